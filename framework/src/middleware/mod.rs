@@ -113,8 +113,8 @@ impl std::fmt::Debug for Next {
 /// request cloned (and allocated) the rest of the chain again at every
 /// level. Here each level is a [`Shared`] function, cloned by bumping a
 /// reference count, and a middleware costs one boxed future per request.
-/// The order, and what each middleware sees (a route already matched, its
-/// `MatchedPath` and path parameters), are those of `Router::layer`.
+/// The order is that of `Router::layer`: the first layer added is the
+/// innermost; the route table ([`crate::urls::Resolver`]) is inside them all.
 #[derive(Clone, Default)]
 pub(crate) struct Stack {
     layers: Vec<Arc<dyn Fn(Shared) -> Shared + Send + Sync>>,
