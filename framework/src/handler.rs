@@ -3,8 +3,9 @@
 //! The request path, outermost first, readable in [`build_router`]:
 //!
 //! ```text
-//! state → request log → error pages → panic guard → allowed hosts → body limit
-//!       → middleware from settings (security, session, common, csrf, xframe)
+//! state → request log → response headers (of security and xframe, when listed)
+//!       → error pages → panic guard → allowed hosts → body limit
+//!       → middleware from settings (security's https redirect, session, common, csrf)
 //!       → static files under static_url (development; see [`Application::with_static_serving`])
 //!       → URL resolver → view
 //! ```
@@ -336,7 +337,7 @@ fn build_router(state: Arc<AppState>, serving: StaticServing) -> Result<Router> 
     for name in settings.middleware.iter().rev() {
         stack = crate::middleware::apply(name, stack, &state)?;
     }
-    let stack = stack
+    let mut stack = stack
         .layer(DefaultBodyLimit::max(settings.data_upload_max_memory_size))
         .middleware(
             state.clone(),
@@ -346,7 +347,12 @@ fn build_router(state: Arc<AppState>, serving: StaticServing) -> Result<Router> 
         .layer(CatchPanicLayer::custom(
             crate::views::errors::panic_response,
         ))
-        .middleware(state.clone(), crate::views::errors::error_pages)
+        .middleware(state.clone(), crate::views::errors::error_pages);
+    // Outside all the responses the framework makes, so none leaves without them.
+    if let Some(headers) = crate::middleware::headers::ResponseHeaders::new(&state)? {
+        stack = stack.middleware(Arc::new(headers), crate::middleware::headers::middleware);
+    }
+    let stack = stack
         .middleware((), |_: State<()>, request, next| {
             crate::logging::log_request(request, next)
         })

@@ -5,6 +5,12 @@
 //! `csrf`, `xframe`. Allowed-host validation ([`hosts`]) and the body size
 //! limit are not optional and always run, before any of them.
 //!
+//! The headers of `security` and `xframe` are not set at their place in the
+//! stack but by one layer outside everything else (error pages, the host
+//! check, the body limit), so that every response carries them; listing
+//! the middleware is what turns them on. `security`'s https redirect does
+//! run at its place.
+//!
 //! Building a middleware checks its settings once: an invalid regular
 //! expression in `secure_redirect_exempt`, a malformed
 //! `csrf_trusted_origins` entry or a missing `secret_key` (for `session`
@@ -13,6 +19,7 @@
 
 pub mod common;
 pub mod csrf;
+pub(crate) mod headers;
 pub mod hosts;
 pub(crate) mod limits;
 pub mod security;
@@ -44,19 +51,20 @@ pub(crate) fn apply(name: &str, stack: Stack, state: &Arc<AppState>) -> Result<S
     let app = state.clone();
     Ok(match name {
         "common" => stack.middleware(app, common::middleware),
-        "security" => stack.middleware(
-            Arc::new(security::SecurityConfig::new(app)?),
-            security::middleware,
-        ),
+        "security" => {
+            let config = security::SecurityConfig::new(app)?;
+            match config.redirects() {
+                true => stack.middleware(Arc::new(config), security::middleware),
+                false => stack,
+            }
+        }
         "session" => stack.middleware(
             Arc::new(session::SessionConfig::new(app)?),
             session::middleware,
         ),
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
-        "xframe" => stack.middleware(
-            Arc::new(xframe::XFrameConfig::new(&app.settings)?),
-            xframe::middleware,
-        ),
+        // Its header only, set by the response-headers layer.
+        "xframe" => stack,
         unknown => {
             let suggestion = crate::conf::closest_name(unknown, BUILTIN.iter().copied());
             return Err(Error::Config {
