@@ -56,9 +56,10 @@
 //! | `security.W020` | warning | yes | security | `allowed_hosts` is empty |
 //! | `security.W021` | warning | yes | security | HSTS without `secure_hsts_preload` |
 //! | `security.W022` | warning | yes | security | `secure_referrer_policy` is empty |
-//! | `security.E023` | error | yes | security | `secure_referrer_policy` has a value browsers do not know |
-//! | `security.E024` | error | yes | security | `secure_cross_origin_opener_policy` has a value browsers do not know |
 //! | `security.W025` | warning | yes | security | an entry of `secret_key_fallbacks` is weak as in W009 |
+//! | `security.E023` | error | no | settings | `secure_referrer_policy` has a value browsers do not know while `"security"` is in `middleware` |
+//! | `security.E024` | error | no | settings | `secure_cross_origin_opener_policy` has a value browsers do not know while `"security"` is in `middleware` |
+//! | `4_0.E001` | error | no | settings | a `csrf_trusted_origins` entry is not an origin with its scheme (`https://example.com`) while `"csrf"` is in `middleware` |
 //! | `staticfiles.E002` | error | no | staticfiles | `static_root` is, is inside, or contains a static source folder |
 //! | `staticfiles.W004` | warning | no | staticfiles | a `staticfiles_dirs` folder does not exist |
 //! | `nuages.W001` | warning | yes | security | `secret_key` (or a fallback) is written in a settings file instead of `${SECRET_KEY}` |
@@ -76,6 +77,17 @@
 //! | `nuages.E003` | error | no | templates | a template cannot be parsed (or the template folders cannot be read) |
 //! | `nuages.E004` | error | no | templates, urls | a template calls `url(name="…")` with a name no route has |
 //! | `nuages.E005` | error | no | urls | the URL configuration cannot be built |
+//! | `nuages.E006` | error | no | settings | a `middleware` entry names no built-in middleware |
+//! | `nuages.E007` | error | no | settings | `x_frame_options` is neither `DENY` nor `SAMEORIGIN` while `"xframe"` is in `middleware` |
+//! | `nuages.E008` | error | no | settings | a `secure_redirect_exempt` entry is not a regular expression while `"security"` is in `middleware` |
+//! | `nuages.E009` | error | no | settings | `secure_proxy_ssl_header` names no header (a Django `HTTP_…` key) or no header value, while `"security"` or `"csrf"` is in `middleware` |
+//! | `nuages.E010` | error | no | settings | `secret_key` is missing while `"session"` or `"csrf"` is in `middleware` (with `--deploy`: in any case) |
+//! | `nuages.E011` | error | no | settings, database | a database URL's scheme has no driver in this build ([`db::DRIVERS`](crate::db::DRIVERS)) |
+//! | `nuages.E012` | error | no | files | `serve_user` (or `--user`) names no account on this machine |
+//! | `nuages.E013` | error | yes | security | `secret_key` is weak as in W009 while `debug` is off: `serve` refuses it |
+//! | `nuages.E014` | error | yes | security | `allowed_hosts` is empty while `debug` is off: `serve` refuses it |
+//! | `nuages.W011` | warning | yes | files | run as root with no `serve_user` nor `--user`: permissions were judged for root |
+//! | `nuages.W012` | warning | yes | files | `serve_bind` is a unix socket whose folder the server's user cannot write or create (and systemd passed no socket) |
 //!
 //! Django's session checks come in three forms (W010/W013 for the sessions
 //! app, W011/W014 for the middleware, W012/W015 for both). Sessions are part
@@ -84,8 +96,16 @@
 //! W012 and W015. Nuages has no CSRF-in-session mode, so W016 depends on the
 //! `"csrf"` middleware alone.
 //!
+//! The `settings` checks report what the application refuses to start
+//! with, through the validation code it runs itself, with the same message
+//! and hint (see [`startup`]): a `check` that passes gives a server that
+//! starts. `nuages.E013` and `nuages.E014` do the same for `serve`.
+//!
 //! File permissions are read from the mode bits and ownership (ACLs and
-//! read-only mounts are not considered); `root` can write everywhere.
+//! read-only mounts are not considered); `root` can write everywhere. They
+//! are judged for `check --user NAME`, else the `serve_user` setting, else
+//! the user running `check`; `runserver` and `serve` judge them for the
+//! user they run as.
 
 pub mod database;
 pub mod email;
@@ -93,6 +113,7 @@ pub mod files;
 mod raw;
 mod report;
 pub mod security;
+pub mod startup;
 pub mod staticfiles;
 pub mod templates;
 
@@ -228,8 +249,9 @@ pub struct CheckContext<'a> {
     pub project: &'a Project,
     /// Whether deployment checks run (`check --deploy`, `serve`).
     pub deploy: bool,
-    /// The user the server runs as, for file permission checks (`--user`);
-    /// `None` means the current user.
+    /// The user the server runs as, for file permission checks: the
+    /// `serve_user` setting unless told otherwise (`check --user`); `None`
+    /// means the current user.
     pub user: Option<String>,
     /// The environment the settings were loaded with, to tell a value read
     /// from a `NUAGES_*` variable from one written in the settings file.
@@ -238,13 +260,14 @@ pub struct CheckContext<'a> {
 
 impl<'a> CheckContext<'a> {
     /// The context for `settings` and `project`: no deploy checks, the
-    /// current user, this process's environment.
+    /// `serve_user` of the settings (else the current user), this process's
+    /// environment.
     pub fn new(settings: &'a Settings, project: &'a Project) -> Self {
         CheckContext {
             settings,
             project,
             deploy: false,
-            user: None,
+            user: settings.serve_user.clone(),
             env: std::env::vars().collect(),
         }
     }
@@ -255,7 +278,8 @@ impl<'a> CheckContext<'a> {
         self
     }
 
-    /// Check file permissions for this user instead of the current one.
+    /// Judge file permissions for this user (`None`: the current one)
+    /// instead of `serve_user`.
     pub fn for_user(mut self, user: Option<String>) -> Self {
         self.user = user;
         self
@@ -306,6 +330,7 @@ impl fmt::Debug for Check {
 /// its list here.
 pub fn builtin() -> Vec<Check> {
     let mut checks = Vec::new();
+    checks.extend(startup::checks());
     checks.extend(security::checks());
     checks.extend(staticfiles::checks());
     checks.extend(files::checks());
