@@ -350,55 +350,229 @@ async fn nothing_outside_the_source_folders_is_served() {
     assert_eq!(client.get("/static/css/site.css").await.status, 200);
 }
 
-#[test]
-fn nothing_outside_the_source_folders_is_served_over_a_socket() {
-    let site = Site::new("");
-    add_outward_links(&site);
-    let application = site.application(site.settings());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
-        let _ = stopped.await;
-    }));
-    let raw_get = |path: &str| -> (u16, String) {
+/// An application answering on a real loopback socket, for raw requests
+/// that no client normalises; stopped when dropped.
+struct Listening {
+    addr: std::net::SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Listening {
+    fn start(application: Application) -> Listening {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
+            let _ = stopped.await;
+        }));
+        Listening {
+            addr,
+            runtime,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// `GET path` with these extra header lines, on a new connection.
+    fn get(&self, path: &str, headers: &str) -> RawResponse {
         use std::io::Write;
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let status = text
+        RawResponse::parse(raw)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server).unwrap().unwrap();
+        }
+    }
+}
+
+/// A response as it came off the wire.
+struct RawResponse {
+    raw: Vec<u8>,
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn parse(raw: Vec<u8>) -> RawResponse {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |p| p + 4);
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head
             .split_whitespace()
             .nth(1)
-            .unwrap_or("0")
-            .parse()
+            .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        (status, text)
-    };
+        RawResponse {
+            body: raw[split..].to_vec(),
+            raw,
+            status,
+            head,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// Whether the bytes on the wire hold `needle` anywhere.
+    fn holds(&self, needle: &[u8]) -> bool {
+        self.raw.windows(needle.len()).any(|w| w == needle)
+    }
+}
+
+#[test]
+fn nothing_outside_the_source_folders_is_served_over_a_socket() {
+    let site = Site::new("");
+    add_outward_links(&site);
+    let server = Listening::start(site.application(site.settings()));
     for path in TRAVERSALS {
-        let (status, text) = raw_get(path);
-        assert_eq!(status, 404, "{path}: {text}");
-        assert!(!text.contains("TOP-SECRET"), "{path}");
+        let response = server.get(path, "");
+        assert_eq!(response.status, 404, "{path}: {}", response.head);
+        assert!(!response.holds(b"TOP-SECRET"), "{path}");
     }
     // A raw backslash: rejected by the server (400) or by us (404), never served.
-    let (status, text) = raw_get("/static/..\\secret.txt");
-    assert!(status == 404 || status == 400, "{status}: {text}");
-    assert!(!text.contains("TOP-SECRET"));
-    let (status, text) = raw_get("/static/css/site.css");
-    assert_eq!(status, 200, "{text}");
-    assert!(text.to_ascii_lowercase().contains("content-type: text/css"));
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
+    let response = server.get("/static/..\\secret.txt", "");
+    assert!(
+        response.status == 404 || response.status == 400,
+        "{}",
+        response.head
+    );
+    assert!(!response.holds(b"TOP-SECRET"));
+    let response = server.get("/static/css/site.css", "");
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+}
+
+/// The secrets of [`Site`] that live outside every static folder.
+const SECRETS: &[&[u8]] = &[b"TOP-SECRET", b"secret_key"];
+
+/// Make `file.gz` and `file.br` links to files outside the static folders:
+/// the settings file (relative link) and `secret.txt` (absolute link).
+fn plant_outward_siblings(site: &Site, file: &Path) {
+    for suffix in [".gz", ".br"] {
+        let sibling = PathBuf::from(format!("{}{suffix}", file.display()));
+        let _ = std::fs::remove_file(&sibling);
+    }
+    let up = file
+        .strip_prefix(&site.dir)
+        .unwrap()
+        .components()
+        .skip(1)
+        .map(|_| "..")
+        .collect::<Vec<_>>()
+        .join("/");
+    std::os::unix::fs::symlink(
+        format!("{up}/settings.toml"),
+        format!("{}.gz", file.display()),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        site.dir.join("secret.txt"),
+        format!("{}.br", file.display()),
+    )
+    .unwrap();
+    // The links do lead to the secrets.
+    assert!(
+        std::fs::read_to_string(format!("{}.gz", file.display()))
+            .unwrap()
+            .contains("secret_key")
+    );
+}
+
+/// Ask for `path` with every way of accepting a sibling: `expected` comes
+/// back as is, never a byte of the secrets the siblings lead to.
+fn assert_siblings_are_refused(server: &Listening, path: &str, expected: &[u8]) {
+    for accept in ["gzip, br", "gzip", "br", "br;q=1, gzip;q=0.5", "x-gzip"] {
+        let response = server.get(path, &format!("Accept-Encoding: {accept}\r\n"));
+        assert_eq!(response.status, 200, "{accept}: {}", response.head);
+        for secret in SECRETS {
+            assert!(
+                !response.holds(secret),
+                "{accept}: {}",
+                String::from_utf8_lossy(&response.raw)
+            );
+        }
+        assert_eq!(response.header("content-encoding"), None, "{accept}");
+        assert_eq!(response.body, expected, "{accept}");
+    }
+}
+
+#[test]
+fn a_sibling_that_leads_out_of_its_source_folder_is_never_sent() {
+    let site = Site::new("");
+    let css = SITE_CSS.repeat(10);
+    let gz = nuages::staticfiles::compress::Encoding::Gzip
+        .compress(css.as_bytes())
+        .unwrap();
+    std::fs::write(site.dir.join("static/css/site.css.gz"), &gz).unwrap();
+    plant_outward_siblings(&site, &site.dir.join("static/js/app.js"));
+    plant_outward_siblings(&site, &site.dir.join("vendor/jquery.js"));
+    let server = Listening::start(site.application(site.settings()));
+
+    assert_siblings_are_refused(&server, "/static/js/app.js", b"console.log('app');\n");
+    assert_siblings_are_refused(&server, "/static/lib/jquery.js", b"/* jquery */\n");
+    // A sibling inside the folder is still sent.
+    let legit = server.get("/static/css/site.css", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(legit.status, 200, "{}", legit.head);
+    assert_eq!(legit.header("content-encoding"), Some("gzip"));
+    assert_eq!(legit.body, gz);
+}
+
+#[test]
+fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
+    let site = Site::new("");
+    site.collect(noinput());
+    let root = site.root();
+    let mut production = site.settings();
+    production.debug = false;
+    production.allowed_hosts = vec!["localhost".into()];
+    let application = site
+        .application(production)
+        .with_static_serving(StaticServing::Collected)
+        .unwrap();
+    let server = Listening::start(application);
+    let css = SITE_CSS.repeat(10);
+
+    // The siblings collectstatic wrote are sent.
+    let legit = server.get("/static/css/site.css", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(legit.status, 200, "{}", legit.head);
+    assert_eq!(legit.header("content-encoding"), Some("br"));
+    assert_eq!(legit.body, std::fs::read(root.join("css/site.css.br")).unwrap());
+
+    plant_outward_siblings(&site, &root.join("css/site.css"));
+    assert_siblings_are_refused(&server, "/static/css/site.css", css.as_bytes());
 }
 
 #[tokio::test]
