@@ -1336,3 +1336,50 @@ fn compressible_files_get_smaller_gz_and_br_siblings() {
     assert_eq!(text, "p { color: blue; }\n".repeat(40));
     assert!(temp_files(&root).is_empty());
 }
+
+#[test]
+fn collectstatic_never_reads_a_sibling_that_leads_out() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let root = site.root();
+    let secret = site.dir.join("secret.txt");
+    // In a source folder: the walker skips the link, the sibling is made.
+    std::os::unix::fs::symlink(&secret, site.dir.join("static/css/site.css.gz")).unwrap();
+    let (_, out) = site.collect(noinput());
+    assert!(
+        out.contains("static/css/site.css.gz': a symbolic link that leads out"),
+        "{out}"
+    );
+    let css = SITE_CSS.repeat(10);
+    let gunzip = |path: &Path| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&std::fs::read(path).unwrap()[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
+
+    // Planted in static_root, looking up to date (the time of the file),
+    // with the hashed copy's siblings to be made from it.
+    let original = root.join("css/site.css");
+    set_mtime(&secret, mtime(&original));
+    let hashed = nuages::staticfiles::Manifest::load(&root).unwrap().paths["css/site.css"].clone();
+    for suffix in [".gz", ".br"] {
+        std::fs::remove_file(format!("{}{suffix}", original.display())).unwrap();
+        std::os::unix::fs::symlink(&secret, format!("{}{suffix}", original.display())).unwrap();
+        std::fs::remove_file(root.join(format!("{hashed}{suffix}"))).unwrap();
+    }
+    site.collect(noinput());
+    for path in walk(&root) {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(!meta.file_type().is_symlink(), "{} is left a link", path.display());
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(10).any(|w| w == b"TOP-SECRET"),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
+    assert_eq!(gunzip(&root.join(format!("{hashed}.gz"))), css);
+}

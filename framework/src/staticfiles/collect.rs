@@ -31,7 +31,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use super::compress::{self, Encoding};
-use super::finders::{Finder, IgnorePatterns, StaticFile};
+use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::apps::App;
 use crate::conf::{Settings, StaticfilesStorage};
@@ -331,14 +331,14 @@ pub fn collect(
         post_processed = Some(count);
         written.extend(hashed.into_iter().map(|(name, original)| Written {
             path: root.join(&name),
-            same_as: original.map(|original| root.join(original)),
+            same_as: original,
             name,
         }));
     }
     let mut compressed = 0;
     if options.post_process && !options.dry_run {
         let progress = progress_bar(console.terminal, options.verbosity, written.len());
-        compressed = compress_files(&written, progress.as_ref(), &mut out)?;
+        compressed = compress_files(&root, finder.ignore(), &written, progress.as_ref(), &mut out)?;
         if let Some(bar) = progress {
             bar.finish_and_clear();
         }
@@ -732,13 +732,16 @@ fn post_process_error(error: PostProcessError, settings: &Settings) -> CollectEr
 struct Written {
     name: String,
     path: PathBuf,
-    /// A file with the same content whose siblings are made first (the
-    /// original of a hashed copy): its siblings are copied, not recomputed.
-    same_as: Option<PathBuf>,
+    /// The name of a file with the same content whose siblings are made
+    /// first (the original of a hashed copy): its siblings are copied, not
+    /// recomputed.
+    same_as: Option<String>,
 }
 
 /// Give each compressible file up-to-date `.gz` and `.br` siblings.
 fn compress_files(
+    root: &Path,
+    ignore: &IgnorePatterns,
     written: &[Written],
     progress: Option<&indicatif::ProgressBar>,
     out: &mut Output<'_, '_>,
@@ -754,7 +757,7 @@ fn compress_files(
             .filter(|(_, w)| w.same_as.is_some() == copies)
             .map(|(i, w)| {
                 let result = if compress::is_compressible(&w.name) {
-                    compress_one(w, &names)
+                    compress_one(root, ignore, w, &names)
                 } else {
                     Ok(Vec::new())
                 };
@@ -790,7 +793,18 @@ fn sibling(path: &Path, encoding: Encoding) -> PathBuf {
 }
 
 /// The siblings of one file written this time.
-fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding>, CollectError> {
+///
+/// A sibling is up to date only when it is a regular file (not a link)
+/// with the file's time; anything else in its place is replaced. The
+/// sibling of another file is read only when it passes the rule of every
+/// file that leaves the static files ([`Located::new`]): a link planted in
+/// `static_root` is never read as content.
+fn compress_one(
+    root: &Path,
+    ignore: &IgnorePatterns,
+    written: &Written,
+    names: &HashSet<&str>,
+) -> Result<Vec<Encoding>, CollectError> {
     let path = &written.path;
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
     if meta.len() < compress::MIN_SIZE {
@@ -802,9 +816,9 @@ fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding
         // A source folder's own `x.css.gz` is collected as is.
         .filter(|e| !names.contains(format!("{}{}", written.name, e.suffix()).as_str()))
         .filter(|e| {
-            std::fs::metadata(sibling(path, *e))
-                .and_then(|m| m.modified())
-                .map_or(true, |m| m != modified)
+            std::fs::symlink_metadata(sibling(path, *e)).map_or(true, |m| {
+                !m.is_file() || m.modified().map_or(true, |m| m != modified)
+            })
         })
         .collect();
     if stale.is_empty() {
@@ -814,13 +828,14 @@ fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding
     let mut done = Vec::new();
     for encoding in stale {
         let target = sibling(path, encoding);
-        let packed = match &written.same_as {
-            // Same content: the original's sibling (or its absence) holds.
-            Some(original) => match std::fs::read(sibling(original, encoding)) {
-                Ok(bytes) => Some(bytes),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(read_error(original, e)),
-            },
+        // Same content: the original's sibling holds, if one may be read.
+        let original = written.same_as.as_deref().and_then(|original| {
+            Located::new(root, original, ignore)?.sibling(encoding.suffix())
+        });
+        let packed = match original {
+            Some(original) => {
+                Some(std::fs::read(&original.path).map_err(|e| read_error(&original.path, e))?)
+            }
             None => {
                 if content.is_none() {
                     content = Some(std::fs::read(path).map_err(|e| read_error(path, e))?);
