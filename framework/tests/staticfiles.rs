@@ -569,7 +569,10 @@ fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
     let legit = server.get("/static/css/site.css", "Accept-Encoding: gzip, br\r\n");
     assert_eq!(legit.status, 200, "{}", legit.head);
     assert_eq!(legit.header("content-encoding"), Some("br"));
-    assert_eq!(legit.body, std::fs::read(root.join("css/site.css.br")).unwrap());
+    assert_eq!(
+        legit.body,
+        std::fs::read(root.join("css/site.css.br")).unwrap()
+    );
 
     plant_outward_siblings(&site, &root.join("css/site.css"));
     assert_siblings_are_refused(&server, "/static/css/site.css", css.as_bytes());
@@ -1372,7 +1375,11 @@ fn collectstatic_never_reads_a_sibling_that_leads_out() {
     site.collect(noinput());
     for path in walk(&root) {
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        assert!(!meta.file_type().is_symlink(), "{} is left a link", path.display());
+        assert!(
+            !meta.file_type().is_symlink(),
+            "{} is left a link",
+            path.display()
+        );
         let bytes = std::fs::read(&path).unwrap();
         assert!(
             !bytes.windows(10).any(|w| w == b"TOP-SECRET"),

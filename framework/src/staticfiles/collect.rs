@@ -338,7 +338,13 @@ pub fn collect(
     let mut compressed = 0;
     if options.post_process && !options.dry_run {
         let progress = progress_bar(console.terminal, options.verbosity, written.len());
-        compressed = compress_files(&root, finder.ignore(), &written, progress.as_ref(), &mut out)?;
+        compressed = compress_files(
+            &root,
+            finder.ignore(),
+            &written,
+            progress.as_ref(),
+            &mut out,
+        )?;
         if let Some(bar) = progress {
             bar.finish_and_clear();
         }
@@ -829,9 +835,10 @@ fn compress_one(
     for encoding in stale {
         let target = sibling(path, encoding);
         // Same content: the original's sibling holds, if one may be read.
-        let original = written.same_as.as_deref().and_then(|original| {
-            Located::new(root, original, ignore)?.sibling(encoding.suffix())
-        });
+        let original = written
+            .same_as
+            .as_deref()
+            .and_then(|original| Located::new(root, original, ignore)?.sibling(encoding.suffix()));
         let packed = match original {
             Some(original) => {
                 Some(std::fs::read(&original.path).map_err(|e| read_error(&original.path, e))?)

@@ -355,9 +355,9 @@ impl Finder {
         if !is_clean_name(name) {
             return None;
         }
-        self.sources.iter().find_map(|source| {
-            Located::new(&source.root, source.relative_of(name)?, &self.ignore)
-        })
+        self.sources
+            .iter()
+            .find_map(|source| Located::new(&source.root, source.relative_of(name)?, &self.ignore))
     }
 }
 
@@ -415,7 +415,11 @@ impl<'a> Located<'a> {
     /// The file named like this one plus `suffix` (`.gz`), in the same
     /// folder, if it passes the same rule.
     pub fn sibling(&self, suffix: &str) -> Option<Located<'a>> {
-        Located::new(self.root, &format!("{}{suffix}", self.relative), self.ignore)
+        Located::new(
+            self.root,
+            &format!("{}{suffix}", self.relative),
+            self.ignore,
+        )
     }
 }
 

@@ -136,10 +136,12 @@ impl StaticHandler {
     /// client prefers, if that sibling passes the same rule as the file.
     fn variant(&self, name: &str, headers: &HeaderMap) -> Option<(PathBuf, Option<Encoding>)> {
         let file = self.locate(name)?;
-        let sibling = Encoding::accepted(headers).into_iter().find_map(|encoding| {
-            file.sibling(encoding.suffix())
-                .map(|sibling| (sibling.path, Some(encoding)))
-        });
+        let sibling = Encoding::accepted(headers)
+            .into_iter()
+            .find_map(|encoding| {
+                file.sibling(encoding.suffix())
+                    .map(|sibling| (sibling.path, Some(encoding)))
+            });
         Some(sibling.unwrap_or((file.path, None)))
     }
 
