@@ -114,10 +114,14 @@ fn last_line(out: &str) -> &str {
     out.lines().last().unwrap_or_default()
 }
 
+/// Files left under a temporary name: hidden (collectstatic's own) or `.tmp`.
 fn temp_files(root: &Path) -> Vec<PathBuf> {
     walk(root)
         .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with('.') || name.ends_with(".tmp")
+        })
         .collect()
 }
 
@@ -1389,4 +1393,129 @@ fn collectstatic_never_reads_a_sibling_that_leads_out() {
     }
     assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
     assert_eq!(gunzip(&root.join(format!("{hashed}.gz"))), css);
+}
+
+// ---------------------------------------------------------------- Django's edge cases
+
+#[test]
+fn manifest_storage_rewrites_tab_source_maps_and_normalises_references() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let cached = site.dir.join("static/cached");
+    // Django's own test files (tests/staticfiles_tests/project/documents/cached).
+    write(
+        &cached.join("source_map_tabs.css"),
+        "* {outline: 1px solid red;}\n/*#\tsourceMappingURL=source_map.css.map\t*/\n",
+    );
+    write(&cached.join("source_map.css.map"), "{}");
+    write(
+        &cached.join("source_map_space.js"),
+        "//# sourceMappingURL=source_map.js.map\n",
+    );
+    write(
+        &cached.join("source_map_tab.js"),
+        "go();\n//#\tsourceMappingURL=source_map.js.map\n",
+    );
+    write(&cached.join("source_map.js.map"), "{\"v\":3}");
+    write(
+        &cached.join("denorm.css"),
+        "@import url(\"..//cached///styles.css\");\nbody {\n    background: #d3d6d8 url(img/relative.png );\n}\n",
+    );
+    write(&cached.join("styles.css"), "x{}");
+    write(&cached.join("img/relative.png"), "PNG");
+    site.collect(noinput());
+    let root = site.root();
+    let manifest = nuages::staticfiles::Manifest::load(&root).unwrap();
+    let hashed = |name: &str| manifest.paths[name].clone();
+    let file = |name: &str| hashed(name).rsplit('/').next().unwrap().to_string();
+    let content = |name: &str| std::fs::read_to_string(root.join(hashed(name))).unwrap();
+
+    let css = content("cached/source_map_tabs.css");
+    assert!(
+        !css.contains("/*#\tsourceMappingURL=source_map.css.map\t*/"),
+        "{css}"
+    );
+    assert!(
+        css.contains(&format!(
+            "/*# sourceMappingURL={} */",
+            file("cached/source_map.css.map")
+        )),
+        "{css}"
+    );
+    for js in ["cached/source_map_space.js", "cached/source_map_tab.js"] {
+        let text = content(js);
+        assert!(
+            text.contains(&format!(
+                "//# sourceMappingURL={}\n",
+                file("cached/source_map.js.map")
+            )),
+            "{js}: {text}"
+        );
+    }
+
+    let denorm = content("cached/denorm.css");
+    assert!(!denorm.contains("..//cached///styles.css"), "{denorm}");
+    assert!(
+        denorm.contains(&format!("../cached/{}", file("cached/styles.css"))),
+        "{denorm}"
+    );
+    assert!(
+        denorm.contains(&format!("url(img/{} )", file("cached/img/relative.png"))),
+        "{denorm}"
+    );
+}
+
+#[test]
+fn static_of_a_folder_is_its_unhashed_url() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    write(
+        &site.dir.join("templates/folders.html"),
+        "{{ static(path='path/') }} {{ static(path='path/?query') }} {{ static(path='/') }}",
+    );
+    let mut production = site.settings();
+    production.debug = false;
+    let expected = "/static/path/ /static/path/?query /static/";
+    // Before collectstatic (no manifest needed for a folder), and after.
+    for collect in [false, true] {
+        if collect {
+            site.collect(noinput());
+        }
+        let page = site
+            .application(production.clone())
+            .state()
+            .templates
+            .render("folders.html", &Default::default());
+        assert_eq!(page.unwrap(), expected, "collected: {collect}");
+    }
+}
+
+#[test]
+fn every_name_the_file_system_accepts_collects() {
+    // Plain storage: a 255-byte name, compressible (its siblings' names
+    // would be too long, so it has none).
+    let site = Site::new("");
+    let longest = format!("long/{}.css", "a".repeat(251));
+    assert_eq!(longest.rsplit('/').next().unwrap().len(), 255);
+    let css = SITE_CSS.repeat(10);
+    write(&site.dir.join("static").join(&longest), &css);
+    let (summary, _) = site.collect(noinput());
+    assert_eq!(summary.copied, 5);
+    let root = site.root();
+    assert_eq!(std::fs::read_to_string(root.join(&longest)).unwrap(), css);
+    assert!(root.join("css/site.css.gz").is_file());
+    assert_eq!(walk(&root.join("long")), [root.join(&longest)]);
+
+    // Manifest storage: a name whose hashed name has 255 bytes.
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let name = format!("long/{}.css", "b".repeat(238));
+    write(&site.dir.join("static").join(&name), &css);
+    let (summary, _) = site.collect(noinput());
+    assert_eq!(summary.copied, 5);
+    let root = site.root();
+    let manifest = nuages::staticfiles::Manifest::load(&root).unwrap();
+    let hashed = &manifest.paths[&name];
+    assert_eq!(hashed.rsplit('/').next().unwrap().len(), 255);
+    assert_eq!(std::fs::read_to_string(root.join(hashed)).unwrap(), css);
+    assert_eq!(std::fs::read_to_string(root.join(&name)).unwrap(), css);
+    assert!(root.join(format!("{name}.gz")).is_file());
+    assert!(temp_files(&root).is_empty(), "{:?}", temp_files(&root));
 }

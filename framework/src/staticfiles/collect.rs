@@ -8,7 +8,9 @@
 //!   the truth, not the newest file.
 //! - Every file is written under a temporary name in its destination
 //!   folder and renamed into place, so a server never reads half a file;
-//!   `--link` makes symbolic links the same way.
+//!   `--link` makes symbolic links the same way. The temporary name is
+//!   short (`.` and up to 12 random characters), so any name the file
+//!   system accepts can be collected.
 //! - Files are copied, hashed and compressed on all cores (rayon).
 //! - `--clear` empties `static_root` first; nothing outside it is deleted
 //!   (links are removed, never followed).
@@ -25,7 +27,6 @@
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -454,16 +455,43 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A hidden, unique name in `dest`'s folder.
-fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest
+/// Make something under a new hidden name in `dest`'s folder with `create`
+/// (which must fail with `AlreadyExists` on a name taken): `.` and 6 to 12
+/// random letters and digits, no longer than `dest`'s own name when that
+/// has 7 bytes or more, so that every name the file system accepts can be
+/// written this way. A name taken is tried again with another.
+fn create_beside<T>(
+    dest: &Path,
+    create: impl Fn(&Path) -> std::io::Result<T>,
+) -> std::io::Result<(PathBuf, T)> {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let len = dest
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    dest.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
+        .map_or(0, |name| name.len())
+        .saturating_sub(1)
+        .clamp(6, 12);
+    let mut error = None;
+    for _ in 0..16 {
+        let name: String = (0..len)
+            .map(|_| char::from(CHARS[rand::random_range(0..CHARS.len())]))
+            .collect();
+        let temp = dest.with_file_name(format!(".{name}"));
+        match create(&temp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error = Some(e),
+            result => return result.map(|made| (temp, made)),
+        }
+    }
+    Err(error.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// A new file under a temporary name beside `dest`.
+fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    create_beside(dest, |temp| {
+        std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+    })
 }
 
 fn write_error(path: &Path, error: std::io::Error) -> CollectError {
@@ -492,8 +520,7 @@ fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), CollectError> {
 /// rename it into place. Nothing is left at `dest` or beside it on failure.
 fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
     let mut input = std::fs::File::open(source).map_err(|e| read_error(source, e))?;
-    let temp = temp_path(dest);
-    let mut output = std::fs::File::create(&temp).map_err(|e| write_error(dest, e))?;
+    let (temp, mut output) = create_temp(dest).map_err(|e| write_error(dest, e))?;
     let copied = std::io::copy(&mut input, &mut output)
         .map_err(|e| read_error(source, e))
         .and_then(|_| {
@@ -511,11 +538,11 @@ fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Col
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
 fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
-    let temp = temp_path(dest);
-    let written = std::fs::File::create(&temp).and_then(|mut file| {
-        file.write_all(content)?;
-        file.set_modified(modified)
-    });
+    let (temp, mut file) = create_temp(dest).map_err(|e| write_error(dest, e))?;
+    let written = file
+        .write_all(content)
+        .and_then(|()| file.set_modified(modified));
+    drop(file);
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(write_error(dest, error));
@@ -525,8 +552,9 @@ fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), C
 
 /// A symbolic link to `source` at `dest`, made beside it and renamed into place.
 fn link_file(source: &Path, dest: &Path) -> Result<(), CollectError> {
-    let temp = temp_path(dest);
-    std::os::unix::fs::symlink(absolute(source), &temp).map_err(|e| write_error(dest, e))?;
+    let target = absolute(source);
+    let (temp, ()) = create_beside(dest, |temp| std::os::unix::fs::symlink(&target, temp))
+        .map_err(|e| write_error(dest, e))?;
     rename_into_place(&temp, dest)
 }
 
@@ -821,10 +849,10 @@ fn compress_one(
         .into_iter()
         // A source folder's own `x.css.gz` is collected as is.
         .filter(|e| !names.contains(format!("{}{}", written.name, e.suffix()).as_str()))
-        .filter(|e| {
-            std::fs::symlink_metadata(sibling(path, *e)).map_or(true, |m| {
-                !m.is_file() || m.modified().map_or(true, |m| m != modified)
-            })
+        .filter(|e| match std::fs::symlink_metadata(sibling(path, *e)) {
+            Ok(m) => !m.is_file() || m.modified().map_or(true, |m| m != modified),
+            // A name too long for the file system: no such sibling.
+            Err(error) => error.kind() != std::io::ErrorKind::InvalidFilename,
         })
         .collect();
     if stale.is_empty() {
