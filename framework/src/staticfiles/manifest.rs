@@ -393,10 +393,8 @@ pub fn js_references(content: &[u8]) -> Vec<Reference> {
     let mut found = Vec::new();
     let mut line_start = 0;
     for line in content.split(|&b| b == b'\n') {
-        if let Some(marker) = line
-            .starts_with(b"//")
-            .then(|| source_map_marker(content, line_start + 2))
-            .flatten()
+        if line.starts_with(b"//")
+            && let Some(marker) = source_map_marker(content, line_start + 2)
         {
             let start = line_start + 2 + marker;
             let mut end = line_start + line.len();
@@ -569,19 +567,15 @@ fn has_scheme(url: &str) -> bool {
     }
 }
 
-/// `base/relative` with `.` and `..` resolved; `None` above the root.
+/// `base/relative` as a static name: [`normpath`] of the joined path,
+/// inside the root; `None` above it.
 fn normalize(base: &str, relative: &str) -> Option<String> {
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
-    for part in relative.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
+    let joined = normpath(format!("{base}/{relative}").trim_start_matches('/'));
+    match joined.as_str() {
+        "." => Some(String::new()),
+        above if above == ".." || above.starts_with("../") => None,
+        name => Some(name.to_string()),
     }
-    Some(parts.join("/"))
 }
 
 /// `path` as Python's `posixpath.normpath` gives it: no empty or `.`
