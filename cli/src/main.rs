@@ -1,6 +1,7 @@
 //! `manage`: Nuages' django-admin. `startproject` and `startapp` work
 //! anywhere; any other command runs inside a project, through the project's
-//! own binary (`cargo run -- ARGS`).
+//! own binary (`cargo run -- ARGS`; with `manage --release`, the release
+//! build: `cargo run --release -- ARGS`).
 
 mod delegate;
 mod startapp;
