@@ -50,8 +50,19 @@ fn package_name(manifest: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Run `args` through the project's binary, passing its exit code on.
-pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+/// Which build of the project runs a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The debug build (`cargo run`), for development.
+    Debug,
+    /// The optimised build (`cargo run --release`), `target/release/<project>`,
+    /// the one production runs.
+    Release,
+}
+
+/// Run `args` through the project's binary, built with `profile`, passing
+/// its exit code on.
+pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
     let command = args
         .first()
         .map(|a| a.to_string_lossy().to_string())
@@ -70,6 +81,9 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         .arg("--quiet")
         .arg("--manifest-path")
         .arg(project.join("Cargo.toml"));
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
     // The project's own binary, even when it has others (src/bin/…).
     if let Some(name) = package_name(&project.join("Cargo.toml")) {
         command.arg("--bin").arg(name);

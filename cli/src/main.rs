@@ -1,6 +1,7 @@
 //! `manage`: Nuages' django-admin. `startproject` and `startapp` work
 //! anywhere; any other command runs inside a project, through the project's
-//! own binary (`cargo run -- ARGS`).
+//! own binary (`cargo run -- ARGS`; with `manage --release`, the release
+//! build: `cargo run --release -- ARGS`).
 
 mod delegate;
 mod startapp;
@@ -18,9 +19,13 @@ use clap::{Parser, Subcommand};
     disable_help_subcommand = true,
     version = version_line(),
     about = "Nuages, a Django-style web framework for Rust",
-    after_help = "Inside a project every other command (runserver, check, collectstatic, migrate, …) runs the project's binary: `manage help` there lists them."
+    after_help = "Inside a project every other command (runserver, check, collectstatic, migrate, …) runs the project's binary: `manage help` there lists them. `manage --release COMMAND` runs the release build, as production does (`manage --release serve`)."
 )]
 struct Cli {
+    /// Run the project's release build (`cargo run --release`): the optimised
+    /// binary production runs
+    #[arg(long)]
+    release: bool,
     #[command(subcommand)]
     command: Commands,
 }
@@ -37,10 +42,10 @@ enum Commands {
 }
 
 /// `manage help`: the project's commands inside a project, ours outside.
-fn help(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
     let here = std::env::current_dir()?;
     if delegate::find_project(&here).is_ok() {
-        return delegate::run(args);
+        return delegate::run(args, profile);
     }
     use clap::CommandFactory;
     Cli::command().print_help()?;
@@ -57,11 +62,16 @@ fn version_line() -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let profile = if cli.release {
+        delegate::Profile::Release
+    } else {
+        delegate::Profile::Debug
+    };
     let result = match cli.command {
         Commands::Startproject(args) => startproject::run(args),
         Commands::Startapp(args) => startapp::run(args),
-        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args),
-        Commands::Project(args) => delegate::run(args),
+        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args, profile),
+        Commands::Project(args) => delegate::run(args, profile),
     };
     match result {
         Ok(code) => code,

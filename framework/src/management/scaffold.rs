@@ -20,8 +20,7 @@ use include_dir::{Dir, DirEntry, include_dir};
 pub static PROJECT_TEMPLATE: Dir<'static> =
     include_dir!("$CARGO_MANIFEST_DIR/scaffolds/project_template");
 /// The app scaffold.
-pub static APP_TEMPLATE: Dir<'static> =
-    include_dir!("$CARGO_MANIFEST_DIR/scaffolds/app_template");
+pub static APP_TEMPLATE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffolds/app_template");
 
 /// Why a scaffold could not be written.
 #[derive(Debug, thiserror::Error)]
