@@ -39,8 +39,17 @@ fn deployed(project: &GeneratedProject, serve_bind: &str) -> Command {
         .env("SECRET_KEY", SECRET)
         .env("NUAGES_ALLOWED_HOSTS", HOST)
         // The README keeps serve_bind's default; a free port here.
-        .env("NUAGES_SERVE_BIND", serve_bind);
+        .env("NUAGES_SERVE_BIND", serve_bind)
+        // The README creates the service account; the test runs as itself.
+        .env("NUAGES_SERVE_USER", test_user());
     command
+}
+
+/// The account running the tests, which stands in for the service account.
+fn test_user() -> String {
+    nuages::checks::files::Identity::current()
+        .name
+        .expect("the test user has a name")
 }
 
 /// The program of a unit's `ExecStart=PROGRAM serve`.
