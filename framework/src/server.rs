@@ -1,18 +1,18 @@
 //! Listeners and serving: TCP or unix sockets, sockets passed by a parent
 //! (systemd's `LISTEN_FDS`, or the development reloader), hyper with
-//! HTTP/1.1 keep-alive and HTTP/2 over cleartext, limits against slow
-//! clients, and graceful shutdown.
+//! HTTP/1.1 keep-alive and HTTP/2 over cleartext, limits against slow and
+//! silent clients, and a shutdown that refuses new connections at once and
+//! answers every request already sent.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::os::fd::AsRawFd;
-
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,8 +24,9 @@ mod connection;
 
 use connection::{NoticeRequests, Phase};
 
-/// How long a client may take to send a request's headers (also bounds how
-/// long an idle keep-alive connection is kept).
+/// How long a client may take to send a request's headers, counted from the
+/// accept for a new connection (one that sends nothing included); it also
+/// bounds how long an idle HTTP/1.1 keep-alive connection is kept.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
 pub const MAX_HEADER_BUFFER: usize = 64 * 1024;

@@ -555,7 +555,7 @@ fn serve_takes_a_socket_passed_by_systemd() {
             Ok(())
         });
     }
-    let server = Server::start(&mut command, project.temp.path(), "serve");
+    let mut server = Server::start(&mut command, project.temp.path(), "serve");
     let response = wait_for(Duration::from_secs(60), || get(addr, "/").ok()).unwrap_or_else(|| {
         panic!(
             "serve did not answer on the passed socket: {}",
@@ -577,6 +577,17 @@ fn serve_takes_a_socket_passed_by_systemd() {
     assert_eq!(
         css.header("cache-control"),
         Some("public, max-age=31536000, immutable")
+    );
+    // At exit serve closes its copy of the socket, not systemd's: a new
+    // connection waits in systemd's backlog for the next start.
+    let status = server.stop(Duration::from_secs(10)).expect("serve exits");
+    assert!(status.success(), "{status:?}: {}", server.output());
+    let waiting = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    assert!(waiting.is_ok(), "{waiting:?}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_ok(),
+        "the connection waits for the next start"
     );
 }
 
