@@ -198,6 +198,35 @@ pub fn http(
     })
 }
 
+/// Read one response off a keep-alive connection: the head, then as many
+/// body bytes as `Content-Length` says.
+pub fn read_response(stream: &mut impl Read) -> std::io::Result<HttpResponse> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.push(byte[0]);
+    }
+    let head = parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "not an HTTP response: {:?}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })?;
+    let length = head
+        .header("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body)?;
+    Ok(HttpResponse {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        ..head
+    })
+}
+
 /// GET `path`.
 pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
     http(addr, "GET", path, &[], "")
