@@ -18,8 +18,9 @@ use tokio::process::{Child, Command};
 
 use crate::management::commands::runserver::CHILD_VARIABLE;
 
-/// Names the file descriptor a server child reports its start on.
-pub const STATUS_FD_VARIABLE: &str = "NUAGES_RUNSERVER_STATUS_FD";
+/// Names the file descriptor a server child reports its start on (not
+/// `NUAGES_…`: those are settings).
+pub const STATUS_FD_VARIABLE: &str = "RUNSERVER_STATUS_FD";
 
 /// Where a child finds the listening socket (`LISTEN_FDS` starts at 3).
 const LISTEN_FD: RawFd = 3;
