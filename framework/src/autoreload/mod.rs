@@ -244,7 +244,7 @@ impl Reloader {
             }
         };
         eprintln!("{errors}");
-        if self.is_down() {
+        if self.serving.is_none() {
             eprintln!("The build failed and no server is running. Fix the error and save again.");
             self.answer_with(
                 vec!["The project does not build".into(), errors],

@@ -318,3 +318,54 @@ fn debug_text(
     text.push_str("\nYou're seeing this because debug = true in your settings file.\n");
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(host: &str, accept: &str) -> http::request::Parts {
+        http::Request::get("/polls/")
+            .header(http::header::HOST, host)
+            .header(ACCEPT, accept)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn a_startup_failure_shows_its_error_only_in_debug_to_an_allowed_host() {
+        let report = ErrorReport {
+            chain: vec![
+                "The development server did not start".into(),
+                "error: <b>broken</b>".into(),
+            ],
+            hint: Some("fix it".into()),
+        };
+        let debug = Settings {
+            debug: true,
+            ..Settings::default()
+        };
+        let (content_type, page) =
+            startup_failure_page(&debug, &request("localhost:8000", "text/html"), &report);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(page.contains("error: &lt;b&gt;broken&lt;/b&gt;"), "{page}");
+        assert!(page.contains("Hint: fix it"), "{page}");
+        let (content_type, page) =
+            startup_failure_page(&debug, &request("localhost", "application/json"), &report);
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        assert!(
+            page.contains("  caused by: error: <b>broken</b>\n"),
+            "{page}"
+        );
+
+        for (settings, host) in [
+            (&debug, "attacker.example"),
+            (&Settings::default(), "localhost"),
+        ] {
+            let (_, page) = startup_failure_page(settings, &request(host, "text/html"), &report);
+            assert!(!page.contains("broken"), "{page}");
+            assert!(page.contains("Server Error (500)"), "{page}");
+        }
+    }
+}
