@@ -4,8 +4,8 @@
 
 use std::path::Path as FsPath;
 
+use nuages::Project;
 use nuages::prelude::*;
-use nuages::{Application, Project};
 
 /// The template both servers render for `/hello/<name>/`.
 pub const HELLO_TEMPLATE: &str = "<!doctype html>
@@ -40,22 +40,16 @@ pub fn project() -> Project {
     Project::new("hellosite", env!("CARGO_MANIFEST_DIR")).urls(urlpatterns)
 }
 
-/// Its application, with the settings `NUAGES_SETTINGS` names.
-pub fn application() -> nuages::Result<Application> {
-    nuages::get_wsgi_application(project())
-}
-
 /// `nuages-bench hellosite ARGS…`: the project's command line (`serve`,
 /// `check`, `collectstatic`…), as its own binary would be.
 pub fn hellosite_main(args: Vec<String>) -> std::process::ExitCode {
-    nuages::management::ManagementUtility::new(project(), application).execute_from(args)
+    nuages::management::ManagementUtility::new(project()).execute_from(args)
 }
 
 /// `nuages-bench mysite ARGS…`: the example project's command line, the
 /// same code as `target/release/mysite ARGS…`.
 pub fn mysite_main(args: Vec<String>) -> std::process::ExitCode {
-    nuages::management::ManagementUtility::new(mysite::wsgi::project(), mysite::wsgi::application)
-        .execute_from(args)
+    nuages::management::ManagementUtility::new(mysite::wsgi::project()).execute_from(args)
 }
 
 /// Production settings for `serve` over plain HTTP on loopback: debug off,

@@ -1,5 +1,6 @@
 //! The mysite project.
 
+pub mod middleware;
 pub mod polls;
 pub mod urls;
 pub mod wsgi;
@@ -9,6 +10,6 @@ pub mod wsgi;
 // list `NAME::app()` below.
 
 /// The project's installed apps, in order.
-pub fn installed_apps() -> Vec<nuages::apps::App> {
+pub fn installed_apps() -> Vec<nuages::App> {
     vec![polls::app()]
 }

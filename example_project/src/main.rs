@@ -4,5 +4,5 @@
 use mysite::wsgi;
 
 fn main() -> std::process::ExitCode {
-    nuages::management::execute_from_command_line(wsgi::project(), wsgi::application)
+    nuages::management::execute_from_command_line(wsgi::project())
 }

@@ -1,7 +1,6 @@
 //! The polls app through the test client: each view, the validation error,
 //! the 404s and the CSRF guard, on a real SQLite file in a temporary folder.
 
-use nuages::conf::SettingsLoader;
 use nuages::test::{Client, TestResponse};
 use nuages::{Application, timezone};
 
@@ -29,11 +28,12 @@ async fn site() -> Site {
     let settings_file = dir.path().join("settings.toml");
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
     std::fs::write(&settings_file, test_settings(&base, "test.sqlite3")).unwrap();
-    let settings = SettingsLoader::new(&settings_file)
+    let project = mysite::wsgi::project();
+    let settings = project
+        .settings_loader(&settings_file)
         .env(Vec::<(String, String)>::new())
         .load()
         .unwrap();
-    let project = mysite::wsgi::project();
     let application = Application::new(project.clone(), settings).unwrap();
     let pool = application.state().databases.get("default").await.unwrap();
     nuages::migrations::apply(&pool, &nuages::migrations::sets(&project), |_| {})
@@ -245,11 +245,7 @@ fn the_seed_command_adds_samples_only_once() {
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
     std::fs::write(&settings_file, test_settings(&base, "seed.sqlite3")).unwrap();
     let run = |command: &str| {
-        nuages::management::ManagementUtility::new(
-            mysite::wsgi::project(),
-            mysite::wsgi::application,
-        )
-        .execute_from([
+        nuages::management::ManagementUtility::new(mysite::wsgi::project()).execute_from([
             "mysite",
             command,
             "--settings",
@@ -258,7 +254,9 @@ fn the_seed_command_adds_samples_only_once() {
     };
     assert_eq!(run("migrate"), std::process::ExitCode::SUCCESS);
     let count = || {
-        let settings = SettingsLoader::new(&settings_file).load().unwrap();
+        let settings = mysite::wsgi::project()
+            .load_settings(&settings_file)
+            .unwrap();
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             let databases = nuages::db::Databases::new(&settings);
             let pool = databases.get("default").await.unwrap();

@@ -223,7 +223,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Db {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        let state = crate::handler::AppState::from_parts(parts)?.clone();
+        let state = crate::state::AppState::from_parts(parts)?.clone();
         Ok(Db(state.databases.get(DEFAULT_ALIAS).await?))
     }
 }

@@ -11,8 +11,7 @@
 //! ```
 
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -22,188 +21,17 @@ use axum::response::Response;
 use axum::routing::RouterIntoService;
 use bytes::Bytes;
 use http::Request;
-use http::request::Parts;
 use tower::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::apps::App;
-use crate::checks::Check;
-use crate::conf::{Settings, SettingsLoader, select_settings_file};
+use crate::conf::Settings;
 use crate::db::Databases;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::middleware::Registered;
+use crate::project::{App, Project};
+use crate::state::AppState;
 use crate::staticfiles::{StaticHandler, StaticServing};
 use crate::templates::Engine;
-use crate::urls::{Resolver, UrlConf};
-
-/// What a project is made of: its name and folder, its URLs and its apps.
-/// `src/wsgi.rs` builds one and hands it to [`get_wsgi_application`].
-///
-/// ```
-/// use nuages::{Project, urls::UrlConf};
-/// fn urlpatterns() -> UrlConf { UrlConf::new() }
-/// let project = Project::new("mysite", env!("CARGO_MANIFEST_DIR")).urls(urlpatterns);
-/// assert_eq!(project.name(), "mysite");
-/// ```
-#[derive(Clone)]
-pub struct Project {
-    name: String,
-    dir: PathBuf,
-    default_settings: PathBuf,
-    urls: fn() -> UrlConf,
-    apps: Vec<App>,
-    checks: Vec<Check>,
-    migrations: Option<&'static sqlx::migrate::Migrator>,
-}
-
-impl std::fmt::Debug for Project {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Project")
-            .field("name", &self.name)
-            .field("dir", &self.dir)
-            .field("default_settings", &self.default_settings)
-            .field("apps", &self.apps)
-            .field("checks", &self.checks)
-            .finish()
-    }
-}
-
-impl Project {
-    /// A project called `name` whose sources are in `dir` (its Cargo.toml folder).
-    pub fn new(name: &str, dir: impl Into<PathBuf>) -> Self {
-        Project {
-            name: name.to_string(),
-            dir: dir.into(),
-            default_settings: PathBuf::from("settings.toml"),
-            urls: UrlConf::new,
-            apps: Vec::new(),
-            checks: Vec::new(),
-            migrations: None,
-        }
-    }
-
-    /// The function that returns the project's URL patterns (`urls::urlpatterns`).
-    pub fn urls(mut self, urls: fn() -> UrlConf) -> Self {
-        self.urls = urls;
-        self
-    }
-
-    /// The installed apps, in order.
-    pub fn apps(mut self, apps: Vec<App>) -> Self {
-        self.apps = apps;
-        self
-    }
-
-    /// Register a system check of the project's; `manage check` runs it
-    /// after the built-in ones (see [`crate::checks`]).
-    pub fn check(mut self, check: Check) -> Self {
-        self.checks.push(check);
-        self
-    }
-
-    /// The project's own system checks.
-    pub fn checks(&self) -> &[Check] {
-        &self.checks
-    }
-
-    /// The settings file used when neither `--settings` nor `NUAGES_SETTINGS`
-    /// names one (default `settings.toml`).
-    pub fn default_settings(mut self, path: impl Into<PathBuf>) -> Self {
-        self.default_settings = path.into();
-        self
-    }
-
-    /// Project-level migrations (`sqlx::migrate!("migrations")`), applied
-    /// before the apps'.
-    pub fn with_migrations(mut self, migrator: &'static sqlx::migrate::Migrator) -> Self {
-        self.migrations = Some(migrator);
-        self
-    }
-
-    /// The project-level migrations, if any.
-    pub fn migrations(&self) -> Option<&'static sqlx::migrate::Migrator> {
-        self.migrations
-    }
-
-    /// The project's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The project's folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The installed apps.
-    pub fn installed_apps(&self) -> &[App] {
-        &self.apps
-    }
-
-    /// The URL configuration.
-    pub fn urlconf(&self) -> UrlConf {
-        (self.urls)()
-    }
-
-    /// The settings file to load: `--settings` (see [`select_settings`]) beats
-    /// `NUAGES_SETTINGS`, which beats the project's default. A relative default
-    /// is looked for in the working directory, then in the project folder.
-    pub fn settings_path(&self) -> PathBuf {
-        let flag = SELECTED_SETTINGS
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let variable = std::env::var(crate::conf::SETTINGS_VARIABLE).ok();
-        let chosen = select_settings_file(flag.as_deref(), variable, &self.default_settings);
-        let came_from_default = chosen == self.default_settings;
-        if came_from_default && chosen.is_relative() && !chosen.exists() {
-            return self.dir.join(chosen);
-        }
-        chosen
-    }
-
-    /// Load the selected settings file.
-    pub fn load_settings(&self) -> Result<Settings> {
-        Ok(SettingsLoader::new(self.settings_path()).load()?)
-    }
-}
-
-static SELECTED_SETTINGS: RwLock<Option<PathBuf>> = RwLock::new(None);
-
-/// Select the settings file for every application built afterwards in this
-/// process, as `--settings FILE` does (it beats `NUAGES_SETTINGS`).
-pub fn select_settings(path: Option<PathBuf>) {
-    *SELECTED_SETTINGS.write().unwrap_or_else(|p| p.into_inner()) = path;
-}
-
-/// Everything a request may need, built once per application.
-#[derive(Debug)]
-pub struct AppState {
-    /// The project's name.
-    pub project: String,
-    /// The loaded settings.
-    pub settings: Settings,
-    /// The routes, for reversing and for the debug 404 page.
-    pub urls: Arc<Resolver>,
-    /// The template engine.
-    pub templates: Arc<Engine>,
-    /// The database pools, opened on first use.
-    pub databases: Databases,
-    /// The installed apps.
-    pub apps: Vec<App>,
-}
-
-impl AppState {
-    /// The state of the application serving this request.
-    pub fn from_parts(parts: &Parts) -> Result<&Arc<AppState>> {
-        parts
-            .extensions
-            .get::<Arc<AppState>>()
-            .ok_or_else(|| Error::Config {
-                message: "this request did not come through a Nuages Application".into(),
-                hint: Some("serve the router through nuages::get_wsgi_application()".into()),
-            })
-    }
-}
 
 /// Build the project's [`Application`] with the selected settings: the
 /// equivalent of Django's `get_wsgi_application()`.
@@ -215,7 +43,7 @@ impl AppState {
 /// # Ok::<(), nuages::Error>(())
 /// ```
 pub fn get_wsgi_application(project: Project) -> Result<Application> {
-    let settings = project.load_settings()?;
+    let settings = project.load_settings(&project.settings_path(None))?;
     Application::new(project, settings)
 }
 
@@ -232,6 +60,7 @@ pub fn get_wsgi_application(project: Project) -> Result<Application> {
 pub struct Application {
     state: Arc<AppState>,
     router: Router,
+    middleware: Arc<[Registered]>,
     static_serving: StaticServing,
 }
 
@@ -244,31 +73,39 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Build the application of `project` with already loaded `settings`.
+    /// Build the application of `project` with already loaded `settings`
+    /// (loaded with [`Project::load_settings`], so that they hold the
+    /// project's own sections).
     pub fn new(project: Project, settings: Settings) -> Result<Application> {
         let urls = Arc::new(project.urlconf().resolver()?);
+        let data = project.shared_state();
+        crate::extract::check_needs(&urls, &data, &settings)?;
         let mut template_dirs = settings.template_dirs.clone();
-        template_dirs.extend(project.apps.iter().map(App::templates_dir));
+        template_dirs.extend(project.installed_apps().iter().map(App::templates_dir));
         let templates = Arc::new(Engine::new(
             template_dirs,
             settings.debug,
             urls.clone(),
             crate::staticfiles::static_url_fn(&settings),
+            project.template_libraries(),
         )?);
         let static_serving = StaticServing::default_for(&settings);
         crate::db::check_urls(&settings)?;
+        let middleware: Arc<[Registered]> = project.registered_middleware().into();
         let state = Arc::new(AppState {
-            project: project.name.clone(),
+            project: project.name().to_string(),
             databases: Databases::new(&settings),
             settings,
             urls,
             templates,
-            apps: project.apps,
+            apps: project.installed_apps().to_vec(),
+            data,
         });
-        let router = build_router(state.clone(), static_serving)?;
+        let router = build_router(state.clone(), &middleware, static_serving)?;
         Ok(Application {
             state,
             router,
+            middleware,
             static_serving,
         })
     }
@@ -279,7 +116,7 @@ impl Application {
     /// that opts in), or not at all (the default when `debug` is off;
     /// `runserver --nostatic`).
     pub fn with_static_serving(self, serving: StaticServing) -> Result<Application> {
-        let router = build_router(self.state.clone(), serving)?;
+        let router = build_router(self.state.clone(), &self.middleware, serving)?;
         Ok(Application {
             router,
             static_serving: serving,
@@ -316,7 +153,11 @@ impl Application {
 /// The request path, outermost layer last. The layers go around the route
 /// table as one [`Stack`](crate::middleware::Stack), which keeps a request's
 /// cost linear in the number of layers.
-fn build_router(state: Arc<AppState>, serving: StaticServing) -> Result<Router> {
+fn build_router(
+    state: Arc<AppState>,
+    registered: &[Registered],
+    serving: StaticServing,
+) -> Result<Router> {
     let settings = &state.settings;
     let urls = state.urls.clone();
     let router = Router::new().fallback(move |request: Request<Body>| {
@@ -336,7 +177,7 @@ fn build_router(state: Arc<AppState>, serving: StaticServing) -> Result<Router> 
         ));
     }
     for name in settings.middleware.iter().rev() {
-        stack = crate::middleware::apply(name, stack, &state)?;
+        stack = crate::middleware::apply(name, stack, &state, registered)?;
     }
     let mut stack = stack
         .layer(DefaultBodyLimit::max(settings.data_upload_max_memory_size))

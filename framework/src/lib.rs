@@ -15,18 +15,20 @@
 
 #![warn(missing_docs)]
 
-pub mod apps;
 pub mod autoreload;
 pub mod checks;
 pub mod conf;
 pub mod db;
 mod error;
+pub mod extract;
 pub mod handler;
 pub mod logging;
 pub mod management;
 pub mod middleware;
 pub mod migrations;
+pub mod project;
 pub mod server;
+pub mod state;
 pub mod staticfiles;
 pub mod templates;
 pub mod test;
@@ -35,7 +37,9 @@ pub mod urls;
 pub mod views;
 
 pub use error::{Error, ErrorReport, Result};
-pub use handler::{AppState, Application, Project, get_wsgi_application};
+pub use handler::{Application, get_wsgi_application};
+pub use project::{App, Project};
+pub use state::AppState;
 
 /// The version of this framework.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -44,15 +48,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use axum;
 pub use serde;
 pub use sqlx;
+pub use tera;
 pub use tokio;
 
 /// What a view module usually needs.
 pub mod prelude {
-    pub use crate::db::Db;
-    pub use crate::templates::{Templates, context};
-    pub use crate::urls::{UrlConf, Urls, get, post};
+    pub use crate::extract::{Config, CsrfToken, Data, Db, Session, SettingsRef, Templates, Urls};
+    pub use crate::middleware::Next;
+    pub use crate::templates::context;
+    pub use crate::urls::{UrlConf, get, post};
     pub use crate::views::{redirect, redirect_permanent};
     pub use crate::{Error, Result};
-    pub use axum::extract::{Form, Path, Query};
+    pub use axum::extract::{Form, Path, Query, Request};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
 }

@@ -9,7 +9,7 @@ use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 
 use crate::error::{Error, Result};
-use crate::handler::Project;
+use crate::project::Project;
 
 /// The migrations of one app (or of the project itself).
 #[derive(Debug, Clone)]

@@ -23,6 +23,7 @@ use http::request::Parts;
 use tera::{Context, Kwargs, State, Tera, Value};
 
 use crate::error::Error;
+use crate::project::TemplateLibrary;
 use crate::urls::Resolver;
 
 mod django;
@@ -113,6 +114,7 @@ pub struct Engine {
     reload: bool,
     resolver: Arc<Resolver>,
     static_url: StaticUrlFn,
+    libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
 }
@@ -134,15 +136,17 @@ impl Engine {
         reload: bool,
         resolver: Arc<Resolver>,
         static_url: StaticUrlFn,
+        libraries: Vec<TemplateLibrary>,
     ) -> Result<Engine, TemplateError> {
         let files = collect_templates(&dirs)?;
         let fingerprint = fingerprint(&files);
-        let tera = build_tera(&files, &resolver, &static_url)?;
+        let tera = build_tera(&files, &resolver, &static_url, &libraries)?;
         Ok(Engine {
             dirs,
             reload,
             resolver,
             static_url,
+            libraries,
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
         })
@@ -205,7 +209,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if *seen != now {
-                let tera = build_tera(&files, &self.resolver, &self.static_url)?;
+                let tera = build_tera(&files, &self.resolver, &self.static_url, &self.libraries)?;
                 *self
                     .loaded
                     .write()
@@ -304,9 +308,13 @@ fn build_tera(
     files: &[TemplateFile],
     resolver: &Arc<Resolver>,
     static_url: &StaticUrlFn,
+    libraries: &[TemplateLibrary],
 ) -> Result<Tera, TemplateError> {
     let mut tera = Tera::new();
     register_functions(&mut tera, resolver.clone(), static_url.clone());
+    for register in libraries {
+        register(&mut tera);
+    }
     tera.add_template_files(files.iter().map(|f| (&f.path, Some(f.name.as_str()))))
         .map_err(|source| TemplateError::Load {
             hint: syntax_hint(&source, files, resolver),
@@ -431,7 +439,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let state = crate::handler::AppState::from_parts(parts)?;
+        let state = crate::state::AppState::from_parts(parts)?;
         let request = parts
             .extensions
             .get::<RequestContext>()
@@ -465,6 +473,7 @@ mod tests {
             reload,
             Arc::new(resolver),
             Arc::new(|path: &str| Ok(format!("/static/{path}"))),
+            vec![|tera: &mut Tera| tera.register_filter("shout", shout)],
         )
         .unwrap()
     }
@@ -537,6 +546,21 @@ mod tests {
         assert_eq!(e.render("new.html", &Context::new()).unwrap(), "new");
     }
 
+    fn shout(value: &str, _: tera::Kwargs, _: &tera::State) -> String {
+        value.to_uppercase()
+    }
+
+    #[test]
+    fn template_libraries_survive_the_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.html");
+        std::fs::write(&file, "{{ \"hi\" | shout }}").unwrap();
+        let e = engine(vec![dir.path().into()], true);
+        assert_eq!(e.render("t.html", &Context::new()).unwrap(), "HI");
+        std::fs::write(&file, "{{ \"again\" | shout }}!").unwrap();
+        assert_eq!(e.render("t.html", &Context::new()).unwrap(), "AGAIN!");
+    }
+
     #[test]
     fn without_reload_edits_are_not_seen() {
         let dir = tempfile::tempdir().unwrap();
@@ -566,6 +590,7 @@ mod tests {
             false,
             resolver,
             Arc::new(|p: &str| Ok(p.to_string())),
+            vec![],
         )
         .unwrap_err();
         let chain = Error::from(err).chain();
@@ -597,6 +622,7 @@ mod tests {
                         .unwrap(),
                 ),
                 Arc::new(|p: &str| Ok(p.to_string())),
+                vec![],
             )
             .unwrap_err(),
         );

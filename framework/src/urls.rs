@@ -38,6 +38,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tower::ServiceExt;
 
 use crate::error::Error;
+use crate::extract::Needs;
 use crate::middleware::csrf::CsrfExempt;
 
 /// What a path parameter accepts, as Django's path converters.
@@ -116,6 +117,8 @@ pub struct Route {
     /// The view's Rust path, for `showurls` and the debug 404 page.
     pub view: String,
     csrf_exempt: bool,
+    /// The project's state and settings sections the view takes.
+    pub(crate) needs: Needs,
     segments: Vec<Segment>,
     /// The view behind a one-route axum router, which gives the view its
     /// path parameters (`Path<…>`) and answers 405 for other methods.
@@ -260,6 +263,7 @@ impl UrlConf {
                 router,
                 name: view,
                 csrf_exempt,
+                needs,
             } = *view;
             let service = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Router::new().route(&axum_path, router).with_state(())
@@ -276,6 +280,7 @@ impl UrlConf {
                 name,
                 view,
                 csrf_exempt,
+                needs,
                 segments,
                 service,
             });
@@ -334,6 +339,7 @@ mod sealed {
         pub(crate) router: axum::routing::MethodRouter,
         pub(crate) name: String,
         pub(crate) csrf_exempt: bool,
+        pub(crate) needs: crate::extract::Needs,
     }
 
     /// Marks a handler function, [`super::Methods`], and an exempt view.
@@ -355,6 +361,7 @@ where
             router: any(self),
             name: std::any::type_name::<H>().to_string(),
             csrf_exempt: false,
+            needs: Needs::of(std::any::type_name::<T>()),
         }
     }
 }
@@ -371,6 +378,7 @@ impl View<sealed::ByMethods> for Methods {
             router: self.router,
             name,
             csrf_exempt: false,
+            needs: self.needs,
         }
     }
 }
@@ -395,6 +403,7 @@ where
 pub struct Methods {
     router: MethodRouter,
     views: Vec<(&'static str, String)>,
+    needs: Needs,
 }
 
 macro_rules! method_views {
@@ -409,6 +418,7 @@ macro_rules! method_views {
                 Methods {
                     router: MethodRouter::new(),
                     views: Vec::new(),
+                    needs: Needs::default(),
                 }
                 .$method(view)
             }
@@ -423,6 +433,7 @@ macro_rules! method_views {
                     T: 'static,
                 {
                     self.views.push(($label, std::any::type_name::<H>().to_string()));
+                    self.needs = std::mem::take(&mut self.needs).and(Needs::of(std::any::type_name::<T>()));
                     self.router = self.router.$method(view);
                     self
                 }
@@ -792,7 +803,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Urls {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let state = crate::handler::AppState::from_parts(parts)?;
+        let state = crate::state::AppState::from_parts(parts)?;
         Ok(Urls(state.urls.clone()))
     }
 }

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use nuages::apps::App;
+use nuages::App;
 use nuages::conf::Settings;
 use nuages::staticfiles::collect::{CollectOptions, Console, collect};
 use nuages::staticfiles::{StaticServing, Summary};

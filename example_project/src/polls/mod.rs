@@ -4,15 +4,33 @@
 
 pub mod models;
 pub mod seed;
+pub mod templatetags;
 pub mod urls;
 pub mod views;
+
+/// The app's own settings: the `[polls]` table of the settings files
+/// (`NUAGES_POLLS__LATEST_COUNT` in the environment).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PollsSettings {
+    /// How many questions the index lists.
+    pub latest_count: i64,
+}
+
+impl Default for PollsSettings {
+    fn default() -> Self {
+        PollsSettings { latest_count: 5 }
+    }
+}
 
 /// The app's migrations, embedded at build time.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/polls/migrations");
 
 /// The app, for `installed_apps()` in src/lib.rs.
-pub fn app() -> nuages::apps::App {
+pub fn app() -> nuages::App {
     nuages::app!("polls")
         .with_migrations(&MIGRATIONS)
         .with_command(seed::Seed)
+        .settings_section::<PollsSettings>("polls")
+        .template_library(templatetags::register)
 }

@@ -1,14 +1,35 @@
 //! The views of the polls app, as in Django's tutorial.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nuages::prelude::*;
 
+use super::PollsSettings;
 use super::models::{Choice, Question};
 
-/// `/polls/`: the five latest published questions.
-pub async fn index(templates: Templates, Db(pool): Db) -> Result<Html<String>> {
-    let latest = Question::latest(&pool, 5).await?;
+/// Votes counted since the server started, shared by every request
+/// (registered with `Project::state` in src/wsgi.rs).
+#[derive(Debug, Default)]
+pub struct VotesSinceStart(AtomicU64);
+
+impl VotesSinceStart {
+    fn count(&self) -> i64 {
+        self.0.load(Ordering::Relaxed) as i64
+    }
+
+    fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `/polls/`: the latest published questions (`[polls] latest_count`).
+pub async fn index(
+    templates: Templates,
+    Db(pool): Db,
+    settings: Config<PollsSettings>,
+) -> Result<Html<String>> {
+    let latest = Question::latest(&pool, settings.latest_count).await?;
     templates.render(
         "polls/index.html",
         context! { "latest_question_list" => &latest },
@@ -41,12 +62,17 @@ pub async fn results(
     Path(question_id): Path<i64>,
     templates: Templates,
     Db(pool): Db,
+    since_start: Data<VotesSinceStart>,
 ) -> Result<Html<String>> {
     let question = question_or_404(&pool, question_id).await?;
     let choices = Choice::of(&pool, question.id).await?;
     templates.render(
         "polls/results.html",
-        context! { "question" => &question, "choices" => &choices },
+        context! {
+            "question" => &question,
+            "choices" => &choices,
+            "votes_since_start" => &since_start.count(),
+        },
     )
 }
 
@@ -57,6 +83,7 @@ pub async fn vote(
     urls: Urls,
     templates: Templates,
     Db(pool): Db,
+    since_start: Data<VotesSinceStart>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response> {
     let question = question_or_404(&pool, question_id).await?;
@@ -77,6 +104,7 @@ pub async fn vote(
         )?;
         return Ok(page.into_response());
     }
+    since_start.add_one();
     let results = urls.reverse_args("polls:results", &[&question.id])?;
     Ok(redirect(&results))
 }

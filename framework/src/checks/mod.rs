@@ -11,7 +11,7 @@
 //!
 //! A check is a function of a [`CheckContext`]; a project registers its own
 //! with [`Project::check`](crate::Project::check), an app with
-//! [`App::check`](crate::apps::App::check):
+//! [`App::check`](crate::project::App::check):
 //!
 //! ```
 //! use nuages::checks::{Check, CheckContext, CheckMessage, Level};
@@ -77,7 +77,7 @@
 //! | `nuages.E003` | error | no | templates | a template cannot be parsed (or the template folders cannot be read) |
 //! | `nuages.E004` | error | no | templates, urls | a template calls `url(name="…")` with a name no route has |
 //! | `nuages.E005` | error | no | urls | the URL configuration cannot be built |
-//! | `nuages.E006` | error | no | settings | a `middleware` entry names no built-in middleware |
+//! | `nuages.E006` | error | no | settings | a `middleware` entry names no built-in middleware and none the project or an app registered |
 //! | `nuages.E007` | error | no | settings | `x_frame_options` is neither `DENY` nor `SAMEORIGIN` while `"xframe"` is in `middleware` |
 //! | `nuages.E008` | error | no | settings | a `secure_redirect_exempt` entry is not a regular expression while `"security"` is in `middleware` |
 //! | `nuages.E009` | error | no | settings | `secure_proxy_ssl_header` names no header (a Django `HTTP_…` key) or no header value, while `"security"` or `"csrf"` is in `middleware` |
@@ -86,6 +86,8 @@
 //! | `nuages.E012` | error | no | files | `serve_user` (or `--user`) names no account on this machine |
 //! | `nuages.E013` | error | yes | security | `secret_key` is weak as in W009 while `debug` is off: `serve` refuses it |
 //! | `nuages.E014` | error | yes | security | `allowed_hosts` is empty while `debug` is off: `serve` refuses it |
+//! | `nuages.E015` | error | no | settings | a middleware the project or an app registered cannot be built from the settings |
+//! | `nuages.E016` | error | no | urls | a view takes `Data<T>` or `Config<T>` that the project never shares or declares |
 //! | `nuages.W011` | warning | yes | files | run as root with no `serve_user` nor `--user`: permissions were judged for root |
 //! | `nuages.W012` | warning | yes | files | `serve_bind` is a unix socket whose folder the server's user cannot write or create (and systemd passed no socket) |
 //!
@@ -123,7 +125,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::conf::Settings;
-use crate::handler::Project;
+use crate::project::Project;
 
 pub use raw::{RawValue, raw_setting};
 pub use report::{Report, Stream};
@@ -344,10 +346,7 @@ pub fn builtin() -> Vec<Check> {
 /// installed app's.
 pub fn registered(project: &Project) -> Vec<Check> {
     let mut checks = builtin();
-    checks.extend_from_slice(project.checks());
-    for app in project.installed_apps() {
-        checks.extend_from_slice(app.checks());
-    }
+    checks.extend(project.registered_checks());
     checks
 }
 
@@ -391,7 +390,7 @@ pub(crate) mod test_support {
     use std::path::Path;
 
     use crate::conf::Settings;
-    use crate::handler::Project;
+    use crate::project::Project;
 
     /// Defaults with paths resolved against `dir`.
     pub fn settings_in(dir: &Path) -> Settings {
@@ -453,7 +452,7 @@ mod tests {
     fn project_and_app_checks_run_with_the_builtin_ones() {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_in(dir.path());
-        let app = crate::apps::App::new("polls", dir.path().join("polls")).check(WARN);
+        let app = crate::project::App::new("polls", dir.path().join("polls")).check(WARN);
         let project = project_in(dir.path()).check(INFO).apps(vec![app]);
         assert!(registered(&project).len() > builtin().len());
 

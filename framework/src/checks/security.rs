@@ -536,7 +536,7 @@ pub fn check_allowed_hosts_wildcard(ctx: &CheckContext) -> Vec<CheckMessage> {
 mod tests {
     use super::super::test_support::*;
     use super::*;
-    use crate::handler::Project;
+    use crate::project::Project;
 
     const STRONG: &str = "k3Jx9vQm2Lw7Rt5Yp1Zs8Nd4Hf6Gb0Xc3Vb7Nm1Qw5Er9Ty2Ui4Op6As8Df0Gh";
 

@@ -26,6 +26,7 @@ pub fn checks() -> Vec<Check> {
     };
     vec![
         check("middleware_names", check_middleware_names),
+        check("view_needs", check_view_needs),
         check("secret_key_required", check_secret_key_required),
         check("x_frame_options", check_x_frame_options),
         check("csrf_trusted_origins", check_csrf_trusted_origins),
@@ -59,14 +60,39 @@ fn has_middleware(settings: &Settings, name: &str) -> bool {
     settings.middleware.iter().any(|m| m == name)
 }
 
-/// `nuages.E006`: a `middleware` entry that names no built-in middleware.
+/// `nuages.E006`: a `middleware` entry that names no built-in middleware and
+/// none the project registered; `nuages.E015`: a registered one that cannot
+/// be built from the settings.
 pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let registered = ctx.project.registered_middleware();
+    let names: Vec<&str> = registered.iter().map(|m| m.name()).collect();
     ctx.settings
         .middleware
         .iter()
         .filter(|name| !middleware::BUILTIN.contains(&name.as_str()))
-        .map(|name| refused("nuages.E006", middleware::unknown_middleware(name)))
+        .filter_map(|name| match registered.iter().find(|m| m.name() == name) {
+            Some(own) => own
+                .build(ctx.settings)
+                .err()
+                .map(|error| refused("nuages.E015", error)),
+            None => Some(refused(
+                "nuages.E006",
+                middleware::unknown_middleware(name, &names),
+            )),
+        })
         .collect()
+}
+
+/// `nuages.E016`: a view takes state or a settings section that the project
+/// never provides.
+pub fn check_view_needs(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Ok(urls) = ctx.project.urlconf().resolver() else {
+        return vec![];
+    };
+    match crate::extract::check_needs(&urls, &ctx.project.shared_state(), ctx.settings) {
+        Ok(()) => vec![],
+        Err(error) => vec![refused("nuages.E016", error)],
+    }
 }
 
 /// `nuages.E010`: no `secret_key` while `"session"` or `"csrf"` signs with

@@ -8,8 +8,8 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::{Check, CheckContext, CheckMessage};
-use crate::apps::App;
 use crate::conf::{Settings, StaticfilesStorage};
+use crate::project::App;
 
 /// The manifest file of `staticfiles_storage = "manifest"`, in `static_root`.
 pub const MANIFEST_NAME: &str = "staticfiles.json";

@@ -77,6 +77,7 @@ pub fn check_templates_load(ctx: &CheckContext) -> Vec<CheckMessage> {
         false,
         Arc::new(resolver),
         Arc::new(|path: &str| Ok(path.to_string())),
+        ctx.project.template_libraries(),
     );
     match result {
         Ok(_) => vec![],
@@ -174,8 +175,8 @@ pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
 mod tests {
     use super::super::test_support::*;
     use super::*;
-    use crate::apps::App;
-    use crate::handler::Project;
+    use crate::project::App;
+    use crate::project::Project;
     use crate::urls::UrlConf;
     use std::path::Path;
 

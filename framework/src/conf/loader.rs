@@ -10,6 +10,7 @@ use super::Settings;
 use super::error::SettingsError;
 use super::interpolate::{InterpolationError, interpolate};
 use super::keys::{self, EXTENDS, Kind};
+use super::section::Section;
 
 /// The environment variable that names the settings file.
 pub const SETTINGS_VARIABLE: &str = "NUAGES_SETTINGS";
@@ -57,6 +58,7 @@ pub fn select_settings_file(
 pub struct SettingsLoader {
     path: PathBuf,
     env: BTreeMap<String, String>,
+    sections: Vec<Section>,
 }
 
 impl SettingsLoader {
@@ -65,7 +67,15 @@ impl SettingsLoader {
         SettingsLoader {
             path: path.into(),
             env: std::env::vars().collect(),
+            sections: Vec::new(),
         }
+    }
+
+    /// Also read these sections of the project's and its apps' own
+    /// (see [`Project::settings_section`](crate::Project::settings_section)).
+    pub fn sections(mut self, sections: Vec<Section>) -> Self {
+        self.sections = sections;
+        self
     }
 
     /// Use these variables instead of the process environment.
@@ -87,16 +97,38 @@ impl SettingsLoader {
             source,
         })?;
         let mut builder = Config::builder();
-        for (file, table) in read_chain(&path)? {
+        let mut own = Config::builder();
+        for (file, mut table) in read_chain(&path)? {
+            own = own.add_source(Layer {
+                values: section_layer(&file, &mut table, &self.sections, &self.env)?,
+            });
             builder = builder.add_source(Layer {
                 values: file_layer(&file, table, &self.env)?,
             });
         }
-        builder = builder.add_source(Layer {
-            values: env_layer(&self.env)?,
+        let (env_values, env_sections) = env_layer(&self.env, &self.sections)?;
+        builder = builder.add_source(Layer { values: env_values });
+        own = own.add_source(Layer {
+            values: env_sections,
         });
         let merged = builder.build().map_err(config_error)?;
         let mut settings: Settings = merged.try_deserialize().map_err(config_error)?;
+        let own = own.build().map_err(config_error)?;
+        for section in &self.sections {
+            let table = match own.get::<serde_json::Value>(section.name()) {
+                Ok(serde_json::Value::Object(table)) => table,
+                _ => serde_json::Map::new(),
+            };
+            let loaded = section
+                .load(table)
+                .map_err(|found| SettingsError::WrongType {
+                    origin: path.display().to_string(),
+                    key: section.name().to_string(),
+                    expected: "values the section's fields accept".into(),
+                    found,
+                })?;
+            settings.sections.insert(section.name(), loaded);
+        }
         settings.base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -165,6 +197,53 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
     }
     chain.reverse();
     Ok(chain)
+}
+
+/// Take the project's own sections out of one file's table, checked and
+/// interpolated as the built-in settings are.
+fn section_layer(
+    path: &Path,
+    table: &mut toml::Table,
+    sections: &[Section],
+    env: &BTreeMap<String, String>,
+) -> Result<Map<String, Value>, SettingsError> {
+    let origin = path.display().to_string();
+    let lookup = |name: &str| env.get(name).cloned();
+    let mut values = Map::new();
+    for section in sections {
+        let Some(value) = table.remove(section.name()) else {
+            continue;
+        };
+        let toml::Value::Table(entries) = value else {
+            return Err(SettingsError::WrongType {
+                origin,
+                key: section.name().to_string(),
+                expected: format!("a table ([{}])", section.name()),
+                found: describe_toml(&value),
+            });
+        };
+        let mut fields = Map::new();
+        for (key, value) in entries {
+            let full_key = format!("{}.{key}", section.name());
+            let Some(kind) = section.kind_of(&key) else {
+                return Err(SettingsError::UnknownKey {
+                    path: path.to_path_buf(),
+                    suggestion: keys::closest(&key, section.keys())
+                        .map(|k| format!("{}.{k}", section.name())),
+                    key: full_key,
+                });
+            };
+            fields.insert(
+                key,
+                scalar_from_file(path, &origin, &full_key, kind, value, &lookup)?,
+            );
+        }
+        values.insert(
+            section.name().to_string(),
+            Value::new(Some(&origin), fields),
+        );
+    }
+    Ok(values)
 }
 
 /// Check one file's keys and types, interpolate its strings, and turn it into
@@ -317,9 +396,14 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
     }
 }
 
-/// `NUAGES_<KEY>` variables as a layer; an unknown one is an error.
-fn env_layer(env: &BTreeMap<String, String>) -> Result<Map<String, Value>, SettingsError> {
+/// `NUAGES_<KEY>` variables as a layer, and `NUAGES_<SECTION>__<KEY>` ones
+/// as a layer of the project's sections; an unknown one is an error.
+fn env_layer(
+    env: &BTreeMap<String, String>,
+    sections: &[Section],
+) -> Result<(Map<String, Value>, Map<String, Value>), SettingsError> {
     let mut values = Map::new();
+    let mut own = Map::new();
     for (variable, text) in env {
         let Some(name) = variable.strip_prefix(VARIABLE_PREFIX) else {
             continue;
@@ -335,6 +419,39 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Map<String, Value>, Setti
             suggestion,
         };
         let top = path[0].as_str();
+        if let Some(section) = sections.iter().find(|s| s.name() == top) {
+            let (Some(key), 2) = (path.get(1), path.len()) else {
+                return Err(unknown(Some(format!(
+                    "{VARIABLE_PREFIX}{}__<KEY>",
+                    top.to_ascii_uppercase()
+                ))));
+            };
+            let Some(kind) = section.kind_of(key) else {
+                let suggestion = keys::closest(key, section.keys()).map(|k| {
+                    format!(
+                        "{VARIABLE_PREFIX}{}__{}",
+                        top.to_ascii_uppercase(),
+                        k.to_ascii_uppercase()
+                    )
+                });
+                return Err(unknown(suggestion));
+            };
+            let value = parse_scalar(kind, text)
+                .map(|v| Value::new(Some(&origin), v))
+                .ok_or_else(|| SettingsError::WrongType {
+                    origin: origin.clone(),
+                    key: path.join("."),
+                    expected: kind.describe().to_string(),
+                    found: format!("{text:?}"),
+                })?;
+            let table = own
+                .entry(top.to_string())
+                .or_insert_with(|| Value::new(Some(&origin), Map::<String, Value>::new()));
+            if let ValueKind::Table(fields) = &mut table.kind {
+                fields.insert(key.clone(), value);
+            }
+            continue;
+        }
         let Some(kind) = keys::kind_of(top) else {
             let suggestion = keys::closest(top, keys::KNOWN_KEYS.iter().map(|(k, _)| *k))
                 .map(|k| format!("{VARIABLE_PREFIX}{}", k.to_ascii_uppercase()));
@@ -394,7 +511,7 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Map<String, Value>, Setti
             }
         }
     }
-    Ok(values)
+    Ok((values, own))
 }
 
 /// Checks of values that have the right type but cannot work.

@@ -11,6 +11,7 @@ mod error;
 mod interpolate;
 mod keys;
 mod loader;
+mod section;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use error::SettingsError;
 pub use keys::{KNOWN_KEYS, Kind, closest as closest_name};
 pub use loader::{SETTINGS_VARIABLE, SettingsLoader, select_settings_file};
+pub use section::{Section, Sections};
 
 /// The names the `middleware` setting lists by default, outermost first.
 pub const DEFAULT_MIDDLEWARE: &[&str] = &["security", "session", "common", "csrf", "xframe"];
@@ -116,6 +118,10 @@ pub struct Settings {
     /// The settings file that was selected, when loaded from a file.
     #[serde(skip)]
     pub settings_file: Option<PathBuf>,
+    /// The project's and its apps' own sections (`[mysite]`), as declared
+    /// with [`Project::settings_section`](crate::Project::settings_section).
+    #[serde(skip)]
+    pub sections: Sections,
 }
 
 /// One entry of `[databases]`.
@@ -221,6 +227,7 @@ impl Default for Settings {
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             base_dir: PathBuf::from("."),
             settings_file: None,
+            sections: Sections::default(),
         }
     }
 }

@@ -6,12 +6,15 @@
 //! ```no_run
 //! # mod mysite { pub mod wsgi {
 //! #   pub fn project() -> nuages::Project { nuages::Project::new("mysite", ".") }
-//! #   pub fn application() -> nuages::Result<nuages::Application> { nuages::get_wsgi_application(project()) }
 //! # } }
 //! fn main() -> std::process::ExitCode {
-//!     nuages::management::execute_from_command_line(mysite::wsgi::project(), mysite::wsgi::application)
+//!     nuages::management::execute_from_command_line(mysite::wsgi::project())
 //! }
 //! ```
+//!
+//! The settings file is chosen once (`--settings`, else `NUAGES_SETTINGS`,
+//! else the project's default) and loaded once, with the project's own
+//! sections; commands build the application from those settings.
 //!
 //! Every command takes `--settings FILE` and `-v/--verbosity 0..3`. Errors
 //! print `error: …` and `  hint: …` on stderr; exit 1 for a failed command,
@@ -32,10 +35,8 @@ use clap::{Arg, ArgAction};
 
 use crate::conf::Settings;
 use crate::error::Error;
-use crate::handler::{Application, Project, select_settings};
-
-/// Builds the project's [`Application`]; `src/wsgi.rs` exposes one.
-pub type ApplicationFactory = fn() -> crate::Result<Application>;
+use crate::handler::Application;
+use crate::project::Project;
 
 /// A management command: `manage <name> …`.
 ///
@@ -161,7 +162,6 @@ impl From<crate::conf::SettingsError> for CommandError {
 /// application, and an async runtime.
 pub struct CommandContext {
     project: Project,
-    factory: ApplicationFactory,
     settings_path: PathBuf,
     verbosity: u8,
     verbosity_given: bool,
@@ -195,18 +195,14 @@ impl CommandContext {
         if let Some(settings) = self.settings.get() {
             return Ok(settings);
         }
-        let settings = crate::conf::SettingsLoader::new(&self.settings_path).load()?;
+        let settings = self.project.load_settings(&self.settings_path)?;
         Ok(self.settings.get_or_init(|| settings))
     }
 
-    /// Build the project's application with the selected settings.
+    /// Build the project's application with the loaded settings.
     pub fn application(&self) -> Result<Application, CommandError> {
-        Ok((self.factory)()?)
-    }
-
-    /// The function that builds the application (for servers that rebuild it).
-    pub fn factory(&self) -> ApplicationFactory {
-        self.factory
+        let settings = self.settings()?.clone();
+        Ok(Application::new(self.project.clone(), settings)?)
     }
 
     /// Run a future to completion on the command's runtime.
@@ -225,13 +221,12 @@ impl CommandContext {
 /// The project's command line: the built-in commands and the project's own.
 pub struct ManagementUtility {
     project: Project,
-    factory: ApplicationFactory,
     commands: Vec<Arc<dyn Command>>,
 }
 
 impl ManagementUtility {
     /// The built-in commands for `project`, and those of its apps.
-    pub fn new(project: Project, factory: ApplicationFactory) -> Self {
+    pub fn new(project: Project) -> Self {
         let mut commands: Vec<Arc<dyn Command>> =
             commands::builtin().into_iter().map(Arc::from).collect();
         for app in project.installed_apps() {
@@ -240,11 +235,7 @@ impl ManagementUtility {
                 commands.push(command.clone());
             }
         }
-        ManagementUtility {
-            project,
-            factory,
-            commands,
-        }
+        ManagementUtility { project, commands }
     }
 
     /// Add a command of the project's (a command of the same name replaces
@@ -329,13 +320,11 @@ impl ManagementUtility {
             .iter()
             .find(|c| c.name() == name)
             .expect("clap only accepts registered commands");
-        let flag = sub_matches.get_one::<PathBuf>("settings").cloned();
-        select_settings(flag.clone());
+        let flag = sub_matches.get_one::<PathBuf>("settings");
         let verbosity = sub_matches.get_one::<u8>("verbosity").copied();
         let context = CommandContext {
-            settings_path: self.project.settings_path(),
+            settings_path: self.project.settings_path(flag.map(PathBuf::as_path)),
             project: self.project.clone(),
-            factory: self.factory,
             verbosity: verbosity.unwrap_or(1),
             verbosity_given: verbosity.is_some(),
             settings: OnceCell::new(),
@@ -386,6 +375,6 @@ impl ManagementUtility {
 }
 
 /// Run the project's command line with the process's arguments.
-pub fn execute_from_command_line(project: Project, factory: ApplicationFactory) -> ExitCode {
-    ManagementUtility::new(project, factory).execute()
+pub fn execute_from_command_line(project: Project) -> ExitCode {
+    ManagementUtility::new(project).execute()
 }

@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::Method;
 
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 /// The `common` middleware.
 pub async fn middleware(

@@ -56,8 +56,8 @@ use subtle::ConstantTimeEq;
 use super::hosts::{RequestHost, is_same_domain};
 use super::security::is_secure;
 use crate::error::{Error, ErrorReport, Result};
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 use crate::templates::{CSRF_TOKEN_KEY, RequestContext, TemplateRendered};
 
 /// The CSRF cookie's name (Django's `CSRF_COOKIE_NAME`).

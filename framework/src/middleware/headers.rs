@@ -18,8 +18,8 @@ use axum::response::Response;
 use super::security::{SecurityHeaders, is_secure};
 use super::xframe::XFrameConfig;
 use crate::error::Result;
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 /// What the layer sets, checked once.
 #[derive(Debug)]

@@ -43,8 +43,8 @@ use http::request::Parts;
 use super::RequestHead;
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 /// What `allowed_hosts` means when it is empty and `debug = true`.
 pub const DEBUG_HOSTS: &[&str] = &["localhost", ".localhost", "127.0.0.1", "[::1]"];

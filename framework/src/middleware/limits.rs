@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_LENGTH;
 
 use crate::error::ErrorReport;
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 pub(crate) async fn reject_oversized_body(
     State(state): State<Arc<AppState>>,

@@ -41,15 +41,79 @@ use http::header::{COOKIE, VARY};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 use tower::{Layer, Service, ServiceExt};
 
+use crate::conf::Settings;
 use crate::error::{Error, Result};
-use crate::handler::AppState;
+use crate::state::AppState;
 
 /// Every middleware name the `middleware` setting accepts.
 pub const BUILTIN: &[&str] = &["security", "session", "common", "csrf", "xframe"];
 
-/// Wrap `stack` in the middleware called `name`.
-pub(crate) fn apply(name: &str, stack: Stack, state: &Arc<AppState>) -> Result<Stack> {
+/// A middleware that a project or an app registered by name (see
+/// [`Project::middleware`](crate::Project::middleware)): built once from the
+/// settings when the application is built.
+#[derive(Clone)]
+pub struct Registered {
+    name: &'static str,
+    build: Arc<dyn Fn(&Settings) -> Result<Wrap> + Send + Sync>,
+}
+
+/// A registered middleware, built: the request and the rest of the path.
+type Wrap = Arc<dyn Fn(Request, Next) -> BoxResponse + Send + Sync>;
+
+impl Registered {
+    pub(crate) fn new<B, F, Fut>(name: &'static str, build: B) -> Registered
+    where
+        B: Fn(&Settings) -> Result<F> + Send + Sync + 'static,
+        F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        Registered {
+            name,
+            build: Arc::new(move |settings| {
+                let middleware = build(settings)?;
+                Ok(
+                    Arc::new(move |request, next| {
+                        Box::pin(middleware(request, next)) as BoxResponse
+                    }) as Wrap,
+                )
+            }),
+        }
+    }
+
+    /// The name the `middleware` setting lists it by.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Build it with `settings`: what `Application::new` does, and what
+    /// `check` reports when it fails.
+    pub(crate) fn build(&self, settings: &Settings) -> Result<()> {
+        (self.build)(settings).map(|_| ())
+    }
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wrap `stack` in the middleware called `name`: a built-in one, else one
+/// of `registered`.
+pub(crate) fn apply(
+    name: &str,
+    stack: Stack,
+    state: &Arc<AppState>,
+    registered: &[Registered],
+) -> Result<Stack> {
     let app = state.clone();
+    if !BUILTIN.contains(&name)
+        && let Some(own) = registered.iter().find(|m| m.name == name)
+    {
+        return Ok(stack.wrap((own.build)(&app.settings)?));
+    }
     Ok(match name {
         "common" => stack.middleware(app, common::middleware),
         "security" => {
@@ -66,21 +130,25 @@ pub(crate) fn apply(name: &str, stack: Stack, state: &Arc<AppState>) -> Result<S
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
         // Its header only, set by the response-headers layer.
         "xframe" => stack,
-        unknown => return Err(unknown_middleware(unknown)),
+        unknown => {
+            let names: Vec<&str> = registered.iter().map(Registered::name).collect();
+            return Err(unknown_middleware(unknown, &names));
+        }
     })
 }
 
 /// The error for a `middleware` entry that names no built-in middleware,
 /// with the closest name: what [`Application::new`](crate::Application::new)
 /// fails with and `check` reports (`nuages.E006`).
-pub(crate) fn unknown_middleware(name: &str) -> Error {
-    let names = BUILTIN.join(", ");
+pub(crate) fn unknown_middleware(name: &str, registered: &[&str]) -> Error {
+    let known: Vec<&str> = BUILTIN.iter().chain(registered).copied().collect();
+    let names = known.join(", ");
     Error::Config {
         message: format!("unknown middleware '{name}' in the `middleware` setting"),
         hint: Some(
-            match crate::conf::closest_name(name, BUILTIN.iter().copied()) {
-                Some(s) => format!("did you mean '{s}'? The built-in names are: {names}"),
-                None => format!("the built-in names are: {names}"),
+            match crate::conf::closest_name(name, known.iter().copied()) {
+                Some(s) => format!("did you mean '{s}'? The middleware names are: {names}"),
+                None => format!("the middleware names are: {names}"),
             },
         ),
     }
@@ -148,6 +216,20 @@ impl Stack {
                     inner: inner.clone(),
                 };
                 Box::pin(f(State(state.clone()), request, next))
+            }))
+        }));
+        self
+    }
+
+    /// Wrap everything added so far in a registered middleware.
+    pub(crate) fn wrap(mut self, middleware: Wrap) -> Stack {
+        self.layers.push(Arc::new(move |inner: Shared| {
+            let middleware = middleware.clone();
+            Shared(Arc::new(move |request| {
+                let next = Next {
+                    inner: inner.clone(),
+                };
+                middleware(request, next)
             }))
         }));
         self

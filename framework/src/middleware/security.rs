@@ -35,8 +35,8 @@ use super::RequestHead;
 use super::hosts::RequestHost;
 use crate::conf::Settings;
 use crate::error::{Error, Result};
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 /// What the server knows about the connection a request came on. A server
 /// that terminates TLS itself inserts it in the request's extensions so

@@ -42,8 +42,8 @@ use serde_json::{Map, Value};
 
 use super::signing::Signer;
 use crate::error::{Error, Result};
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 
 /// The session cookie's name (Django's `SESSION_COOKIE_NAME`).
 pub const COOKIE_NAME: &str = "sessionid";

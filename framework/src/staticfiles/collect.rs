@@ -34,8 +34,8 @@ use rayon::prelude::*;
 use super::compress::{self, Encoding};
 use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
-use crate::apps::App;
 use crate::conf::{Settings, StaticfilesStorage};
+use crate::project::App;
 
 /// What `collectstatic` was asked to do.
 #[derive(Debug, Clone)]

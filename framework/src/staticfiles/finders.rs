@@ -22,8 +22,8 @@ use std::time::SystemTime;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::apps::App;
 use crate::conf::Settings;
+use crate::project::App;
 
 /// The patterns ignored unless `--no-default-ignore`: Django's defaults.
 pub const DEFAULT_IGNORE_PATTERNS: &[&str] = &["CVS", ".*", "*~"];

@@ -34,9 +34,9 @@ use tower_http::services::ServeFile;
 use super::compress::Encoding;
 use super::finders::{Finder, IgnorePatterns, Located};
 use super::manifest::is_hashed_name;
-use crate::apps::App;
 use crate::conf::Settings;
 use crate::error::Error;
+use crate::project::App;
 
 /// `Cache-Control` of files that may change (revalidate with the `ETag`).
 pub const NO_CACHE: &str = "no-cache";

@@ -14,8 +14,8 @@ use http::{HeaderValue, Method, StatusCode};
 
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
-use crate::handler::AppState;
 use crate::middleware::Next;
+use crate::state::AppState;
 use crate::views::escape_html;
 
 /// Largest error body read back to show in a debug page.

@@ -61,7 +61,7 @@ pub fn next_steps(name: &str, created: &Path) -> String {
         "Created app '{name}' in {}.\n\
          To install it, declare the module in src/lib.rs and list the app:\n\n    \
          pub mod {name};\n\n    \
-         pub fn installed_apps() -> Vec<nuages::apps::App> {{\n        \
+         pub fn installed_apps() -> Vec<nuages::App> {{\n        \
          vec![{name}::app()]\n    \
          }}\n\n\
          and include its URLs in src/urls.rs: .include(\"{name}/\", crate::{name}::urls::urlpatterns())\n",

@@ -1,12 +1,17 @@
 //! Apps: a folder of the project with its own templates, static files and
 //! migrations, as Django's `INSTALLED_APPS`.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
-use crate::checks::Check;
-use crate::management::Command;
+use axum::extract::Request;
+use axum::response::Response;
+
+use super::{Check, Command, Extensions, TemplateLibrary};
+use crate::conf::{Section, Settings};
+use crate::error::Result;
+use crate::middleware::Next;
 
 /// An installed app.
 ///
@@ -14,7 +19,7 @@ use crate::management::Command;
 /// macro, which records the app's source folder at compile time.
 ///
 /// ```
-/// let polls = nuages::apps::App::new("polls", "/srv/mysite/src/polls");
+/// let polls = nuages::App::new("polls", "/srv/mysite/src/polls");
 /// assert_eq!(polls.templates_dir(), std::path::Path::new("/srv/mysite/src/polls/templates"));
 /// ```
 #[derive(Clone)]
@@ -23,7 +28,7 @@ pub struct App {
     path: PathBuf,
     migrations: Option<&'static sqlx::migrate::Migrator>,
     commands: Vec<Arc<dyn Command>>,
-    checks: Vec<Check>,
+    extensions: Extensions,
 }
 
 impl std::fmt::Debug for App {
@@ -35,7 +40,7 @@ impl std::fmt::Debug for App {
                 "commands",
                 &self.commands.iter().map(|c| c.name()).collect::<Vec<_>>(),
             )
-            .field("checks", &self.checks)
+            .field("checks", &self.extensions.checks)
             .finish_non_exhaustive()
     }
 }
@@ -48,7 +53,7 @@ impl App {
             path: path.into(),
             migrations: None,
             commands: Vec::new(),
-            checks: Vec::new(),
+            extensions: Extensions::default(),
         }
     }
 
@@ -95,16 +100,10 @@ impl App {
         self.migrations
     }
 
-    /// Register a system check of the app's; `manage check` runs it after
-    /// the built-in ones and the project's (see [`crate::checks`]).
-    pub fn check(mut self, check: Check) -> Self {
-        self.checks.push(check);
-        self
-    }
+    super::extension_methods!();
 
-    /// The app's system checks.
-    pub fn checks(&self) -> &[Check] {
-        &self.checks
+    pub(crate) fn extensions(&self) -> &Extensions {
+        &self.extensions
     }
 }
 
@@ -113,13 +112,13 @@ impl App {
 ///
 /// ```ignore
 /// // src/polls/mod.rs
-/// pub fn app() -> nuages::apps::App {
+/// pub fn app() -> nuages::App {
 ///     nuages::app!("polls")
 /// }
 /// ```
 #[macro_export]
 macro_rules! app {
     ($label:literal) => {
-        $crate::apps::App::new($label, concat!(env!("CARGO_MANIFEST_DIR"), "/src/", $label))
+        $crate::App::new($label, concat!(env!("CARGO_MANIFEST_DIR"), "/src/", $label))
     };
 }

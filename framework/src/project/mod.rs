@@ -1,0 +1,405 @@
+//! What a project is made of, as `src/wsgi.rs` describes it: its name and
+//! folder, its URLs, its installed [`App`]s, and what it adds to the
+//! framework — its own middleware, settings sections, shared state,
+//! template libraries, system checks and management commands.
+//!
+//! Nothing here runs a request: the [`Application`](crate::Application) is
+//! built from a `Project` and the settings, once.
+//!
+//! ```
+//! use nuages::middleware::Next;
+//! use nuages::{Project, urls::UrlConf};
+//! use axum::{extract::Request, response::Response};
+//!
+//! async fn timing(request: Request, next: Next) -> Response {
+//!     let started = std::time::Instant::now();
+//!     let mut response = next.run(request).await;
+//!     let took = format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+//!     response.headers_mut().insert("server-timing", took.parse().unwrap());
+//!     response
+//! }
+//!
+//! #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+//! #[serde(default)]
+//! struct MySite { greeting: String }
+//!
+//! struct ApiClient { base: String }
+//!
+//! fn shout(value: &str, _: nuages::tera::Kwargs, _: &nuages::tera::State) -> String { value.to_uppercase() }
+//!
+//! fn urlpatterns() -> UrlConf { UrlConf::new() }
+//!
+//! let project = Project::new("mysite", env!("CARGO_MANIFEST_DIR"))
+//!     .urls(urlpatterns)
+//!     .middleware("timing", timing)
+//!     .settings_section::<MySite>("mysite")
+//!     .state(ApiClient { base: "https://api.example".into() })
+//!     .template_library(|tera| tera.register_filter("shout", shout));
+//! assert_eq!(project.name(), "mysite");
+//! ```
+
+mod app;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::response::Response;
+
+pub use self::app::App;
+pub use crate::checks::Check;
+pub use crate::management::Command;
+
+use crate::conf::{Section, Settings, SettingsLoader, select_settings_file};
+use crate::error::Result;
+use crate::middleware::{Next, Registered};
+use crate::urls::UrlConf;
+
+/// A function that registers filters, functions and tests on the template
+/// engine (Tera); it runs again whenever the engine reloads in debug.
+pub type TemplateLibrary = fn(&mut tera::Tera);
+
+/// What a project is made of: its name and folder, its URLs and its apps,
+/// and what it adds of its own. `src/wsgi.rs` builds one and hands it to
+/// [`get_wsgi_application`](crate::get_wsgi_application).
+///
+/// ```
+/// use nuages::{Project, urls::UrlConf};
+/// fn urlpatterns() -> UrlConf { UrlConf::new() }
+/// let project = Project::new("mysite", env!("CARGO_MANIFEST_DIR")).urls(urlpatterns);
+/// assert_eq!(project.name(), "mysite");
+/// ```
+#[derive(Clone)]
+pub struct Project {
+    name: String,
+    dir: PathBuf,
+    default_settings: PathBuf,
+    urls: fn() -> UrlConf,
+    apps: Vec<App>,
+    extensions: Extensions,
+    migrations: Option<&'static sqlx::migrate::Migrator>,
+}
+
+/// What a project or an app adds to the framework.
+#[derive(Clone, Default)]
+pub(crate) struct Extensions {
+    pub(crate) checks: Vec<Check>,
+    pub(crate) middleware: Vec<Registered>,
+    pub(crate) sections: Vec<Section>,
+    pub(crate) state: StateMap,
+    pub(crate) template_libraries: Vec<TemplateLibrary>,
+}
+
+impl Extensions {
+    fn middleware<F, Fut>(&mut self, name: &'static str, middleware: F)
+    where
+        F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        self.middleware_with(name, move |_: &Settings| Ok(middleware.clone()));
+    }
+
+    fn middleware_with<B, F, Fut>(&mut self, name: &'static str, build: B)
+    where
+        B: Fn(&Settings) -> Result<F> + Send + Sync + 'static,
+        F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        self.middleware.retain(|m| m.name() != name);
+        self.middleware.push(Registered::new(name, build));
+    }
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("default_settings", &self.default_settings)
+            .field("apps", &self.apps)
+            .field("checks", &self.extensions.checks)
+            .field("middleware", &self.middleware_names())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared values of a project, by type.
+#[derive(Clone, Default)]
+pub(crate) struct StateMap {
+    values: HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>,
+}
+
+impl std::fmt::Debug for StateMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.values.values().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl StateMap {
+    fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.values.insert(
+            TypeId::of::<T>(),
+            (std::any::type_name::<T>(), Arc::new(value)),
+        );
+    }
+
+    /// The value of type `T`, if one was registered.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let (_, value) = self.values.get(&TypeId::of::<T>())?;
+        value.clone().downcast::<T>().ok()
+    }
+
+    /// Whether a value whose type is named `type_name` was registered.
+    pub(crate) fn has_type_named(&self, type_name: &str) -> bool {
+        self.values.values().any(|(name, _)| *name == type_name)
+    }
+
+    fn extend(&mut self, other: &StateMap) {
+        for (id, value) in &other.values {
+            self.values.entry(*id).or_insert_with(|| value.clone());
+        }
+    }
+}
+
+macro_rules! extension_methods {
+    () => {
+        /// Register a system check; `manage check` runs it after the
+        /// built-in ones (see [`crate::checks`]).
+        pub fn check(mut self, check: Check) -> Self {
+            self.extensions.checks.push(check);
+            self
+        }
+
+        /// Register a middleware under `name`, an `async fn(Request, Next)
+        /// -> Response`; the `middleware` setting places it among the
+        /// built-in ones (`["security", "session", "timing", "common",
+        /// "csrf", "xframe"]`). A later registration of the same name
+        /// replaces an earlier one.
+        pub fn middleware<F, Fut>(mut self, name: &'static str, middleware: F) -> Self
+        where
+            F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = Response> + Send + 'static,
+        {
+            self.extensions.middleware(name, middleware);
+            self
+        }
+
+        /// Register a middleware whose configuration is built once from the
+        /// settings, when the application is built: `build` returns the
+        /// middleware, or an error that stops the application (and that
+        /// `check` reports) naming what is wrong.
+        pub fn middleware_with<B, F, Fut>(mut self, name: &'static str, build: B) -> Self
+        where
+            B: Fn(&Settings) -> Result<F> + Send + Sync + 'static,
+            F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Response> + Send + 'static,
+        {
+            self.extensions.middleware_with(name, build);
+            self
+        }
+
+        /// Declare a settings section of its own: the table `[name]` of the
+        /// settings files (with `extends`, `${VAR}` and `NUAGES_NAME__KEY`
+        /// variables, as every setting), read into `T`. Unknown keys and
+        /// wrong types are errors naming the file and the key; `T`'s
+        /// `Default` gives the defaults and the keys `diffsettings` shows.
+        /// Views read it with [`Config<T>`](crate::extract::Config).
+        pub fn settings_section<T>(mut self, name: &'static str) -> Self
+        where
+            T: serde::Serialize + serde::de::DeserializeOwned + Default + Send + Sync + 'static,
+        {
+            self.extensions.sections.retain(|s| s.name() != name);
+            self.extensions.sections.push(Section::new::<T>(name));
+            self
+        }
+
+        /// Share `value` with every view, which takes it as
+        /// [`Data<T>`](crate::extract::Data): an API client, a pool of its
+        /// own. A view asking for a type that was never registered makes
+        /// building the application fail, before any request.
+        pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+            self.extensions.state.insert(value);
+            self
+        }
+
+        /// Register template filters, functions and tests: `register` gets
+        /// the engine (Tera) and runs again whenever it reloads in debug.
+        ///
+        /// ```
+        /// fn shout(value: &str, _: tera::Kwargs, _: &tera::State) -> String { value.to_uppercase() }
+        /// let app = nuages::App::new("polls", "/srv/mysite/src/polls")
+        ///     .template_library(|tera| tera.register_filter("shout", shout));
+        /// ```
+        pub fn template_library(mut self, register: TemplateLibrary) -> Self {
+            self.extensions.template_libraries.push(register);
+            self
+        }
+
+        /// The system checks registered here.
+        pub fn checks(&self) -> &[Check] {
+            &self.extensions.checks
+        }
+    };
+}
+pub(crate) use extension_methods;
+
+impl Project {
+    /// A project called `name` whose sources are in `dir` (its Cargo.toml folder).
+    pub fn new(name: &str, dir: impl Into<PathBuf>) -> Self {
+        Project {
+            name: name.to_string(),
+            dir: dir.into(),
+            default_settings: PathBuf::from("settings.toml"),
+            urls: UrlConf::new,
+            apps: Vec::new(),
+            extensions: Extensions::default(),
+            migrations: None,
+        }
+    }
+
+    /// The function that returns the project's URL patterns (`urls::urlpatterns`).
+    pub fn urls(mut self, urls: fn() -> UrlConf) -> Self {
+        self.urls = urls;
+        self
+    }
+
+    /// The installed apps, in order.
+    pub fn apps(mut self, apps: Vec<App>) -> Self {
+        self.apps = apps;
+        self
+    }
+
+    extension_methods!();
+
+    /// The settings file used when neither `--settings` nor `NUAGES_SETTINGS`
+    /// names one (default `settings.toml`).
+    pub fn default_settings(mut self, path: impl Into<PathBuf>) -> Self {
+        self.default_settings = path.into();
+        self
+    }
+
+    /// Project-level migrations (`sqlx::migrate!("migrations")`), applied
+    /// before the apps'.
+    pub fn with_migrations(mut self, migrator: &'static sqlx::migrate::Migrator) -> Self {
+        self.migrations = Some(migrator);
+        self
+    }
+
+    /// The project-level migrations, if any.
+    pub fn migrations(&self) -> Option<&'static sqlx::migrate::Migrator> {
+        self.migrations
+    }
+
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The project's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The installed apps.
+    pub fn installed_apps(&self) -> &[App] {
+        &self.apps
+    }
+
+    /// The URL configuration.
+    pub fn urlconf(&self) -> UrlConf {
+        (self.urls)()
+    }
+
+    /// The settings file to load: `flag` (`--settings`) beats
+    /// `NUAGES_SETTINGS`, which beats the project's default. A relative
+    /// default is looked for in the working directory, then in the project
+    /// folder.
+    pub fn settings_path(&self, flag: Option<&Path>) -> PathBuf {
+        let variable = std::env::var(crate::conf::SETTINGS_VARIABLE).ok();
+        let chosen = select_settings_file(flag, variable, &self.default_settings);
+        let came_from_default = chosen == self.default_settings;
+        if came_from_default && chosen.is_relative() && !chosen.exists() {
+            return self.dir.join(chosen);
+        }
+        chosen
+    }
+
+    /// A loader of the settings file `path` that knows the sections the
+    /// project and its apps declare (tests use it to set the environment).
+    pub fn settings_loader(&self, path: impl Into<PathBuf>) -> SettingsLoader {
+        SettingsLoader::new(path).sections(self.sections())
+    }
+
+    /// Load the settings file `path`, with the project's sections.
+    pub fn load_settings(&self, path: &Path) -> Result<Settings> {
+        Ok(self.settings_loader(path).load()?)
+    }
+
+    /// Every extension, the project's first, then each app's in order.
+    fn all_extensions(&self) -> impl Iterator<Item = &Extensions> {
+        std::iter::once(&self.extensions).chain(self.apps.iter().map(App::extensions))
+    }
+
+    /// The system checks of the project and of its apps, in that order.
+    pub(crate) fn registered_checks(&self) -> Vec<Check> {
+        self.all_extensions()
+            .flat_map(|e| e.checks.iter().cloned())
+            .collect()
+    }
+
+    /// The middleware registered by the project and its apps (the
+    /// project's win over an app's of the same name).
+    pub(crate) fn registered_middleware(&self) -> Vec<Registered> {
+        let mut found: Vec<Registered> = Vec::new();
+        for extension in self.all_extensions() {
+            for middleware in &extension.middleware {
+                if found.iter().all(|m| m.name() != middleware.name()) {
+                    found.push(middleware.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// The names of the registered middleware.
+    pub fn middleware_names(&self) -> Vec<&'static str> {
+        self.registered_middleware()
+            .iter()
+            .map(Registered::name)
+            .collect()
+    }
+
+    /// The settings sections of the project and its apps.
+    pub(crate) fn sections(&self) -> Vec<Section> {
+        let mut found: Vec<Section> = Vec::new();
+        for extension in self.all_extensions() {
+            for section in &extension.sections {
+                if found.iter().all(|s| s.name() != section.name()) {
+                    found.push(section.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// The shared state of the project and its apps.
+    pub(crate) fn shared_state(&self) -> StateMap {
+        let mut state = StateMap::default();
+        for extension in self.all_extensions() {
+            state.extend(&extension.state);
+        }
+        state
+    }
+
+    /// The template libraries of the project and its apps.
+    pub(crate) fn template_libraries(&self) -> Vec<TemplateLibrary> {
+        self.all_extensions()
+            .flat_map(|e| e.template_libraries.iter().copied())
+            .collect()
+    }
+}
