@@ -82,7 +82,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error with a hint and an exit code, as the design's `error:` / `hint:` pair.
+/// An error with a hint and an exit code, printed as an `error:` / `hint:` pair.
 #[derive(Debug)]
 pub struct Hinted {
     /// What is wrong.

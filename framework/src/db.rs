@@ -88,6 +88,65 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// Every URL scheme one of sqlx's database drivers handles, whether this
+/// build compiles the driver in or not.
+const DRIVER_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
+/// A database URL whose scheme no driver handles: what is wrong and what works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSchemeError {
+    /// What is wrong with the URL.
+    pub message: String,
+    /// The closest scheme, and the URLs that work in this build.
+    pub hint: String,
+}
+
+/// The scheme of a URL (`sqlite` for `sqlite://x`, `sqlite:x` and
+/// `sqlite::memory:`), if it has one.
+pub fn url_scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+/// Refuse a URL whose scheme names no database driver.
+///
+/// ```
+/// use nuages::db::check_url_scheme;
+/// assert!(check_url_scheme("sqlite://db/db.sqlite3").is_ok());
+/// let error = check_url_scheme("sqlite3://db.sqlite3").unwrap_err();
+/// assert!(error.hint.contains("did you mean sqlite://"));
+/// ```
+pub fn check_url_scheme(url: &str) -> std::result::Result<(), UrlSchemeError> {
+    let scheme = url_scheme(url);
+    if scheme.is_some_and(|s| DRIVER_SCHEMES.contains(&s.to_ascii_lowercase().as_str())) {
+        return Ok(());
+    }
+    let message = match scheme {
+        Some(scheme) => {
+            format!("{url:?} has the scheme {scheme:?}, which no database driver handles")
+        }
+        None => format!("{url:?} has no scheme, such as sqlite://"),
+    };
+    let working = <sqlx::Sqlite as sqlx::Database>::URL_SCHEMES
+        .iter()
+        .map(|s| format!("{s}://"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let works = format!(
+        "schemes that work in this build: {working} (sqlite://db/db.sqlite3 is a file relative to the settings file, sqlite::memory: a database in memory)"
+    );
+    let hint =
+        match scheme.and_then(|s| crate::conf::closest_name(s, DRIVER_SCHEMES.iter().copied())) {
+            Some(closest) => format!("did you mean {closest}://? The {works}"),
+            None => format!("the {works}"),
+        };
+    Err(UrlSchemeError { message, hint })
+}
+
 async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
@@ -174,5 +233,36 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x/y"), None);
+    }
+
+    #[test]
+    fn url_schemes_name_their_driver_or_the_closest() {
+        assert_eq!(url_scheme("sqlite::memory:"), Some("sqlite"));
+        assert_eq!(url_scheme("sqlite:db.sqlite3"), Some("sqlite"));
+        assert_eq!(url_scheme("db/db.sqlite3"), None);
+        for url in [
+            "sqlite://db/x.sqlite3",
+            "sqlite::memory:",
+            "postgres://h/x",
+            "mysql://h/x",
+        ] {
+            assert_eq!(check_url_scheme(url), Ok(()), "{url}");
+        }
+        let error = check_url_scheme("postgress://h/x").unwrap_err();
+        assert!(error.message.contains("\"postgress\""), "{}", error.message);
+        assert!(
+            error.hint.starts_with("did you mean postgres://?"),
+            "{}",
+            error.hint
+        );
+        let error = check_url_scheme("db/db.sqlite3").unwrap_err();
+        assert!(error.message.contains("no scheme"), "{}", error.message);
+        assert!(
+            error
+                .hint
+                .starts_with("the schemes that work in this build: sqlite://"),
+            "{}",
+            error.hint
+        );
     }
 }
