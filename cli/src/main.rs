@@ -47,6 +47,33 @@ fn help(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A command for the project's binary; outside a project, a typo of one of
+/// our own commands gets the closest of them.
+fn project_command(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let typed = args
+        .first()
+        .map(|a| a.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let outside = delegate::find_project(&std::env::current_dir()?).is_err();
+    if outside && let Some(close) = closest_global_command(&typed) {
+        return Err(Hinted::usage(
+            format!("unknown command '{typed}'"),
+            Some(format!(
+                "did you mean '{close}'? `manage --help` lists the commands"
+            )),
+        ));
+    }
+    delegate::run(args)
+}
+
+/// The command of ours (startproject, startapp, help) closest to `typed`.
+fn closest_global_command(typed: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let names = cli.get_subcommands().map(|c| c.get_name()).chain(["help"]);
+    nuages::conf::closest_name(typed, names).map(str::to_string)
+}
+
 fn version_line() -> String {
     format!(
         "{} (scaffolds projects for Nuages {})",
@@ -61,7 +88,7 @@ fn main() -> ExitCode {
         Commands::Startproject(args) => startproject::run(args),
         Commands::Startapp(args) => startapp::run(args),
         Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args),
-        Commands::Project(args) => delegate::run(args),
+        Commands::Project(args) => project_command(args),
     };
     match result {
         Ok(code) => code,
