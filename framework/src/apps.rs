@@ -123,23 +123,3 @@ macro_rules! app {
         $crate::apps::App::new($label, concat!(env!("CARGO_MANIFEST_DIR"), "/src/", $label))
     };
 }
-
-/// Declare the project's apps, as Django's `INSTALLED_APPS`: each name is a
-/// module `src/<name>/` with a `pub fn app() -> App`. Expands to the module
-/// declarations and `pub fn installed_apps() -> Vec<App>`.
-///
-/// ```ignore
-/// // src/lib.rs
-/// nuages::installed_apps![polls];
-/// ```
-#[macro_export]
-macro_rules! installed_apps {
-    ($($app:ident),* $(,)?) => {
-        $( pub mod $app; )*
-
-        /// The project's installed apps, in order.
-        pub fn installed_apps() -> ::std::vec::Vec<$crate::apps::App> {
-            ::std::vec![$( $app::app() ),*]
-        }
-    };
-}

@@ -3,8 +3,9 @@
 //! The request path, outermost first, readable in [`build_router`]:
 //!
 //! ```text
-//! state → request log → error pages → panic guard → allowed hosts → body limit
-//!       → middleware from settings (security, session, common, csrf, xframe)
+//! state → request log → response headers (of security and xframe, when listed)
+//!       → error pages → panic guard → allowed hosts → body limit
+//!       → middleware from settings (security's https redirect, session, common, csrf)
 //!       → static files under static_url (development; see [`Application::with_static_serving`])
 //!       → URL resolver → view
 //! ```
@@ -231,7 +232,6 @@ pub fn get_wsgi_application(project: Project) -> Result<Application> {
 pub struct Application {
     state: Arc<AppState>,
     router: Router,
-    routes: Router,
     static_serving: StaticServing,
 }
 
@@ -246,8 +246,7 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Build the application of `project` with already loaded `settings`.
     pub fn new(project: Project, settings: Settings) -> Result<Application> {
-        let (resolver, routes) = project.urlconf().build()?;
-        let urls = Arc::new(resolver);
+        let urls = Arc::new(project.urlconf().resolver()?);
         let mut template_dirs = settings.template_dirs.clone();
         template_dirs.extend(project.apps.iter().map(App::templates_dir));
         let templates = Arc::new(Engine::new(
@@ -265,11 +264,10 @@ impl Application {
             templates,
             apps: project.apps,
         });
-        let router = build_router(state.clone(), routes.clone(), static_serving)?;
+        let router = build_router(state.clone(), static_serving)?;
         Ok(Application {
             state,
             router,
-            routes,
             static_serving,
         })
     }
@@ -280,7 +278,7 @@ impl Application {
     /// that opts in), or not at all (the default when `debug` is off;
     /// `runserver --nostatic`).
     pub fn with_static_serving(self, serving: StaticServing) -> Result<Application> {
-        let router = build_router(self.state.clone(), self.routes.clone(), serving)?;
+        let router = build_router(self.state.clone(), serving)?;
         Ok(Application {
             router,
             static_serving: serving,
@@ -314,12 +312,21 @@ impl Application {
     }
 }
 
-/// The request path, outermost layer last. The layers go around each route
-/// as one [`Stack`](crate::middleware::Stack), which keeps a request's cost
-/// linear in the number of layers.
-fn build_router(state: Arc<AppState>, routes: Router, serving: StaticServing) -> Result<Router> {
+/// The request path, outermost layer last. The layers go around the route
+/// table as one [`Stack`](crate::middleware::Stack), which keeps a request's
+/// cost linear in the number of layers.
+fn build_router(state: Arc<AppState>, serving: StaticServing) -> Result<Router> {
     let settings = &state.settings;
-    let router = routes.fallback(crate::views::errors::not_found);
+    let urls = state.urls.clone();
+    let router = Router::new().fallback(move |request: Request<Body>| {
+        let urls = urls.clone();
+        async move {
+            match urls.resolve(request.uri().path()) {
+                Some(route) => route.call(request).await,
+                None => crate::views::errors::not_found(request).await,
+            }
+        }
+    });
     let mut stack = crate::middleware::Stack::default();
     if let Some(files) = StaticHandler::new(serving, settings, &state.apps) {
         stack = stack.layer(axum::middleware::from_fn_with_state(
@@ -330,7 +337,7 @@ fn build_router(state: Arc<AppState>, routes: Router, serving: StaticServing) ->
     for name in settings.middleware.iter().rev() {
         stack = crate::middleware::apply(name, stack, &state)?;
     }
-    let stack = stack
+    let mut stack = stack
         .layer(DefaultBodyLimit::max(settings.data_upload_max_memory_size))
         .middleware(
             state.clone(),
@@ -340,7 +347,12 @@ fn build_router(state: Arc<AppState>, routes: Router, serving: StaticServing) ->
         .layer(CatchPanicLayer::custom(
             crate::views::errors::panic_response,
         ))
-        .middleware(state.clone(), crate::views::errors::error_pages)
+        .middleware(state.clone(), crate::views::errors::error_pages);
+    // Outside all the responses the framework makes, so none leaves without them.
+    if let Some(headers) = crate::middleware::headers::ResponseHeaders::new(&state)? {
+        stack = stack.middleware(Arc::new(headers), crate::middleware::headers::middleware);
+    }
+    let stack = stack
         .middleware((), |_: State<()>, request, next| {
             crate::logging::log_request(request, next)
         })

@@ -50,10 +50,9 @@ pub use tokio;
 pub mod prelude {
     pub use crate::db::Db;
     pub use crate::templates::{Templates, context};
-    pub use crate::urls::{UrlConf, Urls};
+    pub use crate::urls::{UrlConf, Urls, get, post};
     pub use crate::views::{redirect, redirect_permanent};
     pub use crate::{Error, Result};
     pub use axum::extract::{Form, Path, Query};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
-    pub use axum::routing::{get, post};
 }

@@ -1,33 +1,44 @@
 //! URL routing with named routes, as Django's `urls.py`: patterns with typed
 //! parameters, apps included under a prefix with a namespace, and `reverse`.
 //!
+//! One table, the [`Resolver`], serves requests, reverses names, lists the
+//! patterns on the debug 404 page and decides `APPEND_SLASH`. Patterns are
+//! tried in order with Django's fall-through: when `<int:id>/` refuses a
+//! segment, `<slug:s>/` after it may still take it.
+//!
 //! ```
-//! use nuages::urls::UrlConf;
+//! use nuages::urls::{UrlConf, post};
 //!
 //! async fn index() -> &'static str { "polls" }
 //! async fn detail(axum::extract::Path(id): axum::extract::Path<i64>) -> String { id.to_string() }
+//! async fn vote() -> &'static str { "voted" }
 //!
 //! let polls = UrlConf::app("polls")
 //!     .path("", index, "index")
-//!     .path("<int:question_id>/", detail, "detail");
+//!     .path("<int:question_id>/", detail, "detail")
+//!     .path("<int:question_id>/vote/", post(vote), "vote");
 //! let urls = UrlConf::new().include("polls/", polls);
 //! let resolver = urls.resolver().unwrap();
 //! assert_eq!(resolver.reverse("polls:detail", &[("question_id", "7")]).unwrap(), "/polls/7/");
+//! assert!(resolver.resolve("/polls/7/vote/").unwrap().view.ends_with("::vote [POST]"));
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;
-use axum::middleware::Next;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use tower::ServiceExt;
 
 use crate::error::Error;
+use crate::middleware::csrf::CsrfExempt;
 
 /// What a path parameter accepts, as Django's path converters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +107,7 @@ enum Segment {
 }
 
 /// One route of the flattened URL configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Route {
     /// The full pattern as written, without the leading slash: `polls/<int:question_id>/`.
     pub pattern: String,
@@ -104,10 +115,41 @@ pub struct Route {
     pub name: Option<String>,
     /// The view's Rust path, for `showurls` and the debug 404 page.
     pub view: String,
+    csrf_exempt: bool,
     segments: Vec<Segment>,
+    /// The view behind a one-route axum router, which gives the view its
+    /// path parameters (`Path<…>`) and answers 405 for other methods.
+    service: Router,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("pattern", &self.pattern)
+            .field("name", &self.name)
+            .field("view", &self.view)
+            .field("csrf_exempt", &self.csrf_exempt)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Route {
+    /// Whether the view was marked with [`csrf_exempt`](crate::middleware::csrf::csrf_exempt).
+    pub fn is_csrf_exempt(&self) -> bool {
+        self.csrf_exempt
+    }
+
+    /// Serve `request` with this route's view.
+    pub(crate) fn call(&self, request: Request) -> impl Future<Output = Response> + Send + 'static {
+        let served = self.service.clone().oneshot(request);
+        async move {
+            match served.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    }
+
     /// The parameter names, in order.
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
@@ -115,81 +157,22 @@ impl Route {
             Segment::Literal(_) => None,
         })
     }
+}
 
-    /// Whether this route matches `path` (which starts with `/`).
-    pub fn matches(&self, path: &str) -> bool {
-        let Some(path) = path.strip_prefix('/') else {
-            return false;
-        };
-        if path.is_empty() {
-            return self.segments.is_empty();
-        }
-        let mut parts = path.split('/');
-        for (index, segment) in self.segments.iter().enumerate() {
-            match segment {
-                Segment::Param {
-                    converter: Converter::Path,
-                    ..
-                } => {
-                    let rest: Vec<&str> = parts.by_ref().collect();
-                    let rest = rest.join("/");
-                    let decoded = percent_encoding::percent_decode_str(&rest).decode_utf8_lossy();
-                    return index == self.segments.len() - 1 && Converter::Path.accepts(&decoded);
-                }
-                Segment::Param { converter, .. } => match parts.next() {
-                    Some(part) => {
-                        let decoded =
-                            percent_encoding::percent_decode_str(part).decode_utf8_lossy();
-                        if !converter.accepts(&decoded) {
-                            return false;
-                        }
-                    }
-                    None => return false,
-                },
-                Segment::Literal(literal) => {
-                    if parts.next() != Some(literal.as_str()) {
-                        return false;
-                    }
-                }
-            }
-        }
-        parts.next().is_none()
-    }
-
-    /// The axum path (`/polls/{question_id}/`).
-    fn axum_path(&self) -> String {
-        let mut path = String::from("/");
-        let parts: Vec<String> = self
-            .segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Literal(text) => text.replace('{', "{{").replace('}', "}}"),
-                Segment::Param {
-                    name,
-                    converter: Converter::Path,
-                } => format!("{{*{name}}}"),
-                Segment::Param { name, .. } => format!("{{{name}}}"),
-            })
-            .collect();
-        path.push_str(&parts.join("/"));
-        path
-    }
-
-    /// The shape that decides conflicts: parameters without their names.
-    fn shape(&self) -> String {
-        self.segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Literal(text) => text.clone(),
-                Segment::Param {
-                    converter: Converter::Path,
-                    ..
-                } => "{*}".into(),
-                Segment::Param { .. } => "{}".into(),
-            })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
+/// The axum path of a pattern's segments (`/polls/{question_id}/`).
+fn axum_path(segments: &[Segment]) -> String {
+    let parts: Vec<String> = segments
+        .iter()
+        .map(|segment| match segment {
+            Segment::Literal(text) => text.replace('{', "{{").replace('}', "}}"),
+            Segment::Param {
+                name,
+                converter: Converter::Path,
+            } => format!("{{*{name}}}"),
+            Segment::Param { name, .. } => format!("{{{name}}}"),
+        })
+        .collect();
+    format!("/{}", parts.join("/"))
 }
 
 impl fmt::Display for Route {
@@ -206,8 +189,7 @@ impl fmt::Display for Route {
 enum Entry {
     Route {
         pattern: String,
-        router: Box<MethodRouter>,
-        view: String,
+        view: Box<RouteView>,
         name: Option<String>,
     },
     Include {
@@ -237,21 +219,20 @@ impl UrlConf {
         }
     }
 
-    /// Route `pattern` to `view` for every method; use `axum::routing::post(view)`
-    /// and friends to restrict methods (others get 405).
+    /// Route `pattern` to `view`: a handler function serves every method;
+    /// [`get`], [`post`] and friends restrict the methods (others get 405);
+    /// [`csrf_exempt`](crate::middleware::csrf::csrf_exempt) wraps either.
     ///
     /// Patterns are Django's: no leading slash, parameters as whole segments
     /// `<int:id>`, `<slug:s>`, `<uuid:u>`, `<path:p>` or `<name>` (a `str`).
     /// An empty `name` leaves the route unnamed.
-    pub fn path<H, T>(mut self, pattern: &str, view: H, name: &str) -> Self
+    pub fn path<V, M>(mut self, pattern: &str, view: V, name: &str) -> Self
     where
-        H: Handler<T, ()>,
-        T: 'static,
+        V: View<M>,
     {
         self.entries.push(Entry::Route {
             pattern: pattern.to_string(),
-            view: view_name::<H>(),
-            router: Box::new(any(view)),
+            view: Box::new(view.into_route_view()),
             name: (!name.is_empty()).then(|| name.to_string()),
         });
         self
@@ -266,82 +247,47 @@ impl UrlConf {
         self
     }
 
-    /// Flatten into the routes and the axum router that serves them.
-    pub(crate) fn build(self) -> Result<(Resolver, Router), Error> {
+    /// Flatten into the route table that serves, reverses and lists the
+    /// patterns; a malformed pattern is an error naming it.
+    pub fn resolver(self) -> Result<Resolver, Error> {
         let mut flat = Vec::new();
         self.flatten("", None, &mut flat);
-        let mut routes: Vec<Route> = Vec::new();
-        let mut router = Router::new();
-        for (pattern, name, view, method_router) in flat {
+        let mut resolver = Resolver::default();
+        for (pattern, name, view) in flat {
             let segments = parse_pattern(&pattern)?;
-            let route = Route {
+            let axum_path = axum_path(&segments);
+            let RouteView {
+                router,
+                name: view,
+                csrf_exempt,
+            } = *view;
+            let service = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Router::new().route(&axum_path, router).with_state(())
+            }))
+            .map_err(|_| Error::Config {
+                message: format!("the URL pattern '{pattern}' cannot be served"),
+                hint: Some(
+                    "patterns look like \"polls/<int:question_id>/\": literal text and whole-segment parameters"
+                        .into(),
+                ),
+            })?;
+            resolver.push(Route {
                 pattern,
                 name,
                 view,
+                csrf_exempt,
                 segments,
-            };
-            // Django lets the first of two equal patterns win; axum would panic.
-            if routes.iter().any(|r| r.shape() == route.shape()) {
-                routes.push(route);
-                continue;
-            }
-            let converters: Vec<(String, Converter)> = route
-                .segments
-                .iter()
-                .filter_map(|s| match s {
-                    Segment::Param { name, converter } if *converter != Converter::Str => {
-                        Some((name.clone(), *converter))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let method_router = if converters.is_empty() {
-                method_router
-            } else {
-                let converters = Arc::new(converters);
-                method_router.layer(axum::middleware::from_fn(
-                    move |params: RawPathParams, request: Request, next: Next| {
-                        let converters = converters.clone();
-                        async move {
-                            let accepted = params.iter().all(|(name, value)| {
-                                converters
-                                    .iter()
-                                    .find(|(n, _)| n == name)
-                                    .is_none_or(|(_, c)| c.accepts(value))
-                            });
-                            if accepted {
-                                next.run(request).await
-                            } else {
-                                Error::NotFound("no pattern matches this path".into())
-                                    .into_response()
-                            }
-                        }
-                    },
-                ))
-            };
-            let axum_path = route.axum_path();
-            router = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                router.route(&axum_path, method_router)
-            }))
-            .map_err(|_| Error::Config {
-                message: format!("the URL pattern '{}' conflicts with another", route.pattern),
-                hint: Some("give each route a distinct literal part or parameter position".into()),
-            })?;
-            routes.push(route);
+                service,
+            });
         }
-        Ok((Resolver { routes }, router))
-    }
-
-    /// The resolver alone, for reversing without serving.
-    pub fn resolver(self) -> Result<Resolver, Error> {
-        self.build().map(|(resolver, _)| resolver)
+        Ok(resolver)
     }
 
     fn flatten(
         self,
         prefix: &str,
         namespace: Option<&str>,
-        out: &mut Vec<(String, Option<String>, String, MethodRouter)>,
+        out: &mut Vec<(String, Option<String>, Box<RouteView>)>,
     ) {
         let namespace = match (namespace, &self.namespace) {
             (Some(outer), Some(inner)) => Some(format!("{outer}:{inner}")),
@@ -352,7 +298,6 @@ impl UrlConf {
             match entry {
                 Entry::Route {
                     pattern,
-                    router,
                     view,
                     name,
                 } => {
@@ -360,7 +305,7 @@ impl UrlConf {
                         Some(ns) => format!("{ns}:{name}"),
                         None => name,
                     });
-                    out.push((format!("{prefix}{pattern}"), full_name, view, *router));
+                    out.push((format!("{prefix}{pattern}"), full_name, view));
                 }
                 Entry::Include {
                     prefix: inner,
@@ -373,14 +318,120 @@ impl UrlConf {
     }
 }
 
-fn view_name<H>() -> String {
-    let name = std::any::type_name::<H>();
-    if name.starts_with("axum::routing::method_routing::MethodRouter") {
-        "<method router>".into()
-    } else {
-        name.to_string()
+/// What [`UrlConf::path`] routes to: a handler function (every method),
+/// the [`Methods`] of [`get`], [`post`] and friends, or either wrapped in
+/// [`csrf_exempt`](crate::middleware::csrf::csrf_exempt). The type parameter
+/// only tells the three apart.
+pub trait View<M>: Sized {
+    #[doc(hidden)]
+    fn into_route_view(self) -> RouteView;
+}
+
+mod sealed {
+    /// A view ready to route: its method router, its name for `showurls`,
+    /// and whether the CSRF check skips it.
+    pub struct RouteView {
+        pub(crate) router: axum::routing::MethodRouter,
+        pub(crate) name: String,
+        pub(crate) csrf_exempt: bool,
+    }
+
+    /// Marks a handler function, [`super::Methods`], and an exempt view.
+    pub struct ByHandler;
+    /// See [`ByHandler`].
+    pub struct ByMethods;
+    /// See [`ByHandler`].
+    pub struct ByExempt;
+}
+use sealed::RouteView;
+
+impl<H, T> View<(sealed::ByHandler, T)> for H
+where
+    H: Handler<T, ()>,
+    T: 'static,
+{
+    fn into_route_view(self) -> RouteView {
+        RouteView {
+            router: any(self),
+            name: std::any::type_name::<H>().to_string(),
+            csrf_exempt: false,
+        }
     }
 }
+
+impl View<sealed::ByMethods> for Methods {
+    fn into_route_view(self) -> RouteView {
+        let name = self
+            .views
+            .iter()
+            .map(|(method, view)| format!("{view} [{method}]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        RouteView {
+            router: self.router,
+            name,
+            csrf_exempt: false,
+        }
+    }
+}
+
+impl<V, M> View<(sealed::ByExempt, M)> for CsrfExempt<V>
+where
+    V: View<M>,
+{
+    fn into_route_view(self) -> RouteView {
+        RouteView {
+            csrf_exempt: true,
+            ..self.into_inner().into_route_view()
+        }
+    }
+}
+
+/// A view per HTTP method, as Django's `require_http_methods`: made by
+/// [`get`], [`post`], [`put`], [`patch`] or [`delete`], chained for more
+/// (`get(show).post(save)`). Other methods get 405 with `Allow`, and
+/// `showurls` names each view with its method.
+#[derive(Debug)]
+pub struct Methods {
+    router: MethodRouter,
+    views: Vec<(&'static str, String)>,
+}
+
+macro_rules! method_views {
+    ($($method:ident $label:literal),*) => {
+        $(
+            #[doc = concat!("Route `", $label, "` requests to `view` (see [`Methods`]).")]
+            pub fn $method<H, T>(view: H) -> Methods
+            where
+                H: Handler<T, ()>,
+                T: 'static,
+            {
+                Methods {
+                    router: MethodRouter::new(),
+                    views: Vec::new(),
+                }
+                .$method(view)
+            }
+        )*
+
+        impl Methods {
+            $(
+                #[doc = concat!("Also route `", $label, "` requests, to `view`.")]
+                pub fn $method<H, T>(mut self, view: H) -> Methods
+                where
+                    H: Handler<T, ()>,
+                    T: 'static,
+                {
+                    self.views.push(($label, std::any::type_name::<H>().to_string()));
+                    self.router = self.router.$method(view);
+                    self
+                }
+            )*
+        }
+    };
+}
+
+method_views!(get "GET", post "POST", put "PUT", patch "PATCH", delete "DELETE");
 
 fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, Error> {
     let invalid = |why: &str| {
@@ -489,21 +540,131 @@ pub enum ReverseError {
     },
 }
 
-/// The flattened routes: matching paths and reversing names.
+/// The route table: the flattened routes in order, and a tree of their
+/// segments that finds the first match without trying every route.
 #[derive(Debug, Clone, Default)]
 pub struct Resolver {
     routes: Vec<Route>,
+    tree: Node,
+}
+
+/// One level of the segment tree. Every route below a node has an index of
+/// at least `first`, which lets a search skip branches that cannot beat the
+/// match it already has.
+#[derive(Debug, Clone)]
+struct Node {
+    first: usize,
+    literals: HashMap<String, Node>,
+    params: Vec<(Converter, Node)>,
+    /// Routes whose last segment, a `<path:…>`, takes the rest from here.
+    rest: Option<usize>,
+    /// Routes that end at this node (the first one added).
+    end: Option<usize>,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node {
+            first: usize::MAX,
+            literals: HashMap::new(),
+            params: Vec::new(),
+            rest: None,
+            end: None,
+        }
+    }
+}
+
+impl Node {
+    fn insert(&mut self, segments: &[Segment], index: usize) {
+        self.first = self.first.min(index);
+        let Some((segment, tail)) = segments.split_first() else {
+            self.end.get_or_insert(index);
+            return;
+        };
+        let child = match segment {
+            Segment::Param {
+                converter: Converter::Path,
+                ..
+            } => {
+                self.rest.get_or_insert(index);
+                return;
+            }
+            Segment::Literal(text) => self.literals.entry(text.clone()).or_default(),
+            Segment::Param { converter, .. } => {
+                match self.params.iter().position(|(c, _)| c == converter) {
+                    Some(at) => &mut self.params[at].1,
+                    None => {
+                        self.params.push((*converter, Node::default()));
+                        &mut self.params.last_mut().expect("just pushed").1
+                    }
+                }
+            }
+        };
+        child.insert(tail, index);
+    }
+
+    /// The smallest index of a route matching `parts`, if below `best`.
+    fn find(&self, parts: &[&str], best: &mut Option<usize>) {
+        if best.is_some_and(|best| self.first >= best) {
+            return;
+        }
+        let mut offer = |index: usize| {
+            if best.is_none_or(|best| index < best) {
+                *best = Some(index);
+            }
+        };
+        let Some((part, tail)) = parts.split_first() else {
+            if let Some(index) = self.end {
+                offer(index);
+            }
+            return;
+        };
+        if let Some(index) = self.rest {
+            let rest = parts.join("/");
+            if Converter::Path
+                .accepts(&percent_encoding::percent_decode_str(&rest).decode_utf8_lossy())
+            {
+                offer(index);
+            }
+        }
+        if let Some(child) = self.literals.get(*part) {
+            child.find(tail, best);
+        }
+        if !self.params.is_empty() {
+            let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
+            for (converter, child) in &self.params {
+                if converter.accepts(&decoded) {
+                    child.find(tail, best);
+                }
+            }
+        }
+    }
 }
 
 impl Resolver {
+    fn push(&mut self, route: Route) {
+        self.tree.insert(&route.segments, self.routes.len());
+        self.routes.push(route);
+    }
+
     /// Every route, in the order they are tried.
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
 
-    /// The first route that matches `path`.
+    /// The first route, in order, that matches `path` (which starts with
+    /// `/`): Django's fall-through, so `<int:id>/` refusing `abc/` lets a
+    /// later `<slug:s>/` take it.
     pub fn resolve(&self, path: &str) -> Option<&Route> {
-        self.routes.iter().find(|route| route.matches(path))
+        let path = path.strip_prefix('/')?;
+        let parts: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        let mut best = None;
+        self.tree.find(&parts, &mut best);
+        best.map(|index| &self.routes[index])
     }
 
     /// The path of the route named `name`, with `args` by parameter name.
@@ -753,6 +914,78 @@ mod tests {
             .unwrap();
         assert_eq!(r.resolve("/a/").unwrap().name.as_deref(), Some("first"));
         assert_eq!(r.routes().len(), 4);
+    }
+
+    #[test]
+    fn patterns_of_the_same_shape_fall_through_in_order() {
+        let r = UrlConf::new()
+            .path("<int:id>/", view, "by-id")
+            .path("<slug:s>/", view, "by-slug")
+            .path("<str:s>/", view, "by-str")
+            .path("a/<int:x>/", view, "a-int")
+            .path("<slug:s>/<int:x>/", view, "slug-int")
+            .path("files/<path:rest>", view, "files")
+            .path("files/readme/", view, "readme")
+            .resolver()
+            .unwrap();
+        let name = |p: &str| r.resolve(p).and_then(|route| route.name.as_deref());
+        assert_eq!(name("/12/"), Some("by-id"));
+        assert_eq!(name("/twelve/"), Some("by-slug"));
+        assert_eq!(name("/twelve%20and%20one/"), Some("by-str"));
+        assert_eq!(name("/a/3/"), Some("a-int"));
+        assert_eq!(name("/a/b/3/"), None);
+        assert_eq!(name("/b/3/"), Some("slug-int"));
+        // The earlier <path:…> wins over a later literal, as in Django.
+        assert_eq!(name("/files/readme/"), Some("files"));
+        // An empty rest is no <path:…>; the slug pattern takes it.
+        assert_eq!(name("/files/"), Some("by-slug"));
+    }
+
+    #[test]
+    fn a_large_table_finds_the_same_routes_as_trying_each_in_order() {
+        let mut conf = UrlConf::new();
+        for i in 0..1000 {
+            conf = match i % 4 {
+                0 => conf.path(&format!("section{i}/"), view, &format!("s{i}")),
+                1 => conf.path(&format!("section{i}/<int:id>/"), view, &format!("s{i}")),
+                2 => conf.path(&format!("<slug:s>/page{i}/"), view, &format!("s{i}")),
+                _ => conf.path(&format!("docs{i}/<path:rest>"), view, &format!("s{i}")),
+            };
+        }
+        let r = conf.resolver().unwrap();
+        let name = |p: &str| r.resolve(p).and_then(|route| route.name.clone());
+        assert_eq!(name("/section0/").as_deref(), Some("s0"));
+        assert_eq!(name("/section997/42/").as_deref(), Some("s997"));
+        assert_eq!(name("/section997/x/"), None);
+        assert_eq!(name("/anything/page998/").as_deref(), Some("s998"));
+        assert_eq!(name("/docs999/a/b.txt").as_deref(), Some("s999"));
+        assert_eq!(name("/nowhere/"), None);
+    }
+
+    #[test]
+    fn views_are_named_with_their_methods_and_exemption() {
+        async fn save() -> &'static str {
+            "saved"
+        }
+        let r = UrlConf::new()
+            .path("show/", get(view).post(save), "show")
+            .path(
+                "hook/",
+                crate::middleware::csrf::csrf_exempt(post(save)),
+                "hook",
+            )
+            .resolver()
+            .unwrap();
+        let show = &r.routes()[0];
+        assert_eq!(
+            show.view,
+            "nuages::urls::tests::view [GET], \
+             nuages::urls::tests::views_are_named_with_their_methods_and_exemption::save [POST]"
+        );
+        assert!(!show.is_csrf_exempt());
+        let hook = &r.routes()[1];
+        assert!(hook.view.ends_with("save [POST]"), "{}", hook.view);
+        assert!(hook.is_csrf_exempt());
     }
 
     #[test]

@@ -61,6 +61,14 @@ async fn bad_reverse(urls: Urls) -> Result<String> {
     Ok(urls.reverse("polls:nope", &[])?)
 }
 
+async fn thing_by_id(UrlPath(id): UrlPath<i64>) -> String {
+    format!("thing number {id}")
+}
+
+async fn thing_by_slug(UrlPath(slug): UrlPath<String>) -> String {
+    format!("thing named {slug}")
+}
+
 fn polls() -> UrlConf {
     UrlConf::app("polls")
         .path("<int:question_id>/", detail, "detail")
@@ -76,6 +84,8 @@ fn urlpatterns() -> UrlConf {
         .path("panic/", panics, "panic")
         .path("echo/", post(echo), "echo")
         .path("bad-reverse/", bad_reverse, "bad-reverse")
+        .path("things/<int:id>/", thing_by_id, "thing-by-id")
+        .path("things/<slug:slug>/", thing_by_slug, "thing-by-slug")
         .include("polls/", polls())
 }
 
@@ -153,6 +163,23 @@ async fn converters_refuse_what_they_do_not_accept() {
     let site = Site::new("debug = false\n");
     let r = site.client().get("/polls/abc/").await;
     assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn patterns_of_the_same_shape_fall_through_as_in_django() {
+    let site = Site::new("debug = false\n");
+    let client = site.client();
+    let r = client.get("/things/42/").await;
+    assert_eq!(
+        (r.status.as_u16(), r.text().as_str()),
+        (200, "thing number 42")
+    );
+    let r = client.get("/things/blue-one/").await;
+    assert_eq!(
+        (r.status.as_u16(), r.text().as_str()),
+        (200, "thing named blue-one")
+    );
+    assert_eq!(client.get("/things/not%20a%20slug/").await.status, 404);
 }
 
 #[tokio::test]

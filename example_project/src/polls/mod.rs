@@ -10,7 +10,7 @@ pub mod views;
 /// The app's migrations, embedded at build time.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/polls/migrations");
 
-/// The app, for `installed_apps!` in src/lib.rs.
+/// The app, for `installed_apps()` in src/lib.rs.
 pub fn app() -> nuages::apps::App {
     nuages::app!("polls")
         .with_migrations(&MIGRATIONS)

@@ -57,7 +57,12 @@ impl Question {
     }
 
     /// Add a question with its choices; returns its id.
-    pub async fn create(pool: &AnyPool, text: &str, pub_date: &str, choices: &[&str]) -> Result<i64, sqlx::Error> {
+    pub async fn create(
+        pool: &AnyPool,
+        text: &str,
+        pub_date: &str,
+        choices: &[&str],
+    ) -> Result<i64, sqlx::Error> {
         let mut transaction = pool.begin().await?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO polls_question (question_text, pub_date) VALUES ($1, $2) RETURNING id",
@@ -67,11 +72,13 @@ impl Question {
         .fetch_one(&mut *transaction)
         .await?;
         for choice in choices {
-            sqlx::query("INSERT INTO polls_choice (question_id, choice_text, votes) VALUES ($1, $2, 0)")
-                .bind(id)
-                .bind(*choice)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "INSERT INTO polls_choice (question_id, choice_text, votes) VALUES ($1, $2, 0)",
+            )
+            .bind(id)
+            .bind(*choice)
+            .execute(&mut *transaction)
+            .await?;
         }
         transaction.commit().await?;
         Ok(id)
@@ -79,7 +86,9 @@ impl Question {
 
     /// How many questions there are.
     pub async fn count(pool: &AnyPool) -> Result<i64, sqlx::Error> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM polls_question").fetch_one(pool).await?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM polls_question")
+            .fetch_one(pool)
+            .await?;
         Ok(count)
     }
 }
@@ -97,12 +106,18 @@ impl Choice {
 
     /// Count one vote, atomically in the database; false when the choice
     /// does not belong to the question.
-    pub async fn vote(pool: &AnyPool, question_id: i64, choice_id: i64) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query("UPDATE polls_choice SET votes = votes + 1 WHERE id = $1 AND question_id = $2")
-            .bind(choice_id)
-            .bind(question_id)
-            .execute(pool)
-            .await?;
+    pub async fn vote(
+        pool: &AnyPool,
+        question_id: i64,
+        choice_id: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(
+            "UPDATE polls_choice SET votes = votes + 1 WHERE id = $1 AND question_id = $2",
+        )
+        .bind(choice_id)
+        .bind(question_id)
+        .execute(pool)
+        .await?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -10,7 +10,10 @@ use super::models::Question;
 pub struct Seed;
 
 const SAMPLES: &[(&str, &[&str])] = &[
-    ("What's new?", &["Not much", "The sky", "Just hacking again"]),
+    (
+        "What's new?",
+        &["Not much", "The sky", "Just hacking again"],
+    ),
     ("Which web framework?", &["Django", "Nuages", "Both"]),
     ("Tabs or spaces?", &["Tabs", "Spaces"]),
 ];
@@ -24,14 +27,23 @@ impl Command for Seed {
         "Add sample poll questions (only when there are none)"
     }
 
-    fn handle(&self, ctx: &CommandContext, _: &nuages::management::ArgMatches) -> Result<(), CommandError> {
+    fn handle(
+        &self,
+        ctx: &CommandContext,
+        _: &nuages::management::ArgMatches,
+    ) -> Result<(), CommandError> {
         let application = ctx.application()?;
         let added = ctx.block_on(async {
-            let pool = application.state().databases.get(nuages::db::DEFAULT_ALIAS).await?;
+            let pool = application
+                .state()
+                .databases
+                .get(nuages::db::DEFAULT_ALIAS)
+                .await?;
             if Question::count(&pool).await? > 0 {
                 return Ok::<_, nuages::Error>(0);
             }
-            let published = timezone::to_db(timezone::now() - timezone::chrono::Duration::minutes(10));
+            let published =
+                timezone::to_db(timezone::now() - timezone::chrono::Duration::minutes(10));
             for (text, choices) in SAMPLES {
                 Question::create(&pool, text, &published, choices).await?;
             }
@@ -45,4 +57,3 @@ impl Command for Seed {
         Ok(())
     }
 }
-

@@ -9,7 +9,10 @@ use super::models::{Choice, Question};
 /// `/polls/`: the five latest published questions.
 pub async fn index(templates: Templates, Db(pool): Db) -> Result<Html<String>> {
     let latest = Question::latest(&pool, 5).await?;
-    templates.render("polls/index.html", context! { "latest_question_list" => &latest })
+    templates.render(
+        "polls/index.html",
+        context! { "latest_question_list" => &latest },
+    )
 }
 
 /// A published question, or 404.
@@ -20,17 +23,31 @@ async fn question_or_404(pool: &nuages::sqlx::AnyPool, id: i64) -> Result<Questi
 }
 
 /// `/polls/<id>/`: the vote form.
-pub async fn detail(Path(question_id): Path<i64>, templates: Templates, Db(pool): Db) -> Result<Html<String>> {
+pub async fn detail(
+    Path(question_id): Path<i64>,
+    templates: Templates,
+    Db(pool): Db,
+) -> Result<Html<String>> {
     let question = question_or_404(&pool, question_id).await?;
     let choices = Choice::of(&pool, question.id).await?;
-    templates.render("polls/detail.html", context! { "question" => &question, "choices" => &choices })
+    templates.render(
+        "polls/detail.html",
+        context! { "question" => &question, "choices" => &choices },
+    )
 }
 
 /// `/polls/<id>/results/`: the counts.
-pub async fn results(Path(question_id): Path<i64>, templates: Templates, Db(pool): Db) -> Result<Html<String>> {
+pub async fn results(
+    Path(question_id): Path<i64>,
+    templates: Templates,
+    Db(pool): Db,
+) -> Result<Html<String>> {
     let question = question_or_404(&pool, question_id).await?;
     let choices = Choice::of(&pool, question.id).await?;
-    templates.render("polls/results.html", context! { "question" => &question, "choices" => &choices })
+    templates.render(
+        "polls/results.html",
+        context! { "question" => &question, "choices" => &choices },
+    )
 }
 
 /// `/polls/<id>/vote/` (POST): count the vote and redirect to the results,

@@ -30,9 +30,8 @@
 //! authentication) opts out with [`csrf_exempt`]:
 //!
 //! ```
-//! use axum::routing::post;
 //! use nuages::middleware::csrf::csrf_exempt;
-//! use nuages::urls::UrlConf;
+//! use nuages::urls::{UrlConf, post};
 //!
 //! async fn payment_webhook(body: String) -> &'static str { "ok" }
 //!
@@ -41,12 +40,10 @@
 //! }
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::handler::Handler;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use http::header::{CONTENT_TYPE, ORIGIN, REFERER, SET_COOKIE};
@@ -304,60 +301,24 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 }
 
 /// A view exempt from the CSRF check: Django's `@csrf_exempt`. Build it with
-/// [`csrf_exempt`] and route it as any view.
-///
-/// The middleware runs before the view, so it recognizes the exempt route
-/// from the URL configuration: the route served (axum's `MatchedPath`) is
-/// looked up among the patterns whose view is a `CsrfExempt`. When the
-/// application is mounted under a prefix of a larger axum router, the served
-/// path carries that prefix and exempt views are checked like the others:
-/// the lookup fails closed, never exempting a view that was not marked.
+/// [`csrf_exempt`] and route it as any view; the exemption is a property of
+/// the route, so it holds wherever the application is mounted.
 #[derive(Debug, Clone)]
-pub struct CsrfExempt<H>(H);
+pub struct CsrfExempt<V>(V);
 
-/// Exempt `view` (a handler function or a method router such as
-/// `post(view)`) from the CSRF check; see the [module example](self).
-/// The cookie and token are still provided, only the check is skipped.
-pub fn csrf_exempt<H>(view: H) -> CsrfExempt<H> {
+/// Exempt `view` (a handler function or [`Methods`](crate::urls::Methods)
+/// such as `post(view)`) from the CSRF check; see the [module
+/// example](self). The cookie and token are still provided, only the check
+/// is skipped.
+pub fn csrf_exempt<V>(view: V) -> CsrfExempt<V> {
     CsrfExempt(view)
 }
 
-impl<H, T, S> Handler<T, S> for CsrfExempt<H>
-where
-    H: Handler<T, S>,
-{
-    type Future = H::Future;
-
-    fn call(self, request: Request, state: S) -> Self::Future {
-        self.0.call(request, state)
+impl<V> CsrfExempt<V> {
+    /// The view it wraps.
+    pub(crate) fn into_inner(self) -> V {
+        self.0
     }
-}
-
-/// The routes' views are known by their type name (see `UrlConf::path`); an
-/// exempt view's is `…::CsrfExempt<…>`. Computed from the same type, so it
-/// follows any change of path or of the compiler's naming.
-fn exempt_view_prefix() -> &'static str {
-    let name = std::any::type_name::<CsrfExempt<()>>();
-    &name[..name.find('<').unwrap_or(name.len())]
-}
-
-/// The axum path a URL pattern is served under (as `MatchedPath` reports
-/// it): `polls/<int:id>/` is `/polls/{id}/`.
-fn served_path(pattern: &str) -> String {
-    let segments: Vec<String> = pattern
-        .split('/')
-        .map(
-            |segment| match segment.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
-                Some(param) => match param.split_once(':') {
-                    Some(("path", name)) => format!("{{*{name}}}"),
-                    Some((_, name)) => format!("{{{name}}}"),
-                    None => format!("{{{param}}}"),
-                },
-                None => segment.replace('{', "{{").replace('}', "}}"),
-            },
-        )
-        .collect();
-    format!("/{}", segments.join("/"))
 }
 
 /// A `csrf_trusted_origins` entry.
@@ -447,8 +408,6 @@ pub struct CsrfConfig {
     app: Arc<AppState>,
     trusted: Vec<TrustedOrigin>,
     cookie_secure: bool,
-    /// Served paths (`MatchedPath`) whose view is [`CsrfExempt`].
-    exempt_paths: Vec<String>,
     body_limit: usize,
 }
 
@@ -464,31 +423,20 @@ impl CsrfConfig {
             .iter()
             .map(|entry| TrustedOrigin::parse(entry))
             .collect::<Result<Vec<_>>>()?;
-        // Where two patterns share a served path, axum serves the first.
-        let mut first_by_path: HashMap<String, bool> = HashMap::new();
-        for route in app.urls.routes() {
-            first_by_path
-                .entry(served_path(&route.pattern))
-                .or_insert_with(|| route.view.starts_with(exempt_view_prefix()));
-        }
-        let exempt_paths = first_by_path
-            .into_iter()
-            .filter_map(|(path, exempt)| exempt.then_some(path))
-            .collect();
         Ok(CsrfConfig {
             cookie_secure: settings.csrf_cookie_secure,
             body_limit: settings.data_upload_max_memory_size,
             trusted,
-            exempt_paths,
             app,
         })
     }
 
+    /// Whether the route that will serve `request` is [`CsrfExempt`].
     fn is_exempt(&self, request: &Request) -> bool {
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|matched| self.exempt_paths.iter().any(|p| p == matched.as_str()))
+        self.app
+            .urls
+            .resolve(request.uri().path())
+            .is_some_and(|route| route.is_csrf_exempt())
     }
 
     fn cookie(&self, secret: &str) -> Cookie<'static> {
@@ -832,19 +780,6 @@ mod tests {
         ] {
             assert!(TrustedOrigin::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn served_paths_follow_the_url_patterns() {
-        assert_eq!(served_path(""), "/");
-        assert_eq!(served_path("polls/"), "/polls/");
-        assert_eq!(
-            served_path("polls/<int:question_id>/vote/"),
-            "/polls/{question_id}/vote/"
-        );
-        assert_eq!(served_path("files/<path:rest>"), "/files/{*rest}");
-        assert_eq!(served_path("<slug>/"), "/{slug}/");
-        assert!(exempt_view_prefix().ends_with("CsrfExempt"));
     }
 
     #[test]

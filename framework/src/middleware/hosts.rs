@@ -17,9 +17,18 @@
 //! assert!(parse_host("example.com@evil.org").is_err());
 //! ```
 //!
-//! The host comes from the `Host` header, from `X-Forwarded-Host` (its first
-//! value) only when `use_x_forwarded_host = true`, and from the request URI's
-//! authority when there is no `Host` header (HTTP/2's `:authority`).
+//! Which host a request names ([`raw_host`]):
+//!
+//! - with `use_x_forwarded_host = true`, `X-Forwarded-Host` when present,
+//!   validated whole as Django does: a list (`a, b`, or the header repeated)
+//!   is malformed, so a client cannot pick the host by putting it first;
+//! - else the authority of an absolute-form target (`GET http://host/path`,
+//!   RFC 9112 §3.2.2; HTTP/2's `:authority`), userinfo such as `a@b` refused;
+//! - else the `Host` header.
+//!
+//! Whichever is used, a request with two `Host` lines (whatever their values,
+//! RFC 9112 §3.2) or whose target's authority disagrees with `Host` is
+//! refused.
 
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
@@ -202,24 +211,42 @@ pub fn effective_allowed_hosts(settings: &Settings) -> Cow<'_, [String]> {
     }
 }
 
-/// The host the request names, unvalidated: the first `X-Forwarded-Host`
-/// value when `use_x_forwarded_host`, else `Host`, else the URI's authority.
-/// Bytes that are not UTF-8 are replaced, so [`parse_host`] refuses them.
-pub fn raw_host(request: &impl RequestHead, use_x_forwarded_host: bool) -> Option<String> {
+/// The host the request names, unvalidated (see the [module docs](self)
+/// for which one), or why it names none or more than one. Bytes that are
+/// not UTF-8 are replaced, so [`parse_host`] refuses them.
+pub fn raw_host(
+    request: &impl RequestHead,
+    use_x_forwarded_host: bool,
+) -> Result<String, HostRefusal> {
     let headers = request.headers();
     let text = |value: &http::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned();
-    if use_x_forwarded_host && let Some(forwarded) = headers.get("x-forwarded-host") {
-        let all = text(forwarded);
-        let first = all.split(',').next().unwrap_or_default().trim();
-        return Some(first.to_string());
+    let mut host_lines = headers.get_all(HOST).iter();
+    let header = host_lines.next().map(text);
+    if host_lines.next().is_some() {
+        return Err(HostRefusal::DuplicateHost);
     }
-    if let Some(host) = headers.get(HOST) {
-        return Some(text(host));
+    let target = request.uri().authority().map(|a| a.as_str().to_string());
+    if let (Some(target), Some(header)) = (&target, &header)
+        && !target.eq_ignore_ascii_case(header)
+    {
+        return Err(HostRefusal::TargetDisagrees {
+            target: target.clone(),
+            header: header.clone(),
+        });
     }
-    request
-        .uri()
-        .authority()
-        .map(|authority| authority.as_str().to_string())
+    if use_x_forwarded_host {
+        let forwarded: Vec<String> = headers
+            .get_all("x-forwarded-host")
+            .iter()
+            .map(text)
+            .collect();
+        if !forwarded.is_empty() {
+            // Joined as a WSGI server joins a repeated header: the whole
+            // list is the value, and no list is a host.
+            return Ok(forwarded.join(", "));
+        }
+    }
+    target.or(header).ok_or(HostRefusal::Missing)
 }
 
 /// The validated host of the request, put in its extensions by the hosts
@@ -256,9 +283,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
 
 /// Why a host was refused, with what the debug page and the log say.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostRefusal {
     /// The request names no host at all.
     Missing,
+    /// Two `Host` header lines, whatever their values (RFC 9112 §3.2).
+    DuplicateHost,
+    /// An absolute-form target whose authority is not the `Host` header's
+    /// value (RFC 9112 §3.2.2).
+    TargetDisagrees {
+        /// The authority of the request target.
+        target: String,
+        /// The `Host` header.
+        header: String,
+    },
     /// The host is malformed.
     Malformed {
         /// The host as sent.
@@ -285,6 +323,24 @@ impl HostRefusal {
                 ],
                 hint: Some(
                     "the client sent neither a Host header nor an absolute URI; a proxy in front must pass the Host header through"
+                        .into(),
+                ),
+            },
+            HostRefusal::DuplicateHost => ErrorReport {
+                chain: vec![
+                    "Invalid HTTP_HOST header: the request has more than one Host header line.".into(),
+                ],
+                hint: Some(
+                    "a request names one host (RFC 9112 §3.2); a proxy in front must pass the client's Host header through, not add another"
+                        .into(),
+                ),
+            },
+            HostRefusal::TargetDisagrees { target, header } => ErrorReport {
+                chain: vec![format!(
+                    "Invalid HTTP_HOST header: the request target names '{target}' but its Host header is '{header}'."
+                )],
+                hint: Some(
+                    "a request whose target is an absolute URL (GET http://host/path) names its host there, and its Host header must agree; a proxy in front should send the path only (GET /path)"
                         .into(),
                 ),
             },
@@ -317,6 +373,15 @@ impl HostRefusal {
                 target: "nuages::security::disallowed_host",
                 "Invalid HTTP_HOST header: the request names no host"
             ),
+            HostRefusal::DuplicateHost => tracing::warn!(
+                target: "nuages::security::disallowed_host",
+                "Invalid HTTP_HOST header: the request has more than one Host header line"
+            ),
+            HostRefusal::TargetDisagrees { target, header } => tracing::warn!(
+                target: "nuages::security::disallowed_host",
+                host = ?header,
+                "Invalid HTTP_HOST header: the request target names {target:?} but its Host header is {header:?}"
+            ),
             HostRefusal::Malformed { raw, error } => tracing::warn!(
                 target: "nuages::security::disallowed_host",
                 host = ?raw,
@@ -336,7 +401,7 @@ pub fn validate(
     request: &impl RequestHead,
     settings: &Settings,
 ) -> Result<RequestHost, HostRefusal> {
-    let raw = raw_host(request, settings.use_x_forwarded_host).ok_or(HostRefusal::Missing)?;
+    let raw = raw_host(request, settings.use_x_forwarded_host)?;
     let parsed = parse_host(&raw).map_err(|error| HostRefusal::Malformed {
         raw: raw.clone(),
         error,
@@ -523,31 +588,76 @@ mod tests {
     }
 
     #[test]
-    fn the_host_comes_from_host_then_the_authority() {
-        let r = request(&[("host", "a.test")], "http://b.test/");
-        assert_eq!(raw_host(&r, false).as_deref(), Some("a.test"));
+    fn the_host_comes_from_the_target_then_host() {
+        let r = request(&[("host", "a.test")], "/x");
+        assert_eq!(raw_host(&r, false).as_deref(), Ok("a.test"));
         let r = request(&[], "http://b.test:81/x");
-        assert_eq!(raw_host(&r, false).as_deref(), Some("b.test:81"));
+        assert_eq!(raw_host(&r, false).as_deref(), Ok("b.test:81"));
+        let r = request(&[("host", "B.Test:81")], "http://b.test:81/x");
+        assert_eq!(raw_host(&r, false).as_deref(), Ok("b.test:81"));
         let r = request(&[], "http://user@b.test/x");
         let raw = raw_host(&r, false).unwrap();
         assert!(parse_host(&raw).is_err(), "{raw}");
         let r = request(&[], "/x");
-        assert_eq!(raw_host(&r, false), None);
+        assert_eq!(raw_host(&r, false), Err(HostRefusal::Missing));
+    }
+
+    #[test]
+    fn a_target_that_disagrees_with_host_is_refused() {
+        for (host, target) in [
+            ("a.test", "http://b.test/"),
+            ("b.test", "http://b.test:80/"),
+            ("b.test", "http://user@b.test/"),
+        ] {
+            let r = request(&[("host", host)], target);
+            assert_eq!(
+                raw_host(&r, false),
+                Err(HostRefusal::TargetDisagrees {
+                    target: target["http://".len()..target.len() - 1].into(),
+                    header: host.into(),
+                }),
+                "{host} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_host_lines_are_refused() {
+        for second in ["a.test", "b.test"] {
+            let r = request(&[("host", "a.test"), ("host", second)], "/");
+            assert_eq!(raw_host(&r, false), Err(HostRefusal::DuplicateHost));
+            assert_eq!(raw_host(&r, true), Err(HostRefusal::DuplicateHost));
+        }
     }
 
     #[test]
     fn x_forwarded_host_is_used_only_when_configured() {
         let r = request(
-            &[
-                ("host", "proxy.internal"),
-                ("x-forwarded-host", "a.test, b.test"),
-            ],
+            &[("host", "proxy.internal"), ("x-forwarded-host", "a.test")],
             "/",
         );
-        assert_eq!(raw_host(&r, false).as_deref(), Some("proxy.internal"));
-        assert_eq!(raw_host(&r, true).as_deref(), Some("a.test"));
+        assert_eq!(raw_host(&r, false).as_deref(), Ok("proxy.internal"));
+        assert_eq!(raw_host(&r, true).as_deref(), Ok("a.test"));
         let r = request(&[("host", "proxy.internal")], "/");
-        assert_eq!(raw_host(&r, true).as_deref(), Some("proxy.internal"));
+        assert_eq!(raw_host(&r, true).as_deref(), Ok("proxy.internal"));
+    }
+
+    #[test]
+    fn a_forwarded_host_list_is_one_malformed_host() {
+        for headers in [
+            &[("x-forwarded-host", "a.test, b.test")][..],
+            &[
+                ("x-forwarded-host", "a.test"),
+                ("x-forwarded-host", "b.test"),
+            ][..],
+        ] {
+            let mut all = vec![("host", "proxy.internal")];
+            all.extend_from_slice(headers);
+            let r = request(&all, "/");
+            let raw = raw_host(&r, true).unwrap();
+            assert_eq!(raw, "a.test, b.test");
+            assert_eq!(parse_host(&raw), Err(HostError::InvalidCharacter(',')));
+        }
     }
 
     mod properties {

@@ -5,6 +5,12 @@
 //! `csrf`, `xframe`. Allowed-host validation ([`hosts`]) and the body size
 //! limit are not optional and always run, before any of them.
 //!
+//! The headers of `security` and `xframe` are not set at their place in the
+//! stack but by one layer outside everything else (error pages, the host
+//! check, the body limit), so that every response carries them; listing
+//! the middleware is what turns them on. `security`'s https redirect does
+//! run at its place.
+//!
 //! Building a middleware checks its settings once: an invalid regular
 //! expression in `secure_redirect_exempt`, a malformed
 //! `csrf_trusted_origins` entry or a missing `secret_key` (for `session`
@@ -13,6 +19,7 @@
 
 pub mod common;
 pub mod csrf;
+pub(crate) mod headers;
 pub mod hosts;
 pub(crate) mod limits;
 pub mod security;
@@ -44,19 +51,20 @@ pub(crate) fn apply(name: &str, stack: Stack, state: &Arc<AppState>) -> Result<S
     let app = state.clone();
     Ok(match name {
         "common" => stack.middleware(app, common::middleware),
-        "security" => stack.middleware(
-            Arc::new(security::SecurityConfig::new(app)?),
-            security::middleware,
-        ),
+        "security" => {
+            let config = security::SecurityConfig::new(app)?;
+            match config.redirects() {
+                true => stack.middleware(Arc::new(config), security::middleware),
+                false => stack,
+            }
+        }
         "session" => stack.middleware(
             Arc::new(session::SessionConfig::new(app)?),
             session::middleware,
         ),
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
-        "xframe" => stack.middleware(
-            Arc::new(xframe::XFrameConfig::new(&app.settings)?),
-            xframe::middleware,
-        ),
+        // Its header only, set by the response-headers layer.
+        "xframe" => stack,
         unknown => {
             let suggestion = crate::conf::closest_name(unknown, BUILTIN.iter().copied());
             return Err(Error::Config {
@@ -113,8 +121,8 @@ impl std::fmt::Debug for Next {
 /// request cloned (and allocated) the rest of the chain again at every
 /// level. Here each level is a [`Shared`] function, cloned by bumping a
 /// reference count, and a middleware costs one boxed future per request.
-/// The order, and what each middleware sees (a route already matched, its
-/// `MatchedPath` and path parameters), are those of `Router::layer`.
+/// The order is that of `Router::layer`: the first layer added is the
+/// innermost; the route table ([`crate::urls::Resolver`]) is inside them all.
 #[derive(Clone, Default)]
 pub(crate) struct Stack {
     layers: Vec<Arc<dyn Fn(Shared) -> Shared + Send + Sync>>,

@@ -11,18 +11,23 @@
 //!   `https://`, except for paths matched by a `secure_redirect_exempt`
 //!   regular expression (searched in the path without its leading slash).
 //!
-//! A header a view already set is left alone.
+//! The redirect runs where `security` stands in the `middleware` setting;
+//! the headers ([`SecurityHeaders`]) are set by the response-headers layer,
+//! outermost in the request path, so that the responses the framework makes
+//! before or around the middleware (a refused host, 413, error pages) carry
+//! them too, as Django's do. A header a view already set is left alone.
 //!
-//! A request is secure when [`is_secure`] says so: its URI scheme is https,
-//! the server marked the connection with [`ConnectionInfo`], or
-//! `secure_proxy_ssl_header` matches.
+//! A request is secure when [`is_secure`] says so, and only then: the
+//! server marked the connection with [`ConnectionInfo`], or
+//! `secure_proxy_ssl_header` matches. The scheme of the request target
+//! (`GET https://host/ HTTP/1.1` over plain TCP) is the client's say, and
+//! never makes a request secure.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{LOCATION, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
-use http::uri::Scheme;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use regex::Regex;
 
@@ -35,7 +40,24 @@ use crate::middleware::Next;
 
 /// What the server knows about the connection a request came on. A server
 /// that terminates TLS itself inserts it in the request's extensions so
-/// [`is_secure`] can tell.
+/// [`is_secure`] can tell; `nuages::server::serve` never terminates TLS,
+/// so its connections are plain.
+///
+/// Hosting the application behind an in-process TLS acceptor:
+///
+/// ```
+/// use axum::extract::Request;
+/// use nuages::middleware::security::ConnectionInfo;
+/// # fn wrap(application: nuages::Application) -> axum::Router {
+/// // Every request this router gets came over TLS.
+/// axum::Router::new()
+///     .fallback_service(application)
+///     .layer(axum::middleware::map_request(|mut request: Request| async move {
+///         request.extensions_mut().insert(ConnectionInfo { secure: true });
+///         request
+///     }))
+/// # }
+/// ```
 ///
 /// ```
 /// use nuages::middleware::security::{ConnectionInfo, is_secure};
@@ -71,14 +93,16 @@ const OPENER_POLICIES: &[&str] = &[
     "unsafe-none",
 ];
 
-/// Whether the request came over HTTPS: its URI has the `https` scheme, a
-/// [`ConnectionInfo`] says the connection is secure, or the
-/// `secure_proxy_ssl_header = [name, value]` header's first value is exactly
-/// `value` (only behind a proxy that sets or strips that header).
+/// Whether the request came over HTTPS: a [`ConnectionInfo`] says the
+/// connection is secure, or the `secure_proxy_ssl_header = [name, value]`
+/// header's first value is exactly `value` (only behind a proxy that sets or
+/// strips that header). The one place that decides it: the headers, the
+/// https redirect and CSRF's origin checks all ask here.
+///
+/// The scheme of the request target is not looked at: a client may write
+/// `GET https://example.com/ HTTP/1.1` (or an HTTP/2 `:scheme` of https) on
+/// a plain connection.
 pub fn is_secure(request: &impl RequestHead, settings: &Settings) -> bool {
-    if request.uri().scheme() == Some(&Scheme::HTTPS) {
-        return true;
-    }
     if request
         .extensions()
         .get::<ConnectionInfo>()
@@ -135,23 +159,19 @@ pub(crate) fn check_proxy_ssl_header(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// The `security` middleware's settings, checked and compiled once.
-#[derive(Debug)]
-pub struct SecurityConfig {
-    app: Arc<AppState>,
+/// The headers of the `security` middleware, from the settings, checked
+/// once; the response-headers layer sets them on every response.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
     nosniff: bool,
     referrer_policy: Option<HeaderValue>,
     opener_policy: Option<HeaderValue>,
     hsts: Option<HeaderValue>,
-    ssl_redirect: bool,
-    redirect_exempt: Vec<Regex>,
 }
 
-impl SecurityConfig {
-    /// Compile the settings of `app`; an invalid value is an error naming it.
-    pub fn new(app: Arc<AppState>) -> Result<SecurityConfig> {
-        let settings = &app.settings;
-        check_proxy_ssl_header(settings)?;
+impl SecurityHeaders {
+    /// Compile the settings; an invalid policy is an error naming it.
+    pub fn new(settings: &Settings) -> Result<SecurityHeaders> {
         let referrer_policy = policy(
             "secure_referrer_policy",
             &settings.secure_referrer_policy,
@@ -174,39 +194,16 @@ impl SecurityConfig {
             }
             HeaderValue::from_str(&value).expect("digits and ASCII words are a valid header value")
         });
-        let redirect_exempt = settings
-            .secure_redirect_exempt
-            .iter()
-            .map(|pattern| {
-                Regex::new(pattern).map_err(|error| Error::Config {
-                    message: format!(
-                        "secure_redirect_exempt has an invalid regular expression '{pattern}': {error}"
-                    ),
-                    hint: Some(
-                        "entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\""
-                            .into(),
-                    ),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(SecurityConfig {
+        Ok(SecurityHeaders {
             nosniff: settings.secure_content_type_nosniff,
-            ssl_redirect: settings.secure_ssl_redirect,
             referrer_policy,
             opener_policy,
             hsts,
-            redirect_exempt,
-            app,
         })
     }
 
-    /// Whether `path` (with its leading slash) is exempt from the HTTPS redirect.
-    pub fn redirect_exempt(&self, path: &str) -> bool {
-        let relative = path.strip_prefix('/').unwrap_or(path);
-        self.redirect_exempt.iter().any(|re| re.is_match(relative))
-    }
-
-    fn add_headers(&self, headers: &mut HeaderMap, secure: bool) {
+    /// Add the headers `headers` lacks; HSTS only on a `secure` request.
+    pub fn add_to(&self, headers: &mut HeaderMap, secure: bool) {
         if let Some(hsts) = &self.hsts
             && secure
         {
@@ -227,6 +224,54 @@ impl SecurityConfig {
         if let Some(policy) = &self.opener_policy {
             headers.entry(COOP).or_insert_with(|| policy.clone());
         }
+    }
+}
+
+/// The `security` middleware's redirect settings, checked and compiled once.
+#[derive(Debug)]
+pub struct SecurityConfig {
+    app: Arc<AppState>,
+    ssl_redirect: bool,
+    redirect_exempt: Vec<Regex>,
+}
+
+impl SecurityConfig {
+    /// Compile the settings of `app`; an invalid value is an error naming it.
+    pub fn new(app: Arc<AppState>) -> Result<SecurityConfig> {
+        let settings = &app.settings;
+        check_proxy_ssl_header(settings)?;
+        let redirect_exempt = settings
+            .secure_redirect_exempt
+            .iter()
+            .map(|pattern| {
+                Regex::new(pattern).map_err(|error| Error::Config {
+                    message: format!(
+                        "secure_redirect_exempt has an invalid regular expression '{pattern}': {error}"
+                    ),
+                    hint: Some(
+                        "entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\""
+                            .into(),
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SecurityConfig {
+            ssl_redirect: settings.secure_ssl_redirect,
+            redirect_exempt,
+            app,
+        })
+    }
+
+    /// Whether `secure_ssl_redirect` is on: without it the middleware has
+    /// nothing to do at its place in the stack.
+    pub fn redirects(&self) -> bool {
+        self.ssl_redirect
+    }
+
+    /// Whether `path` (with its leading slash) is exempt from the HTTPS redirect.
+    pub fn redirect_exempt(&self, path: &str) -> bool {
+        let relative = path.strip_prefix('/').unwrap_or(path);
+        self.redirect_exempt.iter().any(|re| re.is_match(relative))
     }
 }
 
@@ -261,21 +306,20 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
     )?))
 }
 
-/// The `security` middleware.
+/// The `security` middleware: the https redirect (its headers are set by
+/// the response-headers layer).
 pub async fn middleware(
     State(config): State<Arc<SecurityConfig>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let secure = is_secure(&request, &config.app.settings);
-    if config.ssl_redirect && !secure && !config.redirect_exempt(request.uri().path()) {
-        let mut response = https_redirect(&request, &config.app.settings);
-        config.add_headers(response.headers_mut(), secure);
-        return response;
+    if config.ssl_redirect
+        && !is_secure(&request, &config.app.settings)
+        && !config.redirect_exempt(request.uri().path())
+    {
+        return https_redirect(&request, &config.app.settings);
     }
-    let mut response = next.run(request).await;
-    config.add_headers(response.headers_mut(), secure);
-    response
+    next.run(request).await
 }
 
 /// 301 to the same host, path and query on https. The host is the one the
@@ -310,7 +354,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secure_by_scheme_marker_or_proxy_header() {
+    fn secure_by_marker_or_proxy_header_never_by_the_target() {
         let mut settings = Settings::default();
         let plain = http::Request::builder().uri("/").body(()).unwrap();
         assert!(!is_secure(&plain, &settings));
@@ -318,7 +362,7 @@ mod tests {
             .uri("https://example.com/")
             .body(())
             .unwrap();
-        assert!(is_secure(&https, &settings));
+        assert!(!is_secure(&https, &settings));
         let mut marked = http::Request::builder().uri("/").body(()).unwrap();
         marked
             .extensions_mut()

@@ -2,6 +2,9 @@
 //! `X-Frame-Options` from the `x_frame_options` setting (`DENY` by default,
 //! or `SAMEORIGIN`) so other sites cannot frame the pages (clickjacking),
 //! unless the view set the header itself or opted out with [`XFrameExempt`].
+//! The header is set outermost, by the response-headers layer, so the
+//! responses the framework makes itself (a refused host, 413, error pages,
+//! redirects) carry it too.
 //!
 //! A view meant to be embedded elsewhere (a widget) opts out:
 //!
@@ -16,16 +19,12 @@
 //!
 //! or, on a response already built, [`xframe_options_exempt`].
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use http::HeaderValue;
 use http::header::X_FRAME_OPTIONS;
 
 use crate::conf::Settings;
 use crate::error::{Error, Result};
-use crate::middleware::Next;
 
 /// Marks a response that may be framed by any site: the `xframe` middleware
 /// leaves it without `X-Frame-Options`. Use it as a response part, as in
@@ -54,7 +53,7 @@ pub fn xframe_options_exempt(response: impl IntoResponse) -> Response {
 }
 
 /// The `xframe` middleware's header value, checked once.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct XFrameConfig {
     value: HeaderValue,
 }
@@ -83,22 +82,16 @@ impl XFrameConfig {
             }),
         }
     }
-}
 
-/// The `xframe` middleware.
-pub async fn middleware(
-    State(config): State<Arc<XFrameConfig>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if response.extensions().get::<XFrameExempt>().is_none() {
-        response
-            .headers_mut()
-            .entry(X_FRAME_OPTIONS)
-            .or_insert_with(|| config.value.clone());
+    /// Set the header on `response`, unless it has one or is exempt.
+    pub fn add_to(&self, response: &mut Response) {
+        if response.extensions().get::<XFrameExempt>().is_none() {
+            response
+                .headers_mut()
+                .entry(X_FRAME_OPTIONS)
+                .or_insert_with(|| self.value.clone());
+        }
     }
-    response
 }
 
 #[cfg(test)]

@@ -6,12 +6,11 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderValue, Method, StatusCode};
 
 use crate::error::{Error, ErrorReport};
 use crate::handler::AppState;
@@ -43,13 +42,17 @@ fn plain_page(status: StatusCode) -> String {
     )
 }
 
-/// The fallback view: the welcome page at `/` of a fresh project in debug,
-/// else 404.
-pub async fn not_found(Extension(state): Extension<Arc<AppState>>, uri: Uri) -> Response {
-    if uri.path() == "/" && state.settings.debug && state.urls.resolve("/").is_none() {
+/// What answers a path no pattern matches: the welcome page at `/` of a
+/// fresh project in debug, else 404.
+pub(crate) async fn not_found(request: Request) -> Response {
+    let path = request.uri().path();
+    if path == "/"
+        && let Some(state) = request.extensions().get::<Arc<AppState>>()
+        && state.settings.debug
+    {
         return crate::views::welcome::page(&state.project).into_response();
     }
-    Error::NotFound(format!("no URL pattern matches {}", uri.path())).into_response()
+    Error::NotFound(format!("no URL pattern matches {path}")).into_response()
 }
 
 /// A panic in a view or middleware becomes a logged 500.

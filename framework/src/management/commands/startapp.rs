@@ -59,8 +59,11 @@ pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError
 pub fn next_steps(name: &str, created: &Path) -> String {
     format!(
         "Created app '{name}' in {}.\n\
-         To register it, add it to installed_apps! in src/lib.rs:\n\n    \
-         nuages::installed_apps![{name}];\n\n\
+         To install it, declare the module in src/lib.rs and list the app:\n\n    \
+         pub mod {name};\n\n    \
+         pub fn installed_apps() -> Vec<nuages::apps::App> {{\n        \
+         vec![{name}::app()]\n    \
+         }}\n\n\
          and include its URLs in src/urls.rs: .include(\"{name}/\", crate::{name}::urls::urlpatterns())\n",
         created.display()
     )

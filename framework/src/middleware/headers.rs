@@ -1,0 +1,73 @@
+//! The response-headers layer: the headers of `security`
+//! ([`SecurityHeaders`]) and of `xframe` ([`XFrameConfig`]) on every
+//! response, when those middleware are in the `middleware` setting.
+//!
+//! Django's `SecurityMiddleware` and `XFrameOptionsMiddleware` see every
+//! response, those its exception handling makes included. Here the
+//! framework makes some responses before or around the settings' middleware
+//! (a refused host, 413, a panic's 500, error pages), so the headers are set
+//! by this one layer, outermost in the request path, computed once from the
+//! settings. Only the headers: the https redirect stays at the place of
+//! `security` in the stack.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+use super::security::{SecurityHeaders, is_secure};
+use super::xframe::XFrameConfig;
+use crate::error::Result;
+use crate::handler::AppState;
+use crate::middleware::Next;
+
+/// What the layer sets, checked once.
+#[derive(Debug)]
+pub(crate) struct ResponseHeaders {
+    app: Arc<AppState>,
+    security: Option<SecurityHeaders>,
+    xframe: Option<XFrameConfig>,
+}
+
+impl ResponseHeaders {
+    /// The headers of the middleware `app`'s settings list; `None` when
+    /// they list neither `security` nor `xframe`. An invalid value is an
+    /// error naming its setting.
+    pub(crate) fn new(app: &Arc<AppState>) -> Result<Option<ResponseHeaders>> {
+        let settings = &app.settings;
+        let listed = |name: &str| settings.middleware.iter().any(|m| m == name);
+        let security = match listed("security") {
+            true => Some(SecurityHeaders::new(settings)?),
+            false => None,
+        };
+        let xframe = match listed("xframe") {
+            true => Some(XFrameConfig::new(settings)?),
+            false => None,
+        };
+        if security.is_none() && xframe.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(ResponseHeaders {
+            app: app.clone(),
+            security,
+            xframe,
+        }))
+    }
+}
+
+/// The layer: whatever answers inside, the response leaves with the headers.
+pub(crate) async fn middleware(
+    State(config): State<Arc<ResponseHeaders>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let secure = is_secure(&request, &config.app.settings);
+    let mut response = next.run(request).await;
+    if let Some(security) = &config.security {
+        security.add_to(response.headers_mut(), secure);
+    }
+    if let Some(xframe) = &config.xframe {
+        xframe.add_to(&mut response);
+    }
+    response
+}
