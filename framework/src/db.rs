@@ -1,8 +1,10 @@
 //! Databases: one sqlx pool per `[databases.<alias>]`, opened on first use.
 //!
-//! Pools are sqlx's `Any` pools, so a PostgreSQL URL works through the same
-//! setting. SQLite, the default, gets its folder created, WAL journaling, a
-//! busy timeout and foreign keys on every connection.
+//! Pools are sqlx's `Any` pools: a URL works when this build has the driver
+//! of its scheme ([`DRIVERS`]; today SQLite). SQLite, the default, gets its
+//! folder created, WAL journaling, a busy timeout and foreign keys on every
+//! connection. A URL without a driver is refused when the application is
+//! built ([`check_url`]), and reported by `check` as `nuages.E011`.
 //!
 //! ```
 //! use nuages::db::Db;
@@ -14,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Once;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -24,6 +25,101 @@ use tokio::sync::OnceCell;
 
 use crate::conf::{DatabaseSettings, Settings};
 use crate::error::{Error, Result};
+
+/// A database driver installed in sqlx's `Any`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Driver {
+    /// The database's name, as sqlx gives it (`SQLite`).
+    pub name: &'static str,
+    /// The URL schemes it answers to (`sqlite`).
+    pub schemes: &'static [&'static str],
+}
+
+impl Driver {
+    const fn of<DB: sqlx::Database>() -> Driver {
+        Driver {
+            name: DB::NAME,
+            schemes: DB::URL_SCHEMES,
+        }
+    }
+}
+
+/// The drivers `sqlx::any::install_default_drivers` installs in this
+/// build, read from sqlx's own database types: those of the sqlx features
+/// the workspace enables. A test connects with every scheme sqlx knows and
+/// fails if this list and what sqlx installed differ, so enabling a
+/// feature (`postgres`) means adding its type here (`sqlx::Postgres`).
+pub const DRIVERS: &[Driver] = &[Driver::of::<sqlx::Sqlite>()];
+
+/// The URL schemes of [`DRIVERS`] with their database: `sqlite: (SQLite)`.
+fn supported_schemes() -> String {
+    DRIVERS
+        .iter()
+        .flat_map(|driver| {
+            driver
+                .schemes
+                .iter()
+                .map(|s| format!("{s}: ({})", driver.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `did you mean 'sqlite:'? ` when a scheme of [`DRIVERS`] is close to
+/// `scheme` (a typo such as `sqlite3` or `sqlit`), else nothing.
+fn closest_scheme(scheme: &str) -> String {
+    let schemes = DRIVERS
+        .iter()
+        .flat_map(|driver| driver.schemes.iter().copied());
+    crate::conf::closest_name(scheme, schemes)
+        .map(|close| format!("did you mean '{close}:'? "))
+        .unwrap_or_default()
+}
+
+/// Check that `url`, the `url` of `[databases.<alias>]`, has a driver in
+/// this build: the error is what [`Application::new`](crate::Application::new)
+/// fails with and `check` reports (`nuages.E011`), instead of the first
+/// request that needs the database.
+pub fn check_url(alias: &str, url: &str) -> Result<()> {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase())
+        .filter(|scheme| !scheme.is_empty());
+    let key = format!("databases.{alias}.url");
+    let Some(scheme) = scheme else {
+        return Err(Error::Config {
+            message: format!("{key} {url:?} is not a database URL: it has no scheme"),
+            hint: Some(format!(
+                "write a URL such as \"sqlite://db/db.sqlite3\"; this build connects to: {}",
+                supported_schemes()
+            )),
+        });
+    };
+    if DRIVERS
+        .iter()
+        .any(|driver| driver.schemes.contains(&scheme.as_str()))
+    {
+        return Ok(());
+    }
+    Err(Error::Config {
+        message: format!(
+            "{key} uses the scheme '{scheme}:', and this build of Nuages has no database driver for it"
+        ),
+        hint: Some(format!(
+            "{}the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
+            closest_scheme(&scheme),
+            supported_schemes()
+        )),
+    })
+}
+
+/// [`check_url`] for every database of `settings`.
+pub(crate) fn check_urls(settings: &Settings) -> Result<()> {
+    settings
+        .databases
+        .iter()
+        .try_for_each(|(alias, database)| check_url(alias, &database.url))
+}
 
 /// The alias views get through [`Db`].
 pub const DEFAULT_ALIAS: &str = "default";
@@ -88,68 +184,8 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-/// Every URL scheme one of sqlx's database drivers handles, whether this
-/// build compiles the driver in or not.
-const DRIVER_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
-
-/// A database URL whose scheme no driver handles: what is wrong and what works.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlSchemeError {
-    /// What is wrong with the URL.
-    pub message: String,
-    /// The closest scheme, and the URLs that work in this build.
-    pub hint: String,
-}
-
-/// The scheme of a URL (`sqlite` for `sqlite://x`, `sqlite:x` and
-/// `sqlite::memory:`), if it has one.
-pub fn url_scheme(url: &str) -> Option<&str> {
-    let (scheme, _) = url.split_once(':')?;
-    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then_some(scheme)
-}
-
-/// Refuse a URL whose scheme names no database driver.
-///
-/// ```
-/// use nuages::db::check_url_scheme;
-/// assert!(check_url_scheme("sqlite://db/db.sqlite3").is_ok());
-/// let error = check_url_scheme("sqlite3://db.sqlite3").unwrap_err();
-/// assert!(error.hint.contains("did you mean sqlite://"));
-/// ```
-pub fn check_url_scheme(url: &str) -> std::result::Result<(), UrlSchemeError> {
-    let scheme = url_scheme(url);
-    if scheme.is_some_and(|s| DRIVER_SCHEMES.contains(&s.to_ascii_lowercase().as_str())) {
-        return Ok(());
-    }
-    let message = match scheme {
-        Some(scheme) => {
-            format!("{url:?} has the scheme {scheme:?}, which no database driver handles")
-        }
-        None => format!("{url:?} has no scheme, such as sqlite://"),
-    };
-    let working = <sqlx::Sqlite as sqlx::Database>::URL_SCHEMES
-        .iter()
-        .map(|s| format!("{s}://"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let works = format!(
-        "schemes that work in this build: {working} (sqlite://db/db.sqlite3 is a file relative to the settings file, sqlite::memory: a database in memory)"
-    );
-    let hint =
-        match scheme.and_then(|s| crate::conf::closest_name(s, DRIVER_SCHEMES.iter().copied())) {
-            Some(closest) => format!("did you mean {closest}://? The {works}"),
-            None => format!("the {works}"),
-        };
-    Err(UrlSchemeError { message, hint })
-}
-
 async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
-    static DRIVERS: Once = Once::new();
-    DRIVERS.call_once(sqlx::any::install_default_drivers);
+    sqlx::any::install_default_drivers();
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
         if let Some(dir) = file.parent() {
@@ -226,6 +262,82 @@ mod tests {
     }
 
     #[test]
+    fn urls_without_a_driver_are_refused_with_the_schemes_that_work() {
+        assert!(check_url("default", "sqlite:///srv/db.sqlite3").is_ok());
+        assert!(check_url("default", "sqlite::memory:").is_ok());
+        assert!(check_url("default", "SQLite://x.db").is_ok());
+        let error = check_url("other", "mongodb://localhost/site").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "databases.other.url uses the scheme 'mongodb:', and this build of Nuages has no database driver for it"
+        );
+        assert!(
+            error.hint().unwrap().contains("sqlite: (SQLite)"),
+            "{:?}",
+            error.hint()
+        );
+        let error = check_url("default", "db.sqlite3").unwrap_err();
+        assert!(error.to_string().contains("no scheme"), "{error}");
+        // A typo of a scheme gets the closest.
+        let error = check_url("default", "sqlite3://db.sqlite3").unwrap_err();
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("did you mean 'sqlite:'? the drivers"),
+            "{:?}",
+            error.hint()
+        );
+        assert!(
+            !check_url("default", "mongodb://h/x")
+                .unwrap_err()
+                .hint()
+                .unwrap()
+                .starts_with("did you mean")
+        );
+    }
+
+    /// [`DRIVERS`] is what sqlx installed: every scheme sqlx has a driver
+    /// for connects (or fails for another reason), every other one fails
+    /// with sqlx's "no driver" error. Nothing listens on port 1.
+    #[tokio::test]
+    async fn the_driver_list_is_what_sqlx_installed() {
+        sqlx::any::install_default_drivers();
+        for scheme in [
+            "sqlite",
+            "postgres",
+            "postgresql",
+            "mysql",
+            "mariadb",
+            "mssql",
+        ] {
+            let url = if scheme == "sqlite" {
+                "sqlite::memory:".to_string()
+            } else {
+                format!("{scheme}://nuages@127.0.0.1:1/nuages")
+            };
+            let result = AnyPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .max_connections(1)
+                .connect(&url)
+                .await;
+            let installed = match result {
+                Ok(_) => true,
+                Err(sqlx::Error::Configuration(error)) => {
+                    !error.to_string().contains("no driver found")
+                }
+                Err(_) => true,
+            };
+            assert_eq!(
+                installed,
+                check_url("default", &url).is_ok(),
+                "sqlx {} a driver for {scheme}: but DRIVERS says otherwise",
+                if installed { "has" } else { "has no" }
+            );
+        }
+    }
+
+    #[test]
     fn sqlite_file_paths() {
         assert_eq!(
             sqlite_file("sqlite:///a/b.db?mode=ro"),
@@ -233,36 +345,5 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x/y"), None);
-    }
-
-    #[test]
-    fn url_schemes_name_their_driver_or_the_closest() {
-        assert_eq!(url_scheme("sqlite::memory:"), Some("sqlite"));
-        assert_eq!(url_scheme("sqlite:db.sqlite3"), Some("sqlite"));
-        assert_eq!(url_scheme("db/db.sqlite3"), None);
-        for url in [
-            "sqlite://db/x.sqlite3",
-            "sqlite::memory:",
-            "postgres://h/x",
-            "mysql://h/x",
-        ] {
-            assert_eq!(check_url_scheme(url), Ok(()), "{url}");
-        }
-        let error = check_url_scheme("postgress://h/x").unwrap_err();
-        assert!(error.message.contains("\"postgress\""), "{}", error.message);
-        assert!(
-            error.hint.starts_with("did you mean postgres://?"),
-            "{}",
-            error.hint
-        );
-        let error = check_url_scheme("db/db.sqlite3").unwrap_err();
-        assert!(error.message.contains("no scheme"), "{}", error.message);
-        assert!(
-            error
-                .hint
-                .starts_with("the schemes that work in this build: sqlite://"),
-            "{}",
-            error.hint
-        );
     }
 }

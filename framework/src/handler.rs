@@ -256,6 +256,7 @@ impl Application {
             crate::staticfiles::static_url_fn(&settings),
         )?);
         let static_serving = StaticServing::default_for(&settings);
+        crate::db::check_urls(&settings)?;
         let state = Arc::new(AppState {
             project: project.name.clone(),
             databases: Databases::new(&settings),

@@ -105,9 +105,13 @@ fn every_settings_key_is_documented_with_its_type_and_default() {
     }
 }
 
+/// A built-in check id: Django's families (`security`, `staticfiles`, and
+/// `4_0` for its CSRF origins check) and Nuages's own.
+const ID: &str = r"(?:security|staticfiles|4_0|nuages)\.[DIWEC]\d{3}";
+
 /// Every check id written in the checks' sources.
 fn check_ids_in_code() -> BTreeSet<String> {
-    let id = regex::Regex::new(r#""((?:security|staticfiles|nuages)\.[DIWEC]\d{3})""#).unwrap();
+    let id = regex::Regex::new(&format!(r#""({ID})""#)).unwrap();
     let folder = repository().join("framework/src/checks");
     let mut ids = BTreeSet::new();
     for entry in std::fs::read_dir(&folder).unwrap() {
@@ -145,7 +149,7 @@ fn every_check_id_is_documented_with_its_level() {
         assert_eq!(row[0], level, "the level of {id} in docs/checks.md");
     }
     // The settings reference names only checks that exist.
-    let named = regex::Regex::new(r"`((?:security|staticfiles|nuages)\.[DIWEC]\d{3})`").unwrap();
+    let named = regex::Regex::new(&format!("`({ID})`")).unwrap();
     for captures in named.captures_iter(&read("docs/settings.md")) {
         assert!(
             in_code.contains(&captures[1]),

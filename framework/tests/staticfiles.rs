@@ -114,10 +114,14 @@ fn last_line(out: &str) -> &str {
     out.lines().last().unwrap_or_default()
 }
 
+/// Files left under a temporary name: hidden (collectstatic's own) or `.tmp`.
 fn temp_files(root: &Path) -> Vec<PathBuf> {
     walk(root)
         .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with('.') || name.ends_with(".tmp")
+        })
         .collect()
 }
 
@@ -350,55 +354,232 @@ async fn nothing_outside_the_source_folders_is_served() {
     assert_eq!(client.get("/static/css/site.css").await.status, 200);
 }
 
-#[test]
-fn nothing_outside_the_source_folders_is_served_over_a_socket() {
-    let site = Site::new("");
-    add_outward_links(&site);
-    let application = site.application(site.settings());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
-        let _ = stopped.await;
-    }));
-    let raw_get = |path: &str| -> (u16, String) {
+/// An application answering on a real loopback socket, for raw requests
+/// that no client normalises; stopped when dropped.
+struct Listening {
+    addr: std::net::SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Listening {
+    fn start(application: Application) -> Listening {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
+            let _ = stopped.await;
+        }));
+        Listening {
+            addr,
+            runtime,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// `GET path` with these extra header lines, on a new connection.
+    fn get(&self, path: &str, headers: &str) -> RawResponse {
         use std::io::Write;
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let status = text
+        RawResponse::parse(raw)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server).unwrap().unwrap();
+        }
+    }
+}
+
+/// A response as it came off the wire.
+struct RawResponse {
+    raw: Vec<u8>,
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn parse(raw: Vec<u8>) -> RawResponse {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |p| p + 4);
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head
             .split_whitespace()
             .nth(1)
-            .unwrap_or("0")
-            .parse()
+            .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        (status, text)
-    };
+        RawResponse {
+            body: raw[split..].to_vec(),
+            raw,
+            status,
+            head,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// Whether the bytes on the wire hold `needle` anywhere.
+    fn holds(&self, needle: &[u8]) -> bool {
+        self.raw.windows(needle.len()).any(|w| w == needle)
+    }
+}
+
+#[test]
+fn nothing_outside_the_source_folders_is_served_over_a_socket() {
+    let site = Site::new("");
+    add_outward_links(&site);
+    let server = Listening::start(site.application(site.settings()));
     for path in TRAVERSALS {
-        let (status, text) = raw_get(path);
-        assert_eq!(status, 404, "{path}: {text}");
-        assert!(!text.contains("TOP-SECRET"), "{path}");
+        let response = server.get(path, "");
+        assert_eq!(response.status, 404, "{path}: {}", response.head);
+        assert!(!response.holds(b"TOP-SECRET"), "{path}");
     }
     // A raw backslash: rejected by the server (400) or by us (404), never served.
-    let (status, text) = raw_get("/static/..\\secret.txt");
-    assert!(status == 404 || status == 400, "{status}: {text}");
-    assert!(!text.contains("TOP-SECRET"));
-    let (status, text) = raw_get("/static/css/site.css");
-    assert_eq!(status, 200, "{text}");
-    assert!(text.to_ascii_lowercase().contains("content-type: text/css"));
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
+    let response = server.get("/static/..\\secret.txt", "");
+    assert!(
+        response.status == 404 || response.status == 400,
+        "{}",
+        response.head
+    );
+    assert!(!response.holds(b"TOP-SECRET"));
+    let response = server.get("/static/css/site.css", "");
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+}
+
+/// The secrets of [`Site`] that live outside every static folder.
+const SECRETS: &[&[u8]] = &[b"TOP-SECRET", b"secret_key"];
+
+/// Make `file.gz` and `file.br` links to files outside the static folders:
+/// the settings file (relative link) and `secret.txt` (absolute link).
+fn plant_outward_siblings(site: &Site, file: &Path) {
+    for suffix in [".gz", ".br"] {
+        let sibling = PathBuf::from(format!("{}{suffix}", file.display()));
+        let _ = std::fs::remove_file(&sibling);
+    }
+    let up = file
+        .strip_prefix(&site.dir)
+        .unwrap()
+        .components()
+        .skip(1)
+        .map(|_| "..")
+        .collect::<Vec<_>>()
+        .join("/");
+    std::os::unix::fs::symlink(
+        format!("{up}/settings.toml"),
+        format!("{}.gz", file.display()),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        site.dir.join("secret.txt"),
+        format!("{}.br", file.display()),
+    )
+    .unwrap();
+    // The links do lead to the secrets.
+    assert!(
+        std::fs::read_to_string(format!("{}.gz", file.display()))
+            .unwrap()
+            .contains("secret_key")
+    );
+}
+
+/// Ask for `path` with every way of accepting a sibling: `expected` comes
+/// back as is, never a byte of the secrets the siblings lead to.
+fn assert_siblings_are_refused(server: &Listening, path: &str, expected: &[u8]) {
+    for accept in ["gzip, br", "gzip", "br", "br;q=1, gzip;q=0.5", "x-gzip"] {
+        let response = server.get(path, &format!("Accept-Encoding: {accept}\r\n"));
+        assert_eq!(response.status, 200, "{accept}: {}", response.head);
+        for secret in SECRETS {
+            assert!(
+                !response.holds(secret),
+                "{accept}: {}",
+                String::from_utf8_lossy(&response.raw)
+            );
+        }
+        assert_eq!(response.header("content-encoding"), None, "{accept}");
+        assert_eq!(response.body, expected, "{accept}");
+    }
+}
+
+#[test]
+fn a_sibling_that_leads_out_of_its_source_folder_is_never_sent() {
+    let site = Site::new("");
+    let css = SITE_CSS.repeat(10);
+    let gz = nuages::staticfiles::compress::Encoding::Gzip
+        .compress(css.as_bytes())
+        .unwrap();
+    std::fs::write(site.dir.join("static/css/site.css.gz"), &gz).unwrap();
+    plant_outward_siblings(&site, &site.dir.join("static/js/app.js"));
+    plant_outward_siblings(&site, &site.dir.join("vendor/jquery.js"));
+    let server = Listening::start(site.application(site.settings()));
+
+    assert_siblings_are_refused(&server, "/static/js/app.js", b"console.log('app');\n");
+    assert_siblings_are_refused(&server, "/static/lib/jquery.js", b"/* jquery */\n");
+    // A sibling inside the folder is still sent.
+    let legit = server.get("/static/css/site.css", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(legit.status, 200, "{}", legit.head);
+    assert_eq!(legit.header("content-encoding"), Some("gzip"));
+    assert_eq!(legit.body, gz);
+}
+
+#[test]
+fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
+    let site = Site::new("");
+    site.collect(noinput());
+    let root = site.root();
+    let mut production = site.settings();
+    production.debug = false;
+    production.allowed_hosts = vec!["localhost".into()];
+    let application = site
+        .application(production)
+        .with_static_serving(StaticServing::Collected)
+        .unwrap();
+    let server = Listening::start(application);
+    let css = SITE_CSS.repeat(10);
+
+    // The siblings collectstatic wrote are sent.
+    let legit = server.get("/static/css/site.css", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(legit.status, 200, "{}", legit.head);
+    assert_eq!(legit.header("content-encoding"), Some("br"));
+    assert_eq!(
+        legit.body,
+        std::fs::read(root.join("css/site.css.br")).unwrap()
+    );
+
+    plant_outward_siblings(&site, &root.join("css/site.css"));
+    assert_siblings_are_refused(&server, "/static/css/site.css", css.as_bytes());
 }
 
 #[tokio::test]
@@ -1161,4 +1342,180 @@ fn compressible_files_get_smaller_gz_and_br_siblings() {
         .unwrap();
     assert_eq!(text, "p { color: blue; }\n".repeat(40));
     assert!(temp_files(&root).is_empty());
+}
+
+#[test]
+fn collectstatic_never_reads_a_sibling_that_leads_out() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let root = site.root();
+    let secret = site.dir.join("secret.txt");
+    // In a source folder: the walker skips the link, the sibling is made.
+    std::os::unix::fs::symlink(&secret, site.dir.join("static/css/site.css.gz")).unwrap();
+    let (_, out) = site.collect(noinput());
+    assert!(
+        out.contains("static/css/site.css.gz': a symbolic link that leads out"),
+        "{out}"
+    );
+    let css = SITE_CSS.repeat(10);
+    let gunzip = |path: &Path| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&std::fs::read(path).unwrap()[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
+
+    // Planted in static_root, looking up to date (the time of the file),
+    // with the hashed copy's siblings to be made from it.
+    let original = root.join("css/site.css");
+    set_mtime(&secret, mtime(&original));
+    let hashed = nuages::staticfiles::Manifest::load(&root).unwrap().paths["css/site.css"].clone();
+    for suffix in [".gz", ".br"] {
+        std::fs::remove_file(format!("{}{suffix}", original.display())).unwrap();
+        std::os::unix::fs::symlink(&secret, format!("{}{suffix}", original.display())).unwrap();
+        std::fs::remove_file(root.join(format!("{hashed}{suffix}"))).unwrap();
+    }
+    site.collect(noinput());
+    for path in walk(&root) {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(
+            !meta.file_type().is_symlink(),
+            "{} is left a link",
+            path.display()
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(10).any(|w| w == b"TOP-SECRET"),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
+    assert_eq!(gunzip(&root.join(format!("{hashed}.gz"))), css);
+}
+
+// ---------------------------------------------------------------- Django's edge cases
+
+#[test]
+fn manifest_storage_rewrites_tab_source_maps_and_normalises_references() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let cached = site.dir.join("static/cached");
+    // Django's own test files (tests/staticfiles_tests/project/documents/cached).
+    write(
+        &cached.join("source_map_tabs.css"),
+        "* {outline: 1px solid red;}\n/*#\tsourceMappingURL=source_map.css.map\t*/\n",
+    );
+    write(&cached.join("source_map.css.map"), "{}");
+    write(
+        &cached.join("source_map_space.js"),
+        "//# sourceMappingURL=source_map.js.map\n",
+    );
+    write(
+        &cached.join("source_map_tab.js"),
+        "go();\n//#\tsourceMappingURL=source_map.js.map\n",
+    );
+    write(&cached.join("source_map.js.map"), "{\"v\":3}");
+    write(
+        &cached.join("denorm.css"),
+        "@import url(\"..//cached///styles.css\");\nbody {\n    background: #d3d6d8 url(img/relative.png );\n}\n",
+    );
+    write(&cached.join("styles.css"), "x{}");
+    write(&cached.join("img/relative.png"), "PNG");
+    site.collect(noinput());
+    let root = site.root();
+    let manifest = nuages::staticfiles::Manifest::load(&root).unwrap();
+    let hashed = |name: &str| manifest.paths[name].clone();
+    let file = |name: &str| hashed(name).rsplit('/').next().unwrap().to_string();
+    let content = |name: &str| std::fs::read_to_string(root.join(hashed(name))).unwrap();
+
+    let css = content("cached/source_map_tabs.css");
+    assert!(
+        !css.contains("/*#\tsourceMappingURL=source_map.css.map\t*/"),
+        "{css}"
+    );
+    assert!(
+        css.contains(&format!(
+            "/*# sourceMappingURL={} */",
+            file("cached/source_map.css.map")
+        )),
+        "{css}"
+    );
+    for js in ["cached/source_map_space.js", "cached/source_map_tab.js"] {
+        let text = content(js);
+        assert!(
+            text.contains(&format!(
+                "//# sourceMappingURL={}\n",
+                file("cached/source_map.js.map")
+            )),
+            "{js}: {text}"
+        );
+    }
+
+    let denorm = content("cached/denorm.css");
+    assert!(!denorm.contains("..//cached///styles.css"), "{denorm}");
+    assert!(
+        denorm.contains(&format!("../cached/{}", file("cached/styles.css"))),
+        "{denorm}"
+    );
+    assert!(
+        denorm.contains(&format!("url(img/{} )", file("cached/img/relative.png"))),
+        "{denorm}"
+    );
+}
+
+#[test]
+fn static_of_a_folder_is_its_unhashed_url() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    write(
+        &site.dir.join("templates/folders.html"),
+        "{{ static(path='path/') }} {{ static(path='path/?query') }} {{ static(path='/') }}",
+    );
+    let mut production = site.settings();
+    production.debug = false;
+    let expected = "/static/path/ /static/path/?query /static/";
+    // Before collectstatic (no manifest needed for a folder), and after.
+    for collect in [false, true] {
+        if collect {
+            site.collect(noinput());
+        }
+        let page = site
+            .application(production.clone())
+            .state()
+            .templates
+            .render("folders.html", &Default::default());
+        assert_eq!(page.unwrap(), expected, "collected: {collect}");
+    }
+}
+
+#[test]
+fn every_name_the_file_system_accepts_collects() {
+    // Plain storage: a 255-byte name, compressible (its siblings' names
+    // would be too long, so it has none).
+    let site = Site::new("");
+    let longest = format!("long/{}.css", "a".repeat(251));
+    assert_eq!(longest.rsplit('/').next().unwrap().len(), 255);
+    let css = SITE_CSS.repeat(10);
+    write(&site.dir.join("static").join(&longest), &css);
+    let (summary, _) = site.collect(noinput());
+    assert_eq!(summary.copied, 5);
+    let root = site.root();
+    assert_eq!(std::fs::read_to_string(root.join(&longest)).unwrap(), css);
+    assert!(root.join("css/site.css.gz").is_file());
+    assert_eq!(walk(&root.join("long")), [root.join(&longest)]);
+
+    // Manifest storage: a name whose hashed name has 255 bytes.
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let name = format!("long/{}.css", "b".repeat(238));
+    write(&site.dir.join("static").join(&name), &css);
+    let (summary, _) = site.collect(noinput());
+    assert_eq!(summary.copied, 5);
+    let root = site.root();
+    let manifest = nuages::staticfiles::Manifest::load(&root).unwrap();
+    let hashed = &manifest.paths[&name];
+    assert_eq!(hashed.rsplit('/').next().unwrap().len(), 255);
+    assert_eq!(std::fs::read_to_string(root.join(hashed)).unwrap(), css);
+    assert_eq!(std::fs::read_to_string(root.join(&name)).unwrap(), css);
+    assert!(root.join(format!("{name}.gz")).is_file());
+    assert!(temp_files(&root).is_empty(), "{:?}", temp_files(&root));
 }

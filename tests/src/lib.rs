@@ -126,7 +126,6 @@ pub fn free_port() -> u16 {
 }
 
 /// A response read off the wire.
-#[derive(Debug)]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -134,6 +133,21 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body, de-chunked.
     pub body: String,
+    /// The body's bytes, de-chunked.
+    pub bytes: Vec<u8>,
+    /// Everything received, as it came off the wire.
+    pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    // The text, not the bytes: what a reader of a failed test wants.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpResponse {
@@ -143,6 +157,11 @@ impl HttpResponse {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the bytes received hold `needle` anywhere (head or body).
+    pub fn holds(&self, needle: &[u8]) -> bool {
+        self.raw.windows(needle.len()).any(|w| w == needle)
     }
 }
 
@@ -204,6 +223,8 @@ fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
         status,
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
+        bytes: body,
+        raw: raw.to_vec(),
     })
 }
 

@@ -1,10 +1,13 @@
 //! `manage check` in a generated project: Django's report and exit codes,
-//! JSON, tags, silencing, file permissions for another user, a production
-//! configuration that passes `--deploy`, and `runserver` refusing to start
-//! on a check error.
+//! JSON, tags, silencing, file permissions for the production `serve_user`
+//! and for another user, a production configuration that passes
+//! `--deploy`, `runserver` refusing to start on a check error, and `check`
+//! failing on every setting the application refuses, in its words.
 
 use std::io::Read;
 
+use nuages::conf::SettingsLoader;
+use nuages::{Application, Project};
 use nuages_e2e::{GeneratedProject, Json, free_port, manage_env, parse_json};
 
 /// A strong random key: 60 characters from /dev/urandom.
@@ -178,11 +181,38 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         ("SECRET_KEY", key.as_str()),
         ("NUAGES_ALLOWED_HOSTS", "example.com,www.example.com"),
     ];
+    // The production settings name the account serve runs as; on this
+    // machine it does not exist yet: an error with the command that makes it.
+    let (output, _, stderr) = manage_env(
+        &project,
+        &[
+            "check",
+            "--deploy",
+            "--settings",
+            "settings.production.toml",
+        ],
+        &env,
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "?: (nuages.E012) serve_user: there is no user 'checked_site' on this system"
+        ) && stderr
+            .contains("\tHINT: create the account: useradd --system --no-create-home checked_site"),
+        "{stderr}"
+    );
+
+    // Judged for the user running the tests, as if it ran the server.
+    let me = nuages::checks::files::Identity::current()
+        .name
+        .expect("the test user has a name");
     let production = [
         "check",
         "--deploy",
         "--settings",
         "settings.production.toml",
+        "--user",
+        me.as_str(),
     ];
     let (output, _, stderr) = manage_env(&project, &production, &env);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -202,7 +232,7 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
     assert!(!stderr.contains("System check"), "{stderr}");
 
     // The same files, for a server running as `nobody`: it cannot write them.
-    let mut with_user = production.to_vec();
+    let mut with_user = production[..4].to_vec();
     with_user.extend(["--user", "nobody"]);
     let (output, _, stderr) = manage_env(&project, &with_user, &env);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -235,4 +265,74 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         summary(&stderr),
         "System check identified 1 issue (0 silenced)."
     );
+}
+
+/// Every setting that makes the application refuse to start makes `check`
+/// (and `check --deploy`) fail with an error of its id, whose message and
+/// hint are those `Application::new` refuses with: a checklist that passes
+/// gives a server that starts.
+#[test]
+fn check_fails_on_what_the_application_refuses_in_its_words() {
+    let project = GeneratedProject::new("agreeing_site");
+    let (output, _, stderr) = project.manage(&["check"]);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+
+    let cases = [
+        (
+            "NUAGES_X_FRAME_OPTIONS",
+            "ALLOW-FROM https://example.com",
+            "nuages.E007",
+        ),
+        (
+            "NUAGES_MIDDLEWARE",
+            "security,session,common,csrf,xframe,gzip",
+            "nuages.E006",
+        ),
+        ("NUAGES_CSRF_TRUSTED_ORIGINS", "example.com", "4_0.E001"),
+        (
+            "NUAGES_SECURE_REDIRECT_EXEMPT",
+            "^healthz/$,^(api/",
+            "nuages.E008",
+        ),
+        (
+            "NUAGES_SECURE_PROXY_SSL_HEADER",
+            "HTTP_X_FORWARDED_PROTO,https",
+            "nuages.E009",
+        ),
+        (
+            "NUAGES_DATABASES__DEFAULT__URL",
+            "postgres://db.internal/agreeing_site",
+            "nuages.E011",
+        ),
+    ];
+    for (variable, value, id) in cases {
+        let settings = SettingsLoader::new(project.dir.join("settings.toml"))
+            .env([(variable, value)])
+            .load()
+            .unwrap_or_else(|e| panic!("{variable}={value}: {e}"));
+        let error = Application::new(Project::new(&project.name, &project.dir), settings)
+            .expect_err(&format!("Application::new accepts {variable}={value}"));
+        let hint = error
+            .hint()
+            .unwrap_or_else(|| panic!("{error} has no hint"));
+        let expected = format!("?: ({id}) {error}\n\tHINT: {hint}\n");
+        for args in [&["check"][..], &["check", "--deploy"][..]] {
+            let (output, stdout, stderr) = manage_env(&project, args, &[(variable, value)]);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{args:?} with {variable}={value}: {stdout}{stderr}"
+            );
+            assert!(
+                stderr.starts_with(
+                    "SystemCheckError: System check identified some issues:\n\nERRORS:\n"
+                ),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains(&expected),
+                "{args:?} with {variable}={value}: expected\n{expected}in\n{stderr}"
+            );
+        }
+    }
 }

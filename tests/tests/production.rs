@@ -325,6 +325,73 @@ fn serve_takes_a_socket_passed_by_systemd() {
 }
 
 #[test]
+fn serve_static_never_sends_a_sibling_that_leads_out() {
+    let project = production_project("siblings");
+    let root = project.dir.join("www_dir/static");
+    let secret = b"TOP-SECRET-OF-THE-PROJECT";
+    std::fs::write(project.dir.join("secret.txt"), secret).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = Server::start(
+        production(&project).args(["serve", "--static", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    wait_for(Duration::from_secs(60), || get(addr, "/").ok())
+        .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("staticfiles.json")).unwrap())
+            .unwrap();
+    let hashed = manifest["paths"]["css/big.css"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accepting = |path: &str, accept: &str| {
+        http(
+            addr,
+            "GET",
+            &format!("/static/{path}"),
+            &[("Accept-Encoding", accept)],
+            "",
+        )
+        .unwrap()
+    };
+
+    // The siblings collectstatic wrote are sent.
+    let legit = accepting(&hashed, "gzip, br");
+    assert_eq!(legit.status, 200, "{legit:?}\n{}", server.output());
+    assert_eq!(legit.header("content-encoding"), Some("br"));
+    assert_eq!(
+        legit.bytes,
+        std::fs::read(root.join(format!("{hashed}.br"))).unwrap()
+    );
+
+    // Links to a file outside static_root in their place: never followed.
+    for name in ["css/big.css", hashed.as_str()] {
+        let file = root.join(name);
+        for (suffix, target) in [
+            (".gz", Path::new("../../../secret.txt").to_path_buf()),
+            (".br", project.dir.join("secret.txt")),
+        ] {
+            let sibling = format!("{}{suffix}", file.display());
+            std::fs::remove_file(&sibling).unwrap();
+            std::os::unix::fs::symlink(&target, &sibling).unwrap();
+            assert_eq!(std::fs::read(&sibling).unwrap(), secret);
+        }
+        for accept in ["gzip, br", "gzip", "br"] {
+            let response = accepting(name, accept);
+            assert_eq!(response.status, 200, "{name} {accept}: {response:?}");
+            assert!(!response.holds(secret), "{name} {accept}: {response:?}");
+            assert_eq!(response.header("content-encoding"), None, "{name} {accept}");
+            assert_eq!(
+                response.bytes,
+                std::fs::read(&file).unwrap(),
+                "{name} {accept}"
+            );
+        }
+    }
+}
+
+#[test]
 fn serve_refuses_to_start_without_a_secret_key() {
     let project = GeneratedProject::new("keyless");
     let (output, _, stderr) = run(manage(&project.dir)

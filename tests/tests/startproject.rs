@@ -142,6 +142,7 @@ fn the_generated_tree_matches_the_design() {
     assert!(production.contains("extends = \"settings.toml\""));
     assert!(production.contains("secret_key = \"${SECRET_KEY}\""));
     assert!(production.contains("log_file = \"logs/mysite.log\""));
+    assert!(production.contains("serve_user = \"mysite\""));
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,8 +1,13 @@
 //! Files the server writes: each SQLite database (with its folder, where
-//! SQLite keeps its journal) and the log file. The user the server runs as
-//! (`check --user NAME`, else the current user) must be able to write them
-//! or create them (`nuages.E001`, `nuages.E002`); nobody else should
-//! (`nuages.W004`, `nuages.W005`).
+//! SQLite keeps its journal), the log file, and the unix socket `serve`
+//! creates. The user the server runs as (`check --user NAME`, else the
+//! `serve_user` setting, else the user running the check) must be able to
+//! write them or create them (`nuages.E001`, `nuages.E002`, `nuages.W012`);
+//! nobody else should (`nuages.W004`, `nuages.W005`). An account that does
+//! not exist is `nuages.E012`, with the command that creates it; a
+//! `check --deploy` run by root for no named account warns that root may
+//! write anything (`nuages.W011`). `runserver` and `serve` judge for the
+//! user they run as.
 //!
 //! Permissions are judged from mode bits and ownership, as the kernel does
 //! without ACLs: the owner's bits for the owner, the group's for members,
@@ -14,12 +19,25 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{Check, CheckContext, CheckMessage};
+use super::{Check, CheckContext, CheckMessage, Level};
 use crate::db::sqlite_file;
+use crate::server::{Bind, parse_bind};
 
 /// The checks of this file.
 pub fn checks() -> Vec<Check> {
     vec![
+        Check {
+            name: "server_user_exists",
+            tags: &["files"],
+            deploy: false,
+            run: check_server_user,
+        },
+        Check {
+            name: "judged_for_root",
+            tags: &["files"],
+            deploy: true,
+            run: check_judged_for_root,
+        },
         Check {
             name: "database_files_writable",
             tags: &["files", "database"],
@@ -31,6 +49,12 @@ pub fn checks() -> Vec<Check> {
             tags: &["files"],
             deploy: false,
             run: check_log_file,
+        },
+        Check {
+            name: "socket_creatable",
+            tags: &["files"],
+            deploy: true,
+            run: check_socket,
         },
     ]
 }
@@ -54,14 +78,15 @@ pub enum UserError {
 }
 
 impl UserError {
-    /// How to fix it.
-    pub fn hint(&self) -> &'static str {
+    /// How to fix it: for an unknown account, the command that creates it.
+    pub fn hint(&self) -> String {
         match self {
-            UserError::Unknown(_) => {
-                "pass the account the server runs as (`id -un` prints yours; systemd units name it in User=)"
-            }
+            UserError::Unknown(name) => format!(
+                "create the account: useradd --system --no-create-home {name} (or name the account \
+                 the server runs as in serve_user or --user; `id -un` prints yours)"
+            ),
             UserError::Lookup { .. } => {
-                "check /etc/nsswitch.conf and the user database, then try again"
+                "check /etc/nsswitch.conf and the user database, then try again".into()
             }
         }
     }
@@ -275,21 +300,76 @@ fn user_name(uid: libc::uid_t) -> Option<String> {
 
 /// What is being checked, for the messages.
 struct Subject<'a> {
-    /// `nuages.E001` / `nuages.E002`.
+    /// `nuages.E001` / `nuages.E002` / `nuages.W012`: cannot be written.
     error_id: &'static str,
-    /// `nuages.W004` / `nuages.W005`.
+    /// `nuages.W004` / `nuages.W005` / `nuages.W012`: writable by everyone.
     warning_id: &'static str,
+    /// How serious "cannot be written" is: a warning where the server may not
+    /// need to write (a socket systemd creates).
+    level: Level,
     /// `the SQLite database`.
     what: &'static str,
     /// The setting that names the file.
     setting: &'a str,
     /// Whether the server also creates files beside it (SQLite's journal).
     writes_folder: bool,
+    /// Said after the hint of "cannot be written".
+    note: Option<&'static str>,
+}
+
+impl Subject<'_> {
+    fn problem(&self, message: String, hint: String) -> CheckMessage {
+        let hint = match self.note {
+            Some(note) => format!("{hint}; {note}"),
+            None => hint,
+        };
+        CheckMessage::new(self.level, self.error_id, message, Some(&hint))
+    }
+
+    fn not_writable(&self, who: &Identity, file: &Path, path: &Path, kind: &str) -> CheckMessage {
+        let bits = if kind == "the file" { "u+w" } else { "u+wx" };
+        self.problem(
+            format!(
+                "{} cannot write {} {} ({}): no write permission on {kind} {}.",
+                capitalize(&who.describe()),
+                self.what,
+                file.display(),
+                self.setting,
+                path.display(),
+            ),
+            format!(
+                "give it to the server's user: chown {owner} {path} && chmod {bits} {path} (or change {})",
+                self.setting,
+                owner = who.owner_arg(),
+                path = path.display(),
+            ),
+        )
+    }
+
+    fn world_writable(&self, file: &Path, path: &Path, mode: u32) -> CheckMessage {
+        CheckMessage::warning(
+            self.warning_id,
+            format!(
+                "{} {} is writable by every user of this machine (mode {:04o}): {} can be replaced or altered.",
+                if path == file {
+                    "The file"
+                } else {
+                    "The folder"
+                },
+                path.display(),
+                mode & 0o7777,
+                self.what
+            ),
+            format!(
+                "remove the others' write permission: chmod o-w {}",
+                path.display()
+            ),
+        )
+    }
 }
 
 fn io_problem(subject: &Subject, path: &Path, error: &io::Error) -> CheckMessage {
-    CheckMessage::error(
-        subject.error_id,
+    subject.problem(
         format!(
             "Cannot inspect {} at {} ({}): {error}.",
             subject.what,
@@ -306,131 +386,98 @@ fn io_problem(subject: &Subject, path: &Path, error: &io::Error) -> CheckMessage
 
 /// The messages about `file` for `who`.
 fn check_file(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessage> {
+    let meta = match std::fs::metadata(file) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return check_creatable(who, file, subject);
+        }
+        Err(error) => return vec![io_problem(subject, file, &error)],
+    };
     let mut messages = Vec::new();
     let folder = file.parent().unwrap_or(Path::new("/"));
-    let owner = who.owner_arg();
-    let not_writable = |path: &Path, kind: &str| {
-        let bits = if kind == "the file" { "u+w" } else { "u+wx" };
-        CheckMessage::error(
-            subject.error_id,
+    if meta.is_dir() {
+        messages.push(subject.problem(
             format!(
-                "{} cannot write {} {} ({}): no write permission on {kind} {}.",
-                capitalize(&who.describe()),
-                subject.what,
+                "{} {} ({}) is a folder, not a file.",
+                capitalize(subject.what),
                 file.display(),
-                subject.setting,
-                path.display(),
-            ),
-            format!(
-                "give it to the server's user: chown {owner} {} && chmod {bits} {} (or change {})",
-                path.display(),
-                path.display(),
                 subject.setting
             ),
-        )
-    };
-    let world_writable = |path: &Path, mode: u32| {
-        CheckMessage::warning(
-            subject.warning_id,
             format!(
-                "{} {} is writable by every user of this machine (mode {:04o}): {} can be replaced or altered.",
-                if path == file {
-                    "The file"
-                } else {
-                    "The folder"
-                },
-                path.display(),
-                mode & 0o7777,
-                subject.what
+                "point {} to a file inside it, or remove the folder",
+                subject.setting
             ),
-            format!(
-                "remove the others' write permission: chmod o-w {}",
-                path.display()
-            ),
-        )
-    };
-    match std::fs::metadata(file) {
-        Ok(meta) => {
-            if meta.is_dir() {
-                messages.push(CheckMessage::error(
-                    subject.error_id,
-                    format!(
-                        "{} {} ({}) is a folder, not a file.",
-                        capitalize(subject.what),
-                        file.display(),
-                        subject.setting
-                    ),
-                    format!(
-                        "point {} to a file inside it, or remove the folder",
-                        subject.setting
-                    ),
-                ));
-                return messages;
-            }
-            match who.can_write(file) {
-                Ok(false) => messages.push(not_writable(file, "the file")),
+        ));
+        return messages;
+    }
+    match who.can_write(file) {
+        Ok(false) => messages.push(subject.not_writable(who, file, file, "the file")),
+        Ok(true) => {}
+        Err(error) => messages.push(io_problem(subject, file, &error)),
+    }
+    if meta.mode() & 0o002 != 0 {
+        messages.push(subject.world_writable(file, file, meta.mode()));
+    }
+    if subject.writes_folder {
+        match who.can_write(folder) {
+            Ok(false) => messages.push(subject.not_writable(who, file, folder, "its folder")),
+            Ok(true) => {}
+            Err(error) => messages.push(io_problem(subject, folder, &error)),
+        }
+    }
+    if let Ok(folder_meta) = std::fs::metadata(folder)
+        && folder_meta.mode() & 0o002 != 0
+    {
+        messages.push(subject.world_writable(file, folder, folder_meta.mode()));
+    }
+    messages
+}
+
+/// The messages about creating `file` (which may exist: it is replaced)
+/// for `who`: its folder must be writable, or creatable when missing.
+fn check_creatable(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessage> {
+    let mut messages = Vec::new();
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    match std::fs::metadata(folder) {
+        Ok(folder_meta) => {
+            match who.can_write(folder) {
+                Ok(false) => messages.push(subject.not_writable(who, file, folder, "its folder")),
                 Ok(true) => {}
-                Err(error) => messages.push(io_problem(subject, file, &error)),
+                Err(error) => messages.push(io_problem(subject, folder, &error)),
             }
-            if meta.mode() & 0o002 != 0 {
-                messages.push(world_writable(file, meta.mode()));
-            }
-            if subject.writes_folder {
-                match who.can_write(folder) {
-                    Ok(false) => messages.push(not_writable(folder, "its folder")),
-                    Ok(true) => {}
-                    Err(error) => messages.push(io_problem(subject, folder, &error)),
-                }
-            }
-            if let Ok(folder_meta) = std::fs::metadata(folder)
-                && folder_meta.mode() & 0o002 != 0
-            {
-                messages.push(world_writable(folder, folder_meta.mode()));
+            if folder_meta.mode() & 0o002 != 0 {
+                messages.push(subject.world_writable(file, folder, folder_meta.mode()));
             }
         }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => match std::fs::metadata(folder) {
-            Ok(folder_meta) => {
-                match who.can_write(folder) {
-                    Ok(false) => messages.push(not_writable(folder, "its folder")),
-                    Ok(true) => {}
-                    Err(error) => messages.push(io_problem(subject, folder, &error)),
-                }
-                if folder_meta.mode() & 0o002 != 0 {
-                    messages.push(world_writable(folder, folder_meta.mode()));
-                }
+        Err(_) => {
+            let ancestor = folder
+                .ancestors()
+                .skip(1)
+                .find(|a| a.exists())
+                .unwrap_or(Path::new("/"));
+            match who.can_write(ancestor) {
+                Ok(true) => {}
+                Ok(false) => messages.push(subject.problem(
+                    format!(
+                        "The folder {} of {} {} ({}) does not exist and {} cannot create it: no write \
+                         permission on {}.",
+                        folder.display(),
+                        subject.what,
+                        file.display(),
+                        subject.setting,
+                        who.describe(),
+                        ancestor.display(),
+                    ),
+                    format!(
+                        "create it for the server's user: mkdir -p {folder} && chown {} {folder} (or change {})",
+                        who.owner_arg(),
+                        subject.setting,
+                        folder = folder.display(),
+                    ),
+                )),
+                Err(error) => messages.push(io_problem(subject, ancestor, &error)),
             }
-            Err(_) => {
-                let ancestor = folder
-                    .ancestors()
-                    .skip(1)
-                    .find(|a| a.exists())
-                    .unwrap_or(Path::new("/"));
-                match who.can_write(ancestor) {
-                    Ok(true) => {}
-                    Ok(false) => messages.push(CheckMessage::error(
-                        subject.error_id,
-                        format!(
-                            "The folder {} of {} {} ({}) does not exist and {} cannot create it: no write \
-                             permission on {}.",
-                            folder.display(),
-                            subject.what,
-                            file.display(),
-                            subject.setting,
-                            who.describe(),
-                            ancestor.display(),
-                        ),
-                        format!(
-                            "create it for the server's user: mkdir -p {} && chown {owner} {} (or change {})",
-                            folder.display(),
-                            folder.display(),
-                            subject.setting
-                        ),
-                    )),
-                    Err(error) => messages.push(io_problem(subject, ancestor, &error)),
-                }
-            }
-        },
-        Err(error) => messages.push(io_problem(subject, file, &error)),
+        }
     }
     messages
 }
@@ -443,9 +490,83 @@ fn capitalize(text: &str) -> String {
     }
 }
 
-fn identity_or_error(ctx: &CheckContext, error_id: &str) -> Result<Identity, CheckMessage> {
-    Identity::resolve(ctx.user.as_deref())
-        .map_err(|error| CheckMessage::error(error_id, format!("{error}."), error.hint()))
+/// The user the server runs as; `None` when the named account cannot be
+/// looked up, which `nuages.E012` reports (once, not per file).
+fn server_identity(ctx: &CheckContext) -> Option<Identity> {
+    Identity::resolve(ctx.user.as_deref()).ok()
+}
+
+/// `nuages.E012`: `serve_user` (or `check --user`) names no account.
+pub fn check_server_user(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Some(name) = ctx.user.as_deref() else {
+        return vec![];
+    };
+    match Identity::of_user(name) {
+        Ok(_) => vec![],
+        Err(error) => vec![CheckMessage::error(
+            "nuages.E012",
+            format!(
+                "{}{error}: file permissions cannot be judged for the user the server runs as.",
+                if ctx.settings.serve_user.as_deref() == Some(name) {
+                    "serve_user: "
+                } else {
+                    ""
+                }
+            ),
+            error.hint(),
+        )],
+    }
+}
+
+/// `nuages.W011`: with `--deploy`, run as root and told of no other user
+/// (no `serve_user`, no `--user`), the permissions were judged for root,
+/// who may write anything: the server's own account may still be refused.
+pub fn check_judged_for_root(ctx: &CheckContext) -> Vec<CheckMessage> {
+    // SAFETY: reads the process's effective user id.
+    let root = unsafe { libc::geteuid() } == 0;
+    if ctx.user.is_some() || !root {
+        return vec![];
+    }
+    let name = ctx.project.name();
+    vec![CheckMessage::warning(
+        "nuages.W011",
+        "File permissions were judged for root, who runs this check and may write anything: the \
+         database, log and socket paths were not judged for the account the server will run as.",
+        format!(
+            "set serve_user = \"{name}\" in the production settings (the User= of the systemd unit; \
+             create it with useradd --system --no-create-home {name}), or pass --user NAME"
+        ),
+    )]
+}
+
+/// `nuages.W012`: `serve_bind` is a unix socket whose folder the server's
+/// user cannot write (or create). A warning: `serve` creates the socket only
+/// when systemd does not pass it one (the `.socket` unit of `deployconfig
+/// systemd` creates it as root), and then it fails to start.
+pub fn check_socket(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if ctx.env.contains_key("LISTEN_FDS") {
+        // systemd passed the sockets: serve creates none.
+        return vec![];
+    }
+    let Ok(Bind::Unix(socket)) = parse_bind(&ctx.settings.serve_bind, &ctx.settings.base_dir)
+    else {
+        return vec![];
+    };
+    let Some(who) = server_identity(ctx) else {
+        return vec![];
+    };
+    let subject = Subject {
+        error_id: "nuages.W012",
+        warning_id: "nuages.W012",
+        level: Level::Warning,
+        what: "the unix socket",
+        setting: "serve_bind",
+        writes_folder: true,
+        note: Some(
+            "serve creates it at start-up unless systemd passes it (deployconfig systemd's .socket unit)",
+        ),
+    };
+    check_creatable(&who, &socket, &subject)
 }
 
 /// `nuages.E001` / `nuages.W004` for every SQLite database with a file.
@@ -456,12 +577,8 @@ pub fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
         .iter()
         .filter_map(|(alias, db)| sqlite_file(&db.url).map(|file| (alias.clone(), file)))
         .collect();
-    if files.is_empty() {
+    let Some(who) = server_identity(ctx) else {
         return vec![];
-    }
-    let who = match identity_or_error(ctx, "nuages.E001") {
-        Ok(who) => who,
-        Err(message) => return vec![message],
     };
     files
         .into_iter()
@@ -470,9 +587,11 @@ pub fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
             let subject = Subject {
                 error_id: "nuages.E001",
                 warning_id: "nuages.W004",
+                level: Level::Error,
                 what: "the SQLite database",
                 setting: &setting,
                 writes_folder: true,
+                note: None,
             };
             check_file(&who, &file, &subject)
         })
@@ -484,16 +603,17 @@ pub fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Some(file) = &ctx.settings.log_file else {
         return vec![];
     };
-    let who = match identity_or_error(ctx, "nuages.E002") {
-        Ok(who) => who,
-        Err(message) => return vec![message],
+    let Some(who) = server_identity(ctx) else {
+        return vec![];
     };
     let subject = Subject {
         error_id: "nuages.E002",
         warning_id: "nuages.W005",
+        level: Level::Error,
         what: "the log file",
         setting: "log_file",
         writes_folder: false,
+        note: None,
     };
     check_file(&who, file, &subject)
 }
@@ -787,19 +907,194 @@ mod tests {
         );
     }
 
+    /// Every check of this file, in `ctx`.
+    fn all(ctx: &CheckContext) -> Vec<CheckMessage> {
+        checks().iter().flat_map(|check| (check.run)(ctx)).collect()
+    }
+
+    /// A database file, a log folder to create and a socket folder to
+    /// create, all in `dir`.
+    fn server_paths(dir: &Path) -> Settings {
+        let db = dir.join("db/db.sqlite3");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        std::fs::write(&db, "").unwrap();
+        let mut settings = with_database(dir, &db);
+        settings.log_file = Some(dir.join("logs/site.log"));
+        settings.serve_bind = format!("unix:{}", dir.join("run/site.sock").display());
+        settings
+    }
+
     #[test]
-    fn an_unknown_user_is_reported() {
+    fn an_unknown_user_is_reported_once_with_the_command_that_creates_it() {
         let dir = reachable_tempdir();
-        let settings = settings_in(dir.path());
+        let mut settings = server_paths(dir.path());
+        settings.serve_user = Some("no-such-user-here".into());
+        let project = project_in(dir.path());
+        let ctx = CheckContext::new(&settings, &project)
+            .with_deploy(true)
+            .with_env([("PATH", "/bin")]);
+        let messages = all(&ctx);
+        assert_eq!(ids(&messages), ["nuages.E012"], "{messages:#?}");
+        assert_eq!(
+            messages[0].message,
+            "serve_user: there is no user 'no-such-user-here' on this system: file permissions \
+             cannot be judged for the user the server runs as."
+        );
+        assert!(
+            messages[0].hint.as_deref().unwrap().starts_with(
+                "create the account: useradd --system --no-create-home no-such-user-here"
+            ),
+            "{:?}",
+            messages[0].hint
+        );
+        // The same for `check --user`, without the setting's name.
+        settings.serve_user = None;
         let messages = run(
             &settings,
             dir.path(),
             Some("no-such-user-here"),
-            check_database_files,
+            check_server_user,
         );
-        assert_eq!(ids(&messages), ["nuages.E001"]);
         assert!(
-            messages[0].message.contains("no user 'no-such-user-here'"),
+            messages[0]
+                .message
+                .starts_with("there is no user 'no-such-user-here'"),
+            "{}",
+            messages[0].message
+        );
+    }
+
+    #[test]
+    fn paths_only_root_can_reach_are_errors_for_the_serve_user() {
+        // tempdir is 0700: owned by the user running the tests (root in CI).
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o700);
+        let mut settings = server_paths(dir.path());
+        settings.serve_user = Some("nobody".into());
+        let project = project_in(dir.path());
+        let ctx = CheckContext::new(&settings, &project)
+            .with_deploy(true)
+            .with_env([("PATH", "/bin")]);
+        assert_eq!(
+            ctx.user.as_deref(),
+            Some("nobody"),
+            "serve_user is the default"
+        );
+        let messages = all(&ctx);
+        assert_eq!(
+            ids(&messages),
+            ["nuages.E001", "nuages.E001", "nuages.E002", "nuages.W012"],
+            "{messages:#?}"
+        );
+        for message in &messages {
+            assert!(message.message.contains("'nobody'"), "{}", message.message);
+        }
+        let socket = &messages[3];
+        assert_eq!(socket.level, Level::Warning);
+        assert!(
+            socket.message.contains("the unix socket") && socket.message.contains("(serve_bind)"),
+            "{}",
+            socket.message
+        );
+        assert!(
+            socket
+                .hint
+                .as_deref()
+                .unwrap()
+                .ends_with("serve creates it at start-up unless systemd passes it (deployconfig systemd's .socket unit)"),
+            "{:?}",
+            socket.hint
+        );
+
+        // Under systemd's socket activation serve creates no socket.
+        let ctx = CheckContext::new(&settings, &project)
+            .with_deploy(true)
+            .with_env([("LISTEN_FDS", "1")]);
+        assert_eq!(
+            ids(&all(&ctx)),
+            ["nuages.E001", "nuages.E001", "nuages.E002"]
+        );
+
+        // Given to nobody, with the folders created: quiet.
+        if unsafe { libc::geteuid() } == 0 {
+            let nobody = Identity::of_user("nobody").unwrap();
+            chmod(dir.path(), 0o755);
+            for folder in ["db", "db/db.sqlite3", "logs", "run"] {
+                let path = dir.path().join(folder);
+                if !path.exists() {
+                    std::fs::create_dir(&path).unwrap();
+                }
+                std::os::unix::fs::chown(&path, Some(nobody.uid), None).unwrap();
+            }
+            let ctx = CheckContext::new(&settings, &project)
+                .with_deploy(true)
+                .with_env([("PATH", "/bin")]);
+            assert_eq!(all(&ctx), vec![]);
+        }
+    }
+
+    #[test]
+    fn root_judging_for_nobody_in_particular_is_warned() {
+        let dir = reachable_tempdir();
+        let mut settings = server_paths(dir.path());
+        let project = project_in(dir.path());
+        let root = unsafe { libc::geteuid() } == 0;
+        let ctx = CheckContext::new(&settings, &project).with_deploy(true);
+        let messages = check_judged_for_root(&ctx);
+        if root {
+            assert_eq!(ids(&messages), ["nuages.W011"]);
+            assert!(
+                messages[0]
+                    .message
+                    .starts_with("File permissions were judged for root"),
+                "{}",
+                messages[0].message
+            );
+            assert!(
+                messages[0]
+                    .hint
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("set serve_user = \"site\" in the production settings"),
+                "{:?}",
+                messages[0].hint
+            );
+        } else {
+            assert_eq!(messages, vec![]);
+        }
+        // A deployment check only.
+        let report = super::super::run_checks(&CheckContext::new(&settings, &project), &[]);
+        assert!(!report.messages.iter().any(|m| m.id == "nuages.W011"));
+        // Naming the account, even root, is enough.
+        settings.serve_user = Some("root".into());
+        assert_eq!(
+            check_judged_for_root(&CheckContext::new(&settings, &project).with_deploy(true)),
+            vec![]
+        );
+        settings.serve_user = None;
+        let ctx = CheckContext::new(&settings, &project)
+            .with_deploy(true)
+            .for_user(Some("nobody".into()));
+        assert_eq!(check_judged_for_root(&ctx), vec![]);
+    }
+
+    #[test]
+    fn a_tcp_serve_bind_has_no_socket_to_judge() {
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o700);
+        let mut settings = settings_in(dir.path());
+        settings.serve_user = Some("nobody".into());
+        let project = project_in(dir.path());
+        let ctx = CheckContext::new(&settings, &project).with_env([("PATH", "/bin")]);
+        assert_eq!(check_socket(&ctx), vec![]);
+        settings.serve_bind = "unix:run/site.sock".into();
+        let ctx = CheckContext::new(&settings, &project).with_env([("PATH", "/bin")]);
+        let messages = check_socket(&ctx);
+        assert_eq!(ids(&messages), ["nuages.W012"], "relative to base_dir");
+        assert!(
+            messages[0]
+                .message
+                .contains(&dir.path().join("run").display().to_string()),
             "{}",
             messages[0].message
         );

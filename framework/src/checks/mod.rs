@@ -39,6 +39,24 @@
 //! `check --deploy` (and in `serve`). `docs/checks.md` in the Nuages
 //! repository lists every id with its level, tags, what it finds and the
 //! fix; a test keeps it in step with the ids written in this module.
+//!
+//! Django's session checks come in three forms (W010/W013 for the sessions
+//! app, W011/W014 for the middleware, W012/W015 for both). Sessions are part
+//! of Nuages itself, as `django.contrib.sessions` is of every Django project,
+//! and work through the `"session"` middleware, so the "both" form applies:
+//! W012 and W015. Nuages has no CSRF-in-session mode, so W016 depends on the
+//! `"csrf"` middleware alone.
+//!
+//! The `settings` checks report what the application refuses to start
+//! with, through the validation code it runs itself, with the same message
+//! and hint (see [`startup`]): a `check` that passes gives a server that
+//! starts. `nuages.E013` and `nuages.E014` do the same for `serve`.
+//!
+//! File permissions are read from the mode bits and ownership (ACLs and
+//! read-only mounts are not considered); `root` can write everywhere. They
+//! are judged for `check --user NAME`, else the `serve_user` setting, else
+//! the user running `check`; `runserver` and `serve` judge them for the
+//! user they run as.
 
 pub mod database;
 pub mod email;
@@ -46,6 +64,7 @@ pub mod files;
 mod raw;
 mod report;
 pub mod security;
+pub mod startup;
 pub mod staticfiles;
 pub mod templates;
 
@@ -181,8 +200,9 @@ pub struct CheckContext<'a> {
     pub project: &'a Project,
     /// Whether deployment checks run (`check --deploy`, `serve`).
     pub deploy: bool,
-    /// The user the server runs as, for file permission checks (`--user`);
-    /// `None` means the current user.
+    /// The user the server runs as, for file permission checks: the
+    /// `serve_user` setting unless told otherwise (`check --user`); `None`
+    /// means the current user.
     pub user: Option<String>,
     /// The environment the settings were loaded with, to tell a value read
     /// from a `NUAGES_*` variable from one written in the settings file.
@@ -191,13 +211,14 @@ pub struct CheckContext<'a> {
 
 impl<'a> CheckContext<'a> {
     /// The context for `settings` and `project`: no deploy checks, the
-    /// current user, this process's environment.
+    /// `serve_user` of the settings (else the current user), this process's
+    /// environment.
     pub fn new(settings: &'a Settings, project: &'a Project) -> Self {
         CheckContext {
             settings,
             project,
             deploy: false,
-            user: None,
+            user: settings.serve_user.clone(),
             env: std::env::vars().collect(),
         }
     }
@@ -208,7 +229,8 @@ impl<'a> CheckContext<'a> {
         self
     }
 
-    /// Check file permissions for this user instead of the current one.
+    /// Judge file permissions for this user (`None`: the current one)
+    /// instead of `serve_user`.
     pub fn for_user(mut self, user: Option<String>) -> Self {
         self.user = user;
         self
@@ -259,6 +281,7 @@ impl fmt::Debug for Check {
 /// its list here.
 pub fn builtin() -> Vec<Check> {
     let mut checks = Vec::new();
+    checks.extend(startup::checks());
     checks.extend(security::checks());
     checks.extend(staticfiles::checks());
     checks.extend(files::checks());

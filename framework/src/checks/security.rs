@@ -7,21 +7,13 @@ use super::raw::{raw_setting, variable_for};
 use super::{Check, CheckContext, CheckMessage};
 use crate::conf::Settings;
 
-/// Values browsers accept in `Referrer-Policy`.
-pub const REFERRER_POLICY_VALUES: &[&str] = &[
-    "no-referrer",
-    "no-referrer-when-downgrade",
-    "origin",
-    "origin-when-cross-origin",
-    "same-origin",
-    "strict-origin",
-    "strict-origin-when-cross-origin",
-    "unsafe-url",
-];
+/// Values browsers accept in `Referrer-Policy`: the `security`
+/// middleware's list, which `security.E023` reports against.
+pub const REFERRER_POLICY_VALUES: &[&str] = crate::middleware::security::REFERRER_POLICIES;
 
-/// Values browsers accept in `Cross-Origin-Opener-Policy`.
-pub const CROSS_ORIGIN_OPENER_POLICY_VALUES: &[&str] =
-    &["same-origin", "same-origin-allow-popups", "unsafe-none"];
+/// Values browsers accept in `Cross-Origin-Opener-Policy`: the `security`
+/// middleware's list, which `security.E024` reports against.
+pub const CROSS_ORIGIN_OPENER_POLICY_VALUES: &[&str] = crate::middleware::security::OPENER_POLICIES;
 
 /// The prefix `startproject` gives the development key.
 pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
@@ -58,10 +50,8 @@ pub fn checks() -> Vec<Check> {
         check("xframe_deny", check_xframe_deny),
         check("allowed_hosts", check_allowed_hosts),
         check("referrer_policy", check_referrer_policy),
-        check(
-            "cross_origin_opener_policy",
-            check_cross_origin_opener_policy,
-        ),
+        check("serve_secret_key", check_serve_secret_key),
+        check("serve_allowed_hosts", check_serve_allowed_hosts),
         check("secret_key_in_file", check_secret_key_in_file),
         check("serve_bind", check_serve_bind),
         check("allowed_hosts_wildcard", check_allowed_hosts_wildcard),
@@ -375,57 +365,56 @@ pub fn check_allowed_hosts(ctx: &CheckContext) -> Vec<CheckMessage> {
     })
 }
 
-/// `security.W022` (no referrer policy) and `security.E023` (an unknown value).
+/// `security.W022`: no referrer policy. An unknown value is
+/// `security.E023`, reported with every `check` since the application
+/// refuses it (see [`startup`](super::startup)).
 pub fn check_referrer_policy(ctx: &CheckContext) -> Vec<CheckMessage> {
     let s = ctx.settings;
-    if !security_middleware(s) {
-        return vec![];
-    }
-    let values: Vec<&str> = s
+    let unset = s
         .secure_referrer_policy
         .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if values.is_empty() {
-        return vec![CheckMessage::warning(
+        .all(|v| v.trim().is_empty());
+    one(security_middleware(s) && unset, || {
+        CheckMessage::warning(
             "security.W022",
             "You have not set the secure_referrer_policy setting. Without this, your site will not send a \
              Referrer-Policy header. You should consider enabling this header to protect user privacy.",
             "set secure_referrer_policy = \"same-origin\" (the default) in the production settings file",
-        )];
-    }
-    one(
-        values.iter().any(|v| !REFERRER_POLICY_VALUES.contains(v)),
-        || {
-            CheckMessage::error(
-                "security.E023",
-                "You have set the secure_referrer_policy setting to an invalid value.",
-                format!("Valid values are: {}.", REFERRER_POLICY_VALUES.join(", ")),
-            )
-        },
-    )
+        )
+    })
 }
 
-/// `security.E024`: an unknown Cross-Origin-Opener-Policy (empty sends none).
-pub fn check_cross_origin_opener_policy(ctx: &CheckContext) -> Vec<CheckMessage> {
+/// `nuages.E013`: `serve` refuses a weak `secret_key` (as `security.W009`
+/// judges it) while `debug` is off.
+pub fn check_serve_secret_key(ctx: &CheckContext) -> Vec<CheckMessage> {
     let s = ctx.settings;
-    let value = s.secure_cross_origin_opener_policy.trim();
-    one(
-        security_middleware(s)
-            && !value.is_empty()
-            && !CROSS_ORIGIN_OPENER_POLICY_VALUES.contains(&value),
-        || {
-            CheckMessage::error(
-                "security.E024",
-                "You have set the secure_cross_origin_opener_policy setting to an invalid value.",
-                format!(
-                    "Valid values are: {}.",
-                    CROSS_ORIGIN_OPENER_POLICY_VALUES.join(", ")
-                ),
-            )
-        },
-    )
+    let weak = s
+        .secret_key
+        .as_deref()
+        .is_some_and(|key| !key.trim().is_empty() && !is_strong_secret(key));
+    one(!s.debug && weak, || {
+        CheckMessage::error(
+            "nuages.E013",
+            "serve refuses to start with this secret_key while debug is off: it is shorter than 50 \
+             characters, has fewer than 5 different ones, or is a generated development key.",
+            NEW_SECRET_HINT,
+        )
+    })
+}
+
+/// `nuages.E014`: `serve` refuses an empty `allowed_hosts` while `debug` is
+/// off, since every request would be refused.
+pub fn check_serve_allowed_hosts(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let s = ctx.settings;
+    one(!s.debug && s.allowed_hosts.is_empty(), || {
+        CheckMessage::error(
+            "nuages.E014",
+            "serve refuses to start with an empty allowed_hosts while debug is off: every request \
+             would be refused.",
+            "set allowed_hosts, or NUAGES_ALLOWED_HOSTS=example.com,www.example.com in the server's \
+             environment",
+        )
+    })
 }
 
 /// `nuages.W001`: the secret key (or a fallback) is written in a settings
@@ -653,12 +642,7 @@ mod tests {
         fires(check_referrer_policy, "security.W022", |s| {
             s.secure_referrer_policy = " ".into()
         });
-        fires(check_referrer_policy, "security.E023", |s| {
-            s.secure_referrer_policy = "same-origin, sometimes".into()
-        });
-        fires(check_cross_origin_opener_policy, "security.E024", |s| {
-            s.secure_cross_origin_opener_policy = "same-site".into()
-        });
+        // security.E023 and E024 moved to the startup checks (they run without --deploy).
         let dir = tempfile::tempdir().unwrap();
         let project = project_in(dir.path());
         let mut s = hardened(dir.path());
@@ -667,10 +651,6 @@ mod tests {
         assert!(
             run(&s, &project, check_referrer_policy).is_empty(),
             "a fallback list is valid"
-        );
-        assert!(
-            run(&s, &project, check_cross_origin_opener_policy).is_empty(),
-            "empty sends no header"
         );
     }
 
@@ -735,6 +715,32 @@ mod tests {
         assert!(run(&s, &project, check_csrf_cookie_secure).is_empty());
         s.serve_bind = "unix:/run/site/site.sock".into();
         assert!(run(&s, &project, check_serve_bind).is_empty());
+    }
+
+    #[test]
+    fn what_serve_refuses_is_an_error() {
+        fires(check_serve_secret_key, "nuages.E013", |s| {
+            s.secret_key = Some("too-short".into())
+        });
+        fires(check_serve_secret_key, "nuages.E013", |s| {
+            s.secret_key = Some(format!("{SECRET_KEY_INSECURE_PREFIX}{STRONG}"))
+        });
+        fires(check_serve_allowed_hosts, "nuages.E014", |s| {
+            s.allowed_hosts.clear()
+        });
+        // With debug on serve starts (debug is security.W018's business), and a
+        // missing key is nuages.E010.
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut s = hardened(dir.path());
+        s.debug = true;
+        s.secret_key = Some("too-short".into());
+        s.allowed_hosts.clear();
+        assert!(run(&s, &project, check_serve_secret_key).is_empty());
+        assert!(run(&s, &project, check_serve_allowed_hosts).is_empty());
+        s.debug = false;
+        s.secret_key = None;
+        assert!(run(&s, &project, check_serve_secret_key).is_empty());
     }
 
     fn settings_file_with(dir: &std::path::Path, base: &str, prod: &str) -> Settings {

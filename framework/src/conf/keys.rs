@@ -122,6 +122,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("serve_bind", Kind::String),
     ("serve_socket_mode", Kind::String),
     ("serve_graceful_timeout", Kind::Integer),
+    ("serve_user", Kind::String),
     ("databases", Kind::Databases),
 ];
 
@@ -197,6 +198,7 @@ mod tests {
             static_root: Some("s".into()),
             log_file: Some("l".into()),
             secure_proxy_ssl_header: Some(vec![]),
+            serve_user: Some("u".into()),
             ..Settings::default()
         })
         .unwrap();

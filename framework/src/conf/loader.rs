@@ -235,9 +235,10 @@ fn databases_from_file(
                     key: full_key,
                 });
             };
-            let value = scalar_from_file(path, origin, &full_key, kind, value, lookup)?;
-            check_database_url(origin, &full_key, &value)?;
-            fields.insert(field, value);
+            fields.insert(
+                field,
+                scalar_from_file(path, origin, &full_key, kind, value, lookup)?,
+            );
         }
         out.insert(alias, Value::new(Some(&origin.to_string()), fields));
     }
@@ -330,23 +331,6 @@ fn check_choice(
     })
 }
 
-/// Refuse a `databases.<alias>.url` whose scheme no driver handles; other
-/// values pass.
-fn check_database_url(origin: &str, key: &str, value: &Value) -> Result<(), SettingsError> {
-    let ValueKind::String(url) = &value.kind else {
-        return Ok(());
-    };
-    if !key.ends_with(".url") {
-        return Ok(());
-    }
-    crate::db::check_url_scheme(url).map_err(|problem| SettingsError::InvalidValue {
-        origin: origin.to_string(),
-        key: key.to_string(),
-        message: problem.message,
-        hint: problem.hint,
-    })
-}
-
 /// A scalar from text (an environment variable or an interpolated string).
 fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
     match kind {
@@ -423,7 +407,6 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Map<String, Value>, Setti
                     ));
                 };
                 let value = typed(field_kind, &path.join("."))?;
-                check_database_url(&origin, &path.join("."), &value)?;
                 let databases = values
                     .entry("databases".to_string())
                     .or_insert_with(|| Value::new(Some(&origin), Map::<String, Value>::new()));
@@ -861,10 +844,10 @@ mod tests {
                 "session_cookie_age",
             ),
             (
-                "[databases.default]\nurl = \"sqlite3://x\"\n",
+                "[databases.default]\nmax_connections = \"8\"\n",
                 vec![],
                 "settings.toml",
-                "databases.default.url",
+                "databases.default.max_connections",
             ),
             ("extends = 3\n", vec![], "settings.toml", "extends"),
             ("", vec![("NUAGES_DEBUG", "maybe")], "NUAGES_DEBUG", "debug"),
@@ -882,9 +865,9 @@ mod tests {
             ),
             (
                 "",
-                vec![("NUAGES_DATABASES__DEFAULT__URL", "file.db")],
-                "NUAGES_DATABASES__DEFAULT__URL",
-                "databases.default.url",
+                vec![("NUAGES_DATABASES__DEFAULT__MAX_CONNECTIONS", "many")],
+                "NUAGES_DATABASES__DEFAULT__MAX_CONNECTIONS",
+                "databases.default.max_connections",
             ),
         ] {
             let error = error_of(text, &env);
@@ -1003,33 +986,6 @@ mod tests {
         );
         let hint = error_of("zzzzzz = 1\n", &[]).hint().unwrap();
         assert!(hint.contains("docs/settings.md"), "{hint}");
-    }
-
-    #[test]
-    fn a_database_url_of_an_unknown_scheme_names_the_key_and_what_works() {
-        let error = error_of(
-            "[databases.default]\nurl = \"sqlite3://db/db.sqlite3\"\n",
-            &[],
-        );
-        let message = error.to_string();
-        assert!(message.contains("`databases.default.url`"), "{message}");
-        assert!(message.contains("settings.toml"), "{message}");
-        assert!(message.contains("\"sqlite3\""), "{message}");
-        let hint = error.hint().unwrap();
-        assert!(hint.starts_with("did you mean sqlite://?"), "{hint}");
-        assert!(
-            hint.contains("The schemes that work in this build: sqlite://"),
-            "{hint}"
-        );
-        let error = error_of(
-            "",
-            &[("NUAGES_DATABASES__REPLICA__URL", "db/replica.sqlite3")],
-        );
-        assert!(
-            error.to_string().contains("`databases.replica.url`"),
-            "{error}"
-        );
-        assert!(error.to_string().contains("no scheme"), "{error}");
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub struct Settings {
     pub serve_socket_mode: String,
     /// Seconds `serve` waits for requests in flight at shutdown.
     pub serve_graceful_timeout: u64,
+    /// The account `serve` runs as in production: `deployconfig systemd`
+    /// writes it as the unit's `User=`, and `check` judges the database, log
+    /// and socket permissions for it. Unset: the user running `check`.
+    pub serve_user: Option<String>,
     /// Database connections by alias; `default` is the one views get.
     pub databases: BTreeMap<String, DatabaseSettings>,
 
@@ -222,6 +226,7 @@ impl Default for Settings {
             serve_bind: "127.0.0.1:8000".into(),
             serve_socket_mode: "660".into(),
             serve_graceful_timeout: 30,
+            serve_user: None,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             base_dir: PathBuf::from("."),
             settings_file: None,

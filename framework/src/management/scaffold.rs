@@ -1,6 +1,8 @@
 //! The scaffolds of `startproject` and `startapp`: the repository's
 //! `templates/project_template` and `templates/app_template`, embedded at
-//! build time and rendered with the new name.
+//! build time and rendered with the new name. They are edited in the
+//! top-level `templates/`; `framework/scaffolds` is a link to it, which
+//! `cargo package` follows, so the published crate carries them.
 //!
 //! Rendering replaces `{{ project_name }}`, `{{ app_name }}`,
 //! `{{ secret_key }}`, `{{ nuages_dependency }}` and `{{ nuages_version }}`
@@ -16,10 +18,9 @@ use include_dir::{Dir, DirEntry, include_dir};
 
 /// The project scaffold.
 pub static PROJECT_TEMPLATE: Dir<'static> =
-    include_dir!("$CARGO_MANIFEST_DIR/../templates/project_template");
+    include_dir!("$CARGO_MANIFEST_DIR/scaffolds/project_template");
 /// The app scaffold.
-pub static APP_TEMPLATE: Dir<'static> =
-    include_dir!("$CARGO_MANIFEST_DIR/../templates/app_template");
+pub static APP_TEMPLATE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffolds/app_template");
 
 /// Why a scaffold could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -341,6 +341,18 @@ impl TrustedOrigin {
             ),
         }
         };
+        if !entry.contains("://") {
+            // What Django 4.0 started to refuse (4_0.E001): a bare host name.
+            let host = entry.trim().trim_end_matches('/');
+            return Err(Error::Config {
+                message: format!(
+                    "csrf_trusted_origins entry '{entry}' has no scheme: entries are origins, which start with a scheme"
+                ),
+                hint: Some(format!(
+                    "write \"https://{host}\" (or \"http://{host}\" for a site served without TLS)"
+                )),
+            });
+        }
         let lower = entry.trim().to_ascii_lowercase();
         let lower = lower.strip_suffix('/').unwrap_or(&lower);
         let (scheme, netloc) = split_origin(lower).ok_or_else(|| invalid("has no scheme"))?;
@@ -383,6 +395,13 @@ impl TrustedOrigin {
             TrustedOrigin::Subdomains { domain, .. } => is_same_domain(netloc, domain),
         }
     }
+}
+
+/// Check one `csrf_trusted_origins` entry as the `csrf` middleware reads
+/// it: the error is what [`Application::new`](crate::Application::new)
+/// fails with and `check` reports (`4_0.E001`).
+pub(crate) fn check_trusted_origin(entry: &str) -> Result<()> {
+    TrustedOrigin::parse(entry).map(drop)
 }
 
 /// `scheme://netloc…` → lowercase (scheme, netloc); `None` without a scheme.

@@ -15,7 +15,8 @@
 //! expression in `secure_redirect_exempt`, a malformed
 //! `csrf_trusted_origins` entry or a missing `secret_key` (for `session`
 //! and `csrf`) makes [`Application::new`](crate::Application::new) fail
-//! instead of the first request.
+//! instead of the first request, and `check` reports the same errors
+//! through the same functions (see [`checks::startup`](crate::checks::startup)).
 
 pub mod common;
 pub mod csrf;
@@ -65,20 +66,24 @@ pub(crate) fn apply(name: &str, stack: Stack, state: &Arc<AppState>) -> Result<S
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
         // Its header only, set by the response-headers layer.
         "xframe" => stack,
-        unknown => {
-            let suggestion = crate::conf::closest_name(unknown, BUILTIN.iter().copied());
-            return Err(Error::Config {
-                message: format!("unknown middleware '{unknown}' in the `middleware` setting"),
-                hint: Some(match suggestion {
-                    Some(s) => format!(
-                        "did you mean '{s}'? The built-in names are: {}",
-                        BUILTIN.join(", ")
-                    ),
-                    None => format!("the built-in names are: {}", BUILTIN.join(", ")),
-                }),
-            });
-        }
+        unknown => return Err(unknown_middleware(unknown)),
     })
+}
+
+/// The error for a `middleware` entry that names no built-in middleware,
+/// with the closest name: what [`Application::new`](crate::Application::new)
+/// fails with and `check` reports (`nuages.E006`).
+pub(crate) fn unknown_middleware(name: &str) -> Error {
+    let names = BUILTIN.join(", ");
+    Error::Config {
+        message: format!("unknown middleware '{name}' in the `middleware` setting"),
+        hint: Some(
+            match crate::conf::closest_name(name, BUILTIN.iter().copied()) {
+                Some(s) => format!("did you mean '{s}'? The built-in names are: {names}"),
+                None => format!("the built-in names are: {names}"),
+            },
+        ),
+    }
 }
 
 /// The rest of the request path, handed to a middleware: `next.run(request)`

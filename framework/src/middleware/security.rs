@@ -74,7 +74,7 @@ pub struct ConnectionInfo {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 
 /// The `Referrer-Policy` values browsers know.
-const REFERRER_POLICIES: &[&str] = &[
+pub const REFERRER_POLICIES: &[&str] = &[
     "no-referrer",
     "no-referrer-when-downgrade",
     "origin",
@@ -86,7 +86,7 @@ const REFERRER_POLICIES: &[&str] = &[
 ];
 
 /// The `Cross-Origin-Opener-Policy` values browsers know.
-const OPENER_POLICIES: &[&str] = &[
+pub const OPENER_POLICIES: &[&str] = &[
     "same-origin",
     "same-origin-allow-popups",
     "noopener-allow-popups",
@@ -172,18 +172,8 @@ pub struct SecurityHeaders {
 impl SecurityHeaders {
     /// Compile the settings; an invalid policy is an error naming it.
     pub fn new(settings: &Settings) -> Result<SecurityHeaders> {
-        let referrer_policy = policy(
-            "secure_referrer_policy",
-            &settings.secure_referrer_policy,
-            REFERRER_POLICIES,
-            true,
-        )?;
-        let opener_policy = policy(
-            "secure_cross_origin_opener_policy",
-            &settings.secure_cross_origin_opener_policy,
-            OPENER_POLICIES,
-            false,
-        )?;
+        let referrer_policy = referrer_policy(settings)?;
+        let opener_policy = opener_policy(settings)?;
         let hsts = (settings.secure_hsts_seconds > 0).then(|| {
             let mut value = format!("max-age={}", settings.secure_hsts_seconds);
             if settings.secure_hsts_include_subdomains {
@@ -243,17 +233,7 @@ impl SecurityConfig {
         let redirect_exempt = settings
             .secure_redirect_exempt
             .iter()
-            .map(|pattern| {
-                Regex::new(pattern).map_err(|error| Error::Config {
-                    message: format!(
-                        "secure_redirect_exempt has an invalid regular expression '{pattern}': {error}"
-                    ),
-                    hint: Some(
-                        "entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\""
-                            .into(),
-                    ),
-                })
-            })
+            .map(|pattern| redirect_exempt_pattern(pattern))
             .collect::<Result<Vec<_>>>()?;
         Ok(SecurityConfig {
             ssl_redirect: settings.secure_ssl_redirect,
@@ -273,6 +253,42 @@ impl SecurityConfig {
         let relative = path.strip_prefix('/').unwrap_or(path);
         self.redirect_exempt.iter().any(|re| re.is_match(relative))
     }
+}
+
+/// One `secure_redirect_exempt` entry, compiled; an invalid regular
+/// expression is the error `check` reports as `nuages.E008`.
+pub(crate) fn redirect_exempt_pattern(pattern: &str) -> Result<Regex> {
+    Regex::new(pattern).map_err(|error| Error::Config {
+        message: format!(
+            "secure_redirect_exempt has an invalid regular expression '{pattern}': {error}"
+        ),
+        hint: Some(
+            "entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\""
+                .into(),
+        ),
+    })
+}
+
+/// `Referrer-Policy` from `secure_referrer_policy` (a comma-separated
+/// fallback list); an unknown value is `security.E023`.
+pub(crate) fn referrer_policy(settings: &Settings) -> Result<Option<HeaderValue>> {
+    policy(
+        "secure_referrer_policy",
+        &settings.secure_referrer_policy,
+        REFERRER_POLICIES,
+        true,
+    )
+}
+
+/// `Cross-Origin-Opener-Policy` from `secure_cross_origin_opener_policy`;
+/// an unknown value is `security.E024`.
+pub(crate) fn opener_policy(settings: &Settings) -> Result<Option<HeaderValue>> {
+    policy(
+        "secure_cross_origin_opener_policy",
+        &settings.secure_cross_origin_opener_policy,
+        OPENER_POLICIES,
+        false,
+    )
 }
 
 /// A policy setting: empty means no header; otherwise every comma-separated

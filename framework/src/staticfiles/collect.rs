@@ -8,7 +8,9 @@
 //!   the truth, not the newest file.
 //! - Every file is written under a temporary name in its destination
 //!   folder and renamed into place, so a server never reads half a file;
-//!   `--link` makes symbolic links the same way.
+//!   `--link` makes symbolic links the same way. The temporary name is
+//!   short (`.` and up to 12 random characters), so any name the file
+//!   system accepts can be collected.
 //! - Files are copied, hashed and compressed on all cores (rayon).
 //! - `--clear` empties `static_root` first; nothing outside it is deleted
 //!   (links are removed, never followed).
@@ -25,13 +27,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
 
 use super::compress::{self, Encoding};
-use super::finders::{Finder, IgnorePatterns, StaticFile};
+use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::apps::App;
 use crate::conf::{Settings, StaticfilesStorage};
@@ -331,14 +332,20 @@ pub fn collect(
         post_processed = Some(count);
         written.extend(hashed.into_iter().map(|(name, original)| Written {
             path: root.join(&name),
-            same_as: original.map(|original| root.join(original)),
+            same_as: original,
             name,
         }));
     }
     let mut compressed = 0;
     if options.post_process && !options.dry_run {
         let progress = progress_bar(console.terminal, options.verbosity, written.len());
-        compressed = compress_files(&written, progress.as_ref(), &mut out)?;
+        compressed = compress_files(
+            &root,
+            finder.ignore(),
+            &written,
+            progress.as_ref(),
+            &mut out,
+        )?;
         if let Some(bar) = progress {
             bar.finish_and_clear();
         }
@@ -448,16 +455,43 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A hidden, unique name in `dest`'s folder.
-fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest
+/// Make something under a new hidden name in `dest`'s folder with `create`
+/// (which must fail with `AlreadyExists` on a name taken): `.` and 6 to 12
+/// random letters and digits, no longer than `dest`'s own name when that
+/// has 7 bytes or more, so that every name the file system accepts can be
+/// written this way. A name taken is tried again with another.
+fn create_beside<T>(
+    dest: &Path,
+    create: impl Fn(&Path) -> std::io::Result<T>,
+) -> std::io::Result<(PathBuf, T)> {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let len = dest
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    dest.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
+        .map_or(0, |name| name.len())
+        .saturating_sub(1)
+        .clamp(6, 12);
+    let mut error = None;
+    for _ in 0..16 {
+        let name: String = (0..len)
+            .map(|_| char::from(CHARS[rand::random_range(0..CHARS.len())]))
+            .collect();
+        let temp = dest.with_file_name(format!(".{name}"));
+        match create(&temp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error = Some(e),
+            result => return result.map(|made| (temp, made)),
+        }
+    }
+    Err(error.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// A new file under a temporary name beside `dest`.
+fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    create_beside(dest, |temp| {
+        std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+    })
 }
 
 fn write_error(path: &Path, error: std::io::Error) -> CollectError {
@@ -486,8 +520,7 @@ fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), CollectError> {
 /// rename it into place. Nothing is left at `dest` or beside it on failure.
 fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
     let mut input = std::fs::File::open(source).map_err(|e| read_error(source, e))?;
-    let temp = temp_path(dest);
-    let mut output = std::fs::File::create(&temp).map_err(|e| write_error(dest, e))?;
+    let (temp, mut output) = create_temp(dest).map_err(|e| write_error(dest, e))?;
     let copied = std::io::copy(&mut input, &mut output)
         .map_err(|e| read_error(source, e))
         .and_then(|_| {
@@ -505,11 +538,11 @@ fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Col
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
 fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
-    let temp = temp_path(dest);
-    let written = std::fs::File::create(&temp).and_then(|mut file| {
-        file.write_all(content)?;
-        file.set_modified(modified)
-    });
+    let (temp, mut file) = create_temp(dest).map_err(|e| write_error(dest, e))?;
+    let written = file
+        .write_all(content)
+        .and_then(|()| file.set_modified(modified));
+    drop(file);
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(write_error(dest, error));
@@ -519,8 +552,9 @@ fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), C
 
 /// A symbolic link to `source` at `dest`, made beside it and renamed into place.
 fn link_file(source: &Path, dest: &Path) -> Result<(), CollectError> {
-    let temp = temp_path(dest);
-    std::os::unix::fs::symlink(absolute(source), &temp).map_err(|e| write_error(dest, e))?;
+    let target = absolute(source);
+    let (temp, ()) = create_beside(dest, |temp| std::os::unix::fs::symlink(&target, temp))
+        .map_err(|e| write_error(dest, e))?;
     rename_into_place(&temp, dest)
 }
 
@@ -732,13 +766,16 @@ fn post_process_error(error: PostProcessError, settings: &Settings) -> CollectEr
 struct Written {
     name: String,
     path: PathBuf,
-    /// A file with the same content whose siblings are made first (the
-    /// original of a hashed copy): its siblings are copied, not recomputed.
-    same_as: Option<PathBuf>,
+    /// The name of a file with the same content whose siblings are made
+    /// first (the original of a hashed copy): its siblings are copied, not
+    /// recomputed.
+    same_as: Option<String>,
 }
 
 /// Give each compressible file up-to-date `.gz` and `.br` siblings.
 fn compress_files(
+    root: &Path,
+    ignore: &IgnorePatterns,
     written: &[Written],
     progress: Option<&indicatif::ProgressBar>,
     out: &mut Output<'_, '_>,
@@ -754,7 +791,7 @@ fn compress_files(
             .filter(|(_, w)| w.same_as.is_some() == copies)
             .map(|(i, w)| {
                 let result = if compress::is_compressible(&w.name) {
-                    compress_one(w, &names)
+                    compress_one(root, ignore, w, &names)
                 } else {
                     Ok(Vec::new())
                 };
@@ -790,7 +827,18 @@ fn sibling(path: &Path, encoding: Encoding) -> PathBuf {
 }
 
 /// The siblings of one file written this time.
-fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding>, CollectError> {
+///
+/// A sibling is up to date only when it is a regular file (not a link)
+/// with the file's time; anything else in its place is replaced. The
+/// sibling of another file is read only when it passes the rule of every
+/// file that leaves the static files ([`Located::new`]): a link planted in
+/// `static_root` is never read as content.
+fn compress_one(
+    root: &Path,
+    ignore: &IgnorePatterns,
+    written: &Written,
+    names: &HashSet<&str>,
+) -> Result<Vec<Encoding>, CollectError> {
     let path = &written.path;
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
     if meta.len() < compress::MIN_SIZE {
@@ -801,10 +849,10 @@ fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding
         .into_iter()
         // A source folder's own `x.css.gz` is collected as is.
         .filter(|e| !names.contains(format!("{}{}", written.name, e.suffix()).as_str()))
-        .filter(|e| {
-            std::fs::metadata(sibling(path, *e))
-                .and_then(|m| m.modified())
-                .map_or(true, |m| m != modified)
+        .filter(|e| match std::fs::symlink_metadata(sibling(path, *e)) {
+            Ok(m) => !m.is_file() || m.modified().map_or(true, |m| m != modified),
+            // A name too long for the file system: no such sibling.
+            Err(error) => error.kind() != std::io::ErrorKind::InvalidFilename,
         })
         .collect();
     if stale.is_empty() {
@@ -814,13 +862,15 @@ fn compress_one(written: &Written, names: &HashSet<&str>) -> Result<Vec<Encoding
     let mut done = Vec::new();
     for encoding in stale {
         let target = sibling(path, encoding);
-        let packed = match &written.same_as {
-            // Same content: the original's sibling (or its absence) holds.
-            Some(original) => match std::fs::read(sibling(original, encoding)) {
-                Ok(bytes) => Some(bytes),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(read_error(original, e)),
-            },
+        // Same content: the original's sibling holds, if one may be read.
+        let original = written
+            .same_as
+            .as_deref()
+            .and_then(|original| Located::new(root, original, ignore)?.sibling(encoding.suffix()));
+        let packed = match original {
+            Some(original) => {
+                Some(std::fs::read(&original.path).map_err(|e| read_error(&original.path, e))?)
+            }
             None => {
                 if content.is_none() {
                     content = Some(std::fs::read(path).map_err(|e| read_error(path, e))?);

@@ -59,6 +59,66 @@ impl Encoding {
         }
     }
 
+    /// Its `Content-Encoding` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Brotli => "br",
+        }
+    }
+
+    /// The encodings a request's `Accept-Encoding` allows, preferred first:
+    /// the highest `q` first, Brotli before gzip when equal (it is smaller);
+    /// `q=0`, or a `q` that is not a number from 0 to 1, refuses.
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use nuages::staticfiles::compress::Encoding;
+    /// let accepted = |value: &'static str| {
+    ///     let mut headers = HeaderMap::new();
+    ///     headers.insert("accept-encoding", HeaderValue::from_static(value));
+    ///     Encoding::accepted(&headers)
+    /// };
+    /// assert_eq!(accepted("gzip, br"), [Encoding::Brotli, Encoding::Gzip]);
+    /// assert_eq!(accepted("br;q=0.5, GZIP"), [Encoding::Gzip, Encoding::Brotli]);
+    /// assert_eq!(accepted("gzip;q=0, br;q=1.5, deflate"), []);
+    /// assert_eq!(accepted("x-gzip ; q=0.3"), [Encoding::Gzip]);
+    /// ```
+    pub fn accepted(headers: &http::HeaderMap) -> Vec<Encoding> {
+        let mut found: Vec<(u16, Encoding)> = Vec::new();
+        let entries = headers
+            .get_all(http::header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','));
+        for entry in entries {
+            let mut parts = entry.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let encoding = if coding.eq_ignore_ascii_case("br") {
+                Encoding::Brotli
+            } else if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                Encoding::Gzip
+            } else {
+                continue;
+            };
+            let quality = parts
+                .find_map(|param| {
+                    let (key, value) = param.split_once('=')?;
+                    key.trim().eq_ignore_ascii_case("q").then(|| value.trim())
+                })
+                .map_or(Some(1000), thousandths);
+            if let Some(quality) = quality.filter(|q| *q > 0)
+                && !found.iter().any(|(_, e)| *e == encoding)
+            {
+                found.push((quality, encoding));
+            }
+        }
+        found.sort_by_key(|(quality, encoding)| {
+            (std::cmp::Reverse(*quality), *encoding != Encoding::Brotli)
+        });
+        found.into_iter().map(|(_, encoding)| encoding).collect()
+    }
+
     /// Compress `data`.
     pub fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
         match self {
@@ -83,6 +143,20 @@ impl Encoding {
                 Ok(out)
             }
         }
+    }
+}
+
+/// A `q` value (`0`, `0.5`, `1.000`) in thousandths; `None` when invalid.
+fn thousandths(q: &str) -> Option<u16> {
+    let (whole, fraction) = q.split_once('.').unwrap_or((q, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fraction: u16 = format!("{fraction:0<3}").parse().ok()?;
+    match whole {
+        "0" => Some(fraction),
+        "1" if fraction == 0 => Some(1000),
+        _ => None,
     }
 }
 

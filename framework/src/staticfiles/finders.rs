@@ -12,7 +12,9 @@
 //! Nothing outside a source folder is ever found: a symbolic link that
 //! leads out of its source folder is skipped (and listed in
 //! [`Listing::outside_links`]), so `collectstatic` and the development
-//! server agree on what exists.
+//! server agree on what exists. Every file that leaves the static files
+//! (served, or sent or read as the `.gz` / `.br` sibling of another) passes
+//! one rule, [`Located::new`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -342,34 +344,83 @@ impl Finder {
     /// it: never a file outside its source folder, never an ignored name.
     /// `name` must be a clean relative path (see [`is_clean_name`]).
     pub fn find(&self, name: &str) -> Option<PathBuf> {
+        self.locate(name)
+            .map(|located| located.root.join(&located.relative))
+    }
+
+    /// Like [`Finder::find`], keeping the source folder, so that a sibling
+    /// (`css/site.css.gz`) is looked for in that folder only, by the same
+    /// rule ([`Located::sibling`]).
+    pub fn locate(&self, name: &str) -> Option<Located<'_>> {
         if !is_clean_name(name) {
             return None;
         }
-        for source in &self.sources {
-            let Some(relative) = source.relative_of(name) else {
-                continue;
-            };
-            if relative.is_empty() || self.ignore.is_ignored(relative) {
-                continue;
-            }
-            if let Some(path) = contained_file(&source.root, relative) {
-                return Some(path);
-            }
-        }
-        None
+        self.sources
+            .iter()
+            .find_map(|source| Located::new(&source.root, source.relative_of(name)?, &self.ignore))
     }
 }
 
-/// `root/relative` when it is a file whose real location is inside `root`'s
-/// real location (symbolic links included).
-pub(crate) fn contained_file(root: &Path, relative: &str) -> Option<PathBuf> {
-    let real_root = std::fs::canonicalize(root).ok()?;
-    let candidate = root.join(relative);
-    let real = std::fs::canonicalize(&candidate).ok()?;
-    if !real.starts_with(&real_root) || !real.is_file() {
-        return None;
+/// A file that may leave the static files: served by the application, or
+/// read as content by `collectstatic`. Every such file, and every `.gz` or
+/// `.br` sibling sent or read in its place, passes the one rule of
+/// [`Located::new`].
+#[derive(Debug, Clone)]
+pub struct Located<'a> {
+    root: &'a Path,
+    ignore: &'a IgnorePatterns,
+    relative: String,
+    /// Its real location (links resolved): the file to open.
+    pub path: PathBuf,
+}
+
+impl<'a> Located<'a> {
+    /// `root/relative`, when `relative` is a clean name (see
+    /// [`is_clean_name`]) that `ignore` does not ignore, and the file's real
+    /// location (symbolic links followed) is a regular file inside the real
+    /// location of `root`.
+    ///
+    /// ```
+    /// use nuages::staticfiles::finders::{IgnorePatterns, Located};
+    /// let outside = tempfile::tempdir().unwrap();
+    /// std::fs::write(outside.path().join("secret"), "s").unwrap();
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("site.css"), "body{}").unwrap();
+    /// std::fs::write(root.path().join("site.css.br"), "br").unwrap();
+    /// std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("site.css.gz")).unwrap();
+    /// let ignore = IgnorePatterns::default();
+    /// let css = Located::new(root.path(), "site.css", &ignore).unwrap();
+    /// assert!(css.sibling(".br").is_some());
+    /// assert!(css.sibling(".gz").is_none(), "a sibling that leads out");
+    /// assert!(Located::new(root.path(), "../secret", &ignore).is_none());
+    /// assert!(Located::new(root.path(), "site.css~", &ignore).is_none());
+    /// ```
+    pub fn new(root: &'a Path, relative: &str, ignore: &'a IgnorePatterns) -> Option<Located<'a>> {
+        if !is_clean_name(relative) || ignore.is_ignored(relative) {
+            return None;
+        }
+        let real_root = std::fs::canonicalize(root).ok()?;
+        let path = std::fs::canonicalize(root.join(relative)).ok()?;
+        if !path.starts_with(&real_root) || !path.is_file() {
+            return None;
+        }
+        Some(Located {
+            root,
+            ignore,
+            relative: relative.to_string(),
+            path,
+        })
     }
-    Some(candidate)
+
+    /// The file named like this one plus `suffix` (`.gz`), in the same
+    /// folder, if it passes the same rule.
+    pub fn sibling(&self, suffix: &str) -> Option<Located<'a>> {
+        Located::new(
+            self.root,
+            &format!("{}{suffix}", self.relative),
+            self.ignore,
+        )
+    }
 }
 
 /// A `/`-separated relative path with no empty, `.` or `..` component, no

@@ -98,6 +98,18 @@ pub fn is_hashed_name(name: &str) -> bool {
     })
 }
 
+/// Whether a name given to `static()` is a folder (its path, before any
+/// `?query` or `#fragment`, ends in `/`): Django leaves those unhashed.
+///
+/// ```
+/// use nuages::staticfiles::manifest::names_a_folder;
+/// assert!(names_a_folder("path/") && names_a_folder("path/?query") && names_a_folder("/"));
+/// assert!(!names_a_folder("css/site.css") && !names_a_folder("a.css?v=1/"));
+/// ```
+pub fn names_a_folder(name: &str) -> bool {
+    name[..name.find(['?', '#']).unwrap_or(name.len())].ends_with('/')
+}
+
 /// The name → hashed name map of a collected `static_root`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
@@ -178,15 +190,21 @@ impl Manifest {
         )
     }
 
-    /// The hashed name of `name`, keeping a `?query` or `#fragment`.
+    /// The hashed name of `name`, keeping a `?query` or `#fragment`. A
+    /// folder (a path ending in `/`) is not hashed: it comes back as is, as
+    /// Django does.
     ///
     /// ```
     /// let mut manifest = nuages::staticfiles::Manifest::default();
     /// manifest.paths.insert("f.woff".into(), "f.0123456789ab.woff".into());
     /// assert_eq!(manifest.stored_name("/f.woff?#iefix").unwrap(), "f.0123456789ab.woff?#iefix");
+    /// assert_eq!(manifest.stored_name("fonts/?v=2").unwrap(), "fonts/?v=2");
     /// assert!(manifest.stored_name("g.woff").is_none());
     /// ```
     pub fn stored_name(&self, name: &str) -> Option<String> {
+        if names_a_folder(name) {
+            return Some(name.trim_start_matches('/').to_string());
+        }
         let name = name.trim_start_matches('/');
         let end = name.find(['?', '#']).unwrap_or(name.len());
         let hashed = self.paths.get(&name[..end])?;
@@ -260,12 +278,49 @@ pub struct Reference {
     pub end: usize,
     /// 1-based line.
     pub line: usize,
+    /// A source map comment around the URL, written anew when the URL is
+    /// rewritten; `None` for a URL rewritten alone.
+    pub comment: Option<SourceMapComment>,
+}
+
+/// A `sourceMappingURL` comment, which Django writes in one canonical form
+/// (`/*# sourceMappingURL=… */`, `//# sourceMappingURL=…`), whatever blank
+/// (space or tab) the original had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMapComment {
+    /// Byte offset of the comment's `/`.
+    pub start: usize,
+    /// Byte offset just past the comment (past `*/` in CSS, past the URL in
+    /// JavaScript).
+    pub end: usize,
+    /// `/* … */` (CSS) rather than `//` (JavaScript).
+    pub block: bool,
 }
 
 impl Reference {
     fn url<'c>(&self, content: &'c [u8]) -> &'c [u8] {
         &content[self.start..self.end]
     }
+
+    /// The bytes replaced, and the text written before and after the URL.
+    fn replaced(&self) -> (usize, usize, &'static str, &'static str) {
+        match &self.comment {
+            None => (self.start, self.end, "", ""),
+            Some(c) if c.block => (c.start, c.end, "/*# sourceMappingURL=", " */"),
+            Some(c) => (c.start, c.end, "//# sourceMappingURL=", ""),
+        }
+    }
+}
+
+/// The length of `#<blank>sourceMappingURL=` right after `//` or `/*` at
+/// `at`, where the blank is one space or tab (Django's `[ \t]`).
+fn source_map_marker(content: &[u8], at: usize) -> Option<usize> {
+    let rest = content.get(at..)?;
+    let marker = b"sourceMappingURL=";
+    (rest.first() == Some(&b'#')
+        && matches!(rest.get(1), Some(b' ' | b'\t'))
+        && rest[2..].starts_with(marker))
+    .then_some(2 + marker.len())
 }
 
 /// The URLs of a CSS file: `url(…)`, `@import "…"` and
@@ -332,19 +387,32 @@ pub fn css_references(content: &[u8]) -> Vec<Reference> {
     found
 }
 
-/// `//# sourceMappingURL=…` lines of a JavaScript file.
+/// `//# sourceMappingURL=…` lines of a JavaScript file (a tab instead of
+/// the space too).
 pub fn js_references(content: &[u8]) -> Vec<Reference> {
     let mut found = Vec::new();
     let mut line_start = 0;
     for line in content.split(|&b| b == b'\n') {
-        let marker = b"//# sourceMappingURL=";
-        if line.starts_with(marker) {
-            let start = line_start + marker.len();
+        if line.starts_with(b"//")
+            && let Some(marker) = source_map_marker(content, line_start + 2)
+        {
+            let start = line_start + 2 + marker;
             let mut end = line_start + line.len();
             while end > start && content[end - 1].is_ascii_whitespace() {
                 end -= 1;
             }
-            push(&mut found, content, start, end);
+            if end > start {
+                found.push(Reference {
+                    start,
+                    end,
+                    line: line_of(content, start),
+                    comment: Some(SourceMapComment {
+                        start: line_start,
+                        end,
+                        block: false,
+                    }),
+                });
+            }
         }
         line_start += line.len() + 1;
     }
@@ -354,11 +422,11 @@ pub fn js_references(content: &[u8]) -> Vec<Reference> {
 fn css_source_map(content: &[u8], start: usize, end: usize) -> Option<Reference> {
     let line_start = start == 0 || content[start - 1] == b'\n';
     let comment = &content[start..end];
-    let marker = b"/*# sourceMappingURL=";
-    if !line_start || !comment.starts_with(marker) || !comment.ends_with(b"*/") {
+    let marker = source_map_marker(content, start + 2)?;
+    if !line_start || !comment.ends_with(b"*/") || comment.len() < 2 + marker + 2 {
         return None;
     }
-    let url_start = start + marker.len();
+    let url_start = start + 2 + marker;
     let mut url_end = end - 2;
     while url_end > url_start && content[url_end - 1].is_ascii_whitespace() {
         url_end -= 1;
@@ -367,6 +435,11 @@ fn css_source_map(content: &[u8], start: usize, end: usize) -> Option<Reference>
         start: url_start,
         end: url_end,
         line: line_of(content, url_start),
+        comment: Some(SourceMapComment {
+            start,
+            end,
+            block: true,
+        }),
     })
 }
 
@@ -376,6 +449,7 @@ fn push(found: &mut Vec<Reference>, content: &[u8], start: usize, end: usize) {
             start,
             end,
             line: line_of(content, start),
+            comment: None,
         });
     }
 }
@@ -455,7 +529,8 @@ pub fn resolve_url(url: &str, referrer: &str, static_url: &str) -> Target {
     }
     let path_len = url.find(['?', '#']).unwrap_or(url.len());
     let path = &url[..path_len];
-    if path.is_empty() {
+    // A folder is not a file to hash: left as written, as Django does.
+    if path.is_empty() || path.ends_with('/') {
         return Target::External;
     }
     let decoded = percent_encoding::percent_decode_str(path)
@@ -463,7 +538,9 @@ pub fn resolve_url(url: &str, referrer: &str, static_url: &str) -> Target {
         .into_owned();
     let name = if decoded.starts_with('/') {
         match decoded.strip_prefix(static_url) {
-            Some(rest) if static_url.starts_with('/') => rest.to_string(),
+            Some(rest) if static_url.starts_with('/') => {
+                normalize("", rest).unwrap_or_else(|| rest.to_string())
+            }
             _ => return Target::External,
         }
     } else {
@@ -490,22 +567,52 @@ fn has_scheme(url: &str) -> bool {
     }
 }
 
-/// `base/relative` with `.` and `..` resolved; `None` above the root.
+/// `base/relative` as a static name: [`normpath`] of the joined path,
+/// inside the root; `None` above it.
 fn normalize(base: &str, relative: &str) -> Option<String> {
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
-    for part in relative.split('/') {
+    let joined = normpath(format!("{base}/{relative}").trim_start_matches('/'));
+    match joined.as_str() {
+        "." => Some(String::new()),
+        above if above == ".." || above.starts_with("../") => None,
+        name => Some(name.to_string()),
+    }
+}
+
+/// `path` as Python's `posixpath.normpath` gives it: no empty or `.`
+/// segment, `a/..` resolved, leading `..` kept (dropped after a leading
+/// `/`), `.` for nothing.
+///
+/// ```
+/// use nuages::staticfiles::manifest::normpath;
+/// assert_eq!(normpath("..//cached///styles.css"), "../cached/styles.css");
+/// assert_eq!(normpath("./a/../../b/./c.png"), "../b/c.png");
+/// assert_eq!(normpath("/static//img/../a.png"), "/static/a.png");
+/// assert_eq!(normpath("/../a.png"), "/a.png");
+/// assert_eq!(normpath("a/.."), ".");
+/// ```
+pub fn normpath(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => {
-                parts.pop()?;
+            ".." if parts.last().is_some_and(|last| *last != "..") => {
+                parts.pop();
             }
+            ".." if absolute => {}
             part => parts.push(part),
         }
     }
-    Some(parts.join("/"))
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
 }
 
-/// The URL with its last path segment replaced by the hashed file's name.
+/// The URL, its path normalised ([`normpath`]), with its last path segment
+/// replaced by the hashed file's name.
 fn rewritten_url(url: &str, path_len: usize, hashed: &str) -> String {
     const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
         .add(b' ')
@@ -519,7 +626,7 @@ fn rewritten_url(url: &str, path_len: usize, hashed: &str) -> String {
         .add(b'<')
         .add(b'>')
         .add(b'\\');
-    let path = &url[..path_len];
+    let path = normpath(&url[..path_len]);
     let hashed_file = hashed.rsplit('/').next().unwrap_or(hashed);
     let encoded = percent_encoding::utf8_percent_encode(hashed_file, SEGMENT).to_string();
     let dir = path.rsplit_once('/').map(|(dir, _)| dir);
@@ -654,9 +761,12 @@ where
             }
             let target_hashed = hashed[j].as_deref().expect("dependencies are hashed first");
             let url = String::from_utf8_lossy(reference.url(&adjustable.content));
-            out.extend_from_slice(&adjustable.content[at..reference.start]);
+            let (from, to, before, after) = reference.replaced();
+            out.extend_from_slice(&adjustable.content[at..from]);
+            out.extend_from_slice(before.as_bytes());
             out.extend_from_slice(rewritten_url(url.trim(), *path_len, target_hashed).as_bytes());
-            at = reference.end;
+            out.extend_from_slice(after.as_bytes());
+            at = to;
         }
         out.extend_from_slice(&adjustable.content[at..]);
         hashed[i] = Some(hashed_name(&files[i].name, &file_hash(&out)));

@@ -32,7 +32,8 @@ use crate::templates::StaticUrlFn;
 /// storage and `debug` off: `static_url` + the hashed name from
 /// `static_root/staticfiles.json`, read once, here; a missing manifest or a
 /// name it lacks is an error that says to run `collectstatic`, never a
-/// silent fallback to the unhashed name.
+/// silent fallback to the unhashed name. A folder (`path/`, `path/?query`)
+/// is never hashed, as in Django: its URL is `static_url` + path.
 ///
 /// ```
 /// let settings = nuages::conf::Settings::default();
@@ -41,10 +42,9 @@ use crate::templates::StaticUrlFn;
 /// ```
 pub fn static_url_fn(settings: &Settings) -> StaticUrlFn {
     let static_url = settings.static_url.clone();
+    let plain = move |path: &str| format!("{static_url}{}", path.trim_start_matches('/'));
     if settings.debug || settings.staticfiles_storage == StaticfilesStorage::Plain {
-        return Arc::new(move |path: &str| {
-            Ok(format!("{static_url}{}", path.trim_start_matches('/')))
-        });
+        return Arc::new(move |path: &str| Ok(plain(path)));
     }
     let loaded: Result<(Manifest, String), String> = match &settings.static_root {
         None => Err(
@@ -65,10 +65,11 @@ pub fn static_url_fn(settings: &Settings) -> StaticUrlFn {
         }
     };
     Arc::new(move |path: &str| match &loaded {
+        _ if manifest::names_a_folder(path) => Ok(plain(path)),
         Err(message) => Err(message.clone()),
         Ok((manifest, file)) => manifest
             .stored_name(path)
-            .map(|hashed| format!("{static_url}{hashed}"))
+            .map(|hashed| plain(&hashed))
             .ok_or_else(|| {
                 format!(
                     "the static file '{path}' is not in the manifest {file}; \

@@ -15,7 +15,9 @@
 //! `ServeFile`. Nothing outside the source folders (or `static_root`) is
 //! ever served: `..`, `%2e%2e`, encoded slashes or backslashes, NUL,
 //! absolute paths and symbolic links that lead out all get 404, and so do
-//! ignored names (`.*`, `*~`, `CVS`).
+//! ignored names (`.*`, `*~`, `CVS`). A `.br` or `.gz` sibling is sent only
+//! when it passes the same rule as the file ([`Located`]), in the same
+//! folder; otherwise the file itself is sent.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,12 +26,13 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::CACHE_CONTROL;
-use http::{HeaderValue, Method, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_ENCODING, VARY};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use mime_guess::mime::Mime;
 use tower_http::services::ServeFile;
 
-use super::finders::{Finder, IgnorePatterns, contained_file};
+use super::compress::Encoding;
+use super::finders::{Finder, IgnorePatterns, Located};
 use super::manifest::is_hashed_name;
 use crate::apps::App;
 use crate::conf::Settings;
@@ -120,32 +123,38 @@ impl StaticHandler {
         (method == Method::GET || method == Method::HEAD) && path.starts_with(&self.prefix)
     }
 
-    /// The file for a raw (percent-encoded) request path under the prefix.
-    fn locate(&self, raw: &str) -> Option<(String, PathBuf)> {
-        let name = decode_path(raw)?;
-        let path = match &self.files {
-            Files::Sources(finder) => finder.find(&name)?,
-            Files::Collected { root, ignore } => {
-                if ignore.is_ignored(&name) {
-                    return None;
-                }
-                contained_file(root, &name)?
-            }
-        };
-        Some((name, path))
+    /// The file for a name under the prefix, by the one rule of
+    /// [`Located::new`].
+    fn locate(&self, name: &str) -> Option<Located<'_>> {
+        match &self.files {
+            Files::Sources(finder) => finder.locate(name),
+            Files::Collected { root, ignore } => Located::new(root, name, ignore),
+        }
+    }
+
+    /// What to send for `name`: the file, or the sibling of the encoding the
+    /// client prefers, if that sibling passes the same rule as the file.
+    fn variant(&self, name: &str, headers: &HeaderMap) -> Option<(PathBuf, Option<Encoding>)> {
+        let file = self.locate(name)?;
+        let sibling = Encoding::accepted(headers)
+            .into_iter()
+            .find_map(|encoding| {
+                file.sibling(encoding.suffix())
+                    .map(|sibling| (sibling.path, Some(encoding)))
+            });
+        Some(sibling.unwrap_or((file.path, None)))
     }
 
     /// Answer a `GET` or `HEAD` under the prefix.
     pub async fn respond(&self, request: Request) -> Response {
         let raw = request.uri().path()[self.prefix.len()..].to_string();
-        let Some((name, path)) = self.locate(&raw) else {
+        let found = decode_path(&raw)
+            .and_then(|name| Some((self.variant(&name, request.headers())?, name)));
+        let Some(((path, encoding), name)) = found else {
             return Error::NotFound(format!("static file '{raw}' could not be found"))
                 .into_response();
         };
-        let mime = content_type(&name);
-        let served = ServeFile::new_with_mime(&path, &mime)
-            .precompressed_br()
-            .precompressed_gzip()
+        let served = ServeFile::new_with_mime(&path, &content_type(&name))
             .try_call(request)
             .await;
         let mut response = match served {
@@ -153,9 +162,17 @@ impl StaticHandler {
             Err(error) => return Error::Io(error).into_response(),
         };
         let status = response.status();
+        let headers = response.headers_mut();
+        // The answer depends on Accept-Encoding whenever a sibling may exist.
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+        if let Some(encoding) = encoding
+            && status.is_success()
+        {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.name()));
+        }
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             let immutable = matches!(self.files, Files::Collected { .. }) && is_hashed_name(&name);
-            response.headers_mut().insert(
+            headers.insert(
                 CACHE_CONTROL,
                 HeaderValue::from_static(if immutable { IMMUTABLE } else { NO_CACHE }),
             );

@@ -18,6 +18,9 @@
 //! `--fail-level` (default ERROR), and then, as Django's, starts its report
 //! with `SystemCheckError: `. `--format json` prints one JSON array of
 //! `{id, level, message, hint}` to stdout instead.
+//!
+//! File permissions are judged for `--user NAME`, else the `serve_user`
+//! setting, else the user running `check`.
 
 use clap::{Arg, ArgAction, ArgMatches};
 
@@ -84,7 +87,9 @@ impl Command for Check {
                 Arg::new("user")
                     .long("user")
                     .value_name("NAME")
-                    .help("Check file permissions for the user the server runs as (default: you)"),
+                    .help(
+                        "Judge file permissions for the user the server runs as (default: serve_user, else you)",
+                    ),
             )
     }
 
@@ -121,16 +126,17 @@ impl Command for Check {
         let user = args.get_one::<String>("user").cloned();
         if let Some(name) = &user {
             Identity::of_user(name)
-                .map_err(|e| CommandError::usage(e.to_string(), Some(e.hint())))?;
+                .map_err(|e| CommandError::usage(e.to_string(), Some(&e.hint())))?;
         }
         let fail_level = args
             .get_one::<String>("fail-level")
             .and_then(|l| Level::parse(l))
             .unwrap_or(Level::Error);
         let settings = ctx.settings()?;
-        let check_ctx = CheckContext::new(settings, project)
-            .with_deploy(deploy)
-            .for_user(user);
+        let mut check_ctx = CheckContext::new(settings, project).with_deploy(deploy);
+        if user.is_some() {
+            check_ctx = check_ctx.for_user(user);
+        }
         let report = run_checks(&check_ctx, &tags);
         if args.get_one::<String>("format").map(String::as_str) == Some("json") {
             println!("{}", report.to_json());
@@ -148,12 +154,16 @@ impl Command for Check {
 /// `Performing system checks...`, then the report. `runserver` passes
 /// `deploy = false`, `serve` passes `true`. An error (or critical) message
 /// stops the server: the report is printed and the result is an exit 1.
+/// File permissions are judged for the user the server runs as: this
+/// process's, whatever `serve_user` says.
 pub fn startup_checks(ctx: &CommandContext, deploy: bool) -> Result<(), CommandError> {
     println!("Performing system checks...");
     println!();
     let settings = ctx.settings()?;
     let report = run_checks(
-        &CheckContext::new(settings, ctx.project()).with_deploy(deploy),
+        &CheckContext::new(settings, ctx.project())
+            .with_deploy(deploy)
+            .for_user(Identity::current().name),
         &[],
     );
     report.print(Level::Error);

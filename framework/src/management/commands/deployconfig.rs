@@ -51,10 +51,9 @@ impl Command for DeployConfig {
                     .help("Where serve listens (default: serve_bind)"),
             )
             .arg(
-                Arg::new("user")
-                    .long("user")
-                    .value_name("NAME")
-                    .help("systemd: the service user (default: the project's name)"),
+                Arg::new("user").long("user").value_name("NAME").help(
+                    "systemd: the service user (default: serve_user, else the project's name)",
+                ),
             )
             .arg(
                 Arg::new("exec")
@@ -106,10 +105,7 @@ impl Command for DeployConfig {
             Some("nginx") => emit(output.as_deref(), &nginx(&site)?),
             Some("apache") => emit(output.as_deref(), &apache(&site)?),
             _ => {
-                let user = args
-                    .get_one::<String>("user")
-                    .cloned()
-                    .unwrap_or_else(|| name.to_string());
+                let user = service_user(args.get_one::<String>("user"), settings, name);
                 let exec = match args.get_one::<String>("exec") {
                     Some(path) => PathBuf::from(path),
                     None => std::env::current_exe().map_err(|e| {
@@ -331,6 +327,14 @@ fn apache(site: &Site) -> Result<String, CommandError> {
     ))
 }
 
+/// The account the service runs as: `--user`, else `serve_user` (the
+/// account `check --deploy` judged the files for), else the project's name.
+fn service_user(flag: Option<&String>, settings: &Settings, name: &str) -> String {
+    flag.or(settings.serve_user.as_ref())
+        .cloned()
+        .unwrap_or_else(|| name.to_string())
+}
+
 /// The service unit and the socket unit.
 fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, String) {
     let name = site.name;
@@ -531,6 +535,16 @@ mod tests {
         );
         assert!(socket.contains("ListenStream=/run/mysite/mysite.sock"));
         assert!(socket.contains("SocketMode=0660"));
+    }
+
+    #[test]
+    fn the_service_user_is_the_flag_else_serve_user_else_the_project() {
+        let mut settings = settings();
+        assert_eq!(service_user(None, &settings, "mysite"), "mysite");
+        settings.serve_user = Some("www-mysite".into());
+        assert_eq!(service_user(None, &settings, "mysite"), "www-mysite");
+        let flag = "deploy".to_string();
+        assert_eq!(service_user(Some(&flag), &settings, "mysite"), "deploy");
     }
 
     #[test]

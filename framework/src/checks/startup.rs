@@ -1,0 +1,321 @@
+//! What the application refuses to start with. Each check here calls the
+//! validation [`Application::new`](crate::Application::new) runs while it
+//! builds the middleware and the databases, under the same condition (the
+//! middleware that reads the setting is in `middleware`), and reports its
+//! error with the same message and hint. So `check` fails exactly where
+//! `runserver`, `serve` or `Application::new` would, and a checklist that
+//! passes gives a server that starts.
+//!
+//! They run with every `check` (not only `--deploy`): a development server
+//! refuses these settings too.
+
+use super::{Check, CheckContext, CheckMessage, Level};
+use crate::conf::Settings;
+use crate::error::Error;
+use crate::middleware;
+
+const TAGS: &[&str] = &["settings"];
+
+/// The checks of this file.
+pub fn checks() -> Vec<Check> {
+    let check = |name, run| Check {
+        name,
+        tags: TAGS,
+        deploy: false,
+        run,
+    };
+    vec![
+        check("middleware_names", check_middleware_names),
+        check("secret_key_required", check_secret_key_required),
+        check("x_frame_options", check_x_frame_options),
+        check("csrf_trusted_origins", check_csrf_trusted_origins),
+        check("secure_redirect_exempt", check_secure_redirect_exempt),
+        check("secure_proxy_ssl_header", check_secure_proxy_ssl_header),
+        check("referrer_policy_value", check_referrer_policy_value),
+        check(
+            "cross_origin_opener_policy_value",
+            check_cross_origin_opener_policy_value,
+        ),
+        Check {
+            name: "database_drivers",
+            tags: &["settings", "database"],
+            deploy: false,
+            run: check_database_drivers,
+        },
+    ]
+}
+
+/// The error `Application::new` fails with, as a check message of `id`.
+fn refused(id: &str, error: Error) -> CheckMessage {
+    CheckMessage {
+        id: id.to_string(),
+        level: Level::Error,
+        message: error.to_string(),
+        hint: error.hint(),
+    }
+}
+
+fn has_middleware(settings: &Settings, name: &str) -> bool {
+    settings.middleware.iter().any(|m| m == name)
+}
+
+/// `nuages.E006`: a `middleware` entry that names no built-in middleware.
+pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
+    ctx.settings
+        .middleware
+        .iter()
+        .filter(|name| !middleware::BUILTIN.contains(&name.as_str()))
+        .map(|name| refused("nuages.E006", middleware::unknown_middleware(name)))
+        .collect()
+}
+
+/// `nuages.E010`: no `secret_key` while `"session"` or `"csrf"` signs with
+/// it; with `--deploy` in any case, since `serve` refuses to start without
+/// one.
+pub fn check_secret_key_required(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let settings = ctx.settings;
+    let signs = has_middleware(settings, "session") || has_middleware(settings, "csrf");
+    if !(signs || ctx.deploy) {
+        return vec![];
+    }
+    middleware::require_secret_key(settings)
+        .err()
+        .map(|error| refused("nuages.E010", error))
+        .into_iter()
+        .collect()
+}
+
+/// `nuages.E007`: `x_frame_options` is neither `DENY` nor `SAMEORIGIN`
+/// while `"xframe"` sends it.
+pub fn check_x_frame_options(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "xframe") {
+        return vec![];
+    }
+    middleware::xframe::XFrameConfig::new(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E007", error))
+        .into_iter()
+        .collect()
+}
+
+/// `4_0.E001` (Django's id): a `csrf_trusted_origins` entry that is not an
+/// origin with its scheme, while `"csrf"` reads them; one message per entry.
+pub fn check_csrf_trusted_origins(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "csrf") {
+        return vec![];
+    }
+    ctx.settings
+        .csrf_trusted_origins
+        .iter()
+        .filter_map(|entry| middleware::csrf::check_trusted_origin(entry).err())
+        .map(|error| refused("4_0.E001", error))
+        .collect()
+}
+
+/// `nuages.E008`: a `secure_redirect_exempt` entry that is not a regular
+/// expression, while `"security"` compiles them; one message per entry.
+pub fn check_secure_redirect_exempt(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "security") {
+        return vec![];
+    }
+    ctx.settings
+        .secure_redirect_exempt
+        .iter()
+        .filter_map(|pattern| middleware::security::redirect_exempt_pattern(pattern).err())
+        .map(|error| refused("nuages.E008", error))
+        .collect()
+}
+
+/// `nuages.E009`: a `secure_proxy_ssl_header` that can never match (a
+/// Django `HTTP_…` key, not a header name or value), while `"security"` or
+/// `"csrf"` reads it.
+pub fn check_secure_proxy_ssl_header(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let settings = ctx.settings;
+    if !(has_middleware(settings, "security") || has_middleware(settings, "csrf")) {
+        return vec![];
+    }
+    middleware::security::check_proxy_ssl_header(settings)
+        .err()
+        .map(|error| refused("nuages.E009", error))
+        .into_iter()
+        .collect()
+}
+
+/// `security.E023`: `secure_referrer_policy` has a value browsers do not
+/// know, while `"security"` sends it.
+pub fn check_referrer_policy_value(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "security") {
+        return vec![];
+    }
+    middleware::security::referrer_policy(ctx.settings)
+        .err()
+        .map(|error| refused("security.E023", error))
+        .into_iter()
+        .collect()
+}
+
+/// `security.E024`: `secure_cross_origin_opener_policy` has a value
+/// browsers do not know, while `"security"` sends it.
+pub fn check_cross_origin_opener_policy_value(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "security") {
+        return vec![];
+    }
+    middleware::security::opener_policy(ctx.settings)
+        .err()
+        .map(|error| refused("security.E024", error))
+        .into_iter()
+        .collect()
+}
+
+/// `nuages.E011`: a database URL whose scheme has no driver in this build.
+pub fn check_database_drivers(ctx: &CheckContext) -> Vec<CheckMessage> {
+    ctx.settings
+        .databases
+        .iter()
+        .filter_map(|(alias, database)| crate::db::check_url(alias, &database.url).err())
+        .map(|error| refused("nuages.E011", error))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::{Application, Project};
+
+    const KEY: &str = "k3Jx9vQm2Lw7Rt5Yp1Zs8Nd4Hf6Gb0Xc3Vb7Nm1Qw5Er9Ty2Ui4Op6As8Df0Gh";
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        Settings {
+            secret_key: Some(KEY.into()),
+            ..settings_in(dir)
+        }
+    }
+
+    /// The messages of every check of this file.
+    fn messages(settings: &Settings, project: &Project, deploy: bool) -> Vec<CheckMessage> {
+        let ctx = CheckContext::new(settings, project).with_deploy(deploy);
+        checks()
+            .iter()
+            .flat_map(|check| (check.run)(&ctx))
+            .collect()
+    }
+
+    /// `bad` makes exactly one `id` error, whose message and hint are those
+    /// of the error `Application::new` refuses to build with.
+    fn agrees(id: &str, bad: impl FnOnce(&mut Settings)) -> CheckMessage {
+        let dir = tempfile::tempdir().unwrap();
+        let project = || project_in(dir.path());
+        let good = settings(dir.path());
+        assert_eq!(messages(&good, &project(), true), vec![]);
+        Application::new(project(), good.clone()).expect("the good settings build");
+
+        let mut bad_settings = good;
+        bad(&mut bad_settings);
+        let found = messages(&bad_settings, &project(), false);
+        assert_eq!(ids(&found), [id], "{found:#?}");
+        let error = Application::new(project(), bad_settings).unwrap_err();
+        assert_eq!(found[0].message, error.to_string());
+        assert_eq!(found[0].hint, error.hint());
+        assert!(found[0].hint.is_some(), "{id} has no hint");
+        found.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn what_the_application_refuses_check_reports_with_the_same_words() {
+        let message = agrees("nuages.E006", |s| s.middleware.push("gzip".into()));
+        assert_eq!(
+            message.message,
+            "unknown middleware 'gzip' in the `middleware` setting"
+        );
+        let message = agrees("nuages.E006", |s| s.middleware[0] = "securty".into());
+        assert!(
+            message
+                .hint
+                .unwrap()
+                .starts_with("did you mean 'security'?"),
+            "a typo gets its suggestion"
+        );
+        agrees("nuages.E007", |s| s.x_frame_options = "ALLOWALL".into());
+        let message = agrees("4_0.E001", |s| {
+            s.csrf_trusted_origins = vec!["https://ok.example".into(), "example.com".into()]
+        });
+        assert!(message.message.contains("'example.com' has no scheme"));
+        assert_eq!(
+            message.hint.as_deref(),
+            Some(
+                "write \"https://example.com\" (or \"http://example.com\" for a site served without TLS)"
+            )
+        );
+        agrees("4_0.E001", |s| {
+            s.csrf_trusted_origins = vec!["https://a.*.example.com".into()]
+        });
+        let message = agrees("nuages.E008", |s| {
+            s.secure_redirect_exempt = vec!["^healthz/$".into(), "^(api/".into()]
+        });
+        assert!(message.message.contains("'^(api/'"), "{}", message.message);
+        let message = agrees("nuages.E009", |s| {
+            s.secure_proxy_ssl_header = Some(vec!["HTTP_X_FORWARDED_PROTO".into(), "https".into()])
+        });
+        assert!(
+            message
+                .message
+                .contains("write the header as sent, like 'X-FORWARDED-PROTO'"),
+            "{}",
+            message.message
+        );
+        agrees("nuages.E010", |s| s.secret_key = None);
+        agrees("nuages.E010", |s| s.secret_key = Some("  ".into()));
+        // Moved from the deployment checks: browsers ignore an unknown policy.
+        agrees("security.E023", |s| {
+            s.secure_referrer_policy = "same-origin, sometimes".into()
+        });
+        agrees("security.E024", |s| {
+            s.secure_cross_origin_opener_policy = "same-site".into()
+        });
+        let message = agrees("nuages.E011", |s| {
+            s.databases.get_mut("default").unwrap().url = "postgres://db.internal/site".into()
+        });
+        assert!(
+            message
+                .message
+                .starts_with("databases.default.url uses the scheme 'postgres:'"),
+            "{}",
+            message.message
+        );
+    }
+
+    #[test]
+    fn settings_no_middleware_reads_are_not_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = || project_in(dir.path());
+        let mut s = settings(dir.path());
+        s.middleware = vec!["common".into()];
+        s.secret_key = None;
+        s.x_frame_options = "ALLOWALL".into();
+        s.csrf_trusted_origins = vec!["example.com".into()];
+        s.secure_redirect_exempt = vec!["(".into()];
+        s.secure_proxy_ssl_header = Some(vec!["HTTP_X".into(), "https".into()]);
+        s.secure_referrer_policy = "sometimes".into();
+        assert_eq!(messages(&s, &project(), false), vec![]);
+        Application::new(project(), s.clone()).expect("nothing reads them");
+        // serve needs a secret key whatever the middleware.
+        assert_eq!(ids(&messages(&s, &project(), true)), ["nuages.E010"]);
+    }
+
+    #[test]
+    fn every_policy_the_middleware_sends_passes_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = || project_in(dir.path());
+        let mut s = settings(dir.path());
+        for value in middleware::security::OPENER_POLICIES.iter().chain(&[""]) {
+            s.secure_cross_origin_opener_policy = value.to_string();
+            assert_eq!(messages(&s, &project(), false), vec![], "{value:?}");
+            Application::new(project(), s.clone()).unwrap();
+        }
+        s.secure_referrer_policy = "no-referrer, strict-origin-when-cross-origin".into();
+        assert_eq!(messages(&s, &project(), false), vec![], "a fallback list");
+        s.secure_referrer_policy = String::new();
+        assert_eq!(messages(&s, &project(), false), vec![], "no header");
+    }
+}
