@@ -52,8 +52,19 @@ fn package_name(manifest: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Run `args` through the project's binary, passing its exit code on.
-pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+/// Which build of the project runs a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The debug build (`cargo build`), for development.
+    Debug,
+    /// The optimised build (`cargo build --release`), `target/release/<project>`,
+    /// the one production runs.
+    Release,
+}
+
+/// Run `args` through the project's binary, built with `profile`, passing
+/// its exit code on.
+pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
     let command = args
         .first()
         .map(|a| a.to_string_lossy().to_string())
@@ -66,7 +77,7 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         )
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let binary = match build(&cargo, &project)? {
+    let binary = match build(&cargo, &project, profile)? {
         Built::Binary(binary) => binary,
         // cargo has printed the compiler's errors.
         Built::Failed(code) => return Ok(ExitCode::from(code)),
@@ -92,10 +103,10 @@ enum Built {
     Failed(u8),
 }
 
-/// `cargo build` the project's binary. cargo's messages go to stderr as they
+/// `cargo build` the project's binary with `profile`. cargo's messages go to stderr as they
 /// come, so a long first build shows each crate it compiles; when everything
 /// is fresh nothing is shown.
-fn build(cargo: &OsStr, project: &Path) -> anyhow::Result<Built> {
+fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Built> {
     let manifest = project.join("Cargo.toml");
     let name = package_name(&manifest);
     let mut command = Command::new(cargo);
@@ -104,6 +115,9 @@ fn build(cargo: &OsStr, project: &Path) -> anyhow::Result<Built> {
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(&manifest);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
     // The project's own binary, even when it has others (src/bin/…).
     if let Some(name) = &name {
         command.arg("--bin").arg(name);

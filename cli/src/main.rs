@@ -1,6 +1,7 @@
 //! `manage`: Nuages' django-admin. `startproject` and `startapp` work
 //! anywhere; any other command runs inside a project, through the project's
-//! own binary (`cargo run -- ARGS`).
+//! own binary, which `manage` builds with cargo first (with `manage
+//! --release`, the release build: `cargo build --release`).
 
 mod delegate;
 mod startapp;
@@ -18,9 +19,13 @@ use clap::{Parser, Subcommand};
     disable_help_subcommand = true,
     version = version_line(),
     about = "Nuages, a Django-style web framework for Rust",
-    after_help = "Inside a project every other command (runserver, check, collectstatic, migrate, …) runs the project's binary: `manage help` there lists them."
+    after_help = "Inside a project every other command (runserver, check, collectstatic, migrate, …) runs the project's binary: `manage help` there lists them. `manage --release COMMAND` runs the release build, as production does (`manage --release serve`)."
 )]
 struct Cli {
+    /// Run the project's release build (`cargo build --release`): the optimised
+    /// binary production runs
+    #[arg(long)]
+    release: bool,
     #[command(subcommand)]
     command: Commands,
 }
@@ -37,10 +42,10 @@ enum Commands {
 }
 
 /// `manage help`: the project's commands inside a project, ours outside.
-fn help(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
     let here = std::env::current_dir()?;
     if delegate::find_project(&here).is_ok() {
-        return delegate::run(args);
+        return delegate::run(args, profile);
     }
     use clap::CommandFactory;
     Cli::command().print_help()?;
@@ -49,7 +54,7 @@ fn help(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
 
 /// A command for the project's binary; outside a project, a typo of one of
 /// our own commands gets the closest of them.
-fn project_command(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
     let typed = args
         .first()
         .map(|a| a.to_string_lossy().to_string())
@@ -63,7 +68,7 @@ fn project_command(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
             )),
         ));
     }
-    delegate::run(args)
+    delegate::run(args, profile)
 }
 
 /// The command of ours (startproject, startapp, help) closest to `typed`.
@@ -84,11 +89,16 @@ fn version_line() -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let profile = if cli.release {
+        delegate::Profile::Release
+    } else {
+        delegate::Profile::Debug
+    };
     let result = match cli.command {
         Commands::Startproject(args) => startproject::run(args),
         Commands::Startapp(args) => startapp::run(args),
-        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args),
-        Commands::Project(args) => project_command(args),
+        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args, profile),
+        Commands::Project(args) => project_command(args, profile),
     };
     match result {
         Ok(code) => code,

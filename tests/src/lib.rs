@@ -205,13 +205,7 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
 
 fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    let (status, headers) = parse_head(&String::from_utf8_lossy(&raw[..split]))?;
     let mut body = raw[split + 4..].to_vec();
     if headers
         .iter()
@@ -226,6 +220,101 @@ fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
         bytes: body,
         raw: raw.to_vec(),
     })
+}
+
+/// The status and the headers (names lowercased) of a response head.
+fn parse_head(head: &str) -> Option<(u16, Vec<(String, String)>)> {
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some((status, headers))
+}
+
+/// GET `https://HOST:PORT/PATH` with curl, HOST resolved to 127.0.0.1 (as
+/// a browser would send it: SNI and Host are HOST) and any certificate
+/// accepted; the response and the HTTP version curl used (`2`, `1.1`).
+pub fn curl_https(host: &str, port: u16, path: &str) -> std::io::Result<(HttpResponse, String)> {
+    let temp = tempfile::tempdir()?;
+    let head = temp.path().join("head");
+    let body = temp.path().join("body");
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--insecure", "--max-time", "30"])
+        .arg("--resolve")
+        .arg(format!("{host}:{port}:127.0.0.1"))
+        .arg("--dump-header")
+        .arg(&head)
+        .arg("--output")
+        .arg(&body)
+        .args(["--write-out", "%{http_version}"])
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!(
+            "curl: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let head_text = std::fs::read_to_string(&head)?;
+    let (status, headers) = parse_head(&head_text)
+        .ok_or_else(|| std::io::Error::other(format!("not a response head: {head_text:?}")))?;
+    let response = HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&std::fs::read(&body)?).to_string(),
+    };
+    Ok((
+        response,
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    ))
+}
+
+/// A self-signed certificate for `host` and its key, made by `openssl req
+/// -x509` in `dir`: (certificate, key).
+pub fn self_signed_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{host}.pem"));
+    let key = dir.join(format!("{host}.key"));
+    let (output, stdout, stderr) = run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .arg("-subj")
+        .arg(format!("/CN={host}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{host}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    assert!(output.status.success(), "openssl req: {stdout}{stderr}");
+    (cert, key)
+}
+
+/// Whether `tool` (an absolute path) is installed. In CI (`CI` set) a
+/// missing tool fails the test, as `.ci/run` installs them; elsewhere the
+/// test is skipped with a message.
+pub fn require(tool: &str) -> bool {
+    if Path::new(tool).exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{tool} is missing: .ci/run must install it");
+    }
+    eprintln!("SKIPPED: {tool} is not installed");
+    false
+}
+
+/// An nginx main configuration that runs unprivileged-style in `dir` (its
+/// prefix: pid, logs and temporary files there, in the foreground) and
+/// includes the `site` configuration written by `deployconfig nginx`.
+pub fn nginx_config(dir: &Path, site: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "user root;\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{}}\nhttp {{\n  include /etc/nginx/mime.types;\n  access_log {d}/nginx-access.log;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {};\n}}\n",
+        site.display()
+    )
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {

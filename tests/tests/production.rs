@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use nuages_e2e::{GeneratedProject, Server, free_port, get, http, manage, run, wait_for};
+use nuages_e2e::{
+    GeneratedProject, Server, free_port, get, http, manage, nginx_config, require, run,
+    self_signed_certificate, wait_for,
+};
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
 
@@ -54,25 +57,6 @@ fn production(project: &GeneratedProject) -> Command {
     command
 }
 
-fn nginx_config(dir: &Path, site: &Path) -> String {
-    let d = dir.display();
-    format!(
-        "user root;\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{}}\nhttp {{\n  include /etc/nginx/mime.types;\n  access_log {d}/nginx-access.log;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {};\n}}\n",
-        site.display()
-    )
-}
-
-fn require(tool: &str) -> bool {
-    if Path::new(tool).exists() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{tool} is missing: .ci/run must install it");
-    }
-    eprintln!("SKIPPED: {tool} is not installed");
-    false
-}
-
 #[test]
 fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     if !require("/usr/sbin/nginx") {
@@ -111,6 +95,8 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         run(production(&project).env("NUAGES_SERVE_BIND", &bind).args([
             "deployconfig",
             "nginx",
+            // Plain HTTP on loopback in this test (tests/tests/deploy_tls.rs has TLS).
+            "--plain-http",
             "--listen",
             &port.to_string(),
             "--server-name",
@@ -119,6 +105,17 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
             site.to_str().unwrap(),
         ]));
     assert!(output.status.success(), "{stdout}{stderr}");
+    // Behind a TLS-terminating proxy: its X-Forwarded-Proto goes on, and the
+    // command names the setting that makes the application believe it.
+    assert!(
+        std::fs::read_to_string(&site)
+            .unwrap()
+            .contains("proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;")
+    );
+    assert!(
+        stderr.contains(r#"secure_proxy_ssl_header = ["X-Forwarded-Proto", "https"]"#),
+        "{stderr}"
+    );
     let main = work.join("nginx.conf");
     std::fs::write(&main, nginx_config(work, &site)).unwrap();
     let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
@@ -414,43 +411,59 @@ fn serve_refuses_to_start_without_a_secret_key() {
 fn apache_and_systemd_configs_verify() {
     let project = GeneratedProject::new("configured");
     let work = project.temp.path();
-    if require("/usr/sbin/apache2ctl") {
-        let site = work.join("site.conf");
-        let (output, stdout, stderr) = run(production(&project).args([
-            "deployconfig",
-            "apache",
+    if require("/usr/sbin/apache2ctl") && require("/usr/bin/openssl") {
+        // Behind a TLS-terminating proxy, and terminating TLS itself.
+        let (cert, key) = self_signed_certificate(work, "example.test");
+        let tls = [
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
             "--listen",
+            "127.0.0.1:8443",
+            "--listen-http",
             "8081",
-            "--upstream",
-            "unix:/run/configured/configured.sock",
-            "-o",
-            site.to_str().unwrap(),
-        ]));
-        assert!(output.status.success(), "{stdout}{stderr}");
-        let modules = "/usr/lib/apache2/modules";
-        let main = work.join("apache.conf");
-        std::fs::write(
-            &main,
-            format!(
-                "ServerRoot /etc/apache2\nPidFile {w}/apache.pid\nMutex file:{w}\nErrorLog {w}/apache-error.log\nListen 8081\n\
-LoadModule mpm_event_module {modules}/mod_mpm_event.so\nLoadModule authz_core_module {modules}/mod_authz_core.so\n\
-LoadModule alias_module {modules}/mod_alias.so\nLoadModule headers_module {modules}/mod_headers.so\n\
-LoadModule proxy_module {modules}/mod_proxy.so\nLoadModule proxy_http_module {modules}/mod_proxy_http.so\nInclude {site}\n",
-                w = work.display(),
-                site = site.display()
-            ),
-        )
-        .unwrap();
-        let (output, stdout, stderr) = run(Command::new("/usr/sbin/apache2ctl")
-            .arg("-t")
-            .arg("-f")
-            .arg(&main));
-        assert!(output.status.success(), "apache2ctl -t: {stdout}{stderr}");
+        ];
+        for front in [&["--plain-http", "--listen", "8081"][..], &tls[..]] {
+            let site = work.join("site.conf");
+            let (output, stdout, stderr) = run(production(&project)
+                .args(["deployconfig", "apache"])
+                .args(front)
+                .args([
+                    "--upstream",
+                    "unix:/run/configured/configured.sock",
+                    "-o",
+                    site.to_str().unwrap(),
+                ]));
+            assert!(output.status.success(), "{front:?}: {stdout}{stderr}");
+            let text = std::fs::read_to_string(&site).unwrap();
+            if front == tls {
+                assert!(text.contains("<VirtualHost 127.0.0.1:8443>"), "{text}");
+                assert!(text.contains("SSLEngine on"), "{text}");
+                assert!(text.contains("[R=301,L]"), "{text}");
+            } else {
+                assert!(text.contains("<VirtualHost *:8081>"), "{text}");
+                assert!(stderr.contains("secure_proxy_ssl_header"), "{stderr}");
+            }
+            apache_syntax_ok(work, &site);
+        }
+        // No certificate and no --plain-http: stop, naming the flags.
+        let (output, _, stderr) = run(production(&project).args(["deployconfig", "apache"]));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(
-            stderr.contains("Syntax OK") || stdout.contains("Syntax OK"),
-            "{stdout}{stderr}"
+            stderr.contains("--tls-cert")
+                && stderr.contains("--tls-key")
+                && stderr.contains("--plain-http"),
+            "{stderr}"
         );
     }
+    // systemd runs the release build, and there is none yet.
+    let (output, _, stderr) = run(production(&project).args(["deployconfig", "systemd"]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("release/configured") && stderr.contains("cargo build --release"),
+        "{stderr}"
+    );
     let units = work.join("units");
     std::fs::create_dir_all(&units).unwrap();
     let exec = work.join("configured-bin");
@@ -489,4 +502,34 @@ LoadModule proxy_module {modules}/mod_proxy.so\nLoadModule proxy_http_module {mo
             output.status
         );
     }
+}
+
+/// `apache2ctl -t` of a main configuration that loads the modules the
+/// generated `site` needs, listening on its ports.
+fn apache_syntax_ok(work: &Path, site: &Path) {
+    let modules = "/usr/lib/apache2/modules";
+    let main = work.join("apache.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "ServerRoot /etc/apache2\nPidFile {w}/apache.pid\nMutex file:{w}\nErrorLog {w}/apache-error.log\nListen 8081\nListen 127.0.0.1:8443\n\
+LoadModule mpm_event_module {modules}/mod_mpm_event.so\nLoadModule authz_core_module {modules}/mod_authz_core.so\n\
+LoadModule alias_module {modules}/mod_alias.so\nLoadModule headers_module {modules}/mod_headers.so\n\
+LoadModule proxy_module {modules}/mod_proxy.so\nLoadModule proxy_http_module {modules}/mod_proxy_http.so\n\
+LoadModule ssl_module {modules}/mod_ssl.so\nLoadModule socache_shmcb_module {modules}/mod_socache_shmcb.so\n\
+LoadModule rewrite_module {modules}/mod_rewrite.so\nLoadModule http2_module {modules}/mod_http2.so\nInclude {site}\n",
+            w = work.display(),
+            site = site.display()
+        ),
+    )
+    .unwrap();
+    let (output, stdout, stderr) = run(Command::new("/usr/sbin/apache2ctl")
+        .arg("-t")
+        .arg("-f")
+        .arg(&main));
+    assert!(output.status.success(), "apache2ctl -t: {stdout}{stderr}");
+    assert!(
+        stderr.contains("Syntax OK") || stdout.contains("Syntax OK"),
+        "{stdout}{stderr}"
+    );
 }

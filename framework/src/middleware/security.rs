@@ -126,6 +126,21 @@ fn proxy_says_secure(headers: &HeaderMap, name: &str, expected: &str) -> bool {
         .is_some_and(|first| first.trim() == expected)
 }
 
+/// The `Strict-Transport-Security` value of the `secure_hsts_*` settings, if
+/// HSTS is on; the web server configs of `deployconfig` send the same.
+pub(crate) fn hsts_value(settings: &Settings) -> Option<String> {
+    (settings.secure_hsts_seconds > 0).then(|| {
+        let mut value = format!("max-age={}", settings.secure_hsts_seconds);
+        if settings.secure_hsts_include_subdomains {
+            value.push_str("; includeSubDomains");
+        }
+        if settings.secure_hsts_preload {
+            value.push_str("; preload");
+        }
+        value
+    })
+}
+
 /// Check `secure_proxy_ssl_header` once, when a middleware that reads it is
 /// built: a setting that can never match must not fail silently.
 pub(crate) fn check_proxy_ssl_header(settings: &Settings) -> Result<()> {
@@ -174,14 +189,7 @@ impl SecurityHeaders {
     pub fn new(settings: &Settings) -> Result<SecurityHeaders> {
         let referrer_policy = referrer_policy(settings)?;
         let opener_policy = opener_policy(settings)?;
-        let hsts = (settings.secure_hsts_seconds > 0).then(|| {
-            let mut value = format!("max-age={}", settings.secure_hsts_seconds);
-            if settings.secure_hsts_include_subdomains {
-                value.push_str("; includeSubDomains");
-            }
-            if settings.secure_hsts_preload {
-                value.push_str("; preload");
-            }
+        let hsts = hsts_value(settings).map(|value| {
             HeaderValue::from_str(&value).expect("digits and ASCII words are a valid header value")
         });
         Ok(SecurityHeaders {

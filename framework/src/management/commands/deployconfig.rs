@@ -1,13 +1,22 @@
 //! `deployconfig nginx|apache|systemd`: the web server's and the service
 //! manager's configuration, derived from the settings. Every line that comes
-//! from a setting says which.
+//! from a setting or a flag says which.
+//!
+//! The web server terminates TLS (`--tls-cert`, `--tls-key`) and redirects
+//! plain HTTP to HTTPS, or, with `--plain-http`, sits behind a proxy that
+//! terminates TLS. Either way it tells the application which requests came
+//! over HTTPS with `X-Forwarded-Proto`, which the application believes only
+//! through `secure_proxy_ssl_header`: the command refuses settings with which
+//! every page would redirect to itself.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use clap::{Arg, ArgMatches};
+use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::conf::Settings;
 use crate::management::{Command, CommandContext, CommandError};
+use crate::middleware::security::hsts_value;
 use crate::server::{self, Bind};
 
 /// `manage deployconfig`.
@@ -31,17 +40,47 @@ impl Command for DeployConfig {
                     .help("What to configure"),
             )
             .arg(
+                Arg::new("tls-cert")
+                    .long("tls-cert")
+                    .value_name("FILE")
+                    .requires("tls-key")
+                    .help("nginx/apache: the certificate chain in PEM (Let's Encrypt: fullchain.pem)"),
+            )
+            .arg(
+                Arg::new("tls-key")
+                    .long("tls-key")
+                    .value_name("FILE")
+                    .requires("tls-cert")
+                    .help("nginx/apache: the certificate's private key in PEM (Let's Encrypt: privkey.pem)"),
+            )
+            .arg(
+                Arg::new("plain-http")
+                    .long("plain-http")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with_all(["tls-cert", "tls-key", "listen-http"])
+                    .help(
+                        "nginx/apache: plain HTTP only, behind a proxy that terminates TLS and sets X-Forwarded-Proto",
+                    ),
+            )
+            .arg(
                 Arg::new("listen")
                     .long("listen")
-                    .value_name("PORT")
-                    .value_parser(clap::value_parser!(u16))
-                    .help("Port the web server listens on (default 80)"),
+                    .value_name("[ADDR:]PORT")
+                    .value_parser(parse_listen)
+                    .help("nginx/apache: where HTTPS is served (default 443; with --plain-http: HTTP, default 80)"),
+            )
+            .arg(
+                Arg::new("listen-http")
+                    .long("listen-http")
+                    .value_name("[ADDR:]PORT")
+                    .value_parser(parse_listen)
+                    .help("nginx/apache: where plain HTTP is redirected to HTTPS (default 80)"),
             )
             .arg(
                 Arg::new("server-name")
                     .long("server-name")
                     .value_name("NAME")
-                    .action(clap::ArgAction::Append)
+                    .action(ArgAction::Append)
                     .help("Host name(s) served (default: allowed_hosts)"),
             )
             .arg(
@@ -59,7 +98,7 @@ impl Command for DeployConfig {
                 Arg::new("exec")
                     .long("exec")
                     .value_name("PATH")
-                    .help("systemd: the project's binary (default: this one)"),
+                    .help("systemd: the binary to run (default: the release build, <target>/release/<project>)"),
             )
             .arg(
                 Arg::new("env-file")
@@ -94,51 +133,59 @@ impl Command for DeployConfig {
             settings,
             settings_path: ctx.settings_path(),
             upstream,
-            listen: args.get_one::<u16>("listen").copied().unwrap_or(80),
             server_names: args
                 .get_many::<String>("server-name")
                 .map(|names| names.cloned().collect())
                 .unwrap_or_else(|| server_names(settings)),
         };
         let output = args.get_one::<String>("output").map(PathBuf::from);
-        match args.get_one::<String>("kind").map(String::as_str) {
-            Some("nginx") => emit(output.as_deref(), &nginx(&site)?),
-            Some("apache") => emit(output.as_deref(), &apache(&site)?),
-            _ => {
-                let user = service_user(args.get_one::<String>("user"), settings, name);
-                let exec = match args.get_one::<String>("exec") {
-                    Some(path) => PathBuf::from(path),
-                    None => std::env::current_exe().map_err(|e| {
-                        CommandError::failed(
-                            format!("cannot find this binary: {e}"),
-                            Some("pass --exec PATH"),
-                        )
-                    })?,
-                };
-                let env_file = args
-                    .get_one::<String>("env-file")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(format!("/etc/{name}/env")));
-                let (service, socket) = systemd(&site, &user, &exec, &env_file);
-                match output {
-                    Some(dir) => {
-                        write_atomically(&dir.join(format!("{name}.service")), &service)?;
-                        write_atomically(&dir.join(format!("{name}.socket")), &socket)?;
-                        println!(
-                            "Wrote {name}.service and {name}.socket to {}",
-                            dir.display()
-                        );
-                        Ok(())
-                    }
-                    None => {
-                        print!(
-                            "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
-                        );
-                        Ok(())
-                    }
-                }
+        let kind = args.get_one::<String>("kind").map(String::as_str);
+        if let Some(kind @ ("nginx" | "apache")) = kind {
+            let front = front(args, kind)?;
+            let notes = https_detection(&site, &front)?;
+            let text = if kind == "nginx" {
+                nginx(&site, &front)?
+            } else {
+                apache(&site, &front)?
+            };
+            emit(output.as_deref(), &text)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            return Ok(());
+        }
+        let user = service_user(args.get_one::<String>("user"), settings, name);
+        let exec = match args.get_one::<String>("exec") {
+            Some(path) => absolute(path)?,
+            None => {
+                let this = std::env::current_exe().map_err(|e| {
+                    CommandError::failed(
+                        format!("cannot find this binary: {e}"),
+                        Some("pass --exec PATH"),
+                    )
+                })?;
+                release_binary(&this)?
+            }
+        };
+        let env_file = args
+            .get_one::<String>("env-file")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(format!("/etc/{name}/env")));
+        let (service, socket) = systemd(&site, &user, &exec, &env_file);
+        match output {
+            Some(dir) => {
+                write_atomically(&dir.join(format!("{name}.service")), &service)?;
+                write_atomically(&dir.join(format!("{name}.socket")), &socket)?;
+                println!(
+                    "Wrote {name}.service and {name}.socket to {}",
+                    dir.display()
+                );
+            }
+            None => {
+                print!("# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}")
             }
         }
+        Ok(())
     }
 }
 
@@ -148,7 +195,6 @@ struct Site<'a> {
     settings: &'a Settings,
     settings_path: &'a Path,
     upstream: Bind,
-    listen: u16,
     server_names: Vec<String>,
 }
 
@@ -179,6 +225,171 @@ impl Site<'_> {
         }
         Ok(url)
     }
+
+    /// The host names, one per item (`_`, nginx's catch-all, left out).
+    fn host_names(&self) -> impl Iterator<Item = &str> {
+        self.server_names
+            .iter()
+            .flat_map(|n| n.split(' '))
+            .filter(|n| *n != "_")
+    }
+}
+
+/// Where a web server listens: a port on every address, or one address and port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Listen {
+    addr: Option<IpAddr>,
+    port: u16,
+}
+
+impl Listen {
+    fn port(port: u16) -> Listen {
+        Listen { addr: None, port }
+    }
+
+    /// The operand of nginx's `listen`: `443`, `127.0.0.1:8443`, `[::1]:8443`.
+    fn nginx(self) -> String {
+        match self.addr {
+            Some(addr) => SocketAddr::new(addr, self.port).to_string(),
+            None => self.port.to_string(),
+        }
+    }
+
+    /// The address of Apache's `<VirtualHost>`: `*:443`, `127.0.0.1:8443`.
+    fn apache(self) -> String {
+        match self.addr {
+            Some(addr) => SocketAddr::new(addr, self.port).to_string(),
+            None => format!("*:{}", self.port),
+        }
+    }
+
+    /// The `:PORT` an `https://` URL needs to reach this address (none for 443).
+    fn https_port_suffix(self) -> String {
+        if self.port == 443 {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        }
+    }
+}
+
+/// `--listen`: `PORT` or `ADDR:PORT` (`[V6ADDR]:PORT`).
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(Listen::port(port));
+    }
+    text.parse::<SocketAddr>()
+        .map(|addr| Listen {
+            addr: Some(addr.ip()),
+            port: addr.port(),
+        })
+        .map_err(|_| {
+            format!("'{text}' is not PORT or ADDR:PORT, like 443, 127.0.0.1:8443 or [::1]:8443")
+        })
+}
+
+/// How clients reach the web server.
+#[derive(Debug, PartialEq)]
+enum Front {
+    /// The web server terminates TLS; its plain HTTP server only redirects to HTTPS.
+    Tls {
+        https: Listen,
+        http: Listen,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP behind a proxy that terminates TLS and sets `X-Forwarded-Proto`.
+    PlainHttp { listen: Listen },
+}
+
+/// The front of the site from the flags: TLS needs a certificate; plain HTTP
+/// must be asked for.
+fn front(args: &ArgMatches, kind: &str) -> Result<Front, CommandError> {
+    let listen = args.get_one::<Listen>("listen").copied();
+    if args.get_flag("plain-http") {
+        return Ok(Front::PlainHttp {
+            listen: listen.unwrap_or(Listen::port(80)),
+        });
+    }
+    let (Some(cert), Some(key)) = (
+        args.get_one::<String>("tls-cert"),
+        args.get_one::<String>("tls-key"),
+    ) else {
+        return Err(CommandError::failed(
+            format!(
+                "{kind} needs a TLS certificate and its key to serve the site over HTTPS: give --tls-cert and --tls-key"
+            ),
+            Some(&format!(
+                "`manage deployconfig {kind} --tls-cert /etc/letsencrypt/live/example.com/fullchain.pem --tls-key /etc/letsencrypt/live/example.com/privkey.pem` (certbot writes these), or --plain-http when a proxy in front of {kind} terminates TLS and sets X-Forwarded-Proto"
+            )),
+        ));
+    };
+    Ok(Front::Tls {
+        https: listen.unwrap_or(Listen::port(443)),
+        http: args
+            .get_one::<Listen>("listen-http")
+            .copied()
+            .unwrap_or(Listen::port(80)),
+        cert: absolute(cert)?,
+        key: absolute(key)?,
+    })
+}
+
+/// `path` made absolute against the working directory: a web server reads
+/// relative paths against its own folders.
+fn absolute(path: &str) -> Result<PathBuf, CommandError> {
+    std::path::absolute(path)
+        .map_err(|e| CommandError::failed(format!("cannot resolve the path {path}: {e}"), None))
+}
+
+/// The header and value the generated configs send on HTTPS requests.
+const FORWARDED_PROTO: [&str; 2] = ["X-Forwarded-Proto", "https"];
+
+/// Whether the application believes the `X-Forwarded-Proto: https` the
+/// generated configs pass on.
+fn reads_forwarded_proto(settings: &Settings) -> bool {
+    matches!(
+        settings.secure_proxy_ssl_header.as_deref(),
+        Some([name, value]) if name.eq_ignore_ascii_case(FORWARDED_PROTO[0]) && value == FORWARDED_PROTO[1]
+    )
+}
+
+/// Make sure the application will see HTTPS requests as HTTPS behind this
+/// front: refuse the pair that would answer every page with a redirect to
+/// itself, and return what the user should know (printed after the config).
+fn https_detection(site: &Site, front: &Front) -> Result<Vec<String>, CommandError> {
+    let settings = site.settings;
+    let file = site.settings_path.display();
+    let wanted = format!(
+        "secure_proxy_ssl_header = [\"{}\", \"{}\"]",
+        FORWARDED_PROTO[0], FORWARDED_PROTO[1]
+    );
+    let mut notes = Vec::new();
+    if !reads_forwarded_proto(settings) {
+        let current = match &settings.secure_proxy_ssl_header {
+            Some(pair) => format!("secure_proxy_ssl_header is {pair:?}"),
+            None => "secure_proxy_ssl_header is not set".to_string(),
+        };
+        if settings.secure_ssl_redirect {
+            return Err(CommandError::failed(
+                format!(
+                    "{current} in {file}, so the application would not see that requests came over HTTPS and, with secure_ssl_redirect = true, would answer every page with a redirect to itself"
+                ),
+                Some(&format!(
+                    "add {wanted} to {file} (the generated settings.production.toml has it): the web server sets that header"
+                )),
+            ));
+        }
+        notes.push(format!(
+            "{current} in {file}: the application will see every request as plain HTTP (no Strict-Transport-Security header); add {wanted}"
+        ));
+    }
+    if let Front::PlainHttp { .. } = front {
+        notes.push(format!(
+            "--plain-http: the web server passes on the X-Forwarded-Proto header of the proxy in front, and the application believes it through {wanted} ({file}). That proxy must set it on every request (to https for HTTPS), and only that proxy may reach this web server."
+        ));
+    }
+    Ok(notes)
 }
 
 /// `allowed_hosts` as server names (`.example.com` → the domain and its subdomains).
@@ -201,21 +412,85 @@ fn server_names(settings: &Settings) -> Vec<String> {
 
 fn header(site: &Site, what: &str) -> String {
     format!(
-        "# {what} for {}, written by `manage deployconfig` from {}.\n# Regenerate it after changing the settings; lines name the setting they come from.\n",
+        "# {what} for {}, written by `manage deployconfig` from {}.\n# Regenerate it after changing the settings; lines name the setting or flag they come from.\n",
         site.name,
         site.settings_path.display()
     )
 }
 
-/// The nginx `server { … }` block (with the `map` it uses, at http level).
-fn nginx(site: &Site) -> Result<String, CommandError> {
+/// The comment naming the settings an HSTS line comes from.
+const HSTS_SETTINGS: &str =
+    "secure_hsts_seconds, secure_hsts_include_subdomains, secure_hsts_preload";
+
+/// The nginx `server { … }` blocks (with the `map` and `upstream` they use,
+/// at http level).
+fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
     let upstream = match &site.upstream {
         Bind::Unix(path) => format!("unix:{}", path.display()),
         Bind::Tcp(addr) => addr.to_string(),
     };
-    let static_url = site.static_url()?;
-    let static_root = site.static_root()?;
     let id = site.name;
+    let server_name = format!(
+        "    server_name {};  # allowed_hosts (or --server-name)\n",
+        site.server_names.join(" ")
+    );
+    let servers = match front {
+        Front::Tls {
+            https,
+            http,
+            cert,
+            key,
+        } => {
+            let hsts = hsts_value(site.settings)
+                .map(|value| {
+                    format!(
+                        "        add_header Strict-Transport-Security \"{value}\" always;  # {HSTS_SETTINGS}\n"
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                r#"# HTTP: every request is redirected to HTTPS.
+server {{
+    listen {http};  # --listen-http
+{server_name}    server_tokens off;
+    return 301 https://$host{port}$request_uri;
+}}
+
+# HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
+server {{
+    # --listen (nginx 1.25.1 and later also accept `listen … ssl;` with `http2 on;`)
+    listen {https} ssl http2;
+{server_name}    ssl_certificate {cert};  # --tls-cert
+    ssl_certificate_key {key};  # --tls-key
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:{id}_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+{site_body}}}
+"#,
+                http = http.nginx(),
+                port = https.https_port_suffix(),
+                https = https.nginx(),
+                cert = cert.display(),
+                key = key.display(),
+                site_body = nginx_site_body(site, &hsts, "$scheme;  # https here")?,
+            )
+        }
+        Front::PlainHttp { listen } => format!(
+            r#"# Plain HTTP behind a proxy that terminates TLS (--plain-http): that proxy
+# must set X-Forwarded-Proto on every request, and only it may reach this server.
+server {{
+    listen {listen};  # --listen
+{server_name}{site_body}}}
+"#,
+            listen = listen.nginx(),
+            site_body = nginx_site_body(
+                site,
+                "",
+                "$http_x_forwarded_proto;  # as the proxy in front sent it"
+            )?,
+        ),
+    };
     Ok(format!(
         r#"{header}
 # Long caching for content-hashed names (collectstatic with manifest storage).
@@ -229,10 +504,23 @@ upstream {id}_app {{
     keepalive 16;
 }}
 
-server {{
-    listen {listen};  # --listen
-    server_name {server_names};  # allowed_hosts (or --server-name)
-    client_max_body_size {max_body};  # data_upload_max_memory_size
+{servers}"#,
+        header = header(site, "nginx configuration"),
+    ))
+}
+
+/// What the site's server block holds after its `listen`, `server_name` and
+/// TLS lines: static files from disk, the rest proxied to `serve`.
+fn nginx_site_body(
+    site: &Site,
+    static_hsts: &str,
+    forwarded_proto: &str,
+) -> Result<String, CommandError> {
+    let static_url = site.static_url()?;
+    let static_root = site.static_root()?;
+    let id = site.name;
+    Ok(format!(
+        r#"    client_max_body_size {max_body};  # data_upload_max_memory_size
     server_tokens off;
 
     # No dotfiles, anywhere.
@@ -247,7 +535,7 @@ server {{
         autoindex off;
         add_header Cache-Control ${id}_static_cache always;
         add_header X-Content-Type-Options nosniff always;
-    }}
+{static_hsts}    }}
 
     location / {{
         proxy_pass http://{id}_app;
@@ -255,31 +543,19 @@ server {{
         proxy_set_header Connection "";
         proxy_set_header Host $host;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;  # read through secure_proxy_ssl_header
+        # Read by the application through secure_proxy_ssl_header.
+        proxy_set_header X-Forwarded-Proto {forwarded_proto}
         proxy_redirect off;
     }}
-}}
 "#,
-        header = header(site, "nginx configuration"),
-        listen = site.listen,
-        server_names = site.server_names.join(" "),
         max_body = site.settings.data_upload_max_memory_size,
     ))
 }
 
-/// The Apache httpd `<VirtualHost>`; needs mod_proxy, mod_proxy_http and mod_headers.
-fn apache(site: &Site) -> Result<String, CommandError> {
-    let static_url = site.static_url()?;
-    let static_root = site.static_root()?;
-    let backend = match &site.upstream {
-        Bind::Unix(path) => format!("unix:{}|http://localhost/", path.display()),
-        Bind::Tcp(addr) => format!("http://{addr}/"),
-    };
-    let mut names = site
-        .server_names
-        .iter()
-        .flat_map(|n| n.split(' '))
-        .filter(|n| *n != "_");
+/// The Apache httpd `<VirtualHost>`s; they need mod_proxy, mod_proxy_http and
+/// mod_headers, and for TLS mod_ssl and mod_rewrite.
+fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
+    let mut names = site.host_names();
     let server_name = names
         .next()
         .map(|n| format!("    # allowed_hosts (or --server-name)\n    ServerName {n}\n"))
@@ -290,14 +566,83 @@ fn apache(site: &Site) -> Result<String, CommandError> {
     } else {
         format!("    ServerAlias {}\n", aliases.join(" "))
     };
+    let names = format!("{server_name}{server_alias}");
+    let header = header(site, "Apache httpd configuration");
+    Ok(match front {
+        Front::Tls {
+            https,
+            http,
+            cert,
+            key,
+        } => {
+            let hsts = hsts_value(site.settings)
+                .map(|value| {
+                    format!(
+                        "        # {HSTS_SETTINGS}\n        Header always set Strict-Transport-Security \"{value}\"\n"
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                r#"{header}# Needs: a2enmod ssl rewrite proxy proxy_http headers (and http2 for HTTP/2),
+# and a Listen line for each port.
+
+# HTTP: every request is redirected to HTTPS.
+# --listen-http
+<VirtualHost {http}>
+{names}    RewriteEngine On
+    RewriteRule ^ https://%{{SERVER_NAME}}{port}%{{REQUEST_URI}} [R=301,L]
+</VirtualHost>
+
+# HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
+# --listen
+<VirtualHost {https}>
+{names}    SSLEngine on
+    # --tls-cert, --tls-key
+    SSLCertificateFile {cert}
+    SSLCertificateKeyFile {key}
+    SSLProtocol -all +TLSv1.2 +TLSv1.3
+    Protocols h2 http/1.1
+    # Read by the application through secure_proxy_ssl_header.
+    RequestHeader set X-Forwarded-Proto "https"
+{site_body}</VirtualHost>
+"#,
+                http = http.apache(),
+                port = https.https_port_suffix(),
+                https = https.apache(),
+                cert = cert.display(),
+                key = key.display(),
+                site_body = apache_site_body(site, &hsts)?,
+            )
+        }
+        Front::PlainHttp { listen } => format!(
+            r#"{header}# Needs: a2enmod proxy proxy_http headers, and a Listen line for the port.
+
+# Plain HTTP behind a proxy that terminates TLS (--plain-http): that proxy
+# must set X-Forwarded-Proto on every request, and only it may reach this
+# server. The header goes on to the application as the proxy sent it, read
+# through secure_proxy_ssl_header.
+# --listen
+<VirtualHost {listen}>
+{names}{site_body}</VirtualHost>
+"#,
+            listen = listen.apache(),
+            site_body = apache_site_body(site, "")?,
+        ),
+    })
+}
+
+/// What a site's `<VirtualHost>` holds after its names and TLS lines.
+fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandError> {
+    let static_url = site.static_url()?;
+    let static_root = site.static_root()?;
+    let backend = match &site.upstream {
+        Bind::Unix(path) => format!("unix:{}|http://localhost/", path.display()),
+        Bind::Tcp(addr) => format!("http://{addr}/"),
+    };
     Ok(format!(
-        r#"{header}# Needs: a2enmod proxy proxy_http headers
-<VirtualHost *:{listen}>
-{server_name}{server_alias}    # data_upload_max_memory_size
+        r#"    # data_upload_max_memory_size
     LimitRequestBody {max_body}
     ProxyPreserveHost On
-    # Read by the application through secure_proxy_ssl_header.
-    RequestHeader set X-Forwarded-Proto "%{{REQUEST_SCHEME}}s"
 
     # Static files straight from disk, never reaching the application.
     # static_url, static_root
@@ -309,7 +654,7 @@ fn apache(site: &Site) -> Result<String, CommandError> {
             Require all denied
         </FilesMatch>
         Header always set X-Content-Type-Options nosniff
-        Header set Cache-Control "no-cache"
+{static_hsts}        Header set Cache-Control "no-cache"
         <FilesMatch "\.[0-9a-f]{{12}}\.[A-Za-z0-9]+$">
             Header set Cache-Control "public, max-age=31536000, immutable"
         </FilesMatch>
@@ -319,10 +664,7 @@ fn apache(site: &Site) -> Result<String, CommandError> {
     # serve_bind (or --upstream)
     ProxyPass / {backend}
     ProxyPassReverse / {backend}
-</VirtualHost>
 "#,
-        header = header(site, "Apache httpd configuration"),
-        listen = site.listen,
         max_body = site.settings.data_upload_max_memory_size,
     ))
 }
@@ -333,6 +675,31 @@ fn service_user(flag: Option<&String>, settings: &Settings, name: &str) -> Strin
     flag.or(settings.serve_user.as_ref())
         .cloned()
         .unwrap_or_else(|| name.to_string())
+}
+
+/// The binary a service runs: this one when it is a release build or an
+/// installed copy; for a debug build (`<target>/debug/<name>`, where
+/// `manage` and `cargo run` leave it), the release build of the same target
+/// folder, `<target>/release/<name>`, which must exist.
+fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
+    let profile_dir = this.parent().filter(|dir| dir.ends_with("debug"));
+    let release = match (profile_dir.and_then(Path::parent), this.file_name()) {
+        (Some(target), Some(name)) => target.join("release").join(name),
+        _ => this.to_path_buf(),
+    };
+    if !release.is_file() {
+        return Err(CommandError::failed(
+            format!(
+                "the release build {} does not exist, and a service should not run the debug build {}",
+                release.display(),
+                this.display()
+            ),
+            Some(
+                "build it with `cargo build --release` in the project, or name the binary to run with --exec PATH",
+            ),
+        ));
+    }
+    Ok(release)
 }
 
 /// The service unit and the socket unit.
@@ -471,7 +838,6 @@ mod tests {
             settings,
             settings_path: Path::new("/srv/mysite/settings.production.toml"),
             upstream: Bind::Unix("/run/mysite/mysite.sock".into()),
-            listen: 8080,
             server_names: server_names(settings),
         }
     }
@@ -481,14 +847,28 @@ mod tests {
             static_root: Some("/srv/mysite/www_dir/static".into()),
             allowed_hosts: vec!["example.com".into(), ".example.org".into()],
             log_file: Some("/srv/mysite/logs/mysite.log".into()),
+            secure_proxy_ssl_header: Some(vec!["X-Forwarded-Proto".into(), "https".into()]),
+            secure_ssl_redirect: true,
+            secure_hsts_seconds: 31536000,
+            secure_hsts_include_subdomains: true,
+            secure_hsts_preload: true,
             ..Settings::defaults_in(Path::new("/srv/mysite"))
+        }
+    }
+
+    fn tls() -> Front {
+        Front::Tls {
+            https: Listen::port(443),
+            http: Listen::port(80),
+            cert: "/etc/tls/site.pem".into(),
+            key: "/etc/tls/site.key".into(),
         }
     }
 
     #[test]
     fn nginx_serves_static_root_and_proxies_the_rest() {
         let settings = settings();
-        let text = nginx(&site(&settings)).unwrap();
+        let text = nginx(&site(&settings), &tls()).unwrap();
         assert!(text.contains("location /static/ {  # static_url"), "{text}");
         assert!(
             text.contains("alias /srv/mysite/www_dir/static/;  # static_root"),
@@ -511,7 +891,7 @@ mod tests {
             static_root: None,
             ..settings()
         };
-        let err = nginx(&site(&settings)).unwrap_err();
+        let err = nginx(&site(&settings), &tls()).unwrap_err();
         assert!(err.to_string().contains("static_root"));
     }
 
@@ -550,7 +930,7 @@ mod tests {
     #[test]
     fn apache_aliases_static_and_proxies_to_the_socket() {
         let settings = settings();
-        let text = apache(&site(&settings)).unwrap();
+        let text = apache(&site(&settings), &tls()).unwrap();
         assert!(
             text.contains("Alias /static/ /srv/mysite/www_dir/static/"),
             "{text}"
@@ -558,5 +938,213 @@ mod tests {
         assert!(text.contains("ProxyPass /static/ !"));
         assert!(text.contains("ProxyPass / unix:/run/mysite/mysite.sock|http://localhost/"));
         assert!(text.contains("ServerName example.com"));
+    }
+
+    fn matches(args: &[&str]) -> Result<ArgMatches, clap::Error> {
+        DeployConfig
+            .arguments(clap::Command::new("deployconfig"))
+            .try_get_matches_from(std::iter::once("deployconfig").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn listen_takes_a_port_or_an_address_and_port() {
+        assert_eq!(parse_listen("8443").unwrap(), Listen::port(8443));
+        let v4 = parse_listen("127.0.0.1:8443").unwrap();
+        assert_eq!(
+            (v4.nginx(), v4.apache()),
+            ("127.0.0.1:8443".into(), "127.0.0.1:8443".into())
+        );
+        assert_eq!(parse_listen("[::1]:8443").unwrap().nginx(), "[::1]:8443");
+        assert_eq!(Listen::port(443).apache(), "*:443");
+        let error = parse_listen("localhost:x").unwrap_err();
+        assert!(error.contains("127.0.0.1:8443"), "{error}");
+    }
+
+    #[test]
+    fn the_web_server_needs_a_certificate_unless_plain_http_is_asked_for() {
+        let error = front(&matches(&["nginx"]).unwrap(), "nginx").unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        let CommandError::Failed { message, hint } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            message.contains("--tls-cert") && message.contains("--tls-key"),
+            "{message}"
+        );
+        assert!(
+            hint.as_deref().unwrap().contains("--plain-http"),
+            "{hint:?}"
+        );
+        // One without the other is a usage error.
+        assert!(matches(&["nginx", "--tls-cert", "a.pem"]).is_err());
+        assert!(matches(&["nginx", "--plain-http", "--tls-cert", "a", "--tls-key", "b"]).is_err());
+        assert_eq!(
+            front(
+                &matches(&["nginx", "--plain-http", "--listen", "127.0.0.1:8080"]).unwrap(),
+                "nginx"
+            )
+            .unwrap(),
+            Front::PlainHttp {
+                listen: parse_listen("127.0.0.1:8080").unwrap()
+            }
+        );
+        let Front::Tls {
+            https, http, cert, ..
+        } = front(
+            &matches(&[
+                "nginx",
+                "--tls-cert",
+                "tls/a.pem",
+                "--tls-key",
+                "tls/a.key",
+                "--listen-http",
+                "8080",
+            ])
+            .unwrap(),
+            "nginx",
+        )
+        .unwrap()
+        else {
+            panic!("not TLS")
+        };
+        assert_eq!((https, http), (Listen::port(443), Listen::port(8080)));
+        assert_eq!(cert, std::env::current_dir().unwrap().join("tls/a.pem"));
+    }
+
+    #[test]
+    fn nginx_terminates_tls_and_redirects_plain_http() {
+        let settings = settings();
+        let front = Front::Tls {
+            https: parse_listen("127.0.0.1:8443").unwrap(),
+            http: parse_listen("127.0.0.1:8080").unwrap(),
+            cert: "/etc/tls/site.pem".into(),
+            key: "/etc/tls/site.key".into(),
+        };
+        let text = nginx(&site(&settings), &front).unwrap();
+        assert!(text.contains("listen 127.0.0.1:8443 ssl http2;"), "{text}");
+        assert!(text.contains("ssl_certificate /etc/tls/site.pem;  # --tls-cert"));
+        assert!(text.contains("ssl_certificate_key /etc/tls/site.key;  # --tls-key"));
+        assert!(text.contains("listen 127.0.0.1:8080;  # --listen-http"));
+        assert!(
+            text.contains("return 301 https://$host:8443$request_uri;"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains; preload\" always;"
+        ));
+        let standard = nginx(&site(&settings), &tls()).unwrap();
+        assert!(
+            standard.contains("return 301 https://$host$request_uri;"),
+            "{standard}"
+        );
+        assert!(standard.contains("listen 443 ssl http2;"));
+    }
+
+    #[test]
+    fn plain_http_passes_on_the_proxys_forwarded_proto() {
+        let settings = settings();
+        let front = Front::PlainHttp {
+            listen: Listen::port(8080),
+        };
+        let text = nginx(&site(&settings), &front).unwrap();
+        assert!(text.contains("listen 8080;  # --listen"), "{text}");
+        assert!(text.contains("proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;"));
+        assert!(
+            !text.contains("ssl_certificate") && !text.contains("return 301"),
+            "{text}"
+        );
+        let apache = apache(&site(&settings), &front).unwrap();
+        assert!(apache.contains("<VirtualHost *:8080>"), "{apache}");
+        assert!(
+            !apache.contains("RequestHeader set X-Forwarded-Proto"),
+            "{apache}"
+        );
+        let notes = https_detection(&site(&settings), &front).unwrap();
+        assert!(
+            notes.iter().any(|n| n.contains("secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn settings_that_would_redirect_every_page_to_itself_are_refused() {
+        for pair in [
+            None,
+            Some(vec!["X-Forwarded-Protocol".to_string(), "ssl".to_string()]),
+        ] {
+            let settings = Settings {
+                secure_proxy_ssl_header: pair,
+                ..settings()
+            };
+            let error = https_detection(&site(&settings), &tls()).unwrap_err();
+            assert!(error.to_string().contains("redirect to itself"), "{error}");
+            let CommandError::Failed { hint, .. } = error else {
+                panic!()
+            };
+            assert!(
+                hint.unwrap()
+                    .contains("secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]")
+            );
+        }
+        // Without the redirect the site works, and the user is told what is missing.
+        let settings = Settings {
+            secure_proxy_ssl_header: None,
+            secure_ssl_redirect: false,
+            ..settings()
+        };
+        let notes = https_detection(&site(&settings), &tls()).unwrap();
+        assert!(
+            notes[0].contains("secure_proxy_ssl_header is not set"),
+            "{notes:?}"
+        );
+        assert!(
+            https_detection(&site(&self::settings()), &tls())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn apache_terminates_tls_and_redirects_plain_http() {
+        let settings = settings();
+        let front = Front::Tls {
+            https: parse_listen("127.0.0.1:8443").unwrap(),
+            http: Listen::port(80),
+            cert: "/etc/tls/site.pem".into(),
+            key: "/etc/tls/site.key".into(),
+        };
+        let text = apache(&site(&settings), &front).unwrap();
+        assert!(text.contains("<VirtualHost *:80>"), "{text}");
+        assert!(text.contains("RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]"));
+        assert!(text.contains("<VirtualHost 127.0.0.1:8443>"));
+        assert!(text.contains("SSLCertificateFile /etc/tls/site.pem"));
+        assert!(text.contains("SSLCertificateKeyFile /etc/tls/site.key"));
+        assert!(text.contains("RequestHeader set X-Forwarded-Proto \"https\""));
+    }
+
+    #[test]
+    fn services_run_the_release_build() {
+        let target = tempfile::tempdir().unwrap();
+        let debug = target.path().join("debug/mysite");
+        let release = target.path().join("release/mysite");
+        std::fs::create_dir_all(debug.parent().unwrap()).unwrap();
+        std::fs::write(&debug, "").unwrap();
+        let error = release_binary(&debug).unwrap_err();
+        assert!(
+            error.to_string().contains(&release.display().to_string()),
+            "{error}"
+        );
+        assert!(
+            format!("{error:?}").contains("cargo build --release"),
+            "{error:?}"
+        );
+        std::fs::create_dir_all(release.parent().unwrap()).unwrap();
+        std::fs::write(&release, "").unwrap();
+        assert_eq!(release_binary(&debug).unwrap(), release);
+        assert_eq!(release_binary(&release).unwrap(), release);
+        // An installed copy is what runs.
+        let installed = target.path().join("mysite");
+        std::fs::write(&installed, "").unwrap();
+        assert_eq!(release_binary(&installed).unwrap(), installed);
     }
 }
