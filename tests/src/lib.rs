@@ -260,10 +260,15 @@ pub fn curl_https(host: &str, port: u16, path: &str) -> std::io::Result<(HttpRes
     let head_text = std::fs::read_to_string(&head)?;
     let (status, headers) = parse_head(&head_text)
         .ok_or_else(|| std::io::Error::other(format!("not a response head: {head_text:?}")))?;
+    let bytes = std::fs::read(&body)?;
+    let mut raw = head_text.clone().into_bytes();
+    raw.extend_from_slice(&bytes);
     let response = HttpResponse {
         status,
         headers,
-        body: String::from_utf8_lossy(&std::fs::read(&body)?).to_string(),
+        body: String::from_utf8_lossy(&bytes).to_string(),
+        bytes,
+        raw,
     };
     Ok((
         response,
