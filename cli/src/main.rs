@@ -168,6 +168,11 @@ impl From<nuages::management::CommandError> for Hinted {
                 hint,
                 exit_code,
             },
+            E::Report(report) => Hinted {
+                message: report,
+                hint: None,
+                exit_code,
+            },
             E::Exit(code) => Hinted {
                 message: format!("exit status {code}"),
                 hint: None,

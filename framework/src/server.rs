@@ -1,25 +1,32 @@
 //! Listeners and serving: TCP or unix sockets, sockets passed by a parent
 //! (systemd's `LISTEN_FDS`, or the development reloader), hyper with
-//! HTTP/1.1 keep-alive and HTTP/2 over cleartext, limits against slow
-//! clients, and graceful shutdown.
+//! HTTP/1.1 keep-alive and HTTP/2 over cleartext, limits against slow and
+//! silent clients, and a shutdown that refuses new connections at once and
+//! answers every request already sent.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
 
 use crate::handler::Application;
 
-/// How long a client may take to send a request's headers (also bounds how
-/// long an idle keep-alive connection is kept).
+mod connection;
+
+use connection::{NoticeRequests, Phase};
+
+/// How long a client may take to send a request's headers, counted from the
+/// accept for a new connection (one that sends nothing included); it also
+/// bounds how long an idle HTTP/1.1 keep-alive connection is kept.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
 pub const MAX_HEADER_BUFFER: usize = 64 * 1024;
@@ -211,18 +218,78 @@ impl Default for ServeOptions {
     }
 }
 
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection for T {}
+trait Connection: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static> Connection for T {}
 
-/// Serve `application` on `listener` until `shutdown` resolves; then stop
-/// accepting, let the requests in flight finish for up to
-/// `options.graceful_timeout`, and return.
+/// Serve `application` on `listener` until `shutdown` resolves. Then close
+/// the listening socket at once (new connections are refused; a unix
+/// socket's file is removed), after taking the connections already queued
+/// in its backlog; answer every request clients had sent, for up to
+/// `options.graceful_timeout`; close idle keep-alive connections; and return.
+///
+/// A socket passed by systemd (`LISTEN_FDS`) stays open in systemd, which
+/// holds its own copy: new connections wait in its backlog for the next
+/// start of the service instead of being refused.
 pub async fn serve(
     listener: Listener,
     application: Application,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let builder = connection_builder(&options);
+    let service = TowerToHyperService::new(application);
+    let (phase, _) = watch::channel(Phase::Serving);
+    let start = |stream: Box<dyn Connection>| {
+        let (service, first_request) = NoticeRequests::new(service.clone());
+        let fd = stream.as_raw_fd();
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        tokio::spawn(connection::drive(
+            connection,
+            fd,
+            first_request,
+            options.header_read_timeout,
+            phase.subscribe(),
+        ));
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted: io::Result<Box<dyn Connection>> = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = accept(&listener) => accepted,
+        };
+        match accepted {
+            Ok(stream) => start(stream),
+            Err(error) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                tracing::warn!(target: "nuages::server", "accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    for stream in close_after_backlog(listener) {
+        start(stream);
+    }
+    phase.send_replace(Phase::Draining);
+    tokio::select! {
+        _ = phase.closed() => {}
+        _ = tokio::time::sleep(options.graceful_timeout) => {
+            tracing::warn!(
+                target: "nuages::server",
+                "requests still running after {}s (serve_graceful_timeout); closing them",
+                options.graceful_timeout.as_secs()
+            );
+            phase.send_replace(Phase::Closing);
+            phase.closed().await;
+        }
+    }
+    Ok(())
+}
+
+/// hyper for one connection: HTTP/1.1 with keep-alive, or HTTP/2 with prior
+/// knowledge, with the limits of `options`.
+fn connection_builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -236,52 +303,7 @@ pub async fn serve(
         .keep_alive_interval(Some(Duration::from_secs(20)))
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(256);
-    let graceful = GracefulShutdown::new();
-    let service = TowerToHyperService::new(application);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let accepted: io::Result<Box<dyn Connection>> = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = accept(&listener) => accepted,
-        };
-        let stream = match accepted {
-            Ok(stream) => stream,
-            Err(error) => {
-                // Out of file descriptors and the like: wait, don't spin.
-                tracing::warn!(target: "nuages::server", "accept failed: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
-            .into_owned();
-        let watched = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = watched.await {
-                tracing::debug!(target: "nuages::server", "connection ended: {error}");
-            }
-        });
-    }
-    // Stop accepting now: new connections are refused while the others finish.
-    let socket_file = match listener {
-        Listener::Unix(_, path) => path,
-        Listener::Tcp(_) => None,
-    };
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(options.graceful_timeout) => {
-            tracing::warn!(
-                target: "nuages::server",
-                "requests still running after {}s (serve_graceful_timeout); closing them",
-                options.graceful_timeout.as_secs()
-            );
-        }
-    }
-    if let Some(path) = socket_file {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
+    builder
 }
 
 async fn accept(listener: &Listener) -> io::Result<Box<dyn Connection>> {
@@ -293,6 +315,70 @@ async fn accept(listener: &Listener) -> io::Result<Box<dyn Connection>> {
         }
         Listener::Unix(listener, _) => Box::new(listener.accept().await?.0),
     })
+}
+
+/// Stop listening: remove the socket file we created (no new client finds
+/// it), take every connection already queued in the backlog without
+/// waiting, and close the socket, so that later connections are refused.
+fn close_after_backlog(listener: Listener) -> Vec<Box<dyn Connection>> {
+    // Accepted sockets do not inherit O_NONBLOCK, which tokio needs.
+    match listener {
+        Listener::Tcp(listener) => match listener.into_std() {
+            Ok(listener) => take_backlog(|| {
+                let (stream, _) = listener.accept()?;
+                stream.set_nonblocking(true)?;
+                let _ = stream.set_nodelay(true);
+                Ok(Box::new(tokio::net::TcpStream::from_std(stream)?))
+            }),
+            Err(error) => backlog_lost(error),
+        },
+        Listener::Unix(listener, socket_file) => {
+            if let Some(path) = socket_file {
+                let _ = std::fs::remove_file(path);
+            }
+            match listener.into_std() {
+                Ok(listener) => take_backlog(|| {
+                    let (stream, _) = listener.accept()?;
+                    stream.set_nonblocking(true)?;
+                    Ok(Box::new(tokio::net::UnixStream::from_std(stream)?))
+                }),
+                Err(error) => backlog_lost(error),
+            }
+        }
+    }
+}
+
+/// Call `accept_now` (on a non-blocking listener) until the backlog is empty.
+fn take_backlog(
+    mut accept_now: impl FnMut() -> io::Result<Box<dyn Connection>>,
+) -> Vec<Box<dyn Connection>> {
+    let mut queued = Vec::new();
+    loop {
+        match accept_now() {
+            Ok(stream) => queued.push(stream),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return queued,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(error) => {
+                tracing::warn!(
+                    target: "nuages::server",
+                    "taking the queued connections at shutdown failed: {error}"
+                );
+                return queued;
+            }
+        }
+    }
+}
+
+fn backlog_lost(error: io::Error) -> Vec<Box<dyn Connection>> {
+    tracing::warn!(
+        target: "nuages::server",
+        "taking the queued connections at shutdown failed: {error}"
+    );
+    Vec::new()
 }
 
 /// Serve `application` on a TCP listener with the default options (the
@@ -313,6 +399,231 @@ pub async fn serve_tcp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An application answering "ok" at `/` for `Host: localhost`, and its folder.
+    fn test_application() -> (tempfile::TempDir, Application) {
+        fn urls() -> crate::urls::UrlConf {
+            async fn home() -> &'static str {
+                "ok"
+            }
+            crate::urls::UrlConf::new().path("", home, "home")
+        }
+        let site = tempfile::tempdir().unwrap();
+        let mut settings = crate::conf::Settings::defaults_in(site.path());
+        settings.secret_key = Some("a-test-key-that-is-only-used-on-loopback".into());
+        settings.allowed_hosts = vec!["localhost".into()];
+        let application =
+            Application::new(crate::Project::new("t", site.path()).urls(urls), settings).unwrap();
+        (site, application)
+    }
+
+    /// A server on loopback with `header_read_timeout`, stopped when dropped.
+    struct TestServer {
+        addr: SocketAddr,
+        _stop: tokio::sync::oneshot::Sender<()>,
+        _runtime: tokio::runtime::Runtime,
+        _site: tempfile::TempDir,
+    }
+
+    impl TestServer {
+        fn start(header_read_timeout: Duration) -> TestServer {
+            let (site, application) = test_application();
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let options = ServeOptions {
+                header_read_timeout,
+                graceful_timeout: Duration::from_secs(5),
+            };
+            runtime.spawn(async move {
+                let listener = Listener::Tcp(tokio::net::TcpListener::from_std(listener).unwrap());
+                serve(listener, application, options, async {
+                    let _ = stopped.await;
+                })
+                .await
+            });
+            TestServer {
+                addr,
+                _stop: stop,
+                _runtime: runtime,
+                _site: site,
+            }
+        }
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    /// Read one response off `stream` (headers, then Content-Length bytes).
+    fn read_response(stream: &mut impl std::io::Read) -> io::Result<String> {
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            raw.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body)?;
+        raw.extend_from_slice(&body);
+        Ok(String::from_utf8_lossy(&raw).into_owned())
+    }
+
+    #[test]
+    fn requests_queued_in_the_backlog_at_shutdown_are_answered_and_later_ones_refused() {
+        use std::io::Write;
+        let (_site, application) = test_application();
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let unix_dir = tempfile::tempdir().unwrap();
+        let socket = unix_dir.path().join("site.sock");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let unix = {
+            let _guard = runtime.enter();
+            bind_unix(&socket, 0o660).unwrap()
+        };
+        // Clients whose connection the server has not accepted yet, their
+        // request sent, when the signal comes (here: before serving starts).
+        let mut clients: Vec<Box<dyn std::io::Read>> = Vec::new();
+        for _ in 0..4 {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream.write_all(GET).unwrap();
+            clients.push(Box::new(stream));
+            let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+            stream.write_all(GET).unwrap();
+            clients.push(Box::new(stream));
+        }
+        let options = ServeOptions {
+            header_read_timeout: Duration::from_secs(5),
+            graceful_timeout: Duration::from_secs(5),
+        };
+        runtime.block_on(async {
+            let tcp = Listener::Tcp(tokio::net::TcpListener::from_std(tcp).unwrap());
+            let served = tokio::join!(
+                serve(tcp, application.clone(), options.clone(), async {}),
+                serve(unix, application, options, async {}),
+            );
+            served.0.unwrap();
+            served.1.unwrap();
+        });
+        for (n, client) in clients.iter_mut().enumerate() {
+            let response = read_response(client).unwrap_or_else(|e| panic!("client {n}: {e}"));
+            assert!(
+                response.starts_with("HTTP/1.1 200"),
+                "client {n}: {response}"
+            );
+            assert!(response.ends_with("ok"), "client {n}: {response}");
+        }
+        let refused = std::net::TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(!socket.exists(), "the socket file is removed");
+    }
+
+    /// Connect, send `bytes`, go silent; how long until the server closes
+    /// the connection (None: still open after `limit`). Whatever the server
+    /// sends before closing is returned too.
+    fn silent_after(
+        addr: SocketAddr,
+        bytes: &[u8],
+        limit: Duration,
+    ) -> (Option<Duration>, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(bytes).unwrap();
+        let start = std::time::Instant::now();
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let left = limit.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return (None, received);
+            }
+            stream.set_read_timeout(Some(left)).unwrap();
+            match stream.read(&mut buffer) {
+                Ok(0) => return (Some(start.elapsed()), received),
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return (Some(start.elapsed()), received);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return (None, received);
+                }
+                Err(e) => panic!("reading: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn connections_that_go_silent_are_closed_after_the_header_timeout() {
+        let timeout = Duration::from_secs(2);
+        let server = TestServer::start(timeout);
+        let addr = server.addr;
+        let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("nothing at all", vec![]),
+            ("part of a request line", b"GET / HT".to_vec()),
+            (
+                "part of the headers",
+                b"GET / HTTP/1.1\r\nHost: localhost\r\n".to_vec(),
+            ),
+            ("part of the HTTP/2 preface", preface[..16].to_vec()),
+            ("the whole HTTP/2 preface", preface.to_vec()),
+            ("a request, then an idle keep-alive", GET.to_vec()),
+        ];
+        let clients: Vec<_> = cases
+            .into_iter()
+            .map(|(what, bytes)| {
+                std::thread::spawn(move || (what, silent_after(addr, &bytes, timeout * 4)))
+            })
+            .collect();
+        let mut problems = Vec::new();
+        for client in clients {
+            let (what, (closed_after, received)) = client.join().unwrap();
+            match closed_after {
+                None => problems.push(format!("{what}: still open after {:?}", timeout * 4)),
+                Some(after) if after < timeout - Duration::from_millis(500) => {
+                    problems.push(format!("{what}: closed too early, after {after:?}"))
+                }
+                Some(_) => {}
+            }
+            if what.starts_with("a request") {
+                let text = String::from_utf8_lossy(&received);
+                assert!(text.starts_with("HTTP/1.1 200"), "{what}: {text}");
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+        // A client that is merely slow, within the limit, is answered.
+        let (_, received) = {
+            use std::io::Write;
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            std::thread::sleep(timeout / 4);
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut received = Vec::new();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            std::io::Read::read_to_end(&mut stream, &mut received).unwrap();
+            ((), received)
+        };
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.ends_with("ok"), "{text}");
+    }
 
     #[test]
     fn binds_parse() {

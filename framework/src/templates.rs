@@ -25,6 +25,8 @@ use tera::{Context, Kwargs, State, Tera, Value};
 use crate::error::Error;
 use crate::urls::Resolver;
 
+mod django;
+
 pub use tera;
 
 /// Build a [`tera::Context`] from `"key" => value` pairs.
@@ -53,7 +55,14 @@ pub const CSRF_TOKEN_KEY: &str = "csrf_token";
 pub enum TemplateError {
     /// A template file has a syntax error or cannot be read.
     #[error("cannot load the templates")]
-    Load(#[source] tera::Error),
+    Load {
+        /// Tera's error, with the template source location.
+        #[source]
+        source: tera::Error,
+        /// How to fix it, when there is more to say than Tera does (Django's
+        /// `{% url %}` and its Nuages spelling, for example).
+        hint: Option<String>,
+    },
     /// Rendering failed.
     #[error("failed to render template '{name}'")]
     Render {
@@ -89,6 +98,7 @@ impl TemplateError {
             TemplateError::NotFound { name, .. } => Some(format!(
                 "create {name} in a folder of template_dirs or in an app's templates/ folder"
             )),
+            TemplateError::Load { hint, .. } => hint.clone(),
             _ => None,
         }
     }
@@ -298,8 +308,26 @@ fn build_tera(
     let mut tera = Tera::new();
     register_functions(&mut tera, resolver.clone(), static_url.clone());
     tera.add_template_files(files.iter().map(|f| (&f.path, Some(f.name.as_str()))))
-        .map_err(TemplateError::Load)?;
+        .map_err(|source| TemplateError::Load {
+            hint: syntax_hint(&source, files, resolver),
+            source,
+        })?;
     Ok(tera)
+}
+
+/// A hint for a syntax error Tera reports without one: Django's tags.
+fn syntax_hint(error: &tera::Error, files: &[TemplateFile], resolver: &Resolver) -> Option<String> {
+    let tera::ErrorKind::SyntaxError(report) = error.kind() else {
+        return None;
+    };
+    let file = files.iter().find(|f| f.name == report.filename())?;
+    let source = std::fs::read_to_string(&file.path).ok()?;
+    let hint = django::hint(&source, report.span().range.start, resolver)?;
+    Some(format!(
+        "{} line {}: {hint}",
+        file.path.display(),
+        report.span().start_line
+    ))
 }
 
 /// `url()`, `static()`, `csrf_token()` and `csrf_input()`.
@@ -543,5 +571,54 @@ mod tests {
         let chain = Error::from(err).chain();
         assert!(chain.len() >= 2, "{chain:?}");
         assert!(chain[1].contains("t.html"), "{chain:?}");
+    }
+
+    #[test]
+    fn django_syntax_is_answered_with_the_nuages_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("polls/index.html");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            "<ul>\n<li><a href=\"{% url 'polls:detail' q.id %}\">x</a></li>\n</ul>",
+        )
+        .unwrap();
+        let err = Error::from(
+            Engine::new(
+                vec![dir.path().into()],
+                false,
+                Arc::new(
+                    UrlConf::new()
+                        .include(
+                            "polls/",
+                            UrlConf::app("polls").path("<int:question_id>/", view, "detail"),
+                        )
+                        .resolver()
+                        .unwrap(),
+                ),
+                Arc::new(|p: &str| Ok(p.to_string())),
+            )
+            .unwrap_err(),
+        );
+        let hint = err.hint().expect("a hint");
+        assert!(
+            hint.contains("`{{ url(name=\"polls:detail\", question_id=q.id) }}`"),
+            "{hint}"
+        );
+        assert!(
+            hint.starts_with(&format!("{} line 2: ", file.display())),
+            "{hint}"
+        );
+
+        // The same hint when a debug engine reloads an edited template.
+        std::fs::write(&file, "ok").unwrap();
+        let e = engine(vec![dir.path().into()], true);
+        std::fs::write(&file, "<form>{% csrf_token %}</form>").unwrap();
+        let err = Error::from(e.render("polls/index.html", &Context::new()).unwrap_err());
+        let hint = err.hint().expect("a hint");
+        assert!(
+            hint.ends_with("Nuages writes `{{ csrf_input() }}`"),
+            "{hint}"
+        );
     }
 }

@@ -173,8 +173,21 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> std::io::Result<HttpResponse> {
+    http_within(addr, method, path, headers, body, Duration::from_secs(30))
+}
+
+/// The same, failing when a read waits longer than `limit` (for servers
+/// that must answer at once).
+pub fn http_within(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    limit: Duration,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(limit))?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -195,6 +208,35 @@ pub fn http(
             "not an HTTP response: {:?}",
             String::from_utf8_lossy(&raw)
         ))
+    })
+}
+
+/// Read one response off a keep-alive connection: the head, then as many
+/// body bytes as `Content-Length` says.
+pub fn read_response(stream: &mut impl Read) -> std::io::Result<HttpResponse> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.push(byte[0]);
+    }
+    let head = parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "not an HTTP response: {:?}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })?;
+    let length = head
+        .header("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body)?;
+    Ok(HttpResponse {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        ..head
     })
 }
 

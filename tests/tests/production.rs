@@ -3,15 +3,17 @@
 //! graceful shutdown, the socket's mode, socket activation, the refusal to
 //! start without a secret key; Apache's and systemd's configs verified.
 
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nuages_e2e::{
-    GeneratedProject, Server, free_port, get, http, manage, nginx_config, require, run,
-    self_signed_certificate, wait_for,
+    GeneratedProject, Server, free_port, get, http, manage, nginx_config, read_response, require,
+    run, self_signed_certificate, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -257,6 +259,258 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
     );
 }
 
+/// One request of a load client: when it was written, and when its answer
+/// came or why none did.
+struct Exchange {
+    path: &'static str,
+    sent: Instant,
+    answered: Result<Instant, String>,
+}
+
+/// Send requests for `path` one after the other, on one keep-alive
+/// connection or a new connection each, until a connection is refused.
+fn load_client(addr: SocketAddr, path: &'static str, keep_alive: bool) -> Vec<Exchange> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
+    );
+    let started = Instant::now();
+    let mut exchanges = Vec::new();
+    let mut open: Option<TcpStream> = None;
+    while started.elapsed() < Duration::from_secs(120) {
+        let mut stream = match open.take() {
+            Some(stream) => stream,
+            None => match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+                Ok(stream) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                Err(e) => panic!("connecting to {addr}: {e}"),
+            },
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let written = stream.write_all(request.as_bytes());
+        let sent = Instant::now();
+        let answered = written
+            .and_then(|()| read_response(&mut stream))
+            .map_err(|e| e.to_string())
+            .and_then(|response| {
+                if response.status != 200 {
+                    return Err(format!("status {}", response.status));
+                }
+                if keep_alive && response.header("connection") != Some("close") {
+                    open = Some(stream);
+                }
+                Ok(Instant::now())
+            });
+        exchanges.push(Exchange {
+            path,
+            sent,
+            answered,
+        });
+    }
+    exchanges
+}
+
+/// Connect to `addr` from 127.0.0.2, an address the load clients never
+/// use: a port that collides with one of the server's TIME_WAIT sockets
+/// (left by the load's closed connections) would delay the answer by a
+/// SYN retransmission, 1 s, whatever the server does.
+fn connect_from_elsewhere(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+) -> std::io::Result<()> {
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind("127.0.0.2:0".parse().unwrap())?;
+        match tokio::time::timeout(Duration::from_secs(1), socket.connect(addr)).await {
+            Ok(connected) => connected.map(drop),
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    })
+}
+
+#[test]
+fn sigterm_under_load_answers_every_request_sent_before_it_and_refuses_new_connections_at_once() {
+    let project = production_project("underload");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut server = Server::start(
+        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    wait_for(Duration::from_secs(60), || get(addr, "/").ok())
+        .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    // 20 clients: slow requests in flight, keep-alive connections, new connections.
+    let clients: Vec<_> = (0..20)
+        .map(|n| {
+            let (path, keep_alive) = match n % 4 {
+                0 => ("/slow/", false),
+                1 => ("/", true),
+                _ => ("/", false),
+            };
+            std::thread::spawn(move || load_client(addr, path, keep_alive))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM);
+    // The listening socket closes at once: the first attempt refused comes
+    // within 100 ms of the signal, and every later one is refused too.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let refused = |attempt: &std::io::Result<()>| matches!(attempt, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+    let first_refusal = loop {
+        if refused(&connect_from_elsewhere(&runtime, addr)) {
+            break signalled.elapsed();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still accepting 10 s after SIGTERM: {}",
+            server.output()
+        );
+    };
+    let probing = Instant::now();
+    let mut attempts = 0;
+    while probing.elapsed() < Duration::from_millis(500) {
+        let attempt = connect_from_elsewhere(&runtime, addr);
+        assert!(
+            refused(&attempt),
+            "attempt {attempts} after the first refusal: {attempt:?}"
+        );
+        attempts += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        first_refusal <= Duration::from_millis(100),
+        "the first connection refused came {first_refusal:?} after SIGTERM"
+    );
+
+    let exchanges: Vec<Exchange> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    let before: Vec<&Exchange> = exchanges.iter().filter(|e| e.sent < signalled).collect();
+    let failed: Vec<String> = before
+        .iter()
+        .filter_map(|e| {
+            let why = e.answered.as_ref().err()?;
+            Some(format!(
+                "{} sent {:?} before the signal: {why}",
+                e.path,
+                signalled - e.sent
+            ))
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests sent before SIGTERM failed:\n{}\n{}",
+        failed.len(),
+        before.len(),
+        failed.join("\n"),
+        server.output()
+    );
+    eprintln!(
+        "{} requests sent before SIGTERM, {} after; first refusal after {first_refusal:?}, then {attempts} refused",
+        before.len(),
+        exchanges.len() - before.len()
+    );
+    assert!(before.len() >= 50, "too little load: {}", before.len());
+    let slow_in_flight = before
+        .iter()
+        .filter(|e| e.path == "/slow/" && matches!(e.answered, Ok(at) if at > signalled))
+        .count();
+    assert!(slow_in_flight >= 1, "no slow request was in flight");
+    let status = wait_for(Duration::from_secs(10), || {
+        server.child.try_wait().ok().flatten()
+    })
+    .expect("serve exits");
+    assert!(status.success(), "{status:?}: {}", server.output());
+    assert!(
+        server.output().contains("Shut down cleanly."),
+        "{}",
+        server.output()
+    );
+}
+
+#[test]
+fn serve_refuses_debug_settings_unless_allowed() {
+    let project = GeneratedProject::new("debugging");
+    let (output, stdout, stderr) = project.cargo(&["build", "--quiet"]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bind = addr.to_string();
+    let refused = |command: &mut Command, name: &str| -> String {
+        let mut server = Server::start(command, project.temp.path(), name);
+        let status = wait_for(Duration::from_secs(60), || {
+            server.child.try_wait().ok().flatten()
+        })
+        .unwrap_or_else(|| panic!("{name}: serve started with debug on: {}", server.output()));
+        assert_eq!(status.code(), Some(1), "{name}: {}", server.output());
+        assert!(get(addr, "/").is_err(), "{name}: something answers");
+        std::fs::read_to_string(&server.stderr).unwrap()
+    };
+    // The development settings, as a forgotten NUAGES_SETTINGS leaves them.
+    // Named in full: the error goes to a journal, far from the project's folder.
+    let folder = project.dir.canonicalize().unwrap();
+    let development = folder.join("settings.toml");
+    let stderr = refused(
+        manage(&project.dir).args(["serve", "--bind", &bind]),
+        "development",
+    );
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "error: debug is on (serve loaded {}): serve is the production server, and debug pages show code and settings to every visitor",
+                development.display()
+            )
+            .as_str(),
+            "  hint: select the production settings with NUAGES_SETTINGS=settings.production.toml or --settings settings.production.toml; to serve with debug on anyway, pass --allow-debug",
+        ],
+        "{stderr}"
+    );
+    // The production settings, with debug turned on from the environment.
+    let stderr = refused(
+        production(&project)
+            .env("NUAGES_DEBUG", "true")
+            .args(["serve", "--bind", &bind]),
+        "environment",
+    );
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "error: debug is on (NUAGES_DEBUG=true in the environment turns it on over {}): serve is the production server, and debug pages show code and settings to every visitor",
+                folder.join("settings.production.toml").display()
+            )
+            .as_str(),
+            "  hint: unset NUAGES_DEBUG; to serve with debug on anyway, pass --allow-debug",
+        ],
+        "{stderr}"
+    );
+    // Asked for explicitly: it serves.
+    let server = Server::start(
+        manage(&project.dir).args(["serve", "--allow-debug", "--bind", &bind]),
+        project.temp.path(),
+        "allowed",
+    );
+    let response = wait_for(Duration::from_secs(60), || get(addr, "/").ok())
+        .unwrap_or_else(|| panic!("serve --allow-debug did not start: {}", server.output()));
+    assert_eq!(response.status, 200, "{response:?}\n{}", server.output());
+    assert!(
+        server.output().contains("settings settings.toml)"),
+        "{}",
+        server.output()
+    );
+}
+
 #[test]
 fn serve_takes_a_socket_passed_by_systemd() {
     let project = production_project("activated");
@@ -296,7 +550,7 @@ fn serve_takes_a_socket_passed_by_systemd() {
             Ok(())
         });
     }
-    let server = Server::start(&mut command, project.temp.path(), "serve");
+    let mut server = Server::start(&mut command, project.temp.path(), "serve");
     let response = wait_for(Duration::from_secs(60), || get(addr, "/").ok()).unwrap_or_else(|| {
         panic!(
             "serve did not answer on the passed socket: {}",
@@ -318,6 +572,17 @@ fn serve_takes_a_socket_passed_by_systemd() {
     assert_eq!(
         css.header("cache-control"),
         Some("public, max-age=31536000, immutable")
+    );
+    // At exit serve closes its copy of the socket, not systemd's: a new
+    // connection waits in systemd's backlog for the next start.
+    let status = server.stop(Duration::from_secs(10)).expect("serve exits");
+    assert!(status.success(), "{status:?}: {}", server.output());
+    let waiting = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    assert!(waiting.is_ok(), "{waiting:?}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_ok(),
+        "the connection waits for the next start"
     );
 }
 

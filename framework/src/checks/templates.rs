@@ -88,8 +88,11 @@ pub fn check_templates_load(ctx: &CheckContext) -> Vec<CheckMessage> {
                     "The templates cannot be loaded: {}",
                     error.chain().join(": ")
                 ),
-                "fix the template at the place shown; templates are read from template_dirs, then from each \
-                 app's templates/ folder",
+                error.hint().unwrap_or_else(|| {
+                    "fix the template at the place shown; templates are read from template_dirs, then from \
+                     each app's templates/ folder"
+                        .into()
+                }),
             )]
         }
     }
@@ -219,6 +222,23 @@ mod tests {
             messages[0].message.contains("broken.html"),
             "{}",
             messages[0].message
+        );
+    }
+
+    #[test]
+    fn e003_shows_the_nuages_spelling_of_a_django_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path()).urls(urls);
+        write(
+            &dir.path().join("templates/page.html"),
+            "<a href=\"{% url 'polls:detail' q.id %}\">",
+        );
+        let messages = run(dir.path(), &project, check_templates_load);
+        assert_eq!(ids(&messages), ["nuages.E003"]);
+        let hint = messages[0].hint.as_deref().unwrap_or_default();
+        assert!(
+            hint.contains("Nuages writes `{{ url(name=\"polls:detail\", id=q.id) }}`"),
+            "{hint}"
         );
     }
 

@@ -84,6 +84,10 @@ pub enum CommandError {
         /// How to call it.
         hint: Option<String>,
     },
+    /// The command failed with a report to print as it is (the system
+    /// checks' report); exit 1.
+    #[error("{0}")]
+    Report(String),
     /// The command reported its own output and only needs a non-zero exit.
     #[error("exit status {0}")]
     Exit(u8),
@@ -109,22 +113,31 @@ impl CommandError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Failed { .. } => 1,
+            CommandError::Failed { .. } | CommandError::Report(_) => 1,
             CommandError::Usage { .. } => 2,
             CommandError::Exit(code) => *code,
         }
     }
 
-    /// Print `error: …` and `  hint: …` to stderr.
-    pub fn report(&self) {
+    /// What [`report`](CommandError::report) prints: `error: …` and
+    /// `  hint: …`, or the report; nothing for [`CommandError::Exit`].
+    pub fn text(&self) -> Option<String> {
         match self {
             CommandError::Failed { message, hint } | CommandError::Usage { message, hint } => {
-                eprintln!("error: {message}");
-                if let Some(hint) = hint {
-                    eprintln!("  hint: {hint}");
-                }
+                Some(match hint {
+                    Some(hint) => format!("error: {message}\n  hint: {hint}"),
+                    None => format!("error: {message}"),
+                })
             }
-            CommandError::Exit(_) => {}
+            CommandError::Report(text) => Some(text.clone()),
+            CommandError::Exit(_) => None,
+        }
+    }
+
+    /// Print `error: …` and `  hint: …` (or the report) to stderr.
+    pub fn report(&self) {
+        if let Some(text) = self.text() {
+            eprintln!("{text}");
         }
     }
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 
+use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
 use crate::handler::AppState;
 use crate::middleware::Next;
@@ -57,11 +58,7 @@ pub(crate) async fn not_found(request: Request) -> Response {
 
 /// A panic in a view or middleware becomes a logged 500.
 pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string());
+    let message = panic_message(payload.as_ref());
     ErrorReport::response(
         StatusCode::INTERNAL_SERVER_ERROR,
         ErrorReport {
@@ -69,6 +66,52 @@ pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
             hint: None,
         },
     )
+}
+
+/// The message a panic was raised with.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Whether the client reads HTML (a browser, curl's `*/*`, no `Accept`).
+fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|accept| accept.contains("text/html") || accept.contains("*/*"))
+}
+
+/// The page for a request that arrives while the development server cannot
+/// start (the reloader answers it): with `debug = true` and an allowed host,
+/// the start-up error as HTML (or text for a client that does not read
+/// HTML); otherwise the plain 500 page. The content type and the body.
+pub fn startup_failure_page(
+    settings: &Settings,
+    request: &http::request::Parts,
+    report: &ErrorReport,
+) -> (&'static str, String) {
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    let shows_detail =
+        settings.debug && crate::middleware::hosts::validate(request, settings).is_ok();
+    if !shows_detail {
+        return ("text/html; charset=utf-8", plain_page(status));
+    }
+    let path = request.uri.path();
+    if wants_html(&request.headers) {
+        (
+            "text/html; charset=utf-8",
+            debug_html(status, &request.method, path, report, ""),
+        )
+    } else {
+        (
+            "text/plain; charset=utf-8",
+            debug_text(status, &request.method, path, report, ""),
+        )
+    }
 }
 
 /// Middleware: render error responses for debug or production, and log them.
@@ -79,11 +122,7 @@ pub async fn error_pages(
 ) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let wants_html = request
-        .headers()
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|accept| accept.contains("text/html") || accept.contains("*/*"));
+    let wants_html = wants_html(request.headers());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -120,15 +159,26 @@ pub async fn error_pages(
     log_error(status, &method, &path, &report);
 
     let (content_type, page) = if state.settings.debug {
+        let not_found = status == StatusCode::NOT_FOUND;
         if wants_html {
+            let patterns = if not_found {
+                patterns_html(&state, &path)
+            } else {
+                String::new()
+            };
             (
                 "text/html; charset=utf-8",
-                debug_html(&state, status, &method, &path, &report),
+                debug_html(status, &method, &path, &report, &patterns),
             )
         } else {
+            let patterns = if not_found {
+                patterns_text(&state)
+            } else {
+                String::new()
+            };
             (
                 "text/plain; charset=utf-8",
-                debug_text(&state, status, &method, &path, &report),
+                debug_text(status, &method, &path, &report, &patterns),
             )
         }
     } else {
@@ -175,12 +225,38 @@ fn tried_patterns(state: &AppState) -> Vec<String> {
         .collect()
 }
 
+/// The debug 404 page's list of the patterns tried, as HTML.
+fn patterns_html(state: &AppState, path: &str) -> String {
+    let mut html = format!(
+        "<p>Using the URL patterns of <code>{}</code>, Nuages tried these, in this order:</p><ol class=\"patterns\">",
+        escape_html(&state.project)
+    );
+    for pattern in tried_patterns(state) {
+        html.push_str(&format!("<li><code>{}</code></li>", escape_html(&pattern)));
+    }
+    html.push_str(&format!(
+        "</ol><p>The current path, <code>{}</code>, didn't match any of these.</p>",
+        escape_html(path.trim_start_matches('/'))
+    ));
+    html
+}
+
+/// The same as text.
+fn patterns_text(state: &AppState) -> String {
+    let mut text = "\nURL patterns tried, in order:\n".to_string();
+    for pattern in tried_patterns(state) {
+        text.push_str(&format!("  {pattern}\n"));
+    }
+    text
+}
+
+/// The debug page: the error, its causes, the hint, then `details` (HTML).
 fn debug_html(
-    state: &AppState,
     status: StatusCode,
     method: &Method,
     path: &str,
     report: &ErrorReport,
+    details: &str,
 ) -> String {
     let title = match status.as_u16() {
         404 => "Page not found (404)".to_string(),
@@ -210,19 +286,7 @@ main{{padding:1rem 2rem}}code,pre{{background:#f4f4f4;padding:.2em .4em}}li{{mar
             escape_html(hint)
         ));
     }
-    if status == StatusCode::NOT_FOUND {
-        html.push_str(&format!(
-            "<p>Using the URL patterns of <code>{}</code>, Nuages tried these, in this order:</p><ol class=\"patterns\">",
-            escape_html(&state.project)
-        ));
-        for pattern in tried_patterns(state) {
-            html.push_str(&format!("<li><code>{}</code></li>", escape_html(&pattern)));
-        }
-        html.push_str(&format!(
-            "</ol><p>The current path, <code>{}</code>, didn't match any of these.</p>",
-            escape_html(path.trim_start_matches('/'))
-        ));
-    }
+    html.push_str(details);
     html.push_str(
         "<p><small>You're seeing this error because you have <code>debug = true</code> in your settings file. \
 Change that to <code>false</code>, and Nuages will display a standard page.</small></p></main></body></html>\n",
@@ -230,12 +294,13 @@ Change that to <code>false</code>, and Nuages will display a standard page.</sma
     html
 }
 
+/// The debug page as text, then `details`.
 fn debug_text(
-    state: &AppState,
     status: StatusCode,
     method: &Method,
     path: &str,
     report: &ErrorReport,
+    details: &str,
 ) -> String {
     let mut text = format!(
         "{} {}\nRequest: {method} {path}\n\n",
@@ -252,12 +317,58 @@ fn debug_text(
     if let Some(hint) = &report.hint {
         text.push_str(&format!("hint: {hint}\n"));
     }
-    if status == StatusCode::NOT_FOUND {
-        text.push_str("\nURL patterns tried, in order:\n");
-        for pattern in tried_patterns(state) {
-            text.push_str(&format!("  {pattern}\n"));
-        }
-    }
+    text.push_str(details);
     text.push_str("\nYou're seeing this because debug = true in your settings file.\n");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(host: &str, accept: &str) -> http::request::Parts {
+        http::Request::get("/polls/")
+            .header(http::header::HOST, host)
+            .header(ACCEPT, accept)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn a_startup_failure_shows_its_error_only_in_debug_to_an_allowed_host() {
+        let report = ErrorReport {
+            chain: vec![
+                "The development server did not start".into(),
+                "error: <b>broken</b>".into(),
+            ],
+            hint: Some("fix it".into()),
+        };
+        let debug = Settings {
+            debug: true,
+            ..Settings::default()
+        };
+        let (content_type, page) =
+            startup_failure_page(&debug, &request("localhost:8000", "text/html"), &report);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(page.contains("error: &lt;b&gt;broken&lt;/b&gt;"), "{page}");
+        assert!(page.contains("Hint: fix it"), "{page}");
+        let (content_type, page) =
+            startup_failure_page(&debug, &request("localhost", "application/json"), &report);
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        assert!(
+            page.contains("  caused by: error: <b>broken</b>\n"),
+            "{page}"
+        );
+
+        for (settings, host) in [
+            (&debug, "attacker.example"),
+            (&Settings::default(), "localhost"),
+        ] {
+            let (_, page) = startup_failure_page(settings, &request(host, "text/html"), &report);
+            assert!(!page.contains("broken"), "{page}");
+            assert!(page.contains("Server Error (500)"), "{page}");
+        }
+    }
 }

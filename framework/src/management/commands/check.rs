@@ -153,9 +153,9 @@ impl Command for Check {
 /// The checks a server runs before it starts, as Django's `runserver` does:
 /// `Performing system checks...`, then the report. `runserver` passes
 /// `deploy = false`, `serve` passes `true`. An error (or critical) message
-/// stops the server: the report is printed and the result is an exit 1.
-/// File permissions are judged for the user the server runs as: this
-/// process's, whatever `serve_user` says.
+/// stops the server: the result is [`CommandError::Report`] with the report,
+/// which prints it and exits 1. File permissions are judged for the user the
+/// server runs as: this process's, whatever `serve_user` says.
 pub fn startup_checks(ctx: &CommandContext, deploy: bool) -> Result<(), CommandError> {
     println!("Performing system checks...");
     println!();
@@ -166,9 +166,10 @@ pub fn startup_checks(ctx: &CommandContext, deploy: bool) -> Result<(), CommandE
             .for_user(Identity::current().name),
         &[],
     );
-    report.print(Level::Error);
     if report.fails(Level::Error) {
-        return Err(CommandError::Exit(1));
+        // Returned, not printed: the development reloader shows it on the page too.
+        return Err(CommandError::Report(report.render(Level::Error).0));
     }
+    report.print(Level::Error);
     Ok(())
 }

@@ -2,11 +2,13 @@
 //! development server. Static files are served from their source folders
 //! when `debug` is on or with `--insecure`, never with `--nostatic`.
 //!
-//! Without `--noreload` this process is the reloader: it binds the port once,
-//! runs the server as a child process that inherits the socket, watches the
-//! project's `.rs` files, rebuilds on a change and swaps in a new child only
-//! when the build succeeds, so the last good server keeps answering and the
-//! port never changes hands.
+//! Without `--noreload` this process is the reloader (see
+//! [`crate::autoreload`]): it binds the port once, runs the server as a child
+//! process that inherits the socket, watches the project's files, rebuilds on
+//! a change and swaps in a new child once it serves, so the last good server
+//! keeps answering and the port never changes hands. A server that cannot
+//! start is reported, and its error answers every request until a change
+//! fixes it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
@@ -62,41 +64,28 @@ impl Command for RunServer {
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let addrport = args.get_one::<String>("addrport").map(String::as_str);
         let target = parse_addrport(addrport)?;
-        let settings = ctx.settings()?;
-        if !settings.debug && settings.allowed_hosts.is_empty() {
-            return Err(CommandError::failed(
-                "debug is false and allowed_hosts is empty: every request would be refused",
-                Some(
-                    "set allowed_hosts in the settings file (or NUAGES_ALLOWED_HOSTS), or debug = true for development",
-                ),
-            ));
+        if std::env::var_os(CHILD_VARIABLE).is_some() {
+            return serve_for_reloader(ctx, args);
         }
+        let settings = ctx.settings()?;
+        refuse_without_hosts(settings)?;
         crate::logging::init(settings, ctx.verbosity_flag())?;
-        let is_child = std::env::var_os(CHILD_VARIABLE).is_some();
-        let reload = !args.get_flag("noreload");
-        // As Django's: the checks run once, in the process that prints the banner.
-        if !is_child {
+        if args.get_flag("noreload") {
+            // As Django's: the checks run in the process that serves.
             super::check::startup_checks(ctx, false)?;
         }
-        if !is_child
-            && let Some(notice) =
-                ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings))
+        if let Some(notice) =
+            ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings))
         {
             println!("{notice}\n");
         }
-        if reload && !is_child {
+        if !args.get_flag("noreload") {
             let listener = bind(&target)?;
             print_banner(ctx, &target);
             return crate::autoreload::supervise(ctx, listener);
         }
-        // The server itself: the reloader's child, or --noreload.
         let application = with_static_choice(ctx.application()?, args)?;
-        let listener = match crate::server::inherited_tcp_listener().map_err(|e| {
-            CommandError::failed(
-                format!("cannot use the socket passed by the parent process: {e}"),
-                None,
-            )
-        })? {
+        let listener = match crate::server::inherited_tcp_listener().map_err(inherited_error)? {
             Some(listener) => listener,
             None => {
                 let listener = bind(&target)?;
@@ -104,13 +93,97 @@ impl Command for RunServer {
                 listener
             }
         };
-        ctx.block_on(crate::server::serve_tcp(
-            listener,
-            application,
-            crate::server::shutdown_signal(),
-        ))
-        .map_err(|e| CommandError::failed(format!("the server stopped: {e}"), None))
+        serve(ctx, listener, application)
     }
+}
+
+/// With `debug = false`, an empty `allowed_hosts` refuses every request.
+fn refuse_without_hosts(settings: &crate::conf::Settings) -> Result<(), CommandError> {
+    if !settings.debug && settings.allowed_hosts.is_empty() {
+        return Err(CommandError::failed(
+            "debug is false and allowed_hosts is empty: every request would be refused",
+            Some(
+                "set allowed_hosts in the settings file (or NUAGES_ALLOWED_HOSTS), or debug = true for development",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn inherited_error(error: std::io::Error) -> CommandError {
+    CommandError::failed(
+        format!("cannot use the socket passed by the parent process: {error}"),
+        None,
+    )
+}
+
+fn serve(
+    ctx: &CommandContext,
+    listener: std::net::TcpListener,
+    application: crate::Application,
+) -> Result<(), CommandError> {
+    ctx.block_on(crate::server::serve_tcp(
+        listener,
+        application,
+        crate::server::shutdown_signal(),
+    ))
+    .map_err(|e| CommandError::failed(format!("the server stopped: {e}"), None))
+}
+
+/// The server the reloader runs. Like Django's, it runs the system checks
+/// at every start; whether it starts, and if not why, goes to the reloader
+/// (which prints the error and shows it on its page) instead of stderr.
+fn serve_for_reloader(ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
+    let report = crate::autoreload::StartReport::from_env();
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare_for_reloader(ctx, args)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(CommandError::failed(
+            format!(
+                "the server panicked while starting: {}",
+                crate::views::errors::panic_message(panic.as_ref())
+            ),
+            None,
+        ))
+    });
+    let (application, listener) = match (started, report) {
+        (Ok(started), Some(report)) => {
+            report.ready();
+            started
+        }
+        (Ok(started), None) => started,
+        (Err(error), Some(report)) => {
+            let text = error
+                .text()
+                .unwrap_or_else(|| format!("the server stopped ({error}); its output is above"));
+            report.failed(&text);
+            return Err(CommandError::Exit(error.exit_code()));
+        }
+        (Err(error), None) => return Err(error),
+    };
+    serve(ctx, listener, application)
+}
+
+/// Everything before serving: settings, checks, the application, the socket.
+fn prepare_for_reloader(
+    ctx: &CommandContext,
+    args: &ArgMatches,
+) -> Result<(crate::Application, std::net::TcpListener), CommandError> {
+    let settings = ctx.settings()?;
+    refuse_without_hosts(settings)?;
+    crate::logging::init(settings, ctx.verbosity_flag())?;
+    super::check::startup_checks(ctx, false)?;
+    let application = with_static_choice(ctx.application()?, args)?;
+    let listener = crate::server::inherited_tcp_listener()
+        .map_err(inherited_error)?
+        .ok_or_else(|| {
+            CommandError::failed(
+                format!("{CHILD_VARIABLE} is set but no socket was passed (LISTEN_FDS)"),
+                Some("run `manage runserver` without setting it: the reloader sets it for its server"),
+            )
+        })?;
+    Ok((application, listener))
 }
 
 /// `--nostatic` turns static serving off; `--insecure` serves the source

@@ -1,13 +1,15 @@
-//! `serve [--bind HOST:PORT | unix:PATH] [--static]`: the production application server
-//! (hyper, HTTP/1.1 keep-alive and HTTP/2 over cleartext) behind nginx or
-//! Apache. It refuses to start on check errors, a missing secret key, or an
-//! insecure one with debug off; on SIGTERM or SIGINT it stops accepting and
-//! lets the requests in flight finish (up to `serve_graceful_timeout`).
+//! `serve [--bind HOST:PORT | unix:PATH] [--static] [--allow-debug]`: the
+//! production application server (hyper, HTTP/1.1 keep-alive and HTTP/2 over
+//! cleartext) behind nginx or Apache. It refuses to start with debug on
+//! (unless `--allow-debug`), on check errors, without a secret key, or with an
+//! insecure one; on SIGTERM or SIGINT it stops accepting at once and answers
+//! the requests already sent (up to `serve_graceful_timeout`).
 
 use std::time::Duration;
 
 use clap::{Arg, ArgMatches};
 
+use crate::conf::SETTINGS_VARIABLE;
 use crate::management::{Command, CommandContext, CommandError};
 use crate::server::{self, Bind, Listener, ServeOptions};
 
@@ -37,10 +39,19 @@ impl Command for Serve {
                     .action(clap::ArgAction::SetTrue)
                     .help("Also serve static_url from static_root (no web server in front)"),
             )
+            .arg(
+                Arg::new("allow-debug")
+                    .long("allow-debug")
+                    .action(clap::ArgAction::SetTrue)
+                    .help("Serve even with debug = true (error pages then show code and settings)"),
+            )
     }
 
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
+        if settings.debug && !args.get_flag("allow-debug") {
+            return Err(debug_refused(ctx));
+        }
         refuse_unsafe_settings(settings)?;
         // Every check, deployment ones included: errors stop the server.
         super::check::startup_checks(ctx, true)?;
@@ -118,6 +129,42 @@ fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
         Bind::Unix(path) => server::bind_unix(path, mode).map_err(failed),
     }
 }
+
+/// `serve` with development settings: a forgotten `NUAGES_SETTINGS` (or a
+/// stray `NUAGES_DEBUG`) must not put debug pages in production.
+fn debug_refused(ctx: &CommandContext) -> CommandError {
+    let path = ctx.settings_path();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let file = absolute.display();
+    let (cause, fix) = match std::env::var(DEBUG_VARIABLE) {
+        Ok(value) if !value.is_empty() => (
+            format!("{DEBUG_VARIABLE}={value} in the environment turns it on over {file}"),
+            format!("unset {DEBUG_VARIABLE}"),
+        ),
+        _ if ctx.settings_path().ends_with(PRODUCTION_SETTINGS) => (
+            format!("serve loaded {file}"),
+            format!("set debug = false in {file}"),
+        ),
+        _ => (
+            format!("serve loaded {file}"),
+            format!(
+                "select the production settings with {SETTINGS_VARIABLE}={PRODUCTION_SETTINGS} or --settings {PRODUCTION_SETTINGS}"
+            ),
+        ),
+    };
+    CommandError::failed(
+        format!(
+            "debug is on ({cause}): serve is the production server, and debug pages show code and settings to every visitor"
+        ),
+        Some(&format!(
+            "{fix}; to serve with debug on anyway, pass --allow-debug"
+        )),
+    )
+}
+
+/// The production settings file of a generated project.
+const PRODUCTION_SETTINGS: &str = "settings.production.toml";
+const DEBUG_VARIABLE: &str = "NUAGES_DEBUG";
 
 /// What `serve` will not run with, whatever the checks say.
 fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), CommandError> {

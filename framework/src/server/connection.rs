@@ -1,0 +1,141 @@
+//! The life of one accepted connection: hyper serves it; a connection that
+//! has not delivered a request head within the header timeout is closed (a
+//! client that sends nothing, or part of the HTTP/2 preface, included); and
+//! at shutdown, requests already sent are read before hyper is told to
+//! finish, so none that a client sent before the signal is dropped.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::sync::watch;
+
+/// What the server asks of its connections; it only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Serve requests as they come.
+    Serving,
+    /// Answer what clients have sent, then close.
+    Draining,
+    /// `serve_graceful_timeout` has passed: close now.
+    Closing,
+}
+
+/// How often a draining connection looks again at its socket while the
+/// bytes of a request sent before the signal are still unread.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// A hyper service that notes when its connection delivered a request head.
+#[derive(Clone)]
+pub(crate) struct NoticeRequests<S> {
+    inner: S,
+    seen: Arc<AtomicBool>,
+}
+
+impl<S> NoticeRequests<S> {
+    /// `inner`, and the flag it sets on the first request.
+    pub(crate) fn new(inner: S) -> (Self, Arc<AtomicBool>) {
+        let seen = Arc::new(AtomicBool::new(false));
+        (
+            NoticeRequests {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
+    }
+}
+
+impl<S, R> hyper::service::Service<R> for NoticeRequests<S>
+where
+    S: hyper::service::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, request: R) -> Self::Future {
+        self.seen.store(true, Ordering::Relaxed);
+        self.inner.call(request)
+    }
+}
+
+/// Drive `connection` (over the socket `fd`) to its end, as `phase` says.
+///
+/// hyper's own header timeout starts at the first byte of HTTP/1 and not at
+/// all before the HTTP/2 preface is complete, so the first request head is
+/// timed here, from the accept; later ones are timed by hyper (HTTP/1) or by
+/// the keep-alive pings (HTTP/2).
+pub(crate) async fn drive<C>(
+    connection: C,
+    fd: RawFd,
+    first_request: Arc<AtomicBool>,
+    header_timeout: Duration,
+    mut phase: watch::Receiver<Phase>,
+) where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let mut connection = std::pin::pin!(connection);
+    let first_deadline = tokio::time::sleep(header_timeout);
+    let mut first_deadline = std::pin::pin!(first_deadline);
+    let mut waiting_for_first = true;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => return ended(result),
+            _ = first_deadline.as_mut(), if waiting_for_first => {
+                if !first_request.load(Ordering::Relaxed) {
+                    tracing::debug!(
+                        target: "nuages::server",
+                        "no request within {}s; closing the connection",
+                        header_timeout.as_secs_f32()
+                    );
+                    return;
+                }
+                waiting_for_first = false;
+            }
+            _ = past(&mut phase, Phase::Serving) => break,
+        }
+    }
+    // hyper closes a connection it thinks idle at once, even when the next
+    // request already waits in the socket: let it read that request first.
+    while unread_bytes(fd) > 0 {
+        tokio::select! {
+            result = connection.as_mut() => return ended(result),
+            _ = tokio::time::sleep(DRAIN_POLL) => {}
+            _ = past(&mut phase, Phase::Draining) => return,
+        }
+    }
+    connection.as_mut().graceful_shutdown();
+    tokio::select! {
+        result = connection.as_mut() => ended(result),
+        _ = past(&mut phase, Phase::Draining) => {}
+    }
+}
+
+/// Resolves once the server's phase is later than `phase` (or the server is gone).
+async fn past(receiver: &mut watch::Receiver<Phase>, phase: Phase) {
+    loop {
+        let now = *receiver.borrow_and_update();
+        if now > phase || receiver.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn ended<E: std::fmt::Display>(result: Result<(), E>) {
+    if let Err(error) = result {
+        tracing::debug!(target: "nuages::server", "connection ended: {error}");
+    }
+}
+
+/// Bytes the kernel holds for this socket that nobody has read yet.
+fn unread_bytes(fd: RawFd) -> usize {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int; `fd` is the socket of the connection
+    // the caller still owns, so it is open.
+    let result = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) };
+    if result < 0 { 0 } else { count.max(0) as usize }
+}

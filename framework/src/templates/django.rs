@@ -1,0 +1,208 @@
+//! Django's template tags that Tera does not know: `{% url %}`, `{% static %}`,
+//! `{% csrf_token %}` and `{% load %}`. They are what a Django user writes
+//! first, so a syntax error at one of them gets a hint with the Nuages
+//! spelling (`{{ url(name="…", param=…) }}`, `{{ static(path="…") }}`,
+//! `{{ csrf_input() }}`).
+
+use crate::urls::Resolver;
+
+/// The hint for a syntax error at byte `at` of `source`, when the tag
+/// around it is one of Django's. `resolver` names the parameters of the
+/// route a `{% url %}` reverses.
+pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<String> {
+    let tag = enclosing_tag(source, at)?;
+    let words = split_words(tag.trim_matches('-').trim());
+    let (name, args) = words.split_first()?;
+    let django = format!("{{% {} %}}", words.join(" "));
+    let nuages = match name.as_str() {
+        "url" => url_call(args, resolver)?,
+        "static" => {
+            let (args, target) = split_as(args);
+            let [path] = args else { return None };
+            let call = format!("static(path={})", expression(path));
+            output(&call, target)
+        }
+        "csrf_token" => "{{ csrf_input() }}".to_string(),
+        "load" => {
+            return Some(format!(
+                "`{django}` is Django's syntax and Nuages needs none: url(), static() and csrf_input() are always \
+                 available in templates; delete the tag"
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "`{django}` is Django's syntax; Nuages writes `{nuages}`"
+    ))
+}
+
+/// The text between `{%` and `%}` around byte `at`, if `at` is inside a tag.
+fn enclosing_tag(source: &str, at: usize) -> Option<&str> {
+    let at = at.min(source.len());
+    let open = source.get(..at)?.rfind("{%")? + 2;
+    let close = open + source[open..].find("%}")?;
+    (close >= at).then(|| &source[open..close])
+}
+
+/// Words separated by spaces; a quoted string is one word.
+fn split_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                word.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                word.push(c);
+            }
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// Django's `… as name` ending: the arguments before it and the variable.
+fn split_as(args: &[String]) -> (&[String], Option<&str>) {
+    match args {
+        [rest @ .., keyword, target] if keyword == "as" => (rest, Some(target.as_str())),
+        _ => (args, None),
+    }
+}
+
+/// A Django literal or variable as a Tera expression: `'x'` becomes `"x"`.
+fn expression(word: &str) -> String {
+    match literal(word) {
+        Some(text) => format!("{text:?}"),
+        None => word.to_string(),
+    }
+}
+
+/// The text of a quoted word.
+fn literal(word: &str) -> Option<&str> {
+    ["'", "\""].iter().find_map(|quote| {
+        word.strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+    })
+}
+
+/// `{{ call }}`, or `{% set name = call %}` for Django's `as name`.
+fn output(call: &str, target: Option<&str>) -> String {
+    match target {
+        Some(name) => format!("{{% set {name} = {call} %}}"),
+        None => format!("{{{{ {call} }}}}"),
+    }
+}
+
+/// `{% url 'name' a b %}` → `{{ url(name="name", p1=a, p2=b) }}`, the
+/// positional arguments named after the route's parameters.
+fn url_call(args: &[String], resolver: &Resolver) -> Option<String> {
+    let (args, target) = split_as(args);
+    let (name, args) = args.split_first()?;
+    let params: Vec<&str> = literal(name)
+        .and_then(|name| {
+            resolver
+                .routes()
+                .iter()
+                .find(|route| route.name.as_deref() == Some(name))
+        })
+        .map(|route| route.params().collect())
+        .unwrap_or_default();
+    let positional = args.iter().filter(|a| !a.contains('=')).count();
+    let mut call = format!("url(name={}", expression(name));
+    let mut index = 0;
+    for arg in args {
+        call.push_str(", ");
+        match arg.split_once('=') {
+            Some((key, value)) => call.push_str(&format!("{key}={}", expression(value))),
+            None => {
+                let key = match params.get(index) {
+                    Some(param) => param.to_string(),
+                    None if positional == 1 => "id".to_string(),
+                    None => format!("arg{}", index + 1),
+                };
+                call.push_str(&format!("{key}={}", expression(arg)));
+                index += 1;
+            }
+        }
+    }
+    call.push(')');
+    Some(output(&call, target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::urls::UrlConf;
+
+    async fn view() {}
+
+    fn resolver() -> Resolver {
+        UrlConf::new()
+            .include(
+                "polls/",
+                UrlConf::app("polls").path("<int:question_id>/", view, "detail"),
+            )
+            .resolver()
+            .unwrap()
+    }
+
+    fn hint_at(source: &str, word: &str) -> Option<String> {
+        hint(source, source.find(word).unwrap(), &resolver())
+    }
+
+    #[test]
+    fn django_tags_get_the_nuages_spelling() {
+        assert_eq!(
+            hint_at("<a href=\"{% url 'polls:detail' q.id %}\">", "url").unwrap(),
+            "`{% url 'polls:detail' q.id %}` is Django's syntax; Nuages writes \
+             `{{ url(name=\"polls:detail\", question_id=q.id) }}`"
+        );
+        assert!(
+            hint_at("{% url 'other' q.id %}", "url")
+                .unwrap()
+                .ends_with("`{{ url(name=\"other\", id=q.id) }}`")
+        );
+        assert!(
+            hint_at("{% url \"polls:detail\" question_id=7 as link %}", "url")
+                .unwrap()
+                .ends_with("`{% set link = url(name=\"polls:detail\", question_id=7) %}`")
+        );
+        assert!(
+            hint_at("<link href=\"{% static 'x.css' %}\">", "static")
+                .unwrap()
+                .ends_with("`{{ static(path=\"x.css\") }}`")
+        );
+        assert!(
+            hint_at("<form>{%- csrf_token -%}</form>", "csrf_token")
+                .unwrap()
+                .ends_with("`{{ csrf_input() }}`")
+        );
+        assert!(
+            hint_at("{% load static %}", "load")
+                .unwrap()
+                .contains("delete the tag")
+        );
+    }
+
+    #[test]
+    fn other_errors_get_no_hint() {
+        assert_eq!(hint_at("{% if %}", "if"), None);
+        assert_eq!(hint_at("{{ url('a') }} {% if x %}", "url"), None);
+        assert_eq!(hint("{% url %}", 100, &resolver()), None);
+    }
+}
