@@ -1,4 +1,4 @@
-//! `nuages-bench`: the benchmarks of design §10 (issue #9), run with
+//! `nuages-bench`: the performance benchmarks (issue #9), run with
 //!
 //! ```text
 //! cargo run --release -p nuages-bench            # the full run (about 6 minutes)

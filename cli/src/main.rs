@@ -1,7 +1,7 @@
 //! `manage`: Nuages' django-admin. `startproject` and `startapp` work
 //! anywhere; any other command runs inside a project, through the project's
-//! own binary (`cargo run -- ARGS`; with `manage --release`, the release
-//! build: `cargo run --release -- ARGS`).
+//! own binary, which `manage` builds with cargo first (with `manage
+//! --release`, the release build: `cargo build --release`).
 
 mod delegate;
 mod startapp;
@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
     after_help = "Inside a project every other command (runserver, check, collectstatic, migrate, …) runs the project's binary: `manage help` there lists them. `manage --release COMMAND` runs the release build, as production does (`manage --release serve`)."
 )]
 struct Cli {
-    /// Run the project's release build (`cargo run --release`): the optimised
+    /// Run the project's release build (`cargo build --release`): the optimised
     /// binary production runs
     #[arg(long)]
     release: bool,
@@ -52,6 +52,33 @@ fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// A command for the project's binary; outside a project, a typo of one of
+/// our own commands gets the closest of them.
+fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
+    let typed = args
+        .first()
+        .map(|a| a.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let outside = delegate::find_project(&std::env::current_dir()?).is_err();
+    if outside && let Some(close) = closest_global_command(&typed) {
+        return Err(Hinted::usage(
+            format!("unknown command '{typed}'"),
+            Some(format!(
+                "did you mean '{close}'? `manage --help` lists the commands"
+            )),
+        ));
+    }
+    delegate::run(args, profile)
+}
+
+/// The command of ours (startproject, startapp, help) closest to `typed`.
+fn closest_global_command(typed: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let names = cli.get_subcommands().map(|c| c.get_name()).chain(["help"]);
+    nuages::conf::closest_name(typed, names).map(str::to_string)
+}
+
 fn version_line() -> String {
     format!(
         "{} (scaffolds projects for Nuages {})",
@@ -71,7 +98,7 @@ fn main() -> ExitCode {
         Commands::Startproject(args) => startproject::run(args),
         Commands::Startapp(args) => startapp::run(args),
         Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args, profile),
-        Commands::Project(args) => delegate::run(args, profile),
+        Commands::Project(args) => project_command(args, profile),
     };
     match result {
         Ok(code) => code,
@@ -92,7 +119,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error with a hint and an exit code, as the design's `error:` / `hint:` pair.
+/// An error with a hint and an exit code, printed as an `error:` / `hint:` pair.
 #[derive(Debug)]
 pub struct Hinted {
     /// What is wrong.

@@ -1,4 +1,4 @@
-//! Benchmark of `collectstatic` (design §10): 5,000 files in 50 folders.
+//! Benchmark of `collectstatic`: 5,000 files in 50 folders.
 //!
 //! Prints the time of a cold run (copy only; copy and compress; copy, hash
 //! and compress with manifest storage), of a re-run with nothing changed,

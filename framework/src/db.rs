@@ -65,6 +65,17 @@ fn supported_schemes() -> String {
         .join(", ")
 }
 
+/// `did you mean 'sqlite:'? ` when a scheme of [`DRIVERS`] is close to
+/// `scheme` (a typo such as `sqlite3` or `sqlit`), else nothing.
+fn closest_scheme(scheme: &str) -> String {
+    let schemes = DRIVERS
+        .iter()
+        .flat_map(|driver| driver.schemes.iter().copied());
+    crate::conf::closest_name(scheme, schemes)
+        .map(|close| format!("did you mean '{close}:'? "))
+        .unwrap_or_default()
+}
+
 /// Check that `url`, the `url` of `[databases.<alias>]`, has a driver in
 /// this build: the error is what [`Application::new`](crate::Application::new)
 /// fails with and `check` reports (`nuages.E011`), instead of the first
@@ -95,7 +106,8 @@ pub fn check_url(alias: &str, url: &str) -> Result<()> {
             "{key} uses the scheme '{scheme}:', and this build of Nuages has no database driver for it"
         ),
         hint: Some(format!(
-            "the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
+            "{}the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
+            closest_scheme(&scheme),
             supported_schemes()
         )),
     })
@@ -266,6 +278,23 @@ mod tests {
         );
         let error = check_url("default", "db.sqlite3").unwrap_err();
         assert!(error.to_string().contains("no scheme"), "{error}");
+        // A typo of a scheme gets the closest.
+        let error = check_url("default", "sqlite3://db.sqlite3").unwrap_err();
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("did you mean 'sqlite:'? the drivers"),
+            "{:?}",
+            error.hint()
+        );
+        assert!(
+            !check_url("default", "mongodb://h/x")
+                .unwrap_err()
+                .hint()
+                .unwrap()
+                .starts_with("did you mean")
+        );
     }
 
     /// [`DRIVERS`] is what sqlx installed: every scheme sqlx has a driver

@@ -89,12 +89,14 @@ impl Error {
     }
 
     /// The messages of this error and each of its causes, outermost first.
+    /// A cause the message before it already ends with (`cannot read x: No
+    /// such file or directory`) is not repeated.
     pub fn chain(&self) -> Vec<String> {
         let mut messages = vec![self.to_string()];
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
             let text = cause.to_string();
-            if messages.last() != Some(&text) {
+            if !messages.last().is_some_and(|last| last.ends_with(&text)) {
                 messages.push(text);
             }
             source = cause.source();
@@ -132,5 +134,30 @@ impl IntoResponse for Error {
                 hint: self.hint(),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_told_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let error = Error::from(crate::conf::Settings::load(&missing).unwrap_err());
+        let chain = error.chain().join(": ");
+        assert_eq!(
+            chain.matches("No such file or directory").count(),
+            1,
+            "{chain}"
+        );
+        assert!(chain.contains("missing.toml"), "{chain}");
+        let command = crate::management::CommandError::from(error);
+        assert_eq!(
+            command.to_string().matches("os error 2").count(),
+            1,
+            "{command}"
+        );
     }
 }

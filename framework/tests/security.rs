@@ -976,7 +976,7 @@ async fn signing_middleware_refuses_to_build_without_a_secret_key() {
         assert!(
             matches!(
                 error,
-                nuages::Error::Settings(nuages::conf::SettingsError::MissingSecretKey)
+                nuages::Error::Settings(nuages::conf::SettingsError::MissingSecretKey { .. })
             ),
             "{middleware}: {error:?}"
         );

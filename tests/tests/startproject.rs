@@ -251,3 +251,113 @@ fn startapp_creates_the_app_and_prints_the_line_to_register_it() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("already has a module"), "{stderr}");
 }
+
+#[test]
+fn names_cargo_refuses_for_a_binary_are_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rule, suggestion) in [
+        ("build", "build folders", "my_build"),
+        ("deps", "build folders", "my_deps"),
+        ("examples", "build folders", "my_examples"),
+        ("incremental", "build folders", "my_incremental"),
+        ("con", "Windows reserves", "my_con"),
+        ("nul", "Windows reserves", "my_nul"),
+        ("lpt9", "Windows reserves", "my_lpt9"),
+    ] {
+        let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", name]));
+        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: '{name}' is not a valid project name")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(rule), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("  hint: try '{suggestion}'")),
+            "{name}: {stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing may be created"
+    );
+}
+
+#[test]
+fn a_typo_of_a_command_outside_a_project_gets_the_closest() {
+    let dir = tempfile::tempdir().unwrap();
+    for (typed, meant) in [
+        ("startprojcet", "startproject"),
+        ("startproj", "startproject"),
+        ("startap", "startapp"),
+        ("hepl", "help"),
+    ] {
+        let (output, _, stderr) = run(manage(dir.path()).args([typed, "mysite"]));
+        assert_eq!(output.status.code(), Some(2), "{typed}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: unknown command '{typed}'\n  hint: did you mean '{meant}'? `manage --help` lists the commands\n"
+            )
+        );
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_generated_manifest_shows_how_to_take_nuages_from_a_registry_or_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", "mysite"]));
+    assert!(output.status.success(), "{stderr}");
+    let cargo = std::fs::read_to_string(dir.path().join("mysite/Cargo.toml")).unwrap();
+    // Each commented form, uncommented, is a dependency cargo reads.
+    let forms: Vec<toml::Value> = cargo
+        .lines()
+        .filter_map(|line| line.strip_prefix("#   nuages = "))
+        .map(|form| {
+            let form = form.split("  #").next().unwrap();
+            let table: toml::Table = format!("nuages = {form}")
+                .parse()
+                .unwrap_or_else(|e| panic!("{form}: {e}"));
+            table["nuages"].clone()
+        })
+        .collect();
+    let version = nuages::VERSION;
+    assert!(
+        forms.contains(&toml::Value::String(version.into())),
+        "a crates.io version: {cargo}"
+    );
+    let has = |key: &str| forms.iter().any(|f| f.get(key).is_some());
+    assert!(has("registry") && has("git") && has("path"), "{cargo}");
+    assert!(
+        forms
+            .iter()
+            .filter_map(|f| f.get("version"))
+            .all(|v| v.as_str() == Some(version)),
+        "{cargo}"
+    );
+}
+
+#[test]
+fn project_commands_show_cargo_building_and_nothing_when_fresh() {
+    let project = nuages_e2e::GeneratedProject::new("progress_site");
+    // The first command builds the project: cargo says what it compiles.
+    let (output, _, stderr) = project.manage(&["runserver", "abc:"]);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Compiling progress_site v0.1.0"),
+        "the build is shown: {stderr}"
+    );
+    assert!(stderr.contains("Finished"), "{stderr}");
+    assert!(
+        stderr.contains("error: 'abc:' is not a valid port number"),
+        "{stderr}"
+    );
+    // Nothing to build: only the command's own words.
+    let (output, _, stderr) = project.manage(&["runserver", "abc:"]);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: 'abc:' is not a valid port number"),
+        "{stderr}"
+    );
+}

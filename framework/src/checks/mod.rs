@@ -36,60 +36,9 @@
 //!
 //! Where a check means what Django's does it has Django's id, with the
 //! message adapted to Nuages's setting names. "Deploy" checks run only with
-//! `check --deploy` (and in `serve`).
-//!
-//! | id | level | deploy | tags | what it finds |
-//! |---|---|---|---|---|
-//! | `security.W001` | warning | yes | security | `"security"` is not in `middleware` |
-//! | `security.W002` | warning | yes | security | `"xframe"` is not in `middleware` |
-//! | `security.W003` | warning | yes | security | `"csrf"` is not in `middleware` |
-//! | `security.W004` | warning | yes | security | `secure_hsts_seconds` is 0 |
-//! | `security.W005` | warning | yes | security | HSTS without `secure_hsts_include_subdomains` |
-//! | `security.W006` | warning | yes | security | `secure_content_type_nosniff` is false |
-//! | `security.W008` | warning | yes | security | `secure_ssl_redirect` is false |
-//! | `security.W009` | warning | yes | security | `secret_key` missing, under 50 characters, under 5 distinct characters, or starting with `nuages-insecure-` |
-//! | `security.W012` | warning | yes | security | `session_cookie_secure` is false while `"session"` is in `middleware` |
-//! | `security.W015` | warning | yes | security | `session_cookie_httponly` is false while `"session"` is in `middleware` |
-//! | `security.W016` | warning | yes | security | `csrf_cookie_secure` is false while `"csrf"` is in `middleware` |
-//! | `security.W018` | warning | yes | security | `debug` is true |
-//! | `security.W019` | warning | yes | security | `x_frame_options` is not `DENY` while `"xframe"` is in `middleware` |
-//! | `security.W020` | warning | yes | security | `allowed_hosts` is empty |
-//! | `security.W021` | warning | yes | security | HSTS without `secure_hsts_preload` |
-//! | `security.W022` | warning | yes | security | `secure_referrer_policy` is empty |
-//! | `security.W025` | warning | yes | security | an entry of `secret_key_fallbacks` is weak as in W009 |
-//! | `security.E023` | error | no | settings | `secure_referrer_policy` has a value browsers do not know while `"security"` is in `middleware` |
-//! | `security.E024` | error | no | settings | `secure_cross_origin_opener_policy` has a value browsers do not know while `"security"` is in `middleware` |
-//! | `4_0.E001` | error | no | settings | a `csrf_trusted_origins` entry is not an origin with its scheme (`https://example.com`) while `"csrf"` is in `middleware` |
-//! | `staticfiles.E002` | error | no | staticfiles | `static_root` is, is inside, or contains a static source folder |
-//! | `staticfiles.W004` | warning | no | staticfiles | a `staticfiles_dirs` folder does not exist |
-//! | `nuages.W001` | warning | yes | security | `secret_key` (or a fallback) is written in a settings file instead of `${SECRET_KEY}` |
-//! | `nuages.W002` | warning | yes | staticfiles | `static_root` is not set |
-//! | `nuages.W003` | warning | yes | staticfiles | `static_root` is not collected: missing, empty, or without `staticfiles.json` for manifest storage |
-//! | `nuages.E001` | error | no | files, database | the user the server runs as cannot write a SQLite database file or its folder, or cannot create the folder |
-//! | `nuages.W004` | warning | no | files, database | a SQLite database file or its folder is writable by everyone |
-//! | `nuages.E002` | error | no | files | the user the server runs as cannot write `log_file` or its folder, or cannot create the folder |
-//! | `nuages.W005` | warning | no | files | `log_file` or its folder is writable by everyone |
-//! | `nuages.W006` | warning | yes | database, security | a database server on a network address (not loopback, not a unix socket) without TLS |
-//! | `nuages.W007` | warning | yes | database, security | a database password written in a settings file instead of read from the environment |
-//! | `nuages.W008` | warning | yes | email | `server_email` or `default_from_email` at its default while `admins` is set |
-//! | `nuages.W009` | warning | yes | security | `serve_bind` listens on every interface (`0.0.0.0`, `[::]`, `0:`) |
-//! | `nuages.W010` | warning | yes | security | `allowed_hosts` contains `*` |
-//! | `nuages.E003` | error | no | templates | a template cannot be parsed (or the template folders cannot be read) |
-//! | `nuages.E004` | error | no | templates, urls | a template calls `url(name="…")` with a name no route has |
-//! | `nuages.E005` | error | no | urls | the URL configuration cannot be built |
-//! | `nuages.E006` | error | no | settings | a `middleware` entry names no built-in middleware and none the project or an app registered |
-//! | `nuages.E007` | error | no | settings | `x_frame_options` is neither `DENY` nor `SAMEORIGIN` while `"xframe"` is in `middleware` |
-//! | `nuages.E008` | error | no | settings | a `secure_redirect_exempt` entry is not a regular expression while `"security"` is in `middleware` |
-//! | `nuages.E009` | error | no | settings | `secure_proxy_ssl_header` names no header (a Django `HTTP_…` key) or no header value, while `"security"` or `"csrf"` is in `middleware` |
-//! | `nuages.E010` | error | no | settings | `secret_key` is missing while `"session"` or `"csrf"` is in `middleware` (with `--deploy`: in any case) |
-//! | `nuages.E011` | error | no | settings, database | a database URL's scheme has no driver in this build ([`db::DRIVERS`](crate::db::DRIVERS)) |
-//! | `nuages.E012` | error | no | files | `serve_user` (or `--user`) names no account on this machine |
-//! | `nuages.E013` | error | yes | security | `secret_key` is weak as in W009 while `debug` is off: `serve` refuses it |
-//! | `nuages.E014` | error | yes | security | `allowed_hosts` is empty while `debug` is off: `serve` refuses it |
-//! | `nuages.E015` | error | no | settings | a middleware the project or an app registered cannot be built from the settings |
-//! | `nuages.E016` | error | no | urls | a view takes `Data<T>` or `Config<T>` that the project never shares or declares |
-//! | `nuages.W011` | warning | yes | files | run as root with no `serve_user` nor `--user`: permissions were judged for root |
-//! | `nuages.W012` | warning | yes | files | `serve_bind` is a unix socket whose folder the server's user cannot write or create (and systemd passed no socket) |
+//! `check --deploy` (and in `serve`). `docs/checks.md` in the Nuages
+//! repository lists every id with its level, tags, what it finds and the
+//! fix; a test keeps it in step with the ids written in this module.
 //!
 //! Django's session checks come in three forms (W010/W013 for the sessions
 //! app, W011/W014 for the middleware, W012/W015 for both). Sessions are part

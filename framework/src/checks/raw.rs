@@ -51,9 +51,9 @@ impl RawValue {
 /// assert!(raw.file.ends_with("base.toml"));
 /// ```
 pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, SettingsError> {
-    let mut next = Some(selected.to_path_buf());
+    let mut next = Some((selected.to_path_buf(), None));
     let mut followed = 0;
-    while let Some(path) = next.take() {
+    while let Some((path, extended_by)) = next.take() {
         followed += 1;
         if followed > MAX_CHAIN {
             return Err(SettingsError::ExtendsCycle {
@@ -63,6 +63,7 @@ pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, Se
         }
         let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
+            extended_by,
             source,
         })?;
         let table: toml::Table =
@@ -78,7 +79,10 @@ pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, Se
             }));
         }
         if let Some(parent) = table.get("extends").and_then(toml::Value::as_str) {
-            next = Some(path.parent().unwrap_or(Path::new("/")).join(parent));
+            next = Some((
+                path.parent().unwrap_or(Path::new("/")).join(parent),
+                Some(path.clone()),
+            ));
         }
     }
     Ok(None)

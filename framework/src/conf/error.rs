@@ -1,17 +1,23 @@
-//! What can go wrong while loading settings. Every variant names the file and
-//! the key, and [`SettingsError::hint`] says how to fix it.
+//! What can go wrong while loading settings. Every variant names where the
+//! value came from (the file, or the environment variable) and the key, and
+//! [`SettingsError::hint`] says how to fix it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Where the documentation of every settings key lives, for hints.
+pub const SETTINGS_REFERENCE: &str = "docs/settings.md in the Nuages repository";
 
 /// A settings file that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
     /// The file does not exist or cannot be read.
-    #[error("cannot read settings file {}: {source}", path.display())]
+    #[error("cannot read settings file {}{}: {source}", path.display(), named_by(extended_by.as_deref()))]
     Read {
         /// The file.
         path: PathBuf,
+        /// The file whose `extends` key names it, if any.
+        extended_by: Option<PathBuf>,
         /// Why.
         source: std::io::Error,
     },
@@ -54,6 +60,8 @@ pub enum SettingsError {
         expected: String,
         /// What was found.
         found: String,
+        /// How to write it.
+        hint: String,
     },
     /// A value of the right type that is not allowed.
     #[error("setting `{key}` in {origin} is invalid: {message}")]
@@ -64,6 +72,8 @@ pub enum SettingsError {
         key: String,
         /// What is wrong with it.
         message: String,
+        /// How to fix it.
+        hint: String,
     },
     /// `${VAR}` where VAR is not set.
     #[error("setting `{key}` in {} uses ${{{variable}}}, but the environment variable {variable} is not set", path.display())]
@@ -86,7 +96,7 @@ pub enum SettingsError {
         message: String,
     },
     /// Files that extend each other in a circle.
-    #[error("settings file {} extends itself through: {}", path.display(), chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> "))]
+    #[error("the `extends` key of settings file {} leads back to it: {}", path.display(), chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> "))]
     ExtendsCycle {
         /// The file met a second time.
         path: PathBuf,
@@ -94,45 +104,90 @@ pub enum SettingsError {
         chain: Vec<PathBuf>,
     },
     /// No secret key where one is required.
-    #[error("the `secret_key` setting is not set; signing (sessions, CSRF) and `serve` need it")]
-    MissingSecretKey,
+    #[error("the `secret_key` setting is not set{}; signing (sessions, CSRF) and `serve` need it", in_file(path.as_deref()))]
+    MissingSecretKey {
+        /// The settings file that was loaded, if the settings came from one.
+        path: Option<PathBuf>,
+    },
     /// An error of the layering library that fits no variant above.
-    #[error("settings could not be merged: {0}")]
-    Merge(String),
+    #[error("the settings of {} could not be merged: {message}", path.display())]
+    Merge {
+        /// The selected settings file.
+        path: PathBuf,
+        /// The library's message.
+        message: String,
+    },
+}
+
+/// ` (named by \`extends\` in FILE)`, or nothing.
+fn named_by(extended_by: Option<&Path>) -> String {
+    extended_by
+        .map(|file| format!(" (named by `extends` in {})", file.display()))
+        .unwrap_or_default()
+}
+
+/// ` in FILE`, or nothing.
+fn in_file(path: Option<&Path>) -> String {
+    path.map(|file| format!(" in {}", file.display()))
+        .unwrap_or_default()
 }
 
 impl SettingsError {
-    /// How to fix it, where there is something to say.
+    /// How to fix it. Every settings error has one; the `Option` matches
+    /// [`Error::hint`](crate::Error::hint).
     pub fn hint(&self) -> Option<String> {
-        match self {
-            SettingsError::Read { .. } => Some(
-                "pass an existing file with --settings FILE or the NUAGES_SETTINGS variable".into(),
+        Some(match self {
+            SettingsError::Read {
+                extended_by: Some(file),
+                ..
+            } => format!(
+                "fix the `extends` key of {}: it names a file relative to that file's folder",
+                file.display()
             ),
+            SettingsError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                "make the file readable by the user running this command".into()
+            }
+            SettingsError::Read { .. } => {
+                "pass an existing file with --settings FILE or the NUAGES_SETTINGS variable".into()
+            }
+            SettingsError::Syntax { .. } => "fix the line shown: strings are quoted (\"…\"), \
+                 booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
+                .into(),
             SettingsError::UnknownKey {
                 suggestion: Some(s),
                 ..
-            } => Some(format!("did you mean `{s}`?")),
+            } => format!("did you mean `{s}`?"),
             SettingsError::UnknownKey { .. } => {
-                Some("remove it; the settings keys are listed in the Nuages design, §5".into())
+                format!("remove it, or correct its name; {SETTINGS_REFERENCE} lists every key")
             }
             SettingsError::UnknownVariable {
                 suggestion: Some(s),
                 ..
-            } => Some(format!("did you mean {s}?")),
+            } => format!("did you mean {s}?"),
             SettingsError::UnknownVariable { .. } => {
-                Some("unset it; NUAGES_<KEY> variables set settings, NUAGES_SETTINGS names the file".into())
+                "unset it; NUAGES_<KEY> variables set settings, NUAGES_SETTINGS names the file"
+                    .into()
             }
-            SettingsError::UnsetVariable { variable, .. } => Some(format!(
-                "export {variable}=…, or give a default with ${{{variable}:-value}}"
-            )),
-            SettingsError::MissingSecretKey => Some(
+            SettingsError::WrongType { hint, .. } | SettingsError::InvalidValue { hint, .. } => {
+                hint.clone()
+            }
+            SettingsError::UnsetVariable { variable, .. } => {
+                format!("export {variable}=…, or give a default with ${{{variable}:-value}}")
+            }
+            SettingsError::BadReference { .. } => {
+                "write ${NAME} or ${NAME:-default}, with NAME of letters, digits and _; $$ stands for a literal $"
+                    .into()
+            }
+            SettingsError::MissingSecretKey { .. } => {
                 "export SECRET_KEY=… and write `secret_key = \"${SECRET_KEY}\"` in the settings file"
-                    .into(),
-            ),
-            SettingsError::ExtendsCycle { .. } => {
-                Some("remove one of the `extends` keys in the chain".into())
+                    .into()
             }
-            _ => None,
-        }
+            SettingsError::ExtendsCycle { .. } => "remove one of the `extends` keys in the chain".into(),
+            SettingsError::Merge { .. } => {
+                format!("check the values against {SETTINGS_REFERENCE}")
+            }
+        })
     }
 }

@@ -1,17 +1,22 @@
 //! The schema of the settings file: which keys exist and what they hold.
 //!
 //! The loader uses it to reject unknown keys (with the closest known one) and
-//! to give `NUAGES_*` environment values their type.
+//! to give `NUAGES_*` environment values their type. `docs/settings.md`
+//! documents every key listed here; a test keeps the two in step.
+
+use super::{LogLevel, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `true` / `false`.
     Bool,
-    /// A whole number.
+    /// A whole number, 0 or more.
     Integer,
     /// A string (paths included).
     String,
+    /// One of a fixed set of strings.
+    Choice(&'static [&'static str]),
     /// A list of strings; comma-separated in the environment.
     List,
     /// `[databases.<alias>]` tables.
@@ -20,14 +25,59 @@ pub enum Kind {
 
 impl Kind {
     /// How the type is named in error messages.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Kind::Bool => "a boolean (true or false)",
-            Kind::Integer => "a whole number",
-            Kind::String => "a string",
-            Kind::List => "a list of strings",
-            Kind::Databases => "a table of databases",
+            Kind::Bool => "a boolean (true or false)".into(),
+            Kind::Integer => "a whole number (0 or more)".into(),
+            Kind::String => "a string".into(),
+            Kind::Choice(values) => format!("one of {}", quoted_list(values, "or")),
+            Kind::List => "a list of strings".into(),
+            Kind::Databases => "a table of databases".into(),
         }
+    }
+
+    /// How to write a value of this kind for `key` in a settings file.
+    pub fn file_example(self, key: &str) -> String {
+        match self {
+            Kind::Bool => format!("write `{key} = true` or `{key} = false`, without quotes"),
+            Kind::Integer => format!("write a number without quotes, e.g. `{key} = 30`"),
+            Kind::String => format!("write the value in quotes, e.g. `{key} = \"…\"`"),
+            Kind::Choice(values) => format!(
+                "write one of {} in quotes, e.g. `{key} = \"{}\"`",
+                quoted_list(values, "or"),
+                values[0]
+            ),
+            Kind::List => format!("write a list of strings, e.g. `{key} = [\"a\", \"b\"]`"),
+            Kind::Databases => {
+                "write a table per database: `[databases.default]` then `url = \"sqlite://db/db.sqlite3\"`"
+                    .into()
+            }
+        }
+    }
+
+    /// How to set a value of this kind with the environment `variable`.
+    pub fn env_example(self, variable: &str) -> String {
+        match self {
+            Kind::Bool => {
+                format!("set {variable} to true or false (yes/no, on/off and 1/0 work too)")
+            }
+            Kind::Integer => format!("set {variable} to a whole number, e.g. {variable}=30"),
+            Kind::List => format!("separate the items with commas, e.g. {variable}=a,b"),
+            Kind::Choice(values) => {
+                format!("set {variable} to one of {}", quoted_list(values, "or"))
+            }
+            Kind::String | Kind::Databases => format!("set {variable} to the value, unquoted"),
+        }
+    }
+}
+
+/// `"a", "b" or "c"`.
+pub fn quoted_list(values: &[&str], last_joiner: &str) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} {last_joiner} {last}", rest.join(", ")),
     }
 }
 
@@ -42,8 +92,11 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("static_url", Kind::String),
     ("static_root", Kind::String),
     ("staticfiles_dirs", Kind::List),
-    ("staticfiles_storage", Kind::String),
-    ("log_level", Kind::String),
+    (
+        "staticfiles_storage",
+        Kind::Choice(StaticfilesStorage::NAMES),
+    ),
+    ("log_level", Kind::Choice(LogLevel::NAMES)),
     ("log_file", Kind::String),
     ("server_email", Kind::String),
     ("default_from_email", Kind::String),
@@ -99,14 +152,38 @@ pub fn database_kind_of(key: &str) -> Option<Kind> {
         .map(|(_, kind)| *kind)
 }
 
-/// The known name closest to `unknown`, when one is close enough to be a typo.
+/// The known name closest to `unknown`, when one is close enough to be a
+/// typo. Case is ignored.
 pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let unknown = unknown.to_lowercase();
     known
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
+        .map(|candidate| (similarity(&unknown, &candidate.to_lowercase()), candidate))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
+}
+
+/// Jaro-Winkler similarity, except that two letters swapped count as a
+/// typo however far apart they are: Jaro-Winkler only pairs letters a place
+/// or two apart, so it rates `degub` against `debug` 0.79.
+fn similarity(a: &str, b: &str) -> f64 {
+    let score = strsim::jaro_winkler(a, b);
+    if one_swap_apart(a, b) {
+        score.max(0.9)
+    } else {
+        score
+    }
+}
+
+/// Whether swapping two letters of `a` (of three or more) gives `b`.
+fn one_swap_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len() != b.len() || a.len() < 3 {
+        return false;
+    }
+    let differ: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    matches!(differ.as_slice(), [i, j] if a[*i] == b[*j] && a[*j] == b[*i])
 }
 
 #[cfg(test)]
@@ -139,5 +216,42 @@ mod tests {
         assert_eq!(closest("alowed_hosts", keys()), Some("allowed_hosts"));
         assert_eq!(closest("static_roots", keys()), Some("static_root"));
         assert_eq!(closest("zzzzzz", keys()), None);
+    }
+
+    #[test]
+    fn short_typos_and_other_cases_find_their_key() {
+        let keys = || KNOWN_KEYS.iter().map(|(k, _)| *k);
+        assert_eq!(closest("degub", keys()), Some("debug"));
+        assert_eq!(closest("DEBUG", keys()), Some("debug"));
+        assert_eq!(closest("admnis", keys()), Some("admins"));
+        assert_eq!(closest("bugde", keys()), None, "an anagram is not a typo");
+        assert_eq!(
+            closest("ed", ["de"]),
+            None,
+            "two letters are too few to tell"
+        );
+        assert_eq!(
+            closest("INFO", LogLevel::NAMES.iter().copied()),
+            Some("info")
+        );
+        assert_eq!(
+            closest("warning", LogLevel::NAMES.iter().copied()),
+            Some("warn")
+        );
+    }
+
+    #[test]
+    fn choices_are_the_names_serde_reads() {
+        for (key, kind) in KNOWN_KEYS {
+            if let Kind::Choice(values) = kind {
+                for value in *values {
+                    let table: toml::Table = format!("{key} = \"{value}\"").parse().unwrap();
+                    let settings: Result<Settings, _> = table.try_into();
+                    assert!(settings.is_ok(), "{key} = {value:?}: {settings:?}");
+                }
+            }
+        }
+        assert_eq!(LogLevel::NAMES.len(), 5);
+        assert_eq!(StaticfilesStorage::NAMES.len(), 2);
     }
 }

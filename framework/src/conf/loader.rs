@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use config::{Config, ConfigError, Map, Source, Value, ValueKind};
 
 use super::Settings;
-use super::error::SettingsError;
+use super::error::{SETTINGS_REFERENCE, SettingsError};
 use super::interpolate::{InterpolationError, interpolate};
 use super::keys::{self, EXTENDS, Kind};
 use super::section::Section;
@@ -94,6 +94,7 @@ impl SettingsLoader {
     pub fn load(&self) -> Result<Settings, SettingsError> {
         let path = std::path::absolute(&self.path).map_err(|source| SettingsError::Read {
             path: self.path.clone(),
+            extended_by: None,
             source,
         })?;
         let mut builder = Config::builder();
@@ -111,9 +112,11 @@ impl SettingsLoader {
         own = own.add_source(Layer {
             values: env_sections,
         });
-        let merged = builder.build().map_err(config_error)?;
-        let mut settings: Settings = merged.try_deserialize().map_err(config_error)?;
-        let own = own.build().map_err(config_error)?;
+        let merged = builder.build().map_err(|e| config_error(e, &path))?;
+        let mut settings: Settings = merged
+            .try_deserialize()
+            .map_err(|e| config_error(e, &path))?;
+        let own = own.build().map_err(|e| config_error(e, &path))?;
         for section in &self.sections {
             let table = match own.get::<serde_json::Value>(section.name()) {
                 Ok(serde_json::Value::Object(table)) => table,
@@ -126,6 +129,10 @@ impl SettingsLoader {
                     key: section.name().to_string(),
                     expected: "values the section's fields accept".into(),
                     found,
+                    hint: format!(
+                        "give each key of [{}] a value of the type of its default",
+                        section.name()
+                    ),
                 })?;
             settings.sections.insert(section.name(), loaded);
         }
@@ -160,10 +167,12 @@ impl Source for Layer {
 fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsError> {
     let mut chain: Vec<(PathBuf, toml::Table)> = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
-    let mut next = Some(selected.to_path_buf());
-    while let Some(path) = next.take() {
+    // Each file, with the one whose `extends` named it.
+    let mut next = Some((selected.to_path_buf(), None));
+    while let Some((path, extended_by)) = next.take() {
         let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
+            extended_by,
             source,
         })?;
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
@@ -188,10 +197,11 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
                     key: EXTENDS.into(),
                     expected: "a string (a path relative to this file)".into(),
                     found: describe_toml(&parent),
+                    hint: "write `extends = \"settings.toml\"`, the file this one builds on".into(),
                 });
             };
             let dir = path.parent().unwrap_or(Path::new("/"));
-            next = Some(dir.join(parent));
+            next = Some((dir.join(parent), Some(path.clone())));
         }
         chain.push((path, table));
     }
@@ -220,6 +230,7 @@ fn section_layer(
                 key: section.name().to_string(),
                 expected: format!("a table ([{}])", section.name()),
                 found: describe_toml(&value),
+                hint: format!("write the keys under a [{}] line", section.name()),
             });
         };
         let mut fields = Map::new();
@@ -286,6 +297,7 @@ fn databases_from_file(
         key: key.to_string(),
         expected: "a table ([databases.<alias>] with a url)".into(),
         found: describe_toml(found),
+        hint: Kind::Databases.file_example(key),
     };
     let toml::Value::Table(aliases) = value else {
         return Err(wrong("databases", &value));
@@ -340,39 +352,67 @@ fn scalar_from_file(
             },
         })
     };
-    let wrong = |found: &toml::Value| SettingsError::WrongType {
+    let wrong = |found: String| SettingsError::WrongType {
         origin: origin.to_string(),
         key: key.to_string(),
-        expected: kind.describe().to_string(),
-        found: describe_toml(found),
+        expected: kind.describe(),
+        found,
+        hint: kind.file_example(key),
     };
     let kind_value: ValueKind = match (kind, &value) {
         (Kind::Bool, toml::Value::Boolean(b)) => ValueKind::Boolean(*b),
-        (Kind::Integer, toml::Value::Integer(i)) => ValueKind::I64(*i),
+        (Kind::Integer, toml::Value::Integer(i)) if *i >= 0 => ValueKind::I64(*i),
         (Kind::String, toml::Value::String(s)) => ValueKind::String(interpolated(s)?),
-        // A `${VAR}` may stand for a boolean or a number: check what it gives.
-        (Kind::Bool | Kind::Integer, toml::Value::String(s)) => {
+        (Kind::Choice(allowed), toml::Value::String(s)) => {
             let text = interpolated(s)?;
-            parse_scalar(kind, &text).ok_or_else(|| SettingsError::WrongType {
-                origin: origin.to_string(),
-                key: key.to_string(),
-                expected: kind.describe().to_string(),
-                found: format!("the string {text:?}"),
-            })?
+            check_choice(&text, allowed, origin, key, |closest| {
+                format!("did you mean `{key} = \"{closest}\"`?")
+            })?;
+            ValueKind::String(text)
+        }
+        // A `${VAR}` may stand for a boolean or a number, with the
+        // environment's spellings; a quoted literal is a mistake.
+        (Kind::Bool | Kind::Integer, toml::Value::String(s)) if s.contains("${") => {
+            let text = interpolated(s)?;
+            parse_scalar(kind, &text).ok_or_else(|| wrong(format!("the string {text:?}")))?
         }
         (Kind::List, toml::Value::Array(items)) => {
             let mut list = Vec::with_capacity(items.len());
             for item in items {
                 let toml::Value::String(s) = item else {
-                    return Err(wrong(&value));
+                    return Err(wrong(describe_toml(&value)));
                 };
                 list.push(Value::new(Some(&origin_owned), interpolated(s)?));
             }
             ValueKind::Array(list)
         }
-        _ => return Err(wrong(&value)),
+        _ => return Err(wrong(describe_toml(&value))),
     };
     Ok(Value::new(Some(&origin_owned), kind_value))
+}
+
+/// Refuse `text` unless it is one of `allowed`, listing them and, through
+/// `suggest`, the closest.
+fn check_choice(
+    text: &str,
+    allowed: &[&str],
+    origin: &str,
+    key: &str,
+    suggest: impl Fn(&str) -> String,
+) -> Result<(), SettingsError> {
+    if allowed.contains(&text) {
+        return Ok(());
+    }
+    let listed = keys::quoted_list(allowed, "or");
+    Err(SettingsError::InvalidValue {
+        origin: origin.to_string(),
+        key: key.to_string(),
+        message: format!("{text:?} is not one of {listed}"),
+        hint: match keys::closest(text, allowed.iter().copied()) {
+            Some(closest) => suggest(closest),
+            None => format!("use one of {listed}"),
+        },
+    })
 }
 
 /// A scalar from text (an environment variable or an interpolated string).
@@ -383,8 +423,8 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
             "false" | "0" | "no" | "off" => Some(ValueKind::Boolean(false)),
             _ => None,
         },
-        Kind::Integer => text.trim().parse::<i64>().ok().map(ValueKind::I64),
-        Kind::String => Some(ValueKind::String(text.to_string())),
+        Kind::Integer => text.trim().parse::<u64>().ok().map(ValueKind::U64),
+        Kind::String | Kind::Choice(_) => Some(ValueKind::String(text.to_string())),
         Kind::List => Some(ValueKind::Array(
             text.split(',')
                 .map(str::trim)
@@ -443,6 +483,7 @@ fn env_layer(
                     key: path.join("."),
                     expected: kind.describe().to_string(),
                     found: format!("{text:?}"),
+                    hint: kind.env_example(variable),
                 })?;
             let table = own
                 .entry(top.to_string())
@@ -458,13 +499,19 @@ fn env_layer(
             return Err(unknown(suggestion));
         };
         let typed = |kind: Kind, key: &str| {
+            if let Kind::Choice(allowed) = kind {
+                check_choice(text, allowed, &origin, key, |closest| {
+                    format!("did you mean {variable}={closest}?")
+                })?;
+            }
             parse_scalar(kind, text)
                 .map(|v| Value::new(Some(&origin), v))
                 .ok_or_else(|| SettingsError::WrongType {
                     origin: origin.clone(),
                     key: key.to_string(),
-                    expected: kind.describe().to_string(),
+                    expected: kind.describe(),
                     found: format!("{text:?}"),
+                    hint: kind.env_example(variable),
                 })
         };
         match (kind, path.as_slice()) {
@@ -521,10 +568,11 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let invalid = |key: &str, message: String| SettingsError::InvalidValue {
+    let invalid = |key: &str, message: String, hint: &str| SettingsError::InvalidValue {
         origin: origin.clone(),
         key: key.into(),
         message,
+        hint: hint.into(),
     };
     if !settings.static_url.starts_with('/') && !settings.static_url.contains("://") {
         return Err(invalid(
@@ -533,12 +581,14 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
                 "{:?} must start with / or be a full URL",
                 settings.static_url
             ),
+            "write `static_url = \"/static/\"`, or a full URL such as \"https://cdn.example.com/static/\"",
         ));
     }
     if !settings.static_url.ends_with('/') {
         return Err(invalid(
             "static_url",
             format!("{:?} must end with /", settings.static_url),
+            &format!("write `static_url = \"{}/\"`", settings.static_url),
         ));
     }
     if let Some(header) = &settings.secure_proxy_ssl_header
@@ -547,6 +597,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
         return Err(invalid(
             "secure_proxy_ssl_header",
             "must be [header name, value], e.g. [\"X-Forwarded-Proto\", \"https\"]".into(),
+            "write `secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]` with the header your proxy sets",
         ));
     }
     if u32::from_str_radix(&settings.serve_socket_mode, 8).is_err() {
@@ -556,6 +607,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
                 "{:?} is not an octal mode such as \"660\"",
                 settings.serve_socket_mode
             ),
+            "write the permission bits in octal digits (0-7), e.g. `serve_socket_mode = \"660\"`",
         ));
     }
     Ok(())
@@ -573,26 +625,42 @@ fn describe_toml(value: &toml::Value) -> String {
     }
 }
 
-/// The layering library's errors, in our words.
-fn config_error(error: ConfigError) -> SettingsError {
+/// The layering library's errors, in our words; `path` is the selected file.
+fn config_error(error: ConfigError, path: &Path) -> SettingsError {
+    let origin = |origin: Option<String>| origin.unwrap_or_else(|| path.display().to_string());
     match error {
         ConfigError::Type {
-            origin,
+            origin: from,
             unexpected,
             expected,
             key,
-        } => SettingsError::WrongType {
-            origin: origin.unwrap_or_else(|| "the settings".into()),
-            key: key.unwrap_or_default(),
-            expected: expected.to_string(),
-            found: unexpected.to_string(),
+        } => {
+            let key = key.unwrap_or_default();
+            SettingsError::WrongType {
+                origin: origin(from),
+                hint: format!("{SETTINGS_REFERENCE} gives the type and default of `{key}`"),
+                key,
+                expected: expected.to_string(),
+                found: unexpected.to_string(),
+            }
+        }
+        ConfigError::At {
+            error,
+            origin: from,
+            key,
+        } => {
+            let key = key.unwrap_or_default();
+            SettingsError::InvalidValue {
+                origin: origin(from),
+                hint: format!("{SETTINGS_REFERENCE} gives the values `{key}` takes"),
+                key,
+                message: error.to_string(),
+            }
+        }
+        other => SettingsError::Merge {
+            path: path.to_path_buf(),
+            message: other.to_string(),
         },
-        ConfigError::At { error, origin, key } => SettingsError::InvalidValue {
-            origin: origin.unwrap_or_else(|| "the settings".into()),
-            key: key.unwrap_or_default(),
-            message: error.to_string(),
-        },
-        other => SettingsError::Merge(other.to_string()),
     }
 }
 
@@ -842,6 +910,205 @@ mod tests {
                 .to_string()
                 .contains("must end with /")
         );
+    }
+
+    /// The error of loading `text` as `settings.toml` with `env`.
+    fn error_of(text: &str, env: &[(&str, &str)]) -> SettingsError {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "settings.toml", text);
+        load(&path, env).unwrap_err()
+    }
+
+    #[test]
+    fn every_error_names_where_and_which_key_and_has_a_hint() {
+        for (text, env, origin, key) in [
+            ("degub = true\n", vec![], "settings.toml", "degub"),
+            ("debug = \"yes\"\n", vec![], "settings.toml", "debug"),
+            (
+                "log_level = \"loud\"\n",
+                vec![],
+                "settings.toml",
+                "log_level",
+            ),
+            (
+                "static_url = \"static\"\n",
+                vec![],
+                "settings.toml",
+                "static_url",
+            ),
+            (
+                "serve_socket_mode = \"rw\"\n",
+                vec![],
+                "settings.toml",
+                "serve_socket_mode",
+            ),
+            (
+                "secure_proxy_ssl_header = [\"X\"]\n",
+                vec![],
+                "settings.toml",
+                "secure_proxy_ssl_header",
+            ),
+            (
+                "secret_key = \"${NOPE}\"\n",
+                vec![],
+                "settings.toml",
+                "secret_key",
+            ),
+            (
+                "secret_key = \"${A B}\"\n",
+                vec![],
+                "settings.toml",
+                "secret_key",
+            ),
+            (
+                "session_cookie_age = -5\n",
+                vec![],
+                "settings.toml",
+                "session_cookie_age",
+            ),
+            (
+                "[databases.default]\nmax_connections = \"8\"\n",
+                vec![],
+                "settings.toml",
+                "databases.default.max_connections",
+            ),
+            ("extends = 3\n", vec![], "settings.toml", "extends"),
+            ("", vec![("NUAGES_DEBUG", "maybe")], "NUAGES_DEBUG", "debug"),
+            (
+                "",
+                vec![("NUAGES_LOG_LEVEL", "loud")],
+                "NUAGES_LOG_LEVEL",
+                "log_level",
+            ),
+            (
+                "",
+                vec![("NUAGES_SESSION_COOKIE_AGE", "-1")],
+                "NUAGES_SESSION_COOKIE_AGE",
+                "session_cookie_age",
+            ),
+            (
+                "",
+                vec![("NUAGES_DATABASES__DEFAULT__MAX_CONNECTIONS", "many")],
+                "NUAGES_DATABASES__DEFAULT__MAX_CONNECTIONS",
+                "databases.default.max_connections",
+            ),
+        ] {
+            let error = error_of(text, &env);
+            let message = error.to_string();
+            assert!(message.contains(origin), "{text}{env:?}: {message}");
+            assert!(
+                message.contains(&format!("`{key}`")),
+                "{text}{env:?}: {message}"
+            );
+            let hint = error.hint().unwrap_or_default();
+            assert!(!hint.is_empty(), "{text}{env:?}: no hint for {message}");
+        }
+    }
+
+    #[test]
+    fn errors_without_a_key_still_name_the_file_and_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let syntax = write(dir.path(), "broken.toml", "debug = \n");
+        let missing_base = write(dir.path(), "prod.toml", "extends = \"base.toml\"\n");
+        for (path, file) in [(&syntax, "broken.toml"), (&missing_base, "base.toml")] {
+            let error = load(path, &[]).unwrap_err();
+            assert!(error.to_string().contains(file), "{error}");
+            assert!(error.hint().is_some_and(|h| !h.is_empty()), "{error}");
+        }
+        let error = load(&missing_base, &[]).unwrap_err();
+        assert!(error.to_string().contains("`extends` in"), "{error}");
+        assert!(error.to_string().contains("prod.toml"), "{error}");
+        assert!(
+            error.hint().unwrap().contains("`extends` key of"),
+            "{error}"
+        );
+        let empty = write(dir.path(), "settings.toml", "");
+        let error = load(&empty, &[]).unwrap().require_secret_key().unwrap_err();
+        assert!(error.to_string().contains("settings.toml"), "{error}");
+    }
+
+    #[test]
+    fn enum_settings_list_their_values_and_the_closest() {
+        let all_levels = "\"trace\", \"debug\", \"info\", \"warn\" or \"error\"";
+        for (value, closest) in [("INFO", "info"), ("warning", "warn"), ("degub", "debug")] {
+            let error = error_of(&format!("log_level = \"{value}\"\n"), &[]);
+            assert!(error.to_string().contains(all_levels), "{error}");
+            assert_eq!(
+                error.hint().unwrap(),
+                format!("did you mean `log_level = \"{closest}\"`?")
+            );
+        }
+        let error = error_of("log_level = \"loud\"\n", &[]);
+        assert_eq!(error.hint().unwrap(), format!("use one of {all_levels}"));
+        let error = error_of("log_level = 3\n", &[]);
+        assert!(error.to_string().contains(all_levels), "{error}");
+        let error = error_of("staticfiles_storage = \"manifests\"\n", &[]);
+        assert!(
+            error.to_string().contains("\"plain\" or \"manifest\""),
+            "{error}"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "did you mean `staticfiles_storage = \"manifest\"`?"
+        );
+        let error = error_of("", &[("NUAGES_LOG_LEVEL", "debg")]);
+        assert!(error.to_string().contains("NUAGES_LOG_LEVEL"), "{error}");
+        assert!(error.to_string().contains(all_levels), "{error}");
+        assert_eq!(
+            error.hint().unwrap(),
+            "did you mean NUAGES_LOG_LEVEL=debug?"
+        );
+    }
+
+    #[test]
+    fn booleans_and_numbers_in_a_file_are_not_strings() {
+        for (text, key) in [
+            ("debug = \"yes\"\n", "debug"),
+            ("debug = \"true\"\n", "debug"),
+            ("secure_ssl_redirect = \"on\"\n", "secure_ssl_redirect"),
+            ("session_cookie_age = \"60\"\n", "session_cookie_age"),
+        ] {
+            let error = error_of(text, &[]);
+            let message = error.to_string();
+            assert!(message.contains(&format!("`{key}`")), "{message}");
+            assert!(message.contains("found the string"), "{message}");
+            assert!(
+                error.hint().unwrap().contains("without quotes"),
+                "{error:?}"
+            );
+        }
+        let error = error_of("debug = \"yes\"\n", &[]);
+        assert_eq!(
+            error.hint().unwrap(),
+            "write `debug = true` or `debug = false`, without quotes"
+        );
+        // The environment keeps its spellings, and so does a ${VAR} in the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "settings.toml", "");
+        assert!(load(&path, &[("NUAGES_DEBUG", "yes")]).unwrap().debug);
+        assert!(!load(&path, &[("NUAGES_DEBUG", "off")]).unwrap().debug);
+        let path = write(dir.path(), "settings.toml", "debug = \"${DEBUG}\"\n");
+        assert!(load(&path, &[("DEBUG", "on")]).unwrap().debug);
+        let error = error_of("", &[("NUAGES_DEBUG", "maybe")]);
+        assert!(error.hint().unwrap().contains("yes/no"), "{error:?}");
+    }
+
+    #[test]
+    fn a_short_typo_gets_its_suggestion() {
+        assert_eq!(
+            error_of("degub = true\n", &[]).hint().unwrap(),
+            "did you mean `debug`?"
+        );
+        assert_eq!(
+            error_of("", &[("NUAGES_DEGUB", "1")]).hint().unwrap(),
+            "did you mean NUAGES_DEBUG?"
+        );
+        assert_eq!(
+            error_of("admnis = []\n", &[]).hint().unwrap(),
+            "did you mean `admins`?"
+        );
+        let hint = error_of("zzzzzz = 1\n", &[]).hint().unwrap();
+        assert!(hint.contains("docs/settings.md"), "{hint}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::SettingsError;
-pub use keys::{KNOWN_KEYS, Kind, closest as closest_name};
+pub use keys::{DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
 pub use loader::{SETTINGS_VARIABLE, SettingsLoader, select_settings_file};
 pub use section::{Section, Sections};
 
@@ -157,6 +157,11 @@ pub enum StaticfilesStorage {
     Manifest,
 }
 
+impl StaticfilesStorage {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["plain", "manifest"];
+}
+
 /// The `log_level` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -171,6 +176,9 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// The values the setting takes, least serious first.
+    pub const NAMES: &'static [&'static str] = &["trace", "debug", "info", "warn", "error"];
+
     /// The name as written in the settings file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -184,7 +192,8 @@ impl LogLevel {
 }
 
 impl Default for Settings {
-    /// Django's defaults where Django has the setting (design §5).
+    /// Django's defaults where Django has the setting; `docs/settings.md`
+    /// lists them all.
     fn default() -> Self {
         Settings {
             debug: false,
@@ -280,7 +289,9 @@ impl Settings {
     pub fn require_secret_key(&self) -> Result<&str, SettingsError> {
         match self.secret_key.as_deref() {
             Some(key) if !key.is_empty() => Ok(key),
-            _ => Err(SettingsError::MissingSecretKey),
+            _ => Err(SettingsError::MissingSecretKey {
+                path: self.settings_file.clone(),
+            }),
         }
     }
 

@@ -13,6 +13,17 @@ const KEYWORDS: &[&str] = &[
 /// Crates of the standard distribution.
 const STD_CRATES: &[&str] = &["std", "core", "alloc", "proc_macro", "test"];
 
+/// Names cargo refuses for a package with a binary: its build folders under
+/// `target/debug/` (cargo's `restricted_names::is_conflicting_artifact_name`).
+const CARGO_BUILD_FOLDERS: &[&str] = &["build", "deps", "examples", "incremental"];
+
+/// Names Windows reserves for devices, whatever the extension; cargo refuses
+/// them there, and a checkout with such a file or folder fails.
+const WINDOWS_RESERVED: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
 /// Crates a generated project depends on, directly or through nuages.
 const DEPENDENCIES: &[&str] = &[
     "nuages",
@@ -128,6 +139,18 @@ fn check(name: &str, kind: NameKind) -> Result<(), String> {
     if STD_CRATES.contains(&name) {
         return Err(refuse("it is the name of a standard crate".into()));
     }
+    if kind == NameKind::Project && CARGO_BUILD_FOLDERS.contains(&name) {
+        return Err(refuse(
+            "cargo refuses it for a binary: it is the name of one of its build folders (build, deps, examples, incremental)"
+                .into(),
+        ));
+    }
+    if WINDOWS_RESERVED.contains(&name) {
+        return Err(refuse(
+            "it is a device name Windows reserves, so the project could not be checked out there"
+                .into(),
+        ));
+    }
     if DEPENDENCIES.contains(&name) {
         return Err(refuse(
             "it is the name of a crate the project depends on".into(),
@@ -188,6 +211,8 @@ mod tests {
         for name in ["mysite", "my_site", "site2", "_private", "polls"] {
             assert!(validate(name, NameKind::Project).is_ok(), "{name}");
         }
+        // An app is a module, not a binary: cargo's folder names are fine.
+        assert!(validate("build", NameKind::App).is_ok());
     }
 
     #[test]
@@ -211,6 +236,23 @@ mod tests {
             ("MySite", NameKind::Project, "lowercase", "mysite"),
             ("", NameKind::Project, "empty", "my_site"),
             ("urls", NameKind::App, "already has a module", "urls_app"),
+            ("build", NameKind::Project, "build folders", "my_build"),
+            ("deps", NameKind::Project, "build folders", "my_deps"),
+            (
+                "examples",
+                NameKind::Project,
+                "build folders",
+                "my_examples",
+            ),
+            (
+                "incremental",
+                NameKind::Project,
+                "build folders",
+                "my_incremental",
+            ),
+            ("con", NameKind::Project, "Windows reserves", "my_con"),
+            ("lpt1", NameKind::Project, "Windows reserves", "my_lpt1"),
+            ("nul", NameKind::App, "Windows reserves", "nul_app"),
             ("my app", NameKind::App, "identifier", "my_app"),
         ] {
             let err = validate(name, kind).unwrap_err();

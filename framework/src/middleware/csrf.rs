@@ -431,8 +431,8 @@ pub struct CsrfConfig {
 }
 
 impl CsrfConfig {
-    /// Refuses to build without `secret_key` (design §5: what protects
-    /// sessions and forms needs one), or with a malformed trusted origin.
+    /// Refuses to build without `secret_key` (what protects sessions and
+    /// forms needs one), or with a malformed trusted origin.
     pub fn new(app: Arc<AppState>) -> Result<CsrfConfig> {
         let settings = &app.settings;
         super::require_secret_key(settings)?;

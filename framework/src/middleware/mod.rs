@@ -376,13 +376,23 @@ pub(crate) fn patch_vary(headers: &mut HeaderMap, field: &'static str) {
     }
 }
 
+/// `did you mean "X"? ` when a value of `known` is close to `value`, else
+/// nothing: the start of a hint.
+pub(crate) fn did_you_mean(value: &str, known: &[&str]) -> String {
+    crate::conf::closest_name(value, known.iter().copied())
+        .map(|close| format!("did you mean \"{close}\"? "))
+        .unwrap_or_default()
+}
+
 /// `settings.secret_key`, refusing a missing or blank one: whatever signs
 /// must not run with a key an attacker can guess.
 pub(crate) fn require_secret_key(settings: &crate::conf::Settings) -> Result<&str> {
     match settings.secret_key.as_deref() {
         Some(key) if !key.trim().is_empty() => Ok(key),
         _ => Err(Error::Settings(
-            crate::conf::SettingsError::MissingSecretKey,
+            crate::conf::SettingsError::MissingSecretKey {
+                path: settings.settings_file.clone(),
+            },
         )),
     }
 }

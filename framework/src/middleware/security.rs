@@ -316,7 +316,8 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
         return Err(Error::Config {
             message: format!("{key} has an unknown value '{bad}'"),
             hint: Some(format!(
-                "use one of: {} (or \"\" to send no header)",
+                "{}use one of: {} (or \"\" to send no header)",
+                super::did_you_mean(bad, known),
                 known.join(", ")
             )),
         });
@@ -444,6 +445,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("same-origni"));
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("did you mean \"same-origin\"? use one of:"),
+            "{error:?}"
+        );
         assert!(policy("k", "same-origin, unsafe-none", OPENER_POLICIES, false).is_err());
     }
 }

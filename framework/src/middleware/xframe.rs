@@ -75,10 +75,10 @@ impl XFrameConfig {
                     "x_frame_options is '{}', which browsers do not understand",
                     settings.x_frame_options
                 ),
-                hint: Some(
-                    "use \"DENY\" or \"SAMEORIGIN\"; exempt single views with nuages::middleware::xframe::XFrameExempt, or remove \"xframe\" from the middleware setting"
-                        .into(),
-                ),
+                hint: Some(format!(
+                    "{}use \"DENY\" or \"SAMEORIGIN\"; exempt single views with nuages::middleware::xframe::XFrameExempt, or remove \"xframe\" from the middleware setting",
+                    super::did_you_mean(&value, &["DENY", "SAMEORIGIN"])
+                )),
             }),
         }
     }
@@ -107,5 +107,11 @@ mod tests {
         settings.x_frame_options = "ALLOW-FROM https://x".into();
         let error = XFrameConfig::new(&settings).unwrap_err();
         assert!(error.to_string().contains("ALLOW-FROM"));
+        settings.x_frame_options = "SAMEORGIN".into();
+        let hint = XFrameConfig::new(&settings).unwrap_err().hint().unwrap();
+        assert!(
+            hint.starts_with("did you mean \"SAMEORIGIN\"? use \"DENY\" or"),
+            "{hint}"
+        );
     }
 }
