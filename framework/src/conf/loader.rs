@@ -436,12 +436,15 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
     }
 }
 
+/// The layer of the built-in settings, and the layer of the project's sections.
+type EnvLayers = (Map<String, Value>, Map<String, Value>);
+
 /// `NUAGES_<KEY>` variables as a layer, and `NUAGES_<SECTION>__<KEY>` ones
 /// as a layer of the project's sections; an unknown one is an error.
 fn env_layer(
     env: &BTreeMap<String, String>,
     sections: &[Section],
-) -> Result<(Map<String, Value>, Map<String, Value>), SettingsError> {
+) -> Result<EnvLayers, SettingsError> {
     let mut values = Map::new();
     let mut own = Map::new();
     for (variable, text) in env {

@@ -54,11 +54,13 @@ pub const BUILTIN: &[&str] = &["security", "session", "common", "csrf", "xframe"
 #[derive(Clone)]
 pub struct Registered {
     name: &'static str,
-    build: Arc<dyn Fn(&Settings) -> Result<Wrap> + Send + Sync>,
+    build: Build,
 }
 
 /// A registered middleware, built: the request and the rest of the path.
 type Wrap = Arc<dyn Fn(Request, Next) -> BoxResponse + Send + Sync>;
+/// How a registered middleware is built from the settings.
+type Build = Arc<dyn Fn(&Settings) -> Result<Wrap> + Send + Sync>;
 
 impl Registered {
     pub(crate) fn new<B, F, Fut>(name: &'static str, build: B) -> Registered
