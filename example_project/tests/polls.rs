@@ -24,10 +24,15 @@ struct Site {
 
 /// The example's settings with the database in a temporary folder, migrated.
 async fn site() -> Site {
+    site_with("").await
+}
+
+/// The same with `extra` lines at the end of the settings file.
+async fn site_with(extra: &str) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let settings_file = dir.path().join("settings.toml");
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
-    std::fs::write(&settings_file, test_settings(&base, "test.sqlite3")).unwrap();
+    std::fs::write(&settings_file, test_settings(&base, "test.sqlite3") + extra).unwrap();
     let project = mysite::wsgi::project();
     let settings = project
         .settings_loader(&settings_file)
@@ -123,6 +128,63 @@ async fn index_lists_the_five_latest_and_never_future_ones() {
     let older = page.find("Past question 2").unwrap();
     assert!(newest < older, "newest first");
     assert!(page.contains("/static/polls/style.css"), "{page}");
+}
+
+#[tokio::test]
+async fn the_projects_middleware_section_state_and_filter_are_used() {
+    let site = site_with("[polls]\nlatest_count = 2\n").await;
+    for n in 1..=3 {
+        site.question(&format!("Past question {n}"), -60 + n, &["a"])
+            .await;
+    }
+    let index = site.client.get("/polls/").await;
+    // The timing middleware, placed by the settings' middleware list.
+    let timing = index
+        .header("server-timing")
+        .unwrap_or_default()
+        .to_string();
+    assert!(timing.starts_with("app;dur="), "{timing}");
+    // [polls] latest_count, read by the index through Config<PollsSettings>.
+    let page = index.text();
+    assert!(page.contains("Past question 3<") && page.contains("Past question 2<"));
+    assert!(!page.contains("Past question 1<"), "only two: {page}");
+
+    // The shared VotesSinceStart, and the app's pluralize filter.
+    let id = site.question("Pick one", -1, &["One", "Two"]).await;
+    let pool = site
+        .application
+        .state()
+        .databases
+        .get("default")
+        .await
+        .unwrap();
+    let one = mysite::polls::models::Choice::of(&pool, id).await.unwrap()[0].id;
+    let first = site.vote(id, Some(one)).await;
+    assert_eq!(first.status, 302);
+    let results = site
+        .client
+        .get(&format!("/polls/{id}/results/"))
+        .await
+        .text();
+    assert!(
+        results.contains("1 vote since the server started"),
+        "{results}"
+    );
+    assert!(results.contains("</span> vote</li>"), "one vote: {results}");
+    assert!(
+        results.contains("</span> votes</li>"),
+        "zero votes: {results}"
+    );
+    site.vote(id, Some(one)).await;
+    let results = site
+        .client
+        .get(&format!("/polls/{id}/results/"))
+        .await
+        .text();
+    assert!(
+        results.contains("2 votes since the server started"),
+        "{results}"
+    );
 }
 
 #[tokio::test]

@@ -46,15 +46,36 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
     let current = flatten(&masked(settings));
     let default = flatten(&masked(&defaults));
     let mut lines = Vec::new();
-    for (key, value) in &current {
-        let same = default.iter().any(|(k, v)| k == key && v == value);
+    let mut line = |key: &str, value: &str, same: bool| {
         if !same {
             lines.push(format!("{key} = {value}"));
         } else if all {
             lines.push(format!("### {key} = {value}"));
         }
+    };
+    for (key, value) in &current {
+        line(
+            key,
+            value,
+            default.iter().any(|(k, v)| k == key && v == value),
+        );
+    }
+    // The project's own sections, against their structs' defaults; keys
+    // that name a secret are masked, as Django's error reports hide them.
+    for (key, value, default) in settings.sections.entries() {
+        let shown = if names_a_secret(&key) { MASK } else { &value };
+        line(&key, shown, value == default);
     }
     lines
+}
+
+/// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
+/// `SIGNATURE` in the name.
+fn names_a_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    ["API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 fn masked(settings: &Settings) -> toml::Table {

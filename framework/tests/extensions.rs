@@ -1,0 +1,297 @@
+//! What a project adds of its own: middleware placed by the `middleware`
+//! setting, a settings section with the same layers and errors as the
+//! built-in settings, shared state checked when the application is built,
+//! and template libraries.
+
+use std::path::Path;
+
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+const SECRET: &str = "a-very-secret-key-that-must-never-appear-in-a-page-1234567890";
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct MySite {
+    greeting: String,
+    page_size: i64,
+    api_token: Option<String>,
+    beta: bool,
+}
+
+impl Default for MySite {
+    fn default() -> Self {
+        MySite {
+            greeting: "hello".into(),
+            page_size: 10,
+            api_token: None,
+            beta: false,
+        }
+    }
+}
+
+struct ApiClient {
+    base: String,
+}
+
+struct NeverShared;
+
+async fn stamp(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert("x-stamp", http::HeaderValue::from_static("mine"));
+    response
+}
+
+async fn greet(site: Config<MySite>, api: Data<ApiClient>) -> String {
+    format!("{} x{} via {}", site.greeting, site.page_size, api.base)
+}
+
+async fn shouted(templates: Templates) -> Result<Html<String>> {
+    templates.render("shout.html", context! { "who" => "world" })
+}
+
+async fn needs_missing(_: Data<NeverShared>) -> &'static str {
+    "unreachable"
+}
+
+fn shout(value: &str, _: nuages::tera::Kwargs, _: &nuages::tera::State) -> String {
+    value.to_uppercase()
+}
+
+fn urlpatterns() -> UrlConf {
+    UrlConf::new()
+        .path("greet/", greet, "greet")
+        .path("shout/", shouted, "shout")
+}
+
+fn project(dir: &Path) -> Project {
+    Project::new("extsite", dir)
+        .urls(urlpatterns)
+        .middleware("stamp", stamp)
+        .settings_section::<MySite>("mysite")
+        .state(ApiClient {
+            base: "https://api.example".into(),
+        })
+        .template_library(|tera| tera.register_filter("shout", shout))
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(settings: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/shout.html"),
+            "hello {{ who | shout }}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            format!(
+                "secret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\ntemplate_dirs = [\"templates\"]\n{settings}"
+            ),
+        )
+        .unwrap();
+        Site { dir }
+    }
+
+    fn load(&self, env: &[(&str, &str)]) -> nuages::Result<nuages::conf::Settings> {
+        Ok(project(self.dir.path())
+            .settings_loader(self.dir.path().join("settings.toml"))
+            .env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .load()?)
+    }
+
+    fn application(&self, env: &[(&str, &str)]) -> nuages::Result<Application> {
+        Application::new(project(self.dir.path()), self.load(env)?)
+    }
+
+    fn client(&self) -> Client {
+        Client::new(self.application(&[]).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_registered_middleware_runs_where_the_setting_places_it() {
+    let site = Site::new("middleware = [\"security\", \"stamp\", \"common\"]\n");
+    let client = site.client();
+    let page = client.get("/greet/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("x-stamp"), Some("mine"));
+    // Inside the error pages: a 404 passes through it too.
+    assert_eq!(
+        client.get("/nowhere/").await.header("x-stamp"),
+        Some("mine")
+    );
+    // Inside the host check: a refused host never reaches it.
+    let refused = client
+        .request(http::Method::GET, "/greet/")
+        .header("host", "evil.example")
+        .send()
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("x-stamp"), None);
+    // Not listed, not run.
+    let site = Site::new("middleware = [\"security\", \"common\"]\n");
+    assert_eq!(site.client().get("/greet/").await.header("x-stamp"), None);
+}
+
+#[test]
+fn an_unknown_middleware_lists_the_registered_ones_too() {
+    let site = Site::new("middleware = [\"security\", \"stmap\"]\n");
+    let error = site.application(&[]).unwrap_err();
+    assert!(error.to_string().contains("'stmap'"), "{error}");
+    let hint = error.hint().unwrap();
+    assert!(hint.contains("did you mean 'stamp'?"), "{hint}");
+    assert!(
+        hint.contains("security") && hint.contains("stamp"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        format!("secret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\nmiddleware = [\"limits\"]\n[mysite]\npage_size = 0\n"),
+    )
+    .unwrap();
+    let project =
+        project(dir.path()).middleware_with("limits", |settings: &nuages::conf::Settings| {
+            let site = settings
+                .sections
+                .get::<MySite>()
+                .expect("the section is declared");
+            if site.page_size < 1 {
+                return Err(nuages::Error::Config {
+                    message: "mysite.page_size must be at least 1".into(),
+                    hint: Some("set page_size = 10 under [mysite]".into()),
+                });
+            }
+            let size = site.page_size;
+            Ok(move |request: Request, next: Next| async move {
+                let mut response = next.run(request).await;
+                response
+                    .headers_mut()
+                    .insert("x-page-size", size.to_string().parse().unwrap());
+                response
+            })
+        });
+    let settings = project
+        .load_settings(&dir.path().join("settings.toml"))
+        .unwrap();
+    let error = Application::new(project, settings).unwrap_err();
+    assert_eq!(error.to_string(), "mysite.page_size must be at least 1");
+}
+
+#[tokio::test]
+async fn a_settings_section_is_layered_like_every_setting() {
+    let base = "[mysite]\ngreeting = \"bonjour\"\npage_size = 5\n";
+    let site = Site::new("");
+    std::fs::write(site.dir.path().join("base.toml"), base).unwrap();
+    std::fs::write(
+        site.dir.path().join("settings.toml"),
+        format!(
+            "extends = \"base.toml\"\nsecret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\n[mysite]\npage_size = 7\n"
+        ),
+    )
+    .unwrap();
+    let settings = site.load(&[]).unwrap();
+    let loaded = settings.sections.get::<MySite>().unwrap();
+    assert_eq!(loaded.greeting, "bonjour", "from the file it extends");
+    assert_eq!(loaded.page_size, 7, "the file beats its base");
+    assert!(!loaded.beta, "a key nobody set keeps its default");
+
+    let settings = site
+        .load(&[
+            ("NUAGES_MYSITE__PAGE_SIZE", "9"),
+            ("NUAGES_MYSITE__BETA", "yes"),
+        ])
+        .unwrap();
+    let loaded = settings.sections.get::<MySite>().unwrap();
+    assert_eq!((loaded.page_size, loaded.beta), (9, true));
+
+    // Views read it, with the shared state.
+    let application = site.application(&[]).unwrap();
+    let page = Client::new(application).get("/greet/").await;
+    assert_eq!(page.text(), "bonjour x7 via https://api.example");
+
+    // diffsettings shows it, a token masked.
+    let settings = site
+        .load(&[("NUAGES_MYSITE__API_TOKEN", "tok-123")])
+        .unwrap();
+    let lines = nuages::management::commands::diffsettings::diff_lines(&settings, false);
+    assert!(
+        lines.contains(&"mysite.page_size = 7".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"mysite.greeting = \"bonjour\"".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("tok-123")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("mysite.beta")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_settings_section_has_the_same_errors_as_every_setting() {
+    let error = |settings: &str, env: &[(&str, &str)]| {
+        let site = Site::new(settings);
+        let error = nuages::Error::from(site.load(env).unwrap_err());
+        (error.to_string(), error.hint().unwrap_or_default())
+    };
+    let (message, hint) = error("[mysite]\ngreting = \"hi\"\n", &[]);
+    assert!(message.contains("mysite.greting"), "{message}");
+    assert!(
+        format!("{message} {hint}").contains("mysite.greeting"),
+        "{message} / {hint}"
+    );
+    let (message, _) = error("[mysite]\npage_size = \"ten\"\n", &[]);
+    assert!(message.contains("mysite.page_size"), "{message}");
+    let (message, _) = error("[mysite]\ngreeting = \"${UNSET_VARIABLE}\"\n", &[]);
+    assert!(message.contains("UNSET_VARIABLE"), "{message}");
+    let (message, hint) = error("", &[("NUAGES_MYSITE__PAGESIZE", "3")]);
+    assert!(message.contains("NUAGES_MYSITE__PAGESIZE"), "{message}");
+    assert!(
+        format!("{message} {hint}").contains("NUAGES_MYSITE__PAGE_SIZE"),
+        "{message} / {hint}"
+    );
+}
+
+#[test]
+fn a_view_that_takes_state_never_shared_stops_the_build() {
+    let site = Site::new("");
+    fn urls() -> UrlConf {
+        UrlConf::new().path("missing/", needs_missing, "missing")
+    }
+    let project = project(site.dir.path()).urls(urls);
+    let settings = project
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    let error = Application::new(project, settings).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("needs_missing"), "{message}");
+    assert!(
+        message.contains("Data<extensions::NeverShared>"),
+        "{message}"
+    );
+    assert!(error.hint().unwrap().contains(".state("), "{error:?}");
+}
+
+#[tokio::test]
+async fn template_libraries_reach_every_template() {
+    let site = Site::new("debug = true\n");
+    let page = site.client().get("/shout/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text(), "hello WORLD");
+}
