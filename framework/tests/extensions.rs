@@ -247,7 +247,7 @@ async fn a_settings_section_is_layered_like_every_setting() {
 fn a_settings_section_has_the_same_errors_as_every_setting() {
     let error = |settings: &str, env: &[(&str, &str)]| {
         let site = Site::new(settings);
-        let error = nuages::Error::from(site.load(env).unwrap_err());
+        let error = site.load(env).unwrap_err();
         (error.to_string(), error.hint().unwrap_or_default())
     };
     let (message, hint) = error("[mysite]\ngreting = \"hi\"\n", &[]);
