@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
-use crate::management::commands::runserver::CHILD_VARIABLE;
+use super::CHILD_VARIABLE;
 
 /// Names the file descriptor a server child reports its start on (not
 /// `NUAGES_…`: those are settings).

@@ -33,8 +33,19 @@ use standin::{Failure, StandIn};
 use watch::{Change, Watched};
 
 use crate::conf::{Settings, SettingsLoader};
-use crate::error::ErrorReport;
-use crate::management::{CommandContext, CommandError};
+use crate::error::{Error, ErrorReport};
+use crate::project::Project;
+
+/// Set in the environment of the server child the reloader starts: the
+/// child serves on the socket it is passed instead of starting a reloader.
+pub const CHILD_VARIABLE: &str = "RUN_MAIN";
+
+fn failed(message: String) -> Error {
+    Error::Config {
+        message,
+        hint: None,
+    }
+}
 
 /// Quiet time after the last change before acting (editors save in bursts).
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -43,38 +54,44 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 /// cargo and the reloader together, and an interrupted build is no failure.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(300);
 
-/// Run the reloader until SIGINT, SIGTERM or SIGHUP.
+/// Run the reloader for `project` until SIGINT, SIGTERM or SIGHUP: start
+/// this program again as the server (with [`CHILD_VARIABLE`] set and
+/// `listener` passed as `LISTEN_FDS`), rebuild and restart it when a source
+/// changes, and answer on `listener` itself while no server is up.
+/// `settings` were loaded from `settings_path`, which is watched too.
 pub fn supervise(
-    ctx: &CommandContext,
+    project: &Project,
+    settings_path: &Path,
+    settings: Settings,
     listener: std::net::TcpListener,
-) -> Result<(), CommandError> {
-    let project_dir = ctx.project().dir().to_path_buf();
+) -> Result<(), Error> {
+    let project_dir = project.dir().to_path_buf();
     // Taken now: once cargo replaces the binary, /proc/self/exe names a deleted file.
     let exe = std::env::current_exe()
-        .map_err(|e| CommandError::failed(format!("cannot find the server binary: {e}"), None))?;
-    let settings = ctx.settings()?.clone();
+        .map_err(|e| failed(format!("cannot find the server binary: {e}")))?;
     let mut template_dirs = settings.template_dirs.clone();
     template_dirs.extend(
-        ctx.project()
+        project
             .installed_apps()
             .iter()
             .map(|app| app.templates_dir()),
     );
-    let watched = Watched::new(&project_dir, ctx.settings_path(), template_dirs);
-    let settings_path = ctx.settings_path().to_path_buf();
-    ctx.block_on(async move {
+    let watched = Watched::new(&project_dir, settings_path, template_dirs);
+    let loader = project.settings_loader(settings_path);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failed(format!("cannot start the reloader: {e}")))?;
+    runtime.block_on(async move {
         let (changes, mut changed) = mpsc::unbounded_channel::<PathBuf>();
-        let _watcher = watched
-            .start(changes)
-            .map_err(|message| CommandError::failed(message, None))?;
-        let standin = StandIn::start(&listener).map_err(|e| {
-            CommandError::failed(format!("cannot answer on the server's socket: {e}"), None)
-        })?;
+        let _watcher = watched.start(changes).map_err(failed)?;
+        let standin = StandIn::start(&listener)
+            .map_err(|e| failed(format!("cannot answer on the server's socket: {e}")))?;
         let mut reloader = Reloader {
             exe,
             listener: listener.as_raw_fd(),
             settings,
-            settings_path,
+            loader,
             serving: None,
             starting: None,
             standin,
@@ -162,7 +179,8 @@ struct Reloader {
     listener: RawFd,
     /// The last settings that loaded: what the stand-in's page follows.
     settings: Settings,
-    settings_path: PathBuf,
+    /// Loads the settings file again, with the project's sections.
+    loader: SettingsLoader,
     serving: Option<Child>,
     starting: Option<(Starting, Reason)>,
     standin: StandIn,
@@ -175,12 +193,12 @@ impl Reloader {
     }
 
     /// Start a server; one still starting from an earlier change is stale.
-    async fn start(&mut self, reason: Reason) -> Result<(), CommandError> {
+    async fn start(&mut self, reason: Reason) -> Result<(), Error> {
         if let Some((stale, _)) = self.starting.take() {
             stale.abandon().await;
         }
         let child = Starting::spawn(&self.exe, self.listener)
-            .map_err(|e| CommandError::failed(format!("cannot start the server: {e}"), None))?;
+            .map_err(|e| failed(format!("cannot start the server: {e}")))?;
         self.starting = Some((child, reason));
         Ok(())
     }
@@ -260,7 +278,7 @@ impl Reloader {
     /// Answer every request with this error until a server starts.
     fn answer_with(&mut self, chain: Vec<String>, hint: &str) {
         // The settings may have changed since the last load, or be the error.
-        if let Ok(settings) = SettingsLoader::new(&self.settings_path).load() {
+        if let Ok(settings) = self.loader.load() {
             self.settings = settings;
         }
         self.standin.answer_with(Failure {

@@ -14,13 +14,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use clap::{Arg, ArgAction, ArgMatches};
 
+use crate::autoreload::CHILD_VARIABLE;
 use crate::management::{Command, CommandContext, CommandError};
 
 /// `manage runserver`.
 pub struct RunServer;
-
-/// Set in the environment of the server child the reloader starts.
-pub const CHILD_VARIABLE: &str = "RUN_MAIN";
 
 const DEFAULT_ADDR: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 8000;
@@ -82,7 +80,13 @@ impl Command for RunServer {
         if !args.get_flag("noreload") {
             let listener = bind(&target)?;
             print_banner(ctx, &target);
-            return crate::autoreload::supervise(ctx, listener);
+            let settings = ctx.settings()?.clone();
+            return Ok(crate::autoreload::supervise(
+                ctx.project(),
+                ctx.settings_path(),
+                settings,
+                listener,
+            )?);
         }
         let application = with_static_choice(ctx.application()?, args)?;
         let listener = match crate::server::inherited_tcp_listener().map_err(inherited_error)? {
