@@ -260,6 +260,17 @@ fn a_settings_section_has_the_same_errors_as_every_setting() {
     assert!(message.contains("mysite.page_size"), "{message}");
     let (message, _) = error("[mysite]\ngreeting = \"${UNSET_VARIABLE}\"\n", &[]);
     assert!(message.contains("UNSET_VARIABLE"), "{message}");
+    // Loaded without the project, the table is unknown, and the hint says why.
+    let site = Site::new("[mysite]\npage_size = 3\n");
+    let bare = nuages::conf::SettingsLoader::new(site.dir.path().join("settings.toml"))
+        .env(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err();
+    let hint = nuages::Error::from(bare).hint().unwrap_or_default();
+    assert!(
+        hint.contains("Project::settings_section(\"mysite\")"),
+        "{hint}"
+    );
     let (message, hint) = error("", &[("NUAGES_MYSITE__PAGESIZE", "3")]);
     assert!(message.contains("NUAGES_MYSITE__PAGESIZE"), "{message}");
     assert!(

@@ -77,7 +77,8 @@ impl Example {
     }
 
     fn votes(&self, question: i64) -> Vec<i64> {
-        let settings = nuages::conf::SettingsLoader::new(&self.settings)
+        let settings = mysite::wsgi::project()
+            .settings_loader(&self.settings)
             .env(Vec::<(String, String)>::new())
             .load()
             .unwrap();

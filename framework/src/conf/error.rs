@@ -159,6 +159,12 @@ impl SettingsError {
                 suggestion: Some(s),
                 ..
             } => format!("did you mean `{s}`?"),
+            SettingsError::UnknownKey { key, .. } if !key.contains('.') => format!(
+                "remove it, or correct its name; {SETTINGS_REFERENCE} lists every key. A \
+                 [{key}] table of the project's own is declared with \
+                 Project::settings_section(\"{key}\") and loaded through \
+                 Project::load_settings"
+            ),
             SettingsError::UnknownKey { .. } => {
                 format!("remove it, or correct its name; {SETTINGS_REFERENCE} lists every key")
             }
