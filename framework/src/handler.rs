@@ -1,6 +1,6 @@
 //! The handler entrypoint: [`get_wsgi_application`] and [`Application`].
 //!
-//! The request path, outermost first, readable in [`build_router`]:
+//! The request path, outermost first, readable in `build_router`:
 //!
 //! ```text
 //! state → request log → response headers (of security and xframe, when listed)

@@ -3,15 +3,59 @@
 //! A Django-style web framework for Rust. A request travels:
 //!
 //! ```text
-//! web server (nginx) → `serve` (hyper) → Application (src/wsgi.rs)
-//!   → middleware → URL resolver → view → response
+//! web server (nginx) → `serve` / `runserver` (hyper, server.rs)
+//!   → Application (handler.rs), built once from a Project and its settings
+//!   → request log → security headers → error pages → panic guard
+//!   → allowed hosts → body limit
+//!   → middleware from the `middleware` setting (built-in and the project's own)
+//!   → the route table (urls.rs) → view (extractors: extract.rs) → response
 //! ```
 //!
-//! A project's `src/wsgi.rs` exposes its [`Application`], built by
-//! [`get_wsgi_application`] from a [`Project`] (its URLs and apps) and the
-//! selected settings file ([`conf`]). The application is a
-//! `tower::Service<http::Request<_>>`, so `serve`, `runserver`, plain
-//! `axum::serve` or any hyper server can host it.
+//! A project's `src/wsgi.rs` describes it with a [`Project`] (its URLs, its
+//! apps, and what it adds of its own) and exposes its [`Application`],
+//! built by [`get_wsgi_application`] with the selected settings file
+//! ([`conf`]). The application is a `tower::Service<http::Request<_>>`, so
+//! `serve`, `runserver`, plain `axum::serve` or any hyper server can host it.
+//!
+//! A project with a middleware, a settings section and state of its own:
+//!
+//! ```
+//! use nuages::prelude::*;
+//! use nuages::Project;
+//!
+//! /// `[mysite]` in the settings files; `NUAGES_MYSITE__GREETING` in the environment.
+//! #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+//! #[serde(default)]
+//! struct MySite { greeting: String }
+//!
+//! /// A value every view may take as `Data<ApiClient>`.
+//! struct ApiClient { base: String }
+//!
+//! async fn timing(request: Request, next: Next) -> Response {
+//!     let started = std::time::Instant::now();
+//!     let mut response = next.run(request).await;
+//!     let took = format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+//!     response.headers_mut().insert("server-timing", took.parse().unwrap());
+//!     response
+//! }
+//!
+//! async fn hello(site: Config<MySite>, api: Data<ApiClient>) -> String {
+//!     format!("{} from {}", site.greeting, api.base)
+//! }
+//!
+//! fn urlpatterns() -> UrlConf {
+//!     UrlConf::new().path("", hello, "hello")
+//! }
+//!
+//! pub fn project() -> Project {
+//!     Project::new("mysite", env!("CARGO_MANIFEST_DIR"))
+//!         .urls(urlpatterns)
+//!         .middleware("timing", timing) // middleware = ["security", "timing", …]
+//!         .settings_section::<MySite>("mysite")
+//!         .state(ApiClient { base: "https://api.example".into() })
+//! }
+//! # let _ = project();
+//! ```
 
 #![warn(missing_docs)]
 

@@ -15,7 +15,7 @@ use crate::middleware::Next;
 
 /// An installed app.
 ///
-/// Apps are usually created by `manage startapp` and made with the [`app!`]
+/// Apps are usually created by `manage startapp` and made with the [`crate::app!`]
 /// macro, which records the app's source folder at compile time.
 ///
 /// ```

@@ -4,7 +4,7 @@
 //!   `static/`), the first file of a name winning, ignore patterns;
 //! - [`serve`]: serving `static_url` from the application (from the sources
 //!   in development, optionally from `static_root` in production);
-//! - [`collect`]: the engine of `manage collectstatic`;
+//! - [`mod@collect`]: the engine of `manage collectstatic`;
 //! - [`manifest`]: content-hashed names and `staticfiles.json`
 //!   (`staticfiles_storage = "manifest"`), and the `static()` template
 //!   function's URLs;

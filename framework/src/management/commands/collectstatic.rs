@@ -1,7 +1,7 @@
 //! `collectstatic [--noinput] [--clear] [--dry-run] [--ignore P]…
 //! [--no-default-ignore] [--link] [--no-post-process]`: gather the static
 //! files into `static_root` for the web server. The work is done by
-//! [`crate::staticfiles::collect`].
+//! [`crate::staticfiles::collect()`].
 
 use std::io::IsTerminal;
 
