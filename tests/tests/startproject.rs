@@ -3,10 +3,33 @@
 
 use nuages_e2e::{manage, run};
 
+/// Each `(name, rule, suggestion)`: `startproject name` exits 1 naming the
+/// rule and suggesting a name, and creates nothing.
+fn assert_refused(cases: &[(&str, &str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rule, suggestion) in cases {
+        let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", name]));
+        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: '{name}' is not a valid project name")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(rule), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("  hint: try '{suggestion}'")),
+            "{name}: {stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing may be created"
+    );
+}
+
 #[test]
 fn each_refused_name_says_which_rule_and_creates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, rule, suggestion) in [
+    assert_refused(&[
         ("1abc", "must not start with a digit", "project_1abc"),
         ("my-site", "'-' is not allowed", "my_site"),
         ("fn", "Rust keyword", "my_fn"),
@@ -26,24 +49,7 @@ fn each_refused_name_says_which_rule_and_creates_nothing() {
         ("serde", "depends on", "my_serde"),
         ("tera", "depends on", "my_tera"),
         ("sqlx", "depends on", "my_sqlx"),
-    ] {
-        let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", name]));
-        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
-        assert!(
-            stderr.starts_with(&format!("error: '{name}' is not a valid project name")),
-            "{name}: {stderr}"
-        );
-        assert!(stderr.contains(rule), "{name}: {stderr}");
-        assert!(
-            stderr.contains(&format!("  hint: try '{suggestion}'")),
-            "{name}: {stderr}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing may be created"
-    );
+    ]);
 }
 
 #[test]
@@ -254,8 +260,7 @@ fn startapp_creates_the_app_and_prints_the_line_to_register_it() {
 
 #[test]
 fn names_cargo_refuses_for_a_binary_are_refused_with_a_hint() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, rule, suggestion) in [
+    assert_refused(&[
         ("build", "build folders", "my_build"),
         ("deps", "build folders", "my_deps"),
         ("examples", "build folders", "my_examples"),
@@ -263,24 +268,7 @@ fn names_cargo_refuses_for_a_binary_are_refused_with_a_hint() {
         ("con", "Windows reserves", "my_con"),
         ("nul", "Windows reserves", "my_nul"),
         ("lpt9", "Windows reserves", "my_lpt9"),
-    ] {
-        let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", name]));
-        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
-        assert!(
-            stderr.starts_with(&format!("error: '{name}' is not a valid project name")),
-            "{name}: {stderr}"
-        );
-        assert!(stderr.contains(rule), "{name}: {stderr}");
-        assert!(
-            stderr.contains(&format!("  hint: try '{suggestion}'")),
-            "{name}: {stderr}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing may be created"
-    );
+    ]);
 }
 
 #[test]
