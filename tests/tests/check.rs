@@ -61,15 +61,20 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         "{stderr}"
     );
 
-    // With --deploy: warnings on stderr, grouped, each with its hint; exit 0.
+    // With --deploy: serve would refuse debug, an error (exit 1); the
+    // warnings on stderr, grouped, each with its hint.
     let (output, stdout, stderr) = project.manage(&["check", "--deploy"]);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert_eq!(stdout, "");
     assert!(
-        stderr.contains("System check identified some issues:\n\nWARNINGS:\n?: ("),
+        stderr.starts_with(
+            "SystemCheckError: System check identified some issues:\n\nERRORS:\n?: (nuages.E017) "
+        ),
         "{stderr}"
     );
+    assert!(stderr.contains("\n\nWARNINGS:\n?: ("), "{stderr}");
     for id in [
+        "nuages.E017",
         "security.W004",
         "security.W008",
         "security.W009",
@@ -89,7 +94,6 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
             "{id} has no hint line: {hint:?}"
         );
     }
-    assert!(!stderr.contains("ERRORS:"), "{stderr}");
     let count = stderr.lines().filter(|l| l.starts_with("?: (")).count();
     assert_eq!(
         summary(&stderr),
@@ -100,7 +104,7 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         "a blank line before the summary"
     );
 
-    // The same warnings fail at --fail-level WARNING, as Django says.
+    // At --fail-level WARNING the warnings alone fail too, as Django says.
     let (output, _, stderr) = project.manage(&["check", "--deploy", "--fail-level", "WARNING"]);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -110,7 +114,7 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
 
     // JSON: one array of {id, level, message, hint}.
     let (output, stdout, stderr) = project.manage(&["check", "--deploy", "--format", "json"]);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "the E017 error: {stderr}");
     let messages = parse_json(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     let Json::Array(messages) = messages else {
         panic!("not an array: {stdout}")
@@ -130,6 +134,10 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
     assert!(messages.iter().any(|m| {
         m.get("id").and_then(Json::as_str) == Some("security.W018")
             && m.get("level").and_then(Json::as_str) == Some("WARNING")
+    }));
+    assert!(messages.iter().any(|m| {
+        m.get("id").and_then(Json::as_str) == Some("nuages.E017")
+            && m.get("level").and_then(Json::as_str) == Some("ERROR")
     }));
 
     // Silenced ids are counted, not shown.

@@ -52,6 +52,7 @@ pub fn checks() -> Vec<Check> {
         check("referrer_policy", check_referrer_policy),
         check("serve_secret_key", check_serve_secret_key),
         check("serve_allowed_hosts", check_serve_allowed_hosts),
+        check("serve_debug", check_serve_debug),
         check("secret_key_in_file", check_secret_key_in_file),
         check("serve_bind", check_serve_bind),
         check("allowed_hosts_wildcard", check_allowed_hosts_wildcard),
@@ -402,6 +403,22 @@ pub fn check_serve_secret_key(ctx: &CheckContext) -> Vec<CheckMessage> {
     })
 }
 
+/// `nuages.E017`: `serve` refuses `debug = true` (unless `serve
+/// --allow-debug`, which silences this check for itself).
+pub fn check_serve_debug(ctx: &CheckContext) -> Vec<CheckMessage> {
+    one(ctx.settings.debug, || {
+        CheckMessage::error(
+            "nuages.E017",
+            "serve refuses to start with debug on: error pages would show code and settings.",
+            format!(
+                "select the production settings (NUAGES_SETTINGS=settings.production.toml or \
+                 --settings), or set debug = false in {}",
+                settings_file(ctx.settings)
+            ),
+        )
+    })
+}
+
 /// `nuages.E014`: `serve` refuses an empty `allowed_hosts` while `debug` is
 /// off, since every request would be refused.
 pub fn check_serve_allowed_hosts(ctx: &CheckContext) -> Vec<CheckMessage> {
@@ -728,8 +745,9 @@ mod tests {
         fires(check_serve_allowed_hosts, "nuages.E014", |s| {
             s.allowed_hosts.clear()
         });
-        // With debug on serve starts (debug is security.W018's business), and a
-        // missing key is nuages.E010.
+        fires(check_serve_debug, "nuages.E017", |s| s.debug = true);
+        // With debug on serve refuses debug itself (nuages.E017), not the key
+        // or the hosts; a missing key is nuages.E010.
         let dir = tempfile::tempdir().unwrap();
         let project = project_in(dir.path());
         let mut s = hardened(dir.path());

@@ -156,12 +156,21 @@ impl Command for Check {
 /// stops the server: the result is [`CommandError::Report`] with the report,
 /// which prints it and exits 1. File permissions are judged for the user the
 /// server runs as: this process's, whatever `serve_user` says.
-pub fn startup_checks(ctx: &CommandContext, deploy: bool) -> Result<(), CommandError> {
+/// `allowed` names the ids the server's own flags allow (`serve
+/// --allow-debug` allows `nuages.E017`).
+pub fn startup_checks(
+    ctx: &CommandContext,
+    deploy: bool,
+    allowed: &[&str],
+) -> Result<(), CommandError> {
     println!("Performing system checks...");
     println!();
-    let settings = ctx.settings()?;
+    let mut settings = ctx.settings()?.clone();
+    settings
+        .silenced_system_checks
+        .extend(allowed.iter().map(|id| id.to_string()));
     let report = run_checks(
-        &CheckContext::new(settings, ctx.project())
+        &CheckContext::new(&settings, ctx.project())
             .with_deploy(deploy)
             .for_user(Identity::current().name),
         &[],

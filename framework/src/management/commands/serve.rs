@@ -54,7 +54,11 @@ impl Command for Serve {
         }
         refuse_unsafe_settings(settings)?;
         // Every check, deployment ones included: errors stop the server.
-        super::check::startup_checks(ctx, true)?;
+        let allowed: &[&str] = match args.get_flag("allow-debug") {
+            true => &["nuages.E017"],
+            false => &[],
+        };
+        super::check::startup_checks(ctx, true, allowed)?;
         crate::logging::init(settings, ctx.verbosity_flag())?;
         let mut application = ctx.application()?;
         if args.get_flag("static") {
