@@ -43,6 +43,15 @@ impl Problem {
         }
     }
 
+    /// `message`, with `hint` when there is one: what the constructors of
+    /// commands' and checks' messages take.
+    pub(crate) fn maybe_hinted(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
     /// The same problem with `hint` as the way to fix it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

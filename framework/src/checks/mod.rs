@@ -149,11 +149,7 @@ pub struct CheckMessage {
 impl CheckMessage {
     /// A message.
     pub fn new(level: Level, id: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
-        let problem = Problem {
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        };
-        CheckMessage::of(level, id, problem)
+        CheckMessage::of(level, id, Problem::maybe_hinted(message, hint))
     }
 
     /// A message of `level` for `problem`.
@@ -517,5 +513,14 @@ mod tests {
         );
         let without = CheckMessage::new(Level::Error, "x.E001", "broken", None);
         assert_eq!(without.to_string(), "?: (x.E001) broken");
+    }
+
+    #[test]
+    fn messages_serialize_with_their_problem_flat() {
+        let message = CheckMessage::warning("security.W004", "no HSTS", "set it");
+        assert_eq!(
+            serde_json::to_string(&message).unwrap(),
+            r#"{"id":"security.W004","level":"WARNING","message":"no HSTS","hint":"set it"}"#
+        );
     }
 }

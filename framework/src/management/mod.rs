@@ -87,12 +87,12 @@ pub enum CommandError {
 impl CommandError {
     /// A failure with a message and an optional hint.
     pub fn failed(message: impl Into<String>, hint: Option<&str>) -> Self {
-        CommandError::Failed(problem(message, hint))
+        CommandError::Failed(Problem::maybe_hinted(message, hint))
     }
 
     /// A usage error with a message and an optional hint.
     pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
-        CommandError::Usage(problem(message, hint))
+        CommandError::Usage(Problem::maybe_hinted(message, hint))
     }
 
     /// The process exit code.
@@ -119,14 +119,6 @@ impl CommandError {
         if let Some(text) = self.text() {
             eprintln!("{text}");
         }
-    }
-}
-
-/// `message`, with `hint` when there is one.
-fn problem(message: impl Into<String>, hint: Option<&str>) -> Problem {
-    Problem {
-        message: message.into(),
-        hint: hint.map(str::to_string),
     }
 }
 
