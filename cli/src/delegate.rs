@@ -7,23 +7,22 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::Hinted;
+use nuages::Problem;
+use nuages::management::CommandError;
 
 /// The nearest folder at or above `start` whose Cargo.toml depends on nuages.
-pub fn find_project(start: &Path) -> anyhow::Result<PathBuf> {
+pub fn find_project(start: &Path) -> Result<PathBuf, Problem> {
     for dir in start.ancestors() {
         let manifest = dir.join("Cargo.toml");
         if manifest.is_file() && depends_on_nuages(&manifest) {
             return Ok(dir.to_path_buf());
         }
     }
-    Err(Hinted::usage(
-        format!(
-            "there is no Nuages project in {} or above (no Cargo.toml that depends on nuages)",
-            start.display()
-        ),
-        Some("create one with `manage startproject NAME`, then cd into it".to_string()),
+    Err(Problem::new(format!(
+        "there is no Nuages project in {} or above (no Cargo.toml that depends on nuages)",
+        start.display()
     ))
+    .with_hint("create one with `manage startproject NAME`, then cd into it"))
 }
 
 fn depends_on_nuages(manifest: &Path) -> bool {
@@ -69,12 +68,11 @@ pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
         .first()
         .map(|a| a.to_string_lossy().to_string())
         .unwrap_or_default();
-    let project = find_project(&std::env::current_dir()?).map_err(|e| {
-        let hinted = e.downcast::<Hinted>().expect("find_project returns Hinted");
-        Hinted::usage(
-            format!("'{command}' runs inside a project, and {}", hinted.message),
-            hinted.hint,
-        )
+    let project = find_project(&std::env::current_dir()?).map_err(|outside| {
+        CommandError::Usage(Problem {
+            message: format!("'{command}' runs inside a project, and {}", outside.message),
+            ..outside
+        })
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let binary = match build(&cargo, &project, profile)? {
@@ -89,10 +87,15 @@ pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
         .args(&args)
         .env("CARGO", &cargo)
         .exec();
-    Err(Hinted::failed(
+    Err(failed(
         format!("cannot run {}: {error}", binary.display()),
-        Some("build it again with `cargo build` in the project's folder".to_string()),
+        "build it again with `cargo build` in the project's folder",
     ))
+}
+
+/// A failed command (exit 1): `message`, and how to fix it.
+fn failed(message: String, hint: &str) -> anyhow::Error {
+    CommandError::Failed(Problem::new(message).with_hint(hint)).into()
 }
 
 /// What `cargo build` gave.
@@ -132,9 +135,9 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| {
-            Hinted::failed(
+            failed(
                 format!("cannot run cargo: {error}"),
-                Some("install Rust with rustup, so that `cargo` is on the PATH".to_string()),
+                "install Rust with rustup, so that `cargo` is on the PATH",
             )
         })?;
     let progress = BufReader::new(child.stderr.take().expect("stderr is piped"));
@@ -155,15 +158,12 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
         return Ok(Built::Failed(code));
     }
     binary.map(Built::Binary).ok_or_else(|| {
-        Hinted::failed(
+        failed(
             format!(
                 "cargo built no binary for the project in {}",
                 project.display()
             ),
-            Some(
-                "the project's src/main.rs must exist, as `manage startproject` writes it"
-                    .to_string(),
-            ),
+            "the project's src/main.rs must exist, as `manage startproject` writes it",
         )
     })
 }

@@ -11,6 +11,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nuages::Problem;
+use nuages::management::CommandError;
 
 /// The Nuages command line.
 #[derive(Parser)]
@@ -61,12 +63,10 @@ fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::R
         .unwrap_or_default();
     let outside = delegate::find_project(&std::env::current_dir()?).is_err();
     if outside && let Some(close) = closest_global_command(&typed) {
-        return Err(Hinted::usage(
-            format!("unknown command '{typed}'"),
-            Some(format!(
-                "did you mean '{close}'? `manage --help` lists the commands"
-            )),
+        let problem = Problem::new(format!("unknown command '{typed}'")).with_hint(format!(
+            "did you mean '{close}'? `manage --help` lists the commands"
         ));
+        return Err(CommandError::Usage(problem).into());
     }
     delegate::run(args, profile)
 }
@@ -103,81 +103,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            // Our errors carry a hint as their last context line.
-            let message = format!("{error:#}");
-            let (what, hint) = match error.downcast_ref::<Hinted>() {
-                Some(hinted) => (hinted.message.clone(), hinted.hint.clone()),
-                None => (message, None),
-            };
-            eprintln!("error: {what}");
-            if let Some(hint) = hint {
-                eprintln!("  hint: {hint}");
-            }
-            let code = error.downcast_ref::<Hinted>().map_or(1, |h| h.exit_code);
-            ExitCode::from(code)
-        }
-    }
-}
-
-/// An error with a hint and an exit code, printed as an `error:` / `hint:` pair.
-#[derive(Debug)]
-pub struct Hinted {
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub hint: Option<String>,
-    /// 1 for a failed command, 2 for a usage error.
-    pub exit_code: u8,
-}
-
-impl std::fmt::Display for Hinted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Hinted {}
-
-impl Hinted {
-    /// A failed command (exit 1).
-    pub fn failed(message: impl Into<String>, hint: impl Into<Option<String>>) -> anyhow::Error {
-        anyhow::Error::new(Hinted {
-            message: message.into(),
-            hint: hint.into(),
-            exit_code: 1,
-        })
-    }
-
-    /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> anyhow::Error {
-        anyhow::Error::new(Hinted {
-            message: message.into(),
-            hint: hint.into(),
-            exit_code: 2,
-        })
-    }
-}
-
-impl From<nuages::management::CommandError> for Hinted {
-    fn from(error: nuages::management::CommandError) -> Self {
-        use nuages::management::CommandError as E;
-        let exit_code = error.exit_code();
-        match error {
-            E::Failed { message, hint } | E::Usage { message, hint } => Hinted {
-                message,
-                hint,
-                exit_code,
-            },
-            E::Report(report) => Hinted {
-                message: report,
-                hint: None,
-                exit_code,
-            },
-            E::Exit(code) => Hinted {
-                message: format!("exit status {code}"),
-                hint: None,
-                exit_code: code,
-            },
+            // Our errors are command errors, with their hint and exit code;
+            // any other (an I/O error) fails the command with its causes.
+            let error = error
+                .downcast::<CommandError>()
+                .unwrap_or_else(|other| CommandError::Failed(Problem::new(format!("{other:#}"))));
+            error.report();
+            ExitCode::from(error.exit_code())
         }
     }
 }

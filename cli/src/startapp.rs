@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use nuages::management::commands::startapp::{next_steps, start_app};
 
-use crate::Hinted;
+use nuages::management::CommandError;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,8 +13,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let project = crate::delegate::find_project(&std::env::current_dir()?)?;
-    let created = start_app(&project, &args.name).map_err(Hinted::from)?;
+    let project =
+        crate::delegate::find_project(&std::env::current_dir()?).map_err(CommandError::Usage)?;
+    let created = start_app(&project, &args.name)?;
     print!("{}", next_steps(&args.name, &created));
     Ok(ExitCode::SUCCESS)
 }

@@ -7,13 +7,13 @@ use nuages::management::names::{NameKind, validate};
 use nuages::management::scaffold::{self, PROJECT_TEMPLATE};
 use rand::RngExt;
 
-use crate::Hinted;
+use nuages::Problem;
+use nuages::checks::security::SECRET_KEY_INSECURE_PREFIX;
+use nuages::management::CommandError;
 
 /// Characters of generated secret keys: no quote or backslash (TOML) and no
 /// `$` (settings interpolation).
 const KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)";
-/// Marks a key as generated for development; `check --deploy` warns on it.
-pub const INSECURE_PREFIX: &str = "nuages-insecure-";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    validate(&args.name, NameKind::Project).map_err(|e| Hinted::failed(e.to_string(), e.hint()))?;
+    validate(&args.name, NameKind::Project).map_err(|e| CommandError::Failed(e.problem()))?;
     let destination = args
         .dir
         .clone()
@@ -44,14 +44,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("nuages_version", nuages::VERSION),
     ];
     scaffold::render(&PROJECT_TEMPLATE, &destination, &vars).map_err(|e| {
-        let hint = match e {
+        let problem = Problem::new(e.to_string());
+        CommandError::Failed(match e {
             scaffold::ScaffoldError::NotEmpty { .. }
             | scaffold::ScaffoldError::NotAFolder { .. } => {
-                Some("choose a new or empty folder; nothing was changed".to_string())
+                problem.with_hint("choose a new or empty folder; nothing was changed")
             }
-            _ => None,
-        };
-        Hinted::failed(e.to_string(), hint)
+            _ => problem,
+        })
     })?;
     let shown = destination.display();
     println!("Created project '{}' in {shown}.", args.name);
@@ -70,7 +70,7 @@ pub fn secret_key() -> String {
     let random: String = (0..50)
         .map(|_| KEY_CHARS[rng.random_range(0..KEY_CHARS.len())] as char)
         .collect();
-    format!("{INSECURE_PREFIX}{random}")
+    format!("{SECRET_KEY_INSECURE_PREFIX}{random}")
 }
 
 /// The `nuages = …` line: `--nuages-path`, `--nuages-version`, else the
@@ -83,10 +83,12 @@ fn nuages_dependency(args: &Args) -> anyhow::Result<String> {
         Some(path) => {
             let absolute = std::path::absolute(path)?;
             if !absolute.join("Cargo.toml").is_file() {
-                return Err(Hinted::failed(
-                    format!("--nuages-path {} has no Cargo.toml", path.display()),
-                    Some("point it at the framework/ folder of a Nuages checkout".to_string()),
-                ));
+                let problem = Problem::new(format!(
+                    "--nuages-path {} has no Cargo.toml",
+                    path.display()
+                ))
+                .with_hint("point it at the framework/ folder of a Nuages checkout");
+                return Err(CommandError::Failed(problem).into());
             }
             Some(absolute)
         }
@@ -119,8 +121,8 @@ mod tests {
         let a = secret_key();
         let b = secret_key();
         assert_ne!(a, b);
-        assert!(a.starts_with(INSECURE_PREFIX));
-        assert_eq!(a.len(), INSECURE_PREFIX.len() + 50);
+        assert!(a.starts_with(SECRET_KEY_INSECURE_PREFIX));
+        assert_eq!(a.len(), SECRET_KEY_INSECURE_PREFIX.len() + 50);
         assert!(!a.contains('$') && !a.contains('"') && !a.contains('\\'));
     }
 }

@@ -24,7 +24,7 @@ use sqlx::any::AnyPoolOptions;
 use tokio::sync::OnceCell;
 
 use crate::conf::{DatabaseSettings, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// A database driver installed in sqlx's `Any`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +87,15 @@ pub fn check_url(alias: &str, url: &str) -> Result<()> {
         .filter(|scheme| !scheme.is_empty());
     let key = format!("databases.{alias}.url");
     let Some(scheme) = scheme else {
-        return Err(Error::Config {
-            message: format!("{key} {url:?} is not a database URL: it has no scheme"),
-            hint: Some(format!(
+        return Err(Error::Config(
+            Problem::new(format!(
+                "{key} {url:?} is not a database URL: it has no scheme"
+            ))
+            .with_hint(format!(
                 "write a URL such as \"sqlite://db/db.sqlite3\"; this build connects to: {}",
                 supported_schemes()
             )),
-        });
+        ));
     };
     if DRIVERS
         .iter()
@@ -101,16 +103,13 @@ pub fn check_url(alias: &str, url: &str) -> Result<()> {
     {
         return Ok(());
     }
-    Err(Error::Config {
-        message: format!(
+    Err(Error::Config(Problem::new(format!(
             "{key} uses the scheme '{scheme}:', and this build of Nuages has no database driver for it"
-        ),
-        hint: Some(format!(
+        )).with_hint(format!(
             "{}the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
             closest_scheme(&scheme),
             supported_schemes()
-        )),
-    })
+        ))))
 }
 
 /// [`check_url`] for every database of `settings`.
@@ -163,9 +162,11 @@ impl Databases {
 
     /// The pool of `alias`, opening it on first use.
     pub async fn get(&self, alias: &str) -> Result<AnyPool> {
-        let database = self.entries.get(alias).ok_or_else(|| Error::Config {
-            message: format!("no database '{alias}' in the `databases` setting"),
-            hint: Some(format!("add a [databases.{alias}] table with a url")),
+        let database = self.entries.get(alias).ok_or_else(|| {
+            Error::Config(
+                Problem::new(format!("no database '{alias}' in the `databases` setting"))
+                    .with_hint(format!("add a [databases.{alias}] table with a url")),
+            )
         })?;
         let pool = database
             .pool
@@ -189,10 +190,7 @@ async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Config {
-                message: format!("cannot create the database folder {}: {source}", dir.display()),
-                hint: Some("make it writable by the user running the server, or change databases.default.url".into()),
-            })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::Config(Problem::new(format!("cannot create the database folder {}: {source}", dir.display())).with_hint("make it writable by the user running the server, or change databases.default.url")))?;
         }
         if !url.contains("mode=") {
             url.push_str(if url.contains('?') {

@@ -1,12 +1,80 @@
 //! The framework's error type: what views return and what building an
-//! application can fail with.
+//! application can fail with; and [`Problem`], the one shape of "what is
+//! wrong, and how to fix it" that errors, commands, checks and the CLI share.
+
+use std::fmt;
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use serde::Serialize;
 
 use crate::conf::SettingsError;
 use crate::templates::TemplateError;
 use crate::urls::ReverseError;
+
+/// What is wrong, and how to fix it: the message and hint of a
+/// configuration error, a failed command, a check's finding and the `manage`
+/// command line. Shown as its message; [`Problem::report`] gives the
+/// `error: …` / `  hint: …` lines a command prints.
+///
+/// ```
+/// let problem = nuages::Problem::new("static_root is not set")
+///     .with_hint("set static_root in the settings file");
+/// assert_eq!(problem.to_string(), "static_root is not set");
+/// assert_eq!(
+///     problem.report(),
+///     "error: static_root is not set\n  hint: set static_root in the settings file"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    /// A problem without a hint.
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// `message`, with `hint` when there is one: what the constructors of
+    /// commands' and checks' messages take.
+    pub(crate) fn maybe_hinted(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    /// The same problem with `hint` as the way to fix it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `error: MESSAGE`, and `  hint: HINT` on a second line when there is
+    /// one: what commands print on stderr.
+    pub fn report(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("error: {}\n  hint: {hint}", self.message),
+            None => format!("error: {}", self.message),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
 
 /// Shorthand for results whose error is [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -28,14 +96,10 @@ pub enum Error {
     /// The settings cannot be loaded or used.
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// The project is misconfigured (routes, middleware, apps).
-    #[error("{message}")]
-    Config {
-        /// What is wrong.
-        message: String,
-        /// How to fix it.
-        hint: Option<String>,
-    },
+    /// The project is misconfigured (routes, middleware, apps): what is
+    /// wrong, and how to fix it.
+    #[error("{0}")]
+    Config(Problem),
     /// A template failed to load or render.
     #[error(transparent)]
     Template(#[from] TemplateError),
@@ -82,7 +146,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Settings(e) => e.hint(),
-            Error::Config { hint, .. } => hint.clone(),
+            Error::Config(problem) => problem.hint.clone(),
             Error::Template(e) => e.hint(),
             _ => None,
         }
@@ -102,6 +166,21 @@ impl Error {
             source = cause.source();
         }
         messages
+    }
+
+    /// The error as a [`Problem`]: its [`chain`](Error::chain) joined by
+    /// `: `, and its [`hint`](Error::hint).
+    pub fn problem(&self) -> Problem {
+        Problem {
+            message: self.chain().join(": "),
+            hint: self.hint(),
+        }
+    }
+}
+
+impl From<Problem> for Error {
+    fn from(problem: Problem) -> Self {
+        Error::Config(problem)
     }
 }
 

@@ -39,7 +39,7 @@ pub use crate::templates::Templates;
 pub use crate::urls::Urls;
 
 use crate::conf::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::project::StateMap;
 use crate::state::AppState;
 use crate::urls::Resolver;
@@ -128,21 +128,25 @@ impl<S: Send + Sync> FromRequestParts<S> for SettingsRef {
 }
 
 fn missing_state(type_name: &str, view: String) -> Error {
-    Error::Config {
-        message: format!("{view} takes Data<{type_name}>, and no value of that type was shared"),
-        hint: Some(format!(
+    Error::Config(
+        Problem::new(format!(
+            "{view} takes Data<{type_name}>, and no value of that type was shared"
+        ))
+        .with_hint(format!(
             "share one in src/wsgi.rs: Project::new(…).state(value) where value is a {type_name}"
         )),
-    }
+    )
 }
 
 fn missing_section(type_name: &str, view: String) -> Error {
-    Error::Config {
-        message: format!("{view} takes Config<{type_name}>, and no settings section has that type"),
-        hint: Some(format!(
+    Error::Config(
+        Problem::new(format!(
+            "{view} takes Config<{type_name}>, and no settings section has that type"
+        ))
+        .with_hint(format!(
             "declare it in src/wsgi.rs: Project::new(…).settings_section::<{type_name}>(\"name\")"
         )),
-    }
+    )
 }
 
 /// What a view's extractors need from the project: the types inside its

@@ -80,7 +80,7 @@ pub mod timezone;
 pub mod urls;
 pub mod views;
 
-pub use error::{Error, ErrorReport, Result};
+pub use error::{Error, ErrorReport, Problem, Result};
 pub use handler::{Application, get_wsgi_application};
 pub use project::{App, Project};
 pub use state::AppState;

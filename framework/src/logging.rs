@@ -13,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::conf::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::middleware::Next;
 
 /// Middleware: log `"GET /path HTTP/1.1" 200 1.2ms`, at warn for 4xx and
@@ -86,14 +86,16 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
 
 /// Open `path` for appending, creating its folder, or say why it cannot be.
 pub fn open_log_file(path: &Path) -> Result<std::fs::File> {
-    let fail = |what: &str, source: std::io::Error| Error::Config {
-        message: format!(
-            "cannot {what} for the log_file setting {}: {source}",
-            path.display()
-        ),
-        hint: Some(
-            "make the folder writable by the user running the server, or change log_file".into(),
-        ),
+    let fail = |what: &str, source: std::io::Error| {
+        Error::Config(
+            Problem::new(format!(
+                "cannot {what} for the log_file setting {}: {source}",
+                path.display()
+            ))
+            .with_hint(
+                "make the folder writable by the user running the server, or change log_file",
+            ),
+        )
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail("create the folder", e))?;

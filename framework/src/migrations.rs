@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::project::Project;
 
 /// The migrations of one app (or of the project itself).
@@ -129,12 +129,15 @@ pub async fn apply(
                 .await
                 .map_err(migrate_error)?
             {
-                return Err(Error::Config {
-                    message: format!("migration {}.{version} was left half-applied", set.label),
-                    hint: Some(format!(
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "migration {}.{version} was left half-applied",
+                        set.label
+                    ))
+                    .with_hint(format!(
                         "repair the database by hand, then delete that row from {table}"
                     )),
-                });
+                ));
             }
             let applied = connection
                 .list_applied_migrations(&table)
@@ -143,15 +146,13 @@ pub async fn apply(
             for migration in set.up_migrations() {
                 match applied.iter().find(|a| a.version == migration.version) {
                     Some(done) if done.checksum != migration.checksum => {
-                        return Err(Error::Config {
-                            message: format!(
+                        return Err(Error::Config(
+                            Problem::new(format!(
                                 "migration {}.{}_{} was changed after it was applied",
                                 set.label, migration.version, migration.description
-                            ),
-                            hint: Some(
-                                "never edit an applied migration: add a new one instead".into(),
-                            ),
-                        });
+                            ))
+                            .with_hint("never edit an applied migration: add a new one instead"),
+                        ));
                     }
                     Some(_) => {}
                     None => {

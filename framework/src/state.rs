@@ -7,7 +7,7 @@ use http::request::Parts;
 
 use crate::conf::Settings;
 use crate::db::Databases;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::project::{App, StateMap};
 use crate::templates::Engine;
 use crate::urls::Resolver;
@@ -34,12 +34,11 @@ pub struct AppState {
 impl AppState {
     /// The state of the application serving this request.
     pub fn from_parts(parts: &Parts) -> Result<&Arc<AppState>> {
-        parts
-            .extensions
-            .get::<Arc<AppState>>()
-            .ok_or_else(|| Error::Config {
-                message: "this request did not come through a Nuages Application".into(),
-                hint: Some("serve the router through nuages::get_wsgi_application()".into()),
-            })
+        parts.extensions.get::<Arc<AppState>>().ok_or_else(|| {
+            Error::Config(
+                Problem::new("this request did not come through a Nuages Application")
+                    .with_hint("serve the router through nuages::get_wsgi_application()"),
+            )
+        })
     }
 }

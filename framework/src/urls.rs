@@ -37,7 +37,7 @@ use http::request::Parts;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tower::ServiceExt;
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::extract::Needs;
 use crate::middleware::csrf::CsrfExempt;
 
@@ -268,13 +268,7 @@ impl UrlConf {
             let service = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Router::new().route(&axum_path, router).with_state(())
             }))
-            .map_err(|_| Error::Config {
-                message: format!("the URL pattern '{pattern}' cannot be served"),
-                hint: Some(
-                    "patterns look like \"polls/<int:question_id>/\": literal text and whole-segment parameters"
-                        .into(),
-                ),
-            })?;
+            .map_err(|_| Error::Config(Problem::new(format!("the URL pattern '{pattern}' cannot be served")).with_hint("patterns look like \"polls/<int:question_id>/\": literal text and whole-segment parameters")))?;
             resolver.push(Route {
                 pattern,
                 name,
@@ -446,13 +440,7 @@ method_views!(get "GET", post "POST", put "PUT", patch "PATCH", delete "DELETE")
 
 fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, Error> {
     let invalid = |why: &str| {
-        Error::Config {
-        message: format!("invalid URL pattern '{pattern}': {why}"),
-        hint: Some(
-            "patterns look like \"polls/<int:question_id>/\": no leading slash, parameters as whole segments"
-                .into(),
-        ),
-    }
+        Error::Config(Problem::new(format!("invalid URL pattern '{pattern}': {why}")).with_hint("patterns look like \"polls/<int:question_id>/\": no leading slash, parameters as whole segments"))
     };
     if pattern.starts_with('/') {
         return Err(invalid("it starts with a slash"));

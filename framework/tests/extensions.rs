@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nuages::prelude::*;
 use nuages::test::Client;
-use nuages::{Application, Project};
+use nuages::{Application, Problem, Project};
 
 const SECRET: &str = "a-very-secret-key-that-must-never-appear-in-a-page-1234567890";
 
@@ -170,10 +170,10 @@ fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
                 .get::<MySite>()
                 .expect("the section is declared");
             if site.page_size < 1 {
-                return Err(nuages::Error::Config {
-                    message: "mysite.page_size must be at least 1".into(),
-                    hint: Some("set page_size = 10 under [mysite]".into()),
-                });
+                return Err(nuages::Error::Config(
+                    Problem::new("mysite.page_size must be at least 1")
+                        .with_hint("set page_size = 10 under [mysite]"),
+                ));
             }
             let size = site.page_size;
             Ok(move |request: Request, next: Next| async move {

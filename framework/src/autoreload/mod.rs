@@ -33,7 +33,7 @@ use standin::{Failure, StandIn};
 use watch::{Change, Watched};
 
 use crate::conf::{Settings, SettingsLoader};
-use crate::error::{Error, ErrorReport};
+use crate::error::{Error, ErrorReport, Problem};
 use crate::project::Project;
 
 /// Set in the environment of the server child the reloader starts: the
@@ -41,10 +41,7 @@ use crate::project::Project;
 pub const CHILD_VARIABLE: &str = "RUN_MAIN";
 
 fn failed(message: String) -> Error {
-    Error::Config {
-        message,
-        hint: None,
-    }
+    Error::Config(Problem::new(message))
 }
 
 /// Quiet time after the last change before acting (editors save in bursts).

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::db::sqlite_file;
+use crate::error::Problem;
 use crate::server::{Bind, parse_bind};
 
 /// The checks of this file.
@@ -78,9 +79,10 @@ pub enum UserError {
 }
 
 impl UserError {
-    /// How to fix it: for an unknown account, the command that creates it.
-    pub fn hint(&self) -> String {
-        match self {
+    /// The error, and how to fix it: for an unknown account, the command
+    /// that creates it.
+    pub fn problem(&self) -> Problem {
+        let hint = match self {
             UserError::Unknown(name) => format!(
                 "create the account: useradd --system --no-create-home {name} (or name the account \
                  the server runs as in serve_user or --user; `id -un` prints yours)"
@@ -88,7 +90,8 @@ impl UserError {
             UserError::Lookup { .. } => {
                 "check /etc/nsswitch.conf and the user database, then try again".into()
             }
-        }
+        };
+        Problem::new(self.to_string()).with_hint(hint)
     }
 }
 
@@ -503,18 +506,22 @@ pub fn check_server_user(ctx: &CheckContext) -> Vec<CheckMessage> {
     };
     match Identity::of_user(name) {
         Ok(_) => vec![],
-        Err(error) => vec![CheckMessage::error(
-            "nuages.E012",
-            format!(
-                "{}{error}: file permissions cannot be judged for the user the server runs as.",
+        Err(error) => {
+            let problem = error.problem();
+            let message = format!(
+                "{}{problem}: file permissions cannot be judged for the user the server runs as.",
                 if ctx.settings.serve_user.as_deref() == Some(name) {
                     "serve_user: "
                 } else {
                     ""
                 }
-            ),
-            error.hint(),
-        )],
+            );
+            vec![CheckMessage::of(
+                Level::Error,
+                "nuages.E012",
+                Problem { message, ..problem },
+            )]
+        }
     }
 }
 

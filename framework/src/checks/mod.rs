@@ -74,6 +74,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::conf::Settings;
+use crate::error::Problem;
 use crate::project::Project;
 
 pub use raw::{RawValue, raw_setting};
@@ -130,53 +131,57 @@ impl fmt::Display for Level {
     }
 }
 
-/// One finding of a check.
+/// One finding of a check: an id, a level, and the [`Problem`] (what is
+/// wrong, and exactly what to change). It reads as its problem
+/// (`message.message`, `message.hint`), and serializes as
+/// `{id, level, message, hint}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckMessage {
     /// `security.W004`, `nuages.E001`, …
     pub id: String,
     /// How serious it is.
     pub level: Level,
-    /// What is wrong.
-    pub message: String,
-    /// Exactly what to change.
-    pub hint: Option<String>,
+    /// What is wrong, and exactly what to change.
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 impl CheckMessage {
     /// A message.
     pub fn new(level: Level, id: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
+        CheckMessage::of(level, id, Problem::maybe_hinted(message, hint))
+    }
+
+    /// A message of `level` for `problem`.
+    pub fn of(level: Level, id: &str, problem: Problem) -> Self {
         CheckMessage {
             id: id.to_string(),
             level,
-            message: message.into(),
-            hint: hint.map(str::to_string),
+            problem,
         }
     }
 
     /// A warning with a hint.
     pub fn warning(id: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        CheckMessage {
-            id: id.to_string(),
-            level: Level::Warning,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
+        CheckMessage::of(Level::Warning, id, Problem::new(message).with_hint(hint))
     }
 
     /// An error with a hint.
     pub fn error(id: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        CheckMessage {
-            id: id.to_string(),
-            level: Level::Error,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
+        CheckMessage::of(Level::Error, id, Problem::new(message).with_hint(hint))
     }
 
     /// Whether it is an error (or critical).
     pub fn is_serious(&self) -> bool {
         self.level >= Level::Error
+    }
+}
+
+impl std::ops::Deref for CheckMessage {
+    type Target = Problem;
+
+    fn deref(&self) -> &Problem {
+        &self.problem
     }
 }
 
@@ -508,5 +513,14 @@ mod tests {
         );
         let without = CheckMessage::new(Level::Error, "x.E001", "broken", None);
         assert_eq!(without.to_string(), "?: (x.E001) broken");
+    }
+
+    #[test]
+    fn messages_serialize_with_their_problem_flat() {
+        let message = CheckMessage::warning("security.W004", "no HSTS", "set it");
+        assert_eq!(
+            serde_json::to_string(&message).unwrap(),
+            r#"{"id":"security.W004","level":"WARNING","message":"no HSTS","hint":"set it"}"#
+        );
     }
 }

@@ -11,7 +11,7 @@
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::Settings;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::middleware;
 
 const TAGS: &[&str] = &["settings"];
@@ -48,12 +48,11 @@ pub fn checks() -> Vec<Check> {
 
 /// The error `Application::new` fails with, as a check message of `id`.
 fn refused(id: &str, error: Error) -> CheckMessage {
-    CheckMessage {
-        id: id.to_string(),
-        level: Level::Error,
+    let problem = Problem {
         message: error.to_string(),
         hint: error.hint(),
-    }
+    };
+    CheckMessage::of(Level::Error, id, problem)
 }
 
 fn has_middleware(settings: &Settings, name: &str) -> bool {
@@ -69,7 +68,7 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     ctx.settings
         .middleware
         .iter()
-        .filter(|name| !middleware::BUILTIN.contains(&name.as_str()))
+        .filter(|name| !crate::conf::DEFAULT_MIDDLEWARE.contains(&name.as_str()))
         .filter_map(|name| match registered.iter().find(|m| m.name() == name) {
             Some(own) => own
                 .build(ctx.settings)
@@ -104,9 +103,10 @@ pub fn check_secret_key_required(ctx: &CheckContext) -> Vec<CheckMessage> {
     if !(signs || ctx.deploy) {
         return vec![];
     }
-    middleware::require_secret_key(settings)
+    settings
+        .require_secret_key()
         .err()
-        .map(|error| refused("nuages.E010", error))
+        .map(|error| refused("nuages.E010", error.into()))
         .into_iter()
         .collect()
 }
@@ -258,6 +258,7 @@ mod tests {
         assert!(
             message
                 .hint
+                .as_deref()
                 .unwrap()
                 .starts_with("did you mean 'security'?"),
             "a typo gets its suggestion"

@@ -24,6 +24,8 @@ pub use loader::{SETTINGS_VARIABLE, SettingsLoader, select_settings_file};
 pub use section::{Section, Sections};
 
 /// The names the `middleware` setting lists by default, outermost first.
+/// Every built-in middleware is on by default, so these are also the
+/// built-in names the setting accepts (besides the ones a project registers).
 pub const DEFAULT_MIDDLEWARE: &[&str] = &["security", "session", "common", "csrf", "xframe"];
 
 /// A project's settings, as loaded from its TOML file.
@@ -285,10 +287,12 @@ impl Settings {
             .collect()
     }
 
-    /// The secret key, or an error that says how to set one.
+    /// The secret key, refusing a missing or blank one (whatever signs must
+    /// not run with a key an attacker can guess), with an error that says
+    /// how to set one.
     pub fn require_secret_key(&self) -> Result<&str, SettingsError> {
         match self.secret_key.as_deref() {
-            Some(key) if !key.is_empty() => Ok(key),
+            Some(key) if !key.trim().is_empty() => Ok(key),
             _ => Err(SettingsError::MissingSecretKey {
                 path: self.settings_file.clone(),
             }),
@@ -414,5 +418,15 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("secret_key"), "{text}");
         assert!(err.hint().unwrap().contains("SECRET_KEY"));
+    }
+
+    #[test]
+    fn a_blank_secret_key_is_missing() {
+        let mut settings = Settings::default();
+        assert!(settings.require_secret_key().is_err());
+        settings.secret_key = Some("  ".into());
+        assert!(settings.require_secret_key().is_err());
+        settings.secret_key = Some("k".into());
+        assert_eq!(settings.require_secret_key().unwrap(), "k");
     }
 }

@@ -34,7 +34,7 @@ pub use clap::{self, ArgMatches};
 use clap::{Arg, ArgAction};
 
 use crate::conf::Settings;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::handler::Application;
 use crate::project::Project;
 
@@ -70,21 +70,11 @@ pub trait Command: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The command ran and failed (exit 1).
-    #[error("{message}")]
-    Failed {
-        /// What is wrong.
-        message: String,
-        /// How to fix it.
-        hint: Option<String>,
-    },
-    /// The command was called wrongly (exit 2).
-    #[error("{message}")]
-    Usage {
-        /// What is wrong.
-        message: String,
-        /// How to call it.
-        hint: Option<String>,
-    },
+    #[error("{0}")]
+    Failed(Problem),
+    /// The command was called wrongly (exit 2); the hint says how to call it.
+    #[error("{0}")]
+    Usage(Problem),
     /// The command failed with a report to print as it is (the system
     /// checks' report); exit 1.
     #[error("{0}")]
@@ -97,39 +87,28 @@ pub enum CommandError {
 impl CommandError {
     /// A failure with a message and an optional hint.
     pub fn failed(message: impl Into<String>, hint: Option<&str>) -> Self {
-        CommandError::Failed {
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        }
+        CommandError::Failed(Problem::maybe_hinted(message, hint))
     }
 
     /// A usage error with a message and an optional hint.
     pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
-        CommandError::Usage {
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        }
+        CommandError::Usage(Problem::maybe_hinted(message, hint))
     }
 
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Failed { .. } | CommandError::Report(_) => 1,
-            CommandError::Usage { .. } => 2,
+            CommandError::Failed(_) | CommandError::Report(_) => 1,
+            CommandError::Usage(_) => 2,
             CommandError::Exit(code) => *code,
         }
     }
 
-    /// What [`report`](CommandError::report) prints: `error: …` and
-    /// `  hint: …`, or the report; nothing for [`CommandError::Exit`].
+    /// What [`report`](CommandError::report) prints: the problem's
+    /// [`Problem::report`], or the report; nothing for [`CommandError::Exit`].
     pub fn text(&self) -> Option<String> {
         match self {
-            CommandError::Failed { message, hint } | CommandError::Usage { message, hint } => {
-                Some(match hint {
-                    Some(hint) => format!("error: {message}\n  hint: {hint}"),
-                    None => format!("error: {message}"),
-                })
-            }
+            CommandError::Failed(problem) | CommandError::Usage(problem) => Some(problem.report()),
             CommandError::Report(text) => Some(text.clone()),
             CommandError::Exit(_) => None,
         }
@@ -143,12 +122,15 @@ impl CommandError {
     }
 }
 
+impl From<Problem> for CommandError {
+    fn from(problem: Problem) -> Self {
+        CommandError::Failed(problem)
+    }
+}
+
 impl From<Error> for CommandError {
     fn from(error: Error) -> Self {
-        CommandError::Failed {
-            message: error.chain().join(": "),
-            hint: error.hint(),
-        }
+        CommandError::Failed(error.problem())
     }
 }
 
@@ -361,10 +343,9 @@ impl ManagementUtility {
                     Some(close) => format!("did you mean '{close}'? 'help' lists every command"),
                     None => "'help' lists every command".to_string(),
                 };
-                CommandError::Usage {
-                    message: format!("unknown command '{typed}'"),
-                    hint: Some(hint),
-                }
+                CommandError::Usage(
+                    Problem::new(format!("unknown command '{typed}'")).with_hint(hint),
+                )
             }
             _ => {
                 let _ = error.print();

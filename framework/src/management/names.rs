@@ -1,6 +1,8 @@
 //! Which names `startproject` and `startapp` accept, and what to suggest
 //! instead of one they refuse.
 
+use crate::error::Problem;
+
 /// Rust's keywords, strict, reserved and weak ones that cannot name a crate or module.
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -85,9 +87,9 @@ pub struct NameError {
 }
 
 impl NameError {
-    /// The hint line.
-    pub fn hint(&self) -> String {
-        format!("try '{}'", self.suggestion)
+    /// The refusal, with the suggestion as its hint (`try 'my_site'`).
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.to_string()).with_hint(format!("try '{}'", self.suggestion))
     }
 }
 

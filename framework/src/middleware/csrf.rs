@@ -55,7 +55,7 @@ use subtle::ConstantTimeEq;
 
 use super::hosts::{RequestHost, is_same_domain};
 use super::security::is_secure;
-use crate::error::{Error, ErrorReport, Result};
+use crate::error::{Error, ErrorReport, Problem, Result};
 use crate::middleware::Next;
 use crate::state::AppState;
 use crate::templates::{CSRF_TOKEN_KEY, RequestContext, TemplateRendered};
@@ -289,14 +289,12 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
         if let Some(used) = parts.extensions.get::<TemplateRendered>() {
             used.set();
         }
-        parts
-            .extensions
-            .get::<CsrfToken>()
-            .cloned()
-            .ok_or_else(|| Error::Config {
-                message: "the CsrfToken extractor needs the \"csrf\" middleware".into(),
-                hint: Some("add \"csrf\" to the middleware setting".into()),
-            })
+        parts.extensions.get::<CsrfToken>().cloned().ok_or_else(|| {
+            Error::Config(
+                Problem::new("the CsrfToken extractor needs the \"csrf\" middleware")
+                    .with_hint("add \"csrf\" to the middleware setting"),
+            )
+        })
     }
 }
 
@@ -333,25 +331,16 @@ enum TrustedOrigin {
 impl TrustedOrigin {
     fn parse(entry: &str) -> Result<TrustedOrigin> {
         let invalid = |why: &str| {
-            Error::Config {
-            message: format!("csrf_trusted_origins entry '{entry}' {why}"),
-            hint: Some(
-                "entries are origins with their scheme: \"https://example.com\", \"https://example.com:8443\" or \"https://*.example.com\""
-                    .into(),
-            ),
-        }
+            Error::Config(Problem::new(format!("csrf_trusted_origins entry '{entry}' {why}")).with_hint("entries are origins with their scheme: \"https://example.com\", \"https://example.com:8443\" or \"https://*.example.com\""))
         };
         if !entry.contains("://") {
             // What Django 4.0 started to refuse (4_0.E001): a bare host name.
             let host = entry.trim().trim_end_matches('/');
-            return Err(Error::Config {
-                message: format!(
+            return Err(Error::Config(Problem::new(format!(
                     "csrf_trusted_origins entry '{entry}' has no scheme: entries are origins, which start with a scheme"
-                ),
-                hint: Some(format!(
+                )).with_hint(format!(
                     "write \"https://{host}\" (or \"http://{host}\" for a site served without TLS)"
-                )),
-            });
+                ))));
         }
         let lower = entry.trim().to_ascii_lowercase();
         let lower = lower.strip_suffix('/').unwrap_or(&lower);
@@ -435,7 +424,7 @@ impl CsrfConfig {
     /// forms needs one), or with a malformed trusted origin.
     pub fn new(app: Arc<AppState>) -> Result<CsrfConfig> {
         let settings = &app.settings;
-        super::require_secret_key(settings)?;
+        settings.require_secret_key()?;
         super::security::check_proxy_ssl_header(settings)?;
         let trusted = settings
             .csrf_trusted_origins

@@ -42,7 +42,7 @@ use http::request::Parts;
 
 use super::RequestHead;
 use crate::conf::Settings;
-use crate::error::{Error, ErrorReport};
+use crate::error::{Error, ErrorReport, Problem};
 use crate::middleware::Next;
 use crate::state::AppState;
 
@@ -274,9 +274,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
             .extensions
             .get::<RequestHost>()
             .cloned()
-            .ok_or_else(|| Error::Config {
-                message: "this request did not go through the allowed-hosts check".into(),
-                hint: Some("serve the router through nuages::get_wsgi_application()".into()),
+            .ok_or_else(|| {
+                Error::Config(
+                    Problem::new("this request did not go through the allowed-hosts check")
+                        .with_hint("serve the router through nuages::get_wsgi_application()"),
+                )
             })
     }
 }

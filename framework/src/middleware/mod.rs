@@ -41,12 +41,9 @@ use http::header::{COOKIE, VARY};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 use tower::{Layer, Service, ServiceExt};
 
-use crate::conf::Settings;
-use crate::error::{Error, Result};
+use crate::conf::{DEFAULT_MIDDLEWARE, Settings};
+use crate::error::{Error, Problem, Result};
 use crate::state::AppState;
-
-/// Every middleware name the `middleware` setting accepts.
-pub const BUILTIN: &[&str] = &["security", "session", "common", "csrf", "xframe"];
 
 /// A middleware that a project or an app registered by name (see
 /// [`Project::middleware`](crate::Project::middleware)): built once from the
@@ -111,7 +108,7 @@ pub(crate) fn apply(
     registered: &[Registered],
 ) -> Result<Stack> {
     let app = state.clone();
-    if !BUILTIN.contains(&name)
+    if !DEFAULT_MIDDLEWARE.contains(&name)
         && let Some(own) = registered.iter().find(|m| m.name == name)
     {
         return Ok(stack.wrap((own.build)(&app.settings)?));
@@ -143,17 +140,23 @@ pub(crate) fn apply(
 /// with the closest name: what [`Application::new`](crate::Application::new)
 /// fails with and `check` reports (`nuages.E006`).
 pub(crate) fn unknown_middleware(name: &str, registered: &[&str]) -> Error {
-    let known: Vec<&str> = BUILTIN.iter().chain(registered).copied().collect();
+    let known: Vec<&str> = DEFAULT_MIDDLEWARE
+        .iter()
+        .chain(registered)
+        .copied()
+        .collect();
     let names = known.join(", ");
-    Error::Config {
-        message: format!("unknown middleware '{name}' in the `middleware` setting"),
-        hint: Some(
+    Error::Config(
+        Problem::new(format!(
+            "unknown middleware '{name}' in the `middleware` setting"
+        ))
+        .with_hint(
             match crate::conf::closest_name(name, known.iter().copied()) {
                 Some(s) => format!("did you mean '{s}'? The middleware names are: {names}"),
                 None => format!("the middleware names are: {names}"),
             },
         ),
-    }
+    )
 }
 
 /// The rest of the request path, handed to a middleware: `next.run(request)`
@@ -386,19 +389,6 @@ pub(crate) fn did_you_mean(value: &str, known: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// `settings.secret_key`, refusing a missing or blank one: whatever signs
-/// must not run with a key an attacker can guess.
-pub(crate) fn require_secret_key(settings: &crate::conf::Settings) -> Result<&str> {
-    match settings.secret_key.as_deref() {
-        Some(key) if !key.trim().is_empty() => Ok(key),
-        _ => Err(Error::Settings(
-            crate::conf::SettingsError::MissingSecretKey {
-                path: settings.settings_file.clone(),
-            },
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,15 +412,5 @@ mod tests {
         headers.insert(VARY, HeaderValue::from_static("Accept-Encoding, cookie"));
         patch_vary(&mut headers, "Cookie");
         assert_eq!(headers.get_all(VARY).iter().count(), 1);
-    }
-
-    #[test]
-    fn a_blank_secret_key_is_missing() {
-        let mut settings = crate::conf::Settings::default();
-        assert!(require_secret_key(&settings).is_err());
-        settings.secret_key = Some("  ".into());
-        assert!(require_secret_key(&settings).is_err());
-        settings.secret_key = Some("k".into());
-        assert_eq!(require_secret_key(&settings).unwrap(), "k");
     }
 }

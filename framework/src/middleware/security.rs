@@ -34,7 +34,7 @@ use regex::Regex;
 use super::RequestHead;
 use super::hosts::RequestHost;
 use crate::conf::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::middleware::Next;
 use crate::state::AppState;
 
@@ -148,13 +148,7 @@ pub(crate) fn check_proxy_ssl_header(settings: &Settings) -> Result<()> {
         return Ok(());
     };
     let invalid = |why: String| {
-        Error::Config {
-        message: format!("secure_proxy_ssl_header {pair:?} is invalid: {why}"),
-        hint: Some(
-            "write it as [\"X-Forwarded-Proto\", \"https\"]: the header your proxy sets, and the value it sets on HTTPS requests"
-                .into(),
-        ),
-    }
+        Error::Config(Problem::new(format!("secure_proxy_ssl_header {pair:?} is invalid: {why}")).with_hint("write it as [\"X-Forwarded-Proto\", \"https\"]: the header your proxy sets, and the value it sets on HTTPS requests"))
     };
     let [name, value] = pair.as_slice() else {
         return Err(invalid(format!("it has {} items instead of 2", pair.len())));
@@ -266,15 +260,9 @@ impl SecurityConfig {
 /// One `secure_redirect_exempt` entry, compiled; an invalid regular
 /// expression is the error `check` reports as `nuages.E008`.
 pub(crate) fn redirect_exempt_pattern(pattern: &str) -> Result<Regex> {
-    Regex::new(pattern).map_err(|error| Error::Config {
-        message: format!(
+    Regex::new(pattern).map_err(|error| Error::Config(Problem::new(format!(
             "secure_redirect_exempt has an invalid regular expression '{pattern}': {error}"
-        ),
-        hint: Some(
-            "entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\""
-                .into(),
-        ),
-    })
+        )).with_hint("entries are regular expressions searched in the path without its leading slash, like \"^healthz/$\"")))
 }
 
 /// `Referrer-Policy` from `secure_referrer_policy` (a comma-separated
@@ -313,20 +301,16 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
         vec![value]
     };
     if let Some(bad) = values.iter().find(|v| !known.contains(v)) {
-        return Err(Error::Config {
-            message: format!("{key} has an unknown value '{bad}'"),
-            hint: Some(format!(
+        return Err(Error::Config(
+            Problem::new(format!("{key} has an unknown value '{bad}'")).with_hint(format!(
                 "{}use one of: {} (or \"\" to send no header)",
                 super::did_you_mean(bad, known),
                 known.join(", ")
             )),
-        });
+        ));
     }
     Ok(Some(HeaderValue::from_str(&values.join(", ")).map_err(
-        |_| Error::Config {
-            message: format!("{key} is not a valid header value"),
-            hint: None,
-        },
+        |_| Error::Config(Problem::new(format!("{key} is not a valid header value"))),
     )?))
 }
 

@@ -41,7 +41,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::signing::Signer;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::middleware::Next;
 use crate::state::AppState;
 
@@ -160,14 +160,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| Error::Config {
-                message: "the Session extractor needs the \"session\" middleware".into(),
-                hint: Some("add \"session\" to the middleware setting".into()),
-            })
+        parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            Error::Config(
+                Problem::new("the Session extractor needs the \"session\" middleware")
+                    .with_hint("add \"session\" to the middleware setting"),
+            )
+        })
     }
 }
 

@@ -38,7 +38,7 @@ impl Signer {
     /// The keys for `purpose`, from `secret_key` (required) and
     /// `secret_key_fallbacks`.
     pub(crate) fn new(settings: &Settings, purpose: &str) -> Result<Signer> {
-        let current = super::require_secret_key(settings)?;
+        let current = settings.require_secret_key()?;
         let keys = std::iter::once(current)
             .chain(
                 settings

@@ -24,7 +24,7 @@ use http::HeaderValue;
 use http::header::X_FRAME_OPTIONS;
 
 use crate::conf::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// Marks a response that may be framed by any site: the `xframe` middleware
 /// leaves it without `X-Frame-Options`. Use it as a response part, as in
@@ -70,16 +70,13 @@ impl XFrameConfig {
             "SAMEORIGIN" => Ok(XFrameConfig {
                 value: HeaderValue::from_static("SAMEORIGIN"),
             }),
-            _ => Err(Error::Config {
-                message: format!(
+            _ => Err(Error::Config(Problem::new(format!(
                     "x_frame_options is '{}', which browsers do not understand",
                     settings.x_frame_options
-                ),
-                hint: Some(format!(
+                )).with_hint(format!(
                     "{}use \"DENY\" or \"SAMEORIGIN\"; exempt single views with nuages::middleware::xframe::XFrameExempt, or remove \"xframe\" from the middleware setting",
                     super::did_you_mean(&value, &["DENY", "SAMEORIGIN"])
-                )),
-            }),
+                )))),
         }
     }
 

@@ -35,6 +35,7 @@ use super::compress::{self, Encoding};
 use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::conf::{Settings, StaticfilesStorage};
+use crate::error::Problem;
 use crate::project::App;
 
 /// What `collectstatic` was asked to do.
@@ -136,22 +137,8 @@ impl Summary {
 }
 
 /// A refusal or failure, with how to fix it.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct CollectError {
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub hint: Option<String>,
-}
-
-impl CollectError {
-    fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        CollectError {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
+fn refusal(message: impl Into<String>, hint: impl Into<String>) -> Problem {
+    Problem::new(message).with_hint(hint)
 }
 
 const HINT_SEPARATE_ROOT: &str = "static_root is where collectstatic copies the files to: set it to a folder of its own, such as static_root = \"www_dir/static\"";
@@ -162,16 +149,16 @@ pub fn collect(
     apps: &[App],
     options: &CollectOptions,
     console: &mut Console<'_>,
-) -> Result<Summary, CollectError> {
+) -> Result<Summary, Problem> {
     let root = settings.static_root.clone().ok_or_else(|| {
-        CollectError::new(
+        refusal(
             "static_root is not set, so collectstatic has nowhere to put the static files",
             "set static_root in the settings file, e.g. static_root = \"www_dir/static\" (the folder the web server serves at static_url)",
         )
     })?;
     let ignore = IgnorePatterns::new(&options.ignore_patterns, options.use_default_ignore)
         .map_err(|e| {
-            CollectError::new(
+            refusal(
                 format!("invalid --ignore pattern: {e}"),
                 "use glob patterns such as '*.scss' or 'vendor/src/*'",
             )
@@ -182,7 +169,7 @@ pub fn collect(
         confirm(&root, options, console)?;
     }
     let listing = finder.list().map_err(|error| {
-        CollectError::new(
+        refusal(
             error.to_string(),
             "make the file readable by this user, remove it, or leave it out with --ignore PATTERN",
         )
@@ -218,7 +205,7 @@ pub fn collect(
             }
             decide(file, &root.join(&file.name), options.link)
         })
-        .collect::<Result<_, CollectError>>()?;
+        .collect::<Result<_, Problem>>()?;
     let to_write: Vec<usize> = (0..listing.files.len())
         .filter(|&i| decisions[i] == Action::Write)
         .collect();
@@ -233,14 +220,14 @@ pub fn collect(
             .collect();
         for folder in folders.iter().chain(std::iter::once(&root)) {
             std::fs::create_dir_all(folder).map_err(|e| {
-                CollectError::new(
+                refusal(
                     format!("cannot create the folder '{}': {e}", folder.display()),
                     "check that static_root is writable by this user",
                 )
             })?;
         }
         let progress = progress_bar(console.terminal, options.verbosity, to_write.len());
-        let results: Vec<Result<(), CollectError>> = to_write
+        let results: Vec<Result<(), Problem>> = to_write
             .par_iter()
             .map(|&i| {
                 let file = &listing.files[i];
@@ -402,14 +389,14 @@ enum Action {
 }
 
 /// Copy (or link) unless `dest` already is the same file.
-fn decide(file: &StaticFile, dest: &Path, link: bool) -> Result<Action, CollectError> {
+fn decide(file: &StaticFile, dest: &Path, link: bool) -> Result<Action, Problem> {
     let meta = match std::fs::symlink_metadata(dest) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Action::Write),
         Err(e) => return Err(write_error(dest, e)),
     };
     if meta.is_dir() {
-        return Err(CollectError::new(
+        return Err(refusal(
             format!(
                 "static_root has a folder where the file '{}' goes: {}",
                 file.name,
@@ -494,22 +481,22 @@ fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     })
 }
 
-fn write_error(path: &Path, error: std::io::Error) -> CollectError {
-    CollectError::new(
+fn write_error(path: &Path, error: std::io::Error) -> Problem {
+    refusal(
         format!("cannot write '{}': {error}", path.display()),
         "check that static_root is writable by this user and the disk is not full",
     )
 }
 
-fn read_error(path: &Path, error: std::io::Error) -> CollectError {
-    CollectError::new(
+fn read_error(path: &Path, error: std::io::Error) -> Problem {
+    refusal(
         format!("cannot read static file '{}': {error}", path.display()),
         "make the file readable by this user, remove it, or leave it out with --ignore PATTERN",
     )
 }
 
 /// Move a finished temporary file into place, or remove it.
-fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), CollectError> {
+fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), Problem> {
     std::fs::rename(temp, dest).map_err(|e| {
         let _ = std::fs::remove_file(temp);
         write_error(dest, e)
@@ -518,7 +505,7 @@ fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), CollectError> {
 
 /// Copy `source` to a temporary file beside `dest`, give it `modified`, and
 /// rename it into place. Nothing is left at `dest` or beside it on failure.
-fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
+fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Problem> {
     let mut input = std::fs::File::open(source).map_err(|e| read_error(source, e))?;
     let (temp, mut output) = create_temp(dest).map_err(|e| write_error(dest, e))?;
     let copied = std::io::copy(&mut input, &mut output)
@@ -537,7 +524,7 @@ fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Col
 }
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
-fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), CollectError> {
+fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), Problem> {
     let (temp, mut file) = create_temp(dest).map_err(|e| write_error(dest, e))?;
     let written = file
         .write_all(content)
@@ -551,7 +538,7 @@ fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), C
 }
 
 /// A symbolic link to `source` at `dest`, made beside it and renamed into place.
-fn link_file(source: &Path, dest: &Path) -> Result<(), CollectError> {
+fn link_file(source: &Path, dest: &Path) -> Result<(), Problem> {
     let target = absolute(source);
     let (temp, ()) = create_beside(dest, |temp| std::os::unix::fs::symlink(&target, temp))
         .map_err(|e| write_error(dest, e))?;
@@ -559,14 +546,14 @@ fn link_file(source: &Path, dest: &Path) -> Result<(), CollectError> {
 }
 
 /// Empty `root`: files and links removed (links never followed), then folders.
-fn clear(root: &Path, dry_run: bool, out: &mut Output<'_, '_>) -> Result<usize, CollectError> {
+fn clear(root: &Path, dry_run: bool, out: &mut Output<'_, '_>) -> Result<usize, Problem> {
     fn walk(
         dir: &Path,
         root: &Path,
         dry_run: bool,
         out: &mut Output<'_, '_>,
         deleted: &mut usize,
-    ) -> Result<(), CollectError> {
+    ) -> Result<(), Problem> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -617,7 +604,7 @@ fn hash_files(
     unmodified: &HashSet<&str>,
     dry_run: bool,
     out: &mut Output<'_, '_>,
-) -> Result<(usize, Vec<HashedCopy>), CollectError> {
+) -> Result<(usize, Vec<HashedCopy>), Problem> {
     let previous = Manifest::load(root).unwrap_or_default();
     let inputs: Vec<Input> = files
         .iter()
@@ -663,7 +650,7 @@ fn hash_files(
     let hashed = manifest::post_process(&inputs, &settings.static_url, reuse)
         .map_err(|error| post_process_error(error, settings))?;
 
-    let results: Vec<Result<bool, CollectError>> = hashed
+    let results: Vec<Result<bool, Problem>> = hashed
         .par_iter()
         .map(|item| write_hashed(item, by_name[item.name.as_str()], root, dry_run))
         .collect();
@@ -711,7 +698,7 @@ fn write_hashed(
     file: &StaticFile,
     root: &Path,
     dry_run: bool,
-) -> Result<bool, CollectError> {
+) -> Result<bool, Problem> {
     let dest = root.join(&item.hashed_name);
     let expected_len = item.content.as_ref().map_or(file.len, |c| c.len() as u64);
     if let Ok(meta) = std::fs::symlink_metadata(&dest)
@@ -741,7 +728,7 @@ fn write_hashed(
     Ok(true)
 }
 
-fn post_process_error(error: PostProcessError, settings: &Settings) -> CollectError {
+fn post_process_error(error: PostProcessError, settings: &Settings) -> Problem {
     let hint = match &error {
         PostProcessError::MissingReference { path, .. } => format!(
             "add the missing file to a static folder, or fix the URL in {}",
@@ -756,10 +743,7 @@ fn post_process_error(error: PostProcessError, settings: &Settings) -> CollectEr
         }
     };
     let _ = settings;
-    CollectError {
-        message: error.to_string(),
-        hint: Some(hint),
-    }
+    refusal(error.to_string(), hint)
 }
 
 /// A file written to `static_root` this run, to compress.
@@ -779,13 +763,13 @@ fn compress_files(
     written: &[Written],
     progress: Option<&indicatif::ProgressBar>,
     out: &mut Output<'_, '_>,
-) -> Result<usize, CollectError> {
+) -> Result<usize, Problem> {
     let names: HashSet<&str> = written.iter().map(|w| w.name.as_str()).collect();
     // Originals first, then the copies that reuse their siblings.
-    let mut results: Vec<Option<Result<Vec<Encoding>, CollectError>>> =
+    let mut results: Vec<Option<Result<Vec<Encoding>, Problem>>> =
         (0..written.len()).map(|_| None).collect();
     for copies in [false, true] {
-        let round: Vec<(usize, Result<Vec<Encoding>, CollectError>)> = written
+        let round: Vec<(usize, Result<Vec<Encoding>, Problem>)> = written
             .par_iter()
             .enumerate()
             .filter(|(_, w)| w.same_as.is_some() == copies)
@@ -838,7 +822,7 @@ fn compress_one(
     ignore: &IgnorePatterns,
     written: &Written,
     names: &HashSet<&str>,
-) -> Result<Vec<Encoding>, CollectError> {
+) -> Result<Vec<Encoding>, Problem> {
     let path = &written.path;
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
     if meta.len() < compress::MIN_SIZE {
@@ -935,11 +919,11 @@ fn check_root(
     settings: &Settings,
     finder: &Finder,
     clear: bool,
-) -> Result<(), CollectError> {
+) -> Result<(), Problem> {
     let real = resolve(root);
     let shown = root.display();
     if real == Path::new("/") {
-        return Err(CollectError::new(
+        return Err(refusal(
             format!("static_root is '{shown}', the root of the file system"),
             HINT_SEPARATE_ROOT,
         ));
@@ -948,13 +932,13 @@ fn check_root(
         .filter(|h| !h.is_empty())
         .map(|h| resolve(Path::new(&h)));
     if home.as_deref() == Some(real.as_path()) {
-        return Err(CollectError::new(
+        return Err(refusal(
             format!("static_root is '{shown}', the home folder"),
             HINT_SEPARATE_ROOT,
         ));
     }
     if resolve(&settings.base_dir) == real {
-        return Err(CollectError::new(
+        return Err(refusal(
             format!("static_root is '{shown}', the project's folder (base_dir)"),
             HINT_SEPARATE_ROOT,
         ));
@@ -974,7 +958,7 @@ fn check_root(
             super::finders::Origin::StaticfilesDirs => "listed in staticfiles_dirs".to_string(),
             super::finders::Origin::App(label) => format!("of the app '{label}'"),
         };
-        return Err(CollectError::new(
+        return Err(refusal(
             format!(
                 "static_root '{shown}' {relation} the static source folder '{}' ({origin})",
                 source.root.display()
@@ -986,7 +970,7 @@ fn check_root(
         if let Some(file) = &settings.settings_file
             && resolve(file).starts_with(&real)
         {
-            return Err(CollectError::new(
+            return Err(refusal(
                 format!(
                     "--clear would delete the settings file {}: it is inside static_root '{shown}'",
                     file.display()
@@ -997,7 +981,7 @@ fn check_root(
         if let Some(home) = &home
             && home.starts_with(&real)
         {
-            return Err(CollectError::new(
+            return Err(refusal(
                 format!("--clear would delete the home folder: static_root '{shown}' contains it"),
                 HINT_SEPARATE_ROOT,
             ));
@@ -1015,7 +999,7 @@ fn confirm(
     root: &Path,
     options: &CollectOptions,
     console: &mut Console<'_>,
-) -> Result<(), CollectError> {
+) -> Result<(), Problem> {
     let mut message = String::from("\n");
     if options.dry_run {
         message
@@ -1041,10 +1025,10 @@ fn confirm(
     let confirmed = matches!(read, Ok(n) if n > 0) && answer.trim() == "yes";
     if !confirmed {
         let _ = writeln!(console.out);
-        return Err(CollectError {
-            message: "collecting static files cancelled".into(),
-            hint: Some("answer 'yes' to go on, or pass --noinput to skip the question".into()),
-        });
+        return Err(refusal(
+            "collecting static files cancelled",
+            "answer 'yes' to go on, or pass --noinput to skip the question",
+        ));
     }
     Ok(())
 }

@@ -125,8 +125,7 @@ impl Command for Check {
         }
         let user = args.get_one::<String>("user").cloned();
         if let Some(name) = &user {
-            Identity::of_user(name)
-                .map_err(|e| CommandError::usage(e.to_string(), Some(&e.hint())))?;
+            Identity::of_user(name).map_err(|e| CommandError::Usage(e.problem()))?;
         }
         let fail_level = args
             .get_one::<String>("fail-level")

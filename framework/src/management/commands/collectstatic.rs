@@ -104,9 +104,6 @@ impl Command for CollectStatic {
             &mut console,
         )
         .map(|_| ())
-        .map_err(|error| CommandError::Failed {
-            message: error.message,
-            hint: error.hint,
-        })
+        .map_err(CommandError::Failed)
     }
 }

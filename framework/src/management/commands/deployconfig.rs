@@ -964,7 +964,7 @@ mod tests {
     fn the_web_server_needs_a_certificate_unless_plain_http_is_asked_for() {
         let error = front(&matches(&["nginx"]).unwrap(), "nginx").unwrap_err();
         assert_eq!(error.exit_code(), 1);
-        let CommandError::Failed { message, hint } = &error else {
+        let CommandError::Failed(crate::Problem { message, hint }) = &error else {
             panic!("{error:?}")
         };
         assert!(
@@ -1078,7 +1078,7 @@ mod tests {
             };
             let error = https_detection(&site(&settings), &tls()).unwrap_err();
             assert!(error.to_string().contains("redirect to itself"), "{error}");
-            let CommandError::Failed { hint, .. } = error else {
+            let CommandError::Failed(crate::Problem { hint, .. }) = error else {
                 panic!()
             };
             assert!(

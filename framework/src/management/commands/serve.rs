@@ -172,10 +172,7 @@ const DEBUG_VARIABLE: &str = "NUAGES_DEBUG";
 
 /// What `serve` will not run with, whatever the checks say.
 fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), CommandError> {
-    let key = settings.require_secret_key().map_err(|e| {
-        let hint = e.hint();
-        CommandError::failed(e.to_string(), hint.as_deref())
-    })?;
+    let key = settings.require_secret_key()?;
     if !settings.debug && !crate::checks::security::is_strong_secret(key) {
         return Err(CommandError::failed(
             "the secret_key is insecure (shorter than 50 characters, fewer than 5 different ones, or a generated development key)",

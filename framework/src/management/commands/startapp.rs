@@ -38,8 +38,7 @@ impl Command for StartApp {
 
 /// Create `src/<name>/` in the project at `project_dir`; returns the app folder.
 pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError> {
-    validate(name, NameKind::App)
-        .map_err(|e| CommandError::failed(e.to_string(), Some(&e.hint())))?;
+    validate(name, NameKind::App).map_err(|e| CommandError::Failed(e.problem()))?;
     let target = project_dir.join("src").join(name);
     if target.exists() || project_dir.join("src").join(format!("{name}.rs")).exists() {
         return Err(CommandError::failed(
