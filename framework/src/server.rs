@@ -27,13 +27,13 @@ use connection::{NoticeRequests, Phase};
 /// How long a client may take to send a request's headers, counted from the
 /// accept for a new connection (one that sends nothing included); it also
 /// bounds how long an idle HTTP/1.1 keep-alive connection is kept.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
-pub const MAX_HEADER_BUFFER: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
 /// Where to listen: `HOST:PORT` or `unix:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bind {
+pub(crate) enum Bind {
     /// A TCP address.
     Tcp(SocketAddr),
     /// A unix socket path.
@@ -57,7 +57,7 @@ impl std::fmt::Display for Bind {
 /// assert!(matches!(parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(), Bind::Unix(_)));
 /// assert!(parse_bind("localhost", "/".as_ref()).is_err());
 /// ```
-pub fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
+pub(crate) fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
     if let Some(path) = text.strip_prefix("unix:") {
         if path.is_empty() {
             return Err("unix: needs a path, e.g. unix:/run/mysite/mysite.sock".into());
@@ -114,7 +114,7 @@ impl Listener {
 
 /// A socket passed by the parent process as `LISTEN_FDS` (systemd socket
 /// activation, or `runserver`'s reloader), TCP or unix, made non-blocking.
-pub fn inherited_listener() -> io::Result<Option<Listener>> {
+pub(crate) fn inherited_listener() -> io::Result<Option<Listener>> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() == 0 {
         return Ok(None);
@@ -138,7 +138,7 @@ pub fn inherited_listener() -> io::Result<Option<Listener>> {
 }
 
 /// A TCP listener passed by the parent process, for `runserver`.
-pub fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
+pub(crate) fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() == 0 {
         return Ok(None);
@@ -151,7 +151,7 @@ pub fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
 }
 
 /// Bind `addr` for serving (non-blocking).
-pub fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     Ok(listener)
@@ -160,7 +160,7 @@ pub fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// Bind a unix socket at `path` with `mode` (octal, e.g. 0o660). A stale
 /// socket file is replaced; a live one (a server answers) is an error, and
 /// so is any other kind of file.
-pub fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
+pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -190,7 +190,7 @@ pub fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler");

@@ -58,15 +58,15 @@
 //! the user running `check`; `runserver` and `serve` judge them for the
 //! user they run as.
 
-pub mod database;
-pub mod email;
+pub(crate) mod database;
+pub(crate) mod email;
 pub mod files;
 mod raw;
 mod report;
-pub mod security;
-pub mod startup;
-pub mod staticfiles;
-pub mod templates;
+pub(crate) mod security;
+pub(crate) mod startup;
+pub(crate) mod staticfiles;
+pub(crate) mod templates;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -76,7 +76,6 @@ use serde::Serialize;
 use crate::conf::Settings;
 use crate::project::Project;
 
-pub use raw::{RawValue, raw_setting};
 pub use report::{Report, Stream};
 
 /// How serious a message is, as Django's levels.
@@ -279,7 +278,7 @@ impl fmt::Debug for Check {
 
 /// The built-in checks; each family lives in a file of this module and adds
 /// its list here.
-pub fn builtin() -> Vec<Check> {
+pub(crate) fn builtin() -> Vec<Check> {
     let mut checks = Vec::new();
     checks.extend(startup::checks());
     checks.extend(security::checks());
@@ -293,7 +292,7 @@ pub fn builtin() -> Vec<Check> {
 
 /// Every check of `project`: the built-in ones, the project's, then each
 /// installed app's.
-pub fn registered(project: &Project) -> Vec<Check> {
+pub(crate) fn registered(project: &Project) -> Vec<Check> {
     let mut checks = builtin();
     checks.extend(project.registered_checks());
     checks
@@ -301,7 +300,7 @@ pub fn registered(project: &Project) -> Vec<Check> {
 
 /// The tags `--tag` accepts: those of the checks that run (deploy-only ones
 /// only with `deploy`), sorted.
-pub fn available_tags(project: &Project, deploy: bool) -> BTreeSet<&'static str> {
+pub(crate) fn available_tags(project: &Project, deploy: bool) -> BTreeSet<&'static str> {
     registered(project)
         .iter()
         .filter(|check| deploy || !check.deploy)

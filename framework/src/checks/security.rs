@@ -7,14 +7,6 @@ use super::raw::{raw_setting, variable_for};
 use super::{Check, CheckContext, CheckMessage};
 use crate::conf::Settings;
 
-/// Values browsers accept in `Referrer-Policy`: the `security`
-/// middleware's list, which `security.E023` reports against.
-pub const REFERRER_POLICY_VALUES: &[&str] = crate::middleware::security::REFERRER_POLICIES;
-
-/// Values browsers accept in `Cross-Origin-Opener-Policy`: the `security`
-/// middleware's list, which `security.E024` reports against.
-pub const CROSS_ORIGIN_OPENER_POLICY_VALUES: &[&str] = crate::middleware::security::OPENER_POLICIES;
-
 /// The prefix `startproject` gives the development key.
 pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
 /// The shortest secret key that passes `security.W009`.

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::SettingsError;
 pub use keys::{DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
-pub use loader::{SETTINGS_VARIABLE, SettingsLoader, select_settings_file};
+pub(crate) use loader::select_settings_file;
+pub use loader::{SETTINGS_VARIABLE, SettingsLoader};
 pub use section::{Section, Sections};
 
 /// The names the `middleware` setting lists by default, outermost first.

@@ -18,10 +18,10 @@
 //! instead of the first request, and `check` reports the same errors
 //! through the same functions (see [`checks::startup`](crate::checks::startup)).
 
-pub mod common;
+pub(crate) mod common;
 pub mod csrf;
 pub(crate) mod headers;
-pub mod hosts;
+pub(crate) mod hosts;
 pub(crate) mod limits;
 pub mod security;
 pub mod session;
@@ -52,7 +52,7 @@ pub const BUILTIN: &[&str] = &["security", "session", "common", "csrf", "xframe"
 /// [`Project::middleware`](crate::Project::middleware)): built once from the
 /// settings when the application is built.
 #[derive(Clone)]
-pub struct Registered {
+pub(crate) struct Registered {
     name: &'static str,
     build: Build,
 }
@@ -314,7 +314,7 @@ impl Future for SharedFuture {
 /// The head of a request: what [`security::is_secure`] and
 /// [`hosts::raw_host`] read, whether the caller holds a whole
 /// `http::Request` or the `Parts` an extractor gets.
-pub trait RequestHead {
+pub(crate) trait RequestHead {
     /// The request target.
     fn uri(&self) -> &Uri;
     /// The headers.

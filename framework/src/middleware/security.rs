@@ -74,7 +74,7 @@ pub struct ConnectionInfo {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 
 /// The `Referrer-Policy` values browsers know.
-pub const REFERRER_POLICIES: &[&str] = &[
+pub(crate) const REFERRER_POLICIES: &[&str] = &[
     "no-referrer",
     "no-referrer-when-downgrade",
     "origin",
@@ -86,7 +86,7 @@ pub const REFERRER_POLICIES: &[&str] = &[
 ];
 
 /// The `Cross-Origin-Opener-Policy` values browsers know.
-pub const OPENER_POLICIES: &[&str] = &[
+pub(crate) const OPENER_POLICIES: &[&str] = &[
     "same-origin",
     "same-origin-allow-popups",
     "noopener-allow-popups",
@@ -102,7 +102,7 @@ pub const OPENER_POLICIES: &[&str] = &[
 /// The scheme of the request target is not looked at: a client may write
 /// `GET https://example.com/ HTTP/1.1` (or an HTTP/2 `:scheme` of https) on
 /// a plain connection.
-pub fn is_secure(request: &impl RequestHead, settings: &Settings) -> bool {
+pub(crate) fn is_secure(request: &impl RequestHead, settings: &Settings) -> bool {
     if request
         .extensions()
         .get::<ConnectionInfo>()
@@ -177,7 +177,7 @@ pub(crate) fn check_proxy_ssl_header(settings: &Settings) -> Result<()> {
 /// The headers of the `security` middleware, from the settings, checked
 /// once; the response-headers layer sets them on every response.
 #[derive(Debug, Clone)]
-pub struct SecurityHeaders {
+pub(crate) struct SecurityHeaders {
     nosniff: bool,
     referrer_policy: Option<HeaderValue>,
     opener_policy: Option<HeaderValue>,
@@ -227,7 +227,7 @@ impl SecurityHeaders {
 
 /// The `security` middleware's redirect settings, checked and compiled once.
 #[derive(Debug)]
-pub struct SecurityConfig {
+pub(crate) struct SecurityConfig {
     app: Arc<AppState>,
     ssl_redirect: bool,
     redirect_exempt: Vec<Regex>,
@@ -332,7 +332,7 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
 
 /// The `security` middleware: the https redirect (its headers are set by
 /// the response-headers layer).
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(config): State<Arc<SecurityConfig>>,
     request: Request,
     next: Next,

@@ -10,14 +10,14 @@
 use std::io::Write;
 
 /// Files smaller than this are not compressed.
-pub const MIN_SIZE: u64 = 256;
+pub(crate) const MIN_SIZE: u64 = 256;
 
 /// Brotli quality (0–11). 11 is the densest and slowest; collectstatic runs
 /// once per deployment, so density wins.
-pub const BROTLI_QUALITY: u32 = 11;
+pub(crate) const BROTLI_QUALITY: u32 = 11;
 
 /// Extensions of text-like files worth compressing.
-pub const COMPRESSIBLE_EXTENSIONS: &[&str] = &[
+pub(crate) const COMPRESSIBLE_EXTENSIONS: &[&str] = &[
     "css",
     "js",
     "mjs",
@@ -169,7 +169,7 @@ fn thousandths(q: &str) -> Option<u16> {
 /// assert!(!is_compressible("img/logo.png"));
 /// assert!(!is_compressible("js/app.js.gz"));
 /// ```
-pub fn is_compressible(name: &str) -> bool {
+pub(crate) fn is_compressible(name: &str) -> bool {
     let file = name.rsplit('/').next().unwrap_or(name);
     match file.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => COMPRESSIBLE_EXTENSIONS
@@ -180,7 +180,7 @@ pub fn is_compressible(name: &str) -> bool {
 }
 
 /// Whether a compressed size is worth a sibling file.
-pub fn worth_keeping(original: usize, compressed: usize) -> bool {
+pub(crate) fn worth_keeping(original: usize, compressed: usize) -> bool {
     (compressed as u128) * 100 < (original as u128) * 95
 }
 

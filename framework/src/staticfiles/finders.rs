@@ -26,7 +26,7 @@ use crate::conf::Settings;
 use crate::project::App;
 
 /// The patterns ignored unless `--no-default-ignore`: Django's defaults.
-pub const DEFAULT_IGNORE_PATTERNS: &[&str] = &["CVS", ".*", "*~"];
+pub(crate) const DEFAULT_IGNORE_PATTERNS: &[&str] = &["CVS", ".*", "*~"];
 
 /// Glob patterns of files and folders to leave out.
 ///
@@ -351,7 +351,7 @@ impl Finder {
     /// Like [`Finder::find`], keeping the source folder, so that a sibling
     /// (`css/site.css.gz`) is looked for in that folder only, by the same
     /// rule ([`Located::sibling`]).
-    pub fn locate(&self, name: &str) -> Option<Located<'_>> {
+    pub(crate) fn locate(&self, name: &str) -> Option<Located<'_>> {
         if !is_clean_name(name) {
             return None;
         }
@@ -366,7 +366,7 @@ impl Finder {
 /// `.br` sibling sent or read in its place, passes the one rule of
 /// [`Located::new`].
 #[derive(Debug, Clone)]
-pub struct Located<'a> {
+pub(crate) struct Located<'a> {
     root: &'a Path,
     ignore: &'a IgnorePatterns,
     relative: String,
@@ -433,7 +433,7 @@ impl<'a> Located<'a> {
 ///     assert!(!is_clean_name(bad), "{bad:?}");
 /// }
 /// ```
-pub fn is_clean_name(name: &str) -> bool {
+pub(crate) fn is_clean_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains(['\\', '\0'])
         && name

@@ -21,7 +21,8 @@ use std::sync::Arc;
 pub use collect::{CollectOptions, Summary, collect};
 pub use finders::{Finder, IgnorePatterns};
 pub use manifest::Manifest;
-pub use serve::{StaticHandler, StaticServing};
+pub(crate) use serve::StaticHandler;
+pub use serve::StaticServing;
 
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::templates::StaticUrlFn;
@@ -40,7 +41,7 @@ use crate::templates::StaticUrlFn;
 /// let url = nuages::staticfiles::static_url_fn(&settings);
 /// assert_eq!(url("css/site.css").unwrap(), "/static/css/site.css");
 /// ```
-pub fn static_url_fn(settings: &Settings) -> StaticUrlFn {
+pub(crate) fn static_url_fn(settings: &Settings) -> StaticUrlFn {
     let static_url = settings.static_url.clone();
     let plain = move |path: &str| format!("{static_url}{}", path.trim_start_matches('/'));
     if settings.debug || settings.staticfiles_storage == StaticfilesStorage::Plain {

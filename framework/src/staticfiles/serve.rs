@@ -39,9 +39,9 @@ use crate::error::Error;
 use crate::project::App;
 
 /// `Cache-Control` of files that may change (revalidate with the `ETag`).
-pub const NO_CACHE: &str = "no-cache";
+pub(crate) const NO_CACHE: &str = "no-cache";
 /// `Cache-Control` of content-hashed names: cache for a year.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Whether and from where the application serves `static_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +77,7 @@ enum Files {
 
 /// Answers the requests under `static_url`.
 #[derive(Debug)]
-pub struct StaticHandler {
+pub(crate) struct StaticHandler {
     prefix: String,
     files: Files,
 }
@@ -103,19 +103,6 @@ impl StaticHandler {
             },
         };
         Some(StaticHandler { prefix, files })
-    }
-
-    /// A handler serving `finder`'s files under `static_url`.
-    pub fn from_finder(static_url: &str, finder: Finder) -> StaticHandler {
-        StaticHandler {
-            prefix: static_url.to_string(),
-            files: Files::Sources(finder),
-        }
-    }
-
-    /// The URL prefix served.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     /// Whether this handler answers `request`.
@@ -182,7 +169,7 @@ impl StaticHandler {
 }
 
 /// Middleware: answer `GET`/`HEAD` under `static_url`, pass the rest on.
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(handler): State<Arc<StaticHandler>>,
     request: Request,
     next: Next,
@@ -205,7 +192,7 @@ pub async fn middleware(
 ///     assert_eq!(decode_path(bad), None, "{bad}");
 /// }
 /// ```
-pub fn decode_path(raw: &str) -> Option<String> {
+pub(crate) fn decode_path(raw: &str) -> Option<String> {
     let mut parts = Vec::new();
     for segment in raw.split('/') {
         let decoded = percent_encoding::percent_decode_str(segment)
@@ -230,7 +217,7 @@ pub fn decode_path(raw: &str) -> Option<String> {
 /// assert_eq!(css.to_string(), "text/css; charset=utf-8");
 /// assert_eq!(nuages::staticfiles::serve::content_type("a.png").to_string(), "image/png");
 /// ```
-pub fn content_type(name: &str) -> Mime {
+pub(crate) fn content_type(name: &str) -> Mime {
     let guess = mime_guess::from_path(name).first_or_octet_stream();
     let textual = guess.type_() == mime_guess::mime::TEXT
         || matches!(
