@@ -1,10 +1,10 @@
 //! Databases: one sqlx pool per `[databases.<alias>]`, opened on first use.
 //!
 //! Pools are sqlx's `Any` pools: a URL works when this build has the driver
-//! of its scheme ([`DRIVERS`]; today SQLite). SQLite, the default, gets its
+//! of its scheme (today SQLite). SQLite, the default, gets its
 //! folder created, WAL journaling, a busy timeout and foreign keys on every
 //! connection. A URL without a driver is refused when the application is
-//! built ([`check_url`]), and reported by `check` as `nuages.E011`.
+//! built, and reported by `check` as `nuages.E011`.
 //!
 //! ```
 //! use nuages::db::Db;

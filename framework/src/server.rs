@@ -50,13 +50,6 @@ impl std::fmt::Display for Bind {
 }
 
 /// Parse `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH` (relative paths against `base`).
-///
-/// ```
-/// use nuages::server::{parse_bind, Bind};
-/// assert_eq!(parse_bind("127.0.0.1:8000", "/".as_ref()).unwrap(), Bind::Tcp("127.0.0.1:8000".parse().unwrap()));
-/// assert!(matches!(parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(), Bind::Unix(_)));
-/// assert!(parse_bind("localhost", "/".as_ref()).is_err());
-/// ```
 pub(crate) fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
     if let Some(path) = text.strip_prefix("unix:") {
         if path.is_empty() {
@@ -203,7 +196,9 @@ pub(crate) async fn shutdown_signal() {
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// See [`HEADER_READ_TIMEOUT`].
+    /// How long a client may take to send a request's headers, counted from
+    /// the accept for a new connection; it also bounds how long an idle
+    /// HTTP/1.1 keep-alive connection is kept. 30 seconds by default.
     pub header_read_timeout: Duration,
     /// How long requests in flight may take to finish after shutdown starts.
     pub graceful_timeout: Duration,
@@ -663,5 +658,18 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert!(bind_unix(&file, 0o660).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    }
+
+    #[test]
+    fn parse_bind_takes_an_address_or_a_unix_socket() {
+        assert_eq!(
+            parse_bind("127.0.0.1:8000", "/".as_ref()).unwrap(),
+            Bind::Tcp("127.0.0.1:8000".parse().unwrap())
+        );
+        assert!(matches!(
+            parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(),
+            Bind::Unix(_)
+        ));
+        assert!(parse_bind("localhost", "/".as_ref()).is_err());
     }
 }

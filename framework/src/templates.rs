@@ -394,7 +394,7 @@ impl TemplateRendered {
 }
 
 /// Extractor: render templates for this request, with what middleware added
-/// to the [`RequestContext`].
+/// to every template's context (`csrf_token`).
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,

@@ -692,7 +692,7 @@ fn static_in_templates_uses_the_manifest_with_debug_off() {
         .templates()
         .render_string("page.html", Default::default())
         .unwrap_err();
-    let chain = nuages::Error::from(error).chain().join(": ");
+    let chain = error.chain().join(": ");
     assert!(chain.contains("collectstatic"), "{chain}");
 
     site.collect(noinput());
@@ -710,7 +710,7 @@ fn static_in_templates_uses_the_manifest_with_debug_off() {
         .templates()
         .render_string("broken.html", Default::default())
         .unwrap_err();
-    let chain = nuages::Error::from(error).chain().join(": ");
+    let chain = error.chain().join(": ");
     assert!(chain.contains("broken.html"), "{chain}");
     assert!(
         chain.contains("'css/nope.css' is not in the manifest"),

@@ -4,7 +4,7 @@
 //!
 //! `manage check` runs them and prints Django's report; `runserver` runs the
 //! checks that are not deploy-only before it starts, and `serve` runs all of
-//! them (see [`startup_checks`](crate::management::commands::check::startup_checks)).
+//! them.
 //! Errors stop both servers.
 //!
 //! # Writing a check
@@ -49,7 +49,7 @@
 //!
 //! The `settings` checks report what the application refuses to start
 //! with, through the validation code it runs itself, with the same message
-//! and hint (see [`startup`]): a `check` that passes gives a server that
+//! and hint: a `check` that passes gives a server that
 //! starts. `nuages.E013` and `nuages.E014` do the same for `serve`.
 //!
 //! File permissions are read from the mode bits and ownership (ACLs and

@@ -16,12 +16,12 @@
 //! `csrf_trusted_origins` entry or a missing `secret_key` (for `session`
 //! and `csrf`) makes [`Application::new`](crate::Application::new) fail
 //! instead of the first request, and `check` reports the same errors
-//! through the same functions (see [`checks::startup`](crate::checks::startup)).
+//! through the same functions.
 
 pub(crate) mod common;
 pub mod csrf;
 pub(crate) mod headers;
-pub(crate) mod hosts;
+pub mod hosts;
 pub(crate) mod limits;
 pub mod security;
 pub mod session;

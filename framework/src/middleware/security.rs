@@ -12,12 +12,12 @@
 //!   regular expression (searched in the path without its leading slash).
 //!
 //! The redirect runs where `security` stands in the `middleware` setting;
-//! the headers ([`SecurityHeaders`]) are set by the response-headers layer,
+//! the headers are set by the response-headers layer,
 //! outermost in the request path, so that the responses the framework makes
 //! before or around the middleware (a refused host, 413, error pages) carry
 //! them too, as Django's do. A header a view already set is left alone.
 //!
-//! A request is secure when [`is_secure`] says so, and only then: the
+//! A request is secure when, and only when, the
 //! server marked the connection with [`ConnectionInfo`], or
 //! `secure_proxy_ssl_header` matches. The scheme of the request target
 //! (`GET https://host/ HTTP/1.1` over plain TCP) is the client's say, and
@@ -40,7 +40,8 @@ use crate::state::AppState;
 
 /// What the server knows about the connection a request came on. A server
 /// that terminates TLS itself inserts it in the request's extensions so
-/// [`is_secure`] can tell; `nuages::server::serve` never terminates TLS,
+/// the framework can tell (https redirect, secure cookies, CSRF's referer
+/// check); `nuages::server::serve` never terminates TLS,
 /// so its connections are plain.
 ///
 /// Hosting the application behind an in-process TLS acceptor:
@@ -57,13 +58,6 @@ use crate::state::AppState;
 ///         request
 ///     }))
 /// # }
-/// ```
-///
-/// ```
-/// use nuages::middleware::security::{ConnectionInfo, is_secure};
-/// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(ConnectionInfo { secure: true });
-/// assert!(is_secure(&request, &nuages::conf::Settings::default()));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnectionInfo {
@@ -453,5 +447,14 @@ mod tests {
             "{error:?}"
         );
         assert!(policy("k", "same-origin, unsafe-none", OPENER_POLICIES, false).is_err());
+    }
+
+    #[test]
+    fn a_connection_the_server_marks_secure_is_secure() {
+        let mut request = http::Request::new(());
+        request
+            .extensions_mut()
+            .insert(ConnectionInfo { secure: true });
+        assert!(is_secure(&request, &Settings::default()));
     }
 }

@@ -2,8 +2,8 @@
 //! compressible collected files, for the web server and the application's
 //! own static serving to send to clients that accept them.
 //!
-//! A file is compressed when its type is text-like ([`is_compressible`])
-//! and it has at least [`MIN_SIZE`] bytes; a sibling is kept only when it is
+//! A file is compressed when its type is text-like (CSS, JavaScript, SVG,
+//! HTML, fonts, …) and it has at least 256 bytes; a sibling is kept only when it is
 //! under 95 % of the original's size (otherwise the gain is not worth a
 //! second file), as WhiteNoise does.
 
@@ -161,14 +161,6 @@ fn thousandths(q: &str) -> Option<u16> {
 }
 
 /// Whether a file of this name is text-like.
-///
-/// ```
-/// use nuages::staticfiles::compress::is_compressible;
-/// assert!(is_compressible("css/site.0123456789ab.css"));
-/// assert!(is_compressible("js/app.JS"));
-/// assert!(!is_compressible("img/logo.png"));
-/// assert!(!is_compressible("js/app.js.gz"));
-/// ```
 pub(crate) fn is_compressible(name: &str) -> bool {
     let file = name.rsplit('/').next().unwrap_or(name);
     match file.rsplit_once('.') {
@@ -221,5 +213,13 @@ mod tests {
             .collect();
         let gz = Encoding::Gzip.compress(&noise).unwrap();
         assert!(!worth_keeping(noise.len(), gz.len()));
+    }
+
+    #[test]
+    fn text_types_are_compressible_and_siblings_are_not() {
+        assert!(is_compressible("css/site.0123456789ab.css"));
+        assert!(is_compressible("js/app.JS"));
+        assert!(!is_compressible("img/logo.png"));
+        assert!(!is_compressible("js/app.js.gz"));
     }
 }

@@ -37,10 +37,6 @@ pub(crate) const MANIFEST_VERSION: &str = "1.1";
 pub(crate) const HASH_LEN: usize = 12;
 
 /// The first [`HASH_LEN`] hex digits of the MD5 digest of `content`.
-///
-/// ```
-/// assert_eq!(nuages::staticfiles::manifest::file_hash(b""), "d41d8cd98f00");
-/// ```
 pub(crate) fn file_hash(content: &[u8]) -> String {
     let digest = Md5::digest(content);
     let mut hex = String::with_capacity(32);
@@ -54,14 +50,6 @@ pub(crate) fn file_hash(content: &[u8]) -> String {
 /// `css/site.css` → `css/site.<hash>.css`; `LICENSE` → `LICENSE.<hash>`.
 /// The hash goes before the last extension, as Django does
 /// (`jquery.min.js` → `jquery.min.<hash>.js`).
-///
-/// ```
-/// use nuages::staticfiles::manifest::hashed_name;
-/// assert_eq!(hashed_name("css/site.css", "0123456789ab"), "css/site.0123456789ab.css");
-/// assert_eq!(hashed_name("js/jquery.min.js", "0123456789ab"), "js/jquery.min.0123456789ab.js");
-/// assert_eq!(hashed_name("LICENSE", "0123456789ab"), "LICENSE.0123456789ab");
-/// assert_eq!(hashed_name("a.b/.x", "0123456789ab"), "a.b/.x.0123456789ab");
-/// ```
 pub(crate) fn hashed_name(name: &str, hash: &str) -> String {
     let (dir, file) = match name.rsplit_once('/') {
         Some((dir, file)) => (Some(dir), file),
@@ -79,15 +67,6 @@ pub(crate) fn hashed_name(name: &str, hash: &str) -> String {
 
 /// Whether a file name carries a content hash (`site.0123456789ab.css`),
 /// so that it can be cached forever.
-///
-/// ```
-/// use nuages::staticfiles::manifest::is_hashed_name;
-/// assert!(is_hashed_name("css/site.0123456789ab.css"));
-/// assert!(is_hashed_name("css/site.0123456789ab.css.gz"));
-/// assert!(is_hashed_name("LICENSE.0123456789ab"));
-/// assert!(!is_hashed_name("css/site.css"));
-/// assert!(!is_hashed_name("css/site.0123456789ag.css"));
-/// ```
 pub(crate) fn is_hashed_name(name: &str) -> bool {
     let file = name.rsplit('/').next().unwrap_or(name);
     file.split('.').skip(1).any(|part| {
@@ -100,12 +79,6 @@ pub(crate) fn is_hashed_name(name: &str) -> bool {
 
 /// Whether a name given to `static()` is a folder (its path, before any
 /// `?query` or `#fragment`, ends in `/`): Django leaves those unhashed.
-///
-/// ```
-/// use nuages::staticfiles::manifest::names_a_folder;
-/// assert!(names_a_folder("path/") && names_a_folder("path/?query") && names_a_folder("/"));
-/// assert!(!names_a_folder("css/site.css") && !names_a_folder("a.css?v=1/"));
-/// ```
 pub(crate) fn names_a_folder(name: &str) -> bool {
     name[..name.find(['?', '#']).unwrap_or(name.len())].ends_with('/')
 }
@@ -508,20 +481,6 @@ pub(crate) enum Target {
 }
 
 /// Resolve `url`, found in the static file `referrer`, as Django does.
-///
-/// ```
-/// use nuages::staticfiles::manifest::{Target, resolve_url};
-/// let name = |url| match resolve_url(url, "css/site.css", "/static/") {
-///     Target::Static { name, .. } => Some(name),
-///     Target::External => None,
-/// };
-/// assert_eq!(name("../img/a.png").as_deref(), Some("img/a.png"));
-/// assert_eq!(name("/static/img/a.png?v=1").as_deref(), Some("img/a.png"));
-/// assert_eq!(name("fonts/f.woff#iefix").as_deref(), Some("css/fonts/f.woff"));
-/// for external in ["https://x.org/a.png", "//cdn/a.png", "data:image/png;base64,AA", "#frag", "/media/a.png", "about:blank"] {
-///     assert_eq!(name(external), None, "{external}");
-/// }
-/// ```
 pub(crate) fn resolve_url(url: &str, referrer: &str, static_url: &str) -> Target {
     let url = url.trim();
     if url.is_empty() || url.starts_with('#') || url.starts_with("//") || has_scheme(url) {
@@ -581,15 +540,6 @@ fn normalize(base: &str, relative: &str) -> Option<String> {
 /// `path` as Python's `posixpath.normpath` gives it: no empty or `.`
 /// segment, `a/..` resolved, leading `..` kept (dropped after a leading
 /// `/`), `.` for nothing.
-///
-/// ```
-/// use nuages::staticfiles::manifest::normpath;
-/// assert_eq!(normpath("..//cached///styles.css"), "../cached/styles.css");
-/// assert_eq!(normpath("./a/../../b/./c.png"), "../b/c.png");
-/// assert_eq!(normpath("/static//img/../a.png"), "/static/a.png");
-/// assert_eq!(normpath("/../a.png"), "/a.png");
-/// assert_eq!(normpath("a/.."), ".");
-/// ```
 pub(crate) fn normpath(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
@@ -1071,5 +1021,77 @@ mod tests {
         assert_eq!(value["hash"].as_str().unwrap().len(), HASH_LEN);
         assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
         assert!(Manifest::from_json("{\"paths\":{},\"version\":\"9\"}").is_err());
+    }
+
+    #[test]
+    fn file_hash_is_the_start_of_the_md5_digest() {
+        assert_eq!(file_hash(b""), "d41d8cd98f00");
+        // The value the collectstatic integration test expects for its logo.
+        assert_eq!(file_hash(b"PNG-DATA"), "3023626e5245");
+    }
+
+    #[test]
+    fn hashed_names_carry_twelve_hex_digits() {
+        assert!(is_hashed_name("css/site.0123456789ab.css"));
+        assert!(is_hashed_name("css/site.0123456789ab.css.gz"));
+        assert!(is_hashed_name("LICENSE.0123456789ab"));
+        assert!(!is_hashed_name("css/site.css"));
+        assert!(!is_hashed_name("css/site.0123456789ag.css"));
+    }
+
+    #[test]
+    fn the_hash_goes_before_the_last_extension() {
+        assert_eq!(
+            hashed_name("css/site.css", "0123456789ab"),
+            "css/site.0123456789ab.css"
+        );
+        assert_eq!(
+            hashed_name("js/jquery.min.js", "0123456789ab"),
+            "js/jquery.min.0123456789ab.js"
+        );
+        assert_eq!(
+            hashed_name("LICENSE", "0123456789ab"),
+            "LICENSE.0123456789ab"
+        );
+        assert_eq!(hashed_name("a.b/.x", "0123456789ab"), "a.b/.x.0123456789ab");
+    }
+
+    #[test]
+    fn a_name_ending_in_a_slash_names_a_folder() {
+        assert!(names_a_folder("path/") && names_a_folder("path/?query") && names_a_folder("/"));
+        assert!(!names_a_folder("css/site.css") && !names_a_folder("a.css?v=1/"));
+    }
+
+    #[test]
+    fn normpath_folds_dots_and_slashes_as_posixpath_does() {
+        assert_eq!(normpath("..//cached///styles.css"), "../cached/styles.css");
+        assert_eq!(normpath("./a/../../b/./c.png"), "../b/c.png");
+        assert_eq!(normpath("/static//img/../a.png"), "/static/a.png");
+        assert_eq!(normpath("/../a.png"), "/a.png");
+        assert_eq!(normpath("a/.."), ".");
+    }
+
+    #[test]
+    fn urls_resolve_to_static_names_or_stay_external() {
+        let name = |url| match resolve_url(url, "css/site.css", "/static/") {
+            Target::Static { name, .. } => Some(name),
+            Target::External => None,
+        };
+        assert_eq!(name("../img/a.png").as_deref(), Some("img/a.png"));
+        assert_eq!(name("/static/img/a.png?v=1").as_deref(), Some("img/a.png"));
+        assert_eq!(
+            name("fonts/f.woff#iefix").as_deref(),
+            Some("css/fonts/f.woff")
+        );
+        for external in [
+            "https://x.org/a.png",
+            "//cdn/a.png",
+            "data:image/png;base64,AA",
+            "#frag",
+            "/media/a.png",
+            "about:blank",
+        ] {
+            assert_eq!(name(external), None, "{external}");
+        }
     }
 }

@@ -35,12 +35,6 @@ use crate::templates::StaticUrlFn;
 /// name it lacks is an error that says to run `collectstatic`, never a
 /// silent fallback to the unhashed name. A folder (`path/`, `path/?query`)
 /// is never hashed, as in Django: its URL is `static_url` + path.
-///
-/// ```
-/// let settings = nuages::conf::Settings::default();
-/// let url = nuages::staticfiles::static_url_fn(&settings);
-/// assert_eq!(url("css/site.css").unwrap(), "/static/css/site.css");
-/// ```
 pub(crate) fn static_url_fn(settings: &Settings) -> StaticUrlFn {
     let static_url = settings.static_url.clone();
     let plain = move |path: &str| format!("{static_url}{}", path.trim_start_matches('/'));
@@ -128,5 +122,12 @@ mod tests {
             ..settings(root.path(), false)
         });
         assert!(unset("a.css").unwrap_err().contains("static_root"));
+    }
+
+    #[test]
+    fn static_urls_are_plain_by_default() {
+        let settings = Settings::default();
+        let url = static_url_fn(&settings);
+        assert_eq!(url("css/site.css").unwrap(), "/static/css/site.css");
     }
 }

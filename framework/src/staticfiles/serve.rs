@@ -16,7 +16,7 @@
 //! ever served: `..`, `%2e%2e`, encoded slashes or backslashes, NUL,
 //! absolute paths and symbolic links that lead out all get 404, and so do
 //! ignored names (`.*`, `*~`, `CVS`). A `.br` or `.gz` sibling is sent only
-//! when it passes the same rule as the file ([`Located`]), in the same
+//! when it passes the same rule as the file, in the same
 //! folder; otherwise the file itself is sent.
 
 use std::path::PathBuf;
@@ -184,14 +184,6 @@ pub(crate) async fn middleware(
 /// `None` for anything that could step out of a folder: an empty, `.` or
 /// `..` segment (so also a leading `/`), or a segment that decodes to
 /// something holding `/`, `\` or NUL, or to invalid UTF-8.
-///
-/// ```
-/// use nuages::staticfiles::serve::decode_path;
-/// assert_eq!(decode_path("css/my%20site.css").as_deref(), Some("css/my site.css"));
-/// for bad in ["../x", "%2e%2e/x", "a%2f..%2fx", "a%5cb", "a%00b", "/etc/passwd", "a//b", "", "%ff"] {
-///     assert_eq!(decode_path(bad), None, "{bad}");
-/// }
-/// ```
 pub(crate) fn decode_path(raw: &str) -> Option<String> {
     let mut parts = Vec::new();
     for segment in raw.split('/') {
@@ -211,12 +203,6 @@ pub(crate) fn decode_path(raw: &str) -> Option<String> {
 }
 
 /// The `Content-Type` of a static file: by extension, UTF-8 for text.
-///
-/// ```
-/// let css = nuages::staticfiles::serve::content_type("css/site.css");
-/// assert_eq!(css.to_string(), "text/css; charset=utf-8");
-/// assert_eq!(nuages::staticfiles::serve::content_type("a.png").to_string(), "image/png");
-/// ```
 pub(crate) fn content_type(name: &str) -> Mime {
     let guess = mime_guess::from_path(name).first_or_octet_stream();
     let textual = guess.type_() == mime_guess::mime::TEXT
@@ -231,4 +217,37 @@ pub(crate) fn content_type(name: &str) -> Mime {
         return with_charset;
     }
     guess
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_come_from_the_extension() {
+        let css = content_type("css/site.css");
+        assert_eq!(css.to_string(), "text/css; charset=utf-8");
+        assert_eq!(content_type("a.png").to_string(), "image/png");
+    }
+
+    #[test]
+    fn decoded_paths_never_leave_the_static_folder() {
+        assert_eq!(
+            decode_path("css/my%20site.css").as_deref(),
+            Some("css/my site.css")
+        );
+        for bad in [
+            "../x",
+            "%2e%2e/x",
+            "a%2f..%2fx",
+            "a%5cb",
+            "a%00b",
+            "/etc/passwd",
+            "a//b",
+            "",
+            "%ff",
+        ] {
+            assert_eq!(decode_path(bad), None, "{bad}");
+        }
+    }
 }
