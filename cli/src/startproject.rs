@@ -8,7 +8,7 @@ use nuages::management::scaffold::{self, PROJECT_TEMPLATE};
 use rand::RngExt;
 
 use nuages::Problem;
-use nuages::checks::security::SECRET_KEY_INSECURE_PREFIX;
+use nuages::conf::SECRET_KEY_INSECURE_PREFIX;
 use nuages::management::CommandError;
 
 /// Characters of generated secret keys: no quote or backslash (TOML) and no

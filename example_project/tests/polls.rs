@@ -40,7 +40,7 @@ async fn site_with(extra: &str) -> Site {
         .load()
         .unwrap();
     let application = Application::new(project.clone(), settings).unwrap();
-    let pool = application.state().databases.get("default").await.unwrap();
+    let pool = application.databases().get("default").await.unwrap();
     nuages::migrations::apply(&pool, &nuages::migrations::sets(&project), |_| {})
         .await
         .unwrap();
@@ -53,13 +53,7 @@ async fn site_with(extra: &str) -> Site {
 
 impl Site {
     async fn question(&self, text: &str, minutes_from_now: i64, choices: &[&str]) -> i64 {
-        let pool = self
-            .application
-            .state()
-            .databases
-            .get("default")
-            .await
-            .unwrap();
+        let pool = self.application.databases().get("default").await.unwrap();
         let when = timezone::to_db(
             timezone::now() + timezone::chrono::Duration::minutes(minutes_from_now),
         );
@@ -67,13 +61,7 @@ impl Site {
     }
 
     async fn votes(&self, question: i64) -> Vec<i64> {
-        let pool = self
-            .application
-            .state()
-            .databases
-            .get("default")
-            .await
-            .unwrap();
+        let pool = self.application.databases().get("default").await.unwrap();
         mysite::polls::models::Choice::of(&pool, question)
             .await
             .unwrap()
@@ -151,13 +139,7 @@ async fn the_projects_middleware_section_state_and_filter_are_used() {
 
     // The shared VotesSinceStart, and the app's pluralize filter.
     let id = site.question("Pick one", -1, &["One", "Two"]).await;
-    let pool = site
-        .application
-        .state()
-        .databases
-        .get("default")
-        .await
-        .unwrap();
+    let pool = site.application.databases().get("default").await.unwrap();
     let one = mysite::polls::models::Choice::of(&pool, id).await.unwrap()[0].id;
     let first = site.vote(id, Some(one)).await;
     assert_eq!(first.status, 302);
@@ -223,13 +205,7 @@ async fn missing_and_future_questions_are_404() {
 async fn a_vote_counts_once_and_redirects_to_the_results() {
     let site = site().await;
     let id = site.question("Pick", -1, &["one", "two"]).await;
-    let pool = site
-        .application
-        .state()
-        .databases
-        .get("default")
-        .await
-        .unwrap();
+    let pool = site.application.databases().get("default").await.unwrap();
     let choices = mysite::polls::models::Choice::of(&pool, id).await.unwrap();
     let response = site.vote(id, Some(choices[1].id)).await;
     assert_eq!(response.status, 302, "{}", response.text());
@@ -267,13 +243,7 @@ async fn voting_without_a_choice_shows_the_form_again_with_an_error() {
         response.text()
     );
     // A choice of another question is no choice either.
-    let pool = site
-        .application
-        .state()
-        .databases
-        .get("default")
-        .await
-        .unwrap();
+    let pool = site.application.databases().get("default").await.unwrap();
     let foreign = mysite::polls::models::Choice::of(&pool, other)
         .await
         .unwrap()[0]

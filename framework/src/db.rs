@@ -1,10 +1,10 @@
 //! Databases: one sqlx pool per `[databases.<alias>]`, opened on first use.
 //!
 //! Pools are sqlx's `Any` pools: a URL works when this build has the driver
-//! of its scheme ([`DRIVERS`]; today SQLite). SQLite, the default, gets its
+//! of its scheme (today SQLite). SQLite, the default, gets its
 //! folder created, WAL journaling, a busy timeout and foreign keys on every
 //! connection. A URL without a driver is refused when the application is
-//! built ([`check_url`]), and reported by `check` as `nuages.E011`.
+//! built, and reported by `check` as `nuages.E011`.
 //!
 //! ```
 //! use nuages::db::Db;
@@ -28,7 +28,7 @@ use crate::error::{Error, Problem, Result};
 
 /// A database driver installed in sqlx's `Any`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Driver {
+pub(crate) struct Driver {
     /// The database's name, as sqlx gives it (`SQLite`).
     pub name: &'static str,
     /// The URL schemes it answers to (`sqlite`).
@@ -49,7 +49,7 @@ impl Driver {
 /// the workspace enables. A test connects with every scheme sqlx knows and
 /// fails if this list and what sqlx installed differ, so enabling a
 /// feature (`postgres`) means adding its type here (`sqlx::Postgres`).
-pub const DRIVERS: &[Driver] = &[Driver::of::<sqlx::Sqlite>()];
+pub(crate) const DRIVERS: &[Driver] = &[Driver::of::<sqlx::Sqlite>()];
 
 /// The URL schemes of [`DRIVERS`] with their database: `sqlite: (SQLite)`.
 fn supported_schemes() -> String {
@@ -80,7 +80,7 @@ fn closest_scheme(scheme: &str) -> String {
 /// this build: the error is what [`Application::new`](crate::Application::new)
 /// fails with and `check` reports (`nuages.E011`), instead of the first
 /// request that needs the database.
-pub fn check_url(alias: &str, url: &str) -> Result<()> {
+pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
     let scheme = url
         .split_once(':')
         .map(|(scheme, _)| scheme.to_ascii_lowercase())
@@ -177,7 +177,7 @@ impl Databases {
 }
 
 /// The SQLite file a URL points at, if it is a SQLite URL with a file.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

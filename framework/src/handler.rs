@@ -31,7 +31,7 @@ use crate::middleware::Registered;
 use crate::project::{App, Project};
 use crate::state::AppState;
 use crate::staticfiles::{StaticHandler, StaticServing};
-use crate::templates::Engine;
+use crate::templates::{Engine, Templates};
 
 /// Build the project's [`Application`] with the selected settings: the
 /// equivalent of Django's `get_wsgi_application()`.
@@ -134,9 +134,15 @@ impl Application {
         &self.state.settings
     }
 
-    /// The shared state (settings, routes, templates, databases).
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
+    /// The databases of the `databases` setting, connected on first use.
+    pub fn databases(&self) -> &Databases {
+        &self.state.databases
+    }
+
+    /// The project's templates, to render outside a request (a command, a
+    /// test); a view takes the [`Templates`] extractor instead.
+    pub fn templates(&self) -> Templates {
+        Templates::outside_request(self.state.templates.clone())
     }
 
     /// The axum router, to nest or merge into a larger one.

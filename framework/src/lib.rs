@@ -59,20 +59,20 @@
 
 #![warn(missing_docs)]
 
-pub mod autoreload;
+pub(crate) mod autoreload;
 pub mod checks;
 pub mod conf;
 pub mod db;
 mod error;
 pub mod extract;
-pub mod handler;
-pub mod logging;
+mod handler;
+pub(crate) mod logging;
 pub mod management;
 pub mod middleware;
 pub mod migrations;
 pub mod project;
 pub mod server;
-pub mod state;
+mod state;
 pub mod staticfiles;
 pub mod templates;
 pub mod test;
@@ -80,10 +80,9 @@ pub mod timezone;
 pub mod urls;
 pub mod views;
 
-pub use error::{Error, ErrorReport, Problem, Result};
+pub use error::{Error, Problem, Result};
 pub use handler::{Application, get_wsgi_application};
 pub use project::{App, Project};
-pub use state::AppState;
 
 /// The version of this framework.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

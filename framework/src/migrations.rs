@@ -79,7 +79,7 @@ impl MigrationState {
 }
 
 /// Every migration of `sets` with its state in the database.
-pub async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<MigrationState>> {
+pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<MigrationState>> {
     let mut connection = pool.acquire().await?;
     let mut out = Vec::new();
     for set in sets {
@@ -184,7 +184,10 @@ fn migrate_error(error: MigrateError) -> Error {
 }
 
 /// The notice `runserver` prints when migrations are pending, if any.
-pub async fn pending_notice(project: &Project, settings: &crate::conf::Settings) -> Option<String> {
+pub(crate) async fn pending_notice(
+    project: &Project,
+    settings: &crate::conf::Settings,
+) -> Option<String> {
     let sets = sets(project);
     if sets.is_empty() {
         return None;

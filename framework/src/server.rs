@@ -27,13 +27,13 @@ use connection::{NoticeRequests, Phase};
 /// How long a client may take to send a request's headers, counted from the
 /// accept for a new connection (one that sends nothing included); it also
 /// bounds how long an idle HTTP/1.1 keep-alive connection is kept.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
-pub const MAX_HEADER_BUFFER: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
 /// Where to listen: `HOST:PORT` or `unix:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bind {
+pub(crate) enum Bind {
     /// A TCP address.
     Tcp(SocketAddr),
     /// A unix socket path.
@@ -50,14 +50,7 @@ impl std::fmt::Display for Bind {
 }
 
 /// Parse `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH` (relative paths against `base`).
-///
-/// ```
-/// use nuages::server::{parse_bind, Bind};
-/// assert_eq!(parse_bind("127.0.0.1:8000", "/".as_ref()).unwrap(), Bind::Tcp("127.0.0.1:8000".parse().unwrap()));
-/// assert!(matches!(parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(), Bind::Unix(_)));
-/// assert!(parse_bind("localhost", "/".as_ref()).is_err());
-/// ```
-pub fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
+pub(crate) fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
     if let Some(path) = text.strip_prefix("unix:") {
         if path.is_empty() {
             return Err("unix: needs a path, e.g. unix:/run/mysite/mysite.sock".into());
@@ -114,7 +107,7 @@ impl Listener {
 
 /// A socket passed by the parent process as `LISTEN_FDS` (systemd socket
 /// activation, or `runserver`'s reloader), TCP or unix, made non-blocking.
-pub fn inherited_listener() -> io::Result<Option<Listener>> {
+pub(crate) fn inherited_listener() -> io::Result<Option<Listener>> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() == 0 {
         return Ok(None);
@@ -138,7 +131,7 @@ pub fn inherited_listener() -> io::Result<Option<Listener>> {
 }
 
 /// A TCP listener passed by the parent process, for `runserver`.
-pub fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
+pub(crate) fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() == 0 {
         return Ok(None);
@@ -151,7 +144,7 @@ pub fn inherited_tcp_listener() -> io::Result<Option<std::net::TcpListener>> {
 }
 
 /// Bind `addr` for serving (non-blocking).
-pub fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     Ok(listener)
@@ -160,7 +153,7 @@ pub fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// Bind a unix socket at `path` with `mode` (octal, e.g. 0o660). A stale
 /// socket file is replaced; a live one (a server answers) is an error, and
 /// so is any other kind of file.
-pub fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
+pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -190,7 +183,7 @@ pub fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler");
@@ -203,7 +196,9 @@ pub async fn shutdown_signal() {
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// See [`HEADER_READ_TIMEOUT`].
+    /// How long a client may take to send a request's headers, counted from
+    /// the accept for a new connection; it also bounds how long an idle
+    /// HTTP/1.1 keep-alive connection is kept. 30 seconds by default.
     pub header_read_timeout: Duration,
     /// How long requests in flight may take to finish after shutdown starts.
     pub graceful_timeout: Duration,
@@ -663,5 +658,18 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert!(bind_unix(&file, 0o660).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    }
+
+    #[test]
+    fn parse_bind_takes_an_address_or_a_unix_socket() {
+        assert_eq!(
+            parse_bind("127.0.0.1:8000", "/".as_ref()).unwrap(),
+            Bind::Tcp("127.0.0.1:8000".parse().unwrap())
+        );
+        assert!(matches!(
+            parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(),
+            Bind::Unix(_)
+        ));
+        assert!(parse_bind("localhost", "/".as_ref()).is_err());
     }
 }

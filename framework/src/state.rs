@@ -14,7 +14,7 @@ use crate::urls::Resolver;
 
 /// Everything a request may need, built once per application.
 #[derive(Debug)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The project's name.
     pub project: String,
     /// The loaded settings.

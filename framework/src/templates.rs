@@ -48,7 +48,7 @@ macro_rules! context {
 pub use crate::context;
 
 /// The context key where the CSRF middleware puts the current token.
-pub const CSRF_TOKEN_KEY: &str = "csrf_token";
+pub(crate) const CSRF_TOKEN_KEY: &str = "csrf_token";
 
 /// A template that cannot be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +106,10 @@ impl TemplateError {
 }
 
 /// How `static()` turns a path into a URL (plain, or hashed with a manifest).
-pub type StaticUrlFn = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+pub(crate) type StaticUrlFn = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// The template engine of an application, built once.
-pub struct Engine {
+pub(crate) struct Engine {
     dirs: Vec<PathBuf>,
     reload: bool,
     resolver: Arc<Resolver>,
@@ -150,19 +150,6 @@ impl Engine {
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
         })
-    }
-
-    /// The folders searched, in order.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-
-    /// The names of every loaded template.
-    pub fn template_names(&self) -> Vec<String> {
-        let tera = self.current().unwrap_or_else(|_| self.snapshot());
-        let mut names: Vec<String> = tera.get_template_names().map(str::to_string).collect();
-        names.sort();
-        names
     }
 
     /// Whether a template of this name exists.
@@ -231,7 +218,7 @@ struct TemplateFile {
 
 /// Every template file under `dirs` by the name it is known by; for a name
 /// found twice, the earlier folder's. Hidden files and `~` backups are skipped.
-pub fn template_files(dirs: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>, TemplateError> {
+pub(crate) fn template_files(dirs: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>, TemplateError> {
     Ok(collect_templates(dirs)?
         .into_iter()
         .map(|file| (file.name, file.path))
@@ -386,13 +373,13 @@ fn value_text(value: &Value) -> String {
 /// Values that middleware adds to every template rendered for a request
 /// (the CSRF token, for example). Lives in the request's extensions.
 #[derive(Debug, Clone, Default)]
-pub struct RequestContext(pub Context);
+pub(crate) struct RequestContext(pub Context);
 
 /// Set when a template is rendered for this request, for middleware that
 /// only acts on rendered pages (the CSRF cookie is sent only when a page may
 /// carry a token). Middleware inserts it into the request's extensions.
 #[derive(Debug, Clone, Default)]
-pub struct TemplateRendered(pub Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct TemplateRendered(pub Arc<std::sync::atomic::AtomicBool>);
 
 impl TemplateRendered {
     /// Whether a template was rendered.
@@ -407,7 +394,7 @@ impl TemplateRendered {
 }
 
 /// Extractor: render templates for this request, with what middleware added
-/// to the [`RequestContext`].
+/// to every template's context (`csrf_token`).
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
@@ -416,6 +403,15 @@ pub struct Templates {
 }
 
 impl Templates {
+    /// Templates without what middleware adds for a request (`csrf_token`).
+    pub(crate) fn outside_request(engine: Arc<Engine>) -> Templates {
+        Templates {
+            engine,
+            request: Context::new(),
+            rendered: None,
+        }
+    }
+
     /// Render `name` into an HTML response body.
     pub fn render(&self, name: &str, mut context: Context) -> Result<Html<String>, Error> {
         self.render_string(name, {

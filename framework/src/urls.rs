@@ -43,7 +43,7 @@ use crate::middleware::csrf::CsrfExempt;
 
 /// What a path parameter accepts, as Django's path converters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Converter {
+pub(crate) enum Converter {
     /// Any non-empty segment without `/` (the default).
     Str,
     /// Zero or more digits.

@@ -35,8 +35,7 @@ impl Command for Seed {
         let application = ctx.application()?;
         let added = ctx.block_on(async {
             let pool = application
-                .state()
-                .databases
+                .databases()
                 .get(nuages::db::DEFAULT_ALIAS)
                 .await?;
             if Question::count(&pool).await? > 0 {

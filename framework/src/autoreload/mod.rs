@@ -27,8 +27,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+pub use child::StartReport;
 use child::{Outcome, Starting};
-pub use child::{STATUS_FD_VARIABLE, StartReport};
 use standin::{Failure, StandIn};
 use watch::{Change, Watched};
 

@@ -134,14 +134,6 @@ fn decode(text: &str) -> String {
 
 /// The W006 message for the server `url` of `what` (`the database
 /// 'default'`), set by `setting`, when it is on a network address without TLS.
-///
-/// ```
-/// use nuages::checks::database::server_url_problem;
-/// assert!(server_url_problem("the cache", "cache_url", "redis://10.0.0.5:6379/0").is_some());
-/// assert!(server_url_problem("the cache", "cache_url", "rediss://10.0.0.5:6379/0").is_none());
-/// assert!(server_url_problem("the database", "url", "postgres://db.example.com/site?sslmode=verify-full").is_none());
-/// assert!(server_url_problem("the database", "url", "postgres://localhost/site").is_none());
-/// ```
 pub fn server_url_problem(what: &str, setting: &str, url: &str) -> Option<CheckMessage> {
     let parsed = ServerUrl::parse(url)?;
     if parsed.is_local() || parsed.requires_tls() {
@@ -369,5 +361,20 @@ mod tests {
         );
         set_url(&mut settings, "postgres://site@localhost/site");
         assert!(ctx(&settings, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_server_url_is_a_problem_without_tls_unless_local() {
+        assert!(server_url_problem("the cache", "cache_url", "redis://10.0.0.5:6379/0").is_some());
+        assert!(server_url_problem("the cache", "cache_url", "rediss://10.0.0.5:6379/0").is_none());
+        assert!(
+            server_url_problem(
+                "the database",
+                "url",
+                "postgres://db.example.com/site?sslmode=verify-full"
+            )
+            .is_none()
+        );
+        assert!(server_url_problem("the database", "url", "postgres://localhost/site").is_none());
     }
 }

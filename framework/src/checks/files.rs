@@ -25,7 +25,7 @@ use crate::error::Problem;
 use crate::server::{Bind, parse_bind};
 
 /// The checks of this file.
-pub fn checks() -> Vec<Check> {
+pub(crate) fn checks() -> Vec<Check> {
     vec![
         Check {
             name: "server_user_exists",
@@ -63,7 +63,7 @@ pub fn checks() -> Vec<Check> {
 /// A user the server may run as, who cannot be looked up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum UserError {
+pub(crate) enum UserError {
     /// No account of this name.
     #[error("there is no user '{0}' on this system")]
     Unknown(String),
@@ -133,7 +133,7 @@ impl Identity {
     }
 
     /// The account `name`, with its groups as `initgroups` would set them.
-    pub fn of_user(name: &str) -> Result<Identity, UserError> {
+    pub(crate) fn of_user(name: &str) -> Result<Identity, UserError> {
         let c_name = CString::new(name).map_err(|_| UserError::Unknown(name.to_string()))?;
         let (uid, gid) = lookup_user(&c_name, name)?;
         let mut capacity: libc::c_int = 32;
@@ -174,7 +174,7 @@ impl Identity {
     }
 
     /// [`of_user`](Identity::of_user) for `Some(name)`, else [`current`](Identity::current).
-    pub fn resolve(user: Option<&str>) -> Result<Identity, UserError> {
+    pub(crate) fn resolve(user: Option<&str>) -> Result<Identity, UserError> {
         match user {
             Some(name) => Identity::of_user(name),
             None => Ok(Identity::current()),
@@ -500,7 +500,7 @@ fn server_identity(ctx: &CheckContext) -> Option<Identity> {
 }
 
 /// `nuages.E012`: `serve_user` (or `check --user`) names no account.
-pub fn check_server_user(ctx: &CheckContext) -> Vec<CheckMessage> {
+pub(crate) fn check_server_user(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Some(name) = ctx.user.as_deref() else {
         return vec![];
     };
@@ -528,7 +528,7 @@ pub fn check_server_user(ctx: &CheckContext) -> Vec<CheckMessage> {
 /// `nuages.W011`: with `--deploy`, run as root and told of no other user
 /// (no `serve_user`, no `--user`), the permissions were judged for root,
 /// who may write anything: the server's own account may still be refused.
-pub fn check_judged_for_root(ctx: &CheckContext) -> Vec<CheckMessage> {
+pub(crate) fn check_judged_for_root(ctx: &CheckContext) -> Vec<CheckMessage> {
     // SAFETY: reads the process's effective user id.
     let root = unsafe { libc::geteuid() } == 0;
     if ctx.user.is_some() || !root {
@@ -550,7 +550,7 @@ pub fn check_judged_for_root(ctx: &CheckContext) -> Vec<CheckMessage> {
 /// user cannot write (or create). A warning: `serve` creates the socket only
 /// when systemd does not pass it one (the `.socket` unit of `deployconfig
 /// systemd` creates it as root), and then it fails to start.
-pub fn check_socket(ctx: &CheckContext) -> Vec<CheckMessage> {
+pub(crate) fn check_socket(ctx: &CheckContext) -> Vec<CheckMessage> {
     if ctx.env.contains_key("LISTEN_FDS") {
         // systemd passed the sockets: serve creates none.
         return vec![];
@@ -577,7 +577,7 @@ pub fn check_socket(ctx: &CheckContext) -> Vec<CheckMessage> {
 }
 
 /// `nuages.E001` / `nuages.W004` for every SQLite database with a file.
-pub fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
+pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
     let files: Vec<(String, PathBuf)> = ctx
         .settings
         .databases
@@ -606,7 +606,7 @@ pub fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
 }
 
 /// `nuages.E002` / `nuages.W005` for `log_file`.
-pub fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
+pub(crate) fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Some(file) = &ctx.settings.log_file else {
         return vec![];
     };

@@ -4,7 +4,7 @@
 //!
 //! `manage check` runs them and prints Django's report; `runserver` runs the
 //! checks that are not deploy-only before it starts, and `serve` runs all of
-//! them (see [`startup_checks`](crate::management::commands::check::startup_checks)).
+//! them.
 //! Errors stop both servers.
 //!
 //! # Writing a check
@@ -49,7 +49,7 @@
 //!
 //! The `settings` checks report what the application refuses to start
 //! with, through the validation code it runs itself, with the same message
-//! and hint (see [`startup`]): a `check` that passes gives a server that
+//! and hint: a `check` that passes gives a server that
 //! starts. `nuages.E013` and `nuages.E014` do the same for `serve`.
 //!
 //! File permissions are read from the mode bits and ownership (ACLs and
@@ -58,15 +58,15 @@
 //! the user running `check`; `runserver` and `serve` judge them for the
 //! user they run as.
 
-pub mod database;
-pub mod email;
+pub(crate) mod database;
+pub(crate) mod email;
 pub mod files;
 mod raw;
 mod report;
-pub mod security;
-pub mod startup;
-pub mod staticfiles;
-pub mod templates;
+pub(crate) mod security;
+pub(crate) mod startup;
+pub(crate) mod staticfiles;
+pub(crate) mod templates;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -77,7 +77,6 @@ use crate::conf::Settings;
 use crate::error::Problem;
 use crate::project::Project;
 
-pub use raw::{RawValue, raw_setting};
 pub use report::{Report, Stream};
 
 /// How serious a message is, as Django's levels.
@@ -284,7 +283,7 @@ impl fmt::Debug for Check {
 
 /// The built-in checks; each family lives in a file of this module and adds
 /// its list here.
-pub fn builtin() -> Vec<Check> {
+pub(crate) fn builtin() -> Vec<Check> {
     let mut checks = Vec::new();
     checks.extend(startup::checks());
     checks.extend(security::checks());
@@ -298,7 +297,7 @@ pub fn builtin() -> Vec<Check> {
 
 /// Every check of `project`: the built-in ones, the project's, then each
 /// installed app's.
-pub fn registered(project: &Project) -> Vec<Check> {
+pub(crate) fn registered(project: &Project) -> Vec<Check> {
     let mut checks = builtin();
     checks.extend(project.registered_checks());
     checks
@@ -306,7 +305,7 @@ pub fn registered(project: &Project) -> Vec<Check> {
 
 /// The tags `--tag` accepts: those of the checks that run (deploy-only ones
 /// only with `deploy`), sorted.
-pub fn available_tags(project: &Project, deploy: bool) -> BTreeSet<&'static str> {
+pub(crate) fn available_tags(project: &Project, deploy: bool) -> BTreeSet<&'static str> {
     registered(project)
         .iter()
         .filter(|check| deploy || !check.deploy)

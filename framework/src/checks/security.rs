@@ -5,18 +5,7 @@
 
 use super::raw::{raw_setting, variable_for};
 use super::{Check, CheckContext, CheckMessage};
-use crate::conf::Settings;
-
-/// Values browsers accept in `Referrer-Policy`: the `security`
-/// middleware's list, which `security.E023` reports against.
-pub const REFERRER_POLICY_VALUES: &[&str] = crate::middleware::security::REFERRER_POLICIES;
-
-/// Values browsers accept in `Cross-Origin-Opener-Policy`: the `security`
-/// middleware's list, which `security.E024` reports against.
-pub const CROSS_ORIGIN_OPENER_POLICY_VALUES: &[&str] = crate::middleware::security::OPENER_POLICIES;
-
-/// The prefix `startproject` gives the development key.
-pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
+use crate::conf::{SECRET_KEY_INSECURE_PREFIX, Settings};
 /// The shortest secret key that passes `security.W009`.
 pub const SECRET_KEY_MIN_LENGTH: usize = 50;
 /// The fewest distinct characters of a key that passes `security.W009`.
@@ -211,13 +200,6 @@ pub fn check_ssl_redirect(ctx: &CheckContext) -> Vec<CheckMessage> {
 
 /// Whether `key` passes `security.W009`: 50 characters or more, 5 distinct
 /// characters or more, and not the `startproject` development key.
-///
-/// ```
-/// use nuages::checks::security::is_strong_secret;
-/// assert!(!is_strong_secret("short"));
-/// assert!(!is_strong_secret(&"a".repeat(60)));
-/// assert!(is_strong_secret("1nJ6mX0vW8qZ3rT5yB7cD9eF2gH4iK6lM8nO0pQ2rS4tU6vW8xY0z"));
-/// ```
 pub fn is_strong_secret(key: &str) -> bool {
     let distinct: std::collections::BTreeSet<char> = key.chars().collect();
     key.chars().count() >= SECRET_KEY_MIN_LENGTH
@@ -484,15 +466,6 @@ pub fn check_secret_key_in_file(ctx: &CheckContext) -> Vec<CheckMessage> {
 }
 
 /// Whether a `serve_bind` value listens on every interface.
-///
-/// ```
-/// use nuages::checks::security::binds_all_interfaces;
-/// assert!(binds_all_interfaces("0.0.0.0:8000"));
-/// assert!(binds_all_interfaces("[::]:8000"));
-/// assert!(binds_all_interfaces("0:8000"));
-/// assert!(!binds_all_interfaces("127.0.0.1:8000"));
-/// assert!(!binds_all_interfaces("unix:/run/site/site.sock"));
-/// ```
 pub fn binds_all_interfaces(bind: &str) -> bool {
     let bind = bind.trim();
     if bind.starts_with("unix:") {
@@ -828,5 +801,23 @@ mod tests {
             "{}",
             messages[0].message
         );
+    }
+
+    #[test]
+    fn binds_all_interfaces_knows_the_wildcard_addresses() {
+        assert!(binds_all_interfaces("0.0.0.0:8000"));
+        assert!(binds_all_interfaces("[::]:8000"));
+        assert!(binds_all_interfaces("0:8000"));
+        assert!(!binds_all_interfaces("127.0.0.1:8000"));
+        assert!(!binds_all_interfaces("unix:/run/site/site.sock"));
+    }
+
+    #[test]
+    fn a_strong_secret_is_long_and_varied() {
+        assert!(!is_strong_secret("short"));
+        assert!(!is_strong_secret(&"a".repeat(60)));
+        assert!(is_strong_secret(
+            "1nJ6mX0vW8qZ3rT5yB7cD9eF2gH4iK6lM8nO0pQ2rS4tU6vW8xY0z"
+        ));
     }
 }

@@ -81,17 +81,6 @@ impl Relation {
 /// collecting would copy files into their own sources, or clearing the root
 /// would delete them. Paths are compared after resolving `..` and symbolic
 /// links. Empty when `static_root` is unset.
-///
-/// ```
-/// use nuages::conf::Settings;
-/// let settings = Settings {
-///     static_root: Some("/srv/site/static".into()),
-///     staticfiles_dirs: vec!["/srv/site/static".into()],
-///     ..Settings::default()
-/// };
-/// let messages = nuages::checks::staticfiles::static_root_conflicts(&settings, &[]);
-/// assert_eq!(messages[0].id, "staticfiles.E002");
-/// ```
 pub fn static_root_conflicts(settings: &Settings, apps: &[App]) -> Vec<CheckMessage> {
     let Some(root) = &settings.static_root else {
         return vec![];
@@ -408,5 +397,16 @@ mod tests {
         );
         std::fs::write(root.join(MANIFEST_NAME), "{\"paths\": {}}").unwrap();
         assert!(check(&settings).is_empty());
+    }
+
+    #[test]
+    fn static_root_that_is_also_a_source_folder_conflicts() {
+        let settings = Settings {
+            static_root: Some("/srv/site/static".into()),
+            staticfiles_dirs: vec!["/srv/site/static".into()],
+            ..Settings::default()
+        };
+        let messages = static_root_conflicts(&settings, &[]);
+        assert_eq!(messages[0].id, "staticfiles.E002");
     }
 }

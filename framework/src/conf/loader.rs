@@ -19,13 +19,6 @@ pub const VARIABLE_PREFIX: &str = "NUAGES_";
 
 /// Pick the settings file: `--settings FILE` beats `NUAGES_SETTINGS`, which
 /// beats the project's default.
-///
-/// ```
-/// use std::path::Path;
-/// use nuages::conf::select_settings_file;
-/// let chosen = select_settings_file(None, Some("prod.toml".into()), Path::new("settings.toml"));
-/// assert_eq!(chosen, Path::new("prod.toml"));
-/// ```
 pub fn select_settings_file(
     flag: Option<&Path>,
     variable: Option<String>,
@@ -1148,5 +1141,12 @@ mod tests {
             settings.databases["default"].url,
             format!("sqlite://{}", site.join("db/db.sqlite3").display())
         );
+    }
+
+    #[test]
+    fn the_environment_selects_the_settings_file_without_a_flag() {
+        let chosen =
+            select_settings_file(None, Some("prod.toml".into()), Path::new("settings.toml"));
+        assert_eq!(chosen, Path::new("prod.toml"));
     }
 }

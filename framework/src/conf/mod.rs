@@ -20,8 +20,13 @@ use serde::{Deserialize, Serialize};
 
 pub use error::SettingsError;
 pub use keys::{DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
-pub use loader::{SETTINGS_VARIABLE, SettingsLoader, select_settings_file};
+pub(crate) use loader::select_settings_file;
+pub use loader::{SETTINGS_VARIABLE, SettingsLoader};
 pub use section::{Section, Sections};
+
+/// The prefix `startproject` gives the development `secret_key`; the
+/// deployment checks (`security.W009`) and `serve` refuse a key that has it.
+pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
 
 /// The names the `middleware` setting lists by default, outermost first.
 /// Every built-in middleware is on by default, so these are also the

@@ -167,7 +167,7 @@ fn check(name: &str, kind: NameKind) -> Result<(), String> {
 }
 
 /// A name close to `name` that passes every rule.
-pub fn suggest(name: &str, kind: NameKind) -> String {
+pub(crate) fn suggest(name: &str, kind: NameKind) -> String {
     let mut cleaned: String = name
         .chars()
         .map(|c| {

@@ -20,7 +20,8 @@ use include_dir::{Dir, DirEntry, include_dir};
 pub static PROJECT_TEMPLATE: Dir<'static> =
     include_dir!("$CARGO_MANIFEST_DIR/scaffolds/project_template");
 /// The app scaffold.
-pub static APP_TEMPLATE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffolds/app_template");
+pub(crate) static APP_TEMPLATE: Dir<'static> =
+    include_dir!("$CARGO_MANIFEST_DIR/scaffolds/app_template");
 
 /// Why a scaffold could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +134,7 @@ fn write_dir(
 }
 
 /// `src/app_name/views.rs-tpl` → `src/polls/views.rs`.
-pub fn render_path(path: &Path, vars: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn render_path(path: &Path, vars: &[(&str, &str)]) -> PathBuf {
     path.components()
         .map(|component| {
             let mut part = component.as_os_str().to_string_lossy().to_string();
@@ -150,7 +151,7 @@ pub fn render_path(path: &Path, vars: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Replace each `{{ key }}` of `vars` in `text`.
-pub fn render_text(text: &str, vars: &[(&str, &str)]) -> String {
+pub(crate) fn render_text(text: &str, vars: &[(&str, &str)]) -> String {
     let mut out = text.to_string();
     for (key, value) in vars {
         out = out.replace(&format!("{{{{ {key} }}}}"), value);

@@ -68,22 +68,22 @@ pub const FORM_FIELD: &str = "csrfmiddlewaretoken";
 pub const HEADER_NAME: &str = "x-csrftoken";
 /// The cookie lasts a year (Django's `CSRF_COOKIE_AGE`), so that a form
 /// left open for days still posts.
-pub const COOKIE_AGE: i64 = 60 * 60 * 24 * 7 * 52;
+pub(crate) const COOKIE_AGE: i64 = 60 * 60 * 24 * 7 * 52;
 /// Length of the secret in the cookie.
-pub const SECRET_LENGTH: usize = 32;
+pub(crate) const SECRET_LENGTH: usize = 32;
 /// Length of a masked token.
-pub const TOKEN_LENGTH: usize = 2 * SECRET_LENGTH;
+pub(crate) const TOKEN_LENGTH: usize = 2 * SECRET_LENGTH;
 
 /// Django's `CSRF_ALLOWED_CHARS`, in its order (`ascii_letters + digits`),
 /// so tokens are interchangeable with Django's.
 const CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// The first message of every CSRF failure page.
-pub const FAILURE: &str = "CSRF verification failed. Request aborted.";
+pub(crate) const FAILURE: &str = "CSRF verification failed. Request aborted.";
 
 /// What is wrong with a token's or a cookie's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenFormatError {
+pub(crate) enum TokenFormatError {
     /// Neither 32 nor 64 characters.
     #[error("has incorrect length")]
     Length,
@@ -95,7 +95,7 @@ pub enum TokenFormatError {
 /// Why a request failed the CSRF check: the second line of its 403 page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum CsrfFailure {
+pub(crate) enum CsrfFailure {
     /// No `csrftoken` cookie came with the request.
     #[error("CSRF cookie not set.")]
     NoCookie,
@@ -167,7 +167,7 @@ impl CsrfFailure {
 /// The OS random number generator failed: no secret can be made safely.
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
-pub struct RandomError(#[from] rand::rngs::SysError);
+pub(crate) struct RandomError(#[from] rand::rngs::SysError);
 
 /// `n` characters of [`CHARS`], uniformly, from the OS random generator.
 fn random_string(n: usize) -> Result<String, RandomError> {
@@ -196,12 +196,12 @@ fn char_index(c: u8) -> Option<usize> {
 }
 
 /// A new random secret for the cookie.
-pub fn new_secret() -> Result<String, RandomError> {
+pub(crate) fn new_secret() -> Result<String, RandomError> {
     random_string(SECRET_LENGTH)
 }
 
 /// Check a token or cookie value: 32 or 64 ASCII letters and digits.
-pub fn check_format(token: &str) -> Result<(), TokenFormatError> {
+pub(crate) fn check_format(token: &str) -> Result<(), TokenFormatError> {
     if token.len() != SECRET_LENGTH && token.len() != TOKEN_LENGTH {
         return Err(TokenFormatError::Length);
     }
@@ -227,14 +227,14 @@ fn mask_with(secret: &str, mask: &str) -> String {
 }
 
 /// A fresh masked token for `secret`.
-pub fn mask_secret(secret: &str) -> Result<String, RandomError> {
+pub(crate) fn mask_secret(secret: &str) -> Result<String, RandomError> {
     Ok(mask_with(secret, &random_string(SECRET_LENGTH)?))
 }
 
 /// The secret a well-formed token stands for: a 64-character token is
 /// unmasked, a 32-character one is the secret itself (what JavaScript copies
 /// from the cookie).
-pub fn unmask(token: &str) -> Result<String, TokenFormatError> {
+pub(crate) fn unmask(token: &str) -> Result<String, TokenFormatError> {
     check_format(token)?;
     if token.len() == SECRET_LENGTH {
         return Ok(token.to_string());
@@ -251,7 +251,7 @@ pub fn unmask(token: &str) -> Result<String, TokenFormatError> {
 }
 
 /// Whether `token` stands for `secret`, compared in constant time.
-pub fn token_matches(token: &str, secret: &str) -> Result<bool, TokenFormatError> {
+pub(crate) fn token_matches(token: &str, secret: &str) -> Result<bool, TokenFormatError> {
     let unmasked = unmask(token)?;
     Ok(unmasked.as_bytes().ct_eq(secret.as_bytes()).into())
 }
@@ -412,7 +412,7 @@ fn split_origin(url: &str) -> Option<(&str, &str)> {
 
 /// The `csrf` middleware's settings, checked once.
 #[derive(Debug)]
-pub struct CsrfConfig {
+pub(crate) struct CsrfConfig {
     app: Arc<AppState>,
     trusted: Vec<TrustedOrigin>,
     cookie_secure: bool,
@@ -656,7 +656,7 @@ fn is_unsafe(method: &Method) -> bool {
 }
 
 /// The `csrf` middleware.
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(config): State<Arc<CsrfConfig>>,
     mut request: Request,
     next: Next,

@@ -8,16 +8,7 @@
 //! `localhost`, `.localhost`, `127.0.0.1` and `[::1]`. A malformed host is
 //! always refused.
 //!
-//! ```
-//! use nuages::middleware::hosts::{host_allowed, parse_host};
-//! let host = parse_host("WWW.Example.com.:8000").unwrap();
-//! assert_eq!(host.domain, "www.example.com");
-//! assert!(host_allowed(&host.domain, &[".example.com"]));
-//! assert!(!host_allowed("example.com.evil.org", &[".example.com"]));
-//! assert!(parse_host("example.com@evil.org").is_err());
-//! ```
-//!
-//! Which host a request names ([`raw_host`]):
+//! Which host a request names:
 //!
 //! - with `use_x_forwarded_host = true`, `X-Forwarded-Host` when present,
 //!   validated whole as Django does: a list (`a, b`, or the header repeated)
@@ -47,14 +38,14 @@ use crate::middleware::Next;
 use crate::state::AppState;
 
 /// What `allowed_hosts` means when it is empty and `debug = true`.
-pub const DEBUG_HOSTS: &[&str] = &["localhost", ".localhost", "127.0.0.1", "[::1]"];
+pub(crate) const DEBUG_HOSTS: &[&str] = &["localhost", ".localhost", "127.0.0.1", "[::1]"];
 
 /// The longest host name DNS allows (RFC 1035, without the trailing dot).
 const MAX_NAME: usize = 253;
 /// The longest label DNS allows.
 const MAX_LABEL: usize = 63;
 
-/// A well-formed host, as [`parse_host`] returns it.
+/// A well-formed host, as the allowed-hosts check parsed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     /// Lowercase, without the port and without one trailing dot; an IPv6
@@ -67,7 +58,7 @@ pub struct Host {
 /// Why a host is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum HostError {
+pub(crate) enum HostError {
     /// No host at all.
     #[error("the host is empty")]
     Empty,
@@ -103,7 +94,7 @@ pub enum HostError {
 /// digits, `-` and `.` of RFC 1034/1035 names are accepted, as Django does:
 /// anything else is more likely an attack on a URL built from the host than
 /// a real name.
-pub fn parse_host(raw: &str) -> Result<Host, HostError> {
+pub(crate) fn parse_host(raw: &str) -> Result<Host, HostError> {
     if raw.is_empty() {
         return Err(HostError::Empty);
     }
@@ -172,7 +163,7 @@ fn parse_port(text: &str) -> Result<u16, HostError> {
 /// a `host:port` pair when both sides have ports) is `pattern` or, when
 /// `pattern` starts with a dot, `pattern` without the dot or one of its
 /// subdomains. Django's `is_same_domain`.
-pub fn is_same_domain(host: &str, pattern: &str) -> bool {
+pub(crate) fn is_same_domain(host: &str, pattern: &str) -> bool {
     if pattern.is_empty() {
         return false;
     }
@@ -187,7 +178,7 @@ pub fn is_same_domain(host: &str, pattern: &str) -> bool {
 /// Whether `domain` (from [`parse_host`]) is accepted by the `allowed`
 /// patterns: exact (case-insensitive, one trailing dot ignored),
 /// `.example.com` for a domain and its subdomains, or `*`.
-pub fn host_allowed<S: AsRef<str>>(domain: &str, allowed: &[S]) -> bool {
+pub(crate) fn host_allowed<S: AsRef<str>>(domain: &str, allowed: &[S]) -> bool {
     allowed.iter().any(|pattern| {
         let pattern = pattern.as_ref().trim();
         if pattern == "*" {
@@ -203,7 +194,7 @@ pub fn host_allowed<S: AsRef<str>>(domain: &str, allowed: &[S]) -> bool {
 
 /// The patterns in force: `allowed_hosts`, or [`DEBUG_HOSTS`] when it is
 /// empty and `debug = true`.
-pub fn effective_allowed_hosts(settings: &Settings) -> Cow<'_, [String]> {
+pub(crate) fn effective_allowed_hosts(settings: &Settings) -> Cow<'_, [String]> {
     if settings.allowed_hosts.is_empty() && settings.debug {
         Cow::Owned(DEBUG_HOSTS.iter().map(|h| h.to_string()).collect())
     } else {
@@ -214,7 +205,7 @@ pub fn effective_allowed_hosts(settings: &Settings) -> Cow<'_, [String]> {
 /// The host the request names, unvalidated (see the [module docs](self)
 /// for which one), or why it names none or more than one. Bytes that are
 /// not UTF-8 are replaced, so [`parse_host`] refuses them.
-pub fn raw_host(
+pub(crate) fn raw_host(
     request: &impl RequestHead,
     use_x_forwarded_host: bool,
 ) -> Result<String, HostRefusal> {
@@ -286,7 +277,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
 /// Why a host was refused, with what the debug page and the log say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum HostRefusal {
+pub(crate) enum HostRefusal {
     /// The request names no host at all.
     Missing,
     /// Two `Host` header lines, whatever their values (RFC 9112 §3.2).
@@ -399,7 +390,7 @@ impl HostRefusal {
 }
 
 /// Check the request's host against the settings.
-pub fn validate(
+pub(crate) fn validate(
     request: &impl RequestHead,
     settings: &Settings,
 ) -> Result<RequestHost, HostRefusal> {
@@ -419,7 +410,7 @@ pub fn validate(
 
 /// The layer `build_router` always installs: refuse a request whose host is
 /// malformed or not allowed with 400 and a warning naming the host.
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(state): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
@@ -736,5 +727,14 @@ mod tests {
             validate(&request(&[], "/"), &settings),
             Err(HostRefusal::Missing)
         );
+    }
+
+    #[test]
+    fn hosts_are_normalised_then_matched_as_django_does() {
+        let host = parse_host("WWW.Example.com.:8000").unwrap();
+        assert_eq!(host.domain, "www.example.com");
+        assert!(host_allowed(&host.domain, &[".example.com"]));
+        assert!(!host_allowed("example.com.evil.org", &[".example.com"]));
+        assert!(parse_host("example.com@evil.org").is_err());
     }
 }

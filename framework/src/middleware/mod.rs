@@ -16,9 +16,9 @@
 //! `csrf_trusted_origins` entry or a missing `secret_key` (for `session`
 //! and `csrf`) makes [`Application::new`](crate::Application::new) fail
 //! instead of the first request, and `check` reports the same errors
-//! through the same functions (see [`checks::startup`](crate::checks::startup)).
+//! through the same functions.
 
-pub mod common;
+pub(crate) mod common;
 pub mod csrf;
 pub(crate) mod headers;
 pub mod hosts;
@@ -49,7 +49,7 @@ use crate::state::AppState;
 /// [`Project::middleware`](crate::Project::middleware)): built once from the
 /// settings when the application is built.
 #[derive(Clone)]
-pub struct Registered {
+pub(crate) struct Registered {
     name: &'static str,
     build: Build,
 }
@@ -317,7 +317,7 @@ impl Future for SharedFuture {
 /// The head of a request: what [`security::is_secure`] and
 /// [`hosts::raw_host`] read, whether the caller holds a whole
 /// `http::Request` or the `Parts` an extractor gets.
-pub trait RequestHead {
+pub(crate) trait RequestHead {
     /// The request target.
     fn uri(&self) -> &Uri;
     /// The headers.

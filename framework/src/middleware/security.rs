@@ -12,12 +12,12 @@
 //!   regular expression (searched in the path without its leading slash).
 //!
 //! The redirect runs where `security` stands in the `middleware` setting;
-//! the headers ([`SecurityHeaders`]) are set by the response-headers layer,
+//! the headers are set by the response-headers layer,
 //! outermost in the request path, so that the responses the framework makes
 //! before or around the middleware (a refused host, 413, error pages) carry
 //! them too, as Django's do. A header a view already set is left alone.
 //!
-//! A request is secure when [`is_secure`] says so, and only then: the
+//! A request is secure when, and only when, the
 //! server marked the connection with [`ConnectionInfo`], or
 //! `secure_proxy_ssl_header` matches. The scheme of the request target
 //! (`GET https://host/ HTTP/1.1` over plain TCP) is the client's say, and
@@ -40,7 +40,8 @@ use crate::state::AppState;
 
 /// What the server knows about the connection a request came on. A server
 /// that terminates TLS itself inserts it in the request's extensions so
-/// [`is_secure`] can tell; `nuages::server::serve` never terminates TLS,
+/// the framework can tell (https redirect, secure cookies, CSRF's referer
+/// check); `nuages::server::serve` never terminates TLS,
 /// so its connections are plain.
 ///
 /// Hosting the application behind an in-process TLS acceptor:
@@ -58,13 +59,6 @@ use crate::state::AppState;
 ///     }))
 /// # }
 /// ```
-///
-/// ```
-/// use nuages::middleware::security::{ConnectionInfo, is_secure};
-/// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(ConnectionInfo { secure: true });
-/// assert!(is_secure(&request, &nuages::conf::Settings::default()));
-/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// The connection is encrypted (TLS).
@@ -74,7 +68,7 @@ pub struct ConnectionInfo {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 
 /// The `Referrer-Policy` values browsers know.
-pub const REFERRER_POLICIES: &[&str] = &[
+pub(crate) const REFERRER_POLICIES: &[&str] = &[
     "no-referrer",
     "no-referrer-when-downgrade",
     "origin",
@@ -86,7 +80,7 @@ pub const REFERRER_POLICIES: &[&str] = &[
 ];
 
 /// The `Cross-Origin-Opener-Policy` values browsers know.
-pub const OPENER_POLICIES: &[&str] = &[
+pub(crate) const OPENER_POLICIES: &[&str] = &[
     "same-origin",
     "same-origin-allow-popups",
     "noopener-allow-popups",
@@ -102,7 +96,7 @@ pub const OPENER_POLICIES: &[&str] = &[
 /// The scheme of the request target is not looked at: a client may write
 /// `GET https://example.com/ HTTP/1.1` (or an HTTP/2 `:scheme` of https) on
 /// a plain connection.
-pub fn is_secure(request: &impl RequestHead, settings: &Settings) -> bool {
+pub(crate) fn is_secure(request: &impl RequestHead, settings: &Settings) -> bool {
     if request
         .extensions()
         .get::<ConnectionInfo>()
@@ -171,7 +165,7 @@ pub(crate) fn check_proxy_ssl_header(settings: &Settings) -> Result<()> {
 /// The headers of the `security` middleware, from the settings, checked
 /// once; the response-headers layer sets them on every response.
 #[derive(Debug, Clone)]
-pub struct SecurityHeaders {
+pub(crate) struct SecurityHeaders {
     nosniff: bool,
     referrer_policy: Option<HeaderValue>,
     opener_policy: Option<HeaderValue>,
@@ -221,7 +215,7 @@ impl SecurityHeaders {
 
 /// The `security` middleware's redirect settings, checked and compiled once.
 #[derive(Debug)]
-pub struct SecurityConfig {
+pub(crate) struct SecurityConfig {
     app: Arc<AppState>,
     ssl_redirect: bool,
     redirect_exempt: Vec<Regex>,
@@ -316,7 +310,7 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
 
 /// The `security` middleware: the https redirect (its headers are set by
 /// the response-headers layer).
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(config): State<Arc<SecurityConfig>>,
     request: Request,
     next: Next,
@@ -437,5 +431,14 @@ mod tests {
             "{error:?}"
         );
         assert!(policy("k", "same-origin, unsafe-none", OPENER_POLICIES, false).is_err());
+    }
+
+    #[test]
+    fn a_connection_the_server_marks_secure_is_secure() {
+        let mut request = http::Request::new(());
+        request
+            .extensions_mut()
+            .insert(ConnectionInfo { secure: true });
+        assert!(is_secure(&request, &Settings::default()));
     }
 }

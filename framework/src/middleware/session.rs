@@ -171,7 +171,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
 /// The `session` middleware's keys and cookie attributes, built once.
 #[derive(Debug)]
-pub struct SessionConfig {
+pub(crate) struct SessionConfig {
     signer: Signer,
     max_age: u64,
     secure: bool,
@@ -260,7 +260,7 @@ fn now() -> u64 {
 }
 
 /// The `session` middleware.
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(config): State<Arc<SessionConfig>>,
     mut request: Request,
     next: Next,

@@ -54,7 +54,7 @@ pub fn xframe_options_exempt(response: impl IntoResponse) -> Response {
 
 /// The `xframe` middleware's header value, checked once.
 #[derive(Debug, Clone)]
-pub struct XFrameConfig {
+pub(crate) struct XFrameConfig {
     value: HeaderValue,
 }
 

@@ -2,22 +2,22 @@
 //! compressible collected files, for the web server and the application's
 //! own static serving to send to clients that accept them.
 //!
-//! A file is compressed when its type is text-like ([`is_compressible`])
-//! and it has at least [`MIN_SIZE`] bytes; a sibling is kept only when it is
+//! A file is compressed when its type is text-like (CSS, JavaScript, SVG,
+//! HTML, fonts, …) and it has at least 256 bytes; a sibling is kept only when it is
 //! under 95 % of the original's size (otherwise the gain is not worth a
 //! second file), as WhiteNoise does.
 
 use std::io::Write;
 
 /// Files smaller than this are not compressed.
-pub const MIN_SIZE: u64 = 256;
+pub(crate) const MIN_SIZE: u64 = 256;
 
 /// Brotli quality (0–11). 11 is the densest and slowest; collectstatic runs
 /// once per deployment, so density wins.
-pub const BROTLI_QUALITY: u32 = 11;
+pub(crate) const BROTLI_QUALITY: u32 = 11;
 
 /// Extensions of text-like files worth compressing.
-pub const COMPRESSIBLE_EXTENSIONS: &[&str] = &[
+pub(crate) const COMPRESSIBLE_EXTENSIONS: &[&str] = &[
     "css",
     "js",
     "mjs",
@@ -161,15 +161,7 @@ fn thousandths(q: &str) -> Option<u16> {
 }
 
 /// Whether a file of this name is text-like.
-///
-/// ```
-/// use nuages::staticfiles::compress::is_compressible;
-/// assert!(is_compressible("css/site.0123456789ab.css"));
-/// assert!(is_compressible("js/app.JS"));
-/// assert!(!is_compressible("img/logo.png"));
-/// assert!(!is_compressible("js/app.js.gz"));
-/// ```
-pub fn is_compressible(name: &str) -> bool {
+pub(crate) fn is_compressible(name: &str) -> bool {
     let file = name.rsplit('/').next().unwrap_or(name);
     match file.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => COMPRESSIBLE_EXTENSIONS
@@ -180,7 +172,7 @@ pub fn is_compressible(name: &str) -> bool {
 }
 
 /// Whether a compressed size is worth a sibling file.
-pub fn worth_keeping(original: usize, compressed: usize) -> bool {
+pub(crate) fn worth_keeping(original: usize, compressed: usize) -> bool {
     (compressed as u128) * 100 < (original as u128) * 95
 }
 
@@ -221,5 +213,13 @@ mod tests {
             .collect();
         let gz = Encoding::Gzip.compress(&noise).unwrap();
         assert!(!worth_keeping(noise.len(), gz.len()));
+    }
+
+    #[test]
+    fn text_types_are_compressible_and_siblings_are_not() {
+        assert!(is_compressible("css/site.0123456789ab.css"));
+        assert!(is_compressible("js/app.JS"));
+        assert!(!is_compressible("img/logo.png"));
+        assert!(!is_compressible("js/app.js.gz"));
     }
 }

@@ -14,7 +14,7 @@
 //! [`Listing::outside_links`]), so `collectstatic` and the development
 //! server agree on what exists. Every file that leaves the static files
 //! (served, or sent or read as the `.gz` / `.br` sibling of another) passes
-//! one rule, [`Located::new`].
+//! one rule.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ use crate::conf::Settings;
 use crate::project::App;
 
 /// The patterns ignored unless `--no-default-ignore`: Django's defaults.
-pub const DEFAULT_IGNORE_PATTERNS: &[&str] = &["CVS", ".*", "*~"];
+pub(crate) const DEFAULT_IGNORE_PATTERNS: &[&str] = &["CVS", ".*", "*~"];
 
 /// Glob patterns of files and folders to leave out.
 ///
@@ -342,7 +342,8 @@ impl Finder {
 
     /// The file for `name` (`css/site.css`), from the first source that has
     /// it: never a file outside its source folder, never an ignored name.
-    /// `name` must be a clean relative path (see [`is_clean_name`]).
+    /// `name` must be a clean relative path (`/`-separated, no empty, `.` or
+    /// `..` component, no backslash, no NUL), else nothing is found.
     pub fn find(&self, name: &str) -> Option<PathBuf> {
         self.locate(name)
             .map(|located| located.root.join(&located.relative))
@@ -351,7 +352,7 @@ impl Finder {
     /// Like [`Finder::find`], keeping the source folder, so that a sibling
     /// (`css/site.css.gz`) is looked for in that folder only, by the same
     /// rule ([`Located::sibling`]).
-    pub fn locate(&self, name: &str) -> Option<Located<'_>> {
+    pub(crate) fn locate(&self, name: &str) -> Option<Located<'_>> {
         if !is_clean_name(name) {
             return None;
         }
@@ -366,7 +367,7 @@ impl Finder {
 /// `.br` sibling sent or read in its place, passes the one rule of
 /// [`Located::new`].
 #[derive(Debug, Clone)]
-pub struct Located<'a> {
+pub(crate) struct Located<'a> {
     root: &'a Path,
     ignore: &'a IgnorePatterns,
     relative: String,
@@ -379,22 +380,6 @@ impl<'a> Located<'a> {
     /// [`is_clean_name`]) that `ignore` does not ignore, and the file's real
     /// location (symbolic links followed) is a regular file inside the real
     /// location of `root`.
-    ///
-    /// ```
-    /// use nuages::staticfiles::finders::{IgnorePatterns, Located};
-    /// let outside = tempfile::tempdir().unwrap();
-    /// std::fs::write(outside.path().join("secret"), "s").unwrap();
-    /// let root = tempfile::tempdir().unwrap();
-    /// std::fs::write(root.path().join("site.css"), "body{}").unwrap();
-    /// std::fs::write(root.path().join("site.css.br"), "br").unwrap();
-    /// std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("site.css.gz")).unwrap();
-    /// let ignore = IgnorePatterns::default();
-    /// let css = Located::new(root.path(), "site.css", &ignore).unwrap();
-    /// assert!(css.sibling(".br").is_some());
-    /// assert!(css.sibling(".gz").is_none(), "a sibling that leads out");
-    /// assert!(Located::new(root.path(), "../secret", &ignore).is_none());
-    /// assert!(Located::new(root.path(), "site.css~", &ignore).is_none());
-    /// ```
     pub fn new(root: &'a Path, relative: &str, ignore: &'a IgnorePatterns) -> Option<Located<'a>> {
         if !is_clean_name(relative) || ignore.is_ignored(relative) {
             return None;
@@ -425,15 +410,7 @@ impl<'a> Located<'a> {
 
 /// A `/`-separated relative path with no empty, `.` or `..` component, no
 /// backslash and no NUL: safe to join to a folder.
-///
-/// ```
-/// use nuages::staticfiles::finders::is_clean_name;
-/// assert!(is_clean_name("css/site.css"));
-/// for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\..\\b", "a\0b"] {
-///     assert!(!is_clean_name(bad), "{bad:?}");
-/// }
-/// ```
-pub fn is_clean_name(name: &str) -> bool {
+pub(crate) fn is_clean_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains(['\\', '\0'])
         && name
@@ -629,6 +606,43 @@ mod tests {
             "css\\site.css",
         ] {
             assert_eq!(finder.find(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn located_files_and_siblings_stay_inside_their_root() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("site.css"), "body{}").unwrap();
+        std::fs::write(root.path().join("site.css.br"), "br").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret"),
+            root.path().join("site.css.gz"),
+        )
+        .unwrap();
+        let ignore = IgnorePatterns::default();
+        let css = Located::new(root.path(), "site.css", &ignore).unwrap();
+        assert!(css.sibling(".br").is_some());
+        assert!(css.sibling(".gz").is_none(), "a sibling that leads out");
+        assert!(Located::new(root.path(), "../secret", &ignore).is_none());
+        assert!(Located::new(root.path(), "site.css~", &ignore).is_none());
+    }
+
+    #[test]
+    fn clean_names_are_relative_and_stay_below_their_root() {
+        assert!(is_clean_name("css/site.css"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\..\\b",
+            "a\0b",
+        ] {
+            assert!(!is_clean_name(bad), "{bad:?}");
         }
     }
 }

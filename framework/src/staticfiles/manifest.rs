@@ -32,16 +32,12 @@ use serde::{Deserialize, Serialize};
 /// The manifest's file name in `static_root`.
 pub const MANIFEST_NAME: &str = "staticfiles.json";
 /// The manifest format version (Django's).
-pub const MANIFEST_VERSION: &str = "1.1";
+pub(crate) const MANIFEST_VERSION: &str = "1.1";
 /// Hex digits of the content hash in a hashed name.
-pub const HASH_LEN: usize = 12;
+pub(crate) const HASH_LEN: usize = 12;
 
 /// The first [`HASH_LEN`] hex digits of the MD5 digest of `content`.
-///
-/// ```
-/// assert_eq!(nuages::staticfiles::manifest::file_hash(b""), "d41d8cd98f00");
-/// ```
-pub fn file_hash(content: &[u8]) -> String {
+pub(crate) fn file_hash(content: &[u8]) -> String {
     let digest = Md5::digest(content);
     let mut hex = String::with_capacity(32);
     for byte in digest.iter() {
@@ -54,15 +50,7 @@ pub fn file_hash(content: &[u8]) -> String {
 /// `css/site.css` → `css/site.<hash>.css`; `LICENSE` → `LICENSE.<hash>`.
 /// The hash goes before the last extension, as Django does
 /// (`jquery.min.js` → `jquery.min.<hash>.js`).
-///
-/// ```
-/// use nuages::staticfiles::manifest::hashed_name;
-/// assert_eq!(hashed_name("css/site.css", "0123456789ab"), "css/site.0123456789ab.css");
-/// assert_eq!(hashed_name("js/jquery.min.js", "0123456789ab"), "js/jquery.min.0123456789ab.js");
-/// assert_eq!(hashed_name("LICENSE", "0123456789ab"), "LICENSE.0123456789ab");
-/// assert_eq!(hashed_name("a.b/.x", "0123456789ab"), "a.b/.x.0123456789ab");
-/// ```
-pub fn hashed_name(name: &str, hash: &str) -> String {
+pub(crate) fn hashed_name(name: &str, hash: &str) -> String {
     let (dir, file) = match name.rsplit_once('/') {
         Some((dir, file)) => (Some(dir), file),
         None => (None, name),
@@ -79,16 +67,7 @@ pub fn hashed_name(name: &str, hash: &str) -> String {
 
 /// Whether a file name carries a content hash (`site.0123456789ab.css`),
 /// so that it can be cached forever.
-///
-/// ```
-/// use nuages::staticfiles::manifest::is_hashed_name;
-/// assert!(is_hashed_name("css/site.0123456789ab.css"));
-/// assert!(is_hashed_name("css/site.0123456789ab.css.gz"));
-/// assert!(is_hashed_name("LICENSE.0123456789ab"));
-/// assert!(!is_hashed_name("css/site.css"));
-/// assert!(!is_hashed_name("css/site.0123456789ag.css"));
-/// ```
-pub fn is_hashed_name(name: &str) -> bool {
+pub(crate) fn is_hashed_name(name: &str) -> bool {
     let file = name.rsplit('/').next().unwrap_or(name);
     file.split('.').skip(1).any(|part| {
         part.len() == HASH_LEN
@@ -100,13 +79,7 @@ pub fn is_hashed_name(name: &str) -> bool {
 
 /// Whether a name given to `static()` is a folder (its path, before any
 /// `?query` or `#fragment`, ends in `/`): Django leaves those unhashed.
-///
-/// ```
-/// use nuages::staticfiles::manifest::names_a_folder;
-/// assert!(names_a_folder("path/") && names_a_folder("path/?query") && names_a_folder("/"));
-/// assert!(!names_a_folder("css/site.css") && !names_a_folder("a.css?v=1/"));
-/// ```
-pub fn names_a_folder(name: &str) -> bool {
+pub(crate) fn names_a_folder(name: &str) -> bool {
     name[..name.find(['?', '#']).unwrap_or(name.len())].ends_with('/')
 }
 
@@ -213,14 +186,14 @@ impl Manifest {
 }
 
 /// A file whose content is rewritten before hashing: CSS and JavaScript.
-pub fn is_adjustable(name: &str) -> bool {
+pub(crate) fn is_adjustable(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".css") || lower.ends_with(".js") || lower.ends_with(".mjs")
 }
 
 /// The outcome for one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashedFile {
+pub(crate) struct HashedFile {
     /// The name (`css/site.css`).
     pub name: String,
     /// The hashed name (`css/site.<hash>.css`).
@@ -232,7 +205,7 @@ pub struct HashedFile {
 
 /// Why post-processing failed.
 #[derive(Debug, thiserror::Error)]
-pub enum PostProcessError {
+pub(crate) enum PostProcessError {
     /// A source file cannot be read.
     #[error("cannot read static file '{}': {source}", path.display())]
     Read {
@@ -271,7 +244,7 @@ pub enum PostProcessError {
 
 /// A URL found in a file: its byte range and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
+pub(crate) struct Reference {
     /// Byte offset of the URL's first character.
     pub start: usize,
     /// Byte offset just past the URL.
@@ -287,7 +260,7 @@ pub struct Reference {
 /// (`/*# sourceMappingURL=… */`, `//# sourceMappingURL=…`), whatever blank
 /// (space or tab) the original had.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceMapComment {
+pub(crate) struct SourceMapComment {
     /// Byte offset of the comment's `/`.
     pub start: usize,
     /// Byte offset just past the comment (past `*/` in CSS, past the URL in
@@ -325,7 +298,7 @@ fn source_map_marker(content: &[u8], at: usize) -> Option<usize> {
 
 /// The URLs of a CSS file: `url(…)`, `@import "…"` and
 /// `/*# sourceMappingURL=… */`, skipping other comments and strings.
-pub fn css_references(content: &[u8]) -> Vec<Reference> {
+pub(crate) fn css_references(content: &[u8]) -> Vec<Reference> {
     let mut found = Vec::new();
     let n = content.len();
     let mut i = 0;
@@ -389,7 +362,7 @@ pub fn css_references(content: &[u8]) -> Vec<Reference> {
 
 /// `//# sourceMappingURL=…` lines of a JavaScript file (a tab instead of
 /// the space too).
-pub fn js_references(content: &[u8]) -> Vec<Reference> {
+pub(crate) fn js_references(content: &[u8]) -> Vec<Reference> {
     let mut found = Vec::new();
     let mut line_start = 0;
     for line in content.split(|&b| b == b'\n') {
@@ -494,7 +467,7 @@ fn is_ident_byte(b: u8) -> bool {
 
 /// What a URL in `referrer` points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Not a static file of ours: left alone.
     External,
     /// The static file of this name; `path_len` bytes of the URL are its
@@ -508,21 +481,7 @@ pub enum Target {
 }
 
 /// Resolve `url`, found in the static file `referrer`, as Django does.
-///
-/// ```
-/// use nuages::staticfiles::manifest::{Target, resolve_url};
-/// let name = |url| match resolve_url(url, "css/site.css", "/static/") {
-///     Target::Static { name, .. } => Some(name),
-///     Target::External => None,
-/// };
-/// assert_eq!(name("../img/a.png").as_deref(), Some("img/a.png"));
-/// assert_eq!(name("/static/img/a.png?v=1").as_deref(), Some("img/a.png"));
-/// assert_eq!(name("fonts/f.woff#iefix").as_deref(), Some("css/fonts/f.woff"));
-/// for external in ["https://x.org/a.png", "//cdn/a.png", "data:image/png;base64,AA", "#frag", "/media/a.png", "about:blank"] {
-///     assert_eq!(name(external), None, "{external}");
-/// }
-/// ```
-pub fn resolve_url(url: &str, referrer: &str, static_url: &str) -> Target {
+pub(crate) fn resolve_url(url: &str, referrer: &str, static_url: &str) -> Target {
     let url = url.trim();
     if url.is_empty() || url.starts_with('#') || url.starts_with("//") || has_scheme(url) {
         return Target::External;
@@ -581,16 +540,7 @@ fn normalize(base: &str, relative: &str) -> Option<String> {
 /// `path` as Python's `posixpath.normpath` gives it: no empty or `.`
 /// segment, `a/..` resolved, leading `..` kept (dropped after a leading
 /// `/`), `.` for nothing.
-///
-/// ```
-/// use nuages::staticfiles::manifest::normpath;
-/// assert_eq!(normpath("..//cached///styles.css"), "../cached/styles.css");
-/// assert_eq!(normpath("./a/../../b/./c.png"), "../b/c.png");
-/// assert_eq!(normpath("/static//img/../a.png"), "/static/a.png");
-/// assert_eq!(normpath("/../a.png"), "/a.png");
-/// assert_eq!(normpath("a/.."), ".");
-/// ```
-pub fn normpath(path: &str) -> String {
+pub(crate) fn normpath(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -638,7 +588,7 @@ fn rewritten_url(url: &str, path_len: usize, hashed: &str) -> String {
 
 /// One file to post-process.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(crate) struct Input {
     /// Its static name.
     pub name: String,
     /// Where to read it.
@@ -661,7 +611,7 @@ enum Scanned {
 /// `reuse` may give the hashed name of a file that is not CSS or JavaScript
 /// without reading it (a file unchanged since the last run); `None` reads
 /// and hashes it.
-pub fn post_process<F>(
+pub(crate) fn post_process<F>(
     files: &[Input],
     static_url: &str,
     reuse: F,
@@ -1071,5 +1021,77 @@ mod tests {
         assert_eq!(value["hash"].as_str().unwrap().len(), HASH_LEN);
         assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
         assert!(Manifest::from_json("{\"paths\":{},\"version\":\"9\"}").is_err());
+    }
+
+    #[test]
+    fn file_hash_is_the_start_of_the_md5_digest() {
+        assert_eq!(file_hash(b""), "d41d8cd98f00");
+        // The value the collectstatic integration test expects for its logo.
+        assert_eq!(file_hash(b"PNG-DATA"), "3023626e5245");
+    }
+
+    #[test]
+    fn hashed_names_carry_twelve_hex_digits() {
+        assert!(is_hashed_name("css/site.0123456789ab.css"));
+        assert!(is_hashed_name("css/site.0123456789ab.css.gz"));
+        assert!(is_hashed_name("LICENSE.0123456789ab"));
+        assert!(!is_hashed_name("css/site.css"));
+        assert!(!is_hashed_name("css/site.0123456789ag.css"));
+    }
+
+    #[test]
+    fn the_hash_goes_before_the_last_extension() {
+        assert_eq!(
+            hashed_name("css/site.css", "0123456789ab"),
+            "css/site.0123456789ab.css"
+        );
+        assert_eq!(
+            hashed_name("js/jquery.min.js", "0123456789ab"),
+            "js/jquery.min.0123456789ab.js"
+        );
+        assert_eq!(
+            hashed_name("LICENSE", "0123456789ab"),
+            "LICENSE.0123456789ab"
+        );
+        assert_eq!(hashed_name("a.b/.x", "0123456789ab"), "a.b/.x.0123456789ab");
+    }
+
+    #[test]
+    fn a_name_ending_in_a_slash_names_a_folder() {
+        assert!(names_a_folder("path/") && names_a_folder("path/?query") && names_a_folder("/"));
+        assert!(!names_a_folder("css/site.css") && !names_a_folder("a.css?v=1/"));
+    }
+
+    #[test]
+    fn normpath_folds_dots_and_slashes_as_posixpath_does() {
+        assert_eq!(normpath("..//cached///styles.css"), "../cached/styles.css");
+        assert_eq!(normpath("./a/../../b/./c.png"), "../b/c.png");
+        assert_eq!(normpath("/static//img/../a.png"), "/static/a.png");
+        assert_eq!(normpath("/../a.png"), "/a.png");
+        assert_eq!(normpath("a/.."), ".");
+    }
+
+    #[test]
+    fn urls_resolve_to_static_names_or_stay_external() {
+        let name = |url| match resolve_url(url, "css/site.css", "/static/") {
+            Target::Static { name, .. } => Some(name),
+            Target::External => None,
+        };
+        assert_eq!(name("../img/a.png").as_deref(), Some("img/a.png"));
+        assert_eq!(name("/static/img/a.png?v=1").as_deref(), Some("img/a.png"));
+        assert_eq!(
+            name("fonts/f.woff#iefix").as_deref(),
+            Some("css/fonts/f.woff")
+        );
+        for external in [
+            "https://x.org/a.png",
+            "//cdn/a.png",
+            "data:image/png;base64,AA",
+            "#frag",
+            "/media/a.png",
+            "about:blank",
+        ] {
+            assert_eq!(name(external), None, "{external}");
+        }
     }
 }

@@ -21,7 +21,8 @@ use std::sync::Arc;
 pub use collect::{CollectOptions, Summary, collect};
 pub use finders::{Finder, IgnorePatterns};
 pub use manifest::Manifest;
-pub use serve::{StaticHandler, StaticServing};
+pub(crate) use serve::StaticHandler;
+pub use serve::StaticServing;
 
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::templates::StaticUrlFn;
@@ -34,13 +35,7 @@ use crate::templates::StaticUrlFn;
 /// name it lacks is an error that says to run `collectstatic`, never a
 /// silent fallback to the unhashed name. A folder (`path/`, `path/?query`)
 /// is never hashed, as in Django: its URL is `static_url` + path.
-///
-/// ```
-/// let settings = nuages::conf::Settings::default();
-/// let url = nuages::staticfiles::static_url_fn(&settings);
-/// assert_eq!(url("css/site.css").unwrap(), "/static/css/site.css");
-/// ```
-pub fn static_url_fn(settings: &Settings) -> StaticUrlFn {
+pub(crate) fn static_url_fn(settings: &Settings) -> StaticUrlFn {
     let static_url = settings.static_url.clone();
     let plain = move |path: &str| format!("{static_url}{}", path.trim_start_matches('/'));
     if settings.debug || settings.staticfiles_storage == StaticfilesStorage::Plain {
@@ -127,5 +122,12 @@ mod tests {
             ..settings(root.path(), false)
         });
         assert!(unset("a.css").unwrap_err().contains("static_root"));
+    }
+
+    #[test]
+    fn static_urls_are_plain_by_default() {
+        let settings = Settings::default();
+        let url = static_url_fn(&settings);
+        assert_eq!(url("css/site.css").unwrap(), "/static/css/site.css");
     }
 }

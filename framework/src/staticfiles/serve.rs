@@ -16,7 +16,7 @@
 //! ever served: `..`, `%2e%2e`, encoded slashes or backslashes, NUL,
 //! absolute paths and symbolic links that lead out all get 404, and so do
 //! ignored names (`.*`, `*~`, `CVS`). A `.br` or `.gz` sibling is sent only
-//! when it passes the same rule as the file ([`Located`]), in the same
+//! when it passes the same rule as the file, in the same
 //! folder; otherwise the file itself is sent.
 
 use std::path::PathBuf;
@@ -39,9 +39,9 @@ use crate::error::Error;
 use crate::project::App;
 
 /// `Cache-Control` of files that may change (revalidate with the `ETag`).
-pub const NO_CACHE: &str = "no-cache";
+pub(crate) const NO_CACHE: &str = "no-cache";
 /// `Cache-Control` of content-hashed names: cache for a year.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Whether and from where the application serves `static_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +77,7 @@ enum Files {
 
 /// Answers the requests under `static_url`.
 #[derive(Debug)]
-pub struct StaticHandler {
+pub(crate) struct StaticHandler {
     prefix: String,
     files: Files,
 }
@@ -103,19 +103,6 @@ impl StaticHandler {
             },
         };
         Some(StaticHandler { prefix, files })
-    }
-
-    /// A handler serving `finder`'s files under `static_url`.
-    pub fn from_finder(static_url: &str, finder: Finder) -> StaticHandler {
-        StaticHandler {
-            prefix: static_url.to_string(),
-            files: Files::Sources(finder),
-        }
-    }
-
-    /// The URL prefix served.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     /// Whether this handler answers `request`.
@@ -182,7 +169,7 @@ impl StaticHandler {
 }
 
 /// Middleware: answer `GET`/`HEAD` under `static_url`, pass the rest on.
-pub async fn middleware(
+pub(crate) async fn middleware(
     State(handler): State<Arc<StaticHandler>>,
     request: Request,
     next: Next,
@@ -197,15 +184,7 @@ pub async fn middleware(
 /// `None` for anything that could step out of a folder: an empty, `.` or
 /// `..` segment (so also a leading `/`), or a segment that decodes to
 /// something holding `/`, `\` or NUL, or to invalid UTF-8.
-///
-/// ```
-/// use nuages::staticfiles::serve::decode_path;
-/// assert_eq!(decode_path("css/my%20site.css").as_deref(), Some("css/my site.css"));
-/// for bad in ["../x", "%2e%2e/x", "a%2f..%2fx", "a%5cb", "a%00b", "/etc/passwd", "a//b", "", "%ff"] {
-///     assert_eq!(decode_path(bad), None, "{bad}");
-/// }
-/// ```
-pub fn decode_path(raw: &str) -> Option<String> {
+pub(crate) fn decode_path(raw: &str) -> Option<String> {
     let mut parts = Vec::new();
     for segment in raw.split('/') {
         let decoded = percent_encoding::percent_decode_str(segment)
@@ -224,13 +203,7 @@ pub fn decode_path(raw: &str) -> Option<String> {
 }
 
 /// The `Content-Type` of a static file: by extension, UTF-8 for text.
-///
-/// ```
-/// let css = nuages::staticfiles::serve::content_type("css/site.css");
-/// assert_eq!(css.to_string(), "text/css; charset=utf-8");
-/// assert_eq!(nuages::staticfiles::serve::content_type("a.png").to_string(), "image/png");
-/// ```
-pub fn content_type(name: &str) -> Mime {
+pub(crate) fn content_type(name: &str) -> Mime {
     let guess = mime_guess::from_path(name).first_or_octet_stream();
     let textual = guess.type_() == mime_guess::mime::TEXT
         || matches!(
@@ -244,4 +217,37 @@ pub fn content_type(name: &str) -> Mime {
         return with_charset;
     }
     guess
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_come_from_the_extension() {
+        let css = content_type("css/site.css");
+        assert_eq!(css.to_string(), "text/css; charset=utf-8");
+        assert_eq!(content_type("a.png").to_string(), "image/png");
+    }
+
+    #[test]
+    fn decoded_paths_never_leave_the_static_folder() {
+        assert_eq!(
+            decode_path("css/my%20site.css").as_deref(),
+            Some("css/my site.css")
+        );
+        for bad in [
+            "../x",
+            "%2e%2e/x",
+            "a%2f..%2fx",
+            "a%5cb",
+            "a%00b",
+            "/etc/passwd",
+            "a//b",
+            "",
+            "%ff",
+        ] {
+            assert_eq!(decode_path(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! The framework's own views: error pages (debug and production) and the
 //! welcome page of a fresh project.
 
-pub mod errors;
-pub mod welcome;
+pub(crate) mod errors;
+pub(crate) mod welcome;
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -24,7 +24,7 @@ pub fn redirect_permanent(to: &str) -> Response {
 }
 
 /// Escape text for HTML (`&`, `<`, `>`, `"`, `'`).
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

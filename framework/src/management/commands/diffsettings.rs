@@ -6,10 +6,10 @@ use crate::conf::Settings;
 use crate::management::{Command, CommandContext, CommandError};
 
 /// `manage diffsettings [--all]`.
-pub struct DiffSettings;
+pub(crate) struct DiffSettings;
 
 /// What stands in place of a secret.
-pub const MASK: &str = "********************";
+pub(crate) const MASK: &str = "********************";
 
 impl Command for DiffSettings {
     fn name(&self) -> &'static str {
@@ -93,7 +93,7 @@ fn masked(settings: &Settings) -> toml::Table {
 }
 
 /// `postgres://user:pw@host/db` → `postgres://user:********************@host/db`.
-pub fn mask_url_password(url: &str) -> String {
+pub(crate) fn mask_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

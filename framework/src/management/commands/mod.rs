@@ -1,21 +1,21 @@
 //! The built-in management commands, one file each, as Django's
 //! `core/management/commands/`.
 
-pub mod check;
-pub mod collectstatic;
-pub mod deployconfig;
+pub(crate) mod check;
+pub(crate) mod collectstatic;
+pub(crate) mod deployconfig;
 pub mod diffsettings;
-pub mod migrate;
-pub mod runserver;
-pub mod serve;
-pub mod showmigrations;
-pub mod showurls;
+pub(crate) mod migrate;
+pub(crate) mod runserver;
+pub(crate) mod serve;
+pub(crate) mod showmigrations;
+pub(crate) mod showurls;
 pub mod startapp;
 
 use super::Command;
 
 /// Every built-in command.
-pub fn builtin() -> Vec<Box<dyn Command>> {
+pub(crate) fn builtin() -> Vec<Box<dyn Command>> {
     vec![
         Box::new(check::Check),
         Box::new(deployconfig::DeployConfig),

@@ -227,12 +227,6 @@ impl Target {
 
 /// Parse Django's ADDRPORT forms: `PORT`, `IP:PORT`, `[IPV6]:PORT`,
 /// `HOST:PORT`, `0:PORT`.
-///
-/// ```
-/// use nuages::management::commands::runserver::parse_addrport;
-/// assert_eq!(parse_addrport(Some("0:9000")).unwrap().url(), "http://0.0.0.0:9000/");
-/// assert!(parse_addrport(Some("abc:")).is_err());
-/// ```
 pub fn parse_addrport(addrport: Option<&str>) -> Result<Target, CommandError> {
     let Some(text) = addrport else {
         return Ok(Target {
@@ -375,5 +369,14 @@ mod tests {
             assert_eq!(err.exit_code(), 1, "{bad}");
             assert!(err.to_string().contains(bad), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn parse_addrport_reads_zero_as_every_interface() {
+        assert_eq!(
+            parse_addrport(Some("0:9000")).unwrap().url(),
+            "http://0.0.0.0:9000/"
+        );
+        assert!(parse_addrport(Some("abc:")).is_err());
     }
 }

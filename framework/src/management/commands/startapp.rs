@@ -9,7 +9,7 @@ use crate::management::scaffold::{self, APP_TEMPLATE};
 use crate::management::{Command, CommandContext, CommandError};
 
 /// `manage startapp NAME`.
-pub struct StartApp;
+pub(crate) struct StartApp;
 
 impl Command for StartApp {
     fn name(&self) -> &'static str {
