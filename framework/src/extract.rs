@@ -3,6 +3,7 @@
 //!
 //! | extractor | what it gives |
 //! |---|---|
+//! | [`Cache`] | the `default` cache ([`Caches`] for the others) |
 //! | [`Db`] | the `default` database pool (`Db::alias` for others) |
 //! | [`Templates`] | rendering with the request's context (`csrf_input()`, …) |
 //! | [`Urls`] | reversing URL names |
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
+pub use crate::cache::{Cache, Caches};
 pub use crate::db::Db;
 pub use crate::middleware::csrf::CsrfToken;
 pub use crate::middleware::session::Session;

@@ -95,6 +95,7 @@ impl Application {
         let state = Arc::new(AppState {
             project: project.name().to_string(),
             databases: Databases::new(&settings),
+            caches: crate::cache::Caches::new(&settings)?,
             settings,
             urls,
             templates,

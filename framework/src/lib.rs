@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod autoreload;
+pub mod cache;
 pub mod checks;
 pub mod conf;
 pub mod db;
@@ -96,7 +97,9 @@ pub use tokio;
 
 /// What a view module usually needs.
 pub mod prelude {
-    pub use crate::extract::{Config, CsrfToken, Data, Db, Session, SettingsRef, Templates, Urls};
+    pub use crate::extract::{
+        Cache, Caches, Config, CsrfToken, Data, Db, Session, SettingsRef, Templates, Urls,
+    };
     pub use crate::middleware::Next;
     pub use crate::templates::context;
     pub use crate::urls::{UrlConf, get, post};

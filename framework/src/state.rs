@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 
+use crate::cache::Caches;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::{Error, Problem, Result};
@@ -25,6 +26,8 @@ pub(crate) struct AppState {
     pub templates: Arc<Engine>,
     /// The database pools, opened on first use.
     pub databases: Databases,
+    /// The caches, by alias.
+    pub caches: Caches,
     /// The installed apps.
     pub apps: Vec<App>,
     /// The values shared with views as [`Data<T>`](crate::extract::Data).

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use nuages::conf::{DATABASE_KEYS, DatabaseSettings, KNOWN_KEYS, Kind, Settings};
+use nuages::conf::{
+    CACHE_KEYS, CacheSettings, DATABASE_KEYS, DatabaseSettings, KNOWN_KEYS, Kind, Settings,
+};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,7 +55,7 @@ fn type_cell(kind: Kind) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Kind::Databases => unreachable!("documented as its nested keys"),
+        Kind::Tables(_) => unreachable!("documented as its nested keys"),
     }
 }
 
@@ -71,9 +73,10 @@ fn every_settings_key_is_documented_with_its_type_and_default() {
     let rows = table_rows(&read("docs/settings.md"));
     let defaults = toml::Table::try_from(Settings::default()).unwrap();
     let database_defaults = toml::Table::try_from(DatabaseSettings::default()).unwrap();
+    let cache_defaults = toml::Table::try_from(CacheSettings::default()).unwrap();
     let mut expected = BTreeMap::new();
     for (key, kind) in KNOWN_KEYS {
-        if *kind != Kind::Databases {
+        if !matches!(kind, Kind::Tables(_)) {
             expected.insert(
                 key.to_string(),
                 (type_cell(*kind), default_cell(&defaults, key)),
@@ -84,6 +87,12 @@ fn every_settings_key_is_documented_with_its_type_and_default() {
         expected.insert(
             format!("databases.<alias>.{key}"),
             (type_cell(*kind), default_cell(&database_defaults, key)),
+        );
+    }
+    for (key, kind) in CACHE_KEYS {
+        expected.insert(
+            format!("caches.<alias>.{key}"),
+            (type_cell(*kind), default_cell(&cache_defaults, key)),
         );
     }
     let documented: BTreeSet<&String> = rows.keys().collect();

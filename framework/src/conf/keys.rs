@@ -4,7 +4,7 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{LogLevel, StaticfilesStorage};
+use super::{CacheBackend, LogLevel, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +19,9 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A list of strings; comma-separated in the environment.
     List,
-    /// `[databases.<alias>]` tables.
-    Databases,
+    /// Tables by alias (`[databases.<alias>]`, `[caches.<alias>]`), each
+    /// with these keys.
+    Tables(&'static [(&'static str, Kind)]),
 }
 
 impl Kind {
@@ -32,7 +33,7 @@ impl Kind {
             Kind::String => "a string".into(),
             Kind::Choice(values) => format!("one of {}", quoted_list(values, "or")),
             Kind::List => "a list of strings".into(),
-            Kind::Databases => "a table of databases".into(),
+            Kind::Tables(_) => "a table of named tables".into(),
         }
     }
 
@@ -48,10 +49,14 @@ impl Kind {
                 values[0]
             ),
             Kind::List => format!("write a list of strings, e.g. `{key} = [\"a\", \"b\"]`"),
-            Kind::Databases => {
-                "write a table per database: `[databases.default]` then `url = \"sqlite://db/db.sqlite3\"`"
-                    .into()
-            }
+            Kind::Tables(fields) => match key {
+                "databases" => "write a table per database: `[databases.default]` then `url = \"sqlite://db/db.sqlite3\"`"
+                    .into(),
+                _ => format!(
+                    "write a table per alias: `[{key}.default]` then its keys ({})",
+                    fields.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                ),
+            },
         }
     }
 
@@ -66,7 +71,7 @@ impl Kind {
             Kind::Choice(values) => {
                 format!("set {variable} to one of {}", quoted_list(values, "or"))
             }
-            Kind::String | Kind::Databases => format!("set {variable} to the value, unquoted"),
+            Kind::String | Kind::Tables(_) => format!("set {variable} to the value, unquoted"),
         }
     }
 }
@@ -123,7 +128,8 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("serve_socket_mode", Kind::String),
     ("serve_graceful_timeout", Kind::Integer),
     ("serve_user", Kind::String),
-    ("databases", Kind::Databases),
+    ("databases", Kind::Tables(DATABASE_KEYS)),
+    ("caches", Kind::Tables(CACHE_KEYS)),
 ];
 
 /// Keys of one `[databases.<alias>]` table.
@@ -131,6 +137,14 @@ pub const DATABASE_KEYS: &[(&str, Kind)] = &[
     ("url", Kind::String),
     ("max_connections", Kind::Integer),
     ("busy_timeout_ms", Kind::Integer),
+];
+
+/// Keys of one `[caches.<alias>]` table.
+pub const CACHE_KEYS: &[(&str, Kind)] = &[
+    ("backend", Kind::Choice(CacheBackend::NAMES)),
+    ("location", Kind::String),
+    ("timeout", Kind::Integer),
+    ("max_entries", Kind::Integer),
 ];
 
 /// The key that names the settings file this one builds on.
@@ -144,9 +158,9 @@ pub fn kind_of(key: &str) -> Option<Kind> {
         .map(|(_, kind)| *kind)
 }
 
-/// The kind of a key inside a database table, if it exists.
-pub fn database_kind_of(key: &str) -> Option<Kind> {
-    DATABASE_KEYS
+/// The kind of `key` among the keys of a table, if it is one of them.
+pub fn field_kind_of(fields: &[(&str, Kind)], key: &str) -> Option<Kind> {
+    fields
         .iter()
         .find(|(k, _)| *k == key)
         .map(|(_, kind)| *kind)

@@ -269,8 +269,8 @@ fn file_layer(
                 key,
             });
         };
-        let converted = if kind == Kind::Databases {
-            databases_from_file(path, &origin, value, &lookup)?
+        let converted = if let Kind::Tables(fields) = kind {
+            tables_from_file(path, &origin, &key, fields, value, &lookup)?
         } else {
             scalar_from_file(path, &origin, &key, kind, value, &lookup)?
         };
@@ -279,35 +279,39 @@ fn file_layer(
     Ok(values)
 }
 
-fn databases_from_file(
+/// `[databases.<alias>]`, `[caches.<alias>]`: a table per alias, each
+/// with the keys `fields`.
+fn tables_from_file(
     path: &Path,
     origin: &str,
+    top: &str,
+    keys_of_table: &'static [(&'static str, Kind)],
     value: toml::Value,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Value, SettingsError> {
     let wrong = |key: &str, found: &toml::Value| SettingsError::WrongType {
         origin: origin.to_string(),
         key: key.to_string(),
-        expected: "a table ([databases.<alias>] with a url)".into(),
+        expected: format!("a table ([{top}.<alias>] with {})", keys_of_table[0].0),
         found: describe_toml(found),
-        hint: Kind::Databases.file_example(key),
+        hint: Kind::Tables(keys_of_table).file_example(top),
     };
     let toml::Value::Table(aliases) = value else {
-        return Err(wrong("databases", &value));
+        return Err(wrong(top, &value));
     };
     let mut out = Map::new();
     for (alias, entry) in aliases {
-        let alias_key = format!("databases.{alias}");
+        let alias_key = format!("{top}.{alias}");
         let toml::Value::Table(entry) = entry else {
             return Err(wrong(&alias_key, &entry));
         };
         let mut fields = Map::new();
         for (field, value) in entry {
             let full_key = format!("{alias_key}.{field}");
-            let Some(kind) = keys::database_kind_of(&field) else {
+            let Some(kind) = keys::field_kind_of(keys_of_table, &field) else {
                 return Err(SettingsError::UnknownKey {
                     path: path.to_path_buf(),
-                    suggestion: keys::closest(&field, keys::DATABASE_KEYS.iter().map(|(k, _)| *k))
+                    suggestion: keys::closest(&field, keys_of_table.iter().map(|(k, _)| *k))
                         .map(|s| format!("{alias_key}.{s}")),
                     key: full_key,
                 });
@@ -425,7 +429,7 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
                 .map(|item| Value::new(None, item))
                 .collect(),
         )),
-        Kind::Databases => None,
+        Kind::Tables(_) => None,
     }
 }
 
@@ -511,23 +515,22 @@ fn env_layer(
                 })
         };
         match (kind, path.as_slice()) {
-            (Kind::Databases, [_, alias, field]) => {
-                let Some(field_kind) = keys::database_kind_of(field) else {
+            (Kind::Tables(fields), [_, alias, field]) => {
+                let Some(field_kind) = keys::field_kind_of(fields, field) else {
                     return Err(unknown(
-                        keys::closest(field, keys::DATABASE_KEYS.iter().map(|(k, _)| *k)).map(
-                            |k| {
-                                format!(
-                                    "{VARIABLE_PREFIX}DATABASES__{}__{}",
-                                    alias.to_ascii_uppercase(),
-                                    k.to_ascii_uppercase()
-                                )
-                            },
-                        ),
+                        keys::closest(field, fields.iter().map(|(k, _)| *k)).map(|k| {
+                            format!(
+                                "{VARIABLE_PREFIX}{}__{}__{}",
+                                top.to_ascii_uppercase(),
+                                alias.to_ascii_uppercase(),
+                                k.to_ascii_uppercase()
+                            )
+                        }),
                     ));
                 };
                 let value = typed(field_kind, &path.join("."))?;
                 let databases = values
-                    .entry("databases".to_string())
+                    .entry(top.to_string())
                     .or_insert_with(|| Value::new(Some(&origin), Map::<String, Value>::new()));
                 if let ValueKind::Table(aliases) = &mut databases.kind {
                     let entry = aliases
@@ -538,9 +541,11 @@ fn env_layer(
                     }
                 }
             }
-            (Kind::Databases, _) => {
+            (Kind::Tables(fields), _) => {
                 return Err(unknown(Some(format!(
-                    "{VARIABLE_PREFIX}DATABASES__<ALIAS>__URL"
+                    "{VARIABLE_PREFIX}{}__<ALIAS>__{}",
+                    top.to_ascii_uppercase(),
+                    fields[0].0.to_ascii_uppercase()
                 ))));
             }
             (_, [key]) => {
@@ -836,6 +841,62 @@ mod tests {
         assert!(err.to_string().contains("`debgu`"), "{err}");
         assert!(err.to_string().contains("settings.toml"), "{err}");
         assert_eq!(err.hint().unwrap(), "did you mean `debug`?");
+    }
+
+    #[test]
+    fn caches_come_from_tables_and_double_underscores() {
+        use crate::conf::CacheBackend;
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "settings.toml",
+            "[caches.default]\nbackend = \"redis\"\nlocation = \"redis://${REDIS_HOST}/0\"\n\n[caches.pages]\nbackend = \"dummy\"\n",
+        );
+        let settings = load(
+            &path,
+            &[
+                ("REDIS_HOST", "127.0.0.1:6390"),
+                ("NUAGES_CACHES__DEFAULT__TIMEOUT", "60"),
+                ("NUAGES_CACHES__LOCAL__MAX_ENTRIES", "5"),
+            ],
+        )
+        .unwrap();
+        let default = &settings.caches["default"];
+        assert_eq!(default.backend, CacheBackend::Redis);
+        assert_eq!(default.location, "redis://127.0.0.1:6390/0");
+        assert_eq!(default.timeout, 60);
+        assert_eq!(settings.caches["pages"].backend, CacheBackend::Dummy);
+        assert_eq!(settings.caches["local"].backend, CacheBackend::Locmem);
+        assert_eq!(settings.caches["local"].max_entries, 5);
+
+        let err = load(
+            &path,
+            &[
+                ("REDIS_HOST", "h"),
+                ("NUAGES_CACHES__DEFAULT__BACKEND", "memcached"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("caches.default.backend"), "{err}");
+        let err = load(
+            &path,
+            &[("REDIS_HOST", "h"), ("NUAGES_CACHES__DEFAULT__TIMOUT", "1")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.hint().unwrap(),
+            "did you mean NUAGES_CACHES__DEFAULT__TIMEOUT?"
+        );
+        let bad = write(
+            dir.path(),
+            "bad.toml",
+            "[caches.default]\nbackned = \"redis\"\n",
+        );
+        let err = load(&bad, &[]).unwrap_err();
+        assert_eq!(
+            err.hint().unwrap(),
+            "did you mean `caches.default.backend`?"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::SettingsError;
-pub use keys::{DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
+pub use keys::{CACHE_KEYS, DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
 pub(crate) use loader::select_settings_file;
 pub use loader::{SETTINGS_VARIABLE, SettingsLoader};
 pub use section::{Section, Sections};
@@ -118,6 +118,8 @@ pub struct Settings {
     pub serve_user: Option<String>,
     /// Database connections by alias; `default` is the one views get.
     pub databases: BTreeMap<String, DatabaseSettings>,
+    /// Caches by alias; `default` is the one views get.
+    pub caches: BTreeMap<String, CacheSettings>,
 
     /// The folder of the selected settings file; relative paths resolve against it.
     #[serde(skip)]
@@ -151,6 +153,50 @@ impl Default for DatabaseSettings {
             busy_timeout_ms: 5_000,
         }
     }
+}
+
+/// One entry of `[caches]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Where entries live.
+    pub backend: CacheBackend,
+    /// The server's URL for `redis` (`redis://127.0.0.1:6379/0`,
+    /// `redis+unix:///run/redis.sock`); unused by the others.
+    pub location: String,
+    /// Seconds an entry lives when `set` is given no timeout.
+    pub timeout: u64,
+    /// Most entries `locmem` keeps; the least used go first.
+    pub max_entries: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            backend: CacheBackend::Locmem,
+            location: String::new(),
+            timeout: 300,
+            max_entries: 300,
+        }
+    }
+}
+
+/// The `backend` of a `[caches.<alias>]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In this process, bounded, lost at restart.
+    #[default]
+    Locmem,
+    /// A Redis server, shared by every process that uses it.
+    Redis,
+    /// Caches nothing: every get is a miss.
+    Dummy,
+}
+
+impl CacheBackend {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["locmem", "redis", "dummy"];
 }
 
 /// How `collectstatic` names files and `static()` builds URLs.
@@ -241,6 +287,7 @@ impl Default for Settings {
             serve_graceful_timeout: 30,
             serve_user: None,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
+            caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
             base_dir: PathBuf::from("."),
             settings_file: None,
             sections: Sections::default(),

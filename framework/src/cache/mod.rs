@@ -1,0 +1,279 @@
+//! Caches, as Django's `CACHES`: one [`Cache`] per `[caches.<alias>]`,
+//! built once per application, reached from views with the [`Cache`]
+//! extractor (the `default` alias) or [`Caches`] (any alias).
+//!
+//! Values are anything serde can write, stored as JSON. A cache that fails
+//! (a Redis server gone away, a value of another type) never fails the
+//! request: the operation is a miss, and a warning is logged.
+//!
+//! ```
+//! use nuages::cache::Cache;
+//! async fn visits(cache: Cache) -> String {
+//!     let n = cache.incr("visits", 1).await.unwrap_or(0);
+//!     format!("{n} visits")
+//! }
+//! ```
+
+mod locmem;
+mod redis;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::conf::{CacheBackend, CacheSettings, Settings};
+use crate::error::{Error, Problem, Result};
+use crate::state::AppState;
+
+/// The alias the [`Cache`] extractor gives.
+pub const DEFAULT_ALIAS: &str = "default";
+
+/// Why a backend could not do what was asked; logged, never returned.
+#[derive(Debug)]
+pub(crate) struct BackendError(String);
+
+impl BackendError {
+    fn new(message: impl Into<String>) -> Self {
+        BackendError(message.into())
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug)]
+enum Backend {
+    LocMem(locmem::LocMem),
+    Redis(redis::Redis),
+    Dummy,
+}
+
+/// A cache: a cheap, cloneable handle on one `[caches.<alias>]`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    alias: Arc<str>,
+    default_timeout: Duration,
+    backend: Arc<Backend>,
+}
+
+impl Cache {
+    /// The cache `settings` describe; `alias` names it in errors and logs.
+    pub fn new(alias: &str, settings: &CacheSettings) -> Result<Self> {
+        let backend = match settings.backend {
+            CacheBackend::Locmem => Backend::LocMem(locmem::LocMem::new(settings.max_entries)),
+            CacheBackend::Dummy => Backend::Dummy,
+            CacheBackend::Redis => {
+                let key = format!("caches.{alias}.location");
+                if settings.location.is_empty() {
+                    return Err(Error::Config(
+                        Problem::new(format!(
+                            "{key} is empty, and the redis backend needs the server's URL"
+                        ))
+                        .with_hint(format!(
+                            "set {key} = \"redis://127.0.0.1:6379/0\" (or redis+unix:///PATH)"
+                        )),
+                    ));
+                }
+                Backend::Redis(redis::Redis::new(&key, &settings.location)?)
+            }
+        };
+        Ok(Cache {
+            alias: alias.into(),
+            default_timeout: Duration::from_secs(settings.timeout),
+            backend: Arc::new(backend),
+        })
+    }
+
+    /// The value at `key`, if there is one of type `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let json = match &*self.backend {
+            Backend::LocMem(m) => m.get(key).await,
+            Backend::Redis(r) => self.degrade("get", key, r.get(key).await)?,
+            Backend::Dummy => None,
+        }?;
+        self.decode(key, &json)
+    }
+
+    /// The values found among `keys`, by key; missing ones are left out.
+    pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> HashMap<String, T> {
+        let found: Vec<Option<String>> = match &*self.backend {
+            Backend::LocMem(m) => {
+                let mut found = Vec::with_capacity(keys.len());
+                for key in keys {
+                    found.push(m.get(key).await);
+                }
+                found
+            }
+            Backend::Redis(r) if !keys.is_empty() => self
+                .degrade("get_many", &keys.join(","), r.get_many(keys).await)
+                .unwrap_or_default(),
+            Backend::Redis(_) | Backend::Dummy => vec![],
+        };
+        keys.iter()
+            .zip(found)
+            .filter_map(|(key, json)| Some((key.to_string(), self.decode(key, &json?)?)))
+            .collect()
+    }
+
+    /// Stores `value` at `key` for the alias's `timeout`. False when the
+    /// cache failed (logged).
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> bool {
+        self.set_for(key, value, self.default_timeout).await
+    }
+
+    /// Stores `value` at `key` for `timeout`; a zero timeout removes it.
+    /// False when the cache failed (logged).
+    pub async fn set_for<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        timeout: Duration,
+    ) -> bool {
+        if timeout.is_zero() {
+            self.delete(key).await;
+            return true;
+        }
+        let json = match serde_json::to_string(value) {
+            Ok(json) => json,
+            Err(e) => {
+                self.warn(
+                    "set",
+                    key,
+                    &BackendError::new(format!("cannot encode the value: {e}")),
+                );
+                return false;
+            }
+        };
+        match &*self.backend {
+            Backend::LocMem(m) => {
+                m.set(key, json, timeout).await;
+                true
+            }
+            Backend::Redis(r) => self
+                .degrade("set", key, r.set(key, json, timeout).await)
+                .is_some(),
+            Backend::Dummy => true,
+        }
+    }
+
+    /// Removes `key`; true when it was there.
+    pub async fn delete(&self, key: &str) -> bool {
+        match &*self.backend {
+            Backend::LocMem(m) => m.delete(key).await,
+            Backend::Redis(r) => self
+                .degrade("delete", key, r.delete(key).await)
+                .unwrap_or(false),
+            Backend::Dummy => false,
+        }
+    }
+
+    /// Adds `delta` to the integer at `key` and gives the result; a missing
+    /// key starts at 0 with the alias's `timeout`, and an existing one keeps
+    /// its expiry. `None` when the value is not an integer or the cache
+    /// failed (logged), and always with the dummy backend.
+    pub async fn incr(&self, key: &str, delta: i64) -> Option<i64> {
+        let timeout = self.default_timeout.max(Duration::from_millis(1));
+        match &*self.backend {
+            Backend::LocMem(m) => self.degrade("incr", key, m.incr(key, delta, timeout).await),
+            Backend::Redis(r) => self.degrade("incr", key, r.incr(key, delta, timeout).await),
+            Backend::Dummy => None,
+        }
+    }
+
+    /// Removes every entry (with Redis, of the URL's database). False when
+    /// the cache failed (logged).
+    pub async fn clear(&self) -> bool {
+        match &*self.backend {
+            Backend::LocMem(m) => {
+                m.clear().await;
+                true
+            }
+            Backend::Redis(r) => self.degrade("clear", "*", r.clear().await).is_some(),
+            Backend::Dummy => true,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, json: &str) -> Option<T> {
+        let value = serde_json::from_str(json).map_err(|e| {
+            BackendError::new(format!(
+                "the stored value is not a {}: {e}",
+                std::any::type_name::<T>()
+            ))
+        });
+        self.degrade("get", key, value)
+    }
+
+    /// A failure becomes a miss and a warning.
+    fn degrade<T>(&self, operation: &str, key: &str, result: Result<T, BackendError>) -> Option<T> {
+        result.map_err(|e| self.warn(operation, key, &e)).ok()
+    }
+
+    fn warn(&self, operation: &str, key: &str, error: &BackendError) {
+        tracing::warn!(
+            target: "nuages::cache",
+            cache = %self.alias,
+            key,
+            "cache {operation} failed, treated as a miss: {error}"
+        );
+    }
+}
+
+/// Every cache of an application, by alias.
+#[derive(Debug, Clone, Default)]
+pub struct Caches {
+    entries: Arc<BTreeMap<String, Cache>>,
+}
+
+impl Caches {
+    /// A cache for every `[caches.<alias>]`; none connects yet.
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let entries = settings
+            .caches
+            .iter()
+            .map(|(alias, cache)| Ok((alias.clone(), Cache::new(alias, cache)?)))
+            .collect::<Result<_>>()?;
+        Ok(Caches {
+            entries: Arc::new(entries),
+        })
+    }
+
+    /// The cache of `alias`, if configured.
+    pub fn get(&self, alias: &str) -> Option<&Cache> {
+        self.entries.get(alias)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caches {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        Ok(AppState::from_parts(parts)?.caches.clone())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cache {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let state = AppState::from_parts(parts)?;
+        state.caches.get(DEFAULT_ALIAS).cloned().ok_or_else(|| {
+            Error::Config(
+                Problem::new(
+                    "a view takes the default cache, and the settings have no [caches.default]",
+                )
+                .with_hint("add a [caches.default] table, e.g. backend = \"locmem\""),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

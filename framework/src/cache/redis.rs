@@ -1,0 +1,148 @@
+//! The `redis` backend: a Redis server through the `redis` crate's
+//! connection manager (one multiplexed connection, reconnected when lost),
+//! with connect and response timeouts so that a server that goes away makes
+//! a request miss the cache instead of hang.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::BackendError;
+use crate::error::{Error, Problem, Result};
+
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one command may wait for its answer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl From<redis::RedisError> for BackendError {
+    fn from(error: redis::RedisError) -> Self {
+        BackendError::new(error.to_string())
+    }
+}
+
+/// A Redis server, connected on first use.
+pub(crate) struct Redis {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// A client for `location`; an unusable URL is a configuration error
+    /// naming `key`.
+    pub(crate) fn new(key: &str, location: &str) -> Result<Self> {
+        let client = redis::Client::open(location).map_err(|e| {
+            Error::Config(
+                Problem::new(format!("{key} is not a usable Redis URL: {e}"))
+                    .with_hint("write redis://HOST:PORT/DB or redis+unix:///PATH/TO/redis.sock"),
+            )
+        })?;
+        Ok(Redis {
+            client,
+            connection: OnceCell::new(),
+        })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, BackendError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1);
+        // A failed first connection is not kept: the next call tries again.
+        let manager = self
+            .connection
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await?;
+        Ok(manager.clone())
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, BackendError> {
+        let mut connection = self.connection().await?;
+        Ok(redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await?)
+    }
+
+    pub(crate) async fn get_many(
+        &self,
+        keys: &[&str],
+    ) -> Result<Vec<Option<String>>, BackendError> {
+        let mut connection = self.connection().await?;
+        Ok(redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await?)
+    }
+
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        json: String,
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        let mut connection = self.connection().await?;
+        let millis = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(key)
+            .arg(json)
+            .arg("PX")
+            .arg(millis)
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        let mut connection = self.connection().await?;
+        let removed: u64 = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await?;
+        Ok(removed > 0)
+    }
+
+    /// INCRBY, with a missing key first created as 0 living `ttl` (Redis
+    /// alone would keep it forever).
+    pub(crate) async fn incr(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Duration,
+    ) -> Result<i64, BackendError> {
+        let mut connection = self.connection().await?;
+        let millis = ttl.as_millis().max(1) as u64;
+        let (value,): (i64,) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(0)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis)
+            .ignore()
+            .cmd("INCRBY")
+            .arg(key)
+            .arg(delta)
+            .query_async(&mut connection)
+            .await?;
+        Ok(value)
+    }
+
+    /// Empties the server's database (the URL's `/DB`), as Django's
+    /// `clear()` does.
+    pub(crate) async fn clear(&self) -> Result<(), BackendError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("FLUSHDB")
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+use std::time::Duration;
+
+use super::*;
+
+fn cache(backend: CacheBackend, max_entries: u64) -> Cache {
+    let settings = CacheSettings {
+        backend,
+        max_entries,
+        ..CacheSettings::default()
+    };
+    Cache::new("default", &settings).unwrap()
+}
+
+#[tokio::test]
+async fn locmem_keeps_serde_values_until_their_timeout() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(cache.set("answer", &vec![4, 2]).await);
+    assert_eq!(cache.get::<Vec<i32>>("answer").await, Some(vec![4, 2]));
+    assert!(
+        cache
+            .set_for("short", "soon gone", Duration::from_millis(150))
+            .await
+    );
+    assert_eq!(
+        cache.get::<String>("short").await.as_deref(),
+        Some("soon gone")
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get::<String>("short").await, None, "expired");
+    assert_eq!(
+        cache.get::<Vec<i32>>("answer").await,
+        Some(vec![4, 2]),
+        "default timeout is 300 s"
+    );
+    assert_eq!(
+        cache.get::<String>("answer").await,
+        None,
+        "another type is a miss"
+    );
+    assert!(cache.delete("answer").await);
+    assert!(!cache.delete("answer").await);
+    assert_eq!(cache.get::<Vec<i32>>("answer").await, None);
+}
+
+#[tokio::test]
+async fn locmem_keeps_at_most_max_entries() {
+    let cache = cache(CacheBackend::Locmem, 10);
+    for i in 0..50 {
+        cache.set(&format!("k{i}"), &i).await;
+    }
+    let Backend::LocMem(m) = &*cache.backend else {
+        unreachable!()
+    };
+    assert!(m.len().await <= 10, "{} entries", m.len().await);
+}
+
+#[tokio::test]
+async fn locmem_incr_starts_at_zero_and_refuses_non_integers() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert_eq!(cache.incr("hits", 1).await, Some(1));
+    assert_eq!(cache.incr("hits", 5).await, Some(6));
+    assert_eq!(cache.incr("hits", -2).await, Some(4));
+    assert_eq!(cache.get::<i64>("hits").await, Some(4));
+    cache.set("name", "ada").await;
+    assert_eq!(cache.incr("name", 1).await, None);
+    assert_eq!(cache.get::<String>("name").await.as_deref(), Some("ada"));
+}
+
+#[tokio::test]
+async fn locmem_incr_keeps_the_expiry() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    cache.set_for("n", &1, Duration::from_millis(200)).await;
+    assert_eq!(cache.incr("n", 1).await, Some(2));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get::<i64>("n").await, None);
+}
+
+#[tokio::test]
+async fn locmem_get_many_and_clear() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    cache.set("a", &1).await;
+    cache.set("b", &2).await;
+    cache.set("s", "text").await;
+    let found = cache.get_many::<i32>(&["a", "b", "missing", "s"]).await;
+    assert_eq!(
+        found,
+        HashMap::from([("a".to_string(), 1), ("b".to_string(), 2)])
+    );
+    assert!(cache.clear().await);
+    assert!(cache.get_many::<i32>(&["a", "b"]).await.is_empty());
+}
+
+#[tokio::test]
+async fn dummy_caches_nothing() {
+    let cache = cache(CacheBackend::Dummy, 100);
+    assert!(cache.set("a", &1).await);
+    assert_eq!(cache.get::<i32>("a").await, None);
+    assert!(cache.get_many::<i32>(&["a"]).await.is_empty());
+    assert_eq!(cache.incr("a", 1).await, None);
+    assert!(!cache.delete("a").await);
+    assert!(cache.clear().await);
+}
+
+#[test]
+fn redis_without_a_location_names_the_key() {
+    let settings = CacheSettings {
+        backend: CacheBackend::Redis,
+        ..CacheSettings::default()
+    };
+    let err = Cache::new("sessions", &settings).unwrap_err().to_string();
+    assert!(err.contains("caches.sessions.location"), "{err}");
+    let settings = CacheSettings {
+        backend: CacheBackend::Redis,
+        location: "http://example.com".into(),
+        ..CacheSettings::default()
+    };
+    let err = Cache::new("default", &settings).unwrap_err().to_string();
+    assert!(err.contains("caches.default.location"), "{err}");
+}
