@@ -1,0 +1,207 @@
+//! The `redis` cache backend against a real Redis server, started by the
+//! test as the current user on a unix socket in a fresh folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nuages::cache::Cache;
+use nuages::conf::{CacheBackend, CacheSettings, Settings};
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+const REDIS_CLI: &str = "/usr/bin/redis-cli";
+
+/// A redis-server on a unix socket in its own folder, stopped when dropped.
+struct RedisServer {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("redis.sock");
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .args(["--unixsocketperm", "700"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        wait_for(&socket);
+        RedisServer {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket.display())
+    }
+
+    /// What `redis-cli` reads at `key`: what another client of the same
+    /// server sees.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new(REDIS_CLI)
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_for(socket: &Path) {
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server did not open {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn redis_settings(url: &str) -> CacheSettings {
+    CacheSettings {
+        backend: CacheBackend::Redis,
+        location: url.to_string(),
+        ..CacheSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn the_redis_backend_stores_json_on_the_server_with_expiry() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let cache = Cache::new("default", &redis_settings(&server.url())).unwrap();
+
+    assert!(cache.set("question", &("What's new?", 3)).await);
+    assert_eq!(server.cli(&["GET", "question"]), r#"["What's new?",3]"#);
+    let ttl: u64 = server.cli(&["TTL", "question"]).parse().unwrap();
+    assert!(
+        (295..=300).contains(&ttl),
+        "the default timeout is 300 s: {ttl}"
+    );
+    assert_eq!(
+        cache.get::<(String, i32)>("question").await,
+        Some(("What's new?".to_string(), 3))
+    );
+    assert_eq!(
+        cache.get::<i32>("question").await,
+        None,
+        "another type is a miss"
+    );
+
+    // Another handle on the same server (another `serve`) sees the entries.
+    let other = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    assert_eq!(other.incr("votes", 1).await, Some(1));
+    assert_eq!(cache.incr("votes", 2).await, Some(3));
+    assert_eq!(other.get::<i64>("votes").await, Some(3));
+    let ttl: i64 = server.cli(&["TTL", "votes"]).parse().unwrap();
+    assert!(ttl > 0, "a counter created by incr expires too: {ttl}");
+    assert_eq!(cache.incr("question", 1).await, None, "not an integer");
+
+    cache.set("a", &1).await;
+    let found = cache.get_many::<i32>(&["a", "votes", "missing"]).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found["a"], found["votes"]), (1, 3));
+
+    assert!(
+        cache
+            .set_for("short", "soon gone", Duration::from_millis(200))
+            .await
+    );
+    assert_eq!(
+        cache.get::<String>("short").await.as_deref(),
+        Some("soon gone")
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get::<String>("short").await, None);
+
+    assert!(cache.delete("a").await);
+    assert!(!cache.delete("a").await);
+    assert!(cache.clear().await);
+    assert_eq!(server.cli(&["DBSIZE"]), "0");
+}
+
+async fn visits(cache: Cache) -> String {
+    match cache.incr("visits", 1).await {
+        Some(n) => format!("visit {n}"),
+        None => "no count".to_string(),
+    }
+}
+
+fn urls() -> UrlConf {
+    UrlConf::new().path("visits/", visits, "visits")
+}
+
+fn application(location: &str) -> Application {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        ..Settings::default()
+    };
+    settings
+        .caches
+        .insert("default".into(), redis_settings(location));
+    Application::new(Project::new("cachesite", dir).urls(urls), settings).unwrap()
+}
+
+#[tokio::test]
+async fn a_view_whose_redis_goes_away_gets_a_miss_not_an_error() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let mut server = RedisServer::start();
+    let client = Client::new(application(&server.url()));
+    assert_eq!(client.get("/visits/").await.text(), "visit 1");
+    assert_eq!(client.get("/visits/").await.text(), "visit 2");
+
+    server.stop();
+    let started = Instant::now();
+    let response = client.get("/visits/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "no count");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a gone server is a quick miss, took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_view_whose_redis_never_answered_gets_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("redis+unix://{}", dir.path().join("none.sock").display());
+    let client = Client::new(application(&nowhere));
+    let response = client.get("/visits/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "no count");
+}
