@@ -326,7 +326,7 @@ pub trait View<M>: Sized {
     fn into_route_view(self) -> RouteView;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     /// A view ready to route: its method router, its name for `showurls`,
     /// and whether the CSRF check skips it.
     pub struct RouteView {
@@ -342,6 +342,8 @@ mod sealed {
     pub struct ByMethods;
     /// See [`ByHandler`].
     pub struct ByExempt;
+    /// See [`ByHandler`].
+    pub struct ByCachePage;
 }
 use sealed::RouteView;
 

@@ -15,7 +15,10 @@
 //! ```
 
 mod locmem;
+mod page;
 mod redis;
+
+pub use page::{CachePage, cache_page};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -87,6 +87,12 @@ impl Session {
         }
     }
 
+    /// Whether the view read or changed the session: its response depends
+    /// on who asked.
+    pub(crate) fn accessed(&self) -> bool {
+        self.lock().accessed
+    }
+
     fn lock(&self) -> MutexGuard<'_, SessionState> {
         // A view that panicked while holding the lock left whole values
         // behind (every change is a single map operation): keep using them.

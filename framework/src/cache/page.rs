@@ -1,0 +1,208 @@
+//! The per-view page cache, as Django's `cache_page`: a whole response kept
+//! in the `default` cache, keyed on the method, the full URL and the
+//! request headers the response's `Vary` names.
+//!
+//! Only `GET` and `HEAD` answered 200 are kept, and never a response that
+//! sets a cookie, varies on `Cookie` (or `*`), read the session, or rendered
+//! a template while the CSRF middleware was on (the page may carry the
+//! visitor's token): those depend on who asked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http::header::{HOST, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Cache, DEFAULT_ALIAS};
+use crate::middleware::session::Session;
+use crate::state::AppState;
+use crate::templates::TemplateRendered;
+use crate::urls::View;
+use crate::urls::sealed::{ByCachePage, RouteView};
+
+/// `view`, with its responses kept `seconds` in the `default` cache (see
+/// the [module](self)); wraps a handler function or [`get`](crate::urls::get)
+/// and friends: `.path("", cache_page(60, index), "index")`.
+pub fn cache_page<V>(seconds: u64, view: V) -> CachePage<V> {
+    CachePage {
+        view,
+        timeout: Duration::from_secs(seconds),
+    }
+}
+
+/// A view whose pages are cached; made by [`cache_page`].
+#[derive(Debug)]
+pub struct CachePage<V> {
+    view: V,
+    timeout: Duration,
+}
+
+impl<V, M> View<(ByCachePage, M)> for CachePage<V>
+where
+    V: View<M>,
+{
+    fn into_route_view(self) -> RouteView {
+        let inner = self.view.into_route_view();
+        let timeout = self.timeout;
+        RouteView {
+            router: inner
+                .router
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    serve_cached(timeout, request, next)
+                })),
+            ..inner
+        }
+    }
+}
+
+/// A kept response.
+#[derive(Serialize, Deserialize)]
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// Base64, so that any bytes survive JSON.
+    body: String,
+}
+
+async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Response {
+    let cache = request
+        .extensions()
+        .get::<Arc<AppState>>()
+        .and_then(|state| state.caches.get(DEFAULT_ALIAS).cloned());
+    let (Some(cache), true) = (
+        cache,
+        matches!(*request.method(), Method::GET | Method::HEAD),
+    ) else {
+        return next.run(request).await;
+    };
+    let method = request.method().to_string();
+    let url = full_url(&request);
+    let request_headers = request.headers().clone();
+    let vary_key = format!("nuages.page.vary.{method}.{url}");
+    if let Some(vary) = cache.get::<Vec<String>>(&vary_key).await
+        && let Some(page) = cache
+            .get::<Page>(&page_key(&method, &url, &vary, &request_headers))
+            .await
+        && let Some(response) = page.into_response()
+    {
+        return response;
+    }
+
+    let session = request.extensions().get::<Session>().cloned();
+    let rendered = request.extensions().get::<TemplateRendered>().cloned();
+    let response = next.run(request).await;
+    let personal = session.is_some_and(|s| s.accessed()) || rendered.is_some_and(|r| r.get());
+    let vary = vary_names(response.headers());
+    if personal
+        || response.status() != StatusCode::OK
+        || response.headers().contains_key(SET_COOKIE)
+        || vary.iter().any(|name| name == "cookie" || name == "*")
+    {
+        return response;
+    }
+    store(&cache, timeout, response, &vary_key, |vary| {
+        page_key(&method, &url, vary, &request_headers)
+    })
+    .await
+}
+
+/// Keeps `response` (when its headers are text) and gives it back.
+async fn store(
+    cache: &Cache,
+    timeout: Duration,
+    response: Response,
+    vary_key: &str,
+    key: impl FnOnce(&[String]) -> String,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let headers: Option<Vec<(String, String)>> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    if let Some(headers) = headers {
+        let vary = vary_names(&parts.headers);
+        let page = Page {
+            status: parts.status.as_u16(),
+            headers,
+            body: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        };
+        if cache.set_for(vary_key, &vary, timeout).await {
+            cache.set_for(&key(&vary), &page, timeout).await;
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+impl Page {
+    fn into_response(self) -> Option<Response> {
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(self.body)
+            .ok()?;
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = StatusCode::from_u16(self.status).ok()?;
+        for (name, value) in self.headers {
+            response.headers_mut().append(
+                HeaderName::try_from(name).ok()?,
+                HeaderValue::try_from(value).ok()?,
+            );
+        }
+        Some(response)
+    }
+}
+
+/// The header names of `Vary`, lowercase, in order.
+fn vary_names(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// `host/path?query`: the host is part of the key, as several sites may
+/// share a cache.
+fn full_url(request: &Request) -> String {
+    let host = request
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{host}{path}")
+}
+
+/// The key of the page for these request headers: a hash, as URLs and
+/// header values may be long or hold anything.
+fn page_key(method: &str, url: &str, vary: &[String], headers: &HeaderMap) -> String {
+    let mut hash = Sha256::new();
+    hash.update(url.as_bytes());
+    for name in vary {
+        hash.update(b"\n");
+        hash.update(name.as_bytes());
+        hash.update(b":");
+        for value in headers.get_all(name.as_str()) {
+            hash.update(value.as_bytes());
+            hash.update(b",");
+        }
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("nuages.page.{method}.{digest}")
+}

@@ -1,0 +1,198 @@
+//! `cache_page`: a view's pages kept in the `default` cache, keyed on the
+//! method, the URL and the headers its `Vary` names; never a page that
+//! depends on who asked.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use http::Method;
+use nuages::cache::cache_page;
+use nuages::conf::{CacheBackend, CacheSettings, Settings};
+use nuages::middleware::csrf::csrf_exempt;
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+/// How many times the views ran.
+#[derive(Default)]
+struct Runs(AtomicUsize);
+
+impl Runs {
+    fn next(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+async fn page(runs: Data<Runs>) -> String {
+    format!("run {}", runs.next())
+}
+
+async fn by_language(runs: Data<Runs>) -> Response {
+    (
+        [("vary", "Accept-Language")],
+        format!("run {}", runs.next()),
+    )
+        .into_response()
+}
+
+async fn sets_a_cookie(runs: Data<Runs>) -> Response {
+    ([("set-cookie", "seen=1")], format!("run {}", runs.next())).into_response()
+}
+
+async fn reads_the_session(runs: Data<Runs>, session: Session) -> String {
+    let name: Option<String> = session.get("name");
+    format!("run {} for {name:?}", runs.next())
+}
+
+async fn varies_on_cookie(runs: Data<Runs>) -> Response {
+    ([("vary", "Cookie")], format!("run {}", runs.next())).into_response()
+}
+
+async fn missing(runs: Data<Runs>) -> Response {
+    (http::StatusCode::NOT_FOUND, format!("run {}", runs.next())).into_response()
+}
+
+async fn uncached(runs: Data<Runs>) -> String {
+    format!("run {}", runs.next())
+}
+
+fn urls() -> UrlConf {
+    UrlConf::new()
+        .path("page/", cache_page(60, page), "page")
+        .path("short/", cache_page(1, page), "short")
+        .path(
+            "form/",
+            csrf_exempt(cache_page(60, get(page).post(page))),
+            "form",
+        )
+        .path("language/", cache_page(60, by_language), "language")
+        .path("cookie/", cache_page(60, sets_a_cookie), "cookie")
+        .path("session/", cache_page(60, reads_the_session), "session")
+        .path(
+            "vary-cookie/",
+            cache_page(60, varies_on_cookie),
+            "vary-cookie",
+        )
+        .path("missing/", cache_page(60, missing), "missing")
+        .path("uncached/", uncached, "uncached")
+}
+
+fn client(backend: CacheBackend) -> Client {
+    let mut settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["localhost".into(), "other.example".into()],
+        ..Settings::default()
+    };
+    settings.caches.insert(
+        "default".into(),
+        CacheSettings {
+            backend,
+            ..CacheSettings::default()
+        },
+    );
+    let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
+        .urls(urls)
+        .state(Runs::default());
+    Client::new(Application::new(project, settings).unwrap())
+}
+
+async fn body(client: &Client, path: &str) -> String {
+    let response = client.get(path).await;
+    response.text()
+}
+
+#[tokio::test]
+async fn a_page_is_served_from_the_cache_per_url() {
+    let client = client(CacheBackend::Locmem);
+    assert_eq!(body(&client, "/page/").await, "run 1");
+    assert_eq!(body(&client, "/page/").await, "run 1");
+    assert_eq!(
+        body(&client, "/page/?q=2").await,
+        "run 2",
+        "the query is part of the key"
+    );
+    assert_eq!(body(&client, "/page/?q=2").await, "run 2");
+    let other_host = client
+        .request(Method::GET, "/page/")
+        .header("host", "other.example")
+        .send()
+        .await;
+    assert_eq!(other_host.text(), "run 3", "the host is part of the key");
+    assert_eq!(body(&client, "/uncached/").await, "run 4");
+    assert_eq!(body(&client, "/uncached/").await, "run 5");
+}
+
+#[tokio::test]
+async fn a_cached_page_keeps_its_headers_and_expires() {
+    let client = client(CacheBackend::Locmem);
+    let first = client.get("/short/").await;
+    let second = client.get("/short/").await;
+    assert_eq!(
+        (first.text(), second.text()),
+        ("run 1".into(), "run 1".into())
+    );
+    assert_eq!(second.status, 200);
+    assert_eq!(
+        second.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(body(&client, "/short/").await, "run 2");
+}
+
+#[tokio::test]
+async fn only_get_and_head_200s_are_kept() {
+    let client = client(CacheBackend::Locmem);
+    assert_eq!(client.get("/missing/").await.status, 404);
+    assert_eq!(client.get("/missing/").await.status, 404);
+    assert_eq!(
+        body(&client, "/uncached/").await,
+        "run 3",
+        "a 404 is not kept"
+    );
+    let post = || client.request(Method::POST, "/form/").send();
+    assert_eq!(post().await.text(), "run 4");
+    assert_eq!(post().await.text(), "run 5", "a POST is not kept");
+}
+
+#[tokio::test]
+async fn pages_differ_by_the_headers_vary_names() {
+    let client = client(CacheBackend::Locmem);
+    let ask = |language: &'static str| {
+        client
+            .request(Method::GET, "/language/")
+            .header("accept-language", language)
+            .send()
+    };
+    assert_eq!(ask("fr").await.text(), "run 1");
+    assert_eq!(ask("de").await.text(), "run 2");
+    assert_eq!(ask("fr").await.text(), "run 1");
+    let german = ask("de").await;
+    assert_eq!(german.text(), "run 2");
+    assert_eq!(german.header("vary"), Some("Accept-Language"));
+}
+
+#[tokio::test]
+async fn personal_pages_are_never_kept() {
+    let client = client(CacheBackend::Locmem);
+    assert_eq!(body(&client, "/cookie/").await, "run 1");
+    assert_eq!(body(&client, "/cookie/").await, "run 2", "sets a cookie");
+    assert_eq!(body(&client, "/session/").await, "run 3 for None");
+    assert_eq!(
+        body(&client, "/session/").await,
+        "run 4 for None",
+        "reads the session"
+    );
+    assert_eq!(body(&client, "/vary-cookie/").await, "run 5");
+    assert_eq!(
+        body(&client, "/vary-cookie/").await,
+        "run 6",
+        "varies on Cookie"
+    );
+}
+
+#[tokio::test]
+async fn with_the_dummy_cache_every_request_runs_the_view() {
+    let client = client(CacheBackend::Dummy);
+    assert_eq!(body(&client, "/page/").await, "run 1");
+    assert_eq!(body(&client, "/page/").await, "run 2");
+}
