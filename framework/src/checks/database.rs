@@ -107,6 +107,31 @@ impl ServerUrl {
             || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
+    /// The host, when it is an IP address reachable from the internet (not
+    /// loopback, private, shared, link-local or unspecified). A name is not
+    /// judged: only DNS knows where it points.
+    pub fn public_ip(&self) -> Option<IpAddr> {
+        let ip: IpAddr = self.host.parse().ok()?;
+        let internal = match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                v4.is_private()
+                    || v4.is_loopback()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || (a == 100 && (64..128).contains(&b))
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+            }
+        };
+        (!internal).then_some(ip)
+    }
+
     /// Whether the connection requires TLS: `rediss://`, PostgreSQL's
     /// `sslmode=require|verify-ca|verify-full`, MySQL's
     /// `ssl-mode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY`.
@@ -132,9 +157,10 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
-/// The W006 message for the server `url` of `what` (`the database
-/// 'default'`), set by `setting`, when it is on a network address without TLS.
-pub fn server_url_problem(what: &str, setting: &str, url: &str) -> Option<CheckMessage> {
+/// The message `id` (W006 for databases) for the server `url` of `what`
+/// (`the database 'default'`), set by `setting`, when it is on a network
+/// address without TLS.
+pub fn server_url_problem(id: &str, what: &str, setting: &str, url: &str) -> Option<CheckMessage> {
     let parsed = ServerUrl::parse(url)?;
     if parsed.is_local() || parsed.requires_tls() {
         return None;
@@ -145,7 +171,7 @@ pub fn server_url_problem(what: &str, setting: &str, url: &str) -> Option<CheckM
         _ => "add ?sslmode=verify-full (or sslmode=require)".to_string(),
     };
     Some(CheckMessage::warning(
-        "nuages.W006",
+        id,
         format!(
             "{} is on the network address {} and its connection is not encrypted: passwords and data cross \
              the network in clear.",
@@ -171,6 +197,7 @@ pub fn check_database_tls(ctx: &CheckContext) -> Vec<CheckMessage> {
         .iter()
         .filter_map(|(alias, db)| {
             server_url_problem(
+                "nuages.W006",
                 &format!("the database '{alias}'"),
                 &format!("databases.{alias}.url"),
                 &db.url,
@@ -188,27 +215,15 @@ pub fn check_database_password_in_file(ctx: &CheckContext) -> Vec<CheckMessage> 
     };
     let mut messages = Vec::new();
     for (alias, db) in &ctx.settings.databases {
-        let has_password = ServerUrl::parse(&db.url).is_some_and(|url| url.password.is_some());
         let key = ["databases", alias.as_str(), "url"];
-        if !has_password || ctx.env_overrides(&variable_for(&key)) {
-            continue;
-        }
-        let Ok(Some(raw)) = raw_setting(selected, &key) else {
-            continue;
-        };
-        let written = raw
-            .as_str()
-            .and_then(ServerUrl::parse)
-            .and_then(|url| url.password)
-            .is_some_and(|password| !password.contains("${"));
-        if written {
+        if let Some(file) = password_written_in(ctx, selected, &key, &db.url) {
             let upper = alias.to_ascii_uppercase();
             messages.push(CheckMessage::warning(
                 "nuages.W007",
                 format!(
                     "The password of the database '{alias}' is written in {}: anyone who reads the file, its \
                      backups or its version history can connect to the database.",
-                    raw.file.display()
+                    file.display()
                 ),
                 format!(
                     "write it as ${{{upper}_DATABASE_PASSWORD}} in databases.{alias}.url (\
@@ -219,6 +234,27 @@ pub fn check_database_password_in_file(ctx: &CheckContext) -> Vec<CheckMessage> 
         }
     }
     messages
+}
+
+/// The settings file that holds the password of the server `url` set by
+/// `key` (`["caches", "default", "location"]`) written out, rather than
+/// read from a `${VARIABLE}` or set by a `NUAGES_…` variable.
+pub(crate) fn password_written_in(
+    ctx: &CheckContext,
+    selected: &std::path::Path,
+    key: &[&str],
+    url: &str,
+) -> Option<std::path::PathBuf> {
+    let has_password = ServerUrl::parse(url).is_some_and(|url| url.password.is_some());
+    if !has_password || ctx.env_overrides(&variable_for(key)) {
+        return None;
+    }
+    let raw = raw_setting(selected, key).ok()??;
+    raw.as_str()
+        .and_then(ServerUrl::parse)
+        .and_then(|url| url.password)
+        .is_some_and(|password| !password.contains("${"))
+        .then(|| raw.file.clone())
 }
 
 #[cfg(test)]
@@ -365,16 +401,26 @@ mod tests {
 
     #[test]
     fn a_server_url_is_a_problem_without_tls_unless_local() {
-        assert!(server_url_problem("the cache", "cache_url", "redis://10.0.0.5:6379/0").is_some());
-        assert!(server_url_problem("the cache", "cache_url", "rediss://10.0.0.5:6379/0").is_none());
+        assert!(
+            server_url_problem("x.W1", "the cache", "cache_url", "redis://10.0.0.5:6379/0")
+                .is_some()
+        );
+        assert!(
+            server_url_problem("x.W1", "the cache", "cache_url", "rediss://10.0.0.5:6379/0")
+                .is_none()
+        );
         assert!(
             server_url_problem(
+                "x.W1",
                 "the database",
                 "url",
                 "postgres://db.example.com/site?sslmode=verify-full"
             )
             .is_none()
         );
-        assert!(server_url_problem("the database", "url", "postgres://localhost/site").is_none());
+        assert!(
+            server_url_problem("x.W1", "the database", "url", "postgres://localhost/site")
+                .is_none()
+        );
     }
 }

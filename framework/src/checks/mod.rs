@@ -58,6 +58,7 @@
 //! the user running `check`; `runserver` and `serve` judge them for the
 //! user they run as.
 
+pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod email;
 pub mod files;
@@ -290,6 +291,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(staticfiles::checks());
     checks.extend(files::checks());
     checks.extend(database::checks());
+    checks.extend(cache::checks());
     checks.extend(email::checks());
     checks.extend(templates::checks());
     checks
