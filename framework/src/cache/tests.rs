@@ -116,4 +116,12 @@ fn redis_without_a_location_names_the_key() {
     };
     let err = Cache::new("default", &settings).unwrap_err().to_string();
     assert!(err.contains("caches.default.location"), "{err}");
+    // This build has no TLS for Redis: refused at start, not at first use.
+    let settings = CacheSettings {
+        backend: CacheBackend::Redis,
+        location: "rediss://127.0.0.1:6379/0".into(),
+        ..CacheSettings::default()
+    };
+    let err = Cache::new("default", &settings).unwrap_err().to_string();
+    assert!(err.contains("caches.default.location"), "{err}");
 }

@@ -141,7 +141,7 @@ mod tests {
                 .message
                 .starts_with("The cache 'default' is on the network address 203.0.113.7")
         );
-        assert!(messages[0].hint.as_deref().unwrap().contains("rediss://"));
+        assert!(messages[0].hint.as_deref().unwrap().contains("TLS tunnel"));
         assert!(
             messages[0]
                 .hint
