@@ -140,6 +140,20 @@ async fn a_cached_page_keeps_its_headers_and_expires() {
 }
 
 #[tokio::test]
+async fn head_requests_are_kept_too() {
+    let client = client(CacheBackend::Locmem);
+    for _ in 0..3 {
+        let response = client.request(Method::HEAD, "/page/").send().await;
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(
+        body(&client, "/uncached/").await,
+        "run 2",
+        "the view ran once for HEAD"
+    );
+}
+
+#[tokio::test]
 async fn only_get_and_head_200s_are_kept() {
     let client = client(CacheBackend::Locmem);
     assert_eq!(client.get("/missing/").await.status, 404);
