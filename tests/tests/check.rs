@@ -344,3 +344,38 @@ fn check_fails_on_what_the_application_refuses_in_its_words() {
         }
     }
 }
+
+#[test]
+fn check_deploy_reports_a_redis_cache_reachable_from_outside() {
+    let project = GeneratedProject::new("cached_site");
+    project.write(
+        "settings.cache.toml",
+        "extends = \"settings.toml\"\n\n[caches.default]\nbackend = \"redis\"\n\
+         location = \"redis://:hunter2@203.0.113.7:6379/0\"\n",
+    );
+    let (output, stdout, stderr) =
+        project.manage(&["check", "--deploy", "--settings", "settings.cache.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    for (id, says) in [
+        (
+            "nuages.W013",
+            "The cache 'default' is on the network address 203.0.113.7",
+        ),
+        (
+            "nuages.W014",
+            "The password of the cache 'default' is written in",
+        ),
+        (
+            "nuages.W015",
+            "The cache 'default' is on the public address 203.0.113.7",
+        ),
+    ] {
+        let line = stderr
+            .lines()
+            .position(|l| l.starts_with(&format!("?: ({id}) {says}")))
+            .unwrap_or_else(|| panic!("{id} missing: {stderr}"));
+        let hint = stderr.lines().nth(line + 1).unwrap();
+        assert!(hint.starts_with("\tHINT: "), "{id} has no hint: {hint:?}");
+    }
+    assert!(!stderr.contains("hunter2"), "never the password: {stderr}");
+}
