@@ -89,6 +89,9 @@ fn masked(settings: &Settings) -> toml::Table {
     for database in settings.databases.values_mut() {
         database.url = mask_url_password(&database.url);
     }
+    for cache in settings.caches.values_mut() {
+        cache.location = mask_url_password(&cache.location);
+    }
     toml::Table::try_from(&settings).expect("settings serialize to TOML")
 }
 
@@ -144,8 +147,16 @@ mod tests {
         let mut settings = settings;
         settings.databases.get_mut("default").unwrap().url =
             "postgres://app:pw@db.internal/site".into();
+        settings.caches.get_mut("default").unwrap().location =
+            "redis://:hunter2@cache.internal:6379/0".into();
         let lines = diff_lines(&settings, false).join("\n");
         assert!(lines.contains("debug = true"), "{lines}");
+        assert!(
+            lines.contains(&format!(
+                "caches.default.location = \"redis://:{MASK}@cache.internal:6379/0\""
+            )) && !lines.contains("hunter2"),
+            "{lines}"
+        );
         assert!(
             lines.contains(&format!("secret_key = \"{MASK}\"")),
             "{lines}"
