@@ -73,6 +73,7 @@ pub mod middleware;
 pub mod migrations;
 pub mod project;
 pub mod server;
+pub mod sessions;
 mod state;
 pub mod staticfiles;
 pub mod templates;

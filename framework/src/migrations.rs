@@ -2,12 +2,19 @@
 //! build time with `sqlx::migrate!`), applied to the default database. Each
 //! app keeps its record in a table of its own, `_nuages_migrations_<app>`, so
 //! that two apps may both have a migration number 1.
+//!
+//! The framework's own migration sets come first: `sessions` (the
+//! `nuages_session` table) when `session_engine = "db"`. It is left out
+//! otherwise, so that a site that keeps its sessions elsewhere has no table
+//! (and no pending migration) it does not use; switching to `"db"` means
+//! running `migrate` again.
 
 use std::collections::BTreeSet;
 
 use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 
+use crate::conf::{SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::project::Project;
 
@@ -31,6 +38,20 @@ impl MigrationSet {
             .iter()
             .filter(|m| !m.migration_type.is_down_migration())
     }
+}
+
+/// The migration sets `migrate` applies: the framework's own that
+/// `settings` need, then [`sets`] of `project`.
+pub fn all_sets(project: &Project, settings: &Settings) -> Vec<MigrationSet> {
+    let mut all = Vec::new();
+    if settings.session_engine == SessionEngine::Db {
+        all.push(MigrationSet {
+            label: crate::sessions::MIGRATION_LABEL.to_string(),
+            migrator: &crate::sessions::MIGRATIONS,
+        });
+    }
+    all.extend(sets(project));
+    all
 }
 
 /// The migration sets of `project`: its own first, then its apps' in order.
@@ -186,9 +207,9 @@ fn migrate_error(error: MigrateError) -> Error {
 /// The notice `runserver` prints when migrations are pending, if any.
 pub(crate) async fn pending_notice(
     project: &Project,
-    settings: &crate::conf::Settings,
+    settings: &Settings,
 ) -> Option<String> {
-    let sets = sets(project);
+    let sets = all_sets(project, settings);
     if sets.is_empty() {
         return None;
     }

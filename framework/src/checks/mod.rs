@@ -65,6 +65,7 @@ pub mod files;
 mod raw;
 mod report;
 pub(crate) mod security;
+pub(crate) mod sessions;
 pub(crate) mod startup;
 pub(crate) mod staticfiles;
 pub(crate) mod templates;
@@ -292,6 +293,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(files::checks());
     checks.extend(database::checks());
     checks.extend(cache::checks());
+    checks.extend(sessions::checks());
     checks.extend(email::checks());
     checks.extend(templates::checks());
     checks

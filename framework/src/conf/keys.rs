@@ -4,7 +4,7 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, LogLevel, StaticfilesStorage};
+use super::{CacheBackend, LogLevel, SessionEngine, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,8 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("session_cookie_secure", Kind::Bool),
     ("session_cookie_httponly", Kind::Bool),
     ("session_cookie_age", Kind::Integer),
+    ("session_engine", Kind::Choice(SessionEngine::NAMES)),
+    ("session_cache_alias", Kind::String),
     ("csrf_cookie_secure", Kind::Bool),
     ("csrf_trusted_origins", Kind::List),
     ("x_frame_options", Kind::String),

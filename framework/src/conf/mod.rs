@@ -94,6 +94,10 @@ pub struct Settings {
     pub session_cookie_httponly: bool,
     /// Session cookie lifetime in seconds.
     pub session_cookie_age: u64,
+    /// Where sessions live: in the signed cookie, a cache or the database.
+    pub session_engine: SessionEngine,
+    /// The cache alias sessions use with `session_engine = "cache"`.
+    pub session_cache_alias: String,
     /// Send the CSRF cookie over HTTPS only.
     pub csrf_cookie_secure: bool,
     /// Origins (`https://example.com`) trusted for unsafe requests.
@@ -199,6 +203,41 @@ impl CacheBackend {
     pub const NAMES: &'static [&'static str] = &["locmem", "redis", "dummy"];
 }
 
+/// The `session_engine` setting: where a session's data lives (Django's
+/// `SESSION_ENGINE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEngine {
+    /// In the client's cookie, signed with `secret_key`: nothing on the
+    /// server, so a session cannot be ended anywhere but in that browser.
+    #[default]
+    SignedCookies,
+    /// In the cache `session_cache_alias`; the cookie holds a random key.
+    Cache,
+    /// In the `nuages_session` table of the default database (created by
+    /// `migrate`); the cookie holds a random key.
+    Db,
+}
+
+impl SessionEngine {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["signed_cookies", "cache", "db"];
+
+    /// The name as written in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEngine::SignedCookies => "signed_cookies",
+            SessionEngine::Cache => "cache",
+            SessionEngine::Db => "db",
+        }
+    }
+
+    /// Whether the data lives on the server (the cookie holds only a key).
+    pub fn is_server_side(self) -> bool {
+        self != SessionEngine::SignedCookies
+    }
+}
+
 /// How `collectstatic` names files and `static()` builds URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -276,6 +315,8 @@ impl Default for Settings {
             session_cookie_secure: false,
             session_cookie_httponly: true,
             session_cookie_age: 1_209_600,
+            session_engine: SessionEngine::SignedCookies,
+            session_cache_alias: "default".into(),
             csrf_cookie_secure: false,
             csrf_trusted_origins: vec![],
             x_frame_options: "DENY".into(),

@@ -170,7 +170,7 @@ impl CsrfFailure {
 pub(crate) struct RandomError(#[from] rand::rngs::SysError);
 
 /// `n` characters of [`CHARS`], uniformly, from the OS random generator.
-fn random_string(n: usize) -> Result<String, RandomError> {
+pub(crate) fn random_string(n: usize) -> Result<String, RandomError> {
     let mut out = String::with_capacity(n);
     let mut buffer = [0u8; 64];
     while out.len() < n {

@@ -1,19 +1,28 @@
-//! `session`: a [`Session`] per request, kept in the client's `sessionid`
-//! cookie, signed with `secret_key` (Django's signed-cookie backend).
+//! `session`: a [`Session`] per request, behind the client's `sessionid`
+//! cookie. Where the data lives is `session_engine`'s choice, and the
+//! [`Session`] API is the same for all three:
 //!
-//! The cookie holds the session's JSON, base64url-encoded, the time it was
-//! written and an HMAC-SHA256 signature over both, so the client can read but
-//! not change it: store nothing secret in a session. A cookie that is
-//! tampered with, truncated, signed with an unknown key or older than
-//! `session_cookie_age` gives an empty session, never an error. Cookies
-//! signed with a key of `secret_key_fallbacks` are accepted and re-signed
-//! with `secret_key` on the way out.
+//! - `"signed_cookies"` (the default, Django's signed-cookie backend): the
+//!   cookie holds the session's JSON, base64url-encoded, the time it was
+//!   written and an HMAC-SHA256 signature over both, signed with
+//!   `secret_key`, so the client can read but not change it: store nothing
+//!   secret in such a session. A cookie that is tampered with, truncated,
+//!   signed with an unknown key or older than `session_cookie_age` gives an
+//!   empty session, never an error. Cookies signed with a key of
+//!   `secret_key_fallbacks` are accepted and re-signed with `secret_key` on
+//!   the way out. Nothing is kept on the server, so [`Session::flush`] and
+//!   [`Session::cycle_key`] change this browser's cookie only: a copy of
+//!   the old cookie stays valid until `session_cookie_age` has passed.
+//! - `"cache"` and `"db"`: the cookie holds a random key and the data is on
+//!   the server ([`crate::sessions`]), so a flushed or cycled session is
+//!   over for every copy of its cookie.
 //!
-//! The cookie is written only when the session changed (and removed once
-//! the session is flushed or emptied); it has `Path=/`, `SameSite=Lax`,
-//! `Max-Age=session_cookie_age`, `HttpOnly` per `session_cookie_httponly`
-//! and `Secure` per `session_cookie_secure`. Responses whose session was
-//! read get `Vary: Cookie`.
+//! The session is written only when it changed (and its cookie removed
+//! once the session is flushed or emptied); the cookie has `Path=/`,
+//! `SameSite=Lax`, `Max-Age=session_cookie_age`, `HttpOnly` per
+//! `session_cookie_httponly` and `Secure` per `session_cookie_secure`.
+//! Responses whose session was read get `Vary: Cookie`. A response with a
+//! 5xx status saves nothing.
 //!
 //! ```
 //! use nuages::middleware::session::Session;
@@ -43,6 +52,7 @@ use serde_json::{Map, Value};
 use super::signing::Signer;
 use crate::error::{Error, Problem, Result};
 use crate::middleware::Next;
+use crate::sessions::{Saved, SessionStore};
 use crate::state::AppState;
 
 /// The session cookie's name (Django's `SESSION_COOKIE_NAME`).
@@ -53,7 +63,7 @@ const COOKIE_SIZE_WARNING: usize = 4093;
 
 /// A client's session: a map of strings to JSON values, shared by every
 /// clone for the request. Reading marks it accessed (`Vary: Cookie`);
-/// changing it marks it modified (the cookie is rewritten).
+/// changing it marks it modified (it is written at the end of the request).
 ///
 /// As an extractor it needs the `session` middleware; without it the view
 /// answers 500 with an error saying so.
@@ -69,6 +79,10 @@ struct SessionState {
     modified: bool,
     /// Verified with a fallback key: write it again with the current one.
     resign: bool,
+    /// The server-side key this session is stored under, if it is.
+    key: Option<String>,
+    /// Server-side records to delete (flushed, or left by `cycle_key`).
+    ended_keys: Vec<String>,
 }
 
 impl Session {
@@ -77,13 +91,9 @@ impl Session {
         Session::default()
     }
 
-    fn from_values(values: Map<String, Value>, resign: bool) -> Session {
+    fn from_state(state: SessionState) -> Session {
         Session {
-            inner: Arc::new(Mutex::new(SessionState {
-                values,
-                resign,
-                ..SessionState::default()
-            })),
+            inner: Arc::new(Mutex::new(state)),
         }
     }
 
@@ -151,9 +161,38 @@ impl Session {
         self.write(|values| values.remove(key))
     }
 
-    /// Empty the session and delete its cookie (logging out).
+    /// End the session (logging out): empty it, delete its cookie and, with
+    /// a server-side engine, its stored data, so that a copy of the old
+    /// cookie gives an empty session too.
     pub fn flush(&self) {
-        self.write(|values| values.clear());
+        let mut state = self.lock();
+        state.accessed = true;
+        state.modified = true;
+        state.values.clear();
+        if let Some(key) = state.key.take() {
+            state.ended_keys.push(key);
+        }
+    }
+
+    /// Keep the data under a new session key and delete the old one (at a
+    /// login, against session fixation): the old cookie no longer gives
+    /// this session with a server-side engine. With signed cookies the
+    /// cookie is written again, and a copy of the old one stays valid
+    /// until it expires.
+    pub fn cycle_key(&self) {
+        let mut state = self.lock();
+        state.modified = true;
+        if let Some(key) = state.key.take() {
+            state.ended_keys.push(key);
+        }
+    }
+
+    /// The server-side key of the session as this request loaded it, or
+    /// `None`: with signed cookies, for a new session, and after
+    /// [`flush`](Self::flush) or [`cycle_key`](Self::cycle_key) (the new key
+    /// is made when the session is written, at the end of the request).
+    pub fn session_key(&self) -> Option<String> {
+        self.lock().key.clone()
     }
 
     /// Whether the session was changed during this request.
@@ -175,21 +214,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// The `session` middleware's keys and cookie attributes, built once.
+/// The `session` middleware's keys, store and cookie attributes, built once.
 #[derive(Debug)]
 pub(crate) struct SessionConfig {
     signer: Signer,
+    store: SessionStore,
     max_age: u64,
     secure: bool,
     http_only: bool,
 }
 
 impl SessionConfig {
-    /// Refuses to build without `secret_key`.
+    /// Refuses to build without `secret_key`, or with a session store
+    /// that cannot keep sessions (`nuages.E022`, `nuages.E023`).
     pub fn new(app: Arc<AppState>) -> Result<SessionConfig> {
         let settings = &app.settings;
         Ok(SessionConfig {
             signer: Signer::new(settings, "nuages.sessions.cookie")?,
+            store: SessionStore::new(&app)?,
             max_age: settings.session_cookie_age,
             secure: settings.session_cookie_secure,
             http_only: settings.session_cookie_httponly,
@@ -212,6 +254,99 @@ impl SessionConfig {
             ))
             .build()
     }
+
+    fn removal_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.cookie(String::new());
+        cookie.make_removal();
+        cookie
+    }
+
+    /// The session the request's cookies point at, or an empty one.
+    async fn load(&self, cookies: &[String], now: u64) -> Session {
+        if !self.store.is_server_side() {
+            let loaded = cookies
+                .iter()
+                .find_map(|value| decode(&self.signer, value, self.max_age, now));
+            return match loaded {
+                Some((values, key)) => Session::from_state(SessionState {
+                    values,
+                    resign: key > 0,
+                    ..SessionState::default()
+                }),
+                None => Session::new(),
+            };
+        }
+        for key in cookies {
+            if let Some(values) = self.store.load(key).await {
+                return Session::from_state(SessionState {
+                    values,
+                    key: Some(key.clone()),
+                    ..SessionState::default()
+                });
+            }
+        }
+        Session::new()
+    }
+
+    /// What to send back for a signed-cookie session.
+    fn signed_cookie(&self, outcome: &Outcome, now: u64) -> Option<Cookie<'static>> {
+        if outcome.values.is_empty() {
+            // Flushed, emptied, or a cookie we could not use: remove it.
+            outcome.had_cookie.then(|| self.removal_cookie())
+        } else if outcome.modified || outcome.resign {
+            Some(self.cookie(self.encode(&outcome.values, now)))
+        } else {
+            None
+        }
+    }
+
+    /// Write a server-side session as the request left it; the cookie to
+    /// send back, if any.
+    async fn save(&self, outcome: Outcome) -> Option<Cookie<'static>> {
+        for key in &outcome.ended_keys {
+            self.store.delete(key).await;
+        }
+        if outcome.values.is_empty() {
+            if outcome.modified
+                && let Some(key) = &outcome.key
+            {
+                self.store.delete(key).await;
+            }
+            return outcome.had_cookie.then(|| self.removal_cookie());
+        }
+        if !outcome.modified {
+            return None;
+        }
+        if let Some(key) = &outcome.key {
+            return match self.store.update(key, &outcome.values).await? {
+                Saved::Done => Some(self.cookie(key.clone())),
+                Saved::Gone => {
+                    tracing::warn!(
+                        target: "nuages::sessions",
+                        "the session was ended by another request (a logout?) before this one \
+                         wrote it: it is not written back"
+                    );
+                    Some(self.removal_cookie())
+                }
+            };
+        }
+        let key = crate::sessions::new_key()?;
+        self.store
+            .create(&key, &outcome.values)
+            .await
+            .then(|| self.cookie(key))
+    }
+}
+
+/// The session as the view left it, taken out of its lock so that the
+/// store may be awaited.
+struct Outcome {
+    values: Map<String, Value>,
+    modified: bool,
+    resign: bool,
+    key: Option<String>,
+    ended_keys: Vec<String>,
+    had_cookie: bool,
 }
 
 /// What is signed: the cookie name binds the signature to this cookie.
@@ -273,38 +408,33 @@ pub(crate) async fn middleware(
 ) -> Response {
     let now = now();
     let cookies = super::request_cookies(request.headers(), COOKIE_NAME);
-    let loaded = cookies
-        .iter()
-        .find_map(|value| decode(&config.signer, value, config.max_age, now));
-    let session = match loaded {
-        Some((values, key)) => Session::from_values(values, key > 0),
-        None => Session::new(),
-    };
+    let session = config.load(&cookies, now).await;
     request.extensions_mut().insert(session.clone());
 
     let mut response = next.run(request).await;
 
-    let state = session.lock();
-    if state.accessed {
-        super::patch_vary(response.headers_mut(), "Cookie");
-    }
-    // As Django: a failed request does not save what it half did.
-    if response.status().is_server_error() {
-        return response;
-    }
-    let cookie = if state.values.is_empty() {
-        // Flushed, emptied, or a cookie we could not use: remove it.
-        (!cookies.is_empty()).then(|| {
-            let mut cookie = config.cookie(String::new());
-            cookie.make_removal();
-            cookie
-        })
-    } else if state.modified || state.resign {
-        Some(config.cookie(config.encode(&state.values, now)))
-    } else {
-        None
+    let outcome = {
+        let mut state = session.lock();
+        if state.accessed {
+            super::patch_vary(response.headers_mut(), "Cookie");
+        }
+        // As Django: a failed request does not save what it half did.
+        if response.status().is_server_error() {
+            return response;
+        }
+        Outcome {
+            values: std::mem::take(&mut state.values),
+            modified: state.modified,
+            resign: state.resign,
+            key: state.key.clone(),
+            ended_keys: std::mem::take(&mut state.ended_keys),
+            had_cookie: !cookies.is_empty(),
+        }
     };
-    drop(state);
+    let cookie = match config.store.is_server_side() {
+        true => config.save(outcome).await,
+        false => config.signed_cookie(&outcome, now),
+    };
     if let Some(cookie) = cookie {
         let text = cookie.to_string();
         if text.len() > COOKIE_SIZE_WARNING {

@@ -21,7 +21,7 @@ impl Command for Migrate {
 
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
-        let sets = migrations::sets(ctx.project());
+        let sets = migrations::all_sets(ctx.project(), settings);
         let labels: Vec<&str> = sets.iter().map(|s| s.label.as_str()).collect();
         let verbose = ctx.verbosity() >= 1;
         if verbose {

@@ -2,6 +2,7 @@
 //! `core/management/commands/`.
 
 pub(crate) mod check;
+pub(crate) mod clearsessions;
 pub(crate) mod collectstatic;
 pub(crate) mod deployconfig;
 pub mod diffsettings;
@@ -18,6 +19,7 @@ use super::Command;
 pub(crate) fn builtin() -> Vec<Box<dyn Command>> {
     vec![
         Box::new(check::Check),
+        Box::new(clearsessions::ClearSessions),
         Box::new(deployconfig::DeployConfig),
         Box::new(collectstatic::CollectStatic),
         Box::new(diffsettings::DiffSettings),

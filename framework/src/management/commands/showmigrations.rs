@@ -20,7 +20,7 @@ impl Command for ShowMigrations {
 
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
-        let sets = migrations::sets(ctx.project());
+        let sets = migrations::all_sets(ctx.project(), settings);
         let databases = Databases::new(settings);
         let states = ctx.block_on(async {
             let pool = databases.get(DEFAULT_ALIAS).await?;
