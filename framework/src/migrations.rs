@@ -205,10 +205,7 @@ fn migrate_error(error: MigrateError) -> Error {
 }
 
 /// The notice `runserver` prints when migrations are pending, if any.
-pub(crate) async fn pending_notice(
-    project: &Project,
-    settings: &Settings,
-) -> Option<String> {
+pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Option<String> {
     let sets = all_sets(project, settings);
     if sets.is_empty() {
         return None;

@@ -119,7 +119,9 @@ async fn application(engine: SessionEngine, dir: &std::path::Path, age: u64) -> 
     let sets = nuages::migrations::all_sets(&project, &settings);
     let application = Application::new(project, settings).unwrap();
     let pool = application.databases().get("default").await.unwrap();
-    nuages::migrations::apply(&pool, &sets, |_| {}).await.unwrap();
+    nuages::migrations::apply(&pool, &sets, |_| {})
+        .await
+        .unwrap();
     application
 }
 
@@ -187,7 +189,10 @@ async fn data_round_trips_with_every_engine_and_is_written_only_when_changed() {
         );
         // Changing it again keeps the key.
         client.get("/set/?name=Bob").await;
-        assert_eq!(client.cookie("sessionid").unwrap() == cookie, engine.is_server_side());
+        assert_eq!(
+            client.cookie("sessionid").unwrap() == cookie,
+            engine.is_server_side()
+        );
     }
 }
 
@@ -208,7 +213,10 @@ async fn the_db_engine_stores_json_with_its_expiry_in_the_sqlite_file() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert!((now + 3595..=now + 3600).contains(expire_date), "{expire_date} vs {now}");
+    assert!(
+        (now + 3595..=now + 3600).contains(expire_date),
+        "{expire_date} vs {now}"
+    );
     assert_eq!(client.get("/key/").await.text(), format!("Some({key:?})"));
 }
 
@@ -341,10 +349,17 @@ async fn with_the_db_engine_the_sessions_of_a_user_can_all_be_ended() {
         client.get("/set/?theme=dark").await;
         let before = client.cookie("sessionid").unwrap();
         client.get(&format!("/login/?user={user}")).await;
-        assert_ne!(client.cookie("sessionid").unwrap(), before, "a new key at login");
+        assert_ne!(
+            client.cookie("sessionid").unwrap(),
+            before,
+            "a new key at login"
+        );
     }
     let users: Vec<Option<String>> = rows(&application).await.into_iter().map(|r| r.3).collect();
-    assert_eq!(users.iter().filter(|u| u.as_deref() == Some("42")).count(), 2);
+    assert_eq!(
+        users.iter().filter(|u| u.as_deref() == Some("42")).count(),
+        2
+    );
     assert_eq!(users.len(), 3, "the pre-login sessions are gone: {users:?}");
 
     assert_eq!(phone.get("/end-user/?user=42").await.text(), "ended 2");
@@ -387,7 +402,10 @@ async fn a_session_ended_by_another_request_is_not_written_back() {
             client.set_cookie("sessionid", &key);
             tokio::spawn(async move {
                 let response = client.get("/slow-set/").await;
-                (response.status, response.header("set-cookie").map(str::to_string))
+                (
+                    response.status,
+                    response.header("set-cookie").map(str::to_string),
+                )
             })
         };
         GATE.entered.notified().await;
@@ -421,7 +439,12 @@ async fn unknown_session_cache_alias_and_dummy_caches_are_refused_at_start() {
         error.to_string(),
         "session_cache_alias is \"sessions\", and the settings have no [caches.sessions] to keep sessions in"
     );
-    assert!(error.hint().unwrap().contains("add a [caches.sessions] table"));
+    assert!(
+        error
+            .hint()
+            .unwrap()
+            .contains("add a [caches.sessions] table")
+    );
     settings.caches.insert(
         "sessions".into(),
         CacheSettings {
@@ -431,7 +454,9 @@ async fn unknown_session_cache_alias_and_dummy_caches_are_refused_at_start() {
     );
     let error = Application::new(project(), settings).unwrap_err();
     assert!(
-        error.to_string().contains("backend \"dummy\" keeps nothing"),
+        error
+            .to_string()
+            .contains("backend \"dummy\" keeps nothing"),
         "{error}"
     );
 }

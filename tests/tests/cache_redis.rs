@@ -1,8 +1,6 @@
 //! The `redis` cache backend against a real Redis server, started by the
 //! test as the current user on a unix socket in a fresh folder.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nuages::cache::Cache;
@@ -10,78 +8,7 @@ use nuages::conf::{CacheBackend, CacheSettings, Settings};
 use nuages::prelude::*;
 use nuages::test::Client;
 use nuages::{Application, Project};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-const REDIS_CLI: &str = "/usr/bin/redis-cli";
-
-/// A redis-server on a unix socket in its own folder, stopped when dropped.
-struct RedisServer {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("redis.sock");
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", "0", "--save", "", "--appendonly", "no"])
-            .arg("--unixsocket")
-            .arg(&socket)
-            .args(["--unixsocketperm", "700"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        wait_for(&socket);
-        RedisServer {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis+unix://{}", self.socket.display())
-    }
-
-    /// What `redis-cli` reads at `key`: what another client of the same
-    /// server sees.
-    fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new(REDIS_CLI)
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn wait_for(socket: &Path) {
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "redis-server did not open {}",
-            socket.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use nuages_e2e::{REDIS_SERVER, RedisServer};
 
 fn redis_settings(url: &str) -> CacheSettings {
     CacheSettings {

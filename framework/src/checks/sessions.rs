@@ -105,7 +105,10 @@ mod tests {
     fn the_session_store_must_exist_and_keep_sessions() {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = settings_in(dir.path());
-        assert!(run(&settings, true).is_empty(), "signed cookies need no store");
+        assert!(
+            run(&settings, true).is_empty(),
+            "signed cookies need no store"
+        );
 
         settings.session_engine = SessionEngine::Cache;
         settings.session_cache_alias = "sesions".into();

@@ -167,13 +167,15 @@ impl SessionStore {
         }
         let loaded = match &self.backend {
             Backend::SignedCookies => Ok(None),
-            Backend::Cache(cache) => Ok(cache
-                .get::<Value>(&cache_key(key))
-                .await
-                .and_then(|value| match value {
-                    Value::Object(values) => Some(values),
-                    _ => None,
-                })),
+            Backend::Cache(cache) => {
+                Ok(cache
+                    .get::<Value>(&cache_key(key))
+                    .await
+                    .and_then(|value| match value {
+                        Value::Object(values) => Some(values),
+                        _ => None,
+                    }))
+            }
             Backend::Db(app) => match Self::pool(app).await {
                 Ok(pool) => db::load(&pool, key, unix_now()).await,
                 Err(error) => Err(error),
@@ -353,17 +355,17 @@ pub(crate) fn unix_now() -> i64 {
 
 /// Delete the expired rows of `nuages_session` (`clearsessions`).
 pub(crate) async fn clear_expired(pool: &AnyPool) -> Result<u64> {
-    db::clear_expired(pool, unix_now())
-        .await
-        .map_err(|error| {
-            Error::Config(
-                Problem::new(format!("the expired sessions could not be deleted: {error}"))
-                    .with_hint(
-                        "run `manage migrate` (it creates the nuages_session table when \
+    db::clear_expired(pool, unix_now()).await.map_err(|error| {
+        Error::Config(
+            Problem::new(format!(
+                "the expired sessions could not be deleted: {error}"
+            ))
+            .with_hint(
+                "run `manage migrate` (it creates the nuages_session table when \
                          session_engine = \"db\") and check databases.default.url",
-                    ),
-            )
-        })
+            ),
+        )
+    })
 }
 
 /// `nuages.E022`: with `session_engine = "cache"`, `session_cache_alias`

@@ -1,0 +1,396 @@
+//! Server-side sessions as a site meets them: the `db` engine through a
+//! real `serve` on loopback with its SQLite file (`migrate`,
+//! `showmigrations`, `clearsessions`, `check`), and the `cache` engine on a
+//! real redis-server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nuages::conf::{CacheBackend, CacheSettings, SessionEngine, Settings};
+use nuages::prelude::*;
+use nuages::sqlx;
+use nuages::test::Client;
+use nuages::{Application, Project};
+use nuages_e2e::{
+    GeneratedProject, HttpResponse, REDIS_SERVER, RedisServer, Server, free_port, http, manage,
+    require, run, wait_for,
+};
+
+/// The session views of the generated project.
+const URLS: &str = r#"use std::collections::BTreeMap;
+use nuages::prelude::*;
+
+async fn set(session: Session, Query(pairs): Query<BTreeMap<String, String>>) -> Result<String> {
+    for (key, value) in pairs {
+        session.insert(key, value)?;
+    }
+    Ok("set".into())
+}
+
+async fn show(session: Session) -> String {
+    let mut shown: Vec<String> = session.keys().into_iter()
+        .map(|key| format!("{key}={}", session.get::<String>(&key).unwrap_or_default()))
+        .collect();
+    shown.sort();
+    format!("session: [{}]", shown.join(", "))
+}
+
+async fn logout(session: Session) -> &'static str {
+    session.flush();
+    "logged out"
+}
+
+async fn login(session: Session) -> &'static str {
+    session.cycle_key();
+    "new key"
+}
+
+pub fn urlpatterns() -> UrlConf {
+    UrlConf::new()
+        .path("set/", set, "set")
+        .path("show/", show, "show")
+        .path("logout/", logout, "logout")
+        .path("login/", login, "login")
+}
+"#;
+
+/// Production settings with sessions in the database, runnable here:
+/// plain HTTP on loopback.
+const SETTINGS: &str = r#"extends = "settings.production.toml"
+allowed_hosts = ["localhost"]
+secure_ssl_redirect = false
+session_engine = "db"
+session_cookie_age = 600
+"#;
+
+const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
+
+/// GET `path` with the session cookie `key`, if any.
+fn visit(addr: SocketAddr, path: &str, key: Option<&str>) -> HttpResponse {
+    let cookie = key.map(|key| format!("sessionid={key}"));
+    let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+    http(addr, "GET", path, &headers, "").unwrap()
+}
+
+/// The session key a response sets, if it sets one.
+fn session_key(response: &HttpResponse) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "set-cookie")
+        .find_map(|(_, value)| value.strip_prefix("sessionid="))
+        .map(|rest| rest.split(';').next().unwrap().to_string())
+        .filter(|key| !key.is_empty())
+}
+
+async fn session_rows(database: &std::path::Path) -> Vec<(String, String, i64)> {
+    let url = format!("sqlite://{}", database.display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT session_key, session_data, expire_date FROM nuages_session ORDER BY session_key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    rows
+}
+
+async fn insert_row(database: &std::path::Path, key: &str, expire_date: i64) {
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO nuages_session (session_key, session_data, expire_date) VALUES ($1, '{}', $2)",
+    )
+    .bind(key)
+    .bind(expire_date)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generated_project_keeps_sessions_in_its_database_through_serve() {
+    let project = GeneratedProject::new("sessionsite");
+    project.write("src/urls.rs", URLS);
+    project.write("settings.sessions.toml", SETTINGS);
+    let (output, stdout, stderr) = project.cargo(&["build", "--quiet"]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let production = || {
+        let mut command = manage(&project.dir);
+        command
+            .env("NUAGES_SETTINGS", "settings.sessions.toml")
+            .env("SECRET_KEY", SECRET);
+        command
+    };
+    let with_db = |args: &[&str]| run(production().args(args));
+
+    // The table's migration exists only for the db engine.
+    let (output, stdout, _) = project.manage(&["showmigrations"]);
+    assert!(output.status.success());
+    assert!(!stdout.contains("sessions"), "{stdout}");
+    let (output, stdout, stderr) = with_db(&["showmigrations"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("sessions\n [ ] 1_initial\n"), "{stdout}");
+    let (output, stdout, stderr) = with_db(&["migrate"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("Apply all migrations: sessions"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  Applying sessions.1_initial... OK"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = with_db(&["showmigrations"]);
+    assert!(stdout.contains("sessions\n [X] 1_initial\n"), "{stdout}");
+
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = Server::start(
+        production().args(["serve", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    wait_for(Duration::from_secs(60), || {
+        http(addr, "GET", "/show/", &[], "").ok()
+    })
+    .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+
+    let database = project.dir.join("db/db.sqlite3");
+    let response = visit(addr, "/set/?name=Ann", None);
+    assert_eq!(response.status, 200, "{response:?}");
+    let key = session_key(&response).expect("a session cookie");
+    assert_eq!(key.len(), 40);
+    assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+    let header = response.header("set-cookie").unwrap();
+    assert!(!header.contains("Ann") && header.contains("Secure") && header.contains("HttpOnly"));
+    assert_eq!(
+        visit(addr, "/show/", Some(&key)).body,
+        "session: [name=Ann]"
+    );
+    let rows = session_rows(&database).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        (key.as_str(), r#"{"name":"Ann"}"#)
+    );
+    assert!((unix_now() + 590..=unix_now() + 600).contains(&rows[0].2));
+
+    // A login gives a new key with the data; the old key stops working.
+    let response = visit(addr, "/login/", Some(&key));
+    let new_key = session_key(&response).expect("a new key");
+    assert_ne!(new_key, key);
+    assert_eq!(
+        visit(addr, "/show/", Some(&new_key)).body,
+        "session: [name=Ann]"
+    );
+    assert_eq!(visit(addr, "/show/", Some(&key)).body, "session: []");
+
+    // A logout ends it for a copy of the cookie too.
+    let response = visit(addr, "/logout/", Some(&new_key));
+    assert!(response.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(visit(addr, "/show/", Some(&new_key)).body, "session: []");
+    assert!(session_rows(&database).await.is_empty());
+
+    // An unknown key: an empty session, a 200, and no key adopted.
+    let forged = "Z".repeat(40);
+    assert_eq!(visit(addr, "/show/", Some(&forged)).body, "session: []");
+    let response = visit(addr, "/set/?name=Eve", Some(&forged));
+    assert_eq!(response.status, 200);
+    let live = session_key(&response).unwrap();
+    assert_ne!(live, forged);
+    drop(server);
+
+    // clearsessions deletes the expired rows only, and says how many.
+    insert_row(&database, &"e".repeat(40), unix_now() - 10).await;
+    insert_row(&database, &"f".repeat(40), unix_now() - 1_000_000).await;
+    let (output, stdout, stderr) = with_db(&["clearsessions"]);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "Deleted 2 expired session(s).\n");
+    let keys: Vec<String> = session_rows(&database)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(keys, [live]);
+    let (_, stdout, _) = with_db(&["clearsessions"]);
+    assert_eq!(stdout, "Deleted 0 expired session(s).\n");
+
+    // With the other engines there is nothing to clear, and it says why.
+    let (output, stdout, _) = project.manage(&["clearsessions"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout,
+        "Nothing to do: session_engine = \"signed_cookies\" keeps sessions in the browsers' cookies, which expire there.\n"
+    );
+    let mut command = manage(&project.dir);
+    command
+        .env("NUAGES_SESSION_ENGINE", "cache")
+        .arg("clearsessions");
+    let (output, stdout, _) = run(&mut command);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout,
+        "Nothing to do: session_engine = \"cache\", and the cache 'default' drops expired sessions itself.\n"
+    );
+}
+
+#[test]
+fn check_reports_session_stores_that_cannot_work() {
+    let project = GeneratedProject::new("sessioncheck");
+    let check = |env: &[(&str, &str)], args: &[&str]| {
+        let mut command = manage(&project.dir);
+        command.arg("check").args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        run(&mut command)
+    };
+    let (output, _, stderr) = check(&[("NUAGES_SESSION_ENGINE", "redis")], &[]);
+    assert!(!output.status.success());
+    assert!(stderr.contains("NUAGES_SESSION_ENGINE"), "{stderr}");
+    assert!(
+        stderr.contains(r#""signed_cookies", "cache" or "db""#),
+        "{stderr}"
+    );
+
+    let (output, stdout, stderr) = check(
+        &[
+            ("NUAGES_SESSION_ENGINE", "cache"),
+            ("NUAGES_SESSION_CACHE_ALIAS", "sessions"),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let text = format!("{stdout}{stderr}");
+    assert!(
+        text.contains("?: (nuages.E022) session_cache_alias is \"sessions\", and the settings have no [caches.sessions] to keep sessions in"),
+        "{text}"
+    );
+    assert!(
+        text.contains("HINT: add a [caches.sessions] table"),
+        "{text}"
+    );
+
+    let (_, stdout, stderr) = check(&[("NUAGES_SESSION_ENGINE", "cache")], &["--deploy"]);
+    let text = format!("{stdout}{stderr}");
+    assert!(
+        text.contains(
+            "?: (nuages.W035) Sessions are kept in the cache 'default', a \"locmem\" cache"
+        ),
+        "{text}"
+    );
+    let (_, stdout, stderr) = check(&[("NUAGES_SESSION_ENGINE", "db")], &["--deploy"]);
+    assert!(!format!("{stdout}{stderr}").contains("nuages.W035"));
+}
+
+async fn show(session: Session) -> String {
+    let name: Option<String> = session.get("name");
+    format!("name: {name:?}")
+}
+
+async fn set(session: Session) -> Result<&'static str> {
+    session.insert("name", "Ann")?;
+    Ok("set")
+}
+
+async fn logout(session: Session) -> &'static str {
+    session.flush();
+    "logged out"
+}
+
+async fn login(session: Session) -> &'static str {
+    session.cycle_key();
+    "new key"
+}
+
+fn urls() -> UrlConf {
+    UrlConf::new()
+        .path("show/", show, "show")
+        .path("set/", set, "set")
+        .path("logout/", logout, "logout")
+        .path("login/", login, "login")
+}
+
+fn redis_application(location: &str) -> Application {
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Cache,
+        session_cache_alias: "sessions".into(),
+        session_cookie_age: 600,
+        ..Settings::default()
+    };
+    settings.caches.insert(
+        "sessions".into(),
+        CacheSettings {
+            backend: CacheBackend::Redis,
+            location: location.into(),
+            ..CacheSettings::default()
+        },
+    );
+    Application::new(
+        Project::new("redissessions", env!("CARGO_MANIFEST_DIR")).urls(urls),
+        settings,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let mut server = RedisServer::start();
+    let application = redis_application(&server.url());
+    let client = Client::new(application.clone());
+    client.get("/set/").await;
+    let key = client.cookie("sessionid").unwrap();
+    assert_eq!(key.len(), 40);
+    let entry = format!("nuages.session.{key}");
+    assert_eq!(server.cli(&["GET", &entry]), r#"{"name":"Ann"}"#);
+    let ttl: u64 = server.cli(&["TTL", &entry]).parse().unwrap();
+    assert!((595..=600).contains(&ttl), "the session's age: {ttl}");
+    assert_eq!(client.get("/show/").await.text(), r#"name: Some("Ann")"#);
+
+    // Another application on the same server (another serve) knows it.
+    let elsewhere = Client::new(redis_application(&server.url()));
+    elsewhere.set_cookie("sessionid", &key);
+    assert_eq!(elsewhere.get("/show/").await.text(), r#"name: Some("Ann")"#);
+
+    client.get("/login/").await;
+    let new_key = client.cookie("sessionid").unwrap();
+    assert_ne!(new_key, key);
+    assert_eq!(server.cli(&["EXISTS", &entry]), "0");
+    assert_eq!(client.get("/show/").await.text(), r#"name: Some("Ann")"#);
+    assert_eq!(elsewhere.get("/show/").await.text(), "name: None");
+
+    client.get("/logout/").await;
+    assert_eq!(
+        server.cli(&["EXISTS", &format!("nuages.session.{new_key}")]),
+        "0"
+    );
+    assert_eq!(server.cli(&["DBSIZE"]), "0");
+
+    // Redis gone: an empty session, not an error page.
+    client.get("/set/").await;
+    server.stop();
+    let response = client.get("/show/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "name: None");
+    let response = client.get("/set/").await;
+    assert_eq!(response.status, 200);
+}
