@@ -415,6 +415,8 @@ pub(crate) async fn middleware(
 
     let outcome = {
         let mut state = session.lock();
+        // The values are cloned, not taken: a clone of the session kept
+        // past the response (a spawned task) still reads them.
         if state.accessed {
             super::patch_vary(response.headers_mut(), "Cookie");
         }
@@ -423,7 +425,7 @@ pub(crate) async fn middleware(
             return response;
         }
         Outcome {
-            values: std::mem::take(&mut state.values),
+            values: state.values.clone(),
             modified: state.modified,
             resign: state.resign,
             key: state.key.clone(),
