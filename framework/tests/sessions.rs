@@ -129,6 +129,24 @@ async fn show_of(client: &Client) -> String {
     client.get("/show/").await.text()
 }
 
+/// A fresh application keeping sessions with `engine` (and its folder), and
+/// a client with `name=Ann` in its session, and its cookie.
+async fn with_ann(engine: SessionEngine) -> (tempfile::TempDir, Application, Client, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(engine, dir.path(), 3600).await;
+    let client = Client::new(application.clone());
+    client.get("/set/?name=Ann").await;
+    let cookie = client.cookie("sessionid").unwrap();
+    (dir, application, client, cookie)
+}
+
+/// What another browser holding a copy of `cookie` sees.
+async fn seen_with(application: &Application, cookie: &str) -> String {
+    let copy = Client::new(application.clone());
+    copy.set_cookie("sessionid", cookie);
+    show_of(&copy).await
+}
+
 fn set_cookie(response: &TestResponse) -> Option<&str> {
     response.header("set-cookie")
 }
@@ -198,11 +216,7 @@ async fn data_round_trips_with_every_engine_and_is_written_only_when_changed() {
 
 #[tokio::test]
 async fn the_db_engine_stores_json_with_its_expiry_in_the_sqlite_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let application = application(SessionEngine::Db, dir.path(), 3600).await;
-    let client = Client::new(application.clone());
-    client.get("/set/?name=Ann").await;
-    let key = client.cookie("sessionid").unwrap();
+    let (_dir, application, client, key) = with_ann(SessionEngine::Db).await;
     let rows = rows(&application).await;
     assert_eq!(rows.len(), 1);
     let (stored_key, data, expire_date, user) = &rows[0];
@@ -223,11 +237,7 @@ async fn the_db_engine_stores_json_with_its_expiry_in_the_sqlite_file() {
 #[tokio::test]
 async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
     for engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let application = application(engine, dir.path(), 3600).await;
-        let client = Client::new(application.clone());
-        client.get("/set/?name=Ann").await;
-        let old = client.cookie("sessionid").unwrap();
+        let (_dir, application, client, old) = with_ann(engine).await;
         let response = client.get("/flush/").await;
         let removal = set_cookie(&response).unwrap();
         assert!(removal.starts_with("sessionid=;"), "{removal}");
@@ -235,10 +245,7 @@ async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
         assert_eq!(client.cookie("sessionid"), None);
         assert_eq!(show_of(&client).await, "{}");
 
-        // Another browser holding a copy of the old cookie.
-        let copy = Client::new(application.clone());
-        copy.set_cookie("sessionid", &old);
-        let seen = show_of(&copy).await;
+        let seen = seen_with(&application, &old).await;
         if engine.is_server_side() {
             assert_eq!(seen, "{}", "{engine:?}: the old cookie is dead");
         } else {
@@ -254,11 +261,7 @@ async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
 #[tokio::test]
 async fn cycle_key_keeps_the_data_under_a_new_key_and_the_old_key_stops_working() {
     for engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let application = application(engine, dir.path(), 3600).await;
-        let client = Client::new(application.clone());
-        client.get("/set/?name=Ann").await;
-        let old = client.cookie("sessionid").unwrap();
+        let (_dir, application, client, old) = with_ann(engine).await;
         if engine.is_server_side() {
             assert_eq!(client.get("/key/").await.text(), format!("Some({old:?})"));
         } else {
@@ -272,9 +275,7 @@ async fn cycle_key_keeps_the_data_under_a_new_key_and_the_old_key_stops_working(
         assert_ne!(new, old, "{engine:?}");
         assert_eq!(show_of(&client).await, r#"{"name":"Ann"}"#, "{engine:?}");
 
-        let copy = Client::new(application.clone());
-        copy.set_cookie("sessionid", &old);
-        let seen = show_of(&copy).await;
+        let seen = seen_with(&application, &old).await;
         if engine.is_server_side() {
             assert_eq!(seen, "{}", "{engine:?}");
         } else {
@@ -306,10 +307,7 @@ async fn an_expired_session_is_empty() {
 #[tokio::test]
 async fn a_tampered_or_unknown_key_is_an_empty_session_and_never_adopted() {
     for engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let client = Client::new(application(engine, dir.path(), 3600).await);
-        client.get("/set/?name=Ann").await;
-        let good = client.cookie("sessionid").unwrap();
+        let (_dir, _, client, good) = with_ann(engine).await;
         let mut changed = good.clone().into_bytes();
         changed[5] = if changed[5] == b'a' { b'b' } else { b'a' };
         let changed = String::from_utf8(changed).unwrap();
@@ -390,11 +388,7 @@ async fn other_engines_refuse_to_end_the_sessions_of_a_user_and_say_why() {
 #[tokio::test]
 async fn a_session_ended_by_another_request_is_not_written_back() {
     for engine in [SessionEngine::Cache, SessionEngine::Db] {
-        let dir = tempfile::tempdir().unwrap();
-        let application = application(engine, dir.path(), 3600).await;
-        let client = Client::new(application.clone());
-        client.get("/set/?name=Ann").await;
-        let key = client.cookie("sessionid").unwrap();
+        let (_dir, application, client, key) = with_ann(engine).await;
         // Two requests with the same cookie: the slow one loads the
         // session, the other logs out, then the slow one changes it.
         let slow = {
@@ -416,9 +410,7 @@ async fn a_session_ended_by_another_request_is_not_written_back() {
         let cookie = cookie.unwrap();
         assert!(cookie.contains("Max-Age=0"), "{engine:?}: {cookie}");
         // The logout stands: the old key gives nothing.
-        let replay = Client::new(application.clone());
-        replay.set_cookie("sessionid", &key);
-        assert_eq!(show_of(&replay).await, "{}", "{engine:?}");
+        assert_eq!(seen_with(&application, &key).await, "{}", "{engine:?}");
         if engine == SessionEngine::Db {
             assert!(rows(&application).await.is_empty());
         }

@@ -16,43 +16,11 @@ use nuages_e2e::{
     require, run, wait_for,
 };
 
-/// The session views of the generated project.
-const URLS: &str = r#"use std::collections::BTreeMap;
-use nuages::prelude::*;
-
-async fn set(session: Session, Query(pairs): Query<BTreeMap<String, String>>) -> Result<String> {
-    for (key, value) in pairs {
-        session.insert(key, value)?;
-    }
-    Ok("set".into())
-}
-
-async fn show(session: Session) -> String {
-    let mut shown: Vec<String> = session.keys().into_iter()
-        .map(|key| format!("{key}={}", session.get::<String>(&key).unwrap_or_default()))
-        .collect();
-    shown.sort();
-    format!("session: [{}]", shown.join(", "))
-}
-
-async fn logout(session: Session) -> &'static str {
-    session.flush();
-    "logged out"
-}
-
-async fn login(session: Session) -> &'static str {
-    session.cycle_key();
-    "new key"
-}
-
-pub fn urlpatterns() -> UrlConf {
-    UrlConf::new()
-        .path("set/", set, "set")
-        .path("show/", show, "show")
-        .path("logout/", logout, "logout")
-        .path("login/", login, "login")
-}
-"#;
+/// The session views: the generated project's `src/urls.rs`, and the
+/// routes of the in-process applications below.
+#[path = "session_site/urls.rs"]
+mod session_site;
+const URLS: &str = include_str!("session_site/urls.rs");
 
 /// Production settings with sessions in the database, runnable here:
 /// plain HTTP on loopback.
@@ -295,34 +263,6 @@ fn check_reports_session_stores_that_cannot_work() {
     assert!(!format!("{stdout}{stderr}").contains("nuages.W035"));
 }
 
-async fn show(session: Session) -> String {
-    let name: Option<String> = session.get("name");
-    format!("name: {name:?}")
-}
-
-async fn set(session: Session) -> Result<&'static str> {
-    session.insert("name", "Ann")?;
-    Ok("set")
-}
-
-async fn logout(session: Session) -> &'static str {
-    session.flush();
-    "logged out"
-}
-
-async fn login(session: Session) -> &'static str {
-    session.cycle_key();
-    "new key"
-}
-
-fn urls() -> UrlConf {
-    UrlConf::new()
-        .path("show/", show, "show")
-        .path("set/", set, "set")
-        .path("logout/", logout, "logout")
-        .path("login/", login, "login")
-}
-
 fn redis_application(location: &str) -> Application {
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
@@ -343,7 +283,7 @@ fn redis_application(location: &str) -> Application {
         },
     );
     Application::new(
-        Project::new("redissessions", env!("CARGO_MANIFEST_DIR")).urls(urls),
+        Project::new("redissessions", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns),
         settings,
     )
     .unwrap()
@@ -357,26 +297,26 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     let mut server = RedisServer::start();
     let application = redis_application(&server.url());
     let client = Client::new(application.clone());
-    client.get("/set/").await;
+    client.get("/set/?name=Ann").await;
     let key = client.cookie("sessionid").unwrap();
     assert_eq!(key.len(), 40);
     let entry = format!("nuages.session.{key}");
     assert_eq!(server.cli(&["GET", &entry]), r#"{"name":"Ann"}"#);
     let ttl: u64 = server.cli(&["TTL", &entry]).parse().unwrap();
     assert!((595..=600).contains(&ttl), "the session's age: {ttl}");
-    assert_eq!(client.get("/show/").await.text(), r#"name: Some("Ann")"#);
+    assert_eq!(client.get("/show/").await.text(), "session: [name=Ann]");
 
     // Another application on the same server (another serve) knows it.
     let elsewhere = Client::new(redis_application(&server.url()));
     elsewhere.set_cookie("sessionid", &key);
-    assert_eq!(elsewhere.get("/show/").await.text(), r#"name: Some("Ann")"#);
+    assert_eq!(elsewhere.get("/show/").await.text(), "session: [name=Ann]");
 
     client.get("/login/").await;
     let new_key = client.cookie("sessionid").unwrap();
     assert_ne!(new_key, key);
     assert_eq!(server.cli(&["EXISTS", &entry]), "0");
-    assert_eq!(client.get("/show/").await.text(), r#"name: Some("Ann")"#);
-    assert_eq!(elsewhere.get("/show/").await.text(), "name: None");
+    assert_eq!(client.get("/show/").await.text(), "session: [name=Ann]");
+    assert_eq!(elsewhere.get("/show/").await.text(), "session: []");
 
     client.get("/logout/").await;
     assert_eq!(
@@ -386,11 +326,11 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     assert_eq!(server.cli(&["DBSIZE"]), "0");
 
     // Redis gone: an empty session, not an error page.
-    client.get("/set/").await;
+    client.get("/set/?name=Ann").await;
     server.stop();
     let response = client.get("/show/").await;
     assert_eq!(response.status, 200);
-    assert_eq!(response.text(), "name: None");
-    let response = client.get("/set/").await;
+    assert_eq!(response.text(), "session: []");
+    let response = client.get("/set/?name=Ann").await;
     assert_eq!(response.status, 200);
 }
