@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nuages::conf::{CacheBackend, CacheSettings, SessionEngine, Settings};
-use nuages::prelude::*;
 use nuages::sqlx;
 use nuages::test::Client;
 use nuages::{Application, Project};
