@@ -63,19 +63,10 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
     // The project's own sections, against their structs' defaults; keys
     // that name a secret are masked, as Django's error reports hide them.
     for (key, value, default) in settings.sections.entries() {
-        let shown = if names_a_secret(&key) { MASK } else { &value };
+        let shown = if crate::mail::report::names_a_secret(&key) { MASK } else { &value };
         line(&key, shown, value == default);
     }
     lines
-}
-
-/// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
-/// `SIGNATURE` in the name.
-fn names_a_secret(key: &str) -> bool {
-    let key = key.to_ascii_uppercase();
-    ["API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
-        .iter()
-        .any(|word| key.contains(word))
 }
 
 fn masked(settings: &Settings) -> toml::Table {
@@ -85,6 +76,9 @@ fn masked(settings: &Settings) -> toml::Table {
     }
     for key in &mut settings.secret_key_fallbacks {
         *key = MASK.into();
+    }
+    if !settings.email_host_password.is_empty() {
+        settings.email_host_password = MASK.into();
     }
     for database in settings.databases.values_mut() {
         database.url = mask_url_password(&database.url);
