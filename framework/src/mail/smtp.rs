@@ -96,7 +96,7 @@ impl Smtp {
         } else if error.is_permanent() || error.is_transient() {
             "the server refused the message: check the sender and recipient addresses, and whether it \
              wants a login (email_host_user, email_host_password)"
-        } else if error.is_tls() {
+        } else if is_about_tls(&error) {
             "check email_use_tls (STARTTLS, port 587) and email_use_ssl (TLS at once, port 465) against what \
              the server offers, and that its certificate is trusted by this machine"
         } else {
@@ -110,4 +110,11 @@ impl Smtp {
             .with_hint(hint),
         ))
     }
+}
+
+/// Whether a failed send failed on TLS: lettre files a handshake or
+/// certificate failure under its connection errors, so the text tells.
+fn is_about_tls(error: &lettre::transport::smtp::Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    error.is_tls() || ["certificate", "tls", "handshake"].iter().any(|word| text.contains(word))
 }
