@@ -42,6 +42,8 @@ pub struct SmtpOptions {
     pub login: Option<(String, String)>,
     /// Offer and require STARTTLS with this certificate and key.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With `tls`: TLS from the first byte instead of STARTTLS.
+    pub implicit_tls: bool,
 }
 
 /// One message the server received.
@@ -77,7 +79,10 @@ impl ReceivedMail {
 
     /// The envelope's sender.
     pub fn envelope_from(&self) -> &str {
-        self.json.get("mail_from").and_then(Json::as_str).unwrap_or("")
+        self.json
+            .get("mail_from")
+            .and_then(Json::as_str)
+            .unwrap_or("")
     }
 
     /// The user the client logged in as, if it did.
@@ -85,7 +90,7 @@ impl ReceivedMail {
         self.json.get("login").and_then(Json::as_str)
     }
 
-    /// Whether the session was encrypted (STARTTLS).
+    /// Whether the session was encrypted (STARTTLS or TLS from the start).
     pub fn over_tls(&self) -> bool {
         self.json.get("tls") == Some(&Json::Bool(true))
     }
@@ -122,6 +127,9 @@ impl SmtpServer {
         }
         if let Some((cert, key)) = &options.tls {
             command.arg("--tls").arg(cert).arg(key);
+            if options.implicit_tls {
+                command.arg("--implicit");
+            }
         }
         let server = Server::start(&mut command, dir.path(), "smtp");
         let port = wait_for(Duration::from_secs(20), || {

@@ -5,7 +5,10 @@ name, then renamed): envelope, headers, decoded text body, the raw message,
 the login used and whether the session was under TLS. Prints
 "listening on PORT" once it accepts connections.
 
-    smtp_server.py DIR [--auth USER:PASSWORD] [--tls CERT KEY]
+    smtp_server.py DIR [--auth USER:PASSWORD] [--tls CERT KEY [--implicit]]
+
+--tls offers and requires STARTTLS; with --implicit the connection is TLS
+from the first byte instead (port 465 style).
 """
 
 import argparse
@@ -37,7 +40,7 @@ class Folder:
             "body": body.get_content() if body is not None else "",
             "raw": envelope.content.decode("utf-8", "replace"),
             "login": login.decode() if isinstance(login, bytes) else login,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None,
         }
         name = uuid.uuid4().hex
         temporary = os.path.join(self.folder, "." + name + ".tmp")
@@ -65,6 +68,7 @@ async def main():
     parser.add_argument("folder")
     parser.add_argument("--auth")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--implicit", action="store_true")
     args = parser.parse_args()
     options = {"hostname": "localhost"}
     if args.auth:
@@ -75,14 +79,18 @@ async def main():
             # Plain-text AUTH is what the non-TLS test exercises.
             auth_require_tls=False,
         )
+    wrapper = None
     if args.tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls[0], args.tls[1])
-        options.update(tls_context=context, require_starttls=True)
+        if args.implicit:
+            wrapper = context
+        else:
+            options.update(tls_context=context, require_starttls=True)
     handler = Folder(args.folder)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, loop=loop, **options), "127.0.0.1", 0
+        lambda: SMTP(handler, loop=loop, **options), "127.0.0.1", 0, ssl=wrapper
     )
     port = server.sockets[0].getsockname()[1]
     print(f"listening on {port}", flush=True)

@@ -224,6 +224,64 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
     let mails = tls.wait_for_mail(1, Duration::from_secs(10));
     assert!(mails[0].over_tls(), "{mails:#?}");
 
+    // TLS from the first byte (email_use_ssl), the same certificate.
+    let (cert_again, key_again) = self_signed_certificate(certs.path(), "localhost");
+    let implicit = SmtpServer::start_with(SmtpOptions {
+        tls: Some((cert_again.clone(), key_again)),
+        implicit_tls: true,
+        ..SmtpOptions::default()
+    });
+    let with_ssl = settings_file(
+        &project,
+        "ssl",
+        &format!(
+            "{}email_use_ssl = true\n",
+            smtp_lines("localhost", implicit.port)
+        ),
+    );
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &with_ssl,
+        &["a@mail.test"],
+        &[("SSL_CERT_FILE", cert_again.to_str().unwrap())],
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mails = implicit.wait_for_mail(1, Duration::from_secs(10));
+    assert!(mails[0].over_tls(), "{mails:#?}");
+    // A plain server where TLS is expected: a TLS failure, at once.
+    let ssl_to_plain = settings_file(
+        &project,
+        "ssl_to_plain",
+        &format!(
+            "{}email_use_ssl = true\n",
+            smtp_lines("localhost", smtp.port)
+        ),
+    );
+    let started = Instant::now();
+    let (output, stdout, stderr) = sendtestemail(&project, &ssl_to_plain, &["a@mail.test"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("TLS (email_use_ssl)"), "{stderr}");
+    assert!(stderr.contains("hint: check email_use_tls"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The console backend prints the message as a server would receive it.
+    let console = settings_file(&project, "console", "email_backend = \"console\"\n");
+    let (output, stdout, stderr) = sendtestemail(&project, &console, &["a@mail.test"], &[]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    for line in [
+        "From: webmaster@localhost",
+        "To: a@mail.test",
+        "Subject: Test email from ",
+        "If you're reading this, it was successful.",
+        &"-".repeat(79),
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in {stdout}");
+    }
+
     // A server that is gone: exit 1, naming the settings to look at.
     let port = smtp.port;
     drop(smtp);
@@ -249,8 +307,11 @@ fn check_deploy_reports_a_console_backend_and_a_written_smtp_password() {
         "console",
         "debug = false\nemail_backend = \"console\"\nemail_host_password = \"hunter2-literal\"\n",
     );
-    let (output, stdout, stderr) =
-        manage_env(&project, &["check", "--deploy", "--settings", &console], &[]);
+    let (output, stdout, stderr) = manage_env(
+        &project,
+        &["check", "--deploy", "--settings", &console],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains(
@@ -342,13 +403,20 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
     // A 500: the visitor sees the plain page; the admins get the report.
     let visitor = [
         ("User-Agent", "MailTest/1.0 (e2e)"),
-        ("Cookie", "sessionid=cookie-value-xyz; csrftoken=csrf-value-abc"),
+        (
+            "Cookie",
+            "sessionid=cookie-value-xyz; csrftoken=csrf-value-abc",
+        ),
         ("Authorization", "Bearer auth-value-123"),
     ];
     let started = Instant::now();
     let response = http(addr, "GET", "/boom/?page=2&token=tok-123", &visitor, "").unwrap();
     assert_eq!(response.status, 500);
-    assert!(response.body.contains("Server Error (500)"), "{}", response.body);
+    assert!(
+        response.body.contains("Server Error (500)"),
+        "{}",
+        response.body
+    );
     assert!(!response.body.contains("payment"), "{}", response.body);
     assert!(started.elapsed() < Duration::from_secs(5));
     let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
@@ -375,10 +443,16 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
         "smtp-secret-pw",
         "cache-secret-pw",
     ] {
-        assert!(!report.raw().contains(secret), "{secret} in {}", report.raw());
+        assert!(
+            !report.raw().contains(secret),
+            "{secret} in {}",
+            report.raw()
+        );
     }
     assert!(
-        !mails.iter().any(|m| m.recipients().contains(&"boss@mail.test")),
+        !mails
+            .iter()
+            .any(|m| m.recipients().contains(&"boss@mail.test")),
         "managers get no error report"
     );
 

@@ -249,7 +249,7 @@ pub(crate) fn password_written_in(
     key: &[&str],
     url: &str,
 ) -> Option<std::path::PathBuf> {
-    if !ServerUrl::parse(url).is_some_and(|url| url.password.is_some()) {
+    if ServerUrl::parse(url).is_none_or(|url| url.password.is_none()) {
         return None;
     }
     secret_written_in(ctx, selected, key, |raw| ServerUrl::parse(raw)?.password)

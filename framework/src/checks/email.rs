@@ -162,7 +162,13 @@ mod tests {
                 messages[0].message
             );
             assert!(messages[0].message.contains(fate));
-            assert!(messages[0].hint.as_deref().unwrap().contains("email_backend = \"smtp\""));
+            assert!(
+                messages[0]
+                    .hint
+                    .as_deref()
+                    .unwrap()
+                    .contains("email_backend = \"smtp\"")
+            );
             settings.debug = true;
             assert!(run(&settings).is_empty(), "development may print mail");
         }
@@ -200,7 +206,10 @@ mod tests {
         let messages = run(&settings, &[]);
         assert_eq!(ids(&messages), ["nuages.W020"]);
         assert!(messages[0].message.contains("settings.toml"));
-        assert!(!messages[0].message.contains("hunter2"), "never the password itself");
+        assert!(
+            !messages[0].message.contains("hunter2"),
+            "never the password itself"
+        );
         assert!(
             messages[0]
                 .hint

@@ -28,7 +28,9 @@ impl Folder {
                 .with_hint("point email_file_path at a folder the server's user can write in"),
             )
         };
-        tokio::fs::create_dir_all(&self.path).await.map_err(failed)?;
+        tokio::fs::create_dir_all(&self.path)
+            .await
+            .map_err(failed)?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

@@ -120,8 +120,11 @@ impl EmailMessage {
         }
         builder.body(self.body.clone()).map_err(|e| {
             MailError::new(
-                Problem::new(format!("the message '{}' cannot be built: {e}", self.subject))
-                    .with_hint("give it a sender and at least one recipient"),
+                Problem::new(format!(
+                    "the message '{}' cannot be built: {e}",
+                    self.subject
+                ))
+                .with_hint("give it a sender and at least one recipient"),
             )
         })
     }
@@ -131,10 +134,8 @@ impl EmailMessage {
 fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
     address.trim().parse().map_err(|e| {
         MailError::new(
-            Problem::new(format!(
-                "'{address}' ({role}) is not an email address: {e}"
-            ))
-            .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
+            Problem::new(format!("'{address}' ({role}) is not an email address: {e}"))
+                .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
     })
 }
@@ -160,7 +161,8 @@ impl MailError {
 /// Where mail goes.
 #[derive(Debug)]
 enum Backend {
-    Smtp(smtp::Smtp),
+    // Boxed: the transport is large, and the mailer is built once.
+    Smtp(Box<smtp::Smtp>),
     Console,
     File(file::Folder),
     Memory(memory::Outbox),
@@ -192,7 +194,7 @@ impl Mailer {
             return Err(Error::Config(problem));
         }
         let backend = match settings.email_backend {
-            EmailBackend::Smtp => Backend::Smtp(smtp::Smtp::new(settings)?),
+            EmailBackend::Smtp => Backend::Smtp(Box::new(smtp::Smtp::new(settings)?)),
             EmailBackend::Console => Backend::Console,
             EmailBackend::File => Backend::File(file::Folder::new(
                 settings
@@ -334,10 +336,12 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
         for value in values {
             if let Err(e) = value.trim().parse::<Mailbox>() {
                 problems.push(
-                    Problem::new(format!("{key} holds '{value}', which is not an email address: {e}"))
-                        .with_hint(format!(
-                            "write {key} as name@example.com or \"Name <name@example.com>\""
-                        )),
+                    Problem::new(format!(
+                        "{key} holds '{value}', which is not an email address: {e}"
+                    ))
+                    .with_hint(format!(
+                        "write {key} as name@example.com or \"Name <name@example.com>\""
+                    )),
                 );
             }
         }

@@ -159,8 +159,17 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("User-Agent: Mozilla/5.0 (Tester)"), "{body}");
-        assert!(body.contains("  database error\n  caused by: password"), "{body}");
-        for secret in ["tok-abc", "cookie-value-xyz", "db-pass-789", "the-secret-key-123", "smtp-pass-456"] {
+        assert!(
+            body.contains("  database error\n  caused by: password"),
+            "{body}"
+        );
+        for secret in [
+            "tok-abc",
+            "cookie-value-xyz",
+            "db-pass-789",
+            "the-secret-key-123",
+            "smtp-pass-456",
+        ] {
             assert!(!body.contains(secret), "{secret} in {body}");
         }
     }

@@ -24,6 +24,7 @@ pub(super) struct Smtp {
     server: String,
     timeout: Duration,
     authenticates: bool,
+    uses_tls: bool,
     tls: &'static str,
 }
 
@@ -67,6 +68,7 @@ impl Smtp {
             server: format!("{host}:{}", settings.email_port),
             timeout,
             authenticates,
+            uses_tls: settings.email_use_tls || settings.email_use_ssl,
             tls,
         })
     }
@@ -96,9 +98,12 @@ impl Smtp {
         } else if error.is_permanent() || error.is_transient() {
             "the server refused the message: check the sender and recipient addresses, and whether it \
              wants a login (email_host_user, email_host_password)"
-        } else if is_about_tls(&error) {
+        } else if self.uses_tls {
+            // lettre files a failed handshake or an untrusted certificate
+            // under its connection errors: the hint covers both.
             "check email_use_tls (STARTTLS, port 587) and email_use_ssl (TLS at once, port 465) against what \
-             the server offers, and that its certificate is trusted by this machine"
+             the server offers, that its certificate is trusted by this machine, and that it listens at \
+             email_host and email_port"
         } else {
             "check that an SMTP server listens at email_host and email_port and that this machine reaches it"
         };
@@ -110,11 +115,4 @@ impl Smtp {
             .with_hint(hint),
         ))
     }
-}
-
-/// Whether a failed send failed on TLS: lettre files a handshake or
-/// certificate failure under its connection errors, so the text tells.
-fn is_about_tls(error: &lettre::transport::smtp::Error) -> bool {
-    let text = error.to_string().to_ascii_lowercase();
-    error.is_tls() || ["certificate", "tls", "handshake"].iter().any(|word| text.contains(word))
 }

@@ -48,7 +48,11 @@ async fn the_memory_backend_keeps_what_was_sent_with_its_sender() {
                 "[Nuages] Broken",
                 vec!["Ops <ops@example.com>"]
             ),
-            ("errors@example.com", "[Nuages] Report", vec!["boss@example.com"]),
+            (
+                "errors@example.com",
+                "[Nuages] Report",
+                vec!["boss@example.com"]
+            ),
         ]
     );
 }
@@ -77,7 +81,14 @@ async fn a_bad_recipient_is_named() {
             .starts_with("'not an address' (a recipient) is not an email address"),
         "{error}"
     );
-    assert!(error.problem().hint.as_deref().unwrap().contains("name@example.com"));
+    assert!(
+        error
+            .problem()
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("name@example.com")
+    );
     assert!(mailer.outbox().is_empty());
 }
 
@@ -102,7 +113,10 @@ async fn the_file_backend_writes_one_whole_eml_file_per_message() {
         .collect();
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files.iter().all(|f| f.ends_with(".eml")), "no temporary file left: {files:?}");
+    assert!(
+        files.iter().all(|f| f.ends_with(".eml")),
+        "no temporary file left: {files:?}"
+    );
     let texts: Vec<String> = files
         .iter()
         .map(|f| std::fs::read_to_string(folder.join(f)).unwrap())
@@ -121,14 +135,19 @@ fn settings_the_mailer_refuses_are_named_with_their_fix() {
     both.email_use_ssl = true;
     let error = Mailer::new(&both).unwrap_err();
     assert!(
-        error.to_string().starts_with("email_use_tls and email_use_ssl are both true"),
+        error
+            .to_string()
+            .starts_with("email_use_tls and email_use_ssl are both true"),
         "{error}"
     );
     assert!(error.hint().unwrap().contains("port 465"));
 
     let file = settings(EmailBackend::File);
     let error = Mailer::new(&file).unwrap_err();
-    assert!(error.to_string().contains("email_file_path is not set"), "{error}");
+    assert!(
+        error.to_string().contains("email_file_path is not set"),
+        "{error}"
+    );
 
     let mut bad = settings(EmailBackend::Dummy);
     bad.admins = vec!["Ops <ops at example.com>".into()];
@@ -140,5 +159,8 @@ fn settings_the_mailer_refuses_are_named_with_their_fix() {
         "{error}"
     );
     assert!(Mailer::new(&settings(EmailBackend::Console)).is_ok());
-    assert!(Mailer::new(&Settings::default()).is_ok(), "the defaults build");
+    assert!(
+        Mailer::new(&Settings::default()).is_ok(),
+        "the defaults build"
+    );
 }

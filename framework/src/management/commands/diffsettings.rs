@@ -63,7 +63,11 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
     // The project's own sections, against their structs' defaults; keys
     // that name a secret are masked, as Django's error reports hide them.
     for (key, value, default) in settings.sections.entries() {
-        let shown = if crate::mail::report::names_a_secret(&key) { MASK } else { &value };
+        let shown = if crate::mail::report::names_a_secret(&key) {
+            MASK
+        } else {
+            &value
+        };
         line(&key, shown, value == default);
     }
     lines

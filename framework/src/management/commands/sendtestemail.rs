@@ -87,7 +87,10 @@ impl Command for SendTestEmail {
                         &recipients,
                     )
                     .await?;
-                say(ctx, &format!("Sent a test email to {}.", recipients.join(", ")));
+                say(
+                    ctx,
+                    &format!("Sent a test email to {}.", recipients.join(", ")),
+                );
             }
             if managers {
                 mailer
