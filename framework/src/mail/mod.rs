@@ -297,8 +297,8 @@ impl Mailer {
 }
 
 /// What `Mailer::new` refuses in the email settings (`nuages.E019` reports
-/// the same): both TLS flags, a `file` backend without a folder, an address
-/// setting that is no address.
+/// the same): both TLS flags, a zero `email_timeout`, a `file` backend
+/// without a folder, an address setting that is no address.
 pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
     let mut problems = Vec::new();
     if settings.email_use_tls && settings.email_use_ssl {
@@ -312,6 +312,14 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
                 "keep email_use_tls = true for a server on port 587, or email_use_ssl = true for port 465, \
                  and set the other to false",
             ),
+        );
+    }
+    if settings.email_timeout == Some(0) {
+        problems.push(
+            Problem::new("email_timeout is 0: every SMTP send would fail before it starts")
+                .with_hint(
+                    "set email_timeout to a number of seconds (10 is plenty), or remove it for 60",
+                ),
         );
     }
     if settings.email_backend == EmailBackend::File && settings.email_file_path.is_none() {

@@ -142,6 +142,14 @@ fn settings_the_mailer_refuses_are_named_with_their_fix() {
     );
     assert!(error.hint().unwrap().contains("port 465"));
 
+    let mut zero = settings(EmailBackend::Smtp);
+    zero.email_timeout = Some(0);
+    let error = Mailer::new(&zero).unwrap_err();
+    assert!(
+        error.to_string().starts_with("email_timeout is 0"),
+        "{error}"
+    );
+
     let file = settings(EmailBackend::File);
     let error = Mailer::new(&file).unwrap_err();
     assert!(

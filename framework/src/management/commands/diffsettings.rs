@@ -140,6 +140,7 @@ mod tests {
             debug: true,
             secret_key: Some("super-secret".into()),
             secret_key_fallbacks: vec!["old-secret".into()],
+            email_host_password: "smtp-secret".into(),
             ..Settings::defaults_in(std::path::Path::new("/srv/site"))
         };
         let mut settings = settings;
@@ -161,6 +162,11 @@ mod tests {
         );
         assert!(
             !lines.contains("super-secret") && !lines.contains("old-secret"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains(&format!("email_host_password = \"{MASK}\""))
+                && !lines.contains("smtp-secret"),
             "{lines}"
         );
         assert!(
