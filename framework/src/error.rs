@@ -112,6 +112,9 @@ pub enum Error {
     /// A file operation failed.
     #[error("I/O error")]
     Io(#[from] std::io::Error),
+    /// A mail was not sent.
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     /// 404: what was looked for (shown in debug only).
     #[error("Not Found: {0}")]
     NotFound(String),
@@ -147,6 +150,7 @@ impl Error {
         match self {
             Error::Settings(e) => e.hint(),
             Error::Config(problem) => problem.hint.clone(),
+            Error::Mail(error) => error.problem().hint.clone(),
             Error::Template(e) => e.hint(),
             _ => None,
         }

@@ -4,6 +4,7 @@
 //! | extractor | what it gives |
 //! |---|---|
 //! | [`Cache`] | the `default` cache ([`Caches`] for the others) |
+//! | [`Mailer`] | sends mail as the `email_*` settings say |
 //! | [`Db`] | the `default` database pool (`Db::alias` for others) |
 //! | [`Templates`] | rendering with the request's context (`csrf_input()`, …) |
 //! | [`Urls`] | reversing URL names |
@@ -35,6 +36,7 @@ use http::request::Parts;
 
 pub use crate::cache::{Cache, Caches};
 pub use crate::db::Db;
+pub use crate::mail::Mailer;
 pub use crate::middleware::csrf::CsrfToken;
 pub use crate::middleware::session::Session;
 pub use crate::templates::Templates;

@@ -96,6 +96,7 @@ impl Application {
             project: project.name().to_string(),
             databases: Databases::new(&settings),
             caches: crate::cache::Caches::new(&settings)?,
+            mailer: crate::mail::Mailer::new(&settings)?,
             settings,
             urls,
             templates,
@@ -138,6 +139,13 @@ impl Application {
     /// The databases of the `databases` setting, connected on first use.
     pub fn databases(&self) -> &Databases {
         &self.state.databases
+    }
+
+    /// The mailer of the `email_*` settings, to send mail outside a request
+    /// (a command, a test); a view takes the [`Mailer`](crate::mail::Mailer)
+    /// extractor instead.
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.state.mailer
     }
 
     /// The project's templates, to render outside a request (a command, a

@@ -68,6 +68,7 @@ mod error;
 pub mod extract;
 mod handler;
 pub(crate) mod logging;
+pub mod mail;
 pub mod management;
 pub mod middleware;
 pub mod migrations;
@@ -99,7 +100,7 @@ pub use tokio;
 /// What a view module usually needs.
 pub mod prelude {
     pub use crate::extract::{
-        Cache, Caches, Config, CsrfToken, Data, Db, Session, SettingsRef, Templates, Urls,
+        Cache, Caches, Config, CsrfToken, Data, Db, Mailer, Session, SettingsRef, Templates, Urls,
     };
     pub use crate::middleware::Next;
     pub use crate::templates::context;

@@ -9,6 +9,7 @@ use crate::cache::Caches;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::{Error, Problem, Result};
+use crate::mail::Mailer;
 use crate::project::{App, StateMap};
 use crate::templates::Engine;
 use crate::urls::Resolver;
@@ -28,6 +29,8 @@ pub(crate) struct AppState {
     pub databases: Databases,
     /// The caches, by alias.
     pub caches: Caches,
+    /// Sends mail as the `email_*` settings say.
+    pub mailer: Mailer,
     /// The installed apps.
     pub apps: Vec<App>,
     /// The values shared with views as [`Data<T>`](crate::extract::Data).

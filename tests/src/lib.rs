@@ -2,6 +2,8 @@
 //! that share one target folder and the workspace's Cargo.lock, free ports,
 //! and a small HTTP client for real servers on loopback.
 
+pub mod smtp;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -319,7 +321,9 @@ pub fn curl_https(host: &str, port: u16, path: &str) -> std::io::Result<(HttpRes
 }
 
 /// A self-signed certificate for `host` and its key, made by `openssl req
-/// -x509` in `dir`: (certificate, key).
+/// -x509` in `dir`: (certificate, key). It is a server's certificate, not a
+/// CA's (`CA:FALSE`), so that a client that trusts it as its own root
+/// (rustls, through `SSL_CERT_FILE`) accepts it.
 pub fn self_signed_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{host}.pem"));
     let key = dir.join(format!("{host}.key"));
@@ -331,6 +335,7 @@ pub fn self_signed_certificate(dir: &Path, host: &str) -> (PathBuf, PathBuf) {
         .arg(format!("/CN={host}"))
         .arg("-addext")
         .arg(format!("subjectAltName=DNS:{host}"))
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

@@ -249,15 +249,28 @@ pub(crate) fn password_written_in(
     key: &[&str],
     url: &str,
 ) -> Option<std::path::PathBuf> {
-    let has_password = ServerUrl::parse(url).is_some_and(|url| url.password.is_some());
-    if !has_password || ctx.env_overrides(&variable_for(key)) {
+    if ServerUrl::parse(url).is_none_or(|url| url.password.is_none()) {
+        return None;
+    }
+    secret_written_in(ctx, selected, key, |raw| ServerUrl::parse(raw)?.password)
+}
+
+/// The settings file that writes out the secret of `key`, the part
+/// `secret_of` finds in the value as written, rather than reading it from a
+/// `${VARIABLE}`; `None` as well when a `NUAGES_…` variable sets the key.
+pub(crate) fn secret_written_in(
+    ctx: &CheckContext,
+    selected: &std::path::Path,
+    key: &[&str],
+    secret_of: impl Fn(&str) -> Option<String>,
+) -> Option<std::path::PathBuf> {
+    if ctx.env_overrides(&variable_for(key)) {
         return None;
     }
     let raw = raw_setting(selected, key).ok()??;
     raw.as_str()
-        .and_then(ServerUrl::parse)
-        .and_then(|url| url.password)
-        .is_some_and(|password| !password.contains("${"))
+        .and_then(secret_of)
+        .is_some_and(|secret| !secret.is_empty() && !secret.contains("${"))
         .then(|| raw.file.clone())
 }
 

@@ -4,7 +4,7 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, LogLevel, SessionEngine, StaticfilesStorage};
+use super::{CacheBackend, EmailBackend, LogLevel, SessionEngine, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,17 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("server_email", Kind::String),
     ("default_from_email", Kind::String),
     ("admins", Kind::List),
+    ("managers", Kind::List),
+    ("email_backend", Kind::Choice(EmailBackend::NAMES)),
+    ("email_host", Kind::String),
+    ("email_port", Kind::Integer),
+    ("email_host_user", Kind::String),
+    ("email_host_password", Kind::String),
+    ("email_use_tls", Kind::Bool),
+    ("email_use_ssl", Kind::Bool),
+    ("email_timeout", Kind::Integer),
+    ("email_subject_prefix", Kind::String),
+    ("email_file_path", Kind::String),
     ("secure_hsts_seconds", Kind::Integer),
     ("secure_hsts_include_subdomains", Kind::Bool),
     ("secure_hsts_preload", Kind::Bool),
@@ -215,6 +226,8 @@ mod tests {
             log_file: Some("l".into()),
             secure_proxy_ssl_header: Some(vec![]),
             serve_user: Some("u".into()),
+            email_timeout: Some(10),
+            email_file_path: Some("m".into()),
             ..Settings::default()
         })
         .unwrap();

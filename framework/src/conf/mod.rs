@@ -70,6 +70,28 @@ pub struct Settings {
     pub default_from_email: String,
     /// People who get error mails, `"Name <email>"`.
     pub admins: Vec<String>,
+    /// People who get `mail_managers`, `"Name <email>"`.
+    pub managers: Vec<String>,
+    /// How mail leaves: `smtp`, `console`, `file`, `memory` or `dummy`.
+    pub email_backend: EmailBackend,
+    /// The SMTP server's host name or address.
+    pub email_host: String,
+    /// The SMTP server's port.
+    pub email_port: u16,
+    /// The SMTP user name; empty: no authentication.
+    pub email_host_user: String,
+    /// The SMTP password; write it as `${VARIABLE}`, never literally.
+    pub email_host_password: String,
+    /// Require STARTTLS on the SMTP connection.
+    pub email_use_tls: bool,
+    /// Speak SMTP inside TLS from the first byte (implicit TLS, port 465).
+    pub email_use_ssl: bool,
+    /// Seconds one SMTP send may take, connection included; unset: 60.
+    pub email_timeout: Option<u64>,
+    /// Put before the subject of `mail_admins` and `mail_managers` mails.
+    pub email_subject_prefix: String,
+    /// The folder the `file` backend writes one `.eml` file per message into.
+    pub email_file_path: Option<PathBuf>,
     /// `Strict-Transport-Security` max-age on secure requests; 0 disables it.
     pub secure_hsts_seconds: u64,
     /// Add `includeSubDomains` to HSTS.
@@ -235,6 +257,30 @@ impl SessionEngine {
     /// Whether the data lives on the server (the cookie holds only a key).
     pub fn is_server_side(self) -> bool {
         self != SessionEngine::SignedCookies
+/// The `email_backend` setting: where sent mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailBackend {
+    /// An SMTP server (`email_host`, `email_port`).
+    #[default]
+    Smtp,
+    /// Printed on standard output (development).
+    Console,
+    /// One `.eml` file per message in `email_file_path` (development).
+    File,
+    /// Kept in memory, readable through the mailer (tests).
+    Memory,
+    /// Thrown away.
+    Dummy,
+}
+
+impl EmailBackend {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["smtp", "console", "file", "memory", "dummy"];
+
+    /// The name as written in the settings file.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
     }
 }
 
@@ -303,6 +349,17 @@ impl Default for Settings {
             server_email: "root@localhost".into(),
             default_from_email: "webmaster@localhost".into(),
             admins: vec![],
+            managers: vec![],
+            email_backend: EmailBackend::Smtp,
+            email_host: "localhost".into(),
+            email_port: 25,
+            email_host_user: String::new(),
+            email_host_password: String::new(),
+            email_use_tls: false,
+            email_use_ssl: false,
+            email_timeout: None,
+            email_subject_prefix: "[Nuages] ".into(),
+            email_file_path: None,
             secure_hsts_seconds: 0,
             secure_hsts_include_subdomains: false,
             secure_hsts_preload: false,
@@ -410,6 +467,9 @@ impl Settings {
         }
         if let Some(file) = &mut self.log_file {
             *file = absolute(file);
+        }
+        if let Some(folder) = &mut self.email_file_path {
+            *folder = absolute(folder);
         }
         for entry in &mut self.staticfiles_dirs {
             *entry = match entry.split_once('=') {

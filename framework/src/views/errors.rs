@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
+use crate::mail::report::{RequestSummary, error_mail};
 use crate::middleware::Next;
 use crate::state::AppState;
 use crate::views::escape_html;
@@ -123,6 +124,9 @@ pub async fn error_pages(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let wants_html = wants_html(request.headers());
+    // Only what the admins' report needs, and only when one may go out.
+    let mails_admins = !state.settings.debug && state.mailer.has_admins();
+    let summary = mails_admins.then(|| RequestSummary::of(&request));
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -157,6 +161,9 @@ pub async fn error_pages(
         }
     };
     log_error(status, &method, &path, &report);
+    if let Some(summary) = summary.filter(|_| status.is_server_error()) {
+        mail_admins_in_background(&state, status, &summary, &report);
+    }
 
     let (content_type, page) = if state.settings.debug {
         let not_found = status == StatusCode::NOT_FOUND;
@@ -190,6 +197,27 @@ pub async fn error_pages(
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.extensions.remove::<ErrorReport>();
     Response::from_parts(parts, Body::from(page))
+}
+
+/// Mail the admins the report of a server error without holding the
+/// response: the mail goes out in a task of its own, and a failure is logged.
+fn mail_admins_in_background(
+    state: &AppState,
+    status: StatusCode,
+    summary: &RequestSummary,
+    report: &ErrorReport,
+) {
+    let (subject, body) = error_mail(&state.settings, status, summary, report);
+    let mailer = state.mailer.clone();
+    tokio::spawn(async move {
+        if let Err(error) = mailer.mail_admins(&subject, &body).await {
+            let hint = error.problem().hint.as_deref().unwrap_or_default();
+            tracing::error!(
+                target: "nuages::mail",
+                "the error report to the admins was not sent: {error} (hint: {hint})"
+            );
+        }
+    });
 }
 
 fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorReport) {

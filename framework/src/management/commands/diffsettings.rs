@@ -63,19 +63,14 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
     // The project's own sections, against their structs' defaults; keys
     // that name a secret are masked, as Django's error reports hide them.
     for (key, value, default) in settings.sections.entries() {
-        let shown = if names_a_secret(&key) { MASK } else { &value };
+        let shown = if crate::mail::report::names_a_secret(&key) {
+            MASK
+        } else {
+            &value
+        };
         line(&key, shown, value == default);
     }
     lines
-}
-
-/// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
-/// `SIGNATURE` in the name.
-fn names_a_secret(key: &str) -> bool {
-    let key = key.to_ascii_uppercase();
-    ["API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
-        .iter()
-        .any(|word| key.contains(word))
 }
 
 fn masked(settings: &Settings) -> toml::Table {
@@ -85,6 +80,9 @@ fn masked(settings: &Settings) -> toml::Table {
     }
     for key in &mut settings.secret_key_fallbacks {
         *key = MASK.into();
+    }
+    if !settings.email_host_password.is_empty() {
+        settings.email_host_password = MASK.into();
     }
     for database in settings.databases.values_mut() {
         database.url = mask_url_password(&database.url);
@@ -142,6 +140,7 @@ mod tests {
             debug: true,
             secret_key: Some("super-secret".into()),
             secret_key_fallbacks: vec!["old-secret".into()],
+            email_host_password: "smtp-secret".into(),
             ..Settings::defaults_in(std::path::Path::new("/srv/site"))
         };
         let mut settings = settings;
@@ -163,6 +162,11 @@ mod tests {
         );
         assert!(
             !lines.contains("super-secret") && !lines.contains("old-secret"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains(&format!("email_host_password = \"{MASK}\""))
+                && !lines.contains("smtp-secret"),
             "{lines}"
         );
         assert!(

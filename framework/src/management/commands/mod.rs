@@ -8,6 +8,7 @@ pub(crate) mod deployconfig;
 pub mod diffsettings;
 pub(crate) mod migrate;
 pub(crate) mod runserver;
+pub(crate) mod sendtestemail;
 pub(crate) mod serve;
 pub(crate) mod showmigrations;
 pub(crate) mod showurls;
@@ -24,6 +25,7 @@ pub(crate) fn builtin() -> Vec<Box<dyn Command>> {
         Box::new(collectstatic::CollectStatic),
         Box::new(diffsettings::DiffSettings),
         Box::new(runserver::RunServer),
+        Box::new(sendtestemail::SendTestEmail),
         Box::new(serve::Serve),
         Box::new(migrate::Migrate),
         Box::new(showmigrations::ShowMigrations),

@@ -1,0 +1,369 @@
+//! Email, as Django's `django.core.mail`: a [`Mailer`] built once per
+//! application from the `email_*` settings, reached from views with the
+//! [`Mailer`] extractor and from commands with
+//! [`Application::mailer`](crate::Application::mailer).
+//!
+//! `email_backend` says where mail goes: `smtp` (the default: a server at
+//! `email_host`:`email_port`, through lettre), `console` (printed on
+//! standard output), `file` (one `.eml` file per message in
+//! `email_file_path`), `memory` (kept for tests: [`Mailer::outbox`]) or
+//! `dummy` (thrown away).
+//!
+//! ```
+//! use nuages::mail::Mailer;
+//!
+//! async fn contact(mailer: Mailer) -> nuages::Result<&'static str> {
+//!     mailer
+//!         .send_mail("Thanks", "We got your message.", None, &["visitor@example.com"])
+//!         .await?;
+//!     Ok("sent")
+//! }
+//! ```
+//!
+//! With `debug` off, a request that ends in a 500 mails the `admins` a
+//! report (see [`report`]) in the background: the response is never delayed
+//! or changed by it, and a failing mail server is logged.
+
+mod console;
+mod file;
+mod memory;
+pub(crate) mod report;
+mod smtp;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use lettre::message::Mailbox;
+
+use crate::conf::{EmailBackend, Settings};
+use crate::error::{Error, Problem, Result};
+use crate::state::AppState;
+
+/// One message to send, as Django's `EmailMessage`: plain text, to any
+/// number of recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmailMessage {
+    /// The subject line, as given (the mailer adds no prefix to it).
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+    /// The sender; `None`: the `default_from_email` setting.
+    pub from_email: Option<String>,
+    /// The `To` recipients, `"name@example.com"` or `"Name <name@example.com>"`.
+    pub to: Vec<String>,
+    /// The `Cc` recipients.
+    pub cc: Vec<String>,
+    /// Recipients that no other recipient sees.
+    pub bcc: Vec<String>,
+    /// Where replies go.
+    pub reply_to: Vec<String>,
+}
+
+impl EmailMessage {
+    /// A message of `subject` and `body` to `to`.
+    pub fn new<S: Into<String>>(
+        subject: impl Into<String>,
+        body: impl Into<String>,
+        to: impl IntoIterator<Item = S>,
+    ) -> Self {
+        EmailMessage {
+            subject: subject.into(),
+            body: body.into(),
+            to: to.into_iter().map(Into::into).collect(),
+            ..EmailMessage::default()
+        }
+    }
+
+    /// Send it from `from_email` instead of `default_from_email`.
+    pub fn from_email(mut self, from_email: impl Into<String>) -> Self {
+        self.from_email = Some(from_email.into());
+        self
+    }
+
+    /// Copy it to `cc`.
+    pub fn cc<S: Into<String>>(mut self, cc: impl IntoIterator<Item = S>) -> Self {
+        self.cc.extend(cc.into_iter().map(Into::into));
+        self
+    }
+
+    /// Send it to `bcc` too, unseen by the others.
+    pub fn bcc<S: Into<String>>(mut self, bcc: impl IntoIterator<Item = S>) -> Self {
+        self.bcc.extend(bcc.into_iter().map(Into::into));
+        self
+    }
+
+    /// Ask for replies at `reply_to`.
+    pub fn reply_to<S: Into<String>>(mut self, reply_to: impl IntoIterator<Item = S>) -> Self {
+        self.reply_to.extend(reply_to.into_iter().map(Into::into));
+        self
+    }
+
+    /// The message as lettre builds it (headers, date, encoding); `from`
+    /// is the sender to use when the message names none.
+    fn build(&self, from: &str) -> Result<lettre::Message, MailError> {
+        let from = self.from_email.as_deref().unwrap_or(from);
+        let mut builder = lettre::Message::builder()
+            .from(mailbox(from, "the sender")?)
+            .subject(self.subject.clone());
+        for address in &self.to {
+            builder = builder.to(mailbox(address, "a recipient")?);
+        }
+        for address in &self.cc {
+            builder = builder.cc(mailbox(address, "a Cc recipient")?);
+        }
+        for address in &self.bcc {
+            builder = builder.bcc(mailbox(address, "a Bcc recipient")?);
+        }
+        for address in &self.reply_to {
+            builder = builder.reply_to(mailbox(address, "a Reply-To address")?);
+        }
+        builder.body(self.body.clone()).map_err(|e| {
+            MailError::new(
+                Problem::new(format!(
+                    "the message '{}' cannot be built: {e}",
+                    self.subject
+                ))
+                .with_hint("give it a sender and at least one recipient"),
+            )
+        })
+    }
+}
+
+/// `address` as a mailbox, or an error that says which address is wrong.
+fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
+    address.trim().parse().map_err(|e| {
+        MailError::new(
+            Problem::new(format!("'{address}' ({role}) is not an email address: {e}"))
+                .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
+        )
+    })
+}
+
+/// Why a mail was not sent, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}")]
+pub struct MailError {
+    problem: Problem,
+}
+
+impl MailError {
+    fn new(problem: Problem) -> Self {
+        MailError { problem }
+    }
+
+    /// What is wrong, and what to change.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+}
+
+/// Where mail goes.
+#[derive(Debug)]
+enum Backend {
+    // Boxed: the transport is large, and the mailer is built once.
+    Smtp(Box<smtp::Smtp>),
+    Console,
+    File(file::Folder),
+    Memory(memory::Outbox),
+    Dummy,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Backend,
+    default_from_email: String,
+    server_email: String,
+    subject_prefix: String,
+    admins: Vec<String>,
+    managers: Vec<String>,
+}
+
+/// Sends mail as the settings say: a cheap, cloneable handle, built once
+/// per application.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    inner: Arc<Inner>,
+}
+
+impl Mailer {
+    /// The mailer of `settings`; refuses the settings that
+    /// [`settings_problems`] finds, with the same words.
+    pub fn new(settings: &Settings) -> Result<Self> {
+        if let Some(problem) = settings_problems(settings).into_iter().next() {
+            return Err(Error::Config(problem));
+        }
+        let backend = match settings.email_backend {
+            EmailBackend::Smtp => Backend::Smtp(Box::new(smtp::Smtp::new(settings)?)),
+            EmailBackend::Console => Backend::Console,
+            EmailBackend::File => Backend::File(file::Folder::new(
+                settings
+                    .email_file_path
+                    .clone()
+                    .expect("settings_problems refuses a file backend without a folder"),
+            )),
+            EmailBackend::Memory => Backend::Memory(memory::Outbox::default()),
+            EmailBackend::Dummy => Backend::Dummy,
+        };
+        Ok(Mailer {
+            inner: Arc::new(Inner {
+                backend,
+                default_from_email: settings.default_from_email.clone(),
+                server_email: settings.server_email.clone(),
+                subject_prefix: settings.email_subject_prefix.clone(),
+                admins: settings.admins.clone(),
+                managers: settings.managers.clone(),
+            }),
+        })
+    }
+
+    /// Send `message` (from `default_from_email` unless it names a sender).
+    pub async fn send(&self, message: &EmailMessage) -> Result<(), MailError> {
+        self.send_from(message, &self.inner.default_from_email)
+            .await
+    }
+
+    async fn send_from(&self, message: &EmailMessage, from: &str) -> Result<(), MailError> {
+        let built = message.build(from)?;
+        match &self.inner.backend {
+            Backend::Smtp(server) => server.send(&built).await,
+            Backend::Console => {
+                console::print(&built);
+                Ok(())
+            }
+            Backend::File(folder) => folder.write(&built).await,
+            Backend::Memory(outbox) => {
+                let mut kept = message.clone();
+                kept.from_email.get_or_insert_with(|| from.to_string());
+                outbox.keep(kept);
+                Ok(())
+            }
+            Backend::Dummy => Ok(()),
+        }
+    }
+
+    /// Django's `send_mail`: `subject` and `body` to `recipients`, from
+    /// `from_email` or else `default_from_email`.
+    pub async fn send_mail(
+        &self,
+        subject: &str,
+        body: &str,
+        from_email: Option<&str>,
+        recipients: &[&str],
+    ) -> Result<(), MailError> {
+        let mut message = EmailMessage::new(subject, body, recipients.iter().copied());
+        message.from_email = from_email.map(str::to_string);
+        self.send(&message).await
+    }
+
+    /// Django's `mail_admins`: to the `admins`, from `server_email`, the
+    /// subject after `email_subject_prefix`. Nothing when `admins` is empty.
+    pub async fn mail_admins(&self, subject: &str, body: &str) -> Result<(), MailError> {
+        self.mail_staff(&self.inner.admins, subject, body).await
+    }
+
+    /// Django's `mail_managers`: the same to the `managers`.
+    pub async fn mail_managers(&self, subject: &str, body: &str) -> Result<(), MailError> {
+        self.mail_staff(&self.inner.managers, subject, body).await
+    }
+
+    async fn mail_staff(
+        &self,
+        staff: &[String],
+        subject: &str,
+        body: &str,
+    ) -> Result<(), MailError> {
+        if staff.is_empty() {
+            return Ok(());
+        }
+        let subject = format!("{}{subject}", self.inner.subject_prefix);
+        let message = EmailMessage::new(subject, body, staff.iter().cloned());
+        self.send_from(&message, &self.inner.server_email).await
+    }
+
+    /// Whether `mail_admins` sends anything (`admins` is set).
+    pub fn has_admins(&self) -> bool {
+        !self.inner.admins.is_empty()
+    }
+
+    /// The messages the `memory` backend kept, oldest first, each with its
+    /// sender filled in; empty with the other backends.
+    pub fn outbox(&self) -> Vec<EmailMessage> {
+        match &self.inner.backend {
+            Backend::Memory(outbox) => outbox.messages(),
+            _ => vec![],
+        }
+    }
+}
+
+/// What `Mailer::new` refuses in the email settings (`nuages.E019` reports
+/// the same): both TLS flags, a zero `email_timeout`, a `file` backend
+/// without a folder, an address setting that is no address.
+pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if settings.email_use_tls && settings.email_use_ssl {
+        problems.push(
+            Problem::new(
+                "email_use_tls and email_use_ssl are both true: the SMTP connection either starts plain and \
+                 switches to TLS (email_use_tls, STARTTLS) or is TLS from the first byte (email_use_ssl), \
+                 not both",
+            )
+            .with_hint(
+                "keep email_use_tls = true for a server on port 587, or email_use_ssl = true for port 465, \
+                 and set the other to false",
+            ),
+        );
+    }
+    if settings.email_timeout == Some(0) {
+        problems.push(
+            Problem::new("email_timeout is 0: every SMTP send would fail before it starts")
+                .with_hint(
+                    "set email_timeout to a number of seconds (10 is plenty), or remove it for 60",
+                ),
+        );
+    }
+    if settings.email_backend == EmailBackend::File && settings.email_file_path.is_none() {
+        problems.push(
+            Problem::new(
+                "email_backend is \"file\" and email_file_path is not set: the file backend needs a folder \
+                 to write one .eml file per message in",
+            )
+            .with_hint("set email_file_path = \"sent_mail\" (relative to the settings file's folder)"),
+        );
+    }
+    let addresses = [
+        ("server_email", std::slice::from_ref(&settings.server_email)),
+        (
+            "default_from_email",
+            std::slice::from_ref(&settings.default_from_email),
+        ),
+        ("admins", settings.admins.as_slice()),
+        ("managers", settings.managers.as_slice()),
+    ];
+    for (key, values) in addresses {
+        for value in values {
+            if let Err(e) = value.trim().parse::<Mailbox>() {
+                problems.push(
+                    Problem::new(format!(
+                        "{key} holds '{value}', which is not an email address: {e}"
+                    ))
+                    .with_hint(format!(
+                        "write {key} as name@example.com or \"Name <name@example.com>\""
+                    )),
+                );
+            }
+        }
+    }
+    problems
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Mailer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        Ok(AppState::from_parts(parts)?.mailer.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

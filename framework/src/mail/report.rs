@@ -1,0 +1,176 @@
+//! The mail the `admins` get when a request ends in a server error with
+//! `debug` off, as Django's `AdminEmailHandler`: the request line, the user
+//! agent and the error chain. Never a cookie, another header, a setting or
+//! a secret: query values whose name looks secret are blanked, and any
+//! secret of the settings that shows up in the error is masked.
+
+use http::{Method, StatusCode, Uri};
+
+use crate::checks::database::ServerUrl;
+use crate::conf::Settings;
+use crate::error::ErrorReport;
+
+/// What stands in place of a secret.
+const MASK: &str = "********************";
+
+/// Shorter values are not masked: they would blank ordinary words.
+const SHORTEST_MASKED_SECRET: usize = 4;
+
+/// The request, as much of it as the report tells.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestSummary {
+    method: Method,
+    uri: Uri,
+    user_agent: Option<String>,
+}
+
+impl RequestSummary {
+    /// The summary of a request about to be handled.
+    pub(crate) fn of(request: &http::Request<axum::body::Body>) -> Self {
+        RequestSummary {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            user_agent: request
+                .headers()
+                .get(http::header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        }
+    }
+
+    /// The path and the query, values of secret-looking names blanked.
+    fn target(&self) -> String {
+        let path = self.uri.path();
+        let Some(query) = self.uri.query() else {
+            return path.to_string();
+        };
+        let blanked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if names_a_secret(name) => format!("{name}={MASK}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("{path}?{}", blanked.join("&"))
+    }
+}
+
+/// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
+/// `SIGNATURE` in the name (any case).
+pub(crate) fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    ["API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// The subject (before `email_subject_prefix`) and the body of the report.
+pub(crate) fn error_mail(
+    settings: &Settings,
+    status: StatusCode,
+    request: &RequestSummary,
+    report: &ErrorReport,
+) -> (String, String) {
+    let reason = status.canonical_reason().unwrap_or("Server Error");
+    let target = request.target();
+    let subject = format!("ERROR: {reason}: {}", request.uri.path());
+    let mut body = format!(
+        "{reason} ({}): {} {target}\n\nError:\n",
+        status.as_u16(),
+        request.method
+    );
+    for (index, message) in report.chain.iter().enumerate() {
+        let lead = if index == 0 { "  " } else { "  caused by: " };
+        body.push_str(&format!("{lead}{message}\n"));
+    }
+    body.push_str(&format!(
+        "\nRequest:\n  {} {target}\n  User-Agent: {}\n\n\
+         Cookies, the other headers and the settings are left out of this report on purpose.\n",
+        request.method,
+        request.user_agent.as_deref().unwrap_or("(none)")
+    ));
+    let secrets = secrets_of(settings);
+    (mask(&subject, &secrets), mask(&body, &secrets))
+}
+
+/// The secrets the settings hold: the secret keys, the SMTP password, the
+/// passwords in database and cache URLs.
+fn secrets_of(settings: &Settings) -> Vec<String> {
+    let mut secrets: Vec<String> = settings.secret_key.iter().cloned().collect();
+    secrets.extend(settings.secret_key_fallbacks.iter().cloned());
+    secrets.push(settings.email_host_password.clone());
+    let urls = settings
+        .databases
+        .values()
+        .map(|db| &db.url)
+        .chain(settings.caches.values().map(|cache| &cache.location));
+    secrets.extend(urls.filter_map(|url| ServerUrl::parse(url)?.password));
+    secrets.retain(|secret| secret.len() >= SHORTEST_MASKED_SECRET);
+    // The longest first, so that a secret holding another is masked whole.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets
+}
+
+fn mask(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .fold(text.to_string(), |text, secret| text.replace(secret, MASK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::DatabaseSettings;
+
+    #[test]
+    fn the_report_tells_the_request_and_the_error_and_hides_secrets() {
+        let mut settings = Settings {
+            secret_key: Some("the-secret-key-123".into()),
+            email_host_password: "smtp-pass-456".into(),
+            ..Settings::default()
+        };
+        settings.databases.insert(
+            "default".into(),
+            DatabaseSettings {
+                url: "postgres://site:db-pass-789@localhost/site".into(),
+                ..DatabaseSettings::default()
+            },
+        );
+        let request = http::Request::get("/polls/3/?page=2&api_token=tok-abc&q=x")
+            .header("user-agent", "Mozilla/5.0 (Tester)")
+            .header("cookie", "sessionid=cookie-value-xyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let report = ErrorReport {
+            chain: vec![
+                "database error".into(),
+                "password db-pass-789 refused, key the-secret-key-123".into(),
+            ],
+            hint: None,
+        };
+        let (subject, body) = error_mail(
+            &settings,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &RequestSummary::of(&request),
+            &report,
+        );
+        assert_eq!(subject, "ERROR: Internal Server Error: /polls/3/");
+        assert!(
+            body.contains("GET /polls/3/?page=2&api_token=********************&q=x"),
+            "{body}"
+        );
+        assert!(body.contains("User-Agent: Mozilla/5.0 (Tester)"), "{body}");
+        assert!(
+            body.contains("  database error\n  caused by: password"),
+            "{body}"
+        );
+        for secret in [
+            "tok-abc",
+            "cookie-value-xyz",
+            "db-pass-789",
+            "the-secret-key-123",
+            "smtp-pass-456",
+        ] {
+            assert!(!body.contains(secret), "{secret} in {body}");
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The mailer with the backends that need no server; the SMTP backend is
+//! tested against a real server in `tests/tests/email.rs`.
+
+use super::*;
+
+fn settings(backend: EmailBackend) -> Settings {
+    Settings {
+        email_backend: backend,
+        admins: vec!["Ops <ops@example.com>".into()],
+        managers: vec!["boss@example.com".into()],
+        server_email: "errors@example.com".into(),
+        default_from_email: "hello@example.com".into(),
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn the_memory_backend_keeps_what_was_sent_with_its_sender() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    mailer
+        .send_mail("Hi", "Body", None, &["a@example.com"])
+        .await
+        .unwrap();
+    mailer
+        .send_mail("From me", "B", Some("me@example.com"), &["b@example.com"])
+        .await
+        .unwrap();
+    mailer.mail_admins("Broken", "details").await.unwrap();
+    mailer.mail_managers("Report", "numbers").await.unwrap();
+    let outbox = mailer.outbox();
+    let summary: Vec<(&str, &str, Vec<&str>)> = outbox
+        .iter()
+        .map(|m| {
+            (
+                m.from_email.as_deref().unwrap(),
+                m.subject.as_str(),
+                m.to.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("hello@example.com", "Hi", vec!["a@example.com"]),
+            ("me@example.com", "From me", vec!["b@example.com"]),
+            (
+                "errors@example.com",
+                "[Nuages] Broken",
+                vec!["Ops <ops@example.com>"]
+            ),
+            (
+                "errors@example.com",
+                "[Nuages] Report",
+                vec!["boss@example.com"]
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn no_admins_no_mail() {
+    let mut settings = settings(EmailBackend::Memory);
+    settings.admins.clear();
+    let mailer = Mailer::new(&settings).unwrap();
+    assert!(!mailer.has_admins());
+    mailer.mail_admins("Broken", "details").await.unwrap();
+    assert!(mailer.outbox().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_recipient_is_named() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    let error = mailer
+        .send_mail("Hi", "Body", None, &["not an address"])
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .problem()
+            .message
+            .starts_with("'not an address' (a recipient) is not an email address"),
+        "{error}"
+    );
+    assert!(
+        error
+            .problem()
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("name@example.com")
+    );
+    assert!(mailer.outbox().is_empty());
+}
+
+#[tokio::test]
+async fn the_file_backend_writes_one_whole_eml_file_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("sent");
+    let mut settings = settings(EmailBackend::File);
+    settings.email_file_path = Some(folder.clone());
+    let mailer = Mailer::new(&settings).unwrap();
+    mailer
+        .send_mail("First", "one", None, &["a@example.com"])
+        .await
+        .unwrap();
+    mailer
+        .send(&EmailMessage::new("Second", "two", ["b@example.com"]).cc(["c@example.com"]))
+        .await
+        .unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files.iter().all(|f| f.ends_with(".eml")),
+        "no temporary file left: {files:?}"
+    );
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(folder.join(f)).unwrap())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("Subject: First\r\n")
+        && t.contains("From: hello@example.com\r\n")
+        && t.contains("To: a@example.com\r\n")
+        && t.ends_with("one")));
+    assert!(texts.iter().any(|t| t.contains("Cc: c@example.com\r\n")));
+}
+
+#[test]
+fn settings_the_mailer_refuses_are_named_with_their_fix() {
+    let mut both = settings(EmailBackend::Smtp);
+    both.email_use_tls = true;
+    both.email_use_ssl = true;
+    let error = Mailer::new(&both).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("email_use_tls and email_use_ssl are both true"),
+        "{error}"
+    );
+    assert!(error.hint().unwrap().contains("port 465"));
+
+    let mut zero = settings(EmailBackend::Smtp);
+    zero.email_timeout = Some(0);
+    let error = Mailer::new(&zero).unwrap_err();
+    assert!(
+        error.to_string().starts_with("email_timeout is 0"),
+        "{error}"
+    );
+
+    let file = settings(EmailBackend::File);
+    let error = Mailer::new(&file).unwrap_err();
+    assert!(
+        error.to_string().contains("email_file_path is not set"),
+        "{error}"
+    );
+
+    let mut bad = settings(EmailBackend::Dummy);
+    bad.admins = vec!["Ops <ops at example.com>".into()];
+    let error = Mailer::new(&bad).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("admins holds 'Ops <ops at example.com>', which is not an email address"),
+        "{error}"
+    );
+    assert!(Mailer::new(&settings(EmailBackend::Console)).is_ok());
+    assert!(
+        Mailer::new(&Settings::default()).is_ok(),
+        "the defaults build"
+    );
+}

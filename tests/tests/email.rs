@@ -1,0 +1,561 @@
+//! Email against a real SMTP server (aiosmtpd, started by the tests on a
+//! free loopback port, writing what it receives to a folder): `manage
+//! sendtestemail` (addresses, `--admins`, `--managers`, a login, STARTTLS),
+//! `send_mail` from a view of a project served by `serve`, the report the
+//! admins get of a production 500 (and what it never holds), a dead or
+//! silent mail server, and `check --deploy` on the email settings.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use nuages::conf::Settings;
+use nuages::mail::Mailer;
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+use nuages_e2e::smtp::{ReceivedMail, SmtpOptions, SmtpServer, require_aiosmtpd};
+use nuages_e2e::{
+    GeneratedProject, Server, free_port, http, manage_env, self_signed_certificate, wait_for,
+};
+
+const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
+
+/// The views of the project: one sends a mail, one fails with an error
+/// whose text holds the site's secrets (as a careless library's might).
+const URLS: &str = r#"use std::collections::HashMap;
+
+use nuages::mail::Mailer;
+use nuages::prelude::*;
+
+async fn home() -> &'static str {
+    "hello"
+}
+
+async fn contact(mailer: Mailer, Query(query): Query<HashMap<String, String>>) -> Result<&'static str> {
+    let to = query.get("to").map(String::as_str).unwrap_or_default();
+    mailer.send_mail("Thanks for writing", "We got your message.", None, &[to]).await?;
+    Ok("sent")
+}
+
+async fn boom(settings: SettingsRef) -> Result<&'static str> {
+    Err(Error::other(format!(
+        "the payment API refused key {} (mail password {}, cache {})",
+        settings.secret_key.as_deref().unwrap_or_default(),
+        settings.email_host_password,
+        settings.caches["other"].location,
+    )))
+}
+
+pub fn urlpatterns() -> UrlConf {
+    UrlConf::new()
+        .path("", home, "home")
+        .path("contact/", contact, "contact")
+        .path("boom/", boom, "boom")
+}
+"#;
+
+/// A generated project with the views above, built.
+fn mail_project(name: &str) -> GeneratedProject {
+    let project = GeneratedProject::new(name);
+    project.write("src/urls.rs", URLS);
+    let (output, stdout, stderr) = project.cargo(&["build", "--quiet"]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    project
+}
+
+/// `settings.NAME.toml` in the project: the development settings and `lines`.
+fn settings_file(project: &GeneratedProject, name: &str, lines: &str) -> String {
+    let file = format!("settings.{name}.toml");
+    project.write(&file, &format!("extends = \"settings.toml\"\n{lines}"));
+    file
+}
+
+/// Settings lines that send mail to `port` on loopback, with the senders,
+/// admins and managers the tests look for (and a timeout that fails a stuck
+/// test in seconds).
+fn smtp_lines(host: &str, port: u16) -> String {
+    format!(
+        "email_host = \"{host}\"\nemail_port = {port}\nemail_timeout = 10\nserver_email = \"errors@mail.test\"\n\
+         default_from_email = \"hello@mail.test\"\nadmins = [\"Ops <ops@mail.test>\"]\n\
+         managers = [\"Boss <boss@mail.test>\"]\nemail_subject_prefix = \"[Mailsite] \"\n"
+    )
+}
+
+fn sendtestemail(
+    project: &GeneratedProject,
+    settings: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Output, String, String) {
+    let mut all = vec!["sendtestemail", "--settings", settings];
+    all.extend_from_slice(args);
+    manage_env(project, &all, env)
+}
+
+/// The one mail sent to `recipient` (an envelope recipient).
+fn mail_to<'a>(mails: &'a [ReceivedMail], recipient: &str) -> &'a ReceivedMail {
+    let found: Vec<&ReceivedMail> = mails
+        .iter()
+        .filter(|m| m.recipients().contains(&recipient))
+        .collect();
+    assert_eq!(found.len(), 1, "one mail to {recipient}: {mails:#?}");
+    found[0]
+}
+
+#[test]
+fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let project = mail_project("mailcmd");
+
+    // Addresses, the admins and the managers.
+    let smtp = SmtpServer::start();
+    let plain = settings_file(&project, "plain", &smtp_lines("127.0.0.1", smtp.port));
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &plain,
+        &["a@mail.test", "b@mail.test", "--admins", "--managers"],
+        &[],
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Sent a test email to a@mail.test, b@mail.test."),
+        "{stdout}"
+    );
+    let mails = smtp.wait_for_mail(3, Duration::from_secs(10));
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let to_addresses = mail_to(&mails, "a@mail.test");
+    assert_eq!(to_addresses.recipients(), ["a@mail.test", "b@mail.test"]);
+    assert_eq!(to_addresses.envelope_from(), "hello@mail.test");
+    assert_eq!(to_addresses.header("From"), Some("hello@mail.test"));
+    assert_eq!(to_addresses.header("To"), Some("a@mail.test, b@mail.test"));
+    let subject = to_addresses.header("Subject").unwrap();
+    assert!(subject.starts_with("Test email from "), "{subject}");
+    assert_eq!(
+        to_addresses.body().trim_end(),
+        "If you're reading this, it was successful."
+    );
+    for (recipient, header, words) in [
+        ("ops@mail.test", "Ops <ops@mail.test>", "site admins"),
+        ("boss@mail.test", "Boss <boss@mail.test>", "site managers"),
+    ] {
+        let mail = mail_to(&mails, recipient);
+        assert_eq!(mail.header("From"), Some("errors@mail.test"));
+        assert_eq!(mail.envelope_from(), "errors@mail.test");
+        assert_eq!(mail.header("To"), Some(header));
+        assert_eq!(
+            mail.header("Subject").unwrap(),
+            format!("[Mailsite] {subject}")
+        );
+        assert!(mail.body().contains(words), "{}", mail.body());
+    }
+
+    // No recipient at all is a usage error.
+    let (output, _, stderr) = sendtestemail(&project, &plain, &[], &[]);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: no recipient"), "{stderr}");
+
+    // A login (AUTH PLAIN/LOGIN over the plain connection), the password
+    // read from the environment.
+    let login = SmtpServer::start_with(SmtpOptions {
+        login: Some(("site".into(), "s3cret-pw".into())),
+        ..SmtpOptions::default()
+    });
+    let with_login = settings_file(
+        &project,
+        "login",
+        &format!(
+            "{}email_host_user = \"site\"\nemail_host_password = \"${{SMTP_PASSWORD}}\"\n",
+            smtp_lines("127.0.0.1", login.port)
+        ),
+    );
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &with_login,
+        &["a@mail.test"],
+        &[("SMTP_PASSWORD", "wrong")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("email_host_password"), "{stderr}");
+    assert!(!stderr.contains("wrong"), "never the password: {stderr}");
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &with_login,
+        &["a@mail.test"],
+        &[("SMTP_PASSWORD", "s3cret-pw")],
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mails = login.wait_for_mail(1, Duration::from_secs(10));
+    assert_eq!(mails[0].login(), Some("site"));
+    assert!(!mails[0].over_tls());
+
+    // STARTTLS required, with a certificate this machine is told to trust.
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_certificate(certs.path(), "localhost");
+    let tls = SmtpServer::start_with(SmtpOptions {
+        tls: Some((cert.clone(), key)),
+        ..SmtpOptions::default()
+    });
+    let with_tls = settings_file(
+        &project,
+        "tls",
+        &format!(
+            "{}email_use_tls = true\n",
+            smtp_lines("localhost", tls.port)
+        ),
+    );
+    let (output, stdout, stderr) = sendtestemail(&project, &with_tls, &["a@mail.test"], &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "an untrusted certificate is refused: {stdout}{stderr}"
+    );
+    assert!(stderr.contains("STARTTLS (email_use_tls)"), "{stderr}");
+    assert!(stderr.contains("hint: check email_use_tls"), "{stderr}");
+    let cert_file = cert.to_str().unwrap();
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &with_tls,
+        &["a@mail.test"],
+        &[("SSL_CERT_FILE", cert_file)],
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mails = tls.wait_for_mail(1, Duration::from_secs(10));
+    assert!(mails[0].over_tls(), "{mails:#?}");
+
+    // TLS from the first byte (email_use_ssl), the same certificate.
+    let (cert_again, key_again) = self_signed_certificate(certs.path(), "localhost");
+    let implicit = SmtpServer::start_with(SmtpOptions {
+        tls: Some((cert_again.clone(), key_again)),
+        implicit_tls: true,
+        ..SmtpOptions::default()
+    });
+    let with_ssl = settings_file(
+        &project,
+        "ssl",
+        &format!(
+            "{}email_use_ssl = true\n",
+            smtp_lines("localhost", implicit.port)
+        ),
+    );
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &with_ssl,
+        &["a@mail.test"],
+        &[("SSL_CERT_FILE", cert_again.to_str().unwrap())],
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mails = implicit.wait_for_mail(1, Duration::from_secs(10));
+    assert!(mails[0].over_tls(), "{mails:#?}");
+    // A plain server where TLS is expected: a TLS failure, at once.
+    let ssl_to_plain = settings_file(
+        &project,
+        "ssl_to_plain",
+        &format!(
+            "{}email_use_ssl = true\n",
+            smtp_lines("localhost", smtp.port)
+        ),
+    );
+    let started = Instant::now();
+    let (output, stdout, stderr) = sendtestemail(&project, &ssl_to_plain, &["a@mail.test"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("TLS (email_use_ssl)"), "{stderr}");
+    assert!(stderr.contains("hint: check email_use_tls"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The console backend prints the message as a server would receive it.
+    let console = settings_file(&project, "console", "email_backend = \"console\"\n");
+    let (output, stdout, stderr) = sendtestemail(&project, &console, &["a@mail.test"], &[]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    for line in [
+        "From: webmaster@localhost",
+        "To: a@mail.test",
+        "Subject: Test email from ",
+        "If you're reading this, it was successful.",
+        &"-".repeat(79),
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in {stdout}");
+    }
+
+    // A server that is gone: exit 1, naming the settings to look at.
+    let port = smtp.port;
+    drop(smtp);
+    let (output, stdout, stderr) = sendtestemail(&project, &plain, &["a@mail.test"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: sending mail through the SMTP server 127.0.0.1:{port} (email_host, email_port"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: check that an SMTP server listens at email_host and email_port"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_deploy_reports_a_console_backend_and_a_written_smtp_password() {
+    let project = GeneratedProject::new("mailcheck");
+    let console = settings_file(
+        &project,
+        "console",
+        "debug = false\nemail_backend = \"console\"\nemail_host_password = \"hunter2-literal\"\n",
+    );
+    let (output, stdout, stderr) = manage_env(
+        &project,
+        &["check", "--deploy", "--settings", &console],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "?: (nuages.E018) email_backend is \"console\" while debug is off: mail is printed on the \
+             server's standard output, never delivered"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("HINT: set email_backend = \"smtp\" with email_host and email_port"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("?: (nuages.W020) email_host_password is written in "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("HINT: write email_host_password = \"${EMAIL_HOST_PASSWORD}\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2-literal"), "{stderr}");
+
+    // Both TLS flags: every check refuses them, as the application does.
+    let both = settings_file(
+        &project,
+        "both",
+        "email_use_tls = true\nemail_use_ssl = true\n",
+    );
+    let (output, stdout, stderr) = manage_env(&project, &["check", "--settings", &both], &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("?: (nuages.E019) email_use_tls and email_use_ssl are both true"),
+        "{stderr}"
+    );
+}
+
+/// `serve` of `project` with `settings` on a free port, answering.
+fn serve(project: &GeneratedProject, settings: &str, env: &[(&str, &str)]) -> (Server, SocketAddr) {
+    let port = free_port();
+    let mut command = nuages_e2e::manage(&project.dir);
+    command
+        .args(["serve", "--settings", settings])
+        .env("SECRET_KEY", SECRET)
+        .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{port}"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let server = Server::start(&mut command, project.temp.path(), "serve");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for(Duration::from_secs(60), || {
+        http(addr, "GET", "/", &[], "").ok()
+    })
+    .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    (server, addr)
+}
+
+#[test]
+fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_secrets() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let project = mail_project("mailsite");
+    let smtp = SmtpServer::start();
+    let settings = settings_file(
+        &project,
+        "live",
+        &format!(
+            "debug = false\nsecret_key = \"${{SECRET_KEY}}\"\nallowed_hosts = [\"localhost\"]\n\
+             email_host_password = \"${{SMTP_PASSWORD}}\"\n{}\
+             [caches.other]\nbackend = \"redis\"\nlocation = \"redis://:${{CACHE_PASSWORD}}@127.0.0.1:6390/0\"\n",
+            smtp_lines("127.0.0.1", smtp.port)
+        ),
+    );
+    let env = [
+        ("SMTP_PASSWORD", "smtp-secret-pw"),
+        ("CACHE_PASSWORD", "cache-secret-pw"),
+    ];
+    let (server, addr) = serve(&project, &settings, &env);
+
+    // send_mail from a view.
+    let response = http(addr, "GET", "/contact/?to=visitor@mail.test", &[], "").unwrap();
+    assert_eq!((response.status, response.body.as_str()), (200, "sent"));
+    let mails = smtp.wait_for_mail(1, Duration::from_secs(10));
+    let thanks = mail_to(&mails, "visitor@mail.test");
+    assert_eq!(thanks.header("From"), Some("hello@mail.test"));
+    assert_eq!(thanks.header("Subject"), Some("Thanks for writing"));
+    assert_eq!(thanks.body().trim_end(), "We got your message.");
+
+    // A 500: the visitor sees the plain page; the admins get the report.
+    let visitor = [
+        ("User-Agent", "MailTest/1.0 (e2e)"),
+        (
+            "Cookie",
+            "sessionid=cookie-value-xyz; csrftoken=csrf-value-abc",
+        ),
+        ("Authorization", "Bearer auth-value-123"),
+    ];
+    let started = Instant::now();
+    let response = http(addr, "GET", "/boom/?page=2&token=tok-123", &visitor, "").unwrap();
+    assert_eq!(response.status, 500);
+    assert!(
+        response.body.contains("Server Error (500)"),
+        "{}",
+        response.body
+    );
+    assert!(!response.body.contains("payment"), "{}", response.body);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    let report = mail_to(&mails, "ops@mail.test");
+    assert_eq!(report.header("From"), Some("errors@mail.test"));
+    assert_eq!(
+        report.header("Subject"),
+        Some("[Mailsite] ERROR: Internal Server Error: /boom/")
+    );
+    let body = report.body();
+    for expected in [
+        "GET /boom/?page=2&token=********************",
+        "User-Agent: MailTest/1.0 (e2e)",
+        "the payment API refused key ********************",
+    ] {
+        assert!(body.contains(expected), "{expected:?} not in {body}");
+    }
+    for secret in [
+        SECRET,
+        "cookie-value-xyz",
+        "csrf-value-abc",
+        "auth-value-123",
+        "tok-123",
+        "smtp-secret-pw",
+        "cache-secret-pw",
+    ] {
+        assert!(
+            !report.raw().contains(secret),
+            "{secret} in {}",
+            report.raw()
+        );
+    }
+    assert!(
+        !mails
+            .iter()
+            .any(|m| m.recipients().contains(&"boss@mail.test")),
+        "managers get no error report"
+    );
+
+    // The mail server goes away: the 500 stays the same page, and the log
+    // says why no report went out.
+    let port = smtp.port;
+    drop(smtp);
+    let again = http(addr, "GET", "/boom/", &visitor, "").unwrap();
+    assert_eq!(again.status, 500);
+    assert_eq!(again.body, response.body);
+    let logged = wait_for(Duration::from_secs(10), || {
+        let output = server.output();
+        output
+            .contains("the error report to the admins was not sent")
+            .then_some(output)
+    })
+    .unwrap_or_else(|| panic!("no log line: {}", server.output()));
+    assert!(
+        logged.contains(&format!("127.0.0.1:{port} (email_host, email_port")),
+        "{logged}"
+    );
+    let failure = logged
+        .lines()
+        .find(|line| line.contains("the error report to the admins was not sent"))
+        .unwrap();
+    assert!(!failure.contains("smtp-secret-pw"), "{failure}");
+}
+
+/// A server that accepts connections and never says a word: the real
+/// failure of a hung mail server.
+async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (port, task)
+}
+
+fn silent_settings(port: u16, timeout: u64) -> Settings {
+    Settings {
+        email_host: "127.0.0.1".into(),
+        email_port: port,
+        email_timeout: Some(timeout),
+        admins: vec!["ops@mail.test".into()],
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(SECRET.into()),
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn email_timeout_bounds_a_server_that_never_answers() {
+    let (port, task) = silent_server().await;
+    let mailer = Mailer::new(&silent_settings(port, 1)).unwrap();
+    let started = Instant::now();
+    let sent = tokio::time::timeout(
+        Duration::from_secs(30),
+        mailer.send_mail("Hi", "Body", None, &["a@mail.test"]),
+    )
+    .await
+    .expect("the send never hangs");
+    let elapsed = started.elapsed();
+    let error = sent.unwrap_err();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("did not finish the send within 1 s (email_timeout)"),
+        "{error}"
+    );
+    task.abort();
+}
+
+async fn boom() -> Result<&'static str> {
+    Err(Error::other("broken"))
+}
+
+#[tokio::test]
+async fn a_hung_mail_server_never_delays_the_500() {
+    let (port, task) = silent_server().await;
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let urls = || UrlConf::new().path("boom/", boom, "boom");
+    let application = Application::new(
+        Project::new("mailsite", dir).urls(urls),
+        silent_settings(port, 30),
+    )
+    .unwrap();
+    let client = Client::new(application);
+    let started = Instant::now();
+    let response = client.get("/boom/").await;
+    assert_eq!(response.status, 500);
+    assert!(response.text().contains("Server Error (500)"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the report goes out in the background: {:?}",
+        started.elapsed()
+    );
+    task.abort();
+}
