@@ -257,6 +257,9 @@ impl SessionEngine {
     /// Whether the data lives on the server (the cookie holds only a key).
     pub fn is_server_side(self) -> bool {
         self != SessionEngine::SignedCookies
+    }
+}
+
 /// The `email_backend` setting: where sent mail goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
