@@ -102,6 +102,34 @@ fn mail_to<'a>(mails: &'a [ReceivedMail], recipient: &str) -> &'a ReceivedMail {
     found[0]
 }
 
+/// A server started with `options`, and `settings.NAME.toml` that sends
+/// to it (at `host`) with the settings lines `extra`.
+fn server_and_settings(
+    project: &GeneratedProject,
+    name: &str,
+    host: &str,
+    options: SmtpOptions,
+    extra: &str,
+) -> (SmtpServer, String) {
+    let server = SmtpServer::start_with(options);
+    let lines = format!("{}{extra}", smtp_lines(host, server.port));
+    (server, settings_file(project, name, &lines))
+}
+
+/// `sendtestemail a@mail.test` through `server`, which must receive it.
+fn sent_one(
+    project: &GeneratedProject,
+    server: &SmtpServer,
+    settings: &str,
+    env: &[(&str, &str)],
+) -> ReceivedMail {
+    let (output, stdout, stderr) = sendtestemail(project, settings, &["a@mail.test"], env);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mails = server.wait_for_mail(1, Duration::from_secs(10));
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    mails[0].clone()
+}
+
 #[test]
 fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
     if !require_aiosmtpd() {
@@ -158,17 +186,15 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
 
     // A login (AUTH PLAIN/LOGIN over the plain connection), the password
     // read from the environment.
-    let login = SmtpServer::start_with(SmtpOptions {
-        login: Some(("site".into(), "s3cret-pw".into())),
-        ..SmtpOptions::default()
-    });
-    let with_login = settings_file(
+    let (login, with_login) = server_and_settings(
         &project,
         "login",
-        &format!(
-            "{}email_host_user = \"site\"\nemail_host_password = \"${{SMTP_PASSWORD}}\"\n",
-            smtp_lines("127.0.0.1", login.port)
-        ),
+        "127.0.0.1",
+        SmtpOptions {
+            login: Some(("site".into(), "s3cret-pw".into())),
+            ..SmtpOptions::default()
+        },
+        "email_host_user = \"site\"\nemail_host_password = \"${SMTP_PASSWORD}\"\n",
     );
     let (output, stdout, stderr) = sendtestemail(
         &project,
@@ -179,31 +205,29 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("email_host_password"), "{stderr}");
     assert!(!stderr.contains("wrong"), "never the password: {stderr}");
-    let (output, stdout, stderr) = sendtestemail(
+    let mail = sent_one(
         &project,
+        &login,
         &with_login,
-        &["a@mail.test"],
         &[("SMTP_PASSWORD", "s3cret-pw")],
     );
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let mails = login.wait_for_mail(1, Duration::from_secs(10));
-    assert_eq!(mails[0].login(), Some("site"));
-    assert!(!mails[0].over_tls());
+    assert_eq!(mail.login(), Some("site"));
+    assert!(!mail.over_tls());
 
     // STARTTLS required, with a certificate this machine is told to trust.
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed_certificate(certs.path(), "localhost");
-    let tls = SmtpServer::start_with(SmtpOptions {
+    let trusted = [("SSL_CERT_FILE", cert.to_str().unwrap())];
+    let tls_options = SmtpOptions {
         tls: Some((cert.clone(), key)),
         ..SmtpOptions::default()
-    });
-    let with_tls = settings_file(
+    };
+    let (tls, with_tls) = server_and_settings(
         &project,
         "tls",
-        &format!(
-            "{}email_use_tls = true\n",
-            smtp_lines("localhost", tls.port)
-        ),
+        "localhost",
+        tls_options.clone(),
+        "email_use_tls = true\n",
     );
     let (output, stdout, stderr) = sendtestemail(&project, &with_tls, &["a@mail.test"], &[]);
     assert_eq!(
@@ -213,41 +237,20 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
     );
     assert!(stderr.contains("STARTTLS (email_use_tls)"), "{stderr}");
     assert!(stderr.contains("hint: check email_use_tls"), "{stderr}");
-    let cert_file = cert.to_str().unwrap();
-    let (output, stdout, stderr) = sendtestemail(
-        &project,
-        &with_tls,
-        &["a@mail.test"],
-        &[("SSL_CERT_FILE", cert_file)],
-    );
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let mails = tls.wait_for_mail(1, Duration::from_secs(10));
-    assert!(mails[0].over_tls(), "{mails:#?}");
+    assert!(sent_one(&project, &tls, &with_tls, &trusted).over_tls());
 
     // TLS from the first byte (email_use_ssl), the same certificate.
-    let (cert_again, key_again) = self_signed_certificate(certs.path(), "localhost");
-    let implicit = SmtpServer::start_with(SmtpOptions {
-        tls: Some((cert_again.clone(), key_again)),
-        implicit_tls: true,
-        ..SmtpOptions::default()
-    });
-    let with_ssl = settings_file(
+    let (implicit, with_ssl) = server_and_settings(
         &project,
         "ssl",
-        &format!(
-            "{}email_use_ssl = true\n",
-            smtp_lines("localhost", implicit.port)
-        ),
+        "localhost",
+        SmtpOptions {
+            implicit_tls: true,
+            ..tls_options
+        },
+        "email_use_ssl = true\n",
     );
-    let (output, stdout, stderr) = sendtestemail(
-        &project,
-        &with_ssl,
-        &["a@mail.test"],
-        &[("SSL_CERT_FILE", cert_again.to_str().unwrap())],
-    );
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let mails = implicit.wait_for_mail(1, Duration::from_secs(10));
-    assert!(mails[0].over_tls(), "{mails:#?}");
+    assert!(sent_one(&project, &implicit, &with_ssl, &trusted).over_tls());
     // A plain server where TLS is expected: a TLS failure, at once.
     let ssl_to_plain = settings_file(
         &project,

@@ -177,19 +177,10 @@ mod tests {
                 &CheckContext::new(s, &project).with_env(env.iter().copied()),
             )
         };
-        let messages = ctx(&settings, &[]);
-        assert_eq!(ids(&messages), ["nuages.W014"]);
-        assert!(messages[0].message.contains("settings.toml"));
-        assert!(
-            !messages[0].message.contains("hunter2"),
-            "never the password itself"
-        );
-        assert!(
-            messages[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("${DEFAULT_CACHE_PASSWORD}")
+        assert_password_in_file_warning(
+            &ctx(&settings, &[]),
+            "nuages.W014",
+            "DEFAULT_CACHE_PASSWORD",
         );
         assert!(ctx(&settings, &[("NUAGES_CACHES__DEFAULT__LOCATION", written)]).is_empty());
         let settings = with_location(

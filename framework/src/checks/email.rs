@@ -203,20 +203,7 @@ mod tests {
             all(&CheckContext::new(s, &project).with_env(env.iter().copied()))
         };
         std::fs::write(&path, "email_host_password = \"hunter2\"\n").unwrap();
-        let messages = run(&settings, &[]);
-        assert_eq!(ids(&messages), ["nuages.W020"]);
-        assert!(messages[0].message.contains("settings.toml"));
-        assert!(
-            !messages[0].message.contains("hunter2"),
-            "never the password itself"
-        );
-        assert!(
-            messages[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("${EMAIL_HOST_PASSWORD}")
-        );
+        assert_password_in_file_warning(&run(&settings, &[]), "nuages.W020", "EMAIL_HOST_PASSWORD");
         assert!(run(&settings, &[("NUAGES_EMAIL_HOST_PASSWORD", "hunter2")]).is_empty());
         std::fs::write(&path, "email_host_password = \"${SMTP_PASSWORD}\"\n").unwrap();
         assert!(run(&settings, &[]).is_empty());

@@ -363,6 +363,24 @@ pub(crate) mod test_support {
     pub fn ids(messages: &[super::CheckMessage]) -> Vec<&str> {
         messages.iter().map(|m| m.id.as_str()).collect()
     }
+
+    /// `messages` are the one warning `id` about the password `hunter2`
+    /// written in `settings.toml`: it names the file, never the password,
+    /// and its hint reads the password from `${variable}`.
+    pub fn assert_password_in_file_warning(
+        messages: &[super::CheckMessage],
+        id: &str,
+        variable: &str,
+    ) {
+        assert_eq!(ids(messages), [id]);
+        assert!(messages[0].message.contains("settings.toml"));
+        assert!(
+            !messages[0].message.contains("hunter2"),
+            "never the password itself"
+        );
+        let hint = messages[0].hint.as_deref().unwrap();
+        assert!(hint.contains(&format!("${{{variable}}}")), "{hint}");
+    }
 }
 
 #[cfg(test)]
