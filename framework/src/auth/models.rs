@@ -314,8 +314,8 @@ impl User {
     }
 }
 
-/// Hash on a blocking thread: a hash takes tens of milliseconds of CPU by
-/// design, which would stall the async workers' other requests.
+/// Hash on a blocking thread: a hash takes tens of milliseconds of CPU on
+/// purpose, which would stall the async workers' other requests.
 pub(crate) async fn hash_off_the_runtime(hashers: &PasswordHashers, password: &str) -> Result<String> {
     let (hashers, password) = (hashers.clone(), password.to_string());
     tokio::task::spawn_blocking(move || hashers.make_password(&password))
