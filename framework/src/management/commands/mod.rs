@@ -1,8 +1,10 @@
 //! The built-in management commands, one file each, as Django's
 //! `core/management/commands/`.
 
+pub(crate) mod changepassword;
 pub(crate) mod check;
 pub(crate) mod collectstatic;
+pub(crate) mod createsuperuser;
 pub(crate) mod deployconfig;
 pub mod diffsettings;
 pub(crate) mod migrate;
@@ -20,6 +22,8 @@ pub(crate) fn builtin() -> Vec<Box<dyn Command>> {
         Box::new(check::Check),
         Box::new(deployconfig::DeployConfig),
         Box::new(collectstatic::CollectStatic),
+        Box::new(createsuperuser::CreateSuperuser),
+        Box::new(changepassword::ChangePassword),
         Box::new(diffsettings::DiffSettings),
         Box::new(runserver::RunServer),
         Box::new(serve::Serve),
