@@ -695,39 +695,6 @@ impl JsonParser<'_> {
     }
 }
 
-#[cfg(test)]
-mod json_tests {
-    use super::*;
-
-    #[test]
-    fn json_documents_parse_and_bad_ones_do_not() {
-        let value = parse_json(
-            r#" [{"id": "a.W001", "hint": null, "n": -1.5e2, "ok": true, "s": "t\"\u00e9\n"}] "#,
-        )
-        .unwrap();
-        let Json::Array(items) = &value else {
-            panic!("{value:?}")
-        };
-        assert_eq!(items[0].get("id").and_then(Json::as_str), Some("a.W001"));
-        assert_eq!(items[0].get("hint"), Some(&Json::Null));
-        assert_eq!(items[0].get("n"), Some(&Json::Number(-150.0)));
-        assert_eq!(items[0].get("s").and_then(Json::as_str), Some("t\"é\n"));
-        assert_eq!(parse_json("[]").unwrap(), Json::Array(vec![]));
-        for bad in [
-            "",
-            "[",
-            "[1,]",
-            "{\"a\" 1}",
-            "\"open",
-            "[] x",
-            "nul",
-            "{1: 2}",
-        ] {
-            assert!(parse_json(bad).is_err(), "{bad:?} parsed");
-        }
-    }
-}
-
 /// The example project's binary (`mysite`), built once, migrated and
 /// seeded against a database of its own (`db/example.sqlite3` in `dir`).
 pub struct Example {
@@ -792,5 +759,38 @@ impl Example {
             }
         }
         command
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn json_documents_parse_and_bad_ones_do_not() {
+        let value = parse_json(
+            r#" [{"id": "a.W001", "hint": null, "n": -1.5e2, "ok": true, "s": "t\"\u00e9\n"}] "#,
+        )
+        .unwrap();
+        let Json::Array(items) = &value else {
+            panic!("{value:?}")
+        };
+        assert_eq!(items[0].get("id").and_then(Json::as_str), Some("a.W001"));
+        assert_eq!(items[0].get("hint"), Some(&Json::Null));
+        assert_eq!(items[0].get("n"), Some(&Json::Number(-150.0)));
+        assert_eq!(items[0].get("s").and_then(Json::as_str), Some("t\"é\n"));
+        assert_eq!(parse_json("[]").unwrap(), Json::Array(vec![]));
+        for bad in [
+            "",
+            "[",
+            "[1,]",
+            "{\"a\" 1}",
+            "\"open",
+            "[] x",
+            "nul",
+            "{1: 2}",
+        ] {
+            assert!(parse_json(bad).is_err(), "{bad:?} parsed");
+        }
     }
 }

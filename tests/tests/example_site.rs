@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use nuages_e2e::{Example, Server, free_port, get, http, wait_for};
+use nuages_e2e::{Example, Server, free_port, get, http, target_dir, wait_for};
 
 /// What a visitor of the example sees.
 trait Visit {

@@ -24,12 +24,18 @@ fn accounts(example: &Example) -> (tokio::runtime::Runtime, AnyPool, PasswordHas
     let pool = runtime
         .block_on(nuages::db::Databases::new(&settings).get("default"))
         .unwrap();
-    (runtime, pool, PasswordHashers::from_settings(&settings).unwrap())
+    (
+        runtime,
+        pool,
+        PasswordHashers::from_settings(&settings).unwrap(),
+    )
 }
 
 fn user(example: &Example, username: &str) -> Option<User> {
     let (runtime, pool, _) = accounts(example);
-    runtime.block_on(User::get_by_username(&pool, username)).unwrap()
+    runtime
+        .block_on(User::get_by_username(&pool, username))
+        .unwrap()
 }
 
 fn logs_in(example: &Example, username: &str, password: &str) -> bool {
@@ -50,7 +56,12 @@ fn piped(example: &Example, args: &[&str], input: &str) -> (ExitStatus, String, 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     (
         output.status,
@@ -63,7 +74,11 @@ fn piped(example: &Example, args: &[&str], input: &str) -> (ExitStatus, String, 
 /// question when it appears: `(question, answer)` in order, a question
 /// counted from where the previous one was seen. Returns the exit status and
 /// everything the terminal showed.
-fn on_terminal(example: &Example, args: &[&str], dialogue: &[(&str, &str)]) -> (ExitStatus, String) {
+fn on_terminal(
+    example: &Example,
+    args: &[&str],
+    dialogue: &[(&str, &str)],
+) -> (ExitStatus, String) {
     let mut line = format!(
         "{} --settings {}",
         example.bin.display(),
@@ -103,11 +118,16 @@ fn on_terminal(example: &Example, args: &[&str], dialogue: &[(&str, &str)]) -> (
     for (question, answer) in dialogue {
         let found = wait_for(Duration::from_secs(30), || {
             let text = screen.lock().unwrap();
-            text[seen..].find(question).map(|at| seen + at + question.len())
+            text[seen..]
+                .find(question)
+                .map(|at| seen + at + question.len())
         });
         let Some(end) = found else {
             let _ = child.kill();
-            panic!("no {question:?} on the terminal:\n{}", screen.lock().unwrap());
+            panic!(
+                "no {question:?} on the terminal:\n{}",
+                screen.lock().unwrap()
+            );
         };
         seen = end;
         // Let the command turn the echo off before the answer arrives.
@@ -177,7 +197,9 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
     assert!(admin.is_superuser && admin.is_staff && admin.is_active);
     assert_eq!(admin.email, "admin@example.com");
     assert!(
-        admin.password.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        admin
+            .password
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{}",
         admin.password
     );
@@ -186,11 +208,17 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
 
     let (status, _, stderr) = piped(&example, &args, "another-long-passphrase\n");
     assert_eq!(status.code(), Some(1));
-    assert!(stderr.contains("error: That username is already taken."), "{stderr}");
+    assert!(
+        stderr.contains("error: That username is already taken."),
+        "{stderr}"
+    );
 
     let (status, _, stderr) = piped(&example, &["createsuperuser", "--noinput"], "");
     assert_eq!(status.code(), Some(1));
-    assert!(stderr.contains("You must use --username with --noinput."), "{stderr}");
+    assert!(
+        stderr.contains("You must use --username with --noinput."),
+        "{stderr}"
+    );
 
     let weak = [
         "createsuperuser",
@@ -202,11 +230,21 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
     let (status, _, stderr) = piped(&example, &weak, "password\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("This password is too common."), "{stderr}");
-    assert!(stderr.contains("hint: choose a stronger password"), "{stderr}");
-    assert!(user(&example, "weak").is_none(), "no row for a refused password");
+    assert!(
+        stderr.contains("hint: choose a stronger password"),
+        "{stderr}"
+    );
+    assert!(
+        user(&example, "weak").is_none(),
+        "no row for a refused password"
+    );
 
     let (status, _, stderr) = piped(&example, &["createsuperuser", "--password-stdin"], "x\n");
-    assert_eq!(status.code(), Some(2), "--password-stdin needs --noinput: {stderr}");
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "--password-stdin needs --noinput: {stderr}"
+    );
 
     let (status, stdout, stderr) = piped(
         &example,
@@ -225,7 +263,10 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
     let (status, _, stderr) = piped(&example, &["createsuperuser"], "jane\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("not running in a terminal"), "{stderr}");
-    assert!(stderr.contains("--noinput --username NAME --email EMAIL --password-stdin"), "{stderr}");
+    assert!(
+        stderr.contains("--noinput --username NAME --email EMAIL --password-stdin"),
+        "{stderr}"
+    );
     assert!(user(&example, "jane").is_none());
 
     if !require("/usr/bin/script") {
@@ -243,7 +284,10 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
             ("Password (again): ", "first-try-secreT"),
             ("Password: ", "password"),
             ("Password (again): ", "password"),
-            ("Bypass password validation and create user anyway? [y/N]: ", "n"),
+            (
+                "Bypass password validation and create user anyway? [y/N]: ",
+                "n",
+            ),
             ("Password: ", "plum-violin-orbit-42"),
             ("Password (again): ", "plum-violin-orbit-42"),
         ],
@@ -257,9 +301,15 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
     ] {
         assert!(screen.contains(error), "{error}: {screen}");
     }
-    assert!(screen.ends_with("Superuser created successfully.\n"), "{screen}");
+    assert!(
+        screen.ends_with("Superuser created successfully.\n"),
+        "{screen}"
+    );
     for secret in ["first-try-secret", "plum-violin-orbit-42"] {
-        assert!(!screen.contains(secret), "the password was echoed: {screen}");
+        assert!(
+            !screen.contains(secret),
+            "the password was echoed: {screen}"
+        );
     }
     let jane = user(&example, "jane").expect("a row for jane");
     assert!(jane.is_superuser && jane.is_staff);
@@ -275,11 +325,17 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
             ("Email address: ", ""),
             ("Password: ", "bob12345"),
             ("Password (again): ", "bob12345"),
-            ("Bypass password validation and create user anyway? [y/N]: ", "y"),
+            (
+                "Bypass password validation and create user anyway? [y/N]: ",
+                "y",
+            ),
         ],
     );
     assert!(status.success(), "{screen}");
-    assert!(screen.contains("Error: That username is already taken."), "{screen}");
+    assert!(
+        screen.contains("Error: That username is already taken."),
+        "{screen}"
+    );
     assert!(screen.contains("This password is too common."), "{screen}");
     assert!(logs_in(&example, "bob", "bob12345"));
 }
@@ -312,9 +368,16 @@ fn changepassword_sets_a_validated_password() {
         stderr.contains("This password is too short. It must contain at least 8 characters.\nThis password is too common.\nThis password is entirely numeric."),
         "{stderr}"
     );
-    assert!(logs_in(&example, "admin", "ochre-lantern-basin-7"), "unchanged");
+    assert!(
+        logs_in(&example, "admin", "ochre-lantern-basin-7"),
+        "unchanged"
+    );
 
-    let (status, _, stderr) = piped(&example, &["changepassword", "ghost", "--password-stdin"], "x");
+    let (status, _, stderr) = piped(
+        &example,
+        &["changepassword", "ghost", "--password-stdin"],
+        "x",
+    );
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("user 'ghost' does not exist"), "{stderr}");
 
@@ -347,7 +410,10 @@ fn changepassword_sets_a_validated_password() {
     ] {
         assert!(screen.contains(said), "{said}: {screen}");
     }
-    assert!(screen.ends_with("Password changed successfully for user 'admin'\n"), "{screen}");
+    assert!(
+        screen.ends_with("Password changed successfully for user 'admin'\n"),
+        "{screen}"
+    );
     assert!(!screen.contains("velvet-quarry"), "echoed: {screen}");
     assert!(logs_in(&example, "admin", "velvet-quarry-88"));
 
@@ -378,7 +444,10 @@ fn check_deploy_judges_the_password_hasher() {
         let settings = example.dir.path().join("hashers.toml");
         std::fs::write(
             &settings,
-            format!("extends = {:?}\n{extra}\n", example.settings.display().to_string()),
+            format!(
+                "extends = {:?}\n{extra}\n",
+                example.settings.display().to_string()
+            ),
         )
         .unwrap();
         example.command_with(&settings)
@@ -400,7 +469,10 @@ fn check_deploy_judges_the_password_hasher() {
         report.contains("?: (nuages.E040) password_hashers names an unknown hasher \"argon2id\""),
         "{report}"
     );
-    assert!(report.contains("HINT: did you mean \"argon2\"?"), "{report}");
+    assert!(
+        report.contains("HINT: did you mean \"argon2\"?"),
+        "{report}"
+    );
 
     // The application refuses to start with it, with the same words.
     let settings = mysite::wsgi::project()

@@ -115,10 +115,11 @@ impl Hasher {
                 parallelism,
             } => Hasher::argon2_params(memory_cost, time_cost, parallelism).map(|_| ()),
             Hasher::Pbkdf2Sha256 { iterations: 0 } => Err(Error::Config(
-                Problem::new("pbkdf2_iterations is 0: PBKDF2 needs at least one round")
-                    .with_hint(format!(
+                Problem::new("pbkdf2_iterations is 0: PBKDF2 needs at least one round").with_hint(
+                    format!(
                         "remove pbkdf2_iterations to use Django's count, {PBKDF2_MIN_ITERATIONS}"
-                    )),
+                    ),
+                ),
             )),
             _ => Ok(()),
         }
@@ -153,7 +154,10 @@ impl Hasher {
             Hasher::Pbkdf2Sha256 { iterations } => {
                 let salt = random_string(22);
                 let hash = pbkdf2_sha256(password, &salt, iterations);
-                format!("pbkdf2_sha256${iterations}${salt}${}", STANDARD.encode(hash))
+                format!(
+                    "pbkdf2_sha256${iterations}${salt}${}",
+                    STANDARD.encode(hash)
+                )
             }
             Hasher::Md5 => {
                 let salt = random_string(22);
@@ -308,7 +312,9 @@ impl PasswordHashers {
         if hashers.is_empty() {
             return Err(Error::Config(
                 Problem::new("password_hashers is empty: new passwords could not be hashed")
-                    .with_hint("set password_hashers = [\"argon2\", \"pbkdf2_sha256\"] (the default)"),
+                    .with_hint(
+                        "set password_hashers = [\"argon2\", \"pbkdf2_sha256\"] (the default)",
+                    ),
             ));
         }
         hashers.iter().try_for_each(Hasher::validate)?;
@@ -327,11 +333,13 @@ impl PasswordHashers {
                         .map(|c| format!("did you mean \"{c}\"? "))
                         .unwrap_or_default();
                     Error::Config(
-                        Problem::new(format!("password_hashers names an unknown hasher \"{name}\""))
-                            .with_hint(format!(
-                                "{close}the hashers are {}",
-                                crate::conf::keys::quoted_list(Hasher::NAMES, "and")
-                            )),
+                        Problem::new(format!(
+                            "password_hashers names an unknown hasher \"{name}\""
+                        ))
+                        .with_hint(format!(
+                            "{close}the hashers are {}",
+                            crate::conf::keys::quoted_list(Hasher::NAMES, "and")
+                        )),
                     )
                 })
             })
@@ -396,10 +404,23 @@ pub(crate) mod tests {
     fn new_hashes_are_argon2id_phc_strings_with_the_default_parameters() {
         let hashers = defaults();
         let encoded = hashers.make_password(PASSWORD);
-        assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{encoded}");
-        assert_eq!(hashers.check_password(PASSWORD, &encoded), Verification::Match);
-        assert_eq!(hashers.check_password("Correct horse battery staple", &encoded), Verification::Mismatch);
-        assert_ne!(encoded, hashers.make_password(PASSWORD), "a fresh salt each time");
+        assert!(
+            encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{encoded}"
+        );
+        assert_eq!(
+            hashers.check_password(PASSWORD, &encoded),
+            Verification::Match
+        );
+        assert_eq!(
+            hashers.check_password("Correct horse battery staple", &encoded),
+            Verification::Mismatch
+        );
+        assert_ne!(
+            encoded,
+            hashers.make_password(PASSWORD),
+            "a fresh salt each time"
+        );
     }
 
     #[test]
@@ -412,29 +433,55 @@ pub(crate) mod tests {
         let encoded = weaker.encode(PASSWORD);
         assert!(encoded.contains("m=4096,t=1,p=1"), "{encoded}");
         let hashers = defaults();
-        assert_eq!(hashers.check_password(PASSWORD, &encoded), Verification::MatchOutdated);
-        assert_eq!(hashers.check_password("nope", &encoded), Verification::Mismatch);
+        assert_eq!(
+            hashers.check_password(PASSWORD, &encoded),
+            Verification::MatchOutdated
+        );
+        assert_eq!(
+            hashers.check_password("nope", &encoded),
+            Verification::Mismatch
+        );
     }
 
     #[test]
     fn djangos_hashes_verify_and_are_outdated() {
         let hashers = defaults();
-        assert_eq!(hashers.check_password(PASSWORD, DJANGO_PBKDF2), Verification::MatchOutdated);
+        assert_eq!(
+            hashers.check_password(PASSWORD, DJANGO_PBKDF2),
+            Verification::MatchOutdated
+        );
         for encoded in [DJANGO_PBKDF2_OLD, DJANGO_ARGON2] {
-            assert_eq!(hashers.check_password(PASSWORD, encoded), Verification::MatchOutdated, "{encoded}");
-            assert_eq!(hashers.check_password("correct horse battery", encoded), Verification::Mismatch);
+            assert_eq!(
+                hashers.check_password(PASSWORD, encoded),
+                Verification::MatchOutdated,
+                "{encoded}"
+            );
+            assert_eq!(
+                hashers.check_password("correct horse battery", encoded),
+                Verification::Mismatch
+            );
         }
         let pbkdf2_first = PasswordHashers::new(vec![Hasher::Pbkdf2Sha256 {
             iterations: PBKDF2_MIN_ITERATIONS,
         }])
         .unwrap();
-        assert_eq!(pbkdf2_first.check_password(PASSWORD, DJANGO_PBKDF2), Verification::Match);
-        assert_eq!(pbkdf2_first.check_password(PASSWORD, DJANGO_PBKDF2_OLD), Verification::MatchOutdated);
+        assert_eq!(
+            pbkdf2_first.check_password(PASSWORD, DJANGO_PBKDF2),
+            Verification::Match
+        );
+        assert_eq!(
+            pbkdf2_first.check_password(PASSWORD, DJANGO_PBKDF2_OLD),
+            Verification::MatchOutdated
+        );
         // Ours are Django's format: Django verifies them too.
         let quick = Hasher::Pbkdf2Sha256 { iterations: 20_000 };
         let ours = quick.encode(PASSWORD);
         assert!(ours.starts_with("pbkdf2_sha256$20000$"), "{ours}");
-        assert_eq!(ours.split('$').nth(2).unwrap().len(), 22, "Django's salt length");
+        assert_eq!(
+            ours.split('$').nth(2).unwrap().len(),
+            22,
+            "Django's salt length"
+        );
         assert!(quick.verify(PASSWORD, &ours) && !quick.verify("x", &ours));
         assert!(!quick.is_outdated(&ours) && pbkdf2_first.preferred().is_outdated(&ours));
     }
@@ -442,10 +489,19 @@ pub(crate) mod tests {
     #[test]
     fn only_listed_hashers_verify() {
         let hashers = defaults();
-        assert_eq!(hashers.check_password(PASSWORD, DJANGO_MD5), Verification::Mismatch);
+        assert_eq!(
+            hashers.check_password(PASSWORD, DJANGO_MD5),
+            Verification::Mismatch
+        );
         let with_md5 = PasswordHashers::new(vec![Hasher::Md5]).unwrap();
-        assert_eq!(with_md5.check_password(PASSWORD, DJANGO_MD5), Verification::Match);
-        assert_eq!(with_md5.check_password(PASSWORD, DJANGO_PBKDF2), Verification::Mismatch);
+        assert_eq!(
+            with_md5.check_password(PASSWORD, DJANGO_MD5),
+            Verification::Match
+        );
+        assert_eq!(
+            with_md5.check_password(PASSWORD, DJANGO_PBKDF2),
+            Verification::Mismatch
+        );
     }
 
     #[test]
@@ -454,9 +510,24 @@ pub(crate) mod tests {
         let unusable = make_unusable_password();
         assert!(unusable.starts_with('!') && unusable.len() == 41);
         assert!(!is_password_usable(&unusable));
-        for encoded in [unusable.as_str(), "", "!", "$argon2id$v=19$garbage", "pbkdf2_sha256$x$y$z", "pbkdf2_sha256$1000000$salt$not base64"] {
-            assert_eq!(hashers.check_password(PASSWORD, encoded), Verification::Mismatch, "{encoded}");
-            assert_eq!(hashers.check_password("", encoded), Verification::Mismatch, "{encoded}");
+        for encoded in [
+            unusable.as_str(),
+            "",
+            "!",
+            "$argon2id$v=19$garbage",
+            "pbkdf2_sha256$x$y$z",
+            "pbkdf2_sha256$1000000$salt$not base64",
+        ] {
+            assert_eq!(
+                hashers.check_password(PASSWORD, encoded),
+                Verification::Mismatch,
+                "{encoded}"
+            );
+            assert_eq!(
+                hashers.check_password("", encoded),
+                Verification::Mismatch,
+                "{encoded}"
+            );
         }
     }
 
@@ -467,15 +538,24 @@ pub(crate) mod tests {
             ..Settings::default()
         };
         let error = PasswordHashers::from_settings(&settings).unwrap_err();
-        assert_eq!(error.to_string(), "password_hashers names an unknown hasher \"pbkdf2_sha265\"");
+        assert_eq!(
+            error.to_string(),
+            "password_hashers names an unknown hasher \"pbkdf2_sha265\""
+        );
         let hint = error.hint().unwrap();
-        assert!(hint.starts_with("did you mean \"pbkdf2_sha256\"?"), "{hint}");
+        assert!(
+            hint.starts_with("did you mean \"pbkdf2_sha256\"?"),
+            "{hint}"
+        );
         settings.password_hashers = vec![];
         let error = PasswordHashers::from_settings(&settings).unwrap_err();
         assert!(error.to_string().starts_with("password_hashers is empty"));
         settings.password_hashers = vec!["argon2".into()];
         settings.argon2_parallelism = 0;
         let error = PasswordHashers::from_settings(&settings).unwrap_err();
-        assert!(error.to_string().contains("argon2_parallelism = 0"), "{error}");
+        assert!(
+            error.to_string().contains("argon2_parallelism = 0"),
+            "{error}"
+        );
     }
 }

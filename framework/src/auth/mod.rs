@@ -153,18 +153,33 @@ mod tests {
     }
 
     async fn stored_hash(pool: &AnyPool, username: &str) -> String {
-        let (hash,): (String,) = sqlx::query_as("SELECT password FROM auth_user WHERE username = $1")
-            .bind(username)
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let (hash,): (String,) =
+            sqlx::query_as("SELECT password FROM auth_user WHERE username = $1")
+                .bind(username)
+                .fetch_one(pool)
+                .await
+                .unwrap();
         hash
     }
 
-    async fn create(pool: &AnyPool, hashers: &PasswordHashers, username: &str, password: Option<&str>) -> User {
-        User::create(pool, hashers, NewUser { username, email: "", password, ..NewUser::default() })
-            .await
-            .unwrap()
+    async fn create(
+        pool: &AnyPool,
+        hashers: &PasswordHashers,
+        username: &str,
+        password: Option<&str>,
+    ) -> User {
+        User::create(
+            pool,
+            hashers,
+            NewUser {
+                username,
+                email: "",
+                password,
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -172,42 +187,105 @@ mod tests {
         let (_dir, pool) = migrated_pool().await;
         let hashers = fast_hashers();
         let mut jane = create(&pool, &hashers, "jane", Some("plum-violin-orbit")).await;
-        assert!(jane.is_active && !jane.is_staff && !jane.is_superuser && jane.last_login.is_none());
+        assert!(
+            jane.is_active && !jane.is_staff && !jane.is_superuser && jane.last_login.is_none()
+        );
         assert!(jane.date_joined.ends_with('Z'), "{}", jane.date_joined);
         assert!(stored_hash(&pool, "jane").await.starts_with("$argon2id$"));
 
-        let found = authenticate(&pool, &hashers, "jane", "plum-violin-orbit").await.unwrap();
+        let found = authenticate(&pool, &hashers, "jane", "plum-violin-orbit")
+            .await
+            .unwrap();
         assert_eq!(found.as_ref().map(|u| u.id), Some(jane.id));
-        assert!(authenticate(&pool, &hashers, "jane", "plum-violin").await.unwrap().is_none());
-        assert!(authenticate(&pool, &hashers, "Jane", "plum-violin-orbit").await.unwrap().is_none());
-        assert!(authenticate(&pool, &hashers, "nobody", "plum-violin-orbit").await.unwrap().is_none());
+        assert!(
+            authenticate(&pool, &hashers, "jane", "plum-violin")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            authenticate(&pool, &hashers, "Jane", "plum-violin-orbit")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            authenticate(&pool, &hashers, "nobody", "plum-violin-orbit")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         jane.set_active(&pool, false).await.unwrap();
-        assert!(authenticate(&pool, &hashers, "jane", "plum-violin-orbit").await.unwrap().is_none());
+        assert!(
+            authenticate(&pool, &hashers, "jane", "plum-violin-orbit")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let keyless = create(&pool, &hashers, "keyless", None).await;
         assert!(!keyless.has_usable_password());
-        assert!(authenticate(&pool, &hashers, "keyless", "").await.unwrap().is_none());
-        assert!(authenticate(&pool, &hashers, "keyless", &keyless.password).await.unwrap().is_none());
+        assert!(
+            authenticate(&pool, &hashers, "keyless", "")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            authenticate(&pool, &hashers, "keyless", &keyless.password)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn authenticate_upgrades_older_argon2_parameters() {
         let (_dir, pool) = migrated_pool().await;
-        let older = PasswordHashers::new(vec![Hasher::Argon2 { memory_cost: 512, time_cost: 1, parallelism: 1 }]).unwrap();
+        let older = PasswordHashers::new(vec![Hasher::Argon2 {
+            memory_cost: 512,
+            time_cost: 1,
+            parallelism: 1,
+        }])
+        .unwrap();
         create(&pool, &older, "jane", Some("plum-violin-orbit")).await;
         let before = stored_hash(&pool, "jane").await;
         assert!(before.contains("m=512,t=1,p=1"), "{before}");
 
         let current = fast_hashers();
-        assert!(authenticate(&pool, &current, "jane", "wrong").await.unwrap().is_none());
-        assert_eq!(stored_hash(&pool, "jane").await, before, "a wrong password upgrades nothing");
-        let user = authenticate(&pool, &current, "jane", "plum-violin-orbit").await.unwrap().unwrap();
+        assert!(
+            authenticate(&pool, &current, "jane", "wrong")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            stored_hash(&pool, "jane").await,
+            before,
+            "a wrong password upgrades nothing"
+        );
+        let user = authenticate(&pool, &current, "jane", "plum-violin-orbit")
+            .await
+            .unwrap()
+            .unwrap();
         let after = stored_hash(&pool, "jane").await;
-        assert!(after.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{after}");
+        assert!(
+            after.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{after}"
+        );
         assert_eq!(user.password, after);
-        assert!(authenticate(&pool, &current, "jane", "plum-violin-orbit").await.unwrap().is_some());
-        assert_eq!(stored_hash(&pool, "jane").await, after, "an up-to-date hash stays");
+        assert!(
+            authenticate(&pool, &current, "jane", "plum-violin-orbit")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            stored_hash(&pool, "jane").await,
+            after,
+            "an up-to-date hash stays"
+        );
     }
 
     #[tokio::test]
@@ -220,13 +298,29 @@ mod tests {
             .await
             .unwrap();
         let defaults = PasswordHashers::from_settings(&crate::conf::Settings::default()).unwrap();
-        assert!(authenticate(&pool, &defaults, "django", "correct horse battery").await.unwrap().is_none());
-        assert_eq!(stored_hash(&pool, "django").await, hashers::tests::DJANGO_PBKDF2_OLD);
-        let user = authenticate(&pool, &defaults, "django", "correct horse battery staple").await.unwrap();
+        assert!(
+            authenticate(&pool, &defaults, "django", "correct horse battery")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            stored_hash(&pool, "django").await,
+            hashers::tests::DJANGO_PBKDF2_OLD
+        );
+        let user = authenticate(&pool, &defaults, "django", "correct horse battery staple")
+            .await
+            .unwrap();
         assert_eq!(user.map(|u| u.email).as_deref(), Some("d@example.com"));
         let after = stored_hash(&pool, "django").await;
-        assert!(after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{after}");
-        assert_eq!(defaults.check_password("correct horse battery staple", &after), Verification::Match);
+        assert!(
+            after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{after}"
+        );
+        assert_eq!(
+            defaults.check_password("correct horse battery staple", &after),
+            Verification::Match
+        );
     }
 
     #[tokio::test]
@@ -234,26 +328,49 @@ mod tests {
         let (_dir, pool) = migrated_pool().await;
         let hashers = fast_hashers();
         for codename in ["add_question", "change_question", "vote"] {
-            assert!(Permission::ensure(&pool, "polls", codename, "Can do it").await.unwrap());
+            assert!(
+                Permission::ensure(&pool, "polls", codename, "Can do it")
+                    .await
+                    .unwrap()
+            );
         }
-        assert!(!Permission::ensure(&pool, "polls", "vote", "again").await.unwrap(), "once");
+        assert!(
+            !Permission::ensure(&pool, "polls", "vote", "again")
+                .await
+                .unwrap(),
+            "once"
+        );
 
         let plain = create(&pool, &hashers, "plain", None).await;
         let direct = create(&pool, &hashers, "direct", None).await;
         let member = create(&pool, &hashers, "member", None).await;
         let mut boss = create(&pool, &hashers, "boss", None).await;
-        sqlx::query("UPDATE auth_user SET is_superuser = $1 WHERE id = $2").bind(true).bind(boss.id).execute(&pool).await.unwrap();
+        sqlx::query("UPDATE auth_user SET is_superuser = $1 WHERE id = $2")
+            .bind(true)
+            .bind(boss.id)
+            .execute(&pool)
+            .await
+            .unwrap();
         boss = User::get(&pool, boss.id).await.unwrap().unwrap();
         assert!(boss.is_superuser);
 
         direct.add_permission(&pool, "polls.vote").await.unwrap();
         direct.add_permission(&pool, "polls.vote").await.unwrap();
         let editors = Group::create(&pool, "editors").await.unwrap();
-        editors.add_permission(&pool, "polls.add_question").await.unwrap();
-        editors.add_permission(&pool, "polls.change_question").await.unwrap();
+        editors
+            .add_permission(&pool, "polls.add_question")
+            .await
+            .unwrap();
+        editors
+            .add_permission(&pool, "polls.change_question")
+            .await
+            .unwrap();
         member.add_to_group(&pool, &editors).await.unwrap();
         member.add_permission(&pool, "polls.vote").await.unwrap();
-        assert_eq!(Group::get_by_name(&pool, "editors").await.unwrap(), Some(editors.clone()));
+        assert_eq!(
+            Group::get_by_name(&pool, "editors").await.unwrap(),
+            Some(editors.clone())
+        );
 
         let error = direct.add_permission(&pool, "polls.fly").await.unwrap_err();
         assert_eq!(error.to_string(), "there is no permission \"polls.fly\"");
@@ -271,18 +388,42 @@ mod tests {
             (&boss, "anything.at_all", true),
         ];
         for (user, permission, expected) in matrix {
-            assert_eq!(user.has_perm(&pool, permission).await.unwrap(), expected, "{} {permission}", user.username);
+            assert_eq!(
+                user.has_perm(&pool, permission).await.unwrap(),
+                expected,
+                "{} {permission}",
+                user.username
+            );
         }
         assert_eq!(
-            member.get_all_permissions(&pool).await.unwrap().into_iter().collect::<Vec<_>>(),
+            member
+                .get_all_permissions(&pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
             ["polls.add_question", "polls.change_question", "polls.vote"]
         );
-        assert!(member.has_perms(&pool, &["polls.add_question", "polls.vote"]).await.unwrap());
-        assert!(!direct.has_perms(&pool, &["polls.add_question", "polls.vote"]).await.unwrap());
+        assert!(
+            member
+                .has_perms(&pool, &["polls.add_question", "polls.vote"])
+                .await
+                .unwrap()
+        );
+        assert!(
+            !direct
+                .has_perms(&pool, &["polls.add_question", "polls.vote"])
+                .await
+                .unwrap()
+        );
 
         for mut user in [direct, member, boss] {
             user.set_active(&pool, false).await.unwrap();
-            assert!(!user.has_perm(&pool, "polls.vote").await.unwrap(), "inactive {}", user.username);
+            assert!(
+                !user.has_perm(&pool, "polls.vote").await.unwrap(),
+                "inactive {}",
+                user.username
+            );
             assert!(user.get_all_permissions(&pool).await.unwrap().is_empty());
         }
     }
@@ -292,10 +433,31 @@ mod tests {
         let (_dir, pool) = migrated_pool().await;
         let hashers = fast_hashers();
         create(&pool, &hashers, "jane", None).await;
-        let taken = User::create(&pool, &hashers, NewUser { username: "jane", ..NewUser::default() }).await.unwrap_err();
+        let taken = User::create(
+            &pool,
+            &hashers,
+            NewUser {
+                username: "jane",
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap_err();
         assert_eq!(taken.to_string(), "a user named \"jane\" already exists");
-        let invalid = User::create(&pool, &hashers, NewUser { username: "jane doe", ..NewUser::default() }).await.unwrap_err();
-        assert!(invalid.to_string().contains("Enter a valid username."), "{invalid}");
+        let invalid = User::create(
+            &pool,
+            &hashers,
+            NewUser {
+                username: "jane doe",
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            invalid.to_string().contains("Enter a valid username."),
+            "{invalid}"
+        );
         assert!(models::validate_username("jane.doe+1@home").is_ok());
         assert!(models::validate_username(&"x".repeat(151)).is_err());
         assert!(models::validate_email("jane@example.com").is_ok());

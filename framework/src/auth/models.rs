@@ -121,7 +121,11 @@ impl User {
         })
     }
 
-    async fn fetch_where(pool: &AnyPool, condition: &'static str, value: impl ToString) -> Result<Option<User>> {
+    async fn fetch_where(
+        pool: &AnyPool,
+        condition: &'static str,
+        value: impl ToString,
+    ) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM auth_user WHERE {condition} = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(value.to_string())
@@ -149,9 +153,17 @@ impl User {
     /// (password validators are the caller's business: see
     /// [`PasswordValidators`](super::PasswordValidators)). An invalid or
     /// taken username is an error saying so.
-    pub async fn create(pool: &AnyPool, hashers: &PasswordHashers, new: NewUser<'_>) -> Result<User> {
-        validate_username(new.username)
-            .map_err(|message| Error::Config(Problem::new(format!("username {:?}: {message}", new.username))))?;
+    pub async fn create(
+        pool: &AnyPool,
+        hashers: &PasswordHashers,
+        new: NewUser<'_>,
+    ) -> Result<User> {
+        validate_username(new.username).map_err(|message| {
+            Error::Config(Problem::new(format!(
+                "username {:?}: {message}",
+                new.username
+            )))
+        })?;
         if User::get_by_username(pool, new.username).await?.is_some() {
             return Err(Error::Config(
                 Problem::new(format!("a user named {:?} already exists", new.username))
@@ -196,7 +208,12 @@ impl User {
     }
 
     /// Hash `password` with the first hasher and store it.
-    pub async fn set_password(&mut self, pool: &AnyPool, hashers: &PasswordHashers, password: &str) -> Result<()> {
+    pub async fn set_password(
+        &mut self,
+        pool: &AnyPool,
+        hashers: &PasswordHashers,
+        password: &str,
+    ) -> Result<()> {
         let encoded = hash_off_the_runtime(hashers, password).await?;
         self.store_password(pool, encoded).await
     }
@@ -263,7 +280,10 @@ impl User {
             .fetch_all(pool)
             .await?
         };
-        Ok(rows.into_iter().map(|(app, codename)| format!("{app}.{codename}")).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(app, codename)| format!("{app}.{codename}"))
+            .collect())
     }
 
     /// Whether the user has `permission` (`"polls.add_question"`): an active
@@ -316,7 +336,10 @@ impl User {
 
 /// Hash on a blocking thread: a hash takes tens of milliseconds of CPU on
 /// purpose, which would stall the async workers' other requests.
-pub(crate) async fn hash_off_the_runtime(hashers: &PasswordHashers, password: &str) -> Result<String> {
+pub(crate) async fn hash_off_the_runtime(
+    hashers: &PasswordHashers,
+    password: &str,
+) -> Result<String> {
     let (hashers, password) = (hashers.clone(), password.to_string());
     tokio::task::spawn_blocking(move || hashers.make_password(&password))
         .await
@@ -335,19 +358,24 @@ pub struct Group {
 impl Group {
     /// Create a group called `name`.
     pub async fn create(pool: &AnyPool, name: &str) -> Result<Group> {
-        let (id,): (i64,) = sqlx::query_as("INSERT INTO auth_group (name) VALUES ($1) RETURNING id")
-            .bind(name)
-            .fetch_one(pool)
-            .await?;
-        Ok(Group { id, name: name.to_string() })
+        let (id,): (i64,) =
+            sqlx::query_as("INSERT INTO auth_group (name) VALUES ($1) RETURNING id")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+        Ok(Group {
+            id,
+            name: name.to_string(),
+        })
     }
 
     /// The group called `name`, if any.
     pub async fn get_by_name(pool: &AnyPool, name: &str) -> Result<Option<Group>> {
-        let row: Option<(i64, String)> = sqlx::query_as("SELECT id, name FROM auth_group WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM auth_group WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
         Ok(row.map(|(id, name)| Group { id, name }))
     }
 
@@ -411,7 +439,12 @@ impl Permission {
 
     /// Insert `app_label.codename` unless it exists (its name is then left
     /// as it is). Returns whether it was inserted.
-    pub async fn ensure(pool: &AnyPool, app_label: &str, codename: &str, name: &str) -> Result<bool> {
+    pub async fn ensure(
+        pool: &AnyPool,
+        app_label: &str,
+        codename: &str,
+        name: &str,
+    ) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO auth_permission (app_label, codename, name) VALUES ($1, $2, $3) \
              ON CONFLICT (app_label, codename) DO NOTHING",

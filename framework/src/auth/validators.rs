@@ -65,25 +65,24 @@ const MAX_SIMILARITY: f64 = 0.7;
 
 impl PasswordValidator {
     /// The names the `auth_password_validators` setting takes.
-    pub const NAMES: &'static [&'static str] =
-        &["user_attribute_similarity", "minimum_length", "common", "numeric"];
+    pub const NAMES: &'static [&'static str] = &[
+        "user_attribute_similarity",
+        "minimum_length",
+        "common",
+        "numeric",
+    ];
 
     /// Why `password` is refused, if it is (Django's message).
     pub fn validate(&self, password: &str, user: Option<&UserAttributes>) -> Option<String> {
         match self {
-            PasswordValidator::UserAttributeSimilarity => {
-                too_similar(password, user?).map(|attribute| {
-                    format!("The password is too similar to the {attribute}.")
-                })
-            }
-            PasswordValidator::MinimumLength(min) => {
-                (password.chars().count() < *min).then(|| {
-                    format!(
-                        "This password is too short. It must contain at least {min} character{}.",
-                        if *min == 1 { "" } else { "s" }
-                    )
-                })
-            }
+            PasswordValidator::UserAttributeSimilarity => too_similar(password, user?)
+                .map(|attribute| format!("The password is too similar to the {attribute}.")),
+            PasswordValidator::MinimumLength(min) => (password.chars().count() < *min).then(|| {
+                format!(
+                    "This password is too short. It must contain at least {min} character{}.",
+                    if *min == 1 { "" } else { "s" }
+                )
+            }),
             PasswordValidator::Common => common_passwords()
                 .contains(password.trim().to_lowercase().as_str())
                 .then(|| "This password is too common.".to_string()),
@@ -125,7 +124,9 @@ fn too_similar(password: &str, user: &UserAttributes) -> Option<&'static str> {
         }
         // Django compares with the whole value and with each of its parts
         // split on non-word characters (`jane`, `example`, `com` of an email).
-        let mut parts: Vec<&str> = value.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
+        let mut parts: Vec<&str> = value
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect();
         parts.push(&value);
         parts
             .into_iter()
@@ -200,14 +201,18 @@ impl PasswordValidators {
             .map(|name| {
                 Ok(match name.as_str() {
                     "user_attribute_similarity" => PasswordValidator::UserAttributeSimilarity,
-                    "minimum_length" => PasswordValidator::MinimumLength(settings.password_min_length),
+                    "minimum_length" => {
+                        PasswordValidator::MinimumLength(settings.password_min_length)
+                    }
                     "common" => PasswordValidator::Common,
                     "numeric" => PasswordValidator::Numeric,
                     _ => {
-                        let close =
-                            crate::conf::closest_name(name, PasswordValidator::NAMES.iter().copied())
-                                .map(|c| format!("did you mean \"{c}\"? "))
-                                .unwrap_or_default();
+                        let close = crate::conf::closest_name(
+                            name,
+                            PasswordValidator::NAMES.iter().copied(),
+                        )
+                        .map(|c| format!("did you mean \"{c}\"? "))
+                        .unwrap_or_default();
                         return Err(Error::Config(
                             Problem::new(format!(
                                 "auth_password_validators names an unknown validator \"{name}\""
@@ -227,18 +232,29 @@ impl PasswordValidators {
     /// Every validator's message for `password`, in order; `Ok` when none
     /// refuses it. Without `user`, the similarity validator has nothing to
     /// compare with and passes.
-    pub fn validate(&self, password: &str, user: Option<&UserAttributes>) -> std::result::Result<(), Vec<String>> {
+    pub fn validate(
+        &self,
+        password: &str,
+        user: Option<&UserAttributes>,
+    ) -> std::result::Result<(), Vec<String>> {
         let errors: Vec<String> = self
             .validators
             .iter()
             .filter_map(|validator| validator.validate(password, user))
             .collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// What the validators ask of a password, one sentence each.
     pub fn help_texts(&self) -> Vec<String> {
-        self.validators.iter().map(PasswordValidator::help_text).collect()
+        self.validators
+            .iter()
+            .map(PasswordValidator::help_text)
+            .collect()
     }
 }
 
@@ -260,21 +276,49 @@ mod tests {
     #[test]
     fn each_default_validator_gives_djangos_message() {
         let validators = defaults();
-        let check = |password: &str| validators.validate(password, Some(&JANE)).err().unwrap_or_default();
-        assert_eq!(check("Xq7#"), ["This password is too short. It must contain at least 8 characters."]);
+        let check = |password: &str| {
+            validators
+                .validate(password, Some(&JANE))
+                .err()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            check("Xq7#"),
+            ["This password is too short. It must contain at least 8 characters."]
+        );
         assert_eq!(check("password"), ["This password is too common."]);
-        assert_eq!(check("PassWord  "), ["This password is too common."], "any case, trimmed");
+        assert_eq!(
+            check("PassWord  "),
+            ["This password is too common."],
+            "any case, trimmed"
+        );
         assert_eq!(check("83920174659"), ["This password is entirely numeric."]);
-        assert_eq!(check("jane_doe1"), ["The password is too similar to the username."]);
-        assert_eq!(check("jane.doe@example.org"), ["The password is too similar to the email address."]);
-        assert_eq!(check("Example9!"), ["The password is too similar to the email address."], "a part of it");
-        assert_eq!(check("123"), [
-            "This password is too short. It must contain at least 8 characters.",
-            "This password is too common.",
-            "This password is entirely numeric.",
-        ]);
+        assert_eq!(
+            check("jane_doe1"),
+            ["The password is too similar to the username."]
+        );
+        assert_eq!(
+            check("jane.doe@example.org"),
+            ["The password is too similar to the email address."]
+        );
+        assert_eq!(
+            check("Example9!"),
+            ["The password is too similar to the email address."],
+            "a part of it"
+        );
+        assert_eq!(
+            check("123"),
+            [
+                "This password is too short. It must contain at least 8 characters.",
+                "This password is too common.",
+                "This password is entirely numeric.",
+            ]
+        );
         assert!(check("plum-violin-orbit").is_empty());
-        assert!(validators.validate("jane_doe1", None).is_ok(), "no user, nothing to compare");
+        assert!(
+            validators.validate("jane_doe1", None).is_ok(),
+            "no user, nothing to compare"
+        );
     }
 
     #[test]
@@ -305,17 +349,33 @@ mod tests {
             validators.validate("password", None).unwrap_err(),
             ["This password is too short. It must contain at least 12 characters."]
         );
-        assert_eq!(validators.help_texts(), ["Your password must contain at least 12 characters."]);
+        assert_eq!(
+            validators.help_texts(),
+            ["Your password must contain at least 12 characters."]
+        );
         let settings = Settings {
             auth_password_validators: vec!["numerik".into()],
             ..Settings::default()
         };
         let error = PasswordValidators::from_settings(&settings).unwrap_err();
-        assert_eq!(error.to_string(), "auth_password_validators names an unknown validator \"numerik\"");
-        assert!(error.hint().unwrap().starts_with("did you mean \"numeric\"?"));
-        assert!(PasswordValidators::from_settings(&Settings { auth_password_validators: vec![], ..Settings::default() })
+        assert_eq!(
+            error.to_string(),
+            "auth_password_validators names an unknown validator \"numerik\""
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("did you mean \"numeric\"?")
+        );
+        assert!(
+            PasswordValidators::from_settings(&Settings {
+                auth_password_validators: vec![],
+                ..Settings::default()
+            })
             .unwrap()
             .validate("1", None)
-            .is_ok());
+            .is_ok()
+        );
     }
 }

@@ -130,9 +130,24 @@ mod tests {
         };
         let messages = run(&settings, false);
         assert_eq!(ids(&messages), ["nuages.E040", "nuages.E044"]);
-        assert_eq!(messages[0].message, "password_hashers names an unknown hasher \"argon\"");
-        assert!(messages[0].hint.as_deref().unwrap().starts_with("did you mean \"argon2\"?"));
-        assert!(messages[1].hint.as_deref().unwrap().starts_with("did you mean \"common\"?"));
+        assert_eq!(
+            messages[0].message,
+            "password_hashers names an unknown hasher \"argon\""
+        );
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean \"argon2\"?")
+        );
+        assert!(
+            messages[1]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean \"common\"?")
+        );
     }
 
     #[test]
@@ -144,13 +159,22 @@ mod tests {
         assert!(run(&md5_first, false).is_empty(), "tests may use md5");
         let messages = run(&md5_first, true);
         assert_eq!(ids(&messages), ["nuages.E041"]);
-        assert!(messages[0].hint.as_deref().unwrap().contains("put \"argon2\" first"));
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("put \"argon2\" first")
+        );
 
         let md5_second = Settings {
             password_hashers: vec!["argon2".into(), "md5".into()],
             ..Settings::default()
         };
-        assert!(run(&md5_second, true).is_empty(), "md5 may verify old hashes");
+        assert!(
+            run(&md5_second, true).is_empty(),
+            "md5 may verify old hashes"
+        );
 
         let weak_argon2 = Settings {
             argon2_memory_cost: 4096,
@@ -171,11 +195,18 @@ mod tests {
         };
         let messages = run(&few_rounds, true);
         assert_eq!(ids(&messages), ["nuages.E043"]);
-        assert!(messages[0].message.starts_with("pbkdf2_iterations = 600000 is below Django's 1000000"));
+        assert!(
+            messages[0]
+                .message
+                .starts_with("pbkdf2_iterations = 600000 is below Django's 1000000")
+        );
         let few_rounds_second = Settings {
             pbkdf2_iterations: 600_000,
             ..Settings::default()
         };
-        assert!(run(&few_rounds_second, true).is_empty(), "only the first hashes new passwords");
+        assert!(
+            run(&few_rounds_second, true).is_empty(),
+            "only the first hashes new passwords"
+        );
     }
 }

@@ -93,7 +93,8 @@ impl App {
     /// ```
     pub fn permission(mut self, codename: &str, name: &str) -> Self {
         self.permissions.retain(|(c, _)| c != codename);
-        self.permissions.push((codename.to_string(), name.to_string()));
+        self.permissions
+            .push((codename.to_string(), name.to_string()));
         self
     }
 

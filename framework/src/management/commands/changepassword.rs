@@ -56,7 +56,9 @@ impl Command for ChangePassword {
         if !from_stdin && !prompt::stdin_is_terminal() {
             return Err(CommandError::failed(
                 "changepassword asks for the password on a terminal, and stdin is not one",
-                Some("run it in a terminal, or pipe the password: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`"),
+                Some(
+                    "run it in a terminal, or pipe the password: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`",
+                ),
             ));
         }
         let accounts = Accounts::open(ctx)?;
@@ -71,7 +73,9 @@ impl Command for ChangePassword {
             if let Err(errors) = refusals(&accounts, &user, &password) {
                 return Err(CommandError::failed(
                     errors.join("\n"),
-                    Some("choose a stronger password (the validators are set by auth_password_validators)"),
+                    Some(
+                        "choose a stronger password (the validators are set by auth_password_validators)",
+                    ),
                 ));
             }
             password
@@ -86,14 +90,23 @@ impl Command for ChangePassword {
 }
 
 /// Why `password` is refused for `user`: blank, or the validators' messages.
-fn refusals(accounts: &Accounts, user: &crate::auth::User, password: &str) -> Result<(), Vec<String>> {
+fn refusals(
+    accounts: &Accounts,
+    user: &crate::auth::User,
+    password: &str,
+) -> Result<(), Vec<String>> {
     if password.trim().is_empty() {
         return Err(vec!["Blank passwords aren't allowed.".to_string()]);
     }
-    accounts.validators.validate(password, Some(&user.attributes()))
+    accounts
+        .validators
+        .validate(password, Some(&user.attributes()))
 }
 
-fn ask_until_accepted(accounts: &Accounts, user: &crate::auth::User) -> Result<String, CommandError> {
+fn ask_until_accepted(
+    accounts: &Accounts,
+    user: &crate::auth::User,
+) -> Result<String, CommandError> {
     let mut refused = 0;
     while refused < MAX_TRIES {
         let password = ask_secret("Password: ")?;

@@ -58,7 +58,11 @@ impl Accounts {
         })
     }
 
-    pub(crate) fn find(&self, ctx: &CommandContext, username: &str) -> Result<Option<User>, CommandError> {
+    pub(crate) fn find(
+        &self,
+        ctx: &CommandContext,
+        username: &str,
+    ) -> Result<Option<User>, CommandError> {
         Ok(ctx.block_on(User::get_by_username(&self.pool, username))?)
     }
 }
@@ -109,7 +113,9 @@ impl Command for CreateSuperuser {
             let Some(username) = username else {
                 return Err(CommandError::failed(
                     "You must use --username with --noinput.",
-                    Some("createsuperuser --noinput --username NAME [--email EMAIL] [--password-stdin]"),
+                    Some(
+                        "createsuperuser --noinput --username NAME [--email EMAIL] [--password-stdin]",
+                    ),
                 ));
             };
             let password = if args.get_flag("password-stdin") {
@@ -141,14 +147,20 @@ fn create_without_input(
     let accounts = Accounts::open(ctx)?;
     validate_username(username).map_err(|message| CommandError::failed(message, None))?;
     if accounts.find(ctx, username)?.is_some() {
-        return Err(CommandError::failed("That username is already taken.", None));
+        return Err(CommandError::failed(
+            "That username is already taken.",
+            None,
+        ));
     }
     if !email.is_empty() {
         validate_email(email).map_err(|message| CommandError::failed(message, None))?;
     }
     if let Some(password) = &password {
         if password.is_empty() {
-            return Err(CommandError::failed("Blank passwords aren't allowed.", None));
+            return Err(CommandError::failed(
+                "Blank passwords aren't allowed.",
+                None,
+            ));
         }
         let user = UserAttributes {
             username,
