@@ -329,18 +329,7 @@ impl PasswordHashers {
             .iter()
             .map(|name| {
                 Hasher::named(name, settings).ok_or_else(|| {
-                    let close = crate::conf::closest_name(name, Hasher::NAMES.iter().copied())
-                        .map(|c| format!("did you mean \"{c}\"? "))
-                        .unwrap_or_default();
-                    Error::Config(
-                        Problem::new(format!(
-                            "password_hashers names an unknown hasher \"{name}\""
-                        ))
-                        .with_hint(format!(
-                            "{close}the hashers are {}",
-                            crate::conf::keys::quoted_list(Hasher::NAMES, "and")
-                        )),
-                    )
+                    super::unknown_name("password_hashers", "hasher", name, Hasher::NAMES)
                 })
             })
             .collect::<Result<Vec<_>>>()?;

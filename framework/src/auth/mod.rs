@@ -35,7 +35,7 @@ pub use hashers::{Hasher, PasswordHashers, Verification};
 pub use models::{Group, NewUser, Permission, User};
 pub use validators::{PasswordValidator, PasswordValidators, UserAttributes};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migrations::MigrationSet;
 use crate::project::Project;
 
@@ -50,6 +50,20 @@ pub(crate) fn migration_set() -> MigrationSet {
         label: LABEL.to_string(),
         migrator: &MIGRATIONS,
     }
+}
+
+/// The error for a `key` list entry `name` that is none of `names` (a
+/// hasher, a validator), with the closest known name.
+fn unknown_name(key: &str, what: &str, name: &str, names: &[&str]) -> Error {
+    let close = crate::conf::closest_name(name, names.iter().copied())
+        .map(|c| format!("did you mean \"{c}\"? "))
+        .unwrap_or_default();
+    Error::Config(
+        Problem::new(format!("{key} names an unknown {what} \"{name}\"")).with_hint(format!(
+            "{close}the {what}s are {}",
+            crate::conf::keys::quoted_list(names, "and")
+        )),
+    )
 }
 
 /// Check the auth settings as the application does when it is built:

@@ -308,16 +308,14 @@ impl User {
 
     /// Give the user `permission` (`"polls.add_question"`), which must exist.
     pub async fn add_permission(&self, pool: &AnyPool, permission: &str) -> Result<()> {
-        let permission = Permission::get(pool, permission).await?;
-        sqlx::query(
-            "INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES ($1, $2) \
-             ON CONFLICT (user_id, permission_id) DO NOTHING",
+        grant(
+            pool,
+            "auth_user_user_permissions",
+            "user_id",
+            self.id,
+            permission,
         )
-        .bind(self.id)
-        .bind(permission.id)
-        .execute(pool)
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Put the user in `group`.
@@ -344,6 +342,28 @@ pub(crate) async fn hash_off_the_runtime(
     tokio::task::spawn_blocking(move || hashers.make_password(&password))
         .await
         .map_err(Error::other)
+}
+
+/// Link `permission` (`"polls.add_question"`, which must exist) to the row
+/// `owner_id` in `table`, the permissions of a user or of a group, once.
+async fn grant(
+    pool: &AnyPool,
+    table: &'static str,
+    owner_column: &'static str,
+    owner_id: i64,
+    permission: &str,
+) -> Result<()> {
+    let permission = Permission::get(pool, permission).await?;
+    let sql = format!(
+        "INSERT INTO {table} ({owner_column}, permission_id) VALUES ($1, $2) \
+         ON CONFLICT ({owner_column}, permission_id) DO NOTHING"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner_id)
+        .bind(permission.id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// A row of `auth_group`: users in it get its permissions.
@@ -382,16 +402,14 @@ impl Group {
     /// Give the group's users `permission` (`"polls.add_question"`), which
     /// must exist.
     pub async fn add_permission(&self, pool: &AnyPool, permission: &str) -> Result<()> {
-        let permission = Permission::get(pool, permission).await?;
-        sqlx::query(
-            "INSERT INTO auth_group_permissions (group_id, permission_id) VALUES ($1, $2) \
-             ON CONFLICT (group_id, permission_id) DO NOTHING",
+        grant(
+            pool,
+            "auth_group_permissions",
+            "group_id",
+            self.id,
+            permission,
         )
-        .bind(self.id)
-        .bind(permission.id)
-        .execute(pool)
-        .await?;
-        Ok(())
+        .await
     }
 }
 

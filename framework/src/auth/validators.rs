@@ -15,7 +15,7 @@ use std::io::Read as _;
 use std::sync::OnceLock;
 
 use crate::conf::Settings;
-use crate::error::{Error, Problem, Result};
+use crate::error::Result;
 
 /// Django's list, gzipped: one lowercase password a line.
 const COMMON_PASSWORDS_GZ: &[u8] = include_bytes!("common-passwords.txt.gz");
@@ -207,20 +207,11 @@ impl PasswordValidators {
                     "common" => PasswordValidator::Common,
                     "numeric" => PasswordValidator::Numeric,
                     _ => {
-                        let close = crate::conf::closest_name(
+                        return Err(super::unknown_name(
+                            "auth_password_validators",
+                            "validator",
                             name,
-                            PasswordValidator::NAMES.iter().copied(),
-                        )
-                        .map(|c| format!("did you mean \"{c}\"? "))
-                        .unwrap_or_default();
-                        return Err(Error::Config(
-                            Problem::new(format!(
-                                "auth_password_validators names an unknown validator \"{name}\""
-                            ))
-                            .with_hint(format!(
-                                "{close}the validators are {}",
-                                crate::conf::keys::quoted_list(PasswordValidator::NAMES, "and")
-                            )),
+                            PasswordValidator::NAMES,
                         ));
                     }
                 })

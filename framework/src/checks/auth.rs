@@ -2,10 +2,10 @@
 //! `check`), and, for deployment, a first hasher strong enough to store new
 //! passwords (`check --deploy`).
 
-use super::{Check, CheckContext, CheckMessage, Level};
+use super::startup::refused;
+use super::{Check, CheckContext, CheckMessage};
 use crate::auth::hashers::{ARGON2_MIN_COST, PBKDF2_MIN_ITERATIONS};
 use crate::auth::{Hasher, PasswordHashers, PasswordValidators};
-use crate::error::{Error, Problem};
 
 /// The checks of this file.
 pub fn checks() -> Vec<Check> {
@@ -23,17 +23,6 @@ pub fn checks() -> Vec<Check> {
             run: check_password_hasher_strength,
         },
     ]
-}
-
-fn refused(id: &str, error: Error) -> CheckMessage {
-    CheckMessage::of(
-        Level::Error,
-        id,
-        Problem {
-            message: error.to_string(),
-            hint: error.hint(),
-        },
-    )
 }
 
 /// `nuages.E040`: `password_hashers` empty, naming an unknown hasher, or
