@@ -255,6 +255,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unknown_username_costs_a_hash_too() {
+        let (_dir, pool) = migrated_pool().await;
+        let defaults = PasswordHashers::from_settings(&crate::conf::Settings::default()).unwrap();
+        create(&pool, &defaults, "jane", Some("plum-violin-orbit")).await;
+        // The quickest of a few tries, so that a busy machine does not decide.
+        let quickest = |username: &'static str| {
+            let (pool, hashers) = (pool.clone(), defaults.clone());
+            async move {
+                let mut best = std::time::Duration::MAX;
+                for _ in 0..3 {
+                    let started = std::time::Instant::now();
+                    let found = authenticate(&pool, &hashers, username, "wrong")
+                        .await
+                        .unwrap();
+                    assert!(found.is_none());
+                    best = best.min(started.elapsed());
+                }
+                best
+            }
+        };
+        let known = quickest("jane").await;
+        let unknown = quickest("nobody").await;
+        assert!(
+            unknown * 2 >= known,
+            "an unknown user took {unknown:?}, a known one {known:?}: the time tells"
+        );
+    }
+
+    #[tokio::test]
     async fn authenticate_upgrades_older_argon2_parameters() {
         let (_dir, pool) = migrated_pool().await;
         let older = PasswordHashers::new(vec![Hasher::Argon2 {
