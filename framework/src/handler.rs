@@ -91,6 +91,7 @@ impl Application {
         )?);
         let static_serving = StaticServing::default_for(&settings);
         crate::db::check_urls(&settings)?;
+        crate::auth::check_settings(&settings)?;
         let middleware: Arc<[Registered]> = project.registered_middleware().into();
         let state = Arc::new(AppState {
             project: project.name().to_string(),

@@ -59,6 +59,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub(crate) mod autoreload;
 pub mod cache;
 pub mod checks;

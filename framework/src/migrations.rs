@@ -54,9 +54,11 @@ pub fn all_sets(project: &Project, settings: &Settings) -> Vec<MigrationSet> {
     all
 }
 
-/// The migration sets of `project`: its own first, then its apps' in order.
+/// The migration sets of `project`: the framework's `auth` tables first
+/// (every project has users, as Django's default `INSTALLED_APPS`), then
+/// the project's own, then its apps' in order.
 pub fn sets(project: &Project) -> Vec<MigrationSet> {
-    let mut sets = Vec::new();
+    let mut sets = vec![crate::auth::migration_set()];
     if let Some(migrator) = project.migrations() {
         sets.push(MigrationSet {
             label: project.name().to_string(),

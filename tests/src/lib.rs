@@ -776,6 +776,73 @@ fn wait_for_socket(socket: &Path) {
     }
 }
 
+/// The example project's binary (`mysite`), built once, migrated and
+/// seeded against a database of its own (`db/example.sqlite3` in `dir`).
+pub struct Example {
+    /// The temporary folder of its settings file and database.
+    pub dir: tempfile::TempDir,
+    /// Its settings file, which extends the example's.
+    pub settings: PathBuf,
+    /// The built binary.
+    pub bin: PathBuf,
+}
+
+impl Example {
+    /// Build the example, write its settings, run `migrate` and `seed`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Example {
+        let status = cargo()
+            .args(["build", "--quiet", "-p", "mysite"])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the example failed");
+        let dir = tempfile::tempdir().unwrap();
+        let settings = dir.path().join("settings.toml");
+        let base = workspace_root().join("example_project/settings.toml");
+        std::fs::write(
+            &settings,
+            format!(
+                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"sqlite://db/example.sqlite3\"\n",
+                base.display().to_string(),
+                project = workspace_root().join("example_project").display()
+            ),
+        )
+        .unwrap();
+        let example = Example {
+            dir,
+            settings,
+            bin: target_dir().join("debug/mysite"),
+        };
+        for command in ["migrate", "seed"] {
+            let output = example.command().arg(command).output().unwrap();
+            assert!(
+                output.status.success(),
+                "{command}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        example
+    }
+
+    /// The binary with `--settings` and no `NUAGES_*` variables.
+    pub fn command(&self) -> Command {
+        self.command_with(&self.settings)
+    }
+
+    /// The binary with these settings and no `NUAGES_*` variables.
+    pub fn command_with(&self, settings: &Path) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.arg("--settings").arg(settings);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("NUAGES_") {
+                command.env_remove(key);
+            }
+        }
+        command
+    }
+}
+
 #[cfg(test)]
 mod json_tests {
     use super::*;

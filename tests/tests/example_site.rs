@@ -6,62 +6,15 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use nuages_e2e::{Server, cargo, free_port, get, http, target_dir, wait_for, workspace_root};
+use nuages_e2e::{Example, Server, free_port, get, http, target_dir, wait_for};
 
-/// The example's binary, migrated and seeded against a database of its own.
-struct Example {
-    dir: tempfile::TempDir,
-    settings: PathBuf,
-    bin: PathBuf,
+/// What a visitor of the example sees.
+trait Visit {
+    fn serve(&self) -> (Server, SocketAddr);
+    fn votes(&self, question: i64) -> Vec<i64>;
 }
 
-impl Example {
-    fn new() -> Example {
-        let status = cargo()
-            .args(["build", "--quiet", "-p", "mysite"])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example failed");
-        let dir = tempfile::tempdir().unwrap();
-        let settings = dir.path().join("settings.toml");
-        let base = workspace_root().join("example_project/settings.toml");
-        std::fs::write(
-            &settings,
-            format!(
-                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"sqlite://db/example.sqlite3\"\n",
-                base.display().to_string(),
-                project = workspace_root().join("example_project").display()
-            ),
-        )
-        .unwrap();
-        let example = Example {
-            dir,
-            settings,
-            bin: target_dir().join("debug/mysite"),
-        };
-        for command in ["migrate", "seed"] {
-            let output = example.command().arg(command).output().unwrap();
-            assert!(
-                output.status.success(),
-                "{command}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        example
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.bin);
-        command.arg("--settings").arg(&self.settings);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("NUAGES_") {
-                command.env_remove(key);
-            }
-        }
-        command
-    }
-
+impl Visit for Example {
     fn serve(&self) -> (Server, SocketAddr) {
         let port = free_port();
         let server = Server::start(
@@ -296,7 +249,7 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
     let output = with_fresh(&["showmigrations"]).output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success());
-    assert_eq!(text, "polls\n [ ] 1_initial\n");
+    assert_eq!(text, "auth\n [ ] 1_initial\npolls\n [ ] 1_initial\n");
 
     let port = free_port();
     let server = Server::start(
@@ -310,7 +263,7 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
     assert!(
         server
             .output()
-            .contains("You have 1 unapplied migration(s). Your project may not work properly until you apply the migrations for app(s): polls."),
+            .contains("You have 2 unapplied migration(s). Your project may not work properly until you apply the migrations for app(s): auth, polls."),
         "{}",
         server.output()
     );
@@ -318,12 +271,15 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
 
     let output = with_fresh(&["migrate"]).output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(text.contains("Applying polls.1_initial... OK"), "{text}");
+    assert!(
+        text.contains("Applying auth.1_initial... OK\n  Applying polls.1_initial... OK"),
+        "{text}"
+    );
     let output = with_fresh(&["migrate"]).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("No migrations to apply."));
     let output = with_fresh(&["showmigrations"]).output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "polls\n [X] 1_initial\n"
+        "auth\n [X] 1_initial\npolls\n [X] 1_initial\n"
     );
 }

@@ -30,6 +30,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/polls/migration
 pub fn app() -> nuages::App {
     nuages::app!("polls")
         .with_migrations(&MIGRATIONS)
+        // `manage migrate` inserts them; `User::has_perm(pool, "polls.vote")`.
+        .permission("add_question", "Can add question")
+        .permission("change_question", "Can change question")
+        .permission("delete_question", "Can delete question")
+        .permission("vote", "Can vote")
         .with_command(seed::Seed)
         .settings_section::<PollsSettings>("polls")
         .template_library(templatetags::register)

@@ -273,6 +273,12 @@ fn lookup_user(c_name: &CStr, name: &str) -> Result<(libc::uid_t, libc::gid_t), 
     }
 }
 
+/// The name of the user running this process, if it has one.
+pub(crate) fn current_user_name() -> Option<String> {
+    // SAFETY: geteuid cannot fail.
+    user_name(unsafe { libc::geteuid() })
+}
+
 fn user_name(uid: libc::uid_t) -> Option<String> {
     let mut buffer: Vec<libc::c_char> = vec![0; 4096];
     loop {

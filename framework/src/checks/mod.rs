@@ -58,6 +58,7 @@
 //! the user running `check`; `runserver` and `serve` judge them for the
 //! user they run as.
 
+pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod email;
@@ -295,6 +296,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(cache::checks());
     checks.extend(sessions::checks());
     checks.extend(email::checks());
+    checks.extend(auth::checks());
     checks.extend(templates::checks());
     checks
 }

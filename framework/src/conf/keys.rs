@@ -141,6 +141,13 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("serve_socket_mode", Kind::String),
     ("serve_graceful_timeout", Kind::Integer),
     ("serve_user", Kind::String),
+    ("password_hashers", Kind::List),
+    ("argon2_memory_cost", Kind::Integer),
+    ("argon2_time_cost", Kind::Integer),
+    ("argon2_parallelism", Kind::Integer),
+    ("pbkdf2_iterations", Kind::Integer),
+    ("auth_password_validators", Kind::List),
+    ("password_min_length", Kind::Integer),
     ("databases", Kind::Tables(DATABASE_KEYS)),
     ("caches", Kind::Tables(CACHE_KEYS)),
 ];

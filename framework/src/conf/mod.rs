@@ -9,7 +9,7 @@
 
 mod error;
 mod interpolate;
-mod keys;
+pub(crate) mod keys;
 mod loader;
 mod section;
 
@@ -142,6 +142,22 @@ pub struct Settings {
     /// writes it as the unit's `User=`, and `check` judges the database, log
     /// and socket permissions for it. Unset: the user running `check`.
     pub serve_user: Option<String>,
+    /// Password hashers by name, as Django's `PASSWORD_HASHERS`: the first
+    /// hashes new passwords, all of them verify (see [`crate::auth::hashers`]).
+    pub password_hashers: Vec<String>,
+    /// KiB of memory per Argon2 hash.
+    pub argon2_memory_cost: u32,
+    /// Passes of Argon2 over its memory.
+    pub argon2_time_cost: u32,
+    /// Lanes of Argon2.
+    pub argon2_parallelism: u32,
+    /// Rounds of PBKDF2 for `pbkdf2_sha256` hashes.
+    pub pbkdf2_iterations: u32,
+    /// Password validators by name, as Django's `AUTH_PASSWORD_VALIDATORS`
+    /// (see [`crate::auth::validators`]).
+    pub auth_password_validators: Vec<String>,
+    /// The fewest characters `minimum_length` accepts.
+    pub password_min_length: usize,
     /// Database connections by alias; `default` is the one views get.
     pub databases: BTreeMap<String, DatabaseSettings>,
     /// Caches by alias; `default` is the one views get.
@@ -387,6 +403,16 @@ impl Default for Settings {
             serve_socket_mode: "660".into(),
             serve_graceful_timeout: 30,
             serve_user: None,
+            password_hashers: vec!["argon2".into(), "pbkdf2_sha256".into()],
+            argon2_memory_cost: 19_456,
+            argon2_time_cost: 2,
+            argon2_parallelism: 1,
+            pbkdf2_iterations: 1_000_000,
+            auth_password_validators: crate::auth::PasswordValidator::NAMES
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
+            password_min_length: 8,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
             base_dir: PathBuf::from("."),

@@ -22,6 +22,7 @@
 
 pub mod commands;
 pub mod names;
+pub(crate) mod prompt;
 pub mod scaffold;
 
 use std::cell::OnceCell;

@@ -27,6 +27,7 @@ pub struct App {
     label: String,
     path: PathBuf,
     migrations: Option<&'static sqlx::migrate::Migrator>,
+    permissions: Vec<(String, String)>,
     commands: Vec<Arc<dyn Command>>,
     extensions: Extensions,
 }
@@ -52,6 +53,7 @@ impl App {
             label: label.to_string(),
             path: path.into(),
             migrations: None,
+            permissions: Vec::new(),
             commands: Vec::new(),
             extensions: Extensions::default(),
         }
@@ -73,6 +75,32 @@ impl App {
     pub fn with_migrations(mut self, migrator: &'static sqlx::migrate::Migrator) -> Self {
         self.migrations = Some(migrator);
         self
+    }
+
+    /// Declare a permission of the app: `codename` (`"add_question"`), known
+    /// as `polls.add_question`, and its `name` for people (`"Can add
+    /// question"`). `manage migrate` inserts the declared permissions the
+    /// database lacks into `auth_permission`; they are given to users and
+    /// groups with [`User::add_permission`](crate::auth::User::add_permission)
+    /// and [`Group::add_permission`](crate::auth::Group::add_permission), and
+    /// checked with [`User::has_perm`](crate::auth::User::has_perm).
+    ///
+    /// ```
+    /// let polls = nuages::App::new("polls", "/srv/mysite/src/polls")
+    ///     .permission("add_question", "Can add question")
+    ///     .permission("vote", "Can vote");
+    /// assert_eq!(polls.permissions()[1], ("vote".to_string(), "Can vote".to_string()));
+    /// ```
+    pub fn permission(mut self, codename: &str, name: &str) -> Self {
+        self.permissions.retain(|(c, _)| c != codename);
+        self.permissions
+            .push((codename.to_string(), name.to_string()));
+        self
+    }
+
+    /// The permissions the app declares, as `(codename, name)`.
+    pub fn permissions(&self) -> &[(String, String)] {
+        &self.permissions
     }
 
     /// The app's label, also its URL namespace by convention.

@@ -1,5 +1,6 @@
 //! `migrate`: apply the project's and its apps' migrations to the default
-//! database (creating the SQLite file and its folder).
+//! database (creating the SQLite file and its folder), the framework's
+//! `auth` tables first; then insert the permissions the apps declare.
 
 use clap::ArgMatches;
 
@@ -36,12 +37,15 @@ impl Command for Migrate {
         let databases = Databases::new(settings);
         let applied = ctx.block_on(async {
             let pool = databases.get(DEFAULT_ALIAS).await?;
-            migrations::apply(&pool, &sets, |state| {
+            let applied = migrations::apply(&pool, &sets, |state| {
                 if verbose {
                     println!("  Applying {}... OK", state.name());
                 }
             })
-            .await
+            .await?;
+            // As Django's post_migrate signal creates permissions.
+            crate::auth::sync_permissions(&pool, ctx.project()).await?;
+            Ok::<_, crate::Error>(applied)
         })?;
         if applied == 0 && verbose {
             println!("  No migrations to apply.");

@@ -1,9 +1,11 @@
 //! The built-in management commands, one file each, as Django's
 //! `core/management/commands/`.
 
+pub(crate) mod changepassword;
 pub(crate) mod check;
 pub(crate) mod clearsessions;
 pub(crate) mod collectstatic;
+pub(crate) mod createsuperuser;
 pub(crate) mod deployconfig;
 pub mod diffsettings;
 pub(crate) mod migrate;
@@ -23,6 +25,8 @@ pub(crate) fn builtin() -> Vec<Box<dyn Command>> {
         Box::new(clearsessions::ClearSessions),
         Box::new(deployconfig::DeployConfig),
         Box::new(collectstatic::CollectStatic),
+        Box::new(createsuperuser::CreateSuperuser),
+        Box::new(changepassword::ChangePassword),
         Box::new(diffsettings::DiffSettings),
         Box::new(runserver::RunServer),
         Box::new(sendtestemail::SendTestEmail),

@@ -1,0 +1,133 @@
+//! `changepassword [USERNAME] [--password-stdin]`: set a user's password,
+//! as Django's. The username defaults to the system user's name.
+//!
+//! In a terminal it asks twice (not echoed), runs the password validators,
+//! and gives up after 3 refused attempts. Scripts pipe the password with
+//! `--password-stdin` (it must pass the validators); without either, it
+//! refuses instead of reading a password that would be echoed.
+
+use clap::{Arg, ArgAction, ArgMatches};
+
+use super::createsuperuser::Accounts;
+use crate::management::prompt::{self, ask_secret};
+use crate::management::{Command, CommandContext, CommandError};
+
+/// How many refused passwords end an interactive change (Django's 3).
+const MAX_TRIES: usize = 3;
+
+/// `manage changepassword`.
+pub struct ChangePassword;
+
+impl Command for ChangePassword {
+    fn name(&self) -> &'static str {
+        "changepassword"
+    }
+
+    fn about(&self) -> &'static str {
+        "Change a user's password"
+    }
+
+    fn arguments(&self, command: clap::Command) -> clap::Command {
+        command
+            .arg(
+                Arg::new("username")
+                    .value_name("USERNAME")
+                    .help("Whose password to change (default: the system user's name)"),
+            )
+            .arg(
+                Arg::new("password-stdin")
+                    .long("password-stdin")
+                    .action(ArgAction::SetTrue)
+                    .help("Read the new password from stdin instead of asking"),
+            )
+    }
+
+    fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
+        let username = match args.get_one::<String>("username") {
+            Some(name) => name.clone(),
+            None => crate::checks::files::current_user_name().ok_or_else(|| {
+                CommandError::usage(
+                    "the system user has no name to use as the username",
+                    Some("name the user: `manage changepassword USERNAME`"),
+                )
+            })?,
+        };
+        let from_stdin = args.get_flag("password-stdin");
+        if !from_stdin && !prompt::stdin_is_terminal() {
+            return Err(CommandError::failed(
+                "changepassword asks for the password on a terminal, and stdin is not one",
+                Some(
+                    "run it in a terminal, or pipe the password: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`",
+                ),
+            ));
+        }
+        let accounts = Accounts::open(ctx)?;
+        let Some(mut user) = accounts.find(ctx, &username)? else {
+            return Err(CommandError::failed(
+                format!("user '{username}' does not exist"),
+                Some("`manage createsuperuser` creates one"),
+            ));
+        };
+        let password = if from_stdin {
+            let password = prompt::password_from_stdin()?;
+            if let Err(errors) = refusals(&accounts, &user, &password) {
+                return Err(CommandError::failed(
+                    errors.join("\n"),
+                    Some(
+                        "choose a stronger password (the validators are set by auth_password_validators)",
+                    ),
+                ));
+            }
+            password
+        } else {
+            println!("Changing password for user '{username}'");
+            ask_until_accepted(&accounts, &user)?
+        };
+        ctx.block_on(user.set_password(&accounts.pool, &accounts.hashers, &password))?;
+        println!("Password changed successfully for user '{username}'");
+        Ok(())
+    }
+}
+
+/// Why `password` is refused for `user`: blank, or the validators' messages.
+fn refusals(
+    accounts: &Accounts,
+    user: &crate::auth::User,
+    password: &str,
+) -> Result<(), Vec<String>> {
+    if password.trim().is_empty() {
+        return Err(vec!["Blank passwords aren't allowed.".to_string()]);
+    }
+    accounts
+        .validators
+        .validate(password, Some(&user.attributes()))
+}
+
+fn ask_until_accepted(
+    accounts: &Accounts,
+    user: &crate::auth::User,
+) -> Result<String, CommandError> {
+    let mut refused = 0;
+    while refused < MAX_TRIES {
+        let password = ask_secret("Password: ")?;
+        if ask_secret("Password (again): ")? != password {
+            eprintln!("Passwords do not match. Please try again.");
+            refused += 1;
+            continue;
+        }
+        match refusals(accounts, user, &password) {
+            Ok(()) => return Ok(password),
+            Err(errors) => {
+                eprintln!("{}", errors.join("\n"));
+                refused += 1;
+            }
+        }
+    }
+    Err(CommandError::failed(
+        format!(
+            "Aborting password change for user '{}' after {MAX_TRIES} attempts",
+            user.username
+        ),
+        None,
+    ))
+}

@@ -1,0 +1,272 @@
+//! `createsuperuser [--username U] [--email E] [--noinput [--password-stdin]]`:
+//! create a user with every permission, as Django's.
+//!
+//! Interactive (stdin is a terminal): asks for the username (the system
+//! user's name by default), the email address and the password twice
+//! (not echoed); the password validators run, and a refused password may be
+//! kept after Django's "Bypass password validation and create user anyway?
+//! [y/N]". Without a terminal it refuses and says to use `--noinput`.
+//!
+//! `--noinput`: `--username` is required; the password is read from stdin
+//! with `--password-stdin`, else the user gets an unusable password (as
+//! Django without `DJANGO_SUPERUSER_PASSWORD`) and can be given one with
+//! `changepassword`. Unlike Django, a password given this way must pass the
+//! validators: there is nobody to ask whether to bypass them.
+
+use clap::{Arg, ArgAction, ArgMatches};
+use sqlx::AnyPool;
+
+use crate::auth::models::{validate_email, validate_username};
+use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
+use crate::db::{DEFAULT_ALIAS, Databases};
+use crate::management::prompt::{self, ask, ask_secret, complain};
+use crate::management::{Command, CommandContext, CommandError};
+
+/// `manage createsuperuser`.
+pub struct CreateSuperuser;
+
+/// What the user commands need: the default database, with the auth tables,
+/// and the password settings.
+pub(crate) struct Accounts {
+    pub pool: AnyPool,
+    pub hashers: PasswordHashers,
+    pub validators: PasswordValidators,
+}
+
+impl Accounts {
+    /// Open the default database; an error saying to run `migrate` when the
+    /// auth tables are not there yet.
+    pub(crate) fn open(ctx: &CommandContext) -> Result<Accounts, CommandError> {
+        let settings = ctx.settings()?;
+        let hashers = PasswordHashers::from_settings(settings)?;
+        let validators = PasswordValidators::from_settings(settings)?;
+        let (pool, migrated) = ctx.block_on(async {
+            let pool = Databases::new(settings).get(DEFAULT_ALIAS).await?;
+            let states = crate::migrations::states(&pool, &[crate::auth::migration_set()]).await?;
+            Ok::<_, crate::Error>((pool, states.iter().all(|state| state.applied)))
+        })?;
+        if !migrated {
+            return Err(CommandError::failed(
+                "the database has no user tables yet",
+                Some("run `manage migrate` first"),
+            ));
+        }
+        Ok(Accounts {
+            pool,
+            hashers,
+            validators,
+        })
+    }
+
+    pub(crate) fn find(
+        &self,
+        ctx: &CommandContext,
+        username: &str,
+    ) -> Result<Option<User>, CommandError> {
+        Ok(ctx.block_on(User::get_by_username(&self.pool, username))?)
+    }
+}
+
+impl Command for CreateSuperuser {
+    fn name(&self) -> &'static str {
+        "createsuperuser"
+    }
+
+    fn about(&self) -> &'static str {
+        "Create a user with every permission"
+    }
+
+    fn arguments(&self, command: clap::Command) -> clap::Command {
+        command
+            .arg(
+                Arg::new("username")
+                    .long("username")
+                    .value_name("USERNAME")
+                    .help("The superuser's username"),
+            )
+            .arg(
+                Arg::new("email")
+                    .long("email")
+                    .value_name("EMAIL")
+                    .help("The superuser's email address"),
+            )
+            .arg(
+                Arg::new("noinput")
+                    .long("noinput")
+                    .alias("no-input")
+                    .action(ArgAction::SetTrue)
+                    .help("Ask nothing: --username is required"),
+            )
+            .arg(
+                Arg::new("password-stdin")
+                    .long("password-stdin")
+                    .action(ArgAction::SetTrue)
+                    .requires("noinput")
+                    .help("With --noinput, read the password from stdin (else the password is unusable)"),
+            )
+    }
+
+    fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
+        let username = args.get_one::<String>("username").cloned();
+        let email = args.get_one::<String>("email").cloned();
+        if args.get_flag("noinput") {
+            let Some(username) = username else {
+                return Err(CommandError::failed(
+                    "You must use --username with --noinput.",
+                    Some(
+                        "createsuperuser --noinput --username NAME [--email EMAIL] [--password-stdin]",
+                    ),
+                ));
+            };
+            let password = if args.get_flag("password-stdin") {
+                Some(prompt::password_from_stdin()?)
+            } else {
+                None
+            };
+            return create_without_input(ctx, &username, email.as_deref().unwrap_or(""), password);
+        }
+        if !prompt::stdin_is_terminal() {
+            return Err(CommandError::failed(
+                "Superuser creation skipped: not running in a terminal.",
+                Some(
+                    "run `manage createsuperuser` in a terminal, or pass everything: \
+                     `manage createsuperuser --noinput --username NAME --email EMAIL --password-stdin`",
+                ),
+            ));
+        }
+        create_interactively(ctx, username, email)
+    }
+}
+
+fn create_without_input(
+    ctx: &CommandContext,
+    username: &str,
+    email: &str,
+    password: Option<String>,
+) -> Result<(), CommandError> {
+    let accounts = Accounts::open(ctx)?;
+    validate_username(username).map_err(|message| CommandError::failed(message, None))?;
+    if accounts.find(ctx, username)?.is_some() {
+        return Err(CommandError::failed(
+            "That username is already taken.",
+            None,
+        ));
+    }
+    if !email.is_empty() {
+        validate_email(email).map_err(|message| CommandError::failed(message, None))?;
+    }
+    if let Some(password) = &password {
+        if password.is_empty() {
+            return Err(CommandError::failed(
+                "Blank passwords aren't allowed.",
+                None,
+            ));
+        }
+        let user = UserAttributes {
+            username,
+            email,
+            ..UserAttributes::default()
+        };
+        accounts
+            .validators
+            .validate(password, Some(&user))
+            .map_err(|errors| {
+                CommandError::failed(
+                    errors.join("\n"),
+                    Some("choose a stronger password (the validators are set by auth_password_validators)"),
+                )
+            })?;
+    }
+    insert_superuser(ctx, &accounts, username, email, password.as_deref())
+}
+
+fn insert_superuser(
+    ctx: &CommandContext,
+    accounts: &Accounts,
+    username: &str,
+    email: &str,
+    password: Option<&str>,
+) -> Result<(), CommandError> {
+    let new = NewUser {
+        username,
+        email,
+        password,
+        is_staff: true,
+        is_superuser: true,
+    };
+    ctx.block_on(User::create(&accounts.pool, &accounts.hashers, new))?;
+    if ctx.verbosity() >= 1 {
+        println!("Superuser created successfully.");
+    }
+    Ok(())
+}
+
+fn create_interactively(
+    ctx: &CommandContext,
+    mut username: Option<String>,
+    mut email: Option<String>,
+) -> Result<(), CommandError> {
+    let accounts = Accounts::open(ctx)?;
+    // The system user's name is offered when it would do.
+    let default_username = crate::checks::files::current_user_name().filter(|name| {
+        validate_username(name).is_ok() && matches!(accounts.find(ctx, name), Ok(None))
+    });
+    let username = loop {
+        let candidate = match username.take() {
+            Some(given) => given,
+            None => {
+                let question = match &default_username {
+                    Some(name) => format!("Username (leave blank to use '{name}'): "),
+                    None => "Username: ".to_string(),
+                };
+                let answer = ask(&question)?;
+                match (&default_username, answer.is_empty()) {
+                    (Some(name), true) => name.clone(),
+                    _ => answer,
+                }
+            }
+        };
+        if let Err(message) = validate_username(&candidate) {
+            complain(&message);
+        } else if accounts.find(ctx, &candidate)?.is_some() {
+            complain("That username is already taken.");
+        } else {
+            break candidate;
+        }
+    };
+    let email = loop {
+        let candidate = match email.take() {
+            Some(given) => given,
+            None => ask("Email address: ")?,
+        };
+        match validate_email(&candidate) {
+            Err(message) if !candidate.is_empty() => complain(&message),
+            _ => break candidate,
+        }
+    };
+    let attributes = UserAttributes {
+        username: &username,
+        email: &email,
+        ..UserAttributes::default()
+    };
+    let password = loop {
+        let password = ask_secret("Password: ")?;
+        if ask_secret("Password (again): ")? != password {
+            complain("Your passwords didn't match.");
+            continue;
+        }
+        if password.trim().is_empty() {
+            complain("Blank passwords aren't allowed.");
+            continue;
+        }
+        if let Err(errors) = accounts.validators.validate(&password, Some(&attributes)) {
+            eprintln!("{}", errors.join("\n"));
+            let bypass = ask("Bypass password validation and create user anyway? [y/N]: ")?;
+            if !bypass.trim().eq_ignore_ascii_case("y") {
+                continue;
+            }
+        }
+        break password;
+    };
+    insert_superuser(ctx, &accounts, &username, &email, Some(&password))
+}

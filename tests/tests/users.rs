@@ -1,0 +1,491 @@
+//! Users from the command line, on the example site's real SQLite file:
+//! `migrate` creates the auth tables and the polls app's permissions,
+//! `createsuperuser` (scripted, and typed on a real terminal through
+//! `script`'s pseudo-terminal) and `changepassword` write the rows, and
+//! `check --deploy` judges the password hasher.
+
+use std::io::{Read as _, Write as _};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nuages::auth::{PasswordHashers, User, authenticate};
+use nuages::sqlx::{self, AnyPool};
+use nuages_e2e::{Example, require, run, wait_for};
+
+/// The example's default database, and its password hashers.
+fn accounts(example: &Example) -> (tokio::runtime::Runtime, AnyPool, PasswordHashers) {
+    let settings = mysite::wsgi::project()
+        .settings_loader(&example.settings)
+        .env(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pool = runtime
+        .block_on(nuages::db::Databases::new(&settings).get("default"))
+        .unwrap();
+    (
+        runtime,
+        pool,
+        PasswordHashers::from_settings(&settings).unwrap(),
+    )
+}
+
+fn user(example: &Example, username: &str) -> Option<User> {
+    let (runtime, pool, _) = accounts(example);
+    runtime
+        .block_on(User::get_by_username(&pool, username))
+        .unwrap()
+}
+
+fn logs_in(example: &Example, username: &str, password: &str) -> bool {
+    let (runtime, pool, hashers) = accounts(example);
+    runtime
+        .block_on(authenticate(&pool, &hashers, username, password))
+        .unwrap()
+        .is_some()
+}
+
+/// Run the example's `args` with `input` on stdin (a pipe, not a terminal).
+fn piped(example: &Example, args: &[&str], input: &str) -> (ExitStatus, String, String) {
+    let mut child = example
+        .command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Run the example's `args` on a pseudo-terminal (`script`), answering each
+/// question when it appears: `(question, answer)` in order, a question
+/// counted from where the previous one was seen. Returns the exit status and
+/// everything the terminal showed.
+fn on_terminal(
+    example: &Example,
+    args: &[&str],
+    dialogue: &[(&str, &str)],
+) -> (ExitStatus, String) {
+    let mut line = format!(
+        "{} --settings {}",
+        example.bin.display(),
+        example.settings.display()
+    );
+    for arg in args {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env_remove("NUAGES_SETTINGS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = 0;
+    for (question, answer) in dialogue {
+        let found = wait_for(Duration::from_secs(30), || {
+            let text = screen.lock().unwrap();
+            text[seen..]
+                .find(question)
+                .map(|at| seen + at + question.len())
+        });
+        let Some(end) = found else {
+            let _ = child.kill();
+            panic!(
+                "no {question:?} on the terminal:\n{}",
+                screen.lock().unwrap()
+            );
+        };
+        seen = end;
+        // Let the command turn the echo off before the answer arrives.
+        std::thread::sleep(Duration::from_millis(150));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = screen.lock().unwrap().replace("\r\n", "\n");
+    (status, text)
+}
+
+#[test]
+fn migrate_creates_the_user_tables_and_the_apps_permissions() {
+    let example = Example::new();
+    let (runtime, pool, _) = accounts(&example);
+    let permissions: Vec<(String, String, String)> = runtime
+        .block_on(
+            sqlx::query_as(
+                "SELECT app_label, codename, name FROM auth_permission ORDER BY codename",
+            )
+            .fetch_all(&pool),
+        )
+        .unwrap();
+    let names: Vec<String> = permissions
+        .iter()
+        .map(|(app, codename, _)| format!("{app}.{codename}"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "polls.add_question",
+            "polls.change_question",
+            "polls.delete_question",
+            "polls.vote"
+        ]
+    );
+    assert_eq!(permissions[3].2, "Can vote");
+    // Running migrate again adds nothing twice.
+    let (output, stdout, _) = run(example.command().arg("migrate"));
+    assert!(output.status.success());
+    assert!(stdout.contains("No migrations to apply."), "{stdout}");
+    let (count,): (i64,) = runtime
+        .block_on(sqlx::query_as("SELECT COUNT(*) FROM auth_permission").fetch_one(&pool))
+        .unwrap();
+    assert_eq!(count, 4);
+}
+
+#[test]
+fn createsuperuser_without_input_reads_the_password_from_stdin() {
+    let example = Example::new();
+    let args = [
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+        "--password-stdin",
+    ];
+    let (status, stdout, stderr) = piped(&example, &args, "plum-violin-orbit-42\n");
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Superuser created successfully.\n");
+    let admin = user(&example, "admin").expect("a row for admin");
+    assert!(admin.is_superuser && admin.is_staff && admin.is_active);
+    assert_eq!(admin.email, "admin@example.com");
+    assert!(
+        admin
+            .password
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        admin.password
+    );
+    assert!(logs_in(&example, "admin", "plum-violin-orbit-42"));
+    assert!(!logs_in(&example, "admin", "plum-violin-orbit-42\n"));
+
+    let (status, _, stderr) = piped(&example, &args, "another-long-passphrase\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("error: That username is already taken."),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = piped(&example, &["createsuperuser", "--noinput"], "");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("You must use --username with --noinput."),
+        "{stderr}"
+    );
+
+    let weak = [
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "weak",
+        "--password-stdin",
+    ];
+    let (status, _, stderr) = piped(&example, &weak, "password\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("This password is too common."), "{stderr}");
+    assert!(
+        stderr.contains("hint: choose a stronger password"),
+        "{stderr}"
+    );
+    assert!(
+        user(&example, "weak").is_none(),
+        "no row for a refused password"
+    );
+
+    let (status, _, stderr) = piped(&example, &["createsuperuser", "--password-stdin"], "x\n");
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "--password-stdin needs --noinput: {stderr}"
+    );
+
+    let (status, stdout, stderr) = piped(
+        &example,
+        &["createsuperuser", "--noinput", "--username", "keyless"],
+        "",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Superuser created successfully.\n");
+    let keyless = user(&example, "keyless").unwrap();
+    assert!(keyless.password.starts_with('!') && !keyless.has_usable_password());
+}
+
+#[test]
+fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
+    let example = Example::new();
+    let (status, _, stderr) = piped(&example, &["createsuperuser"], "jane\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("not running in a terminal"), "{stderr}");
+    assert!(
+        stderr.contains("--noinput --username NAME --email EMAIL --password-stdin"),
+        "{stderr}"
+    );
+    assert!(user(&example, "jane").is_none());
+
+    if !require("/usr/bin/script") {
+        return;
+    }
+    let (status, screen) = on_terminal(
+        &example,
+        &["createsuperuser"],
+        &[
+            ("Username", "jane doe"),
+            ("Username", "jane"),
+            ("Email address: ", "not-an-email"),
+            ("Email address: ", "jane@example.com"),
+            ("Password: ", "first-try-secret"),
+            ("Password (again): ", "first-try-secreT"),
+            ("Password: ", "password"),
+            ("Password (again): ", "password"),
+            (
+                "Bypass password validation and create user anyway? [y/N]: ",
+                "n",
+            ),
+            ("Password: ", "plum-violin-orbit-42"),
+            ("Password (again): ", "plum-violin-orbit-42"),
+        ],
+    );
+    assert!(status.success(), "{screen}");
+    for error in [
+        "Error: Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        "Error: Enter a valid email address.",
+        "Error: Your passwords didn't match.",
+        "This password is too common.",
+    ] {
+        assert!(screen.contains(error), "{error}: {screen}");
+    }
+    assert!(
+        screen.ends_with("Superuser created successfully.\n"),
+        "{screen}"
+    );
+    for secret in ["first-try-secret", "plum-violin-orbit-42"] {
+        assert!(
+            !screen.contains(secret),
+            "the password was echoed: {screen}"
+        );
+    }
+    let jane = user(&example, "jane").expect("a row for jane");
+    assert!(jane.is_superuser && jane.is_staff);
+    assert_eq!(jane.email, "jane@example.com");
+    assert!(logs_in(&example, "jane", "plum-violin-orbit-42"));
+
+    // Bypassing the validators keeps the weak password, as Django allows.
+    let (status, screen) = on_terminal(
+        &example,
+        &["createsuperuser", "--username", "jane"],
+        &[
+            ("Username", "bob"),
+            ("Email address: ", ""),
+            ("Password: ", "bob12345"),
+            ("Password (again): ", "bob12345"),
+            (
+                "Bypass password validation and create user anyway? [y/N]: ",
+                "y",
+            ),
+        ],
+    );
+    assert!(status.success(), "{screen}");
+    assert!(
+        screen.contains("Error: That username is already taken."),
+        "{screen}"
+    );
+    assert!(screen.contains("This password is too common."), "{screen}");
+    assert!(logs_in(&example, "bob", "bob12345"));
+}
+
+#[test]
+fn changepassword_sets_a_validated_password() {
+    let example = Example::new();
+    let create = [
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--password-stdin",
+    ];
+    let (status, _, stderr) = piped(&example, &create, "plum-violin-orbit-42");
+    assert!(status.success(), "{stderr}");
+    let before = user(&example, "admin").unwrap().password;
+
+    let change = ["changepassword", "admin", "--password-stdin"];
+    let (status, stdout, stderr) = piped(&example, &change, "ochre-lantern-basin-7\n");
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Password changed successfully for user 'admin'\n");
+    assert_ne!(user(&example, "admin").unwrap().password, before);
+    assert!(logs_in(&example, "admin", "ochre-lantern-basin-7"));
+    assert!(!logs_in(&example, "admin", "plum-violin-orbit-42"));
+
+    let (status, _, stderr) = piped(&example, &change, "12345\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("This password is too short. It must contain at least 8 characters.\nThis password is too common.\nThis password is entirely numeric."),
+        "{stderr}"
+    );
+    assert!(
+        logs_in(&example, "admin", "ochre-lantern-basin-7"),
+        "unchanged"
+    );
+
+    let (status, _, stderr) = piped(
+        &example,
+        &["changepassword", "ghost", "--password-stdin"],
+        "x",
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("user 'ghost' does not exist"), "{stderr}");
+
+    let (status, _, stderr) = piped(&example, &["changepassword", "admin"], "ochre\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("stdin is not one"), "{stderr}");
+    assert!(stderr.contains("--password-stdin"), "{stderr}");
+
+    if !require("/usr/bin/script") {
+        return;
+    }
+    let (status, screen) = on_terminal(
+        &example,
+        &["changepassword", "admin"],
+        &[
+            ("Password: ", "velvet-quarry-88"),
+            ("Password (again): ", "velvet-quarry-89"),
+            ("Password: ", "admin"),
+            ("Password (again): ", "admin"),
+            ("Password: ", "velvet-quarry-88"),
+            ("Password (again): ", "velvet-quarry-88"),
+        ],
+    );
+    assert!(status.success(), "{screen}");
+    for said in [
+        "Changing password for user 'admin'",
+        "Passwords do not match. Please try again.",
+        "This password is too short. It must contain at least 8 characters.",
+        "The password is too similar to the username.",
+    ] {
+        assert!(screen.contains(said), "{said}: {screen}");
+    }
+    assert!(
+        screen.ends_with("Password changed successfully for user 'admin'\n"),
+        "{screen}"
+    );
+    assert!(!screen.contains("velvet-quarry"), "echoed: {screen}");
+    assert!(logs_in(&example, "admin", "velvet-quarry-88"));
+
+    let (status, screen) = on_terminal(
+        &example,
+        &["changepassword", "admin"],
+        &[
+            ("Password: ", "a"),
+            ("Password (again): ", "b"),
+            ("Password: ", "a"),
+            ("Password (again): ", "b"),
+            ("Password: ", "a"),
+            ("Password (again): ", "b"),
+        ],
+    );
+    assert_eq!(status.code(), Some(1), "{screen}");
+    assert!(
+        screen.contains("Aborting password change for user 'admin' after 3 attempts"),
+        "{screen}"
+    );
+    assert!(logs_in(&example, "admin", "velvet-quarry-88"), "unchanged");
+}
+
+#[test]
+fn check_deploy_judges_the_password_hasher() {
+    let example = Example::new();
+    let with = |extra: &str| {
+        let settings = example.dir.path().join("hashers.toml");
+        std::fs::write(
+            &settings,
+            format!(
+                "extends = {:?}\n{extra}\n",
+                example.settings.display().to_string()
+            ),
+        )
+        .unwrap();
+        example.command_with(&settings)
+    };
+    let (output, stdout, stderr) = run(with("password_hashers = [\"md5\", \"argon2\"]")
+        .args(["check", "--deploy", "--tag", "auth"]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let report = format!("{stdout}{stderr}");
+    assert!(
+        report.contains("?: (nuages.E041) password_hashers starts with \"md5\""),
+        "{report}"
+    );
+    assert!(report.contains("HINT: put \"argon2\" first"), "{report}");
+
+    let (output, stdout, stderr) = run(with("password_hashers = [\"argon2id\"]").arg("check"));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let report = format!("{stdout}{stderr}");
+    assert!(
+        report.contains("?: (nuages.E040) password_hashers names an unknown hasher \"argon2id\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("HINT: did you mean \"argon2\"?"),
+        "{report}"
+    );
+
+    // The application refuses to start with it, with the same words.
+    let settings = mysite::wsgi::project()
+        .settings_loader(example.dir.path().join("hashers.toml"))
+        .env(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let error = nuages::Application::new(mysite::wsgi::project(), settings).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "password_hashers names an unknown hasher \"argon2id\""
+    );
+
+    let (output, stdout, stderr) = run(with("").args(["check", "--deploy", "--tag", "auth"]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+}
