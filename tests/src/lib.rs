@@ -2,6 +2,8 @@
 //! that share one target folder and the workspace's Cargo.lock, free ports,
 //! and a small HTTP client for real servers on loopback.
 
+pub mod redis;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! The `redis` cache backend against a real Redis server, started by the
-//! test as the current user on a unix socket in a fresh folder.
+//! test as the current user on a unix socket in a fresh folder
+//! (`nuages_e2e::redis`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nuages::cache::Cache;
@@ -10,78 +9,7 @@ use nuages::conf::{CacheBackend, CacheSettings, Settings};
 use nuages::prelude::*;
 use nuages::test::Client;
 use nuages::{Application, Project};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-const REDIS_CLI: &str = "/usr/bin/redis-cli";
-
-/// A redis-server on a unix socket in its own folder, stopped when dropped.
-struct RedisServer {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("redis.sock");
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", "0", "--save", "", "--appendonly", "no"])
-            .arg("--unixsocket")
-            .arg(&socket)
-            .args(["--unixsocketperm", "700"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        wait_for(&socket);
-        RedisServer {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis+unix://{}", self.socket.display())
-    }
-
-    /// What `redis-cli` reads at `key`: what another client of the same
-    /// server sees.
-    fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new(REDIS_CLI)
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn wait_for(socket: &Path) {
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "redis-server did not open {}",
-            socket.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 
 fn redis_settings(url: &str) -> CacheSettings {
     CacheSettings {
@@ -160,7 +88,14 @@ fn urls() -> UrlConf {
 }
 
 fn application(location: &str) -> Application {
-    let dir = env!("CARGO_MANIFEST_DIR");
+    Application::new(
+        Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+        settings_with(redis_settings(location)),
+    )
+    .unwrap()
+}
+
+fn settings_with(cache: CacheSettings) -> Settings {
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
         secret_key: Some(
@@ -168,10 +103,8 @@ fn application(location: &str) -> Application {
         ),
         ..Settings::default()
     };
+    settings.caches.insert("default".into(), cache);
     settings
-        .caches
-        .insert("default".into(), redis_settings(location));
-    Application::new(Project::new("cachesite", dir).urls(urls), settings).unwrap()
 }
 
 #[tokio::test]
@@ -204,4 +137,125 @@ async fn a_view_whose_redis_never_answered_gets_a_miss() {
     let response = client.get("/visits/").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "no count");
+}
+
+/// Collects what tracing writes, to read the warnings back.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn rediss_settings(server: &RedisServer, ca: Option<&std::path::Path>) -> CacheSettings {
+    CacheSettings {
+        tls_ca_file: ca.map(|ca| ca.to_path_buf()),
+        ..redis_settings(&server.url())
+    }
+}
+
+#[tokio::test]
+async fn rediss_trusting_the_private_authority_stores_and_reads() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start_tls();
+    assert!(server.url().starts_with("rediss://127.0.0.1:"));
+    let cache = Cache::new("default", &rediss_settings(&server, Some(server.ca()))).unwrap();
+    assert!(cache.set("question", &("Over TLS?", 1)).await);
+    assert_eq!(server.cli(&["GET", "question"]), r#"["Over TLS?",1]"#);
+    assert_eq!(
+        cache.get::<(String, i32)>("question").await,
+        Some(("Over TLS?".to_string(), 1))
+    );
+    assert_eq!(cache.incr("votes", 2).await, Some(2));
+
+    // A whole application, as `serve` builds it.
+    let client = Client::new(
+        Application::new(
+            Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+            settings_with(rediss_settings(&server, Some(server.ca()))),
+        )
+        .unwrap(),
+    );
+    assert_eq!(client.get("/visits/").await.text(), "visit 1");
+    assert_eq!(client.get("/visits/").await.text(), "visit 2");
+    assert_eq!(server.cli(&["GET", "visits"]), "2");
+}
+
+#[tokio::test]
+async fn rediss_with_a_certificate_no_trusted_authority_signed_is_a_miss_and_a_warning() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = RedisServer::start_tls();
+    let (other_ca, _) = nuages_e2e::redis::certificate_authority(server.dir(), "other");
+    // Another authority, then the system's (which never signed it).
+    for ca in [Some(other_ca.as_path()), None] {
+        let cache = Cache::new("default", &rediss_settings(&server, ca)).unwrap();
+        let started = Instant::now();
+        assert!(!cache.set("k", &1).await, "trusting {ca:?}");
+        assert_eq!(cache.get::<i32>("k").await, None);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing was written");
+    let logs = logs.text();
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(
+        logs.contains("cache set failed, treated as a miss"),
+        "{logs}"
+    );
+    assert!(
+        logs.to_ascii_lowercase().contains("certificate"),
+        "the warning says why: {logs}"
+    );
+
+    // A view gets a miss, never a 500.
+    let client = Client::new(
+        Application::new(
+            Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+            settings_with(rediss_settings(&server, Some(&other_ca))),
+        )
+        .unwrap(),
+    );
+    let response = client.get("/visits/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "no count");
+}
+
+#[test]
+fn the_application_refuses_a_tls_ca_file_it_cannot_use_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = CacheSettings {
+        tls_ca_file: Some(dir.path().join("missing.pem")),
+        ..redis_settings("rediss://127.0.0.1:6380/0")
+    };
+    let project = Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls);
+    let error = Application::new(project, settings_with(cache))
+        .err()
+        .expect("refused at start")
+        .to_string();
+    assert!(
+        error.starts_with("caches.default.tls_ca_file cannot be read"),
+        "{error}"
+    );
 }

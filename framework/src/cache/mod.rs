@@ -85,7 +85,7 @@ impl Cache {
                         )),
                     ));
                 }
-                Backend::Redis(redis::Redis::new(&key, &settings.location)?)
+                Backend::Redis(redis::Redis::new(alias, settings)?)
             }
         };
         Ok(Cache {

@@ -47,7 +47,7 @@ pub fn checks() -> Vec<Check> {
 }
 
 /// The error `Application::new` fails with, as a check message of `id`.
-fn refused(id: &str, error: Error) -> CheckMessage {
+pub(super) fn refused(id: &str, error: Error) -> CheckMessage {
     let problem = Problem {
         message: error.to_string(),
         hint: error.hint(),

@@ -145,6 +145,7 @@ pub const CACHE_KEYS: &[(&str, Kind)] = &[
     ("location", Kind::String),
     ("timeout", Kind::Integer),
     ("max_entries", Kind::Integer),
+    ("tls_ca_file", Kind::String),
 ];
 
 /// The key that names the settings file this one builds on.

@@ -168,6 +168,10 @@ pub struct CacheSettings {
     pub timeout: u64,
     /// Most entries `locmem` keeps; the least used go first.
     pub max_entries: u64,
+    /// PEM file of the certificate authorities a `rediss://` server's
+    /// certificate must be signed by, instead of the system's (a private
+    /// CA); relative to `base_dir`.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for CacheSettings {
@@ -177,6 +181,7 @@ impl Default for CacheSettings {
             location: String::new(),
             timeout: 300,
             max_entries: 300,
+            tls_ca_file: None,
         }
     }
 }
@@ -380,6 +385,11 @@ impl Settings {
         }
         for database in self.databases.values_mut() {
             database.url = resolve_sqlite_url(&database.url, &base);
+        }
+        for cache in self.caches.values_mut() {
+            if let Some(file) = &mut cache.tls_ca_file {
+                *file = absolute(file);
+            }
         }
     }
 }
