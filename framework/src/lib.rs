@@ -69,6 +69,7 @@ pub mod extract;
 mod handler;
 pub(crate) mod logging;
 pub mod management;
+pub mod messages;
 pub mod middleware;
 pub mod migrations;
 pub mod project;
@@ -100,6 +101,7 @@ pub mod prelude {
     pub use crate::extract::{
         Cache, Caches, Config, CsrfToken, Data, Db, Session, SettingsRef, Templates, Urls,
     };
+    pub use crate::messages::Messages;
     pub use crate::middleware::Next;
     pub use crate::templates::context;
     pub use crate::urls::{UrlConf, get, post};

@@ -4,7 +4,7 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, LogLevel, StaticfilesStorage};
+use super::{CacheBackend, LogLevel, MessageStorage, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +130,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("serve_user", Kind::String),
     ("databases", Kind::Tables(DATABASE_KEYS)),
     ("caches", Kind::Tables(CACHE_KEYS)),
+    ("message_storage", Kind::Choice(MessageStorage::NAMES)),
 ];
 
 /// Keys of one `[databases.<alias>]` table.

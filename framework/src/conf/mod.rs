@@ -31,7 +31,9 @@ pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
 /// The names the `middleware` setting lists by default, outermost first.
 /// Every built-in middleware is on by default, so these are also the
 /// built-in names the setting accepts (besides the ones a project registers).
-pub const DEFAULT_MIDDLEWARE: &[&str] = &["security", "session", "common", "csrf", "xframe"];
+pub const DEFAULT_MIDDLEWARE: &[&str] = &[
+    "security", "session", "common", "csrf", "messages", "xframe",
+];
 
 /// A project's settings, as loaded from its TOML file.
 ///
@@ -120,6 +122,8 @@ pub struct Settings {
     pub databases: BTreeMap<String, DatabaseSettings>,
     /// Caches by alias; `default` is the one views get.
     pub caches: BTreeMap<String, CacheSettings>,
+    /// Where the `messages` middleware keeps messages between requests.
+    pub message_storage: MessageStorage,
 
     /// The folder of the selected settings file; relative paths resolve against it.
     #[serde(skip)]
@@ -202,6 +206,22 @@ pub enum CacheBackend {
 impl CacheBackend {
     /// The values the setting takes, as written in the settings file.
     pub const NAMES: &'static [&'static str] = &["locmem", "redis", "dummy"];
+}
+
+/// The `message_storage` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStorage {
+    /// In the session (the `session` middleware must come first).
+    #[default]
+    Session,
+    /// In a `messages` cookie signed with `secret_key`.
+    Cookie,
+}
+
+impl MessageStorage {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["session", "cookie"];
 }
 
 /// How `collectstatic` names files and `static()` builds URLs.
@@ -293,6 +313,7 @@ impl Default for Settings {
             serve_user: None,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
+            message_storage: MessageStorage::Session,
             base_dir: PathBuf::from("."),
             settings_file: None,
             sections: Sections::default(),
@@ -428,7 +449,9 @@ mod tests {
         assert_eq!(s.secret_key, None);
         assert_eq!(
             s.middleware,
-            ["security", "session", "common", "csrf", "xframe"]
+            [
+                "security", "session", "common", "csrf", "messages", "xframe"
+            ]
         );
         assert_eq!(s.x_frame_options, "DENY");
         assert_eq!(s.session_cookie_age, 1_209_600);
