@@ -37,8 +37,13 @@ pub fn urlpatterns() -> UrlConf {
 
 /// A generated project prepared for production: built, migrated, collected.
 fn production_project(name: &str) -> GeneratedProject {
+    production_project_with(name, URLS)
+}
+
+/// The same, with `urls` as its `src/urls.rs`.
+fn production_project_with(name: &str, urls: &str) -> GeneratedProject {
     let project = GeneratedProject::new(name);
-    project.write("src/urls.rs", URLS);
+    project.write("src/urls.rs", urls);
     // Big enough to be precompressed.
     project.write(
         "static/css/big.css",
@@ -321,6 +326,84 @@ fn nginx_balances_between_two_serve_processes_and_skips_one_that_is_gone() {
     for _ in 0..20 {
         assert_eq!(who(), "serve b");
     }
+}
+
+const MESSAGES_URLS: &str = r#"use nuages::prelude::*;
+async fn add(messages: Messages) -> Response {
+    messages.success("Saved <script>alert(1)</script>");
+    messages.warning("Second");
+    redirect("/page/")
+}
+async fn page(templates: Templates) -> Result<Html<String>> {
+    templates.render("page.html", context! {})
+}
+pub fn urlpatterns() -> UrlConf {
+    UrlConf::new().path("add/", add, "add").path("page/", page, "page")
+}
+"#;
+
+/// The `Set-Cookie` of `name` in `response`, as `name=value`.
+fn cookie_pair(response: &nuages_e2e::HttpResponse, name: &str) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| {
+            v.starts_with(&format!("{name}="))
+                .then(|| v.split(';').next().unwrap().to_string())
+        })
+}
+
+#[test]
+fn serve_shows_a_message_once_on_the_next_page_of_the_generated_base_template() {
+    let project = production_project_with("messaged", MESSAGES_URLS);
+    project.write(
+        "templates/page.html",
+        "{% extends \"base.html\" %}{% block content %}<p>the page</p>{% endblock content %}",
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = Server::start(
+        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    let host = [("Host", "localhost")];
+    wait_for(Duration::from_secs(60), || {
+        http(addr, "GET", "/page/", &host, "").ok()
+    })
+    .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+
+    let added = http(addr, "GET", "/add/", &host, "").unwrap();
+    assert_eq!(added.status, 302, "{added:?}");
+    assert_eq!(added.header("location"), Some("/page/"));
+    let session = cookie_pair(&added, "sessionid").expect("the messages wait in the session");
+    let with_session = [("Host", "localhost"), ("Cookie", session.as_str())];
+
+    let page = http(addr, "GET", "/page/", &with_session, "").unwrap();
+    assert_eq!(page.status, 200);
+    let list = "<ul class=\"messages\">";
+    let success = "<li class=\"success\">Saved &lt;script&gt;alert(1)&lt;/script&gt;</li>";
+    let warning = "<li class=\"warning\">Second</li>";
+    let (at_success, at_warning) = (page.body.find(success), page.body.find(warning));
+    assert!(
+        page.body.contains(list) && at_success.is_some() && at_success < at_warning,
+        "both, in order, escaped: {}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>"));
+    assert!(page.body.contains("<p>the page</p>"));
+    // The session no longer holds them: the cookie is removed.
+    let removed = page
+        .headers
+        .iter()
+        .any(|(k, v)| k == "set-cookie" && v.starts_with("sessionid=;"));
+    assert!(removed, "{page:?}");
+
+    // Reloading with the old cookie would replay it: a browser has dropped it.
+    let reload = http(addr, "GET", "/page/", &host, "").unwrap();
+    assert_eq!(reload.status, 200);
+    assert!(!reload.body.contains(list), "{}", reload.body);
+    assert!(reload.body.contains("<p>the page</p>"));
 }
 
 #[test]
