@@ -162,7 +162,9 @@ async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
 #[tokio::test]
 async fn session_storage_without_the_session_middleware_is_refused_naming_the_fix() {
     let dir = site("middleware = [\"common\", \"messages\"]\n");
-    let error = build(dir.path()).err().expect("refused at start");
+    let Err(error) = build(dir.path()) else {
+        panic!("refused at start");
+    };
     assert!(
         error
             .to_string()

@@ -250,10 +250,10 @@ fn the_application_refuses_a_tls_ca_file_it_cannot_use_naming_the_key() {
         ..redis_settings("rediss://127.0.0.1:6380/0")
     };
     let project = Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls);
-    let error = Application::new(project, settings_with(cache))
-        .err()
-        .expect("refused at start")
-        .to_string();
+    let Err(error) = Application::new(project, settings_with(cache)) else {
+        panic!("refused at start");
+    };
+    let error = error.to_string();
     assert!(
         error.starts_with("caches.default.tls_ca_file cannot be read"),
         "{error}"
