@@ -132,6 +132,8 @@ struct Pending {
     added: Vec<Message>,
     /// A template showed them: what was loaded is gone.
     used: bool,
+    /// What a template showed included stored messages.
+    showed_stored: bool,
 }
 
 /// Where the messages of the previous requests come from.
@@ -150,6 +152,7 @@ impl Messages {
                 loaded: None,
                 added: vec![],
                 used: false,
+                showed_stored: false,
             })),
         }
     }
@@ -210,6 +213,7 @@ impl Messages {
     pub fn take(&self) -> Vec<Message> {
         let mut state = self.lock();
         let mut all = std::mem::take(state.load());
+        state.showed_stored |= !all.is_empty();
         all.append(&mut state.added);
         state.used = true;
         all
@@ -230,17 +234,19 @@ impl Messages {
         tera::Value::from_serializable(&shown)
     }
 
-    /// What to keep for the next request, and whether anything changed.
+    /// What to keep for the next request, or `None` when the storage need
+    /// not change (a page that showed nothing leaves the session alone).
     fn to_keep(&self) -> Option<Vec<Message>> {
         let mut state = self.lock();
-        if !state.used && state.added.is_empty() {
+        if state.used {
+            let showed_stored = state.showed_stored;
+            let keep = std::mem::take(&mut state.added);
+            return (showed_stored || !keep.is_empty()).then_some(keep);
+        }
+        if state.added.is_empty() {
             return None;
         }
-        let mut keep = if state.used {
-            vec![]
-        } else {
-            state.load().to_vec()
-        };
+        let mut keep = state.load().to_vec();
         keep.append(&mut state.added);
         Some(keep)
     }

@@ -36,8 +36,14 @@ async fn add_after_show(messages: Messages, templates: Templates) -> Result<Html
     page
 }
 
+async fn remember(session: Session) -> Result<&'static str> {
+    session.insert("visited", true)?;
+    Ok("remembered")
+}
+
 fn urlpatterns() -> UrlConf {
     UrlConf::new()
+        .path("remember/", remember, "remember")
         .path("add/", add, "add")
         .path("show/", show, "show")
         .path("plain/", plain, "plain")
@@ -106,6 +112,12 @@ async fn session_storage_shows_messages_once_on_the_next_page() {
     assert!(client.cookie("sessionid").is_some(), "kept in the session");
     assert!(client.cookie("messages").is_none());
     assert_eq!(client.get("/show/").await.text(), SHOWN);
+
+    // A page that shows no messages leaves the session alone: no new cookie.
+    client.get("/remember/").await;
+    let page = client.get("/show/").await;
+    assert_eq!(page.text(), "<ul></ul>");
+    assert!(page.header("set-cookie").is_none(), "{:?}", page.headers);
 
     // Added and rendered in the same request (through an extended base):
     // shown, and not kept.
