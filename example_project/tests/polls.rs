@@ -228,6 +228,11 @@ async fn a_vote_counts_once_and_redirects_to_the_results() {
         "{}",
         results.text()
     );
+    // The vote's message, shown by base.html once.
+    let counted = "<li class=\"success\">Your vote was counted.</li>";
+    assert!(results.text().contains(counted), "{}", results.text());
+    let again = site.client.get(&format!("/polls/{id}/results/")).await;
+    assert!(!again.text().contains(counted), "{}", again.text());
 }
 
 #[tokio::test]

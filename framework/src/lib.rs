@@ -71,6 +71,7 @@ mod handler;
 pub(crate) mod logging;
 pub mod mail;
 pub mod management;
+pub mod messages;
 pub mod middleware;
 pub mod migrations;
 pub mod project;
@@ -103,6 +104,7 @@ pub mod prelude {
     pub use crate::extract::{
         Cache, Caches, Config, CsrfToken, Data, Db, Mailer, Session, SettingsRef, Templates, Urls,
     };
+    pub use crate::messages::Messages;
     pub use crate::middleware::Next;
     pub use crate::templates::context;
     pub use crate::urls::{UrlConf, get, post};

@@ -1,6 +1,7 @@
 //! Tera templates: the project's `template_dirs` first, then each app's
 //! `templates/`; autoescape on for `.html`; the functions `url()`, `static()`,
-//! `csrf_input()` and `csrf_token()`; edits seen on the next render in debug.
+//! `csrf_input()` and `csrf_token()`; `messages` (with the `messages`
+//! middleware, see [`crate::messages`]); edits seen on the next render in debug.
 //!
 //! Views render through the [`Templates`] extractor:
 //!
@@ -117,6 +118,9 @@ pub(crate) struct Engine {
     libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
+    /// By template name: whether it, or a template it extends, includes or
+    /// imports, names `messages`. Forgotten when the templates reload.
+    names_messages: Mutex<std::collections::HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -149,6 +153,7 @@ impl Engine {
             libraries,
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
+            names_messages: Mutex::default(),
         })
     }
 
@@ -179,6 +184,22 @@ impl Engine {
             })
     }
 
+    /// Whether rendering `name` shows `messages`: the variable is named in
+    /// a tag of it or of a template it extends, includes or imports.
+    pub(crate) fn names_messages(&self, name: &str) -> bool {
+        let mut known = self
+            .names_messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(&names) = known.get(name) {
+            return names;
+        }
+        let files = template_files(&self.dirs).unwrap_or_default();
+        let names = template_names_variable(&files, name, "messages");
+        known.insert(name.to_string(), names);
+        names
+    }
+
     fn snapshot(&self) -> Arc<Tera> {
         self.loaded
             .read()
@@ -202,6 +223,10 @@ impl Engine {
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(tera);
                 *seen = now;
+                self.names_messages
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clear();
             }
         }
         Ok(self.snapshot())
@@ -214,6 +239,68 @@ struct TemplateFile {
     path: PathBuf,
     modified: Option<SystemTime>,
     len: u64,
+}
+
+/// Whether the template `name` among `files`, or one it extends, includes
+/// or imports, names `variable` inside a `{{ }}` or `{% %}` tag.
+fn template_names_variable(files: &BTreeMap<String, PathBuf>, name: &str, variable: &str) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = vec![name.to_string()];
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(text) = files
+            .get(&name)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            continue;
+        };
+        for tag in tags(&text) {
+            let words: Vec<&str> = tag
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .collect();
+            if words.contains(&variable) {
+                return true;
+            }
+            let tag = tag.trim_start_matches('-').trim_start();
+            if ["extends", "include", "import"]
+                .iter()
+                .any(|keyword| tag.starts_with(keyword))
+            {
+                queue.extend(
+                    tag.split(['"', '\''])
+                        .skip(1)
+                        .step_by(2)
+                        .map(str::to_string),
+                );
+            }
+        }
+    }
+    false
+}
+
+/// The insides of the `{{ … }}` and `{% … %}` tags of a template source.
+fn tags(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find('{')?;
+            let after = &rest[start + 1..];
+            let close = match after.chars().next() {
+                Some('{') => "}}",
+                Some('%') => "%}",
+                _ => {
+                    rest = after;
+                    continue;
+                }
+            };
+            let inside = &after[1..];
+            let end = inside.find(close).unwrap_or(inside.len());
+            rest = &inside[(end + close.len()).min(inside.len())..];
+            return Some(&inside[..end]);
+        }
+    })
 }
 
 /// Every template file under `dirs` by the name it is known by; for a name
@@ -400,6 +487,7 @@ pub struct Templates {
     engine: Arc<Engine>,
     request: Context,
     rendered: Option<TemplateRendered>,
+    messages: Option<crate::messages::Messages>,
 }
 
 impl Templates {
@@ -409,6 +497,7 @@ impl Templates {
             engine,
             request: Context::new(),
             rendered: None,
+            messages: None,
         }
     }
 
@@ -422,10 +511,20 @@ impl Templates {
         .map(Html)
     }
 
-    /// Render `name` into a string.
-    pub fn render_string(&self, name: &str, context: Context) -> Result<String, Error> {
+    /// Render `name` into a string. With the `messages` middleware, a
+    /// template that names `messages` gets them, and they are used up.
+    pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
         if let Some(rendered) = &self.rendered {
             rendered.set();
+        }
+        if let Some(messages) = &self.messages
+            && !context.contains_key("messages")
+        {
+            let shown = match self.engine.names_messages(name) {
+                true => messages.take_for_template(),
+                false => Value::from_serializable(&[] as &[u8; 0]),
+            };
+            context.insert_value("messages", shown);
         }
         Ok(self.engine.render(name, &context)?)
     }
@@ -445,6 +544,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
             engine: state.templates.clone(),
             request,
             rendered: parts.extensions.get::<TemplateRendered>().cloned(),
+            messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
         })
     }
 }
@@ -524,6 +624,30 @@ mod tests {
             "<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"tok&quot;en\">"
         );
         assert!(e.render("f.html", &Context::new()).is_err());
+    }
+
+    #[test]
+    fn a_template_names_messages_itself_or_through_what_it_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "base.html",
+            "{% for m in messages %}{{ m.message }}{% endfor %}{% block b %}{% endblock %}",
+        );
+        write(
+            "page.html",
+            "{% extends \"base.html\" %}{% block b %}messages here{% endblock %}",
+        );
+        write(
+            "plain.html",
+            "<p>messages, in text only {{ my_messages }}</p>",
+        );
+        write("inc.html", "{%- include 'base.html' %}");
+        let files = template_files(&[dir.path().to_path_buf()]).unwrap();
+        assert!(template_names_variable(&files, "base.html", "messages"));
+        assert!(template_names_variable(&files, "page.html", "messages"));
+        assert!(template_names_variable(&files, "inc.html", "messages"));
+        assert!(!template_names_variable(&files, "plain.html", "messages"));
     }
 
     #[test]

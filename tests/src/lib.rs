@@ -3,6 +3,7 @@
 //! and a small HTTP client for real servers on loopback.
 
 pub mod smtp;
+pub mod redis;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -697,82 +698,6 @@ impl JsonParser<'_> {
         self.at += 4;
         u32::from_str_radix(std::str::from_utf8(digits).map_err(|e| e.to_string())?, 16)
             .map_err(|e| e.to_string())
-    }
-}
-
-/// The Redis server binary (`.ci/run` installs it).
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
-const REDIS_CLI: &str = "/usr/bin/redis-cli";
-
-/// A redis-server on a unix socket in its own folder, stopped when dropped.
-pub struct RedisServer {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    /// Start one; check `require(REDIS_SERVER)` first.
-    pub fn start() -> RedisServer {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("redis.sock");
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", "0", "--save", "", "--appendonly", "no"])
-            .arg("--unixsocket")
-            .arg(&socket)
-            .args(["--unixsocketperm", "700"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        wait_for_socket(&socket);
-        RedisServer {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    /// Its `redis+unix://` URL, for `caches.<alias>.location`.
-    pub fn url(&self) -> String {
-        format!("redis+unix://{}", self.socket.display())
-    }
-
-    /// What `redis-cli` reads at `key`: what another client of the same
-    /// server sees.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new(REDIS_CLI)
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    }
-
-    /// Stop it now (a server gone away).
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn wait_for_socket(socket: &Path) {
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "redis-server did not open {}",
-            socket.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

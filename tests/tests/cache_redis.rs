@@ -1,5 +1,6 @@
 //! The `redis` cache backend against a real Redis server, started by the
-//! test as the current user on a unix socket in a fresh folder.
+//! test as the current user on a unix socket in a fresh folder
+//! (`nuages_e2e::redis`).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use nuages::conf::{CacheBackend, CacheSettings, Settings};
 use nuages::prelude::*;
 use nuages::test::Client;
 use nuages::{Application, Project};
-use nuages_e2e::{REDIS_SERVER, RedisServer};
+use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 
 fn redis_settings(url: &str) -> CacheSettings {
     CacheSettings {
@@ -87,7 +88,14 @@ fn urls() -> UrlConf {
 }
 
 fn application(location: &str) -> Application {
-    let dir = env!("CARGO_MANIFEST_DIR");
+    Application::new(
+        Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+        settings_with(redis_settings(location)),
+    )
+    .unwrap()
+}
+
+fn settings_with(cache: CacheSettings) -> Settings {
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
         secret_key: Some(
@@ -95,10 +103,8 @@ fn application(location: &str) -> Application {
         ),
         ..Settings::default()
     };
+    settings.caches.insert("default".into(), cache);
     settings
-        .caches
-        .insert("default".into(), redis_settings(location));
-    Application::new(Project::new("cachesite", dir).urls(urls), settings).unwrap()
 }
 
 #[tokio::test]
@@ -131,4 +137,78 @@ async fn a_view_whose_redis_never_answered_gets_a_miss() {
     let response = client.get("/visits/").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "no count");
+}
+
+fn rediss_settings(server: &RedisServer, ca: Option<&std::path::Path>) -> CacheSettings {
+    CacheSettings {
+        tls_ca_file: ca.map(|ca| ca.to_path_buf()),
+        ..redis_settings(&server.url())
+    }
+}
+
+#[tokio::test]
+async fn rediss_trusting_the_private_authority_stores_and_reads() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start_tls();
+    assert!(server.url().starts_with("rediss://127.0.0.1:"));
+    let cache = Cache::new("default", &rediss_settings(&server, Some(server.ca()))).unwrap();
+    assert!(cache.set("question", &("Over TLS?", 1)).await);
+    assert_eq!(server.cli(&["GET", "question"]), r#"["Over TLS?",1]"#);
+    assert_eq!(
+        cache.get::<(String, i32)>("question").await,
+        Some(("Over TLS?".to_string(), 1))
+    );
+    assert_eq!(cache.incr("votes", 2).await, Some(2));
+
+    // A whole application, as `serve` builds it.
+    let client = Client::new(
+        Application::new(
+            Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+            settings_with(rediss_settings(&server, Some(server.ca()))),
+        )
+        .unwrap(),
+    );
+    assert_eq!(client.get("/visits/").await.text(), "visit 1");
+    assert_eq!(client.get("/visits/").await.text(), "visit 2");
+    assert_eq!(server.cli(&["GET", "visits"]), "2");
+}
+
+#[tokio::test]
+async fn a_view_whose_rediss_certificate_no_trusted_authority_signed_gets_a_miss() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start_tls();
+    let (other_ca, _) = nuages_e2e::redis::certificate_authority(server.dir(), "other");
+    // A view gets a miss, never a 500.
+    let client = Client::new(
+        Application::new(
+            Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+            settings_with(rediss_settings(&server, Some(&other_ca))),
+        )
+        .unwrap(),
+    );
+    let response = client.get("/visits/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "no count");
+}
+
+#[test]
+fn the_application_refuses_a_tls_ca_file_it_cannot_use_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = CacheSettings {
+        tls_ca_file: Some(dir.path().join("missing.pem")),
+        ..redis_settings("rediss://127.0.0.1:6380/0")
+    };
+    let project = Project::new("cachesite", env!("CARGO_MANIFEST_DIR")).urls(urls);
+    let Err(error) = Application::new(project, settings_with(cache)) else {
+        panic!("refused at start");
+    };
+    let error = error.to_string();
+    assert!(
+        error.starts_with("caches.default.tls_ca_file cannot be read"),
+        "{error}"
+    );
 }

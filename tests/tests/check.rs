@@ -379,3 +379,40 @@ fn check_deploy_reports_a_redis_cache_reachable_from_outside() {
     }
     assert!(!stderr.contains("hunter2"), "never the password: {stderr}");
 }
+
+#[test]
+fn check_reports_a_cache_the_application_would_refuse_naming_the_key() {
+    let project = GeneratedProject::new("tls_cached_site");
+    project.write(
+        "settings.cache.toml",
+        "extends = \"settings.toml\"\n\n[caches.default]\nbackend = \"redis\"\n\
+         location = \"rediss://10.0.0.5:6380/0\"\ntls_ca_file = \"certs/missing-ca.pem\"\n",
+    );
+    let (output, stdout, stderr) = project.manage(&["check", "--settings", "settings.cache.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let line = stderr
+        .lines()
+        .position(|l| l.starts_with("?: (nuages.E024) caches.default.tls_ca_file cannot be read"))
+        .unwrap_or_else(|| panic!("E024 missing: {stderr}"));
+    assert!(
+        stderr
+            .lines()
+            .nth(line + 1)
+            .unwrap()
+            .starts_with("\tHINT: set caches.default.tls_ca_file to a PEM file")
+    );
+
+    // rediss:// with a readable authority: no E024, and no W013 (it is TLS).
+    std::fs::create_dir_all(project.dir.join("certs")).unwrap();
+    let (ca, _) =
+        nuages_e2e::redis::certificate_authority(&project.dir.join("certs"), "missing-ca");
+    assert!(ca.ends_with("certs/missing-ca.pem"));
+    let (_, stdout, stderr) =
+        project.manage(&["check", "--deploy", "--settings", "settings.cache.toml"]);
+    assert!(
+        stderr.contains("nuages.W"),
+        "the deploy checks ran: {stdout}{stderr}"
+    );
+    assert!(!stderr.contains("nuages.E024"), "{stdout}{stderr}");
+    assert!(!stderr.contains("nuages.W013"), "{stdout}{stderr}");
+}

@@ -20,19 +20,30 @@ const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY
 
 const URLS: &str = r#"use nuages::urls::UrlConf;
 async fn home() -> &'static str { "hello from the app" }
+async fn whoami() -> String {
+    format!("serve {}", std::env::var("SERVE_NAME").unwrap_or_default())
+}
 async fn slow() -> &'static str {
     nuages::tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     "slow and done"
 }
 pub fn urlpatterns() -> UrlConf {
-    UrlConf::new().path("", home, "home").path("slow/", slow, "slow")
+    UrlConf::new()
+        .path("", home, "home")
+        .path("slow/", slow, "slow")
+        .path("whoami/", whoami, "whoami")
 }
 "#;
 
 /// A generated project prepared for production: built, migrated, collected.
 fn production_project(name: &str) -> GeneratedProject {
+    production_project_with(name, URLS)
+}
+
+/// The same, with `urls` as its `src/urls.rs`.
+fn production_project_with(name: &str, urls: &str) -> GeneratedProject {
     let project = GeneratedProject::new(name);
-    project.write("src/urls.rs", URLS);
+    project.write("src/urls.rs", urls);
     // Big enough to be precompressed.
     project.write(
         "static/css/big.css",
@@ -91,22 +102,11 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         server.output()
     );
 
-    let port = free_port();
-    let site = work.join("site.conf");
-    let (output, stdout, stderr) =
-        run(production(&project).env("NUAGES_SERVE_BIND", &bind).args([
-            "deployconfig",
-            "nginx",
-            // Plain HTTP on loopback in this test (tests/tests/deploy_tls.rs has TLS).
-            "--plain-http",
-            "--listen",
-            &port.to_string(),
-            "--server-name",
-            "example.test",
-            "-o",
-            site.to_str().unwrap(),
-        ]));
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let (site, stderr, addr) = deployconfig_nginx(
+        production(&project).env("NUAGES_SERVE_BIND", &bind),
+        work,
+        &[],
+    );
     // Behind a TLS-terminating proxy: its X-Forwarded-Proto goes on, and the
     // command names the setting that makes the application believe it.
     assert!(
@@ -118,30 +118,8 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         stderr.contains(r#"secure_proxy_ssl_header = ["X-Forwarded-Proto", "https"]"#),
         "{stderr}"
     );
-    let main = work.join("nginx.conf");
-    std::fs::write(&main, nginx_config(work, &site)).unwrap();
-    let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
-        .arg("-t")
-        .arg("-p")
-        .arg(work)
-        .arg("-c")
-        .arg(&main));
-    assert!(output.status.success(), "nginx -t: {stderr}");
-    let nginx = Server::start(
-        Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(work)
-            .arg("-c")
-            .arg(&main),
-        work,
-        "nginx",
-    );
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let nginx = start_nginx(work, &site, addr);
     let host = [("Host", "example.test")];
-    wait_for(Duration::from_secs(20), || {
-        http(addr, "GET", "/", &host, "").ok()
-    })
-    .unwrap_or_else(|| panic!("nginx did not start: {}", nginx.output()));
 
     // Pages: through nginx to the application.
     let page = http(addr, "GET", "/", &host, "").unwrap();
@@ -220,6 +198,212 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     drop(nginx);
     drop(server);
     assert!(!socket.exists(), "the socket is removed at exit");
+}
+
+/// `deployconfig nginx` (plain HTTP on a free loopback port, for
+/// example.test, and `extra` flags) written to `work/site.conf`: the file and
+/// what the command printed on stderr, and the address nginx will answer on.
+fn deployconfig_nginx(
+    command: &mut Command,
+    work: &Path,
+    extra: &[&str],
+) -> (std::path::PathBuf, String, SocketAddr) {
+    let port = free_port();
+    let site = work.join("site.conf");
+    let (output, stdout, stderr) = run(command
+        .args([
+            "deployconfig",
+            "nginx",
+            // Plain HTTP on loopback in these tests (tests/tests/deploy_tls.rs has TLS).
+            "--plain-http",
+            "--listen",
+            &port.to_string(),
+            "--server-name",
+            "example.test",
+            "-o",
+            site.to_str().unwrap(),
+        ])
+        .args(extra));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    (site, stderr, addr)
+}
+
+/// nginx run from `work` with the `site` configuration, once `nginx -t`
+/// accepts it, answering on `addr`.
+fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {
+    let main = work.join("nginx.conf");
+    std::fs::write(&main, nginx_config(work, site)).unwrap();
+    let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(work)
+        .arg("-c")
+        .arg(&main));
+    assert!(output.status.success(), "nginx -t: {stderr}");
+    let nginx = Server::start(
+        Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(work)
+            .arg("-c")
+            .arg(&main),
+        work,
+        "nginx",
+    );
+    wait_for(Duration::from_secs(20), || {
+        http(addr, "GET", "/", &[("Host", "example.test")], "").ok()
+    })
+    .unwrap_or_else(|| panic!("nginx did not start: {}", nginx.output()));
+    nginx
+}
+
+#[test]
+fn nginx_balances_between_two_serve_processes_and_skips_one_that_is_gone() {
+    if !require("/usr/sbin/nginx") {
+        return;
+    }
+    let project = production_project("balanced");
+    let work = project.temp.path();
+    let mut servers = vec![];
+    let mut upstreams = vec![];
+    for name in ["a", "b"] {
+        let socket = work.join(format!("run/{name}.sock"));
+        let bind = format!("unix:{}", socket.display());
+        let server = Server::start(
+            production(&project)
+                .env("SERVE_NAME", name)
+                .args(["serve", "--bind", &bind]),
+            work,
+            &format!("serve-{name}"),
+        );
+        assert!(
+            wait_for(Duration::from_secs(60), || socket.exists().then_some(())).is_some(),
+            "serve {name} did not create its socket: {}",
+            server.output()
+        );
+        servers.push(server);
+        upstreams.extend(["--upstream".to_string(), bind]);
+    }
+    let upstreams: Vec<&str> = upstreams.iter().map(String::as_str).collect();
+    // Only nginx balances: Apache's configuration takes one upstream.
+    let (output, _, stderr) = run(production(&project)
+        .args(["deployconfig", "apache", "--plain-http"])
+        .args(&upstreams));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--upstream is given 2 times, and only `deployconfig nginx` balances"),
+        "{stderr}"
+    );
+    let (site, _, addr) = deployconfig_nginx(&mut production(&project), work, &upstreams);
+    let text = std::fs::read_to_string(&site).unwrap();
+    assert!(
+        text.contains("proxy_next_upstream error timeout;"),
+        "{text}"
+    );
+    let nginx = start_nginx(work, &site, addr);
+    let host = [("Host", "example.test")];
+    let who = || {
+        let page = http(addr, "GET", "/whoami/", &host, "").unwrap();
+        assert_eq!(page.status, 200, "{page:?}\nnginx: {}", nginx.output());
+        page.body
+    };
+
+    // Both answer, in turn.
+    let mut answers = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        *answers.entry(who()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        answers,
+        [("serve a".to_string(), 10), ("serve b".to_string(), 10)].into(),
+        "{answers:?}"
+    );
+
+    // One is killed (no graceful shutdown): every request still succeeds,
+    // answered by the other.
+    servers[0].child.kill().unwrap();
+    servers[0].child.wait().unwrap();
+    for _ in 0..20 {
+        assert_eq!(who(), "serve b");
+    }
+}
+
+const MESSAGES_URLS: &str = r#"use nuages::prelude::*;
+async fn add(messages: Messages) -> Response {
+    messages.success("Saved <script>alert(1)</script>");
+    messages.warning("Second");
+    redirect("/page/")
+}
+async fn page(templates: Templates) -> Result<Html<String>> {
+    templates.render("page.html", context! {})
+}
+pub fn urlpatterns() -> UrlConf {
+    UrlConf::new().path("add/", add, "add").path("page/", page, "page")
+}
+"#;
+
+/// The `Set-Cookie` of `name` in `response`, as `name=value`.
+fn cookie_pair(response: &nuages_e2e::HttpResponse, name: &str) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| {
+            v.starts_with(&format!("{name}="))
+                .then(|| v.split(';').next().unwrap().to_string())
+        })
+}
+
+#[test]
+fn serve_shows_a_message_once_on_the_next_page_of_the_generated_base_template() {
+    let project = production_project_with("messaged", MESSAGES_URLS);
+    project.write(
+        "templates/page.html",
+        "{% extends \"base.html\" %}{% block content %}<p>the page</p>{% endblock content %}",
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = Server::start(
+        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    let host = [("Host", "localhost")];
+    wait_for(Duration::from_secs(60), || {
+        http(addr, "GET", "/page/", &host, "").ok()
+    })
+    .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+
+    let added = http(addr, "GET", "/add/", &host, "").unwrap();
+    assert_eq!(added.status, 302, "{added:?}");
+    assert_eq!(added.header("location"), Some("/page/"));
+    let session = cookie_pair(&added, "sessionid").expect("the messages wait in the session");
+    let with_session = [("Host", "localhost"), ("Cookie", session.as_str())];
+
+    let page = http(addr, "GET", "/page/", &with_session, "").unwrap();
+    assert_eq!(page.status, 200);
+    let list = "<ul class=\"messages\">";
+    let success = "<li class=\"success\">Saved &lt;script&gt;alert(1)&lt;/script&gt;</li>";
+    let warning = "<li class=\"warning\">Second</li>";
+    let (at_success, at_warning) = (page.body.find(success), page.body.find(warning));
+    assert!(
+        page.body.contains(list) && at_success.is_some() && at_success < at_warning,
+        "both, in order, escaped: {}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>"));
+    assert!(page.body.contains("<p>the page</p>"));
+    // The session no longer holds them: the cookie is removed.
+    let removed = page
+        .headers
+        .iter()
+        .any(|(k, v)| k == "set-cookie" && v.starts_with("sessionid=;"));
+    assert!(removed, "{page:?}");
+
+    // Reloading with the old cookie would replay it: a browser has dropped it.
+    let reload = http(addr, "GET", "/page/", &host, "").unwrap();
+    assert_eq!(reload.status, 200);
+    assert!(!reload.body.contains(list), "{}", reload.body);
+    assert!(reload.body.contains("<p>the page</p>"));
 }
 
 #[test]

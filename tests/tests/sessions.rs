@@ -10,8 +10,9 @@ use nuages::conf::{CacheBackend, CacheSettings, SessionEngine, Settings};
 use nuages::sqlx;
 use nuages::test::Client;
 use nuages::{Application, Project};
+use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    GeneratedProject, HttpResponse, REDIS_SERVER, RedisServer, Server, free_port, http, manage,
+    GeneratedProject, HttpResponse, Server, free_port, http, manage,
     require, run, wait_for,
 };
 

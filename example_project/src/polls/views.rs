@@ -84,6 +84,7 @@ pub async fn vote(
     templates: Templates,
     Db(pool): Db,
     since_start: Data<VotesSinceStart>,
+    messages: Messages,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response> {
     let question = question_or_404(&pool, question_id).await?;
@@ -105,6 +106,7 @@ pub async fn vote(
         return Ok(page.into_response());
     }
     since_start.add_one();
+    messages.success("Your vote was counted.");
     let results = urls.reverse_args("polls:results", &[&question.id])?;
     Ok(redirect(&results))
 }

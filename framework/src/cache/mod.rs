@@ -55,7 +55,8 @@ impl std::fmt::Display for BackendError {
 #[derive(Debug)]
 enum Backend {
     LocMem(locmem::LocMem),
-    Redis(redis::Redis),
+    // Boxed: a TLS client's parameters make it several times the others.
+    Redis(Box<redis::Redis>),
     Dummy,
 }
 
@@ -85,7 +86,7 @@ impl Cache {
                         )),
                     ));
                 }
-                Backend::Redis(redis::Redis::new(&key, &settings.location)?)
+                Backend::Redis(Box::new(redis::Redis::new(alias, settings)?))
             }
         };
         Ok(Cache {

@@ -1,14 +1,19 @@
 //! The `redis` backend: a Redis server through the `redis` crate's
 //! connection manager (one multiplexed connection, reconnected when lost),
 //! with connect and response timeouts so that a server that goes away makes
-//! a request miss the cache instead of hang.
+//! a request miss the cache instead of hang. `rediss://` talks TLS through
+//! rustls, trusting the system's certificate authorities or those of the
+//! cache's `tls_ca_file`; a certificate that does not verify is a failed
+//! connection, so a miss and a warning.
 
+use std::path::Path;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::BackendError;
+use crate::conf::CacheSettings;
 use crate::error::{Error, Problem, Result};
 
 /// How long opening a connection may take.
@@ -20,6 +25,34 @@ impl From<redis::RedisError> for BackendError {
     fn from(error: redis::RedisError) -> Self {
         BackendError::new(error.to_string())
     }
+}
+
+/// The PEM certificates of `file`, refused (naming `key`) when unreadable
+/// or holding none.
+fn read_ca_file(key: &str, file: &Path) -> Result<Vec<u8>> {
+    let fix = format!(
+        "set {key} to a PEM file holding the certificate of the authority that signed the \
+         Redis server's certificate (-----BEGIN CERTIFICATE-----), readable by the server's user"
+    );
+    let pem = std::fs::read(file).map_err(|e| {
+        Error::Config(
+            Problem::new(format!("{key} cannot be read ({}): {e}", file.display()))
+                .with_hint(fix.clone()),
+        )
+    })?;
+    let holds_a_certificate = pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----");
+    if !holds_a_certificate {
+        return Err(Error::Config(
+            Problem::new(format!(
+                "{key} ({}) holds no PEM certificate",
+                file.display()
+            ))
+            .with_hint(fix),
+        ));
+    }
+    Ok(pem)
 }
 
 /// A Redis server, connected on first use.
@@ -35,13 +68,43 @@ impl std::fmt::Debug for Redis {
 }
 
 impl Redis {
-    /// A client for `location`; an unusable URL is a configuration error
-    /// naming `key`.
-    pub(crate) fn new(key: &str, location: &str) -> Result<Self> {
-        let client = redis::Client::open(location).map_err(|e| {
+    /// A client for `settings.location`; an unusable URL or CA file is a
+    /// configuration error naming `caches.<alias>.<key>`. Nothing connects
+    /// yet.
+    pub(crate) fn new(alias: &str, settings: &CacheSettings) -> Result<Self> {
+        let location_key = format!("caches.{alias}.location");
+        let ca_key = format!("caches.{alias}.tls_ca_file");
+        let tls = settings.location.starts_with("rediss://");
+        let client = match &settings.tls_ca_file {
+            Some(file) if !tls => {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "{ca_key} is set to {}, and {location_key} is not a rediss:// URL: the \
+                         certificate authorities would never be used",
+                        file.display()
+                    ))
+                    .with_hint(format!(
+                        "write {location_key} = \"rediss://HOST:PORT/DB\" to talk TLS to the server, \
+                         or remove {ca_key}"
+                    )),
+                ));
+            }
+            Some(file) => {
+                let root_cert = read_ca_file(&ca_key, file)?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(settings.location.as_str(), certificates)
+            }
+            None => redis::Client::open(settings.location.as_str()),
+        }
+        .map_err(|e| {
             Error::Config(
-                Problem::new(format!("{key} is not a usable Redis URL: {e}"))
-                    .with_hint("write redis://HOST:PORT/DB or redis+unix:///PATH/TO/redis.sock"),
+                Problem::new(format!("{location_key} is not a usable Redis URL: {e}")).with_hint(
+                    "write redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or \
+                     redis+unix:///PATH/TO/redis.sock",
+                ),
             )
         })?;
         Ok(Redis {

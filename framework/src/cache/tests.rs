@@ -116,12 +116,44 @@ fn redis_without_a_location_names_the_key() {
     };
     let err = Cache::new("default", &settings).unwrap_err().to_string();
     assert!(err.contains("caches.default.location"), "{err}");
-    // This build has no TLS for Redis: refused at start, not at first use.
+    // rediss:// is TLS: accepted, and connects on first use.
     let settings = CacheSettings {
         backend: CacheBackend::Redis,
         location: "rediss://127.0.0.1:6379/0".into(),
         ..CacheSettings::default()
     };
-    let err = Cache::new("default", &settings).unwrap_err().to_string();
-    assert!(err.contains("caches.default.location"), "{err}");
+    assert!(Cache::new("default", &settings).is_ok());
+}
+
+#[test]
+fn a_tls_ca_file_that_cannot_be_used_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |location: &str, file: &std::path::Path| CacheSettings {
+        backend: CacheBackend::Redis,
+        location: location.into(),
+        tls_ca_file: Some(file.to_path_buf()),
+        ..CacheSettings::default()
+    };
+    let missing = dir.path().join("missing.pem");
+    let err = Cache::new("default", &with("rediss://localhost/0", &missing)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("caches.default.tls_ca_file cannot be read"),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("PEM file"), "{err:?}");
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let err = Cache::new("default", &with("rediss://localhost/0", &not_pem)).unwrap_err();
+    assert!(
+        err.to_string().contains("holds no PEM certificate"),
+        "{err}"
+    );
+    // Without rediss:// the file would be ignored: refused, not ignored.
+    let err = Cache::new("default", &with("redis://localhost/0", &not_pem)).unwrap_err();
+    assert!(err.to_string().contains("is not a rediss:// URL"), "{err}");
+    assert!(
+        err.hint().unwrap().contains("caches.default.location"),
+        "{err:?}"
+    );
 }

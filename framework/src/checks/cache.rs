@@ -2,14 +2,26 @@
 //! outside (`nuages.W015`), encrypted on a network address
 //! (`nuages.W013`), and their passwords in the environment, not in a
 //! settings file (`nuages.W014`). The URL rules are the database checks'.
+//!
+//! `nuages.E024` runs with every `check`: it builds each cache as the
+//! application does at start (without connecting), so a location or a
+//! `tls_ca_file` the application refuses is reported with the same words.
 
 use super::database::{ServerUrl, password_written_in, server_url_problem};
+use super::startup::refused;
 use super::{Check, CheckContext, CheckMessage};
+use crate::cache::Cache;
 use crate::conf::{CacheBackend, CacheSettings};
 
 /// The checks of this file.
 pub fn checks() -> Vec<Check> {
     vec![
+        Check {
+            name: "cache_settings",
+            tags: &["caches", "settings"],
+            deploy: false,
+            run: check_cache_settings,
+        },
         Check {
             name: "cache_tls",
             tags: &["caches", "security"],
@@ -37,6 +49,16 @@ fn servers<'a>(ctx: &'a CheckContext) -> impl Iterator<Item = (&'a String, &'a C
         .caches
         .iter()
         .filter(|(_, cache)| cache.backend == CacheBackend::Redis)
+}
+
+/// `nuages.E024`: a cache the application would refuse to build at start.
+fn check_cache_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
+    ctx.settings
+        .caches
+        .iter()
+        .filter_map(|(alias, cache)| Cache::new(alias, cache).err())
+        .map(|error| refused("nuages.E024", error))
+        .collect()
 }
 
 /// `nuages.W013` for every Redis cache on a network address without TLS.
@@ -141,7 +163,13 @@ mod tests {
                 .message
                 .starts_with("The cache 'default' is on the network address 203.0.113.7")
         );
-        assert!(messages[0].hint.as_deref().unwrap().contains("TLS tunnel"));
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("rediss://HOST:PORT/DB")
+        );
         assert!(
             messages[0]
                 .hint
@@ -160,6 +188,23 @@ mod tests {
         let mut settings = with_location(dir.path(), "", "redis://203.0.113.7:6379/0");
         settings.caches.get_mut("default").unwrap().backend = CacheBackend::Locmem;
         assert!(all(&CheckContext::new(&settings, &project)).is_empty());
+    }
+
+    #[test]
+    fn a_cache_the_application_refuses_is_e024_with_its_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut settings = with_location(dir.path(), "", "http://cache.internal/0");
+        let refused = Cache::new("default", &settings.caches["default"])
+            .unwrap_err()
+            .to_string();
+        let messages = check_cache_settings(&CheckContext::new(&settings, &project));
+        assert_eq!(ids(&messages), ["nuages.E024"]);
+        assert_eq!(messages[0].message, refused);
+        assert!(messages[0].message.contains("caches.default.location"));
+        assert!(messages[0].hint.as_deref().unwrap().contains("rediss://"));
+        settings.caches.get_mut("default").unwrap().location = "rediss://cache.internal/0".into();
+        assert!(check_cache_settings(&CheckContext::new(&settings, &project)).is_empty());
     }
 
     #[test]

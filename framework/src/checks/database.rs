@@ -166,11 +166,9 @@ pub fn server_url_problem(id: &str, what: &str, setting: &str, url: &str) -> Opt
         return None;
     }
     let fix = match parsed.scheme.as_str() {
-        // This build's Redis client has no TLS: `rediss://` would not start.
-        "redis" => {
-            "reach the server through a TLS tunnel ending on this machine (stunnel, WireGuard)"
-                .to_string()
-        }
+        "redis" => "write rediss://HOST:PORT/DB (Redis over TLS; a private certificate authority \
+                    goes in tls_ca_file, next to location)"
+            .to_string(),
         "mysql" | "mariadb" => "add ?ssl-mode=VERIFY_IDENTITY".to_string(),
         _ => "add ?sslmode=verify-full (or sslmode=require)".to_string(),
     };

@@ -29,6 +29,7 @@ pub fn checks() -> Vec<Check> {
         check("view_needs", check_view_needs),
         check("secret_key_required", check_secret_key_required),
         check("x_frame_options", check_x_frame_options),
+        check("messages_storage", check_messages_storage),
         check("csrf_trusted_origins", check_csrf_trusted_origins),
         check("secure_redirect_exempt", check_secure_redirect_exempt),
         check("secure_proxy_ssl_header", check_secure_proxy_ssl_header),
@@ -107,6 +108,20 @@ pub fn check_secret_key_required(ctx: &CheckContext) -> Vec<CheckMessage> {
         .require_secret_key()
         .err()
         .map(|error| refused("nuages.E010", error.into()))
+        .into_iter()
+        .collect()
+}
+
+/// `nuages.E025`: the `messages` middleware cannot keep messages where
+/// `message_storage` says (the session without the `session` middleware
+/// before it, a cookie without `secret_key`).
+pub fn check_messages_storage(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "messages") {
+        return vec![];
+    }
+    crate::messages::MessagesConfig::new(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E025", error))
         .into_iter()
         .collect()
 }

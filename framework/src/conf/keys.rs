@@ -4,7 +4,7 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, EmailBackend, LogLevel, SessionEngine, StaticfilesStorage};
+use super::{CacheBackend, EmailBackend, LogLevel, MessageStorage, SessionEngine, StaticfilesStorage};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +150,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("password_min_length", Kind::Integer),
     ("databases", Kind::Tables(DATABASE_KEYS)),
     ("caches", Kind::Tables(CACHE_KEYS)),
+    ("message_storage", Kind::Choice(MessageStorage::NAMES)),
 ];
 
 /// Keys of one `[databases.<alias>]` table.
@@ -165,6 +166,7 @@ pub const CACHE_KEYS: &[(&str, Kind)] = &[
     ("location", Kind::String),
     ("timeout", Kind::Integer),
     ("max_entries", Kind::Integer),
+    ("tls_ca_file", Kind::String),
 ];
 
 /// The key that names the settings file this one builds on.

@@ -31,7 +31,9 @@ pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
 /// The names the `middleware` setting lists by default, outermost first.
 /// Every built-in middleware is on by default, so these are also the
 /// built-in names the setting accepts (besides the ones a project registers).
-pub const DEFAULT_MIDDLEWARE: &[&str] = &["security", "session", "common", "csrf", "xframe"];
+pub const DEFAULT_MIDDLEWARE: &[&str] = &[
+    "security", "session", "common", "csrf", "messages", "xframe",
+];
 
 /// A project's settings, as loaded from its TOML file.
 ///
@@ -162,6 +164,8 @@ pub struct Settings {
     pub databases: BTreeMap<String, DatabaseSettings>,
     /// Caches by alias; `default` is the one views get.
     pub caches: BTreeMap<String, CacheSettings>,
+    /// Where the `messages` middleware keeps messages between requests.
+    pub message_storage: MessageStorage,
 
     /// The folder of the selected settings file; relative paths resolve against it.
     #[serde(skip)]
@@ -210,6 +214,10 @@ pub struct CacheSettings {
     pub timeout: u64,
     /// Most entries `locmem` keeps; the least used go first.
     pub max_entries: u64,
+    /// PEM file of the certificate authorities a `rediss://` server's
+    /// certificate must be signed by, instead of the system's (a private
+    /// CA); relative to `base_dir`.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for CacheSettings {
@@ -219,6 +227,7 @@ impl Default for CacheSettings {
             location: String::new(),
             timeout: 300,
             max_entries: 300,
+            tls_ca_file: None,
         }
     }
 }
@@ -301,6 +310,22 @@ impl EmailBackend {
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
     }
+}
+
+/// The `message_storage` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStorage {
+    /// In the session (the `session` middleware must come first).
+    #[default]
+    Session,
+    /// In a `messages` cookie signed with `secret_key`.
+    Cookie,
+}
+
+impl MessageStorage {
+    /// The values the setting takes, as written in the settings file.
+    pub const NAMES: &'static [&'static str] = &["session", "cookie"];
 }
 
 /// How `collectstatic` names files and `static()` builds URLs.
@@ -415,6 +440,7 @@ impl Default for Settings {
             password_min_length: 8,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
+            message_storage: MessageStorage::Session,
             base_dir: PathBuf::from("."),
             settings_file: None,
             sections: Sections::default(),
@@ -511,6 +537,11 @@ impl Settings {
         for database in self.databases.values_mut() {
             database.url = resolve_sqlite_url(&database.url, &base);
         }
+        for cache in self.caches.values_mut() {
+            if let Some(file) = &mut cache.tls_ca_file {
+                *file = absolute(file);
+            }
+        }
     }
 }
 
@@ -548,7 +579,9 @@ mod tests {
         assert_eq!(s.secret_key, None);
         assert_eq!(
             s.middleware,
-            ["security", "session", "common", "csrf", "xframe"]
+            [
+                "security", "session", "common", "csrf", "messages", "xframe"
+            ]
         );
         assert_eq!(s.x_frame_options, "DENY");
         assert_eq!(s.session_cookie_age, 1_209_600);

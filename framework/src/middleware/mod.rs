@@ -2,7 +2,7 @@
 //! per middleware, each a function of the request and the next handler.
 //!
 //! The names, outermost first by default: `security`, `session`, `common`,
-//! `csrf`, `xframe`. Allowed-host validation ([`hosts`]) and the body size
+//! `csrf`, `messages` ([`crate::messages`]), `xframe`. Allowed-host validation ([`hosts`]) and the body size
 //! limit are not optional and always run, before any of them.
 //!
 //! The headers of `security` and `xframe` are not set at their place in the
@@ -25,7 +25,7 @@ pub mod hosts;
 pub(crate) mod limits;
 pub mod security;
 pub mod session;
-mod signing;
+pub(crate) mod signing;
 pub mod xframe;
 
 use std::convert::Infallible;
@@ -127,6 +127,10 @@ pub(crate) fn apply(
             session::middleware,
         ),
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
+        "messages" => stack.middleware(
+            Arc::new(crate::messages::MessagesConfig::new(&app.settings)?),
+            crate::messages::middleware,
+        ),
         // Its header only, set by the response-headers layer.
         "xframe" => stack,
         unknown => {

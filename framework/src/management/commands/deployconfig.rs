@@ -87,7 +87,11 @@ impl Command for DeployConfig {
                 Arg::new("upstream")
                     .long("upstream")
                     .value_name("unix:PATH|HOST:PORT")
-                    .help("Where serve listens (default: serve_bind)"),
+                    .action(ArgAction::Append)
+                    .help(
+                        "Where serve listens (default: serve_bind); nginx: repeat it for several \
+                         serve processes, balanced in turn",
+                    ),
             )
             .arg(
                 Arg::new("user").long("user").value_name("NAME").help(
@@ -122,24 +126,42 @@ impl Command for DeployConfig {
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
         let name = ctx.project().name();
-        let upstream_text = args
-            .get_one::<String>("upstream")
-            .cloned()
-            .unwrap_or_else(|| settings.serve_bind.clone());
-        let upstream = server::parse_bind(&upstream_text, &settings.base_dir)
-            .map_err(|e| CommandError::usage(format!("--upstream: {e}"), None))?;
+        let upstream_texts: Vec<String> = args
+            .get_many::<String>("upstream")
+            .map(|texts| texts.cloned().collect())
+            .unwrap_or_else(|| vec![settings.serve_bind.clone()]);
+        let upstreams = upstream_texts
+            .iter()
+            .map(|text| {
+                server::parse_bind(text, &settings.base_dir)
+                    .map_err(|e| CommandError::usage(format!("--upstream {text}: {e}"), None))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let kind = args.get_one::<String>("kind").map(String::as_str);
+        if upstreams.len() > 1 && kind != Some("nginx") {
+            return Err(CommandError::usage(
+                format!(
+                    "--upstream is given {} times, and only `deployconfig nginx` balances between \
+                     several serve processes",
+                    upstreams.len()
+                ),
+                Some(
+                    "give one --upstream here (for systemd: one set of units per serve process), \
+                     or generate the nginx configuration",
+                ),
+            ));
+        }
         let site = Site {
             name,
             settings,
             settings_path: ctx.settings_path(),
-            upstream,
+            upstreams,
             server_names: args
                 .get_many::<String>("server-name")
                 .map(|names| names.cloned().collect())
                 .unwrap_or_else(|| server_names(settings)),
         };
         let output = args.get_one::<String>("output").map(PathBuf::from);
-        let kind = args.get_one::<String>("kind").map(String::as_str);
         if let Some(kind @ ("nginx" | "apache")) = kind {
             let front = front(args, kind)?;
             let notes = https_detection(&site, &front)?;
@@ -194,8 +216,16 @@ struct Site<'a> {
     name: &'a str,
     settings: &'a Settings,
     settings_path: &'a Path,
-    upstream: Bind,
+    /// Where the `serve` processes listen: one, except for nginx.
+    upstreams: Vec<Bind>,
     server_names: Vec<String>,
+}
+
+impl Site<'_> {
+    /// The one `serve` of a configuration that has room for one.
+    fn upstream(&self) -> &Bind {
+        &self.upstreams[0]
+    }
 }
 
 impl Site<'_> {
@@ -425,10 +455,14 @@ const HSTS_SETTINGS: &str =
 /// The nginx `server { … }` blocks (with the `map` and `upstream` they use,
 /// at http level).
 fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
-    let upstream = match &site.upstream {
-        Bind::Unix(path) => format!("unix:{}", path.display()),
-        Bind::Tcp(addr) => addr.to_string(),
-    };
+    let upstream_servers: String = site
+        .upstreams
+        .iter()
+        .map(|bind| match bind {
+            Bind::Unix(path) => format!("    server unix:{};\n", path.display()),
+            Bind::Tcp(addr) => format!("    server {addr};\n"),
+        })
+        .collect();
     let id = site.name;
     let server_name = format!(
         "    server_name {};  # allowed_hosts (or --server-name)\n",
@@ -499,9 +533,9 @@ map $uri ${id}_static_cache {{
     default "no-cache";
 }}
 
+# serve_bind (or each --upstream), taken in turn.
 upstream {id}_app {{
-    server {upstream};  # serve_bind (or --upstream)
-    keepalive 16;
+{upstream_servers}    keepalive 16;
 }}
 
 {servers}"#,
@@ -546,6 +580,11 @@ fn nginx_site_body(
         # Read by the application through secure_proxy_ssl_header.
         proxy_set_header X-Forwarded-Proto {forwarded_proto}
         proxy_redirect off;
+        # A serve that refuses the connection or does not answer in time: the
+        # request goes to the next one. nginx never sends a POST (or another
+        # non-idempotent method) to a second server once one has received it.
+        proxy_next_upstream error timeout;
+        proxy_connect_timeout 5s;
     }}
 "#,
         max_body = site.settings.data_upload_max_memory_size,
@@ -635,7 +674,7 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandError> {
     let static_url = site.static_url()?;
     let static_root = site.static_root()?;
-    let backend = match &site.upstream {
+    let backend = match site.upstream() {
         Bind::Unix(path) => format!("unix:{}|http://localhost/", path.display()),
         Bind::Tcp(addr) => format!("http://{addr}/"),
     };
@@ -732,7 +771,7 @@ fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, St
                 .join(" ")
         )
     };
-    let (listen_stream, socket_extra) = match &site.upstream {
+    let (listen_stream, socket_extra) = match site.upstream() {
         Bind::Unix(path) => (
             path.display().to_string(),
             format!(
@@ -837,7 +876,7 @@ mod tests {
             name: "mysite",
             settings,
             settings_path: Path::new("/srv/mysite/settings.production.toml"),
-            upstream: Bind::Unix("/run/mysite/mysite.sock".into()),
+            upstreams: vec![Bind::Unix("/run/mysite/mysite.sock".into())],
             server_names: server_names(settings),
         }
     }
@@ -883,6 +922,26 @@ mod tests {
         assert!(text.contains("client_max_body_size 2621440;"));
         assert!(text.contains("proxy_set_header X-Forwarded-Proto $scheme;"));
         assert!(text.contains("immutable"));
+    }
+
+    #[test]
+    fn nginx_balances_between_several_upstreams_and_retries_on_connection_errors() {
+        let settings = settings();
+        let mut site = site(&settings);
+        site.upstreams
+            .push(Bind::Tcp("127.0.0.1:8001".parse().unwrap()));
+        let text = nginx(&site, &tls()).unwrap();
+        assert!(
+            text.contains(
+                "upstream mysite_app {\n    server unix:/run/mysite/mysite.sock;\n    server 127.0.0.1:8001;\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("proxy_next_upstream error timeout;"),
+            "{text}"
+        );
+        assert!(!text.contains("non_idempotent"), "{text}");
     }
 
     #[test]

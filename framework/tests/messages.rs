@@ -1,0 +1,193 @@
+//! Messages (Django's contrib.messages) through the test client: added by a
+//! view, shown once by the next page that renders them, in the session or
+//! in a signed cookie.
+
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+const SECRET: &str = "test-secret-key-for-the-messages-middleware-0123456789";
+
+const SHOW: &str = "<ul>{% for message in messages %}<li class=\"{{ message.tags }}\">{{ message.message }}</li>{% endfor %}</ul>";
+
+async fn add(messages: Messages) -> Response {
+    messages.success("Saved <script>alert(1)</script>");
+    messages.warning("Second");
+    messages.debug("not recorded at the default level");
+    redirect("/show/")
+}
+
+async fn show(templates: Templates) -> Result<Html<String>> {
+    templates.render("show.html", context! {})
+}
+
+async fn plain(templates: Templates) -> Result<Html<String>> {
+    templates.render("plain.html", context! {})
+}
+
+async fn add_and_show(messages: Messages, templates: Templates) -> Result<Html<String>> {
+    messages.info("Right away");
+    templates.render("child.html", context! {})
+}
+
+async fn add_after_show(messages: Messages, templates: Templates) -> Result<Html<String>> {
+    let page = templates.render("show.html", context! {});
+    messages.error("Next time");
+    page
+}
+
+async fn remember(session: Session) -> Result<&'static str> {
+    session.insert("visited", true)?;
+    Ok("remembered")
+}
+
+fn urlpatterns() -> UrlConf {
+    UrlConf::new()
+        .path("remember/", remember, "remember")
+        .path("add/", add, "add")
+        .path("show/", show, "show")
+        .path("plain/", plain, "plain")
+        .path("add-and-show/", add_and_show, "add_and_show")
+        .path("add-after-show/", add_after_show, "add_after_show")
+}
+
+fn site(settings: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("templates/show.html", SHOW);
+    write(
+        "templates/base.html",
+        &format!("{SHOW}{{% block body %}}{{% endblock %}}"),
+    );
+    write(
+        "templates/child.html",
+        "{% extends \"base.html\" %}{% block body %}child{% endblock %}",
+    );
+    write("templates/plain.html", "<p>no messages here</p>");
+    write(
+        "settings.toml",
+        &format!("secret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\n{settings}"),
+    );
+    dir
+}
+
+fn build(dir: &std::path::Path) -> nuages::Result<Application> {
+    let settings = nuages::conf::SettingsLoader::new(dir.join("settings.toml"))
+        .env(Vec::<(String, String)>::new())
+        .load()?;
+    Application::new(Project::new("messages", dir).urls(urlpatterns), settings)
+}
+
+const SHOWN: &str = "<ul><li class=\"success\">Saved &lt;script&gt;alert(1)&lt;/script&gt;</li><li class=\"warning\">Second</li></ul>";
+
+/// add → redirect → shown once, in order, escaped → gone on reload.
+async fn shown_once(client: &Client) {
+    let response = client.get("/add/").await;
+    assert_eq!(response.status, 302);
+    // A page that does not render them leaves them waiting.
+    assert_eq!(
+        client.get("/plain/").await.text(),
+        "<p>no messages here</p>"
+    );
+    let page = client.get("/show/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text(), SHOWN);
+    assert_eq!(client.get("/show/").await.text(), "<ul></ul>", "shown once");
+}
+
+#[tokio::test]
+async fn session_storage_shows_messages_once_on_the_next_page() {
+    let dir = site("");
+    let client = Client::new(build(dir.path()).unwrap());
+    shown_once(&client).await;
+    assert!(
+        client.cookie("sessionid").is_none(),
+        "the emptied session is removed"
+    );
+    client.get("/add/").await;
+    assert!(client.cookie("sessionid").is_some(), "kept in the session");
+    assert!(client.cookie("messages").is_none());
+    assert_eq!(client.get("/show/").await.text(), SHOWN);
+
+    // A page that shows no messages leaves the session alone: no new cookie.
+    client.get("/remember/").await;
+    let page = client.get("/show/").await;
+    assert_eq!(page.text(), "<ul></ul>");
+    assert!(page.header("set-cookie").is_none(), "{:?}", page.headers);
+
+    // Added and rendered in the same request (through an extended base):
+    // shown, and not kept.
+    assert_eq!(
+        client.get("/add-and-show/").await.text(),
+        "<ul><li class=\"info\">Right away</li></ul>child"
+    );
+    assert_eq!(client.get("/show/").await.text(), "<ul></ul>");
+
+    // Added after the render: shown by the next page.
+    assert_eq!(client.get("/add-after-show/").await.text(), "<ul></ul>");
+    assert_eq!(
+        client.get("/show/").await.text(),
+        "<ul><li class=\"error\">Next time</li></ul>"
+    );
+}
+
+#[tokio::test]
+async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
+    let dir = site("message_storage = \"cookie\"\nsession_cookie_secure = true\n");
+    let client = Client::new(build(dir.path()).unwrap());
+    let response = client.get("/add/").await;
+    let set_cookie = response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("messages="))
+        .expect("a messages cookie")
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(client.cookie("sessionid").is_none(), "not in the session");
+    let page = client.get("/show/").await;
+    assert_eq!(page.text(), SHOWN);
+    assert!(client.cookie("messages").is_none(), "removed once shown");
+    assert_eq!(client.get("/show/").await.text(), "<ul></ul>");
+
+    // A cookie changed by the client: no messages, no error.
+    client.get("/add/").await;
+    let value = client.cookie("messages").unwrap();
+    let tampered = format!(
+        "{}{}",
+        if value.starts_with('W') { "X" } else { "W" },
+        &value[1..]
+    );
+    client.set_cookie("messages", &tampered);
+    let page = client.get("/show/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text(), "<ul></ul>");
+}
+
+#[tokio::test]
+async fn session_storage_without_the_session_middleware_is_refused_naming_the_fix() {
+    let dir = site("middleware = [\"common\", \"messages\"]\n");
+    let Err(error) = build(dir.path()) else {
+        panic!("refused at start");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("\"session\" is not in the middleware setting before it"),
+        "{error}"
+    );
+    let hint = error.hint().unwrap();
+    assert!(hint.contains("message_storage = \"cookie\""), "{hint}");
+
+    // Without the middleware at all, the extractor says what to add.
+    let dir = site("middleware = [\"session\"]\n");
+    let client = Client::new(build(dir.path()).unwrap());
+    assert_eq!(client.get("/add/").await.status, 500);
+}
