@@ -59,6 +59,9 @@
 
 #![warn(missing_docs)]
 
+// The derives name the framework `::nuages`, inside it too.
+extern crate self as nuages;
+
 pub(crate) mod autoreload;
 pub mod cache;
 pub mod checks;
@@ -66,6 +69,7 @@ pub mod conf;
 pub mod db;
 mod error;
 pub mod extract;
+pub mod forms;
 mod handler;
 pub(crate) mod logging;
 pub mod management;

@@ -1,0 +1,1 @@
+//! Binding each field type, valid and invalid.
