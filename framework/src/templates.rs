@@ -363,7 +363,9 @@ fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: Stat
             .and_then(|map| map.get(&tera::value::Key::Str("as_p")))
             .and_then(Value::as_str)
             .ok_or_else(|| {
-                tera::Error::message("render_form(form=…) takes a form: a BoundForm put in the context")
+                tera::Error::message(
+                    "render_form(form=…) takes a form: a BoundForm put in the context",
+                )
             })?;
         let token = csrf_token(state)?;
         Ok::<_, tera::Error>(Value::safe_string(&format!(

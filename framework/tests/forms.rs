@@ -29,7 +29,10 @@ async fn contact(method: Method, templates: Templates, data: FormData) -> Result
     let form = if method == Method::POST {
         match Contact::binder().bind(&data).await? {
             Ok(contact) => {
-                return Ok(format!("thanks {} ({} copies)", contact.sender, contact.copies).into_response());
+                return Ok(
+                    format!("thanks {} ({} copies)", contact.sender, contact.copies)
+                        .into_response(),
+                );
             }
             Err(form) => form,
         }
@@ -89,10 +92,7 @@ impl Site {
         );
         write(
             &dir.join("settings.toml"),
-            &format!(
-                "debug = true\nsecret_key = \"{}\"\n{extra}",
-                "s".repeat(60)
-            ),
+            &format!("debug = true\nsecret_key = \"{}\"\n{extra}", "s".repeat(60)),
         );
         Site { _temp: temp, dir }
     }
@@ -115,10 +115,15 @@ async fn a_form_comes_back_with_the_values_typed_escaped_and_its_errors() {
     assert_eq!(page.status, 200);
     let html = page.text();
     assert!(
-        html.starts_with("<form method=\"post\"><input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\""),
+        html.starts_with(
+            "<form method=\"post\"><input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\""
+        ),
         "render_form() starts with the CSRF input: {html}"
     );
-    assert!(html.contains("<label for=\"id_name\">Name:</label>"), "{html}");
+    assert!(
+        html.contains("<label for=\"id_name\">Name:</label>"),
+        "{html}"
+    );
     assert!(html.contains("value=\"1\""), "the initial value: {html}");
 
     let response = client
@@ -141,27 +146,44 @@ async fn a_form_comes_back_with_the_values_typed_escaped_and_its_errors() {
             || html.contains("value=\"&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\""),
         "{html}"
     );
-    assert!(html.contains("value=\"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;\""), "{html}");
+    assert!(
+        html.contains("value=\"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;\""),
+        "{html}"
+    );
     for message in [
         "Ensure this value has at most 20 characters (it has 27).",
         "Enter a valid email address.",
         "Enter a valid URL.",
         "Ensure this value is less than or equal to 5.",
     ] {
-        assert!(html.contains(&format!("<li>{message}</li>")), "{message}: {html}");
+        assert!(
+            html.contains(&format!("<li>{message}</li>")),
+            "{message}: {html}"
+        );
     }
     assert!(html.contains("name=\"csrfmiddlewaretoken\""), "{html}");
 
     let response = client
         .request(Method::POST, "/contact/")
-        .form(&[("name", "Ada"), ("sender", "ada@example.com"), ("copies", "2")])
+        .form(&[
+            ("name", "Ada"),
+            ("sender", "ada@example.com"),
+            ("copies", "2"),
+        ])
         .csrf()
         .send()
         .await;
     assert_eq!(response.text(), "thanks ada@example.com (2 copies)");
 
     let refused = client
-        .post_form("/contact/", &[("name", "Ada"), ("sender", "ada@example.com"), ("copies", "2")])
+        .post_form(
+            "/contact/",
+            &[
+                ("name", "Ada"),
+                ("sender", "ada@example.com"),
+                ("copies", "2"),
+            ],
+        )
         .await;
     assert_eq!(refused.status, 403, "the CSRF protection stays on");
 }
@@ -240,7 +262,10 @@ fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
     let name_rule = regex::Regex::new(r"^/media/avatars/[0-9a-f]{32}(\.[a-z0-9]{1,10})?$").unwrap();
     let before: Vec<PathBuf> = files_under(&site.dir);
     for (file_name, extension) in crafted {
-        let content = format!("picture {}", String::from_utf8_lossy(&file_name[..file_name.len().min(20)]));
+        let content = format!(
+            "picture {}",
+            String::from_utf8_lossy(&file_name[..file_name.len().min(20)])
+        );
         let response = server.send(&multipart_request(file_name, content.as_bytes(), &csrf));
         let shown = String::from_utf8_lossy(&file_name[..file_name.len().min(40)]).to_string();
         assert_eq!(response.status, 200, "{shown}: {}", body_text(&response));
@@ -252,7 +277,7 @@ fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
             format!(".{extension}")
         };
         assert!(
-            url.ends_with(&expected_ext) && (extension.is_empty() == !url[15..].contains('.')),
+            url.ends_with(&expected_ext) && (extension.is_empty() != url[15..].contains('.')),
             "{shown}: {url}"
         );
         let stored = site.media().join(&url["/media/".len()..]);
@@ -271,7 +296,11 @@ fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
     let after = files_under(&site.dir);
     let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
     assert_eq!(new.len(), crafted.len(), "{new:?}");
-    assert!(new.iter().all(|p| p.starts_with(site.media().join("avatars"))), "{new:?}");
+    assert!(
+        new.iter()
+            .all(|p| p.starts_with(site.media().join("avatars"))),
+        "{new:?}"
+    );
     assert!(files_under(&site.media().join(".incoming")).is_empty());
     assert_eq!(server.get("/media/.incoming/", "").status, 404);
 
@@ -295,9 +324,19 @@ fn an_upload_over_its_size_limit_is_a_form_error_and_is_not_kept() {
         html.contains("<li>Ensure this file is at most 1000 bytes (it is 5000).</li>"),
         "{html}"
     );
-    assert!(html.contains("value=\"My &lt;b&gt;cat&lt;/b&gt;\""), "{html}");
-    assert!(html.contains("<input type=\"file\" name=\"picture\""), "{html}");
-    assert!(files_under(&site.media()).is_empty(), "{:?}", files_under(&site.media()));
+    assert!(
+        html.contains("value=\"My &lt;b&gt;cat&lt;/b&gt;\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<input type=\"file\" name=\"picture\""),
+        "{html}"
+    );
+    assert!(
+        files_under(&site.media()).is_empty(),
+        "{:?}",
+        files_under(&site.media())
+    );
 
     let empty = server.send(&multipart_request(b"empty.png", b"", &csrf));
     assert!(body_text(&empty).contains("<li>The submitted file is empty.</li>"));
@@ -348,9 +387,11 @@ fn without_media_root_an_upload_is_refused_naming_the_setting() {
     assert!(html.contains("set media_root = "), "{html}");
     assert!(!site.media().exists());
     assert!(
-        files_under(&site.dir)
-            .iter()
-            .all(|p| !p.file_name().unwrap().to_string_lossy().starts_with("upload-")),
+        files_under(&site.dir).iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("upload-")),
         "no temporary file is left"
     );
 }

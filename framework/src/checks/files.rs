@@ -1148,13 +1148,28 @@ mod tests {
         settings.media_root = Some(media.clone());
         let messages = run(&settings, dir.path(), Some("nobody"), check_media_root);
         assert_eq!(ids(&messages), ["nuages.E034"], "{messages:?}");
-        assert!(messages[0].message.contains("media_root"), "{}", messages[0].message);
+        assert!(
+            messages[0].message.contains("media_root"),
+            "{}",
+            messages[0].message
+        );
         let hint = messages[0].hint.as_deref().unwrap();
-        assert!(hint.contains(&format!("chown nobody")) && hint.contains(&media.display().to_string()), "{hint}");
+        assert!(
+            hint.contains("chown nobody") && hint.contains(&media.display().to_string()),
+            "{hint}"
+        );
         assert!(run(&settings, dir.path(), Some("root"), check_media_root).is_empty());
         // Missing, in a folder nobody may write: cannot be created either.
         settings.media_root = Some(media.join("uploads"));
-        assert_eq!(ids(&run(&settings, dir.path(), Some("nobody"), check_media_root)), ["nuages.E034"]);
+        assert_eq!(
+            ids(&run(
+                &settings,
+                dir.path(),
+                Some("nobody"),
+                check_media_root
+            )),
+            ["nuages.E034"]
+        );
         settings.media_root = None;
         assert!(run(&settings, dir.path(), Some("nobody"), check_media_root).is_empty());
     }

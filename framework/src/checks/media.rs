@@ -76,7 +76,11 @@ fn source_folders(ctx: &CheckContext) -> Vec<(PathBuf, String, bool)> {
         "the project's folder (base_dir)".to_string(),
         false,
     )];
-    folders.push((settings.base_dir.join("src"), "the source folder src/".into(), true));
+    folders.push((
+        settings.base_dir.join("src"),
+        "the source folder src/".into(),
+        true,
+    ));
     for dir in &settings.template_dirs {
         folders.push((dir.clone(), "a folder of template_dirs".into(), true));
     }
@@ -108,7 +112,11 @@ pub fn check_media_root_vs_sources(ctx: &CheckContext) -> Vec<CheckMessage> {
             format!(
                 "media_root {} is {}: visitors' uploads would be written there.",
                 media.display(),
-                if real == Path::new("/") { "/" } else { "the home folder" }
+                if real == Path::new("/") {
+                    "/"
+                } else {
+                    "the home folder"
+                }
             ),
             OWN_FOLDER,
         ));
@@ -205,15 +213,41 @@ mod tests {
             template_dirs: vec![base.join("templates")],
             ..Settings::default()
         };
-        assert!(found(check_media_root_vs_static_root, &with("www/media", Some("www/static"))).is_empty());
-        assert!(found(check_media_root_vs_sources, &with("www/media", Some("www/static"))).is_empty());
-        for (media, statics) in [("www/static", "www/static"), ("www/static/up", "www/static"), ("www", "www/static")] {
-            assert_eq!(found(check_media_root_vs_static_root, &with(media, Some(statics))), ["nuages.E030"]);
+        assert!(
+            found(
+                check_media_root_vs_static_root,
+                &with("www/media", Some("www/static"))
+            )
+            .is_empty()
+        );
+        assert!(
+            found(
+                check_media_root_vs_sources,
+                &with("www/media", Some("www/static"))
+            )
+            .is_empty()
+        );
+        for (media, statics) in [
+            ("www/static", "www/static"),
+            ("www/static/up", "www/static"),
+            ("www", "www/static"),
+        ] {
+            assert_eq!(
+                found(check_media_root_vs_static_root, &with(media, Some(statics))),
+                ["nuages.E030"]
+            );
         }
         for media in ["src/uploads", "templates", "templates/../src", "."] {
-            assert_eq!(found(check_media_root_vs_sources, &with(media, None)), ["nuages.E031"], "{media}");
+            assert_eq!(
+                found(check_media_root_vs_sources, &with(media, None)),
+                ["nuages.E031"],
+                "{media}"
+            );
         }
-        let root = Settings { media_root: Some("/".into()), ..with("x", None) };
+        let root = Settings {
+            media_root: Some("/".into()),
+            ..with("x", None)
+        };
         assert!(found(check_media_root_vs_sources, &root).contains(&"nuages.E031".to_string()));
     }
 
@@ -225,17 +259,37 @@ mod tests {
             ..Settings::default()
         };
         assert!(found(check_media_url_vs_static_url, &with("/media/", "/static/")).is_empty());
-        for (media, statics) in [("/static/", "/static/"), ("/static/media/", "/static/"), ("/", "/static/")] {
-            assert_eq!(found(check_media_url_vs_static_url, &with(media, statics)), ["nuages.E032"]);
+        for (media, statics) in [
+            ("/static/", "/static/"),
+            ("/static/media/", "/static/"),
+            ("/", "/static/"),
+        ] {
+            assert_eq!(
+                found(check_media_url_vs_static_url, &with(media, statics)),
+                ["nuages.E032"]
+            );
         }
         assert!(found(check_media_url_form, &with("/media/", "/static/")).is_empty());
-        assert!(found(check_media_url_form, &with("https://cdn.example/m/", "/static/")).is_empty());
+        assert!(
+            found(
+                check_media_url_form,
+                &with("https://cdn.example/m/", "/static/")
+            )
+            .is_empty()
+        );
         let project = project_in(Path::new("."));
-        for (url, fix) in [("/media", "/media/"), ("media/", "/media/"), ("/", "/media/")] {
+        for (url, fix) in [
+            ("/media", "/media/"),
+            ("media/", "/media/"),
+            ("/", "/media/"),
+        ] {
             let settings = with(url, "/static/");
             let messages = check_media_url_form(&CheckContext::new(&settings, &project));
             assert_eq!(messages.len(), 1, "{url}");
-            assert_eq!(messages[0].hint.as_deref(), Some(format!("write media_url = \"{fix}\"").as_str()));
+            assert_eq!(
+                messages[0].hint.as_deref(),
+                Some(format!("write media_url = \"{fix}\"").as_str())
+            );
         }
     }
 }

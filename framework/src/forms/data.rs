@@ -101,12 +101,16 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 })
             }
             "multipart/form-data" => {
-                let boundary = multer::parse_boundary(content_type)
-                    .map_err(|e| Error::BadRequest(format!("multipart form without a boundary: {e}")))?;
+                let boundary = multer::parse_boundary(content_type).map_err(|e| {
+                    Error::BadRequest(format!("multipart form without a boundary: {e}"))
+                })?;
                 let constraints = multer::Constraints::new()
                     .size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
-                let multipart =
-                    multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+                let multipart = multer::Multipart::with_constraints(
+                    body.into_data_stream(),
+                    boundary,
+                    constraints,
+                );
                 read_multipart(multipart, media).await
             }
             other => Err(Error::BadRequest(format!(
@@ -116,7 +120,10 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     }
 }
 
-async fn read_multipart(mut multipart: multer::Multipart<'_>, media: Option<Media>) -> Result<FormData> {
+async fn read_multipart(
+    mut multipart: multer::Multipart<'_>,
+    media: Option<Media>,
+) -> Result<FormData> {
     let mut data = FormData {
         media,
         ..FormData::default()
@@ -151,9 +158,8 @@ fn too_large(limit: usize) -> Error {
 /// A multipart body that cannot be read: 413 when over the limit, else 400.
 pub(crate) fn multipart_error(error: multer::Error) -> Error {
     match error {
-        multer::Error::StreamSizeExceeded { limit } | multer::Error::FieldSizeExceeded { limit, .. } => {
-            too_large(limit as usize)
-        }
+        multer::Error::StreamSizeExceeded { limit }
+        | multer::Error::FieldSizeExceeded { limit, .. } => too_large(limit as usize),
         other => Error::BadRequest(format!("the multipart form cannot be read: {other}")),
     }
 }

@@ -334,10 +334,15 @@ impl FormField for NaiveDateTime {
 
     fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
         let text = input.trimmed();
-        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-            .iter()
-            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-            .ok_or_else(|| "Enter a valid date/time.".to_string())
+        [
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| "Enter a valid date/time.".to_string())
     }
 }
 
@@ -410,7 +415,8 @@ impl FormField for ModelChoice {
                 })
             })
             .ok_or_else(|| {
-                "Select a valid choice. That choice is not one of the available choices.".to_string()
+                "Select a valid choice. That choice is not one of the available choices."
+                    .to_string()
             })
     }
 }

@@ -66,7 +66,6 @@ pub use render::BoundField;
 pub use rust_decimal::Decimal;
 pub use upload::{StoredFile, UploadedFile};
 
-
 use crate::error::{Error, Problem, Result};
 
 /// The message of a required field left empty.
@@ -373,7 +372,13 @@ impl<T: Form> Binder<T> {
         let specs = T::fields();
         let choices = self.choices(&specs).await?;
         let data = FormData::from_pairs(self.initial.clone());
-        Ok(BoundForm::new(specs, choices, &data, FormErrors::default(), false))
+        Ok(BoundForm::new(
+            specs,
+            choices,
+            &data,
+            FormErrors::default(),
+            false,
+        ))
     }
 
     /// Bind `data`: the cleaned form, or the form with its errors.

@@ -90,7 +90,10 @@ impl BoundField {
         match spec.widget {
             Widget::Checkbox => {
                 let checked = self.value.is_some()
-                    && !matches!(value.to_ascii_lowercase().as_str(), "" | "false" | "0" | "off");
+                    && !matches!(
+                        value.to_ascii_lowercase().as_str(),
+                        "" | "false" | "0" | "off"
+                    );
                 format!(
                     "<input type=\"checkbox\"{attrs}{}>",
                     if checked { " checked" } else { "" }
@@ -191,10 +194,8 @@ fn error_list(errors: &[String]) -> String {
 impl BoundForm {
     /// Every field's `<p>`, after the errors of the whole form.
     pub fn as_p(&self) -> String {
-        let mut html = error_list(&self.non_field_errors).replace(
-            "class=\"errorlist\"",
-            "class=\"errorlist nonfield\"",
-        );
+        let mut html = error_list(&self.non_field_errors)
+            .replace("class=\"errorlist\"", "class=\"errorlist nonfield\"");
         for field in &self.fields {
             html.push_str(&field.html());
         }
@@ -213,7 +214,8 @@ impl BoundForm {
             .iter()
             .filter(|f| !f.errors.is_empty())
             .map(|f| {
-                let messages: Vec<Value> = f.errors.iter().map(|m| Value::from(m.as_str())).collect();
+                let messages: Vec<Value> =
+                    f.errors.iter().map(|m| Value::from(m.as_str())).collect();
                 (f.spec.name, Value::from(messages))
             })
             .collect();
@@ -221,7 +223,12 @@ impl BoundForm {
             ("fields", Value::from(fields)),
             (
                 "field_list",
-                Value::from(self.fields.iter().map(BoundField::to_value).collect::<Vec<_>>()),
+                Value::from(
+                    self.fields
+                        .iter()
+                        .map(BoundField::to_value)
+                        .collect::<Vec<_>>(),
+                ),
             ),
             ("errors", Value::from(errors)),
             (

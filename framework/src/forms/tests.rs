@@ -22,7 +22,7 @@ impl Choices for Size {
 
 const COLORS: &[(&str, &str)] = &[("red", "Red"), ("blue", "Blue")];
 
-fn no_spam(text: &String) -> std::result::Result<(), String> {
+fn no_spam(text: &str) -> std::result::Result<(), String> {
     if text.to_lowercase().contains("spam") {
         Err("No spam, please.".into())
     } else {
@@ -141,8 +141,16 @@ async fn each_field_type_says_what_is_wrong() {
             Some("-6"),
             "Ensure this value is greater than or equal to -5.",
         ),
-        ("age", Some("101"), "Ensure this value is less than or equal to 100."),
-        ("small", Some("0"), "Ensure this value is greater than or equal to 1."),
+        (
+            "age",
+            Some("101"),
+            "Ensure this value is less than or equal to 100.",
+        ),
+        (
+            "small",
+            Some("0"),
+            "Ensure this value is greater than or equal to 1.",
+        ),
         ("small", Some("x"), "Enter a whole number."),
         ("price", Some("abc"), "Enter a number."),
         ("price", Some("1e3"), "Enter a number."),
@@ -152,17 +160,37 @@ async fn each_field_type_says_what_is_wrong() {
             Some("0.49"),
             "Ensure this value is greater than or equal to 0.50.",
         ),
-        ("price", Some("10.01"), "Ensure this value is less than or equal to 10."),
+        (
+            "price",
+            Some("10.01"),
+            "Ensure this value is less than or equal to 10.",
+        ),
         ("email", Some("ada"), "Enter a valid email address."),
-        ("email", Some("ada@localhost"), "Enter a valid email address."),
-        ("email", Some("a b@example.com"), "Enter a valid email address."),
-        ("email", Some("ada@exa_mple.com"), "Enter a valid email address."),
+        (
+            "email",
+            Some("ada@localhost"),
+            "Enter a valid email address.",
+        ),
+        (
+            "email",
+            Some("a b@example.com"),
+            "Enter a valid email address.",
+        ),
+        (
+            "email",
+            Some("ada@exa_mple.com"),
+            "Enter a valid email address.",
+        ),
         ("email", None, REQUIRED),
         ("site", Some("javascript:alert(1)"), "Enter a valid URL."),
         ("site", Some("ftp://example.com/"), "Enter a valid URL."),
         ("site", Some("example.com"), "Enter a valid URL."),
         ("site", Some("http://exa mple.com"), "Enter a valid URL."),
-        ("site", Some("https://user@example.com"), "Enter a valid URL."),
+        (
+            "site",
+            Some("https://user@example.com"),
+            "Enter a valid URL.",
+        ),
         (
             "color",
             Some("green"),
@@ -195,7 +223,9 @@ async fn every_field_error_is_reported_at_once_with_the_values_typed() {
         .unwrap_err();
     assert!(form.is_bound());
     let errors = form.errors();
-    for field in ["name", "age", "price", "email", "color", "size", "day", "at"] {
+    for field in [
+        "name", "age", "price", "email", "color", "size", "day", "at",
+    ] {
         assert!(errors.contains_key(field), "{field}: {errors:?}");
     }
     for optional in ["small", "site", "when", "agree"] {
@@ -214,7 +244,10 @@ async fn every_field_error_is_reported_at_once_with_the_values_typed() {
          value=\"old\"></p>"
     ), "{html}");
     assert!(html.contains("<label for=\"id_color\">Favourite colour:</label>"));
-    assert!(html.contains("<option value=\"l\">Large</option>"), "{html}");
+    assert!(
+        html.contains("<option value=\"l\">Large</option>"),
+        "{html}"
+    );
 }
 
 #[derive(Debug, Form)]
@@ -241,14 +274,20 @@ async fn the_clean_step_runs_once_every_field_is_valid() {
         .unwrap_err();
     assert_eq!(form.non_field_errors(), ["The two passwords differ."]);
     assert_eq!(form.errors()["again"], ["Type the same password again."]);
-    assert!(form.as_p().starts_with(
-        "<ul class=\"errorlist nonfield\"><li>The two passwords differ.</li></ul>"
-    ));
+    assert!(
+        form.as_p().starts_with(
+            "<ul class=\"errorlist nonfield\"><li>The two passwords differ.</li></ul>"
+        )
+    );
     // A field error stops before the clean step.
     let form = bind::<Signup>(&[("password", "a")]).await.unwrap_err();
     assert!(form.non_field_errors().is_empty());
     assert_eq!(form.errors()["again"], [REQUIRED]);
-    assert!(bind::<Signup>(&[("password", "a"), ("again", "a")]).await.is_ok());
+    assert!(
+        bind::<Signup>(&[("password", "a"), ("again", "a")])
+            .await
+            .is_ok()
+    );
 }
 
 #[derive(Debug, Form)]
@@ -313,7 +352,13 @@ async fn a_model_choice_accepts_only_the_ids_of_its_query() {
          <option value=\"1\">Not much</option><option value=\"2\">The &lt;sky&gt;</option></select>"
     );
 
-    let unbound = Vote::binder().db(&pool).arg(1).initial("choice", "2").unbound().await.unwrap();
+    let unbound = Vote::binder()
+        .db(&pool)
+        .arg(1)
+        .initial("choice", "2")
+        .unbound()
+        .await
+        .unwrap();
     assert!(!unbound.is_bound());
     assert!(unbound.errors().is_empty());
     assert!(unbound.as_p().contains("<option value=\"2\" selected>"));
@@ -339,13 +384,18 @@ async fn a_form_with_a_file_field_needs_media_root() {
         .await
         .unwrap_err();
     let problem = error.problem();
-    assert!(problem.message.contains("media_root is not set"), "{problem:?}");
+    assert!(
+        problem.message.contains("media_root is not set"),
+        "{problem:?}"
+    );
     assert!(problem.hint.unwrap().contains("media_root = \"media\""));
 }
 
 #[tokio::test]
 async fn the_tera_value_keeps_markup_safe_and_values_escaped() {
-    let form = bind::<Signup>(&[("password", "\"><b>x</b>")]).await.unwrap_err();
+    let form = bind::<Signup>(&[("password", "\"><b>x</b>")])
+        .await
+        .unwrap_err();
     let mut tera = tera::Tera::new();
     tera.add_raw_template(
         "f.html",

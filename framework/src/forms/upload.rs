@@ -165,7 +165,8 @@ impl UploadedFile {
             None => random_hex()?,
         };
         let path = dir.join(&file_name);
-        temp.persist_noclobber(&path).map_err(|e| Error::Io(e.error))?;
+        temp.persist_noclobber(&path)
+            .map_err(|e| Error::Io(e.error))?;
         let name = format!("{folder}/{file_name}");
         Ok(StoredFile {
             url: format!("{}{name}", self.media.url),

@@ -109,4 +109,3 @@ impl RawResponse {
         self.raw.windows(needle.len()).any(|w| w == needle)
     }
 }
-

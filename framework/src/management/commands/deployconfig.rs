@@ -959,13 +959,20 @@ mod tests {
             "add_header Content-Security-Policy \"default-src 'none'; sandbox\" always;"
         ));
         let text = apache(&site(&settings), &tls()).unwrap();
-        assert!(text.contains("Alias /media/ /srv/mysite/www_dir/media/"), "{text}");
+        assert!(
+            text.contains("Alias /media/ /srv/mysite/www_dir/media/"),
+            "{text}"
+        );
         assert!(text.contains("ProxyPass /media/ !"));
         let elsewhere = Settings {
             media_url: "https://uploads.example.com/".into(),
             ..settings.clone()
         };
-        assert!(!nginx(&site(&elsewhere), &tls()).unwrap().contains("media_root"));
+        assert!(
+            !nginx(&site(&elsewhere), &tls())
+                .unwrap()
+                .contains("media_root")
+        );
     }
 
     #[test]
