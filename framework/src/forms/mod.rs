@@ -5,7 +5,7 @@
 //! ```
 //! use nuages::forms::{Clean, Email, Form, FormData, FormErrors};
 //!
-//! #[derive(Form)]
+//! #[derive(Debug, Form)]
 //! #[form(clean)]
 //! struct Contact {
 //!     #[form(max_length = 100)]
