@@ -175,6 +175,21 @@ async fn a_form_comes_back_with_the_values_typed_escaped_and_its_errors() {
         .await;
     assert_eq!(response.text(), "thanks ada@example.com (2 copies)");
 
+    let empty = client
+        .request(Method::POST, "/contact/")
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(empty.status, 200, "a POST without a body submitted nothing");
+    assert!(empty.text().contains("<li>This field is required.</li>"));
+    let json = client
+        .request(Method::POST, "/contact/")
+        .json(&serde_json::json!({"name": "Ada"}))
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(json.status, 400, "a form is not JSON");
+
     let refused = client
         .post_form(
             "/contact/",

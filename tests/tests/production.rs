@@ -237,8 +237,9 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     }
     let app_log = server.output();
     assert!(app_log.contains("\"GET / HTTP/1.1\" 200"), "{app_log}");
+    // (nginx passes a path with `..` on to the application as it came: 404 there.)
     assert!(
-        !app_log.contains("/media/"),
+        !app_log.contains("/media/avatars") && !app_log.contains("/media/.incoming"),
         "uploads reached the app: {app_log}"
     );
     assert!(

@@ -91,6 +91,17 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
             .trim()
             .to_ascii_lowercase();
         match essence.as_str() {
+            // A POST without a body (nor its type) submitted nothing.
+            "" if parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_none_or(|length| length == "0") =>
+            {
+                Ok(FormData {
+                    media,
+                    ..FormData::default()
+                })
+            }
             "application/x-www-form-urlencoded" => {
                 let bytes = axum::body::to_bytes(body, limit)
                     .await
