@@ -410,3 +410,34 @@ fn without_media_root_an_upload_is_refused_naming_the_setting() {
         "no temporary file is left"
     );
 }
+
+#[tokio::test]
+async fn the_application_serves_uploads_only_where_it_serves_static_sources() {
+    let site = Site::new("media_root = \"media\"\n");
+    write(&site.media().join("avatars/a.txt"), "uploaded");
+    let settings = || {
+        let mut settings = nuages::conf::Settings::load(site.dir.join("settings.toml")).unwrap();
+        settings.debug = false;
+        settings.allowed_hosts = vec!["localhost".into()];
+        settings
+    };
+    let production =
+        Application::new(Project::new("site", &site.dir).urls(urls), settings()).unwrap();
+    let insecure = production
+        .clone()
+        .with_static_serving(nuages::staticfiles::StaticServing::Sources)
+        .unwrap();
+    assert_eq!(
+        Client::new(production)
+            .get("/media/avatars/a.txt")
+            .await
+            .status,
+        404
+    );
+    let served = Client::new(insecure).get("/media/avatars/a.txt").await;
+    assert_eq!(
+        served.status, 200,
+        "runserver --insecure serves uploads too"
+    );
+    assert_eq!(served.text(), "uploaded");
+}

@@ -1,6 +1,6 @@
 //! The derive macros of Nuages, re-exported by the `nuages` crate: write
-//! `use nuages::forms::Form;` and `#[derive(Form)]`, never this crate's
-//! name. The generated code names the framework as `::nuages`, so a crate
+//! `use nuages::forms::Form;` and `#[derive(Form)]` (or `Choices`), never
+//! this crate's name. The generated code names the framework as `::nuages`, so a crate
 //! using the derive depends on `nuages` (as generated projects do).
 
 use proc_macro::TokenStream;
@@ -24,6 +24,86 @@ pub fn derive_form(input: TokenStream) -> TokenStream {
     match expand(&input) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// `#[derive(Choices)]`: an enum of unit variants whose variants are a
+/// form field's choices. Each variant's value is its name in snake_case and
+/// its label its name in words (`ExtraLarge`: `extra_large`, "Extra large"),
+/// unless `#[choice(value = "…", label = "…")]` says otherwise.
+#[proc_macro_derive(Choices, attributes(choice))]
+pub fn derive_choices(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    match expand_choices(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+fn expand_choices(input: &DeriveInput) -> syn::Result<Tokens> {
+    let Data::Enum(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.span(),
+            "#[derive(Choices)] needs an enum of unit variants",
+        ));
+    };
+    let mut entries = Vec::new();
+    for variant in &data.variants {
+        if !matches!(variant.fields, Fields::Unit) {
+            return Err(syn::Error::new(
+                variant.span(),
+                "#[derive(Choices)] needs unit variants (no fields)",
+            ));
+        }
+        let name = variant.ident.to_string();
+        let mut value = snake_case(&name);
+        let mut label = words(&name);
+        for attr in variant.attrs.iter().filter(|a| a.path().is_ident("choice")) {
+            attr.parse_nested_meta(|meta| {
+                let text: syn::LitStr = meta.value()?.parse()?;
+                if meta.path.is_ident("value") {
+                    value = text.value();
+                } else if meta.path.is_ident("label") {
+                    label = text.value();
+                } else {
+                    return Err(meta.error("the keys of #[choice] are value and label"));
+                }
+                Ok(())
+            })?;
+        }
+        let ident = &variant.ident;
+        entries.push(quote! { (Self::#ident, #value, #label) });
+    }
+    let ident = &input.ident;
+    let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_generics ::nuages::forms::Choices for #ident #type_generics #where_clause {
+            fn choices() -> ::std::vec::Vec<(Self, &'static str, &'static str)> {
+                ::std::vec![#(#entries),*]
+            }
+        }
+    })
+}
+
+/// `ExtraLarge` → `extra_large`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// `ExtraLarge` → `Extra large`.
+fn words(name: &str) -> String {
+    let snake = snake_case(name).replace('_', " ");
+    let mut chars = snake.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => snake,
     }
 }
 

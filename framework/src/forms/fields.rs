@@ -347,7 +347,9 @@ impl FormField for NaiveDateTime {
 }
 
 /// An enum whose variants are a field's choices: the value sent, and the
-/// label shown.
+/// label shown. Derive it (`#[derive(Choices)]`, with `#[choice(value =
+/// "…", label = "…")]` on a variant to change the defaults: its name in
+/// snake_case and in words), or write it:
 ///
 /// ```
 /// use nuages::forms::Choices;
@@ -358,6 +360,12 @@ impl FormField for NaiveDateTime {
 ///         vec![(Size::Small, "s", "Small"), (Size::Large, "l", "Large")]
 ///     }
 /// }
+///
+/// #[derive(Debug, PartialEq, Choices)]
+/// enum Plan { Free, #[choice(label = "Pro (yearly)")] ProYearly }
+/// assert_eq!(Plan::choices()[1].1, "pro_yearly");
+/// assert_eq!(Plan::choices()[1].2, "Pro (yearly)");
+/// assert_eq!(Plan::choices()[0].2, "Free");
 /// ```
 pub trait Choices: Sized {
     /// Each variant with its value and label, in the order shown.

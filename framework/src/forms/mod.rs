@@ -61,7 +61,7 @@ use sqlx::{AnyPool, Row};
 
 pub use data::FormData;
 pub use fields::{Choices, Email, FormField, Input, ModelChoice, Url, Widget};
-pub use nuages_derive::Form;
+pub use nuages_derive::{Choices, Form};
 pub use render::BoundField;
 pub use rust_decimal::Decimal;
 pub use upload::{StoredFile, UploadedFile};

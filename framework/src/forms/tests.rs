@@ -20,6 +20,14 @@ impl Choices for Size {
     }
 }
 
+#[derive(Debug, PartialEq, Clone, Copy, Choices)]
+enum Plan {
+    Free,
+    #[choice(value = "pro", label = "Professional")]
+    ProYearly,
+    ExtraLarge,
+}
+
 const COLORS: &[(&str, &str)] = &[("red", "Red"), ("blue", "Blue")];
 
 fn no_spam(text: &str) -> std::result::Result<(), String> {
@@ -46,6 +54,8 @@ struct Everything {
     #[form(choices = COLORS, label = "Favourite colour")]
     color: String,
     size: Size,
+    #[form(help_text = "Pick one <plan>")]
+    plan: Option<Plan>,
     day: NaiveDate,
     at: NaiveTime,
     when: Option<NaiveDateTime>,
@@ -107,12 +117,20 @@ async fn a_valid_submission_gives_the_typed_struct() {
     let mut more = valid();
     more.retain(|(k, _)| *k != "agree");
     more.extend([
+        ("plan", "pro"),
         ("small", "3"),
         ("site", "https://example.com/a?b=c"),
         ("when", "2026-01-02T03:04"),
     ]);
     let form = bind::<Everything>(&more).await.unwrap();
     assert!(!form.agree, "an unchecked box is false, not missing");
+    assert_eq!(form.plan, Some(Plan::ProYearly));
+    let mut extra = valid();
+    extra.push(("plan", "extra_large"));
+    assert_eq!(
+        bind::<Everything>(&extra).await.unwrap().plan,
+        Some(Plan::ExtraLarge)
+    );
     assert_eq!(form.small, Some(3));
     assert_eq!(form.site.unwrap().as_str(), "https://example.com/a?b=c");
     assert_eq!(form.when.unwrap().to_string(), "2026-01-02 03:04:00");
@@ -202,6 +220,11 @@ async fn each_field_type_says_what_is_wrong() {
             "Select a valid choice. m is not one of the available choices.",
         ),
         ("size", None, REQUIRED),
+        (
+            "plan",
+            Some("ProYearly"),
+            "Select a valid choice. ProYearly is not one of the available choices.",
+        ),
         ("day", Some("10/12/1815"), "Enter a valid date."),
         ("day", Some("1815-02-30"), "Enter a valid date."),
         ("at", Some("25:00"), "Enter a valid time."),
