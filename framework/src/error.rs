@@ -121,6 +121,9 @@ pub enum Error {
     /// 400: what is wrong with the request (shown in debug only).
     #[error("Bad Request: {0}")]
     BadRequest(String),
+    /// 413: what was too large (shown in debug only).
+    #[error("Payload Too Large: {0}")]
+    PayloadTooLarge(String),
     /// 403: why it is refused (shown in debug only).
     #[error("Forbidden: {0}")]
     Forbidden(String),
@@ -141,6 +144,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

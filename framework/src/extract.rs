@@ -10,6 +10,7 @@
 //! | [`Urls`] | reversing URL names |
 //! | [`Session`] | the visitor's session (the `session` middleware) |
 //! | [`CsrfToken`] | the CSRF token, for forms not rendered by a template |
+//! | [`FormData`](crate::forms::FormData) | what a form submitted (with its files), to bind to a [`Form`](crate::forms::Form) |
 //! | [`Data<T>`] | a value shared with [`Project::state`](crate::Project::state) |
 //! | [`Config<T>`] | a section of the settings of the project's own ([`Project::settings_section`](crate::Project::settings_section)) |
 //! | [`SettingsRef`] | the loaded settings |

@@ -6,7 +6,8 @@
 //! state → request log → response headers (of security and xframe, when listed)
 //!       → error pages → panic guard → allowed hosts → body limit
 //!       → middleware from settings (security's https redirect, session, common, csrf)
-//!       → static files under static_url (development; see [`Application::with_static_serving`])
+//!       → static files under static_url, uploads under media_url
+//!         (development; see [`Application::with_static_serving`])
 //!       → URL resolver → view
 //! ```
 
@@ -189,6 +190,12 @@ fn build_router(
     if let Some(files) = StaticHandler::new(serving, settings, &state.apps) {
         stack = stack.layer(axum::middleware::from_fn_with_state(
             Arc::new(files),
+            crate::staticfiles::serve::middleware,
+        ));
+    }
+    if let Some(media) = StaticHandler::media(serving, settings) {
+        stack = stack.layer(axum::middleware::from_fn_with_state(
+            Arc::new(media),
             crate::staticfiles::serve::middleware,
         ));
     }

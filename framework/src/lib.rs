@@ -60,6 +60,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+// The derives name the framework `::nuages`, inside it too.
+extern crate self as nuages;
+
 pub(crate) mod autoreload;
 pub mod cache;
 pub mod checks;
@@ -67,6 +70,7 @@ pub mod conf;
 pub mod db;
 mod error;
 pub mod extract;
+pub mod forms;
 mod handler;
 pub(crate) mod logging;
 pub mod mail;

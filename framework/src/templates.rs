@@ -1,6 +1,7 @@
 //! Tera templates: the project's `template_dirs` first, then each app's
 //! `templates/`; autoescape on for `.html`; the functions `url()`, `static()`,
-//! `csrf_input()` and `csrf_token()`; `messages` (with the `messages`
+//! `csrf_input()`, `csrf_token()` and `render_form(form=…)` (a bound form with
+//! its CSRF input, see [`crate::forms`]); `messages` (with the `messages`
 //! middleware, see [`crate::messages`]); edits seen on the next render in debug.
 //!
 //! Views render through the [`Templates`] extractor:
@@ -412,7 +413,7 @@ fn syntax_hint(error: &tera::Error, files: &[TemplateFile], resolver: &Resolver)
     ))
 }
 
-/// `url()`, `static()`, `csrf_token()` and `csrf_input()`.
+/// `url()`, `static()`, `csrf_token()`, `csrf_input()` and `render_form()`.
 fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: StaticUrlFn) {
     tera.register_function("url", move |kwargs: Kwargs, _: &State| {
         let name: String = kwargs.must_get::<&str>("name")?.to_string();
@@ -437,6 +438,25 @@ fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: Stat
         let token = csrf_token(state)?;
         Ok::<_, tera::Error>(Value::safe_string(&format!(
             "<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{}\">",
+            crate::views::escape_html(&token)
+        )))
+    });
+    // A bound form as a whole (see `forms::BoundForm`): the CSRF input,
+    // then the form's own already escaped HTML.
+    tera.register_function("render_form", |kwargs: Kwargs, state: &State| {
+        let form: Value = kwargs.must_get("form")?;
+        let fields = form
+            .as_map()
+            .and_then(|map| map.get(&tera::value::Key::Str("as_p")))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                tera::Error::message(
+                    "render_form(form=…) takes a form: a BoundForm put in the context",
+                )
+            })?;
+        let token = csrf_token(state)?;
+        Ok::<_, tera::Error>(Value::safe_string(&format!(
+            "<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{}\">{fields}",
             crate::views::escape_html(&token)
         )))
     });

@@ -13,6 +13,9 @@ use nuages::staticfiles::{StaticServing, Summary};
 use nuages::test::Client;
 use nuages::{Application, Project};
 
+mod support;
+use support::Listening;
+
 const SITE_CSS: &str =
     "body { margin: 0 auto; color: #333; font-family: system-ui, sans-serif; }\n";
 
@@ -352,105 +355,6 @@ async fn nothing_outside_the_source_folders_is_served() {
     }
     // The files themselves are fine.
     assert_eq!(client.get("/static/css/site.css").await.status, 200);
-}
-
-/// An application answering on a real loopback socket, for raw requests
-/// that no client normalises; stopped when dropped.
-struct Listening {
-    addr: std::net::SocketAddr,
-    runtime: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Listening {
-    fn start(application: Application) -> Listening {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
-            let _ = stopped.await;
-        }));
-        Listening {
-            addr,
-            runtime,
-            stop: Some(stop),
-            server: Some(server),
-        }
-    }
-
-    /// `GET path` with these extra header lines, on a new connection.
-    fn get(&self, path: &str, headers: &str) -> RawResponse {
-        use std::io::Write;
-        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        RawResponse::parse(raw)
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            self.runtime.block_on(server).unwrap().unwrap();
-        }
-    }
-}
-
-/// A response as it came off the wire.
-struct RawResponse {
-    raw: Vec<u8>,
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn parse(raw: Vec<u8>) -> RawResponse {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(raw.len(), |p| p + 4);
-        let head = String::from_utf8_lossy(&raw[..split]).to_string();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        RawResponse {
-            body: raw[split..].to_vec(),
-            raw,
-            status,
-            head,
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim()
-                .eq_ignore_ascii_case(name)
-                .then_some(value.trim())
-        })
-    }
-
-    /// Whether the bytes on the wire hold `needle` anywhere.
-    fn holds(&self, needle: &[u8]) -> bool {
-        self.raw.windows(needle.len()).any(|w| w == needle)
-    }
 }
 
 #[test]

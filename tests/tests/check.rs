@@ -370,12 +370,7 @@ fn check_deploy_reports_a_redis_cache_reachable_from_outside() {
             "The cache 'default' is on the public address 203.0.113.7",
         ),
     ] {
-        let line = stderr
-            .lines()
-            .position(|l| l.starts_with(&format!("?: ({id}) {says}")))
-            .unwrap_or_else(|| panic!("{id} missing: {stderr}"));
-        let hint = stderr.lines().nth(line + 1).unwrap();
-        assert!(hint.starts_with("\tHINT: "), "{id} has no hint: {hint:?}");
+        hint_of(&stderr, id, says);
     }
     assert!(!stderr.contains("hunter2"), "never the password: {stderr}");
 }
@@ -415,4 +410,47 @@ fn check_reports_a_cache_the_application_would_refuse_naming_the_key() {
     );
     assert!(!stderr.contains("nuages.E024"), "{stdout}{stderr}");
     assert!(!stderr.contains("nuages.W013"), "{stdout}{stderr}");
+}
+
+/// The hint of the finding `?: (id) says…` in a report; fails without one.
+fn hint_of<'a>(report: &'a str, id: &str, says: &str) -> &'a str {
+    let line = report
+        .lines()
+        .position(|l| l.starts_with(&format!("?: ({id}) {says}")))
+        .unwrap_or_else(|| panic!("{id} missing: {report}"));
+    let hint = report.lines().nth(line + 1).unwrap();
+    hint.strip_prefix("\tHINT: ")
+        .unwrap_or_else(|| panic!("{id} has no hint: {hint:?}"))
+}
+
+#[test]
+fn check_deploy_reports_uploads_mixed_with_static_files_or_sources() {
+    let project = GeneratedProject::new("media_site");
+    project.write(
+        "settings.media.toml",
+        "extends = \"settings.toml\"\nstatic_root = \"www_dir/static\"\n\
+         media_root = \"www_dir/static/uploads\"\nmedia_url = \"/static/\"\n",
+    );
+    project.write(
+        "settings.media2.toml",
+        "extends = \"settings.toml\"\nmedia_root = \"src/uploads\"\nmedia_url = \"media\"\n",
+    );
+    let (output, stdout, stderr) =
+        project.manage(&["check", "--deploy", "--settings", "settings.media.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let hint = hint_of(&stderr, "nuages.E030", "media_root ");
+    assert!(hint.contains("media_root = \"www_dir/media\""), "{hint}");
+    let hint = hint_of(
+        &stderr,
+        "nuages.E032",
+        "media_url \"/static/\" is the same as static_url",
+    );
+    assert!(hint.contains("media_url = \"/media/\""), "{hint}");
+
+    let (output, stdout, stderr) =
+        project.manage(&["check", "--deploy", "--settings", "settings.media2.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    hint_of(&stderr, "nuages.E031", "media_root ");
+    let hint = hint_of(&stderr, "nuages.E033", "media_url \"media\"");
+    assert_eq!(hint, "write media_url = \"/media/\"");
 }

@@ -80,9 +80,12 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     let socket = work.join("run/deployed.sock");
     // serve_bind tells both serve and deployconfig where the application listens.
     let bind = format!("unix:{}", socket.display());
+    // Uploads go to media_root (relative to the project's folder).
+    let media = project.dir.join("www_dir/media");
     let server = Server::start(
         production(&project)
             .env("NUAGES_SERVE_BIND", &bind)
+            .env("NUAGES_MEDIA_ROOT", "www_dir/media")
             .arg("serve"),
         work,
         "serve",
@@ -103,7 +106,9 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     );
 
     let (site, stderr, addr) = deployconfig_nginx(
-        production(&project).env("NUAGES_SERVE_BIND", &bind),
+        production(&project)
+            .env("NUAGES_SERVE_BIND", &bind)
+            .env("NUAGES_MEDIA_ROOT", "www_dir/media"),
         work,
         &[],
     );
@@ -180,8 +185,41 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         403,
         "no directory listing"
     );
+    // Uploaded files: by nginx, from media_root, as inert content.
+    std::fs::create_dir_all(media.join("avatars")).unwrap();
+    std::fs::create_dir_all(media.join(".incoming")).unwrap();
+    std::fs::write(
+        media.join("avatars/0123abcd.html"),
+        "<script>alert(1)</script>",
+    )
+    .unwrap();
+    std::fs::write(media.join(".incoming/upload-waiting"), "not yet saved").unwrap();
+    let upload = http(addr, "GET", "/media/avatars/0123abcd.html", &host, "").unwrap();
+    assert_eq!(upload.status, 200, "{upload:?}");
+    assert_eq!(upload.body, "<script>alert(1)</script>");
+    assert_eq!(
+        upload.header("content-security-policy"),
+        Some("default-src 'none'; sandbox"),
+        "{upload:?}"
+    );
+    assert_eq!(upload.header("x-content-type-options"), Some("nosniff"));
+    for hidden in [
+        "/media/.incoming/upload-waiting",
+        "/media/../settings.production.toml",
+    ] {
+        assert_eq!(
+            http(addr, "GET", hidden, &host, "").unwrap().status,
+            404,
+            "{hidden}"
+        );
+    }
     let app_log = server.output();
     assert!(app_log.contains("\"GET / HTTP/1.1\" 200"), "{app_log}");
+    // (nginx passes a path with `..` on to the application as it came: 404 there.)
+    assert!(
+        !app_log.contains("/media/avatars") && !app_log.contains("/media/.incoming"),
+        "uploads reached the app: {app_log}"
+    );
     assert!(
         !app_log.contains("/static/"),
         "static files reached the app: {app_log}"

@@ -1,8 +1,8 @@
 //! The views of the polls app, as in Django's tutorial.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use nuages::forms::{Form, FormData, ModelChoice};
 use nuages::prelude::*;
 
 use super::PollsSettings;
@@ -76,6 +76,15 @@ pub async fn results(
     )
 }
 
+/// The vote form: one choice among those of the question (`$1`), checked
+/// against the database when the form is bound.
+#[derive(Debug, Form)]
+pub struct VoteForm {
+    /// The choice voted for.
+    #[form(query = "SELECT id, choice_text FROM polls_choice WHERE question_id = $1 ORDER BY id")]
+    pub choice: ModelChoice,
+}
+
 /// `/polls/<id>/vote/` (POST): count the vote and redirect to the results,
 /// or show the form again when no valid choice was picked.
 pub async fn vote(
@@ -85,13 +94,18 @@ pub async fn vote(
     Db(pool): Db,
     since_start: Data<VotesSinceStart>,
     messages: Messages,
-    Form(form): Form<HashMap<String, String>>,
+    data: FormData,
 ) -> Result<Response> {
     let question = question_or_404(&pool, question_id).await?;
-    let chosen = form.get("choice").and_then(|c| c.parse::<i64>().ok());
-    let counted = match chosen {
-        Some(choice_id) => Choice::vote(&pool, question.id, choice_id).await?,
-        None => false,
+    let voted = VoteForm::binder()
+        .db(&pool)
+        .arg(question.id)
+        .bind(&data)
+        .await?;
+    let counted = match voted {
+        // A choice deleted since the form was bound is not counted either.
+        Ok(form) => Choice::vote(&pool, question.id, form.choice.id).await?,
+        Err(_) => false,
     };
     if !counted {
         let choices = Choice::of(&pool, question.id).await?;

@@ -52,6 +52,12 @@ pub(crate) fn checks() -> Vec<Check> {
             run: check_log_file,
         },
         Check {
+            name: "media_root_writable",
+            tags: &["files", "media"],
+            deploy: false,
+            run: check_media_root,
+        },
+        Check {
             name: "socket_creatable",
             tags: &["files"],
             deploy: true,
@@ -631,6 +637,31 @@ pub(crate) fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
     check_file(&who, file, &subject)
 }
 
+/// `nuages.E034`: the server's user cannot write `media_root` (or create
+/// it), so every upload would fail.
+pub(crate) fn check_media_root(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Some(root) = &ctx.settings.media_root else {
+        return vec![];
+    };
+    let Some(who) = server_identity(ctx) else {
+        return vec![];
+    };
+    let subject = Subject {
+        error_id: "nuages.E034",
+        warning_id: "nuages.E034",
+        level: Level::Error,
+        what: "the uploads folder",
+        setting: "media_root",
+        writes_folder: true,
+        note: None,
+    };
+    // Uploads are files created in media_root: judge it as their folder.
+    check_creatable(&who, &root.join(".upload"), &subject)
+        .into_iter()
+        .filter(CheckMessage::is_serious)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -1111,5 +1142,41 @@ mod tests {
             "{}",
             messages[0].message
         );
+    }
+
+    #[test]
+    fn media_root_must_be_writable_by_the_server_user() {
+        let dir = reachable_tempdir();
+        let media = dir.path().join("media");
+        std::fs::create_dir(&media).unwrap();
+        chmod(&media, 0o755);
+        let mut settings = settings_in(dir.path());
+        settings.media_root = Some(media.clone());
+        let messages = run(&settings, dir.path(), Some("nobody"), check_media_root);
+        assert_eq!(ids(&messages), ["nuages.E034"], "{messages:?}");
+        assert!(
+            messages[0].message.contains("media_root"),
+            "{}",
+            messages[0].message
+        );
+        let hint = messages[0].hint.as_deref().unwrap();
+        assert!(
+            hint.contains("chown nobody") && hint.contains(&media.display().to_string()),
+            "{hint}"
+        );
+        assert!(run(&settings, dir.path(), Some("root"), check_media_root).is_empty());
+        // Missing, in a folder nobody may write: cannot be created either.
+        settings.media_root = Some(media.join("uploads"));
+        assert_eq!(
+            ids(&run(
+                &settings,
+                dir.path(),
+                Some("nobody"),
+                check_media_root
+            )),
+            ["nuages.E034"]
+        );
+        settings.media_root = None;
+        assert!(run(&settings, dir.path(), Some("nobody"), check_media_root).is_empty());
     }
 }

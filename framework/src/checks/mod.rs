@@ -63,6 +63,7 @@ pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod email;
 pub mod files;
+pub(crate) mod media;
 mod raw;
 mod report;
 pub(crate) mod security;
@@ -291,6 +292,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(startup::checks());
     checks.extend(security::checks());
     checks.extend(staticfiles::checks());
+    checks.extend(media::checks());
     checks.extend(files::checks());
     checks.extend(database::checks());
     checks.extend(cache::checks());

@@ -48,14 +48,14 @@ pub fn checks() -> Vec<Check> {
 
 /// How the static root relates to a source folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
+pub(crate) enum Relation {
     Same,
     Inside,
     Contains,
 }
 
 impl Relation {
-    fn of(root: &Path, source: &Path) -> Option<Relation> {
+    pub(crate) fn of(root: &Path, source: &Path) -> Option<Relation> {
         if root == source {
             Some(Relation::Same)
         } else if root.starts_with(source) {
@@ -67,7 +67,7 @@ impl Relation {
         }
     }
 
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Relation::Same => "is",
             Relation::Inside => "is inside",
@@ -216,7 +216,7 @@ pub fn check_static_root_collected(ctx: &CheckContext) -> Vec<CheckMessage> {
 
 /// `path` with `.` and `..` resolved and the symbolic links of its longest
 /// existing prefix followed, so that two spellings of a folder compare equal.
-fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     let mut clean = PathBuf::new();
     for component in path.components() {
         match component {

@@ -96,6 +96,8 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("template_dirs", Kind::List),
     ("static_url", Kind::String),
     ("static_root", Kind::String),
+    ("media_url", Kind::String),
+    ("media_root", Kind::String),
     ("staticfiles_dirs", Kind::List),
     (
         "staticfiles_storage",
@@ -232,6 +234,7 @@ mod tests {
         let serialized = toml::Table::try_from(Settings {
             secret_key: Some("k".into()),
             static_root: Some("s".into()),
+            media_root: Some("m".into()),
             log_file: Some("l".into()),
             secure_proxy_ssl_header: Some(vec![]),
             serve_user: Some("u".into()),

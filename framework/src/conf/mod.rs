@@ -58,6 +58,10 @@ pub struct Settings {
     pub static_url: String,
     /// Where `collectstatic` gathers static files for the web server.
     pub static_root: Option<PathBuf>,
+    /// URL prefix of uploaded files (`media_root`).
+    pub media_url: String,
+    /// Where uploaded files are stored; unset: file uploads are refused.
+    pub media_root: Option<PathBuf>,
     /// Extra static source folders, each `"path"` or `"prefix=path"`.
     pub staticfiles_dirs: Vec<String>,
     /// `plain`, or `manifest` for content-hashed names.
@@ -386,6 +390,8 @@ impl Default for Settings {
             template_dirs: vec![PathBuf::from("templates")],
             static_url: "/static/".into(),
             static_root: None,
+            media_url: "/media/".into(),
+            media_root: None,
             staticfiles_dirs: vec![],
             staticfiles_storage: StaticfilesStorage::Plain,
             log_level: LogLevel::Info,
@@ -518,6 +524,9 @@ impl Settings {
             *dir = absolute(dir);
         }
         if let Some(root) = &mut self.static_root {
+            *root = absolute(root);
+        }
+        if let Some(root) = &mut self.media_root {
             *root = absolute(root);
         }
         if let Some(file) = &mut self.log_file {

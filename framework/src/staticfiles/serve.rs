@@ -1,4 +1,6 @@
-//! Serving static files from the application, under `static_url`.
+//! Serving static files from the application, under `static_url`, and in
+//! development the uploaded files of `media_root` under `media_url` (with
+//! `Content-Security-Policy: default-src 'none'; sandbox`).
 //!
 //! In development (`debug = true`, or `runserver --insecure`) files come
 //! straight from the source folders through the [`Finder`], so no
@@ -43,6 +45,10 @@ pub(crate) const NO_CACHE: &str = "no-cache";
 /// `Cache-Control` of content-hashed names: cache for a year.
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// `Content-Security-Policy` of uploaded files: an uploaded HTML or SVG
+/// file runs no script and loads nothing (the nginx config sends the same).
+pub(crate) const MEDIA_CSP: &str = "default-src 'none'; sandbox";
+
 /// Whether and from where the application serves `static_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StaticServing {
@@ -70,6 +76,11 @@ impl StaticServing {
 enum Files {
     Sources(Finder),
     Collected {
+        root: PathBuf,
+        ignore: IgnorePatterns,
+    },
+    /// Uploaded files in `media_root` (development only).
+    Media {
         root: PathBuf,
         ignore: IgnorePatterns,
     },
@@ -105,6 +116,29 @@ impl StaticHandler {
         Some(StaticHandler { prefix, files })
     }
 
+    /// The handler of `media_url`, serving the uploads in `media_root`
+    /// (where the forms save them) by the same rules as static files: for
+    /// development, when static files come from the sources. `None` when
+    /// `media_root` is unset or `media_url` is not a path of this site.
+    pub fn media(mode: StaticServing, settings: &Settings) -> Option<StaticHandler> {
+        let prefix = settings.media_url.clone();
+        if mode != StaticServing::Sources
+            || !prefix.starts_with('/')
+            || !prefix.ends_with('/')
+            || prefix == "/"
+        {
+            return None;
+        }
+        Some(StaticHandler {
+            prefix,
+            files: Files::Media {
+                root: settings.media_root.clone()?,
+                // Dot names: the `.incoming` folder of uploads not saved yet.
+                ignore: IgnorePatterns::default(),
+            },
+        })
+    }
+
     /// Whether this handler answers `request`.
     pub fn handles(&self, method: &Method, path: &str) -> bool {
         (method == Method::GET || method == Method::HEAD) && path.starts_with(&self.prefix)
@@ -115,7 +149,9 @@ impl StaticHandler {
     fn locate(&self, name: &str) -> Option<Located<'_>> {
         match &self.files {
             Files::Sources(finder) => finder.locate(name),
-            Files::Collected { root, ignore } => Located::new(root, name, ignore),
+            Files::Collected { root, ignore } | Files::Media { root, ignore } => {
+                Located::new(root, name, ignore)
+            }
         }
     }
 
@@ -156,6 +192,17 @@ impl StaticHandler {
             && status.is_success()
         {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding.name()));
+        }
+        if matches!(self.files, Files::Media { .. }) {
+            // An upload is the visitor's content: never run it as a page of this site.
+            headers.insert(
+                http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(MEDIA_CSP),
+            );
+            headers.insert(
+                http::header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
         }
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             let immutable = matches!(self.files, Files::Collected { .. }) && is_hashed_name(&name);

@@ -256,6 +256,22 @@ impl Site<'_> {
         Ok(url)
     }
 
+    /// `media_url` and `media_root` (with its trailing `/`) when uploads
+    /// are stored and served from this host; none when `media_root` is
+    /// unset or `media_url` names another host.
+    fn media(&self) -> Option<(&str, String)> {
+        let root = self.settings.media_root.as_ref()?;
+        let url = &self.settings.media_url;
+        if url.contains("://") {
+            return None;
+        }
+        let mut text = root.display().to_string();
+        if !text.ends_with('/') {
+            text.push('/');
+        }
+        Some((url, text))
+    }
+
     /// The host names, one per item (`_`, nginx's catch-all, left out).
     fn host_names(&self) -> impl Iterator<Item = &str> {
         self.server_names
@@ -553,6 +569,22 @@ fn nginx_site_body(
     let static_url = site.static_url()?;
     let static_root = site.static_root()?;
     let id = site.name;
+    let media = match site.media() {
+        Some((media_url, media_root)) => format!(
+            r#"
+    # Uploaded files: visitors' content, never run as the site's pages.
+    location {media_url} {{  # media_url
+        alias {media_root};  # media_root
+        autoindex off;
+        add_header Cache-Control no-cache always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "{csp}" always;
+{static_hsts}    }}
+"#,
+            csp = crate::staticfiles::serve::MEDIA_CSP,
+        ),
+        None => String::new(),
+    };
     Ok(format!(
         r#"    client_max_body_size {max_body};  # data_upload_max_memory_size
     server_tokens off;
@@ -570,7 +602,7 @@ fn nginx_site_body(
         add_header Cache-Control ${id}_static_cache always;
         add_header X-Content-Type-Options nosniff always;
 {static_hsts}    }}
-
+{media}
     location / {{
         proxy_pass http://{id}_app;
         proxy_http_version 1.1;
@@ -678,6 +710,28 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
         Bind::Unix(path) => format!("unix:{}|http://localhost/", path.display()),
         Bind::Tcp(addr) => format!("http://{addr}/"),
     };
+    let media = match site.media() {
+        Some((media_url, media_root)) => format!(
+            r#"
+    # Uploaded files: visitors' content, never run as the site's pages.
+    # media_url, media_root
+    Alias {media_url} {media_root}
+    <Directory {media_root}>
+        Require all granted
+        Options -Indexes
+        <FilesMatch "^\.">
+            Require all denied
+        </FilesMatch>
+        Header always set X-Content-Type-Options nosniff
+        Header always set Content-Security-Policy "{csp}"
+{static_hsts}        Header set Cache-Control "no-cache"
+    </Directory>
+    ProxyPass {media_url} !
+"#,
+            csp = crate::staticfiles::serve::MEDIA_CSP,
+        ),
+        None => String::new(),
+    };
     Ok(format!(
         r#"    # data_upload_max_memory_size
     LimitRequestBody {max_body}
@@ -699,7 +753,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
         </FilesMatch>
     </Directory>
     ProxyPass {static_url} !
-
+{media}
     # serve_bind (or --upstream)
     ProxyPass / {backend}
     ProxyPassReverse / {backend}
@@ -942,6 +996,42 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("non_idempotent"), "{text}");
+    }
+
+    #[test]
+    fn uploads_are_served_from_media_root_when_it_is_set() {
+        let without = settings();
+        for text in [
+            nginx(&site(&without), &tls()).unwrap(),
+            apache(&site(&without), &tls()).unwrap(),
+        ] {
+            assert!(!text.contains("media"), "{text}");
+        }
+        let settings = Settings {
+            media_root: Some("/srv/mysite/www_dir/media".into()),
+            ..settings()
+        };
+        let text = nginx(&site(&settings), &tls()).unwrap();
+        assert!(text.contains("location /media/ {  # media_url"), "{text}");
+        assert!(text.contains("alias /srv/mysite/www_dir/media/;  # media_root"));
+        assert!(text.contains(
+            "add_header Content-Security-Policy \"default-src 'none'; sandbox\" always;"
+        ));
+        let text = apache(&site(&settings), &tls()).unwrap();
+        assert!(
+            text.contains("Alias /media/ /srv/mysite/www_dir/media/"),
+            "{text}"
+        );
+        assert!(text.contains("ProxyPass /media/ !"));
+        let elsewhere = Settings {
+            media_url: "https://uploads.example.com/".into(),
+            ..settings.clone()
+        };
+        assert!(
+            !nginx(&site(&elsewhere), &tls())
+                .unwrap()
+                .contains("media_root")
+        );
     }
 
     #[test]

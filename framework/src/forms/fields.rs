@@ -1,0 +1,454 @@
+//! The field types a form struct may hold, each with its widget and the way
+//! it turns what was typed into a value (with Django's error messages).
+
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::FieldSpec;
+use super::upload::UploadedFile;
+
+/// How a field is shown in HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Widget {
+    /// `<input type="text">` (a `<select>` when the field has choices).
+    Text,
+    /// `<input type="number">` for whole numbers.
+    Integer,
+    /// `<input type="number" step="any">`.
+    Decimal,
+    /// `<input type="checkbox">`: absent means false.
+    Checkbox,
+    /// `<input type="email">`.
+    Email,
+    /// `<input type="url">`.
+    Url,
+    /// `<select>` of the field's choices.
+    Select,
+    /// `<input type="date">`.
+    Date,
+    /// `<input type="time">`.
+    Time,
+    /// `<input type="datetime-local">`.
+    DateTime,
+    /// `<input type="file">`.
+    File,
+}
+
+/// What was submitted for one field.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The text typed (the first value under the field's name).
+    pub text: Option<&'a str>,
+    /// The file sent, for file fields.
+    pub file: Option<&'a UploadedFile>,
+    /// The choices offered (static, of an enum, or from the field's query).
+    pub choices: &'a [(String, String)],
+}
+
+impl Input<'_> {
+    /// The text, without surrounding white space; empty when absent.
+    pub fn trimmed(&self) -> &str {
+        self.text.map(str::trim).unwrap_or("")
+    }
+}
+
+/// A type a form field may have. Implemented for `String`, `i64`, `i32`,
+/// `bool`, [`Decimal`], [`Email`], [`Url`], chrono's `NaiveDate`,
+/// `NaiveTime` and `NaiveDateTime`, [`ModelChoice`], [`UploadedFile`] and
+/// every [`Choices`] enum; a project may implement it for its own types.
+pub trait FormField: Sized {
+    /// How the field is shown.
+    const WIDGET: Widget;
+
+    /// The choices of the type itself (an enum's variants).
+    fn type_choices() -> Option<Vec<(String, String)>> {
+        None
+    }
+
+    /// Whether nothing was submitted: then the field is required or `None`.
+    fn is_empty(input: &Input<'_>) -> bool {
+        input.trimmed().is_empty()
+    }
+
+    /// The value of a field left empty, for types that have one (`false`).
+    fn when_empty() -> Option<Self> {
+        None
+    }
+
+    /// The value of a non-empty input, or the message that says what is wrong.
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String>;
+}
+
+/// Check `max_length` / `min_length`, counted in characters as Django does.
+fn check_length(text: &str, spec: &FieldSpec) -> Result<(), String> {
+    let count = text.chars().count();
+    if let Some(max) = spec.max_length
+        && count > max
+    {
+        return Err(format!(
+            "Ensure this value has at most {max} characters (it has {count})."
+        ));
+    }
+    if let Some(min) = spec.min_length
+        && count < min
+    {
+        return Err(format!(
+            "Ensure this value has at least {min} characters (it has {count})."
+        ));
+    }
+    Ok(())
+}
+
+/// Check `min` / `max` for an ordered value parsed from the bounds' text.
+fn check_bounds<T: PartialOrd + FromStr>(value: &T, spec: &FieldSpec) -> Result<(), String> {
+    if let Some(min) = spec.min.as_deref()
+        && let Ok(bound) = min.parse::<T>()
+        && *value < bound
+    {
+        return Err(format!(
+            "Ensure this value is greater than or equal to {min}."
+        ));
+    }
+    if let Some(max) = spec.max.as_deref()
+        && let Ok(bound) = max.parse::<T>()
+        && *value > bound
+    {
+        return Err(format!("Ensure this value is less than or equal to {max}."));
+    }
+    Ok(())
+}
+
+/// The value must be one of `choices`.
+fn check_choice(value: &str, choices: &[(String, String)]) -> Result<(), String> {
+    if choices.iter().any(|(v, _)| v == value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Select a valid choice. {value} is not one of the available choices."
+        ))
+    }
+}
+
+impl FormField for String {
+    const WIDGET: Widget = Widget::Text;
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        check_length(text, spec)?;
+        if !input.choices.is_empty() {
+            check_choice(text, input.choices)?;
+        }
+        Ok(text.to_string())
+    }
+}
+
+macro_rules! integer_field {
+    ($($t:ty),*) => {$(
+        impl FormField for $t {
+            const WIDGET: Widget = Widget::Integer;
+
+            fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+                let value: $t = input
+                    .trimmed()
+                    .parse()
+                    .map_err(|_| "Enter a whole number.".to_string())?;
+                check_bounds(&value, spec)?;
+                Ok(value)
+            }
+        }
+    )*};
+}
+integer_field!(i64, i32);
+
+impl FormField for Decimal {
+    const WIDGET: Widget = Widget::Decimal;
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        // Digits, one point and a leading sign only: no exponents, no "NaN".
+        let plain = text
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.');
+        let value = Decimal::from_str_exact(text)
+            .ok()
+            .filter(|_| plain)
+            .ok_or_else(|| "Enter a number.".to_string())?;
+        check_bounds(&value, spec)?;
+        Ok(value)
+    }
+}
+
+impl FormField for bool {
+    const WIDGET: Widget = Widget::Checkbox;
+
+    fn when_empty() -> Option<Self> {
+        Some(false)
+    }
+
+    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
+        // What browsers send for a checked box ("on", or its value), as Django reads it.
+        Ok(!matches!(
+            input.trimmed().to_ascii_lowercase().as_str(),
+            "false" | "0" | "off"
+        ))
+    }
+}
+
+/// An email address, checked as Django's `EmailValidator` does (a dot-atom
+/// local part, a domain of letters, digits and hyphens with a dot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address, if it is a valid one.
+    pub fn parse(text: &str) -> Option<Email> {
+        let (local, domain) = text.rsplit_once('@')?;
+        let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local
+                .split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
+        (local_ok && text.len() <= 320 && valid_domain(domain)).then(|| Email(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A host name with a dot: labels of letters, digits and inner hyphens,
+/// a top-level label of letters.
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+impl FormField for Email {
+    const WIDGET: Widget = Widget::Email;
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        check_length(text, spec)?;
+        Email::parse(text).ok_or_else(|| "Enter a valid email address.".to_string())
+    }
+}
+
+/// An `http://` or `https://` URL with a host (no other scheme: no
+/// `javascript:`, no `file:`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Url(String);
+
+impl Url {
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL, if it is an http(s) URL with a valid host.
+    pub fn parse(text: &str) -> Option<Url> {
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return None;
+        }
+        let uri: http::Uri = text.parse().ok()?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return None;
+        }
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let host = authority.host();
+        let host_ok = host == "localhost"
+            || valid_domain(host)
+            || host.parse::<std::net::IpAddr>().is_ok()
+            || (host.starts_with('[') && host.ends_with(']'));
+        host_ok.then(|| Url(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FormField for Url {
+    const WIDGET: Widget = Widget::Url;
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        check_length(text, spec)?;
+        Url::parse(text).ok_or_else(|| "Enter a valid URL.".to_string())
+    }
+}
+
+impl FormField for NaiveDate {
+    const WIDGET: Widget = Widget::Date;
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let value = NaiveDate::parse_from_str(input.trimmed(), "%Y-%m-%d")
+            .map_err(|_| "Enter a valid date.".to_string())?;
+        check_bounds(&value, spec)?;
+        Ok(value)
+    }
+}
+
+impl FormField for NaiveTime {
+    const WIDGET: Widget = Widget::Time;
+
+    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        NaiveTime::parse_from_str(text, "%H:%M:%S")
+            .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+            .map_err(|_| "Enter a valid time.".to_string())
+    }
+}
+
+impl FormField for NaiveDateTime {
+    const WIDGET: Widget = Widget::DateTime;
+
+    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        [
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| "Enter a valid date/time.".to_string())
+    }
+}
+
+/// An enum whose variants are a field's choices: the value sent, and the
+/// label shown. Derive it (`#[derive(Choices)]`, with `#[choice(value =
+/// "…", label = "…")]` on a variant to change the defaults: its name in
+/// snake_case and in words), or write it:
+///
+/// ```
+/// use nuages::forms::Choices;
+/// #[derive(Debug, PartialEq)]
+/// enum Size { Small, Large }
+/// impl Choices for Size {
+///     fn choices() -> Vec<(Self, &'static str, &'static str)> {
+///         vec![(Size::Small, "s", "Small"), (Size::Large, "l", "Large")]
+///     }
+/// }
+///
+/// #[derive(Debug, PartialEq, Choices)]
+/// enum Plan { Free, #[choice(label = "Pro (yearly)")] ProYearly }
+/// assert_eq!(Plan::choices()[1].1, "pro_yearly");
+/// assert_eq!(Plan::choices()[1].2, "Pro (yearly)");
+/// assert_eq!(Plan::choices()[0].2, "Free");
+/// ```
+pub trait Choices: Sized {
+    /// Each variant with its value and label, in the order shown.
+    fn choices() -> Vec<(Self, &'static str, &'static str)>;
+}
+
+impl<T: Choices> FormField for T {
+    const WIDGET: Widget = Widget::Select;
+
+    fn type_choices() -> Option<Vec<(String, String)>> {
+        Some(
+            T::choices()
+                .into_iter()
+                .map(|(_, value, label)| (value.to_string(), label.to_string()))
+                .collect(),
+        )
+    }
+
+    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        T::choices()
+            .into_iter()
+            .find(|(_, value, _)| *value == text)
+            .map(|(variant, _, _)| variant)
+            .ok_or_else(|| {
+                format!("Select a valid choice. {text} is not one of the available choices.")
+            })
+    }
+}
+
+/// A row picked among those of the field's `query` (`SELECT id, label …`),
+/// run through the database pool when the form is bound: an id the query
+/// does not return is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelChoice {
+    /// The id of the row.
+    pub id: i64,
+    /// Its label (the query's second column).
+    pub label: String,
+}
+
+impl FormField for ModelChoice {
+    const WIDGET: Widget = Widget::Select;
+
+    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
+        let text = input.trimmed();
+        input
+            .choices
+            .iter()
+            .find(|(id, _)| id == text)
+            .and_then(|(id, label)| {
+                Some(ModelChoice {
+                    id: id.parse().ok()?,
+                    label: label.clone(),
+                })
+            })
+            .ok_or_else(|| {
+                "Select a valid choice. That choice is not one of the available choices."
+                    .to_string()
+            })
+    }
+}
+
+impl FormField for UploadedFile {
+    const WIDGET: Widget = Widget::File;
+
+    fn is_empty(input: &Input<'_>) -> bool {
+        input.file.is_none()
+    }
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let file = input.file.expect("is_empty is false");
+        if file.size() == 0 {
+            return Err("The submitted file is empty.".into());
+        }
+        if let Some(max) = spec.max_size
+            && file.size() > max
+        {
+            return Err(format!(
+                "Ensure this file is at most {max} bytes (it is {}).",
+                file.size()
+            ));
+        }
+        Ok(file.clone())
+    }
+}

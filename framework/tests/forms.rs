@@ -1,0 +1,443 @@
+//! Forms through a whole application: a contact form re-rendered with the
+//! values typed (escaped) and its errors, with the CSRF input; file uploads
+//! over a real socket (size limit, crafted names, serving under media_url in
+//! debug, body limit), and the error that names `media_root` when it is unset.
+
+use std::path::{Path, PathBuf};
+
+use http::Method;
+use nuages::forms::{Email, Form, FormData, UploadedFile, Url};
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+mod support;
+use support::{Listening, RawResponse};
+
+#[derive(Debug, Form)]
+#[allow(dead_code)] // the view reads some fields
+struct Contact {
+    #[form(max_length = 20)]
+    name: String,
+    sender: Email,
+    website: Option<Url>,
+    #[form(min = 1, max = 5)]
+    copies: i64,
+}
+
+async fn contact(method: Method, templates: Templates, data: FormData) -> Result<Response> {
+    let form = if method == Method::POST {
+        match Contact::binder().bind(&data).await? {
+            Ok(contact) => {
+                return Ok(
+                    format!("thanks {} ({} copies)", contact.sender, contact.copies)
+                        .into_response(),
+                );
+            }
+            Err(form) => form,
+        }
+    } else {
+        Contact::binder().initial("copies", "1").unbound().await?
+    };
+    Ok(templates
+        .render("contact.html", context! { "form" => &form })?
+        .into_response())
+}
+
+#[derive(Debug, Form)]
+#[allow(dead_code)] // the view reads some fields
+struct Upload {
+    #[form(max_size = 1000)]
+    picture: UploadedFile,
+    title: Option<String>,
+}
+
+async fn upload(templates: Templates, data: FormData) -> Result<Response> {
+    match Upload::binder().bind(&data).await? {
+        Ok(upload) => Ok(upload.picture.save("avatars")?.url.into_response()),
+        Err(form) => Ok(templates
+            .render("upload.html", context! { "form" => &form })?
+            .into_response()),
+    }
+}
+
+fn urls() -> UrlConf {
+    UrlConf::new()
+        .path("contact/", contact, "contact")
+        .path("upload/", upload, "upload")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A project folder with its templates and settings (`extra` appended).
+struct Site {
+    _temp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Site {
+    fn new(extra: &str) -> Site {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("site");
+        write(
+            &dir.join("templates/contact.html"),
+            "<form method=\"post\">{{ render_form(form=form) }}<button>Send</button></form>",
+        );
+        write(
+            &dir.join("templates/upload.html"),
+            "<form method=\"post\" enctype=\"multipart/form-data\">{{ csrf_input() }}{{ form.as_p }}</form>",
+        );
+        write(
+            &dir.join("settings.toml"),
+            &format!("debug = true\nsecret_key = \"{}\"\n{extra}", "s".repeat(60)),
+        );
+        Site { _temp: temp, dir }
+    }
+
+    fn application(&self) -> Application {
+        let settings = nuages::conf::Settings::load(self.dir.join("settings.toml")).unwrap();
+        Application::new(Project::new("site", &self.dir).urls(urls), settings).unwrap()
+    }
+
+    fn media(&self) -> PathBuf {
+        self.dir.join("media")
+    }
+}
+
+#[tokio::test]
+async fn a_form_comes_back_with_the_values_typed_escaped_and_its_errors() {
+    let site = Site::new("");
+    let client = Client::new(site.application());
+    let page = client.get("/contact/").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.starts_with(
+            "<form method=\"post\"><input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\""
+        ),
+        "render_form() starts with the CSRF input: {html}"
+    );
+    assert!(
+        html.contains("<label for=\"id_name\">Name:</label>"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"1\""), "the initial value: {html}");
+
+    let response = client
+        .request(Method::POST, "/contact/")
+        .form(&[
+            ("name", "<script>alert('x')</script>"),
+            ("sender", "\"><img src=x onerror=alert(1)>"),
+            ("website", "javascript:alert(1)"),
+            ("copies", "9"),
+        ])
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+    let html = response.text();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(
+        html.contains("value=\"&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2F;script&gt;\"")
+            || html.contains("value=\"&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;\""),
+        "{html}"
+    );
+    for message in [
+        "Ensure this value has at most 20 characters (it has 27).",
+        "Enter a valid email address.",
+        "Enter a valid URL.",
+        "Ensure this value is less than or equal to 5.",
+    ] {
+        assert!(
+            html.contains(&format!("<li>{message}</li>")),
+            "{message}: {html}"
+        );
+    }
+    assert!(html.contains("name=\"csrfmiddlewaretoken\""), "{html}");
+
+    let response = client
+        .request(Method::POST, "/contact/")
+        .form(&[
+            ("name", "Ada"),
+            ("sender", "ada@example.com"),
+            ("copies", "2"),
+        ])
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(response.text(), "thanks ada@example.com (2 copies)");
+
+    let empty = client
+        .request(Method::POST, "/contact/")
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(empty.status, 200, "a POST without a body submitted nothing");
+    assert!(empty.text().contains("<li>This field is required.</li>"));
+    let json = client
+        .request(Method::POST, "/contact/")
+        .json(&serde_json::json!({"name": "Ada"}))
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(json.status, 400, "a form is not JSON");
+
+    let refused = client
+        .post_form(
+            "/contact/",
+            &[
+                ("name", "Ada"),
+                ("sender", "ada@example.com"),
+                ("copies", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "the CSRF protection stays on");
+}
+
+/// A `multipart/form-data` POST of `file_name` holding `content`, with the
+/// CSRF cookie and header of `csrf` (from a GET).
+fn multipart_request(file_name: &[u8], content: &[u8], csrf: &str) -> Vec<u8> {
+    let boundary = "XyZzY-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nMy <b>cat</b>\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\""
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file_name);
+    body.extend_from_slice(b"\"\r\nContent-Type: image/png\r\n\r\n");
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut request = format!(
+        "POST /upload/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\
+         Cookie: csrftoken={csrf}\r\nX-CSRFToken: {csrf}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    request
+}
+
+/// The CSRF cookie a GET of the contact page gives.
+fn csrf_cookie(server: &Listening) -> String {
+    let page = server.get("/contact/", "");
+    let cookie = page
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: csrftoken="))
+        .expect("a csrftoken cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn body_text(response: &RawResponse) -> String {
+    String::from_utf8_lossy(&response.body).to_string()
+}
+
+#[test]
+fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
+    let site = Site::new("media_root = \"media\"\n");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let long = format!("{}.png", "a".repeat(5000));
+    let crafted: &[(&[u8], &str)] = &[
+        (b"../../escape.png", "png"),
+        (b"/etc/passwd", ""),
+        (b"..\\..\\windows.ini", "ini"),
+        (long.as_bytes(), "png"),
+        ("фото.JPG".as_bytes(), "jpg"),
+        (b"..", ""),
+        (b"evil.sh;rm -rf", ""),
+    ];
+    let name_rule = regex::Regex::new(r"^/media/avatars/[0-9a-f]{32}(\.[a-z0-9]{1,10})?$").unwrap();
+    let before: Vec<PathBuf> = files_under(&site.dir);
+    for (file_name, extension) in crafted {
+        let content = format!(
+            "picture {}",
+            String::from_utf8_lossy(&file_name[..file_name.len().min(20)])
+        );
+        let response = server.send(&multipart_request(file_name, content.as_bytes(), &csrf));
+        let shown = String::from_utf8_lossy(&file_name[..file_name.len().min(40)]).to_string();
+        assert_eq!(response.status, 200, "{shown}: {}", body_text(&response));
+        let url = body_text(&response);
+        assert!(name_rule.is_match(&url), "{shown}: {url}");
+        let expected_ext = if extension.is_empty() {
+            String::new()
+        } else {
+            format!(".{extension}")
+        };
+        assert!(
+            url.ends_with(&expected_ext) && (extension.is_empty() != url[15..].contains('.')),
+            "{shown}: {url}"
+        );
+        let stored = site.media().join(&url["/media/".len()..]);
+        assert_eq!(std::fs::read_to_string(&stored).unwrap(), content);
+
+        let served = server.get(&url, "");
+        assert_eq!(served.status, 200, "{url}");
+        assert_eq!(served.body, content.as_bytes());
+        assert_eq!(
+            served.header("content-security-policy"),
+            Some("default-src 'none'; sandbox")
+        );
+        assert_eq!(served.header("x-content-type-options"), Some("nosniff"));
+    }
+    // Nothing was written outside media_root, and nothing waits in .incoming.
+    let after = files_under(&site.dir);
+    let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert_eq!(new.len(), crafted.len(), "{new:?}");
+    assert!(
+        new.iter()
+            .all(|p| p.starts_with(site.media().join("avatars"))),
+        "{new:?}"
+    );
+    assert!(files_under(&site.media().join(".incoming")).is_empty());
+    assert_eq!(server.get("/media/.incoming/", "").status, 404);
+
+    // A NUL in the name: the multipart headers are refused, nothing is stored.
+    let response = server.send(&multipart_request(b"x.php\0.png", b"data", &csrf));
+    assert_eq!(response.status, 400);
+    assert_eq!(files_under(&site.dir).len(), after.len());
+    assert_eq!(server.get("/media/../settings.toml", "").status, 404);
+    assert_eq!(server.get("/media/%2e%2e/settings.toml", "").status, 404);
+}
+
+#[test]
+fn an_upload_over_its_size_limit_is_a_form_error_and_is_not_kept() {
+    let site = Site::new("media_root = \"media\"\ndata_upload_max_memory_size = 100000\n");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let response = server.send(&multipart_request(b"big.png", &[b'x'; 5000], &csrf));
+    assert_eq!(response.status, 200, "{}", body_text(&response));
+    let html = body_text(&response);
+    assert!(
+        html.contains("<li>Ensure this file is at most 1000 bytes (it is 5000).</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"My &lt;b&gt;cat&lt;/b&gt;\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<input type=\"file\" name=\"picture\""),
+        "{html}"
+    );
+    assert!(
+        files_under(&site.media()).is_empty(),
+        "{:?}",
+        files_under(&site.media())
+    );
+
+    let empty = server.send(&multipart_request(b"empty.png", b"", &csrf));
+    assert!(body_text(&empty).contains("<li>The submitted file is empty.</li>"));
+
+    // Over the body limit: 413, answered, not a dropped connection.
+    let response = server.send(&multipart_request(b"huge.png", &vec![b'x'; 150_000], &csrf));
+    assert_eq!(response.status, 413);
+    assert!(files_under(&site.media()).is_empty());
+}
+
+#[test]
+fn a_chunked_upload_over_the_body_limit_is_answered_413() {
+    let site = Site::new("media_root = \"media\"\ndata_upload_max_memory_size = 100000\n");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let whole = multipart_request(b"huge.png", &vec![b'x'; 150_000], &csrf);
+    let split = whole.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&whole[..split]);
+    let head: String = head
+        .lines()
+        .filter(|l| !l.starts_with("Content-Length"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+        + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut request = head.into_bytes();
+    for chunk in whole[split..].chunks(8192) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let response = server.send(&request);
+    assert_eq!(response.status, 413, "{}", response.head);
+    assert!(files_under(&site.media().join(".incoming")).is_empty());
+}
+
+#[test]
+fn without_media_root_an_upload_is_refused_naming_the_setting() {
+    let site = Site::new("");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let response = server.send(&multipart_request(b"a.png", b"data", &csrf));
+    assert_eq!(response.status, 500);
+    let html = body_text(&response);
+    assert!(html.contains("media_root is not set"), "{html}");
+    assert!(html.contains("set media_root = "), "{html}");
+    assert!(!site.media().exists());
+    assert!(
+        files_under(&site.dir).iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("upload-")),
+        "no temporary file is left"
+    );
+}
+
+#[tokio::test]
+async fn the_application_serves_uploads_only_where_it_serves_static_sources() {
+    let site = Site::new("media_root = \"media\"\n");
+    write(&site.media().join("avatars/a.txt"), "uploaded");
+    let settings = || {
+        let mut settings = nuages::conf::Settings::load(site.dir.join("settings.toml")).unwrap();
+        settings.debug = false;
+        settings.allowed_hosts = vec!["localhost".into()];
+        settings
+    };
+    let production =
+        Application::new(Project::new("site", &site.dir).urls(urls), settings()).unwrap();
+    let insecure = production
+        .clone()
+        .with_static_serving(nuages::staticfiles::StaticServing::Sources)
+        .unwrap();
+    assert_eq!(
+        Client::new(production)
+            .get("/media/avatars/a.txt")
+            .await
+            .status,
+        404
+    );
+    let served = Client::new(insecure).get("/media/avatars/a.txt").await;
+    assert_eq!(
+        served.status, 200,
+        "runserver --insecure serves uploads too"
+    );
+    assert_eq!(served.text(), "uploaded");
+}

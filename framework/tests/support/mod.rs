@@ -1,0 +1,111 @@
+//! What several test files share: an application on a real loopback
+//! socket, and responses as they came off the wire.
+
+#![allow(dead_code)] // each test file uses a part
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use nuages::Application;
+
+/// An application answering on a real loopback socket, for raw requests
+/// that no client normalises; stopped when dropped.
+pub struct Listening {
+    addr: std::net::SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Listening {
+    pub fn start(application: Application) -> Listening {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(nuages::server::serve_tcp(listener, application, async {
+            let _ = stopped.await;
+        }));
+        Listening {
+            addr,
+            runtime,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// `GET path` with these extra header lines, on a new connection.
+    pub fn get(&self, path: &str, headers: &str) -> RawResponse {
+        self.send(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    }
+
+    /// Send these bytes on a new connection and read the response to the end.
+    pub fn send(&self, request: &[u8]) -> RawResponse {
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        RawResponse::parse(raw)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server).unwrap().unwrap();
+        }
+    }
+}
+
+/// A response as it came off the wire.
+pub struct RawResponse {
+    pub raw: Vec<u8>,
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn parse(raw: Vec<u8>) -> RawResponse {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |p| p + 4);
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        RawResponse {
+            body: raw[split..].to_vec(),
+            raw,
+            status,
+            head,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// Whether the bytes on the wire hold `needle` anywhere.
+    pub fn holds(&self, needle: &[u8]) -> bool {
+        self.raw.windows(needle.len()).any(|w| w == needle)
+    }
+}
