@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests: the built `manage`, generated projects
 //! that share one target folder and the workspace's Cargo.lock, free ports,
-//! and a small HTTP client for real servers on loopback.
+//! and a small HTTP client for real servers on loopback; [`postgres`]
+//! starts throwaway PostgreSQL servers.
+
+pub mod postgres;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
