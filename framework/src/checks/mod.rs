@@ -62,6 +62,7 @@ pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod email;
 pub mod files;
+pub(crate) mod migrations;
 mod raw;
 mod report;
 pub(crate) mod security;
@@ -293,6 +294,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(database::checks());
     checks.extend(cache::checks());
     checks.extend(email::checks());
+    checks.extend(migrations::checks());
     checks.extend(templates::checks());
     checks
 }
