@@ -35,6 +35,58 @@ use std::time::Duration;
 
 use crate::wait_for;
 
+/// A database a test body runs on: the same body runs once per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A fresh database of the [`PostgresServer::shared`] server.
+    Postgres,
+}
+
+impl Backend {
+    /// The URL for a new database of this backend: `sqlite_url` as given,
+    /// or a fresh PostgreSQL database; `None` when PostgreSQL is not
+    /// installed outside CI (the test then returns early, skipped).
+    pub fn url(self, sqlite_url: &str) -> Option<String> {
+        match self {
+            Backend::Sqlite => Some(sqlite_url.to_string()),
+            Backend::Postgres => Some(PostgresServer::shared()?.create_database()),
+        }
+    }
+}
+
+/// Declare each named test function (`fn NAME(backend: Backend)`, or
+/// `async fn` after `async:`) twice, in modules `sqlite` and `postgres`,
+/// so one body is run against both databases:
+///
+/// ```ignore
+/// nuages_e2e::on_both_databases!(async: index_lists_questions, voting; sync: seed);
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async: $($async_name:ident),* $(,)?)? $(; sync: $($sync_name:ident),* $(,)?)?) => {
+        $crate::on_both_databases!(@module sqlite, Sqlite; $($($async_name),*)?; $($($sync_name),*)?);
+        $crate::on_both_databases!(@module postgres, Postgres; $($($async_name),*)?; $($($sync_name),*)?);
+    };
+    (@module $module:ident, $backend:ident; $($async_name:ident),*; $($sync_name:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $async_name() {
+                    super::$async_name($crate::postgres::Backend::$backend).await
+                }
+            )*
+            $(
+                #[test]
+                fn $sync_name() {
+                    super::$sync_name($crate::postgres::Backend::$backend)
+                }
+            )*
+        }
+    };
+}
+
 /// The role the databases belong to (not a superuser).
 pub const USER: &str = "nuages";
 /// Its password, checked with scram-sha-256 on TCP connections.
