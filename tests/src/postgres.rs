@@ -62,10 +62,11 @@ impl Backend {
 ///
 /// ```ignore
 /// nuages_e2e::on_both_databases!(async: index_lists_questions, voting; sync: seed);
+/// nuages_e2e::on_both_databases!(sync: migrate_then_showmigrations);
 /// ```
 #[macro_export]
 macro_rules! on_both_databases {
-    ($(async: $($async_name:ident),* $(,)?)? $(; sync: $($sync_name:ident),* $(,)?)?) => {
+    ($(async: $($async_name:ident),+ $(;)?)? $(sync: $($sync_name:ident),+ $(,)?)?) => {
         $crate::on_both_databases!(@module sqlite, Sqlite; $($($async_name),*)?; $($($sync_name),*)?);
         $crate::on_both_databases!(@module postgres, Postgres; $($($async_name),*)?; $($($sync_name),*)?);
     };

@@ -1,12 +1,20 @@
 //! The example site as a visitor meets it: a real server on loopback, a real
 //! SQLite file, 20 clients voting at once, and a real headless Chromium.
+//! The votes and the migrate/showmigrations tests run twice: on SQLite and
+//! on a real PostgreSQL server (modules `sqlite` and `postgres`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::{Server, cargo, free_port, get, http, target_dir, wait_for, workspace_root};
+
+nuages_e2e::on_both_databases!(
+    sync: two_hundred_parallel_votes_are_all_counted,
+    pending_migrations_are_listed_and_announced_until_migrate_runs
+);
 
 /// The example's binary, migrated and seeded against a database of its own.
 struct Example {
@@ -16,7 +24,15 @@ struct Example {
 }
 
 impl Example {
+    /// On SQLite.
     fn new() -> Example {
+        Example::on(Backend::Sqlite).unwrap()
+    }
+
+    /// On a new database of `backend`; `None` when it is not installed
+    /// (outside CI).
+    fn on(backend: Backend) -> Option<Example> {
+        let url = backend.url("sqlite://db/example.sqlite3")?;
         let status = cargo()
             .args(["build", "--quiet", "-p", "mysite"])
             .current_dir(workspace_root())
@@ -29,7 +45,7 @@ impl Example {
         std::fs::write(
             &settings,
             format!(
-                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"sqlite://db/example.sqlite3\"\n",
+                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"{url}\"\n",
                 base.display().to_string(),
                 project = workspace_root().join("example_project").display()
             ),
@@ -48,7 +64,7 @@ impl Example {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        example
+        Some(example)
     }
 
     fn command(&self) -> Command {
@@ -114,9 +130,10 @@ fn form_credentials(addr: SocketAddr, question: i64) -> (String, String) {
     (cookie, token)
 }
 
-#[test]
-fn two_hundred_parallel_votes_are_all_counted() {
-    let example = Example::new();
+fn two_hundred_parallel_votes_are_all_counted(backend: Backend) {
+    let Some(example) = Example::on(backend) else {
+        return;
+    };
     let (server, addr) = example.serve();
     let before = example.votes(1);
     let threads: Vec<_> = (0..20)
@@ -275,15 +292,17 @@ where
     None
 }
 
-#[test]
-fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
-    let example = Example::new();
+fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backend) {
+    let Some(example) = Example::on(backend) else {
+        return;
+    };
     // A second database, never migrated.
+    let url = backend.url("sqlite://db/fresh.sqlite3").unwrap();
     let fresh = example.dir.path().join("fresh.toml");
     std::fs::write(
         &fresh,
         format!(
-            "extends = {:?}\n[databases.default]\nurl = \"sqlite://db/fresh.sqlite3\"\n",
+            "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
             example.settings.display().to_string()
         ),
     )
@@ -326,4 +345,24 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
         String::from_utf8_lossy(&output.stdout),
         "polls\n [X] 1_initial\n"
     );
+    // What the server itself holds: the tables of 1_initial.postgres.sql
+    // (identity ids) and the record of the migration.
+    if backend == Backend::Postgres {
+        let server = PostgresServer::shared().unwrap();
+        let database = server.database_of(&url);
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT version, description, success FROM _nuages_migrations_polls"
+            ),
+            "1|initial|t"
+        );
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT is_identity FROM information_schema.columns WHERE table_name = 'polls_question' AND column_name = 'id'"
+            ),
+            "YES"
+        );
+    }
 }
