@@ -216,6 +216,16 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
             });
         }
     }
+    if PostgresServer::of(&url).is_some() {
+        // The pool retries a refused connection until its acquire timeout
+        // (30 s), taking it for a server still starting; one connection
+        // first tells at once what is wrong.
+        use sqlx::Connection;
+        let probe = sqlx::AnyConnection::connect(&url)
+            .await
+            .map_err(|error| connect_error(alias, &settings.url, error))?;
+        probe.close().await?;
+    }
     let busy_timeout = settings.busy_timeout_ms;
     let pool = AnyPoolOptions::new()
         .max_connections(settings.max_connections)
