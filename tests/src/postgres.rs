@@ -103,6 +103,8 @@ pub struct PostgresServer {
     /// `runuser -u postgres --` prefix when running as root.
     run_as: Option<String>,
     child: Option<Child>,
+    /// Stops the server once the test process is gone (see [`Self::watch`]).
+    watchdog: Option<Child>,
     databases: AtomicUsize,
 }
 
@@ -166,9 +168,10 @@ impl PostgresServer {
             port: crate::free_port(),
             run_as,
             child: None,
+            watchdog: None,
             databases: AtomicUsize::new(0),
         };
-        server.watch(std::process::id());
+        server.watchdog = Some(server.watch(std::process::id()));
         server.init();
         server.child = Some(server.spawn());
         let ready = wait_for(Duration::from_secs(30), || {
@@ -308,7 +311,7 @@ impl PostgresServer {
 
     /// A watchdog that, once `pid` (the test process) has exited, stops
     /// the server and deletes its folder: statics are never dropped.
-    fn watch(&self, pid: u32) {
+    fn watch(&self, pid: u32) -> Child {
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {}",
             self.stop_script()
@@ -319,7 +322,7 @@ impl PostgresServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("sh starts");
+            .expect("sh starts")
     }
 
     /// Shell: fast shutdown of the postmaster (its pid is the first line of
@@ -340,7 +343,7 @@ impl Drop for PostgresServer {
         let _ = Command::new("sh")
             .args(["-c", &self.stop_script()])
             .status();
-        if let Some(child) = &mut self.child {
+        for child in [&mut self.child, &mut self.watchdog].into_iter().flatten() {
             let _ = child.kill();
             let _ = child.wait();
         }
