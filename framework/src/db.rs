@@ -259,6 +259,16 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
 fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
     let key = format!("databases.{alias}.url");
     let Some(server) = PostgresServer::of(url) else {
+        if is_postgres_url(url) {
+            return Error::Config(
+                Problem::new(format!(
+                    "{key} is not a PostgreSQL URL that can be read: {error}"
+                ))
+                .with_hint(format!(
+                    "write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME"
+                )),
+            );
+        }
         return Error::Database(error);
     };
     let problem = match &error {
@@ -315,6 +325,14 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
     Error::Config(problem)
 }
 
+/// Whether `url` has a PostgreSQL scheme.
+fn is_postgres_url(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        <sqlx::Postgres as sqlx::Database>::URL_SCHEMES
+            .contains(&scheme.to_ascii_lowercase().as_str())
+    })
+}
+
 /// Who a PostgreSQL URL connects to, for messages (never the password).
 struct PostgresServer {
     /// `host:port`, or the socket's path.
@@ -327,8 +345,7 @@ impl PostgresServer {
     /// `None` for a URL that is not PostgreSQL's or does not parse.
     fn of(url: &str) -> Option<PostgresServer> {
         use sqlx::postgres::PgConnectOptions;
-        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
-        if !<sqlx::Postgres as sqlx::Database>::URL_SCHEMES.contains(&scheme.as_str()) {
+        if !is_postgres_url(url) {
             return None;
         }
         let options: PgConnectOptions = url.parse().ok()?;
@@ -461,6 +478,31 @@ mod tests {
                 if installed { "has" } else { "has no" }
             );
         }
+    }
+
+    /// A PostgreSQL URL that does not parse names the key; none shows the
+    /// password. (Servers that refuse are tested end to end against a real
+    /// PostgreSQL, in tests/tests/example_site.rs.)
+    #[tokio::test]
+    async fn unreadable_postgres_urls_name_the_key_and_never_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[databases.default]\nurl = \"postgres://site:s3cret-pw@127.0.0.1:notaport/site\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(dir.path().join("settings.toml")).unwrap();
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        let text = format!("{error} {:?}", error.hint());
+        assert!(
+            text.starts_with("databases.default.url is not a PostgreSQL URL that can be read: "),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-pw"), "{text}");
     }
 
     #[test]
