@@ -1,19 +1,36 @@
 //! The polls app through the test client: each view, the validation error,
-//! the 404s and the CSRF guard, on a real SQLite file in a temporary folder.
+//! the 404s and the CSRF guard, and the `seed` command. Each test runs
+//! twice: on a real SQLite file in a temporary folder (module `sqlite`) and
+//! on a fresh database of a real PostgreSQL server the tests start
+//! (module `postgres`).
 
 use nuages::test::{Client, TestResponse};
 use nuages::{Application, timezone};
+use nuages_e2e::postgres::Backend;
 
 use mysite::polls::models::Question;
 
+nuages_e2e::on_both_databases!(
+    async: index_lists_the_five_latest_and_never_future_ones,
+    the_projects_middleware_section_state_and_filter_are_used,
+    detail_shows_the_form_with_a_csrf_field,
+    missing_and_future_questions_are_404,
+    a_vote_counts_once_and_redirects_to_the_results,
+    voting_without_a_choice_shows_the_form_again_with_an_error,
+    voting_needs_post_and_a_csrf_token;
+    sync: the_seed_command_adds_samples_only_once
+);
+
 /// Settings that extend the example's, with its folders and a database of
-/// the test's own (relative paths would resolve against the temporary folder).
-fn test_settings(base: &std::path::Path, database: &str) -> String {
+/// the test's own (relative paths would resolve against the temporary
+/// folder); `None` when `backend` is not installed (outside CI).
+fn test_settings(base: &std::path::Path, backend: Backend, sqlite_file: &str) -> Option<String> {
     let project = base.parent().unwrap().display().to_string();
-    format!(
-        "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"sqlite://db/{database}\"\n",
+    let url = backend.url(&format!("sqlite://db/{sqlite_file}"))?;
+    Some(format!(
+        "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"{url}\"\n",
         base.display().to_string()
-    )
+    ))
 }
 
 struct Site {
@@ -22,17 +39,21 @@ struct Site {
     application: Application,
 }
 
-/// The example's settings with the database in a temporary folder, migrated.
-async fn site() -> Site {
-    site_with("").await
+/// The example's settings with a database of its own on `backend`, migrated.
+async fn site(backend: Backend) -> Option<Site> {
+    site_with(backend, "").await
 }
 
 /// The same with `extra` lines at the end of the settings file.
-async fn site_with(extra: &str) -> Site {
+async fn site_with(backend: Backend, extra: &str) -> Option<Site> {
     let dir = tempfile::tempdir().unwrap();
     let settings_file = dir.path().join("settings.toml");
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
-    std::fs::write(&settings_file, test_settings(&base, "test.sqlite3") + extra).unwrap();
+    std::fs::write(
+        &settings_file,
+        test_settings(&base, backend, "test.sqlite3")? + extra,
+    )
+    .unwrap();
     let project = mysite::wsgi::project();
     let settings = project
         .settings_loader(&settings_file)
@@ -44,11 +65,11 @@ async fn site_with(extra: &str) -> Site {
     nuages::migrations::apply(&pool, &nuages::migrations::sets(&project), |_| {})
         .await
         .unwrap();
-    Site {
+    Some(Site {
         _dir: dir,
         client: Client::new(application.clone()),
         application,
-    }
+    })
 }
 
 impl Site {
@@ -95,9 +116,10 @@ fn hidden_token(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-#[tokio::test]
-async fn index_lists_the_five_latest_and_never_future_ones() {
-    let site = site().await;
+async fn index_lists_the_five_latest_and_never_future_ones(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let empty = site.client.get("/polls/").await;
     assert_eq!(empty.status, 200);
     assert!(empty.text().contains("No polls are available."));
@@ -118,9 +140,10 @@ async fn index_lists_the_five_latest_and_never_future_ones() {
     assert!(page.contains("/static/polls/style.css"), "{page}");
 }
 
-#[tokio::test]
-async fn the_projects_middleware_section_state_and_filter_are_used() {
-    let site = site_with("[polls]\nlatest_count = 2\n").await;
+async fn the_projects_middleware_section_state_and_filter_are_used(backend: Backend) {
+    let Some(site) = site_with(backend, "[polls]\nlatest_count = 2\n").await else {
+        return;
+    };
     for n in 1..=3 {
         site.question(&format!("Past question {n}"), -60 + n, &["a"])
             .await;
@@ -169,9 +192,10 @@ async fn the_projects_middleware_section_state_and_filter_are_used() {
     );
 }
 
-#[tokio::test]
-async fn detail_shows_the_form_with_a_csrf_field() {
-    let site = site().await;
+async fn detail_shows_the_form_with_a_csrf_field(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let id = site
         .question("What's up?", -1, &["Not much", "The sky"])
         .await;
@@ -187,9 +211,10 @@ async fn detail_shows_the_form_with_a_csrf_field() {
     assert_eq!(html.matches("type=\"radio\"").count(), 2);
 }
 
-#[tokio::test]
-async fn missing_and_future_questions_are_404() {
-    let site = site().await;
+async fn missing_and_future_questions_are_404(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let future = site.question("Later", 60, &["a"]).await;
     for path in [
         "/polls/999/".to_string(),
@@ -201,9 +226,10 @@ async fn missing_and_future_questions_are_404() {
     }
 }
 
-#[tokio::test]
-async fn a_vote_counts_once_and_redirects_to_the_results() {
-    let site = site().await;
+async fn a_vote_counts_once_and_redirects_to_the_results(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let id = site.question("Pick", -1, &["one", "two"]).await;
     let pool = site.application.databases().get("default").await.unwrap();
     let choices = mysite::polls::models::Choice::of(&pool, id).await.unwrap();
@@ -235,9 +261,10 @@ async fn a_vote_counts_once_and_redirects_to_the_results() {
     assert!(!again.text().contains(counted), "{}", again.text());
 }
 
-#[tokio::test]
-async fn voting_without_a_choice_shows_the_form_again_with_an_error() {
-    let site = site().await;
+async fn voting_without_a_choice_shows_the_form_again_with_an_error(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let id = site.question("Pick", -1, &["one"]).await;
     let other = site.question("Other", -1, &["x"]).await;
     let response = site.vote(id, None).await;
@@ -259,9 +286,10 @@ async fn voting_without_a_choice_shows_the_form_again_with_an_error() {
     assert_eq!(site.votes(id).await, [0]);
 }
 
-#[tokio::test]
-async fn voting_needs_post_and_a_csrf_token() {
-    let site = site().await;
+async fn voting_needs_post_and_a_csrf_token(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
     let id = site.question("Pick", -1, &["one"]).await;
     assert_eq!(
         site.client.get(&format!("/polls/{id}/vote/")).await.status,
@@ -275,12 +303,14 @@ async fn voting_needs_post_and_a_csrf_token() {
     assert_eq!(site.votes(id).await, [0]);
 }
 
-#[test]
-fn the_seed_command_adds_samples_only_once() {
+fn the_seed_command_adds_samples_only_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let settings_file = dir.path().join("settings.toml");
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
-    std::fs::write(&settings_file, test_settings(&base, "seed.sqlite3")).unwrap();
+    let Some(settings) = test_settings(&base, backend, "seed.sqlite3") else {
+        return;
+    };
+    std::fs::write(&settings_file, settings).unwrap();
     let run = |command: &str| {
         nuages::management::ManagementUtility::new(mysite::wsgi::project()).execute_from([
             "mysite",

@@ -1,10 +1,16 @@
 //! Databases: one sqlx pool per `[databases.<alias>]`, opened on first use.
 //!
 //! Pools are sqlx's `Any` pools: a URL works when this build has the driver
-//! of its scheme (today SQLite). SQLite, the default, gets its
+//! of its scheme (SQLite and PostgreSQL). SQLite, the default, gets its
 //! folder created, WAL journaling, a busy timeout and foreign keys on every
 //! connection. A URL without a driver is refused when the application is
-//! built, and reported by `check` as `nuages.E011`.
+//! built, and reported by `check` as `nuages.E011`. A server that cannot be
+//! reached, refuses the credentials or has no such database is an error
+//! naming the setting, the server and the fix, never the password.
+//!
+//! SQL that runs on both: `$1, $2…` placeholders (sqlx's SQLite driver
+//! binds `$N` by number too), `i64` for any integer column (PostgreSQL's
+//! INT4 and INT8 both decode into it), text for timestamps.
 //!
 //! ```
 //! use nuages::db::Db;
@@ -49,7 +55,17 @@ impl Driver {
 /// the workspace enables. A test connects with every scheme sqlx knows and
 /// fails if this list and what sqlx installed differ, so enabling a
 /// feature (`postgres`) means adding its type here (`sqlx::Postgres`).
-pub(crate) const DRIVERS: &[Driver] = &[Driver::of::<sqlx::Sqlite>()];
+pub(crate) const DRIVERS: &[Driver] =
+    &[Driver::of::<sqlx::Sqlite>(), Driver::of::<sqlx::Postgres>()];
+
+/// sqlx's name of the database (`SQLite`, `PostgreSQL`) of a URL scheme of
+/// this build, if any.
+pub(crate) fn backend_of_scheme(scheme: &str) -> Option<&'static str> {
+    DRIVERS
+        .iter()
+        .find(|driver| driver.schemes.contains(&scheme))
+        .map(|driver| driver.name)
+}
 
 /// The URL schemes of [`DRIVERS`] with their database: `sqlite: (SQLite)`.
 fn supported_schemes() -> String {
@@ -170,7 +186,7 @@ impl Databases {
         })?;
         let pool = database
             .pool
-            .get_or_try_init(|| open(&database.settings))
+            .get_or_try_init(|| open(alias, &database.settings))
             .await?;
         Ok(pool.clone())
     }
@@ -185,7 +201,7 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
+async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
     sqlx::any::install_default_drivers();
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
@@ -199,6 +215,16 @@ async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
                 "?mode=rwc"
             });
         }
+    }
+    if PostgresServer::of(&url).is_some() {
+        // The pool retries a refused connection until its acquire timeout
+        // (30 s), taking it for a server still starting; one connection
+        // first tells at once what is wrong.
+        use sqlx::Connection;
+        let probe = sqlx::AnyConnection::connect(&url)
+            .await
+            .map_err(|error| connect_error(alias, &settings.url, error))?;
+        probe.close().await?;
     }
     let busy_timeout = settings.busy_timeout_ms;
     let pool = AnyPoolOptions::new()
@@ -221,8 +247,124 @@ async fn open(settings: &DatabaseSettings) -> Result<AnyPool> {
             })
         })
         .connect(&url)
-        .await?;
+        .await
+        .map_err(|error| connect_error(alias, &settings.url, error))?;
     Ok(pool)
+}
+
+/// What went wrong connecting to the server of `databases.<alias>.url`, for
+/// the kinds a user fixes in the settings or on the server: nothing
+/// listens, the credentials are refused, the database is missing. Other
+/// errors are sqlx's, with the key and the server added. Never the password.
+fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
+    let key = format!("databases.{alias}.url");
+    let Some(server) = PostgresServer::of(url) else {
+        if is_postgres_url(url) {
+            return Error::Config(
+                Problem::new(format!(
+                    "{key} is not a PostgreSQL URL that can be read: {error}"
+                ))
+                .with_hint(format!(
+                    "write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME"
+                )),
+            );
+        }
+        return Error::Database(error);
+    };
+    let problem = match &error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Problem::new(format!(
+                "{key}: cannot connect to the PostgreSQL server at {}: connection refused",
+                server.address
+            ))
+            .with_hint(format!(
+                "start PostgreSQL there (`systemctl start postgresql`), or correct the host and port in {key}"
+            ))
+        }
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Problem::new(format!(
+            "{key}: cannot connect to the PostgreSQL server at {}: no such socket",
+            server.address
+        ))
+        .with_hint(format!(
+            "start PostgreSQL, or correct the socket folder (`?host=`) and port in {key}"
+        )),
+        sqlx::Error::Database(database) => match database.code().as_deref() {
+            // invalid_password, invalid_authorization_specification
+            Some("28P01" | "28000") => Problem::new(format!(
+                "{key}: the PostgreSQL server at {} refused the user '{}': authentication failed",
+                server.address, server.user
+            ))
+            .with_hint(format!(
+                "check the user and password of {key} (write the password as ${{DB_PASSWORD}} and export DB_PASSWORD), \
+                 and that pg_hba.conf lets this user in from here"
+            )),
+            // invalid_catalog_name
+            Some("3D000") => Problem::new(format!(
+                "{key}: the database \"{}\" does not exist on the PostgreSQL server at {}",
+                server.database, server.address
+            ))
+            .with_hint(format!(
+                "create it: `createdb --owner {} {}` as a PostgreSQL superuser, or correct the database name in {key}",
+                server.user, server.database
+            )),
+            _ => Problem::new(format!(
+                "{key}: the PostgreSQL server at {} refused the connection: {}",
+                server.address,
+                database.message()
+            ))
+            .with_hint(format!("correct {key} or the server's configuration")),
+        },
+        other => Problem::new(format!(
+            "{key}: cannot connect to the PostgreSQL server at {}: {other}",
+            server.address
+        ))
+        .with_hint(format!(
+            "check that the server runs and that {key} names it (host, port, user, database)"
+        )),
+    };
+    Error::Config(problem)
+}
+
+/// Whether `url` has a PostgreSQL scheme.
+fn is_postgres_url(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        <sqlx::Postgres as sqlx::Database>::URL_SCHEMES
+            .contains(&scheme.to_ascii_lowercase().as_str())
+    })
+}
+
+/// Who a PostgreSQL URL connects to, for messages (never the password).
+struct PostgresServer {
+    /// `host:port`, or the socket's path.
+    address: String,
+    user: String,
+    database: String,
+}
+
+impl PostgresServer {
+    /// `None` for a URL that is not PostgreSQL's or does not parse.
+    fn of(url: &str) -> Option<PostgresServer> {
+        use sqlx::postgres::PgConnectOptions;
+        if !is_postgres_url(url) {
+            return None;
+        }
+        let options: PgConnectOptions = url.parse().ok()?;
+        let address = match options.get_socket() {
+            Some(folder) => folder
+                .join(format!(".s.PGSQL.{}", options.get_port()))
+                .display()
+                .to_string(),
+            None => format!("{}:{}", options.get_host(), options.get_port()),
+        };
+        Some(PostgresServer {
+            address,
+            user: options.get_username().to_string(),
+            database: options
+                .get_database()
+                .unwrap_or(options.get_username())
+                .to_string(),
+        })
+    }
 }
 
 /// Extractor: the pool of the `default` database.
@@ -270,7 +412,10 @@ mod tests {
             "databases.other.url uses the scheme 'mongodb:', and this build of Nuages has no database driver for it"
         );
         assert!(
-            error.hint().unwrap().contains("sqlite: (SQLite)"),
+            error
+                .hint()
+                .unwrap()
+                .contains("sqlite: (SQLite), postgres: (PostgreSQL), postgresql: (PostgreSQL)"),
             "{:?}",
             error.hint()
         );
@@ -333,6 +478,31 @@ mod tests {
                 if installed { "has" } else { "has no" }
             );
         }
+    }
+
+    /// A PostgreSQL URL that does not parse names the key; none shows the
+    /// password. (Servers that refuse are tested end to end against a real
+    /// PostgreSQL, in tests/tests/example_site.rs.)
+    #[tokio::test]
+    async fn unreadable_postgres_urls_name_the_key_and_never_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[databases.default]\nurl = \"postgres://site:s3cret-pw@127.0.0.1:notaport/site\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(dir.path().join("settings.toml")).unwrap();
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        let text = format!("{error} {:?}", error.hint());
+        assert!(
+            text.starts_with("databases.default.url is not a PostgreSQL URL that can be read: "),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-pw"), "{text}");
     }
 
     #[test]

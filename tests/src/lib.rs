@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests: the built `manage`, generated projects
 //! that share one target folder and the workspace's Cargo.lock, free ports,
-//! and a small HTTP client for real servers on loopback.
+//! and a small HTTP client for real servers on loopback; [`postgres`]
+//! starts throwaway PostgreSQL servers.
+
+pub mod postgres;
 
 pub mod smtp;
 pub mod redis;
@@ -713,9 +716,17 @@ pub struct Example {
 }
 
 impl Example {
-    /// Build the example, write its settings, run `migrate` and `seed`.
+    /// Build the example, write its settings, run `migrate` and `seed`,
+    /// on SQLite.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Example {
+        Example::on(postgres::Backend::Sqlite).expect("SQLite is always there")
+    }
+
+    /// [`Example::new`] on a new database of `backend`; `None` when that
+    /// database is not installed (outside CI).
+    pub fn on(backend: postgres::Backend) -> Option<Example> {
+        let url = backend.url("sqlite://db/example.sqlite3")?;
         let status = cargo()
             .args(["build", "--quiet", "-p", "mysite"])
             .current_dir(workspace_root())
@@ -728,7 +739,7 @@ impl Example {
         std::fs::write(
             &settings,
             format!(
-                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"sqlite://db/example.sqlite3\"\n",
+                "extends = {:?}\ntemplate_dirs = [\"{project}/templates\"]\nstaticfiles_dirs = [\"{project}/static\"]\n[databases.default]\nurl = \"{url}\"\n",
                 base.display().to_string(),
                 project = workspace_root().join("example_project").display()
             ),
@@ -747,7 +758,7 @@ impl Example {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        example
+        Some(example)
     }
 
     /// The binary with `--settings` and no `NUAGES_*` variables.

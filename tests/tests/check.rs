@@ -309,7 +309,7 @@ fn check_fails_on_what_the_application_refuses_in_its_words() {
         ),
         (
             "NUAGES_DATABASES__DEFAULT__URL",
-            "postgres://db.internal/agreeing_site",
+            "mysql://db.internal/agreeing_site",
             "nuages.E011",
         ),
     ];

@@ -1,12 +1,20 @@
 //! The example site as a visitor meets it: a real server on loopback, a real
 //! SQLite file, 20 clients voting at once, and a real headless Chromium.
+//! The votes and the migrate/showmigrations tests run twice: on SQLite and
+//! on a real PostgreSQL server (modules `sqlite` and `postgres`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::{Example, Server, free_port, get, http, target_dir, wait_for};
+
+nuages_e2e::on_both_databases!(
+    sync: two_hundred_parallel_votes_are_all_counted,
+    pending_migrations_are_listed_and_announced_until_migrate_runs
+);
 
 /// What a visitor of the example sees.
 trait Visit {
@@ -67,9 +75,10 @@ fn form_credentials(addr: SocketAddr, question: i64) -> (String, String) {
     (cookie, token)
 }
 
-#[test]
-fn two_hundred_parallel_votes_are_all_counted() {
-    let example = Example::new();
+fn two_hundred_parallel_votes_are_all_counted(backend: Backend) {
+    let Some(example) = Example::on(backend) else {
+        return;
+    };
     let (server, addr) = example.serve();
     let before = example.votes(1);
     let threads: Vec<_> = (0..20)
@@ -228,15 +237,17 @@ where
     None
 }
 
-#[test]
-fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
-    let example = Example::new();
+fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backend) {
+    let Some(example) = Example::on(backend) else {
+        return;
+    };
     // A second database, never migrated.
+    let url = backend.url("sqlite://db/fresh.sqlite3").unwrap();
     let fresh = example.dir.path().join("fresh.toml");
     std::fs::write(
         &fresh,
         format!(
-            "extends = {:?}\n[databases.default]\nurl = \"sqlite://db/fresh.sqlite3\"\n",
+            "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
             example.settings.display().to_string()
         ),
     )
@@ -281,5 +292,107 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs() {
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "auth\n [X] 1_initial\npolls\n [X] 1_initial\n"
+    );
+    // What the server itself holds: the tables of 1_initial.postgres.sql
+    // (identity ids) and the record of the migration.
+    if backend == Backend::Postgres {
+        let server = PostgresServer::shared().unwrap();
+        let database = server.database_of(&url);
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT version, description, success FROM _nuages_migrations_polls"
+            ),
+            "1|initial|t"
+        );
+        assert_eq!(
+            server.psql(
+                &database,
+                "SELECT is_identity FROM information_schema.columns WHERE table_name = 'polls_question' AND column_name = 'id'"
+            ),
+            "YES"
+        );
+    }
+}
+
+/// `migrate` and `showmigrations` against a PostgreSQL server that cannot
+/// be used: nothing listening, a wrong password, a missing database. Each
+/// fails with the setting, the server, the kind and the fix, never the
+/// password; the password from `${DB_PASSWORD}` works.
+#[test]
+fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
+    let Some(server) = PostgresServer::shared() else {
+        return;
+    };
+    let example = Example::new();
+    let port = server.port();
+    let closed = free_port();
+    let settings = example.dir.path().join("pg.toml");
+    let run = |url: &str, command: &str| {
+        std::fs::write(
+            &settings,
+            format!(
+                "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
+                example.settings.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut process = Command::new(&example.bin);
+        process
+            .arg(command)
+            .arg("--settings")
+            .arg(&settings)
+            .env("DB_PASSWORD", nuages_e2e::postgres::PASSWORD);
+        let output = process.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let cases = [
+        (
+            format!("postgres://nuages:wrong-secret@127.0.0.1:{closed}/site"),
+            format!(
+                "databases.default.url: cannot connect to the PostgreSQL server at 127.0.0.1:{closed}: connection refused"
+            ),
+            "start PostgreSQL there (`systemctl start postgresql`), or correct the host and port in databases.default.url".to_string(),
+        ),
+        (
+            format!("postgres://nuages:wrong-secret@127.0.0.1:{port}/postgres"),
+            format!(
+                "databases.default.url: the PostgreSQL server at 127.0.0.1:{port} refused the user 'nuages': authentication failed"
+            ),
+            "check the user and password of databases.default.url (write the password as ${DB_PASSWORD} and export DB_PASSWORD)".to_string(),
+        ),
+        (
+            format!("postgres://nuages:${{DB_PASSWORD}}@127.0.0.1:{port}/no_such_site"),
+            format!(
+                "databases.default.url: the database \"no_such_site\" does not exist on the PostgreSQL server at 127.0.0.1:{port}"
+            ),
+            "create it: `createdb --owner nuages no_such_site` as a PostgreSQL superuser, or correct the database name in databases.default.url".to_string(),
+        ),
+    ];
+    for (url, message, hint) in &cases {
+        for command in ["migrate", "showmigrations"] {
+            let (code, text) = run(url, command);
+            assert_eq!(code, Some(1), "{command} with {url}: {text}");
+            assert!(text.contains(message), "{command} with {url}: {text}");
+            assert!(text.contains(hint), "{command} with {url}: {text}");
+            assert!(
+                !text.contains("wrong-secret") && !text.contains(nuages_e2e::postgres::PASSWORD),
+                "the password is shown: {text}"
+            );
+        }
+    }
+    // `createdb` as the hint says, and the password from the environment.
+    server.psql("postgres", "CREATE DATABASE no_such_site OWNER nuages");
+    let (code, text) = run(&cases[2].0, "migrate");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Applying polls.1_initial... OK"), "{text}");
+    assert_eq!(
+        server.psql("no_such_site", "SELECT count(*) FROM polls_question"),
+        "0"
     );
 }

@@ -64,6 +64,7 @@ pub(crate) mod database;
 pub(crate) mod email;
 pub mod files;
 pub(crate) mod media;
+pub(crate) mod migrations;
 mod raw;
 mod report;
 pub(crate) mod security;
@@ -299,6 +300,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(sessions::checks());
     checks.extend(email::checks());
     checks.extend(auth::checks());
+    checks.extend(migrations::checks());
     checks.extend(templates::checks());
     checks
 }

@@ -316,12 +316,12 @@ mod tests {
             s.secure_cross_origin_opener_policy = "same-site".into()
         });
         let message = agrees("nuages.E011", |s| {
-            s.databases.get_mut("default").unwrap().url = "postgres://db.internal/site".into()
+            s.databases.get_mut("default").unwrap().url = "mysql://db.internal/site".into()
         });
         assert!(
             message
                 .message
-                .starts_with("databases.default.url uses the scheme 'postgres:'"),
+                .starts_with("databases.default.url uses the scheme 'mysql:'"),
             "{}",
             message.message
         );

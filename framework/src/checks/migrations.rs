@@ -1,0 +1,166 @@
+//! Migration files: each has one description per number and names only
+//! databases Nuages knows (`nuages.E020`), and the database of
+//! `databases.default.url` has a file for every migration (`nuages.E021`).
+//! `migrate` refuses the same things, with the same messages.
+
+use super::{Check, CheckContext, CheckMessage, Level};
+use crate::migrations::{self, BACKENDS};
+
+/// The checks of this file.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            name: "migration_files",
+            tags: &["database", "migrations"],
+            deploy: false,
+            run: check_migration_files,
+        },
+        Check {
+            name: "migrations_for_database",
+            tags: &["database", "migrations"],
+            deploy: false,
+            run: check_migrations_for_database,
+        },
+    ]
+}
+
+/// `nuages.E020`: a file for an unknown database, or one number used by
+/// different migrations.
+pub fn check_migration_files(ctx: &CheckContext) -> Vec<CheckMessage> {
+    migrations::sets(ctx.project)
+        .iter()
+        .flat_map(|set| set.problems())
+        .map(|problem| CheckMessage::of(Level::Error, "nuages.E020", problem))
+        .collect()
+}
+
+/// `nuages.E021`: a migration with neither a plain file nor one for the
+/// database `databases.default.url` names.
+pub fn check_migrations_for_database(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Some(database) = ctx.settings.databases.get(crate::db::DEFAULT_ALIAS) else {
+        return vec![];
+    };
+    let scheme = database
+        .url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase())
+        .unwrap_or_default();
+    let Some(backend) = crate::db::backend_of_scheme(&scheme) else {
+        return vec![];
+    };
+    debug_assert!(BACKENDS.iter().any(|(_, name)| *name == backend));
+    migrations::sets(ctx.project)
+        .iter()
+        // Broken file names are E020's.
+        .filter(|set| set.problems().is_empty())
+        .filter_map(|set| set.for_backend(backend).err())
+        .map(|error| {
+            let problem = crate::error::Problem {
+                message: format!("{error} (the database of databases.default.url)"),
+                hint: error.hint(),
+            };
+            CheckMessage::of(Level::Error, "nuages.E021", problem)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::project::App;
+    use sqlx::migrate::Migrator;
+
+    /// A migrator of `files` (name, SQL), as `sqlx::migrate!` embeds them.
+    fn migrator(files: &[(&str, &str)]) -> &'static Migrator {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql) in files {
+            std::fs::write(dir.path().join(name), sql).unwrap();
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let migrator = runtime.block_on(Migrator::new(dir.path())).unwrap();
+        Box::leak(Box::new(migrator))
+    }
+
+    fn messages(files: &[(&str, &str)], url: &str) -> Vec<CheckMessage> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(dir.path());
+        settings.databases.get_mut("default").unwrap().url = url.to_string();
+        let project = project_in(dir.path()).apps(vec![
+            App::new("polls", dir.path()).with_migrations(migrator(files)),
+        ]);
+        let ctx = CheckContext::new(&settings, &project);
+        let mut out = check_migration_files(&ctx);
+        out.extend(check_migrations_for_database(&ctx));
+        out
+    }
+
+    const SQLITE: &str = "sqlite://db/db.sqlite3";
+    const POSTGRES: &str = "postgres://site@localhost/site";
+
+    #[test]
+    fn plain_files_and_variants_that_cover_the_database_pass() {
+        let files = [
+            ("1_initial.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);"),
+            (
+                "1_initial.postgres.sql",
+                "CREATE TABLE a (id BIGSERIAL PRIMARY KEY);",
+            ),
+            ("2_index.sql", "CREATE INDEX a_id ON a (id);"),
+            ("3_only.sqlite.sql", "SELECT 1;"),
+            ("3_only.postgres.sql", "SELECT 1;"),
+        ];
+        assert_eq!(messages(&files, SQLITE), vec![]);
+        assert_eq!(messages(&files, POSTGRES), vec![]);
+    }
+
+    #[test]
+    fn a_migration_without_a_file_for_the_database_is_e021() {
+        let files = [("1_initial.postgres.sql", "SELECT 1;")];
+        assert_eq!(messages(&files, POSTGRES), vec![]);
+        let found = messages(&files, SQLITE);
+        assert_eq!(ids(&found), ["nuages.E021"]);
+        assert_eq!(
+            found[0].problem.message,
+            "migration polls.1_initial has no file for SQLite (the database of databases.default.url)"
+        );
+        assert_eq!(
+            found[0].problem.hint.as_deref(),
+            Some(
+                "add 1_initial.sql (SQL for every database) or 1_initial.sqlite.sql in the app's migrations folder"
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_databases_and_clashing_numbers_are_e020() {
+        let found = messages(&[("1_initial.sql", ""), ("1_initial.pg.sql", "")], SQLITE);
+        assert_eq!(ids(&found), ["nuages.E020"]);
+        assert_eq!(
+            found[0].problem.message,
+            "migration 1_initial.pg.sql of polls has a file for 'pg', which is not a database Nuages knows"
+        );
+        assert_eq!(
+            found[0].problem.hint.as_deref(),
+            Some("name it 1_initial.postgres.sql or 1_initial.sqlite.sql")
+        );
+        let found = messages(
+            &[("1_initial.sql", ""), ("1_init.postgres.sql", "")],
+            POSTGRES,
+        );
+        assert_eq!(ids(&found), ["nuages.E020"]);
+        assert!(
+            found[0].problem.message.ends_with(
+                "numbered 1 are different migrations: 1_initial.sql, 1_init.postgres.sql"
+            ) || found[0].problem.message.ends_with(
+                "numbered 1 are different migrations: 1_init.postgres.sql, 1_initial.sql"
+            ),
+            "{}",
+            found[0].problem.message
+        );
+        // A dot in a description followed by digits is not a database.
+        assert_eq!(messages(&[("1_v1.2.sql", "")], SQLITE), vec![]);
+    }
+}
