@@ -5,8 +5,8 @@
 
 pub mod postgres;
 
-pub mod smtp;
 pub mod redis;
+pub mod smtp;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -364,6 +364,58 @@ pub fn require(tool: &str) -> bool {
 
 /// An nginx main configuration that runs unprivileged-style in `dir` (its
 /// prefix: pid, logs and temporary files there, in the foreground) and
+/// nginx run from `work` with the `site` configuration, once `nginx -t`
+/// accepts it, answering on `addr`.
+pub fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {
+    let main = work.join("nginx.conf");
+    std::fs::write(&main, nginx_config(work, site)).unwrap();
+    let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(work)
+        .arg("-c")
+        .arg(&main));
+    assert!(output.status.success(), "nginx -t: {stderr}");
+    let nginx = Server::start(
+        Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(work)
+            .arg("-c")
+            .arg(&main),
+        work,
+        "nginx",
+    );
+    wait_for(Duration::from_secs(20), || {
+        http(addr, "GET", "/", &[("Host", "example.test")], "").ok()
+    })
+    .unwrap_or_else(|| panic!("nginx did not start: {}", nginx.output()));
+    nginx
+}
+
+/// The `csrftoken` cookie and the form's CSRF token, from a GET of the
+/// form page at `path` (with these request headers).
+pub fn form_credentials(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, String) {
+    let page = http(addr, "GET", path, headers, "").unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = page
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| {
+            v.strip_prefix("csrftoken=")
+                .map(|rest| rest.split(';').next().unwrap().to_string())
+        })
+        .expect("a csrftoken cookie");
+    let marker = "name=\"csrfmiddlewaretoken\" value=\"";
+    let at = page.body.find(marker).expect("a CSRF field") + marker.len();
+    let token = page.body[at..].split('"').next().unwrap().to_string();
+    (cookie, token)
+}
+
 /// includes the `site` configuration written by `deployconfig nginx`.
 pub fn nginx_config(dir: &Path, site: &Path) -> String {
     let d = dir.display();

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use nuages_e2e::postgres::{Backend, PostgresServer};
-use nuages_e2e::{Example, Server, free_port, get, http, target_dir, wait_for};
+use nuages_e2e::{Example, Server, form_credentials, free_port, get, http, target_dir, wait_for};
 
 nuages_e2e::on_both_databases!(
     sync: two_hundred_parallel_votes_are_all_counted,
@@ -56,25 +56,6 @@ impl Visit for Example {
     }
 }
 
-/// The `csrftoken` cookie and the form's token, from a GET of the vote form.
-fn form_credentials(addr: SocketAddr, question: i64) -> (String, String) {
-    let page = get(addr, &format!("/polls/{question}/")).unwrap();
-    assert_eq!(page.status, 200, "{}", page.body);
-    let cookie = page
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .find_map(|(_, v)| {
-            v.strip_prefix("csrftoken=")
-                .map(|rest| rest.split(';').next().unwrap().to_string())
-        })
-        .expect("a csrftoken cookie");
-    let marker = "name=\"csrfmiddlewaretoken\" value=\"";
-    let at = page.body.find(marker).expect("a CSRF field") + marker.len();
-    let token = page.body[at..].split('"').next().unwrap().to_string();
-    (cookie, token)
-}
-
 fn two_hundred_parallel_votes_are_all_counted(backend: Backend) {
     let Some(example) = Example::on(backend) else {
         return;
@@ -84,7 +65,7 @@ fn two_hundred_parallel_votes_are_all_counted(backend: Backend) {
     let threads: Vec<_> = (0..20)
         .map(|_| {
             std::thread::spawn(move || {
-                let (cookie, token) = form_credentials(addr, 1);
+                let (cookie, token) = form_credentials(addr, "/polls/1/", &[]);
                 let mut statuses = Vec::new();
                 for _ in 0..10 {
                     let response = http(

@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nuages_e2e::{
-    GeneratedProject, Server, free_port, get, http, manage, nginx_config, read_response, require,
-    run, self_signed_certificate, wait_for,
+    GeneratedProject, Server, free_port, get, http, manage, read_response, require, run,
+    self_signed_certificate, start_nginx, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -265,34 +265,6 @@ fn deployconfig_nginx(
     assert!(output.status.success(), "{stdout}{stderr}");
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     (site, stderr, addr)
-}
-
-/// nginx run from `work` with the `site` configuration, once `nginx -t`
-/// accepts it, answering on `addr`.
-fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {
-    let main = work.join("nginx.conf");
-    std::fs::write(&main, nginx_config(work, site)).unwrap();
-    let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
-        .arg("-t")
-        .arg("-p")
-        .arg(work)
-        .arg("-c")
-        .arg(&main));
-    assert!(output.status.success(), "nginx -t: {stderr}");
-    let nginx = Server::start(
-        Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(work)
-            .arg("-c")
-            .arg(&main),
-        work,
-        "nginx",
-    );
-    wait_for(Duration::from_secs(20), || {
-        http(addr, "GET", "/", &[("Host", "example.test")], "").ok()
-    })
-    .unwrap_or_else(|| panic!("nginx did not start: {}", nginx.output()));
-    nginx
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the views need. Portable SQL with `$n` placeholders (SQLite and
 //! PostgreSQL alike); timestamps are UTC text (see `nuages::timezone`).
 
-use nuages::serde::Serialize;
+use nuages::serde::{Deserialize, Serialize};
 use nuages::sqlx::{self, AnyPool, FromRow};
 use nuages::timezone;
 
@@ -19,7 +19,7 @@ pub struct Question {
 }
 
 /// One answer to a question, with its vote count.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow)]
 #[serde(crate = "nuages::serde")]
 pub struct Choice {
     /// Its id.

@@ -57,15 +57,31 @@ pub async fn detail(
     )
 }
 
-/// `/polls/<id>/results/`: the counts.
+/// The cache key of a question's counts, kept by `results` and dropped by
+/// `vote`: with a shared cache (Redis), a vote through one `serve` is seen
+/// by the results page of every other.
+fn counts_key(question_id: i64) -> String {
+    format!("polls:counts:{question_id}")
+}
+
+/// `/polls/<id>/results/`: the counts, from the cache when it has them.
 pub async fn results(
     Path(question_id): Path<i64>,
     templates: Templates,
     Db(pool): Db,
+    cache: Cache,
     since_start: Data<VotesSinceStart>,
 ) -> Result<Html<String>> {
     let question = question_or_404(&pool, question_id).await?;
-    let choices = Choice::of(&pool, question.id).await?;
+    let key = counts_key(question.id);
+    let choices = match cache.get::<Vec<Choice>>(&key).await {
+        Some(choices) => choices,
+        None => {
+            let choices = Choice::of(&pool, question.id).await?;
+            cache.set(&key, &choices).await;
+            choices
+        }
+    };
     templates.render(
         "polls/results.html",
         context! {
@@ -92,6 +108,7 @@ pub async fn vote(
     urls: Urls,
     templates: Templates,
     Db(pool): Db,
+    cache: Cache,
     since_start: Data<VotesSinceStart>,
     messages: Messages,
     data: FormData,
@@ -119,6 +136,7 @@ pub async fn vote(
         )?;
         return Ok(page.into_response());
     }
+    cache.delete(&counts_key(question.id)).await;
     since_start.add_one();
     messages.success("Your vote was counted.");
     let results = urls.reverse_args("polls:results", &[&question.id])?;

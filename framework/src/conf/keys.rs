@@ -4,7 +4,9 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, EmailBackend, LogLevel, MessageStorage, SessionEngine, StaticfilesStorage};
+use super::{
+    CacheBackend, EmailBackend, LogLevel, MessageStorage, SessionEngine, StaticfilesStorage,
+};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

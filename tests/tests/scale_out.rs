@@ -1,0 +1,252 @@
+//! A site that outgrew one machine, as the README's "Scaling out" has it:
+//! the example, unchanged, with its database on a real PostgreSQL server,
+//! its cache and sessions on a real Redis server, and two `serve`
+//! processes behind one nginx configured by `deployconfig nginx --upstream`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nuages_e2e::postgres::{Backend, PostgresServer};
+use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
+use nuages_e2e::{
+    Example, HttpResponse, Server, form_credentials, free_port, http, require, run, start_nginx,
+    wait_for,
+};
+
+const HOST: (&str, &str) = ("Host", "example.test");
+
+/// The example's settings for this site: production mode, PostgreSQL from
+/// `example` (written by `Example::on`), the cache and the sessions on Redis.
+fn scaled_settings(example: &Example, redis: &RedisServer) -> std::path::PathBuf {
+    let path = example.dir.path().join("settings.scaled.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "extends = {:?}\n\
+             debug = false\n\
+             secret_key = \"scale-out-test-key-9f8e7d6c5b4a39281706f5e4d3c2b1a0\"\n\
+             allowed_hosts = [\"example.test\"]\n\
+             session_engine = \"cache\"\n\
+             [caches.default]\n\
+             backend = \"redis\"\n\
+             location = {:?}\n",
+            example.settings.display().to_string(),
+            redis.url()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `serve` of the example on a free loopback port, once it answers.
+fn serve(example: &Example, settings: &Path, name: &str) -> (Server, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = Server::start(
+        example
+            .command_with(settings)
+            .args(["serve", "--bind", &addr.to_string()]),
+        example.dir.path(),
+        name,
+    );
+    wait_for(Duration::from_secs(30), || {
+        http(addr, "GET", "/polls/", &[HOST], "").ok()
+    })
+    .unwrap_or_else(|| panic!("{name} did not start: {}", server.output()));
+    (server, addr)
+}
+
+/// A vote for `choice` of question 1, with a CSRF cookie and token, and
+/// more cookies (a session) when given.
+fn vote(addr: SocketAddr, credentials: &(String, String), choice: i64) -> HttpResponse {
+    let (cookie, token) = credentials;
+    let cookie = format!("csrftoken={cookie}");
+    http(
+        addr,
+        "POST",
+        "/polls/1/vote/",
+        &[
+            HOST,
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrfmiddlewaretoken={token}&choice={choice}"),
+    )
+    .unwrap()
+}
+
+/// The count shown for `choice` on question 1's results page.
+fn shown_count(addr: SocketAddr, choice: i64) -> i64 {
+    let page = http(addr, "GET", "/polls/1/results/", &[HOST], "").unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    let marker = format!("data-choice=\"{choice}\">");
+    let at = page.body.find(&marker).expect("the choice's count") + marker.len();
+    page.body[at..].split('<').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
+    if !require(REDIS_SERVER) || !require("/usr/sbin/nginx") {
+        return;
+    }
+    let Some(postgres) = PostgresServer::shared() else {
+        return;
+    };
+    let example = Example::on(Backend::Postgres).expect("PostgreSQL is installed");
+    let redis = RedisServer::start();
+    let settings = scaled_settings(&example, &redis);
+    let url = std::fs::read_to_string(&example.settings).unwrap();
+    let database = postgres.database_of(
+        url.lines()
+            .find_map(|l| l.strip_prefix("url = \""))
+            .unwrap()
+            .trim_end_matches('"'),
+    );
+    let total_votes = || {
+        postgres.psql(
+            &database,
+            "SELECT SUM(votes) FROM polls_choice WHERE question_id = 1",
+        )
+    };
+
+    let (serve_a, a) = serve(&example, &settings, "serve-a");
+    let (serve_b, b) = serve(&example, &settings, "serve-b");
+    let work = example.dir.path();
+    let port = free_port();
+    let site = work.join("site.conf");
+    let (output, stdout, stderr) = run(example.command_with(&settings).args([
+        "deployconfig",
+        "nginx",
+        "--plain-http",
+        "--listen",
+        &port.to_string(),
+        "--server-name",
+        "example.test",
+        "--upstream",
+        &a.to_string(),
+        "--upstream",
+        &b.to_string(),
+        "-o",
+        site.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let nginx = start_nginx(work, &site, front);
+
+    // 400 votes from 20 clients through nginx: every one answered with the
+    // redirect to the results, and every one in the database.
+    let before: i64 = total_votes().parse().unwrap();
+    std::thread::scope(|scope| {
+        for client in 0..20 {
+            scope.spawn(move || {
+                let credentials = form_credentials(front, "/polls/1/", &[HOST]);
+                for n in 0..20 {
+                    let page = vote(front, &credentials, 1 + (client + n) % 3);
+                    assert_eq!(page.status, 302, "{}", page.body);
+                }
+            });
+        }
+    });
+    let after: i64 = total_votes().parse().unwrap();
+    assert_eq!(after - before, 400, "nginx: {}", nginx.output());
+
+    // A session made through one serve is valid on the other: the vote's
+    // message, kept in the session on Redis, is shown by the other process.
+    let credentials = form_credentials(a, "/polls/1/", &[HOST]);
+    let voted = vote(a, &credentials, 2);
+    assert_eq!(voted.status, 302, "{}", voted.body);
+    let session = voted
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix("sessionid="))
+        .map(|rest| rest.split(';').next().unwrap().to_string())
+        .expect("the vote starts a session");
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("nuages.session.{session}")]),
+        "1",
+        "the session is on Redis"
+    );
+    let cookie = format!("sessionid={session}");
+    let shown = http(
+        b,
+        "GET",
+        "/polls/1/results/",
+        &[HOST, ("Cookie", &cookie)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(shown.status, 200);
+    assert!(
+        shown.body.contains("Your vote was counted."),
+        "{}",
+        shown.body
+    );
+    let again = http(
+        a,
+        "GET",
+        "/polls/1/results/",
+        &[HOST, ("Cookie", &cookie)],
+        "",
+    )
+    .unwrap();
+    assert!(
+        !again.body.contains("Your vote was counted."),
+        "shown once across processes"
+    );
+
+    // The cached counts are shared and dropped for both by a vote: a change
+    // behind the site's back is not seen while cached...
+    let cached = shown_count(a, 3);
+    assert_eq!(shown_count(b, 3), cached);
+    postgres.psql(
+        &database,
+        "UPDATE polls_choice SET votes = votes + 1000 WHERE id = 3",
+    );
+    assert_eq!(shown_count(a, 3), cached, "served from the cache");
+    assert_eq!(shown_count(b, 3), cached, "served from the same cache");
+    // ...and a vote through one process invalidates it for the other.
+    let page = vote(b, &form_credentials(b, "/polls/1/", &[HOST]), 3);
+    assert_eq!(page.status, 302);
+    assert_eq!(shown_count(a, 3), cached + 1001);
+    assert_eq!(shown_count(b, 3), cached + 1001);
+
+    // One serve killed under load: nginx retries what it may (a GET) on the
+    // other, so no visitor sees an error.
+    let stop = AtomicBool::new(false);
+    let answered = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..10 {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let page = http(front, "GET", "/polls/", &[HOST], "").unwrap();
+                    if page.status == 200 {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failures.lock().unwrap().push(page.status);
+                    }
+                }
+            });
+        }
+        wait_for(Duration::from_secs(20), || {
+            (answered.load(Ordering::Relaxed) > 200).then_some(())
+        })
+        .expect("the load runs");
+        serve_a.signal(libc::SIGKILL);
+        let at_kill = answered.load(Ordering::Relaxed);
+        wait_for(Duration::from_secs(20), || {
+            (answered.load(Ordering::Relaxed) > at_kill + 400).then_some(())
+        })
+        .expect("the load goes on after the kill");
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(
+        failures.into_inner().unwrap(),
+        Vec::<u16>::new(),
+        "nginx: {}\nserve b: {}",
+        nginx.output(),
+        serve_b.output()
+    );
+}
