@@ -2,8 +2,8 @@
 //! that share one target folder and the workspace's Cargo.lock, free ports,
 //! and a small HTTP client for real servers on loopback.
 
-pub mod smtp;
 pub mod redis;
+pub mod smtp;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -12,8 +12,7 @@ use nuages::test::Client;
 use nuages::{Application, Project};
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    GeneratedProject, HttpResponse, Server, free_port, http, manage,
-    require, run, wait_for,
+    GeneratedProject, HttpResponse, Server, free_port, http, manage, require, run, wait_for,
 };
 
 /// The session views: the generated project's `src/urls.rs`, and the

@@ -4,7 +4,9 @@
 //! to give `NUAGES_*` environment values their type. `docs/settings.md`
 //! documents every key listed here; a test keeps the two in step.
 
-use super::{CacheBackend, EmailBackend, LogLevel, MessageStorage, SessionEngine, StaticfilesStorage};
+use super::{
+    CacheBackend, EmailBackend, LogLevel, MessageStorage, SessionEngine, StaticfilesStorage,
+};
 
 /// What a setting holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +135,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("session_cookie_age", Kind::Integer),
     ("session_engine", Kind::Choice(SessionEngine::NAMES)),
     ("session_cache_alias", Kind::String),
+    ("login_url", Kind::String),
     ("csrf_cookie_secure", Kind::Bool),
     ("csrf_trusted_origins", Kind::List),
     ("x_frame_options", Kind::String),
