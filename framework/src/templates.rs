@@ -2,7 +2,8 @@
 //! `templates/`; autoescape on for `.html`; the functions `url()`, `static()`,
 //! `csrf_input()`, `csrf_token()` and `render_form(form=…)` (a bound form with
 //! its CSRF input, see [`crate::forms`]); `messages` (with the `messages`
-//! middleware, see [`crate::messages`]); edits seen on the next render in debug.
+//! middleware, see [`crate::messages`]); `user` and `perms` (with the `auth`
+//! middleware, see [`crate::auth::login`]); edits seen on the next render in debug.
 //!
 //! Views render through the [`Templates`] extractor:
 //!
@@ -119,8 +120,9 @@ pub(crate) struct Engine {
     libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
-    /// By template name: whether it, or a template it extends, includes or
-    /// imports, names `messages`. Forgotten when the templates reload.
+    /// By variable and template name: whether it, or a template it extends,
+    /// includes or imports, names `messages` (or `user`…). Forgotten when
+    /// the templates reload.
     names_messages: Mutex<std::collections::HashMap<String, bool>>,
 }
 
@@ -188,16 +190,22 @@ impl Engine {
     /// Whether rendering `name` shows `messages`: the variable is named in
     /// a tag of it or of a template it extends, includes or imports.
     pub(crate) fn names_messages(&self, name: &str) -> bool {
+        self.names_variable(name, "messages")
+    }
+
+    /// Whether rendering `name` shows `variable` (as [`Self::names_messages`]).
+    pub(crate) fn names_variable(&self, name: &str, variable: &str) -> bool {
         let mut known = self
             .names_messages
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(&names) = known.get(name) {
+        let key = format!("{variable}\0{name}");
+        if let Some(&names) = known.get(&key) {
             return names;
         }
         let files = template_files(&self.dirs).unwrap_or_default();
-        let names = template_names_variable(&files, name, "messages");
-        known.insert(name.to_string(), names);
+        let names = template_names_variable(&files, name, variable);
+        known.insert(key, names);
         names
     }
 
@@ -508,6 +516,9 @@ pub struct Templates {
     request: Context,
     rendered: Option<TemplateRendered>,
     messages: Option<crate::messages::Messages>,
+    /// With the `auth` middleware: a page that shows `user` or `perms`
+    /// depends on the session (`Vary: Cookie`).
+    auth: Option<crate::auth::Auth>,
 }
 
 impl Templates {
@@ -518,6 +529,7 @@ impl Templates {
             request: Context::new(),
             rendered: None,
             messages: None,
+            auth: None,
         }
     }
 
@@ -537,6 +549,12 @@ impl Templates {
         if let Some(rendered) = &self.rendered {
             rendered.set();
         }
+        if let Some(auth) = &self.auth
+            && (self.engine.names_variable(name, "user")
+                || self.engine.names_variable(name, "perms"))
+        {
+            auth.mark_session_accessed();
+        }
         if let Some(messages) = &self.messages
             && !context.contains_key("messages")
         {
@@ -555,16 +573,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let state = crate::state::AppState::from_parts(parts)?;
-        let request = parts
+        let mut request = parts
             .extensions
             .get::<RequestContext>()
             .map(|c| c.0.clone())
             .unwrap_or_default();
+        // As Django's auth context processor: `user` and `perms`, loaded
+        // here since rendering cannot wait on the database.
+        let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
+        if let Some(auth) = &auth {
+            let (user, perms) = auth.template_values().await?;
+            request.insert("user", &user);
+            request.insert("perms", &perms);
+        }
         Ok(Templates {
             engine: state.templates.clone(),
             request,
             rendered: parts.extensions.get::<TemplateRendered>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
+            auth,
         })
     }
 }

@@ -26,12 +26,17 @@
 //! and `password_min_length` (see [`validators`]).
 
 pub mod hashers;
+pub mod login;
 pub mod models;
 pub mod validators;
 
 use sqlx::AnyPool;
 
 pub use hashers::{Hasher, PasswordHashers, Verification};
+pub use login::{
+    Auth, CurrentUser, LoginRejection, LoginRequired, PermissionRequired, RequiredPermission,
+    StaffRequired,
+};
 pub use models::{Group, NewUser, Permission, User};
 pub use validators::{PasswordValidator, PasswordValidators, UserAttributes};
 

@@ -30,6 +30,7 @@ pub fn checks() -> Vec<Check> {
         check("secret_key_required", check_secret_key_required),
         check("x_frame_options", check_x_frame_options),
         check("messages_storage", check_messages_storage),
+        check("auth_middleware", check_auth_middleware),
         check("csrf_trusted_origins", check_csrf_trusted_origins),
         check("secure_redirect_exempt", check_secure_redirect_exempt),
         check("secure_proxy_ssl_header", check_secure_proxy_ssl_header),
@@ -122,6 +123,18 @@ pub fn check_messages_storage(ctx: &CheckContext) -> Vec<CheckMessage> {
     crate::messages::MessagesConfig::new(ctx.settings)
         .err()
         .map(|error| refused("nuages.E025", error))
+        .into_iter()
+        .collect()
+}
+
+/// `nuages.E045`: the `auth` middleware needs `session` before it.
+pub fn check_auth_middleware(ctx: &CheckContext) -> Vec<CheckMessage> {
+    if !has_middleware(ctx.settings, "auth") {
+        return vec![];
+    }
+    crate::auth::login::check_middleware_order(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E045", error))
         .into_iter()
         .collect()
 }

@@ -135,6 +135,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("session_cookie_age", Kind::Integer),
     ("session_engine", Kind::Choice(SessionEngine::NAMES)),
     ("session_cache_alias", Kind::String),
+    ("login_url", Kind::String),
     ("csrf_cookie_secure", Kind::Bool),
     ("csrf_trusted_origins", Kind::List),
     ("x_frame_options", Kind::String),

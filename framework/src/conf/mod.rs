@@ -32,7 +32,7 @@ pub const SECRET_KEY_INSECURE_PREFIX: &str = "nuages-insecure-";
 /// Every built-in middleware is on by default, so these are also the
 /// built-in names the setting accepts (besides the ones a project registers).
 pub const DEFAULT_MIDDLEWARE: &[&str] = &[
-    "security", "session", "common", "csrf", "messages", "xframe",
+    "security", "session", "auth", "common", "csrf", "messages", "xframe",
 ];
 
 /// A project's settings, as loaded from its TOML file.
@@ -126,6 +126,9 @@ pub struct Settings {
     pub session_engine: SessionEngine,
     /// The cache alias sessions use with `session_engine = "cache"`.
     pub session_cache_alias: String,
+    /// Where a view that requires a login sends an anonymous visitor (with
+    /// `?next=`): a path, or the name of a route.
+    pub login_url: String,
     /// Send the CSRF cookie over HTTPS only.
     pub csrf_cookie_secure: bool,
     /// Origins (`https://example.com`) trusted for unsafe requests.
@@ -424,6 +427,7 @@ impl Default for Settings {
             session_cookie_age: 1_209_600,
             session_engine: SessionEngine::SignedCookies,
             session_cache_alias: "default".into(),
+            login_url: "/accounts/login/".into(),
             csrf_cookie_secure: false,
             csrf_trusted_origins: vec![],
             x_frame_options: "DENY".into(),
@@ -589,7 +593,7 @@ mod tests {
         assert_eq!(
             s.middleware,
             [
-                "security", "session", "common", "csrf", "messages", "xframe"
+                "security", "session", "auth", "common", "csrf", "messages", "xframe"
             ]
         );
         assert_eq!(s.x_frame_options, "DENY");

@@ -1,7 +1,8 @@
 //! The middleware stack, assembled from the `middleware` setting: one file
 //! per middleware, each a function of the request and the next handler.
 //!
-//! The names, outermost first by default: `security`, `session`, `common`,
+//! The names, outermost first by default: `security`, `session`, `auth`
+//! ([`crate::auth::login`]), `common`,
 //! `csrf`, `messages` ([`crate::messages`]), `xframe`. Allowed-host validation ([`hosts`]) and the body size
 //! limit are not optional and always run, before any of them.
 //!
@@ -125,6 +126,10 @@ pub(crate) fn apply(
         "session" => stack.middleware(
             Arc::new(session::SessionConfig::new(app)?),
             session::middleware,
+        ),
+        "auth" => stack.middleware(
+            Arc::new(crate::auth::login::AuthConfig::new(&app.settings)?),
+            crate::auth::login::middleware,
         ),
         "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
         "messages" => stack.middleware(

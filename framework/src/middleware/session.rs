@@ -122,6 +122,17 @@ impl Session {
         f(&mut state.values)
     }
 
+    /// The value under `key`, without marking the session accessed: for
+    /// what only matters if a view or a template later uses it.
+    pub(crate) fn peek_value(&self, key: &str) -> Option<Value> {
+        self.lock().values.get(key).cloned()
+    }
+
+    /// Record that the response depends on the session (`Vary: Cookie`).
+    pub(crate) fn mark_accessed(&self) {
+        self.lock().accessed = true;
+    }
+
     /// The value under `key`, if there is one of type `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         self.read(|values| values.get(key).cloned())

@@ -1,0 +1,470 @@
+//! Who is logged in: the `auth` middleware, [`Auth`] (login, logout, the
+//! user of the request) and the extractors that require a login.
+//!
+//! The session keeps the user's id under
+//! [`AUTH_USER_KEY`](crate::sessions::AUTH_USER_KEY) (`_auth_user_id`) and
+//! an HMAC of their password hash under [`HASH_SESSION_KEY`]
+//! (`_auth_user_hash`), keyed with `secret_key`, as Django does: when the
+//! password changes, the hash no longer matches and every other session of
+//! that user is logged out on its next request, whatever `session_engine`
+//! keeps them.
+//!
+//! The user is loaded lazily: a request whose view never asks for it (no
+//! [`Auth::user`], [`CurrentUser`], [`LoginRequired`]…, no
+//! [`Templates`](crate::templates::Templates)) makes no query, and one that
+//! asks several times makes one.
+//!
+//! ```
+//! use nuages::auth::{LoginRequired, PermissionRequired, RequiredPermission};
+//!
+//! async fn profile(LoginRequired(user): LoginRequired) -> String {
+//!     format!("Hello {}", user.username)
+//! }
+//!
+//! struct CanVote;
+//! impl RequiredPermission for CanVote {
+//!     const PERMISSION: &'static str = "polls.vote";
+//! }
+//!
+//! async fn vote(PermissionRequired(user, _): PermissionRequired<CanVote>) -> String {
+//!     format!("{} may vote", user.username)
+//! }
+//! ```
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use serde_json::Value;
+use sqlx::AnyPool;
+
+use super::models::User;
+use crate::conf::Settings;
+use crate::error::{Error, Problem, Result};
+use crate::middleware::Next;
+use crate::middleware::session::Session;
+use crate::middleware::signing::Signer;
+use crate::sessions::AUTH_USER_KEY;
+use crate::state::AppState;
+
+/// The session value holding the HMAC of the user's password hash
+/// (Django's `_auth_user_hash`).
+pub const HASH_SESSION_KEY: &str = "_auth_user_hash";
+
+/// The `auth` middleware's key for session auth hashes, built once.
+#[derive(Debug)]
+pub(crate) struct AuthConfig {
+    signer: Signer,
+}
+
+impl AuthConfig {
+    /// Refuses to build without `"session"` before `"auth"` in `middleware`
+    /// (`nuages.E045`) or without `secret_key`.
+    pub(crate) fn new(settings: &Settings) -> Result<AuthConfig> {
+        check_middleware_order(settings)?;
+        Ok(AuthConfig {
+            signer: Signer::new(settings, "nuages.auth.session_hash")?,
+        })
+    }
+
+    /// The session auth hash of `user`, with the current key.
+    fn hash_of(&self, user: &User) -> String {
+        self.signer.sign(user.password.as_bytes())
+    }
+}
+
+/// `nuages.E045`: `"session"` must come before `"auth"` in `middleware`.
+pub(crate) fn check_middleware_order(settings: &Settings) -> Result<()> {
+    let position = |name: &str| settings.middleware.iter().position(|m| m == name);
+    match (position("session"), position("auth")) {
+        (Some(session), Some(auth)) if session < auth => Ok(()),
+        _ => Err(needs_session()),
+    }
+}
+
+/// What `Application::new` fails with, and `check` reports (`nuages.E045`).
+fn needs_session() -> Error {
+    Error::Config(
+        Problem::new(
+            "the \"auth\" middleware keeps the logged-in user in the session, and \"session\" \
+             is not in the middleware setting before it",
+        )
+        .with_hint("list \"session\" before \"auth\" in the middleware setting"),
+    )
+}
+
+/// The logged-in user of a request, and logging in and out: what the
+/// `auth` middleware gives each request. As an extractor it needs that
+/// middleware; without it the view answers 500 with an error saying so.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    session: Session,
+    config: Arc<AuthConfig>,
+    app: Arc<AppState>,
+    /// `None` until loaded; then the user, or `None` for anonymous.
+    loaded: Arc<Mutex<Option<Option<User>>>>,
+}
+
+impl Auth {
+    fn cached(&self) -> Option<Option<User>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn remember(&self, user: Option<User>) {
+        *self
+            .loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(user);
+    }
+
+    async fn pool(&self) -> Result<AnyPool> {
+        self.app.databases.get(crate::db::DEFAULT_ALIAS).await
+    }
+
+    /// The logged-in user, or `None` for an anonymous visitor. Loaded on
+    /// the first call (no query at all when the session names no user),
+    /// then kept for the request. A session whose user is gone, inactive,
+    /// or whose password changed since the login is flushed: anonymous.
+    pub async fn user(&self) -> Result<Option<User>> {
+        self.session.mark_accessed();
+        self.user_quietly().await
+    }
+
+    /// [`Self::user`] without marking the session accessed: templates mark
+    /// it only when they show `user` or `perms`.
+    async fn user_quietly(&self) -> Result<Option<User>> {
+        if let Some(known) = self.cached() {
+            return Ok(known);
+        }
+        let user = self.load().await?;
+        self.remember(user.clone());
+        Ok(user)
+    }
+
+    async fn load(&self) -> Result<Option<User>> {
+        let Some(id) = self
+            .session
+            .peek_value(AUTH_USER_KEY)
+            .and_then(|v| match v {
+                Value::String(text) => text.parse::<i64>().ok(),
+                Value::Number(number) => number.as_i64(),
+                _ => None,
+            })
+        else {
+            return Ok(None);
+        };
+        let found = User::get(&self.pool().await?, id).await?;
+        let stored_hash = self
+            .session
+            .peek_value(HASH_SESSION_KEY)
+            .and_then(|value| value.as_str().map(str::to_string));
+        let verified = found.as_ref().and_then(|user| {
+            let hash = stored_hash.as_deref()?;
+            self.config
+                .signer
+                .verify(user.password.as_bytes(), hash)
+                .map(|key| (user, key))
+        });
+        match verified {
+            Some((user, key)) if user.is_active => {
+                if key > 0 {
+                    // Signed with a fallback key: sign again with the current one.
+                    self.session
+                        .insert(HASH_SESSION_KEY, self.config.hash_of(user))?;
+                }
+                Ok(Some(user.clone()))
+            }
+            _ => {
+                self.session.flush();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Record that the response depends on who is logged in.
+    pub(crate) fn mark_session_accessed(&self) {
+        self.session.mark_accessed();
+    }
+
+    /// Log `user` in (Django's `login`): the session gets a new key
+    /// (against session fixation), and is emptied first if it belonged to
+    /// someone else; it keeps the user's id and session auth hash; the
+    /// user's `last_login` is now.
+    pub async fn login(&self, user: &mut User) -> Result<()> {
+        let same_user = self.session.get::<String>(AUTH_USER_KEY) == Some(user.id.to_string())
+            && self
+                .session
+                .get::<String>(HASH_SESSION_KEY)
+                .is_some_and(|hash| {
+                    self.config
+                        .signer
+                        .verify(user.password.as_bytes(), &hash)
+                        .is_some()
+                });
+        match same_user {
+            true => self.session.cycle_key(),
+            false => {
+                self.session.flush();
+            }
+        }
+        self.session.insert(AUTH_USER_KEY, user.id.to_string())?;
+        self.session
+            .insert(HASH_SESSION_KEY, self.config.hash_of(user))?;
+        user.update_last_login(&self.pool().await?).await?;
+        self.remember(Some(user.clone()));
+        Ok(())
+    }
+
+    /// Log out (Django's `logout`): the session ends, on the server too
+    /// with a server-side `session_engine`.
+    pub fn logout(&self) {
+        self.session.flush();
+        self.remember(None);
+    }
+
+    /// Keep this session logged in after `user`'s password changed (Django's
+    /// `update_session_auth_hash`); the user's other sessions are logged out.
+    pub fn update_session_auth_hash(&self, user: &User) -> Result<()> {
+        self.session.cycle_key();
+        self.session
+            .insert(HASH_SESSION_KEY, self.config.hash_of(user))?;
+        self.remember(Some(user.clone()));
+        Ok(())
+    }
+
+    /// The `user` and `perms` values templates get: the user's fields and
+    /// `is_authenticated`; `perms.<app>.<codename>`, true or false, for each
+    /// permission the installed apps declare (and true for any other the
+    /// user has), so that a template may test one for an anonymous visitor.
+    pub(crate) async fn template_values(&self) -> Result<(Value, Value)> {
+        let mut perms = serde_json::Map::new();
+        let mut grant = |permission: &str, granted: bool| {
+            if let Some((app, codename)) = permission.split_once('.')
+                && let Value::Object(codenames) = perms
+                    .entry(app.to_string())
+                    .or_insert_with(|| Value::Object(Default::default()))
+            {
+                codenames.insert(codename.to_string(), Value::Bool(granted));
+            }
+        };
+        for app in &self.app.apps {
+            for (codename, _) in app.permissions() {
+                grant(&format!("{}.{codename}", app.label()), false);
+            }
+        }
+        let Some(user) = self.user_quietly().await? else {
+            let anonymous = serde_json::json!({
+                "is_authenticated": false, "is_anonymous": true, "username": "",
+                "is_staff": false, "is_superuser": false, "is_active": false,
+            });
+            return Ok((anonymous, Value::Object(perms)));
+        };
+        for permission in user.get_all_permissions(&self.pool().await?).await? {
+            grant(&permission, true);
+        }
+        let values = serde_json::json!({
+            "is_authenticated": true, "is_anonymous": false, "id": user.id,
+            "username": user.username, "email": user.email,
+            "first_name": user.first_name, "last_name": user.last_name,
+            "is_staff": user.is_staff, "is_superuser": user.is_superuser,
+            "is_active": user.is_active, "last_login": user.last_login,
+        });
+        Ok((values, Value::Object(perms)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts.extensions.get::<Auth>().cloned().ok_or_else(|| {
+            Error::Config(
+                Problem::new("logins and the current user need the \"auth\" middleware")
+                    .with_hint("add \"auth\" after \"session\" to the middleware setting"),
+            )
+        })
+    }
+}
+
+/// The `auth` middleware: an [`Auth`] for every request; nothing loaded yet.
+pub(crate) async fn middleware(
+    State(config): State<Arc<AuthConfig>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        // Built only after "session" (checked at start).
+        return needs_session().into_response();
+    };
+    let Some(app) = request.extensions().get::<Arc<AppState>>().cloned() else {
+        return Error::other("the auth middleware ran outside a Nuages Application")
+            .into_response();
+    };
+    request.extensions_mut().insert(Auth {
+        session,
+        config,
+        app,
+        loaded: Arc::default(),
+    });
+    next.run(request).await
+}
+
+/// Extractor: the user of the request, `None` for an anonymous visitor.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Option<User>);
+
+impl CurrentUser {
+    /// Whether someone is logged in.
+    pub fn is_authenticated(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        Ok(CurrentUser(auth.user().await?))
+    }
+}
+
+/// Why a required login or permission refused the request.
+#[derive(Debug)]
+pub enum LoginRejection {
+    /// Anonymous: a redirect to `login_url?next=<this path>`.
+    Login(String),
+    /// Logged in without the right: 403.
+    Forbidden,
+    /// The auth machinery failed (no middleware, a database error).
+    Failed(Error),
+}
+
+impl IntoResponse for LoginRejection {
+    fn into_response(self) -> Response {
+        match self {
+            LoginRejection::Login(location) => crate::views::redirect(&location),
+            LoginRejection::Forbidden => {
+                Error::Forbidden("you do not have permission to see this page".into())
+                    .into_response()
+            }
+            LoginRejection::Failed(error) => error.into_response(),
+        }
+    }
+}
+
+/// The redirect to `login_url` with `next` set to this request's path and query.
+fn to_login(parts: &Parts) -> LoginRejection {
+    let app = match AppState::from_parts(parts) {
+        Ok(app) => app,
+        Err(error) => return LoginRejection::Failed(error),
+    };
+    let login_url = match login_url(app) {
+        Ok(url) => url,
+        Err(error) => return LoginRejection::Failed(error),
+    };
+    let here = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    let next: String = percent_encoding::utf8_percent_encode(here, NEXT_ESCAPED).collect();
+    let separator = if login_url.contains('?') { '&' } else { '?' };
+    LoginRejection::Login(format!("{login_url}{separator}next={next}"))
+}
+
+/// What `next=` escapes: all but unreserved characters and `/` (as Django's
+/// `redirect_to_login`, which keeps `/` readable).
+const NEXT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `login_url` as a path: itself when it holds a `/`, else the route it names.
+pub(crate) fn login_url(app: &AppState) -> Result<String> {
+    let url = &app.settings.login_url;
+    if url.contains('/') {
+        return Ok(url.clone());
+    }
+    Ok(app.urls.reverse(url, &[])?)
+}
+
+async fn logged_in_user(parts: &mut Parts) -> Result<User, LoginRejection> {
+    let auth = Auth::from_request_parts(parts, &())
+        .await
+        .map_err(LoginRejection::Failed)?;
+    match auth.user().await.map_err(LoginRejection::Failed)? {
+        Some(user) => Ok(user),
+        None => Err(to_login(parts)),
+    }
+}
+
+/// Extractor: the logged-in user; an anonymous visitor is redirected to
+/// `login_url?next=<this path>` (Django's `login_required`).
+#[derive(Debug, Clone)]
+pub struct LoginRequired(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for LoginRequired {
+    type Rejection = LoginRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, LoginRejection> {
+        logged_in_user(parts).await.map(LoginRequired)
+    }
+}
+
+/// Extractor: a logged-in, active staff member (`is_staff`); anonymous
+/// visitors go to the login page, other users get 403.
+#[derive(Debug, Clone)]
+pub struct StaffRequired(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for StaffRequired {
+    type Rejection = LoginRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, LoginRejection> {
+        let user = logged_in_user(parts).await?;
+        match user.is_staff {
+            true => Ok(StaffRequired(user)),
+            false => Err(LoginRejection::Forbidden),
+        }
+    }
+}
+
+/// A permission a view requires, named `"<app_label>.<codename>"`, for
+/// [`PermissionRequired`].
+pub trait RequiredPermission {
+    /// The permission, as `has_perm` takes it (`"polls.vote"`).
+    const PERMISSION: &'static str;
+}
+
+/// Extractor: a logged-in user who has the permission `P` names; anonymous
+/// visitors go to the login page, other users get 403 (Django's
+/// `permission_required`).
+pub struct PermissionRequired<P>(pub User, pub PhantomData<P>);
+
+impl<P> std::fmt::Debug for PermissionRequired<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PermissionRequired").field(&self.0).finish()
+    }
+}
+
+impl<S: Send + Sync, P: RequiredPermission + Send> FromRequestParts<S> for PermissionRequired<P> {
+    type Rejection = LoginRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, LoginRejection> {
+        let user = logged_in_user(parts).await?;
+        let pool = AppState::from_parts(parts)
+            .map_err(LoginRejection::Failed)?
+            .databases
+            .get(crate::db::DEFAULT_ALIAS)
+            .await
+            .map_err(LoginRejection::Failed)?;
+        match user.has_perm(&pool, P::PERMISSION).await {
+            Ok(true) => Ok(PermissionRequired(user, PhantomData)),
+            Ok(false) => Err(LoginRejection::Forbidden),
+            Err(error) => Err(LoginRejection::Failed(error)),
+        }
+    }
+}

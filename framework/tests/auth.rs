@@ -1,0 +1,311 @@
+//! The `auth` middleware through the test client, on a real SQLite file:
+//! login rotates the session key, logout ends the session on the server,
+//! the user is loaded only when asked, required logins redirect with
+//! `next`, missing rights answer 403, templates see `user` and `perms`,
+//! and a password change logs the user's other sessions out.
+
+use std::collections::BTreeMap;
+
+use nuages::auth::{
+    Auth, CurrentUser, LoginRequired, NewUser, PasswordHashers, PermissionRequired,
+    RequiredPermission, StaffRequired, User,
+};
+use nuages::conf::{DatabaseSettings, SessionEngine, Settings};
+use nuages::prelude::*;
+use nuages::test::Client;
+use nuages::{Application, Project};
+
+async fn pool(application: &Application) -> sqlx::AnyPool {
+    application.databases().get("default").await.unwrap()
+}
+
+/// `/login/?user=NAME`: what the login view does once the password is checked.
+async fn login(
+    auth: Auth,
+    Db(pool): Db,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<String> {
+    let mut user = User::get_by_username(&pool, &q["user"]).await?.unwrap();
+    auth.login(&mut user).await?;
+    Ok(format!("logged in {}", user.username))
+}
+
+async fn logout(auth: Auth) -> &'static str {
+    auth.logout();
+    "logged out"
+}
+
+async fn whoami(CurrentUser(user): CurrentUser) -> String {
+    user.map_or("anonymous".into(), |u| u.username)
+}
+
+async fn private(LoginRequired(user): LoginRequired) -> String {
+    format!("private page of {}", user.username)
+}
+
+async fn staff(StaffRequired(user): StaffRequired) -> String {
+    format!("staff page of {}", user.username)
+}
+
+struct CanVote;
+impl RequiredPermission for CanVote {
+    const PERMISSION: &'static str = "polls.vote";
+}
+
+async fn vote(PermissionRequired(user, _): PermissionRequired<CanVote>) -> String {
+    format!("{} may vote", user.username)
+}
+
+/// A page that never asks who is there.
+async fn plain(session: Session) -> String {
+    format!("plain, session empty: {}", session.is_empty())
+}
+
+/// `/password/?to=NEW`: changes the password and keeps this session.
+async fn change_password(
+    auth: Auth,
+    Db(pool): Db,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<&'static str> {
+    let mut user = auth.user().await?.unwrap();
+    user.set_password(&pool, &fast_hashers(), &q["to"]).await?;
+    auth.update_session_auth_hash(&user)?;
+    Ok("changed")
+}
+
+async fn page(templates: Templates) -> Result<Html<String>> {
+    templates.render("page.html", context! {})
+}
+
+fn urls() -> UrlConf {
+    UrlConf::new()
+        .path("login/", login, "login")
+        .path("logout/", logout, "logout")
+        .path("whoami/", whoami, "whoami")
+        .path("private/", private, "private")
+        .path("staff/", staff, "staff")
+        .path("vote/", vote, "vote")
+        .path("plain/", plain, "plain")
+        .path("password/", change_password, "password")
+        .path("page/", page, "page")
+}
+
+fn fast_hashers() -> PasswordHashers {
+    PasswordHashers::new(vec![nuages::auth::Hasher::Argon2 {
+        memory_cost: 1024,
+        time_cost: 1,
+        parallelism: 1,
+    }])
+    .unwrap()
+}
+
+/// A migrated application in `dir` with the users `ann` and `bob`
+/// (`bob` may vote), keeping sessions with `engine`.
+async fn application(dir: &std::path::Path, engine: SessionEngine) -> Application {
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("page.html"),
+        "{% if user.is_authenticated %}hello {{ user.username }}{% else %}hello stranger{% endif %}\
+         {% if perms.polls.vote %}, may vote{% endif %}",
+    )
+    .unwrap();
+    let mut settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["localhost".into()],
+        session_engine: engine,
+        template_dirs: vec![templates],
+        ..Settings::default()
+    };
+    settings.databases.insert(
+        "default".into(),
+        DatabaseSettings {
+            url: format!("sqlite://{}", dir.join("db.sqlite3").display()),
+            ..DatabaseSettings::default()
+        },
+    );
+    let polls = nuages::App::new("polls", dir.join("polls")).permission("vote", "Can vote");
+    let project = Project::new("authsite", env!("CARGO_MANIFEST_DIR"))
+        .urls(urls)
+        .apps(vec![polls]);
+    let sets = nuages::migrations::all_sets(&project, &settings);
+    let application = Application::new(project, settings).unwrap();
+    let pool = pool(&application).await;
+    nuages::migrations::apply(&pool, &sets, |_| {})
+        .await
+        .unwrap();
+    for name in ["ann", "bob"] {
+        User::create(
+            &pool,
+            &fast_hashers(),
+            NewUser {
+                username: name,
+                password: Some("plum-violin-orbit"),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    nuages::auth::Permission::ensure(&pool, "polls", "vote", "Can vote")
+        .await
+        .unwrap();
+    let bob = User::get_by_username(&pool, "bob").await.unwrap().unwrap();
+    bob.add_permission(&pool, "polls.vote").await.unwrap();
+    application
+}
+
+#[tokio::test]
+async fn login_rotates_the_key_and_logout_ends_the_session_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let client = Client::new(application.clone());
+    client.get("/plain/").await;
+    // A session before the login (a fixation attempt would plant this key).
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    let planted = Client::new(application.clone());
+    planted.request(http::Method::GET, "/plain/").send().await;
+
+    let response = client.get("/login/?user=ann").await;
+    assert_eq!(response.text(), "logged in ann");
+    let key = client.cookie("sessionid").unwrap();
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+    let ann = User::get_by_username(&pool(&application).await, "ann")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ann.last_login.is_some(), "login records last_login");
+
+    // Logging in again gives yet another key; the old one is dead.
+    client.get("/login/?user=ann").await;
+    let second = client.cookie("sessionid").unwrap();
+    assert_ne!(key, second);
+    let old_copy = Client::new(application.clone());
+    old_copy.set_cookie("sessionid", &key);
+    assert_eq!(old_copy.get("/whoami/").await.text(), "anonymous");
+
+    // A copy of the current cookie is logged in, until the logout.
+    let copy = Client::new(application.clone());
+    copy.set_cookie("sessionid", &second);
+    assert_eq!(copy.get("/whoami/").await.text(), "ann");
+    assert_eq!(client.get("/logout/").await.text(), "logged out");
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    assert_eq!(copy.get("/whoami/").await.text(), "anonymous");
+}
+
+#[tokio::test]
+async fn a_login_with_another_users_session_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    client.get("/login/?user=ann").await;
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+    client.get("/login/?user=bob").await;
+    assert_eq!(client.get("/whoami/").await.text(), "bob");
+}
+
+#[tokio::test]
+async fn a_required_login_redirects_with_next_and_rights_answer_403() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    let response = client.get("/private/?tab=a%20b&x=1").await;
+    assert_eq!(response.status, 302);
+    assert_eq!(
+        response.header("location"),
+        Some("/accounts/login/?next=/private/%3Ftab%3Da%2520b%26x%3D1")
+    );
+    for path in ["/staff/", "/vote/"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, 302, "{path}");
+        assert_eq!(
+            response.header("location").unwrap(),
+            format!("/accounts/login/?next={path}")
+        );
+    }
+
+    client.get("/login/?user=ann").await;
+    assert_eq!(client.get("/private/").await.text(), "private page of ann");
+    assert_eq!(client.get("/vote/").await.status, 403);
+    assert_eq!(client.get("/staff/").await.status, 403);
+
+    client.get("/login/?user=bob").await;
+    let response = client.get("/vote/").await;
+    assert_eq!(
+        (response.status, response.text()),
+        (http::StatusCode::OK, "bob may vote".into())
+    );
+}
+
+#[tokio::test]
+async fn templates_get_user_and_perms() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    assert_eq!(client.get("/page/").await.text(), "hello stranger");
+    client.get("/login/?user=ann").await;
+    assert_eq!(client.get("/page/").await.text(), "hello ann");
+    client.get("/login/?user=bob").await;
+    assert_eq!(client.get("/page/").await.text(), "hello bob, may vote");
+}
+
+#[tokio::test]
+async fn the_user_is_loaded_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    let client = Client::new(application.clone());
+    client.get("/login/?user=ann").await;
+    // Without the user table, any query for the user fails: a page that
+    // never asks still works, one that asks fails.
+    sqlx::query("ALTER TABLE auth_user RENAME TO auth_user_away")
+        .execute(&pool(&application).await)
+        .await
+        .unwrap();
+    let response = client.get("/plain/").await;
+    assert_eq!(
+        (response.status, response.text()),
+        (http::StatusCode::OK, "plain, session empty: false".into())
+    );
+    assert_eq!(client.get("/whoami/").await.status, 500);
+}
+
+#[tokio::test]
+async fn a_password_change_logs_the_other_sessions_out() {
+    for engine in [SessionEngine::SignedCookies, SessionEngine::Cache] {
+        let dir = tempfile::tempdir().unwrap();
+        let application = application(dir.path(), engine).await;
+        let laptop = Client::new(application.clone());
+        let phone = Client::new(application.clone());
+        laptop.get("/login/?user=ann").await;
+        phone.get("/login/?user=ann").await;
+        assert_eq!(phone.get("/whoami/").await.text(), "ann", "{engine:?}");
+
+        assert_eq!(
+            laptop.get("/password/?to=new-plum-violin").await.text(),
+            "changed"
+        );
+        assert_eq!(laptop.get("/whoami/").await.text(), "ann", "{engine:?}");
+        assert_eq!(
+            phone.get("/whoami/").await.text(),
+            "anonymous",
+            "{engine:?}"
+        );
+    }
+}
+
+#[test]
+fn auth_without_session_before_it_is_refused_at_start() {
+    let settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        middleware: vec!["auth".into(), "session".into()],
+        ..Settings::default()
+    };
+    let error = Application::new(
+        Project::new("authsite", env!("CARGO_MANIFEST_DIR")),
+        settings,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("\"session\" is not in the middleware setting before it"),
+        "{error}"
+    );
+}
