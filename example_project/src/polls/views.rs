@@ -103,6 +103,8 @@ pub struct VoteForm {
 
 /// `/polls/<id>/vote/` (POST): count the vote and redirect to the results,
 /// or show the form again when no valid choice was picked.
+// A view takes one argument per extractor it needs.
+#[allow(clippy::too_many_arguments)]
 pub async fn vote(
     Path(question_id): Path<i64>,
     urls: Urls,
