@@ -76,6 +76,17 @@ fn vote(addr: SocketAddr, credentials: &(String, String), choice: i64) -> HttpRe
     .unwrap()
 }
 
+/// `sessionid=KEY`, from the response that started the session.
+fn session_cookie(response: &HttpResponse) -> String {
+    response
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix("sessionid="))
+        .map(|rest| format!("sessionid={}", rest.split(';').next().unwrap()))
+        .expect("the response starts a session")
+}
+
 /// The count shown for `choice` on question 1's results page.
 fn shown_count(addr: SocketAddr, choice: i64) -> i64 {
     let page = http(addr, "GET", "/polls/1/results/", &[HOST], "").unwrap();
@@ -156,19 +167,15 @@ fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
     let credentials = form_credentials(a, "/polls/1/", &[HOST]);
     let voted = vote(a, &credentials, 2);
     assert_eq!(voted.status, 302, "{}", voted.body);
-    let session = voted
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .find_map(|(_, v)| v.strip_prefix("sessionid="))
-        .map(|rest| rest.split(';').next().unwrap().to_string())
-        .expect("the vote starts a session");
+    let cookie = session_cookie(&voted);
     assert_eq!(
-        redis.cli(&["EXISTS", &format!("nuages.session.{session}")]),
+        redis.cli(&[
+            "EXISTS",
+            &format!("nuages.session.{}", &cookie["sessionid=".len()..])
+        ]),
         "1",
         "the session is on Redis"
     );
-    let cookie = format!("sessionid={session}");
     let shown = http(
         b,
         "GET",
@@ -211,6 +218,45 @@ fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
     assert_eq!(page.status, 302);
     assert_eq!(shown_count(a, 3), cached + 1001);
     assert_eq!(shown_count(b, 3), cached + 1001);
+
+    // Sessions in PostgreSQL instead: `migrate` creates their table there,
+    // and a session made through one process is read through another.
+    let db_sessions = example.dir.path().join("settings.db_sessions.toml");
+    std::fs::write(
+        &db_sessions,
+        format!(
+            "extends = {:?}\nsession_engine = \"db\"\n",
+            settings.display().to_string()
+        ),
+    )
+    .unwrap();
+    let (output, stdout, stderr) = run(example.command_with(&db_sessions).arg("migrate"));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Applying sessions.1_initial... OK"),
+        "{stdout}"
+    );
+    let (_db_a, db_a) = serve(&example, &db_sessions, "serve-db-a");
+    let (_db_b, db_b) = serve(&example, &db_sessions, "serve-db-b");
+    let voted = vote(db_a, &form_credentials(db_a, "/polls/1/", &[HOST]), 1);
+    let cookie = session_cookie(&voted);
+    assert_eq!(
+        postgres.psql(&database, "SELECT COUNT(*) FROM nuages_session"),
+        "1"
+    );
+    let shown = http(
+        db_b,
+        "GET",
+        "/polls/1/results/",
+        &[HOST, ("Cookie", &cookie)],
+        "",
+    )
+    .unwrap();
+    assert!(
+        shown.body.contains("Your vote was counted."),
+        "{}",
+        shown.body
+    );
 
     // One serve killed under load: nginx retries what it may (a GET) on the
     // other, so no visitor sees an error.
