@@ -364,6 +364,35 @@ pub fn require(tool: &str) -> bool {
 
 /// An nginx main configuration that runs unprivileged-style in `dir` (its
 /// prefix: pid, logs and temporary files there, in the foreground) and
+/// `deployconfig nginx` (plain HTTP on a free loopback port, for
+/// example.test, and `extra` flags) written to `work/site.conf`: the file and
+/// what the command printed on stderr, and the address nginx will answer on.
+pub fn deployconfig_nginx(
+    command: &mut Command,
+    work: &Path,
+    extra: &[&str],
+) -> (std::path::PathBuf, String, SocketAddr) {
+    let port = free_port();
+    let site = work.join("site.conf");
+    let (output, stdout, stderr) = run(command
+        .args([
+            "deployconfig",
+            "nginx",
+            // Plain HTTP on loopback in these tests (tests/tests/deploy_tls.rs has TLS).
+            "--plain-http",
+            "--listen",
+            &port.to_string(),
+            "--server-name",
+            "example.test",
+            "-o",
+            site.to_str().unwrap(),
+        ])
+        .args(extra));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    (site, stderr, addr)
+}
+
 /// nginx run from `work` with the `site` configuration, once `nginx -t`
 /// accepts it, answering on `addr`.
 pub fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {

@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nuages_e2e::{
-    GeneratedProject, Server, free_port, get, http, manage, read_response, require, run,
-    self_signed_certificate, start_nginx, wait_for,
+    GeneratedProject, Server, deployconfig_nginx, free_port, get, http, manage, read_response,
+    require, run, self_signed_certificate, start_nginx, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -236,35 +236,6 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     drop(nginx);
     drop(server);
     assert!(!socket.exists(), "the socket is removed at exit");
-}
-
-/// `deployconfig nginx` (plain HTTP on a free loopback port, for
-/// example.test, and `extra` flags) written to `work/site.conf`: the file and
-/// what the command printed on stderr, and the address nginx will answer on.
-fn deployconfig_nginx(
-    command: &mut Command,
-    work: &Path,
-    extra: &[&str],
-) -> (std::path::PathBuf, String, SocketAddr) {
-    let port = free_port();
-    let site = work.join("site.conf");
-    let (output, stdout, stderr) = run(command
-        .args([
-            "deployconfig",
-            "nginx",
-            // Plain HTTP on loopback in these tests (tests/tests/deploy_tls.rs has TLS).
-            "--plain-http",
-            "--listen",
-            &port.to_string(),
-            "--server-name",
-            "example.test",
-            "-o",
-            site.to_str().unwrap(),
-        ])
-        .args(extra));
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    (site, stderr, addr)
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    Example, HttpResponse, Server, form_credentials, free_port, http, require, run, start_nginx,
-    wait_for,
+    Example, HttpResponse, Server, deployconfig_nginx, form_credentials, free_port, http, require,
+    run, start_nginx, wait_for,
 };
 
 const HOST: (&str, &str) = ("Host", "example.test");
@@ -87,6 +87,20 @@ fn session_cookie(response: &HttpResponse) -> String {
         .expect("the response starts a session")
 }
 
+/// Question 1's results page for a client with `cookie`.
+fn results_with(addr: SocketAddr, cookie: &str) -> String {
+    let page = http(
+        addr,
+        "GET",
+        "/polls/1/results/",
+        &[HOST, ("Cookie", cookie)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body
+}
+
 /// The count shown for `choice` on question 1's results page.
 fn shown_count(addr: SocketAddr, choice: i64) -> i64 {
     let page = http(addr, "GET", "/polls/1/results/", &[HOST], "").unwrap();
@@ -124,25 +138,12 @@ fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
     let (serve_a, a) = serve(&example, &settings, "serve-a");
     let (serve_b, b) = serve(&example, &settings, "serve-b");
     let work = example.dir.path();
-    let port = free_port();
-    let site = work.join("site.conf");
-    let (output, stdout, stderr) = run(example.command_with(&settings).args([
-        "deployconfig",
-        "nginx",
-        "--plain-http",
-        "--listen",
-        &port.to_string(),
-        "--server-name",
-        "example.test",
-        "--upstream",
-        &a.to_string(),
-        "--upstream",
-        &b.to_string(),
-        "-o",
-        site.to_str().unwrap(),
-    ]));
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (a_bind, b_bind) = (a.to_string(), b.to_string());
+    let (site, _, front) = deployconfig_nginx(
+        &mut example.command_with(&settings),
+        work,
+        &["--upstream", &a_bind, "--upstream", &b_bind],
+    );
     let nginx = start_nginx(work, &site, front);
 
     // 400 votes from 20 clients through nginx: every one answered with the
@@ -176,30 +177,11 @@ fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
         "1",
         "the session is on Redis"
     );
-    let shown = http(
-        b,
-        "GET",
-        "/polls/1/results/",
-        &[HOST, ("Cookie", &cookie)],
-        "",
-    )
-    .unwrap();
-    assert_eq!(shown.status, 200);
+    let shown = results_with(b, &cookie);
+    assert!(shown.contains("Your vote was counted."), "{shown}");
+    let again = results_with(a, &cookie);
     assert!(
-        shown.body.contains("Your vote was counted."),
-        "{}",
-        shown.body
-    );
-    let again = http(
-        a,
-        "GET",
-        "/polls/1/results/",
-        &[HOST, ("Cookie", &cookie)],
-        "",
-    )
-    .unwrap();
-    assert!(
-        !again.body.contains("Your vote was counted."),
+        !again.contains("Your vote was counted."),
         "shown once across processes"
     );
 
@@ -244,19 +226,8 @@ fn two_serve_processes_behind_nginx_share_postgresql_and_redis() {
         postgres.psql(&database, "SELECT COUNT(*) FROM nuages_session"),
         "1"
     );
-    let shown = http(
-        db_b,
-        "GET",
-        "/polls/1/results/",
-        &[HOST, ("Cookie", &cookie)],
-        "",
-    )
-    .unwrap();
-    assert!(
-        shown.body.contains("Your vote was counted."),
-        "{}",
-        shown.body
-    );
+    let shown = results_with(db_b, &cookie);
+    assert!(shown.contains("Your vote was counted."), "{shown}");
 
     // One serve killed under load: nginx retries what it may (a GET) on the
     // other, so no visitor sees an error.
