@@ -3,6 +3,8 @@
 //! Examples:
 //!     .path("", views::home, "home")                   a view of the project
 //!     .include("polls/", crate::polls::urls::urlpatterns())   an app's patterns
+//!
+//! `accounts/` holds the login and logout pages (routes `login`, `logout`).
 
 use nuages::prelude::*;
 
@@ -11,6 +13,7 @@ pub fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("", home, "home")
         .include("polls/", crate::polls::urls::urlpatterns())
+        .include("accounts/", nuages::auth::urls())
 }
 
 /// The home page: the way to the polls.

@@ -398,6 +398,13 @@ fn build_tera(
     for register in libraries {
         register(&mut tera);
     }
+    // The framework's own templates (the login page…), unless a file of
+    // the project's has the same name.
+    let builtin = crate::auth::views::TEMPLATES
+        .iter()
+        .filter(|(name, _)| !files.iter().any(|f| f.name == *name));
+    tera.add_raw_templates(builtin.copied())
+        .map_err(|source| TemplateError::Load { hint: None, source })?;
     tera.add_template_files(files.iter().map(|f| (&f.path, Some(f.name.as_str()))))
         .map_err(|source| TemplateError::Load {
             hint: syntax_hint(&source, files, resolver),

@@ -2,7 +2,10 @@
 //! login rotates the session key, logout ends the session on the server,
 //! the user is loaded only when asked, required logins redirect with
 //! `next`, missing rights answer 403, templates see `user` and `perms`,
-//! and a password change logs the user's other sessions out.
+//! and a password change logs the user's other sessions out. The login and
+//! logout views of `nuages::auth::urls()`: the form, a wrong password or
+//! an unknown username told alike, `next` followed only on this site,
+//! logout by POST only.
 
 use std::collections::BTreeMap;
 
@@ -79,8 +82,9 @@ async fn page(templates: Templates) -> Result<Html<String>> {
 
 fn urls() -> UrlConf {
     UrlConf::new()
-        .path("login/", login, "login")
-        .path("logout/", logout, "logout")
+        .path("login/", login, "login_as")
+        .path("logout/", logout, "logout_now")
+        .include("accounts/", nuages::auth::urls())
         .path("whoami/", whoami, "whoami")
         .path("private/", private, "private")
         .path("staff/", staff, "staff")
@@ -102,6 +106,15 @@ fn fast_hashers() -> PasswordHashers {
 /// A migrated application in `dir` with the users `ann` and `bob`
 /// (`bob` may vote), keeping sessions with `engine`.
 async fn application(dir: &std::path::Path, engine: SessionEngine) -> Application {
+    application_with(dir, engine, |_| {}).await
+}
+
+/// [`application`] with settings changed by `tweak`.
+async fn application_with(
+    dir: &std::path::Path,
+    engine: SessionEngine,
+    tweak: impl FnOnce(&mut Settings),
+) -> Application {
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates).unwrap();
     std::fs::write(
@@ -124,6 +137,7 @@ async fn application(dir: &std::path::Path, engine: SessionEngine) -> Applicatio
             ..DatabaseSettings::default()
         },
     );
+    tweak(&mut settings);
     let polls = nuages::App::new("polls", dir.join("polls")).permission("vote", "Can vote");
     let project = Project::new("authsite", env!("CARGO_MANIFEST_DIR"))
         .urls(urls)
@@ -308,4 +322,220 @@ fn auth_without_session_before_it_is_refused_at_start() {
             .contains("\"session\" is not in the middleware setting before it"),
         "{error}"
     );
+}
+
+/// A POST of the login form, with the CSRF token a GET of it gave.
+async fn submit_login(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
+    if client.csrf_token().is_none() {
+        client.get("/accounts/login/").await;
+    }
+    client
+        .request(http::Method::POST, "/accounts/login/")
+        .csrf()
+        .form(fields)
+        .send()
+        .await
+}
+
+async fn log_out(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
+    client
+        .request(http::Method::POST, "/accounts/logout/")
+        .csrf()
+        .form(fields)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn the_login_view_logs_in_with_a_new_key_and_follows_a_same_site_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let client = Client::new(application.clone());
+    // Sent away from a private page, the visitor gets the form with `next`.
+    let to_login = client.get("/private/").await;
+    let form = client.get(to_login.header("location").unwrap()).await;
+    assert_eq!(form.status, 200);
+    let page = form.text();
+    for field in [
+        "name=\"username\"",
+        "type=\"password\" name=\"password\"",
+        "name=\"next\" value=\"/private/\"",
+        "name=\"csrfmiddlewaretoken\"",
+    ] {
+        assert!(page.contains(field), "{field} missing from {page}");
+    }
+
+    let fields = [
+        ("username", "ann"),
+        ("password", "plum-violin-orbit"),
+        ("next", "/private/"),
+    ];
+    let response = submit_login(&client, &fields).await;
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("/private/"));
+    assert_eq!(client.get("/private/").await.text(), "private page of ann");
+    let first_key = client.cookie("sessionid").unwrap();
+
+    // Logging in again rotates the key: a copy of the old one is anonymous.
+    let response = submit_login(&client, &fields[..2]).await;
+    assert_eq!(response.header("location"), Some("/"), "login_redirect_url");
+    let second_key = client.cookie("sessionid").unwrap();
+    assert_ne!(first_key, second_key);
+    let old_copy = Client::new(application.clone());
+    old_copy.set_cookie("sessionid", &first_key);
+    assert_eq!(old_copy.get("/whoami/").await.text(), "anonymous");
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_username_get_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    let mut pages = Vec::new();
+    for (username, password) in [("ann", "wrong-password"), ("nobody", "plum-violin-orbit")] {
+        let response = submit_login(
+            &client,
+            &[
+                ("username", username),
+                ("password", password),
+                ("next", "/vote/"),
+            ],
+        )
+        .await;
+        assert_eq!(response.status, 200, "{username}");
+        let page = response.text();
+        assert!(page.contains(nuages::auth::views::INVALID_LOGIN), "{page}");
+        assert!(page.contains("name=\"next\" value=\"/vote/\""), "{page}");
+        assert!(!page.contains("wrong-password") && !page.contains("plum"));
+        assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+        // What differs between the two: the username typed, and the masked token.
+        let token_at = page.find("csrfmiddlewaretoken\" value=\"").unwrap();
+        pages.push((
+            page[..token_at].to_string(),
+            page[token_at + 100..].replace(username, "?"),
+        ));
+    }
+    assert_eq!(pages[0], pages[1]);
+}
+
+#[tokio::test]
+async fn an_off_site_next_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    for next in [
+        "//evil.com",
+        "https://evil.com",
+        "/\\evil.com",
+        "javascript:alert(1)",
+        "/\t/evil.com",
+    ] {
+        let client = Client::new(application.clone());
+        let form = client
+            .get(&format!("/accounts/login/?next={}", urlencode(next)))
+            .await;
+        assert!(form.text().contains("name=\"next\" value=\"\""), "{next}");
+        let response = submit_login(
+            &client,
+            &[
+                ("username", "ann"),
+                ("password", "plum-violin-orbit"),
+                ("next", next),
+            ],
+        )
+        .await;
+        assert_eq!(response.status, 302, "{next}");
+        assert_eq!(response.header("location"), Some("/"), "{next}");
+        assert_eq!(client.get("/whoami/").await.text(), "ann");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn logout_is_a_post_with_csrf_and_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let client = Client::new(application.clone());
+    let fields = [("username", "ann"), ("password", "plum-violin-orbit")];
+    submit_login(&client, &fields).await;
+    let key = client.cookie("sessionid").unwrap();
+
+    let response = client.get("/accounts/logout/").await;
+    assert_eq!(response.status, 405, "a link cannot log anyone out");
+    let forged = client
+        .request(http::Method::POST, "/accounts/logout/")
+        .form(&[])
+        .send()
+        .await;
+    assert_eq!(forged.status, 403, "no CSRF token, no logout");
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+
+    let response = log_out(&client, &[]).await;
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("/"));
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    let copy = Client::new(application.clone());
+    copy.set_cookie("sessionid", &key);
+    assert_eq!(copy.get("/whoami/").await.text(), "anonymous");
+
+    // A same-site `next` wins over logout_redirect_url; an off-site one does not.
+    submit_login(&client, &fields).await;
+    let response = log_out(&client, &[("next", "/plain/")]).await;
+    assert_eq!(response.header("location"), Some("/plain/"));
+    submit_login(&client, &fields).await;
+    let response = log_out(&client, &[("next", "//evil.com")]).await;
+    assert_eq!(response.header("location"), Some("/"));
+}
+
+#[tokio::test]
+async fn the_project_templates_replace_the_login_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let registration = dir.path().join("templates/registration");
+    std::fs::create_dir_all(&registration).unwrap();
+    std::fs::write(
+        registration.join("login.html"),
+        "<h1>Welcome back</h1>{{ error }}<form method=\"post\">{{ csrf_input() }}</form>",
+    )
+    .unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    assert!(
+        client
+            .get("/accounts/login/")
+            .await
+            .text()
+            .contains("Welcome back")
+    );
+    let response = submit_login(&client, &[("username", "ann"), ("password", "no")]).await;
+    let page = response.text();
+    assert!(
+        page.contains("Welcome back") && page.contains("Please enter a correct"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_redirect_settings_take_route_names_and_an_empty_logout_url_shows_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.login_redirect_url = "whoami".into();
+        settings.logout_redirect_url = String::new();
+    })
+    .await;
+    let client = Client::new(application);
+    let response = submit_login(
+        &client,
+        &[("username", "bob"), ("password", "plum-violin-orbit")],
+    )
+    .await;
+    assert_eq!(response.header("location"), Some("/whoami/"));
+    let response = log_out(&client, &[]).await;
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    assert!(
+        page.contains("You are logged out.") && page.contains("href=\"/accounts/login/\""),
+        "{page}"
+    );
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
 }

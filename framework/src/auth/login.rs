@@ -57,6 +57,8 @@ pub const HASH_SESSION_KEY: &str = "_auth_user_hash";
 #[derive(Debug)]
 pub(crate) struct AuthConfig {
     signer: Signer,
+    /// What [`Auth::authenticate`] checks passwords with.
+    hashers: super::PasswordHashers,
 }
 
 impl AuthConfig {
@@ -66,6 +68,7 @@ impl AuthConfig {
         check_middleware_order(settings)?;
         Ok(AuthConfig {
             signer: Signer::new(settings, "nuages.auth.session_hash")?,
+            hashers: super::PasswordHashers::from_settings(settings)?,
         })
     }
 
@@ -186,9 +189,27 @@ impl Auth {
         }
     }
 
+    /// The application serving this request.
+    pub(crate) fn app(&self) -> &Arc<AppState> {
+        &self.app
+    }
+
     /// Record that the response depends on who is logged in.
     pub(crate) fn mark_session_accessed(&self) {
         self.session.mark_accessed();
+    }
+
+    /// The active user called `username` whose password is `password`, or
+    /// `None`: [`authenticate`](super::authenticate) with the project's
+    /// `password_hashers`.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>> {
+        super::authenticate(
+            &self.pool().await?,
+            &self.config.hashers,
+            username,
+            password,
+        )
+        .await
     }
 
     /// Log `user` in (Django's `login`): the session gets a new key
@@ -385,9 +406,14 @@ const NEXT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 
 /// `login_url` as a path: itself when it holds a `/`, else the route it names.
 pub(crate) fn login_url(app: &AppState) -> Result<String> {
-    let url = &app.settings.login_url;
+    setting_url(app, &app.settings.login_url)
+}
+
+/// A URL setting (`login_url`, `login_redirect_url`…) as a path: itself
+/// when it holds a `/`, else the route it names.
+pub(crate) fn setting_url(app: &AppState, url: &str) -> Result<String> {
     if url.contains('/') {
-        return Ok(url.clone());
+        return Ok(url.to_string());
     }
     Ok(app.urls.reverse(url, &[])?)
 }

@@ -29,6 +29,7 @@ pub mod hashers;
 pub mod login;
 pub mod models;
 pub mod validators;
+pub mod views;
 
 use sqlx::AnyPool;
 
@@ -39,6 +40,7 @@ pub use login::{
 };
 pub use models::{Group, NewUser, Permission, User};
 pub use validators::{PasswordValidator, PasswordValidators, UserAttributes};
+pub use views::urls;
 
 use crate::error::{Error, Problem, Result};
 use crate::migrations::MigrationSet;

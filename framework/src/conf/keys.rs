@@ -136,6 +136,8 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("session_engine", Kind::Choice(SessionEngine::NAMES)),
     ("session_cache_alias", Kind::String),
     ("login_url", Kind::String),
+    ("login_redirect_url", Kind::String),
+    ("logout_redirect_url", Kind::String),
     ("csrf_cookie_secure", Kind::Bool),
     ("csrf_trusted_origins", Kind::List),
     ("x_frame_options", Kind::String),

@@ -129,6 +129,12 @@ pub struct Settings {
     /// Where a view that requires a login sends an anonymous visitor (with
     /// `?next=`): a path, or the name of a route.
     pub login_url: String,
+    /// Where the login view sends a user who logged in without a same-site
+    /// `next`: a path, or the name of a route.
+    pub login_redirect_url: String,
+    /// Where the logout view sends a user who logged out: a path, the name
+    /// of a route, or empty to show `registration/logged_out.html`.
+    pub logout_redirect_url: String,
     /// Send the CSRF cookie over HTTPS only.
     pub csrf_cookie_secure: bool,
     /// Origins (`https://example.com`) trusted for unsafe requests.
@@ -428,6 +434,8 @@ impl Default for Settings {
             session_engine: SessionEngine::SignedCookies,
             session_cache_alias: "default".into(),
             login_url: "/accounts/login/".into(),
+            login_redirect_url: "/".into(),
+            logout_redirect_url: "/".into(),
             csrf_cookie_secure: false,
             csrf_trusted_origins: vec![],
             x_frame_options: "DENY".into(),

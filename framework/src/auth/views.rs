@@ -1,0 +1,152 @@
+//! The login and logout views, as Django's `LoginView` and `LogoutView`,
+//! mounted by the project with `.include("accounts/", nuages::auth::urls())`.
+//!
+//! Their templates, `registration/login.html` and
+//! `registration/logged_out.html`, are built into the framework; a file of
+//! the same name in the project's `template_dirs` replaces one.
+
+use axum::response::{IntoResponse, Response};
+
+use super::login::{Auth, setting_url};
+use crate::error::Result;
+use crate::forms::FormData;
+use crate::templates::Templates;
+use crate::urls::{UrlConf, get, post};
+
+/// The templates the views render, by name, unless the project has its own.
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "registration/login.html",
+        include_str!("templates/registration/login.html"),
+    ),
+    (
+        "registration/logged_out.html",
+        include_str!("templates/registration/logged_out.html"),
+    ),
+];
+
+/// What a failed login says: never whether the username exists (Django's
+/// `invalid_login`).
+pub const INVALID_LOGIN: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
+
+/// The routes `login/` (name `login`) and `logout/` (name `logout`), for
+/// the project to include, as Django's `django.contrib.auth.urls`:
+///
+/// ```
+/// use nuages::urls::UrlConf;
+///
+/// let urls = UrlConf::new().include("accounts/", nuages::auth::urls());
+/// let resolver = urls.resolver().unwrap();
+/// assert_eq!(resolver.reverse("login", &[]).unwrap(), "/accounts/login/");
+/// assert_eq!(resolver.reverse("logout", &[]).unwrap(), "/accounts/logout/");
+/// ```
+pub fn urls() -> UrlConf {
+    UrlConf::new()
+        .path("login/", get(login_form).post(login_submit), "login")
+        .path("logout/", post(logout), "logout")
+}
+
+/// GET: the login form, `next` from the query string kept in a hidden field.
+async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
+    render_login(&templates, "", query.get("next").unwrap_or(""), None)
+}
+
+/// POST: log in with `username` and `password`, then go to a same-site
+/// `next` or `login_redirect_url`; on failure the form again, saying only
+/// that the pair is wrong.
+async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let next = form.get("next").unwrap_or("");
+    let found = match username.is_empty() || password.is_empty() {
+        true => None,
+        false => auth.authenticate(username, password).await?,
+    };
+    let Some(mut user) = found else {
+        return render_login(&templates, username, next, Some(INVALID_LOGIN));
+    };
+    auth.login(&mut user).await?;
+    let app = auth.app();
+    let to = match is_same_site(next) {
+        true => next.to_string(),
+        false => setting_url(app, &app.settings.login_redirect_url)?,
+    };
+    Ok(crate::views::redirect(&to))
+}
+
+fn render_login(
+    templates: &Templates,
+    username: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Result<Response> {
+    let next = if is_same_site(next) { next } else { "" };
+    let context = crate::context! { "username" => username, "next" => next, "error" => &error };
+    Ok(templates
+        .render("registration/login.html", context)?
+        .into_response())
+}
+
+/// POST only (a GET answers 405, so a link or an image cannot log anyone
+/// out), CSRF-checked by the `csrf` middleware: the session ends, then a
+/// same-site `next`, `logout_redirect_url`, or with that setting empty the
+/// page `registration/logged_out.html`.
+async fn logout(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+    auth.logout();
+    let app = auth.app();
+    let next = form.get("next").unwrap_or("");
+    if is_same_site(next) {
+        return Ok(crate::views::redirect(next));
+    }
+    let setting = &app.settings.logout_redirect_url;
+    if setting.is_empty() {
+        let login_url = super::login::login_url(app)?;
+        let context = crate::context! { "login_url" => &login_url };
+        return Ok(templates
+            .render("registration/logged_out.html", context)?
+            .into_response());
+    }
+    Ok(crate::views::redirect(&setting_url(app, setting)?))
+}
+
+/// Whether `next` is a path on this site: it starts with one `/`, and holds
+/// no `\` (browsers read `/\evil.com` as `//evil.com`) and no control
+/// character or space (stripped or refused by browsers and parsers alike).
+/// A scheme (`https:`, `javascript:`) or a `//host` never passes, which is
+/// stricter than Django (which also takes an absolute URL to an allowed
+/// host) and what a login form needs.
+pub(crate) fn is_same_site(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_same_site;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed() {
+        for good in ["/", "/polls/", "/polls/?page=2&x=%2F%2Fevil.com", "/a//b"] {
+            assert!(is_same_site(good), "{good}");
+        }
+        for bad in [
+            "",
+            "//evil.com",
+            "https://evil.com",
+            "http:/evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "javascript:alert(1)",
+            "polls/",
+            "/\t/evil.com",
+            " //evil.com",
+            "/\n/evil.com",
+        ] {
+            assert!(!is_same_site(bad), "{bad:?}");
+        }
+    }
+}
