@@ -1,14 +1,21 @@
 //! The polls app through the test client: each view, the validation error,
-//! the 404s and the CSRF guard, and the `seed` command. Each test runs
+//! the 404s and the CSRF guard, the staff page that adds a question (login,
+//! permission, form errors, the rows and the message), and the `seed`
+//! command. Each test runs
 //! twice: on a real SQLite file in a temporary folder (module `sqlite`) and
 //! on a fresh database of a real PostgreSQL server the tests start
 //! (module `postgres`).
 
+use nuages::auth::{NewUser, PasswordHashers, Permission, User};
+use nuages::sqlx::AnyPool;
 use nuages::test::{Client, TestResponse};
 use nuages::{Application, timezone};
 use nuages_e2e::postgres::Backend;
 
-use mysite::polls::models::Question;
+use mysite::polls::models::{Choice, Question};
+
+/// The password of every user the tests create.
+const PASSWORD: &str = "plum-violin-orbit-42";
 
 nuages_e2e::on_both_databases!(
     async: index_lists_the_five_latest_and_never_future_ones,
@@ -17,7 +24,10 @@ nuages_e2e::on_both_databases!(
     missing_and_future_questions_are_404,
     a_vote_counts_once_and_redirects_to_the_results,
     voting_without_a_choice_shows_the_form_again_with_an_error,
-    voting_needs_post_and_a_csrf_token;
+    voting_needs_post_and_a_csrf_token,
+    adding_a_question_needs_a_login_and_the_add_question_permission,
+    an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added,
+    a_valid_question_is_added_with_its_choices_and_a_message_shown_once;
     sync: the_seed_command_adds_samples_only_once
 );
 
@@ -65,6 +75,14 @@ async fn site_with(backend: Backend, extra: &str) -> Option<Site> {
     nuages::migrations::apply(&pool, &nuages::migrations::sets(&project), |_| {})
         .await
         .unwrap();
+    // What `manage migrate` adds after the migrations: the apps' permissions.
+    for app in project.installed_apps() {
+        for (codename, name) in app.permissions() {
+            Permission::ensure(&pool, app.label(), codename, name)
+                .await
+                .unwrap();
+        }
+    }
     Some(Site {
         _dir: dir,
         client: Client::new(application.clone()),
@@ -73,8 +91,12 @@ async fn site_with(backend: Backend, extra: &str) -> Option<Site> {
 }
 
 impl Site {
+    async fn pool(&self) -> AnyPool {
+        self.application.databases().get("default").await.unwrap()
+    }
+
     async fn question(&self, text: &str, minutes_from_now: i64, choices: &[&str]) -> i64 {
-        let pool = self.application.databases().get("default").await.unwrap();
+        let pool = self.pool().await;
         let when = timezone::to_db(
             timezone::now() + timezone::chrono::Duration::minutes(minutes_from_now),
         );
@@ -94,18 +116,67 @@ impl Site {
     /// GET the vote form and POST `choice` with the token the page carries,
     /// as a browser does.
     async fn vote(&self, question: i64, choice: Option<i64>) -> TestResponse {
-        let page = self.client.get(&format!("/polls/{question}/")).await;
-        assert_eq!(page.status, 200, "{}", page.text());
-        let token = hidden_token(&page.text());
         let choice = choice.map(|c| c.to_string());
-        let mut fields = vec![("csrfmiddlewaretoken", token.as_str())];
-        if let Some(choice) = &choice {
-            fields.push(("choice", choice.as_str()));
-        }
-        self.client
-            .post_form(&format!("/polls/{question}/vote/"), &fields)
-            .await
+        let fields: Vec<(&str, &str)> = choice.iter().map(|c| ("choice", c.as_str())).collect();
+        submit(
+            &self.client,
+            &format!("/polls/{question}/"),
+            &format!("/polls/{question}/vote/"),
+            &fields,
+        )
+        .await
     }
+
+    /// A new user `username` (a superuser, or not even staff), with these
+    /// permissions, and a client logged in as them through the login page.
+    async fn logged_in(&self, username: &str, superuser: bool, permissions: &[&str]) -> Client {
+        let pool = self.pool().await;
+        let hashers = PasswordHashers::from_settings(self.application.settings()).unwrap();
+        let new = NewUser {
+            username,
+            password: Some(PASSWORD),
+            is_staff: superuser,
+            is_superuser: superuser,
+            ..NewUser::default()
+        };
+        let user = User::create(&pool, &hashers, new).await.unwrap();
+        for permission in permissions {
+            user.add_permission(&pool, permission).await.unwrap();
+        }
+        let client = Client::new(self.application.clone());
+        let login = [("username", username), ("password", PASSWORD)];
+        let response = submit(&client, "/accounts/login/", "/accounts/login/", &login).await;
+        assert_eq!(response.status, 302, "{}", response.text());
+        client
+    }
+
+    /// The questions, and the texts of their choices.
+    async fn questions(&self) -> Vec<(String, Vec<String>)> {
+        let pool = self.pool().await;
+        let mut all = Vec::new();
+        for question in Question::latest(&pool, 100).await.unwrap() {
+            let choices = Choice::of(&pool, question.id).await.unwrap();
+            let texts = choices.into_iter().map(|c| c.choice_text).collect();
+            all.push((question.question_text, texts));
+        }
+        all
+    }
+}
+
+/// GET the form page at `page` with `client`, then POST `fields` to
+/// `action` with the CSRF token the page carries, as a browser does.
+async fn submit(
+    client: &Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
+    let form = client.get(page).await;
+    assert_eq!(form.status, 200, "{}", form.text());
+    let token = hidden_token(&form.text());
+    let mut all = vec![("csrfmiddlewaretoken", token.as_str())];
+    all.extend_from_slice(fields);
+    client.post_form(action, &all).await
 }
 
 fn hidden_token(html: &str) -> String {
@@ -301,6 +372,187 @@ async fn voting_needs_post_and_a_csrf_token(backend: Backend) {
         .await;
     assert_eq!(response.status, 403);
     assert_eq!(site.votes(id).await, [0]);
+}
+
+async fn adding_a_question_needs_a_login_and_the_add_question_permission(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
+    let add_link = "<a href=\"/polls/add/\" class=\"add\">Add a question</a>";
+    // Anonymous: to the login page, back here afterwards; no link.
+    let anonymous = site.client.get("/polls/add/").await;
+    assert_eq!(anonymous.status, 302);
+    assert_eq!(
+        anonymous.header("location"),
+        Some("/accounts/login/?next=/polls/add/")
+    );
+    assert!(!site.client.get("/polls/").await.text().contains(add_link));
+
+    // Logged in without polls.add_question, staff or not: 403, GET or POST.
+    let plain = site.logged_in("jane", false, &[]).await;
+    assert_eq!(plain.get("/polls/add/").await.status, 403);
+    let token = plain
+        .csrf_token()
+        .expect("a CSRF cookie after the login page");
+    let posted = plain
+        .post_form(
+            "/polls/add/",
+            &[
+                ("csrfmiddlewaretoken", token.as_str()),
+                ("question_text", "Sneaked in?"),
+                ("choice1", "Yes"),
+                ("choice2", "No"),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status, 403, "{}", posted.text());
+    assert!(site.questions().await.is_empty());
+    assert!(!plain.get("/polls/").await.text().contains(add_link));
+
+    // The permission is what counts: given to a user who is not staff.
+    let granted = site
+        .logged_in("editor", false, &["polls.add_question"])
+        .await;
+    let page = granted.get("/polls/add/").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(granted.get("/polls/").await.text().contains(add_link));
+
+    // A superuser has every permission; the login's `next` leads back here.
+    let admin = site.logged_in("admin", true, &[]).await;
+    let page = admin.get("/polls/add/").await.text();
+    assert!(page.contains("<h1>Add a question</h1>"), "{page}");
+    assert!(page.contains("name=\"csrfmiddlewaretoken\""), "{page}");
+    for field in ["question_text", "choice1", "choice5"] {
+        assert!(page.contains(&format!("name=\"{field}\"")), "{page}");
+    }
+    assert!(admin.get("/polls/").await.text().contains(add_link));
+    let fresh = Client::new(site.application.clone());
+    let login = [
+        ("username", "admin"),
+        ("password", PASSWORD),
+        ("next", "/polls/add/"),
+    ];
+    let back = submit(
+        &fresh,
+        "/accounts/login/?next=/polls/add/",
+        "/accounts/login/",
+        &login,
+    )
+    .await;
+    assert_eq!(back.header("location"), Some("/polls/add/"));
+}
+
+async fn an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
+    let admin = site.logged_in("admin", true, &[]).await;
+    let add = |fields: &'static [(&'static str, &'static str)]| {
+        let admin = &admin;
+        async move { submit(admin, "/polls/add/", "/polls/add/", fields).await }
+    };
+
+    // No question: the field's error next to it, the choices typed kept.
+    let response = add(&[
+        ("question_text", "  "),
+        ("choice1", "Tea"),
+        ("choice2", "<b>Coffee</b>"),
+    ])
+    .await;
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    assert!(
+        page.contains("<ul class=\"errorlist\"><li>This field is required.</li></ul><p><label for=\"id_question_text\">Question:</label>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"choice1\" id=\"id_choice1\" maxlength=\"200\" value=\"Tea\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"&lt;b&gt;Coffee&lt;/b&gt;\""),
+        "escaped: {page}"
+    );
+
+    // One choice only: the error of the whole form, the question kept.
+    let response = add(&[("question_text", "Tea or coffee?"), ("choice3", "Tea")]).await;
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    assert!(
+        page.contains("<ul class=\"errorlist nonfield\"><li>Give at least 2 choices.</li></ul>"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Tea or coffee?\""), "{page}");
+    assert!(
+        page.contains("name=\"choice3\" id=\"id_choice3\" maxlength=\"200\" value=\"Tea\""),
+        "{page}"
+    );
+
+    // Longer than the column: the length error.
+    let long: &'static str = "x".repeat(201).leak();
+    let fields: &'static [(&str, &str)] =
+        vec![("question_text", long), ("choice1", "a"), ("choice2", "b")].leak();
+    let page = add(fields).await.text();
+    assert!(
+        page.contains("<li>Ensure this value has at most 200 characters (it has 201).</li>"),
+        "{page}"
+    );
+    assert!(site.questions().await.is_empty());
+}
+
+async fn a_valid_question_is_added_with_its_choices_and_a_message_shown_once(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
+    let admin = site.logged_in("admin", true, &[]).await;
+    let fields = [
+        ("question_text", " Tea or coffee? "),
+        ("choice1", "Tea"),
+        ("choice2", ""),
+        ("choice3", "Coffee"),
+        ("choice4", "   "),
+        ("choice5", "Neither"),
+    ];
+    let response = submit(&admin, "/polls/add/", "/polls/add/", &fields).await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    let questions = site.questions().await;
+    assert_eq!(
+        questions,
+        [(
+            "Tea or coffee?".to_string(),
+            vec![
+                "Tea".to_string(),
+                "Coffee".to_string(),
+                "Neither".to_string()
+            ]
+        )]
+    );
+    let pool = site.pool().await;
+    let id = Question::latest(&pool, 1).await.unwrap()[0].id;
+    assert_eq!(
+        response.header("location"),
+        Some(format!("/polls/{id}/").as_str())
+    );
+    // Published now: the question's page, with the message once.
+    let message = "<li class=\"success\">Question “Tea or coffee?” was added.</li>";
+    let detail = admin.get(&format!("/polls/{id}/")).await;
+    assert_eq!(detail.status, 200);
+    assert_eq!(
+        detail.text().matches(message).count(),
+        1,
+        "{}",
+        detail.text()
+    );
+    assert_eq!(detail.text().matches("type=\"radio\"").count(), 3);
+    let again = admin.get(&format!("/polls/{id}/")).await;
+    assert!(!again.text().contains(message), "{}", again.text());
+    assert!(
+        site.client
+            .get("/polls/")
+            .await
+            .text()
+            .contains("Tea or coffee?<")
+    );
 }
 
 fn the_seed_command_adds_samples_only_once(backend: Backend) {

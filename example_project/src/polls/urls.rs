@@ -9,6 +9,7 @@ use super::views;
 pub fn urlpatterns() -> UrlConf {
     UrlConf::app("polls")
         .path("", views::index, "index")
+        .path("add/", get(views::add_form).post(views::add_submit), "add")
         .path("<int:question_id>/", views::detail, "detail")
         .path("<int:question_id>/results/", views::results, "results")
         .path("<int:question_id>/vote/", post(views::vote), "vote")

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nuages::forms::{Form, FormData, ModelChoice};
+use nuages::auth::{PermissionRequired, RequiredPermission};
+use nuages::forms::{Clean, Form, FormData, FormErrors, ModelChoice};
 use nuages::prelude::*;
+use nuages::timezone;
 
 use super::PollsSettings;
 use super::models::{Choice, Question};
@@ -143,4 +145,102 @@ pub async fn vote(
     messages.success("Your vote was counted.");
     let results = urls.reverse_args("polls:results", &[&question.id])?;
     Ok(redirect(&results))
+}
+
+/// The permission `polls/add/` requires: `polls.add_question`, declared by
+/// the app (src/polls/mod.rs) and inserted by `migrate`. A permission rather
+/// than `is_staff` so that the right can be given to a user or a group
+/// without making them staff, as Django's admin does; superusers have it.
+pub struct CanAddQuestion;
+
+impl RequiredPermission for CanAddQuestion {
+    const PERMISSION: &'static str = "polls.add_question";
+}
+
+/// The fewest choices a new question may have.
+const MIN_CHOICES: usize = 2;
+
+/// A new question and up to five choices; the empty ones are left out.
+#[derive(Debug, Form)]
+#[form(clean)]
+pub struct QuestionForm {
+    /// The question (`polls_question.question_text`, 200 characters).
+    #[form(label = "Question", max_length = 200)]
+    pub question_text: String,
+    /// The first choice (`polls_choice.choice_text`, 200 characters).
+    #[form(label = "Choice 1", max_length = 200)]
+    pub choice1: Option<String>,
+    /// The second choice.
+    #[form(label = "Choice 2", max_length = 200)]
+    pub choice2: Option<String>,
+    /// The third choice.
+    #[form(label = "Choice 3", max_length = 200)]
+    pub choice3: Option<String>,
+    /// The fourth choice.
+    #[form(label = "Choice 4", max_length = 200)]
+    pub choice4: Option<String>,
+    /// The fifth choice.
+    #[form(label = "Choice 5", max_length = 200)]
+    pub choice5: Option<String>,
+}
+
+impl QuestionForm {
+    /// The choices filled in, in order.
+    pub fn choices(&self) -> Vec<&str> {
+        [
+            &self.choice1,
+            &self.choice2,
+            &self.choice3,
+            &self.choice4,
+            &self.choice5,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect()
+    }
+}
+
+impl Clean for QuestionForm {
+    fn clean(&self) -> std::result::Result<(), FormErrors> {
+        if self.choices().len() < MIN_CHOICES {
+            return Err(FormErrors::form(format!(
+                "Give at least {MIN_CHOICES} choices."
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `/polls/add/` (GET): the empty form to add a question.
+pub async fn add_form(
+    _: PermissionRequired<CanAddQuestion>,
+    templates: Templates,
+) -> Result<Html<String>> {
+    let form = QuestionForm::binder().unbound().await?;
+    templates.render("polls/add.html", context! { "form" => &form })
+}
+
+/// `/polls/add/` (POST): add the question, published now, with its choices
+/// in one transaction, then go to its page with a message; or show the form
+/// again with the errors next to the fields and what was typed.
+pub async fn add_submit(
+    _: PermissionRequired<CanAddQuestion>,
+    templates: Templates,
+    Db(pool): Db,
+    urls: Urls,
+    messages: Messages,
+    data: FormData,
+) -> Result<Response> {
+    let question = match QuestionForm::binder().bind(&data).await? {
+        Ok(question) => question,
+        Err(form) => {
+            let page = templates.render("polls/add.html", context! { "form" => &form })?;
+            return Ok(page.into_response());
+        }
+    };
+    let now = timezone::to_db(timezone::now());
+    let id = Question::create(&pool, &question.question_text, &now, &question.choices()).await?;
+    messages.success(format!("Question “{}” was added.", question.question_text));
+    Ok(redirect(&urls.reverse_args("polls:detail", &[&id])?))
 }
