@@ -447,10 +447,7 @@ async fn an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added
         return;
     };
     let admin = site.logged_in("admin", true, &[]).await;
-    let add = |fields: &'static [(&'static str, &'static str)]| {
-        let admin = &admin;
-        async move { submit(admin, "/polls/add/", "/polls/add/", fields).await }
-    };
+    let add = |fields| submit(&admin, "/polls/add/", "/polls/add/", fields);
 
     // No question: the field's error next to it, the choices typed kept.
     let response = add(&[
@@ -489,10 +486,10 @@ async fn an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added
     );
 
     // Longer than the column: the length error.
-    let long: &'static str = "x".repeat(201).leak();
-    let fields: &'static [(&str, &str)] =
-        vec![("question_text", long), ("choice1", "a"), ("choice2", "b")].leak();
-    let page = add(fields).await.text();
+    let long = "x".repeat(201);
+    let page = add(&[("question_text", &long), ("choice1", "a"), ("choice2", "b")])
+        .await
+        .text();
     assert!(
         page.contains("<li>Ensure this value has at most 200 characters (it has 201).</li>"),
         "{page}"

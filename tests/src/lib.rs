@@ -847,6 +847,31 @@ impl Example {
         self.command_with(&self.settings)
     }
 
+    /// Run the binary with `args` and `input` on stdin (a pipe, not a
+    /// terminal): its exit status, stdout and stderr.
+    pub fn piped(&self, args: &[&str], input: &str) -> (std::process::ExitStatus, String, String) {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// The binary with these settings and no `NUAGES_*` variables.
     pub fn command_with(&self, settings: &Path) -> Command {
         let mut command = Command::new(&self.bin);

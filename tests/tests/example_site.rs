@@ -1,13 +1,15 @@
 //! The example site as a visitor meets it: a real server on loopback, a real
-//! SQLite file, 20 clients voting at once, and a real headless Chromium.
+//! SQLite file, 20 clients voting at once, and a real headless Chromium (a
+//! visitor who votes; a superuser who logs in, adds a question and logs out).
 //! The votes and the migrate/showmigrations tests run twice: on SQLite and
 //! on a real PostgreSQL server (modules `sqlite` and `postgres`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use fantoccini::Locator;
 use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::{Example, Server, form_credentials, free_port, get, http, target_dir, wait_for};
 
@@ -109,32 +111,37 @@ fn two_hundred_parallel_votes_are_all_counted(backend: Backend) {
     assert!(!output.contains(" 500 "), "{output}");
 }
 
-#[test]
-fn a_visitor_votes_in_headless_chromium() {
-    let Some(driver) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+/// chromedriver's path; `None` (the test skips, saying why) when it is not
+/// installed, which fails the test under CI.
+fn chromedriver() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .map(PathBuf::from)
-        .find(|p| p.exists())
-    else {
+        .find(|p| p.exists());
+    if found.is_none() {
         if std::env::var_os("CI").is_some() {
             panic!("chromedriver is missing: .ci/run must install chromium and chromium-driver");
         }
         eprintln!(
             "SKIPPED: chromedriver is not installed (apt-get install chromium chromium-driver)"
         );
-        return;
-    };
-    let example = Example::new();
-    let (_server, addr) = example.serve();
+    }
+    found
+}
+
+/// Run `visit` in a real headless Chromium driven by `driver` (its logs in
+/// `logs`); a browser error fails the test with chromedriver's output.
+fn in_chromium<T>(
+    driver: &Path,
+    logs: &Path,
+    visit: impl AsyncFnOnce(&fantoccini::Client) -> Result<T, fantoccini::error::CmdError>,
+) -> T {
     let driver_port = free_port();
     let mut chromedriver = Server::start(
         Command::new(driver).arg(format!("--port={driver_port}")),
-        example.dir.path(),
+        logs,
         "chromedriver",
     );
-    let before = example.votes(1);
-    let output_dir = target_dir().join("e2e-output");
-    std::fs::create_dir_all(&output_dir).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let result = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -161,47 +168,205 @@ fn a_visitor_votes_in_headless_chromium() {
         })
         .await
         .expect("chromedriver accepts a session");
-        let outcome = async {
-            client
-                .goto(&format!("http://127.0.0.1:{}/polls/", addr.port()))
-                .await?;
-            client
-                .find(fantoccini::Locator::LinkText("What's new?"))
-                .await?
-                .click()
-                .await?;
-            client
-                .find(fantoccini::Locator::Css("#choice1"))
-                .await?
-                .click()
-                .await?;
-            client
-                .find(fantoccini::Locator::Css("input[type=submit]"))
-                .await?
-                .click()
-                .await?;
-            let votes = client
-                .wait()
-                .for_element(fantoccini::Locator::Css(".votes[data-choice='1']"))
-                .await?
-                .text()
-                .await?;
-            let url = client.current_url().await?;
-            let screenshot = client.screenshot().await?;
-            Ok::<_, fantoccini::error::CmdError>((votes, url.to_string(), screenshot))
-        }
-        .await;
+        let outcome = visit(&client).await;
         let _ = client.close().await;
         outcome
     });
-    let (votes, url, screenshot) =
-        result.unwrap_or_else(|e| panic!("browser: {e}\n{}", chromedriver.output()));
-    std::fs::write(output_dir.join("polls-results.png"), &screenshot).unwrap();
+    let value = result.unwrap_or_else(|e| panic!("browser: {e}\n{}", chromedriver.output()));
+    chromedriver.stop(Duration::from_secs(5));
+    value
+}
+
+/// Where the browser tests leave their screenshots.
+fn save_screenshot(name: &str, png: &[u8]) {
+    let output_dir = target_dir().join("e2e-output");
+    std::fs::create_dir_all(&output_dir).unwrap();
+    std::fs::write(output_dir.join(name), png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+}
+
+#[test]
+fn a_visitor_votes_in_headless_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let example = Example::new();
+    let (_server, addr) = example.serve();
+    let before = example.votes(1);
+    let (votes, url, screenshot) = in_chromium(&driver, example.dir.path(), async |client| {
+        client
+            .goto(&format!("http://127.0.0.1:{}/polls/", addr.port()))
+            .await?;
+        client
+            .find(Locator::LinkText("What's new?"))
+            .await?
+            .click()
+            .await?;
+        client.find(Locator::Css("#choice1")).await?.click().await?;
+        client
+            .find(Locator::Css("input[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let votes = client
+            .wait()
+            .for_element(Locator::Css(".votes[data-choice='1']"))
+            .await?
+            .text()
+            .await?;
+        let url = client.current_url().await?;
+        Ok((votes, url.to_string(), client.screenshot().await?))
+    });
+    save_screenshot("polls-results.png", &screenshot);
     assert!(url.ends_with("/polls/1/results/"), "{url}");
     assert_eq!(votes.trim(), (before[0] + 1).to_string());
     assert_eq!(example.votes(1)[0], before[0] + 1);
-    assert!(screenshot.starts_with(b"\x89PNG"), "a PNG screenshot");
-    chromedriver.stop(Duration::from_secs(5));
+}
+
+/// What the browser saw along the staff flow of
+/// `a_superuser_adds_a_question_in_headless_chromium`.
+#[derive(Debug, Default)]
+struct StaffVisit {
+    after_login: String,
+    invalid_errors: String,
+    invalid_question_kept: Option<String>,
+    added_url: String,
+    added_messages: String,
+    results: Vec<String>,
+    results_messages: String,
+    after_logout: String,
+    add_again_url: String,
+    add_again_heading: String,
+}
+
+/// The whole staff flow in a real browser: a superuser made by
+/// `createsuperuser --noinput` logs in through the login page, adds a
+/// question (an invalid form, then a valid one), votes on it, logs out,
+/// and is sent to the login page when opening `polls/add/` again.
+#[test]
+fn a_superuser_adds_a_question_in_headless_chromium() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let example = Example::new();
+    let password = "plum-violin-orbit-42";
+    let (status, stdout, stderr) = example.piped(
+        &[
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Superuser created successfully.\n");
+    let (_server, addr) = example.serve();
+    let site = format!("http://127.0.0.1:{}", addr.port());
+    let text_of = async |client: &fantoccini::Client, css: &str| {
+        client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await?
+            .text()
+            .await
+    };
+    let fill = async |client: &fantoccini::Client, css: &str, text: &str| {
+        client.find(Locator::Css(css)).await?.send_keys(text).await
+    };
+    let submit = async |client: &fantoccini::Client, css: &str| {
+        client.find(Locator::Css(css)).await?.click().await
+    };
+    let (seen, screenshot) = in_chromium(&driver, example.dir.path(), async |client| {
+        let mut seen = StaffVisit::default();
+        // Log in from the link in the header of every page.
+        client.goto(&format!("{site}/polls/")).await?;
+        client
+            .find(Locator::LinkText("Log in"))
+            .await?
+            .click()
+            .await?;
+        fill(client, "#id_username", "admin").await?;
+        fill(client, "#id_password", password).await?;
+        submit(client, "button[type=submit]").await?;
+        seen.after_login = text_of(client, "header").await?;
+        // The index shows staff the way to the page.
+        client.goto(&format!("{site}/polls/")).await?;
+        client
+            .find(Locator::LinkText("Add a question"))
+            .await?
+            .click()
+            .await?;
+        // One choice only: the form again, with its error and the text kept.
+        fill(client, "#id_question_text", "Tea or coffee?").await?;
+        fill(client, "#id_choice1", "Tea").await?;
+        submit(client, ".add-question button[type=submit]").await?;
+        seen.invalid_errors = text_of(client, ".errorlist.nonfield").await?;
+        seen.invalid_question_kept = client
+            .find(Locator::Css("#id_question_text"))
+            .await?
+            .prop("value")
+            .await?;
+        // A second choice: the question's page, with the message.
+        fill(client, "#id_choice2", "Coffee").await?;
+        submit(client, ".add-question button[type=submit]").await?;
+        seen.added_messages = text_of(client, ".messages").await?;
+        seen.added_url = client.current_url().await?.to_string();
+        // Vote for Coffee, the second radio.
+        client.find(Locator::Css("#choice2")).await?.click().await?;
+        submit(client, "input[type=submit]").await?;
+        client.wait().for_element(Locator::Css(".results")).await?;
+        for item in client.find_all(Locator::Css(".results li")).await? {
+            seen.results.push(item.text().await?);
+        }
+        seen.results_messages = text_of(client, ".messages").await?;
+        // Log out with the header's button (a POST), then try the page again.
+        submit(client, "header button[type=submit]").await?;
+        // The header of the next page: the same element until it has loaded.
+        client
+            .wait()
+            .for_element(Locator::LinkText("Log in"))
+            .await?;
+        seen.after_logout = text_of(client, "header").await?;
+        client.goto(&format!("{site}/polls/add/")).await?;
+        seen.add_again_heading = text_of(client, "h1").await?;
+        seen.add_again_url = client.current_url().await?.to_string();
+        Ok((seen, client.screenshot().await?))
+    });
+    save_screenshot("polls-add-login-again.png", &screenshot);
+    assert!(seen.after_login.contains("Logged in as admin."), "{seen:?}");
+    assert_eq!(seen.invalid_errors, "Give at least 2 choices.", "{seen:?}");
+    assert_eq!(
+        seen.invalid_question_kept.as_deref(),
+        Some("Tea or coffee?")
+    );
+    assert_eq!(
+        seen.added_messages, "Question “Tea or coffee?” was added.",
+        "{seen:?}"
+    );
+    let id: i64 = seen
+        .added_url
+        .strip_prefix(&format!("{site}/polls/"))
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("the question's page: {seen:?}"));
+    assert_eq!(
+        seen.results,
+        ["Tea -- 0 votes", "Coffee -- 1 vote"],
+        "{seen:?}"
+    );
+    assert_eq!(seen.results_messages, "Your vote was counted.");
+    assert_eq!(example.votes(id), [0, 1]);
+    assert!(seen.after_logout.contains("Log in"), "{seen:?}");
+    assert!(!seen.after_logout.contains("admin"), "{seen:?}");
+    assert_eq!(
+        seen.add_again_url,
+        format!("{site}/accounts/login/?next=/polls/add/")
+    );
+    assert_eq!(seen.add_again_heading, "Log in");
 }
 
 async fn wait_for_async<T, F, Fut>(mut attempt: F) -> Option<T>

@@ -46,30 +46,6 @@ fn logs_in(example: &Example, username: &str, password: &str) -> bool {
         .is_some()
 }
 
-/// Run the example's `args` with `input` on stdin (a pipe, not a terminal).
-fn piped(example: &Example, args: &[&str], input: &str) -> (ExitStatus, String, String) {
-    let mut child = example
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 /// Run the example's `args` on a pseudo-terminal (`script`), answering each
 /// question when it appears: `(question, answer)` in order, a question
 /// counted from where the previous one was seen. Returns the exit status and
@@ -190,7 +166,7 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "admin@example.com",
         "--password-stdin",
     ];
-    let (status, stdout, stderr) = piped(&example, &args, "plum-violin-orbit-42\n");
+    let (status, stdout, stderr) = example.piped(&args, "plum-violin-orbit-42\n");
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Superuser created successfully.\n");
     let admin = user(&example, "admin").expect("a row for admin");
@@ -206,14 +182,14 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
     assert!(logs_in(&example, "admin", "plum-violin-orbit-42"));
     assert!(!logs_in(&example, "admin", "plum-violin-orbit-42\n"));
 
-    let (status, _, stderr) = piped(&example, &args, "another-long-passphrase\n");
+    let (status, _, stderr) = example.piped(&args, "another-long-passphrase\n");
     assert_eq!(status.code(), Some(1));
     assert!(
         stderr.contains("error: That username is already taken."),
         "{stderr}"
     );
 
-    let (status, _, stderr) = piped(&example, &["createsuperuser", "--noinput"], "");
+    let (status, _, stderr) = example.piped(&["createsuperuser", "--noinput"], "");
     assert_eq!(status.code(), Some(1));
     assert!(
         stderr.contains("You must use --username with --noinput."),
@@ -227,7 +203,7 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "weak",
         "--password-stdin",
     ];
-    let (status, _, stderr) = piped(&example, &weak, "password\n");
+    let (status, _, stderr) = example.piped(&weak, "password\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("This password is too common."), "{stderr}");
     assert!(
@@ -239,15 +215,14 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "no row for a refused password"
     );
 
-    let (status, _, stderr) = piped(&example, &["createsuperuser", "--password-stdin"], "x\n");
+    let (status, _, stderr) = example.piped(&["createsuperuser", "--password-stdin"], "x\n");
     assert_eq!(
         status.code(),
         Some(2),
         "--password-stdin needs --noinput: {stderr}"
     );
 
-    let (status, stdout, stderr) = piped(
-        &example,
+    let (status, stdout, stderr) = example.piped(
         &["createsuperuser", "--noinput", "--username", "keyless"],
         "",
     );
@@ -260,7 +235,7 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
 #[test]
 fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
     let example = Example::new();
-    let (status, _, stderr) = piped(&example, &["createsuperuser"], "jane\n");
+    let (status, _, stderr) = example.piped(&["createsuperuser"], "jane\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("not running in a terminal"), "{stderr}");
     assert!(
@@ -350,19 +325,19 @@ fn changepassword_sets_a_validated_password() {
         "admin",
         "--password-stdin",
     ];
-    let (status, _, stderr) = piped(&example, &create, "plum-violin-orbit-42");
+    let (status, _, stderr) = example.piped(&create, "plum-violin-orbit-42");
     assert!(status.success(), "{stderr}");
     let before = user(&example, "admin").unwrap().password;
 
     let change = ["changepassword", "admin", "--password-stdin"];
-    let (status, stdout, stderr) = piped(&example, &change, "ochre-lantern-basin-7\n");
+    let (status, stdout, stderr) = example.piped(&change, "ochre-lantern-basin-7\n");
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Password changed successfully for user 'admin'\n");
     assert_ne!(user(&example, "admin").unwrap().password, before);
     assert!(logs_in(&example, "admin", "ochre-lantern-basin-7"));
     assert!(!logs_in(&example, "admin", "plum-violin-orbit-42"));
 
-    let (status, _, stderr) = piped(&example, &change, "12345\n");
+    let (status, _, stderr) = example.piped(&change, "12345\n");
     assert_eq!(status.code(), Some(1));
     assert!(
         stderr.contains("This password is too short. It must contain at least 8 characters.\nThis password is too common.\nThis password is entirely numeric."),
@@ -373,15 +348,11 @@ fn changepassword_sets_a_validated_password() {
         "unchanged"
     );
 
-    let (status, _, stderr) = piped(
-        &example,
-        &["changepassword", "ghost", "--password-stdin"],
-        "x",
-    );
+    let (status, _, stderr) = example.piped(&["changepassword", "ghost", "--password-stdin"], "x");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("user 'ghost' does not exist"), "{stderr}");
 
-    let (status, _, stderr) = piped(&example, &["changepassword", "admin"], "ochre\n");
+    let (status, _, stderr) = example.piped(&["changepassword", "admin"], "ochre\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("stdin is not one"), "{stderr}");
     assert!(stderr.contains("--password-stdin"), "{stderr}");
