@@ -250,18 +250,10 @@ fn a_superuser_adds_a_question_in_headless_chromium() {
     };
     let example = Example::new();
     let password = "plum-violin-orbit-42";
-    let (status, stdout, stderr) = example.piped(
-        &[
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            "admin",
-            "--email",
-            "admin@example.com",
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    );
+    let command =
+        "createsuperuser --noinput --username admin --email admin@example.com --password-stdin";
+    let args: Vec<&str> = command.split(' ').collect();
+    let (status, stdout, stderr) = example.piped(&args, &format!("{password}\n"));
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Superuser created successfully.\n");
     let (_server, addr) = example.serve();
