@@ -3,6 +3,7 @@
 //! and a small HTTP client for real servers on loopback; [`postgres`]
 //! starts throwaway PostgreSQL servers.
 
+pub mod browser;
 pub mod postgres;
 
 pub mod redis;
@@ -439,9 +440,7 @@ pub fn form_credentials(
                 .map(|rest| rest.split(';').next().unwrap().to_string())
         })
         .expect("a csrftoken cookie");
-    let marker = "name=\"csrfmiddlewaretoken\" value=\"";
-    let at = page.body.find(marker).expect("a CSRF field") + marker.len();
-    let token = page.body[at..].split('"').next().unwrap().to_string();
+    let token = browser::csrf_field(&page.body).expect("a CSRF field");
     (cookie, token)
 }
 
