@@ -213,7 +213,9 @@ fn to_base36(mut n: u64) -> String {
 fn from_base36(text: &str) -> Option<u64> {
     if text.is_empty()
         || text.len() > 13
-        || !text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
     {
         return None;
     }
@@ -346,10 +348,7 @@ fn redirect_to(app: &AppState, name: &str, args: &[(&str, &str)]) -> Result<Resp
 /// GET `password_reset/done/`.
 pub(crate) async fn reset_done(templates: Templates) -> Result<Response> {
     Ok(templates
-        .render(
-            "registration/password_reset_done.html",
-            crate::context! {},
-        )?
+        .render("registration/password_reset_done.html", crate::context! {})?
         .into_response())
 }
 
@@ -527,7 +526,10 @@ mod tests {
         let tokens = generator(&["secret"], 3600);
         let jane = user(7);
         let token = tokens.make_token_at(&jane, NOW);
-        assert!(token.starts_with(&format!("{}-", to_base36(NOW))), "{token}");
+        assert!(
+            token.starts_with(&format!("{}-", to_base36(NOW))),
+            "{token}"
+        );
         assert!(
             token
                 .bytes()
@@ -537,7 +539,10 @@ mod tests {
         assert!(tokens.check_token_at(&jane, &token, NOW));
         assert!(tokens.check_token_at(&jane, &token, NOW + 3600));
         assert!(!tokens.check_token_at(&jane, &token, NOW + 3601), "expired");
-        assert!(!tokens.check_token_at(&user(8), &token, NOW), "another user");
+        assert!(
+            !tokens.check_token_at(&user(8), &token, NOW),
+            "another user"
+        );
         // The real clock: a token made now checks now.
         assert!(tokens.check_token(&jane, &tokens.make_token(&jane)));
     }
@@ -592,10 +597,7 @@ mod tests {
         // Another secret, or another purpose of the same secret, signs no token.
         assert!(!generator(&["other"], 3600).check_token_at(&jane, &token, NOW));
         let session_signer = Signer::from_secrets(&["secret"], "nuages.auth.session_hash");
-        let forged = format!(
-            "{stamp}-{}",
-            session_signer.sign(&hash_value(&jane, NOW))
-        );
+        let forged = format!("{stamp}-{}", session_signer.sign(&hash_value(&jane, NOW)));
         assert!(!tokens.check_token_at(&jane, &forged, NOW));
         // A token made before the key was rotated still works.
         assert!(generator(&["new", "secret"], 3600).check_token_at(&jane, &token, NOW));
