@@ -16,8 +16,8 @@
 //!   `reset/<uidb64>/set-password/`, so the token never appears in a
 //!   `Referer` header sent from the page; there the form with
 //!   `new_password1` and `new_password2`, checked by the password
-//!   validators. An invalid, used or expired link shows a page that says
-//!   so (200, as Django). Once the password is set, the user's sessions on
+//!   validators. An invalid, used or expired link, or one of a user made
+//!   inactive since, shows a page that says so (200, as Django). Once the password is set, the user's sessions on
 //!   the server end (`session_engine = "db"`; with the other engines the
 //!   session auth hash logs them out on their next request).
 //! - `reset/done/` (`password_reset_complete`): "you may log in".
