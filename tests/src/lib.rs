@@ -69,6 +69,32 @@ pub fn manage(dir: &Path) -> Command {
     command
 }
 
+/// Run with `input` on stdin (a pipe, not a terminal) and capture; the
+/// exit status, stdout and stderr as text.
+pub fn run_with_input(
+    command: &mut Command,
+    input: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Run and capture; stdout and stderr as text.
 pub fn run(command: &mut Command) -> (Output, String, String) {
     let output = command.output().expect("the command starts");
@@ -839,6 +865,15 @@ impl Example {
             );
         }
         Some(example)
+    }
+
+    /// `NAME.toml` in the example's folder: `extends` the settings file
+    /// `base`, then `lines`. Its path.
+    pub fn settings_extending(&self, base: &Path, name: &str, lines: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        let text = format!("extends = {:?}\n{lines}", base.display().to_string());
+        std::fs::write(&path, text).unwrap();
+        path
     }
 
     /// The binary with `--settings` and no `NUAGES_*` variables.

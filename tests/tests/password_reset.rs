@@ -6,15 +6,14 @@
 //! addresses get the same answer and no mail; a used, superseded or expired
 //! link shows the "invalid link" page; a forged `Host` never reaches a mail.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nuages::sqlx;
 use nuages_e2e::browser::Browser;
 use nuages_e2e::smtp::{ReceivedMail, SmtpServer, require_aiosmtpd};
-use nuages_e2e::{Example, Server, free_port, http, run, wait_for};
+use nuages_e2e::{Example, Server, free_port, http, run, run_with_input, wait_for};
 
 const SECRET: &str = "reset-test-secret-5b7f0c1e9d2a4f6b8c3e1a7d9f2b4c6e8a0d2f4b6c8e";
 const FIRST_PASSWORD: &str = "plum-violin-orbit-42";
@@ -24,47 +23,44 @@ const INVALID_LINK: &str = "The password reset link was invalid";
 /// A settings file in the example's folder: production-like (debug off,
 /// `allowed_hosts`), sessions in the database, mail to `smtp_port`, and
 /// `extra` lines.
-fn settings(example: &Example, name: &str, smtp_port: u16, extra: &str) -> std::path::PathBuf {
-    let path = example.dir.path().join(format!("{name}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "extends = {:?}\ndebug = false\nsecret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\n\
-             session_engine = \"db\"\nemail_backend = \"smtp\"\nemail_host = \"127.0.0.1\"\n\
-             email_port = {smtp_port}\nemail_timeout = 10\ndefault_from_email = \"accounts@mysite.test\"\n{extra}",
-            example.settings.display().to_string()
-        ),
-    )
-    .unwrap();
-    path
+fn settings(example: &Example, name: &str, smtp_port: u16, extra: &str) -> PathBuf {
+    let lines = format!(
+        "debug = false\nsecret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\n\
+         session_engine = \"db\"\nemail_backend = \"smtp\"\nemail_host = \"127.0.0.1\"\n\
+         email_port = {smtp_port}\nemail_timeout = 10\ndefault_from_email = \"accounts@mysite.test\"\n{extra}"
+    );
+    example.settings_extending(&example.settings, name, &lines)
 }
 
 /// `args` of the example with `settings`, `input` on stdin; must succeed.
-fn command(example: &Example, settings: &std::path::Path, args: &[&str], input: &str) {
-    let mut child = example
-        .command_with(settings)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+fn command(example: &Example, settings: &Path, args: &[&str], input: &str) {
+    let (status, _, stderr) = run_with_input(example.command_with(settings).args(args), input);
+    assert!(status.success(), "{args:?}: {stderr}");
+}
+
+/// The example with a migrated database holding the superuser `admin`
+/// (`admin@mysite.test`, made by `createsuperuser --noinput`), an SMTP
+/// server, and settings that mail to it with `extra` lines.
+fn site(name: &str, extra: &str) -> (Example, SmtpServer, PathBuf) {
+    let example = Example::new();
+    let smtp = SmtpServer::start();
+    let settings = settings(&example, name, smtp.port, extra);
+    command(&example, &settings, &["migrate"], "");
+    let create = [
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@mysite.test",
+        "--password-stdin",
+    ];
+    command(&example, &settings, &create, FIRST_PASSWORD);
+    (example, smtp, settings)
 }
 
 /// `serve` of the example with `settings` on a free port, answering.
-fn serve(example: &Example, settings: &std::path::Path) -> (Server, SocketAddr) {
+fn serve(example: &Example, settings: &Path) -> (Server, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let server = Server::start(
         example
@@ -205,20 +201,7 @@ fn a_forgotten_password_is_reset_once_through_the_mailed_link() {
     if !require_aiosmtpd() {
         return;
     }
-    let example = Example::new();
-    let smtp = SmtpServer::start();
-    let settings = settings(&example, "reset", smtp.port, "");
-    command(&example, &settings, &["migrate"], "");
-    let create = [
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "admin@mysite.test",
-        "--password-stdin",
-    ];
-    command(&example, &settings, &create, FIRST_PASSWORD);
+    let (example, smtp, settings) = site("reset", "");
     // An account without a usable password gets no mail.
     let keyless = [
         "createsuperuser",
@@ -416,26 +399,9 @@ fn a_link_expires_after_password_reset_timeout() {
     if !require_aiosmtpd() {
         return;
     }
-    let example = Example::new();
-    let smtp = SmtpServer::start();
     let timeout = 8;
-    let settings = settings(
-        &example,
-        "expiry",
-        smtp.port,
-        &format!("password_reset_timeout = {timeout}\n"),
-    );
-    command(&example, &settings, &["migrate"], "");
-    let create = [
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "admin@mysite.test",
-        "--password-stdin",
-    ];
-    command(&example, &settings, &create, FIRST_PASSWORD);
+    let (example, smtp, settings) =
+        site("expiry", &format!("password_reset_timeout = {timeout}\n"));
     let (_server, addr) = serve(&example, &settings);
     let mut browser = visitor(addr);
     let asked = Instant::now();
@@ -451,15 +417,7 @@ fn a_link_expires_after_password_reset_timeout() {
     shows_invalid_link(&mut browser, &path);
 
     // A timeout of 0 would kill every link: `check` refuses it.
-    let zero = settings.with_file_name("zero.toml");
-    std::fs::write(
-        &zero,
-        format!(
-            "extends = {:?}\npassword_reset_timeout = 0\n",
-            settings.display().to_string()
-        ),
-    )
-    .unwrap();
+    let zero = example.settings_extending(&settings, "zero", "password_reset_timeout = 0\n");
     let (output, stdout, stderr) = run(example.command_with(&zero).arg("check"));
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     let report = format!("{stdout}{stderr}");

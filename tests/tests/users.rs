@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use nuages::auth::{PasswordHashers, User, authenticate};
 use nuages::sqlx::{self, AnyPool};
-use nuages_e2e::{Example, require, run, wait_for};
+use nuages_e2e::{Example, require, run, run_with_input, wait_for};
 
 /// The example's default database, and its password hashers.
 fn accounts(example: &Example) -> (tokio::runtime::Runtime, AnyPool, PasswordHashers) {
@@ -48,26 +48,7 @@ fn logs_in(example: &Example, username: &str, password: &str) -> bool {
 
 /// Run the example's `args` with `input` on stdin (a pipe, not a terminal).
 fn piped(example: &Example, args: &[&str], input: &str) -> (ExitStatus, String, String) {
-    let mut child = example
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_with_input(example.command().args(args), input)
 }
 
 /// Run the example's `args` on a pseudo-terminal (`script`), answering each
