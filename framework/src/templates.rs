@@ -402,6 +402,7 @@ fn build_tera(
     // the project's has the same name.
     let builtin = crate::auth::views::TEMPLATES
         .iter()
+        .chain(crate::auth::password_reset::TEMPLATES)
         .filter(|(name, _)| !files.iter().any(|f| f.name == *name));
     tera.add_raw_templates(builtin.copied())
         .map_err(|source| TemplateError::Load { hint: None, source })?;

@@ -539,3 +539,110 @@ async fn the_redirect_settings_take_route_names_and_an_empty_logout_url_shows_a_
     );
     assert_eq!(client.get("/whoami/").await.text(), "anonymous");
 }
+
+/// The reset mails the `memory` backend kept, once `count` have been sent
+/// (they go out after the response).
+async fn reset_mails(application: &Application, count: usize) -> Vec<nuages::mail::EmailMessage> {
+    for _ in 0..100 {
+        let outbox = application.mailer().outbox();
+        if outbox.len() >= count {
+            return outbox;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{count} mails expected: {:?}",
+        application.mailer().outbox()
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user_out_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("templates/registration")).unwrap();
+    // The project's subject replaces the built-in one.
+    std::fs::write(
+        dir.path()
+            .join("templates/registration/password_reset_subject.txt"),
+        "Your {{ site_name }}\naccount\n",
+    )
+    .unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.email_backend = nuages::conf::EmailBackend::Memory;
+    })
+    .await;
+    User::create(
+        &pool(&application).await,
+        &fast_hashers(),
+        NewUser {
+            username: "cat",
+            email: "Cat@Example.com",
+            password: Some("plum-violin-orbit"),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+    let elsewhere = Client::new(application.clone());
+    elsewhere.get("/login/?user=cat").await;
+    assert_eq!(elsewhere.get("/whoami/").await.text(), "cat");
+
+    let client = Client::new(application.clone());
+    let form = client.get("/accounts/password_reset/").await;
+    assert!(form.text().contains("name=\"email\""), "{}", form.text());
+    let https = |method: http::Method, path: &str| {
+        client
+            .request(method, path)
+            .secure()
+            .header("origin", "https://localhost")
+            .csrf()
+    };
+    let response = https(http::Method::POST, "/accounts/password_reset/")
+        .form(&[("email", "cat@example.COM")])
+        .send()
+        .await;
+    assert_eq!(
+        response.status,
+        302,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let mail = reset_mails(&application, 1).await.remove(0);
+    assert_eq!(mail.to, ["Cat@Example.com"]);
+    assert_eq!(mail.from_email.as_deref(), Some("webmaster@localhost"));
+    assert_eq!(mail.subject, "Your localhostaccount");
+    let at = mail
+        .body
+        .find("https://localhost/accounts/reset/")
+        .expect(&mail.body);
+    let link = mail.body[at..].split_whitespace().next().unwrap();
+    let path = link.strip_prefix("https://localhost").unwrap();
+
+    let response = https(http::Method::GET, path).send().await;
+    assert_eq!(response.status, 302);
+    let form_path = response.header("location").unwrap().to_string();
+    let response = https(http::Method::POST, &form_path)
+        .form(&[
+            ("new_password1", "ochre-lantern-basin-7"),
+            ("new_password2", "ochre-lantern-basin-7"),
+        ])
+        .send()
+        .await;
+    assert_eq!(
+        response.status,
+        302,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    // Signed-cookie sessions cannot be deleted: the session auth hash no
+    // longer matches, so the other browser is anonymous at once.
+    assert_eq!(elsewhere.get("/whoami/").await.text(), "anonymous");
+    let cat = User::get_by_username(&pool(&application).await, "cat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        fast_hashers().check_password("ochre-lantern-basin-7", &cat.password)
+            != nuages::auth::Verification::Mismatch
+    );
+}

@@ -3,6 +3,7 @@
 //! and a small HTTP client for real servers on loopback; [`postgres`]
 //! starts throwaway PostgreSQL servers.
 
+pub mod browser;
 pub mod postgres;
 
 pub mod redis;
@@ -86,6 +87,32 @@ pub fn manage(dir: &Path) -> Command {
         }
     }
     command
+}
+
+/// Run with `input` on stdin (a pipe, not a terminal) and capture; the
+/// exit status, stdout and stderr as text.
+pub fn run_with_input(
+    command: &mut Command,
+    input: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// Run and capture; stdout and stderr as text.
@@ -459,9 +486,7 @@ pub fn form_credentials(
                 .map(|rest| rest.split(';').next().unwrap().to_string())
         })
         .expect("a csrftoken cookie");
-    let marker = "name=\"csrfmiddlewaretoken\" value=\"";
-    let at = page.body.find(marker).expect("a CSRF field") + marker.len();
-    let token = page.body[at..].split('"').next().unwrap().to_string();
+    let token = browser::csrf_field(&page.body).expect("a CSRF field");
     (cookie, token)
 }
 
@@ -862,6 +887,15 @@ impl Example {
         Some(example)
     }
 
+    /// `NAME.toml` in the example's folder: `extends` the settings file
+    /// `base`, then `lines`. Its path.
+    pub fn settings_extending(&self, base: &Path, name: &str, lines: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        let text = format!("extends = {:?}\n{lines}", base.display().to_string());
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// The binary with `--settings` and no `NUAGES_*` variables.
     pub fn command(&self) -> Command {
         self.command_with(&self.settings)
@@ -870,26 +904,7 @@ impl Example {
     /// Run the binary with `args` and `input` on stdin (a pipe, not a
     /// terminal): its exit status, stdout and stderr.
     pub fn piped(&self, args: &[&str], input: &str) -> (std::process::ExitStatus, String, String) {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        run_with_input(self.command().args(args), input)
     }
 
     /// The binary with these settings and no `NUAGES_*` variables.

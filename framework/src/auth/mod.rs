@@ -28,6 +28,7 @@
 pub mod hashers;
 pub mod login;
 pub mod models;
+pub mod password_reset;
 pub mod validators;
 pub mod views;
 
@@ -39,6 +40,7 @@ pub use login::{
     StaffRequired,
 };
 pub use models::{Group, NewUser, Permission, User};
+pub use password_reset::PasswordResetTokenGenerator;
 pub use validators::{PasswordValidator, PasswordValidators, UserAttributes};
 pub use views::urls;
 
@@ -78,6 +80,7 @@ fn unknown_name(key: &str, what: &str, name: &str, names: &[&str]) -> Error {
 pub(crate) fn check_settings(settings: &crate::conf::Settings) -> Result<()> {
     PasswordHashers::from_settings(settings)?;
     PasswordValidators::from_settings(settings)?;
+    password_reset::check_timeout(settings)?;
     Ok(())
 }
 

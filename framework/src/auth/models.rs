@@ -139,6 +139,20 @@ impl User {
         User::fetch_where(pool, "username", username).await
     }
 
+    /// The active users whose email is `email`, compared without regard
+    /// to ASCII case (Django's `email__iexact`), by id.
+    pub async fn active_with_email(pool: &AnyPool, email: &str) -> Result<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM auth_user WHERE LOWER(email) = LOWER($1) AND is_active \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email)
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(User::from_row).collect()
+    }
+
     /// The user with this id, if any.
     pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM auth_user WHERE id = $1");

@@ -8,6 +8,7 @@
 use axum::response::{IntoResponse, Response};
 
 use super::login::{Auth, setting_url};
+use super::password_reset;
 use crate::error::Result;
 use crate::forms::FormData;
 use crate::templates::Templates;
@@ -31,7 +32,10 @@ pub const INVALID_LOGIN: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
-/// the project to include, as Django's `django.contrib.auth.urls`:
+/// the project to include, as Django's `django.contrib.auth.urls`; and the
+/// password reset's `password_reset/`, `password_reset/done/`,
+/// `reset/<uidb64>/<token>/` and `reset/done/` (see
+/// [`password_reset`](super::password_reset)):
 ///
 /// ```
 /// use nuages::urls::UrlConf;
@@ -40,11 +44,32 @@ pub const INVALID_LOGIN: &str =
 /// let resolver = urls.resolver().unwrap();
 /// assert_eq!(resolver.reverse("login", &[]).unwrap(), "/accounts/login/");
 /// assert_eq!(resolver.reverse("logout", &[]).unwrap(), "/accounts/logout/");
+/// assert_eq!(resolver.reverse("password_reset", &[]).unwrap(), "/accounts/password_reset/");
 /// ```
 pub fn urls() -> UrlConf {
     UrlConf::new()
         .path("login/", get(login_form).post(login_submit), "login")
         .path("logout/", post(logout), "logout")
+        .path(
+            "password_reset/",
+            get(password_reset::reset_form).post(password_reset::reset_submit),
+            "password_reset",
+        )
+        .path(
+            "password_reset/done/",
+            get(password_reset::reset_done),
+            "password_reset_done",
+        )
+        .path(
+            "reset/<uidb64>/<token>/",
+            get(password_reset::reset_confirm).post(password_reset::reset_confirm),
+            "password_reset_confirm",
+        )
+        .path(
+            "reset/done/",
+            get(password_reset::reset_complete),
+            "password_reset_complete",
+        )
 }
 
 /// GET: the login form, `next` from the query string kept in a hidden field.

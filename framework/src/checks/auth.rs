@@ -27,8 +27,9 @@ pub fn checks() -> Vec<Check> {
 
 /// `nuages.E040`: `password_hashers` empty, naming an unknown hasher, or
 /// with Argon2 parameters Argon2 refuses; `nuages.E044`:
-/// `auth_password_validators` naming an unknown validator. The application
-/// refuses to start with either, with the same message.
+/// `auth_password_validators` naming an unknown validator; `nuages.E048`:
+/// a `password_reset_timeout` of 0. The application refuses to start with
+/// any of them, with the same message.
 pub fn check_password_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
     let hashers = PasswordHashers::from_settings(ctx.settings)
         .err()
@@ -36,7 +37,14 @@ pub fn check_password_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
     let validators = PasswordValidators::from_settings(ctx.settings)
         .err()
         .map(|error| refused("nuages.E044", error));
-    hashers.into_iter().chain(validators).collect()
+    let reset_timeout = crate::auth::password_reset::check_timeout(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E048", error));
+    hashers
+        .into_iter()
+        .chain(validators)
+        .chain(reset_timeout)
+        .collect()
 }
 
 /// `nuages.E041`: the first hasher is `md5`; `nuages.E042`: it is `argon2`
@@ -136,6 +144,24 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .starts_with("did you mean \"common\"?")
+        );
+    }
+
+    #[test]
+    fn a_zero_password_reset_timeout_is_an_error() {
+        let settings = Settings {
+            password_reset_timeout: 0,
+            ..Settings::default()
+        };
+        let messages = run(&settings, false);
+        assert_eq!(ids(&messages), ["nuages.E048"]);
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("259200 seconds"),
+            "{messages:?}"
         );
     }
 

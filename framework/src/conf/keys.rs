@@ -155,6 +155,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("pbkdf2_iterations", Kind::Integer),
     ("auth_password_validators", Kind::List),
     ("password_min_length", Kind::Integer),
+    ("password_reset_timeout", Kind::Integer),
     ("databases", Kind::Tables(DATABASE_KEYS)),
     ("caches", Kind::Tables(CACHE_KEYS)),
     ("message_storage", Kind::Choice(MessageStorage::NAMES)),

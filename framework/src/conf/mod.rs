@@ -173,6 +173,9 @@ pub struct Settings {
     pub auth_password_validators: Vec<String>,
     /// The fewest characters `minimum_length` accepts.
     pub password_min_length: usize,
+    /// Seconds a password reset link stays valid (Django's
+    /// `PASSWORD_RESET_TIMEOUT`).
+    pub password_reset_timeout: u64,
     /// Database connections by alias; `default` is the one views get.
     pub databases: BTreeMap<String, DatabaseSettings>,
     /// Caches by alias; `default` is the one views get.
@@ -456,6 +459,7 @@ impl Default for Settings {
                 .map(|name| name.to_string())
                 .collect(),
             password_min_length: 8,
+            password_reset_timeout: 259_200,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
             message_storage: MessageStorage::Session,
