@@ -18,6 +18,11 @@ pub struct Load {
     pub p50_ms: f64,
     /// 99th percentile latency, milliseconds.
     pub p99_ms: f64,
+    /// Requests completed in the run.
+    pub requests: f64,
+    /// The server's CPU time (user + system, its child processes included)
+    /// per request, microseconds; NaN until the caller measured it.
+    pub cpu_us: f64,
 }
 
 /// Which load generator runs.
@@ -115,9 +120,12 @@ pub fn parse_wrk(text: &str) -> Option<Load> {
     let mut rps = None;
     let mut p50 = None;
     let mut p99 = None;
+    let mut requests = None;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+        if let Some(count) = requests_line(line) {
+            requests = Some(count);
+        } else if let Some(rest) = line.strip_prefix("Requests/sec:") {
             rps = rest.trim().parse::<f64>().ok();
         } else if let Some(rest) = line.strip_prefix("50%") {
             p50 = parse_duration_ms(rest.trim());
@@ -144,7 +152,19 @@ pub fn parse_wrk(text: &str) -> Option<Load> {
         rps: rps?,
         p50_ms: p50?,
         p99_ms: p99?,
+        requests: requests?,
+        cpu_us: f64::NAN,
     })
+}
+
+/// The count of wrk's "86712 requests in 3.00s, 21.50MB read" line.
+fn requests_line(line: &str) -> Option<f64> {
+    let (count, rest) = line.split_once(' ')?;
+    if rest.starts_with("requests in ") {
+        count.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// `812.00us`, `1.23ms`, `2.00s`, `1.5m` in milliseconds.
@@ -197,6 +217,8 @@ async fn builtin(addr: SocketAddr, path: String, settings: LoadSettings) -> Resu
         rps: latencies.len() as f64 / elapsed,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        requests: latencies.len() as f64,
+        cpu_us: f64::NAN,
     })
 }
 
@@ -259,6 +281,7 @@ Transfer/sec:      7.17MB
         assert_eq!(load.rps, 28903.51);
         assert!((load.p50_ms - 0.812).abs() < 1e-9);
         assert!((load.p99_ms - 3.05).abs() < 1e-9);
+        assert_eq!(load.requests, 86712.0);
     }
 
     #[test]
