@@ -267,7 +267,7 @@ fn start_nuages(name: &str, site: &[&str], settings: &Path, work: &Path) -> Resu
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let mut args = site.to_vec();
-    args.extend(["serve", "--bind", &bind]);
+    args.extend(["serve", "--bind", bind.as_str()]);
     let (server, _) = start(
         name,
         &args,
