@@ -499,4 +499,43 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
     }
+
+    fn load(rps: f64, cpu_us: f64) -> Load {
+        Load {
+            rps,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            requests: rps * 2.0,
+            cpu_us,
+        }
+    }
+
+    #[test]
+    fn targets_and_json_carry_the_ratios() {
+        let mut report = Report::new("2 cores".into(), "built-in".into(), 2);
+        report.pages.push(PageRow::new(
+            HELLO,
+            "info",
+            BARE_AXUM,
+            &[load(850.0, 40.0), load(850.0, 40.0)],
+            &[load(1000.0, 30.0), load(1000.0, 30.0)],
+        ));
+        report.memory.push(("/hello/", Some(12.0), Some(10.0)));
+        let targets = report.targets();
+        let hello = &targets[0];
+        assert_eq!(hello.now, Some(0.85));
+        assert_eq!(hello.met, Some(true));
+        let cpu = targets.iter().find(|t| t.measure.contains("CPU")).unwrap();
+        assert_eq!(cpu.now, Some(0.75));
+        let rss = targets.iter().find(|t| t.measure.contains("RSS")).unwrap();
+        assert_eq!(rss.met, Some(true));
+        let loco = targets.iter().find(|t| t.measure.contains("Loco")).unwrap();
+        assert_eq!((loco.now, loco.met), (None, None));
+        let json = report.to_json();
+        assert_eq!(json["pages"][0]["compared_with"], "bare axum");
+        assert_eq!(json["pages"][0]["nuages"]["rps"], 850.0);
+        assert_eq!(json["pages"][0]["other"]["cpu_us_per_request"], 30.0);
+        assert_eq!(json["targets"][0]["met"], true);
+        assert!(report.render().contains("| **0.85** | ≥ 0.85 | yes |"));
+    }
 }
