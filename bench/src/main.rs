@@ -637,8 +637,17 @@ fn django(
     report: &mut Report,
 ) -> Result<(), String> {
     let site = hello_site(work)?;
-    let python = statics::django_python(&target_dir())?;
-    let gunicorn = peers::gunicorn(&python)?;
+    // As for collectstatic: without Python the run goes on, and the targets
+    // table says "not measured".
+    let (python, gunicorn) = match statics::django_python(&target_dir())
+        .and_then(|python| Ok((peers::gunicorn(&python)?, python)))
+    {
+        Ok((gunicorn, python)) => (python, gunicorn),
+        Err(error) => {
+            eprintln!("  Django pages not measured: {error}");
+            return Ok(());
+        }
+    };
     let project = peers::django_project(work)?;
     let nuages = start_nuages("nuages", &["hellosite"], &site.settings, work)?;
     let port = free_port();
