@@ -174,7 +174,9 @@ fn run(options: &Options) -> Result<(), String> {
         polls(&work, generator, &load, options, &mut report)?;
     }
     if options.wants("peers") {
-        section("peers: /hello/<name>/, Nuages vs Loco's generated app and the same protections by hand on axum");
+        section(
+            "peers: /hello/<name>/, Nuages vs Loco's generated app and the same protections by hand on axum",
+        );
         peers(&work, generator, &load, options, &mut report)?;
     }
     if options.wants("django") {
@@ -440,10 +442,7 @@ fn hello(
     expect_page(&servers[0], page, 200, "x-frame-options: DENY")?;
     let refs: Vec<&Server> = servers.iter().collect();
     let results = alternate(generator, load, options.rounds, &refs, &[page, missing])?;
-    for (p, name) in [report::HELLO, report::NOT_FOUND]
-        .into_iter()
-        .enumerate()
-    {
+    for (p, name) in [report::HELLO, report::NOT_FOUND].into_iter().enumerate() {
         for (variant, server) in [("info", 0), ("warn", 1)] {
             report.pages.push(report::PageRow::new(
                 name,
@@ -564,7 +563,9 @@ fn peers(
     let loco = peers::build(&target, LOCO_APP, LOCO_BIN)?;
     let stack = peers::build(&target, "axum-stack", "axum-stack")?;
     report.peer_builds.push(("Loco's app", loco.build_time));
-    report.peer_builds.push(("the hand-assembled axum stack", stack.build_time));
+    report
+        .peer_builds
+        .push(("the hand-assembled axum stack", stack.build_time));
     // Loco renders `assets/views/hello/hello.html`: the same template file.
     let views = loco.dir.join("assets/views/hello");
     std::fs::create_dir_all(&views).map_err(|e| e.to_string())?;
@@ -693,7 +694,12 @@ fn routes(
     let site = hello_site(work)?;
     let few = sites::ROUTES_FEW.to_string();
     let many = sites::ROUTES_MANY.to_string();
-    let ten = start_nuages("nuages-10-routes", &["routesite", &few], &site.settings, work)?;
+    let ten = start_nuages(
+        "nuages-10-routes",
+        &["routesite", &few],
+        &site.settings,
+        work,
+    )?;
     let thousand = start_nuages(
         "nuages-1000-routes",
         &["routesite", &many],

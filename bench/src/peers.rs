@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 /// A peer's sources in the repository.
 fn source(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("peers")
+        .join(name)
 }
 
 /// Where the peers are copied and built.

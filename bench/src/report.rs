@@ -345,9 +345,9 @@ impl Report {
         // The generated project's production storage (manifest) against
         // Django's default storage (plain copies).
         let storage = |name: &str| self.statics.iter().find(|r| r.storage == name);
-        let collectstatic = storage("manifest").zip(storage("plain")).and_then(|(n, d)| {
-            Some(d.django?.0.as_secs_f64() / n.nuages.0.as_secs_f64())
-        });
+        let collectstatic = storage("manifest")
+            .zip(storage("plain"))
+            .and_then(|(n, d)| Some(d.django?.0.as_secs_f64() / n.nuages.0.as_secs_f64()));
         let rows = [
             (
                 "`/hello/<name>/`, default log level, Nuages / bare axum req/s",
