@@ -222,36 +222,47 @@ async fn builtin(addr: SocketAddr, path: String, settings: LoadSettings) -> Resu
     })
 }
 
-/// One keep-alive connection sending GETs until the deadline; latencies in µs.
+/// One client sending GETs until the deadline on a keep-alive connection,
+/// opening a new one when the server closes it (gunicorn's sync workers
+/// answer `Connection: close`), as wrk does; latencies in µs.
 async fn connection(addr: SocketAddr, path: &str, deadline: Instant) -> Result<Vec<u32>, String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let host = addr.to_string();
     let mut latencies = Vec::with_capacity(1 << 16);
     while Instant::now() < deadline {
-        let request = http::Request::get(path)
-            .header(http::header::HOST, &host)
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
-        let sent = Instant::now();
-        sender.ready().await.map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| e.to_string())?;
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        while Instant::now() < deadline {
+            let request = http::Request::get(path)
+                .header(http::header::HOST, &host)
+                .body(Empty::new())
+                .map_err(|e| e.to_string())?;
+            let sent = Instant::now();
+            sender.ready().await.map_err(|e| e.to_string())?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let closing = response
+                .headers()
+                .get(http::header::CONNECTION)
+                .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+            response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
+            latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            if closing {
+                break;
+            }
+        }
     }
     Ok(latencies)
 }
