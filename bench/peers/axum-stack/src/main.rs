@@ -101,6 +101,8 @@ fn main() {
     tracing_subscriber::fmt()
         .with_max_level(Level::INFO)
         .with_writer(std::io::stderr)
+        // Plain lines, as in a log file.
+        .with_ansi(false)
         .init();
 
     let sessions = SessionManagerLayer::new(MemoryStore::default())
