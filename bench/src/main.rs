@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p nuages-bench            # the full run (about 6 minutes)
 //! cargo run --release -p nuages-bench -- --quick # one round of everything
+//! cargo run --release -p nuages-bench -- --only peers --json figures.json
 //! ```
 //!
 //! Every figure is a ratio against a baseline measured in the same run, A and
@@ -12,6 +13,11 @@
 //!   axum + tera handler doing the same work (and the 404 page);
 //! - the example's `/polls/` against the same query and template written
 //!   with axum + tera + sqlx;
+//! - `/hello/<name>/` against what a user would pick instead: Loco's
+//!   generated app and the same protections assembled by hand on axum
+//!   (`--only peers`, built on the first run, see [`peers`]), and Django
+//!   under gunicorn (`--only django`);
+//! - the same page with 1,000 URL patterns against 10 (`--only routes`);
 //! - collectstatic against Django's on 5,000 files, cold and unchanged;
 //! - memory after the load, start-up time, `check --deploy` and
 //!   `startproject`.
@@ -19,8 +25,11 @@
 //! The servers are separate processes: the harness re-executes itself as
 //! `nuages-bench hellosite serve …` (a one-page Nuages project),
 //! `nuages-bench mysite serve …` (the example project's command line, the
-//! same code as its binary), `nuages-bench serve-axum-hello …` and
-//! `nuages-bench serve-axum-polls …`.
+//! same code as its binary), `nuages-bench routesite 10|1000 serve …`,
+//! `nuages-bench serve-axum-hello …` and `nuages-bench serve-axum-polls …`;
+//! the peers are their own binaries. Around each load run the server's CPU
+//! time is read, for the CPU per request; the summary ends with issue #17's
+//! targets, and `--json FILE` writes every figure.
 
 mod baseline;
 mod load;
