@@ -174,27 +174,41 @@ fn run(options: &Options) -> Result<(), String> {
     };
     let mut report = Report::new(machine_line(), generator.describe(&load), options.rounds);
 
-    if options.wants("hello") {
-        section("full stack: /hello/<name>/ and a 404, Nuages serve vs bare axum");
-        hello(&work, generator, &load, options, &mut report)?;
-    }
-    if options.wants("polls") {
-        section("/polls/: the example project vs axum + tera + sqlx");
-        polls(&work, generator, &load, options, &mut report)?;
-    }
-    if options.wants("peers") {
-        section(
+    // The sections that load servers, in order: (name, title, run).
+    type LoadSection =
+        fn(&Path, Generator, &LoadSettings, &Options, &mut Report) -> Result<(), String>;
+    let load_sections: [(&str, &str, LoadSection); 5] = [
+        (
+            "hello",
+            "full stack: /hello/<name>/ and a 404, Nuages serve vs bare axum",
+            hello,
+        ),
+        (
+            "polls",
+            "/polls/: the example project vs axum + tera + sqlx",
+            polls,
+        ),
+        (
+            "peers",
             "peers: /hello/<name>/, Nuages vs Loco's generated app and the same protections by hand on axum",
-        );
-        peers(&work, generator, &load, options, &mut report)?;
-    }
-    if options.wants("django") {
-        section("Django pages: /hello/<name>/, Nuages vs Django + gunicorn");
-        django(&work, generator, &load, options, &mut report)?;
-    }
-    if options.wants("routes") {
-        section("URLconf size: /hello/<name>/ with 1,000 URL patterns vs 10");
-        routes(&work, generator, &load, options, &mut report)?;
+            peers,
+        ),
+        (
+            "django",
+            "Django pages: /hello/<name>/, Nuages vs Django + gunicorn",
+            django,
+        ),
+        (
+            "routes",
+            "URLconf size: /hello/<name>/ with 1,000 URL patterns vs 10",
+            routes,
+        ),
+    ];
+    for (name, title, run_section) in load_sections {
+        if options.wants(name) {
+            section(title);
+            run_section(&work, generator, &load, options, &mut report)?;
+        }
     }
     if options.wants("startup") {
         section("start-up: exec to the first good answer");
