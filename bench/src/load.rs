@@ -18,6 +18,11 @@ pub struct Load {
     pub p50_ms: f64,
     /// 99th percentile latency, milliseconds.
     pub p99_ms: f64,
+    /// Requests completed in the run.
+    pub requests: f64,
+    /// The server's CPU time (user + system, its child processes included)
+    /// per request, microseconds; NaN until the caller measured it.
+    pub cpu_us: f64,
 }
 
 /// Which load generator runs.
@@ -115,9 +120,12 @@ pub fn parse_wrk(text: &str) -> Option<Load> {
     let mut rps = None;
     let mut p50 = None;
     let mut p99 = None;
+    let mut requests = None;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+        if let Some(count) = requests_line(line) {
+            requests = Some(count);
+        } else if let Some(rest) = line.strip_prefix("Requests/sec:") {
             rps = rest.trim().parse::<f64>().ok();
         } else if let Some(rest) = line.strip_prefix("50%") {
             p50 = parse_duration_ms(rest.trim());
@@ -144,7 +152,19 @@ pub fn parse_wrk(text: &str) -> Option<Load> {
         rps: rps?,
         p50_ms: p50?,
         p99_ms: p99?,
+        requests: requests?,
+        cpu_us: f64::NAN,
     })
+}
+
+/// The count of wrk's "86712 requests in 3.00s, 21.50MB read" line.
+fn requests_line(line: &str) -> Option<f64> {
+    let (count, rest) = line.split_once(' ')?;
+    if rest.starts_with("requests in ") {
+        count.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// `812.00us`, `1.23ms`, `2.00s`, `1.5m` in milliseconds.
@@ -197,39 +217,52 @@ async fn builtin(addr: SocketAddr, path: String, settings: LoadSettings) -> Resu
         rps: latencies.len() as f64 / elapsed,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        requests: latencies.len() as f64,
+        cpu_us: f64::NAN,
     })
 }
 
-/// One keep-alive connection sending GETs until the deadline; latencies in µs.
+/// One client sending GETs until the deadline on a keep-alive connection,
+/// opening a new one when the server closes it (gunicorn's sync workers
+/// answer `Connection: close`), as wrk does; latencies in µs.
 async fn connection(addr: SocketAddr, path: &str, deadline: Instant) -> Result<Vec<u32>, String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let host = addr.to_string();
     let mut latencies = Vec::with_capacity(1 << 16);
     while Instant::now() < deadline {
-        let request = http::Request::get(path)
-            .header(http::header::HOST, &host)
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
-        let sent = Instant::now();
-        sender.ready().await.map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| e.to_string())?;
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        while Instant::now() < deadline {
+            let request = http::Request::get(path)
+                .header(http::header::HOST, &host)
+                .body(Empty::new())
+                .map_err(|e| e.to_string())?;
+            let sent = Instant::now();
+            sender.ready().await.map_err(|e| e.to_string())?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let closing = response
+                .headers()
+                .get(http::header::CONNECTION)
+                .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+            response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
+            latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            if closing {
+                break;
+            }
+        }
     }
     Ok(latencies)
 }
@@ -259,6 +292,7 @@ Transfer/sec:      7.17MB
         assert_eq!(load.rps, 28903.51);
         assert!((load.p50_ms - 0.812).abs() < 1e-9);
         assert!((load.p99_ms - 3.05).abs() < 1e-9);
+        assert_eq!(load.requests, 86712.0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p nuages-bench            # the full run (about 6 minutes)
 //! cargo run --release -p nuages-bench -- --quick # one round of everything
+//! cargo run --release -p nuages-bench -- --only peers --json figures.json
 //! ```
 //!
 //! Every figure is a ratio against a baseline measured in the same run, A and
@@ -12,6 +13,11 @@
 //!   axum + tera handler doing the same work (and the 404 page);
 //! - the example's `/polls/` against the same query and template written
 //!   with axum + tera + sqlx;
+//! - `/hello/<name>/` against what a user would pick instead: Loco's
+//!   generated app and the same protections assembled by hand on axum
+//!   (`--only peers`, built on the first run, see [`peers`]), and Django
+//!   under gunicorn (`--only django`);
+//! - the same page with 1,000 URL patterns against 10 (`--only routes`);
 //! - collectstatic against Django's on 5,000 files, cold and unchanged;
 //! - memory after the load, start-up time, `check --deploy` and
 //!   `startproject`.
@@ -19,11 +25,15 @@
 //! The servers are separate processes: the harness re-executes itself as
 //! `nuages-bench hellosite serve …` (a one-page Nuages project),
 //! `nuages-bench mysite serve …` (the example project's command line, the
-//! same code as its binary), `nuages-bench serve-axum-hello …` and
-//! `nuages-bench serve-axum-polls …`.
+//! same code as its binary), `nuages-bench routesite 10|1000 serve …`,
+//! `nuages-bench serve-axum-hello …` and `nuages-bench serve-axum-polls …`;
+//! the peers are their own binaries. Around each load run the server's CPU
+//! time is read, for the CPU per request; the summary ends with issue #17's
+//! targets, and `--json FILE` writes every figure.
 
 mod baseline;
 mod load;
+mod peers;
 mod procs;
 mod report;
 mod sites;
@@ -45,6 +55,7 @@ fn main() -> ExitCode {
         Some("serve-axum-polls") => baseline::polls_main(&args[2..]),
         Some("hellosite") => sites::hellosite_main(args[1..].to_vec()),
         Some("mysite") => sites::mysite_main(args[1..].to_vec()),
+        Some("routesite") => sites::routesite_main(args[1..].to_vec()),
         _ => match Options::parse(&args[1..]) {
             Ok(options) => match run(&options) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -70,14 +81,18 @@ struct Options {
     static_rounds: usize,
     command_runs: usize,
     only: Vec<String>,
+    /// Where `--json FILE` writes every figure.
+    json: Option<PathBuf>,
 }
 
-const SECTIONS: &[&str] = &["hello", "polls", "startup", "static", "commands"];
+const SECTIONS: &[&str] = &[
+    "hello", "polls", "peers", "django", "routes", "startup", "static", "commands",
+];
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let usage = format!(
-            "usage: nuages-bench [--quick] [--rounds N] [--seconds S] [--only {}]…",
+            "usage: nuages-bench [--quick] [--rounds N] [--seconds S] [--json FILE] [--only {}]…",
             SECTIONS.join("|")
         );
         let mut options = Options {
@@ -87,6 +102,7 @@ impl Options {
             static_rounds: 3,
             command_runs: 5,
             only: Vec::new(),
+            json: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -109,6 +125,7 @@ impl Options {
                     }
                     options.only.push(section.clone());
                 }
+                "--json" => options.json = Some(PathBuf::from(args.next().ok_or(&usage)?)),
                 "-h" | "--help" => return Err(usage),
                 _ => return Err(usage),
             }
@@ -157,13 +174,41 @@ fn run(options: &Options) -> Result<(), String> {
     };
     let mut report = Report::new(machine_line(), generator.describe(&load), options.rounds);
 
-    if options.wants("hello") {
-        section("full stack: /hello/<name>/ and a 404, Nuages serve vs bare axum");
-        hello(&work, generator, &load, options, &mut report)?;
-    }
-    if options.wants("polls") {
-        section("/polls/: the example project vs axum + tera + sqlx");
-        polls(&work, generator, &load, options, &mut report)?;
+    // The sections that load servers, in order: (name, title, run).
+    type LoadSection =
+        fn(&Path, Generator, &LoadSettings, &Options, &mut Report) -> Result<(), String>;
+    let load_sections: [(&str, &str, LoadSection); 5] = [
+        (
+            "hello",
+            "full stack: /hello/<name>/ and a 404, Nuages serve vs bare axum",
+            hello,
+        ),
+        (
+            "polls",
+            "/polls/: the example project vs axum + tera + sqlx",
+            polls,
+        ),
+        (
+            "peers",
+            "peers: /hello/<name>/, Nuages vs Loco's generated app and the same protections by hand on axum",
+            peers,
+        ),
+        (
+            "django",
+            "Django pages: /hello/<name>/, Nuages vs Django + gunicorn",
+            django,
+        ),
+        (
+            "routes",
+            "URLconf size: /hello/<name>/ with 1,000 URL patterns vs 10",
+            routes,
+        ),
+    ];
+    for (name, title, run_section) in load_sections {
+        if options.wants(name) {
+            section(title);
+            run_section(&work, generator, &load, options, &mut report)?;
+        }
     }
     if options.wants("startup") {
         section("start-up: exec to the first good answer");
@@ -180,6 +225,11 @@ fn run(options: &Options) -> Result<(), String> {
     report.total = Some(started.elapsed());
     println!();
     println!("{}", report.render());
+    if let Some(file) = &options.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?;
+        std::fs::write(file, text + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
+        eprintln!("figures written to {}", file.display());
+    }
     Ok(())
 }
 
@@ -209,6 +259,18 @@ fn start(
 ) -> Result<(Server, Duration), String> {
     let mut command = Command::new(me());
     command.args(args);
+    start_command(name, command, env, port, ready, work)
+}
+
+/// Start `command` (a server listening on `port`); wait for `ready` to answer `status`.
+fn start_command(
+    name: &str,
+    mut command: Command,
+    env: &[(&str, &Path)],
+    port: u16,
+    ready: (&str, u16),
+    work: &Path,
+) -> Result<(Server, Duration), String> {
     for (key, value) in env {
         command.env(key, value);
     }
@@ -223,6 +285,56 @@ fn start(
     let mut server = Server::spawn(name, command, addr, &work.join("logs"))?;
     let took = server.wait_ready(ready.0, ready.1, started, Duration::from_secs(30))?;
     Ok((server, took))
+}
+
+/// A Nuages one-page site (`hellosite`, `routesite 10`…) serving with `settings`.
+fn start_nuages(name: &str, site: &[&str], settings: &Path, work: &Path) -> Result<Server, String> {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = site.to_vec();
+    args.extend(["serve", "--bind", bind.as_str()]);
+    let (server, _) = start(
+        name,
+        &args,
+        &[("NUAGES_SETTINGS", settings)],
+        port,
+        (HELLO_PAGE, 200),
+        work,
+    )?;
+    Ok(server)
+}
+
+/// The page every comparison of `/hello/<name>/` requests.
+const HELLO_PAGE: &str = "/hello/world/";
+
+/// The hello site's folder, template and settings (default log level and
+/// `warn`), written once per run.
+struct HelloSite {
+    templates: PathBuf,
+    settings: PathBuf,
+    quiet: PathBuf,
+}
+
+fn hello_site(work: &Path) -> Result<HelloSite, String> {
+    let dir = work.join("hello");
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).map_err(|e| e.to_string())?;
+    std::fs::write(templates.join("hello.html"), sites::HELLO_TEMPLATE)
+        .map_err(|e| e.to_string())?;
+    let (settings, quiet) = write_settings_pair(
+        &dir,
+        &sites::production_settings(
+            &[&templates],
+            &[],
+            &dir.join("static_root"),
+            &dir.join("db.sqlite3"),
+        ),
+    )?;
+    Ok(HelloSite {
+        templates,
+        settings,
+        quiet,
+    })
 }
 
 fn expect_page(server: &Server, path: &str, status: u16, contains: &str) -> Result<(), String> {
@@ -246,40 +358,55 @@ fn alternate(
     servers: &[&Server],
     paths: &[&str],
 ) -> Result<Vec<Vec<Vec<Load>>>, String> {
+    paths
+        .iter()
+        .map(|path| {
+            let targets: Vec<(&Server, &str)> = servers.iter().map(|s| (*s, *path)).collect();
+            alternate_each(generator, settings, rounds, &targets)
+        })
+        .collect()
+}
+
+/// Drive each server on its own path (Loco's pages have no trailing slash),
+/// rotating which goes first each round; the runs of `targets[i]` are
+/// `result[i]`, each with the server's CPU time per request.
+fn alternate_each(
+    generator: Generator,
+    settings: &LoadSettings,
+    rounds: usize,
+    targets: &[(&Server, &str)],
+) -> Result<Vec<Vec<Load>>, String> {
     // Warm every server up (connections, caches, the allocator) before measuring.
     let warm = LoadSettings {
         duration: Duration::from_secs(1),
         ..settings.clone()
     };
-    for server in servers {
-        for path in paths {
-            generator.run(server.addr, path, &warm)?;
-        }
+    for (server, path) in targets {
+        generator.run(server.addr, path, &warm)?;
     }
-    let mut results: Vec<Vec<Vec<Load>>> = paths
-        .iter()
-        .map(|_| servers.iter().map(|_| Vec::new()).collect())
-        .collect();
+    let mut results: Vec<Vec<Load>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
-        for (p, path) in paths.iter().enumerate() {
-            let mut order: Vec<usize> = (0..servers.len()).collect();
-            order.rotate_left(round % servers.len());
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for i in order {
-                let load = generator.run(servers[i].addr, path, settings)?;
-                eprintln!(
-                    "  round {}  {:<16} {:<14} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
-                    round + 1,
-                    path,
-                    servers[i].name,
-                    load.rps,
-                    load.p50_ms,
-                    load.p99_ms
-                );
-                results[p][i].push(load);
-            }
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        order.rotate_left(round % targets.len());
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (server, path) = targets[i];
+            let cpu_before = server.cpu_seconds();
+            let mut load = generator.run(server.addr, path, settings)?;
+            load.cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / load.requests.max(1.0);
+            eprintln!(
+                "  round {}  {:<16} {:<14} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  {:>6.1} µs CPU/req",
+                round + 1,
+                path,
+                server.name,
+                load.rps,
+                load.p50_ms,
+                load.p99_ms,
+                load.cpu_us
+            );
+            results[i].push(load);
         }
     }
     Ok(results)
@@ -305,36 +432,16 @@ fn hello(
     options: &Options,
     report: &mut Report,
 ) -> Result<(), String> {
-    let dir = work.join("hello");
-    let templates = dir.join("templates");
-    std::fs::create_dir_all(&templates).map_err(|e| e.to_string())?;
-    std::fs::write(templates.join("hello.html"), sites::HELLO_TEMPLATE)
-        .map_err(|e| e.to_string())?;
-    let (settings, quiet) = write_settings_pair(
-        &dir,
-        &sites::production_settings(
-            &[&templates],
-            &[],
-            &dir.join("static_root"),
-            &dir.join("db.sqlite3"),
-        ),
-    )?;
-
-    let page = "/hello/world/";
+    let HelloSite {
+        templates,
+        settings,
+        quiet,
+    } = hello_site(work)?;
+    let page = HELLO_PAGE;
     let missing = "/missing/page/";
     let mut servers = Vec::new();
     for (name, file) in [("nuages", &settings), ("nuages-warn", &quiet)] {
-        let port = free_port();
-        let bind = format!("127.0.0.1:{port}");
-        let (server, _) = start(
-            name,
-            &["hellosite", "serve", "--bind", &bind],
-            &[("NUAGES_SETTINGS", file)],
-            port,
-            (page, 200),
-            work,
-        )?;
-        servers.push(server);
+        servers.push(start_nuages(name, &["hellosite"], file, work)?);
     }
     let port = free_port();
     let (axum, _) = start(
@@ -358,22 +465,16 @@ fn hello(
     expect_page(&servers[0], page, 200, "x-frame-options: DENY")?;
     let refs: Vec<&Server> = servers.iter().collect();
     let results = alternate(generator, load, options.rounds, &refs, &[page, missing])?;
-    for (p, name) in ["/hello/<name>/ (Tera)", "404 page"]
-        .into_iter()
-        .enumerate()
-    {
-        report.pages.push(report::PageRow::new(
-            name,
-            "info",
-            &results[p][0],
-            &results[p][2],
-        ));
-        report.pages.push(report::PageRow::new(
-            name,
-            "warn",
-            &results[p][1],
-            &results[p][2],
-        ));
+    for (p, name) in [report::HELLO, report::NOT_FOUND].into_iter().enumerate() {
+        for (variant, server) in [("info", 0), ("warn", 1)] {
+            report.pages.push(report::PageRow::new(
+                name,
+                variant,
+                report::BARE_AXUM,
+                &results[p][server],
+                &results[p][2],
+            ));
+        }
     }
     report
         .memory
@@ -451,44 +552,208 @@ fn polls(
     }
     let refs: Vec<&Server> = servers.iter().collect();
     let results = alternate(generator, load, options.rounds, &refs, &[page])?;
-    let name = "/polls/ (SQLite + Tera)";
-    report.pages.push(report::PageRow::new(
-        name,
-        "info",
-        &results[0][0],
-        &results[0][2],
-    ));
-    report.pages.push(report::PageRow::new(
-        name,
-        "warn",
-        &results[0][1],
-        &results[0][2],
-    ));
+    for (variant, server) in [("info", 0), ("warn", 1)] {
+        report.pages.push(report::PageRow::new(
+            report::POLLS,
+            variant,
+            report::AXUM_SQLX,
+            &results[0][server],
+            &results[0][2],
+        ));
+    }
     report
         .memory
         .push(("/polls/", servers[0].rss_mib(), servers[2].rss_mib()));
     Ok(())
 }
 
-fn startup(work: &Path, options: &Options, report: &mut Report) -> Result<(), String> {
-    let settings = work.join("hello/settings.toml");
-    if !settings.exists() {
-        let templates = work.join("hello/templates");
-        std::fs::create_dir_all(&templates).map_err(|e| e.to_string())?;
-        std::fs::write(templates.join("hello.html"), sites::HELLO_TEMPLATE)
-            .map_err(|e| e.to_string())?;
-        std::fs::write(
-            &settings,
-            sites::production_settings(
-                &[&templates],
-                &[],
-                &work.join("hello/static_root"),
-                &work.join("hello/db.sqlite3"),
-            ),
-        )
-        .map_err(|e| e.to_string())?;
+/// What Loco's generated app is called, and its binary.
+const LOCO_APP: &str = "locosite";
+const LOCO_BIN: &str = "locosite-cli";
+/// Loco registers `/hello/{name}/` as `/hello/{name}`: it drops trailing
+/// slashes, so its page is requested without one.
+const LOCO_PAGE: &str = "/hello/world";
+
+fn peers(
+    work: &Path,
+    generator: Generator,
+    load: &LoadSettings,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
+    let site = hello_site(work)?;
+    let target = target_dir();
+    let loco = peers::build(&target, LOCO_APP, LOCO_BIN)?;
+    let stack = peers::build(&target, "axum-stack", "axum-stack")?;
+    report.peer_builds.push(("Loco's app", loco.build_time));
+    report
+        .peer_builds
+        .push(("the hand-assembled axum stack", stack.build_time));
+    // Loco renders `assets/views/hello/hello.html`: the same template file.
+    let views = loco.dir.join("assets/views/hello");
+    std::fs::create_dir_all(&views).map_err(|e| e.to_string())?;
+    std::fs::write(views.join("hello.html"), sites::HELLO_TEMPLATE).map_err(|e| e.to_string())?;
+
+    let nuages = start_nuages("nuages", &["hellosite"], &site.settings, work)?;
+    let port = free_port();
+    let mut command = Command::new(&loco.binary);
+    command
+        .current_dir(&loco.dir)
+        .args(["start", "--environment", "production"])
+        .env("PORT", port.to_string())
+        .env("BINDING", "127.0.0.1")
+        .env("HOST", format!("http://127.0.0.1:{port}"));
+    let (loco_server, _) = start_command("loco", command, &[], port, (LOCO_PAGE, 200), work)?;
+    let port = free_port();
+    let mut command = Command::new(&stack.binary);
+    command.arg(port.to_string()).arg(&site.templates);
+    let (stack_server, _) =
+        start_command("axum-stack", command, &[], port, (HELLO_PAGE, 200), work)?;
+    for (server, page) in [
+        (&nuages, HELLO_PAGE),
+        (&loco_server, LOCO_PAGE),
+        (&stack_server, HELLO_PAGE),
+    ] {
+        expect_page(server, page, 200, "<h1>Hello, world!</h1>")?;
     }
-    let templates = work.join("hello/templates").display().to_string();
+    expect_page(&stack_server, HELLO_PAGE, 200, "x-frame-options: DENY")?;
+    let results = alternate_each(
+        generator,
+        load,
+        options.rounds,
+        &[
+            (&nuages, HELLO_PAGE),
+            (&loco_server, LOCO_PAGE),
+            (&stack_server, HELLO_PAGE),
+        ],
+    )?;
+    for (baseline, other) in [(report::LOCO, 1), (report::AXUM_STACK, 2)] {
+        report.pages.push(report::PageRow::new(
+            report::HELLO,
+            "info",
+            baseline,
+            &results[0],
+            &results[other],
+        ));
+    }
+    report.notes.push(format!(
+        "Loco: the app `loco new` generates (loco-rs {}), production environment, its default middleware; \
+         it drops trailing slashes, so its page is `/hello/world`.",
+        peers::locked_version(LOCO_APP, "loco-rs").unwrap_or_else(|| "?".into())
+    ));
+    report.notes.push(format!(
+        "axum stack: axum {}, tower-http {} (TraceLayer at info, security headers, body limit), \
+         host check, tower-sessions {} (signed cookies), axum_csrf {}, tera {}.",
+        peers::locked_version("axum-stack", "axum").unwrap_or_default(),
+        peers::locked_version("axum-stack", "tower-http").unwrap_or_default(),
+        peers::locked_version("axum-stack", "tower-sessions").unwrap_or_default(),
+        peers::locked_version("axum-stack", "axum_csrf").unwrap_or_default(),
+        peers::locked_version("axum-stack", "tera").unwrap_or_default(),
+    ));
+    Ok(())
+}
+
+fn django(
+    work: &Path,
+    generator: Generator,
+    load: &LoadSettings,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
+    let site = hello_site(work)?;
+    // As for collectstatic: without Python the run goes on, and the targets
+    // table says "not measured".
+    let (python, gunicorn) = match statics::django_python(&target_dir())
+        .and_then(|python| Ok((peers::gunicorn(&python)?, python)))
+    {
+        Ok((gunicorn, python)) => (python, gunicorn),
+        Err(error) => {
+            eprintln!("  Django pages not measured: {error}");
+            return Ok(());
+        }
+    };
+    let project = peers::django_project(work)?;
+    let nuages = start_nuages("nuages", &["hellosite"], &site.settings, work)?;
+    let port = free_port();
+    let mut command = Command::new(&gunicorn);
+    command
+        .current_dir(&project)
+        .args(["--workers", "2", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("benchsite.wsgi:application");
+    let (django, _) = start_command("django", command, &[], port, (HELLO_PAGE, 200), work)?;
+    for server in [&nuages, &django] {
+        expect_page(server, HELLO_PAGE, 200, "<h1>Hello, world!</h1>")?;
+        expect_page(server, "/hello/%3Cb%3E/", 200, "Hello, &lt;b&gt;!")?;
+    }
+    let results = alternate_each(
+        generator,
+        load,
+        options.rounds,
+        &[(&nuages, HELLO_PAGE), (&django, HELLO_PAGE)],
+    )?;
+    report.pages.push(report::PageRow::new(
+        report::HELLO,
+        "info",
+        report::DJANGO,
+        &results[0],
+        &results[1],
+    ));
+    report.notes.push(format!(
+        "Django {} under gunicorn {} (2 sync workers), DEBUG = False, the default middleware.",
+        peers::python_package_version(&python, "django"),
+        peers::python_package_version(&python, "gunicorn"),
+    ));
+    Ok(())
+}
+
+fn routes(
+    work: &Path,
+    generator: Generator,
+    load: &LoadSettings,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
+    let site = hello_site(work)?;
+    let few = sites::ROUTES_FEW.to_string();
+    let many = sites::ROUTES_MANY.to_string();
+    let ten = start_nuages(
+        "nuages-10-routes",
+        &["routesite", &few],
+        &site.settings,
+        work,
+    )?;
+    let thousand = start_nuages(
+        "nuages-1000-routes",
+        &["routesite", &many],
+        &site.settings,
+        work,
+    )?;
+    for server in [&ten, &thousand] {
+        expect_page(server, HELLO_PAGE, 200, "<h1>Hello, world!</h1>")?;
+        expect_page(server, "/app2/7/edit/", 200, "item 7")?;
+    }
+    expect_page(&thousand, "/app332/", 200, "index")?;
+    let results = alternate_each(
+        generator,
+        load,
+        options.rounds,
+        &[(&thousand, HELLO_PAGE), (&ten, HELLO_PAGE)],
+    )?;
+    report.pages.push(report::PageRow::new(
+        report::HELLO,
+        "1,000 routes",
+        report::TEN_ROUTES,
+        &results[0],
+        &results[1],
+    ));
+    Ok(())
+}
+
+fn startup(work: &Path, options: &Options, report: &mut Report) -> Result<(), String> {
+    let site = hello_site(work)?;
+    let settings = site.settings;
+    let templates = site.templates.display().to_string();
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..options.startups {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };

@@ -96,6 +96,42 @@ impl Server {
         Some(kib / 1024.0)
     }
 
+    /// CPU time (user + system) used so far by the server and every process
+    /// under it (gunicorn's workers), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        // (pid, parent pid, ticks) of every process; the tree is read from
+        // the parent links.
+        let mut processes = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some((parent, ticks)) = stat_ticks(pid) {
+                processes.push((pid, parent, ticks));
+            }
+        }
+        let mut tree = vec![self.child.id()];
+        let mut ticks = 0;
+        let mut i = 0;
+        while i < tree.len() {
+            for (pid, parent, used) in &processes {
+                if *pid == tree[i] {
+                    ticks += used;
+                } else if *parent == tree[i] {
+                    tree.push(*pid);
+                }
+            }
+            i += 1;
+        }
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+        ticks as f64 / per_second as f64
+    }
+
     /// SIGTERM, wait up to 5 s, then SIGKILL.
     pub fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_some() {
@@ -121,6 +157,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// (parent pid, utime + stime in clock ticks) from `/proc/PID/stat`.
+fn stat_ticks(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: the fields
+    // are counted after its closing one (state is field 3, ppid 4,
+    // utime 14, stime 15).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let parent = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((parent, utime + stime))
 }
 
 /// A response read off the wire (HTTP/1.1, `Connection: close`).

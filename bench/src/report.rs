@@ -20,43 +20,86 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// One page, Nuages against axum.
+/// The medians of a server's runs.
+pub fn summary(loads: &[Load]) -> Load {
+    let of = |field: fn(&Load) -> f64| median(&loads.iter().map(field).collect::<Vec<_>>());
+    Load {
+        rps: of(|l| l.rps),
+        p50_ms: of(|l| l.p50_ms),
+        p99_ms: of(|l| l.p99_ms),
+        requests: of(|l| l.requests),
+        cpu_us: of(|l| l.cpu_us),
+    }
+}
+
+/// What a page is compared with.
+pub const BARE_AXUM: &str = "bare axum";
+pub const AXUM_SQLX: &str = "axum + sqlx";
+pub const LOCO: &str = "Loco (production)";
+pub const AXUM_STACK: &str = "axum stack by hand";
+pub const DJANGO: &str = "Django + gunicorn";
+pub const TEN_ROUTES: &str = "Nuages, 10 routes";
+
+/// The pages' names.
+pub const HELLO: &str = "/hello/<name>/ (Tera)";
+pub const NOT_FOUND: &str = "404 page";
+pub const POLLS: &str = "/polls/ (SQLite + Tera)";
+
+/// One page, Nuages against what it is compared with.
 pub struct PageRow {
     pub name: &'static str,
-    /// The Nuages server's `log_level`.
-    pub log_level: &'static str,
+    /// Which Nuages server: its `log_level`, or the size of its URLconf.
+    pub variant: &'static str,
+    /// What it is compared with: `bare axum`, `Loco`, `axum stack`, `Django`…
+    pub baseline: &'static str,
     pub nuages: Load,
-    pub axum: Load,
-    /// The median of the per-round ratios (each round's Nuages run against
-    /// the axum run next to it).
+    pub other: Load,
+    /// The median of the per-round ratios of req/s (each round's Nuages run
+    /// against the other run next to it).
     pub ratio: f64,
+    /// The same for CPU per request, the other's over Nuages' (above 1:
+    /// Nuages spends less).
+    pub cpu_ratio: f64,
 }
 
 impl PageRow {
     pub fn new(
         name: &'static str,
-        log_level: &'static str,
+        variant: &'static str,
+        baseline: &'static str,
         nuages: &[Load],
-        axum: &[Load],
+        other: &[Load],
     ) -> PageRow {
-        let summary = |loads: &[Load]| Load {
-            rps: median(&loads.iter().map(|l| l.rps).collect::<Vec<_>>()),
-            p50_ms: median(&loads.iter().map(|l| l.p50_ms).collect::<Vec<_>>()),
-            p99_ms: median(&loads.iter().map(|l| l.p99_ms).collect::<Vec<_>>()),
+        let per_round = |f: fn(&Load, &Load) -> f64| {
+            median(
+                &nuages
+                    .iter()
+                    .zip(other)
+                    .map(|(n, o)| f(n, o))
+                    .collect::<Vec<_>>(),
+            )
         };
-        let ratios: Vec<f64> = nuages
-            .iter()
-            .zip(axum)
-            .map(|(n, a)| n.rps / a.rps)
-            .collect();
         PageRow {
             name,
-            log_level,
+            variant,
+            baseline,
             nuages: summary(nuages),
-            axum: summary(axum),
-            ratio: median(&ratios),
+            other: summary(other),
+            ratio: per_round(|n, o| n.rps / o.rps),
+            cpu_ratio: per_round(|n, o| o.cpu_us / n.cpu_us),
         }
     }
+}
+
+/// One line of the issue's targets table.
+pub struct Target {
+    pub measure: &'static str,
+    /// The issue's figure, measured before this wave's changes.
+    pub today: &'static str,
+    pub target: &'static str,
+    /// This run's figure (None: not measured in this run).
+    pub now: Option<f64>,
+    pub met: Option<bool>,
 }
 
 /// collectstatic of one storage: (cold, unchanged re-run).
@@ -80,6 +123,10 @@ pub struct Report {
     pub django: Option<String>,
     pub check_deploy: Option<Duration>,
     pub startproject: Option<Duration>,
+    /// (peer, how long `cargo build --release` took in this run).
+    pub peer_builds: Vec<(&'static str, Duration)>,
+    /// What the peers are, for the report (versions, notes).
+    pub notes: Vec<String>,
     pub total: Option<Duration>,
 }
 
@@ -110,6 +157,8 @@ impl Report {
             django: None,
             check_deploy: None,
             startproject: None,
+            peer_builds: Vec::new(),
+            notes: Vec::new(),
             total: None,
         }
     }
@@ -125,23 +174,26 @@ impl Report {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "| page | Nuages `log_level` | Nuages req/s | axum req/s | Nuages p50 / p99 | axum p50 / p99 | Nuages/axum | target ≥ 0.85 |"
+                "| page | Nuages | compared with | Nuages req/s | its req/s | Nuages p50 / p99 | its p50 / p99 | CPU/request Nuages / its | req/s Nuages/it | CPU it/Nuages |"
             );
-            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---|");
+            let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
             for row in &self.pages {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | **{:.2}** | {} |",
+                    "| {} | {} | {} | {:.0} | {:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.1} / {:.1} µs | **{:.2}** | {:.2} |",
                     row.name,
-                    row.log_level,
+                    row.variant,
+                    row.baseline,
                     row.nuages.rps,
-                    row.axum.rps,
+                    row.other.rps,
                     row.nuages.p50_ms,
                     row.nuages.p99_ms,
-                    row.axum.p50_ms,
-                    row.axum.p99_ms,
+                    row.other.p50_ms,
+                    row.other.p99_ms,
+                    row.nuages.cpu_us,
+                    row.other.cpu_us,
                     row.ratio,
-                    verdict(row.ratio >= 0.85)
+                    row.cpu_ratio,
                 );
             }
         }
@@ -225,11 +277,215 @@ impl Report {
                 let _ = writeln!(out, "| `manage startproject` | {} |", ms(startproject));
             }
         }
+        if !self.peer_builds.is_empty() || !self.notes.is_empty() {
+            let _ = writeln!(out);
+            for (peer, took) in &self.peer_builds {
+                let _ = writeln!(
+                    out,
+                    "- `cargo build --release` of {peer} in this run: {:.0} s (the first run builds it from scratch; later runs find it up to date).",
+                    took.as_secs_f64()
+                );
+            }
+            for note in &self.notes {
+                let _ = writeln!(out, "- {note}");
+            }
+        }
+        let targets = self.targets();
+        if targets.iter().any(|t| t.now.is_some()) {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "| measure | before this wave (issue #17) | this run | target | met |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|---|");
+            for t in &targets {
+                let (now, met) = match (t.now, t.met) {
+                    (Some(now), Some(met)) => (format!("**{now:.2}**"), verdict(met)),
+                    _ => ("not measured".to_string(), "-"),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {now} | {} | {met} |",
+                    t.measure, t.today, t.target
+                );
+            }
+        }
         if let Some(total) = self.total {
             let _ = writeln!(out);
             let _ = writeln!(out, "Whole run: {:.0} s.", total.as_secs_f64());
         }
         out
+    }
+}
+
+impl Report {
+    fn page(&self, name: &str, variant: &str, baseline: &str) -> Option<&PageRow> {
+        self.pages
+            .iter()
+            .find(|r| r.name == name && r.variant == variant && r.baseline == baseline)
+    }
+
+    /// The issue's targets table, with this run's figures where measured.
+    pub fn targets(&self) -> Vec<Target> {
+        let at_least = |x: Option<f64>, min: f64| x.map(|x| x >= min);
+        let ratio = |name, variant, baseline| {
+            self.page(name, variant, baseline)
+                .map(|r| r.ratio)
+                .filter(|r| r.is_finite())
+        };
+        let cpu = self
+            .page(HELLO, "info", BARE_AXUM)
+            .map(|r| r.cpu_ratio)
+            .filter(|r| r.is_finite());
+        let rss = self
+            .memory
+            .iter()
+            .find(|(what, _, _)| *what == "/hello/")
+            .and_then(|(_, nuages, axum)| Some(nuages.as_ref()? / axum.as_ref()?));
+        // The generated project's production storage (manifest) against
+        // Django's default storage (plain copies).
+        let storage = |name: &str| self.statics.iter().find(|r| r.storage == name);
+        let collectstatic = storage("manifest")
+            .zip(storage("plain"))
+            .and_then(|(n, d)| Some(d.django?.0.as_secs_f64() / n.nuages.0.as_secs_f64()));
+        let rows = [
+            (
+                "`/hello/<name>/`, default log level, Nuages / bare axum req/s",
+                "0.53",
+                "≥ 0.85",
+                ratio(HELLO, "info", BARE_AXUM),
+                0.85,
+            ),
+            (
+                "404 page, Nuages / bare axum",
+                "0.50",
+                "≥ 0.85",
+                ratio(NOT_FOUND, "info", BARE_AXUM),
+                0.85,
+            ),
+            (
+                "`/polls/` (SQLite), Nuages / axum + sqlx",
+                "0.61",
+                "≥ 0.90",
+                ratio(POLLS, "info", AXUM_SQLX),
+                0.90,
+            ),
+            (
+                "server CPU per request at the default log level, bare axum / Nuages",
+                "0.38 (31 µs vs 81 µs)",
+                "≥ 0.75",
+                cpu,
+                0.75,
+            ),
+            (
+                "Nuages / Loco's generated app, req/s",
+                "≈ 1.0",
+                "≥ 1.30",
+                ratio(HELLO, "info", LOCO),
+                1.30,
+            ),
+            (
+                "Nuages / the hand-assembled axum stack, req/s",
+                "—",
+                "≥ 1.10",
+                ratio(HELLO, "info", AXUM_STACK),
+                1.10,
+            ),
+            (
+                "Nuages / Django + gunicorn, `/hello/<name>/`, req/s",
+                "11–13",
+                "≥ 20",
+                ratio(HELLO, "info", DJANGO),
+                20.0,
+            ),
+            (
+                "cold `collectstatic`, Django default (plain) / Nuages (manifest, the generated production settings)",
+                "0.61",
+                "≥ 1.0",
+                collectstatic,
+                1.0,
+            ),
+            (
+                "a page in a project with 1,000 URL patterns / with 10 patterns, req/s",
+                "—",
+                "≥ 0.95",
+                ratio(HELLO, "1,000 routes", TEN_ROUTES),
+                0.95,
+            ),
+        ];
+        let mut targets: Vec<Target> = rows
+            .into_iter()
+            .map(|(measure, today, target, now, min)| Target {
+                measure,
+                today,
+                target,
+                now,
+                met: at_least(now, min),
+            })
+            .collect();
+        // The one target that is a ceiling.
+        targets.insert(
+            7,
+            Target {
+                measure: "RSS after load, Nuages / bare axum",
+                today: "1.54",
+                target: "≤ 1.25",
+                now: rss,
+                met: rss.map(|r| r <= 1.25),
+            },
+        );
+        targets
+    }
+
+    /// Every figure of the run, for `--json FILE`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let load = |l: &Load| {
+            json!({
+                "rps": l.rps,
+                "p50_ms": l.p50_ms,
+                "p99_ms": l.p99_ms,
+                "cpu_us_per_request": l.cpu_us,
+            })
+        };
+        let secs = |d: Duration| d.as_secs_f64();
+        json!({
+            "machine": self.machine,
+            "load_generator": self.generator,
+            "rounds": self.rounds,
+            "pages": self.pages.iter().map(|r| json!({
+                "page": r.name,
+                "variant": r.variant,
+                "compared_with": r.baseline,
+                "nuages": load(&r.nuages),
+                "other": load(&r.other),
+                "ratio_rps": r.ratio,
+                "ratio_cpu_other_over_nuages": r.cpu_ratio,
+            })).collect::<Vec<_>>(),
+            "memory_rss_mib": self.memory.iter().map(|(what, n, a)| json!({
+                "servers": what, "nuages": n, "axum": a,
+            })).collect::<Vec<_>>(),
+            "startup_seconds": self.startup.map(|(n, a)| json!({"nuages": secs(n), "axum": secs(a)})),
+            "collectstatic_seconds": self.statics.iter().map(|r| json!({
+                "storage": r.storage,
+                "nuages": {"cold": secs(r.nuages.0), "unchanged": secs(r.nuages.1)},
+                "django": r.django.map(|d| json!({"cold": secs(d.0), "unchanged": secs(d.1)})),
+            })).collect::<Vec<_>>(),
+            "listing_seconds": self.listing.map(secs),
+            "django": self.django,
+            "check_deploy_seconds": self.check_deploy.map(secs),
+            "startproject_seconds": self.startproject.map(secs),
+            "peer_builds_seconds": self.peer_builds.iter().map(|(p, d)| json!({"peer": p, "seconds": secs(*d)})).collect::<Vec<_>>(),
+            "notes": self.notes,
+            "targets": self.targets().iter().map(|t| json!({
+                "measure": t.measure,
+                "before": t.today,
+                "target": t.target,
+                "now": t.now,
+                "met": t.met,
+            })).collect::<Vec<_>>(),
+            "total_seconds": self.total.map(secs),
+        })
     }
 }
 
@@ -242,5 +498,44 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    fn load(rps: f64, cpu_us: f64) -> Load {
+        Load {
+            rps,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            requests: rps * 2.0,
+            cpu_us,
+        }
+    }
+
+    #[test]
+    fn targets_and_json_carry_the_ratios() {
+        let mut report = Report::new("2 cores".into(), "built-in".into(), 2);
+        report.pages.push(PageRow::new(
+            HELLO,
+            "info",
+            BARE_AXUM,
+            &[load(850.0, 40.0), load(850.0, 40.0)],
+            &[load(1000.0, 30.0), load(1000.0, 30.0)],
+        ));
+        report.memory.push(("/hello/", Some(12.0), Some(10.0)));
+        let targets = report.targets();
+        let hello = &targets[0];
+        assert_eq!(hello.now, Some(0.85));
+        assert_eq!(hello.met, Some(true));
+        let cpu = targets.iter().find(|t| t.measure.contains("CPU")).unwrap();
+        assert_eq!(cpu.now, Some(0.75));
+        let rss = targets.iter().find(|t| t.measure.contains("RSS")).unwrap();
+        assert_eq!(rss.met, Some(true));
+        let loco = targets.iter().find(|t| t.measure.contains("Loco")).unwrap();
+        assert_eq!((loco.now, loco.met), (None, None));
+        let json = report.to_json();
+        assert_eq!(json["pages"][0]["compared_with"], "bare axum");
+        assert_eq!(json["pages"][0]["nuages"]["rps"], 850.0);
+        assert_eq!(json["pages"][0]["other"]["cpu_us_per_request"], 30.0);
+        assert_eq!(json["targets"][0]["met"], true);
+        assert!(report.render().contains("| **0.85** | ≥ 0.85 | yes |"));
     }
 }

@@ -40,6 +40,63 @@ pub fn project() -> Project {
     Project::new("hellosite", env!("CARGO_MANIFEST_DIR")).urls(urlpatterns)
 }
 
+/// The pages of the other apps of the many-routes sites: never requested.
+async fn other_page(Path(id): Path<i64>) -> Html<String> {
+    Html(format!("<p>item {id}</p>"))
+}
+
+async fn other_index() -> Html<&'static str> {
+    Html("<p>index</p>")
+}
+
+/// `count` URL patterns as a project grows them: apps of three patterns
+/// each (`appN/`, `appN/<int:id>/`, `appN/<int:id>/edit/`) included under
+/// their prefix, and `/hello/<name>/` last (the worst place for a resolver
+/// that tries the patterns in order, as Django's does).
+fn urlpatterns_with(count: usize) -> UrlConf {
+    let mut conf = UrlConf::new();
+    for app in 0..(count - 1) / 3 {
+        conf = conf.include(
+            &format!("app{app}/"),
+            UrlConf::new()
+                .path("", other_index, &format!("app{app}-index"))
+                .path("<int:id>/", other_page, &format!("app{app}-detail"))
+                .path("<int:id>/edit/", other_page, &format!("app{app}-edit")),
+        );
+    }
+    conf.path("hello/<str:name>/", hello, "hello")
+}
+
+fn urlpatterns_10() -> UrlConf {
+    urlpatterns_with(ROUTES_FEW)
+}
+
+fn urlpatterns_1000() -> UrlConf {
+    urlpatterns_with(ROUTES_MANY)
+}
+
+/// The URLconf sizes compared (issue #17: 1,000 patterns against 10).
+pub const ROUTES_FEW: usize = 10;
+pub const ROUTES_MANY: usize = 1000;
+
+/// `nuages-bench routesite COUNT ARGS…`: the one-page project with
+/// `COUNT` URL patterns (10 or 1000).
+pub fn routesite_main(args: Vec<String>) -> std::process::ExitCode {
+    let urls = match args.get(1).map(String::as_str) {
+        Some("10") => urlpatterns_10,
+        Some("1000") => urlpatterns_1000,
+        _ => {
+            eprintln!("usage: nuages-bench routesite 10|1000 COMMAND…");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let project = Project::new("routesite", env!("CARGO_MANIFEST_DIR")).urls(urls);
+    // The command line sees `routesite COMMAND…`, as a binary named so would.
+    let mut rest = vec![args[0].clone()];
+    rest.extend(args[2..].iter().cloned());
+    nuages::management::ManagementUtility::new(project).execute_from(rest)
+}
+
 /// `nuages-bench hellosite ARGS…`: the project's command line (`serve`,
 /// `check`, `collectstatic`…), as its own binary would be.
 pub fn hellosite_main(args: Vec<String>) -> std::process::ExitCode {

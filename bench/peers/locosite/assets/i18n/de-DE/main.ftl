@@ -1,0 +1,4 @@
+hello-world = Hallo Welt!
+greeting = Hallochen { $name }!
+        .placeholder = Hallo Freund!
+about = Uber

@@ -1,0 +1,4 @@
+mod requests;
+mod tasks;
+mod views;
+mod workers;

@@ -1,0 +1,2 @@
+mod home;
+mod page;
