@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use nuages::auth::{PasswordHashers, User, authenticate};
 use nuages::sqlx::{self, AnyPool};
-use nuages_e2e::{Example, require, run, run_with_input, wait_for};
+use nuages_e2e::{Example, require, run, wait_for};
 
 /// The example's default database, and its password hashers.
 fn accounts(example: &Example) -> (tokio::runtime::Runtime, AnyPool, PasswordHashers) {
