@@ -1282,7 +1282,10 @@ fn precompression_follows_debug_unless_set_and_never_leaves_stale_siblings() {
     assert_eq!((summary.copied, summary.compressed), (1, 0));
     assert!(!gz.exists() && !br.exists(), "{out}");
     assert!(out.contains("Deleting 'css/site.css.gz'"), "{out}");
-    assert_eq!(std::fs::read_to_string(root.join("css/site.css")).unwrap(), changed);
+    assert_eq!(
+        std::fs::read_to_string(root.join("css/site.css")).unwrap(),
+        changed
+    );
 
     // The setting wins over debug, both ways.
     let mut always = site.settings();

@@ -850,7 +850,10 @@ fn remove_stale_siblings(
         .collect();
     for stale in removed {
         if let Some(name) = stale? {
-            out.line(2, &format!("Deleting '{name}' (made from an older version)"));
+            out.line(
+                2,
+                &format!("Deleting '{name}' (made from an older version)"),
+            );
         }
     }
     Ok(())
