@@ -808,7 +808,7 @@ fn collectstatic(work: &Path, options: &Options, report: &mut Report) -> Result<
     report.django = python.as_deref().map(statics::django_version);
     let setup = Setup { dir, tree, python };
     setup.write_settings();
-    for storage in [Storage::Plain, Storage::Compressed, Storage::Manifest] {
+    for storage in Storage::ALL {
         let tools: Vec<Tool> = if setup.python.is_some() {
             vec![Tool::Nuages, Tool::Django]
         } else {

@@ -2,11 +2,16 @@
 //! folders, a cold run into an empty `static_root` and a re-run with nothing
 //! changed:
 //!
-//! - plain storage: Nuages with `--no-post-process` (no `.gz`/`.br`) against
-//!   Django's `StaticFilesStorage`;
+//! - fresh project defaults (issue #17): Nuages with the settings
+//!   `startproject` writes (`debug = true`, plain storage, no
+//!   `staticfiles_precompress`) against Django's default
+//!   `StaticFilesStorage`; both only copy;
+//! - plain names with `.gz`/`.br` siblings, what Nuages' default did before
+//!   issue #17 and still does with `debug = false`: against WhiteNoise's
+//!   `CompressedStaticFilesStorage` (gzip 9 and Brotli, as Nuages);
 //! - manifest storage, hashed names and `.gz`/`.br` siblings: Nuages'
-//!   manifest storage (which always compresses) against WhiteNoise's
-//!   `CompressedManifestStaticFilesStorage` (gzip 9 and Brotli, as Nuages);
+//!   production settings against WhiteNoise's
+//!   `CompressedManifestStaticFilesStorage`;
 //! - for reference, the same Nuages run against Django's own
 //!   `ManifestStaticFilesStorage`, which does not compress.
 //!
@@ -65,11 +70,14 @@ pub fn make_tree(root: &Path) {
     }
 }
 
-/// Plain or manifest storage.
+/// What is compared: the storage of both sides and whether Nuages compresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
-    /// Copies only.
-    Plain,
+    /// A generated project's defaults: copies only (Django's default storage).
+    Defaults,
+    /// Plain names, `.gz` and `.br` (Django: WhiteNoise's
+    /// `CompressedStaticFilesStorage`).
+    PlainCompressed,
     /// Hashed names, manifest, `.gz` and `.br` (Django: WhiteNoise).
     Compressed,
     /// Hashed names and manifest (Nuages compresses too; Django does not).
@@ -77,19 +85,66 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// Every comparison, in the order of the report.
+    pub const ALL: [Storage; 4] = [
+        Storage::Defaults,
+        Storage::PlainCompressed,
+        Storage::Compressed,
+        Storage::Manifest,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
-            Storage::Plain => "plain",
+            Storage::Defaults => "defaults",
+            Storage::PlainCompressed => "plain-compressed",
             Storage::Compressed => "compressed",
             Storage::Manifest => "manifest",
+        }
+    }
+
+    /// The report's words for the comparison named `name`.
+    pub fn describe(name: &str) -> &'static str {
+        match name {
+            "defaults" => "fresh project defaults (Django: default storage), copies only",
+            "plain-compressed" => {
+                "plain + .gz/.br, the default before #17 (Django: WhiteNoise CompressedStaticFilesStorage)"
+            }
+            "compressed" => "manifest + .gz/.br (Django: WhiteNoise)",
+            _ => "manifest; Django's without .gz/.br",
+        }
+    }
+
+    /// The least Django/Nuages ratio asked for (cold, unchanged re-run): issue
+    /// #17 for a fresh project (≥ 1 cold, ≥ 10 unchanged), design.md §10
+    /// (far faster, read as ≥ 3) for the rest.
+    pub fn targets(name: &str) -> (f64, f64) {
+        match name {
+            "defaults" => (1.0, 10.0),
+            _ => (3.0, 3.0),
         }
     }
 
     /// The storage setting of Nuages' side.
     fn nuages(self) -> &'static str {
         match self {
-            Storage::Plain => "plain",
+            Storage::Defaults | Storage::PlainCompressed => "plain",
             Storage::Compressed | Storage::Manifest => "manifest",
+        }
+    }
+
+    /// Nuages' `debug`: on as `startproject`'s settings.toml has it, off (so
+    /// with `.gz`/`.br`) as production settings have it.
+    fn nuages_debug(self) -> bool {
+        self == Storage::Defaults
+    }
+
+    /// Django's `STORAGES["staticfiles"]` backend.
+    fn django(self) -> &'static str {
+        match self {
+            Storage::Defaults => "django.contrib.staticfiles.storage.StaticFilesStorage",
+            Storage::PlainCompressed => "whitenoise.storage.CompressedStaticFilesStorage",
+            Storage::Manifest => "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+            Storage::Compressed => "whitenoise.storage.CompressedManifestStaticFilesStorage",
         }
     }
 }
@@ -123,22 +178,17 @@ impl Setup {
 
     /// Write the settings of both tools for both storages.
     pub fn write_settings(&self) {
-        for storage in [Storage::Plain, Storage::Compressed, Storage::Manifest] {
+        for storage in Storage::ALL {
             let text = format!(
-                "debug = false\nsecret_key = \"{key}\"\nallowed_hosts = [\"localhost\"]\nstaticfiles_dirs = [{tree:?}]\nstatic_root = {root:?}\nstaticfiles_storage = \"{storage}\"\n",
+                "debug = {debug}\nsecret_key = \"{key}\"\nallowed_hosts = [\"localhost\"]\nstaticfiles_dirs = [{tree:?}]\nstatic_root = {root:?}\nstaticfiles_storage = \"{storage}\"\n",
+                debug = storage.nuages_debug(),
                 key = crate::sites::SECRET_KEY,
                 tree = self.tree.display().to_string(),
                 root = self.root(Tool::Nuages, storage).display().to_string(),
                 storage = storage.nuages(),
             );
             std::fs::write(self.nuages_settings(storage), text).unwrap();
-            let backend = match storage {
-                Storage::Plain => "django.contrib.staticfiles.storage.StaticFilesStorage",
-                Storage::Manifest => {
-                    "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
-                }
-                Storage::Compressed => "whitenoise.storage.CompressedManifestStaticFilesStorage",
-            };
+            let backend = storage.django();
             let python = format!(
                 "# Written by nuages-bench: the least Django needs for collectstatic.\n\
                  SECRET_KEY = \"bench\"\n\
@@ -173,10 +223,6 @@ impl Setup {
                 command
                     .args(["hellosite", "collectstatic", "--noinput"])
                     .env("NUAGES_SETTINGS", self.nuages_settings(storage));
-                if storage == Storage::Plain {
-                    // Django's plain storage writes no .gz/.br siblings either.
-                    command.arg("--no-post-process");
-                }
                 command
             }
             Tool::Django => {

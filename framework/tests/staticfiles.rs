@@ -460,7 +460,7 @@ fn a_sibling_that_leads_out_of_its_source_folder_is_never_sent() {
 
 #[test]
 fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
-    let site = Site::new("");
+    let site = Site::new("staticfiles_precompress = true\n");
     site.collect(noinput());
     let root = site.root();
     let mut production = site.settings();
@@ -538,7 +538,7 @@ async fn serving_follows_debug_and_the_runserver_choice() {
 
 #[tokio::test]
 async fn collected_files_with_hashed_names_are_cached_forever() {
-    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
     site.collect(noinput());
     let manifest = nuages::staticfiles::Manifest::load(&site.root()).unwrap();
     let hashed = manifest.paths["css/site.css"].clone();
@@ -1195,7 +1195,7 @@ fn a_missing_reference_fails_naming_file_line_and_target() {
 
 #[test]
 fn compressible_files_get_smaller_gz_and_br_siblings() {
-    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
     write(&site.dir.join("static/img/photo.png"), &"P".repeat(2000));
     let root = site.root();
     site.collect(noinput());
@@ -1244,9 +1244,67 @@ fn compressible_files_get_smaller_gz_and_br_siblings() {
     assert!(temp_files(&root).is_empty());
 }
 
+/// `gunzip` of a `.gz` file.
+fn gunzip(path: &Path) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&std::fs::read(path).unwrap()[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[test]
+fn precompression_follows_debug_unless_set_and_never_leaves_stale_siblings() {
+    // A development project (debug on, no staticfiles_precompress): copies only.
+    let site = Site::new("");
+    let root = site.root();
+    let gz = root.join("css/site.css.gz");
+    let br = root.join("css/site.css.br");
+    let (summary, _) = site.collect(noinput());
+    assert_eq!((summary.copied, summary.compressed), (4, 0));
+    assert!(!gz.exists() && !br.exists());
+
+    // Production settings (debug off): the siblings are made, nothing copied.
+    let mut production = site.settings();
+    production.debug = false;
+    let (result, _) = site.collect_with(&production, noinput(), "");
+    let summary = result.unwrap();
+    assert_eq!((summary.copied, summary.compressed), (0, 2));
+    assert_eq!(gunzip(&gz), SITE_CSS.repeat(10));
+
+    // Back to development, the stylesheet changed: its old siblings go.
+    let changed = "p { color: blue; }\n".repeat(40);
+    write(&site.dir.join("static/css/site.css"), &changed);
+    let (summary, out) = site.collect(CollectOptions {
+        verbosity: 2,
+        ..noinput()
+    });
+    assert_eq!((summary.copied, summary.compressed), (1, 0));
+    assert!(!gz.exists() && !br.exists(), "{out}");
+    assert!(out.contains("Deleting 'css/site.css.gz'"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("css/site.css")).unwrap(),
+        changed
+    );
+
+    // The setting wins over debug, both ways.
+    let mut always = site.settings();
+    always.staticfiles_precompress = Some(true);
+    let (result, _) = site.collect_with(&always, noinput(), "");
+    assert_eq!(result.unwrap().compressed, 2);
+    assert_eq!(gunzip(&gz), changed);
+    let mut never = production.clone();
+    never.staticfiles_precompress = Some(false);
+    write(&site.dir.join("static/css/site.css"), &SITE_CSS.repeat(20));
+    let (result, _) = site.collect_with(&never, noinput(), "");
+    assert_eq!(result.unwrap().compressed, 0);
+    assert!(!gz.exists() && !br.exists());
+    assert!(temp_files(&root).is_empty());
+}
+
 #[test]
 fn collectstatic_never_reads_a_sibling_that_leads_out() {
-    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
     let root = site.root();
     let secret = site.dir.join("secret.txt");
     // In a source folder: the walker skips the link, the sibling is made.
@@ -1257,13 +1315,6 @@ fn collectstatic_never_reads_a_sibling_that_leads_out() {
         "{out}"
     );
     let css = SITE_CSS.repeat(10);
-    let gunzip = |path: &Path| {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&std::fs::read(path).unwrap()[..])
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    };
     assert_eq!(gunzip(&root.join("css/site.css.gz")), css);
 
     // Planted in static_root, looking up to date (the time of the file),
@@ -1391,7 +1442,7 @@ fn static_of_a_folder_is_its_unhashed_url() {
 fn every_name_the_file_system_accepts_collects() {
     // Plain storage: a 255-byte name, compressible (its siblings' names
     // would be too long, so it has none).
-    let site = Site::new("");
+    let site = Site::new("staticfiles_precompress = true\n");
     let longest = format!("long/{}.css", "a".repeat(251));
     assert_eq!(longest.rsplit('/').next().unwrap().len(), 255);
     let css = SITE_CSS.repeat(10);
@@ -1404,7 +1455,7 @@ fn every_name_the_file_system_accepts_collects() {
     assert_eq!(walk(&root.join("long")), [root.join(&longest)]);
 
     // Manifest storage: a name whose hashed name has 255 bytes.
-    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
     let name = format!("long/{}.css", "b".repeat(238));
     write(&site.dir.join("static").join(&name), &css);
     let (summary, _) = site.collect(noinput());

@@ -105,6 +105,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
         "staticfiles_storage",
         Kind::Choice(StaticfilesStorage::NAMES),
     ),
+    ("staticfiles_precompress", Kind::Bool),
     ("log_level", Kind::Choice(LogLevel::NAMES)),
     ("log_file", Kind::String),
     ("server_email", Kind::String),
@@ -245,6 +246,7 @@ mod tests {
             secure_proxy_ssl_header: Some(vec![]),
             serve_user: Some("u".into()),
             email_timeout: Some(10),
+            staticfiles_precompress: Some(true),
             email_file_path: Some("m".into()),
             ..Settings::default()
         })

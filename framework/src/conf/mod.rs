@@ -66,6 +66,9 @@ pub struct Settings {
     pub staticfiles_dirs: Vec<String>,
     /// `plain`, or `manifest` for content-hashed names.
     pub staticfiles_storage: StaticfilesStorage,
+    /// Whether `collectstatic` writes `.gz`/`.br` siblings; unset: when
+    /// `debug` is off (see [`Settings::precompresses_static_files`]).
+    pub staticfiles_precompress: Option<bool>,
     /// `trace`, `debug`, `info`, `warn` or `error`.
     pub log_level: LogLevel,
     /// Append log lines to this file as well as stderr.
@@ -406,6 +409,7 @@ impl Default for Settings {
             media_root: None,
             staticfiles_dirs: vec![],
             staticfiles_storage: StaticfilesStorage::Plain,
+            staticfiles_precompress: None,
             log_level: LogLevel::Info,
             log_file: None,
             server_email: "root@localhost".into(),
@@ -495,6 +499,16 @@ impl Settings {
         };
         settings.resolve_paths();
         settings
+    }
+
+    /// Whether `collectstatic` gives compressible files `.gz` and `.br`
+    /// siblings: `staticfiles_precompress` when set, else when `debug` is
+    /// off. A development project (`debug = true`, as `startproject` makes
+    /// it) serves its static files from the sources and needs none, so its
+    /// collectstatic only copies, as Django's does; production settings
+    /// (`debug = false`) get them without asking.
+    pub fn precompresses_static_files(&self) -> bool {
+        self.staticfiles_precompress.unwrap_or(!self.debug)
     }
 
     /// `staticfiles_dirs` parsed into prefix and folder.

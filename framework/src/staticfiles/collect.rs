@@ -16,8 +16,10 @@
 //!   (links are removed, never followed).
 //! - With manifest storage, hashed copies and `staticfiles.json` are
 //!   written after the copies ([`super::manifest`]); then compressible
-//!   files get `.gz` and `.br` siblings ([`super::compress`]).
-//!   `--no-post-process` skips both.
+//!   files get `.gz` and `.br` siblings ([`super::compress`]) when
+//!   [`Settings::precompresses_static_files`] (`staticfiles_precompress`,
+//!   unset: with `debug` off). `--no-post-process` skips both. Without new
+//!   siblings, the old siblings of a file copied this run are removed.
 //!
 //! It refuses, before touching anything, when `static_root` is unset, is
 //! `/`, the home folder or `base_dir`, or is, is inside, or contains a
@@ -324,7 +326,17 @@ pub fn collect(
         }));
     }
     let mut compressed = 0;
-    if options.post_process && !options.dry_run {
+    let precompress = options.post_process && settings.precompresses_static_files();
+    if !precompress && !options.dry_run {
+        // No siblings made this time: those of a file just replaced were
+        // made from its old content, and a server must not send them.
+        let copied: Vec<&str> = to_write
+            .iter()
+            .map(|&i| listing.files[i].name.as_str())
+            .collect();
+        remove_stale_siblings(&root, &copied, &written, &mut out)?;
+    }
+    if precompress && !options.dry_run {
         let progress = progress_bar(console.terminal, options.verbosity, written.len());
         compressed = compress_files(
             &root,
@@ -802,6 +814,49 @@ fn compress_files(
         }
     }
     Ok(count)
+}
+
+/// Remove the `.gz` and `.br` siblings of the files `copied` this run, when
+/// no new ones are made (`staticfiles_precompress` off, or
+/// `--no-post-process`); a sibling that is itself a collected file stays.
+/// Only names under `root` are touched, and a link is removed, never followed.
+fn remove_stale_siblings(
+    root: &Path,
+    copied: &[&str],
+    written: &[Written],
+    out: &mut Output<'_, '_>,
+) -> Result<(), Problem> {
+    let collected: HashSet<&str> = written.iter().map(|w| w.name.as_str()).collect();
+    let removed: Vec<Result<Option<String>, Problem>> = copied
+        .par_iter()
+        .filter(|name| compress::is_compressible(name))
+        .flat_map_iter(|name| Encoding::ALL.map(|e| format!("{name}{}", e.suffix())))
+        .filter(|stale| !collected.contains(stale.as_str()))
+        .map(|stale| {
+            let path = root.join(&stale);
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(Some(stale)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidFilename
+                    ) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(write_error(&path, e)),
+            }
+        })
+        .collect();
+    for stale in removed {
+        if let Some(name) = stale? {
+            out.line(
+                2,
+                &format!("Deleting '{name}' (made from an older version)"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn sibling(path: &Path, encoding: Encoding) -> PathBuf {
