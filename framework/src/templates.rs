@@ -26,6 +26,7 @@ use http::request::Parts;
 use tera::{Context, Kwargs, State, Tera, Value};
 
 use crate::error::Error;
+use crate::middleware::csrf::CsrfState;
 use crate::project::TemplateLibrary;
 use crate::urls::Resolver;
 
@@ -124,6 +125,9 @@ pub(crate) struct Engine {
     /// includes or imports, names `messages` (or `user`…). Forgotten when
     /// the templates reload.
     names_messages: Mutex<std::collections::HashMap<String, bool>>,
+    /// By template name: [`Self::names_csrf_token`], looked up on every
+    /// render without allocating. Forgotten when the templates reload.
+    names_csrf: RwLock<std::collections::HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -157,6 +161,7 @@ impl Engine {
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
             names_messages: Mutex::default(),
+            names_csrf: RwLock::default(),
         })
     }
 
@@ -191,6 +196,28 @@ impl Engine {
     /// a tag of it or of a template it extends, includes or imports.
     pub(crate) fn names_messages(&self, name: &str) -> bool {
         self.names_variable(name, "messages")
+    }
+
+    /// Whether rendering `name` may show the CSRF token: it names
+    /// `csrf_input`, `csrf_token` or `render_form` (as [`Self::names_messages`]).
+    pub(crate) fn names_csrf_token(&self, name: &str) -> bool {
+        let known = self
+            .names_csrf
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .copied();
+        if let Some(names) = known {
+            return names;
+        }
+        let names = ["csrf_input", "csrf_token", "render_form"]
+            .iter()
+            .any(|function| self.names_variable(name, function));
+        self.names_csrf
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_string(), names);
+        names
     }
 
     /// Whether rendering `name` shows `variable` (as [`Self::names_messages`]).
@@ -234,6 +261,10 @@ impl Engine {
                 *seen = now;
                 self.names_messages
                     .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clear();
+                self.names_csrf
+                    .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .clear();
             }
@@ -492,36 +523,15 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-/// Values that middleware adds to every template rendered for a request
-/// (the CSRF token, for example). Lives in the request's extensions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestContext(pub Context);
-
-/// Set when a template is rendered for this request, for middleware that
-/// only acts on rendered pages (the CSRF cookie is sent only when a page may
-/// carry a token). Middleware inserts it into the request's extensions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TemplateRendered(pub Arc<std::sync::atomic::AtomicBool>);
-
-impl TemplateRendered {
-    /// Whether a template was rendered.
-    pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Record a render.
-    pub fn set(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// Extractor: render templates for this request, with what middleware added
 /// to every template's context (`csrf_token`).
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
     request: Context,
-    rendered: Option<TemplateRendered>,
+    /// With the `csrf` middleware: the request's token, made only for a
+    /// template that names it.
+    csrf: Option<CsrfState>,
     messages: Option<crate::messages::Messages>,
     /// With the `auth` middleware: a page that shows `user` or `perms`
     /// depends on the session (`Vary: Cookie`).
@@ -534,7 +544,7 @@ impl Templates {
         Templates {
             engine,
             request: Context::new(),
-            rendered: None,
+            csrf: None,
             messages: None,
             auth: None,
         }
@@ -553,8 +563,11 @@ impl Templates {
     /// Render `name` into a string. With the `messages` middleware, a
     /// template that names `messages` gets them, and they are used up.
     pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
-        if let Some(rendered) = &self.rendered {
-            rendered.set();
+        if let Some(csrf) = &self.csrf {
+            csrf.mark_rendered();
+            if !context.contains_key(CSRF_TOKEN_KEY) && self.engine.names_csrf_token(name) {
+                context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+            }
         }
         if let Some(auth) = &self.auth
             && (self.engine.names_variable(name, "user")
@@ -571,7 +584,20 @@ impl Templates {
             };
             context.insert_value("messages", shown);
         }
-        Ok(self.engine.render(name, &context)?)
+        match self.engine.render(name, &context) {
+            // The token is found by reading the template's tags; one called
+            // from where that reading cannot see (a macro's own file) still
+            // gets it, on a second render.
+            Err(TemplateError::Render { .. })
+                if self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY) =>
+            {
+                if let Some(csrf) = &self.csrf {
+                    context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+                }
+                Ok(self.engine.render(name, &context)?)
+            }
+            rendered => Ok(rendered?),
+        }
     }
 }
 
@@ -580,11 +606,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let state = crate::state::AppState::from_parts(parts)?;
-        let mut request = parts
-            .extensions
-            .get::<RequestContext>()
-            .map(|c| c.0.clone())
-            .unwrap_or_default();
+        let mut request = Context::new();
         // As Django's auth context processor: `user` and `perms`, loaded
         // here since rendering cannot wait on the database.
         let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
@@ -596,7 +618,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
         Ok(Templates {
             engine: state.templates.clone(),
             request,
-            rendered: parts.extensions.get::<TemplateRendered>().cloned(),
+            csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
             auth,
         })
