@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::response::Response;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -31,34 +30,50 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 
-/// Middleware: log `"GET /path HTTP/1.1" 200 1.2ms`, at warn for 4xx and
-/// error for 5xx.
-pub async fn log_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let target = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let version = request.version();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-    match status {
-        500.. => {
-            tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-        }
-        400..=499 => {
-            tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-        }
-        _ => {
-            tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+/// A request line begun, logged as `"GET /path HTTP/1.1" 200 1.2ms` at
+/// info, at warn for 4xx and error for 5xx.
+pub(crate) struct RequestLine {
+    started: Instant,
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+}
+
+impl RequestLine {
+    /// Begin the line of `request` (its target is read when the line is written).
+    pub(crate) fn start(request: &Request) -> RequestLine {
+        RequestLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
         }
     }
-    response
+
+    /// Log the line for a response with `status`.
+    pub(crate) fn finish(self, status: http::StatusCode) {
+        let RequestLine {
+            started,
+            method,
+            uri,
+            version,
+        } = self;
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let status = status.as_u16();
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        match status {
+            500.. => {
+                tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+            400..=499 => {
+                tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+            _ => {
+                tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+        }
+    }
 }
 
 /// The level for `-v/--verbosity` (0 quiet … 3 everything), or the setting.
