@@ -121,13 +121,10 @@ pub(crate) struct Engine {
     libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
-    /// By variable and template name: whether it, or a template it extends,
-    /// includes or imports, names `messages` (or `user`…). Forgotten when
-    /// the templates reload.
-    names_messages: Mutex<std::collections::HashMap<String, bool>>,
-    /// By template name: [`Self::names_csrf_token`], looked up on every
-    /// render without allocating. Forgotten when the templates reload.
-    names_csrf: RwLock<std::collections::HashMap<String, bool>>,
+    /// By template name, then variable: whether it, or a template it
+    /// extends, includes or imports, names `messages` (or `user`…). Read on
+    /// every render without allocating; forgotten when the templates reload.
+    names: RwLock<std::collections::HashMap<String, Vec<(&'static str, bool)>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -160,8 +157,7 @@ impl Engine {
             libraries,
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
-            names_messages: Mutex::default(),
-            names_csrf: RwLock::default(),
+            names: RwLock::default(),
         })
     }
 
@@ -201,38 +197,31 @@ impl Engine {
     /// Whether rendering `name` may show the CSRF token: it names
     /// `csrf_input`, `csrf_token` or `render_form` (as [`Self::names_messages`]).
     pub(crate) fn names_csrf_token(&self, name: &str) -> bool {
-        let known = self
-            .names_csrf
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(name)
-            .copied();
-        if let Some(names) = known {
-            return names;
-        }
-        let names = ["csrf_input", "csrf_token", "render_form"]
-            .iter()
-            .any(|function| self.names_variable(name, function));
-        self.names_csrf
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_string(), names);
-        names
+        ["csrf_input", "csrf_token", "render_form"]
+            .into_iter()
+            .any(|function| self.names_variable(name, function))
     }
 
     /// Whether rendering `name` shows `variable` (as [`Self::names_messages`]).
-    pub(crate) fn names_variable(&self, name: &str, variable: &str) -> bool {
-        let mut known = self
-            .names_messages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = format!("{variable}\0{name}");
-        if let Some(&names) = known.get(&key) {
+    pub(crate) fn names_variable(&self, name: &str, variable: &'static str) -> bool {
+        let known = self
+            .names
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .and_then(|known| known.iter().find(|(v, _)| *v == variable))
+            .map(|(_, names)| *names);
+        if let Some(names) = known {
             return names;
         }
         let files = template_files(&self.dirs).unwrap_or_default();
         let names = template_names_variable(&files, name, variable);
-        known.insert(key, names);
+        self.names
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .push((variable, names));
         names
     }
 
@@ -259,11 +248,7 @@ impl Engine {
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(tera);
                 *seen = now;
-                self.names_messages
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .clear();
-                self.names_csrf
+                self.names
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .clear();
