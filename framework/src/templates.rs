@@ -597,8 +597,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
         let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
         if let Some(auth) = &auth {
             let (user, perms) = auth.template_values().await?;
-            request.insert("user", &user);
-            request.insert("perms", &perms);
+            request.insert_value("user", user);
+            request.insert_value("perms", perms);
         }
         Ok(Templates {
             engine: state.templates.clone(),

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Cache, DEFAULT_ALIAS};
+use crate::middleware::csrf::CsrfState;
 use crate::middleware::session::Session;
 use crate::state::AppState;
-use crate::middleware::csrf::CsrfState;
 use crate::urls::View;
 use crate::urls::sealed::{ByCachePage, RouteView};
 

@@ -334,7 +334,9 @@ impl CsrfState {
     }
 
     fn lock(&self) -> MutexGuard<'_, LazyToken> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The masked token of this request; the first call makes it, and a
