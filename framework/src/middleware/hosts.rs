@@ -410,16 +410,17 @@ pub(crate) fn validate(
 
 /// The check the request path always runs first: refuse a request whose
 /// host is malformed or not allowed with 400 and a warning naming the host;
-/// else the validated host goes into the request's extensions.
-pub(crate) fn admit(request: &mut Request, settings: &Settings) -> Result<(), Response> {
+/// else the validated host goes into the request's extensions and the
+/// answer is `None`.
+pub(crate) fn admit(request: &mut Request, settings: &Settings) -> Option<Response> {
     match validate(request, settings) {
         Ok(host) => {
             request.extensions_mut().insert(host);
-            Ok(())
+            None
         }
         Err(refusal) => {
             refusal.log();
-            Err(ErrorReport::response(
+            Some(ErrorReport::response(
                 StatusCode::BAD_REQUEST,
                 refusal.report(),
             ))

@@ -48,7 +48,7 @@ impl RequestPath {
     /// Inside the panic guard: the host check, the body limits, then the
     /// settings' middleware and the view.
     async fn inside(&self, mut request: Request, next: Next) -> Response {
-        if let Err(refused) = super::hosts::admit(&mut request, &self.state.settings) {
+        if let Some(refused) = super::hosts::admit(&mut request, &self.state.settings) {
             return refused;
         }
         let limit = self.state.settings.data_upload_max_memory_size;
