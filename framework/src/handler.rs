@@ -5,6 +5,7 @@
 //! ```text
 //! state → request log → response headers (of security and xframe, when listed)
 //!       → error pages → panic guard → allowed hosts → body limit
+//!         (these, and the state, are one level: `middleware::request_path`)
 //!       → middleware from settings (security's https redirect, session, common, csrf)
 //!       → static files under static_url, uploads under media_url
 //!         (development; see [`Application::with_static_serving`])
