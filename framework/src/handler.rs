@@ -5,6 +5,7 @@
 //! ```text
 //! state → request log → response headers (of security and xframe, when listed)
 //!       → error pages → panic guard → allowed hosts → body limit
+//!         (these, and the state, are one level: `middleware::request_path`)
 //!       → middleware from settings (security's https redirect, session, common, csrf)
 //!       → static files under static_url, uploads under media_url
 //!         (development; see [`Application::with_static_serving`])
@@ -17,13 +18,11 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
 use axum::routing::RouterIntoService;
 use bytes::Bytes;
 use http::Request;
 use tower::Service;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::conf::Settings;
 use crate::db::Databases;
@@ -202,26 +201,12 @@ fn build_router(
     for name in settings.middleware.iter().rev() {
         stack = crate::middleware::apply(name, stack, &state, registered)?;
     }
-    let mut stack = stack
-        .layer(DefaultBodyLimit::max(settings.data_upload_max_memory_size))
-        .middleware(
-            state.clone(),
-            crate::middleware::limits::reject_oversized_body,
-        )
-        .middleware(state.clone(), crate::middleware::hosts::middleware)
-        .layer(CatchPanicLayer::custom(
-            crate::views::errors::panic_response,
-        ))
-        .middleware(state.clone(), crate::views::errors::error_pages);
-    // Outside all the responses the framework makes, so none leaves without them.
-    if let Some(headers) = crate::middleware::headers::ResponseHeaders::new(&state)? {
-        stack = stack.middleware(Arc::new(headers), crate::middleware::headers::middleware);
-    }
-    let stack = stack
-        .middleware((), |_: State<()>, request, next| {
-            crate::logging::log_request(request, next)
-        })
-        .layer(axum::Extension(state));
+    // The framework's own levels (log, response headers, error pages, panic
+    // guard, hosts, body limits, the state in the request): one level.
+    let stack = stack.middleware(
+        Arc::new(crate::middleware::request_path::RequestPath::new(&state)?),
+        crate::middleware::request_path::middleware,
+    );
     // `with_state(())` turns every handler into a route now, once; without
     // it axum would do so again for each request (as `into_make_service`
     // does it, but `Application::call` serves the router directly).

@@ -1,47 +1,79 @@
 //! Logging with `tracing`: one line per request, and the subscriber that
 //! writes to stderr and, with `log_file`, appends to a file.
+//!
+//! The request line is an event like any other (a project's own subscriber
+//! sees it, target `nuages::request`), but the subscriber [`init`] installs
+//! writes it with [`AccessLine`], a layer that formats just that line, in
+//! the format of the general-purpose formatter (`2026-01-31T12:00:00.123456Z
+//!  INFO "GET / HTTP/1.1" 200 1.2ms`), into a reused buffer, and writes it
+//! with one `write` per line and per destination, unbuffered, as that
+//! formatter does. So a line is on its way to the file or the terminal
+//! before the response is sent: nothing is lost on a clean shutdown or a
+//! panic, and a crash (even `SIGKILL`) loses only the lines of the requests
+//! still in flight, which were not answered either.
 
+use std::cell::RefCell;
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::response::Response;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 
-/// Middleware: log `"GET /path HTTP/1.1" 200 1.2ms`, at warn for 4xx and
-/// error for 5xx.
-pub async fn log_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let target = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let version = request.version();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-    match status {
-        500.. => {
-            tracing::error!(target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-        }
-        400..=499 => {
-            tracing::warn!(target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-        }
-        _ => {
-            tracing::info!(target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+/// A request line begun, logged as `"GET /path HTTP/1.1" 200 1.2ms` at
+/// info, at warn for 4xx and error for 5xx.
+pub(crate) struct RequestLine {
+    started: Instant,
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+}
+
+impl RequestLine {
+    /// Begin the line of `request` (its target is read when the line is written).
+    pub(crate) fn start(request: &Request) -> RequestLine {
+        RequestLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
         }
     }
-    response
+
+    /// Log the line for a response with `status`.
+    pub(crate) fn finish(self, status: http::StatusCode) {
+        let RequestLine {
+            started,
+            method,
+            uri,
+            version,
+        } = self;
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let status = status.as_u16();
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        match status {
+            500.. => {
+                tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+            400..=499 => {
+                tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+            _ => {
+                tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
+            }
+        }
+    }
 }
 
 /// The level for `-v/--verbosity` (0 quiet … 3 everything), or the setting.
@@ -63,23 +95,43 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
             EnvFilter::new(format!("{level},sqlx=warn,tower_http=warn,hyper=warn"))
         })
     };
+    // The general-purpose formatter writes every event but the request
+    // lines, which `AccessLine` writes in the same format.
+    let not_access = || tracing_subscriber::filter::filter_fn(|meta| meta.name() != ACCESS_EVENT);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_target(false)
-        .with_filter_fmt(filter());
-    let file_layer = match &settings.log_file {
-        Some(path) => Some(
-            tracing_subscriber::fmt::layer()
-                .with_writer(Arc::new(open_log_file(path)?))
+        .with_filter_fmt(filter().and(not_access()));
+    let stderr_access = AccessLine {
+        destination: Destination::Stderr,
+        ansi,
+        with_target: false,
+    }
+    .with_filter_fmt(filter());
+    let (file_layer, file_access) = match &settings.log_file {
+        Some(path) => {
+            let file = Arc::new(open_log_file(path)?);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(file.clone())
                 .with_ansi(false)
-                .with_filter_fmt(filter()),
-        ),
-        None => None,
+                .with_filter_fmt(filter().and(not_access()));
+            let access = AccessLine {
+                destination: Destination::File(file),
+                ansi: false,
+                with_target: true,
+            }
+            .with_filter_fmt(filter());
+            (Some(layer), Some(access))
+        }
+        None => (None, None),
     };
     let _ = tracing_subscriber::registry()
         .with(stderr)
+        .with(stderr_access)
         .with(file_layer)
+        .with(file_access)
         .try_init();
     Ok(())
 }
@@ -107,20 +159,124 @@ pub fn open_log_file(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| fail("open the file", e))
 }
 
-/// `.with_filter(EnvFilter)` under a name that reads well above.
+/// `.with_filter(filter)` under a name that reads well above.
 trait WithFilterFmt<S>: tracing_subscriber::Layer<S> + Sized
 where
     S: tracing::Subscriber,
 {
-    fn with_filter_fmt(
+    fn with_filter_fmt<F: tracing_subscriber::layer::Filter<S>>(
         self,
-        filter: EnvFilter,
-    ) -> tracing_subscriber::filter::Filtered<Self, EnvFilter, S> {
+        filter: F,
+    ) -> tracing_subscriber::filter::Filtered<Self, F, S> {
         tracing_subscriber::Layer::with_filter(self, filter)
     }
 }
 
 impl<S: tracing::Subscriber, L: tracing_subscriber::Layer<S>> WithFilterFmt<S> for L {}
+
+/// The name of the request-line events, which [`AccessLine`] writes.
+const ACCESS_EVENT: &str = "nuages.access";
+
+/// Where an [`AccessLine`] writes.
+enum Destination {
+    Stderr,
+    File(Arc<std::fs::File>),
+}
+
+/// The layer that writes the request lines: what the general-purpose
+/// formatter would write for them (timestamp, level, the target when
+/// `with_target`, the message), without its general machinery.
+struct AccessLine {
+    destination: Destination,
+    ansi: bool,
+    with_target: bool,
+}
+
+thread_local! {
+    /// The line being written, reused from request to request.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for AccessLine {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let meta = event.metadata();
+        if meta.name() != ACCESS_EVENT {
+            return;
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            self.format(line, *meta.level(), meta.target(), event);
+            // One write, as the formatter does: a line is never split
+            // between requests, and it is gone to the OS before the response.
+            let _ = match &self.destination {
+                Destination::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+                Destination::File(file) => (&**file).write_all(line.as_bytes()),
+            };
+        });
+    }
+}
+
+impl AccessLine {
+    /// The line, as `tracing_subscriber`'s `Full` format writes it.
+    fn format(&self, line: &mut String, level: Level, target: &str, event: &Event<'_>) {
+        use std::fmt::Write as _;
+        const DIM: &str = "\x1b[2m";
+        const RESET: &str = "\x1b[0m";
+        if self.ansi {
+            line.push_str(DIM);
+        }
+        let mut writer = tracing_subscriber::fmt::format::Writer::new(line);
+        if tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut writer)
+            .is_err()
+        {
+            line.push_str("<unknown time>");
+        }
+        if self.ansi {
+            line.push_str(RESET);
+        }
+        line.push(' ');
+        let (name, color) = match level {
+            Level::ERROR => ("ERROR", "\x1b[31m"),
+            Level::WARN => (" WARN", "\x1b[33m"),
+            Level::INFO => (" INFO", "\x1b[32m"),
+            Level::DEBUG => ("DEBUG", "\x1b[34m"),
+            Level::TRACE => ("TRACE", "\x1b[35m"),
+        };
+        match self.ansi {
+            true => {
+                let _ = write!(line, "{color}{name}{RESET} ");
+            }
+            false => {
+                let _ = write!(line, "{name} ");
+            }
+        }
+        if self.with_target {
+            match self.ansi {
+                true => {
+                    let _ = write!(line, "{DIM}{target}{RESET}{DIM}:{RESET} ");
+                }
+                false => {
+                    let _ = write!(line, "{target}: ");
+                }
+            }
+        }
+        event.record(&mut Message(line));
+        line.push('\n');
+    }
+}
+
+/// Writes the event's `message` field.
+struct Message<'a>(&'a mut String);
+
+impl Visit for Message<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -144,6 +300,54 @@ mod tests {
         let err = open_log_file(&blocker.join("site.log")).unwrap_err();
         assert!(err.to_string().contains("log_file"), "{err}");
         assert!(err.hint().is_some());
+    }
+
+    /// The request line as the general-purpose formatter writes it and as
+    /// `AccessLine` does, timestamps aside: with and without colours and
+    /// target, at each level.
+    #[test]
+    fn access_lines_are_written_as_the_formatter_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for (ansi, with_target) in [(false, true), (false, false), (true, true), (true, false)] {
+            let ours = dir.path().join(format!("ours-{ansi}-{with_target}.log"));
+            let theirs = dir.path().join(format!("theirs-{ansi}-{with_target}.log"));
+            let access = AccessLine {
+                destination: Destination::File(Arc::new(open_log_file(&ours).unwrap())),
+                ansi,
+                with_target,
+            };
+            let formatter = tracing_subscriber::fmt::layer()
+                .with_writer(Arc::new(open_log_file(&theirs).unwrap()))
+                .with_ansi(ansi)
+                .with_target(with_target);
+            let emit = || {
+                let (status, elapsed) = (200, 1.25);
+                tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"GET /x?y=1 HTTP/1.1\" {status} {elapsed:.1}ms");
+                tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"GET /nope/ HTTP/1.1\" 404 0.1ms");
+                tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"POST /boom/ HTTP/1.1\" 500 2.0ms");
+            };
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(access), emit);
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(formatter), emit);
+            // The timestamp: 2026-01-31T12:00:00.123456Z, 27 characters.
+            let strip = |path: &Path| -> Vec<String> {
+                let text = std::fs::read_to_string(path).unwrap();
+                text.lines()
+                    .map(|line| {
+                        let end = line.find('Z').unwrap() + 1;
+                        format!("{}{}", &line[..end - 27], &line[end..])
+                    })
+                    .collect()
+            };
+            let (ours, theirs) = (strip(&ours), strip(&theirs));
+            assert_eq!(ours.len(), 3, "{ours:?}");
+            assert_eq!(ours, theirs, "ansi {ansi}, target {with_target}");
+        }
+        let plain = std::fs::read_to_string(dir.path().join("ours-false-true.log")).unwrap();
+        let first = plain.lines().next().unwrap();
+        assert!(
+            first.ends_with(" INFO nuages::request: \"GET /x?y=1 HTTP/1.1\" 200 1.2ms"),
+            "{first}"
+        );
     }
 
     #[test]

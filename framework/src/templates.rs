@@ -26,6 +26,7 @@ use http::request::Parts;
 use tera::{Context, Kwargs, State, Tera, Value};
 
 use crate::error::Error;
+use crate::middleware::csrf::CsrfState;
 use crate::project::TemplateLibrary;
 use crate::urls::Resolver;
 
@@ -120,10 +121,10 @@ pub(crate) struct Engine {
     libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
-    /// By variable and template name: whether it, or a template it extends,
-    /// includes or imports, names `messages` (or `user`…). Forgotten when
-    /// the templates reload.
-    names_messages: Mutex<std::collections::HashMap<String, bool>>,
+    /// By template name, then variable: whether it, or a template it
+    /// extends, includes or imports, names `messages` (or `user`…). Read on
+    /// every render without allocating; forgotten when the templates reload.
+    names: RwLock<std::collections::HashMap<String, Vec<(&'static str, bool)>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -156,7 +157,7 @@ impl Engine {
             libraries,
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
-            names_messages: Mutex::default(),
+            names: RwLock::default(),
         })
     }
 
@@ -193,19 +194,34 @@ impl Engine {
         self.names_variable(name, "messages")
     }
 
+    /// Whether rendering `name` may show the CSRF token: it names
+    /// `csrf_input`, `csrf_token` or `render_form` (as [`Self::names_messages`]).
+    pub(crate) fn names_csrf_token(&self, name: &str) -> bool {
+        ["csrf_input", "csrf_token", "render_form"]
+            .into_iter()
+            .any(|function| self.names_variable(name, function))
+    }
+
     /// Whether rendering `name` shows `variable` (as [`Self::names_messages`]).
-    pub(crate) fn names_variable(&self, name: &str, variable: &str) -> bool {
-        let mut known = self
-            .names_messages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = format!("{variable}\0{name}");
-        if let Some(&names) = known.get(&key) {
+    pub(crate) fn names_variable(&self, name: &str, variable: &'static str) -> bool {
+        let known = self
+            .names
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .and_then(|known| known.iter().find(|(v, _)| *v == variable))
+            .map(|(_, names)| *names);
+        if let Some(names) = known {
             return names;
         }
         let files = template_files(&self.dirs).unwrap_or_default();
         let names = template_names_variable(&files, name, variable);
-        known.insert(key, names);
+        self.names
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .push((variable, names));
         names
     }
 
@@ -232,8 +248,8 @@ impl Engine {
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(tera);
                 *seen = now;
-                self.names_messages
-                    .lock()
+                self.names
+                    .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .clear();
             }
@@ -493,36 +509,15 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-/// Values that middleware adds to every template rendered for a request
-/// (the CSRF token, for example). Lives in the request's extensions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestContext(pub Context);
-
-/// Set when a template is rendered for this request, for middleware that
-/// only acts on rendered pages (the CSRF cookie is sent only when a page may
-/// carry a token). Middleware inserts it into the request's extensions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TemplateRendered(pub Arc<std::sync::atomic::AtomicBool>);
-
-impl TemplateRendered {
-    /// Whether a template was rendered.
-    pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Record a render.
-    pub fn set(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// Extractor: render templates for this request, with what middleware added
 /// to every template's context (`csrf_token`).
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
     request: Context,
-    rendered: Option<TemplateRendered>,
+    /// With the `csrf` middleware: the request's token, made only for a
+    /// template that names it.
+    csrf: Option<CsrfState>,
     messages: Option<crate::messages::Messages>,
     /// With the `auth` middleware: a page that shows `user` or `perms`
     /// depends on the session (`Vary: Cookie`).
@@ -535,7 +530,7 @@ impl Templates {
         Templates {
             engine,
             request: Context::new(),
-            rendered: None,
+            csrf: None,
             messages: None,
             auth: None,
         }
@@ -554,8 +549,11 @@ impl Templates {
     /// Render `name` into a string. With the `messages` middleware, a
     /// template that names `messages` gets them, and they are used up.
     pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
-        if let Some(rendered) = &self.rendered {
-            rendered.set();
+        if let Some(csrf) = &self.csrf {
+            csrf.mark_rendered();
+            if !context.contains_key(CSRF_TOKEN_KEY) && self.engine.names_csrf_token(name) {
+                context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+            }
         }
         if let Some(auth) = &self.auth
             && (self.engine.names_variable(name, "user")
@@ -572,7 +570,20 @@ impl Templates {
             };
             context.insert_value("messages", shown);
         }
-        Ok(self.engine.render(name, &context)?)
+        match self.engine.render(name, &context) {
+            // The token is found by reading the template's tags; one called
+            // from where that reading cannot see (a macro's own file) still
+            // gets it, on a second render.
+            Err(TemplateError::Render { .. })
+                if self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY) =>
+            {
+                if let Some(csrf) = &self.csrf {
+                    context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+                }
+                Ok(self.engine.render(name, &context)?)
+            }
+            rendered => Ok(rendered?),
+        }
     }
 }
 
@@ -581,23 +592,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let state = crate::state::AppState::from_parts(parts)?;
-        let mut request = parts
-            .extensions
-            .get::<RequestContext>()
-            .map(|c| c.0.clone())
-            .unwrap_or_default();
+        let mut request = Context::new();
         // As Django's auth context processor: `user` and `perms`, loaded
         // here since rendering cannot wait on the database.
         let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
         if let Some(auth) = &auth {
             let (user, perms) = auth.template_values().await?;
-            request.insert("user", &user);
-            request.insert("perms", &perms);
+            request.insert_value("user", user);
+            request.insert_value("perms", perms);
         }
         Ok(Templates {
             engine: state.templates.clone(),
             request,
-            rendered: parts.extensions.get::<TemplateRendered>().cloned(),
+            csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
             auth,
         })

@@ -77,8 +77,8 @@ impl Client {
     }
 
     /// The CSRF secret the client holds (its `csrftoken` cookie), which the
-    /// `X-CSRFToken` header accepts as a token. Any response through the
-    /// `csrf` middleware sets it.
+    /// `X-CSRFToken` header accepts as a token. A page that renders the
+    /// token (or a CSRF refusal) sets it.
     pub fn csrf_token(&self) -> Option<String> {
         self.cookie(crate::middleware::csrf::COOKIE_NAME)
     }

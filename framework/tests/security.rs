@@ -27,6 +27,14 @@ async fn form_page(templates: Templates) -> Result<Html<String>> {
     templates.render("form.html", context! {})
 }
 
+async fn plain_page(templates: Templates) -> Result<Html<String>> {
+    templates.render("plain.html", context! { "name" => "visitor" })
+}
+
+async fn inherited_form(templates: Templates) -> Result<Html<String>> {
+    templates.render("child.html", context! {})
+}
+
 async fn submit(Form(form): Form<HashMap<String, String>>) -> String {
     format!("got {}", form.get("name").cloned().unwrap_or_default())
 }
@@ -93,6 +101,8 @@ fn urlpatterns() -> UrlConf {
         .path("form/", get(form_page).post(submit), "form")
         .path("api/", post(api), "api")
         .path("token/", token, "token")
+        .path("plain/", plain_page, "plain")
+        .path("inherited/", inherited_form, "inherited")
         // Tried in order, as Django: the literal pattern first.
         .path("hooks/admin/", post(hook_admin), "hook-admin")
         .path("hooks/<slug:name>/", csrf_exempt(post(hook)), "hook")
@@ -125,6 +135,18 @@ impl Site {
         std::fs::write(
             dir.path().join("templates/form.html"),
             "<form method=\"post\">{{ csrf_input() }}</form>",
+        )
+        .unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::write(templates.join("plain.html"), "<p>Hello {{ name }}</p>").unwrap();
+        std::fs::write(
+            templates.join("base_form.html"),
+            "<form method=\"post\">{{ csrf_input() }}{% block fields %}{% endblock %}</form>",
+        )
+        .unwrap();
+        std::fs::write(
+            templates.join("child.html"),
+            "{% extends \"base_form.html\" %}{% block fields %}<input name=\"name\">{% endblock %}",
         )
         .unwrap();
         std::fs::write(dir.path().join("settings.toml"), settings).unwrap();
@@ -1039,4 +1061,31 @@ async fn the_csrf_cookie_goes_out_only_with_pages_that_may_carry_the_token() {
         set_cookie_for(&asked, "csrftoken").is_some(),
         "the CsrfToken extractor sets it"
     );
+}
+
+/// Django's lazy `get_token`: the secret is made only when a page asks for
+/// it, whatever else the page renders.
+#[tokio::test]
+async fn a_template_without_the_token_sets_no_csrf_cookie() {
+    let site = Site::new("debug = false\n");
+    let client = site.client();
+    let plain = client.get("/plain/").await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.text(), "<p>Hello visitor</p>");
+    assert_eq!(set_cookie_for(&plain, "csrftoken"), None);
+    assert!(client.csrf_token().is_none());
+    // A token rendered by the template it extends counts, and it posts.
+    let inherited = client.get("/inherited/").await;
+    assert!(set_cookie_for(&inherited, "csrftoken").is_some());
+    let token = form_token(&inherited.text());
+    let r = client
+        .request(Method::POST, "/form/")
+        .form(&[("name", "x"), ("csrfmiddlewaretoken", &token)])
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "got x");
+    // With the cookie held, a plain page still sets nothing.
+    let again = client.get("/plain/").await;
+    assert_eq!(set_cookie_for(&again, "csrftoken"), None);
 }

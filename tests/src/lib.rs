@@ -38,9 +38,15 @@ pub fn target_dir() -> PathBuf {
 pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.env("CARGO_TARGET_DIR", target_dir());
-    // What cargo sets for the test binary running this: build scripts that
-    // watch them (ring's `rerun-if-env-changed=CARGO_MANIFEST_DIR`) would
-    // otherwise rebuild half the tree here, and again at the next `cargo test`.
+    without_test_binary_env(&mut command);
+    command
+}
+
+/// Remove what cargo sets for the test binary running this: build scripts
+/// that watch them (ring's `rerun-if-env-changed=CARGO_MANIFEST_DIR`) would
+/// otherwise rebuild half the tree in a nested cargo, and again at the next
+/// `cargo test`; and two nested builds that differ in them rebuild each other.
+fn without_test_binary_env(command: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
         if key.starts_with("CARGO_PKG_")
@@ -58,7 +64,6 @@ pub fn cargo() -> Command {
             command.env_remove(key.as_ref());
         }
     }
-    command
 }
 
 /// The `manage` binary, built once per test run.
@@ -81,6 +86,8 @@ pub fn manage(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir());
+    // `manage` runs cargo: the same environment as `cargo()`'s builds.
+    without_test_binary_env(&mut command);
     for (key, _) in std::env::vars() {
         if key.starts_with("NUAGES_") {
             command.env_remove(key);

@@ -59,6 +59,9 @@ pub(crate) struct AuthConfig {
     signer: Signer,
     /// What [`Auth::authenticate`] checks passwords with.
     hashers: super::PasswordHashers,
+    /// The `user` and `perms` of an anonymous visitor, the same on every
+    /// request: converted for templates once.
+    anonymous: std::sync::OnceLock<(tera::Value, tera::Value)>,
 }
 
 impl AuthConfig {
@@ -69,6 +72,7 @@ impl AuthConfig {
         Ok(AuthConfig {
             signer: Signer::new(settings, "nuages.auth.session_hash")?,
             hashers: super::PasswordHashers::from_settings(settings)?,
+            anonymous: std::sync::OnceLock::new(),
         })
     }
 
@@ -262,7 +266,24 @@ impl Auth {
     /// `is_authenticated`; `perms.<app>.<codename>`, true or false, for each
     /// permission the installed apps declare (and true for any other the
     /// user has), so that a template may test one for an anonymous visitor.
-    pub(crate) async fn template_values(&self) -> Result<(Value, Value)> {
+    pub(crate) async fn template_values(&self) -> Result<(tera::Value, tera::Value)> {
+        let anonymous = self.user_quietly().await?.is_none();
+        if anonymous && let Some(values) = self.config.anonymous.get() {
+            return Ok(values.clone());
+        }
+        let (user, perms) = self.json_template_values().await?;
+        let values = (
+            tera::Value::from_serializable(&user),
+            tera::Value::from_serializable(&perms),
+        );
+        if anonymous {
+            let _ = self.config.anonymous.set(values.clone());
+        }
+        Ok(values)
+    }
+
+    /// [`Self::template_values`] as JSON.
+    async fn json_template_values(&self) -> Result<(Value, Value)> {
         let mut perms = serde_json::Map::new();
         let mut grant = |permission: &str, granted: bool| {
             if let Some((app, codename)) = permission.split_once('.')

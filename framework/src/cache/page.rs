@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Cache, DEFAULT_ALIAS};
+use crate::middleware::csrf::CsrfState;
 use crate::middleware::session::Session;
 use crate::state::AppState;
-use crate::templates::TemplateRendered;
 use crate::urls::View;
 use crate::urls::sealed::{ByCachePage, RouteView};
 
@@ -96,9 +96,9 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
     }
 
     let session = request.extensions().get::<Session>().cloned();
-    let rendered = request.extensions().get::<TemplateRendered>().cloned();
+    let rendered = request.extensions().get::<CsrfState>().cloned();
     let response = next.run(request).await;
-    let personal = session.is_some_and(|s| s.accessed()) || rendered.is_some_and(|r| r.get());
+    let personal = session.is_some_and(|s| s.accessed()) || rendered.is_some_and(|r| r.rendered());
     let vary = vary_names(response.headers());
     if personal
         || response.status() != StatusCode::OK

@@ -1,13 +1,22 @@
 //! `csrf`: Django's `CsrfViewMiddleware`, protection against cross-site
 //! request forgery.
 //!
-//! Each client gets a random 32-character secret in the `csrftoken` cookie
+//! A client gets a random 32-character secret in the `csrftoken` cookie
 //! (`SameSite=Lax`, one year, `Secure` per `csrf_cookie_secure`, readable by
-//! JavaScript). Each request gets a fresh 64-character *masked* token
-//! derived from it — a random mask followed by the secret enciphered with
-//! the mask — so the token in a page changes on every render and does not
-//! leak the secret through compression attacks (BREACH). Templates put it
-//! in forms with `{{ csrf_input() }}`; views get it with [`CsrfToken`].
+//! JavaScript) when a page first needs it. A request that asks for the token
+//! gets a fresh 64-character *masked* token derived from it — a random mask
+//! followed by the secret enciphered with the mask — so the token in a page
+//! changes on every render and does not leak the secret through compression
+//! attacks (BREACH). Templates put it in forms with `{{ csrf_input() }}`
+//! (or `csrf_token()`, `render_form(form=…)`); views get it with
+//! [`CsrfToken`].
+//!
+//! As Django's `get_token`, the secret and the token are made lazily: a
+//! request whose template never names them and whose view does not take
+//! [`CsrfToken`] costs no random draw and gets no cookie. A response sets
+//! the cookie when the request had no valid one and the token was asked
+//! for, or when the request was refused with 403 (so that reloading the
+//! form and posting again works).
 //!
 //! POST, PUT, PATCH and DELETE must then carry the token: the form field
 //! `csrfmiddlewaretoken` (urlencoded or multipart bodies) or the
@@ -40,7 +49,7 @@
 //! }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -58,7 +67,6 @@ use super::security::is_secure;
 use crate::error::{Error, ErrorReport, Problem, Result};
 use crate::middleware::Next;
 use crate::state::AppState;
-use crate::templates::{CSRF_TOKEN_KEY, RequestContext, TemplateRendered};
 
 /// The CSRF cookie's name (Django's `CSRF_COOKIE_NAME`).
 pub const COOKIE_NAME: &str = "csrftoken";
@@ -136,7 +144,7 @@ impl CsrfFailure {
     pub fn hint(&self) -> String {
         match self {
             CsrfFailure::NoCookie | CsrfFailure::BadCookie(_) => {
-                "every response through the csrf middleware sets the csrftoken cookie: load the form's page first, and check that cookies are enabled (with csrf_cookie_secure = true the cookie only travels over HTTPS)".into()
+                "a page that renders the token (csrf_input(), csrf_token(), render_form() or the CsrfToken extractor) sets the csrftoken cookie, and so does this refusal: load the form's page first, and check that cookies are enabled (with csrf_cookie_secure = true the cookie only travels over HTTPS)".into()
             }
             CsrfFailure::TokenMissing | CsrfFailure::BadToken(_) | CsrfFailure::TokenIncorrect => {
                 "put {{ csrf_input() }} inside the <form> of a template rendered with the Templates extractor, or send the csrftoken cookie's value in the X-CSRFToken header; a view that must accept posts from other sites can use nuages::middleware::csrf::csrf_exempt".into()
@@ -286,15 +294,95 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        if let Some(used) = parts.extensions.get::<TemplateRendered>() {
-            used.set();
-        }
-        parts.extensions.get::<CsrfToken>().cloned().ok_or_else(|| {
+        let state = parts.extensions.get::<CsrfState>().ok_or_else(|| {
             Error::Config(
                 Problem::new("the CsrfToken extractor needs the \"csrf\" middleware")
                     .with_hint("add \"csrf\" to the middleware setting"),
             )
-        })
+        })?;
+        state.mark_rendered();
+        Ok(CsrfToken(state.token().map_err(Error::other)?))
+    }
+}
+
+/// The CSRF secret and masked token of one request, made when first asked
+/// for (Django's `get_token`): the `csrf` middleware puts it in the
+/// request's extensions; templates that name the token and the
+/// [`CsrfToken`] extractor ask it. Its clones share one state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CsrfState(Arc<Mutex<LazyToken>>);
+
+#[derive(Debug, Default)]
+struct LazyToken {
+    /// The secret of the request's valid `csrftoken` cookie.
+    from_cookie: Option<String>,
+    /// A secret made for this request, which the response's cookie carries.
+    made: Option<String>,
+    /// The masked token of this request, once asked for.
+    token: Option<String>,
+    /// A template was rendered or the token extracted: the page may depend
+    /// on the visitor (what the page cache looks at).
+    rendered: bool,
+}
+
+impl CsrfState {
+    fn with_cookie(from_cookie: Option<String>) -> CsrfState {
+        CsrfState(Arc::new(Mutex::new(LazyToken {
+            from_cookie,
+            ..LazyToken::default()
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LazyToken> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The masked token of this request; the first call makes it, and a
+    /// secret too when the request had no valid cookie.
+    pub(crate) fn token(&self) -> Result<String, RandomError> {
+        let mut lazy = self.lock();
+        if let Some(token) = &lazy.token {
+            return Ok(token.clone());
+        }
+        let token = mask_secret(&lazy.secret()?)?;
+        lazy.token = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Record that a template was rendered for this request.
+    pub(crate) fn mark_rendered(&self) {
+        self.lock().rendered = true;
+    }
+
+    /// Whether a template was rendered or the token extracted.
+    pub(crate) fn rendered(&self) -> bool {
+        self.lock().rendered
+    }
+
+    /// A secret for a refused request without a valid cookie, so that its
+    /// 403 sets one.
+    fn ensure_secret(&self) -> Result<(), RandomError> {
+        self.lock().secret().map(drop)
+    }
+
+    /// The secret made for this request, which a cookie must carry.
+    fn made(&self) -> Option<String> {
+        self.lock().made.clone()
+    }
+}
+
+impl LazyToken {
+    /// The cookie's secret, or the one made for this request (made now if
+    /// need be).
+    fn secret(&mut self) -> Result<String, RandomError> {
+        if let Some(secret) = self.from_cookie.as_ref().or(self.made.as_ref()) {
+            return Ok(secret.clone());
+        }
+        let secret = new_secret()?;
+        self.made = Some(secret.clone());
+        Ok(secret)
     }
 }
 
@@ -662,26 +750,8 @@ pub(crate) async fn middleware(
     next: Next,
 ) -> Response {
     let from_cookie = cookie_secret(&request);
-    let (secret, set_cookie) = match &from_cookie {
-        Ok(secret) => (secret.clone(), false),
-        Err(_) => match new_secret() {
-            Ok(secret) => (secret, true),
-            Err(error) => return Error::other(error).into_response(),
-        },
-    };
-    let token = match mask_secret(&secret) {
-        Ok(token) => token,
-        Err(error) => return Error::other(error).into_response(),
-    };
-    request
-        .extensions_mut()
-        .get_or_insert_default::<RequestContext>()
-        .0
-        .insert(CSRF_TOKEN_KEY, &token);
-    request.extensions_mut().insert(CsrfToken(token));
-    // As Django, the cookie goes out only when a page may carry the token.
-    let used = TemplateRendered::default();
-    request.extensions_mut().insert(used.clone());
+    let state = CsrfState::with_cookie(from_cookie.as_ref().ok().cloned());
+    request.extensions_mut().insert(state.clone());
 
     let mut response = if is_unsafe(request.method()) && !config.is_exempt(&request) {
         let secure = is_secure(&request, &config.app.settings);
@@ -703,9 +773,13 @@ pub(crate) async fn middleware(
     // token was rendered or asked for, or with a 403, so that reloading the
     // form and posting again works. The secret is letters and digits, so
     // the cookie is always a valid value.
-    let wanted = used.get() || response.status() == http::StatusCode::FORBIDDEN;
-    if set_cookie
-        && wanted
+    if response.status() == http::StatusCode::FORBIDDEN
+        && from_cookie.is_err()
+        && let Err(error) = state.ensure_secret()
+    {
+        return Error::other(error).into_response();
+    }
+    if let Some(secret) = state.made()
         && let Ok(value) = HeaderValue::from_str(&config.cookie(&secret).to_string())
     {
         response.headers_mut().append(SET_COOKIE, value);

@@ -12,13 +12,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::Response;
 
 use super::security::{SecurityHeaders, is_secure};
 use super::xframe::XFrameConfig;
 use crate::error::Result;
-use crate::middleware::Next;
 use crate::state::AppState;
 
 /// What the layer sets, checked once.
@@ -55,19 +54,19 @@ impl ResponseHeaders {
     }
 }
 
-/// The layer: whatever answers inside, the response leaves with the headers.
-pub(crate) async fn middleware(
-    State(config): State<Arc<ResponseHeaders>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let secure = is_secure(&request, &config.app.settings);
-    let mut response = next.run(request).await;
-    if let Some(security) = &config.security {
-        security.add_to(response.headers_mut(), secure);
+impl ResponseHeaders {
+    /// Whether the request is secure, as the headers need to know.
+    pub(crate) fn is_secure(&self, request: &Request) -> bool {
+        self.security.is_some() && is_secure(request, &self.app.settings)
     }
-    if let Some(xframe) = &config.xframe {
-        xframe.add_to(&mut response);
+
+    /// Set the headers on `response` (of a request that was `secure`).
+    pub(crate) fn add_to(&self, response: &mut Response, secure: bool) {
+        if let Some(security) = &self.security {
+            security.add_to(response.headers_mut(), secure);
+        }
+        if let Some(xframe) = &self.xframe {
+            xframe.add_to(response);
+        }
     }
-    response
 }

@@ -23,9 +23,8 @@
 
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
-use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::response::Response;
 use http::StatusCode;
 use http::header::HOST;
@@ -34,8 +33,6 @@ use http::request::Parts;
 use super::RequestHead;
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport, Problem};
-use crate::middleware::Next;
-use crate::state::AppState;
 
 /// What `allowed_hosts` means when it is empty and `debug = true`.
 pub(crate) const DEBUG_HOSTS: &[&str] = &["localhost", ".localhost", "127.0.0.1", "[::1]"];
@@ -167,11 +164,14 @@ pub(crate) fn is_same_domain(host: &str, pattern: &str) -> bool {
     if pattern.is_empty() {
         return false;
     }
-    let pattern = pattern.to_ascii_lowercase();
-    let host = host.to_ascii_lowercase();
+    // Compared without lowercased copies: this runs for every request.
+    let ends_with = |suffix: &str| {
+        host.len() >= suffix.len()
+            && host.as_bytes()[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
     match pattern.strip_prefix('.') {
-        Some(domain) => host == domain || host.ends_with(&pattern),
-        None => host == pattern,
+        Some(domain) => host.eq_ignore_ascii_case(domain) || ends_with(pattern),
+        None => host.eq_ignore_ascii_case(pattern),
     }
 }
 
@@ -408,21 +408,22 @@ pub(crate) fn validate(
     Ok(RequestHost { host: raw, parsed })
 }
 
-/// The layer `build_router` always installs: refuse a request whose host is
-/// malformed or not allowed with 400 and a warning naming the host.
-pub(crate) async fn middleware(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    match validate(&request, &state.settings) {
+/// The check the request path always runs first: refuse a request whose
+/// host is malformed or not allowed with 400 and a warning naming the host;
+/// else the validated host goes into the request's extensions and the
+/// answer is `None`.
+pub(crate) fn admit(request: &mut Request, settings: &Settings) -> Option<Response> {
+    match validate(request, settings) {
         Ok(host) => {
             request.extensions_mut().insert(host);
-            next.run(request).await
+            None
         }
         Err(refusal) => {
             refusal.log();
-            ErrorReport::response(StatusCode::BAD_REQUEST, refusal.report())
+            Some(ErrorReport::response(
+                StatusCode::BAD_REQUEST,
+                refusal.report(),
+            ))
         }
     }
 }

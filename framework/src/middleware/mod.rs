@@ -24,6 +24,7 @@ pub mod csrf;
 pub(crate) mod headers;
 pub mod hosts;
 pub(crate) mod limits;
+pub(crate) mod request_path;
 pub mod security;
 pub mod session;
 pub(crate) mod signing;

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
@@ -15,7 +15,6 @@ use http::{HeaderValue, Method, StatusCode};
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
 use crate::mail::report::{RequestSummary, error_mail};
-use crate::middleware::Next;
 use crate::state::AppState;
 use crate::views::escape_html;
 
@@ -115,19 +114,50 @@ pub fn startup_failure_page(
     }
 }
 
-/// Middleware: render error responses for debug or production, and log them.
-pub async fn error_pages(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
+/// Error pages for debug or production, logged: what a page needs of the
+/// request, taken before the request goes in; [`Self::respond`] replaces an
+/// error response with its page.
+pub(crate) struct ErrorPageRequest {
+    method: Method,
+    uri: http::Uri,
+    wants_html: bool,
+    summary: Option<RequestSummary>,
+}
+
+impl ErrorPageRequest {
+    /// Take what the page may need from `request` (cheap: no copy of the
+    /// path until a page is made).
+    pub(crate) fn of(state: &AppState, request: &Request) -> ErrorPageRequest {
+        // Only what the admins' report needs, and only when one may go out.
+        let mails_admins = !state.settings.debug && state.mailer.has_admins();
+        ErrorPageRequest {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            wants_html: wants_html(request.headers()),
+            summary: mails_admins.then(|| RequestSummary::of(request)),
+        }
+    }
+
+    /// `response`, or the error page that replaces it.
+    pub(crate) async fn respond(self, state: &AppState, response: Response) -> Response {
+        let ErrorPageRequest {
+            method,
+            uri,
+            wants_html,
+            summary,
+        } = self;
+        error_page(state, method, uri.path(), wants_html, summary, response).await
+    }
+}
+
+async fn error_page(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    wants_html: bool,
+    summary: Option<RequestSummary>,
+    response: Response,
 ) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let wants_html = wants_html(request.headers());
-    // Only what the admins' report needs, and only when one may go out.
-    let mails_admins = !state.settings.debug && state.mailer.has_admins();
-    let summary = mails_admins.then(|| RequestSummary::of(&request));
-    let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -160,36 +190,36 @@ pub async fn error_pages(
             }
         }
     };
-    log_error(status, &method, &path, &report);
+    log_error(status, &method, path, &report);
     if let Some(summary) = summary.filter(|_| status.is_server_error()) {
-        mail_admins_in_background(&state, status, &summary, &report);
+        mail_admins_in_background(state, status, &summary, &report);
     }
 
     let (content_type, page) = if state.settings.debug {
         let not_found = status == StatusCode::NOT_FOUND;
         if wants_html {
             let patterns = if not_found {
-                patterns_html(&state, &path)
+                patterns_html(state, path)
             } else {
                 String::new()
             };
             (
                 "text/html; charset=utf-8",
-                debug_html(status, &method, &path, &report, &patterns),
+                debug_html(status, &method, path, &report, &patterns),
             )
         } else {
             let patterns = if not_found {
-                patterns_text(&state)
+                patterns_text(state)
             } else {
                 String::new()
             };
             (
                 "text/plain; charset=utf-8",
-                debug_text(status, &method, &path, &report, &patterns),
+                debug_text(status, &method, path, &report, &patterns),
             )
         }
     } else {
-        ("text/html; charset=utf-8", production_page(&state, status))
+        ("text/html; charset=utf-8", production_page(state, status))
     };
     parts.headers.remove(CONTENT_LENGTH);
     parts

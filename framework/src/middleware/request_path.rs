@@ -1,0 +1,116 @@
+//! The framework's own levels around the settings' middleware, run as one:
+//! the application state in the request, the request log, the response
+//! headers of `security` and `xframe`, the error pages, the panic guard,
+//! the allowed-hosts check and the body size limits.
+//!
+//! They were one [`Stack`](super::Stack) level each, a boxed future and a
+//! move of the request and the response per level; here they are the
+//! steps of one function, in the same order (outermost first), with one
+//! future for all of them. Each step is split into what it does on the way
+//! in and on the way out ([`RequestLine`], [`ErrorPageRequest`]…).
+
+use std::convert::Infallible;
+use std::future::Ready;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::response::Response;
+use futures_util::FutureExt;
+use tower::{Layer, Service};
+
+use super::headers::ResponseHeaders;
+use crate::error::Result;
+use crate::logging::RequestLine;
+use crate::middleware::Next;
+use crate::state::AppState;
+use crate::views::errors::{ErrorPageRequest, panic_response};
+
+/// The fused levels, built once from the settings.
+pub(crate) struct RequestPath {
+    state: Arc<AppState>,
+    headers: Option<ResponseHeaders>,
+    body_limit: DefaultBodyLimit,
+}
+
+impl RequestPath {
+    /// Check and prepare what the levels need: an invalid header setting
+    /// is an error naming it.
+    pub(crate) fn new(state: &Arc<AppState>) -> Result<RequestPath> {
+        Ok(RequestPath {
+            headers: ResponseHeaders::new(state)?,
+            body_limit: DefaultBodyLimit::max(state.settings.data_upload_max_memory_size),
+            state: state.clone(),
+        })
+    }
+
+    /// Inside the panic guard: the host check, the body limits, then the
+    /// settings' middleware and the view.
+    async fn inside(&self, mut request: Request, next: Next) -> Response {
+        if let Some(refused) = super::hosts::admit(&mut request, &self.state.settings) {
+            return refused;
+        }
+        let limit = self.state.settings.data_upload_max_memory_size;
+        if let Some(refused) = super::limits::oversized(&request, limit) {
+            return refused;
+        }
+        next.run(self.with_body_limit(request)).await
+    }
+
+    /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
+    /// marks it (its mark is private to axum: the layer itself puts it).
+    fn with_body_limit(&self, request: Request) -> Request {
+        match self.body_limit.layer(Echo).call(request).into_inner() {
+            Ok(request) => request,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// The whole fused level.
+pub(crate) async fn middleware(
+    State(path): State<Arc<RequestPath>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let state = &path.state;
+    request.extensions_mut().insert(state.clone());
+    let line = RequestLine::start(&request);
+    let secure = path
+        .headers
+        .as_ref()
+        .is_some_and(|headers| headers.is_secure(&request));
+    let asked = ErrorPageRequest::of(state, &request);
+    let response = match AssertUnwindSafe(path.inside(request, next))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(payload) => panic_response(payload),
+    };
+    let mut response = asked.respond(state, response).await;
+    if let Some(headers) = &path.headers {
+        headers.add_to(&mut response, secure);
+    }
+    line.finish(response.status());
+    response
+}
+
+/// A service that answers with its request: what a layer did to it.
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl Service<Request> for Echo {
+    type Response = Request;
+    type Error = Infallible;
+    type Future = Ready<Result<Request, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        std::future::ready(Ok(request))
+    }
+}
