@@ -28,6 +28,7 @@
 pub mod hashers;
 pub mod login;
 pub mod models;
+pub mod throttle;
 pub mod validators;
 pub mod views;
 
@@ -78,6 +79,7 @@ fn unknown_name(key: &str, what: &str, name: &str, names: &[&str]) -> Error {
 pub(crate) fn check_settings(settings: &crate::conf::Settings) -> Result<()> {
     PasswordHashers::from_settings(settings)?;
     PasswordValidators::from_settings(settings)?;
+    throttle::validate(settings)?;
     Ok(())
 }
 

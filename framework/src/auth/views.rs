@@ -6,9 +6,10 @@
 //! the same name in the project's `template_dirs` replaces one.
 
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 
 use super::login::{Auth, setting_url};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forms::FormData;
 use crate::templates::Templates;
 use crate::urls::{UrlConf, get, post};
@@ -61,7 +62,14 @@ async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Resul
     let next = form.get("next").unwrap_or("");
     let found = match username.is_empty() || password.is_empty() {
         true => None,
-        false => auth.authenticate(username, password).await?,
+        false => match auth.authenticate(username, password).await {
+            Err(Error::TooManyRequests(message)) => {
+                let mut page = render_login(&templates, username, next, Some(&message))?;
+                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                return Ok(page);
+            }
+            other => other?,
+        },
     };
     let Some(mut user) = found else {
         return render_login(&templates, username, next, Some(INVALID_LOGIN));
