@@ -133,7 +133,12 @@ impl Auth {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(user);
     }
 
-    async fn pool(&self) -> Result<AnyPool> {
+    /// The password hashers of the project.
+    pub(crate) fn hashers(&self) -> &super::PasswordHashers {
+        &self.config.hashers
+    }
+
+    pub(crate) async fn pool(&self) -> Result<AnyPool> {
         self.app.databases.get(crate::db::DEFAULT_ALIAS).await
     }
 

@@ -28,6 +28,7 @@
 pub mod hashers;
 pub mod login;
 pub mod models;
+pub mod password_change;
 pub mod throttle;
 pub mod validators;
 pub mod views;

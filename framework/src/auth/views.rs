@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use super::login::{Auth, setting_url};
+use super::password_change;
 use crate::error::{Error, Result};
 use crate::forms::FormData;
 use crate::templates::Templates;
@@ -23,6 +24,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     (
         "registration/logged_out.html",
         include_str!("templates/registration/logged_out.html"),
+    ),
+    (
+        super::password_change::FORM_TEMPLATE,
+        include_str!("templates/registration/password_change_form.html"),
+    ),
+    (
+        super::password_change::DONE_TEMPLATE,
+        include_str!("templates/registration/password_change_done.html"),
     ),
 ];
 
@@ -46,6 +55,16 @@ pub fn urls() -> UrlConf {
     UrlConf::new()
         .path("login/", get(login_form).post(login_submit), "login")
         .path("logout/", post(logout), "logout")
+        .path(
+            "password_change/",
+            get(password_change::form).post(password_change::submit),
+            "password_change",
+        )
+        .path(
+            "password_change/done/",
+            get(password_change::done),
+            "password_change_done",
+        )
 }
 
 /// GET: the login form, `next` from the query string kept in a hidden field.
