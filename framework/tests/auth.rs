@@ -580,9 +580,19 @@ async fn failed_logins_for_a_username_are_refused_past_the_limit_until_the_windo
     .await;
     let client = Client::new(application);
     // A success clears the count: two failures, a login, two failures more.
-    for password in ["wrong-1", "wrong-2", "plum-violin-orbit", "wrong-3", "wrong-4"] {
+    for password in [
+        "wrong-1",
+        "wrong-2",
+        "plum-violin-orbit",
+        "wrong-3",
+        "wrong-4",
+    ] {
         let response = submit_login(&client, &credentials("ann", password)).await;
-        let expected = if password.starts_with("wrong") { 200 } else { 302 };
+        let expected = if password.starts_with("wrong") {
+            200
+        } else {
+            302
+        };
         assert_eq!(response.status, expected, "{password}: {}", response.text());
     }
     log_out(&client, &[]).await;
@@ -641,8 +651,14 @@ async fn failed_logins_slow_down_before_the_limit() {
     timed("wrong-2").await;
     let first_slowed = timed("wrong-3").await;
     let second_slowed = timed("wrong-4").await;
-    assert!(first_slowed >= std::time::Duration::from_millis(250), "{first_slowed:?}");
-    assert!(second_slowed >= std::time::Duration::from_millis(500), "{second_slowed:?}");
+    assert!(
+        first_slowed >= std::time::Duration::from_millis(250),
+        "{first_slowed:?}"
+    );
+    assert!(
+        second_slowed >= std::time::Duration::from_millis(500),
+        "{second_slowed:?}"
+    );
 }
 
 #[tokio::test]
@@ -659,13 +675,22 @@ async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
     // The client put a made-up address first; nginx appended the real one.
     let from_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.7")];
     for username in ["ann", "bob"] {
-        let response =
-            submit_login_from(&client, nginx, &from_client, &credentials(username, "wrong")).await;
+        let response = submit_login_from(
+            &client,
+            nginx,
+            &from_client,
+            &credentials(username, "wrong"),
+        )
+        .await;
         assert_eq!(response.status, 200);
     }
-    let refused =
-        submit_login_from(&client, nginx, &from_client, &credentials("ann", "plum-violin-orbit"))
-            .await;
+    let refused = submit_login_from(
+        &client,
+        nginx,
+        &from_client,
+        &credentials("ann", "plum-violin-orbit"),
+    )
+    .await;
     assert_eq!(refused.status, 429);
     assert!(refused.text().contains(THROTTLED));
     let other_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.8")];
@@ -680,9 +705,13 @@ async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
 
     // From a peer that is no proxy the header is ignored: its own address counts.
     let stranger = "198.51.100.1";
-    let response =
-        submit_login_from(&client, stranger, &from_client, &credentials("bob", "plum-violin-orbit"))
-            .await;
+    let response = submit_login_from(
+        &client,
+        stranger,
+        &from_client,
+        &credentials("bob", "plum-violin-orbit"),
+    )
+    .await;
     assert_eq!(response.status, 302, "203.0.113.7 is not who this is");
 }
 
@@ -718,7 +747,10 @@ async fn the_password_change_view_shows_each_error_then_keeps_this_session_only(
     let form = client.get("/accounts/password_change/").await;
     assert_eq!(form.status, 200);
     for field in ["old_password", "new_password1", "new_password2"] {
-        assert!(form.text().contains(&format!("name=\"{field}\"")), "{field}");
+        assert!(
+            form.text().contains(&format!("name=\"{field}\"")),
+            "{field}"
+        );
     }
 
     let error_of = |page: &str, field: &str| -> Vec<String> {
@@ -735,7 +767,11 @@ async fn the_password_change_view_shows_each_error_then_keeps_this_session_only(
     };
     let empty = change(&client, &[]).await.text();
     for field in ["old_password", "new_password1", "new_password2"] {
-        assert_eq!(error_of(&empty, field), ["This field is required."], "{field}");
+        assert_eq!(
+            error_of(&empty, field),
+            ["This field is required."],
+            "{field}"
+        );
     }
     let wrong_old = change(
         &client,
@@ -784,7 +820,11 @@ async fn the_password_change_view_shows_each_error_then_keeps_this_session_only(
             "This password is entirely numeric.",
         ]
     );
-    assert_eq!(client.get("/whoami/").await.text(), "ann", "nothing changed");
+    assert_eq!(
+        client.get("/whoami/").await.text(),
+        "ann",
+        "nothing changed"
+    );
 
     let key_before = client.cookie("sessionid").unwrap();
     let done = change(
@@ -797,13 +837,24 @@ async fn the_password_change_view_shows_each_error_then_keeps_this_session_only(
     )
     .await;
     assert_eq!(done.status, 302, "{}", done.text());
-    assert_eq!(done.header("location"), Some("/accounts/password_change/done/"));
+    assert_eq!(
+        done.header("location"),
+        Some("/accounts/password_change/done/")
+    );
     let done_page = client.get("/accounts/password_change/done/").await;
     assert_eq!(done_page.status, 200);
     assert!(done_page.text().contains("Password change successful"));
     assert_ne!(client.cookie("sessionid").unwrap(), key_before, "a new key");
-    assert_eq!(client.get("/whoami/").await.text(), "ann", "still logged in");
-    assert_eq!(other.get("/whoami/").await.text(), "anonymous", "the other session ended");
+    assert_eq!(
+        client.get("/whoami/").await.text(),
+        "ann",
+        "still logged in"
+    );
+    assert_eq!(
+        other.get("/whoami/").await.text(),
+        "anonymous",
+        "the other session ended"
+    );
 
     let fresh = Client::new(application);
     let old = submit_login(&fresh, &credentials("ann", "plum-violin-orbit")).await;

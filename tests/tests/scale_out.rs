@@ -11,8 +11,8 @@ use std::time::Duration;
 use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    Example, HttpResponse, Server, deployconfig_nginx, form_credentials, free_port, http, require,
-    run, start_nginx, wait_for,
+    Example, HttpResponse, Server, deployconfig_nginx, form_credentials, http, require, run,
+    session_cookie, start_nginx, wait_for,
 };
 
 const HOST: (&str, &str) = ("Host", "example.test");

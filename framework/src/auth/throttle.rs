@@ -79,7 +79,10 @@ impl LoginThrottle {
         if let Some(client) = client
             && self.address_limit > 0
         {
-            counters.push((format!("nuages:login-failures:address:{client}"), self.address_limit));
+            counters.push((
+                format!("nuages:login-failures:address:{client}"),
+                self.address_limit,
+            ));
         }
         counters
     }
@@ -252,6 +255,11 @@ mod tests {
             login_throttle_window: 0,
             ..Settings::default()
         };
-        assert!(validate(&no_window).unwrap_err().to_string().contains("login_throttle_window is 0"));
+        assert!(
+            validate(&no_window)
+                .unwrap_err()
+                .to_string()
+                .contains("login_throttle_window is 0")
+        );
     }
 }

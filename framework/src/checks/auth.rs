@@ -352,6 +352,9 @@ mod url_and_throttle_tests {
         let messages = check_login_throttle_settings(&CheckContext::new(&proxies, &project));
         assert_eq!(ids(&messages), ["nuages.E047"]);
         assert!(messages[0].message.contains("\"nginx\""));
-        assert!(check_login_throttle_settings(&CheckContext::new(&Settings::default(), &project)).is_empty());
+        assert!(
+            check_login_throttle_settings(&CheckContext::new(&Settings::default(), &project))
+                .is_empty()
+        );
     }
 }
