@@ -23,7 +23,8 @@
 //! Settings: `password_hashers` (the first hashes new passwords; see
 //! [`hashers`]), `argon2_memory_cost`, `argon2_time_cost`,
 //! `argon2_parallelism`, `pbkdf2_iterations`, `auth_password_validators`
-//! and `password_min_length` (see [`validators`]).
+//! and `password_min_length` (see [`validators`]); `login_throttle_*` and
+//! `trusted_proxies` (see [`throttle`]).
 
 pub mod hashers;
 pub mod login;

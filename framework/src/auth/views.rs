@@ -41,7 +41,9 @@ pub const INVALID_LOGIN: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
-/// the project to include, as Django's `django.contrib.auth.urls`:
+/// the project to include, as Django's `django.contrib.auth.urls`, and
+/// `password_change/` with `password_change/done/` (see
+/// [`password_change`](super::password_change)):
 ///
 /// ```
 /// use nuages::urls::UrlConf;
@@ -74,7 +76,8 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 
 /// POST: log in with `username` and `password`, then go to a same-site
 /// `next` or `login_redirect_url`; on failure the form again, saying only
-/// that the pair is wrong.
+/// that the pair is wrong; refused by the failed-login
+/// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
