@@ -856,7 +856,7 @@ impl Example {
     /// `serve` of the example with `settings` on a free loopback port,
     /// once it answers `GET /polls/` for `host`; its output in files named
     /// after `name`.
-    pub fn serve(&self, settings: &Path, name: &str, host: &str) -> (Server, SocketAddr) {
+    pub fn serve_with(&self, settings: &Path, name: &str, host: &str) -> (Server, SocketAddr) {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let server = Server::start(
             self.command_with(settings)

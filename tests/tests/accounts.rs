@@ -179,7 +179,7 @@ fn a_superuser_logs_in_changes_the_password_and_logs_out_over_serve() {
         &example,
         "login_throttle_username_limit = 0\nlogin_throttle_address_limit = 4",
     );
-    let (_serve, addr) = example.serve(&settings, "serve", HOST);
+    let (_serve, addr) = example.serve_with(&settings, "serve", HOST);
     let mut browser = Browser::new();
 
     // A session before the login: the vote's.
@@ -322,8 +322,8 @@ fn the_throttle_counts_across_two_serve_processes_on_one_redis() {
             redis.url()
         ),
     );
-    let (_serve_a, a) = example.serve(&settings, "serve-a", HOST);
-    let (_serve_b, b) = example.serve(&settings, "serve-b", HOST);
+    let (_serve_a, a) = example.serve_with(&settings, "serve-a", HOST);
+    let (_serve_b, b) = example.serve_with(&settings, "serve-b", HOST);
     let mut browser = Browser::new();
 
     // Three failures, on one process then the other; then the right password.

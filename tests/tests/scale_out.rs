@@ -42,7 +42,7 @@ fn scaled_settings(example: &Example, redis: &RedisServer) -> std::path::PathBuf
 
 /// `serve` of the example on a free loopback port, once it answers.
 fn serve(example: &Example, settings: &Path, name: &str) -> (Server, SocketAddr) {
-    example.serve(settings, name, HOST.1)
+    example.serve_with(settings, name, HOST.1)
 }
 
 /// A vote for `choice` of question 1, with a CSRF cookie and token, and
