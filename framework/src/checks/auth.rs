@@ -49,11 +49,14 @@ pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
         .collect()
 }
 
-/// `nuages.E046`: `login_url`, `login_redirect_url` or
-/// `logout_redirect_url` names no route, or is a path no route matches: a
-/// visitor sent there would get a 404 (or the view a 500). An absolute URL
-/// (another site, e.g. a single sign-on server) is not judged, nor an empty
-/// `logout_redirect_url` (which shows `registration/logged_out.html`).
+/// `nuages.E046`: `login_url` names no route or is a path no route
+/// matches (every required login would end on a 404 or a 500), or
+/// `login_redirect_url` / `logout_redirect_url` names no route (the login
+/// or logout would answer 500). The redirect settings' paths are not
+/// judged: `"/"`, their default, may be served by the web server or
+/// another application, as may any path; nor is an absolute URL (another
+/// site, e.g. a single sign-on server), nor an empty `logout_redirect_url`
+/// (which shows `registration/logged_out.html`).
 pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Ok(resolver) = ctx.project.urlconf().resolver() else {
         // A broken URL configuration is reported by its own check.
@@ -75,6 +78,9 @@ pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
         } else if value.contains("://") {
             return None;
         } else if value.contains('/') {
+            if key != "login_url" {
+                return None;
+            }
             let path = value.split(['?', '#']).next().unwrap_or_default();
             if resolver.resolve(path).is_some() {
                 return None;
@@ -309,10 +315,19 @@ mod url_and_throttle_tests {
         };
         assert!(login_urls(&sso).is_empty(), "another site is not judged");
 
+        let elsewhere = Settings {
+            login_redirect_url: "/served/by/nginx/".into(),
+            ..Settings::default()
+        };
+        assert!(
+            login_urls(&elsewhere).is_empty(),
+            "a redirect path is not judged"
+        );
+
         let wrong = Settings {
             login_url: "/account/login/".into(),
             login_redirect_url: "profile".into(),
-            logout_redirect_url: "/nowhere/".into(),
+            logout_redirect_url: "goodbye".into(),
             ..Settings::default()
         };
         let messages = login_urls(&wrong);
