@@ -98,7 +98,8 @@ pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
             format!(
                 "set {key} to a path your URLs serve (e.g. \"/accounts/login/\") or a route name \
                  (e.g. \"login\"), and include nuages::auth::urls() under \"accounts/\" in the \
-                 project's urls"
+                 project's urls (a site where no view requires a login may silence \
+                 nuages.E046)"
             ),
         ))
     })
