@@ -127,6 +127,10 @@ pub enum Error {
     /// 403: why it is refused (shown in debug only).
     #[error("Forbidden: {0}")]
     Forbidden(String),
+    /// 429: what is refused for now (shown in debug only); the failed-login
+    /// throttle answers with it.
+    #[error("Too Many Requests: {0}")]
+    TooManyRequests(String),
     /// Any other error, with its causes.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
@@ -145,6 +149,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -66,6 +66,7 @@ extern crate self as nuages;
 pub(crate) mod autoreload;
 pub mod cache;
 pub mod checks;
+pub mod client_address;
 pub mod conf;
 pub mod db;
 mod error;

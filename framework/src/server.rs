@@ -234,8 +234,8 @@ pub async fn serve(
     let builder = connection_builder(&options);
     let service = TowerToHyperService::new(application);
     let (phase, _) = watch::channel(Phase::Serving);
-    let start = |stream: Box<dyn Connection>| {
-        let (service, first_request) = NoticeRequests::new(service.clone());
+    let start = |(stream, peer): Accepted| {
+        let (service, first_request) = NoticeRequests::new(service.clone(), peer);
         let fd = stream.as_raw_fd();
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -250,7 +250,7 @@ pub async fn serve(
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let accepted: io::Result<Box<dyn Connection>> = tokio::select! {
+        let accepted: io::Result<Accepted> = tokio::select! {
             _ = &mut shutdown => break,
             accepted = accept(&listener) => accepted,
         };
@@ -301,29 +301,36 @@ fn connection_builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn accept(listener: &Listener) -> io::Result<Box<dyn Connection>> {
+/// An accepted connection, and the peer's address over TCP (`None` over a
+/// unix socket, whose peer is a process of this machine).
+type Accepted = (Box<dyn Connection>, Option<SocketAddr>);
+
+async fn accept(listener: &Listener) -> io::Result<Accepted> {
     Ok(match listener {
         Listener::Tcp(listener) => {
-            let (stream, _) = listener.accept().await?;
+            let (stream, peer) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
-            Box::new(stream)
+            (Box::new(stream), Some(peer))
         }
-        Listener::Unix(listener, _) => Box::new(listener.accept().await?.0),
+        Listener::Unix(listener, _) => (Box::new(listener.accept().await?.0), None),
     })
 }
 
 /// Stop listening: remove the socket file we created (no new client finds
 /// it), take every connection already queued in the backlog without
 /// waiting, and close the socket, so that later connections are refused.
-fn close_after_backlog(listener: Listener) -> Vec<Box<dyn Connection>> {
+fn close_after_backlog(listener: Listener) -> Vec<Accepted> {
     // Accepted sockets do not inherit O_NONBLOCK, which tokio needs.
     match listener {
         Listener::Tcp(listener) => match listener.into_std() {
             Ok(listener) => take_backlog(|| {
-                let (stream, _) = listener.accept()?;
+                let (stream, peer) = listener.accept()?;
                 stream.set_nonblocking(true)?;
                 let _ = stream.set_nodelay(true);
-                Ok(Box::new(tokio::net::TcpStream::from_std(stream)?))
+                Ok((
+                    Box::new(tokio::net::TcpStream::from_std(stream)?),
+                    Some(peer),
+                ))
             }),
             Err(error) => backlog_lost(error),
         },
@@ -335,7 +342,7 @@ fn close_after_backlog(listener: Listener) -> Vec<Box<dyn Connection>> {
                 Ok(listener) => take_backlog(|| {
                     let (stream, _) = listener.accept()?;
                     stream.set_nonblocking(true)?;
-                    Ok(Box::new(tokio::net::UnixStream::from_std(stream)?))
+                    Ok((Box::new(tokio::net::UnixStream::from_std(stream)?), None))
                 }),
                 Err(error) => backlog_lost(error),
             }
@@ -344,9 +351,7 @@ fn close_after_backlog(listener: Listener) -> Vec<Box<dyn Connection>> {
 }
 
 /// Call `accept_now` (on a non-blocking listener) until the backlog is empty.
-fn take_backlog(
-    mut accept_now: impl FnMut() -> io::Result<Box<dyn Connection>>,
-) -> Vec<Box<dyn Connection>> {
+fn take_backlog(mut accept_now: impl FnMut() -> io::Result<Accepted>) -> Vec<Accepted> {
     let mut queued = Vec::new();
     loop {
         match accept_now() {
@@ -368,7 +373,7 @@ fn take_backlog(
     }
 }
 
-fn backlog_lost(error: io::Error) -> Vec<Box<dyn Connection>> {
+fn backlog_lost(error: io::Error) -> Vec<Accepted> {
     tracing::warn!(
         target: "nuages::server",
         "taking the queued connections at shutdown failed: {error}"

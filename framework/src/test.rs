@@ -18,9 +18,11 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
@@ -29,7 +31,8 @@ use tower::ServiceExt;
 use crate::handler::Application;
 
 /// A browser-like client for tests: keeps cookies between requests and sends
-/// `Host: localhost` unless told otherwise.
+/// `Host: localhost` unless told otherwise, from the address 127.0.0.1 (as
+/// axum's `ConnectInfo`, which `serve` gives every request over TCP).
 pub struct Client {
     application: Application,
     cookies: Mutex<BTreeMap<String, String>>,
@@ -53,6 +56,7 @@ impl Client {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             secure: false,
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
         }
     }
 
@@ -118,6 +122,7 @@ pub struct RequestBuilder<'c> {
     headers: HeaderMap,
     body: Bytes,
     secure: bool,
+    peer: SocketAddr,
 }
 
 impl RequestBuilder<'_> {
@@ -143,6 +148,12 @@ impl RequestBuilder<'_> {
     /// does with [`ConnectionInfo`](crate::middleware::security::ConnectionInfo).
     pub fn secure(mut self) -> Self {
         self.secure = true;
+        self
+    }
+
+    /// Come from `address` instead of 127.0.0.1 (the peer of the connection).
+    pub fn remote_addr(mut self, address: IpAddr) -> Self {
+        self.peer.set_ip(address);
         self
     }
 
@@ -174,6 +185,7 @@ impl RequestBuilder<'_> {
             .body(Body::from(self.body))
             .expect("a valid request");
         *request.headers_mut() = self.headers;
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         if self.secure {
             request
                 .extensions_mut()

@@ -5,7 +5,9 @@
 //! and a password change logs the user's other sessions out. The login and
 //! logout views of `nuages::auth::urls()`: the form, a wrong password or
 //! an unknown username told alike, `next` followed only on this site,
-//! logout by POST only.
+//! logout by POST only. The failed-login throttle (per username, per
+//! client address, `X-Forwarded-For` only from `trusted_proxies`), and the
+//! password change view's errors and its end.
 
 use std::collections::BTreeMap;
 
@@ -645,4 +647,325 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
         fast_hashers().check_password("ochre-lantern-basin-7", &cat.password)
             != nuages::auth::Verification::Mismatch
     );
+}
+
+/// A POST of the login form from `address`, with more request headers.
+async fn submit_login_from(
+    client: &Client,
+    address: &str,
+    headers: &[(&str, &str)],
+    fields: &[(&str, &str)],
+) -> nuages::test::TestResponse {
+    if client.csrf_token().is_none() {
+        client.get("/accounts/login/").await;
+    }
+    let mut request = client
+        .request(http::Method::POST, "/accounts/login/")
+        .remote_addr(address.parse().unwrap())
+        .csrf()
+        .form(fields);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await
+}
+
+fn credentials<'a>(username: &'a str, password: &'a str) -> [(&'static str, &'a str); 2] {
+    [("username", username), ("password", password)]
+}
+
+const THROTTLED: &str = nuages::auth::throttle::THROTTLED_LOGIN;
+
+#[tokio::test]
+async fn failed_logins_for_a_username_are_refused_past_the_limit_until_the_window_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 3;
+        s.login_throttle_address_limit = 0;
+        s.login_throttle_window = 2;
+    })
+    .await;
+    let client = Client::new(application);
+    // A success clears the count: two failures, a login, two failures more.
+    for password in [
+        "wrong-1",
+        "wrong-2",
+        "plum-violin-orbit",
+        "wrong-3",
+        "wrong-4",
+    ] {
+        let response = submit_login(&client, &credentials("ann", password)).await;
+        let expected = if password.starts_with("wrong") {
+            200
+        } else {
+            302
+        };
+        assert_eq!(response.status, expected, "{password}: {}", response.text());
+    }
+    log_out(&client, &[]).await;
+    let response = submit_login(&client, &credentials("ann", "wrong-5")).await;
+    assert_eq!(response.status, 200, "the third failure is still checked");
+    assert!(response.text().contains(nuages::auth::views::INVALID_LOGIN));
+
+    let refused = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(refused.status, 429, "the right password is refused too");
+    let refused_page = refused.text();
+    assert!(refused_page.contains(THROTTLED), "{refused_page}");
+    assert!(!refused_page.contains(nuages::auth::views::INVALID_LOGIN));
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    let other_case = submit_login(&client, &credentials(" ANN", "plum-violin-orbit")).await;
+    assert_eq!(other_case.status, 429, "one count whatever the case");
+
+    // An unknown username is refused alike, with the same page.
+    for _ in 0..3 {
+        submit_login(&client, &credentials("nobody", "x")).await;
+    }
+    let unknown = submit_login(&client, &credentials("nobody", "x")).await;
+    assert_eq!(unknown.status, 429);
+    let without_token = |page: &str| {
+        let at = page.find("csrfmiddlewaretoken\" value=\"").unwrap();
+        (page[..at].to_string(), page[at + 100..].to_string())
+    };
+    assert_eq!(
+        without_token(&unknown.text().replace("nobody", "?")),
+        without_token(&refused_page.replace("ann", "?"))
+    );
+    // Another user of the same address logs in.
+    let bob = submit_login(&client, &credentials("bob", "plum-violin-orbit")).await;
+    assert_eq!(bob.status, 302);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let after = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(after.status, 302, "allowed again after the window");
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+}
+
+#[tokio::test]
+async fn failed_logins_slow_down_before_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 4;
+    })
+    .await;
+    let client = Client::new(application);
+    let timed = async |password: &str| {
+        let started = std::time::Instant::now();
+        submit_login(&client, &credentials("ann", password)).await;
+        started.elapsed()
+    };
+    // From half the limit (2 failures) on, a quarter second per failure.
+    timed("wrong-1").await;
+    timed("wrong-2").await;
+    let first_slowed = timed("wrong-3").await;
+    let second_slowed = timed("wrong-4").await;
+    assert!(
+        first_slowed >= std::time::Duration::from_millis(250),
+        "{first_slowed:?}"
+    );
+    assert!(
+        second_slowed >= std::time::Duration::from_millis(500),
+        "{second_slowed:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 0;
+        s.login_throttle_address_limit = 2;
+        s.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = Client::new(application);
+    let nginx = "127.0.0.1";
+    // The client put a made-up address first; nginx appended the real one.
+    let from_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.7")];
+    for username in ["ann", "bob"] {
+        let response = submit_login_from(
+            &client,
+            nginx,
+            &from_client,
+            &credentials(username, "wrong"),
+        )
+        .await;
+        assert_eq!(response.status, 200);
+    }
+    let refused = submit_login_from(
+        &client,
+        nginx,
+        &from_client,
+        &credentials("ann", "plum-violin-orbit"),
+    )
+    .await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.text().contains(THROTTLED));
+    let other_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.8")];
+    let allowed = submit_login_from(
+        &client,
+        nginx,
+        &other_client,
+        &credentials("ann", "plum-violin-orbit"),
+    )
+    .await;
+    assert_eq!(allowed.status, 302, "another client behind the same proxy");
+
+    // From a peer that is no proxy the header is ignored: its own address counts.
+    let stranger = "198.51.100.1";
+    let response = submit_login_from(
+        &client,
+        stranger,
+        &from_client,
+        &credentials("bob", "plum-violin-orbit"),
+    )
+    .await;
+    assert_eq!(response.status, 302, "203.0.113.7 is not who this is");
+}
+
+/// A POST of the password change form.
+async fn change(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
+    client.get("/accounts/password_change/").await;
+    client
+        .request(http::Method::POST, "/accounts/password_change/")
+        .csrf()
+        .form(fields)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn the_password_change_view_shows_each_error_then_keeps_this_session_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let anonymous = Client::new(application.clone());
+    let to_login = anonymous.get("/accounts/password_change/").await;
+    assert_eq!(to_login.status, 302);
+    assert_eq!(
+        to_login.header("location"),
+        Some("/accounts/login/?next=/accounts/password_change/")
+    );
+
+    let client = Client::new(application.clone());
+    let other = Client::new(application.clone());
+    for browser in [&client, &other] {
+        let response = submit_login(browser, &credentials("ann", "plum-violin-orbit")).await;
+        assert_eq!(response.status, 302);
+    }
+    let form = client.get("/accounts/password_change/").await;
+    assert_eq!(form.status, 200);
+    for field in ["old_password", "new_password1", "new_password2"] {
+        assert!(
+            form.text().contains(&format!("name=\"{field}\"")),
+            "{field}"
+        );
+    }
+
+    let error_of = |page: &str, field: &str| -> Vec<String> {
+        let marker = format!("id=\"id_{field}_error\">");
+        let Some(at) = page.find(&marker) else {
+            return vec![];
+        };
+        let list = &page[at + marker.len()..];
+        let list = &list[..list.find("</ul>").unwrap()];
+        list.split("<li>")
+            .filter_map(|item| item.strip_suffix("</li>"))
+            .map(str::to_string)
+            .collect()
+    };
+    let empty = change(&client, &[]).await.text();
+    for field in ["old_password", "new_password1", "new_password2"] {
+        assert_eq!(
+            error_of(&empty, field),
+            ["This field is required."],
+            "{field}"
+        );
+    }
+    let wrong_old = change(
+        &client,
+        &[
+            ("old_password", "wrong"),
+            ("new_password1", "quartz-lantern-meadow"),
+            ("new_password2", "quartz-lantern-meadow"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong_old.status, 200);
+    assert_eq!(
+        error_of(&wrong_old.text(), "old_password"),
+        ["Your old password was entered incorrectly. Please enter it again."]
+    );
+    let mismatch = change(
+        &client,
+        &[
+            ("old_password", "plum-violin-orbit"),
+            ("new_password1", "quartz-lantern-meadow"),
+            ("new_password2", "quartz-lantern-meadoW"),
+        ],
+    )
+    .await
+    .text();
+    assert_eq!(
+        error_of(&mismatch, "new_password2"),
+        ["The two password fields didn’t match."]
+    );
+    assert!(error_of(&mismatch, "old_password").is_empty());
+    let weak = change(
+        &client,
+        &[
+            ("old_password", "plum-violin-orbit"),
+            ("new_password1", "1234567"),
+            ("new_password2", "1234567"),
+        ],
+    )
+    .await
+    .text();
+    assert_eq!(
+        error_of(&weak, "new_password2"),
+        [
+            "This password is too short. It must contain at least 8 characters.",
+            "This password is too common.",
+            "This password is entirely numeric.",
+        ]
+    );
+    assert_eq!(
+        client.get("/whoami/").await.text(),
+        "ann",
+        "nothing changed"
+    );
+
+    let key_before = client.cookie("sessionid").unwrap();
+    let done = change(
+        &client,
+        &[
+            ("old_password", "plum-violin-orbit"),
+            ("new_password1", "quartz-lantern-meadow"),
+            ("new_password2", "quartz-lantern-meadow"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, 302, "{}", done.text());
+    assert_eq!(
+        done.header("location"),
+        Some("/accounts/password_change/done/")
+    );
+    let done_page = client.get("/accounts/password_change/done/").await;
+    assert_eq!(done_page.status, 200);
+    assert!(done_page.text().contains("Password change successful"));
+    assert_ne!(client.cookie("sessionid").unwrap(), key_before, "a new key");
+    assert_eq!(
+        client.get("/whoami/").await.text(),
+        "ann",
+        "still logged in"
+    );
+    assert_eq!(
+        other.get("/whoami/").await.text(),
+        "anonymous",
+        "the other session ended"
+    );
+
+    let fresh = Client::new(application);
+    let old = submit_login(&fresh, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(old.status, 200);
+    let new = submit_login(&fresh, &credentials("ann", "quartz-lantern-meadow")).await;
+    assert_eq!(new.status, 302);
 }

@@ -497,6 +497,17 @@ pub fn form_credentials(
     (cookie, token)
 }
 
+/// `sessionid=KEY`, from the response that started the session.
+pub fn session_cookie(response: &HttpResponse) -> String {
+    response
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix("sessionid="))
+        .map(|rest| format!("sessionid={}", rest.split(';').next().unwrap()))
+        .expect("the response starts a session")
+}
+
 /// includes the `site` configuration written by `deployconfig nginx`.
 pub fn nginx_config(dir: &Path, site: &Path) -> String {
     let d = dir.display();
@@ -901,6 +912,24 @@ impl Example {
         let text = format!("extends = {:?}\n{lines}", base.display().to_string());
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// `serve` of the example with `settings` on a free loopback port,
+    /// once it answers `GET /polls/` for `host`; its output in files named
+    /// after `name`.
+    pub fn serve_with(&self, settings: &Path, name: &str, host: &str) -> (Server, SocketAddr) {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let server = Server::start(
+            self.command_with(settings)
+                .args(["serve", "--bind", &addr.to_string()]),
+            self.dir.path(),
+            name,
+        );
+        wait_for(Duration::from_secs(30), || {
+            http(addr, "GET", "/polls/", &[("Host", host)], "").ok()
+        })
+        .unwrap_or_else(|| panic!("{name} did not start: {}", server.output()));
+        (server, addr)
     }
 
     /// The binary with `--settings` and no `NUAGES_*` variables.

@@ -26,7 +26,9 @@ const HOST: &str = "example.test";
 const URLS: &str = r#"use nuages::urls::UrlConf;
 async fn home() -> &'static str { "hello over TLS" }
 pub fn urlpatterns() -> UrlConf {
-    UrlConf::new().path("", home, "home")
+    UrlConf::new()
+        .path("", home, "home")
+        .include("accounts/", nuages::auth::urls())
 }
 "#;
 

@@ -51,6 +51,7 @@ pub fn urlpatterns() -> UrlConf {
         .path("", home, "home")
         .path("contact/", contact, "contact")
         .path("boom/", boom, "boom")
+        .include("accounts/", nuages::auth::urls())
 }
 "#;
 

@@ -32,6 +32,7 @@ pub fn urlpatterns() -> UrlConf {
         .path("", home, "home")
         .path("slow/", slow, "slow")
         .path("whoami/", whoami, "whoami")
+        .include("accounts/", nuages::auth::urls())
 }
 "#;
 
@@ -319,7 +320,10 @@ async fn page(templates: Templates) -> Result<Html<String>> {
     templates.render("page.html", context! {})
 }
 pub fn urlpatterns() -> UrlConf {
-    UrlConf::new().path("add/", add, "add").path("page/", page, "page")
+    UrlConf::new()
+        .path("add/", add, "add")
+        .path("page/", page, "page")
+        .include("accounts/", nuages::auth::urls())
 }
 "#;
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use nuages_e2e::postgres::{Backend, PostgresServer};
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    Example, HttpResponse, Server, deployconfig_nginx, form_credentials, free_port, http, require,
-    run, start_nginx, wait_for,
+    Example, HttpResponse, Server, deployconfig_nginx, form_credentials, http, require, run,
+    session_cookie, start_nginx, wait_for,
 };
 
 const HOST: (&str, &str) = ("Host", "example.test");
@@ -42,19 +42,7 @@ fn scaled_settings(example: &Example, redis: &RedisServer) -> std::path::PathBuf
 
 /// `serve` of the example on a free loopback port, once it answers.
 fn serve(example: &Example, settings: &Path, name: &str) -> (Server, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let server = Server::start(
-        example
-            .command_with(settings)
-            .args(["serve", "--bind", &addr.to_string()]),
-        example.dir.path(),
-        name,
-    );
-    wait_for(Duration::from_secs(30), || {
-        http(addr, "GET", "/polls/", &[HOST], "").ok()
-    })
-    .unwrap_or_else(|| panic!("{name} did not start: {}", server.output()));
-    (server, addr)
+    example.serve_with(settings, name, HOST.1)
 }
 
 /// A vote for `choice` of question 1, with a CSRF cookie and token, and
@@ -74,17 +62,6 @@ fn vote(addr: SocketAddr, credentials: &(String, String), choice: i64) -> HttpRe
         &format!("csrfmiddlewaretoken={token}&choice={choice}"),
     )
     .unwrap()
-}
-
-/// `sessionid=KEY`, from the response that started the session.
-fn session_cookie(response: &HttpResponse) -> String {
-    response
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .find_map(|(_, v)| v.strip_prefix("sessionid="))
-        .map(|rest| format!("sessionid={}", rest.split(';').next().unwrap()))
-        .expect("the response starts a session")
 }
 
 /// Question 1's results page for a client with `cookie`.

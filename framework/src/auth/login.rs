@@ -32,6 +32,7 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -41,6 +42,8 @@ use serde_json::Value;
 use sqlx::AnyPool;
 
 use super::models::User;
+use super::throttle::{Admission, LoginThrottle, THROTTLED_LOGIN};
+use crate::client_address::TrustedProxies;
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
 use crate::middleware::Next;
@@ -62,6 +65,8 @@ pub(crate) struct AuthConfig {
     /// The `user` and `perms` of an anonymous visitor, the same on every
     /// request: converted for templates once.
     anonymous: std::sync::OnceLock<(tera::Value, tera::Value)>,
+    /// Whose `X-Forwarded-For` tells the client's address.
+    trusted_proxies: TrustedProxies,
 }
 
 impl AuthConfig {
@@ -73,6 +78,7 @@ impl AuthConfig {
             signer: Signer::new(settings, "nuages.auth.session_hash")?,
             hashers: super::PasswordHashers::from_settings(settings)?,
             anonymous: std::sync::OnceLock::new(),
+            trusted_proxies: TrustedProxies::new(&settings.trusted_proxies)?,
         })
     }
 
@@ -112,6 +118,8 @@ pub struct Auth {
     app: Arc<AppState>,
     /// `None` until loaded; then the user, or `None` for anonymous.
     loaded: Arc<Mutex<Option<Option<User>>>>,
+    /// The client's address, when known (see [`crate::client_address`]).
+    client: Option<IpAddr>,
 }
 
 impl Auth {
@@ -129,7 +137,12 @@ impl Auth {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(user);
     }
 
-    async fn pool(&self) -> Result<AnyPool> {
+    /// The password hashers of the project.
+    pub(crate) fn hashers(&self) -> &super::PasswordHashers {
+        &self.config.hashers
+    }
+
+    pub(crate) async fn pool(&self) -> Result<AnyPool> {
         self.app.databases.get(crate::db::DEFAULT_ALIAS).await
     }
 
@@ -205,15 +218,36 @@ impl Auth {
 
     /// The active user called `username` whose password is `password`, or
     /// `None`: [`authenticate`](super::authenticate) with the project's
-    /// `password_hashers`.
+    /// `password_hashers`, through the failed-login
+    /// [`throttle`](super::throttle): after too many failures for this
+    /// username or from this client, `Err(Error::TooManyRequests)` (429)
+    /// without the password being checked; before that, a failure may wait
+    /// first.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>> {
-        super::authenticate(
+        let throttle = LoginThrottle::new(&self.app.settings, &self.app.caches)?;
+        match throttle.admit(username, self.client).await {
+            Admission::Refused => return Err(Error::TooManyRequests(THROTTLED_LOGIN.into())),
+            Admission::After(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+            Admission::After(_) => {}
+        }
+        let found = super::authenticate(
             &self.pool().await?,
             &self.config.hashers,
             username,
             password,
         )
-        .await
+        .await?;
+        match found {
+            Some(_) => throttle.succeeded(username).await,
+            None => throttle.failed(username, self.client).await,
+        }
+        Ok(found)
+    }
+
+    /// The address of the client, as `trusted_proxies` lets it be known:
+    /// `None` over a unix socket from an untrusted peer.
+    pub fn client_address(&self) -> Option<IpAddr> {
+        self.client
     }
 
     /// Log `user` in (Django's `login`): the session gets a new key
@@ -336,7 +370,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 /// The `auth` middleware: an [`Auth`] for every request; nothing loaded yet.
 pub(crate) async fn middleware(
     State(config): State<Arc<AuthConfig>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let Some(session) = request.extensions().get::<Session>().cloned() else {
@@ -347,11 +381,15 @@ pub(crate) async fn middleware(
         return Error::other("the auth middleware ran outside a Nuages Application")
             .into_response();
     };
+    let (parts, body) = request.into_parts();
+    let client = config.trusted_proxies.client_of(&parts);
+    let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(Auth {
         session,
         config,
         app,
         loaded: Arc::default(),
+        client,
     });
     next.run(request).await
 }

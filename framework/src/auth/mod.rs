@@ -23,12 +23,15 @@
 //! Settings: `password_hashers` (the first hashes new passwords; see
 //! [`hashers`]), `argon2_memory_cost`, `argon2_time_cost`,
 //! `argon2_parallelism`, `pbkdf2_iterations`, `auth_password_validators`
-//! and `password_min_length` (see [`validators`]).
+//! and `password_min_length` (see [`validators`]); `login_throttle_*` and
+//! `trusted_proxies` (see [`throttle`]).
 
 pub mod hashers;
 pub mod login;
 pub mod models;
+pub mod password_change;
 pub mod password_reset;
+pub mod throttle;
 pub mod validators;
 pub mod views;
 
@@ -81,6 +84,7 @@ pub(crate) fn check_settings(settings: &crate::conf::Settings) -> Result<()> {
     PasswordHashers::from_settings(settings)?;
     PasswordValidators::from_settings(settings)?;
     password_reset::check_timeout(settings)?;
+    throttle::validate(settings)?;
     Ok(())
 }
 

@@ -6,10 +6,11 @@
 //! the same name in the project's `template_dirs` replaces one.
 
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 
 use super::login::{Auth, setting_url};
-use super::password_reset;
-use crate::error::Result;
+use super::{password_change, password_reset};
+use crate::error::{Error, Result};
 use crate::forms::FormData;
 use crate::templates::Templates;
 use crate::urls::{UrlConf, get, post};
@@ -24,6 +25,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
         "registration/logged_out.html",
         include_str!("templates/registration/logged_out.html"),
     ),
+    (
+        super::password_change::FORM_TEMPLATE,
+        include_str!("templates/registration/password_change_form.html"),
+    ),
+    (
+        super::password_change::DONE_TEMPLATE,
+        include_str!("templates/registration/password_change_done.html"),
+    ),
 ];
 
 /// What a failed login says: never whether the username exists (Django's
@@ -32,10 +41,11 @@ pub const INVALID_LOGIN: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
-/// the project to include, as Django's `django.contrib.auth.urls`; and the
-/// password reset's `password_reset/`, `password_reset/done/`,
-/// `reset/<uidb64>/<token>/` and `reset/done/` (see
-/// [`password_reset`](super::password_reset)):
+/// the project to include, as Django's `django.contrib.auth.urls`;
+/// `password_change/` with `password_change/done/` (see
+/// [`password_change`](super::password_change)); and the password reset's
+/// `password_reset/`, `password_reset/done/`, `reset/<uidb64>/<token>/` and
+/// `reset/done/` (see [`password_reset`](super::password_reset)):
 ///
 /// ```
 /// use nuages::urls::UrlConf;
@@ -45,6 +55,7 @@ pub const INVALID_LOGIN: &str =
 /// assert_eq!(resolver.reverse("login", &[]).unwrap(), "/accounts/login/");
 /// assert_eq!(resolver.reverse("logout", &[]).unwrap(), "/accounts/logout/");
 /// assert_eq!(resolver.reverse("password_reset", &[]).unwrap(), "/accounts/password_reset/");
+/// assert_eq!(resolver.reverse("password_change", &[]).unwrap(), "/accounts/password_change/");
 /// ```
 pub fn urls() -> UrlConf {
     UrlConf::new()
@@ -70,6 +81,16 @@ pub fn urls() -> UrlConf {
             get(password_reset::reset_complete),
             "password_reset_complete",
         )
+        .path(
+            "password_change/",
+            get(password_change::form).post(password_change::submit),
+            "password_change",
+        )
+        .path(
+            "password_change/done/",
+            get(password_change::done),
+            "password_change_done",
+        )
 }
 
 /// GET: the login form, `next` from the query string kept in a hidden field.
@@ -79,14 +100,22 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 
 /// POST: log in with `username` and `password`, then go to a same-site
 /// `next` or `login_redirect_url`; on failure the form again, saying only
-/// that the pair is wrong.
+/// that the pair is wrong; refused by the failed-login
+/// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
     let next = form.get("next").unwrap_or("");
     let found = match username.is_empty() || password.is_empty() {
         true => None,
-        false => auth.authenticate(username, password).await?,
+        false => match auth.authenticate(username, password).await {
+            Err(Error::TooManyRequests(message)) => {
+                let mut page = render_login(&templates, username, next, Some(&message))?;
+                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                return Ok(page);
+            }
+            other => other?,
+        },
     };
     let Some(mut user) = found else {
         return render_login(&templates, username, next, Some(INVALID_LOGIN));

@@ -184,7 +184,13 @@ impl Cache {
     /// its expiry. `None` when the value is not an integer or the cache
     /// failed (logged), and always with the dummy backend.
     pub async fn incr(&self, key: &str, delta: i64) -> Option<i64> {
-        let timeout = self.default_timeout.max(Duration::from_millis(1));
+        self.incr_for(key, delta, self.default_timeout).await
+    }
+
+    /// [`Self::incr`], a missing key starting with `timeout` instead of the
+    /// alias's: a counter over a window that starts with its first count.
+    pub async fn incr_for(&self, key: &str, delta: i64, timeout: Duration) -> Option<i64> {
+        let timeout = timeout.max(Duration::from_millis(1));
         match &*self.backend {
             Backend::LocMem(m) => self.degrade("incr", key, m.incr(key, delta, timeout).await),
             Backend::Redis(r) => self.degrade("incr", key, r.incr(key, delta, timeout).await),

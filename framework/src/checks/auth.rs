@@ -1,6 +1,7 @@
-//! Passwords: hashers and validators the application can build (every
-//! `check`), and, for deployment, a first hasher strong enough to store new
-//! passwords (`check --deploy`).
+//! Passwords: hashers and validators the application can build, and
+//! failed-login throttle settings it accepts (every `check`); for
+//! deployment, a first hasher strong enough to store new passwords and
+//! login/logout URL settings that lead somewhere (`check --deploy`).
 
 use super::startup::refused;
 use super::{Check, CheckContext, CheckMessage};
@@ -22,7 +23,87 @@ pub fn checks() -> Vec<Check> {
             deploy: true,
             run: check_password_hasher_strength,
         },
+        Check {
+            name: "login_throttle_settings",
+            tags: &["settings", "auth"],
+            deploy: false,
+            run: check_login_throttle_settings,
+        },
+        Check {
+            name: "login_urls_resolve",
+            tags: &["auth", "urls"],
+            deploy: true,
+            run: check_login_urls_resolve,
+        },
     ]
+}
+
+/// `nuages.E047`: the failed-login throttle's settings (its cache alias,
+/// window) or `trusted_proxies` are unusable; the application refuses to
+/// start with the same message.
+pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
+    crate::auth::throttle::validate(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E047", error))
+        .into_iter()
+        .collect()
+}
+
+/// `nuages.E046`: `login_url` names no route or is a path no route
+/// matches (every required login would end on a 404 or a 500), or
+/// `login_redirect_url` / `logout_redirect_url` names no route (the login
+/// or logout would answer 500). The redirect settings' paths are not
+/// judged: `"/"`, their default, may be served by the web server or
+/// another application, as may any path; nor is an absolute URL (another
+/// site, e.g. a single sign-on server), nor an empty `logout_redirect_url`
+/// (which shows `registration/logged_out.html`).
+pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Ok(resolver) = ctx.project.urlconf().resolver() else {
+        // A broken URL configuration is reported by its own check.
+        return vec![];
+    };
+    let settings = ctx.settings;
+    [
+        ("login_url", &settings.login_url),
+        ("login_redirect_url", &settings.login_redirect_url),
+        ("logout_redirect_url", &settings.logout_redirect_url),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        let problem = if value.is_empty() {
+            if key == "logout_redirect_url" {
+                return None;
+            }
+            "is empty"
+        } else if value.contains("://") {
+            return None;
+        } else if value.contains('/') {
+            if key != "login_url" {
+                return None;
+            }
+            let path = value.split(['?', '#']).next().unwrap_or_default();
+            if resolver.resolve(path).is_some() {
+                return None;
+            }
+            "is a path no route matches"
+        } else {
+            if resolver.reverse(value, &[]).is_ok() {
+                return None;
+            }
+            "is not the name of a route"
+        };
+        Some(CheckMessage::error(
+            "nuages.E046",
+            format!("{key} = \"{value}\" {problem}: visitors sent there would find nothing"),
+            format!(
+                "set {key} to a path your URLs serve (e.g. \"/accounts/login/\") or a route name \
+                 (e.g. \"login\"), and include nuages::auth::urls() under \"accounts/\" in the \
+                 project's urls (a site where no view requires a login may silence \
+                 nuages.E046)"
+            ),
+        ))
+    })
+    .collect()
 }
 
 /// `nuages.E040`: `password_hashers` empty, naming an unknown hasher, or
@@ -222,6 +303,100 @@ mod tests {
         assert!(
             run(&few_rounds_second, true).is_empty(),
             "only the first hashes new passwords"
+        );
+    }
+}
+
+#[cfg(test)]
+mod url_and_throttle_tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::conf::Settings;
+    use crate::urls::{UrlConf, get};
+
+    fn accounts() -> UrlConf {
+        UrlConf::new()
+            .path("", get(|| async { "home" }), "home")
+            .include("accounts/", crate::auth::urls())
+    }
+
+    fn login_urls(settings: &Settings) -> Vec<CheckMessage> {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path()).urls(accounts);
+        check_login_urls_resolve(&CheckContext::new(settings, &project).with_deploy(true))
+    }
+
+    #[test]
+    fn login_urls_must_lead_to_a_route() {
+        assert!(login_urls(&Settings::default()).is_empty(), "the defaults");
+        let by_name = Settings {
+            login_url: "login".into(),
+            login_redirect_url: "/?from=login".into(),
+            logout_redirect_url: String::new(),
+            ..Settings::default()
+        };
+        assert!(login_urls(&by_name).is_empty());
+        let sso = Settings {
+            login_url: "https://sso.example.com/login".into(),
+            ..Settings::default()
+        };
+        assert!(login_urls(&sso).is_empty(), "another site is not judged");
+
+        let elsewhere = Settings {
+            login_redirect_url: "/served/by/nginx/".into(),
+            ..Settings::default()
+        };
+        assert!(
+            login_urls(&elsewhere).is_empty(),
+            "a redirect path is not judged"
+        );
+
+        let wrong = Settings {
+            login_url: "/account/login/".into(),
+            login_redirect_url: "profile".into(),
+            logout_redirect_url: "goodbye".into(),
+            ..Settings::default()
+        };
+        let messages = login_urls(&wrong);
+        assert_eq!(ids(&messages), ["nuages.E046"; 3]);
+        assert_eq!(
+            messages[0].message,
+            "login_url = \"/account/login/\" is a path no route matches: visitors sent there \
+             would find nothing"
+        );
+        assert!(messages[1].message.contains("is not the name of a route"));
+        assert!(messages[2].message.starts_with("logout_redirect_url"));
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("set login_url to a path")
+        );
+    }
+
+    #[test]
+    fn throttle_settings_are_refused_as_the_application_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let settings = Settings {
+            login_throttle_cache_alias: "throttle".into(),
+            ..Settings::default()
+        };
+        let messages = check_login_throttle_settings(&CheckContext::new(&settings, &project));
+        assert_eq!(ids(&messages), ["nuages.E047"]);
+        let refused = crate::auth::throttle::validate(&settings).unwrap_err();
+        assert_eq!(messages[0].message, refused.to_string());
+        let proxies = Settings {
+            trusted_proxies: vec!["nginx".into()],
+            ..Settings::default()
+        };
+        let messages = check_login_throttle_settings(&CheckContext::new(&proxies, &project));
+        assert_eq!(ids(&messages), ["nuages.E047"]);
+        assert!(messages[0].message.contains("\"nginx\""));
+        assert!(
+            check_login_throttle_settings(&CheckContext::new(&Settings::default(), &project))
+                .is_empty()
         );
     }
 }

@@ -138,6 +138,20 @@ pub struct Settings {
     /// Where the logout view sends a user who logged out: a path, the name
     /// of a route, or empty to show `registration/logged_out.html`.
     pub logout_redirect_url: String,
+    /// Failed logins for one username, within `login_throttle_window`,
+    /// after which its logins are refused; 0: no limit.
+    pub login_throttle_username_limit: u64,
+    /// Failed logins from one client address, within
+    /// `login_throttle_window`, after which its logins are refused; 0: no limit.
+    pub login_throttle_address_limit: u64,
+    /// Seconds failed logins are counted for, from the first one.
+    pub login_throttle_window: u64,
+    /// The cache alias that keeps the failed-login counts.
+    pub login_throttle_cache_alias: String,
+    /// The addresses of the proxies (the web server) whose
+    /// `X-Forwarded-For` gives the client's address; `"unix"` for one on
+    /// `serve`'s unix socket. Empty: the header is never read.
+    pub trusted_proxies: Vec<String>,
     /// Send the CSRF cookie over HTTPS only.
     pub csrf_cookie_secure: bool,
     /// Origins (`https://example.com`) trusted for unsafe requests.
@@ -443,6 +457,11 @@ impl Default for Settings {
             login_url: "/accounts/login/".into(),
             login_redirect_url: "/".into(),
             logout_redirect_url: "/".into(),
+            login_throttle_username_limit: 5,
+            login_throttle_address_limit: 20,
+            login_throttle_window: 900,
+            login_throttle_cache_alias: "default".into(),
+            trusted_proxies: vec![],
             csrf_cookie_secure: false,
             csrf_trusted_origins: vec![],
             x_frame_options: "DENY".into(),

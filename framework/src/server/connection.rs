@@ -4,11 +4,13 @@
 //! at shutdown, requests already sent are read before hyper is told to
 //! finish, so none that a client sent before the signal is dropped.
 
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
@@ -27,37 +29,45 @@ pub(crate) enum Phase {
 /// bytes of a request sent before the signal are still unread.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
 
-/// A hyper service that notes when its connection delivered a request head.
+/// A hyper service that notes when its connection delivered a request head,
+/// and gives each request the peer's address over TCP as axum's
+/// [`ConnectInfo`] (what Django calls `REMOTE_ADDR`).
 #[derive(Clone)]
 pub(crate) struct NoticeRequests<S> {
     inner: S,
     seen: Arc<AtomicBool>,
+    peer: Option<SocketAddr>,
 }
 
 impl<S> NoticeRequests<S> {
-    /// `inner`, and the flag it sets on the first request.
-    pub(crate) fn new(inner: S) -> (Self, Arc<AtomicBool>) {
+    /// `inner` for a connection from `peer`, and the flag it sets on the
+    /// first request.
+    pub(crate) fn new(inner: S, peer: Option<SocketAddr>) -> (Self, Arc<AtomicBool>) {
         let seen = Arc::new(AtomicBool::new(false));
         (
             NoticeRequests {
                 inner,
                 seen: seen.clone(),
+                peer,
             },
             seen,
         )
     }
 }
 
-impl<S, R> hyper::service::Service<R> for NoticeRequests<S>
+impl<S, B> hyper::service::Service<http::Request<B>> for NoticeRequests<S>
 where
-    S: hyper::service::Service<R>,
+    S: hyper::service::Service<http::Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
-    fn call(&self, request: R) -> Self::Future {
+    fn call(&self, mut request: http::Request<B>) -> Self::Future {
         self.seen.store(true, Ordering::Relaxed);
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
         self.inner.call(request)
     }
 }

@@ -1,0 +1,121 @@
+//! The password change views, as Django's `PasswordChangeView` and
+//! `PasswordChangeDoneView`: `password_change/` (name `password_change`)
+//! and `password_change/done/` (name `password_change_done`), both for a
+//! logged-in user only, in [`urls`](super::urls).
+//!
+//! The form has Django's fields, `old_password`, `new_password1` and
+//! `new_password2`, and its messages: a wrong old password, two new ones
+//! that differ, and what each of `auth_password_validators` says of the new
+//! one, next to `new_password2` as Django shows them. Once changed, this
+//! session stays logged in (with a new key) and every other session of the
+//! user is logged out (see [`Auth::update_session_auth_hash`]). The old
+//! password is checked as it is, not through the failed-login throttle:
+//! only a logged-in user reaches the form.
+
+use std::collections::BTreeMap;
+
+use axum::response::{IntoResponse, Response};
+
+use super::login::{Auth, LoginRequired, setting_url};
+use super::{PasswordValidators, Verification};
+use crate::error::{Error, Result};
+use crate::forms::{FormData, REQUIRED};
+use crate::templates::Templates;
+
+/// What a wrong old password says (Django's `password_incorrect`).
+pub const PASSWORD_INCORRECT: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
+
+/// What two different new passwords say (Django's `password_mismatch`).
+pub const PASSWORD_MISMATCH: &str = "The two password fields didn’t match.";
+
+/// The form's template.
+pub(crate) const FORM_TEMPLATE: &str = "registration/password_change_form.html";
+
+/// The template shown once the password changed.
+pub(crate) const DONE_TEMPLATE: &str = "registration/password_change_done.html";
+
+/// GET: the empty form.
+pub(crate) async fn form(_: LoginRequired, templates: Templates) -> Result<Response> {
+    render_form(&templates, &BTreeMap::new())
+}
+
+/// POST: change the password and go to `password_change_done`, or the
+/// form again with the errors next to their fields.
+pub(crate) async fn submit(
+    LoginRequired(mut user): LoginRequired,
+    auth: Auth,
+    templates: Templates,
+    form: FormData,
+) -> Result<Response> {
+    let field = |name: &str| form.get(name).unwrap_or("");
+    let (old, new1, new2) = (
+        field("old_password"),
+        field("new_password1"),
+        field("new_password2"),
+    );
+    let mut errors: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, value) in [
+        ("old_password", old),
+        ("new_password1", new1),
+        ("new_password2", new2),
+    ] {
+        if value.is_empty() {
+            errors.entry(name).or_default().push(REQUIRED.into());
+        }
+    }
+    if !old.is_empty() && !old_password_matches(&auth, &user.password, old).await? {
+        errors
+            .entry("old_password")
+            .or_default()
+            .push(PASSWORD_INCORRECT.into());
+    }
+    if !new1.is_empty() && !new2.is_empty() {
+        if new1 != new2 {
+            errors
+                .entry("new_password2")
+                .or_default()
+                .push(PASSWORD_MISMATCH.into());
+        } else if let Err(messages) = PasswordValidators::from_settings(&auth.app().settings)?
+            .validate(new2, Some(&user.attributes()))
+        {
+            errors.entry("new_password2").or_default().extend(messages);
+        }
+    }
+    if !errors.is_empty() {
+        return render_form(&templates, &errors);
+    }
+    user.set_password(&auth.pool().await?, auth.hashers(), new1)
+        .await?;
+    auth.update_session_auth_hash(&user)?;
+    Ok(crate::views::redirect(&setting_url(
+        auth.app(),
+        "password_change_done",
+    )?))
+}
+
+/// Whether `password` is the one `encoded` holds; hashed off the runtime.
+async fn old_password_matches(auth: &Auth, encoded: &str, password: &str) -> Result<bool> {
+    let (hashers, encoded, password) = (
+        auth.hashers().clone(),
+        encoded.to_string(),
+        password.to_string(),
+    );
+    let verification =
+        tokio::task::spawn_blocking(move || hashers.check_password(&password, &encoded))
+            .await
+            .map_err(Error::other)?;
+    Ok(verification != Verification::Mismatch)
+}
+
+fn render_form(templates: &Templates, errors: &BTreeMap<&str, Vec<String>>) -> Result<Response> {
+    let context = crate::context! { "errors" => errors };
+    Ok(templates.render(FORM_TEMPLATE, context)?.into_response())
+}
+
+/// GET: the password was changed.
+pub(crate) async fn done(_: LoginRequired, templates: Templates) -> Result<Response> {
+    Ok(templates
+        .render(DONE_TEMPLATE, crate::context! {})?
+        .into_response())
+}
