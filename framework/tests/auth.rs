@@ -331,17 +331,21 @@ async fn submit_login(client: &Client, fields: &[(&str, &str)]) -> nuages::test:
     if client.csrf_token().is_none() {
         client.get("/accounts/login/").await;
     }
-    client
-        .request(http::Method::POST, "/accounts/login/")
-        .csrf()
-        .form(fields)
-        .send()
-        .await
+    post_form(client, "/accounts/login/", fields).await
 }
 
 async fn log_out(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
+    post_form(client, "/accounts/logout/", fields).await
+}
+
+/// A POST of `fields` to `path` with the client's CSRF token.
+async fn post_form(
+    client: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> nuages::test::TestResponse {
     client
-        .request(http::Method::POST, "/accounts/logout/")
+        .request(http::Method::POST, path)
         .csrf()
         .form(fields)
         .send()
@@ -825,12 +829,7 @@ async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
 /// A POST of the password change form.
 async fn change(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
     client.get("/accounts/password_change/").await;
-    client
-        .request(http::Method::POST, "/accounts/password_change/")
-        .csrf()
-        .form(fields)
-        .send()
-        .await
+    post_form(client, "/accounts/password_change/", fields).await
 }
 
 #[tokio::test]

@@ -914,6 +914,26 @@ impl Example {
         path
     }
 
+    /// `createsuperuser --noinput --username USERNAME --email EMAIL
+    /// --password-stdin` with `settings`, `password` on stdin; it must
+    /// succeed.
+    pub fn create_superuser(&self, settings: &Path, username: &str, email: &str, password: &str) {
+        let args = [
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            username,
+            "--email",
+            email,
+            "--password-stdin",
+        ];
+        let (status, stdout, stderr) = run_with_input(
+            self.command_with(settings).args(args),
+            &format!("{password}\n"),
+        );
+        assert!(status.success(), "{stdout}{stderr}");
+    }
+
     /// `serve` of the example with `settings` on a free loopback port,
     /// once it answers `GET /polls/` for `host`; its output in files named
     /// after `name`.

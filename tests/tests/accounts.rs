@@ -146,27 +146,7 @@ fn production_site(example: &Example, more: &str) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&migrated.stderr)
     );
-    let password_file = example.dir.path().join("password.txt");
-    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
-    let output = example
-        .command_with(&path)
-        .args([
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            "admin",
-            "--email",
-            "admin@example.com",
-            "--password-stdin",
-        ])
-        .stdin(std::fs::File::open(&password_file).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    example.create_superuser(&path, "admin", "admin@example.com", PASSWORD);
     path
 }
 

@@ -250,12 +250,7 @@ fn a_superuser_adds_a_question_in_headless_chromium() {
     };
     let example = Example::new();
     let password = "plum-violin-orbit-42";
-    let command =
-        "createsuperuser --noinput --username admin --email admin@example.com --password-stdin";
-    let args: Vec<&str> = command.split(' ').collect();
-    let (status, stdout, stderr) = example.piped(&args, &format!("{password}\n"));
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "Superuser created successfully.\n");
+    example.create_superuser(&example.settings, "admin", "admin@example.com", password);
     let (_server, addr) = example.serve();
     let site = format!("http://127.0.0.1:{}", addr.port());
     let text_of = async |client: &fantoccini::Client, css: &str| {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nuages::sqlx;
 use nuages_e2e::browser::Browser;
 use nuages_e2e::smtp::{ReceivedMail, SmtpServer, require_aiosmtpd};
-use nuages_e2e::{Example, Server, free_port, http, run, run_with_input, wait_for};
+use nuages_e2e::{Example, http, run, run_with_input};
 
 const SECRET: &str = "reset-test-secret-5b7f0c1e9d2a4f6b8c3e1a7d9f2b4c6e8a0d2f4b6c8e";
 const FIRST_PASSWORD: &str = "plum-violin-orbit-42";
@@ -46,34 +46,8 @@ fn site(name: &str, extra: &str) -> (Example, SmtpServer, PathBuf) {
     let smtp = SmtpServer::start();
     let settings = settings(&example, name, smtp.port, extra);
     command(&example, &settings, &["migrate"], "");
-    let create = [
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "admin@mysite.test",
-        "--password-stdin",
-    ];
-    command(&example, &settings, &create, FIRST_PASSWORD);
+    example.create_superuser(&settings, "admin", "admin@mysite.test", FIRST_PASSWORD);
     (example, smtp, settings)
-}
-
-/// `serve` of the example with `settings` on a free port, answering.
-fn serve(example: &Example, settings: &Path) -> (Server, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let server = Server::start(
-        example
-            .command_with(settings)
-            .args(["serve", "--bind", &addr.to_string()]),
-        example.dir.path(),
-        "serve",
-    );
-    wait_for(Duration::from_secs(60), || {
-        http(addr, "GET", "/", &[], "").ok()
-    })
-    .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
-    (server, addr)
 }
 
 /// A visitor of `addr` that names the host with its port, as browsers do.
@@ -212,7 +186,7 @@ fn a_forgotten_password_is_reset_once_through_the_mailed_link() {
         "keyless@mysite.test",
     ];
     command(&example, &settings, &keyless, "");
-    let (server, addr) = serve(&example, &settings);
+    let (server, addr) = example.serve_with(&settings, "serve", "localhost");
 
     // The login page links to the reset form.
     let mut browser = visitor(addr);
@@ -402,7 +376,7 @@ fn a_link_expires_after_password_reset_timeout() {
     let timeout = 8;
     let (example, smtp, settings) =
         site("expiry", &format!("password_reset_timeout = {timeout}\n"));
-    let (_server, addr) = serve(&example, &settings);
+    let (_server, addr) = example.serve_with(&settings, "serve", "localhost");
     let mut browser = visitor(addr);
     let asked = Instant::now();
     let (link, _) = reset_link(&mut browser, &smtp, "admin@mysite.test");
