@@ -385,6 +385,7 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
         &format!(
             "debug = false\nsecret_key = \"${{SECRET_KEY}}\"\nallowed_hosts = [\"localhost\"]\n\
              email_host_password = \"${{SMTP_PASSWORD}}\"\n{}\
+             [caches.default]\nbackend = \"locmem\"\n\
              [caches.other]\nbackend = \"redis\"\nlocation = \"redis://:${{CACHE_PASSWORD}}@127.0.0.1:6390/0\"\n",
             smtp_lines("127.0.0.1", smtp.port)
         ),
