@@ -56,7 +56,8 @@ pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
 /// judged: `"/"`, their default, may be served by the web server or
 /// another application, as may any path; nor is an absolute URL (another
 /// site, e.g. a single sign-on server), nor an empty `logout_redirect_url`
-/// (which shows `registration/logged_out.html`).
+/// (which shows `registration/logged_out.html`). `nuages.W030` instead of
+/// E046 when `login_url` is the default and the site has no login page.
 pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Ok(resolver) = ctx.project.urlconf().resolver() else {
         // A broken URL configuration is reported by its own check.
@@ -92,14 +93,28 @@ pub fn check_login_urls_resolve(ctx: &CheckContext) -> Vec<CheckMessage> {
             }
             "is not the name of a route"
         };
+        // The default left in place by a site without accounts is only a
+        // warning: that site may require no login at all. A value someone
+        // wrote that leads nowhere is a mistake.
+        if key == "login_url" && *value == crate::conf::Settings::default().login_url {
+            return Some(CheckMessage::warning(
+                "nuages.W030",
+                format!(
+                    "login_url is the default \"{value}\", and no route matches it: a view that \
+                     requires a login would send visitors to a page that does not exist"
+                ),
+                "include nuages::auth::urls() under \"accounts/\" in the project's urls, or set \
+                 login_url to your own login page; a site where no view requires a login may \
+                 silence nuages.W030",
+            ));
+        }
         Some(CheckMessage::error(
             "nuages.E046",
             format!("{key} = \"{value}\" {problem}: visitors sent there would find nothing"),
             format!(
                 "set {key} to a path your URLs serve (e.g. \"/accounts/login/\") or a route name \
                  (e.g. \"login\"), and include nuages::auth::urls() under \"accounts/\" in the \
-                 project's urls (a site where no view requires a login may silence \
-                 nuages.E046)"
+                 project's urls"
             ),
         ))
     })
@@ -329,6 +344,14 @@ mod url_and_throttle_tests {
     #[test]
     fn login_urls_must_lead_to_a_route() {
         assert!(login_urls(&Settings::default()).is_empty(), "the defaults");
+        let dir = tempfile::tempdir().unwrap();
+        let without_accounts = project_in(dir.path())
+            .urls(|| UrlConf::new().path("", get(|| async { "home" }), "home"));
+        let settings = Settings::default();
+        let messages = check_login_urls_resolve(
+            &CheckContext::new(&settings, &without_accounts).with_deploy(true),
+        );
+        assert_eq!(ids(&messages), ["nuages.W030"], "a site without accounts");
         let by_name = Settings {
             login_url: "login".into(),
             login_redirect_url: "/?from=login".into(),
