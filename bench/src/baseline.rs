@@ -132,6 +132,14 @@ async fn polls_index(State(polls): State<Polls>) -> Response {
         &std::collections::BTreeMap::from([("is_authenticated", false)]),
     );
     context.insert("messages", &Vec::<String>::new());
+    // What the index reads for its "Add a question" link: no permission.
+    context.insert(
+        "perms",
+        &std::collections::BTreeMap::from([(
+            "polls",
+            std::collections::BTreeMap::from([("add_question", false)]),
+        )]),
+    );
     match polls.tera.render("polls/index.html", &context) {
         Ok(page) => Html(page).into_response(),
         Err(error) => server_error(error),
