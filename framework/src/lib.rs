@@ -73,6 +73,7 @@ mod error;
 pub mod extract;
 pub mod forms;
 mod handler;
+mod hex;
 pub(crate) mod logging;
 pub mod mail;
 pub mod management;

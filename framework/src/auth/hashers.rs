@@ -248,7 +248,7 @@ fn md5_hex(salt: &str, password: &str) -> String {
         .chain_update(salt.as_bytes())
         .chain_update(password.as_bytes())
         .finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest)
 }
 
 /// `length` random letters and digits (Django's `get_random_string`).

@@ -131,8 +131,10 @@ impl LoginThrottle {
 fn username_key(username: &str) -> String {
     let normalized = username.trim().to_lowercase();
     let digest = Sha256::digest(normalized.as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("nuages:login-failures:username:{hex}")
+    format!(
+        "nuages:login-failures:username:{}",
+        crate::hex::encode(&digest)
+    )
 }
 
 /// `nuages.E047`: the throttle's cache alias must exist and its window

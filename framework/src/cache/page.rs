@@ -203,6 +203,6 @@ fn page_key(method: &str, url: &str, vary: &[String], headers: &HeaderMap) -> St
             hash.update(b",");
         }
     }
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest = crate::hex::encode(&hash.finalize());
     format!("nuages.page.{method}.{digest}")
 }

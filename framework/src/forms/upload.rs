@@ -191,7 +191,7 @@ fn random_hex() -> Result<String> {
     SysRng
         .try_fill_bytes(&mut bytes)
         .map_err(|e| Error::other(format!("the random number generator failed: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::encode(&bytes))
 }
 
 /// The extension of a client's file name, lowercased, when it is 1 to 10

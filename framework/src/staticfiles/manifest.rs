@@ -38,11 +38,7 @@ pub(crate) const HASH_LEN: usize = 12;
 
 /// The first [`HASH_LEN`] hex digits of the MD5 digest of `content`.
 pub(crate) fn file_hash(content: &[u8]) -> String {
-    let digest = Md5::digest(content);
-    let mut hex = String::with_capacity(32);
-    for byte in digest.iter() {
-        hex.push_str(&format!("{byte:02x}"));
-    }
+    let mut hex = crate::hex::encode(&Md5::digest(content));
     hex.truncate(HASH_LEN);
     hex
 }
