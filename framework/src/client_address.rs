@@ -25,6 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use http::request::Parts;
+use http::{Extensions, HeaderMap};
 
 use crate::error::{Error, Problem, Result};
 
@@ -106,12 +107,23 @@ impl TrustedProxies {
 
     /// The client address of a request (see [`Self::client`]).
     pub fn client_of(&self, parts: &Parts) -> Option<IpAddr> {
-        let peer = parts
-            .extensions
+        self.client_from(&parts.extensions, &parts.headers)
+    }
+
+    /// The client address of a whole request (see [`Self::client`]).
+    pub(crate) fn client_of_request<B>(&self, request: &http::Request<B>) -> Option<IpAddr> {
+        self.client_from(request.extensions(), request.headers())
+    }
+
+    fn client_from(&self, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip());
-        let forwarded = parts
-            .headers
+        if !self.trusts(peer) {
+            // The headers cannot change the answer: skip joining them.
+            return peer;
+        }
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())

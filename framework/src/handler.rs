@@ -19,7 +19,6 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
-use axum::routing::RouterIntoService;
 use bytes::Bytes;
 use http::Request;
 use tower::Service;
@@ -27,7 +26,7 @@ use tower::Service;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::Result;
-use crate::middleware::Registered;
+use crate::middleware::{Registered, Shared, SharedFuture};
 use crate::project::{App, Project};
 use crate::state::AppState;
 use crate::staticfiles::{StaticHandler, StaticServing};
@@ -59,7 +58,7 @@ pub fn get_wsgi_application(project: Project) -> Result<Application> {
 #[derive(Clone)]
 pub struct Application {
     state: Arc<AppState>,
-    router: Router,
+    service: Shared,
     middleware: Arc<[Registered]>,
     static_serving: StaticServing,
 }
@@ -104,10 +103,10 @@ impl Application {
             apps: project.installed_apps().to_vec(),
             data,
         });
-        let router = build_router(state.clone(), &middleware, static_serving)?;
+        let service = build_service(state.clone(), &middleware, static_serving)?;
         Ok(Application {
             state,
-            router,
+            service,
             middleware,
             static_serving,
         })
@@ -119,9 +118,9 @@ impl Application {
     /// that opts in), or not at all (the default when `debug` is off;
     /// `runserver --nostatic`).
     pub fn with_static_serving(self, serving: StaticServing) -> Result<Application> {
-        let router = build_router(self.state.clone(), &self.middleware, serving)?;
+        let service = build_service(self.state.clone(), &self.middleware, serving)?;
         Ok(Application {
-            router,
+            service,
             static_serving: serving,
             ..self
         })
@@ -157,31 +156,36 @@ impl Application {
 
     /// The axum router, to nest or merge into a larger one.
     pub fn into_router(self) -> Router {
-        self.router
+        Router::new().fallback_service(self.service)
     }
 
     /// A make-service for servers that want one per connection.
     pub fn into_make_service(self) -> axum::routing::IntoMakeService<Router> {
-        self.router.into_make_service()
+        self.into_router().into_make_service()
     }
 }
 
-/// The request path, outermost layer last. The layers go around the route
-/// table as one [`Stack`](crate::middleware::Stack), which keeps a request's
-/// cost linear in the number of layers.
-fn build_router(
+/// The request path as one service: the layers, outermost last, around
+/// the route table, as one [`Stack`](crate::middleware::Stack), which keeps
+/// a request's cost linear in the number of layers.
+fn build_service(
     state: Arc<AppState>,
     registered: &[Registered],
     serving: StaticServing,
-) -> Result<Router> {
+) -> Result<Shared> {
     let settings = &state.settings;
     let urls = state.urls.clone();
-    let router = Router::new().fallback(move |request: Request<Body>| {
-        let urls = urls.clone();
+    // The route table: the route of the path, whose own axum router gives
+    // the view its path parameters, or the 404 page.
+    let table = Shared::new(move |request: Request<Body>| {
+        let route = match urls.resolve(request.uri().path()) {
+            Some(route) => Ok(route.call(request)),
+            None => Err(request),
+        };
         async move {
-            match urls.resolve(request.uri().path()) {
-                Some(route) => route.call(request).await,
-                None => crate::views::errors::not_found(request).await,
+            match route {
+                Ok(served) => served.await,
+                Err(request) => crate::views::errors::not_found(request).await,
             }
         }
     });
@@ -198,19 +202,18 @@ fn build_router(
             crate::staticfiles::serve::middleware,
         ));
     }
-    for name in settings.middleware.iter().rev() {
-        stack = crate::middleware::apply(name, stack, &state, registered)?;
-    }
+    let (outermost, stack) =
+        crate::middleware::apply(&settings.middleware, stack, &state, registered)?;
     // The framework's own levels (log, response headers, error pages, panic
-    // guard, hosts, body limits, the state in the request): one level.
+    // guard, hosts, body limits, the state in the request) and the
+    // outermost built-in middleware: one level.
     let stack = stack.middleware(
-        Arc::new(crate::middleware::request_path::RequestPath::new(&state)?),
+        Arc::new(crate::middleware::request_path::RequestPath::new(
+            &state, outermost,
+        )?),
         crate::middleware::request_path::middleware,
     );
-    // `with_state(())` turns every handler into a route now, once; without
-    // it axum would do so again for each request (as `into_make_service`
-    // does it, but `Application::call` serves the router directly).
-    Ok(router.layer(stack).with_state(()))
+    Ok(stack.around(table))
 }
 
 impl<B> Service<Request<B>> for Application
@@ -220,15 +223,14 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = <RouterIntoService<Body> as Service<Request<Body>>>::Future;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let request = request.map(Body::new);
-        self.router.clone().into_service().call(request)
+        ResponseFuture(self.service.call(request.map(Body::new)))
     }
 }
 
@@ -252,6 +254,26 @@ where
 
 impl From<Application> for Router {
     fn from(application: Application) -> Router {
-        application.router
+        application.into_router()
+    }
+}
+
+/// The response future of an [`Application`].
+pub struct ResponseFuture(SharedFuture);
+
+impl std::future::Future for ResponseFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response, Infallible>> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl std::fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }

@@ -24,7 +24,6 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::FilterExt;
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -53,27 +52,119 @@ impl RequestLine {
 
     /// Log the line for a response with `status`.
     pub(crate) fn finish(self, status: http::StatusCode) {
-        let RequestLine {
-            started,
-            method,
-            uri,
-            version,
-        } = self;
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let status = status.as_u16();
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-        match status {
-            500.. => {
-                tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-            }
-            400..=499 => {
-                tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-            }
-            _ => {
-                tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"{method} {target} {version:?}\" {status} {elapsed:.1}ms")
-            }
+        let line = AccessMessage {
+            method: &self.method,
+            target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
+            version: self.version,
+            status: status.as_u16(),
+            elapsed: self.started.elapsed(),
+        };
+        match line.status {
+            500.. => tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
+            400..=499 => tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
+            _ => tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
         }
     }
+}
+
+/// The message of a request line, `"GET /path HTTP/1.1" 200 1.2ms`,
+/// written piece by piece: the general formatting of a float and of the
+/// version's `Debug` cost more than the rest of the line.
+struct AccessMessage<'a> {
+    method: &'a http::Method,
+    target: &'a str,
+    version: http::Version,
+    status: u16,
+    elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for AccessMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let version = match self.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_11 => "HTTP/1.1",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/?",
+        };
+        // Milliseconds with one decimal, rounded half up.
+        let tenths = u64::try_from((self.elapsed.as_nanos() + 50_000) / 100_000).unwrap_or(u64::MAX);
+        let mut digits = Digits::default();
+        f.write_str("\"")?;
+        f.write_str(self.method.as_str())?;
+        f.write_str(" ")?;
+        f.write_str(self.target)?;
+        f.write_str(" ")?;
+        f.write_str(version)?;
+        f.write_str("\" ")?;
+        f.write_str(digits.of(u64::from(self.status)))?;
+        f.write_str(" ")?;
+        f.write_str(digits.of(tenths / 10))?;
+        f.write_str(".")?;
+        f.write_str(digits.of(tenths % 10))?;
+        f.write_str("ms")
+    }
+}
+
+/// A number's decimal digits, without the general formatter.
+#[derive(Default)]
+struct Digits([u8; 20]);
+
+impl Digits {
+    fn of(&mut self, mut n: u64) -> &str {
+        let mut start = self.0.len();
+        loop {
+            start -= 1;
+            self.0[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        std::str::from_utf8(&self.0[start..]).expect("ASCII digits")
+    }
+
+    /// `n` as exactly `width` digits, with leading zeros.
+    fn padded(&mut self, n: u64, width: usize) -> &str {
+        let text_len = self.of(n).len();
+        let end = self.0.len();
+        let start = end - text_len.max(width);
+        self.0[start..end - text_len].fill(b'0');
+        std::str::from_utf8(&self.0[start..]).expect("ASCII digits")
+    }
+}
+
+/// Appends the time as the general-purpose formatter writes it
+/// (`2026-01-31T12:00:00.123456Z`, UTC). The part up to the seconds is
+/// formatted once a second per thread.
+fn push_timestamp(line: &mut String, now: std::time::SystemTime) {
+    thread_local! {
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let Ok(since_epoch) = now.duration_since(std::time::UNIX_EPOCH) else {
+        line.push_str("<unknown time>");
+        return;
+    };
+    let seconds = since_epoch.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != seconds {
+            let Some(time) = i64::try_from(seconds)
+                .ok()
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            else {
+                text.clear();
+                text.push_str("<unknown time>");
+                return;
+            };
+            *text = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+            *cached = seconds;
+        }
+        line.push_str(text);
+    });
+    line.push('.');
+    line.push_str(Digits::default().padded(u64::from(since_epoch.subsec_micros()), 6));
+    line.push('Z');
 }
 
 /// The level for `-v/--verbosity` (0 quiet … 3 everything), or the setting.
@@ -225,13 +316,7 @@ impl AccessLine {
         if self.ansi {
             line.push_str(DIM);
         }
-        let mut writer = tracing_subscriber::fmt::format::Writer::new(line);
-        if tracing_subscriber::fmt::time::SystemTime
-            .format_time(&mut writer)
-            .is_err()
-        {
-            line.push_str("<unknown time>");
-        }
+        push_timestamp(line, std::time::SystemTime::now());
         if self.ansi {
             line.push_str(RESET);
         }
@@ -347,6 +432,62 @@ mod tests {
         assert!(
             first.ends_with(" INFO nuages::request: \"GET /x?y=1 HTTP/1.1\" 200 1.2ms"),
             "{first}"
+        );
+    }
+
+    /// The timestamp as the general-purpose formatter writes it.
+    #[test]
+    fn timestamps_are_written_as_the_formatter_writes_them() {
+        use tracing_subscriber::fmt::time::FormatTime;
+        let at = |secs: u64, micros: u32| {
+            std::time::UNIX_EPOCH + std::time::Duration::new(secs, micros * 1000)
+        };
+        for (now, expected) in [
+            (at(0, 0), "1970-01-01T00:00:00.000000Z"),
+            (at(1_769_860_800, 123_456), "2026-01-31T12:00:00.123456Z"),
+            (at(1_769_860_859, 7), "2026-01-31T12:00:59.000007Z"),
+            (at(1_769_860_860, 999_999), "2026-01-31T12:01:00.999999Z"),
+        ] {
+            let mut ours = String::new();
+            push_timestamp(&mut ours, now);
+            assert_eq!(ours, expected);
+        }
+        // The formatter's own, for the current time: the same shape.
+        let mut theirs = String::new();
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut theirs))
+            .unwrap();
+        let mut ours = String::new();
+        push_timestamp(&mut ours, std::time::SystemTime::now());
+        assert_eq!(ours.len(), theirs.len(), "{ours} / {theirs}");
+        assert_eq!(ours[..16], theirs[..16], "{ours} / {theirs}");
+    }
+
+    /// The request line's message: the method, the target as sent, the
+    /// version, the status and the time in milliseconds with one decimal.
+    #[test]
+    fn request_line_messages_name_the_request_and_its_time() {
+        let method = http::Method::POST;
+        let message = |status, elapsed| {
+            AccessMessage {
+                method: &method,
+                target: "/polls/1/vote/?next=%2F",
+                version: http::Version::HTTP_11,
+                status,
+                elapsed,
+            }
+            .to_string()
+        };
+        let ms = std::time::Duration::from_micros;
+        assert_eq!(
+            message(302, ms(1_234)),
+            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 302 1.2ms"
+        );
+        assert_eq!(message(200, ms(0)), "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 200 0.0ms");
+        assert_eq!(message(500, ms(96)), "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 500 0.1ms");
+        assert_eq!(
+            message(404, ms(12_345_678)),
+            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 404 12345.7ms"
         );
     }
 

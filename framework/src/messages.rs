@@ -35,7 +35,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -47,7 +47,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::conf::{MessageStorage, Settings};
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
 
@@ -342,18 +341,25 @@ fn decode_cookie(signer: &Signer, value: &str) -> Option<Vec<Message>> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
-/// The `messages` middleware.
-pub(crate) async fn middleware(
-    State(config): State<Arc<MessagesConfig>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// What the `messages` middleware keeps between the request and the response.
+pub(crate) struct Kept {
+    config: Arc<MessagesConfig>,
+    had_cookie: bool,
+    messages: Messages,
+}
+
+/// The `messages` middleware on the way in: the messages stored for this
+/// client, in the request.
+pub(crate) fn process_request(
+    config: &Arc<MessagesConfig>,
+    request: &mut Request,
+) -> Result<Kept, Response> {
     let cookies = crate::middleware::request_cookies(request.headers(), COOKIE_NAME);
-    let storage = match &*config {
+    let storage = match &**config {
         MessagesConfig::Session => {
             let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
-                return needs_session().into_response();
+                return Err(needs_session().into_response());
             };
             Storage::Session(session)
         }
@@ -366,11 +372,23 @@ pub(crate) async fn middleware(
     };
     let messages = Messages::new(storage);
     request.extensions_mut().insert(messages.clone());
+    Ok(Kept {
+        config: config.clone(),
+        had_cookie: !cookies.is_empty(),
+        messages,
+    })
+}
 
-    let mut response = next.run(request).await;
-
+/// The `messages` middleware on the way out: the messages not shown kept
+/// for the next request.
+pub(crate) fn process_response(pending: Kept, response: &mut Response) {
+    let Kept {
+        config,
+        had_cookie,
+        messages,
+    } = pending;
     let Some(keep) = messages.to_keep() else {
-        return response;
+        return;
     };
     match &*config {
         MessagesConfig::Session => {
@@ -392,8 +410,8 @@ pub(crate) async fn middleware(
                 .secure(*secure)
                 .build();
             if keep.is_empty() {
-                if cookies.is_empty() {
-                    return response;
+                if !had_cookie {
+                    return;
                 }
                 cookie.make_removal();
             }
@@ -403,7 +421,6 @@ pub(crate) async fn middleware(
             }
         }
     }
-    response
 }
 
 #[cfg(test)]

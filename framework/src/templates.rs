@@ -121,10 +121,21 @@ pub(crate) struct Engine {
     libraries: Vec<TemplateLibrary>,
     loaded: RwLock<Arc<Tera>>,
     fingerprint: Mutex<u64>,
-    /// By template name, then variable: whether it, or a template it
-    /// extends, includes or imports, names `messages` (or `user`…). Read on
-    /// every render without allocating; forgotten when the templates reload.
-    names: RwLock<std::collections::HashMap<String, Vec<(&'static str, bool)>>>,
+    /// By template name: what it, or a template it extends, includes or
+    /// imports, names. Read on every render without allocating; forgotten
+    /// when the templates reload.
+    names: RwLock<std::collections::HashMap<String, Names>>,
+}
+
+/// What a template names of the request (see [`Engine::names`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Names {
+    /// `csrf_input`, `csrf_token` or `render_form`: it may show the token.
+    pub(crate) csrf_token: bool,
+    /// `user` or `perms`: it depends on the session.
+    pub(crate) user: bool,
+    /// `messages`: it shows them, and uses them up.
+    pub(crate) messages: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -188,40 +199,32 @@ impl Engine {
             })
     }
 
-    /// Whether rendering `name` shows `messages`: the variable is named in
-    /// a tag of it or of a template it extends, includes or imports.
-    pub(crate) fn names_messages(&self, name: &str) -> bool {
-        self.names_variable(name, "messages")
-    }
-
-    /// Whether rendering `name` may show the CSRF token: it names
-    /// `csrf_input`, `csrf_token` or `render_form` (as [`Self::names_messages`]).
-    pub(crate) fn names_csrf_token(&self, name: &str) -> bool {
-        ["csrf_input", "csrf_token", "render_form"]
-            .into_iter()
-            .any(|function| self.names_variable(name, function))
-    }
-
-    /// Whether rendering `name` shows `variable` (as [`Self::names_messages`]).
-    pub(crate) fn names_variable(&self, name: &str, variable: &'static str) -> bool {
+    /// What rendering `name` may show of the request: the variables and
+    /// functions named in a tag of it or of a template it extends, includes
+    /// or imports. Read once per template (again when the templates reload).
+    pub(crate) fn names(&self, name: &str) -> Names {
         let known = self
             .names
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(name)
-            .and_then(|known| known.iter().find(|(v, _)| *v == variable))
-            .map(|(_, names)| *names);
+            .copied();
         if let Some(names) = known {
             return names;
         }
         let files = template_files(&self.dirs).unwrap_or_default();
-        let names = template_names_variable(&files, name, variable);
+        let named = |variable: &str| template_names_variable(&files, name, variable);
+        let names = Names {
+            csrf_token: ["csrf_input", "csrf_token", "render_form"]
+                .into_iter()
+                .any(named),
+            user: named("user") || named("perms"),
+            messages: named("messages"),
+        };
         self.names
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(name.to_string())
-            .or_default()
-            .push((variable, names));
+            .insert(name.to_string(), names);
         names
     }
 
@@ -514,7 +517,9 @@ fn value_text(value: &Value) -> String {
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
-    request: Context,
+    /// With the `auth` middleware: `user` and `perms`, as Django's auth
+    /// context processor gives them to every template.
+    auth_values: Option<(Value, Value)>,
     /// With the `csrf` middleware: the request's token, made only for a
     /// template that names it.
     csrf: Option<CsrfState>,
@@ -529,7 +534,7 @@ impl Templates {
     pub(crate) fn outside_request(engine: Arc<Engine>) -> Templates {
         Templates {
             engine,
-            request: Context::new(),
+            auth_values: None,
             csrf: None,
             messages: None,
             auth: None,
@@ -538,33 +543,36 @@ impl Templates {
 
     /// Render `name` into an HTML response body.
     pub fn render(&self, name: &str, mut context: Context) -> Result<Html<String>, Error> {
-        self.render_string(name, {
-            let mut merged = self.request.clone();
-            merged.extend(std::mem::take(&mut context));
-            merged
-        })
-        .map(Html)
+        // The view's own values win.
+        if let Some((user, perms)) = &self.auth_values {
+            for (key, value) in [("user", user), ("perms", perms)] {
+                if !context.contains_key(key) {
+                    context.insert_value(key, value.clone());
+                }
+            }
+        }
+        self.render_string(name, context).map(Html)
     }
 
     /// Render `name` into a string. With the `messages` middleware, a
     /// template that names `messages` gets them, and they are used up.
     pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
+        let names = self.engine.names(name);
         if let Some(csrf) = &self.csrf {
             csrf.mark_rendered();
-            if !context.contains_key(CSRF_TOKEN_KEY) && self.engine.names_csrf_token(name) {
+            if !context.contains_key(CSRF_TOKEN_KEY) && names.csrf_token {
                 context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
             }
         }
         if let Some(auth) = &self.auth
-            && (self.engine.names_variable(name, "user")
-                || self.engine.names_variable(name, "perms"))
+            && names.user
         {
             auth.mark_session_accessed();
         }
         if let Some(messages) = &self.messages
             && !context.contains_key("messages")
         {
-            let shown = match self.engine.names_messages(name) {
+            let shown = match names.messages {
                 true => messages.take_for_template(),
                 false => Value::from_serializable(&[] as &[u8; 0]),
             };
@@ -592,18 +600,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let state = crate::state::AppState::from_parts(parts)?;
-        let mut request = Context::new();
         // As Django's auth context processor: `user` and `perms`, loaded
         // here since rendering cannot wait on the database.
         let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
-        if let Some(auth) = &auth {
-            let (user, perms) = auth.template_values().await?;
-            request.insert_value("user", user);
-            request.insert_value("perms", perms);
-        }
+        let auth_values = match &auth {
+            Some(auth) => Some(auth.template_values().await?),
+            None => None,
+        };
         Ok(Templates {
             engine: state.templates.clone(),
-            request,
+            auth_values,
             csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
             auth,

@@ -143,7 +143,7 @@ impl Route {
     }
 
     /// Serve `request` with this route's view.
-    pub(crate) fn call(&self, request: Request) -> impl Future<Output = Response> + Send + 'static {
+    pub(crate) fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
         let served = self.service.clone().oneshot(request);
         async move {
             match served.await {

@@ -35,7 +35,7 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde_json::Value;
@@ -46,7 +46,6 @@ use super::throttle::{Admission, LoginThrottle, THROTTLED_LOGIN};
 use crate::client_address::TrustedProxies;
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
 use crate::sessions::AUTH_USER_KEY;
@@ -367,31 +366,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
-/// The `auth` middleware: an [`Auth`] for every request; nothing loaded yet.
-pub(crate) async fn middleware(
-    State(config): State<Arc<AuthConfig>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The `auth` middleware on the way in: the request's [`Auth`], which loads
+/// the user from the session when a view or a template first asks.
+pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -> Result<(), Response> {
     let Some(session) = request.extensions().get::<Session>().cloned() else {
         // Built only after "session" (checked at start).
-        return needs_session().into_response();
+        return Err(needs_session().into_response());
     };
     let Some(app) = request.extensions().get::<Arc<AppState>>().cloned() else {
-        return Error::other("the auth middleware ran outside a Nuages Application")
-            .into_response();
+        return Err(
+            Error::other("the auth middleware ran outside a Nuages Application").into_response(),
+        );
     };
-    let (parts, body) = request.into_parts();
-    let client = config.trusted_proxies.client_of(&parts);
-    let mut request = Request::from_parts(parts, body);
+    let client = config.trusted_proxies.client_of_request(request);
     request.extensions_mut().insert(Auth {
         session,
-        config,
+        config: config.clone(),
         app,
         loaded: Arc::default(),
         client,
     });
-    next.run(request).await
+    Ok(())
 }
 
 /// Extractor: the user of the request, `None` for an anonymous visitor.

@@ -52,7 +52,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use http::header::{CONTENT_TYPE, ORIGIN, REFERER, SET_COOKIE};
@@ -65,7 +65,6 @@ use subtle::ConstantTimeEq;
 use super::hosts::{RequestHost, is_same_domain};
 use super::security::is_secure;
 use crate::error::{Error, ErrorReport, Problem, Result};
-use crate::middleware::Next;
 use crate::state::AppState;
 
 /// The CSRF cookie's name (Django's `CSRF_COOKIE_NAME`).
@@ -743,41 +742,58 @@ fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// The `csrf` middleware.
-pub(crate) async fn middleware(
-    State(config): State<Arc<CsrfConfig>>,
+/// What the `csrf` middleware keeps between the request and the response.
+pub(crate) struct Pending {
+    config: Arc<CsrfConfig>,
+    /// The request had no usable `csrftoken` cookie.
+    without_cookie: bool,
+    state: CsrfState,
+}
+
+/// The `csrf` middleware on the way in: the request's token state in its
+/// extensions, and an unsafe request checked (`Err` is its 403).
+pub(crate) async fn process_request(
+    config: &Arc<CsrfConfig>,
     mut request: Request,
-    next: Next,
-) -> Response {
+) -> (Result<Request, Response>, Pending) {
     let from_cookie = cookie_secret(&request);
     let state = CsrfState::with_cookie(from_cookie.as_ref().ok().cloned());
     request.extensions_mut().insert(state.clone());
-
-    let mut response = if is_unsafe(request.method()) && !config.is_exempt(&request) {
-        let secure = is_secure(&request, &config.app.settings);
-        match check_origin(&config, &request, secure) {
-            Err(failure) => reject(&request, failure),
-            Ok(()) => {
-                let known = from_cookie.as_deref().map_err(Clone::clone);
-                match check_token(&config, request, known).await {
-                    Ok(request) => next.run(request).await,
-                    Err(response) => response,
-                }
-            }
-        }
-    } else {
-        next.run(request).await
+    let pending = Pending {
+        config: config.clone(),
+        without_cookie: from_cookie.is_err(),
+        state,
     };
+    if !is_unsafe(request.method()) || config.is_exempt(&request) {
+        return (Ok(request), pending);
+    }
+    let secure = is_secure(&request, &config.app.settings);
+    let checked = match check_origin(config, &request, secure) {
+        Err(failure) => Err(reject(&request, failure)),
+        Ok(()) => {
+            let known = from_cookie.as_deref().map_err(Clone::clone);
+            check_token(config, request, known).await
+        }
+    };
+    (checked, pending)
+}
 
-    // A new client (or one with a broken cookie) gets its secret when the
-    // token was rendered or asked for, or with a 403, so that reloading the
-    // form and posting again works. The secret is letters and digits, so
-    // the cookie is always a valid value.
+/// The `csrf` middleware on the way out: a new client (or one with a
+/// broken cookie) gets its secret when the token was rendered or asked for,
+/// or with a 403, so that reloading the form and posting again works. The
+/// secret is letters and digits, so the cookie is always a valid value.
+pub(crate) fn process_response(pending: Pending, response: &mut Response) {
+    let Pending {
+        config,
+        without_cookie,
+        state,
+    } = pending;
     if response.status() == http::StatusCode::FORBIDDEN
-        && from_cookie.is_err()
+        && without_cookie
         && let Err(error) = state.ensure_secret()
     {
-        return Error::other(error).into_response();
+        *response = Error::other(error).into_response();
+        return;
     }
     if let Some(secret) = state.made()
         && let Ok(value) = HeaderValue::from_str(&config.cookie(&secret).to_string())
@@ -785,7 +801,6 @@ pub(crate) async fn middleware(
         response.headers_mut().append(SET_COOKIE, value);
         super::patch_vary(response.headers_mut(), "Cookie");
     }
-    response
 }
 
 #[cfg(test)]

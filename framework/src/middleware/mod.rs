@@ -1,5 +1,8 @@
 //! The middleware stack, assembled from the `middleware` setting: one file
-//! per middleware, each a function of the request and the next handler.
+//! per middleware. A built-in one is a request step and a response step
+//! ([`builtin`], which runs consecutive built-ins as one level); a
+//! project's own is a function of the request and the next handler
+//! ([`Next`]).
 //!
 //! The names, outermost first by default: `security`, `session`, `auth`
 //! ([`crate::auth::login`]), `common`,
@@ -19,6 +22,7 @@
 //! instead of the first request, and `check` reports the same errors
 //! through the same functions.
 
+pub(crate) mod builtin;
 pub(crate) mod common;
 pub mod csrf;
 pub(crate) mod headers;
@@ -38,7 +42,6 @@ use std::task::{Context, Poll};
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::Route;
 use http::header::{COOKIE, VARY};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 use tower::{Layer, Service, ServiceExt};
@@ -46,6 +49,7 @@ use tower::{Layer, Service, ServiceExt};
 use crate::conf::{DEFAULT_MIDDLEWARE, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::state::AppState;
+use builtin::Builtins;
 
 /// A middleware that a project or an app registered by name (see
 /// [`Project::middleware`](crate::Project::middleware)): built once from the
@@ -101,49 +105,43 @@ impl std::fmt::Debug for Registered {
     }
 }
 
-/// Wrap `stack` in the middleware called `name`: a built-in one, else one
-/// of `registered`.
+/// The `middleware` setting's `names` around `stack`: a project's own
+/// middleware one level each, consecutive built-ins one level for the run
+/// ([`builtin`]). The outermost run of built-ins is returned rather than
+/// wrapped, for the request-path level to run it in its own future.
 pub(crate) fn apply(
-    name: &str,
-    stack: Stack,
+    names: &[String],
+    mut stack: Stack,
     state: &Arc<AppState>,
     registered: &[Registered],
-) -> Result<Stack> {
-    let app = state.clone();
-    if !DEFAULT_MIDDLEWARE.contains(&name)
-        && let Some(own) = registered.iter().find(|m| m.name == name)
-    {
-        return Ok(stack.wrap((own.build)(&app.settings)?));
-    }
-    Ok(match name {
-        "common" => stack.middleware(app, common::middleware),
-        "security" => {
-            let config = security::SecurityConfig::new(app)?;
-            match config.redirects() {
-                true => stack.middleware(Arc::new(config), security::middleware),
-                false => stack,
-            }
+) -> Result<(Builtins, Stack)> {
+    let mut run: Vec<&str> = Vec::new();
+    // Innermost first, as the stack is built.
+    for name in names.iter().rev() {
+        if DEFAULT_MIDDLEWARE.contains(&name.as_str()) {
+            run.push(name);
+            continue;
         }
-        "session" => stack.middleware(
-            Arc::new(session::SessionConfig::new(app)?),
-            session::middleware,
-        ),
-        "auth" => stack.middleware(
-            Arc::new(crate::auth::login::AuthConfig::new(&app.settings)?),
-            crate::auth::login::middleware,
-        ),
-        "csrf" => stack.middleware(Arc::new(csrf::CsrfConfig::new(app)?), csrf::middleware),
-        "messages" => stack.middleware(
-            Arc::new(crate::messages::MessagesConfig::new(&app.settings)?),
-            crate::messages::middleware,
-        ),
-        // Its header only, set by the response-headers layer.
-        "xframe" => stack,
-        unknown => {
+        let Some(own) = registered.iter().find(|m| m.name == name) else {
             let names: Vec<&str> = registered.iter().map(Registered::name).collect();
-            return Err(unknown_middleware(unknown, &names));
+            return Err(unknown_middleware(name, &names));
+        };
+        let builtins = builtins(&std::mem::take(&mut run), state)?;
+        if !builtins.is_empty() {
+            stack = stack.middleware(Arc::new(builtins), builtin::middleware);
         }
-    })
+        stack = stack.wrap((own.build)(&state.settings)?);
+    }
+    Ok((builtins(&run, state)?, stack))
+}
+
+/// The built-ins of `innermost_first`, outermost first.
+fn builtins(innermost_first: &[&str], state: &Arc<AppState>) -> Result<Builtins> {
+    let mut builtins = Builtins::default();
+    for name in innermost_first.iter().rev() {
+        builtins.push(name, state)?;
+    }
+    Ok(builtins)
 }
 
 /// The error for a `middleware` entry that names no built-in middleware,
@@ -200,8 +198,8 @@ impl std::fmt::Debug for Next {
     }
 }
 
-/// The whole request path around each route, installed with one
-/// `Router::layer` call: the layers, innermost first.
+/// The whole request path around the route table: the layers, innermost
+/// first, made one service by [`Stack::around`].
 ///
 /// Why not one `Router::layer(axum::middleware::from_fn(..))` per
 /// middleware: axum boxes each layered route, and each `from_fn` level
@@ -209,8 +207,10 @@ impl std::fmt::Debug for Next {
 /// request cloned (and allocated) the rest of the chain again at every
 /// level. Here each level is a [`Shared`] function, cloned by bumping a
 /// reference count, and a middleware costs one boxed future per request.
-/// The order is that of `Router::layer`: the first layer added is the
-/// innermost; the route table ([`crate::urls::Resolver`]) is inside them all.
+/// The first layer added is the innermost, as with `Router::layer`; the
+/// route table ([`crate::urls::Resolver`]) is inside them all, served
+/// without an axum router around it (each route keeps its own, for its
+/// path parameters and its 405).
 #[derive(Clone, Default)]
 pub(crate) struct Stack {
     layers: Vec<Arc<dyn Fn(Shared) -> Shared + Send + Sync>>,
@@ -264,13 +264,10 @@ impl Stack {
     }
 }
 
-impl Layer<Route> for Stack {
-    type Service = Shared;
-
-    fn layer(&self, route: Route) -> Shared {
-        self.layers
-            .iter()
-            .fold(Shared::service(route), |inner, wrap| wrap(inner))
+impl Stack {
+    /// The layers around `core`, the innermost service.
+    pub(crate) fn around(&self, core: Shared) -> Shared {
+        self.layers.iter().fold(core, |inner, wrap| wrap(inner))
     }
 }
 
@@ -281,6 +278,15 @@ type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
 pub(crate) struct Shared(Arc<dyn Fn(Request) -> BoxResponse + Send + Sync>);
 
 impl Shared {
+    /// The service of an async function of the request.
+    pub(crate) fn new<F, Fut>(f: F) -> Shared
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        Shared(Arc::new(move |request| Box::pin(f(request))))
+    }
+
     fn service<S>(service: S) -> Shared
     where
         S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,

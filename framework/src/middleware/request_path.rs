@@ -1,7 +1,9 @@
 //! The framework's own levels around the settings' middleware, run as one:
 //! the application state in the request, the request log, the response
 //! headers of `security` and `xframe`, the error pages, the panic guard,
-//! the allowed-hosts check and the body size limits.
+//! the allowed-hosts check and the body size limits; then, in the same
+//! future, the built-in middleware that the setting lists first
+//! ([`Builtins`]).
 //!
 //! They were one [`Stack`](super::Stack) level each, a boxed future and a
 //! move of the request and the response per level; here they are the
@@ -20,6 +22,7 @@ use axum::response::Response;
 use futures_util::FutureExt;
 use tower::{Layer, Service};
 
+use super::builtin::Builtins;
 use super::headers::ResponseHeaders;
 use crate::error::Result;
 use crate::logging::RequestLine;
@@ -32,13 +35,16 @@ pub(crate) struct RequestPath {
     state: Arc<AppState>,
     headers: Option<ResponseHeaders>,
     body_limit: DefaultBodyLimit,
+    /// The outermost built-in middleware of the `middleware` setting.
+    builtins: Builtins,
 }
 
 impl RequestPath {
     /// Check and prepare what the levels need: an invalid header setting
     /// is an error naming it.
-    pub(crate) fn new(state: &Arc<AppState>) -> Result<RequestPath> {
+    pub(crate) fn new(state: &Arc<AppState>, builtins: Builtins) -> Result<RequestPath> {
         Ok(RequestPath {
+            builtins,
             headers: ResponseHeaders::new(state)?,
             body_limit: DefaultBodyLimit::max(state.settings.data_upload_max_memory_size),
             state: state.clone(),
@@ -46,7 +52,8 @@ impl RequestPath {
     }
 
     /// Inside the panic guard: the host check, the body limits, then the
-    /// settings' middleware and the view.
+    /// settings' middleware (the outermost built-ins in this future) and the
+    /// view.
     async fn inside(&self, mut request: Request, next: Next) -> Response {
         if let Some(refused) = super::hosts::admit(&mut request, &self.state.settings) {
             return refused;
@@ -55,7 +62,9 @@ impl RequestPath {
         if let Some(refused) = super::limits::oversized(&request, limit) {
             return refused;
         }
-        next.run(self.with_body_limit(request)).await
+        self.builtins
+            .run(self.with_body_limit(request), next)
+            .await
     }
 
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer

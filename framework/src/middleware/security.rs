@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::header::{LOCATION, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -35,7 +35,6 @@ use super::RequestHead;
 use super::hosts::RequestHost;
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 use crate::state::AppState;
 
 /// What the server knows about the connection a request came on. A server
@@ -308,20 +307,13 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
     )?))
 }
 
-/// The `security` middleware: the https redirect (its headers are set by
-/// the response-headers layer).
-pub(crate) async fn middleware(
-    State(config): State<Arc<SecurityConfig>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if config.ssl_redirect
-        && !is_secure(&request, &config.app.settings)
-        && !config.redirect_exempt(request.uri().path())
-    {
-        return https_redirect(&request, &config.app.settings);
-    }
-    next.run(request).await
+/// The `security` middleware at its place in the stack: the redirect of a
+/// plain-http request to https when `secure_ssl_redirect` asks for it.
+pub(crate) fn process_request(config: &SecurityConfig, request: &Request) -> Option<Response> {
+    let redirect = config.ssl_redirect
+        && !is_secure(request, &config.app.settings)
+        && !config.redirect_exempt(request.uri().path());
+    redirect.then(|| https_redirect(request, &config.app.settings))
 }
 
 /// 301 to the same host, path and query on https. The host is the one the

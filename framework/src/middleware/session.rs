@@ -37,7 +37,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,7 +51,6 @@ use serde_json::{Map, Value};
 
 use super::signing::Signer;
 use crate::error::{Error, Problem, Result};
-use crate::middleware::Next;
 use crate::sessions::{Saved, SessionStore};
 use crate::state::AppState;
 
@@ -411,19 +410,38 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The `session` middleware.
-pub(crate) async fn middleware(
-    State(config): State<Arc<SessionConfig>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// What the `session` middleware keeps between the request and the response.
+pub(crate) struct Pending {
+    config: Arc<SessionConfig>,
+    now: u64,
+    had_cookie: bool,
+    session: Session,
+}
+
+/// The `session` middleware on the way in: the client's session, loaded
+/// from its cookie (or the store the cookie names), in the request.
+pub(crate) async fn process_request(config: &Arc<SessionConfig>, request: &mut Request) -> Pending {
     let now = now();
     let cookies = super::request_cookies(request.headers(), COOKIE_NAME);
     let session = config.load(&cookies, now).await;
     request.extensions_mut().insert(session.clone());
+    Pending {
+        config: config.clone(),
+        now,
+        had_cookie: !cookies.is_empty(),
+        session,
+    }
+}
 
-    let mut response = next.run(request).await;
-
+/// The `session` middleware on the way out: `Vary: Cookie` when the
+/// session was read, and the session saved (its cookie set) when it changed.
+pub(crate) async fn process_response(pending: Pending, response: &mut Response) {
+    let Pending {
+        config,
+        now,
+        had_cookie,
+        session,
+    } = pending;
     let outcome = {
         let mut state = session.lock();
         // The values are cloned, not taken: a clone of the session kept
@@ -433,7 +451,7 @@ pub(crate) async fn middleware(
         }
         // As Django: a failed request does not save what it half did.
         if response.status().is_server_error() {
-            return response;
+            return;
         }
         Outcome {
             values: state.values.clone(),
@@ -441,7 +459,7 @@ pub(crate) async fn middleware(
             resign: state.resign,
             key: state.key.clone(),
             ended_keys: std::mem::take(&mut state.ended_keys),
-            had_cookie: !cookies.is_empty(),
+            had_cookie,
         }
     };
     let cookie = match config.store.is_server_side() {
@@ -467,7 +485,6 @@ pub(crate) async fn middleware(
             ),
         }
     }
-    response
 }
 
 #[cfg(test)]

@@ -1,0 +1,150 @@
+//! The built-in middleware of the `middleware` setting, run as one level.
+//!
+//! Each built-in is split, as Django's `MiddlewareMixin` splits a
+//! middleware, into what it does to the request (`process_request`, which
+//! may answer at once) and what it does to the response
+//! (`process_response`). Consecutive built-ins then run in one function:
+//! the request steps in the setting's order, the view, and the response
+//! steps of every middleware that saw the request in the reverse order,
+//! with no boxed future and no `Next` per middleware. A project's own
+//! middleware between two built-ins splits them into two such levels, so
+//! the order stays the one the setting lists.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+use super::Next;
+use super::csrf::{self, CsrfConfig};
+use super::security::{self, SecurityConfig};
+use super::session::{self, SessionConfig};
+use crate::auth::login::{self, AuthConfig};
+use crate::error::Result;
+use crate::messages::{self, MessagesConfig};
+use crate::state::AppState;
+
+/// One built-in middleware, built from the settings.
+enum Builtin {
+    Security(SecurityConfig),
+    Session(Arc<SessionConfig>),
+    Auth(Arc<AuthConfig>),
+    Common(Arc<AppState>),
+    Csrf(Arc<CsrfConfig>),
+    Messages(Arc<MessagesConfig>),
+}
+
+/// What a built-in keeps for its response step.
+enum Pending {
+    Session(session::Pending),
+    Csrf(csrf::Pending),
+    Messages(messages::Kept),
+}
+
+impl Builtin {
+    /// The middleware `name` of `DEFAULT_MIDDLEWARE`, or `None` when it
+    /// has nothing to do at its place (`xframe`, whose header the
+    /// request-path level sets; `security` without its https redirect).
+    fn new(name: &str, app: &Arc<AppState>) -> Result<Option<Builtin>> {
+        let app = app.clone();
+        Ok(Some(match name {
+            "security" => {
+                let config = SecurityConfig::new(app)?;
+                if !config.redirects() {
+                    return Ok(None);
+                }
+                Builtin::Security(config)
+            }
+            "session" => Builtin::Session(Arc::new(SessionConfig::new(app)?)),
+            "auth" => Builtin::Auth(Arc::new(AuthConfig::new(&app.settings)?)),
+            "common" => Builtin::Common(app),
+            "csrf" => Builtin::Csrf(Arc::new(CsrfConfig::new(app)?)),
+            "messages" => Builtin::Messages(Arc::new(MessagesConfig::new(&app.settings)?)),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The request step: the request to pass on, or the response that
+    /// ends the way in; and what the response step will need.
+    async fn process_request(&self, mut request: Request) -> (Result<Request, Response>, Option<Pending>) {
+        let answered = match self {
+            Builtin::Security(config) => security::process_request(config, &request),
+            Builtin::Common(app) => super::common::process_request(app, &request),
+            Builtin::Auth(config) => login::process_request(config, &mut request).err(),
+            Builtin::Session(config) => {
+                let pending = session::process_request(config, &mut request).await;
+                return (Ok(request), Some(Pending::Session(pending)));
+            }
+            Builtin::Csrf(config) => {
+                let (request, pending) = csrf::process_request(config, request).await;
+                return (request, Some(Pending::Csrf(pending)));
+            }
+            Builtin::Messages(config) => {
+                return match messages::process_request(config, &mut request) {
+                    Ok(pending) => (Ok(request), Some(Pending::Messages(pending))),
+                    Err(response) => (Err(response), None),
+                };
+            }
+        };
+        (answered.map_or(Ok(request), Err), None)
+    }
+}
+
+impl Pending {
+    async fn process_response(self, response: &mut Response) {
+        match self {
+            Pending::Session(pending) => session::process_response(pending, response).await,
+            Pending::Csrf(pending) => csrf::process_response(pending, response),
+            Pending::Messages(pending) => messages::process_response(pending, response),
+        }
+    }
+}
+
+/// Consecutive built-in middleware, outermost first.
+#[derive(Default)]
+pub(crate) struct Builtins(Vec<Builtin>);
+
+impl Builtins {
+    /// Add the middleware `name` inside those already added.
+    pub(crate) fn push(&mut self, name: &str, app: &Arc<AppState>) -> Result<()> {
+        self.0.extend(Builtin::new(name, app)?);
+        Ok(())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Run the request steps, then `next` unless one of them answered,
+    /// then the response steps of those that ran, innermost first.
+    pub(crate) async fn run(&self, request: Request, next: Next) -> Response {
+        if self.0.is_empty() {
+            return next.run(request).await;
+        }
+        let mut pending = Vec::with_capacity(self.0.len());
+        let mut passed = Ok(request);
+        for builtin in &self.0 {
+            let Ok(request) = passed else { break };
+            let (outcome, kept) = builtin.process_request(request).await;
+            pending.extend(kept);
+            passed = outcome;
+        }
+        let mut response = match passed {
+            Ok(request) => next.run(request).await,
+            Err(response) => response,
+        };
+        for step in pending.into_iter().rev() {
+            step.process_response(&mut response).await;
+        }
+        response
+    }
+}
+
+/// Built-ins as one level of a [`Stack`](super::Stack).
+pub(crate) async fn middleware(
+    State(builtins): State<Arc<Builtins>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    builtins.run(request, next).await
+}
