@@ -196,7 +196,7 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         .with_target(false)
         .with_filter_fmt(filter().and(not_access()));
     let stderr_access = AccessLine {
-        destination: Destination::Stderr,
+        destination: Destination::stderr(),
         ansi,
         with_target: false,
     }
@@ -270,8 +270,27 @@ const ACCESS_EVENT: &str = "nuages.access";
 
 /// Where an [`AccessLine`] writes.
 enum Destination {
+    /// Through the standard library's stderr (and its lock).
     Stderr,
+    /// Stderr through a descriptor of its own: no lock that the workers
+    /// would queue on (and sleep and wake each other for) once per
+    /// request; each line is still one `write`, which the system keeps whole.
+    StderrFile(Arc<std::fs::File>),
     File(Arc<std::fs::File>),
+}
+
+impl Destination {
+    /// Stderr, on a duplicate of its descriptor when one can be had.
+    fn stderr() -> Destination {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+                return Destination::StderrFile(Arc::new(std::fs::File::from(fd)));
+            }
+        }
+        Destination::Stderr
+    }
 }
 
 /// The layer that writes the request lines: what the general-purpose
@@ -301,6 +320,7 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AccessLine {
             // between requests, and it is gone to the OS before the response.
             let _ = match &self.destination {
                 Destination::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+                Destination::StderrFile(file) => (&**file).write_all(line.as_bytes()),
                 Destination::File(file) => (&**file).write_all(line.as_bytes()),
             };
         });

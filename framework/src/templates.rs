@@ -519,7 +519,7 @@ pub struct Templates {
     engine: Arc<Engine>,
     /// With the `auth` middleware: `user` and `perms`, as Django's auth
     /// context processor gives them to every template.
-    auth_values: Option<(Value, Value)>,
+    auth_values: Option<Arc<(Value, Value)>>,
     /// With the `csrf` middleware: the request's token, made only for a
     /// template that names it.
     csrf: Option<CsrfState>,
@@ -542,15 +542,7 @@ impl Templates {
     }
 
     /// Render `name` into an HTML response body.
-    pub fn render(&self, name: &str, mut context: Context) -> Result<Html<String>, Error> {
-        // The view's own values win.
-        if let Some((user, perms)) = &self.auth_values {
-            for (key, value) in [("user", user), ("perms", perms)] {
-                if !context.contains_key(key) {
-                    context.insert_value(key, value.clone());
-                }
-            }
-        }
+    pub fn render(&self, name: &str, context: Context) -> Result<Html<String>, Error> {
         self.render_string(name, context).map(Html)
     }
 
@@ -568,6 +560,7 @@ impl Templates {
             && names.user
         {
             auth.mark_session_accessed();
+            self.insert_auth_values(&mut context);
         }
         if let Some(messages) = &self.messages
             && !context.contains_key("messages")
@@ -579,18 +572,43 @@ impl Templates {
             context.insert_value("messages", shown);
         }
         match self.engine.render(name, &context) {
-            // The token is found by reading the template's tags; one called
-            // from where that reading cannot see (a macro's own file) still
-            // gets it, on a second render.
-            Err(TemplateError::Render { .. })
-                if self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY) =>
-            {
-                if let Some(csrf) = &self.csrf {
+            // The token and the user are found by reading the template's
+            // tags; one used from where that reading cannot see (a macro's
+            // own file) still gets them, on a second render.
+            Err(TemplateError::Render { .. }) if self.lacks_request_values(&context) => {
+                if let Some(csrf) = &self.csrf
+                    && !context.contains_key(CSRF_TOKEN_KEY)
+                {
                     context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+                }
+                if let Some(auth) = &self.auth
+                    && !context.contains_key("user")
+                {
+                    auth.mark_session_accessed();
+                    self.insert_auth_values(&mut context);
                 }
                 Ok(self.engine.render(name, &context)?)
             }
             rendered => Ok(rendered?),
+        }
+    }
+
+    /// Whether `context` lacks the CSRF token or the user that this
+    /// request could give it.
+    fn lacks_request_values(&self, context: &Context) -> bool {
+        (self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY))
+            || (self.auth_values.is_some() && !context.contains_key("user"))
+    }
+
+    /// `user` and `perms`, where the view's context has not set them.
+    fn insert_auth_values(&self, context: &mut Context) {
+        if let Some(values) = &self.auth_values {
+            let (user, perms) = &**values;
+            for (key, value) in [("user", user), ("perms", perms)] {
+                if !context.contains_key(key) {
+                    context.insert_value(key, value.clone());
+                }
+            }
         }
     }
 }

@@ -63,7 +63,7 @@ pub(crate) struct AuthConfig {
     hashers: super::PasswordHashers,
     /// The `user` and `perms` of an anonymous visitor, the same on every
     /// request: converted for templates once.
-    anonymous: std::sync::OnceLock<(tera::Value, tera::Value)>,
+    anonymous: std::sync::OnceLock<Arc<(tera::Value, tera::Value)>>,
     /// Whose `X-Forwarded-For` tells the client's address.
     trusted_proxies: TrustedProxies,
 }
@@ -299,16 +299,16 @@ impl Auth {
     /// `is_authenticated`; `perms.<app>.<codename>`, true or false, for each
     /// permission the installed apps declare (and true for any other the
     /// user has), so that a template may test one for an anonymous visitor.
-    pub(crate) async fn template_values(&self) -> Result<(tera::Value, tera::Value)> {
+    pub(crate) async fn template_values(&self) -> Result<Arc<(tera::Value, tera::Value)>> {
         let anonymous = self.user_quietly().await?.is_none();
         if anonymous && let Some(values) = self.config.anonymous.get() {
             return Ok(values.clone());
         }
         let (user, perms) = self.json_template_values().await?;
-        let values = (
+        let values = Arc::new((
             tera::Value::from_serializable(&user),
             tera::Value::from_serializable(&perms),
-        );
+        ));
         if anonymous {
             let _ = self.config.anonymous.set(values.clone());
         }
