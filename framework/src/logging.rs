@@ -89,7 +89,8 @@ impl std::fmt::Display for AccessMessage<'_> {
             _ => "HTTP/?",
         };
         // Milliseconds with one decimal, rounded half up.
-        let tenths = u64::try_from((self.elapsed.as_nanos() + 50_000) / 100_000).unwrap_or(u64::MAX);
+        let tenths =
+            u64::try_from((self.elapsed.as_nanos() + 50_000) / 100_000).unwrap_or(u64::MAX);
         let mut digits = Digits::default();
         f.write_str("\"")?;
         f.write_str(self.method.as_str())?;
@@ -475,7 +476,9 @@ mod tests {
         // The formatter's own, for the current time: the same shape.
         let mut theirs = String::new();
         tracing_subscriber::fmt::time::SystemTime
-            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut theirs))
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(
+                &mut theirs,
+            ))
             .unwrap();
         let mut ours = String::new();
         push_timestamp(&mut ours, std::time::SystemTime::now());
@@ -503,8 +506,14 @@ mod tests {
             message(302, ms(1_234)),
             "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 302 1.2ms"
         );
-        assert_eq!(message(200, ms(0)), "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 200 0.0ms");
-        assert_eq!(message(500, ms(96)), "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 500 0.1ms");
+        assert_eq!(
+            message(200, ms(0)),
+            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 200 0.0ms"
+        );
+        assert_eq!(
+            message(500, ms(96)),
+            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 500 0.1ms"
+        );
         assert_eq!(
             message(404, ms(12_345_678)),
             "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 404 12345.7ms"

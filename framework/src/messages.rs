@@ -36,7 +36,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{FromRequestParts, Request};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
@@ -353,13 +353,13 @@ pub(crate) struct Kept {
 pub(crate) fn process_request(
     config: &Arc<MessagesConfig>,
     request: &mut Request,
-) -> Result<Kept, Response> {
+) -> Result<Kept, Error> {
     let cookies = crate::middleware::request_cookies(request.headers(), COOKIE_NAME);
     let storage = match &**config {
         MessagesConfig::Session => {
             let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
-                return Err(needs_session().into_response());
+                return Err(needs_session());
             };
             Storage::Session(session)
         }

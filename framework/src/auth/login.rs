@@ -367,14 +367,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 }
 
 /// The `auth` middleware on the way in: the request's [`Auth`], which loads
-/// the user from the session when a view or a template first asks.
-pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -> Result<(), Response> {
+/// the user from the session when a view or a template first asks. `Some`
+/// is the answer when it cannot.
+pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -> Option<Response> {
     let Some(session) = request.extensions().get::<Session>().cloned() else {
         // Built only after "session" (checked at start).
-        return Err(needs_session().into_response());
+        return Some(needs_session().into_response());
     };
     let Some(app) = request.extensions().get::<Arc<AppState>>().cloned() else {
-        return Err(
+        return Some(
             Error::other("the auth middleware ran outside a Nuages Application").into_response(),
         );
     };
@@ -386,7 +387,7 @@ pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -
         loaded: Arc::default(),
         client,
     });
-    Ok(())
+    None
 }
 
 /// Extractor: the user of the request, `None` for an anonymous visitor.

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::Next;
 use super::csrf::{self, CsrfConfig};
@@ -66,11 +66,14 @@ impl Builtin {
 
     /// The request step: the request to pass on, or the response that
     /// ends the way in; and what the response step will need.
-    async fn process_request(&self, mut request: Request) -> (Result<Request, Response>, Option<Pending>) {
+    async fn process_request(
+        &self,
+        mut request: Request,
+    ) -> (Result<Request, Response>, Option<Pending>) {
         let answered = match self {
             Builtin::Security(config) => security::process_request(config, &request),
             Builtin::Common(app) => super::common::process_request(app, &request),
-            Builtin::Auth(config) => login::process_request(config, &mut request).err(),
+            Builtin::Auth(config) => login::process_request(config, &mut request),
             Builtin::Session(config) => {
                 let pending = session::process_request(config, &mut request).await;
                 return (Ok(request), Some(Pending::Session(pending)));
@@ -82,7 +85,7 @@ impl Builtin {
             Builtin::Messages(config) => {
                 return match messages::process_request(config, &mut request) {
                     Ok(pending) => (Ok(request), Some(Pending::Messages(pending))),
-                    Err(response) => (Err(response), None),
+                    Err(error) => (Err(error.into_response()), None),
                 };
             }
         };

@@ -62,9 +62,7 @@ impl RequestPath {
         if let Some(refused) = super::limits::oversized(&request, limit) {
             return refused;
         }
-        self.builtins
-            .run(self.with_body_limit(request), next)
-            .await
+        self.builtins.run(self.with_body_limit(request), next).await
     }
 
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
