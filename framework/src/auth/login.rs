@@ -160,23 +160,31 @@ impl Auth {
         if let Some(known) = self.cached() {
             return Ok(known);
         }
-        let user = self.load().await?;
+        let user = match self.session_user_id() {
+            // Boxed: the query's future is large, and an anonymous visitor,
+            // who needs none, would carry its size in every request's future.
+            Some(id) => Box::pin(self.load(id)).await?,
+            None => None,
+        };
         self.remember(user.clone());
         Ok(user)
     }
 
-    async fn load(&self) -> Result<Option<User>> {
-        let Some(id) = self
-            .session
+    /// The id of the user the session is logged in as, if any.
+    fn session_user_id(&self) -> Option<i64> {
+        self.session
             .peek_value(AUTH_USER_KEY)
             .and_then(|v| match v {
                 Value::String(text) => text.parse::<i64>().ok(),
                 Value::Number(number) => number.as_i64(),
                 _ => None,
             })
-        else {
-            return Ok(None);
-        };
+    }
+
+    /// The user `id` of the session, if it still exists, is active and
+    /// has the password the session was logged in with; else the session
+    /// is flushed.
+    async fn load(&self, id: i64) -> Result<Option<User>> {
         let found = User::get(&self.pool().await?, id).await?;
         let stored_hash = self
             .session
@@ -304,7 +312,9 @@ impl Auth {
         if anonymous && let Some(values) = self.config.anonymous.get() {
             return Ok(values.clone());
         }
-        let (user, perms) = self.json_template_values().await?;
+        // Boxed: its queries are a large future, which an anonymous
+        // visitor's request (whose values are kept) would otherwise carry.
+        let (user, perms) = Box::pin(self.json_template_values()).await?;
         let values = Arc::new((
             tera::Value::from_serializable(&user),
             tera::Value::from_serializable(&perms),

@@ -772,7 +772,8 @@ pub(crate) async fn process_request(
         Err(failure) => Err(reject(&request, failure)),
         Ok(()) => {
             let known = from_cookie.as_deref().map_err(Clone::clone);
-            check_token(config, request, known).await
+            // Boxed: reading a form is a large future, for unsafe requests only.
+            Box::pin(check_token(config, request, known)).await
         }
     };
     (checked, pending)

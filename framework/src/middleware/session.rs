@@ -286,8 +286,10 @@ impl SessionConfig {
                 None => Session::new(),
             };
         }
+        // Boxed: the store's future is large, and every request's future
+        // would carry its size (and be copied with it), even without a cookie.
         for key in cookies {
-            if let Some(values) = self.store.load(key).await {
+            if let Some(values) = Box::pin(self.store.load(key)).await {
                 return Session::from_state(SessionState {
                     values,
                     key: Some(key.clone()),
@@ -463,7 +465,8 @@ pub(crate) async fn process_response(pending: Pending, response: &mut Response) 
         }
     };
     let cookie = match config.store.is_server_side() {
-        true => config.save(outcome).await,
+        // Boxed for the same reason as the store's `load`.
+        true => Box::pin(config.save(outcome)).await,
         false => config.signed_cookie(&outcome, now),
     };
     if let Some(cookie) = cookie {

@@ -146,7 +146,21 @@ impl ErrorPageRequest {
             wants_html,
             summary,
         } = self;
-        error_page(state, method, uri.path(), wants_html, summary, response).await
+        let status = response.status();
+        if !(status.is_client_error() || status.is_server_error()) {
+            return response;
+        }
+        // Boxed: an error page's future is large, and every request's
+        // future would carry its size.
+        Box::pin(error_page(
+            state,
+            method,
+            uri.path(),
+            wants_html,
+            summary,
+            response,
+        ))
+        .await
     }
 }
 
