@@ -265,16 +265,18 @@ fn mail_admins_in_background(
 }
 
 fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorReport) {
-    let causes = report.chain.join(": caused by: ");
+    // Joined only when the event is enabled (the macros evaluate their
+    // arguments then): a 404 is logged at debug, off by default.
+    let causes = || report.chain.join(": caused by: ");
     if status.is_server_error() {
-        tracing::error!(target: "nuages::request", %method, path, status = status.as_u16(), "{causes}");
+        tracing::error!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
     } else {
-        tracing::debug!(target: "nuages::request", %method, path, status = status.as_u16(), "{causes}");
+        tracing::debug!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
     }
 }
 
 fn production_page(state: &AppState, status: StatusCode) -> String {
-    let template = format!("{}.html", status.as_u16());
+    let template = [status.as_str(), ".html"].concat();
     if state.templates.contains(&template) {
         let context = crate::context! { "status_code" => &status.as_u16() };
         match state.templates.render(&template, &context) {
