@@ -476,10 +476,16 @@ fn hello(
             ));
         }
     }
-    report
-        .memory
-        .push(("/hello/", servers[0].rss_mib(), servers[2].rss_mib()));
+    record_memory(report, "/hello/", &servers[0], &servers[2]);
     Ok(())
+}
+
+/// The memory of the Nuages and bare axum servers of `page`, after the load.
+fn record_memory(report: &mut Report, page: &'static str, nuages: &Server, axum: &Server) {
+    report.memory.push((page, nuages.rss_mib(), axum.rss_mib()));
+    report
+        .private_memory
+        .push((page, nuages.rss_anon_mib(), axum.rss_anon_mib()));
 }
 
 fn polls(
@@ -561,9 +567,7 @@ fn polls(
             &results[0][2],
         ));
     }
-    report
-        .memory
-        .push(("/polls/", servers[0].rss_mib(), servers[2].rss_mib()));
+    record_memory(report, "/polls/", &servers[0], &servers[2]);
     Ok(())
 }
 

@@ -90,8 +90,20 @@ impl Server {
 
     /// Resident memory (VmRSS) in MiB.
     pub fn rss_mib(&self) -> Option<f64> {
+        self.status_mib("VmRSS:")
+    }
+
+    /// The private part of the resident memory (RssAnon: heap, stacks),
+    /// without the pages of the executable and libraries (RssFile), which
+    /// are shared and can be dropped and read again.
+    pub fn rss_anon_mib(&self) -> Option<f64> {
+        self.status_mib("RssAnon:")
+    }
+
+    /// A size line of `/proc/PID/status`, in MiB.
+    fn status_mib(&self, field: &str) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }

@@ -117,6 +117,8 @@ pub struct Report {
     pub pages: Vec<PageRow>,
     /// (what, Nuages MiB, axum MiB).
     pub memory: Vec<(&'static str, Option<f64>, Option<f64>)>,
+    /// The private part of it (RssAnon), by page: Nuages, bare axum.
+    pub private_memory: Vec<(&'static str, Option<f64>, Option<f64>)>,
     pub startup: Option<(Duration, Duration)>,
     pub statics: Vec<StaticRow>,
     pub listing: Option<Duration>,
@@ -151,6 +153,7 @@ impl Report {
             rounds,
             pages: Vec::new(),
             memory: Vec::new(),
+            private_memory: Vec::new(),
             startup: None,
             statics: Vec::new(),
             listing: None,
@@ -209,6 +212,14 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "| memory (VmRSS) after the load, {what} servers | {} | {} |",
+                    mib(*nuages),
+                    mib(*axum)
+                );
+            }
+            for (what, nuages, axum) in &self.private_memory {
+                let _ = writeln!(
+                    out,
+                    "| of which private (RssAnon), {what} servers | {} | {} |",
                     mib(*nuages),
                     mib(*axum)
                 );
@@ -470,6 +481,9 @@ impl Report {
                 "ratio_cpu_other_over_nuages": r.cpu_ratio,
             })).collect::<Vec<_>>(),
             "memory_rss_mib": self.memory.iter().map(|(what, n, a)| json!({
+                "servers": what, "nuages": n, "axum": a,
+            })).collect::<Vec<_>>(),
+            "memory_rss_anon_mib": self.private_memory.iter().map(|(what, n, a)| json!({
                 "servers": what, "nuages": n, "axum": a,
             })).collect::<Vec<_>>(),
             "startup_seconds": self.startup.map(|(n, a)| json!({"nuages": secs(n), "axum": secs(a)})),
