@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use nuages::middleware::session::Session;
 use nuages::prelude::*;
 use nuages::test::Client;
 use nuages::{Application, Problem, Project};
@@ -45,6 +46,26 @@ async fn stamp(request: Request, next: Next) -> Response {
     response
 }
 
+/// What it saw: the session and the messages in the request (put there by
+/// the built-ins before it), the session cookie on the response (set by
+/// the session's response step, which runs after it when it is inside).
+async fn peek(request: Request, next: Next) -> Response {
+    let session = request.extensions().get::<Session>().is_some();
+    let messages = request.extensions().get::<Messages>().is_some();
+    let mut response = next.run(request).await;
+    let cookie = response.headers().contains_key(http::header::SET_COOKIE);
+    let seen = format!("session={session} messages={messages} cookie={cookie}");
+    response
+        .headers_mut()
+        .insert("x-peek", http::HeaderValue::from_str(&seen).unwrap());
+    response
+}
+
+async fn remember(session: Session) -> Result<&'static str> {
+    session.insert("visited", true)?;
+    Ok("remembered")
+}
+
 async fn greet(site: Config<MySite>, api: Data<ApiClient>) -> String {
     format!("{} x{} via {}", site.greeting, site.page_size, api.base)
 }
@@ -65,12 +86,14 @@ fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("greet/", greet, "greet")
         .path("shout/", shouted, "shout")
+        .path("remember/", remember, "remember")
 }
 
 fn project(dir: &Path) -> Project {
     Project::new("extsite", dir)
         .urls(urlpatterns)
         .middleware("stamp", stamp)
+        .middleware("peek", peek)
         .settings_section::<MySite>("mysite")
         .state(ApiClient {
             base: "https://api.example".into(),
@@ -140,6 +163,51 @@ async fn a_registered_middleware_runs_where_the_setting_places_it() {
     // Not listed, not run.
     let site = Site::new("middleware = [\"security\", \"common\"]\n");
     assert_eq!(site.client().get("/greet/").await.header("x-stamp"), None);
+}
+
+/// The built-ins run as one level between a project's own middleware, and
+/// the order is still the setting's, both ways: a project's middleware
+/// sees what the built-ins before it put in the request and what those
+/// after it (inside) did to the response, and not the others.
+#[tokio::test]
+async fn a_registered_middleware_between_built_ins_sees_them_in_the_settings_order() {
+    for (middleware, seen) in [
+        (
+            r#"["session", "peek", "messages"]"#,
+            "session=true messages=false cookie=false",
+        ),
+        (
+            r#"["peek", "session", "messages"]"#,
+            "session=false messages=false cookie=true",
+        ),
+        (
+            r#"["session", "messages", "peek"]"#,
+            "session=true messages=true cookie=false",
+        ),
+        (
+            r#"["session", "common", "csrf", "messages", "peek", "xframe"]"#,
+            "session=true messages=true cookie=false",
+        ),
+    ] {
+        let site = Site::new(&format!("middleware = {middleware}\n"));
+        let page = site.client().get("/remember/").await;
+        assert_eq!(page.status, 200, "{middleware}");
+        assert_eq!(page.header("x-peek"), Some(seen), "{middleware}");
+        assert!(
+            page.header("set-cookie")
+                .is_some_and(|c| c.starts_with("sessionid=")),
+            "{middleware}"
+        );
+    }
+    // `common`'s redirect answers before what is inside it runs.
+    let site = Site::new("middleware = [\"common\", \"peek\"]\n");
+    let page = site.client().get("/greet").await;
+    assert_eq!(page.status, 301);
+    assert_eq!(page.header("x-peek"), None);
+    let site = Site::new("middleware = [\"peek\", \"common\"]\n");
+    let page = site.client().get("/greet").await;
+    assert_eq!(page.status, 301);
+    assert!(page.header("x-peek").is_some());
 }
 
 #[test]
