@@ -130,8 +130,6 @@ pub(crate) struct Engine {
 /// What a template names of the request (see [`Engine::names`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Names {
-    /// `csrf_input`, `csrf_token` or `render_form`: it may show the token.
-    pub(crate) csrf_token: bool,
     /// `user` or `perms`: it depends on the session.
     pub(crate) user: bool,
     /// `messages`: it shows them, and uses them up.
@@ -215,9 +213,6 @@ impl Engine {
         let files = template_files(&self.dirs).unwrap_or_default();
         let named = |variable: &str| template_names_variable(&files, name, variable);
         let names = Names {
-            csrf_token: ["csrf_input", "csrf_token", "render_form"]
-                .into_iter()
-                .any(named),
             user: named("user") || named("perms"),
             messages: named("messages"),
         };
@@ -497,12 +492,58 @@ fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: Stat
     });
 }
 
+/// The token for `csrf_token()`, `csrf_input()` and `render_form()`: the
+/// context's own (`csrf_token`), else the request's, made now if it was not
+/// yet (Django's `get_token` at its `{% csrf_token %}` tag): a page whose
+/// template names the token only in a branch it does not take (the logout
+/// form of a logged-in visitor) makes no secret and sets no cookie.
 fn csrf_token(state: &State) -> tera::TeraResult<String> {
-    state.get::<String>(CSRF_TOKEN_KEY)?.ok_or_else(|| {
-        tera::Error::message(
+    if let Some(token) = state.get::<String>(CSRF_TOKEN_KEY)? {
+        return Ok(token);
+    }
+    match RequestCsrf::token() {
+        Some(token) => token.map_err(|error| tera::Error::message(error.to_string())),
+        None => Err(tera::Error::message(
             "csrf_token()/csrf_input() need the \"csrf\" middleware and a template rendered through the Templates extractor",
-        )
-    })
+        )),
+    }
+}
+
+/// The CSRF state of the request whose template this thread is rendering.
+///
+/// Tera's functions are registered once per engine and get nothing of a
+/// render but its context, which holds only data; a rendering is one
+/// synchronous call on one thread, so the request's state is set here for
+/// its length (and put back after, whatever happens), for the token
+/// functions to make the token only when they are called.
+struct RequestCsrf;
+
+thread_local! {
+    static RENDERING_FOR: std::cell::RefCell<Option<CsrfState>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl RequestCsrf {
+    /// Run `render` with `csrf` as the request's CSRF state.
+    fn during<R>(csrf: Option<&CsrfState>, render: impl FnOnce() -> R) -> R {
+        /// Puts the previous state back, on return or unwind.
+        struct Restore(Option<CsrfState>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                RENDERING_FOR.with_borrow_mut(|current| *current = previous);
+            }
+        }
+        let previous =
+            RENDERING_FOR.with_borrow_mut(|current| std::mem::replace(current, csrf.cloned()));
+        let _restore = Restore(previous);
+        render()
+    }
+
+    /// The token of the request being rendered, if it has CSRF protection.
+    fn token() -> Option<Result<String, crate::middleware::csrf::RandomError>> {
+        RENDERING_FOR.with_borrow(|current| current.as_ref().map(CsrfState::token))
+    }
 }
 
 fn value_text(value: &Value) -> String {
@@ -552,9 +593,6 @@ impl Templates {
         let names = self.engine.names(name);
         if let Some(csrf) = &self.csrf {
             csrf.mark_rendered();
-            if !context.contains_key(CSRF_TOKEN_KEY) && names.csrf_token {
-                context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
-            }
         }
         if let Some(auth) = &self.auth
             && names.user
@@ -571,33 +609,24 @@ impl Templates {
             };
             context.insert_value("messages", shown);
         }
-        match self.engine.render(name, &context) {
-            // The token and the user are found by reading the template's
-            // tags; one used from where that reading cannot see (a macro's
-            // own file) still gets them, on a second render.
-            Err(TemplateError::Render { .. }) if self.lacks_request_values(&context) => {
-                if let Some(csrf) = &self.csrf
-                    && !context.contains_key(CSRF_TOKEN_KEY)
-                {
-                    context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
-                }
-                if let Some(auth) = &self.auth
-                    && !context.contains_key("user")
-                {
+        let render = |context: &Context| {
+            RequestCsrf::during(self.csrf.as_ref(), || self.engine.render(name, context))
+        };
+        match render(&context) {
+            // The user is found by reading the template's tags; one used
+            // from where that reading cannot see (a macro's own file) still
+            // gets it, on a second render.
+            Err(TemplateError::Render { .. })
+                if self.auth_values.is_some() && !context.contains_key("user") =>
+            {
+                if let Some(auth) = &self.auth {
                     auth.mark_session_accessed();
-                    self.insert_auth_values(&mut context);
                 }
-                Ok(self.engine.render(name, &context)?)
+                self.insert_auth_values(&mut context);
+                Ok(render(&context)?)
             }
             rendered => Ok(rendered?),
         }
-    }
-
-    /// Whether `context` lacks the CSRF token or the user that this
-    /// request could give it.
-    fn lacks_request_values(&self, context: &Context) -> bool {
-        (self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY))
-            || (self.auth_values.is_some() && !context.contains_key("user"))
     }
 
     /// `user` and `perms`, where the view's context has not set them.

@@ -35,6 +35,16 @@ async fn inherited_form(templates: Templates) -> Result<Html<String>> {
     templates.render("child.html", context! {})
 }
 
+/// A form only for those who ask for it (`?form=1`), as a logout form only
+/// for a logged-in visitor.
+async fn maybe_form(
+    templates: Templates,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Html<String>> {
+    let show = query.contains_key("form");
+    templates.render("maybe.html", context! { "show" => &show })
+}
+
 async fn submit(Form(form): Form<HashMap<String, String>>) -> String {
     format!("got {}", form.get("name").cloned().unwrap_or_default())
 }
@@ -103,6 +113,7 @@ fn urlpatterns() -> UrlConf {
         .path("token/", token, "token")
         .path("plain/", plain_page, "plain")
         .path("inherited/", inherited_form, "inherited")
+        .path("maybe/", maybe_form, "maybe")
         // Tried in order, as Django: the literal pattern first.
         .path("hooks/admin/", post(hook_admin), "hook-admin")
         .path("hooks/<slug:name>/", csrf_exempt(post(hook)), "hook")
@@ -139,6 +150,11 @@ impl Site {
         .unwrap();
         let templates = dir.path().join("templates");
         std::fs::write(templates.join("plain.html"), "<p>Hello {{ name }}</p>").unwrap();
+        std::fs::write(
+            templates.join("maybe.html"),
+            "<p>Hi</p>{% if show %}<form method=\"post\">{{ csrf_input() }}</form>{% endif %}",
+        )
+        .unwrap();
         std::fs::write(
             templates.join("base_form.html"),
             "<form method=\"post\">{{ csrf_input() }}{% block fields %}{% endblock %}</form>",
@@ -1088,4 +1104,37 @@ async fn a_template_without_the_token_sets_no_csrf_cookie() {
     // With the cookie held, a plain page still sets nothing.
     let again = client.get("/plain/").await;
     assert_eq!(set_cookie_for(&again, "csrftoken"), None);
+}
+
+/// The token is made when the template calls for it, not because its text
+/// names it: a branch not taken makes no secret and sets no cookie.
+#[tokio::test]
+async fn a_token_in_a_branch_not_taken_sets_no_csrf_cookie() {
+    let site = Site::new("debug = false\n");
+    let client = site.client();
+    let without = client.get("/maybe/").await;
+    assert_eq!(without.status, 200);
+    assert_eq!(without.text(), "<p>Hi</p>");
+    assert_eq!(set_cookie_for(&without, "csrftoken"), None);
+    assert!(client.csrf_token().is_none());
+    let with = client.get("/maybe/?form=1").await;
+    assert_eq!(with.status, 200);
+    assert!(set_cookie_for(&with, "csrftoken").is_some());
+    let token = form_token(&with.text());
+    let r = client
+        .request(Method::POST, "/form/")
+        .form(&[("name", "y"), ("csrfmiddlewaretoken", &token)])
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A forged token is still refused.
+    let r = client
+        .request(Method::POST, "/form/")
+        .form(&[
+            ("name", "y"),
+            ("csrfmiddlewaretoken", "x".repeat(64).as_str()),
+        ])
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
 }
