@@ -547,6 +547,8 @@ pub enum ReverseError {
 pub struct Resolver {
     routes: Vec<Route>,
     tree: Node,
+    /// The routes of each name, in order: what `reverse` tries.
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 /// One level of the segment tree. Every route below a node has an index of
@@ -645,6 +647,12 @@ impl Node {
 impl Resolver {
     fn push(&mut self, route: Route) {
         self.tree.insert(&route.segments, self.routes.len());
+        if let Some(name) = &route.name {
+            self.by_name
+                .entry(name.clone())
+                .or_default()
+                .push(self.routes.len());
+        }
         self.routes.push(route);
     }
 
@@ -670,20 +678,15 @@ impl Resolver {
 
     /// The path of the route named `name`, with `args` by parameter name.
     pub fn reverse(&self, name: &str, args: &[(&str, &str)]) -> Result<String, ReverseError> {
-        let candidates: Vec<&Route> = self
-            .routes
-            .iter()
-            .filter(|r| r.name.as_deref() == Some(name))
-            .collect();
-        if candidates.is_empty() {
+        let Some(candidates) = self.by_name.get(name) else {
             let names = self.routes.iter().filter_map(|r| r.name.as_deref());
             return Err(ReverseError::UnknownName {
                 name: name.to_string(),
                 suggestion: crate::conf::closest_name(name, names).map(str::to_string),
             });
-        }
+        };
         let mut last_error = None;
-        for route in candidates {
+        for route in candidates.iter().map(|&index| &self.routes[index]) {
             match reverse_route(route, name, args) {
                 Ok(path) => return Ok(path),
                 Err(error) => last_error = Some(error),
@@ -721,11 +724,10 @@ impl Resolver {
 }
 
 fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<String, ReverseError> {
-    let mut expected: Vec<&str> = route.params().collect();
-    let mut given: Vec<&str> = args.iter().map(|(k, _)| *k).collect();
-    expected.sort_unstable();
-    given.sort_unstable();
-    if expected != given {
+    // A route's parameters have distinct names (the pattern parser refuses
+    // a repeated one): the same names are as many and each given.
+    let given_once = |param: &str| args.iter().filter(|(k, _)| *k == param).count() == 1;
+    if route.params().count() != args.len() || !route.params().all(given_once) {
         return Err(ReverseError::WrongArguments {
             name: name.to_string(),
             expected: route.params().collect::<Vec<_>>().join(", "),
@@ -737,10 +739,12 @@ fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<Str
         });
     }
     let mut path = String::from("/");
-    let mut parts = Vec::with_capacity(route.segments.len());
-    for segment in &route.segments {
+    for (index, segment) in route.segments.iter().enumerate() {
+        if index > 0 {
+            path.push('/');
+        }
         match segment {
-            Segment::Literal(text) => parts.push(text.clone()),
+            Segment::Literal(text) => path.push_str(text),
             Segment::Param {
                 name: param,
                 converter,
@@ -763,11 +767,10 @@ fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<Str
                 } else {
                     SEGMENT
                 };
-                parts.push(utf8_percent_encode(value, set).to_string());
+                path.extend(utf8_percent_encode(value, set));
             }
         }
     }
-    path.push_str(&parts.join("/"));
     Ok(path)
 }
 
