@@ -547,9 +547,12 @@ impl RequestCsrf {
 }
 
 fn value_text(value: &Value) -> String {
-    match value.as_str() {
-        Some(text) => text.to_string(),
-        None => value.to_string(),
+    // Strings and integers (ids, the common arguments of `url()`) without
+    // the general display of a value.
+    match (value.as_str(), value.as_i64()) {
+        (Some(text), _) => text.to_string(),
+        (None, Some(number)) => number.to_string(),
+        (None, None) => value.to_string(),
     }
 }
 
