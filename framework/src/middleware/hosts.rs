@@ -412,9 +412,21 @@ pub(crate) fn validate(
 /// host is malformed or not allowed with 400 and a warning naming the host;
 /// else the validated host goes into the request's extensions and the
 /// answer is `None`.
-pub(crate) fn admit(request: &mut Request, settings: &Settings) -> Option<Response> {
+pub(crate) fn admit(
+    request: &mut Request,
+    settings: &Settings,
+    accepted: &AcceptedHosts,
+) -> Option<Response> {
+    let header = AcceptedHosts::plain_header(request, settings);
+    if let Some(host) = header.and_then(|header| accepted.find(header)) {
+        request.extensions_mut().insert(host);
+        return None;
+    }
     match validate(request, settings) {
         Ok(host) => {
+            if header.is_some() {
+                accepted.remember(&host);
+            }
             request.extensions_mut().insert(host);
             None
         }
@@ -428,9 +440,121 @@ pub(crate) fn admit(request: &mut Request, settings: &Settings) -> Option<Respon
     }
 }
 
+/// The first hosts the check accepted, by the exact `Host` header that
+/// named them: a request that names its host only by that one header
+/// (not in its target, no `X-Forwarded-Host` in use) is accepted again
+/// without parsing it again, since the answer depends on those bytes and
+/// the settings alone. Only accepted hosts are kept, and only the first
+/// few (a site is served under a handful of names): nothing a client sends
+/// can grow it or push a host out.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptedHosts([std::sync::OnceLock<RequestHost>; 4]);
+
+impl AcceptedHosts {
+    /// The request's one `Host` header, when it alone names the host.
+    fn plain_header<'r>(
+        request: &'r Request,
+        settings: &Settings,
+    ) -> Option<&'r http::HeaderValue> {
+        let headers = request.headers();
+        if request.uri().authority().is_some()
+            || (settings.use_x_forwarded_host && headers.contains_key("x-forwarded-host"))
+        {
+            return None;
+        }
+        let mut hosts = headers.get_all(HOST).iter();
+        let header = hosts.next()?;
+        hosts.next().is_none().then_some(header)
+    }
+
+    fn find(&self, header: &http::HeaderValue) -> Option<RequestHost> {
+        self.0
+            .iter()
+            .map_while(std::sync::OnceLock::get)
+            .find(|host| host.host.as_bytes() == header.as_bytes())
+            .cloned()
+    }
+
+    fn remember(&self, host: &RequestHost) {
+        for slot in &self.0 {
+            match slot.get() {
+                Some(kept) if kept == host => return,
+                Some(_) => continue,
+                None => {
+                    if slot.set(host.clone()).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host accepted once is accepted again with the same answer; a
+    /// refused one is refused every time; a host named otherwise (in the
+    /// target, twice) is checked in full; only a few are kept.
+    #[test]
+    fn accepted_hosts_are_remembered_by_their_exact_header() {
+        let settings = Settings {
+            allowed_hosts: vec![".example.com".into()],
+            ..Settings::default()
+        };
+        let accepted = AcceptedHosts::default();
+        let admit_host = |host: &str| {
+            let mut request = http::Request::builder()
+                .uri("/")
+                .header(HOST, host)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let refused = admit(&mut request, &settings, &accepted);
+            (
+                refused.map(|r| r.status()),
+                request.extensions().get::<RequestHost>().cloned(),
+            )
+        };
+        let (refused, first) = admit_host("WWW.Example.com:8000");
+        assert_eq!(refused, None);
+        let first = first.unwrap();
+        assert_eq!(first.parsed.domain, "www.example.com");
+        assert_eq!(admit_host("WWW.Example.com:8000").1, Some(first.clone()));
+        // Another spelling is checked on its own.
+        let other = admit_host("www.example.com").1.unwrap();
+        assert_eq!(other.host, "www.example.com");
+        assert_eq!(other.parsed.port, None);
+        for _ in 0..2 {
+            assert_eq!(admit_host("evil.org").0, Some(StatusCode::BAD_REQUEST));
+        }
+        for n in 0..10 {
+            let host = format!("h{n}.example.com");
+            assert_eq!(admit_host(&host).1.unwrap().host, host);
+        }
+        assert!(accepted.0.iter().all(|slot| slot.get().is_some()));
+        assert!(
+            accepted
+                .0
+                .iter()
+                .all(|slot| !slot.get().unwrap().host.contains("evil"))
+        );
+        // Two Host headers: refused, whatever is kept.
+        let mut request = http::Request::builder()
+            .uri("/")
+            .header(HOST, "WWW.Example.com:8000")
+            .header(HOST, "evil.org")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(admit(&mut request, &settings, &accepted).is_some());
+        // A target naming another host than the header: refused.
+        let mut request = http::Request::builder()
+            .uri("http://evil.org/")
+            .header(HOST, "WWW.Example.com:8000")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(admit(&mut request, &settings, &accepted).is_some());
+    }
 
     /// (host header, allowed_hosts, accepted?)
     const CASES: &[(&str, &[&str], bool)] = &[

@@ -37,6 +37,7 @@ pub(crate) struct RequestPath {
     body_limit: DefaultBodyLimit,
     /// The outermost built-in middleware of the `middleware` setting.
     builtins: Builtins,
+    accepted_hosts: super::hosts::AcceptedHosts,
 }
 
 impl RequestPath {
@@ -45,6 +46,7 @@ impl RequestPath {
     pub(crate) fn new(state: &Arc<AppState>, builtins: Builtins) -> Result<RequestPath> {
         Ok(RequestPath {
             builtins,
+            accepted_hosts: Default::default(),
             headers: ResponseHeaders::new(state)?,
             body_limit: DefaultBodyLimit::max(state.settings.data_upload_max_memory_size),
             state: state.clone(),
@@ -55,7 +57,9 @@ impl RequestPath {
     /// settings' middleware (the outermost built-ins in this future) and the
     /// view.
     async fn inside(&self, mut request: Request, next: Next) -> Response {
-        if let Some(refused) = super::hosts::admit(&mut request, &self.state.settings) {
+        if let Some(refused) =
+            super::hosts::admit(&mut request, &self.state.settings, &self.accepted_hosts)
+        {
             return refused;
         }
         let limit = self.state.settings.data_upload_max_memory_size;
