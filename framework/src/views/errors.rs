@@ -47,9 +47,26 @@ fn plain_page(status: StatusCode) -> String {
 /// fresh project in debug, else 404.
 pub(crate) async fn not_found(request: Request) -> Response {
     let path = request.uri().path();
+    let state = request.extensions().get::<Arc<AppState>>();
+    if let Some(state) = state
+        && !state.settings.debug
+    {
+        // The page the error-page layer would make of the error below,
+        // made at once: in production it shows nothing of the error.
+        tracing::debug!(target: "nuages::request", method = %request.method(), path, status = 404, "no URL pattern matches {path}");
+        let page = production_page(state, StatusCode::NOT_FOUND);
+        return (
+            StatusCode::NOT_FOUND,
+            [(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page,
+        )
+            .into_response();
+    }
     if path == "/"
-        && let Some(state) = request.extensions().get::<Arc<AppState>>()
-        && state.settings.debug
+        && let Some(state) = state
     {
         return crate::views::welcome::page(&state.project).into_response();
     }
