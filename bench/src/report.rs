@@ -208,21 +208,19 @@ impl Report {
                 v.map(|v| format!("{v:.1} MiB"))
                     .unwrap_or_else(|| "-".into())
             };
-            for (what, nuages, axum) in &self.memory {
-                let _ = writeln!(
-                    out,
-                    "| memory (VmRSS) after the load, {what} servers | {} | {} |",
-                    mib(*nuages),
-                    mib(*axum)
-                );
-            }
-            for (what, nuages, axum) in &self.private_memory {
-                let _ = writeln!(
-                    out,
-                    "| of which private (RssAnon), {what} servers | {} | {} |",
-                    mib(*nuages),
-                    mib(*axum)
-                );
+            let rows = [
+                ("memory (VmRSS) after the load", &self.memory),
+                ("of which private (RssAnon)", &self.private_memory),
+            ];
+            for (measure, figures) in rows {
+                for (what, nuages, axum) in figures {
+                    let _ = writeln!(
+                        out,
+                        "| {measure}, {what} servers | {} | {} |",
+                        mib(*nuages),
+                        mib(*axum)
+                    );
+                }
             }
             if let Some((nuages, axum)) = self.startup {
                 let _ = writeln!(

@@ -501,23 +501,17 @@ mod tests {
             }
             .to_string()
         };
-        let ms = std::time::Duration::from_micros;
-        assert_eq!(
-            message(302, ms(1_234)),
-            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 302 1.2ms"
-        );
-        assert_eq!(
-            message(200, ms(0)),
-            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 200 0.0ms"
-        );
-        assert_eq!(
-            message(500, ms(96)),
-            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 500 0.1ms"
-        );
-        assert_eq!(
-            message(404, ms(12_345_678)),
-            "\"POST /polls/1/vote/?next=%2F HTTP/1.1\" 404 12345.7ms"
-        );
+        for (status, micros, end) in [
+            (302, 1_234, "302 1.2ms"),
+            (200, 0, "200 0.0ms"),
+            (500, 96, "500 0.1ms"),
+            (404, 12_345_678, "404 12345.7ms"),
+        ] {
+            assert_eq!(
+                message(status, std::time::Duration::from_micros(micros)),
+                format!("\"POST /polls/1/vote/?next=%2F HTTP/1.1\" {end}")
+            );
+        }
     }
 
     #[test]
