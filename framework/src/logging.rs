@@ -150,15 +150,13 @@ fn push_timestamp(line: &mut String, now: std::time::SystemTime) {
     let seconds = since_epoch.as_secs();
     SECOND.with_borrow_mut(|(cached, text)| {
         if *cached != seconds {
-            let Some(time) = i64::try_from(seconds)
+            *text = match i64::try_from(seconds)
                 .ok()
                 .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-            else {
-                text.clear();
-                text.push_str("<unknown time>");
-                return;
+            {
+                Some(time) => time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                None => "<unknown time>".to_string(),
             };
-            *text = time.format("%Y-%m-%dT%H:%M:%S").to_string();
             *cached = seconds;
         }
         line.push_str(text);
@@ -269,6 +267,10 @@ impl<S: tracing::Subscriber, L: tracing_subscriber::Layer<S>> WithFilterFmt<S> f
 /// The name of the request-line events, which [`AccessLine`] writes.
 const ACCESS_EVENT: &str = "nuages.access";
 
+/// The size up to which a `write` to a pipe is never split (POSIX's minimum
+/// `PIPE_BUF`, Linux's value).
+const PIPE_BUF: usize = 4096;
+
 /// Where an [`AccessLine`] writes.
 enum Destination {
     /// Through the standard library's stderr (and its lock).
@@ -321,7 +323,12 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AccessLine {
             // between requests, and it is gone to the OS before the response.
             let _ = match &self.destination {
                 Destination::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-                Destination::StderrFile(file) => (&**file).write_all(line.as_bytes()),
+                // A pipe keeps a write of up to 4 KiB whole; a longer line
+                // (a long URL) takes the lock the other stderr writers take.
+                Destination::StderrFile(file) if line.len() <= PIPE_BUF => {
+                    (&**file).write_all(line.as_bytes())
+                }
+                Destination::StderrFile(_) => std::io::stderr().lock().write_all(line.as_bytes()),
                 Destination::File(file) => (&**file).write_all(line.as_bytes()),
             };
         });

@@ -132,6 +132,8 @@ pub(crate) struct Engine {
 pub(crate) struct Names {
     /// `user` or `perms`: it depends on the session.
     pub(crate) user: bool,
+    /// `csrf_token`, the variable (or the function, which reads it first).
+    pub(crate) csrf_token: bool,
     /// `messages`: it shows them, and uses them up.
     pub(crate) messages: bool,
 }
@@ -214,6 +216,7 @@ impl Engine {
         let named = |variable: &str| template_names_variable(&files, name, variable);
         let names = Names {
             user: named("user") || named("perms"),
+            csrf_token: named("csrf_token"),
             messages: named("messages"),
         };
         self.names
@@ -601,7 +604,16 @@ impl Templates {
             && names.user
         {
             auth.mark_session_accessed();
-            self.insert_auth_values(&mut context);
+        }
+        self.insert_auth_values(&mut context);
+        // `{{ csrf_token }}`, the variable (Django's way into JavaScript):
+        // in the context when the template names it; the functions make the
+        // token only when called.
+        if let Some(csrf) = &self.csrf
+            && names.csrf_token
+            && !context.contains_key(CSRF_TOKEN_KEY)
+        {
+            context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
         }
         if let Some(messages) = &self.messages
             && !context.contains_key("messages")
@@ -616,23 +628,23 @@ impl Templates {
             RequestCsrf::during(self.csrf.as_ref(), || self.engine.render(name, context))
         };
         match render(&context) {
-            // The user is found by reading the template's tags; one used
+            // The variable is found by reading the template's tags; one used
             // from where that reading cannot see (a macro's own file) still
             // gets it, on a second render.
             Err(TemplateError::Render { .. })
-                if self.auth_values.is_some() && !context.contains_key("user") =>
+                if self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY) =>
             {
-                if let Some(auth) = &self.auth {
-                    auth.mark_session_accessed();
+                if let Some(csrf) = &self.csrf {
+                    context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
                 }
-                self.insert_auth_values(&mut context);
                 Ok(render(&context)?)
             }
             rendered => Ok(rendered?),
         }
     }
 
-    /// `user` and `perms`, where the view's context has not set them.
+    /// `user` and `perms`, where the view's context has not set them (the
+    /// values are shared, not copied).
     fn insert_auth_values(&self, context: &mut Context) {
         if let Some(values) = &self.auth_values {
             let (user, perms) = &**values;

@@ -146,6 +146,40 @@ fn assert_no_leak(text: &str, site: &Site) {
     assert!(!text.contains("polls/<int"), "a URL pattern leaked: {text}");
 }
 
+/// A HEAD request gets the GET answer's status and headers and no body,
+/// whatever made the answer: a view, the 404 page, a view's error page,
+/// `common`'s redirect, a refused host.
+#[tokio::test]
+async fn head_requests_get_no_body_from_any_part_of_the_path() {
+    for debug in ["debug = false\n", "debug = true\n"] {
+        let client = Site::new(debug).client();
+        for path in ["/home/", "/nowhere/", "/missing/", "/broken/", "/home"] {
+            let get = client.get(path).await;
+            let head = client.request(http::Method::HEAD, path).send().await;
+            assert_eq!(head.status, get.status, "{debug}{path}");
+            assert!(head.body.is_empty(), "{debug}{path}: {:?}", head.text());
+            assert_eq!(
+                head.header("content-type"),
+                get.header("content-type"),
+                "{debug}{path}"
+            );
+            // The length of what GET would send (the debug pages name the
+            // method, one letter longer).
+            let length: usize = head.header("content-length").unwrap().parse().unwrap();
+            if debug == "debug = false\n" {
+                assert_eq!(length, get.body.len(), "{debug}{path}");
+            }
+        }
+        let refused = client
+            .request(http::Method::HEAD, "/home/")
+            .header("host", "evil.example")
+            .send()
+            .await;
+        assert_eq!(refused.status, 400);
+        assert!(refused.body.is_empty());
+    }
+}
+
 #[tokio::test]
 async fn routes_answer_with_typed_parameters() {
     let site = Site::new("debug = true\n");

@@ -35,6 +35,11 @@ async fn inherited_form(templates: Templates) -> Result<Html<String>> {
     templates.render("child.html", context! {})
 }
 
+/// The token as a variable, Django's way into JavaScript.
+async fn script_page(templates: Templates) -> Result<Html<String>> {
+    templates.render("script.html", context! {})
+}
+
 /// A form only for those who ask for it (`?form=1`), as a logout form only
 /// for a logged-in visitor.
 async fn maybe_form(
@@ -114,6 +119,7 @@ fn urlpatterns() -> UrlConf {
         .path("plain/", plain_page, "plain")
         .path("inherited/", inherited_form, "inherited")
         .path("maybe/", maybe_form, "maybe")
+        .path("script/", script_page, "script")
         // Tried in order, as Django: the literal pattern first.
         .path("hooks/admin/", post(hook_admin), "hook-admin")
         .path("hooks/<slug:name>/", csrf_exempt(post(hook)), "hook")
@@ -150,6 +156,11 @@ impl Site {
         .unwrap();
         let templates = dir.path().join("templates");
         std::fs::write(templates.join("plain.html"), "<p>Hello {{ name }}</p>").unwrap();
+        std::fs::write(
+            templates.join("script.html"),
+            "<script>const token = \"{{ csrf_token }}\";</script>",
+        )
+        .unwrap();
         std::fs::write(
             templates.join("maybe.html"),
             "<p>Hi</p>{% if show %}<form method=\"post\">{{ csrf_input() }}</form>{% endif %}",
@@ -1124,6 +1135,22 @@ async fn a_token_in_a_branch_not_taken_sets_no_csrf_cookie() {
     let r = client
         .request(Method::POST, "/form/")
         .form(&[("name", "y"), ("csrfmiddlewaretoken", &token)])
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The variable `{{ csrf_token }}` holds a token that posts too.
+    let script = Site::new("debug = false\n").client();
+    let page = script.get("/script/").await;
+    assert!(set_cookie_for(&page, "csrftoken").is_some());
+    let text = page.text();
+    let token = text
+        .split('"')
+        .nth(1)
+        .filter(|t| t.len() == 64)
+        .unwrap_or_else(|| panic!("{text}"));
+    let r = script
+        .request(Method::POST, "/form/")
+        .form(&[("name", "z"), ("csrfmiddlewaretoken", token)])
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -86,6 +86,7 @@ pub(crate) async fn middleware(
     next: Next,
 ) -> Response {
     let state = &path.state;
+    let head = request.method() == http::Method::HEAD;
     request.extensions_mut().insert(state.clone());
     let line = RequestLine::start(&request);
     let secure = path
@@ -105,7 +106,26 @@ pub(crate) async fn middleware(
         headers.add_to(&mut response, secure);
     }
     line.finish(response.status());
+    if head {
+        response = without_body(response);
+    }
     response
+}
+
+/// The answer to a HEAD request: the headers of the GET answer, its
+/// `Content-Length` when the body's size is known, and no body, whatever
+/// made the response (a route's own router does this for its views; the
+/// error pages, redirects and refusals are made outside it).
+fn without_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(size) = http_body::Body::size_hint(&body).exact()
+        && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+    {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(size));
+    }
+    Response::from_parts(parts, axum::body::Body::empty())
 }
 
 /// A service that answers with its request: what a layer did to it.
