@@ -12,8 +12,9 @@
 //! [`CsrfToken`].
 //!
 //! As Django's `get_token`, the secret and the token are made lazily: a
-//! request whose template never names them and whose view does not take
-//! [`CsrfToken`] costs no random draw and gets no cookie. A response sets
+//! request whose template never calls `csrf_input()` or `render_form()`
+//! nor names `csrf_token`, and whose view does not take [`CsrfToken`],
+//! costs no random draw and gets no cookie. A response sets
 //! the cookie when the request had no valid one and the token was asked
 //! for, or when the request was refused with 403 (so that reloading the
 //! form and posting again works).
