@@ -178,6 +178,23 @@ impl GeneratedProject {
 
 /// A port free on loopback right now.
 pub fn free_port() -> u16 {
+    // Below the kernel's ephemeral range (32768–60999 by default): a port
+    // the kernel hands out for ":0" is also the kind outgoing connections
+    // (to PostgreSQL, Redis, the servers) take as their local port, so it
+    // could be gone by the time a server binds it; down here only another
+    // listener can take it. Each call of a test binary tries its own
+    // sequence, from an offset of the process id.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let offset = std::process::id().wrapping_mul(7_919);
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (FIRST + offset.wrapping_add(n.wrapping_mul(97)) % COUNT) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
