@@ -5,12 +5,22 @@
 //! sees it, target `nuages::request`), but the subscriber [`init`] installs
 //! writes it with [`AccessLine`], a layer that formats just that line, in
 //! the format of the general-purpose formatter (`2026-01-31T12:00:00.123456Z
-//!  INFO "GET / HTTP/1.1" 200 1.2ms`), into a reused buffer, and writes it
-//! with one `write` per line and per destination, unbuffered, as that
-//! formatter does. So a line is on its way to the file or the terminal
-//! before the response is sent: nothing is lost on a clean shutdown or a
-//! panic, and a crash (even `SIGKILL`) loses only the lines of the requests
-//! still in flight, which were not answered either.
+//!  INFO "GET / HTTP/1.1" 200 1.2ms`), into a reused buffer.
+//!
+//! How the lines reach the file or the terminal: on the runtime of the
+//! management commands (`serve`, `runserver`), each worker thread gathers
+//! its request lines and writes them with one `write` when it has nothing
+//! left to do (tokio's park hook, which also runs when the runtime stops),
+//! before any other event it logs, and whenever 4 KiB are waiting. A quiet
+//! server writes each line as its response goes out; a busy one writes a
+//! few dozen at a time instead of paying a system call per request. So
+//! nothing is lost on a clean shutdown (`SIGTERM`, Ctrl-C) or when a view
+//! panics; a crash of the process (`SIGKILL`, an abort) loses the lines of
+//! requests answered in its last moments, at most 4 KiB per worker. On any
+//! other thread (an application served by another runtime, a test client)
+//! each line is written as soon as it is made, as the general-purpose
+//! formatter writes its events. A write is always whole lines, at most
+//! 4 KiB, which the system never interleaves with another writer's.
 
 use std::cell::RefCell;
 use std::fs::OpenOptions;
@@ -217,11 +227,13 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         }
         None => (None, None),
     };
+    // The request-line layers inside the formatters: each sees an event
+    // first, and writes its waiting lines before the formatter writes it.
     let _ = tracing_subscriber::registry()
-        .with(stderr)
         .with(stderr_access)
-        .with(file_layer)
         .with(file_access)
+        .with(stderr)
+        .with(file_layer)
         .try_init();
     Ok(())
 }
@@ -314,25 +326,131 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AccessLine {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let meta = event.metadata();
         if meta.name() != ACCESS_EVENT {
+            // Another event, about to be written by the general-purpose
+            // formatter (a layer outside this one): the request lines
+            // before it go first.
+            if let Some(file) = self.destination.file() {
+                let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(Some(file)));
+            }
             return;
         }
         LINE.with_borrow_mut(|line| {
             line.clear();
             self.format(line, *meta.level(), meta.target(), event);
-            // One write, as the formatter does: a line is never split
-            // between requests, and it is gone to the OS before the response.
-            let _ = match &self.destination {
-                Destination::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-                // A pipe keeps a write of up to 4 KiB whole; a longer line
-                // (a long URL) takes the lock the other stderr writers take.
-                Destination::StderrFile(file) if line.len() <= PIPE_BUF => {
-                    (&**file).write_all(line.as_bytes())
-                }
-                Destination::StderrFile(_) => std::io::stderr().lock().write_all(line.as_bytes()),
-                Destination::File(file) => (&**file).write_all(line.as_bytes()),
-            };
+            self.destination.write_line(line.as_bytes());
         });
     }
+}
+
+impl Destination {
+    /// Write one request line: into this thread's batch when it keeps one,
+    /// else at once, with one `write` (a line is never split).
+    fn write_line(&self, line: &[u8]) {
+        let file = match self {
+            // A pipe keeps a write of up to 4 KiB whole; a longer line
+            // (a long URL) takes the lock the other stderr writers take.
+            Destination::StderrFile(file) | Destination::File(file) if line.len() <= PIPE_BUF => {
+                file
+            }
+            Destination::File(file) => {
+                write_out(file, line);
+                return;
+            }
+            Destination::Stderr | Destination::StderrFile(_) => {
+                flush_batches();
+                let _ = std::io::stderr().lock().write_all(line);
+                return;
+            }
+        };
+        let batched = BATCHES
+            .try_with(|batches| batches.borrow_mut().add(file, line))
+            .unwrap_or(false);
+        if !batched {
+            write_out(file, line);
+        }
+    }
+
+    /// The file this destination writes to, when it has one of its own.
+    fn file(&self) -> Option<&Arc<std::fs::File>> {
+        match self {
+            Destination::StderrFile(file) | Destination::File(file) => Some(file),
+            Destination::Stderr => None,
+        }
+    }
+}
+
+fn write_out(file: &std::fs::File, bytes: &[u8]) {
+    let _ = (&*file).write_all(bytes);
+}
+
+/// A thread's request lines not yet written, one batch per destination.
+#[derive(Default)]
+struct Batches {
+    /// Set on the first call of [`flush_request_lines`]: this thread is a
+    /// worker that calls it whenever it goes idle.
+    enabled: bool,
+    pending: Vec<(Arc<std::fs::File>, Vec<u8>)>,
+}
+
+impl Batches {
+    /// Add `line` to the batch for `file`, writing the batch first when the
+    /// line would take it past 4 KiB; `false` when this thread keeps none.
+    fn add(&mut self, file: &Arc<std::fs::File>, line: &[u8]) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let index = match self.pending.iter().position(|(f, _)| Arc::ptr_eq(f, file)) {
+            Some(index) => index,
+            None => {
+                self.pending
+                    .push((file.clone(), Vec::with_capacity(PIPE_BUF)));
+                self.pending.len() - 1
+            }
+        };
+        let (file, batch) = &mut self.pending[index];
+        if batch.len() + line.len() > PIPE_BUF {
+            write_out(file, batch);
+            batch.clear();
+        }
+        batch.extend_from_slice(line);
+        true
+    }
+
+    /// Write the batch for `file` (every batch when `None`).
+    fn flush(&mut self, only: Option<&Arc<std::fs::File>>) {
+        for (file, batch) in &mut self.pending {
+            if !batch.is_empty() && only.is_none_or(|only| Arc::ptr_eq(only, file)) {
+                write_out(file, batch);
+                batch.clear();
+            }
+        }
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        self.flush(None);
+    }
+}
+
+thread_local! {
+    static BATCHES: RefCell<Batches> = RefCell::new(Batches::default());
+}
+
+fn flush_batches() {
+    let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(None));
+}
+
+/// Write the request lines this thread has gathered, and gather its next
+/// ones until the next call. For the command runtime's park and stop hooks:
+/// a worker that calls it each time it goes idle never keeps a line longer
+/// than the work it is busy with.
+pub(crate) fn flush_request_lines() {
+    let _ = BATCHES.try_with(|batches| {
+        let mut batches = batches.borrow_mut();
+        batches.enabled = true;
+        batches.flush(None);
+    });
 }
 
 impl AccessLine {
@@ -461,6 +579,84 @@ mod tests {
             first.ends_with(" INFO nuages::request: \"GET /x?y=1 HTTP/1.1\" 200 1.2ms"),
             "{first}"
         );
+    }
+
+    /// A worker (a thread that called `flush_request_lines`) keeps its
+    /// request lines until it calls it again, logs another event, gathers
+    /// 4 KiB, or ends; every write is whole lines, in order.
+    #[test]
+    fn a_worker_writes_its_request_lines_when_idle_in_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.log");
+        let file = Arc::new(open_log_file(&path).unwrap());
+        fn lines(path: &Path) -> String {
+            std::fs::read_to_string(path).unwrap()
+        }
+        fn access(n: usize) {
+            tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "\"GET /{n}/ HTTP/1.1\" 200 0.1ms");
+        }
+        // As `init` layers them: the formatter outside, for other events.
+        fn subscriber(file: &Arc<std::fs::File>) -> impl Subscriber + Send + Sync {
+            let not_access =
+                tracing_subscriber::filter::filter_fn(|meta| meta.name() != ACCESS_EVENT);
+            tracing_subscriber::registry()
+                .with(AccessLine {
+                    destination: Destination::File(file.clone()),
+                    ansi: false,
+                    with_target: true,
+                })
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(file.clone())
+                        .with_ansi(false)
+                        .with_filter_fmt(not_access),
+                )
+        }
+        // Any other thread writes each line at once.
+        tracing::subscriber::with_default(subscriber(&file), || access(0));
+        assert_eq!(lines(&path).lines().count(), 1);
+        let worker = {
+            let (file, path) = (file.clone(), path.clone());
+            std::thread::spawn(move || {
+                tracing::subscriber::with_default(subscriber(&file), || {
+                    flush_request_lines();
+                    access(1);
+                    access(2);
+                    assert_eq!(lines(&path).lines().count(), 1, "written before idle");
+                    tracing::warn!(target: "nuages::server", "something else");
+                    let text = lines(&path);
+                    assert_eq!(text.lines().count(), 4, "kept past another event");
+                    assert!(
+                        text.lines().nth(3).unwrap().ends_with("something else"),
+                        "{text}"
+                    );
+                    access(3);
+                    flush_request_lines();
+                    assert_eq!(lines(&path).lines().count(), 5, "kept past idle");
+                    for n in 4..200 {
+                        access(n);
+                        let text = lines(&path);
+                        assert!(text.ends_with('\n'), "a line cut: {text:?}");
+                    }
+                    let waiting = 201 - lines(&path).lines().count();
+                    assert!(
+                        (1..=4096 / 40).contains(&waiting),
+                        "{waiting} lines waiting"
+                    );
+                    access(200);
+                });
+            })
+        };
+        // Joined: the thread has ended, its thread-locals dropped.
+        worker.join().unwrap();
+        // The thread's end wrote the rest.
+        let text = lines(&path);
+        let numbers: Vec<usize> = text
+            .lines()
+            .filter(|line| line.contains("GET"))
+            .map(|line| line.split('/').nth(1).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..=200).collect::<Vec<_>>());
     }
 
     /// The timestamp as the general-purpose formatter writes it.

@@ -612,11 +612,23 @@ fn sigterm_under_load_answers_every_request_sent_before_it_and_refuses_new_conne
     })
     .expect("serve exits");
     assert!(status.success(), "{status:?}: {}", server.output());
-    assert!(
-        server.output().contains("Shut down cleanly."),
-        "{}",
-        server.output()
-    );
+    let log = server.output();
+    assert!(log.contains("Shut down cleanly."), "{log}");
+    // Every request answered has its line in the log: the workers wrote
+    // the lines they had gathered before the process exited.
+    for path in ["/", "/slow/"] {
+        let answered = exchanges
+            .iter()
+            .filter(|e| e.path == path && e.answered.is_ok())
+            .count();
+        let logged = log
+            .matches(&format!("\"GET {path} HTTP/1.1\" 200 "))
+            .count();
+        assert!(
+            logged >= answered,
+            "{answered} requests for {path} answered, {logged} logged"
+        );
+    }
 }
 
 #[test]

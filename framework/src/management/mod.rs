@@ -193,6 +193,10 @@ impl CommandContext {
         self.runtime
             .get_or_init(|| {
                 tokio::runtime::Builder::new_multi_thread()
+                    // Request lines are written when a worker goes idle
+                    // (see `logging`).
+                    .on_thread_park(crate::logging::flush_request_lines)
+                    .on_thread_stop(crate::logging::flush_request_lines)
                     .enable_all()
                     .build()
                     .expect("a tokio runtime")
