@@ -125,6 +125,9 @@ pub(crate) struct Engine {
     /// imports, names. Read on every render without allocating; forgotten
     /// when the templates reload.
     names: RwLock<std::collections::HashMap<String, Names>>,
+    /// `messages` for a template that does not show them: an empty list,
+    /// shared rather than made per render.
+    no_messages: Value,
 }
 
 /// What a template names of the request (see [`Engine::names`]).
@@ -169,6 +172,7 @@ impl Engine {
             loaded: RwLock::new(Arc::new(tera)),
             fingerprint: Mutex::new(fingerprint),
             names: RwLock::default(),
+            no_messages: Value::from_serializable(&[] as &[u8; 0]),
         })
     }
 
@@ -620,7 +624,7 @@ impl Templates {
         {
             let shown = match names.messages {
                 true => messages.take_for_template(),
-                false => Value::from_serializable(&[] as &[u8; 0]),
+                false => self.engine.no_messages.clone(),
             };
             context.insert_value("messages", shown);
         }

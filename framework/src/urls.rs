@@ -607,7 +607,9 @@ impl Node {
     }
 
     /// The smallest index of a route matching `parts`, if below `best`.
-    fn find(&self, parts: &[&str], best: &mut Option<usize>) {
+    /// The best route for the segments of `rest` (`None`: no segment left;
+    /// `Some("")`: one empty segment, as after a trailing slash).
+    fn find(&self, rest: Option<&str>, best: &mut Option<usize>) {
         if best.is_some_and(|best| self.first >= best) {
             return;
         }
@@ -616,21 +618,23 @@ impl Node {
                 *best = Some(index);
             }
         };
-        let Some((part, tail)) = parts.split_first() else {
+        let Some(rest) = rest else {
             if let Some(index) = self.end {
                 offer(index);
             }
             return;
         };
-        if let Some(index) = self.rest {
-            let rest = parts.join("/");
-            if Converter::Path
-                .accepts(&percent_encoding::percent_decode_str(&rest).decode_utf8_lossy())
-            {
-                offer(index);
-            }
+        if let Some(index) = self.rest
+            && Converter::Path
+                .accepts(&percent_encoding::percent_decode_str(rest).decode_utf8_lossy())
+        {
+            offer(index);
         }
-        if let Some(child) = self.literals.get(*part) {
+        let (part, tail) = match rest.split_once('/') {
+            Some((part, tail)) => (part, Some(tail)),
+            None => (rest, None),
+        };
+        if let Some(child) = self.literals.get(part) {
             child.find(tail, best);
         }
         if !self.params.is_empty() {
@@ -666,13 +670,9 @@ impl Resolver {
     /// later `<slug:s>/` take it.
     pub fn resolve(&self, path: &str) -> Option<&Route> {
         let path = path.strip_prefix('/')?;
-        let parts: Vec<&str> = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').collect()
-        };
         let mut best = None;
-        self.tree.find(&parts, &mut best);
+        self.tree
+            .find((!path.is_empty()).then_some(path), &mut best);
         best.map(|index| &self.routes[index])
     }
 

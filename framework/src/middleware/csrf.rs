@@ -567,7 +567,7 @@ fn header_text<'r>(request: &'r Request, name: &http::HeaderName) -> Option<&'r 
 fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<(), CsrfFailure> {
     let host = request
         .extensions()
-        .get::<RequestHost>()
+        .get::<Arc<RequestHost>>()
         .map(|h| h.host.to_ascii_lowercase());
     let mut trusted_origin = false;
     if let Some(origin) = request.headers().get(ORIGIN) {

@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::response::Response;
@@ -263,8 +264,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         parts
             .extensions
-            .get::<RequestHost>()
-            .cloned()
+            .get::<Arc<RequestHost>>()
+            .map(|host| RequestHost::clone(host))
             .ok_or_else(|| {
                 Error::Config(
                     Problem::new("this request did not go through the allowed-hosts check")
@@ -424,6 +425,7 @@ pub(crate) fn admit(
     }
     match validate(request, settings) {
         Ok(host) => {
+            let host = Arc::new(host);
             if header.is_some() {
                 accepted.remember(&host);
             }
@@ -448,7 +450,7 @@ pub(crate) fn admit(
 /// few (a site is served under a handful of names): nothing a client sends
 /// can grow it or push a host out.
 #[derive(Debug, Default)]
-pub(crate) struct AcceptedHosts([std::sync::OnceLock<RequestHost>; 4]);
+pub(crate) struct AcceptedHosts([std::sync::OnceLock<Arc<RequestHost>>; 4]);
 
 impl AcceptedHosts {
     /// The request's one `Host` header, when it alone names the host.
@@ -467,7 +469,7 @@ impl AcceptedHosts {
         hosts.next().is_none().then_some(header)
     }
 
-    fn find(&self, header: &http::HeaderValue) -> Option<RequestHost> {
+    fn find(&self, header: &http::HeaderValue) -> Option<Arc<RequestHost>> {
         self.0
             .iter()
             .map_while(std::sync::OnceLock::get)
@@ -475,7 +477,7 @@ impl AcceptedHosts {
             .cloned()
     }
 
-    fn remember(&self, host: &RequestHost) {
+    fn remember(&self, host: &Arc<RequestHost>) {
         for slot in &self.0 {
             match slot.get() {
                 Some(kept) if kept == host => return,
@@ -513,7 +515,10 @@ mod tests {
             let refused = admit(&mut request, &settings, &accepted);
             (
                 refused.map(|r| r.status()),
-                request.extensions().get::<RequestHost>().cloned(),
+                request
+                    .extensions()
+                    .get::<Arc<RequestHost>>()
+                    .map(|host| RequestHost::clone(host)),
             )
         };
         let (refused, first) = admit_host("WWW.Example.com:8000");
