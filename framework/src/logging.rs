@@ -33,7 +33,6 @@ use axum::extract::Request;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -190,46 +189,46 @@ pub fn level_for(settings: &Settings, verbosity: Option<u8>) -> &'static str {
 /// folder is created). Does nothing if one is already installed.
 pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
     let level = level_for(settings, verbosity);
-    let filter = || {
-        EnvFilter::try_from_env("NUAGES_LOG").unwrap_or_else(|_| {
-            EnvFilter::new(format!("{level},sqlx=warn,tower_http=warn,hyper=warn"))
-        })
-    };
     // The general-purpose formatter writes every event but the request
-    // lines, which `AccessLine` writes in the same format.
-    let not_access = || tracing_subscriber::filter::filter_fn(|meta| meta.name() != ACCESS_EVENT);
+    // lines, which `AccessLine` writes in the same format. One filter for
+    // all the layers, so that every layer wants what the filter lets
+    // through and tracing decides once per call site, not per event.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .with_filter_fmt(filter().and(not_access()));
+    let stderr = WithoutRequestLines(
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .with_target(false),
+    );
     let stderr_access = AccessLine {
         destination: Destination::stderr(),
         ansi,
         with_target: false,
-    }
-    .with_filter_fmt(filter());
+    };
     let (file_layer, file_access) = match &settings.log_file {
         Some(path) => {
             let file = Arc::new(open_log_file(path)?);
-            let layer = tracing_subscriber::fmt::layer()
-                .with_writer(file.clone())
-                .with_ansi(false)
-                .with_filter_fmt(filter().and(not_access()));
+            let layer = WithoutRequestLines(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(file.clone())
+                    .with_ansi(false),
+            );
             let access = AccessLine {
                 destination: Destination::File(file),
                 ansi: false,
                 with_target: true,
-            }
-            .with_filter_fmt(filter());
+            };
             (Some(layer), Some(access))
         }
         None => (None, None),
     };
     // The request-line layers inside the formatters: each sees an event
     // first, and writes its waiting lines before the formatter writes it.
+    // (No environment variable of its own: a `NUAGES_*` variable that names
+    // no setting is refused by the settings' loader.)
+    let filter = EnvFilter::new(format!("{level},sqlx=warn,tower_http=warn,hyper=warn"));
     let _ = tracing_subscriber::registry()
+        .with(filter)
         .with(stderr_access)
         .with(file_access)
         .with(stderr)
@@ -261,20 +260,72 @@ pub fn open_log_file(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| fail("open the file", e))
 }
 
-/// `.with_filter(filter)` under a name that reads well above.
-trait WithFilterFmt<S>: tracing_subscriber::Layer<S> + Sized
-where
-    S: tracing::Subscriber,
+/// A layer that sees every event but the request lines: the
+/// general-purpose formatter, beside [`AccessLine`]. (A per-layer filter
+/// would do the same, but makes tracing ask every filter about every
+/// event, since the layers then want different events.)
+struct WithoutRequestLines<L>(L);
+
+impl<S: Subscriber, L: tracing_subscriber::Layer<S>> tracing_subscriber::Layer<S>
+    for WithoutRequestLines<L>
 {
-    fn with_filter_fmt<F: tracing_subscriber::layer::Filter<S>>(
-        self,
-        filter: F,
-    ) -> tracing_subscriber::filter::Filtered<Self, F, S> {
-        tracing_subscriber::Layer::with_filter(self, filter)
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
+    }
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        self.0.register_callsite(metadata)
+    }
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.0.enabled(metadata, ctx)
+    }
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_new_span(attrs, id, ctx);
+    }
+    fn on_record(
+        &self,
+        span: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_record(span, values, ctx);
+    }
+    fn on_follows_from(
+        &self,
+        span: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_follows_from(span, follows, ctx);
+    }
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().name() != ACCESS_EVENT {
+            self.0.on_event(event, ctx);
+        }
+    }
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        self.0.on_enter(id, ctx);
+    }
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        self.0.on_exit(id, ctx);
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        self.0.on_close(id, ctx);
+    }
+    fn on_id_change(&self, old: &tracing::span::Id, new: &tracing::span::Id, ctx: Context<'_, S>) {
+        self.0.on_id_change(old, new, ctx);
     }
 }
-
-impl<S: tracing::Subscriber, L: tracing_subscriber::Layer<S>> WithFilterFmt<S> for L {}
 
 /// The name of the request-line events, which [`AccessLine`] writes.
 const ACCESS_EVENT: &str = "nuages.access";
@@ -597,20 +648,17 @@ mod tests {
         }
         // As `init` layers them: the formatter outside, for other events.
         fn subscriber(file: &Arc<std::fs::File>) -> impl Subscriber + Send + Sync {
-            let not_access =
-                tracing_subscriber::filter::filter_fn(|meta| meta.name() != ACCESS_EVENT);
             tracing_subscriber::registry()
                 .with(AccessLine {
                     destination: Destination::File(file.clone()),
                     ansi: false,
                     with_target: true,
                 })
-                .with(
+                .with(WithoutRequestLines(
                     tracing_subscriber::fmt::layer()
                         .with_writer(file.clone())
-                        .with_ansi(false)
-                        .with_filter_fmt(not_access),
-                )
+                        .with_ansi(false),
+                ))
         }
         // Any other thread writes each line at once.
         tracing::subscriber::with_default(subscriber(&file), || access(0));

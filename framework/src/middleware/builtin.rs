@@ -64,32 +64,27 @@ impl Builtin {
         }))
     }
 
-    /// The request step: the request to pass on, or the response that
-    /// ends the way in; and what the response step will need.
-    async fn process_request(
-        &self,
-        mut request: Request,
-    ) -> (Result<Request, Response>, Option<Pending>) {
-        let answered = match self {
-            Builtin::Security(config) => security::process_request(config, &request),
-            Builtin::Common(app) => super::common::process_request(app, &request),
-            Builtin::Auth(config) => login::process_request(config, &mut request),
+    /// The request step: the response that ends the way in, if any (the
+    /// request is then not to be used), and what the response step will
+    /// need. The request is worked on in place, not moved from step to step.
+    async fn process_request(&self, request: &mut Request) -> (Option<Response>, Option<Pending>) {
+        match self {
+            Builtin::Security(config) => (security::process_request(config, request), None),
+            Builtin::Common(app) => (super::common::process_request(app, request), None),
+            Builtin::Auth(config) => (login::process_request(config, request), None),
             Builtin::Session(config) => {
-                let pending = session::process_request(config, &mut request).await;
-                return (Ok(request), Some(Pending::Session(pending)));
+                let pending = session::process_request(config, request).await;
+                (None, Some(Pending::Session(pending)))
             }
             Builtin::Csrf(config) => {
-                let (request, pending) = csrf::process_request(config, request).await;
-                return (request, Some(Pending::Csrf(pending)));
+                let (refused, pending) = csrf::process_request(config, request).await;
+                (refused, Some(Pending::Csrf(pending)))
             }
-            Builtin::Messages(config) => {
-                return match messages::process_request(config, &mut request) {
-                    Ok(pending) => (Ok(request), Some(Pending::Messages(pending))),
-                    Err(error) => (Err(error.into_response()), None),
-                };
-            }
-        };
-        (answered.map_or(Ok(request), Err), None)
+            Builtin::Messages(config) => match messages::process_request(config, request) {
+                Ok(pending) => (None, Some(Pending::Messages(pending))),
+                Err(error) => (Some(error.into_response()), None),
+            },
+        }
     }
 }
 
@@ -120,21 +115,23 @@ impl Builtins {
 
     /// Run the request steps, then `next` unless one of them answered,
     /// then the response steps of those that ran, innermost first.
-    pub(crate) async fn run(&self, request: Request, next: Next) -> Response {
+    pub(crate) async fn run(&self, mut request: Request, next: Next) -> Response {
         if self.0.is_empty() {
             return next.run(request).await;
         }
         let mut pending = Vec::with_capacity(self.0.len());
-        let mut passed = Ok(request);
+        let mut answered = None;
         for builtin in &self.0 {
-            let Ok(request) = passed else { break };
-            let (outcome, kept) = builtin.process_request(request).await;
+            let (response, kept) = builtin.process_request(&mut request).await;
             pending.extend(kept);
-            passed = outcome;
+            if response.is_some() {
+                answered = response;
+                break;
+            }
         }
-        let mut response = match passed {
-            Ok(request) => next.run(request).await,
-            Err(response) => response,
+        let mut response = match answered {
+            None => next.run(request).await,
+            Some(response) => response,
         };
         for step in pending.into_iter().rev() {
             step.process_response(&mut response).await;

@@ -755,9 +755,9 @@ pub(crate) struct Pending {
 /// extensions, and an unsafe request checked (`Err` is its 403).
 pub(crate) async fn process_request(
     config: &Arc<CsrfConfig>,
-    mut request: Request,
-) -> (Result<Request, Response>, Pending) {
-    let from_cookie = cookie_secret(&request);
+    request: &mut Request,
+) -> (Option<Response>, Pending) {
+    let from_cookie = cookie_secret(request);
     let state = CsrfState::with_cookie(from_cookie.as_ref().ok().cloned());
     request.extensions_mut().insert(state.clone());
     let pending = Pending {
@@ -765,19 +765,27 @@ pub(crate) async fn process_request(
         without_cookie: from_cookie.is_err(),
         state,
     };
-    if !is_unsafe(request.method()) || config.is_exempt(&request) {
-        return (Ok(request), pending);
+    if !is_unsafe(request.method()) || config.is_exempt(request) {
+        return (None, pending);
     }
-    let secure = is_secure(&request, &config.app.settings);
-    let checked = match check_origin(config, &request, secure) {
-        Err(failure) => Err(reject(&request, failure)),
+    let secure = is_secure(request, &config.app.settings);
+    let refused = match check_origin(config, request, secure) {
+        Err(failure) => Some(reject(request, failure)),
         Ok(()) => {
             let known = from_cookie.as_deref().map_err(Clone::clone);
-            // Boxed: reading a form is a large future, for unsafe requests only.
-            Box::pin(check_token(config, request, known)).await
+            // Reading the form takes the request (its body); it is given
+            // back when the token matches. Boxed: a large future, for
+            // unsafe requests only.
+            match Box::pin(check_token(config, std::mem::take(request), known)).await {
+                Ok(checked) => {
+                    *request = checked;
+                    None
+                }
+                Err(refusal) => Some(refusal),
+            }
         }
     };
-    (checked, pending)
+    (refused, pending)
 }
 
 /// The `csrf` middleware on the way out: a new client (or one with a

@@ -91,23 +91,25 @@ pub(crate) async fn drive<C>(
     let mut connection = std::pin::pin!(connection);
     let first_deadline = tokio::time::sleep(header_timeout);
     let mut first_deadline = std::pin::pin!(first_deadline);
-    let mut waiting_for_first = true;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => return ended(result),
-            _ = first_deadline.as_mut(), if waiting_for_first => {
-                if !first_request.load(Ordering::Relaxed) {
-                    tracing::debug!(
-                        target: "nuages::server",
-                        "no request within {}s; closing the connection",
-                        header_timeout.as_secs_f32()
-                    );
-                    return;
-                }
-                waiting_for_first = false;
-            }
-            _ = past(&mut phase, Phase::Serving) => break,
+    // Once a request has come, the deadline is not looked at again (the
+    // connection's task wakes for every request; the timer needs no poll).
+    let no_first_request = std::future::poll_fn(|cx| {
+        if first_request.load(Ordering::Relaxed) {
+            return std::task::Poll::Pending;
         }
+        first_deadline.as_mut().poll(cx)
+    });
+    tokio::select! {
+        result = connection.as_mut() => return ended(result),
+        _ = no_first_request => {
+            tracing::debug!(
+                target: "nuages::server",
+                "no request within {}s; closing the connection",
+                header_timeout.as_secs_f32()
+            );
+            return;
+        }
+        _ = past(&mut phase, Phase::Serving) => {}
     }
     // hyper closes a connection it thinks idle at once, even when the next
     // request already waits in the socket: let it read that request first.
