@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,7 +23,7 @@ use crate::handler::Application;
 
 mod connection;
 
-use connection::{NoticeRequests, Phase};
+use connection::{NoticeRequests, Phase, RoomForExtensions};
 
 /// How long a client may take to send a request's headers, counted from the
 /// accept for a new connection (one that sends nothing included); it also
@@ -234,8 +235,9 @@ pub async fn serve(
     let builder = connection_builder(&options);
     let service = TowerToHyperService::new(application);
     let (phase, _) = watch::channel(Phase::Serving);
+    let room = Arc::new(RoomForExtensions::default());
     let start = |(stream, peer): Accepted| {
-        let (service, first_request) = NoticeRequests::new(service.clone(), peer);
+        let (service, first_request) = NoticeRequests::new(service.clone(), peer, room.clone());
         let fd = stream.as_raw_fd();
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)

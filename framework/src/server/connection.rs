@@ -37,21 +37,60 @@ pub(crate) struct NoticeRequests<S> {
     inner: S,
     seen: Arc<AtomicBool>,
     peer: Option<SocketAddr>,
+    room: Arc<RoomForExtensions>,
 }
 
 impl<S> NoticeRequests<S> {
     /// `inner` for a connection from `peer`, and the flag it sets on the
     /// first request.
-    pub(crate) fn new(inner: S, peer: Option<SocketAddr>) -> (Self, Arc<AtomicBool>) {
+    pub(crate) fn new(
+        inner: S,
+        peer: Option<SocketAddr>,
+        room: Arc<RoomForExtensions>,
+    ) -> (Self, Arc<AtomicBool>) {
         let seen = Arc::new(AtomicBool::new(false));
         (
             NoticeRequests {
                 inner,
                 seen: seen.clone(),
                 peer,
+                room,
             },
             seen,
         )
+    }
+}
+
+/// An empty [`Extensions`](http::Extensions) with room for what the
+/// request path puts in a request (the state, the host, the session, the
+/// user, the CSRF and messages state, the route's parameters…): a request
+/// starts with a copy, and its map is not grown and rehashed three times
+/// on the way.
+pub(crate) struct RoomForExtensions(http::Extensions);
+
+impl Default for RoomForExtensions {
+    fn default() -> Self {
+        #[derive(Clone)]
+        struct Slot<const N: usize>;
+        let mut extensions = http::Extensions::new();
+        macro_rules! make_room {
+            ($($n:literal)*) => {
+                $(extensions.insert(Slot::<$n>);)*
+                $(extensions.remove::<Slot<$n>>();)*
+            };
+        }
+        // A map keeps its room when emptied; 14 values fit in 16 buckets.
+        make_room!(0 1 2 3 4 5 6 7 8 9 10 11 12 13);
+        RoomForExtensions(extensions)
+    }
+}
+
+impl RoomForExtensions {
+    /// The extensions `request` arrived with, moved into a roomy map.
+    fn give<B>(&self, request: &mut http::Request<B>) {
+        let mut extensions = self.0.clone();
+        extensions.extend(std::mem::take(request.extensions_mut()));
+        *request.extensions_mut() = extensions;
     }
 }
 
@@ -65,6 +104,7 @@ where
 
     fn call(&self, mut request: http::Request<B>) -> Self::Future {
         self.seen.store(true, Ordering::Relaxed);
+        self.room.give(&mut request);
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
@@ -150,4 +190,26 @@ fn unread_bytes(fd: RawFd) -> usize {
     // the caller still owns, so it is open.
     let result = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) };
     if result < 0 { 0 } else { count.max(0) as usize }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request given room keeps what it came with and gains nothing else.
+    #[test]
+    fn room_for_extensions_keeps_the_request_s_own() {
+        let room = RoomForExtensions::default();
+        assert!(room.0.is_empty());
+        let mut request = http::Request::new(());
+        request.extensions_mut().insert(7_u32);
+        request.extensions_mut().insert("from the server");
+        room.give(&mut request);
+        assert_eq!(request.extensions().len(), 2);
+        assert_eq!(request.extensions().get::<u32>(), Some(&7));
+        assert_eq!(request.extensions().get::<&str>(), Some(&"from the server"));
+        let mut bare = http::Request::new(());
+        room.give(&mut bare);
+        assert!(bare.extensions().is_empty());
+    }
 }
