@@ -177,16 +177,10 @@ fn build_service(
     let urls = state.urls.clone();
     // The route table: the route of the path, whose own axum router gives
     // the view its path parameters, or the 404 page.
-    let table = Shared::new(move |request: Request<Body>| {
-        let route = match urls.resolve(request.uri().path()) {
-            Some(route) => Ok(route.call(request)),
-            None => Err(request),
-        };
-        async move {
-            match route {
-                Ok(served) => served.await,
-                Err(request) => crate::views::errors::not_found(request).await,
-            }
+    let table = Shared::boxed(move |request: Request<Body>| {
+        match urls.resolve(request.uri().path()) {
+            Some(route) => Box::pin(route.call(request)),
+            None => Box::pin(crate::views::errors::not_found(request)),
         }
     });
     let mut stack = crate::middleware::Stack::default();

@@ -271,20 +271,21 @@ impl Stack {
     }
 }
 
-type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
+pub(crate) type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// One level of a [`Stack`]: its clones share one copy.
 #[derive(Clone)]
 pub(crate) struct Shared(Arc<dyn Fn(Request) -> BoxResponse + Send + Sync>);
 
 impl Shared {
-    /// The service of an async function of the request.
-    pub(crate) fn new<F, Fut>(f: F) -> Shared
+    /// The service of a function that boxes its futures itself: one that
+    /// answers with futures of different types, each boxed alone rather
+    /// than all in one future the size of the largest.
+    pub(crate) fn boxed<F>(f: F) -> Shared
     where
-        F: Fn(Request) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
+        F: Fn(Request) -> BoxResponse + Send + Sync + 'static,
     {
-        Shared(Arc::new(move |request| Box::pin(f(request))))
+        Shared(Arc::new(f))
     }
 
     fn service<S>(service: S) -> Shared
