@@ -35,7 +35,6 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use tower::ServiceExt;
 
 use crate::error::{Error, Problem};
 use crate::extract::Needs;
@@ -144,7 +143,9 @@ impl Route {
 
     /// Serve `request` with this route's view.
     pub(crate) fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
-        let served = self.service.clone().oneshot(request);
+        // axum's router is always ready: called at once, rather than kept
+        // with the request (as `oneshot` keeps them) until the first poll.
+        let served = tower::Service::call(&mut self.service.clone(), request);
         async move {
             match served.await {
                 Ok(response) => response,
