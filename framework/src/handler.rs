@@ -177,12 +177,13 @@ fn build_service(
     let urls = state.urls.clone();
     // The route table: the route of the path, whose own axum router gives
     // the view its path parameters, or the 404 page.
-    let table = Shared::boxed(move |request: Request<Body>| {
-        match urls.resolve(request.uri().path()) {
-            Some(route) => Box::pin(route.call(request)),
-            None => Box::pin(crate::views::errors::not_found(request)),
-        }
-    });
+    let table =
+        Shared::boxed(
+            move |request: Request<Body>| match urls.resolve(request.uri().path()) {
+                Some(route) => Box::pin(route.call(request)),
+                None => Box::pin(crate::views::errors::not_found(request)),
+            },
+        );
     let mut stack = crate::middleware::Stack::default();
     if let Some(files) = StaticHandler::new(serving, settings, &state.apps) {
         stack = stack.layer(axum::middleware::from_fn_with_state(

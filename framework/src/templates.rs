@@ -124,7 +124,7 @@ pub(crate) struct Engine {
     /// By template name: what it, or a template it extends, includes or
     /// imports, names. Read on every render without allocating; forgotten
     /// when the templates reload.
-    names: RwLock<std::collections::HashMap<String, Names>>,
+    names: RwLock<fnv::FnvHashMap<String, Names>>,
     /// `messages` for a template that does not show them: an empty list,
     /// shared rather than made per render.
     no_messages: Value,

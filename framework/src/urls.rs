@@ -23,7 +23,6 @@
 //! assert!(resolver.resolve("/polls/7/vote/").unwrap().view.ends_with("::vote [POST]"));
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -549,7 +548,7 @@ pub struct Resolver {
     routes: Vec<Route>,
     tree: Node,
     /// The routes of each name, in order: what `reverse` tries.
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: fnv::FnvHashMap<String, Vec<usize>>,
 }
 
 /// One level of the segment tree. Every route below a node has an index of
@@ -558,7 +557,8 @@ pub struct Resolver {
 #[derive(Debug, Clone)]
 struct Node {
     first: usize,
-    literals: HashMap<String, Node>,
+    /// By the literal segment (the project's own strings: a fast hash).
+    literals: fnv::FnvHashMap<String, Node>,
     params: Vec<(Converter, Node)>,
     /// Routes whose last segment, a `<path:…>`, takes the rest from here.
     rest: Option<usize>,
@@ -570,7 +570,7 @@ impl Default for Node {
     fn default() -> Self {
         Node {
             first: usize::MAX,
-            literals: HashMap::new(),
+            literals: Default::default(),
             params: Vec::new(),
             rest: None,
             end: None,
