@@ -53,20 +53,19 @@ impl RequestPath {
         })
     }
 
-    /// Inside the panic guard: the host check, the body limits, then the
-    /// settings' middleware (the outermost built-ins in this future) and the
-    /// view.
-    async fn inside(&self, mut request: Request, next: Next) -> Response {
+    /// The host check and the body limits: the request to pass on, marked
+    /// with the body limit, or the answer that refuses it.
+    fn admit(&self, mut request: Request) -> Result<Request, Response> {
         if let Some(refused) =
             super::hosts::admit(&mut request, &self.state.settings, &self.accepted_hosts)
         {
-            return refused;
+            return Err(refused);
         }
         let limit = self.state.settings.data_upload_max_memory_size;
         if let Some(refused) = super::limits::oversized(&request, limit) {
-            return refused;
+            return Err(refused);
         }
-        self.builtins.run(self.with_body_limit(request), next).await
+        Ok(self.with_body_limit(request))
     }
 
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
@@ -94,11 +93,22 @@ pub(crate) async fn middleware(
         .as_ref()
         .is_some_and(|headers| headers.is_secure(&request));
     let asked = ErrorPageRequest::of(state, &request);
-    let response = match AssertUnwindSafe(path.inside(request, next))
-        .catch_unwind()
-        .await
-    {
-        Ok(response) => response,
+    // Inside the panic guard: the host check and the body limits (run
+    // before the future is made, so that it carries no copy of the
+    // request), then the settings' middleware (the outermost built-ins in
+    // this future) and the view.
+    let admitted = std::panic::catch_unwind(AssertUnwindSafe(|| path.admit(request)));
+    let response = match admitted {
+        Ok(Ok(request)) => {
+            match AssertUnwindSafe(path.builtins.run(request, next))
+                .catch_unwind()
+                .await
+            {
+                Ok(response) => response,
+                Err(payload) => panic_response(payload),
+            }
+        }
+        Ok(Err(refused)) => refused,
         Err(payload) => panic_response(payload),
     };
     let mut response = asked.respond(state, response).await;
