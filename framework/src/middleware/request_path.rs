@@ -55,17 +55,17 @@ impl RequestPath {
 
     /// The host check and the body limits: the request to pass on, marked
     /// with the body limit, or the answer that refuses it.
-    fn admit(&self, mut request: Request) -> Result<Request, Response> {
+    fn admit(&self, mut request: Request) -> Admission {
         if let Some(refused) =
             super::hosts::admit(&mut request, &self.state.settings, &self.accepted_hosts)
         {
-            return Err(refused);
+            return Admission::Refused(refused);
         }
         let limit = self.state.settings.data_upload_max_memory_size;
         if let Some(refused) = super::limits::oversized(&request, limit) {
-            return Err(refused);
+            return Admission::Refused(refused);
         }
-        Ok(self.with_body_limit(request))
+        Admission::Passed(self.with_body_limit(request))
     }
 
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
@@ -76,6 +76,12 @@ impl RequestPath {
             Err(never) => match never {},
         }
     }
+}
+
+/// What the host check and the body limits make of a request.
+enum Admission {
+    Passed(Request),
+    Refused(Response),
 }
 
 /// The whole fused level.
@@ -99,7 +105,7 @@ pub(crate) async fn middleware(
     // this future) and the view.
     let admitted = std::panic::catch_unwind(AssertUnwindSafe(|| path.admit(request)));
     let response = match admitted {
-        Ok(Ok(request)) => {
+        Ok(Admission::Passed(request)) => {
             match AssertUnwindSafe(path.builtins.run(request, next))
                 .catch_unwind()
                 .await
@@ -108,7 +114,7 @@ pub(crate) async fn middleware(
                 Err(payload) => panic_response(payload),
             }
         }
-        Ok(Err(refused)) => refused,
+        Ok(Admission::Refused(refused)) => refused,
         Err(payload) => panic_response(payload),
     };
     let mut response = asked.respond(state, response).await;
