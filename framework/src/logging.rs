@@ -32,11 +32,11 @@ use std::time::Instant;
 use axum::extract::Request;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::conf::Settings;
+use crate::conf::{LogLevel, Settings};
 use crate::error::{Error, Problem, Result};
 
 /// A request line begun, logged as `"GET /path HTTP/1.1" 200 1.2ms` at
@@ -176,12 +176,18 @@ fn push_timestamp(line: &mut String, now: std::time::SystemTime) {
 }
 
 /// The level for `-v/--verbosity` (0 quiet … 3 everything), or the setting.
-pub fn level_for(settings: &Settings, verbosity: Option<u8>) -> &'static str {
+pub fn level_for(settings: &Settings, verbosity: Option<u8>) -> Level {
     match verbosity {
-        Some(0) => "error",
-        Some(2) => "debug",
-        Some(3..) => "trace",
-        _ => settings.log_level.as_str(),
+        Some(0) => Level::ERROR,
+        Some(2) => Level::DEBUG,
+        Some(3..) => Level::TRACE,
+        _ => match settings.log_level {
+            LogLevel::Trace => Level::TRACE,
+            LogLevel::Debug => Level::DEBUG,
+            LogLevel::Info => Level::INFO,
+            LogLevel::Warn => Level::WARN,
+            LogLevel::Error => Level::ERROR,
+        },
     }
 }
 
@@ -226,7 +232,12 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
     // first, and writes its waiting lines before the formatter writes it.
     // (No environment variable of its own: a `NUAGES_*` variable that names
     // no setting is refused by the settings' loader.)
-    let filter = EnvFilter::new(format!("{level},sqlx=warn,tower_http=warn,hyper=warn"));
+    // A fixed list of targets, not an `EnvFilter`: that one compiles
+    // regular expressions to parse its directives, code and memory that
+    // every process would keep for a filter known in advance.
+    let filter = Targets::new()
+        .with_default(level)
+        .with_targets(["sqlx", "tower_http", "hyper"].map(|target| (target, Level::WARN)));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(stderr_access)
@@ -768,8 +779,8 @@ mod tests {
     #[test]
     fn verbosity_overrides_the_level() {
         let settings = Settings::default();
-        assert_eq!(level_for(&settings, None), "info");
-        assert_eq!(level_for(&settings, Some(0)), "error");
-        assert_eq!(level_for(&settings, Some(3)), "trace");
+        assert_eq!(level_for(&settings, None), Level::INFO);
+        assert_eq!(level_for(&settings, Some(0)), Level::ERROR);
+        assert_eq!(level_for(&settings, Some(3)), Level::TRACE);
     }
 }
