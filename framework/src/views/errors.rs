@@ -4,6 +4,7 @@
 //! a path, a setting or a secret.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -21,26 +22,63 @@ use crate::views::escape_html;
 /// Largest error body read back to show in a debug page.
 const DETAIL_LIMIT: usize = 16 * 1024;
 
-/// The production text for `status`: nothing about the request.
-pub fn plain_message(status: StatusCode) -> String {
+/// A plain production page: `$title` as the title and the heading, then
+/// `$body`; literals, so that the pages sent most are written at compile
+/// time (and `"{title}"` makes a format string of it for the others).
+macro_rules! plain_html {
+    ($title:literal, $body:literal) => {
+        concat!(
+            "<!doctype html>\n<html lang=\"en\"><head><title>",
+            $title,
+            "</title></head><body><h1>",
+            $title,
+            "</h1>",
+            $body,
+            "</body></html>\n"
+        )
+    };
+}
+
+/// The title and the whole page of the statuses a production site sends
+/// most, made once: a 404 costs no formatting.
+fn common_page(status: StatusCode) -> Option<(&'static str, &'static str)> {
+    macro_rules! page {
+        ($title:literal, $body:literal) => {
+            Some(($title, plain_html!($title, $body)))
+        };
+    }
     match status.as_u16() {
-        404 => "Not Found".to_string(),
-        500 => "Server Error (500)".to_string(),
-        400 => "Bad Request (400)".to_string(),
-        403 => "Forbidden (403)".to_string(),
-        code => format!("{} ({code})", status.canonical_reason().unwrap_or("Error")),
+        404 => page!(
+            "Not Found",
+            "<p>The requested resource was not found on this server.</p>"
+        ),
+        500 => page!("Server Error (500)", ""),
+        400 => page!("Bad Request (400)", ""),
+        403 => page!("Forbidden (403)", ""),
+        _ => None,
     }
 }
 
-fn plain_page(status: StatusCode) -> String {
-    let title = plain_message(status);
-    let body = match status.as_u16() {
-        404 => "<p>The requested resource was not found on this server.</p>",
-        _ => "",
-    };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>\n"
-    )
+/// The production text for `status`: nothing about the request.
+pub fn plain_message(status: StatusCode) -> String {
+    match common_page(status) {
+        Some((title, _)) => title.to_string(),
+        None => format!(
+            "{} ({})",
+            status.canonical_reason().unwrap_or("Error"),
+            status.as_u16()
+        ),
+    }
+}
+
+fn plain_page(status: StatusCode) -> Cow<'static, str> {
+    match common_page(status) {
+        Some((_, page)) => Cow::Borrowed(page),
+        None => Cow::Owned(format!(
+            plain_html!("{title}", ""),
+            title = plain_message(status)
+        )),
+    }
 }
 
 /// What answers a path no pattern matches: the welcome page at `/` of a
@@ -115,7 +153,7 @@ pub fn startup_failure_page(
     let shows_detail =
         settings.debug && crate::middleware::hosts::validate(request, settings).is_ok();
     if !shows_detail {
-        return ("text/html; charset=utf-8", plain_page(status));
+        return ("text/html; charset=utf-8", plain_page(status).into_owned());
     }
     let path = request.uri.path();
     if wants_html(&request.headers) {
@@ -236,7 +274,7 @@ async fn error_page(
             };
             (
                 "text/html; charset=utf-8",
-                debug_html(status, &method, path, &report, &patterns),
+                Cow::Owned(debug_html(status, &method, path, &report, &patterns)),
             )
         } else {
             let patterns = if not_found {
@@ -246,7 +284,7 @@ async fn error_page(
             };
             (
                 "text/plain; charset=utf-8",
-                debug_text(status, &method, path, &report, &patterns),
+                Cow::Owned(debug_text(status, &method, path, &report, &patterns)),
             )
         }
     } else {
@@ -292,12 +330,15 @@ fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorRepo
     }
 }
 
-fn production_page(state: &AppState, status: StatusCode) -> String {
-    let template = [status.as_str(), ".html"].concat();
-    if state.templates.contains(&template) {
+fn production_page(state: &AppState, status: StatusCode) -> Cow<'static, str> {
+    // `404.html`: a status code is always three digits.
+    let mut name = *b"000.html";
+    name[..3].copy_from_slice(status.as_str().as_bytes());
+    let template = std::str::from_utf8(&name).expect("digits and ASCII");
+    if state.templates.contains(template) {
         let context = crate::context! { "status_code" => &status.as_u16() };
-        match state.templates.render(&template, &context) {
-            Ok(page) => return page,
+        match state.templates.render(template, &context) {
+            Ok(page) => return Cow::Owned(page),
             Err(error) => {
                 let chain = Error::from(error).chain().join(": caused by: ");
                 tracing::error!(target: "nuages::request", "error page {template} failed: {chain}");
@@ -425,6 +466,32 @@ mod tests {
             .unwrap()
             .into_parts()
             .0
+    }
+
+    #[test]
+    fn plain_pages_name_the_status_and_nothing_else() {
+        let page = |title: &str, body: &str| {
+            format!(
+                "<!doctype html>\n<html lang=\"en\"><head><title>{title}</title></head><body>\
+                 <h1>{title}</h1>{body}</body></html>\n"
+            )
+        };
+        for (code, title, body) in [
+            (
+                404,
+                "Not Found",
+                "<p>The requested resource was not found on this server.</p>",
+            ),
+            (500, "Server Error (500)", ""),
+            (400, "Bad Request (400)", ""),
+            (403, "Forbidden (403)", ""),
+            (418, "I'm a teapot (418)", ""),
+            (503, "Service Unavailable (503)", ""),
+        ] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(plain_message(status), title);
+            assert_eq!(plain_page(status), page(title, body));
+        }
     }
 
     #[test]
