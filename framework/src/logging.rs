@@ -59,6 +59,16 @@ impl RequestLine {
         }
     }
 
+    /// The request's method.
+    pub(crate) fn method(&self) -> &http::Method {
+        &self.method
+    }
+
+    /// The request's URI.
+    pub(crate) fn uri(&self) -> &http::Uri {
+        &self.uri
+    }
+
     /// Log the line for a response with `status`.
     pub(crate) fn finish(self, status: http::StatusCode) {
         let line = AccessMessage {

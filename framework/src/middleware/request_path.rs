@@ -117,7 +117,9 @@ pub(crate) async fn middleware(
         Ok(Admission::Refused(refused)) => refused,
         Err(payload) => panic_response(payload),
     };
-    let mut response = asked.respond(state, response).await;
+    let mut response = asked
+        .respond(state, line.method(), line.uri(), response)
+        .await;
     if let Some(headers) = &path.headers {
         headers.add_to(&mut response, secure);
     }

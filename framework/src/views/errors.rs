@@ -170,11 +170,10 @@ pub fn startup_failure_page(
 }
 
 /// Error pages for debug or production, logged: what a page needs of the
-/// request, taken before the request goes in; [`Self::respond`] replaces an
+/// request, taken before the request goes in (its method and target are
+/// the request line's, not copied again); [`Self::respond`] replaces an
 /// error response with its page.
 pub(crate) struct ErrorPageRequest {
-    method: Method,
-    uri: http::Uri,
     wants_html: bool,
     summary: Option<RequestSummary>,
 }
@@ -186,21 +185,20 @@ impl ErrorPageRequest {
         // Only what the admins' report needs, and only when one may go out.
         let mails_admins = !state.settings.debug && state.mailer.has_admins();
         ErrorPageRequest {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
             wants_html: wants_html(request.headers()),
             summary: mails_admins.then(|| RequestSummary::of(request)),
         }
     }
 
-    /// `response`, or the error page that replaces it.
-    pub(crate) async fn respond(self, state: &AppState, response: Response) -> Response {
-        let ErrorPageRequest {
-            method,
-            uri,
-            wants_html,
-            summary,
-        } = self;
+    /// `response`, or the error page that replaces it, for a request with
+    /// this `method` and `uri`.
+    pub(crate) async fn respond(
+        self,
+        state: &AppState,
+        method: &Method,
+        uri: &http::Uri,
+        response: Response,
+    ) -> Response {
         let status = response.status();
         if !(status.is_client_error() || status.is_server_error()) {
             return response;
@@ -211,8 +209,8 @@ impl ErrorPageRequest {
             state,
             method,
             uri.path(),
-            wants_html,
-            summary,
+            self.wants_html,
+            self.summary,
             response,
         ))
         .await
@@ -221,7 +219,7 @@ impl ErrorPageRequest {
 
 async fn error_page(
     state: &AppState,
-    method: Method,
+    method: &Method,
     path: &str,
     wants_html: bool,
     summary: Option<RequestSummary>,
@@ -259,7 +257,7 @@ async fn error_page(
             }
         }
     };
-    log_error(status, &method, path, &report);
+    log_error(status, method, path, &report);
     if let Some(summary) = summary.filter(|_| status.is_server_error()) {
         mail_admins_in_background(state, status, &summary, &report);
     }
@@ -274,7 +272,7 @@ async fn error_page(
             };
             (
                 "text/html; charset=utf-8",
-                Cow::Owned(debug_html(status, &method, path, &report, &patterns)),
+                Cow::Owned(debug_html(status, method, path, &report, &patterns)),
             )
         } else {
             let patterns = if not_found {
@@ -284,7 +282,7 @@ async fn error_page(
             };
             (
                 "text/plain; charset=utf-8",
-                Cow::Owned(debug_text(status, &method, path, &report, &patterns)),
+                Cow::Owned(debug_text(status, method, path, &report, &patterns)),
             )
         }
     } else {
