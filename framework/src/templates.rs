@@ -609,42 +609,50 @@ impl Templates {
         {
             auth.mark_session_accessed();
         }
-        self.insert_auth_values(&mut context);
-        // `{{ csrf_token }}`, the variable (Django's way into JavaScript):
-        // in the context when the template names it; the functions make the
-        // token only when called.
-        if let Some(csrf) = &self.csrf
-            && names.csrf_token
-            && !context.contains_key(CSRF_TOKEN_KEY)
-        {
-            context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+        // What the middleware give a template (`user`, `perms`,
+        // `{{ csrf_token }}` the variable, `messages`) goes into its context
+        // where its tags, or those of what it extends, includes or imports,
+        // name it: a page that names none of them pays for none.
+        if names.user {
+            self.insert_auth_values(&mut context);
+        }
+        if names.csrf_token {
+            self.insert_csrf_token(&mut context)?;
         }
         if let Some(messages) = &self.messages
+            && names.messages
             && !context.contains_key("messages")
         {
-            let shown = match names.messages {
-                true => messages.take_for_template(),
-                false => self.engine.no_messages.clone(),
-            };
-            context.insert_value("messages", shown);
+            context.insert_value("messages", messages.take_for_template());
         }
         let render = |context: &Context| {
             RequestCsrf::during(self.csrf.as_ref(), || self.engine.render(name, context))
         };
         match render(&context) {
-            // The variable is found by reading the template's tags; one used
-            // from where that reading cannot see (a macro's own file) still
-            // gets it, on a second render.
-            Err(TemplateError::Render { .. })
-                if self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY) =>
-            {
-                if let Some(csrf) = &self.csrf {
-                    context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+            // A name used where that reading cannot see still gets its
+            // value, on a second render (messages as none: they are kept
+            // for a page that shows them).
+            Err(TemplateError::Render { .. }) if self.left_out(&context) => {
+                if let Some(auth) = &self.auth {
+                    auth.mark_session_accessed();
+                }
+                self.insert_auth_values(&mut context);
+                self.insert_csrf_token(&mut context)?;
+                if self.messages.is_some() && !context.contains_key("messages") {
+                    context.insert_value("messages", self.engine.no_messages.clone());
                 }
                 Ok(render(&context)?)
             }
             rendered => Ok(rendered?),
         }
+    }
+
+    /// Whether `context` lacks a value the middleware would give it.
+    fn left_out(&self, context: &Context) -> bool {
+        (self.auth_values.is_some()
+            && !(context.contains_key("user") && context.contains_key("perms")))
+            || (self.csrf.is_some() && !context.contains_key(CSRF_TOKEN_KEY))
+            || (self.messages.is_some() && !context.contains_key("messages"))
     }
 
     /// `user` and `perms`, where the view's context has not set them (the
@@ -658,6 +666,17 @@ impl Templates {
                 }
             }
         }
+    }
+
+    /// `{{ csrf_token }}`, the variable (Django's way into JavaScript),
+    /// where the view's context has not set it: the token is made now.
+    fn insert_csrf_token(&self, context: &mut Context) -> Result<(), Error> {
+        if let Some(csrf) = &self.csrf
+            && !context.contains_key(CSRF_TOKEN_KEY)
+        {
+            context.insert(CSRF_TOKEN_KEY, &csrf.token().map_err(Error::other)?);
+        }
+        Ok(())
     }
 }
 

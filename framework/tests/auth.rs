@@ -82,6 +82,15 @@ async fn page(templates: Templates) -> Result<Html<String>> {
     templates.render("page.html", context! {})
 }
 
+/// `/framed/?name=child.html`: a page whose template names `user` or
+/// `perms` only in what it includes or extends.
+async fn framed(
+    templates: Templates,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>> {
+    templates.render(&q["name"], context! {})
+}
+
 fn urls() -> UrlConf {
     UrlConf::new()
         .path("login/", login, "login_as")
@@ -94,6 +103,7 @@ fn urls() -> UrlConf {
         .path("plain/", plain, "plain")
         .path("password/", change_password, "password")
         .path("page/", page, "page")
+        .path("framed/", framed, "framed")
 }
 
 fn fast_hashers() -> PasswordHashers {
@@ -125,6 +135,20 @@ async fn application_with(
          {% if perms.polls.vote %}, may vote{% endif %}",
     )
     .unwrap();
+    for (name, text) in [
+        ("who.html", "{{ user.username }}"),
+        ("includes.html", "[{% include \"who.html\" %}]"),
+        (
+            "base.html",
+            "{% if perms.polls.vote %}may vote{% endif %}{% block tail %}{% endblock tail %}",
+        ),
+        (
+            "extends.html",
+            "{% extends \"base.html\" %}{% block tail %}!{% endblock tail %}",
+        ),
+    ] {
+        std::fs::write(templates.join(name), text).unwrap();
+    }
     let mut settings = Settings {
         secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
         allowed_hosts: vec!["localhost".into()],
@@ -260,6 +284,21 @@ async fn templates_get_user_and_perms() {
     assert_eq!(client.get("/page/").await.text(), "hello ann");
     client.get("/login/?user=bob").await;
     assert_eq!(client.get("/page/").await.text(), "hello bob, may vote");
+}
+
+#[tokio::test]
+async fn templates_get_user_and_perms_through_what_they_include_or_extend() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    client.get("/login/?user=bob").await;
+    assert_eq!(
+        client.get("/framed/?name=includes.html").await.text(),
+        "[bob]"
+    );
+    assert_eq!(
+        client.get("/framed/?name=extends.html").await.text(),
+        "may vote!"
+    );
 }
 
 #[tokio::test]
