@@ -14,6 +14,7 @@
 //! }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -453,15 +454,18 @@ fn syntax_hint(error: &tera::Error, files: &[TemplateFile], resolver: &Resolver)
 /// `url()`, `static()`, `csrf_token()`, `csrf_input()` and `render_form()`.
 fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: StaticUrlFn) {
     tera.register_function("url", move |kwargs: Kwargs, _: &State| {
-        let name: String = kwargs.must_get::<&str>("name")?.to_string();
-        let args: Vec<(String, String)> = kwargs
+        let name: &str = kwargs.must_get("name")?;
+        // The arguments as the template wrote them, borrowed where they are
+        // text already.
+        let args: Vec<(&str, Cow<str>)> = kwargs
             .iter()
-            .filter(|(key, _)| key.as_str() != Some("name"))
-            .map(|(key, value)| (key.to_string(), value_text(value)))
+            .filter_map(|(key, value)| Some((key.as_str()?, value)))
+            .filter(|(key, _)| *key != "name")
+            .map(|(key, value)| (key, value_text(value)))
             .collect();
-        let pairs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         resolver
-            .reverse(&name, &pairs)
+            .reverse(name, &pairs)
             .map_err(|e| tera::Error::message(format!("url(): {e}")))
     });
     tera.register_function("static", move |kwargs: Kwargs, _: &State| {
@@ -553,13 +557,13 @@ impl RequestCsrf {
     }
 }
 
-fn value_text(value: &Value) -> String {
+fn value_text(value: &Value) -> Cow<'_, str> {
     // Strings and integers (ids, the common arguments of `url()`) without
     // the general display of a value.
     match (value.as_str(), value.as_i64()) {
-        (Some(text), _) => text.to_string(),
-        (None, Some(number)) => number.to_string(),
-        (None, None) => value.to_string(),
+        (Some(text), _) => Cow::Borrowed(text),
+        (None, Some(number)) => Cow::Owned(number.to_string()),
+        (None, None) => Cow::Owned(value.to_string()),
     }
 }
 

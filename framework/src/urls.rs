@@ -739,7 +739,19 @@ fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<Str
                 .join(", "),
         });
     }
-    let mut path = String::from("/");
+    // Room for the whole path at once (more only if a value needs escaping).
+    let room = route.segments.len()
+        + route
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => text.len(),
+                Segment::Param { .. } => 0,
+            })
+            .sum::<usize>()
+        + args.iter().map(|(_, value)| value.len()).sum::<usize>();
+    let mut path = String::with_capacity(room);
+    path.push('/');
     for (index, segment) in route.segments.iter().enumerate() {
         if index > 0 {
             path.push('/');
