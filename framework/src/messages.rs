@@ -344,6 +344,8 @@ fn decode_cookie(signer: &Signer, value: &str) -> Option<Vec<Message>> {
 /// What the `messages` middleware keeps between the request and the response.
 pub(crate) struct Kept {
     config: Arc<MessagesConfig>,
+    /// With cookie storage: whether the request brought the cookie (an empty
+    /// list then removes it).
     had_cookie: bool,
     messages: Messages,
 }
@@ -354,27 +356,28 @@ pub(crate) fn process_request(
     config: &Arc<MessagesConfig>,
     request: &mut Request,
 ) -> Result<Kept, Error> {
-    let cookies = crate::middleware::request_cookies(request.headers(), COOKIE_NAME);
-    let storage = match &**config {
+    let (storage, had_cookie) = match &**config {
         MessagesConfig::Session => {
             let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
                 return Err(needs_session());
             };
-            Storage::Session(session)
+            (Storage::Session(session), false)
         }
-        MessagesConfig::Cookie { signer, .. } => Storage::Cookie(
-            cookies
+        MessagesConfig::Cookie { signer, .. } => {
+            let cookies = crate::middleware::request_cookies(request.headers(), COOKIE_NAME);
+            let stored = cookies
                 .iter()
                 .find_map(|value| decode_cookie(signer, value))
-                .unwrap_or_default(),
-        ),
+                .unwrap_or_default();
+            (Storage::Cookie(stored), !cookies.is_empty())
+        }
     };
     let messages = Messages::new(storage);
     request.extensions_mut().insert(messages.clone());
     Ok(Kept {
         config: config.clone(),
-        had_cookie: !cookies.is_empty(),
+        had_cookie,
         messages,
     })
 }
