@@ -567,13 +567,14 @@ fn value_text(value: &Value) -> Cow<'_, str> {
     }
 }
 
-/// Extractor: render templates for this request, with what middleware added
-/// to every template's context (`csrf_token`).
+/// Extractor: render templates for this request, with what the middleware
+/// give a template that names it (`user`, `perms`, `messages`,
+/// `csrf_token`).
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
     /// With the `auth` middleware: `user` and `perms`, as Django's auth
-    /// context processor gives them to every template.
+    /// context processor gives them to templates.
     auth_values: Option<Arc<(Value, Value)>>,
     /// With the `csrf` middleware: the request's token, made only for a
     /// template that names it.
