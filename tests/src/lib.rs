@@ -108,12 +108,14 @@ pub fn run_with_input(
         .stderr(Stdio::piped())
         .spawn()
         .expect("the command starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    // A command that refuses before it reads its input exits and closes the
+    // pipe: its status and output are the result, not a failure to write.
+    let written = child.stdin.take().unwrap().write_all(input.as_bytes());
+    if let Err(error) = written
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        panic!("writing the command's input: {error}");
+    }
     let output = child.wait_with_output().unwrap();
     (
         output.status,
