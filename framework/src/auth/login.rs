@@ -2,7 +2,7 @@
 //! user of the request) and the extractors that require a login.
 //!
 //! The session keeps the user's id under
-//! [`AUTH_USER_KEY`](crate::sessions::AUTH_USER_KEY) (`_auth_user_id`) and
+//! [`crate::sessions::AUTH_USER_KEY`] (`_auth_user_id`) and
 //! an HMAC of their password hash under [`HASH_SESSION_KEY`]
 //! (`_auth_user_hash`), keyed with `secret_key`, as Django does: when the
 //! password changes, the hash no longer matches and every other session of

@@ -43,9 +43,9 @@ pub const INVALID_LOGIN: &str =
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
 /// the project to include, as Django's `django.contrib.auth.urls`;
 /// `password_change/` with `password_change/done/` (see
-/// [`password_change`](super::password_change)); and the password reset's
+/// [`super::password_change`]); and the password reset's
 /// `password_reset/`, `password_reset/done/`, `reset/<uidb64>/<token>/` and
-/// `reset/done/` (see [`password_reset`](super::password_reset)):
+/// `reset/done/` (see [`super::password_reset`]):
 ///
 /// ```
 /// use nuages::urls::UrlConf;

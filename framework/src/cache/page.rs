@@ -27,9 +27,12 @@ use crate::state::AppState;
 use crate::urls::View;
 use crate::urls::sealed::{ByCachePage, RouteView};
 
-/// `view`, with its responses kept `seconds` in the `default` cache (see
-/// the [module](self)); wraps a handler function or [`get`](crate::urls::get)
-/// and friends: `.path("", cache_page(60, index), "index")`.
+/// `view`, with its responses kept `seconds` in the `default` cache, keyed
+/// on the method, the full URL and the headers the response's `Vary` names
+/// (only a `GET` or `HEAD` answered 200 that sets no cookie, does not vary
+/// on `Cookie`, read no session and rendered no template under the CSRF
+/// middleware); wraps a handler function or [`get`](crate::urls::get) and
+/// friends: `.path("", cache_page(60, index), "index")`.
 pub fn cache_page<V>(seconds: u64, view: V) -> CachePage<V> {
     CachePage {
         view,

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! With `debug` off, a request that ends in a 500 mails the `admins` a
-//! report (see [`report`]) in the background: the response is never delayed
+//! report (made by the private `report` module) in the background: the response is never delayed
 //! or changed by it, and a failing mail server is logged.
 
 mod console;
@@ -188,7 +188,7 @@ pub struct Mailer {
 
 impl Mailer {
     /// The mailer of `settings`; refuses the settings that
-    /// [`settings_problems`] finds, with the same words.
+    /// `settings_problems` finds, with the same words.
     pub fn new(settings: &Settings) -> Result<Self> {
         if let Some(problem) = settings_problems(settings).into_iter().next() {
             return Err(Error::Config(problem));

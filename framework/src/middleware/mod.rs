@@ -1,6 +1,6 @@
 //! The middleware stack, assembled from the `middleware` setting: one file
 //! per middleware. A built-in one is a request step and a response step
-//! ([`builtin`], which runs consecutive built-ins as one level); a
+//! (`builtin.rs`, which runs consecutive built-ins as one level); a
 //! project's own is a function of the request and the next handler
 //! ([`Next`]).
 //!
