@@ -238,16 +238,16 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         }
         None => (None, None),
     };
-    // The request-line layers inside the formatters: each sees an event
-    // first, and writes its waiting lines before the formatter writes it.
-    // (No environment variable of its own: a `NUAGES_*` variable that names
-    // no setting is refused by the settings' loader.)
     // A fixed list of targets, not an `EnvFilter`: that one compiles
     // regular expressions to parse its directives, code and memory that
-    // every process would keep for a filter known in advance.
+    // every process would keep for a filter known in advance. (No
+    // environment variable of its own: a `NUAGES_*` variable that names no
+    // setting is refused by the settings' loader.)
     let filter = Targets::new()
         .with_default(level)
         .with_targets(["sqlx", "tower_http", "hyper"].map(|target| (target, Level::WARN)));
+    // The request-line layers inside the formatters: each sees an event
+    // first, and writes its waiting lines before the formatter writes it.
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(stderr_access)

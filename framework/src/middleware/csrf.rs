@@ -752,7 +752,7 @@ pub(crate) struct Pending {
 }
 
 /// The `csrf` middleware on the way in: the request's token state in its
-/// extensions, and an unsafe request checked (`Err` is its 403).
+/// extensions, and an unsafe request checked (the 403 of one refused).
 pub(crate) async fn process_request(
     config: &Arc<CsrfConfig>,
     request: &mut Request,
