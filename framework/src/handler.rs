@@ -26,7 +26,8 @@ use tower::Service;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::Result;
-use crate::middleware::{Registered, Shared, SharedFuture};
+use crate::middleware::request_path::{PathFuture, RequestPath};
+use crate::middleware::{Registered, Shared};
 use crate::project::{App, Project};
 use crate::state::AppState;
 use crate::staticfiles::{StaticHandler, StaticServing};
@@ -58,7 +59,8 @@ pub fn get_wsgi_application(project: Project) -> Result<Application> {
 #[derive(Clone)]
 pub struct Application {
     state: Arc<AppState>,
-    service: Shared,
+    /// The request path: its outermost level, which holds the others.
+    path: Arc<RequestPath>,
     middleware: Arc<[Registered]>,
     static_serving: StaticServing,
 }
@@ -103,10 +105,10 @@ impl Application {
             apps: project.installed_apps().to_vec(),
             data,
         });
-        let service = build_service(state.clone(), &middleware, static_serving)?;
+        let path = build_service(state.clone(), &middleware, static_serving)?;
         Ok(Application {
             state,
-            service,
+            path,
             middleware,
             static_serving,
         })
@@ -118,9 +120,9 @@ impl Application {
     /// that opts in), or not at all (the default when `debug` is off;
     /// `runserver --nostatic`).
     pub fn with_static_serving(self, serving: StaticServing) -> Result<Application> {
-        let service = build_service(self.state.clone(), &self.middleware, serving)?;
+        let path = build_service(self.state.clone(), &self.middleware, serving)?;
         Ok(Application {
-            service,
+            path,
             static_serving: serving,
             ..self
         })
@@ -156,7 +158,7 @@ impl Application {
 
     /// The axum router, to nest or merge into a larger one.
     pub fn into_router(self) -> Router {
-        Router::new().fallback_service(self.service)
+        Router::new().fallback_service(self)
     }
 
     /// A make-service for servers that want one per connection.
@@ -165,14 +167,15 @@ impl Application {
     }
 }
 
-/// The request path as one service: the layers, outermost last, around
-/// the route table, as one [`Stack`](crate::middleware::Stack), which keeps
-/// a request's cost linear in the number of layers.
+/// The request path: the layers, outermost last, around the route table,
+/// as one [`Stack`](crate::middleware::Stack), which keeps a request's cost
+/// linear in the number of layers, inside the framework's own outermost
+/// level.
 fn build_service(
     state: Arc<AppState>,
     registered: &[Registered],
     serving: StaticServing,
-) -> Result<Shared> {
+) -> Result<Arc<RequestPath>> {
     let settings = &state.settings;
     let urls = state.urls.clone();
     // The route table: the route of the path, whose own axum router gives
@@ -181,7 +184,7 @@ fn build_service(
         Shared::boxed(
             move |request: Request<Body>| match urls.resolve(request.uri().path()) {
                 Some(route) => Box::pin(route.call(request)),
-                None => Box::pin(crate::views::errors::not_found(request)),
+                None => Box::pin(std::future::ready(crate::views::errors::not_found(request))),
             },
         );
     let mut stack = crate::middleware::Stack::default();
@@ -202,13 +205,11 @@ fn build_service(
     // The framework's own levels (log, response headers, error pages, panic
     // guard, hosts, body limits, the state in the request) and the
     // outermost built-in middleware: one level.
-    let stack = stack.middleware(
-        Arc::new(crate::middleware::request_path::RequestPath::new(
-            &state, outermost,
-        )?),
-        crate::middleware::request_path::middleware,
-    );
-    Ok(stack.around(table))
+    Ok(Arc::new(RequestPath::new(
+        &state,
+        outermost,
+        stack.around(table),
+    )?))
 }
 
 impl<B> Service<Request<B>> for Application
@@ -225,7 +226,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        ResponseFuture(self.service.call(request.map(Body::new)))
+        ResponseFuture(self.path.call(request.map(Body::new)))
     }
 }
 
@@ -254,7 +255,7 @@ impl From<Application> for Router {
 }
 
 /// The response future of an [`Application`].
-pub struct ResponseFuture(SharedFuture);
+pub struct ResponseFuture(PathFuture);
 
 impl std::future::Future for ResponseFuture {
     type Output = Result<Response, Infallible>;
@@ -263,7 +264,7 @@ impl std::future::Future for ResponseFuture {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Response, Infallible>> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
+        std::pin::Pin::new(&mut self.0).poll(cx).map(Ok)
     }
 }
 

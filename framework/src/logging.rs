@@ -22,7 +22,7 @@
 //! formatter writes its events. A write is always whole lines, at most
 //! 4 KiB, which the system never interleaves with another writer's.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
@@ -71,6 +71,10 @@ impl RequestLine {
 
     /// Log the line for a response with `status`.
     pub(crate) fn finish(self, status: http::StatusCode) {
+        thread_local! {
+            /// The message being logged, reused from request to request.
+            static MESSAGE: Cell<String> = const { Cell::new(String::new()) };
+        }
         let line = AccessMessage {
             method: &self.method,
             target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -78,11 +82,17 @@ impl RequestLine {
             status: status.as_u16(),
             elapsed: self.started.elapsed(),
         };
+        // Taken out while in use, so that nothing the event reaches could
+        // find it borrowed.
+        let mut message = MESSAGE.take();
+        message.clear();
+        line.push_to(&mut message);
         match line.status {
-            500.. => tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
-            400..=499 => tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
-            _ => tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "{line}"),
+            500.. => tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
+            400..=499 => tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
+            _ => tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
         }
+        MESSAGE.set(message);
     }
 }
 
@@ -97,8 +107,9 @@ struct AccessMessage<'a> {
     elapsed: std::time::Duration,
 }
 
-impl std::fmt::Display for AccessMessage<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl AccessMessage<'_> {
+    /// Append the message to `text`.
+    fn push_to(&self, text: &mut String) {
         let version = match self.version {
             http::Version::HTTP_09 => "HTTP/0.9",
             http::Version::HTTP_10 => "HTTP/1.0",
@@ -110,49 +121,39 @@ impl std::fmt::Display for AccessMessage<'_> {
         // Milliseconds with one decimal, rounded half up.
         let tenths =
             u64::try_from((self.elapsed.as_nanos() + 50_000) / 100_000).unwrap_or(u64::MAX);
-        let mut digits = Digits::default();
-        f.write_str("\"")?;
-        f.write_str(self.method.as_str())?;
-        f.write_str(" ")?;
-        f.write_str(self.target)?;
-        f.write_str(" ")?;
-        f.write_str(version)?;
-        f.write_str("\" ")?;
-        f.write_str(digits.of(u64::from(self.status)))?;
-        f.write_str(" ")?;
-        f.write_str(digits.of(tenths / 10))?;
-        f.write_str(".")?;
-        f.write_str(digits.of(tenths % 10))?;
-        f.write_str("ms")
+        text.push('"');
+        text.push_str(self.method.as_str());
+        text.push(' ');
+        text.push_str(self.target);
+        text.push(' ');
+        text.push_str(version);
+        text.push_str("\" ");
+        push_number(text, u64::from(self.status), 1);
+        text.push(' ');
+        push_number(text, tenths / 10, 1);
+        text.push('.');
+        push_number(text, tenths % 10, 1);
+        text.push_str("ms");
     }
 }
 
-/// A number's decimal digits, without the general formatter.
-#[derive(Default)]
-struct Digits([u8; 20]);
-
-impl Digits {
-    fn of(&mut self, mut n: u64) -> &str {
-        let mut start = self.0.len();
-        loop {
-            start -= 1;
-            self.0[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+/// Append `n` in decimal, with leading zeros up to `width` digits, without
+/// the general formatter.
+fn push_number(text: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        std::str::from_utf8(&self.0[start..]).expect("ASCII digits")
     }
-
-    /// `n` as exactly `width` digits, with leading zeros.
-    fn padded(&mut self, n: u64, width: usize) -> &str {
-        let text_len = self.of(n).len();
-        let end = self.0.len();
-        let start = end - text_len.max(width);
-        self.0[start..end - text_len].fill(b'0');
-        std::str::from_utf8(&self.0[start..]).expect("ASCII digits")
+    for _ in digits.len() - start..width {
+        text.push('0');
     }
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Appends the time as the general-purpose formatter writes it
@@ -181,7 +182,7 @@ fn push_timestamp(line: &mut String, now: std::time::SystemTime) {
         line.push_str(text);
     });
     line.push('.');
-    line.push_str(Digits::default().padded(u64::from(since_epoch.subsec_micros()), 6));
+    push_number(line, u64::from(since_epoch.subsec_micros()), 6);
     line.push('Z');
 }
 
@@ -764,6 +765,7 @@ mod tests {
     fn request_line_messages_name_the_request_and_its_time() {
         let method = http::Method::POST;
         let message = |status, elapsed| {
+            let mut text = String::new();
             AccessMessage {
                 method: &method,
                 target: "/polls/1/vote/?next=%2F",
@@ -771,7 +773,8 @@ mod tests {
                 status,
                 elapsed,
             }
-            .to_string()
+            .push_to(&mut text);
+            text
         };
         for (status, micros, end) in [
             (302, 1_234, "302 1.2ms"),

@@ -115,28 +115,40 @@ impl Builtins {
 
     /// Run the request steps, then `next` unless one of them answered,
     /// then the response steps of those that ran, innermost first.
-    pub(crate) async fn run(&self, mut request: Request, next: Next) -> Response {
-        if self.0.is_empty() {
-            return next.run(request).await;
-        }
-        let mut pending = Vec::with_capacity(self.0.len());
-        let mut answered = None;
-        for builtin in &self.0 {
-            let (response, kept) = builtin.process_request(&mut request).await;
-            pending.extend(kept);
-            if response.is_some() {
-                answered = response;
-                break;
+    ///
+    /// An `async` block rather than an `async fn`: the block works on the
+    /// arguments where it holds them, where an `async fn`'s future keeps
+    /// them twice (as arguments, then as its variables), a second copy of
+    /// the request that the server's slot or the box would carry.
+    #[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+    pub(crate) fn run(
+        self: Arc<Self>,
+        mut request: Request,
+        next: Next,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        async move {
+            if self.0.is_empty() {
+                return next.run(request).await;
             }
+            let mut pending = Vec::with_capacity(self.0.len());
+            let mut answered = None;
+            for builtin in &self.0 {
+                let (response, kept) = builtin.process_request(&mut request).await;
+                pending.extend(kept);
+                if response.is_some() {
+                    answered = response;
+                    break;
+                }
+            }
+            let mut response = match answered {
+                None => next.run(request).await,
+                Some(response) => response,
+            };
+            for step in pending.into_iter().rev() {
+                step.process_response(&mut response).await;
+            }
+            response
         }
-        let mut response = match answered {
-            None => next.run(request).await,
-            Some(response) => response,
-        };
-        for step in pending.into_iter().rev() {
-            step.process_response(&mut response).await;
-        }
-        response
     }
 }
 

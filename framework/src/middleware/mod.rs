@@ -190,6 +190,11 @@ impl Next {
     pub fn run(self, request: Request) -> impl Future<Output = Response> + Send + 'static {
         (self.inner.0)(request)
     }
+
+    /// [`Self::run`], its future named.
+    pub(crate) fn run_boxed(self, request: Request) -> BoxResponse {
+        (self.inner.0)(request)
+    }
 }
 
 impl std::fmt::Debug for Next {

@@ -1,55 +1,65 @@
 //! The framework's own levels around the settings' middleware, run as one:
 //! the application state in the request, the request log, the response
 //! headers of `security` and `xframe`, the error pages, the panic guard,
-//! the allowed-hosts check and the body size limits; then, in the same
-//! future, the built-in middleware that the setting lists first
-//! ([`Builtins`]).
+//! the allowed-hosts check and the body size limits; then the built-in
+//! middleware that the setting lists first ([`Builtins`]).
 //!
 //! They were one [`Stack`](super::Stack) level each, a boxed future and a
 //! move of the request and the response per level; here they are the
-//! steps of one function, in the same order (outermost first), with one
-//! future for all of them. Each step is split into what it does on the way
-//! in and on the way out ([`RequestLine`], [`ErrorPageRequest`]…).
+//! steps of one level, in the same order (outermost first). Each step is
+//! split into what it does on the way in, run by [`RequestPath::call`]
+//! before any future is made, and on the way out, run by [`PathFuture`]
+//! ([`RequestLine`], [`ErrorPageRequest`]…). That future is the
+//! [`Application`](crate::Application)'s: it has a name, so the server
+//! keeps it in its slot for the connection instead of a box per request.
 
 use std::convert::Infallible;
-use std::future::Ready;
+use std::future::{Future, Ready};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
-use futures_util::FutureExt;
 use tower::{Layer, Service};
 
 use super::builtin::Builtins;
 use super::headers::ResponseHeaders;
+use super::{BoxResponse, Next, Shared};
 use crate::error::Result;
 use crate::logging::RequestLine;
-use crate::middleware::Next;
 use crate::state::AppState;
 use crate::views::errors::{ErrorPageRequest, panic_response};
 
-/// The fused levels, built once from the settings.
+/// The fused levels, built once from the settings, around the rest of the
+/// request path.
 pub(crate) struct RequestPath {
     state: Arc<AppState>,
     headers: Option<ResponseHeaders>,
     body_limit: DefaultBodyLimit,
     /// The outermost built-in middleware of the `middleware` setting.
-    builtins: Builtins,
+    builtins: Arc<Builtins>,
     accepted_hosts: super::hosts::AcceptedHosts,
+    /// The levels inside: the settings' other middleware, then the routes.
+    inner: Shared,
 }
 
 impl RequestPath {
     /// Check and prepare what the levels need: an invalid header setting
     /// is an error naming it.
-    pub(crate) fn new(state: &Arc<AppState>, builtins: Builtins) -> Result<RequestPath> {
+    pub(crate) fn new(
+        state: &Arc<AppState>,
+        builtins: Builtins,
+        inner: Shared,
+    ) -> Result<RequestPath> {
         Ok(RequestPath {
-            builtins,
+            builtins: Arc::new(builtins),
             accepted_hosts: Default::default(),
             headers: ResponseHeaders::new(state)?,
             body_limit: DefaultBodyLimit::max(state.settings.data_upload_max_memory_size),
             state: state.clone(),
+            inner,
         })
     }
 
@@ -76,6 +86,42 @@ impl RequestPath {
             Err(never) => match never {},
         }
     }
+
+    /// Take `request` in: the way-in steps, run now, and the future of the
+    /// rest.
+    pub(crate) fn call(self: &Arc<Self>, mut request: Request) -> PathFuture {
+        let head = request.method() == http::Method::HEAD;
+        request.extensions_mut().insert(self.state.clone());
+        let line = RequestLine::start(&request);
+        let secure = self
+            .headers
+            .as_ref()
+            .is_some_and(|headers| headers.is_secure(&request));
+        let asked = ErrorPageRequest::of(&self.state, &request);
+        // Inside the panic guard: the host check and the body limits (run
+        // here, so that the future carries no copy of the request), then
+        // the settings' middleware (the outermost built-ins first) and the
+        // view.
+        let stage = match std::panic::catch_unwind(AssertUnwindSafe(|| self.admit(request))) {
+            Ok(Admission::Passed(request)) => {
+                let next = Next {
+                    inner: self.inner.clone(),
+                };
+                Stage::Inner(match self.builtins.is_empty() {
+                    true => next.run_boxed(request),
+                    false => Box::pin(self.builtins.clone().run(request, next)),
+                })
+            }
+            Ok(Admission::Refused(refused)) => Stage::Answered(Some(refused)),
+            Err(payload) => Stage::Answered(Some(panic_response(payload))),
+        };
+        PathFuture {
+            path: self.clone(),
+            asked: Some(asked),
+            way_out: Some(WayOut { line, secure, head }),
+            stage,
+        }
+    }
 }
 
 /// What the host check and the body limits make of a request.
@@ -84,50 +130,91 @@ enum Admission {
     Refused(Response),
 }
 
-/// The whole fused level.
-pub(crate) async fn middleware(
-    State(path): State<Arc<RequestPath>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let state = &path.state;
-    let head = request.method() == http::Method::HEAD;
-    request.extensions_mut().insert(state.clone());
-    let line = RequestLine::start(&request);
-    let secure = path
-        .headers
-        .as_ref()
-        .is_some_and(|headers| headers.is_secure(&request));
-    let asked = ErrorPageRequest::of(state, &request);
-    // Inside the panic guard: the host check and the body limits (run
-    // before the future is made, so that it carries no copy of the
-    // request), then the settings' middleware (the outermost built-ins in
-    // this future) and the view.
-    let admitted = std::panic::catch_unwind(AssertUnwindSafe(|| path.admit(request)));
-    let response = match admitted {
-        Ok(Admission::Passed(request)) => {
-            match AssertUnwindSafe(path.builtins.run(request, next))
-                .catch_unwind()
-                .await
-            {
-                Ok(response) => response,
-                Err(payload) => panic_response(payload),
+/// What the way out needs, taken on the way in.
+struct WayOut {
+    line: RequestLine,
+    secure: bool,
+    head: bool,
+}
+
+/// The future of a request through the whole request path.
+///
+/// Written out rather than an `async fn`, so that it has a name: the
+/// [`Application`](crate::Application)'s response future is this one, which
+/// the server keeps in its slot for the connection, where an `async fn`'s
+/// future (3 KB, with the built-ins' one inside) was a box made and freed
+/// per request, too large for the allocator's per-thread cache. What it
+/// waits on is boxed: the levels inside (the built-ins' future, under 1 KB),
+/// then the error page when one replaces the response.
+pub(crate) struct PathFuture {
+    path: Arc<RequestPath>,
+    asked: Option<ErrorPageRequest>,
+    way_out: Option<WayOut>,
+    stage: Stage,
+}
+
+enum Stage {
+    /// The levels inside, under the panic guard.
+    Inner(BoxResponse),
+    /// An answer made on the way in (a refused host, a body too large).
+    Answered(Option<Response>),
+    /// The error page that replaces the response, with the request line
+    /// it borrowed.
+    ErrorPage(Pin<Box<dyn Future<Output = (Response, WayOut)> + Send>>),
+}
+
+impl Future for PathFuture {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        // Every field is `Unpin` (what is not is boxed).
+        let this = self.get_mut();
+        loop {
+            let response = match &mut this.stage {
+                Stage::Inner(inner) => {
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(response)) => response,
+                        Err(payload) => panic_response(payload),
+                    }
+                }
+                Stage::Answered(response) => response.take().expect("polled after completion"),
+                Stage::ErrorPage(page) => {
+                    let (response, way_out) = ready!(page.as_mut().poll(cx));
+                    return Poll::Ready(this.path.finish(response, way_out));
+                }
+            };
+            let (Some(way_out), Some(asked)) = (this.way_out.take(), this.asked.take()) else {
+                panic!("polled after completion");
+            };
+            if !ErrorPageRequest::replaces(&response) {
+                return Poll::Ready(this.path.finish(response, way_out));
             }
+            let state = this.path.state.clone();
+            this.stage = Stage::ErrorPage(Box::pin(async move {
+                let line = &way_out.line;
+                let response = asked
+                    .respond(&state, line.method(), line.uri(), response)
+                    .await;
+                (response, way_out)
+            }));
         }
-        Ok(Admission::Refused(refused)) => refused,
-        Err(payload) => panic_response(payload),
-    };
-    let mut response = asked
-        .respond(state, line.method(), line.uri(), response)
-        .await;
-    if let Some(headers) = &path.headers {
-        headers.add_to(&mut response, secure);
     }
-    line.finish(response.status());
-    if head {
-        response = without_body(response);
+}
+
+impl RequestPath {
+    /// The way-out steps after the error page: the response headers, the
+    /// request line, no body for HEAD.
+    fn finish(&self, mut response: Response, way_out: WayOut) -> Response {
+        if let Some(headers) = &self.headers {
+            headers.add_to(&mut response, way_out.secure);
+        }
+        way_out.line.finish(response.status());
+        if way_out.head {
+            response = without_body(response);
+        }
+        response
     }
-    response
 }
 
 /// The answer to a HEAD request: the headers of the GET answer, its

@@ -83,7 +83,7 @@ fn plain_page(status: StatusCode) -> Cow<'static, str> {
 
 /// What answers a path no pattern matches: the welcome page at `/` of a
 /// fresh project in debug, else 404.
-pub(crate) async fn not_found(request: Request) -> Response {
+pub(crate) fn not_found(request: Request) -> Response {
     let path = request.uri().path();
     let state = request.extensions().get::<Arc<AppState>>();
     if let Some(state) = state
@@ -190,8 +190,27 @@ impl ErrorPageRequest {
         }
     }
 
-    /// `response`, or the error page that replaces it, for a request with
-    /// this `method` and `uri`.
+    /// Whether an error page replaces `response`: a 4xx or 5xx with an
+    /// error report, in plain text, or without a content type. A view's own
+    /// error page (HTML, JSON…) is left alone. The others skip
+    /// [`Self::respond`] and its future.
+    pub(crate) fn replaces(response: &Response) -> bool {
+        let status = response.status();
+        if !(status.is_client_error() || status.is_server_error()) {
+            return false;
+        }
+        match response.headers().get(CONTENT_TYPE) {
+            None => true,
+            Some(content_type) => {
+                content_type.as_bytes().starts_with(b"text/plain")
+                    || response.extensions().get::<ErrorReport>().is_some()
+            }
+        }
+    }
+
+    /// The error page that replaces `response` (one that [`Self::replaces`]
+    /// says it replaces), for a request with this `method` and `uri`. Its
+    /// future is large: the caller boxes it.
     pub(crate) async fn respond(
         self,
         state: &AppState,
@@ -199,20 +218,14 @@ impl ErrorPageRequest {
         uri: &http::Uri,
         response: Response,
     ) -> Response {
-        let status = response.status();
-        if !(status.is_client_error() || status.is_server_error()) {
-            return response;
-        }
-        // Boxed: an error page's future is large, and every request's
-        // future would carry its size.
-        Box::pin(error_page(
+        error_page(
             state,
             method,
             uri.path(),
             self.wants_html,
             self.summary,
             response,
-        ))
+        )
         .await
     }
 }
@@ -226,19 +239,7 @@ async fn error_page(
     response: Response,
 ) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
     let report = response.extensions().get::<ErrorReport>().cloned();
-    let is_plain_text = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
-    // A view's own error page (HTML, JSON…) is left alone.
-    if report.is_none() && !is_plain_text && response.headers().contains_key(CONTENT_TYPE) {
-        return response;
-    }
     let (mut parts, body) = response.into_parts();
     let report = match report {
         Some(report) => report,
