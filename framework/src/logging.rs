@@ -1,11 +1,13 @@
 //! Logging with `tracing`: one line per request, and the subscriber that
 //! writes to stderr and, with `log_file`, appends to a file.
 //!
-//! The request line is an event like any other (a project's own subscriber
-//! sees it, target `nuages::request`), but the subscriber [`init`] installs
-//! writes it with [`AccessLine`], a layer that formats just that line, in
-//! the format of the general-purpose formatter (`2026-01-31T12:00:00.123456Z
-//!  INFO "GET / HTTP/1.1" 200 1.2ms`), into a reused buffer.
+//! The request line is an event like any other under a project's own
+//! subscriber (target `nuages::request`). The subscriber [`init`] installs
+//! writes it with [`RequestLines`], which format just that line, in the
+//! format of the general-purpose formatter (`2026-01-31T12:00:00.123456Z
+//!  INFO "GET / HTTP/1.1" 200 1.2ms`), into a reused buffer; a request
+//! finds them in that subscriber and hands them its line directly, without
+//! the event, which nothing else there would write.
 //!
 //! How the lines reach the file or the terminal: on the runtime of the
 //! management commands (`serve`, `runserver`), each worker thread gathers
@@ -79,7 +81,7 @@ impl RequestLine {
             method: &self.method,
             target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
             version: self.version,
-            status: status.as_u16(),
+            status,
             elapsed: self.started.elapsed(),
         };
         // Taken out while in use, so that nothing the event reaches could
@@ -87,10 +89,30 @@ impl RequestLine {
         let mut message = MESSAGE.take();
         message.clear();
         line.push_to(&mut message);
-        match line.status {
-            500.. => tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
-            400..=499 => tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
-            _ => tracing::info!(name: ACCESS_EVENT, target: "nuages::request", "{message}"),
+        let level = match status.as_u16() {
+            500.. => Level::ERROR,
+            400..=499 => Level::WARN,
+            _ => Level::INFO,
+        };
+        // Under the subscriber `init` installs, the event would reach only
+        // its request-line writers: they get the line at once. (Not from
+        // inside `get_default`: an event made there would find no subscriber.)
+        let written = tracing::dispatcher::get_default(|dispatch| {
+            dispatch
+                .downcast_ref::<RequestLines>()
+                .map(|lines| lines.write(level, &message))
+                .is_some()
+        });
+        if !written {
+            match level {
+                Level::ERROR => {
+                    tracing::error!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
+                }
+                Level::WARN => {
+                    tracing::warn!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
+                }
+                _ => tracing::info!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}"),
+            }
         }
         MESSAGE.set(message);
     }
@@ -103,7 +125,7 @@ struct AccessMessage<'a> {
     method: &'a http::Method,
     target: &'a str,
     version: http::Version,
-    status: u16,
+    status: http::StatusCode,
     elapsed: std::time::Duration,
 }
 
@@ -128,11 +150,11 @@ impl AccessMessage<'_> {
         text.push(' ');
         text.push_str(version);
         text.push_str("\" ");
-        push_number(text, u64::from(self.status), 1);
+        text.push_str(self.status.as_str());
         text.push(' ');
         push_number(text, tenths / 10, 1);
         text.push('.');
-        push_number(text, tenths % 10, 1);
+        text.push(char::from(b'0' + (tenths % 10) as u8));
         text.push_str("ms");
     }
 }
@@ -153,7 +175,7 @@ fn push_number(text: &mut String, mut n: u64, width: usize) {
     for _ in digits.len() - start..width {
         text.push('0');
     }
-    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    text.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// Appends the time as the general-purpose formatter writes it
@@ -207,7 +229,7 @@ pub fn level_for(settings: &Settings, verbosity: Option<u8>) -> Level {
 pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
     let level = level_for(settings, verbosity);
     // The general-purpose formatter writes every event but the request
-    // lines, which `AccessLine` writes in the same format. One filter for
+    // lines, which `RequestLines` writes in the same format. One filter for
     // all the layers, so that every layer wants what the filter lets
     // through and tracing decides once per call site, not per event.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -217,12 +239,15 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
             .with_ansi(ansi)
             .with_target(false),
     );
-    let stderr_access = AccessLine {
-        destination: Destination::stderr(),
-        ansi,
-        with_target: false,
+    let mut request_lines = RequestLines {
+        writers: vec![AccessLine {
+            destination: Destination::stderr(),
+            ansi,
+            with_target: false,
+        }],
+        max_level: level,
     };
-    let (file_layer, file_access) = match &settings.log_file {
+    let file_layer = match &settings.log_file {
         Some(path) => {
             let file = Arc::new(open_log_file(path)?);
             let layer = WithoutRequestLines(
@@ -230,14 +255,14 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
                     .with_writer(file.clone())
                     .with_ansi(false),
             );
-            let access = AccessLine {
+            request_lines.writers.push(AccessLine {
                 destination: Destination::File(file),
                 ansi: false,
                 with_target: true,
-            };
-            (Some(layer), Some(access))
+            });
+            Some(layer)
         }
-        None => (None, None),
+        None => None,
     };
     // A fixed list of targets, not an `EnvFilter`: that one compiles
     // regular expressions to parse its directives, code and memory that
@@ -251,8 +276,7 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
     // first, and writes its waiting lines before the formatter writes it.
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(stderr_access)
-        .with(file_access)
+        .with(request_lines)
         .with(stderr)
         .with(file_layer)
         .try_init();
@@ -283,7 +307,7 @@ pub fn open_log_file(path: &Path) -> Result<std::fs::File> {
 }
 
 /// A layer that sees every event but the request lines: the
-/// general-purpose formatter, beside [`AccessLine`]. (A per-layer filter
+/// general-purpose formatter, beside [`RequestLines`]. (A per-layer filter
 /// would do the same, but makes tracing ask every filter about every
 /// event, since the layers then want different events.)
 struct WithoutRequestLines<L>(L);
@@ -349,8 +373,11 @@ impl<S: Subscriber, L: tracing_subscriber::Layer<S>> tracing_subscriber::Layer<S
     }
 }
 
-/// The name of the request-line events, which [`AccessLine`] writes.
+/// The name of the request-line events, which [`RequestLines`] writes.
 const ACCESS_EVENT: &str = "nuages.access";
+
+/// The target of the request-line events.
+const ACCESS_TARGET: &str = "nuages::request";
 
 /// The size up to which a `write` to a pipe is never split (POSIX's minimum
 /// `PIPE_BUF`, Linux's value).
@@ -381,9 +408,53 @@ impl Destination {
     }
 }
 
-/// The layer that writes the request lines: what the general-purpose
-/// formatter would write for them (timestamp, level, the target when
-/// `with_target`, the message), without its general machinery.
+/// The request-line writers of the subscriber [`init`] installs (stderr,
+/// and the log file when set) and the most verbose level its filter lets
+/// through. A layer, for request-line events made elsewhere; and what
+/// [`RequestLine::finish`] writes to directly when it finds it in the
+/// current subscriber, where the event would reach nothing else (the
+/// formatters skip it) and its dispatch would cost more than the line.
+struct RequestLines {
+    writers: Vec<AccessLine>,
+    max_level: Level,
+}
+
+impl RequestLines {
+    /// Write a request line at `level` with `message`, when the filter
+    /// lets that level through.
+    fn write(&self, level: Level, message: &str) {
+        if level > self.max_level {
+            return;
+        }
+        for writer in &self.writers {
+            writer.write(level, ACCESS_TARGET, |line| line.push_str(message));
+        }
+    }
+}
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for RequestLines {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let meta = event.metadata();
+        for writer in &self.writers {
+            if meta.name() != ACCESS_EVENT {
+                // Another event, about to be written by the general-purpose
+                // formatter (a layer outside this one): the request lines
+                // before it go first.
+                if let Some(file) = writer.destination.file() {
+                    let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(Some(file)));
+                }
+                continue;
+            }
+            writer.write(*meta.level(), meta.target(), |line| {
+                event.record(&mut Message(line))
+            });
+        }
+    }
+}
+
+/// What writes the request lines to one destination: what the
+/// general-purpose formatter would write for them (timestamp, level, the
+/// target when `with_target`, the message), without its general machinery.
 struct AccessLine {
     destination: Destination,
     ansi: bool,
@@ -395,21 +466,13 @@ thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-impl<S: Subscriber> tracing_subscriber::Layer<S> for AccessLine {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let meta = event.metadata();
-        if meta.name() != ACCESS_EVENT {
-            // Another event, about to be written by the general-purpose
-            // formatter (a layer outside this one): the request lines
-            // before it go first.
-            if let Some(file) = self.destination.file() {
-                let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(Some(file)));
-            }
-            return;
-        }
+impl AccessLine {
+    /// Write the line of a request-line event at `level` from `target`,
+    /// whose message `message` appends.
+    fn write(&self, level: Level, target: &str, message: impl FnOnce(&mut String)) {
         LINE.with_borrow_mut(|line| {
             line.clear();
-            self.format(line, *meta.level(), meta.target(), event);
+            self.format(line, level, target, message);
             self.destination.write_line(line.as_bytes());
         });
     }
@@ -527,9 +590,15 @@ pub(crate) fn flush_request_lines() {
 }
 
 impl AccessLine {
-    /// The line, as `tracing_subscriber`'s `Full` format writes it.
-    fn format(&self, line: &mut String, level: Level, target: &str, event: &Event<'_>) {
-        use std::fmt::Write as _;
+    /// The line, as `tracing_subscriber`'s `Full` format writes it, with
+    /// the message that `message` appends.
+    fn format(
+        &self,
+        line: &mut String,
+        level: Level,
+        target: &str,
+        message: impl FnOnce(&mut String),
+    ) {
         const DIM: &str = "\x1b[2m";
         const RESET: &str = "\x1b[0m";
         if self.ansi {
@@ -547,25 +616,18 @@ impl AccessLine {
             Level::DEBUG => ("DEBUG", "\x1b[34m"),
             Level::TRACE => ("TRACE", "\x1b[35m"),
         };
-        match self.ansi {
-            true => {
-                let _ = write!(line, "{color}{name}{RESET} ");
-            }
-            false => {
-                let _ = write!(line, "{name} ");
-            }
+        let pieces: &[&str] = match (self.ansi, self.with_target) {
+            (true, true) => &[
+                color, name, RESET, " ", DIM, target, RESET, DIM, ":", RESET, " ",
+            ],
+            (true, false) => &[color, name, RESET, " "],
+            (false, true) => &[name, " ", target, ": "],
+            (false, false) => &[name, " "],
+        };
+        for piece in pieces {
+            line.push_str(piece);
         }
-        if self.with_target {
-            match self.ansi {
-                true => {
-                    let _ = write!(line, "{DIM}{target}{RESET}{DIM}:{RESET} ");
-                }
-                false => {
-                    let _ = write!(line, "{target}: ");
-                }
-            }
-        }
-        event.record(&mut Message(line));
+        message(line);
         line.push('\n');
     }
 }
@@ -630,7 +692,11 @@ mod tests {
                 tracing::warn!(name: ACCESS_EVENT, target: "nuages::request", "\"GET /nope/ HTTP/1.1\" 404 0.1ms");
                 tracing::error!(name: ACCESS_EVENT, target: "nuages::request", "\"POST /boom/ HTTP/1.1\" 500 2.0ms");
             };
-            tracing::subscriber::with_default(tracing_subscriber::registry().with(access), emit);
+            let lines = RequestLines {
+                writers: vec![access],
+                max_level: Level::TRACE,
+            };
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(lines), emit);
             tracing::subscriber::with_default(tracing_subscriber::registry().with(formatter), emit);
             // The timestamp: 2026-01-31T12:00:00.123456Z, 27 characters.
             let strip = |path: &Path| -> Vec<String> {
@@ -671,10 +737,13 @@ mod tests {
         // As `init` layers them: the formatter outside, for other events.
         fn subscriber(file: &Arc<std::fs::File>) -> impl Subscriber + Send + Sync {
             tracing_subscriber::registry()
-                .with(AccessLine {
-                    destination: Destination::File(file.clone()),
-                    ansi: false,
-                    with_target: true,
+                .with(RequestLines {
+                    writers: vec![AccessLine {
+                        destination: Destination::File(file.clone()),
+                        ansi: false,
+                        with_target: true,
+                    }],
+                    max_level: Level::TRACE,
                 })
                 .with(WithoutRequestLines(
                     tracing_subscriber::fmt::layer()
@@ -729,6 +798,71 @@ mod tests {
         assert_eq!(numbers, (0..=200).collect::<Vec<_>>());
     }
 
+    /// Under the subscriber `init` installs, a request's line goes to its
+    /// writers without an event, as the event would have written it, when
+    /// the level lets it through; under any other subscriber it is an
+    /// event, which that subscriber sees.
+    #[test]
+    fn request_lines_go_straight_to_the_writers_of_the_installed_subscriber() {
+        let dir = tempfile::tempdir().unwrap();
+        let request = |target: &str| {
+            axum::extract::Request::builder()
+                .method(http::Method::POST)
+                .uri(target)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let log = |max_level| {
+            let path = dir.path().join(format!("{max_level}.log"));
+            let lines = RequestLines {
+                writers: vec![AccessLine {
+                    destination: Destination::File(Arc::new(open_log_file(&path).unwrap())),
+                    ansi: false,
+                    with_target: true,
+                }],
+                max_level,
+            };
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(lines), || {
+                RequestLine::start(&request("/a/?b=1")).finish(http::StatusCode::OK);
+                RequestLine::start(&request("/gone/")).finish(http::StatusCode::NOT_FOUND);
+                RequestLine::start(&request("/boom/")).finish(http::StatusCode::BAD_GATEWAY);
+            });
+            let text = std::fs::read_to_string(&path).unwrap();
+            text.lines()
+                .map(|line| line[line.find('Z').unwrap() + 1..].to_string())
+                .map(|line| line[..line.rfind(' ').unwrap()].to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            log(Level::INFO),
+            [
+                "  INFO nuages::request: \"POST /a/?b=1 HTTP/1.1\" 200",
+                "  WARN nuages::request: \"POST /gone/ HTTP/1.1\" 404",
+                " ERROR nuages::request: \"POST /boom/ HTTP/1.1\" 502",
+            ]
+        );
+        assert_eq!(
+            log(Level::WARN),
+            [
+                "  WARN nuages::request: \"POST /gone/ HTTP/1.1\" 404",
+                " ERROR nuages::request: \"POST /boom/ HTTP/1.1\" 502",
+            ]
+        );
+        // Another subscriber: the event, with its message.
+        let theirs = dir.path().join("theirs.log");
+        let formatter = tracing_subscriber::fmt::layer()
+            .with_writer(Arc::new(open_log_file(&theirs).unwrap()))
+            .with_ansi(false);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(formatter), || {
+            RequestLine::start(&request("/x/")).finish(http::StatusCode::OK);
+        });
+        let text = std::fs::read_to_string(&theirs).unwrap();
+        assert!(
+            text.contains(" INFO nuages::request: \"POST /x/ HTTP/1.1\" 200 "),
+            "{text}"
+        );
+    }
+
     /// The timestamp as the general-purpose formatter writes it.
     #[test]
     fn timestamps_are_written_as_the_formatter_writes_them() {
@@ -770,7 +904,7 @@ mod tests {
                 method: &method,
                 target: "/polls/1/vote/?next=%2F",
                 version: http::Version::HTTP_11,
-                status,
+                status: http::StatusCode::from_u16(status).unwrap(),
                 elapsed,
             }
             .push_to(&mut text);

@@ -120,7 +120,10 @@ impl Builtins {
     /// arguments where it holds them, where an `async fn`'s future keeps
     /// them twice (as arguments, then as its variables), a second copy of
     /// the request that the server's slot or the box would carry.
-    #[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
     pub(crate) fn run(
         self: Arc<Self>,
         mut request: Request,

@@ -185,7 +185,8 @@ impl ErrorPageRequest {
         // Only what the admins' report needs, and only when one may go out.
         let mails_admins = !state.settings.debug && state.mailer.has_admins();
         ErrorPageRequest {
-            wants_html: wants_html(request.headers()),
+            // Only the debug pages come as text or HTML.
+            wants_html: state.settings.debug && wants_html(request.headers()),
             summary: mails_admins.then(|| RequestSummary::of(request)),
         }
     }
