@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::handler::Application;
 
 mod connection;
+mod header_timer;
 
 use connection::{NoticeRequests, Phase, RoomForExtensions};
 
@@ -290,7 +291,7 @@ fn connection_builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(header_timer::HeaderTimer)
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true)
         .max_buf_size(MAX_HEADER_BUFFER);
@@ -584,6 +585,10 @@ mod tests {
             ("part of the HTTP/2 preface", preface[..16].to_vec()),
             ("the whole HTTP/2 preface", preface.to_vec()),
             ("a request, then an idle keep-alive", GET.to_vec()),
+            (
+                "a request, then part of the next one",
+                [GET, &b"GET / HTTP/1.1\r\nHost: local"[..]].concat(),
+            ),
         ];
         let clients: Vec<_> = cases
             .into_iter()
@@ -625,6 +630,45 @@ mod tests {
         let text = String::from_utf8_lossy(&received);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(text.ends_with("ok"), "{text}");
+    }
+
+    /// A keep-alive connection's deadline moves with each response: one
+    /// that sends a request three quarters of a timeout after the previous
+    /// answer, twice, is served, and closed a timeout after its last answer.
+    #[test]
+    fn the_header_timeout_of_a_keep_alive_connection_counts_from_its_last_response() {
+        use std::io::Write;
+        let timeout = Duration::from_secs(2);
+        let server = TestServer::start(timeout);
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        for _ in 0..2 {
+            stream.write_all(GET).unwrap();
+            let response = read_response(&mut stream).unwrap();
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            std::thread::sleep(timeout * 3 / 4);
+        }
+        // One and a half timeouts after the first answer: still open, and
+        // it serves a third request.
+        stream.write_all(GET).unwrap();
+        let last = std::time::Instant::now();
+        let response = read_response(&mut stream).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let mut byte = [0u8; 1];
+        stream.set_read_timeout(Some(timeout * 4)).unwrap();
+        let read = std::io::Read::read(&mut stream, &mut byte);
+        let after = last.elapsed();
+        assert!(
+            matches!(read, Ok(0))
+                || read.is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset),
+            "still open after {after:?}"
+        );
+        assert!(
+            after >= timeout - Duration::from_millis(300) && after < timeout * 3,
+            "closed {after:?} after the last request, for a timeout of {timeout:?}"
+        );
     }
 
     #[test]

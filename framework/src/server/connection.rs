@@ -14,6 +14,8 @@ use axum::extract::ConnectInfo;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
+use super::header_timer::HeaderAlarm;
+
 /// What the server asks of its connections; it only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Phase {
@@ -116,8 +118,8 @@ where
 ///
 /// hyper's own header timeout starts at the first byte of HTTP/1 and not at
 /// all before the HTTP/2 preface is complete, so the first request head is
-/// timed here, from the accept; later ones are timed by hyper (HTTP/1) or by
-/// the keep-alive pings (HTTP/2).
+/// timed here, from the accept; later ones are timed by hyper (HTTP/1, with
+/// the [`HeaderAlarm`] of this task) or by the keep-alive pings (HTTP/2).
 pub(crate) async fn drive<C>(
     connection: C,
     fd: RawFd,
@@ -129,6 +131,9 @@ pub(crate) async fn drive<C>(
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
+    // Every poll of the connection goes through the alarm, which wakes
+    // the task for hyper's header deadlines (HTTP/1).
+    let mut alarm = HeaderAlarm::default();
     let first_deadline = tokio::time::sleep(header_timeout);
     let mut first_deadline = std::pin::pin!(first_deadline);
     // Once a request has come, the deadline is not looked at again (the
@@ -140,7 +145,7 @@ pub(crate) async fn drive<C>(
         first_deadline.as_mut().poll(cx)
     });
     tokio::select! {
-        result = connection.as_mut() => return ended(result),
+        result = alarm.watch(connection.as_mut()) => return ended(result),
         _ = no_first_request => {
             tracing::debug!(
                 target: "nuages::server",
@@ -155,14 +160,14 @@ pub(crate) async fn drive<C>(
     // request already waits in the socket: let it read that request first.
     while unread_bytes(fd) > 0 {
         tokio::select! {
-            result = connection.as_mut() => return ended(result),
+            result = alarm.watch(connection.as_mut()) => return ended(result),
             _ = tokio::time::sleep(DRAIN_POLL) => {}
             _ = past(&mut phase, Phase::Draining) => return,
         }
     }
     connection.as_mut().graceful_shutdown();
     tokio::select! {
-        result = connection.as_mut() => ended(result),
+        result = alarm.watch(connection.as_mut()) => ended(result),
         _ = past(&mut phase, Phase::Draining) => {}
     }
 }
