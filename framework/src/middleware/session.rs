@@ -272,8 +272,10 @@ impl SessionConfig {
     }
 
     /// The session the request's cookies point at, or an empty one.
-    async fn load(&self, cookies: &[String], now: u64) -> Session {
+    async fn load(&self, cookies: &[String]) -> Session {
         if !self.store.is_server_side() {
+            // The clock is read only for a cookie to check.
+            let now = if cookies.is_empty() { 0 } else { now() };
             let loaded = cookies
                 .iter()
                 .find_map(|value| decode(&self.signer, value, self.max_age, now));
@@ -301,12 +303,12 @@ impl SessionConfig {
     }
 
     /// What to send back for a signed-cookie session.
-    fn signed_cookie(&self, outcome: &Outcome, now: u64) -> Option<Cookie<'static>> {
+    fn signed_cookie(&self, outcome: &Outcome) -> Option<Cookie<'static>> {
         if outcome.values.is_empty() {
             // Flushed, emptied, or a cookie we could not use: remove it.
             outcome.had_cookie.then(|| self.removal_cookie())
         } else if outcome.modified || outcome.resign {
-            Some(self.cookie(self.encode(&outcome.values, now)))
+            Some(self.cookie(self.encode(&outcome.values, now())))
         } else {
             None
         }
@@ -415,7 +417,6 @@ fn now() -> u64 {
 /// What the `session` middleware keeps between the request and the response.
 pub(crate) struct Pending {
     config: Arc<SessionConfig>,
-    now: u64,
     had_cookie: bool,
     session: Session,
 }
@@ -423,13 +424,11 @@ pub(crate) struct Pending {
 /// The `session` middleware on the way in: the client's session, loaded
 /// from its cookie (or the store the cookie names), in the request.
 pub(crate) async fn process_request(config: &Arc<SessionConfig>, request: &mut Request) -> Pending {
-    let now = now();
     let cookies = super::request_cookies(request.headers(), COOKIE_NAME);
-    let session = config.load(&cookies, now).await;
+    let session = config.load(&cookies).await;
     request.extensions_mut().insert(session.clone());
     Pending {
         config: config.clone(),
-        now,
         had_cookie: !cookies.is_empty(),
         session,
     }
@@ -440,7 +439,6 @@ pub(crate) async fn process_request(config: &Arc<SessionConfig>, request: &mut R
 pub(crate) async fn process_response(pending: Pending, response: &mut Response) {
     let Pending {
         config,
-        now,
         had_cookie,
         session,
     } = pending;
@@ -467,7 +465,7 @@ pub(crate) async fn process_response(pending: Pending, response: &mut Response) 
     let cookie = match config.store.is_server_side() {
         // Boxed for the same reason as the store's `load`.
         true => Box::pin(config.save(outcome)).await,
-        false => config.signed_cookie(&outcome, now),
+        false => config.signed_cookie(&outcome),
     };
     if let Some(cookie) = cookie {
         let text = cookie.to_string();
