@@ -73,10 +73,6 @@ impl RequestLine {
 
     /// Log the line for a response with `status`.
     pub(crate) fn finish(self, status: http::StatusCode) {
-        thread_local! {
-            /// The message being logged, reused from request to request.
-            static MESSAGE: Cell<String> = const { Cell::new(String::new()) };
-        }
         let line = AccessMessage {
             method: &self.method,
             target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -84,11 +80,6 @@ impl RequestLine {
             status,
             elapsed: self.started.elapsed(),
         };
-        // Taken out while in use, so that nothing the event reaches could
-        // find it borrowed.
-        let mut message = MESSAGE.take();
-        message.clear();
-        line.push_to(&mut message);
         let level = match status.as_u16() {
             500.. => Level::ERROR,
             400..=499 => Level::WARN,
@@ -98,13 +89,14 @@ impl RequestLine {
         // its request-line writers: they get the line at once. (Not from
         // inside `get_default`: an event made there would find no subscriber.)
         let written = tracing::dispatcher::get_default(|dispatch| {
-            dispatch
-                .downcast_ref::<RequestLines>()
-                .map(|lines| lines.write(level, &message))
-                .is_some()
+            let lines = dispatch.downcast_ref::<RequestLines>()?;
+            if level <= lines.max_level {
+                line.with_text(|message| lines.write(level, message));
+            }
+            Some(())
         });
-        if !written {
-            match level {
+        if written.is_none() && level <= tracing::level_filters::LevelFilter::current() {
+            line.with_text(|message| match level {
                 Level::ERROR => {
                     tracing::error!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
                 }
@@ -112,9 +104,8 @@ impl RequestLine {
                     tracing::warn!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
                 }
                 _ => tracing::info!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}"),
-            }
+            });
         }
-        MESSAGE.set(message);
     }
 }
 
@@ -130,6 +121,21 @@ struct AccessMessage<'a> {
 }
 
 impl AccessMessage<'_> {
+    /// Call `use_text` with the message, written into a buffer reused from
+    /// request to request (made only for a line that is written).
+    fn with_text(&self, use_text: impl FnOnce(&str)) {
+        thread_local! {
+            static TEXT: Cell<String> = const { Cell::new(String::new()) };
+        }
+        // Taken out while in use, so that nothing the event reaches could
+        // find it borrowed.
+        let mut text = TEXT.take();
+        text.clear();
+        self.push_to(&mut text);
+        use_text(&text);
+        TEXT.set(text);
+    }
+
     /// Append the message to `text`.
     fn push_to(&self, text: &mut String) {
         let version = match self.version {
@@ -420,12 +426,10 @@ struct RequestLines {
 }
 
 impl RequestLines {
-    /// Write a request line at `level` with `message`, when the filter
-    /// lets that level through.
+    /// Write a request line at `level` with `message` (a level the filter
+    /// lets through: the caller looks at `max_level` first, so as not to
+    /// make the message of a line not written).
     fn write(&self, level: Level, message: &str) {
-        if level > self.max_level {
-            return;
-        }
         for writer in &self.writers {
             writer.write(level, ACCESS_TARGET, |line| line.push_str(message));
         }
