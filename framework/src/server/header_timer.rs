@@ -45,6 +45,31 @@ thread_local! {
     static WATCH: Cell<Option<Option<Instant>>> = const { Cell::new(None) };
 }
 
+/// A poll of a connection under its alarm; what was watched before is put
+/// back when it ends, a panic included.
+struct Watching {
+    outer: Option<Option<Instant>>,
+}
+
+impl Watching {
+    fn start() -> Watching {
+        Watching {
+            outer: WATCH.replace(Some(None)),
+        }
+    }
+
+    /// The deadline the connection now waits on, if any.
+    fn end(self) -> Option<Instant> {
+        WATCH.get().flatten()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        WATCH.set(self.outer);
+    }
+}
+
 /// A deadline hyper waits on for a request head.
 struct HeadDeadline {
     deadline: Instant,
@@ -102,9 +127,9 @@ impl HeaderAlarm {
         connection: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        let outer = WATCH.replace(Some(None));
+        let watching = Watching::start();
         let polled = connection.poll(cx);
-        let waits_on = WATCH.replace(outer).flatten();
+        let waits_on = watching.end();
         if polled.is_ready() {
             return polled;
         }
@@ -128,5 +153,62 @@ impl HeaderAlarm {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// hyper's way: a deadline made and polled inside the connection; the
+    /// alarm wakes the task for it, neither early nor much later.
+    #[test]
+    fn the_alarm_wakes_a_connection_at_its_deadline() {
+        runtime().block_on(async {
+            let start = Instant::now();
+            let connection = async { HeaderTimer.sleep(Duration::from_millis(80)).await };
+            let mut connection = std::pin::pin!(connection);
+            let mut alarm = HeaderAlarm::default();
+            // The timeout's own timer would wake the task at last: the
+            // alarm must have woken it well before.
+            tokio::time::timeout(Duration::from_secs(5), alarm.watch(connection.as_mut()))
+                .await
+                .expect("the alarm never woke the connection");
+            let waited = start.elapsed();
+            assert!(waited >= Duration::from_millis(80), "{waited:?}");
+            assert!(waited < Duration::from_secs(1), "woken late: {waited:?}");
+        });
+    }
+
+    /// A deadline polled where no alarm watches keeps a timer of its own.
+    #[test]
+    fn a_deadline_without_an_alarm_keeps_its_own_timer() {
+        runtime().block_on(async {
+            let start = Instant::now();
+            HeaderTimer.sleep(Duration::from_millis(50)).await;
+            let waited = start.elapsed();
+            assert!(waited >= Duration::from_millis(50), "{waited:?}");
+            assert!(waited < Duration::from_secs(2), "{waited:?}");
+        });
+    }
+
+    /// A connection whose poll panics leaves nothing watched behind it.
+    #[test]
+    fn a_panic_in_a_watched_poll_leaves_nothing_watched() {
+        let mut alarm = HeaderAlarm::default();
+        let mut connection = std::pin::pin!(async { panic!("in the connection") });
+        let waker = std::task::Waker::noop();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = alarm.poll(connection.as_mut(), &mut Context::from_waker(waker));
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(WATCH.get(), None);
     }
 }
