@@ -363,6 +363,42 @@ async fn a_panic_is_a_500_and_the_next_request_still_works() {
     assert_eq!(client.get("/home/").await.status, 200);
 }
 
+/// A project's middleware that panics before it makes its future.
+fn panics_before_its_future(
+    request: Request,
+    next: Next,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> {
+    if request.headers().contains_key("x-blow-up") {
+        panic!("the middleware blew up with {SECRET}");
+    }
+    Box::pin(next.run(request))
+}
+
+/// Without built-in middleware, the levels inside start when the request
+/// comes in: a panic there is still the production 500, and the server
+/// goes on.
+#[tokio::test]
+async fn a_panic_before_any_future_is_a_500_too() {
+    let site = Site::new("debug = false\nmiddleware = [\"blow_up\"]\n");
+    let settings = nuages::conf::SettingsLoader::new(site.path().join("settings.toml"))
+        .env(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let project = Project::new("testsite", site.path())
+        .urls(urlpatterns)
+        .middleware("blow_up", panics_before_its_future);
+    let client = Client::new(Application::new(project, settings).unwrap());
+    let r = client
+        .request(http::Method::GET, "/home/")
+        .header("x-blow-up", "yes")
+        .send()
+        .await;
+    assert_eq!(r.status, 500);
+    assert_no_leak(&r.text(), &site);
+    assert!(!r.text().contains("blew up"), "{}", r.text());
+    assert_eq!(client.get("/home/").await.status, 200);
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let site = Site::new(&format!(

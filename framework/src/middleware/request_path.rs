@@ -101,9 +101,10 @@ impl RequestPath {
         // Inside the panic guard: the host check and the body limits (run
         // here, so that the future carries no copy of the request), then
         // the settings' middleware (the outermost built-ins first) and the
-        // view.
-        let stage = match std::panic::catch_unwind(AssertUnwindSafe(|| self.admit(request))) {
-            Ok(Admission::Passed(request)) => {
+        // view, whose first steps may run here too (without built-ins,
+        // the route table's).
+        let stage = std::panic::catch_unwind(AssertUnwindSafe(|| match self.admit(request) {
+            Admission::Passed(request) => {
                 let next = Next {
                     inner: self.inner.clone(),
                 };
@@ -112,9 +113,9 @@ impl RequestPath {
                     false => Box::pin(self.builtins.clone().run(request, next)),
                 })
             }
-            Ok(Admission::Refused(refused)) => Stage::Answered(Some(refused)),
-            Err(payload) => Stage::Answered(Some(panic_response(payload))),
-        };
+            Admission::Refused(refused) => Stage::Answered(Some(refused)),
+        }))
+        .unwrap_or_else(|payload| Stage::Answered(Some(panic_response(payload))));
         PathFuture {
             path: self.clone(),
             asked: Some(asked),
