@@ -114,16 +114,19 @@ impl Site {
         self.dir.path()
     }
 
-    fn application(&self) -> Application {
-        let settings = nuages::conf::SettingsLoader::new(self.path().join("settings.toml"))
+    fn settings(&self) -> nuages::conf::Settings {
+        nuages::conf::SettingsLoader::new(self.path().join("settings.toml"))
             .env(Vec::<(String, String)>::new())
             .load()
-            .unwrap();
-        Application::new(
-            Project::new("testsite", self.path()).urls(urlpatterns),
-            settings,
-        )
-        .unwrap()
+            .unwrap()
+    }
+
+    fn project(&self) -> Project {
+        Project::new("testsite", self.path()).urls(urlpatterns)
+    }
+
+    fn application(&self) -> Application {
+        Application::new(self.project(), self.settings()).unwrap()
     }
 
     fn client(&self) -> Client {
@@ -380,14 +383,10 @@ fn panics_before_its_future(
 #[tokio::test]
 async fn a_panic_before_any_future_is_a_500_too() {
     let site = Site::new("debug = false\nmiddleware = [\"blow_up\"]\n");
-    let settings = nuages::conf::SettingsLoader::new(site.path().join("settings.toml"))
-        .env(Vec::<(String, String)>::new())
-        .load()
-        .unwrap();
-    let project = Project::new("testsite", site.path())
-        .urls(urlpatterns)
+    let project = site
+        .project()
         .middleware("blow_up", panics_before_its_future);
-    let client = Client::new(Application::new(project, settings).unwrap());
+    let client = Client::new(Application::new(project, site.settings()).unwrap());
     let r = client
         .request(http::Method::GET, "/home/")
         .header("x-blow-up", "yes")
@@ -459,12 +458,7 @@ async fn the_welcome_page_answers_until_slash_is_routed() {
 #[tokio::test]
 async fn an_unknown_middleware_is_an_error_naming_it() {
     let site = Site::new("middleware = [\"security\", \"comon\"]\n");
-    let settings = nuages::conf::SettingsLoader::new(site.path().join("settings.toml"))
-        .env(Vec::<(String, String)>::new())
-        .load()
-        .unwrap();
-    let err =
-        Application::new(Project::new("t", site.path()).urls(urlpatterns), settings).unwrap_err();
+    let err = Application::new(site.project(), site.settings()).unwrap_err();
     assert!(err.to_string().contains("'comon'"), "{err}");
     assert!(err.hint().unwrap().contains("did you mean 'common'"));
 }
