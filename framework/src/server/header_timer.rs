@@ -26,9 +26,18 @@ use hyper::rt::{Sleep, Timer};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeaderTimer;
 
+/// Now, by tokio's clock (as `TokioTimer`'s: a paused test clock included).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl Timer for HeaderTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        self.sleep_until(Instant::now() + duration)
+        self.sleep_until(now() + duration)
+    }
+
+    fn now(&self) -> Instant {
+        now()
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
@@ -81,7 +90,7 @@ impl Future for HeadDeadline {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if now() >= self.deadline {
             return Poll::Ready(());
         }
         let deadline = self.deadline;
