@@ -439,16 +439,16 @@ impl RequestLines {
 impl<S: Subscriber> tracing_subscriber::Layer<S> for RequestLines {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let meta = event.metadata();
-        for writer in &self.writers {
-            if meta.name() != ACCESS_EVENT {
-                // Another event, about to be written by the general-purpose
-                // formatter (a layer outside this one): the request lines
-                // before it go first.
-                if let Some(file) = writer.destination.file() {
-                    let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(Some(file)));
-                }
-                continue;
+        if meta.name() != ACCESS_EVENT {
+            // Another event, about to be written by the general-purpose
+            // formatter (a layer outside this one): the request lines
+            // before it go first.
+            for file in self.writers.iter().filter_map(|w| w.destination.file()) {
+                let _ = BATCHES.try_with(|batches| batches.borrow_mut().flush(Some(file)));
             }
+            return;
+        }
+        for writer in &self.writers {
             writer.write(*meta.level(), meta.target(), |line| {
                 event.record(&mut Message(line))
             });

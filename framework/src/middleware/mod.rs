@@ -188,7 +188,7 @@ pub struct Next {
 impl Next {
     /// Run the rest of the path on `request`.
     pub fn run(self, request: Request) -> impl Future<Output = Response> + Send + 'static {
-        (self.inner.0)(request)
+        self.run_boxed(request)
     }
 
     /// [`Self::run`], its future named.

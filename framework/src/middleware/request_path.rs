@@ -118,8 +118,7 @@ impl RequestPath {
         .unwrap_or_else(|payload| Stage::Answered(Some(panic_response(payload))));
         PathFuture {
             path: self.clone(),
-            asked: Some(asked),
-            way_out: Some(WayOut { line, secure, head }),
+            way_out: Some((asked, WayOut { line, secure, head })),
             stage,
         }
     }
@@ -149,8 +148,8 @@ struct WayOut {
 /// then the error page when one replaces the response.
 pub(crate) struct PathFuture {
     path: Arc<RequestPath>,
-    asked: Option<ErrorPageRequest>,
-    way_out: Option<WayOut>,
+    /// Taken when the response is there.
+    way_out: Option<(ErrorPageRequest, WayOut)>,
     stage: Stage,
 }
 
@@ -185,9 +184,7 @@ impl Future for PathFuture {
                     return Poll::Ready(this.path.finish(response, way_out));
                 }
             };
-            let (Some(way_out), Some(asked)) = (this.way_out.take(), this.asked.take()) else {
-                panic!("polled after completion");
-            };
+            let (asked, way_out) = this.way_out.take().expect("polled after completion");
             if !ErrorPageRequest::replaces(&response) {
                 return Poll::Ready(this.path.finish(response, way_out));
             }
