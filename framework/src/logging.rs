@@ -168,7 +168,7 @@ impl AccessMessage<'_> {
 /// Append `n` in decimal, with leading zeros up to `width` digits, without
 /// the general formatter.
 fn push_number(text: &mut String, mut n: u64, width: usize) {
-    let mut digits = [0u8; 20];
+    let mut digits = [b'0'; 20];
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -178,10 +178,10 @@ fn push_number(text: &mut String, mut n: u64, width: usize) {
             break;
         }
     }
-    for _ in digits.len() - start..width {
-        text.push('0');
-    }
-    text.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    // The zeros of the padding are there already; ASCII digits pushed as
+    // they are, without checking them as UTF-8.
+    let start = start.min(digits.len().saturating_sub(width));
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Appends the time as the general-purpose formatter writes it

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
+use http::Extensions;
 use http::request::Parts;
 
 use crate::cache::Caches;
@@ -10,6 +12,7 @@ use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::{Error, Problem, Result};
 use crate::mail::Mailer;
+use crate::middleware::hosts::RequestHost;
 use crate::project::{App, StateMap};
 use crate::templates::Engine;
 use crate::urls::Resolver;
@@ -37,10 +40,36 @@ pub(crate) struct AppState {
     pub(crate) data: StateMap,
 }
 
+/// Extractor for the framework's own views: the state of the application
+/// serving the request.
+pub(crate) struct Serving(pub(crate) Arc<AppState>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Serving {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        AppState::from_parts(parts).cloned().map(Serving)
+    }
+}
+
+/// What the request path puts in the extensions of each request it admits:
+/// the application and the host the hosts check accepted, as one value
+/// (one allocation and one lookup where two were made per request).
+#[derive(Clone)]
+pub(crate) struct Admitted {
+    pub(crate) app: Arc<AppState>,
+    pub(crate) host: Arc<RequestHost>,
+}
+
 impl AppState {
+    /// The state of the application serving a request, by its extensions.
+    pub(crate) fn of(extensions: &Extensions) -> Option<&Arc<AppState>> {
+        extensions.get::<Admitted>().map(|admitted| &admitted.app)
+    }
+
     /// The state of the application serving this request.
     pub fn from_parts(parts: &Parts) -> Result<&Arc<AppState>> {
-        parts.extensions.get::<Arc<AppState>>().ok_or_else(|| {
+        AppState::of(&parts.extensions).ok_or_else(|| {
             Error::Config(
                 Problem::new("this request did not come through a Nuages Application")
                     .with_hint("serve the router through nuages::get_wsgi_application()"),

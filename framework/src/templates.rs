@@ -185,22 +185,26 @@ impl Engine {
 
     /// Render `name` with `context`.
     pub fn render(&self, name: &str, context: &Context) -> Result<String, TemplateError> {
-        let tera = self.current()?;
-        if !tera.contains_template(name) {
-            return Err(TemplateError::NotFound {
-                name: name.to_string(),
-                searched: self
-                    .dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-        tera.render(name, context)
-            .map_err(|source| TemplateError::Render {
-                name: name.to_string(),
-                source,
+        // Rendered at once, the missing template told apart by Tera's
+        // error (one lookup of the name, not two).
+        self.current()?
+            .render(name, context)
+            .map_err(|source| match source.kind() {
+                tera::ErrorKind::TemplateNotFound(missing) if missing == name => {
+                    TemplateError::NotFound {
+                        name: name.to_string(),
+                        searched: self
+                            .dirs
+                            .iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                }
+                _ => TemplateError::Render {
+                    name: name.to_string(),
+                    source,
+                },
             })
     }
 
@@ -744,6 +748,25 @@ mod tests {
         let out = e.render("page.html", &context! { "x" => "<b>" }).unwrap();
         assert_eq!(out, "A &lt;b&gt;");
         assert_eq!(e.render("polls/x.html", &Context::new()).unwrap(), "X");
+    }
+
+    #[test]
+    fn a_missing_template_is_named_with_the_folders_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.html"), "{{ x + 1 }}").unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        let missing = e.render("nope.html", &Context::new()).unwrap_err();
+        assert!(matches!(&missing, TemplateError::NotFound { name, .. } if name == "nope.html"));
+        assert!(
+            missing
+                .to_string()
+                .contains(&dir.path().display().to_string()),
+            "{missing}"
+        );
+        assert!(missing.hint().unwrap().contains("template_dirs"));
+        // A template that is there but fails is a render error, not a missing one.
+        let failed = e.render("page.html", &Context::new()).unwrap_err();
+        assert!(matches!(failed, TemplateError::Render { .. }), "{failed}");
     }
 
     #[test]

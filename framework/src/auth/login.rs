@@ -384,7 +384,7 @@ pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -
         // Built only after "session" (checked at start).
         return Some(needs_session().into_response());
     };
-    let Some(app) = request.extensions().get::<Arc<AppState>>().cloned() else {
+    let Some(app) = AppState::of(request.extensions()).cloned() else {
         return Some(
             Error::other("the auth middleware ran outside a Nuages Application").into_response(),
         );

@@ -35,7 +35,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::extract::{FromRequestParts, Path};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -54,7 +53,7 @@ use crate::middleware::hosts::RequestHost;
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
 use crate::sessions::SessionStore;
-use crate::state::AppState;
+use crate::state::{AppState, Serving};
 use crate::templates::Templates;
 
 /// The templates of these views, by name, unless the project has its own.
@@ -285,7 +284,7 @@ fn render_reset_form(templates: &Templates, email: &str, error: Option<&str>) ->
 /// POST `password_reset/`: mail every matching user a link, then
 /// `password_reset_done` whoever matched.
 pub(crate) async fn reset_submit(
-    Extension(app): Extension<Arc<AppState>>,
+    Serving(app): Serving,
     templates: Templates,
     origin: SiteOrigin,
     form: FormData,
@@ -373,7 +372,7 @@ async fn valid_user(
 /// session and go to `set-password`; there, the form and setting the
 /// password. Never cached (the page belongs to one link).
 pub(crate) async fn reset_confirm(
-    Extension(app): Extension<Arc<AppState>>,
+    Serving(app): Serving,
     Path((uidb64, token)): Path<(String, String)>,
     method: http::Method,
     templates: Templates,
@@ -480,7 +479,7 @@ async fn set_password(
 
 /// GET `reset/done/`: the password is set; a link to log in.
 pub(crate) async fn reset_complete(
-    Extension(app): Extension<Arc<AppState>>,
+    Serving(app): Serving,
     templates: Templates,
 ) -> Result<Response> {
     let login_url = super::login::login_url(&app)?;

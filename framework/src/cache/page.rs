@@ -7,7 +7,6 @@
 //! a template while the CSRF middleware was on (the page may carry the
 //! visitor's token): those depend on who asked.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -75,9 +74,7 @@ struct Page {
 }
 
 async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Response {
-    let cache = request
-        .extensions()
-        .get::<Arc<AppState>>()
+    let cache = AppState::of(request.extensions())
         .and_then(|state| state.caches.get(DEFAULT_ALIAS).cloned());
     let (Some(cache), true) = (
         cache,

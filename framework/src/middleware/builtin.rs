@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use smallvec::SmallVec;
 
 use super::Next;
 use super::csrf::{self, CsrfConfig};
@@ -130,7 +131,8 @@ impl Builtins {
         next: Next,
     ) -> impl Future<Output = Response> + Send + 'static {
         async move {
-            let mut pending = Vec::with_capacity(self.0.len());
+            // Inline: no allocation for the three built-ins with a response step.
+            let mut pending = SmallVec::<[Pending; 3]>::new();
             let mut answered = None;
             for builtin in &self.0 {
                 let (response, kept) = builtin.process_request(&mut request).await;

@@ -565,10 +565,7 @@ fn header_text<'r>(request: &'r Request, name: &http::HeaderName) -> Option<&'r 
 
 /// The `Origin`, `Referer` and `Sec-Fetch-Site` checks.
 fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<(), CsrfFailure> {
-    let host = request
-        .extensions()
-        .get::<Arc<RequestHost>>()
-        .map(|h| h.host.to_ascii_lowercase());
+    let host = RequestHost::of(request.extensions()).map(|h| h.host.to_ascii_lowercase());
     let mut trusted_origin = false;
     if let Some(origin) = request.headers().get(ORIGIN) {
         let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();

@@ -258,20 +258,25 @@ pub struct RequestHost {
     pub parsed: Host,
 }
 
+impl RequestHost {
+    /// The host of a request the request path admitted, by its extensions.
+    pub(crate) fn of(extensions: &http::Extensions) -> Option<&RequestHost> {
+        extensions
+            .get::<crate::state::Admitted>()
+            .map(|admitted| &*admitted.host)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        parts
-            .extensions
-            .get::<Arc<RequestHost>>()
-            .map(|host| RequestHost::clone(host))
-            .ok_or_else(|| {
-                Error::Config(
-                    Problem::new("this request did not go through the allowed-hosts check")
-                        .with_hint("serve the router through nuages::get_wsgi_application()"),
-                )
-            })
+        RequestHost::of(&parts.extensions).cloned().ok_or_else(|| {
+            Error::Config(
+                Problem::new("this request did not go through the allowed-hosts check")
+                    .with_hint("serve the router through nuages::get_wsgi_application()"),
+            )
+        })
     }
 }
 
@@ -409,19 +414,22 @@ pub(crate) fn validate(
     Ok(RequestHost { host: raw, parsed })
 }
 
-/// The check the request path always runs first: refuse a request whose
-/// host is malformed or not allowed with 400 and a warning naming the host;
-/// else the validated host goes into the request's extensions and the
-/// answer is `None`.
+/// The check the request path always runs first: the validated host, which
+/// the request path puts in the request's extensions (see
+/// [`Admitted`](crate::state::Admitted)), or the 400 that refuses a request
+/// whose host is malformed or not allowed, with a warning naming the host.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the response the request path answers with at once"
+)]
 pub(crate) fn admit(
-    request: &mut Request,
+    request: &Request,
     settings: &Settings,
     accepted: &AcceptedHosts,
-) -> Option<Response> {
+) -> Result<Arc<RequestHost>, Response> {
     let header = AcceptedHosts::plain_header(request, settings);
     if let Some(host) = header.and_then(|header| accepted.find(header)) {
-        request.extensions_mut().insert(host);
-        return None;
+        return Ok(host);
     }
     match validate(request, settings) {
         Ok(host) => {
@@ -429,12 +437,11 @@ pub(crate) fn admit(
             if header.is_some() {
                 accepted.remember(&host);
             }
-            request.extensions_mut().insert(host);
-            None
+            Ok(host)
         }
         Err(refusal) => {
             refusal.log();
-            Some(ErrorReport::response(
+            Err(ErrorReport::response(
                 StatusCode::BAD_REQUEST,
                 refusal.report(),
             ))
@@ -507,19 +514,15 @@ mod tests {
         };
         let accepted = AcceptedHosts::default();
         let admit_host = |host: &str| {
-            let mut request = http::Request::builder()
+            let request = http::Request::builder()
                 .uri("/")
                 .header(HOST, host)
                 .body(axum::body::Body::empty())
                 .unwrap();
-            let refused = admit(&mut request, &settings, &accepted);
-            (
-                refused.map(|r| r.status()),
-                request
-                    .extensions()
-                    .get::<Arc<RequestHost>>()
-                    .map(|host| RequestHost::clone(host)),
-            )
+            match admit(&request, &settings, &accepted) {
+                Ok(host) => (None, Some(RequestHost::clone(&host))),
+                Err(refused) => (Some(refused.status()), None),
+            }
         };
         let (refused, first) = admit_host("WWW.Example.com:8000");
         assert_eq!(refused, None);
@@ -545,20 +548,20 @@ mod tests {
                 .all(|slot| !slot.get().unwrap().host.contains("evil"))
         );
         // Two Host headers: refused, whatever is kept.
-        let mut request = http::Request::builder()
+        let request = http::Request::builder()
             .uri("/")
             .header(HOST, "WWW.Example.com:8000")
             .header(HOST, "evil.org")
             .body(axum::body::Body::empty())
             .unwrap();
-        assert!(admit(&mut request, &settings, &accepted).is_some());
+        assert!(admit(&request, &settings, &accepted).is_err());
         // A target naming another host than the header: refused.
-        let mut request = http::Request::builder()
+        let request = http::Request::builder()
             .uri("http://evil.org/")
             .header(HOST, "WWW.Example.com:8000")
             .body(axum::body::Body::empty())
             .unwrap();
-        assert!(admit(&mut request, &settings, &accepted).is_some());
+        assert!(admit(&request, &settings, &accepted).is_err());
     }
 
     /// (host header, allowed_hosts, accepted?)

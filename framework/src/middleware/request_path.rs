@@ -29,7 +29,7 @@ use super::headers::ResponseHeaders;
 use super::{BoxResponse, Next, Shared};
 use crate::error::Result;
 use crate::logging::RequestLine;
-use crate::state::AppState;
+use crate::state::{Admitted, AppState};
 use crate::views::errors::{ErrorPageRequest, panic_response};
 
 /// The fused levels, built once from the settings, around the rest of the
@@ -66,15 +66,18 @@ impl RequestPath {
     /// The host check and the body limits: the request to pass on, marked
     /// with the body limit, or the answer that refuses it.
     fn admit(&self, mut request: Request) -> Admission {
-        if let Some(refused) =
-            super::hosts::admit(&mut request, &self.state.settings, &self.accepted_hosts)
-        {
-            return Admission::Refused(refused);
-        }
+        let host = match super::hosts::admit(&request, &self.state.settings, &self.accepted_hosts) {
+            Ok(host) => host,
+            Err(refused) => return Admission::Refused(refused),
+        };
         let limit = self.state.settings.data_upload_max_memory_size;
         if let Some(refused) = super::limits::oversized(&request, limit) {
             return Admission::Refused(refused);
         }
+        request.extensions_mut().insert(Admitted {
+            app: self.state.clone(),
+            host,
+        });
         Admission::Passed(self.with_body_limit(request))
     }
 
@@ -89,9 +92,8 @@ impl RequestPath {
 
     /// Take `request` in: the way-in steps, run now, and the future of the
     /// rest.
-    pub(crate) fn call(self: &Arc<Self>, mut request: Request) -> PathFuture {
+    pub(crate) fn call(self: &Arc<Self>, request: Request) -> PathFuture {
         let head = request.method() == http::Method::HEAD;
-        request.extensions_mut().insert(self.state.clone());
         let line = RequestLine::start(&request);
         let secure = self
             .headers

@@ -319,7 +319,7 @@ pub(crate) fn process_request(config: &SecurityConfig, request: &Request) -> Opt
 /// 301 to the same host, path and query on https. The host is the one the
 /// hosts check validated, so the redirect cannot be pointed elsewhere.
 fn https_redirect(request: &Request, settings: &Settings) -> Response {
-    let host = match request.extensions().get::<Arc<RequestHost>>() {
+    let host = match RequestHost::of(request.extensions()) {
         Some(host) => host.host.clone(),
         None => match super::hosts::validate(request, settings) {
             Ok(host) => host.host,

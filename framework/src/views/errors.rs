@@ -5,7 +5,6 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -85,7 +84,7 @@ fn plain_page(status: StatusCode) -> Cow<'static, str> {
 /// fresh project in debug, else 404.
 pub(crate) fn not_found(request: Request) -> Response {
     let path = request.uri().path();
-    let state = request.extensions().get::<Arc<AppState>>();
+    let state = AppState::of(request.extensions());
     if let Some(state) = state
         && !state.settings.debug
     {
