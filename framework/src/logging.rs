@@ -91,7 +91,7 @@ impl RequestLine {
         let written = tracing::dispatcher::get_default(|dispatch| {
             let lines = dispatch.downcast_ref::<RequestLines>()?;
             if level <= lines.max_level {
-                line.with_text(|message| lines.write(level, message));
+                lines.write(level, |text| line.push_to(text));
             }
             Some(())
         });
@@ -167,21 +167,13 @@ impl AccessMessage<'_> {
 
 /// Append `n` in decimal, with leading zeros up to `width` digits, without
 /// the general formatter.
-fn push_number(text: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+fn push_number(text: &mut String, n: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    for _ in digits.len()..width {
+        text.push('0');
     }
-    // The zeros of the padding are there already; ASCII digits pushed as
-    // they are, without checking them as UTF-8.
-    let start = start.min(digits.len().saturating_sub(width));
-    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    text.push_str(digits);
 }
 
 /// Appends the time as the general-purpose formatter writes it
@@ -426,12 +418,13 @@ struct RequestLines {
 }
 
 impl RequestLines {
-    /// Write a request line at `level` with `message` (a level the filter
-    /// lets through: the caller looks at `max_level` first, so as not to
-    /// make the message of a line not written).
-    fn write(&self, level: Level, message: &str) {
+    /// Write a request line at `level` with the message `message` appends,
+    /// straight into each writer's line (a level the filter lets through:
+    /// the caller looks at `max_level` first, so as not to make the message
+    /// of a line not written).
+    fn write(&self, level: Level, message: impl Fn(&mut String)) {
         for writer in &self.writers {
-            writer.write(level, ACCESS_TARGET, |line| line.push_str(message));
+            writer.write(level, ACCESS_TARGET, &message);
         }
     }
 }

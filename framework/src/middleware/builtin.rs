@@ -136,7 +136,9 @@ impl Builtins {
             let mut answered = None;
             for builtin in &self.0 {
                 let (response, kept) = builtin.process_request(&mut request).await;
-                pending.extend(kept);
+                if let Some(kept) = kept {
+                    pending.push(kept);
+                }
                 if response.is_some() {
                     answered = response;
                     break;
