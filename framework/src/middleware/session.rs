@@ -453,6 +453,11 @@ pub(crate) async fn process_response(pending: Pending, response: &mut Response) 
         if response.status().is_server_error() {
             return;
         }
+        // A new visitor's session that nothing changed: no cookie to set or
+        // remove, nothing to store (what both ways of saving conclude).
+        if !had_cookie && !state.modified && !state.resign && state.ended_keys.is_empty() {
+            return;
+        }
         Outcome {
             values: state.values.clone(),
             modified: state.modified,
