@@ -84,6 +84,10 @@ impl RequestPath {
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
     /// marks it (its mark is private to axum: the layer itself puts it).
     fn with_body_limit(&self, request: Request) -> Request {
+        // A body known to be empty (a GET, a HEAD) has nothing to limit.
+        if http_body::Body::is_end_stream(request.body()) {
+            return request;
+        }
         match self.body_limit.layer(Echo).call(request).into_inner() {
             Ok(request) => request,
             Err(never) => match never {},
