@@ -24,7 +24,7 @@
 //! formatter writes its events. A write is always whole lines, at most
 //! 4 KiB, which the system never interleaves with another writer's.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
@@ -96,7 +96,9 @@ impl RequestLine {
             Some(())
         });
         if written.is_none() && level <= tracing::level_filters::LevelFilter::current() {
-            line.with_text(|message| match level {
+            let mut message = String::new();
+            line.push_to(&mut message);
+            match level {
                 Level::ERROR => {
                     tracing::error!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
                 }
@@ -104,7 +106,7 @@ impl RequestLine {
                     tracing::warn!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}")
                 }
                 _ => tracing::info!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}"),
-            });
+            }
         }
     }
 }
@@ -121,21 +123,6 @@ struct AccessMessage<'a> {
 }
 
 impl AccessMessage<'_> {
-    /// Call `use_text` with the message, written into a buffer reused from
-    /// request to request (made only for a line that is written).
-    fn with_text(&self, use_text: impl FnOnce(&str)) {
-        thread_local! {
-            static TEXT: Cell<String> = const { Cell::new(String::new()) };
-        }
-        // Taken out while in use, so that nothing the event reaches could
-        // find it borrowed.
-        let mut text = TEXT.take();
-        text.clear();
-        self.push_to(&mut text);
-        use_text(&text);
-        TEXT.set(text);
-    }
-
     /// Append the message to `text`.
     fn push_to(&self, text: &mut String) {
         let version = match self.version {

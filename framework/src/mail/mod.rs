@@ -21,8 +21,9 @@
 //! ```
 //!
 //! With `debug` off, a request that ends in a 500 mails the `admins` a
-//! report (made by the private `report` module) in the background: the response is never delayed
-//! or changed by it, and a failing mail server is logged.
+//! report (made by the private `report` module) in the background: the
+//! response is never delayed or changed by it, and a failing mail server is
+//! logged.
 
 mod console;
 mod file;
