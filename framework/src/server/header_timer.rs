@@ -235,13 +235,19 @@ mod tests {
             let start = Instant::now();
             let mut sleep = HeaderTimer.sleep(Duration::from_millis(20));
             let before: *const () = std::ptr::from_ref(&*sleep).cast();
-            let waker = std::task::Waker::noop();
+            let pending = |sleep: &mut Pin<Box<dyn Sleep>>| {
+                let waker = std::task::Waker::noop();
+                sleep
+                    .as_mut()
+                    .poll(&mut Context::from_waker(waker))
+                    .is_pending()
+            };
             // Polled outside an alarm: it sets a timer of its own.
-            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+            assert!(pending(&mut sleep));
             HeaderTimer.reset(&mut sleep, start + Duration::from_millis(150));
             assert_eq!(std::ptr::from_ref(&*sleep).cast(), before);
             tokio::time::sleep(Duration::from_millis(60)).await;
-            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+            assert!(pending(&mut sleep));
             sleep.await;
             let waited = start.elapsed();
             assert!(waited >= Duration::from_millis(150), "{waited:?}");
