@@ -25,7 +25,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use http::request::Parts;
-use http::{Extensions, HeaderMap};
 
 use crate::error::{Error, Problem, Result};
 
@@ -107,23 +106,16 @@ impl TrustedProxies {
 
     /// The client address of a request (see [`Self::client`]).
     pub fn client_of(&self, parts: &Parts) -> Option<IpAddr> {
-        self.client_from(&parts.extensions, &parts.headers)
-    }
-
-    /// The client address of a whole request (see [`Self::client`]).
-    pub(crate) fn client_of_request<B>(&self, request: &http::Request<B>) -> Option<IpAddr> {
-        self.client_from(request.extensions(), request.headers())
-    }
-
-    fn client_from(&self, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = extensions
+        let peer = parts
+            .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip());
         if !self.trusts(peer) {
             // The headers cannot change the answer: skip joining them.
             return peer;
         }
-        let forwarded = headers
+        let forwarded = parts
+            .headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())

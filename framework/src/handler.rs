@@ -23,6 +23,7 @@ use bytes::Bytes;
 use http::Request;
 use tower::Service;
 
+use crate::auth::login::AuthConfig;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::Result;
@@ -94,6 +95,7 @@ impl Application {
         crate::db::check_urls(&settings)?;
         crate::auth::check_settings(&settings)?;
         let middleware: Arc<[Registered]> = project.registered_middleware().into();
+        let auth = AuthConfig::if_listed(&settings)?;
         let state = Arc::new(AppState {
             project: project.name().to_string(),
             databases: Databases::new(&settings),
@@ -104,6 +106,7 @@ impl Application {
             templates,
             apps: project.installed_apps().to_vec(),
             data,
+            auth,
         });
         let path = build_service(state.clone(), &middleware, static_serving)?;
         Ok(Application {

@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use http::Extensions;
 use http::request::Parts;
 
+use crate::auth::login::AuthConfig;
 use crate::cache::Caches;
 use crate::conf::Settings;
 use crate::db::Databases;
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub apps: Vec<App>,
     /// The values shared with views as [`Data<T>`](crate::extract::Data).
     pub(crate) data: StateMap,
+    /// The `auth` middleware's configuration, when the setting lists it.
+    pub(crate) auth: Option<Arc<AuthConfig>>,
 }
 
 /// Extractor for the framework's own views: the state of the application

@@ -693,16 +693,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let state = crate::state::AppState::from_parts(parts)?;
+        let engine = crate::state::AppState::from_parts(parts)?.templates.clone();
         // As Django's auth context processor: `user` and `perms`, loaded
         // here since rendering cannot wait on the database.
-        let auth = parts.extensions.get::<crate::auth::Auth>().cloned();
+        let auth = crate::auth::Auth::of_request(parts)?;
         let auth_values = match &auth {
             Some(auth) => Some(auth.template_values().await?),
             None => None,
         };
         Ok(Templates {
-            engine: state.templates.clone(),
+            engine,
             auth_values,
             csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),

@@ -345,6 +345,31 @@ async fn a_password_change_logs_the_other_sessions_out() {
     }
 }
 
+/// Without `auth` in the setting, a view asking for the user answers 500
+/// with the error that names the middleware (shown by the debug page); a
+/// view that does not ask works with its session.
+#[tokio::test]
+async fn without_the_auth_middleware_the_user_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.middleware.retain(|name| name != "auth");
+        settings.debug = true;
+    })
+    .await;
+    let client = Client::new(application);
+    let response = client.get("/whoami/").await;
+    assert_eq!(response.status, 500);
+    let page = response.text();
+    assert!(
+        page.contains("need the &quot;auth&quot; middleware"),
+        "{page}"
+    );
+    assert_eq!(
+        client.get("/plain/").await.text(),
+        "plain, session empty: true"
+    );
+}
+
 #[test]
 fn auth_without_session_before_it_is_refused_at_start() {
     let settings = Settings {

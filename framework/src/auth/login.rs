@@ -35,7 +35,7 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde_json::Value;
@@ -79,6 +79,15 @@ impl AuthConfig {
             anonymous: std::sync::OnceLock::new(),
             trusted_proxies: TrustedProxies::new(&settings.trusted_proxies)?,
         })
+    }
+
+    /// The configuration of the `auth` middleware when `middleware` lists
+    /// it, else `None`.
+    pub(crate) fn if_listed(settings: &Settings) -> Result<Option<Arc<AuthConfig>>> {
+        match settings.middleware.iter().any(|name| name == "auth") {
+            true => Ok(Some(Arc::new(AuthConfig::new(settings)?))),
+            false => Ok(None),
+        }
     }
 
     /// The session auth hash of `user`, with the current key.
@@ -367,7 +376,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        parts.extensions.get::<Auth>().cloned().ok_or_else(|| {
+        Auth::of_request(parts)?.ok_or_else(|| {
             Error::Config(
                 Problem::new("logins and the current user need the \"auth\" middleware")
                     .with_hint("add \"auth\" after \"session\" to the middleware setting"),
@@ -376,28 +385,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
-/// The `auth` middleware on the way in: the request's [`Auth`], which loads
-/// the user from the session when a view or a template first asks. `Some`
-/// is the answer when it cannot.
-pub(crate) fn process_request(config: &Arc<AuthConfig>, request: &mut Request) -> Option<Response> {
-    let Some(session) = request.extensions().get::<Session>().cloned() else {
-        // Built only after "session" (checked at start).
-        return Some(needs_session().into_response());
-    };
-    let Some(app) = AppState::of(request.extensions()).cloned() else {
-        return Some(
-            Error::other("the auth middleware ran outside a Nuages Application").into_response(),
-        );
-    };
-    let client = config.trusted_proxies.client_of_request(request);
-    request.extensions_mut().insert(Auth {
-        session,
-        config: config.clone(),
-        app,
-        loaded: Arc::default(),
-        client,
-    });
-    None
+impl Auth {
+    /// The request's `Auth` when the `auth` middleware is on, made on first
+    /// use and then kept in the request, so that every extractor of the
+    /// request shares its loaded user (as Django's lazy `request.user`: a
+    /// request that never asks costs nothing).
+    pub(crate) fn of_request(parts: &mut Parts) -> Result<Option<Auth>> {
+        if let Some(auth) = parts.extensions.get::<Auth>() {
+            return Ok(Some(auth.clone()));
+        }
+        let Some(app) = AppState::of(&parts.extensions) else {
+            return Ok(None);
+        };
+        let Some(config) = &app.auth else {
+            return Ok(None);
+        };
+        // "session" comes before "auth" (checked at start): a request
+        // without its session was asked about before the session's step.
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+            return Err(needs_session());
+        };
+        let auth = Auth {
+            session,
+            config: config.clone(),
+            app: app.clone(),
+            loaded: Arc::default(),
+            client: config.trusted_proxies.client_of(parts),
+        };
+        parts.extensions.insert(auth.clone());
+        Ok(Some(auth))
+    }
 }
 
 /// Extractor: the user of the request, `None` for an anonymous visitor.

@@ -20,7 +20,6 @@ use super::Next;
 use super::csrf::{self, CsrfConfig};
 use super::security::{self, SecurityConfig};
 use super::session::{self, SessionConfig};
-use crate::auth::login::{self, AuthConfig};
 use crate::error::Result;
 use crate::messages::{self, MessagesConfig};
 use crate::state::AppState;
@@ -29,7 +28,6 @@ use crate::state::AppState;
 enum Builtin {
     Security(SecurityConfig),
     Session(Arc<SessionConfig>),
-    Auth(Arc<AuthConfig>),
     Common(Arc<AppState>),
     Csrf(Arc<CsrfConfig>),
     Messages(Arc<MessagesConfig>),
@@ -45,7 +43,9 @@ enum Pending {
 impl Builtin {
     /// The middleware `name` of `DEFAULT_MIDDLEWARE`, or `None` when it
     /// has nothing to do at its place (`xframe`, whose header the
-    /// request-path level sets; `security` without its https redirect).
+    /// request-path level sets; `security` without its https redirect;
+    /// `auth`, whose [`Auth`](crate::auth::Auth) the request gets when a
+    /// view or a template first asks, from the application's state).
     fn new(name: &str, app: &Arc<AppState>) -> Result<Option<Builtin>> {
         let app = app.clone();
         Ok(Some(match name {
@@ -57,7 +57,6 @@ impl Builtin {
                 Builtin::Security(config)
             }
             "session" => Builtin::Session(Arc::new(SessionConfig::new(app)?)),
-            "auth" => Builtin::Auth(Arc::new(AuthConfig::new(&app.settings)?)),
             "common" => Builtin::Common(app),
             "csrf" => Builtin::Csrf(Arc::new(CsrfConfig::new(app)?)),
             "messages" => Builtin::Messages(Arc::new(MessagesConfig::new(&app.settings)?)),
@@ -72,7 +71,6 @@ impl Builtin {
         match self {
             Builtin::Security(config) => (security::process_request(config, request), None),
             Builtin::Common(app) => (super::common::process_request(app, request), None),
-            Builtin::Auth(config) => (login::process_request(config, request), None),
             Builtin::Session(config) => {
                 let pending = session::process_request(config, request).await;
                 (None, Some(Pending::Session(pending)))
