@@ -586,7 +586,7 @@ pub struct Templates {
     messages: Option<crate::messages::Messages>,
     /// With the `auth` middleware: a page that shows `user` or `perms`
     /// depends on the session (`Vary: Cookie`).
-    auth: Option<crate::auth::Auth>,
+    auth_session: Option<crate::middleware::session::Session>,
 }
 
 impl Templates {
@@ -597,7 +597,7 @@ impl Templates {
             auth_values: None,
             csrf: None,
             messages: None,
-            auth: None,
+            auth_session: None,
         }
     }
 
@@ -613,10 +613,10 @@ impl Templates {
         if let Some(csrf) = &self.csrf {
             csrf.mark_rendered();
         }
-        if let Some(auth) = &self.auth
+        if let Some(session) = &self.auth_session
             && names.user
         {
-            auth.mark_session_accessed();
+            session.mark_accessed();
         }
         // What the middleware give a template (`user`, `perms`,
         // `{{ csrf_token }}` the variable, `messages`) goes into its context
@@ -642,8 +642,8 @@ impl Templates {
             // value, on a second render (messages as none: they are kept
             // for a page that shows them).
             Err(TemplateError::Render { .. }) if self.left_out(&context) => {
-                if let Some(auth) = &self.auth {
-                    auth.mark_session_accessed();
+                if let Some(session) = &self.auth_session {
+                    session.mark_accessed();
                 }
                 self.insert_auth_values(&mut context);
                 self.insert_csrf_token(&mut context)?;
@@ -696,17 +696,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
         let engine = crate::state::AppState::from_parts(parts)?.templates.clone();
         // As Django's auth context processor: `user` and `perms`, loaded
         // here since rendering cannot wait on the database.
-        let auth = crate::auth::Auth::of_request(parts)?;
-        let auth_values = match &auth {
-            Some(auth) => Some(auth.template_values().await?),
-            None => None,
-        };
+        let (auth_values, auth_session) = crate::auth::login::template_values(parts).await?.unzip();
         Ok(Templates {
             engine,
             auth_values,
             csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
-            auth,
+            auth_session,
         })
     }
 }

@@ -286,6 +286,25 @@ async fn templates_get_user_and_perms() {
     assert_eq!(client.get("/page/").await.text(), "hello bob, may vote");
 }
 
+/// An anonymous visitor's page, the first one and the next (whose `user`
+/// and `perms` are the kept values), depends on the session all the same.
+#[tokio::test]
+async fn every_anonymous_page_that_shows_the_user_varies_on_the_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    for _ in 0..3 {
+        let response = client.get("/page/").await;
+        assert_eq!(response.text(), "hello stranger");
+        let vary = response.headers.get(http::header::VARY);
+        assert_eq!(vary.and_then(|v| v.to_str().ok()), Some("Cookie"));
+    }
+    // Logged in, then out: the session is there, without a user.
+    client.get("/login/?user=bob").await;
+    assert_eq!(client.get("/page/").await.text(), "hello bob, may vote");
+    client.get("/logout/").await;
+    assert_eq!(client.get("/page/").await.text(), "hello stranger");
+}
+
 #[tokio::test]
 async fn templates_get_user_and_perms_through_what_they_include_or_extend() {
     let dir = tempfile::tempdir().unwrap();

@@ -181,13 +181,7 @@ impl Auth {
 
     /// The id of the user the session is logged in as, if any.
     fn session_user_id(&self) -> Option<i64> {
-        self.session
-            .peek_value(AUTH_USER_KEY)
-            .and_then(|v| match v {
-                Value::String(text) => text.parse::<i64>().ok(),
-                Value::Number(number) => number.as_i64(),
-                _ => None,
-            })
+        logged_in_id(&self.session)
     }
 
     /// The user `id` of the session, if it still exists, is active and
@@ -225,11 +219,6 @@ impl Auth {
     /// The application serving this request.
     pub(crate) fn app(&self) -> &Arc<AppState> {
         &self.app
-    }
-
-    /// Record that the response depends on who is logged in.
-    pub(crate) fn mark_session_accessed(&self) {
-        self.session.mark_accessed();
     }
 
     /// The active user called `username` whose password is `password`, or
@@ -489,6 +478,37 @@ const NEXT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 /// `login_url` as a path: itself when it holds a `/`, else the route it names.
 pub(crate) fn login_url(app: &AppState) -> Result<String> {
     setting_url(app, &app.settings.login_url)
+}
+
+/// The id of the user `session` is logged in as, if any.
+fn logged_in_id(session: &Session) -> Option<i64> {
+    session.peek_value(AUTH_USER_KEY).and_then(|v| match v {
+        Value::String(text) => text.parse::<i64>().ok(),
+        Value::Number(number) => number.as_i64(),
+        _ => None,
+    })
+}
+
+/// What templates get of the `auth` middleware: the values of `user` and
+/// `perms`, and the session a page that shows them depends on; `None`
+/// without the middleware. An anonymous visitor's values are the same on
+/// every request: they need no [`Auth`] made for the request.
+pub(crate) async fn template_values(
+    parts: &mut Parts,
+) -> Result<Option<(Arc<(tera::Value, tera::Value)>, Session)>> {
+    if parts.extensions.get::<Auth>().is_none()
+        && let Some(app) = AppState::of(&parts.extensions)
+        && let Some(config) = &app.auth
+        && let Some(anonymous) = config.anonymous.get()
+        && let Some(session) = parts.extensions.get::<Session>()
+        && logged_in_id(session).is_none()
+    {
+        return Ok(Some((anonymous.clone(), session.clone())));
+    }
+    let Some(auth) = Auth::of_request(parts)? else {
+        return Ok(None);
+    };
+    Ok(Some((auth.template_values().await?, auth.session)))
 }
 
 /// A URL setting (`login_url`, `login_redirect_url`…) as a path: itself
