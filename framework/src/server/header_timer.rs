@@ -235,19 +235,13 @@ mod tests {
             let start = Instant::now();
             let mut sleep = HeaderTimer.sleep(Duration::from_millis(20));
             let before: *const () = std::ptr::from_ref(&*sleep).cast();
-            let pending = |sleep: &mut Pin<Box<dyn Sleep>>| {
-                let waker = std::task::Waker::noop();
-                sleep
-                    .as_mut()
-                    .poll(&mut Context::from_waker(waker))
-                    .is_pending()
-            };
+            let waker = std::task::Waker::noop();
             // Polled outside an alarm: it sets a timer of its own.
-            assert!(pending(&mut sleep));
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
             HeaderTimer.reset(&mut sleep, start + Duration::from_millis(150));
             assert_eq!(std::ptr::from_ref(&*sleep).cast(), before);
             tokio::time::sleep(Duration::from_millis(60)).await;
-            assert!(pending(&mut sleep));
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
             sleep.await;
             let waited = start.elapsed();
             assert!(waited >= Duration::from_millis(150), "{waited:?}");
