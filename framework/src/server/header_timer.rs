@@ -46,16 +46,6 @@ impl Timer for HeaderTimer {
             own_timer: None,
         })
     }
-
-    /// hyper resets its deadline for each request head of a connection:
-    /// moved in place, where the default makes a new one (an allocation
-    /// per request).
-    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-        match sleep.as_mut().downcast_mut_pin::<HeadDeadline>() {
-            Some(head) => head.get_mut().move_to(new_deadline),
-            None => *sleep = self.sleep_until(new_deadline),
-        }
-    }
 }
 
 thread_local! {
@@ -94,15 +84,6 @@ struct HeadDeadline {
     deadline: Instant,
     /// A timer of its own, only when polled outside a [`HeaderAlarm`].
     own_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl HeadDeadline {
-    fn move_to(&mut self, deadline: Instant) {
-        self.deadline = deadline;
-        if let Some(timer) = &mut self.own_timer {
-            timer.as_mut().reset(deadline.into());
-        }
-    }
 }
 
 impl Future for HeadDeadline {
@@ -223,28 +204,6 @@ mod tests {
             HeaderTimer.sleep(Duration::from_millis(50)).await;
             let waited = start.elapsed();
             assert!(waited >= Duration::from_millis(50), "{waited:?}");
-            assert!(waited < Duration::from_secs(2), "{waited:?}");
-        });
-    }
-
-    /// A deadline moved by `reset` is the same one, at its new time: not
-    /// ready at the old one, ready at the new one; its own timer moved too.
-    #[test]
-    fn a_reset_deadline_moves_in_place() {
-        runtime().block_on(async {
-            let start = Instant::now();
-            let mut sleep = HeaderTimer.sleep(Duration::from_millis(20));
-            let before: *const () = std::ptr::from_ref(&*sleep).cast();
-            let waker = std::task::Waker::noop();
-            // Polled outside an alarm: it sets a timer of its own.
-            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
-            HeaderTimer.reset(&mut sleep, start + Duration::from_millis(150));
-            assert_eq!(std::ptr::from_ref(&*sleep).cast(), before);
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            assert!(sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
-            sleep.await;
-            let waited = start.elapsed();
-            assert!(waited >= Duration::from_millis(150), "{waited:?}");
             assert!(waited < Duration::from_secs(2), "{waited:?}");
         });
     }
