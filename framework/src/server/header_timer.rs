@@ -5,13 +5,15 @@
 //! with a sleep from its [`Timer`], made when it starts waiting for the
 //! head and dropped once the head is read: with tokio's timer, that is a
 //! registration in the runtime's timer wheel and its removal, both under a
-//! lock, for every request of a keep-alive connection. Here the sleep hyper
-//! gets is a deadline ([`HeadDeadline`]), ready once the clock has passed
-//! it, and the connection's task keeps one tokio timer ([`HeaderAlarm`])
-//! that wakes it no later than the deadline hyper waits on. Deadlines only
-//! move later, so that timer is set again only when it goes off early (at
-//! most once per timeout per connection), and the connection then closes
-//! exactly as with tokio's timer: hyper polls its deadline, which is past.
+//! lock, and a boxed sleep, for every request of a keep-alive connection.
+//! Here the connection's task keeps the deadline and one tokio timer
+//! ([`HeaderAlarm`]), which wakes it no later than the deadline hyper waits
+//! on; the sleep hyper gets ([`AlarmDeadline`]) has no size (its box
+//! allocates nothing) and reads the deadline from the alarm polling it,
+//! ready once the clock has passed it. Deadlines only move later, so the
+//! timer is set again only when it goes off early (at most once per
+//! timeout per connection), and the connection then closes exactly as with
+//! tokio's timer: hyper polls its deadline, which is past.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -20,6 +22,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::rt::{Sleep, Timer};
+use hyper_util::rt::TokioTimer;
 
 /// The [`Timer`] for hyper's HTTP/1 connections, which [`HeaderAlarm`]
 /// drives.
@@ -41,35 +44,58 @@ impl Timer for HeaderTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(HeadDeadline {
-            deadline,
-            own_timer: None,
-        })
+        let watched = WATCH.with(|watch| match watch.get() {
+            Some(alarm) => {
+                watch.set(Some(Watch {
+                    deadline: Some(deadline),
+                    ..alarm
+                }));
+                true
+            }
+            None => false,
+        });
+        match watched {
+            true => Box::pin(AlarmDeadline),
+            // Made outside a connection's alarm: tokio's own sleep.
+            false => TokioTimer::new().sleep_until(deadline),
+        }
     }
 }
 
+/// What the connection being polled on this thread waits on, kept by its
+/// [`HeaderAlarm`] between polls.
+#[derive(Clone, Copy)]
+struct Watch {
+    /// The deadline of hyper's latest sleep.
+    deadline: Option<Instant>,
+    /// Whether hyper waited on it in this poll.
+    waiting: bool,
+}
+
 thread_local! {
-    /// What the connection polled on this thread now waits on: `None` when
-    /// no [`HeaderAlarm`] polls it, else the deadline it waits on, if any.
-    static WATCH: Cell<Option<Option<Instant>>> = const { Cell::new(None) };
+    /// `None` when no [`HeaderAlarm`] polls a connection on this thread.
+    static WATCH: Cell<Option<Watch>> = const { Cell::new(None) };
 }
 
 /// A poll of a connection under its alarm; what was watched before is put
 /// back when it ends, a panic included.
 struct Watching {
-    outer: Option<Option<Instant>>,
+    outer: Option<Watch>,
 }
 
 impl Watching {
-    fn start() -> Watching {
+    fn start(deadline: Option<Instant>) -> Watching {
         Watching {
-            outer: WATCH.replace(Some(None)),
+            outer: WATCH.replace(Some(Watch {
+                deadline,
+                waiting: false,
+            })),
         }
     }
 
-    /// The deadline the connection now waits on, if any.
-    fn end(self) -> Option<Instant> {
-        WATCH.get().flatten()
+    /// What the connection waits on now.
+    fn end(self) -> Watch {
+        WATCH.get().expect("set by start")
     }
 }
 
@@ -79,39 +105,36 @@ impl Drop for Watching {
     }
 }
 
-/// A deadline hyper waits on for a request head.
-struct HeadDeadline {
-    deadline: Instant,
-    /// A timer of its own, only when polled outside a [`HeaderAlarm`].
-    own_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-}
+/// The deadline hyper waits on for a request head: the one its
+/// connection's alarm keeps.
+struct AlarmDeadline;
 
-impl Future for HeadDeadline {
+impl Future for AlarmDeadline {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if now() >= self.deadline {
-            return Poll::Ready(());
-        }
-        let deadline = self.deadline;
-        let watched = WATCH.with(|watch| match watch.get() {
-            Some(_) => {
-                watch.set(Some(Some(deadline)));
-                true
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        WATCH.with(|watch| match watch.get() {
+            Some(
+                alarm @ Watch {
+                    deadline: Some(deadline),
+                    ..
+                },
+            ) if now() < deadline => {
+                watch.set(Some(Watch {
+                    waiting: true,
+                    ..alarm
+                }));
+                Poll::Pending
             }
-            None => false,
-        });
-        if watched {
-            return Poll::Pending;
-        }
-        self.own_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())))
-            .as_mut()
-            .poll(cx)
+            // Past, or (never, as hyper polls it inside its connection)
+            // polled where its deadline cannot be read: ended rather
+            // than waited on forever.
+            _ => Poll::Ready(()),
+        })
     }
 }
 
-impl Sleep for HeadDeadline {}
+impl Sleep for AlarmDeadline {}
 
 /// The one timer of a connection's task, kept no later than the head
 /// deadline its connection waits on.
@@ -120,6 +143,8 @@ pub(crate) struct HeaderAlarm {
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// When the timer goes off, while it is set.
     set_for: Option<Instant>,
+    /// The deadline of hyper's latest sleep on this connection.
+    deadline: Option<Instant>,
 }
 
 impl HeaderAlarm {
@@ -136,13 +161,14 @@ impl HeaderAlarm {
         connection: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        let watching = Watching::start();
+        let watching = Watching::start(self.deadline);
         let polled = connection.poll(cx);
-        let waits_on = watching.end();
+        let watch = watching.end();
+        self.deadline = watch.deadline;
         if polled.is_ready() {
             return polled;
         }
-        let Some(deadline) = waits_on else {
+        let (true, Some(deadline)) = (watch.waiting, watch.deadline) else {
             return Poll::Pending;
         };
         if self.set_for.is_none_or(|set_for| set_for > deadline) {
@@ -208,6 +234,23 @@ mod tests {
         });
     }
 
+    /// Under an alarm, the sleep hyper gets has no size: its box is no
+    /// allocation; outside one, it is tokio's.
+    #[test]
+    fn a_deadline_under_an_alarm_is_no_allocation() {
+        runtime().block_on(async {
+            let connection = async {
+                let sleep = HeaderTimer.sleep(Duration::from_secs(5));
+                std::mem::size_of_val(&*sleep)
+            };
+            let mut connection = std::pin::pin!(connection);
+            let mut alarm = HeaderAlarm::default();
+            assert_eq!(alarm.watch(connection.as_mut()).await, 0);
+            let outside = HeaderTimer.sleep(Duration::from_secs(5));
+            assert!(std::mem::size_of_val(&*outside) > 0);
+        });
+    }
+
     /// A connection whose poll panics leaves nothing watched behind it.
     #[test]
     fn a_panic_in_a_watched_poll_leaves_nothing_watched() {
@@ -218,6 +261,6 @@ mod tests {
             let _ = alarm.poll(connection.as_mut(), &mut Context::from_waker(waker));
         }));
         assert!(panicked.is_err());
-        assert_eq!(WATCH.get(), None);
+        assert!(WATCH.get().is_none());
     }
 }
