@@ -70,24 +70,24 @@ impl RequestPath {
             Ok(host) => host,
             Err(refused) => return Admission::Refused(refused),
         };
-        let limit = self.state.settings.data_upload_max_memory_size;
-        if let Some(refused) = super::limits::oversized(&request, limit) {
-            return Admission::Refused(refused);
-        }
         request.extensions_mut().insert(Admitted {
             app: self.state.clone(),
             host,
         });
+        // A body known to be empty (a GET, a HEAD) has nothing to limit.
+        if http_body::Body::is_end_stream(request.body()) {
+            return Admission::Passed(request);
+        }
+        let limit = self.state.settings.data_upload_max_memory_size;
+        if let Some(refused) = super::limits::oversized(&request, limit) {
+            return Admission::Refused(refused);
+        }
         Admission::Passed(self.with_body_limit(request))
     }
 
     /// `request` marked with axum's body limit, as `DefaultBodyLimit`'s layer
     /// marks it (its mark is private to axum: the layer itself puts it).
     fn with_body_limit(&self, request: Request) -> Request {
-        // A body known to be empty (a GET, a HEAD) has nothing to limit.
-        if http_body::Body::is_end_stream(request.body()) {
-            return request;
-        }
         match self.body_limit.layer(Echo).call(request).into_inner() {
             Ok(request) => request,
             Err(never) => match never {},
