@@ -377,11 +377,14 @@ impl<B> RequestHead for http::Request<B> {
 /// browser may send several (set for different paths or domains), so callers
 /// try each rather than trusting the first.
 pub(crate) fn request_cookies(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
+    let mut lines = headers.get_all(COOKIE).iter().peekable();
+    // A first visit's request has none: no parsing machinery for it.
+    if lines.peek().is_none() {
+        return Vec::new();
+    }
+    lines
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|text| cookie::Cookie::split_parse(text.to_string()))
+        .flat_map(cookie::Cookie::split_parse)
         .filter_map(|cookie| cookie.ok())
         .filter(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_string())
