@@ -206,21 +206,44 @@ async fn a_form_comes_back_with_the_values_typed_escaped_and_its_errors() {
 /// A `multipart/form-data` POST of `file_name` holding `content`, with the
 /// CSRF cookie and header of `csrf` (from a GET).
 fn multipart_request(file_name: &[u8], content: &[u8], csrf: &str) -> Vec<u8> {
+    multipart_post(
+        "/upload/",
+        &[("title", "My <b>cat</b>")],
+        file_name,
+        content,
+        csrf,
+    )
+}
+
+/// A `multipart/form-data` POST to `path` of the text `fields` and, as the
+/// field `picture`, `file_name` holding `content`.
+fn multipart_post(
+    path: &str,
+    fields: &[(&str, &str)],
+    file_name: &[u8],
+    content: &[u8],
+    csrf: &str,
+) -> Vec<u8> {
     let boundary = "XyZzY-boundary";
     let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nMy <b>cat</b>\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\""
-        )
-        .as_bytes(),
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"")
+            .as_bytes(),
     );
     body.extend_from_slice(file_name);
     body.extend_from_slice(b"\"\r\nContent-Type: image/png\r\n\r\n");
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let mut request = format!(
-        "POST /upload/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\
          Cookie: csrftoken={csrf}\r\nX-CSRFToken: {csrf}\r\n\r\n",
         body.len()
@@ -388,6 +411,31 @@ fn a_chunked_upload_over_the_body_limit_is_answered_413() {
     let response = server.send(&request);
     assert_eq!(response.status, 413, "{}", response.head);
     assert!(files_under(&site.media().join(".incoming")).is_empty());
+}
+
+/// Without `media_root`, a file sent to a form that has no file field is
+/// read and dropped: the form is served as without it (Django ignores the
+/// files a form does not use), not answered 500.
+#[test]
+fn without_media_root_a_file_the_form_does_not_use_is_dropped() {
+    let site = Site::new("");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let fields = [
+        ("name", "Ann"),
+        ("sender", "ann@example.com"),
+        ("copies", "2"),
+    ];
+    let response = server.send(&multipart_post(
+        "/contact/",
+        &fields,
+        b"a.png",
+        b"data",
+        &csrf,
+    ));
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(body_text(&response), "thanks ann@example.com (2 copies)");
+    assert!(!site.media().exists());
 }
 
 #[test]

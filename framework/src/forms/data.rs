@@ -4,7 +4,7 @@ use axum::extract::{FromRequest, Request};
 use http::Method;
 use http::header::CONTENT_TYPE;
 
-use super::upload::{Media, UploadedFile, media_root_unset};
+use super::upload::{Media, UploadedFile};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -15,7 +15,8 @@ use crate::state::AppState;
 /// The body counts against `data_upload_max_memory_size` as a whole (files
 /// included): a larger one is answered 413. Files stream to a temporary
 /// file under `media_root`, never into memory; a file arriving while
-/// `media_root` is unset is refused with an error that names the setting.
+/// `media_root` is unset is read and dropped (a warning in the log names
+/// the setting), and a form with a file field refuses to bind.
 #[derive(Debug, Clone, Default)]
 pub struct FormData {
     values: Vec<(String, String)>,
@@ -139,18 +140,29 @@ async fn read_multipart(
         media,
         ..FormData::default()
     };
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         match field.file_name() {
             // A file input left empty: browsers send an empty part without a name.
             Some("") => {
                 field.bytes().await.map_err(multipart_error)?;
             }
-            Some(_) => {
-                let media = data.media.as_ref().ok_or_else(media_root_unset)?;
-                let file = UploadedFile::receive(field, media).await?;
-                data.files.push((name, file));
-            }
+            Some(_) => match &data.media {
+                Some(media) => {
+                    let file = UploadedFile::receive(field, media).await?;
+                    data.files.push((name, file));
+                }
+                // Nowhere to keep it: read and dropped, as a field the
+                // form does not have (a form with a file field refuses to
+                // bind without `media_root`, naming it).
+                None => {
+                    while field.chunk().await.map_err(multipart_error)?.is_some() {}
+                    tracing::warn!(
+                        target: "nuages::forms",
+                        "a file sent as '{name}' was dropped: media_root is not set"
+                    );
+                }
+            },
             None => {
                 let text = field.text().await.map_err(multipart_error)?;
                 data.values.push((name, text));
