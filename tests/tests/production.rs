@@ -950,6 +950,33 @@ fn apache_and_systemd_configs_verify() {
     assert!(service.contains("ExecStart="));
     assert!(service.contains("NoNewPrivileges=true") && service.contains("ProtectSystem=strict"));
     assert!(service.contains("EnvironmentFile=/etc/configured/env"));
+    // A unit written by hand is left alone (and its sibling not written),
+    // unless --force; deployconfig's own files are replaced without asking.
+    let mine = work.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    let hand_written = "[Unit]\nDescription=my own\n";
+    std::fs::write(mine.join("configured.service"), hand_written).unwrap();
+    let systemd_into = |extra: &[&str]| {
+        run(production(&project)
+            .args(["deployconfig", "systemd", "--exec", exec.to_str().unwrap()])
+            .args(["-o", mine.to_str().unwrap()])
+            .args(extra))
+    };
+    let (output, _, stderr) = systemd_into(&[]);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not written by deployconfig") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let kept = std::fs::read_to_string(mine.join("configured.service")).unwrap();
+    assert_eq!(kept, hand_written);
+    assert!(!mine.join("configured.socket").exists());
+    for extra in [&["--force"][..], &[]] {
+        let (output, stdout, stderr) = systemd_into(extra);
+        assert!(output.status.success(), "{extra:?}: {stdout}{stderr}");
+        let replaced = std::fs::read_to_string(mine.join("configured.service")).unwrap();
+        assert!(replaced.contains("ExecStart="), "{replaced}");
+    }
     if Path::new("/usr/bin/systemd-analyze").exists() {
         let (output, stdout, stderr) = run(Command::new("/usr/bin/systemd-analyze")
             .arg("verify")

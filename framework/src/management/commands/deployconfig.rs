@@ -121,6 +121,13 @@ impl Command for DeployConfig {
                         "Write to FILE (for systemd: a folder for the two units) instead of stdout",
                     ),
             )
+            .arg(
+                Arg::new("force")
+                    .long("force")
+                    .action(ArgAction::SetTrue)
+                    .requires("output")
+                    .help("Replace an existing file that deployconfig did not write"),
+            )
     }
 
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
@@ -162,6 +169,7 @@ impl Command for DeployConfig {
                 .unwrap_or_else(|| server_names(settings)),
         };
         let output = args.get_one::<String>("output").map(PathBuf::from);
+        let force = args.get_flag("force");
         if let Some(kind @ ("nginx" | "apache")) = kind {
             let front = front(args, kind)?;
             let notes = https_detection(&site, &front)?;
@@ -170,7 +178,7 @@ impl Command for DeployConfig {
             } else {
                 apache(&site, &front)?
             };
-            emit(output.as_deref(), &text)?;
+            emit(output.as_deref(), &text, force)?;
             for note in notes {
                 eprintln!("note: {note}");
             }
@@ -196,8 +204,14 @@ impl Command for DeployConfig {
         let (service, socket) = systemd(&site, &user, &exec, &env_file);
         match output {
             Some(dir) => {
-                write_atomically(&dir.join(format!("{name}.service")), &service)?;
-                write_atomically(&dir.join(format!("{name}.socket")), &socket)?;
+                let service_path = dir.join(format!("{name}.service"));
+                let socket_path = dir.join(format!("{name}.socket"));
+                // Both checked before either is written.
+                for path in [&service_path, &socket_path] {
+                    refuse_foreign(path, force)?;
+                }
+                write_atomically(&service_path, &service)?;
+                write_atomically(&socket_path, &socket)?;
                 println!(
                     "Wrote {name}.service and {name}.socket to {}",
                     dir.display()
@@ -458,7 +472,7 @@ fn server_names(settings: &Settings) -> Vec<String> {
 
 fn header(site: &Site, what: &str) -> String {
     format!(
-        "# {what} for {}, written by `manage deployconfig` from {}.\n# Regenerate it after changing the settings; lines name the setting or flag they come from.\n",
+        "# {what} for {}, {WRITTEN_BY} from {}.\n# Regenerate it after changing the settings; lines name the setting or flag they come from.\n",
         site.name,
         site.settings_path.display()
     )
@@ -888,9 +902,10 @@ WantedBy=sockets.target
     (service, socket)
 }
 
-fn emit(output: Option<&Path>, text: &str) -> Result<(), CommandError> {
+fn emit(output: Option<&Path>, text: &str, force: bool) -> Result<(), CommandError> {
     match output {
         Some(path) => {
+            refuse_foreign(path, force)?;
             write_atomically(path, text)?;
             println!("Wrote {}", path.display());
             Ok(())
@@ -900,6 +915,41 @@ fn emit(output: Option<&Path>, text: &str) -> Result<(), CommandError> {
             Ok(())
         }
     }
+}
+
+/// What the first line of every file this command writes says.
+const WRITTEN_BY: &str = "written by `manage deployconfig`";
+
+/// Refuse to replace a file at `path` that this command did not write
+/// (its first line says so), unless `force`: `-o` names a file the user
+/// may have written by hand, or mistyped.
+fn refuse_foreign(path: &Path, force: bool) -> Result<(), CommandError> {
+    if force {
+        return Ok(());
+    }
+    let first_line = match std::fs::read(path) {
+        Ok(bytes) => bytes
+            .split(|&b| b == b'\n')
+            .next()
+            .map(|line| String::from_utf8_lossy(line).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(CommandError::failed(
+                format!("cannot read {} before replacing it: {e}", path.display()),
+                Some("choose another path with -o"),
+            ));
+        }
+    };
+    if first_line.is_some_and(|line| line.contains(WRITTEN_BY)) {
+        return Ok(());
+    }
+    Err(CommandError::failed(
+        format!(
+            "{} exists and was not written by deployconfig: it is left as it is",
+            path.display()
+        ),
+        Some("choose another path with -o, or add --force to replace it"),
+    ))
 }
 
 /// Write through a temporary file and a rename: a server never reads half a config.
