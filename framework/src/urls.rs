@@ -70,7 +70,14 @@ impl Converter {
     pub fn accepts(self, value: &str) -> bool {
         match self {
             Converter::Str => !value.is_empty() && !value.contains('/'),
-            Converter::Int => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+            // Digits that fit the i64 a view takes: a longer number is no
+            // match (404, as for an id that does not exist), not a 400
+            // from the view's `Path<i64>`.
+            Converter::Int => {
+                !value.is_empty()
+                    && value.bytes().all(|b| b.is_ascii_digit())
+                    && value.parse::<i64>().is_ok()
+            }
             Converter::Slug => {
                 !value.is_empty()
                     && value
@@ -897,6 +904,13 @@ mod tests {
         assert_eq!(name("/polls/5/vote/").as_deref(), Some("polls:vote"));
         assert_eq!(name("/polls/five/"), None);
         assert_eq!(name("/polls/5"), None);
+        // An int that fits an i64 and one that does not.
+        assert_eq!(
+            name("/polls/9223372036854775807/").as_deref(),
+            Some("polls:detail")
+        );
+        assert_eq!(name("/polls/9223372036854775808/"), None);
+        assert_eq!(name("/polls/99999999999999999999999/"), None);
         assert_eq!(name("/tags/rust-lang/").as_deref(), Some("tag"));
         assert_eq!(name("/tags/rust lang/"), None);
         assert_eq!(
