@@ -252,6 +252,29 @@ async fn ranges_give_206_and_416() {
         .send()
         .await;
     assert_eq!(beyond.status, 416);
+    // Another unit, several ranges, a malformed range: the whole file.
+    for range in [
+        "items=0-1",
+        "bytes=0-1,3-4",
+        "bytes=5-1",
+        "bytes=abc",
+        "bytes=-",
+    ] {
+        let whole = client
+            .request(http::Method::GET, "/static/css/site.css")
+            .header("range", range)
+            .send()
+            .await;
+        assert_eq!(whole.status, 200, "{range}");
+        assert_eq!(whole.text().len(), total, "{range}");
+    }
+    let suffix = client
+        .request(http::Method::GET, "/static/css/site.css")
+        .header("range", "bytes=-2")
+        .send()
+        .await;
+    assert_eq!(suffix.status, 206);
+    assert_eq!(suffix.text(), "}\n");
 }
 
 #[tokio::test]

@@ -169,7 +169,16 @@ impl StaticHandler {
     }
 
     /// Answer a `GET` or `HEAD` under the prefix.
-    pub async fn respond(&self, request: Request) -> Response {
+    pub async fn respond(&self, mut request: Request) -> Response {
+        if !request
+            .headers()
+            .get(http::header::RANGE)
+            .is_none_or(is_single_byte_range)
+        {
+            // Another unit (which RFC 9110 says to ignore), several ranges or
+            // a malformed one: the whole file, as WhiteNoise answers.
+            request.headers_mut().remove(http::header::RANGE);
+        }
         let raw = request.uri().path()[self.prefix.len()..].to_string();
         let found = decode_path(&raw)
             .and_then(|name| Some((self.variant(&name, request.headers())?, name)));
@@ -213,6 +222,30 @@ impl StaticHandler {
         }
         response
     }
+}
+
+/// Whether a `Range` header asks for one range of bytes, well formed
+/// (`bytes=0-99`, `bytes=100-`, `bytes=-100`): what the file server
+/// answers with 206, or 416 when it lies beyond the file.
+fn is_single_byte_range(value: &HeaderValue) -> bool {
+    let Some((unit, range)) = value.to_str().ok().and_then(|v| v.split_once('=')) else {
+        return false;
+    };
+    let Some((first, last)) = range.trim().split_once('-') else {
+        return false;
+    };
+    let number = |text: &str| {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u64>().ok())
+            .flatten()
+    };
+    unit.trim().eq_ignore_ascii_case("bytes")
+        && match (number(first), number(last)) {
+            (Some(first), Some(last)) => first <= last,
+            (Some(_), None) => last.is_empty(),
+            (None, Some(_)) => first.is_empty(),
+            (None, None) => false,
+        }
 }
 
 /// Middleware: answer `GET`/`HEAD` under `static_url`, pass the rest on.
