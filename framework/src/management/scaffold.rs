@@ -88,6 +88,12 @@ fn prepare_destination(destination: &Path) -> Result<bool, ScaffoldError> {
                 Ok(false)
             }
         }
+        // A link to nothing is there all the same: not a folder to fill.
+        Err(_) if std::fs::symlink_metadata(destination).is_ok() => {
+            Err(ScaffoldError::NotAFolder {
+                path: destination.to_path_buf(),
+            })
+        }
         Err(_) => {
             std::fs::create_dir_all(destination).map_err(io)?;
             Ok(true)
@@ -183,6 +189,17 @@ mod tests {
         let err = render(&APP_TEMPLATE, dir.path(), &[("app_name", "polls")]).unwrap_err();
         assert!(matches!(err, ScaffoldError::NotEmpty { .. }));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_link_to_nothing_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+        let err = render(&APP_TEMPLATE, &link, &[("app_name", "polls")]).unwrap_err();
+        assert!(matches!(err, ScaffoldError::NotAFolder { .. }), "{err}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(!dir.path().join("nowhere").exists());
     }
 
     #[test]
