@@ -161,6 +161,7 @@ impl Error {
             Error::Config(problem) => problem.hint.clone(),
             Error::Mail(error) => error.problem().hint.clone(),
             Error::Template(e) => e.hint(),
+            Error::Database(e) => database_hint(e),
             _ => None,
         }
     }
@@ -189,6 +190,21 @@ impl Error {
             hint: self.hint(),
         }
     }
+}
+
+/// The fix for a database error that says a table is missing (SQLite's
+/// `no such table`, PostgreSQL's `relation … does not exist`): the
+/// migrations not applied yet.
+fn database_hint(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    let message = database.message();
+    let missing_table = message.contains("no such table")
+        || (message.starts_with("relation ") && message.ends_with("does not exist"));
+    missing_table.then(|| {
+        "apply the migrations: manage migrate (manage showmigrations lists them)".to_string()
+    })
 }
 
 impl From<Problem> for Error {
@@ -232,6 +248,21 @@ impl IntoResponse for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A query of a table the migrations have not made yet says to apply them.
+    #[tokio::test]
+    async fn a_missing_table_names_the_migrations() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect("sqlite::memory:").await.unwrap();
+        let missing = sqlx::query("SELECT id FROM auth_user")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        let hint = Error::from(missing).hint().unwrap_or_default();
+        assert!(hint.contains("manage migrate"), "{hint}");
+        let other = sqlx::query("SELEC 1").execute(&pool).await.unwrap_err();
+        assert_eq!(Error::from(other).hint(), None);
+    }
 
     #[test]
     fn an_os_error_is_told_once() {

@@ -73,9 +73,10 @@ impl RequestLine {
 
     /// Log the line for a response with `status`.
     pub(crate) fn finish(self, status: http::StatusCode) {
+        let target = shown_target(&self.uri);
         let line = AccessMessage {
             method: &self.method,
-            target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
+            target: &target,
             version: self.version,
             status,
             elapsed: self.started.elapsed(),
@@ -108,6 +109,16 @@ impl RequestLine {
                 _ => tracing::info!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}"),
             }
         }
+    }
+}
+
+/// The request's target as its line shows it: an absolute target without
+/// a path (`http://host?q=1`) shows the path `/` (`/?q=1`).
+fn shown_target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    match target.starts_with('?') {
+        true => format!("/{target}").into(),
+        false => target.into(),
     }
 }
 
@@ -650,6 +661,15 @@ mod tests {
         let err = open_log_file(&blocker.join("site.log")).unwrap_err();
         assert!(err.to_string().contains("log_file"), "{err}");
         assert!(err.hint().is_some());
+    }
+
+    #[test]
+    fn a_target_without_a_path_shows_the_root() {
+        let shown = |uri: &str| shown_target(&uri.parse().unwrap()).into_owned();
+        assert_eq!(shown("http://example.com?x=1"), "/?x=1");
+        assert_eq!(shown("http://example.com"), "/");
+        assert_eq!(shown("/polls/?page=2"), "/polls/?page=2");
+        assert_eq!(shown("*"), "*");
     }
 
     /// The request line as the general-purpose formatter writes it and as
