@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::handler::Application;
 
+mod body_timeout;
 mod connection;
 mod header_timer;
 
@@ -30,6 +31,8 @@ use connection::{NoticeRequests, Phase, RoomForExtensions};
 /// accept for a new connection (one that sends nothing included); it also
 /// bounds how long an idle HTTP/1.1 keep-alive connection is kept.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may pause while sending a request's body.
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
 pub(crate) const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
@@ -202,6 +205,10 @@ pub struct ServeOptions {
     /// the accept for a new connection; it also bounds how long an idle
     /// HTTP/1.1 keep-alive connection is kept. 30 seconds by default.
     pub header_read_timeout: Duration,
+    /// How long a client may send nothing while it sends a request's body:
+    /// past it the body ends in an error, the view reading it answers 400,
+    /// and the connection closes. 30 seconds by default.
+    pub body_read_timeout: Duration,
     /// How long requests in flight may take to finish after shutdown starts.
     pub graceful_timeout: Duration,
 }
@@ -210,6 +217,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
             graceful_timeout: Duration::from_secs(30),
         }
     }
@@ -238,7 +246,12 @@ pub async fn serve(
     let (phase, _) = watch::channel(Phase::Serving);
     let room = Arc::new(RoomForExtensions::default());
     let start = |(stream, peer): Accepted| {
-        let (service, first_request) = NoticeRequests::new(service.clone(), peer, room.clone());
+        let (service, first_request) = NoticeRequests::new(
+            service.clone(),
+            peer,
+            room.clone(),
+            options.body_read_timeout,
+        );
         let fd = stream.as_raw_fd();
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -438,6 +451,7 @@ mod tests {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let options = ServeOptions {
                 header_read_timeout,
+                body_read_timeout: header_read_timeout,
                 graceful_timeout: Duration::from_secs(5),
             };
             runtime.spawn(async move {
@@ -507,6 +521,7 @@ mod tests {
         let options = ServeOptions {
             header_read_timeout: Duration::from_secs(5),
             graceful_timeout: Duration::from_secs(5),
+            ..ServeOptions::default()
         };
         runtime.block_on(async {
             let tcp = Listener::Tcp(tokio::net::TcpListener::from_std(tcp).unwrap());
@@ -630,6 +645,34 @@ mod tests {
         let text = String::from_utf8_lossy(&received);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(text.ends_with("ok"), "{text}");
+    }
+
+    /// A client that stops sending a body something reads (here the CSRF
+    /// check, which looks for its token in a posted form) is answered and
+    /// closed once the body timeout has passed, not held as long as it likes.
+    #[test]
+    fn a_body_that_goes_silent_is_cut_off_after_the_body_timeout() {
+        use std::io::Write;
+        let timeout = Duration::from_secs(1);
+        let server = TestServer::start(timeout);
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        let secret = "a".repeat(32);
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nCookie: csrftoken={secret}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na=b"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        stream.set_read_timeout(Some(timeout * 10)).unwrap();
+        let mut received = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut received).unwrap();
+        let after = started.elapsed();
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+        assert!(
+            after >= timeout - Duration::from_millis(200) && after < timeout * 5,
+            "answered and closed {after:?} after the last byte, for a timeout of {timeout:?}"
+        );
     }
 
     /// A keep-alive connection's deadline moves with each response: one

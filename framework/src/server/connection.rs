@@ -14,6 +14,7 @@ use axum::extract::ConnectInfo;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
+use super::body_timeout::BodyTimeout;
 use super::header_timer::HeaderAlarm;
 
 /// What the server asks of its connections; it only moves forward.
@@ -32,14 +33,16 @@ pub(crate) enum Phase {
 const DRAIN_POLL: Duration = Duration::from_millis(5);
 
 /// A hyper service that notes when its connection delivered a request head,
-/// and gives each request the peer's address over TCP as axum's
-/// [`ConnectInfo`] (what Django calls `REMOTE_ADDR`).
+/// gives each request the peer's address over TCP as axum's
+/// [`ConnectInfo`] (what Django calls `REMOTE_ADDR`), and cuts off a body
+/// that goes silent ([`BodyTimeout`]).
 #[derive(Clone)]
 pub(crate) struct NoticeRequests<S> {
     inner: S,
     seen: Arc<AtomicBool>,
     peer: Option<SocketAddr>,
     room: Arc<RoomForExtensions>,
+    body_timeout: Duration,
 }
 
 impl<S> NoticeRequests<S> {
@@ -49,6 +52,7 @@ impl<S> NoticeRequests<S> {
         inner: S,
         peer: Option<SocketAddr>,
         room: Arc<RoomForExtensions>,
+        body_timeout: Duration,
     ) -> (Self, Arc<AtomicBool>) {
         let seen = Arc::new(AtomicBool::new(false));
         (
@@ -57,6 +61,7 @@ impl<S> NoticeRequests<S> {
                 seen: seen.clone(),
                 peer,
                 room,
+                body_timeout,
             },
             seen,
         )
@@ -98,7 +103,7 @@ impl RoomForExtensions {
 
 impl<S, B> hyper::service::Service<http::Request<B>> for NoticeRequests<S>
 where
-    S: hyper::service::Service<http::Request<B>>,
+    S: hyper::service::Service<http::Request<BodyTimeout<B>>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -110,7 +115,9 @@ where
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
-        self.inner.call(request)
+        let timeout = self.body_timeout;
+        self.inner
+            .call(request.map(|body| BodyTimeout::new(body, timeout)))
     }
 }
 
