@@ -60,7 +60,8 @@ pub struct Settings {
     pub static_root: Option<PathBuf>,
     /// URL prefix of uploaded files (`media_root`).
     pub media_url: String,
-    /// Where uploaded files are stored; unset: file uploads are refused.
+    /// Where uploaded files are stored; unset: a form with a file field
+    /// refuses to bind, and files sent to other forms are dropped.
     pub media_root: Option<PathBuf>,
     /// Extra static source folders, each `"path"` or `"prefix=path"`.
     pub staticfiles_dirs: Vec<String>,

@@ -40,7 +40,7 @@ impl Media {
     }
 }
 
-/// The error of an upload while `media_root` is unset.
+/// The error of binding a form with a file field while `media_root` is unset.
 pub(crate) fn media_root_unset() -> Error {
     Error::Config(
         Problem::new("file uploads are refused: media_root is not set").with_hint(
