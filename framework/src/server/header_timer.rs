@@ -48,6 +48,7 @@ impl Timer for HeaderTimer {
             Some(alarm) => {
                 watch.set(Some(Watch {
                     deadline: Some(deadline),
+                    fresh: true,
                     ..alarm
                 }));
                 true
@@ -68,6 +69,9 @@ impl Timer for HeaderTimer {
 struct Watch {
     /// The deadline of hyper's latest sleep.
     deadline: Option<Instant>,
+    /// Whether that sleep was made in this poll: its deadline is a timeout
+    /// away, not past (no clock to read).
+    fresh: bool,
     /// Whether hyper waited on it in this poll.
     waiting: bool,
 }
@@ -88,6 +92,7 @@ impl Watching {
         Watching {
             outer: WATCH.replace(Some(Watch {
                 deadline,
+                fresh: false,
                 waiting: false,
             })),
         }
@@ -117,9 +122,10 @@ impl Future for AlarmDeadline {
             Some(
                 alarm @ Watch {
                     deadline: Some(deadline),
+                    fresh,
                     ..
                 },
-            ) if now() < deadline => {
+            ) if fresh || now() < deadline => {
                 watch.set(Some(Watch {
                     waiting: true,
                     ..alarm
