@@ -61,6 +61,21 @@ async fn peek(request: Request, next: Next) -> Response {
     response
 }
 
+/// A maintenance page made by a middleware, from a template, wherever the
+/// setting places it (before the session too).
+async fn maint(request: Request, next: Next) -> Response {
+    use nuages::axum::extract::FromRequestParts;
+    if request.uri().path() != "/maintenance/" {
+        return next.run(request).await;
+    }
+    let (mut parts, _) = request.into_parts();
+    let page = match Templates::from_request_parts(&mut parts, &()).await {
+        Ok(templates) => templates.render("shout.html", context! { "who" => "maintenance" }),
+        Err(error) => Err(error),
+    };
+    page.into_response()
+}
+
 async fn remember(session: Session) -> Result<&'static str> {
     session.insert("visited", true)?;
     Ok("remembered")
@@ -94,6 +109,7 @@ fn project(dir: &Path) -> Project {
         .urls(urlpatterns)
         .middleware("stamp", stamp)
         .middleware("peek", peek)
+        .middleware("maint", maint)
         .settings_section::<MySite>("mysite")
         .state(ApiClient {
             base: "https://api.example".into(),
@@ -163,6 +179,21 @@ async fn a_registered_middleware_runs_where_the_setting_places_it() {
     // Not listed, not run.
     let site = Site::new("middleware = [\"security\", \"common\"]\n");
     assert_eq!(site.client().get("/greet/").await.header("x-stamp"), None);
+}
+
+/// A project's middleware renders a template before the session's step as
+/// after it (the template gets no `user` there, as without `auth`).
+#[tokio::test]
+async fn a_middleware_renders_a_template_before_and_after_the_session() {
+    for middleware in [
+        r#"["maint", "session", "auth", "csrf", "messages"]"#,
+        r#"["session", "auth", "csrf", "messages", "maint"]"#,
+    ] {
+        let site = Site::new(&format!("middleware = {middleware}\n"));
+        let page = site.client().get("/maintenance/").await;
+        assert_eq!(page.status, 200, "{middleware}: {}", page.text());
+        assert_eq!(page.text(), "hello MAINTENANCE", "{middleware}");
+    }
 }
 
 /// The built-ins run as one level between a project's own middleware, and

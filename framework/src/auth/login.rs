@@ -55,6 +55,20 @@ use crate::state::AppState;
 /// (Django's `_auth_user_hash`).
 pub const HASH_SESSION_KEY: &str = "_auth_user_hash";
 
+/// What asking for the user fails with before the session's step ran.
+fn asked_before_the_session() -> Error {
+    Error::Config(
+        Problem::new(
+            "the user was asked for before the \"session\" middleware ran (the user is kept in \
+             the session)",
+        )
+        .with_hint(
+            "ask for it in a view, or in a middleware listed after \"session\" in the \
+             middleware setting",
+        ),
+    )
+}
+
 /// The `auth` middleware's key for session auth hashes, built once.
 #[derive(Debug)]
 pub(crate) struct AuthConfig {
@@ -390,9 +404,10 @@ impl Auth {
             return Ok(None);
         };
         // "session" comes before "auth" (checked at start): a request
-        // without its session was asked about before the session's step.
+        // without its session was asked about before the session's step,
+        // by a project's middleware listed before it.
         let Some(session) = parts.extensions.get::<Session>().cloned() else {
-            return Err(needs_session());
+            return Err(asked_before_the_session());
         };
         let auth = Auth {
             session,
@@ -496,14 +511,20 @@ fn logged_in_id(session: &Session) -> Option<i64> {
 pub(crate) async fn template_values(
     parts: &mut Parts,
 ) -> Result<Option<(Arc<(tera::Value, tera::Value)>, Session)>> {
-    if parts.extensions.get::<Auth>().is_none()
-        && let Some(app) = AppState::of(&parts.extensions)
-        && let Some(config) = &app.auth
-        && let Some(anonymous) = config.anonymous.get()
-        && let Some(session) = parts.extensions.get::<Session>()
-        && logged_in_id(session).is_none()
-    {
-        return Ok(Some((anonymous.clone(), session.clone())));
+    if parts.extensions.get::<Auth>().is_none() {
+        let Some(config) = AppState::of(&parts.extensions).and_then(|app| app.auth.as_ref()) else {
+            return Ok(None);
+        };
+        // Before the session's step (a project's middleware listed before
+        // "session"): no user, as without the auth middleware.
+        let Some(session) = parts.extensions.get::<Session>() else {
+            return Ok(None);
+        };
+        if logged_in_id(session).is_none()
+            && let Some(anonymous) = config.anonymous.get()
+        {
+            return Ok(Some((anonymous.clone(), session.clone())));
+        }
     }
     let Some(auth) = Auth::of_request(parts)? else {
         return Ok(None);
