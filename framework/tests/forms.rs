@@ -413,6 +413,39 @@ fn a_chunked_upload_over_the_body_limit_is_answered_413() {
     assert!(files_under(&site.media().join(".incoming")).is_empty());
 }
 
+/// A form body that breaks off (a client gone silent, cut off by the
+/// server's body timeout) is answered 400 naming why, not 413.
+#[tokio::test]
+async fn a_form_body_that_breaks_off_is_a_400_not_a_413() {
+    use tower::ServiceExt;
+    let site = Site::new("");
+    let secret = "a".repeat(32);
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
+        Ok(b"name=Ann&"),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client sent nothing of the request body for 30 s",
+        )),
+    ];
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/contact/")
+        .header("host", "localhost")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("csrftoken={secret}"))
+        .header("x-csrftoken", &secret)
+        .body(axum::body::Body::from_stream(tokio_stream::iter(chunks)))
+        .unwrap();
+    let response = site.application().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("sent nothing of the request body"), "{page}");
+    assert!(!page.contains("data_upload_max_memory_size"), "{page}");
+}
+
 /// Without `media_root`, a file sent to a form that has no file field is
 /// read and dropped: the form is served as without it (Django ignores the
 /// files a form does not use), not answered 500.

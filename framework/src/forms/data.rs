@@ -6,6 +6,7 @@ use http::header::CONTENT_TYPE;
 
 use super::upload::{Media, UploadedFile};
 use crate::error::{Error, Result};
+use crate::middleware::limits::is_over_limit;
 use crate::state::AppState;
 
 /// The fields a form submitted: the query string of a `GET`, or the body of
@@ -104,9 +105,15 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 })
             }
             "application/x-www-form-urlencoded" => {
-                let bytes = axum::body::to_bytes(body, limit)
-                    .await
-                    .map_err(|_| too_large(limit))?;
+                let bytes =
+                    axum::body::to_bytes(body, limit).await.map_err(
+                        |error| match is_over_limit(&error) {
+                            true => too_large(limit),
+                            false => {
+                                Error::BadRequest(format!("the form could not be read: {error}"))
+                            }
+                        },
+                    )?;
                 Ok(FormData {
                     media,
                     ..FormData::from_pairs(form_urlencoded::parse(&bytes))

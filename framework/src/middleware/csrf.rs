@@ -655,9 +655,7 @@ async fn token_from_form(
     let bytes = match axum::body::to_bytes(body, config.body_limit).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-            return Err(if too_large {
+            return Err(if super::limits::is_over_limit(&error) {
                 ErrorReport::response(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     ErrorReport {

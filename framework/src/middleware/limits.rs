@@ -34,3 +34,16 @@ pub(crate) fn oversized(request: &Request, limit: usize) -> Option<Response> {
         _ => None,
     }
 }
+
+/// Whether reading a body failed because it was over the limit, rather
+/// than broken off (a client gone silent, a dropped connection).
+pub(crate) fn is_over_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
