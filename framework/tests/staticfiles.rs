@@ -259,6 +259,9 @@ async fn ranges_give_206_and_416() {
         "bytes=5-1",
         "bytes=abc",
         "bytes=-",
+        "Bytes=0-1",
+        "bytes= 0-1",
+        "bytes=00-5",
     ] {
         let whole = client
             .request(http::Method::GET, "/static/css/site.css")

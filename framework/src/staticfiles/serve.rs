@@ -224,28 +224,15 @@ impl StaticHandler {
     }
 }
 
-/// Whether a `Range` header asks for one range of bytes, well formed
-/// (`bytes=0-99`, `bytes=100-`, `bytes=-100`): what the file server
-/// answers with 206, or 416 when it lies beyond the file.
+/// Whether a `Range` header asks for one range of bytes, by the grammar
+/// of the file server's own parser (`bytes=0-99`, `bytes=100-`,
+/// `bytes=-100`): what it answers with 206, or 416 beyond the file.
 fn is_single_byte_range(value: &HeaderValue) -> bool {
-    let Some((unit, range)) = value.to_str().ok().and_then(|v| v.split_once('=')) else {
-        return false;
-    };
-    let Some((first, last)) = range.trim().split_once('-') else {
-        return false;
-    };
-    let number = |text: &str| {
-        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| text.parse::<u64>().ok())
-            .flatten()
-    };
-    unit.trim().eq_ignore_ascii_case("bytes")
-        && match (number(first), number(last)) {
-            (Some(first), Some(last)) => first <= last,
-            (Some(_), None) => last.is_empty(),
-            (None, Some(_)) => first.is_empty(),
-            (None, None) => false,
-        }
+    value.to_str().ok().is_some_and(|text| {
+        // Any file size: only the range's own form is judged here.
+        http_range_header::parse_range_header(text)
+            .is_ok_and(|parsed| parsed.ranges.len() == 1 && parsed.validate(u64::MAX).is_ok())
+    })
 }
 
 /// Middleware: answer `GET`/`HEAD` under `static_url`, pass the rest on.
