@@ -204,6 +204,15 @@ fn nuages_version_and_path_override_the_dependency() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("--nuages-path"), "{stderr}");
     assert!(!dir.path().join("b").exists());
+    // What Cargo would refuse at the first build is refused now, nothing written.
+    for version in ["not a version", "1.x.3", "01.2", "0.1\" evil"] {
+        let (output, _, stderr) =
+            run(manage(dir.path()).args(["startproject", "c", "--nuages-version", version]));
+        assert_eq!(output.status.code(), Some(1), "{version}: {stderr}");
+        assert!(stderr.contains("is not a version requirement"), "{stderr}");
+        assert!(stderr.contains("hint:"), "{stderr}");
+        assert!(!dir.path().join("c").exists(), "{version}");
+    }
 }
 
 #[test]
