@@ -205,9 +205,11 @@ pub struct ServeOptions {
     /// the accept for a new connection; it also bounds how long an idle
     /// HTTP/1.1 keep-alive connection is kept. 30 seconds by default.
     pub header_read_timeout: Duration,
-    /// How long a client may send nothing while it sends a request's body:
-    /// past it the body ends in an error, the view reading it answers 400,
-    /// and the connection closes. 30 seconds by default.
+    /// How long a client may send nothing while it sends a request's body
+    /// (each pause, not the whole body: a client that keeps sending is
+    /// read to the body limit): past it the body ends in an error, what
+    /// reads it answers 400 (403 for the CSRF check), and the connection
+    /// closes. 30 seconds by default; zero cuts off any body that pauses.
     pub body_read_timeout: Duration,
     /// How long requests in flight may take to finish after shutdown starts.
     pub graceful_timeout: Duration,
@@ -649,7 +651,7 @@ mod tests {
 
     /// A client that stops sending a body something reads (here the CSRF
     /// check, which looks for its token in a posted form) is answered and
-    /// closed once the body timeout has passed, not held as long as it likes.
+    /// closed once it has been silent for the body timeout.
     #[test]
     fn a_body_that_goes_silent_is_cut_off_after_the_body_timeout() {
         use std::io::Write;
