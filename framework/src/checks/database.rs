@@ -33,7 +33,8 @@ pub fn checks() -> Vec<Check> {
 pub struct ServerUrl {
     /// `postgres`, `mysql`, `redis`, …
     pub scheme: String,
-    /// The password in the user information, if any.
+    /// The password in the user information, else in the query (see
+    /// [`PASSWORD_PARAMS`]), if any.
     pub password: Option<String>,
     /// The host as written (without brackets), empty when there is none.
     pub host: String,
@@ -71,7 +72,7 @@ impl ServerUrl {
                 .unwrap_or(host)
                 .to_string()
         };
-        let query = query
+        let query: Vec<(String, String)> = query
             .split('&')
             .filter(|pair| !pair.is_empty())
             .map(|pair| match pair.split_once('=') {
@@ -79,6 +80,12 @@ impl ServerUrl {
                 None => (decode(pair), String::new()),
             })
             .collect();
+        let password = password.or_else(|| {
+            query
+                .iter()
+                .find(|(key, value)| is_password_param(key) && !value.is_empty())
+                .map(|(_, value)| value.clone())
+        });
         Some(ServerUrl {
             scheme: scheme.to_ascii_lowercase(),
             password,
@@ -149,6 +156,45 @@ impl ServerUrl {
             "require" | "required" | "verify-ca" | "verify-full" | "verify-identity"
         )
     }
+}
+
+/// The query parameters that carry a password: PostgreSQL's `password` and
+/// `sslpassword`, Redis' `pass`.
+pub const PASSWORD_PARAMS: [&str; 3] = ["password", "pass", "sslpassword"];
+
+/// Whether the query parameter `name` (decoded) carries a password.
+pub fn is_password_param(name: &str) -> bool {
+    PASSWORD_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// Every password `url` holds (in its user information or its query), as
+/// written and decoded: text that quotes the URL may hold either.
+pub fn url_passwords(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = before_query.split('/').next().unwrap_or_default();
+    let in_userinfo = authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password);
+    let in_query = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| is_password_param(&decode(key)))
+        .map(|(_, value)| value);
+    let mut found = Vec::new();
+    for raw in in_userinfo
+        .into_iter()
+        .chain(in_query)
+        .filter(|p| !p.is_empty())
+    {
+        found.push(raw.to_string());
+        found.push(decode(raw));
+    }
+    found.dedup();
+    found
 }
 
 fn decode(text: &str) -> String {
@@ -290,6 +336,11 @@ mod tests {
         let v6 = ServerUrl::parse("mysql://u@[::1]:3306/x").unwrap();
         assert_eq!(v6.host, "::1");
         assert!(v6.is_local() && v6.password.is_none());
+        // A password in the query counts (W007 finds it written in a file).
+        let query = ServerUrl::parse("postgres://app@db/site?Password=x%40y").unwrap();
+        assert_eq!(query.password.as_deref(), Some("x@y"));
+        let redis = ServerUrl::parse("redis+unix:///run/r.sock?db=1&pass=z").unwrap();
+        assert_eq!(redis.password.as_deref(), Some("z"));
         assert!(ServerUrl::parse("sqlite:///srv/db.sqlite3").is_none());
         assert!(
             ServerUrl::parse("postgres:///site?host=/var/run/postgresql")

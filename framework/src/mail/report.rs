@@ -6,7 +6,7 @@
 
 use http::{Method, StatusCode, Uri};
 
-use crate::checks::database::ServerUrl;
+use crate::checks::database::url_passwords;
 use crate::conf::Settings;
 use crate::error::ErrorReport;
 
@@ -103,7 +103,7 @@ fn secrets_of(settings: &Settings) -> Vec<String> {
         .values()
         .map(|db| &db.url)
         .chain(settings.caches.values().map(|cache| &cache.location));
-    secrets.extend(urls.filter_map(|url| ServerUrl::parse(url)?.password));
+    secrets.extend(urls.flat_map(|url| url_passwords(url)));
     secrets.retain(|secret| secret.len() >= SHORTEST_MASKED_SECRET);
     // The longest first, so that a secret holding another is masked whole.
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
@@ -120,6 +120,34 @@ fn mask(text: &str, secrets: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::conf::DatabaseSettings;
+
+    /// Passwords in a URL's query, and either form of an encoded one, are
+    /// masked as well.
+    #[test]
+    fn passwords_in_queries_and_encoded_ones_are_masked() {
+        let mut settings = Settings::default();
+        settings.databases.insert(
+            "default".into(),
+            DatabaseSettings {
+                url: "postgres://app@db/site?sslmode=require&password=query-pass-1".into(),
+                ..DatabaseSettings::default()
+            },
+        );
+        settings.caches.insert(
+            "default".into(),
+            crate::conf::CacheSettings {
+                location: "redis://:p%40ss-word-2@cache/0".into(),
+                ..Default::default()
+            },
+        );
+        let secrets = secrets_of(&settings);
+        let text = "connect postgres://app@db/site?password=query-pass-1 \
+                    then redis://:p%40ss-word-2@cache/0 (p@ss-word-2)";
+        let masked = mask(text, &secrets);
+        for secret in ["query-pass-1", "p%40ss-word-2", "p@ss-word-2"] {
+            assert!(!masked.contains(secret), "{secret} in {masked}");
+        }
+    }
 
     #[test]
     fn the_report_tells_the_request_and_the_error_and_hides_secrets() {

@@ -2,6 +2,7 @@
 
 use clap::{Arg, ArgAction, ArgMatches};
 
+use crate::checks::database::is_password_param;
 use crate::conf::Settings;
 use crate::management::{Command, CommandContext, CommandError};
 
@@ -93,20 +94,41 @@ fn masked(settings: &Settings) -> toml::Table {
     toml::Table::try_from(&settings).expect("settings serialize to TOML")
 }
 
-/// `postgres://user:pw@host/db` → `postgres://user:********************@host/db`.
+/// `postgres://user:pw@host/db` → `postgres://user:********************@host/db`;
+/// a password in the query (`?password=pw`, Redis' `?pass=pw`) is masked
+/// the same way.
 pub(crate) fn mask_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
     };
-    let Some((user, _password)) = userinfo.split_once(':') else {
-        return url.to_string();
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    let (authority, path) = before_query.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:{MASK}@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
     };
-    format!("{scheme}://{user}:{MASK}@{host}{}", &rest[authority_end..])
+    let query = query.map(|query| {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_password_param(&decoded(key)) => format!("{key}={MASK}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("?{}", pairs.join("&"))
+    });
+    format!("{scheme}://{authority}{path}{}", query.unwrap_or_default())
+}
+
+fn decoded(text: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy()
 }
 
 /// Dotted keys with TOML values, sorted.
@@ -188,5 +210,27 @@ mod tests {
             "redis://host:6379/0"
         );
         assert_eq!(mask_url_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            mask_url_password("postgres://u@h/d?sslmode=require"),
+            "postgres://u@h/d?sslmode=require"
+        );
+    }
+
+    /// A password in the query is a password too (PostgreSQL's `password`,
+    /// Redis' `pass`), whatever its case or encoding.
+    #[test]
+    fn passwords_in_the_query_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://app@db/site?sslmode=require&password=hunter2"),
+            format!("postgres://app@db/site?sslmode=require&password={MASK}")
+        );
+        assert_eq!(
+            mask_url_password("redis+unix:///run/redis.sock?db=1&PASS=hunter2"),
+            format!("redis+unix:///run/redis.sock?db=1&PASS={MASK}")
+        );
+        assert_eq!(
+            mask_url_password("postgres://u:pw@h/d?pass%77ord=x"),
+            format!("postgres://u:{MASK}@h/d?pass%77ord={MASK}")
+        );
     }
 }
