@@ -11,6 +11,7 @@ mod error;
 mod interpolate;
 pub(crate) mod keys;
 mod loader;
+pub(crate) mod secrets;
 mod section;
 
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ pub const DEFAULT_MIDDLEWARE: &[&str] = &[
 ///
 /// Relative paths in the file are resolved against [`Settings::base_dir`] by
 /// the loader, so every path field holds an absolute path after loading.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Detailed error pages, template reloading, static serving. Never in production.
@@ -211,6 +212,17 @@ pub struct Settings {
     /// with [`Project::settings_section`](crate::Project::settings_section).
     #[serde(skip)]
     pub sections: Sections,
+}
+
+/// The settings as TOML, their secrets masked: a project that logs its
+/// settings logs no secret key or password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match toml::Table::try_from(self.masked()) {
+            Ok(table) => f.debug_tuple("Settings").field(&table).finish(),
+            Err(_) => f.write_str("Settings { .. }"),
+        }
+    }
 }
 
 /// One entry of `[databases]`.

@@ -8,10 +8,8 @@ use http::{Method, StatusCode, Uri};
 
 use crate::checks::database::url_passwords;
 use crate::conf::Settings;
+use crate::conf::secrets::MASK;
 use crate::error::ErrorReport;
-
-/// What stands in place of a secret.
-const MASK: &str = "********************";
 
 /// Shorter values are not masked: they would blank ordinary words.
 const SHORTEST_MASKED_SECRET: usize = 4;

@@ -1,0 +1,134 @@
+//! What in the settings is secret, and the settings with it masked: what
+//! `diffsettings` prints and what `Settings`' `Debug` shows, so that a
+//! project logging its settings logs no secret.
+
+use super::Settings;
+use crate::checks::database::is_password_param;
+
+/// What stands in place of a secret.
+pub(crate) const MASK: &str = "********************";
+
+impl Settings {
+    /// These settings with the secret key and its fallbacks, the SMTP
+    /// password and the passwords of database and cache URLs masked.
+    pub(crate) fn masked(&self) -> Settings {
+        let mut settings = self.clone();
+        if settings.secret_key.is_some() {
+            settings.secret_key = Some(MASK.into());
+        }
+        for key in &mut settings.secret_key_fallbacks {
+            *key = MASK.into();
+        }
+        if !settings.email_host_password.is_empty() {
+            settings.email_host_password = MASK.into();
+        }
+        for database in settings.databases.values_mut() {
+            database.url = mask_url_password(&database.url);
+        }
+        for cache in settings.caches.values_mut() {
+            cache.location = mask_url_password(&cache.location);
+        }
+        settings
+    }
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:********************@host/db`;
+/// a password in the query (`?password=pw`, Redis' `?pass=pw`) is masked
+/// the same way.
+pub(crate) fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    let (authority, path) = before_query.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:{MASK}@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let query = query.map(|query| {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_password_param(&decoded(key)) => format!("{key}={MASK}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("?{}", pairs.join("&"))
+    });
+    format!("{scheme}://{authority}{path}{}", query.unwrap_or_default())
+}
+
+fn decoded(text: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_without_passwords_are_unchanged() {
+        assert_eq!(mask_url_password("sqlite:///a/b.db"), "sqlite:///a/b.db");
+        assert_eq!(
+            mask_url_password("redis://host:6379/0"),
+            "redis://host:6379/0"
+        );
+        assert_eq!(mask_url_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            mask_url_password("postgres://u@h/d?sslmode=require"),
+            "postgres://u@h/d?sslmode=require"
+        );
+    }
+
+    /// A password in the query is a password too (PostgreSQL's `password`,
+    /// Redis' `pass`), whatever its case or encoding.
+    #[test]
+    fn passwords_in_the_query_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://app@db/site?sslmode=require&password=hunter2"),
+            format!("postgres://app@db/site?sslmode=require&password={MASK}")
+        );
+        assert_eq!(
+            mask_url_password("redis+unix:///run/redis.sock?db=1&PASS=hunter2"),
+            format!("redis+unix:///run/redis.sock?db=1&PASS={MASK}")
+        );
+        assert_eq!(
+            mask_url_password("postgres://u:pw@h/d?pass%77ord=x"),
+            format!("postgres://u:{MASK}@h/d?pass%77ord={MASK}")
+        );
+    }
+
+    /// What `Debug` shows of the settings: no secret.
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut settings = Settings {
+            secret_key: Some("the-secret-key-123".into()),
+            email_host_password: "smtp-pass-456".into(),
+            ..Settings::default()
+        };
+        settings.databases.insert(
+            "default".into(),
+            crate::conf::DatabaseSettings {
+                url: "postgres://site:db-pass-789@localhost/site?password=q-pass-0".into(),
+                ..Default::default()
+            },
+        );
+        let shown = format!("{settings:?}");
+        for secret in [
+            "the-secret-key-123",
+            "smtp-pass-456",
+            "db-pass-789",
+            "q-pass-0",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("localhost/site"), "{shown}");
+    }
+}
