@@ -69,6 +69,25 @@ fn decoded(text: &str) -> std::borrow::Cow<'_, str> {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy()
 }
 
+/// Settings holding a secret key, an SMTP password and a database
+/// password, for the tests of what masks them.
+#[cfg(test)]
+pub(crate) fn settings_with_secrets() -> Settings {
+    let mut settings = Settings {
+        secret_key: Some("the-secret-key-123".into()),
+        email_host_password: "smtp-pass-456".into(),
+        ..Settings::default()
+    };
+    settings.databases.insert(
+        "default".into(),
+        crate::conf::DatabaseSettings {
+            url: "postgres://site:db-pass-789@localhost/site".into(),
+            ..Default::default()
+        },
+    );
+    settings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,18 +127,9 @@ mod tests {
     /// What `Debug` shows of the settings: no secret.
     #[test]
     fn debug_shows_no_secret() {
-        let mut settings = Settings {
-            secret_key: Some("the-secret-key-123".into()),
-            email_host_password: "smtp-pass-456".into(),
-            ..Settings::default()
-        };
-        settings.databases.insert(
-            "default".into(),
-            crate::conf::DatabaseSettings {
-                url: "postgres://site:db-pass-789@localhost/site?password=q-pass-0".into(),
-                ..Default::default()
-            },
-        );
+        let mut settings = settings_with_secrets();
+        let database = settings.databases.get_mut("default").unwrap();
+        database.url.push_str("?password=q-pass-0");
         let shown = format!("{settings:?}");
         for secret in [
             "the-secret-key-123",

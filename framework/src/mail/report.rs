@@ -149,18 +149,7 @@ mod tests {
 
     #[test]
     fn the_report_tells_the_request_and_the_error_and_hides_secrets() {
-        let mut settings = Settings {
-            secret_key: Some("the-secret-key-123".into()),
-            email_host_password: "smtp-pass-456".into(),
-            ..Settings::default()
-        };
-        settings.databases.insert(
-            "default".into(),
-            DatabaseSettings {
-                url: "postgres://site:db-pass-789@localhost/site".into(),
-                ..DatabaseSettings::default()
-            },
-        );
+        let settings = crate::conf::secrets::settings_with_secrets();
         let request = http::Request::get("/polls/3/?page=2&api_token=tok-abc&q=x")
             .header("user-agent", "Mozilla/5.0 (Tester)")
             .header("cookie", "sessionid=cookie-value-xyz")
