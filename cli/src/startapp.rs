@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use nuages::management::commands::startapp::{next_steps, start_app};
 
-use nuages::management::CommandError;
+use nuages::management::{CommandError, output};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,6 +16,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project =
         crate::delegate::find_project(&std::env::current_dir()?).map_err(CommandError::Usage)?;
     let created = start_app(&project, &args.name)?;
-    print!("{}", next_steps(&args.name, &created));
+    output::print(format_args!("{}", next_steps(&args.name, &created)))?;
     Ok(ExitCode::SUCCESS)
 }

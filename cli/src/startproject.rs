@@ -9,7 +9,7 @@ use rand::RngExt;
 
 use nuages::Problem;
 use nuages::conf::SECRET_KEY_INSECURE_PREFIX;
-use nuages::management::CommandError;
+use nuages::management::{CommandError, output};
 
 /// Characters of generated secret keys: no quote or backslash (TOML) and no
 /// `$` (settings interpolation).
@@ -54,13 +54,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     })?;
     let shown = destination.display();
-    println!("Created project '{}' in {shown}.", args.name);
-    println!();
-    println!("Next steps:");
-    println!("  cd {shown}");
-    println!("  manage runserver          # then open http://127.0.0.1:8000/");
-    println!("  manage startapp polls     # add an app");
-    println!("  manage check --deploy     # before going live");
+    output::print(format_args!(
+        "Created project '{}' in {shown}.\n\n\
+         Next steps:\n  \
+         cd {shown}\n  \
+         manage runserver          # then open http://127.0.0.1:8000/\n  \
+         manage startapp polls     # add an app\n  \
+         manage check --deploy     # before going live\n",
+        args.name
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

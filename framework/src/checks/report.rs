@@ -97,14 +97,6 @@ impl Report {
         (format!("{header}{body}\n{summary}"), Stream::Stderr)
     }
 
-    /// Print [`render`](Report::render)'s text where it belongs.
-    pub fn print(&self, fail_level: Level) {
-        match self.render(fail_level) {
-            (text, Stream::Stdout) => println!("{text}"),
-            (text, Stream::Stderr) => eprintln!("{text}"),
-        }
-    }
-
     /// One JSON array of `{id, level, message, hint}`, most serious first.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.sorted()).expect("check messages serialize")

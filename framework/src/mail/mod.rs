@@ -228,10 +228,7 @@ impl Mailer {
         let built = message.build(from)?;
         match &self.inner.backend {
             Backend::Smtp(server) => server.send(&built).await,
-            Backend::Console => {
-                console::print(&built);
-                Ok(())
-            }
+            Backend::Console => console::print(&built),
             Backend::File(folder) => folder.write(&built).await,
             Backend::Memory(outbox) => {
                 let mut kept = message.clone();

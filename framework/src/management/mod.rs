@@ -22,7 +22,9 @@
 
 pub mod commands;
 pub mod names;
+pub mod output;
 pub(crate) mod prompt;
+pub(crate) use output::outln;
 pub mod scaffold;
 
 use std::cell::OnceCell;
@@ -49,8 +51,8 @@ use crate::project::Project;
 ///     fn name(&self) -> &'static str { "hello" }
 ///     fn about(&self) -> &'static str { "Say hello" }
 ///     fn handle(&self, ctx: &CommandContext, _: &clap::ArgMatches) -> Result<(), CommandError> {
-///         println!("hello from {}", ctx.project().name());
-///         Ok(())
+///         // As `println!`, but `manage hello | head -c1` ends quietly.
+///         nuages::management::output::print(format_args!("hello from {}\n", ctx.project().name()))
 ///     }
 /// }
 /// ```

@@ -50,7 +50,7 @@ pub(crate) fn ask_secret(question: &str) -> Result<String, CommandError> {
         read_answer()
     };
     // The Enter key was not echoed either.
-    println!();
+    show("\n");
     answer
 }
 

@@ -10,7 +10,7 @@ use clap::{Arg, ArgAction, ArgMatches};
 
 use super::createsuperuser::Accounts;
 use crate::management::prompt::{self, ask_secret};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// How many refused passwords end an interactive change (Django's 3).
 const MAX_TRIES: usize = 3;
@@ -80,11 +80,11 @@ impl Command for ChangePassword {
             }
             password
         } else {
-            println!("Changing password for user '{username}'");
+            outln!("Changing password for user '{username}'")?;
             ask_until_accepted(&accounts, &user)?
         };
         ctx.block_on(user.set_password(&accounts.pool, &accounts.hashers, &password))?;
-        println!("Password changed successfully for user '{username}'");
+        outln!("Password changed successfully for user '{username}'")?;
         Ok(())
     }
 }

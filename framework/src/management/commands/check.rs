@@ -25,8 +25,8 @@
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::checks::files::Identity;
-use crate::checks::{CheckContext, Level, available_tags, run_checks};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::checks::{CheckContext, Level, Report, Stream, available_tags, run_checks};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage check`.
 pub struct Check;
@@ -99,7 +99,7 @@ impl Command for Check {
         let available = available_tags(project, deploy);
         if args.get_flag("list-tags") {
             for tag in &available {
-                println!("{tag}");
+                outln!("{tag}")?;
             }
             return Ok(());
         }
@@ -138,9 +138,9 @@ impl Command for Check {
         }
         let report = run_checks(&check_ctx, &tags);
         if args.get_one::<String>("format").map(String::as_str) == Some("json") {
-            println!("{}", report.to_json());
+            outln!("{}", report.to_json())?;
         } else {
-            report.print(fail_level);
+            print_report(&report, fail_level)?;
         }
         if report.fails(fail_level) {
             return Err(CommandError::Exit(1));
@@ -162,8 +162,8 @@ pub fn startup_checks(
     deploy: bool,
     allowed: &[&str],
 ) -> Result<(), CommandError> {
-    println!("Performing system checks...");
-    println!();
+    outln!("Performing system checks...")?;
+    outln!()?;
     let mut settings = ctx.settings()?.clone();
     settings
         .silenced_system_checks
@@ -178,6 +178,16 @@ pub fn startup_checks(
         // Returned, not printed: the development reloader shows it on the page too.
         return Err(CommandError::Report(report.render(Level::Error).0));
     }
-    report.print(Level::Error);
-    Ok(())
+    print_report(&report, Level::Error)
+}
+
+/// The report where it belongs: a clean one on stdout, issues on stderr.
+fn print_report(report: &Report, fail_level: Level) -> Result<(), CommandError> {
+    match report.render(fail_level) {
+        (text, Stream::Stdout) => outln!("{text}"),
+        (text, Stream::Stderr) => {
+            eprintln!("{text}");
+            Ok(())
+        }
+    }
 }

@@ -7,7 +7,7 @@ use clap::ArgMatches;
 
 use crate::conf::SessionEngine;
 use crate::db::{DEFAULT_ALIAS, Databases};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage clearsessions`.
 pub struct ClearSessions;
@@ -40,7 +40,7 @@ impl Command for ClearSessions {
             SessionEngine::SignedCookies => "Nothing to do: session_engine = \"signed_cookies\" keeps sessions in the browsers' cookies, which expire there.".to_string(),
         };
         if verbose {
-            println!("{note}");
+            outln!("{note}")?;
         }
         Ok(())
     }

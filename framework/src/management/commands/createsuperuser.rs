@@ -20,7 +20,7 @@ use crate::auth::models::{validate_email, validate_username};
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
 use crate::db::{DEFAULT_ALIAS, Databases};
 use crate::management::prompt::{self, ask, ask_secret, complain};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage createsuperuser`.
 pub struct CreateSuperuser;
@@ -196,7 +196,7 @@ fn insert_superuser(
     };
     ctx.block_on(User::create(&accounts.pool, &accounts.hashers, new))?;
     if ctx.verbosity() >= 1 {
-        println!("Superuser created successfully.");
+        outln!("Superuser created successfully.")?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::conf::Settings;
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln, output};
 use crate::middleware::security::hsts_value;
 use crate::server::{self, Bind};
 
@@ -212,14 +212,14 @@ impl Command for DeployConfig {
                 }
                 write_atomically(&service_path, &service)?;
                 write_atomically(&socket_path, &socket)?;
-                println!(
+                outln!(
                     "Wrote {name}.service and {name}.socket to {}",
                     dir.display()
-                );
+                )?;
             }
-            None => {
-                print!("# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}")
-            }
+            None => output::print(format_args!(
+                "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
+            ))?,
         }
         Ok(())
     }
@@ -907,13 +907,10 @@ fn emit(output: Option<&Path>, text: &str, force: bool) -> Result<(), CommandErr
         Some(path) => {
             refuse_foreign(path, force)?;
             write_atomically(path, text)?;
-            println!("Wrote {}", path.display());
+            outln!("Wrote {}", path.display())?;
             Ok(())
         }
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => output::print(format_args!("{text}")),
     }
 }
 

@@ -4,7 +4,7 @@ use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::conf::Settings;
 use crate::conf::secrets::MASK;
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage diffsettings [--all]`.
 pub(crate) struct DiffSettings;
@@ -29,9 +29,9 @@ impl Command for DiffSettings {
 
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
-        println!("# {}", ctx.settings_path().display());
+        outln!("# {}", ctx.settings_path().display())?;
         for line in diff_lines(settings, args.get_flag("all")) {
-            println!("{line}");
+            outln!("{line}")?;
         }
         Ok(())
     }

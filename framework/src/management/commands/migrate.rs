@@ -5,7 +5,7 @@
 use clap::ArgMatches;
 
 use crate::db::{DEFAULT_ALIAS, Databases};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::migrations;
 
 /// `manage migrate`.
@@ -26,20 +26,22 @@ impl Command for Migrate {
         let labels: Vec<&str> = sets.iter().map(|s| s.label.as_str()).collect();
         let verbose = ctx.verbosity() >= 1;
         if verbose {
-            println!("Operations to perform:");
+            outln!("Operations to perform:")?;
             if labels.is_empty() {
-                println!("  No app has migrations.");
+                outln!("  No app has migrations.")?;
             } else {
-                println!("  Apply all migrations: {}", labels.join(", "));
+                outln!("  Apply all migrations: {}", labels.join(", "))?;
             }
-            println!("Running migrations:");
+            outln!("Running migrations:")?;
         }
         let databases = Databases::new(settings);
+        // Output that cannot be written stops the output, not the migrations.
+        let mut unwritten = None;
         let applied = ctx.block_on(async {
             let pool = databases.get(DEFAULT_ALIAS).await?;
             let applied = migrations::apply(&pool, &sets, |state| {
-                if verbose {
-                    println!("  Applying {}... OK", state.name());
+                if verbose && unwritten.is_none() {
+                    unwritten = outln!("  Applying {}... OK", state.name()).err();
                 }
             })
             .await?;
@@ -47,8 +49,11 @@ impl Command for Migrate {
             crate::auth::sync_permissions(&pool, ctx.project()).await?;
             Ok::<_, crate::Error>(applied)
         })?;
+        if let Some(error) = unwritten {
+            return Err(error);
+        }
         if applied == 0 && verbose {
-            println!("  No migrations to apply.");
+            outln!("  No migrations to apply.")?;
         }
         Ok(())
     }

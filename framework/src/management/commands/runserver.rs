@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::autoreload::CHILD_VARIABLE;
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage runserver`.
 pub struct RunServer;
@@ -75,11 +75,11 @@ impl Command for RunServer {
         if let Some(notice) =
             ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings))
         {
-            println!("{notice}\n");
+            outln!("{notice}\n")?;
         }
         if !args.get_flag("noreload") {
             let listener = bind(&target)?;
-            print_banner(ctx, &target);
+            print_banner(ctx, &target)?;
             let settings = ctx.settings()?.clone();
             return Ok(crate::autoreload::supervise(
                 ctx.project(),
@@ -93,7 +93,7 @@ impl Command for RunServer {
             Some(listener) => listener,
             None => {
                 let listener = bind(&target)?;
-                print_banner(ctx, &target);
+                print_banner(ctx, &target)?;
                 listener
             }
         };
@@ -324,18 +324,18 @@ fn bind(target: &Target) -> Result<std::net::TcpListener, CommandError> {
     })
 }
 
-fn print_banner(ctx: &CommandContext, target: &Target) {
-    println!(
+fn print_banner(ctx: &CommandContext, target: &Target) -> Result<(), CommandError> {
+    outln!(
         "Nuages version {}, using settings file {}",
         crate::VERSION,
         ctx.settings_path().display()
-    );
-    println!("Starting development server at {}", target.url());
-    println!("Quit the server with CONTROL-C.");
-    println!();
-    println!(
+    )?;
+    outln!("Starting development server at {}", target.url())?;
+    outln!("Quit the server with CONTROL-C.")?;
+    outln!()?;
+    outln!(
         "WARNING: This is a development server. Do not use it in production: run `serve` behind a web server instead."
-    );
+    )
 }
 
 #[cfg(test)]

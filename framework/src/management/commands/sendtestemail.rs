@@ -8,7 +8,7 @@
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::mail::Mailer;
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage sendtestemail`.
 pub struct SendTestEmail;
@@ -86,34 +86,41 @@ impl Command for SendTestEmail {
                         None,
                         &recipients,
                     )
-                    .await?;
+                    .await
+                    .map_err(mail_failed)?;
                 say(
                     ctx,
                     &format!("Sent a test email to {}.", recipients.join(", ")),
-                );
+                )?;
             }
             if managers {
                 mailer
                     .mail_managers(&subject, "This email was sent to the site managers.")
-                    .await?;
-                say(ctx, "Sent a test email to the managers.");
+                    .await
+                    .map_err(mail_failed)?;
+                say(ctx, "Sent a test email to the managers.")?;
             }
             if admins {
                 mailer
                     .mail_admins(&subject, "This email was sent to the site admins.")
-                    .await?;
-                say(ctx, "Sent a test email to the admins.");
+                    .await
+                    .map_err(mail_failed)?;
+                say(ctx, "Sent a test email to the admins.")?;
             }
-            Ok::<_, crate::mail::MailError>(())
+            Ok(())
         })
-        .map_err(|error| CommandError::Failed(error.problem().clone()))
     }
 }
 
-fn say(ctx: &CommandContext, line: &str) {
+fn mail_failed(error: crate::mail::MailError) -> CommandError {
+    CommandError::Failed(error.problem().clone())
+}
+
+fn say(ctx: &CommandContext, line: &str) -> Result<(), CommandError> {
     if ctx.verbosity() >= 1 {
-        println!("{line}");
+        outln!("{line}")?;
     }
+    Ok(())
 }
 
 /// This machine's name, as Django's `socket.gethostname()`.

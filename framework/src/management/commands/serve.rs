@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Arg, ArgMatches};
 
 use crate::conf::SETTINGS_VARIABLE;
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::server::{self, Bind, Listener, ServeOptions};
 
 /// `manage serve`.
@@ -68,7 +68,7 @@ impl Command for Serve {
                     Some("set static_root in the settings file and run collectstatic"),
                 ));
             };
-            println!("Serving {} from {}", settings.static_url, root.display());
+            outln!("Serving {} from {}", settings.static_url, root.display())?;
             application =
                 application.with_static_serving(crate::staticfiles::StaticServing::Collected)?;
         }
@@ -90,18 +90,19 @@ impl Command for Serve {
         };
         ctx.block_on(async move {
             let listener = listen(&bind, mode)?;
-            println!(
+            outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
                 ctx.project().name(),
                 listener.describe(),
                 crate::VERSION,
                 std::process::id(),
                 ctx.settings_path().display()
-            );
+            )?;
             server::serve(listener, application, options, server::shutdown_signal())
                 .await
                 .map_err(|e| CommandError::failed(format!("the server failed: {e}"), None))?;
-            println!("Shut down cleanly.");
+            // The server is down either way: a reader gone changes nothing.
+            let _ = outln!("Shut down cleanly.");
             Ok(())
         })
     }

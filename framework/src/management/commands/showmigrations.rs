@@ -3,7 +3,7 @@
 use clap::ArgMatches;
 
 use crate::db::{DEFAULT_ALIAS, Databases};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::migrations;
 
 /// `manage showmigrations`.
@@ -27,18 +27,18 @@ impl Command for ShowMigrations {
             migrations::states(&pool, &sets).await
         })?;
         for set in &sets {
-            println!("{}", set.label);
+            outln!("{}", set.label)?;
             let mine: Vec<_> = states.iter().filter(|s| s.label == set.label).collect();
             if mine.is_empty() {
-                println!(" (no migrations)");
+                outln!(" (no migrations)")?;
             }
             for state in mine {
                 let mark = if state.applied { "X" } else { " " };
-                println!(
+                outln!(
                     " [{mark}] {}_{}",
                     state.version,
                     state.description.replace(' ', "_")
-                );
+                )?;
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use clap::ArgMatches;
 
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage showurls`.
 pub struct ShowUrls;
@@ -32,7 +32,7 @@ impl Command for ShowUrls {
         let width_pattern = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         let width_name = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
         for (pattern, name, view) in rows {
-            println!("{pattern:width_pattern$}  {name:width_name$}  {view}");
+            outln!("{pattern:width_pattern$}  {name:width_name$}  {view}")?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use clap::{Arg, ArgMatches};
 
 use crate::management::names::{NameKind, validate};
 use crate::management::scaffold::{self, APP_TEMPLATE};
-use crate::management::{Command, CommandContext, CommandError};
+use crate::management::{Command, CommandContext, CommandError, output};
 
 /// `manage startapp NAME`.
 pub(crate) struct StartApp;
@@ -31,8 +31,7 @@ impl Command for StartApp {
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let name = args.get_one::<String>("name").expect("required");
         let created = start_app(ctx.project().dir(), name)?;
-        print!("{}", next_steps(name, &created));
-        Ok(())
+        output::print(format_args!("{}", next_steps(name, &created)))
     }
 }
 

@@ -1,0 +1,73 @@
+//! What commands print on standard output.
+//!
+//! `println!` panics when standard output cannot be written: the reader of
+//! a pipe gone (`manage showurls | head -1`), a full disk. Here the first
+//! ends the command quietly, with the status a shell gives a process that
+//! a closed pipe stopped (141, as `yes | head -1` has); the second is an
+//! error that names it.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use super::CommandError;
+
+/// The exit status of a command whose reader closed the pipe: 128 + SIGPIPE.
+const CLOSED_PIPE_STATUS: u8 = 141;
+
+/// Write `text` on standard output, now (not when a buffer fills).
+///
+/// ```
+/// use nuages::management::{CommandError, output};
+///
+/// fn greet(name: &str) -> Result<(), CommandError> {
+///     output::print(format_args!("hello, {name}\n"))
+/// }
+/// ```
+pub fn print(text: fmt::Arguments<'_>) -> Result<(), CommandError> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.flush())
+        .map_err(unwritable)
+}
+
+/// [`print`] with a newline, as `println!`: `outln!("Wrote {}", path.display())?`.
+macro_rules! outln {
+    () => {
+        $crate::management::output::print(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::management::output::print(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+fn unwritable(error: io::Error) -> CommandError {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        return CommandError::Exit(CLOSED_PIPE_STATUS);
+    }
+    CommandError::failed(
+        format!("could not write to standard output: {error}"),
+        Some("check where the output goes (a full disk, a closed file) and run the command again"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_pipe_ends_quietly_and_other_failures_say_so() {
+        let closed = unwritable(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert_eq!(closed.exit_code(), 141);
+        assert_eq!(closed.text(), None);
+        let full = unwritable(io::Error::from_raw_os_error(28));
+        assert_eq!(full.exit_code(), 1);
+        let text = full.text().unwrap();
+        assert!(
+            text.contains("could not write to standard output"),
+            "{text}"
+        );
+        assert!(text.contains("hint:"), "{text}");
+    }
+}

@@ -1,0 +1,108 @@
+//! What the example's commands do when their standard output cannot be
+//! written: a reader gone (`manage showurls | head -1`) ends them quietly
+//! with the status a shell gives a process a closed pipe stopped (141), no
+//! panic; a full disk is an error that says so; `migrate` stops before
+//! its first migration (its first line is its plan), leaving the database
+//! as it was, and a later `migrate` applies them.
+
+use std::process::{Command, Stdio};
+
+use nuages_e2e::Example;
+
+/// `command` run with its standard output a pipe whose reader is already
+/// closed: its exit code and standard error.
+fn into_a_closed_pipe(command: &mut Command) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = command
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `command` run with its standard output `/dev/full`: exit code, stderr.
+fn into_a_full_disk(command: &mut Command) -> (Option<i32>, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = command
+        .stdout(Stdio::from(full))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reader_gone_ends_a_command_quietly_and_a_full_disk_is_an_error() {
+    let example = Example::new();
+    let commands: [&[&str]; 6] = [
+        &["showurls"],
+        &["diffsettings"],
+        &["check"],
+        &["check", "--format", "json"],
+        &["showmigrations"],
+        &["deployconfig", "nginx", "--plain-http"],
+    ];
+    for args in commands {
+        let (code, stderr) = into_a_closed_pipe(example.command().args(args));
+        assert_eq!(code, Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+
+        let (code, stderr) = into_a_full_disk(example.command().args(args));
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: could not write to standard output: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("hint:"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
+    let example = Example::new();
+    for (name, unwritable) in [
+        (
+            "closed",
+            into_a_closed_pipe as fn(&mut Command) -> (Option<i32>, String),
+        ),
+        ("full", into_a_full_disk),
+    ] {
+        let database = example.dir.path().join(format!("{name}.sqlite3"));
+        let settings = example.settings_extending(
+            &example.settings,
+            name,
+            &format!(
+                "[databases.default]\nurl = \"sqlite://{}\"\n",
+                database.display()
+            ),
+        );
+        let (code, stderr) = unwritable(example.command_with(&settings).arg("migrate"));
+        assert_ne!(code, Some(0), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        let shown = |args: &[&str]| {
+            let output = example.command_with(&settings).args(args).output().unwrap();
+            assert!(output.status.success(), "{name} {args:?}");
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        let before = shown(&["showmigrations"]);
+        assert!(before.contains(" [ ] "), "{name}: {before}");
+        assert!(!before.contains(" [X] "), "{name}: {before}");
+        shown(&["migrate"]);
+        let after = shown(&["showmigrations"]);
+        assert!(after.contains(" [X] "), "{name}: {after}");
+        assert!(!after.contains(" [ ] "), "{name}: {after}");
+    }
+}
