@@ -225,8 +225,8 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// One entry of `[databases]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One entry of `[databases]`; its `Debug` masks the URL's password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path` (relative to `base_dir`) or a server URL.
@@ -247,8 +247,8 @@ impl Default for DatabaseSettings {
     }
 }
 
-/// One entry of `[caches]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One entry of `[caches]`; its `Debug` masks the URL's password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheSettings {
     /// Where entries live.

@@ -1,8 +1,9 @@
 //! What in the settings is secret, and the settings with it masked: what
-//! `diffsettings` prints and what `Settings`' `Debug` shows, so that a
-//! project logging its settings logs no secret.
+//! `diffsettings` prints and what the `Debug` of `Settings` and of its
+//! database and cache entries shows, so that a project logging its
+//! settings logs no secret.
 
-use super::Settings;
+use super::{CacheSettings, DatabaseSettings, Settings};
 use crate::checks::database::is_password_param;
 
 /// What stands in place of a secret.
@@ -29,6 +30,28 @@ impl Settings {
             cache.location = mask_url_password(&cache.location);
         }
         settings
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &mask_url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CacheSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheSettings")
+            .field("backend", &self.backend)
+            .field("location", &mask_url_password(&self.location))
+            .field("timeout", &self.timeout)
+            .field("max_entries", &self.max_entries)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .finish()
     }
 }
 
@@ -140,5 +163,16 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("localhost/site"), "{shown}");
+        // Each entry alone, as a project might log it.
+        let database = format!("{:?}", settings.databases["default"]);
+        assert!(!database.contains("db-pass-789"), "{database}");
+        assert!(database.contains("localhost/site"), "{database}");
+        let cache = crate::conf::CacheSettings {
+            location: "redis://:cache-pass-1@localhost:6379/0".into(),
+            ..Default::default()
+        };
+        let cache = format!("{cache:?}");
+        assert!(!cache.contains("cache-pass-1"), "{cache}");
+        assert!(cache.contains("localhost:6379/0"), "{cache}");
     }
 }
