@@ -37,6 +37,8 @@ pub enum Widget {
     DateTime,
     /// `<input type="file">`.
     File,
+    /// `<input type="password">`, never showing what was typed.
+    Password,
 }
 
 /// What was submitted for one field.
@@ -197,6 +199,57 @@ impl FormField for bool {
             input.trimmed().to_ascii_lowercase().as_str(),
             "false" | "0" | "off"
         ))
+    }
+}
+
+/// What was typed into a password field (`<input type="password">`), as
+/// Django's `CharField(strip=False, widget=PasswordInput)`: kept exactly as
+/// typed (spaces included), never sent back to the browser (a form shown
+/// again has the field empty, and its `value` is empty too), and never shown
+/// by `Debug`.
+///
+/// ```
+/// use nuages::forms::{Form, Password};
+///
+/// #[derive(Form)]
+/// struct SignupForm {
+///     username: String,
+///     #[form(min_length = 8)]
+///     password: Password,
+/// }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password as typed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The password as typed, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(********)")
+    }
+}
+
+impl FormField for Password {
+    const WIDGET: Widget = Widget::Password;
+
+    fn is_empty(input: &Input<'_>) -> bool {
+        input.text.is_none_or(str::is_empty)
+    }
+
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let text = input.text.unwrap_or_default();
+        check_length(text, spec)?;
+        Ok(Password(text.to_string()))
     }
 }
 

@@ -60,7 +60,7 @@ use std::marker::PhantomData;
 use sqlx::{AnyPool, Row};
 
 pub use data::FormData;
-pub use fields::{Choices, Email, FormField, Input, ModelChoice, Url, Widget};
+pub use fields::{Choices, Email, FormField, Input, ModelChoice, Password, Url, Widget};
 pub use nuages_derive::{Choices, Form};
 pub use render::BoundField;
 pub use rust_decimal::Decimal;
@@ -494,7 +494,11 @@ impl BoundForm {
             .into_iter()
             .zip(choices)
             .map(|(spec, choices)| BoundField {
-                value: data.get(spec.name).map(str::to_string),
+                // A password is never sent back to the browser.
+                value: match spec.widget {
+                    Widget::Password => None,
+                    _ => data.get(spec.name).map(str::to_string),
+                },
                 errors: errors.fields.remove(spec.name).unwrap_or_default(),
                 choices,
                 spec,

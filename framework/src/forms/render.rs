@@ -71,6 +71,7 @@ impl BoundField {
             Widget::Time => "time",
             Widget::DateTime => "datetime-local",
             Widget::File => "file",
+            Widget::Password => "password",
             _ => "text",
         };
         if let Some(max) = spec.max_length {
@@ -99,8 +100,8 @@ impl BoundField {
                     if checked { " checked" } else { "" }
                 )
             }
-            // A file is never sent back to the browser.
-            Widget::File => format!("<input type=\"file\"{attrs}>"),
+            // Neither a file nor a password is sent back to the browser.
+            Widget::File | Widget::Password => format!("<input type=\"{kind}\"{attrs}>"),
             _ => format!(
                 "<input type=\"{kind}\"{attrs} value=\"{}\">",
                 escape_html(value)

@@ -276,8 +276,8 @@ async fn every_field_error_is_reported_at_once_with_the_values_typed() {
 #[derive(Debug, Form)]
 #[form(clean)]
 struct Signup {
-    password: String,
-    again: String,
+    password: Password,
+    again: Password,
 }
 
 impl Clean for Signup {
@@ -414,16 +414,21 @@ async fn a_form_with_a_file_field_needs_media_root() {
     assert!(problem.hint.unwrap().contains("media_root = \"media\""));
 }
 
+#[derive(Debug, Form)]
+#[allow(dead_code, reason = "only its rendering is tested")]
+struct Reply {
+    text: String,
+    again: String,
+}
+
 #[tokio::test]
 async fn the_tera_value_keeps_markup_safe_and_values_escaped() {
-    let form = bind::<Signup>(&[("password", "\"><b>x</b>")])
-        .await
-        .unwrap_err();
+    let form = bind::<Reply>(&[("text", "\"><b>x</b>")]).await.unwrap_err();
     let mut tera = tera::Tera::new();
     tera.add_raw_template(
         "f.html",
-        "{{ form.fields.password.label_tag }}|{{ form.fields.password.widget }}|\
-         {{ form.fields.again.errors_html }}|{{ form.fields.password.value }}|{{ form.multipart }}",
+        "{{ form.fields.text.label_tag }}|{{ form.fields.text.widget }}|\
+         {{ form.fields.again.errors_html }}|{{ form.fields.text.value }}|{{ form.multipart }}",
     )
     .unwrap();
     let out = tera
@@ -431,8 +436,58 @@ async fn the_tera_value_keeps_markup_safe_and_values_escaped() {
         .unwrap();
     assert_eq!(
         out,
-        "<label for=\"id_password\">Password:</label>|<input type=\"text\" name=\"password\" \
-         id=\"id_password\" required value=\"&quot;&gt;&lt;b&gt;x&lt;/b&gt;\">|<ul class=\"errorlist\">\
+        "<label for=\"id_text\">Text:</label>|<input type=\"text\" name=\"text\" \
+         id=\"id_text\" required value=\"&quot;&gt;&lt;b&gt;x&lt;/b&gt;\">|<ul class=\"errorlist\">\
          <li>This field is required.</li></ul>|&quot;&gt;&lt;b&gt;x&lt;/b&gt;|false"
     );
+}
+
+#[derive(Debug, Form)]
+struct Login {
+    username: String,
+    #[form(min_length = 8)]
+    password: Password,
+}
+
+/// As Django's `PasswordInput`: a form shown again never carries the
+/// password typed, in its widget, its value or its HTML; the password is
+/// kept exactly as typed and never shown by `Debug`.
+#[tokio::test]
+async fn a_password_is_never_sent_back_and_kept_as_typed() {
+    let form = bind::<Login>(&[("username", ""), ("password", "  hunter2 secret ")])
+        .await
+        .unwrap_err();
+    let field = &form.fields()[1];
+    assert_eq!(
+        field.widget(),
+        "<input type=\"password\" name=\"password\" id=\"id_password\" required minlength=\"8\">"
+    );
+    assert_eq!(field.value, None);
+    let mut tera = tera::Tera::new();
+    tera.add_raw_template("f.html", "{{ form.as_p }}|{{ form.fields.password.value }}")
+        .unwrap();
+    let out = tera
+        .render("f.html", &crate::context! { "form" => &form })
+        .unwrap();
+    assert!(!out.contains("hunter2"), "{out}");
+    assert!(out.contains("type=\"password\""), "{out}");
+
+    let login = bind::<Login>(&[("username", "ada"), ("password", "  hunter2 secret ")])
+        .await
+        .unwrap();
+    assert_eq!(login.username, "ada");
+    assert_eq!(login.password.as_str(), "  hunter2 secret ");
+    assert!(!format!("{login:?}").contains("hunter2"), "{login:?}");
+
+    let short = bind::<Login>(&[("username", "ada"), ("password", "short")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        short.errors()["password"],
+        ["Ensure this value has at least 8 characters (it has 5)."]
+    );
+    let missing = bind::<Login>(&[("username", "ada"), ("password", "")])
+        .await
+        .unwrap_err();
+    assert_eq!(missing.errors()["password"], ["This field is required."]);
 }
