@@ -171,6 +171,45 @@ fn file_name(version: i64, description: &str) -> String {
     format!("{version}_{}.sql", description.replace(' ', "_"))
 }
 
+/// Labels that would put two migration sets in one record table, where
+/// each would count the other's migrations as its own: an app labelled as
+/// another app with migrations, as the project (when it has migrations of
+/// its own), or as a set of the framework's (`auth`; `sessions`, taken
+/// whatever `session_engine` says, so that switching it later clashes with
+/// nothing).
+pub fn shared_labels(project: &Project) -> Vec<Problem> {
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut own = |label: &str, owner: String| {
+        owners.entry(label.to_string()).or_default().push(owner);
+    };
+    own(
+        crate::sessions::MIGRATION_LABEL,
+        "the framework's sessions".into(),
+    );
+    own(crate::auth::LABEL, "the framework's users".into());
+    if project.migrations().is_some() {
+        own(project.name(), "the project's own migrations".into());
+    }
+    for app in project.installed_apps() {
+        if app.migrations().is_some() {
+            own(app.label(), format!("the app {}", app.label()));
+        }
+    }
+    owners
+        .into_iter()
+        .filter(|(_, owners)| owners.len() > 1)
+        .map(|(label, owners)| {
+            Problem::new(format!(
+                "{} have the migration label '{label}': they would share the table _nuages_migrations_{label}, and each would take the other's migrations for its own",
+                owners.join(" and ")
+            ))
+            .with_hint(format!(
+                "give the app another label (App::new(\"{label}_app\", …) and its folder); 'auth', 'sessions' and the project's name are taken"
+            ))
+        })
+        .collect()
+}
+
 /// The migration sets `migrate` applies: the framework's own that
 /// `settings` need, then [`sets`] of `project`.
 pub fn all_sets(project: &Project, settings: &Settings) -> Vec<MigrationSet> {

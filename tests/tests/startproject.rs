@@ -265,6 +265,24 @@ fn startapp_creates_the_app_and_prints_the_line_to_register_it() {
     let (output, _, stderr) = run(manage(&project).args(["startapp", "urls"]));
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("already has a module"), "{stderr}");
+    // Labels taken by migrations (nuages.E049): the framework's and the project's.
+    for (name, said) in [
+        ("auth", "the framework's auth migrations use that label"),
+        (
+            "sessions",
+            "the framework's sessions migrations use that label",
+        ),
+        ("mysite", "'mysite' is the project's own name"),
+    ] {
+        let (output, _, stderr) = run(manage(&project).args(["startapp", name]));
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(said), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("hint: try '{name}_app'")),
+            "{name}: {stderr}"
+        );
+        assert!(!project.join("src").join(name).exists(), "{name}");
+    }
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Migration files: each has one description per number and names only
-//! databases Nuages knows (`nuages.E020`), and the database of
-//! `databases.default.url` has a file for every migration (`nuages.E021`).
-//! `migrate` refuses the same things, with the same messages.
+//! databases Nuages knows (`nuages.E020`), the database of
+//! `databases.default.url` has a file for every migration (`nuages.E021`),
+//! and no two migration sets share a label, hence a record table
+//! (`nuages.E049`). `migrate` refuses the same things, with the same
+//! messages.
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::migrations::{self, BACKENDS};
@@ -21,7 +23,22 @@ pub fn checks() -> Vec<Check> {
             deploy: false,
             run: check_migrations_for_database,
         },
+        Check {
+            name: "migration_labels",
+            tags: &["database", "migrations"],
+            deploy: false,
+            run: check_migration_labels,
+        },
     ]
+}
+
+/// `nuages.E049`: two migration sets with one label (an app labelled
+/// `auth`, or as the project, or as another app).
+pub fn check_migration_labels(ctx: &CheckContext) -> Vec<CheckMessage> {
+    migrations::shared_labels(ctx.project)
+        .into_iter()
+        .map(|problem| CheckMessage::of(Level::Error, "nuages.E049", problem))
+        .collect()
 }
 
 /// `nuages.E020`: a file for an unknown database, or one number used by
@@ -162,5 +179,74 @@ mod tests {
         );
         // A dot in a description followed by digits is not a database.
         assert_eq!(messages(&[("1_v1.2.sql", "")], SQLITE), vec![]);
+    }
+
+    /// The labels of the apps with migrations in a project `site` (with
+    /// migrations of its own when `own`): E049's messages.
+    fn label_messages(own: bool, labels: &[&str]) -> Vec<CheckMessage> {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_in(dir.path());
+        let files = migrator(&[("1_initial.sql", "SELECT 1;")]);
+        let mut project = project_in(dir.path());
+        if own {
+            project = project.with_migrations(files);
+        }
+        let apps = labels
+            .iter()
+            .map(|label| App::new(label, dir.path()).with_migrations(files))
+            .collect();
+        let project = project.apps(apps);
+        check_migration_labels(&CheckContext::new(&settings, &project))
+    }
+
+    #[test]
+    fn migration_sets_that_would_share_a_table_are_e049() {
+        assert_eq!(label_messages(true, &["polls", "blog"]), vec![]);
+        // Without migrations of its own, the project's name is free.
+        assert_eq!(label_messages(false, &["site"]), vec![]);
+        for (own, labels, owners) in [
+            (
+                false,
+                &["auth"][..],
+                "the framework's users and the app auth",
+            ),
+            (
+                false,
+                &["sessions"][..],
+                "the framework's sessions and the app sessions",
+            ),
+            (
+                true,
+                &["site"][..],
+                "the project's own migrations and the app site",
+            ),
+            (
+                false,
+                &["polls", "polls"][..],
+                "the app polls and the app polls",
+            ),
+        ] {
+            let found = label_messages(own, labels);
+            assert_eq!(ids(&found), ["nuages.E049"], "{labels:?}");
+            let label = labels[0];
+            assert_eq!(
+                found[0].problem.message,
+                format!(
+                    "{owners} have the migration label '{label}': they would share the table _nuages_migrations_{label}, and each would take the other's migrations for its own"
+                )
+            );
+            assert!(
+                found[0]
+                    .problem
+                    .hint
+                    .as_deref()
+                    .unwrap()
+                    .starts_with(&format!(
+                        "give the app another label (App::new(\"{label}_app\""
+                    )),
+                "{:?}",
+                found[0].problem.hint
+            );
+        }
     }
 }

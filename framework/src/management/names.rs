@@ -51,6 +51,10 @@ const DEPENDENCIES: &[&str] = &[
     "toml",
 ];
 
+/// Labels of the framework's own migrations, which an app cannot take
+/// (`nuages.E049`).
+const FRAMEWORK_LABELS: &[&str] = &["auth", "sessions"];
+
 /// Module names a project already uses, which an app cannot take.
 const PROJECT_MODULES: &[&str] = &["urls", "wsgi", "main", "lib", "tests", "installed_apps"];
 
@@ -162,6 +166,11 @@ fn check(name: &str, kind: NameKind) -> Result<(), String> {
         return Err(refuse(
             "the project already has a module of that name".into(),
         ));
+    }
+    if kind == NameKind::App && FRAMEWORK_LABELS.contains(&name) {
+        return Err(refuse(format!(
+            "the framework's {name} migrations use that label"
+        )));
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ impl Command for Migrate {
 
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
+        if let Some(problem) = migrations::shared_labels(ctx.project()).into_iter().next() {
+            return Err(CommandError::Failed(problem));
+        }
         let sets = migrations::all_sets(ctx.project(), settings);
         let labels: Vec<&str> = sets.iter().map(|s| s.label.as_str()).collect();
         let verbose = ctx.verbosity() >= 1;
@@ -56,5 +59,48 @@ impl Command for Migrate {
             outln!("  No migrations to apply.")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::management::{CommandError, ManagementUtility};
+    use crate::project::{App, Project};
+
+    /// An app labelled as the framework's users would record its
+    /// migrations in their table: `migrate` refuses before touching the
+    /// database, with E049's words.
+    #[test]
+    fn an_app_labelled_auth_is_refused_before_the_database_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1_initial.sql"), "SELECT 1;").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let migrator = runtime
+            .block_on(sqlx::migrate::Migrator::new(dir.path()))
+            .unwrap();
+        let migrator = Box::leak(Box::new(migrator));
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
+        )
+        .unwrap();
+        let project = Project::new("site", dir.path())
+            .apps(vec![App::new("auth", dir.path()).with_migrations(migrator)]);
+        let settings = settings.display().to_string();
+        let result =
+            ManagementUtility::new(project).run(["site", "migrate", "--settings", &settings]);
+        let Err(CommandError::Failed(problem)) = result else {
+            panic!("{result:?}");
+        };
+        assert!(
+            problem.message.starts_with(
+                "the framework's users and the app auth have the migration label 'auth'"
+            ),
+            "{problem:?}"
+        );
+        assert!(!dir.path().join("db.sqlite3").exists());
     }
 }

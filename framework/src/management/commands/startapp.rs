@@ -38,6 +38,12 @@ impl Command for StartApp {
 /// Create `src/<name>/` in the project at `project_dir`; returns the app folder.
 pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError> {
     validate(name, NameKind::App).map_err(|e| CommandError::Failed(e.problem()))?;
+    if project_name(project_dir).as_deref() == Some(name) {
+        return Err(CommandError::failed(
+            format!("'{name}' is the project's own name, which labels its own migrations"),
+            Some(&format!("try '{name}_app'; nothing was changed")),
+        ));
+    }
     let target = project_dir.join("src").join(name);
     if target.exists() || project_dir.join("src").join(format!("{name}.rs")).exists() {
         return Err(CommandError::failed(
@@ -51,6 +57,13 @@ pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError
     scaffold::render(&APP_TEMPLATE, &target, &[("app_name", name)])
         .map_err(|e| CommandError::failed(e.to_string(), None))?;
     Ok(target)
+}
+
+/// The package name in the project's `Cargo.toml`, if it can be read.
+fn project_name(project_dir: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(project_dir.join("Cargo.toml")).ok()?;
+    let manifest: toml::Table = manifest.parse().ok()?;
+    Some(manifest.get("package")?.get("name")?.as_str()?.to_string())
 }
 
 /// What to tell the user after creating an app.
