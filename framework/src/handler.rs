@@ -95,11 +95,12 @@ impl Application {
         crate::db::check_urls(&settings)?;
         crate::auth::check_settings(&settings)?;
         let middleware: Arc<[Registered]> = project.registered_middleware().into();
-        let auth = AuthConfig::if_listed(&settings)?;
+        let caches = crate::cache::Caches::new(&settings)?;
+        let auth = AuthConfig::if_listed(&settings, &caches)?;
         let state = Arc::new(AppState {
             project: project.name().to_string(),
             databases: Databases::new(&settings),
-            caches: crate::cache::Caches::new(&settings)?,
+            caches,
             mailer: crate::mail::Mailer::new(&settings)?,
             settings,
             urls,

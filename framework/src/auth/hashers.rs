@@ -17,12 +17,16 @@
 //! Hashes are compared in constant time (the RustCrypto verifier for Argon2,
 //! `subtle` for the others).
 
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use md5::Digest as _;
 use subtle::ConstantTimeEq as _;
+use tokio::sync::Semaphore;
 
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
@@ -300,10 +304,24 @@ impl Verification {
 /// assert_eq!(hashers.check_password("correct horse", &encoded), Verification::Match);
 /// assert_eq!(hashers.check_password("wrong", &encoded), Verification::Mismatch);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Clones share one gate: the `_off_the_runtime` methods run at most one
+/// hash per core at a time (on tokio's blocking threads), and the others
+/// wait their turn, so that logins sent all at once cost a core each in
+/// turn rather than Argon2's memory each at once (19 MiB per hash).
+#[derive(Debug, Clone)]
 pub struct PasswordHashers {
     hashers: Vec<Hasher>,
+    gate: Arc<Semaphore>,
 }
+
+impl PartialEq for PasswordHashers {
+    fn eq(&self, other: &Self) -> bool {
+        self.hashers == other.hashers
+    }
+}
+
+impl Eq for PasswordHashers {}
 
 impl PasswordHashers {
     /// These hashers, the first for new hashes; an error when there is
@@ -318,7 +336,11 @@ impl PasswordHashers {
             ));
         }
         hashers.iter().try_for_each(Hasher::validate)?;
-        Ok(PasswordHashers { hashers })
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Ok(PasswordHashers {
+            hashers,
+            gate: Arc::new(Semaphore::new(cores)),
+        })
     }
 
     /// The hashers the settings name (`password_hashers` and the hashers'
@@ -344,6 +366,55 @@ impl PasswordHashers {
     /// Hash `password` with the first hasher.
     pub fn make_password(&self, password: &str) -> String {
         self.preferred().encode(password)
+    }
+
+    /// [`make_password`](Self::make_password) on a blocking thread, when
+    /// the gate lets it in (see [`PasswordHashers`]).
+    pub async fn make_password_off_the_runtime(&self, password: &str) -> Result<String> {
+        let password = password.to_string();
+        self.off_the_runtime(move |hashers| hashers.make_password(&password))
+            .await
+    }
+
+    /// [`check_password`](Self::check_password) on a blocking thread, when
+    /// the gate lets it in; without `encoded` (no such user), a password is
+    /// hashed all the same and does not match, so that the time taken does
+    /// not tell whether the user exists.
+    pub async fn check_password_off_the_runtime(
+        &self,
+        password: &str,
+        encoded: Option<&str>,
+    ) -> Result<Verification> {
+        let (password, encoded) = (password.to_string(), encoded.map(str::to_string));
+        self.off_the_runtime(move |hashers| match encoded {
+            Some(encoded) => hashers.check_password(&password, &encoded),
+            None => {
+                hashers.make_password(&password);
+                Verification::Mismatch
+            }
+        })
+        .await
+    }
+
+    /// `work` on a blocking thread once a place at the gate is free; the
+    /// place is held until `work` ends, even when the caller stopped waiting.
+    async fn off_the_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&PasswordHashers) -> T + Send + 'static,
+    ) -> Result<T> {
+        let place = self
+            .gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::other)?;
+        let hashers = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _place = place;
+            work(&hashers)
+        })
+        .await
+        .map_err(Error::other)
     }
 
     /// Verify `password` against `encoded` with the listed hasher that knows
@@ -387,6 +458,42 @@ pub(crate) mod tests {
 
     fn defaults() -> PasswordHashers {
         PasswordHashers::from_settings(&Settings::default()).unwrap()
+    }
+
+    /// Hashes sent all at once run a core's worth at a time, the others
+    /// waiting at the gate; every one ends.
+    #[tokio::test]
+    async fn the_gate_lets_one_hash_per_core_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hashers = PasswordHashers::new(vec![Hasher::Md5]).unwrap();
+        let cores = hashers.gate.available_permits();
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..cores * 4)
+            .map(|_| {
+                let (hashers, running, most) = (hashers.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    hashers
+                        .off_the_runtime(move |hashers| {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            hashers.make_password(PASSWORD)
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().starts_with("md5$"));
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores).contains(&most),
+            "{most} at once for {cores} cores"
+        );
+        assert_eq!(hashers.gate.available_permits(), cores);
     }
 
     #[test]

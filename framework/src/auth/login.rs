@@ -43,6 +43,7 @@ use sqlx::AnyPool;
 
 use super::models::User;
 use super::throttle::{Admission, LoginThrottle, THROTTLED_LOGIN};
+use crate::cache::Caches;
 use crate::client_address::TrustedProxies;
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
@@ -80,26 +81,32 @@ pub(crate) struct AuthConfig {
     anonymous: std::sync::OnceLock<Arc<(tera::Value, tera::Value)>>,
     /// Whose `X-Forwarded-For` tells the client's address.
     trusted_proxies: TrustedProxies,
+    /// The failed-login throttle of [`Auth::authenticate`].
+    throttle: LoginThrottle,
 }
 
 impl AuthConfig {
     /// Refuses to build without `"session"` before `"auth"` in `middleware`
     /// (`nuages.E045`) or without `secret_key`.
-    pub(crate) fn new(settings: &Settings) -> Result<AuthConfig> {
+    pub(crate) fn new(settings: &Settings, caches: &Caches) -> Result<AuthConfig> {
         check_middleware_order(settings)?;
         Ok(AuthConfig {
             signer: Signer::new(settings, "nuages.auth.session_hash")?,
             hashers: super::PasswordHashers::from_settings(settings)?,
             anonymous: std::sync::OnceLock::new(),
             trusted_proxies: TrustedProxies::new(&settings.trusted_proxies)?,
+            throttle: LoginThrottle::new(settings, caches)?,
         })
     }
 
     /// The configuration of the `auth` middleware when `middleware` lists
     /// it, else `None`.
-    pub(crate) fn if_listed(settings: &Settings) -> Result<Option<Arc<AuthConfig>>> {
+    pub(crate) fn if_listed(
+        settings: &Settings,
+        caches: &Caches,
+    ) -> Result<Option<Arc<AuthConfig>>> {
         match settings.middleware.iter().any(|name| name == "auth") {
-            true => Ok(Some(Arc::new(AuthConfig::new(settings)?))),
+            true => Ok(Some(Arc::new(AuthConfig::new(settings, caches)?))),
             false => Ok(None),
         }
     }
@@ -243,7 +250,7 @@ impl Auth {
     /// without the password being checked; before that, a failure may wait
     /// first.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>> {
-        let throttle = LoginThrottle::new(&self.app.settings, &self.app.caches)?;
+        let throttle = &self.config.throttle;
         match throttle.admit(username, self.client).await {
             Admission::Refused => return Err(Error::TooManyRequests(THROTTLED_LOGIN.into())),
             Admission::After(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
@@ -256,9 +263,8 @@ impl Auth {
             password,
         )
         .await?;
-        match found {
-            Some(_) => throttle.succeeded(username).await,
-            None => throttle.failed(username, self.client).await,
+        if found.is_some() {
+            throttle.succeeded(username, self.client).await;
         }
         Ok(found)
     }

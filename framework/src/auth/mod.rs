@@ -98,7 +98,8 @@ pub(crate) fn check_settings(settings: &crate::conf::Settings) -> Result<()> {
 ///   that the time taken does not tell which usernames exist;
 /// - an inactive user is refused (after the password is checked, as Django).
 ///
-/// Hashing runs on a blocking thread, not on the async workers.
+/// Hashing runs on a blocking thread, not on the async workers, one per
+/// core at a time (see [`PasswordHashers`]).
 pub async fn authenticate(
     pool: &AnyPool,
     hashers: &PasswordHashers,
@@ -106,18 +107,10 @@ pub async fn authenticate(
     password: &str,
 ) -> Result<Option<User>> {
     let found = User::get_by_username(pool, username).await?;
-    let encoded = found.as_ref().map(|user| user.password.clone());
-    let (owned, password_owned) = (hashers.clone(), password.to_string());
-    let verification = tokio::task::spawn_blocking(move || match encoded {
-        Some(encoded) => owned.check_password(&password_owned, &encoded),
-        None => {
-            // Cost what a real check costs, for nothing.
-            owned.make_password(&password_owned);
-            Verification::Mismatch
-        }
-    })
-    .await
-    .map_err(Error::other)?;
+    let encoded = found.as_ref().map(|user| user.password.as_str());
+    let verification = hashers
+        .check_password_off_the_runtime(password, encoded)
+        .await?;
     let Some(mut user) = found else {
         return Ok(None);
     };

@@ -185,7 +185,7 @@ impl User {
             ));
         }
         let password = match new.password {
-            Some(password) => hash_off_the_runtime(hashers, password).await?,
+            Some(password) => hashers.make_password_off_the_runtime(password).await?,
             None => make_unusable_password(),
         };
         let (id,): (i64,) = sqlx::query_as(
@@ -228,7 +228,7 @@ impl User {
         hashers: &PasswordHashers,
         password: &str,
     ) -> Result<()> {
-        let encoded = hash_off_the_runtime(hashers, password).await?;
+        let encoded = hashers.make_password_off_the_runtime(password).await?;
         self.store_password(pool, encoded).await
     }
 
@@ -344,18 +344,6 @@ impl User {
         .await?;
         Ok(())
     }
-}
-
-/// Hash on a blocking thread: a hash takes tens of milliseconds of CPU on
-/// purpose, which would stall the async workers' other requests.
-pub(crate) async fn hash_off_the_runtime(
-    hashers: &PasswordHashers,
-    password: &str,
-) -> Result<String> {
-    let (hashers, password) = (hashers.clone(), password.to_string());
-    tokio::task::spawn_blocking(move || hashers.make_password(&password))
-        .await
-        .map_err(Error::other)
 }
 
 /// Link `permission` (`"polls.add_question"`, which must exist) to the row

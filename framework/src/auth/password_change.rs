@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::login::{Auth, LoginRequired, setting_url};
 use super::{PasswordValidators, Verification};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::forms::{FormData, REQUIRED};
 use crate::templates::Templates;
 
@@ -96,15 +96,10 @@ pub(crate) async fn submit(
 
 /// Whether `password` is the one `encoded` holds; hashed off the runtime.
 async fn old_password_matches(auth: &Auth, encoded: &str, password: &str) -> Result<bool> {
-    let (hashers, encoded, password) = (
-        auth.hashers().clone(),
-        encoded.to_string(),
-        password.to_string(),
-    );
-    let verification =
-        tokio::task::spawn_blocking(move || hashers.check_password(&password, &encoded))
-            .await
-            .map_err(Error::other)?;
+    let verification = auth
+        .hashers()
+        .check_password_off_the_runtime(password, Some(encoded))
+        .await?;
     Ok(verification != Verification::Mismatch)
 }
 

@@ -10,13 +10,25 @@
 //! client's address (see [`crate::client_address`]), each for
 //! `login_throttle_window` seconds from its first failure.
 //!
+//! - An attempt is counted as a failure before its password is checked
+//!   (an atomic increment of each count), so that attempts sent all at
+//!   once cannot all pass before the first failure is counted, and one
+//!   whose client hangs up counts all the same.
 //! - From half a limit on, each attempt first waits a quarter of a second
 //!   per failure past that half, at most [`MAX_DELAY`] (a sleep of the
 //!   request's task: nothing is locked meanwhile).
 //! - At a limit, logins are refused without the password being checked,
 //!   a right one included, until the window ends: the login view answers
 //!   429 with [`THROTTLED_LOGIN`], for a username that exists or not alike.
-//! - A successful login clears the username's count (not the address's).
+//!   A refused attempt is not counted.
+//! - A successful login clears the username's count and takes its own
+//!   attempt off the address's.
+//!
+//! With a `locmem` alias the counts are kept apart from the site's cached
+//! entries, in a store of the process's own with room for
+//! [`LOCMEM_COUNTS`] counts (or the alias' `max_entries`, if more), so
+//! that neither the site's entries nor a flood of made-up usernames pushes
+//! them out within a window.
 //!
 //! A cache that fails counts nothing (its failure is logged): the throttle
 //! never locks everyone out because Redis is down.
@@ -27,7 +39,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::cache::{Cache, Caches};
-use crate::conf::Settings;
+use crate::conf::{CacheBackend, CacheSettings, Settings};
 use crate::error::{Error, Problem, Result};
 
 /// What a refused login says, whether or not the username exists.
@@ -38,6 +50,11 @@ pub const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// The wait per failure past half a limit.
 const DELAY_STEP: Duration = Duration::from_millis(250);
+
+/// The counts a `locmem` throttle keeps at least: at a hash per core every
+/// few tens of milliseconds, more failed logins than a 15-minute window
+/// sees on a small server.
+pub const LOCMEM_COUNTS: u64 = 100_000;
 
 /// Whether a login attempt may go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +80,19 @@ impl LoginThrottle {
     /// setting (`nuages.E047`).
     pub fn new(settings: &Settings, caches: &Caches) -> Result<Self> {
         validate(settings)?;
+        let alias = &settings.login_throttle_cache_alias;
+        let cache = match settings.caches.get(alias) {
+            Some(own) if own.backend == CacheBackend::Locmem => Some(Cache::new(
+                alias,
+                &CacheSettings {
+                    max_entries: own.max_entries.max(LOCMEM_COUNTS),
+                    ..own.clone()
+                },
+            )?),
+            _ => caches.get(alias).cloned(),
+        };
         Ok(LoginThrottle {
-            cache: caches.get(&settings.login_throttle_cache_alias).cloned(),
+            cache,
             username_limit: settings.login_throttle_username_limit,
             address_limit: settings.login_throttle_address_limit,
             window: Duration::from_secs(settings.login_throttle_window),
@@ -79,26 +107,31 @@ impl LoginThrottle {
         if let Some(client) = client
             && self.address_limit > 0
         {
-            counters.push((
-                format!("nuages:login-failures:address:{client}"),
-                self.address_limit,
-            ));
+            counters.push((address_key(client), self.address_limit));
         }
         counters
     }
 
-    /// Whether `username`, from `client` (`None`: unknown), may try now.
+    /// Count an attempt of `username` from `client` (`None`: unknown) as
+    /// a failure, and say whether it may go on: at a limit, refused (and
+    /// not counted); past half of one, after a wait.
     pub async fn admit(&self, username: &str, client: Option<IpAddr>) -> Admission {
         let Some(cache) = &self.cache else {
             return Admission::After(Duration::ZERO);
         };
-        let counters = self.counters(username, client);
-        let keys: Vec<&str> = counters.iter().map(|(key, _)| key.as_str()).collect();
-        let counts = cache.get_many::<u64>(&keys).await;
+        let mut counted = Vec::with_capacity(2);
         let mut wait = Duration::ZERO;
-        for (key, limit) in &counters {
-            let failures = counts.get(key).copied().unwrap_or(0);
-            if failures >= *limit {
+        for (key, limit) in self.counters(username, client) {
+            // A cache that fails counts nothing.
+            let Some(with_this_one) = cache.incr_for(&key, 1, self.window).await else {
+                continue;
+            };
+            counted.push(key);
+            let failures = u64::try_from(with_this_one - 1).unwrap_or(0);
+            if failures >= limit {
+                for key in &counted {
+                    self.uncount(cache, key).await;
+                }
                 return Admission::Refused;
             }
             let half = (limit / 2).max(1);
@@ -110,20 +143,34 @@ impl LoginThrottle {
         Admission::After(wait)
     }
 
-    /// Count a failed login of `username` from `client`.
-    pub async fn failed(&self, username: &str, client: Option<IpAddr>) {
+    /// After a successful login of `username` from `client`: its failures
+    /// forgotten, and its attempt taken off the address's count.
+    pub async fn succeeded(&self, username: &str, client: Option<IpAddr>) {
         let Some(cache) = &self.cache else { return };
-        for (key, _) in self.counters(username, client) {
-            cache.incr_for(&key, 1, self.window).await;
+        cache.delete(&username_key(username)).await;
+        if let Some(client) = client
+            && self.address_limit > 0
+        {
+            self.uncount(cache, &address_key(client)).await;
         }
     }
 
-    /// Forget `username`'s failures after a successful login.
-    pub async fn succeeded(&self, username: &str) {
-        if let Some(cache) = &self.cache {
-            cache.delete(&username_key(username)).await;
+    /// Take one attempt off the count at `key`; one that would go below
+    /// one (its window ended meanwhile) is removed instead.
+    async fn uncount(&self, cache: &Cache, key: &str) {
+        if cache
+            .incr_for(key, -1, self.window)
+            .await
+            .is_some_and(|left| left <= 0)
+        {
+            cache.delete(key).await;
         }
     }
+}
+
+/// The cache key of the count of `client`'s failures.
+fn address_key(client: IpAddr) -> String {
+    format!("nuages:login-failures:address:{client}")
 }
 
 /// The cache key of `username`'s count: a hash, so that the cache holds no
@@ -185,28 +232,45 @@ mod tests {
         LoginThrottle::new(&settings, &Caches::new(&settings).unwrap()).unwrap()
     }
 
+    /// Each admitted attempt counts as a failure until it succeeds.
     #[tokio::test]
     async fn failures_slow_then_refuse_and_a_success_clears_the_username() {
         let throttle = throttle(4, 0);
         let at_once = Admission::After(Duration::ZERO);
         assert_eq!(throttle.admit("jane", None).await, at_once);
-        throttle.failed("jane", None).await;
-        assert_eq!(throttle.admit("jane", None).await, at_once);
-        throttle.failed(" JANE", None).await;
+        assert_eq!(throttle.admit(" JANE", None).await, at_once);
         assert_eq!(
             throttle.admit("jane", None).await,
             Admission::After(DELAY_STEP)
         );
-        throttle.failed("jane", None).await;
         assert_eq!(
             throttle.admit("jane", None).await,
             Admission::After(DELAY_STEP * 2)
         );
-        throttle.failed("jane", None).await;
+        assert_eq!(throttle.admit("Jane", None).await, Admission::Refused);
         assert_eq!(throttle.admit("Jane", None).await, Admission::Refused);
         assert_eq!(throttle.admit("john", None).await, at_once);
-        throttle.succeeded("jane").await;
+        throttle.succeeded("jane", None).await;
         assert_eq!(throttle.admit("jane", None).await, at_once);
+    }
+
+    /// Attempts sent all at once: exactly the limit gets in.
+    #[tokio::test]
+    async fn a_burst_gets_no_more_than_the_limit_in() {
+        let throttle = std::sync::Arc::new(throttle(5, 0));
+        let attempts: Vec<_> = (0..50)
+            .map(|_| {
+                let throttle = throttle.clone();
+                tokio::spawn(async move { throttle.admit("jane", None).await })
+            })
+            .collect();
+        let mut admitted = 0;
+        for attempt in attempts {
+            if attempt.await.unwrap() != Admission::Refused {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 5);
     }
 
     #[tokio::test]
@@ -214,9 +278,16 @@ mod tests {
         let throttle = throttle(0, 3);
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         for name in ["a", "b", "c"] {
-            throttle.failed(name, Some(client)).await;
+            assert_ne!(throttle.admit(name, Some(client)).await, Admission::Refused);
         }
         assert_eq!(throttle.admit("d", Some(client)).await, Admission::Refused);
+        // A success takes its own attempt off the address's count.
+        throttle.succeeded("c", Some(client)).await;
+        assert_eq!(
+            throttle.admit("d", Some(client)).await,
+            Admission::After(DELAY_STEP * 2)
+        );
+        assert_eq!(throttle.admit("e", Some(client)).await, Admission::Refused);
         let other: IpAddr = "203.0.113.8".parse().unwrap();
         assert_eq!(
             throttle.admit("d", Some(other)).await,
@@ -227,6 +298,28 @@ mod tests {
             Admission::After(Duration::ZERO),
             "an unknown address is not counted"
         );
+    }
+
+    /// The site's entries and a flood of made-up usernames push no count
+    /// out of a `locmem` throttle, though the site's cache keeps 300.
+    #[tokio::test]
+    async fn a_locmem_throttle_keeps_its_counts_through_a_flood() {
+        let settings = Settings {
+            login_throttle_username_limit: 2,
+            ..Settings::default()
+        };
+        assert_eq!(settings.caches["default"].max_entries, 300);
+        let caches = Caches::new(&settings).unwrap();
+        let throttle = LoginThrottle::new(&settings, &caches).unwrap();
+        for _ in 0..2 {
+            assert_ne!(throttle.admit("jane", None).await, Admission::Refused);
+        }
+        let site = caches.get("default").unwrap();
+        for n in 0..2_000 {
+            site.set(&format!("page:{n}"), &n).await;
+            throttle.admit(&format!("made-up-{n}"), None).await;
+        }
+        assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
     }
 
     #[test]
