@@ -114,11 +114,13 @@ impl TrustedProxies {
             // The headers cannot change the answer: skip joining them.
             return peer;
         }
+        // Read leniently: bytes a client sent that are not UTF-8 spoil only
+        // their own hop, not the ones the proxies added on their right.
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|value| value.to_str().ok())
+            .map(|value| String::from_utf8_lossy(value.as_bytes()))
             .collect::<Vec<_>>()
             .join(",");
         self.client(peer, Some(&forwarded))
@@ -179,5 +181,22 @@ mod tests {
         let error = TrustedProxies::new(&["localhost".into()]).unwrap_err();
         assert!(error.to_string().contains("\"localhost\""), "{error}");
         assert!(error.hint().unwrap().contains("trusted_proxies = ["));
+    }
+
+    /// nginx appends the peer to what the client sent, bytes that are not
+    /// UTF-8 included: the client's address is still the hop nginx added.
+    #[test]
+    fn bytes_that_are_not_utf8_spoil_only_their_own_hop() {
+        let nginx = TrustedProxies::new(&["127.0.0.1".into()]).unwrap();
+        let mut request = http::Request::get("/").body(()).unwrap();
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xff, 192.0.2.200").unwrap(),
+        );
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let (parts, ()) = request.into_parts();
+        assert_eq!(nginx.client_of(&parts), Some(ip("192.0.2.200")));
     }
 }
