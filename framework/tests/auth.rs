@@ -459,11 +459,26 @@ async fn the_login_view_logs_in_with_a_new_key_and_follows_a_same_site_next() {
         ("password", "plum-violin-orbit"),
         ("next", "/private/"),
     ];
+    let planted = client.cookie("csrftoken").unwrap();
     let response = submit_login(&client, &fields).await;
     assert_eq!(response.status, 302);
+    assert!(
+        response
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|cookie| cookie.to_str().unwrap().starts_with("csrftoken=")),
+        "{:?}",
+        response.headers
+    );
     assert_eq!(response.header("location"), Some("/private/"));
     assert_eq!(client.get("/private/").await.text(), "private page of ann");
     let first_key = client.cookie("sessionid").unwrap();
+    // The login replaced the CSRF secret (Django's rotate_token): the
+    // browser's cookie, one planted before the login included, is
+    // overwritten; the next form (the second login below) uses the new one.
+    let rotated = client.cookie("csrftoken").unwrap();
+    assert_ne!(planted, rotated);
 
     // Logging in again rotates the key: a copy of the old one is anonymous.
     let response = submit_login(&client, &fields[..2]).await;

@@ -47,6 +47,7 @@ use crate::cache::Caches;
 use crate::client_address::TrustedProxies;
 use crate::conf::Settings;
 use crate::error::{Error, Problem, Result};
+use crate::middleware::csrf::CsrfState;
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
 use crate::sessions::AUTH_USER_KEY;
@@ -149,6 +150,9 @@ pub struct Auth {
     loaded: Arc<Mutex<Option<Option<User>>>>,
     /// The client's address, when known (see [`crate::client_address`]).
     client: Option<IpAddr>,
+    /// The request's CSRF secret, which a login replaces (with the `csrf`
+    /// middleware).
+    csrf: Option<CsrfState>,
 }
 
 impl Auth {
@@ -277,8 +281,9 @@ impl Auth {
 
     /// Log `user` in (Django's `login`): the session gets a new key
     /// (against session fixation), and is emptied first if it belonged to
-    /// someone else; it keeps the user's id and session auth hash; the
-    /// user's `last_login` is now.
+    /// someone else; it keeps the user's id and session auth hash; the CSRF
+    /// secret is replaced (the response sets the new cookie); the user's
+    /// `last_login` is now.
     pub async fn login(&self, user: &mut User) -> Result<()> {
         let same_user = self.session.get::<String>(AUTH_USER_KEY) == Some(user.id.to_string())
             && self
@@ -299,6 +304,9 @@ impl Auth {
         self.session.insert(AUTH_USER_KEY, user.id.to_string())?;
         self.session
             .insert(HASH_SESSION_KEY, self.config.hash_of(user))?;
+        if let Some(csrf) = &self.csrf {
+            csrf.rotate().map_err(Error::other)?;
+        }
         user.update_last_login(&self.pool().await?).await?;
         self.remember(Some(user.clone()));
         Ok(())
@@ -421,6 +429,7 @@ impl Auth {
             app: app.clone(),
             loaded: Arc::default(),
             client: config.trusted_proxies.client_of(parts),
+            csrf: parts.extensions.get::<CsrfState>().cloned(),
         };
         parts.extensions.insert(auth.clone());
         Ok(Some(auth))

@@ -361,6 +361,18 @@ impl CsrfState {
         self.lock().rendered
     }
 
+    /// A new secret in place of the cookie's, which the response's cookie
+    /// carries (Django's `rotate_token`, which `login` calls): a token a
+    /// page showed before, or a cookie planted before, is no good after.
+    pub(crate) fn rotate(&self) -> Result<(), RandomError> {
+        let secret = new_secret()?;
+        let mut lazy = self.lock();
+        lazy.from_cookie = None;
+        lazy.made = Some(secret);
+        lazy.token = None;
+        Ok(())
+    }
+
     /// A secret for a refused request without a valid cookie, so that its
     /// 403 sets one.
     fn ensure_secret(&self) -> Result<(), RandomError> {
