@@ -522,3 +522,79 @@ async fn the_application_serves_uploads_only_where_it_serves_static_sources() {
     );
     assert_eq!(served.text(), "uploaded");
 }
+
+/// Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS` and `…_FILES`: a form of more
+/// fields (in a query string or a body) or more files than the settings
+/// allow is a 400 naming the setting; up to them, it is read.
+#[tokio::test]
+async fn a_form_of_too_many_fields_is_refused() {
+    let site = Site::new("");
+    let client = Client::new(site.application());
+    let query = |count: usize| {
+        (0..count)
+            .map(|n| format!("f{n}=x"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    assert_eq!(
+        client
+            .get(&format!("/contact/?{}", query(1000)))
+            .await
+            .status,
+        200
+    );
+    let refused = client.get(&format!("/contact/?{}", query(1001))).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .text()
+            .contains("the form sent more than 1000 fields (data_upload_max_number_fields)"),
+        "{}",
+        refused.text()
+    );
+    let fields: Vec<(String, String)> = (0..1001).map(|n| (format!("f{n}"), "x".into())).collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    client.get("/contact/").await;
+    let response = client
+        .request(Method::POST, "/contact/")
+        .csrf()
+        .form(&fields)
+        .send()
+        .await;
+    assert_eq!(response.status, 400, "{}", response.text());
+}
+
+#[test]
+fn a_multipart_form_of_too_many_fields_or_files_is_refused() {
+    let site = Site::new(
+        "media_root = \"media\"\ndata_upload_max_number_files = 1\ndata_upload_max_number_fields = 2\n",
+    );
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let one_file = multipart_post("/upload/", &[("title", "cat")], b"a.png", b"data", &csrf);
+    assert_eq!(server.send(&one_file).status, 200);
+    // Two files: the second part is another file.
+    let two_files = multipart_post(
+        "/upload/",
+        &[],
+        b"a.png\"\r\nContent-Type: image/png\r\n\r\ndata\r\n--XyZzY-boundary\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"b.png",
+        b"data",
+        &csrf,
+    );
+    let response = server.send(&two_files);
+    assert_eq!(response.status, 400, "{}", response.head);
+    assert!(body_text(&response).contains("data_upload_max_number_files"));
+    let three_fields = multipart_post(
+        "/upload/",
+        &[("title", "cat"), ("a", "1"), ("b", "2")],
+        b"a.png",
+        b"data",
+        &csrf,
+    );
+    let response = server.send(&three_fields);
+    assert_eq!(response.status, 400, "{}", response.head);
+    assert!(body_text(&response).contains("data_upload_max_number_fields"));
+}

@@ -148,6 +148,8 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("csrf_trusted_origins", Kind::List),
     ("x_frame_options", Kind::String),
     ("data_upload_max_memory_size", Kind::Integer),
+    ("data_upload_max_number_fields", Kind::Integer),
+    ("data_upload_max_number_files", Kind::Integer),
     ("use_x_forwarded_host", Kind::Bool),
     ("silenced_system_checks", Kind::List),
     ("serve_bind", Kind::String),

@@ -162,6 +162,11 @@ pub struct Settings {
     pub x_frame_options: String,
     /// Largest request body accepted, in bytes; larger gets 413.
     pub data_upload_max_memory_size: usize,
+    /// Most fields a form (query string or body) may send; more gets 400.
+    /// 0: no limit.
+    pub data_upload_max_number_fields: usize,
+    /// Most files a multipart form may send; more gets 400. 0: no limit.
+    pub data_upload_max_number_files: usize,
     /// Trust `X-Forwarded-Host` (only behind a proxy that sets it).
     pub use_x_forwarded_host: bool,
     /// System check ids to silence.
@@ -479,6 +484,8 @@ impl Default for Settings {
             csrf_trusted_origins: vec![],
             x_frame_options: "DENY".into(),
             data_upload_max_memory_size: 2_621_440,
+            data_upload_max_number_fields: 1000,
+            data_upload_max_number_files: 100,
             use_x_forwarded_host: false,
             silenced_system_checks: vec![],
             serve_bind: "127.0.0.1:8000".into(),

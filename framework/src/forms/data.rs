@@ -1,5 +1,7 @@
 //! [`FormData`]: what a browser submitted, as an extractor.
 
+use std::borrow::Cow;
+
 use axum::extract::{FromRequest, Request};
 use http::Method;
 use http::header::CONTENT_TYPE;
@@ -73,12 +75,14 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         let (parts, body) = request.into_parts();
         let state = AppState::from_parts(&parts)?;
         let limit = state.settings.data_upload_max_memory_size;
+        let counts = Counts::from_settings(&state.settings);
         let media = Media::from_settings(&state.settings);
         if parts.method == Method::GET || parts.method == Method::HEAD {
             let query = parts.uri.query().unwrap_or("");
             return Ok(FormData {
                 media,
-                ..FormData::from_pairs(form_urlencoded::parse(query.as_bytes()))
+                values: counts.fields(form_urlencoded::parse(query.as_bytes()))?,
+                ..FormData::default()
             });
         }
         let content_type = parts
@@ -116,7 +120,8 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                     )?;
                 Ok(FormData {
                     media,
-                    ..FormData::from_pairs(form_urlencoded::parse(&bytes))
+                    values: counts.fields(form_urlencoded::parse(&bytes))?,
+                    ..FormData::default()
                 })
             }
             "multipart/form-data" => {
@@ -130,7 +135,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                     boundary,
                     constraints,
                 );
-                read_multipart(multipart, media).await
+                read_multipart(multipart, media, counts).await
             }
             other => Err(Error::BadRequest(format!(
                 "a form is sent as application/x-www-form-urlencoded or multipart/form-data, not {other:?}"
@@ -142,6 +147,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
 async fn read_multipart(
     mut multipart: multer::Multipart<'_>,
     media: Option<Media>,
+    counts: Counts,
 ) -> Result<FormData> {
     let mut data = FormData {
         media,
@@ -149,6 +155,12 @@ async fn read_multipart(
     };
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
+        match field.file_name() {
+            Some(file_name) if !file_name.is_empty() => {
+                counts.check_files(data.files.len() + 1)?;
+            }
+            _ => counts.check_fields(data.values.len() + 1)?,
+        }
         match field.file_name() {
             // A file input left empty: browsers send an empty part without a name.
             Some("") => {
@@ -177,6 +189,57 @@ async fn read_multipart(
         }
     }
     Ok(data)
+}
+
+/// Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS` and `…_FILES`: a form of more
+/// fields or files than anyone fills in is refused (400) before it costs
+/// more to read. 0: no limit.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    fields: usize,
+    files: usize,
+}
+
+impl Counts {
+    fn from_settings(settings: &crate::conf::Settings) -> Counts {
+        Counts {
+            fields: settings.data_upload_max_number_fields,
+            files: settings.data_upload_max_number_files,
+        }
+    }
+
+    /// The pairs of a query string or urlencoded body, if not too many.
+    fn fields<'a>(
+        self,
+        pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Vec<(String, String)>> {
+        let mut values = Vec::new();
+        for (name, value) in pairs {
+            self.check_fields(values.len() + 1)?;
+            values.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(values)
+    }
+
+    fn check_fields(self, count: usize) -> Result<()> {
+        match self.fields != 0 && count > self.fields {
+            true => Err(Error::BadRequest(format!(
+                "the form sent more than {} fields (data_upload_max_number_fields)",
+                self.fields
+            ))),
+            false => Ok(()),
+        }
+    }
+
+    fn check_files(self, count: usize) -> Result<()> {
+        match self.files != 0 && count > self.files {
+            true => Err(Error::BadRequest(format!(
+                "the form sent more than {} files (data_upload_max_number_files)",
+                self.files
+            ))),
+            false => Ok(()),
+        }
+    }
 }
 
 fn too_large(limit: usize) -> Error {
