@@ -190,6 +190,19 @@ impl Databases {
             .await?;
         Ok(pool.clone())
     }
+
+    /// Close the pools opened so far, waiting for their connections to end.
+    /// SQLite copies its write-ahead log (`db.sqlite3-wal`) into the
+    /// database file when its last connection closes: a command that ends
+    /// with this leaves its changes in `db.sqlite3` itself, where a copy of
+    /// that one file finds them.
+    pub async fn close(&self) {
+        for database in self.entries.values() {
+            if let Some(pool) = database.pool.get() {
+                pool.close().await;
+            }
+        }
+    }
 }
 
 /// The SQLite file a URL points at, if it is a SQLite URL with a file.

@@ -132,6 +132,12 @@ impl Application {
         })
     }
 
+    /// What the request path shares, for the command line (which closes
+    /// its pools when a command ends).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     /// How the application serves `static_url`.
     pub fn static_serving(&self) -> StaticServing {
         self.static_serving

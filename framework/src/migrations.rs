@@ -390,8 +390,10 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
     let states = async {
         let pool = databases.get(crate::db::DEFAULT_ALIAS).await?;
         states(&pool, &sets).await
-    };
-    let states = match states.await {
+    }
+    .await;
+    databases.close().await;
+    let states = match states {
         Ok(states) => states,
         Err(error) => {
             return Some(format!(

@@ -27,7 +27,7 @@ pub(crate) mod prompt;
 pub(crate) use output::outln;
 pub mod scaffold;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +37,7 @@ pub use clap::{self, ArgMatches};
 use clap::{Arg, ArgAction};
 
 use crate::conf::Settings;
+use crate::db::Databases;
 use crate::error::{Error, Problem};
 use crate::handler::Application;
 use crate::project::Project;
@@ -152,6 +153,9 @@ pub struct CommandContext {
     verbosity_given: bool,
     settings: OnceCell<Settings>,
     runtime: OnceCell<tokio::runtime::Runtime>,
+    databases: OnceCell<Databases>,
+    /// The states of the applications built, whose pools close at the end.
+    applications: RefCell<Vec<Arc<crate::state::AppState>>>,
 }
 
 impl CommandContext {
@@ -184,10 +188,43 @@ impl CommandContext {
         Ok(self.settings.get_or_init(|| settings))
     }
 
-    /// Build the project's application with the loaded settings.
+    /// Build the project's application with the loaded settings; its
+    /// database pools close when the command ends.
     pub fn application(&self) -> Result<Application, CommandError> {
         let settings = self.settings()?.clone();
-        Ok(Application::new(self.project.clone(), settings)?)
+        let application = Application::new(self.project.clone(), settings)?;
+        self.applications
+            .borrow_mut()
+            .push(application.state().clone());
+        Ok(application)
+    }
+
+    /// The databases of the loaded settings, opened on first use and closed
+    /// when the command ends (see [`Databases::close`]).
+    pub fn databases(&self) -> Result<&Databases, CommandError> {
+        if let Some(databases) = self.databases.get() {
+            return Ok(databases);
+        }
+        let databases = Databases::new(self.settings()?);
+        Ok(self.databases.get_or_init(|| databases))
+    }
+
+    /// Close the pools the command opened, so that SQLite's write-ahead
+    /// log is in the database file when the process exits.
+    fn close(&self) {
+        if self.runtime.get().is_none() {
+            // Nothing async ran: no pool was opened.
+            return;
+        }
+        let applications = self.applications.take();
+        self.block_on(async {
+            if let Some(databases) = self.databases.get() {
+                databases.close().await;
+            }
+            for application in &applications {
+                application.databases.close().await;
+            }
+        });
     }
 
     /// Run a future to completion on the command's runtime.
@@ -318,8 +355,12 @@ impl ManagementUtility {
             verbosity_given: verbosity.is_some(),
             settings: OnceCell::new(),
             runtime: OnceCell::new(),
+            databases: OnceCell::new(),
+            applications: RefCell::default(),
         };
-        command.handle(&context, sub_matches)
+        let result = command.handle(&context, sub_matches);
+        context.close();
+        result
     }
 
     /// Clap prints help and version itself; an unknown command gets our

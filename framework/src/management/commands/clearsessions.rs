@@ -6,7 +6,7 @@
 use clap::ArgMatches;
 
 use crate::conf::SessionEngine;
-use crate::db::{DEFAULT_ALIAS, Databases};
+use crate::db::DEFAULT_ALIAS;
 use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage clearsessions`.
@@ -26,7 +26,7 @@ impl Command for ClearSessions {
         let verbose = ctx.verbosity() >= 1;
         let note = match settings.session_engine {
             SessionEngine::Db => {
-                let databases = Databases::new(settings);
+                let databases = ctx.databases()?;
                 let deleted = ctx.block_on(async {
                     let pool = databases.get(DEFAULT_ALIAS).await?;
                     crate::sessions::clear_expired(&pool).await

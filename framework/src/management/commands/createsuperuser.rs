@@ -18,7 +18,7 @@ use sqlx::AnyPool;
 
 use crate::auth::models::{validate_email, validate_username};
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
-use crate::db::{DEFAULT_ALIAS, Databases};
+use crate::db::DEFAULT_ALIAS;
 use crate::management::prompt::{self, ask, ask_secret, complain};
 use crate::management::{Command, CommandContext, CommandError, outln};
 
@@ -40,8 +40,9 @@ impl Accounts {
         let settings = ctx.settings()?;
         let hashers = PasswordHashers::from_settings(settings)?;
         let validators = PasswordValidators::from_settings(settings)?;
+        let databases = ctx.databases()?;
         let (pool, migrated) = ctx.block_on(async {
-            let pool = Databases::new(settings).get(DEFAULT_ALIAS).await?;
+            let pool = databases.get(DEFAULT_ALIAS).await?;
             let states = crate::migrations::states(&pool, &[crate::auth::migration_set()]).await?;
             Ok::<_, crate::Error>((pool, states.iter().all(|state| state.applied)))
         })?;

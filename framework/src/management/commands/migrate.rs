@@ -4,7 +4,7 @@
 
 use clap::ArgMatches;
 
-use crate::db::{DEFAULT_ALIAS, Databases};
+use crate::db::DEFAULT_ALIAS;
 use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::migrations;
 
@@ -37,7 +37,7 @@ impl Command for Migrate {
             }
             outln!("Running migrations:")?;
         }
-        let databases = Databases::new(settings);
+        let databases = ctx.databases()?;
         // Output that cannot be written stops the output, not the migrations.
         let mut unwritten = None;
         let applied = ctx.block_on(async {

@@ -2,7 +2,7 @@
 
 use clap::ArgMatches;
 
-use crate::db::{DEFAULT_ALIAS, Databases};
+use crate::db::DEFAULT_ALIAS;
 use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::migrations;
 
@@ -21,7 +21,7 @@ impl Command for ShowMigrations {
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
         let sets = migrations::all_sets(ctx.project(), settings);
-        let databases = Databases::new(settings);
+        let databases = ctx.databases()?;
         let states = ctx.block_on(async {
             let pool = databases.get(DEFAULT_ALIAS).await?;
             migrations::states(&pool, &sets).await
