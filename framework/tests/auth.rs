@@ -553,6 +553,26 @@ async fn an_off_site_next_is_ignored() {
     }
 }
 
+/// A `next` that is a path of this site with characters a URI cannot hold
+/// goes into `Location` percent-encoded (as Django's `iri_to_uri`).
+#[tokio::test]
+async fn a_next_with_non_ascii_characters_is_percent_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    let client = Client::new(application);
+    let response = submit_login(
+        &client,
+        &[
+            ("username", "ann"),
+            ("password", "plum-violin-orbit"),
+            ("next", "/café/?q=é"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("/caf%C3%A9/?q=%C3%A9"));
+}
+
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -8,19 +8,56 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::LOCATION;
 
-/// A 302 to `to`, as Django's `redirect()` / `HttpResponseRedirect`.
+/// A 302 to `to`, as Django's `redirect()` / `HttpResponseRedirect`;
+/// characters a URI cannot hold (non-ASCII, spaces, controls) are
+/// percent-encoded, as Django's `iri_to_uri` does.
 ///
 /// ```
 /// let response = nuages::views::redirect("/polls/1/results/");
 /// assert_eq!(response.status(), 302);
+/// let response = nuages::views::redirect("/café/");
+/// assert_eq!(response.headers()["location"], "/caf%C3%A9/");
 /// ```
 pub fn redirect(to: &str) -> Response {
-    (StatusCode::FOUND, [(LOCATION, to.to_string())]).into_response()
+    redirect_with(StatusCode::FOUND, to)
 }
 
 /// A 301 to `to`, as Django's `HttpResponsePermanentRedirect`.
 pub fn redirect_permanent(to: &str) -> Response {
-    (StatusCode::MOVED_PERMANENTLY, [(LOCATION, to.to_string())]).into_response()
+    redirect_with(StatusCode::MOVED_PERMANENTLY, to)
+}
+
+/// What Django's `iri_to_uri` leaves as it is, besides letters and digits:
+/// the unreserved `-._~` and the delimiters of a URI, `%` included (an
+/// address already encoded stays as it is).
+const KEPT_IN_A_URI: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'#')
+    .remove(b'%')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b';')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b'!')
+    .remove(b'?')
+    .remove(b'*')
+    .remove(b'@')
+    .remove(b'\'');
+
+fn redirect_with(status: StatusCode, to: &str) -> Response {
+    let location = percent_encoding::utf8_percent_encode(to, KEPT_IN_A_URI).to_string();
+    (status, [(LOCATION, location)]).into_response()
 }
 
 /// Escape text for HTML (`&`, `<`, `>`, `"`, `'`).
