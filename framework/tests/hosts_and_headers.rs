@@ -235,6 +235,25 @@ fn an_absolute_form_target_names_the_host() {
     assert_eq!(reply.status, 400, "{}", reply.text);
 }
 
+/// A host alone as the target (authority form) is a proxy's CONNECT
+/// (RFC 9112 §3.2.3): this site is no proxy, whatever the method.
+#[test]
+fn an_authority_form_target_is_refused() {
+    let site = Site::new("debug = true\nallowed_hosts = [\"localhost\", \"example.com\"]\n");
+    let server = site.serve();
+    for method in ["GET", "POST", "CONNECT", "OPTIONS"] {
+        let reply = server.send(&format!(
+            "{method} example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nAccept: text/plain\r\nContent-Length: 0\r\n"
+        ));
+        assert_eq!(reply.status, 400, "{method}: {}", reply.text);
+        assert!(
+            reply.text.contains("authority form"),
+            "{method}: {}",
+            reply.text
+        );
+    }
+}
+
 #[test]
 fn a_refused_target_is_explained_in_debug() {
     let site = Site::new("debug = true\nallowed_hosts = [\"localhost\", \"example.com\"]\n");

@@ -218,6 +218,13 @@ pub(crate) fn raw_host(
         return Err(HostRefusal::DuplicateHost);
     }
     let target = request.uri().authority().map(|a| a.as_str().to_string());
+    if let Some(target) = &target
+        && request.uri().scheme().is_none()
+    {
+        return Err(HostRefusal::AuthorityForm {
+            target: target.clone(),
+        });
+    }
     if let (Some(target), Some(header)) = (&target, &header)
         && !target.eq_ignore_ascii_case(header)
     {
@@ -288,6 +295,12 @@ pub(crate) enum HostRefusal {
     Missing,
     /// Two `Host` header lines, whatever their values (RFC 9112 §3.2).
     DuplicateHost,
+    /// A target in authority form (`GET example.com:443`), which only a
+    /// proxy's CONNECT uses (RFC 9112 §3.2.3): this site is no proxy.
+    AuthorityForm {
+        /// The request target.
+        target: String,
+    },
     /// An absolute-form target whose authority is not the `Host` header's
     /// value (RFC 9112 §3.2.2).
     TargetDisagrees {
@@ -334,6 +347,15 @@ impl HostRefusal {
                         .into(),
                 ),
             },
+            HostRefusal::AuthorityForm { target } => ErrorReport {
+                chain: vec![format!(
+                    "The request target '{target}' is a host alone (authority form), which only a proxy's CONNECT uses."
+                )],
+                hint: Some(
+                    "this site is no proxy: a request names a path (GET /path) or an absolute URL (GET http://host/path)"
+                        .into(),
+                ),
+            },
             HostRefusal::TargetDisagrees { target, header } => ErrorReport {
                 chain: vec![format!(
                     "Invalid HTTP_HOST header: the request target names '{target}' but its Host header is '{header}'."
@@ -375,6 +397,10 @@ impl HostRefusal {
             HostRefusal::DuplicateHost => tracing::warn!(
                 target: "nuages::security::disallowed_host",
                 "Invalid HTTP_HOST header: the request has more than one Host header line"
+            ),
+            HostRefusal::AuthorityForm { target } => tracing::warn!(
+                target: "nuages::security::disallowed_host",
+                "Invalid request target: {target:?} is in authority form, which only CONNECT uses"
             ),
             HostRefusal::TargetDisagrees { target, header } => tracing::warn!(
                 target: "nuages::security::disallowed_host",
