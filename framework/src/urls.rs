@@ -148,7 +148,11 @@ impl Route {
     }
 
     /// Serve `request` with this route's view.
-    pub(crate) fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
+    pub(crate) fn call(
+        &self,
+        mut request: Request,
+    ) -> impl Future<Output = Response> + Send + use<> {
+        self.canonicalize(&mut request);
         // axum's router is always ready: called at once, rather than kept
         // with the request (as `oneshot` keeps them) until the first poll.
         let served = tower::Service::call(&mut self.service.clone(), request);
@@ -156,6 +160,50 @@ impl Route {
             match served.await {
                 Ok(response) => response,
                 Err(never) => match never {},
+            }
+        }
+    }
+
+    /// The request's path with this route's literal segments written as
+    /// the route's axum router has them (see [`canonical_literal`]): the
+    /// resolver matched them decoded (`/%70olls/`), axum compares bytes.
+    /// Parameters stay as sent: axum decodes them. Only a path holding an
+    /// escape or a byte a literal would have encoded can differ.
+    fn canonicalize(&self, request: &mut Request) {
+        let path = request.uri().path();
+        let as_a_literal_would_be = percent_encoding::utf8_percent_encode(path, ENCODED_IN_A_PATH);
+        if let std::borrow::Cow::Borrowed(_) = std::borrow::Cow::from(as_a_literal_would_be) {
+            return;
+        }
+        let mut sent = path.strip_prefix('/').unwrap_or(path);
+        let mut canonical = String::with_capacity(path.len());
+        for segment in &self.segments {
+            let (part, rest) = match segment {
+                Segment::Param {
+                    converter: Converter::Path,
+                    ..
+                } => (sent, ""),
+                _ => sent.split_once('/').unwrap_or((sent, "")),
+            };
+            canonical.push('/');
+            match segment {
+                Segment::Literal(text) => canonical.push_str(&canonical_literal(text)),
+                Segment::Param { .. } => canonical.push_str(part),
+            }
+            sent = rest;
+        }
+        if self.segments.is_empty() {
+            canonical.push('/');
+        }
+        let with_query = match request.uri().query() {
+            Some(query) => format!("{canonical}?{query}"),
+            None => canonical,
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(path_and_query) = with_query.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
             }
         }
     }
@@ -169,12 +217,40 @@ impl Route {
     }
 }
 
+/// What a literal segment's bytes are percent-encoded to in a route's axum
+/// path, and in a request path before axum sees it: what a URI's path
+/// cannot hold as it is (and `%` itself), so that `café` is `caf%C3%A9` on
+/// both sides, and a literal of URI characters (`a+b`) is its own text.
+const ENCODED_IN_A_LITERAL: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The same, for a whole path: its slashes stay.
+const ENCODED_IN_A_PATH: &percent_encoding::AsciiSet = &ENCODED_IN_A_LITERAL.remove(b'/');
+
+/// A literal segment as both sides of axum's comparison write it.
+fn canonical_literal(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, ENCODED_IN_A_LITERAL).to_string()
+}
+
 /// The axum path of a pattern's segments (`/polls/{question_id}/`).
 fn axum_path(segments: &[Segment]) -> String {
     let parts: Vec<String> = segments
         .iter()
         .map(|segment| match segment {
-            Segment::Literal(text) => text.replace('{', "{{").replace('}', "}}"),
+            Segment::Literal(text) => canonical_literal(text),
             Segment::Param {
                 name,
                 converter: Converter::Path,
@@ -644,7 +720,15 @@ impl Node {
             Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
             None => (rest, None),
         };
-        if let Some(child) = self.literals.get(part) {
+        // A literal matches its text however it is percent-encoded
+        // (`/%70olls/`, `/caf%C3%A9/`), as Django decodes the path first.
+        let literal = match part.contains('%') {
+            false => self.literals.get(part),
+            true => self
+                .literals
+                .get(&*percent_encoding::percent_decode_str(part).decode_utf8_lossy()),
+        };
+        if let Some(child) = literal {
             child.find(tail, best);
         }
         if !self.params.is_empty() {

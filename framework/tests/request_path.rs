@@ -19,6 +19,10 @@ async fn home() -> &'static str {
     "home"
 }
 
+async fn cafe() -> &'static str {
+    "café"
+}
+
 async fn detail(UrlPath(id): UrlPath<i64>, urls: Urls) -> Result<String> {
     Ok(format!(
         "question {id} votes at {}",
@@ -78,6 +82,7 @@ fn polls() -> UrlConf {
 fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("home/", home, "home")
+        .path("café/", cafe, "cafe")
         .path("page/", page, "page")
         .path("broken/", broken, "broken")
         .path("missing/", missing, "missing")
@@ -193,6 +198,30 @@ async fn routes_answer_with_typed_parameters() {
     let r = client.get("/polls/42/").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "question 42 votes at /polls/42/vote/");
+}
+
+/// The path is matched decoded, as Django decodes it first: a literal
+/// segment percent-encoded (`%70olls`), a parameter (`%34%32`) and a
+/// non-ASCII literal as a browser sends it (`caf%C3%A9`) all match.
+#[tokio::test]
+async fn percent_encoded_paths_match_their_decoded_routes() {
+    let site = Site::new("debug = false\n");
+    let client = site.client();
+    for (path, expected) in [
+        ("/%70olls/42/", "question 42 votes at /polls/42/vote/"),
+        ("/polls/%34%32/", "question 42 votes at /polls/42/vote/"),
+        ("/%68ome/", "home"),
+        ("/caf%C3%A9/", "café"),
+        ("/café/", "café"),
+        ("/things/%31/", "thing number 1"),
+    ] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.text(), expected, "{path}");
+    }
+    // A slash encoded is part of its segment, never a separator.
+    assert_eq!(client.get("/polls%2F42/").await.status, 404);
+    assert_eq!(client.get("/%2Fhome/").await.status, 404);
 }
 
 #[tokio::test]
