@@ -1,7 +1,8 @@
 //! Static files in a generated project, as a user meets them: the real
 //! `manage collectstatic` (summary, files on disk, re-run, the question on a
-//! closed stdin, manifest storage with the production settings), and
-//! `manage runserver` serving `/static/` straight from the sources.
+//! closed stdin, manifest storage with the production settings), its
+//! refusal of a `static_root` among the project's own files, and `manage
+//! runserver` serving `/static/` straight from the sources.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -175,4 +176,102 @@ fn collectstatic_and_runserver_in_a_generated_project() {
     assert!(root.join(format!("{hashed}.gz")).is_file());
     assert!(root.join(format!("{hashed}.br")).is_file());
     assert!(root.join("css/site.css.gz").is_file());
+}
+
+/// The files of a generated project (and a database and an upload) that a
+/// `static_root` pointed at them must leave as they are.
+const OWN_FILES: &[&str] = &[
+    "templates/base.html",
+    "db/db.sqlite3",
+    "media/upload.txt",
+    "src/urls.rs",
+    "tests/smoke.rs",
+];
+
+#[test]
+fn collectstatic_refuses_a_static_root_among_the_projects_files() {
+    let project = GeneratedProject::new("own_files_site");
+    project.write("db/db.sqlite3", "SQLite format 3\0the site's data");
+    project.write("media/upload.txt", "a visitor's file\n");
+    let contents = || {
+        OWN_FILES
+            .iter()
+            .map(|file| std::fs::read(project.dir.join(file)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let kept = contents();
+    let dir = project.dir.display();
+    let cases: [(&str, &[&str], String); 6] = [
+        (
+            "templates",
+            &["--clear"],
+            format!("is the folder '{dir}/templates' of template_dirs"),
+        ),
+        (
+            "db",
+            &["--clear"],
+            format!("is the folder '{dir}/db' of the SQLite database of databases.default.url"),
+        ),
+        (
+            "media",
+            &["--clear"],
+            format!("is media_root '{dir}/media'"),
+        ),
+        (
+            "src",
+            &["--clear", "--dry-run"],
+            format!("is the project's source folder '{dir}/src'"),
+        ),
+        (
+            "tests",
+            &[],
+            format!("is the project's source folder '{dir}/tests'"),
+        ),
+        (
+            "templates/static",
+            &["--clear"],
+            format!("is inside the folder '{dir}/templates' of template_dirs"),
+        ),
+    ];
+    for (root, flags, names) in cases {
+        let (output, stdout, stderr) = run(manage(&project.dir)
+            .args(["collectstatic", "--noinput"])
+            .args(flags)
+            .env("NUAGES_STATIC_ROOT", root)
+            .env("NUAGES_MEDIA_ROOT", "media"));
+        assert_eq!(output.status.code(), Some(1), "{root}: {stdout}\n{stderr}");
+        // The last two lines (the first run builds the project before them).
+        let report: Vec<&str> = stderr.lines().rev().take(2).collect();
+        assert!(
+            report[1].starts_with(&format!("error: static_root '{dir}/{root}' {names}: ")),
+            "{root}: {stderr}"
+        );
+        assert_eq!(
+            report[0],
+            "  hint: static_root is where collectstatic copies the files to: set it to a folder \
+             of its own, such as static_root = \"www_dir/static\"",
+            "{root}: {stderr}"
+        );
+        assert!(!stdout.contains("delete"), "{root}: {stdout}");
+        assert_eq!(contents(), kept, "{root}");
+        assert!(!project.dir.join(root).join("css").exists(), "{root}");
+    }
+
+    // check reports it, as an error, with the same words.
+    let (output, stdout, stderr) = run(manage(&project.dir)
+        .args(["check"])
+        .env("NUAGES_STATIC_ROOT", "templates"));
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "?: (nuages.E035) static_root '{dir}/templates' is the folder '{dir}/templates' of \
+             template_dirs: "
+        )),
+        "{stderr}"
+    );
+    // A static root of its own still collects.
+    let (output, stdout, stderr) = project.manage(&["collectstatic", "--noinput", "--clear"]);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(project.dir.join("www_dir/static/css/site.css").is_file());
+    assert_eq!(contents(), kept);
 }

@@ -1,15 +1,17 @@
 //! Static files: Django's `staticfiles.E002` (the static root among the
-//! sources) and `staticfiles.W004` (a missing source folder), and for
-//! deployment `nuages.W002` (no static root) and `nuages.W003` (not collected).
+//! sources) and `staticfiles.W004` (a missing source folder), `nuages.E035`
+//! (the static root among the project's own files), and for deployment
+//! `nuages.W002` (no static root) and `nuages.W003` (not collected).
 //!
-//! `collectstatic` calls [`static_root_conflicts`] to refuse a static root
-//! that would copy files into their own sources.
+//! `nuages.E035` reports what `collectstatic` refuses, with its words:
+//! both use [`static_root_overlaps`].
 
 use std::path::{Component, Path, PathBuf};
 
-use super::{Check, CheckContext, CheckMessage};
+use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::project::App;
+use crate::staticfiles::collect::static_root_overlaps;
 
 /// The manifest file of `staticfiles_storage = "manifest"`, in `static_root`.
 pub const MANIFEST_NAME: &str = "staticfiles.json";
@@ -24,6 +26,12 @@ pub fn checks() -> Vec<Check> {
             tags: TAGS,
             deploy: false,
             run: |ctx| static_root_conflicts(ctx.settings, ctx.project.installed_apps()),
+        },
+        Check {
+            name: "static_root_apart_from_project_files",
+            tags: TAGS,
+            deploy: false,
+            run: |ctx| static_root_among_project_files(ctx.settings, ctx.project.installed_apps()),
         },
         Check {
             name: "staticfiles_dirs_exist",
@@ -122,6 +130,19 @@ pub fn static_root_conflicts(settings: &Settings, apps: &[App]) -> Vec<CheckMess
         }
     }
     messages
+}
+
+/// `nuages.E035`: `static_root` is, is inside, or contains a folder of the
+/// project's own files (templates, a SQLite database, mails, logs, sources,
+/// an app), which `collectstatic` refuses: see [`static_root_overlaps`].
+/// The overlap with `media_root` is left to `nuages.E030`, which reports it
+/// already.
+pub fn static_root_among_project_files(settings: &Settings, apps: &[App]) -> Vec<CheckMessage> {
+    static_root_overlaps(settings, apps)
+        .into_iter()
+        .filter(|overlap| overlap.setting != "media_root")
+        .map(|overlap| CheckMessage::of(Level::Error, "nuages.E035", overlap.problem))
+        .collect()
 }
 
 /// `staticfiles.W004`: an entry of `staticfiles_dirs` that does not exist.
@@ -333,6 +354,151 @@ mod tests {
             ..with_dirs(dir.path(), "x", &["static"])
         };
         assert!(static_root_conflicts(&settings, &[]).is_empty());
+    }
+
+    /// A project's settings in `dir` (templates/, db/db.sqlite3) with mails,
+    /// a log file and uploads of their own, `static_root` at `root`.
+    fn with_own_files(dir: &Path, root: &str) -> Settings {
+        Settings {
+            static_root: Some(dir.join(root)),
+            email_file_path: Some(dir.join("mail")),
+            log_file: Some(dir.join("logs/site.log")),
+            media_root: Some(dir.join("media")),
+            ..settings_in(dir)
+        }
+    }
+
+    #[test]
+    fn e035_fires_for_each_folder_of_the_projects_own_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        let app = App::new("polls", dir.path().join("apps/polls"));
+        for (root, relation, named) in [
+            ("templates", "is the folder", "of template_dirs"),
+            (
+                "templates/static",
+                "is inside the folder",
+                "of template_dirs",
+            ),
+            (
+                "templates/../templates/.",
+                "is the folder",
+                "of template_dirs",
+            ),
+            (
+                "db",
+                "is the folder",
+                "of the SQLite database of databases.default.url",
+            ),
+            ("mail", "is email_file_path", "mail"),
+            ("logs", "is the folder", "of log_file"),
+            ("tests", "is the project's source folder", "tests"),
+            ("migrations", "is the project's source folder", "migrations"),
+            (
+                "apps/polls/templates",
+                "is inside the folder",
+                "of the app 'polls'",
+            ),
+            (
+                "apps/polls/static/..",
+                "is the folder",
+                "of the app 'polls'",
+            ),
+        ] {
+            let settings = with_own_files(dir.path(), root);
+            let messages = static_root_among_project_files(&settings, std::slice::from_ref(&app));
+            assert_eq!(ids(&messages), ["nuages.E035"], "{root}: {messages:?}");
+            let message = &messages[0].message;
+            assert!(message.contains(relation), "{root}: {message}");
+            assert!(message.contains(named), "{root}: {message}");
+            assert!(message.contains("collectstatic"), "{root}: {message}");
+            assert!(
+                messages[0]
+                    .hint
+                    .as_deref()
+                    .unwrap()
+                    .contains("a folder of its own, such as static_root = \"www_dir/static\""),
+                "{root}: {:?}",
+                messages[0].hint
+            );
+        }
+        // src/ is a source folder and contains an app's: both are named.
+        let blog = App::new("blog", dir.path().join("src/blog"));
+        let messages = static_root_among_project_files(&with_own_files(dir.path(), "src"), &[blog]);
+        assert_eq!(ids(&messages), ["nuages.E035", "nuages.E035"]);
+        assert!(
+            messages[0]
+                .message
+                .contains("is the project's source folder")
+        );
+        assert!(messages[1].message.contains("contains the folder"));
+        // A folder above them all contains each.
+        let above = static_root_among_project_files(&with_own_files(dir.path(), ".."), &[]);
+        assert_eq!(above.len(), 7, "{above:?}");
+        assert!(above.iter().all(|m| m.message.contains(" contains ")));
+        // Through a symbolic link.
+        std::os::unix::fs::symlink(dir.path().join("templates"), dir.path().join("link")).unwrap();
+        let linked = static_root_among_project_files(&with_own_files(dir.path(), "link/css"), &[]);
+        assert_eq!(ids(&linked), ["nuages.E035"]);
+        assert!(linked[0].message.contains("is inside the folder"));
+    }
+
+    #[test]
+    fn e035_leaves_media_root_to_e030_which_collectstatic_refuses_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = with_own_files(dir.path(), "media");
+        assert!(static_root_among_project_files(&settings, &[]).is_empty());
+        let project = project_in(dir.path());
+        let ctx = CheckContext::new(&settings, &project);
+        assert_eq!(
+            ids(&super::super::media::check_media_root_vs_static_root(&ctx)),
+            ["nuages.E030"]
+        );
+        let overlaps = static_root_overlaps(&settings, &[]);
+        assert_eq!(overlaps.len(), 1);
+        assert_eq!(overlaps[0].setting, "media_root");
+        assert!(
+            overlaps[0].problem.message.contains("is media_root"),
+            "{}",
+            overlaps[0].problem.message
+        );
+    }
+
+    #[test]
+    fn e035_is_quiet_for_a_static_root_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::new("polls", dir.path().join("src/polls"));
+        for root in ["www_dir/static", "templates2", "staticfiles", "db2/static"] {
+            let settings = with_own_files(dir.path(), root);
+            assert!(
+                static_root_overlaps(&settings, std::slice::from_ref(&app)).is_empty(),
+                "{root}"
+            );
+        }
+        // A database or a log file beside the settings file has base_dir
+        // as its folder: a static root inside the project is still fine...
+        let mut settings = with_own_files(dir.path(), "www_dir/static");
+        settings.databases.get_mut("default").unwrap().url =
+            format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+        settings.log_file = Some(dir.path().join("site.log"));
+        assert!(static_root_overlaps(&settings, &[]).is_empty());
+        // ...but not one that is that folder.
+        settings.static_root = Some(dir.path().to_path_buf());
+        let names: Vec<&str> = static_root_overlaps(&settings, &[])
+            .iter()
+            .map(|o| o.setting)
+            .collect();
+        assert!(
+            names.contains(&"databases") && names.contains(&"log_file"),
+            "{names:?}"
+        );
+        // A database on a server has no folder; no static root, nothing.
+        let mut settings = with_own_files(dir.path(), "db");
+        settings.databases.get_mut("default").unwrap().url = "postgres://localhost/site".into();
+        assert!(static_root_overlaps(&settings, &[]).is_empty());
+        settings.static_root = None;
+        settings.template_dirs = vec![dir.path().to_path_buf()];
+        assert!(static_root_overlaps(&settings, &[]).is_empty());
     }
 
     #[test]

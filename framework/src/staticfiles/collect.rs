@@ -23,8 +23,10 @@
 //!
 //! It refuses, before touching anything, when `static_root` is unset, is
 //! `/`, the home folder or `base_dir`, or is, is inside, or contains a
-//! source folder; `--clear` also refuses when `static_root` contains the
-//! settings file or the home folder.
+//! static source folder or a folder of the project's own files
+//! ([`static_root_overlaps`]: templates, database, uploads, sources…);
+//! `--clear` also refuses when `static_root` contains the settings file or
+//! the home folder.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
@@ -36,6 +38,7 @@ use rayon::prelude::*;
 use super::compress::{self, Encoding};
 use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
+use crate::checks::staticfiles::Relation;
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::error::Problem;
 use crate::project::App;
@@ -166,7 +169,7 @@ pub fn collect(
             )
         })?;
     let finder = Finder::from_settings(settings, apps, ignore);
-    check_root(&root, settings, &finder, options.clear)?;
+    check_root(&root, settings, apps, &finder, options.clear)?;
     if options.interactive && is_non_empty(&root) {
         confirm(&root, options, console)?;
     }
@@ -968,10 +971,117 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// A folder of the project's own files that `static_root` is, is inside,
+/// or contains: see [`static_root_overlaps`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    /// The setting (or place) the folder comes from: `template_dirs`,
+    /// `databases` (a SQLite database's folder), `media_root`,
+    /// `email_file_path`, `log_file` (its folder), `base_dir` (its `src/`,
+    /// `tests/` and `migrations/`) or `apps` (an app's folder).
+    pub setting: &'static str,
+    /// What is wrong, naming the setting and the folder, and the fix.
+    pub problem: Problem,
+}
+
+/// Where `static_root` overlaps the project's own files: it is, is inside,
+/// or contains a folder of `template_dirs`, the folder of a SQLite database
+/// of `databases`, `media_root`, `email_file_path`, the folder of
+/// `log_file`, `src/`, `tests/` or `migrations/` of `base_dir`, or the
+/// folder of an app (which holds its `templates/`). `collectstatic` would
+/// write the collected files among those files, and `--clear` would delete
+/// them. A folder that is `base_dir` or contains it (a database or a log
+/// file beside the settings file) counts only when `static_root` is it or
+/// contains it: a static root inside the project's folder is the usual
+/// layout. Empty when `static_root` is unset. `collectstatic` refuses the
+/// first, and `check` reports them as `nuages.E035`.
+pub fn static_root_overlaps(settings: &Settings, apps: &[App]) -> Vec<Overlap> {
+    let Some(root) = &settings.static_root else {
+        return vec![];
+    };
+    let real = resolve(root);
+    let base = resolve(&settings.base_dir);
+    own_folders(settings, apps)
+        .into_iter()
+        .filter_map(|(setting, folder, what)| {
+            let resolved = resolve(&folder);
+            let relation = Relation::of(&real, &resolved)?;
+            if relation == Relation::Inside && base.starts_with(&resolved) {
+                return None;
+            }
+            let consequence = match relation {
+                Relation::Same | Relation::Contains => {
+                    "collectstatic --clear would delete those files, and collectstatic would write the \
+                     static files among them"
+                }
+                Relation::Inside => "collectstatic would write the static files among those files",
+            };
+            let problem = refusal(
+                format!(
+                    "static_root '{}' {} {what}: {consequence}",
+                    root.display(),
+                    relation.describe()
+                ),
+                HINT_SEPARATE_ROOT,
+            );
+            Some(Overlap { setting, problem })
+        })
+        .collect()
+}
+
+/// The folders of [`static_root_overlaps`], each with its setting and how
+/// a message names it.
+fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf, String)> {
+    let mut folders = Vec::new();
+    for dir in &settings.template_dirs {
+        let what = format!("the folder '{}' of template_dirs", dir.display());
+        folders.push(("template_dirs", dir.clone(), what));
+    }
+    for (alias, database) in &settings.databases {
+        if let Some(folder) = crate::db::sqlite_file(&database.url)
+            .as_deref()
+            .and_then(Path::parent)
+        {
+            let what = format!(
+                "the folder '{}' of the SQLite database of databases.{alias}.url",
+                folder.display()
+            );
+            folders.push(("databases", folder.to_path_buf(), what));
+        }
+    }
+    if let Some(media) = &settings.media_root {
+        let what = format!("media_root '{}'", media.display());
+        folders.push(("media_root", media.clone(), what));
+    }
+    if let Some(mail) = &settings.email_file_path {
+        let what = format!("email_file_path '{}'", mail.display());
+        folders.push(("email_file_path", mail.clone(), what));
+    }
+    if let Some(folder) = settings.log_file.as_deref().and_then(Path::parent) {
+        let what = format!("the folder '{}' of log_file", folder.display());
+        folders.push(("log_file", folder.to_path_buf(), what));
+    }
+    for name in ["src", "tests", "migrations"] {
+        let folder = settings.base_dir.join(name);
+        let what = format!("the project's source folder '{}'", folder.display());
+        folders.push(("base_dir", folder, what));
+    }
+    for app in apps {
+        let what = format!(
+            "the folder '{}' of the app '{}'",
+            app.path().display(),
+            app.label()
+        );
+        folders.push(("apps", app.path().to_path_buf(), what));
+    }
+    folders
+}
+
 /// The refusals: where `static_root` must never be.
 fn check_root(
     root: &Path,
     settings: &Settings,
+    apps: &[App],
     finder: &Finder,
     clear: bool,
 ) -> Result<(), Problem> {
@@ -1020,6 +1130,11 @@ fn check_root(
             ),
             HINT_SEPARATE_ROOT,
         ));
+    }
+    // Refused with or without --clear: a run writes among those files
+    // and a later --clear deletes them.
+    if let Some(overlap) = static_root_overlaps(settings, apps).into_iter().next() {
+        return Err(overlap.problem);
     }
     if clear {
         if let Some(file) = &settings.settings_file
@@ -1086,4 +1201,115 @@ fn confirm(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project folder with a static source and a file in each folder of
+    /// its own (templates, database, uploads, sources, migrations, mails,
+    /// logs, the app `polls`), `static_root` at `root`.
+    fn project(dir: &Path, root: &str) -> Settings {
+        for (file, text) in [
+            ("static/css/site.css", "body {}"),
+            ("templates/base.html", "<html></html>"),
+            ("db/db.sqlite3", "SQLite format 3"),
+            ("media/upload.txt", "a visitor's file"),
+            ("src/urls.rs", "// routes"),
+            ("migrations/1_initial.sql", "CREATE TABLE t (id INTEGER);"),
+            ("mail/1.eml", "Subject: hello"),
+            ("logs/site.log", "started"),
+            ("polls/templates/polls/index.html", "{{ question }}"),
+        ] {
+            std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        Settings {
+            static_root: Some(dir.join(root)),
+            media_root: Some(dir.join("media")),
+            email_file_path: Some(dir.join("mail")),
+            log_file: Some(dir.join("logs/site.log")),
+            staticfiles_dirs: vec![dir.join("static").display().to_string()],
+            ..Settings::defaults_in(dir)
+        }
+    }
+
+    fn run(settings: &Settings, options: CollectOptions) -> (Result<Summary, Problem>, String) {
+        let mut out = Vec::new();
+        let mut input: &[u8] = b"yes\n";
+        let mut console = Console {
+            out: &mut out,
+            input: &mut input,
+            terminal: false,
+        };
+        let apps = [App::new("polls", settings.base_dir.join("polls"))];
+        let result = collect(settings, &apps, &options, &mut console);
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_static_root_among_the_projects_files_is_refused_before_anything_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = |dir: &Path| {
+            [
+                "templates/base.html",
+                "db/db.sqlite3",
+                "media/upload.txt",
+                "src/urls.rs",
+                "migrations/1_initial.sql",
+                "mail/1.eml",
+                "logs/site.log",
+                "polls/templates/polls/index.html",
+            ]
+            .map(|file| std::fs::read_to_string(dir.join(file)).unwrap())
+        };
+        for (root, named) in [
+            ("templates", "is the folder '"),
+            ("db", "of the SQLite database of databases.default.url"),
+            ("media", "is media_root '"),
+            ("src", "is the project's source folder '"),
+            ("migrations", "is the project's source folder '"),
+            ("mail", "is email_file_path '"),
+            ("logs", "of log_file"),
+            ("polls/templates", "of the app 'polls'"),
+            ("templates/static", "is inside the folder '"),
+        ] {
+            let settings = project(dir.path(), root);
+            let kept = before(dir.path());
+            for (clear, dry_run, interactive) in [
+                (true, false, false),
+                (true, true, false),
+                (false, false, false),
+                (true, false, true),
+            ] {
+                let options = CollectOptions {
+                    clear,
+                    dry_run,
+                    interactive,
+                    ..CollectOptions::default()
+                };
+                let (result, out) = run(&settings, options);
+                let problem = result.expect_err(root);
+                assert!(
+                    problem.message.starts_with(&format!(
+                        "static_root '{}' ",
+                        dir.path().join(root).display()
+                    )),
+                    "{root}: {}",
+                    problem.message
+                );
+                assert!(
+                    problem.message.contains(named),
+                    "{root}: {}",
+                    problem.message
+                );
+                assert_eq!(problem.hint.as_deref(), Some(HINT_SEPARATE_ROOT));
+                // Refused before the question, the deletions and the copies.
+                assert_eq!(out, "", "{root}");
+                assert_eq!(before(dir.path()), kept, "{root}");
+                assert!(!dir.path().join(root).join("css").exists(), "{root}");
+            }
+        }
+    }
 }
