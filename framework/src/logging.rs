@@ -48,7 +48,13 @@ pub(crate) struct RequestLine {
     method: http::Method,
     uri: http::Uri,
     version: http::Version,
+    written: bool,
 }
+
+/// The status a request's line shows when its client closed the connection
+/// before the response (nginx's 499): the request was read, maybe acted
+/// on, and is in the log all the same.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 impl RequestLine {
     /// Begin the line of `request` (its target is read when the line is written).
@@ -58,6 +64,7 @@ impl RequestLine {
             method: request.method().clone(),
             uri: request.uri().clone(),
             version: request.version(),
+            written: false,
         }
     }
 
@@ -72,7 +79,12 @@ impl RequestLine {
     }
 
     /// Log the line for a response with `status`.
-    pub(crate) fn finish(self, status: http::StatusCode) {
+    pub(crate) fn finish(mut self, status: http::StatusCode) {
+        self.write(status);
+    }
+
+    fn write(&mut self, status: http::StatusCode) {
+        self.written = true;
         let target = shown_target(&self.uri);
         let line = AccessMessage {
             method: &self.method,
@@ -83,6 +95,8 @@ impl RequestLine {
         };
         let level = match status.as_u16() {
             500.. => Level::ERROR,
+            // The client went away: nothing wrong on this side.
+            CLIENT_CLOSED_REQUEST => Level::INFO,
             400..=499 => Level::WARN,
             _ => Level::INFO,
         };
@@ -108,6 +122,18 @@ impl RequestLine {
                 }
                 _ => tracing::info!(name: ACCESS_EVENT, target: ACCESS_TARGET, "{message}"),
             }
+        }
+    }
+}
+
+impl Drop for RequestLine {
+    /// A request whose response never came (the server dropped it when the
+    /// client closed the connection) is logged as 499.
+    fn drop(&mut self) {
+        if !self.written
+            && let Ok(status) = http::StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+        {
+            self.write(status);
         }
     }
 }
@@ -830,6 +856,8 @@ mod tests {
                 RequestLine::start(&request("/a/?b=1")).finish(http::StatusCode::OK);
                 RequestLine::start(&request("/gone/")).finish(http::StatusCode::NOT_FOUND);
                 RequestLine::start(&request("/boom/")).finish(http::StatusCode::BAD_GATEWAY);
+                // Its response never came: the client left.
+                drop(RequestLine::start(&request("/left/")));
             });
             let text = std::fs::read_to_string(&path).unwrap();
             text.lines()
@@ -843,6 +871,7 @@ mod tests {
                 "  INFO nuages::request: \"POST /a/?b=1 HTTP/1.1\" 200",
                 "  WARN nuages::request: \"POST /gone/ HTTP/1.1\" 404",
                 " ERROR nuages::request: \"POST /boom/ HTTP/1.1\" 502",
+                "  INFO nuages::request: \"POST /left/ HTTP/1.1\" 499",
             ]
         );
         assert_eq!(
