@@ -3,8 +3,11 @@
 //! Pools are sqlx's `Any` pools: a URL works when this build has the driver
 //! of its scheme (SQLite and PostgreSQL). SQLite, the default, gets its
 //! folder created, WAL journaling, a busy timeout and foreign keys on every
-//! connection. A URL without a driver is refused when the application is
-//! built, and reported by `check` as `nuages.E011`. A server that cannot be
+//! connection. A URL without a driver, a SQLite URL without a file or an
+//! in-memory one, `max_connections = 0`, and a `databases` setting without
+//! `default` are refused when the application is built and when a command
+//! opens the database, and reported by `check` (`nuages.E011`, `E050`,
+//! `E051`) with the same words. A server that cannot be
 //! reached, refuses the credentials or has no such database is an error
 //! naming the setting, the server and the fix, never the password.
 //!
@@ -93,9 +96,10 @@ fn closest_scheme(scheme: &str) -> String {
 }
 
 /// Check that `url`, the `url` of `[databases.<alias>]`, has a driver in
-/// this build: the error is what [`Application::new`](crate::Application::new)
-/// fails with and `check` reports (`nuages.E011`), instead of the first
-/// request that needs the database.
+/// this build and, for SQLite, names a file: the error is what
+/// [`Application::new`](crate::Application::new) fails with, what a command
+/// that opens the database fails with, and what `check` reports
+/// (`nuages.E011`), instead of the first request that needs the database.
 pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
     let scheme = url
         .split_once(':')
@@ -113,27 +117,126 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
             )),
         ));
     };
-    if DRIVERS
+    if !DRIVERS
         .iter()
         .any(|driver| driver.schemes.contains(&scheme.as_str()))
     {
-        return Ok(());
+        return Err(Error::Config(Problem::new(format!(
+                "{key} uses the scheme '{scheme}:', and this build of Nuages has no database driver for it"
+            )).with_hint(format!(
+                "{}the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
+                closest_scheme(&scheme),
+                supported_schemes()
+            ))));
     }
-    Err(Error::Config(Problem::new(format!(
-            "{key} uses the scheme '{scheme}:', and this build of Nuages has no database driver for it"
-        )).with_hint(format!(
-            "{}the drivers compiled in answer to: {}; change {key}, or build with the sqlx driver of '{scheme}'",
-            closest_scheme(&scheme),
-            supported_schemes()
-        ))))
+    if scheme == "sqlite" {
+        check_sqlite_file(&key, url)?;
+    }
+    Ok(())
 }
 
-/// [`check_url`] for every database of `settings`.
-pub(crate) fn check_urls(settings: &Settings) -> Result<()> {
+/// The file of a SQLite URL must be a file: without a path SQLite opens a
+/// temporary database deleted when its connection closes, and an in-memory
+/// one lives in one connection (sqlx's `Any` pool parses the URL again for
+/// each connection, so each gets an empty database of its own) and dies
+/// with the process. Either way `migrate` would report its migrations
+/// applied and nothing would be kept.
+fn check_sqlite_file(key: &str, url: &str) -> Result<()> {
+    let rest = &url["sqlite:".len()..];
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path == ":memory:"
+        || query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("mode=memory"));
+    let what = if path.is_empty() {
+        "names no database file: SQLite would open a temporary database, deleted when its connection closes"
+    } else if in_memory {
+        "is an in-memory database: each connection of the pool, and each command, would get an empty \
+         database of its own"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Config(
+        Problem::new(format!(
+            "{key} {url:?} {what}, so the tables `migrate` creates and the site's data would not be kept"
+        ))
+        .with_hint(format!(
+            "write the path of the database file in {key}, such as \"sqlite://db/db.sqlite3\" (relative to \
+             the settings file; the folder is created)"
+        )),
+    ))
+}
+
+/// Check that `[databases.<alias>]` lets its pool open a connection:
+/// `max_connections = 0` would make sqlx panic when the pool is built.
+pub(crate) fn check_max_connections(alias: &str, database: &DatabaseSettings) -> Result<()> {
+    if database.max_connections >= 1 {
+        return Ok(());
+    }
+    let key = format!("databases.{alias}.max_connections");
+    Err(Error::Config(
+        Problem::new(format!(
+            "{key} is 0: the pool of the database '{alias}' could never open a connection"
+        ))
+        .with_hint(format!(
+            "set {key} to at least 1 (the default is {}), or remove the key",
+            DatabaseSettings::default().max_connections
+        )),
+    ))
+}
+
+/// Everything [`open`] needs of `[databases.<alias>]`: [`check_url`] and
+/// [`check_max_connections`].
+pub(crate) fn check_database(alias: &str, database: &DatabaseSettings) -> Result<()> {
+    check_url(alias, &database.url)?;
+    check_max_connections(alias, database)
+}
+
+/// Check that a `databases` setting with tables has a `default` one, as
+/// Django requires: commands, views ([`Db`]), users and database sessions
+/// use it. No database at all is allowed (a site that stores nothing).
+pub(crate) fn check_default_alias(settings: &Settings) -> Result<()> {
+    if settings.databases.is_empty() || settings.databases.contains_key(DEFAULT_ALIAS) {
+        return Ok(());
+    }
+    Err(no_such_alias(
+        DEFAULT_ALIAS,
+        settings.databases.keys().map(String::as_str),
+    ))
+}
+
+/// There is no `[databases.<alias>]`: the error names the aliases there are
+/// and suggests the closest (a typo such as `[databases.defualt]`).
+fn no_such_alias<'a>(alias: &str, aliases: impl Iterator<Item = &'a str> + Clone) -> Error {
+    let tables: Vec<String> = aliases
+        .clone()
+        .map(|alias| format!("[databases.{alias}]"))
+        .collect();
+    let has = match tables.as_slice() {
+        [] => "the databases setting has none".to_string(),
+        tables => format!("the databases setting has only {}", tables.join(", ")),
+    };
+    let hint = match crate::conf::closest_name(alias, aliases) {
+        Some(close) => {
+            format!("did you mean [databases.{close}]? rename that table [databases.{alias}]")
+        }
+        None => format!(
+            "add a [databases.{alias}] table with a url, such as url = \"sqlite://db/db.sqlite3\""
+        ),
+    };
+    Error::Config(Problem::new(format!("there is no [databases.{alias}]: {has}")).with_hint(hint))
+}
+
+/// What [`Application::new`](crate::Application::new) refuses of the
+/// `databases` setting: no `default` ([`check_default_alias`]), or a
+/// database [`check_database`] refuses.
+pub(crate) fn check_settings(settings: &Settings) -> Result<()> {
+    check_default_alias(settings)?;
     settings
         .databases
         .iter()
-        .try_for_each(|(alias, database)| check_url(alias, &database.url))
+        .try_for_each(|(alias, database)| check_database(alias, database))
 }
 
 /// The alias views get through [`Db`].
@@ -178,12 +281,10 @@ impl Databases {
 
     /// The pool of `alias`, opening it on first use.
     pub async fn get(&self, alias: &str) -> Result<AnyPool> {
-        let database = self.entries.get(alias).ok_or_else(|| {
-            Error::Config(
-                Problem::new(format!("no database '{alias}' in the `databases` setting"))
-                    .with_hint(format!("add a [databases.{alias}] table with a url")),
-            )
-        })?;
+        let database = self
+            .entries
+            .get(alias)
+            .ok_or_else(|| no_such_alias(alias, self.entries.keys().map(String::as_str)))?;
         let pool = database
             .pool
             .get_or_try_init(|| open(alias, &database.settings))
@@ -214,12 +315,15 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// The pool of `[databases.<alias>]`, once [`check_database`] accepts it
+/// (commands open it without building the application).
 async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
+    check_database(alias, settings)?;
     sqlx::any::install_default_drivers();
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Config(Problem::new(format!("cannot create the database folder {}: {source}", dir.display())).with_hint("make it writable by the user running the server, or change databases.default.url")))?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::Config(Problem::new(format!("cannot create the database folder {}: {source}", dir.display())).with_hint(format!("make it writable by the user running the server, or change databases.{alias}.url"))))?;
         }
         if !url.contains("mode=") {
             url.push_str(if url.contains('?') {
@@ -411,13 +515,142 @@ mod tests {
         assert_eq!(mode, "wal");
         assert!(dir.path().join("db/db.sqlite3").is_file());
         let err = databases.get("other").await.unwrap_err();
-        assert!(err.to_string().contains("'other'"));
+        assert_eq!(
+            err.to_string(),
+            "there is no [databases.other]: the databases setting has only [databases.default]"
+        );
+    }
+
+    /// A settings file of `text` in a new folder, loaded.
+    fn load(text: &str) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("settings.toml"), text).unwrap();
+        let settings = Settings::load(dir.path().join("settings.toml")).unwrap();
+        (dir, settings)
+    }
+
+    /// sqlx panics ("capacity must be non-zero") building a pool of no
+    /// connection: opening the database is a configuration error instead.
+    #[tokio::test]
+    async fn a_pool_of_no_connection_is_refused_before_sqlx_sees_it() {
+        let (dir, settings) = load("[databases.default]\nmax_connections = 0\n");
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "databases.default.max_connections is 0: the pool of the database 'default' could never open a connection"
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "set databases.default.max_connections to at least 1 (the default is 8), or remove the key"
+            )
+        );
+        assert!(!dir.path().join("db").exists(), "nothing was created");
+        assert_eq!(
+            check_settings(&settings).unwrap_err().to_string(),
+            error.to_string()
+        );
+        let (_dir, one) = load("[databases.default]\nmax_connections = 1\n");
+        assert!(check_settings(&one).is_ok());
+        Databases::new(&one).get("default").await.unwrap();
+    }
+
+    /// A misspelled `[databases.defualt]` leaves no default: the error names
+    /// the table there is.
+    #[tokio::test]
+    async fn a_missing_default_database_names_the_closest_alias() {
+        let (_dir, settings) = load("[databases.defualt]\nurl = \"sqlite://db/db.sqlite3\"\n");
+        let error = check_default_alias(&settings).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "there is no [databases.default]: the databases setting has only [databases.defualt]"
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some("did you mean [databases.defualt]? rename that table [databases.default]")
+        );
+        let opened = Databases::new(&settings)
+            .get(DEFAULT_ALIAS)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (opened.to_string(), opened.hint()),
+            (error.to_string(), error.hint())
+        );
+        // Nothing close: how to add it.
+        let (_dir, settings) = load("[databases.replica]\nurl = \"sqlite://db/r.sqlite3\"\n");
+        assert_eq!(
+            check_default_alias(&settings)
+                .unwrap_err()
+                .hint()
+                .as_deref(),
+            Some(
+                "add a [databases.default] table with a url, such as url = \"sqlite://db/db.sqlite3\""
+            )
+        );
+        // The default file, and no database at all, are fine.
+        let (_dir, settings) = load("");
+        assert!(check_default_alias(&settings).is_ok());
+        let mut none = settings.clone();
+        none.databases.clear();
+        assert!(check_settings(&none).is_ok());
+    }
+
+    /// `sqlite://` opens a temporary database per connection and
+    /// `sqlite::memory:` an empty one per connection: `migrate` would apply
+    /// its migrations to nothing that lasts.
+    #[test]
+    fn sqlite_urls_without_a_file_are_refused() {
+        for url in [
+            "sqlite://",
+            "sqlite:",
+            "SQLITE://?mode=rwc",
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://db.sqlite3?mode=memory",
+        ] {
+            let error = check_url("default", url).unwrap_err();
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("databases.default.url {url:?} ")),
+                "{text}"
+            );
+            assert!(
+                text.ends_with(
+                    "so the tables `migrate` creates and the site's data would not be kept"
+                ),
+                "{text}"
+            );
+            assert!(
+                error.hint().unwrap().contains("\"sqlite://db/db.sqlite3\""),
+                "{:?}",
+                error.hint()
+            );
+        }
+        for url in [
+            "sqlite://db.sqlite3",
+            "sqlite:///srv/db.sqlite3?mode=rwc",
+            "sqlite:x.db",
+        ] {
+            assert!(check_url("default", url).is_ok(), "{url}");
+        }
+    }
+
+    /// The refusal holds where commands open the database.
+    #[tokio::test]
+    async fn opening_a_database_without_a_file_is_refused() {
+        let (_dir, settings) = load("[databases.default]\nurl = \"sqlite://\"\n");
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        assert!(
+            error.to_string().contains("names no database file"),
+            "{error}"
+        );
     }
 
     #[test]
     fn urls_without_a_driver_are_refused_with_the_schemes_that_work() {
         assert!(check_url("default", "sqlite:///srv/db.sqlite3").is_ok());
-        assert!(check_url("default", "sqlite::memory:").is_ok());
         assert!(check_url("default", "SQLite://x.db").is_ok());
         let error = check_url("other", "mongodb://localhost/site").unwrap_err();
         assert_eq!(
@@ -484,9 +717,15 @@ mod tests {
                 }
                 Err(_) => true,
             };
+            // A SQLite URL that check_url accepts names a file.
+            let checked = if scheme == "sqlite" {
+                "sqlite://db.sqlite3".to_string()
+            } else {
+                url
+            };
             assert_eq!(
                 installed,
-                check_url("default", &url).is_ok(),
+                check_url("default", &checked).is_ok(),
                 "sqlx {} a driver for {scheme}: but DRIVERS says otherwise",
                 if installed { "has" } else { "has no" }
             );

@@ -92,7 +92,7 @@ impl Application {
             project.template_libraries(),
         )?);
         let static_serving = StaticServing::default_for(&settings);
-        crate::db::check_urls(&settings)?;
+        crate::db::check_settings(&settings)?;
         crate::auth::check_settings(&settings)?;
         let middleware: Arc<[Registered]> = project.registered_middleware().into();
         let caches = crate::cache::Caches::new(&settings)?;

@@ -7,7 +7,8 @@
 //! passes gives a server that starts.
 //!
 //! They run with every `check` (not only `--deploy`): a development server
-//! refuses these settings too.
+//! refuses these settings too. The database ones are also what a command
+//! that opens the database (`migrate`, `createsuperuser`, …) refuses.
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::Settings;
@@ -44,6 +45,18 @@ pub fn checks() -> Vec<Check> {
             tags: &["settings", "database"],
             deploy: false,
             run: check_database_drivers,
+        },
+        Check {
+            name: "database_max_connections",
+            tags: &["settings", "database"],
+            deploy: false,
+            run: check_database_max_connections,
+        },
+        Check {
+            name: "default_database",
+            tags: &["settings", "database"],
+            deploy: false,
+            run: check_default_database,
         },
     ]
 }
@@ -221,13 +234,33 @@ pub fn check_cross_origin_opener_policy_value(ctx: &CheckContext) -> Vec<CheckMe
         .collect()
 }
 
-/// `nuages.E011`: a database URL whose scheme has no driver in this build.
+/// `nuages.E011`: a database URL whose scheme has no driver in this build,
+/// or a SQLite URL without a file (empty, or in memory).
 pub fn check_database_drivers(ctx: &CheckContext) -> Vec<CheckMessage> {
     ctx.settings
         .databases
         .iter()
         .filter_map(|(alias, database)| crate::db::check_url(alias, &database.url).err())
         .map(|error| refused("nuages.E011", error))
+        .collect()
+}
+
+/// `nuages.E050`: a database whose `max_connections` is 0.
+pub fn check_database_max_connections(ctx: &CheckContext) -> Vec<CheckMessage> {
+    ctx.settings
+        .databases
+        .iter()
+        .filter_map(|(alias, database)| crate::db::check_max_connections(alias, database).err())
+        .map(|error| refused("nuages.E050", error))
+        .collect()
+}
+
+/// `nuages.E051`: `[databases.<alias>]` tables and none is `default`.
+pub fn check_default_database(ctx: &CheckContext) -> Vec<CheckMessage> {
+    crate::db::check_default_alias(ctx.settings)
+        .err()
+        .map(|error| refused("nuages.E051", error))
+        .into_iter()
         .collect()
 }
 
@@ -337,6 +370,40 @@ mod tests {
                 .starts_with("databases.default.url uses the scheme 'mysql:'"),
             "{}",
             message.message
+        );
+        let message = agrees("nuages.E011", |s| {
+            s.databases.get_mut("default").unwrap().url = "sqlite://".into()
+        });
+        assert!(
+            message.message.contains("names no database file"),
+            "{}",
+            message.message
+        );
+        agrees("nuages.E011", |s| {
+            s.databases.get_mut("default").unwrap().url = "sqlite::memory:".into()
+        });
+        let message = agrees("nuages.E050", |s| {
+            s.databases.get_mut("default").unwrap().max_connections = 0
+        });
+        assert!(
+            message
+                .message
+                .starts_with("databases.default.max_connections is 0"),
+            "{}",
+            message.message
+        );
+        let message = agrees("nuages.E051", |s| {
+            let default = s.databases.remove("default").unwrap();
+            s.databases.insert("defualt".into(), default);
+        });
+        assert!(
+            message
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean [databases.defualt]?"),
+            "{:?}",
+            message.hint
         );
     }
 

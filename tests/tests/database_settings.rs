@@ -1,0 +1,89 @@
+//! A generated project's `[databases]` edited into something no database
+//! can work with: `check` reports it (with its id, message and hint) and
+//! `migrate` refuses with the same words, `error:` then `hint:` and exit 1,
+//! never a panic, and without pretending to apply migrations.
+
+use nuages_e2e::GeneratedProject;
+
+/// The generated settings file with its `[databases.default]` table
+/// replaced by `table`.
+fn with_databases(project: &GeneratedProject, original: &str, table: &str) {
+    let default_table = "[databases.default]\nurl = \"sqlite://db/db.sqlite3\"\n";
+    assert!(original.contains(default_table), "{original}");
+    project.write("settings.toml", &original.replace(default_table, table));
+}
+
+#[test]
+fn check_and_migrate_refuse_databases_that_cannot_work() {
+    let project = GeneratedProject::new("database_site");
+    let original = std::fs::read_to_string(project.dir.join("settings.toml")).unwrap();
+    let cases = [
+        (
+            "[databases.default]\nurl = \"sqlite://db/db.sqlite3\"\nmax_connections = 0\n",
+            "nuages.E050",
+            "databases.default.max_connections is 0: the pool of the database 'default' could never open a connection",
+            "set databases.default.max_connections to at least 1 (the default is 8), or remove the key",
+        ),
+        (
+            "[databases.defualt]\nurl = \"sqlite://db/db.sqlite3\"\n",
+            "nuages.E051",
+            "there is no [databases.default]: the databases setting has only [databases.defualt]",
+            "did you mean [databases.defualt]? rename that table [databases.default]",
+        ),
+        (
+            "[databases.default]\nurl = \"sqlite://\"\n",
+            "nuages.E011",
+            "databases.default.url \"sqlite://\" names no database file: SQLite would open a temporary database, \
+             deleted when its connection closes, so the tables `migrate` creates and the site's data would not be kept",
+            "write the path of the database file in databases.default.url, such as \"sqlite://db/db.sqlite3\" \
+             (relative to the settings file; the folder is created)",
+        ),
+        (
+            "[databases.default]\nurl = \"sqlite::memory:\"\n",
+            "nuages.E011",
+            "databases.default.url \"sqlite::memory:\" is an in-memory database: each connection of the pool, \
+             and each command, would get an empty database of its own, so the tables `migrate` creates and \
+             the site's data would not be kept",
+            "write the path of the database file in databases.default.url, such as \"sqlite://db/db.sqlite3\" \
+             (relative to the settings file; the folder is created)",
+        ),
+    ];
+    for (table, id, message, hint) in cases {
+        with_databases(&project, &original, table);
+        for args in [&["check"][..], &["check", "--deploy"][..]] {
+            let (output, stdout, stderr) = project.manage(args);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{args:?} {table}: {stdout}{stderr}"
+            );
+            assert!(
+                stderr.contains(&format!("?: ({id}) {message}\n\tHINT: {hint}\n")),
+                "{args:?} {table}: {stderr}"
+            );
+        }
+        let (output, stdout, stderr) = project.manage(&["migrate"]);
+        assert_eq!(output.status.code(), Some(1), "{table}: {stdout}{stderr}");
+        assert!(
+            stderr.ends_with(&format!("error: {message}\n  hint: {hint}\n")),
+            "{table}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stdout.contains("Applying"), "{table}: {stdout}");
+        assert!(
+            !project.dir.join("db").exists(),
+            "{table}: no database was created"
+        );
+    }
+
+    // The generated settings again: check passes and migrate keeps its tables.
+    project.write("settings.toml", &original);
+    let (output, stdout, stderr) = project.manage(&["check"]);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    let (output, stdout, stderr) = project.manage(&["migrate"]);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Applying auth.1_initial... OK"), "{stdout}");
+    assert!(project.dir.join("db/db.sqlite3").is_file());
+    let (_, stdout, _) = project.manage(&["migrate"]);
+    assert!(stdout.contains("No migrations to apply."), "{stdout}");
+}
