@@ -54,11 +54,16 @@ impl std::fmt::Display for Bind {
     }
 }
 
-/// Parse `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH` (relative paths against `base`).
+/// The forms [`parse_bind`] takes, for messages.
+pub(crate) const BIND_FORMS: &str = "HOST:PORT, [IPv6]:PORT or unix:/path";
+
+/// Parse `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH` (relative paths against
+/// `base`). The error says what is wrong with `text`, to follow it in a
+/// message (`'abc' is not HOST:PORT, …`).
 pub(crate) fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
     if let Some(path) = text.strip_prefix("unix:") {
         if path.is_empty() {
-            return Err("unix: needs a path, e.g. unix:/run/mysite/mysite.sock".into());
+            return Err("has no path after unix:".into());
         }
         return Ok(Bind::Unix(base.join(path)));
     }
@@ -71,12 +76,53 @@ pub(crate) fn parse_bind(text: &str, base: &Path) -> Result<Bind, String> {
         return Ok(Bind::Tcp(SocketAddr::from(([0, 0, 0, 0], port))));
     }
     use std::net::ToSocketAddrs;
-    match text.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-        Some(addr) if text.contains(':') => Ok(Bind::Tcp(addr)),
-        _ => Err(format!(
-            "'{text}' is not HOST:PORT or unix:PATH (e.g. 127.0.0.1:8000 or unix:/run/mysite/mysite.sock)"
+    let named = text
+        .rsplit_once(':')
+        .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    match (named, text.to_socket_addrs()) {
+        (Some(_), Ok(mut addrs)) => addrs
+            .next()
+            .map(Bind::Tcp)
+            .ok_or_else(|| "names a host with no address".to_string()),
+        (Some((host, _)), Err(error)) => Err(format!(
+            "names the host '{host}', which does not resolve ({error})"
         )),
+        (None, _) => Err(format!("is not {BIND_FORMS}")),
     }
+}
+
+/// The `serve_bind` setting as a [`Bind`], or the error `serve` fails with
+/// and `check --deploy` reports (`nuages.E052`): the setting, its value,
+/// where it was set (the variable `NUAGES_SERVE_BIND` when `from_variable`,
+/// else the settings file that writes it) and the forms it takes.
+pub(crate) fn serve_bind_setting(
+    settings: &crate::conf::Settings,
+    project: &str,
+    from_variable: bool,
+) -> crate::Result<Bind> {
+    let value = &settings.serve_bind;
+    parse_bind(value, &settings.base_dir).map_err(|reason| {
+        let origin = if from_variable {
+            " (set by NUAGES_SERVE_BIND)".to_string()
+        } else {
+            settings
+                .settings_file
+                .as_deref()
+                .and_then(|selected| {
+                    crate::checks::raw::raw_setting(selected, &["serve_bind"]).ok()?
+                })
+                .map(|raw| format!(" (in {})", raw.file.display()))
+                .unwrap_or_default()
+        };
+        crate::Error::Config(
+            crate::Problem::new(format!("serve_bind {value:?}{origin} {reason}")).with_hint(
+                format!(
+                    "write serve_bind as {BIND_FORMS}: \"127.0.0.1:8000\", \"[::1]:8000\" or \
+                     \"unix:/run/{project}/{project}.sock\""
+                ),
+            ),
+        )
+    })
 }
 
 /// A bound listener, ready to serve.
@@ -764,6 +810,60 @@ mod tests {
             parse_bind("unix:/run/site.sock", "/".as_ref()).unwrap(),
             Bind::Unix(_)
         ));
-        assert!(parse_bind("localhost", "/".as_ref()).is_err());
+        assert_eq!(
+            parse_bind("localhost", "/".as_ref()).unwrap_err(),
+            "is not HOST:PORT, [IPv6]:PORT or unix:/path"
+        );
+        assert_eq!(
+            parse_bind("unix:", "/".as_ref()).unwrap_err(),
+            "has no path after unix:"
+        );
+        assert!(
+            parse_bind("no-such-host.invalid:8000", "/".as_ref())
+                .unwrap_err()
+                .starts_with("names the host 'no-such-host.invalid', which does not resolve")
+        );
+        assert!(matches!(
+            parse_bind("[::1]:8000", "/".as_ref()).unwrap(),
+            Bind::Tcp(addr) if addr.is_ipv6()
+        ));
+    }
+
+    /// An invalid `serve_bind` names the setting, its value, where it was
+    /// set and the forms it takes; never `--bind`.
+    #[test]
+    fn an_invalid_serve_bind_names_the_setting_and_where_it_was_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(&file, "serve_bind = \"abc\"\n").unwrap();
+        let settings = crate::conf::Settings::load(&file).unwrap();
+        let error = serve_bind_setting(&settings, "mysite", false).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "serve_bind \"abc\" (in {}) is not HOST:PORT, [IPv6]:PORT or unix:/path",
+                file.display()
+            )
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "write serve_bind as HOST:PORT, [IPv6]:PORT or unix:/path: \"127.0.0.1:8000\", \
+                 \"[::1]:8000\" or \"unix:/run/mysite/mysite.sock\""
+            )
+        );
+        let error = serve_bind_setting(&settings, "mysite", true).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("serve_bind \"abc\" (set by NUAGES_SERVE_BIND) is not"),
+            "{error}"
+        );
+        std::fs::write(&file, "serve_bind = \"unix:run/site.sock\"\n").unwrap();
+        let settings = crate::conf::Settings::load(&file).unwrap();
+        assert_eq!(
+            serve_bind_setting(&settings, "mysite", false).unwrap(),
+            Bind::Unix(dir.path().join("run/site.sock"))
+        );
     }
 }

@@ -65,7 +65,7 @@ pub(crate) mod email;
 pub mod files;
 pub(crate) mod media;
 pub(crate) mod migrations;
-mod raw;
+pub(crate) mod raw;
 mod report;
 pub(crate) mod security;
 pub(crate) mod sessions;

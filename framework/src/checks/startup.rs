@@ -9,6 +9,8 @@
 //! They run with every `check` (not only `--deploy`): a development server
 //! refuses these settings too. The database ones are also what a command
 //! that opens the database (`migrate`, `createsuperuser`, …) refuses.
+//! `nuages.E052` (`serve_bind`) runs with `--deploy` only: `serve` is what
+//! refuses it.
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::Settings;
@@ -57,6 +59,14 @@ pub fn checks() -> Vec<Check> {
             tags: &["settings", "database"],
             deploy: false,
             run: check_default_database,
+        },
+        // Deploy only: `serve` and `deployconfig` read serve_bind, the
+        // development server does not.
+        Check {
+            name: "serve_bind_form",
+            tags: TAGS,
+            deploy: true,
+            run: check_serve_bind_form,
         },
     ]
 }
@@ -255,6 +265,21 @@ pub fn check_database_max_connections(ctx: &CheckContext) -> Vec<CheckMessage> {
         .collect()
 }
 
+/// `nuages.E052`: `serve_bind` is not `HOST:PORT`, `[IPv6]:PORT` or
+/// `unix:/path`, so `serve` (without `--bind`) and `deployconfig` (without
+/// `--upstream`) refuse it.
+pub fn check_serve_bind_form(ctx: &CheckContext) -> Vec<CheckMessage> {
+    crate::server::serve_bind_setting(
+        ctx.settings,
+        ctx.project.name(),
+        ctx.env_overrides("NUAGES_SERVE_BIND"),
+    )
+    .err()
+    .map(|error| refused("nuages.E052", error))
+    .into_iter()
+    .collect()
+}
+
 /// `nuages.E051`: `[databases.<alias>]` tables and none is `default`.
 pub fn check_default_database(ctx: &CheckContext) -> Vec<CheckMessage> {
     crate::db::check_default_alias(ctx.settings)
@@ -405,6 +430,42 @@ mod tests {
             "{:?}",
             message.hint
         );
+    }
+
+    #[test]
+    fn an_invalid_serve_bind_is_e052_with_deploy_and_where_it_was_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut s = settings(dir.path());
+        s.serve_bind = "abc".into();
+        let deploy_only: Vec<&str> = checks()
+            .iter()
+            .filter(|check| check.deploy)
+            .map(|check| check.name)
+            .collect();
+        assert_eq!(deploy_only, ["serve_bind_form"], "runserver ignores it");
+        let ctx = CheckContext::new(&s, &project)
+            .with_deploy(true)
+            .with_env([("NUAGES_SERVE_BIND", "abc")]);
+        let found: Vec<CheckMessage> = checks().iter().flat_map(|c| (c.run)(&ctx)).collect();
+        assert_eq!(ids(&found), ["nuages.E052"]);
+        assert_eq!(
+            found[0].message,
+            "serve_bind \"abc\" (set by NUAGES_SERVE_BIND) is not HOST:PORT, [IPv6]:PORT or unix:/path"
+        );
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("\"unix:/run/site/site.sock\""),
+            "{:?}",
+            found[0].hint
+        );
+        for good in ["127.0.0.1:8000", "[::1]:8000", "unix:/run/site/site.sock"] {
+            s.serve_bind = good.into();
+            assert_eq!(messages(&s, &project, true), vec![], "{good}");
+        }
     }
 
     #[test]

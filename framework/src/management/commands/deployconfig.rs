@@ -133,17 +133,20 @@ impl Command for DeployConfig {
     fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
         let name = ctx.project().name();
-        let upstream_texts: Vec<String> = args
-            .get_many::<String>("upstream")
-            .map(|texts| texts.cloned().collect())
-            .unwrap_or_else(|| vec![settings.serve_bind.clone()]);
-        let upstreams = upstream_texts
-            .iter()
-            .map(|text| {
-                server::parse_bind(text, &settings.base_dir)
-                    .map_err(|e| CommandError::usage(format!("--upstream {text}: {e}"), None))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let upstreams = match args.get_many::<String>("upstream") {
+            Some(texts) => texts
+                .map(|text| {
+                    server::parse_bind(text, &settings.base_dir).map_err(|reason| {
+                        CommandError::usage(format!("--upstream {text:?} {reason}"), None)
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![server::serve_bind_setting(
+                settings,
+                name,
+                std::env::var_os("NUAGES_SERVE_BIND").is_some(),
+            )?],
+        };
         let kind = args.get_one::<String>("kind").map(String::as_str);
         if upstreams.len() > 1 && kind != Some("nginx") {
             return Err(CommandError::usage(

@@ -54,11 +54,16 @@ impl Command for Serve {
         }
         refuse_unsafe_settings(settings)?;
         // Every check, deployment ones included: errors stop the server.
-        let allowed: &[&str] = match args.get_flag("allow-debug") {
-            true => &["nuages.E017"],
-            false => &[],
-        };
-        super::check::startup_checks(ctx, true, allowed)?;
+        let bind_flag = args.get_one::<String>("bind");
+        let mut allowed = Vec::new();
+        if args.get_flag("allow-debug") {
+            allowed.push("nuages.E017");
+        }
+        if bind_flag.is_some() {
+            // --bind replaces serve_bind, which is then not used.
+            allowed.push("nuages.E052");
+        }
+        super::check::startup_checks(ctx, true, &allowed)?;
         crate::logging::init(settings, ctx.verbosity_flag())?;
         let mut application = ctx.application()?;
         if args.get_flag("static") {
@@ -72,16 +77,23 @@ impl Command for Serve {
             application =
                 application.with_static_serving(crate::staticfiles::StaticServing::Collected)?;
         }
-        let bind_text = args
-            .get_one::<String>("bind")
-            .cloned()
-            .unwrap_or_else(|| settings.serve_bind.clone());
-        let bind = server::parse_bind(&bind_text, &settings.base_dir).map_err(|e| {
-            CommandError::usage(
-                e,
-                Some("e.g. --bind 127.0.0.1:8000 or --bind unix:/run/mysite/mysite.sock"),
-            )
-        })?;
+        let name = ctx.project().name();
+        let bind = match bind_flag {
+            Some(text) => server::parse_bind(text, &settings.base_dir).map_err(|reason| {
+                CommandError::usage(
+                    format!("--bind {text:?} {reason}"),
+                    Some(&format!(
+                        "e.g. --bind 127.0.0.1:8000, --bind [::1]:8000 or --bind unix:/run/{name}/{name}.sock"
+                    )),
+                )
+            })?,
+            // Reached when nuages.E052 is silenced: the same words.
+            None => server::serve_bind_setting(
+                settings,
+                name,
+                std::env::var_os("NUAGES_SERVE_BIND").is_some(),
+            )?,
+        };
         let mode = u32::from_str_radix(&settings.serve_socket_mode, 8)
             .expect("validated when settings load");
         let options = ServeOptions {
