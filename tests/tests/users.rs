@@ -2,7 +2,8 @@
 //! `migrate` creates the auth tables and the polls app's permissions,
 //! `createsuperuser` (scripted, and typed on a real terminal through
 //! `script`'s pseudo-terminal) and `changepassword` write the rows, and
-//! `check --deploy` judges the password hasher.
+//! `check --deploy` judges the password hasher; Ctrl-C at a password, on a
+//! pseudo-terminal of its own, leaves the echo on.
 
 use std::io::{Read as _, Write as _};
 use std::process::{Command, ExitStatus, Stdio};
@@ -459,4 +460,167 @@ fn check_deploy_judges_the_password_hasher() {
 
     let (output, stdout, stderr) = run(with("").args(["check", "--deploy", "--tag", "auth"]));
     assert!(output.status.success(), "{stdout}{stderr}");
+}
+
+/// A command of the example on a pseudo-terminal of its own, its
+/// controlling terminal: a Ctrl-C typed there is SIGINT to it, as in a
+/// shell. The terminal's slave side stays open here, to read its settings
+/// after the command has exited.
+struct Pty {
+    master: std::fs::File,
+    slave: std::os::fd::OwnedFd,
+    child: std::process::Child,
+    screen: Arc<Mutex<String>>,
+    seen: usize,
+}
+
+impl Pty {
+    fn spawn(example: &Example, args: &[&str]) -> Pty {
+        use std::os::fd::{FromRawFd as _, OwnedFd};
+        use std::os::unix::process::CommandExt as _;
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty fills the two descriptors it is given.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors are new and owned here.
+        let (master, slave) = unsafe {
+            (
+                std::fs::File::from_raw_fd(master),
+                OwnedFd::from_raw_fd(slave),
+            )
+        };
+        let mut command = example.command();
+        command
+            .args(args)
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap());
+        // SAFETY: setsid and ioctl are async-signal-safe; stdin is the
+        // terminal by now.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        // The child's copies of the slave close with the command.
+        drop(command);
+        let screen = Arc::new(Mutex::new(String::new()));
+        let mut reader = master.try_clone().unwrap();
+        let shown = screen.clone();
+        // Reads until the slave closes (EIO), when the Pty is dropped.
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        Pty {
+            master,
+            slave,
+            child,
+            screen,
+            seen: 0,
+        }
+    }
+
+    /// Wait for `text` to show after what was waited for before.
+    fn wait_for(&mut self, text: &str) {
+        let seen = self.seen;
+        let found = wait_for(Duration::from_secs(30), || {
+            let screen = self.screen.lock().unwrap();
+            screen[seen..].find(text).map(|at| seen + at + text.len())
+        });
+        match found {
+            Some(end) => self.seen = end,
+            None => {
+                let _ = self.child.kill();
+                panic!("no {text:?} on the terminal:\n{}", self.screen());
+            }
+        }
+    }
+
+    /// Type `bytes`.
+    fn type_in(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Whether the terminal echoes what is typed.
+    fn echoes(&self) -> bool {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: tcgetattr fills the termios of a terminal open here.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(
+            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut settings) },
+            0
+        );
+        settings.c_lflag & libc::ECHO != 0
+    }
+
+    /// The exit status, within 30 s.
+    fn wait(&mut self) -> ExitStatus {
+        wait_for(Duration::from_secs(30), || self.child.try_wait().unwrap()).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!("still running:\n{}", self.screen())
+        })
+    }
+
+    fn screen(&self) -> String {
+        self.screen.lock().unwrap().replace("\r\n", "\n")
+    }
+}
+
+/// Ctrl-C at a password prompt turns the terminal's echo back on (as
+/// Python's getpass does) and ends the command as interrupted: exit 130,
+/// "Operation cancelled.", no row written.
+#[test]
+fn ctrl_c_at_a_password_restores_the_echo() {
+    let example = Example::new();
+    let mut pty = Pty::spawn(&example, &["createsuperuser"]);
+    assert!(pty.echoes());
+    pty.wait_for("Username");
+    pty.type_in(b"ctrlc\n");
+    pty.wait_for("Email address: ");
+    pty.type_in(b"\n");
+    pty.wait_for("Password: ");
+    assert!(!pty.echoes(), "the echo is off while the password is typed");
+    pty.type_in(b"half-typed\x03");
+    let status = pty.wait();
+    assert_eq!(status.code(), Some(130), "{status:?}: {}", pty.screen());
+    assert!(pty.echoes(), "the echo is back on: {}", pty.screen());
+    // The message shows once the reader has drained the terminal.
+    pty.wait_for("\nerror: Operation cancelled.");
+    assert!(!pty.screen().contains("half-typed"), "{}", pty.screen());
+    assert!(user(&example, "ctrlc").is_none());
+
+    example.create_superuser(
+        &example.settings,
+        "admin",
+        "admin@example.com",
+        "plum-violin-orbit-42",
+    );
+    let mut pty = Pty::spawn(&example, &["changepassword", "admin"]);
+    pty.wait_for("Password: ");
+    pty.type_in(b"\x03");
+    assert_eq!(pty.wait().code(), Some(130), "{}", pty.screen());
+    assert!(pty.echoes(), "{}", pty.screen());
+    assert!(logs_in(&example, "admin", "plum-violin-orbit-42"));
 }

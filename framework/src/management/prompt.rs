@@ -1,6 +1,10 @@
 //! Questions on the terminal for interactive commands (`createsuperuser`,
 //! `changepassword`): questions go to stdout, answers come from stdin, and
-//! passwords are read with the terminal's echo off.
+//! passwords are read with the terminal's echo off. Ctrl-D stops the
+//! command ("Operation cancelled.", exit 1, as Django on `EOFError`);
+//! Ctrl-C at a password turns the echo back on first, as Python's `getpass`
+//! does, then ends the process (exit 130, as a shell reports an interrupted
+//! command).
 
 use std::io::{self, BufRead as _, IsTerminal as _, Read as _, Write as _};
 
@@ -42,11 +46,12 @@ pub(crate) fn ask(question: &str) -> Result<String, CommandError> {
 }
 
 /// Ask for a secret: as [`ask`], with the terminal's echo off while it is
-/// typed (restored even when reading fails).
+/// typed (restored when reading fails, and on Ctrl-C). The echo is off
+/// before the question shows, so nothing typed after it is echoed.
 pub(crate) fn ask_secret(question: &str) -> Result<String, CommandError> {
-    show(question);
     let answer = {
         let _echo_off = EchoOff::new();
+        show(question);
         read_answer()
     };
     // The Enter key was not echoed either.
@@ -77,9 +82,31 @@ pub(crate) fn password_from_stdin() -> Result<String, CommandError> {
     Ok(text.to_string())
 }
 
-/// Turns the terminal's echo off on stdin, and back on when dropped.
+/// What Ctrl-C at a password prints on stderr before the process ends: the
+/// words of Ctrl-D's [`cancelled`], on a line of their own (the Enter key
+/// that would have ended the question's line was not typed).
+const INTERRUPTED: &[u8] = b"\nerror: Operation cancelled.\n";
+
+/// The exit status of a command ended by Ctrl-C: 128 + SIGINT, what a
+/// shell reports for a command SIGINT killed.
+const INTERRUPTED_STATUS: libc::c_int = 128 + libc::SIGINT;
+
+/// Turns the terminal's echo off on stdin, and back on when dropped or on
+/// Ctrl-C.
+///
+/// SIGINT's default action ends the process without running `Drop`, which
+/// would leave the user's shell with no echo. Rust has no
+/// `KeyboardInterrupt` to unwind with, and the signal goes to any thread
+/// of the process (the runtime's, sqlx's), so the read cannot count on
+/// being interrupted: a process-wide handler is the one place that runs. It
+/// is installed only while the echo is off (restored in `Drop`), and it
+/// needs no state of its own: the echo is the one flag turned off here, and
+/// it was on (else nothing is changed and no handler installed), so it
+/// turns ECHO back on, says why the command stops, and ends the process.
 struct EchoOff {
     saved: Option<libc::termios>,
+    /// SIGINT's action before ours, put back in `Drop`.
+    previous_sigint: Option<libc::sigaction>,
 }
 
 impl EchoOff {
@@ -87,15 +114,25 @@ impl EchoOff {
         // SAFETY: tcgetattr fills the termios it is given; on failure (stdin
         // is not a terminal) nothing is changed and echo stays as it is.
         let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
-            return EchoOff { saved: None };
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0
+            || saved.c_lflag & libc::ECHO == 0
+        {
+            return EchoOff {
+                saved: None,
+                previous_sigint: None,
+            };
         }
+        // The handler first: a Ctrl-C once the echo is off finds it there.
+        let previous_sigint = restore_echo_on_sigint();
         let mut quiet = saved;
         quiet.c_lflag &= !libc::ECHO;
         // TCSANOW, not TCSAFLUSH: keep what was already typed ahead.
         // SAFETY: `quiet` is a valid termios read from this terminal.
         unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) };
-        EchoOff { saved: Some(saved) }
+        EchoOff {
+            saved: Some(saved),
+            previous_sigint,
+        }
     }
 }
 
@@ -105,5 +142,51 @@ impl Drop for EchoOff {
             // SAFETY: restores the settings read in `new`.
             unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
         }
+        // The echo is back: SIGINT can have its own action again.
+        if let Some(previous) = &self.previous_sigint {
+            // SAFETY: puts back the action sigaction gave in `new`.
+            unsafe { libc::sigaction(libc::SIGINT, previous, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// Install [`echo_on_and_exit`] for SIGINT; the action it replaces, to put
+/// back. `None` (nothing installed) when SIGINT is ignored, as under
+/// `nohup`: Ctrl-C then stops nothing, and must not start to.
+fn restore_echo_on_sigint() -> Option<libc::sigaction> {
+    // SAFETY: sigaction reads `action` and fills `previous`, both valid
+    // sigaction structs; the handler only makes async-signal-safe calls.
+    unsafe {
+        let mut previous: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGINT, std::ptr::null(), &mut previous) != 0
+            || previous.sa_sigaction == libc::SIG_IGN
+        {
+            return None;
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = echo_on_and_exit as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        (libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) == 0).then_some(previous)
+    }
+}
+
+/// SIGINT while a password is typed: the echo back on, [`INTERRUPTED`] on
+/// stderr, exit [`INTERRUPTED_STATUS`]. Only async-signal-safe calls
+/// (tcgetattr, tcsetattr, write, _exit): the signal may have stopped any
+/// code, an allocation or a lock included.
+extern "C" fn echo_on_and_exit(_signal: libc::c_int) {
+    // SAFETY: plain system calls on the process's own descriptors.
+    unsafe {
+        let mut terminal: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(libc::STDIN_FILENO, &mut terminal) == 0 {
+            terminal.c_lflag |= libc::ECHO;
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &terminal);
+        }
+        libc::write(
+            libc::STDERR_FILENO,
+            INTERRUPTED.as_ptr().cast(),
+            INTERRUPTED.len(),
+        );
+        libc::_exit(INTERRUPTED_STATUS);
     }
 }
