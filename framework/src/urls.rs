@@ -125,6 +125,8 @@ pub struct Route {
     /// The project's state and settings sections the view takes.
     pub(crate) needs: Needs,
     segments: Vec<Segment>,
+    /// A literal segment is written otherwise in the axum path.
+    encoded_literals: bool,
     /// The view behind a one-route axum router, which gives the view its
     /// path parameters (`Path<…>`) and answers 405 for other methods.
     service: Router,
@@ -168,11 +170,11 @@ impl Route {
     /// the route's axum router has them (see [`canonical_literal`]): the
     /// resolver matched them decoded (`/%70olls/`), axum compares bytes.
     /// Parameters stay as sent: axum decodes them. Only a path holding an
-    /// escape or a byte a literal would have encoded can differ.
+    /// escape or a byte beyond ASCII, or a route with a literal that its
+    /// axum path encodes (`a b/`), can differ.
     fn canonicalize(&self, request: &mut Request) {
         let path = request.uri().path();
-        let as_a_literal_would_be = percent_encoding::utf8_percent_encode(path, ENCODED_IN_A_PATH);
-        if let std::borrow::Cow::Borrowed(_) = std::borrow::Cow::from(as_a_literal_would_be) {
+        if !self.encoded_literals && !path.bytes().any(|b| b == b'%' || !b.is_ascii()) {
             return;
         }
         let mut sent = path.strip_prefix('/').unwrap_or(path);
@@ -236,9 +238,6 @@ const ENCODED_IN_A_LITERAL: &percent_encoding::AsciiSet = &percent_encoding::CON
     .add(b'{')
     .add(b'|')
     .add(b'}');
-
-/// The same, for a whole path: its slashes stay.
-const ENCODED_IN_A_PATH: &percent_encoding::AsciiSet = &ENCODED_IN_A_LITERAL.remove(b'/');
 
 /// A literal segment as both sides of axum's comparison write it.
 fn canonical_literal(text: &str) -> String {
@@ -352,6 +351,10 @@ impl UrlConf {
                 Router::new().route(&axum_path, router).with_state(())
             }))
             .map_err(|_| Error::Config(Problem::new(format!("the URL pattern '{pattern}' cannot be served")).with_hint("patterns look like \"polls/<int:question_id>/\": literal text and whole-segment parameters")))?;
+            let encoded_literals = segments.iter().any(|segment| match segment {
+                Segment::Literal(text) => canonical_literal(text) != *text,
+                Segment::Param { .. } => false,
+            });
             resolver.push(Route {
                 pattern,
                 name,
@@ -359,6 +362,7 @@ impl UrlConf {
                 csrf_exempt,
                 needs,
                 segments,
+                encoded_literals,
                 service,
             });
         }

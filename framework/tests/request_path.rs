@@ -83,6 +83,7 @@ fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("home/", home, "home")
         .path("café/", cafe, "cafe")
+        .path("{braces}/", cafe, "braces")
         .path("page/", page, "page")
         .path("broken/", broken, "broken")
         .path("missing/", missing, "missing")
@@ -214,6 +215,9 @@ async fn percent_encoded_paths_match_their_decoded_routes() {
         ("/caf%C3%A9/", "café"),
         ("/café/", "café"),
         ("/things/%31/", "thing number 1"),
+        // A literal its axum path encodes, sent raw or encoded.
+        ("/{braces}/", "café"),
+        ("/%7Bbraces%7D/", "café"),
     ] {
         let response = client.get(path).await;
         assert_eq!(response.status, 200, "{path}");
