@@ -492,6 +492,16 @@ mod tests {
             names.contains(&"databases") && names.contains(&"log_file"),
             "{names:?}"
         );
+        // A static root beside a database or a log file outside the project
+        // (/srv/site/db.sqlite3, /srv/site/logs/site.log, /srv/site/static)
+        // is the usual layout too: clearing it touches neither.
+        let srv = tempfile::tempdir().unwrap();
+        let mut settings = with_own_files(dir.path(), "www_dir/static");
+        settings.databases.get_mut("default").unwrap().url =
+            format!("sqlite://{}", srv.path().join("db.sqlite3").display());
+        settings.log_file = Some(srv.path().join("site.log"));
+        settings.static_root = Some(srv.path().join("static"));
+        assert!(static_root_overlaps(&settings, &[]).is_empty());
         // A database on a server has no folder; no static root, nothing.
         let mut settings = with_own_files(dir.path(), "db");
         settings.databases.get_mut("default").unwrap().url = "postgres://localhost/site".into();

@@ -990,10 +990,11 @@ pub struct Overlap {
 /// `log_file`, `src/`, `tests/` or `migrations/` of `base_dir`, or the
 /// folder of an app (which holds its `templates/`). `collectstatic` would
 /// write the collected files among those files, and `--clear` would delete
-/// them. A folder that is `base_dir` or contains it (a database or a log
-/// file beside the settings file) counts only when `static_root` is it or
-/// contains it: a static root inside the project's folder is the usual
-/// layout. Empty when `static_root` is unset. `collectstatic` refuses the
+/// them. The folder a database or the log file sits in counts only when
+/// `static_root` is it or contains it: a static root beside them
+/// (`/srv/site/db.sqlite3` and `/srv/site/static/`) is the usual layout,
+/// and clearing it touches neither; so does a folder that is `base_dir` or
+/// contains it. Empty when `static_root` is unset. `collectstatic` refuses the
 /// first, and `check` reports them as `nuages.E035`.
 pub fn static_root_overlaps(settings: &Settings, apps: &[App]) -> Vec<Overlap> {
     let Some(root) = &settings.static_root else {
@@ -1003,10 +1004,10 @@ pub fn static_root_overlaps(settings: &Settings, apps: &[App]) -> Vec<Overlap> {
     let base = resolve(&settings.base_dir);
     own_folders(settings, apps)
         .into_iter()
-        .filter_map(|(setting, folder, what)| {
+        .filter_map(|(setting, folder, what, holds_only_a_file)| {
             let resolved = resolve(&folder);
             let relation = Relation::of(&real, &resolved)?;
-            if relation == Relation::Inside && base.starts_with(&resolved) {
+            if relation == Relation::Inside && (holds_only_a_file || base.starts_with(&resolved)) {
                 return None;
             }
             let consequence = match relation {
@@ -1029,13 +1030,14 @@ pub fn static_root_overlaps(settings: &Settings, apps: &[App]) -> Vec<Overlap> {
         .collect()
 }
 
-/// The folders of [`static_root_overlaps`], each with its setting and how
-/// a message names it.
-fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf, String)> {
+/// The folders of [`static_root_overlaps`], each with its setting, how a
+/// message names it, and whether it is only where a file sits (a
+/// database's, the log file's).
+fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf, String, bool)> {
     let mut folders = Vec::new();
     for dir in &settings.template_dirs {
         let what = format!("the folder '{}' of template_dirs", dir.display());
-        folders.push(("template_dirs", dir.clone(), what));
+        folders.push(("template_dirs", dir.clone(), what, false));
     }
     for (alias, database) in &settings.databases {
         if let Some(folder) = crate::db::sqlite_file(&database.url)
@@ -1046,25 +1048,25 @@ fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf,
                 "the folder '{}' of the SQLite database of databases.{alias}.url",
                 folder.display()
             );
-            folders.push(("databases", folder.to_path_buf(), what));
+            folders.push(("databases", folder.to_path_buf(), what, true));
         }
     }
     if let Some(media) = &settings.media_root {
         let what = format!("media_root '{}'", media.display());
-        folders.push(("media_root", media.clone(), what));
+        folders.push(("media_root", media.clone(), what, false));
     }
     if let Some(mail) = &settings.email_file_path {
         let what = format!("email_file_path '{}'", mail.display());
-        folders.push(("email_file_path", mail.clone(), what));
+        folders.push(("email_file_path", mail.clone(), what, false));
     }
     if let Some(folder) = settings.log_file.as_deref().and_then(Path::parent) {
         let what = format!("the folder '{}' of log_file", folder.display());
-        folders.push(("log_file", folder.to_path_buf(), what));
+        folders.push(("log_file", folder.to_path_buf(), what, true));
     }
     for name in ["src", "tests", "migrations"] {
         let folder = settings.base_dir.join(name);
         let what = format!("the project's source folder '{}'", folder.display());
-        folders.push(("base_dir", folder, what));
+        folders.push(("base_dir", folder, what, false));
     }
     for app in apps {
         let what = format!(
@@ -1072,7 +1074,7 @@ fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf,
             app.path().display(),
             app.label()
         );
-        folders.push(("apps", app.path().to_path_buf(), what));
+        folders.push(("apps", app.path().to_path_buf(), what, false));
     }
     folders
 }
