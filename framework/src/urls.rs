@@ -154,7 +154,12 @@ impl Route {
         &self,
         mut request: Request,
     ) -> impl Future<Output = Response> + Send + use<> {
-        self.canonicalize(&mut request);
+        let path = request.uri().path();
+        // Word-at-a-time and memchr, not a loop over each byte: every
+        // routed request comes by here.
+        if self.encoded_literals || !path.is_ascii() || path.contains('%') {
+            self.canonicalize(&mut request);
+        }
         // axum's router is always ready: called at once, rather than kept
         // with the request (as `oneshot` keeps them) until the first poll.
         let served = tower::Service::call(&mut self.service.clone(), request);
@@ -172,11 +177,9 @@ impl Route {
     /// Parameters stay as sent: axum decodes them. Only a path holding an
     /// escape or a byte beyond ASCII, or a route with a literal that its
     /// axum path encodes (`a b/`), can differ.
+    #[cold]
     fn canonicalize(&self, request: &mut Request) {
         let path = request.uri().path();
-        if !self.encoded_literals && !path.bytes().any(|b| b == b'%' || !b.is_ascii()) {
-            return;
-        }
         let mut sent = path.strip_prefix('/').unwrap_or(path);
         let mut canonical = String::with_capacity(path.len());
         for segment in &self.segments {
