@@ -353,6 +353,16 @@ fn changepassword_sets_a_validated_password() {
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("user 'ghost' does not exist"), "{stderr}");
 
+    // Without a terminal, a user who does not exist is still what is
+    // reported: that is the first thing to fix.
+    let (status, stdout, stderr) = example.piped(&["changepassword", "ghost"], "");
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: user 'ghost' does not exist\n  hint: `manage createsuperuser` creates one\n"
+    );
+
     let (status, _, stderr) = example.piped(&["changepassword", "admin"], "ochre\n");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("stdin is not one"), "{stderr}");

@@ -4,7 +4,8 @@
 //! In a terminal it asks twice (not echoed), runs the password validators,
 //! and gives up after 3 refused attempts. Scripts pipe the password with
 //! `--password-stdin` (it must pass the validators); without either, it
-//! refuses instead of reading a password that would be echoed.
+//! refuses instead of reading a password that would be echoed, once the
+//! user is found.
 
 use clap::{Arg, ArgAction, ArgMatches};
 
@@ -53,6 +54,15 @@ impl Command for ChangePassword {
             })?,
         };
         let from_stdin = args.get_flag("password-stdin");
+        let accounts = Accounts::open(ctx)?;
+        let Some(mut user) = accounts.find(ctx, &username)? else {
+            return Err(CommandError::failed(
+                format!("user '{username}' does not exist"),
+                Some("`manage createsuperuser` creates one"),
+            ));
+        };
+        // After the lookup: a user who does not exist is the first thing to
+        // fix, however the password would have been given (as Django's).
         if !from_stdin && !prompt::stdin_is_terminal() {
             return Err(CommandError::failed(
                 "changepassword asks for the password on a terminal, and stdin is not one",
@@ -61,13 +71,6 @@ impl Command for ChangePassword {
                 ),
             ));
         }
-        let accounts = Accounts::open(ctx)?;
-        let Some(mut user) = accounts.find(ctx, &username)? else {
-            return Err(CommandError::failed(
-                format!("user '{username}' does not exist"),
-                Some("`manage createsuperuser` creates one"),
-            ));
-        };
         let password = if from_stdin {
             let password = prompt::password_from_stdin()?;
             if let Err(errors) = refusals(&accounts, &user, &password) {
