@@ -274,4 +274,30 @@ fn collectstatic_refuses_a_static_root_among_the_projects_files() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(project.dir.join("www_dir/static/css/site.css").is_file());
     assert_eq!(contents(), kept);
+
+    // A file where collectstatic needs a folder (a folder of static_root, or
+    // static_root itself) is named, with the fix, and left as it was: not
+    // "Not a directory" and a hint about a full disk.
+    for file in ["www_dir/static/css", "www_dir/static"] {
+        let path = project.dir.join(file);
+        std::fs::remove_dir_all(&path).unwrap();
+        project.write(file, "the user's notes\n");
+        let (output, stdout, stderr) = project.manage(&["collectstatic", "--noinput"]);
+        assert_eq!(output.status.code(), Some(1), "{file}: {stdout}\n{stderr}");
+        assert!(
+            stderr.ends_with(&format!(
+                "error: '{dir}/{file}' is a file, where collectstatic needs a folder\n  hint: move or \
+                 remove that file (static_root and the folders in it hold the collected files), then \
+                 run collectstatic again\n"
+            )),
+            "{file}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "the user's notes\n",
+            "{file}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir_all(&path).unwrap();
+    }
 }

@@ -617,6 +617,15 @@ pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
         .collect()
 }
 
+/// The file (not a folder) at `folder` or at a folder above it: what makes
+/// creating or writing in `folder` fail with "File exists" or "Not a
+/// directory". `None` when every one of them that exists is a folder.
+pub(crate) fn file_in_place_of_folder(folder: &Path) -> Option<&Path> {
+    folder
+        .ancestors()
+        .find(|path| std::fs::metadata(path).is_ok_and(|meta| !meta.is_dir()))
+}
+
 /// `nuages.E002` / `nuages.W005` for `log_file`.
 pub(crate) fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
     let Some(file) = &ctx.settings.log_file else {

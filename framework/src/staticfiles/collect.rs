@@ -38,6 +38,7 @@ use rayon::prelude::*;
 use super::compress::{self, Encoding};
 use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
+use crate::checks::files::file_in_place_of_folder;
 use crate::checks::staticfiles::Relation;
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::error::Problem;
@@ -224,12 +225,7 @@ pub fn collect(
             })
             .collect();
         for folder in folders.iter().chain(std::iter::once(&root)) {
-            std::fs::create_dir_all(folder).map_err(|e| {
-                refusal(
-                    format!("cannot create the folder '{}': {e}", folder.display()),
-                    "check that static_root is writable by this user",
-                )
-            })?;
+            create_folder(folder)?;
         }
         let progress = progress_bar(console.terminal, options.verbosity, to_write.len());
         let results: Vec<Result<(), Problem>> = to_write
@@ -497,10 +493,45 @@ fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 }
 
 fn write_error(path: &Path, error: std::io::Error) -> Problem {
+    // "Not a directory" is about a folder of the path, not about space or
+    // permissions: name the file that stands where the folder must be.
+    if error.kind() == std::io::ErrorKind::NotADirectory
+        && let Some(problem) = file_in_the_way(path)
+    {
+        return problem;
+    }
     refusal(
         format!("cannot write '{}': {error}", path.display()),
         "check that static_root is writable by this user and the disk is not full",
     )
+}
+
+/// `folder` and the folders above it, as `create_dir_all`.
+fn create_folder(folder: &Path) -> Result<(), Problem> {
+    std::fs::create_dir_all(folder).map_err(|e| {
+        // A file there fails with "File exists", or "Not a directory" when
+        // it is higher up.
+        file_in_the_way(folder).unwrap_or_else(|| {
+            refusal(
+                format!("cannot create the folder '{}': {e}", folder.display()),
+                "check that static_root is writable by this user",
+            )
+        })
+    })
+}
+
+/// A file at `folder` or above it, where collectstatic needs a folder
+/// ([`file_in_place_of_folder`]). The file is the user's: it is named,
+/// never removed.
+fn file_in_the_way(folder: &Path) -> Option<Problem> {
+    let file = file_in_place_of_folder(folder)?;
+    Some(refusal(
+        format!(
+            "'{}' is a file, where collectstatic needs a folder",
+            file.display()
+        ),
+        "move or remove that file (static_root and the folders in it hold the collected files), then run collectstatic again",
+    ))
 }
 
 fn read_error(path: &Path, error: std::io::Error) -> Problem {
@@ -734,7 +765,7 @@ fn write_hashed(
         return Ok(true);
     }
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
+        create_folder(parent)?;
     }
     match &item.content {
         Some(content) => write_file(content, &dest, file.modified)?,
@@ -1248,6 +1279,55 @@ mod tests {
         let apps = [App::new("polls", settings.base_dir.join("polls"))];
         let result = collect(settings, &apps, &options, &mut console);
         (result, String::from_utf8(out).unwrap())
+    }
+
+    /// A file where collectstatic needs a folder (a folder of static_root,
+    /// or static_root itself) is named, with how to fix it, not taken for a
+    /// full disk; the file is left as it was.
+    #[test]
+    fn a_file_where_a_folder_goes_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = project(dir.path(), "www_dir/static");
+        let hint = "move or remove that file (static_root and the folders in it hold the collected files), then run collectstatic again";
+        for (file, options) in [
+            ("www_dir/static/css", CollectOptions::default()),
+            ("www_dir/static", CollectOptions::default()),
+            (
+                "www_dir/static",
+                CollectOptions {
+                    clear: true,
+                    ..CollectOptions::default()
+                },
+            ),
+            (
+                "www_dir/static/css",
+                CollectOptions {
+                    link: true,
+                    ..CollectOptions::default()
+                },
+            ),
+        ] {
+            let _ = std::fs::remove_dir_all(dir.path().join("www_dir"));
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "the user's notes").unwrap();
+            let (result, _) = run(&settings, options);
+            let problem = result.expect_err(file);
+            assert_eq!(
+                problem.message,
+                format!(
+                    "'{}' is a file, where collectstatic needs a folder",
+                    path.display()
+                ),
+                "{file}"
+            );
+            assert_eq!(problem.hint.as_deref(), Some(hint), "{file}");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                "the user's notes",
+                "{file}"
+            );
+        }
     }
 
     #[test]
