@@ -24,7 +24,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -323,7 +323,7 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Config(Problem::new(format!("cannot create the database folder {}: {source}", dir.display())).with_hint(format!("make it writable by the user running the server, or change databases.{alias}.url"))))?;
+            std::fs::create_dir_all(dir).map_err(|source| folder_error(alias, dir, source))?;
         }
         if !url.contains("mode=") {
             url.push_str(if url.contains('?') {
@@ -333,47 +333,131 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
             });
         }
     }
-    if PostgresServer::of(&url).is_some() {
+    let busy_timeout = settings.busy_timeout_ms;
+    if PostgresServer::of(&url).is_some() || sqlite_file(&url).is_some() {
         // The pool retries a refused connection until its acquire timeout
-        // (30 s), taking it for a server still starting; one connection
-        // first tells at once what is wrong.
+        // (30 s), taking it for a server still starting, and then says only
+        // that it timed out (so does a SQLite file opened read-only, whose
+        // `journal_mode = WAL` fails); one connection first tells at once
+        // what is wrong.
         use sqlx::Connection;
-        let probe = sqlx::AnyConnection::connect(&url)
+        let mut probe = sqlx::AnyConnection::connect(&url)
+            .await
+            .map_err(|error| connect_error(alias, &settings.url, error))?;
+        prepare(&mut probe, busy_timeout)
             .await
             .map_err(|error| connect_error(alias, &settings.url, error))?;
         probe.close().await?;
     }
-    let busy_timeout = settings.busy_timeout_ms;
     let pool = AnyPoolOptions::new()
         .max_connections(settings.max_connections)
-        .after_connect(move |connection, _| {
-            Box::pin(async move {
-                if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL".to_string(),
-                        format!("PRAGMA busy_timeout = {busy_timeout}"),
-                        "PRAGMA foreign_keys = ON".to_string(),
-                        "PRAGMA synchronous = NORMAL".to_string(),
-                    ] {
-                        sqlx::query(sqlx::AssertSqlSafe(pragma))
-                            .execute(&mut *connection)
-                            .await?;
-                    }
-                }
-                Ok(())
-            })
-        })
+        .after_connect(move |connection, _| Box::pin(prepare(connection, busy_timeout)))
         .connect(&url)
         .await
         .map_err(|error| connect_error(alias, &settings.url, error))?;
     Ok(pool)
 }
 
+/// Set up a new connection: SQLite's write-ahead log, busy timeout,
+/// foreign keys and sync level; nothing for other databases.
+async fn prepare(
+    connection: &mut sqlx::AnyConnection,
+    busy_timeout: u64,
+) -> std::result::Result<(), sqlx::Error> {
+    if connection.backend_name().eq_ignore_ascii_case("sqlite") {
+        for pragma in [
+            "PRAGMA journal_mode = WAL".to_string(),
+            format!("PRAGMA busy_timeout = {busy_timeout}"),
+            "PRAGMA foreign_keys = ON".to_string(),
+            "PRAGMA synchronous = NORMAL".to_string(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(pragma))
+                .execute(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The folder of the SQLite database of `databases.<alias>.url` cannot be
+/// created: a file stands in its place, or `source` says why.
+fn folder_error(alias: &str, dir: &Path, source: std::io::Error) -> Error {
+    let key = format!("databases.{alias}.url");
+    let problem = match crate::checks::files::file_in_place_of_folder(dir) {
+        Some(file) => Problem::new(format!(
+            "cannot create the database folder {} of {key}: {} is a file",
+            dir.display(),
+            file.display()
+        ))
+        .with_hint(format!(
+            "move or remove that file, or change {key} to a path whose folders are folders"
+        )),
+        None => Problem::new(format!(
+            "cannot create the database folder {} of {key}: {source}",
+            dir.display()
+        ))
+        .with_hint(format!(
+            "make its parent writable by the user this command runs as, or change {key}"
+        )),
+    };
+    Error::Config(problem)
+}
+
+/// SQLite could not open the file of `databases.<alias>.url`
+/// (SQLITE_CANTOPEN, 14) or only for reading (SQLITE_READONLY, 8, as in
+/// its extended codes): the file and the cause, in `check`'s words when the
+/// permissions of the file or its folder explain it. `None` for any other
+/// error.
+fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Problem> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    let code: i32 = database.code()?.parse().ok()?;
+    if !matches!(code & 0xff, 8 | 14) {
+        return None;
+    }
+    let said = database.message();
+    if let Some(problem) = crate::checks::files::database_file_problem(alias, file) {
+        // `check`'s sentence ("The user 'x' cannot write … ."), as the rest
+        // of an `error:` line, with SQLite's words.
+        let message = problem.message.trim_end_matches('.');
+        let mut chars = message.chars();
+        let first = chars.next().map(|c| c.to_lowercase().to_string());
+        return Some(Problem::maybe_hinted(
+            format!(
+                "{}{} (SQLite: {said})",
+                first.unwrap_or_default(),
+                chars.as_str()
+            ),
+            problem.hint.as_deref(),
+        ));
+    }
+    let key = format!("databases.{alias}.url");
+    let who = crate::checks::files::Identity::current().describe();
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    Some(
+        Problem::new(format!(
+            "cannot open the SQLite database {} of {key}: {said}",
+            file.display()
+        ))
+        .with_hint(format!(
+            "make the file and its folder {} writable by {who}, the user this command runs as, or change {key}",
+            folder.display()
+        )),
+    )
+}
+
 /// What went wrong connecting to the server of `databases.<alias>.url`, for
 /// the kinds a user fixes in the settings or on the server: nothing
-/// listens, the credentials are refused, the database is missing. Other
+/// listens, the credentials are refused, the database is missing; or to its
+/// SQLite file, which cannot be opened ([`sqlite_open_error`]). Other
 /// errors are sqlx's, with the key and the server added. Never the password.
 fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
+    if let Some(file) = sqlite_file(url)
+        && let Some(problem) = sqlite_open_error(alias, &file, &error)
+    {
+        return Error::Config(problem);
+    }
     let key = format!("databases.{alias}.url");
     let Some(server) = PostgresServer::of(url) else {
         if is_postgres_url(url) {
@@ -755,6 +839,61 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cret-pw"), "{text}");
+    }
+
+    /// A SQLite file SQLite cannot open names the file, the cause and the
+    /// fix, not sqlx's bare "(code: 14) unable to open database file". As
+    /// root (CI) permissions never stop SQLite, so the causes tested here
+    /// are a folder at the file's path and a file in place of its folder.
+    /// A file or folder the user cannot write is said in the words of
+    /// check's nuages.E001 (tested with the checks; this path was tried by
+    /// hand as `nobody` with setpriv).
+    #[tokio::test]
+    async fn a_sqlite_file_that_cannot_be_opened_names_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("db.sqlite3");
+        std::fs::create_dir(&folder).unwrap();
+        let (_settings_dir, settings) = load(&format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            folder.display()
+        ));
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the SQLite database {} (databases.default.url) is a folder, not a file (SQLite: unable to open database file)",
+                folder.display()
+            )
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some("point databases.default.url to a file inside it, or remove the folder")
+        );
+
+        // A file where the database's folder goes: named, and left as it was.
+        let file = dir.path().join("file.txt");
+        std::fs::write(&file, "notes").unwrap();
+        let (_settings_dir, settings) = load(&format!(
+            "[databases.default]\nurl = \"sqlite://{}/db/db.sqlite3\"\n",
+            file.display()
+        ));
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot create the database folder {}/db of databases.default.url: {} is a file",
+                file.display(),
+                file.display()
+            )
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "move or remove that file, or change databases.default.url to a path whose folders are folders"
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes");
     }
 
     #[test]

@@ -76,6 +76,43 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
         );
     }
 
+    // A database SQLite cannot open (here a folder at the file's path: the
+    // tests run as root, whom permissions never stop) names the file, the
+    // cause and the fix, as check's nuages.E001 does, and is not
+    // `database error: … (code: 14) unable to open database file`.
+    project.write("settings.toml", &original);
+    std::fs::create_dir_all(project.dir.join("db/db.sqlite3")).unwrap();
+    let (output, stdout, stderr) = project.manage(&["migrate"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let file = project.dir.join("db/db.sqlite3");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: the SQLite database {} (databases.default.url) is a folder, not a file \
+             (SQLite: unable to open database file)\n  hint: point databases.default.url to a file \
+             inside it, or remove the folder\n",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Applying"), "{stdout}");
+    // A file where the database's folder goes: named, and left alone.
+    std::fs::remove_dir_all(project.dir.join("db")).unwrap();
+    project.write("db", "notes\n");
+    let (output, stdout, stderr) = project.manage(&["migrate"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let db = project.dir.join("db");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: cannot create the database folder {db} of databases.default.url: {db} is a file\n  \
+             hint: move or remove that file, or change databases.default.url to a path whose folders \
+             are folders\n",
+            db = db.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&db).unwrap(), "notes\n");
+    std::fs::remove_file(&db).unwrap();
+
     // The generated settings again: check passes and migrate keeps its tables.
     project.write("settings.toml", &original);
     let (output, stdout, stderr) = project.manage(&["check"]);

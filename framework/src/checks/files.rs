@@ -603,18 +603,36 @@ pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
         .into_iter()
         .flat_map(|(alias, file)| {
             let setting = format!("databases.{alias}.url");
-            let subject = Subject {
-                error_id: "nuages.E001",
-                warning_id: "nuages.W004",
-                level: Level::Error,
-                what: "the SQLite database",
-                setting: &setting,
-                writes_folder: true,
-                note: None,
-            };
-            check_file(&who, &file, &subject)
+            check_file(&who, &file, &database_subject(&setting))
         })
         .collect()
+}
+
+/// The SQLite database named by `setting` (`databases.<alias>.url`).
+fn database_subject(setting: &str) -> Subject<'_> {
+    Subject {
+        error_id: "nuages.E001",
+        warning_id: "nuages.W004",
+        level: Level::Error,
+        what: "the SQLite database",
+        setting,
+        writes_folder: true,
+        note: None,
+    }
+}
+
+/// Why the user this process runs as cannot open the SQLite database
+/// `file` of `databases.<alias>.url`, in the words of `check`
+/// (`nuages.E001`): a folder at its path, or no write permission on the
+/// file or on its folder (where SQLite creates the file and its journal).
+/// `None` when neither is the cause. The first reason only, as an error
+/// line: `check` lists them all.
+pub(crate) fn database_file_problem(alias: &str, file: &Path) -> Option<Problem> {
+    let setting = format!("databases.{alias}.url");
+    check_file(&Identity::current(), file, &database_subject(&setting))
+        .into_iter()
+        .find(|message| message.level == Level::Error)
+        .map(|message| message.problem)
 }
 
 /// The file (not a folder) at `folder` or at a folder above it: what makes
