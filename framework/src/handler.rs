@@ -44,7 +44,7 @@ use crate::templates::{Engine, Templates};
 /// # Ok::<(), nuages::Error>(())
 /// ```
 pub fn get_wsgi_application(project: Project) -> Result<Application> {
-    let settings = project.load_settings(&project.settings_path(None))?;
+    let settings = project.load_selected_settings(&project.settings_file(None)?)?;
     Application::new(project, settings)
 }
 

@@ -1026,3 +1026,93 @@ LoadModule rewrite_module {modules}/mod_rewrite.so\nLoadModule http2_module {mod
         "{stdout}{stderr}"
     );
 }
+
+/// The generated hints say `NUAGES_SETTINGS=settings.production.toml`: the
+/// name is found from any folder of the project, as the default
+/// `settings.toml` is (the working directory, then the project's folder).
+/// A missing one says it came from NUAGES_SETTINGS and where it was looked
+/// for; an empty one is an error; `--settings` is relative to the working
+/// directory, as a path typed on a command line is.
+#[test]
+fn nuages_settings_names_a_file_of_the_project_from_any_of_its_folders() {
+    let project = GeneratedProject::new("selected");
+    let src = project.dir.join("src").canonicalize().unwrap();
+    let in_src = |args: &[&str], variable: Option<&str>| {
+        let mut command = manage(&src);
+        command
+            .arg("diffsettings")
+            .args(args)
+            .env("SECRET_KEY", "k".repeat(50));
+        if let Some(value) = variable {
+            command.env("NUAGES_SETTINGS", value);
+        }
+        run(&mut command)
+    };
+    // The last two lines: the first run builds the project before them.
+    let report = |stderr: &str| -> Vec<String> {
+        let mut lines: Vec<String> = stderr.lines().rev().take(2).map(String::from).collect();
+        lines.reverse();
+        lines
+    };
+
+    let (output, stdout, stderr) = in_src(&[], Some("settings.production.toml"));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("# /"), "{stdout}");
+    assert!(
+        first.ends_with("/selected/settings.production.toml"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nsecure_ssl_redirect = true\n"),
+        "{stdout}"
+    );
+
+    let (output, stdout, stderr) = in_src(&[], Some("settings.staging.toml"));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let lines = report(&stderr);
+    let looked_in_src = format!(
+        "error: cannot find the settings file named by NUAGES_SETTINGS=settings.staging.toml: looked for {}/settings.staging.toml and /",
+        src.display()
+    );
+    assert!(lines[0].starts_with(&looked_in_src), "{stderr}");
+    assert!(
+        lines[0].ends_with("/selected/settings.staging.toml"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        "  hint: set NUAGES_SETTINGS to an existing file (a relative name is looked for in the working \
+         directory, then in the project's folder), or unset it to use the project's default settings file"
+    );
+
+    let (output, stdout, stderr) = in_src(&[], Some(""));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        report(&stderr),
+        [
+            "error: NUAGES_SETTINGS is set but empty, so it names no settings file",
+            "  hint: unset it (`unset NUAGES_SETTINGS`) to use the project's default settings file, or \
+             name a file: NUAGES_SETTINGS=settings.production.toml",
+        ],
+        "{stderr}"
+    );
+
+    let (output, stdout, stderr) = in_src(&["--settings", "settings.production.toml"], None);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        report(&stderr),
+        [
+            format!(
+                "error: cannot find the settings file named by --settings: looked for {}/settings.production.toml",
+                src.display()
+            )
+            .as_str(),
+            "  hint: pass an existing file to --settings: its path is relative to the working directory, \
+             as other paths on a command line",
+        ],
+        "{stderr}"
+    );
+    let (output, stdout, stderr) = in_src(&["--settings", "../settings.production.toml"], None);
+    assert!(output.status.success(), "{stdout}{stderr}");
+}

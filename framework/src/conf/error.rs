@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::loader::{SETTINGS_VARIABLE, SettingsOrigin};
+
 /// Where the documentation of every settings key lives, for hints.
 pub const SETTINGS_REFERENCE: &str = "docs/settings.md in the Nuages repository";
 
@@ -21,6 +23,18 @@ pub enum SettingsError {
         /// Why.
         source: std::io::Error,
     },
+    /// The selected settings file is not there: where its name came from
+    /// and where it was looked for.
+    #[error("cannot find the settings file {}: looked for {}", describe_origin(origin), looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and "))]
+    NotFound {
+        /// Where the name came from.
+        origin: SettingsOrigin,
+        /// The places looked, in order.
+        looked: Vec<PathBuf>,
+    },
+    /// `NUAGES_SETTINGS` is set to nothing.
+    #[error("{SETTINGS_VARIABLE} is set but empty, so it names no settings file")]
+    EmptyVariable,
     /// The file is not valid TOML.
     #[error("settings file {} is not valid TOML: {message}", path.display())]
     Syntax {
@@ -126,6 +140,14 @@ fn named_by(extended_by: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
+/// `named by NUAGES_SETTINGS=…`, `named by --settings`, or the default's words.
+fn describe_origin(origin: &SettingsOrigin) -> String {
+    match origin {
+        SettingsOrigin::Default => "of the project (its default)".into(),
+        named => format!("named by {named}"),
+    }
+}
+
 /// ` in FILE`, or nothing.
 fn in_file(path: Option<&Path>) -> String {
     path.map(|file| format!(" in {}", file.display()))
@@ -152,6 +174,27 @@ impl SettingsError {
             SettingsError::Read { .. } => {
                 "pass an existing file with --settings FILE or the NUAGES_SETTINGS variable".into()
             }
+            SettingsError::NotFound {
+                origin: SettingsOrigin::Flag,
+                ..
+            } => "pass an existing file to --settings: its path is relative to the working \
+                  directory, as other paths on a command line"
+                .into(),
+            SettingsError::NotFound {
+                origin: SettingsOrigin::Variable(_),
+                ..
+            } => format!(
+                "set {SETTINGS_VARIABLE} to an existing file (a relative name is looked for in the working \
+                 directory, then in the project's folder), or unset it to use the project's default \
+                 settings file"
+            ),
+            SettingsError::NotFound { .. } => format!(
+                "create it, or pass an existing file with --settings FILE or the {SETTINGS_VARIABLE} variable"
+            ),
+            SettingsError::EmptyVariable => format!(
+                "unset it (`unset {SETTINGS_VARIABLE}`) to use the project's default settings file, or name \
+                 a file: {SETTINGS_VARIABLE}=settings.production.toml"
+            ),
             SettingsError::Syntax { .. } => "fix the line shown: strings are quoted (\"…\"), \
                  booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
                 .into(),

@@ -17,20 +17,122 @@ pub const SETTINGS_VARIABLE: &str = "NUAGES_SETTINGS";
 /// The prefix of variables that override single settings.
 pub const VARIABLE_PREFIX: &str = "NUAGES_";
 
+/// Where the name of the settings file came from: errors say it, because a
+/// forgotten `NUAGES_SETTINGS` in a shell explains a file nobody asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsOrigin {
+    /// `--settings FILE`.
+    Flag,
+    /// `NUAGES_SETTINGS`, with its value.
+    Variable(String),
+    /// The project's default (`settings.toml`).
+    Default,
+}
+
+impl std::fmt::Display for SettingsOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingsOrigin::Flag => f.write_str("--settings"),
+            SettingsOrigin::Variable(value) => write!(f, "{SETTINGS_VARIABLE}={value}"),
+            SettingsOrigin::Default => f.write_str("the project's default"),
+        }
+    }
+}
+
+/// The settings file a command loads: its path, where its name came from,
+/// and the places a relative name was looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedSettings {
+    /// The first of `looked` that exists, else the last; the name itself
+    /// when it is absolute or given by `--settings`.
+    pub path: PathBuf,
+    /// Where the name came from.
+    pub origin: SettingsOrigin,
+    /// Where the name was looked for, in order (absolute paths).
+    pub looked: Vec<PathBuf>,
+}
+
+impl SelectedSettings {
+    /// `error`, from loading [`Self::path`], with the origin of the name and
+    /// the places looked when the file is not there
+    /// ([`SettingsError::NotFound`]); any other error unchanged.
+    pub fn explain(&self, error: SettingsError) -> SettingsError {
+        match error {
+            // The loader reads the absolute path.
+            SettingsError::Read {
+                path,
+                extended_by: None,
+                source,
+            } if std::path::absolute(&path).ok() == std::path::absolute(&self.path).ok()
+                && source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                SettingsError::NotFound {
+                    origin: self.origin.clone(),
+                    looked: self.looked.clone(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Pick the settings file: `--settings FILE` beats `NUAGES_SETTINGS`, which
 /// beats the project's default.
-pub fn select_settings_file(
+///
+/// A relative name from `NUAGES_SETTINGS` or the default is looked for in
+/// the working directory, then in `project_dir`: the generated hints say
+/// `NUAGES_SETTINGS=settings.production.toml`, which must work from any
+/// folder of the project, as `settings.toml` does. A relative `--settings`
+/// is relative to the working directory only, as any path a shell user
+/// types as a flag's value (and completes with Tab) is. An empty
+/// `NUAGES_SETTINGS` is refused rather than taken for unset: it is a
+/// mistake (`NUAGES_SETTINGS=$UNSET_VAR`), and the default it would fall
+/// back to is the development settings.
+pub(crate) fn select_settings_file(
     flag: Option<&Path>,
     variable: Option<String>,
     default: &Path,
-) -> PathBuf {
-    if let Some(flag) = flag {
-        return flag.to_path_buf();
+    project_dir: &Path,
+) -> Result<SelectedSettings, SettingsError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    select_in(flag, variable, default, project_dir, &cwd)
+}
+
+/// [`select_settings_file`] with `cwd` as the working directory. A name
+/// found there is kept as given (relative to it).
+fn select_in(
+    flag: Option<&Path>,
+    variable: Option<String>,
+    default: &Path,
+    project_dir: &Path,
+    cwd: &Path,
+) -> Result<SelectedSettings, SettingsError> {
+    let (name, origin) = match (flag, variable) {
+        (Some(flag), _) => (flag.to_path_buf(), SettingsOrigin::Flag),
+        (None, Some(value)) if value.is_empty() => return Err(SettingsError::EmptyVariable),
+        (None, Some(value)) => (PathBuf::from(&value), SettingsOrigin::Variable(value)),
+        (None, None) => (default.to_path_buf(), SettingsOrigin::Default),
+    };
+    let in_cwd = cwd.join(&name);
+    if name.is_absolute() || origin == SettingsOrigin::Flag {
+        return Ok(SelectedSettings {
+            looked: vec![in_cwd],
+            path: name,
+            origin,
+        });
     }
-    match variable {
-        Some(value) if !value.is_empty() => PathBuf::from(value),
-        _ => default.to_path_buf(),
+    let in_project = std::path::absolute(cwd.join(project_dir).join(&name))
+        .unwrap_or_else(|_| project_dir.join(&name));
+    let found_in_cwd = in_cwd.exists();
+    let mut looked = vec![in_cwd];
+    if !looked.contains(&in_project) {
+        looked.push(in_project.clone());
     }
+    Ok(SelectedSettings {
+        path: if found_in_cwd { name } else { in_project },
+        origin,
+        looked,
+    })
 }
 
 /// Loads one settings file with its `extends` chain and an environment.
@@ -688,19 +790,139 @@ mod tests {
 
     #[test]
     fn selection_order_is_flag_then_variable_then_default() {
-        let default = Path::new("settings.toml");
+        let (cwd, project) = (Path::new("/w"), Path::new("/p"));
+        let select = |flag: Option<&str>, variable: Option<&str>| {
+            let selected = select_in(
+                flag.map(Path::new),
+                variable.map(str::to_string),
+                Path::new("settings.toml"),
+                project,
+                cwd,
+            )
+            .unwrap();
+            (selected.path, selected.origin)
+        };
         assert_eq!(
-            select_settings_file(Some(Path::new("a.toml")), Some("b.toml".into()), default),
-            Path::new("a.toml")
+            select(Some("a.toml"), Some("b.toml")),
+            ("a.toml".into(), SettingsOrigin::Flag)
         );
         assert_eq!(
-            select_settings_file(None, Some("b.toml".into()), default),
-            Path::new("b.toml")
+            select(None, Some("b.toml")),
+            (
+                "/p/b.toml".into(),
+                SettingsOrigin::Variable("b.toml".into())
+            )
         );
-        assert_eq!(select_settings_file(None, None, default), default);
         assert_eq!(
-            select_settings_file(None, Some(String::new()), default),
-            default
+            select(None, None),
+            ("/p/settings.toml".into(), SettingsOrigin::Default)
+        );
+    }
+
+    /// From a subfolder of the project (`src/`), a relative NUAGES_SETTINGS
+    /// is found in the project's folder as the default is; `--settings` is
+    /// relative to the working directory only. Missing, the error says
+    /// where the name came from and the places looked.
+    #[test]
+    fn a_relative_variable_is_looked_for_in_the_working_directory_then_the_project() {
+        let project = tempfile::tempdir().unwrap();
+        let src = project.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        write(
+            project.path(),
+            "settings.production.toml",
+            "debug = false\n",
+        );
+        write(&src, "local.toml", "");
+        let select = |flag: Option<&str>, variable: &str| {
+            select_in(
+                flag.map(Path::new),
+                Some(variable.to_string()),
+                Path::new("settings.toml"),
+                project.path(),
+                &src,
+            )
+            .unwrap()
+        };
+        let production = project.path().join("settings.production.toml");
+        let selected = select(None, "settings.production.toml");
+        assert_eq!(selected.path, production);
+        assert!(load(&selected.path, &[]).is_ok());
+        // The working directory's file wins.
+        write(&src, "settings.production.toml", "");
+        assert_eq!(
+            select(None, "settings.production.toml").path,
+            Path::new("settings.production.toml")
+        );
+        assert_eq!(select(None, "local.toml").path, Path::new("local.toml"));
+
+        let missing = select(None, "settings.staging.toml");
+        let error = missing.explain(load(&missing.path, &[]).unwrap_err());
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot find the settings file named by NUAGES_SETTINGS=settings.staging.toml: looked for {} and {}",
+                src.join("settings.staging.toml").display(),
+                project.path().join("settings.staging.toml").display()
+            )
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("set NUAGES_SETTINGS to an existing file (a relative name is looked for in the working directory, then in the project's folder)"),
+            "{:?}",
+            error.hint()
+        );
+
+        // --settings: the working directory only.
+        let flagged = select(Some("settings.staging.toml"), "ignored.toml");
+        assert_eq!(flagged.path, Path::new("settings.staging.toml"));
+        assert_eq!(flagged.looked, [src.join("settings.staging.toml")]);
+        let error = flagged.explain(SettingsError::Read {
+            path: flagged.path.clone(),
+            extended_by: None,
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot find the settings file named by --settings: looked for {}",
+                src.join("settings.staging.toml").display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_variable_is_an_error_with_a_hint() {
+        let error = select_in(
+            None,
+            Some(String::new()),
+            Path::new("settings.toml"),
+            Path::new("/p"),
+            Path::new("/w"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "NUAGES_SETTINGS is set but empty, so it names no settings file"
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "unset it (`unset NUAGES_SETTINGS`) to use the project's default settings file, or name a file: NUAGES_SETTINGS=settings.production.toml"
+            )
+        );
+        // --settings still wins over it.
+        assert!(
+            select_in(
+                Some(Path::new("a.toml")),
+                Some(String::new()),
+                Path::new("settings.toml"),
+                Path::new("/p"),
+                Path::new("/w"),
+            )
+            .is_ok()
         );
     }
 
@@ -1202,12 +1424,5 @@ mod tests {
             settings.databases["default"].url,
             format!("sqlite://{}", site.join("db/db.sqlite3").display())
         );
-    }
-
-    #[test]
-    fn the_environment_selects_the_settings_file_without_a_flag() {
-        let chosen =
-            select_settings_file(None, Some("prod.toml".into()), Path::new("settings.toml"));
-        assert_eq!(chosen, Path::new("prod.toml"));
     }
 }

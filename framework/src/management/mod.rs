@@ -148,7 +148,7 @@ impl From<crate::conf::SettingsError> for CommandError {
 /// application, and an async runtime.
 pub struct CommandContext {
     project: Project,
-    settings_path: PathBuf,
+    settings_file: crate::conf::SelectedSettings,
     verbosity: u8,
     verbosity_given: bool,
     settings: OnceCell<Settings>,
@@ -166,7 +166,7 @@ impl CommandContext {
 
     /// The selected settings file.
     pub fn settings_path(&self) -> &std::path::Path {
-        &self.settings_path
+        &self.settings_file.path
     }
 
     /// `-v/--verbosity`: 0 quiet, 1 normal (default), 2 verbose, 3 very verbose.
@@ -184,7 +184,7 @@ impl CommandContext {
         if let Some(settings) = self.settings.get() {
             return Ok(settings);
         }
-        let settings = self.project.load_settings(&self.settings_path)?;
+        let settings = self.project.load_selected_settings(&self.settings_file)?;
         Ok(self.settings.get_or_init(|| settings))
     }
 
@@ -349,7 +349,7 @@ impl ManagementUtility {
         let flag = sub_matches.get_one::<PathBuf>("settings");
         let verbosity = sub_matches.get_one::<u8>("verbosity").copied();
         let context = CommandContext {
-            settings_path: self.project.settings_path(flag.map(PathBuf::as_path)),
+            settings_file: self.project.settings_file(flag.map(PathBuf::as_path))?,
             project: self.project.clone(),
             verbosity: verbosity.unwrap_or(1),
             verbosity_given: verbosity.is_some(),

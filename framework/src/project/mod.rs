@@ -53,7 +53,7 @@ pub use self::app::App;
 pub use crate::checks::Check;
 pub use crate::management::Command;
 
-use crate::conf::{Section, Settings, SettingsLoader, select_settings_file};
+use crate::conf::{Section, SelectedSettings, Settings, SettingsLoader, select_settings_file};
 use crate::error::Result;
 use crate::middleware::{Next, Registered};
 use crate::urls::UrlConf;
@@ -317,16 +317,26 @@ impl Project {
 
     /// The settings file to load: `flag` (`--settings`) beats
     /// `NUAGES_SETTINGS`, which beats the project's default. A relative
-    /// default is looked for in the working directory, then in the project
-    /// folder.
-    pub fn settings_path(&self, flag: Option<&Path>) -> PathBuf {
+    /// `NUAGES_SETTINGS` or default is looked for in the working directory,
+    /// then in the project folder; a relative `--settings` in the working
+    /// directory only. An empty `NUAGES_SETTINGS` is an error.
+    pub fn settings_file(&self, flag: Option<&Path>) -> Result<SelectedSettings> {
         let variable = std::env::var(crate::conf::SETTINGS_VARIABLE).ok();
-        let chosen = select_settings_file(flag, variable, &self.default_settings);
-        let came_from_default = chosen == self.default_settings;
-        if came_from_default && chosen.is_relative() && !chosen.exists() {
-            return self.dir.join(chosen);
-        }
-        chosen
+        Ok(select_settings_file(
+            flag,
+            variable,
+            &self.default_settings,
+            &self.dir,
+        )?)
+    }
+
+    /// Load the selected settings file, with the project's sections; a
+    /// missing file says where its name came from and where it was looked for.
+    pub fn load_selected_settings(&self, selected: &SelectedSettings) -> Result<Settings> {
+        Ok(self
+            .settings_loader(&selected.path)
+            .load()
+            .map_err(|error| selected.explain(error))?)
     }
 
     /// A loader of the settings file `path` that knows the sections the
