@@ -10,40 +10,55 @@ use std::process::{Command, ExitCode, Stdio};
 use nuages::Problem;
 use nuages::management::CommandError;
 
-/// The nearest folder at or above `start` whose Cargo.toml depends on nuages.
-pub fn find_project(start: &Path) -> Result<PathBuf, Problem> {
+/// The nearest folder at or above `start` whose Cargo.toml depends on
+/// nuages; `None` when there is none. A Cargo.toml on the way that cannot be
+/// read or parsed stops the search with an error naming it: skipped, it
+/// would say there is no project when the project's own manifest is broken,
+/// or run an outer project's binary.
+pub fn find_project(start: &Path) -> Result<Option<PathBuf>, Problem> {
     for dir in start.ancestors() {
         let manifest = dir.join("Cargo.toml");
-        if manifest.is_file() && depends_on_nuages(&manifest) {
-            return Ok(dir.to_path_buf());
+        if manifest.is_file() && depends_on_nuages(&manifest)? {
+            return Ok(Some(dir.to_path_buf()));
         }
     }
-    Err(Problem::new(format!(
-        "there is no Nuages project in {} or above (no Cargo.toml that depends on nuages)",
-        start.display()
-    ))
-    .with_hint("create one with `manage startproject NAME`, then cd into it"))
+    Ok(None)
 }
 
-fn depends_on_nuages(manifest: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(manifest) else {
-        return false;
-    };
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return false;
-    };
+/// The project at or above `start`: a usage error (exit 2) when there is
+/// none, a failure (exit 1) when a Cargo.toml on the way is broken.
+pub fn require_project(start: &Path) -> Result<PathBuf, CommandError> {
+    match find_project(start) {
+        Ok(Some(project)) => Ok(project),
+        Ok(None) => Err(CommandError::Usage(
+            Problem::new(format!(
+                "there is no Nuages project in {} or above (no Cargo.toml that depends on nuages)",
+                start.display()
+            ))
+            .with_hint("create one with `manage startproject NAME`, then cd into it"),
+        )),
+        Err(broken) => Err(CommandError::Failed(broken)),
+    }
+}
+
+fn depends_on_nuages(manifest: &Path) -> Result<bool, Problem> {
+    let table = crate::manifest::read(manifest).map_err(|problem| {
+        problem.with_hint(
+            "fix it (cargo cannot build with it either): manage reads each Cargo.toml from the current folder upward to find the project",
+        )
+    })?;
     let has = |section: &str| {
         table
             .get(section)
             .and_then(|d| d.as_table())
             .is_some_and(|d| d.contains_key("nuages"))
     };
-    table.contains_key("package") && has("dependencies")
+    Ok(table.contains_key("package") && has("dependencies"))
 }
 
 /// The `[package] name` of a manifest.
 fn package_name(manifest: &Path) -> Option<String> {
-    let table: toml::Table = std::fs::read_to_string(manifest).ok()?.parse().ok()?;
+    let table = crate::manifest::read(manifest).ok()?;
     table
         .get("package")?
         .get("name")?
@@ -68,11 +83,12 @@ pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
         .first()
         .map(|a| a.to_string_lossy().to_string())
         .unwrap_or_default();
-    let project = find_project(&std::env::current_dir()?).map_err(|outside| {
-        CommandError::Usage(Problem {
+    let project = require_project(&std::env::current_dir()?).map_err(|error| match error {
+        CommandError::Usage(outside) => CommandError::Usage(Problem {
             message: format!("'{command}' runs inside a project, and {}", outside.message),
             ..outside
-        })
+        }),
+        broken => broken,
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let binary = match build(&cargo, &project, profile)? {
@@ -244,13 +260,43 @@ mod tests {
             "[package]\nname = \"site\"\n[dependencies]\nnuages = { path = \"x\" }\n",
         )
         .unwrap();
-        assert_eq!(find_project(&project.join("src/polls")).unwrap(), project);
+        assert_eq!(
+            find_project(&project.join("src/polls")).unwrap(),
+            Some(project.clone())
+        );
         std::fs::write(
             project.join("Cargo.toml"),
             "[package]\nname = \"site\"\n[dependencies]\nserde = \"1\"\n",
         )
         .unwrap();
-        assert!(find_project(&project.join("src/polls")).is_err());
+        assert_eq!(find_project(&project.join("src/polls")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_broken_manifest_on_the_way_up_stops_the_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path();
+        std::fs::write(
+            outer.join("Cargo.toml"),
+            "[package]\nname = \"outer\"\n[dependencies]\nnuages = { path = \"x\" }\n",
+        )
+        .unwrap();
+        let inner = outer.join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        let manifest = inner.join("Cargo.toml");
+        std::fs::write(&manifest, "[package]\nname = \"inner\"\n[dependencies\n").unwrap();
+        let problem = find_project(&inner).unwrap_err();
+        assert!(
+            problem.message.starts_with(&format!(
+                "{} is not valid TOML at line 3",
+                manifest.display()
+            )),
+            "{}",
+            problem.message
+        );
+        assert!(problem.hint.unwrap().starts_with("fix it"));
+        let error = require_project(&inner).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
     }
 
     fn relayed(input: &str) -> String {

@@ -4,6 +4,7 @@
 //! --release`, the release build: `cargo build --release`).
 
 mod delegate;
+mod manifest;
 mod startapp;
 mod startproject;
 
@@ -46,7 +47,11 @@ enum Commands {
 /// `manage help`: the project's commands inside a project, ours outside.
 fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
     let here = std::env::current_dir()?;
-    if delegate::find_project(&here).is_ok() {
+    // A broken Cargo.toml is reported rather than taken for "no project here".
+    if delegate::find_project(&here)
+        .map_err(CommandError::Failed)?
+        .is_some()
+    {
         return delegate::run(args, profile);
     }
     use clap::CommandFactory;
@@ -61,7 +66,9 @@ fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::R
         .first()
         .map(|a| a.to_string_lossy().to_string())
         .unwrap_or_default();
-    let outside = delegate::find_project(&std::env::current_dir()?).is_err();
+    let outside = delegate::find_project(&std::env::current_dir()?)
+        .map_err(CommandError::Failed)?
+        .is_none();
     if outside && let Some(close) = closest_global_command(&typed) {
         let problem = Problem::new(format!("unknown command '{typed}'")).with_hint(format!(
             "did you mean '{close}'? `manage --help` lists the commands"

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use nuages::management::commands::startapp::{next_steps, start_app};
 
-use nuages::management::{CommandError, output};
+use nuages::management::output;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,8 +13,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let project =
-        crate::delegate::find_project(&std::env::current_dir()?).map_err(CommandError::Usage)?;
+    let project = crate::delegate::require_project(&std::env::current_dir()?)?;
     let created = start_app(&project, &args.name)?;
     output::print(format_args!("{}", next_steps(&args.name, &created)))?;
     Ok(ExitCode::SUCCESS)

@@ -376,3 +376,66 @@ fn project_commands_show_cargo_building_and_nothing_when_fresh() {
         "{stderr}"
     );
 }
+
+/// `[dependencies` left unclosed, on line 8 of a generated Cargo.toml.
+fn break_manifest(project: &std::path::Path) -> std::path::PathBuf {
+    let manifest = project.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let broken = text.replacen("[dependencies]", "[dependencies", 1);
+    assert_ne!(broken, text, "{text}");
+    std::fs::write(&manifest, broken).unwrap();
+    manifest
+}
+
+/// Each command `manage` runs in `dir` fails (exit 1) naming `manifest` and
+/// where TOML stopped reading it, with a hint, and runs nothing.
+fn assert_broken_manifest_reported(dir: &std::path::Path, manifest: &std::path::Path) {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l == "[dependencies")
+        .expect("the broken line")
+        + 1;
+    for args in [&["check"][..], &["help"], &["startapp", "blog"], &["chekc"]] {
+        let (output, stdout, stderr) = run(manage(dir).args(args));
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stdout}{stderr}");
+        let expected = format!(
+            "error: {} is not valid TOML at line {line}, column ",
+            manifest.display()
+        );
+        assert!(stderr.starts_with(&expected), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("\n  hint: fix it (cargo cannot build with it either)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("Compiling"), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+    }
+    assert!(!manifest.parent().unwrap().join("src/blog").exists());
+}
+
+#[test]
+fn a_broken_cargo_toml_is_reported_not_taken_for_no_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", "p"]));
+    assert!(output.status.success(), "{stderr}");
+    let project = dir.path().join("p");
+    let manifest = break_manifest(&project);
+    assert_broken_manifest_reported(&project.join("src"), &manifest);
+}
+
+#[test]
+fn a_broken_cargo_toml_never_falls_through_to_an_outer_project() {
+    let dir = tempfile::tempdir().unwrap();
+    // The outer project cannot build: reaching it fails fast, and visibly.
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"outer\"\n[dependencies]\nnuages = { path = \"/nonexistent\" }\n",
+    )
+    .unwrap();
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", "inner"]));
+    assert!(output.status.success(), "{stderr}");
+    let inner = dir.path().join("inner");
+    let manifest = break_manifest(&inner);
+    assert_broken_manifest_reported(&inner, &manifest);
+}
