@@ -90,18 +90,7 @@ fn nuages_dependency(args: &Args) -> anyhow::Result<String> {
         return Ok(format!("nuages = {}", toml::Value::String(version.clone())));
     }
     let path = match &args.nuages_path {
-        Some(path) => {
-            let absolute = std::path::absolute(path)?;
-            if !absolute.join("Cargo.toml").is_file() {
-                let problem = Problem::new(format!(
-                    "--nuages-path {} has no Cargo.toml",
-                    path.display()
-                ))
-                .with_hint("point it at the framework/ folder of a Nuages checkout");
-                return Err(CommandError::Failed(problem).into());
-            }
-            Some(absolute)
-        }
+        Some(path) => Some(framework_at(path)?),
         None => built_from(),
     };
     Ok(match path {
@@ -110,12 +99,59 @@ fn nuages_dependency(args: &Args) -> anyhow::Result<String> {
     })
 }
 
+/// `--nuages-path`, absolute, when its Cargo.toml is the `nuages` package.
+/// Anything else (a checkout's workspace manifest, another crate) would be
+/// written into the project and only fail at its first build.
+fn framework_at(path: &Path) -> Result<PathBuf, CommandError> {
+    let absolute = std::path::absolute(path).map_err(|error| {
+        CommandError::failed(format!("--nuages-path {}: {error}", path.display()), None)
+    })?;
+    let Err(found) = framework_package(&absolute) else {
+        return Ok(absolute);
+    };
+    // In a checkout's root the crate is one folder down: name it.
+    let below = absolute.join("framework");
+    let hint = if framework_package(&below).is_ok() {
+        format!(
+            "give the folder of the framework crate: --nuages-path {}",
+            below.display()
+        )
+    } else {
+        "give the folder of the framework crate, framework/ in a Nuages checkout".to_string()
+    };
+    Err(CommandError::Failed(
+        Problem::new(format!(
+            "--nuages-path {} is not the nuages crate: {found}",
+            path.display()
+        ))
+        .with_hint(format!("{hint}; nothing was created")),
+    ))
+}
+
+/// Whether `dir` holds the `nuages` package; if not, what it holds.
+fn framework_package(dir: &Path) -> Result<(), String> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err("it has no Cargo.toml".into());
+    }
+    let table = crate::manifest::read(&manifest).map_err(|problem| problem.message)?;
+    Err(match table.get("package").map(|p| p.get("name")) {
+        Some(Some(name)) if name.as_str() == Some("nuages") => return Ok(()),
+        Some(Some(name)) => format!("its Cargo.toml is the package {name}, not \"nuages\""),
+        Some(None) => "its Cargo.toml has a [package] without a name".into(),
+        None if table.contains_key("workspace") => {
+            "its Cargo.toml is a workspace manifest, without [package] name = \"nuages\"".into()
+        }
+        None => "its Cargo.toml has no [package] name = \"nuages\"".into(),
+    })
+}
+
 /// The framework folder of the checkout this binary was built in, if it is still there.
 fn built_from() -> Option<PathBuf> {
     let framework = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()?
         .join("framework");
-    framework.join("Cargo.toml").is_file().then_some(framework)
+    framework_package(&framework).is_ok().then_some(framework)
 }
 
 fn toml_string(path: &Path) -> String {

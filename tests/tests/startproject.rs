@@ -439,3 +439,70 @@ fn a_broken_cargo_toml_never_falls_through_to_an_outer_project() {
     let manifest = break_manifest(&inner);
     assert_broken_manifest_reported(&inner, &manifest);
 }
+
+#[test]
+fn nuages_path_must_be_the_framework_crate_not_a_checkout_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = nuages_e2e::workspace_root();
+    let (output, stdout, stderr) = run(manage(dir.path()).args([
+        "startproject",
+        "vv",
+        "--nuages-path",
+        root.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: --nuages-path {} is not the nuages crate: its Cargo.toml is a workspace manifest, without [package] name = \"nuages\"\n  hint: give the folder of the framework crate: --nuages-path {}; nothing was created\n",
+            root.display(),
+            root.join("framework").display()
+        )
+    );
+    // Another crate, and a manifest that is not TOML.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    for (manifest, found) in [
+        (
+            "[package]\nname = \"serde\"\n",
+            "its Cargo.toml is the package \"serde\", not \"nuages\"",
+        ),
+        ("[package\n", "Cargo.toml is not valid TOML at line 1"),
+    ] {
+        std::fs::write(other.join("Cargo.toml"), manifest).unwrap();
+        let (output, _, stderr) =
+            run(manage(dir.path()).args(["startproject", "vv", "--nuages-path", "other"]));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with("error: --nuages-path other is not the nuages crate: "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(found), "{stderr}");
+        assert!(
+            stderr.contains("\n  hint: give the folder of the framework crate, framework/ in a Nuages checkout; nothing was created\n"),
+            "{stderr}"
+        );
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["other"], "nothing may be created");
+    // The framework crate itself is taken.
+    let framework = root.join("framework");
+    let (output, _, stderr) = run(manage(dir.path()).args([
+        "startproject",
+        "vv",
+        "--nuages-path",
+        framework.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{stderr}");
+    let cargo = std::fs::read_to_string(dir.path().join("vv/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(&format!(
+            "nuages = {{ path = \"{}\" }}",
+            framework.display()
+        )),
+        "{cargo}"
+    );
+}
