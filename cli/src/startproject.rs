@@ -53,17 +53,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             _ => problem,
         })
     })?;
-    let shown = destination.display();
+    // `startproject x .` (or any path to the current folder): there is no
+    // folder to name or to cd into.
+    let here = std::env::current_dir()?;
+    let (place, cd) = if same_folder(&destination, &here) {
+        ("the current folder".to_string(), String::new())
+    } else {
+        let shown = destination.display();
+        (shown.to_string(), format!("cd {shown}\n  "))
+    };
     output::print(format_args!(
-        "Created project '{}' in {shown}.\n\n\
+        "Created project '{}' in {place}.\n\n\
          Next steps:\n  \
-         cd {shown}\n  \
-         manage runserver          # then open http://127.0.0.1:8000/\n  \
+         {cd}manage runserver          # then open http://127.0.0.1:8000/\n  \
          manage startapp polls     # add an app\n  \
          manage check --deploy     # before going live\n",
         args.name
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `a` and `b` are the same existing folder, however written.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// `nuages-insecure-` and 50 characters from the operating system's CSPRNG.

@@ -506,3 +506,33 @@ fn nuages_path_must_be_the_framework_crate_not_a_checkout_root() {
         "{cargo}"
     );
 }
+
+#[test]
+fn a_project_made_in_the_current_folder_is_not_told_to_cd_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let absolute = dir.path().join("absolute");
+    for (folder, given) in [
+        (dir.path().join("dot"), "."),
+        (dir.path().join("slash"), "./"),
+        (absolute.clone(), absolute.to_str().unwrap()),
+    ] {
+        std::fs::create_dir(&folder).unwrap();
+        let (output, stdout, stderr) = run(manage(&folder).args(["startproject", "x", given]));
+        assert!(output.status.success(), "{given}: {stderr}");
+        assert!(
+            stdout.starts_with(
+                "Created project 'x' in the current folder.\n\nNext steps:\n  manage runserver "
+            ),
+            "{given}: {stdout}"
+        );
+        assert!(!stdout.contains("cd "), "{given}: {stdout}");
+        assert!(folder.join("Cargo.toml").is_file(), "{given}");
+    }
+    // Elsewhere, the folder is named and cd'd into.
+    let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", "y"]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("Created project 'y' in y.\n\nNext steps:\n  cd y\n  manage runserver "),
+        "{stdout}"
+    );
+}
