@@ -536,3 +536,37 @@ fn a_project_made_in_the_current_folder_is_not_told_to_cd_into_it() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_name_longer_than_64_characters_is_refused_with_a_shorter_one() {
+    let long = "a".repeat(300);
+    let longest = "a".repeat(64);
+    assert_refused(&[
+        (
+            &long,
+            "it is 300 characters long; at most 64 are allowed",
+            &longest,
+        ),
+        (&"b".repeat(65), "at most 64 are allowed", &"b".repeat(64)),
+    ]);
+    // 64 are allowed; an app's name follows the same rule.
+    let dir = tempfile::tempdir().unwrap();
+    let project_name = "b".repeat(64);
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", &project_name]));
+    assert!(
+        output.status.success(),
+        "64 characters are allowed: {stderr}"
+    );
+    let project = dir.path().join(&project_name);
+    let sources = || std::fs::read_dir(project.join("src")).unwrap().count();
+    let before = sources();
+    let (output, _, stderr) = run(manage(&project).args(["startapp", &long]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: '{long}' is not a valid app name: it is 300 characters long; at most 64 are allowed, as on crates.io (the name becomes names of files and folders, which have limits)\n  hint: try '{longest}'\n"
+        )
+    );
+    assert_eq!(sources(), before, "nothing may be created");
+}

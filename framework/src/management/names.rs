@@ -58,6 +58,11 @@ const FRAMEWORK_LABELS: &[&str] = &["auth", "sessions"];
 /// Module names a project already uses, which an app cannot take.
 const PROJECT_MODULES: &[&str] = &["urls", "wsgi", "main", "lib", "tests", "installed_apps"];
 
+/// The longest name accepted, in characters. Rust sets no limit, but the
+/// name becomes file and folder names (at most 255 bytes, with extensions
+/// and hashes added by cargo) and a package name, which crates.io caps at 64.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// What is being named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
@@ -119,6 +124,12 @@ fn check(name: &str, kind: NameKind) -> Result<(), String> {
     let refuse = |rule: String| rule;
     if name.is_empty() {
         return Err(refuse("it is empty".into()));
+    }
+    let length = name.chars().count();
+    if length > MAX_NAME_LEN {
+        return Err(refuse(format!(
+            "it is {length} characters long; at most {MAX_NAME_LEN} are allowed, as on crates.io (the name becomes names of files and folders, which have limits)"
+        )));
     }
     if name == "_" {
         return Err(refuse("'_' alone is not an identifier".into()));
@@ -187,10 +198,10 @@ pub(crate) fn suggest(name: &str, kind: NameKind) -> String {
             }
         })
         .collect();
-    cleaned = cleaned.trim_matches('_').to_string();
     while cleaned.contains("__") {
         cleaned = cleaned.replace("__", "_");
     }
+    cleaned = shortened(&cleaned, MAX_NAME_LEN);
     let fallback = match kind {
         NameKind::Project => "my_site",
         NameKind::App => "my_app",
@@ -198,19 +209,26 @@ pub(crate) fn suggest(name: &str, kind: NameKind) -> String {
     if cleaned.is_empty() {
         return fallback.to_string();
     }
+    // Each prefix or suffix shortens the name first, to stay within the limit.
     if cleaned.starts_with(|c: char| c.is_ascii_digit()) {
-        cleaned = format!("{}_{cleaned}", kind.word());
+        let prefix = format!("{}_", kind.word());
+        cleaned = prefix.clone() + &shortened(&cleaned, MAX_NAME_LEN - prefix.len());
     }
     if check(&cleaned, kind).is_err() {
         cleaned = match kind {
-            NameKind::Project => format!("my_{cleaned}"),
-            NameKind::App => format!("{cleaned}_app"),
+            NameKind::Project => format!("my_{}", shortened(&cleaned, MAX_NAME_LEN - 3)),
+            NameKind::App => format!("{}_app", shortened(&cleaned, MAX_NAME_LEN - 4)),
         };
     }
     if check(&cleaned, kind).is_err() {
         return fallback.to_string();
     }
     cleaned
+}
+
+/// `name` (ASCII) cut to at most `max` characters, without `_` at either end.
+fn shortened(name: &str, max: usize) -> String {
+    name[..name.len().min(max)].trim_matches('_').to_string()
 }
 
 #[cfg(test)]
@@ -271,5 +289,45 @@ mod tests {
             assert_eq!(err.suggestion, suggestion, "{name}");
             assert!(validate(&err.suggestion, kind).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn long_names_are_refused_with_a_suggestion_within_the_limit() {
+        let longest = "a".repeat(MAX_NAME_LEN);
+        assert!(validate(&longest, NameKind::Project).is_ok());
+        for (name, kind, suggestion) in [
+            ("a".repeat(300), NameKind::Project, longest.clone()),
+            ("a".repeat(65), NameKind::App, longest.clone()),
+            // Cut where a `_` would end the name: it is dropped.
+            (
+                format!("{}_bc", "a".repeat(63)),
+                NameKind::Project,
+                "a".repeat(63),
+            ),
+            (
+                "1".repeat(300),
+                NameKind::Project,
+                format!("project_{}", "1".repeat(56)),
+            ),
+            (
+                format!("urls{}", "-".repeat(300)),
+                NameKind::App,
+                "urls_app".into(),
+            ),
+            (
+                format!("my-{}", "x".repeat(70)),
+                NameKind::App,
+                format!("my_{}", "x".repeat(61)),
+            ),
+        ] {
+            let err = validate(&name, kind).unwrap_err();
+            assert_eq!(err.suggestion, suggestion, "{name}");
+            assert!(validate(&err.suggestion, kind).is_ok(), "{name}");
+        }
+        let err = validate(&"a".repeat(300), NameKind::App).unwrap_err();
+        assert_eq!(
+            err.rule,
+            "it is 300 characters long; at most 64 are allowed, as on crates.io (the name becomes names of files and folders, which have limits)"
+        );
     }
 }
