@@ -570,3 +570,37 @@ fn a_name_longer_than_64_characters_is_refused_with_a_shorter_one() {
     );
     assert_eq!(sources(), before, "nothing may be created");
 }
+
+#[test]
+fn startapp_names_the_module_file_that_is_already_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", "mysite"]));
+    assert!(output.status.success(), "{stderr}");
+    let project = dir.path().join("mysite");
+    std::fs::write(project.join("src/blog.rs"), "// mine").unwrap();
+    let (output, stdout, stderr) = run(manage(&project).args(["startapp", "blog"]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: the project already has a module 'blog' ({})\n  hint: choose another name; nothing was changed\n",
+            project.join("src/blog.rs").display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("src/blog.rs")).unwrap(),
+        "// mine"
+    );
+    assert!(!project.join("src/blog").exists());
+    // A folder is named as a folder.
+    std::fs::create_dir(project.join("src/news")).unwrap();
+    let (output, _, stderr) = run(manage(&project).args(["startapp", "news"]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the project already has a module 'news' ({})\n",
+            project.join("src/news").display()
+        )),
+        "{stderr}"
+    );
+}

@@ -45,11 +45,13 @@ pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError
         ));
     }
     let target = project_dir.join("src").join(name);
-    if target.exists() || project_dir.join("src").join(format!("{name}.rs")).exists() {
+    // The module is src/NAME/ or src/NAME.rs: name the one that is there.
+    let module_file = project_dir.join("src").join(format!("{name}.rs"));
+    if let Some(existing) = [&target, &module_file].into_iter().find(|p| p.exists()) {
         return Err(CommandError::failed(
             format!(
                 "the project already has a module '{name}' ({})",
-                target.display()
+                existing.display()
             ),
             Some("choose another name; nothing was changed"),
         ));
