@@ -9,13 +9,11 @@ use std::process::{Command, Stdio};
 
 use nuages_e2e::Example;
 
-/// `command` run with its standard output a pipe whose reader is already
-/// closed: its exit code and standard error.
-fn into_a_closed_pipe(command: &mut Command) -> (Option<i32>, String) {
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
+/// `command` run with its standard output `stdout`: its exit code and
+/// standard error.
+fn with_stdout(command: &mut Command, stdout: Stdio) -> (Option<i32>, String) {
     let output = command
-        .stdout(Stdio::from(writer))
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .output()
         .unwrap();
@@ -25,21 +23,21 @@ fn into_a_closed_pipe(command: &mut Command) -> (Option<i32>, String) {
     )
 }
 
-/// `command` run with its standard output `/dev/full`: exit code, stderr.
+/// `command` run with its standard output a pipe whose reader is already
+/// closed.
+fn into_a_closed_pipe(command: &mut Command) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    with_stdout(command, Stdio::from(writer))
+}
+
+/// `command` run with its standard output `/dev/full`.
 fn into_a_full_disk(command: &mut Command) -> (Option<i32>, String) {
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let output = command
-        .stdout(Stdio::from(full))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    with_stdout(command, Stdio::from(full))
 }
 
 #[test]
