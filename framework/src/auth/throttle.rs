@@ -77,7 +77,9 @@ pub struct LoginThrottle {
 impl LoginThrottle {
     /// The throttle `settings` describe, over `caches`. An alias not among
     /// them, or a zero window with a limit set, is an error naming the
-    /// setting (`nuages.E047`).
+    /// setting (`nuages.E047`). Build it once and share it (its clones
+    /// share the counts): with a `locmem` alias each one built keeps a
+    /// store of its own.
     pub fn new(settings: &Settings, caches: &Caches) -> Result<Self> {
         validate(settings)?;
         let alias = &settings.login_throttle_cache_alias;
