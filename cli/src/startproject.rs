@@ -35,7 +35,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    let dependency = nuages_dependency(&args)?;
+    let (dependency, framework) = nuages_dependency(&args)?;
+    // The checkout's own lock, so the project's first build takes the
+    // versions the framework was tested with rather than the newest ones.
+    let lock = framework.as_deref().and_then(checkout_lock);
+    let extra: Vec<(&str, &[u8])> = lock.iter().map(|l| ("Cargo.lock", &l[..])).collect();
     let key = secret_key();
     let vars = [
         ("project_name", args.name.as_str()),
@@ -43,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("nuages_dependency", dependency.as_str()),
         ("nuages_version", nuages::VERSION),
     ];
-    scaffold::render(&PROJECT_TEMPLATE, &destination, &vars).map_err(|e| {
+    scaffold::render_with(&PROJECT_TEMPLATE, &extra, &destination, &vars).map_err(|e| {
         let problem = Problem::new(e.to_string());
         CommandError::Failed(match e {
             scaffold::ScaffoldError::NotEmpty { .. }
@@ -91,8 +95,9 @@ pub fn secret_key() -> String {
 }
 
 /// The `nuages = …` line: `--nuages-path`, `--nuages-version`, else the
-/// framework this `manage` was built from, else the same version from crates.io.
-fn nuages_dependency(args: &Args) -> anyhow::Result<String> {
+/// framework this `manage` was built from, else the same version from
+/// crates.io; and the framework's folder when it is a local one.
+fn nuages_dependency(args: &Args) -> anyhow::Result<(String, Option<PathBuf>)> {
     if let Some(version) = &args.nuages_version {
         // Cargo's own grammar, so that the first build cannot refuse it.
         if let Err(error) = semver::VersionReq::parse(version) {
@@ -102,16 +107,26 @@ fn nuages_dependency(args: &Args) -> anyhow::Result<String> {
             .with_hint("give one as Cargo.toml writes it: 0.1, 0.1.2, =0.1.2, >=0.1, <0.3");
             return Err(CommandError::Failed(problem).into());
         }
-        return Ok(format!("nuages = {}", toml::Value::String(version.clone())));
+        let line = format!("nuages = {}", toml::Value::String(version.clone()));
+        return Ok((line, None));
     }
     let path = match &args.nuages_path {
         Some(path) => Some(framework_at(path)?),
         None => built_from(),
     };
     Ok(match path {
-        Some(path) => format!("nuages = {{ path = {} }}", toml_string(&path)),
-        None => format!("nuages = \"{}\"", nuages::VERSION),
+        Some(path) => (
+            format!("nuages = {{ path = {} }}", toml_string(&path)),
+            Some(path),
+        ),
+        None => (format!("nuages = \"{}\"", nuages::VERSION), None),
     })
+}
+
+/// The `Cargo.lock` of the checkout whose `framework/` folder is `framework`,
+/// if there is one to read.
+fn checkout_lock(framework: &Path) -> Option<Vec<u8>> {
+    std::fs::read(framework.parent()?.join("Cargo.lock")).ok()
 }
 
 /// `--nuages-path`, absolute, when its Cargo.toml is the `nuages` package.

@@ -143,7 +143,9 @@ pub struct GeneratedProject {
 }
 
 impl GeneratedProject {
-    /// Generate `name`, with the workspace's Cargo.lock so builds reuse artifacts.
+    /// Generate `name`. `manage` built from this checkout writes the
+    /// checkout's Cargo.lock into the project, so builds reuse artifacts and
+    /// need no registry index (`cargo` below runs `--offline`).
     pub fn new(name: &str) -> GeneratedProject {
         let temp = tempfile::tempdir().unwrap();
         let (output, stdout, stderr) = run(manage(temp.path()).args(["startproject", name]));
@@ -152,7 +154,6 @@ impl GeneratedProject {
             "startproject failed: {stdout}{stderr}"
         );
         let dir = temp.path().join(name);
-        std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         GeneratedProject {
             temp,
             dir,

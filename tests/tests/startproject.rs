@@ -139,6 +139,12 @@ fn the_generated_tree_matches_the_design() {
         )),
         "{cargo}"
     );
+    // The versions the framework's checkout was tested with, for the first build.
+    assert_eq!(
+        std::fs::read(root.join("Cargo.lock")).unwrap(),
+        std::fs::read(nuages_e2e::workspace_root().join("Cargo.lock")).unwrap(),
+        "Cargo.lock is the checkout's"
+    );
     let wsgi = std::fs::read_to_string(root.join("src/wsgi.rs")).unwrap();
     assert!(wsgi.contains("pub fn application()"));
     let settings = std::fs::read_to_string(root.join("settings.toml")).unwrap();
@@ -199,6 +205,8 @@ fn nuages_version_and_path_override_the_dependency() {
     assert!(output.status.success(), "{stderr}");
     let cargo = std::fs::read_to_string(dir.path().join("a/Cargo.toml")).unwrap();
     assert!(cargo.contains("nuages = \"0.1.0\""), "{cargo}");
+    // A published version's lock is not this checkout's to give.
+    assert!(!dir.path().join("a/Cargo.lock").exists());
     let (output, _, stderr) =
         run(manage(dir.path()).args(["startproject", "b", "--nuages-path", "/nonexistent"]));
     assert_eq!(output.status.code(), Some(1));
@@ -497,6 +505,7 @@ fn nuages_path_must_be_the_framework_crate_not_a_checkout_root() {
         framework.to_str().unwrap(),
     ]));
     assert!(output.status.success(), "{stderr}");
+    assert!(dir.path().join("vv/Cargo.lock").is_file());
     let cargo = std::fs::read_to_string(dir.path().join("vv/Cargo.toml")).unwrap();
     assert!(
         cargo.contains(&format!(

@@ -55,9 +55,24 @@ pub fn render(
     destination: &Path,
     vars: &[(&str, &str)],
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
+    render_with(template, &[], destination, vars)
+}
+
+/// [`render`], plus `extra` files (a path inside `destination` and its
+/// bytes, written as they are), created and rolled back with the others.
+pub fn render_with(
+    template: &Dir<'static>,
+    extra: &[(&str, &[u8])],
+    destination: &Path,
+    vars: &[(&str, &str)],
+) -> Result<Vec<PathBuf>, ScaffoldError> {
     let created_root = prepare_destination(destination)?;
     let mut written = Vec::new();
-    let result = write_dir(template, destination, vars, &mut written);
+    let result = write_dir(template, destination, vars, &mut written).and_then(|()| {
+        extra.iter().try_for_each(|(path, contents)| {
+            write_new(&destination.join(path), contents, &mut written)
+        })
+    });
     if result.is_err() {
         for file in written.iter().rev() {
             let _ = std::fs::remove_file(file);
@@ -112,31 +127,40 @@ fn write_dir(
             DirEntry::Dir(sub) => write_dir(sub, destination, vars, written)?,
             DirEntry::File(file) => {
                 let target = destination.join(render_path(file.path(), vars));
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io {
-                        path: parent.to_path_buf(),
-                        source,
-                    })?;
-                }
                 let contents = match std::str::from_utf8(file.contents()) {
                     Ok(text) => render_text(text, vars).into_bytes(),
                     Err(_) => file.contents().to_vec(),
                 };
-                let io = |source| ScaffoldError::Io {
-                    path: target.clone(),
-                    source,
-                };
-                let mut out = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .map_err(io)?;
-                written.push(target.clone());
-                out.write_all(&contents).map_err(io)?;
+                write_new(&target, &contents, written)?;
             }
         }
     }
     Ok(())
+}
+
+/// Create `target` (and its folders) with `contents`; never overwrites.
+fn write_new(
+    target: &Path,
+    contents: &[u8],
+    written: &mut Vec<PathBuf>,
+) -> Result<(), ScaffoldError> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let io = |source| ScaffoldError::Io {
+        path: target.to_path_buf(),
+        source,
+    };
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(target)
+        .map_err(io)?;
+    written.push(target.to_path_buf());
+    out.write_all(contents).map_err(io)
 }
 
 /// `src/app_name/views.rs-tpl` → `src/polls/views.rs`.
