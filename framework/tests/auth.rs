@@ -522,6 +522,51 @@ async fn a_wrong_password_and_an_unknown_username_get_the_same_answer() {
     assert_eq!(pages[0], pages[1]);
 }
 
+/// The quickest of three failed logins as `username`, in milliseconds.
+async fn quickest_failed_login(client: &Client, username: &str) -> u128 {
+    let mut quickest = u128::MAX;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let response = submit_login(client, &credentials(username, "not-the-password")).await;
+        assert_eq!(response.status, 200, "{username}");
+        assert!(response.text().contains(nuages::auth::views::INVALID_LOGIN));
+        quickest = quickest.min(started.elapsed().as_millis());
+    }
+    quickest
+}
+
+#[tokio::test]
+async fn a_user_without_a_usable_password_takes_as_long_as_no_user() {
+    // As Django since CVE-2024-39329: the password is hashed all the same
+    // for a user made without one (createsuperuser --noinput), so that the
+    // time of a failed login does not tell that the username exists.
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 0;
+        s.login_throttle_address_limit = 0;
+    })
+    .await;
+    User::create(
+        &pool(&application).await,
+        &fast_hashers(),
+        NewUser {
+            username: "carol",
+            password: None,
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(application);
+    // The default hasher (Argon2, 19 MiB): tens of milliseconds per hash.
+    let unknown = quickest_failed_login(&client, "nobody").await;
+    let unusable = quickest_failed_login(&client, "carol").await;
+    assert!(
+        unusable * 3 >= unknown,
+        "carol (no usable password) took {unusable} ms, an unknown username {unknown} ms"
+    );
+}
+
 #[tokio::test]
 async fn an_off_site_next_is_ignored() {
     let dir = tempfile::tempdir().unwrap();

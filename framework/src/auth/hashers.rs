@@ -419,11 +419,18 @@ impl PasswordHashers {
 
     /// Verify `password` against `encoded` with the listed hasher that knows
     /// its format; see [`Verification`].
+    ///
+    /// An unusable hash, or one no listed hasher knows, never matches, yet
+    /// the password is hashed all the same (as Django's `verify_password`
+    /// since CVE-2024-39329): the time taken does not tell a user made
+    /// without a password from one with a password, nor from no user.
     pub fn check_password(&self, password: &str, encoded: &str) -> Verification {
-        if !is_password_usable(encoded) {
-            return Verification::Mismatch;
-        }
-        let Some(hasher) = self.hashers.iter().find(|h| h.recognizes(encoded)) else {
+        let hasher = match is_password_usable(encoded) {
+            true => self.hashers.iter().find(|h| h.recognizes(encoded)),
+            false => None,
+        };
+        let Some(hasher) = hasher else {
+            self.make_password(password);
             return Verification::Mismatch;
         };
         if !hasher.verify(password, encoded) {
