@@ -623,6 +623,28 @@ fn urlencode(text: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_login_and_logout_pages_are_never_cached() {
+    // As Django's never_cache on LoginView and LogoutView: no browser or
+    // proxy keeps a login form (its CSRF token), an error page of it, the
+    // redirect that logged someone in, or the page of a logout.
+    const NEVER: &str = "max-age=0, no-cache, no-store, must-revalidate, private";
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    let form = client.get("/accounts/login/?next=/private/").await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.header("cache-control"), Some(NEVER), "the form");
+    let wrong = submit_login(&client, &credentials("ann", "wrong-password")).await;
+    assert_eq!(wrong.status, 200);
+    assert_eq!(wrong.header("cache-control"), Some(NEVER), "a failed login");
+    let right = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(right.status, 302);
+    assert_eq!(right.header("cache-control"), Some(NEVER), "a login");
+    let out = log_out(&client, &[]).await;
+    assert_eq!(out.status, 302);
+    assert_eq!(out.header("cache-control"), Some(NEVER), "a logout");
+}
+
+#[tokio::test]
 async fn logout_is_a_post_with_csrf_and_ends_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let application = application(dir.path(), SessionEngine::Db).await;

@@ -39,8 +39,6 @@ use axum::extract::{FromRequestParts, Path};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::HeaderValue;
-use http::header::CACHE_CONTROL;
 use http::request::Parts;
 use serde_json::json;
 
@@ -382,7 +380,7 @@ pub(crate) async fn reset_confirm(
     let settings = &app.settings;
     let tokens = PasswordResetTokenGenerator::from_settings(settings)?;
     let pool = app.databases.get(crate::db::DEFAULT_ALIAS).await?;
-    let mut response = if token != SET_PASSWORD_TOKEN {
+    let response = if token != SET_PASSWORD_TOKEN {
         match valid_user(&pool, &tokens, &uidb64, &token).await? {
             Some(_) => {
                 session.insert(RESET_SESSION_KEY, &token)?;
@@ -404,11 +402,7 @@ pub(crate) async fn reset_confirm(
             Some(_) => render_confirm(&templates, true, settings, &Default::default())?,
         }
     };
-    response.headers_mut().insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("max-age=0, no-cache, no-store, must-revalidate, private"),
-    );
-    Ok(response)
+    Ok(super::views::never_cache(response))
 }
 
 /// The errors of the new-password form, by field.

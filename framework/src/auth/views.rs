@@ -93,9 +93,20 @@ pub fn urls() -> UrlConf {
         )
 }
 
+/// Mark `response` as never to be cached, by the browser or any cache on
+/// the way (Django's `never_cache`, on its login, logout and password reset
+/// views): a page with a CSRF token or of a session that just ended.
+pub(crate) fn never_cache(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("max-age=0, no-cache, no-store, must-revalidate, private"),
+    );
+    response
+}
+
 /// GET: the login form, `next` from the query string kept in a hidden field.
 async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
-    render_login(&templates, "", query.get("next").unwrap_or(""), None)
+    render_login(&templates, "", query.get("next").unwrap_or(""), None).map(never_cache)
 }
 
 /// POST: log in with `username` and `password`, then go to a same-site
@@ -103,6 +114,10 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 /// that the pair is wrong; refused by the failed-login
 /// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+    login_attempt(auth, templates, form).await.map(never_cache)
+}
+
+async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
     let next = form.get("next").unwrap_or("");
@@ -147,6 +162,10 @@ fn render_login(
 /// same-site `next`, `logout_redirect_url`, or with that setting empty the
 /// page `registration/logged_out.html`.
 async fn logout(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+    log_out(auth, templates, form).await.map(never_cache)
+}
+
+async fn log_out(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
     auth.logout();
     let app = auth.app();
     let next = form.get("next").unwrap_or("");
