@@ -27,7 +27,8 @@ nuages_e2e::on_both_databases!(
     voting_needs_post_and_a_csrf_token,
     adding_a_question_needs_a_login_and_the_add_question_permission,
     an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added,
-    a_valid_question_is_added_with_its_choices_and_a_message_shown_once;
+    a_valid_question_is_added_with_its_choices_and_a_message_shown_once,
+    nul_characters_are_form_errors_never_database_errors;
     sync: the_seed_command_adds_samples_only_once
 );
 
@@ -495,6 +496,61 @@ async fn an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added
         "{page}"
     );
     assert!(site.questions().await.is_empty());
+}
+
+/// A NUL character typed into a form (PostgreSQL refuses one in text): a
+/// form error as Django's "Null characters are not allowed.", and a login
+/// or password reset that finds no one, never a 500.
+async fn nul_characters_are_form_errors_never_database_errors(backend: Backend) {
+    let Some(site) = site(backend).await else {
+        return;
+    };
+    let admin = site.logged_in("admin", true, &[]).await;
+    let response = submit(
+        &admin,
+        "/polls/add/",
+        "/polls/add/",
+        &[
+            ("question_text", "Tea\0?"),
+            ("choice1", "a"),
+            ("choice2", "b"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(
+        response
+            .text()
+            .contains("<li>Null characters are not allowed.</li>"),
+        "{}",
+        response.text()
+    );
+    assert!(site.questions().await.is_empty());
+
+    let visitor = Client::new(site.application.clone());
+    let login = [("username", "ad\0min"), ("password", PASSWORD)];
+    let response = submit(&visitor, "/accounts/login/", "/accounts/login/", &login).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(
+        response.text().contains(nuages::auth::views::INVALID_LOGIN),
+        "{}",
+        response.text()
+    );
+
+    let reset = [("email", "admin\0@example.com")];
+    let response = submit(
+        &visitor,
+        "/accounts/password_reset/",
+        "/accounts/password_reset/",
+        &reset,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(
+        response.text().contains("Enter a valid email address."),
+        "{}",
+        response.text()
+    );
 }
 
 async fn a_valid_question_is_added_with_its_choices_and_a_message_shown_once(backend: Backend) {

@@ -84,7 +84,8 @@ pub fn validate_username(username: &str) -> std::result::Result<(), String> {
 }
 
 /// A light email check (Django's `EmailValidator` is stricter about the
-/// domain): something before and after one `@`, no spaces.
+/// domain): something before and after one `@`, no spaces nor control
+/// characters (a NUL, which PostgreSQL refuses, included).
 pub fn validate_email(email: &str) -> std::result::Result<(), String> {
     let valid = match email.rsplit_once('@') {
         Some((local, domain)) => {
@@ -92,7 +93,7 @@ pub fn validate_email(email: &str) -> std::result::Result<(), String> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
     };
@@ -136,12 +137,21 @@ impl User {
 
     /// The user called `username` (exact match), if any.
     pub async fn get_by_username(pool: &AnyPool, username: &str) -> Result<Option<User>> {
+        // No username holds a NUL (`validate_username`), and PostgreSQL
+        // refuses one in a query's text with an error: no such user.
+        if username.contains('\0') {
+            return Ok(None);
+        }
         User::fetch_where(pool, "username", username).await
     }
 
     /// The active users whose email is `email`, compared without regard
     /// to ASCII case (Django's `email__iexact`), by id.
     pub async fn active_with_email(pool: &AnyPool, email: &str) -> Result<Vec<User>> {
+        // As for a username: PostgreSQL refuses a NUL, and no address holds one.
+        if email.contains('\0') {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM auth_user WHERE LOWER(email) = LOWER($1) AND is_active \
              ORDER BY id"

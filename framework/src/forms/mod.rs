@@ -71,6 +71,10 @@ use crate::error::{Error, Problem, Result};
 /// The message of a required field left empty.
 pub const REQUIRED: &str = "This field is required.";
 
+/// The message of a field whose text holds a NUL character (Django's
+/// `ProhibitNullCharactersValidator`): PostgreSQL refuses to store one.
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
 /// A form: derive it (`#[derive(Form)]`) on a struct with named fields.
 pub trait Form: Sized {
     /// The fields, in the order of the struct.
@@ -289,6 +293,8 @@ impl Cleaner<'_> {
                 None if spec.required => Err(REQUIRED.to_string()),
                 None => return Some(None),
             }
+        } else if input.text.is_some_and(|text| text.contains('\0')) {
+            Err(NULL_CHARACTERS.to_string())
         } else {
             T::clean(&input, spec).map(Some)
         };
