@@ -569,6 +569,37 @@ async fn a_user_without_a_usable_password_takes_as_long_as_no_user() {
 }
 
 #[tokio::test]
+async fn usernames_are_nfkc_normalized_when_created_and_typed() {
+    // As Django's normalize_username and UsernameField: a name in
+    // full-width letters is stored, refused as taken, and logs in as the
+    // plain one, so no second account looks like the first.
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    let pool = pool(&application).await;
+    let new = |username| NewUser {
+        username,
+        password: Some("plum-violin-orbit"),
+        ..NewUser::default()
+    };
+    let joe = User::create(&pool, &fast_hashers(), new("ｊｏｅ"))
+        .await
+        .unwrap();
+    assert_eq!(joe.username, "joe");
+    let taken = User::create(&pool, &fast_hashers(), new("joe")).await;
+    assert!(
+        taken.unwrap_err().to_string().contains("already exists"),
+        "joe and ｊｏｅ are one name"
+    );
+    let twin = User::create(&pool, &fast_hashers(), new("ａｎｎ")).await;
+    assert!(twin.is_err(), "ann exists: ａｎｎ is taken");
+
+    let client = Client::new(application);
+    let response = submit_login(&client, &credentials("ｊｏｅ", "plum-violin-orbit")).await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert_eq!(client.get("/whoami/").await.text(), "joe");
+}
+
+#[tokio::test]
 async fn an_off_site_next_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let application = application(dir.path(), SessionEngine::SignedCookies).await;

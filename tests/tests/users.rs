@@ -190,6 +190,22 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
 
+    // A look-alike in full-width letters is the same name once NFKC'd (Django's
+    // normalize_username): taken too, and it logs in as admin.
+    let look_alike = args.map(|arg| {
+        if arg == "admin" {
+            "ａｄｍｉｎ"
+        } else {
+            arg
+        }
+    });
+    let (status, _, stderr) = example.piped(&look_alike, "another-long-passphrase\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: That username is already taken."),
+        "{stderr}"
+    );
+
     let (status, _, stderr) = example.piped(&["createsuperuser", "--noinput"], "");
     assert_eq!(status.code(), Some(1));
     assert!(

@@ -65,6 +65,14 @@ pub struct NewUser<'a> {
     pub is_superuser: bool,
 }
 
+/// `username` in Unicode's compatibility composition (NFKC), as Django's
+/// `normalize_username`: `ａｄｍｉｎ` (full-width) is `admin`, so that no
+/// second account looks like the first, and typing either logs in.
+pub fn normalize_username(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    username.nfkc().collect()
+}
+
 /// Django's username rule (`UnicodeUsernameValidator` and the 150
 /// characters of the column): the message when `username` breaks it.
 pub fn validate_username(username: &str) -> std::result::Result<(), String> {
@@ -175,13 +183,19 @@ impl User {
 
     /// Insert a user; its password is hashed with the first of `hashers`
     /// (password validators are the caller's business: see
-    /// [`PasswordValidators`](super::PasswordValidators)). An invalid or
-    /// taken username is an error saying so.
+    /// [`PasswordValidators`](super::PasswordValidators)). The username is
+    /// stored [normalized](normalize_username). An invalid or taken
+    /// username is an error saying so.
     pub async fn create(
         pool: &AnyPool,
         hashers: &PasswordHashers,
         new: NewUser<'_>,
     ) -> Result<User> {
+        let username = normalize_username(new.username);
+        let new = NewUser {
+            username: &username,
+            ..new
+        };
         validate_username(new.username).map_err(|message| {
             Error::Config(Problem::new(format!(
                 "username {:?}: {message}",

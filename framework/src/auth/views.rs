@@ -118,7 +118,9 @@ async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Resul
 }
 
 async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
-    let username = form.get("username").unwrap_or("");
+    // As Django's UsernameField: NFKC, as usernames are stored.
+    let username = super::models::normalize_username(form.get("username").unwrap_or(""));
+    let username = username.as_str();
     let password = form.get("password").unwrap_or("");
     let next = form.get("next").unwrap_or("");
     let found = match username.is_empty() || password.is_empty() {

@@ -16,7 +16,7 @@
 use clap::{Arg, ArgAction, ArgMatches};
 use sqlx::AnyPool;
 
-use crate::auth::models::{validate_email, validate_username};
+use crate::auth::models::{normalize_username, validate_email, validate_username};
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
 use crate::db::DEFAULT_ALIAS;
 use crate::management::prompt::{self, ask, ask_secret, complain};
@@ -146,6 +146,7 @@ fn create_without_input(
     password: Option<String>,
 ) -> Result<(), CommandError> {
     let accounts = Accounts::open(ctx)?;
+    let username = &normalize_username(username);
     validate_username(username).map_err(|message| CommandError::failed(message, None))?;
     if accounts.find(ctx, username)?.is_some() {
         return Err(CommandError::failed(
@@ -227,6 +228,7 @@ fn create_interactively(
                 }
             }
         };
+        let candidate = normalize_username(&candidate);
         if let Err(message) = validate_username(&candidate) {
             complain(&message);
         } else if accounts.find(ctx, &candidate)?.is_some() {
