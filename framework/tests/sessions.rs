@@ -337,6 +337,32 @@ async fn a_tampered_or_unknown_key_is_an_empty_session_and_never_adopted() {
 }
 
 #[tokio::test]
+async fn a_server_side_engine_looks_up_a_few_session_keys_of_a_request_only() {
+    // A request may carry many `sessionid` cookies (a 64 KiB header holds
+    // over a thousand keys): the first three well-formed ones are looked
+    // up, not one query per key, so a key after them is not seen.
+    for engine in [SessionEngine::Cache, SessionEngine::Db] {
+        let (_dir, application, _, good) = with_ann(engine).await;
+        let unknown = |n: usize| format!("{n:0>40}");
+        let with_keys = async |keys: &[String]| {
+            let cookies: Vec<String> = keys.iter().map(|k| format!("sessionid={k}")).collect();
+            let client = Client::new(application.clone());
+            let response = client
+                .request(http::Method::GET, "/show/")
+                .header("cookie", &cookies.join("; "))
+                .send()
+                .await;
+            response.text()
+        };
+        let third = [unknown(1), "short".into(), unknown(2), good.clone()];
+        assert_eq!(with_keys(&third).await, r#"{"name":"Ann"}"#, "{engine:?}");
+        let mut many: Vec<String> = (0..1000).map(unknown).collect();
+        many.push(good.clone());
+        assert_eq!(with_keys(&many).await, "{}", "{engine:?}");
+    }
+}
+
+#[tokio::test]
 async fn with_the_db_engine_the_sessions_of_a_user_can_all_be_ended() {
     let dir = tempfile::tempdir().unwrap();
     let application = application(SessionEngine::Db, dir.path(), 3600).await;

@@ -57,6 +57,12 @@ use crate::state::AppState;
 /// The session cookie's name (Django's `SESSION_COOKIE_NAME`).
 pub const COOKIE_NAME: &str = "sessionid";
 
+/// The most `sessionid` keys of one request looked up in a server-side
+/// store: a browser sends one, or two when a parent domain set one too.
+/// Without a bound, one request of 64 KiB of cookies made over a thousand
+/// queries (Django reads a single value).
+const MAX_KEYS_LOOKED_UP: usize = 3;
+
 /// Browsers drop cookies over 4096 bytes: warn before that silently loses data.
 const COOKIE_SIZE_WARNING: usize = 4093;
 
@@ -290,7 +296,11 @@ impl SessionConfig {
         }
         // Boxed: the store's future is large, and every request's future
         // would carry its size (and be copied with it), even without a cookie.
-        for key in cookies {
+        let keys = cookies
+            .iter()
+            .filter(|key| crate::sessions::is_valid_key(key))
+            .take(MAX_KEYS_LOOKED_UP);
+        for key in keys {
             if let Some(values) = Box::pin(self.store.load(key)).await {
                 return Session::from_state(SessionState {
                     values,
