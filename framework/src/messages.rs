@@ -327,6 +327,25 @@ fn signed_message(payload: &str) -> Vec<u8> {
     format!("{COOKIE_NAME}\0{payload}").into_bytes()
 }
 
+/// The largest `messages` cookie value written (Django's
+/// `CookieStorage.max_cookie_size`): well under the 4096 bytes a browser
+/// keeps of a cookie, which drops a larger one and every message with it.
+const MAX_COOKIE_SIZE: usize = 2048;
+
+/// The cookie value for `messages`, without the oldest ones when all of
+/// them would make it over [`MAX_COOKIE_SIZE`] (as Django's cookie storage),
+/// and how many were left out.
+fn encode_cookie_within_limit(signer: &Signer, messages: &[Message]) -> (String, usize) {
+    let mut dropped = 0;
+    loop {
+        let value = encode_cookie(signer, &messages[dropped..]);
+        if value.len() <= MAX_COOKIE_SIZE || dropped == messages.len() {
+            return (value, dropped);
+        }
+        dropped += 1;
+    }
+}
+
 fn encode_cookie(signer: &Signer, messages: &[Message]) -> String {
     let json = serde_json::to_vec(messages).expect("messages always serialize");
     let payload = URL_SAFE_NO_PAD.encode(json);
@@ -406,13 +425,23 @@ pub(crate) fn process_response(pending: Kept, response: &mut Response) {
             }
         }
         MessagesConfig::Cookie { signer, secure } => {
-            let mut cookie = Cookie::build((COOKIE_NAME, encode_cookie(signer, &keep)))
+            let (value, dropped) = encode_cookie_within_limit(signer, &keep);
+            if dropped > 0 {
+                tracing::warn!(
+                    target: "nuages::messages",
+                    "{dropped} of {} messages not kept: the messages cookie would be over \
+                     {MAX_COOKIE_SIZE} bytes (the oldest were left out); \
+                     message_storage = \"session\" keeps them in the session instead",
+                    keep.len()
+                );
+            }
+            let mut cookie = Cookie::build((COOKIE_NAME, value))
                 .path("/")
                 .same_site(SameSite::Lax)
                 .http_only(true)
                 .secure(*secure)
                 .build();
-            if keep.is_empty() {
+            if dropped == keep.len() {
                 if !had_cookie {
                     return;
                 }

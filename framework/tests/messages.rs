@@ -36,6 +36,14 @@ async fn add_after_show(messages: Messages, templates: Templates) -> Result<Html
     page
 }
 
+/// Forty messages of about a hundred characters: over 4 KB together.
+async fn add_many(messages: Messages) -> Response {
+    for n in 0..40 {
+        messages.info(format!("message {n:02} {}", "x".repeat(90)));
+    }
+    redirect("/show/")
+}
+
 async fn remember(session: Session) -> Result<&'static str> {
     session.insert("visited", true)?;
     Ok("remembered")
@@ -45,6 +53,7 @@ fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("remember/", remember, "remember")
         .path("add/", add, "add")
+        .path("add-many/", add_many, "add_many")
         .path("show/", show, "show")
         .path("plain/", plain, "plain")
         .path("add-and-show/", add_and_show, "add_and_show")
@@ -169,6 +178,27 @@ async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
     let page = client.get("/show/").await;
     assert_eq!(page.status, 200);
     assert_eq!(page.text(), "<ul></ul>");
+}
+
+#[tokio::test]
+async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
+    // A browser drops a cookie over 4096 bytes, and every message with it;
+    // as Django's cookie storage, the oldest are left out instead.
+    let dir = site("message_storage = \"cookie\"\n");
+    let client = Client::new(build(dir.path()).unwrap());
+    let response = client.get("/add-many/").await;
+    assert_eq!(response.status, 302);
+    let value = client.cookie("messages").expect("a messages cookie");
+    assert!(value.len() <= 2048, "{} bytes", value.len());
+    let page = client.get("/show/").await.text();
+    let shown: Vec<&str> = page
+        .split("<li class=\"info\">message ")
+        .skip(1)
+        .map(|item| &item[..2])
+        .collect();
+    assert!(shown.len() >= 10, "{page}");
+    let newest: Vec<String> = (40 - shown.len()..40).map(|n| format!("{n:02}")).collect();
+    assert_eq!(shown, newest, "the newest, in order");
 }
 
 #[tokio::test]
