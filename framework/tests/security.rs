@@ -1003,12 +1003,45 @@ async fn csrf_exempt_views_skip_the_check_and_only_them() {
 }
 
 #[tokio::test]
-async fn production_csrf_failures_are_plain() {
+async fn production_csrf_failures_say_what_django_says_and_nothing_more() {
+    // As Django's csrf_failure view without DEBUG: the check failed, and
+    // what a visitor can do about a missing cookie or Referer; no token,
+    // origin, path or setting.
     let site = Site::new("debug = false\n");
     let r = site.client().request(Method::POST, "/api/").send().await;
     assert_eq!(r.status, 403);
-    assert!(r.text().contains("Forbidden (403)"));
-    assert!(!r.text().contains("CSRF"), "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = r.text();
+    assert!(page.contains("<h1>Forbidden (403)</h1>"), "{page}");
+    assert!(
+        page.contains("<p>CSRF verification failed. Request aborted.</p>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("this site requires a CSRF cookie when submitting forms"),
+        "{page}"
+    );
+    assert!(
+        page.contains("More information is available with debug = true."),
+        "{page}"
+    );
+    // With the cookie but a wrong token: the failure and nothing of why.
+    let client = site.client();
+    client.set_cookie("csrftoken", &"a".repeat(32));
+    let r = client
+        .request(Method::POST, "/api/")
+        .header("x-csrftoken", &"b".repeat(32))
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    let page = r.text();
+    assert!(
+        page.contains("CSRF verification failed. Request aborted."),
+        "{page}"
+    );
+    for detail in ["cookie", "Referer", "token", "/api/", "aaaa", "bbbb"] {
+        assert!(!page.contains(detail), "{detail} in {page}");
+    }
 }
 
 // ---------------------------------------------------------------- secret key

@@ -160,6 +160,33 @@ impl CsrfFailure {
         }
     }
 
+    /// The production 403 page, as Django's `csrf_failure` view without
+    /// `DEBUG`: that the check failed, and what a visitor can do about a
+    /// missing cookie or `Referer`; nothing of the request or the settings.
+    fn production_response(&self) -> Response {
+        const COOKIE: &str = "<p>You are seeing this message because this site requires a CSRF cookie when submitting forms. This cookie is required for security reasons, to ensure that your browser is not being hijacked by third parties.</p>\n<p>If you have configured your browser to disable cookies, please re-enable them, at least for this site, or for \u{201c}same-origin\u{201d} requests.</p>\n";
+        const REFERER: &str = "<p>You are seeing this message because this HTTPS site requires a \u{201c}Referer header\u{201d} to be sent by your web browser, but none was sent. This header is required for security reasons, to ensure that your browser is not being hijacked by third parties.</p>\n<p>If you have configured your browser to disable \u{201c}Referer\u{201d} headers, please re-enable them, at least for this site, or for HTTPS connections, or for \u{201c}same-origin\u{201d} requests.</p>\n";
+        let why = match self {
+            CsrfFailure::NoCookie | CsrfFailure::BadCookie(_) => COOKIE,
+            CsrfFailure::NoReferer => REFERER,
+            _ => "",
+        };
+        let page = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><title>403 Forbidden</title></head><body>\
+             <h1>Forbidden (403)</h1>\n<p>CSRF verification failed. Request aborted.</p>\n{why}\
+             <p><small>More information is available with debug = true.</small></p></body></html>\n"
+        );
+        (
+            StatusCode::FORBIDDEN,
+            [(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page,
+        )
+            .into_response()
+    }
+
     /// The 403 response.
     pub fn response(&self) -> Response {
         ErrorReport::response(
@@ -716,31 +743,35 @@ async fn check_token(
 ) -> Result<Request, Response> {
     let secret = match secret {
         Ok(secret) => secret,
-        Err(failure) => return Err(reject(&request, failure)),
+        Err(failure) => return Err(reject(config, &request, failure)),
     };
     let (request, form_token) = token_from_form(config, request).await?;
     let token = match form_token.filter(|t| !t.is_empty()) {
         Some(token) => token,
         None => match header_text(&request, &http::HeaderName::from_static(HEADER_NAME)) {
             Some(token) if !token.is_empty() => token.to_string(),
-            _ => return Err(reject(&request, CsrfFailure::TokenMissing)),
+            _ => return Err(reject(config, &request, CsrfFailure::TokenMissing)),
         },
     };
     match token_matches(&token, secret) {
         Ok(true) => Ok(request),
-        Ok(false) => Err(reject(&request, CsrfFailure::TokenIncorrect)),
-        Err(error) => Err(reject(&request, CsrfFailure::BadToken(error))),
+        Ok(false) => Err(reject(config, &request, CsrfFailure::TokenIncorrect)),
+        Err(error) => Err(reject(config, &request, CsrfFailure::BadToken(error))),
     }
 }
 
-fn reject(request: &Request, failure: CsrfFailure) -> Response {
+fn reject(config: &CsrfConfig, request: &Request, failure: CsrfFailure) -> Response {
     tracing::warn!(
         target: "nuages::security::csrf",
         method = %request.method(),
         path = request.uri().path(),
         "Forbidden ({failure})"
     );
-    failure.response()
+    if config.app.settings.debug {
+        failure.response()
+    } else {
+        failure.production_response()
+    }
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -777,7 +808,7 @@ pub(crate) async fn process_request(
     }
     let secure = is_secure(request, &config.app.settings);
     let refused = match check_origin(config, request, secure) {
-        Err(failure) => Some(reject(request, failure)),
+        Err(failure) => Some(reject(config, request, failure)),
         Ok(()) => {
             let known = from_cookie.as_deref().map_err(Clone::clone);
             // Reading the form takes the request (its body); it is given
