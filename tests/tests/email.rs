@@ -415,7 +415,14 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
         ("Authorization", "Bearer auth-value-123"),
     ];
     let started = Instant::now();
-    let response = http(addr, "GET", "/boom/?page=2&token=tok-123", &visitor, "").unwrap();
+    let response = http(
+        addr,
+        "GET",
+        "/boom/?page=2&token=tok-123&p%61ss+word=pw-encoded-name",
+        &visitor,
+        "",
+    )
+    .unwrap();
     assert_eq!(response.status, 500);
     assert!(
         response.body.contains("Server Error (500)"),
@@ -433,7 +440,7 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
     );
     let body = report.body();
     for expected in [
-        "GET /boom/?page=2&token=********************",
+        "GET /boom/?page=2&token=********************&p%61ss+word=********************",
         "User-Agent: MailTest/1.0 (e2e)",
         "the payment API refused key ********************",
     ] {
@@ -445,6 +452,7 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
         "csrf-value-abc",
         "auth-value-123",
         "tok-123",
+        "pw-encoded-name",
         "smtp-secret-pw",
         "cache-secret-pw",
     ] {

@@ -44,12 +44,20 @@ impl RequestSummary {
         let blanked: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if names_a_secret(name) => format!("{name}={MASK}"),
+                Some((name, _)) if names_a_secret(&decoded(name)) => format!("{name}={MASK}"),
                 _ => pair.to_string(),
             })
             .collect();
         format!("{path}?{}", blanked.join("&"))
     }
+}
+
+/// A query name as the view reads it (`p%61ssword` is `password`, `+` a
+/// space), so that an encoded name is judged by what it says.
+fn decoded(name: &str) -> String {
+    percent_encoding::percent_decode_str(&name.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
