@@ -48,3 +48,58 @@ async fn an_unreachable_redis_is_a_miss_and_a_warning() {
     );
     assert!(logs.contains("cache set failed"), "{logs}");
 }
+
+async fn counter(session: nuages::extract::Session) -> String {
+    let n: i64 = session.get("n").unwrap_or(0);
+    let _ = session.insert("n", n + 1);
+    format!("{}", n + 1)
+}
+
+/// Sessions in a Redis cache that is gone: the page still works, the
+/// warnings say what failed, and never the session's key, which is what
+/// its cookie holds (a log file would otherwise hand out live sessions).
+#[tokio::test]
+async fn a_failing_session_cache_never_logs_the_session_key() {
+    use nuages::conf::{SessionEngine, Settings};
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Cache,
+        ..Settings::default()
+    };
+    settings.caches.insert(
+        "default".into(),
+        CacheSettings {
+            backend: CacheBackend::Redis,
+            location: format!("redis+unix://{}", dir.path().join("none.sock").display()),
+            ..CacheSettings::default()
+        },
+    );
+    let project = nuages::Project::new("sessionlogs", env!("CARGO_MANIFEST_DIR"))
+        .urls(|| nuages::urls::UrlConf::new().path("", counter, "counter"));
+    let application = nuages::Application::new(project, settings).unwrap();
+    let client = nuages::test::Client::new(application);
+    let key = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCd";
+    client.set_cookie("sessionid", key);
+    let response = client.get("/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "1");
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("cache get failed"), "{logs}");
+    assert!(logs.contains("nuages.session.(hidden)"), "{logs}");
+    assert!(!logs.contains(key), "{logs}");
+    let new_key = client.cookie("sessionid");
+    if let Some(new_key) = new_key {
+        assert!(!logs.contains(&new_key), "{logs}");
+    }
+}

@@ -227,6 +227,7 @@ impl Cache {
     }
 
     fn warn(&self, operation: &str, key: &str, error: &BackendError) {
+        let key = loggable_key(key);
         tracing::warn!(
             target: "nuages::cache",
             cache = %self.alias,
@@ -234,6 +235,22 @@ impl Cache {
             "cache {operation} failed, treated as a miss: {error}"
         );
     }
+}
+
+/// `key` (or keys joined with `,`) as a log may show it: a session's key is
+/// what its cookie holds, a credential, so it is left out.
+fn loggable_key(key: &str) -> String {
+    use crate::sessions::CACHE_KEY_PREFIX;
+    if !key.contains(CACHE_KEY_PREFIX) {
+        return key.to_string();
+    }
+    key.split(',')
+        .map(|one| match one.strip_prefix(CACHE_KEY_PREFIX) {
+            Some(_) => format!("{CACHE_KEY_PREFIX}(hidden)"),
+            None => one.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Every cache of an application, by alias.

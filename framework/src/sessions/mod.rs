@@ -70,9 +70,12 @@ pub const MIGRATION_LABEL: &str = "sessions";
 /// The `nuages_session` table, applied by `migrate` when `session_engine = "db"`.
 pub(crate) static MIGRATIONS: Migrator = sqlx::migrate!("src/sessions/migrations");
 
+/// What the cache keys of sessions start with.
+pub(crate) const CACHE_KEY_PREFIX: &str = "nuages.session.";
+
 /// The cache key of the session `key`.
 fn cache_key(key: &str) -> String {
-    format!("nuages.session.{key}")
+    format!("{CACHE_KEY_PREFIX}{key}")
 }
 
 /// Why the store could not do what was asked: logged, never shown.
