@@ -30,6 +30,12 @@ pub fn checks() -> Vec<Check> {
             run: check_login_throttle_settings,
         },
         Check {
+            name: "login_throttle_sees_clients",
+            tags: &["auth", "security"],
+            deploy: true,
+            run: check_login_throttle_sees_clients,
+        },
+        Check {
             name: "login_urls_resolve",
             tags: &["auth", "urls"],
             deploy: true,
@@ -47,6 +53,46 @@ pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
         .map(|error| refused("nuages.E047", error))
         .into_iter()
         .collect()
+}
+
+/// `nuages.W036`: `serve_bind` is a TCP address other machines reach (a
+/// web server elsewhere: "Scaling out") while `trusted_proxies` names only
+/// this machine. Every client then has the web server's address, so the
+/// failed-login throttle counts them all as one and, after
+/// `login_throttle_address_limit` failures from anybody, refuses every
+/// login. A `serve_bind` that does not parse is `nuages.E052`'s.
+pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let settings = ctx.settings;
+    if settings.login_throttle_address_limit == 0 {
+        return vec![];
+    }
+    let Ok(crate::server::Bind::Tcp(bind)) =
+        crate::server::parse_bind(&settings.serve_bind, &settings.base_dir)
+    else {
+        return vec![];
+    };
+    let elsewhere = |entry: &String| {
+        entry
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| !address.is_loopback())
+    };
+    if bind.ip().is_loopback() || settings.trusted_proxies.iter().any(elsewhere) {
+        return vec![];
+    }
+    vec![CheckMessage::warning(
+        "nuages.W036",
+        format!(
+            "serve_bind = \"{}\" is reached from other machines, and trusted_proxies names none \
+             of them: behind a web server on another machine every client has that server's \
+             address, so the failed-login throttle counts them all as one client and refuses \
+             every login after login_throttle_address_limit ({}) failures from anybody",
+            settings.serve_bind, settings.login_throttle_address_limit
+        ),
+        "add the web server's address to trusted_proxies (e.g. trusted_proxies = \
+         [\"10.0.0.10\"]); with the web server on this machine, bind serve to 127.0.0.1:PORT or \
+         a unix socket",
+    )]
 }
 
 /// `nuages.E046`: `login_url` names no route or is a path no route
@@ -395,6 +441,58 @@ mod url_and_throttle_tests {
                 .as_deref()
                 .unwrap()
                 .starts_with("set login_url to a path")
+        );
+    }
+
+    /// Scaling out: serve on a private address behind an nginx elsewhere,
+    /// with the generated `trusted_proxies` (this machine only).
+    #[test]
+    fn a_serve_reached_from_elsewhere_needs_that_proxy_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let run = |settings: &Settings| {
+            check_login_throttle_sees_clients(&CheckContext::new(settings, &project))
+        };
+        let mut settings = Settings {
+            serve_bind: "10.0.0.11:8000".into(),
+            trusted_proxies: vec!["127.0.0.1".into(), "::1".into(), "unix".into()],
+            ..Settings::default()
+        };
+        let messages = run(&settings);
+        assert_eq!(ids(&messages), ["nuages.W036"]);
+        assert!(
+            messages[0]
+                .message
+                .starts_with("serve_bind = \"10.0.0.11:8000\" is reached from other machines"),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            messages[0]
+                .message
+                .ends_with("after login_throttle_address_limit (20) failures from anybody")
+        );
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("trusted_proxies = [\"10.0.0.10\"]")
+        );
+        settings.serve_bind = "0.0.0.0:8000".into();
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"]);
+        settings.trusted_proxies.push("10.0.0.10".into());
+        assert!(run(&settings).is_empty(), "the web server is trusted");
+        settings.trusted_proxies.clear();
+        settings.serve_bind = "127.0.0.1:8000".into();
+        assert!(run(&settings).is_empty(), "nginx on this machine");
+        settings.serve_bind = "unix:/run/site/site.sock".into();
+        assert!(run(&settings).is_empty());
+        settings.serve_bind = "10.0.0.11:8000".into();
+        settings.login_throttle_address_limit = 0;
+        assert!(
+            run(&settings).is_empty(),
+            "no address limit, nothing to lock"
         );
     }
 
