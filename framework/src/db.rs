@@ -132,7 +132,27 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
     if scheme == "sqlite" {
         check_sqlite_file(&key, url)?;
     }
+    if is_postgres_url(url)
+        && let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>()
+    {
+        // Else the server would start and every request that needs the
+        // database would fail with this.
+        return Err(unreadable_postgres_url(&key, &error));
+    }
     Ok(())
+}
+
+/// A PostgreSQL URL sqlx cannot read (a port that is no number, an unknown
+/// `sslmode`): sqlx's reason, which never holds the password.
+fn unreadable_postgres_url(key: &str, error: &dyn std::fmt::Display) -> Error {
+    Error::Config(
+        Problem::new(format!(
+            "{key} is not a PostgreSQL URL that can be read: {error}"
+        ))
+        .with_hint(format!(
+            "write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME"
+        )),
+    )
 }
 
 /// The file of a SQLite URL must be a file: without a path SQLite opens a
@@ -461,14 +481,7 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
     let key = format!("databases.{alias}.url");
     let Some(server) = PostgresServer::of(url) else {
         if is_postgres_url(url) {
-            return Error::Config(
-                Problem::new(format!(
-                    "{key} is not a PostgreSQL URL that can be read: {error}"
-                ))
-                .with_hint(format!(
-                    "write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME"
-                )),
-            );
+            return unreadable_postgres_url(&key, &error);
         }
         return Error::Database(error);
     };

@@ -47,6 +47,15 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
             "write the path of the database file in databases.default.url, such as \"sqlite://db/db.sqlite3\" \
              (relative to the settings file; the folder is created)",
         ),
+        (
+            // A port that is no number: the server would start, and every
+            // request that needs the database would fail.
+            "[databases.default]\nurl = \"postgres://site:s3cret-pw@127.0.0.1:notaport/site\"\n",
+            "nuages.E011",
+            "databases.default.url is not a PostgreSQL URL that can be read: error with configuration: \
+             invalid port number",
+            "write databases.default.url as postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
+        ),
     ];
     for (table, id, message, hint) in cases {
         with_databases(&project, &original, table);
@@ -69,6 +78,7 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
             "{table}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("s3cret-pw"), "{stderr}");
         assert!(!stdout.contains("Applying"), "{table}: {stdout}");
         assert!(
             !project.dir.join("db").exists(),
