@@ -286,6 +286,36 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
         assert!(stdout.contains(line), "{line:?} not in {stdout}");
     }
 
+    // A login where the server offers none (no AUTH on a plain
+    // connection, as most servers before STARTTLS): the hint names the TLS
+    // settings and email_host_user, not a server that does not listen.
+    let login_to_plain = settings_file(
+        &project,
+        "login_to_plain",
+        &format!(
+            "{}email_host_user = \"site\"\nemail_host_password = \"${{SMTP_PASSWORD}}\"\n",
+            smtp_lines("127.0.0.1", smtp.port)
+        ),
+    );
+    let (output, stdout, stderr) = sendtestemail(
+        &project,
+        &login_to_plain,
+        &["a@mail.test"],
+        &[("SMTP_PASSWORD", "s3cret-pw")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "hint: the server offers no login on this plain connection (most offer AUTH only after \
+             STARTTLS): set email_use_tls = true"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret-pw"),
+        "never the password: {stderr}"
+    );
+
     // A server that is gone: exit 1, naming the settings to look at.
     let port = smtp.port;
     drop(smtp);

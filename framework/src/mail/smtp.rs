@@ -98,6 +98,12 @@ impl Smtp {
         } else if error.is_permanent() || error.is_transient() {
             "the server refused the message: check the sender and recipient addresses, and whether it \
              wants a login (email_host_user, email_host_password)"
+        } else if error.is_client() && self.authenticates && !self.uses_tls {
+            // lettre's "No compatible authentication mechanism was found":
+            // the server offered no AUTH, as most do before STARTTLS.
+            "the server offers no login on this plain connection (most offer AUTH only after STARTTLS): \
+             set email_use_tls = true (STARTTLS, port 587) or email_use_ssl = true (TLS at once, port 465), \
+             or leave email_host_user empty for a server that takes mail without a login"
         } else if self.uses_tls {
             // lettre files a failed handshake or an untrusted certificate
             // under its connection errors: the hint covers both.
