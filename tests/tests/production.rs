@@ -977,6 +977,26 @@ fn apache_and_systemd_configs_verify() {
         let replaced = std::fs::read_to_string(mine.join("configured.service")).unwrap();
         assert!(replaced.contains("ExecStart="), "{replaced}");
     }
+    // An nginx configuration mistyped onto the unit deployconfig wrote: a
+    // file of another kind, left as it is.
+    let unit = units.join("configured.service");
+    let (output, stdout, stderr) = run(production(&project).args([
+        "deployconfig",
+        "nginx",
+        "--plain-http",
+        "-o",
+        unit.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: {} was written by deployconfig as its systemd service, not as this nginx \
+             configuration: it is left as it is\n  hint: choose another path with -o, or add --force to replace it",
+            unit.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&unit).unwrap(), service);
     if Path::new("/usr/bin/systemd-analyze").exists() {
         let (output, stdout, stderr) = run(Command::new("/usr/bin/systemd-analyze")
             .arg("verify")

@@ -210,8 +210,8 @@ impl Command for DeployConfig {
                 let service_path = dir.join(format!("{name}.service"));
                 let socket_path = dir.join(format!("{name}.socket"));
                 // Both checked before either is written.
-                for path in [&service_path, &socket_path] {
-                    refuse_foreign(path, force)?;
+                for (path, text) in [(&service_path, &service), (&socket_path, &socket)] {
+                    refuse_foreign(path, text, force)?;
                 }
                 write_atomically(&service_path, &service)?;
                 write_atomically(&socket_path, &socket)?;
@@ -908,7 +908,7 @@ WantedBy=sockets.target
 fn emit(output: Option<&Path>, text: &str, force: bool) -> Result<(), CommandError> {
     match output {
         Some(path) => {
-            refuse_foreign(path, force)?;
+            refuse_foreign(path, text, force)?;
             write_atomically(path, text)?;
             outln!("Wrote {}", path.display())?;
             Ok(())
@@ -920,10 +920,20 @@ fn emit(output: Option<&Path>, text: &str, force: bool) -> Result<(), CommandErr
 /// What the first line of every file this command writes says.
 const WRITTEN_BY: &str = "written by `manage deployconfig`";
 
+/// What a first line written by [`header`] says the file is: `nginx
+/// configuration`, `systemd service`, …
+fn written_kind(first_line: &str) -> Option<&str> {
+    if !first_line.contains(WRITTEN_BY) {
+        return None;
+    }
+    first_line.strip_prefix("# ")?.split(" for ").next()
+}
+
 /// Refuse to replace a file at `path` that this command did not write
-/// (its first line says so), unless `force`: `-o` names a file the user
-/// may have written by hand, or mistyped.
-fn refuse_foreign(path: &Path, force: bool) -> Result<(), CommandError> {
+/// (its first line says so), or wrote as another kind of file than `text`
+/// (an nginx configuration over the systemd unit), unless `force`: `-o`
+/// names a file the user may have written by hand, or mistyped.
+fn refuse_foreign(path: &Path, text: &str, force: bool) -> Result<(), CommandError> {
     if force {
         return Ok(());
     }
@@ -940,8 +950,20 @@ fn refuse_foreign(path: &Path, force: bool) -> Result<(), CommandError> {
             ));
         }
     };
-    if first_line.is_some_and(|line| line.contains(WRITTEN_BY)) {
-        return Ok(());
+    let new_kind = written_kind(text.lines().next().unwrap_or_default());
+    match first_line.as_deref().and_then(written_kind) {
+        Some(kind) if Some(kind) == new_kind => return Ok(()),
+        Some(kind) => {
+            return Err(CommandError::failed(
+                format!(
+                    "{} was written by deployconfig as its {kind}, not as this {}: it is left as it is",
+                    path.display(),
+                    new_kind.unwrap_or("file")
+                ),
+                Some("choose another path with -o, or add --force to replace it"),
+            ));
+        }
+        None => {}
     }
     Err(CommandError::failed(
         format!(
