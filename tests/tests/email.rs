@@ -37,12 +37,19 @@ async fn contact(mailer: Mailer, Query(query): Query<HashMap<String, String>>) -
     Ok("sent")
 }
 
-async fn boom(settings: SettingsRef) -> Result<&'static str> {
+/// The project's own `[payments]` settings.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub struct Payments {
+    pub api_key: String,
+}
+
+async fn boom(settings: SettingsRef, payments: Config<Payments>) -> Result<&'static str> {
     Err(Error::other(format!(
-        "the payment API refused key {} (mail password {}, cache {})",
+        "the payment API refused key {} (mail password {}, cache {}, payments key {})",
         settings.secret_key.as_deref().unwrap_or_default(),
         settings.email_host_password,
         settings.caches["other"].location,
+        payments.0.api_key,
     )))
 }
 
@@ -59,6 +66,16 @@ pub fn urlpatterns() -> UrlConf {
 fn mail_project(name: &str) -> GeneratedProject {
     let project = GeneratedProject::new(name);
     project.write("src/urls.rs", URLS);
+    let wsgi = std::fs::read_to_string(project.dir.join("src/wsgi.rs")).unwrap();
+    let urls = ".urls(crate::urls::urlpatterns)";
+    assert!(wsgi.contains(urls), "{wsgi}");
+    project.write(
+        "src/wsgi.rs",
+        &wsgi.replace(
+            urls,
+            &format!("{urls}.settings_section::<crate::urls::Payments>(\"payments\")"),
+        ),
+    );
     let (output, stdout, stderr) = project.cargo(&["build", "--quiet"]);
     assert!(output.status.success(), "{stdout}{stderr}");
     project
@@ -416,13 +433,15 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
             "debug = false\nsecret_key = \"${{SECRET_KEY}}\"\nallowed_hosts = [\"localhost\"]\n\
              email_host_password = \"${{SMTP_PASSWORD}}\"\n{}\
              [caches.default]\nbackend = \"locmem\"\n\
-             [caches.other]\nbackend = \"redis\"\nlocation = \"redis://:${{CACHE_PASSWORD}}@127.0.0.1:6390/0\"\n",
+             [caches.other]\nbackend = \"redis\"\nlocation = \"redis://:${{CACHE_PASSWORD}}@127.0.0.1:6390/0\"\n\
+             [payments]\napi_key = \"${{PAYMENTS_KEY}}\"\n",
             smtp_lines("127.0.0.1", smtp.port)
         ),
     );
     let env = [
         ("SMTP_PASSWORD", "smtp-secret-pw"),
         ("CACHE_PASSWORD", "cache-secret-pw"),
+        ("PAYMENTS_KEY", "sk-live-payments-77"),
     ];
     let (server, addr) = serve(&project, &settings, &env);
 
@@ -485,6 +504,7 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
         "pw-encoded-name",
         "smtp-secret-pw",
         "cache-secret-pw",
+        "sk-live-payments-77",
     ] {
         assert!(
             !report.raw().contains(secret),

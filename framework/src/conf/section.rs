@@ -129,6 +129,23 @@ impl Sections {
             .find_map(|s| s.value.clone().downcast::<T>().ok())
     }
 
+    /// The string values of keys whose name looks secret (`payments.api_key`,
+    /// as `diffsettings` masks them): what the error mails mask too.
+    pub(crate) fn secret_values(&self) -> Vec<String> {
+        self.loaded
+            .iter()
+            .flat_map(|(name, section)| {
+                section.table.iter().filter_map(move |(key, value)| {
+                    let secret = crate::mail::report::names_a_secret(&format!("{name}.{key}"));
+                    match value {
+                        serde_json::Value::String(text) if secret => Some(text.clone()),
+                        _ => None,
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// Whether a section of the type named `type_name` was declared.
     pub(crate) fn has_type_named(&self, type_name: &str) -> bool {
         self.loaded.values().any(|s| s.type_name == type_name)

@@ -99,11 +99,13 @@ pub(crate) fn error_mail(
 }
 
 /// The secrets the settings hold: the secret keys, the SMTP password, the
-/// passwords in database and cache URLs.
+/// passwords in database and cache URLs, and the values of the project's
+/// own settings whose name looks secret (`[payments] api_key`).
 fn secrets_of(settings: &Settings) -> Vec<String> {
     let mut secrets: Vec<String> = settings.secret_key.iter().cloned().collect();
     secrets.extend(settings.secret_key_fallbacks.iter().cloned());
     secrets.push(settings.email_host_password.clone());
+    secrets.extend(settings.sections.secret_values());
     let urls = settings
         .databases
         .values()
