@@ -997,6 +997,25 @@ fn apache_and_systemd_configs_verify() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&unit).unwrap(), service);
+    // A folder that does not exist (sites-enabled before nginx is
+    // installed): the error names the folder to create.
+    let absent = work.join("no-nginx/sites-enabled");
+    let (output, stdout, stderr) = run(production(&project).args([
+        "deployconfig",
+        "nginx",
+        "--plain-http",
+        "-o",
+        absent.join("configured").to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "\n  hint: create the folder first (mkdir -p {}), or choose another path with -o\n",
+            absent.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!work.join("no-nginx").exists());
     if Path::new("/usr/bin/systemd-analyze").exists() {
         let (output, stdout, stderr) = run(Command::new("/usr/bin/systemd-analyze")
             .arg("verify")

@@ -976,8 +976,23 @@ fn refuse_foreign(path: &Path, text: &str, force: bool) -> Result<(), CommandErr
 
 /// Write through a temporary file and a rename: a server never reads half a config.
 fn write_atomically(path: &Path, text: &str) -> Result<(), CommandError> {
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let missing_folder = format!(
+        "create the folder first (mkdir -p {}), or choose another path with -o",
+        folder.display()
+    );
     let failed = |e: std::io::Error| {
-        CommandError::failed(format!("cannot write {}: {e}", path.display()), None)
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound if !folder.is_dir() => missing_folder.as_str(),
+            std::io::ErrorKind::PermissionDenied => {
+                "run deployconfig as a user who may write there (sudo), or choose another path with -o"
+            }
+            _ => "choose another path with -o",
+        };
+        CommandError::failed(format!("cannot write {}: {e}", path.display()), Some(hint))
     };
     let temporary = path.with_extension(format!(
         "{}.tmp{}",
