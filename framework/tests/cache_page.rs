@@ -210,3 +210,38 @@ async fn with_the_dummy_cache_every_request_runs_the_view() {
     assert_eq!(body(&client, "/page/").await, "run 1");
     assert_eq!(body(&client, "/page/").await, "run 2");
 }
+
+/// Behind a proxy that names the site in `X-Forwarded-Host` (with
+/// `use_x_forwarded_host`), the host of the key is that validated host, not
+/// the `Host` header the proxy sent (the same upstream name for every site):
+/// one site's page is never served for another.
+#[tokio::test]
+async fn the_key_holds_the_validated_host_behind_a_forwarding_proxy() {
+    let mut settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["a.example".into(), "b.example".into()],
+        use_x_forwarded_host: true,
+        ..Settings::default()
+    };
+    settings
+        .caches
+        .insert("default".into(), CacheSettings::default());
+    let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
+        .urls(urls)
+        .state(Runs::default());
+    let client = Client::new(Application::new(project, settings).unwrap());
+    let through_proxy = |site: &'static str| {
+        client
+            .request(Method::GET, "/page/")
+            .header("host", "app-upstream")
+            .header("x-forwarded-host", site)
+            .send()
+    };
+    assert_eq!(through_proxy("a.example").await.text(), "run 1");
+    assert_eq!(through_proxy("a.example").await.text(), "run 1");
+    assert_eq!(
+        through_proxy("b.example").await.text(),
+        "run 2",
+        "another site behind the same proxy has pages of its own"
+    );
+}

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Cache, DEFAULT_ALIAS};
 use crate::middleware::csrf::CsrfState;
+use crate::middleware::hosts::RequestHost;
 use crate::middleware::session::Session;
 use crate::state::AppState;
 use crate::urls::View;
@@ -174,12 +175,13 @@ fn vary_names(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// `host/path?query`: the host is part of the key, as several sites may
-/// share a cache.
+/// share a cache. It is the host the hosts check accepted (Django's
+/// `get_host()`): behind a proxy, with `use_x_forwarded_host`, that is
+/// `X-Forwarded-Host`, not the `Host` header the proxy sent.
 fn full_url(request: &Request) -> String {
-    let host = request
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
+    let validated = RequestHost::of(request.extensions()).map(|host| host.host.as_str());
+    let host = validated
+        .or_else(|| request.headers().get(HOST).and_then(|h| h.to_str().ok()))
         .unwrap_or("");
     let path = request
         .uri()
