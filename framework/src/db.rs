@@ -335,6 +335,14 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// How long a query waits for a PostgreSQL connection: one of the pool's
+/// to come free, or a new one. sqlx retries a refused connection (taking it
+/// for a server still starting) for the whole wait, 30 s by default, so a
+/// server gone away made every request that needs it hang that long (two
+/// such waits, a session read and its write, outlast nginx's 60 s
+/// `proxy_read_timeout`: a 504 instead of the page).
+pub(crate) const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The pool of `[databases.<alias>]`, once [`check_database`] accepts it
 /// (commands open it without building the application).
 async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
@@ -369,7 +377,11 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
             .map_err(|error| connect_error(alias, &settings.url, error))?;
         probe.close().await?;
     }
-    let pool = AnyPoolOptions::new()
+    let mut options = AnyPoolOptions::new();
+    if PostgresServer::of(&url).is_some() {
+        options = options.acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT);
+    }
+    let pool = options
         .max_connections(settings.max_connections)
         .after_connect(move |connection, _| Box::pin(prepare(connection, busy_timeout)))
         .connect(&url)

@@ -196,6 +196,15 @@ impl Error {
 /// `no such table`, PostgreSQL's `relation … does not exist`): the
 /// migrations not applied yet.
 fn database_hint(error: &sqlx::Error) -> Option<String> {
+    if let sqlx::Error::PoolTimedOut = error {
+        return Some(
+            "no database connection came free or could be opened in time: check that the \
+             database server of databases.<alias>.url runs and this machine reaches it (`manage \
+             showmigrations` names what is wrong), or raise databases.<alias>.max_connections if \
+             every connection is busy"
+                .to_string(),
+        );
+    }
     let sqlx::Error::Database(database) = error else {
         return None;
     };

@@ -333,3 +333,45 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     let response = client.get("/set/?name=Ann").await;
     assert_eq!(response.status, 200);
 }
+
+/// Sessions in PostgreSQL, and the server goes away while the site runs:
+/// a page that reads the session is an empty session within seconds, not
+/// after sqlx's 30 s of retrying the refused connection (a session read
+/// and write would outlast nginx's 60 s `proxy_read_timeout`: a 504).
+#[tokio::test]
+async fn a_postgresql_server_gone_away_is_an_empty_session_within_seconds() {
+    let Some(server) = nuages_e2e::postgres::PostgresServer::start() else {
+        return;
+    };
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Db,
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url = server.create_database();
+    let project =
+        Project::new("pgsessions", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns);
+    let sets = nuages::migrations::all_sets(&project, &settings);
+    let application = Application::new(project, settings).unwrap();
+    let pool = application.databases().get("default").await.unwrap();
+    nuages::migrations::apply(&pool, &sets, |_| {})
+        .await
+        .unwrap();
+    let client = Client::new(application);
+    client.get("/set/?name=Ann").await;
+    assert_eq!(client.get("/show/").await.text(), "session: [name=Ann]");
+
+    drop(server);
+    let started = std::time::Instant::now();
+    let response = client.get("/show/").await;
+    let waited = started.elapsed();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "session: []");
+    assert!(
+        waited < Duration::from_secs(15),
+        "the page waited {waited:?} for the database"
+    );
+}
