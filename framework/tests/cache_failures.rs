@@ -21,15 +21,20 @@ impl std::io::Write for Logs {
     }
 }
 
-#[tokio::test]
-async fn an_unreachable_redis_is_a_miss_and_a_warning() {
+/// What this thread logs from now until the guard drops.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
     let logs = Logs::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_miss_and_a_warning() {
+    let (logs, _guard) = capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let settings = CacheSettings {
         backend: CacheBackend::Redis,
@@ -61,13 +66,7 @@ async fn counter(session: nuages::extract::Session) -> String {
 #[tokio::test]
 async fn a_failing_session_cache_never_logs_the_session_key() {
     use nuages::conf::{SessionEngine, Settings};
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
