@@ -280,6 +280,46 @@ async fn ranges_give_206_and_416() {
     assert_eq!(suffix.text(), "}\n");
 }
 
+/// `If-Range`: the range of the version the client names, else the whole
+/// file (RFC 9110), so a resumed download never mixes two versions.
+#[tokio::test]
+async fn a_range_with_a_stale_if_range_gets_the_whole_file() {
+    let site = Site::new("");
+    let client = Client::new(site.application(site.settings()));
+    let total = SITE_CSS.len() * 10;
+    let first = client.get("/static/css/site.css").await;
+    let etag = first.header("etag").unwrap().to_string();
+    let modified = first.header("last-modified").unwrap().to_string();
+    for current in [etag.as_str(), modified.as_str()] {
+        let part = client
+            .request(http::Method::GET, "/static/css/site.css")
+            .header("range", "bytes=0-3")
+            .header("if-range", current)
+            .send()
+            .await;
+        assert_eq!(part.status, 206, "{current}");
+        assert_eq!(part.text(), "body");
+    }
+    for stale in [
+        "\"0-0\"",
+        &format!("W/{etag}"),
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "not a validator",
+    ] {
+        for range in ["bytes=0-3", &format!("bytes={}-", total + 10)] {
+            let whole = client
+                .request(http::Method::GET, "/static/css/site.css")
+                .header("range", range)
+                .header("if-range", stale)
+                .send()
+                .await;
+            assert_eq!(whole.status, 200, "{stale} {range}");
+            assert_eq!(whole.text().len(), total, "{stale} {range}");
+            assert_eq!(whole.header("content-range"), None, "{stale} {range}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn precompressed_siblings_go_to_clients_that_accept_them() {
     let site = Site::new("");

@@ -186,9 +186,33 @@ impl StaticHandler {
             return Error::NotFound(format!("static file '{raw}' could not be found"))
                 .into_response();
         };
-        let served = ServeFile::new_with_mime(&path, &content_type(&name))
-            .try_call(request)
-            .await;
+        // `If-Range` (RFC 9110 13.1.5), which the file server ignores: a
+        // range is sent only of the version the client names; otherwise
+        // the whole file, so a resumed download never mixes two versions.
+        let if_range = request.headers().get(http::header::IF_RANGE).cloned();
+        let whole = (if_range.is_some() && request.headers().contains_key(http::header::RANGE))
+            .then(|| {
+                let mut whole = Request::new(Body::empty());
+                *whole.method_mut() = request.method().clone();
+                *whole.uri_mut() = request.uri().clone();
+                *whole.headers_mut() = request.headers().clone();
+                whole.headers_mut().remove(http::header::RANGE);
+                whole
+            });
+        let mut serve = ServeFile::new_with_mime(&path, &content_type(&name));
+        let mut served = serve.clone().try_call(request).await;
+        let stale = match (&served, &if_range) {
+            (Ok(response), Some(if_range)) => {
+                matches!(
+                    response.status(),
+                    StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE
+                ) && !if_range_matches(if_range, response.headers())
+            }
+            _ => false,
+        };
+        if let Some(whole) = whole.filter(|_| stale) {
+            served = serve.try_call(whole).await;
+        }
         let mut response = match served {
             Ok(response) => response.map(Body::new),
             Err(error) => return Error::Io(error).into_response(),
@@ -232,6 +256,20 @@ fn is_single_byte_range(value: &HeaderValue) -> bool {
         // Any file size: only the range's own form is judged here.
         http_range_header::parse_range_header(text)
             .is_ok_and(|parsed| parsed.ranges.len() == 1 && parsed.validate(u64::MAX).is_ok())
+    })
+}
+
+/// Whether an `If-Range` value names the version in `headers`: the same
+/// strong `ETag`, or exactly the `Last-Modified` date (a weak tag never
+/// matches, RFC 9110 13.1.5).
+fn if_range_matches(if_range: &HeaderValue, headers: &HeaderMap) -> bool {
+    let validator = if if_range.as_bytes().starts_with(b"\"") {
+        http::header::ETAG
+    } else {
+        http::header::LAST_MODIFIED
+    };
+    headers.get(validator).is_some_and(|current| {
+        current.as_bytes() == if_range.as_bytes() && !current.as_bytes().starts_with(b"W/")
     })
 }
 
