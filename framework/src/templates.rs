@@ -493,6 +493,10 @@ fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: Stat
         let fields = form
             .as_map()
             .and_then(|map| map.get(&tera::value::Key::Str("as_p")))
+            // Only the form's own HTML, escaped already and marked safe: a
+            // map of text with an `as_p` key (a visitor's JSON) is refused,
+            // never written out unescaped.
+            .filter(|as_p| as_p.is_safe())
             .and_then(Value::as_str)
             .ok_or_else(|| {
                 tera::Error::message(
@@ -786,6 +790,23 @@ mod tests {
         let err = e.render("bad.html", &Context::new()).unwrap_err();
         let chain = Error::from(err).chain().join("\n");
         assert!(chain.contains("polls:nope"), "{chain}");
+    }
+
+    #[test]
+    fn render_form_writes_only_a_form_never_text_unescaped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.html"), "{{ render_form(form=form) }}").unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        let visitor = serde_json::json!({ "as_p": "<script>alert(1)</script>" });
+        let error = e
+            .render(
+                "f.html",
+                &context! { CSRF_TOKEN_KEY => "tok", "form" => &visitor },
+            )
+            .unwrap_err();
+        let chain = Error::from(error).chain().join("\n");
+        assert!(chain.contains("takes a form"), "{chain}");
+        assert!(!chain.contains("<script>"), "{chain}");
     }
 
     #[test]
