@@ -96,6 +96,21 @@ pub fn manage(dir: &Path) -> Command {
     command
 }
 
+/// The account running the tests, which stands in for the service account.
+pub fn test_user() -> String {
+    nuages::checks::files::Identity::current()
+        .name
+        .expect("the test user has a name")
+}
+
+/// `command`, a `serve` whose production settings name the site's own
+/// account in `serve_user` (there is no such account here), serving as the
+/// account running the tests: `serve` refuses to run as root for another
+/// account, and CI runs the tests as root.
+pub fn as_serve_user(command: &mut Command) -> &mut Command {
+    command.env("NUAGES_SERVE_USER", test_user())
+}
+
 /// Run with `input` on stdin (a pipe, not a terminal) and capture; the
 /// exit status, stdout and stderr as text.
 pub fn run_with_input(

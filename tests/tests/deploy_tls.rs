@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use nuages_e2e::{
     GeneratedProject, Server, curl_https, free_port, get, http, manage, nginx_config, require, run,
-    self_signed_certificate, target_dir, wait_for,
+    self_signed_certificate, target_dir, test_user, wait_for,
 };
 
 const SECRET: &str = "Zq3vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oPk8";
@@ -45,13 +45,6 @@ fn deployed(project: &GeneratedProject, serve_bind: &str) -> Command {
         // The README creates the service account; the test runs as itself.
         .env("NUAGES_SERVE_USER", test_user());
     command
-}
-
-/// The account running the tests, which stands in for the service account.
-fn test_user() -> String {
-    nuages::checks::files::Identity::current()
-        .name
-        .expect("the test user has a name")
 }
 
 /// The program of a unit's `ExecStart=PROGRAM serve`.

@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nuages_e2e::{
-    GeneratedProject, Server, deployconfig_nginx, free_port, get, http, manage, read_response,
-    require, run, self_signed_certificate, start_nginx, wait_for,
+    GeneratedProject, Server, as_serve_user, deployconfig_nginx, free_port, get, http, manage,
+    read_response, require, run, self_signed_certificate, start_nginx, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -84,7 +84,7 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     // Uploads go to media_root (relative to the project's folder).
     let media = project.dir.join("www_dir/media");
     let server = Server::start(
-        production(&project)
+        as_serve_user(&mut production(&project))
             .env("NUAGES_SERVE_BIND", &bind)
             .env("NUAGES_MEDIA_ROOT", "www_dir/media")
             .arg("serve"),
@@ -252,7 +252,7 @@ fn nginx_balances_between_two_serve_processes_and_skips_one_that_is_gone() {
         let socket = work.join(format!("run/{name}.sock"));
         let bind = format!("unix:{}", socket.display());
         let server = Server::start(
-            production(&project)
+            as_serve_user(&mut production(&project))
                 .env("SERVE_NAME", name)
                 .args(["serve", "--bind", &bind]),
             work,
@@ -348,7 +348,7 @@ fn serve_shows_a_message_once_on_the_next_page_of_the_generated_base_template() 
     );
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let server = Server::start(
-        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );
@@ -397,7 +397,7 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
     let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut server = Server::start(
-        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );
@@ -513,7 +513,7 @@ fn sigterm_under_load_answers_every_request_sent_before_it_and_refuses_new_conne
     let project = production_project("underload");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut server = Server::start(
-        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );
@@ -640,6 +640,24 @@ fn sigterm_under_load_answers_every_request_sent_before_it_and_refuses_new_conne
     }
 }
 
+/// Run `command`, a `serve` on `addr` that must refuse to start: it exits 1
+/// and nothing answers there. Its stderr.
+fn refused(
+    project: &GeneratedProject,
+    addr: SocketAddr,
+    command: &mut Command,
+    name: &str,
+) -> String {
+    let mut server = Server::start(command, project.temp.path(), name);
+    let status = wait_for(Duration::from_secs(60), || {
+        server.child.try_wait().ok().flatten()
+    })
+    .unwrap_or_else(|| panic!("{name}: serve started: {}", server.output()));
+    assert_eq!(status.code(), Some(1), "{name}: {}", server.output());
+    assert!(get(addr, "/").is_err(), "{name}: something answers");
+    std::fs::read_to_string(&server.stderr).unwrap()
+}
+
 #[test]
 fn serve_refuses_debug_settings_unless_allowed() {
     let project = GeneratedProject::new("debugging");
@@ -647,16 +665,7 @@ fn serve_refuses_debug_settings_unless_allowed() {
     assert!(output.status.success(), "{stdout}{stderr}");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let bind = addr.to_string();
-    let refused = |command: &mut Command, name: &str| -> String {
-        let mut server = Server::start(command, project.temp.path(), name);
-        let status = wait_for(Duration::from_secs(60), || {
-            server.child.try_wait().ok().flatten()
-        })
-        .unwrap_or_else(|| panic!("{name}: serve started with debug on: {}", server.output()));
-        assert_eq!(status.code(), Some(1), "{name}: {}", server.output());
-        assert!(get(addr, "/").is_err(), "{name}: something answers");
-        std::fs::read_to_string(&server.stderr).unwrap()
-    };
+    let refused = |command: &mut Command, name: &str| refused(&project, addr, command, name);
     // The development settings, as a forgotten NUAGES_SETTINGS leaves them.
     // Named in full: the error goes to a journal, far from the project's folder.
     let folder = project.dir.canonicalize().unwrap();
@@ -713,13 +722,50 @@ fn serve_refuses_debug_settings_unless_allowed() {
 }
 
 #[test]
+fn serve_refuses_to_run_as_root_when_serve_user_names_another_account() {
+    if nuages::checks::files::Identity::current().uid != 0 {
+        // CI runs the tests as root; elsewhere this is not root's refusal to see.
+        println!(
+            "skipped: serve as root is refused only to root, and the tests do not run as root"
+        );
+        return;
+    }
+    let project = GeneratedProject::new("rootserved");
+    let (output, stdout, stderr) = project.cargo(&["build", "--quiet"]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // `sudo manage --release serve` to try the site: the generated
+    // production settings name the service account, serve_user = "rootserved".
+    let stderr = refused(
+        &project,
+        addr,
+        production(&project).args(["serve", "--bind", &addr.to_string()]),
+        "root",
+    );
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "error: serve is running as root while serve_user names \"rootserved\": the files it \
+             writes would belong to root, and every view would run as root",
+            "  hint: start it as rootserved: sudo -u rootserved …, or the unit deployconfig \
+             systemd writes (its User= is rootserved); if root is meant, set serve_user = \"root\" \
+             (or NUAGES_SERVE_USER=root)",
+        ],
+        "{stderr}"
+    );
+    // Root meant, serve_user = "root": the other serve tests here, which set
+    // NUAGES_SERVE_USER to the account running them (root in CI).
+}
+
+#[test]
 fn serve_takes_a_socket_passed_by_systemd() {
     let project = production_project("activated");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
     // systemd runs the binary itself (deployconfig's ExecStart), not cargo.
-    let via_manage = production(&project);
+    let mut via_manage = production(&project);
+    as_serve_user(&mut via_manage);
     let binary = nuages_e2e::target_dir().join("debug/activated");
     let mut command = {
         let mut direct = Command::new(binary);
@@ -795,7 +841,12 @@ fn serve_static_never_sends_a_sibling_that_leads_out() {
     std::fs::write(project.dir.join("secret.txt"), secret).unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let server = Server::start(
-        production(&project).args(["serve", "--static", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production(&project)).args([
+            "serve",
+            "--static",
+            "--bind",
+            &addr.to_string(),
+        ]),
         project.temp.path(),
         "serve",
     );

@@ -12,7 +12,8 @@ use nuages::test::Client;
 use nuages::{Application, Project};
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
 use nuages_e2e::{
-    GeneratedProject, HttpResponse, Server, free_port, http, manage, require, run, wait_for,
+    GeneratedProject, HttpResponse, Server, as_serve_user, free_port, http, manage, require, run,
+    wait_for,
 };
 
 /// The session views: the generated project's `src/urls.rs`, and the
@@ -125,7 +126,7 @@ async fn a_generated_project_keeps_sessions_in_its_database_through_serve() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let server = Server::start(
-        production().args(["serve", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production()).args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );

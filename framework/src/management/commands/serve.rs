@@ -1,8 +1,8 @@
 //! `serve [--bind HOST:PORT | unix:PATH] [--static] [--allow-debug]`: the
 //! production application server (hyper, HTTP/1.1 keep-alive and HTTP/2 over
 //! cleartext) behind nginx or Apache. It refuses to start with debug on
-//! (unless `--allow-debug`), on check errors, without a secret key, or with an
-//! insecure one; on SIGTERM or SIGINT it stops accepting at once and answers
+//! (unless `--allow-debug`), on check errors, without a secret key, with an
+//! insecure one, or as root when `serve_user` names another account; on SIGTERM or SIGINT it stops accepting at once and answers
 //! the requests already sent (up to `serve_graceful_timeout`).
 
 use std::time::Duration;
@@ -200,5 +200,63 @@ fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), Comman
             Some("set allowed_hosts, or NUAGES_ALLOWED_HOSTS=example.com,www.example.com"),
         ));
     }
-    Ok(())
+    refuse_root_for_another_user(
+        crate::checks::files::Identity::current().uid,
+        settings.serve_user.as_deref(),
+    )
+}
+
+/// Root serving a site whose `serve_user` names another account (`sudo
+/// manage serve` to try it): its database, log and session files would be
+/// written as root, which the service account then cannot write, and a flaw
+/// in a view would run as root.
+fn refuse_root_for_another_user(uid: u32, serve_user: Option<&str>) -> Result<(), CommandError> {
+    match serve_user {
+        Some(user) if uid == 0 && user != "root" => Err(CommandError::failed(
+            format!(
+                "serve is running as root while serve_user names {user:?}: the files it writes \
+                 would belong to root, and every view would run as root"
+            ),
+            Some(&format!(
+                "start it as {user}: sudo -u {user} …, or the unit deployconfig systemd writes \
+                 (its User= is {user}); if root is meant, set serve_user = \"root\" \
+                 (or NUAGES_SERVE_USER=root)"
+            )),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_may_not_serve_for_another_account() {
+        let Err(CommandError::Failed(problem)) = refuse_root_for_another_user(0, Some("mysite"))
+        else {
+            panic!("root serving for mysite is refused");
+        };
+        assert!(
+            problem
+                .message
+                .starts_with("serve is running as root while serve_user names \"mysite\""),
+            "{problem:?}"
+        );
+        let hint = problem.hint.expect("a hint");
+        assert!(
+            hint.starts_with("start it as mysite: sudo -u mysite"),
+            "{hint}"
+        );
+        assert!(hint.contains("User= is mysite"), "{hint}");
+        assert!(hint.contains("serve_user = \"root\""), "{hint}");
+    }
+
+    #[test]
+    fn root_serves_when_meant_and_others_serve_as_themselves() {
+        assert!(refuse_root_for_another_user(0, Some("root")).is_ok());
+        assert!(refuse_root_for_another_user(0, None).is_ok());
+        assert!(refuse_root_for_another_user(1000, Some("mysite")).is_ok());
+        assert!(refuse_root_for_another_user(1000, None).is_ok());
+    }
 }
