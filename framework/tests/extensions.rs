@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use nuages::checks::{CheckContext, run_checks};
 use nuages::middleware::session::Session;
 use nuages::prelude::*;
 use nuages::test::Client;
@@ -286,6 +287,14 @@ fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
     let settings = project
         .load_settings(&dir.path().join("settings.toml"))
         .unwrap();
+    // `check` reports it as nuages.E015, in the same words.
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let found = report
+        .messages
+        .iter()
+        .find(|m| m.id == "nuages.E015")
+        .unwrap_or_else(|| panic!("{:#?}", report.messages));
+    assert_eq!(found.message, "mysite.page_size must be at least 1");
     let error = Application::new(project, settings).unwrap_err();
     assert_eq!(error.to_string(), "mysite.page_size must be at least 1");
 }
@@ -388,8 +397,17 @@ fn a_view_that_takes_state_never_shared_stops_the_build() {
     let settings = project
         .load_settings(&site.dir.path().join("settings.toml"))
         .unwrap();
+    // `check` reports it as nuages.E016, in the same words.
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == "nuages.E016")
+        .map(|m| m.message.clone())
+        .collect();
     let error = Application::new(project, settings).unwrap_err();
     let message = error.to_string();
+    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
     assert!(message.contains("needs_missing"), "{message}");
     assert!(
         message.contains("Data<extensions::NeverShared>"),

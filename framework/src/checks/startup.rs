@@ -379,6 +379,16 @@ mod tests {
         );
         agrees("nuages.E010", |s| s.secret_key = None);
         agrees("nuages.E010", |s| s.secret_key = Some("  ".into()));
+        // "messages" kept in the session, listed before "session".
+        agrees("nuages.E025", |s| {
+            s.middleware.retain(|m| m != "messages");
+            s.middleware.insert(1, "messages".into());
+        });
+        // "auth" reads the user from the session, listed before "session".
+        agrees("nuages.E045", |s| {
+            s.middleware.retain(|m| m != "auth");
+            s.middleware.insert(1, "auth".into());
+        });
         // Moved from the deployment checks: browsers ignore an unknown policy.
         agrees("security.E023", |s| {
             s.secure_referrer_policy = "same-origin, sometimes".into()
