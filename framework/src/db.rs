@@ -630,6 +630,17 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn sqlite_connections_wait_busy_timeout_ms_for_a_lock() {
+        let (_dir, settings) = load("[databases.default]\nbusy_timeout_ms = 1234\n");
+        let pool = Databases::new(&settings).get("default").await.unwrap();
+        let (timeout,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(timeout, 1234);
+    }
+
     /// A settings file of `text` in a new folder, loaded.
     fn load(text: &str) -> (tempfile::TempDir, Settings) {
         let dir = tempfile::tempdir().unwrap();

@@ -567,6 +567,18 @@ async fn a_form_of_too_many_fields_is_refused() {
     assert_eq!(response.status, 400, "{}", response.text());
 }
 
+#[tokio::test]
+async fn data_upload_max_number_fields_0_is_no_limit() {
+    let site = Site::new("data_upload_max_number_fields = 0\n");
+    let client = Client::new(site.application());
+    let query = (0..1001)
+        .map(|n| format!("f{n}=x"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let page = client.get(&format!("/contact/?{query}")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+}
+
 #[test]
 fn a_multipart_form_of_too_many_fields_or_files_is_refused() {
     let site = Site::new(

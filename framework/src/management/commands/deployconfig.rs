@@ -1154,6 +1154,21 @@ mod tests {
     }
 
     #[test]
+    fn systemd_waits_serve_graceful_timeout_and_five_seconds_before_killing() {
+        let settings = Settings {
+            serve_graceful_timeout: 12,
+            ..settings()
+        };
+        let (service, _) = systemd(
+            &site(&settings),
+            "mysite",
+            Path::new("/srv/mysite/bin/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(service.contains("\nTimeoutStopSec=17\n"), "{service}");
+    }
+
+    #[test]
     fn the_service_user_is_the_flag_else_serve_user_else_the_project() {
         let mut settings = settings();
         assert_eq!(service_user(None, &settings, "mysite"), "mysite");
