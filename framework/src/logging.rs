@@ -962,5 +962,12 @@ mod tests {
         assert_eq!(level_for(&settings, None), Level::INFO);
         assert_eq!(level_for(&settings, Some(0)), Level::ERROR);
         assert_eq!(level_for(&settings, Some(3)), Level::TRACE);
+        let warn = Settings {
+            log_level: LogLevel::Warn,
+            ..Settings::default()
+        };
+        assert_eq!(level_for(&warn, None), Level::WARN, "log_level");
+        assert_eq!(level_for(&warn, Some(1)), Level::WARN, "-v 1 keeps it");
+        assert_eq!(level_for(&warn, Some(2)), Level::DEBUG);
     }
 }

@@ -577,6 +577,14 @@ async fn session_cookie_attributes_follow_the_settings() {
 }
 
 #[tokio::test]
+async fn csrf_cookie_secure_marks_the_csrf_cookie_secure() {
+    let site = Site::new("csrf_cookie_secure = true\n");
+    let r = site.client().get("/form/").await;
+    let cookie = set_cookie_for(&r, "csrftoken").expect("a csrf cookie");
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
 async fn a_tampered_session_cookie_is_an_empty_session() {
     let site = Site::new("");
     let client = site.client();
