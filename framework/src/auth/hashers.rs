@@ -661,4 +661,27 @@ pub(crate) mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn new_hashes_use_the_cost_settings() {
+        let settings = Settings {
+            argon2_memory_cost: 8192,
+            argon2_time_cost: 3,
+            argon2_parallelism: 2,
+            ..Settings::default()
+        };
+        let encoded = PasswordHashers::from_settings(&settings)
+            .unwrap()
+            .make_password(PASSWORD);
+        assert!(encoded.contains("$m=8192,t=3,p=2$"), "{encoded}");
+        let settings = Settings {
+            password_hashers: vec!["pbkdf2_sha256".into()],
+            pbkdf2_iterations: 20_000,
+            ..Settings::default()
+        };
+        let encoded = PasswordHashers::from_settings(&settings)
+            .unwrap()
+            .make_password(PASSWORD);
+        assert!(encoded.starts_with("pbkdf2_sha256$20000$"), "{encoded}");
+    }
 }
