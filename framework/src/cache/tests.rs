@@ -12,6 +12,19 @@ fn cache(backend: CacheBackend, max_entries: u64) -> Cache {
 }
 
 #[tokio::test]
+async fn set_keeps_values_for_the_aliass_timeout() {
+    let settings = CacheSettings {
+        timeout: 1,
+        ..CacheSettings::default()
+    };
+    let cache = Cache::new("default", &settings).unwrap();
+    assert!(cache.set("brief", "gone in a second").await);
+    assert!(cache.get::<String>("brief").await.is_some());
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(cache.get::<String>("brief").await, None, "timeout = 1");
+}
+
+#[tokio::test]
 async fn locmem_keeps_serde_values_until_their_timeout() {
     let cache = cache(CacheBackend::Locmem, 100);
     assert!(cache.set("answer", &vec![4, 2]).await);
