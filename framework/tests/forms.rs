@@ -589,14 +589,16 @@ fn a_multipart_form_of_too_many_fields_or_files_is_refused() {
     let one_file = multipart_post("/upload/", &[("title", "cat")], b"a.png", b"data", &csrf);
     assert_eq!(server.send(&one_file).status, 200);
     // Two files: the second part is another file.
-    let two_files = multipart_post(
-        "/upload/",
-        &[],
-        b"a.png\"\r\nContent-Type: image/png\r\n\r\ndata\r\n--XyZzY-boundary\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"b.png",
-        b"data",
-        &csrf,
-    );
-    let response = server.send(&two_files);
+    let two_files = |csrf: &str| {
+        multipart_post(
+            "/upload/",
+            &[],
+            b"a.png\"\r\nContent-Type: image/png\r\n\r\ndata\r\n--XyZzY-boundary\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"b.png",
+            b"data",
+            csrf,
+        )
+    };
+    let response = server.send(&two_files(&csrf));
     assert_eq!(response.status, 400, "{}", response.head);
     assert!(body_text(&response).contains("data_upload_max_number_files"));
     let three_fields = multipart_post(
@@ -609,4 +611,10 @@ fn a_multipart_form_of_too_many_fields_or_files_is_refused() {
     let response = server.send(&three_fields);
     assert_eq!(response.status, 400, "{}", response.head);
     assert!(body_text(&response).contains("data_upload_max_number_fields"));
+
+    // 0: no limit, as Django's None.
+    let unlimited = Site::new("media_root = \"media\"\ndata_upload_max_number_files = 0\n");
+    let server = Listening::start(unlimited.application());
+    let response = server.send(&two_files(&csrf_cookie(&server)));
+    assert_eq!(response.status, 200, "{}", response.head);
 }
