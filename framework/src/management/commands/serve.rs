@@ -2,8 +2,9 @@
 //! production application server (hyper, HTTP/1.1 keep-alive and HTTP/2 over
 //! cleartext) behind nginx or Apache. It refuses to start with debug on
 //! (unless `--allow-debug`), on check errors, without a secret key, with an
-//! insecure one, or as root when `serve_user` names another account; on SIGTERM or SIGINT it stops accepting at once and answers
-//! the requests already sent (up to `serve_graceful_timeout`).
+//! insecure one, or as root when `serve_user` names another account; on
+//! SIGTERM or SIGINT it stops accepting at once and answers the requests
+//! already sent (up to `serve_graceful_timeout`).
 
 use std::time::Duration;
 
