@@ -28,6 +28,10 @@ impl Command for Migrate {
         let sets = migrations::all_sets(ctx.project(), settings);
         let labels: Vec<&str> = sets.iter().map(|s| s.label.as_str()).collect();
         let verbose = ctx.verbosity() >= 1;
+        // The database first, as Django's executor reads it before saying
+        // anything: one that cannot be opened is the only thing printed.
+        let databases = ctx.databases()?;
+        let pool = ctx.block_on(databases.get(DEFAULT_ALIAS))?;
         if verbose {
             outln!("Operations to perform:")?;
             if labels.is_empty() {
@@ -37,11 +41,9 @@ impl Command for Migrate {
             }
             outln!("Running migrations:")?;
         }
-        let databases = ctx.databases()?;
         // Output that cannot be written stops the output, not the migrations.
         let mut unwritten = None;
         let applied = ctx.block_on(async {
-            let pool = databases.get(DEFAULT_ALIAS).await?;
             let applied = migrations::apply(&pool, &sets, |state| {
                 if verbose && unwritten.is_none() {
                     unwritten = outln!("  Applying {}... OK", state.name()).err();
