@@ -7,7 +7,8 @@
 //! `login_throttle_cache_alias` names (shared by every `serve` process with
 //! Redis; per process with `locmem`), under a hash of the username (trimmed
 //! and lowercased, so that `Jane` and `jane ` share one) and under the
-//! client's address (see [`crate::client_address`]), each for
+//! client's address (see [`crate::client_address`]; an IPv6 client by its
+//! /64 network), each for
 //! `login_throttle_window` seconds from its first failure.
 //!
 //! - An attempt is counted as a failure before its password is checked
@@ -170,9 +171,19 @@ impl LoginThrottle {
     }
 }
 
-/// The cache key of the count of `client`'s failures.
+/// The cache key of the count of `client`'s failures. An IPv6 client is
+/// counted by its /64 network: a single host is routinely given a whole
+/// /64, so counting each address would give an attacker 2^64 fresh counts.
+/// An IPv4 address mapped into IPv6 (`::ffff:203.0.113.7`) is the IPv4
+/// address.
 fn address_key(client: IpAddr) -> String {
-    format!("nuages:login-failures:address:{client}")
+    match client.to_canonical() {
+        IpAddr::V4(v4) => format!("nuages:login-failures:address:{v4}"),
+        IpAddr::V6(v6) => {
+            let network = std::net::Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX));
+            format!("nuages:login-failures:address:{network}/64")
+        }
+    }
 }
 
 /// The cache key of `username`'s count: a hash, so that the cache holds no
@@ -300,6 +311,31 @@ mod tests {
             Admission::After(Duration::ZERO),
             "an unknown address is not counted"
         );
+    }
+
+    /// The addresses of one IPv6 /64 share a count (an attacker holding a
+    /// /64 does not get a fresh count per address); another /64 does not.
+    #[tokio::test]
+    async fn an_ipv6_network_is_counted_as_one_client() {
+        let throttle = throttle(0, 2);
+        for client in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
+            let client: IpAddr = client.parse().unwrap();
+            assert_ne!(throttle.admit("a", Some(client)).await, Admission::Refused);
+        }
+        let same_network: IpAddr = "2001:db8:1:2:abcd::7".parse().unwrap();
+        assert_eq!(
+            throttle.admit("a", Some(same_network)).await,
+            Admission::Refused
+        );
+        let next_network: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(
+            throttle.admit("a", Some(next_network)).await,
+            Admission::After(Duration::ZERO)
+        );
+        // An IPv4 client seen through an IPv6 socket is that IPv4 client.
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(address_key(v4), address_key(mapped));
     }
 
     /// The site's entries and a flood of made-up usernames push no count
