@@ -255,6 +255,35 @@ fn an_unknown_middleware_lists_the_registered_ones_too() {
     );
 }
 
+/// A middleware registered as `session` would never run: the setting's
+/// "session" is the built-in. The application and `check` refuse it,
+/// naming the fix, whether or not the setting lists the name.
+#[test]
+fn a_middleware_registered_under_a_built_in_name_stops_the_build() {
+    for middleware in [r#"["session", "csrf"]"#, r#"["security"]"#] {
+        let site = Site::new(&format!("middleware = {middleware}\n"));
+        let project = project(site.dir.path()).middleware("session", stamp);
+        let settings = site.load(&[]).unwrap();
+        let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+        let found: Vec<_> = report
+            .messages
+            .iter()
+            .filter(|m| m.id == "nuages.E015")
+            .collect();
+        assert_eq!(found.len(), 1, "{:#?}", report.messages);
+        let error = Application::new(project, settings).unwrap_err();
+        let message = error.to_string();
+        assert_eq!(found[0].message, message);
+        assert!(
+            message.contains("registered as 'session', the name of a built-in middleware"),
+            "{message}"
+        );
+        let hint = error.hint().unwrap();
+        assert!(hint.contains(".middleware(\"my_session\", …)"), "{hint}");
+        assert_eq!(found[0].hint.as_deref(), Some(hint.as_str()));
+    }
+}
+
 #[test]
 fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
     let dir = tempfile::tempdir().unwrap();

@@ -86,11 +86,16 @@ pub(super) fn has_middleware(settings: &Settings, name: &str) -> bool {
 
 /// `nuages.E006`: a `middleware` entry that names no built-in middleware and
 /// none the project registered; `nuages.E015`: a registered one that cannot
-/// be built from the settings.
+/// be built from the settings, or that has the name of a built-in one.
 pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     let registered = ctx.project.registered_middleware();
     let names: Vec<&str> = registered.iter().map(|m| m.name()).collect();
-    ctx.settings
+    let taken = names
+        .iter()
+        .filter(|name| crate::conf::DEFAULT_MIDDLEWARE.contains(name))
+        .map(|name| refused("nuages.E015", middleware::builtin_name_taken(name)));
+    let listed = ctx
+        .settings
         .middleware
         .iter()
         .filter(|name| !crate::conf::DEFAULT_MIDDLEWARE.contains(&name.as_str()))
@@ -103,8 +108,8 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
                 "nuages.E006",
                 middleware::unknown_middleware(name, &names),
             )),
-        })
-        .collect()
+        });
+    taken.chain(listed).collect()
 }
 
 /// `nuages.E016`: a view takes state or a settings section that the project

@@ -115,6 +115,12 @@ pub(crate) fn apply(
     state: &Arc<AppState>,
     registered: &[Registered],
 ) -> Result<(Builtins, Stack)> {
+    if let Some(own) = registered
+        .iter()
+        .find(|m| DEFAULT_MIDDLEWARE.contains(&m.name))
+    {
+        return Err(builtin_name_taken(own.name));
+    }
     let mut run: Vec<&str> = Vec::new();
     // Innermost first, as the stack is built.
     for name in names.iter().rev() {
@@ -142,6 +148,25 @@ fn builtins(innermost_first: &[&str], state: &Arc<AppState>) -> Result<Builtins>
         builtins.push(name, state)?;
     }
     Ok(builtins)
+}
+
+/// The error for a middleware a project or an app registered under the
+/// name of a built-in one: the setting's entry always means the built-in,
+/// so the registered one would never run. What
+/// [`Application::new`](crate::Application::new) fails with and `check`
+/// reports (`nuages.E015`).
+pub(crate) fn builtin_name_taken(name: &str) -> Error {
+    Error::Config(
+        Problem::new(format!(
+            "a middleware is registered as '{name}', the name of a built-in middleware: \
+             the `middleware` setting's \"{name}\" means the built-in one, and the registered one would never run"
+        ))
+        .with_hint(format!(
+            "register it under a name of its own, e.g. .middleware(\"my_{name}\", …) in src/wsgi.rs, \
+             and list that name in the `middleware` setting (the built-in names are: {})",
+            DEFAULT_MIDDLEWARE.join(", ")
+        )),
+    )
 }
 
 /// The error for a `middleware` entry that names no built-in middleware,

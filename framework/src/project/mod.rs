@@ -179,7 +179,8 @@ macro_rules! extension_methods {
         /// -> Response`; the `middleware` setting places it among the
         /// built-in ones (`["security", "session", "timing", "common",
         /// "csrf", "xframe"]`). A later registration of the same name
-        /// replaces an earlier one.
+        /// replaces an earlier one; the name of a built-in one stops the
+        /// application (the setting's entry would mean the built-in).
         pub fn middleware<F, Fut>(mut self, name: &'static str, middleware: F) -> Self
         where
             F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
