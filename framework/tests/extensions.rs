@@ -416,6 +416,113 @@ fn a_settings_section_has_the_same_errors_as_every_setting() {
     );
 }
 
+/// A section's keys take what its struct's fields take, as a Django
+/// setting takes any value: a fraction, a negative number, an `Option`
+/// that defaults to `None`, a list of numbers, a table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Tuning {
+    sample_rate: f64,
+    utc_offset_minutes: i64,
+    max_items: Option<u32>,
+    label: Option<String>,
+    retry_delays: Vec<i64>,
+    weights: std::collections::BTreeMap<String, i64>,
+    workers: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            sample_rate: 0.5,
+            utc_offset_minutes: 0,
+            max_items: None,
+            label: None,
+            retry_delays: vec![1],
+            weights: Default::default(),
+            workers: 1,
+        }
+    }
+}
+
+#[test]
+fn a_settings_section_takes_every_type_its_struct_takes() {
+    let load = |settings: &str, env: &[(&str, &str)]| {
+        let site = Site::new(settings);
+        project(site.dir.path())
+            .settings_section::<Tuning>("tuning")
+            .settings_loader(site.dir.path().join("settings.toml"))
+            .env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .load()
+    };
+    let settings = load(
+        "[tuning]\nsample_rate = 0.25\nutc_offset_minutes = -300\nmax_items = 50\nlabel = \"beta\"\n\
+         retry_delays = [1, 5, 30]\nweights = { a = 2, b = -1 }\n",
+        &[],
+    )
+    .unwrap();
+    let tuning = settings.sections.get::<Tuning>().unwrap();
+    assert_eq!(tuning.sample_rate, 0.25);
+    assert_eq!(tuning.utc_offset_minutes, -300);
+    assert_eq!(tuning.max_items, Some(50));
+    assert_eq!(tuning.label.as_deref(), Some("beta"));
+    assert_eq!(tuning.retry_delays, [1, 5, 30]);
+    assert_eq!(tuning.weights["b"], -1);
+
+    // The environment, read as the type of each key.
+    let settings = load(
+        "",
+        &[
+            ("NUAGES_TUNING__SAMPLE_RATE", "0.75"),
+            ("NUAGES_TUNING__UTC_OFFSET_MINUTES", "-60"),
+            ("NUAGES_TUNING__MAX_ITEMS", "7"),
+            ("NUAGES_TUNING__LABEL", "123"),
+            ("NUAGES_TUNING__RETRY_DELAYS", "2, 4"),
+        ],
+    )
+    .unwrap();
+    let tuning = settings.sections.get::<Tuning>().unwrap();
+    assert_eq!(tuning.sample_rate, 0.75);
+    assert_eq!(tuning.utc_offset_minutes, -60);
+    assert_eq!(tuning.max_items, Some(7));
+    assert_eq!(tuning.label.as_deref(), Some("123"));
+    assert_eq!(tuning.retry_delays, [2, 4]);
+
+    // What the field refuses is an error naming the file, the key and why.
+    let error = |settings: &str, env: &[(&str, &str)]| {
+        let error = load(settings, env).unwrap_err();
+        (
+            error.to_string(),
+            nuages::Error::from(error).hint().unwrap_or_default(),
+        )
+    };
+    let (message, hint) = error("[tuning]\nworkers = -2\n", &[]);
+    assert!(
+        message.contains("setting `tuning.workers` in ")
+            && message.contains("settings.toml must be a whole number, found the number -2 (invalid value: integer `-2`, expected u32)"),
+        "{message}"
+    );
+    assert!(hint.contains("`tuning.workers = 30`"), "{hint}");
+    let (message, hint) = error("[tuning]\nsample_rate = \"fast\"\n", &[]);
+    assert!(
+        message.contains("`tuning.sample_rate`")
+            && message.contains("must be a number, found the string \"fast\""),
+        "{message}"
+    );
+    assert!(hint.contains("`tuning.sample_rate = 0.5`"), "{hint}");
+    let (message, _) = error("[tuning]\nmax_items = \"many\"\n", &[]);
+    assert!(
+        message.contains("`tuning.max_items`") && message.contains("expected u32"),
+        "{message}"
+    );
+    let (message, hint) = error("", &[("NUAGES_TUNING__MAX_ITEMS", "many")]);
+    assert!(
+        message.contains("NUAGES_TUNING__MAX_ITEMS") && message.contains("tuning.max_items"),
+        "{message}"
+    );
+    assert!(hint.contains("NUAGES_TUNING__MAX_ITEMS"), "{hint}");
+}
+
 #[test]
 fn a_view_that_takes_state_never_shared_stops_the_build() {
     let site = Site::new("");

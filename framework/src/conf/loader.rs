@@ -10,7 +10,7 @@ use super::Settings;
 use super::error::{SETTINGS_REFERENCE, SettingsError};
 use super::interpolate::{InterpolationError, interpolate};
 use super::keys::{self, EXTENDS, Kind};
-use super::section::Section;
+use super::section::{Field, Section};
 
 /// The environment variable that names the settings file.
 pub const SETTINGS_VARIABLE: &str = "NUAGES_SETTINGS";
@@ -331,7 +331,7 @@ fn section_layer(
         let mut fields = Map::new();
         for (key, value) in entries {
             let full_key = format!("{}.{key}", section.name());
-            let Some(kind) = section.kind_of(&key) else {
+            let Some(field) = section.field(&key) else {
                 return Err(SettingsError::UnknownKey {
                     path: path.to_path_buf(),
                     suggestion: keys::closest(&key, section.keys())
@@ -339,10 +339,9 @@ fn section_layer(
                     key: full_key,
                 });
             };
-            fields.insert(
-                key,
-                scalar_from_file(path, &origin, &full_key, kind, value, &lookup)?,
-            );
+            let value =
+                section_value_from_file(path, &origin, section, &key, field, value, &lookup)?;
+            fields.insert(key, value);
         }
         values.insert(
             section.name().to_string(),
@@ -350,6 +349,188 @@ fn section_layer(
         );
     }
     Ok(values)
+}
+
+/// One key of a project's section in a file: any TOML value the section's
+/// struct takes for it (`${VAR}` interpolated in its strings; a string that
+/// is only a `${VAR}` read as the environment is, for a key that is not
+/// text), else an error naming the file and the key with serde's reason.
+fn section_value_from_file(
+    path: &Path,
+    origin: &str,
+    section: &Section,
+    key: &str,
+    field: Field,
+    value: toml::Value,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Value, SettingsError> {
+    let full_key = format!("{}.{key}", section.name());
+    let wrong = |found: String, why: String| SettingsError::WrongType {
+        origin: origin.to_string(),
+        key: full_key.clone(),
+        expected: field.describe(section, key),
+        found: format!("{found} ({why})"),
+        hint: field.file_example(section, key),
+    };
+    let interpolated = |text: &str| interpolate_setting(path, &full_key, text, lookup);
+    let json = match &value {
+        toml::Value::String(text) if text.contains("${") && field != Field::String => {
+            let text = interpolated(text)?;
+            typed_text(section, key, field, &text)
+                .map_err(|why| wrong(format!("the string {text:?}"), why))?
+        }
+        _ => toml_to_json(&value, &interpolated)?,
+    };
+    section
+        .accepts(key, &json)
+        .map_err(|why| wrong(describe_toml(&value), why))?;
+    Ok(json_to_value(&json, origin))
+}
+
+/// `text` (an environment variable's, or a `${VAR}`'s) as the value of a
+/// section's key: read as the type of the key's default; for a key whose
+/// default says nothing, a boolean or a number where the struct takes one,
+/// else the text. Serde's reason when the struct takes none of these.
+fn typed_text(
+    section: &Section,
+    key: &str,
+    field: Field,
+    text: &str,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value as Json;
+    let guess = |text: &str| -> Option<Json> {
+        let text = text.trim();
+        match text {
+            "true" => return Some(Json::Bool(true)),
+            "false" => return Some(Json::Bool(false)),
+            _ => {}
+        }
+        if let Ok(number) = text.parse::<i64>() {
+            return Some(number.into());
+        }
+        if let Ok(number) = text.parse::<u64>() {
+            return Some(number.into());
+        }
+        text.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number)
+    };
+    let mut candidates: Vec<Json> = Vec::new();
+    match field {
+        Field::Bool => {
+            if let Some(ValueKind::Boolean(b)) = parse_scalar(Kind::Bool, text) {
+                candidates.push(Json::Bool(b));
+            }
+        }
+        Field::Integer | Field::Float => candidates.extend(guess(text).filter(Json::is_number)),
+        Field::String => candidates.push(Json::String(text.to_string())),
+        Field::List => {
+            let items: Vec<&str> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .collect();
+            candidates.push(Json::Array(
+                items
+                    .iter()
+                    .map(|item| Json::String(item.to_string()))
+                    .collect(),
+            ));
+            if let Some(typed) = items.iter().map(|item| guess(item)).collect() {
+                candidates.push(Json::Array(typed));
+            }
+        }
+        Field::Other => {
+            candidates.extend(guess(text));
+            candidates.push(Json::String(text.to_string()));
+        }
+    }
+    let mut reason = format!("it does not read as {}", field.describe(section, key));
+    for candidate in candidates {
+        match section.accepts(key, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(why) => reason = why,
+        }
+    }
+    Err(reason)
+}
+
+/// A TOML value as JSON, its strings interpolated.
+fn toml_to_json(
+    value: &toml::Value,
+    interpolated: &impl Fn(&str) -> Result<String, SettingsError>,
+) -> Result<serde_json::Value, SettingsError> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        toml::Value::String(text) => Json::String(interpolated(text)?),
+        toml::Value::Integer(number) => (*number).into(),
+        toml::Value::Float(number) => serde_json::Number::from_f64(*number)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        toml::Value::Boolean(b) => Json::Bool(*b),
+        toml::Value::Datetime(date) => Json::String(date.to_string()),
+        toml::Value::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|item| toml_to_json(item, interpolated))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(table) => Json::Object(
+            table
+                .iter()
+                .map(|(key, item)| Ok((key.clone(), toml_to_json(item, interpolated)?)))
+                .collect::<Result<_, SettingsError>>()?,
+        ),
+    })
+}
+
+/// A JSON value as a layer's value, from `origin`.
+fn json_to_value(json: &serde_json::Value, origin: &str) -> Value {
+    use serde_json::Value as Json;
+    let kind = match json {
+        Json::Null => ValueKind::Nil,
+        Json::Bool(b) => ValueKind::Boolean(*b),
+        Json::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(i), _) => ValueKind::I64(i),
+            (None, Some(u)) => ValueKind::U64(u),
+            (None, None) => ValueKind::Float(number.as_f64().unwrap_or_default()),
+        },
+        Json::String(text) => ValueKind::String(text.clone()),
+        Json::Array(items) => ValueKind::Array(
+            items
+                .iter()
+                .map(|item| json_to_value(item, origin))
+                .collect(),
+        ),
+        Json::Object(map) => ValueKind::Table(
+            map.iter()
+                .map(|(key, item)| (key.clone(), json_to_value(item, origin)))
+                .collect(),
+        ),
+    };
+    Value::new(Some(&origin.to_string()), kind)
+}
+
+/// `text` of the setting `key` in the file `path`, its `${VAR}` replaced.
+fn interpolate_setting(
+    path: &Path,
+    key: &str,
+    text: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<String, SettingsError> {
+    interpolate(text, lookup).map_err(|e| match e {
+        InterpolationError::Unset(variable) => SettingsError::UnsetVariable {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            variable,
+        },
+        InterpolationError::Malformed(message) => SettingsError::BadReference {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        },
+    })
 }
 
 /// Check one file's keys and types, interpolate its strings, and turn it into
@@ -437,20 +618,7 @@ fn scalar_from_file(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Value, SettingsError> {
     let origin_owned = origin.to_string();
-    let interpolated = |text: &str| -> Result<String, SettingsError> {
-        interpolate(text, lookup).map_err(|e| match e {
-            InterpolationError::Unset(variable) => SettingsError::UnsetVariable {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-                variable,
-            },
-            InterpolationError::Malformed(message) => SettingsError::BadReference {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-                message,
-            },
-        })
-    };
+    let interpolated = |text: &str| interpolate_setting(path, key, text, lookup);
     let wrong = |found: String| SettingsError::WrongType {
         origin: origin.to_string(),
         key: key.to_string(),
@@ -568,7 +736,7 @@ fn env_layer(
                     top.to_ascii_uppercase()
                 ))));
             };
-            let Some(kind) = section.kind_of(key) else {
+            let Some(field) = section.field(key) else {
                 let suggestion = keys::closest(key, section.keys()).map(|k| {
                     format!(
                         "{VARIABLE_PREFIX}{}__{}",
@@ -578,14 +746,14 @@ fn env_layer(
                 });
                 return Err(unknown(suggestion));
             };
-            let value = parse_scalar(kind, text)
-                .map(|v| Value::new(Some(&origin), v))
-                .ok_or_else(|| SettingsError::WrongType {
+            let value = typed_text(section, key, field, text)
+                .map(|json| json_to_value(&json, &origin))
+                .map_err(|why| SettingsError::WrongType {
                     origin: origin.clone(),
                     key: path.join("."),
-                    expected: kind.describe().to_string(),
-                    found: format!("{text:?}"),
-                    hint: kind.env_example(variable),
+                    expected: field.describe(section, key),
+                    found: format!("{text:?} ({why})"),
+                    hint: field.env_example(variable),
                 })?;
             let table = own
                 .entry(top.to_string())

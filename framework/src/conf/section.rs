@@ -3,10 +3,14 @@
 //! the same errors as the built-in settings.
 //!
 //! The struct's `Default` is the section's schema: its keys are the keys the
-//! table may have, and the type of each default value (boolean, whole
-//! number, string — also for an `Option` that defaults to `None` —, list of
-//! strings) is the type the file and the `NUAGES_NAME__KEY` variables must
-//! give.
+//! table may have. A key takes whatever the struct's field takes (serde
+//! decides: a negative `i64`, an `f64`, an `Option<u32>` that defaults to
+//! `None`, a list of numbers, a table), and a value it refuses is an error
+//! naming the file or variable and the key. A `NUAGES_NAME__KEY` variable
+//! is read as the type of the key's default (`yes`/`no` for a boolean,
+//! commas between the items of a list); for a key whose default says
+//! nothing (`None`), as a number or a boolean where the field takes one,
+//! else as text.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -15,8 +19,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-use super::keys::Kind;
 
 type Loaded = Arc<dyn Any + Send + Sync>;
 
@@ -75,14 +77,30 @@ impl Section {
         self.defaults.keys().map(String::as_str)
     }
 
-    /// The type a key's value must have, `None` for an unknown key.
-    pub(crate) fn kind_of(&self, key: &str) -> Option<Kind> {
+    /// What the key takes, from the type of its default; `None` for an
+    /// unknown key.
+    pub(crate) fn field(&self, key: &str) -> Option<Field> {
         Some(match self.defaults.get(key)? {
-            serde_json::Value::Bool(_) => Kind::Bool,
-            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Kind::Integer,
-            serde_json::Value::Array(_) => Kind::List,
-            _ => Kind::String,
+            serde_json::Value::Bool(_) => Field::Bool,
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Field::Integer,
+            serde_json::Value::Number(_) => Field::Float,
+            serde_json::Value::String(_) => Field::String,
+            serde_json::Value::Array(_) => Field::List,
+            serde_json::Value::Null | serde_json::Value::Object(_) => Field::Other,
         })
+    }
+
+    /// Whether the struct takes `value` for `key` (the other keys at their
+    /// defaults); if not, serde's reason.
+    pub(crate) fn accepts(&self, key: &str, value: &serde_json::Value) -> Result<(), String> {
+        let mut merged = self.defaults.clone();
+        merged.insert(key.to_string(), value.clone());
+        (self.load)(serde_json::Value::Object(merged)).map(|_| ())
+    }
+
+    /// The name of the struct the section is read into.
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.type_name
     }
 
     /// Read the merged table (missing keys keep their defaults).
@@ -99,6 +117,72 @@ impl Section {
             defaults: self.defaults.clone(),
             value,
         })
+    }
+}
+
+/// What a key of a section takes, as the type of its default tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// `true` / `false`.
+    Bool,
+    /// A whole number (negative too, if the field's type takes it).
+    Integer,
+    /// A number with a fraction.
+    Float,
+    /// Text.
+    String,
+    /// A list, of whatever the field's items take.
+    List,
+    /// A default that says nothing of the type (`None`), or a table.
+    Other,
+}
+
+impl Field {
+    /// How the type is named in error messages.
+    pub(crate) fn describe(self, section: &Section, key: &str) -> String {
+        match self {
+            Field::Bool => "a boolean (true or false)".into(),
+            Field::Integer => "a whole number".into(),
+            Field::Float => "a number".into(),
+            Field::String => "a string".into(),
+            Field::List => "a list".into(),
+            Field::Other => format!(
+                "a value that the field `{key}` of {} takes",
+                section.type_name()
+            ),
+        }
+    }
+
+    /// How to write a value of this type for `key` in a settings file.
+    pub(crate) fn file_example(self, section: &Section, key: &str) -> String {
+        let full = format!("{}.{key}", section.name());
+        match self {
+            Field::Bool => format!("write `{full} = true` or `{full} = false`, without quotes"),
+            Field::Integer => format!("write a whole number without quotes, e.g. `{full} = 30`"),
+            Field::Float => format!("write a number without quotes, e.g. `{full} = 0.5`"),
+            Field::String => format!("write the value in quotes, e.g. `{full} = \"…\"`"),
+            Field::List => format!(
+                "write a list of what the field `{key}` of {} holds, e.g. `{full} = [\"a\", \"b\"]` or `[1, 2]`",
+                section.type_name()
+            ),
+            Field::Other => format!(
+                "write a value of the type of the field `{key}` of {} (a number or a boolean without quotes, text in quotes)",
+                section.type_name()
+            ),
+        }
+    }
+
+    /// How to set a value of this type with `variable`.
+    pub(crate) fn env_example(self, variable: &str) -> String {
+        match self {
+            Field::Bool => {
+                format!("set {variable} to true or false (yes/no, on/off and 1/0 work too)")
+            }
+            Field::Integer => format!("set {variable} to a whole number, e.g. {variable}=30"),
+            Field::Float => format!("set {variable} to a number, e.g. {variable}=0.5"),
+            Field::List => format!("separate the items with commas, e.g. {variable}=a,b"),
+            Field::String | Field::Other => format!("set {variable} to the value, unquoted"),
+        }
     }
 }
 
