@@ -389,6 +389,44 @@ async fn production_error_templates_override_the_plain_pages() {
     assert_eq!(r.text(), "custom 500");
 }
 
+/// Error templates that extend the site's base template, as Django's do:
+/// the base shows the visitor, a form with its CSRF field and the
+/// messages, and the 404 shows `request_path`. In Django the 404 gets the
+/// request's context and the 500 an empty one; here both render, as for a
+/// visitor who is not logged in, rather than falling back to the plain page.
+#[tokio::test]
+async fn production_error_templates_extend_the_base_template() {
+    let site = Site::new("debug = false\n");
+    let templates = site.path().join("templates");
+    std::fs::write(
+        templates.join("base.html"),
+        "{% if user.is_authenticated %}{{ user.username }}{% else %}<a href=\"{{ url(name='home') }}\">log in</a>{% endif %}\
+         <form method=\"post\">{{ csrf_input() }}</form>{% for message in messages %}{{ message }}{% endfor %}\
+         {% block content %}{% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("404.html"),
+        "{% extends \"base.html\" %}{% block content %}Nothing at {{ request_path }} ({{ status_code }}){% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("500.html"),
+        "{% extends \"base.html\" %}{% block content %}Sorry ({{ status_code }}){% endblock %}",
+    )
+    .unwrap();
+    let client = site.client();
+    let form = "<a href=\"/home/\">log in</a><form method=\"post\">\
+                <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"\"></form>";
+    let r = client.get("/nowhere/?q=1").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), format!("{form}Nothing at /nowhere/ (404)"));
+    let r = client.get("/broken/").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), format!("{form}Sorry (500)"));
+    assert_no_leak(&r.text(), &site);
+}
+
 #[tokio::test]
 async fn a_panic_is_a_500_and_the_next_request_still_works() {
     let site = Site::new("debug = true\n");

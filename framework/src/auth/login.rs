@@ -369,11 +369,7 @@ impl Auth {
             }
         }
         let Some(user) = self.user_quietly().await? else {
-            let anonymous = serde_json::json!({
-                "is_authenticated": false, "is_anonymous": true, "username": "",
-                "is_staff": false, "is_superuser": false, "is_active": false,
-            });
-            return Ok((anonymous, Value::Object(perms)));
+            return Ok((anonymous_user(), Value::Object(perms)));
         };
         for permission in user.get_all_permissions(&self.pool().await?).await? {
             grant(&permission, true);
@@ -523,6 +519,14 @@ fn logged_in_id(session: &Session) -> Option<i64> {
 /// `perms`, and the session a page that shows them depends on; `None`
 /// without the middleware. An anonymous visitor's values are the same on
 /// every request: they need no [`Auth`] made for the request.
+/// `user` in a template, for a visitor who is not logged in.
+pub(crate) fn anonymous_user() -> Value {
+    serde_json::json!({
+        "is_authenticated": false, "is_anonymous": true, "username": "",
+        "is_staff": false, "is_superuser": false, "is_active": false,
+    })
+}
+
 pub(crate) async fn template_values(
     parts: &mut Parts,
 ) -> Result<Option<(Arc<(tera::Value, tera::Value)>, Session)>> {

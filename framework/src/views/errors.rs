@@ -91,7 +91,7 @@ pub(crate) fn not_found(request: Request) -> Response {
         // The page the error-page layer would make of the error below,
         // made at once: in production it shows nothing of the error.
         tracing::debug!(target: "nuages::request", method = %request.method(), path, status = 404, "no URL pattern matches {path}");
-        let page = production_page(state, StatusCode::NOT_FOUND);
+        let page = production_page(state, StatusCode::NOT_FOUND, path);
         return (
             StatusCode::NOT_FOUND,
             [(
@@ -287,7 +287,10 @@ async fn error_page(
             )
         }
     } else {
-        ("text/html; charset=utf-8", production_page(state, status))
+        (
+            "text/html; charset=utf-8",
+            production_page(state, status, path),
+        )
     };
     parts.headers.remove(CONTENT_LENGTH);
     parts
@@ -329,13 +332,15 @@ fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorRepo
     }
 }
 
-fn production_page(state: &AppState, status: StatusCode) -> Cow<'static, str> {
+/// The production page for `status`: the project's `404.html` (…) if it
+/// has one and it renders, else the plain page.
+fn production_page(state: &AppState, status: StatusCode, path: &str) -> Cow<'static, str> {
     // `404.html`: a status code is always three digits.
     let mut name = *b"000.html";
     name[..3].copy_from_slice(status.as_str().as_bytes());
     let template = std::str::from_utf8(&name).expect("digits and ASCII");
     if state.templates.contains(template) {
-        let context = crate::context! { "status_code" => &status.as_u16() };
+        let context = error_page_context(status, path);
         match state.templates.render(template, &context) {
             Ok(page) => return Cow::Owned(page),
             Err(error) => {
@@ -345,6 +350,27 @@ fn production_page(state: &AppState, status: StatusCode) -> Cow<'static, str> {
         }
     }
     plain_page(status)
+}
+
+/// What the project's error templates get: `status_code`, `request_path`
+/// for a 404 (as Django's `page_not_found`), and what the site's base
+/// template commonly shows, as Django's `500.html` gets it from an empty
+/// context: `user` as a visitor who is not logged in, no `perms`, no
+/// `messages`, an empty CSRF token (`csrf_input()` writes an empty field).
+/// So an error template that extends the base template renders, rather
+/// than falling back to the plain page.
+fn error_page_context(status: StatusCode, path: &str) -> tera::Context {
+    let mut context = crate::context! {
+        "status_code" => &status.as_u16(),
+        "user" => &crate::auth::login::anonymous_user(),
+        "perms" => &serde_json::json!({}),
+        "messages" => &[] as &[&str],
+        crate::templates::CSRF_TOKEN_KEY => "",
+    };
+    if status == StatusCode::NOT_FOUND {
+        context.insert("request_path", path);
+    }
+    context
 }
 
 fn tried_patterns(state: &AppState) -> Vec<String> {
