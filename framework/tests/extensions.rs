@@ -523,6 +523,34 @@ fn a_settings_section_takes_every_type_its_struct_takes() {
     assert!(hint.contains("NUAGES_TUNING__MAX_ITEMS"), "{hint}");
 }
 
+/// A section named as a built-in setting would take its table and its
+/// variable (`[caches.default]` refused as a key of the section,
+/// `NUAGES_DEBUG` as an unknown variable): refused by name, with the fix.
+#[test]
+fn a_settings_section_named_as_a_built_in_setting_is_refused() {
+    for name in ["caches", "debug", "secret_key", "extends"] {
+        let site = Site::new("debug = true\n[caches.default]\nbackend = \"locmem\"\n");
+        let error = project(site.dir.path())
+            .settings_section::<MySite>(name)
+            .settings_loader(site.dir.path().join("settings.toml"))
+            .env([("NUAGES_DEBUG", "false")])
+            .load()
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "the settings section [{name}] that the project declares has the name of a built-in setting"
+            )),
+            "{message}"
+        );
+        let hint = nuages::Error::from(error).hint().unwrap_or_default();
+        assert!(
+            hint.contains(&format!(".settings_section::<…>(\"my_{name}\")")),
+            "{hint}"
+        );
+    }
+}
+
 #[test]
 fn a_view_that_takes_state_never_shared_stops_the_build() {
     let site = Site::new("");

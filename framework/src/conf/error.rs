@@ -123,6 +123,15 @@ pub enum SettingsError {
         /// The settings file that was loaded, if the settings came from one.
         path: Option<PathBuf>,
     },
+    /// A settings section of the project's own (`Project::settings_section`)
+    /// named as a built-in setting, whose table and variables it would take.
+    #[error("the settings section [{name}] that the project declares has the name of a built-in setting: `{name}` in the settings files{} means the built-in one", variable.as_ref().map(|v| format!(" (and {v})")).unwrap_or_default())]
+    SectionNameTaken {
+        /// The section's name.
+        name: String,
+        /// The environment variable of the built-in setting, if it has one.
+        variable: Option<String>,
+    },
     /// An error of the layering library that fits no variant above.
     #[error("the settings of {} could not be merged: {message}", path.display())]
     Merge {
@@ -237,6 +246,10 @@ impl SettingsError {
             SettingsError::Merge { .. } => {
                 format!("check the values against {SETTINGS_REFERENCE}")
             }
+            SettingsError::SectionNameTaken { name, .. } => format!(
+                "declare it under a name of its own, e.g. .settings_section::<…>(\"my_{name}\") in \
+                 src/wsgi.rs, and write its keys under [my_{name}]"
+            ),
         })
     }
 }

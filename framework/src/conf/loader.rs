@@ -187,6 +187,17 @@ impl SettingsLoader {
 
     /// Read, check and layer everything into [`Settings`].
     pub fn load(&self) -> Result<Settings, SettingsError> {
+        if let Some(section) = self
+            .sections
+            .iter()
+            .find(|s| s.name() == EXTENDS || keys::kind_of(s.name()).is_some())
+        {
+            return Err(SettingsError::SectionNameTaken {
+                name: section.name().to_string(),
+                variable: (section.name() != EXTENDS)
+                    .then(|| format!("{VARIABLE_PREFIX}{}", section.name().to_ascii_uppercase())),
+            });
+        }
         let path = std::path::absolute(&self.path).map_err(|source| SettingsError::Read {
             path: self.path.clone(),
             extended_by: None,

@@ -209,6 +209,8 @@ macro_rules! extension_methods {
         /// variables, as every setting), read into `T`. Unknown keys and
         /// wrong types are errors naming the file and the key; `T`'s
         /// `Default` gives the defaults and the keys `diffsettings` shows.
+        /// The name of a built-in setting (`caches`, `debug`) is refused
+        /// when the settings load.
         /// Views read it with [`Config<T>`](crate::extract::Config).
         pub fn settings_section<T>(mut self, name: &'static str) -> Self
         where
