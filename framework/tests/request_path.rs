@@ -274,6 +274,48 @@ async fn common_appends_the_slash_with_a_301_keeping_the_query() {
     assert_eq!(client.get("/nothing").await.status, 404);
 }
 
+/// A POST to a path without its slash is not redirected (its data would be
+/// lost); in debug the 404 says so and names the path to post to, as
+/// Django's RuntimeError does. In production it is the plain 404.
+#[tokio::test]
+async fn a_post_without_the_slash_is_a_404_that_names_the_slashed_path_in_debug() {
+    let site = Site::new(&format!("debug = true\n{NO_CSRF}"));
+    let r = site
+        .client()
+        .request(http::Method::POST, "/echo")
+        .header("accept", "text/plain")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    let text = r.text();
+    assert!(text.contains("no URL pattern matches /echo\n"), "{text}");
+    assert!(
+        text.contains(
+            "hint: you sent this POST to /echo, without the trailing slash of the route at /echo/; \
+             the \"common\" middleware redirects only GET and HEAD there"
+        ),
+        "{text}"
+    );
+    // A path whose slashed form has no route either gets no such hint.
+    let r = site
+        .client()
+        .request(http::Method::POST, "/nothing")
+        .header("accept", "text/plain")
+        .send()
+        .await;
+    assert!(!r.text().contains("hint:"), "{}", r.text());
+    let site = Site::new(&format!("debug = false\n{NO_CSRF}"));
+    let r = site
+        .client()
+        .request(http::Method::POST, "/echo")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(!r.text().contains("/echo"), "{}", r.text());
+}
+
 #[tokio::test]
 async fn templates_render_with_autoescape_and_url() {
     let site = Site::new("debug = false\n");

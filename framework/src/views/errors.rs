@@ -107,7 +107,38 @@ pub(crate) fn not_found(request: Request) -> Response {
     {
         return crate::views::welcome::page(&state.project).into_response();
     }
-    Error::NotFound(format!("no URL pattern matches {path}")).into_response()
+    let error = Error::NotFound(format!("no URL pattern matches {path}"));
+    if let Some(state) = state
+        && let Some(hint) = slash_hint(state, request.method(), path)
+    {
+        return ErrorReport::response(
+            StatusCode::NOT_FOUND,
+            ErrorReport {
+                chain: error.chain(),
+                hint: Some(hint),
+            },
+        );
+    }
+    error.into_response()
+}
+
+/// Django's debug error for a POST to a path without its slash: `common`
+/// redirects only a GET or HEAD (a browser would follow a redirect of a
+/// POST with a GET, its data lost), so say which path has a route.
+fn slash_hint(state: &AppState, method: &Method, path: &str) -> Option<String> {
+    let slashed = format!("{path}/");
+    let applies = !matches!(*method, Method::GET | Method::HEAD)
+        && !path.ends_with('/')
+        && state.settings.middleware.iter().any(|m| m == "common")
+        && state.urls.resolve(&slashed).is_some();
+    applies.then(|| {
+        format!(
+            "you sent this {method} to {path}, without the trailing slash of the route at {slashed}; \
+             the \"common\" middleware redirects only GET and HEAD there, since a redirected \
+             {method} would lose its data: send it to {slashed} (change the form's action, or \
+             write it with url(name=…))"
+        )
+    })
 }
 
 /// A panic in a view or middleware becomes a logged 500.
