@@ -80,6 +80,7 @@ impl Application {
     /// project's own sections).
     pub fn new(project: Project, settings: Settings) -> Result<Application> {
         let urls = Arc::new(project.urlconf().resolver()?);
+        project.check_state()?;
         let data = project.shared_state();
         crate::extract::check_needs(&urls, &data, &settings)?;
         let mut template_dirs = settings.template_dirs.clone();

@@ -580,6 +580,47 @@ fn a_view_that_takes_state_never_shared_stops_the_build() {
     assert!(error.hint().unwrap().contains(".state("), "{error:?}");
 }
 
+/// Two values of one type shared by the project: a view's `Data<T>` could
+/// only get the last one, so the application and `check` refuse it.
+#[tokio::test]
+async fn a_type_shared_twice_stops_the_build() {
+    let site = Site::new("");
+    let twice = project(site.dir.path()).state(ApiClient {
+        base: "https://other.example".into(),
+    });
+    let settings = site.load(&[]).unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &twice), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == "nuages.E053")
+        .map(|m| m.message.clone())
+        .collect();
+    let error = Application::new(twice, settings).unwrap_err();
+    let message = error.to_string();
+    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
+    assert_eq!(
+        message,
+        "the project shares two values of the type extensions::ApiClient (.state(…) twice): \
+         a view's Data<extensions::ApiClient> would only ever get the last one"
+    );
+    assert!(
+        error
+            .hint()
+            .unwrap()
+            .contains("wrap each in a type of its own"),
+        "{error:?}"
+    );
+    // Once is fine, and an app's value of the project's type is the project's.
+    let app = nuages::App::new("polls", site.dir.path().join("polls")).state(ApiClient {
+        base: "https://app.example".into(),
+    });
+    let with_app = project(site.dir.path()).apps(vec![app]);
+    let application = Application::new(with_app, site.load(&[]).unwrap()).unwrap();
+    let page = Client::new(application).get("/greet/").await;
+    assert_eq!(page.text(), "hello x10 via https://api.example");
+}
+
 #[tokio::test]
 async fn template_libraries_reach_every_template() {
     let site = Site::new("debug = true\n");

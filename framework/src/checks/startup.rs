@@ -30,6 +30,7 @@ pub fn checks() -> Vec<Check> {
     vec![
         check("middleware_names", check_middleware_names),
         check("view_needs", check_view_needs),
+        check("shared_state", check_shared_state),
         check("secret_key_required", check_secret_key_required),
         check("x_frame_options", check_x_frame_options),
         check("messages_storage", check_messages_storage),
@@ -110,6 +111,15 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
             )),
         });
     taken.chain(listed).collect()
+}
+
+/// `nuages.E053`: a type shared twice by the project or by one app
+/// (`Project::state`), of which a view could only get one value.
+pub fn check_shared_state(ctx: &CheckContext) -> Vec<CheckMessage> {
+    match ctx.project.check_state() {
+        Ok(()) => vec![],
+        Err(error) => vec![refused("nuages.E053", error)],
+    }
 }
 
 /// `nuages.E016`: a view takes state or a settings section that the project

@@ -130,6 +130,8 @@ impl std::fmt::Debug for Project {
 #[derive(Clone, Default)]
 pub(crate) struct StateMap {
     values: HashMap<TypeId, (&'static str, Arc<dyn Any + Send + Sync>)>,
+    /// The types shared more than once by the same project or app.
+    twice: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for StateMap {
@@ -142,10 +144,13 @@ impl std::fmt::Debug for StateMap {
 
 impl StateMap {
     fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.values.insert(
-            TypeId::of::<T>(),
-            (std::any::type_name::<T>(), Arc::new(value)),
-        );
+        let name = std::any::type_name::<T>();
+        let earlier = self
+            .values
+            .insert(TypeId::of::<T>(), (name, Arc::new(value)));
+        if earlier.is_some() && !self.twice.contains(&name) {
+            self.twice.push(name);
+        }
     }
 
     /// The value of type `T`, if one was registered.
@@ -224,7 +229,8 @@ macro_rules! extension_methods {
         /// Share `value` with every view, which takes it as
         /// [`Data<T>`](crate::extract::Data): an API client, a pool of its
         /// own. A view asking for a type that was never registered makes
-        /// building the application fail, before any request.
+        /// building the application fail, before any request; so does a
+        /// type shared twice here (a view could only get one value).
         pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
             self.extensions.state.insert(value);
             self
@@ -407,6 +413,33 @@ impl Project {
             state.extend(&extension.state);
         }
         state
+    }
+
+    /// Refuse a type shared twice by the project, or twice by one app: a
+    /// view's `Data<T>` could only ever get one of the values. (A type the
+    /// project and an app both share is the project's, as for middleware.)
+    pub(crate) fn check_state(&self) -> Result<()> {
+        let owners = std::iter::once(("the project".to_string(), &self.extensions)).chain(
+            self.apps
+                .iter()
+                .map(|app| (format!("the app '{}'", app.label()), app.extensions())),
+        );
+        for (owner, extensions) in owners {
+            if let Some(name) = extensions.state.twice.first() {
+                return Err(crate::Error::Config(
+                    crate::Problem::new(format!(
+                        "{owner} shares two values of the type {name} (.state(…) twice): \
+                         a view's Data<{name}> would only ever get the last one"
+                    ))
+                    .with_hint(format!(
+                        "share one value of each type; for two values of one type, wrap each in \
+                         a type of its own (struct Primary({name}); .state(Primary(…))) and take \
+                         Data<Primary>"
+                    )),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The template libraries of the project and its apps.
