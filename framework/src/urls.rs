@@ -618,7 +618,10 @@ pub enum ReverseError {
         given: String,
     },
     /// An argument the converter refuses.
-    #[error("the URL '{name}' needs an {converter} for '{param}', got {value:?}")]
+    #[error(
+        "the URL '{name}' takes for '{param}' what its {converter} converter accepts ({}), got {value:?}",
+        converter_accepts(converter)
+    )]
     InvalidArgument {
         /// The route name.
         name: String,
@@ -629,6 +632,17 @@ pub enum ReverseError {
         /// The value given.
         value: String,
     },
+}
+
+/// What the converter named `converter` accepts, in words.
+fn converter_accepts(converter: &str) -> &'static str {
+    match converter {
+        "int" => "digits that fit a 64-bit integer",
+        "slug" => "ASCII letters, digits, hyphens and underscores",
+        "uuid" => "a lowercase hyphenated UUID",
+        "path" => "any text but the empty one",
+        _ => "any text but the empty one, without a slash",
+    }
 }
 
 /// The route table: the flattened routes in order, and a tree of their
@@ -976,10 +990,20 @@ mod tests {
             r.reverse("polls:detail", &[]),
             Err(ReverseError::WrongArguments { .. })
         ));
-        assert!(matches!(
-            r.reverse("polls:detail", &[("question_id", "abc")]),
-            Err(ReverseError::InvalidArgument { .. })
-        ));
+        assert_eq!(
+            r.reverse("polls:detail", &[("question_id", "abc")])
+                .unwrap_err()
+                .to_string(),
+            "the URL 'polls:detail' takes for 'question_id' what its int converter accepts \
+             (digits that fit a 64-bit integer), got \"abc\""
+        );
+        assert_eq!(
+            r.reverse("user", &[("name", "a/b")])
+                .unwrap_err()
+                .to_string(),
+            "the URL 'user' takes for 'name' what its str converter accepts \
+             (any text but the empty one, without a slash), got \"a/b\""
+        );
         assert!(matches!(
             r.reverse("tag", &[("tag", "no spaces")]),
             Err(ReverseError::InvalidArgument { .. })
