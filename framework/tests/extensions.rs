@@ -253,6 +253,16 @@ fn an_unknown_middleware_lists_the_registered_ones_too() {
         hint.contains("security") && hint.contains("stamp"),
         "{hint}"
     );
+    // Listed but never registered, with no name close to it: the hint says
+    // how to register it.
+    let site = Site::new("middleware = [\"security\", \"ratelimit\"]\n");
+    let error = site.application(&[]).unwrap_err();
+    let hint = error.hint().unwrap();
+    assert!(!hint.contains("did you mean"), "{hint}");
+    assert!(
+        hint.contains("registered in src/wsgi.rs with .middleware(\"ratelimit\", "),
+        "{hint}"
+    );
 }
 
 /// A middleware registered as `session` would never run: the setting's

@@ -183,12 +183,13 @@ pub(crate) fn unknown_middleware(name: &str, registered: &[&str]) -> Error {
         Problem::new(format!(
             "unknown middleware '{name}' in the `middleware` setting"
         ))
-        .with_hint(
-            match crate::conf::closest_name(name, known.iter().copied()) {
-                Some(s) => format!("did you mean '{s}'? The middleware names are: {names}"),
-                None => format!("the middleware names are: {names}"),
-            },
-        ),
+        .with_hint(format!(
+            "{}the middleware names are: {names}; a middleware of the project's own is \
+             registered in src/wsgi.rs with .middleware(\"{name}\", an async fn(Request, Next) -> Response)",
+            crate::conf::closest_name(name, known.iter().copied())
+                .map(|s| format!("did you mean '{s}'? "))
+                .unwrap_or_default()
+        )),
     )
 }
 
