@@ -801,7 +801,7 @@ impl Resolver {
             });
         };
         let mut last_error = None;
-        for route in candidates.iter().map(|&index| &self.routes[index]) {
+        for route in self.named(candidates) {
             match reverse_route(route, name, args) {
                 Ok(path) => return Ok(path),
                 Err(error) => last_error = Some(error),
@@ -810,31 +810,47 @@ impl Resolver {
         Err(last_error.expect("at least one candidate"))
     }
 
-    /// The path of the route named `name`, with positional `args`.
+    /// The path of the route named `name`, with positional `args`: the
+    /// first route of that name, in the order [`reverse`](Self::reverse)
+    /// tries them, with as many parameters as `args` and taking them.
     pub fn reverse_args(
         &self,
         name: &str,
         args: &[&dyn fmt::Display],
     ) -> Result<String, ReverseError> {
-        let route = self.routes.iter().find(|r| r.name.as_deref() == Some(name));
-        let Some(route) = route else {
+        let Some(candidates) = self.by_name.get(name) else {
             return self.reverse(name, &[]);
         };
         let values: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let params: Vec<&str> = route.params().collect();
-        if params.len() != values.len() {
-            return Err(ReverseError::WrongArguments {
-                name: name.to_string(),
-                expected: params.join(", "),
-                given: values.join(", "),
-            });
+        let mut last_error = None;
+        for route in self.named(candidates) {
+            let params: Vec<&str> = route.params().collect();
+            if params.len() != values.len() {
+                last_error.get_or_insert(ReverseError::WrongArguments {
+                    name: name.to_string(),
+                    expected: params.join(", "),
+                    given: values.join(", "),
+                });
+                continue;
+            }
+            let pairs: Vec<(&str, &str)> = params
+                .iter()
+                .copied()
+                .zip(values.iter().map(String::as_str))
+                .collect();
+            match reverse_route(route, name, &pairs) {
+                Ok(path) => return Ok(path),
+                Err(error) => last_error = Some(error),
+            }
         }
-        let pairs: Vec<(&str, &str)> = params
-            .iter()
-            .copied()
-            .zip(values.iter().map(String::as_str))
-            .collect();
-        self.reverse(name, &pairs)
+        Err(last_error.expect("at least one candidate"))
+    }
+
+    /// The routes of one name in the order `reverse` tries them: the one
+    /// listed last first, as Django's `reverse` (which finds, of two
+    /// patterns that both fit, the one later in `urlpatterns`).
+    fn named<'a>(&'a self, indices: &'a [usize]) -> impl Iterator<Item = &'a Route> + 'a {
+        indices.iter().rev().map(|&index| &self.routes[index])
     }
 }
 
@@ -951,6 +967,36 @@ mod tests {
             .include("docs/", docs)
             .resolver()
             .unwrap()
+    }
+
+    /// Of two routes with one name, the arguments choose (`archive` with a
+    /// year or without), and where both fit, the one listed last, as in
+    /// Django.
+    #[test]
+    fn routes_sharing_a_name_reverse_as_in_django() {
+        let r = UrlConf::new()
+            .path("archive/", view, "archive")
+            .path("archive/<int:year>/", view, "archive")
+            .path("old/<slug:page>/", view, "page")
+            .path("new/<slug:page>/", view, "page")
+            .resolver()
+            .unwrap();
+        assert_eq!(r.reverse("archive", &[]).unwrap(), "/archive/");
+        assert_eq!(
+            r.reverse("archive", &[("year", "2026")]).unwrap(),
+            "/archive/2026/"
+        );
+        assert_eq!(r.reverse_args("archive", &[]).unwrap(), "/archive/");
+        assert_eq!(
+            r.reverse_args("archive", &[&2026]).unwrap(),
+            "/archive/2026/"
+        );
+        assert_eq!(r.reverse("page", &[("page", "a")]).unwrap(), "/new/a/");
+        assert_eq!(r.reverse_args("page", &[&"a"]).unwrap(), "/new/a/");
+        assert!(matches!(
+            r.reverse_args("archive", &[&1, &2]),
+            Err(ReverseError::WrongArguments { .. })
+        ));
     }
 
     #[test]
