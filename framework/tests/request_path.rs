@@ -475,7 +475,10 @@ async fn a_panic_is_a_500_and_the_next_request_still_works() {
     let client = site.client();
     let r = client.get("/panic/").await;
     assert_eq!(r.status, 500);
-    assert!(r.text().contains("the view blew up"));
+    assert!(
+        r.text()
+            .contains("a view or middleware panicked: the view blew up")
+    );
     assert_eq!(client.get("/home/").await.status, 200);
 }
 

@@ -147,7 +147,8 @@ pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
     ErrorReport::response(
         StatusCode::INTERNAL_SERVER_ERROR,
         ErrorReport {
-            chain: vec![format!("the view panicked: {message}")],
+            // The guard cannot tell a view's panic from a middleware's.
+            chain: vec![format!("a view or middleware panicked: {message}")],
             hint: None,
         },
     )
