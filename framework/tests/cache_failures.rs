@@ -102,3 +102,74 @@ async fn a_failing_session_cache_never_logs_the_session_key() {
         assert!(!logs.contains(&new_key), "{logs}");
     }
 }
+
+/// A Redis server at a unix socket in `dir` that takes connections and
+/// never answers a `GET`: every other command (what the client sends when it
+/// connects) gets `+OK`, unless `mute`, when it answers nothing at all.
+fn hung_redis(dir: &std::path::Path, mute: bool) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let path = dir.join(if mute { "mute.sock" } else { "hung.sock" });
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                // Commands come as RESP arrays: *N, then N times $LEN and the word.
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let count: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                    let mut words = Vec::new();
+                    for _ in 0..count * 2 {
+                        line.clear();
+                        if !reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                            return;
+                        }
+                        words.push(line.trim().to_string());
+                    }
+                    line.clear();
+                    let command = words.get(1).map(|w| w.to_ascii_uppercase());
+                    if !mute && command.as_deref() != Some("GET") {
+                        let _ = writer.write_all(b"+OK\r\n");
+                    }
+                }
+            });
+        }
+    });
+    format!("redis+unix://{}", path.display())
+}
+
+/// A Redis server that hangs (it takes the connection, then answers
+/// nothing, or nothing to the command) costs a request about a second, the
+/// connect and response timeouts: a miss and a warning, not a page that
+/// waits for ever.
+#[tokio::test]
+async fn a_redis_that_never_answers_is_a_miss_within_seconds() {
+    let (logs, _guard) = capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    for mute in [false, true] {
+        let settings = CacheSettings {
+            backend: CacheBackend::Redis,
+            location: hung_redis(dir.path(), mute),
+            ..CacheSettings::default()
+        };
+        let cache = Cache::new("default", &settings).unwrap();
+        let started = std::time::Instant::now();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), cache.get::<i32>("k"))
+            .await
+            .unwrap_or_else(|_| panic!("mute: {mute}: still waiting after 10 s"));
+        assert_eq!(got, None);
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(4),
+            "mute: {mute}: {took:?}"
+        );
+    }
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        logs.matches("cache get failed, treated as a miss").count(),
+        2,
+        "{logs}"
+    );
+}
