@@ -989,6 +989,37 @@ async fn failed_logins_slow_down_before_the_limit() {
     );
 }
 
+/// An attempt is counted before its password is checked: one whose client
+/// hangs up while it waits still counts towards the limit.
+#[tokio::test]
+async fn a_login_attempt_whose_client_hangs_up_counts_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 4;
+        s.login_throttle_address_limit = 0;
+    })
+    .await;
+    let client = Client::new(application);
+    for password in ["wrong-1", "wrong-2"] {
+        let response = submit_login(&client, &credentials("ann", password)).await;
+        assert_eq!(response.status, 200, "{password}");
+    }
+    // The third waits a quarter second first; its client leaves before that.
+    let hung_up = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        submit_login(&client, &credentials("ann", "wrong-3")),
+    )
+    .await;
+    assert!(hung_up.is_err(), "the attempt was still waiting");
+    let response = submit_login(&client, &credentials("ann", "wrong-4")).await;
+    assert_eq!(response.status, 200, "the fourth attempt is checked");
+    let refused = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(
+        refused.status, 429,
+        "four attempts counted, the one given up included"
+    );
+}
+
 #[tokio::test]
 async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
     let dir = tempfile::tempdir().unwrap();
