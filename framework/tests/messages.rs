@@ -188,6 +188,17 @@ async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     let client = Client::new(build(dir.path()).unwrap());
     let response = client.get("/add-many/").await;
     assert_eq!(response.status, 302);
+    let set_cookie = response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("messages="))
+        .expect("a messages cookie");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "Secure only with session_cookie_secure: {set_cookie}"
+    );
     let value = client.cookie("messages").expect("a messages cookie");
     assert!(value.len() <= 2048, "{} bytes", value.len());
     let page = client.get("/show/").await.text();
@@ -220,4 +231,14 @@ async fn session_storage_without_the_session_middleware_is_refused_naming_the_fi
     let dir = site("middleware = [\"session\"]\n");
     let client = Client::new(build(dir.path()).unwrap());
     assert_eq!(client.get("/add/").await.status, 500);
+    let dir = site("debug = true\nmiddleware = [\"session\"]\n");
+    let client = Client::new(build(dir.path()).unwrap());
+    let response = client.get("/add/").await;
+    assert_eq!(response.status, 500);
+    let page = response.text();
+    assert!(
+        page.contains("the Messages extractor needs the &quot;messages&quot; middleware")
+            && page.contains("add &quot;messages&quot; to the middleware setting"),
+        "{page}"
+    );
 }
