@@ -19,6 +19,9 @@ struct MySite {
     greeting: String,
     page_size: i64,
     api_token: Option<String>,
+    signing_key: Option<String>,
+    webhook_secret: Option<String>,
+    smtp_password: Option<String>,
     beta: bool,
 }
 
@@ -28,6 +31,9 @@ impl Default for MySite {
             greeting: "hello".into(),
             page_size: 10,
             api_token: None,
+            signing_key: None,
+            webhook_secret: None,
+            smtp_password: None,
             beta: false,
         }
     }
@@ -38,6 +44,11 @@ struct ApiClient {
 }
 
 struct NeverShared;
+
+#[derive(Default, serde::Deserialize, serde::Serialize)]
+struct NeverConfigured {
+    size: i64,
+}
 
 async fn stamp(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -91,6 +102,10 @@ async fn shouted(templates: Templates) -> Result<Html<String>> {
 }
 
 async fn needs_missing(_: Data<NeverShared>) -> &'static str {
+    "unreachable"
+}
+
+async fn needs_missing_section(_: Config<NeverConfigured>) -> &'static str {
     "unreachable"
 }
 
@@ -370,9 +385,14 @@ async fn a_settings_section_is_layered_like_every_setting() {
     let page = Client::new(application).get("/greet/").await;
     assert_eq!(page.text(), "bonjour x7 via https://api.example");
 
-    // diffsettings shows it, a token masked.
+    // diffsettings shows it, a token, key, secret or password masked.
     let settings = site
-        .load(&[("NUAGES_MYSITE__API_TOKEN", "tok-123")])
+        .load(&[
+            ("NUAGES_MYSITE__API_TOKEN", "tok-123"),
+            ("NUAGES_MYSITE__SIGNING_KEY", "key-456"),
+            ("NUAGES_MYSITE__WEBHOOK_SECRET", "whs-789"),
+            ("NUAGES_MYSITE__SMTP_PASSWORD", "pw-012"),
+        ])
         .unwrap();
     let lines = nuages::management::commands::diffsettings::diff_lines(&settings, false);
     assert!(
@@ -383,7 +403,20 @@ async fn a_settings_section_is_layered_like_every_setting() {
         lines.contains(&"mysite.greeting = \"bonjour\"".to_string()),
         "{lines:?}"
     );
-    assert!(lines.iter().all(|l| !l.contains("tok-123")), "{lines:?}");
+    for (key, value) in [
+        ("api_token", "tok-123"),
+        ("signing_key", "key-456"),
+        ("webhook_secret", "whs-789"),
+        ("smtp_password", "pw-012"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("mysite.{key} = "))),
+            "{key}: {lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains(value)), "{lines:?}");
+    }
     assert!(
         !lines.iter().any(|l| l.starts_with("mysite.beta")),
         "{lines:?}"
@@ -629,6 +662,37 @@ async fn a_type_shared_twice_stops_the_build() {
     let application = Application::new(with_app, site.load(&[]).unwrap()).unwrap();
     let page = Client::new(application).get("/greet/").await;
     assert_eq!(page.text(), "hello x10 via https://api.example");
+}
+
+#[test]
+fn a_view_that_takes_a_settings_section_never_declared_stops_the_build() {
+    let site = Site::new("");
+    fn urls() -> UrlConf {
+        UrlConf::new().path("unset/", needs_missing_section, "unset")
+    }
+    let project = project(site.dir.path()).urls(urls);
+    let settings = project
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == "nuages.E016")
+        .map(|m| m.message.clone())
+        .collect();
+    let error = Application::new(project, settings).unwrap_err();
+    let message = error.to_string();
+    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
+    assert!(message.contains("needs_missing_section"), "{message}");
+    assert!(
+        message.contains("Config<extensions::NeverConfigured>"),
+        "{message}"
+    );
+    assert!(
+        error.hint().unwrap().contains(".settings_section::<"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
