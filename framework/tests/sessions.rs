@@ -234,6 +234,36 @@ async fn the_db_engine_stores_json_with_its_expiry_in_the_sqlite_file() {
     assert_eq!(client.get("/key/").await.text(), format!("Some({key:?})"));
 }
 
+/// A change moves the stored session's expiry forward; a read leaves it.
+#[tokio::test]
+async fn a_changed_session_lives_session_cookie_age_from_its_last_write() {
+    let (_dir, application, client, key) = with_ann(SessionEngine::Db).await;
+    let pool = application.databases().get("default").await.unwrap();
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 60;
+    sqlx::query("UPDATE nuages_session SET expire_date = $1")
+        .bind(soon)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(show_of(&client).await, r#"{"name":"Ann"}"#);
+    assert_eq!(rows(&application).await[0].2, soon, "a read writes nothing");
+    let response = client.get("/set/?name=Bob").await;
+    let cookie = set_cookie(&response).unwrap();
+    assert!(cookie.contains("Max-Age=3600"), "{cookie}");
+    let rows = rows(&application).await;
+    assert_eq!(rows[0].0, key);
+    let now = soon - 60;
+    assert!(
+        (now + 3595..=now + 3600).contains(&rows[0].2),
+        "{} vs {now}",
+        rows[0].2
+    );
+}
+
 #[tokio::test]
 async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
     for engine in ENGINES {
