@@ -698,6 +698,36 @@ mod tests {
         other.close().await.unwrap();
     }
 
+    /// Foreign keys are enforced on every connection of the pool, not only
+    /// the first: a row that names no parent is refused on each.
+    #[tokio::test]
+    async fn sqlite_connections_enforce_foreign_keys() {
+        let (_dir, settings) = load("[databases.default]\nmax_connections = 3\n");
+        let pool = Databases::new(&settings).get("default").await.unwrap();
+        sqlx::query("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE child (parent_id INTEGER NOT NULL REFERENCES parent (id))")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            connections.push(pool.acquire().await.unwrap());
+        }
+        for connection in &mut connections {
+            let error = sqlx::query("INSERT INTO child (parent_id) VALUES (42)")
+                .execute(&mut **connection)
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains("FOREIGN KEY constraint failed"),
+                "{error}"
+            );
+        }
+    }
+
     /// A settings file of `text` in a new folder, loaded.
     fn load(text: &str) -> (tempfile::TempDir, Settings) {
         let dir = tempfile::tempdir().unwrap();
