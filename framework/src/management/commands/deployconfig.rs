@@ -1082,6 +1082,7 @@ mod tests {
             text.contains("proxy_next_upstream error timeout;"),
             "{text}"
         );
+        assert!(text.contains("proxy_connect_timeout 5s;"), "{text}");
         assert!(!text.contains("non_idempotent"), "{text}");
     }
 
@@ -1110,6 +1111,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ProxyPass /media/ !"));
+        let media = &text[text.find("<Directory /srv/mysite/www_dir/media/>").unwrap()..];
+        let media = &media[..media.find("</Directory>").unwrap()];
+        assert!(
+            media.contains("Header always set X-Content-Type-Options nosniff")
+                && media.contains(
+                    "Header always set Content-Security-Policy \"default-src 'none'; sandbox\""
+                ),
+            "{media}"
+        );
         let elsewhere = Settings {
             media_url: "https://uploads.example.com/".into(),
             ..settings.clone()
