@@ -471,6 +471,62 @@ fn without_media_root_a_file_the_form_does_not_use_is_dropped() {
     assert!(!site.media().exists());
 }
 
+/// The file a form without a file field was sent is dropped with a
+/// warning in the log that names the field and media_root.
+#[tokio::test]
+async fn without_media_root_a_dropped_file_is_logged() {
+    let site = Site::new("");
+    let client = Client::new(site.application());
+    client.get("/contact/").await;
+    let csrf = client.csrf_token().expect("a CSRF cookie");
+    let fields = [
+        ("name", "Ann"),
+        ("sender", "ann@example.com"),
+        ("copies", "2"),
+    ];
+    let raw = multipart_post("/contact/", &fields, b"a.png", b"data", &csrf);
+    let body = raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let response = client
+        .request(Method::POST, "/contact/")
+        .csrf()
+        .header(
+            "content-type",
+            "multipart/form-data; boundary=XyZzY-boundary",
+        )
+        .body(body)
+        .send()
+        .await;
+    drop(guard);
+    assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains(" WARN ")
+            && logs.contains("a file sent as 'picture' was dropped: media_root is not set"),
+        "{logs}"
+    );
+}
+
+/// Collects what tracing writes, to read the warnings back.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 fn without_media_root_an_upload_is_refused_naming_the_setting() {
     let site = Site::new("");
