@@ -1050,6 +1050,11 @@ mod tests {
             "the URL 'user' takes for 'name' what its str converter accepts \
              (any text but the empty one, without a slash), got \"a/b\""
         );
+        // A number that fits no i64 is no <int>, as in the path.
+        assert!(matches!(
+            r.reverse("polls:detail", &[("question_id", "9223372036854775808")]),
+            Err(ReverseError::InvalidArgument { .. })
+        ));
         assert!(matches!(
             r.reverse("tag", &[("tag", "no spaces")]),
             Err(ReverseError::InvalidArgument { .. })

@@ -233,6 +233,9 @@ async fn converters_refuse_what_they_do_not_accept() {
     let site = Site::new("debug = false\n");
     let r = site.client().get("/polls/abc/").await;
     assert_eq!(r.status, 404);
+    // Digits that fit no 64-bit integer: a 404, as an id that does not exist.
+    let r = site.client().get("/polls/9223372036854775808/").await;
+    assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
