@@ -3,7 +3,8 @@
 //! with the status a shell gives a process a closed pipe stopped (141), no
 //! panic; a full disk is an error that says so; `migrate` stops before
 //! its first migration (its first line is its plan), leaving the database
-//! as it was, and a later `migrate` applies them.
+//! as it was, and a later `migrate` applies them. And what `showurls`
+//! writes: each pattern, its name and its view with the view's methods.
 
 use std::process::{Command, Stdio};
 
@@ -103,4 +104,47 @@ fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
         assert!(after.contains(" [X] "), "{name}: {after}");
         assert!(!after.contains(" [ ] "), "{name}: {after}");
     }
+}
+
+/// `showurls` lists each pattern with its name and its view, the view named
+/// with its methods.
+#[test]
+fn showurls_names_each_view_with_its_methods() {
+    let example = Example::new();
+    let output = example.command().arg("showurls").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let row = |pattern: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(pattern))
+            .unwrap_or_else(|| panic!("no {pattern} in {stdout}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        row("/polls/<int:question_id>/vote/"),
+        [
+            "/polls/<int:question_id>/vote/",
+            "polls:vote",
+            "mysite::polls::views::vote",
+            "[POST]"
+        ]
+    );
+    assert_eq!(
+        row("/polls/add/"),
+        [
+            "/polls/add/",
+            "polls:add",
+            "mysite::polls::views::add_form",
+            "[GET],",
+            "mysite::polls::views::add_submit",
+            "[POST]"
+        ]
+    );
 }
