@@ -1,6 +1,7 @@
 //! The documents in `docs/` tell the truth about the code: every settings key
 //! with its type and default, every check id with its level; and everything a
-//! message, a hint or a generated file points to exists in the repository.
+//! message, a hint or a generated file points to exists in the repository;
+//! the README's settings examples load.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -249,6 +250,49 @@ fn the_readme_installs_the_cli_locked_and_links_the_references() {
         assert!(
             readme.contains(&format!("]({document})")),
             "the README links {document}"
+        );
+    }
+}
+
+/// Each ```toml block of the README is a settings file the loader takes as
+/// it is (its `${VAR}`s set): no key lands in a table it does not belong to.
+#[test]
+fn every_settings_example_of_the_readme_loads() {
+    let readme = read("README.md");
+    let mut blocks: Vec<(usize, String)> = Vec::new();
+    let mut open: Option<(usize, usize, String)> = None;
+    for (number, line) in readme.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        match &mut open {
+            None if line.trim_start() == "```toml" => {
+                open = Some((number + 1, indent, String::new()))
+            }
+            None => {}
+            Some((start, _, text)) if line.trim_start() == "```" => {
+                blocks.push((*start, std::mem::take(text)));
+                open = None;
+            }
+            Some((_, indent, text)) => {
+                text.push_str(line.get(*indent..).unwrap_or(""));
+                text.push('\n');
+            }
+        }
+    }
+    assert!(blocks.len() >= 5, "{} blocks", blocks.len());
+    let variable = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)").unwrap();
+    for (line, text) in blocks {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        std::fs::write(&path, &text).unwrap();
+        let env: Vec<(String, String)> = variable
+            .captures_iter(&text)
+            .map(|captures| (captures[1].to_string(), "x".to_string()))
+            .collect();
+        let loaded = nuages::conf::SettingsLoader::new(&path).env(env).load();
+        assert!(
+            loaded.is_ok(),
+            "README.md:{line}: {:?}\n{text}",
+            loaded.err()
         );
     }
 }
