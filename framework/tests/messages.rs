@@ -21,6 +21,10 @@ async fn show(templates: Templates) -> Result<Html<String>> {
     templates.render("show.html", context! {})
 }
 
+async fn levels(templates: Templates) -> Result<Html<String>> {
+    templates.render("levels.html", context! {})
+}
+
 async fn plain(templates: Templates) -> Result<Html<String>> {
     templates.render("plain.html", context! {})
 }
@@ -56,6 +60,7 @@ fn urlpatterns() -> UrlConf {
         .path("add-many/", add_many, "add_many")
         .path("show/", show, "show")
         .path("plain/", plain, "plain")
+        .path("levels/", levels, "levels")
         .path("add-and-show/", add_and_show, "add_and_show")
         .path("add-after-show/", add_after_show, "add_after_show")
 }
@@ -77,6 +82,10 @@ fn site(settings: &str) -> tempfile::TempDir {
         "{% extends \"base.html\" %}{% block body %}child{% endblock %}",
     );
     write("templates/plain.html", "<p>no messages here</p>");
+    write(
+        "templates/levels.html",
+        "{% for message in messages %}{{ message.level }} {{ message.level_tag }} {{ message.tags }};{% endfor %}",
+    );
     write(
         "settings.toml",
         &format!("secret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\n{settings}"),
@@ -135,6 +144,13 @@ async fn session_storage_shows_messages_once_on_the_next_page() {
         "<ul><li class=\"info\">Right away</li></ul>child"
     );
     assert_eq!(client.get("/show/").await.text(), "<ul></ul>");
+
+    // Each message's level: Django's number and tag.
+    client.get("/add/").await;
+    assert_eq!(
+        client.get("/levels/").await.text(),
+        "25 success success;30 warning warning;"
+    );
 
     // Added after the render: shown by the next page.
     assert_eq!(client.get("/add-after-show/").await.text(), "<ul></ul>");
