@@ -442,6 +442,33 @@ async fn the_tera_value_keeps_markup_safe_and_values_escaped() {
     );
 }
 
+/// In a template, a field's `choices` (value, label, selected) and the
+/// form's `non_field_errors`.
+#[tokio::test]
+async fn templates_read_a_fields_choices_and_the_non_field_errors() {
+    let mut pairs: Vec<_> = valid().into_iter().filter(|(k, _)| *k != "age").collect();
+    pairs.push(("age", "old"));
+    let form = bind::<Everything>(&pairs).await.unwrap_err();
+    let signup = bind::<Signup>(&[("password", "a"), ("again", "b")])
+        .await
+        .unwrap_err();
+    let mut tera = tera::Tera::new();
+    tera.add_raw_template(
+        "f.html",
+        "{% for c in form.fields.size.choices %}{{ c.value }}={{ c.label }}\
+         {% if c.selected %}*{% endif %};{% endfor %}|\
+         {% for e in signup.non_field_errors %}[{{ e }}]{% endfor %}",
+    )
+    .unwrap();
+    let out = tera
+        .render(
+            "f.html",
+            &crate::context! { "form" => &form, "signup" => &signup },
+        )
+        .unwrap();
+    assert_eq!(out, "s=Small;l=Large*;|[The two passwords differ.]");
+}
+
 #[derive(Debug, Form)]
 struct Login {
     username: String,
