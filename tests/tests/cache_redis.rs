@@ -52,6 +52,11 @@ async fn the_redis_backend_stores_json_on_the_server_with_expiry() {
     let ttl: i64 = server.cli(&["TTL", "votes"]).parse().unwrap();
     assert!(ttl > 0, "a counter created by incr expires too: {ttl}");
     assert_eq!(cache.incr("question", 1).await, None, "not an integer");
+    // An existing counter keeps its expiry: incr does not start it again.
+    assert!(cache.set_for("kept", &5, Duration::from_secs(100)).await);
+    assert_eq!(cache.incr("kept", 1).await, Some(6));
+    let ttl: u64 = server.cli(&["TTL", "kept"]).parse().unwrap();
+    assert!((95..=100).contains(&ttl), "the expiry is kept: {ttl}");
 
     cache.set("a", &1).await;
     let found = cache.get_many::<i32>(&["a", "votes", "missing"]).await;
