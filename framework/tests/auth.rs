@@ -806,6 +806,23 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
     )
     .await
     .unwrap();
+    // An inactive account of the same address gets no mail.
+    let mut dormant = User::create(
+        &pool(&application).await,
+        &fast_hashers(),
+        NewUser {
+            username: "dormant",
+            email: "cat@example.com",
+            password: Some("plum-violin-orbit"),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+    dormant
+        .set_active(&pool(&application).await, false)
+        .await
+        .unwrap();
     let elsewhere = Client::new(application.clone());
     elsewhere.get("/login/?user=cat").await;
     assert_eq!(elsewhere.get("/whoami/").await.text(), "cat");
@@ -832,6 +849,12 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
     );
     let mail = reset_mails(&application, 1).await.remove(0);
     assert_eq!(mail.to, ["Cat@Example.com"]);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        application.mailer().outbox().len(),
+        1,
+        "only the active account is mailed"
+    );
     assert_eq!(mail.from_email.as_deref(), Some("webmaster@localhost"));
     assert_eq!(mail.subject, "Your localhostaccount");
     let at = mail
