@@ -37,6 +37,15 @@ async fn contact(mailer: Mailer, Query(query): Query<HashMap<String, String>>) -
     Ok("sent")
 }
 
+async fn letter(mailer: Mailer) -> Result<&'static str> {
+    let message = nuages::mail::EmailMessage::new("A letter", "Dear reader.", ["to@mail.test"])
+        .cc(["cc@mail.test"])
+        .bcc(["bcc@mail.test"])
+        .reply_to(["replies@mail.test"]);
+    mailer.send(&message).await?;
+    Ok("sent")
+}
+
 /// The project's own `[payments]` settings.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 pub struct Payments {
@@ -57,6 +66,7 @@ pub fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("", home, "home")
         .path("contact/", contact, "contact")
+        .path("letter/", letter, "letter")
         .path("boom/", boom, "boom")
         .include("accounts/", nuages::auth::urls())
 }
@@ -454,6 +464,23 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
     assert_eq!(thanks.header("Subject"), Some("Thanks for writing"));
     assert_eq!(thanks.body().trim_end(), "We got your message.");
 
+    // send of an EmailMessage: to, cc, bcc (seen by no other recipient)
+    // and reply-to.
+    let response = http(addr, "GET", "/letter/", &[], "").unwrap();
+    assert_eq!((response.status, response.body.as_str()), (200, "sent"));
+    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    let letter = mail_to(&mails, "to@mail.test");
+    let mut recipients = letter.recipients();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["bcc@mail.test", "cc@mail.test", "to@mail.test"]
+    );
+    assert_eq!(letter.header("To"), Some("to@mail.test"));
+    assert_eq!(letter.header("Cc"), Some("cc@mail.test"));
+    assert_eq!(letter.header("Reply-To"), Some("replies@mail.test"));
+    assert!(!letter.raw().contains("bcc@"), "{}", letter.raw());
+
     // A 500: the visitor sees the plain page; the admins get the report.
     let visitor = [
         ("User-Agent", "MailTest/1.0 (e2e)"),
@@ -480,7 +507,7 @@ fn a_production_site_mails_from_views_and_reports_500s_to_the_admins_without_sec
     );
     assert!(!response.body.contains("payment"), "{}", response.body);
     assert!(started.elapsed() < Duration::from_secs(5));
-    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    let mails = smtp.wait_for_mail(3, Duration::from_secs(10));
     let report = mail_to(&mails, "ops@mail.test");
     assert_eq!(report.header("From"), Some("errors@mail.test"));
     assert_eq!(
