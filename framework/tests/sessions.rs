@@ -31,6 +31,14 @@ async fn show(session: Session) -> String {
     Value::Object(values).to_string()
 }
 
+/// `/remove/?k`: removes each key named in the query.
+async fn remove(session: Session, Query(keys): Query<BTreeMap<String, String>>) -> &'static str {
+    for key in keys.keys() {
+        session.remove(key);
+    }
+    "removed"
+}
+
 async fn flush(session: Session) -> &'static str {
     session.flush();
     "flushed"
@@ -89,6 +97,7 @@ fn urls() -> UrlConf {
     UrlConf::new()
         .path("set/", set, "set")
         .path("show/", show, "show")
+        .path("remove/", remove, "remove")
         .path("flush/", flush, "flush")
         .path("cycle/", cycle, "cycle")
         .path("key/", key, "key")
@@ -211,6 +220,9 @@ async fn data_round_trips_with_every_engine_and_is_written_only_when_changed() {
             client.cookie("sessionid").unwrap() == cookie,
             engine.is_server_side()
         );
+        // A removal is kept too.
+        client.get("/remove/?city").await;
+        assert_eq!(show_of(&client).await, r#"{"name":"Bob"}"#, "{engine:?}");
     }
 }
 
