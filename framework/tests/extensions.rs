@@ -309,6 +309,40 @@ fn a_middleware_registered_under_a_built_in_name_stops_the_build() {
     }
 }
 
+/// `middleware_with` builds the middleware's configuration from the
+/// settings once, when the application is built, not per request.
+#[tokio::test]
+async fn a_middleware_configured_from_the_settings_is_built_once() {
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        format!("secret_key = \"{SECRET}\"\nallowed_hosts = [\"localhost\"]\nmiddleware = [\"limits\"]\n[mysite]\npage_size = 7\n"),
+    )
+    .unwrap();
+    let project =
+        project(dir.path()).middleware_with("limits", |settings: &nuages::conf::Settings| {
+            BUILDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let size = settings.sections.get::<MySite>().unwrap().page_size;
+            Ok(move |request: Request, next: Next| async move {
+                let mut response = next.run(request).await;
+                response
+                    .headers_mut()
+                    .insert("x-page-size", size.to_string().parse().unwrap());
+                response
+            })
+        });
+    let settings = project
+        .load_settings(&dir.path().join("settings.toml"))
+        .unwrap();
+    let client = Client::new(Application::new(project, settings).unwrap());
+    for path in ["/greet/", "/greet/"] {
+        let response = client.get(path).await;
+        assert_eq!(response.header("x-page-size"), Some("7"), "{path}");
+    }
+    assert_eq!(BUILDS.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[test]
 fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
     let dir = tempfile::tempdir().unwrap();
