@@ -196,6 +196,28 @@ async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
     assert_eq!(page.text(), "<ul></ul>");
 }
 
+/// In a signed cookie (the default session engine, or cookie storage),
+/// messages shown once come back for a client that sends the old cookie
+/// again, as with Django's cookie-based sessions; the cache engine keeps
+/// them on the server, where showing them used them up.
+#[tokio::test]
+async fn an_old_signed_cookie_sent_again_shows_its_messages_again() {
+    for (settings, cookie, replayed) in [
+        ("", "sessionid", SHOWN),
+        ("message_storage = \"cookie\"\n", "messages", SHOWN),
+        ("session_engine = \"cache\"\n", "sessionid", "<ul></ul>"),
+    ] {
+        let dir = site(settings);
+        let client = Client::new(build(dir.path()).unwrap());
+        client.get("/add/").await;
+        let old = client.cookie(cookie).expect(cookie);
+        assert_eq!(client.get("/show/").await.text(), SHOWN, "{settings}");
+        assert_eq!(client.get("/show/").await.text(), "<ul></ul>", "{settings}");
+        client.set_cookie(cookie, &old);
+        assert_eq!(client.get("/show/").await.text(), replayed, "{settings}");
+    }
+}
+
 #[tokio::test]
 async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     // A browser drops a cookie over 4096 bytes, and every message with it;
