@@ -273,15 +273,18 @@ fn nginx_balances_between_two_serve_processes_and_skips_one_that_is_gone() {
         upstreams.extend(["--upstream".to_string(), bind]);
     }
     let upstreams: Vec<&str> = upstreams.iter().map(String::as_str).collect();
-    // Only nginx balances: Apache's configuration takes one upstream.
-    let (output, _, stderr) = run(production(&project)
-        .args(["deployconfig", "apache", "--plain-http"])
-        .args(&upstreams));
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("--upstream is given 2 times, and only `deployconfig nginx` balances"),
-        "{stderr}"
-    );
+    // Only nginx balances: Apache's and systemd's configurations take one upstream.
+    for kind in [&["apache", "--plain-http"][..], &["systemd"]] {
+        let (output, _, stderr) = run(production(&project)
+            .arg("deployconfig")
+            .args(kind)
+            .args(&upstreams));
+        assert_eq!(output.status.code(), Some(2), "{kind:?}: {stderr}");
+        assert!(
+            stderr.contains("--upstream is given 2 times, and only `deployconfig nginx` balances"),
+            "{kind:?}: {stderr}"
+        );
+    }
     let (site, _, addr) = deployconfig_nginx(&mut production(&project), work, &upstreams);
     let text = std::fs::read_to_string(&site).unwrap();
     assert!(
