@@ -412,8 +412,14 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
     );
     wait_for(Duration::from_secs(60), || get(addr, "/").ok())
         .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    // A keep-alive connection left idle after its answer.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut idle).unwrap().status, 200);
     let slow = std::thread::spawn(move || get(addr, "/slow/"));
     std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
     server.signal(libc::SIGTERM);
     let refused = wait_for(Duration::from_secs(5), || {
         std::net::TcpStream::connect(addr).is_err().then_some(())
@@ -425,10 +431,27 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
     let response = slow.join().unwrap().expect("the slow request completes");
     assert_eq!(response.status, 200);
     assert_eq!(response.body, "slow and done");
+    // The idle connection is closed, not kept until serve_graceful_timeout.
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut idle, &mut byte);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
     let status = wait_for(Duration::from_secs(10), || {
         server.child.try_wait().ok().flatten()
     })
     .expect("serve exits");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?} after SIGTERM",
+        signalled.elapsed()
+    );
     assert!(status.success(), "{status:?}: {}", server.output());
     assert!(
         server.output().contains("Shut down cleanly."),
