@@ -101,6 +101,10 @@ async fn shouted(templates: Templates) -> Result<Html<String>> {
     templates.render("shout.html", context! { "who" => "world" })
 }
 
+async fn library(templates: Templates) -> Result<Html<String>> {
+    templates.render("library.html", context! { "who" => "world" })
+}
+
 async fn needs_missing(_: Data<NeverShared>) -> &'static str {
     "unreachable"
 }
@@ -113,10 +117,22 @@ fn shout(value: &str, _: nuages::tera::Kwargs, _: &nuages::tera::State) -> Strin
     value.to_uppercase()
 }
 
+fn exclaim(
+    _: nuages::tera::Kwargs,
+    _: &nuages::tera::State,
+) -> nuages::tera::TeraResult<&'static str> {
+    Ok("!")
+}
+
+fn loud(value: &str, _: nuages::tera::Kwargs, _: &nuages::tera::State) -> bool {
+    value == value.to_uppercase()
+}
+
 fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("greet/", greet, "greet")
         .path("shout/", shouted, "shout")
+        .path("library/", library, "library")
         .path("remember/", remember, "remember")
 }
 
@@ -130,7 +146,11 @@ fn project(dir: &Path) -> Project {
         .state(ApiClient {
             base: "https://api.example".into(),
         })
-        .template_library(|tera| tera.register_filter("shout", shout))
+        .template_library(|tera| {
+            tera.register_filter("shout", shout);
+            tera.register_function("exclaim", exclaim);
+            tera.register_test("loud", loud);
+        })
 }
 
 struct Site {
@@ -144,6 +164,12 @@ impl Site {
         std::fs::write(
             dir.path().join("templates/shout.html"),
             "hello {{ who | shout }}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("templates/library.html"),
+            "{% if who | shout is loud %}{{ who | shout }}{{ exclaim() }}{% endif %}\
+             {% if who is loud %} never{% endif %}",
         )
         .unwrap();
         std::fs::write(
@@ -734,5 +760,7 @@ async fn template_libraries_reach_every_template() {
     let site = Site::new("debug = true\n");
     let page = site.client().get("/shout/").await;
     assert_eq!(page.status, 200);
-    assert_eq!(page.text(), "hello WORLD");
+    assert_eq!(page.text(), "hello WORLD"); // Its functions and tests too.
+    let page = site.client().get("/library/").await;
+    assert_eq!(page.text(), "WORLD!");
 }
