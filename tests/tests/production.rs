@@ -217,11 +217,13 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     let app_log = server.output();
     assert!(app_log.contains("\"GET / HTTP/1.1\" 200"), "{app_log}");
     // The same lines go to log_file (logs/deployed.log in the production settings).
-    let log_file = std::fs::read_to_string(project.dir.join("logs/deployed.log")).unwrap();
-    assert!(
-        log_file.contains(" INFO nuages::request: \"GET / HTTP/1.1\" 200 "),
-        "{log_file}"
-    );
+    let log_file = project.dir.join("logs/deployed.log");
+    let logged = wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log_file)
+            .ok()
+            .filter(|text| text.contains(" INFO nuages::request: \"GET / HTTP/1.1\" 200 "))
+    });
+    assert!(logged.is_some(), "{:?}", std::fs::read_to_string(&log_file));
     // (nginx passes a path with `..` on to the application as it came: 404 there.)
     assert!(
         !app_log.contains("/media/avatars") && !app_log.contains("/media/.incoming"),
