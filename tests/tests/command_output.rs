@@ -69,6 +69,23 @@ fn a_reader_gone_ends_a_command_quietly_and_a_full_disk_is_an_error() {
     }
 }
 
+/// The example's own command writes as the built-in ones do.
+#[test]
+fn the_example_seed_command_ends_quietly_when_its_reader_is_gone() {
+    let example = Example::new();
+    let migrated = example.command().arg("migrate").output().unwrap();
+    assert!(migrated.status.success());
+    let (code, stderr) = into_a_closed_pipe(example.command().arg("seed"));
+    assert_eq!(code, Some(141), "{stderr}");
+    assert_eq!(stderr, "");
+    let (code, stderr) = into_a_full_disk(example.command().arg("seed"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: could not write to standard output: No space left on device"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
     let example = Example::new();

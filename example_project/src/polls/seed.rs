@@ -1,7 +1,7 @@
 //! `manage seed`: sample questions, so the example has something to show.
 //! Adds them only to an empty table: running it again changes nothing.
 
-use nuages::management::{Command, CommandContext, CommandError};
+use nuages::management::{Command, CommandContext, CommandError, output};
 use nuages::timezone;
 
 use super::models::Question;
@@ -48,11 +48,13 @@ impl Command for Seed {
             }
             Ok(SAMPLES.len())
         })?;
+        // Not `println!`, which panics when the reader of a pipe is gone.
         if added == 0 {
-            println!("The polls already have questions; nothing added.");
+            output::print(format_args!(
+                "The polls already have questions; nothing added.\n"
+            ))
         } else {
-            println!("Added {added} sample questions.");
+            output::print(format_args!("Added {added} sample questions.\n"))
         }
-        Ok(())
     }
 }

@@ -629,9 +629,11 @@ fn nginx_site_body(
         # Read by the application through secure_proxy_ssl_header.
         proxy_set_header X-Forwarded-Proto {forwarded_proto}
         proxy_redirect off;
-        # A serve that refuses the connection or does not answer in time: the
-        # request goes to the next one. nginx never sends a POST (or another
-        # non-idempotent method) to a second server once one has received it.
+        # A serve that refuses the connection, does not accept it within
+        # proxy_connect_timeout, or sends no answer within proxy_read_timeout
+        # (60 s): the request goes to the next one. nginx never sends a POST
+        # (or another non-idempotent method) to a second server once one has
+        # received it.
         proxy_next_upstream error timeout;
         proxy_connect_timeout 5s;
     }}
