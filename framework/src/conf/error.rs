@@ -157,6 +157,15 @@ fn describe_origin(origin: &SettingsOrigin) -> String {
     }
 }
 
+/// For a nested key whose last part is a top-level setting
+/// (`caches.default.session_engine`), the table it landed in and the
+/// setting: the line was written below a `[table]` header, which TOML reads
+/// as one of that table's keys.
+fn misplaced_top_level(key: &str) -> Option<(&str, &str)> {
+    let (table, field) = key.rsplit_once('.')?;
+    super::keys::kind_of(field).map(|_| (table, field))
+}
+
 /// ` in FILE`, or nothing.
 fn in_file(path: Option<&Path>) -> String {
     path.map(|file| format!(" in {}", file.display()))
@@ -207,6 +216,14 @@ impl SettingsError {
             SettingsError::Syntax { .. } => "fix the line shown: strings are quoted (\"…\"), \
                  booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
                 .into(),
+            SettingsError::UnknownKey { key, .. } if misplaced_top_level(key).is_some() => {
+                let (table, field) = misplaced_top_level(key).expect("checked");
+                format!(
+                    "`{field}` is a top-level setting, but in TOML every key written after a \
+                     [{table}] line belongs to that table: move `{field} = …` above the file's \
+                     first [table] line"
+                )
+            }
             SettingsError::UnknownKey {
                 suggestion: Some(s),
                 ..

@@ -1300,6 +1300,43 @@ mod tests {
         );
     }
 
+    /// A top-level setting written below a `[table]` line (as appended at
+    /// the end of a file) is read by TOML as a key of that table: the hint
+    /// says so, and where the line goes, rather than "correct its name".
+    #[test]
+    fn a_top_level_setting_below_a_table_says_to_move_it_up() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key, table, field) in [
+            (
+                "[databases.default]\nurl = \"sqlite://db.sqlite3\"\n\ndebug = false\n",
+                "databases.default.debug",
+                "databases.default",
+                "debug",
+            ),
+            (
+                "[caches.default]\nbackend = \"locmem\"\n\nsession_engine = \"cache\"\n",
+                "caches.default.session_engine",
+                "caches.default",
+                "session_engine",
+            ),
+        ] {
+            let path = write(dir.path(), "s.toml", text);
+            let err = load(&path, &[]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("unknown setting `{key}` in {}", path.display())
+            );
+            assert_eq!(
+                err.hint().unwrap(),
+                format!(
+                    "`{field}` is a top-level setting, but in TOML every key written after a \
+                     [{table}] line belongs to that table: move `{field} = …` above the file's \
+                     first [table] line"
+                )
+            );
+        }
+    }
+
     #[test]
     fn an_unknown_database_key_is_named_in_full() {
         let dir = tempfile::tempdir().unwrap();
