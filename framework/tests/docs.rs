@@ -254,14 +254,47 @@ fn the_readme_installs_the_cli_locked_and_links_the_references() {
     }
 }
 
-/// Each ```toml block of the README is a settings file the loader takes as
-/// it is (its `${VAR}`s set): no key lands in a table it does not belong to.
+/// Each ```toml block of the README and of docs/ is a settings file the
+/// loader takes as it is (its `${VAR}`s set): no key lands in a table it
+/// does not belong to.
 #[test]
-fn every_settings_example_of_the_readme_loads() {
-    let readme = read("README.md");
+fn every_settings_example_of_the_documents_loads() {
+    let mut documents = vec!["README.md".to_string()];
+    for entry in std::fs::read_dir(repository().join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            documents.push(format!("docs/{name}"));
+        }
+    }
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for document in &documents {
+        blocks.extend(
+            toml_blocks(&read(document))
+                .into_iter()
+                .map(|(line, text)| (format!("{document}:{line}"), text)),
+        );
+    }
+    assert!(blocks.len() >= 8, "{} blocks", blocks.len());
+    let variable = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)").unwrap();
+    for (place, text) in blocks {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        std::fs::write(&path, &text).unwrap();
+        let env: Vec<(String, String)> = variable
+            .captures_iter(&text)
+            .map(|captures| (captures[1].to_string(), "x".to_string()))
+            .collect();
+        let loaded = nuages::conf::SettingsLoader::new(&path).env(env).load();
+        assert!(loaded.is_ok(), "{place}: {:?}\n{text}", loaded.err());
+    }
+}
+
+/// The ```toml blocks of a document: the line each starts on, and its text
+/// with the fence's indentation taken off.
+fn toml_blocks(document: &str) -> Vec<(usize, String)> {
     let mut blocks: Vec<(usize, String)> = Vec::new();
     let mut open: Option<(usize, usize, String)> = None;
-    for (number, line) in readme.lines().enumerate() {
+    for (number, line) in document.lines().enumerate() {
         let indent = line.len() - line.trim_start().len();
         match &mut open {
             None if line.trim_start() == "```toml" => {
@@ -278,21 +311,5 @@ fn every_settings_example_of_the_readme_loads() {
             }
         }
     }
-    assert!(blocks.len() >= 5, "{} blocks", blocks.len());
-    let variable = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)").unwrap();
-    for (line, text) in blocks {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("settings.toml");
-        std::fs::write(&path, &text).unwrap();
-        let env: Vec<(String, String)> = variable
-            .captures_iter(&text)
-            .map(|captures| (captures[1].to_string(), "x".to_string()))
-            .collect();
-        let loaded = nuages::conf::SettingsLoader::new(&path).env(env).load();
-        assert!(
-            loaded.is_ok(),
-            "README.md:{line}: {:?}\n{text}",
-            loaded.err()
-        );
-    }
+    blocks
 }
