@@ -1101,6 +1101,34 @@ fn apache_and_systemd_configs_verify() {
         "{stderr}"
     );
     assert!(!work.join("no-nginx").exists());
+    // A folder that exists (`-o /etc/nginx/sites-enabled/`): the error says
+    // -o names a file and gives one in it; nothing is written there or
+    // beside it, --force or not.
+    let sites = work.join("sites-enabled");
+    std::fs::create_dir_all(&sites).unwrap();
+    for extra in [&[][..], &["--force"]] {
+        let (output, stdout, stderr) = run(production(&project)
+            .args(["deployconfig", "nginx", "--plain-http", "-o"])
+            .arg(format!("{}/", sites.display()))
+            .args(extra));
+        assert_eq!(output.status.code(), Some(1), "{extra:?}: {stdout}{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: {dir}/ is a folder: -o names the file to write\n  hint: name a file in it: -o {dir}/configured.conf\n",
+                dir = sites.display()
+            ),
+            "{extra:?}"
+        );
+        assert_eq!(std::fs::read_dir(&sites).unwrap().count(), 0);
+    }
+    let mut beside: Vec<_> = std::fs::read_dir(work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.contains(".tmp"))
+        .collect();
+    beside.sort();
+    assert_eq!(beside, Vec::<String>::new());
     if Path::new("/usr/bin/systemd-analyze").exists() {
         let (output, stdout, stderr) = run(Command::new("/usr/bin/systemd-analyze")
             .arg("verify")

@@ -181,7 +181,7 @@ impl Command for DeployConfig {
             } else {
                 apache(&site, &front)?
             };
-            emit(output.as_deref(), &text, force)?;
+            emit(output.as_deref(), &text, force, name)?;
             for note in notes {
                 eprintln!("note: {note}");
             }
@@ -907,9 +907,22 @@ WantedBy=sockets.target
     (service, socket)
 }
 
-fn emit(output: Option<&Path>, text: &str, force: bool) -> Result<(), CommandError> {
+/// Print `text`, or write it to the file `output` (an nginx or Apache
+/// configuration: one file, named by the user, never a folder's).
+fn emit(output: Option<&Path>, text: &str, force: bool, name: &str) -> Result<(), CommandError> {
     match output {
         Some(path) => {
+            // A folder (`-o /etc/nginx/sites-enabled/`) is not replaced, even
+            // with --force: name the file to write in it.
+            if path.is_dir() {
+                return Err(CommandError::failed(
+                    format!("{} is a folder: -o names the file to write", path.display()),
+                    Some(&format!(
+                        "name a file in it: -o {}",
+                        path.join(format!("{name}.conf")).display()
+                    )),
+                ));
+            }
             refuse_foreign(path, text, force)?;
             write_atomically(path, text)?;
             outln!("Wrote {}", path.display())?;
