@@ -98,8 +98,12 @@ pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
     };
     // Become the project's binary, so that signals such as Ctrl-C and SIGTERM
     // reach the server itself; its reloader rebuilds with the same cargo.
+    // Its name in the process's arguments is `manage`, which its help and
+    // usage lines show: the command the user typed and can type again, not
+    // the binary's file name (not on the PATH).
     use std::os::unix::process::CommandExt;
     let error = Command::new(&binary)
+        .arg0("manage")
         .args(&args)
         .env("CARGO", &cargo)
         .exec();

@@ -383,6 +383,21 @@ fn project_commands_show_cargo_building_and_nothing_when_fresh() {
         stderr.starts_with("error: 'abc:' is not a valid port number"),
         "{stderr}"
     );
+    // Help and usage lines name `manage`, the command typed, not the
+    // project's binary, which is not on the PATH.
+    let (output, stdout, stderr) = project.manage(&["help"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("\nUsage: manage [OPTIONS] <COMMAND>\n"),
+        "{stdout}"
+    );
+    let (output, _, stderr) = project.manage(&["deployconfig"]);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\nUsage: manage deployconfig <kind>\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("progress_site deployconfig"), "{stderr}");
 }
 
 /// `[dependencies` left unclosed, on line 8 of a generated Cargo.toml.
