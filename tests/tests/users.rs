@@ -186,9 +186,23 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
     let (status, _, stderr) = example.piped(&args, "another-long-passphrase\n");
     assert_eq!(status.code(), Some(1));
     assert!(
-        stderr.contains("error: That username is already taken."),
+        stderr.contains(
+            "error: That username is already taken.\n  hint: choose another --username, or set \
+             this user's password with `manage changepassword admin`; nothing was changed\n"
+        ),
         "{stderr}"
     );
+    // An empty stdin (a variable that was not set): refused, saying how to
+    // give the password; no user is created.
+    let blank = args.map(|arg| if arg == "admin" { "blank" } else { arg });
+    let (status, _, stderr) = example.piped(&blank, "\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("error: Blank passwords aren't allowed.\n  hint: put the password on stdin"),
+        "{stderr}"
+    );
+    assert!(user(&example, "blank").is_none());
 
     // A look-alike in full-width letters is the same name once NFKC'd (Django's
     // normalize_username): taken too, and it logs in as admin.

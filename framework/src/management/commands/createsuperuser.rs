@@ -151,7 +151,10 @@ fn create_without_input(
     if accounts.find(ctx, username)?.is_some() {
         return Err(CommandError::failed(
             "That username is already taken.",
-            None,
+            Some(&format!(
+                "choose another --username, or set this user's password with \
+                 `manage changepassword {username}`; nothing was changed"
+            )),
         ));
     }
     if !email.is_empty() {
@@ -161,7 +164,11 @@ fn create_without_input(
         if password.is_empty() {
             return Err(CommandError::failed(
                 "Blank passwords aren't allowed.",
-                None,
+                Some(
+                    "put the password on stdin (echo \"$PASSWORD\" | manage createsuperuser … \
+                     --password-stdin), or leave out --password-stdin for a user without a \
+                     usable password; nothing was changed",
+                ),
             ));
         }
         let user = UserAttributes {
