@@ -54,7 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             | scaffold::ScaffoldError::NotAFolder { .. } => {
                 problem.with_hint("choose a new or empty folder; nothing was changed")
             }
-            _ => problem,
+            // A folder that cannot be made there (below a file, on a
+            // read-only file system, without permission).
+            scaffold::ScaffoldError::Io { .. } => {
+                problem.with_hint("choose a folder that can be created and written to")
+            }
         })
     })?;
     // `startproject x .` (or any path to the current folder): there is no

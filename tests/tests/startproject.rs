@@ -82,6 +82,19 @@ fn a_non_empty_folder_is_left_untouched() {
         std::fs::read_to_string(target.join("notes.txt")).unwrap(),
         "mine"
     );
+    // A DIR that cannot be created (below a file): the error and a hint.
+    let (output, _, stderr) =
+        run(manage(dir.path()).args(["startproject", "other", "mysite/notes.txt/other"]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot write mysite/notes.txt/other: Not a directory (os error 20)\n  \
+         hint: choose a folder that can be created and written to\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]
