@@ -685,6 +685,39 @@ fn a_view_that_takes_state_never_shared_stops_the_build() {
 
 /// Two values of one type shared by the project: a view's `Data<T>` could
 /// only get the last one, so the application and `check` refuse it.
+/// Two settings sections read into one type: a view's `Config<T>` could
+/// only get one of them, so the application and `check` refuse it.
+#[test]
+fn two_sections_of_one_type_stop_the_build() {
+    let site = Site::new("");
+    let twice = project(site.dir.path()).settings_section::<MySite>("othersite");
+    let settings = twice
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &twice), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == "nuages.E053")
+        .map(|m| m.message.clone())
+        .collect();
+    let error = Application::new(twice, settings).unwrap_err();
+    let message = error.to_string();
+    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
+    assert_eq!(
+        message,
+        "the settings sections [mysite] and [othersite] are both read into the type \
+         extensions::MySite: a view's Config<extensions::MySite> would only ever get one of them"
+    );
+    assert!(
+        error
+            .hint()
+            .unwrap()
+            .contains(".settings_section::<Other>(\"othersite\")"),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_type_shared_twice_stops_the_build() {
     let site = Site::new("");

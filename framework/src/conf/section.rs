@@ -27,6 +27,7 @@ type Loaded = Arc<dyn Any + Send + Sync>;
 #[derive(Clone)]
 pub struct Section {
     name: &'static str,
+    type_id: std::any::TypeId,
     type_name: &'static str,
     defaults: serde_json::Map<String, serde_json::Value>,
     load: fn(serde_json::Value) -> Result<Loaded, String>,
@@ -61,6 +62,7 @@ impl Section {
         };
         Section {
             name,
+            type_id: std::any::TypeId::of::<T>(),
             type_name: std::any::type_name::<T>(),
             defaults,
             load: load_as::<T>,
@@ -96,6 +98,11 @@ impl Section {
         let mut merged = self.defaults.clone();
         merged.insert(key.to_string(), value.clone());
         (self.load)(serde_json::Value::Object(merged)).map(|_| ())
+    }
+
+    /// Whether the section is read into the same type as `other`.
+    pub(crate) fn same_type_as(&self, other: &Section) -> bool {
+        self.type_id == other.type_id
     }
 
     /// The name of the struct the section is read into.

@@ -418,6 +418,8 @@ impl Project {
     /// Refuse a type shared twice by the project, or twice by one app: a
     /// view's `Data<T>` could only ever get one of the values. (A type the
     /// project and an app both share is the project's, as for middleware.)
+    /// Refuse as well two settings sections read into one type, of which a
+    /// view's `Config<T>` could only get one.
     pub(crate) fn check_state(&self) -> Result<()> {
         let owners = std::iter::once(("the project".to_string(), &self.extensions)).chain(
             self.apps
@@ -435,6 +437,26 @@ impl Project {
                         "share one value of each type; for two values of one type, wrap each in \
                          a type of its own (struct Primary({name}); .state(Primary(…))) and take \
                          Data<Primary>"
+                    )),
+                ));
+            }
+        }
+        let sections = self.sections();
+        for (at, section) in sections.iter().enumerate() {
+            if let Some(other) = sections[at + 1..].iter().find(|s| s.same_type_as(section)) {
+                let name = section.type_name();
+                return Err(crate::Error::Config(
+                    crate::Problem::new(format!(
+                        "the settings sections [{}] and [{}] are both read into the type {name}: \
+                         a view's Config<{name}> would only ever get one of them",
+                        section.name(),
+                        other.name()
+                    ))
+                    .with_hint(format!(
+                        "read each section into a type of its own, e.g. #[derive(Default, \
+                         Deserialize, Serialize)] #[serde(transparent)] struct Other({name}); \
+                         .settings_section::<Other>(\"{}\")",
+                        other.name()
                     )),
                 ));
             }
