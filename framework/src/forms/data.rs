@@ -41,11 +41,12 @@ impl FormData {
         }
     }
 
-    /// The first value sent under `name`.
+    /// The value sent under `name`: the last one when it was sent more
+    /// than once (`?page=1&page=2` is `2`), as Django's `QueryDict`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values
             .iter()
-            .find(|(k, _)| k == name)
+            .rfind(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -57,9 +58,9 @@ impl FormData {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The file sent under `name`.
+    /// The file sent under `name` (the last one, as [`FormData::get`]).
     pub fn file(&self, name: &str) -> Option<&UploadedFile> {
-        self.files.iter().find(|(k, _)| k == name).map(|(_, f)| f)
+        self.files.iter().rfind(|(k, _)| k == name).map(|(_, f)| f)
     }
 
     /// Whether uploads can be received (`media_root` is set).

@@ -44,7 +44,7 @@ pub enum Widget {
 /// What was submitted for one field.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
-    /// The text typed (the first value under the field's name).
+    /// The text typed (the last value under the field's name, as Django).
     pub text: Option<&'a str>,
     /// The file sent, for file fields.
     pub file: Option<&'a UploadedFile>,

@@ -518,3 +518,24 @@ async fn a_password_is_never_sent_back_and_kept_as_typed() {
         .unwrap_err();
     assert_eq!(missing.errors()["password"], ["This field is required."]);
 }
+
+/// As Django's `QueryDict`: a field sent twice (`age=36&age=40`, a hidden
+/// input before a visible one, a query string edited by hand) counts with
+/// its last value, in the cleaned struct and in the form shown again.
+#[tokio::test]
+async fn a_field_sent_twice_takes_its_last_value() {
+    let mut pairs = valid();
+    pairs.push(("age", "40"));
+    pairs.push(("color", "red"));
+    let form = bind::<Everything>(&pairs).await.unwrap();
+    assert_eq!(form.age, 40);
+    assert_eq!(form.color, "red");
+
+    let form = bind::<Reply>(&[("text", "first"), ("text", "last")])
+        .await
+        .unwrap_err();
+    assert_eq!(form.value("text"), Some("last"));
+    assert!(form.as_p().contains("value=\"last\""), "{}", form.as_p());
+    let data = FormData::from_pairs([("next", "/a/"), ("next", "/b/")]);
+    assert_eq!(data.get("next"), Some("/b/"));
+}
