@@ -316,6 +316,25 @@ impl Cleaner<'_> {
     }
 }
 
+/// The error of a whole-form clean step that gave a message to a field the
+/// form does not have (Django: "'Form' has no field named 'x'.").
+fn unknown_error_field<T>(name: &str, specs: &[FieldSpec]) -> Error {
+    let form = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("the form");
+    let fields: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    Error::Config(
+        Problem::new(format!(
+            "the clean step of {form} gave an error to the field '{name}', which {form} does not have"
+        ))
+        .with_hint(format!(
+            "its fields are {}; use FormErrors::form(…) for an error about the whole form",
+            fields.join(", ")
+        )),
+    )
+}
+
 /// A value for a model choice's query (`$1`, `$2` …).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -389,8 +408,9 @@ impl<T: Form> Binder<T> {
 
     /// Bind `data`: the cleaned form, or the form with its errors.
     /// Fails (an [`Error`], not a form error) when a model choice's query
-    /// fails or has no pool, or when the form has a file field and
-    /// `media_root` is unset.
+    /// fails or has no pool, when the form has a file field and
+    /// `media_root` is unset, or when its clean step gives an error to a
+    /// field it does not have (as Django's `add_error`).
     pub async fn bind(self, data: &FormData) -> Result<std::result::Result<T, BoundForm>> {
         let specs = T::fields();
         if specs.iter().any(|s| s.widget == Widget::File) && !data.accepts_files() {
@@ -410,6 +430,17 @@ impl<T: Form> Binder<T> {
                 Ok(()) if errors == FormErrors::default() => return Ok(Ok(form)),
                 Ok(()) => {}
                 Err(more) => {
+                    // As Django's `add_error`, a field the form does not
+                    // have is a mistake of the code, not of the user: its
+                    // message would be shown nowhere, the form refused
+                    // without a word.
+                    if let Some(name) = more
+                        .fields
+                        .keys()
+                        .find(|name| !specs.iter().any(|s| s.name == name.as_str()))
+                    {
+                        return Err(unknown_error_field::<T>(name, &specs));
+                    }
                     errors.non_field.extend(more.non_field);
                     for (name, messages) in more.fields {
                         errors.fields.entry(name).or_default().extend(messages);

@@ -539,3 +539,37 @@ async fn a_field_sent_twice_takes_its_last_value() {
     let data = FormData::from_pairs([("next", "/a/"), ("next", "/b/")]);
     assert_eq!(data.get("next"), Some("/b/"));
 }
+
+#[derive(Debug, Form)]
+#[form(clean)]
+struct Booking {
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+impl Clean for Booking {
+    fn clean(&self) -> std::result::Result<(), FormErrors> {
+        if self.end < self.start {
+            // A typo: the field is `end`.
+            return Err(FormErrors::field("end_date", "Ends before it starts."));
+        }
+        Ok(())
+    }
+}
+
+/// As Django's `add_error` ("'Form' has no field named …"): an error the
+/// clean step gives to a field the form does not have is an error of the
+/// code, named, not a form refused with no message anywhere.
+#[tokio::test]
+async fn a_clean_error_for_a_field_the_form_lacks_is_not_lost() {
+    let data = FormData::from_pairs([("start", "2026-05-02"), ("end", "2026-05-01")]);
+    let error = Booking::binder().bind(&data).await.unwrap_err();
+    let problem = error.problem();
+    assert_eq!(
+        problem.message,
+        "the clean step of Booking gave an error to the field 'end_date', which Booking does not have"
+    );
+    assert!(problem.hint.unwrap().contains("start, end"));
+    let fine = FormData::from_pairs([("start", "2026-05-01"), ("end", "2026-05-02")]);
+    assert!(Booking::binder().bind(&fine).await.unwrap().is_ok());
+}
