@@ -126,7 +126,7 @@ fn check_bounds<T: PartialOrd + FromStr>(value: &T, spec: &FieldSpec) -> Result<
 }
 
 /// The value must be one of `choices`.
-fn check_choice(value: &str, choices: &[(String, String)]) -> Result<(), String> {
+pub(super) fn check_choice(value: &str, choices: &[(String, String)]) -> Result<(), String> {
     if choices.iter().any(|(v, _)| v == value) {
         Ok(())
     } else {

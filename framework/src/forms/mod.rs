@@ -295,6 +295,12 @@ impl Cleaner<'_> {
             }
         } else if input.text.is_some_and(|text| text.contains('\0')) {
             Err(NULL_CHARACTERS.to_string())
+        } else if spec.query.is_none() && !input.choices.is_empty() {
+            // `choices = CONST` on any type (an `i64` shown as a
+            // `<select>`, as Django's `TypedChoiceField`): what was sent
+            // must be one of them, whatever the type accepts.
+            fields::check_choice(input.trimmed(), input.choices)
+                .and_then(|()| T::clean(&input, spec).map(Some))
         } else {
             T::clean(&input, spec).map(Some)
         };

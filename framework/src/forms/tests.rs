@@ -573,3 +573,36 @@ async fn a_clean_error_for_a_field_the_form_lacks_is_not_lost() {
     let fine = FormData::from_pairs([("start", "2026-05-01"), ("end", "2026-05-02")]);
     assert!(Booking::binder().bind(&fine).await.unwrap().is_ok());
 }
+
+const RATINGS: &[(&str, &str)] = &[("1", "Poor"), ("3", "Fair"), ("5", "Great")];
+
+#[derive(Debug, Form)]
+struct Review {
+    #[form(choices = RATINGS)]
+    rating: i64,
+    #[form(choices = RATINGS)]
+    other: Option<i32>,
+}
+
+/// `choices = CONST` on a number (Django's `TypedChoiceField(coerce=int)`):
+/// the `<select>` offers only those, and a value outside them sent by hand
+/// is refused, not taken because it is a number.
+#[tokio::test]
+async fn choices_on_a_number_are_enforced() {
+    let form = bind::<Review>(&[("rating", "5"), ("other", "3")])
+        .await
+        .unwrap();
+    assert_eq!((form.rating, form.other), (5, Some(3)));
+    let form = bind::<Review>(&[("rating", "4"), ("other", "-1")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        form.errors()["rating"],
+        ["Select a valid choice. 4 is not one of the available choices."]
+    );
+    assert_eq!(
+        form.errors()["other"],
+        ["Select a valid choice. -1 is not one of the available choices."]
+    );
+    assert!(bind::<Review>(&[("rating", "1")]).await.is_ok());
+}
