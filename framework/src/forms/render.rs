@@ -111,7 +111,10 @@ impl BoundField {
 
     fn select(&self, attrs: &str, value: &str) -> String {
         let mut html = format!("<select{attrs}>");
-        if !self.spec.required || self.value.is_none() {
+        // The empty choice unless one is selected: a required select shown
+        // again after "" or a value it does not offer would otherwise show
+        // its first option as chosen, and send it on the next submit.
+        if !self.spec.required || !self.choices.iter().any(|(option, _)| option == value) {
             html.push_str("<option value=\"\">---------</option>");
         }
         for (option, label) in &self.choices {

@@ -372,7 +372,7 @@ async fn a_model_choice_accepts_only_the_ids_of_its_query() {
     assert_eq!(
         widget,
         "<select name=\"choice\" id=\"id_choice\" required aria-invalid=\"true\">\
-         <option value=\"1\">Not much</option><option value=\"2\">The &lt;sky&gt;</option></select>"
+         <option value=\"\">---------</option><option value=\"1\">Not much</option><option value=\"2\">The &lt;sky&gt;</option></select>"
     );
 
     let unbound = Vote::binder()
@@ -605,4 +605,37 @@ async fn choices_on_a_number_are_enforced() {
         ["Select a valid choice. -1 is not one of the available choices."]
     );
     assert!(bind::<Review>(&[("rating", "1")]).await.is_ok());
+}
+
+/// A required `<select>` shown again after an empty or unknown value
+/// starts with Django's empty choice ("---------"), selected by the
+/// browser: without it the first option looks chosen and is sent on the
+/// next submit, a value the user never picked.
+#[tokio::test]
+async fn a_required_select_shown_again_does_not_preselect_its_first_option() {
+    for sent in ["green", ""] {
+        let mut pairs: Vec<_> = valid().into_iter().filter(|(k, _)| *k != "color").collect();
+        pairs.push(("color", sent));
+        let form = bind::<Everything>(&pairs).await.unwrap_err();
+        let widget = form.field("color").unwrap().widget();
+        assert!(
+            widget.starts_with(
+                "<select name=\"color\" id=\"id_color\" required aria-invalid=\"true\">\
+                 <option value=\"\">---------</option><option value=\"red\">Red</option>"
+            ),
+            "{sent:?}: {widget}"
+        );
+        assert!(!widget.contains("selected"), "{widget}");
+    }
+    // A valid choice shown again (another field is wrong) stays selected,
+    // without the empty one.
+    let mut pairs: Vec<_> = valid().into_iter().filter(|(k, _)| *k != "age").collect();
+    pairs.push(("age", "old"));
+    let form = bind::<Everything>(&pairs).await.unwrap_err();
+    let widget = form.field("color").unwrap().widget();
+    assert!(!widget.contains("---------"), "{widget}");
+    assert!(
+        widget.contains("<option value=\"blue\" selected>"),
+        "{widget}"
+    );
 }
