@@ -149,16 +149,49 @@ impl FormField for String {
     }
 }
 
+/// A whole number as Django's `IntegerField` reads it: a zero fraction is
+/// allowed (`3.0` and `3.` are 3), `3.5` is not.
+fn parse_whole<T: FromStr<Err = std::num::ParseIntError>>(
+    text: &str,
+) -> Result<T, std::num::ParseIntError> {
+    let whole = match text.split_once('.') {
+        Some((whole, zeros)) if zeros.chars().all(|c| c == '0') => whole,
+        _ => text,
+    };
+    whole.parse()
+}
+
+/// The message of a number that does not parse: a whole number too large
+/// for the field's type gets the bound it is over (the field's `max`/`min`,
+/// else the type's, as Django's model forms say), not "Enter a whole number."
+fn out_of_range<T: std::fmt::Display>(
+    error: &std::num::ParseIntError,
+    spec: &FieldSpec,
+    min: T,
+    max: T,
+) -> String {
+    use std::num::IntErrorKind;
+    match error.kind() {
+        IntErrorKind::PosOverflow => format!(
+            "Ensure this value is less than or equal to {}.",
+            spec.max.clone().unwrap_or_else(|| max.to_string())
+        ),
+        IntErrorKind::NegOverflow => format!(
+            "Ensure this value is greater than or equal to {}.",
+            spec.min.clone().unwrap_or_else(|| min.to_string())
+        ),
+        _ => "Enter a whole number.".to_string(),
+    }
+}
+
 macro_rules! integer_field {
     ($($t:ty),*) => {$(
         impl FormField for $t {
             const WIDGET: Widget = Widget::Integer;
 
             fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
-                let value: $t = input
-                    .trimmed()
-                    .parse()
-                    .map_err(|_| "Enter a whole number.".to_string())?;
+                let value: $t = parse_whole(input.trimmed())
+                    .map_err(|error| out_of_range(&error, spec, <$t>::MIN, <$t>::MAX))?;
                 check_bounds(&value, spec)?;
                 Ok(value)
             }

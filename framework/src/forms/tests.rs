@@ -153,7 +153,13 @@ async fn each_field_type_says_what_is_wrong() {
         ),
         ("name", Some("Spam"), "No spam, please."),
         ("age", Some("3.5"), "Enter a whole number."),
-        ("age", Some("99999999999999999999"), "Enter a whole number."),
+        (
+            "age",
+            Some("99999999999999999999"),
+            "Ensure this value is less than or equal to 100.",
+        ),
+        ("age", Some(".0"), "Enter a whole number."),
+        ("age", Some("1.0.0"), "Enter a whole number."),
         (
             "age",
             Some("-6"),
@@ -638,4 +644,34 @@ async fn a_required_select_shown_again_does_not_preselect_its_first_option() {
         widget.contains("<option value=\"blue\" selected>"),
         "{widget}"
     );
+}
+
+#[derive(Debug, Form)]
+struct Counts {
+    small: i32,
+    big: Option<i64>,
+}
+
+/// As Django's `IntegerField`: `3.0` is the whole number 3; a whole number
+/// too large for the field's type says which bound it is over (as Django's
+/// model forms do), not "Enter a whole number.", which it is.
+#[tokio::test]
+async fn whole_numbers_read_as_django_reads_them() {
+    let form = bind::<Counts>(&[("small", " 3.0 "), ("big", "-12.")])
+        .await
+        .unwrap();
+    assert_eq!((form.small, form.big), (3, Some(-12)));
+    let form = bind::<Counts>(&[("small", "3000000000"), ("big", "-99999999999999999999")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        form.errors()["small"],
+        ["Ensure this value is less than or equal to 2147483647."]
+    );
+    assert_eq!(
+        form.errors()["big"],
+        ["Ensure this value is greater than or equal to -9223372036854775808."]
+    );
+    let form = bind::<Counts>(&[("small", "3.5")]).await.unwrap_err();
+    assert_eq!(form.errors()["small"], ["Enter a whole number."]);
 }
