@@ -108,8 +108,17 @@ fn check_length(text: &str, spec: &FieldSpec) -> Result<(), String> {
 
 /// Check `min` / `max` for an ordered value parsed from the bounds' text.
 fn check_bounds<T: PartialOrd + FromStr>(value: &T, spec: &FieldSpec) -> Result<(), String> {
+    check_bounds_by(value, spec, |text| text.parse().ok())
+}
+
+/// Check `min` / `max`, the bounds read as the field reads what is typed.
+fn check_bounds_by<T: PartialOrd>(
+    value: &T,
+    spec: &FieldSpec,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<(), String> {
     if let Some(min) = spec.min.as_deref()
-        && let Ok(bound) = min.parse::<T>()
+        && let Some(bound) = parse(min)
         && *value < bound
     {
         return Err(format!(
@@ -117,7 +126,7 @@ fn check_bounds<T: PartialOrd + FromStr>(value: &T, spec: &FieldSpec) -> Result<
         ));
     }
     if let Some(max) = spec.max.as_deref()
-        && let Ok(bound) = max.parse::<T>()
+        && let Some(bound) = parse(max)
         && *value > bound
     {
         return Err(format!("Ensure this value is less than or equal to {max}."));
@@ -404,31 +413,52 @@ impl FormField for NaiveDate {
     }
 }
 
+/// A time as Django's `TIME_INPUT_FORMATS` read it: `%H:%M`, `%H:%M:%S`
+/// and `%H:%M:%S.%f` (what a time input sends when its `step` asks for
+/// seconds or their fraction).
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()
+}
+
+/// A date and time as Django's `DateTimeField` reads it: `T` or a space
+/// between them, seconds and their fraction optional, and a date alone
+/// as its midnight.
+fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|date| date.and_time(NaiveTime::MIN))
+    })
+}
+
 impl FormField for NaiveTime {
     const WIDGET: Widget = Widget::Time;
 
-    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
-        let text = input.trimmed();
-        NaiveTime::parse_from_str(text, "%H:%M:%S")
-            .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
-            .map_err(|_| "Enter a valid time.".to_string())
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let value = parse_time(input.trimmed()).ok_or_else(|| "Enter a valid time.".to_string())?;
+        check_bounds_by(&value, spec, parse_time)?;
+        Ok(value)
     }
 }
 
 impl FormField for NaiveDateTime {
     const WIDGET: Widget = Widget::DateTime;
 
-    fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
-        let text = input.trimmed();
-        [
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M",
-            "%Y-%m-%d %H:%M:%S",
-        ]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .ok_or_else(|| "Enter a valid date/time.".to_string())
+    fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
+        let value = parse_datetime(input.trimmed())
+            .ok_or_else(|| "Enter a valid date/time.".to_string())?;
+        check_bounds_by(&value, spec, parse_datetime)?;
+        Ok(value)
     }
 }
 

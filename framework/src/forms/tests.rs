@@ -675,3 +675,49 @@ async fn whole_numbers_read_as_django_reads_them() {
     let form = bind::<Counts>(&[("small", "3.5")]).await.unwrap_err();
     assert_eq!(form.errors()["small"], ["Enter a whole number."]);
 }
+
+#[derive(Debug, Form)]
+struct Meeting {
+    #[form(min = "08:00", max = "18:00")]
+    at: NaiveTime,
+    #[form(min = "2026-01-01T00:00")]
+    from: Option<NaiveDateTime>,
+}
+
+/// As Django's `TimeField` and `DateTimeField`: seconds with a fraction
+/// (what a time or datetime-local input sends when its `step` asks for
+/// them) and a date alone (its midnight) are read; `min`/`max`, shown to
+/// the browser in the input, are checked on the server too.
+#[tokio::test]
+async fn times_read_as_django_reads_them_within_their_bounds() {
+    let form = bind::<Meeting>(&[("at", "09:30:15.5"), ("from", "2026-03-04T05:06:07.250")])
+        .await
+        .unwrap();
+    assert_eq!(
+        form.at,
+        NaiveTime::from_hms_milli_opt(9, 30, 15, 500).unwrap()
+    );
+    assert_eq!(form.from.unwrap().to_string(), "2026-03-04 05:06:07.250");
+    let form = bind::<Meeting>(&[("at", "08:00"), ("from", "2026-03-04")])
+        .await
+        .unwrap();
+    assert_eq!(form.from.unwrap().to_string(), "2026-03-04 00:00:00");
+
+    let form = bind::<Meeting>(&[("at", "18:00:01"), ("from", "2025-12-31 23:59")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        form.errors()["at"],
+        ["Ensure this value is less than or equal to 18:00."]
+    );
+    assert_eq!(
+        form.errors()["from"],
+        ["Ensure this value is greater than or equal to 2026-01-01T00:00."]
+    );
+    assert!(
+        form.field("at")
+            .unwrap()
+            .widget()
+            .contains("min=\"08:00\" max=\"18:00\""),
+    );
+}
