@@ -326,7 +326,8 @@ impl std::fmt::Display for Email {
 }
 
 /// A host name with a dot: labels of letters, digits and inner hyphens,
-/// a top-level label of letters.
+/// a top-level label of letters or an IDN one (`xn--p1ai`, `рф`). Letters
+/// beyond ASCII are allowed, as Django allows internationalized domains.
 fn valid_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
     labels.len() >= 2
@@ -336,11 +337,14 @@ fn valid_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+        && labels.last().is_some_and(|tld| {
+            let idn = tld.strip_prefix("xn--").is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+            idn || (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+        })
 }
 
 impl FormField for Email {

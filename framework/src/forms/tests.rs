@@ -721,3 +721,32 @@ async fn times_read_as_django_reads_them_within_their_bounds() {
             .contains("min=\"08:00\" max=\"18:00\""),
     );
 }
+
+#[derive(Debug, Form)]
+struct Newsletter {
+    email: Email,
+}
+
+/// As Django's `EmailValidator`: an internationalized domain, written in
+/// its letters or in punycode (a `xn--` top-level domain), is a valid
+/// address, not "Enter a valid email address.".
+#[tokio::test]
+async fn an_email_address_at_an_internationalized_domain_is_valid() {
+    for address in [
+        "ada@example.xn--p1ai",
+        "ada@xn--e1afmkfd.xn--p1ai",
+        "ada@bücher.de",
+        "ada@пример.рф",
+    ] {
+        let form = bind::<Newsletter>(&[("email", address)]).await;
+        assert_eq!(form.unwrap().email.as_str(), address);
+    }
+    for wrong in ["ada@example.123", "ada@example.xn--", "ada@exam ple.рф"] {
+        let form = bind::<Newsletter>(&[("email", wrong)]).await.unwrap_err();
+        assert_eq!(
+            form.errors()["email"],
+            ["Enter a valid email address."],
+            "{wrong}"
+        );
+    }
+}
