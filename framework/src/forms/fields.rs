@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -424,6 +424,13 @@ fn parse_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
         .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
         .ok()
+        .filter(|time| !is_leap_second(time))
+}
+
+/// `23:59:60`, which chrono reads as a leap second and Python's `time`
+/// (so Django) refuses: a time no clock shows, and no database stores.
+fn is_leap_second(time: &NaiveTime) -> bool {
+    time.nanosecond() >= 1_000_000_000
 }
 
 /// A date and time as Django's `DateTimeField` reads it: `T` or a space
@@ -438,6 +445,7 @@ fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     ]
     .iter()
     .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .filter(|datetime| !is_leap_second(&datetime.time()))
     .or_else(|| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .ok()

@@ -234,6 +234,12 @@ async fn each_field_type_says_what_is_wrong() {
         ("day", Some("10/12/1815"), "Enter a valid date."),
         ("day", Some("1815-02-30"), "Enter a valid date."),
         ("at", Some("25:00"), "Enter a valid time."),
+        ("at", Some("23:59:60"), "Enter a valid time."),
+        (
+            "when",
+            Some("2026-12-31T23:59:60"),
+            "Enter a valid date/time.",
+        ),
         ("when", Some("tomorrow"), "Enter a valid date/time."),
     ];
     for (field, value, message) in cases {
