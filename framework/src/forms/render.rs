@@ -185,6 +185,16 @@ impl BoundField {
 
 /// `<ul class="errorlist"><li>…</li></ul>`, or nothing.
 fn error_list(errors: &[String]) -> String {
+    error_list_of_class(errors, "errorlist")
+}
+
+/// The errors of the whole form: `<ul class="errorlist nonfield">`, as
+/// Django's `form.non_field_errors`, or nothing.
+fn non_field_error_list(errors: &[String]) -> String {
+    error_list_of_class(errors, "errorlist nonfield")
+}
+
+fn error_list_of_class(errors: &[String], class: &str) -> String {
     if errors.is_empty() {
         return String::new();
     }
@@ -192,14 +202,13 @@ fn error_list(errors: &[String]) -> String {
         .iter()
         .map(|e| format!("<li>{}</li>", escape_html(e)))
         .collect();
-    format!("<ul class=\"errorlist\">{items}</ul>")
+    format!("<ul class=\"{class}\">{items}</ul>")
 }
 
 impl BoundForm {
     /// Every field's `<p>`, after the errors of the whole form.
     pub fn as_p(&self) -> String {
-        let mut html = error_list(&self.non_field_errors)
-            .replace("class=\"errorlist\"", "class=\"errorlist nonfield\"");
+        let mut html = non_field_error_list(&self.non_field_errors);
         for field in &self.fields {
             html.push_str(&field.html());
         }
@@ -246,7 +255,7 @@ impl BoundForm {
             ),
             (
                 "non_field_errors_html",
-                Value::safe_string(&error_list(&self.non_field_errors)),
+                Value::safe_string(&non_field_error_list(&self.non_field_errors)),
             ),
             ("as_p", Value::safe_string(&self.as_p())),
             ("is_bound", Value::from(self.is_bound)),

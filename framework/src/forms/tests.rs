@@ -469,7 +469,8 @@ async fn templates_read_a_fields_choices_and_the_non_field_errors() {
         "f.html",
         "{% for c in form.fields.size.choices %}{{ c.value }}={{ c.label }}\
          {% if c.selected %}*{% endif %};{% endfor %}|\
-         {% for e in signup.non_field_errors %}[{{ e }}]{% endfor %}",
+         {% for e in signup.non_field_errors %}[{{ e }}]{% endfor %}|\
+         {{ signup.non_field_errors_html }}",
     )
     .unwrap();
     let out = tera
@@ -478,7 +479,11 @@ async fn templates_read_a_fields_choices_and_the_non_field_errors() {
             &crate::context! { "form" => &form, "signup" => &signup },
         )
         .unwrap();
-    assert_eq!(out, "s=Small;l=Large*;|[The two passwords differ.]");
+    assert_eq!(
+        out,
+        "s=Small;l=Large*;|[The two passwords differ.]|\
+         <ul class=\"errorlist nonfield\"><li>The two passwords differ.</li></ul>"
+    );
 }
 
 #[derive(Debug, Form)]
