@@ -368,25 +368,46 @@ impl Url {
         &self.0
     }
 
-    /// The URL, if it is an http(s) URL with a valid host.
+    /// The URL, if it is an http(s) URL with a valid host, read as
+    /// Django's `URLValidator` reads one: a host name (internationalized
+    /// ones too: `https://bücher.de/`), `localhost`, an IPv4 address or an
+    /// IPv6 one in brackets, an optional port, then anything but spaces
+    /// (`/wiki/Café`, `?q=<x>`); never a `user:password@`.
     pub fn parse(text: &str) -> Option<Url> {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return None;
         }
-        let uri: http::Uri = text.parse().ok()?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        let (scheme, rest) = text.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return None;
         }
-        let authority = uri.authority()?;
-        if authority.as_str().contains('@') {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if authority.contains('@') {
             return None;
         }
-        let host = authority.host();
-        let host_ok = host == "localhost"
-            || valid_domain(host)
-            || host.parse::<std::net::IpAddr>().is_ok()
-            || (host.starts_with('[') && host.ends_with(']'));
-        host_ok.then(|| Url(text.to_string()))
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(bracketed) => {
+                let (ip, after) = bracketed.split_once(']')?;
+                ip.parse::<std::net::Ipv6Addr>().ok()?;
+                (None, after)
+            }
+            None => match authority.split_once(':') {
+                Some((host, _)) => (Some(host), &authority[host.len()..]),
+                None => (Some(authority), ""),
+            },
+        };
+        let port_ok = port.is_empty()
+            || port.strip_prefix(':').is_some_and(|digits| {
+                (1..=5).contains(&digits.len())
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                    && digits.parse::<u16>().is_ok()
+            });
+        let host_ok = host.is_none_or(|host| {
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<std::net::Ipv4Addr>().is_ok()
+                || valid_domain(host.strip_suffix('.').unwrap_or(host))
+        });
+        (port_ok && host_ok).then(|| Url(text.to_string()))
     }
 }
 

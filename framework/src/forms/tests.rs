@@ -761,3 +761,50 @@ async fn an_email_address_at_an_internationalized_domain_is_valid() {
         );
     }
 }
+
+#[derive(Debug, Form)]
+struct Link {
+    site: Url,
+}
+
+/// As Django's `URLValidator`: an internationalized host, a host with its
+/// trailing dot, a path or query of any characters but spaces are valid
+/// URLs (they were "Enter a valid URL."); still only http and https, never
+/// a `user:password@`, a port of at most 65535.
+#[tokio::test]
+async fn urls_read_as_django_reads_them() {
+    for url in [
+        "https://bücher.de/",
+        "https://пример.рф/путь",
+        "http://example.com./",
+        "https://fr.wikipedia.org/wiki/Café",
+        "http://www.example.com/path?x=<y>&z=^",
+        "https://example.com/page#section",
+        "http://[::1]:8000/",
+        "http://127.0.0.1:8000/a",
+        "http://localhost",
+        "HTTPS://EXAMPLE.COM",
+        "https://medium.com/@ada",
+    ] {
+        let form = bind::<Link>(&[("site", url)]).await;
+        assert_eq!(form.unwrap().site.as_str(), url);
+    }
+    for wrong in [
+        "javascript://example.com/%0Aalert(1)",
+        "file:///etc/passwd",
+        "http:///path",
+        "http://[::1/",
+        "http://[zz]/",
+        "http://example.com:99999/",
+        "http://example.com:/",
+        "http://example.com:80x/",
+        "http://999.999.999.999/",
+        "http://-example.com/",
+        "http://evil.com\\@example.com/",
+        "https://user:pw@example.com/",
+        "http://exa_mple.com/",
+    ] {
+        let form = bind::<Link>(&[("site", wrong)]).await.unwrap_err();
+        assert_eq!(form.errors()["site"], ["Enter a valid URL."], "{wrong}");
+    }
+}
