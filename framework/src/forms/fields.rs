@@ -173,21 +173,27 @@ fn parse_whole<T: FromStr<Err = std::num::ParseIntError>>(
 /// The message of a number that does not parse: a whole number too large
 /// for the field's type gets the bound it is over (the field's `max`/`min`,
 /// else the type's, as Django's model forms say), not "Enter a whole number."
-fn out_of_range<T: std::fmt::Display>(
+fn out_of_range<T: std::fmt::Display + FromStr>(
     error: &std::num::ParseIntError,
     spec: &FieldSpec,
     min: T,
     max: T,
 ) -> String {
     use std::num::IntErrorKind;
+    // The field's bound when it is one of the type (as `check_bounds`
+    // reads it), else the type's own.
+    let bound = |field: &Option<String>, own: T| match field.as_deref() {
+        Some(text) if text.parse::<T>().is_ok() => text.to_string(),
+        _ => own.to_string(),
+    };
     match error.kind() {
         IntErrorKind::PosOverflow => format!(
             "Ensure this value is less than or equal to {}.",
-            spec.max.clone().unwrap_or_else(|| max.to_string())
+            bound(&spec.max, max)
         ),
         IntErrorKind::NegOverflow => format!(
             "Ensure this value is greater than or equal to {}.",
-            spec.min.clone().unwrap_or_else(|| min.to_string())
+            bound(&spec.min, min)
         ),
         _ => "Enter a whole number.".to_string(),
     }

@@ -661,6 +661,10 @@ async fn a_required_select_shown_again_does_not_preselect_its_first_option() {
 struct Counts {
     small: i32,
     big: Option<i64>,
+    // A bound beyond the type is the type's own.
+    #[form(max = 5000000000)]
+    #[allow(dead_code)]
+    wide: Option<i32>,
 }
 
 /// As Django's `IntegerField`: `3.0` is the whole number 3; a whole number
@@ -682,6 +686,13 @@ async fn whole_numbers_read_as_django_reads_them() {
     assert_eq!(
         form.errors()["big"],
         ["Ensure this value is greater than or equal to -9223372036854775808."]
+    );
+    let form = bind::<Counts>(&[("small", "1"), ("wide", "3000000000")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        form.errors()["wide"],
+        ["Ensure this value is less than or equal to 2147483647."]
     );
     let form = bind::<Counts>(&[("small", "3.5")]).await.unwrap_err();
     assert_eq!(form.errors()["small"], ["Enter a whole number."]);
