@@ -136,6 +136,25 @@ fn urlpatterns() -> UrlConf {
         .path("remember/", remember, "remember")
 }
 
+/// The error `Application::new` refuses `project` with, after checking that
+/// `check` reports it as `id`, in the same words.
+fn refused_by_check_and_build(
+    project: Project,
+    settings: nuages::conf::Settings,
+    id: &str,
+) -> nuages::Error {
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == id)
+        .map(|m| m.message.clone())
+        .collect();
+    let error = Application::new(project, settings).unwrap_err();
+    assert_eq!(found, vec![error.to_string()], "{:#?}", report.messages);
+    error
+}
+
 fn project(dir: &Path) -> Project {
     Project::new("extsite", dir)
         .urls(urlpatterns)
@@ -664,17 +683,8 @@ fn a_view_that_takes_state_never_shared_stops_the_build() {
     let settings = project
         .load_settings(&site.dir.path().join("settings.toml"))
         .unwrap();
-    // `check` reports it as nuages.E016, in the same words.
-    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
-    let found: Vec<_> = report
-        .messages
-        .iter()
-        .filter(|m| m.id == "nuages.E016")
-        .map(|m| m.message.clone())
-        .collect();
-    let error = Application::new(project, settings).unwrap_err();
+    let error = refused_by_check_and_build(project, settings, "nuages.E016");
     let message = error.to_string();
-    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
     assert!(message.contains("needs_missing"), "{message}");
     assert!(
         message.contains("Data<extensions::NeverShared>"),
@@ -683,8 +693,6 @@ fn a_view_that_takes_state_never_shared_stops_the_build() {
     assert!(error.hint().unwrap().contains(".state("), "{error:?}");
 }
 
-/// Two values of one type shared by the project: a view's `Data<T>` could
-/// only get the last one, so the application and `check` refuse it.
 /// Two settings sections read into one type: a view's `Config<T>` could
 /// only get one of them, so the application and `check` refuse it.
 #[test]
@@ -694,16 +702,8 @@ fn two_sections_of_one_type_stop_the_build() {
     let settings = twice
         .load_settings(&site.dir.path().join("settings.toml"))
         .unwrap();
-    let report = run_checks(&CheckContext::new(&settings, &twice), &[]);
-    let found: Vec<_> = report
-        .messages
-        .iter()
-        .filter(|m| m.id == "nuages.E053")
-        .map(|m| m.message.clone())
-        .collect();
-    let error = Application::new(twice, settings).unwrap_err();
+    let error = refused_by_check_and_build(twice, settings, "nuages.E053");
     let message = error.to_string();
-    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
     assert_eq!(
         message,
         "the settings sections [mysite] and [othersite] are both read into the type \
@@ -718,6 +718,8 @@ fn two_sections_of_one_type_stop_the_build() {
     );
 }
 
+/// Two values of one type shared by the project: a view's `Data<T>` could
+/// only get the last one, so the application and `check` refuse it.
 #[tokio::test]
 async fn a_type_shared_twice_stops_the_build() {
     let site = Site::new("");
@@ -725,16 +727,8 @@ async fn a_type_shared_twice_stops_the_build() {
         base: "https://other.example".into(),
     });
     let settings = site.load(&[]).unwrap();
-    let report = run_checks(&CheckContext::new(&settings, &twice), &[]);
-    let found: Vec<_> = report
-        .messages
-        .iter()
-        .filter(|m| m.id == "nuages.E053")
-        .map(|m| m.message.clone())
-        .collect();
-    let error = Application::new(twice, settings).unwrap_err();
+    let error = refused_by_check_and_build(twice, settings, "nuages.E053");
     let message = error.to_string();
-    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
     assert_eq!(
         message,
         "the project shares two values of the type extensions::ApiClient (.state(…) twice): \
@@ -767,16 +761,8 @@ fn a_view_that_takes_a_settings_section_never_declared_stops_the_build() {
     let settings = project
         .load_settings(&site.dir.path().join("settings.toml"))
         .unwrap();
-    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
-    let found: Vec<_> = report
-        .messages
-        .iter()
-        .filter(|m| m.id == "nuages.E016")
-        .map(|m| m.message.clone())
-        .collect();
-    let error = Application::new(project, settings).unwrap_err();
+    let error = refused_by_check_and_build(project, settings, "nuages.E016");
     let message = error.to_string();
-    assert_eq!(found, vec![message.clone()], "{:#?}", report.messages);
     assert!(message.contains("needs_missing_section"), "{message}");
     assert!(
         message.contains("Config<extensions::NeverConfigured>"),
