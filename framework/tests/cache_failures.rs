@@ -2,39 +2,14 @@
 //! binary: tracing remembers per process which events nobody wants, and a
 //! test without a subscriber meeting the same warning first would hide it.
 
-use std::sync::Arc;
+mod support;
 
 use nuages::cache::Cache;
 use nuages::conf::{CacheBackend, CacheSettings};
 
-/// Collects what tracing writes, to read the warnings back.
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What this thread logs from now until the guard drops.
-fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test]
 async fn an_unreachable_redis_is_a_miss_and_a_warning() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = support::capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let settings = CacheSettings {
         backend: CacheBackend::Redis,
@@ -45,7 +20,7 @@ async fn an_unreachable_redis_is_a_miss_and_a_warning() {
     assert_eq!(cache.get::<i32>("k").await, None);
     assert!(!cache.set("k", &1).await);
     assert_eq!(cache.incr("k", 1).await, None);
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("WARN"), "{logs}");
     assert!(
         logs.contains("cache get failed, treated as a miss"),
@@ -66,7 +41,7 @@ async fn counter(session: nuages::extract::Session) -> String {
 #[tokio::test]
 async fn a_failing_session_cache_never_logs_the_session_key() {
     use nuages::conf::{SessionEngine, Settings};
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = support::capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
@@ -93,7 +68,7 @@ async fn a_failing_session_cache_never_logs_the_session_key() {
     let response = client.get("/").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "1");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("cache get failed"), "{logs}");
     assert!(logs.contains("nuages.session.(hidden)"), "{logs}");
     assert!(!logs.contains(key), "{logs}");
@@ -146,7 +121,7 @@ fn hung_redis(dir: &std::path::Path, mute: bool) -> String {
 /// waits for ever.
 #[tokio::test]
 async fn a_redis_that_never_answers_is_a_miss_within_seconds() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = support::capture_logs();
     let dir = tempfile::tempdir().unwrap();
     for mute in [false, true] {
         let settings = CacheSettings {
@@ -166,7 +141,7 @@ async fn a_redis_that_never_answers_is_a_miss_within_seconds() {
             "mute: {mute}: {took:?}"
         );
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert_eq!(
         logs.matches("cache get failed, treated as a miss").count(),
         2,

@@ -486,13 +486,7 @@ async fn without_media_root_a_dropped_file_is_logged() {
     ];
     let raw = multipart_post("/contact/", &fields, b"a.png", b"data", &csrf);
     let body = raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (logs, guard) = support::capture_logs();
     let response = client
         .request(Method::POST, "/contact/")
         .csrf()
@@ -505,26 +499,12 @@ async fn without_media_root_a_dropped_file_is_logged() {
         .await;
     drop(guard);
     assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains(" WARN ")
             && logs.contains("a file sent as 'picture' was dropped: media_root is not set"),
         "{logs}"
     );
-}
-
-/// Collects what tracing writes, to read the warnings back.
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

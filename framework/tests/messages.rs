@@ -2,6 +2,8 @@
 //! view, shown once by the next page that renders them, in the session or
 //! in a signed cookie.
 
+mod support;
+
 use nuages::prelude::*;
 use nuages::test::Client;
 use nuages::{Application, Project};
@@ -224,13 +226,7 @@ async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     // as Django's cookie storage, the oldest are left out instead.
     let dir = site("message_storage = \"cookie\"\n");
     let client = Client::new(build(dir.path()).unwrap());
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (logs, guard) = support::capture_logs();
     let response = client.get("/add-many/").await;
     drop(guard);
     assert_eq!(response.status, 302);
@@ -257,25 +253,11 @@ async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     let newest: Vec<String> = (40 - shown.len()..40).map(|n| format!("{n:02}")).collect();
     assert_eq!(shown, newest, "the newest, in order");
     // The log says how many were left out.
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains(&format!("{} of 40 messages not kept", 40 - shown.len())),
         "{logs}"
     );
-}
-
-/// Collects what tracing writes, to read the warnings back.
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
