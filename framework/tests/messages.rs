@@ -167,14 +167,7 @@ async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
     let dir = site("message_storage = \"cookie\"\nsession_cookie_secure = true\n");
     let client = Client::new(build(dir.path()).unwrap());
     let response = client.get("/add/").await;
-    let set_cookie = response
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("messages="))
-        .expect("a messages cookie")
-        .to_string();
+    let set_cookie = messages_cookie(&response);
     for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
@@ -230,13 +223,7 @@ async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     let response = client.get("/add-many/").await;
     drop(guard);
     assert_eq!(response.status, 302);
-    let set_cookie = response
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("messages="))
-        .expect("a messages cookie");
+    let set_cookie = messages_cookie(&response);
     assert!(
         !set_cookie.contains("Secure"),
         "Secure only with session_cookie_secure: {set_cookie}"
@@ -289,4 +276,16 @@ async fn session_storage_without_the_session_middleware_is_refused_naming_the_fi
             && page.contains("add &quot;messages&quot; to the middleware setting"),
         "{page}"
     );
+}
+
+/// The `Set-Cookie` line of the `messages` cookie in `response`.
+fn messages_cookie(response: &nuages::test::TestResponse) -> String {
+    response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("messages="))
+        .expect("a messages cookie")
+        .to_string()
 }
