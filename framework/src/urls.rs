@@ -730,8 +730,7 @@ impl Node {
             return;
         };
         if let Some(index) = self.rest
-            && Converter::Path
-                .accepts(&percent_encoding::percent_decode_str(rest).decode_utf8_lossy())
+            && Converter::Path.accepts(&decoded(rest))
         {
             offer(index);
         }
@@ -743,23 +742,27 @@ impl Node {
         };
         // A literal matches its text however it is percent-encoded
         // (`/%70olls/`, `/caf%C3%A9/`), as Django decodes the path first.
-        let literal = match part.contains('%') {
-            false => self.literals.get(part),
-            true => self
-                .literals
-                .get(&*percent_encoding::percent_decode_str(part).decode_utf8_lossy()),
-        };
+        let decoded_part = decoded(part);
+        let literal = self.literals.get(&*decoded_part);
         if let Some(child) = literal {
             child.find(tail, best);
         }
         if !self.params.is_empty() {
-            let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
             for (converter, child) in &self.params {
-                if converter.accepts(&decoded) {
+                if converter.accepts(&decoded_part) {
                     child.find(tail, best);
                 }
             }
         }
+    }
+}
+
+/// A segment as Django matches it, percent-decoded (invalid UTF-8 replaced):
+/// borrowed as sent when it holds no escape, the case of nearly every request.
+fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+    match segment.contains('%') {
+        false => segment.into(),
+        true => percent_encoding::percent_decode_str(segment).decode_utf8_lossy(),
     }
 }
 
