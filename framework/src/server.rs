@@ -289,12 +289,12 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
-    let builder = connection_builder(&options);
+    let builder = connection_builder();
     let service = TowerToHyperService::new(application);
     let (phase, _) = watch::channel(Phase::Serving);
     let room = Arc::new(RoomForExtensions::default());
     let start = |(stream, peer): Accepted| {
-        let (service, first_request) = NoticeRequests::new(
+        let (service, activity) = NoticeRequests::new(
             service.clone(),
             peer,
             room.clone(),
@@ -307,7 +307,7 @@ pub async fn serve(
         tokio::spawn(connection::drive(
             connection,
             fd,
-            first_request,
+            activity,
             options.header_read_timeout,
             phase.subscribe(),
         ));
@@ -347,13 +347,13 @@ pub async fn serve(
 }
 
 /// hyper for one connection: HTTP/1.1 with keep-alive, or HTTP/2 with prior
-/// knowledge, with the limits of `options`.
-fn connection_builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
+/// knowledge.
+fn connection_builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The header timeout is the connection task's (see `header_timer`).
     builder
         .http1()
-        .timer(header_timer::HeaderTimer)
-        .header_read_timeout(options.header_read_timeout)
+        .header_read_timeout(None)
         .keep_alive(true)
         .max_buf_size(MAX_HEADER_BUFFER);
     builder
@@ -464,13 +464,32 @@ pub async fn serve_tcp(
 mod tests {
     use super::*;
 
-    /// An application answering "ok" at `/` for `Host: localhost`, and its folder.
+    /// An application for `Host: localhost` answering "ok" at `/`, after
+    /// 2.5 seconds at `/slow/`, and ten chunks a quarter of a second apart
+    /// at `/trickle/`; and its folder.
     fn test_application() -> (tempfile::TempDir, Application) {
         fn urls() -> crate::urls::UrlConf {
             async fn home() -> &'static str {
                 "ok"
             }
-            crate::urls::UrlConf::new().path("", home, "home")
+            async fn slow() -> &'static str {
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                "slow but ok"
+            }
+            async fn trickle() -> axum::body::Body {
+                let chunks = futures_util::stream::unfold(0, |n| async move {
+                    if n == 10 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    Some((Ok::<_, io::Error>(format!("chunk {n}\n")), n + 1))
+                });
+                axum::body::Body::from_stream(chunks)
+            }
+            crate::urls::UrlConf::new()
+                .path("", home, "home")
+                .path("slow/", slow, "slow")
+                .path("trickle/", trickle, "trickle")
         }
         let site = tempfile::tempdir().unwrap();
         let mut settings = crate::conf::Settings::defaults_in(site.path());
@@ -720,6 +739,77 @@ mod tests {
         assert!(
             after >= timeout - Duration::from_millis(200) && after < timeout * 5,
             "answered and closed {after:?} after the last byte, for a timeout of {timeout:?}"
+        );
+    }
+
+    /// The header timeout bounds the wait for a request, not its answer: a
+    /// view that takes longer, and a body sent over longer, reach the
+    /// client whole on a keep-alive connection, which is then timed from
+    /// the end of that response.
+    #[test]
+    fn answers_that_take_longer_than_the_header_timeout_are_sent_whole() {
+        use std::io::{Read, Write};
+        let timeout = Duration::from_secs(1);
+        let server = TestServer::start(timeout);
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /slow/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let response = read_response(&mut stream).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("slow but ok"), "{response}");
+        // The same connection, still open: a body of ten chunks over 2.5 s.
+        stream
+            .write_all(b"GET /trickle/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            text.contains("chunk 0\n") && text.contains("chunk 9\n"),
+            "{text}"
+        );
+        // Timed from its end: idle after it, the connection closes after
+        // about a timeout.
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .write_all(b"GET /trickle/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        while !String::from_utf8_lossy(&received).contains("chunk 9\n") {
+            let n = stream.read(&mut buffer).unwrap();
+            assert!(
+                n > 0,
+                "closed mid-body: {}",
+                String::from_utf8_lossy(&received)
+            );
+            received.extend_from_slice(&buffer[..n]);
+        }
+        let last = std::time::Instant::now();
+        let rest = stream.read(&mut buffer);
+        let after = last.elapsed();
+        // The chunked body's last piece (`0\r\n\r\n`) may come on its own.
+        let closed = match rest {
+            Ok(n) if n > 0 && buffer[..n].ends_with(b"0\r\n\r\n") => stream.read(&mut buffer),
+            other => other,
+        };
+        assert!(
+            matches!(closed, Ok(0))
+                || closed.is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset),
+            "still open {after:?} after the last chunk"
+        );
+        let after = last.elapsed();
+        assert!(
+            after >= timeout - Duration::from_millis(300) && after < timeout * 4,
+            "closed {after:?} after the last chunk, for a timeout of {timeout:?}"
         );
     }
 

@@ -1,13 +1,16 @@
 //! The life of one accepted connection: hyper serves it; a connection that
-//! has not delivered a request head within the header timeout is closed (a
-//! client that sends nothing, or part of the HTTP/2 preface, included); and
+//! has not delivered a request head within the header timeout, from the
+//! accept or from its last response, is closed (a client that sends
+//! nothing, part of a head, or part of the HTTP/2 preface, included); and
 //! at shutdown, requests already sent are read before hyper is told to
 //! finish, so none that a client sent before the signal is dropped.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -15,7 +18,7 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
 use super::body_timeout::BodyTimeout;
-use super::header_timer::HeaderAlarm;
+use super::header_timer::{Activity, Answering, Sent};
 
 /// What the server asks of its connections; it only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,38 +35,38 @@ pub(crate) enum Phase {
 /// bytes of a request sent before the signal are still unread.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
 
-/// A hyper service that notes when its connection delivered a request head,
-/// gives each request the peer's address over TCP as axum's
-/// [`ConnectInfo`] (what Django calls `REMOTE_ADDR`), and cuts off a body
-/// that goes silent ([`BodyTimeout`]).
+/// A hyper service that tells its connection's [`Activity`] when a request
+/// comes and when its response has been sent, gives each request the
+/// peer's address over TCP as axum's [`ConnectInfo`] (what Django calls
+/// `REMOTE_ADDR`), and cuts off a body that goes silent ([`BodyTimeout`]).
 #[derive(Clone)]
 pub(crate) struct NoticeRequests<S> {
     inner: S,
-    seen: Arc<AtomicBool>,
+    activity: Arc<Activity>,
     peer: Option<SocketAddr>,
     room: Arc<RoomForExtensions>,
     body_timeout: Duration,
 }
 
 impl<S> NoticeRequests<S> {
-    /// `inner` for a connection from `peer`, and the flag it sets on the
-    /// first request.
+    /// `inner` for a connection from `peer`, accepted now, and what its
+    /// requests tell the connection's task.
     pub(crate) fn new(
         inner: S,
         peer: Option<SocketAddr>,
         room: Arc<RoomForExtensions>,
         body_timeout: Duration,
-    ) -> (Self, Arc<AtomicBool>) {
-        let seen = Arc::new(AtomicBool::new(false));
+    ) -> (Self, Arc<Activity>) {
+        let activity = Activity::new();
         (
             NoticeRequests {
                 inner,
-                seen: seen.clone(),
+                activity: activity.clone(),
                 peer,
                 room,
                 body_timeout,
             },
-            seen,
+            activity,
         )
     }
 }
@@ -101,36 +104,57 @@ impl RoomForExtensions {
     }
 }
 
-impl<S, B> hyper::service::Service<http::Request<B>> for NoticeRequests<S>
+impl<S, B, R> hyper::service::Service<http::Request<B>> for NoticeRequests<S>
 where
-    S: hyper::service::Service<http::Request<BodyTimeout<B>>>,
+    S: hyper::service::Service<http::Request<BodyTimeout<B>>, Response = http::Response<R>>,
+    S::Future: Unpin,
 {
-    type Response = S::Response;
+    type Response = http::Response<Sent<R>>;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Answer<S::Future>;
 
     fn call(&self, mut request: http::Request<B>) -> Self::Future {
-        self.seen.store(true, Ordering::Relaxed);
+        let answering = self.activity.start(request.version());
         self.room.give(&mut request);
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
         let timeout = self.body_timeout;
-        self.inner
-            .call(request.map(|body| BodyTimeout::new(body, timeout)))
+        Answer {
+            response: self
+                .inner
+                .call(request.map(|body| BodyTimeout::new(body, timeout))),
+            answering,
+        }
     }
 }
 
-/// Drive `connection` (over the socket `fd`) to its end, as `phase` says.
-///
-/// hyper's own header timeout starts at the first byte of HTTP/1 and not at
-/// all before the HTTP/2 preface is complete, so the first request head is
-/// timed here, from the accept; later ones are timed by hyper (HTTP/1, with
-/// the [`HeaderAlarm`] of this task) or by the keep-alive pings (HTTP/2).
+/// The response of a request, whose body carries its [`Answering`].
+pub(crate) struct Answer<F> {
+    response: F,
+    answering: Option<Answering>,
+}
+
+impl<F, R, E> Future for Answer<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>> + Unpin,
+{
+    type Output = Result<http::Response<Sent<R>>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(Pin::new(&mut self.response).poll(cx));
+        let answering = self.answering.take();
+        Poll::Ready(response.map(|response| response.map(|body| Sent::new(body, answering))))
+    }
+}
+
+/// Drive `connection` (over the socket `fd`) to its end, as `phase` says,
+/// closing it once it has been idle for `header_timeout` (no request head
+/// since the accept or since the last response: see [`Activity`]).
 pub(crate) async fn drive<C>(
     connection: C,
     fd: RawFd,
-    first_request: Arc<AtomicBool>,
+    activity: Arc<Activity>,
     header_timeout: Duration,
     mut phase: watch::Receiver<Phase>,
 ) where
@@ -138,43 +162,37 @@ pub(crate) async fn drive<C>(
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
-    // Every poll of the connection goes through the alarm, which wakes
-    // the task for hyper's header deadlines (HTTP/1).
-    let mut alarm = HeaderAlarm::default();
-    let first_deadline = tokio::time::sleep(header_timeout);
-    let mut first_deadline = std::pin::pin!(first_deadline);
-    // Once a request has come, the deadline is not looked at again (the
-    // connection's task wakes for every request; the timer needs no poll).
-    let no_first_request = std::future::poll_fn(|cx| {
-        if first_request.load(Ordering::Relaxed) {
-            return std::task::Poll::Pending;
-        }
-        first_deadline.as_mut().poll(cx)
-    });
+    let idle = activity.idle_past(header_timeout);
+    let mut idle = std::pin::pin!(idle);
+    let timed_out = || {
+        tracing::debug!(
+            target: "nuages::server",
+            "no request within {}s; closing the connection",
+            header_timeout.as_secs_f32()
+        );
+    };
     tokio::select! {
-        result = alarm.watch(connection.as_mut()) => return ended(result),
-        _ = no_first_request => {
-            tracing::debug!(
-                target: "nuages::server",
-                "no request within {}s; closing the connection",
-                header_timeout.as_secs_f32()
-            );
-            return;
-        }
+        biased;
+        result = connection.as_mut() => return ended(result),
+        _ = idle.as_mut() => return timed_out(),
         _ = past(&mut phase, Phase::Serving) => {}
     }
     // hyper closes a connection it thinks idle at once, even when the next
     // request already waits in the socket: let it read that request first.
     while unread_bytes(fd) > 0 {
         tokio::select! {
-            result = alarm.watch(connection.as_mut()) => return ended(result),
+            biased;
+            result = connection.as_mut() => return ended(result),
+            _ = idle.as_mut() => return timed_out(),
             _ = tokio::time::sleep(DRAIN_POLL) => {}
             _ = past(&mut phase, Phase::Draining) => return,
         }
     }
     connection.as_mut().graceful_shutdown();
     tokio::select! {
-        result = alarm.watch(connection.as_mut()) => ended(result),
+        biased;
+        result = connection.as_mut() => ended(result),
+        _ = idle.as_mut() => timed_out(),
         _ = past(&mut phase, Phase::Draining) => {}
     }
 }

@@ -1,199 +1,147 @@
-//! hyper's HTTP/1 header-read timeout, with one system timer per
-//! connection instead of one per request.
+//! The header timeout of a connection: how long a client may take to send
+//! a request's head, counted from the accept and then from the end of each
+//! response, which also bounds how long an idle HTTP/1.1 keep-alive
+//! connection is kept.
 //!
-//! hyper times each request head (from the end of the previous response)
-//! with a sleep from its [`Timer`], made when it starts waiting for the
-//! head and dropped once the head is read: with tokio's timer, that is a
-//! registration in the runtime's timer wheel and its removal, both under a
-//! lock, and a boxed sleep, for every request of a keep-alive connection.
-//! Here the connection's task keeps the deadline and one tokio timer
-//! ([`HeaderAlarm`]), which wakes it no later than the deadline hyper waits
-//! on; the sleep hyper gets ([`AlarmDeadline`]) has no size (its box
-//! allocates nothing) and reads the deadline from the alarm polling it,
-//! ready once the clock has passed it. Deadlines only move later, so the
-//! timer is set again only when it goes off early (at most once per
-//! timeout per connection), and the connection then closes exactly as with
-//! tokio's timer: hyper polls its deadline, which is past.
+//! hyper has this timeout (`header_read_timeout`), but with it set, its
+//! HTTP/1 connection goes round its loop once more after every response,
+//! to start the next head's timer, and reads the socket once more for
+//! nothing: a system call and about 1,500 instructions per request. Here
+//! the connection's requests tell its task when one starts and when its
+//! response has been sent whole ([`Answering`], held by the response's
+//! body until hyper drops it), and the task keeps one timer
+//! ([`Activity::idle_past`]) that looks at them only when it goes off.
+//! The timer is set again only when it goes off early, at most once per
+//! timeout.
+//!
+//! An HTTP/2 connection is timed until its first request, then left to its
+//! keep-alive pings, as hyper leaves it.
 
-use std::cell::Cell;
-use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hyper::rt::{Sleep, Timer};
-use hyper_util::rt::TokioTimer;
+use http_body::{Body, Frame, SizeHint};
+use tokio::time::Instant;
 
-/// The [`Timer`] for hyper's HTTP/1 connections, which [`HeaderAlarm`]
-/// drives.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct HeaderTimer;
-
-/// Now, by tokio's clock (as `TokioTimer`'s: a paused test clock included).
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+/// What a connection's requests tell the task that drives it.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    /// When the connection was accepted: where `idle_since` counts from.
+    accepted: Instant,
+    /// Requests whose response is not sent whole yet.
+    answering: AtomicUsize,
+    /// Nanoseconds from `accepted` to the end of the latest response.
+    idle_since: AtomicU64,
+    /// An HTTP/2 request came: no more header timeout.
+    http2: AtomicBool,
 }
 
-impl Timer for HeaderTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        self.sleep_until(now() + duration)
-    }
-
-    fn now(&self) -> Instant {
-        now()
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        let watched = WATCH.with(|watch| match watch.get() {
-            Some(alarm) => {
-                watch.set(Some(Watch {
-                    deadline: Some(deadline),
-                    fresh: true,
-                    ..alarm
-                }));
-                true
-            }
-            None => false,
-        });
-        match watched {
-            true => Box::pin(AlarmDeadline),
-            // Made outside a connection's alarm: tokio's own sleep.
-            false => TokioTimer::new().sleep_until(deadline),
-        }
-    }
-}
-
-/// What the connection being polled on this thread waits on, kept by its
-/// [`HeaderAlarm`] between polls.
-#[derive(Clone, Copy)]
-struct Watch {
-    /// The deadline of hyper's latest sleep.
-    deadline: Option<Instant>,
-    /// Whether that sleep was made in this poll: its deadline is a timeout
-    /// away, not past (no clock to read).
-    fresh: bool,
-    /// Whether hyper waited on it in this poll.
-    waiting: bool,
-}
-
-thread_local! {
-    /// `None` when no [`HeaderAlarm`] polls a connection on this thread.
-    static WATCH: Cell<Option<Watch>> = const { Cell::new(None) };
-}
-
-/// A poll of a connection under its alarm; what was watched before is put
-/// back when it ends, a panic included.
-struct Watching {
-    outer: Option<Watch>,
-}
-
-impl Watching {
-    fn start(deadline: Option<Instant>) -> Watching {
-        Watching {
-            outer: WATCH.replace(Some(Watch {
-                deadline,
-                fresh: false,
-                waiting: false,
-            })),
-        }
-    }
-
-    /// What the connection waits on now.
-    fn end(self) -> Watch {
-        WATCH.get().expect("set by start")
-    }
-}
-
-impl Drop for Watching {
-    fn drop(&mut self) {
-        WATCH.set(self.outer);
-    }
-}
-
-/// The deadline hyper waits on for a request head: the one its
-/// connection's alarm keeps.
-struct AlarmDeadline;
-
-impl Future for AlarmDeadline {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        WATCH.with(|watch| match watch.get() {
-            Some(
-                alarm @ Watch {
-                    deadline: Some(deadline),
-                    fresh,
-                    ..
-                },
-            ) if fresh || now() < deadline => {
-                watch.set(Some(Watch {
-                    waiting: true,
-                    ..alarm
-                }));
-                Poll::Pending
-            }
-            // Past, or (never, as hyper polls it inside its connection)
-            // polled where its deadline cannot be read: ended rather
-            // than waited on forever.
-            _ => Poll::Ready(()),
+impl Activity {
+    /// A connection accepted now.
+    pub(crate) fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            accepted: Instant::now(),
+            answering: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
         })
     }
-}
 
-impl Sleep for AlarmDeadline {}
-
-/// The one timer of a connection's task, kept no later than the head
-/// deadline its connection waits on.
-#[derive(Default)]
-pub(crate) struct HeaderAlarm {
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// When the timer goes off, while it is set.
-    set_for: Option<Instant>,
-    /// The deadline of hyper's latest sleep on this connection.
-    deadline: Option<Instant>,
-}
-
-impl HeaderAlarm {
-    /// `connection`, polled under this alarm.
-    pub(crate) fn watch<'a, F: Future>(
-        &'a mut self,
-        mut connection: Pin<&'a mut F>,
-    ) -> impl Future<Output = F::Output> + 'a {
-        std::future::poll_fn(move |cx| self.poll(connection.as_mut(), cx))
+    /// A request of `version` has come (its head is read): until the
+    /// [`Answering`] returned is dropped, the connection is not idle.
+    pub(crate) fn start(self: &Arc<Self>, version: http::Version) -> Option<Answering> {
+        if version == http::Version::HTTP_2 {
+            self.http2.store(true, Ordering::Relaxed);
+            return None;
+        }
+        self.answering.fetch_add(1, Ordering::Relaxed);
+        Some(Answering(self.clone()))
     }
 
-    fn poll<F: Future>(
-        &mut self,
-        connection: Pin<&mut F>,
-        cx: &mut Context<'_>,
-    ) -> Poll<F::Output> {
-        let watching = Watching::start(self.deadline);
-        let polled = connection.poll(cx);
-        let watch = watching.end();
-        self.deadline = watch.deadline;
-        if polled.is_ready() {
-            return polled;
+    /// Since when nothing has been answered, if nothing is being answered.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.answering.load(Ordering::Acquire) > 0 {
+            return None;
         }
-        let (true, Some(deadline)) = (watch.waiting, watch.deadline) else {
-            return Poll::Pending;
-        };
-        if self.set_for.is_none_or(|set_for| set_for > deadline) {
-            let at = tokio::time::Instant::from_std(deadline);
-            match &mut self.timer {
-                Some(timer) => timer.as_mut().reset(at),
-                None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+        let nanos = self.idle_since.load(Ordering::Relaxed);
+        Some(self.accepted + Duration::from_nanos(nanos))
+    }
+
+    /// Resolves once the connection has been idle for `timeout` (no
+    /// request being answered, none started since): the client has not
+    /// sent a whole request head in that time. Never, once an HTTP/2
+    /// request came.
+    pub(crate) async fn idle_past(&self, timeout: Duration) {
+        let timer = tokio::time::sleep_until(self.accepted + timeout);
+        let mut timer = std::pin::pin!(timer);
+        loop {
+            timer.as_mut().await;
+            if self.http2.load(Ordering::Relaxed) {
+                return std::future::pending().await;
             }
-            self.set_for = Some(deadline);
+            let now = Instant::now();
+            let next = match self.idle_since() {
+                // A response is on its way: look again a timeout later.
+                None => now + timeout,
+                Some(since) if since + timeout <= now => return,
+                Some(since) => since + timeout,
+            };
+            timer.as_mut().reset(next);
         }
-        if let Some(timer) = &mut self.timer
-            && timer.as_mut().poll(cx).is_ready()
-        {
-            // Gone off before the deadline hyper now waits on (an earlier
-            // request's): poll again, which sets it for this one.
-            self.set_for = None;
-            cx.waker().wake_by_ref();
+    }
+}
+
+/// A request being answered; dropped when its response has been sent
+/// whole (or will never be).
+#[derive(Debug)]
+pub(crate) struct Answering(Arc<Activity>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        let nanos = u64::try_from(activity.accepted.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        activity.idle_since.fetch_max(nanos, Ordering::Relaxed);
+        // After the time: the task that sees no request answered sees it.
+        activity.answering.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A response's body, holding its request's [`Answering`] until hyper has
+/// taken all of it and drops it.
+pub(crate) struct Sent<B> {
+    body: B,
+    _answering: Option<Answering>,
+}
+
+impl<B> Sent<B> {
+    pub(crate) fn new(body: B, answering: Option<Answering>) -> Sent<B> {
+        Sent {
+            body,
+            _answering: answering,
         }
-        Poll::Pending
+    }
+}
+
+impl<B: Body + Unpin> Body for Sent<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -201,72 +149,71 @@ impl HeaderAlarm {
 mod tests {
     use super::*;
 
-    fn runtime() -> tokio::runtime::Runtime {
+    fn paused_runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
+            .start_paused(true)
             .build()
             .unwrap()
     }
 
-    /// hyper's way: a deadline made and polled inside the connection; the
-    /// alarm wakes the task for it, neither early nor much later.
+    /// A connection that never sends a request is idle a timeout after
+    /// its accept.
     #[test]
-    fn the_alarm_wakes_a_connection_at_its_deadline() {
-        runtime().block_on(async {
+    fn a_connection_without_requests_is_idle_a_timeout_after_the_accept() {
+        paused_runtime().block_on(async {
+            let activity = Activity::new();
             let start = Instant::now();
-            let connection = async { HeaderTimer.sleep(Duration::from_millis(80)).await };
-            let mut connection = std::pin::pin!(connection);
-            let mut alarm = HeaderAlarm::default();
-            // The timeout's own timer would wake the task at last: the
-            // alarm must have woken it well before.
-            tokio::time::timeout(Duration::from_secs(5), alarm.watch(connection.as_mut()))
-                .await
-                .expect("the alarm never woke the connection");
-            let waited = start.elapsed();
-            assert!(waited >= Duration::from_millis(80), "{waited:?}");
-            assert!(waited < Duration::from_secs(1), "woken late: {waited:?}");
+            activity.idle_past(Duration::from_secs(30)).await;
+            assert_eq!(start.elapsed(), Duration::from_secs(30));
         });
     }
 
-    /// A deadline polled where no alarm watches keeps a timer of its own.
+    /// A response that takes longer than the timeout is not idleness; the
+    /// timeout counts from when it has been sent, the timer set again once
+    /// for it.
     #[test]
-    fn a_deadline_without_an_alarm_keeps_its_own_timer() {
-        runtime().block_on(async {
+    fn the_timeout_counts_from_the_end_of_the_last_response() {
+        paused_runtime().block_on(async {
+            let activity = Activity::new();
             let start = Instant::now();
-            HeaderTimer.sleep(Duration::from_millis(50)).await;
-            let waited = start.elapsed();
-            assert!(waited >= Duration::from_millis(50), "{waited:?}");
-            assert!(waited < Duration::from_secs(2), "{waited:?}");
+            let answering = activity.start(http::Version::HTTP_11);
+            let idle = activity.idle_past(Duration::from_secs(30));
+            let mut idle = std::pin::pin!(idle);
+            // Answering for 45 s: the timer goes off at 30 s and is set again.
+            assert!(
+                tokio::time::timeout(Duration::from_secs(45), idle.as_mut())
+                    .await
+                    .is_err()
+            );
+            drop(answering);
+            idle.await;
+            assert_eq!(start.elapsed(), Duration::from_secs(75));
         });
     }
 
-    /// Under an alarm, the sleep hyper gets has no size: its box is no
-    /// allocation; outside one, it is tokio's.
+    /// Once an HTTP/2 request came, the connection is never idle here.
     #[test]
-    fn a_deadline_under_an_alarm_is_no_allocation() {
-        runtime().block_on(async {
-            let connection = async {
-                let sleep = HeaderTimer.sleep(Duration::from_secs(5));
-                std::mem::size_of_val(&*sleep)
-            };
-            let mut connection = std::pin::pin!(connection);
-            let mut alarm = HeaderAlarm::default();
-            assert_eq!(alarm.watch(connection.as_mut()).await, 0);
-            let outside = HeaderTimer.sleep(Duration::from_secs(5));
-            assert!(std::mem::size_of_val(&*outside) > 0);
+    fn http2_connections_are_left_to_their_pings_after_a_request() {
+        paused_runtime().block_on(async {
+            let activity = Activity::new();
+            assert!(activity.start(http::Version::HTTP_2).is_none());
+            let idle = activity.idle_past(Duration::from_secs(1));
+            assert!(
+                tokio::time::timeout(Duration::from_secs(3600), idle)
+                    .await
+                    .is_err()
+            );
         });
     }
 
-    /// A connection whose poll panics leaves nothing watched behind it.
+    /// The body keeps what it carries: its frames, its end, its size.
     #[test]
-    fn a_panic_in_a_watched_poll_leaves_nothing_watched() {
-        let mut alarm = HeaderAlarm::default();
-        let mut connection = std::pin::pin!(async { panic!("in the connection") });
-        let waker = std::task::Waker::noop();
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = alarm.poll(connection.as_mut(), &mut Context::from_waker(waker));
-        }));
-        assert!(panicked.is_err());
-        assert!(WATCH.get().is_none());
+    fn a_sent_body_is_the_body_it_wraps() {
+        let body = Sent::new(axum::body::Body::from("four"), None);
+        assert_eq!(body.size_hint().exact(), Some(4));
+        assert!(!body.is_end_stream());
+        let empty = Sent::new(axum::body::Body::empty(), None);
+        assert!(empty.is_end_stream());
     }
 }
