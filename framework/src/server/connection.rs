@@ -114,7 +114,7 @@ where
     type Future = Answer<S::Future>;
 
     fn call(&self, mut request: http::Request<B>) -> Self::Future {
-        let answering = self.activity.start(request.version());
+        let answering = Some(self.activity.start(request.version()));
         self.room.give(&mut request);
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -149,7 +149,7 @@ where
 }
 
 /// Drive `connection` (over the socket `fd`) to its end, as `phase` says,
-/// closing it once it has been idle for `header_timeout` (no request head
+/// ending it once it has been idle for `header_timeout` (no request head
 /// since the accept or since the last response: see [`Activity`]).
 pub(crate) async fn drive<C>(
     connection: C,
@@ -164,17 +164,12 @@ pub(crate) async fn drive<C>(
     let mut connection = std::pin::pin!(connection);
     let idle = activity.idle_past(header_timeout);
     let mut idle = std::pin::pin!(idle);
-    let timed_out = || {
-        tracing::debug!(
-            target: "nuages::server",
-            "no request within {}s; closing the connection",
-            header_timeout.as_secs_f32()
-        );
-    };
     tokio::select! {
         biased;
         result = connection.as_mut() => return ended(result),
-        _ = idle.as_mut() => return timed_out(),
+        _ = idle.as_mut() => {
+            return end_idle(connection, &activity, header_timeout, &mut phase).await;
+        }
         _ = past(&mut phase, Phase::Serving) => {}
     }
     // hyper closes a connection it thinks idle at once, even when the next
@@ -183,7 +178,9 @@ pub(crate) async fn drive<C>(
         tokio::select! {
             biased;
             result = connection.as_mut() => return ended(result),
-            _ = idle.as_mut() => return timed_out(),
+            _ = idle.as_mut() => {
+                return end_idle(connection, &activity, header_timeout, &mut phase).await;
+            }
             _ = tokio::time::sleep(DRAIN_POLL) => {}
             _ = past(&mut phase, Phase::Draining) => return,
         }
@@ -192,8 +189,33 @@ pub(crate) async fn drive<C>(
     tokio::select! {
         biased;
         result = connection.as_mut() => ended(result),
-        _ = idle.as_mut() => timed_out(),
+        _ = idle.as_mut() => end_idle(connection, &activity, header_timeout, &mut phase).await,
         _ = past(&mut phase, Phase::Draining) => {}
+    }
+}
+
+/// The end of a connection idle for the header timeout. HTTP/1 is closed
+/// at once (its client may be midway through a head). HTTP/2 is told to go
+/// away (`GOAWAY`) and ends once a request that came meanwhile is answered.
+async fn end_idle<C>(
+    mut connection: Pin<&mut C>,
+    activity: &Activity,
+    header_timeout: Duration,
+    phase: &mut watch::Receiver<Phase>,
+) where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let seconds = header_timeout.as_secs_f32();
+    if !activity.is_http2() {
+        tracing::debug!(target: "nuages::server", "no request within {seconds}s; closing the connection");
+        return;
+    }
+    tracing::debug!(target: "nuages::server", "no HTTP/2 request for {seconds}s; closing the connection");
+    connection.as_mut().graceful_shutdown();
+    tokio::select! {
+        result = connection.as_mut() => ended(result),
+        _ = past(phase, Phase::Draining) => {}
     }
 }
 

@@ -14,8 +14,10 @@
 //! The timer is set again only when it goes off early, at most once per
 //! timeout.
 //!
-//! An HTTP/2 connection is timed until its first request, then left to its
-//! keep-alive pings, as hyper leaves it.
+//! An HTTP/2 connection is timed the same way: its keep-alive pings only
+//! tell that the client is there, and one that answers them (every HTTP/2
+//! library does) would otherwise hold the connection for good. Idle, it is
+//! told to go away rather than cut off (see `connection::drive`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,7 +37,7 @@ pub(crate) struct Activity {
     answering: AtomicUsize,
     /// Nanoseconds from `accepted` to the end of the latest response.
     idle_since: AtomicU64,
-    /// An HTTP/2 request came: no more header timeout.
+    /// The connection's requests come over HTTP/2.
     http2: AtomicBool,
 }
 
@@ -52,13 +54,17 @@ impl Activity {
 
     /// A request of `version` has come (its head is read): until the
     /// [`Answering`] returned is dropped, the connection is not idle.
-    pub(crate) fn start(self: &Arc<Self>, version: http::Version) -> Option<Answering> {
+    pub(crate) fn start(self: &Arc<Self>, version: http::Version) -> Answering {
         if version == http::Version::HTTP_2 {
             self.http2.store(true, Ordering::Relaxed);
-            return None;
         }
         self.answering.fetch_add(1, Ordering::Relaxed);
-        Some(Answering(self.clone()))
+        Answering(self.clone())
+    }
+
+    /// Whether the connection's requests came over HTTP/2.
+    pub(crate) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
     }
 
     /// Since when nothing has been answered, if nothing is being answered.
@@ -72,16 +78,12 @@ impl Activity {
 
     /// Resolves once the connection has been idle for `timeout` (no
     /// request being answered, none started since): the client has not
-    /// sent a whole request head in that time. Never, once an HTTP/2
-    /// request came.
+    /// sent a whole request head in that time.
     pub(crate) async fn idle_past(&self, timeout: Duration) {
         let timer = tokio::time::sleep_until(self.accepted + timeout);
         let mut timer = std::pin::pin!(timer);
         loop {
             timer.as_mut().await;
-            if self.http2.load(Ordering::Relaxed) {
-                return std::future::pending().await;
-            }
             let now = Instant::now();
             let next = match self.idle_since() {
                 // A response is on its way: look again a timeout later.
@@ -117,6 +119,7 @@ pub(crate) struct Sent<B> {
 }
 
 impl<B> Sent<B> {
+    /// `body`, holding `answering` (`None` in tests) until dropped.
     pub(crate) fn new(body: B, answering: Option<Answering>) -> Sent<B> {
         Sent {
             body,
@@ -192,18 +195,19 @@ mod tests {
         });
     }
 
-    /// Once an HTTP/2 request came, the connection is never idle here.
+    /// An HTTP/2 connection is timed from its last response too, and
+    /// known as one.
     #[test]
-    fn http2_connections_are_left_to_their_pings_after_a_request() {
+    fn http2_connections_are_timed_from_their_last_response_too() {
         paused_runtime().block_on(async {
             let activity = Activity::new();
-            assert!(activity.start(http::Version::HTTP_2).is_none());
-            let idle = activity.idle_past(Duration::from_secs(1));
-            assert!(
-                tokio::time::timeout(Duration::from_secs(3600), idle)
-                    .await
-                    .is_err()
-            );
+            let start = Instant::now();
+            let answering = activity.start(http::Version::HTTP_2);
+            assert!(activity.is_http2());
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(answering);
+            activity.idle_past(Duration::from_secs(1)).await;
+            assert_eq!(start.elapsed(), Duration::from_secs(6));
         });
     }
 
