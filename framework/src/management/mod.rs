@@ -387,9 +387,12 @@ impl ManagementUtility {
                     .find(|a| !a.starts_with('-') && self.commands.iter().all(|c| c.name() != a))
                     .unwrap_or_default();
                 let names = self.commands.iter().map(|c| c.name());
-                let hint = match crate::conf::closest_name(&typed, names) {
-                    Some(close) => format!("did you mean '{close}'? 'help' lists every command"),
-                    None => "'help' lists every command".to_string(),
+                let hint = if let Some(way) = nuages_way_of_django_command(&typed) {
+                    format!("{way}; 'help' lists every command")
+                } else if let Some(close) = crate::conf::closest_name(&typed, names) {
+                    format!("did you mean '{close}'? 'help' lists every command")
+                } else {
+                    "'help' lists every command".to_string()
                 };
                 CommandError::Usage(
                     Problem::new(format!("unknown command '{typed}'")).with_hint(hint),
@@ -403,7 +406,83 @@ impl ManagementUtility {
     }
 }
 
+/// Django commands Nuages has no command for, and how a Nuages project does
+/// their work. Without it the closest name would be offered, and
+/// `makemigrations` would get "did you mean 'showmigrations'?".
+const DJANGO_COMMANDS: &[(&str, &str)] = &[
+    (
+        "makemigrations",
+        "Nuages does not write migrations: add an SQL file to the app's migrations folder \
+         (src/APP/migrations/<number>_<description>.sql, numbered after the last one), \
+         then run `manage migrate`",
+    ),
+    (
+        "sqlmigrate",
+        "a Nuages migration is already SQL: read src/APP/migrations/<number>_<description>.sql",
+    ),
+    ("test", "run the project's tests with `cargo test`"),
+    (
+        "dbshell",
+        "open the database of databases.default.url with its own client \
+         (`sqlite3 db/db.sqlite3`, or `psql` with the URL)",
+    ),
+    (
+        "shell",
+        "Nuages has no interactive shell: write the code as a command of the project's own \
+         (App::with_command) or as a test (`cargo test`)",
+    ),
+];
+
+/// How a Nuages project does the work of the Django command `typed`, if
+/// Nuages has no command of that name.
+fn nuages_way_of_django_command(typed: &str) -> Option<&'static str> {
+    DJANGO_COMMANDS
+        .iter()
+        .find(|(django, _)| *django == typed)
+        .map(|(_, way)| *way)
+}
+
 /// Run the project's command line with the process's arguments.
 pub fn execute_from_command_line(project: Project) -> ExitCode {
     ManagementUtility::new(project).execute()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `manage ARGS` reports on stderr in a project with no apps, and its exit code.
+    fn run_reported(args: &[&str]) -> (String, u8) {
+        let folder = tempfile::tempdir().unwrap();
+        let project = Project::new("site", folder.path());
+        let error = ManagementUtility::new(project)
+            .run(std::iter::once("site").chain(args.iter().copied()))
+            .expect_err("an unknown command fails");
+        (error.text().unwrap_or_default(), error.exit_code())
+    }
+
+    #[test]
+    fn django_commands_nuages_lacks_name_the_nuages_way() {
+        let (text, code) = run_reported(&["makemigrations"]);
+        assert_eq!(code, 2);
+        assert!(
+            text.starts_with("error: unknown command 'makemigrations'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("add an SQL file to the app's migrations folder")
+                && text.contains("`manage migrate`"),
+            "{text}"
+        );
+        assert!(!text.contains("showmigrations"), "{text}");
+        let (text, _) = run_reported(&["test"]);
+        assert!(text.contains("`cargo test`"), "{text}");
+    }
+
+    #[test]
+    fn a_typo_still_gets_the_closest_command() {
+        let (text, code) = run_reported(&["migrat"]);
+        assert_eq!(code, 2);
+        assert!(text.contains("did you mean 'migrate'?"), "{text}");
+    }
 }
