@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nuages::auth::{PasswordHashers, User, authenticate};
 use nuages::sqlx::{self, AnyPool};
-use nuages_e2e::{Example, require, run, wait_for};
+use nuages_e2e::{Example, require, run, run_with_input, wait_for};
 
 /// The example's default database, and its password hashers.
 fn accounts(example: &Example) -> (tokio::runtime::Runtime, AnyPool, PasswordHashers) {
@@ -253,12 +253,24 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "--password-stdin needs --noinput: {stderr}"
     );
 
-    let (status, stdout, stderr) = example.piped(
-        &["createsuperuser", "--noinput", "--username", "keyless"],
-        "",
+    // A password piped without --password-stdin, or in Django's variable,
+    // is not read: the user cannot log in, and stderr says so.
+    let (status, stdout, stderr) = run_with_input(
+        example
+            .command()
+            .args(["createsuperuser", "--noinput", "--username", "keyless"])
+            .env("DJANGO_SUPERUSER_PASSWORD", "plum-violin-orbit"),
+        "plum-violin-orbit\n",
     );
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Superuser created successfully.\n");
+    assert_eq!(
+        stderr,
+        "warning: keyless has no usable password and cannot log in \
+         (DJANGO_SUPERUSER_PASSWORD is not read)\n  \
+         hint: set one with `manage changepassword keyless`, or create the user \
+         with the password on stdin and --password-stdin\n"
+    );
     let keyless = user(&example, "keyless").unwrap();
     assert!(keyless.password.starts_with('!') && !keyless.has_usable_password());
 }

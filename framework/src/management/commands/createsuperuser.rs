@@ -9,8 +9,8 @@
 //!
 //! `--noinput`: `--username` is required; the password is read from stdin
 //! with `--password-stdin`, else the user gets an unusable password (as
-//! Django without `DJANGO_SUPERUSER_PASSWORD`) and can be given one with
-//! `changepassword`. Unlike Django, a password given this way must pass the
+//! Django without `DJANGO_SUPERUSER_PASSWORD`, which is not read) and can be
+//! given one with `changepassword`; a warning on stderr says so. Unlike Django, a password given this way must pass the
 //! validators: there is nobody to ask whether to bypass them.
 
 use clap::{Arg, ArgAction, ArgMatches};
@@ -186,7 +186,31 @@ fn create_without_input(
                 )
             })?;
     }
-    insert_superuser(ctx, &accounts, username, email, password.as_deref())
+    insert_superuser(ctx, &accounts, username, email, password.as_deref())?;
+    if password.is_none() {
+        warn_unusable_password(username);
+    }
+    Ok(())
+}
+
+/// The environment variable Django's `createsuperuser --noinput` reads the
+/// password from; Nuages reads it from stdin with `--password-stdin`.
+const DJANGO_PASSWORD_VARIABLE: &str = "DJANGO_SUPERUSER_PASSWORD";
+
+/// Say on stderr that the new superuser cannot log in yet, and how to give
+/// it a password: a user who piped a password without `--password-stdin`,
+/// or set Django's variable, would otherwise believe the password was set.
+fn warn_unusable_password(username: &str) {
+    let ignored = if std::env::var_os(DJANGO_PASSWORD_VARIABLE).is_some() {
+        format!(" ({DJANGO_PASSWORD_VARIABLE} is not read)")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "warning: {username} has no usable password and cannot log in{ignored}\n  \
+         hint: set one with `manage changepassword {username}`, or create the user \
+         with the password on stdin and --password-stdin"
+    );
 }
 
 fn insert_superuser(
