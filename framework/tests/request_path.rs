@@ -92,7 +92,25 @@ fn urlpatterns() -> UrlConf {
         .path("bad-reverse/", bad_reverse, "bad-reverse")
         .path("things/<int:id>/", thing_by_id, "thing-by-id")
         .path("things/<slug:slug>/", thing_by_slug, "thing-by-slug")
+        .path("to-home/", to_home, "to-home")
+        .path("to-detail/", to_detail, "to-detail")
+        .path("to-query/", to_query, "to-query")
         .include("polls/", polls())
+}
+
+/// Django's `redirect("home")`: a route's name.
+async fn to_home() -> Response {
+    redirect("home")
+}
+
+/// A name whose route takes a parameter, given none.
+async fn to_detail() -> Response {
+    redirect("polls:detail")
+}
+
+/// A relative address that is no route's name.
+async fn to_query() -> Response {
+    redirect("?page=2")
 }
 
 struct Site {
@@ -253,6 +271,24 @@ async fn patterns_of_the_same_shape_fall_through_as_in_django() {
         (200, "thing named blue-one")
     );
     assert_eq!(client.get("/things/not%20a%20slug/").await.status, 404);
+}
+
+/// As Django's `redirect()`, a route's name is reversed: `Location` gets the
+/// path, where the browser would have taken `polls:` for a URL scheme.
+#[tokio::test]
+async fn a_redirect_to_a_route_name_goes_to_its_path() {
+    let site = Site::new("debug = false\n");
+    let client = site.client();
+    let r = client.get("/to-home/").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/home/"));
+    let r = client.get("/to-query/").await;
+    assert_eq!(r.header("location"), Some("?page=2"));
+    // A route with parameters cannot be reached without them: an error, as
+    // Django's NoReverseMatch, never a redirect to "polls:detail".
+    let r = client.get("/to-detail/").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("location"), None);
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@ use http::header::LOCATION;
 
 /// A 302 to `to`, as Django's `redirect()` / `HttpResponseRedirect`;
 /// characters a URI cannot hold (non-ASCII, spaces, controls) are
-/// percent-encoded, as Django's `iri_to_uri` does.
+/// percent-encoded, as Django's `iri_to_uri` does. As in Django, `to` may
+/// be the name of a route without parameters (`redirect("polls:index")`):
+/// the route table puts its path in `Location`.
 ///
 /// ```
 /// let response = nuages::views::redirect("/polls/1/results/");
