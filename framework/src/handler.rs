@@ -194,11 +194,7 @@ fn build_service(
     let table =
         Shared::boxed(
             move |request: Request<Body>| match urls.resolve(request.uri().path()) {
-                Some(route) => {
-                    let served = route.call(request);
-                    let urls = urls.clone();
-                    Box::pin(async move { urls.reverse_redirect(served.await) })
-                }
+                Some(route) => Box::pin(route.call(request)),
                 None => Box::pin(std::future::ready(crate::views::errors::not_found(request))),
             },
         );

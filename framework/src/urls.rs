@@ -38,6 +38,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use crate::error::{Error, Problem};
 use crate::extract::Needs;
 use crate::middleware::csrf::CsrfExempt;
+use crate::views::RedirectTarget;
 
 /// What a path parameter accepts, as Django's path converters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -849,32 +850,23 @@ impl Resolver {
         Err(last_error.expect("at least one candidate"))
     }
 
-    /// `response` with the route's path in place of a route's name in its
-    /// `Location` (`redirect("books:index")`), as Django's `redirect()`
-    /// reverses a name: the browser would otherwise take `books:` for a URL
-    /// scheme. A name whose route takes arguments is the error `reverse`
-    /// gives (a 500 naming them), as Django's `NoReverseMatch`; a `Location`
-    /// that names no route is left as it is.
+    /// `response` with the route's path in place of a route's name that
+    /// `redirect()` was given (`redirect("books:index")`), as Django's
+    /// `redirect()` reverses a name: the browser would otherwise take
+    /// `books:` for a URL scheme. A name whose route takes arguments is the
+    /// error `reverse` gives (a 500 naming them), as Django's
+    /// `NoReverseMatch`; so is a namespaced name (`app:name`) that no route
+    /// has. Any other target (`home` without such a route: a relative
+    /// address) is left as it is.
     pub(crate) fn reverse_redirect(&self, mut response: Response) -> Response {
-        if !response.status().is_redirection() {
-            return response;
-        }
-        let Some(location) = response.headers().get(http::header::LOCATION) else {
+        let Some(RedirectTarget(name)) = response.extensions_mut().remove::<RedirectTarget>()
+        else {
             return response;
         };
-        // A name is a token of these characters; a path, a URL or a query
-        // has a `/`, `.`, `?` or `#` (Django tries only what has no `/` or `.`).
-        let could_be_a_name = location
-            .as_bytes()
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
-        let Some(name) = location.to_str().ok().filter(|_| could_be_a_name) else {
-            return response;
-        };
-        if !self.by_name.contains_key(name) {
+        if !self.by_name.contains_key(&name) && !name.contains(':') {
             return response;
         }
-        match self.reverse(name, &[]) {
+        match self.reverse(&name, &[]) {
             Ok(path) => {
                 let path = http::HeaderValue::try_from(path).expect("a reversed path is ASCII");
                 response.headers_mut().insert(http::header::LOCATION, path);

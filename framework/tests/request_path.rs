@@ -95,6 +95,8 @@ fn urlpatterns() -> UrlConf {
         .path("to-home/", to_home, "to-home")
         .path("to-detail/", to_detail, "to-detail")
         .path("to-query/", to_query, "to-query")
+        .path("to-relative/", to_relative, "to-relative")
+        .path("to-typo/", to_typo, "to-typo")
         .include("polls/", polls())
 }
 
@@ -111,6 +113,16 @@ async fn to_detail() -> Response {
 /// A relative address that is no route's name.
 async fn to_query() -> Response {
     redirect("?page=2")
+}
+
+/// A relative address of one word, no route's name either.
+async fn to_relative() -> Response {
+    redirect("results")
+}
+
+/// A namespaced name that no route has (a typo of `polls:index`).
+async fn to_typo() -> Response {
+    redirect("polls:indx")
 }
 
 struct Site {
@@ -284,6 +296,13 @@ async fn a_redirect_to_a_route_name_goes_to_its_path() {
     assert_eq!(r.header("location"), Some("/home/"));
     let r = client.get("/to-query/").await;
     assert_eq!(r.header("location"), Some("?page=2"));
+    let r = client.get("/to-relative/").await;
+    assert_eq!(r.header("location"), Some("results"));
+    // A namespaced name that reverses to nothing is an error, as Django's
+    // NoReverseMatch, not a redirect to the "polls:" scheme.
+    let r = client.get("/to-typo/").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("location"), None);
     // A route with parameters cannot be reached without them: an error, as
     // Django's NoReverseMatch, never a redirect to "polls:detail".
     let r = client.get("/to-detail/").await;

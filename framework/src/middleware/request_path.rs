@@ -191,6 +191,8 @@ impl Future for PathFuture {
                 }
             };
             let (asked, way_out) = this.way_out.take().expect("polled after completion");
+            // Before the error pages: a name that reverses to nothing is an error.
+            let response = this.path.state.urls.reverse_redirect(response);
             if !ErrorPageRequest::replaces(&response) {
                 return Poll::Ready(this.path.finish(response, way_out));
             }

@@ -59,8 +59,28 @@ const KEPT_IN_A_URI: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHAN
 
 fn redirect_with(status: StatusCode, to: &str) -> Response {
     let location = percent_encoding::utf8_percent_encode(to, KEPT_IN_A_URI).to_string();
-    (status, [(LOCATION, location)]).into_response()
+    let mut response = (status, [(LOCATION, location)]).into_response();
+    // A name is a token of these characters; a path, a URL or a query has a
+    // `/`, `.`, `?` or `#` (Django tries only what has no `/` or `.`).
+    let could_be_a_name = !to.is_empty()
+        && to
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
+    if could_be_a_name {
+        response
+            .extensions_mut()
+            .insert(RedirectTarget(to.to_string()));
+    }
+    response
 }
+
+/// What `redirect()` was given when it may be a route's name: the request
+/// path reverses it into `Location` ([`Resolver::reverse_redirect`]), so
+/// that only such a response costs a lookup.
+///
+/// [`Resolver::reverse_redirect`]: crate::urls::Resolver::reverse_redirect
+#[derive(Clone, Debug)]
+pub(crate) struct RedirectTarget(pub(crate) String);
 
 /// Escape text for HTML (`&`, `<`, `>`, `"`, `'`).
 pub(crate) fn escape_html(text: &str) -> String {
