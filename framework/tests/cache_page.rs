@@ -51,6 +51,12 @@ async fn missing(runs: Data<Runs>) -> Response {
     (http::StatusCode::NOT_FOUND, format!("run {}", runs.next())).into_response()
 }
 
+/// A page that sets its own `Cache-Control`.
+async fn with_cache_control(runs: Data<Runs>, query: Query<Vec<(String, String)>>) -> Response {
+    let value = query.0.first().map(|(_, v)| v.clone()).unwrap_or_default();
+    ([("cache-control", value)], format!("run {}", runs.next())).into_response()
+}
+
 async fn uncached(runs: Data<Runs>) -> String {
     format!("run {}", runs.next())
 }
@@ -73,6 +79,7 @@ fn urls() -> UrlConf {
             "vary-cookie",
         )
         .path("missing/", cache_page(60, missing), "missing")
+        .path("own/", cache_page(60, with_cache_control), "own")
         .path("uncached/", uncached, "uncached")
 }
 
@@ -137,6 +144,54 @@ async fn a_cached_page_keeps_its_headers_and_expires() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(body(&client, "/short/").await, "run 2");
+}
+
+/// As Django's `patch_response_headers`: a kept page tells browsers and
+/// proxies how long it is good for, from the cache and fresh alike.
+#[tokio::test]
+async fn a_kept_page_says_how_long_it_is_good_for() {
+    let client = client(CacheBackend::Locmem);
+    for _ in 0..2 {
+        let page = client.get("/page/").await;
+        assert_eq!(page.text(), "run 1");
+        assert_eq!(page.header("cache-control"), Some("max-age=60"));
+        let expires = page.header("expires").expect("an Expires header");
+        let expires = chrono::DateTime::parse_from_rfc2822(&expires.replace("GMT", "+0000"))
+            .unwrap_or_else(|e| panic!("{expires}: {e}"));
+        let ahead = expires
+            .signed_duration_since(chrono::Utc::now())
+            .num_seconds();
+        assert!((55..=60).contains(&ahead), "Expires {ahead} s ahead");
+    }
+}
+
+/// The view's own `Cache-Control` has the last word, as in Django:
+/// `private`, `no-store` and `max-age=0` are not kept; another `max-age`
+/// is kept, and sent as the view set it.
+#[tokio::test]
+async fn a_view_s_own_cache_control_decides() {
+    let client = client(CacheBackend::Locmem);
+    let mut runs = 0;
+    for (value, kept) in [
+        ("private", false),
+        ("no-store", false),
+        ("max-age=0", false),
+        ("public, max-age=5", true),
+    ] {
+        let path = format!("/own/?cc={}", value.replace(' ', "%20"));
+        runs += 1;
+        let first = client.get(&path).await;
+        assert_eq!(first.text(), format!("run {runs}"), "{value}");
+        assert_eq!(first.header("cache-control"), Some(value), "{value}");
+        if !kept {
+            runs += 1;
+        }
+        let second = client.get(&path).await;
+        assert_eq!(second.text(), format!("run {runs}"), "{value}: kept {kept}");
+    }
+    // A view's other directives stay beside the max-age the cache adds.
+    let page = client.get("/own/?cc=public").await;
+    assert_eq!(page.header("cache-control"), Some("public, max-age=60"));
 }
 
 #[tokio::test]

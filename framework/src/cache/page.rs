@@ -5,7 +5,10 @@
 //! Only `GET` and `HEAD` answered 200 are kept, and never a response that
 //! sets a cookie, varies on `Cookie` (or `*`), read the session, or rendered
 //! a template while the CSRF middleware was on (the page may carry the
-//! visitor's token): those depend on who asked.
+//! visitor's token): those depend on who asked. As Django's, a view's own
+//! `Cache-Control` has the last word: `private` or `max-age=0` is not kept,
+//! another `max-age` is kept that long; and a kept page tells browsers and
+//! proxies how long it is good for (`Cache-Control: max-age`, `Expires`).
 
 use std::time::Duration;
 
@@ -14,7 +17,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use http::header::{HOST, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, EXPIRES, HOST, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,8 +34,11 @@ use crate::urls::sealed::{ByCachePage, RouteView};
 /// on the method, the full URL and the headers the response's `Vary` names
 /// (only a `GET` or `HEAD` answered 200 that sets no cookie, does not vary
 /// on `Cookie`, read no session and rendered no template under the CSRF
-/// middleware); wraps a handler function or [`get`](crate::urls::get) and
-/// friends: `.path("", cache_page(60, index), "index")`.
+/// middleware, and whose own `Cache-Control` is not `private`, `no-store`
+/// or `max-age=0`; a `max-age` of its own is the time kept); a kept page
+/// is sent with `Cache-Control: max-age` and `Expires`. Wraps a handler
+/// function or [`get`](crate::urls::get) and friends:
+/// `.path("", cache_page(60, index), "index")`.
 pub fn cache_page<V>(seconds: u64, view: V) -> CachePage<V> {
     CachePage {
         view,
@@ -98,7 +104,7 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
 
     let session = request.extensions().get::<Session>().cloned();
     let rendered = request.extensions().get::<CsrfState>().cloned();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let personal = session.is_some_and(|s| s.accessed()) || rendered.is_some_and(|r| r.rendered());
     let vary = vary_names(response.headers());
     if personal
@@ -108,10 +114,61 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
     {
         return response;
     }
+    let Some(timeout) = lifetime(&mut response, timeout) else {
+        return response;
+    };
     store(&cache, timeout, response, &vary_key, |vary| {
         page_key(&method, &url, vary, &request_headers)
     })
     .await
+}
+
+/// How long `response` may be kept, as Django's cache middleware reads it:
+/// the view's own `max-age` if it set one, else `timeout`; `None` for a
+/// response to keep nowhere (`private`, `max-age=0`). A kept response
+/// then says so to browsers and proxies, as Django's
+/// `patch_response_headers`: `Cache-Control` gains `max-age` (the view's
+/// other directives kept) and, unless the view set one, `Expires`.
+fn lifetime(response: &mut Response, timeout: Duration) -> Option<Duration> {
+    let directives: Vec<String> = response
+        .headers()
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|directive| directive.trim().to_string())
+        .filter(|directive| !directive.is_empty())
+        .collect();
+    let mut max_age = None;
+    for directive in &directives {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "private" | "no-store" => return None,
+            "max-age" => max_age = Some(value.trim().trim_matches('"').parse::<u64>().ok()?),
+            _ => {}
+        }
+    }
+    let timeout = match max_age {
+        Some(0) => return None,
+        Some(seconds) => Duration::from_secs(seconds),
+        None => timeout,
+    };
+    if max_age.is_none() {
+        let mut value = directives.join(", ");
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        value.push_str(&format!("max-age={}", timeout.as_secs()));
+        let value = HeaderValue::try_from(value).ok()?;
+        response.headers_mut().insert(CACHE_CONTROL, value);
+    }
+    if !response.headers().contains_key(EXPIRES) {
+        let expires = chrono::Utc::now() + timeout;
+        let date = expires.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let value = HeaderValue::try_from(date).expect("an HTTP date is ASCII");
+        response.headers_mut().insert(EXPIRES, value);
+    }
+    Some(timeout)
 }
 
 /// Keeps `response` (when its headers are text) and gives it back.
