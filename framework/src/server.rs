@@ -24,8 +24,10 @@ use crate::handler::Application;
 mod body_timeout;
 mod connection;
 mod header_timer;
+mod send_timeout;
 
 use connection::{NoticeRequests, Phase, RoomForExtensions};
+use send_timeout::SendTimeout;
 
 /// How long a client may take to send a request's headers, counted from the
 /// accept for a new connection (one that sends nothing included); it also
@@ -33,6 +35,8 @@ use connection::{NoticeRequests, Phase, RoomForExtensions};
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may pause while sending a request's body.
 pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may read nothing of a response the server is sending.
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest buffer for a request's head: oversized headers are cut off.
 pub(crate) const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
@@ -257,6 +261,11 @@ pub struct ServeOptions {
     /// reads it answers 400 (403 for the CSRF check), and the connection
     /// closes. 30 seconds by default; zero cuts off any body that pauses.
     pub body_read_timeout: Duration,
+    /// How long the server may be unable to send anything of a response
+    /// because the client reads nothing (each stall, not the whole
+    /// response, as nginx's `send_timeout`): past it the connection is
+    /// closed. 30 seconds by default.
+    pub send_timeout: Duration,
     /// How long requests in flight may take to finish after shutdown starts.
     pub graceful_timeout: Duration,
 }
@@ -266,6 +275,7 @@ impl Default for ServeOptions {
         ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
+            send_timeout: SEND_TIMEOUT,
             graceful_timeout: Duration::from_secs(30),
         }
     }
@@ -302,7 +312,10 @@ pub async fn serve(
         );
         let fd = stream.as_raw_fd();
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(
+                TokioIo::new(SendTimeout::new(stream, options.send_timeout)),
+                service,
+            )
             .into_owned();
         tokio::spawn(connection::drive(
             connection,
@@ -486,10 +499,14 @@ mod tests {
                 });
                 axum::body::Body::from_stream(chunks)
             }
+            async fn big() -> Vec<u8> {
+                vec![b'x'; BIG_BODY]
+            }
             crate::urls::UrlConf::new()
                 .path("", home, "home")
                 .path("slow/", slow, "slow")
                 .path("trickle/", trickle, "trickle")
+                .path("big/", big, "big")
         }
         let site = tempfile::tempdir().unwrap();
         let mut settings = crate::conf::Settings::defaults_in(site.path());
@@ -499,6 +516,10 @@ mod tests {
             Application::new(crate::Project::new("t", site.path()).urls(urls), settings).unwrap();
         (site, application)
     }
+
+    /// The length of the body at `/big/`: more than the kernel buffers on
+    /// both sides of a loopback connection hold.
+    const BIG_BODY: usize = 64 << 20;
 
     /// A server on loopback with `header_read_timeout`, stopped when dropped.
     struct TestServer {
@@ -519,6 +540,7 @@ mod tests {
             let options = ServeOptions {
                 header_read_timeout,
                 body_read_timeout: header_read_timeout,
+                send_timeout: header_read_timeout,
                 graceful_timeout: Duration::from_secs(5),
             };
             runtime.spawn(async move {
@@ -810,6 +832,42 @@ mod tests {
         assert!(
             after >= timeout - Duration::from_millis(300) && after < timeout * 4,
             "closed {after:?} after the last chunk, for a timeout of {timeout:?}"
+        );
+    }
+
+    /// A client that asks for a large response and then reads none of it
+    /// (a "slow read") has its connection closed once the server has been
+    /// unable to send for the send timeout, rather than holding a socket
+    /// and a task for as long as it likes.
+    #[test]
+    fn a_client_that_reads_nothing_of_its_response_is_closed_after_the_send_timeout() {
+        use std::io::{Read, Write};
+        let timeout = Duration::from_secs(1);
+        let server = TestServer::start(timeout);
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .write_all(b"GET /big/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        // Read nothing for a while: the server fills the buffers, then stalls.
+        std::thread::sleep(timeout * 4);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut received = 0;
+        let mut buffer = vec![0u8; 1 << 20];
+        let ended = loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => break "closed",
+                Ok(n) => received += n,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break "closed",
+                Err(_) => break "still open",
+            }
+        };
+        assert_eq!(ended, "closed", "after {received} bytes");
+        assert!(
+            received < BIG_BODY,
+            "the whole body ({received} bytes) was sent to a client that read nothing for {:?}",
+            timeout * 4
         );
     }
 
