@@ -253,7 +253,9 @@ pub(crate) async fn shutdown_signal() {
 pub struct ServeOptions {
     /// How long a client may take to send a request's headers, counted from
     /// the accept for a new connection; it also bounds how long an idle
-    /// HTTP/1.1 keep-alive connection is kept. 30 seconds by default.
+    /// HTTP/1.1 keep-alive connection is kept, and how long an HTTP/2
+    /// connection may start no request before it is told to go away (its
+    /// requests in flight finish). 30 seconds by default.
     pub header_read_timeout: Duration,
     /// How long a client may send nothing while it sends a request's body
     /// (each pause, not the whole body: a client that keeps sending is
@@ -868,6 +870,87 @@ mod tests {
             received < BIG_BODY,
             "the whole body ({received} bytes) was sent to a client that read nothing for {:?}",
             timeout * 4
+        );
+    }
+
+    /// An HTTP/2 connection that has made its requests and then sends no
+    /// other for the header timeout is closed (a GOAWAY, then the end), as
+    /// an idle HTTP/1.1 keep-alive connection is: the keep-alive pings only
+    /// tell that the client is there, and a client that answers them could
+    /// otherwise hold the connection for ever.
+    #[test]
+    fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+        use std::io::{Read, Write};
+        /// A frame: length, type, flags, stream, payload.
+        fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+            let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+            frame.extend([kind, flags]);
+            frame.extend(stream.to_be_bytes());
+            frame.extend(payload);
+            frame
+        }
+        const HEADERS: u8 = 1;
+        const SETTINGS: u8 = 4;
+        const PING: u8 = 6;
+        const GOAWAY: u8 = 7;
+        const END_STREAM: u8 = 1;
+        const END_HEADERS: u8 = 4;
+        let timeout = Duration::from_secs(1);
+        let server = TestServer::start(timeout);
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        // GET / (HPACK: :method GET, :path /, :scheme http from the static
+        // table; :authority localhost as a literal of the static name).
+        let mut block = vec![0x82, 0x84, 0x86, 0x01, 9];
+        block.extend(b"localhost");
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend(frame(SETTINGS, 0, 0, &[]));
+        hello.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+        stream.write_all(&hello).unwrap();
+        stream.set_read_timeout(Some(timeout * 5)).unwrap();
+        // Frames until the answer's end, then until the connection's.
+        let mut received = Vec::new();
+        let mut answered = None;
+        let mut goaway = false;
+        let mut buffer = [0u8; 4096];
+        let ended = loop {
+            while received.len() >= 9 {
+                let length =
+                    u32::from_be_bytes([0, received[0], received[1], received[2]]) as usize;
+                if received.len() < 9 + length {
+                    break;
+                }
+                let (kind, flags) = (received[3], received[4]);
+                let id = u32::from_be_bytes(received[5..9].try_into().unwrap()) & 0x7fff_ffff;
+                if id == 1 && flags & END_STREAM != 0 {
+                    answered = Some(std::time::Instant::now());
+                }
+                // A client acknowledges settings and answers pings.
+                if kind == SETTINGS && flags & 1 == 0 {
+                    stream.write_all(&frame(SETTINGS, 1, 0, &[])).unwrap();
+                }
+                if kind == PING && flags & 1 == 0 {
+                    let ack = frame(PING, 1, 0, &received[9..9 + length]);
+                    stream.write_all(&ack).unwrap();
+                }
+                goaway |= kind == GOAWAY;
+                received.drain(..9 + length);
+            }
+            match stream.read(&mut buffer) {
+                Ok(0) => break true,
+                Ok(n) => received.extend(&buffer[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        let answered = answered.expect("the request was answered");
+        let after = answered.elapsed();
+        assert!(
+            ended && goaway,
+            "an idle HTTP/2 connection still open {after:?} after its answer"
+        );
+        assert!(
+            after >= timeout - Duration::from_millis(300) && after < timeout * 3,
+            "closed {after:?} after the answer, for a timeout of {timeout:?}"
         );
     }
 
