@@ -138,13 +138,23 @@ impl Drop for RequestLine {
     }
 }
 
+/// What the request line percent-encodes in a target, besides every byte
+/// that is not ASCII: HTTP parsers let `"` and UTF-8 through, and written
+/// as they came a `"` would end the line's quoted request early, and a
+/// U+0085 or U+2028 (line ends to some readers), a U+009B (a terminal's
+/// escape) or a U+202E (reversed text) would change what the log shows.
+const NOT_SHOWN_AS_IS: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"');
+
 /// The request's target as its line shows it: an absolute target without
-/// a path (`http://host?q=1`) shows the path `/` (`/?q=1`).
+/// a path (`http://host?q=1`) shows the path `/` (`/?q=1`); a `"` and what
+/// is not printable ASCII are percent-encoded, as the URL they stand for.
 fn shown_target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    match target.starts_with('?') {
-        true => format!("/{target}").into(),
-        false => target.into(),
+    let shown = percent_encoding::utf8_percent_encode(target, NOT_SHOWN_AS_IS);
+    match (target.starts_with('?'), std::borrow::Cow::from(shown)) {
+        (true, shown) => format!("/{shown}").into(),
+        (false, shown) => shown,
     }
 }
 
