@@ -862,6 +862,50 @@ async fn safe_methods_are_not_checked() {
     }
 }
 
+/// The `Origin` or `Referer` a refusal names is written with what is not
+/// printable ASCII percent-encoded, in the warning and on the page: a
+/// client's U+2028 (a line end to some log readers), U+0085 or U+202E
+/// (which reverses the text shown) never reaches the log as it came.
+#[tokio::test]
+async fn a_refused_origin_or_referer_is_logged_percent_encoded() {
+    let site =
+        Site::new("debug = true\nsecure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]\n");
+    let client = site.client();
+    client.get("/home/").await;
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let mut pages = Vec::new();
+    for header in ["origin", "referer"] {
+        let r = client
+            .request(Method::POST, "/api/")
+            .header("x-forwarded-proto", "https")
+            .header("accept", "text/plain")
+            .header(header, "https://evil\u{2028}.example\u{85}\u{202e}/")
+            .csrf()
+            .send()
+            .await;
+        assert_eq!(r.status, 403);
+        pages.push(r.text());
+    }
+    drop(guard);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for (page, check) in pages.iter().zip(["Origin", "Referer"]) {
+        let named = format!(
+            "{check} checking failed - https://evil%E2%80%A8.example%C2%85%E2%80%AE/ does not match"
+        );
+        assert!(log.contains(&named), "{log}");
+        assert!(page.contains(&named), "{page}");
+    }
+    for raw in ["\u{2028}", "\u{85}", "\u{202e}"] {
+        assert!(!log.contains(raw), "{raw:?} in {log}");
+    }
+}
+
 #[tokio::test]
 async fn a_cross_origin_secure_post_is_refused_and_a_trusted_one_accepted() {
     let site = Site::new(

@@ -602,13 +602,20 @@ fn header_text<'r>(request: &'r Request, name: &http::HeaderName) -> Option<&'r 
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A header value as a refusal names it (in the warning and on the page):
+/// a client's bytes that are not printable ASCII percent-encoded, so that
+/// none reaches the log as it came (a U+2028 is a line end to some
+/// readers, a U+202E reverses the text shown).
+fn shown(value: &HeaderValue) -> String {
+    percent_encoding::percent_encode(value.as_bytes(), percent_encoding::CONTROLS).to_string()
+}
+
 /// The `Origin`, `Referer` and `Sec-Fetch-Site` checks.
 fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<(), CsrfFailure> {
     let host = RequestHost::of(request.extensions()).map(|h| h.host.to_ascii_lowercase());
     let mut trusted_origin = false;
     if let Some(origin) = request.headers().get(ORIGIN) {
-        let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
-        let lower = origin.to_ascii_lowercase();
+        let lower = String::from_utf8_lossy(origin.as_bytes()).to_ascii_lowercase();
         let own = host.as_ref().is_some_and(|host| {
             lower == format!("{}://{host}", if secure { "https" } else { "http" })
         });
@@ -620,7 +627,7 @@ fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<
                     .any(|t| t.accepts_origin(scheme, netloc))
             });
             if !trusted_origin {
-                return Err(CsrfFailure::BadOrigin(origin));
+                return Err(CsrfFailure::BadOrigin(shown(origin)));
             }
         }
     } else if secure {
@@ -630,8 +637,7 @@ fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<
             .headers()
             .get(REFERER)
             .ok_or(CsrfFailure::NoReferer)?;
-        let referer = String::from_utf8_lossy(referer.as_bytes()).into_owned();
-        let lower = referer.to_ascii_lowercase();
+        let lower = String::from_utf8_lossy(referer.as_bytes()).to_ascii_lowercase();
         let (scheme, netloc) = split_origin(&lower)
             .filter(|(_, netloc)| !netloc.is_empty())
             .ok_or(CsrfFailure::MalformedReferer)?;
@@ -647,7 +653,7 @@ fn check_origin(config: &CsrfConfig, request: &Request, secure: bool) -> Result<
                 .iter()
                 .any(|t| t.accepts_referer_host(netloc))
         {
-            return Err(CsrfFailure::BadReferer(referer));
+            return Err(CsrfFailure::BadReferer(shown(referer)));
         }
     }
     let cross_site = header_text(request, &http::HeaderName::from_static("sec-fetch-site"))
