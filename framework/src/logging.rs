@@ -147,10 +147,16 @@ const NOT_SHOWN_AS_IS: &percent_encoding::AsciiSet =
     &percent_encoding::CONTROLS.add(b' ').add(b'"');
 
 /// The request's target as its line shows it: an absolute target without
-/// a path (`http://host?q=1`) shows the path `/` (`/?q=1`); a `"` and what
-/// is not printable ASCII are percent-encoded, as the URL they stand for.
+/// a path (`http://host?q=1`) shows the path `/` (`/?q=1`), a target in
+/// authority form (`CONNECT host:443`, refused) the authority as sent; a
+/// `"` and what is not printable ASCII are percent-encoded, as the URL
+/// they stand for.
 fn shown_target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
-    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = match (uri.path_and_query(), uri.scheme(), uri.authority()) {
+        (Some(path_and_query), _, _) => path_and_query.as_str(),
+        (None, None, Some(authority)) => authority.as_str(),
+        (None, _, _) => "/",
+    };
     let shown = percent_encoding::utf8_percent_encode(target, NOT_SHOWN_AS_IS);
     match (target.starts_with('?'), std::borrow::Cow::from(shown)) {
         (true, shown) => format!("/{shown}").into(),
@@ -701,12 +707,14 @@ mod tests {
     }
 
     #[test]
-    fn a_target_without_a_path_shows_the_root() {
+    fn a_target_without_a_path_shows_the_root_or_its_authority() {
         let shown = |uri: &str| shown_target(&uri.parse().unwrap()).into_owned();
         assert_eq!(shown("http://example.com?x=1"), "/?x=1");
         assert_eq!(shown("http://example.com"), "/");
         assert_eq!(shown("/polls/?page=2"), "/polls/?page=2");
         assert_eq!(shown("*"), "*");
+        // Authority form (CONNECT's): the host and port, not a made-up `/`.
+        assert_eq!(shown("example.com:443"), "example.com:443");
     }
 
     /// The request line as the general-purpose formatter writes it and as
