@@ -533,6 +533,30 @@ async fn invalid_security_settings_fail_the_build() {
 
 // ---------------------------------------------------------------- sessions
 
+/// A cookie whose value is not ASCII (`city=München`, set by a script of
+/// the site or of a neighbour on the domain; browsers send it as UTF-8 in
+/// the same `Cookie` line as the others) hides neither the session nor the
+/// CSRF cookie: the visitor stays logged in and can still post forms, as
+/// with Django.
+#[tokio::test]
+async fn a_cookie_that_is_not_ascii_hides_neither_the_session_nor_the_csrf_cookie() {
+    let site = Site::new("");
+    let client = site.client();
+    assert_eq!(client.get("/session/incr/").await.text(), "1");
+    let page = client.get("/form/").await.text();
+    let token = form_token(&page);
+    client.set_cookie("city", "M\u{fc}nchen");
+    client.set_cookie("z", "\u{2603}");
+    assert_eq!(client.get("/session/read/").await.text(), "1");
+    let r = client
+        .request(Method::POST, "/form/")
+        .form(&[("csrfmiddlewaretoken", token.as_str()), ("name", "ann")])
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "got ann");
+}
+
 #[tokio::test]
 async fn a_session_lives_in_a_signed_cookie_written_only_when_changed() {
     let site = Site::new("");

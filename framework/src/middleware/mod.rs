@@ -412,13 +412,16 @@ pub(crate) fn request_cookies(headers: &HeaderMap, name: &str) -> Vec<String> {
     // the `cookie` crate's `split_parse` reads them, but without making a
     // `Cookie` of every pair: three built-ins read the header of every
     // request a browser sends, whose analytics cookies made this cost
-    // nearly a quarter of a page (README, issue #17).
+    // nearly a quarter of a page (README, issue #17). Read as bytes: a
+    // browser sends another cookie's UTF-8 value (`city=München`) in the
+    // same line, which must not hide the others.
     lines
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .flat_map(|line| line.as_bytes().split(|&byte| byte == b';'))
         .filter_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            (key.trim() == name).then(|| value.trim().to_string())
+            let at = pair.iter().position(|&byte| byte == b'=')?;
+            let (key, value) = (&pair[..at], &pair[at + 1..]);
+            (key.trim_ascii() == name.as_bytes())
+                .then(|| String::from_utf8_lossy(value.trim_ascii()).into_owned())
         })
         .collect()
 }
