@@ -50,7 +50,7 @@ impl TrustedProxies {
                 continue;
             }
             match entry.trim().parse::<IpAddr>() {
-                Ok(address) => trusted.addresses.push(address),
+                Ok(address) => trusted.addresses.push(address.to_canonical()),
                 Err(_) => {
                     return Err(Error::Config(
                         Problem::new(format!(
@@ -68,9 +68,12 @@ impl TrustedProxies {
         Ok(trusted)
     }
 
+    /// Whether `address` is a trusted proxy's (`None`: a unix socket's
+    /// peer). An IPv4 address mapped into IPv6 (`::ffff:127.0.0.1`, how a
+    /// socket listening on `[::]` sees an IPv4 peer) is its IPv4 address.
     fn trusts(&self, address: Option<IpAddr>) -> bool {
         match address {
-            Some(address) => self.addresses.contains(&address),
+            Some(address) => self.addresses.contains(&address.to_canonical()),
             None => self.unix,
         }
     }
@@ -96,7 +99,7 @@ impl TrustedProxies {
                 // Garbage from the client's side: nothing left of it counts.
                 return last_parsed;
             };
-            if !self.addresses.contains(&address) {
+            if !self.trusts(Some(address)) {
                 return Some(address);
             }
             last_parsed = Some(address);

@@ -1098,6 +1098,52 @@ async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
     assert_eq!(response.status, 302, "203.0.113.7 is not who this is");
 }
 
+/// A server listening on `[::]` (both IPv4 and IPv6) sees an IPv4 peer as
+/// an IPv4-mapped address (`::ffff:127.0.0.1`): a proxy listed in
+/// `trusted_proxies` as `127.0.0.1` is trusted all the same, so that each
+/// client behind it keeps a count of its own rather than all of them
+/// sharing the proxy's.
+#[tokio::test]
+async fn a_trusted_proxy_is_trusted_when_a_dual_stack_socket_maps_its_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 0;
+        s.login_throttle_address_limit = 2;
+        s.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = Client::new(application);
+    let nginx = "::ffff:127.0.0.1";
+    let from_client = [("x-forwarded-for", "203.0.113.7")];
+    for username in ["ann", "bob"] {
+        let response = submit_login_from(
+            &client,
+            nginx,
+            &from_client,
+            &credentials(username, "wrong"),
+        )
+        .await;
+        assert_eq!(response.status, 200);
+    }
+    let refused = submit_login_from(
+        &client,
+        nginx,
+        &from_client,
+        &credentials("ann", "plum-violin-orbit"),
+    )
+    .await;
+    assert_eq!(refused.status, 429);
+    let other_client = [("x-forwarded-for", "203.0.113.8")];
+    let allowed = submit_login_from(
+        &client,
+        nginx,
+        &other_client,
+        &credentials("ann", "plum-violin-orbit"),
+    )
+    .await;
+    assert_eq!(allowed.status, 302, "another client behind the same proxy");
+}
+
 /// A POST of the password change form.
 async fn change(client: &Client, fields: &[(&str, &str)]) -> nuages::test::TestResponse {
     client.get("/accounts/password_change/").await;
