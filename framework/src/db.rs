@@ -395,13 +395,25 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
         // `journal_mode = WAL` fails); one connection first tells at once
         // what is wrong.
         use sqlx::Connection;
-        let mut probe = sqlx::AnyConnection::connect(&url)
-            .await
-            .map_err(|error| connect_error(alias, &settings.url, error))?;
-        prepare(&mut probe, busy_timeout)
-            .await
-            .map_err(|error| connect_error(alias, &settings.url, error))?;
-        probe.close().await?;
+        let probe = async {
+            let mut probe = sqlx::AnyConnection::connect(&url)
+                .await
+                .map_err(|error| connect_error(alias, &settings.url, error))?;
+            prepare(&mut probe, busy_timeout)
+                .await
+                .map_err(|error| connect_error(alias, &settings.url, error))?;
+            probe.close().await?;
+            Ok::<_, Error>(())
+        };
+        match PostgresServer::of(&url) {
+            // sqlx has no connect timeout: a server that accepts and never
+            // answers (stopped, overloaded, a host that drops packets) would
+            // hold every request waiting for this pool, for good.
+            Some(server) => tokio::time::timeout(POSTGRES_ACQUIRE_TIMEOUT, probe)
+                .await
+                .map_err(|_| no_answer(alias, &server))??,
+            None => probe.await?,
+        }
     }
     let mut options = AnyPoolOptions::new();
     if PostgresServer::of(&url).is_some() {
@@ -575,6 +587,23 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
         )),
     };
     Error::Config(problem)
+}
+
+/// The PostgreSQL server of `databases.<alias>.url` took a connection and
+/// did not answer within [`POSTGRES_ACQUIRE_TIMEOUT`].
+fn no_answer(alias: &str, server: &PostgresServer) -> Error {
+    let key = format!("databases.{alias}.url");
+    Error::Config(
+        Problem::new(format!(
+            "{key}: the PostgreSQL server at {} did not answer within {} s",
+            server.address,
+            POSTGRES_ACQUIRE_TIMEOUT.as_secs()
+        ))
+        .with_hint(format!(
+            "check that PostgreSQL there is running and not overloaded (`pg_isready`, its log), \
+             that no firewall drops the packets, and that {key} names the right host and port"
+        )),
+    )
 }
 
 /// Whether `url` has a PostgreSQL scheme.

@@ -216,6 +216,17 @@ impl PostgresServer {
         self.url(&name)
     }
 
+    /// Stop (`SIGSTOP`) or continue (`SIGCONT`) the postmaster: a server
+    /// that takes connections and never answers them, as a hung or
+    /// overloaded one, and back.
+    pub fn pause(&self, paused: bool) {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).unwrap();
+        let pid: libc::pid_t = pid_file.lines().next().unwrap().trim().parse().unwrap();
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: signalling the server this test started.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
     /// The database name of a URL made by [`Self::url`].
     pub fn database_of(&self, url: &str) -> String {
         url.rsplit('/').next().unwrap().to_string()

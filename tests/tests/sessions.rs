@@ -335,6 +335,63 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     assert_eq!(response.status, 200);
 }
 
+/// A PostgreSQL server that takes connections and never answers (stopped,
+/// overloaded) before the site first used it: a page that reads the
+/// session is an empty session within seconds, and the error names the
+/// server, instead of every request waiting for good (sqlx has no connect
+/// timeout).
+#[tokio::test]
+async fn a_postgresql_server_that_never_answers_is_an_empty_session_within_seconds() {
+    let Some(server) = nuages_e2e::postgres::PostgresServer::start() else {
+        return;
+    };
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Db,
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url = server.create_database();
+    let project =
+        Project::new("pghung", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns);
+    let application = Application::new(project, settings).unwrap();
+    server.pause(true);
+    let started = std::time::Instant::now();
+    // A visitor's cookie: the session is looked up in the database.
+    let client = Client::new(application.clone());
+    client.set_cookie("sessionid", &"k".repeat(40));
+    let page = tokio::time::timeout(Duration::from_secs(60), client.get("/show/")).await;
+    let waited = started.elapsed();
+    let opened = tokio::time::timeout(
+        Duration::from_secs(60),
+        application.databases().get("default"),
+    )
+    .await;
+    server.pause(false);
+    let page = page.expect("the page is answered, not held for good");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text(), "session: []");
+    assert!(
+        waited < Duration::from_secs(15),
+        "the page waited {waited:?} for the database"
+    );
+    let error = opened
+        .expect("opening the pool gives up")
+        .expect_err("a server that never answers is an error");
+    let expected = format!(
+        "databases.default.url: the PostgreSQL server at 127.0.0.1:{} did not answer within 5 s",
+        server.port()
+    );
+    assert_eq!(error.to_string(), expected);
+    assert!(
+        error.hint().unwrap_or_default().contains("pg_isready"),
+        "{:?}",
+        error.hint()
+    );
+}
+
 /// Sessions in PostgreSQL, and the server goes away while the site runs:
 /// a page that reads the session is an empty session within seconds, not
 /// after sqlx's 30 s of retrying the refused connection (a session read
