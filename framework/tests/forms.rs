@@ -528,6 +528,29 @@ fn without_media_root_an_upload_is_refused_naming_the_setting() {
     );
 }
 
+/// An upload that cannot be written (here a file stands where media_root
+/// goes, which fails even for root) names the folder, media_root and the
+/// fix, not a bare I/O error.
+#[test]
+fn an_upload_media_root_cannot_hold_names_the_folder_and_the_setting() {
+    let site = Site::new("media_root = \"blocked/media\"\n");
+    write(&site.dir.join("blocked"), "a file, not a folder");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let response = server.send(&multipart_request(b"a.png", b"data", &csrf));
+    assert_eq!(response.status, 500);
+    let html = body_text(&response);
+    let folder = site.dir.join("blocked/media/.incoming");
+    assert!(
+        html.contains(&format!(
+            "cannot store an upload in &#x27;{}&#x27; (under media_root)",
+            folder.display()
+        )),
+        "{html}"
+    );
+    assert!(html.contains("nuages.E034"), "{html}");
+}
+
 #[tokio::test]
 async fn the_application_serves_uploads_only_where_it_serves_static_sources() {
     let site = Site::new("media_root = \"media\"\n");

@@ -50,6 +50,22 @@ pub(crate) fn media_root_unset() -> Error {
     )
 }
 
+/// An upload that cannot be written under `media_root` (a folder the
+/// server's user may not write, a file where a folder goes, a full disk):
+/// the folder, the setting and the fix, not a bare "Permission denied".
+fn media_write_error(folder: &std::path::Path, error: std::io::Error) -> Error {
+    Error::Config(
+        Problem::new(format!(
+            "cannot store an upload in '{}' (under media_root): {error}",
+            folder.display()
+        ))
+        .with_hint(
+            "make media_root a folder the server's user can write (`manage check --deploy` names \
+             the command, nuages.E034) on a disk with room, or change media_root",
+        ),
+    )
+}
+
 /// A file sent with a form, waiting in `media_root` until
 /// [`UploadedFile::save`] gives it its place (it is deleted otherwise).
 #[derive(Clone)]
@@ -88,18 +104,22 @@ impl UploadedFile {
         let client_name = field.file_name().unwrap_or_default().to_string();
         let content_type = field.content_type().map(|m| m.to_string());
         let incoming = media.root.join(INCOMING);
-        tokio::fs::create_dir_all(&incoming).await?;
+        let cannot_store = |e| media_write_error(&incoming, e);
+        tokio::fs::create_dir_all(&incoming)
+            .await
+            .map_err(cannot_store)?;
         let temp = tempfile::Builder::new()
             .prefix("upload-")
-            .tempfile_in(&incoming)?
+            .tempfile_in(&incoming)
+            .map_err(cannot_store)?
             .into_temp_path();
-        let mut out = tokio::fs::File::create(&temp).await?;
+        let mut out = tokio::fs::File::create(&temp).await.map_err(cannot_store)?;
         let mut size = 0u64;
         while let Some(chunk) = field.chunk().await.map_err(super::data::multipart_error)? {
             size += chunk.len() as u64;
-            out.write_all(&chunk).await?;
+            out.write_all(&chunk).await.map_err(cannot_store)?;
         }
-        out.flush().await?;
+        out.flush().await.map_err(cannot_store)?;
         Ok(UploadedFile {
             extension: safe_extension(&client_name),
             client_name,
@@ -159,14 +179,14 @@ impl UploadedFile {
                 )))
             })?;
         let dir = self.media.root.join(folder);
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&dir).map_err(|e| media_write_error(&dir, e))?;
         let file_name = match &self.extension {
             Some(ext) => format!("{}.{ext}", random_hex()?),
             None => random_hex()?,
         };
         let path = dir.join(&file_name);
         temp.persist_noclobber(&path)
-            .map_err(|e| Error::Io(e.error))?;
+            .map_err(|e| media_write_error(&dir, e.error))?;
         let name = format!("{folder}/{file_name}");
         Ok(StoredFile {
             url: format!("{}{name}", self.media.url),
