@@ -118,6 +118,23 @@ impl RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts a stopped unix socket server again on the same socket, empty:
+    /// a Redis server restarted under the site.
+    pub fn restart(&mut self) {
+        let Listener::Socket(socket) = &self.listener else {
+            panic!("only a unix socket server is restarted");
+        };
+        let _ = std::fs::remove_file(socket);
+        let mut command = Command::new(REDIS_SERVER);
+        command
+            .arg("--unixsocket")
+            .arg(socket)
+            .args(["--unixsocketperm", "700"]);
+        self.child = spawn(&mut command, self.dir.path());
+        wait_for(Duration::from_secs(10), || socket.exists().then_some(()))
+            .expect("redis-server opens its socket again");
+    }
 }
 
 impl Drop for RedisServer {

@@ -134,6 +134,36 @@ async fn a_view_whose_redis_goes_away_gets_a_miss_not_an_error() {
     );
 }
 
+/// A Redis server restarted under the site (a deploy, a crash) is used
+/// again once it is back: the misses last only while it is away.
+#[tokio::test]
+async fn a_view_whose_redis_comes_back_counts_again() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let mut server = RedisServer::start();
+    let client = Client::new(application(&server.url()));
+    assert_eq!(client.get("/visits/").await.text(), "visit 1");
+    server.stop();
+    assert_eq!(client.get("/visits/").await.text(), "no count");
+    assert_eq!(client.get("/visits/").await.text(), "no count");
+    server.restart();
+    // The restarted server is empty: counting starts again.
+    let started = Instant::now();
+    let mut text = client.get("/visits/").await.text();
+    while text == "no count" && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        text = client.get("/visits/").await.text();
+    }
+    assert_eq!(
+        text,
+        "visit 1",
+        "still missing {:?} after the restart",
+        started.elapsed()
+    );
+    assert_eq!(client.get("/visits/").await.text(), "visit 2");
+}
+
 #[tokio::test]
 async fn a_view_whose_redis_never_answered_gets_a_miss() {
     let dir = tempfile::tempdir().unwrap();
