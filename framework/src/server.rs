@@ -248,6 +248,35 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
+/// [`shutdown_signal`] for the production server, which also outlives
+/// SIGHUP: it logs a warning that names `restart` and keeps serving.
+///
+/// SIGHUP is gunicorn's and uWSGI's "reload", and what a closed terminal
+/// sends. Its default action ends the process at once, dropping the
+/// requests in flight; and systemd takes an exit by SIGHUP for a clean one,
+/// so `Restart=on-failure` would leave the site down. `serve` cannot reload
+/// in place. The handlers are installed by this call, not on first poll,
+/// so no signal slips in before the server waits for it.
+pub(crate) fn shutdown_signal_surviving_hangup(restart: String) -> impl Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler");
+    let mut hangup = signal(SignalKind::hangup()).expect("a SIGHUP handler");
+    async move {
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => return,
+                _ = interrupt.recv() => return,
+                _ = hangup.recv() => tracing::warn!(
+                    target: "nuages::server",
+                    "SIGHUP received and ignored: serve does not reload its code or settings \
+                     and keeps serving; to load a new build or new settings, {restart}"
+                ),
+            }
+        }
+    }
+}
+
 /// How connections are served.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {

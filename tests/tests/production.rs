@@ -462,6 +462,51 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
     );
 }
 
+/// SIGHUP (gunicorn's "reload", a closed terminal) neither drops the
+/// request in flight nor stops `serve`, which systemd would then not
+/// restart: it says it does not reload and how to restart, and serves on.
+#[test]
+fn serve_outlives_sighup_and_says_how_to_restart() {
+    let project = production_project("hangup");
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = Server::start(
+        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
+        project.temp.path(),
+        "serve",
+    );
+    wait_for(Duration::from_secs(60), || get(addr, "/").ok())
+        .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    let slow = std::thread::spawn(move || get(addr, "/slow/"));
+    std::thread::sleep(Duration::from_millis(500));
+    server.signal(libc::SIGHUP);
+    let response = slow.join().unwrap().expect("the slow request completes");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "slow and done");
+    assert_eq!(get(addr, "/").expect("serve still answers").status, 200);
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "{}",
+        server.output()
+    );
+    let said = wait_for(Duration::from_secs(10), || {
+        let output = server.output();
+        output
+            .contains("SIGHUP received and ignored")
+            .then_some(output)
+    })
+    .unwrap_or_else(|| server.output());
+    assert!(
+        said.contains("serve does not reload its code or settings")
+            && said.contains("systemctl restart hangup"),
+        "{said}"
+    );
+    let status = server
+        .stop(Duration::from_secs(20))
+        .expect("SIGTERM still stops it");
+    assert!(status.success(), "{status:?}: {}", server.output());
+}
+
 /// One request of a load client: when it was written, and when its answer
 /// came or why none did.
 struct Exchange {

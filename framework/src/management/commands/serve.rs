@@ -4,7 +4,8 @@
 //! (unless `--allow-debug`), on check errors, without a secret key, with an
 //! insecure one, or as root when `serve_user` names another account; on
 //! SIGTERM or SIGINT it stops accepting at once and answers the requests
-//! already sent (up to `serve_graceful_timeout`).
+//! already sent (up to `serve_graceful_timeout`); SIGHUP is logged and
+//! ignored (it does not reload).
 
 use std::time::Duration;
 
@@ -101,7 +102,13 @@ impl Command for Serve {
             graceful_timeout: Duration::from_secs(settings.serve_graceful_timeout),
             ..ServeOptions::default()
         };
+        let restart = format!(
+            "restart it: `systemctl restart {name}` (the socket unit of deployconfig systemd \
+             keeps new connections waiting meanwhile), or SIGTERM, which answers the requests \
+             in flight, and start it again"
+        );
         ctx.block_on(async move {
+            let shutdown = server::shutdown_signal_surviving_hangup(restart);
             let listener = listen(&bind, mode)?;
             outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
@@ -111,7 +118,7 @@ impl Command for Serve {
                 std::process::id(),
                 ctx.settings_path().display()
             )?;
-            server::serve(listener, application, options, server::shutdown_signal())
+            server::serve(listener, application, options, shutdown)
                 .await
                 .map_err(|e| CommandError::failed(format!("the server failed: {e}"), None))?;
             // The server is down either way: a reader gone changes nothing.
