@@ -279,13 +279,19 @@ pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<
     for set in sets {
         let migrations = set.for_backend(&backend)?;
         let table = set.table();
-        connection
-            .ensure_migrations_table(&table)
-            .await
-            .map_err(migrate_error)?;
-        let applied: BTreeSet<i64> = connection
-            .list_applied_migrations(&table)
-            .await
+        // Under `apply`'s lock: PostgreSQL's `CREATE TABLE IF NOT EXISTS`
+        // run by two sessions at once fails in one of them ("duplicate key
+        // value violates unique constraint pg_type_typname_nsp_index"), so
+        // a `showmigrations` beside a `migrate` (or another
+        // `showmigrations`) on a new database failed either of them.
+        connection.lock().await.map_err(migrate_error)?;
+        let listed = async {
+            connection.ensure_migrations_table(&table).await?;
+            connection.list_applied_migrations(&table).await
+        }
+        .await;
+        connection.unlock().await.map_err(migrate_error)?;
+        let applied: BTreeSet<i64> = listed
             .map_err(migrate_error)?
             .into_iter()
             .map(|m| m.version)

@@ -452,6 +452,73 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backe
 /// be used: nothing listening, a wrong password, a missing database. Each
 /// fails with the setting, the server, the kind and the fix, never the
 /// password; the password from `${DB_PASSWORD}` works.
+/// `showmigrations` and `migrate` run at once on new PostgreSQL databases
+/// (a deploy script on two machines, a health check beside the deploy):
+/// every one succeeds, and the database ends up migrated. PostgreSQL's
+/// `CREATE TABLE IF NOT EXISTS` in two sessions at once fails in one.
+#[test]
+fn showmigrations_beside_migrate_on_a_new_postgresql_database_all_succeed() {
+    let Some(server) = PostgresServer::shared() else {
+        return;
+    };
+    let example = Example::new();
+    let mut running = Vec::new();
+    let mut files = Vec::new();
+    for n in 0..6 {
+        let url = server.create_database();
+        let settings = example.dir.path().join(format!("fresh{n}.toml"));
+        std::fs::write(
+            &settings,
+            format!(
+                "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
+                example.settings.display().to_string()
+            ),
+        )
+        .unwrap();
+        files.push(settings);
+    }
+    // All started before any is waited for.
+    for settings in &files {
+        for command in [
+            "showmigrations",
+            "migrate",
+            "showmigrations",
+            "showmigrations",
+        ] {
+            let child = Command::new(&example.bin)
+                .arg(command)
+                .arg("--settings")
+                .arg(settings)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            running.push((command, child));
+        }
+    }
+    for (command, child) in running {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{command}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for settings in files {
+        let output = Command::new(&example.bin)
+            .arg("showmigrations")
+            .arg("--settings")
+            .arg(&settings)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "auth\n [X] 1_initial\npolls\n [X] 1_initial\n"
+        );
+    }
+}
+
 #[test]
 fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
     let Some(server) = PostgresServer::shared() else {
