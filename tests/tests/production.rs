@@ -1078,6 +1078,20 @@ fn apache_and_systemd_configs_verify() {
     assert!(output.status.success(), "{stdout}{stderr}");
     let service = std::fs::read_to_string(units.join("configured.service")).unwrap();
     assert!(service.contains("ExecStart="));
+    // systemd would make the socket root's: the web server could not connect.
+    let socket = std::fs::read_to_string(units.join("configured.socket")).unwrap();
+    assert!(
+        socket.contains("\nSocketUser=configured\nSocketGroup=configured\n"),
+        "{socket}"
+    );
+    assert!(
+        stderr.contains(
+            "note: /run/configured/configured.sock belongs to the account configured and its \
+             group, mode 660 (serve_socket_mode): the web server's account must be in the group \
+             configured to connect"
+        ) && stderr.contains("usermod -aG configured www-data"),
+        "{stderr}"
+    );
     assert!(service.contains("NoNewPrivileges=true") && service.contains("ProtectSystem=strict"));
     assert!(service.contains("EnvironmentFile=/etc/configured/env"));
     // A unit written by hand is left alone (and its sibling not written),

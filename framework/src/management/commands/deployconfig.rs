@@ -182,7 +182,8 @@ impl Command for DeployConfig {
                 apache(&site, &front)?
             };
             emit(output.as_deref(), &text, force, name)?;
-            for note in notes {
+            let user = service_user(None, settings, name);
+            for note in notes.into_iter().chain(socket_access_note(&site, &user)) {
                 eprintln!("note: {note}");
             }
             return Ok(());
@@ -224,8 +225,37 @@ impl Command for DeployConfig {
                 "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
             ))?,
         }
+        if let Some(note) = socket_access_note(&site, &user) {
+            eprintln!("note: {note}");
+        }
         Ok(())
     }
+}
+
+/// What the web server needs to reach a unix socket of `serve` that only
+/// its owner and group may connect to (`serve_socket_mode` 660, the
+/// default): the socket is `user`'s, as `serve` or the socket unit makes
+/// it, and nginx's or Apache's workers run as another account.
+fn socket_access_note(site: &Site<'_>, user: &str) -> Option<String> {
+    let sockets: Vec<String> = site
+        .upstreams
+        .iter()
+        .filter_map(|bind| match bind {
+            Bind::Unix(path) => Some(path.display().to_string()),
+            Bind::Tcp(_) => None,
+        })
+        .collect();
+    let mode = u32::from_str_radix(&site.settings.serve_socket_mode, 8).ok()?;
+    if sockets.is_empty() || mode & 0o002 != 0 {
+        return None;
+    }
+    Some(format!(
+        "{} belongs to the account {user} and its group, mode {:o} (serve_socket_mode): the web \
+         server's account must be in the group {user} to connect, or every page is a 502 \
+         (Debian and Ubuntu: usermod -aG {user} www-data, then restart the web server)",
+        sockets.join(", "),
+        mode
+    ))
 }
 
 /// What the generators need.
@@ -845,10 +875,15 @@ fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, St
         )
     };
     let (listen_stream, socket_extra) = match site.upstream() {
+        // Unset, systemd makes the socket root's: with mode 0660 no web
+        // server account could connect (nginx: 502, "Permission denied").
         Bind::Unix(path) => (
             path.display().to_string(),
             format!(
-                "# serve_socket_mode\nSocketMode=0{}\n",
+                "# The service account's, as serve makes it itself; the web server's account\n\
+                 # joins the group to connect: usermod -aG {user} www-data\n\
+                 SocketUser={user}\nSocketGroup={user}\n\
+                 # serve_socket_mode\nSocketMode=0{}\n",
                 site.settings.serve_socket_mode
             ),
         ),
@@ -1176,6 +1211,43 @@ mod tests {
         );
         assert!(socket.contains("ListenStream=/run/mysite/mysite.sock"));
         assert!(socket.contains("SocketMode=0660"));
+    }
+
+    /// systemd makes a socket root's unless told otherwise: with mode 0660
+    /// nginx's workers (www-data) could not connect. The socket is the
+    /// service account's, as `serve` makes it, and the web server's account
+    /// is told to join its group.
+    #[test]
+    fn the_socket_unit_gives_the_socket_to_the_service_account_and_says_who_must_join() {
+        let settings = settings();
+        let (_, socket) = systemd(
+            &site(&settings),
+            "mysite",
+            Path::new("/srv/mysite/bin/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(socket.contains("\nSocketUser=mysite\n"), "{socket}");
+        assert!(socket.contains("\nSocketGroup=mysite\n"), "{socket}");
+        assert!(socket.contains("usermod -aG mysite www-data"), "{socket}");
+        let note = socket_access_note(&site(&settings), "mysite").expect("a note");
+        assert!(
+            note.starts_with(
+                "/run/mysite/mysite.sock belongs to the account mysite and its group, mode 660"
+            ),
+            "{note}"
+        );
+        assert!(note.contains("usermod -aG mysite www-data"), "{note}");
+        // A socket everyone may connect to, or TCP: nothing to say.
+        let open = Settings {
+            serve_socket_mode: "666".into(),
+            ..settings.clone()
+        };
+        assert_eq!(socket_access_note(&site(&open), "mysite"), None);
+        let tcp = Site {
+            upstreams: vec![Bind::Tcp("127.0.0.1:8000".parse().unwrap())],
+            ..site(&settings)
+        };
+        assert_eq!(socket_access_note(&tcp, "mysite"), None);
     }
 
     #[test]
