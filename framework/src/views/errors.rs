@@ -358,7 +358,17 @@ fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorRepo
     // arguments then): a 404 is logged at debug, off by default.
     let causes = || report.chain.join(": caused by: ");
     if status.is_server_error() {
-        tracing::error!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
+        // With the fix: in production the log is the only place an operator
+        // reads it (the page says "Server Error (500)", the mail the chain).
+        match &report.hint {
+            Some(hint) => tracing::error!(
+                target: "nuages::request", %method, path, status = status.as_u16(),
+                "{} (hint: {hint})", causes()
+            ),
+            None => tracing::error!(
+                target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes()
+            ),
+        }
     } else {
         tracing::debug!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
     }
