@@ -119,6 +119,18 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
+    /// Stop (`SIGSTOP`) or continue (`SIGCONT`) the server: one that
+    /// holds its connections and answers nothing (overloaded, swapping),
+    /// then catches up.
+    pub fn pause(&self, paused: bool) {
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: signalling the server this test started.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as libc::pid_t, signal) },
+            0
+        );
+    }
+
     /// Starts a stopped unix socket server again on the same socket, empty:
     /// a Redis server restarted under the site.
     pub fn restart(&mut self) {

@@ -164,6 +164,44 @@ async fn a_view_whose_redis_comes_back_counts_again() {
     assert_eq!(client.get("/visits/").await.text(), "visit 2");
 }
 
+/// A Redis server that stalls (SIGSTOP) and catches up: while it stalls a
+/// page misses within seconds; once it answers again, each command gets
+/// its own answer (none meant for a command that timed out meanwhile).
+#[tokio::test]
+async fn a_view_whose_redis_stalls_misses_then_counts_on() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let client = Client::new(application(&server.url()));
+    assert_eq!(client.get("/visits/").await.text(), "visit 1");
+    server.pause(true);
+    let started = Instant::now();
+    let stalled = client.get("/visits/").await;
+    let waited = started.elapsed();
+    server.pause(false);
+    assert_eq!(stalled.status, 200);
+    assert_eq!(stalled.text(), "no count");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    let started = Instant::now();
+    let mut text = client.get("/visits/").await.text();
+    while text == "no count" && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        text = client.get("/visits/").await.text();
+    }
+    // 3 when the stalled INCR ran once the server woke up, as it does.
+    let n: i64 = text
+        .strip_prefix("visit ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("counting again: {text}"));
+    assert!((2..=3).contains(&n), "{text}");
+    assert_eq!(
+        client.get("/visits/").await.text(),
+        format!("visit {}", n + 1)
+    );
+    assert_eq!(server.cli(&["GET", "visits"]), (n + 1).to_string());
+}
+
 #[tokio::test]
 async fn a_view_whose_redis_never_answered_gets_a_miss() {
     let dir = tempfile::tempdir().unwrap();
