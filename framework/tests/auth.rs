@@ -1044,47 +1044,59 @@ async fn a_login_attempt_whose_client_hangs_up_counts_too() {
     );
 }
 
-#[tokio::test]
-async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
-    let dir = tempfile::tempdir().unwrap();
-    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+/// An application with a limit of two failed logins per address, whose
+/// only trusted proxy is `127.0.0.1`.
+async fn behind_a_trusted_proxy(dir: &std::path::Path) -> Client {
+    let application = application_with(dir, SessionEngine::SignedCookies, |s| {
         s.login_throttle_username_limit = 0;
         s.login_throttle_address_limit = 2;
         s.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
-    let client = Client::new(application);
-    let nginx = "127.0.0.1";
-    // The client put a made-up address first; nginx appended the real one.
-    let from_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.7")];
+    Client::new(application)
+}
+
+/// Through the proxy at `proxy`, the client `X-Forwarded-For` names last
+/// (`from_client`, `other_client`) has a count of its own: two failures
+/// refuse the first, not the other.
+async fn each_client_behind_counts(
+    client: &Client,
+    proxy: &str,
+    from_client: &[(&str, &str)],
+    other_client: &[(&str, &str)],
+) {
     for username in ["ann", "bob"] {
-        let response = submit_login_from(
-            &client,
-            nginx,
-            &from_client,
-            &credentials(username, "wrong"),
-        )
-        .await;
+        let response =
+            submit_login_from(client, proxy, from_client, &credentials(username, "wrong")).await;
         assert_eq!(response.status, 200);
     }
     let refused = submit_login_from(
-        &client,
-        nginx,
-        &from_client,
+        client,
+        proxy,
+        from_client,
         &credentials("ann", "plum-violin-orbit"),
     )
     .await;
     assert_eq!(refused.status, 429);
     assert!(refused.text().contains(THROTTLED));
-    let other_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.8")];
     let allowed = submit_login_from(
-        &client,
-        nginx,
-        &other_client,
+        client,
+        proxy,
+        other_client,
         &credentials("ann", "plum-violin-orbit"),
     )
     .await;
     assert_eq!(allowed.status, 302, "another client behind the same proxy");
+}
+
+#[tokio::test]
+async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = behind_a_trusted_proxy(dir.path()).await;
+    // The client put a made-up address first; nginx appended the real one.
+    let from_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.7")];
+    let other_client = [("x-forwarded-for", "10.9.9.9, 203.0.113.8")];
+    each_client_behind_counts(&client, "127.0.0.1", &from_client, &other_client).await;
 
     // From a peer that is no proxy the header is ignored: its own address counts.
     let stranger = "198.51.100.1";
@@ -1106,42 +1118,10 @@ async fn the_address_limit_takes_forwarded_for_only_from_a_trusted_proxy() {
 #[tokio::test]
 async fn a_trusted_proxy_is_trusted_when_a_dual_stack_socket_maps_its_address() {
     let dir = tempfile::tempdir().unwrap();
-    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
-        s.login_throttle_username_limit = 0;
-        s.login_throttle_address_limit = 2;
-        s.trusted_proxies = vec!["127.0.0.1".into()];
-    })
-    .await;
-    let client = Client::new(application);
-    let nginx = "::ffff:127.0.0.1";
+    let client = behind_a_trusted_proxy(dir.path()).await;
     let from_client = [("x-forwarded-for", "203.0.113.7")];
-    for username in ["ann", "bob"] {
-        let response = submit_login_from(
-            &client,
-            nginx,
-            &from_client,
-            &credentials(username, "wrong"),
-        )
-        .await;
-        assert_eq!(response.status, 200);
-    }
-    let refused = submit_login_from(
-        &client,
-        nginx,
-        &from_client,
-        &credentials("ann", "plum-violin-orbit"),
-    )
-    .await;
-    assert_eq!(refused.status, 429);
     let other_client = [("x-forwarded-for", "203.0.113.8")];
-    let allowed = submit_login_from(
-        &client,
-        nginx,
-        &other_client,
-        &credentials("ann", "plum-violin-orbit"),
-    )
-    .await;
-    assert_eq!(allowed.status, 302, "another client behind the same proxy");
+    each_client_behind_counts(&client, "::ffff:127.0.0.1", &from_client, &other_client).await;
 }
 
 /// A POST of the password change form.

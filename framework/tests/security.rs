@@ -3,9 +3,7 @@
 //! sessions with key rotation, CSRF, and the secret key requirement.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use axum::routing::{get, post};
 use http::Method;
@@ -15,6 +13,8 @@ use nuages::middleware::xframe::XFrameExempt;
 use nuages::prelude::*;
 use nuages::test::{Client, TestResponse};
 use nuages::{Application, Project};
+
+mod support;
 
 const SECRET: &str = "test-secret-key-for-the-security-middleware-0123456789";
 const OLD_SECRET: &str = "the-previous-secret-key-that-is-being-rotated-out-987654";
@@ -345,36 +345,9 @@ async fn x_forwarded_host_is_only_read_when_configured() {
     assert_eq!(r.status, 200);
 }
 
-/// A `MakeWriter` that keeps what the log writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn a_refused_host_is_logged_as_a_warning_naming_it() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = support::capture_logs();
     let site = Site::new("");
     let r = site
         .client()
@@ -383,7 +356,7 @@ async fn a_refused_host_is_logged_as_a_warning_naming_it() {
         .send()
         .await;
     assert_eq!(r.status, 400);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     assert!(log.contains("WARN"), "{log}");
     assert!(log.contains("attacker.example"), "{log}");
 }
@@ -896,13 +869,7 @@ async fn a_refused_origin_or_referer_is_logged_percent_encoded() {
         Site::new("debug = true\nsecure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]\n");
     let client = site.client();
     client.get("/home/").await;
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (logs, guard) = support::capture_logs();
     let mut pages = Vec::new();
     for header in ["origin", "referer"] {
         let r = client
@@ -917,7 +884,7 @@ async fn a_refused_origin_or_referer_is_logged_percent_encoded() {
         pages.push(r.text());
     }
     drop(guard);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     for (page, check) in pages.iter().zip(["Origin", "Referer"]) {
         let named = format!(
             "{check} checking failed - https://evil%E2%80%A8.example%C2%85%E2%80%AE/ does not match"

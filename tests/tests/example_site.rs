@@ -370,21 +370,25 @@ where
     None
 }
 
+/// A settings file `name` beside the example's, extending them with the
+/// database at `url`.
+fn settings_with_database(example: &Example, name: &str, url: &str) -> PathBuf {
+    let file = example.dir.path().join(name);
+    let text = format!(
+        "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
+        example.settings.display().to_string()
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backend) {
     let Some(example) = Example::on(backend) else {
         return;
     };
     // A second database, never migrated.
     let url = backend.url("sqlite://db/fresh.sqlite3").unwrap();
-    let fresh = example.dir.path().join("fresh.toml");
-    std::fs::write(
-        &fresh,
-        format!(
-            "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
-            example.settings.display().to_string()
-        ),
-    )
-    .unwrap();
+    let fresh = settings_with_database(&example, "fresh.toml", &url);
     let with_fresh = |args: &[&str]| {
         let mut command = Command::new(&example.bin);
         command.args(args).arg("--settings").arg(&fresh);
@@ -466,16 +470,11 @@ fn showmigrations_beside_migrate_on_a_new_postgresql_database_all_succeed() {
     let mut files = Vec::new();
     for n in 0..6 {
         let url = server.create_database();
-        let settings = example.dir.path().join(format!("fresh{n}.toml"));
-        std::fs::write(
-            &settings,
-            format!(
-                "extends = {:?}\n[databases.default]\nurl = \"{url}\"\n",
-                example.settings.display().to_string()
-            ),
-        )
-        .unwrap();
-        files.push(settings);
+        files.push(settings_with_database(
+            &example,
+            &format!("fresh{n}.toml"),
+            &url,
+        ));
     }
     // All started before any is waited for.
     for settings in &files {

@@ -402,18 +402,23 @@ fn serve_shows_a_message_once_on_the_next_page_of_the_generated_base_template() 
     assert!(reload.body.contains("<p>the page</p>"));
 }
 
-#[test]
-fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
-    let project = production_project("graceful");
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut server = Server::start(
-        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
+/// `serve` of `project` on a free loopback port, once it answers `/`.
+fn serve_on_loopback(project: &GeneratedProject) -> (Server, std::net::SocketAddr) {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let server = Server::start(
+        as_serve_user(&mut production(project)).args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );
     wait_for(Duration::from_secs(60), || get(addr, "/").ok())
         .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    (server, addr)
+}
+
+#[test]
+fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
+    let project = production_project("graceful");
+    let (mut server, addr) = serve_on_loopback(&project);
     // A keep-alive connection left idle after its answer.
     let mut idle = TcpStream::connect(addr).unwrap();
     idle.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -468,15 +473,7 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
 #[test]
 fn serve_outlives_sighup_and_says_how_to_restart() {
     let project = production_project("hangup");
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut server = Server::start(
-        as_serve_user(&mut production(&project)).args(["serve", "--bind", &addr.to_string()]),
-        project.temp.path(),
-        "serve",
-    );
-    wait_for(Duration::from_secs(60), || get(addr, "/").ok())
-        .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
+    let (mut server, addr) = serve_on_loopback(&project);
     let slow = std::thread::spawn(move || get(addr, "/slow/"));
     std::thread::sleep(Duration::from_millis(500));
     server.signal(libc::SIGHUP);

@@ -335,6 +335,25 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     assert_eq!(response.status, 200);
 }
 
+/// The session site named `name`, its sessions in a fresh database of
+/// `server`.
+fn db_sessions_in(
+    server: &nuages_e2e::postgres::PostgresServer,
+    name: &str,
+) -> (Project, Settings) {
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Db,
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url = server.create_database();
+    let project = Project::new(name, env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns);
+    (project, settings)
+}
+
 /// A PostgreSQL server that takes connections and never answers (stopped,
 /// overloaded) before the site first used it: a page that reads the
 /// session is an empty session within seconds, and the error names the
@@ -345,17 +364,7 @@ async fn a_postgresql_server_that_never_answers_is_an_empty_session_within_secon
     let Some(server) = nuages_e2e::postgres::PostgresServer::start() else {
         return;
     };
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        session_engine: SessionEngine::Db,
-        ..Settings::default()
-    };
-    settings.databases.get_mut("default").unwrap().url = server.create_database();
-    let project =
-        Project::new("pghung", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns);
+    let (project, settings) = db_sessions_in(&server, "pghung");
     let application = Application::new(project, settings).unwrap();
     server.pause(true);
     let started = std::time::Instant::now();
@@ -401,17 +410,7 @@ async fn a_postgresql_server_gone_away_is_an_empty_session_within_seconds() {
     let Some(server) = nuages_e2e::postgres::PostgresServer::start() else {
         return;
     };
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        session_engine: SessionEngine::Db,
-        ..Settings::default()
-    };
-    settings.databases.get_mut("default").unwrap().url = server.create_database();
-    let project =
-        Project::new("pgsessions", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns);
+    let (project, settings) = db_sessions_in(&server, "pgsessions");
     let sets = nuages::migrations::all_sets(&project, &settings);
     let application = Application::new(project, settings).unwrap();
     let pool = application.databases().get("default").await.unwrap();
