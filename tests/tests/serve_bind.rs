@@ -1,7 +1,8 @@
 //! An invalid `serve_bind` on the example site: `check --deploy` reports
 //! it as `nuages.E052` with its value, where it was set and the forms it
 //! takes; `serve` refuses it in the same words and never blames `--bind`;
-//! `serve --bind` replaces it and serves.
+//! `serve --bind` replaces it and serves; a unix socket path it cannot use
+//! gets a hint about what is in the way.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,4 +80,50 @@ fn an_invalid_serve_bind_is_reported_by_check_and_serve_naming_the_setting() {
         server.output()
     );
     server.stop(Duration::from_secs(10));
+}
+
+/// A unix socket `serve` cannot make: the hint says what is in the way,
+/// not "stop what listens there" (nothing does).
+#[test]
+fn serve_says_what_is_in_the_way_of_its_unix_socket() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    let dir = example.dir.path();
+    let file = dir.join("not-a-socket");
+    std::fs::write(&file, "mine").unwrap();
+    let serve_on = |path: &std::path::Path| {
+        run(example.command_with(&settings).args([
+            "serve",
+            "--bind",
+            &format!("unix:{}", path.display()),
+        ]))
+    };
+
+    // A file of the user's where the socket goes: named, left alone.
+    let (output, stdout, stderr) = serve_on(&file);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot listen on unix:{0}: {0} exists and is not a socket\n  \
+             hint: move that file out of the way",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+
+    // A folder that cannot be made (a file stands where it goes).
+    let socket = file.join("site.sock");
+    let (output, stdout, stderr) = serve_on(&socket);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let user = nuages_e2e::test_user();
+    assert!(
+        stderr.contains(&format!(
+            "  hint: serve, running as {user}, makes the socket in {0}: create that folder for \
+             it (as root: install -d -o {user} -g {user} {0})",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("stop what listens there"), "{stderr}");
 }

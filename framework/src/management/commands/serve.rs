@@ -141,7 +141,7 @@ fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
     let failed = |e: std::io::Error| {
         CommandError::failed(
             format!("cannot listen on {bind}: {e}"),
-            Some("stop what listens there, or choose another address with --bind or serve_bind"),
+            Some(&listen_hint(bind, &e)),
         )
     };
     match bind {
@@ -153,6 +153,36 @@ fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
         }
         Bind::Unix(path) => server::bind_unix(path, mode).map_err(failed),
     }
+}
+
+/// The fix for a listener that could not be opened: another server there
+/// (an address in use, a live socket), a file that is no socket at the
+/// socket's path, or a socket that cannot be made in its folder (missing
+/// permission, a file where a folder goes), which is not about what listens.
+fn listen_hint(bind: &Bind, error: &std::io::Error) -> String {
+    const ELSEWHERE: &str = "choose another address with --bind or serve_bind";
+    let path = match bind {
+        Bind::Unix(path) if error.kind() != std::io::ErrorKind::AddrInUse => path,
+        _ => return format!("stop what listens there, or {ELSEWHERE}"),
+    };
+    use std::os::unix::fs::FileTypeExt;
+    let occupied = std::fs::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_socket());
+    if occupied {
+        return format!(
+            "move that file out of the way (serve replaces only a socket nothing answers on), \
+             or {ELSEWHERE}"
+        );
+    }
+    let folder = path.parent().unwrap_or(path);
+    let user = crate::checks::files::Identity::current()
+        .name
+        .unwrap_or_else(|| "this account".to_string());
+    format!(
+        "serve, running as {user}, makes the socket in {folder}: create that folder for it \
+         (as root: install -d -o {user} -g {user} {folder}), let the socket unit of \
+         deployconfig systemd make the socket, or {ELSEWHERE}",
+        folder = folder.display()
+    )
 }
 
 /// `serve` with development settings: a forgotten `NUAGES_SETTINGS` (or a
