@@ -157,8 +157,13 @@ fn shown_target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
         (None, None, Some(authority)) => authority.as_str(),
         (None, _, _) => "/",
     };
-    let shown = percent_encoding::utf8_percent_encode(target, NOT_SHOWN_AS_IS);
-    match (target.starts_with('?'), std::borrow::Cow::from(shown)) {
+    // Nearly every target is printable ASCII without a `"`: shown as sent,
+    // without the encoder's byte-by-byte lookups.
+    let shown = match target.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+        true => std::borrow::Cow::Borrowed(target),
+        false => percent_encoding::utf8_percent_encode(target, NOT_SHOWN_AS_IS).into(),
+    };
+    match (target.starts_with('?'), shown) {
         (true, shown) => format!("/{shown}").into(),
         (false, shown) => shown,
     }
