@@ -177,9 +177,10 @@ async fn read_multipart(
                 // bind without `media_root`, naming it).
                 None => {
                     while field.chunk().await.map_err(multipart_error)?.is_some() {}
+                    // The name is the client's: quoted and escaped.
                     tracing::warn!(
                         target: "nuages::forms",
-                        "a file sent as '{name}' was dropped: media_root is not set"
+                        "a file sent as {name:?} was dropped: media_root is not set"
                     );
                 }
             },
