@@ -280,6 +280,28 @@ async fn ranges_give_206_and_416() {
     assert_eq!(suffix.text(), "}\n");
 }
 
+/// An empty file has no byte to send a range of: a range request (a
+/// media player's `bytes=0-`) gets the whole, empty, file with 200, never
+/// a 206 whose `Content-Range: bytes 0-0/0` names a byte that is not there
+/// (RFC 9110 14.4 calls such a value invalid; clients refuse it).
+#[tokio::test]
+async fn a_range_of_an_empty_file_gets_the_whole_empty_file() {
+    let site = Site::new("");
+    write(&site.dir.join("static/empty.txt"), "");
+    let client = Client::new(site.application(site.settings()));
+    for range in ["bytes=0-", "bytes=0-0", "bytes=-1"] {
+        let r = client
+            .request(http::Method::GET, "/static/empty.txt")
+            .header("range", range)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{range}");
+        assert_eq!(r.header("content-range"), None, "{range}");
+        assert_eq!(r.header("content-length"), Some("0"), "{range}");
+        assert_eq!(r.text(), "", "{range}");
+    }
+}
+
 /// `If-Range`: the range of the version the client names, else the whole
 /// file (RFC 9110), so a resumed download never mixes two versions.
 #[tokio::test]

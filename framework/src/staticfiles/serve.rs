@@ -186,6 +186,17 @@ impl StaticHandler {
             return Error::NotFound(format!("static file '{raw}' could not be found"))
                 .into_response();
         };
+        // An empty file has no byte to send a range of: the file server
+        // would answer 206 with `Content-Range: bytes 0-0/0`, which names a
+        // byte that is not there (invalid, RFC 9110 14.4). A server may
+        // ignore Range: the whole, empty, file is the valid answer.
+        if request.headers().contains_key(http::header::RANGE)
+            && tokio::fs::metadata(&path)
+                .await
+                .is_ok_and(|meta| meta.len() == 0)
+        {
+            request.headers_mut().remove(http::header::RANGE);
+        }
         // `If-Range` (RFC 9110 13.1.5), which the file server ignores: a
         // range is sent only of the version the client names; otherwise
         // the whole file, so a resumed download never mixes two versions.
