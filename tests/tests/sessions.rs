@@ -335,6 +335,42 @@ async fn the_cache_engine_keeps_sessions_in_redis_with_their_age() {
     assert_eq!(response.status, 200);
 }
 
+/// Logging out while the session cache does not answer (Redis stalled)
+/// must not claim the session ended: its record could outlive the outage,
+/// and a copy of the cookie work again. The logout is an error page, the
+/// cookie is kept, and once Redis answers the same logout ends the session
+/// for every copy of the cookie.
+#[tokio::test]
+async fn a_logout_the_session_cache_cannot_carry_out_is_an_error_not_a_pretence() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let application = redis_application(&server.url());
+    let client = Client::new(application.clone());
+    client.get("/set/?name=Ann").await;
+    let key = client.cookie("sessionid").unwrap();
+    let copy = Client::new(application);
+    copy.set_cookie("sessionid", &key);
+
+    server.pause(true);
+    let refused = client.get("/logout/").await;
+    server.pause(false);
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert!(
+        refused.header("set-cookie").is_none(),
+        "the cookie is not removed: {:?}",
+        refused.header("set-cookie")
+    );
+    // (What a stalled Redis does with the DEL it holds is its own: it may
+    // still run it once it answers.)
+    let done = client.get("/logout/").await;
+    assert_eq!(done.status, 200);
+    assert_eq!(done.text(), "logged out");
+    assert_eq!(copy.get("/show/").await.text(), "session: []");
+    assert_eq!(server.cli(&["DBSIZE"]), "0");
+}
+
 /// The session site named `name`, its sessions in a fresh database of
 /// `server`.
 fn db_sessions_in(

@@ -98,12 +98,18 @@ impl Cache {
 
     /// The value at `key`, if there is one of type `T`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.try_get(key).await.ok().flatten()
+    }
+
+    /// [`Self::get`], telling a cache that failed (`Err`, logged) from a
+    /// miss: what was there may still be (a session to end).
+    pub(crate) async fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ()> {
         let json = match &*self.backend {
             Backend::LocMem(m) => m.get(key).await,
-            Backend::Redis(r) => self.degrade("get", key, r.get(key).await)?,
+            Backend::Redis(r) => r.get(key).await.map_err(|e| self.warn("get", key, &e))?,
             Backend::Dummy => None,
-        }?;
-        self.decode(key, &json)
+        };
+        Ok(json.and_then(|json| self.decode(key, &json)))
     }
 
     /// The values found among `keys`, by key; missing ones are left out.
@@ -170,12 +176,20 @@ impl Cache {
 
     /// Removes `key`; true when it was there.
     pub async fn delete(&self, key: &str) -> bool {
+        self.try_delete(key).await.unwrap_or(false)
+    }
+
+    /// [`Self::delete`], telling a cache that failed (`Err`, logged) from
+    /// a key that was not there: what must be gone (an ended session)
+    /// cannot take a failure for a miss.
+    pub(crate) async fn try_delete(&self, key: &str) -> Result<bool, ()> {
         match &*self.backend {
-            Backend::LocMem(m) => m.delete(key).await,
-            Backend::Redis(r) => self
-                .degrade("delete", key, r.delete(key).await)
-                .unwrap_or(false),
-            Backend::Dummy => false,
+            Backend::LocMem(m) => Ok(m.delete(key).await),
+            Backend::Redis(r) => r
+                .delete(key)
+                .await
+                .map_err(|e| self.warn("delete", key, &e)),
+            Backend::Dummy => Ok(false),
         }
     }
 

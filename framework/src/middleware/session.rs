@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Request};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
@@ -88,6 +88,17 @@ struct SessionState {
     key: Option<String>,
     /// Server-side records to delete (flushed, or left by `cycle_key`).
     ended_keys: Vec<String>,
+    /// The key of the visitor's cookie when the store failed to read it:
+    /// the session looks empty, but ending it must delete that record.
+    unread_key: Option<String>,
+}
+
+impl SessionState {
+    /// Mark the stored record, read or unreadable, for deletion.
+    fn end_stored(&mut self) {
+        self.ended_keys.extend(self.key.take());
+        self.ended_keys.extend(self.unread_key.take());
+    }
 }
 
 impl Session {
@@ -185,9 +196,7 @@ impl Session {
         state.accessed = true;
         state.modified = true;
         state.values.clear();
-        if let Some(key) = state.key.take() {
-            state.ended_keys.push(key);
-        }
+        state.end_stored();
     }
 
     /// Keep the data under a new session key and delete the old one (at a
@@ -198,9 +207,7 @@ impl Session {
     pub fn cycle_key(&self) {
         let mut state = self.lock();
         state.modified = true;
-        if let Some(key) = state.key.take() {
-            state.ended_keys.push(key);
-        }
+        state.end_stored();
     }
 
     /// The server-side key of the session as this request loaded it, or
@@ -300,16 +307,24 @@ impl SessionConfig {
             .iter()
             .filter(|key| crate::sessions::is_valid_key(key))
             .take(MAX_KEYS_LOOKED_UP);
+        let mut unread_key = None;
         for key in keys {
-            if let Some(values) = Box::pin(self.store.load(key)).await {
-                return Session::from_state(SessionState {
-                    values,
-                    key: Some(key.clone()),
-                    ..SessionState::default()
-                });
+            match Box::pin(self.store.load(key)).await {
+                Ok(Some(values)) => {
+                    return Session::from_state(SessionState {
+                        values,
+                        key: Some(key.clone()),
+                        ..SessionState::default()
+                    });
+                }
+                Ok(None) => {}
+                Err(()) => unread_key = unread_key.or(Some(key.clone())),
             }
         }
-        Session::new()
+        Session::from_state(SessionState {
+            unread_key,
+            ..SessionState::default()
+        })
     }
 
     /// What to send back for a signed-cookie session.
@@ -325,17 +340,38 @@ impl SessionConfig {
     }
 
     /// Write a server-side session as the request left it; the cookie to
-    /// send back, if any.
-    async fn save(&self, outcome: Outcome) -> Option<Cookie<'static>> {
-        for key in &outcome.ended_keys {
-            self.store.delete(key).await;
+    /// send back, if any. A session that was to end (`flush`, the old key
+    /// of `cycle_key`) and that the store failed to delete is an error: a
+    /// copy of its cookie would still work once the store is back, so the
+    /// visitor is not told it ended, as Django's 500 does not.
+    async fn save(&self, outcome: Outcome) -> Result<Option<Cookie<'static>>> {
+        let mut ending = outcome.ended_keys.clone();
+        if outcome.values.is_empty()
+            && outcome.modified
+            && let Some(key) = &outcome.key
+        {
+            ending.push(key.clone());
         }
-        if outcome.values.is_empty() {
-            if outcome.modified
-                && let Some(key) = &outcome.key
-            {
-                self.store.delete(key).await;
+        for key in &ending {
+            if !self.store.delete(key).await {
+                return Err(Error::Config(
+                    Problem::new(
+                        "the session could not be ended: its store (the session cache or \
+                         database) failed to delete it",
+                    )
+                    .with_hint(
+                        "see the warning logged before this error; once the store answers \
+                         again, the same request ends it",
+                    ),
+                ));
             }
+        }
+        Ok(self.write(outcome).await)
+    }
+
+    /// [`Self::save`] once the sessions to end are gone.
+    async fn write(&self, outcome: Outcome) -> Option<Cookie<'static>> {
+        if outcome.values.is_empty() {
             return outcome.had_cookie.then(|| self.removal_cookie());
         }
         if !outcome.modified {
@@ -479,7 +515,13 @@ pub(crate) async fn process_response(pending: Pending, response: &mut Response) 
     };
     let cookie = match config.store.is_server_side() {
         // Boxed for the same reason as the store's `load`.
-        true => Box::pin(config.save(outcome)).await,
+        true => match Box::pin(config.save(outcome)).await {
+            Ok(cookie) => cookie,
+            Err(error) => {
+                *response = error.into_response();
+                return;
+            }
+        },
         false => config.signed_cookie(&outcome),
     };
     if let Some(cookie) = cookie {

@@ -162,32 +162,30 @@ impl SessionStore {
         Ok(app.databases.get(crate::db::DEFAULT_ALIAS).await?)
     }
 
-    /// The session stored under `key`; `None` when there is none (or the
-    /// key is not one we make, or the store failed: logged).
-    pub(crate) async fn load(&self, key: &str) -> Option<Map<String, Value>> {
+    /// The session stored under `key`: `Ok(None)` when there is none (or
+    /// the key is not one we make), `Err` when the store failed (logged),
+    /// and the session may be there all the same.
+    pub(crate) async fn load(&self, key: &str) -> Result<Option<Map<String, Value>>, ()> {
         if !is_valid_key(key) {
-            return None;
+            return Ok(None);
         }
         let loaded = match &self.backend {
             Backend::SignedCookies => Ok(None),
             Backend::Cache(cache) => {
-                Ok(cache
-                    .get::<Value>(&cache_key(key))
-                    .await
+                return Ok(cache
+                    .try_get::<Value>(&cache_key(key))
+                    .await?
                     .and_then(|value| match value {
                         Value::Object(values) => Some(values),
                         _ => None,
-                    }))
+                    }));
             }
             Backend::Db(app) => match Self::pool(app).await {
                 Ok(pool) => db::load(&pool, key, unix_now()).await,
                 Err(error) => Err(error),
             },
         };
-        loaded.unwrap_or_else(|error| {
-            warn("read", &error);
-            None
-        })
+        loaded.map_err(|error| warn("read", &error))
     }
 
     /// Store a new session under `key`. False when the store failed (logged).
@@ -233,22 +231,18 @@ impl SessionStore {
         result.map_err(|error| warn("write", &error)).ok()
     }
 
-    /// Delete the session stored under `key` (logged when the store fails).
-    pub(crate) async fn delete(&self, key: &str) {
+    /// Delete the session stored under `key`; `false` when the store
+    /// failed (logged), and the session may still be there.
+    pub(crate) async fn delete(&self, key: &str) -> bool {
         let result = match &self.backend {
             Backend::SignedCookies => Ok(()),
-            Backend::Cache(cache) => {
-                cache.delete(&cache_key(key)).await;
-                Ok(())
-            }
+            Backend::Cache(cache) => return cache.try_delete(&cache_key(key)).await.is_ok(),
             Backend::Db(app) => match Self::pool(app).await {
                 Ok(pool) => db::delete(&pool, key).await,
                 Err(error) => Err(error),
             },
         };
-        if let Err(error) = result {
-            warn("delete", &error);
-        }
+        result.map_err(|error| warn("delete", &error)).is_ok()
     }
 
     /// Delete every stored session whose [`AUTH_USER_KEY`] is `user_key`
