@@ -270,6 +270,36 @@ async fn with_the_dummy_cache_every_request_runs_the_view() {
 /// `use_x_forwarded_host`), the host of the key is that validated host, not
 /// the `Host` header the proxy sent (the same upstream name for every site):
 /// one site's page is never served for another.
+/// The scheme is part of the key, as in Django: a page made for a request
+/// over `http` is not served to one over `https` (behind a proxy that says
+/// so with `secure_proxy_ssl_header`).
+#[tokio::test]
+async fn the_key_holds_the_scheme() {
+    let mut settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["localhost".into()],
+        secure_proxy_ssl_header: Some(vec!["X-Forwarded-Proto".into(), "https".into()]),
+        ..Settings::default()
+    };
+    settings
+        .caches
+        .insert("default".into(), CacheSettings::default());
+    let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
+        .urls(urls)
+        .state(Runs::default());
+    let client = Client::new(Application::new(project, settings).unwrap());
+    let over = |scheme: &'static str| {
+        client
+            .request(Method::GET, "/page/")
+            .header("x-forwarded-proto", scheme)
+            .send()
+    };
+    assert_eq!(over("http").await.text(), "run 1");
+    assert_eq!(over("https").await.text(), "run 2");
+    assert_eq!(over("https").await.text(), "run 2");
+    assert_eq!(over("http").await.text(), "run 1");
+}
+
 #[tokio::test]
 async fn the_key_holds_the_validated_host_behind_a_forwarding_proxy() {
     let mut settings = Settings {

@@ -1,6 +1,6 @@
 //! The per-view page cache, as Django's `cache_page`: a whole response kept
-//! in the `default` cache, keyed on the method, the full URL and the
-//! request headers the response's `Vary` names.
+//! in the `default` cache, keyed on the method, the full URL (scheme and
+//! host included) and the request headers the response's `Vary` names.
 //!
 //! Only `GET` and `HEAD` answered 200 are kept, and never a response that
 //! sets a cookie, varies on `Cookie` (or `*`), read the session, or rendered
@@ -231,21 +231,27 @@ fn vary_names(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// `host/path?query`: the host is part of the key, as several sites may
-/// share a cache. It is the host the hosts check accepted (Django's
+/// `scheme://host/path?query`, as Django's key (`build_absolute_uri`): a
+/// page made for `http` (its absolute links, say) is not served over
+/// `https`, and the host is part of the key, as several sites may share a
+/// cache. The host is the one the hosts check accepted (Django's
 /// `get_host()`): behind a proxy, with `use_x_forwarded_host`, that is
-/// `X-Forwarded-Host`, not the `Host` header the proxy sent.
+/// `X-Forwarded-Host`, not the `Host` header the proxy sent; the scheme is
+/// what `secure_proxy_ssl_header` says behind one.
 fn full_url(request: &Request) -> String {
     let validated = RequestHost::of(request.extensions()).map(|host| host.host.as_str());
     let host = validated
         .or_else(|| request.headers().get(HOST).and_then(|h| h.to_str().ok()))
         .unwrap_or("");
+    let secure = AppState::of(request.extensions())
+        .is_some_and(|state| crate::middleware::security::is_secure(request, &state.settings));
+    let scheme = if secure { "https" } else { "http" };
     let path = request
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    format!("{host}{path}")
+    format!("{scheme}://{host}{path}")
 }
 
 /// The key of the page for these request headers: a hash, as URLs and
