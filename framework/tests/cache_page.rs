@@ -96,6 +96,16 @@ fn client(backend: CacheBackend) -> Client {
             ..CacheSettings::default()
         },
     );
+    client_with(settings)
+}
+
+/// A client of the pages with `settings` (a locmem `default` cache unless
+/// they have one).
+fn client_with(mut settings: Settings) -> Client {
+    settings
+        .caches
+        .entry("default".into())
+        .or_insert_with(CacheSettings::default);
     let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
         .urls(urls)
         .state(Runs::default());
@@ -275,19 +285,13 @@ async fn with_the_dummy_cache_every_request_runs_the_view() {
 /// so with `secure_proxy_ssl_header`).
 #[tokio::test]
 async fn the_key_holds_the_scheme() {
-    let mut settings = Settings {
+    let settings = Settings {
         secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
         allowed_hosts: vec!["localhost".into()],
         secure_proxy_ssl_header: Some(vec!["X-Forwarded-Proto".into(), "https".into()]),
         ..Settings::default()
     };
-    settings
-        .caches
-        .insert("default".into(), CacheSettings::default());
-    let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
-        .urls(urls)
-        .state(Runs::default());
-    let client = Client::new(Application::new(project, settings).unwrap());
+    let client = client_with(settings);
     let over = |scheme: &'static str| {
         client
             .request(Method::GET, "/page/")
@@ -302,19 +306,13 @@ async fn the_key_holds_the_scheme() {
 
 #[tokio::test]
 async fn the_key_holds_the_validated_host_behind_a_forwarding_proxy() {
-    let mut settings = Settings {
+    let settings = Settings {
         secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
         allowed_hosts: vec!["a.example".into(), "b.example".into()],
         use_x_forwarded_host: true,
         ..Settings::default()
     };
-    settings
-        .caches
-        .insert("default".into(), CacheSettings::default());
-    let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
-        .urls(urls)
-        .state(Runs::default());
-    let client = Client::new(Application::new(project, settings).unwrap());
+    let client = client_with(settings);
     let through_proxy = |site: &'static str| {
         client
             .request(Method::GET, "/page/")
