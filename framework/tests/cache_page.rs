@@ -102,10 +102,7 @@ fn client(backend: CacheBackend) -> Client {
 /// A client of the pages with `settings` (a locmem `default` cache unless
 /// they have one).
 fn client_with(mut settings: Settings) -> Client {
-    settings
-        .caches
-        .entry("default".into())
-        .or_insert_with(CacheSettings::default);
+    settings.caches.entry("default".into()).or_default();
     let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
         .urls(urls)
         .state(Runs::default());
