@@ -344,8 +344,8 @@ impl SessionConfig {
     /// of `cycle_key`) and that the store failed to delete is an error: a
     /// copy of its cookie would still work once the store is back, so the
     /// visitor is not told it ended, as Django's 500 does not.
-    async fn save(&self, outcome: Outcome) -> Result<Option<Cookie<'static>>> {
-        let mut ending = outcome.ended_keys.clone();
+    async fn save(&self, mut outcome: Outcome) -> Result<Option<Cookie<'static>>> {
+        let mut ending = std::mem::take(&mut outcome.ended_keys);
         if outcome.values.is_empty()
             && outcome.modified
             && let Some(key) = &outcome.key
