@@ -516,6 +516,66 @@ async fn without_media_root_a_dropped_file_is_logged() {
     assert!(!logs.contains(['\u{2028}', '\u{202e}']), "{logs}");
 }
 
+/// A `multipart/form-data` body of the contact form's fields and `files`
+/// small files, each under the name `f`.
+fn contact_with_files(files: usize) -> Vec<u8> {
+    let boundary = "XyZzY-boundary";
+    let mut body = String::new();
+    for (name, value) in [
+        ("name", "Ann"),
+        ("sender", "ann@example.com"),
+        ("copies", "2"),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    for _ in 0..files {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.png\"\r\n\r\nx\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body.into_bytes()
+}
+
+/// Files dropped for want of `media_root` count against
+/// `data_upload_max_number_files` all the same (they cost reading), and a
+/// request's dropped files are one warning, not one per file: else a single
+/// request of a few hundred kilobytes wrote thousands of lines to the log.
+#[tokio::test]
+async fn without_media_root_dropped_files_count_and_are_logged_once() {
+    let site = Site::new("data_upload_max_number_files = 3\n");
+    let client = Client::new(site.application());
+    client.get("/contact/").await;
+    let post = |files: usize| {
+        client
+            .request(Method::POST, "/contact/")
+            .csrf()
+            .header(
+                "content-type",
+                "multipart/form-data; boundary=XyZzY-boundary",
+            )
+            .body(contact_with_files(files))
+            .send()
+    };
+    let (logs, guard) = support::capture_logs();
+    let response = post(3).await;
+    drop(guard);
+    assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
+    let logs = logs.text();
+    assert_eq!(logs.matches("dropped").count(), 1, "{logs}");
+    assert!(
+        logs.contains(r#"3 files sent (the first as "f") were dropped: media_root is not set"#),
+        "{logs}"
+    );
+
+    let response = post(4).await;
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(response.text().contains("data_upload_max_number_files"));
+    assert!(!site.media().exists());
+}
+
 #[test]
 fn without_media_root_an_upload_is_refused_naming_the_setting() {
     let site = Site::new("");

@@ -154,13 +154,21 @@ async fn read_multipart(
         media,
         ..FormData::default()
     };
+    // Every part counts against the limits, kept or not: a file dropped
+    // for want of `media_root`, or an empty file input, costs reading too.
+    let (mut fields_sent, mut files_sent) = (0, 0);
+    let mut dropped = DroppedFiles::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         match field.file_name() {
             Some(file_name) if !file_name.is_empty() => {
-                counts.check_files(data.files.len() + 1)?;
+                files_sent += 1;
+                counts.check_files(files_sent)?;
             }
-            _ => counts.check_fields(data.values.len() + 1)?,
+            _ => {
+                fields_sent += 1;
+                counts.check_fields(fields_sent)?;
+            }
         }
         match field.file_name() {
             // A file input left empty: browsers send an empty part without a name.
@@ -177,11 +185,7 @@ async fn read_multipart(
                 // bind without `media_root`, naming it).
                 None => {
                     while field.chunk().await.map_err(multipart_error)?.is_some() {}
-                    // The name is the client's: quoted and escaped.
-                    tracing::warn!(
-                        target: "nuages::forms",
-                        "a file sent as {name:?} was dropped: media_root is not set"
-                    );
+                    dropped.add(name);
                 }
             },
             None => {
@@ -190,7 +194,38 @@ async fn read_multipart(
             }
         }
     }
+    dropped.log();
     Ok(data)
+}
+
+/// The files of one request dropped for want of `media_root`: one warning
+/// for them all, so that a form of many files writes one line to the log.
+#[derive(Default)]
+struct DroppedFiles {
+    first: Option<String>,
+    count: usize,
+}
+
+impl DroppedFiles {
+    fn add(&mut self, name: String) {
+        self.first.get_or_insert(name);
+        self.count += 1;
+    }
+
+    fn log(self) {
+        // The name is the client's: quoted and escaped.
+        match (self.first, self.count) {
+            (Some(name), 1) => tracing::warn!(
+                target: "nuages::forms",
+                "a file sent as {name:?} was dropped: media_root is not set"
+            ),
+            (Some(name), count) => tracing::warn!(
+                target: "nuages::forms",
+                "{count} files sent (the first as {name:?}) were dropped: media_root is not set"
+            ),
+            (None, _) => {}
+        }
+    }
 }
 
 /// Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS` and `…_FILES`: a form of more
