@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -433,12 +433,21 @@ impl FormField for Url {
     }
 }
 
+/// A date as Django's `DateField` reads it: `%Y-%m-%d` in the years Python's
+/// `date` holds, 1 to 9999. chrono also reads `-0001-01-01` and
+/// `+10000-01-01`, which a database refuses or stores as no other program
+/// reads it (PostgreSQL answers an error: a 500 for any visitor who types one).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|date| (1..=9999).contains(&date.year()))
+}
+
 impl FormField for NaiveDate {
     const WIDGET: Widget = Widget::Date;
 
     fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
-        let value = NaiveDate::parse_from_str(input.trimmed(), "%Y-%m-%d")
-            .map_err(|_| "Enter a valid date.".to_string())?;
+        let value = parse_date(input.trimmed()).ok_or_else(|| "Enter a valid date.".to_string())?;
         check_bounds(&value, spec)?;
         Ok(value)
     }
@@ -462,7 +471,7 @@ fn is_leap_second(time: &NaiveTime) -> bool {
 
 /// A date and time as Django's `DateTimeField` reads it: `T` or a space
 /// between them, seconds and their fraction optional, and a date alone
-/// as its midnight.
+/// as its midnight; years 1 to 9999, as [`parse_date`].
 fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     [
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -472,12 +481,8 @@ fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     ]
     .iter()
     .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-    .filter(|datetime| !is_leap_second(&datetime.time()))
-    .or_else(|| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .map(|date| date.and_time(NaiveTime::MIN))
-    })
+    .filter(|datetime| !is_leap_second(&datetime.time()) && (1..=9999).contains(&datetime.year()))
+    .or_else(|| parse_date(text).map(|date| date.and_time(NaiveTime::MIN)))
 }
 
 impl FormField for NaiveTime {

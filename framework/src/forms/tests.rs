@@ -233,6 +233,20 @@ async fn each_field_type_says_what_is_wrong() {
         ),
         ("day", Some("10/12/1815"), "Enter a valid date."),
         ("day", Some("1815-02-30"), "Enter a valid date."),
+        ("day", Some("-0001-01-01"), "Enter a valid date."),
+        ("day", Some("0000-12-31"), "Enter a valid date."),
+        ("day", Some("+10000-01-01"), "Enter a valid date."),
+        (
+            "when",
+            Some("-0001-01-01T00:00"),
+            "Enter a valid date/time.",
+        ),
+        (
+            "when",
+            Some("+10000-01-01 00:00"),
+            "Enter a valid date/time.",
+        ),
+        ("when", Some("+10000-01-01"), "Enter a valid date/time."),
         ("at", Some("25:00"), "Enter a valid time."),
         ("at", Some("23:59:60"), "Enter a valid time."),
         (
