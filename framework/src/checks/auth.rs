@@ -55,10 +55,13 @@ pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
         .collect()
 }
 
-/// `nuages.W036`: `serve_bind` is a TCP address other machines reach (a
-/// web server elsewhere: "Scaling out") while `trusted_proxies` names only
-/// this machine. Every client then has the web server's address, so the
-/// failed-login throttle counts them all as one and, after
+/// `nuages.W036`: the failed-login throttle would see the web server, not
+/// the clients. Either `serve_bind` is a TCP address other machines reach
+/// (a web server elsewhere: "Scaling out") while `trusted_proxies` names
+/// only this machine; or it is a loopback address, which only a web server
+/// on this machine reaches, while `trusted_proxies` names no loopback
+/// address. Every client then has the web server's address, so the
+/// throttle counts them all as one and, after
 /// `login_throttle_address_limit` failures from anybody, refuses every
 /// login. A `serve_bind` that does not parse is `nuages.E052`'s.
 pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage> {
@@ -71,23 +74,45 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
     else {
         return vec![];
     };
-    let elsewhere = |entry: &String| {
-        entry
-            .trim()
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| !address.is_loopback())
+    let trusts = |loopback: bool| {
+        settings.trusted_proxies.iter().any(|entry| {
+            entry
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.to_canonical().is_loopback() == loopback)
+        })
     };
-    if bind.ip().is_loopback() || settings.trusted_proxies.iter().any(elsewhere) {
+    let limit = settings.login_throttle_address_limit;
+    let consequence = format!(
+        "every client has that server's address, so the failed-login throttle counts them all as \
+         one client and refuses every login after login_throttle_address_limit ({limit}) \
+         failures from anybody"
+    );
+    if bind.ip().is_loopback() {
+        if trusts(true) {
+            return vec![];
+        }
+        return vec![CheckMessage::warning(
+            "nuages.W036",
+            format!(
+                "serve_bind = \"{}\" is reached only by a web server on this machine, and \
+                 trusted_proxies names no loopback address: behind that web server {consequence}",
+                settings.serve_bind
+            ),
+            "trust the web server on this machine, whose X-Forwarded-For names the client: \
+             trusted_proxies = [\"127.0.0.1\", \"::1\"], as a generated project's \
+             settings.production.toml has it",
+        )];
+    }
+    if trusts(false) {
         return vec![];
     }
     vec![CheckMessage::warning(
         "nuages.W036",
         format!(
             "serve_bind = \"{}\" is reached from other machines, and trusted_proxies names none \
-             of them: behind a web server on another machine every client has that server's \
-             address, so the failed-login throttle counts them all as one client and refuses \
-             every login after login_throttle_address_limit ({}) failures from anybody",
-            settings.serve_bind, settings.login_throttle_address_limit
+             of them: behind a web server on another machine {consequence}",
+            settings.serve_bind
         ),
         "add the web server's address to trusted_proxies (e.g. trusted_proxies = \
          [\"10.0.0.10\"]); with the web server on this machine, bind serve to 127.0.0.1:PORT or \
@@ -483,9 +508,10 @@ mod url_and_throttle_tests {
         assert_eq!(ids(&run(&settings)), ["nuages.W036"]);
         settings.trusted_proxies.push("10.0.0.10".into());
         assert!(run(&settings).is_empty(), "the web server is trusted");
-        settings.trusted_proxies.clear();
+        settings.trusted_proxies = vec!["127.0.0.1".into()];
         settings.serve_bind = "127.0.0.1:8000".into();
-        assert!(run(&settings).is_empty(), "nginx on this machine");
+        assert!(run(&settings).is_empty(), "nginx on this machine, trusted");
+        settings.trusted_proxies.clear();
         settings.serve_bind = "unix:/run/site/site.sock".into();
         assert!(run(&settings).is_empty());
         settings.serve_bind = "10.0.0.11:8000".into();
@@ -494,6 +520,51 @@ mod url_and_throttle_tests {
             run(&settings).is_empty(),
             "no address limit, nothing to lock"
         );
+    }
+
+    /// nginx on this machine and `trusted_proxies` left empty (its
+    /// default): every client is 127.0.0.1 to the throttle, and twenty
+    /// failed logins from anybody locked everyone out.
+    #[test]
+    fn a_serve_on_loopback_needs_the_local_web_server_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let run = |settings: &Settings| {
+            check_login_throttle_sees_clients(&CheckContext::new(settings, &project))
+        };
+        let mut settings = Settings::default();
+        assert_eq!(settings.serve_bind, "127.0.0.1:8000");
+        let messages = run(&settings);
+        assert_eq!(ids(&messages), ["nuages.W036"]);
+        assert!(
+            messages[0].message.starts_with(
+                "serve_bind = \"127.0.0.1:8000\" is reached only by a web server on this \
+                 machine, and trusted_proxies names no loopback address"
+            ),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            messages[0]
+                .message
+                .ends_with("after login_throttle_address_limit (20) failures from anybody")
+        );
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("trusted_proxies = [\"127.0.0.1\", \"::1\"]")
+        );
+        settings.serve_bind = "[::1]:8000".into();
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"]);
+        settings.trusted_proxies = vec!["10.0.0.10".into(), "unix".into()];
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"], "none on loopback");
+        settings.trusted_proxies.push("::1".into());
+        assert!(run(&settings).is_empty());
+        settings.trusted_proxies.clear();
+        settings.login_throttle_address_limit = 0;
+        assert!(run(&settings).is_empty(), "no address limit");
     }
 
     #[test]
