@@ -69,10 +69,10 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
     if settings.login_throttle_address_limit == 0 {
         return vec![];
     }
-    let Ok(crate::server::Bind::Tcp(bind)) =
-        crate::server::parse_bind(&settings.serve_bind, &settings.base_dir)
-    else {
-        return vec![];
+    let bind = match crate::server::parse_bind(&settings.serve_bind, &settings.base_dir) {
+        Ok(crate::server::Bind::Tcp(bind)) => bind,
+        Ok(crate::server::Bind::Unix(_)) => return unix_socket_peers_unknown(settings),
+        Err(_) => return vec![],
     };
     let trusts = |loopback: bool| {
         settings.trusted_proxies.iter().any(|entry| {
@@ -117,6 +117,32 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
         "add the web server's address to trusted_proxies (e.g. trusted_proxies = \
          [\"10.0.0.10\"]); with the web server on this machine, bind serve to 127.0.0.1:PORT or \
          a unix socket",
+    )]
+}
+
+/// `nuages.W036` for a unix socket: its peer has no address, so without
+/// `"unix"` in `trusted_proxies` (which lets the web server's
+/// `X-Forwarded-For` name the client) no client has one either, and the
+/// throttle cannot count failed logins by address at all.
+fn unix_socket_peers_unknown(settings: &crate::conf::Settings) -> Vec<CheckMessage> {
+    let trusted = settings
+        .trusted_proxies
+        .iter()
+        .any(|entry| entry == crate::client_address::UNIX_PEER);
+    if trusted {
+        return vec![];
+    }
+    vec![CheckMessage::warning(
+        "nuages.W036",
+        format!(
+            "serve_bind = \"{}\" is a unix socket, and trusted_proxies does not name \"unix\": \
+             a client on the socket has no address, so the failed-login throttle cannot count \
+             failures by address (login_throttle_address_limit = {} does nothing) and only the \
+             per-username limit holds",
+            settings.serve_bind, settings.login_throttle_address_limit
+        ),
+        "trust the web server on the socket, whose X-Forwarded-For names the client: add \
+         \"unix\" to trusted_proxies, as a generated project's settings.production.toml has it",
     )]
 }
 
@@ -511,9 +537,10 @@ mod url_and_throttle_tests {
         settings.trusted_proxies = vec!["127.0.0.1".into()];
         settings.serve_bind = "127.0.0.1:8000".into();
         assert!(run(&settings).is_empty(), "nginx on this machine, trusted");
-        settings.trusted_proxies.clear();
+        settings.trusted_proxies = vec!["unix".into()];
         settings.serve_bind = "unix:/run/site/site.sock".into();
-        assert!(run(&settings).is_empty());
+        assert!(run(&settings).is_empty(), "nginx on the socket, trusted");
+        settings.trusted_proxies.clear();
         settings.serve_bind = "10.0.0.11:8000".into();
         settings.login_throttle_address_limit = 0;
         assert!(
@@ -561,6 +588,49 @@ mod url_and_throttle_tests {
         settings.trusted_proxies = vec!["10.0.0.10".into(), "unix".into()];
         assert_eq!(ids(&run(&settings)), ["nuages.W036"], "none on loopback");
         settings.trusted_proxies.push("::1".into());
+        assert!(run(&settings).is_empty());
+        settings.trusted_proxies.clear();
+        settings.login_throttle_address_limit = 0;
+        assert!(run(&settings).is_empty(), "no address limit");
+    }
+
+    /// A unix socket's peer has no address: without `"unix"` trusted, the
+    /// address limit counts nobody, and nothing said so.
+    #[test]
+    fn a_serve_on_a_unix_socket_needs_the_socket_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let run = |settings: &Settings| {
+            check_login_throttle_sees_clients(&CheckContext::new(settings, &project))
+        };
+        let mut settings = Settings {
+            serve_bind: "unix:/run/site/site.sock".into(),
+            trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
+            ..Settings::default()
+        };
+        let messages = run(&settings);
+        assert_eq!(ids(&messages), ["nuages.W036"]);
+        assert!(
+            messages[0].message.starts_with(
+                "serve_bind = \"unix:/run/site/site.sock\" is a unix socket, and trusted_proxies \
+                 does not name \"unix\""
+            ),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            messages[0]
+                .message
+                .contains("login_throttle_address_limit = 20 does nothing")
+        );
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("add \"unix\" to trusted_proxies")
+        );
+        settings.trusted_proxies.push("unix".into());
         assert!(run(&settings).is_empty());
         settings.trusted_proxies.clear();
         settings.login_throttle_address_limit = 0;
