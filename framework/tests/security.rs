@@ -757,6 +757,23 @@ async fn missing_bad_and_good_tokens() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "got ann", "the view still reads the form body");
 
+    // Sent twice, the last token is the one checked (as Django's `POST.get`).
+    let r = post(vec![
+        ("name", "ann".into()),
+        ("csrfmiddlewaretoken", token.clone()),
+        ("csrfmiddlewaretoken", "A".repeat(64)),
+    ])
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("CSRF token incorrect."), "{}", r.text());
+    let r = post(vec![
+        ("name", "ann".into()),
+        ("csrfmiddlewaretoken", "A".repeat(64)),
+        ("csrfmiddlewaretoken", token.clone()),
+    ])
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
     // A token of another client's secret is incorrect for this one.
     let stranger = site.client();
     let foreign = form_token(&stranger.get("/form/").await.text());
@@ -839,6 +856,22 @@ async fn a_multipart_form_carries_the_token_too() {
             &format!("multipart/form-data; boundary={boundary}"),
         )
         .body(body.replace(&token, &"C".repeat(64)))
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    // A second token field after the first: the last one is checked.
+    let closing = format!("--{boundary}--\r\n");
+    let second = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n{}\r\n{closing}",
+        "C".repeat(64)
+    );
+    let r = client
+        .request(Method::POST, "/upload/")
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body.replace(&closing, &second))
         .send()
         .await;
     assert_eq!(r.status, 403);

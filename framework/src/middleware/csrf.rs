@@ -720,9 +720,12 @@ async fn token_from_form(
             });
         }
     };
+    // The last field of the name, as Django's `request.POST.get` and
+    // `FormData::get` read it: the token checked is the one the view sees.
     let token = match kind {
         FormKind::UrlEncoded => form_urlencoded::parse(&bytes)
-            .find(|(name, _)| name == FORM_FIELD)
+            .filter(|(name, _)| name == FORM_FIELD)
+            .last()
             .map(|(_, value)| value.into_owned()),
         FormKind::Multipart(boundary) => {
             let stream = Body::from(bytes.clone()).into_data_stream();
@@ -732,7 +735,6 @@ async fn token_from_form(
             while let Ok(Some(field)) = multipart.next_field().await {
                 if field.name() == Some(FORM_FIELD) {
                     found = field.text().await.ok();
-                    break;
                 }
             }
             found
