@@ -9,7 +9,7 @@
 //! client address, `X-Forwarded-For` only from `trusted_proxies`), and the
 //! password change view's errors and its end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use nuages::auth::{
     Auth, CurrentUser, LoginRequired, NewUser, PasswordHashers, PermissionRequired,
@@ -66,6 +66,17 @@ async fn plain(session: Session) -> String {
     format!("plain, session empty: {}", session.is_empty())
 }
 
+/// `/cart/?add=ITEM`: what an anonymous visitor keeps in the session.
+async fn cart(session: Session, Query(query): Query<HashMap<String, String>>) -> Result<String> {
+    if let Some(item) = query.get("add") {
+        session.insert("cart", item)?;
+    }
+    Ok(format!(
+        "cart: {}",
+        session.get::<String>("cart").unwrap_or_default()
+    ))
+}
+
 /// `/password/?to=NEW`: changes the password and keeps this session.
 async fn change_password(
     auth: Auth,
@@ -101,6 +112,7 @@ fn urls() -> UrlConf {
         .path("staff/", staff, "staff")
         .path("vote/", vote, "vote")
         .path("plain/", plain, "plain")
+        .path("cart/", cart, "cart")
         .path("password/", change_password, "password")
         .path("page/", page, "page")
         .path("framed/", framed, "framed")
@@ -238,9 +250,33 @@ async fn a_login_with_another_users_session_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
     let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
     client.get("/login/?user=ann").await;
+    client.get("/cart/?add=ann-s-book").await;
     assert_eq!(client.get("/whoami/").await.text(), "ann");
     client.get("/login/?user=bob").await;
     assert_eq!(client.get("/whoami/").await.text(), "bob");
+    assert_eq!(
+        client.get("/cart/").await.text(),
+        "cart: ",
+        "ann's data is gone"
+    );
+}
+
+/// As Django's `login`: what an anonymous visitor put in the session (a
+/// cart) is kept under the new key; the old key gives nothing.
+#[tokio::test]
+async fn a_login_keeps_the_anonymous_session_under_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let client = Client::new(application.clone());
+    assert_eq!(client.get("/cart/?add=teapot").await.text(), "cart: teapot");
+    let before = client.cookie("sessionid").unwrap();
+    assert_eq!(client.get("/login/?user=ann").await.text(), "logged in ann");
+    assert_ne!(client.cookie("sessionid").unwrap(), before);
+    assert_eq!(client.get("/cart/").await.text(), "cart: teapot");
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+    let old_copy = Client::new(application.clone());
+    old_copy.set_cookie("sessionid", &before);
+    assert_eq!(old_copy.get("/cart/").await.text(), "cart: ");
 }
 
 #[tokio::test]

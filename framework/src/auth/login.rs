@@ -280,26 +280,28 @@ impl Auth {
     }
 
     /// Log `user` in (Django's `login`): the session gets a new key
-    /// (against session fixation), and is emptied first if it belonged to
-    /// someone else; it keeps the user's id and session auth hash; the CSRF
-    /// secret is replaced (the response sets the new cookie); the user's
-    /// `last_login` is now.
+    /// (against session fixation), keeping what an anonymous visitor put
+    /// in it (a cart), and is emptied first if it belonged to someone else;
+    /// it keeps the user's id and session auth hash; the CSRF secret is
+    /// replaced (the response sets the new cookie); the user's `last_login`
+    /// is now.
     pub async fn login(&self, user: &mut User) -> Result<()> {
-        let same_user = self.session.get::<String>(AUTH_USER_KEY) == Some(user.id.to_string())
-            && self
-                .session
-                .get::<String>(HASH_SESSION_KEY)
-                .is_some_and(|hash| {
-                    self.config
-                        .signer
-                        .verify(user.password.as_bytes(), &hash)
-                        .is_some()
-                });
-        match same_user {
-            true => self.session.cycle_key(),
-            false => {
-                self.session.flush();
-            }
+        let logged_in_as = self.session.get::<String>(AUTH_USER_KEY);
+        let someone_else = logged_in_as.is_some_and(|id| {
+            id != user.id.to_string()
+                || !self
+                    .session
+                    .get::<String>(HASH_SESSION_KEY)
+                    .is_some_and(|hash| {
+                        self.config
+                            .signer
+                            .verify(user.password.as_bytes(), &hash)
+                            .is_some()
+                    })
+        });
+        match someone_else {
+            true => self.session.flush(),
+            false => self.session.cycle_key(),
         }
         self.session.insert(AUTH_USER_KEY, user.id.to_string())?;
         self.session
