@@ -360,6 +360,32 @@ mod tests {
         assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
     }
 
+    /// The counts live in the cache `login_throttle_cache_alias` names,
+    /// not in `default` (here a `dummy` cache, which would keep none).
+    #[tokio::test]
+    async fn the_counts_live_in_the_cache_the_alias_names() {
+        let mut settings = Settings {
+            login_throttle_username_limit: 2,
+            login_throttle_cache_alias: "logins".into(),
+            ..Settings::default()
+        };
+        settings.caches.insert(
+            "default".into(),
+            CacheSettings {
+                backend: CacheBackend::Dummy,
+                ..CacheSettings::default()
+            },
+        );
+        settings
+            .caches
+            .insert("logins".into(), CacheSettings::default());
+        let throttle = LoginThrottle::new(&settings, &Caches::new(&settings).unwrap()).unwrap();
+        for _ in 0..2 {
+            assert_ne!(throttle.admit("jane", None).await, Admission::Refused);
+        }
+        assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
+    }
+
     #[test]
     fn the_delay_is_bounded() {
         let long = DELAY_STEP.saturating_mul(u32::MAX).min(MAX_DELAY);
