@@ -665,6 +665,45 @@ mod tests {
         assert!(!socket.exists(), "the socket file is removed");
     }
 
+    /// A request still running `graceful_timeout` (`serve_graceful_timeout`)
+    /// after shutdown began is cut off: `serve` returns then, not when the
+    /// request would have finished, and its client gets no answer.
+    #[test]
+    fn requests_still_running_after_the_graceful_timeout_are_closed() {
+        use std::io::{Read, Write};
+        let (_site, application) = test_application();
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let addr = tcp.local_addr().unwrap();
+        // `/slow/` answers after 2.5 seconds.
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client
+            .write_all(b"GET /slow/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let options = ServeOptions {
+            graceful_timeout: Duration::from_secs(1),
+            ..ServeOptions::default()
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let started = std::time::Instant::now();
+        runtime.block_on(async {
+            let tcp = Listener::Tcp(tokio::net::TcpListener::from_std(tcp).unwrap());
+            let shutdown = tokio::time::sleep(Duration::from_millis(300));
+            serve(tcp, application, options, shutdown).await.unwrap();
+        });
+        let stopped = started.elapsed();
+        assert!(
+            stopped >= Duration::from_millis(1300) && stopped < Duration::from_millis(2300),
+            "serve returned after {stopped:?}, not 1 s after shutdown began"
+        );
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut received = Vec::new();
+        let _ = client.read_to_end(&mut received);
+        assert_eq!(String::from_utf8_lossy(&received), "", "no answer");
+    }
+
     /// Connect, send `bytes`, go silent; how long until the server closes
     /// the connection (None: still open after `limit`). Whatever the server
     /// sends before closing is returned too.
