@@ -311,6 +311,33 @@ async fn a_required_login_redirects_with_next_and_rights_answer_403() {
     );
 }
 
+/// `login_url` is where every required login sends an anonymous visitor:
+/// a path taken as it is (its own query kept, `next` added after it), or
+/// the name of a route.
+#[tokio::test]
+async fn a_required_login_goes_where_login_url_says() {
+    for (login_url, expected) in [
+        ("/signin/?via=site", "/signin/?via=site&next=/private/"),
+        ("login_as", "/login/?next=/private/"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+            s.login_url = login_url.into();
+        })
+        .await;
+        let client = Client::new(application);
+        for path in ["/private/", "/staff/", "/vote/"] {
+            let response = client.get(path).await;
+            assert_eq!(response.status, 302, "{login_url}: {path}");
+            assert_eq!(
+                response.header("location").unwrap(),
+                expected.replace("/private/", path),
+                "{login_url}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn templates_get_user_and_perms() {
     let dir = tempfile::tempdir().unwrap();
