@@ -1,5 +1,6 @@
 //! The request path through the test client: routing, reverse in views and
-//! templates, error pages in both modes, 413, panics, template reload.
+//! templates, error pages in both modes and the report mailed to the admins,
+//! 413, panics, template reload.
 
 use std::path::Path;
 
@@ -473,6 +474,56 @@ async fn production_pages_are_plain_and_leak_nothing() {
         assert!(text.contains(title), "{path}: {text}");
         assert_no_leak(&text, &site);
     }
+}
+
+/// The mails the `memory` backend kept once `quiet` has passed with no new
+/// one (the report goes out after the response, in a task of its own).
+async fn mails_after(
+    application: &Application,
+    quiet: std::time::Duration,
+) -> Vec<(String, String, Vec<String>)> {
+    let mut seen = usize::MAX;
+    loop {
+        let outbox = application.mailer().outbox();
+        if outbox.len() == seen {
+            return outbox
+                .into_iter()
+                .map(|m| (m.from_email.unwrap_or_default(), m.subject, m.to))
+                .collect();
+        }
+        seen = outbox.len();
+        tokio::time::sleep(quiet).await;
+    }
+}
+
+/// `admins`: with `debug` off, a request that ends in a server error mails
+/// them a report from `server_email`; a 404 does not, and with `debug` on
+/// nothing is mailed (the page shows the error).
+#[tokio::test]
+async fn server_errors_mail_the_admins_with_debug_off_only() {
+    let mail = "email_backend = \"memory\"\nadmins = [\"Ops <ops@example.com>\"]\n\
+                server_email = \"errors@example.com\"\n";
+    let quiet = std::time::Duration::from_millis(300);
+    let site = Site::new(&format!("debug = false\n{mail}"));
+    let application = site.application();
+    let client = Client::new(application.clone());
+    assert_eq!(client.get("/missing/").await.status, 404);
+    assert_eq!(mails_after(&application, quiet).await, []);
+    assert_eq!(client.get("/broken/").await.status, 500);
+    assert_eq!(
+        mails_after(&application, quiet).await,
+        [(
+            "errors@example.com".to_string(),
+            "[Nuages] ERROR: Internal Server Error: /broken/".to_string(),
+            vec!["Ops <ops@example.com>".to_string()]
+        )]
+    );
+
+    let site = Site::new(&format!("debug = true\n{mail}"));
+    let application = site.application();
+    let client = Client::new(application.clone());
+    assert_eq!(client.get("/broken/").await.status, 500);
+    assert_eq!(mails_after(&application, quiet).await, []);
 }
 
 #[tokio::test]
