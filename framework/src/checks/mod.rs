@@ -469,6 +469,26 @@ mod tests {
         assert!(!report.messages.is_empty());
     }
 
+    /// `nuages.E045` is an auth check as well as a settings one:
+    /// `check --tag auth` reports it (docs/checks.md tags it so).
+    #[test]
+    fn the_auth_tag_selects_the_auth_middleware_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(dir.path());
+        settings.middleware.retain(|m| m != "auth");
+        settings.middleware.insert(0, "auth".into());
+        let project = project_in(dir.path());
+        let ctx = CheckContext::new(&settings, &project);
+        for tag in ["auth", "settings"] {
+            let report = run_checks(&ctx, &[tag.to_string()]);
+            assert!(
+                report.messages.iter().any(|m| m.id == "nuages.E045"),
+                "--tag {tag}: {:?}",
+                ids(&report.messages)
+            );
+        }
+    }
+
     #[test]
     fn deploy_only_tags_are_listed_only_with_deploy() {
         let dir = tempfile::tempdir().unwrap();

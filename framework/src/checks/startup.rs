@@ -34,7 +34,6 @@ pub fn checks() -> Vec<Check> {
         check("secret_key_required", check_secret_key_required),
         check("x_frame_options", check_x_frame_options),
         check("messages_storage", check_messages_storage),
-        check("auth_middleware", check_auth_middleware),
         check("csrf_trusted_origins", check_csrf_trusted_origins),
         check("secure_redirect_exempt", check_secure_redirect_exempt),
         check("secure_proxy_ssl_header", check_secure_proxy_ssl_header),
@@ -43,6 +42,12 @@ pub fn checks() -> Vec<Check> {
             "cross_origin_opener_policy_value",
             check_cross_origin_opener_policy_value,
         ),
+        Check {
+            name: "auth_middleware",
+            tags: &["settings", "auth"],
+            deploy: false,
+            run: check_auth_middleware,
+        },
         Check {
             name: "database_drivers",
             tags: &["settings", "database"],
