@@ -2,12 +2,13 @@
 //! it as `nuages.E052` with its value, where it was set and the forms it
 //! takes; `serve` refuses it in the same words and never blames `--bind`;
 //! `serve --bind` replaces it and serves; a unix socket path it cannot use
-//! gets a hint about what is in the way.
+//! gets a hint about what is in the way, and the socket it makes gets
+//! `serve_socket_mode`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nuages_e2e::{Example, Server, free_port, get, run, wait_for};
+use nuages_e2e::{Example, Server, free_port, get, read_response, run, wait_for};
 
 const HINT: &str = "\tHINT: write serve_bind as HOST:PORT, [IPv6]:PORT or unix:/path: \
                     \"127.0.0.1:8000\", \"[::1]:8000\" or \"unix:/run/mysite/mysite.sock\"\n";
@@ -126,4 +127,40 @@ fn serve_says_what_is_in_the_way_of_its_unix_socket() {
         "{stderr}"
     );
     assert!(!stderr.contains("stop what listens there"), "{stderr}");
+}
+
+/// `serve_socket_mode`: the unix socket `serve` makes has the mode the
+/// setting gives, not the default 660.
+#[test]
+fn the_unix_socket_gets_serve_socket_mode() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let example = Example::new();
+    let settings = production(&example, "serve_socket_mode = \"600\"");
+    let socket = example.dir.path().join("site.sock");
+    let mut server = Server::start(
+        example.command_with(&settings).args([
+            "serve",
+            "--bind",
+            &format!("unix:{}", socket.display()),
+        ]),
+        example.dir.path(),
+        "serve-socket-mode",
+    );
+    // Once serve answers on it, the socket has its final mode.
+    let answered = wait_for(Duration::from_secs(30), || {
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).ok()?;
+        stream
+            .write_all(b"GET /polls/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        read_response(&mut stream).ok()
+    });
+    assert!(
+        answered.is_some_and(|response| response.status == 200),
+        "serve did not answer on its socket: {}",
+        server.output()
+    );
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:o}: {}", server.output());
+    server.stop(Duration::from_secs(10));
 }
