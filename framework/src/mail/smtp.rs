@@ -122,3 +122,24 @@ impl Smtp {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `email_timeout` bounds a send; unset, 60 seconds do (a hung server
+    /// is tested with a short timeout in tests/tests/email.rs).
+    #[test]
+    fn a_send_is_bounded_by_email_timeout_or_60_seconds() {
+        let timeout_of = |email_timeout| {
+            Smtp::new(&Settings {
+                email_timeout,
+                ..Settings::default()
+            })
+            .unwrap()
+            .timeout
+        };
+        assert_eq!(timeout_of(None), Duration::from_secs(60));
+        assert_eq!(timeout_of(Some(7)), Duration::from_secs(7));
+    }
+}
