@@ -1,9 +1,9 @@
 //! An invalid `serve_bind` on the example site: `check --deploy` reports
 //! it as `nuages.E052` with its value, where it was set and the forms it
-//! takes; `serve` refuses it in the same words and never blames `--bind`;
-//! `serve --bind` replaces it and serves; a unix socket path it cannot use
-//! gets a hint about what is in the way, and the socket it makes gets
-//! `serve_socket_mode`.
+//! takes; `serve` and `deployconfig` refuse it in the same words, and
+//! `serve` never blames `--bind`; `serve --bind` replaces it and serves; a
+//! unix socket path it cannot use gets a hint about what is in the way, and
+//! the socket it makes gets `serve_socket_mode`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn production(example: &Example, more: &str) -> PathBuf {
 }
 
 #[test]
-fn an_invalid_serve_bind_is_reported_by_check_and_serve_naming_the_setting() {
+fn an_invalid_serve_bind_is_reported_by_check_serve_and_deployconfig_naming_the_setting() {
     let example = Example::new();
     let settings = production(&example, "");
     let from_variable = format!(
@@ -50,6 +50,22 @@ fn an_invalid_serve_bind_is_reported_by_check_and_serve_naming_the_setting() {
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains(&from_variable), "{stderr}");
     assert!(!stderr.contains("--bind"), "{stderr}");
+
+    // deployconfig without --upstream points the web server at serve_bind:
+    // refused in the same words.
+    let (output, stdout, stderr) = run(example
+        .command_with(&settings)
+        .args(["deployconfig", "nginx"])
+        .env("NUAGES_SERVE_BIND", "abc"));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "error: serve_bind \"abc\" (set by NUAGES_SERVE_BIND) is not HOST:PORT, \
+             [IPv6]:PORT or unix:/path"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "no configuration: {stdout}");
 
     // Written in a file: the file is named.
     let in_file = production(&example, "serve_bind = \"localhost\"");
