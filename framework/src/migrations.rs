@@ -362,7 +362,7 @@ pub async fn apply(
                         connection
                             .apply(&table, migration)
                             .await
-                            .map_err(migrate_error)?;
+                            .map_err(|error| failed_migration(&set.label, migration, error))?;
                         count += 1;
                         on_applied(&MigrationState {
                             label: set.label.clone(),
@@ -384,6 +384,29 @@ pub async fn apply(
 
 fn migrate_error(error: MigrateError) -> Error {
     Error::other(error)
+}
+
+/// A migration the database refused: which one (sqlx's own words name only
+/// its number), what the database said, and what was kept of it.
+fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> Error {
+    let name = format!(
+        "{label}.{}",
+        file_name(migration.version, &migration.description).trim_end_matches(".sql")
+    );
+    let cause = match &error {
+        MigrateError::ExecuteMigration(cause, _) => cause.to_string(),
+        other => other.to_string(),
+    };
+    let kept = if migration.no_tx {
+        "it ran without a transaction (`-- no-transaction`): undo by hand what it did before it failed"
+    } else {
+        "it ran in a transaction, so nothing of it was kept"
+    };
+    Error::Config(
+        Problem::new(format!("migration {name} failed: {cause}")).with_hint(format!(
+            "{kept}; the migrations before it stay applied. Fix its SQL in the app's migrations folder (the file for this database, or the plain one), then run `manage migrate` again"
+        )),
+    )
 }
 
 /// The notice `runserver` prints when migrations are pending, if any.

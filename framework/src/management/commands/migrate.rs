@@ -105,4 +105,67 @@ mod tests {
         );
         assert!(!dir.path().join("db.sqlite3").exists());
     }
+
+    /// `manage migrate` of a project whose app `polls` has the migrations
+    /// in `dir/migrations` (read now, as `sqlx::migrate!` would at build).
+    fn migrate_polls(dir: &std::path::Path, settings: &str) -> Result<(), CommandError> {
+        let migrator = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(sqlx::migrate::Migrator::new(dir.join("migrations")))
+            .unwrap();
+        let project = Project::new("site", dir).apps(vec![
+            App::new("polls", dir).with_migrations(Box::leak(Box::new(migrator))),
+        ]);
+        ManagementUtility::new(project).run(["site", "migrate", "--settings", settings])
+    }
+
+    /// A migration the database refuses names the app and the migration
+    /// (sqlx's own words give only its number), says what was kept, and
+    /// fails the command (exit 1); the migration before it stays applied,
+    /// and the next run applies the fixed one.
+    #[test]
+    fn a_migration_the_database_refuses_is_named_with_its_app() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let second = migrations.join("2_choices.sql");
+        std::fs::write(
+            migrations.join("1_initial.sql"),
+            "CREATE TABLE polls_question (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        let choices = "CREATE TABLE polls_choice (id INTEGER PRIMARY KEY);";
+        std::fs::write(&second, format!("{choices} SELECT x FROM missing_table;")).unwrap();
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
+        )
+        .unwrap();
+        let settings = settings.display().to_string();
+
+        let error = migrate_polls(dir.path(), &settings).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        let CommandError::Failed(problem) = error else {
+            panic!("{error:?}");
+        };
+        assert!(
+            problem
+                .message
+                .starts_with("migration polls.2_choices failed: ")
+                && problem.message.contains("no such table: missing_table"),
+            "{problem:?}"
+        );
+        let hint = problem.hint.unwrap_or_default();
+        assert!(
+            hint.contains("nothing of it was kept") && hint.contains("manage migrate"),
+            "{hint}"
+        );
+
+        // 1_initial stayed applied and 2_choices left no table: once fixed,
+        // the next run applies it (its CREATE TABLE would fail otherwise).
+        std::fs::write(&second, choices).unwrap();
+        migrate_polls(dir.path(), &settings).unwrap();
+    }
 }
