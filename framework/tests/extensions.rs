@@ -354,6 +354,50 @@ fn a_middleware_registered_under_a_built_in_name_stops_the_build() {
     }
 }
 
+/// A registered middleware the `middleware` setting leaves out never runs:
+/// `check` warns (`nuages.W016`) with the setting that lists it, and the
+/// application starts without it. Listed, the warning goes.
+#[tokio::test]
+async fn a_registered_middleware_the_setting_leaves_out_is_a_warning() {
+    let site = Site::new("middleware = [\"security\", \"peek\", \"maint\"]\n");
+    let project = project(site.dir.path());
+    let settings = site.load(&[]).unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let found: Vec<_> = report
+        .messages
+        .iter()
+        .filter(|m| m.id == "nuages.W016")
+        .collect();
+    assert_eq!(found.len(), 1, "{:#?}", report.messages);
+    assert_eq!(found[0].level, nuages::checks::Level::Warning);
+    assert_eq!(
+        found[0].message,
+        "the middleware 'stamp' is registered but the `middleware` setting does not list it: it never runs"
+    );
+    let hint = found[0].hint.as_deref().unwrap();
+    assert!(
+        hint.contains(r#"middleware = ["security", "peek", "maint", "stamp"]"#),
+        "{hint}"
+    );
+    // It starts, and `stamp` does not run.
+    let response = site.client().get("/greet/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("x-stamp"), None);
+
+    let listed = Site::new("middleware = [\"security\", \"stamp\", \"peek\", \"maint\"]\n");
+    let settings = listed.load(&[]).unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    assert!(
+        report.messages.iter().all(|m| m.id != "nuages.W016"),
+        "{:#?}",
+        report.messages
+    );
+    assert_eq!(
+        listed.client().get("/greet/").await.header("x-stamp"),
+        Some("mine")
+    );
+}
+
 /// `middleware_with` builds the middleware's configuration from the
 /// settings once, when the application is built, not per request.
 #[tokio::test]

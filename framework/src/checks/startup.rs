@@ -10,7 +10,9 @@
 //! refuses these settings too. The database ones are also what a command
 //! that opens the database (`migrate`, `createsuperuser`, …) refuses.
 //! `nuages.E052` (`serve_bind`) runs with `--deploy` only: `serve` is what
-//! refuses it.
+//! refuses it. One warning belongs here too, beside the middleware names:
+//! a registered middleware the setting leaves out starts but never runs
+//! (`nuages.W016`).
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::Settings;
@@ -29,6 +31,7 @@ pub fn checks() -> Vec<Check> {
     };
     vec![
         check("middleware_names", check_middleware_names),
+        check("middleware_unlisted", check_middleware_unlisted),
         check("view_needs", check_view_needs),
         check("shared_state", check_shared_state),
         check("secret_key_required", check_secret_key_required),
@@ -116,6 +119,41 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
             )),
         });
     taken.chain(listed).collect()
+}
+
+/// `nuages.W016`: a middleware the project or an app registered that the
+/// `middleware` setting does not list. The application starts, but it never
+/// runs: registering only names it, the setting places it (as Django's
+/// `MIDDLEWARE` is the only list that counts).
+pub fn check_middleware_unlisted(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let setting = &ctx.settings.middleware;
+    ctx.project
+        .registered_middleware()
+        .iter()
+        .map(|m| m.name())
+        // A built-in's name is E015's: the setting's entry means the built-in.
+        .filter(|name| !crate::conf::DEFAULT_MIDDLEWARE.contains(name))
+        .filter(|name| !setting.iter().any(|listed| listed == name))
+        .map(|name| {
+            let with_it: Vec<String> = setting
+                .iter()
+                .map(String::as_str)
+                .chain([name])
+                .map(|m| format!("\"{m}\""))
+                .collect();
+            CheckMessage::of(
+                Level::Warning,
+                "nuages.W016",
+                Problem::new(format!(
+                    "the middleware '{name}' is registered but the `middleware` setting does not list it: it never runs"
+                ))
+                .with_hint(format!(
+                    "add \"{name}\" to `middleware` where it should run among the others, e.g. middleware = [{}]; or remove its registration (.middleware(\"{name}\", …))",
+                    with_it.join(", ")
+                )),
+            )
+        })
+        .collect()
 }
 
 /// `nuages.E053`: a type shared twice by the project or by one app
