@@ -20,7 +20,30 @@ impl Command for Migrate {
         "Apply the project's and its apps' database migrations"
     }
 
-    fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
+    fn arguments(&self, command: clap::Command) -> clap::Command {
+        // Django's `migrate APP [MIGRATION]`, taken only to say what to do
+        // instead: clap's own "unexpected argument" named no way forward.
+        command.arg(
+            clap::Arg::new("django_target")
+                .num_args(1..)
+                .hide(true)
+                .value_name("APP"),
+        )
+    }
+
+    fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
+        if let Some(target) = args.get_many::<String>("django_target") {
+            let target: Vec<&str> = target.map(String::as_str).collect();
+            return Err(CommandError::usage(
+                format!(
+                    "migrate takes no app or migration name ('{}'): it applies every pending migration of every app, in order",
+                    target.join(" ")
+                ),
+                Some(
+                    "run `manage migrate`; Nuages does not migrate back to a migration, so to undo one add a new migration that reverses it; `manage showmigrations` lists what is applied",
+                ),
+            ));
+        }
         let settings = ctx.settings()?;
         if let Some(problem) = migrations::shared_labels(ctx.project()).into_iter().next() {
             return Err(CommandError::Failed(problem));
@@ -103,6 +126,45 @@ mod tests {
             ),
             "{problem:?}"
         );
+        assert!(!dir.path().join("db.sqlite3").exists());
+    }
+
+    /// Django's `migrate APP [MIGRATION]` is a usage error (exit 2) that says
+    /// what `migrate` does and how to undo a migration, before the settings
+    /// or the database are touched.
+    #[test]
+    fn an_app_or_migration_name_is_refused_with_what_migrate_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
+        )
+        .unwrap();
+        let settings = settings.display().to_string();
+        for args in [&["polls"][..], &["polls", "0001"]] {
+            let project = Project::new("site", dir.path());
+            let argv = ["site", "migrate"]
+                .into_iter()
+                .chain(args.iter().copied())
+                .chain(["--settings", &settings]);
+            let error = ManagementUtility::new(project).run(argv).unwrap_err();
+            assert_eq!(error.exit_code(), 2);
+            let CommandError::Usage(problem) = error else {
+                panic!("{error:?}");
+            };
+            assert_eq!(
+                problem.message,
+                format!(
+                    "migrate takes no app or migration name ('{}'): it applies every pending migration of every app, in order",
+                    args.join(" ")
+                )
+            );
+            assert!(
+                problem.hint.unwrap().starts_with("run `manage migrate`;"),
+                "{args:?}"
+            );
+        }
         assert!(!dir.path().join("db.sqlite3").exists());
     }
 
