@@ -225,11 +225,31 @@ impl Command for DeployConfig {
                 "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
             ))?,
         }
+        eprintln!("note: {}", env_file_note(&site, &env_file));
         if let Some(note) = socket_access_note(&site, &user) {
             eprintln!("note: {note}");
         }
         Ok(())
     }
+}
+
+/// What the service's `EnvironmentFile` must hold, which nothing writes:
+/// without `NUAGES_SETTINGS` the unit's `serve` loads `settings.toml` (and
+/// refuses its `debug = true`), without `SECRET_KEY` it stops on the unset
+/// `${SECRET_KEY}`.
+fn env_file_note(site: &Site<'_>, env_file: &Path) -> String {
+    let settings = site
+        .settings_path
+        .strip_prefix(&site.settings.base_dir)
+        .unwrap_or(site.settings_path);
+    format!(
+        "the service reads its environment from {}, which this command does not write: create it, \
+         readable by root only (chmod 600), with one KEY=value a line: NUAGES_SETTINGS={} and the \
+         variables these settings read (SECRET_KEY=… for ${{SECRET_KEY}}, NUAGES_ALLOWED_HOSTS=… \
+         when the hosts come from the environment), as exported for this command",
+        env_file.display(),
+        settings.display()
+    )
 }
 
 /// What the web server needs to reach a unix socket of `serve` that only
@@ -1211,6 +1231,25 @@ mod tests {
         );
         assert!(socket.contains("ListenStream=/run/mysite/mysite.sock"));
         assert!(socket.contains("SocketMode=0660"));
+    }
+
+    /// The unit reads NUAGES_SETTINGS and SECRET_KEY from its
+    /// EnvironmentFile, which nothing writes: the command says what to put
+    /// there, with the settings file named as the unit's working folder
+    /// finds it.
+    #[test]
+    fn the_environment_file_is_named_with_what_it_must_hold() {
+        let settings = settings();
+        let note = env_file_note(&site(&settings), Path::new("/etc/mysite/env"));
+        assert!(
+            note.starts_with("the service reads its environment from /etc/mysite/env, which this command does not write"),
+            "{note}"
+        );
+        assert!(
+            note.contains("NUAGES_SETTINGS=settings.production.toml and"),
+            "{note}"
+        );
+        assert!(note.contains("SECRET_KEY=…"), "{note}");
     }
 
     /// systemd makes a socket root's unless told otherwise: with mode 0660
