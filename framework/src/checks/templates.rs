@@ -81,12 +81,13 @@ pub fn check_templates_load(ctx: &CheckContext) -> Vec<CheckMessage> {
         Ok(_) => vec![],
         Err(error) => {
             let error = Error::from(error);
+            // The chain's first link is the error's own "cannot load the
+            // templates", which the message already says.
+            let chain = error.chain();
+            let causes = chain.get(1..).filter(|c| !c.is_empty()).unwrap_or(&chain);
             vec![CheckMessage::error(
                 "nuages.E003",
-                format!(
-                    "The templates cannot be loaded: {}",
-                    error.chain().join(": ")
-                ),
+                format!("The templates cannot be loaded: {}", causes.join(": ")),
                 error.hint().unwrap_or_else(|| {
                     "fix the template at the place shown; templates are read from template_dirs, then from \
                      each app's templates/ folder"
@@ -230,6 +231,15 @@ mod tests {
         assert_eq!(ids(&messages), ["nuages.E003"]);
         assert!(
             messages[0].message.contains("broken.html"),
+            "{}",
+            messages[0].message
+        );
+        // Said once, not "cannot be loaded: cannot load the templates: …".
+        assert!(
+            messages[0]
+                .message
+                .starts_with("The templates cannot be loaded: ")
+                && !messages[0].message.contains("cannot load the templates"),
             "{}",
             messages[0].message
         );
