@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
          Next steps:\n  \
          {cd}manage runserver          # then open http://127.0.0.1:8000/\n  \
          manage startapp polls     # add an app\n  \
-         manage check --deploy     # before going live\n",
+         NUAGES_SETTINGS=settings.production.toml manage check --deploy   # before going live\n",
         args.name
     ))?;
     Ok(ExitCode::SUCCESS)

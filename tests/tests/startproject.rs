@@ -104,6 +104,14 @@ fn the_generated_tree_matches_the_design() {
         run(manage(dir.path()).args(["startproject", "mysite", "deep/new/site"]));
     assert!(output.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("Next steps:"), "{stdout}");
+    // `check --deploy` judges the production settings: with settings.toml's
+    // debug = true it could only fail.
+    assert!(
+        stdout.ends_with(
+            "\n  NUAGES_SETTINGS=settings.production.toml manage check --deploy   # before going live\n"
+        ),
+        "{stdout}"
+    );
     let root = dir.path().join("deep/new/site");
     for file in [
         "Cargo.toml",
