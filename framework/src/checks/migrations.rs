@@ -24,12 +24,61 @@ pub fn checks() -> Vec<Check> {
             run: check_migrations_for_database,
         },
         Check {
+            name: "migration_file_names",
+            tags: &["database", "migrations"],
+            deploy: false,
+            run: check_migration_file_names,
+        },
+        Check {
             name: "migration_labels",
             tags: &["database", "migrations"],
             deploy: false,
             run: check_migration_labels,
         },
     ]
+}
+
+/// `nuages.W017`: an `.sql` file in an app's `migrations/` folder whose
+/// name is not `<number>_<description>.sql`. `sqlx::migrate!` skips such a
+/// file without a word, so `migrate` would never run it (Django's
+/// `0001_initial` is fine: `0001` is the number 1). A folder that is not
+/// there (a binary run away from its sources) has nothing to say.
+pub fn check_migration_file_names(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let mut out = Vec::new();
+    for app in ctx.project.installed_apps() {
+        let folder = app.path().join("migrations");
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let names: Vec<String> = entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        let next = names.iter().filter_map(|n| number_of(n)).max().unwrap_or(0) + 1;
+        let mut skipped: Vec<&String> = names.iter().filter(|n| number_of(n).is_none()).collect();
+        skipped.sort();
+        for name in skipped {
+            out.push(CheckMessage::of(
+                Level::Warning,
+                "nuages.W017",
+                crate::error::Problem::new(format!(
+                    "{} is not named <number>_<description>.sql: migrate never runs it",
+                    folder.join(name).display()
+                ))
+                .with_hint(format!(
+                    "rename it with a number first, after the app's last migration: {next}_{}",
+                    name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-')
+                )),
+            ));
+        }
+    }
+    out
+}
+
+/// The number of a file sqlx takes as a migration (a number, `_`, then the
+/// description); `None` for a file it skips.
+fn number_of(name: &str) -> Option<i64> {
+    name.split_once('_')?.0.parse().ok()
 }
 
 /// `nuages.E049`: two migration sets with one label (an app labelled
@@ -116,6 +165,52 @@ mod tests {
 
     const SQLITE: &str = "sqlite://db/db.sqlite3";
     const POSTGRES: &str = "postgres://site@localhost/site";
+
+    /// A file sqlx would skip without a word is named, with a name it runs.
+    #[test]
+    fn sql_files_migrate_would_never_run_are_w017() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("src/polls/migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        for name in [
+            "1_initial.sql",
+            "0002_choices.sql",
+            "initial.sql",
+            "3-votes.sql",
+            "notes.txt",
+        ] {
+            std::fs::write(migrations.join(name), "SELECT 1;").unwrap();
+        }
+        let settings = settings_in(dir.path());
+        let project =
+            project_in(dir.path()).apps(vec![App::new("polls", dir.path().join("src/polls"))]);
+        let found = check_migration_file_names(&CheckContext::new(&settings, &project));
+        assert_eq!(ids(&found), ["nuages.W017", "nuages.W017"]);
+        assert_eq!(
+            found[0].problem.message,
+            format!(
+                "{} is not named <number>_<description>.sql: migrate never runs it",
+                migrations.join("3-votes.sql").display()
+            )
+        );
+        assert_eq!(
+            found[0].problem.hint.as_deref(),
+            Some("rename it with a number first, after the app's last migration: 3_votes.sql")
+        );
+        assert!(
+            found[1]
+                .problem
+                .message
+                .contains("initial.sql is not named")
+        );
+        // An app whose folder is not there (a binary away from its sources).
+        let elsewhere =
+            project_in(dir.path()).apps(vec![App::new("polls", dir.path().join("gone"))]);
+        assert_eq!(
+            check_migration_file_names(&CheckContext::new(&settings, &elsewhere)),
+            vec![]
+        );
+    }
 
     #[test]
     fn plain_files_and_variants_that_cover_the_database_pass() {
