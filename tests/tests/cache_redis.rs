@@ -285,3 +285,42 @@ fn the_application_refuses_a_tls_ca_file_it_cannot_use_naming_the_key() {
         "{error}"
     );
 }
+
+/// The failed-login counts live in the cache `login_throttle_cache_alias`
+/// names: two `serve` processes on one Redis share them, while `default`
+/// is a `dummy` cache.
+#[tokio::test]
+async fn the_login_throttle_counts_in_the_cache_its_alias_names() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    use nuages::auth::throttle::{Admission, LoginThrottle};
+    let server = RedisServer::start();
+    let mut settings = Settings {
+        login_throttle_username_limit: 2,
+        login_throttle_cache_alias: "logins".into(),
+        ..Settings::default()
+    };
+    settings.caches.insert(
+        "default".into(),
+        CacheSettings {
+            backend: CacheBackend::Dummy,
+            ..CacheSettings::default()
+        },
+    );
+    settings
+        .caches
+        .insert("logins".into(), redis_settings(&server.url()));
+    let process =
+        || LoginThrottle::new(&settings, &nuages::cache::Caches::new(&settings).unwrap()).unwrap();
+    let (first, second) = (process(), process());
+    for _ in 0..2 {
+        assert_ne!(first.admit("jane", None).await, Admission::Refused);
+    }
+    assert_eq!(
+        second.admit("jane", None).await,
+        Admission::Refused,
+        "the other process sees the count"
+    );
+    assert_ne!(server.cli(&["KEYS", "*"]), "", "the count is on the server");
+}
