@@ -1091,6 +1091,14 @@ fn apache_and_systemd_configs_verify() {
     );
     assert!(service.contains("NoNewPrivileges=true") && service.contains("ProtectSystem=strict"));
     assert!(service.contains("EnvironmentFile=/etc/configured/env"));
+    // That file is the operator's to write: the note says what it holds.
+    assert!(
+        stderr.contains(
+            "the service reads its environment from /etc/configured/env, which this command does \
+             not write"
+        ) && stderr.contains("NUAGES_SETTINGS="),
+        "{stderr}"
+    );
     // A unit written by hand is left alone (and its sibling not written),
     // unless --force; deployconfig's own files are replaced without asking.
     let mine = work.join("mine");
