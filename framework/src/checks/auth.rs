@@ -511,24 +511,11 @@ mod url_and_throttle_tests {
         };
         let messages = run(&settings);
         assert_eq!(ids(&messages), ["nuages.W036"]);
-        assert!(
-            messages[0]
-                .message
-                .starts_with("serve_bind = \"10.0.0.11:8000\" is reached from other machines"),
-            "{}",
-            messages[0].message
-        );
-        assert!(
-            messages[0]
-                .message
-                .ends_with("after login_throttle_address_limit (20) failures from anybody")
-        );
-        assert!(
-            messages[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("trusted_proxies = [\"10.0.0.10\"]")
+        assert_warning_says(
+            &messages[0],
+            "serve_bind = \"10.0.0.11:8000\" is reached from other machines",
+            "after login_throttle_address_limit (20) failures from anybody",
+            "trusted_proxies = [\"10.0.0.10\"]",
         );
         settings.serve_bind = "0.0.0.0:8000".into();
         assert_eq!(ids(&run(&settings)), ["nuages.W036"]);
@@ -549,6 +536,14 @@ mod url_and_throttle_tests {
         );
     }
 
+    /// `message` starts with `starts`, ends with `ends`, and its hint holds `hint`.
+    fn assert_warning_says(message: &CheckMessage, starts: &str, ends: &str, hint: &str) {
+        let text = &message.message;
+        assert!(text.starts_with(starts) && text.ends_with(ends), "{text}");
+        let given = message.hint.as_deref().unwrap_or_default();
+        assert!(given.contains(hint), "{given}");
+    }
+
     /// nginx on this machine and `trusted_proxies` left empty (its
     /// default): every client is 127.0.0.1 to the throttle, and twenty
     /// failed logins from anybody locked everyone out.
@@ -563,25 +558,12 @@ mod url_and_throttle_tests {
         assert_eq!(settings.serve_bind, "127.0.0.1:8000");
         let messages = run(&settings);
         assert_eq!(ids(&messages), ["nuages.W036"]);
-        assert!(
-            messages[0].message.starts_with(
-                "serve_bind = \"127.0.0.1:8000\" is reached only by a web server on this \
-                 machine, and trusted_proxies names no loopback address"
-            ),
-            "{}",
-            messages[0].message
-        );
-        assert!(
-            messages[0]
-                .message
-                .ends_with("after login_throttle_address_limit (20) failures from anybody")
-        );
-        assert!(
-            messages[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("trusted_proxies = [\"127.0.0.1\", \"::1\"]")
+        assert_warning_says(
+            &messages[0],
+            "serve_bind = \"127.0.0.1:8000\" is reached only by a web server on this \
+                 machine, and trusted_proxies names no loopback address",
+            "after login_throttle_address_limit (20) failures from anybody",
+            "trusted_proxies = [\"127.0.0.1\", \"::1\"]",
         );
         settings.serve_bind = "[::1]:8000".into();
         assert_eq!(ids(&run(&settings)), ["nuages.W036"]);
@@ -610,25 +592,12 @@ mod url_and_throttle_tests {
         };
         let messages = run(&settings);
         assert_eq!(ids(&messages), ["nuages.W036"]);
-        assert!(
-            messages[0].message.starts_with(
-                "serve_bind = \"unix:/run/site/site.sock\" is a unix socket, and trusted_proxies \
-                 does not name \"unix\""
-            ),
-            "{}",
-            messages[0].message
-        );
-        assert!(
-            messages[0]
-                .message
-                .contains("login_throttle_address_limit = 20 does nothing")
-        );
-        assert!(
-            messages[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("add \"unix\" to trusted_proxies")
+        assert_warning_says(
+            &messages[0],
+            "serve_bind = \"unix:/run/site/site.sock\" is a unix socket, and trusted_proxies does \
+             not name \"unix\"",
+            "(login_throttle_address_limit = 20 does nothing) and only the per-username limit holds",
+            "add \"unix\" to trusted_proxies",
         );
         settings.trusted_proxies.push("unix".into());
         assert!(run(&settings).is_empty());

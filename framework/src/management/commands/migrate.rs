@@ -106,15 +106,9 @@ mod tests {
             .block_on(sqlx::migrate::Migrator::new(dir.path()))
             .unwrap();
         let migrator = Box::leak(Box::new(migrator));
-        let settings = dir.path().join("settings.toml");
-        std::fs::write(
-            &settings,
-            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
-        )
-        .unwrap();
+        let settings = sqlite_settings_in(dir.path());
         let project = Project::new("site", dir.path())
             .apps(vec![App::new("auth", dir.path()).with_migrations(migrator)]);
-        let settings = settings.display().to_string();
         let result =
             ManagementUtility::new(project).run(["site", "migrate", "--settings", &settings]);
         let Err(CommandError::Failed(problem)) = result else {
@@ -135,13 +129,7 @@ mod tests {
     #[test]
     fn an_app_or_migration_name_is_refused_with_what_migrate_does() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = dir.path().join("settings.toml");
-        std::fs::write(
-            &settings,
-            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
-        )
-        .unwrap();
-        let settings = settings.display().to_string();
+        let settings = sqlite_settings_in(dir.path());
         for args in [&["polls"][..], &["polls", "0001"]] {
             let project = Project::new("site", dir.path());
             let argv = ["site", "migrate"]
@@ -166,6 +154,17 @@ mod tests {
             );
         }
         assert!(!dir.path().join("db.sqlite3").exists());
+    }
+
+    /// A debug settings file in `dir` with an SQLite database there: its path.
+    fn sqlite_settings_in(dir: &std::path::Path) -> String {
+        let settings = dir.join("settings.toml");
+        std::fs::write(
+            &settings,
+            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
+        )
+        .unwrap();
+        settings.display().to_string()
     }
 
     /// `manage migrate` of a project whose app `polls` has the migrations
@@ -199,13 +198,7 @@ mod tests {
         .unwrap();
         let choices = "CREATE TABLE polls_choice (id INTEGER PRIMARY KEY);";
         std::fs::write(&second, format!("{choices} SELECT x FROM missing_table;")).unwrap();
-        let settings = dir.path().join("settings.toml");
-        std::fs::write(
-            &settings,
-            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\n",
-        )
-        .unwrap();
-        let settings = settings.display().to_string();
+        let settings = sqlite_settings_in(dir.path());
 
         let error = migrate_polls(dir.path(), &settings).unwrap_err();
         assert_eq!(error.exit_code(), 1);
