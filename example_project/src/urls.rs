@@ -1,7 +1,7 @@
 //! The URL patterns of mysite, as Django's urls.py.
 //!
 //! Examples:
-//!     .path("", views::home, "home")                   a view of the project
+//!     .path("", home, "home")                          an async fn view of this file
 //!     .include("polls/", crate::polls::urls::urlpatterns())   an app's patterns
 //!
 //! `accounts/` holds the login and logout pages (routes `login`, `logout`).
