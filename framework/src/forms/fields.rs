@@ -433,14 +433,17 @@ impl FormField for Url {
     }
 }
 
-/// A date as Django's `DateField` reads it: `%Y-%m-%d` in the years Python's
-/// `date` holds, 1 to 9999. chrono also reads `-0001-01-01` and
-/// `+10000-01-01`, which a database refuses or stores as no other program
-/// reads it (PostgreSQL answers an error: a 500 for any visitor who types one).
+/// The years Python's `date` holds, which Django's date fields accept.
+/// chrono also reads `-0001-01-01` and `+10000-01-01`, which a database
+/// refuses or stores as no other program reads it (PostgreSQL answers an
+/// error: a 500 for any visitor who types one).
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A date as Django's `DateField` reads it: `%Y-%m-%d`, in [`YEARS`].
 fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
-        .filter(|date| (1..=9999).contains(&date.year()))
+        .filter(|date| YEARS.contains(&date.year()))
 }
 
 impl FormField for NaiveDate {
@@ -471,7 +474,7 @@ fn is_leap_second(time: &NaiveTime) -> bool {
 
 /// A date and time as Django's `DateTimeField` reads it: `T` or a space
 /// between them, seconds and their fraction optional, and a date alone
-/// as its midnight; years 1 to 9999, as [`parse_date`].
+/// as its midnight; in [`YEARS`].
 fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     [
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -481,7 +484,7 @@ fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     ]
     .iter()
     .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-    .filter(|datetime| !is_leap_second(&datetime.time()) && (1..=9999).contains(&datetime.year()))
+    .filter(|datetime| !is_leap_second(&datetime.time()) && YEARS.contains(&datetime.year()))
     .or_else(|| parse_date(text).map(|date| date.and_time(NaiveTime::MIN)))
 }
 
