@@ -1,6 +1,8 @@
 //! The `auth` middleware through the test client, on a real SQLite file:
-//! login rotates the session key, logout ends the session on the server,
-//! the user is loaded only when asked, required logins redirect with
+//! login rotates the session key (and the CSRF secret, even when a
+//! project's middleware asked for the user before the `csrf` step),
+//! logout ends the session on the server, the user is loaded only when
+//! asked, required logins redirect with
 //! `next`, missing rights answer 403, templates see `user` and `perms`,
 //! and a password change logs the user's other sessions out. The login and
 //! logout views of `nuages::auth::urls()`: the form, a wrong password or
@@ -15,6 +17,7 @@ use nuages::auth::{
     Auth, CurrentUser, LoginRequired, NewUser, PasswordHashers, PermissionRequired,
     RequiredPermission, StaffRequired, User,
 };
+use nuages::axum::extract::FromRequestParts;
 use nuages::conf::{DatabaseSettings, SessionEngine, Settings};
 use nuages::prelude::*;
 use nuages::test::Client;
@@ -102,6 +105,22 @@ async fn framed(
     templates.render(&q["name"], context! {})
 }
 
+/// `who`: a project's middleware that asks who is there on the way in
+/// (as one that logs the user would), and says it in `X-User`.
+async fn who(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let user = CurrentUser::from_request_parts(&mut parts, &()).await;
+    let name = match user {
+        Ok(CurrentUser(Some(user))) => user.username,
+        _ => "anonymous".into(),
+    };
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    response
+        .headers_mut()
+        .insert("x-user", name.parse().unwrap());
+    response
+}
+
 fn urls() -> UrlConf {
     UrlConf::new()
         .path("login/", login, "login_as")
@@ -177,9 +196,12 @@ async fn application_with(
     );
     tweak(&mut settings);
     let polls = nuages::App::new("polls", dir.join("polls")).permission("vote", "Can vote");
-    let project = Project::new("authsite", env!("CARGO_MANIFEST_DIR"))
+    let mut project = Project::new("authsite", env!("CARGO_MANIFEST_DIR"))
         .urls(urls)
         .apps(vec![polls]);
+    if settings.middleware.iter().any(|name| name == "who") {
+        project = project.middleware("who", who);
+    }
     let sets = nuages::migrations::all_sets(&project, &settings);
     let application = Application::new(project, settings).unwrap();
     let pool = pool(&application).await;
@@ -551,6 +573,41 @@ async fn the_login_view_logs_in_with_a_new_key_and_follows_a_same_site_next() {
     let old_copy = Client::new(application.clone());
     old_copy.set_cookie("sessionid", &first_key);
     assert_eq!(old_copy.get("/whoami/").await.text(), "anonymous");
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+}
+
+#[tokio::test]
+async fn a_login_rotates_the_csrf_secret_when_a_middleware_asked_for_the_user_before_csrf() {
+    // A project's middleware listed between "auth" and "csrf" asks who is
+    // there before the csrf step has run: the login still replaces the
+    // CSRF secret, so that a cookie planted before it is no good after.
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::Db, |settings| {
+        settings.middleware = [
+            "security", "session", "auth", "who", "common", "csrf", "xframe",
+        ]
+        .map(String::from)
+        .to_vec();
+    })
+    .await;
+    let client = Client::new(application);
+    assert_eq!(
+        client.get("/accounts/login/").await.header("x-user"),
+        Some("anonymous")
+    );
+    let planted = client.cookie("csrftoken").unwrap();
+    let response = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert_eq!(client.get("/whoami/").await.header("x-user"), Some("ann"));
+    let rotated = client.cookie("csrftoken").unwrap();
+    assert_ne!(planted, rotated, "the login replaced the CSRF secret");
+    // A post that carries the planted secret as its token is refused.
+    let forged = client
+        .request(http::Method::POST, "/accounts/logout/")
+        .header("x-csrftoken", &planted)
+        .send()
+        .await;
+    assert_eq!(forged.status, 403);
     assert_eq!(client.get("/whoami/").await.text(), "ann");
 }
 

@@ -407,6 +407,20 @@ impl Auth {
     /// request that never asks costs nothing).
     pub(crate) fn of_request(parts: &mut Parts) -> Result<Option<Auth>> {
         if let Some(auth) = parts.extensions.get::<Auth>() {
+            // Made before the `csrf` middleware's step (by a project's
+            // middleware listed between "auth" and "csrf"): take the CSRF
+            // state that step has since given the request, which a login
+            // must rotate.
+            if auth.csrf.is_none()
+                && let Some(csrf) = parts.extensions.get::<CsrfState>()
+            {
+                let auth = Auth {
+                    csrf: Some(csrf.clone()),
+                    ..auth.clone()
+                };
+                parts.extensions.insert(auth.clone());
+                return Ok(Some(auth));
+            }
             return Ok(Some(auth.clone()));
         }
         let Some(app) = AppState::of(&parts.extensions) else {
