@@ -6,7 +6,8 @@
 //! `next`, missing rights answer 403, templates see `user` and `perms`,
 //! and a password change logs the user's other sessions out. The login and
 //! logout views of `nuages::auth::urls()`: the form, a wrong password or
-//! an unknown username told alike, `next` followed only on this site,
+//! an unknown username told alike (an overlong one too, unnormalized),
+//! `next` followed only on this site,
 //! logout by POST only. The failed-login throttle (per username, per
 //! client address, `X-Forwarded-For` only from `trusted_proxies`), and the
 //! password change view's errors and its end.
@@ -717,6 +718,31 @@ async fn usernames_are_nfkc_normalized_when_created_and_typed() {
     let response = submit_login(&client, &credentials("ｊｏｅ", "plum-violin-orbit")).await;
     assert_eq!(response.status, 302, "{}", response.text());
     assert_eq!(client.get("/whoami/").await.text(), "joe");
+}
+
+#[tokio::test]
+async fn an_overlong_username_is_refused_before_it_is_normalized() {
+    // As Django's UsernameField (CVE-2023-46695): no username has more than
+    // 150 characters, and NFKC makes up to 18 characters of one (U+FDFA):
+    // a longer one is neither normalized nor looked up, and the page does
+    // not send back 18 times what was posted.
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
+    let typed = "\u{FDFA}".repeat(100_000);
+    let response = submit_login(&client, &credentials(&typed, "plum-violin-orbit")).await;
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    assert!(
+        page.contains(nuages::auth::views::INVALID_LOGIN),
+        "{}",
+        &page[..500]
+    );
+    assert!(page.len() < 10_000, "{} bytes sent back", page.len());
+    // 151 characters are too many even when they would normalize to a name.
+    let long = "ａ".repeat(151);
+    let response = submit_login(&client, &credentials(&long, "plum-violin-orbit")).await;
+    assert!(response.text().contains(nuages::auth::views::INVALID_LOGIN));
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
 }
 
 #[tokio::test]

@@ -40,6 +40,9 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
 pub const INVALID_LOGIN: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
+/// The most characters of a username (the `auth_user.username` column).
+const USERNAME_MAX_LENGTH: usize = 150;
+
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
 /// the project to include, as Django's `django.contrib.auth.urls`;
 /// `password_change/` with `password_change/done/` (see
@@ -111,18 +114,26 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 
 /// POST: log in with `username` and `password`, then go to a same-site
 /// `next` or `login_redirect_url`; on failure the form again, saying only
-/// that the pair is wrong; refused by the failed-login
+/// that the pair is wrong (at once for a username over 150 characters,
+/// which is not even normalized); refused by the failed-login
 /// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
     login_attempt(auth, templates, form).await.map(never_cache)
 }
 
 async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
-    // As Django's UsernameField: NFKC, as usernames are stored.
-    let username = super::models::normalize_username(form.get("username").unwrap_or(""));
-    let username = username.as_str();
+    let typed = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
     let next = form.get("next").unwrap_or("");
+    // As Django's UsernameField (CVE-2023-46695): no username is longer, and
+    // a longer one is neither normalized (NFKC makes up to 18 characters of
+    // one), nor looked up, nor sent back.
+    if typed.chars().count() > USERNAME_MAX_LENGTH {
+        return render_login(&templates, "", next, Some(INVALID_LOGIN));
+    }
+    // As Django's UsernameField: NFKC, as usernames are stored.
+    let username = super::models::normalize_username(typed);
+    let username = username.as_str();
     let found = match username.is_empty() || password.is_empty() {
         true => None,
         false => match auth.authenticate(username, password).await {
