@@ -73,14 +73,19 @@ pub fn normalize_username(username: &str) -> String {
     username.nfkc().collect()
 }
 
+/// The most characters of a username (the `auth_user.username` column).
+pub(crate) const USERNAME_MAX_LENGTH: usize = 150;
+
 /// Django's username rule (`UnicodeUsernameValidator` and the 150
 /// characters of the column): the message when `username` breaks it.
 pub fn validate_username(username: &str) -> std::result::Result<(), String> {
     if username.is_empty() {
         return Err("This field cannot be blank.".into());
     }
-    if username.chars().count() > 150 {
-        return Err("Ensure this value has at most 150 characters.".into());
+    if username.chars().count() > USERNAME_MAX_LENGTH {
+        return Err(format!(
+            "Ensure this value has at most {USERNAME_MAX_LENGTH} characters."
+        ));
     }
     if !username
         .chars()

@@ -40,9 +40,6 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
 pub const INVALID_LOGIN: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
-/// The most characters of a username (the `auth_user.username` column).
-const USERNAME_MAX_LENGTH: usize = 150;
-
 /// The routes `login/` (name `login`) and `logout/` (name `logout`), for
 /// the project to include, as Django's `django.contrib.auth.urls`;
 /// `password_change/` with `password_change/done/` (see
@@ -128,7 +125,7 @@ async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Resu
     // As Django's UsernameField (CVE-2023-46695): no username is longer, and
     // a longer one is neither normalized (NFKC makes up to 18 characters of
     // one), nor looked up, nor sent back.
-    if typed.chars().count() > USERNAME_MAX_LENGTH {
+    if typed.chars().count() > super::models::USERNAME_MAX_LENGTH {
         return render_login(&templates, "", next, Some(INVALID_LOGIN));
     }
     // As Django's UsernameField: NFKC, as usernames are stored.
