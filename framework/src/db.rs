@@ -476,17 +476,46 @@ fn folder_error(alias: &str, dir: &Path, source: std::io::Error) -> Error {
 /// SQLite could not open the file of `databases.<alias>.url`
 /// (SQLITE_CANTOPEN, 14) or only for reading (SQLITE_READONLY, 8, as in
 /// its extended codes): the file and the cause, in `check`'s words when the
-/// permissions of the file or its folder explain it. `None` for any other
-/// error.
+/// permissions of the file or its folder explain it. A file that is not a
+/// database (SQLITE_NOTADB, 26) or a damaged one (SQLITE_CORRUPT, 11) is
+/// named with what to do, and left as it is. `None` for any other error.
 fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Problem> {
     let sqlx::Error::Database(database) = error else {
         return None;
     };
     let code: i32 = database.code()?.parse().ok()?;
+    let said = database.message();
+    let key = format!("databases.{alias}.url");
+    // SQLITE_CORRUPT (11), SQLITE_NOTADB (26): the file is there and is
+    // not (or no longer) a database. It is the user's: never replaced.
+    if matches!(code & 0xff, 11 | 26) {
+        let (what, fix) = if code & 0xff == 26 {
+            (
+                "is not an SQLite database",
+                format!(
+                    "point {key} to the project's database file, or move that file away and run `manage migrate` to create a new database"
+                ),
+            )
+        } else {
+            (
+                "is damaged",
+                format!(
+                    "restore it from a backup (`sqlite3 {} .recover` saves what can be read), or point {key} to another file",
+                    file.display()
+                ),
+            )
+        };
+        return Some(
+            Problem::new(format!(
+                "the file {} of {key} {what} (SQLite: {said})",
+                file.display()
+            ))
+            .with_hint(format!("{fix}; the file was left as it is")),
+        );
+    }
     if !matches!(code & 0xff, 8 | 14) {
         return None;
     }
-    let said = database.message();
     if let Some(problem) = crate::checks::files::database_file_problem(alias, file) {
         // `check`'s sentence ("The user 'x' cannot write … ."), as the rest
         // of an `error:` line, with SQLite's words.
@@ -502,7 +531,6 @@ fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Pr
             problem.hint.as_deref(),
         ));
     }
-    let key = format!("databases.{alias}.url");
     let who = crate::checks::files::Identity::current().describe();
     let folder = file.parent().unwrap_or(Path::new("/"));
     Some(
@@ -1046,6 +1074,68 @@ mod tests {
             )
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes");
+    }
+
+    /// A file at the database's path that is not an SQLite database (a
+    /// file copied there by mistake), or a damaged one (cut short), is
+    /// named with the setting and what to do, not sqlx's bare "(code: 26)
+    /// file is not a database"; the file is left as it was.
+    #[tokio::test]
+    async fn a_file_that_is_not_a_sound_database_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_database = "these are my notes, not a database; ".repeat(10);
+        let sound = dir.path().join("sound.sqlite3");
+        let (_settings_dir, settings) = load(&format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            sound.display()
+        ));
+        let databases = Databases::new(&settings);
+        let pool = databases.get("default").await.unwrap();
+        for table in ["a", "b", "c", "d"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TABLE {table} (x TEXT)"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        databases.close().await;
+        let mut cut_short = std::fs::read(&sound).unwrap();
+        assert!(cut_short.len() > 5000, "{}", cut_short.len());
+        cut_short.truncate(5000);
+        for (contents, what, hint) in [
+            (
+                not_a_database.as_bytes().to_vec(),
+                "is not an SQLite database (SQLite: file is not a database)",
+                "point databases.default.url to the project's database file, or move that file away and run `manage migrate` to create a new database; the file was left as it is".to_string(),
+            ),
+            (
+                cut_short,
+                "is damaged (SQLite: database disk image is malformed)",
+                format!(
+                    "restore it from a backup (`sqlite3 {} .recover` saves what can be read), or point databases.default.url to another file; the file was left as it is",
+                    dir.path().join("db.sqlite3").display()
+                ),
+            ),
+        ] {
+            let file = dir.path().join("db.sqlite3");
+            std::fs::write(&file, &contents).unwrap();
+            let (_settings_dir, settings) = load(&format!(
+                "[databases.default]\nurl = \"sqlite://{}\"\n",
+                file.display()
+            ));
+            let error = Databases::new(&settings).get("default").await.unwrap_err();
+            assert!(matches!(error, Error::Config(_)), "{error:?}");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "the file {} of databases.default.url {what}",
+                    file.display()
+                )
+            );
+            assert_eq!(error.hint().as_deref(), Some(hint.as_str()));
+            assert_eq!(std::fs::read(&file).unwrap(), contents);
+        }
     }
 
     #[test]
