@@ -383,7 +383,33 @@ pub async fn apply(
 }
 
 fn migrate_error(error: MigrateError) -> Error {
+    if let MigrateError::Execute(cause) = &error
+        && let Some(said) = sqlite_locked(cause)
+    {
+        return Error::Config(
+            Problem::new(format!(
+                "cannot read or record the applied migrations: the SQLite database is locked by another connection (SQLite: {said})"
+            ))
+            .with_hint(LOCKED_HINT),
+        );
+    }
     Error::other(error)
+}
+
+/// What to do about a SQLite database another connection keeps locked.
+const LOCKED_HINT: &str = "another process was writing to the database (a running server, another `manage migrate`, a database browser) for longer than databases.default.busy_timeout_ms: run the command again once it is done, or raise that setting";
+
+/// SQLite's words when `error` is its "database is locked" (SQLITE_BUSY,
+/// 5, or SQLITE_LOCKED, 6, as in their extended codes): another connection
+/// held the database for longer than the busy timeout. Nothing is wrong
+/// with the migrations then, and nothing to fix in their SQL.
+fn sqlite_locked(error: &sqlx::Error) -> Option<&str> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code: i32 = database.code()?.parse().ok()?;
+    matches!(code & 0xff, 5 | 6).then(|| database.message())
 }
 
 /// A migration the database refused: which one (sqlx's own words name only
@@ -393,14 +419,24 @@ fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> 
         "{label}.{}",
         file_name(migration.version, &migration.description).trim_end_matches(".sql")
     );
-    let cause = match &error {
-        MigrateError::ExecuteMigration(cause, _) => cause.to_string(),
-        other => other.to_string(),
-    };
     let kept = if migration.no_tx {
         "it ran without a transaction (`-- no-transaction`): undo by hand what it did before it failed"
     } else {
         "it ran in a transaction, so nothing of it was kept"
+    };
+    if let MigrateError::ExecuteMigration(cause, _) = &error
+        && let Some(said) = sqlite_locked(cause)
+    {
+        return Error::Config(
+            Problem::new(format!(
+                "migration {name} failed: the SQLite database is locked by another connection (SQLite: {said})"
+            ))
+            .with_hint(format!("{kept}. Its SQL is not the cause: {LOCKED_HINT}")),
+        );
+    }
+    let cause = match &error {
+        MigrateError::ExecuteMigration(cause, _) => cause.to_string(),
+        other => other.to_string(),
     };
     Error::Config(
         Problem::new(format!("migration {name} failed: {cause}")).with_hint(format!(

@@ -181,6 +181,91 @@ mod tests {
         ManagementUtility::new(project).run(["site", "migrate", "--settings", settings])
     }
 
+    /// A SQLite database another connection keeps locked (a running
+    /// server writing, a database browser) is said to be locked, with what
+    /// to do: not taken for a migration whose SQL must be fixed. Both
+    /// where `migrate` records what it applied (a new database: its tables
+    /// are created first) and where it applies a migration; once the other
+    /// connection is done, the next run applies it.
+    #[test]
+    fn a_locked_database_is_not_taken_for_a_broken_migration() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        std::fs::write(
+            migrations.join("1_initial.sql"),
+            "CREATE TABLE polls_question (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "debug = true\n[databases.default]\nurl = \"sqlite://db.sqlite3\"\nbusy_timeout_ms = 100\n",
+        )
+        .unwrap();
+        let settings = settings.display().to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Another connection, writing and not yet done.
+        let lock = || {
+            runtime.block_on(async {
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("db.sqlite3").display()
+                );
+                let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut other)
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut other)
+                    .await
+                    .unwrap();
+                other
+            })
+        };
+        let locked_hint = "another process was writing to the database (a running server, another `manage migrate`, a database browser) for longer than databases.default.busy_timeout_ms: run the command again once it is done, or raise that setting";
+        let failure = |result: Result<(), CommandError>| {
+            let Err(CommandError::Failed(problem)) = result else {
+                panic!("{result:?}");
+            };
+            (problem.message, problem.hint.unwrap_or_default())
+        };
+
+        let other = lock();
+        let (message, hint) = failure(migrate_polls(dir.path(), &settings));
+        assert_eq!(
+            message,
+            "cannot read or record the applied migrations: the SQLite database is locked by another connection (SQLite: database is locked)"
+        );
+        assert_eq!(hint, locked_hint);
+        runtime.block_on(other.close()).unwrap();
+        migrate_polls(dir.path(), &settings).unwrap();
+
+        std::fs::write(
+            migrations.join("2_choices.sql"),
+            "CREATE TABLE polls_choice (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        let other = lock();
+        let (message, hint) = failure(migrate_polls(dir.path(), &settings));
+        assert_eq!(
+            message,
+            "migration polls.2_choices failed: the SQLite database is locked by another connection (SQLite: database is locked)"
+        );
+        assert_eq!(
+            hint,
+            format!(
+                "it ran in a transaction, so nothing of it was kept. Its SQL is not the cause: {locked_hint}"
+            )
+        );
+        runtime.block_on(other.close()).unwrap();
+        migrate_polls(dir.path(), &settings).unwrap();
+    }
+
     /// A migration the database refuses names the app and the migration
     /// (sqlx's own words give only its number), says what was kept, and
     /// fails the command (exit 1); the migration before it stays applied,
