@@ -205,11 +205,26 @@ pub(crate) fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// The longest path a unix socket can have, in bytes: the kernel keeps it
+/// in `sockaddr_un.sun_path`, 108 bytes with the final NUL.
+pub(crate) const SOCKET_PATH_MAX: usize = 107;
+
 /// Bind a unix socket at `path` with `mode` (octal, e.g. 0o660). A stale
 /// socket file is replaced; a live one (a server answers) is an error, and
-/// so is any other kind of file.
+/// so is any other kind of file, and a path longer than
+/// [`SOCKET_PATH_MAX`] (refused before its folder is made).
 pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     use std::os::unix::fs::FileTypeExt;
+    // Refused before any folder is made for it.
+    let length = path.as_os_str().len();
+    if length > SOCKET_PATH_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the path has {length} bytes, and a unix socket's path has at most {SOCKET_PATH_MAX}"
+            ),
+        ));
+    }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(

@@ -100,7 +100,8 @@ fn an_invalid_serve_bind_is_reported_by_check_serve_and_deployconfig_naming_the_
 }
 
 /// A unix socket `serve` cannot make: the hint says what is in the way,
-/// not "stop what listens there" (nothing does).
+/// not "stop what listens there" (nothing does); a path too long for a
+/// socket is said to be, before any folder is made for it.
 #[test]
 fn serve_says_what_is_in_the_way_of_its_unix_socket() {
     let example = Example::new();
@@ -143,6 +144,26 @@ fn serve_says_what_is_in_the_way_of_its_unix_socket() {
         "{stderr}"
     );
     assert!(!stderr.contains("stop what listens there"), "{stderr}");
+
+    // A path longer than a unix socket's may be: said so, not taken for a
+    // folder to create (none is made for it).
+    let missing = dir.join("missing-folder");
+    let long = missing.join(format!("{}.sock", "s".repeat(120)));
+    let (output, stdout, stderr) = serve_on(&long);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot listen on unix:{}: the path has {} bytes, and a unix socket's path \
+             has at most 107\n  \
+             hint: choose a shorter path with --bind or serve_bind, such as \
+             unix:/run/mysite/mysite.sock (a relative path is joined to the settings file's \
+             folder)\n",
+            long.display(),
+            long.as_os_str().len()
+        )),
+        "{stderr}"
+    );
+    assert!(!missing.exists());
 }
 
 /// `serve_socket_mode`: the unix socket `serve` makes has the mode the

@@ -109,7 +109,7 @@ impl Command for Serve {
         );
         ctx.block_on(async move {
             let shutdown = server::shutdown_signal_surviving_hangup(restart);
-            let listener = listen(&bind, mode)?;
+            let listener = listen(&bind, mode, name)?;
             outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
                 ctx.project().name(),
@@ -129,7 +129,7 @@ impl Command for Serve {
 }
 
 /// The socket systemd passed, else a new one at `bind`.
-fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
+fn listen(bind: &Bind, mode: u32, name: &str) -> Result<Listener, CommandError> {
     if let Some(listener) = server::inherited_listener().map_err(|e| {
         CommandError::failed(
             format!("cannot use the socket passed by systemd (LISTEN_FDS): {e}"),
@@ -141,7 +141,7 @@ fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
     let failed = |e: std::io::Error| {
         CommandError::failed(
             format!("cannot listen on {bind}: {e}"),
-            Some(&listen_hint(bind, &e)),
+            Some(&listen_hint(bind, &e, name)),
         )
     };
     match bind {
@@ -157,14 +157,22 @@ fn listen(bind: &Bind, mode: u32) -> Result<Listener, CommandError> {
 
 /// The fix for a listener that could not be opened: another server there
 /// (an address in use, a live socket), a file that is no socket at the
-/// socket's path, or a socket that cannot be made in its folder (missing
-/// permission, a file where a folder goes), which is not about what listens.
-fn listen_hint(bind: &Bind, error: &std::io::Error) -> String {
+/// socket's path, a path too long for a socket, or a socket that cannot be
+/// made in its folder (missing permission, a file where a folder goes),
+/// which is not about what listens.
+fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
     const ELSEWHERE: &str = "choose another address with --bind or serve_bind";
     let path = match bind {
         Bind::Unix(path) if error.kind() != std::io::ErrorKind::AddrInUse => path,
         _ => return format!("stop what listens there, or {ELSEWHERE}"),
     };
+    // Nothing is in the way: the path itself cannot be used.
+    if path.as_os_str().len() > server::SOCKET_PATH_MAX {
+        return format!(
+            "choose a shorter path with --bind or serve_bind, such as unix:/run/{name}/{name}.sock \
+             (a relative path is joined to the settings file's folder)"
+        );
+    }
     use std::os::unix::fs::FileTypeExt;
     let occupied = std::fs::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_socket());
     if occupied {
