@@ -1045,7 +1045,25 @@ fn refuse_foreign(path: &Path, text: &str, force: bool) -> Result<(), CommandErr
 }
 
 /// Write through a temporary file and a rename: a server never reads half a config.
+/// A link (`sites-enabled/mysite` → `../sites-available/mysite`) stays: the
+/// file it leads to is the one replaced.
 fn write_atomically(path: &Path, text: &str) -> Result<(), CommandError> {
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path).map_err(|e| {
+                CommandError::failed(
+                    format!(
+                        "{} is a link, and what it leads to cannot be written: {e}",
+                        path.display()
+                    ),
+                    Some("choose another path with -o, or fix the link"),
+                )
+            })?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let folder = path
         .parent()
         .filter(|folder| !folder.as_os_str().is_empty())
@@ -1199,6 +1217,31 @@ mod tests {
                 .unwrap()
                 .contains("media_root")
         );
+    }
+
+    /// `-o` through a link (nginx's sites-enabled/ entry leading to
+    /// sites-available/): the file it leads to is replaced, the link stays.
+    #[test]
+    fn a_link_is_written_through_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let available = dir.path().join("sites-available");
+        let enabled = dir.path().join("sites-enabled");
+        std::fs::create_dir_all(&available).unwrap();
+        std::fs::create_dir_all(&enabled).unwrap();
+        let header = "# nginx configuration for site, written by `manage deployconfig` from settings.toml.\n";
+        let target = available.join("site");
+        std::fs::write(&target, format!("{header}old\n")).unwrap();
+        let link = enabled.join("site");
+        std::os::unix::fs::symlink("../sites-available/site", &link).unwrap();
+
+        emit(Some(&link), &format!("{header}new\n"), false, "site").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            format!("{header}new\n")
+        );
+        assert_eq!(std::fs::read_dir(&enabled).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(&available).unwrap().count(), 1);
     }
 
     #[test]
