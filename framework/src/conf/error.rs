@@ -189,6 +189,22 @@ impl SettingsError {
             {
                 "make the file readable by the user running this command".into()
             }
+            SettingsError::Read { path, source, .. }
+                if source.kind() == std::io::ErrorKind::IsADirectory =>
+            {
+                format!(
+                    "name the settings file, not the folder that holds it (such as {}), with \
+                     --settings FILE or the {SETTINGS_VARIABLE} variable",
+                    path.join("settings.toml").display()
+                )
+            }
+            SettingsError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                "save it as UTF-8 text, the encoding of TOML files, or pass another file with \
+                 --settings FILE or the NUAGES_SETTINGS variable"
+                    .into()
+            }
             SettingsError::Read { .. } => {
                 "pass an existing file with --settings FILE or the NUAGES_SETTINGS variable".into()
             }

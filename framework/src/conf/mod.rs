@@ -650,6 +650,45 @@ fn resolve_sqlite_url(url: &str, base: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// A settings path that names a folder, or a file that is not UTF-8
+    /// text, exists: the hint says what is wrong with it, not to pass an
+    /// existing file.
+    #[test]
+    fn a_folder_or_a_file_not_in_utf8_gets_the_fix_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Settings::load(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().starts_with(&format!(
+                "cannot read settings file {}: ",
+                dir.path().display()
+            )),
+            "{error}"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            format!(
+                "name the settings file, not the folder that holds it (such as {}), with \
+                 --settings FILE or the NUAGES_SETTINGS variable",
+                dir.path().join("settings.toml").display()
+            )
+        );
+        let latin1 = dir.path().join("settings.toml");
+        std::fs::write(&latin1, b"# caf\xe9\ndebug = true\n").unwrap();
+        let error = Settings::load(&latin1).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read settings file {}: stream did not contain valid UTF-8",
+                latin1.display()
+            )
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "save it as UTF-8 text, the encoding of TOML files, or pass another file with \
+             --settings FILE or the NUAGES_SETTINGS variable"
+        );
+    }
+
     #[test]
     fn defaults_match_the_design() {
         let s = Settings::default();
