@@ -649,3 +649,41 @@ async fn a_hung_mail_server_never_delays_the_500() {
     );
     task.abort();
 }
+
+/// `email_use_tls` requires STARTTLS: a server that does not offer it (or
+/// a machine in the middle that strips it from the EHLO answer) gets
+/// nothing in plain text; the send fails, naming the setting. The same
+/// server takes the mail without `email_use_tls`: it is the requirement
+/// that stopped the first send.
+#[tokio::test]
+async fn email_use_tls_sends_nothing_to_a_server_that_offers_no_starttls() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    // Offers no STARTTLS.
+    let smtp = SmtpServer::start();
+    let settings = |email_use_tls| Settings {
+        email_host: "localhost".into(),
+        email_port: smtp.port,
+        email_use_tls,
+        email_timeout: Some(10),
+        ..Settings::default()
+    };
+    let required = Mailer::new(&settings(true)).unwrap();
+    let error = required
+        .send_mail("Over TLS", "Body", None, &["tls@mail.test"])
+        .await
+        .expect_err("STARTTLS is required, and the server offers none");
+    assert!(
+        error.to_string().contains("STARTTLS (email_use_tls)"),
+        "{error}"
+    );
+    let plain = Mailer::new(&settings(false)).unwrap();
+    plain
+        .send_mail("In plain text", "Body", None, &["plain@mail.test"])
+        .await
+        .unwrap();
+    let mails = smtp.wait_for_mail(1, Duration::from_secs(10));
+    let recipients: Vec<&str> = mails.iter().flat_map(|m| m.recipients()).collect();
+    assert_eq!(recipients, ["plain@mail.test"], "{mails:#?}");
+}
