@@ -687,3 +687,84 @@ async fn email_use_tls_sends_nothing_to_a_server_that_offers_no_starttls() {
     let recipients: Vec<&str> = mails.iter().flat_map(|m| m.recipients()).collect();
     assert_eq!(recipients, ["plain@mail.test"], "{mails:#?}");
 }
+
+async fn plain_500() -> Response {
+    (
+        nuages::axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "the backend failed",
+    )
+        .into_response()
+}
+
+async fn panics() -> &'static str {
+    panic!("a bug")
+}
+
+async fn maintenance() -> Response {
+    (
+        nuages::axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        Html("<p>Back soon</p>"),
+    )
+        .into_response()
+}
+
+/// What the admins are mailed: a view's error (an `Err`), a panic and a
+/// 5xx in plain text, which the 500 page replaces; a 5xx page the view
+/// renders itself is sent as it is and mails no one.
+#[tokio::test]
+async fn the_admins_get_the_server_errors_the_error_page_replaces() {
+    let urls = || {
+        UrlConf::new()
+            .path("boom/", boom, "boom")
+            .path("plain-500/", plain_500, "plain_500")
+            .path("panics/", panics, "panics")
+            .path("maintenance/", maintenance, "maintenance")
+    };
+    let settings = Settings {
+        email_backend: nuages::conf::EmailBackend::Memory,
+        admins: vec!["ops@mail.test".into()],
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(SECRET.into()),
+        ..Settings::default()
+    };
+    let application = Application::new(
+        Project::new("mailsite", env!("CARGO_MANIFEST_DIR")).urls(urls),
+        settings,
+    )
+    .unwrap();
+    let client = Client::new(application.clone());
+    // The reports go out in the background: wait for them.
+    let outbox_after = async |count: usize| {
+        for _ in 0..100 {
+            if application.mailer().outbox().len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        application.mailer().outbox()
+    };
+    let page = client.get("/maintenance/").await;
+    assert_eq!(page.status, 503);
+    assert_eq!(page.text(), "<p>Back soon</p>");
+    for (path, subject) in [
+        ("/boom/", "[Nuages] ERROR: Internal Server Error: /boom/"),
+        (
+            "/plain-500/",
+            "[Nuages] ERROR: Internal Server Error: /plain-500/",
+        ),
+        (
+            "/panics/",
+            "[Nuages] ERROR: Internal Server Error: /panics/",
+        ),
+    ] {
+        let before = application.mailer().outbox().len();
+        let response = client.get(path).await;
+        assert_eq!(response.status, 500);
+        assert!(response.text().contains("Server Error (500)"));
+        let outbox = outbox_after(before + 1).await;
+        assert_eq!(outbox.len(), before + 1, "{path}: {outbox:#?}");
+        assert_eq!(outbox[before].subject, subject);
+    }
+    // The maintenance page, asked first, was not reported meanwhile.
+    assert_eq!(application.mailer().outbox().len(), 3);
+}
