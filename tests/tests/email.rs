@@ -708,11 +708,11 @@ async fn maintenance() -> Response {
         .into_response()
 }
 
-/// What the admins are mailed: a view's error (an `Err`), a panic and a
-/// 5xx in plain text, which the 500 page replaces; a 5xx page the view
-/// renders itself is sent as it is and mails no one.
+/// What the admins are mailed, as Django's: every server error. A view's
+/// error (an `Err`), a panic and a 5xx in plain text get the 500 page; a
+/// 5xx page the view renders itself is sent as it is, and mailed too.
 #[tokio::test]
-async fn the_admins_get_the_server_errors_the_error_page_replaces() {
+async fn the_admins_get_every_server_error() {
     let urls = || {
         UrlConf::new()
             .path("boom/", boom, "boom")
@@ -743,10 +743,11 @@ async fn the_admins_get_the_server_errors_the_error_page_replaces() {
         }
         application.mailer().outbox()
     };
-    let page = client.get("/maintenance/").await;
-    assert_eq!(page.status, 503);
-    assert_eq!(page.text(), "<p>Back soon</p>");
     for (path, subject) in [
+        (
+            "/maintenance/",
+            "[Nuages] ERROR: Service Unavailable: /maintenance/",
+        ),
         ("/boom/", "[Nuages] ERROR: Internal Server Error: /boom/"),
         (
             "/plain-500/",
@@ -759,12 +760,18 @@ async fn the_admins_get_the_server_errors_the_error_page_replaces() {
     ] {
         let before = application.mailer().outbox().len();
         let response = client.get(path).await;
-        assert_eq!(response.status, 500);
-        assert!(response.text().contains("Server Error (500)"));
+        if path == "/maintenance/" {
+            // The view's own page, as it made it.
+            assert_eq!(response.status, 503);
+            assert_eq!(response.text(), "<p>Back soon</p>");
+        } else {
+            assert_eq!(response.status, 500);
+            assert!(response.text().contains("Server Error (500)"));
+        }
         let outbox = outbox_after(before + 1).await;
         assert_eq!(outbox.len(), before + 1, "{path}: {outbox:#?}");
         assert_eq!(outbox[before].subject, subject);
+        assert!(outbox[before].body.contains(&format!("GET {path}")));
     }
-    // The maintenance page, asked first, was not reported meanwhile.
-    assert_eq!(application.mailer().outbox().len(), 3);
+    assert_eq!(application.mailer().outbox().len(), 4);
 }

@@ -194,6 +194,15 @@ impl Future for PathFuture {
             // Before the error pages: a name that reverses to nothing is an error.
             let response = this.path.state.urls.reverse_redirect(response);
             if !ErrorPageRequest::replaces(&response) {
+                if response.status().is_server_error() {
+                    let line = &way_out.line;
+                    asked.report_kept(
+                        &this.path.state,
+                        line.method(),
+                        line.uri(),
+                        response.status(),
+                    );
+                }
                 return Poll::Ready(this.path.finish(response, way_out));
             }
             let state = this.path.state.clone();

@@ -240,6 +240,27 @@ impl ErrorPageRequest {
         }
     }
 
+    /// A server error answered with the view's own page (a 503 "back
+    /// soon" page): the page stays as it is and, as Django's
+    /// `django.request` logger does, the error is logged and mailed to the
+    /// admins.
+    pub(crate) fn report_kept(
+        self,
+        state: &AppState,
+        method: &Method,
+        uri: &http::Uri,
+        status: StatusCode,
+    ) {
+        let report = ErrorReport {
+            chain: vec![plain_message(status)],
+            hint: None,
+        };
+        log_error(status, method, uri.path(), &report);
+        if let Some(summary) = self.summary {
+            mail_admins_in_background(state, status, &summary, &report);
+        }
+    }
+
     /// The error page that replaces `response` (one that [`Self::replaces`]
     /// says it replaces), for a request with this `method` and `uri`. Its
     /// future is large: the caller boxes it.
