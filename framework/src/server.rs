@@ -210,8 +210,9 @@ pub(crate) fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 pub(crate) const SOCKET_PATH_MAX: usize = 107;
 
 /// Bind a unix socket at `path` with `mode` (octal, e.g. 0o660). A stale
-/// socket file is replaced; a live one (a server answers) is an error, and
-/// so is any other kind of file, and a path longer than
+/// socket file (nothing listens) is replaced; a live one (a server answers)
+/// is an error, and so is a socket it cannot tell is unused (another user's,
+/// a datagram socket), any other kind of file, and a path longer than
 /// [`SOCKET_PATH_MAX`] (refused before its folder is made).
 pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     use std::os::unix::fs::FileTypeExt;
@@ -232,13 +233,29 @@ pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
                 format!("{} exists and is not a socket", path.display()),
             ));
         }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("a server already listens on {}", path.display()),
-            ));
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("a server already listens on {}", path.display()),
+                ));
+            }
+            // Nothing listens: a socket a stopped server left behind.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path)?
+            }
+            // Another user's socket, another program's datagram socket
+            // (`/dev/log`): kept, whatever it is.
+            Err(error) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is a socket this server cannot tell is unused ({error}): it is left as it is",
+                        path.display()
+                    ),
+                ));
+            }
         }
-        std::fs::remove_file(path)?;
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -1112,6 +1129,15 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert!(bind_unix(&file, 0o660).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+        // A socket that refuses a stream otherwise than "nobody listens"
+        // (another program's datagram socket, as `/dev/log`) is not removed.
+        let datagram_path = dir.path().join("log.sock");
+        let datagram = std::os::unix::net::UnixDatagram::bind(&datagram_path).unwrap();
+        let err = bind_unix(&datagram_path, 0o660).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(err.to_string().contains("left as it is"), "{err}");
+        assert!(datagram_path.exists());
+        drop(datagram);
     }
 
     #[test]

@@ -130,6 +130,24 @@ fn serve_says_what_is_in_the_way_of_its_unix_socket() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 
+    // Another program's socket (a datagram socket, as `/dev/log`): a
+    // socket, but not one a stopped server left; kept.
+    let theirs = dir.join("theirs.sock");
+    let datagram = std::os::unix::net::UnixDatagram::bind(&theirs).unwrap();
+    let (output, stdout, stderr) = serve_on(&theirs);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot listen on unix:{0}: {0} is a socket this server cannot tell is unused",
+            theirs.display()
+        )) && stderr.contains(
+            "  hint: that socket belongs to another program or user: remove it if nothing uses it"
+        ),
+        "{stderr}"
+    );
+    assert!(theirs.exists(), "the socket was removed");
+    drop(datagram);
+
     // A folder that cannot be made (a file stands where it goes).
     let socket = file.join("site.sock");
     let (output, stdout, stderr) = serve_on(&socket);

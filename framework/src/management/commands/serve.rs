@@ -157,7 +157,7 @@ fn listen(bind: &Bind, mode: u32, name: &str) -> Result<Listener, CommandError> 
 
 /// The fix for a listener that could not be opened: another server there
 /// (an address in use, a live socket), a file that is no socket at the
-/// socket's path, a path too long for a socket, or a socket that cannot be
+/// socket's path, a socket that is not known to be unused, a path too long for a socket, or a socket that cannot be
 /// made in its folder (missing permission, a file where a folder goes),
 /// which is not about what listens.
 fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
@@ -178,6 +178,12 @@ fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
     if occupied {
         return format!(
             "move that file out of the way (serve replaces only a socket nothing answers on), \
+             or {ELSEWHERE}"
+        );
+    }
+    if error.kind() == std::io::ErrorKind::AlreadyExists {
+        return format!(
+            "that socket belongs to another program or user: remove it if nothing uses it, \
              or {ELSEWHERE}"
         );
     }
