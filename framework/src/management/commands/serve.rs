@@ -174,14 +174,17 @@ fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
         );
     }
     use std::os::unix::fs::FileTypeExt;
-    let occupied = std::fs::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_socket());
-    if occupied {
+    // What is at the path already: a socket, another file, or nothing.
+    let socket_there = std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| meta.file_type().is_socket());
+    if socket_there == Some(false) {
         return format!(
             "move that file out of the way (serve replaces only a socket nothing answers on), \
              or {ELSEWHERE}"
         );
     }
-    if error.kind() == std::io::ErrorKind::AlreadyExists {
+    if socket_there == Some(true) && error.kind() == std::io::ErrorKind::AlreadyExists {
         return format!(
             "that socket belongs to another program or user: remove it if nothing uses it, \
              or {ELSEWHERE}"
