@@ -1,7 +1,9 @@
 //! Templates and URLs: the templates must load (`nuages.E003`), every
 //! `url(name="…")` written in them must name a route (`nuages.E004`), and
-//! the URL configuration must build (`nuages.E005`). These run with every
-//! `check` and before `runserver`, so a typo shows before a page fails.
+//! the URL configuration must build (`nuages.E005`); a form printed whole,
+//! as Django's `{{ form }}`, is named with the Nuages spelling
+//! (`nuages.W037`). These run with every `check` and before `runserver`,
+//! so a typo shows before a page fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -26,6 +28,12 @@ pub fn checks() -> Vec<Check> {
             tags: &["templates", "urls"],
             deploy: false,
             run: check_template_url_names,
+        },
+        Check {
+            name: "template_prints_form",
+            tags: &["templates"],
+            deploy: false,
+            run: check_template_prints_form,
         },
         Check {
             name: "urlconf_builds",
@@ -181,6 +189,56 @@ pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     messages
 }
 
+/// The variables a template prints whole that are named as forms are
+/// (`form`, or ending in `_form`), as `{{ form }}` or `{{ form|safe }}`,
+/// each with its byte offset. A small scanner, as [`url_names`].
+fn forms_printed(source: &str) -> impl Iterator<Item = (usize, &str)> {
+    source.match_indices("{{").filter_map(move |(at, _)| {
+        let inside = &source[at + 2..];
+        let inside = inside.strip_prefix('-').unwrap_or(inside).trim_start();
+        let end = inside
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(inside.len());
+        let (name, rest) = inside.split_at(end);
+        if name != "form" && !name.ends_with("_form") {
+            return None;
+        }
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix("|safe").unwrap_or(rest).trim_start();
+        let rest = rest.strip_prefix('-').unwrap_or(rest);
+        rest.starts_with("}}").then_some((at, name))
+    })
+}
+
+/// `nuages.W037`: a template prints a form whole, `{{ form }}`, which in
+/// Django renders its fields; Tera prints the form's data there (a map),
+/// so the page would show that instead of the form.
+pub fn check_template_prints_form(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let mut messages = Vec::new();
+    for (template, path) in template_files(&template_dirs(ctx)) {
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (start, name) in forms_printed(&source) {
+            let line = source[..start].matches('\n').count() + 1;
+            messages.push(CheckMessage::warning(
+                "nuages.W037",
+                format!(
+                    "The template '{template}' ({}, line {line}) prints {{{{ {name} }}}}: Django renders a \
+                     form's fields there, Tera prints its data.",
+                    path.display()
+                ),
+                format!(
+                    "write {{{{ render_form(form={name}) }}}} (the CSRF input, then the fields) or \
+                     {{{{ {name}.as_p }}}} in {}; if {name} is not a form, silence nuages.W037",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    messages
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -243,6 +301,47 @@ mod tests {
             "{}",
             messages[0].message
         );
+    }
+
+    #[test]
+    fn w037_names_a_form_printed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path()).urls(urls);
+        write(
+            &dir.path().join("templates/fine.html"),
+            "{{ form.as_p }} {{ render_form(form=form) }} {{ platform }} {{ form.fields.a.widget }}",
+        );
+        assert_eq!(
+            run(dir.path(), &project, check_template_prints_form),
+            vec![]
+        );
+        write(
+            &dir.path().join("templates/vote.html"),
+            "<form method=\"post\">\n{{ form }}\n{{- login_form|safe -}}</form>",
+        );
+        let messages = run(dir.path(), &project, check_template_prints_form);
+        assert_eq!(ids(&messages), ["nuages.W037", "nuages.W037"]);
+        assert!(
+            messages[0]
+                .message
+                .starts_with("The template 'vote.html' (")
+                && messages[0].message.contains("line 2) prints {{ form }}"),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            messages[1]
+                .message
+                .contains("line 3) prints {{ login_form }}"),
+            "{}",
+            messages[1].message
+        );
+        let hint = messages[0].hint.as_deref().unwrap_or_default();
+        assert!(
+            hint.starts_with("write {{ render_form(form=form) }} (the CSRF input, then the fields) or {{ form.as_p }}"),
+            "{hint}"
+        );
+        assert_eq!(messages[0].level, crate::checks::Level::Warning);
     }
 
     #[test]
