@@ -126,11 +126,22 @@ fn url_names(source: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// The template files that are used: for a name found in two folders, the
-/// earlier folder's (as the engine picks). Unreadable folders are skipped:
-/// loading the engine reports them.
-fn template_files(dirs: &[PathBuf]) -> BTreeMap<String, PathBuf> {
-    crate::templates::template_files(dirs).unwrap_or_default()
+/// The template files that are used, each with its name, path and source:
+/// for a name found in two folders, the earlier folder's (as the engine
+/// picks). Unreadable folders and files are skipped: loading the engine
+/// reports them.
+fn template_sources(ctx: &CheckContext) -> impl Iterator<Item = (String, PathBuf, String)> {
+    let files: BTreeMap<String, PathBuf> =
+        crate::templates::template_files(&template_dirs(ctx)).unwrap_or_default();
+    files.into_iter().filter_map(|(template, path)| {
+        let source = std::fs::read_to_string(&path).ok()?;
+        Some((template, path, source))
+    })
+}
+
+/// The line of `source` that byte `offset` is on, counted from 1.
+fn line_at(source: &str, offset: usize) -> usize {
+    source[..offset].matches('\n').count() + 1
 }
 
 /// The route names `url()` can reverse.
@@ -151,15 +162,12 @@ pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     };
     let names = route_names(&resolver);
     let mut messages = Vec::new();
-    for (template, path) in template_files(&template_dirs(ctx)) {
-        let Ok(source) = std::fs::read_to_string(&path) else {
-            continue;
-        };
+    for (template, path, source) in template_sources(ctx) {
         for (start, name) in url_names(&source) {
             if names.contains(name) {
                 continue;
             }
-            let line = source[..start].matches('\n').count() + 1;
+            let line = line_at(&source, start);
             let hint = match crate::conf::closest_name(name, names.iter().copied()) {
                 Some(close) => format!(
                     "did you mean \"{close}\"? Fix the name in {}",
@@ -215,12 +223,9 @@ fn forms_printed(source: &str) -> impl Iterator<Item = (usize, &str)> {
 /// so the page would show that instead of the form.
 pub fn check_template_prints_form(ctx: &CheckContext) -> Vec<CheckMessage> {
     let mut messages = Vec::new();
-    for (template, path) in template_files(&template_dirs(ctx)) {
-        let Ok(source) = std::fs::read_to_string(&path) else {
-            continue;
-        };
+    for (template, path, source) in template_sources(ctx) {
         for (start, name) in forms_printed(&source) {
-            let line = source[..start].matches('\n').count() + 1;
+            let line = line_at(&source, start);
             messages.push(CheckMessage::warning(
                 "nuages.W037",
                 format!(
