@@ -20,7 +20,8 @@
 //! }
 //! ```
 //!
-//! With `debug` off, a request that ends in a 500 mails the `admins` a
+//! With `debug` off, a request that ends in a server error (5xx: a view's
+//! `Err`, a panic, or a 5xx page the view renders itself) mails the `admins` a
 //! report (made by the private `report` module) in the background: the
 //! response is never delayed or changed by it, and a failing mail server is
 //! logged.
