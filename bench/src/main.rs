@@ -37,6 +37,7 @@ mod peers;
 mod procs;
 mod report;
 mod sites;
+mod static_tree;
 mod statics;
 
 use std::path::{Path, PathBuf};

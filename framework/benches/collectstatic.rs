@@ -9,54 +9,15 @@
 //! CARGO_TARGET_DIR=/work/target-static cargo bench -p nuages --bench collectstatic
 //! ```
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nuages::conf::{Settings, StaticfilesStorage};
 use nuages::staticfiles::collect::{CollectOptions, Console, collect};
 use nuages::staticfiles::{Finder, IgnorePatterns};
 
-const FOLDERS: usize = 50;
-const FILES_PER_FOLDER: usize = 100;
-
-/// Stylesheets, scripts and images of a few kilobytes, each different.
-fn make_tree(root: &Path) {
-    for folder in 0..FOLDERS {
-        let dir = root.join(format!("section{folder:02}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for file in 0..FILES_PER_FOLDER {
-            let n = folder * FILES_PER_FOLDER + file;
-            let (name, content) = match file % 5 {
-                0 | 1 => (
-                    format!("style{file}.css"),
-                    format!(
-                        ".rule-{n} {{ color: #{:06x}; margin: {}px; }}\n",
-                        n * 7919,
-                        n % 17
-                    )
-                    .repeat(20 + n % 40)
-                    .into_bytes(),
-                ),
-                2 | 3 => (
-                    format!("script{file}.js"),
-                    format!(
-                        "export function f{n}(x) {{ return x * {n} + {}; }}\n",
-                        n % 13
-                    )
-                    .repeat(15 + n % 30)
-                    .into_bytes(),
-                ),
-                _ => (
-                    format!("image{file}.png"),
-                    (0..(1024 + n % 2048))
-                        .map(|i| ((i * 2654435761usize + n) >> 7) as u8)
-                        .collect(),
-                ),
-            };
-            std::fs::write(dir.join(name), content).unwrap();
-        }
-    }
-}
+#[path = "../../bench/src/static_tree.rs"]
+mod static_tree;
+use static_tree::{FILES, FOLDERS, make_tree};
 
 fn run(settings: &Settings) -> (Duration, String) {
     run_with(settings, CollectOptions::default())
@@ -87,7 +48,7 @@ fn main() {
     make_tree(&sources);
     println!(
         "collectstatic benchmark: {} files in {FOLDERS} folders, {} threads",
-        FOLDERS * FILES_PER_FOLDER,
+        FILES,
         rayon::current_num_threads()
     );
 
@@ -114,7 +75,7 @@ fn main() {
         .map(|_| {
             let start = Instant::now();
             let listed = finder.list().unwrap();
-            assert_eq!(listed.files.len(), FOLDERS * FILES_PER_FOLDER);
+            assert_eq!(listed.files.len(), FILES);
             start.elapsed()
         })
         .min()
