@@ -1089,11 +1089,28 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CommandError> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    std::fs::write(&temporary, text).map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        failed(e)
-    })
+    // The replaced file's permissions carry over (a config kept 0640
+    // stays so). `create_new`: never through whatever is at that name.
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mode = std::fs::metadata(path).map_or(0o644, |meta| meta.permissions().mode() & 0o777);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&temporary)
+        .map_err(&failed)
+        .and_then(|mut file| {
+            // The mode again: the process's umask applies at creation.
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .and_then(|()| file.write_all(text.as_bytes()))
+                .and_then(|()| file.sync_all())
+                .and_then(|()| std::fs::rename(&temporary, path))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&temporary);
+                    failed(e)
+                })
+        })
 }
 
 #[cfg(test)]
@@ -1242,6 +1259,39 @@ mod tests {
         );
         assert_eq!(std::fs::read_dir(&enabled).unwrap().count(), 1);
         assert_eq!(std::fs::read_dir(&available).unwrap().count(), 1);
+    }
+
+    /// A replaced file keeps its permissions; a link planted at the
+    /// temporary file's name is not written through.
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_nothing_is_written_through_the_temporary_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let header = "# nginx configuration for site, written by `manage deployconfig` from settings.toml.\n";
+        let path = dir.path().join("site.conf");
+        std::fs::write(&path, format!("{header}old\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        emit(Some(&path), &format!("{header}new\n"), false, "site").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{header}new\n")
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let temporary = dir
+            .path()
+            .join(format!("site.conf.tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &temporary).unwrap();
+        let err = emit(Some(&path), &format!("{header}newer\n"), false, "site").unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{header}new\n")
+        );
     }
 
     #[test]
