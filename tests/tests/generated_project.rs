@@ -111,15 +111,32 @@ fn a_generated_project_builds_passes_its_tests_and_serves() {
         "{}",
         response.body
     );
+    // As Django's: the first server's checks, then the migrations not
+    // applied yet, then where it listens.
+    wait_for(Duration::from_secs(5), || {
+        server
+            .output()
+            .contains("Quit the server with CONTROL-C.")
+            .then_some(())
+    });
+    let stdout = std::fs::read_to_string(&server.stdout).unwrap();
+    let at = |text: &str| {
+        stdout
+            .find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in {stdout}"))
+    };
+    assert!(
+        at("Performing system checks...") < at("System check identified no issues")
+            && at("System check identified no issues") < at("unapplied migration(s)")
+            && at("unapplied migration(s)") < at("Nuages version")
+            && at("Nuages version") < at("Quit the server with CONTROL-C."),
+        "{stdout}"
+    );
     let output = server.output();
     assert!(
         output.contains(&format!(
             "Starting development server at http://127.0.0.1:{port}/"
         )),
-        "{output}"
-    );
-    assert!(
-        output.contains("Quit the server with CONTROL-C."),
         "{output}"
     );
     assert!(output.contains("settings.toml"), "{output}");

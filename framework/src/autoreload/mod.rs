@@ -19,6 +19,7 @@ mod child;
 mod standin;
 mod watch;
 
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -56,11 +57,14 @@ const INTERRUPT_GRACE: Duration = Duration::from_millis(300);
 /// `listener` passed as `LISTEN_FDS`), rebuild and restart it when a source
 /// changes, and answer on `listener` itself while no server is up.
 /// `settings` were loaded from `settings_path`, which is watched too.
+/// `greeting` is printed once the first server has run its system checks
+/// (whether it starts or not), after what they print, as Django's order is.
 pub fn supervise(
     project: &Project,
     settings_path: &Path,
     settings: Settings,
     listener: std::net::TcpListener,
+    greeting: String,
 ) -> Result<(), Error> {
     let project_dir = project.dir().to_path_buf();
     // Taken now: once cargo replaces the binary, /proc/self/exe names a deleted file.
@@ -92,6 +96,7 @@ pub fn supervise(
             serving: None,
             starting: None,
             standin,
+            greeting: Some(greeting),
         };
         reloader.start(Reason::First).await?;
         let mut stop = std::pin::pin!(stop_signal());
@@ -181,6 +186,8 @@ struct Reloader {
     serving: Option<Child>,
     starting: Option<(Starting, Reason)>,
     standin: StandIn,
+    /// What to print after the first server's checks; taken then.
+    greeting: Option<String>,
 }
 
 impl Reloader {
@@ -205,6 +212,13 @@ impl Reloader {
         let Some((starting, reason)) = self.starting.take() else {
             return;
         };
+        if let Some(greeting) = self.greeting.take() {
+            // Not `print!`: a closed stdout is no reason to stop serving.
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(greeting.as_bytes())
+                .and_then(|()| stdout.flush());
+        }
         match outcome {
             Outcome::Ready => {
                 self.standin.stop_answering();

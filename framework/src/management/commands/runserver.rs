@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::autoreload::CHILD_VARIABLE;
-use crate::management::{Command, CommandContext, CommandError, outln};
+use crate::management::{Command, CommandContext, CommandError};
 
 /// `manage runserver`.
 pub struct RunServer;
@@ -72,31 +72,31 @@ impl Command for RunServer {
             // As Django's: the checks run in the process that serves.
             super::check::startup_checks(ctx, false, &[])?;
         }
-        if let Some(notice) =
-            ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings))
-        {
-            outln!("{notice}\n")?;
-        }
+        let notice = ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings));
         if !args.get_flag("noreload") {
             let listener = bind(&target)?;
-            print_banner(ctx, &target)?;
+            // As Django's: the first server's checks come first; the
+            // reloader prints the rest once they have run.
+            let greeting = greeting(ctx, notice.as_deref(), Some(&target));
             let settings = ctx.settings()?.clone();
             return Ok(crate::autoreload::supervise(
                 ctx.project(),
                 ctx.settings_path(),
                 settings,
                 listener,
+                greeting,
             )?);
         }
         let application = with_static_choice(ctx.application()?, args)?;
-        let listener = match crate::server::inherited_tcp_listener().map_err(inherited_error)? {
-            Some(listener) => listener,
-            None => {
-                let listener = bind(&target)?;
-                print_banner(ctx, &target)?;
-                listener
-            }
-        };
+        let (listener, target) =
+            match crate::server::inherited_tcp_listener().map_err(inherited_error)? {
+                Some(listener) => (listener, None),
+                None => (bind(&target)?, Some(&target)),
+            };
+        crate::management::output::print(format_args!(
+            "{}",
+            greeting(ctx, notice.as_deref(), target)
+        ))?;
         serve(ctx, listener, application)
     }
 }
@@ -324,18 +324,28 @@ fn bind(target: &Target) -> Result<std::net::TcpListener, CommandError> {
     })
 }
 
-fn print_banner(ctx: &CommandContext, target: &Target) -> Result<(), CommandError> {
-    outln!(
-        "Nuages version {}, using settings file {}",
+/// What `runserver` says after the system checks, as Django does: the
+/// migrations not applied yet, where the server listens (`None`: on a
+/// socket it was passed) and that it is for development only.
+fn greeting(ctx: &CommandContext, notice: Option<&str>, target: Option<&Target>) -> String {
+    let mut text = String::new();
+    if let Some(notice) = notice {
+        text.push_str(notice);
+        text.push_str("\n\n");
+    }
+    let Some(target) = target else {
+        return text;
+    };
+    text.push_str(&format!(
+        "Nuages version {}, using settings file {}\n\
+         Starting development server at {}\n\
+         Quit the server with CONTROL-C.\n\n\
+         WARNING: This is a development server. Do not use it in production: run `serve` behind a web server instead.\n",
         crate::VERSION,
-        ctx.settings_path().display()
-    )?;
-    outln!("Starting development server at {}", target.url())?;
-    outln!("Quit the server with CONTROL-C.")?;
-    outln!()?;
-    outln!(
-        "WARNING: This is a development server. Do not use it in production: run `serve` behind a web server instead."
-    )
+        ctx.settings_path().display(),
+        target.url(),
+    ));
+    text
 }
 
 #[cfg(test)]
