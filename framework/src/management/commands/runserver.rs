@@ -330,8 +330,7 @@ fn bind(target: &Target) -> Result<std::net::TcpListener, CommandError> {
 fn greeting(ctx: &CommandContext, notice: Option<&str>, target: Option<&Target>) -> String {
     let mut text = String::new();
     if let Some(notice) = notice {
-        text.push_str(notice);
-        text.push_str("\n\n");
+        text.push_str(&format!("\n{notice}\n\n"));
     }
     let Some(target) = target else {
         return text;
