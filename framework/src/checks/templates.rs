@@ -349,6 +349,34 @@ mod tests {
         assert_eq!(messages[0].level, crate::checks::Level::Warning);
     }
 
+    /// `manage check` without `--deploy` (and `runserver`) names a form
+    /// printed whole, as the README says, and docs/checks.md says so too.
+    #[test]
+    fn w037_runs_without_deploy_as_docs_checks_md_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path()).urls(urls);
+        write(&dir.path().join("templates/vote.html"), "{{ form }}");
+        let settings = settings_in(dir.path());
+        let report = crate::checks::run_checks(&CheckContext::new(&settings, &project), &[]);
+        assert!(
+            report.messages.iter().any(|m| m.id == "nuages.W037"),
+            "{:?}",
+            report.messages
+        );
+        let docs = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/checks.md"),
+        )
+        .unwrap();
+        let row = docs
+            .lines()
+            .find(|line| line.starts_with("| `nuages.W037` |"))
+            .unwrap();
+        assert!(
+            row.starts_with("| `nuages.W037` | warning | no |"),
+            "docs/checks.md: {row}"
+        );
+    }
+
     #[test]
     fn e003_shows_the_nuages_spelling_of_a_django_tag() {
         let dir = tempfile::tempdir().unwrap();
