@@ -229,6 +229,13 @@ impl SettingsError {
                 "unset it (`unset {SETTINGS_VARIABLE}`) to use the project's default settings file, or name \
                  a file: {SETTINGS_VARIABLE}=settings.production.toml"
             ),
+            // A second `debug = …` or `[databases.default]`: TOML takes each
+            // key and table once, and the quoting advice below would not help.
+            SettingsError::Syntax { message, .. } if message.contains("duplicate key") => {
+                "the key or table on the line shown is already set earlier in this file, and \
+                 TOML takes each once: change the earlier line instead, or delete one of them"
+                    .into()
+            }
             SettingsError::Syntax { .. } => "fix the line shown: strings are quoted (\"…\"), \
                  booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
                 .into(),

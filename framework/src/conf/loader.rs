@@ -1621,6 +1621,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_or_table_written_twice_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            "debug = false\ndebug = true\n",
+            "[databases.default]\nurl = \"sqlite://a.db\"\n[databases.default]\nurl = \"sqlite://b.db\"\n",
+        ] {
+            let path = write(dir.path(), "settings.toml", text);
+            let err = load(&path, &[]).unwrap_err();
+            assert!(matches!(err, SettingsError::Syntax { .. }), "{err}");
+            let hint = err.hint().unwrap();
+            assert!(
+                hint.starts_with("the key or table on the line shown is already set earlier"),
+                "{hint}"
+            );
+        }
+        let path = write(
+            dir.path(),
+            "settings.toml",
+            "debug = true\nallowed_hosts = [\n",
+        );
+        let hint = load(&path, &[]).unwrap_err().hint().unwrap();
+        assert!(
+            hint.starts_with("fix the line shown: strings are quoted"),
+            "{hint}"
+        );
+    }
+
+    #[test]
     fn relative_paths_resolve_against_the_settings_folder_whatever_the_cwd() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
