@@ -218,11 +218,13 @@ impl SettingsLoader {
         own = own.add_source(Layer {
             values: env_sections,
         });
-        let merged = builder.build().map_err(|e| config_error(e, &path))?;
+        let merged = builder
+            .build()
+            .map_err(|e| config_error(e, &path, &self.env))?;
         let mut settings: Settings = merged
             .try_deserialize()
-            .map_err(|e| config_error(e, &path))?;
-        let own = own.build().map_err(|e| config_error(e, &path))?;
+            .map_err(|e| config_error(e, &path, &self.env))?;
+        let own = own.build().map_err(|e| config_error(e, &path, &self.env))?;
         for section in &self.sections {
             let table = match own.get::<serde_json::Value>(section.name()) {
                 Ok(serde_json::Value::Object(table)) => table,
@@ -907,8 +909,19 @@ fn describe_toml(value: &toml::Value) -> String {
     }
 }
 
+/// The largest value of an unsigned integer type, from the layering
+/// library's name for it ("an unsigned 16 bit integer").
+fn unsigned_maximum(expected: &str) -> Option<u64> {
+    match expected {
+        "an unsigned 8 bit integer" => Some(u8::MAX.into()),
+        "an unsigned 16 bit integer" => Some(u16::MAX.into()),
+        "an unsigned 32 bit integer" => Some(u32::MAX.into()),
+        _ => None,
+    }
+}
+
 /// The layering library's errors, in our words; `path` is the selected file.
-fn config_error(error: ConfigError, path: &Path) -> SettingsError {
+fn config_error(error: ConfigError, path: &Path, env: &BTreeMap<String, String>) -> SettingsError {
     let origin = |origin: Option<String>| origin.unwrap_or_else(|| path.display().to_string());
     match error {
         ConfigError::Type {
@@ -918,6 +931,40 @@ fn config_error(error: ConfigError, path: &Path) -> SettingsError {
             key,
         } => {
             let key = key.unwrap_or_default();
+            // A number too large for its field (`email_port = 70000`): the
+            // range in words, not the integer type's name.
+            if let Some(max) = unsigned_maximum(expected) {
+                // The library does not say where the number came from: the
+                // environment wins over the files, so its variable if set.
+                let wanted = format!("{VARIABLE_PREFIX}{}", key.replace('.', "__"));
+                let variable = env
+                    .keys()
+                    .find(|name| name.eq_ignore_ascii_case(&wanted))
+                    .cloned();
+                let (origin, hint) = match variable {
+                    Some(variable) => (
+                        format!("environment variable {variable}"),
+                        format!("set {variable} to a number from 0 to {max}"),
+                    ),
+                    None => (
+                        origin(from),
+                        format!(
+                            "write a number from 0 to {max}; {SETTINGS_REFERENCE} gives the default of `{key}`"
+                        ),
+                    ),
+                };
+                return SettingsError::WrongType {
+                    origin,
+                    hint,
+                    key,
+                    expected: format!("a whole number from 0 to {max}"),
+                    // "64-bit unsigned integer `70000`": the number alone.
+                    found: {
+                        let shown = unexpected.to_string();
+                        shown.split('`').nth(1).unwrap_or(&shown).to_string()
+                    },
+                };
+            }
             SettingsError::WrongType {
                 origin: origin(from),
                 hint: format!("{SETTINGS_REFERENCE} gives the type and default of `{key}`"),
@@ -1618,6 +1665,48 @@ mod tests {
         assert!(matches!(err, SettingsError::Syntax { .. }));
         assert!(err.to_string().contains("settings.toml"), "{err}");
         assert!(err.to_string().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn a_number_too_large_for_its_setting_names_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "settings.toml", "email_port = 70000\n");
+        let err = load(&path, &[]).unwrap_err();
+        assert!(matches!(err, SettingsError::WrongType { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("must be a whole number from 0 to 65535, found 70000"),
+            "{err}"
+        );
+        let hint = err.hint().unwrap();
+        assert!(
+            hint.starts_with("write a number from 0 to 65535;"),
+            "{hint}"
+        );
+        let env = [("NUAGES_EMAIL_PORT", "70000")];
+        let path = write(dir.path(), "settings.toml", "email_port = 25\n");
+        let err = load(&path, &env).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "setting `email_port` in environment variable NUAGES_EMAIL_PORT must be a whole number from 0 to 65535"
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.hint().unwrap(),
+            "set NUAGES_EMAIL_PORT to a number from 0 to 65535"
+        );
+        let path = write(
+            dir.path(),
+            "settings.toml",
+            "argon2_time_cost = 99999999999\n",
+        );
+        let err = load(&path, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("must be a whole number from 0 to 4294967295, found 99999999999"),
+            "{err}"
+        );
     }
 
     #[test]
