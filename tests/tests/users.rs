@@ -220,6 +220,32 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
 
+    // A mistyped --email or --username names the flag and the fix.
+    let bad_email = args.map(|arg| match arg {
+        "admin" => "erin",
+        "admin@example.com" => "erin.example.com",
+        other => other,
+    });
+    let (status, _, stderr) = example.piped(&bad_email, "another-long-passphrase\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: --email \"erin.example.com\": Enter a valid email address.\n  \
+             hint: give --email an address such as name@example.com, or leave --email out; \
+             nothing was changed\n"
+        ),
+        "{stderr}"
+    );
+    assert!(user(&example, "erin").is_none());
+    let bad_name = args.map(|arg| if arg == "admin" { "erin smith" } else { arg });
+    let (status, _, stderr) = example.piped(&bad_name, "another-long-passphrase\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: --username \"erin smith\": Enter a valid username.")
+            && stderr.contains("hint: give --username a name of letters, digits and @/./+/-/_"),
+        "{stderr}"
+    );
+
     let (status, _, stderr) = example.piped(&["createsuperuser", "--noinput"], "");
     assert_eq!(status.code(), Some(1));
     assert!(

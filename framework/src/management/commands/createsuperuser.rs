@@ -147,7 +147,12 @@ fn create_without_input(
 ) -> Result<(), CommandError> {
     let accounts = Accounts::open(ctx)?;
     let username = &normalize_username(username);
-    validate_username(username).map_err(|message| CommandError::failed(message, None))?;
+    validate_username(username).map_err(|message| {
+        CommandError::failed(
+            format!("--username {username:?}: {message}"),
+            Some("give --username a name of letters, digits and @/./+/-/_ (150 at most); nothing was changed"),
+        )
+    })?;
     if accounts.find(ctx, username)?.is_some() {
         return Err(CommandError::failed(
             "That username is already taken.",
@@ -158,7 +163,12 @@ fn create_without_input(
         ));
     }
     if !email.is_empty() {
-        validate_email(email).map_err(|message| CommandError::failed(message, None))?;
+        validate_email(email).map_err(|message| {
+            CommandError::failed(
+                format!("--email {email:?}: {message}"),
+                Some("give --email an address such as name@example.com, or leave --email out; nothing was changed"),
+            )
+        })?;
     }
     if let Some(password) = &password {
         if password.is_empty() {
