@@ -417,6 +417,15 @@ fn changepassword_sets_a_validated_password() {
         "unchanged"
     );
 
+    // An empty stdin: how to give the password, not "choose a stronger one".
+    let (status, _, stderr) = example.piped(&change, "\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr
+            .contains("error: Blank passwords aren't allowed.\n  hint: put the password on stdin"),
+        "{stderr}"
+    );
+
     let (status, _, stderr) = example.piped(&["changepassword", "ghost", "--password-stdin"], "x");
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("user 'ghost' does not exist"), "{stderr}");

@@ -74,12 +74,14 @@ impl Command for ChangePassword {
         let password = if from_stdin {
             let password = prompt::password_from_stdin()?;
             if let Err(errors) = refusals(&accounts, &user, &password) {
-                return Err(CommandError::failed(
-                    errors.join("\n"),
-                    Some(
-                        "choose a stronger password (the validators are set by auth_password_validators)",
-                    ),
-                ));
+                // An empty stdin (a variable that was not set) is no weak
+                // password: say how to give one, as createsuperuser does.
+                let hint = if password.trim().is_empty() {
+                    "put the password on stdin: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`; nothing was changed"
+                } else {
+                    "choose a stronger password (the validators are set by auth_password_validators)"
+                };
+                return Err(CommandError::failed(errors.join("\n"), Some(hint)));
             }
             password
         } else {
