@@ -23,6 +23,12 @@ pub fn checks() -> Vec<Check> {
             run: check_cache_settings,
         },
         Check {
+            name: "default_cache",
+            tags: &["caches"],
+            deploy: false,
+            run: check_default_cache,
+        },
+        Check {
             name: "cache_tls",
             tags: &["caches", "security"],
             deploy: true,
@@ -59,6 +65,34 @@ fn check_cache_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
         .filter_map(|(alias, cache)| Cache::new(alias, cache).err())
         .map(|error| refused("nuages.E024", error))
         .collect()
+}
+
+/// `nuages.E054`: `caches` has tables and none is `default` (a typo such as
+/// `[caches.defualt]`), as Django's `caches.E001`: the `Cache` extractor,
+/// `cache_page` and the failed-login throttle use the default cache, and
+/// a view that takes it would answer 500.
+fn check_default_cache(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let caches = &ctx.settings.caches;
+    if caches.is_empty() || caches.contains_key(crate::cache::DEFAULT_ALIAS) {
+        return vec![];
+    }
+    let tables: Vec<String> = caches
+        .keys()
+        .map(|alias| format!("[caches.{alias}]"))
+        .collect();
+    let hint = match crate::conf::closest_name("default", caches.keys().map(String::as_str)) {
+        Some(close) => format!("did you mean [caches.{close}]? rename that table [caches.default]"),
+        None => "add a [caches.default] table, e.g. backend = \"locmem\"".to_string(),
+    };
+    vec![CheckMessage::error(
+        "nuages.E054",
+        format!(
+            "There is no [caches.default]: the caches setting has only {}. Views that take the \
+             Cache extractor answer 500 and cache_page keeps nothing.",
+            tables.join(", ")
+        ),
+        hint,
+    )]
 }
 
 /// `nuages.W013` for every Redis cache on a network address without TLS.
@@ -146,6 +180,37 @@ mod tests {
 
     fn all(ctx: &CheckContext) -> Vec<CheckMessage> {
         checks().iter().flat_map(|check| (check.run)(ctx)).collect()
+    }
+
+    #[test]
+    fn e054_names_a_caches_setting_without_a_default_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut settings = settings_in(dir.path());
+        assert_eq!(
+            check_default_cache(&CheckContext::new(&settings, &project)),
+            vec![]
+        );
+        let default = settings.caches.remove("default").unwrap();
+        settings.caches.insert("defualt".into(), default);
+        let ctx = CheckContext::new(&settings, &project);
+        let messages = check_default_cache(&ctx);
+        assert_eq!(ids(&messages), ["nuages.E054"]);
+        assert!(messages[0].is_serious());
+        assert!(
+            messages[0].message.starts_with(
+                "There is no [caches.default]: the caches setting has only [caches.defualt]."
+            ),
+            "{}",
+            messages[0].message
+        );
+        assert_eq!(
+            messages[0].hint.as_deref(),
+            Some("did you mean [caches.defualt]? rename that table [caches.default]")
+        );
+        // Through `manage check`, without --deploy.
+        let report = crate::checks::run_checks(&ctx, &[]);
+        assert!(report.messages.iter().any(|m| m.id == "nuages.E054"));
     }
 
     #[test]
