@@ -2,7 +2,8 @@
 //! `{% csrf_token %}` and `{% load %}`. They are what a Django user writes
 //! first, so a syntax error at one of them gets a hint with the Nuages
 //! spelling (`{{ url(name="…", param=…) }}`, `{{ static(path="…") }}`,
-//! `{{ csrf_input() }}`).
+//! `{{ csrf_input() }}`). So does a call with positional arguments, as Jinja
+//! writes it (`{{ url('polls:index') }}`, `{{ static('x.css') }}`).
 
 use crate::urls::Resolver;
 
@@ -10,6 +11,9 @@ use crate::urls::Resolver;
 /// around it is one of Django's. `resolver` names the parameters of the
 /// route a `{% url %}` reverses.
 pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<String> {
+    if let Some(hint) = positional_call(source, at, resolver) {
+        return Some(hint);
+    }
     let tag = enclosing_tag(source, at)?;
     let words = split_words(tag.trim_matches('-').trim());
     let (name, args) = words.split_first()?;
@@ -34,6 +38,91 @@ pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<Strin
     Some(format!(
         "`{django}` is Django's syntax; Nuages writes `{nuages}`"
     ))
+}
+
+/// `{{ url('polls:index') }}` or `{{ static('x.css') }}`, as Jinja and
+/// Django's Jinja2 backend write them: Tera's functions take named
+/// arguments only, and says "expected identifier" at the first positional
+/// one. The hint gives the call with its arguments named.
+fn positional_call(source: &str, at: usize, resolver: &Resolver) -> Option<String> {
+    let at = at.min(source.len());
+    let before = source.get(..at)?;
+    let open = before.rfind("{{")? + 2;
+    if before[open..].contains("}}") {
+        return None;
+    }
+    let close = open + source[open..].find("}}")?;
+    let inside = &source[open..close];
+    let paren = inside.find('(')?;
+    // The error is in the arguments, not at the function's name.
+    if at <= open + paren {
+        return None;
+    }
+    let function = inside[..paren].trim_matches('-').trim();
+    let (arguments, _) = inside[paren + 1..].rsplit_once(')')?;
+    let args: Vec<String> = split_arguments(arguments)
+        .into_iter()
+        .map(|arg| match arg.split_once('=') {
+            Some((key, value)) if !arg.starts_with(['\'', '"']) => {
+                format!("{}={}", key.trim(), value.trim())
+            }
+            _ => arg,
+        })
+        .collect();
+    if args.first()?.contains('=') && !args[0].starts_with(['\'', '"']) {
+        return None;
+    }
+    let nuages = match function {
+        "url" => url_call(&args, resolver)?,
+        "static" => {
+            let [path] = args.as_slice() else {
+                return None;
+            };
+            output(&format!("static(path={})", expression(path)), None)
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "Tera's functions take named arguments, not positional ones; Nuages writes `{nuages}`"
+    ))
+}
+
+/// The arguments of a call, split at the commas outside quotes and
+/// brackets, each trimmed.
+fn split_arguments(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut arg = String::new();
+    let (mut quote, mut depth) = (None, 0usize);
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                arg.push(c);
+            }
+            None => match c {
+                '"' | '\'' => {
+                    quote = Some(c);
+                    arg.push(c);
+                }
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    arg.push(c);
+                }
+                ')' | ']' | '}' => {
+                    depth = depth.saturating_sub(1);
+                    arg.push(c);
+                }
+                ',' if depth == 0 => args.push(std::mem::take(&mut arg).trim().to_string()),
+                _ => arg.push(c),
+            },
+        }
+    }
+    if !arg.trim().is_empty() {
+        args.push(arg.trim().to_string());
+    }
+    args
 }
 
 /// The text between `{%` and `%}` around byte `at`, if `at` is inside a tag.
@@ -197,6 +286,28 @@ mod tests {
                 .unwrap()
                 .contains("delete the tag")
         );
+    }
+
+    #[test]
+    fn positional_arguments_get_the_named_spelling() {
+        assert_eq!(
+            hint_at("<a href=\"{{ url('polls:detail', q.id) }}\">", "'polls").unwrap(),
+            "Tera's functions take named arguments, not positional ones; Nuages writes \
+             `{{ url(name=\"polls:detail\", question_id=q.id) }}`"
+        );
+        assert!(
+            hint_at("{{ url(\"polls:index\") }}", "\"polls")
+                .unwrap()
+                .ends_with("`{{ url(name=\"polls:index\") }}`")
+        );
+        assert!(
+            hint_at("{{- static('css/site.css') -}}", "'css")
+                .unwrap()
+                .ends_with("`{{ static(path=\"css/site.css\") }}`")
+        );
+        // Named already, or another function: no hint.
+        assert_eq!(hint_at("{{ url(name='a', 'b') }}", "'b'"), None);
+        assert_eq!(hint_at("{{ other('a') }}", "'a'"), None);
     }
 
     #[test]
