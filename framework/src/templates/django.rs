@@ -1,9 +1,12 @@
-//! Django's template tags that Tera does not know: `{% url %}`, `{% static %}`,
-//! `{% csrf_token %}` and `{% load %}`. They are what a Django user writes
+//! Django's template syntax that Tera does not know: the tags `{% url %}`,
+//! `{% static %}`, `{% csrf_token %}`, `{% load %}`, `{% empty %}`,
+//! `{% with %}` and `{% comment %}`, and a filter's argument after a colon
+//! (`{{ name|default:"nobody" }}`). They are what a Django user writes
 //! first, so a syntax error at one of them gets a hint with the Nuages
 //! spelling (`{{ url(name="…", param=…) }}`, `{{ static(path="…") }}`,
-//! `{{ csrf_input() }}`). So does a call with positional arguments, as Jinja
-//! writes it (`{{ url('polls:index') }}`, `{{ static('x.css') }}`).
+//! `{{ csrf_input() }}`, `{% else %}`, `{% set … %}`, `{# … #}`,
+//! `|default(value="nobody")`). So does a call with positional arguments,
+//! as Jinja writes it (`{{ url('polls:index') }}`, `{{ static('x.css') }}`).
 
 use crate::urls::Resolver;
 
@@ -12,6 +15,9 @@ use crate::urls::Resolver;
 /// route a `{% url %}` reverses.
 pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<String> {
     if let Some(hint) = positional_call(source, at, resolver) {
+        return Some(hint);
+    }
+    if let Some(hint) = filter_argument(source, at) {
         return Some(hint);
     }
     let tag = enclosing_tag(source, at)?;
@@ -31,6 +37,34 @@ pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<Strin
             return Some(format!(
                 "`{django}` is Django's syntax and Nuages needs none: url(), static() and csrf_input() are always \
                  available in templates; delete the tag"
+            ));
+        }
+        "empty" => {
+            return Some(format!(
+                "`{django}` is Django's syntax; in a for loop Nuages writes `{{% else %}}` before the part \
+                 shown when there is nothing to loop over"
+            ));
+        }
+        "with" => {
+            let sets: Vec<String> = match split_as(args) {
+                ([value], Some(name)) => vec![format!("{{% set {name} = {value} %}}")],
+                (args, None) if !args.is_empty() => args
+                    .iter()
+                    .map(|arg| {
+                        let (name, value) = arg.split_once('=')?;
+                        Some(format!("{{% set {name} = {} %}}", expression(value)))
+                    })
+                    .collect::<Option<_>>()?,
+                _ => return None,
+            };
+            return Some(format!(
+                "`{django}` is Django's syntax; Nuages writes `{}` and no `{{% endwith %}}`",
+                sets.join("")
+            ));
+        }
+        "comment" => {
+            return Some(format!(
+                "`{django}` is Django's syntax; Nuages writes a comment as `{{# … #}}`"
             ));
         }
         _ => return None,
@@ -84,6 +118,50 @@ fn positional_call(source: &str, at: usize, resolver: &Resolver) -> Option<Strin
     };
     Some(format!(
         "Tera's functions take named arguments, not positional ones; Nuages writes `{nuages}`"
+    ))
+}
+
+/// `{{ name|default:"nobody" }}`: Django passes a filter's argument after a
+/// colon, where Tera says "Found `:` but expected }}"; Tera names it in
+/// parentheses. The hint gives the Tera call for the filters that have one
+/// of the same meaning, and the rule for the others.
+fn filter_argument(source: &str, at: usize) -> Option<String> {
+    let after = source.get(at..)?.strip_prefix(':')?;
+    let before = &source[..at];
+    let name = &before[before.rfind('|')? + 1..];
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let argument = match after.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let end = after[1..].find(quote)? + 2;
+            &after[..end]
+        }
+        _ => {
+            let end = after
+                .find(|c: char| c.is_whitespace() || matches!(c, '|' | '}' | '%'))
+                .unwrap_or(after.len());
+            &after[..end]
+        }
+    };
+    if argument.is_empty() {
+        return None;
+    }
+    let django = format!("|{name}:{argument}");
+    let value = expression(argument);
+    let tera = match name {
+        "default" => format!("|default(value={value})"),
+        "join" => format!("|join(sep={value})"),
+        "truncatechars" => format!("|truncate(length={value})"),
+        _ => {
+            return Some(format!(
+                "`{django}` is Django's way to pass a filter's argument; Tera names it in parentheses, \
+                 as in `|default(value=\"none\")`: see Tera's list of filters for `{name}` and its arguments"
+            ));
+        }
+    };
+    Some(format!(
+        "`{django}` is Django's syntax; Nuages writes `{tera}`"
     ))
 }
 
@@ -311,9 +389,63 @@ mod tests {
     }
 
     #[test]
+    fn django_filter_arguments_and_tags_get_the_tera_spelling() {
+        assert_eq!(
+            hint_at("<p>{{ user.name|default:\"nobody\" }}</p>", ":").unwrap(),
+            "`|default:\"nobody\"` is Django's syntax; Nuages writes `|default(value=\"nobody\")`"
+        );
+        assert!(
+            hint_at("{{ tags|join:', ' }}", ":")
+                .unwrap()
+                .ends_with("`|join(sep=\", \")`")
+        );
+        assert!(
+            hint_at("{{ text|truncatechars:30|upper }}", ":")
+                .unwrap()
+                .ends_with("`|truncate(length=30)`")
+        );
+        let other = hint_at("{{ when|date:\"Y-m-d\" }}", ":").unwrap();
+        assert!(
+            other.starts_with("`|date:\"Y-m-d\"` is Django's way to pass a filter's argument"),
+            "{other}"
+        );
+        assert!(
+            hint_at(
+                "{% for q in questions %}{{ q }}{% empty %}None{% endfor %}",
+                "empty"
+            )
+            .unwrap()
+            .contains("Nuages writes `{% else %}`")
+        );
+        assert!(
+            hint_at(
+                "{% with total=business.employees|length %}{{ total }}{% endwith %}",
+                "with"
+            )
+            .unwrap()
+            .contains(
+                "Nuages writes `{% set total = business.employees|length %}` and no `{% endwith %}`"
+            )
+        );
+        assert!(
+            hint_at("{% with a=1 b='x' %}", "with")
+                .unwrap()
+                .contains("`{% set a = 1 %}{% set b = \"x\" %}`")
+        );
+        assert!(
+            hint_at("{% comment %}draft{% endcomment %}", "comment")
+                .unwrap()
+                .ends_with("`{# … #}`")
+        );
+    }
+
+    #[test]
     fn other_errors_get_no_hint() {
         assert_eq!(hint_at("{% if %}", "if"), None);
         assert_eq!(hint_at("{{ url('a') }} {% if x %}", "url"), None);
         assert_eq!(hint("{% url %}", 100, &resolver()), None);
+        // A colon that is not a filter's argument, or an empty one.
+        assert_eq!(hint_at("{{ a:b }}", ":"), None);
+        assert_eq!(hint_at("{{ a|lower: }}", ":"), None);
     }
 }
