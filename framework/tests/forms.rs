@@ -350,6 +350,24 @@ fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
     assert_eq!(server.get("/media/%2e%2e/settings.toml", "").status, 404);
 }
 
+/// A saved upload can be read by the web server that serves media_root in
+/// production (nginx or Apache, running as another user than `serve`):
+/// 0644, as Django's default `FILE_UPLOAD_PERMISSIONS`, not the 0600 of
+/// the temporary file it was received into (nginx answered 403 for it).
+#[test]
+fn a_saved_upload_is_readable_by_the_web_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new("media_root = \"media\"\n");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let response = server.send(&multipart_request(b"cat.png", b"picture", &csrf));
+    assert_eq!(response.status, 200, "{}", body_text(&response));
+    let url = body_text(&response);
+    let stored = site.media().join(&url["/media/".len()..]);
+    let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "{} has mode {mode:o}", stored.display());
+}
+
 #[test]
 fn an_upload_over_its_size_limit_is_a_form_error_and_is_not_kept() {
     let site = Site::new("media_root = \"media\"\ndata_upload_max_memory_size = 100000\n");

@@ -5,6 +5,7 @@
 //! client's file name is ever part of a path.
 
 use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,12 @@ const INCOMING: &str = ".incoming";
 
 /// The longest extension kept from a client's file name.
 const MAX_EXTENSION: usize = 10;
+
+/// The mode of a saved upload, as Django's default `FILE_UPLOAD_PERMISSIONS`:
+/// readable by the web server that serves `media_root` (another user than
+/// the application's), writable by the application only. The temporary
+/// file it was received into is 0600.
+const SAVED_MODE: u32 = 0o644;
 
 /// Where uploads go: `media_root` and `media_url`.
 #[derive(Debug, Clone)]
@@ -151,8 +158,10 @@ impl UploadedFile {
     }
 
     /// Move the file to `media_root/<folder>/<random>.<ext>`, by a rename
-    /// (so a reader never sees half a file). `folder` is one or more plain
-    /// names (letters, digits, `-`, `_`) separated by `/`. A file is saved once.
+    /// (so a reader never sees half a file), with mode 0644 (so the web
+    /// server can read it, as Django's `FILE_UPLOAD_PERMISSIONS`). `folder`
+    /// is one or more plain names (letters, digits, `-`, `_`) separated by
+    /// `/`. A file is saved once.
     pub fn save(&self, folder: &str) -> Result<StoredFile> {
         if folder.is_empty()
             || !folder.split('/').all(|part| {
@@ -185,6 +194,9 @@ impl UploadedFile {
             None => random_hex()?,
         };
         let path = dir.join(&file_name);
+        // Before the rename, so that the file never appears unreadable.
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(SAVED_MODE))
+            .map_err(|e| media_write_error(&dir, e))?;
         temp.persist_noclobber(&path)
             .map_err(|e| media_write_error(&dir, e.error))?;
         let name = format!("{folder}/{file_name}");
