@@ -655,6 +655,61 @@ async fn collected_files_with_hashed_names_are_cached_forever() {
     assert_eq!(client.get("/static/../settings.toml").await.status, 404);
 }
 
+/// `collectstatic --link` fills static_root with links to the source files:
+/// `serve --static` sends each of them (it is the very file the sources
+/// have under that name), not a 404 for every unhashed name; a link to
+/// anything else stays refused.
+#[tokio::test]
+async fn collected_links_to_the_sources_are_served() {
+    let site = Site::new("");
+    site.collect(CollectOptions {
+        link: true,
+        ..noinput()
+    });
+    let root = site.root();
+    for (target, link) in [
+        (site.dir.join("secret.txt"), "secret.txt"),
+        (site.dir.join("static/.env"), "env.txt"),
+        (site.dir.join("static/js/app.js"), "css/other.css"),
+        (
+            site.dir.join("src/polls/static/css/site.css"),
+            "polls/site.css",
+        ),
+    ] {
+        std::os::unix::fs::symlink(target, root.join(link)).unwrap();
+    }
+    let mut production = site.settings();
+    production.debug = false;
+    production.allowed_hosts = vec!["localhost".into()];
+    let application = site
+        .application(production)
+        .with_static_serving(StaticServing::Collected)
+        .unwrap();
+    let client = Client::new(application);
+    for (path, body) in [
+        ("/static/css/site.css", SITE_CSS.repeat(10)),
+        ("/static/js/app.js", "console.log('app');\n".to_string()),
+        ("/static/lib/jquery.js", "/* jquery */\n".to_string()),
+        (
+            "/static/polls/style.css",
+            "li { color: green; }\n".to_string(),
+        ),
+    ] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.text(), body, "{path}");
+        assert_eq!(response.header("cache-control"), Some("no-cache"), "{path}");
+    }
+    for path in [
+        "/static/secret.txt",
+        "/static/env.txt",
+        "/static/css/other.css",
+        "/static/polls/site.css",
+    ] {
+        assert_eq!(client.get(path).await.status, 404, "{path}");
+    }
+}
+
 // ---------------------------------------------------------------- templates
 
 #[test]

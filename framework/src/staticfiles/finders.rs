@@ -397,6 +397,29 @@ impl<'a> Located<'a> {
         })
     }
 
+    /// `root/relative` (`root` being `static_root`) when it is a link of
+    /// `collectstatic --link`: its real location is exactly the file that
+    /// `sources` has under the same name, by their own rule (so a link to
+    /// anything else, or to a source file under another name, is refused).
+    pub fn linked(
+        root: &'a Path,
+        relative: &str,
+        ignore: &'a IgnorePatterns,
+        sources: &Finder,
+    ) -> Option<Located<'a>> {
+        if !is_clean_name(relative) || ignore.is_ignored(relative) {
+            return None;
+        }
+        let path = std::fs::canonicalize(root.join(relative)).ok()?;
+        let source = sources.locate(relative)?;
+        (source.path == path).then(|| Located {
+            root,
+            ignore,
+            relative: relative.to_string(),
+            path,
+        })
+    }
+
     /// The file named like this one plus `suffix` (`.gz`), in the same
     /// folder, if it passes the same rule.
     pub fn sibling(&self, suffix: &str) -> Option<Located<'a>> {

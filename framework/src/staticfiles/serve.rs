@@ -17,7 +17,9 @@
 //! `ServeFile`. Nothing outside the source folders (or `static_root`) is
 //! ever served: `..`, `%2e%2e`, encoded slashes or backslashes, NUL,
 //! absolute paths and symbolic links that lead out all get 404, and so do
-//! ignored names (`.*`, `*~`, `CVS`). A `.br` or `.gz` sibling is sent only
+//! ignored names (`.*`, `*~`, `CVS`). The one link out of `static_root`
+//! that is followed is the one `collectstatic --link` makes: to the very
+//! file the sources have under that name. A `.br` or `.gz` sibling is sent only
 //! when it passes the same rule as the file, in the same
 //! folder; otherwise the file itself is sent.
 
@@ -78,6 +80,8 @@ enum Files {
     Collected {
         root: PathBuf,
         ignore: IgnorePatterns,
+        /// The sources, for the links `collectstatic --link` made.
+        sources: Finder,
     },
     /// Uploaded files in `media_root` (development only).
     Media {
@@ -111,6 +115,7 @@ impl StaticHandler {
             StaticServing::Collected => Files::Collected {
                 root: settings.static_root.clone()?,
                 ignore: IgnorePatterns::default(),
+                sources: Finder::from_settings(settings, apps, IgnorePatterns::default()),
             },
         };
         Some(StaticHandler { prefix, files })
@@ -149,9 +154,13 @@ impl StaticHandler {
     fn locate(&self, name: &str) -> Option<Located<'_>> {
         match &self.files {
             Files::Sources(finder) => finder.locate(name),
-            Files::Collected { root, ignore } | Files::Media { root, ignore } => {
-                Located::new(root, name, ignore)
-            }
+            Files::Collected {
+                root,
+                ignore,
+                sources,
+            } => Located::new(root, name, ignore)
+                .or_else(|| Located::linked(root, name, ignore, sources)),
+            Files::Media { root, ignore } => Located::new(root, name, ignore),
         }
     }
 
