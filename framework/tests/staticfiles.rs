@@ -1215,6 +1215,59 @@ fn link_makes_symlinks() {
     );
 }
 
+/// With manifest storage, a source file named `staticfiles.json` (at the
+/// top of static_root) would be replaced by the manifest on every run, its
+/// URL serving the manifest and the run never settling: refused before
+/// anything is written, naming the file and the fix.
+#[test]
+fn a_static_file_named_like_the_manifest_is_refused() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    write(
+        &site.dir.join("static/staticfiles.json"),
+        "{\"app\": \"mine\"}",
+    );
+    // Elsewhere than the top, the name is free.
+    write(&site.dir.join("static/data/staticfiles.json"), "{}");
+    for options in [
+        noinput(),
+        CollectOptions {
+            post_process: false,
+            ..noinput()
+        },
+    ] {
+        let (result, _) = site.collect_with(&site.settings(), options, "");
+        let error = result.unwrap_err();
+        assert!(
+            error.contains(&format!(
+                "the static file '{}' has the name of the manifest",
+                site.dir.join("static/staticfiles.json").display()
+            )),
+            "{error}"
+        );
+        assert!(error.contains("hint: rename it"), "{error}");
+        assert!(!site.root().exists(), "nothing is written");
+    }
+    // The hint's --ignore leaves out that file only.
+    let (summary, _) = site.collect(CollectOptions {
+        ignore_patterns: vec!["/staticfiles.json".into()],
+        ..noinput()
+    });
+    assert_eq!(summary.copied, 5);
+    assert!(site.root().join("data/staticfiles.json").is_file());
+    std::fs::remove_dir_all(site.root()).unwrap();
+    std::fs::remove_file(site.dir.join("static/staticfiles.json")).unwrap();
+    let (summary, _) = site.collect(noinput());
+    assert_eq!(summary.copied, 5);
+    // Plain storage writes no manifest: the name is free there.
+    let plain = Site::new("");
+    write(&plain.dir.join("static/staticfiles.json"), "{}");
+    plain.collect(noinput());
+    assert_eq!(
+        std::fs::read_to_string(plain.root().join("staticfiles.json")).unwrap(),
+        "{}"
+    );
+}
+
 #[test]
 fn manifest_storage_hashes_rewrites_and_settles() {
     let site = Site::new("staticfiles_storage = \"manifest\"\n");

@@ -180,6 +180,21 @@ pub fn collect(
             "make the file readable by this user, remove it, or leave it out with --ignore PATTERN",
         )
     })?;
+    if settings.staticfiles_storage == StaticfilesStorage::Manifest
+        && let Some(file) = listing.files.iter().find(|f| f.name == MANIFEST_NAME)
+    {
+        // The manifest would replace it on every run (and a run without
+        // post-processing would leave it to be read as the manifest).
+        return Err(refusal(
+            format!(
+                "the static file '{}' has the name of the manifest, {MANIFEST_NAME}, which manifest storage writes at the top of static_root",
+                file.path.display()
+            ),
+            format!(
+                "rename it (or move it into a folder), or leave it out with --ignore /{MANIFEST_NAME}"
+            ),
+        ));
+    }
     let verbose = options.verbosity >= 2;
     let mut out = Output {
         out: console.out,
