@@ -1116,6 +1116,37 @@ fn an_unreadable_source_file_is_named_and_nothing_is_half_written() {
     }
 }
 
+/// A file whose name is not UTF-8 (from an old archive) has no URL: the
+/// error names it and says to rename it, and the `--ignore` it suggests
+/// does leave it out (the name failed before the patterns were tried).
+#[test]
+fn a_name_that_is_not_utf8_is_named_and_can_be_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let site = Site::new("");
+    let odd = site
+        .dir
+        .join("static/css")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.css"));
+    std::fs::write(&odd, "body{}").unwrap();
+    let (result, _) = site.collect_with(&site.settings(), noinput(), "");
+    let error = result.unwrap_err();
+    assert!(error.contains("is not valid UTF-8"), "{error}");
+    assert!(error.contains("static/css/caf"), "{error}");
+    assert!(
+        error.contains("hint: rename it with a UTF-8 name (its URL is made of its name)"),
+        "{error}"
+    );
+    assert!(!error.contains("readable"), "{error}");
+    assert!(!site.root().exists(), "nothing is written");
+
+    let (summary, _) = site.collect(CollectOptions {
+        ignore_patterns: vec!["caf*.css".into()],
+        ..noinput()
+    });
+    assert_eq!(summary.copied, 4);
+    assert!(site.root().join("css/site.css").is_file());
+}
+
 #[test]
 fn the_prompt_needs_yes_and_a_closed_stdin_cancels() {
     let site = Site::new("");

@@ -36,7 +36,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use super::compress::{self, Encoding};
-use super::finders::{Finder, IgnorePatterns, Located, StaticFile};
+use super::finders::{FindError, Finder, IgnorePatterns, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::checks::files::file_in_place_of_folder;
 use crate::checks::staticfiles::Relation;
@@ -175,10 +175,15 @@ pub fn collect(
         confirm(&root, options, console)?;
     }
     let listing = finder.list().map_err(|error| {
-        refusal(
-            error.to_string(),
-            "make the file readable by this user, remove it, or leave it out with --ignore PATTERN",
-        )
+        let hint = match error {
+            FindError::NotUtf8 { .. } => {
+                "rename it with a UTF-8 name (its URL is made of its name), remove it, or leave it out with --ignore PATTERN"
+            }
+            FindError::Unreadable { .. } => {
+                "make the file readable by this user, remove it, or leave it out with --ignore PATTERN"
+            }
+        };
+        refusal(error.to_string(), hint)
     })?;
     if settings.staticfiles_storage == StaticfilesStorage::Manifest
         && let Some(file) = listing.files.iter().find(|f| f.name == MANIFEST_NAME)

@@ -287,7 +287,24 @@ impl Finder {
                 continue;
             }
             let is_dir = entry.file_type().is_dir();
-            let relative = relative_name(entry.path(), &source.root)?;
+            let relative = match relative_name(entry.path(), &source.root) {
+                Ok(relative) => relative,
+                // Not UTF-8, so no URL: an error, unless the patterns leave
+                // it out (they see each odd byte as U+FFFD).
+                Err(error) => {
+                    let lossy = entry
+                        .path()
+                        .strip_prefix(&source.root)
+                        .unwrap_or(entry.path());
+                    if !self.ignore.is_ignored(&lossy.to_string_lossy()) {
+                        return Err(error);
+                    }
+                    if is_dir {
+                        walker.skip_current_dir();
+                    }
+                    continue;
+                }
+            };
             if self.ignore.is_ignored(&relative) {
                 if is_dir {
                     walker.skip_current_dir();
