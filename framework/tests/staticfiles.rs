@@ -1116,6 +1116,29 @@ fn an_unreadable_source_file_is_named_and_nothing_is_half_written() {
     }
 }
 
+/// Emacs marks a file being edited with a dangling link `.#name`: an
+/// ignored name (`.*`), so collectstatic leaves it out instead of failing
+/// on it, and so does any link the patterns name (broken or looping).
+#[test]
+fn an_ignored_broken_link_is_left_out() {
+    let site = Site::new("");
+    std::os::unix::fs::symlink(
+        "ann@host.1234:1700000000",
+        site.dir.join("static/css/.#site.css"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("loop~", site.dir.join("static/css/loop~")).unwrap();
+    std::os::unix::fs::symlink("gone", site.dir.join("static/js/old.js")).unwrap();
+    let (result, _) = site.collect_with(&site.settings(), noinput(), "");
+    let error = result.unwrap_err();
+    assert!(error.contains("js/old.js"), "a link not ignored: {error}");
+    let (summary, _) = site.collect(CollectOptions {
+        ignore_patterns: vec!["old.js".into()],
+        ..noinput()
+    });
+    assert_eq!(summary.copied, 4);
+}
+
 /// A file whose name is not UTF-8 (from an old archive) has no URL: the
 /// error names it and says to rename it, and the `--ignore` it suggests
 /// does leave it out (the name failed before the patterns were tried).

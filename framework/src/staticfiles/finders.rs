@@ -277,6 +277,14 @@ impl Finder {
                 Err(error) if error.loop_ancestor().is_some() => continue,
                 Err(error) => {
                     let path = error.path().unwrap_or(&source.root).to_path_buf();
+                    // A broken or looping link the patterns leave out (an
+                    // editor's lock file, `.#name`) is no error.
+                    let relative = path.strip_prefix(&source.root).unwrap_or(&path);
+                    if !relative.as_os_str().is_empty()
+                        && self.ignore.is_ignored(&relative.to_string_lossy())
+                    {
+                        continue;
+                    }
                     let source = error
                         .into_io_error()
                         .unwrap_or_else(|| std::io::Error::other("unreadable"));
