@@ -534,6 +534,52 @@ async fn without_media_root_a_dropped_file_is_logged() {
     assert!(!logs.contains(['\u{2028}', '\u{202e}']), "{logs}");
 }
 
+/// The field name of a dropped file is the client's and may be as long as
+/// the body allows: the warning shows its start only, so that one request
+/// cannot write megabytes to the log.
+#[tokio::test]
+async fn a_dropped_files_long_name_is_cut_in_the_log() {
+    let site = Site::new("");
+    let client = Client::new(site.application());
+    client.get("/contact/").await;
+    let csrf = client.csrf_token().expect("a CSRF cookie");
+    let fields = [
+        ("name", "Ann"),
+        ("sender", "ann@example.com"),
+        ("copies", "2"),
+    ];
+    let raw = multipart_post("/contact/", &fields, b"a.png", b"data", &csrf);
+    let body = raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
+    let long = format!("pic{}", "x".repeat(1_000_000));
+    let body = String::from_utf8(body)
+        .unwrap()
+        .replace("name=\"picture\"", &format!("name=\"{long}\""))
+        .into_bytes();
+    let (logs, guard) = support::capture_logs();
+    let response = client
+        .request(Method::POST, "/contact/")
+        .csrf()
+        .header(
+            "content-type",
+            "multipart/form-data; boundary=XyZzY-boundary",
+        )
+        .body(body)
+        .send()
+        .await;
+    drop(guard);
+    assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
+    let logs = logs.text();
+    assert!(
+        logs.contains(&format!(
+            "a file sent as \"pic{}…\" was dropped: media_root is not set",
+            "x".repeat(61)
+        )),
+        "{}",
+        &logs[..logs.len().min(500)]
+    );
+    assert!(logs.len() < 1000, "{} bytes of log", logs.len());
+}
+
 /// A `multipart/form-data` body of the contact form's fields and `files`
 /// small files, each under the name `f`.
 fn contact_with_files(files: usize) -> Vec<u8> {

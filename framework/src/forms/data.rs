@@ -206,9 +206,17 @@ struct DroppedFiles {
     count: usize,
 }
 
+/// The most characters of a client's field name the log shows: the name
+/// may be as long as the body, and one request must not write megabytes.
+const LOGGED_NAME: usize = 64;
+
 impl DroppedFiles {
     fn add(&mut self, name: String) {
-        self.first.get_or_insert(name);
+        self.first
+            .get_or_insert_with(|| match name.char_indices().nth(LOGGED_NAME) {
+                Some((cut, _)) => format!("{}…", &name[..cut]),
+                None => name,
+            });
         self.count += 1;
     }
 
