@@ -766,6 +766,51 @@ fn static_in_templates_uses_the_manifest_with_debug_off() {
     assert!(chain.contains("collectstatic"), "{chain}");
 }
 
+/// A name with a space, a `%` or a letter outside ASCII: `static()` gives a
+/// URL that reaches the file, with `debug` on (the sources) and off (the
+/// manifest's hashed name in static_root), as Django quotes it.
+#[tokio::test]
+async fn static_urls_of_names_with_spaces_and_accents_reach_the_file() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\n");
+    write(
+        &site.dir.join("static/img/café 100%.css"),
+        "p { color: red; }\n",
+    );
+    write(
+        &site.dir.join("templates/page.html"),
+        "{{ static(path='img/café 100%.css') }}",
+    );
+    let render = |application: &Application| {
+        application
+            .templates()
+            .render_string("page.html", Default::default())
+            .unwrap()
+    };
+    let debug = site.application(site.settings());
+    let url = render(&debug);
+    assert_eq!(url, "/static/img/caf%C3%A9%20100%25.css");
+    let response = Client::new(debug).get(&url).await;
+    assert_eq!(response.status, 200, "{url}");
+    assert_eq!(response.text(), "p { color: red; }\n");
+
+    site.collect(noinput());
+    let mut production = site.settings();
+    production.debug = false;
+    production.allowed_hosts = vec!["localhost".into()];
+    let application = site
+        .application(production)
+        .with_static_serving(StaticServing::Collected)
+        .unwrap();
+    let url = render(&application);
+    assert!(
+        url.starts_with("/static/img/caf%C3%A9%20100%25.") && url.ends_with(".css"),
+        "{url}"
+    );
+    let response = Client::new(application).get(&url).await;
+    assert_eq!(response.status, 200, "{url}");
+    assert_eq!(response.text(), "p { color: red; }\n");
+}
+
 // ---------------------------------------------------------------- collectstatic
 
 #[test]

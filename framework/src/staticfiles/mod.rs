@@ -27,6 +27,34 @@ pub use serve::StaticServing;
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::templates::StaticUrlFn;
 
+/// What a URL made by `static()` percent-encodes in a file's name: all but
+/// letters, digits and `-._~/!*()'`, as Django's `filepath_to_uri`.
+const ENCODED_IN_URLS: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'\'');
+
+/// `static_url` + `name`, the name percent-encoded (`a b.css` →
+/// `a%20b.css`) up to a `?` or `#`, which start a query or a fragment
+/// (`font.woff?#iefix`), as with manifest storage: the same template gives
+/// working URLs with `debug` on and off.
+fn url_of(static_url: &str, name: &str) -> String {
+    let name = name.trim_start_matches('/');
+    let end = name.find(['?', '#']).unwrap_or(name.len());
+    format!(
+        "{static_url}{}{}",
+        percent_encoding::utf8_percent_encode(&name[..end], ENCODED_IN_URLS),
+        &name[end..]
+    )
+}
+
 /// The `static(path=…)` function of the templates.
 ///
 /// With `debug` on, or plain storage: `static_url` + path. With manifest
@@ -37,7 +65,7 @@ use crate::templates::StaticUrlFn;
 /// is never hashed, as in Django: its URL is `static_url` + path.
 pub(crate) fn static_url_fn(settings: &Settings) -> StaticUrlFn {
     let static_url = settings.static_url.clone();
-    let plain = move |path: &str| format!("{static_url}{}", path.trim_start_matches('/'));
+    let plain = move |path: &str| url_of(&static_url, path);
     if settings.debug || settings.staticfiles_storage == StaticfilesStorage::Plain {
         return Arc::new(move |path: &str| Ok(plain(path)));
     }
@@ -108,6 +136,20 @@ mod tests {
         let plain = static_url_fn(&settings(root.path(), true));
         assert_eq!(plain("css/site.css").unwrap(), "/static/css/site.css");
         assert_eq!(plain("css/other.css").unwrap(), "/static/css/other.css");
+    }
+
+    #[test]
+    fn names_are_percent_encoded_up_to_a_query_or_fragment() {
+        let url = |name: &str| url_of("/static/", name);
+        assert_eq!(url("css/a b.css"), "/static/css/a%20b.css");
+        assert_eq!(
+            url("/img/café 100%.png"),
+            "/static/img/caf%C3%A9%20100%25.png"
+        );
+        assert_eq!(url("x\"<y>.js"), "/static/x%22%3Cy%3E.js");
+        assert_eq!(url("f.woff?#iefix"), "/static/f.woff?#iefix");
+        assert_eq!(url("icons.svg#home"), "/static/icons.svg#home");
+        assert_eq!(url("a-b_c.~(1)!*'.css"), "/static/a-b_c.~(1)!*'.css");
     }
 
     #[test]
