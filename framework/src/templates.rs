@@ -105,6 +105,7 @@ impl TemplateError {
                 "create {name} in a folder of template_dirs or in an app's templates/ folder"
             )),
             TemplateError::Load { hint, .. } => hint.clone(),
+            TemplateError::Render { source, .. } => django::render_hint(&source.to_string()),
             _ => None,
         }
     }
@@ -767,6 +768,49 @@ mod tests {
         // A template that is there but fails is a render error, not a missing one.
         let failed = e.render("page.html", &Context::new()).unwrap_err();
         assert!(matches!(failed, TemplateError::Render { .. }), "{failed}");
+    }
+
+    #[test]
+    fn djangos_forloop_and_block_super_get_the_tera_spelling_when_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("loop.html"),
+            "{% for q in qs %}{{ forloop.counter }}{% endfor %}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("base.html"),
+            "{% block a %}A{% endblock a %}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("child.html"),
+            "{% extends \"base.html\" %}{% block a %}{{ block.super }}B{% endblock a %}",
+        )
+        .unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        let failed = e
+            .render("loop.html", &context! { "qs" => &vec![1] })
+            .unwrap_err();
+        assert!(matches!(failed, TemplateError::Render { .. }), "{failed}");
+        assert!(
+            failed
+                .hint()
+                .unwrap()
+                .contains("`loop.index` for forloop.counter")
+        );
+        let failed = e.render("child.html", &Context::new()).unwrap_err();
+        assert_eq!(
+            failed.hint().unwrap(),
+            "`{{ block.super }}` is Django's syntax; Nuages writes `{{ super() }}`"
+        );
+        // Another undefined variable: no hint.
+        std::fs::write(dir.path().join("other.html"), "{{ nope }}").unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        assert_eq!(
+            e.render("other.html", &Context::new()).unwrap_err().hint(),
+            None
+        );
     }
 
     #[test]

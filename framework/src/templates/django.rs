@@ -74,6 +74,25 @@ pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<Strin
     ))
 }
 
+/// The hint for a rendering error `message` of Tera's, when it comes from
+/// one of Django's template variables: `forloop` and `block.super` parse
+/// in Tera, and are undefined only when the template renders.
+pub(super) fn render_hint(message: &str) -> Option<String> {
+    if message.contains("Variable `forloop` is not defined") {
+        return Some(
+            "`forloop` is Django's loop variable; in Tera it is `loop`: `loop.index` for forloop.counter, \
+             `loop.index0` for forloop.counter0, `loop.first`, `loop.last`, `loop.length`"
+                .to_string(),
+        );
+    }
+    if message.contains("Variable `block` is not defined") {
+        return Some(
+            "`{{ block.super }}` is Django's syntax; Nuages writes `{{ super() }}`".to_string(),
+        );
+    }
+    None
+}
+
 /// `{{ url('polls:index') }}` or `{{ static('x.css') }}`, as Jinja and
 /// Django's Jinja2 backend write them: Tera's functions take named
 /// arguments only, and says "expected identifier" at the first positional
