@@ -489,10 +489,10 @@ fn without_media_root_a_file_the_form_does_not_use_is_dropped() {
     assert!(!site.media().exists());
 }
 
-/// The file a form without a file field was sent is dropped with a
-/// warning in the log that names the field and media_root.
-#[tokio::test]
-async fn without_media_root_a_dropped_file_is_logged() {
+/// The contact form (no file field) posted with a file under the field
+/// name `name`, to a site without media_root: the answer's text and what
+/// was logged meanwhile.
+async fn post_a_file_named(name: &str) -> (String, String) {
     let site = Site::new("");
     let client = Client::new(site.application());
     client.get("/contact/").await;
@@ -504,11 +504,9 @@ async fn without_media_root_a_dropped_file_is_logged() {
     ];
     let raw = multipart_post("/contact/", &fields, b"a.png", b"data", &csrf);
     let body = raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
-    // The field's name is the client's: one that would reverse the text
-    // shown (U+202E) or end the line for some readers (U+2028) is escaped.
     let body = String::from_utf8(body)
         .unwrap()
-        .replace("name=\"picture\"", "name=\"pic\u{2028}t\u{202e}ure\"")
+        .replace("name=\"picture\"", &format!("name=\"{name}\""))
         .into_bytes();
     let (logs, guard) = support::capture_logs();
     let response = client
@@ -522,8 +520,17 @@ async fn without_media_root_a_dropped_file_is_logged() {
         .send()
         .await;
     drop(guard);
-    assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
-    let logs = logs.text();
+    (response.text(), logs.text())
+}
+
+/// The file a form without a file field was sent is dropped with a
+/// warning in the log that names the field and media_root.
+#[tokio::test]
+async fn without_media_root_a_dropped_file_is_logged() {
+    // The field's name is the client's: one that would reverse the text
+    // shown (U+202E) or end the line for some readers (U+2028) is escaped.
+    let (text, logs) = post_a_file_named("pic\u{2028}t\u{202e}ure").await;
+    assert_eq!(text, "thanks ann@example.com (2 copies)");
     assert!(
         logs.contains(" WARN ")
             && logs.contains(
@@ -539,36 +546,9 @@ async fn without_media_root_a_dropped_file_is_logged() {
 /// cannot write megabytes to the log.
 #[tokio::test]
 async fn a_dropped_files_long_name_is_cut_in_the_log() {
-    let site = Site::new("");
-    let client = Client::new(site.application());
-    client.get("/contact/").await;
-    let csrf = client.csrf_token().expect("a CSRF cookie");
-    let fields = [
-        ("name", "Ann"),
-        ("sender", "ann@example.com"),
-        ("copies", "2"),
-    ];
-    let raw = multipart_post("/contact/", &fields, b"a.png", b"data", &csrf);
-    let body = raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
     let long = format!("pic{}", "x".repeat(1_000_000));
-    let body = String::from_utf8(body)
-        .unwrap()
-        .replace("name=\"picture\"", &format!("name=\"{long}\""))
-        .into_bytes();
-    let (logs, guard) = support::capture_logs();
-    let response = client
-        .request(Method::POST, "/contact/")
-        .csrf()
-        .header(
-            "content-type",
-            "multipart/form-data; boundary=XyZzY-boundary",
-        )
-        .body(body)
-        .send()
-        .await;
-    drop(guard);
-    assert_eq!(response.text(), "thanks ann@example.com (2 copies)");
-    let logs = logs.text();
+    let (text, logs) = post_a_file_named(&long).await;
+    assert_eq!(text, "thanks ann@example.com (2 copies)");
     assert!(
         logs.contains(&format!(
             "a file sent as \"pic{}…\" was dropped: media_root is not set",

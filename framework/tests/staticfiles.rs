@@ -68,6 +68,17 @@ impl Site {
         vec![App::new("polls", self.dir.join("src/polls"))]
     }
 
+    /// The application as `serve --static` runs it in production: `debug`
+    /// off, `localhost` allowed, files sent from static_root.
+    fn serving_collected(&self) -> Application {
+        let mut production = self.settings();
+        production.debug = false;
+        production.allowed_hosts = vec!["localhost".into()];
+        self.application(production)
+            .with_static_serving(StaticServing::Collected)
+            .unwrap()
+    }
+
     fn root(&self) -> PathBuf {
         self.dir.join("www/static")
     }
@@ -551,13 +562,7 @@ fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
     let site = Site::new("staticfiles_precompress = true\n");
     site.collect(noinput());
     let root = site.root();
-    let mut production = site.settings();
-    production.debug = false;
-    production.allowed_hosts = vec!["localhost".into()];
-    let application = site
-        .application(production)
-        .with_static_serving(StaticServing::Collected)
-        .unwrap();
+    let application = site.serving_collected();
     let server = Listening::start(application);
     let css = SITE_CSS.repeat(10);
 
@@ -630,13 +635,7 @@ async fn collected_files_with_hashed_names_are_cached_forever() {
     site.collect(noinput());
     let manifest = nuages::staticfiles::Manifest::load(&site.root()).unwrap();
     let hashed = manifest.paths["css/site.css"].clone();
-    let mut production = site.settings();
-    production.debug = false;
-    production.allowed_hosts = vec!["localhost".into()];
-    let application = site
-        .application(production)
-        .with_static_serving(StaticServing::Collected)
-        .unwrap();
+    let application = site.serving_collected();
     let client = Client::new(application);
     let response = client.get(&format!("/static/{hashed}")).await;
     assert_eq!(response.status, 200);
@@ -678,13 +677,7 @@ async fn collected_links_to_the_sources_are_served() {
     ] {
         std::os::unix::fs::symlink(target, root.join(link)).unwrap();
     }
-    let mut production = site.settings();
-    production.debug = false;
-    production.allowed_hosts = vec!["localhost".into()];
-    let application = site
-        .application(production)
-        .with_static_serving(StaticServing::Collected)
-        .unwrap();
+    let application = site.serving_collected();
     let client = Client::new(application);
     for (path, body) in [
         ("/static/css/site.css", SITE_CSS.repeat(10)),
@@ -794,13 +787,7 @@ async fn static_urls_of_names_with_spaces_and_accents_reach_the_file() {
     assert_eq!(response.text(), "p { color: red; }\n");
 
     site.collect(noinput());
-    let mut production = site.settings();
-    production.debug = false;
-    production.allowed_hosts = vec!["localhost".into()];
-    let application = site
-        .application(production)
-        .with_static_serving(StaticServing::Collected)
-        .unwrap();
+    let application = site.serving_collected();
     let url = render(&application);
     assert!(
         url.starts_with("/static/img/caf%C3%A9%20100%25.") && url.ends_with(".css"),
