@@ -93,6 +93,24 @@ async fn change_password(
     Ok("changed")
 }
 
+/// `/set-password/?of=NAME&to=NEW`: what a staff page does that changes
+/// another user's password (Django's admin calls `update_session_auth_hash`
+/// with the user whose password it changed), then who this request is.
+async fn set_password_of(
+    auth: Auth,
+    Db(pool): Db,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<String> {
+    let mut user = User::get_by_username(&pool, &q["of"]).await?.unwrap();
+    user.set_password(&pool, &fast_hashers(), &q["to"]).await?;
+    auth.update_session_auth_hash(&user)?;
+    let me = auth
+        .user()
+        .await?
+        .map_or("anonymous".into(), |u| u.username);
+    Ok(format!("changed, this request is {me}"))
+}
+
 async fn page(templates: Templates) -> Result<Html<String>> {
     templates.render("page.html", context! {})
 }
@@ -134,6 +152,7 @@ fn urls() -> UrlConf {
         .path("plain/", plain, "plain")
         .path("cart/", cart, "cart")
         .path("password/", change_password, "password")
+        .path("set-password/", set_password_of, "set_password_of")
         .path("page/", page, "page")
         .path("framed/", framed, "framed")
 }
@@ -444,6 +463,34 @@ async fn a_password_change_logs_the_other_sessions_out() {
         assert_eq!(laptop.get("/whoami/").await.text(), "ann", "{engine:?}");
         assert_eq!(
             phone.get("/whoami/").await.text(),
+            "anonymous",
+            "{engine:?}"
+        );
+    }
+}
+
+/// Changing another user's password and calling `update_session_auth_hash`
+/// with them (as Django's admin does) leaves this session logged in as its
+/// own user, in this request and the next; the other user's sessions end.
+#[tokio::test]
+async fn update_session_auth_hash_with_another_user_keeps_this_session_its_own() {
+    for engine in [SessionEngine::SignedCookies, SessionEngine::Db] {
+        let dir = tempfile::tempdir().unwrap();
+        let application = application(dir.path(), engine).await;
+        let staff = Client::new(application.clone());
+        let bobs_phone = Client::new(application.clone());
+        staff.get("/login/?user=ann").await;
+        bobs_phone.get("/login/?user=bob").await;
+        let response = staff.get("/set-password/?of=bob&to=new-plum-violin").await;
+        assert_eq!(response.status, 200, "{engine:?}");
+        assert_eq!(
+            response.text(),
+            "changed, this request is ann",
+            "{engine:?}"
+        );
+        assert_eq!(staff.get("/whoami/").await.text(), "ann", "{engine:?}");
+        assert_eq!(
+            bobs_phone.get("/whoami/").await.text(),
             "anonymous",
             "{engine:?}"
         );

@@ -323,7 +323,13 @@ impl Auth {
 
     /// Keep this session logged in after `user`'s password changed (Django's
     /// `update_session_auth_hash`); the user's other sessions are logged out.
+    /// Nothing changes when this session is not logged in as `user` (as
+    /// Django checks `request.user == user`): a staff member who changed
+    /// someone else's password stays logged in as themselves.
     pub fn update_session_auth_hash(&self, user: &User) -> Result<()> {
+        if logged_in_id(&self.session) != Some(user.id) {
+            return Ok(());
+        }
         self.session.cycle_key();
         self.session
             .insert(HASH_SESSION_KEY, self.config.hash_of(user))?;
