@@ -497,6 +497,29 @@ async fn update_session_auth_hash_with_another_user_keeps_this_session_its_own()
     }
 }
 
+/// A user, or the fields of one to create, written with `{:?}` (in a log
+/// line, say) show neither the password nor its hash.
+#[tokio::test]
+async fn debug_output_of_a_user_leaves_the_password_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    let ann = User::get_by_username(&pool(&application).await, "ann")
+        .await
+        .unwrap()
+        .unwrap();
+    let shown = format!("{ann:?}");
+    assert!(shown.contains("\"ann\""), "{shown}");
+    assert!(!shown.contains(&ann.password), "{shown}");
+    let new = NewUser {
+        username: "carol",
+        password: Some("plum-violin-orbit"),
+        ..NewUser::default()
+    };
+    let shown = format!("{new:?}");
+    assert!(shown.contains("\"carol\""), "{shown}");
+    assert!(!shown.contains("plum-violin-orbit"), "{shown}");
+}
+
 /// Without `auth` in the setting, a view asking for the user answers 500
 /// with the error that names the middleware (shown by the debug page); a
 /// view that does not ask works with its session.

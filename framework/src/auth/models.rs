@@ -22,8 +22,9 @@ pub(crate) fn now_timestamp() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A row of `auth_user`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A row of `auth_user`. Its `Debug` output leaves the password hash out
+/// (as Django's `repr` of a user), so that logging a user leaks no hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     /// The primary key.
     pub id: i64,
@@ -49,8 +50,9 @@ pub struct User {
     pub date_joined: String,
 }
 
-/// The fields of a user to create with [`User::create`].
-#[derive(Debug, Clone, Default)]
+/// The fields of a user to create with [`User::create`]. Its `Debug`
+/// output leaves the password out.
+#[derive(Clone, Default)]
 pub struct NewUser<'a> {
     /// The username (validated by [`validate_username`]).
     pub username: &'a str,
@@ -63,6 +65,36 @@ pub struct NewUser<'a> {
     pub is_staff: bool,
     /// Superuser.
     pub is_superuser: bool,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("password", &"<hidden>")
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .field("last_login", &self.last_login)
+            .field("date_joined", &self.date_joined)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &self.password.map(|_| "<hidden>"))
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish()
+    }
 }
 
 /// `username` in Unicode's compatibility composition (NFKC), as Django's
