@@ -93,6 +93,12 @@ async fn fails(session: Session) -> Response {
     (http::StatusCode::INTERNAL_SERVER_ERROR, "failed").into_response()
 }
 
+/// Ends the session (a logout), then fails: the session stays ended.
+async fn flush_then_fail(session: Session) -> Response {
+    session.flush();
+    (http::StatusCode::INTERNAL_SERVER_ERROR, "failed").into_response()
+}
+
 fn urls() -> UrlConf {
     UrlConf::new()
         .path("set/", set, "set")
@@ -104,6 +110,7 @@ fn urls() -> UrlConf {
         .path("login/", login, "login")
         .path("end-user/", end_user, "end-user")
         .path("fails/", fails, "fails")
+        .path("flush-then-fail/", flush_then_fail, "flush_then_fail")
         .path("slow-set/", slow_set, "slow-set")
 }
 
@@ -296,6 +303,29 @@ async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
         } else {
             // The documented limit: a signed cookie lives until it expires.
             assert_eq!(seen, r#"{"name":"Ann"}"#);
+        }
+        if engine == SessionEngine::Db {
+            assert!(rows(&application).await.is_empty());
+        }
+    }
+}
+
+/// A logout whose page then fails (a 500 after `flush`) still ends the
+/// session, as Django's `flush` deletes it at once: the cookie is removed
+/// and a copy of it finds nothing on the server.
+#[tokio::test]
+async fn a_flushed_session_stays_ended_when_the_response_is_a_server_error() {
+    for engine in ENGINES {
+        let (_dir, application, client, old) = with_ann(engine).await;
+        let response = client.get("/flush-then-fail/").await;
+        assert_eq!(response.status, 500, "{engine:?}");
+        let removal = set_cookie(&response).unwrap_or_default();
+        assert!(removal.starts_with("sessionid=;"), "{engine:?}: {removal}");
+        assert!(removal.contains("Max-Age=0"), "{engine:?}: {removal}");
+        assert_eq!(client.cookie("sessionid"), None, "{engine:?}");
+        assert_eq!(show_of(&client).await, "{}", "{engine:?}");
+        if engine.is_server_side() {
+            assert_eq!(seen_with(&application, &old).await, "{}", "{engine:?}");
         }
         if engine == SessionEngine::Db {
             assert!(rows(&application).await.is_empty());

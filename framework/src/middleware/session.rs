@@ -22,7 +22,9 @@
 //! `SameSite=Lax`, `Max-Age=session_cookie_age`, `HttpOnly` per
 //! `session_cookie_httponly` and `Secure` per `session_cookie_secure`.
 //! Responses whose session was read get `Vary: Cookie`. A response with a
-//! 5xx status saves nothing.
+//! 5xx status saves nothing, but a session it flushed (a logout whose page
+//! then failed) is ended all the same: its cookie removed and, with a
+//! server-side engine, its stored data deleted, as Django's `flush` does.
 //!
 //! ```
 //! use nuages::middleware::session::Session;
@@ -91,6 +93,9 @@ struct SessionState {
     /// The key of the visitor's cookie when the store failed to read it:
     /// the session looks empty, but ending it must delete that record.
     unread_key: Option<String>,
+    /// [`Session::flush`] was called: the session stays ended even if the
+    /// response is a server error.
+    flushed: bool,
 }
 
 impl SessionState {
@@ -196,6 +201,7 @@ impl Session {
         state.accessed = true;
         state.modified = true;
         state.values.clear();
+        state.flushed = true;
         state.end_stored();
     }
 
@@ -495,24 +501,39 @@ pub(crate) async fn process_response(pending: Pending, response: &mut Response) 
         if state.accessed {
             super::patch_vary(response.headers_mut(), "Cookie");
         }
-        // As Django: a failed request does not save what it half did.
+        // As Django: a failed request does not save what it half did. But
+        // a session it ended (a logout's flush) stays ended, stored record
+        // and cookie, as Django's flush deletes it at once: a logout whose
+        // page then failed must not leave the visitor logged in.
         if response.status().is_server_error() {
-            return;
-        }
-        // A new visitor's session that nothing changed: no cookie to set or
-        // remove, nothing to store (what both ways of saving conclude).
-        if !had_cookie && !state.modified && !state.resign && state.ended_keys.is_empty() {
-            return;
-        }
-        Outcome {
-            values: state.values.clone(),
-            modified: state.modified,
-            resign: state.resign,
-            key: state.key.clone(),
-            ended_keys: std::mem::take(&mut state.ended_keys),
-            had_cookie,
+            if !state.flushed {
+                return;
+            }
+            Outcome {
+                values: Map::new(),
+                modified: true,
+                resign: false,
+                key: None,
+                ended_keys: std::mem::take(&mut state.ended_keys),
+                had_cookie,
+            }
+        } else {
+            // A new visitor's session that nothing changed: no cookie to set or
+            // remove, nothing to store (what both ways of saving conclude).
+            if !had_cookie && !state.modified && !state.resign && state.ended_keys.is_empty() {
+                return;
+            }
+            Outcome {
+                values: state.values.clone(),
+                modified: state.modified,
+                resign: state.resign,
+                key: state.key.clone(),
+                ended_keys: std::mem::take(&mut state.ended_keys),
+                had_cookie,
+            }
         }
     };
+
     let cookie = match config.store.is_server_side() {
         // Boxed for the same reason as the store's `load`.
         true => match Box::pin(config.save(outcome)).await {
