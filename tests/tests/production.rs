@@ -175,6 +175,18 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
             .contains("immutable"),
         "{gzipped:?}"
     );
+    // Both copies say they vary with Accept-Encoding, so that a cache in
+    // front (a CDN, a proxy) never hands the gzipped one to a client that
+    // did not ask for it, nor keeps the plain one for all.
+    let plain = http(addr, "GET", &format!("/static/{hashed}"), &host, "").unwrap();
+    assert_eq!(plain.header("content-encoding"), None, "{plain:?}");
+    for response in [&gzipped, &plain] {
+        assert_eq!(
+            response.header("vary"),
+            Some("Accept-Encoding"),
+            "{response:?}"
+        );
+    }
     assert_eq!(
         http(addr, "GET", "/static/.hidden", &host, "")
             .unwrap()

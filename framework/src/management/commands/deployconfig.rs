@@ -665,6 +665,9 @@ fn nginx_site_body(
     location {static_url} {{  # static_url
         alias {static_root};  # static_root
         gzip_static on;  # the .gz files collectstatic writes
+        # Vary: Accept-Encoding, so that a cache in front keeps the gzipped
+        # and the plain copy apart.
+        gzip_vary on;
         autoindex off;
         add_header Cache-Control ${id}_static_cache always;
         add_header X-Content-Type-Options nosniff always;
@@ -1160,6 +1163,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gzip_static on;"));
+        assert!(text.contains("gzip_vary on;"), "{text}");
         assert!(text.contains("server unix:/run/mysite/mysite.sock;"));
         assert!(
             text.contains("server_name example.com example.org *.example.org;"),
