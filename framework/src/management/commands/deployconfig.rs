@@ -226,7 +226,10 @@ impl Command for DeployConfig {
             ))?,
         }
         eprintln!("note: {}", env_file_note(&site, &env_file));
-        if let Some(note) = socket_access_note(&site, &user) {
+        for note in missing_folders_note(settings, &user)
+            .into_iter()
+            .chain(socket_access_note(&site, &user))
+        {
             eprintln!("note: {note}");
         }
         Ok(())
@@ -867,29 +870,57 @@ fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
     Ok(release)
 }
 
-/// The service unit and the socket unit.
-fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, String) {
-    let name = site.name;
-    let base = &site.settings.base_dir;
-    let mut writable: Vec<PathBuf> = site
-        .settings
+/// The folders `serve` writes in, which the service unit's
+/// `ProtectSystem=strict` leaves writable (`ReadWritePaths`): the SQLite
+/// databases' folders, the log file's and `media_root` (uploads).
+fn writable_folders(settings: &Settings) -> Vec<PathBuf> {
+    let mut writable: Vec<PathBuf> = settings
         .databases
         .values()
         .filter_map(|db| crate::db::sqlite_file(&db.url))
         .filter_map(|file| file.parent().map(Path::to_path_buf))
         .collect();
-    if let Some(log) = &site.settings.log_file
+    if let Some(log) = &settings.log_file
         && let Some(dir) = log.parent()
     {
         writable.push(dir.to_path_buf());
     }
+    writable.extend(settings.media_root.clone());
     writable.sort();
     writable.dedup();
+    writable
+}
+
+/// systemd does not start a service while a folder of its `ReadWritePaths`
+/// is missing (status 226/NAMESPACE), and `serve` would have made it on
+/// its first write: the folders to create first, and how.
+fn missing_folders_note(settings: &Settings, user: &str) -> Option<String> {
+    let missing: Vec<String> = writable_folders(settings)
+        .iter()
+        .filter(|folder| !folder.is_dir())
+        .map(|folder| folder.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let missing = missing.join(" ");
+    Some(format!(
+        "the service may write only in its ReadWritePaths folders, and systemd does not start it \
+         while one is missing (status 226/NAMESPACE): create {missing} for it first \
+         (as root: install -d -o {user} -g {user} {missing})"
+    ))
+}
+
+/// The service unit and the socket unit.
+fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, String) {
+    let name = site.name;
+    let base = &site.settings.base_dir;
+    let writable = writable_folders(site.settings);
     let read_write = if writable.is_empty() {
         String::new()
     } else {
         format!(
-            "# The database and log folders.\nReadWritePaths={}\n",
+            "# The folders serve writes in: the SQLite database's, the log file's, media_root.\nReadWritePaths={}\n",
             writable
                 .iter()
                 .map(|p| p.display().to_string())
@@ -1328,6 +1359,55 @@ mod tests {
         );
         assert!(socket.contains("ListenStream=/run/mysite/mysite.sock"));
         assert!(socket.contains("SocketMode=0660"));
+    }
+
+    /// Uploads are written under media_root: ProtectSystem=strict would
+    /// make every upload fail (read-only file system) unless the unit
+    /// leaves that folder writable too.
+    #[test]
+    fn the_systemd_unit_lets_serve_write_uploads_in_media_root() {
+        let settings = Settings {
+            media_root: Some("/srv/mysite/www_dir/media".into()),
+            ..settings()
+        };
+        let (service, _) = systemd(
+            &site(&settings),
+            "mysite",
+            Path::new("/srv/mysite/bin/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(
+            service.contains(
+                "ReadWritePaths=/srv/mysite/db /srv/mysite/logs /srv/mysite/www_dir/media\n"
+            ),
+            "{service}"
+        );
+    }
+
+    /// systemd refuses to start a unit whose ReadWritePaths folder is
+    /// missing: the command names the folders to create, and how.
+    #[test]
+    fn missing_writable_folders_are_named_with_the_command_that_makes_them() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir(base.path().join("db")).unwrap();
+        let settings = Settings {
+            log_file: Some(base.path().join("logs/mysite.log")),
+            media_root: Some(base.path().join("www_dir/media")),
+            ..Settings::defaults_in(base.path())
+        };
+        let note = missing_folders_note(&settings, "mysite").expect("a note");
+        let logs = base.path().join("logs");
+        let media = base.path().join("www_dir/media");
+        let missing = format!("{} {}", logs.display(), media.display());
+        assert!(note.contains("226/NAMESPACE"), "{note}");
+        assert!(
+            note.contains(&format!("install -d -o mysite -g mysite {missing})")),
+            "{note}"
+        );
+        assert!(!note.contains("/db"), "the database folder exists: {note}");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::create_dir_all(&media).unwrap();
+        assert_eq!(missing_folders_note(&settings, "mysite"), None);
     }
 
     /// The unit reads NUAGES_SETTINGS and SECRET_KEY from its
