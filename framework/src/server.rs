@@ -269,6 +269,36 @@ pub(crate) fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     ))
 }
 
+/// Raise the process's soft limit on open files to its hard limit, as Go's
+/// runtime does when it starts, and return the limit in effect. systemd
+/// starts a service with a soft limit of 1024 (kept low for programs that
+/// wait with `select`) and every connection holds a descriptor: a thousand
+/// idle or slow clients would leave none, and a new client's connection
+/// would wait unaccepted (`accept` failing with "Too many open files") until
+/// one of theirs timed out. hyper waits with epoll, which has no such bound.
+pub(crate) fn raise_open_files_limit() -> io::Result<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for the call to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        limit = raised;
+    }
+    Ok(limit.rlim_cur)
+}
+
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

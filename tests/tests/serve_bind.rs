@@ -219,3 +219,74 @@ fn the_unix_socket_gets_serve_socket_mode() {
     assert_eq!(mode, 0o600, "mode {mode:o}: {}", server.output());
     server.stop(Duration::from_secs(10));
 }
+
+/// systemd starts a service with a soft limit of 1024 open files, and each
+/// connection holds one: `serve` raises the soft limit to the hard one, so
+/// that more idle clients than that low limit still leave room for the
+/// next, who is answered at once (not after their header timeout).
+#[test]
+fn idle_clients_beyond_a_low_open_files_limit_leave_room_for_the_next() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    const SOFT: libc::rlim_t = 128;
+    let example = Example::new();
+    let settings = production(&example, "");
+    let port = free_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut command = example.command_with(&settings);
+    command.args(["serve", "--bind", &addr.to_string()]);
+    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            if limit.rlim_max <= SOFT * 4 {
+                return Err(std::io::Error::other(
+                    "the hard limit is too low for this test",
+                ));
+            }
+            limit.rlim_cur = SOFT;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = Server::start(&mut command, example.dir.path(), "serve-open-files");
+    assert!(
+        wait_for(Duration::from_secs(30), || get(addr, "/polls/").ok()).is_some(),
+        "serve did not start: {}",
+        server.output()
+    );
+    // More connections than the soft limit it was started with, each
+    // sending nothing (they would be cut off after 30 s).
+    let idle: Vec<std::net::TcpStream> = (0..SOFT * 2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /polls/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut stream);
+    assert!(
+        response
+            .as_ref()
+            .is_ok_and(|response| response.status == 200),
+        "{response:?}: {}",
+        server.output()
+    );
+    assert!(
+        !server.output().contains("Too many open files"),
+        "{}",
+        server.output()
+    );
+    drop(idle);
+    server.stop(Duration::from_secs(10));
+}

@@ -107,6 +107,15 @@ impl Command for Serve {
              keeps new connections waiting meanwhile), or SIGTERM, which answers the requests \
              in flight, and start it again"
         );
+        // Each connection holds a descriptor: room for more than the 1024
+        // systemd allows by default.
+        if let Err(error) = server::raise_open_files_limit() {
+            tracing::warn!(
+                target: "nuages::server",
+                "the limit on open files could not be raised ({error}): each connection takes one \
+                 of them; raise it with LimitNOFILE= in the systemd unit or ulimit -n"
+            );
+        }
         ctx.block_on(async move {
             let shutdown = server::shutdown_signal_surviving_hangup(restart);
             let listener = listen(&bind, mode, name)?;
