@@ -221,6 +221,14 @@ impl SettingsLoader {
         let merged = builder
             .build()
             .map_err(|e| config_error(e, &path, &self.env))?;
+        // Where each top-level value came from (a file, or a variable), for
+        // the checks of `validate`.
+        let origins: BTreeMap<String, String> = merged
+            .collect()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value.origin()?.to_string())))
+            .collect();
         let mut settings: Settings = merged
             .try_deserialize()
             .map_err(|e| config_error(e, &path, &self.env))?;
@@ -250,7 +258,7 @@ impl SettingsLoader {
             .unwrap_or_else(|| PathBuf::from("/"));
         settings.settings_file = Some(path);
         settings.resolve_paths();
-        validate(&settings)?;
+        validate(&settings, &origins)?;
         Ok(settings)
     }
 }
@@ -845,18 +853,35 @@ fn env_layer(
     Ok((values, own))
 }
 
-/// Checks of values that have the right type but cannot work.
-fn validate(settings: &Settings) -> Result<(), SettingsError> {
-    let origin = settings
+/// Checks of values that have the right type but cannot work. The error
+/// names where the value came from (`origins`: the settings file that
+/// writes it, or its `NUAGES_*` variable) and gives the fix in that place's
+/// syntax.
+fn validate(settings: &Settings, origins: &BTreeMap<String, String>) -> Result<(), SettingsError> {
+    let selected = settings
         .settings_file
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let invalid = |key: &str, message: String, hint: &str| SettingsError::InvalidValue {
-        origin: origin.clone(),
-        key: key.into(),
-        message,
-        hint: hint.into(),
+    let invalid = |key: &str, message: String, file_hint: &str, variable_value: &str| {
+        let origin = origins
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| selected.clone());
+        let variable = format!("{VARIABLE_PREFIX}{}", key.to_ascii_uppercase());
+        let hint = if origin.ends_with(&variable) {
+            format!(
+                "set {variable}={variable_value}, or unset it to keep the settings file's value"
+            )
+        } else {
+            file_hint.to_string()
+        };
+        SettingsError::InvalidValue {
+            origin,
+            key: key.into(),
+            message,
+            hint,
+        }
     };
     if !settings.static_url.starts_with('/') && !settings.static_url.contains("://") {
         return Err(invalid(
@@ -866,6 +891,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
                 settings.static_url
             ),
             "write `static_url = \"/static/\"`, or a full URL such as \"https://cdn.example.com/static/\"",
+            "/static/",
         ));
     }
     if !settings.static_url.ends_with('/') {
@@ -873,6 +899,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
             "static_url",
             format!("{:?} must end with /", settings.static_url),
             &format!("write `static_url = \"{}/\"`", settings.static_url),
+            &format!("{}/", settings.static_url),
         ));
     }
     if let Some(header) = &settings.secure_proxy_ssl_header
@@ -882,6 +909,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
             "secure_proxy_ssl_header",
             "must be [header name, value], e.g. [\"X-Forwarded-Proto\", \"https\"]".into(),
             "write `secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]` with the header your proxy sets",
+            "X-Forwarded-Proto,https (the header your proxy sets, a comma, its value)",
         ));
     }
     if u32::from_str_radix(&settings.serve_socket_mode, 8).is_err() {
@@ -892,6 +920,7 @@ fn validate(settings: &Settings) -> Result<(), SettingsError> {
                 settings.serve_socket_mode
             ),
             "write the permission bits in octal digits (0-7), e.g. `serve_socket_mode = \"660\"`",
+            "660 (the permission bits in octal digits, 0-7)",
         ));
     }
     Ok(())
@@ -1545,6 +1574,55 @@ mod tests {
             let hint = error.hint().unwrap_or_default();
             assert!(!hint.is_empty(), "{text}{env:?}: no hint for {message}");
         }
+    }
+
+    /// A value that parses but cannot work is blamed on where it was set:
+    /// its NUAGES_* variable (with the fix in the variable's syntax), or
+    /// the file of the chain that writes it, not the selected file.
+    #[test]
+    fn an_invalid_value_names_the_variable_or_the_file_that_set_it() {
+        for (variable, value, hint) in [
+            (
+                "NUAGES_SECURE_PROXY_SSL_HEADER",
+                "X-Forwarded-Proto",
+                "set NUAGES_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto,https",
+            ),
+            (
+                "NUAGES_SERVE_SOCKET_MODE",
+                "999",
+                "set NUAGES_SERVE_SOCKET_MODE=660",
+            ),
+            (
+                "NUAGES_STATIC_URL",
+                "/assets",
+                "set NUAGES_STATIC_URL=/assets/",
+            ),
+        ] {
+            let error = error_of("debug = false\n", &[(variable, value)]);
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!(" in environment variable {variable} is invalid: ")),
+                "{message}"
+            );
+            assert!(!message.contains("settings.toml"), "{message}");
+            let shown = error.hint().unwrap_or_default();
+            assert!(shown.starts_with(hint), "{shown}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "base.toml", "serve_socket_mode = \"rw\"\n");
+        let production = write(dir.path(), "prod.toml", "extends = \"base.toml\"\n");
+        let error = load(&production, &[]).unwrap_err();
+        assert!(
+            error.to_string().contains("base.toml is invalid"),
+            "{error}"
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .contains("`serve_socket_mode = \"660\"`"),
+            "{error}"
+        );
     }
 
     #[test]
