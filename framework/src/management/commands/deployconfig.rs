@@ -622,10 +622,15 @@ map $uri ${id}_static_cache {{
 # serve_bind (or each --upstream), taken in turn.
 upstream {id}_app {{
 {upstream_servers}    keepalive 16;
+    # Below serve's {serve_idle} s for an idle connection: nginx closes it first, and
+    # never sends a request down one that serve is closing (a 502, never retried for a POST).
+    keepalive_timeout {idle}s;
 }}
 
 {servers}"#,
         header = header(site, "nginx configuration"),
+        serve_idle = server::HEADER_READ_TIMEOUT.as_secs(),
+        idle = server::HEADER_READ_TIMEOUT.as_secs() / 2,
     ))
 }
 
@@ -1195,6 +1200,8 @@ mod tests {
         );
         assert!(text.contains("gzip_static on;"));
         assert!(text.contains("gzip_vary on;"), "{text}");
+        // nginx lets go of an idle connection to serve before serve does.
+        assert!(text.contains("    keepalive_timeout 15s;\n"), "{text}");
         assert!(text.contains("server unix:/run/mysite/mysite.sock;"));
         assert!(
             text.contains("server_name example.com example.org *.example.org;"),
