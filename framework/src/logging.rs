@@ -294,6 +294,7 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
     let file_layer = match &settings.log_file {
         Some(path) => {
             let file = Arc::new(open_log_file(path)?);
+            let _ = LOG_FILE.set((path.clone(), file.clone()));
             let layer = WithoutRequestLines(
                 tracing_subscriber::fmt::layer()
                     .with_writer(file.clone())
@@ -325,6 +326,42 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         .with(file_layer)
         .try_init();
     Ok(())
+}
+
+/// The log file [`init`] opened, and its path: what [`reopen_log_file`]
+/// replaces.
+static LOG_FILE: std::sync::OnceLock<(std::path::PathBuf, Arc<std::fs::File>)> =
+    std::sync::OnceLock::new();
+
+/// Open `log_file` again at its path, after logrotate (or a hand) moved the
+/// file away, and write there from now on; `Ok(None)` when no log file is
+/// open. The new file takes the place of the old one under the same
+/// descriptor (`dup2`), so every writer holding it goes on into the new
+/// file, without a lock on the way of each line. `serve` calls it on
+/// SIGUSR1, as gunicorn and nginx reopen their logs.
+pub fn reopen_log_file() -> Result<Option<&'static Path>> {
+    use std::os::fd::AsRawFd;
+    let Some((path, file)) = LOG_FILE.get() else {
+        return Ok(None);
+    };
+    // This thread's waiting lines belong to the old file.
+    flush_batches();
+    let reopened = open_log_file(path)?;
+    // SAFETY: both descriptors are open files of this process; `dup2`
+    // replaces what `file`'s descriptor refers to, atomically.
+    if unsafe { libc::dup2(reopened.as_raw_fd(), file.as_raw_fd()) } < 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(Error::Config(
+            Problem::new(format!(
+                "cannot reopen the log_file {}: {error}",
+                path.display()
+            ))
+            .with_hint(
+                "make the folder writable by the user running the server, or change log_file",
+            ),
+        ));
+    }
+    Ok(Some(path))
 }
 
 /// Open `path` for appending, creating its folder, or say why it cannot be.

@@ -311,7 +311,9 @@ pub(crate) async fn shutdown_signal() {
 }
 
 /// [`shutdown_signal`] for the production server, which also outlives
-/// SIGHUP: it logs a warning that names `restart` and keeps serving.
+/// SIGHUP: it logs a warning that names `restart` and keeps serving; and
+/// SIGUSR1, which reopens `log_file` (after logrotate moved it away), as
+/// gunicorn and nginx do, instead of ending the process.
 ///
 /// SIGHUP is gunicorn's and uWSGI's "reload", and what a closed terminal
 /// sends. Its default action ends the process at once, dropping the
@@ -324,11 +326,26 @@ pub(crate) fn shutdown_signal_surviving_hangup(restart: String) -> impl Future<O
     let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler");
     let mut hangup = signal(SignalKind::hangup()).expect("a SIGHUP handler");
+    let mut reopen = signal(SignalKind::user_defined1()).expect("a SIGUSR1 handler");
     async move {
         loop {
             tokio::select! {
                 _ = terminate.recv() => return,
                 _ = interrupt.recv() => return,
+                _ = reopen.recv() => match crate::logging::reopen_log_file() {
+                    Ok(Some(path)) => tracing::info!(
+                        target: "nuages::server",
+                        "SIGUSR1 received: log_file {} reopened", path.display()
+                    ),
+                    Ok(None) => tracing::info!(
+                        target: "nuages::server",
+                        "SIGUSR1 received: no log_file to reopen (the log goes to stderr only)"
+                    ),
+                    Err(error) => tracing::error!(
+                        target: "nuages::server",
+                        "SIGUSR1 received: {error}; the log goes on into the file it had open"
+                    ),
+                },
                 _ = hangup.recv() => tracing::warn!(
                     target: "nuages::server",
                     "SIGHUP received and ignored: serve does not reload its code or settings \

@@ -290,3 +290,68 @@ fn idle_clients_beyond_a_low_open_files_limit_leave_room_for_the_next() {
     drop(idle);
     server.stop(Duration::from_secs(10));
 }
+
+/// logrotate moves log_file away and sends SIGUSR1 (gunicorn's and nginx's
+/// "reopen your logs"): `serve` goes on serving and writes its next lines
+/// into a new file at log_file's path, not into the moved one for good.
+#[test]
+fn sigusr1_reopens_log_file_after_it_was_moved_away() {
+    let example = Example::new();
+    let logs = example.dir.path().join("logs");
+    let log_file = logs.join("site.log");
+    let settings = production(&example, &format!("log_file = \"{}\"", log_file.display()));
+    let port = free_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = Server::start(
+        example
+            .command_with(&settings)
+            .args(["serve", "--bind", &addr.to_string()]),
+        example.dir.path(),
+        "serve-reopen-log",
+    );
+    let logged = |file: &std::path::Path, target: &str| {
+        wait_for(Duration::from_secs(5), || {
+            let text = std::fs::read_to_string(file).ok()?;
+            text.contains(&format!("\"GET {target} HTTP/1.1\" 200"))
+                .then_some(())
+        })
+        .is_some()
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || get(addr, "/polls/?before").ok()).is_some(),
+        "serve did not start: {}",
+        server.output()
+    );
+    assert!(logged(&log_file, "/polls/?before"), "{}", server.output());
+    let rotated = logs.join("site.log.1");
+    std::fs::rename(&log_file, &rotated).unwrap();
+    server.signal(libc::SIGUSR1);
+    assert!(
+        wait_for(Duration::from_secs(5), || log_file.exists().then_some(())).is_some(),
+        "no new log file: {}",
+        server.output()
+    );
+    let after = get(addr, "/polls/?after");
+    assert!(
+        after.as_ref().is_ok_and(|response| response.status == 200),
+        "serve stopped on SIGUSR1: {after:?} {}",
+        server.output()
+    );
+    assert!(logged(&log_file, "/polls/?after"), "{}", server.output());
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(!old.contains("?after"), "{old}");
+    assert!(
+        server.output().contains(&format!(
+            "SIGUSR1 received: log_file {} reopened",
+            log_file.display()
+        )),
+        "{}",
+        server.output()
+    );
+    assert_eq!(
+        server.stop(Duration::from_secs(10)).and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        server.output()
+    );
+}

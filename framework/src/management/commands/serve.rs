@@ -5,7 +5,7 @@
 //! insecure one, or as root when `serve_user` names another account; on
 //! SIGTERM or SIGINT it stops accepting at once and answers the requests
 //! already sent (up to `serve_graceful_timeout`); SIGHUP is logged and
-//! ignored (it does not reload).
+//! ignored (it does not reload); SIGUSR1 reopens `log_file` (log rotation).
 
 use std::time::Duration;
 
