@@ -355,3 +355,35 @@ fn sigusr1_reopens_log_file_after_it_was_moved_away() {
         server.output()
     );
 }
+
+/// A secure_proxy_ssl_header the web server's header does not match, set
+/// by its variable over the file: deployconfig names the variable and the
+/// value to give it, not the settings file, which is not where it is wrong.
+#[test]
+fn deployconfig_names_the_variable_that_sets_a_wrong_secure_proxy_ssl_header() {
+    let example = Example::new();
+    let settings = production(
+        &example,
+        "secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]\nsecure_ssl_redirect = true",
+    );
+    let (output, stdout, stderr) = run(example
+        .command_with(&settings)
+        .args(["deployconfig", "nginx", "--plain-http"])
+        .env("NUAGES_SECURE_PROXY_SSL_HEADER", "X-Forwarded-Protocol,ssl"));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "error: secure_proxy_ssl_header is [\"X-Forwarded-Protocol\", \"ssl\"] in \
+             NUAGES_SECURE_PROXY_SSL_HEADER in the environment, so the application would not see"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "hint: set NUAGES_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto,https, or unset it and \
+             have secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"] in"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "no configuration: {stdout}");
+}

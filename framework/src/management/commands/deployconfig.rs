@@ -486,18 +486,31 @@ fn https_detection(site: &Site, front: &Front) -> Result<Vec<String>, CommandErr
             Some(pair) => format!("secure_proxy_ssl_header is {pair:?}"),
             None => "secure_proxy_ssl_header is not set".to_string(),
         };
+        // The variable beats the file: name it, and fix it there.
+        const VARIABLE: &str = "NUAGES_SECURE_PROXY_SSL_HEADER";
+        let (origin, fix) = match std::env::var_os(VARIABLE) {
+            Some(_) => (
+                format!("{VARIABLE} in the environment"),
+                format!(
+                    "set {VARIABLE}={},{}, or unset it and have {wanted} in {file}",
+                    FORWARDED_PROTO[0], FORWARDED_PROTO[1]
+                ),
+            ),
+            None => (
+                file.to_string(),
+                format!("add {wanted} to {file} (the generated settings.production.toml has it)"),
+            ),
+        };
         if settings.secure_ssl_redirect {
             return Err(CommandError::failed(
                 format!(
-                    "{current} in {file}, so the application would not see that requests came over HTTPS and, with secure_ssl_redirect = true, would answer every page with a redirect to itself"
+                    "{current} in {origin}, so the application would not see that requests came over HTTPS and, with secure_ssl_redirect = true, would answer every page with a redirect to itself"
                 ),
-                Some(&format!(
-                    "add {wanted} to {file} (the generated settings.production.toml has it): the web server sets that header"
-                )),
+                Some(&format!("{fix}: the web server sets that header")),
             ));
         }
         notes.push(format!(
-            "{current} in {file}: the application will see every request as plain HTTP (no Strict-Transport-Security header); add {wanted}"
+            "{current} in {origin}: the application will see every request as plain HTTP (no Strict-Transport-Security header); {fix}"
         ));
     }
     if let Front::PlainHttp { .. } = front {
