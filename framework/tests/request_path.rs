@@ -526,6 +526,44 @@ async fn server_errors_mail_the_admins_with_debug_off_only() {
     assert_eq!(mails_after(&application, quiet).await, []);
 }
 
+/// A burst of server errors while the mail server is slow: the reports on
+/// their way at once are bounded (4), not one connection to the mail
+/// server per failed request, each held up to email_timeout; every page is
+/// still answered at once.
+#[tokio::test]
+async fn a_burst_of_server_errors_opens_a_bounded_number_of_mail_connections() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A mail server that takes connections and never says a word.
+    let smtp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = smtp.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in smtp.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let site = Site::new(&format!(
+        "debug = false\nadmins = [\"Ops <ops@example.com>\"]\n\
+         server_email = \"errors@example.com\"\nemail_host = \"127.0.0.1\"\n\
+         email_port = {port}\nemail_timeout = 10\n"
+    ));
+    let client = site.client();
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(client.get("/broken/").await.status, 500);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let opened = connections.load(Ordering::SeqCst);
+    assert!(
+        (1..=4).contains(&opened),
+        "{opened} connections to the mail server"
+    );
+}
+
 #[tokio::test]
 async fn production_error_templates_override_the_plain_pages() {
     let site = Site::new("debug = false\n");

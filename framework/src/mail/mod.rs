@@ -179,7 +179,17 @@ struct Inner {
     subject_prefix: String,
     admins: Vec<String>,
     managers: Vec<String>,
+    /// Room for the error reports being sent at once (see
+    /// [`Mailer::report_slot`]).
+    reports: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many error reports to the admins may be on their way at once. A
+/// report goes out after its response, in a task of its own: without a
+/// bound, a burst of server errors (a database down, a client hitting a
+/// broken view in a loop) would open a connection to the mail server per
+/// request, each held up to `email_timeout`, and flood the admins' inbox.
+pub(crate) const REPORTS_IN_FLIGHT: usize = 4;
 
 /// Sends mail as the settings say: a cheap, cloneable handle, built once
 /// per application.
@@ -215,6 +225,7 @@ impl Mailer {
                 subject_prefix: settings.email_subject_prefix.clone(),
                 admins: settings.admins.clone(),
                 managers: settings.managers.clone(),
+                reports: Arc::new(tokio::sync::Semaphore::new(REPORTS_IN_FLIGHT)),
             }),
         })
     }
@@ -278,6 +289,14 @@ impl Mailer {
         let subject = format!("{}{subject}", self.inner.subject_prefix);
         let message = EmailMessage::new(subject, body, staff.iter().cloned());
         self.send_from(&message, &self.inner.server_email).await
+    }
+
+    /// A place for one more error report among the [`REPORTS_IN_FLIGHT`]
+    /// that may be sent at once, held until the report is sent; `None`
+    /// when they are all taken (the report is then not sent: the error is
+    /// in the log).
+    pub(crate) fn report_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.reports.clone().try_acquire_owned().ok()
     }
 
     /// Whether `mail_admins` sends anything (`admins` is set).
