@@ -143,7 +143,53 @@ pub fn check_media_root_vs_sources(ctx: &CheckContext) -> Vec<CheckMessage> {
             break;
         }
     }
+    // The web server serves media_root to anyone: a database or a log in
+    // it could be downloaded (/media/db.sqlite3). (Once media_root is
+    // among the sources, that message says it all.)
+    let data = if messages.is_empty() {
+        data_folders(ctx)
+    } else {
+        vec![]
+    };
+    for (folder, what) in data {
+        let relation = Relation::of(&real, &resolve(&folder));
+        if let Some(relation @ (Relation::Same | Relation::Contains)) = relation {
+            messages.push(CheckMessage::error(
+                "nuages.E031",
+                format!(
+                    "media_root {} {} {what} {}: the web server serves media_root to every visitor, \
+                     so those files could be downloaded under media_url.",
+                    media.display(),
+                    relation.describe(),
+                    folder.display()
+                ),
+                OWN_FOLDER,
+            ));
+        }
+    }
     messages
+}
+
+/// The folders of the files the server writes that no visitor may read:
+/// each SQLite database's and the log file's.
+fn data_folders(ctx: &CheckContext) -> Vec<(PathBuf, String)> {
+    let settings = ctx.settings;
+    let mut folders: Vec<(PathBuf, String)> = settings
+        .databases
+        .iter()
+        .filter_map(|(alias, database)| {
+            let file = crate::db::sqlite_file(&database.url)?;
+            let folder = file.parent()?.to_path_buf();
+            Some((
+                folder,
+                format!("the folder of the SQLite database of databases.{alias}.url"),
+            ))
+        })
+        .collect();
+    if let Some(folder) = settings.log_file.as_deref().and_then(Path::parent) {
+        folders.push((folder.to_path_buf(), "the folder of log_file".into()));
+    }
+    folders
 }
 
 /// `nuages.E032`: `media_url` is `static_url`, or one is inside the other.
@@ -200,6 +246,50 @@ mod tests {
         let project = project_in(&settings.base_dir);
         let ctx = CheckContext::new(settings, &project);
         run(&ctx).into_iter().map(|m| m.id).collect()
+    }
+
+    /// nginx and Apache serve media_root to every visitor: the folder of
+    /// the SQLite database or of the log file there would put them up for
+    /// download.
+    #[test]
+    fn media_root_may_not_hold_the_database_or_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
+        let with = |media: &str| {
+            let mut settings = Settings {
+                media_root: Some(base.join(media)),
+                log_file: Some(base.join("var/log/site.log")),
+                ..Settings::defaults_in(&base)
+            };
+            settings.databases.get_mut("default").unwrap().url =
+                format!("sqlite://{}/var/db/site.sqlite3", base.display());
+            settings
+        };
+        assert!(found(check_media_root_vs_sources, &with("var/media")).is_empty());
+        assert!(found(check_media_root_vs_sources, &with("var/db/uploads")).is_empty());
+        for (media, what) in [
+            (
+                "var/db",
+                "the folder of the SQLite database of databases.default.url",
+            ),
+            (
+                "var",
+                "the folder of the SQLite database of databases.default.url",
+            ),
+            ("var/log", "the folder of log_file"),
+        ] {
+            let settings = with(media);
+            let project = project_in(&settings.base_dir);
+            let messages = check_media_root_vs_sources(&CheckContext::new(&settings, &project));
+            assert!(
+                messages.iter().all(|m| m.id == "nuages.E031")
+                    && messages.iter().any(|m| m.problem.message.contains(what)
+                        && m.problem
+                            .message
+                            .contains("could be downloaded under media_url")),
+                "{media}: {messages:?}"
+            );
+        }
     }
 
     #[test]
