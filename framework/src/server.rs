@@ -37,6 +37,8 @@ pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may read nothing of a response the server is sending.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a failing `accept` (no descriptor left) is logged at most.
+const ACCEPT_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 /// Largest buffer for a request's head: oversized headers are cut off.
 pub(crate) const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
@@ -436,6 +438,11 @@ pub async fn serve(
         ));
     };
     let mut shutdown = std::pin::pin!(shutdown);
+    // Failed accepts since the last warning, and when it was written: one
+    // warning per ACCEPT_WARNING_INTERVAL, not one per retry (20 a second
+    // while the descriptors are all taken, into log_file).
+    let mut unreported = 0u64;
+    let mut warned: Option<tokio::time::Instant> = None;
     loop {
         let accepted: io::Result<Accepted> = tokio::select! {
             _ = &mut shutdown => break,
@@ -444,8 +451,18 @@ pub async fn serve(
         match accepted {
             Ok(stream) => start(stream),
             Err(error) => {
+                if warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARNING_INTERVAL) {
+                    let more = match unreported {
+                        0 => String::new(),
+                        n => format!(" ({n} more failed since the last warning)"),
+                    };
+                    tracing::warn!(target: "nuages::server", "accept failed: {error}{more}");
+                    warned = Some(tokio::time::Instant::now());
+                    unreported = 0;
+                } else {
+                    unreported += 1;
+                }
                 // Out of file descriptors and the like: wait, don't spin.
-                tracing::warn!(target: "nuages::server", "accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

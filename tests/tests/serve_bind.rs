@@ -387,3 +387,53 @@ fn deployconfig_names_the_variable_that_sets_a_wrong_secure_proxy_ssl_header() {
     );
     assert!(stdout.is_empty(), "no configuration: {stdout}");
 }
+
+/// Out of descriptors (the hard limit reached), every retry of `accept`
+/// fails: the warning is written once, not twenty times a second into the
+/// log, and serve answers again once the idle clients are gone.
+#[test]
+fn failing_accepts_are_logged_once_not_at_each_retry() {
+    use std::os::unix::process::CommandExt;
+    const LIMIT: libc::rlim_t = 64;
+    let example = Example::new();
+    let settings = production(&example, "");
+    let port = free_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut command = example.command_with(&settings);
+    command.args(["serve", "--bind", &addr.to_string()]);
+    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: LIMIT,
+                rlim_max: LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = Server::start(&mut command, example.dir.path(), "serve-accept-fails");
+    assert!(
+        wait_for(Duration::from_secs(30), || get(addr, "/polls/").ok()).is_some(),
+        "serve did not start: {}",
+        server.output()
+    );
+    let idle: Vec<std::net::TcpStream> = (0..LIMIT * 2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let warnings = server.output().matches("accept failed").count();
+    assert_eq!(warnings, 1, "{}", server.output());
+    drop(idle);
+    assert!(
+        wait_for(Duration::from_secs(10), || get(addr, "/polls/")
+            .ok()
+            .filter(|response| response.status == 200))
+        .is_some(),
+        "{}",
+        server.output()
+    );
+    server.stop(Duration::from_secs(10));
+}
