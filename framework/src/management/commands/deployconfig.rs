@@ -517,6 +517,16 @@ fn https_detection(site: &Site, front: &Front) -> Result<Vec<String>, CommandErr
         notes.push(format!(
             "--plain-http: the web server passes on the X-Forwarded-Proto header of the proxy in front, and the application believes it through {wanted} ({file}). That proxy must set it on every request (to https for HTTPS), and only that proxy may reach this web server."
         ));
+        // Only this machine trusted: the proxy in front is the client.
+        let local = |entry: &String| {
+            entry == "unix" || entry.starts_with("127.") || entry == "::1" || entry == "localhost"
+        };
+        if settings.trusted_proxies.iter().all(local) {
+            notes.push(format!(
+                "--plain-http: trusted_proxies is {:?} ({file}), which names only this machine: if the proxy in front runs on another machine, every client would have that proxy's address, so the failed-login throttle (login_throttle_address_limit) would count them all as one and refuse every login once a few failed; add the proxy's address to trusted_proxies (e.g. trusted_proxies = [\"127.0.0.1\", \"::1\", \"unix\", \"10.0.0.2\"]), whose X-Forwarded-For this web server passes on",
+                settings.trusted_proxies
+            ));
+        }
     }
     Ok(notes)
 }
@@ -1646,6 +1656,29 @@ mod tests {
         let notes = https_detection(&site(&settings), &front).unwrap();
         assert!(
             notes.iter().any(|n| n.contains("secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]")),
+            "{notes:?}"
+        );
+        // Only this machine trusted: the proxy in front would be every client.
+        for trusted in [vec![], vec!["127.0.0.1", "::1", "unix"]] {
+            let settings = Settings {
+                trusted_proxies: trusted.iter().map(|s| s.to_string()).collect(),
+                ..settings.clone()
+            };
+            let notes = https_detection(&site(&settings), &front).unwrap();
+            assert!(
+                notes.iter().any(|n| n.contains(
+                    "names only this machine: if the proxy in front runs on another machine"
+                ) && n.contains("add the proxy's address to trusted_proxies")),
+                "{trusted:?}: {notes:?}"
+            );
+        }
+        let settings = Settings {
+            trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.2".into()],
+            ..settings
+        };
+        let notes = https_detection(&site(&settings), &front).unwrap();
+        assert!(
+            !notes.iter().any(|n| n.contains("trusted_proxies")),
             "{notes:?}"
         );
     }
