@@ -269,8 +269,9 @@ pub fn level_for(settings: &Settings, verbosity: Option<u8>) -> Level {
 }
 
 /// Install the process's subscriber: stderr, plus `log_file` when set (its
-/// folder is created). Does nothing if one is already installed.
-pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
+/// folder is created), which it returns, for a server to reopen after log
+/// rotation. Does nothing if one is already installed (and returns `None`).
+pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<Option<LogFile>> {
     let level = level_for(settings, verbosity);
     // The general-purpose formatter writes every event but the request
     // lines, which `RequestLines` writes in the same format. One filter for
@@ -291,10 +292,14 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         }],
         max_level: level,
     };
+    let mut log_file = None;
     let file_layer = match &settings.log_file {
         Some(path) => {
             let file = Arc::new(open_log_file(path)?);
-            let _ = LOG_FILE.set((path.clone(), file.clone()));
+            log_file = Some(LogFile {
+                path: path.clone(),
+                file: file.clone(),
+            });
             let layer = WithoutRequestLines(
                 tracing_subscriber::fmt::layer()
                     .with_writer(file.clone())
@@ -319,49 +324,56 @@ pub fn init(settings: &Settings, verbosity: Option<u8>) -> Result<()> {
         .with_targets(["sqlx", "tower_http", "hyper"].map(|target| (target, Level::WARN)));
     // The request-line layers inside the formatters: each sees an event
     // first, and writes its waiting lines before the formatter writes it.
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(request_lines)
         .with(stderr)
         .with(file_layer)
         .try_init();
-    Ok(())
+    Ok(log_file.filter(|_| installed.is_ok()))
 }
 
-/// The log file [`init`] opened, and its path: what [`reopen_log_file`]
-/// replaces.
-static LOG_FILE: std::sync::OnceLock<(std::path::PathBuf, Arc<std::fs::File>)> =
-    std::sync::OnceLock::new();
+/// The `log_file` the subscriber of [`init`] writes to.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    path: std::path::PathBuf,
+    file: Arc<std::fs::File>,
+}
 
-/// Open `log_file` again at its path, after logrotate (or a hand) moved the
-/// file away, and write there from now on; `Ok(None)` when no log file is
-/// open. The new file takes the place of the old one under the same
-/// descriptor (`dup2`), so every writer holding it goes on into the new
-/// file, without a lock on the way of each line. `serve` calls it on
-/// SIGUSR1, as gunicorn and nginx reopen their logs.
-pub fn reopen_log_file() -> Result<Option<&'static Path>> {
-    use std::os::fd::AsRawFd;
-    let Some((path, file)) = LOG_FILE.get() else {
-        return Ok(None);
-    };
-    // This thread's waiting lines belong to the old file.
-    flush_batches();
-    let reopened = open_log_file(path)?;
-    // SAFETY: both descriptors are open files of this process; `dup2`
-    // replaces what `file`'s descriptor refers to, atomically.
-    if unsafe { libc::dup2(reopened.as_raw_fd(), file.as_raw_fd()) } < 0 {
-        let error = std::io::Error::last_os_error();
-        return Err(Error::Config(
-            Problem::new(format!(
-                "cannot reopen the log_file {}: {error}",
-                path.display()
-            ))
-            .with_hint(
-                "make the folder writable by the user running the server, or change log_file",
-            ),
-        ));
+impl LogFile {
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    Ok(Some(path))
+
+    /// Open the file again at its path, after logrotate (or a hand) moved
+    /// it away, and write there from now on. The new file takes the place
+    /// of the old one under the same descriptor (`dup2`), so every writer
+    /// holding it goes on into the new file, without a lock on the way of
+    /// each line. `serve` calls it on SIGUSR1, as gunicorn and nginx reopen
+    /// their logs.
+    pub fn reopen(&self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let (path, file) = (&self.path, &self.file);
+        // This thread's waiting lines belong to the old file.
+        flush_batches();
+        let reopened = open_log_file(path)?;
+        // SAFETY: both descriptors are open files of this process; `dup2`
+        // replaces what `file`'s descriptor refers to, atomically.
+        if unsafe { libc::dup2(reopened.as_raw_fd(), file.as_raw_fd()) } < 0 {
+            let error = std::io::Error::last_os_error();
+            return Err(Error::Config(
+                Problem::new(format!(
+                    "cannot reopen the log_file {}: {error}",
+                    path.display()
+                ))
+                .with_hint(
+                    "make the folder writable by the user running the server, or change log_file",
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Open `path` for appending, creating its folder, or say why it cannot be.

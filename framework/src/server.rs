@@ -323,7 +323,10 @@ pub(crate) async fn shutdown_signal() {
 /// so `Restart=on-failure` would leave the site down. `serve` cannot reload
 /// in place. The handlers are installed by this call, not on first poll,
 /// so no signal slips in before the server waits for it.
-pub(crate) fn shutdown_signal_surviving_hangup(restart: String) -> impl Future<Output = ()> + Send {
+pub(crate) fn shutdown_signal_surviving_hangup(
+    restart: String,
+    log_file: Option<crate::logging::LogFile>,
+) -> impl Future<Output = ()> + Send {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler");
@@ -334,16 +337,16 @@ pub(crate) fn shutdown_signal_surviving_hangup(restart: String) -> impl Future<O
             tokio::select! {
                 _ = terminate.recv() => return,
                 _ = interrupt.recv() => return,
-                _ = reopen.recv() => match crate::logging::reopen_log_file() {
-                    Ok(Some(path)) => tracing::info!(
+                _ = reopen.recv() => match log_file.as_ref().map(|file| (file, file.reopen())) {
+                    Some((file, Ok(()))) => tracing::info!(
                         target: "nuages::server",
-                        "SIGUSR1 received: log_file {} reopened", path.display()
+                        "SIGUSR1 received: log_file {} reopened", file.path().display()
                     ),
-                    Ok(None) => tracing::info!(
+                    None => tracing::info!(
                         target: "nuages::server",
                         "SIGUSR1 received: no log_file to reopen (the log goes to stderr only)"
                     ),
-                    Err(error) => tracing::error!(
+                    Some((_, Err(error))) => tracing::error!(
                         target: "nuages::server",
                         "SIGUSR1 received: {error}; the log goes on into the file it had open"
                     ),

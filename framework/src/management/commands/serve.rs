@@ -66,7 +66,7 @@ impl Command for Serve {
             allowed.push("nuages.E052");
         }
         super::check::startup_checks(ctx, true, &allowed)?;
-        crate::logging::init(settings, ctx.verbosity_flag())?;
+        let log_file = crate::logging::init(settings, ctx.verbosity_flag())?;
         let mut application = ctx.application()?;
         if args.get_flag("static") {
             let Some(root) = &settings.static_root else {
@@ -117,7 +117,7 @@ impl Command for Serve {
             );
         }
         ctx.block_on(async move {
-            let shutdown = server::shutdown_signal_surviving_hangup(restart);
+            let shutdown = server::shutdown_signal_surviving_hangup(restart, log_file);
             let listener = listen(&bind, mode, name)?;
             outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
