@@ -220,6 +220,53 @@ fn the_unix_socket_gets_serve_socket_mode() {
     server.stop(Duration::from_secs(10));
 }
 
+/// The example project served in production on a free port, started with
+/// `soft` open files at most (and `hard`, else the hard limit as it is,
+/// which must leave room to raise it), once it answers.
+fn serve_with_open_files_limit(
+    soft: libc::rlim_t,
+    hard: Option<libc::rlim_t>,
+    name: &str,
+) -> (Example, Server, std::net::SocketAddr) {
+    use std::os::unix::process::CommandExt;
+    let example = Example::new();
+    let settings = production(&example, "");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = example.command_with(&settings);
+    command.args(["serve", "--bind", &addr.to_string()]);
+    // SAFETY: only getrlimit and setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            match hard {
+                Some(hard) => limit.rlim_max = hard,
+                None if limit.rlim_max <= soft * 4 => {
+                    return Err(std::io::Error::other(
+                        "the hard limit is too low for this test",
+                    ));
+                }
+                None => {}
+            }
+            limit.rlim_cur = soft;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server = Server::start(&mut command, example.dir.path(), name);
+    assert!(
+        wait_for(Duration::from_secs(30), || get(addr, "/polls/").ok()).is_some(),
+        "serve did not start: {}",
+        server.output()
+    );
+    (example, server, addr)
+}
+
 /// systemd starts a service with a soft limit of 1024 open files, and each
 /// connection holds one: `serve` raises the soft limit to the hard one, so
 /// that more idle clients than that low limit still leave room for the
@@ -227,40 +274,8 @@ fn the_unix_socket_gets_serve_socket_mode() {
 #[test]
 fn idle_clients_beyond_a_low_open_files_limit_leave_room_for_the_next() {
     use std::io::Write;
-    use std::os::unix::process::CommandExt;
     const SOFT: libc::rlim_t = 128;
-    let example = Example::new();
-    let settings = production(&example, "");
-    let port = free_port();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut command = example.command_with(&settings);
-    command.args(["serve", "--bind", &addr.to_string()]);
-    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-            if limit.rlim_max <= SOFT * 4 {
-                return Err(std::io::Error::other(
-                    "the hard limit is too low for this test",
-                ));
-            }
-            limit.rlim_cur = SOFT;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut server = Server::start(&mut command, example.dir.path(), "serve-open-files");
-    assert!(
-        wait_for(Duration::from_secs(30), || get(addr, "/polls/").ok()).is_some(),
-        "serve did not start: {}",
-        server.output()
-    );
+    let (_example, mut server, addr) = serve_with_open_files_limit(SOFT, None, "serve-open-files");
     // More connections than the soft limit it was started with, each
     // sending nothing (they would be cut off after 30 s).
     let idle: Vec<std::net::TcpStream> = (0..SOFT * 2)
@@ -393,33 +408,9 @@ fn deployconfig_names_the_variable_that_sets_a_wrong_secure_proxy_ssl_header() {
 /// log, and serve answers again once the idle clients are gone.
 #[test]
 fn failing_accepts_are_logged_once_not_at_each_retry() {
-    use std::os::unix::process::CommandExt;
     const LIMIT: libc::rlim_t = 64;
-    let example = Example::new();
-    let settings = production(&example, "");
-    let port = free_port();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut command = example.command_with(&settings);
-    command.args(["serve", "--bind", &addr.to_string()]);
-    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: LIMIT,
-                rlim_max: LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut server = Server::start(&mut command, example.dir.path(), "serve-accept-fails");
-    assert!(
-        wait_for(Duration::from_secs(30), || get(addr, "/polls/").ok()).is_some(),
-        "serve did not start: {}",
-        server.output()
-    );
+    let (_example, mut server, addr) =
+        serve_with_open_files_limit(LIMIT, Some(LIMIT), "serve-accept-fails");
     let idle: Vec<std::net::TcpStream> = (0..LIMIT * 2)
         .map(|_| std::net::TcpStream::connect(addr).unwrap())
         .collect();
