@@ -147,18 +147,18 @@ pub fn check_media_root_vs_sources(ctx: &CheckContext) -> Vec<CheckMessage> {
     // it could be downloaded (/media/db.sqlite3). (Once media_root is
     // among the sources, that message says it all.)
     let data = if messages.is_empty() {
-        data_folders(ctx)
+        ctx.settings.data_folders()
     } else {
         vec![]
     };
-    for (folder, what) in data {
+    for crate::conf::DataFolder { folder, of, .. } in data {
         let relation = Relation::of(&real, &resolve(&folder));
         if let Some(relation @ (Relation::Same | Relation::Contains)) = relation {
             messages.push(CheckMessage::error(
                 "nuages.E031",
                 format!(
-                    "media_root {} {} {what} {}: the web server serves media_root to every visitor, \
-                     so those files could be downloaded under media_url.",
+                    "media_root {} {} the folder of {of} {}: the web server serves media_root to \
+                     every visitor, so those files could be downloaded under media_url.",
                     media.display(),
                     relation.describe(),
                     folder.display()
@@ -168,28 +168,6 @@ pub fn check_media_root_vs_sources(ctx: &CheckContext) -> Vec<CheckMessage> {
         }
     }
     messages
-}
-
-/// The folders of the files the server writes that no visitor may read:
-/// each SQLite database's and the log file's.
-fn data_folders(ctx: &CheckContext) -> Vec<(PathBuf, String)> {
-    let settings = ctx.settings;
-    let mut folders: Vec<(PathBuf, String)> = settings
-        .databases
-        .iter()
-        .filter_map(|(alias, database)| {
-            let file = crate::db::sqlite_file(&database.url)?;
-            let folder = file.parent()?.to_path_buf();
-            Some((
-                folder,
-                format!("the folder of the SQLite database of databases.{alias}.url"),
-            ))
-        })
-        .collect();
-    if let Some(folder) = settings.log_file.as_deref().and_then(Path::parent) {
-        folders.push((folder.to_path_buf(), "the folder of log_file".into()));
-    }
-    folders
 }
 
 /// `nuages.E032`: `media_url` is `static_url`, or one is inside the other.

@@ -522,7 +522,41 @@ pub struct StaticDir {
     pub path: PathBuf,
 }
 
+/// A folder where the server writes files no visitor may read: a SQLite
+/// database's or the log file's (see [`Settings::data_folders`]).
+pub(crate) struct DataFolder {
+    pub folder: PathBuf,
+    /// The setting that puts it there: `databases` or `log_file`.
+    pub setting: &'static str,
+    /// What it holds, as a message names it ("log_file").
+    pub of: String,
+}
+
 impl Settings {
+    /// The folder of each SQLite database, then of `log_file`: what the
+    /// server writes and never serves.
+    pub(crate) fn data_folders(&self) -> Vec<DataFolder> {
+        let databases = self.databases.iter().filter_map(|(alias, database)| {
+            Some(DataFolder {
+                folder: crate::db::sqlite_file(&database.url)?
+                    .parent()?
+                    .to_path_buf(),
+                setting: "databases",
+                of: format!("the SQLite database of databases.{alias}.url"),
+            })
+        });
+        let log = self
+            .log_file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(|folder| DataFolder {
+                folder: folder.to_path_buf(),
+                setting: "log_file",
+                of: "log_file".to_string(),
+            });
+        databases.chain(log).collect()
+    }
+
     /// Load the settings file at `path` with this process's environment.
     ///
     /// See [`SettingsLoader`] for the layering rules.

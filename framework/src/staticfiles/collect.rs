@@ -1090,17 +1090,9 @@ fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf,
         let what = format!("the folder '{}' of template_dirs", dir.display());
         folders.push(("template_dirs", dir.clone(), what, false));
     }
-    for (alias, database) in &settings.databases {
-        if let Some(folder) = crate::db::sqlite_file(&database.url)
-            .as_deref()
-            .and_then(Path::parent)
-        {
-            let what = format!(
-                "the folder '{}' of the SQLite database of databases.{alias}.url",
-                folder.display()
-            );
-            folders.push(("databases", folder.to_path_buf(), what, true));
-        }
+    for data in settings.data_folders() {
+        let what = format!("the folder '{}' of {}", data.folder.display(), data.of);
+        folders.push((data.setting, data.folder, what, true));
     }
     if let Some(media) = &settings.media_root {
         let what = format!("media_root '{}'", media.display());
@@ -1109,10 +1101,6 @@ fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf,
     if let Some(mail) = &settings.email_file_path {
         let what = format!("email_file_path '{}'", mail.display());
         folders.push(("email_file_path", mail.clone(), what, false));
-    }
-    if let Some(folder) = settings.log_file.as_deref().and_then(Path::parent) {
-        let what = format!("the folder '{}' of log_file", folder.display());
-        folders.push(("log_file", folder.to_path_buf(), what, true));
     }
     for name in ["src", "tests", "migrations"] {
         let folder = settings.base_dir.join(name);

@@ -903,16 +903,10 @@ fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
 /// databases' folders, the log file's and `media_root` (uploads).
 fn writable_folders(settings: &Settings) -> Vec<PathBuf> {
     let mut writable: Vec<PathBuf> = settings
-        .databases
-        .values()
-        .filter_map(|db| crate::db::sqlite_file(&db.url))
-        .filter_map(|file| file.parent().map(Path::to_path_buf))
+        .data_folders()
+        .into_iter()
+        .map(|data| data.folder)
         .collect();
-    if let Some(log) = &settings.log_file
-        && let Some(dir) = log.parent()
-    {
-        writable.push(dir.to_path_buf());
-    }
     writable.extend(settings.media_root.clone());
     writable.sort();
     writable.dedup();
