@@ -283,7 +283,12 @@ pub(crate) fn opener_policy(settings: &Settings) -> Result<Option<HeaderValue>> 
 /// A policy setting: empty means no header; otherwise every comma-separated
 /// value must be one browsers know, or the header would be ignored (and the
 /// site silently unprotected).
-fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<HeaderValue>> {
+fn policy(
+    key: &str,
+    value: &str,
+    known: &[&'static str],
+    list: bool,
+) -> Result<Option<HeaderValue>> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);
@@ -301,6 +306,14 @@ fn policy(key: &str, value: &str, known: &[&str], list: bool) -> Result<Option<H
                 known.join(", ")
             )),
         ));
+    }
+    // One known value (the usual case) is the list's own static text: a
+    // static `HeaderValue` is copied onto every response without touching a
+    // reference count that the server's threads would share.
+    if let [one] = values.as_slice()
+        && let Some(known) = known.iter().find(|known| **known == *one)
+    {
+        return Ok(Some(HeaderValue::from_static(known)));
     }
     Ok(Some(HeaderValue::from_str(&values.join(", ")).map_err(
         |_| Error::Config(Problem::new(format!("{key} is not a valid header value"))),
