@@ -81,6 +81,31 @@ async fn the_redis_backend_stores_json_on_the_server_with_expiry() {
     assert_eq!(server.cli(&["DBSIZE"]), "0");
 }
 
+/// `Duration::MAX` (Django's `timeout=None`) keeps an entry with no
+/// expiry, as locmem does: Redis refuses an expiry that far ("invalid
+/// expire time"), and such a `set` or `incr` failed.
+#[tokio::test]
+async fn a_timeout_of_duration_max_keeps_the_entry_without_expiry() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let cache = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    assert!(cache.set_for("kept", "for good", Duration::MAX).await);
+    assert_eq!(
+        cache.get::<String>("kept").await.as_deref(),
+        Some("for good")
+    );
+    assert_eq!(server.cli(&["TTL", "kept"]), "-1", "no expiry");
+    assert_eq!(cache.incr_for("count", 2, Duration::MAX).await, Some(2));
+    assert_eq!(server.cli(&["TTL", "count"]), "-1", "no expiry");
+    // A long timeout Redis can hold still expires.
+    let year = Duration::from_secs(365 * 24 * 60 * 60);
+    assert!(cache.set_for("yearly", &1, year).await);
+    let ttl: u64 = server.cli(&["TTL", "yearly"]).parse().unwrap();
+    assert!(ttl > year.as_secs() - 10, "{ttl}");
+}
+
 async fn visits(cache: Cache) -> String {
     match cache.incr("visits", 1).await {
         Some(n) => format!("visit {n}"),

@@ -139,8 +139,10 @@ impl Cache {
         self.set_for(key, value, self.default_timeout).await
     }
 
-    /// Stores `value` at `key` for `timeout`; a zero timeout removes it.
-    /// False when the cache failed (logged).
+    /// Stores `value` at `key` for `timeout`; a zero timeout removes it,
+    /// and `Duration::MAX` (any timeout over 1000 years: Django's
+    /// `timeout=None`) keeps it until it is deleted or evicted. False when
+    /// the cache failed (logged).
     pub async fn set_for<T: Serialize + ?Sized>(
         &self,
         key: &str,

@@ -21,6 +21,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one command may wait for its answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The longest expiry sent to the server: a longer timeout (such as
+/// `Duration::MAX`, the Rust way of saying Django's `timeout=None`) keeps
+/// the entry without one, as `locmem` does. Redis refuses an expiry past
+/// what its clock holds ("invalid expire time"), which made such a `set`
+/// fail where `locmem` kept the value.
+const LONGEST_EXPIRY: Duration = Duration::from_secs(1000 * 365 * 24 * 60 * 60);
+
+/// The `PX` milliseconds of `ttl` (at least 1), or `None` for a timeout
+/// past [`LONGEST_EXPIRY`]: no expiry.
+fn expiry_millis(ttl: Duration) -> Option<u64> {
+    (ttl <= LONGEST_EXPIRY).then(|| ttl.as_millis().max(1) as u64)
+}
+
+/// `command` with `PX millis` when `ttl` has an expiry.
+fn with_expiry(command: &mut redis::Cmd, ttl: Duration) -> &mut redis::Cmd {
+    match expiry_millis(ttl) {
+        Some(millis) => command.arg("PX").arg(millis),
+        None => command,
+    }
+}
+
 impl From<redis::RedisError> for BackendError {
     fn from(error: redis::RedisError) -> Self {
         BackendError::new(error.to_string())
@@ -152,12 +173,9 @@ impl Redis {
         ttl: Duration,
     ) -> Result<(), BackendError> {
         let mut connection = self.connection().await?;
-        let millis = ttl.as_millis().max(1) as u64;
-        redis::cmd("SET")
-            .arg(key)
-            .arg(json)
-            .arg("PX")
-            .arg(millis)
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(json);
+        with_expiry(&mut set, ttl)
             .query_async::<()>(&mut connection)
             .await?;
         Ok(())
@@ -173,7 +191,7 @@ impl Redis {
     }
 
     /// INCRBY, with a missing key first created as 0 living `ttl` (Redis
-    /// alone would keep it forever).
+    /// alone would keep it forever; a `ttl` past [`LONGEST_EXPIRY`] does).
     pub(crate) async fn incr(
         &self,
         key: &str,
@@ -181,15 +199,12 @@ impl Redis {
         ttl: Duration,
     ) -> Result<i64, BackendError> {
         let mut connection = self.connection().await?;
-        let millis = ttl.as_millis().max(1) as u64;
+        let mut create = redis::cmd("SET");
+        create.arg(key).arg(0).arg("NX");
+        with_expiry(&mut create, ttl);
         let (value,): (i64,) = redis::pipe()
             .atomic()
-            .cmd("SET")
-            .arg(key)
-            .arg(0)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis)
+            .add_command(create)
             .ignore()
             .cmd("INCRBY")
             .arg(key)

@@ -170,3 +170,11 @@ fn a_tls_ca_file_that_cannot_be_used_names_the_key() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn locmem_keeps_an_entry_of_duration_max() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(cache.set_for("kept", &1, Duration::MAX).await);
+    assert_eq!(cache.incr_for("count", 1, Duration::MAX).await, Some(1));
+    assert_eq!(cache.get::<i64>("kept").await, Some(1));
+}
