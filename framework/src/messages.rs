@@ -218,6 +218,13 @@ impl Messages {
         all
     }
 
+    /// Whether the messages stored for this visitor were read (by
+    /// [`Self::take`], [`Self::pending`] or a template): the response then
+    /// depends on who asked, as one that read the session does.
+    pub(crate) fn accessed(&self) -> bool {
+        self.lock().loaded.is_some()
+    }
+
     /// The messages as a template's `messages`, used up.
     pub(crate) fn take_for_template(&self) -> tera::Value {
         let taken = self.take();

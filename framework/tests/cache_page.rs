@@ -57,6 +57,17 @@ async fn with_cache_control(runs: Data<Runs>, query: Query<Vec<(String, String)>
     ([("cache-control", value)], format!("run {}", runs.next())).into_response()
 }
 
+/// The visitor's messages, as a page that lists them does.
+async fn shows_messages(runs: Data<Runs>, messages: Messages) -> String {
+    let texts: Vec<String> = messages.take().into_iter().map(|m| m.message).collect();
+    format!("run {}: {}", runs.next(), texts.join(", "))
+}
+
+async fn adds_a_message(messages: Messages) -> &'static str {
+    messages.success("Welcome back, Alice.");
+    "added"
+}
+
 async fn uncached(runs: Data<Runs>) -> String {
     format!("run {}", runs.next())
 }
@@ -81,6 +92,8 @@ fn urls() -> UrlConf {
         .path("missing/", cache_page(60, missing), "missing")
         .path("own/", cache_page(60, with_cache_control), "own")
         .path("uncached/", uncached, "uncached")
+        .path("messages/", cache_page(60, shows_messages), "messages")
+        .path("add-message/", adds_a_message, "add-message")
 }
 
 fn client(backend: CacheBackend) -> Client {
@@ -101,12 +114,17 @@ fn client(backend: CacheBackend) -> Client {
 
 /// A client of the pages with `settings` (a locmem `default` cache unless
 /// they have one).
-fn client_with(mut settings: Settings) -> Client {
+fn client_with(settings: Settings) -> Client {
+    Client::new(application_with(settings))
+}
+
+/// The pages with `settings`, for clients that share their cache.
+fn application_with(mut settings: Settings) -> Application {
     settings.caches.entry("default".into()).or_default();
     let project = Project::new("pages", env!("CARGO_MANIFEST_DIR"))
         .urls(urls)
         .state(Runs::default());
-    Client::new(Application::new(project, settings).unwrap())
+    Application::new(project, settings).unwrap()
 }
 
 async fn body(client: &Client, path: &str) -> String {
@@ -263,6 +281,32 @@ async fn personal_pages_are_never_kept() {
         body(&client, "/vary-cookie/").await,
         "run 6",
         "varies on Cookie"
+    );
+}
+
+/// A page that read the visitor's messages is theirs, as one that read
+/// the session: with `message_storage = "cookie"` (no session read) it was
+/// kept, and Alice's message was shown to every visitor after her.
+#[tokio::test]
+async fn a_page_that_read_the_visitors_messages_is_never_kept() {
+    let settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["localhost".into()],
+        message_storage: nuages::conf::MessageStorage::Cookie,
+        ..Settings::default()
+    };
+    let application = application_with(settings);
+    let alice = Client::new(application.clone());
+    let anonymous = Client::new(application);
+    assert_eq!(body(&alice, "/add-message/").await, "added");
+    assert_eq!(
+        body(&alice, "/messages/").await,
+        "run 1: Welcome back, Alice."
+    );
+    assert_eq!(
+        body(&anonymous, "/messages/").await,
+        "run 2: ",
+        "another visitor never gets Alice's messages"
     );
 }
 
