@@ -7,7 +7,10 @@
 //! the `session` middleware must come before it in `middleware`) or in a
 //! `messages` cookie signed with `secret_key` (`message_storage = "cookie"`:
 //! `HttpOnly`, `SameSite=Lax`, `Secure` per `session_cookie_secure`). A
-//! cookie that does not verify gives no messages, never an error.
+//! cookie that does not verify gives no messages, never an error. In a
+//! cookie (the `messages` one, or the session's with the default
+//! `session_engine = "signed_cookies"`) they take at most 2048 bytes, the
+//! oldest left out, so that a browser never drops the cookie.
 //!
 //! Every template rendered through the
 //! [`Templates`](crate::templates::Templates) extractor whose source (or a
@@ -45,7 +48,7 @@ use http::header::SET_COOKIE;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use crate::conf::{MessageStorage, Settings};
+use crate::conf::{MessageStorage, SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
@@ -288,8 +291,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Messages {
 /// The `messages` middleware's storage, built once.
 #[derive(Debug)]
 pub(crate) enum MessagesConfig {
-    Session,
-    Cookie { signer: Signer, secure: bool },
+    /// In the session; `in_cookie` when the session itself is a cookie
+    /// (`session_engine = "signed_cookies"`), which bounds what they take.
+    Session {
+        in_cookie: bool,
+    },
+    Cookie {
+        signer: Signer,
+        secure: bool,
+    },
 }
 
 impl MessagesConfig {
@@ -301,7 +311,9 @@ impl MessagesConfig {
                 let position = |name: &str| settings.middleware.iter().position(|m| m == name);
                 match (position("session"), position("messages")) {
                     (Some(session), Some(messages)) if session < messages => {
-                        Ok(MessagesConfig::Session)
+                        Ok(MessagesConfig::Session {
+                            in_cookie: settings.session_engine == SessionEngine::SignedCookies,
+                        })
                     }
                     _ => Err(needs_session()),
                 }
@@ -339,17 +351,45 @@ fn signed_message(payload: &str) -> Vec<u8> {
 /// keeps of a cookie, which drops a larger one and every message with it.
 const MAX_COOKIE_SIZE: usize = 2048;
 
+/// How many of the oldest `messages` to leave out so that the rest `fit`
+/// (all of them when none fits).
+fn oldest_left_out(messages: &[Message], fits: impl Fn(&[Message]) -> bool) -> usize {
+    (0..messages.len())
+        .find(|&dropped| fits(&messages[dropped..]))
+        .unwrap_or(messages.len())
+}
+
 /// The cookie value for `messages`, without the oldest ones when all of
 /// them would make it over [`MAX_COOKIE_SIZE`] (as Django's cookie storage),
 /// and how many were left out.
 fn encode_cookie_within_limit(signer: &Signer, messages: &[Message]) -> (String, usize) {
-    let mut dropped = 0;
-    loop {
-        let value = encode_cookie(signer, &messages[dropped..]);
-        if value.len() <= MAX_COOKIE_SIZE || dropped == messages.len() {
-            return (value, dropped);
-        }
-        dropped += 1;
+    let dropped = oldest_left_out(messages, |kept| {
+        encode_cookie(signer, kept).len() <= MAX_COOKIE_SIZE
+    });
+    (encode_cookie(signer, &messages[dropped..]), dropped)
+}
+
+/// How many of the oldest `messages` to leave out of a session kept in a
+/// signed cookie, so that they take at most [`MAX_COOKIE_SIZE`] bytes of
+/// it, as in the messages cookie: messages never shown would otherwise
+/// pile up until the browser drops the session cookie, and the login and
+/// every other value of the session with it.
+fn left_out_of_session_cookie(messages: &[Message]) -> usize {
+    oldest_left_out(messages, |kept| {
+        let json = serde_json::to_vec(kept).expect("messages always serialize");
+        URL_SAFE_NO_PAD.encode(json).len() <= MAX_COOKIE_SIZE
+    })
+}
+
+/// The warning for `dropped` of `total` messages left out of a cookie,
+/// with the setting that keeps them all (`fix`).
+fn warn_left_out(dropped: usize, total: usize, cookie: &str, fix: &str) {
+    if dropped > 0 {
+        tracing::warn!(
+            target: "nuages::messages",
+            "{dropped} of {total} messages not kept: the {cookie} cookie would hold over \
+             {MAX_COOKIE_SIZE} bytes of them (the oldest were left out); {fix}"
+        );
     }
 }
 
@@ -383,7 +423,7 @@ pub(crate) fn process_request(
     request: &mut Request,
 ) -> Result<Kept, Error> {
     let (storage, had_cookie) = match &**config {
-        MessagesConfig::Session => {
+        MessagesConfig::Session { .. } => {
             let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
                 return Err(needs_session());
@@ -420,11 +460,22 @@ pub(crate) fn process_response(pending: Kept, response: &mut Response) {
         return;
     };
     match &*config {
-        MessagesConfig::Session => {
+        MessagesConfig::Session { in_cookie } => {
             let session = match &messages.lock().storage {
                 Storage::Session(session) => session.clone(),
                 Storage::Cookie(_) => unreachable!("session storage"),
             };
+            let mut keep = keep;
+            if *in_cookie {
+                let dropped = left_out_of_session_cookie(&keep);
+                warn_left_out(
+                    dropped,
+                    keep.len(),
+                    "session",
+                    "session_engine = \"cache\" or \"db\" keeps the session, and them, on the server",
+                );
+                keep.drain(..dropped);
+            }
             if keep.is_empty() {
                 session.remove(SESSION_KEY);
             } else if let Err(e) = session.insert(SESSION_KEY, &keep) {
@@ -433,15 +484,12 @@ pub(crate) fn process_response(pending: Kept, response: &mut Response) {
         }
         MessagesConfig::Cookie { signer, secure } => {
             let (value, dropped) = encode_cookie_within_limit(signer, &keep);
-            if dropped > 0 {
-                tracing::warn!(
-                    target: "nuages::messages",
-                    "{dropped} of {} messages not kept: the messages cookie would be over \
-                     {MAX_COOKIE_SIZE} bytes (the oldest were left out); \
-                     message_storage = \"session\" keeps them in the session instead",
-                    keep.len()
-                );
-            }
+            warn_left_out(
+                dropped,
+                keep.len(),
+                COOKIE_NAME,
+                "message_storage = \"session\" keeps them in the session instead",
+            );
             let mut cookie = Cookie::build((COOKIE_NAME, value))
                 .path("/")
                 .same_site(SameSite::Lax)

@@ -55,9 +55,17 @@ async fn remember(session: Session) -> Result<&'static str> {
     Ok("remembered")
 }
 
+async fn visited(session: Session) -> String {
+    format!(
+        "visited: {}",
+        session.get::<bool>("visited").unwrap_or(false)
+    )
+}
+
 fn urlpatterns() -> UrlConf {
     UrlConf::new()
         .path("remember/", remember, "remember")
+        .path("visited/", visited, "visited")
         .path("add/", add, "add")
         .path("add-many/", add_many, "add_many")
         .path("show/", show, "show")
@@ -230,21 +238,38 @@ async fn a_cookie_keeps_the_newest_messages_that_fit_in_2048_bytes() {
     );
     let value = client.cookie("messages").expect("a messages cookie");
     assert!(value.len() <= 2048, "{} bytes", value.len());
-    let page = client.get("/show/").await.text();
-    let shown: Vec<&str> = page
-        .split("<li class=\"info\">message ")
-        .skip(1)
-        .map(|item| &item[..2])
-        .collect();
-    assert!(shown.len() >= 10, "{page}");
-    let newest: Vec<String> = (40 - shown.len()..40).map(|n| format!("{n:02}")).collect();
-    assert_eq!(shown, newest, "the newest, in order");
+    let shown = newest_of_add_many_shown(&client).await;
     // The log says how many were left out.
     let logs = logs.text();
     assert!(
-        logs.contains(&format!("{} of 40 messages not kept", 40 - shown.len())),
+        logs.contains(&format!("{} of 40 messages not kept", 40 - shown)),
         "{logs}"
     );
+}
+
+/// With the defaults (messages in the session, the session in a signed
+/// cookie), messages never shown piled up in the session cookie until a
+/// browser dropped it, and the session (the login) with it; as in the
+/// messages cookie, they take at most 2048 bytes of it, the oldest left out.
+#[tokio::test]
+async fn messages_in_a_session_cookie_keep_it_under_what_browsers_keep() {
+    let dir = site("");
+    let client = Client::new(build(dir.path()).unwrap());
+    assert_eq!(client.get("/remember/").await.text(), "remembered");
+    let (logs, guard) = support::capture_logs();
+    for _ in 0..3 {
+        assert_eq!(client.get("/add-many/").await.status, 302);
+    }
+    drop(guard);
+    let cookie = client.cookie("sessionid").expect("a session cookie");
+    assert!(cookie.len() < 4000, "{} bytes", cookie.len());
+    assert_eq!(
+        client.get("/visited/").await.text(),
+        "visited: true",
+        "the session kept its other values"
+    );
+    newest_of_add_many_shown(&client).await;
+    assert!(logs.text().contains("messages not kept"), "{}", logs.text());
 }
 
 #[tokio::test]
@@ -276,6 +301,21 @@ async fn session_storage_without_the_session_middleware_is_refused_naming_the_fi
             && page.contains("add &quot;messages&quot; to the middleware setting"),
         "{page}"
     );
+}
+
+/// How many of `add_many`'s messages the next page shows: at least ten,
+/// the newest, in order.
+async fn newest_of_add_many_shown(client: &Client) -> usize {
+    let page = client.get("/show/").await.text();
+    let shown: Vec<&str> = page
+        .split("<li class=\"info\">message ")
+        .skip(1)
+        .map(|item| &item[..2])
+        .collect();
+    assert!(shown.len() >= 10, "{page}");
+    let newest: Vec<String> = (40 - shown.len()..40).map(|n| format!("{n:02}")).collect();
+    assert_eq!(shown, newest, "the newest, in order");
+    shown.len()
 }
 
 /// The `Set-Cookie` line of the `messages` cookie in `response`.
