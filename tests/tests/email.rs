@@ -775,3 +775,47 @@ async fn the_admins_get_every_server_error() {
     }
     assert_eq!(application.mailer().outbox().len(), 4);
 }
+
+/// A subject with a word too long for one header line (the report of a
+/// server error at a long URL: `ERROR: Internal Server Error: /search/…`)
+/// was written on one line over the 998 characters SMTP allows, and the
+/// server refused the mail ("500 Line too long"): it is now folded, and
+/// arrives as it was given, as Django's (Python's email folds it).
+#[tokio::test]
+async fn a_subject_with_a_word_longer_than_a_line_reaches_the_server_whole() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let smtp = SmtpServer::start();
+    let settings = Settings {
+        email_host: "localhost".into(),
+        email_port: smtp.port,
+        email_timeout: Some(10),
+        admins: vec!["ops@mail.test".into()],
+        ..Settings::default()
+    };
+    let mailer = Mailer::new(&settings).unwrap();
+    let path = format!("/search/{}é/", "a".repeat(1500));
+    mailer
+        .mail_admins(&format!("ERROR: Internal Server Error: {path}"), "Body")
+        .await
+        .unwrap();
+    let word = "b".repeat(1200);
+    mailer
+        .send_mail(&format!("Re: {word} end"), "Body", None, &["a@mail.test"])
+        .await
+        .unwrap();
+    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    assert_eq!(
+        mail_to(&mails, "ops@mail.test").header("Subject"),
+        Some(format!("[Nuages] ERROR: Internal Server Error: {path}").as_str())
+    );
+    assert_eq!(
+        mail_to(&mails, "a@mail.test").header("Subject"),
+        Some(format!("Re: {word} end").as_str())
+    );
+    for mail in &mails {
+        let longest = mail.raw().split("\r\n").map(str::len).max().unwrap();
+        assert!(longest <= 998, "a line of {longest} characters");
+    }
+}

@@ -35,6 +35,7 @@ mod smtp;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use base64::Engine as _;
 use http::request::Parts;
 use lettre::message::Mailbox;
 
@@ -107,7 +108,7 @@ impl EmailMessage {
         let from = self.from_email.as_deref().unwrap_or(from);
         let mut builder = lettre::Message::builder()
             .from(mailbox(from, "the sender")?)
-            .subject(self.subject.clone());
+            .header(Subject(self.subject.clone()));
         for address in &self.to {
             builder = builder.to(mailbox(address, "a recipient")?);
         }
@@ -129,6 +130,61 @@ impl EmailMessage {
                 .with_hint("give it a sender and at least one recipient"),
             )
         })
+    }
+}
+
+/// The `Subject` header, folded so that no line of it is over the 998
+/// characters SMTP allows. lettre writes a word of plain ASCII (a URL in
+/// the report of a server error) on one line whatever its length, and a
+/// server refuses the whole mail ("500 Line too long"); a subject with a
+/// word that long is written instead as RFC 2047 encoded words of at most
+/// 75 characters, one a line, which mail clients join back into the
+/// subject as given (Python's email, so Django, folds it the same way).
+#[derive(Debug, Clone)]
+struct Subject(String);
+
+/// The longest word of a subject lettre is left to write as it is: with
+/// `Subject: ` or a folding space before it, well within 998.
+const LONGEST_SUBJECT_WORD: usize = 900;
+
+/// Bytes of text in one encoded word: 60 characters of base64, 72 with
+/// `=?utf-8?b?` and `?=`, within RFC 2047's 75.
+const ENCODED_WORD_BYTES: usize = 45;
+
+impl lettre::message::header::Header for Subject {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Subject")
+    }
+
+    fn parse(text: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Subject(text.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        use lettre::message::header::{self, HeaderValue};
+        if self
+            .0
+            .split(' ')
+            .all(|word| word.len() <= LONGEST_SUBJECT_WORD)
+        {
+            return header::Subject::from(self.0.clone()).display();
+        }
+        let mut words = Vec::new();
+        let mut rest = self.0.as_str();
+        while !rest.is_empty() {
+            let mut end = rest.len().min(ENCODED_WORD_BYTES);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (chunk, after) = rest.split_at(end);
+            words.push(format!(
+                "=?utf-8?b?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(chunk)
+            ));
+            rest = after;
+        }
+        // Base64 and the folds only: nothing of the text can make a header.
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), words.join("\r\n "))
     }
 }
 
