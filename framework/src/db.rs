@@ -132,6 +132,11 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
     if scheme == "sqlite" {
         check_sqlite_file(&key, url)?;
     }
+    if let Some(delimiter) = crate::checks::database::password_delimiter(url) {
+        return Err(Error::Config(
+            crate::checks::database::password_delimiter_problem(&key, delimiter),
+        ));
+    }
     if is_postgres_url(url)
         && let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>()
     {
@@ -1019,6 +1024,41 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cret-pw"), "{text}");
+    }
+
+    /// A password from `${DB_PASSWORD}` holding `/`, `?` or `#` (as one
+    /// from `openssl rand -base64` may) ends the server's address where a
+    /// URL reads it: `postgres://site:k3J/9x@host/site` was "invalid port
+    /// number" with a hint to write what the user wrote, or with a number
+    /// before the `/`, a connection to the host "site". Now the character
+    /// and its percent-encoding are named, never the password.
+    #[test]
+    fn a_password_holding_a_url_delimiter_is_named_with_its_encoding() {
+        for (password, named) in [
+            ("k3J/9xQ+abc=", "'/'"),
+            ("12/34", "'/'"),
+            ("pa?ss", "'?'"),
+            ("pa#ss", "'#'"),
+        ] {
+            let url = format!("postgres://site:{password}@10.0.0.5:5432/site");
+            let error = check_url("default", &url).unwrap_err();
+            let text = format!("{error} {}", error.hint().unwrap_or_default());
+            assert!(
+                text.starts_with("databases.default.url: the password holds "),
+                "{text}"
+            );
+            assert!(text.contains(named), "{text}");
+            assert!(text.contains("%2F") && text.contains("%23"), "{text}");
+            assert!(!text.contains(password), "{text}");
+        }
+        for fine in [
+            "postgres://site:k3J%2F9xQ+abc=@10.0.0.5:5432/site",
+            "postgres://site:p@ss@10.0.0.5/site",
+            "postgres://site@localhost/site?host=/run/postgresql",
+            "postgres://10.0.0.5/site?user=ops@example",
+        ] {
+            assert!(check_url("default", fine).is_ok(), "{fine}");
+        }
     }
 
     /// A SQLite file SQLite cannot open names the file, the cause and the

@@ -95,6 +95,11 @@ impl Redis {
     pub(crate) fn new(alias: &str, settings: &CacheSettings) -> Result<Self> {
         let location_key = format!("caches.{alias}.location");
         let ca_key = format!("caches.{alias}.tls_ca_file");
+        if let Some(delimiter) = crate::checks::database::password_delimiter(&settings.location) {
+            return Err(Error::Config(
+                crate::checks::database::password_delimiter_problem(&location_key, delimiter),
+            ));
+        }
         let tls = settings.location.starts_with("rediss://");
         let client = match &settings.tls_ca_file {
             Some(file) if !tls => {

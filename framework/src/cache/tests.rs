@@ -138,6 +138,24 @@ fn redis_without_a_location_names_the_key() {
     assert!(Cache::new("default", &settings).is_ok());
 }
 
+/// As a database URL's: a password holding `/` (`?`, `#`) not
+/// percent-encoded is named with the fix, never shown.
+#[test]
+fn a_redis_password_holding_a_url_delimiter_is_named() {
+    let settings = CacheSettings {
+        backend: CacheBackend::Redis,
+        location: "rediss://:k3J/9xQ+abc=@10.0.0.6:6380/0".into(),
+        ..CacheSettings::default()
+    };
+    let error = Cache::new("default", &settings).unwrap_err();
+    let text = format!("{error} {}", error.hint().unwrap_or_default());
+    assert!(
+        text.starts_with("caches.default.location: the password holds '/'"),
+        "{text}"
+    );
+    assert!(text.contains("%2F") && !text.contains("k3J/9xQ"), "{text}");
+}
+
 #[test]
 fn a_tls_ca_file_that_cannot_be_used_names_the_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::raw::{raw_setting, variable_for};
 use super::{Check, CheckContext, CheckMessage};
+use crate::error::Problem;
 
 /// The checks of this file.
 pub fn checks() -> Vec<Check> {
@@ -165,6 +166,39 @@ pub const PASSWORD_PARAMS: [&str; 3] = ["password", "pass", "sslpassword"];
 /// Whether the query parameter `name` (decoded) carries a password.
 pub fn is_password_param(name: &str) -> bool {
     PASSWORD_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// The character that cuts the password of `url` short, if its user
+/// information (`user:password@`) holds a `/`, `?` or `#` not
+/// percent-encoded: a URL reads the server's address as ending there, so
+/// the rest of the password becomes a port, a host or a path. A password
+/// from the environment (`${DB_PASSWORD}`, one of `openssl rand -base64`)
+/// easily holds one. Read as the user meant it: the last `@` before the
+/// database's path, after a `user:`.
+pub fn password_delimiter(url: &str) -> Option<char> {
+    let (_, rest) = url.split_once("://")?;
+    let at = rest.rfind('@')?;
+    let (userinfo, server) = (&rest[..at], &rest[at + 1..]);
+    let (_, password) = userinfo.split_once(':')?;
+    // What follows is a server and a path, not a query's `name=a@b`.
+    let server_name = server.split(['/', '?']).next().unwrap_or_default();
+    if server_name.contains(['=', '&']) || !server.contains('/') {
+        return None;
+    }
+    password.chars().find(|c| matches!(c, '/' | '?' | '#'))
+}
+
+/// The error for a URL setting `key` whose password holds `delimiter`
+/// (see [`password_delimiter`]), never showing the password.
+pub fn password_delimiter_problem(key: &str, delimiter: char) -> Problem {
+    Problem::new(format!(
+        "{key}: the password holds '{delimiter}', which a URL reads as the end of the server's \
+         address, so the password is cut there and the rest taken for the server"
+    ))
+    .with_hint(format!(
+        "percent-encode the password in {key}: / as %2F, ? as %3F, # as %23 (and % as %25), \
+         for example in the variable it comes from"
+    ))
 }
 
 /// Every password `url` holds (in its user information or its query), as
