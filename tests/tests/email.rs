@@ -776,6 +776,21 @@ async fn the_admins_get_every_server_error() {
     assert_eq!(application.mailer().outbox().len(), 4);
 }
 
+/// A real SMTP server, and a mailer that sends to it (`ops@mail.test` its
+/// admin).
+fn smtp_and_mailer() -> (SmtpServer, Mailer) {
+    let smtp = SmtpServer::start();
+    let settings = Settings {
+        email_host: "localhost".into(),
+        email_port: smtp.port,
+        email_timeout: Some(10),
+        admins: vec!["ops@mail.test".into()],
+        ..Settings::default()
+    };
+    let mailer = Mailer::new(&settings).unwrap();
+    (smtp, mailer)
+}
+
 /// A subject with a word too long for one header line (the report of a
 /// server error at a long URL: `ERROR: Internal Server Error: /search/…`)
 /// was written on one line over the 998 characters SMTP allows, and the
@@ -786,15 +801,7 @@ async fn a_subject_with_a_word_longer_than_a_line_reaches_the_server_whole() {
     if !require_aiosmtpd() {
         return;
     }
-    let smtp = SmtpServer::start();
-    let settings = Settings {
-        email_host: "localhost".into(),
-        email_port: smtp.port,
-        email_timeout: Some(10),
-        admins: vec!["ops@mail.test".into()],
-        ..Settings::default()
-    };
-    let mailer = Mailer::new(&settings).unwrap();
+    let (smtp, mailer) = smtp_and_mailer();
     let path = format!("/search/{}é/", "a".repeat(1500));
     mailer
         .mail_admins(&format!("ERROR: Internal Server Error: {path}"), "Body")
@@ -818,4 +825,32 @@ async fn a_subject_with_a_word_longer_than_a_line_reaches_the_server_whole() {
         let longest = mail.raw().split("\r\n").map(str::len).max().unwrap();
         assert!(longest <= 998, "a line of {longest} characters");
     }
+}
+
+/// An address at an internationalized domain, which a form's `Email` field
+/// accepts as Django's does (`ada@bücher.de`), is sent to the server with
+/// its domain in punycode (`xn--bcher-kva.de`), as Django's
+/// `sanitize_address` does: lettre sent it as typed, and a server without
+/// SMTPUTF8 (most relays) got nothing, the send failing with a hint about
+/// a server that does not listen.
+#[tokio::test]
+async fn an_address_at_an_internationalized_domain_is_sent_in_punycode() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let (smtp, mailer) = smtp_and_mailer();
+    mailer
+        .send_mail(
+            "Willkommen",
+            "Body",
+            Some("Bücher <shop@bücher.de>"),
+            &["ada@bücher.de"],
+        )
+        .await
+        .unwrap();
+    let mails = smtp.wait_for_mail(1, Duration::from_secs(10));
+    let mail = mail_to(&mails, "ada@xn--bcher-kva.de");
+    assert_eq!(mail.envelope_from(), "shop@xn--bcher-kva.de");
+    assert_eq!(mail.header("To"), Some("ada@xn--bcher-kva.de"));
+    assert_eq!(mail.header("From"), Some("Bücher <shop@xn--bcher-kva.de>"));
 }

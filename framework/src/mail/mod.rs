@@ -189,13 +189,25 @@ impl lettre::message::header::Header for Subject {
 }
 
 /// `address` as a mailbox, or an error that says which address is wrong.
+/// A domain beyond ASCII (`bücher.de`, which a form's `Email` accepts) is
+/// written in punycode (`xn--bcher-kva.de`), as Django's
+/// `sanitize_address` does: sent as typed, it needs a server that speaks
+/// SMTPUTF8, and most relays do not.
 fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
-    address.trim().parse().map_err(|e| {
+    let not_an_address = |e: &dyn std::fmt::Display| {
         MailError::new(
             Problem::new(format!("'{address}' ({role}) is not an email address: {e}"))
                 .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
-    })
+    };
+    let mut mailbox: Mailbox = address.trim().parse().map_err(|e| not_an_address(&e))?;
+    if !mailbox.email.domain().is_ascii() {
+        let domain =
+            idna::domain_to_ascii(mailbox.email.domain()).map_err(|e| not_an_address(&e))?;
+        mailbox.email =
+            lettre::Address::new(mailbox.email.user(), domain).map_err(|e| not_an_address(&e))?;
+    }
+    Ok(mailbox)
 }
 
 /// Why a mail was not sent, and how to fix it.
