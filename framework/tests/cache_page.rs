@@ -68,6 +68,14 @@ async fn adds_a_message(messages: Messages) -> &'static str {
     "added"
 }
 
+/// A body streamed in chunks (an export, a download), as Django's
+/// `StreamingHttpResponse`.
+async fn streamed(runs: Data<Runs>) -> Response {
+    let run = runs.next();
+    let chunks = (0..3).map(move |n| Ok::<_, std::io::Error>(format!("run {run} part {n};")));
+    nuages::axum::body::Body::from_stream(tokio_stream::iter(chunks)).into_response()
+}
+
 async fn uncached(runs: Data<Runs>) -> String {
     format!("run {}", runs.next())
 }
@@ -92,6 +100,7 @@ fn urls() -> UrlConf {
         .path("missing/", cache_page(60, missing), "missing")
         .path("own/", cache_page(60, with_cache_control), "own")
         .path("uncached/", uncached, "uncached")
+        .path("streamed/", cache_page(60, streamed), "streamed")
         .path("messages/", cache_page(60, shows_messages), "messages")
         .path("add-message/", adds_a_message, "add-message")
 }
@@ -307,6 +316,22 @@ async fn a_page_that_read_the_visitors_messages_is_never_kept() {
         body(&anonymous, "/messages/").await,
         "run 2: ",
         "another visitor never gets Alice's messages"
+    );
+}
+
+/// As Django's cache middleware skips a streaming response, a streamed
+/// body is passed on as it comes and never kept: it was read whole into
+/// memory (a download of any size) to be stored.
+#[tokio::test]
+async fn a_streamed_response_is_never_kept() {
+    let client = client(CacheBackend::Locmem);
+    assert_eq!(
+        body(&client, "/streamed/").await,
+        "run 1 part 0;run 1 part 1;run 1 part 2;"
+    );
+    assert_eq!(
+        body(&client, "/streamed/").await,
+        "run 2 part 0;run 2 part 1;run 2 part 2;"
     );
 }
 

@@ -2,7 +2,8 @@
 //! in the `default` cache, keyed on the method, the full URL (scheme and
 //! host included) and the request headers the response's `Vary` names.
 //!
-//! Only `GET` and `HEAD` answered 200 are kept, and never a response that
+//! Only `GET` and `HEAD` answered 200 are kept, and never a streamed body
+//! (no exact length, as Django's `StreamingHttpResponse`) nor a response that
 //! sets a cookie, varies on `Cookie` (or `*`), read the session or the
 //! visitor's messages, or rendered a template while the CSRF middleware was
 //! on (the page may carry the visitor's token): those depend on who asked. As Django's, a view's own
@@ -112,7 +113,14 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
         || rendered.is_some_and(|r| r.rendered())
         || messages.is_some_and(|m| m.accessed());
     let vary = vary_names(response.headers());
+    // A streamed body (no exact length: an export, a download) is passed
+    // on as it comes, as Django skips a streaming response: keeping it
+    // would read all of it into memory first.
+    let streamed = http_body::Body::size_hint(response.body())
+        .exact()
+        .is_none();
     if personal
+        || streamed
         || response.status() != StatusCode::OK
         || response.headers().contains_key(SET_COOKIE)
         || vary.iter().any(|name| name == "cookie" || name == "*")
