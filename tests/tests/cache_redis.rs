@@ -106,6 +106,38 @@ async fn a_timeout_of_duration_max_keeps_the_entry_without_expiry() {
     assert!(ttl > year.as_secs() - 10, "{ttl}");
 }
 
+/// Two sites on one Redis database, each with its `key_prefix` (Django's
+/// `KEY_PREFIX`): neither reads nor counts in the other's entries, and
+/// one's `clear()` leaves the other's alone. Without it they shared every
+/// key (a page count, a cached page, the login throttle's counts) and
+/// `clear()` emptied both.
+#[tokio::test]
+async fn a_key_prefix_keeps_two_sites_apart_on_one_redis_database() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let site = |prefix: &str| {
+        let settings = CacheSettings {
+            key_prefix: prefix.into(),
+            ..redis_settings(&server.url())
+        };
+        Cache::new("default", &settings).unwrap()
+    };
+    let (blog, shop) = (site("blog"), site("shop"));
+    assert_eq!(blog.incr("visits", 1).await, Some(1));
+    assert_eq!(shop.incr("visits", 5).await, Some(5));
+    assert!(blog.set("title", "Notes").await);
+    assert_eq!(shop.get::<String>("title").await, None);
+    assert_eq!(server.cli(&["GET", "blog:visits"]), "1");
+    assert_eq!(server.cli(&["GET", "shop:visits"]), "5");
+
+    assert!(shop.clear().await);
+    assert_eq!(shop.get::<i64>("visits").await, None);
+    assert_eq!(blog.get::<i64>("visits").await, Some(1), "the blog's stays");
+    assert_eq!(blog.get_many::<String>(&["title"]).await["title"], "Notes");
+}
+
 async fn visits(cache: Cache) -> String {
     match cache.incr("visits", 1).await {
         Some(n) => format!("visit {n}"),

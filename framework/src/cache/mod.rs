@@ -65,6 +65,8 @@ enum Backend {
 pub struct Cache {
     alias: Arc<str>,
     default_timeout: Duration,
+    /// `key_prefix` and `:`, or empty.
+    prefix: Arc<str>,
     backend: Arc<Backend>,
 }
 
@@ -89,11 +91,21 @@ impl Cache {
                 Backend::Redis(Box::new(redis::Redis::new(alias, settings)?))
             }
         };
+        let prefix = match settings.key_prefix.as_str() {
+            "" => String::new(),
+            prefix => format!("{prefix}:"),
+        };
         Ok(Cache {
             alias: alias.into(),
             default_timeout: Duration::from_secs(settings.timeout),
+            prefix: prefix.into(),
             backend: Arc::new(backend),
         })
+    }
+
+    /// `key` as stored: after `key_prefix` and `:`, when there is one.
+    fn stored(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     /// The value at `key`, if there is one of type `T`.
@@ -105,8 +117,11 @@ impl Cache {
     /// miss: what was there may still be (a session to end).
     pub(crate) async fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ()> {
         let json = match &*self.backend {
-            Backend::LocMem(m) => m.get(key).await,
-            Backend::Redis(r) => r.get(key).await.map_err(|e| self.warn("get", key, &e))?,
+            Backend::LocMem(m) => m.get(&self.stored(key)).await,
+            Backend::Redis(r) => r
+                .get(&self.stored(key))
+                .await
+                .map_err(|e| self.warn("get", key, &e))?,
             Backend::Dummy => None,
         };
         Ok(json.and_then(|json| self.decode(key, &json)))
@@ -118,13 +133,15 @@ impl Cache {
             Backend::LocMem(m) => {
                 let mut found = Vec::with_capacity(keys.len());
                 for key in keys {
-                    found.push(m.get(key).await);
+                    found.push(m.get(&self.stored(key)).await);
                 }
                 found
             }
-            Backend::Redis(r) if !keys.is_empty() => self
-                .degrade("get_many", &keys.join(","), r.get_many(keys).await)
-                .unwrap_or_default(),
+            Backend::Redis(r) if !keys.is_empty() => {
+                let stored: Vec<String> = keys.iter().map(|key| self.stored(key)).collect();
+                self.degrade("get_many", &keys.join(","), r.get_many(&stored).await)
+                    .unwrap_or_default()
+            }
             Backend::Redis(_) | Backend::Dummy => vec![],
         };
         keys.iter()
@@ -166,11 +183,11 @@ impl Cache {
         };
         match &*self.backend {
             Backend::LocMem(m) => {
-                m.set(key, json, timeout).await;
+                m.set(&self.stored(key), json, timeout).await;
                 true
             }
             Backend::Redis(r) => self
-                .degrade("set", key, r.set(key, json, timeout).await)
+                .degrade("set", key, r.set(&self.stored(key), json, timeout).await)
                 .is_some(),
             Backend::Dummy => true,
         }
@@ -186,9 +203,9 @@ impl Cache {
     /// cannot take a failure for a miss.
     pub(crate) async fn try_delete(&self, key: &str) -> Result<bool, ()> {
         match &*self.backend {
-            Backend::LocMem(m) => Ok(m.delete(key).await),
+            Backend::LocMem(m) => Ok(m.delete(&self.stored(key)).await),
             Backend::Redis(r) => r
-                .delete(key)
+                .delete(&self.stored(key))
                 .await
                 .map_err(|e| self.warn("delete", key, &e)),
             Backend::Dummy => Ok(false),
@@ -208,21 +225,32 @@ impl Cache {
     pub async fn incr_for(&self, key: &str, delta: i64, timeout: Duration) -> Option<i64> {
         let timeout = timeout.max(Duration::from_millis(1));
         match &*self.backend {
-            Backend::LocMem(m) => self.degrade("incr", key, m.incr(key, delta, timeout).await),
-            Backend::Redis(r) => self.degrade("incr", key, r.incr(key, delta, timeout).await),
+            Backend::LocMem(m) => {
+                let counted = m.incr(&self.stored(key), delta, timeout).await;
+                self.degrade("incr", key, counted)
+            }
+            Backend::Redis(r) => {
+                let counted = r.incr(&self.stored(key), delta, timeout).await;
+                self.degrade("incr", key, counted)
+            }
             Backend::Dummy => None,
         }
     }
 
-    /// Removes every entry (with Redis, of the URL's database). False when
-    /// the cache failed (logged).
+    /// Removes every entry (with Redis, of the URL's database; only the
+    /// keys of `key_prefix` when it is set). False when the cache failed
+    /// (logged).
     pub async fn clear(&self) -> bool {
         match &*self.backend {
             Backend::LocMem(m) => {
                 m.clear().await;
                 true
             }
-            Backend::Redis(r) => self.degrade("clear", "*", r.clear().await).is_some(),
+            Backend::Redis(r) => {
+                let pattern = format!("{}*", self.prefix);
+                self.degrade("clear", &pattern, r.clear(&self.prefix).await)
+                    .is_some()
+            }
             Backend::Dummy => true,
         }
     }

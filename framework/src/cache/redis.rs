@@ -162,7 +162,7 @@ impl Redis {
 
     pub(crate) async fn get_many(
         &self,
-        keys: &[&str],
+        keys: &[String],
     ) -> Result<Vec<Option<String>>, BackendError> {
         let mut connection = self.connection().await?;
         Ok(redis::cmd("MGET")
@@ -220,12 +220,45 @@ impl Redis {
     }
 
     /// Empties the server's database (the URL's `/DB`), as Django's
-    /// `clear()` does.
-    pub(crate) async fn clear(&self) -> Result<(), BackendError> {
+    /// `clear()` does; with a `prefix`, removes only the keys that start
+    /// with it, so that a site sharing the database keeps its own.
+    pub(crate) async fn clear(&self, prefix: &str) -> Result<(), BackendError> {
         let mut connection = self.connection().await?;
-        redis::cmd("FLUSHDB")
-            .query_async::<()>(&mut connection)
-            .await?;
-        Ok(())
+        if prefix.is_empty() {
+            redis::cmd("FLUSHDB")
+                .query_async::<()>(&mut connection)
+                .await?;
+            return Ok(());
+        }
+        // The prefix as a glob matching itself only.
+        let mut pattern = String::new();
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            if !keys.is_empty() {
+                redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
     }
 }

@@ -183,6 +183,7 @@ pub const CACHE_KEYS: &[(&str, Kind)] = &[
     ("timeout", Kind::Integer),
     ("max_entries", Kind::Integer),
     ("tls_ca_file", Kind::String),
+    ("key_prefix", Kind::String),
 ];
 
 /// The key that names the settings file this one builds on.

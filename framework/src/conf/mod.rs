@@ -269,6 +269,10 @@ pub struct CacheSettings {
     /// certificate must be signed by, instead of the system's (a private
     /// CA); relative to `base_dir`.
     pub tls_ca_file: Option<PathBuf>,
+    /// Put before every key as `<key_prefix>:<key>` (Django's
+    /// `KEY_PREFIX`), so that sites sharing one Redis database keep apart
+    /// (and `clear()` removes only this prefix's keys); empty: none.
+    pub key_prefix: String,
 }
 
 impl Default for CacheSettings {
@@ -279,6 +283,7 @@ impl Default for CacheSettings {
             timeout: 300,
             max_entries: 300,
             tls_ca_file: None,
+            key_prefix: String::new(),
         }
     }
 }

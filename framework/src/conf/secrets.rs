@@ -51,6 +51,7 @@ impl std::fmt::Debug for CacheSettings {
             .field("timeout", &self.timeout)
             .field("max_entries", &self.max_entries)
             .field("tls_ca_file", &self.tls_ca_file)
+            .field("key_prefix", &self.key_prefix)
             .finish()
     }
 }
