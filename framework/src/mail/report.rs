@@ -70,11 +70,11 @@ fn decoded(name: &str) -> String {
         .into_owned()
 }
 
-/// Django's `HIDDEN_SETTINGS`: `API`, `TOKEN`, `KEY`, `SECRET`, `PASS` or
-/// `SIGNATURE` in the name (any case).
+/// Django's `SafeExceptionReporterFilter.hidden_settings`: `API`, `AUTH`,
+/// `TOKEN`, `KEY`, `SECRET`, `PASS` or `SIGNATURE` in the name (any case).
 pub(crate) fn names_a_secret(name: &str) -> bool {
     let name = name.to_ascii_uppercase();
-    ["API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
+    ["API", "AUTH", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE"]
         .iter()
         .any(|word| name.contains(word))
 }
@@ -165,6 +165,24 @@ mod tests {
         for secret in ["query-pass-1", "p%40ss-word-2", "p@ss-word-2"] {
             assert!(!masked.contains(secret), "{secret} in {masked}");
         }
+    }
+
+    /// Django's pattern (`API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE`) has
+    /// `AUTH`: an `?auth=` or `?authorization=` value, and a project's
+    /// `[sso] client_auth`, were mailed to the admins in clear.
+    #[test]
+    fn auth_in_a_name_hides_its_value_as_in_django() {
+        let request =
+            http::Request::get("/sso/?auth=opaque-value-1&Authorization=Bearer-xyz&next=/")
+                .body(axum::body::Body::empty())
+                .unwrap();
+        let target = RequestSummary::of(&request).target();
+        assert_eq!(
+            target,
+            format!("/sso/?auth={MASK}&Authorization={MASK}&next=/")
+        );
+        assert!(names_a_secret("sso.client_auth"));
+        assert!(!names_a_secret("polls.page_size"));
     }
 
     #[test]
