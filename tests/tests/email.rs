@@ -854,3 +854,30 @@ async fn an_address_at_an_internationalized_domain_is_sent_in_punycode() {
     assert_eq!(mail.header("To"), Some("ada@xn--bcher-kva.de"));
     assert_eq!(mail.header("From"), Some("Bücher <shop@xn--bcher-kva.de>"));
 }
+
+/// Every mail has a `Message-ID` of its own, as Django's `EmailMessage`
+/// gives it (`make_msgid`): lettre adds none unless asked, and a receiving
+/// server may refuse a mail without one (Gmail: "Messages missing a valid
+/// Message-ID header are not accepted") or file it as spam.
+#[tokio::test]
+async fn every_mail_has_a_message_id_of_its_own() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let (smtp, mailer) = smtp_and_mailer();
+    for to in ["a@mail.test", "b@mail.test"] {
+        mailer.send_mail("Hi", "Body", None, &[to]).await.unwrap();
+    }
+    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    let ids: Vec<&str> = ["a@mail.test", "b@mail.test"]
+        .iter()
+        .map(|to| mail_to(&mails, to).header("Message-ID").unwrap_or_default())
+        .collect();
+    for id in &ids {
+        assert!(
+            id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+            "{ids:?}"
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+}

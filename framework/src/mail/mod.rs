@@ -106,7 +106,11 @@ impl EmailMessage {
     /// is the sender to use when the message names none.
     fn build(&self, from: &str) -> Result<lettre::Message, MailError> {
         let from = self.from_email.as_deref().unwrap_or(from);
+        // A Message-ID of its own (`<random@this host>`), as Django's
+        // `make_msgid`: lettre adds none unless asked, and a receiving
+        // server may refuse a mail without one.
         let mut builder = lettre::Message::builder()
+            .message_id(None)
             .from(mailbox(from, "the sender")?)
             .header(Subject(self.subject.clone()));
         for address in &self.to {
