@@ -881,3 +881,30 @@ async fn every_mail_has_a_message_id_of_its_own() {
     }
     assert_ne!(ids[0], ids[1]);
 }
+
+/// A body beyond ASCII arrives as written: the mail says it is UTF-8
+/// (`Content-Type: text/plain; charset=utf-8`, `MIME-Version: 1.0`), as
+/// Django's does. It said nothing, so a mail client read its bytes as
+/// US-ASCII, the default of a mail without a type, and showed "CafÃ©".
+#[tokio::test]
+async fn a_body_beyond_ascii_arrives_as_written() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let (smtp, mailer) = smtp_and_mailer();
+    let text = "Café crème, 10 €.\nÀ bientôt !";
+    mailer
+        .send_mail("Reçu", text, None, &["a@mail.test"])
+        .await
+        .unwrap();
+    let mails = smtp.wait_for_mail(1, Duration::from_secs(10));
+    let mail = mail_to(&mails, "a@mail.test");
+    // Python's email writes the parameter quoted.
+    assert_eq!(
+        mail.header("Content-Type"),
+        Some("text/plain; charset=\"utf-8\"")
+    );
+    assert_eq!(mail.header("MIME-Version"), Some("1.0"));
+    // The server reads the lines' CRLF as they travel.
+    assert_eq!(mail.body().replace("\r\n", "\n").trim_end(), text);
+}

@@ -125,6 +125,12 @@ impl EmailMessage {
         for address in &self.reply_to {
             builder = builder.reply_to(mailbox(address, "a Reply-To address")?);
         }
+        // `text/plain; charset=utf-8` and `MIME-Version: 1.0`, as Django's:
+        // a mail that names no type is read as US-ASCII ("CafÃ©").
+        use lettre::message::header::{ContentType, MIME_VERSION_1_0};
+        builder = builder
+            .header(MIME_VERSION_1_0)
+            .header(ContentType::TEXT_PLAIN);
         builder.body(self.body.clone()).map_err(|e| {
             MailError::new(
                 Problem::new(format!(
