@@ -23,8 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::conf::{SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
@@ -317,6 +317,7 @@ pub async fn apply(
 ) -> Result<usize> {
     let mut connection = pool.acquire().await?;
     let backend = connection.backend_name().to_string();
+    let _held = sqlite_migrate_lock(&mut connection).await?;
     let mut count = 0;
     for set in sets {
         let migrations = set.for_backend(&backend)?;
@@ -380,6 +381,60 @@ pub async fn apply(
         result?;
     }
     Ok(count)
+}
+
+/// `migrate`'s lock on a SQLite database, held until dropped: sqlx's
+/// `lock()` is PostgreSQL's advisory lock and does nothing on SQLite, where
+/// two `migrate` at once both found a migration pending and the second
+/// failed with "table … already exists", told to fix the migration's SQL.
+/// An exclusive `flock` of `<database file>-migrate.lock` (a file of its
+/// own: a descriptor of the database closed by this process would drop
+/// SQLite's locks on it) makes the second wait, then find nothing to do.
+/// `None` for other databases.
+async fn sqlite_migrate_lock(connection: &mut AnyConnection) -> Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    if !connection.backend_name().eq_ignore_ascii_case("sqlite") {
+        return Ok(None);
+    }
+    let rows = sqlx::query("PRAGMA database_list")
+        .fetch_all(&mut *connection)
+        .await?;
+    let Some(file) = rows
+        .iter()
+        .find(|row| row.try_get::<String, _>(1).is_ok_and(|name| name == "main"))
+        .and_then(|row| row.try_get::<String, _>(2).ok())
+        .filter(|file| !file.is_empty())
+    else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(format!("{file}-migrate.lock"));
+    let shown = path.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        // SAFETY: `lock` is an open file this closure owns; flock only
+        // reads its descriptor.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(lock)
+    })
+    .await
+    .map_err(Error::other)?;
+    locked.map(Some).map_err(|error| {
+        Error::Config(
+            Problem::new(format!(
+                "cannot take migrate's lock file {shown}, beside the SQLite database: {error}"
+            ))
+            .with_hint(
+                "make the database's folder writable by the user this command runs as \
+                 (`manage check` names the command, nuages.E001)",
+            ),
+        )
+    })
 }
 
 fn migrate_error(error: MigrateError) -> Error {
@@ -478,4 +533,45 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
         pending.len(),
         labels.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two `migrate` at once on one SQLite file (two deploy scripts, a
+    /// unit started twice): the second waits for the first and finds
+    /// nothing left to do. sqlx's lock is PostgreSQL's only, and the second
+    /// failed with "migration auth.1_initial failed: table auth_user
+    /// already exists", told to fix the migration's SQL.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn two_migrate_at_once_on_one_sqlite_file_both_succeed() {
+        let sets = [crate::auth::migration_set()];
+        let migrations = sets[0].for_backend("SQLite").unwrap().len();
+        // A race: run it on several fresh databases.
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let settings = crate::conf::Settings::defaults_in(dir.path());
+            let (first, second) = (
+                crate::db::Databases::new(&settings),
+                crate::db::Databases::new(&settings),
+            );
+            let first_pool = first.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+            let second_pool = second.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+            let (a, b) = tokio::join!(
+                super::apply(&first_pool, &sets, |_| {}),
+                super::apply(&second_pool, &sets, |_| {})
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a + b, migrations, "each applied once");
+            let recorded: i64 = sqlx::query("SELECT count(*) FROM _nuages_migrations_auth")
+                .fetch_one(&first_pool)
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(recorded as usize, migrations);
+            first.close().await;
+            second.close().await;
+        }
+    }
 }
