@@ -101,6 +101,7 @@ fn urls() -> UrlConf {
         .path("own/", cache_page(60, with_cache_control), "own")
         .path("uncached/", uncached, "uncached")
         .path("streamed/", cache_page(60, streamed), "streamed")
+        .path("forever/", cache_page(u64::MAX, page), "forever")
         .path("messages/", cache_page(60, shows_messages), "messages")
         .path("add-message/", adds_a_message, "add-message")
 }
@@ -333,6 +334,24 @@ async fn a_streamed_response_is_never_kept() {
         body(&client, "/streamed/").await,
         "run 2 part 0;run 2 part 1;run 2 part 2;"
     );
+}
+
+/// `cache_page(u64::MAX, …)`, a page kept for good: its `Expires` was
+/// computed as now plus that many seconds, which overflowed the calendar
+/// and panicked, a 500 for every visitor. Now `Expires` is at most a year
+/// ahead, as HTTP/1.1 advises, and the page is kept.
+#[tokio::test]
+async fn a_page_kept_for_good_is_served_with_an_expiry_a_year_ahead() {
+    let client = client(CacheBackend::Locmem);
+    let first = client.get("/forever/").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.text(), "run 1");
+    assert_eq!(body(&client, "/forever/").await, "run 1", "kept");
+    let expires = first.header("expires").expect("an Expires header");
+    let year = (chrono::Utc::now() + chrono::TimeDelta::days(365))
+        .format("%Y")
+        .to_string();
+    assert!(expires.contains(&year), "{expires}");
 }
 
 #[tokio::test]

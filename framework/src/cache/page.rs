@@ -136,6 +136,10 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
     .await
 }
 
+/// The furthest `Expires` is set ahead: a year, past which HTTP/1.1 asks
+/// servers not to date a response.
+const LONGEST_EXPIRES: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// How long `response` may be kept, as Django's cache middleware reads it:
 /// the view's own `max-age` if it set one, else `timeout`; `None` for a
 /// response to keep nowhere (`private`, `max-age=0`). A kept response
@@ -176,7 +180,9 @@ fn lifetime(response: &mut Response, timeout: Duration) -> Option<Duration> {
         response.headers_mut().insert(CACHE_CONTROL, value);
     }
     if !response.headers().contains_key(EXPIRES) {
-        let expires = chrono::Utc::now() + timeout;
+        // At most a year ahead, as HTTP/1.1 advises: a page kept for good
+        // (`cache_page(u64::MAX, …)`) overflowed the calendar and panicked.
+        let expires = chrono::Utc::now() + timeout.min(LONGEST_EXPIRES);
         let date = expires.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let value = HeaderValue::try_from(date).expect("an HTTP date is ASCII");
         response.headers_mut().insert(EXPIRES, value);
