@@ -309,12 +309,19 @@ impl Mailer {
     }
 
     /// Send `message` (from `default_from_email` unless it names a sender).
+    /// A message without a recipient sends nothing, as Django's.
     pub async fn send(&self, message: &EmailMessage) -> Result<(), MailError> {
         self.send_from(message, &self.inner.default_from_email)
             .await
     }
 
     async fn send_from(&self, message: &EmailMessage, from: &str) -> Result<(), MailError> {
+        // As Django's `send()`, which returns 0: a message to nobody (a
+        // list that happened to be empty) sends nothing, and is no error.
+        if message.to.is_empty() && message.cc.is_empty() && message.bcc.is_empty() {
+            mailbox(message.from_email.as_deref().unwrap_or(from), "the sender")?;
+            return Ok(());
+        }
         let built = message.build(from)?;
         match &self.inner.backend {
             Backend::Smtp(server) => server.send(&built).await,

@@ -67,6 +67,30 @@ async fn no_admins_no_mail() {
     assert!(mailer.outbox().is_empty());
 }
 
+/// As Django's `send_mail` (which returns 0): a message to nobody sends
+/// nothing, without an error. It failed ("missing destination address"),
+/// so a view mailing a list that happened to be empty (the subscribers of
+/// a thread) answered 500.
+#[tokio::test]
+async fn a_message_to_nobody_sends_nothing_and_is_no_error() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    mailer
+        .send_mail("New comment", "Body", None, &[])
+        .await
+        .unwrap();
+    mailer
+        .send(&EmailMessage::new("Hi", "Body", Vec::<String>::new()))
+        .await
+        .unwrap();
+    assert!(mailer.outbox().is_empty());
+    // A bad sender is still named, recipients or not.
+    let error = mailer
+        .send_mail("Hi", "Body", Some("not an address"), &[])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("(the sender)"), "{error}");
+}
+
 #[tokio::test]
 async fn a_bad_recipient_is_named() {
     let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
