@@ -409,7 +409,6 @@ fn decode_cookie(signer: &Signer, value: &str) -> Option<Vec<Message>> {
 
 /// What the `messages` middleware keeps between the request and the response.
 pub(crate) struct Kept {
-    config: Arc<MessagesConfig>,
     /// With cookie storage: whether the request brought the cookie (an empty
     /// list then removes it).
     had_cookie: bool,
@@ -419,10 +418,10 @@ pub(crate) struct Kept {
 /// The `messages` middleware on the way in: the messages stored for this
 /// client, in the request.
 pub(crate) fn process_request(
-    config: &Arc<MessagesConfig>,
+    config: &MessagesConfig,
     request: &mut Request,
 ) -> Result<Kept, Error> {
-    let (storage, had_cookie) = match &**config {
+    let (storage, had_cookie) = match config {
         MessagesConfig::Session { .. } => {
             let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
@@ -442,7 +441,6 @@ pub(crate) fn process_request(
     let messages = Messages::new(storage);
     request.extensions_mut().insert(messages.clone());
     Ok(Kept {
-        config: config.clone(),
         had_cookie,
         messages,
     })
@@ -450,16 +448,15 @@ pub(crate) fn process_request(
 
 /// The `messages` middleware on the way out: the messages not shown kept
 /// for the next request.
-pub(crate) fn process_response(pending: Kept, response: &mut Response) {
+pub(crate) fn process_response(config: &MessagesConfig, pending: Kept, response: &mut Response) {
     let Kept {
-        config,
         had_cookie,
         messages,
     } = pending;
     let Some(keep) = messages.to_keep() else {
         return;
     };
-    match &*config {
+    match config {
         MessagesConfig::Session { in_cookie } => {
             let session = match &messages.lock().storage {
                 Storage::Session(session) => session.clone(),

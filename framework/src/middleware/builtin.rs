@@ -33,11 +33,13 @@ enum Builtin {
     Messages(Arc<MessagesConfig>),
 }
 
-/// What a built-in keeps for its response step.
-enum Pending {
-    Session(session::Pending),
-    Csrf(csrf::Pending),
-    Messages(messages::Kept),
+/// What a built-in keeps for its response step, with its configuration,
+/// borrowed from the [`Builtins`] that the request's future holds: no
+/// reference count of a configuration that every request shares is bumped.
+enum Pending<'a> {
+    Session(&'a SessionConfig, session::Pending),
+    Csrf(&'a CsrfConfig, csrf::Pending),
+    Messages(&'a MessagesConfig, messages::Kept),
 }
 
 impl Builtin {
@@ -67,32 +69,39 @@ impl Builtin {
     /// The request step: the response that ends the way in, if any (the
     /// request is then not to be used), and what the response step will
     /// need. The request is worked on in place, not moved from step to step.
-    async fn process_request(&self, request: &mut Request) -> (Option<Response>, Option<Pending>) {
+    async fn process_request(
+        &self,
+        request: &mut Request,
+    ) -> (Option<Response>, Option<Pending<'_>>) {
         match self {
             Builtin::Security(config) => (security::process_request(config, request), None),
             Builtin::Common(app) => (super::common::process_request(app, request), None),
             Builtin::Session(config) => {
                 let pending = session::process_request(config, request).await;
-                (None, Some(Pending::Session(pending)))
+                (None, Some(Pending::Session(config, pending)))
             }
             Builtin::Csrf(config) => {
                 let (refused, pending) = csrf::process_request(config, request).await;
-                (refused, Some(Pending::Csrf(pending)))
+                (refused, Some(Pending::Csrf(config, pending)))
             }
             Builtin::Messages(config) => match messages::process_request(config, request) {
-                Ok(pending) => (None, Some(Pending::Messages(pending))),
+                Ok(pending) => (None, Some(Pending::Messages(config, pending))),
                 Err(error) => (Some(error.into_response()), None),
             },
         }
     }
 }
 
-impl Pending {
+impl Pending<'_> {
     async fn process_response(self, response: &mut Response) {
         match self {
-            Pending::Session(pending) => session::process_response(pending, response).await,
-            Pending::Csrf(pending) => csrf::process_response(pending, response),
-            Pending::Messages(pending) => messages::process_response(pending, response),
+            Pending::Session(config, pending) => {
+                session::process_response(config, pending, response).await
+            }
+            Pending::Csrf(config, pending) => csrf::process_response(config, pending, response),
+            Pending::Messages(config, pending) => {
+                messages::process_response(config, pending, response)
+            }
         }
     }
 }

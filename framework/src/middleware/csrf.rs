@@ -791,7 +791,6 @@ fn is_unsafe(method: &Method) -> bool {
 
 /// What the `csrf` middleware keeps between the request and the response.
 pub(crate) struct Pending {
-    config: Arc<CsrfConfig>,
     /// The request had no usable `csrftoken` cookie.
     without_cookie: bool,
     state: CsrfState,
@@ -800,14 +799,13 @@ pub(crate) struct Pending {
 /// The `csrf` middleware on the way in: the request's token state in its
 /// extensions, and an unsafe request checked (the 403 of one refused).
 pub(crate) async fn process_request(
-    config: &Arc<CsrfConfig>,
+    config: &CsrfConfig,
     request: &mut Request,
 ) -> (Option<Response>, Pending) {
     let from_cookie = cookie_secret(request);
     let state = CsrfState::with_cookie(from_cookie.as_ref().ok().cloned());
     request.extensions_mut().insert(state.clone());
     let pending = Pending {
-        config: config.clone(),
         without_cookie: from_cookie.is_err(),
         state,
     };
@@ -838,9 +836,8 @@ pub(crate) async fn process_request(
 /// broken cookie) gets its secret when the token was rendered or asked for,
 /// or with a 403, so that reloading the form and posting again works. The
 /// secret is letters and digits, so the cookie is always a valid value.
-pub(crate) fn process_response(pending: Pending, response: &mut Response) {
+pub(crate) fn process_response(config: &CsrfConfig, pending: Pending, response: &mut Response) {
     let Pending {
-        config,
         without_cookie,
         state,
     } = pending;

@@ -468,19 +468,17 @@ fn now() -> u64 {
 
 /// What the `session` middleware keeps between the request and the response.
 pub(crate) struct Pending {
-    config: Arc<SessionConfig>,
     had_cookie: bool,
     session: Session,
 }
 
 /// The `session` middleware on the way in: the client's session, loaded
 /// from its cookie (or the store the cookie names), in the request.
-pub(crate) async fn process_request(config: &Arc<SessionConfig>, request: &mut Request) -> Pending {
+pub(crate) async fn process_request(config: &SessionConfig, request: &mut Request) -> Pending {
     let cookies = super::request_cookies(request.headers(), COOKIE_NAME);
     let session = config.load(&cookies).await;
     request.extensions_mut().insert(session.clone());
     Pending {
-        config: config.clone(),
         had_cookie: !cookies.is_empty(),
         session,
     }
@@ -488,9 +486,12 @@ pub(crate) async fn process_request(config: &Arc<SessionConfig>, request: &mut R
 
 /// The `session` middleware on the way out: `Vary: Cookie` when the
 /// session was read, and the session saved (its cookie set) when it changed.
-pub(crate) async fn process_response(pending: Pending, response: &mut Response) {
+pub(crate) async fn process_response(
+    config: &SessionConfig,
+    pending: Pending,
+    response: &mut Response,
+) {
     let Pending {
-        config,
         had_cookie,
         session,
     } = pending;
