@@ -35,6 +35,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
+    require_utf8(
+        &destination,
+        "the project's folder",
+        "its crate would not build: the generated src/wsgi.rs reads its folder with \
+         env!(\"CARGO_MANIFEST_DIR\"), which takes only UTF-8",
+        "choose a folder whose path is UTF-8 all along (rename the folders above it, or \
+         give another DIR)",
+    )?;
     let (dependency, framework) = nuages_dependency(&args)?;
     // The checkout's own lock, so the project's first build takes the
     // versions the framework was tested with rather than the newest ones.
@@ -79,6 +87,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.name
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse `path` (`what`, in the message) when its absolute form is not
+/// UTF-8, saying `why` that cannot work and `fix`, before anything is
+/// created: a project written there would only fail at its first build.
+fn require_utf8(path: &Path, what: &str, why: &str, fix: &str) -> Result<(), CommandError> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if absolute.to_str().is_some() {
+        return Ok(());
+    }
+    Err(CommandError::Failed(
+        Problem::new(format!("{what} {} is not UTF-8: {why}", absolute.display()))
+            .with_hint(format!("{fix}; nothing was created")),
+    ))
 }
 
 /// Whether `a` and `b` are the same existing folder, however written.
@@ -137,6 +159,13 @@ fn checkout_lock(framework: &Path) -> Option<Vec<u8>> {
 /// Anything else (a checkout's workspace manifest, another crate) would be
 /// written into the project and only fail at its first build.
 fn framework_at(path: &Path) -> Result<PathBuf, CommandError> {
+    require_utf8(
+        path,
+        "--nuages-path",
+        "Cargo.toml, whose strings are UTF-8, cannot name it",
+        "give a path to the framework crate that is UTF-8 all along (a link made elsewhere \
+         to it will do)",
+    )?;
     let absolute = std::path::absolute(path).map_err(|error| {
         CommandError::failed(format!("--nuages-path {}: {error}", path.display()), None)
     })?;

@@ -649,3 +649,56 @@ fn startapp_names_the_module_file_that_is_already_there() {
         "{stderr}"
     );
 }
+
+/// A folder whose path is not UTF-8 (a name from a Latin-1 file system)
+/// cannot hold a project that builds: the generated src/wsgi.rs reads
+/// `env!("CARGO_MANIFEST_DIR")`, a compile error there. `startproject`
+/// refuses it before writing anything, whether DIR or the current folder
+/// is at fault, and so a `--nuages-path` that Cargo.toml cannot name.
+#[test]
+fn a_folder_whose_path_is_not_utf8_is_refused_before_anything_is_written() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"t\xe9l\xe9chargements");
+    let refused_folder = |folder: &std::path::Path, stderr: &str| {
+        assert_eq!(
+            stderr,
+            format!(
+                "error: the project's folder {} is not UTF-8: its crate would not build: the \
+                 generated src/wsgi.rs reads its folder with env!(\"CARGO_MANIFEST_DIR\"), which \
+                 takes only UTF-8\n  hint: choose a folder whose path is UTF-8 all along (rename \
+                 the folders above it, or give another DIR); nothing was created\n",
+                folder.display()
+            )
+        );
+    };
+    let (output, stdout, stderr) =
+        run(manage(dir.path()).args(["startproject".as_ref(), "mysite".as_ref(), latin1]));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    refused_folder(&dir.path().join(latin1), &stderr);
+    assert!(!dir.path().join(latin1).exists(), "nothing may be created");
+    // In such a folder, the default DIR is refused too.
+    let inside = dir.path().join(latin1);
+    std::fs::create_dir(&inside).unwrap();
+    let (output, _, stderr) = run(manage(&inside).args(["startproject", "mysite"]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    refused_folder(&inside.join("mysite"), &stderr);
+    assert_eq!(std::fs::read_dir(&inside).unwrap().count(), 0);
+    // The framework through a link whose name is not UTF-8.
+    let link = dir.path().join(std::ffi::OsStr::from_bytes(b"nuages-\xff"));
+    std::os::unix::fs::symlink(nuages_e2e::workspace_root().join("framework"), &link).unwrap();
+    let (output, _, stderr) = run(manage(dir.path())
+        .args(["startproject", "vv", "--nuages-path"])
+        .arg(&link));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: --nuages-path {} is not UTF-8: Cargo.toml, whose strings are UTF-8, cannot \
+             name it\n  hint: give a path to the framework crate that is UTF-8 all along (a link \
+             made elsewhere to it will do); nothing was created\n",
+            link.display()
+        )
+    );
+    assert!(!dir.path().join("vv").exists(), "nothing may be created");
+}
