@@ -35,6 +35,7 @@ fn urlpatterns() -> nuages::urls::UrlConf {
         .path("home/", home, "home")
         .path("api/", post(api), "api")
         .path("panic/", panics, "panic")
+        .path("<str:user>/profile/", home, "profile")
 }
 
 /// A project folder with `settings` (plus a secret key) and a static file.
@@ -437,6 +438,35 @@ const RESPONSES: &[(&str, &str, u16)] = &[
         301,
     ),
 ];
+
+/// `common`'s redirect to the path with a slash never leads off the site:
+/// browsers read a backslash in `Location` as a slash, so `/\\evil.example/…`
+/// would send the visitor to `evil.example`, as `//evil.example/…` would.
+/// A path with a backslash is not redirected (404), as `//evil.example/…`
+/// is not, and as a `next` parameter with one is not followed.
+#[test]
+fn the_slash_redirect_never_sends_a_backslash_that_leads_off_the_site() {
+    let server = Site::new("debug = false\nallowed_hosts = [\"localhost\"]\n").serve();
+    let ordinary = server.send("GET /alice/profile HTTP/1.1\r\nHost: localhost\r\n");
+    assert_eq!(ordinary.status, 301, "{}", ordinary.text);
+    assert_eq!(ordinary.header("location"), Some("/alice/profile/"));
+    let redirected: Vec<String> = [
+        "/\\evil.example/profile",
+        "/\\\\evil.example/profile",
+        "/a\\b/profile",
+    ]
+    .into_iter()
+    .map(|path| {
+        (
+            path,
+            server.send(&format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n")),
+        )
+    })
+    .filter(|(_, reply)| reply.status != 404 || reply.header("location").is_some())
+    .map(|(path, reply)| format!("{path}: {}", reply.text))
+    .collect();
+    assert!(redirected.is_empty(), "not a plain 404: {redirected:#?}");
+}
 
 #[test]
 fn every_response_carries_the_security_headers() {

@@ -22,8 +22,10 @@ pub(crate) fn process_request(state: &AppState, request: &Request) -> Option<Res
         Some(query) => format!("{path}/?{query}"),
         None => format!("{path}/"),
     };
-    // Only a path of this site: `//evil.example` must not become a redirect off-site.
-    if target.starts_with("//") {
+    // Only a path of this site: neither `//evil.example` nor
+    // `/\evil.example` (a browser reads the backslash as a slash) may become
+    // a redirect off-site.
+    if !crate::auth::views::is_same_site(&target) {
         return None;
     }
     Some(crate::views::redirect_permanent(&target))
