@@ -428,3 +428,68 @@ fn failing_accepts_are_logged_once_not_at_each_retry() {
     );
     server.stop(Duration::from_secs(10));
 }
+
+/// `deployconfig --server-name` takes one host name: a list as
+/// `NUAGES_ALLOWED_HOSTS` writes it (`a,b`) would be one name no request
+/// has (nginx -t passes it: every request goes to another server block),
+/// and a `;` would write directives of its own. Such values are refused,
+/// exit 2, and nothing is written; names given one per flag are served.
+#[test]
+fn deployconfig_refuses_a_server_name_that_is_not_a_host_name() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    let deployconfig = |kind: &str, names: &[&str]| {
+        let mut command = example.command_with(&settings);
+        command.args(["deployconfig", kind, "--plain-http"]);
+        for name in names {
+            command.args(["--server-name", name]);
+        }
+        run(&mut command)
+    };
+    for (kind, given, reason) in [
+        (
+            "nginx",
+            "example.com,www.example.com",
+            "the host contains ',', which a host name cannot contain",
+        ),
+        (
+            "apache",
+            "example.com www.example.com",
+            "the host contains ' ', which a host name cannot contain",
+        ),
+        (
+            "nginx",
+            "example.com; include /etc/shadow",
+            "the host contains ';', which a host name cannot contain",
+        ),
+        (
+            "nginx",
+            "example.com:443",
+            "it has a port, which the web server's listen address gives",
+        ),
+    ] {
+        let (output, stdout, stderr) = deployconfig(kind, &[given]);
+        assert_eq!(output.status.code(), Some(2), "{given}: {stdout}{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: --server-name {given:?} is not a host name: {reason}\n  hint: give one \
+                 name per --server-name, without scheme or port: --server-name example.com \
+                 --server-name www.example.com (.example.com for the domain and its subdomains)\n"
+            )
+        );
+        assert!(stdout.is_empty(), "no configuration: {stdout}");
+    }
+    let (output, stdout, stderr) = deployconfig("nginx", &["Example.com", ".example.org", "[::1]"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("    server_name example.com example.org *.example.org [::1];"),
+        "{stdout}"
+    );
+    let (output, stdout, stderr) = deployconfig("apache", &["example.com", "www.example.com"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("    ServerName example.com\n    ServerAlias www.example.com\n"),
+        "{stdout}"
+    );
+}

@@ -166,10 +166,12 @@ impl Command for DeployConfig {
             settings,
             settings_path: ctx.settings_path(),
             upstreams,
-            server_names: args
-                .get_many::<String>("server-name")
-                .map(|names| names.cloned().collect())
-                .unwrap_or_else(|| server_names(settings)),
+            server_names: match args.get_many::<String>("server-name") {
+                Some(texts) => texts
+                    .map(|text| server_name_flag(text))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => server_names(settings),
+            },
         };
         let output = args.get_one::<String>("output").map(PathBuf::from);
         let force = args.get_flag("force");
@@ -537,16 +539,54 @@ fn server_names(settings: &Settings) -> Vec<String> {
         .allowed_hosts
         .iter()
         .filter(|h| *h != "*")
-        .map(|h| match h.strip_prefix('.') {
-            Some(domain) => format!("{domain} *.{domain}"),
-            None => h.clone(),
-        })
+        .map(|h| web_server_names(h))
         .collect();
     if names.is_empty() {
         vec!["_".into()]
     } else {
         names
     }
+}
+
+/// The web server's names for a host as `allowed_hosts` writes it:
+/// `.example.com` is the domain and its subdomains.
+fn web_server_names(host: &str) -> String {
+    match host.strip_prefix('.') {
+        Some(domain) => format!("{domain} *.{domain}"),
+        None => host.to_string(),
+    }
+}
+
+/// One `--server-name`, as [`web_server_names`] writes it: a host name or an
+/// IP address (`[::1]`), or `.example.com` for a domain and its
+/// subdomains, as `allowed_hosts` takes them; or `_`. Anything else (a list
+/// `a.com,b.com`, a port, a space, a `;`) is refused: written as it is into
+/// the configuration it would be a name no request has, or directives of
+/// its own.
+fn server_name_flag(text: &str) -> Result<String, CommandError> {
+    // nginx's catch-all, which a configuration for no name has.
+    if text == "_" {
+        return Ok(text.to_string());
+    }
+    let (dot, host) = match text.strip_prefix('.') {
+        Some(domain) => (".", domain),
+        None => ("", text),
+    };
+    let reason = match crate::middleware::hosts::parse_host(host) {
+        Ok(parsed) if parsed.port.is_none() => {
+            return Ok(web_server_names(&format!("{dot}{}", parsed.domain)));
+        }
+        Ok(_) => "it has a port, which the web server's listen address gives".to_string(),
+        Err(error) => error.to_string(),
+    };
+    Err(CommandError::usage(
+        format!("--server-name {text:?} is not a host name: {reason}"),
+        Some(
+            "give one name per --server-name, without scheme or port: \
+             --server-name example.com --server-name www.example.com \
+             (.example.com for the domain and its subdomains)",
+        ),
+    ))
 }
 
 fn header(site: &Site, what: &str) -> String {
