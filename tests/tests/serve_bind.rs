@@ -493,3 +493,74 @@ fn deployconfig_refuses_a_server_name_that_is_not_a_host_name() {
         "{stdout}"
     );
 }
+
+/// A site whose folders have a space in their path (`/srv/My Site`): the
+/// systemd unit quotes the binary of `ExecStart=` and each folder of
+/// `ReadWritePaths=`, which systemd split at the space (it ran `/srv/My`,
+/// and ignored the pieces as relative paths, so serve could write nowhere),
+/// and the note's `install -d` command quotes them for the shell.
+#[test]
+fn deployconfig_systemd_quotes_paths_with_spaces() {
+    use std::os::unix::fs::PermissionsExt;
+    let example = Example::new();
+    let site = example.dir.path().join("my site");
+    let exec = site.join("bin/my site");
+    std::fs::create_dir_all(exec.parent().unwrap()).unwrap();
+    std::fs::write(&exec, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (logs, media) = (site.join("logs"), site.join("media files"));
+    let settings = production(
+        &example,
+        &format!(
+            "log_file = {:?}\nmedia_root = {:?}",
+            logs.join("serve.log").display().to_string(),
+            media.display().to_string()
+        ),
+    );
+    let units = site.join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let (output, stdout, stderr) = run(example
+        .command_with(&settings)
+        .args(["deployconfig", "systemd", "--exec"])
+        .arg(&exec)
+        .arg("-o")
+        .arg(&units));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let service = std::fs::read_to_string(units.join("mysite.service")).unwrap();
+    assert!(
+        service.contains(&format!("\nExecStart=\"{}\" serve\n", exec.display())),
+        "{service}"
+    );
+    let read_write = service
+        .lines()
+        .find_map(|line| line.strip_prefix("ReadWritePaths="))
+        .unwrap_or_else(|| panic!("{service}"));
+    for folder in [&logs, &media] {
+        assert!(
+            read_write.contains(&format!("\"{}\"", folder.display())),
+            "{read_write}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!(
+            "install -d -o mysite -g mysite '{}' '{}')",
+            logs.display(),
+            media.display()
+        )),
+        "{stderr}"
+    );
+    if std::path::Path::new("/usr/bin/systemd-analyze").exists() {
+        let (_, stdout, stderr) = run(std::process::Command::new("/usr/bin/systemd-analyze")
+            .arg("verify")
+            .arg(units.join("mysite.socket"))
+            .arg(units.join("mysite.service")));
+        let problems: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains("not absolute") || line.contains("not executable"))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "systemd-analyze verify: {stdout}{stderr}"
+        );
+    }
+}

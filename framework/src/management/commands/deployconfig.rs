@@ -960,7 +960,7 @@ fn missing_folders_note(settings: &Settings, user: &str) -> Option<String> {
     let missing: Vec<String> = writable_folders(settings)
         .iter()
         .filter(|folder| !folder.is_dir())
-        .map(|folder| folder.display().to_string())
+        .map(|folder| shell_word(folder))
         .collect();
     if missing.is_empty() {
         return None;
@@ -971,6 +971,37 @@ fn missing_folders_note(settings: &Settings, user: &str) -> Option<String> {
          while one is missing (status 226/NAMESPACE): create {missing} for it first \
          (as root: install -d -o {user} -g {user} {missing})"
     ))
+}
+
+/// `path` as a systemd unit's setting takes it: `%` doubled, since systemd
+/// expands specifiers such as `%h` in paths.
+fn systemd_path(path: &Path) -> String {
+    path.display().to_string().replace('%', "%%")
+}
+
+/// `path` as one word of a systemd setting that takes several
+/// (`ExecStart=`, `ReadWritePaths=`): [`systemd_path`], in double quotes
+/// with `\` and `"` escaped when it holds a space, a quote or a backslash,
+/// which systemd would otherwise split it at or take as its own.
+fn systemd_word(path: &Path) -> String {
+    let text = systemd_path(path);
+    if !text.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+        return text;
+    }
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `path` as one word of a shell command line: in single quotes unless it
+/// holds only characters no shell reads specially.
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@=".contains(c))
+    {
+        return text;
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The service unit and the socket unit.
@@ -985,7 +1016,7 @@ fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, St
             "# The folders serve writes in: the SQLite database's, the log file's, media_root.\nReadWritePaths={}\n",
             writable
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| systemd_word(p))
                 .collect::<Vec<_>>()
                 .join(" ")
         )
@@ -994,7 +1025,7 @@ fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, St
         // Unset, systemd makes the socket root's: with mode 0660 no web
         // server account could connect (nginx: 502, "Permission denied").
         Bind::Unix(path) => (
-            path.display().to_string(),
+            systemd_path(path),
             format!(
                 "# The service account's, as serve makes it itself; the web server's account\n\
                  # joins the group to connect: usermod -aG {user} www-data\n\
@@ -1037,9 +1068,9 @@ RestrictSUIDSGID=true
 WantedBy=multi-user.target
 "#,
         header = header(site, "systemd service"),
-        base = base.display(),
-        env_file = env_file.display(),
-        exec = exec.display(),
+        base = systemd_path(base),
+        env_file = systemd_path(env_file),
+        exec = systemd_word(exec),
         stop = site.settings.serve_graceful_timeout + 5,
     );
     let socket = format!(
