@@ -1012,6 +1012,52 @@ fn serve_refuses_to_start_without_a_secret_key() {
     assert!(stderr.contains("secret_key"), "{stderr}");
 }
 
+/// `secret_key = "${SECRET_KEY}"` with SECRET_KEY exported empty (an
+/// EnvironmentFile line `SECRET_KEY=`, a `$(cat …)` of a missing file):
+/// serve refuses, naming the variable that is empty and the file that reads
+/// it, not "not set" with a hint to write the line the file already has;
+/// and so for NUAGES_SECRET_KEY set to nothing.
+#[test]
+fn serve_names_the_variable_that_gave_an_empty_secret_key() {
+    let example = nuages_e2e::Example::new();
+    let settings = example.settings_extending(
+        &example.settings,
+        "empty_key",
+        "debug = false\nallowed_hosts = [\"localhost\"]\nsecret_key = \"${SECRET_KEY}\"\n",
+    );
+    let serve = || {
+        let mut command = example.command_with(&settings);
+        command.args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())]);
+        command
+    };
+    let (output, stdout, stderr) = run(serve().env("SECRET_KEY", ""));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: the `secret_key` setting is empty: SECRET_KEY, which {} reads it from, is set \
+             to an empty value; signing (sessions, CSRF) and `serve` need a key\n  hint: give \
+             SECRET_KEY 50 or more random characters where the server's environment is set (for \
+             systemd, the service's EnvironmentFile)\n",
+            settings.display()
+        )
+    );
+    let (output, stdout, stderr) = run(serve()
+        .env(
+            "SECRET_KEY",
+            "a-long-and-random-key-7f3a9c2e5b8d1f4a6c0e9b2d5f8a1c3e",
+        )
+        .env("NUAGES_SECRET_KEY", ""));
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the `secret_key` setting is empty: NUAGES_SECRET_KEY, which replaces the settings \
+         files' secret_key, is set to an empty value; signing (sessions, CSRF) and `serve` need a \
+         key\n  hint: give NUAGES_SECRET_KEY 50 or more random characters, or unset it to use the \
+         settings file's secret_key\n"
+    );
+}
+
 #[test]
 fn apache_and_systemd_configs_verify() {
     let project = GeneratedProject::new("configured");

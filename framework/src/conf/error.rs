@@ -123,6 +123,16 @@ pub enum SettingsError {
         /// The settings file that was loaded, if the settings came from one.
         path: Option<PathBuf>,
     },
+    /// A secret key that an environment variable set to an empty value:
+    /// the `${VAR}` a settings file reads it from, or `NUAGES_SECRET_KEY`.
+    #[error("the `secret_key` setting is empty: {}, is set to an empty value; signing (sessions, CSRF) and `serve` need a key", empty_source(variable, read_by.as_deref()))]
+    EmptySecretKey {
+        /// The variable that is set but empty.
+        variable: String,
+        /// The settings file whose `secret_key = "${VAR}"` reads it; `None`
+        /// for `NUAGES_SECRET_KEY`, which replaces the files' value.
+        read_by: Option<PathBuf>,
+    },
     /// A settings section of the project's own (`Project::settings_section`)
     /// named as a built-in setting, whose table and variables it would take.
     #[error("the settings section [{name}] that the project declares has the name of a built-in setting: `{name}` in the settings files{} means the built-in one", variable.as_ref().map(|v| format!(" (and {v})")).unwrap_or_default())]
@@ -167,6 +177,14 @@ fn misplaced_top_level(key: &str) -> Option<(&str, &str)> {
 }
 
 /// ` in FILE`, or nothing.
+/// Where an empty secret key came from: the variable and the file that reads it.
+fn empty_source(variable: &str, read_by: Option<&Path>) -> String {
+    match read_by {
+        Some(file) => format!("{variable}, which {} reads it from", file.display()),
+        None => format!("{variable}, which replaces the settings files' secret_key"),
+    }
+}
+
 fn in_file(path: Option<&Path>) -> String {
     path.map(|file| format!(" in {}", file.display()))
         .unwrap_or_default()
@@ -282,6 +300,17 @@ impl SettingsError {
                 "export SECRET_KEY=… and write `secret_key = \"${SECRET_KEY}\"` in the settings file"
                     .into()
             }
+            SettingsError::EmptySecretKey {
+                variable,
+                read_by: Some(_),
+            } => format!(
+                "give {variable} 50 or more random characters where the server's environment is \
+                 set (for systemd, the service's EnvironmentFile)"
+            ),
+            SettingsError::EmptySecretKey { variable, .. } => format!(
+                "give {variable} 50 or more random characters, or unset it to use the settings \
+                 file's secret_key"
+            ),
             SettingsError::ExtendsCycle { .. } => "remove one of the `extends` keys in the chain".into(),
             SettingsError::Merge { .. } => {
                 format!("check the values against {SETTINGS_REFERENCE}")

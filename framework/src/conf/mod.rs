@@ -612,9 +612,48 @@ impl Settings {
     pub fn require_secret_key(&self) -> Result<&str, SettingsError> {
         match self.secret_key.as_deref() {
             Some(key) if !key.trim().is_empty() => Ok(key),
-            _ => Err(SettingsError::MissingSecretKey {
+            Some(_) => Err(self.empty_secret_key()),
+            None => Err(SettingsError::MissingSecretKey {
                 path: self.settings_file.clone(),
             }),
+        }
+    }
+
+    /// Why `secret_key` is blank: `NUAGES_SECRET_KEY` set to nothing, or
+    /// the variable of the `${VAR}` the settings file reads it from; else
+    /// (`secret_key = ""` written in a file) that it is not set.
+    fn empty_secret_key(&self) -> SettingsError {
+        let variable = "NUAGES_SECRET_KEY";
+        if std::env::var_os(variable).is_some() {
+            return SettingsError::EmptySecretKey {
+                variable: variable.into(),
+                read_by: None,
+            };
+        }
+        let raw = self
+            .settings_file
+            .as_deref()
+            .and_then(|file| crate::checks::raw::raw_setting(file, &["secret_key"]).ok()?);
+        // The variables the written value reads that are set (an unset one
+        // with an empty default, `${SECRET_KEY:-}`, is a key not set).
+        let read = std::cell::RefCell::new(Vec::new());
+        if let Some(toml::Value::String(text)) = raw.as_ref().map(|raw| &raw.value) {
+            let _ = interpolate::interpolate(text, |name| {
+                let value = std::env::var(name).ok();
+                if value.is_some() {
+                    read.borrow_mut().push(name.to_string());
+                }
+                value
+            });
+        }
+        match (read.into_inner().pop(), raw) {
+            (Some(variable), Some(raw)) => SettingsError::EmptySecretKey {
+                variable,
+                read_by: Some(raw.file),
+            },
+            _ => SettingsError::MissingSecretKey {
+                path: self.settings_file.clone(),
+            },
         }
     }
 
