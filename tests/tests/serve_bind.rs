@@ -564,3 +564,78 @@ fn deployconfig_systemd_quotes_paths_with_spaces() {
         );
     }
 }
+
+/// A `static_root` and a `media_root` whose path has a space: the nginx
+/// and Apache configurations quote them (and the socket's path), which
+/// nginx -t refused unquoted ("invalid number of arguments in alias
+/// directive"); nginx then serves the collected files from there.
+#[test]
+fn deployconfig_nginx_and_apache_quote_folders_with_spaces() {
+    let example = Example::new();
+    let site = example.dir.path().join("my site");
+    let settings = production(
+        &example,
+        &format!(
+            "static_root = {:?}\nmedia_root = {:?}",
+            site.join("static root").display().to_string(),
+            site.join("media files").display().to_string()
+        ),
+    );
+    let (output, stdout, stderr) = run(example
+        .command_with(&settings)
+        .args(["collectstatic", "--noinput"]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let (server, serve_addr) = example.serve_with(&settings, "spaced", "localhost");
+    let work = example.dir.path();
+    let (conf, _, addr) = nuages_e2e::deployconfig_nginx(
+        example
+            .command_with(&settings)
+            .env("NUAGES_ALLOWED_HOSTS", "example.test"),
+        work,
+        &["--upstream", &serve_addr.to_string()],
+    );
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!(
+            "alias \"{}/\";  # static_root",
+            site.join("static root").display()
+        )),
+        "{text}"
+    );
+    let _nginx = nuages_e2e::start_nginx(work, &conf, addr);
+    let css = nuages_e2e::http(
+        addr,
+        "GET",
+        "/static/css/site.css",
+        &[("Host", "example.test")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(css.status, 200, "{css:?}");
+    drop(server);
+    // Apache reads the same quoting; a unix socket's path too.
+    let (output, stdout, stderr) = run(example.command_with(&settings).args([
+        "deployconfig",
+        "apache",
+        "--plain-http",
+        "--upstream",
+        &format!("unix:{}", site.join("run dir/mysite.sock").display()),
+    ]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    for line in [
+        format!(
+            "    <Directory \"{}/\">",
+            site.join("static root").display()
+        ),
+        format!(
+            "    Alias /media/ \"{}/\"",
+            site.join("media files").display()
+        ),
+        format!(
+            "    ProxyPass / \"unix:{}|http://localhost/\"",
+            site.join("run dir/mysite.sock").display()
+        ),
+    ] {
+        assert!(stdout.contains(&format!("{line}\n")), "{line}\n{stdout}");
+    }
+}

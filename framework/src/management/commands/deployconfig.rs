@@ -308,11 +308,7 @@ impl Site<'_> {
                 Some("set static_root in the settings file, run collectstatic, then deployconfig again"),
             )
         })?;
-        let mut text = root.display().to_string();
-        if !text.ends_with('/') {
-            text.push('/');
-        }
-        Ok(text)
+        Ok(folder_word(root))
     }
 
     fn static_url(&self) -> Result<&str, CommandError> {
@@ -337,11 +333,7 @@ impl Site<'_> {
         if url.contains("://") {
             return None;
         }
-        let mut text = root.display().to_string();
-        if !text.ends_with('/') {
-            text.push('/');
-        }
-        Some((url, text))
+        Some((url, folder_word(root)))
     }
 
     /// The host names, one per item (`_`, nginx's catch-all, left out).
@@ -351,6 +343,16 @@ impl Site<'_> {
             .flat_map(|n| n.split(' '))
             .filter(|n| *n != "_")
     }
+}
+
+/// A folder as the web server configurations write it: with its trailing
+/// `/`, as one [`config_word`].
+fn folder_word(folder: &Path) -> String {
+    let mut text = folder.display().to_string();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    config_word(text)
 }
 
 /// Where a web server listens: a port on every address, or one address and port.
@@ -608,7 +610,10 @@ fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
         .upstreams
         .iter()
         .map(|bind| match bind {
-            Bind::Unix(path) => format!("    server unix:{};\n", path.display()),
+            Bind::Unix(path) => format!(
+                "    server {};\n",
+                config_word(format!("unix:{}", path.display()))
+            ),
             Bind::Tcp(addr) => format!("    server {addr};\n"),
         })
         .collect();
@@ -654,8 +659,8 @@ server {{
                 http = http.nginx(),
                 port = https.https_port_suffix(),
                 https = https.nginx(),
-                cert = cert.display(),
-                key = key.display(),
+                cert = config_word(cert.display().to_string()),
+                key = config_word(key.display().to_string()),
                 site_body = nginx_site_body(site, &hsts, "$scheme;  # https here")?,
             )
         }
@@ -823,8 +828,8 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
                 http = http.apache(),
                 port = https.https_port_suffix(),
                 https = https.apache(),
-                cert = cert.display(),
-                key = key.display(),
+                cert = config_word(cert.display().to_string()),
+                key = config_word(key.display().to_string()),
                 site_body = apache_site_body(site, &hsts)?,
             )
         }
@@ -850,7 +855,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     let static_url = site.static_url()?;
     let static_root = site.static_root()?;
     let backend = match site.upstream() {
-        Bind::Unix(path) => format!("unix:{}|http://localhost/", path.display()),
+        Bind::Unix(path) => config_word(format!("unix:{}|http://localhost/", path.display())),
         Bind::Tcp(addr) => format!("http://{addr}/"),
     };
     let media = match site.media() {
@@ -980,12 +985,18 @@ fn systemd_path(path: &Path) -> String {
 }
 
 /// `path` as one word of a systemd setting that takes several
-/// (`ExecStart=`, `ReadWritePaths=`): [`systemd_path`], in double quotes
-/// with `\` and `"` escaped when it holds a space, a quote or a backslash,
-/// which systemd would otherwise split it at or take as its own.
+/// (`ExecStart=`, `ReadWritePaths=`): [`systemd_path`], as a [`config_word`].
 fn systemd_word(path: &Path) -> String {
-    let text = systemd_path(path);
-    if !text.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+    config_word(systemd_path(path))
+}
+
+/// `text` as one word of an nginx, Apache httpd or systemd file: as it is,
+/// or in double quotes with `\` and `"` escaped when it holds a space, a
+/// quote, a backslash or what nginx reads as syntax (`;`, `{`, `}`, `#`),
+/// where these files would split it into several words or end it.
+fn config_word(text: String) -> String {
+    let plain = |c: char| !(c.is_whitespace() || "\"'\\;{}#".contains(c));
+    if text.chars().all(plain) {
         return text;
     }
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
