@@ -80,14 +80,25 @@ fn an_invalid_serve_bind_is_reported_by_check_serve_and_deployconfig_naming_the_
 
     // --bind replaces serve_bind: serve starts and answers.
     let port = free_port();
-    let mut server = Server::start(
+    let mut server = serve_answering(
         example
             .command_with(&settings)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("NUAGES_SERVE_BIND", "abc"),
         example.dir.path(),
-        "serve-bind",
+        port,
     );
+    server.stop(Duration::from_secs(10));
+}
+
+/// `command`, a `serve` on `port` of loopback (or of every interface),
+/// started with its output in `logs`, once it answers `GET /polls/`.
+fn serve_answering(
+    command: &mut std::process::Command,
+    logs: &std::path::Path,
+    port: u16,
+) -> Server {
+    let server = Server::start(command, logs, &format!("serve-{port}"));
     let answered = wait_for(Duration::from_secs(30), || {
         get(([127, 0, 0, 1], port).into(), "/polls/").ok()
     });
@@ -96,7 +107,7 @@ fn an_invalid_serve_bind_is_reported_by_check_serve_and_deployconfig_naming_the_
         "serve did not start: {}",
         server.output()
     );
-    server.stop(Duration::from_secs(10));
+    server
 }
 
 /// A unix socket `serve` cannot make: the hint says what is in the way,
@@ -638,4 +649,45 @@ fn deployconfig_nginx_and_apache_quote_folders_with_spaces() {
     ] {
         assert!(stdout.contains(&format!("{line}\n")), "{line}\n{stdout}");
     }
+}
+
+/// `serve --bind` replaces `serve_bind`, and so do the checks serve runs
+/// before it starts: `--bind 0.0.0.0:PORT` gets the warning that serve
+/// listens on every interface (it got none, as serve_bind was loopback),
+/// and `--bind 127.0.0.1:PORT` none about a `serve_bind = "0.0.0.0:8000"`
+/// it does not use (it got one, with a hint to edit that setting).
+#[test]
+fn serve_checks_the_address_of_bind_not_the_serve_bind_it_replaces() {
+    let example = Example::new();
+    let start = |settings: &std::path::Path, bind: &str, port: u16| {
+        let mut server = serve_answering(
+            example
+                .command_with(settings)
+                .args(["serve", "--bind", &format!("{bind}:{port}")]),
+            example.dir.path(),
+            port,
+        );
+        server.stop(Duration::from_secs(10));
+        server.output()
+    };
+    let loopback = production(&example, "");
+    let port = free_port();
+    let output = start(&loopback, "0.0.0.0", port);
+    assert!(
+        output.contains(&format!(
+            "?: (nuages.W009) --bind 0.0.0.0:{port}: serve listens on every network interface, \
+             so clients can reach the application server directly, around the web server's TLS, \
+             static files and limits.\n\tHINT: pass --bind 127.0.0.1:8000 (the web server \
+             proxies to it) or --bind unix:/run/mysite/mysite.sock\n"
+        )),
+        "{output}"
+    );
+    let everywhere = example.settings_extending(
+        &loopback,
+        "settings.everywhere",
+        "serve_bind = \"0.0.0.0:8000\"\n",
+    );
+    let output = start(&everywhere, "127.0.0.1", free_port());
+    assert!(!output.contains("nuages.W009"), "{output}");
+    assert!(!output.contains("0.0.0.0:8000"), "{output}");
 }

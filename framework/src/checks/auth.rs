@@ -69,9 +69,10 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
     if settings.login_throttle_address_limit == 0 {
         return vec![];
     }
-    let bind = match crate::server::parse_bind(&settings.serve_bind, &settings.base_dir) {
+    let listen = ctx.listen();
+    let bind = match crate::server::parse_bind(listen.value, &settings.base_dir) {
         Ok(crate::server::Bind::Tcp(bind)) => bind,
-        Ok(crate::server::Bind::Unix(_)) => return unix_socket_peers_unknown(settings),
+        Ok(crate::server::Bind::Unix(_)) => return unix_socket_peers_unknown(settings, listen),
         Err(_) => return vec![],
     };
     let trusts = |loopback: bool| {
@@ -95,9 +96,8 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
         return vec![CheckMessage::warning(
             "nuages.W036",
             format!(
-                "serve_bind = \"{}\" is reached only by a web server on this machine, and \
-                 trusted_proxies names no loopback address: behind that web server {consequence}",
-                settings.serve_bind
+                "{listen} is reached only by a web server on this machine, and \
+                 trusted_proxies names no loopback address: behind that web server {consequence}"
             ),
             "trust the web server on this machine, whose X-Forwarded-For names the client: \
              trusted_proxies = [\"127.0.0.1\", \"::1\"], as a generated project's \
@@ -110,9 +110,8 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
     vec![CheckMessage::warning(
         "nuages.W036",
         format!(
-            "serve_bind = \"{}\" is reached from other machines, and trusted_proxies names none \
-             of them: behind a web server on another machine {consequence}",
-            settings.serve_bind
+            "{listen} is reached from other machines, and trusted_proxies names none \
+             of them: behind a web server on another machine {consequence}"
         ),
         "add the web server's address to trusted_proxies (e.g. trusted_proxies = \
          [\"10.0.0.10\"]); with the web server on this machine, bind serve to 127.0.0.1:PORT or \
@@ -124,7 +123,10 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
 /// `"unix"` in `trusted_proxies` (which lets the web server's
 /// `X-Forwarded-For` name the client) no client has one either, and the
 /// throttle cannot count failed logins by address at all.
-fn unix_socket_peers_unknown(settings: &crate::conf::Settings) -> Vec<CheckMessage> {
+fn unix_socket_peers_unknown(
+    settings: &crate::conf::Settings,
+    listen: crate::checks::Listen,
+) -> Vec<CheckMessage> {
     let trusted = settings
         .trusted_proxies
         .iter()
@@ -135,11 +137,11 @@ fn unix_socket_peers_unknown(settings: &crate::conf::Settings) -> Vec<CheckMessa
     vec![CheckMessage::warning(
         "nuages.W036",
         format!(
-            "serve_bind = \"{}\" is a unix socket, and trusted_proxies does not name \"unix\": \
+            "{listen} is a unix socket, and trusted_proxies does not name \"unix\": \
              a client on the socket has no address, so the failed-login throttle cannot count \
              failures by address (login_throttle_address_limit = {} does nothing) and only the \
              per-username limit holds",
-            settings.serve_bind, settings.login_throttle_address_limit
+            settings.login_throttle_address_limit
         ),
         "trust the web server on the socket, whose X-Forwarded-For names the client: add \
          \"unix\" to trusted_proxies, as a generated project's settings.production.toml has it",

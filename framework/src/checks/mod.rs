@@ -216,6 +216,29 @@ pub struct CheckContext<'a> {
     /// The environment the settings were loaded with, to tell a value read
     /// from a `NUAGES_*` variable from one written in the settings file.
     pub env: BTreeMap<String, String>,
+    /// `serve --bind`, which replaces `serve_bind` for this run: the checks
+    /// of where serve listens judge it instead (see [`Self::listen`]).
+    pub bind_flag: Option<String>,
+}
+
+/// Where `serve` listens, as the checks name it: the `serve_bind` setting,
+/// or `serve --bind` when given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen<'a> {
+    /// The address, `HOST:PORT` or `unix:PATH`.
+    pub value: &'a str,
+    /// Whether it comes from `--bind` rather than the setting.
+    pub from_flag: bool,
+}
+
+impl std::fmt::Display for Listen<'_> {
+    /// `serve_bind = "VALUE"`, or `--bind VALUE`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.from_flag {
+            true => write!(f, "--bind {}", self.value),
+            false => write!(f, "serve_bind = \"{}\"", self.value),
+        }
+    }
 }
 
 impl<'a> CheckContext<'a> {
@@ -229,6 +252,27 @@ impl<'a> CheckContext<'a> {
             deploy: false,
             user: settings.serve_user.clone(),
             env: std::env::vars().collect(),
+            bind_flag: None,
+        }
+    }
+
+    /// Judge `serve --bind`'s address (when given) instead of `serve_bind`.
+    pub fn with_bind_flag(mut self, bind: Option<&str>) -> Self {
+        self.bind_flag = bind.map(str::to_string);
+        self
+    }
+
+    /// Where `serve` listens: `--bind` when given, else `serve_bind`.
+    pub fn listen(&self) -> Listen<'_> {
+        match &self.bind_flag {
+            Some(value) => Listen {
+                value,
+                from_flag: true,
+            },
+            None => Listen {
+                value: &self.settings.serve_bind,
+                from_flag: false,
+            },
         }
     }
 

@@ -489,19 +489,26 @@ pub fn binds_all_interfaces(bind: &str) -> bool {
 
 /// `nuages.W009`: `serve` would listen on every interface.
 pub fn check_serve_bind(ctx: &CheckContext) -> Vec<CheckMessage> {
-    let bind = &ctx.settings.serve_bind;
-    one(binds_all_interfaces(bind), || {
+    let listen = ctx.listen();
+    one(binds_all_interfaces(listen.value), || {
         let name = ctx.project.name();
-        CheckMessage::warning(
-            "nuages.W009",
-            format!(
-                "serve_bind is \"{bind}\": serve listens on every network interface, so clients can reach \
-                 the application server directly, around the web server's TLS, static files and limits."
+        let fix = match listen.from_flag {
+            true => format!(
+                "pass --bind 127.0.0.1:8000 (the web server proxies to it) or --bind \
+                 unix:/run/{name}/{name}.sock"
             ),
-            format!(
+            false => format!(
                 "set serve_bind = \"127.0.0.1:8000\" (the web server proxies to it) or serve_bind = \
                  \"unix:/run/{name}/{name}.sock\" in the production settings file"
             ),
+        };
+        CheckMessage::warning(
+            "nuages.W009",
+            format!(
+                "{listen}: serve listens on every network interface, so clients can reach \
+                 the application server directly, around the web server's TLS, static files and limits."
+            ),
+            fix,
         )
     })
 }

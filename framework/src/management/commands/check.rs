@@ -156,11 +156,13 @@ impl Command for Check {
 /// which prints it and exits 1. File permissions are judged for the user the
 /// server runs as: this process's, whatever `serve_user` says.
 /// `allowed` names the ids the server's own flags allow (`serve
-/// --allow-debug` allows `nuages.E017`).
+/// --allow-debug` allows `nuages.E017`); `bind_flag` is `serve --bind`,
+/// judged where the checks would judge `serve_bind`.
 pub fn startup_checks(
     ctx: &CommandContext,
     deploy: bool,
     allowed: &[&str],
+    bind_flag: Option<&str>,
 ) -> Result<(), CommandError> {
     outln!("Performing system checks...")?;
     outln!()?;
@@ -171,6 +173,7 @@ pub fn startup_checks(
     let report = run_checks(
         &CheckContext::new(&settings, ctx.project())
             .with_deploy(deploy)
+            .with_bind_flag(bind_flag)
             .for_user(Identity::current().name),
         &[],
     );

@@ -70,7 +70,7 @@ impl Command for RunServer {
         crate::logging::init(settings, ctx.verbosity_flag())?;
         if args.get_flag("noreload") {
             // As Django's: the checks run in the process that serves.
-            super::check::startup_checks(ctx, false, &[])?;
+            super::check::startup_checks(ctx, false, &[], None)?;
         }
         let notice = ctx.block_on(crate::migrations::pending_notice(ctx.project(), settings));
         if !args.get_flag("noreload") {
@@ -177,7 +177,7 @@ fn prepare_for_reloader(
     let settings = ctx.settings()?;
     refuse_without_hosts(settings)?;
     crate::logging::init(settings, ctx.verbosity_flag())?;
-    super::check::startup_checks(ctx, false, &[])?;
+    super::check::startup_checks(ctx, false, &[], None)?;
     let application = with_static_choice(ctx.application()?, args)?;
     let listener = crate::server::inherited_tcp_listener()
         .map_err(inherited_error)?

@@ -65,7 +65,7 @@ impl Command for Serve {
             // --bind replaces serve_bind, which is then not used.
             allowed.push("nuages.E052");
         }
-        super::check::startup_checks(ctx, true, &allowed)?;
+        super::check::startup_checks(ctx, true, &allowed, bind_flag.map(String::as_str))?;
         let log_file = crate::logging::init(settings, ctx.verbosity_flag())?;
         let mut application = ctx.application()?;
         if args.get_flag("static") {
