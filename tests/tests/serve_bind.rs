@@ -503,6 +503,20 @@ fn deployconfig_refuses_a_server_name_that_is_not_a_host_name() {
         stdout.contains("    ServerName example.com\n    ServerAlias www.example.com\n"),
         "{stdout}"
     );
+    // Names allowed_hosts refuses: every request for them would be a 400.
+    assert!(
+        stderr.contains(&format!(
+            "note: allowed_hosts = [\"localhost\"] (as loaded for this command) does not accept \
+             --server-name example.com, www.example.com: serve answers their requests with 400 \
+             Bad Request; add them to allowed_hosts in {} (or NUAGES_ALLOWED_HOSTS in the \
+             server's environment)\n",
+            settings.display()
+        )),
+        "{stderr}"
+    );
+    let (output, _, stderr) = deployconfig("nginx", &["localhost"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("allowed_hosts ="), "{stderr}");
 }
 
 /// A site whose folders have a space in their path (`/srv/My Site`): the

@@ -185,7 +185,12 @@ impl Command for DeployConfig {
             };
             emit(output.as_deref(), &text, force, name)?;
             let user = service_user(None, settings, name);
-            for note in notes.into_iter().chain(socket_access_note(&site, &user)) {
+            let names_given = args.contains_id("server-name");
+            for note in notes
+                .into_iter()
+                .chain(refused_names_note(&site, names_given))
+                .chain(socket_access_note(&site, &user))
+            {
                 eprintln!("note: {note}");
             }
             return Ok(());
@@ -255,6 +260,29 @@ fn env_file_note(site: &Site<'_>, env_file: &Path) -> String {
         env_file.display(),
         settings.display()
     )
+}
+
+/// The `--server-name` names (when `given`) that `allowed_hosts` refuses:
+/// the web server would pass their requests on, and serve answer each with
+/// 400 Bad Request.
+fn refused_names_note(site: &Site<'_>, given: bool) -> Option<String> {
+    use crate::middleware::hosts::{effective_allowed_hosts, host_allowed};
+    let allowed = effective_allowed_hosts(site.settings);
+    let refused: Vec<&str> = site
+        .host_names()
+        .filter(|name| given && !name.starts_with("*.") && !host_allowed(name, &allowed))
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "allowed_hosts = {:?} (as loaded for this command) does not accept --server-name {}: \
+         serve answers their requests with 400 Bad Request; add them to allowed_hosts in {} \
+         (or NUAGES_ALLOWED_HOSTS in the server's environment)",
+        &*allowed,
+        refused.join(", "),
+        site.settings_path.display()
+    ))
 }
 
 /// What the web server needs to reach a unix socket of `serve` that only
