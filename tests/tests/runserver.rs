@@ -192,6 +192,31 @@ fn a_server_that_cannot_start_is_reported_and_answered_at_once_until_fixed() {
     );
 }
 
+/// The page that answers while no server is up carries the headers of the
+/// `security` and `xframe` middleware, as every page of the server does: it
+/// shows the project's error text, and went out without `nosniff` or
+/// `X-Frame-Options`, framable by any site.
+#[test]
+fn the_page_of_a_server_that_cannot_start_has_the_security_headers() {
+    let project = GeneratedProject::new("standin_headers");
+    project.write(
+        "templates/form.html",
+        "{% extends \"base.html\" %}{% block content %}{% csrf_token %}{% endblock content %}",
+    );
+    let (mut server, addr) = runserver(&project, "standin-headers");
+    wait_for_said(&mut server, DID_NOT_START, 1);
+    let response = get_at_once(&server, addr);
+    assert_eq!(response.status, 500, "{}", response.body);
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+    ] {
+        assert_eq!(response.header(name), Some(value), "{name}: {response:?}");
+    }
+}
+
 /// Whether nothing listens on `addr` any more: connections are refused and
 /// the port can be bound again.
 fn port_is_free(addr: SocketAddr) -> bool {

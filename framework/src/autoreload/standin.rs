@@ -8,10 +8,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use axum::body::Body;
 use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
@@ -100,15 +99,18 @@ async fn answer_connection(stream: tokio::net::TcpStream, failure: Arc<Failure>)
         .await;
 }
 
-fn answer(request: Request<Incoming>, failure: &Failure) -> Response<Full<Bytes>> {
+/// The 500 page of `failure`, with the headers of the `security` and
+/// `xframe` middleware that the last settings list, as the server's pages.
+fn answer(request: Request<Incoming>, failure: &Failure) -> Response<Body> {
     let (parts, _) = request.into_parts();
     let (content_type, page) =
         crate::views::errors::startup_failure_page(&failure.settings, &parts, &failure.report);
-    let mut response = Response::new(Full::new(Bytes::from(page)));
+    let mut response = Response::new(Body::from(page));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    crate::middleware::headers::add_listed(&failure.settings, &parts, &mut response);
     response
 }

@@ -15,8 +15,10 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::response::Response;
 
+use super::RequestHead;
 use super::security::{SecurityHeaders, is_secure};
 use super::xframe::XFrameConfig;
+use crate::conf::Settings;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -33,16 +35,7 @@ impl ResponseHeaders {
     /// they list neither `security` nor `xframe`. An invalid value is an
     /// error naming its setting.
     pub(crate) fn new(app: &Arc<AppState>) -> Result<Option<ResponseHeaders>> {
-        let settings = &app.settings;
-        let listed = |name: &str| settings.middleware.iter().any(|m| m == name);
-        let security = match listed("security") {
-            true => Some(SecurityHeaders::new(settings)?),
-            false => None,
-        };
-        let xframe = match listed("xframe") {
-            true => Some(XFrameConfig::new(settings)?),
-            false => None,
-        };
+        let (security, xframe) = listed(&app.settings)?;
         if security.is_none() && xframe.is_none() {
             return Ok(None);
         }
@@ -54,6 +47,48 @@ impl ResponseHeaders {
     }
 }
 
+/// The headers of `security` and of `xframe`, each when `settings` list it;
+/// an invalid value is an error naming its setting.
+fn listed(settings: &Settings) -> Result<(Option<SecurityHeaders>, Option<XFrameConfig>)> {
+    let listed = |name: &str| settings.middleware.iter().any(|m| m == name);
+    let security = match listed("security") {
+        true => Some(SecurityHeaders::new(settings)?),
+        false => None,
+    };
+    let xframe = match listed("xframe") {
+        true => Some(XFrameConfig::new(settings)?),
+        false => None,
+    };
+    Ok((security, xframe))
+}
+
+/// Set `security`'s and `xframe`'s headers on `response` (of a request
+/// that was `secure`).
+fn set(
+    security: Option<&SecurityHeaders>,
+    xframe: Option<&XFrameConfig>,
+    response: &mut Response,
+    secure: bool,
+) {
+    if let Some(security) = security {
+        security.add_to(response.headers_mut(), secure);
+    }
+    if let Some(xframe) = xframe {
+        xframe.add_to(response);
+    }
+}
+
+/// The headers of the `security` and `xframe` middleware that `settings`
+/// list, on a response to `request` made outside the request path: the
+/// development reloader's error page while no server is up. Settings with
+/// an invalid header value add none (that error is what the page shows).
+pub(crate) fn add_listed(settings: &Settings, request: &impl RequestHead, response: &mut Response) {
+    if let Ok((security, xframe)) = listed(settings) {
+        let secure = security.is_some() && is_secure(request, settings);
+        set(security.as_ref(), xframe.as_ref(), response, secure);
+    }
+}
+
 impl ResponseHeaders {
     /// Whether the request is secure, as the headers need to know.
     pub(crate) fn is_secure(&self, request: &Request) -> bool {
@@ -62,11 +97,11 @@ impl ResponseHeaders {
 
     /// Set the headers on `response` (of a request that was `secure`).
     pub(crate) fn add_to(&self, response: &mut Response, secure: bool) {
-        if let Some(security) = &self.security {
-            security.add_to(response.headers_mut(), secure);
-        }
-        if let Some(xframe) = &self.xframe {
-            xframe.add_to(response);
-        }
+        set(
+            self.security.as_ref(),
+            self.xframe.as_ref(),
+            response,
+            secure,
+        );
     }
 }
