@@ -705,3 +705,61 @@ fn serve_checks_the_address_of_bind_not_the_serve_bind_it_replaces() {
     assert!(!output.contains("nuages.W009"), "{output}");
     assert!(!output.contains("0.0.0.0:8000"), "{output}");
 }
+
+/// `deployconfig systemd --user ""` (a deploy script's `--user "$APP_USER"`
+/// with the variable unset) wrote `User=`, which makes systemd run serve as
+/// root; `--user "bad user"` wrote an account that cannot exist. Both are
+/// refused, exit 1, nothing written, and so is such a `serve_user`.
+#[test]
+fn deployconfig_systemd_refuses_a_user_name_the_service_cannot_run_as() {
+    let example = Example::new();
+    let units = example.dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let hint = "  hint: give the name of the service account, as useradd made it: up to 32 \
+                letters, digits, _, - and ., starting with a letter or _ (useradd --system \
+                --no-create-home NAME)\n";
+    let systemd = |settings: &std::path::Path, user: Option<&str>| {
+        let mut command = example.command_with(settings);
+        command.args(["deployconfig", "systemd", "--exec", "/bin/true", "-o"]);
+        command.arg(&units);
+        if let Some(user) = user {
+            command.args(["--user", user]);
+        }
+        run(&mut command)
+    };
+    let settings = production(&example, "");
+    for (user, said) in [
+        (
+            "",
+            "error: --user \"\" is not an account name the service can run as (an empty User= \
+             runs the service as root)\n",
+        ),
+        (
+            "bad user",
+            "error: --user \"bad user\" is not an account name the service can run as\n",
+        ),
+    ] {
+        let (output, stdout, stderr) = systemd(&settings, Some(user));
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {stdout}{stderr}");
+        assert_eq!(stderr, format!("{said}{hint}"));
+    }
+    let named = example.settings_extending(&settings, "settings.user", "serve_user = \"x;y\"\n");
+    let (output, stdout, stderr) = systemd(&named, None);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!("error: serve_user \"x;y\" is not an account name the service can run as\n{hint}")
+    );
+    assert_eq!(
+        std::fs::read_dir(&units).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    let (output, _, stderr) = systemd(&settings, Some("www-mysite"));
+    assert!(output.status.success(), "{stderr}");
+    let service = std::fs::read_to_string(units.join("mysite.service")).unwrap();
+    assert!(
+        service.contains("\nUser=www-mysite\nGroup=www-mysite\n"),
+        "{service}"
+    );
+}

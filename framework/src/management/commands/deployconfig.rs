@@ -184,7 +184,7 @@ impl Command for DeployConfig {
                 apache(&site, &front)?
             };
             emit(output.as_deref(), &text, force, name)?;
-            let user = service_user(None, settings, name);
+            let user = service_user(None, settings, name)?;
             let names_given = args.contains_id("server-name");
             for note in notes
                 .into_iter()
@@ -195,7 +195,7 @@ impl Command for DeployConfig {
             }
             return Ok(());
         }
-        let user = service_user(args.get_one::<String>("user"), settings, name);
+        let user = service_user(args.get_one::<String>("user"), settings, name)?;
         let exec = match args.get_one::<String>("exec") {
             Some(path) => absolute(path)?,
             None => {
@@ -940,10 +940,39 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
 
 /// The account the service runs as: `--user`, else `serve_user` (the
 /// account `check --deploy` judged the files for), else the project's name.
-fn service_user(flag: Option<&String>, settings: &Settings, name: &str) -> String {
-    flag.or(settings.serve_user.as_ref())
-        .cloned()
-        .unwrap_or_else(|| name.to_string())
+/// A name systemd would not take as it is is refused, naming where it came
+/// from: an empty `User=` runs the service as root, and `bad user` or
+/// `a;b` is no account.
+fn service_user(
+    flag: Option<&String>,
+    settings: &Settings,
+    name: &str,
+) -> Result<String, CommandError> {
+    let (user, source) = match (flag, &settings.serve_user) {
+        (Some(user), _) => (user, "--user"),
+        (None, Some(user)) => (user, "serve_user"),
+        (None, None) => return Ok(name.to_string()),
+    };
+    let mut chars = user.chars();
+    let valid = user.len() <= 32
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if valid {
+        return Ok(user.clone());
+    }
+    let empty = match user.is_empty() {
+        true => " (an empty User= runs the service as root)",
+        false => "",
+    };
+    Err(CommandError::failed(
+        format!("{source} {user:?} is not an account name the service can run as{empty}"),
+        Some(
+            "give the name of the service account, as useradd made it: up to 32 letters, digits, \
+             _, - and ., starting with a letter or _ (useradd --system --no-create-home NAME)",
+        ),
+    ))
 }
 
 /// The binary a service runs: this one when it is a release build or an
@@ -1618,11 +1647,17 @@ mod tests {
     #[test]
     fn the_service_user_is_the_flag_else_serve_user_else_the_project() {
         let mut settings = settings();
-        assert_eq!(service_user(None, &settings, "mysite"), "mysite");
+        assert_eq!(service_user(None, &settings, "mysite").unwrap(), "mysite");
         settings.serve_user = Some("www-mysite".into());
-        assert_eq!(service_user(None, &settings, "mysite"), "www-mysite");
+        assert_eq!(
+            service_user(None, &settings, "mysite").unwrap(),
+            "www-mysite"
+        );
         let flag = "deploy".to_string();
-        assert_eq!(service_user(Some(&flag), &settings, "mysite"), "deploy");
+        assert_eq!(
+            service_user(Some(&flag), &settings, "mysite").unwrap(),
+            "deploy"
+        );
     }
 
     #[test]
