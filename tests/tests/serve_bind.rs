@@ -763,3 +763,37 @@ fn deployconfig_systemd_refuses_a_user_name_the_service_cannot_run_as() {
         "{service}"
     );
 }
+
+/// `deployconfig systemd --env-file site.env`, a path relative to where it
+/// runs as `--exec` may be: it was written as it is, and systemd ignores a
+/// relative `EnvironmentFile=` ("path is not absolute, ignoring"), so serve
+/// started without SECRET_KEY. It is made absolute, as `--exec` is.
+#[test]
+fn deployconfig_systemd_makes_a_relative_env_file_absolute() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    let (output, stdout, stderr) = run(example
+        .command_with(&settings)
+        .current_dir(example.dir.path())
+        .args([
+            "deployconfig",
+            "systemd",
+            "--exec",
+            "/bin/true",
+            "--env-file",
+            "site.env",
+        ]));
+    assert!(output.status.success(), "{stderr}");
+    let absolute = example.dir.path().join("site.env");
+    assert!(
+        stdout.contains(&format!("\nEnvironmentFile={}\n", absolute.display())),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "reads its environment from {},",
+            absolute.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -208,10 +208,12 @@ impl Command for DeployConfig {
                 release_binary(&this)?
             }
         };
-        let env_file = args
-            .get_one::<String>("env-file")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(format!("/etc/{name}/env")));
+        // Absolute, as --exec: systemd ignores a relative EnvironmentFile=,
+        // and serve would start without the variables it holds.
+        let env_file = match args.get_one::<String>("env-file") {
+            Some(path) => absolute(path)?,
+            None => PathBuf::from(format!("/etc/{name}/env")),
+        };
         let (service, socket) = systemd(&site, &user, &exec, &env_file);
         match output {
             Some(dir) => {
