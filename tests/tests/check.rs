@@ -454,3 +454,44 @@ fn check_deploy_reports_uploads_mixed_with_static_files_or_sources() {
     let hint = hint_of(&stderr, "nuages.E033", "media_url \"media\"");
     assert_eq!(hint, "write media_url = \"/media/\"");
 }
+
+/// `allowed_hosts` written as URLs or with a port (`https://example.com`,
+/// `localhost:8000`, a Django user's common slip) matches no request, whose
+/// port is never compared: every request got 400 and `check` said nothing.
+/// `nuages.W038` names each such entry, without `--deploy` too.
+#[test]
+fn check_names_allowed_hosts_entries_that_no_host_can_match() {
+    let example = nuages_e2e::Example::new();
+    let settings = example.settings_extending(
+        &example.settings,
+        "hosts",
+        "allowed_hosts = [\"https://example.com\", \"localhost:8000\", \".example.org\", \"[::1]\"]\n",
+    );
+    let (output, stdout, stderr) = nuages_e2e::run(example.command_with(&settings).arg("check"));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "warnings only: {stdout}{stderr}"
+    );
+    let hint = "\tHINT: write the host name alone, without scheme, port or path: \"example.com\" \
+                (\".example.com\" also matches its subdomains)\n";
+    for (entry, reason) in [
+        (
+            "https://example.com",
+            "it is a URL, and a host has no scheme",
+        ),
+        (
+            "localhost:8000",
+            "it has a port, and a request's port is never compared",
+        ),
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "?: (nuages.W038) allowed_hosts holds \"{entry}\", which no request's host can \
+                 match ({reason}): the requests meant for it get 400 Bad Request.\n{hint}"
+            )),
+            "{entry}: {stderr}"
+        );
+    }
+    assert_eq!(stderr.matches("nuages.W038").count(), 2, "{stderr}");
+}

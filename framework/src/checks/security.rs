@@ -1,7 +1,8 @@
 //! Django's deployment checks (`security.*`), with Django's ids, conditions
 //! and messages in Nuages's setting names, and the Nuages checks of secrets
 //! written in settings files, `serve` listening everywhere and `*` hosts.
-//! All run only with `--deploy`.
+//! All run only with `--deploy`, but `nuages.W038` (an `allowed_hosts`
+//! entry no host can match), which the development server needs too.
 
 use super::raw::{raw_setting, variable_for};
 use super::{Check, CheckContext, CheckMessage};
@@ -45,6 +46,13 @@ pub fn checks() -> Vec<Check> {
         check("secret_key_in_file", check_secret_key_in_file),
         check("serve_bind", check_serve_bind),
         check("allowed_hosts_wildcard", check_allowed_hosts_wildcard),
+        // Not deploy-only (the development server refuses such hosts too),
+        // so not `security`, whose checks Django runs with --deploy only.
+        Check {
+            deploy: false,
+            tags: &["settings"],
+            ..check("allowed_hosts_entries", check_allowed_hosts_entries)
+        },
     ]
 }
 
@@ -527,6 +535,38 @@ pub fn check_allowed_hosts_wildcard(ctx: &CheckContext) -> Vec<CheckMessage> {
             )
         },
     )
+}
+
+/// `nuages.W038`: an `allowed_hosts` entry that no request's host can
+/// match (a URL, a port, a path, a space): the host check compares the
+/// host name alone, so the requests meant for it all get 400.
+pub fn check_allowed_hosts_entries(ctx: &CheckContext) -> Vec<CheckMessage> {
+    ctx.settings
+        .allowed_hosts
+        .iter()
+        .filter_map(|entry| {
+            let pattern = entry.trim();
+            if pattern == "*" {
+                return None;
+            }
+            let name = pattern.strip_prefix('.').unwrap_or(pattern);
+            let reason = match crate::middleware::hosts::parse_host(name) {
+                Ok(host) if host.port.is_none() => return None,
+                _ if name.contains("://") => "it is a URL, and a host has no scheme".to_string(),
+                Ok(_) => "it has a port, and a request's port is never compared".to_string(),
+                Err(error) => error.to_string(),
+            };
+            Some(CheckMessage::warning(
+                "nuages.W038",
+                format!(
+                    "allowed_hosts holds {entry:?}, which no request's host can match ({reason}): \
+                     the requests meant for it get 400 Bad Request."
+                ),
+                "write the host name alone, without scheme, port or path: \"example.com\" \
+                 (\".example.com\" also matches its subdomains)",
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
