@@ -519,6 +519,33 @@ fn deployconfig_refuses_a_server_name_that_is_not_a_host_name() {
     assert!(!stderr.contains("allowed_hosts ="), "{stderr}");
 }
 
+/// `deployconfig nginx --listen 0` (or `127.0.0.1:0`) wrote `listen 0;`,
+/// which nginx -t refuses ("invalid port"); it is refused at once, exit 2,
+/// naming the port range.
+#[test]
+fn deployconfig_refuses_port_zero_for_the_web_server() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    for listen in ["0", "127.0.0.1:0"] {
+        let (output, stdout, stderr) = run(example.command_with(&settings).args([
+            "deployconfig",
+            "nginx",
+            "--plain-http",
+            "--listen",
+            listen,
+        ]));
+        assert_eq!(output.status.code(), Some(2), "{listen}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "'{listen}' has port 0, which web servers refuse: give a port from 1 to 65535, \
+                 like 443"
+            )),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty(), "no configuration: {stdout}");
+    }
+}
+
 /// A site whose folders have a space in their path (`/srv/My Site`): the
 /// systemd unit quotes the binary of `ExecStart=` and each folder of
 /// `ReadWritePaths=`, which systemd split at the space (it ran `/srv/My`,

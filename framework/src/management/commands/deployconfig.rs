@@ -423,19 +423,27 @@ impl Listen {
     }
 }
 
-/// `--listen`: `PORT` or `ADDR:PORT` (`[V6ADDR]:PORT`).
+/// `--listen`: `PORT` or `ADDR:PORT` (`[V6ADDR]:PORT`), the port from 1 to
+/// 65535 (nginx and Apache refuse port 0).
 fn parse_listen(text: &str) -> Result<Listen, String> {
-    if let Ok(port) = text.parse::<u16>() {
-        return Ok(Listen::port(port));
+    let listen = match text.parse::<u16>() {
+        Ok(port) => Listen::port(port),
+        Err(_) => text
+            .parse::<SocketAddr>()
+            .map(|addr| Listen {
+                addr: Some(addr.ip()),
+                port: addr.port(),
+            })
+            .map_err(|_| {
+                format!("'{text}' is not PORT or ADDR:PORT, like 443, 127.0.0.1:8443 or [::1]:8443")
+            })?,
+    };
+    match listen.port {
+        0 => Err(format!(
+            "'{text}' has port 0, which web servers refuse: give a port from 1 to 65535, like 443"
+        )),
+        _ => Ok(listen),
     }
-    text.parse::<SocketAddr>()
-        .map(|addr| Listen {
-            addr: Some(addr.ip()),
-            port: addr.port(),
-        })
-        .map_err(|_| {
-            format!("'{text}' is not PORT or ADDR:PORT, like 443, 127.0.0.1:8443 or [::1]:8443")
-        })
 }
 
 /// How clients reach the web server.
