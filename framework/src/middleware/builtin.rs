@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use smallvec::SmallVec;
 
-use super::Next;
+use super::Shared;
 use super::csrf::{self, CsrfConfig};
 use super::security::{self, SecurityConfig};
 use super::session::{self, SessionConfig};
@@ -110,6 +110,19 @@ impl Pending<'_> {
 #[derive(Default)]
 pub(crate) struct Builtins(Vec<Builtin>);
 
+/// What holds a run of built-ins and the levels inside them, shared by
+/// every request: the request path for the outermost run, a
+/// [`BuiltinLevel`] for a run between two of the project's own
+/// middleware. A request's future holds one reference to it, and borrows
+/// the rest, so that a request bumps one shared reference count, not one
+/// per part.
+pub(crate) trait Around: Send + Sync + 'static {
+    /// The built-ins.
+    fn builtins(&self) -> &Builtins;
+    /// The levels inside them: the settings' other middleware, then the routes.
+    fn inner(&self) -> &Shared;
+}
+
 impl Builtins {
     /// Add the middleware `name` inside those already added.
     pub(crate) fn push(&mut self, name: &str, app: &Arc<AppState>) -> Result<()> {
@@ -121,8 +134,9 @@ impl Builtins {
         self.0.is_empty()
     }
 
-    /// Run the request steps, then `next` unless one of them answered,
-    /// then the response steps of those that ran, innermost first.
+    /// Run the request steps of `around`'s built-ins, then the levels
+    /// inside them unless one of them answered, then the response steps of
+    /// those that ran, innermost first.
     ///
     /// An `async` block rather than an `async fn`: the block works on the
     /// arguments where it holds them, where an `async fn`'s future keeps
@@ -132,16 +146,15 @@ impl Builtins {
         clippy::manual_async_fn,
         reason = "an async fn keeps its arguments twice"
     )]
-    pub(crate) fn run(
-        self: Arc<Self>,
+    pub(crate) fn run<A: Around>(
+        around: Arc<A>,
         mut request: Request,
-        next: Next,
     ) -> impl Future<Output = Response> + Send + 'static {
         async move {
             // Inline: no allocation for the three built-ins with a response step.
             let mut pending = SmallVec::<[Pending; 3]>::new();
             let mut answered = None;
-            for builtin in &self.0 {
+            for builtin in &around.builtins().0 {
                 let (response, kept) = builtin.process_request(&mut request).await;
                 if let Some(kept) = kept {
                     pending.push(kept);
@@ -152,7 +165,7 @@ impl Builtins {
                 }
             }
             let mut response = match answered {
-                None => next.run(request).await,
+                None => (around.inner().0)(request).await,
                 Some(response) => response,
             };
             for step in pending.into_iter().rev() {
@@ -163,11 +176,27 @@ impl Builtins {
     }
 }
 
-/// Built-ins as one level of a [`Stack`](super::Stack).
-pub(crate) async fn middleware(
-    State(builtins): State<Arc<Builtins>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    builtins.run(request, next).await
+/// Built-ins between two of the project's own middleware, as one level
+/// of a [`Stack`](super::Stack).
+pub(crate) struct BuiltinLevel {
+    builtins: Arc<Builtins>,
+    inner: Shared,
+}
+
+impl Around for BuiltinLevel {
+    fn builtins(&self) -> &Builtins {
+        &self.builtins
+    }
+
+    fn inner(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+impl BuiltinLevel {
+    /// The level of `builtins` around `inner`.
+    pub(crate) fn around(builtins: Arc<Builtins>, inner: Shared) -> Shared {
+        let level = Arc::new(BuiltinLevel { builtins, inner });
+        Shared::boxed(move |request| Box::pin(Builtins::run(level.clone(), request)))
+    }
 }

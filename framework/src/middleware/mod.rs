@@ -40,7 +40,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::header::{COOKIE, VARY};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
@@ -134,7 +134,9 @@ pub(crate) fn apply(
         };
         let builtins = builtins(&std::mem::take(&mut run), state)?;
         if !builtins.is_empty() {
-            stack = stack.middleware(Arc::new(builtins), builtin::middleware);
+            let builtins = Arc::new(builtins);
+            stack = stack
+                .wrap_level(move |inner| builtin::BuiltinLevel::around(builtins.clone(), inner));
         }
         stack = stack.wrap((own.build)(&state.settings)?);
     }
@@ -248,22 +250,12 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    /// Wrap everything added so far in the middleware `f` with `state`.
-    pub(crate) fn middleware<T, F, Fut>(mut self, state: T, f: F) -> Stack
-    where
-        T: Clone + Send + Sync + 'static,
-        F: Fn(State<T>, Request, Next) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
-    {
-        self.layers.push(Arc::new(move |inner: Shared| {
-            let (state, f) = (state.clone(), f.clone());
-            Shared(Arc::new(move |request| {
-                let next = Next {
-                    inner: inner.clone(),
-                };
-                Box::pin(f(State(state.clone()), request, next))
-            }))
-        }));
+    /// Wrap everything added so far in the level `around` makes of it.
+    pub(crate) fn wrap_level(
+        mut self,
+        around: impl Fn(Shared) -> Shared + Send + Sync + 'static,
+    ) -> Stack {
+        self.layers.push(Arc::new(around));
         self
     }
 

@@ -24,9 +24,9 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
 use tower::{Layer, Service};
 
-use super::builtin::Builtins;
+use super::builtin::{Around, Builtins};
 use super::headers::ResponseHeaders;
-use super::{BoxResponse, Next, Shared};
+use super::{BoxResponse, Shared};
 use crate::error::Result;
 use crate::logging::RequestLine;
 use crate::state::{Admitted, AppState};
@@ -39,7 +39,7 @@ pub(crate) struct RequestPath {
     headers: Option<ResponseHeaders>,
     body_limit: DefaultBodyLimit,
     /// The outermost built-in middleware of the `middleware` setting.
-    builtins: Arc<Builtins>,
+    builtins: Builtins,
     accepted_hosts: super::hosts::AcceptedHosts,
     /// The levels inside: the settings' other middleware, then the routes.
     inner: Shared,
@@ -54,7 +54,7 @@ impl RequestPath {
         inner: Shared,
     ) -> Result<RequestPath> {
         Ok(RequestPath {
-            builtins: Arc::new(builtins),
+            builtins,
             accepted_hosts: Default::default(),
             headers: ResponseHeaders::new(state)?,
             body_limit: DefaultBodyLimit::max(state.settings.data_upload_max_memory_size),
@@ -110,15 +110,10 @@ impl RequestPath {
         // view, whose first steps may run here too (without built-ins,
         // the route table's).
         let stage = std::panic::catch_unwind(AssertUnwindSafe(|| match self.admit(request) {
-            Admission::Passed(request) => {
-                let next = Next {
-                    inner: self.inner.clone(),
-                };
-                Stage::Inner(match self.builtins.is_empty() {
-                    true => next.run_boxed(request),
-                    false => Box::pin(self.builtins.clone().run(request, next)),
-                })
-            }
+            Admission::Passed(request) => Stage::Inner(match self.builtins.is_empty() {
+                true => (self.inner.0)(request),
+                false => Box::pin(Builtins::run(self.clone(), request)),
+            }),
             Admission::Refused(refused) => Stage::Answered(Some(refused)),
         }))
         .unwrap_or_else(|payload| Stage::Answered(Some(panic_response(payload))));
@@ -127,6 +122,16 @@ impl RequestPath {
             way_out: Some((asked, WayOut { line, secure, head })),
             stage,
         }
+    }
+}
+
+impl Around for RequestPath {
+    fn builtins(&self) -> &Builtins {
+        &self.builtins
+    }
+
+    fn inner(&self) -> &Shared {
+        &self.inner
     }
 }
 
