@@ -313,3 +313,19 @@ fn toml_blocks(document: &str) -> Vec<(usize, String)> {
     }
     blocks
 }
+
+/// The README's `middleware` list, given as the example's, is the one
+/// `example_project/settings.toml` has: copied into a project, it keeps the
+/// built-ins a generated project relies on (`auth`, `messages`).
+#[test]
+fn the_readmes_middleware_list_is_the_examples() {
+    let readme = read("README.md").replace("\n  ", " ");
+    let list = regex::Regex::new(r"the example's: `(\[[^\]]*\])`")
+        .unwrap()
+        .captures(&readme)
+        .expect("the README gives the example's middleware list")[1]
+        .to_string();
+    let documented: toml::Table = toml::from_str(&format!("middleware = {list}")).unwrap();
+    let example: toml::Table = toml::from_str(&read("example_project/settings.toml")).unwrap();
+    assert_eq!(documented["middleware"], example["middleware"]);
+}
