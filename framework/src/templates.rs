@@ -1,5 +1,7 @@
 //! Tera templates: the project's `template_dirs` first, then each app's
-//! `templates/`; autoescape on for `.html`; the functions `url()`, `static()`,
+//! `templates/`; autoescape on for every template whatever its name (as
+//! Django), off only for what [`Templates::render_text`] renders (a mail's
+//! plain text); the functions `url()`, `static()`,
 //! `csrf_input()`, `csrf_token()` and `render_form(form=…)` (a bound form with
 //! its CSRF input, see [`crate::forms`]); `messages` (with the `messages`
 //! middleware, see [`crate::messages`]); `user` and `perms` (with the `auth`
@@ -184,7 +186,7 @@ impl Engine {
         tera.contains_template(name)
     }
 
-    /// Render `name` with `context`.
+    /// Render `name` with `context`, its values HTML-escaped.
     pub fn render(&self, name: &str, context: &Context) -> Result<String, TemplateError> {
         // Rendered at once, the missing template told apart by Tera's
         // error (one lookup of the name, not two).
@@ -421,6 +423,13 @@ fn build_tera(
     libraries: &[TemplateLibrary],
 ) -> Result<Tera, TemplateError> {
     let mut tera = Tera::new();
+    // Every template is HTML-escaped, whatever its name (Tera's default is
+    // `.html`, `.htm` and `.xml` alone: a `.jinja`, `.txt` or extensionless
+    // page would show a visitor's `<script>` as is); plain text is rendered
+    // through `render_text`.
+    tera.autoescape_on([""]);
+    tera.set_escape_fn(PlainText::escape);
+    tera.register_filter("escape", escape_filter);
     register_functions(&mut tera, resolver.clone(), static_url.clone());
     for register in libraries {
         register(&mut tera);
@@ -566,6 +575,54 @@ impl RequestCsrf {
     }
 }
 
+/// `|escape`: HTML-escaped even in plain text (as Django's, which escapes
+/// inside `{% autoescape off %}` too).
+fn escape_filter(value: tera::StringInput, _: Kwargs, _: &State) -> tera::TeraResult<Value> {
+    if value.is_safe() {
+        return Ok(value.into_value());
+    }
+    let mut escaped = Vec::with_capacity(value.as_str().len());
+    tera::escape_html(value.as_str(), &mut escaped)?;
+    Ok(Value::safe_string(&String::from_utf8_lossy(&escaped)))
+}
+
+/// Whether the render under way on this thread is plain text: the engine's
+/// escape function then writes values as they are.
+///
+/// Tera decides autoescaping per template name, once, and calls one escape
+/// function for every value; a render is one synchronous call on one thread,
+/// so the choice of [`Templates::render_text`] is set here for its length (and
+/// put back after, whatever happens), as [`RequestCsrf`] is.
+struct PlainText;
+
+thread_local! {
+    static PLAIN_TEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl PlainText {
+    /// Run `render` with autoescaping off.
+    fn during<R>(render: impl FnOnce() -> R) -> R {
+        /// Puts the previous choice back, on return or unwind.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                PLAIN_TEXT.set(self.0);
+            }
+        }
+        let _restore = Restore(PLAIN_TEXT.replace(true));
+        render()
+    }
+
+    /// The engine's escape function: HTML-escaping, unless in plain text.
+    fn escape(input: &str, output: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if PLAIN_TEXT.get() {
+            output.write_all(input.as_bytes())
+        } else {
+            tera::escape_html(input, output)
+        }
+    }
+}
+
 fn value_text(value: &Value) -> Cow<'_, str> {
     // Strings and integers (ids, the common arguments of `url()`) without
     // the general display of a value.
@@ -611,7 +668,16 @@ impl Templates {
         self.render_string(name, context).map(Html)
     }
 
-    /// Render `name` into a string. With the `messages` middleware, a
+    /// Render `name` into plain text, its values written as they are, not
+    /// HTML-escaped: a mail's subject and text body (what Django's mail
+    /// templates get with `{% autoescape off %}`). Never for a page: a
+    /// visitor's `<script>` would run.
+    pub fn render_text(&self, name: &str, context: Context) -> Result<String, Error> {
+        PlainText::during(|| self.render_string(name, context))
+    }
+
+    /// Render `name` into a string, its values HTML-escaped (whatever the
+    /// template's name). With the `messages` middleware, a
     /// template that names `messages` gets them, and they are used up.
     pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
         let names = self.engine.names(name);

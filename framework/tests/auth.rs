@@ -116,12 +116,12 @@ async fn page(templates: Templates) -> Result<Html<String>> {
 }
 
 /// `/framed/?name=child.html`: a page whose template names `user` or
-/// `perms` only in what it includes or extends.
+/// `perms` only in what it includes or extends; the query is its `q`.
 async fn framed(
     templates: Templates,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Html<String>> {
-    templates.render(&q["name"], context! {})
+    templates.render(&q["name"], context! { "q" => &q })
 }
 
 /// `who`: a project's middleware that asks who is there on the way in
@@ -1106,6 +1106,77 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
     assert!(
         fast_hashers().check_password("ochre-lantern-basin-7", &cat.password)
             != nuages::auth::Verification::Mismatch
+    );
+}
+
+/// As Django: a page is HTML-escaped whatever its template's name (Tera
+/// alone escapes `.html`, `.htm` and `.xml`), and the reset mail's subject
+/// and body are plain text (Django's mail template is `{% autoescape off %}`),
+/// where `|escape` still escapes.
+#[tokio::test]
+async fn every_page_is_escaped_whatever_its_template_name_and_a_reset_mail_is_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let registration = dir.path().join("templates/registration");
+    std::fs::create_dir_all(&registration).unwrap();
+    for name in ["note.jinja", "note.txt", "note"] {
+        std::fs::write(dir.path().join("templates").join(name), "{{ q.text }}").unwrap();
+    }
+    std::fs::write(
+        registration.join("password_reset_subject.txt"),
+        "For {{ user.email }}",
+    )
+    .unwrap();
+    std::fs::write(
+        registration.join("password_reset_email.html"),
+        "Hello {{ user.email }}; {{ user.email | escape }}",
+    )
+    .unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.email_backend = nuages::conf::EmailBackend::Memory;
+    })
+    .await;
+    let client = Client::new(application.clone());
+    for name in ["note.jinja", "note.txt", "note"] {
+        let page = client
+            .get(&format!(
+                "/framed/?name={name}&text=%3Cscript%3Ealert(1)%3C/script%3E"
+            ))
+            .await;
+        assert_eq!(page.status, 200, "{name}");
+        assert_eq!(
+            page.text(),
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+            "{name}"
+        );
+    }
+
+    User::create(
+        &pool(&application).await,
+        &fast_hashers(),
+        NewUser {
+            username: "obrien",
+            email: "o'brien&co@example.com",
+            password: Some("plum-violin-orbit"),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+    client.get("/accounts/password_reset/").await;
+    let response = client
+        .request(http::Method::POST, "/accounts/password_reset/")
+        .csrf()
+        .form(&[("email", "o'brien&co@example.com")])
+        .send()
+        .await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    let mail = reset_mails(&application, 1).await.remove(0);
+    assert_eq!(mail.subject, "For o'brien&co@example.com");
+    assert!(
+        mail.body
+            .starts_with("Hello o'brien&co@example.com; o&#39;brien&amp;co@example.com"),
+        "{}",
+        mail.body
     );
 }
 

@@ -315,10 +315,11 @@ pub(crate) async fn reset_submit(
             }),
         };
         let subject =
-            templates.render_string("registration/password_reset_subject.txt", context.clone())?;
+            templates.render_text("registration/password_reset_subject.txt", context.clone())?;
         // One line, as a header must be (Django's `"".join(splitlines())`).
         let subject: String = subject.lines().collect();
-        let body = templates.render_string("registration/password_reset_email.html", context)?;
+        // Plain text, as Django's template is `{% autoescape off %}`.
+        let body = templates.render_text("registration/password_reset_email.html", context)?;
         messages.push(crate::mail::EmailMessage::new(subject, body, [user.email]));
     }
     // After the response: its timing is the same whether anyone matched.
