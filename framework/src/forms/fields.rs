@@ -301,8 +301,11 @@ impl FormField for Password {
     }
 }
 
-/// An email address, checked as Django's `EmailValidator` does (a dot-atom
-/// local part, a domain of letters, digits and hyphens with a dot).
+/// An email address, checked as Django's `EmailValidator` does: a dot-atom
+/// local part, then a domain of letters, digits and hyphens with a dot (its
+/// top-level label may have digits: `ada@example.123`), `localhost`
+/// (`root@localhost`), or an IP address in brackets (`ops@[127.0.0.1]`,
+/// `ops@[::1]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Email(String);
 
@@ -321,8 +324,23 @@ impl Email {
             && local
                 .split('.')
                 .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
-        (local_ok && text.len() <= 320 && valid_domain(domain)).then(|| Email(text.to_string()))
+        (local_ok && text.len() <= 320 && valid_email_domain(domain))
+            .then(|| Email(text.to_string()))
     }
+}
+
+/// The domain of an email address, as Django's `EmailValidator` takes it:
+/// `localhost` (its `domain_allowlist`), an IPv4 or IPv6 address in
+/// brackets, or a host name with a dot whose top-level label is two
+/// characters or more of letters, digits and inner hyphens.
+fn valid_email_domain(domain: &str) -> bool {
+    if domain == "localhost" {
+        return true;
+    }
+    if let Some(literal) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        return literal.parse::<std::net::IpAddr>().is_ok();
+    }
+    host_labels(domain).is_some_and(|tld| tld.len() >= 2)
 }
 
 impl std::fmt::Display for Email {
@@ -331,26 +349,31 @@ impl std::fmt::Display for Email {
     }
 }
 
-/// A host name with a dot: labels of letters, digits and inner hyphens,
-/// a top-level label of letters or an IDN one (`xn--p1ai`, `рф`). Letters
-/// beyond ASCII are allowed, as Django allows internationalized domains.
-fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && domain.len() <= 253
-        && labels.iter().all(|label| {
+/// The top-level label of a host name with a dot whose labels are letters,
+/// digits and inner hyphens; `None` for anything else. Letters beyond ASCII
+/// are allowed, as Django allows internationalized domains.
+fn host_labels(domain: &str) -> Option<&str> {
+    let valid = domain.len() <= 253
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels.last().is_some_and(|tld| {
-            let idn = tld.strip_prefix("xn--").is_some_and(|rest| {
-                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
-            });
-            idn || (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
-        })
+        });
+    valid.then(|| domain.rsplit('.').next().unwrap_or_default())
+}
+
+/// A host name of a URL (Django's `URLValidator`): [`host_labels`] with a
+/// top-level label of letters or an IDN one (`xn--p1ai`, `рф`).
+fn valid_domain(domain: &str) -> bool {
+    host_labels(domain).is_some_and(|tld| {
+        let idn = tld.strip_prefix("xn--").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+        idn || (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+    })
 }
 
 impl FormField for Email {

@@ -192,7 +192,12 @@ async fn each_field_type_says_what_is_wrong() {
         ("email", Some("ada"), "Enter a valid email address."),
         (
             "email",
-            Some("ada@localhost"),
+            Some("ada@LOCALHOST"),
+            "Enter a valid email address.",
+        ),
+        (
+            "email",
+            Some("ada@[127.0.0.256]"),
             "Enter a valid email address.",
         ),
         (
@@ -768,23 +773,52 @@ struct Newsletter {
 /// address, not "Enter a valid email address.".
 #[tokio::test]
 async fn an_email_address_at_an_internationalized_domain_is_valid() {
-    for address in [
-        "ada@example.xn--p1ai",
-        "ada@xn--e1afmkfd.xn--p1ai",
-        "ada@bücher.de",
-        "ada@пример.рф",
-    ] {
+    assert_emails(
+        &[
+            "ada@example.xn--p1ai",
+            "ada@xn--e1afmkfd.xn--p1ai",
+            "ada@bücher.de",
+            "ada@пример.рф",
+        ],
+        &["ada@example.xn--", "ada@exam ple.рф", "ada@example.1"],
+    )
+    .await;
+}
+
+/// That each of `valid` is a valid address, each of `wrong` "Enter a valid
+/// email address.".
+async fn assert_emails(valid: &[&str], wrong: &[&str]) {
+    for address in valid {
         let form = bind::<Newsletter>(&[("email", address)]).await;
-        assert_eq!(form.unwrap().email.as_str(), address);
+        assert_eq!(form.unwrap().email.as_str(), *address);
     }
-    for wrong in ["ada@example.123", "ada@example.xn--", "ada@exam ple.рф"] {
-        let form = bind::<Newsletter>(&[("email", wrong)]).await.unwrap_err();
+    for wrong in wrong {
+        let form = bind::<Newsletter>(&[("email", *wrong)]).await.unwrap_err();
         assert_eq!(
             form.errors()["email"],
             ["Enter a valid email address."],
             "{wrong}"
         );
     }
+}
+
+/// As Django's `EmailValidator`: `localhost` (its `domain_allowlist`, and
+/// Nuages' own default `server_email`), an IP address in brackets and a
+/// top-level domain with digits are valid addresses; they were "Enter a
+/// valid email address.".
+#[tokio::test]
+async fn an_email_address_at_localhost_an_ip_or_a_numeric_tld_is_valid() {
+    assert_emails(
+        &[
+            "root@localhost",
+            "ops@[127.0.0.1]",
+            "ops@[::1]",
+            "ops@[2001:db8::1]",
+            "ada@example.123",
+        ],
+        &["ada@[localhost]", "ada@[IPv6:::1]", "ada@127.0.0.1]"],
+    )
+    .await;
 }
 
 #[derive(Debug, Form)]
