@@ -33,7 +33,7 @@ use axum::handler::Handler;
 use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use http::request::Parts;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::{Error, Problem};
 use crate::extract::Needs;
@@ -582,18 +582,29 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, Error> {
     Ok(segments)
 }
 
-/// Characters escaped in a reversed `<path:…>` value (it keeps its slashes).
-const PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// Characters escaped in a reversed `<path:…>` value (it keeps its
+/// slashes): as Django's `reverse`, which quotes all but letters, digits,
+/// `-._~`, RFC 3986's sub-delimiters `!$&'()*+,;=` and `/:@`, so a `\`
+/// (which browsers read as `/`), `[`, `^` or `|` is percent-encoded too.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/');
 /// Characters escaped in any other reversed path segment.
 const SEGMENT: &AsciiSet = &PATH.add(b'/');
 
@@ -944,6 +955,12 @@ fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<Str
             }
         }
     }
+    // A path starting `//` is another host's address to a browser (a
+    // `<path:…>` first, given `/evil.com`): its second slash is
+    // percent-encoded, as Django's `reverse` does.
+    if path.starts_with("//") {
+        path.replace_range(1..2, "%2F");
+    }
     Ok(path)
 }
 
@@ -1089,6 +1106,33 @@ mod tests {
             r.reverse("tag", &[("tag", "no spaces")]),
             Err(ReverseError::InvalidArgument { .. })
         ));
+    }
+
+    /// As Django's `reverse`: a value's characters other than letters,
+    /// digits, `-._~`, `!$&'()*+,;=` and `:@` (and `/` in a `<path:…>`) are
+    /// percent-encoded, Unicode as UTF-8; a path that would start `//`
+    /// (another host, to a browser) has its second slash encoded.
+    #[test]
+    fn reverse_percent_encodes_values_as_django() {
+        let r = resolver();
+        let user = |name: &str| r.reverse("user", &[("name", name)]).unwrap();
+        assert_eq!(user("a b?c#d%e"), "/users/a%20b%3Fc%23d%25e/");
+        assert_eq!(user("café"), "/users/caf%C3%A9/");
+        assert_eq!(user("\\x[1]^|\"<>"), "/users/%5Cx%5B1%5D%5E%7C%22%3C%3E/");
+        assert_eq!(user("a:b@c!$&'()*+,;=~"), "/users/a:b@c!$&'()*+,;=~/");
+        assert_eq!(
+            r.reverse("docs:page", &[("page", "a/b c\\d")]).unwrap(),
+            "/docs/a/b%20c%5Cd"
+        );
+        let root = UrlConf::new()
+            .path("<path:rest>", view, "any")
+            .resolver()
+            .unwrap();
+        let any = |rest: &str| root.reverse("any", &[("rest", rest)]).unwrap();
+        assert_eq!(any("/evil.com"), "/%2Fevil.com");
+        assert_eq!(any("\\evil.com"), "/%5Cevil.com");
+        assert_eq!(any("a//b"), "/a//b");
+        assert!(root.resolve("/%2Fevil.com").is_some());
     }
 
     #[test]
