@@ -928,7 +928,9 @@ fn reverse_route(route: &Route, name: &str, args: &[(&str, &str)]) -> Result<Str
             path.push('/');
         }
         match segment {
-            Segment::Literal(text) => path.push_str(text),
+            // The pattern's own text is quoted too (`café/` as
+            // `caf%C3%A9/`), as Django's `reverse` quotes the whole path.
+            Segment::Literal(text) => path.extend(utf8_percent_encode(text, SEGMENT)),
             Segment::Param {
                 name: param,
                 converter,

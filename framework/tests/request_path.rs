@@ -100,6 +100,8 @@ fn urlpatterns() -> UrlConf {
         .path("to-query/", to_query, "to-query")
         .path("to-relative/", to_relative, "to-relative")
         .path("to-typo/", to_typo, "to-typo")
+        .path("to-cafe/", to_cafe, "to-cafe")
+        .path("to-braces/", to_braces, "to-braces")
         .include("polls/", polls())
 }
 
@@ -121,6 +123,16 @@ async fn to_query() -> Response {
 /// A relative address of one word, no route's name either.
 async fn to_relative() -> Response {
     redirect("results")
+}
+
+/// A route whose pattern is not ASCII (`café/`).
+async fn to_cafe() -> Response {
+    redirect("cafe")
+}
+
+/// A route whose pattern has characters a URL encodes (`{braces}/`).
+async fn to_braces() -> Response {
+    redirect("braces")
 }
 
 /// A namespaced name that no route has (a typo of `polls:index`).
@@ -311,6 +323,32 @@ async fn a_redirect_to_a_route_name_goes_to_its_path() {
     let r = client.get("/to-detail/").await;
     assert_eq!(r.status, 500);
     assert_eq!(r.header("location"), None);
+}
+
+/// As Django's `reverse`, which quotes the whole path, a pattern's own
+/// text is percent-encoded too: `redirect("cafe")` to the route `café/`
+/// answers 302 to `/caf%C3%A9/` (it was a 500, a panic on a `Location`
+/// that was not ASCII), and `url()` in a template writes the same path.
+#[tokio::test]
+async fn a_route_whose_pattern_is_not_ascii_reverses_percent_encoded() {
+    let site = Site::new("debug = false\n");
+    std::fs::write(
+        site.path().join("templates/page.html"),
+        "{{ url(name='cafe') }} {{ url(name='braces') }}",
+    )
+    .unwrap();
+    let client = site.client();
+    let r = client.get("/to-cafe/").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/caf%C3%A9/"));
+    assert_eq!(client.get("/caf%C3%A9/").await.text(), "café");
+    let r = client.get("/to-braces/").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/%7Bbraces%7D/"));
+    assert_eq!(
+        client.get("/page/").await.text(),
+        "/caf%C3%A9/ /%7Bbraces%7D/"
+    );
 }
 
 #[tokio::test]
