@@ -1075,4 +1075,28 @@ mod tests {
             "{hint}"
         );
     }
+
+    /// Django's `{% autoescape off %}` (a mail template's first line) stops
+    /// the load with a hint naming what Nuages does instead.
+    #[test]
+    fn djangos_autoescape_off_is_answered_with_render_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mail.txt");
+        std::fs::write(
+            &file,
+            "{% autoescape off %}\nHello {{ name }}\n{% endautoescape %}\n",
+        )
+        .unwrap();
+        let resolver = Arc::new(Resolver::default());
+        let static_url: StaticUrlFn = Arc::new(|p: &str| Ok(p.to_string()));
+        let err = Error::from(
+            Engine::new(vec![dir.path().into()], false, resolver, static_url, vec![]).unwrap_err(),
+        );
+        let hint = err.hint().expect("a hint");
+        assert!(
+            hint.starts_with(&format!("{} line 1: ", file.display())),
+            "{hint}"
+        );
+        assert!(hint.contains("Templates::render_text"), "{hint}");
+    }
 }

@@ -67,6 +67,14 @@ pub(super) fn hint(source: &str, at: usize, resolver: &Resolver) -> Option<Strin
                 "`{django}` is Django's syntax; Nuages writes a comment as `{{# … #}}`"
             ));
         }
+        "autoescape" => {
+            return Some(format!(
+                "`{django}` is Django's syntax and Tera has no such tag: every template is \
+                 HTML-escaped; render a mail's plain text with `Templates::render_text` \
+                 (nothing escaped), or mark one value `|safe`; delete the tag and its \
+                 `{{% endautoescape %}}`"
+            ));
+        }
         _ => return None,
     };
     Some(format!(
@@ -455,6 +463,23 @@ mod tests {
             hint_at("{% comment %}draft{% endcomment %}", "comment")
                 .unwrap()
                 .ends_with("`{# … #}`")
+        );
+    }
+
+    #[test]
+    fn djangos_autoescape_tag_names_render_text_and_safe() {
+        let hint = hint_at(
+            "{% autoescape off %}Hi {{ name }}{% endautoescape %}",
+            "autoescape",
+        )
+        .unwrap();
+        assert!(
+            hint.starts_with("`{% autoescape off %}` is Django's syntax"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("Templates::render_text") && hint.contains("|safe"),
+            "{hint}"
         );
     }
 
