@@ -1006,22 +1006,8 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
         "Your {{ site_name }}\naccount\n",
     )
     .unwrap();
-    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
-        settings.email_backend = nuages::conf::EmailBackend::Memory;
-    })
-    .await;
-    User::create(
-        &pool(&application).await,
-        &fast_hashers(),
-        NewUser {
-            username: "cat",
-            email: "Cat@Example.com",
-            password: Some("plum-violin-orbit"),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .unwrap();
+    let application = mailing_application(dir.path()).await;
+    add_user(&application, "cat", "Cat@Example.com").await;
     // An inactive account of the same address gets no mail.
     let mut dormant = User::create(
         &pool(&application).await,
@@ -1131,10 +1117,7 @@ async fn every_page_is_escaped_whatever_its_template_name_and_a_reset_mail_is_pl
         "Hello {{ user.email }}; {{ user.email | escape }}",
     )
     .unwrap();
-    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
-        settings.email_backend = nuages::conf::EmailBackend::Memory;
-    })
-    .await;
+    let application = mailing_application(dir.path()).await;
     let client = Client::new(application.clone());
     for name in ["note.jinja", "note.txt", "note"] {
         let page = client
@@ -1150,27 +1133,8 @@ async fn every_page_is_escaped_whatever_its_template_name_and_a_reset_mail_is_pl
         );
     }
 
-    User::create(
-        &pool(&application).await,
-        &fast_hashers(),
-        NewUser {
-            username: "obrien",
-            email: "o'brien&co@example.com",
-            password: Some("plum-violin-orbit"),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .unwrap();
-    client.get("/accounts/password_reset/").await;
-    let response = client
-        .request(http::Method::POST, "/accounts/password_reset/")
-        .csrf()
-        .form(&[("email", "o'brien&co@example.com")])
-        .send()
-        .await;
-    assert_eq!(response.status, 302, "{}", response.text());
-    let mail = reset_mails(&application, 1).await.remove(0);
+    add_user(&application, "obrien", "o'brien&co@example.com").await;
+    let mail = reset_mail_to(&application, "o'brien&co@example.com").await;
     assert_eq!(mail.subject, "For o'brien&co@example.com");
     assert!(
         mail.body
@@ -1178,6 +1142,58 @@ async fn every_page_is_escaped_whatever_its_template_name_and_a_reset_mail_is_pl
         "{}",
         mail.body
     );
+}
+
+/// An application of [`application_with`] whose mail the `memory` backend
+/// keeps.
+async fn mailing_application(dir: &std::path::Path) -> Application {
+    application_with(dir, SessionEngine::SignedCookies, |settings| {
+        settings.email_backend = nuages::conf::EmailBackend::Memory;
+    })
+    .await
+}
+
+/// A user `username` with the address `email`, who may log in.
+async fn add_user(application: &Application, username: &str, email: &str) {
+    User::create(
+        &pool(application).await,
+        &fast_hashers(),
+        NewUser {
+            username,
+            email,
+            password: Some("plum-violin-orbit"),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// The password reset mail to `email`, which a user has: the form posted
+/// (over http) is answered with the redirect to the done page.
+async fn reset_mail_to(application: &Application, email: &str) -> nuages::mail::EmailMessage {
+    let client = Client::new(application.clone());
+    client.get("/accounts/password_reset/").await;
+    let response = client
+        .request(http::Method::POST, "/accounts/password_reset/")
+        .csrf()
+        .form(&[("email", email)])
+        .send()
+        .await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    reset_mails(application, 1).await.remove(0)
+}
+
+/// As Django's `PasswordResetForm` (its `EmailValidator`): an address at
+/// `localhost` or at an IP address is one a reset can be asked for; the
+/// form answered "Enter a valid email address.".
+#[tokio::test]
+async fn a_password_reset_is_mailed_to_an_address_at_localhost() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = mailing_application(dir.path()).await;
+    add_user(&application, "root", "root@localhost").await;
+    let mail = reset_mail_to(&application, "root@localhost").await;
+    assert_eq!(mail.to, ["root@localhost"]);
 }
 
 /// A POST of the login form from `address`, with more request headers.

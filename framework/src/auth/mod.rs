@@ -513,7 +513,11 @@ mod tests {
         assert!(models::validate_username("jane.doe+1@home").is_ok());
         assert!(models::validate_username(&"x".repeat(151)).is_err());
         assert!(models::validate_email("jane@example.com").is_ok());
-        assert!(models::validate_email("jane@localhost").is_err());
+        // As Django's EmailValidator (its domain_allowlist, IP literals).
+        assert!(models::validate_email("jane@localhost").is_ok());
+        assert!(models::validate_email("ops@[127.0.0.1]").is_ok());
+        assert!(models::validate_email("jane@example").is_err());
         assert!(models::validate_email("jane example.com").is_err());
+        assert!(models::validate_email("jane\0@example.com").is_err());
     }
 }

@@ -128,24 +128,14 @@ pub fn validate_username(username: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// A light email check (Django's `EmailValidator` is stricter about the
-/// domain): something before and after one `@`, no spaces nor control
-/// characters (a NUL, which PostgreSQL refuses, included).
+/// An email address as Django's `EmailValidator` checks a user's `email`:
+/// the rules of the forms' [`Email`](crate::forms::Email) field, so
+/// `root@localhost` and `ops@[127.0.0.1]` are valid, `jane example.com`
+/// (or a NUL, which PostgreSQL refuses) is not.
 pub fn validate_email(email: &str) -> std::result::Result<(), String> {
-    let valid = match email.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err("Enter a valid email address.".into())
+    match crate::forms::Email::parse(email) {
+        Some(_) => Ok(()),
+        None => Err("Enter a valid email address.".into()),
     }
 }
 
