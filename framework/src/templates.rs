@@ -145,6 +145,15 @@ pub(crate) struct Names {
     pub(crate) messages: bool,
 }
 
+impl Names {
+    /// A template that names none of them.
+    const NONE: Names = Names {
+        user: false,
+        csrf_token: false,
+        messages: false,
+    };
+}
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
@@ -213,8 +222,15 @@ impl Engine {
 
     /// What rendering `name` may show of the request: the variables and
     /// functions named in a tag of it or of a template it extends, includes
-    /// or imports. Read once per template (again when the templates reload).
+    /// or imports. Read once per template (again when the templates reload,
+    /// which in debug is checked first: an edit is read before it renders);
+    /// a name no template has names nothing and is not kept (a view that
+    /// renders a name a visitor chose cannot grow the table).
     pub(crate) fn names(&self, name: &str) -> Names {
+        let tera = self.current().unwrap_or_else(|_| self.snapshot());
+        if !tera.contains_template(name) {
+            return Names::NONE;
+        }
         let known = self
             .names
             .read()
@@ -956,6 +972,25 @@ mod tests {
         assert!(template_names_variable(&files, "page.html", "messages"));
         assert!(template_names_variable(&files, "inc.html", "messages"));
         assert!(!template_names_variable(&files, "plain.html", "messages"));
+    }
+
+    /// A view rendering names a visitor chose (`pages/{slug}.html`) keeps
+    /// nothing of the names no template has.
+    #[test]
+    fn names_of_missing_templates_are_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.html"), "{{ user }}").unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        for n in 0..100 {
+            let name = format!("pages/{n}.html");
+            assert!(!e.names(&name).user);
+            assert!(matches!(
+                e.render(&name, &Context::new()),
+                Err(TemplateError::NotFound { .. })
+            ));
+        }
+        assert!(e.names("page.html").user);
+        assert_eq!(e.names.read().unwrap().len(), 1);
     }
 
     #[test]

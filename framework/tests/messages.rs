@@ -170,6 +170,22 @@ async fn session_storage_shows_messages_once_on_the_next_page() {
     );
 }
 
+/// In debug, a template edited to show the messages shows them on the
+/// next page (it showed none, once, the messages kept for a later page:
+/// what it names was read before the edit was loaded).
+#[tokio::test]
+async fn a_template_edited_in_debug_to_show_messages_shows_them_at_once() {
+    let dir = site("debug = true\n");
+    let client = Client::new(build(dir.path()).unwrap());
+    assert_eq!(client.get("/add/").await.status, 302);
+    assert_eq!(
+        client.get("/plain/").await.text(),
+        "<p>no messages here</p>"
+    );
+    std::fs::write(dir.path().join("templates/plain.html"), SHOW).unwrap();
+    assert_eq!(client.get("/plain/").await.text(), SHOWN);
+}
+
 #[tokio::test]
 async fn cookie_storage_shows_messages_once_and_ignores_a_tampered_cookie() {
     let dir = site("message_storage = \"cookie\"\nsession_cookie_secure = true\n");
