@@ -1,7 +1,8 @@
 //! Tera templates: the project's `template_dirs` first, then each app's
 //! `templates/`; autoescape on for every template whatever its name (as
 //! Django), off only for what [`Templates::render_text`] renders (a mail's
-//! plain text); the functions `url()`, `static()`,
+//! plain text); the functions `url(name=…, param=…)` (or the route's
+//! parameters in `kwargs={…}`, a parameter called `name` too), `static()`,
 //! `csrf_input()`, `csrf_token()` and `render_form(form=…)` (a bound form with
 //! its CSRF input, see [`crate::forms`]); `messages` (with the `messages`
 //! middleware, see [`crate::messages`]); `user` and `perms` (with the `auth`
@@ -481,16 +482,32 @@ fn syntax_hint(error: &tera::Error, files: &[TemplateFile], resolver: &Resolver)
     ))
 }
 
+/// The argument of `url()` holding the route's parameters as a map.
+pub(crate) const URL_KWARGS: &str = "kwargs";
+
 /// `url()`, `static()`, `csrf_token()`, `csrf_input()` and `render_form()`.
 fn register_functions(tera: &mut Tera, resolver: Arc<Resolver>, static_url: StaticUrlFn) {
     tera.register_function("url", move |kwargs: Kwargs, _: &State| {
         let name: &str = kwargs.must_get("name")?;
+        // A route's parameters given in a map, as Django's
+        // `reverse(kwargs=…)`: the way to one called `name`.
+        let map: Option<Value> = kwargs.get(URL_KWARGS)?;
+        let map = match &map {
+            Some(value) => Some(value.as_map().ok_or_else(|| {
+                tera::Error::message(format!(
+                    "url(): {URL_KWARGS} takes a map of the route's parameters, \
+                     {URL_KWARGS}={{\"name\": …}}"
+                ))
+            })?),
+            None => None,
+        };
         // The arguments as the template wrote them, borrowed where they are
         // text already.
         let args: Vec<(&str, Cow<str>)> = kwargs
             .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), Some("name" | URL_KWARGS)))
+            .chain(map.into_iter().flatten())
             .filter_map(|(key, value)| Some((key.as_str()?, value)))
-            .filter(|(key, _)| *key != "name")
             .map(|(key, value)| (key, value_text(value)))
             .collect();
         let pairs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_ref())).collect();
@@ -916,6 +933,49 @@ mod tests {
         let err = e.render("bad.html", &Context::new()).unwrap_err();
         let chain = Error::from(err).chain().join("\n");
         assert!(chain.contains("polls:nope"), "{chain}");
+    }
+
+    /// A route whose parameter is called `name` (`users/<name>/`) is
+    /// reversed with its parameters in `kwargs`, as Django's
+    /// `reverse(kwargs=…)`: `name=` is the route's name.
+    #[test]
+    fn url_takes_the_parameters_in_kwargs_a_parameter_called_name_too() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.html"),
+            "{{ url(name=\"user\", kwargs={\"name\": who}) }} \
+             {{ url(name=\"page\", kwargs={\"name\": who}, n=2) }}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("bad.html"),
+            "{{ url(name=\"user\", kwargs=who) }}",
+        )
+        .unwrap();
+        let resolver = UrlConf::new()
+            .path("users/<name>/", view, "user")
+            .path("users/<name>/<int:n>/", view, "page")
+            .resolver()
+            .unwrap();
+        let e = Engine::new(
+            vec![dir.path().into()],
+            false,
+            Arc::new(resolver),
+            Arc::new(|p: &str| Ok(p.to_string())),
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(
+            e.render("t.html", &context! { "who" => "ada" }).unwrap(),
+            "/users/ada/ /users/ada/2/"
+        );
+        let chain = Error::from(
+            e.render("bad.html", &context! { "who" => "ada" })
+                .unwrap_err(),
+        )
+        .chain()
+        .join("\n");
+        assert!(chain.contains("kwargs takes a map"), "{chain}");
     }
 
     #[test]

@@ -317,21 +317,40 @@ fn url_call(args: &[String], resolver: &Resolver) -> Option<String> {
         .map(|route| route.params().collect())
         .unwrap_or_default();
     let positional = args.iter().filter(|a| !a.contains('=')).count();
-    let mut call = format!("url(name={}", expression(name));
     let mut index = 0;
-    for arg in args {
-        call.push_str(", ");
-        match arg.split_once('=') {
-            Some((key, value)) => call.push_str(&format!("{key}={}", expression(value))),
+    let named: Vec<(String, String)> = args
+        .iter()
+        .map(|arg| match arg.split_once('=') {
+            Some((key, value)) => (key.to_string(), expression(value)),
             None => {
                 let key = match params.get(index) {
                     Some(param) => param.to_string(),
                     None if positional == 1 => "id".to_string(),
                     None => format!("arg{}", index + 1),
                 };
-                call.push_str(&format!("{key}={}", expression(arg)));
                 index += 1;
+                (key, expression(arg))
             }
+        })
+        .collect();
+    let mut call = format!("url(name={}", expression(name));
+    // A parameter called `name` (or `kwargs`) can only be given in the map.
+    if named
+        .iter()
+        .any(|(key, _)| key == "name" || key == crate::templates::URL_KWARGS)
+    {
+        let entries: Vec<String> = named
+            .iter()
+            .map(|(key, value)| format!("\"{key}\": {value}"))
+            .collect();
+        call.push_str(&format!(
+            ", {}={{{}}}",
+            crate::templates::URL_KWARGS,
+            entries.join(", ")
+        ));
+    } else {
+        for (key, value) in &named {
+            call.push_str(&format!(", {key}={value}"));
         }
     }
     call.push(')');
@@ -347,6 +366,7 @@ mod tests {
 
     fn resolver() -> Resolver {
         UrlConf::new()
+            .path("users/<name>/", view, "user")
             .include(
                 "polls/",
                 UrlConf::app("polls").path("<int:question_id>/", view, "detail"),
@@ -385,6 +405,12 @@ mod tests {
             hint_at("<form>{%- csrf_token -%}</form>", "csrf_token")
                 .unwrap()
                 .ends_with("`{{ csrf_input() }}`")
+        );
+        // A parameter called `name`: in the map, `name=` is the route's.
+        assert!(
+            hint_at("{% url 'user' u.username %}", "url")
+                .unwrap()
+                .ends_with("`{{ url(name=\"user\", kwargs={\"name\": u.username}) }}`")
         );
         assert!(
             hint_at("{% load static %}", "load")
