@@ -198,7 +198,8 @@ impl lettre::message::header::Header for Subject {
     }
 }
 
-/// `address` as a mailbox, or an error that says which address is wrong.
+/// `address` as a mailbox, or an error that says which address is wrong;
+/// an address at an IP literal (`ops@[127.0.0.1]`) too, as Django's.
 /// A domain beyond ASCII (`bücher.de`, which a form's `Email` accepts) is
 /// written in punycode (`xn--bcher-kva.de`), as Django's
 /// `sanitize_address` does: sent as typed, it needs a server that speaks
@@ -210,7 +211,16 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
                 .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
     };
-    let mut mailbox: Mailbox = address.trim().parse().map_err(|e| not_an_address(&e))?;
+    // A bare address at an IP literal (`ops@[127.0.0.1]`, which a form's
+    // `Email` accepts, as Django's) is an `Address` to lettre but no
+    // `Mailbox` it parses.
+    let mut mailbox: Mailbox = match address.trim().parse() {
+        Ok(mailbox) => mailbox,
+        Err(error) => match address.trim().parse::<lettre::Address>() {
+            Ok(bare) => Mailbox::new(None, bare),
+            Err(_) => return Err(not_an_address(&error)),
+        },
+    };
     if !mailbox.email.domain().is_ascii() {
         let domain =
             idna::domain_to_ascii(mailbox.email.domain()).map_err(|e| not_an_address(&e))?;

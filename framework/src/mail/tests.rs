@@ -91,6 +91,19 @@ async fn a_message_to_nobody_sends_nothing_and_is_no_error() {
     assert!(error.to_string().contains("(the sender)"), "{error}");
 }
 
+/// What a form's `Email` field accepts, as Django's, can be mailed: an
+/// address at an IP literal was "not an email address: Invalid input".
+#[tokio::test]
+async fn an_address_at_an_ip_literal_or_localhost_is_mailed() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    let to = ["ops@[127.0.0.1]", "ops@[::1]", "root@localhost"];
+    mailer
+        .send_mail("Hi", "Body", Some("root@localhost"), &to)
+        .await
+        .unwrap();
+    assert_eq!(mailer.outbox()[0].to, to);
+}
+
 #[tokio::test]
 async fn a_bad_recipient_is_named() {
     let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
