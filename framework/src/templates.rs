@@ -228,10 +228,9 @@ impl Engine {
     /// a name no template has names nothing and is not kept (a view that
     /// renders a name a visitor chose cannot grow the table).
     pub(crate) fn names(&self, name: &str) -> Names {
-        let tera = self.current().unwrap_or_else(|_| self.snapshot());
-        if !tera.contains_template(name) {
-            return Names::NONE;
-        }
+        // Without reloads the table is all there is to look at: the render
+        // that follows takes the engine once, not twice.
+        let reloaded = self.reload.then(|| self.current());
         let known = self
             .names
             .read()
@@ -240,6 +239,13 @@ impl Engine {
             .copied();
         if let Some(names) = known {
             return names;
+        }
+        let tera = match reloaded {
+            Some(Ok(tera)) => tera,
+            _ => self.snapshot(),
+        };
+        if !tera.contains_template(name) {
+            return Names::NONE;
         }
         let files = template_files(&self.dirs).unwrap_or_default();
         let named = |variable: &str| template_names_variable(&files, name, variable);
