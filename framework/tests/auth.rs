@@ -791,6 +791,31 @@ async fn usernames_are_nfkc_normalized_when_created_and_typed() {
 }
 
 #[tokio::test]
+async fn spaces_around_a_typed_username_are_dropped_but_not_around_the_password() {
+    // As Django's UsernameField (a CharField, strip=True): a phone's
+    // autocompletion that adds a space after the name still logs in; the
+    // password is kept as typed (strip=False), so a space there is wrong.
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::SignedCookies).await;
+    let client = Client::new(application.clone());
+    let response = submit_login(&client, &credentials(" ann\t", "plum-violin-orbit")).await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+    let client = Client::new(application);
+    let response = submit_login(&client, &credentials("ann", "plum-violin-orbit ")).await;
+    assert!(response.text().contains(nuages::auth::views::INVALID_LOGIN));
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    // 150 characters and spaces around them: a name that may exist.
+    let padded = format!(" {} ", "a".repeat(150));
+    let response = submit_login(&client, &credentials(&padded, "plum-violin-orbit")).await;
+    let page = response.text();
+    assert!(
+        page.contains(&format!("value=\"{}\"", "a".repeat(150))),
+        "the stripped name is shown again: {page}"
+    );
+}
+
+#[tokio::test]
 async fn an_overlong_username_is_refused_before_it_is_normalized() {
     // As Django's UsernameField (CVE-2023-46695): no username has more than
     // 150 characters, and NFKC makes up to 18 characters of one (U+FDFA):

@@ -109,7 +109,8 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
     render_login(&templates, "", query.get("next").unwrap_or(""), None).map(never_cache)
 }
 
-/// POST: log in with `username` and `password`, then go to a same-site
+/// POST: log in with `username` (without the spaces around it) and
+/// `password`, then go to a same-site
 /// `next` or `login_redirect_url`; on failure the form again, saying only
 /// that the pair is wrong (at once for a username over 150 characters,
 /// which is not even normalized); refused by the failed-login
@@ -119,7 +120,10 @@ async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Resul
 }
 
 async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
-    let typed = form.get("username").unwrap_or("");
+    // As Django's UsernameField, a CharField (strip=True): spaces around
+    // the name are dropped (a phone's autocompletion adds one); the
+    // password is kept as typed (strip=False).
+    let typed = form.get("username").unwrap_or("").trim();
     let password = form.get("password").unwrap_or("");
     let next = form.get("next").unwrap_or("");
     // As Django's UsernameField (CVE-2023-46695): no username is longer, and
