@@ -203,6 +203,15 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
     assert!(user(&example, "blank").is_none());
+    // Spaces only are as blank, as on a terminal and for changepassword
+    // (ten of them pass every validator).
+    let (status, _, stderr) = example.piped(&blank, "          \n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: Blank passwords aren't allowed."),
+        "{stderr}"
+    );
+    assert!(user(&example, "blank").is_none());
 
     // A look-alike in full-width letters is the same name once NFKC'd (Django's
     // normalize_username): taken too, and it logs in as admin.

@@ -171,7 +171,9 @@ fn create_without_input(
         })?;
     }
     if let Some(password) = &password {
-        if password.is_empty() {
+        // Spaces only are blank too, as on a terminal and for changepassword
+        // (Django's `password.strip() == ""`).
+        if password.trim().is_empty() {
             return Err(CommandError::failed(
                 "Blank passwords aren't allowed.",
                 Some(
