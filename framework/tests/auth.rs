@@ -81,6 +81,19 @@ async fn cart(session: Session, Query(query): Query<HashMap<String, String>>) ->
     ))
 }
 
+/// `/numeric-id/`: the session's user id rewritten as a JSON number, as a
+/// project's own code may store it (`session.insert(AUTH_USER_KEY, 42)`),
+/// which the auth middleware reads as the same login.
+async fn numeric_id(session: Session) -> Result<&'static str> {
+    let id: i64 = session
+        .get::<String>(nuages::sessions::AUTH_USER_KEY)
+        .unwrap()
+        .parse()
+        .unwrap();
+    session.insert(nuages::sessions::AUTH_USER_KEY, id)?;
+    Ok("rewritten")
+}
+
 /// `/password/?to=NEW`: changes the password and keeps this session.
 async fn change_password(
     auth: Auth,
@@ -151,6 +164,7 @@ fn urls() -> UrlConf {
         .path("vote/", vote, "vote")
         .path("plain/", plain, "plain")
         .path("cart/", cart, "cart")
+        .path("numeric-id/", numeric_id, "numeric_id")
         .path("password/", change_password, "password")
         .path("set-password/", set_password_of, "set_password_of")
         .path("page/", page, "page")
@@ -293,6 +307,26 @@ async fn a_login_with_another_users_session_starts_empty() {
     let client = Client::new(application(dir.path(), SessionEngine::SignedCookies).await);
     client.get("/login/?user=ann").await;
     client.get("/cart/?add=ann-s-book").await;
+    assert_eq!(client.get("/whoami/").await.text(), "ann");
+    client.get("/login/?user=bob").await;
+    assert_eq!(client.get("/whoami/").await.text(), "bob");
+    assert_eq!(
+        client.get("/cart/").await.text(),
+        "cart: ",
+        "ann's data is gone"
+    );
+}
+
+/// The session's user id stored as a number is the same login (the auth
+/// middleware reads it so): another user's login still empties the session
+/// first, as Django compares the ids whatever their type.
+#[tokio::test]
+async fn a_login_over_a_session_whose_user_id_is_a_number_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(application(dir.path(), SessionEngine::Db).await);
+    client.get("/login/?user=ann").await;
+    client.get("/cart/?add=ann-s-book").await;
+    assert_eq!(client.get("/numeric-id/").await.text(), "rewritten");
     assert_eq!(client.get("/whoami/").await.text(), "ann");
     client.get("/login/?user=bob").await;
     assert_eq!(client.get("/whoami/").await.text(), "bob");

@@ -286,9 +286,11 @@ impl Auth {
     /// replaced (the response sets the new cookie); the user's `last_login`
     /// is now.
     pub async fn login(&self, user: &mut User) -> Result<()> {
-        let logged_in_as = self.session.get::<String>(AUTH_USER_KEY);
-        let someone_else = logged_in_as.is_some_and(|id| {
-            id != user.id.to_string()
+        // The id as the middleware reads it (a string or a number), as
+        // Django compares ids whatever their type; any other value under
+        // the key is someone else's too.
+        let someone_else = self.session.contains_key(AUTH_USER_KEY)
+            && (logged_in_id(&self.session) != Some(user.id)
                 || !self
                     .session
                     .get::<String>(HASH_SESSION_KEY)
@@ -297,8 +299,7 @@ impl Auth {
                             .signer
                             .verify(user.password.as_bytes(), &hash)
                             .is_some()
-                    })
-        });
+                    }));
         match someone_else {
             true => self.session.flush(),
             false => self.session.cycle_key(),
