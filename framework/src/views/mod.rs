@@ -14,6 +14,12 @@ use http::header::LOCATION;
 /// be the name of a route without parameters (`redirect("polls:index")`):
 /// the route table puts its path in `Location`.
 ///
+/// As Django's `HttpResponseRedirect` refuses (`DisallowedRedirect`, a
+/// 400) a URL whose scheme is not `http`, `https` or `ftp`, so does this:
+/// `redirect("javascript:alert(1)")` or a `data:` URL answers 400 Bad
+/// Request, the error naming the scheme (a page that redirects to a
+/// visitor's `next` must not run their script).
+///
 /// ```
 /// let response = nuages::views::redirect("/polls/1/results/");
 /// assert_eq!(response.status(), 302);
@@ -57,15 +63,45 @@ const KEPT_IN_A_URI: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHAN
     .remove(b'@')
     .remove(b'\'');
 
+/// The schemes a redirect may name, as Django's
+/// `HttpResponseRedirectBase.allowed_schemes`.
+const ALLOWED_SCHEMES: [&str; 3] = ["http", "https", "ftp"];
+
+/// The scheme of a URI (`javascript` of `javascript:alert(1)`), by RFC
+/// 3986's grammar: a letter, then letters, digits, `+`, `-` or `.`, up to a
+/// `:` that comes before any `/`, `?` or `#`.
+fn scheme_of(uri: &str) -> Option<&str> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+    .then_some(scheme)
+}
+
 fn redirect_with(status: StatusCode, to: &str) -> Response {
     let location = percent_encoding::utf8_percent_encode(to, KEPT_IN_A_URI).to_string();
-    let mut response = (status, [(LOCATION, location)]).into_response();
     // A name is a token of these characters; a path, a URL or a query has a
     // `/`, `.`, `?` or `#` (Django tries only what has no `/` or `.`).
     let could_be_a_name = !to.is_empty()
         && to
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
+    // A name (`polls:index`) is reversed later, or is an error there.
+    if !could_be_a_name
+        && let Some(scheme) = scheme_of(&location)
+        && !ALLOWED_SCHEMES
+            .iter()
+            .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
+    {
+        return crate::error::Error::BadRequest(format!(
+            "unsafe redirect to a URL with the scheme '{scheme}' refused: redirect() takes a \
+             path, or an http, https or ftp URL (check where the address came from, e.g. a \
+             `next` parameter)"
+        ))
+        .into_response();
+    }
+    let mut response = (status, [(LOCATION, location)]).into_response();
     if could_be_a_name {
         response
             .extensions_mut()
@@ -96,4 +132,49 @@ pub(crate) fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_to_schemes_other_than_http_https_ftp_are_refused() {
+        for unsafe_url in [
+            "javascript:alert(1)",
+            "JavaScript:alert(document.cookie)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+        ] {
+            for response in [redirect(unsafe_url), redirect_permanent(unsafe_url)] {
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{unsafe_url}");
+                assert!(response.headers().get(LOCATION).is_none(), "{unsafe_url}");
+                let report = response
+                    .extensions()
+                    .get::<crate::error::ErrorReport>()
+                    .expect("an error report");
+                let scheme = unsafe_url.split(':').next().unwrap();
+                assert!(
+                    report.chain[0].contains(&format!("'{scheme}'")),
+                    "{:?}",
+                    report.chain
+                );
+            }
+        }
+        for safe in [
+            "/polls/",
+            "https://example.com/a:b",
+            "HTTP://example.com/",
+            "ftp://files.example.com/x",
+            "//example.com/",
+            "?page=2:3",
+            "results/a:b",
+            " javascript:alert(1)",
+            "polls:index",
+        ] {
+            let response = redirect(safe);
+            assert_eq!(response.status(), StatusCode::FOUND, "{safe}");
+        }
+    }
 }
