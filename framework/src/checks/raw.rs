@@ -53,7 +53,7 @@ pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, Se
                 chain: vec![selected.to_path_buf(), path],
             });
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+        let text = crate::conf::read_settings_file(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
             extended_by,
             source,

@@ -217,6 +217,18 @@ impl SettingsError {
                 )
             }
             SettingsError::Read { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::FileTooLarge
+                ) =>
+            {
+                format!(
+                    "name the project's TOML settings file (a regular file under {} KiB, such as \
+                     settings.toml) with --settings FILE or the {SETTINGS_VARIABLE} variable",
+                    super::loader::MAX_SETTINGS_FILE / 1024
+                )
+            }
+            SettingsError::Read { source, .. }
                 if source.kind() == std::io::ErrorKind::InvalidData =>
             {
                 "save it as UTF-8 text, the encoding of TOML files, or pass another file with \

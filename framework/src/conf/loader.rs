@@ -279,6 +279,77 @@ impl Source for Layer {
     }
 }
 
+/// The largest settings file read: far above any real one (Django's
+/// `settings.py` files are a few KiB), so that a wrong path (`--settings
+/// /dev/zero`, a log, a database) is an error, not memory filled.
+pub(crate) const MAX_SETTINGS_FILE: u64 = 1024 * 1024;
+
+/// The text of a settings file: a regular file (a link to one is fine) of at
+/// most [`MAX_SETTINGS_FILE`] bytes, in UTF-8. A device, a pipe or a socket
+/// is refused before it is opened (opening a pipe would wait for a writer,
+/// reading a device may never end), and so is a larger file; the error's
+/// kind is `InvalidInput` and `FileTooLarge`, which the hint of
+/// [`SettingsError::Read`] tells apart.
+pub(crate) fn read_settings_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let not_regular = |meta: &std::fs::Metadata| {
+        (!meta.is_file()).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not a regular file (a {})", file_kind(meta)),
+            )
+        })
+    };
+    let too_large = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "{size} bytes or more, over the {} KiB a settings file may have",
+                MAX_SETTINGS_FILE / 1024
+            ),
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::ErrorKind::IsADirectory.into());
+    }
+    if let Some(error) = not_regular(&meta) {
+        return Err(error);
+    }
+    let file = std::fs::File::open(path)?;
+    // It may have been replaced between the two looks.
+    let meta = file.metadata()?;
+    if let Some(error) = not_regular(&meta) {
+        return Err(error);
+    }
+    if meta.len() > MAX_SETTINGS_FILE {
+        return Err(too_large(meta.len()));
+    }
+    let mut text = String::new();
+    file.take(MAX_SETTINGS_FILE + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SETTINGS_FILE {
+        return Err(too_large(text.len() as u64));
+    }
+    Ok(text)
+}
+
+/// What a file that is not a regular file is, for an error message.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_char_device() {
+        "character device"
+    } else if kind.is_block_device() {
+        "block device"
+    } else if kind.is_fifo() {
+        "named pipe"
+    } else if kind.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
 /// The files of the `extends` chain, base first, each without its `extends` key.
 fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsError> {
     let mut chain: Vec<(PathBuf, toml::Table)> = Vec::new();
@@ -286,7 +357,7 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
     // Each file, with the one whose `extends` named it.
     let mut next = Some((selected.to_path_buf(), None));
     while let Some((path, extended_by)) = next.take() {
-        let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+        let text = read_settings_file(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
             extended_by,
             source,
@@ -1041,6 +1112,45 @@ mod tests {
         SettingsLoader::new(path)
             .env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .load()
+    }
+
+    #[test]
+    fn a_device_a_pipe_or_a_huge_file_is_refused_naming_it_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("settings.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let huge = dir.path().join("huge.toml");
+        let line = "# a comment of a settings file far too long to be one\n";
+        fs::write(
+            &huge,
+            line.repeat(MAX_SETTINGS_FILE as usize / line.len() + 1),
+        )
+        .unwrap();
+        for (path, says) in [
+            (Path::new("/dev/zero"), "not a regular file (a character device)"),
+            (fifo.as_path(), "not a regular file (a named pipe)"),
+            (huge.as_path(), "over the 1024 KiB a settings file may have"),
+        ] {
+            let error = load(path, &[]).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains(says), "{message}");
+            let hint = error.hint().unwrap();
+            assert!(hint.contains("--settings FILE"), "{hint}");
+            assert!(hint.contains("regular file under 1024 KiB"), "{hint}");
+        }
+        // Named by `extends`: the hint names the file to fix.
+        let child = write(dir.path(), "child.toml", "extends = \"/dev/zero\"\n");
+        let error = load(&child, &[]).unwrap_err();
+        assert!(error.to_string().contains("/dev/zero"), "{error}");
+        assert!(error.hint().unwrap().contains("child.toml"));
+        // A file at the limit is read.
+        let fits = write(dir.path(), "fits.toml", "debug = true\n");
+        assert!(load(&fits, &[]).unwrap().debug);
     }
 
     #[test]
