@@ -271,7 +271,11 @@ impl MigrationState {
     }
 }
 
-/// Every migration of `sets` with its state in the database.
+/// Every migration of `sets` with its state in the database. Read only, as
+/// Django's `MigrationRecorder.applied_migrations()`: a set whose record
+/// table is not there has nothing applied, and the table is not made
+/// (`showmigrations` and `runserver`'s notice write nothing; only `migrate`
+/// creates it, under its lock).
 pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<MigrationState>> {
     let mut connection = pool.acquire().await?;
     let backend = connection.backend_name().to_string();
@@ -279,23 +283,17 @@ pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<
     for set in sets {
         let migrations = set.for_backend(&backend)?;
         let table = set.table();
-        // Under `apply`'s lock: PostgreSQL's `CREATE TABLE IF NOT EXISTS`
-        // run by two sessions at once fails in one of them ("duplicate key
-        // value violates unique constraint pg_type_typname_nsp_index"), so
-        // a `showmigrations` beside a `migrate` (or another
-        // `showmigrations`) on a new database failed either of them.
-        connection.lock().await.map_err(migrate_error)?;
-        let listed = async {
-            connection.ensure_migrations_table(&table).await?;
-            connection.list_applied_migrations(&table).await
-        }
-        .await;
-        connection.unlock().await.map_err(migrate_error)?;
-        let applied: BTreeSet<i64> = listed
-            .map_err(migrate_error)?
-            .into_iter()
-            .map(|m| m.version)
-            .collect();
+        let applied: BTreeSet<i64> = if has_table(&mut connection, &backend, &table).await? {
+            connection
+                .list_applied_migrations(&table)
+                .await
+                .map_err(migrate_error)?
+                .into_iter()
+                .map(|m| m.version)
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         for migration in &migrations {
             out.push(MigrationState {
                 label: set.label.clone(),
@@ -306,6 +304,21 @@ pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<
         }
     }
     Ok(out)
+}
+
+/// Whether the database has `table`, found as an unqualified name in a
+/// query finds it (PostgreSQL: along the `search_path`).
+async fn has_table(connection: &mut AnyConnection, backend: &str, table: &str) -> Result<bool> {
+    let query = if backend.eq_ignore_ascii_case("sqlite") {
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+    } else {
+        "SELECT count(*) FROM (SELECT to_regclass($1) AS found) AS t WHERE found IS NOT NULL"
+    };
+    let found: i64 = sqlx::query_scalar(query)
+        .bind(table)
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(found > 0)
 }
 
 /// Apply what is pending, in order; `on_applied` is told of each one.
@@ -538,6 +551,34 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `showmigrations` (and `runserver`'s notice) only read: on a database
+    /// never migrated they list everything as pending and create no table;
+    /// after `migrate` they see what it applied.
+    #[tokio::test]
+    async fn reading_the_states_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::conf::Settings::defaults_in(dir.path());
+        let databases = crate::db::Databases::new(&settings);
+        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+        let sets = [crate::auth::migration_set()];
+        let tables = || async {
+            sqlx::query_scalar::<_, String>(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        };
+        let before = states(&pool, &sets).await.unwrap();
+        assert!(!before.is_empty() && before.iter().all(|s| !s.applied));
+        assert_eq!(tables().await, Vec::<String>::new());
+        apply(&pool, &sets, |_| {}).await.unwrap();
+        let after = states(&pool, &sets).await.unwrap();
+        assert!(after.iter().all(|s| s.applied), "{after:?}");
+        assert!(tables().await.contains(&sets[0].table()));
+        databases.close().await;
+    }
 
     /// Two `migrate` at once on one SQLite file (two deploy scripts, a
     /// unit started twice): the second waits for the first and finds

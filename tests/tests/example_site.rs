@@ -398,6 +398,33 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backe
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success());
     assert_eq!(text, "auth\n [ ] 1_initial\npolls\n [ ] 1_initial\n");
+    // A read-only command: the migration record tables are `migrate`'s to make.
+    let record_tables = || {
+        let settings = mysite::wsgi::project()
+            .settings_loader(&fresh)
+            .env(Vec::<(String, String)>::new())
+            .load()
+            .unwrap();
+        let query = match backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE name LIKE '_nuages_migrations_%'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_name LIKE '_nuages_migrations_%'"
+            }
+        };
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let databases = nuages::db::Databases::new(&settings);
+            let pool = databases.get("default").await.unwrap();
+            let names: Vec<String> = nuages::sqlx::query_scalar(query)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            databases.close().await;
+            names
+        })
+    };
+    assert_eq!(record_tables(), Vec::<String>::new());
 
     let port = free_port();
     let server = Server::start(
@@ -430,6 +457,7 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backe
         String::from_utf8_lossy(&output.stdout),
         "auth\n [X] 1_initial\npolls\n [X] 1_initial\n"
     );
+    assert_eq!(record_tables().len(), 2);
     // What the server itself holds: the tables of 1_initial.postgres.sql
     // (identity ids) and the record of the migration.
     if backend == Backend::Postgres {

@@ -53,11 +53,12 @@ pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, Se
                 chain: vec![selected.to_path_buf(), path],
             });
         }
-        let text = crate::conf::read_settings_file(&path).map_err(|source| SettingsError::Read {
-            path: path.clone(),
-            extended_by,
-            source,
-        })?;
+        let text =
+            crate::conf::read_settings_file(&path).map_err(|source| SettingsError::Read {
+                path: path.clone(),
+                extended_by,
+                source,
+            })?;
         let table: toml::Table =
             text.parse()
                 .map_err(|e: toml::de::Error| SettingsError::Syntax {

@@ -1131,7 +1131,10 @@ mod tests {
         )
         .unwrap();
         for (path, says) in [
-            (Path::new("/dev/zero"), "not a regular file (a character device)"),
+            (
+                Path::new("/dev/zero"),
+                "not a regular file (a character device)",
+            ),
             (fifo.as_path(), "not a regular file (a named pipe)"),
             (huge.as_path(), "over the 1024 KiB a settings file may have"),
         ] {

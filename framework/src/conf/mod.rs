@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::SettingsError;
 pub use keys::{CACHE_KEYS, DATABASE_KEYS, KNOWN_KEYS, Kind, closest as closest_name};
-pub(crate) use loader::{read_settings_file, select_settings_file};
 pub use loader::{SETTINGS_VARIABLE, SelectedSettings, SettingsLoader, SettingsOrigin};
+pub(crate) use loader::{read_settings_file, select_settings_file};
 pub use section::{Section, Sections};
 
 /// The prefix `startproject` gives the development `secret_key`; the
