@@ -301,3 +301,97 @@ fn collectstatic_refuses_a_static_root_among_the_projects_files() {
         std::fs::create_dir_all(&path).unwrap();
     }
 }
+
+/// Hidden files under `dir`, at any depth: the temporary names of
+/// collectstatic's unfinished copies.
+fn hidden_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            found.push(path);
+        } else if path.is_dir() {
+            found.extend(hidden_files(&path));
+        }
+    }
+    found
+}
+
+/// Ctrl-C (or SIGTERM) in the middle of a copy: the file being written
+/// under its hidden temporary name is removed, the command says it was
+/// interrupted and how to finish, and exits 130; the next run finishes the
+/// job. Before, the signal's default action left each unfinished copy in
+/// `static_root` as a hidden half-written file no later run knew of.
+#[test]
+fn an_interrupted_collectstatic_leaves_no_half_written_file() {
+    let example = nuages_e2e::Example::new();
+    let dir = example.dir.path();
+    let sources = dir.join("big_static");
+    std::fs::create_dir_all(sources.join("video")).unwrap();
+    // Large enough that a copy is under way when the signal comes.
+    let chunk: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    for n in 0..6 {
+        let mut content = Vec::with_capacity(64 * chunk.len());
+        for _ in 0..64 {
+            content.extend_from_slice(&chunk);
+        }
+        std::fs::write(sources.join(format!("video/clip{n}.bin")), content).unwrap();
+    }
+    let root = dir.join("collected");
+    let settings = dir.join("big.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "extends = {:?}\nstaticfiles_dirs = [{:?}]\nstatic_root = {:?}\n",
+            example.settings.display().to_string(),
+            sources.display().to_string(),
+            root.display().to_string()
+        ),
+    )
+    .unwrap();
+    let collect = || {
+        let mut command = std::process::Command::new(&example.bin);
+        command
+            .args(["collectstatic", "--noinput", "--settings"])
+            .arg(&settings)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let _ = std::fs::remove_dir_all(&root);
+        let child = collect().spawn().unwrap();
+        // Looked for often: a copy lasts a fraction of a second.
+        let start = std::time::Instant::now();
+        while hidden_files(&root).is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no copy was seen under way"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // SAFETY: a signal to the child this test started.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(128 + signal), "{stderr}");
+        assert!(
+            stderr.contains("error: collectstatic was interrupted"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: run collectstatic again to finish"),
+            "{stderr}"
+        );
+        assert_eq!(hidden_files(&root), Vec::<std::path::PathBuf>::new());
+    }
+    let output = collect().output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.ends_with("unmodified.\n"), "{stdout}");
+    assert_eq!(hidden_files(&root), Vec::<std::path::PathBuf>::new());
+    assert_eq!(std::fs::read_dir(root.join("video")).unwrap().count(), 6);
+}

@@ -10,7 +10,9 @@
 //!   folder and renamed into place, so a server never reads half a file;
 //!   `--link` makes symbolic links the same way. The temporary name is
 //!   short (`.` and up to 12 random characters), so any name the file
-//!   system accepts can be collected.
+//!   system accepts can be collected. The `collectstatic` command removes
+//!   the ones not yet renamed when a signal stops it
+//!   ([`remove_unfinished`]).
 //! - Files are copied, hashed and compressed on all cores (rayon).
 //! - `--clear` empties `static_root` first; nothing outside it is deleted
 //!   (links are removed, never followed).
@@ -473,11 +475,45 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
+/// The temporary files of this process not yet renamed into place (or
+/// removed): what [`remove_unfinished`] removes when the command is
+/// interrupted. A name is added under the lock in the same step as its file
+/// is made, so that no file is ever there unlisted.
+static UNFINISHED: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Remove the temporary files this process has not finished, for
+/// `collectstatic` interrupted (Ctrl-C, SIGTERM, the terminal closed): a
+/// hidden half-written file would otherwise stay in `static_root` for good,
+/// its name unknown to any later run. Returns how many were removed. The
+/// lock stays taken, so that no new one is started: call it only to end
+/// the process.
+pub(crate) fn remove_unfinished() -> usize {
+    let held = unfinished();
+    let removed = held
+        .iter()
+        .filter(|temp| std::fs::remove_file(temp).is_ok())
+        .count();
+    std::mem::forget(held);
+    removed
+}
+
+/// `temp` is renamed into place or removed: no longer [`remove_unfinished`]'s.
+fn finished(temp: &Path) {
+    unfinished().remove(temp);
+}
+
 /// Make something under a new hidden name in `dest`'s folder with `create`
 /// (which must fail with `AlreadyExists` on a name taken): `.` and 6 to 12
 /// random letters and digits, no longer than `dest`'s own name when that
 /// has 7 bytes or more, so that every name the file system accepts can be
-/// written this way. A name taken is tried again with another.
+/// written this way. A name taken is tried again with another. The name is
+/// listed in [`UNFINISHED`] until [`finished`].
 fn create_beside<T>(
     dest: &Path,
     create: impl Fn(&Path) -> std::io::Result<T>,
@@ -494,9 +530,15 @@ fn create_beside<T>(
             .map(|_| char::from(CHARS[rand::random_range(0..CHARS.len())]))
             .collect();
         let temp = dest.with_file_name(format!(".{name}"));
+        let mut unfinished = unfinished();
         match create(&temp) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error = Some(e),
-            result => return result.map(|made| (temp, made)),
+            result => {
+                return result.map(|made| {
+                    unfinished.insert(temp.clone());
+                    (temp, made)
+                });
+            }
         }
     }
     Err(error.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
@@ -563,10 +605,12 @@ fn read_error(path: &Path, error: std::io::Error) -> Problem {
 
 /// Move a finished temporary file into place, or remove it.
 fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), Problem> {
-    std::fs::rename(temp, dest).map_err(|e| {
+    let renamed = std::fs::rename(temp, dest).map_err(|e| {
         let _ = std::fs::remove_file(temp);
         write_error(dest, e)
-    })
+    });
+    finished(temp);
+    renamed
 }
 
 /// Copy `source` to a temporary file beside `dest`, give it `modified`, and
@@ -584,6 +628,7 @@ fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Pro
     drop(output);
     if let Err(error) = copied {
         let _ = std::fs::remove_file(&temp);
+        finished(&temp);
         return Err(error);
     }
     rename_into_place(&temp, dest)
@@ -598,6 +643,7 @@ fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), P
     drop(file);
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temp);
+        finished(&temp);
         return Err(write_error(dest, error));
     }
     rename_into_place(&temp, dest)

@@ -97,13 +97,72 @@ impl Command for CollectStatic {
             input: &mut input,
             terminal,
         };
-        collect(
+        // Watched from before the first file is written.
+        let watcher = ctx
+            .block_on(async { tokio::spawn(remove_unfinished_on(stop_signals())).abort_handle() });
+        let collected = collect(
             settings,
             ctx.project().installed_apps(),
             &options,
             &mut console,
-        )
-        .map(|_| ())
-        .map_err(CommandError::Failed)
+        );
+        watcher.abort();
+        collected.map(|_| ()).map_err(CommandError::Failed)
+    }
+}
+
+/// Waits (on the runtime's threads, while `collect` works on others) for
+/// Ctrl-C, SIGTERM or SIGHUP; then removes the temporary files not yet
+/// renamed into place, says so, and ends the process with 128 + the signal,
+/// as a shell reports a command a signal stopped. Without it the signal's
+/// default action left each file being written as a hidden, half-written
+/// `.xxxxxxxx` in `static_root`, for good. A signal ignored when the
+/// command starts (SIGHUP under `nohup`) stays ignored.
+async fn remove_unfinished_on(mut watched: Vec<(tokio::signal::unix::Signal, libc::c_int)>) {
+    if watched.is_empty() {
+        return;
+    }
+    let received = futures_util::future::select_all(
+        watched
+            .iter_mut()
+            .map(|(stream, number)| Box::pin(async move { stream.recv().await.map(|_| *number) })),
+    )
+    .await
+    .0;
+    let Some(number) = received else {
+        return;
+    };
+    let removed = crate::staticfiles::collect::remove_unfinished();
+    eprintln!(
+        "\nerror: collectstatic was interrupted ({removed} unfinished {} removed; the files \
+         copied before stay in static_root)\n  hint: run collectstatic again to finish: it \
+         copies only what is missing or changed",
+        if removed == 1 { "file" } else { "files" }
+    );
+    std::process::exit(128 + number);
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP, those not ignored, caught from now on (in
+/// a runtime).
+fn stop_signals() -> Vec<(tokio::signal::unix::Signal, libc::c_int)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    [
+        (SignalKind::interrupt(), libc::SIGINT),
+        (SignalKind::terminate(), libc::SIGTERM),
+        (SignalKind::hangup(), libc::SIGHUP),
+    ]
+    .into_iter()
+    .filter(|(_, number)| !is_ignored(*number))
+    .filter_map(|(kind, number)| Some((signal(kind).ok()?, number)))
+    .collect()
+}
+
+/// Whether `number`'s action is to ignore it (`nohup`, a service manager).
+fn is_ignored(number: libc::c_int) -> bool {
+    // SAFETY: sigaction with no new action only fills `current`.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(number, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
     }
 }
