@@ -306,6 +306,26 @@ pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<
     Ok(out)
 }
 
+/// Every migration of `sets` as pending, for a database of `backend` that
+/// does not exist yet.
+pub(crate) fn states_of_no_database(
+    sets: &[MigrationSet],
+    backend: &str,
+) -> Result<Vec<MigrationState>> {
+    let mut out = Vec::new();
+    for set in sets {
+        for migration in set.for_backend(backend)? {
+            out.push(MigrationState {
+                label: set.label.clone(),
+                version: migration.version,
+                description: migration.description.to_string(),
+                applied: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Whether the database has `table`, found as an unqualified name in a
 /// query finds it (PostgreSQL: along the `search_path`).
 async fn has_table(connection: &mut AnyConnection, backend: &str, table: &str) -> Result<bool> {

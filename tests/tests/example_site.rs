@@ -424,6 +424,11 @@ fn pending_migrations_are_listed_and_announced_until_migrate_runs(backend: Backe
             names
         })
     };
+    if backend == Backend::Sqlite {
+        // Nor is the database file: `migrate` creates it.
+        let file = example.dir.path().join("db/fresh.sqlite3");
+        assert!(!file.exists(), "showmigrations created {}", file.display());
+    }
     assert_eq!(record_tables(), Vec::<String>::new());
 
     let port = free_port();

@@ -21,11 +21,23 @@ impl Command for ShowMigrations {
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
         let sets = migrations::all_sets(ctx.project(), settings);
-        let databases = ctx.databases()?;
-        let states = ctx.block_on(async {
-            let pool = databases.get(DEFAULT_ALIAS).await?;
-            migrations::states(&pool, &sets).await
-        })?;
+        // A SQLite file not there yet has nothing applied: said without
+        // opening it, which would create it (and its folder), as only
+        // `migrate` does.
+        let not_created = settings
+            .databases
+            .get(DEFAULT_ALIAS)
+            .and_then(|database| crate::db::sqlite_file(&database.url))
+            .is_some_and(|file| !file.exists());
+        let states = if not_created {
+            migrations::states_of_no_database(&sets, "SQLite")?
+        } else {
+            let databases = ctx.databases()?;
+            ctx.block_on(async {
+                let pool = databases.get(DEFAULT_ALIAS).await?;
+                migrations::states(&pool, &sets).await
+            })?
+        };
         for set in &sets {
             outln!("{}", set.label)?;
             let mine: Vec<_> = states.iter().filter(|s| s.label == set.label).collect();
