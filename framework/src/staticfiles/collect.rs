@@ -11,8 +11,8 @@
 //!   `--link` makes symbolic links the same way. The temporary name is
 //!   short (`.` and up to 12 random characters), so any name the file
 //!   system accepts can be collected. The `collectstatic` command removes
-//!   the ones not yet renamed when a signal stops it
-//!   ([`remove_unfinished`]).
+//!   the ones not yet renamed when a signal stops it (`Unfinished`, a
+//!   value of the run, shared with its signal watcher).
 //! - Files are copied, hashed and compressed on all cores (rayon).
 //! - `--clear` empties `static_root` first; nothing outside it is deleted
 //!   (links are removed, never followed).
@@ -33,6 +33,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -158,6 +159,19 @@ pub fn collect(
     options: &CollectOptions,
     console: &mut Console<'_>,
 ) -> Result<Summary, Problem> {
+    collect_listing_unfinished(settings, apps, options, console, &Unfinished::default())
+}
+
+/// [`collect`], its temporary files listed in `unfinished` while they are
+/// not renamed into place, for `collectstatic` to remove them when a
+/// signal stops it ([`Unfinished::remove_all`]).
+pub(crate) fn collect_listing_unfinished(
+    settings: &Settings,
+    apps: &[App],
+    options: &CollectOptions,
+    console: &mut Console<'_>,
+    unfinished: &Unfinished,
+) -> Result<Summary, Problem> {
     let root = settings.static_root.clone().ok_or_else(|| {
         refusal(
             "static_root is not set, so collectstatic has nowhere to put the static files",
@@ -256,9 +270,9 @@ pub fn collect(
                 let file = &listing.files[i];
                 let dest = root.join(&file.name);
                 let result = if options.link {
-                    link_file(&file.path, &dest)
+                    link_file(&file.path, &dest, unfinished)
                 } else {
-                    copy_file(&file.path, &dest, file.modified)
+                    copy_file(&file.path, &dest, file.modified, unfinished)
                 };
                 if let Some(bar) = &progress {
                     bar.inc(1);
@@ -337,6 +351,7 @@ pub fn collect(
             &listing.files,
             &unmodified,
             options.dry_run,
+            unfinished,
             &mut out,
         )?;
         post_processed = Some(count);
@@ -364,6 +379,7 @@ pub fn collect(
             finder.ignore(),
             &written,
             progress.as_ref(),
+            unfinished,
             &mut out,
         )?;
         if let Some(bar) = progress {
@@ -475,37 +491,108 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
-/// The temporary files of this process not yet renamed into place (or
-/// removed): what [`remove_unfinished`] removes when the command is
-/// interrupted. A name is added under the lock in the same step as its file
-/// is made, so that no file is ever there unlisted.
-static UNFINISHED: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+/// The temporary files of one run not yet renamed into place (or
+/// removed): what [`Unfinished::remove_all`] removes when `collectstatic`
+/// is interrupted. Made by the command (a caller that never removes them
+/// passes `Unfinished::default()`) and shared, as a clone, with its signal
+/// watcher.
+#[derive(Clone, Default)]
+pub(crate) struct Unfinished(Arc<UnfinishedList>);
 
-fn unfinished() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
-    UNFINISHED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+#[derive(Default)]
+struct UnfinishedList {
+    state: Mutex<UnfinishedState>,
+    /// Signalled when a file being created is made while the list closes.
+    created: Condvar,
 }
 
-/// Remove the temporary files this process has not finished, for
-/// `collectstatic` interrupted (Ctrl-C, SIGTERM, the terminal closed): a
-/// hidden half-written file would otherwise stay in `static_root` for good,
-/// its name unknown to any later run. Returns how many were removed. The
-/// lock stays taken, so that no new one is started: call it only to end
-/// the process.
-pub(crate) fn remove_unfinished() -> usize {
-    let held = unfinished();
-    let removed = held
-        .iter()
-        .filter(|temp| std::fs::remove_file(temp).is_ok())
-        .count();
-    std::mem::forget(held);
-    removed
+#[derive(Default)]
+struct UnfinishedState {
+    /// Made and not yet finished.
+    temps: BTreeSet<PathBuf>,
+    /// Files being created right now, outside the lock.
+    creating: usize,
+    /// [`Unfinished::remove_all`] has run: the process is ending.
+    closed: bool,
 }
 
-/// `temp` is renamed into place or removed: no longer [`remove_unfinished`]'s.
-fn finished(temp: &Path) {
-    unfinished().remove(temp);
+impl Unfinished {
+    fn lock(&self) -> MutexGuard<'_, UnfinishedState> {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lock, once the list is open; after [`Unfinished::remove_all`]
+    /// it waits for good (the process is ending), so that no new file is
+    /// started and no thread goes on to report a failure of its own.
+    fn lock_open(&self) -> MutexGuard<'_, UnfinishedState> {
+        let mut state = self.lock();
+        while state.closed {
+            state = self
+                .0
+                .created
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+
+    /// Make `temp` with `create`, listing it when made. The call itself is
+    /// made outside the lock, so that the threads create their files at
+    /// the same time. So that a signal between the file being made and its
+    /// name being listed cannot miss it, the call is counted under the lock
+    /// before it starts and [`Unfinished::remove_all`] waits for the count
+    /// to fall to zero (one system call per thread at most) before removing.
+    /// Only a `kill -9` can still leave a file behind.
+    fn create<T>(
+        &self,
+        temp: &Path,
+        create: impl FnOnce(&Path) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        self.lock_open().creating += 1;
+        let made = create(temp);
+        let mut state = self.lock();
+        state.creating -= 1;
+        if made.is_ok() {
+            state.temps.insert(temp.to_path_buf());
+        }
+        let closing = state.closed;
+        drop(state);
+        if closing {
+            self.0.created.notify_all();
+            // Never past this: the process is ending.
+            drop(self.lock_open());
+        }
+        made
+    }
+
+    /// `temp` is renamed into place or removed: no longer listed.
+    fn finished(&self, temp: &Path) {
+        self.lock_open().temps.remove(temp);
+    }
+
+    /// Remove the temporary files not finished, for `collectstatic`
+    /// interrupted (Ctrl-C, SIGTERM, the terminal closed): a hidden
+    /// half-written file would otherwise stay in `static_root` for good,
+    /// its name unknown to any later run. Waits for the files being
+    /// created to be made and listed first. Returns how many were removed.
+    /// The list stays closed, so that no new file is started and the
+    /// threads still working wait: call it only to end the process.
+    pub(crate) fn remove_all(&self) -> usize {
+        let mut state = self.lock();
+        state.closed = true;
+        while state.creating > 0 {
+            state = self
+                .0
+                .created
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+            .temps
+            .iter()
+            .filter(|temp| std::fs::remove_file(temp).is_ok())
+            .count()
+    }
 }
 
 /// Make something under a new hidden name in `dest`'s folder with `create`
@@ -513,9 +600,10 @@ fn finished(temp: &Path) {
 /// random letters and digits, no longer than `dest`'s own name when that
 /// has 7 bytes or more, so that every name the file system accepts can be
 /// written this way. A name taken is tried again with another. The name is
-/// listed in [`UNFINISHED`] until [`finished`].
+/// listed in `unfinished` until [`Unfinished::finished`].
 fn create_beside<T>(
     dest: &Path,
+    unfinished: &Unfinished,
     create: impl Fn(&Path) -> std::io::Result<T>,
 ) -> std::io::Result<(PathBuf, T)> {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -530,23 +618,17 @@ fn create_beside<T>(
             .map(|_| char::from(CHARS[rand::random_range(0..CHARS.len())]))
             .collect();
         let temp = dest.with_file_name(format!(".{name}"));
-        let mut unfinished = unfinished();
-        match create(&temp) {
+        match unfinished.create(&temp, &create) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error = Some(e),
-            result => {
-                return result.map(|made| {
-                    unfinished.insert(temp.clone());
-                    (temp, made)
-                });
-            }
+            result => return result.map(|made| (temp, made)),
         }
     }
     Err(error.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
 }
 
 /// A new file under a temporary name beside `dest`.
-fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    create_beside(dest, |temp| {
+fn create_temp(dest: &Path, unfinished: &Unfinished) -> std::io::Result<(PathBuf, std::fs::File)> {
+    create_beside(dest, unfinished, |temp| {
         std::fs::File::options()
             .write(true)
             .create_new(true)
@@ -604,20 +686,25 @@ fn read_error(path: &Path, error: std::io::Error) -> Problem {
 }
 
 /// Move a finished temporary file into place, or remove it.
-fn rename_into_place(temp: &Path, dest: &Path) -> Result<(), Problem> {
+fn rename_into_place(temp: &Path, dest: &Path, unfinished: &Unfinished) -> Result<(), Problem> {
     let renamed = std::fs::rename(temp, dest).map_err(|e| {
         let _ = std::fs::remove_file(temp);
         write_error(dest, e)
     });
-    finished(temp);
+    unfinished.finished(temp);
     renamed
 }
 
 /// Copy `source` to a temporary file beside `dest`, give it `modified`, and
 /// rename it into place. Nothing is left at `dest` or beside it on failure.
-fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Problem> {
+fn copy_file(
+    source: &Path,
+    dest: &Path,
+    modified: SystemTime,
+    unfinished: &Unfinished,
+) -> Result<(), Problem> {
     let mut input = std::fs::File::open(source).map_err(|e| read_error(source, e))?;
-    let (temp, mut output) = create_temp(dest).map_err(|e| write_error(dest, e))?;
+    let (temp, mut output) = create_temp(dest, unfinished).map_err(|e| write_error(dest, e))?;
     let copied = std::io::copy(&mut input, &mut output)
         .map_err(|e| read_error(source, e))
         .and_then(|_| {
@@ -628,33 +715,40 @@ fn copy_file(source: &Path, dest: &Path, modified: SystemTime) -> Result<(), Pro
     drop(output);
     if let Err(error) = copied {
         let _ = std::fs::remove_file(&temp);
-        finished(&temp);
+        unfinished.finished(&temp);
         return Err(error);
     }
-    rename_into_place(&temp, dest)
+    rename_into_place(&temp, dest, unfinished)
 }
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
-fn write_file(content: &[u8], dest: &Path, modified: SystemTime) -> Result<(), Problem> {
-    let (temp, mut file) = create_temp(dest).map_err(|e| write_error(dest, e))?;
+fn write_file(
+    content: &[u8],
+    dest: &Path,
+    modified: SystemTime,
+    unfinished: &Unfinished,
+) -> Result<(), Problem> {
+    let (temp, mut file) = create_temp(dest, unfinished).map_err(|e| write_error(dest, e))?;
     let written = file
         .write_all(content)
         .and_then(|()| file.set_modified(modified));
     drop(file);
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temp);
-        finished(&temp);
+        unfinished.finished(&temp);
         return Err(write_error(dest, error));
     }
-    rename_into_place(&temp, dest)
+    rename_into_place(&temp, dest, unfinished)
 }
 
 /// A symbolic link to `source` at `dest`, made beside it and renamed into place.
-fn link_file(source: &Path, dest: &Path) -> Result<(), Problem> {
+fn link_file(source: &Path, dest: &Path, unfinished: &Unfinished) -> Result<(), Problem> {
     let target = absolute(source);
-    let (temp, ()) = create_beside(dest, |temp| std::os::unix::fs::symlink(&target, temp))
-        .map_err(|e| write_error(dest, e))?;
-    rename_into_place(&temp, dest)
+    let (temp, ()) = create_beside(dest, unfinished, |temp| {
+        std::os::unix::fs::symlink(&target, temp)
+    })
+    .map_err(|e| write_error(dest, e))?;
+    rename_into_place(&temp, dest, unfinished)
 }
 
 /// Empty `root`: files and links removed (links never followed), then folders.
@@ -715,6 +809,7 @@ fn hash_files(
     files: &[StaticFile],
     unmodified: &HashSet<&str>,
     dry_run: bool,
+    unfinished: &Unfinished,
     out: &mut Output<'_, '_>,
 ) -> Result<(usize, Vec<HashedCopy>), Problem> {
     let previous = Manifest::load(root).unwrap_or_default();
@@ -764,7 +859,7 @@ fn hash_files(
 
     let results: Vec<Result<bool, Problem>> = hashed
         .par_iter()
-        .map(|item| write_hashed(item, by_name[item.name.as_str()], root, dry_run))
+        .map(|item| write_hashed(item, by_name[item.name.as_str()], root, dry_run, unfinished))
         .collect();
     let mut count = 0;
     for (item, result) in hashed.iter().zip(results) {
@@ -791,7 +886,7 @@ fn hash_files(
         let json = manifest.to_json();
         let path = root.join(MANIFEST_NAME);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
-            write_file(json.as_bytes(), &path, SystemTime::now())?;
+            write_file(json.as_bytes(), &path, SystemTime::now(), unfinished)?;
         }
     }
     let names = hashed
@@ -810,6 +905,7 @@ fn write_hashed(
     file: &StaticFile,
     root: &Path,
     dry_run: bool,
+    unfinished: &Unfinished,
 ) -> Result<bool, Problem> {
     let dest = root.join(&item.hashed_name);
     let expected_len = item.content.as_ref().map_or(file.len, |c| c.len() as u64);
@@ -834,8 +930,8 @@ fn write_hashed(
         create_folder(parent)?;
     }
     match &item.content {
-        Some(content) => write_file(content, &dest, file.modified)?,
-        None => copy_file(&file.path, &dest, file.modified)?,
+        Some(content) => write_file(content, &dest, file.modified, unfinished)?,
+        None => copy_file(&file.path, &dest, file.modified, unfinished)?,
     }
     Ok(true)
 }
@@ -874,6 +970,7 @@ fn compress_files(
     ignore: &IgnorePatterns,
     written: &[Written],
     progress: Option<&indicatif::ProgressBar>,
+    unfinished: &Unfinished,
     out: &mut Output<'_, '_>,
 ) -> Result<usize, Problem> {
     let names: HashSet<&str> = written.iter().map(|w| w.name.as_str()).collect();
@@ -887,7 +984,7 @@ fn compress_files(
             .filter(|(_, w)| w.same_as.is_some() == copies)
             .map(|(i, w)| {
                 let result = if compress::is_compressible(&w.name) {
-                    compress_one(root, ignore, w, &names)
+                    compress_one(root, ignore, w, &names, unfinished)
                 } else {
                     Ok(Vec::new())
                 };
@@ -977,6 +1074,7 @@ fn compress_one(
     ignore: &IgnorePatterns,
     written: &Written,
     names: &HashSet<&str>,
+    unfinished: &Unfinished,
 ) -> Result<Vec<Encoding>, Problem> {
     let path = &written.path;
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
@@ -1023,7 +1121,7 @@ fn compress_one(
         };
         match packed {
             Some(packed) => {
-                write_file(&packed, &target, modified)?;
+                write_file(&packed, &target, modified, unfinished)?;
                 done.push(encoding);
             }
             None if std::fs::symlink_metadata(&target).is_ok() => {
@@ -1333,6 +1431,29 @@ mod tests {
         let apps = [App::new("polls", settings.base_dir.join("polls"))];
         let result = collect(settings, &apps, &options, &mut console);
         (result, String::from_utf8(out).unwrap())
+    }
+
+    /// The files made and not finished are removed and counted; one
+    /// renamed into place (finished) is not theirs any more, and stays.
+    #[test]
+    fn remove_all_removes_the_unfinished_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let unfinished = Unfinished::default();
+        let (kept, _) = create_temp(&dir.path().join("kept.css"), &unfinished).unwrap();
+        rename_into_place(&kept, &dir.path().join("kept.css"), &unfinished).unwrap();
+        let (half, _) = create_temp(&dir.path().join("half.css"), &unfinished).unwrap();
+        let (link, ()) = create_beside(&dir.path().join("link.css"), &unfinished, |temp| {
+            std::os::unix::fs::symlink("kept.css", temp)
+        })
+        .unwrap();
+        assert!(half.exists() && link.symlink_metadata().is_ok());
+        assert_eq!(unfinished.clone().remove_all(), 2);
+        assert!(!half.exists() && link.symlink_metadata().is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["kept.css"]);
     }
 
     /// A file where collectstatic needs a folder (a folder of static_root,

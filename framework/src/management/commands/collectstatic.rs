@@ -8,7 +8,9 @@ use std::io::IsTerminal;
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::management::{Command, CommandContext, CommandError};
-use crate::staticfiles::collect::{CollectOptions, Console, collect};
+use crate::staticfiles::collect::{
+    CollectOptions, Console, Unfinished, collect_listing_unfinished,
+};
 
 /// `manage collectstatic`.
 pub struct CollectStatic;
@@ -98,13 +100,17 @@ impl Command for CollectStatic {
             terminal,
         };
         // Watched from before the first file is written.
-        let watcher = ctx
-            .block_on(async { tokio::spawn(remove_unfinished_on(stop_signals())).abort_handle() });
-        let collected = collect(
+        let unfinished = Unfinished::default();
+        let watched = unfinished.clone();
+        let watcher = ctx.block_on(async {
+            tokio::spawn(remove_unfinished_on(stop_signals(), watched)).abort_handle()
+        });
+        let collected = collect_listing_unfinished(
             settings,
             ctx.project().installed_apps(),
             &options,
             &mut console,
+            &unfinished,
         );
         watcher.abort();
         collected.map(|_| ()).map_err(CommandError::Failed)
@@ -118,7 +124,10 @@ impl Command for CollectStatic {
 /// default action left each file being written as a hidden, half-written
 /// `.xxxxxxxx` in `static_root`, for good. A signal ignored when the
 /// command starts (SIGHUP under `nohup`) stays ignored.
-async fn remove_unfinished_on(mut watched: Vec<(tokio::signal::unix::Signal, libc::c_int)>) {
+async fn remove_unfinished_on(
+    mut watched: Vec<(tokio::signal::unix::Signal, libc::c_int)>,
+    unfinished: Unfinished,
+) {
     if watched.is_empty() {
         return;
     }
@@ -132,7 +141,7 @@ async fn remove_unfinished_on(mut watched: Vec<(tokio::signal::unix::Signal, lib
     let Some(number) = received else {
         return;
     };
-    let removed = crate::staticfiles::collect::remove_unfinished();
+    let removed = unfinished.remove_all();
     eprintln!(
         "\nerror: collectstatic was interrupted ({removed} unfinished {} removed; the files \
          copied before stay in static_root)\n  hint: run collectstatic again to finish: it \
