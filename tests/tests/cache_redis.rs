@@ -138,6 +138,167 @@ async fn a_key_prefix_keeps_two_sites_apart_on_one_redis_database() {
     assert_eq!(blog.get_many::<String>(&["title"]).await["title"], "Notes");
 }
 
+/// `add` is `SET NX` with the expiry: of two handles (two `serve`
+/// processes) adding one key at the same moment, exactly one stores, and
+/// the entry expires as `set`'s does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_add_stores_once_when_two_race_and_expires() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let one = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    let other = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    for round in 0..50 {
+        let key = format!("lock{round}");
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let (cache, key) = (one.clone(), key.clone());
+                async move { cache.add(&key, "one").await }
+            }),
+            tokio::spawn({
+                let (cache, key) = (other.clone(), key.clone());
+                async move { cache.add(&key, "other").await }
+            }),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a ^ b, "round {round}: exactly one stores ({a}, {b})");
+        let winner = if a { "\"one\"" } else { "\"other\"" };
+        assert_eq!(server.cli(&["GET", &key]), winner, "round {round}");
+    }
+    let ttl: u64 = server.cli(&["TTL", "lock0"]).parse().unwrap();
+    assert!((295..=300).contains(&ttl), "the alias's timeout: {ttl}");
+
+    assert!(!one.add("lock0", "again").await, "already there");
+    assert!(one.add_for("brief", &1, Duration::from_millis(200)).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(one.add_for("brief", &2, Duration::MAX).await, "expired");
+    assert_eq!(server.cli(&["GET", "brief"]), "2");
+    assert_eq!(server.cli(&["TTL", "brief"]), "-1", "no expiry");
+    // A zero timeout stores nothing and tells whether the key was absent.
+    assert!(one.add_for("none", &1, Duration::ZERO).await);
+    assert_eq!(server.cli(&["EXISTS", "none"]), "0");
+    assert!(!one.add_for("brief", &1, Duration::ZERO).await);
+}
+
+/// `touch` gives an entry a new expiry on the server (read back with
+/// `TTL`), its value unchanged; `Duration::MAX` removes the expiry, zero
+/// the entry.
+#[tokio::test]
+async fn redis_touch_changes_the_ttl_on_the_server() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let cache = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    assert!(!cache.touch("missing").await);
+    assert_eq!(server.cli(&["EXISTS", "missing"]), "0");
+
+    assert!(cache.set_for("k", "v", Duration::from_secs(10)).await);
+    assert!(cache.touch_for("k", Duration::from_secs(1000)).await);
+    let ttl: u64 = server.cli(&["TTL", "k"]).parse().unwrap();
+    assert!((995..=1000).contains(&ttl), "{ttl}");
+    assert!(cache.touch("k").await);
+    let ttl: u64 = server.cli(&["TTL", "k"]).parse().unwrap();
+    assert!((295..=300).contains(&ttl), "the alias's timeout: {ttl}");
+    assert_eq!(server.cli(&["GET", "k"]), r#""v""#, "the value is kept");
+
+    // A short entry renewed lives on past its first timeout.
+    assert!(cache.set_for("short", &1, Duration::from_millis(300)).await);
+    assert!(cache.touch_for("short", Duration::from_secs(60)).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cache.get::<i32>("short").await, Some(1));
+    // And one shortened goes sooner.
+    assert!(cache.touch_for("short", Duration::from_millis(200)).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cache.has_key("short").await);
+    assert!(!cache.touch("short").await, "expired: not there");
+
+    assert!(cache.touch_for("k", Duration::MAX).await);
+    assert_eq!(server.cli(&["TTL", "k"]), "-1", "no expiry");
+    assert!(
+        cache.touch_for("k", Duration::MAX).await,
+        "there, though it had no expiry to remove"
+    );
+    assert!(cache.touch_for("k", Duration::ZERO).await);
+    assert_eq!(server.cli(&["EXISTS", "k"]), "0");
+    assert!(!cache.touch_for("k", Duration::ZERO).await);
+}
+
+#[tokio::test]
+async fn redis_has_key_get_or_set_set_many_delete_many_and_decr() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let settings = CacheSettings {
+        key_prefix: "site".into(),
+        ..redis_settings(&server.url())
+    };
+    let cache = Cache::new("default", &settings).unwrap();
+
+    assert!(!cache.has_key("k").await);
+    assert!(cache.set("k", "text").await);
+    assert!(cache.has_key("k").await, "whatever the type");
+    assert_eq!(server.cli(&["EXISTS", "k"]), "0", "stored under the prefix");
+
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let make = || async {
+        made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        vec![1, 2]
+    };
+    assert_eq!(cache.get_or_set("list", make).await, vec![1, 2]);
+    assert_eq!(cache.get_or_set("list", make).await, vec![1, 2]);
+    assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(server.cli(&["GET", "site:list"]), "[1,2]");
+    let ttl: u64 = server.cli(&["TTL", "site:list"]).parse().unwrap();
+    assert!((295..=300).contains(&ttl), "{ttl}");
+    let brief = cache
+        .get_or_set_for("brief", || async { 3 }, Duration::from_secs(20))
+        .await;
+    assert_eq!(brief, 3);
+    let ttl: u64 = server.cli(&["TTL", "site:brief"]).parse().unwrap();
+    assert!((15..=20).contains(&ttl), "{ttl}");
+
+    let failed = cache
+        .set_many_for([("a", 1), ("b", 2)], Duration::from_secs(50))
+        .await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(server.cli(&["GET", "site:a"]), "1");
+    let ttl: u64 = server.cli(&["TTL", "site:b"]).parse().unwrap();
+    assert!((45..=50).contains(&ttl), "{ttl}");
+    assert!(cache.set_many([("c", 3)]).await.is_empty());
+    let found = cache.get_many::<i32>(&["a", "b", "c"]).await;
+    assert_eq!((found["a"], found["b"], found["c"]), (1, 2, 3));
+
+    assert_eq!(cache.decr("a", 5).await, Some(-4));
+    assert_eq!(cache.decr("fresh", 2).await, Some(-2), "as incr: from 0");
+    assert_eq!(cache.decr("k", 1).await, None, "not an integer");
+    assert_eq!(cache.decr("a", i64::MIN).await, None);
+
+    assert_eq!(cache.delete_many(&["a", "b", "missing"]).await, 2);
+    assert_eq!(server.cli(&["EXISTS", "site:a", "site:b"]), "0");
+    assert_eq!(cache.delete_many(&[]).await, 0);
+    assert_eq!(cache.get::<i32>("c").await, Some(3));
+}
+
+/// Without a server every new method gives its miss value, quickly.
+#[tokio::test]
+async fn the_new_methods_without_a_server_give_their_miss_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("redis+unix://{}", dir.path().join("none.sock").display());
+    let cache = Cache::new("default", &redis_settings(&nowhere)).unwrap();
+    let started = Instant::now();
+    assert!(!cache.add("k", &1).await);
+    assert!(!cache.has_key("k").await);
+    assert!(!cache.touch("k").await);
+    assert_eq!(cache.get_or_set("k", || async { 7 }).await, 7);
+    assert_eq!(cache.set_many([("a", 1), ("b", 2)]).await, ["a", "b"]);
+    assert_eq!(cache.delete_many(&["a"]).await, 0);
+    assert_eq!(cache.decr("n", 1).await, None);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
 async fn visits(cache: Cache) -> String {
     match cache.incr("visits", 1).await {
         Some(n) => format!("visit {n}"),

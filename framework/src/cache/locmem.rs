@@ -84,6 +84,58 @@ impl LocMem {
         self.entries.remove(key).await.is_some()
     }
 
+    /// Stores `json` at `key`, living `ttl`, unless a live entry is there:
+    /// one compute on the key, so that of two concurrent calls only one
+    /// stores. True when it stored.
+    pub(crate) async fn add(&self, key: &str, json: String, ttl: Duration) -> bool {
+        let entry = Entry {
+            json: json.into(),
+            ttl,
+            keep_expiry: false,
+        };
+        let result = self
+            .entries
+            .entry(key.to_string())
+            .and_compute_with(|current| async move {
+                match current {
+                    None => Op::Put(entry),
+                    Some(_) => Op::Nop,
+                }
+            })
+            .await;
+        let stored = matches!(result, CompResult::Inserted(_));
+        if stored {
+            // As in `set`: keeps the `max_entries` bound exact.
+            self.entries.run_pending_tasks().await;
+        }
+        stored
+    }
+
+    /// Whether a live (unexpired) entry is at `key`, whatever its value.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Gives the live entry at `key` a new expiry, `ttl` from now, its
+    /// value unchanged; true when there was one.
+    pub(crate) async fn touch(&self, key: &str, ttl: Duration) -> bool {
+        let result = self
+            .entries
+            .entry(key.to_string())
+            .and_compute_with(|current| async move {
+                match current {
+                    None => Op::Nop,
+                    Some(entry) => Op::Put(Entry {
+                        json: entry.value().json.clone(),
+                        ttl,
+                        keep_expiry: false,
+                    }),
+                }
+            })
+            .await;
+        matches!(result, CompResult::ReplacedWith(_))
+    }
+
     /// Adds `delta` to the integer at `key`, which starts at 0 (living
     /// `ttl`) when missing.
     pub(crate) async fn incr(

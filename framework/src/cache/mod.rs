@@ -150,6 +150,24 @@ impl Cache {
             .collect()
     }
 
+    /// Whether an unexpired entry is at `key`, whatever its type (Django's
+    /// `has_key`). False when the cache failed (logged), and always with
+    /// the dummy backend.
+    pub async fn has_key(&self, key: &str) -> bool {
+        self.try_has_key(key).await.unwrap_or(false)
+    }
+
+    async fn try_has_key(&self, key: &str) -> Result<bool, ()> {
+        match &*self.backend {
+            Backend::LocMem(m) => Ok(m.contains(&self.stored(key))),
+            Backend::Redis(r) => r
+                .has_key(&self.stored(key))
+                .await
+                .map_err(|e| self.warn("has_key", key, &e)),
+            Backend::Dummy => Ok(false),
+        }
+    }
+
     /// Stores `value` at `key` for the alias's `timeout`. False when the
     /// cache failed (logged).
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> bool {
@@ -170,16 +188,8 @@ impl Cache {
             self.delete(key).await;
             return true;
         }
-        let json = match serde_json::to_string(value) {
-            Ok(json) => json,
-            Err(e) => {
-                self.warn(
-                    "set",
-                    key,
-                    &BackendError::new(format!("cannot encode the value: {e}")),
-                );
-                return false;
-            }
+        let Some(json) = self.encode("set", key, value) else {
+            return false;
         };
         match &*self.backend {
             Backend::LocMem(m) => {
@@ -212,6 +222,233 @@ impl Cache {
         }
     }
 
+    /// Stores `value` at `key` for the alias's `timeout` only when no
+    /// entry is there, as Django's `add`: true when it stored, false when
+    /// the key was there (the value is left as it was) or the cache failed
+    /// (logged). The check and the store are one step, also with Redis and
+    /// several processes: of two concurrent `add`s of a key, exactly one
+    /// gets true, so it can serve as a lock or a once-only marker. The
+    /// dummy backend stores nothing and says true, as Django's.
+    ///
+    /// ```
+    /// use nuages::cache::Cache;
+    /// async fn welcome_once(cache: Cache, user: i64) -> &'static str {
+    ///     if cache.add(&format!("welcomed:{user}"), &true).await {
+    ///         "welcome!" // once, whichever request (or process) is first
+    ///     } else {
+    ///         "welcome back"
+    ///     }
+    /// }
+    /// ```
+    pub async fn add<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> bool {
+        self.add_for(key, value, self.default_timeout).await
+    }
+
+    /// [`Self::add`] for `timeout` instead of the alias's (`Duration::MAX`:
+    /// no expiry). With a zero timeout nothing is stored, and the answer is
+    /// whether the key was absent, as Django's `add(key, value, 0)`.
+    pub async fn add_for<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        timeout: Duration,
+    ) -> bool {
+        self.try_add(key, value, timeout).await.unwrap_or(false)
+    }
+
+    /// [`Self::add_for`], telling a cache that failed (`Err`, logged) from
+    /// a key that was there.
+    async fn try_add<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        timeout: Duration,
+    ) -> Result<bool, ()> {
+        let json = self.encode("add", key, value).ok_or(())?;
+        if timeout.is_zero() {
+            return self.try_has_key(key).await.map(|found| !found);
+        }
+        match &*self.backend {
+            Backend::LocMem(m) => Ok(m.add(&self.stored(key), json, timeout).await),
+            Backend::Redis(r) => r
+                .add(&self.stored(key), json, timeout)
+                .await
+                .map_err(|e| self.warn("add", key, &e)),
+            Backend::Dummy => Ok(true),
+        }
+    }
+
+    /// The value at `key`; on a miss, the value `default` makes, added for
+    /// the alias's `timeout` (Django's `get_or_set`). As Django's, when
+    /// another caller added a value meanwhile, that one is given (and
+    /// yours dropped), so that concurrent callers agree. A cache that
+    /// fails (logged) gives `default`'s value, stored nowhere; so does a
+    /// stored value of another type, left in place.
+    ///
+    /// ```
+    /// use nuages::cache::Cache;
+    /// async fn total(cache: Cache) -> String {
+    ///     let n: i64 = cache
+    ///         .get_or_set("orders:total", || async {
+    ///             42 // a slow query, run only on a miss
+    ///         })
+    ///         .await;
+    ///     n.to_string()
+    /// }
+    /// ```
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, default: F) -> T
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        self.get_or_set_for(key, default, self.default_timeout)
+            .await
+    }
+
+    /// [`Self::get_or_set`], a missing value added for `timeout` instead of
+    /// the alias's.
+    pub async fn get_or_set_for<T, F, Fut>(&self, key: &str, default: F, timeout: Duration) -> T
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let found = self.try_get(key).await;
+        if let Ok(Some(value)) = found {
+            return value;
+        }
+        let value = default().await;
+        // A cache that failed is not asked again (each ask may wait for
+        // its response timeout).
+        if found.is_ok() && self.try_add(key, &value, timeout).await == Ok(false) {
+            // Another caller's value, added since the first get.
+            if let Some(theirs) = self.get(key).await {
+                return theirs;
+            }
+        }
+        value
+    }
+
+    /// Renews the expiry of the entry at `key` to the alias's `timeout`
+    /// from now, its value unchanged (Django's `touch`); true when it was
+    /// there, false when it was not or the cache failed (logged), and
+    /// always with the dummy backend.
+    ///
+    /// ```
+    /// use nuages::cache::Cache;
+    /// async fn keep_alive(cache: Cache, token: &str) -> bool {
+    ///     cache.touch(&format!("token:{token}")).await
+    /// }
+    /// ```
+    pub async fn touch(&self, key: &str) -> bool {
+        self.touch_for(key, self.default_timeout).await
+    }
+
+    /// [`Self::touch`] with `timeout`: `Duration::MAX` removes the expiry,
+    /// and a zero timeout removes the entry (true when it was there), as
+    /// Django's `touch(key, None)` and `touch(key, 0)`.
+    pub async fn touch_for(&self, key: &str, timeout: Duration) -> bool {
+        if timeout.is_zero() {
+            return self.delete(key).await;
+        }
+        match &*self.backend {
+            Backend::LocMem(m) => m.touch(&self.stored(key), timeout).await,
+            Backend::Redis(r) => self
+                .degrade("touch", key, r.touch(&self.stored(key), timeout).await)
+                .unwrap_or(false),
+            Backend::Dummy => false,
+        }
+    }
+
+    /// Stores each `(key, value)` for the alias's `timeout` (Django's
+    /// `set_many`) and gives the keys that were not stored: none when all
+    /// were; those whose value serde cannot write; all of them when the
+    /// cache failed (logged). With Redis the entries are stored in one
+    /// transaction.
+    ///
+    /// ```
+    /// use nuages::cache::Cache;
+    /// async fn remember(cache: Cache) -> bool {
+    ///     cache.set_many([("a", 1), ("b", 2)]).await.is_empty()
+    /// }
+    /// ```
+    pub async fn set_many<K, V, I>(&self, entries: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Serialize,
+    {
+        self.set_many_for(entries, self.default_timeout).await
+    }
+
+    /// [`Self::set_many`] for `timeout` (as [`Self::set_for`]'s: zero
+    /// removes the keys, `Duration::MAX` keeps them without expiry).
+    pub async fn set_many_for<K, V, I>(&self, entries: I, timeout: Duration) -> Vec<String>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Serialize,
+    {
+        let mut failed = Vec::new();
+        let mut encoded = Vec::new();
+        for (key, value) in entries {
+            let key = key.as_ref();
+            match self.encode("set_many", key, &value) {
+                Some(json) => encoded.push((key.to_string(), json)),
+                None => failed.push(key.to_string()),
+            }
+        }
+        if encoded.is_empty() {
+            return failed;
+        }
+        if timeout.is_zero() {
+            let keys: Vec<&str> = encoded.iter().map(|(key, _)| key.as_str()).collect();
+            self.delete_many(&keys).await;
+            return failed;
+        }
+        match &*self.backend {
+            Backend::LocMem(m) => {
+                for (key, json) in encoded {
+                    m.set(&self.stored(&key), json, timeout).await;
+                }
+            }
+            Backend::Redis(r) => {
+                let stored: Vec<(String, String)> = encoded
+                    .iter()
+                    .map(|(key, json)| (self.stored(key), json.clone()))
+                    .collect();
+                let keys: Vec<&str> = encoded.iter().map(|(key, _)| key.as_str()).collect();
+                let done = r.set_many(&stored, timeout).await;
+                if self.degrade("set_many", &keys.join(","), done).is_none() {
+                    failed.extend(encoded.into_iter().map(|(key, _)| key));
+                }
+            }
+            Backend::Dummy => {}
+        }
+        failed
+    }
+
+    /// Removes each of `keys` (Django's `delete_many`) and gives how many
+    /// were there; 0 when the cache failed (logged).
+    pub async fn delete_many(&self, keys: &[&str]) -> u64 {
+        match &*self.backend {
+            Backend::LocMem(m) => {
+                let mut removed = 0;
+                for key in keys {
+                    removed += u64::from(m.delete(&self.stored(key)).await);
+                }
+                removed
+            }
+            Backend::Redis(r) if !keys.is_empty() => {
+                let stored: Vec<String> = keys.iter().map(|key| self.stored(key)).collect();
+                self.degrade("delete_many", &keys.join(","), r.delete_many(&stored).await)
+                    .unwrap_or(0)
+            }
+            Backend::Redis(_) | Backend::Dummy => 0,
+        }
+    }
+
     /// Adds `delta` to the integer at `key` and gives the result; a missing
     /// key starts at 0 with the alias's `timeout`, and an existing one keeps
     /// its expiry. `None` when the value is not an integer or the cache
@@ -237,6 +474,22 @@ impl Cache {
         }
     }
 
+    /// Takes `delta` from the integer at `key` and gives the result: as
+    /// Django's, `incr(key, -delta)`, so a missing key starts at 0 with the
+    /// alias's `timeout` and an existing one keeps its expiry. `None` when
+    /// the value is not an integer, the result or `-delta` would overflow,
+    /// or the cache failed (logged), and always with the dummy backend.
+    pub async fn decr(&self, key: &str, delta: i64) -> Option<i64> {
+        match delta.checked_neg() {
+            Some(negated) => self.incr(key, negated).await,
+            None => {
+                let error = BackendError::new(format!("cannot take {delta} (it has no negation)"));
+                self.warn("decr", key, &error);
+                None
+            }
+        }
+    }
+
     /// Removes every entry (with Redis, of the URL's database; only the
     /// keys of `key_prefix` when it is set). False when the cache failed
     /// (logged).
@@ -253,6 +506,18 @@ impl Cache {
             }
             Backend::Dummy => true,
         }
+    }
+
+    /// `value` as JSON; `None` (logged) when serde cannot write it.
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        operation: &str,
+        key: &str,
+        value: &T,
+    ) -> Option<String> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| BackendError::new(format!("cannot encode the value: {e}")));
+        self.degrade(operation, key, json)
     }
 
     fn decode<T: DeserializeOwned>(&self, key: &str, json: &str) -> Option<T> {

@@ -195,6 +195,92 @@ impl Redis {
         Ok(removed > 0)
     }
 
+    /// `SET key json NX` with the expiry: the server stores it only when
+    /// the key is absent, so of two concurrent calls (from any process)
+    /// only one stores. True when it stored.
+    pub(crate) async fn add(
+        &self,
+        key: &str,
+        json: String,
+        ttl: Duration,
+    ) -> Result<bool, BackendError> {
+        let mut connection = self.connection().await?;
+        let mut add = redis::cmd("SET");
+        add.arg(key).arg(json).arg("NX");
+        let stored: Option<String> = with_expiry(&mut add, ttl)
+            .query_async(&mut connection)
+            .await?;
+        Ok(stored.is_some())
+    }
+
+    pub(crate) async fn has_key(&self, key: &str) -> Result<bool, BackendError> {
+        let mut connection = self.connection().await?;
+        let found: u64 = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut connection)
+            .await?;
+        Ok(found > 0)
+    }
+
+    /// A new expiry for `key`, `ttl` from now (`PEXPIRE`), or none for a
+    /// `ttl` past [`LONGEST_EXPIRY`] (`PERSIST`); true when the key was
+    /// there. `PERSIST` alone answers 0 for a key that has no expiry to
+    /// remove, so `EXISTS` is asked in the same transaction.
+    pub(crate) async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, BackendError> {
+        let mut connection = self.connection().await?;
+        match expiry_millis(ttl) {
+            Some(millis) => {
+                let renewed: u64 = redis::cmd("PEXPIRE")
+                    .arg(key)
+                    .arg(millis)
+                    .query_async(&mut connection)
+                    .await?;
+                Ok(renewed > 0)
+            }
+            None => {
+                let (found,): (u64,) = redis::pipe()
+                    .atomic()
+                    .cmd("EXISTS")
+                    .arg(key)
+                    .cmd("PERSIST")
+                    .arg(key)
+                    .ignore()
+                    .query_async(&mut connection)
+                    .await?;
+                Ok(found > 0)
+            }
+        }
+    }
+
+    /// Every `(key, json)`, each living `ttl`, in one transaction: all are
+    /// stored or, when the server fails, none.
+    pub(crate) async fn set_many(
+        &self,
+        entries: &[(String, String)],
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        let mut connection = self.connection().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (key, json) in entries {
+            let mut set = redis::cmd("SET");
+            set.arg(key).arg(json);
+            with_expiry(&mut set, ttl);
+            pipe.add_command(set).ignore();
+        }
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(())
+    }
+
+    /// How many of `keys` were there (and are removed).
+    pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64, BackendError> {
+        let mut connection = self.connection().await?;
+        Ok(redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await?)
+    }
+
     /// INCRBY, with a missing key first created as 0 living `ttl` (Redis
     /// alone would keep it forever; a `ttl` past [`LONGEST_EXPIRY`] does).
     pub(crate) async fn incr(

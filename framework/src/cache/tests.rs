@@ -196,3 +196,222 @@ async fn locmem_keeps_an_entry_of_duration_max() {
     assert_eq!(cache.incr_for("count", 1, Duration::MAX).await, Some(1));
     assert_eq!(cache.get::<i64>("kept").await, Some(1));
 }
+
+#[tokio::test]
+async fn locmem_add_stores_only_when_the_key_is_absent() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(cache.add("lock", "first").await);
+    assert!(!cache.add("lock", "second").await, "already there");
+    assert_eq!(cache.get::<String>("lock").await.as_deref(), Some("first"));
+    // An expired entry is absent.
+    assert!(cache.add_for("brief", &1, Duration::from_millis(150)).await);
+    assert!(!cache.add_for("brief", &2, Duration::from_millis(150)).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(cache.add("brief", &3).await, "expired, so absent");
+    assert_eq!(cache.get::<i32>("brief").await, Some(3));
+    // A zero timeout stores nothing and tells whether the key was absent.
+    assert!(cache.add_for("none", &1, Duration::ZERO).await);
+    assert!(!cache.has_key("none").await);
+    assert!(!cache.add_for("lock", &1, Duration::ZERO).await);
+    assert_eq!(cache.get::<String>("lock").await.as_deref(), Some("first"));
+}
+
+#[tokio::test]
+async fn locmem_add_of_one_key_from_many_tasks_stores_once() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.add("once", &i).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locmem_add_of_one_key_from_two_threads_stores_once() {
+    for round in 0..50 {
+        let cache = cache(CacheBackend::Locmem, 100);
+        let key = format!("lock{round}");
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let (cache, key) = (cache.clone(), key.clone());
+                async move { cache.add(&key, "a").await }
+            }),
+            tokio::spawn({
+                let (cache, key) = (cache.clone(), key.clone());
+                async move { cache.add(&key, "b").await }
+            }),
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "round {round}: exactly one stores");
+    }
+}
+
+#[tokio::test]
+async fn locmem_get_or_set_runs_the_default_only_on_a_miss() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let make = || async {
+        made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        vec![1, 2]
+    };
+    assert_eq!(cache.get_or_set("list", make).await, vec![1, 2]);
+    assert_eq!(cache.get_or_set("list", make).await, vec![1, 2]);
+    assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(cache.get::<Vec<i32>>("list").await, Some(vec![1, 2]));
+    // Another caller adds a value while the default is made: theirs is
+    // given (and kept), as Django's, so that both callers agree.
+    let theirs = cache
+        .get_or_set("raced", || async {
+            assert!(cache.add("raced", &1).await);
+            2
+        })
+        .await;
+    assert_eq!(theirs, 1);
+    assert_eq!(cache.get::<i32>("raced").await, Some(1));
+    // A value of another type is left in place; the default is given.
+    cache.set("name", "ada").await;
+    assert_eq!(cache.get_or_set("name", || async { 7 }).await, 7);
+    assert_eq!(cache.get::<String>("name").await.as_deref(), Some("ada"));
+    // With its own timeout.
+    let brief = cache
+        .get_or_set_for("brief", || async { 1 }, Duration::from_millis(150))
+        .await;
+    assert_eq!(brief, 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cache.has_key("brief").await);
+}
+
+#[tokio::test]
+async fn locmem_has_key_sees_any_unexpired_value() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(!cache.has_key("k").await);
+    cache.set_for("k", "v", Duration::from_millis(150)).await;
+    assert!(cache.has_key("k").await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cache.has_key("k").await, "expired");
+}
+
+#[tokio::test]
+async fn locmem_touch_renews_the_expiry_of_an_entry_that_is_there() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(!cache.touch("missing").await);
+    assert!(!cache.has_key("missing").await, "touch creates nothing");
+    cache.set_for("k", "v", Duration::from_millis(200)).await;
+    assert!(cache.touch_for("k", Duration::from_secs(60)).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        cache.get::<String>("k").await.as_deref(),
+        Some("v"),
+        "lives on past its first timeout"
+    );
+    // Shortened, it goes sooner.
+    assert!(cache.touch_for("k", Duration::from_millis(150)).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cache.has_key("k").await);
+    assert!(!cache.touch("k").await, "an expired entry is not there");
+    // Duration::MAX keeps it; zero removes it.
+    cache.set_for("k", "v", Duration::from_millis(200)).await;
+    assert!(cache.touch_for("k", Duration::MAX).await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(cache.has_key("k").await);
+    assert!(cache.touch_for("k", Duration::ZERO).await);
+    assert!(!cache.has_key("k").await);
+    assert!(!cache.touch_for("k", Duration::ZERO).await);
+}
+
+#[tokio::test]
+async fn locmem_set_many_and_delete_many() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    assert!(cache.set_many([("a", 1), ("b", 2)]).await.is_empty());
+    let found = cache.get_many::<i32>(&["a", "b"]).await;
+    assert_eq!(
+        found,
+        HashMap::from([("a".to_string(), 1), ("b".to_string(), 2)])
+    );
+    // From a map, by reference.
+    let map = HashMap::from([("c".to_string(), "x".to_string())]);
+    assert!(cache.set_many(&map).await.is_empty());
+    assert_eq!(cache.get::<String>("c").await.as_deref(), Some("x"));
+    // A value serde cannot write is named, and the others stored.
+    // (JSON object keys are strings: a map keyed by lists is refused.)
+    let unwritable = HashMap::from([(vec![1], 1)]);
+    let failed = cache
+        .set_many([("good", HashMap::new()), ("bad", unwritable)])
+        .await;
+    assert_eq!(failed, vec!["bad".to_string()]);
+    assert!(cache.has_key("good").await);
+    assert!(!cache.has_key("bad").await);
+    // A timeout of their own; zero removes them.
+    assert!(
+        cache
+            .set_many_for([("s", 1)], Duration::from_millis(150))
+            .await
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cache.has_key("s").await);
+    assert!(
+        cache
+            .set_many_for([("a", 1)], Duration::ZERO)
+            .await
+            .is_empty()
+    );
+    assert!(!cache.has_key("a").await);
+
+    assert_eq!(cache.delete_many(&["b", "c", "missing"]).await, 2);
+    assert!(cache.get_many::<i32>(&["b", "c"]).await.is_empty());
+    assert_eq!(cache.delete_many(&[]).await, 0);
+}
+
+#[tokio::test]
+async fn locmem_decr_is_incr_of_the_negation() {
+    let cache = cache(CacheBackend::Locmem, 100);
+    cache.set("n", &10).await;
+    assert_eq!(cache.decr("n", 3).await, Some(7));
+    assert_eq!(cache.decr("n", -1).await, Some(8));
+    assert_eq!(cache.decr("fresh", 2).await, Some(-2), "as incr: from 0");
+    assert_eq!(cache.decr("n", i64::MIN).await, None, "no negation");
+    assert_eq!(cache.get::<i64>("n").await, Some(8));
+    cache.set("name", "ada").await;
+    assert_eq!(cache.decr("name", 1).await, None);
+    cache.set("low", &i64::MIN).await;
+    assert_eq!(cache.decr("low", 1).await, None, "would overflow");
+}
+
+#[tokio::test]
+async fn the_new_methods_keep_to_key_prefix() {
+    let settings = CacheSettings {
+        key_prefix: "site".into(),
+        ..CacheSettings::default()
+    };
+    let cache = Cache::new("default", &settings).unwrap();
+    assert!(cache.add("k", &1).await);
+    assert!(cache.set_many([("m", 2)]).await.is_empty());
+    let Backend::LocMem(m) = &*cache.backend else {
+        unreachable!()
+    };
+    assert!(m.contains("site:k") && m.contains("site:m"));
+    assert!(!m.contains("k"));
+    assert!(cache.has_key("k").await);
+    assert!(cache.touch("k").await);
+    assert_eq!(cache.delete_many(&["k", "m"]).await, 2);
+    assert!(!m.contains("site:k"));
+}
+
+#[tokio::test]
+async fn dummy_adds_and_keeps_nothing() {
+    let cache = cache(CacheBackend::Dummy, 100);
+    assert!(cache.add("a", &1).await, "as Django's dummy cache");
+    assert!(cache.add("a", &1).await);
+    assert!(!cache.has_key("a").await);
+    assert!(!cache.touch("a").await);
+    assert_eq!(cache.get_or_set("a", || async { 5 }).await, 5);
+    assert!(cache.set_many([("a", 1)]).await.is_empty());
+    assert_eq!(cache.delete_many(&["a"]).await, 0);
+    assert_eq!(cache.decr("a", 1).await, None);
+}
