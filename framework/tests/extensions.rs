@@ -582,6 +582,34 @@ fn a_settings_section_has_the_same_errors_as_every_setting() {
     );
 }
 
+/// A misspelt section name (`[mysit]`, `[MySite]`, `NUAGES_MYSIT__…`) is
+/// an unknown key like any other, and its closest name is the section's:
+/// not a hint to declare a section of that name.
+#[test]
+fn a_misspelt_section_name_suggests_the_section() {
+    for table in ["mysit", "MySite"] {
+        let site = Site::new(&format!("[{table}]\npage_size = 3\n"));
+        let error = site.load(&[]).unwrap_err();
+        assert!(error.to_string().contains(&format!("`{table}`")), "{error}");
+        assert_eq!(
+            error.hint().as_deref(),
+            Some("did you mean `mysite`?"),
+            "{error}"
+        );
+    }
+    let site = Site::new("");
+    let error = site.load(&[("NUAGES_MYSIT__PAGE_SIZE", "3")]).unwrap_err();
+    assert!(
+        error.to_string().contains("NUAGES_MYSIT__PAGE_SIZE"),
+        "{error}"
+    );
+    assert_eq!(
+        error.hint().as_deref(),
+        Some("did you mean NUAGES_MYSITE__PAGE_SIZE?"),
+        "{error}"
+    );
+}
+
 /// A section's keys take what its struct's fields take, as a Django
 /// setting takes any value: a fraction, a negative number, an `Option`
 /// that defaults to `None`, a list of numbers, a table.

@@ -210,7 +210,7 @@ impl SettingsLoader {
                 values: section_layer(&file, &mut table, &self.sections, &self.env)?,
             });
             builder = builder.add_source(Layer {
-                values: file_layer(&file, table, &self.env)?,
+                values: file_layer(&file, table, &self.sections, &self.env)?,
             });
         }
         let (env_values, env_sections) = env_layer(&self.env, &self.sections)?;
@@ -630,6 +630,7 @@ fn interpolate_setting(
 fn file_layer(
     path: &Path,
     table: toml::Table,
+    sections: &[Section],
     env: &BTreeMap<String, String>,
 ) -> Result<Map<String, Value>, SettingsError> {
     let origin = path.display().to_string();
@@ -639,8 +640,7 @@ fn file_layer(
         let Some(kind) = keys::kind_of(&key) else {
             return Err(SettingsError::UnknownKey {
                 path: path.to_path_buf(),
-                suggestion: keys::closest(&key, keys::KNOWN_KEYS.iter().map(|(k, _)| *k))
-                    .map(str::to_string),
+                suggestion: keys::closest(&key, top_level_names(sections)).map(str::to_string),
                 key,
             });
         };
@@ -795,6 +795,15 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
     }
 }
 
+/// The names a top-level key may have: the built-in settings and the
+/// project's sections, among which a typo finds its closest.
+fn top_level_names(sections: &[Section]) -> impl Iterator<Item = &'static str> + '_ {
+    keys::KNOWN_KEYS
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(sections.iter().map(Section::name))
+}
+
 /// The layer of the built-in settings, and the layer of the project's sections.
 type EnvLayers = (Map<String, Value>, Map<String, Value>);
 
@@ -856,9 +865,20 @@ fn env_layer(
             continue;
         }
         let Some(kind) = keys::kind_of(top) else {
-            let suggestion = keys::closest(top, keys::KNOWN_KEYS.iter().map(|(k, _)| *k))
-                .map(|k| format!("{VARIABLE_PREFIX}{}", k.to_ascii_uppercase()));
-            return Err(unknown(suggestion));
+            let suggestion = keys::closest(top, top_level_names(sections)).map(|k| {
+                match sections.iter().any(|s| s.name() == k) {
+                    // A misspelt section keeps the key it was setting.
+                    true => std::iter::once(k.to_string())
+                        .chain(path[1..].iter().cloned())
+                        .map(|part| part.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .join("__"),
+                    false => k.to_ascii_uppercase(),
+                }
+            });
+            return Err(unknown(
+                suggestion.map(|name| format!("{VARIABLE_PREFIX}{name}")),
+            ));
         };
         let typed = |kind: Kind, key: &str| {
             if let Kind::Choice(allowed) = kind {
