@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::raw::{raw_setting, variable_for};
+use super::raw::{raw_setting, variable_for, with_defaults_used};
 use super::{Check, CheckContext, CheckMessage};
 use crate::error::Problem;
 
@@ -347,7 +347,8 @@ pub(crate) fn secret_written_in(
     }
     let raw = raw_setting(selected, key).ok()??;
     raw.as_str()
-        .and_then(secret_of)
+        .map(|text| with_defaults_used(text, &ctx.env))
+        .and_then(|text| secret_of(&text))
         .is_some_and(|secret| !secret.is_empty() && !secret.contains("${"))
         .then(|| raw.file.clone())
 }

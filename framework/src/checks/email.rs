@@ -209,6 +209,32 @@ mod tests {
         assert!(run(&settings, &[]).is_empty());
     }
 
+    /// `${SMTP_PASSWORD:-hunter2}` with SMTP_PASSWORD unset uses the
+    /// password written in the file: reported; set, it is the environment's.
+    #[test]
+    fn an_smtp_password_from_a_default_written_in_the_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let path = dir.path().join("settings.toml");
+        let mut settings = settings_in(dir.path());
+        settings.settings_file = Some(path.clone());
+        settings.email_host_password = "hunter2".into();
+        let run = |s: &Settings, env: &[(&str, &str)]| {
+            all(&CheckContext::new(s, &project).with_env(env.iter().copied()))
+        };
+        std::fs::write(
+            &path,
+            "email_host_password = \"${SMTP_PASSWORD:-hunter2}\"\n",
+        )
+        .unwrap();
+        assert_password_in_file_warning(&run(&settings, &[]), "nuages.W020", "EMAIL_HOST_PASSWORD");
+        settings.email_host_password = "from-the-environment".into();
+        assert!(run(&settings, &[("SMTP_PASSWORD", "from-the-environment")]).is_empty());
+        // An empty default is no password written anywhere.
+        std::fs::write(&path, "email_host_password = \"${SMTP_PASSWORD:-}\"\n").unwrap();
+        assert!(run(&settings, &[]).is_empty());
+    }
+
     #[test]
     fn default_senders_with_admins_are_reported() {
         let dir = tempfile::tempdir().unwrap();

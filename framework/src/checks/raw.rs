@@ -91,6 +91,21 @@ fn lookup<'t>(table: &'t toml::Table, key: &[&str]) -> Option<&'t toml::Value> {
 }
 
 /// The `NUAGES_*` variable that sets `key` (`NUAGES_DATABASES__DEFAULT__URL`).
+/// `text` as written in a file, with each `${VAR:-default}` whose `VAR`
+/// `env` lacks replaced by its default, as the loader read it: a value
+/// taken from a default is written in the file as much as a plain one. A
+/// reference to a set variable stays `${VAR}` (its value comes from the
+/// environment); so does the whole text when it cannot be read.
+pub(crate) fn with_defaults_used(
+    text: &str,
+    env: &std::collections::BTreeMap<String, String>,
+) -> String {
+    crate::conf::interpolate::interpolate(text, |name| {
+        env.contains_key(name).then(|| format!("${{{name}}}"))
+    })
+    .unwrap_or_else(|_| text.to_string())
+}
+
 pub(crate) fn variable_for(key: &[&str]) -> String {
     format!(
         "NUAGES_{}",

@@ -4,7 +4,7 @@
 //! All run only with `--deploy`, but `nuages.W038` (an `allowed_hosts`
 //! entry no host can match), which the development server needs too.
 
-use super::raw::{raw_setting, variable_for};
+use super::raw::{raw_setting, variable_for, with_defaults_used};
 use super::{Check, CheckContext, CheckMessage};
 use crate::conf::{SECRET_KEY_INSECURE_PREFIX, Settings};
 /// The shortest secret key that passes `security.W009`.
@@ -447,11 +447,17 @@ pub fn check_secret_key_in_file(ctx: &CheckContext) -> Vec<CheckMessage> {
         let Ok(Some(raw)) = raw_setting(selected, &[key]) else {
             continue;
         };
+        // `${SECRET_KEY:-…}` with SECRET_KEY unset uses the default, the
+        // text written in the file.
+        let written_out = |text: &str| {
+            let used = with_defaults_used(text, &ctx.env);
+            !used.is_empty() && !used.contains("${")
+        };
         let written = match &raw.value {
-            toml::Value::String(text) => !text.is_empty() && !text.contains("${"),
+            toml::Value::String(text) => written_out(text),
             toml::Value::Array(items) => items
                 .iter()
-                .any(|item| item.as_str().is_some_and(|text| !text.contains("${"))),
+                .any(|item| item.as_str().is_some_and(written_out)),
             _ => false,
         };
         if written {
@@ -827,6 +833,31 @@ mod tests {
         assert!(check_secret_key_in_file(&ctx).is_empty());
         let settings = settings_file_with(dir.path(), &written, "extends = \"settings.toml\"\n");
         let ctx = CheckContext::new(&settings, &project).with_env([("NUAGES_SECRET_KEY", STRONG)]);
+        assert!(check_secret_key_in_file(&ctx).is_empty());
+    }
+
+    /// Django's `SECRET_KEY = os.environ.get("SECRET_KEY", "…")`: the
+    /// default of `${SECRET_KEY:-…}` is the key in use while SECRET_KEY is
+    /// unset, and it is written in the file.
+    #[test]
+    fn a_secret_from_a_default_written_in_the_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let settings = settings_file_with(
+            dir.path(),
+            "",
+            &format!(
+                "secret_key = \"${{SECRET_KEY:-{STRONG}}}\"\n\
+                 secret_key_fallbacks = [\"${{OLD_SECRET_KEY:-{STRONG}}}\"]\n"
+            ),
+        );
+        let ctx = CheckContext::new(&settings, &project).with_env([("PATH", "/bin")]);
+        let messages = check_secret_key_in_file(&ctx);
+        assert_eq!(ids(&messages), ["nuages.W001", "nuages.W001"]);
+        assert!(messages[0].message.starts_with("secret_key is written"));
+        assert!(messages[1].message.starts_with("secret_key_fallbacks"));
+        let ctx = CheckContext::new(&settings, &project)
+            .with_env([("SECRET_KEY", STRONG), ("OLD_SECRET_KEY", STRONG)]);
         assert!(check_secret_key_in_file(&ctx).is_empty());
     }
 

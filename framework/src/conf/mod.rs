@@ -8,7 +8,7 @@
 //! ```
 
 mod error;
-mod interpolate;
+pub(crate) mod interpolate;
 pub(crate) mod keys;
 mod loader;
 pub(crate) mod secrets;
