@@ -640,7 +640,9 @@ fn file_layer(
         let Some(kind) = keys::kind_of(&key) else {
             return Err(SettingsError::UnknownKey {
                 path: path.to_path_buf(),
-                suggestion: keys::closest(&key, top_level_names(sections)).map(str::to_string),
+                // `extends` is read before the keys, but a typo of it is one.
+                suggestion: keys::closest(&key, top_level_names(sections).chain([EXTENDS]))
+                    .map(str::to_string),
                 key,
             });
         };
@@ -1441,6 +1443,18 @@ mod tests {
         assert!(text.contains("secret_key"), "{text}");
         assert!(text.contains("SECRET_KEY"), "{text}");
         assert!(err.hint().unwrap().contains("export SECRET_KEY"));
+    }
+
+    /// `extend = "settings.toml"` is a typo of `extends`, which the
+    /// suggestion finds as it finds a setting's.
+    #[test]
+    fn a_misspelt_extends_suggests_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "settings.toml", "debug = true\n");
+        let path = write(dir.path(), "prod.toml", "extend = \"settings.toml\"\n");
+        let err = load(&path, &[]).unwrap_err();
+        assert!(err.to_string().contains("`extend`"), "{err}");
+        assert_eq!(err.hint().unwrap(), "did you mean `extends`?");
     }
 
     #[test]
