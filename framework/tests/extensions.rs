@@ -855,3 +855,39 @@ async fn template_libraries_reach_every_template() {
     let page = site.client().get("/library/").await;
     assert_eq!(page.text(), "WORLD!");
 }
+
+/// An app that declares a section under the name the project (or another
+/// app) already declares, into another type: the one table cannot be read
+/// into both, so loading refuses it naming both types and the fix, where
+/// the app's keys were "unknown settings" and its `Config<T>` "never
+/// declared".
+#[test]
+fn one_section_name_declared_into_two_types_is_refused() {
+    let site = Site::new("[mysite]\nsize = 3\n");
+    let app = nuages::App::new("polls", site.dir.path().join("polls"))
+        .settings_section::<NeverConfigured>("mysite");
+    let error = project(site.dir.path())
+        .apps(vec![app])
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the settings section [mysite] is declared twice, read into extensions::MySite and into \
+         extensions::NeverConfigured: the one [mysite] table cannot be both, and a view's \
+         Config<extensions::NeverConfigured> would never get it"
+    );
+    let hint = error.hint().unwrap();
+    assert!(
+        hint.contains(".settings_section::<extensions::NeverConfigured>(\"my_mysite\")"),
+        "{hint}"
+    );
+    // One type declared by the project and by an app is one section.
+    let app = nuages::App::new("polls", site.dir.path().join("polls"))
+        .settings_section::<MySite>("mysite");
+    let site = Site::new("[mysite]\npage_size = 3\n");
+    let settings = project(site.dir.path())
+        .apps(vec![app])
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    assert_eq!(settings.sections.get::<MySite>().unwrap().page_size, 3);
+}

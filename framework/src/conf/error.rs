@@ -142,6 +142,20 @@ pub enum SettingsError {
         /// The environment variable of the built-in setting, if it has one.
         variable: Option<String>,
     },
+    /// One settings section name declared twice (by the project and an
+    /// app, or by two apps) into two types: the one table cannot be read
+    /// into both.
+    #[error(
+        "the settings section [{name}] is declared twice, read into {first} and into {second}: the one [{name}] table cannot be both, and a view's Config<{second}> would never get it"
+    )]
+    SectionDeclaredTwice {
+        /// The section's name.
+        name: String,
+        /// The type of the first declaration (the project's, else the first app's).
+        first: String,
+        /// The type of the other one.
+        second: String,
+    },
     /// An error of the layering library that fits no variant above.
     #[error("the settings of {} could not be merged: {message}", path.display())]
     Merge {
@@ -327,6 +341,11 @@ impl SettingsError {
             SettingsError::Merge { .. } => {
                 format!("check the values against {SETTINGS_REFERENCE}")
             }
+            SettingsError::SectionDeclaredTwice { name, second, .. } => format!(
+                "declare one of them under a name of its own, e.g. \
+                 .settings_section::<{second}>(\"my_{name}\") where {second} is declared, and \
+                 write its keys under [my_{name}]"
+            ),
             SettingsError::SectionNameTaken { name, .. } => format!(
                 "declare it under a name of its own, e.g. .settings_section::<…>(\"my_{name}\") in \
                  src/wsgi.rs, and write its keys under [my_{name}]"

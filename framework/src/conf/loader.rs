@@ -198,6 +198,18 @@ impl SettingsLoader {
                     .then(|| format!("{VARIABLE_PREFIX}{}", section.name().to_ascii_uppercase())),
             });
         }
+        for (at, section) in self.sections.iter().enumerate() {
+            if let Some(other) = self.sections[at + 1..]
+                .iter()
+                .find(|s| s.name() == section.name() && !s.same_type_as(section))
+            {
+                return Err(SettingsError::SectionDeclaredTwice {
+                    name: section.name().to_string(),
+                    first: section.type_name().to_string(),
+                    second: other.type_name().to_string(),
+                });
+            }
+        }
         let path = std::path::absolute(&self.path).map_err(|source| SettingsError::Read {
             path: self.path.clone(),
             extended_by: None,

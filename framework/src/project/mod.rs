@@ -393,12 +393,17 @@ impl Project {
             .collect()
     }
 
-    /// The settings sections of the project and its apps.
+    /// The settings sections of the project and its apps (one name
+    /// declared twice into one type once; into two types twice, which the
+    /// settings loader refuses).
     pub(crate) fn sections(&self) -> Vec<Section> {
         let mut found: Vec<Section> = Vec::new();
         for extension in self.all_extensions() {
             for section in &extension.sections {
-                if found.iter().all(|s| s.name() != section.name()) {
+                if !found
+                    .iter()
+                    .any(|s| s.name() == section.name() && s.same_type_as(section))
+                {
                     found.push(section.clone());
                 }
             }
