@@ -399,6 +399,22 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
                     hint: "write `extends = \"settings.toml\"`, the file this one builds on".into(),
                 });
             };
+            // The chain is read before anything is interpolated, and a file
+            // chosen by the environment is the selected one's to be.
+            if parent.contains("${") {
+                return Err(SettingsError::InvalidValue {
+                    origin: path.display().to_string(),
+                    key: EXTENDS.into(),
+                    message: format!(
+                        "{parent:?} reads an environment variable, and `extends` names a file \
+                         as written"
+                    ),
+                    hint: "write the file's name, `extends = \"settings.toml\"`; to choose the \
+                           settings file from the environment, set NUAGES_SETTINGS (or pass \
+                           --settings) to the file that extends it"
+                        .into(),
+                });
+            }
             let dir = path.parent().unwrap_or(Path::new("/"));
             next = Some((dir.join(parent), Some(path.clone())));
         }
@@ -1455,6 +1471,28 @@ mod tests {
         assert!(text.contains("secret_key"), "{text}");
         assert!(text.contains("SECRET_KEY"), "{text}");
         assert!(err.hint().unwrap().contains("export SECRET_KEY"));
+    }
+
+    /// `extends` names its file as written: a `${VAR}` in it is refused
+    /// with the way to choose a file from the environment, not reported
+    /// as a file called `${BASE:-settings.toml}` that cannot be read.
+    #[test]
+    fn extends_with_a_variable_is_refused_with_the_way_to_choose_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "settings.toml", "debug = true\n");
+        let path = write(
+            dir.path(),
+            "prod.toml",
+            "extends = \"${BASE:-settings.toml}\"\n",
+        );
+        let err = load(&path, &[("BASE", "settings.toml")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("setting `extends` in ") && text.contains("prod.toml"),
+            "{text}"
+        );
+        assert!(text.contains("reads an environment variable"), "{text}");
+        assert!(err.hint().unwrap().contains("NUAGES_SETTINGS"), "{err:?}");
     }
 
     /// `extend = "settings.toml"` is a typo of `extends`, which the
