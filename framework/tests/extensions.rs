@@ -610,6 +610,39 @@ fn a_misspelt_section_name_suggests_the_section() {
     );
 }
 
+/// A section named other than in snake_case (`MySite`, `my-site`) could
+/// be written in a file, but its `NUAGES_<NAME>__<KEY>` variables, read in
+/// lowercase, could never reach it: refused by name, with the snake_case
+/// name to use.
+#[test]
+fn a_settings_section_not_in_snake_case_is_refused() {
+    for (name, fixed) in [
+        ("MySite", "my_site"),
+        ("my-site", "my_site"),
+        ("tuning__x", "tuning_x"),
+    ] {
+        let site = Site::new("");
+        let error = project(site.dir.path())
+            .settings_section::<Tuning>(name)
+            .settings_loader(site.dir.path().join("settings.toml"))
+            .env([("NUAGES_MYSITE__WORKERS", "3")])
+            .load()
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "the settings section [{name}] has a name that is not snake_case"
+            )),
+            "{message}"
+        );
+        let hint = nuages::Error::from(error).hint().unwrap_or_default();
+        assert!(
+            hint.contains(&format!(".settings_section::<…>(\"{fixed}\")")),
+            "{hint}"
+        );
+    }
+}
+
 /// A section's keys take what its struct's fields take, as a Django
 /// setting takes any value: a fraction, a negative number, an `Option`
 /// that defaults to `None`, a list of numbers, a table.

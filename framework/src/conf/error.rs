@@ -142,6 +142,16 @@ pub enum SettingsError {
         /// The environment variable of the built-in setting, if it has one.
         variable: Option<String>,
     },
+    /// A settings section whose name is not snake_case: its
+    /// `NUAGES_<NAME>__<KEY>` variables, which are read in lowercase, could
+    /// never reach it.
+    #[error("the settings section [{name}] has a name that is not snake_case (lowercase letters, digits and single underscores, starting with a letter): NUAGES_{}__<KEY> variables could never set it", name.to_ascii_uppercase().replace('-', "_"))]
+    SectionNameInvalid {
+        /// The section's name.
+        name: String,
+        /// The name written in snake_case.
+        suggestion: String,
+    },
     /// One settings section name declared twice (by the project and an
     /// app, or by two apps) into two types: the one table cannot be read
     /// into both.
@@ -341,6 +351,10 @@ impl SettingsError {
             SettingsError::Merge { .. } => {
                 format!("check the values against {SETTINGS_REFERENCE}")
             }
+            SettingsError::SectionNameInvalid { suggestion, .. } => format!(
+                "declare it as .settings_section::<…>(\"{suggestion}\") in src/wsgi.rs, and write \
+                 its keys under [{suggestion}]"
+            ),
             SettingsError::SectionDeclaredTwice { name, second, .. } => format!(
                 "declare one of them under a name of its own, e.g. \
                  .settings_section::<{second}>(\"my_{name}\") where {second} is declared, and \

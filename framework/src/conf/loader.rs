@@ -198,6 +198,12 @@ impl SettingsLoader {
                     .then(|| format!("{VARIABLE_PREFIX}{}", section.name().to_ascii_uppercase())),
             });
         }
+        if let Some(section) = self.sections.iter().find(|s| !is_snake_case(s.name())) {
+            return Err(SettingsError::SectionNameInvalid {
+                name: section.name().to_string(),
+                suggestion: snake_case(section.name()),
+            });
+        }
         for (at, section) in self.sections.iter().enumerate() {
             if let Some(other) = self.sections[at + 1..]
                 .iter()
@@ -822,6 +828,37 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
                 .collect(),
         )),
         Kind::Tables(_) => None,
+    }
+}
+
+/// Whether `name` is a section name `NUAGES_<NAME>__<KEY>` reaches: ASCII
+/// lowercase letters, digits and single underscores, a letter first.
+fn is_snake_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
+        && !name.ends_with('_')
+}
+
+/// `MySite`, `my-site` as `my_site`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (at, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && at > 0 && !out.ends_with('_') {
+            out.push('_');
+        }
+        match c {
+            c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_lowercase()),
+            _ if !out.is_empty() && !out.ends_with('_') => out.push('_'),
+            _ => {}
+        }
+    }
+    let out = out.trim_end_matches('_').to_string();
+    match out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        true => out,
+        false => format!("my_{out}"),
     }
 }
 

@@ -209,7 +209,8 @@ macro_rules! extension_methods {
             self
         }
 
-        /// Declare a settings section of its own: the table `[name]` of the
+        /// Declare a settings section of its own (`name` in snake_case, as
+        /// its `NUAGES_NAME__KEY` variables): the table `[name]` of the
         /// settings files (with `extends`, `${VAR}` and `NUAGES_NAME__KEY`
         /// variables, as every setting), read into `T`. Unknown keys and
         /// wrong types are errors naming the file and the key; `T`'s
