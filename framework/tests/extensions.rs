@@ -643,6 +643,49 @@ fn a_settings_section_not_in_snake_case_is_refused() {
     }
 }
 
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Payments {
+    credentials: std::collections::BTreeMap<String, String>,
+    api_keys: Vec<String>,
+    accounts: Vec<std::collections::BTreeMap<String, String>>,
+    api_token: Option<String>,
+}
+
+/// diffsettings masks a secret a section keeps in a table, in a list under
+/// a secret name or in a table of a list, as Django's `cleanse_setting`
+/// walks dicts and lists; a masked value is TOML as the others are.
+#[test]
+fn diffsettings_masks_secrets_inside_a_sections_tables_and_lists() {
+    let site = Site::new(
+        "[payments]\napi_keys = [\"list-key-111\"]\napi_token = \"tok-444\"\n\
+         accounts = [{ name = \"shop\", token = \"list-token-222\" }]\n\
+         [payments.credentials]\nuser = \"shop-user\"\npassword = \"nested-pass-333\"\n",
+    );
+    let settings = project(site.dir.path())
+        .settings_section::<Payments>("payments")
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    let lines = nuages::management::commands::diffsettings::diff_lines(&settings, false);
+    for secret in [
+        "list-key-111",
+        "list-token-222",
+        "nested-pass-333",
+        "tok-444",
+    ] {
+        assert!(lines.iter().all(|l| !l.contains(secret)), "{lines:?}");
+    }
+    let mask = "\"********************\"";
+    for expected in [
+        format!("payments.api_keys = {mask}"),
+        format!("payments.api_token = {mask}"),
+        format!("payments.accounts = [{{ name = \"shop\", token = {mask} }}]"),
+        format!("payments.credentials = {{ password = {mask}, user = \"shop-user\" }}"),
+    ] {
+        assert!(lines.contains(&expected), "{expected} in {lines:?}");
+    }
+}
+
 /// A section's keys take what its struct's fields take, as a Django
 /// setting takes any value: a fraction, a negative number, an `Option`
 /// that defaults to `None`, a list of numbers, a table.

@@ -222,16 +222,76 @@ impl Sections {
 
     /// The string values of keys whose name looks secret (`payments.api_key`,
     /// as `diffsettings` masks them): what the error mails mask too.
+    /// A table's keys count at any depth (`[payments.credentials]
+    /// password`), and every string a secret key holds (the items of
+    /// `api_keys = [...]`), as Django's `cleanse_setting` hides them.
     pub(crate) fn secret_values(&self) -> Vec<String> {
+        fn walk(value: &serde_json::Value, secret: bool, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::String(text) if secret => out.push(text.clone()),
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|item| walk(item, secret, out))
+                }
+                serde_json::Value::Object(table) => table.iter().for_each(|(key, value)| {
+                    walk(
+                        value,
+                        secret || crate::mail::report::names_a_secret(key),
+                        out,
+                    )
+                }),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for (name, section) in &self.loaded {
+            for (key, value) in &section.table {
+                let secret = crate::mail::report::names_a_secret(&format!("{name}.{key}"));
+                walk(value, secret, &mut out);
+            }
+        }
+        out
+    }
+
+    /// `(name.key, value as shown, whether it differs from the default)` of
+    /// every key: the value as TOML text, masked as Django's
+    /// `cleanse_setting` does, a key whose name looks secret (`api_token`,
+    /// also inside a table, or a table in a list) shown as a mask whatever
+    /// its value.
+    pub(crate) fn masked_entries(&self) -> Vec<(String, String, bool)> {
+        fn cleansed(key: &str, value: &serde_json::Value) -> serde_json::Value {
+            match value {
+                _ if crate::mail::report::names_a_secret(key) => {
+                    serde_json::Value::String(super::secrets::MASK.into())
+                }
+                serde_json::Value::Object(table) => serde_json::Value::Object(
+                    table
+                        .iter()
+                        .map(|(key, value)| (key.clone(), cleansed(key, value)))
+                        .collect(),
+                ),
+                serde_json::Value::Array(items) => {
+                    serde_json::Value::Array(items.iter().map(|item| cleansed("", item)).collect())
+                }
+                other => other.clone(),
+            }
+        }
         self.loaded
             .iter()
             .flat_map(|(name, section)| {
-                section.table.iter().filter_map(move |(key, value)| {
-                    let secret = crate::mail::report::names_a_secret(&format!("{name}.{key}"));
-                    match value {
-                        serde_json::Value::String(text) if secret => Some(text.clone()),
-                        _ => None,
-                    }
+                section.table.iter().map(move |(key, value)| {
+                    let full = format!("{name}.{key}");
+                    let shown = match value {
+                        serde_json::Value::Null if !crate::mail::report::names_a_secret(&full) => {
+                            "(unset)".to_string()
+                        }
+                        value => {
+                            let value = cleansed(&full, value);
+                            toml::Value::try_from(&value)
+                                .map_or_else(|_| value.to_string(), |v| v.to_string())
+                        }
+                    };
+                    let differs = section.defaults.get(key) != Some(value);
+                    (full, shown, differs)
                 })
             })
             .collect()

@@ -185,6 +185,40 @@ mod tests {
         assert!(!names_a_secret("polls.page_size"));
     }
 
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    #[serde(default)]
+    struct Payments {
+        credentials: std::collections::BTreeMap<String, String>,
+        api_keys: Vec<String>,
+        accounts: Vec<std::collections::BTreeMap<String, String>>,
+    }
+
+    /// A project's section keeps a secret in a table (`[payments.credentials]
+    /// password`), in a list under a secret name (`api_keys`), or in a
+    /// table of a list: each is masked, as Django's `cleanse_setting`
+    /// walks dicts and lists, where only a string right under a secret name
+    /// was.
+    #[test]
+    fn secrets_inside_a_sections_tables_and_lists_are_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        std::fs::write(
+            &path,
+            "[payments]\napi_keys = [\"list-key-111\"]\n\
+             accounts = [{ name = \"shop\", token = \"list-token-222\" }]\n\
+             [payments.credentials]\nuser = \"shop-user\"\npassword = \"nested-pass-333\"\n",
+        )
+        .unwrap();
+        let settings = crate::conf::SettingsLoader::new(&path)
+            .sections(vec![crate::conf::Section::new::<Payments>("payments")])
+            .env(Vec::<(String, String)>::new())
+            .load()
+            .unwrap();
+        let text = "list-key-111 list-token-222 nested-pass-333 shop-user";
+        let masked = mask(text, &secrets_of(&settings));
+        assert_eq!(masked, format!("{MASK} {MASK} {MASK} shop-user"));
+    }
+
     #[test]
     fn the_report_tells_the_request_and_the_error_and_hides_secrets() {
         let settings = crate::conf::secrets::settings_with_secrets();

@@ -3,7 +3,6 @@
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::conf::Settings;
-use crate::conf::secrets::MASK;
 use crate::management::{Command, CommandContext, CommandError, outln};
 
 /// `manage diffsettings [--all]`.
@@ -59,14 +58,10 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
         );
     }
     // The project's own sections, against their structs' defaults; keys
-    // that name a secret are masked, as Django's error reports hide them.
-    for (key, value, default) in settings.sections.entries() {
-        let shown = if crate::mail::report::names_a_secret(&key) {
-            MASK
-        } else {
-            &value
-        };
-        line(&key, shown, value == default);
+    // that name a secret are masked (in tables too), as Django's error
+    // reports hide them.
+    for (key, shown, differs) in settings.sections.masked_entries() {
+        line(&key, &shown, !differs);
     }
     lines
 }
@@ -99,6 +94,7 @@ fn flatten(table: &toml::Table) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conf::secrets::MASK;
 
     #[test]
     fn only_differences_are_listed_and_secrets_are_masked() {
