@@ -50,7 +50,10 @@ impl Kind {
                 quoted_list(values, "or"),
                 values[0]
             ),
-            Kind::List => format!("write a list of strings, e.g. `{key} = [\"a\", \"b\"]`"),
+            Kind::List => format!(
+                "write a list of strings, e.g. `{key} = {}`",
+                list_example(key)
+            ),
             Kind::Tables(fields) => match key {
                 "databases" => "write a table per database: `[databases.default]` then `url = \"sqlite://db/db.sqlite3\"`"
                     .into(),
@@ -75,6 +78,29 @@ impl Kind {
             }
             Kind::String | Kind::Tables(_) => format!("set {variable} to the value, unquoted"),
         }
+    }
+}
+
+/// A value of the list setting `key` as a file writes it: what its items
+/// look like, where the plain `["a", "b"]` would not say (Django writes
+/// `ADMINS` as pairs, Nuages as one string each).
+fn list_example(key: &str) -> &'static str {
+    match key {
+        "allowed_hosts" => "[\"example.com\", \"www.example.com\"]",
+        "admins" | "managers" => "[\"Ann <ann@example.com>\", \"bob@example.com\"]",
+        "secure_proxy_ssl_header" => "[\"X-Forwarded-Proto\", \"https\"]",
+        "csrf_trusted_origins" => "[\"https://example.com\", \"https://*.example.com\"]",
+        "middleware" => {
+            "[\"security\", \"session\", \"auth\", \"common\", \"csrf\", \"messages\", \"xframe\"]"
+        }
+        "template_dirs" => "[\"templates\"]",
+        "staticfiles_dirs" => "[\"static\", \"vendor=assets/vendor\"]",
+        "secret_key_fallbacks" => "[\"${OLD_SECRET_KEY}\"]",
+        "trusted_proxies" => "[\"127.0.0.1\", \"::1\"]",
+        "silenced_system_checks" => "[\"security.W004\"]",
+        "secure_redirect_exempt" => "[\"^healthz/$\"]",
+        "password_hashers" => "[\"argon2\", \"pbkdf2_sha256\"]",
+        _ => "[\"a\", \"b\"]",
     }
 }
 

@@ -1510,6 +1510,48 @@ mod tests {
         assert!(err.hint().unwrap().contains("export SECRET_KEY"));
     }
 
+    /// Django writes `ADMINS = [("Ann", "ann@example.com")]`; the error
+    /// for those pairs shows how Nuages writes an entry, as it does for the
+    /// other lists whose items have a form of their own.
+    #[test]
+    fn a_list_written_wrong_gets_an_example_of_its_own_items() {
+        let dir = tempfile::tempdir().unwrap();
+        for (line, example) in [
+            (
+                "admins = [[\"Ann\", \"ann@example.com\"]]",
+                "`admins = [\"Ann <ann@example.com>\", \"bob@example.com\"]`",
+            ),
+            (
+                "secure_proxy_ssl_header = \"X-Forwarded-Proto\"",
+                "`secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"]`",
+            ),
+            (
+                "allowed_hosts = \"example.com\"",
+                "`allowed_hosts = [\"example.com\", \"www.example.com\"]`",
+            ),
+        ] {
+            let path = write(dir.path(), "settings.toml", &format!("{line}\n"));
+            let err = load(&path, &[]).unwrap_err();
+            let hint = err.hint().unwrap();
+            assert!(hint.ends_with(example), "{line}: {hint}");
+            // And the example is a value the loader takes.
+            let value = example.trim_matches('`');
+            let path = write(dir.path(), "settings.toml", &format!("{value}\n"));
+            load(&path, &[]).unwrap();
+        }
+        // Every list's example is a value the loader takes.
+        for (key, kind) in keys::KNOWN_KEYS {
+            if *kind != Kind::List {
+                continue;
+            }
+            let hint = kind.file_example(key);
+            let value = hint.split('`').nth(1).unwrap();
+            let path = write(dir.path(), "settings.toml", &format!("{value}\n"));
+            load(&path, &[("OLD_SECRET_KEY", "an-old-key")])
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+        }
+    }
+
     /// `extends` names its file as written: a `${VAR}` in it is refused
     /// with the way to choose a file from the environment, not reported
     /// as a file called `${BASE:-settings.toml}` that cannot be read.
