@@ -58,6 +58,7 @@
 //! the user running `check`; `runserver` and `serve` judge them for the
 //! user they run as.
 
+pub(crate) mod apps;
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod database;
@@ -346,6 +347,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(auth::checks());
     checks.extend(migrations::checks());
     checks.extend(templates::checks());
+    checks.extend(apps::checks());
     checks
 }
 
