@@ -19,7 +19,8 @@ pub fn project() -> Project {
     //      ones by the `middleware` setting;
     //  .settings_section::<MySettings>("mysection")
     //      the [mysection] table of the settings files, read into MySettings
-    //      (serde, with Default); views take Config<MySettings>;
+    //      (derive serde's Serialize and Deserialize, and Default); views
+    //      take Config<MySettings>;
     //  .state(ApiClient::new())
     //      a value every view may take as Data<ApiClient>;
     //  .template_library(crate::templatetags::register)
