@@ -267,26 +267,48 @@ fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), Comman
     refuse_root_for_another_user(
         crate::checks::files::Identity::current().uid,
         settings.serve_user.as_deref(),
+        |user| {
+            !matches!(
+                crate::checks::files::Identity::of_user(user),
+                Err(crate::checks::files::UserError::Unknown(_))
+            )
+        },
     )
 }
 
 /// Root serving a site whose `serve_user` names another account (`sudo
 /// manage serve` to try it): its database, log and session files would be
 /// written as root, which the service account then cannot write, and a flaw
-/// in a view would run as root.
-fn refuse_root_for_another_user(uid: u32, serve_user: Option<&str>) -> Result<(), CommandError> {
+/// in a view would run as root. `exists` says whether the system has the
+/// account: when it has not (the deployment's `useradd` skipped), the hint
+/// starts with the command that creates it, since `sudo -u` would fail.
+fn refuse_root_for_another_user(
+    uid: u32,
+    serve_user: Option<&str>,
+    exists: impl Fn(&str) -> bool,
+) -> Result<(), CommandError> {
     match serve_user {
-        Some(user) if uid == 0 && user != "root" => Err(CommandError::failed(
-            format!(
-                "serve is running as root while serve_user names {user:?}: the files it writes \
-                 would belong to root, and every view would run as root"
-            ),
-            Some(&format!(
-                "start it as {user}: sudo -u {user} …, or the unit deployconfig systemd writes \
-                 (its User= is {user}); if root is meant, set serve_user = \"root\" \
-                 (or NUAGES_SERVE_USER=root)"
-            )),
-        )),
+        Some(user) if uid == 0 && user != "root" => {
+            let create = if exists(user) {
+                String::new()
+            } else {
+                format!(
+                    "there is no user '{user}' on this system: create it first with \
+                     useradd --system --no-create-home {user}, then "
+                )
+            };
+            Err(CommandError::failed(
+                format!(
+                    "serve is running as root while serve_user names {user:?}: the files it \
+                     writes would belong to root, and every view would run as root"
+                ),
+                Some(&format!(
+                    "{create}start it as {user}: sudo -u {user} …, or the unit deployconfig \
+                     systemd writes (its User= is {user}); if root is meant, set serve_user = \
+                     \"root\" (or NUAGES_SERVE_USER=root)"
+                )),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -297,7 +319,8 @@ mod tests {
 
     #[test]
     fn root_may_not_serve_for_another_account() {
-        let Err(CommandError::Failed(problem)) = refuse_root_for_another_user(0, Some("mysite"))
+        let Err(CommandError::Failed(problem)) =
+            refuse_root_for_another_user(0, Some("mysite"), |_| true)
         else {
             panic!("root serving for mysite is refused");
         };
@@ -317,10 +340,28 @@ mod tests {
     }
 
     #[test]
+    fn root_serving_for_an_account_not_made_yet_is_told_to_make_it() {
+        let Err(CommandError::Failed(problem)) =
+            refuse_root_for_another_user(0, Some("mysite"), |_| false)
+        else {
+            panic!("root serving for mysite is refused");
+        };
+        let hint = problem.hint.expect("a hint");
+        assert!(
+            hint.starts_with(
+                "there is no user 'mysite' on this system: create it first with \
+                 useradd --system --no-create-home mysite, then start it as mysite: sudo -u mysite"
+            ),
+            "{hint}"
+        );
+    }
+
+    #[test]
     fn root_serves_when_meant_and_others_serve_as_themselves() {
-        assert!(refuse_root_for_another_user(0, Some("root")).is_ok());
-        assert!(refuse_root_for_another_user(0, None).is_ok());
-        assert!(refuse_root_for_another_user(1000, Some("mysite")).is_ok());
-        assert!(refuse_root_for_another_user(1000, None).is_ok());
+        let exists = |_: &str| true;
+        assert!(refuse_root_for_another_user(0, Some("root"), exists).is_ok());
+        assert!(refuse_root_for_another_user(0, None, exists).is_ok());
+        assert!(refuse_root_for_another_user(1000, Some("mysite"), exists).is_ok());
+        assert!(refuse_root_for_another_user(1000, None, exists).is_ok());
     }
 }
