@@ -396,6 +396,21 @@ async fn a_registered_middleware_the_setting_leaves_out_is_a_warning() {
         listed.client().get("/greet/").await.header("x-stamp"),
         Some("mine")
     );
+
+    // A misspelt entry (E006's) is not copied into the example of the fix.
+    let misspelt = Site::new("middleware = [\"security\", \"stmap\", \"peek\"]\n");
+    let settings = misspelt.load(&[]).unwrap();
+    let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+    let hint = report
+        .messages
+        .iter()
+        .find(|m| m.id == "nuages.W016")
+        .and_then(|m| m.hint.as_deref())
+        .unwrap_or_default();
+    assert!(
+        hint.contains(r#"middleware = ["security", "peek", "stamp"]"#),
+        "{hint}"
+    );
 }
 
 /// `middleware_with` builds the middleware's configuration from the

@@ -127,17 +127,24 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
 /// `MIDDLEWARE` is the only list that counts).
 pub fn check_middleware_unlisted(ctx: &CheckContext) -> Vec<CheckMessage> {
     let setting = &ctx.settings.middleware;
-    ctx.project
-        .registered_middleware()
+    let registered = ctx.project.registered_middleware();
+    let known = |name: &str| {
+        crate::conf::DEFAULT_MIDDLEWARE.contains(&name)
+            || registered.iter().any(|m| m.name() == name)
+    };
+    registered
         .iter()
         .map(|m| m.name())
         // A built-in's name is E015's: the setting's entry means the built-in.
         .filter(|name| !crate::conf::DEFAULT_MIDDLEWARE.contains(name))
         .filter(|name| !setting.iter().any(|listed| listed == name))
         .map(|name| {
+            // The example leaves out a name the setting lists that names
+            // nothing (E006's): a typo is not copied into the fix.
             let with_it: Vec<String> = setting
                 .iter()
                 .map(String::as_str)
+                .filter(|listed| known(listed))
                 .chain([name])
                 .map(|m| format!("\"{m}\""))
                 .collect();
