@@ -835,8 +835,10 @@ fn serve_refuses_to_run_as_root_when_serve_user_names_another_account() {
         [
             "error: serve is running as root while serve_user names \"rootserved\": the files it \
              writes would belong to root, and every view would run as root",
-            "  hint: start it as rootserved: sudo -u rootserved …, or the unit deployconfig \
-             systemd writes (its User= is rootserved); if root is meant, set serve_user = \"root\" \
+            // No account of that name on a test machine: the hint says to make it.
+            "  hint: there is no user 'rootserved' on this system: create it first with \
+             useradd --system --no-create-home rootserved, then start it as rootserved: \
+             sudo -u rootserved …, or the unit deployconfig systemd writes (its User= is rootserved); if root is meant, set serve_user = \"root\" \
              (or NUAGES_SERVE_USER=root)",
         ],
         "{stderr}"
