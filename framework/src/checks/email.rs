@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn an_smtp_password_written_in_the_file_is_reported() {
+    fn an_smtp_password_written_in_the_file_or_in_a_default_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let project = project_in(dir.path());
         let path = dir.path().join("settings.toml");
@@ -207,21 +207,9 @@ mod tests {
         assert!(run(&settings, &[("NUAGES_EMAIL_HOST_PASSWORD", "hunter2")]).is_empty());
         std::fs::write(&path, "email_host_password = \"${SMTP_PASSWORD}\"\n").unwrap();
         assert!(run(&settings, &[]).is_empty());
-    }
 
-    /// `${SMTP_PASSWORD:-hunter2}` with SMTP_PASSWORD unset uses the
-    /// password written in the file: reported; set, it is the environment's.
-    #[test]
-    fn an_smtp_password_from_a_default_written_in_the_file_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let project = project_in(dir.path());
-        let path = dir.path().join("settings.toml");
-        let mut settings = settings_in(dir.path());
-        settings.settings_file = Some(path.clone());
-        settings.email_host_password = "hunter2".into();
-        let run = |s: &Settings, env: &[(&str, &str)]| {
-            all(&CheckContext::new(s, &project).with_env(env.iter().copied()))
-        };
+        // `${SMTP_PASSWORD:-hunter2}` with SMTP_PASSWORD unset uses the
+        // password written in the file: reported; set, it is the environment's.
         std::fs::write(
             &path,
             "email_host_password = \"${SMTP_PASSWORD:-hunter2}\"\n",
