@@ -877,6 +877,62 @@ async fn a_multipart_form_carries_the_token_too() {
     assert_eq!(r.status, 403);
 }
 
+/// A multipart body whose `Content-Type` names no usable boundary cannot be
+/// read, so it is a bad request (400, as Django's `MultiPartParserError`
+/// and as the view's own reading of it), not a CSRF failure: the token
+/// field in it, or the header's, is never looked for.
+#[tokio::test]
+async fn a_multipart_form_without_a_boundary_is_a_bad_request() {
+    let site = Site::new("debug = true\n");
+    let client = site.client();
+    let body = |token: &str| {
+        format!(
+            "--XX\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n{token}\r\n--XX--\r\n"
+        )
+    };
+    let body = body(&form_token(&client.get("/form/").await.text()));
+    for content_type in [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; charset=utf-8",
+    ] {
+        let r = client
+            .request(Method::POST, "/upload/")
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 400, "{content_type}: {}", r.text());
+        assert!(
+            r.text().contains("multipart form without a boundary"),
+            "{content_type}: {}",
+            r.text()
+        );
+        let r = client
+            .request(Method::POST, "/upload/")
+            .header("content-type", content_type)
+            .body(body.clone())
+            .csrf()
+            .send()
+            .await;
+        assert_eq!(r.status, 400, "{content_type} with the header's token");
+    }
+    // In production the page says only that the request was bad.
+    let site = Site::new("");
+    let client = site.client();
+    client.get("/form/").await;
+    let r = client
+        .request(Method::POST, "/upload/")
+        .header("content-type", "multipart/form-data")
+        .body(body)
+        .csrf()
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Bad Request (400)"), "{}", r.text());
+    assert!(!r.text().contains("boundary"), "{}", r.text());
+}
+
 #[tokio::test]
 async fn safe_methods_are_not_checked() {
     let site = Site::new("");

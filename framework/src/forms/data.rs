@@ -126,9 +126,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 })
             }
             "multipart/form-data" => {
-                let boundary = multer::parse_boundary(content_type).map_err(|e| {
-                    Error::BadRequest(format!("multipart form without a boundary: {e}"))
-                })?;
+                let boundary = multipart_boundary(content_type)?;
                 let constraints = multer::Constraints::new()
                     .size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
                 let multipart = multer::Multipart::with_constraints(
@@ -294,6 +292,21 @@ fn too_large(limit: usize) -> Error {
 }
 
 /// A multipart body that cannot be read: 413 when over the limit, else 400.
+/// The boundary a `multipart/form-data` body's `Content-Type` names; none
+/// (or an empty one) is a bad request, as Django's `MultiPartParserError`
+/// ("Invalid boundary in multipart"): the body cannot be split into fields.
+pub(crate) fn multipart_boundary(content_type: &str) -> Result<String> {
+    match multer::parse_boundary(content_type) {
+        Ok(boundary) if !boundary.is_empty() => Ok(boundary),
+        Ok(_) => Err(Error::BadRequest(
+            "multipart form without a boundary: the boundary parameter is empty".into(),
+        )),
+        Err(e) => Err(Error::BadRequest(format!(
+            "multipart form without a boundary: {e}"
+        ))),
+    }
+}
+
 pub(crate) fn multipart_error(error: multer::Error) -> Error {
     match error {
         multer::Error::StreamSizeExceeded { limit }

@@ -60,6 +60,7 @@ use std::marker::PhantomData;
 use sqlx::{AnyPool, Row};
 
 pub use data::FormData;
+pub(crate) use data::multipart_boundary;
 pub use fields::{Choices, Email, FormField, Input, ModelChoice, Password, Url, Widget};
 pub use nuages_derive::{Choices, Form};
 pub use render::BoundField;

@@ -670,21 +670,27 @@ enum FormKind {
     Multipart(String),
 }
 
-fn form_kind(request: &Request) -> Option<FormKind> {
-    let content_type = header_text(request, &CONTENT_TYPE)?;
+/// A multipart body without a boundary cannot be read at all: a bad
+/// request (400), as Django's `request.POST` raises in its CSRF check and as
+/// the view's [`FormData`](crate::forms::FormData) would answer, not a
+/// missing token.
+fn form_kind(request: &Request) -> Result<Option<FormKind>> {
+    let Some(content_type) = header_text(request, &CONTENT_TYPE) else {
+        return Ok(None);
+    };
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    match essence.as_str() {
+    Ok(match essence.as_str() {
         "application/x-www-form-urlencoded" => Some(FormKind::UrlEncoded),
-        "multipart/form-data" => multer::parse_boundary(content_type)
-            .ok()
-            .map(FormKind::Multipart),
+        "multipart/form-data" => Some(FormKind::Multipart(crate::forms::multipart_boundary(
+            content_type,
+        )?)),
         _ => None,
-    }
+    })
 }
 
 /// Read the form body (up to `data_upload_max_memory_size`), find the token
@@ -693,7 +699,7 @@ async fn token_from_form(
     config: &CsrfConfig,
     request: Request,
 ) -> Result<(Request, Option<String>), Response> {
-    let Some(kind) = form_kind(&request) else {
+    let Some(kind) = form_kind(&request).map_err(IntoResponse::into_response)? else {
         return Ok((request, None));
     };
     let (parts, body) = request.into_parts();
