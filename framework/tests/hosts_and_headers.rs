@@ -349,6 +349,25 @@ fn the_target_scheme_never_makes_a_request_secure() {
     );
 }
 
+/// The https redirect of an asterisk-form target (`OPTIONS * HTTP/1.1`, or
+/// `GET *`) is a well-formed URL on the validated host, its path `/*` as
+/// Django's request path makes of it: never `https://localhost*`, which a
+/// client reads as another host.
+#[test]
+fn the_https_redirect_of_an_asterisk_target_stays_on_the_host() {
+    let site = Site::new("allowed_hosts = [\"localhost\"]\nsecure_ssl_redirect = true\n");
+    let server = site.serve();
+    for method in ["OPTIONS", "GET"] {
+        let reply = server.send(&format!("{method} * HTTP/1.1\r\nHost: localhost\r\n"));
+        assert_eq!(reply.status, 301, "{method}: {}", reply.text);
+        assert_eq!(
+            reply.header("location"),
+            Some("https://localhost/*"),
+            "{method}"
+        );
+    }
+}
+
 #[test]
 fn csrf_sees_the_same_secure_decision() {
     let site = Site::new("allowed_hosts = [\"localhost\"]\n");

@@ -349,7 +349,11 @@ fn https_redirect(request: &Request, settings: &Settings) -> Response {
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
-    let location = format!("https://{host}{target}");
+    // An asterisk-form target (`OPTIONS * HTTP/1.1`) has no leading slash;
+    // its path is `/*`, as Django's request path makes of it, so the URL
+    // never runs on from the host (`https://example.com*`).
+    let slash = if target.starts_with('/') { "" } else { "/" };
+    let location = format!("https://{host}{slash}{target}");
     match HeaderValue::from_str(&location) {
         Ok(location) => (StatusCode::MOVED_PERMANENTLY, [(LOCATION, location)]).into_response(),
         Err(_) => Error::BadRequest("the URL cannot be redirected to https".into()).into_response(),
