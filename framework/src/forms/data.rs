@@ -291,7 +291,6 @@ fn too_large(limit: usize) -> Error {
     ))
 }
 
-/// A multipart body that cannot be read: 413 when over the limit, else 400.
 /// The boundary a `multipart/form-data` body's `Content-Type` names; none
 /// (or an empty one) is a bad request, as Django's `MultiPartParserError`
 /// ("Invalid boundary in multipart"): the body cannot be split into fields.
@@ -307,6 +306,7 @@ pub(crate) fn multipart_boundary(content_type: &str) -> Result<String> {
     }
 }
 
+/// A multipart body that cannot be read: 413 when over the limit, else 400.
 pub(crate) fn multipart_error(error: multer::Error) -> Error {
     match error {
         multer::Error::StreamSizeExceeded { limit }
