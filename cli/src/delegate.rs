@@ -77,8 +77,13 @@ pub enum Profile {
 }
 
 /// Run `args` through the project's binary, built with `profile`, passing
-/// its exit code on.
-pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
+/// its exit code on; `globals` (`--settings FILE`, `--verbosity N` typed
+/// before the command) go before the command, where the binary takes them.
+pub fn run(
+    args: Vec<OsString>,
+    profile: Profile,
+    globals: &[OsString],
+) -> anyhow::Result<ExitCode> {
     let command = args
         .first()
         .map(|a| a.to_string_lossy().to_string())
@@ -104,6 +109,7 @@ pub fn run(args: Vec<OsString>, profile: Profile) -> anyhow::Result<ExitCode> {
     use std::os::unix::process::CommandExt;
     let error = Command::new(&binary)
         .arg0("manage")
+        .args(globals)
         .args(&args)
         .env("CARGO", &cargo)
         .exec();

@@ -29,6 +29,12 @@ struct Cli {
     /// binary production runs
     #[arg(long)]
     release: bool,
+    /// Inside a project: the settings file its command loads (beats NUAGES_SETTINGS)
+    #[arg(long, value_name = "FILE")]
+    settings: Option<OsString>,
+    /// Inside a project: 0 quiet, 1 normal, 2 verbose, 3 very verbose
+    #[arg(short = 'v', long, value_name = "N")]
+    verbosity: Option<OsString>,
     #[command(subcommand)]
     command: Commands,
 }
@@ -45,14 +51,18 @@ enum Commands {
 }
 
 /// `manage help`: the project's commands inside a project, ours outside.
-fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
+fn help(
+    args: Vec<OsString>,
+    profile: delegate::Profile,
+    globals: &[OsString],
+) -> anyhow::Result<ExitCode> {
     let here = std::env::current_dir()?;
     // A broken Cargo.toml is reported rather than taken for "no project here".
     if delegate::find_project(&here)
         .map_err(CommandError::Failed)?
         .is_some()
     {
-        return delegate::run(args, profile);
+        return delegate::run(args, profile, globals);
     }
     use clap::CommandFactory;
     Cli::command().print_help()?;
@@ -61,7 +71,11 @@ fn help(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitC
 
 /// A command for the project's binary; outside a project, a typo of one of
 /// our own commands gets the closest of them.
-fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::Result<ExitCode> {
+fn project_command(
+    args: Vec<OsString>,
+    profile: delegate::Profile,
+    globals: &[OsString],
+) -> anyhow::Result<ExitCode> {
     let typed = args
         .first()
         .map(|a| a.to_string_lossy().to_string())
@@ -75,7 +89,34 @@ fn project_command(args: Vec<OsString>, profile: delegate::Profile) -> anyhow::R
         ));
         return Err(CommandError::Usage(problem).into());
     }
-    delegate::run(args, profile)
+    delegate::run(args, profile, globals)
+}
+
+/// `--settings FILE` and `--verbosity N` given before the command: options
+/// of the project's binary, passed on to it before its command, as typed.
+fn project_globals(cli: &Cli) -> Vec<OsString> {
+    let mut globals = Vec::new();
+    if let Some(file) = &cli.settings {
+        globals.extend(["--settings".into(), file.clone()]);
+    }
+    if let Some(level) = &cli.verbosity {
+        globals.extend(["--verbosity".into(), level.clone()]);
+    }
+    globals
+}
+
+/// `--settings` or `--verbosity` before startproject or startapp, which
+/// load no settings: refused (exit 2) rather than silently ignored.
+fn refuse_globals(command: &str, globals: &[OsString]) -> anyhow::Result<()> {
+    let Some(option) = globals.first() else {
+        return Ok(());
+    };
+    let option = option.to_string_lossy();
+    let problem = Problem::new(format!(
+        "{option} is an option of a project's commands (runserver, check, migrate, …); {command} takes none"
+    ))
+    .with_hint(format!("run `manage {command} …` without {option}"));
+    Err(CommandError::Usage(problem).into())
 }
 
 /// The command of ours (startproject, startapp, help) closest to `typed`.
@@ -101,11 +142,18 @@ fn main() -> ExitCode {
     } else {
         delegate::Profile::Debug
     };
+    let globals = project_globals(&cli);
     let result = match cli.command {
-        Commands::Startproject(args) => startproject::run(args),
-        Commands::Startapp(args) => startapp::run(args),
-        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => help(args, profile),
-        Commands::Project(args) => project_command(args, profile),
+        Commands::Startproject(args) => {
+            refuse_globals("startproject", &globals).and_then(|()| startproject::run(args))
+        }
+        Commands::Startapp(args) => {
+            refuse_globals("startapp", &globals).and_then(|()| startapp::run(args))
+        }
+        Commands::Project(args) if args.first().is_some_and(|a| a == "help") => {
+            help(args, profile, &globals)
+        }
+        Commands::Project(args) => project_command(args, profile, &globals),
     };
     match result {
         Ok(code) => code,

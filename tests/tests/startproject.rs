@@ -702,3 +702,44 @@ fn a_folder_whose_path_is_not_utf8_is_refused_before_anything_is_written() {
     );
     assert!(!dir.path().join("vv").exists(), "nothing may be created");
 }
+
+#[test]
+fn settings_and_verbosity_before_the_command_reach_the_projects_binary() {
+    // `manage help` inside a project shows `Usage: manage [OPTIONS] <COMMAND>`
+    // with --settings and -v among the options: typed there, before the
+    // command, they reach the project's binary.
+    let project = nuages_e2e::GeneratedProject::new("options_site");
+    project.write(
+        "settings.other.toml",
+        "extends = \"settings.toml\"\nlog_level = \"warn\"\n",
+    );
+    let (output, stdout, stderr) =
+        project.manage(&["--settings", "settings.other.toml", "diffsettings"]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.starts_with("# settings.other.toml\n"), "{stdout}");
+    assert!(stdout.contains("\nlog_level = \"warn\"\n"), "{stdout}");
+    let (output, _, stderr) = project.manage(&["-v", "2", "check"]);
+    assert!(output.status.success(), "{stderr}");
+    // A value the project's binary refuses is its own error.
+    let (output, _, stderr) = project.manage(&["--verbosity", "9", "check"]);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value '9' for '--verbosity <N>'"),
+        "{stderr}"
+    );
+    // startproject loads no settings: the option is refused, nothing made.
+    let (output, _, stderr) = nuages_e2e::run(nuages_e2e::manage(project.temp.path()).args([
+        "--settings",
+        "settings.toml",
+        "startproject",
+        "other_site",
+    ]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: --settings is an option of a project's commands (runserver, check, migrate, …); startproject takes none\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!project.temp.path().join("other_site").exists());
+}
