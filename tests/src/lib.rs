@@ -103,6 +103,21 @@ pub fn test_user() -> String {
         .expect("the test user has a name")
 }
 
+/// The primary group of `user` on this machine, or (`None`) the group the
+/// tests run as, by its name: what `id -gn` prints.
+pub fn group_of(user: Option<&str>) -> String {
+    let output = Command::new("id")
+        .arg("-gn")
+        .args(user)
+        .output()
+        .expect("id runs");
+    assert!(output.status.success(), "id -gn {user:?}: {output:?}");
+    String::from_utf8(output.stdout)
+        .expect("a group name in UTF-8")
+        .trim()
+        .to_string()
+}
+
 /// `command`, a `serve` whose production settings name the site's own
 /// account in `serve_user` (there is no such account here), serving as the
 /// account running the tests: `serve` refuses to run as root for another

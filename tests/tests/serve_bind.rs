@@ -164,10 +164,11 @@ fn serve_says_what_is_in_the_way_of_its_unix_socket() {
     let (output, stdout, stderr) = serve_on(&socket);
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     let user = nuages_e2e::test_user();
+    let group = nuages_e2e::group_of(None);
     assert!(
         stderr.contains(&format!(
             "  hint: serve, running as {user}, makes the socket in {0}: create that folder for \
-             it (as root: install -d -o {user} -g {user} {0})",
+             it (as root: install -d -o {user} -g {group} {0})",
             file.display()
         )),
         "{stderr}"
@@ -785,9 +786,62 @@ fn deployconfig_systemd_refuses_a_user_name_the_service_cannot_run_as() {
     let (output, _, stderr) = systemd(&settings, Some("www-mysite"));
     assert!(output.status.success(), "{stderr}");
     let service = std::fs::read_to_string(units.join("mysite.service")).unwrap();
+    assert!(service.contains("\nUser=www-mysite\n"), "{service}");
+    assert!(!service.contains("Group="), "{service}");
+}
+
+/// `deployconfig systemd --user nobody`: Debian's `nobody` is in the group
+/// `nogroup`, and there is no group `nobody`. The service unit said
+/// `Group=nobody` (systemd: 216/GROUP, the service never started), the
+/// socket unit `SocketGroup=nobody`, the notes `usermod -aG nobody` and
+/// `install -g nobody`. The service unit now leaves the group to systemd
+/// (the account's primary group), and the rest names that group as this
+/// machine has it.
+#[test]
+fn deployconfig_systemd_names_the_primary_group_of_the_service_account() {
+    let example = Example::new();
+    let logs = example.dir.path().join("logs");
+    let settings = production(
+        &example,
+        &format!(
+            "log_file = {:?}",
+            logs.join("serve.log").display().to_string()
+        ),
+    );
+    let (output, stdout, stderr) = run(example.command_with(&settings).args([
+        "deployconfig",
+        "systemd",
+        "--exec",
+        "/bin/true",
+        "--user",
+        "nobody",
+        "--upstream",
+        "unix:/run/mysite/mysite.sock",
+    ]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let group = nuages_e2e::group_of(Some("nobody"));
+    assert!(stdout.contains("\nUser=nobody\n"), "{stdout}");
+    assert!(!stdout.contains("\nGroup="), "{stdout}");
     assert!(
-        service.contains("\nUser=www-mysite\nGroup=www-mysite\n"),
-        "{service}"
+        stdout.contains(&format!(
+            "# joins the group to connect: usermod -aG {group} www-data\n\
+             SocketUser=nobody\nSocketGroup={group}\n"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the web server's account must be in the group {group} to connect, or every page is \
+             a 502 (Debian and Ubuntu: usermod -aG {group} www-data, then restart the web server)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "(as root: install -d -o nobody -g {group} {})",
+            logs.display()
+        )),
+        "{stderr}"
     );
 }
 

@@ -246,9 +246,28 @@ impl Identity {
     }
 }
 
-fn lookup_user(c_name: &CStr, name: &str) -> Result<(libc::uid_t, libc::gid_t), UserError> {
+/// Runs `call`, one `get…_r` lookup of the account database, with a buffer
+/// for the entry's strings, doubled (up to 1 MiB) each time the lookup
+/// answers `ERANGE` (too small). `call` returns the lookup's error code, or
+/// what it read from the entry (`None`: no such entry), copied out of the
+/// buffer, which is dropped on return.
+fn lookup_with_buffer<T>(
+    mut call: impl FnMut(&mut [libc::c_char]) -> Result<Option<T>, libc::c_int>,
+) -> Result<Option<T>, libc::c_int> {
     let mut buffer: Vec<libc::c_char> = vec![0; 4096];
     loop {
+        match call(&mut buffer) {
+            Err(libc::ERANGE) if buffer.len() < 1 << 20 => {
+                let doubled = buffer.len() * 2;
+                buffer.resize(doubled, 0);
+            }
+            answer => return answer,
+        }
+    }
+}
+
+fn lookup_user(c_name: &CStr, name: &str) -> Result<(libc::uid_t, libc::gid_t), UserError> {
+    let found = lookup_with_buffer(|buffer| {
         // SAFETY: an all-zero passwd is a valid out-parameter; getpwnam_r fills it with
         // pointers into `buffer`, which outlives every use of them below.
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
@@ -262,20 +281,18 @@ fn lookup_user(c_name: &CStr, name: &str) -> Result<(libc::uid_t, libc::gid_t), 
                 &mut result,
             )
         };
-        if code == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
+        match code {
+            0 => Ok((!result.is_null()).then_some((entry.pw_uid, entry.pw_gid))),
+            code => Err(code),
         }
-        if code != 0 {
-            return Err(UserError::Lookup {
-                name: name.to_string(),
-                source: io::Error::from_raw_os_error(code),
-            });
-        }
-        if result.is_null() {
-            return Err(UserError::Unknown(name.to_string()));
-        }
-        return Ok((entry.pw_uid, entry.pw_gid));
+    });
+    match found {
+        Ok(Some(ids)) => Ok(ids),
+        Ok(None) => Err(UserError::Unknown(name.to_string())),
+        Err(code) => Err(UserError::Lookup {
+            name: name.to_string(),
+            source: io::Error::from_raw_os_error(code),
+        }),
     }
 }
 
@@ -286,8 +303,7 @@ pub(crate) fn current_user_name() -> Option<String> {
 }
 
 fn user_name(uid: libc::uid_t) -> Option<String> {
-    let mut buffer: Vec<libc::c_char> = vec![0; 4096];
-    loop {
+    lookup_with_buffer(|buffer| {
         // SAFETY: as in lookup_user; the name is copied out before `buffer` is dropped.
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -300,17 +316,73 @@ fn user_name(uid: libc::uid_t) -> Option<String> {
                 &mut result,
             )
         };
-        if code == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
+        if code != 0 {
+            return Err(code);
         }
-        if code != 0 || result.is_null() || entry.pw_name.is_null() {
-            return None;
+        if result.is_null() || entry.pw_name.is_null() {
+            return Ok(None);
         }
         // SAFETY: pw_name points to a NUL-terminated string inside `buffer`.
         let name = unsafe { CStr::from_ptr(entry.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
+        Ok(Some(name.to_string_lossy().into_owned()))
+    })
+    .ok()
+    .flatten()
+}
+
+/// The name of the group `gid`, if the group database has it.
+fn group_name(gid: libc::gid_t) -> Option<String> {
+    lookup_with_buffer(|buffer| {
+        // SAFETY: an all-zero group is a valid out-parameter; getgrgid_r fills it with
+        // pointers into `buffer`, and the name is copied out before `buffer` is dropped.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let code = unsafe {
+            libc::getgrgid_r(
+                gid,
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut result,
+            )
+        };
+        if code != 0 {
+            return Err(code);
+        }
+        if result.is_null() || entry.gr_name.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: gr_name points to a NUL-terminated string inside `buffer`.
+        let name = unsafe { CStr::from_ptr(entry.gr_name) };
+        Ok(Some(name.to_string_lossy().into_owned()))
+    })
+    .ok()
+    .flatten()
+}
+
+/// The name of the primary group of the account `user` on this machine
+/// (`nogroup` for Debian's `nobody`, `users` for many human accounts), for
+/// a `SocketGroup=`, a `usermod -aG` or an `install -g`. `user` itself when
+/// this machine has no such account (a configuration written for another
+/// machine, where `useradd --system NAME` makes a group of the same name)
+/// or the account database cannot be read; the group id when the group has
+/// no name here.
+pub(crate) fn primary_group_name(user: &str) -> String {
+    let Ok(c_name) = CString::new(user) else {
+        return user.to_string();
+    };
+    match lookup_user(&c_name, user) {
+        Ok((_, gid)) => group_name(gid).unwrap_or_else(|| gid.to_string()),
+        Err(_) => user.to_string(),
     }
+}
+
+/// The name of the group this process runs as (effective group id), or
+/// the id itself when the group has no name.
+pub(crate) fn current_group_name() -> String {
+    // SAFETY: getegid cannot fail.
+    let gid = unsafe { libc::getegid() };
+    group_name(gid).unwrap_or_else(|| gid.to_string())
 }
 
 /// What is being checked, for the messages.
@@ -743,6 +815,28 @@ mod tests {
         assert!(err.to_string().contains("no-such-user-here"));
         let me = Identity::current();
         assert_eq!(me.uid, unsafe { libc::geteuid() });
+    }
+
+    /// The primary group by its name on this machine (`id -gn`): Debian's
+    /// `nobody` is in `nogroup`, not in a group `nobody`; an account this
+    /// machine does not have is taken to have a group of its own name.
+    #[test]
+    fn primary_groups_are_named_as_this_machine_has_them() {
+        // `id -gn [USER]`: the user's primary group, or (no user) the
+        // effective group of `id`, which it inherits from this process.
+        let id_gn = |user: Option<&str>| {
+            let output = std::process::Command::new("id")
+                .arg("-gn")
+                .args(user)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "id -gn {user:?}: {output:?}");
+            String::from_utf8(output.stdout).unwrap().trim().to_string()
+        };
+        assert_eq!(primary_group_name("root"), "root");
+        assert_eq!(primary_group_name("nobody"), id_gn(Some("nobody")));
+        assert_eq!(primary_group_name("no-such-user-here"), "no-such-user-here");
+        assert_eq!(current_group_name(), id_gn(None));
     }
 
     #[test]

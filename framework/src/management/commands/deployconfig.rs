@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches};
 
+use crate::checks::files::primary_group_name;
 use crate::conf::Settings;
 use crate::management::{Command, CommandContext, CommandError, outln, output};
 use crate::middleware::security::hsts_value;
@@ -185,17 +186,19 @@ impl Command for DeployConfig {
             };
             emit(output.as_deref(), &text, force, name)?;
             let user = service_user(None, settings, name)?;
+            let group = primary_group_name(&user);
             let names_given = args.contains_id("server-name");
             for note in notes
                 .into_iter()
                 .chain(refused_names_note(&site, names_given))
-                .chain(socket_access_note(&site, &user))
+                .chain(socket_access_note(&site, &user, &group))
             {
                 eprintln!("note: {note}");
             }
             return Ok(());
         }
         let user = service_user(args.get_one::<String>("user"), settings, name)?;
+        let group = primary_group_name(&user);
         let exec = match args.get_one::<String>("exec") {
             Some(path) => absolute(path)?,
             None => {
@@ -214,7 +217,7 @@ impl Command for DeployConfig {
             Some(path) => absolute(path)?,
             None => PathBuf::from(format!("/etc/{name}/env")),
         };
-        let (service, socket) = systemd(&site, &user, &exec, &env_file);
+        let (service, socket) = systemd(&site, &user, &group, &exec, &env_file);
         match output {
             Some(dir) => {
                 let service_path = dir.join(format!("{name}.service"));
@@ -235,9 +238,9 @@ impl Command for DeployConfig {
             ))?,
         }
         eprintln!("note: {}", env_file_note(&site, &env_file));
-        for note in missing_folders_note(settings, &user)
+        for note in missing_folders_note(settings, &user, &group)
             .into_iter()
-            .chain(socket_access_note(&site, &user))
+            .chain(socket_access_note(&site, &user, &group))
         {
             eprintln!("note: {note}");
         }
@@ -289,9 +292,10 @@ fn refused_names_note(site: &Site<'_>, given: bool) -> Option<String> {
 
 /// What the web server needs to reach a unix socket of `serve` that only
 /// its owner and group may connect to (`serve_socket_mode` 660, the
-/// default): the socket is `user`'s, as `serve` or the socket unit makes
-/// it, and nginx's or Apache's workers run as another account.
-fn socket_access_note(site: &Site<'_>, user: &str) -> Option<String> {
+/// default): the socket is `user`'s and `group`'s (the account's primary
+/// group, [`primary_group_name`]), as `serve` or the socket unit makes it,
+/// and nginx's or Apache's workers run as another account.
+fn socket_access_note(site: &Site<'_>, user: &str, group: &str) -> Option<String> {
     let sockets: Vec<String> = site
         .upstreams
         .iter()
@@ -306,8 +310,8 @@ fn socket_access_note(site: &Site<'_>, user: &str) -> Option<String> {
     }
     Some(format!(
         "{} belongs to the account {user} and its group, mode {:o} (serve_socket_mode): the web \
-         server's account must be in the group {user} to connect, or every page is a 502 \
-         (Debian and Ubuntu: usermod -aG {user} www-data, then restart the web server)",
+         server's account must be in the group {group} to connect, or every page is a 502 \
+         (Debian and Ubuntu: usermod -aG {group} www-data, then restart the web server)",
         sockets.join(", "),
         mode
     ))
@@ -1027,8 +1031,9 @@ fn writable_folders(settings: &Settings) -> Vec<PathBuf> {
 
 /// systemd does not start a service while a folder of its `ReadWritePaths`
 /// is missing (status 226/NAMESPACE), and `serve` would have made it on
-/// its first write: the folders to create first, and how.
-fn missing_folders_note(settings: &Settings, user: &str) -> Option<String> {
+/// its first write: the folders to create first, and how (owned by `user`
+/// and its primary group `group`).
+fn missing_folders_note(settings: &Settings, user: &str, group: &str) -> Option<String> {
     let missing: Vec<String> = writable_folders(settings)
         .iter()
         .filter(|folder| !folder.is_dir())
@@ -1041,7 +1046,7 @@ fn missing_folders_note(settings: &Settings, user: &str) -> Option<String> {
     Some(format!(
         "the service may write only in its ReadWritePaths folders, and systemd does not start it \
          while one is missing (status 226/NAMESPACE): create {missing} for it first \
-         (as root: install -d -o {user} -g {user} {missing})"
+         (as root: install -d -o {user} -g {group} {missing})"
     ))
 }
 
@@ -1082,8 +1087,11 @@ fn shell_word(path: &Path) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// The service unit and the socket unit.
-fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, String) {
+/// The service unit and the socket unit. The service runs as `user` with
+/// no `Group=`: systemd then uses the account's primary group, whatever its
+/// name on the machine that runs it. The socket unit needs a group name:
+/// `group`, the account's primary group ([`primary_group_name`]).
+fn systemd(site: &Site, user: &str, group: &str, exec: &Path, env_file: &Path) -> (String, String) {
     let name = site.name;
     let base = &site.settings.base_dir;
     let writable = writable_folders(site.settings);
@@ -1106,8 +1114,8 @@ fn systemd(site: &Site, user: &str, exec: &Path, env_file: &Path) -> (String, St
             systemd_path(path),
             format!(
                 "# The service account's, as serve makes it itself; the web server's account\n\
-                 # joins the group to connect: usermod -aG {user} www-data\n\
-                 SocketUser={user}\nSocketGroup={user}\n\
+                 # joins the group to connect: usermod -aG {group} www-data\n\
+                 SocketUser={user}\nSocketGroup={group}\n\
                  # serve_socket_mode\nSocketMode=0{}\n",
                 site.settings.serve_socket_mode
             ),
@@ -1124,7 +1132,6 @@ After=network.target {name}.socket
 [Service]
 Type=simple
 User={user}
-Group={user}
 WorkingDirectory={base}
 # NUAGES_SETTINGS and SECRET_KEY (and NUAGES_ALLOWED_HOSTS) live here, readable by root only.
 EnvironmentFile={env_file}
@@ -1518,10 +1525,13 @@ mod tests {
         let (service, socket) = systemd(
             &site(&settings),
             "mysite",
+            "mysite",
             Path::new("/srv/mysite/bin/mysite"),
             Path::new("/etc/mysite/env"),
         );
-        assert!(service.contains("User=mysite"));
+        assert!(service.contains("\nUser=mysite\n"), "{service}");
+        // No Group=: systemd runs the service in the account's primary group.
+        assert!(!service.contains("Group="), "{service}");
         assert!(service.contains("ExecStart=/srv/mysite/bin/mysite serve"));
         assert!(service.contains("EnvironmentFile=/etc/mysite/env"));
         assert!(service.contains("NoNewPrivileges=true"));
@@ -1546,6 +1556,7 @@ mod tests {
         let (service, _) = systemd(
             &site(&settings),
             "mysite",
+            "mysite",
             Path::new("/srv/mysite/bin/mysite"),
             Path::new("/etc/mysite/env"),
         );
@@ -1568,7 +1579,7 @@ mod tests {
             media_root: Some(base.path().join("www_dir/media")),
             ..Settings::defaults_in(base.path())
         };
-        let note = missing_folders_note(&settings, "mysite").expect("a note");
+        let note = missing_folders_note(&settings, "mysite", "mysite").expect("a note");
         let logs = base.path().join("logs");
         let media = base.path().join("www_dir/media");
         let missing = format!("{} {}", logs.display(), media.display());
@@ -1580,7 +1591,7 @@ mod tests {
         assert!(!note.contains("/db"), "the database folder exists: {note}");
         std::fs::create_dir(&logs).unwrap();
         std::fs::create_dir_all(&media).unwrap();
-        assert_eq!(missing_folders_note(&settings, "mysite"), None);
+        assert_eq!(missing_folders_note(&settings, "mysite", "mysite"), None);
     }
 
     /// The unit reads NUAGES_SETTINGS and SECRET_KEY from its
@@ -1612,13 +1623,14 @@ mod tests {
         let (_, socket) = systemd(
             &site(&settings),
             "mysite",
+            "mysite",
             Path::new("/srv/mysite/bin/mysite"),
             Path::new("/etc/mysite/env"),
         );
         assert!(socket.contains("\nSocketUser=mysite\n"), "{socket}");
         assert!(socket.contains("\nSocketGroup=mysite\n"), "{socket}");
         assert!(socket.contains("usermod -aG mysite www-data"), "{socket}");
-        let note = socket_access_note(&site(&settings), "mysite").expect("a note");
+        let note = socket_access_note(&site(&settings), "mysite", "mysite").expect("a note");
         assert!(
             note.starts_with(
                 "/run/mysite/mysite.sock belongs to the account mysite and its group, mode 660"
@@ -1631,12 +1643,91 @@ mod tests {
             serve_socket_mode: "666".into(),
             ..settings.clone()
         };
-        assert_eq!(socket_access_note(&site(&open), "mysite"), None);
+        assert_eq!(socket_access_note(&site(&open), "mysite", "mysite"), None);
         let tcp = Site {
             upstreams: vec![Bind::Tcp("127.0.0.1:8000".parse().unwrap())],
             ..site(&settings)
         };
-        assert_eq!(socket_access_note(&tcp, "mysite"), None);
+        assert_eq!(socket_access_note(&tcp, "mysite", "mysite"), None);
+    }
+
+    /// An account whose primary group has another name (Debian's `nobody`,
+    /// in `nogroup`; no group `nobody` exists there): `Group=nobody` kept
+    /// systemd from starting the service (216/GROUP), and `SocketGroup=`,
+    /// `usermod -aG` and `install -g` named a group that is not there. The
+    /// units and notes name the account's primary group as this machine
+    /// has it (`id -gn`), and the service unit leaves the group to systemd.
+    #[test]
+    fn the_units_and_notes_name_the_primary_group_of_the_account() {
+        let output = std::process::Command::new("id")
+            .args(["-gn", "nobody"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "id -gn nobody: {output:?}");
+        let expected = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        let group = primary_group_name("nobody");
+        assert_eq!(group, expected);
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir(base.path().join("db")).unwrap();
+        let settings = Settings {
+            log_file: Some(base.path().join("logs/mysite.log")),
+            ..Settings::defaults_in(base.path())
+        };
+        let (service, socket) = systemd(
+            &site(&settings),
+            "nobody",
+            &group,
+            Path::new("/srv/mysite/bin/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(service.contains("\nUser=nobody\n"), "{service}");
+        assert!(!service.contains("Group="), "{service}");
+        assert!(
+            socket.contains(&format!("\nSocketUser=nobody\nSocketGroup={expected}\n")),
+            "{socket}"
+        );
+        assert!(
+            socket.contains(&format!("usermod -aG {expected} www-data")),
+            "{socket}"
+        );
+        let note = socket_access_note(&site(&settings), "nobody", &group).expect("a note");
+        assert!(
+            note.contains(&format!(
+                "must be in the group {expected} to connect, or every page is a 502 (Debian and \
+                 Ubuntu: usermod -aG {expected} www-data,"
+            )),
+            "{note}"
+        );
+        let note = missing_folders_note(&settings, "nobody", &group).expect("a note");
+        assert!(
+            note.contains(&format!(
+                "install -d -o nobody -g {expected} {})",
+                base.path().join("logs").display()
+            )),
+            "{note}"
+        );
+    }
+
+    /// The configuration may be written for another machine: an account
+    /// this one does not have is taken to have a group of the same name,
+    /// as `useradd --system NAME` makes it.
+    #[test]
+    fn an_account_missing_here_is_taken_to_have_a_group_of_its_name() {
+        assert_eq!(primary_group_name("no-such-user-here"), "no-such-user-here");
+        let settings = settings();
+        let group = primary_group_name("no-such-user-here");
+        let (service, socket) = systemd(
+            &site(&settings),
+            "no-such-user-here",
+            &group,
+            Path::new("/srv/mysite/bin/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(!service.contains("Group="), "{service}");
+        assert!(
+            socket.contains("\nSocketUser=no-such-user-here\nSocketGroup=no-such-user-here\n"),
+            "{socket}"
+        );
     }
 
     #[test]
@@ -1647,6 +1738,7 @@ mod tests {
         };
         let (service, _) = systemd(
             &site(&settings),
+            "mysite",
             "mysite",
             Path::new("/srv/mysite/bin/mysite"),
             Path::new("/etc/mysite/env"),

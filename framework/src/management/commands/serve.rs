@@ -203,9 +203,10 @@ fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
     let user = crate::checks::files::Identity::current()
         .name
         .unwrap_or_else(|| "this account".to_string());
+    let group = crate::checks::files::current_group_name();
     format!(
         "serve, running as {user}, makes the socket in {folder}: create that folder for it \
-         (as root: install -d -o {user} -g {user} {folder}), let the socket unit of \
+         (as root: install -d -o {user} -g {group} {folder}), let the socket unit of \
          deployconfig systemd make the socket, or {ELSEWHERE}",
         folder = folder.display()
     )
