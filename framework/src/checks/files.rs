@@ -316,18 +316,34 @@ fn user_name(uid: libc::uid_t) -> Option<String> {
                 &mut result,
             )
         };
-        if code != 0 {
-            return Err(code);
-        }
-        if result.is_null() || entry.pw_name.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: pw_name points to a NUL-terminated string inside `buffer`.
-        let name = unsafe { CStr::from_ptr(entry.pw_name) };
-        Ok(Some(name.to_string_lossy().into_owned()))
+        // SAFETY: pw_name of an entry found points to a NUL-terminated string inside `buffer`.
+        unsafe { found_name(code, !result.is_null(), entry.pw_name) }
     })
     .ok()
     .flatten()
+}
+
+/// What a `get…_r` lookup by id answered: its error code, or the name of
+/// the entry it `found` (`None`: no such entry, or one without a name),
+/// copied out of the lookup's buffer.
+///
+/// # Safety
+/// When `found`, `name` is null or points to a NUL-terminated string that
+/// is still alive.
+unsafe fn found_name(
+    code: libc::c_int,
+    found: bool,
+    name: *const libc::c_char,
+) -> Result<Option<String>, libc::c_int> {
+    if code != 0 {
+        return Err(code);
+    }
+    if !found || name.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's promise.
+    let name = unsafe { CStr::from_ptr(name) };
+    Ok(Some(name.to_string_lossy().into_owned()))
 }
 
 /// The name of the group `gid`, if the group database has it.
@@ -346,15 +362,8 @@ fn group_name(gid: libc::gid_t) -> Option<String> {
                 &mut result,
             )
         };
-        if code != 0 {
-            return Err(code);
-        }
-        if result.is_null() || entry.gr_name.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: gr_name points to a NUL-terminated string inside `buffer`.
-        let name = unsafe { CStr::from_ptr(entry.gr_name) };
-        Ok(Some(name.to_string_lossy().into_owned()))
+        // SAFETY: gr_name of an entry found points to a NUL-terminated string inside `buffer`.
+        unsafe { found_name(code, !result.is_null(), entry.gr_name) }
     })
     .ok()
     .flatten()
