@@ -38,17 +38,33 @@ pub const DEFAULT_ALIAS: &str = "default";
 
 /// Why a backend could not do what was asked; logged, never returned.
 #[derive(Debug)]
-pub(crate) struct BackendError(String);
+pub(crate) struct BackendError {
+    message: String,
+    /// The cache's server failed (unreachable, timed out, refused the
+    /// command), rather than the value: the warning names the server.
+    from_server: bool,
+}
 
 impl BackendError {
     fn new(message: impl Into<String>) -> Self {
-        BackendError(message.into())
+        BackendError {
+            message: message.into(),
+            from_server: false,
+        }
+    }
+
+    /// A failure of the cache's server.
+    fn of_server(message: impl Into<String>) -> Self {
+        BackendError {
+            message: message.into(),
+            from_server: true,
+        }
     }
 }
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -535,8 +551,19 @@ impl Cache {
         result.map_err(|e| self.warn(operation, key, &e)).ok()
     }
 
+    /// The warning of a failed operation; a server's failure names the
+    /// server and the setting that points at it (a bare "timed out" or "No
+    /// such file or directory" says neither).
     fn warn(&self, operation: &str, key: &str, error: &BackendError) {
         let key = loggable_key(key);
+        let error = match &*self.backend {
+            Backend::Redis(redis) if error.from_server => format!(
+                "the Redis server at {} (caches.{}.location): {error}",
+                redis.address(),
+                self.alias
+            ),
+            _ => error.to_string(),
+        };
         tracing::warn!(
             target: "nuages::cache",
             cache = %self.alias,

@@ -44,7 +44,7 @@ fn with_expiry(command: &mut redis::Cmd, ttl: Duration) -> &mut redis::Cmd {
 
 impl From<redis::RedisError> for BackendError {
     fn from(error: redis::RedisError) -> Self {
-        BackendError::new(error.to_string())
+        BackendError::of_server(error.to_string())
     }
 }
 
@@ -137,6 +137,12 @@ impl Redis {
             client,
             connection: OnceCell::new(),
         })
+    }
+
+    /// Where the server is, for messages: `host:port` or the socket's path
+    /// (never the password).
+    pub(crate) fn address(&self) -> String {
+        self.client.get_connection_info().addr().to_string()
     }
 
     async fn connection(&self) -> Result<ConnectionManager, BackendError> {
