@@ -904,6 +904,51 @@ async fn an_off_site_next_is_ignored() {
     }
 }
 
+/// A form posting to `/accounts/login/?next=…` (or the logout's), with no
+/// `next` field, goes there once this site's path is checked, as Django's
+/// `POST.get("next", GET.get("next"))`; a `next` field wins over the URL's.
+#[tokio::test]
+async fn a_next_in_the_query_string_of_the_post_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let client = Client::new(application);
+    let credentials = [("username", "ann"), ("password", "plum-violin-orbit")];
+    client.get("/accounts/login/").await;
+    let login = post_form(&client, "/accounts/login/?next=/private/", &credentials).await;
+    assert_eq!(login.status, 302);
+    assert_eq!(login.header("location"), Some("/private/"));
+    let logout = post_form(&client, "/accounts/logout/?next=/plain/", &[]).await;
+    assert_eq!(logout.status, 302);
+    assert_eq!(logout.header("location"), Some("/plain/"));
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+
+    client.get("/accounts/login/").await;
+    let off_site = post_form(&client, "/accounts/login/?next=//evil.com", &credentials).await;
+    assert_eq!(off_site.header("location"), Some("/"));
+    let logout = post_form(&client, "/accounts/logout/?next=//evil.com", &[]).await;
+    assert_eq!(logout.header("location"), Some("/"));
+
+    client.get("/accounts/login/").await;
+    let mut with_field = credentials.to_vec();
+    with_field.push(("next", "/vote/"));
+    let field_wins = post_form(&client, "/accounts/login/?next=/private/", &with_field).await;
+    assert_eq!(field_wins.header("location"), Some("/vote/"));
+    // A failed login keeps the URL's `next` in the form shown again.
+    log_out(&client, &[]).await;
+    client.get("/accounts/login/").await;
+    let wrong = post_form(
+        &client,
+        "/accounts/login/?next=/private/",
+        &[("username", "ann"), ("password", "wrong-password")],
+    )
+    .await;
+    assert!(
+        wrong.text().contains("name=\"next\" value=\"/private/\""),
+        "{}",
+        wrong.text()
+    );
+}
+
 /// A `next` that is a path of this site with characters a URI cannot hold
 /// goes into `Location` percent-encoded (as Django's `iri_to_uri`).
 #[tokio::test]

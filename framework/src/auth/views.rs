@@ -5,6 +5,7 @@
 //! `registration/logged_out.html`, are built into the framework; a file of
 //! the same name in the project's `template_dirs` replaces one.
 
+use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
@@ -111,21 +112,34 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 
 /// POST: log in with `username` (without the spaces around it) and
 /// `password`, then go to a same-site
-/// `next` or `login_redirect_url`; on failure the form again, saying only
+/// `next` (see [`redirect_field`]) or `login_redirect_url`; on failure the form again, saying only
 /// that the pair is wrong (at once for a username over 150 characters,
 /// which is not even normalized); refused by the failed-login
 /// [`throttle`](super::throttle), the form with its message and status 429.
-async fn login_submit(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
-    login_attempt(auth, templates, form).await.map(never_cache)
+async fn login_submit(
+    auth: Auth,
+    templates: Templates,
+    RawQuery(query): RawQuery,
+    form: FormData,
+) -> Result<Response> {
+    login_attempt(auth, templates, query, form)
+        .await
+        .map(never_cache)
 }
 
-async fn login_attempt(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+async fn login_attempt(
+    auth: Auth,
+    templates: Templates,
+    query: Option<String>,
+    form: FormData,
+) -> Result<Response> {
     // As Django's UsernameField, a CharField (strip=True): spaces around
     // the name are dropped (a phone's autocompletion adds one); the
     // password is kept as typed (strip=False).
     let typed = form.get("username").unwrap_or("").trim();
     let password = form.get("password").unwrap_or("");
-    let next = form.get("next").unwrap_or("");
+    let next = redirect_field(&form, query.as_deref());
+    let next = next.as_str();
     // As Django's UsernameField (CVE-2023-46695): no username is longer, and
     // a longer one is neither normalized (NFKC makes up to 18 characters of
     // one), nor looked up, nor sent back.
@@ -175,16 +189,26 @@ fn render_login(
 /// out), CSRF-checked by the `csrf` middleware: the session ends, then a
 /// same-site `next`, `logout_redirect_url`, or with that setting empty the
 /// page `registration/logged_out.html`.
-async fn logout(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
-    log_out(auth, templates, form).await.map(never_cache)
+async fn logout(
+    auth: Auth,
+    templates: Templates,
+    RawQuery(query): RawQuery,
+    form: FormData,
+) -> Result<Response> {
+    log_out(auth, templates, query, form).await.map(never_cache)
 }
 
-async fn log_out(auth: Auth, templates: Templates, form: FormData) -> Result<Response> {
+async fn log_out(
+    auth: Auth,
+    templates: Templates,
+    query: Option<String>,
+    form: FormData,
+) -> Result<Response> {
     auth.logout();
     let app = auth.app();
-    let next = form.get("next").unwrap_or("");
-    if is_same_site(next) {
-        return Ok(crate::views::redirect(next));
+    let next = redirect_field(&form, query.as_deref());
+    if is_same_site(&next) {
+        return Ok(crate::views::redirect(&next));
     }
     let setting = &app.settings.logout_redirect_url;
     if setting.is_empty() {
@@ -195,6 +219,22 @@ async fn log_out(auth: Auth, templates: Templates, form: FormData) -> Result<Res
             .into_response());
     }
     Ok(crate::views::redirect(&setting_url(app, setting)?))
+}
+
+/// The `next` a login or logout POST asks for: the form's field, else the
+/// URL's query string (`<form action="/accounts/login/?next=/polls/">`),
+/// as Django's `POST.get("next", GET.get("next", ""))`. The last value of
+/// either wins, as Django's `QueryDict`. Not yet checked: see
+/// [`is_same_site`].
+fn redirect_field(form: &FormData, query: Option<&str>) -> String {
+    if let Some(next) = form.get("next") {
+        return next.to_string();
+    }
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(name, _)| name == "next")
+        .last()
+        .map(|(_, next)| next.into_owned())
+        .unwrap_or_default()
 }
 
 /// Whether `next` is a path on this site: it starts with one `/`, and holds
