@@ -4,6 +4,7 @@
 //! starts throwaway PostgreSQL servers.
 
 pub mod browser;
+pub mod logs;
 pub mod postgres;
 
 pub mod redis;

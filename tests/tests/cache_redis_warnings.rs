@@ -5,45 +5,17 @@
 //! remembers per process which events nobody wants, and a test without a
 //! subscriber meeting the same warning first would hide it.
 
-use std::sync::{Arc, Mutex};
-
 use nuages::cache::Cache;
 use nuages::conf::{CacheBackend, CacheSettings};
+use nuages_e2e::logs::capture_logs;
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer};
-
-/// Collects what tracing writes, to read the warnings back.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// What was written since the last call.
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
 
 #[tokio::test]
 async fn a_failing_redis_cache_warning_names_the_server_and_its_setting() {
     if !nuages_e2e::require(REDIS_SERVER) {
         return;
     }
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs();
     let mut server = RedisServer::start();
     let socket = server.dir().join("redis.sock");
     assert_eq!(server.url(), format!("redis+unix://{}", socket.display()));

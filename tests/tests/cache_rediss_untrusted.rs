@@ -3,39 +3,19 @@
 //! binary: tracing remembers per process which events nobody wants, and a
 //! test without a subscriber meeting the same warning first would hide it.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nuages::cache::Cache;
 use nuages::conf::{CacheBackend, CacheSettings};
+use nuages_e2e::logs::capture_logs;
 use nuages_e2e::redis::{REDIS_SERVER, RedisServer, certificate_authority};
-
-/// Collects what tracing writes, to read the warnings back.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn rediss_with_a_certificate_no_trusted_authority_signed_is_a_miss_and_a_warning() {
     if !nuages_e2e::require(REDIS_SERVER) {
         return;
     }
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs();
     let server = RedisServer::start_tls();
     let (other_ca, _) = certificate_authority(server.dir(), "other");
     // Another authority, then the system's (which never signed it).
@@ -53,7 +33,7 @@ async fn rediss_with_a_certificate_no_trusted_authority_signed_is_a_miss_and_a_w
         assert!(started.elapsed() < Duration::from_secs(5));
     }
     assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing was written");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.take();
     assert!(logs.contains("WARN"), "{logs}");
     assert!(
         logs.contains("cache set failed, treated as a miss"),
