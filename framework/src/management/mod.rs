@@ -338,7 +338,7 @@ impl ManagementUtility {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let matches = match self.cli().try_get_matches_from(&args) {
             Ok(matches) => matches,
-            Err(error) => return Err(self.clap_error(error, &args)),
+            Err(error) => return Err(self.clap_error(error)),
         };
         let (name, sub_matches) = matches.subcommand().expect("a subcommand is required");
         let command = self
@@ -365,7 +365,7 @@ impl ManagementUtility {
 
     /// Clap prints help and version itself; an unknown command gets our
     /// `error:` / `hint:` pair with the closest command.
-    fn clap_error(&self, error: clap::Error, args: &[OsString]) -> CommandError {
+    fn clap_error(&self, error: clap::Error) -> CommandError {
         use clap::error::ErrorKind;
         match error.kind() {
             ErrorKind::DisplayHelp
@@ -380,12 +380,13 @@ impl ManagementUtility {
                 CommandError::Exit(code)
             }
             ErrorKind::InvalidSubcommand => {
-                let typed = args
-                    .iter()
-                    .skip(1)
-                    .map(|a| a.to_string_lossy().to_string())
-                    .find(|a| !a.starts_with('-') && self.commands.iter().all(|c| c.name() != a))
-                    .unwrap_or_default();
+                // The name clap could not match, not the first word that is
+                // not a command: that could be an option's value
+                // (`--settings s.toml flush`).
+                let typed = match error.get(clap::error::ContextKind::InvalidSubcommand) {
+                    Some(clap::error::ContextValue::String(name)) => name.clone(),
+                    _ => String::new(),
+                };
                 let names = self.commands.iter().map(|c| c.name());
                 let hint = if let Some(way) = nuages_way_of_django_command(&typed) {
                     format!("{way}; 'help' lists every command")
@@ -477,6 +478,22 @@ mod tests {
         assert!(!text.contains("showmigrations"), "{text}");
         let (text, _) = run_reported(&["test"]);
         assert!(text.contains("`cargo test`"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_command_after_global_options_is_named() {
+        for args in [
+            &["--settings", "s.toml", "flush"][..],
+            &["-v", "2", "flush"],
+            &["--settings=s.toml", "flush"],
+        ] {
+            let (text, code) = run_reported(args);
+            assert_eq!(code, 2, "{args:?}");
+            assert!(
+                text.starts_with("error: unknown command 'flush'\n"),
+                "{args:?}: {text}"
+            );
+        }
     }
 
     #[test]
