@@ -380,6 +380,12 @@ pub async fn apply(
                 .list_applied_migrations(&table)
                 .await
                 .map_err(migrate_error)?;
+            if let Some(unknown) = applied
+                .iter()
+                .find(|a| migrations.iter().all(|m| m.version != a.version))
+            {
+                return Err(applied_without_file(&mut connection, set, unknown.version).await);
+            }
             for migration in &migrations {
                 match applied.iter().find(|a| a.version == migration.version) {
                     Some(done) if done.checksum != migration.checksum => {
@@ -414,6 +420,48 @@ pub async fn apply(
         result?;
     }
     Ok(count)
+}
+
+/// A migration the database records as applied that no file of `set`
+/// defines: the database was migrated by a newer version of the project (or
+/// the file was deleted). As sqlx's own `Migrator` (`VersionMissing`),
+/// `migrate` stops before applying anything of the set rather than run the
+/// older code's migrations on a schema it does not know.
+async fn applied_without_file(
+    connection: &mut AnyConnection,
+    set: &MigrationSet,
+    version: i64,
+) -> Error {
+    let table = set.table();
+    // Its description, for the name `showmigrations` would have shown. The
+    // table's name is ours, made of the app's label (sqlx's own queries of
+    // it are built the same way).
+    let description: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT description FROM {table} WHERE version = $1"
+    )))
+    .bind(version)
+    .fetch_optional(&mut *connection)
+    .await
+    .ok()
+    .flatten();
+    let name = match description {
+        Some(description) => format!(
+            "{}.{}",
+            set.label,
+            file_name(version, &description).trim_end_matches(".sql")
+        ),
+        None => format!("{}.{version}", set.label),
+    };
+    Error::Config(
+        Problem::new(format!(
+            "migration {name} is applied to the database, but no file of the app's migrations folder defines it: \
+             the database was migrated by a newer version of the project, or the file was removed"
+        ))
+        .with_hint(format!(
+            "run the version of the project that has that migration (or put its file back); \
+             to drop it, undo what it did by hand, then delete its row (version {version}) from {table}"
+        )),
+    )
 }
 
 /// `migrate`'s lock on a SQLite database, held until dropped: sqlx's
@@ -597,6 +645,43 @@ mod tests {
         let after = states(&pool, &sets).await.unwrap();
         assert!(after.iter().all(|s| s.applied), "{after:?}");
         assert!(tables().await.contains(&sets[0].table()));
+        databases.close().await;
+    }
+
+    /// A database migrated by a newer version of the project (a migration
+    /// recorded that no file defines) is refused, naming it, and nothing
+    /// is applied; it said "No migrations to apply" and exited 0, and the
+    /// older code's next migration would have run on that schema.
+    #[tokio::test]
+    async fn a_migration_applied_without_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::conf::Settings::defaults_in(dir.path());
+        let databases = crate::db::Databases::new(&settings);
+        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+        let sets = [crate::auth::migration_set()];
+        let table = sets[0].table();
+        apply(&pool, &sets, |_| {}).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} (version, description, success, checksum, execution_time) \
+             VALUES (999, 'newer feature', TRUE, x'00', 1)"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let error = apply(&pool, &sets, |_| panic!("nothing is applied"))
+            .await
+            .expect_err("a database newer than the code is refused");
+        let Error::Config(problem) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            problem.message.starts_with(
+                "migration auth.999_newer_feature is applied to the database, but no file"
+            ) && problem.message.contains("newer version of the project"),
+            "{problem:?}"
+        );
+        let hint = problem.hint.as_deref().unwrap_or_default();
+        assert!(hint.contains(&format!("from {table}")), "{hint}");
         databases.close().await;
     }
 
