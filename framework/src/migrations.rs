@@ -366,14 +366,11 @@ pub async fn apply(
                 .await
                 .map_err(migrate_error)?
             {
+                let name = recorded_name(&mut connection, set, version).await;
                 return Err(Error::Config(
-                    Problem::new(format!(
-                        "migration {}.{version} was left half-applied",
-                        set.label
-                    ))
-                    .with_hint(format!(
-                        "repair the database by hand, then delete that row from {table}"
-                    )),
+                    Problem::new(format!("migration {name} was left half-applied")).with_hint(
+                        format!("repair the database by hand, then delete that row from {table}"),
+                    ),
                 ));
             }
             let applied = connection
@@ -422,6 +419,31 @@ pub async fn apply(
     Ok(count)
 }
 
+/// The name of the migration `version` recorded in `set`'s table, as
+/// `showmigrations` shows it (`polls.2_choices`), from the description the
+/// table kept; `polls.2` if it cannot be read.
+async fn recorded_name(connection: &mut AnyConnection, set: &MigrationSet, version: i64) -> String {
+    let table = set.table();
+    // The table's name is ours, made of the app's label (sqlx's own queries
+    // of it are built the same way).
+    let description: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT description FROM {table} WHERE version = $1"
+    )))
+    .bind(version)
+    .fetch_optional(&mut *connection)
+    .await
+    .ok()
+    .flatten();
+    match description {
+        Some(description) => format!(
+            "{}.{}",
+            set.label,
+            file_name(version, &description).trim_end_matches(".sql")
+        ),
+        None => format!("{}.{version}", set.label),
+    }
+}
+
 /// A migration the database records as applied that no file of `set`
 /// defines: the database was migrated by a newer version of the project (or
 /// the file was deleted). As sqlx's own `Migrator` (`VersionMissing`),
@@ -433,25 +455,7 @@ async fn applied_without_file(
     version: i64,
 ) -> Error {
     let table = set.table();
-    // Its description, for the name `showmigrations` would have shown. The
-    // table's name is ours, made of the app's label (sqlx's own queries of
-    // it are built the same way).
-    let description: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT description FROM {table} WHERE version = $1"
-    )))
-    .bind(version)
-    .fetch_optional(&mut *connection)
-    .await
-    .ok()
-    .flatten();
-    let name = match description {
-        Some(description) => format!(
-            "{}.{}",
-            set.label,
-            file_name(version, &description).trim_end_matches(".sql")
-        ),
-        None => format!("{}.{version}", set.label),
-    };
+    let name = recorded_name(connection, set, version).await;
     Error::Config(
         Problem::new(format!(
             "migration {name} is applied to the database, but no file of the app's migrations folder defines it: \
@@ -682,6 +686,35 @@ mod tests {
         );
         let hint = problem.hint.as_deref().unwrap_or_default();
         assert!(hint.contains(&format!("from {table}")), "{hint}");
+        databases.close().await;
+    }
+
+    /// A migration recorded as failed (`success` false: it ran without a
+    /// transaction and stopped) is named as `showmigrations` names it,
+    /// `auth.1_initial`, not `auth.1`.
+    #[tokio::test]
+    async fn a_half_applied_migration_is_named_with_its_description() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::conf::Settings::defaults_in(dir.path());
+        let databases = crate::db::Databases::new(&settings);
+        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+        let sets = [crate::auth::migration_set()];
+        let table = sets[0].table();
+        apply(&pool, &sets, |_| {}).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET success = FALSE WHERE version = 1"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let error = apply(&pool, &sets, |_| {}).await.expect_err("refused");
+        let Error::Config(problem) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            problem.message,
+            "migration auth.1_initial was left half-applied"
+        );
         databases.close().await;
     }
 
