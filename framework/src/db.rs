@@ -440,8 +440,8 @@ async fn prepare(
     busy_timeout: u64,
 ) -> std::result::Result<(), sqlx::Error> {
     if connection.backend_name().eq_ignore_ascii_case("sqlite") {
+        set_wal_mode(connection, busy_timeout).await?;
         for pragma in [
-            "PRAGMA journal_mode = WAL".to_string(),
             format!("PRAGMA busy_timeout = {busy_timeout}"),
             "PRAGMA foreign_keys = ON".to_string(),
             "PRAGMA synchronous = NORMAL".to_string(),
@@ -452,6 +452,44 @@ async fn prepare(
         }
     }
     Ok(())
+}
+
+/// `PRAGMA journal_mode = WAL`. It needs the database to itself, and SQLite
+/// answers "database is locked" at once, without waiting its busy timeout,
+/// while another connection sets up the same new file (two `migrate` at
+/// once on a database not created yet): the second failed with
+/// "database is locked". It is tried again until `busy_timeout` ms passed.
+async fn set_wal_mode(
+    connection: &mut sqlx::AnyConnection,
+    busy_timeout: u64,
+) -> std::result::Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(busy_timeout);
+    loop {
+        match sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut *connection)
+            .await
+        {
+            Err(error)
+                if sqlite_locked(&error).is_some() && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            result => return result.map(drop),
+        }
+    }
+}
+
+/// SQLite's words when `error` is its "database is locked" (SQLITE_BUSY,
+/// 5, or SQLITE_LOCKED, 6, as in their extended codes): another connection
+/// held the database for longer than the busy timeout. Nothing is wrong
+/// with the migrations then, and nothing to fix in their SQL.
+pub(crate) fn sqlite_locked(error: &sqlx::Error) -> Option<&str> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code: i32 = database.code()?.parse().ok()?;
+    matches!(code & 0xff, 5 | 6).then(|| database.message())
 }
 
 /// The folder of the SQLite database of `databases.<alias>.url` cannot be

@@ -27,6 +27,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::conf::{SessionEngine, Settings};
+use crate::db::sqlite_locked;
 use crate::error::{Error, Problem, Result};
 use crate::project::Project;
 
@@ -538,19 +539,6 @@ fn migrate_error(error: MigrateError) -> Error {
 
 /// What to do about a SQLite database another connection keeps locked.
 const LOCKED_HINT: &str = "another process was writing to the database (a running server, another `manage migrate`, a database browser) for longer than databases.default.busy_timeout_ms: run the command again once it is done, or raise that setting";
-
-/// SQLite's words when `error` is its "database is locked" (SQLITE_BUSY,
-/// 5, or SQLITE_LOCKED, 6, as in their extended codes): another connection
-/// held the database for longer than the busy timeout. Nothing is wrong
-/// with the migrations then, and nothing to fix in their SQL.
-fn sqlite_locked(error: &sqlx::Error) -> Option<&str> {
-    let sqlx::Error::Database(database) = error else {
-        return None;
-    };
-    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
-    let code: i32 = database.code()?.parse().ok()?;
-    matches!(code & 0xff, 5 | 6).then(|| database.message())
-}
 
 /// A migration the database refused: which one (sqlx's own words name only
 /// its number), what the database said, and what was kept of it.

@@ -67,3 +67,54 @@ fn a_copy_of_the_database_file_alone_holds_what_the_commands_did() {
     );
     assert!(status.success(), "{stdout}{stderr}");
 }
+
+/// Two `migrate` processes at once on a database file not created yet, in
+/// a folder that is there (two deploy scripts): both succeed. The second failed with "database is
+/// locked" (exit 1), SQLite refusing its switch to the write-ahead log at
+/// once, without the busy timeout, while the first set up the new file.
+#[test]
+fn two_migrate_processes_at_once_on_a_new_sqlite_file_both_succeed() {
+    let example = Example::new();
+    // A race: several fresh files.
+    for round in 0..20 {
+        let folder = format!("race{round}");
+        let database = example.dir.path().join(&folder).join("db.sqlite3");
+        std::fs::create_dir_all(database.parent().unwrap()).unwrap();
+        let settings = example.settings_extending(
+            &example.settings,
+            &folder,
+            &format!(
+                "[databases.default]\nurl = \"sqlite://{}\"\n",
+                database.display()
+            ),
+        );
+        let spawn = || {
+            example
+                .command_with(&settings)
+                .arg("migrate")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(), spawn());
+        for child in [first, second] {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let output = example
+            .command_with(&settings)
+            .arg("showmigrations")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            shown.contains(" [X] ") && !shown.contains(" [ ] "),
+            "{shown}"
+        );
+    }
+}
