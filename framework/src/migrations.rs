@@ -640,12 +640,10 @@ mod tests {
         databases.close().await;
     }
 
-    /// A database migrated by a newer version of the project (a migration
-    /// recorded that no file defines) is refused, naming it, and nothing
-    /// is applied; it said "No migrations to apply" and exited 0, and the
-    /// older code's next migration would have run on that schema.
-    #[tokio::test]
-    async fn a_migration_applied_without_a_file_is_refused() {
+    /// What applying the auth migrations again answers on a database they
+    /// were applied to, after `tamper` (SQL where `{table}` is their record
+    /// table) changed it, and that table's name.
+    async fn refusal_after(tamper: &str) -> (Problem, String) {
         let dir = tempfile::tempdir().unwrap();
         let settings = crate::conf::Settings::defaults_in(dir.path());
         let databases = crate::db::Databases::new(&settings);
@@ -653,19 +651,31 @@ mod tests {
         let sets = [crate::auth::migration_set()];
         let table = sets[0].table();
         apply(&pool, &sets, |_| {}).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {table} (version, description, success, checksum, execution_time) \
-             VALUES (999, 'newer feature', TRUE, x'00', 1)"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(tamper.replace("{table}", &table)))
+            .execute(&pool)
+            .await
+            .unwrap();
         let error = apply(&pool, &sets, |_| panic!("nothing is applied"))
             .await
-            .expect_err("a database newer than the code is refused");
-        let Error::Config(problem) = &error else {
-            panic!("{error:?}")
-        };
+            .expect_err("refused");
+        databases.close().await;
+        match error {
+            Error::Config(problem) => (problem, table),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A database migrated by a newer version of the project (a migration
+    /// recorded that no file defines) is refused, naming it, and nothing
+    /// is applied; it said "No migrations to apply" and exited 0, and the
+    /// older code's next migration would have run on that schema.
+    #[tokio::test]
+    async fn a_migration_applied_without_a_file_is_refused() {
+        let (problem, table) = refusal_after(
+            "INSERT INTO {table} (version, description, success, checksum, execution_time) \
+             VALUES (999, 'newer feature', TRUE, x'00', 1)",
+        )
+        .await;
         assert!(
             problem.message.starts_with(
                 "migration auth.999_newer_feature is applied to the database, but no file"
@@ -674,7 +684,6 @@ mod tests {
         );
         let hint = problem.hint.as_deref().unwrap_or_default();
         assert!(hint.contains(&format!("from {table}")), "{hint}");
-        databases.close().await;
     }
 
     /// A migration recorded as failed (`success` false: it ran without a
@@ -682,28 +691,12 @@ mod tests {
     /// `auth.1_initial`, not `auth.1`.
     #[tokio::test]
     async fn a_half_applied_migration_is_named_with_its_description() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = crate::conf::Settings::defaults_in(dir.path());
-        let databases = crate::db::Databases::new(&settings);
-        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
-        let sets = [crate::auth::migration_set()];
-        let table = sets[0].table();
-        apply(&pool, &sets, |_| {}).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET success = FALSE WHERE version = 1"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
-        let error = apply(&pool, &sets, |_| {}).await.expect_err("refused");
-        let Error::Config(problem) = &error else {
-            panic!("{error:?}")
-        };
+        let (problem, _) =
+            refusal_after("UPDATE {table} SET success = FALSE WHERE version = 1").await;
         assert_eq!(
             problem.message,
             "migration auth.1_initial was left half-applied"
         );
-        databases.close().await;
     }
 
     /// Two `migrate` at once on one SQLite file (two deploy scripts, a
