@@ -2,7 +2,9 @@
 //! keep what it is given (`nuages.E022`, `nuages.E023`, through the
 //! validation the `session` middleware runs when it is built, so the
 //! application refuses the same settings), and for deployment it must be
-//! shared by every `serve` and survive a restart (`nuages.W035`).
+//! shared by every `serve` and survive a restart (`nuages.W035`), and a
+//! site where users log in keeps them on the server, where a logout can
+//! end them (`nuages.W041`).
 
 use super::startup::{has_middleware, refused};
 use super::{Check, CheckContext, CheckMessage};
@@ -29,6 +31,12 @@ pub fn checks() -> Vec<Check> {
             tags: &["sessions", "caches"],
             deploy: true,
             run: check_session_cache_shared,
+        },
+        Check {
+            name: "session_logout_ends_it",
+            tags: &["sessions", "security"],
+            deploy: true,
+            run: check_session_logout_ends_it,
         },
     ]
 }
@@ -84,6 +92,33 @@ fn check_session_cache_shared(ctx: &CheckContext) -> Vec<CheckMessage> {
     }
 }
 
+/// `nuages.W041`: users log in (the `"auth"` middleware) while sessions
+/// are kept in signed cookies. Such a cookie holds the whole session, so a
+/// logout can only ask the browser to forget it: a copy taken before (from
+/// a shared computer, a proxy's log, malware) stays logged in until it
+/// expires. Django's default engine keeps sessions in the database for
+/// this reason.
+fn check_session_logout_ends_it(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let settings = ctx.settings;
+    if !has_middleware(settings, "session")
+        || !has_middleware(settings, "auth")
+        || settings.session_engine != SessionEngine::SignedCookies
+    {
+        return vec![];
+    }
+    vec![CheckMessage::warning(
+        "nuages.W041",
+        format!(
+            "Users log in (the \"auth\" middleware) and sessions are kept in signed cookies \
+             (session_engine = \"signed_cookies\"): a logout cannot end a copy of a session \
+             cookie, which stays logged in until it expires (session_cookie_age = {} seconds).",
+            settings.session_cookie_age
+        ),
+        "set session_engine = \"db\" and run migrate (or \"cache\" with a shared cache), so \
+         that a logout ends the session for every copy of its cookie",
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -106,7 +141,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = settings_in(dir.path());
         assert!(
-            run(&settings, true).is_empty(),
+            run(&settings, false).is_empty(),
             "signed cookies need no store"
         );
 
@@ -142,5 +177,40 @@ mod tests {
 
         settings.middleware.retain(|m| m != "session");
         assert!(run(&settings, true).is_empty(), "no session middleware");
+    }
+
+    #[test]
+    fn logins_in_signed_cookie_sessions_are_reported_for_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(dir.path());
+        settings.session_cookie_age = 3600;
+        assert!(run(&settings, false).is_empty(), "only with --deploy");
+        let messages = run(&settings, true);
+        assert_eq!(ids(&messages), ["nuages.W041"]);
+        assert!(
+            messages[0]
+                .message
+                .contains("a logout cannot end a copy of a session cookie"),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            messages[0]
+                .message
+                .contains("session_cookie_age = 3600 seconds")
+        );
+        assert!(
+            messages[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("set session_engine = \"db\" and run migrate")
+        );
+
+        settings.session_engine = SessionEngine::Db;
+        assert!(run(&settings, true).is_empty(), "a logout deletes the row");
+        settings.session_engine = SessionEngine::SignedCookies;
+        settings.middleware.retain(|m| m != "auth");
+        assert!(run(&settings, true).is_empty(), "nobody logs in");
     }
 }
