@@ -579,6 +579,63 @@ fn a_sibling_that_leads_out_of_static_root_is_never_sent() {
     assert_siblings_are_refused(&server, "/static/css/site.css", css.as_bytes());
 }
 
+/// `METHOD path` with no body, on a new connection.
+fn bodiless(server: &Listening, method: &str, path: &str) -> support::RawResponse {
+    server.send(
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+/// As WhiteNoise answers: a static file's URL takes GET and HEAD only.
+/// Another method gets 405 with `Allow`, and the headers every response
+/// carries; a name that is no file is still the 404 of the site.
+#[test]
+fn other_methods_on_a_static_file_get_405_with_allow() {
+    let site = Site::new("");
+    let server = Listening::start(site.application(site.settings()));
+    let response = bodiless(&server, "OPTIONS", "/static/css/site.css");
+    assert_eq!(response.status, 405, "{}", response.head);
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(response.header("x-frame-options"), Some("DENY"));
+    assert_eq!(response.header("referrer-policy"), Some("same-origin"));
+    assert!(!response.holds(b"margin: 0 auto"));
+    // Unsafe methods meet the CSRF check first: refused all the same.
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let response = bodiless(&server, method, "/static/css/site.css");
+        assert_eq!(response.status, 403, "{method}: {}", response.head);
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    }
+    assert_eq!(
+        bodiless(&server, "OPTIONS", "/static/nothing.css").status,
+        404
+    );
+    assert_eq!(
+        bodiless(&server, "OPTIONS", "/static/../secret.txt").status,
+        404
+    );
+
+    // Without the CSRF check, every other method gets the 405.
+    let site = Site::new("middleware = [\"security\", \"common\", \"xframe\"]\n");
+    let server = Listening::start(site.application(site.settings()));
+    for method in ["OPTIONS", "POST", "PUT", "DELETE", "PATCH"] {
+        let response = bodiless(&server, method, "/static/lib/jquery.js");
+        assert_eq!(response.status, 405, "{method}: {}", response.head);
+        assert_eq!(response.header("allow"), Some("GET, HEAD"), "{method}");
+        assert!(!response.holds(b"/* jquery */"), "{method}");
+    }
+    let collected = Site::new("");
+    collected.collect(noinput());
+    let server = Listening::start(collected.serving_collected());
+    let response = bodiless(&server, "OPTIONS", "/static/css/site.css");
+    assert_eq!(response.status, 405, "{}", response.head);
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
+}
+
 #[tokio::test]
 async fn hosts_are_still_checked_for_static_files() {
     let site = Site::new("");

@@ -10,7 +10,7 @@
 //!
 //! Either way the handler sits inside the application's request path (after
 //! the host check and the request log, inside the middleware), answers `GET`
-//! and `HEAD` with the right `Content-Type`, `ETag` and `Last-Modified` (and
+//! and `HEAD` (any other method on a file gets 405 with `Allow: GET, HEAD`) with the right `Content-Type`, `ETag` and `Last-Modified` (and
 //! `304` for `If-None-Match` / `If-Modified-Since`), ranges (`206`, `416`),
 //! and the `.br` / `.gz` sibling when the client accepts it (with
 //! `Content-Encoding` and `Vary: Accept-Encoding`), through tower-http's
@@ -39,7 +39,7 @@ use super::compress::Encoding;
 use super::finders::{Finder, IgnorePatterns, Located};
 use super::manifest::is_hashed_name;
 use crate::conf::Settings;
-use crate::error::Error;
+use crate::error::{Error, ErrorReport};
 use crate::project::App;
 
 /// `Cache-Control` of files that may change (revalidate with the `ETag`).
@@ -144,9 +144,16 @@ impl StaticHandler {
         })
     }
 
-    /// Whether this handler answers `request`.
-    pub fn handles(&self, method: &Method, path: &str) -> bool {
-        (method == Method::GET || method == Method::HEAD) && path.starts_with(&self.prefix)
+    /// The part of `path` under the prefix, if this handler's prefix is
+    /// the start of it.
+    fn name_in<'p>(&self, path: &'p str) -> Option<&'p str> {
+        path.strip_prefix(self.prefix.as_str())
+    }
+
+    /// Whether `raw` (a request path under the prefix, still encoded) names
+    /// a file this handler would send.
+    fn serves(&self, raw: &str) -> bool {
+        decode_path(raw).is_some_and(|name| self.locate(&name).is_some())
     }
 
     /// The file for a name under the prefix, by the one rule of
@@ -293,16 +300,42 @@ fn if_range_matches(if_range: &HeaderValue, headers: &HeaderMap) -> bool {
     })
 }
 
-/// Middleware: answer `GET`/`HEAD` under `static_url`, pass the rest on.
+/// Middleware: answer `GET`/`HEAD` under `static_url`, and any other
+/// method on a file that is there with 405 (as WhiteNoise does); pass the
+/// rest on (a name that is no file may be a view's).
 pub(crate) async fn middleware(
     State(handler): State<Arc<StaticHandler>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if handler.handles(request.method(), request.uri().path()) {
-        return handler.respond(request).await;
+    let method = request.method();
+    if let Some(raw) = handler.name_in(request.uri().path()) {
+        if method == Method::GET || method == Method::HEAD {
+            return handler.respond(request).await;
+        }
+        if handler.serves(raw) {
+            return not_allowed(method, raw);
+        }
     }
     next.run(request).await
+}
+
+/// 405 with `Allow: GET, HEAD`, for a method a static file does not take;
+/// the error page layer gives it the site's page (the detail in debug).
+fn not_allowed(method: &Method, raw: &str) -> Response {
+    let mut response = ErrorReport::response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorReport {
+            chain: vec![format!(
+                "static file '{raw}' takes GET and HEAD only, not {method}"
+            )],
+            hint: None,
+        },
+    );
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 /// Percent-decode a request path under the prefix, segment by segment;
