@@ -119,16 +119,41 @@ fn every_settings_key_is_documented_with_its_type_and_default() {
 /// `4_0` for its CSRF origins check) and Nuages's own.
 const ID: &str = r"(?:security|staticfiles|4_0|nuages)\.[DIWEC]\d{3}";
 
-/// Every check id written in the checks' sources.
+/// Every check id written in the checks' sources, but for the table of
+/// them (`ids.rs`), which is compared with these.
 fn check_ids_in_code() -> BTreeSet<String> {
     let id = regex::Regex::new(&format!(r#""({ID})""#)).unwrap();
     let folder = repository().join("framework/src/checks");
     let mut ids = BTreeSet::new();
     for entry in std::fs::read_dir(&folder).unwrap() {
-        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|name| name == "ids.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(path).unwrap();
         ids.extend(id.captures_iter(&source).map(|c| c[1].to_string()));
     }
     ids
+}
+
+/// The table `silenced_system_checks` is judged by (`nuages.W040`) holds
+/// exactly the ids the checks return, each in a built-in family.
+#[test]
+fn the_table_of_builtin_ids_is_every_id_of_the_checks() {
+    let table: BTreeSet<String> = nuages::checks::BUILTIN_IDS
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(
+        table.len(),
+        nuages::checks::BUILTIN_IDS.len(),
+        "no id twice"
+    );
+    assert_eq!(table, check_ids_in_code());
+    for id in &table {
+        let family = id.split('.').next().unwrap();
+        assert!(nuages::checks::BUILTIN_FAMILIES.contains(&family), "{id}");
+    }
 }
 
 #[test]

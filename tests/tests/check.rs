@@ -159,6 +159,27 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         summary(&stderr),
         format!("System check identified {} issues (2 silenced).", count - 2)
     );
+    // A mistyped id silences nothing, and says so with the id it meant.
+    let (_, _, stderr) = manage_env(
+        &project,
+        &["check", "--deploy"],
+        &[(
+            "NUAGES_SILENCED_SYSTEM_CHECKS",
+            "security.W018,security.W04",
+        )],
+    );
+    assert!(
+        stderr.contains(
+            "?: (nuages.W040) silenced_system_checks names 'security.W04', which is no \
+             check's id: it silences nothing\n\tHINT: did you mean 'security.W004'?"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(security.W004)"), "{stderr}");
+    assert_eq!(
+        summary(&stderr),
+        format!("System check identified {count} issues (1 silenced).")
+    );
 
     // Tags.
     let (output, stdout, _) = project.manage(&["check", "--deploy", "--list-tags"]);

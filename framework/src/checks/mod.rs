@@ -30,7 +30,9 @@
 //! ```
 //!
 //! `silenced_system_checks = ["security.W004"]` in the settings file hides
-//! messages by exact id; the report counts them as silenced.
+//! messages by exact id; the report counts them as silenced. An id there
+//! that no built-in check has ([`BUILTIN_IDS`]) is itself a warning,
+//! `nuages.W040`, with the id it probably meant.
 //!
 //! # The built-in checks
 //!
@@ -64,12 +66,14 @@ pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod email;
 pub mod files;
+mod ids;
 pub(crate) mod media;
 pub(crate) mod migrations;
 pub(crate) mod raw;
 mod report;
 pub(crate) mod security;
 pub(crate) mod sessions;
+pub(crate) mod silenced;
 pub(crate) mod startup;
 pub(crate) mod staticfiles;
 pub(crate) mod templates;
@@ -83,6 +87,7 @@ use crate::conf::Settings;
 use crate::error::Problem;
 use crate::project::Project;
 
+pub use ids::{BUILTIN_FAMILIES, BUILTIN_IDS};
 pub use report::{Report, Stream};
 
 /// How serious a message is, as Django's levels.
@@ -348,6 +353,7 @@ pub(crate) fn builtin() -> Vec<Check> {
     checks.extend(migrations::checks());
     checks.extend(templates::checks());
     checks.extend(apps::checks());
+    checks.extend(silenced::checks());
     checks
 }
 
@@ -577,13 +583,75 @@ mod tests {
             &[],
         );
         assert_eq!(after.silenced, 2, "exact ids only");
-        assert_eq!(after.messages.len(), before.messages.len() - 2);
+        // Two hidden; one more says the prefix silences nothing (nuages.W040).
+        assert_eq!(after.messages.len(), before.messages.len() - 2 + 1);
         assert!(
             !after
                 .messages
                 .iter()
                 .any(|m| m.id == "security.W004" || m.id == "site.W001")
         );
+    }
+
+    /// `nuages.W040`: an id of `silenced_system_checks` that no built-in
+    /// check has (a typo) silences nothing; the warning names it, the id
+    /// it probably meant, and the fix. Ids of the project's own families
+    /// are the project's: not judged.
+    #[test]
+    fn a_silenced_id_that_no_check_has_is_named_with_the_closest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(dir.path());
+        let project = project_in(dir.path()).check(WARN);
+        settings.silenced_system_checks = vec![
+            "security.W04".into(),
+            "secuirty.W018".into(),
+            "nuages.W0999".into(),
+            "security.W004".into(),
+            "site.W001".into(),
+            "site.W777".into(),
+            "nuages.W039".into(),
+        ];
+        let report = run_checks(
+            &CheckContext::new(&settings, &project).with_deploy(true),
+            &[],
+        );
+        let unknown: Vec<&CheckMessage> = report
+            .messages
+            .iter()
+            .filter(|m| m.id == "nuages.W040")
+            .collect();
+        assert_eq!(unknown.len(), 3, "{unknown:#?}");
+        assert!(unknown.iter().all(|m| m.level == Level::Warning));
+        assert_eq!(
+            unknown[0].message,
+            "silenced_system_checks names 'security.W04', which is no check's id: it silences \
+             nothing"
+        );
+        assert_eq!(
+            unknown[0].hint.as_deref(),
+            Some(
+                "did you mean 'security.W004'? Write that id in silenced_system_checks, exactly \
+                 as the report shows it between parentheses"
+            )
+        );
+        assert!(unknown[1].message.contains("'secuirty.W018'"));
+        assert!(
+            unknown[1]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean 'security.W018'?")
+        );
+        assert!(unknown[2].message.contains("'nuages.W0999'"));
+        let hint = unknown[2].hint.as_deref().unwrap();
+        assert!(!hint.contains("did you mean"), "{hint}");
+        assert!(hint.contains("docs/checks.md"), "{hint}");
+        // Silenced ids that exist still silence: security.W004 and site.W001.
+        assert_eq!(report.silenced, 2);
+        // Without a typo, nothing to say.
+        settings.silenced_system_checks = vec!["security.W004".into()];
+        let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+        assert!(!report.messages.iter().any(|m| m.id == "nuages.W040"));
     }
 
     #[test]
