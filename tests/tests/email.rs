@@ -212,6 +212,33 @@ fn sendtestemail_reaches_a_real_smtp_server_with_login_and_starttls() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("error: no recipient"), "{stderr}");
 
+    // --admins or --managers with nobody in the setting: exit 1 naming the
+    // setting and how to fill it, before any mail goes out.
+    let lines = smtp_lines("127.0.0.1", smtp.port);
+    let nobody = settings_file(
+        &project,
+        "nobody",
+        &lines
+            .replace("[\"Ops <ops@mail.test>\"]", "[]")
+            .replace("[\"Boss <boss@mail.test>\"]", "[]"),
+    );
+    for key in ["admins", "managers"] {
+        let flag = format!("--{key}");
+        let (output, stdout, stderr) =
+            sendtestemail(&project, &nobody, &["a@mail.test", &flag], &[]);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: --{key} was given and the {key} setting is empty: nobody to send to\n  \
+                 hint: set {key} = [\"Name <name@example.com>\"] in the settings file\n"
+            )
+        );
+        assert_eq!(stdout, "");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(smtp.received().len(), 3, "no mail went out");
+
     // A login (AUTH PLAIN/LOGIN over the plain connection), the password
     // read from the environment.
     let (login, with_login) = server_and_settings(
