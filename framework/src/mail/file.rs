@@ -1,6 +1,6 @@
 //! The `file` backend: one `.eml` file per message in `email_file_path`,
 //! written to a temporary name and renamed, so a reader never sees half a
-//! message.
+//! message; a write that fails removes its temporary file.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,12 +36,57 @@ impl Folder {
             .unwrap_or_default()
             .as_nanos();
         let name = format!("{nanos}-{:016x}", rand::random::<u64>());
-        let temporary = self.path.join(format!(".{name}.tmp"));
-        tokio::fs::write(&temporary, message.formatted())
-            .await
-            .map_err(failed)?;
-        tokio::fs::rename(&temporary, self.path.join(format!("{name}.eml")))
+        self.write_as(&name, &message.formatted())
             .await
             .map_err(failed)
+    }
+
+    /// Write `bytes` to `.NAME.tmp` in the folder, then rename it to
+    /// `NAME.eml`; on failure the temporary file is removed, so the folder
+    /// holds only whole messages.
+    async fn write_as(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let temporary = self.path.join(format!(".{name}.tmp"));
+        let written = match tokio::fs::write(&temporary, bytes).await {
+            Ok(()) => tokio::fs::rename(&temporary, self.path.join(format!("{name}.eml"))).await,
+            Err(error) => Err(error),
+        };
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&temporary).await;
+        }
+        written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message that cannot take its place (a folder is in the way, as a
+    /// full disk or a vanished folder fails the write) leaves no
+    /// temporary file behind, and nothing under its name.
+    #[tokio::test]
+    async fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("taken.eml/inside")).unwrap();
+        let folder = Folder::new(dir.path().to_path_buf());
+        let error = folder.write_as("taken", b"Subject: x\r\n\r\nbody").await;
+        assert!(error.is_err());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["taken.eml"], "only the folder that was in the way");
+        assert!(dir.path().join("taken.eml/inside").is_dir());
+
+        folder
+            .write_as("whole", b"Subject: y\r\n\r\nbody")
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("whole.eml")).unwrap(),
+            b"Subject: y\r\n\r\nbody"
+        );
+        assert!(!dir.path().join(".whole.tmp").exists());
     }
 }
