@@ -426,6 +426,14 @@ const TRAVERSALS: &[&str] = &[
     "/static/.env",
     "/static/lib/../../secret.txt",
     "/static/lib/%2e%2e/%2e%2e/secret.txt",
+    // Double-encoded, overlong UTF-8 and fullwidth dots: names, not steps.
+    "/static/%252e%252e/secret.txt",
+    "/static/%c0%ae%c0%ae/secret.txt",
+    "/static/%ef%bc%8e%ef%bc%8e/secret.txt",
+    // A file as a folder, a `.` step, a folder.
+    "/static/css/site.css/",
+    "/static/css/./site.css",
+    "/static/lib/",
 ];
 
 fn add_outward_links(site: &Site) {
@@ -474,6 +482,19 @@ fn nothing_outside_the_source_folders_is_served_over_a_socket() {
         response.head
     );
     assert!(!response.holds(b"TOP-SECRET"));
+    // Names longer than the file system takes, a deep path, a link loop:
+    // 404 with the headers of every response.
+    std::os::unix::fs::symlink("loop", site.dir.join("static/loop")).unwrap();
+    for path in [
+        format!("/static/{}", "a".repeat(5000)),
+        format!("/static/{}x", "a/".repeat(3000)),
+        "/static/loop".to_string(),
+    ] {
+        let response = server.get(&path, "");
+        assert_eq!(response.status, 404, "{}", response.head);
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+        assert!(!response.holds(site.dir.to_str().unwrap().as_bytes()));
+    }
     let response = server.get("/static/css/site.css", "");
     assert_eq!(response.status, 200, "{}", response.head);
     assert_eq!(
