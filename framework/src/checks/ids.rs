@@ -101,4 +101,5 @@ pub const BUILTIN_IDS: &[&str] = &[
     "nuages.W038",
     "nuages.W039",
     "nuages.W040",
+    "nuages.W041",
 ];
