@@ -1052,6 +1052,18 @@ fn validate(settings: &Settings, origins: &BTreeMap<String, String>) -> Result<(
             "/static/",
         ));
     }
+    // The static files handler answers every URL under static_url: at the
+    // site's root it would answer every request, and no view would.
+    if settings.static_url == "/" {
+        return Err(invalid(
+            "static_url",
+            "\"/\" is the site's root: every request would go to the static files, and no view \
+             would answer"
+                .into(),
+            "write `static_url = \"/static/\"`",
+            "/static/",
+        ));
+    }
     if !settings.static_url.ends_with('/') {
         return Err(invalid(
             "static_url",
@@ -1757,6 +1769,16 @@ mod tests {
                 .to_string()
                 .contains("must end with /")
         );
+        let path = write(dir.path(), "s.toml", "static_url = \"/\"\n");
+        let SettingsError::InvalidValue {
+            key, message, hint, ..
+        } = load(&path, &[]).unwrap_err()
+        else {
+            panic!("not an invalid value")
+        };
+        assert_eq!(key, "static_url");
+        assert!(message.contains("\"/\" is the site's root"), "{message}");
+        assert!(hint.contains("static_url = \"/static/\""), "{hint}");
     }
 
     /// The error of loading `text` as `settings.toml` with `env`.
