@@ -374,6 +374,20 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// `proxy_read_timeout`: a 504 instead of the page).
 pub(crate) const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Create the SQLite database `file`, empty (which SQLite takes for a new
+/// database), readable by its owner and group only: its tables hold the
+/// password hashes and the sessions (check --deploy: `nuages.W042`).
+/// SQLite would create it with mode 0644, and gives its journal files the
+/// mode of the database. An existing file is left as it is.
+fn create_private(file: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(file)
+}
+
 /// The pool of `[databases.<alias>]`, once [`check_database`] accepts it
 /// (commands open it without building the application).
 async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
@@ -385,6 +399,9 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
             std::fs::create_dir_all(dir).map_err(|source| folder_error(alias, dir, source))?;
         }
         if !url.contains("mode=") {
+            // Where it cannot be created, SQLite's own attempt fails next,
+            // and that error is told in check's words (connect_error).
+            let _ = create_private(&file);
             url.push_str(if url.contains('?') {
                 "&mode=rwc"
             } else {
@@ -748,7 +765,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
-        assert!(dir.path().join("db/db.sqlite3").is_file());
+        let file = dir.path().join("db/db.sqlite3");
+        assert!(file.is_file());
+        // Created private: the others may not read it, nor its journal.
+        use std::os::unix::fs::MetadataExt;
+        for created in [file.clone(), dir.path().join("db/db.sqlite3-wal")] {
+            let mode = std::fs::metadata(&created).unwrap().mode();
+            assert_eq!(mode & 0o777, 0o640, "{}: {mode:o}", created.display());
+        }
         let err = databases.get("other").await.unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -27,6 +27,7 @@
 use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -392,9 +393,12 @@ pub fn open_log_file(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail("create the folder", e))?;
     }
+    // A new log is not readable by other users: its request lines hold
+    // the paths of password-reset links (check --deploy: nuages.W043).
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o640)
         .open(path)
         .map_err(|e| fail("open the file", e))
 }
@@ -748,6 +752,9 @@ mod tests {
         writeln!(open_log_file(&path).unwrap(), "one").unwrap();
         writeln!(open_log_file(&path).unwrap(), "two").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+        use std::os::unix::fs::MetadataExt;
+        let mode = std::fs::metadata(&path).unwrap().mode();
+        assert_eq!(mode & 0o004, 0, "others may not read a new log: {mode:o}");
     }
 
     #[test]

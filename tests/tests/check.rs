@@ -252,8 +252,24 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         "not collected yet: {stderr}"
     );
     std::fs::create_dir_all(project.dir.join("db")).unwrap();
-    std::fs::File::create(project.dir.join("db/db.sqlite3")).unwrap();
+    let database = project.dir.join("db/db.sqlite3");
+    std::fs::File::create(&database).unwrap();
     write_collected_static(&project);
+    // Made by hand, every user may read it: a warning with the fix.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (output, _, stderr) = manage_env(&project, &production, &env);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "?: (nuages.W042) The SQLite database {} (databases.default.url) can be read by every \
+             user of this machine (mode 0644)",
+            database.display()
+        )) && stderr.contains(&format!("chmod o-r {}*", database.display())),
+        "{stderr}"
+    );
+    // As the server creates it.
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o640)).unwrap();
     let (output, stdout, stderr) = manage_env(&project, &production, &env);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert_eq!(

@@ -3,7 +3,9 @@
 //! creates. The user the server runs as (`check --user NAME`, else the
 //! `serve_user` setting, else the user running the check) must be able to
 //! write them or create them (`nuages.E001`, `nuages.E002`, `nuages.W012`);
-//! nobody else should (`nuages.W004`, `nuages.W005`). An account that does
+//! nobody else should (`nuages.W004`, `nuages.W005`), and for deployment
+//! nobody else should read the database or the log either (`nuages.W042`,
+//! `nuages.W043`). An account that does
 //! not exist is `nuages.E012`, with the command that creates it; a
 //! `check --deploy` run by root for no named account warns that root may
 //! write anything (`nuages.W011`). `runserver` and `serve` judge for the
@@ -50,6 +52,18 @@ pub(crate) fn checks() -> Vec<Check> {
             tags: &["files"],
             deploy: false,
             run: check_log_file,
+        },
+        Check {
+            name: "database_files_private",
+            tags: &["files", "database", "security"],
+            deploy: true,
+            run: check_database_files_private,
+        },
+        Check {
+            name: "log_file_private",
+            tags: &["files", "security"],
+            deploy: true,
+            run: check_log_file_private,
         },
         Check {
             name: "media_root_writable",
@@ -671,21 +685,13 @@ pub(crate) fn check_socket(ctx: &CheckContext) -> Vec<CheckMessage> {
 
 /// `nuages.E001` / `nuages.W004` for every SQLite database with a file.
 pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
-    let files: Vec<(String, PathBuf)> = ctx
-        .settings
-        .databases
-        .iter()
-        .filter_map(|(alias, db)| sqlite_file(&db.url).map(|file| (alias.clone(), file)))
-        .collect();
+    let files = database_files(ctx);
     let Some(who) = server_identity(ctx) else {
         return vec![];
     };
     files
         .into_iter()
-        .flat_map(|(alias, file)| {
-            let setting = format!("databases.{alias}.url");
-            check_file(&who, &file, &database_subject(&setting))
-        })
+        .flat_map(|(setting, file)| check_file(&who, &file, &database_subject(&setting)))
         .collect()
 }
 
@@ -743,6 +749,84 @@ pub(crate) fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
         note: None,
     };
     check_file(&who, file, &subject)
+}
+
+/// The SQLite database files of the settings, with the setting that
+/// names each (`databases.<alias>.url`).
+fn database_files(ctx: &CheckContext) -> Vec<(String, PathBuf)> {
+    ctx.settings
+        .databases
+        .iter()
+        .filter_map(|(alias, db)| {
+            sqlite_file(&db.url).map(|file| (format!("databases.{alias}.url"), file))
+        })
+        .collect()
+}
+
+/// `nuages.W042`: a SQLite database every user of the machine can read.
+/// Its tables hold the password hashes and, with `session_engine = "db"`,
+/// the keys of the sessions, which log in whoever sends one.
+fn check_database_files_private(ctx: &CheckContext) -> Vec<CheckMessage> {
+    database_files(ctx)
+        .into_iter()
+        .filter_map(|(setting, file)| {
+            world_readable(
+                "nuages.W042",
+                &file,
+                &setting,
+                "the SQLite database",
+                "its tables hold the users' password hashes and the sessions",
+                // The journal files SQLite keeps beside it hold the same data.
+                &format!("chmod o-r {}*", file.display()),
+            )
+        })
+        .collect()
+}
+
+/// `nuages.W043`: a log file every user of the machine can read. Its
+/// request lines hold the paths of password-reset links, each of which
+/// sets a new password for its user until it is used or expires.
+fn check_log_file_private(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let Some(file) = &ctx.settings.log_file else {
+        return vec![];
+    };
+    world_readable(
+        "nuages.W043",
+        file,
+        "log_file",
+        "the log file",
+        "its request lines hold the paths of password-reset links, which set a new password for \
+         whoever opens them first",
+        &format!("chmod o-r {}", file.display()),
+    )
+    .into_iter()
+    .collect()
+}
+
+/// The warning `id` when `file` exists and its mode lets every user read
+/// it. A missing file is quiet: the server creates it without the others'
+/// read permission.
+fn world_readable(
+    id: &str,
+    file: &Path,
+    setting: &str,
+    what: &str,
+    why: &str,
+    fix: &str,
+) -> Option<CheckMessage> {
+    let mode = std::fs::metadata(file).ok()?.mode();
+    (mode & 0o004 != 0).then(|| {
+        CheckMessage::warning(
+            id,
+            format!(
+                "{} {} ({setting}) can be read by every user of this machine (mode {:04o}): {why}.",
+                capitalize(what),
+                file.display(),
+                mode & 0o7777,
+            ),
+            format!("remove the others' read permission: {fix}"),
+        )
+    })
 }
 
 /// `nuages.E034`: the server's user cannot write `media_root` (or create
@@ -991,6 +1075,61 @@ mod tests {
     }
 
     #[test]
+    fn a_database_or_log_every_user_can_read_is_a_deployment_warning() {
+        let dir = reachable_tempdir();
+        let file = dir.path().join("db.sqlite3");
+        std::fs::write(&file, "").unwrap();
+        let mut settings = with_database(dir.path(), &file);
+        let log = dir.path().join("site.log");
+        settings.log_file = Some(log.clone());
+        // Missing log: the server creates it private.
+        assert_eq!(
+            run(&settings, dir.path(), None, check_log_file_private),
+            vec![]
+        );
+        std::fs::write(&log, "").unwrap();
+        chmod(&file, 0o644);
+        chmod(&log, 0o644);
+        let messages = run(&settings, dir.path(), None, check_database_files_private);
+        assert_eq!(ids(&messages), ["nuages.W042"]);
+        assert!(
+            messages[0].message.contains(&format!(
+                "{} (databases.default.url) can be read by every user of this machine (mode 0644)",
+                file.display()
+            )),
+            "{}",
+            messages[0].message
+        );
+        assert_eq!(
+            messages[0].hint.as_deref(),
+            Some(
+                format!(
+                    "remove the others' read permission: chmod o-r {}*",
+                    file.display()
+                )
+                .as_str()
+            )
+        );
+        let messages = run(&settings, dir.path(), None, check_log_file_private);
+        assert_eq!(ids(&messages), ["nuages.W043"]);
+        assert!(
+            messages[0].message.contains("password-reset links"),
+            "{}",
+            messages[0].message
+        );
+        chmod(&file, 0o640);
+        chmod(&log, 0o640);
+        assert_eq!(
+            run(&settings, dir.path(), None, check_database_files_private),
+            vec![]
+        );
+        assert_eq!(
+            run(&settings, dir.path(), None, check_log_file_private),
+            vec![]
+        );
+    }
+
+    #[test]
     fn a_missing_folder_must_be_creatable() {
         let dir = reachable_tempdir();
         let parent = dir.path().join("srv");
@@ -1092,6 +1231,8 @@ mod tests {
         let db = dir.join("db/db.sqlite3");
         std::fs::create_dir_all(db.parent().unwrap()).unwrap();
         std::fs::write(&db, "").unwrap();
+        // Private, as SQLite files the server creates (nuages.W042).
+        chmod(&db, 0o640);
         let mut settings = with_database(dir, &db);
         settings.log_file = Some(dir.join("logs/site.log"));
         settings.serve_bind = format!("unix:{}", dir.join("run/site.sock").display());

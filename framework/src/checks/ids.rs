@@ -102,4 +102,6 @@ pub const BUILTIN_IDS: &[&str] = &[
     "nuages.W039",
     "nuages.W040",
     "nuages.W041",
+    "nuages.W042",
+    "nuages.W043",
 ];
