@@ -342,12 +342,23 @@ async fn has_table(connection: &mut AnyConnection, backend: &str, table: &str) -
     Ok(found > 0)
 }
 
-/// Apply what is pending, in order; `on_applied` is told of each one.
-/// Running it again with nothing pending is safe.
+/// What [`apply`] tells its caller of each migration it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// The migration is about to run.
+    Applying(&'a MigrationState),
+    /// It ran and is recorded.
+    Applied(&'a MigrationState),
+}
+
+/// Apply what is pending, in order; `on_progress` is told of each one
+/// before it runs and once it is applied (a migration that fails has no
+/// [`Progress::Applied`]: `apply` returns its error). Running it again with
+/// nothing pending is safe.
 pub async fn apply(
     pool: &AnyPool,
     sets: &[MigrationSet],
-    mut on_applied: impl FnMut(&MigrationState),
+    mut on_progress: impl FnMut(Progress<'_>),
 ) -> Result<usize> {
     let mut connection = pool.acquire().await?;
     let backend = connection.backend_name().to_string();
@@ -397,17 +408,20 @@ pub async fn apply(
                     }
                     Some(_) => {}
                     None => {
+                        let mut state = MigrationState {
+                            label: set.label.clone(),
+                            version: migration.version,
+                            description: migration.description.to_string(),
+                            applied: false,
+                        };
+                        on_progress(Progress::Applying(&state));
                         connection
                             .apply(&table, migration)
                             .await
                             .map_err(|error| failed_migration(&set.label, migration, error))?;
                         count += 1;
-                        on_applied(&MigrationState {
-                            label: set.label.clone(),
-                            version: migration.version,
-                            description: migration.description.to_string(),
-                            applied: true,
-                        });
+                        state.applied = true;
+                        on_progress(Progress::Applied(&state));
                     }
                 }
             }

@@ -4,7 +4,8 @@
 //! panic; a full disk is an error that says so; `migrate` stops before
 //! its first migration (its first line is its plan), leaving the database
 //! as it was, and a later `migrate` applies them. And what `showurls`
-//! writes: each pattern, its name and its view with the view's methods.
+//! writes: each pattern, its name and its view with the view's methods;
+//! and `migrate`'s line of each migration, begun before it runs.
 
 use std::process::{Command, Stdio};
 
@@ -121,6 +122,54 @@ fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
         assert!(after.contains(" [X] "), "{name}: {after}");
         assert!(!after.contains(" [ ] "), "{name}: {after}");
     }
+}
+
+/// `migrate` writes each migration's line as Django's: `  Applying
+/// polls.1_initial...` before the migration runs, completed with ` OK`
+/// once it is applied, or ` FAILED` when the database refuses it (the error
+/// follows on standard error). The line used to be written only once the
+/// migration was done, so the one that failed was not shown at all.
+#[test]
+fn migrate_begins_each_line_before_its_migration_and_completes_it_after() {
+    let example = Example::new();
+    let database = example.dir.path().join("taken.sqlite3");
+    // The table polls.1_initial creates is there already: it fails.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use nuages::sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", database.display());
+        let mut connection = nuages::sqlx::SqliteConnection::connect(&url).await.unwrap();
+        nuages::sqlx::query("CREATE TABLE polls_question (id INTEGER PRIMARY KEY)")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    });
+    let settings = example.settings_extending(
+        &example.settings,
+        "taken",
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    let output = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with(
+            "Running migrations:\n  Applying auth.1_initial... OK\n  Applying polls.1_initial... FAILED\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("migration polls.1_initial failed: ") && stderr.contains("already exists"),
+        "{stderr}"
+    );
 }
 
 /// `showurls` lists each pattern with its name and its view, the view named

@@ -5,8 +5,8 @@
 use clap::ArgMatches;
 
 use crate::db::DEFAULT_ALIAS;
-use crate::management::{Command, CommandContext, CommandError, outln};
-use crate::migrations;
+use crate::management::{Command, CommandContext, CommandError, outln, output};
+use crate::migrations::{self, Progress};
 
 /// `manage migrate`.
 pub struct Migrate;
@@ -64,26 +64,69 @@ impl Command for Migrate {
             }
             outln!("Running migrations:")?;
         }
-        // Output that cannot be written stops the output, not the migrations.
-        let mut unwritten = None;
+        let mut lines = Lines {
+            verbose,
+            open: false,
+            unwritten: None,
+        };
         let applied = ctx.block_on(async {
-            let applied = migrations::apply(&pool, &sets, |state| {
-                if verbose && unwritten.is_none() {
-                    unwritten = outln!("  Applying {}... OK", state.name()).err();
-                }
-            })
-            .await?;
+            let applied = migrations::apply(&pool, &sets, |progress| lines.show(progress)).await;
+            lines.end_failed(applied.is_err());
+            let applied = applied?;
             // As Django's post_migrate signal creates permissions.
             crate::auth::sync_permissions(&pool, ctx.project()).await?;
             Ok::<_, crate::Error>(applied)
         })?;
-        if let Some(error) = unwritten {
+        if let Some(error) = lines.unwritten {
             return Err(error);
         }
         if applied == 0 && verbose {
             outln!("  No migrations to apply.")?;
         }
         Ok(())
+    }
+}
+
+/// `migrate`'s line of each migration, as Django's: `  Applying
+/// polls.1_initial...` written (and flushed) before the migration runs, so
+/// that a long one shows what the command is doing, and completed with
+/// ` OK` once it is applied, or ` FAILED` when it fails (the error follows
+/// on standard error). Output that cannot be written stops the output, not
+/// the migrations: the first write error is kept for the end.
+struct Lines {
+    verbose: bool,
+    /// A line was begun and not completed yet.
+    open: bool,
+    unwritten: Option<CommandError>,
+}
+
+impl Lines {
+    fn show(&mut self, progress: Progress<'_>) {
+        if !self.verbose || self.unwritten.is_some() {
+            return;
+        }
+        let written = match progress {
+            Progress::Applying(state) => {
+                self.open = true;
+                output::print(format_args!("  Applying {}...", state.name()))
+            }
+            Progress::Applied(_) => {
+                self.open = false;
+                outln!(" OK")
+            }
+        };
+        self.unwritten = written.err();
+    }
+
+    /// Complete the line left open when `failed`: the migration it names
+    /// failed.
+    fn end_failed(&mut self, failed: bool) {
+        if failed && self.open && self.unwritten.is_none() {
+            self.open = false;
+            // The migration's error is what the user needs; a write error
+            // here would hide it.
+            let _ = outln!(" FAILED");
+        }
     }
 }
 
