@@ -3,7 +3,9 @@
 //! Pools are sqlx's `Any` pools: a URL works when this build has the driver
 //! of its scheme (SQLite and PostgreSQL). SQLite, the default, gets its
 //! folder created, WAL journaling, a busy timeout and foreign keys on every
-//! connection. A URL without a driver, a SQLite URL without a file or an
+//! connection; commands that need a database already made or only read
+//! use [`Databases::get_existing`] and [`Databases::get_read_only`],
+//! which create nothing. A URL without a driver, a SQLite URL without a file or an
 //! in-memory one, `max_connections = 0`, and a `databases` setting without
 //! `default` are refused when the application is built and when a command
 //! opens the database, and reported by `check` (`nuages.E011`, `E050`,
@@ -277,6 +279,8 @@ pub struct Databases {
 struct Database {
     settings: DatabaseSettings,
     pool: OnceCell<AnyPool>,
+    /// The pool of [`Databases::get_read_only`], SQLite's only.
+    read_only: OnceCell<AnyPool>,
 }
 
 impl Databases {
@@ -292,6 +296,7 @@ impl Databases {
                         Database {
                             settings: settings.clone(),
                             pool: OnceCell::new(),
+                            read_only: OnceCell::new(),
                         },
                     )
                 })
@@ -304,17 +309,71 @@ impl Databases {
         self.entries.keys().map(String::as_str)
     }
 
-    /// The pool of `alias`, opening it on first use.
-    pub async fn get(&self, alias: &str) -> Result<AnyPool> {
-        let database = self
-            .entries
+    fn entry(&self, alias: &str) -> Result<&Database> {
+        self.entries
             .get(alias)
-            .ok_or_else(|| no_such_alias(alias, self.entries.keys().map(String::as_str)))?;
+            .ok_or_else(|| no_such_alias(alias, self.entries.keys().map(String::as_str)))
+    }
+
+    /// The pool of `alias`, opening it on first use. A SQLite file not
+    /// there yet is created, and its folder: what `migrate` and the server
+    /// need.
+    pub async fn get(&self, alias: &str) -> Result<AnyPool> {
+        let database = self.entry(alias)?;
         let pool = database
             .pool
-            .get_or_try_init(|| open(alias, &database.settings))
+            .get_or_try_init(|| open(alias, &database.settings, Access::Create))
             .await?;
         Ok(pool.clone())
+    }
+
+    /// The SQLite file of `alias` when it is not there yet (`migrate`
+    /// creates it); `None` when it is there, and for other databases.
+    pub fn sqlite_file_not_created(&self, alias: &str) -> Option<PathBuf> {
+        let file = sqlite_file(&self.entries.get(alias)?.settings.url)?;
+        (!file.exists()).then_some(file)
+    }
+
+    /// The pool of `alias`, as [`get`](Self::get), for a command that needs
+    /// the database `migrate` made (`createsuperuser`, a project's `seed`):
+    /// a SQLite file not there yet is refused, saying to run `migrate`,
+    /// instead of created empty (nor is its folder).
+    pub async fn get_existing(&self, alias: &str) -> Result<AnyPool> {
+        self.refuse_not_created(alias)?;
+        self.get(alias).await
+    }
+
+    /// A pool of `alias` for a command that only reads (`showmigrations`):
+    /// SQLite's file is opened read-only and left exactly as it is (an empty
+    /// file is not turned into a database in WAL mode); one not there yet
+    /// is refused as by [`get_existing`](Self::get_existing). Other
+    /// databases get the pool of [`get`](Self::get).
+    pub async fn get_read_only(&self, alias: &str) -> Result<AnyPool> {
+        let database = self.entry(alias)?;
+        if sqlite_file(&database.settings.url).is_none() {
+            return self.get(alias).await;
+        }
+        self.refuse_not_created(alias)?;
+        let pool = database
+            .read_only
+            .get_or_try_init(|| open(alias, &database.settings, Access::ReadOnly))
+            .await?;
+        Ok(pool.clone())
+    }
+
+    fn refuse_not_created(&self, alias: &str) -> Result<()> {
+        let Some(file) = self.sqlite_file_not_created(alias) else {
+            return Ok(());
+        };
+        Err(Error::Config(
+            Problem::new(format!(
+                "the SQLite database {} of databases.{alias}.url does not exist yet",
+                file.display()
+            ))
+            .with_hint(
+                "run `manage migrate` first: it creates the database and its tables; nothing was created",
+            ),
+        ))
     }
 
     /// Close the pools opened so far, waiting for their connections to end.
@@ -324,11 +383,15 @@ impl Databases {
     /// that one file finds them.
     pub async fn close(&self) {
         for database in self.entries.values() {
-            if let Some(pool) = database.pool.get() {
+            let opened: Vec<&AnyPool> = [database.read_only.get(), database.pool.get()]
+                .into_iter()
+                .flatten()
+                .collect();
+            for pool in &opened {
                 pool.close().await;
-                if sqlite_file(&database.settings.url).is_some() {
-                    empty_the_log(&database.settings.url).await;
-                }
+            }
+            if !opened.is_empty() && sqlite_file(&database.settings.url).is_some() {
+                empty_the_log(&database.settings.url).await;
             }
         }
     }
@@ -339,7 +402,11 @@ impl Databases {
 /// when the last connection closes, which the pool's closing is not always
 /// (seen once in CI: a command's changes left in `db.sqlite3-wal`). The
 /// connection waits for nobody: while another process (a `serve`) reads
-/// the file, the log stays its business.
+/// the file, the log stays its business. After a read-only pool, it is
+/// what removes the `-wal` and `-shm` files its connections made beside a
+/// database in WAL mode: SQLite deletes them only when the last connection
+/// to close could write (it writes nothing else: the log is empty, and the
+/// checkpoint does nothing to a database not in WAL mode).
 async fn empty_the_log(url: &str) {
     use sqlx::Connection;
     let Ok(mut connection) = sqlx::AnyConnection::connect(url).await else {
@@ -388,24 +455,39 @@ fn create_private(file: &Path) -> std::io::Result<std::fs::File> {
         .open(file)
 }
 
+/// How [`open`] opens a SQLite file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read and write, creating the file and its folder if need be, in WAL
+    /// mode.
+    Create,
+    /// Read only (`mode=ro`), changing nothing of the file: its journal
+    /// mode is left as it is.
+    ReadOnly,
+}
+
 /// The pool of `[databases.<alias>]`, once [`check_database`] accepts it
 /// (commands open it without building the application).
-async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
+async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Result<AnyPool> {
     check_database(alias, settings)?;
     sqlx::any::install_default_drivers();
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
-        if let Some(dir) = file.parent() {
+        if access == Access::Create
+            && let Some(dir) = file.parent()
+        {
             std::fs::create_dir_all(dir).map_err(|source| folder_error(alias, dir, source))?;
         }
         if !url.contains("mode=") {
-            // Where it cannot be created, SQLite's own attempt fails next,
-            // and that error is told in check's words (connect_error).
-            let _ = create_private(&file);
-            url.push_str(if url.contains('?') {
-                "&mode=rwc"
-            } else {
-                "?mode=rwc"
+            if access == Access::Create {
+                // Where it cannot be created, SQLite's own attempt fails
+                // next, and that error is told in check's words.
+                let _ = create_private(&file);
+            }
+            url.push_str(if url.contains('?') { "&" } else { "?" });
+            url.push_str(match access {
+                Access::Create => "mode=rwc",
+                Access::ReadOnly => "mode=ro",
             });
         }
     }
@@ -421,7 +503,7 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
             let mut probe = sqlx::AnyConnection::connect(&url)
                 .await
                 .map_err(|error| connect_error(alias, &settings.url, error))?;
-            prepare(&mut probe, busy_timeout)
+            prepare(&mut probe, busy_timeout, access)
                 .await
                 .map_err(|error| connect_error(alias, &settings.url, error))?;
             probe.close().await?;
@@ -443,21 +525,25 @@ async fn open(alias: &str, settings: &DatabaseSettings) -> Result<AnyPool> {
     }
     let pool = options
         .max_connections(settings.max_connections)
-        .after_connect(move |connection, _| Box::pin(prepare(connection, busy_timeout)))
+        .after_connect(move |connection, _| Box::pin(prepare(connection, busy_timeout, access)))
         .connect(&url)
         .await
         .map_err(|error| connect_error(alias, &settings.url, error))?;
     Ok(pool)
 }
 
-/// Set up a new connection: SQLite's write-ahead log, busy timeout,
-/// foreign keys and sync level; nothing for other databases.
+/// Set up a new connection: SQLite's write-ahead log (unless `access` is
+/// read-only: switching to it writes the file), busy timeout, foreign keys
+/// and sync level; nothing for other databases.
 async fn prepare(
     connection: &mut sqlx::AnyConnection,
     busy_timeout: u64,
+    access: Access,
 ) -> std::result::Result<(), sqlx::Error> {
     if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-        set_wal_mode(connection, busy_timeout).await?;
+        if access == Access::Create {
+            set_wal_mode(connection, busy_timeout).await?;
+        }
         for pragma in [
             format!("PRAGMA busy_timeout = {busy_timeout}"),
             "PRAGMA foreign_keys = ON".to_string(),

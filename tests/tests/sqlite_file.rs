@@ -118,3 +118,77 @@ fn two_migrate_processes_at_once_on_a_new_sqlite_file_both_succeed() {
         );
     }
 }
+
+/// A command that needs the database `migrate` makes (`createsuperuser`,
+/// `changepassword`, `clearsessions`, the example's `seed`) refuses a SQLite
+/// file not there yet, exit 1, saying to run `migrate`, and creates neither
+/// the file nor its folder: each created an empty database, then said to
+/// run `migrate` (or failed on a missing table). `showmigrations` lists
+/// every migration as pending and creates nothing either; on an empty file
+/// that is there it only reads: the file stays empty, in no journal mode
+/// of Nuages' choosing, with nothing beside it (it was made a database in
+/// WAL mode).
+#[test]
+fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone() {
+    let example = Example::new();
+    let folder = example.dir.path().join("notyet");
+    let database = folder.join("db.sqlite3");
+    let settings = example.settings_extending(
+        &example.settings,
+        "notyet",
+        &format!(
+            "session_engine = \"db\"\n[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    let refusing: [&[&str]; 4] = [
+        &["createsuperuser", "--noinput", "--username", "admin"],
+        &["changepassword", "admin", "--password-stdin"],
+        &["clearsessions"],
+        &["seed"],
+    ];
+    for args in refusing {
+        let output = example
+            .command_with(&settings)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: the SQLite database {} of databases.default.url does not exist yet",
+                database.display()
+            )) && stderr.contains("hint: run `manage migrate` first"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!folder.exists(), "{args:?} created {}", folder.display());
+    }
+    let showmigrations = || {
+        let output = example
+            .command_with(&settings)
+            .arg("showmigrations")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let all_pending = "sessions\n [ ] 1_initial\nauth\n [ ] 1_initial\npolls\n [ ] 1_initial\n";
+    assert_eq!(showmigrations(), all_pending);
+    assert!(
+        !folder.exists(),
+        "showmigrations created {}",
+        folder.display()
+    );
+
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(&database, "").unwrap();
+    assert_eq!(showmigrations(), all_pending);
+    assert_eq!(std::fs::metadata(&database).unwrap().len(), 0);
+    let beside: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, ["db.sqlite3"]);
+}

@@ -36,7 +36,9 @@ impl Command for Seed {
         let added = ctx.block_on(async {
             let pool = application
                 .databases()
-                .get(nuages::db::DEFAULT_ALIAS)
+                // A database not made yet is refused, saying to run
+                // `migrate`, rather than created empty.
+                .get_existing(nuages::db::DEFAULT_ALIAS)
                 .await?;
             if Question::count(&pool).await? > 0 {
                 return Ok::<_, nuages::Error>(0);

@@ -28,7 +28,7 @@ impl Command for ClearSessions {
             SessionEngine::Db => {
                 let databases = ctx.databases()?;
                 let deleted = ctx.block_on(async {
-                    let pool = databases.get(DEFAULT_ALIAS).await?;
+                    let pool = databases.get_existing(DEFAULT_ALIAS).await?;
                     crate::sessions::clear_expired(&pool).await
                 })?;
                 format!("Deleted {deleted} expired session(s).")

@@ -35,14 +35,15 @@ pub(crate) struct Accounts {
 
 impl Accounts {
     /// Open the default database; an error saying to run `migrate` when the
-    /// auth tables are not there yet.
+    /// auth tables, or the SQLite file, are not there yet (the file is not
+    /// created).
     pub(crate) fn open(ctx: &CommandContext) -> Result<Accounts, CommandError> {
         let settings = ctx.settings()?;
         let hashers = PasswordHashers::from_settings(settings)?;
         let validators = PasswordValidators::from_settings(settings)?;
         let databases = ctx.databases()?;
         let (pool, migrated) = ctx.block_on(async {
-            let pool = databases.get(DEFAULT_ALIAS).await?;
+            let pool = databases.get_existing(DEFAULT_ALIAS).await?;
             let states = crate::migrations::states(&pool, &[crate::auth::migration_set()]).await?;
             Ok::<_, crate::Error>((pool, states.iter().all(|state| state.applied)))
         })?;

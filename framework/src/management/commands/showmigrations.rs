@@ -21,20 +21,16 @@ impl Command for ShowMigrations {
     fn handle(&self, ctx: &CommandContext, _: &ArgMatches) -> Result<(), CommandError> {
         let settings = ctx.settings()?;
         let sets = migrations::all_sets(ctx.project(), settings);
-        // A SQLite file not there yet has nothing applied: said without
-        // opening it, which would create it (and its folder), as only
-        // `migrate` does.
-        let not_created = settings
-            .databases
-            .get(DEFAULT_ALIAS)
-            .and_then(|database| crate::db::sqlite_file(&database.url))
-            .is_some_and(|file| !file.exists());
-        let states = if not_created {
+        let databases = ctx.databases()?;
+        // A SQLite file not there yet has nothing applied, as Django's
+        // `showmigrations` lists a new project's migrations all `[ ]`: said
+        // without opening it, which would create it (and its folder), as
+        // only `migrate` does. One that is there is only read.
+        let states = if databases.sqlite_file_not_created(DEFAULT_ALIAS).is_some() {
             migrations::states_of_no_database(&sets, "SQLite")?
         } else {
-            let databases = ctx.databases()?;
             ctx.block_on(async {
-                let pool = databases.get(DEFAULT_ALIAS).await?;
+                let pool = databases.get_read_only(DEFAULT_ALIAS).await?;
                 migrations::states(&pool, &sets).await
             })?
         };
