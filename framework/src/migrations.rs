@@ -43,7 +43,7 @@ pub struct MigrationSet {
 impl MigrationSet {
     /// The table recording what was applied.
     pub fn table(&self) -> String {
-        format!("_nuages_migrations_{}", self.label)
+        record_table(&self.label)
     }
 
     fn up_migrations(&self) -> impl Iterator<Item = &Migration> {
@@ -152,6 +152,11 @@ impl MigrationSet {
     }
 }
 
+/// The table recording what was applied of the migrations of `label`.
+fn record_table(label: &str) -> String {
+    format!("_nuages_migrations_{label}")
+}
+
 /// The databases a migration file may be written for, as
 /// `<number>_<description>.<tag>.sql`: (tag, sqlx's name of the database).
 pub const BACKENDS: &[(&str, &str)] = &[("sqlite", "SQLite"), ("postgres", "PostgreSQL")];
@@ -247,62 +252,177 @@ pub fn sets(project: &Project) -> Vec<MigrationSet> {
     sets
 }
 
-/// One migration and whether it is applied.
+/// Where a migration stands in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not applied yet.
+    Pending,
+    /// Applied, as its file says.
+    Applied,
+    /// Recorded as failed part-way (it ran without a transaction and
+    /// stopped): `migrate` refuses to go on until it is repaired.
+    HalfApplied,
+    /// Applied, and its file was changed since: `migrate` refuses it.
+    Changed,
+    /// Recorded as applied, but no file of the app defines it (a newer
+    /// version of the project applied it, or the file was removed):
+    /// `migrate` refuses to run over it.
+    NoFile,
+}
+
+/// One migration and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationState {
     /// The app label.
     pub label: String,
     /// The migration's version (the number its file name starts with).
     pub version: i64,
-    /// Its description (the rest of the file name).
+    /// Its description (the rest of the file name; for [`Status::NoFile`],
+    /// as the record table kept it).
     pub description: String,
-    /// Whether the database has it.
-    pub applied: bool,
+    /// Whether and how the database has it.
+    pub status: Status,
 }
 
 impl MigrationState {
     /// `polls.1_initial`, as shown by `migrate`.
     pub fn name(&self) -> String {
-        format!(
-            "{}.{}_{}",
-            self.label,
-            self.version,
-            self.description.replace(' ', "_")
-        )
+        format!("{}.{}", self.label, self.file_stem())
+    }
+
+    /// `1_initial`, as `showmigrations` lists it under its app.
+    pub fn file_stem(&self) -> String {
+        file_name(self.version, &self.description)
+            .trim_end_matches(".sql")
+            .to_string()
+    }
+
+    /// Whether the database has it as its file says.
+    pub fn is_applied(&self) -> bool {
+        self.status == Status::Applied
+    }
+
+    /// What is wrong with a migration `migrate` refuses, and what to do,
+    /// in the words of `migrate`'s error (`showmigrations` shows it beside
+    /// the migration); `None` for one applied or pending.
+    pub fn trouble(&self) -> Option<String> {
+        let table = record_table(&self.label);
+        match self.status {
+            Status::Pending | Status::Applied => None,
+            Status::HalfApplied => Some(format!(
+                "half-applied; migrate stops here: {}",
+                half_applied_fix(&table, self.version)
+            )),
+            Status::Changed => Some(format!(
+                "changed after it was applied; migrate stops here: {CHANGED_FIX}"
+            )),
+            Status::NoFile => Some(format!(
+                "applied, but no file defines it; migrate stops here: {}",
+                no_file_fix(&table, self.version)
+            )),
+        }
     }
 }
 
-/// Every migration of `sets` with its state in the database. Read only, as
-/// Django's `MigrationRecorder.applied_migrations()`: a set whose record
-/// table is not there has nothing applied, and the table is not made
-/// (`showmigrations` and `runserver`'s notice write nothing; only `migrate`
-/// creates it, under its lock).
+/// What to do about a migration recorded as failed part-way.
+fn half_applied_fix(table: &str, version: i64) -> String {
+    format!("repair the database by hand, then delete its row (version {version}) from {table}")
+}
+
+/// What to do about a migration whose file was changed after it was applied.
+const CHANGED_FIX: &str = "never edit an applied migration: put its file back as it was applied and add a new migration instead";
+
+/// What to do about a migration recorded as applied that no file defines.
+fn no_file_fix(table: &str, version: i64) -> String {
+    format!(
+        "run the version of the project that has that migration (or put its file back); \
+         to drop it, undo what it did by hand, then delete its row (version {version}) from {table}"
+    )
+}
+
+/// A row of a set's record table.
+struct Record {
+    version: i64,
+    description: String,
+    success: bool,
+    checksum: Vec<u8>,
+}
+
+/// The rows of `table`, in order of version; none when the table is not
+/// there (it is not made: only `migrate` creates it, under its lock).
+async fn records(
+    connection: &mut AnyConnection,
+    backend: &str,
+    table: &str,
+) -> Result<Vec<Record>> {
+    if !has_table(connection, backend, table).await? {
+        return Ok(Vec::new());
+    }
+    // The table's name is ours, made of the app's label (sqlx's own queries
+    // of it are built the same way). `success` as a number: sqlx's `Any`
+    // cannot decode SQLite's BOOLEAN.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT version, description, CASE WHEN success THEN 1 ELSE 0 END, checksum \
+         FROM {table} ORDER BY version"
+    )))
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Record {
+                version: row.try_get(0)?,
+                description: row.try_get(1)?,
+                success: row.try_get::<i64, _>(2)? != 0,
+                checksum: row.try_get(3)?,
+            })
+        })
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .map_err(Error::from)
+}
+
+/// Every migration of `sets` with its state in the database, and the
+/// migrations the database records that no file defines, in order of
+/// version. Read only, as Django's `MigrationRecorder.applied_migrations()`:
+/// a set whose record table is not there has nothing applied, and the
+/// table is not made (`showmigrations` and `runserver`'s notice write
+/// nothing; only `migrate` creates it, under its lock).
 pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<MigrationState>> {
     let mut connection = pool.acquire().await?;
     let backend = connection.backend_name().to_string();
     let mut out = Vec::new();
     for set in sets {
         let migrations = set.for_backend(&backend)?;
-        let table = set.table();
-        let applied: BTreeSet<i64> = if has_table(&mut connection, &backend, &table).await? {
-            connection
-                .list_applied_migrations(&table)
-                .await
-                .map_err(migrate_error)?
-                .into_iter()
-                .map(|m| m.version)
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
-        for migration in &migrations {
-            out.push(MigrationState {
-                label: set.label.clone(),
-                version: migration.version,
-                description: migration.description.to_string(),
-                applied: applied.contains(&migration.version),
-            });
-        }
+        let records = records(&mut connection, &backend, &set.table()).await?;
+        let mut mine: Vec<MigrationState> = migrations
+            .iter()
+            .map(|migration| {
+                let record = records.iter().find(|r| r.version == migration.version);
+                MigrationState {
+                    label: set.label.clone(),
+                    version: migration.version,
+                    description: migration.description.to_string(),
+                    status: match record {
+                        None => Status::Pending,
+                        Some(record) if !record.success => Status::HalfApplied,
+                        Some(record) if *record.checksum != *migration.checksum => Status::Changed,
+                        Some(_) => Status::Applied,
+                    },
+                }
+            })
+            .collect();
+        mine.extend(
+            records
+                .iter()
+                .filter(|r| migrations.iter().all(|m| m.version != r.version))
+                .map(|record| MigrationState {
+                    label: set.label.clone(),
+                    version: record.version,
+                    description: record.description.clone(),
+                    status: Status::NoFile,
+                }),
+        );
+        mine.sort_by_key(|state| state.version);
+        out.extend(mine);
     }
     Ok(out)
 }
@@ -320,7 +440,7 @@ pub(crate) fn states_of_no_database(
                 label: set.label.clone(),
                 version: migration.version,
                 description: migration.description.to_string(),
-                applied: false,
+                status: Status::Pending,
             });
         }
     }
@@ -380,9 +500,8 @@ pub async fn apply(
             {
                 let name = recorded_name(&mut connection, set, version).await;
                 return Err(Error::Config(
-                    Problem::new(format!("migration {name} was left half-applied")).with_hint(
-                        format!("repair the database by hand, then delete that row from {table}"),
-                    ),
+                    Problem::new(format!("migration {name} was left half-applied"))
+                        .with_hint(half_applied_fix(&table, version)),
                 ));
             }
             let applied = connection
@@ -403,7 +522,7 @@ pub async fn apply(
                                 "migration {}.{}_{} was changed after it was applied",
                                 set.label, migration.version, migration.description
                             ))
-                            .with_hint("never edit an applied migration: add a new one instead"),
+                            .with_hint(CHANGED_FIX),
                         ));
                     }
                     Some(_) => {}
@@ -412,7 +531,7 @@ pub async fn apply(
                             label: set.label.clone(),
                             version: migration.version,
                             description: migration.description.to_string(),
-                            applied: false,
+                            status: Status::Pending,
                         };
                         on_progress(Progress::Applying(&state));
                         connection
@@ -420,7 +539,7 @@ pub async fn apply(
                             .await
                             .map_err(|error| failed_migration(&set.label, migration, error))?;
                         count += 1;
-                        state.applied = true;
+                        state.status = Status::Applied;
                         on_progress(Progress::Applied(&state));
                     }
                 }
@@ -476,10 +595,7 @@ async fn applied_without_file(
             "migration {name} is applied to the database, but no file of the app's migrations folder defines it: \
              the database was migrated by a newer version of the project, or the file was removed"
         ))
-        .with_hint(format!(
-            "run the version of the project that has that migration (or put its file back); \
-             to drop it, undo what it did by hand, then delete its row (version {version}) from {table}"
-        )),
+        .with_hint(no_file_fix(&table, version)),
     )
 }
 
@@ -609,7 +725,10 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
             ));
         }
     };
-    let pending: Vec<&MigrationState> = states.iter().filter(|s| !s.applied).collect();
+    let pending: Vec<&MigrationState> = states
+        .iter()
+        .filter(|s| s.status == Status::Pending)
+        .collect();
     if pending.is_empty() {
         return None;
     }
@@ -645,11 +764,11 @@ mod tests {
             .unwrap()
         };
         let before = states(&pool, &sets).await.unwrap();
-        assert!(!before.is_empty() && before.iter().all(|s| !s.applied));
+        assert!(!before.is_empty() && before.iter().all(|s| s.status == Status::Pending));
         assert_eq!(tables().await, Vec::<String>::new());
         apply(&pool, &sets, |_| {}).await.unwrap();
         let after = states(&pool, &sets).await.unwrap();
-        assert!(after.iter().all(|s| s.applied), "{after:?}");
+        assert!(after.iter().all(MigrationState::is_applied), "{after:?}");
         assert!(tables().await.contains(&sets[0].table()));
         databases.close().await;
     }

@@ -7,6 +7,7 @@
 //! writes: each pattern, its name and its view with the view's methods;
 //! and `migrate`'s line of each migration, begun before it runs.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nuages_e2e::Example;
@@ -132,25 +133,11 @@ fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
 #[test]
 fn migrate_begins_each_line_before_its_migration_and_completes_it_after() {
     let example = Example::new();
-    let database = example.dir.path().join("taken.sqlite3");
+    let (database, settings) = sqlite_database(&example, "taken");
     // The table polls.1_initial creates is there already: it fails.
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use nuages::sqlx::Connection;
-        let url = format!("sqlite://{}?mode=rwc", database.display());
-        let mut connection = nuages::sqlx::SqliteConnection::connect(&url).await.unwrap();
-        nuages::sqlx::query("CREATE TABLE polls_question (id INTEGER PRIMARY KEY)")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    });
-    let settings = example.settings_extending(
-        &example.settings,
-        "taken",
-        &format!(
-            "[databases.default]\nurl = \"sqlite://{}\"\n",
-            database.display()
-        ),
+    execute(
+        &database,
+        "CREATE TABLE polls_question (id INTEGER PRIMARY KEY)",
     );
     let output = example
         .command_with(&settings)
@@ -168,6 +155,101 @@ fn migrate_begins_each_line_before_its_migration_and_completes_it_after() {
     );
     assert!(
         stderr.contains("migration polls.1_initial failed: ") && stderr.contains("already exists"),
+        "{stderr}"
+    );
+}
+
+/// A SQLite database `NAME.sqlite3` for the example, not created yet, and
+/// the settings file that uses it.
+fn sqlite_database(example: &Example, name: &str) -> (PathBuf, PathBuf) {
+    let database = example.dir.path().join(format!("{name}.sqlite3"));
+    let settings = example.settings_extending(
+        &example.settings,
+        name,
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    (database, settings)
+}
+
+/// Run `sql` on the SQLite file `database`, creating it if need be.
+fn execute(database: &Path, sql: &str) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use nuages::sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", database.display());
+        let mut connection = nuages::sqlx::SqliteConnection::connect(&url).await.unwrap();
+        nuages::sqlx::raw_sql(nuages::sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    });
+}
+
+/// `showmigrations` shows what `migrate` refuses, with its fix: a
+/// migration left half-applied (`[-]`), one changed after it was applied
+/// (`[X]` and a note), and one the database records that no file defines
+/// (`[?]`, listed in order of version). The half-applied one was `[X]`, as
+/// if applied, and the unknown one was not listed, while `migrate`
+/// refused to run over them.
+#[test]
+fn showmigrations_shows_what_migrate_refuses() {
+    let example = Example::new();
+    let (database, settings) = sqlite_database(&example, "tampered");
+    let manage = |args: &[&str]| {
+        let output = example.command_with(&settings).args(args).output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(manage(&["migrate"]).0, Some(0));
+    execute(
+        &database,
+        "UPDATE _nuages_migrations_polls SET success = FALSE WHERE version = 1; \
+         INSERT INTO _nuages_migrations_auth (version, description, success, checksum, execution_time) \
+         VALUES (2, 'newer feature', TRUE, x'00', 1)",
+    );
+    let (code, stdout, stderr) = manage(&["showmigrations"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "auth\n [X] 1_initial\n [?] 2_newer_feature (applied, but no file defines it; migrate stops here: \
+         run the version of the project that has that migration (or put its file back); to drop it, undo \
+         what it did by hand, then delete its row (version 2) from _nuages_migrations_auth)\n\
+         polls\n [-] 1_initial (half-applied; migrate stops here: repair the database by hand, then delete \
+         its row (version 1) from _nuages_migrations_polls)\n"
+    );
+    let (code, _, stderr) = manage(&["migrate"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "error: migration auth.2_newer_feature is applied to the database, but no file"
+        ),
+        "{stderr}"
+    );
+
+    // The file of an applied migration edited since (its checksum differs).
+    execute(
+        &database,
+        "DELETE FROM _nuages_migrations_auth WHERE version = 2; \
+         UPDATE _nuages_migrations_polls SET success = TRUE, checksum = x'00' WHERE version = 1",
+    );
+    let (_, stdout, _) = manage(&["showmigrations"]);
+    assert!(
+        stdout.ends_with(
+            "polls\n [X] 1_initial (changed after it was applied; migrate stops here: never edit an \
+             applied migration: put its file back as it was applied and add a new migration instead)\n"
+        ),
+        "{stdout}"
+    );
+    let (code, _, stderr) = manage(&["migrate"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("error: migration polls.1_initial was changed after it was applied"),
         "{stderr}"
     );
 }

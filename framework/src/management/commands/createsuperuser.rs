@@ -21,6 +21,7 @@ use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttrib
 use crate::db::DEFAULT_ALIAS;
 use crate::management::prompt::{self, ask, ask_secret, complain};
 use crate::management::{Command, CommandContext, CommandError, outln};
+use crate::migrations::MigrationState;
 
 /// `manage createsuperuser`.
 pub struct CreateSuperuser;
@@ -45,7 +46,7 @@ impl Accounts {
         let (pool, migrated) = ctx.block_on(async {
             let pool = databases.get_existing(DEFAULT_ALIAS).await?;
             let states = crate::migrations::states(&pool, &[crate::auth::migration_set()]).await?;
-            Ok::<_, crate::Error>((pool, states.iter().all(|state| state.applied)))
+            Ok::<_, crate::Error>((pool, states.iter().all(MigrationState::is_applied)))
         })?;
         if !migrated {
             return Err(CommandError::failed(

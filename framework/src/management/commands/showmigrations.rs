@@ -1,10 +1,13 @@
-//! `showmigrations`: each app's migrations, `[X]` applied and `[ ]` pending.
+//! `showmigrations`: each app's migrations, `[X]` applied and `[ ]` pending,
+//! as Django's; and what `migrate` refuses, with its fix beside it: `[-]`
+//! a migration left half-applied, `[?]` one the database records that no
+//! file defines, `[X]` with a note one changed after it was applied.
 
 use clap::ArgMatches;
 
 use crate::db::DEFAULT_ALIAS;
 use crate::management::{Command, CommandContext, CommandError, outln};
-use crate::migrations;
+use crate::migrations::{self, Status};
 
 /// `manage showmigrations`.
 pub struct ShowMigrations;
@@ -41,12 +44,16 @@ impl Command for ShowMigrations {
                 outln!(" (no migrations)")?;
             }
             for state in mine {
-                let mark = if state.applied { "X" } else { " " };
-                outln!(
-                    " [{mark}] {}_{}",
-                    state.version,
-                    state.description.replace(' ', "_")
-                )?;
+                let mark = match state.status {
+                    Status::Pending => ' ',
+                    Status::Applied | Status::Changed => 'X',
+                    Status::HalfApplied => '-',
+                    Status::NoFile => '?',
+                };
+                match state.trouble() {
+                    Some(trouble) => outln!(" [{mark}] {} ({trouble})", state.file_stem())?,
+                    None => outln!(" [{mark}] {}", state.file_stem())?,
+                }
             }
         }
         Ok(())
