@@ -498,25 +498,41 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
         // that it timed out (so does a SQLite file opened read-only, whose
         // `journal_mode = WAL` fails); one connection first tells at once
         // what is wrong.
-        use sqlx::Connection;
-        let probe = async {
-            let mut probe = sqlx::AnyConnection::connect(&url)
-                .await
-                .map_err(|error| connect_error(alias, &settings.url, error))?;
-            prepare(&mut probe, busy_timeout, access)
-                .await
-                .map_err(|error| connect_error(alias, &settings.url, error))?;
-            probe.close().await?;
-            Ok::<_, Error>(())
-        };
+        let failed = |error| connect_error(alias, &settings.url, error);
         match PostgresServer::of(&url) {
             // sqlx has no connect timeout: a server that accepts and never
             // answers (stopped, overloaded, a host that drops packets) would
             // hold every request waiting for this pool, for good.
-            Some(server) => tokio::time::timeout(POSTGRES_ACQUIRE_TIMEOUT, probe)
-                .await
-                .map_err(|_| no_answer(alias, &server))??,
-            None => probe.await?,
+            Some(server) => {
+                tokio::time::timeout(POSTGRES_ACQUIRE_TIMEOUT, probe(&url, busy_timeout, access))
+                    .await
+                    .map_err(|_| no_answer(alias, &server))?
+                    .map_err(failed)?
+            }
+            None => {
+                let mut probed = probe(&url, busy_timeout, access).await;
+                if let Err(error) = &probed
+                    && access == Access::ReadOnly
+                    && let Some(file) = sqlite_file(&url)
+                    && cannot_open_the_log(error, &file)
+                {
+                    // A database in WAL mode in a folder this user cannot
+                    // write: a reader must create `-shm` beside it. With no
+                    // `-wal` nor `-shm` there, no connection has it open
+                    // (the last one to close removed them) and the file
+                    // holds everything: SQLite reads it as it is.
+                    url.push_str("&immutable=1");
+                    probed = probe(&url, busy_timeout, access).await;
+                }
+                probed.map_err(|error| match (&access, sqlite_file(&url)) {
+                    (Access::ReadOnly, Some(file))
+                        if sqlite_code(&error).is_some_and(|code| matches!(code, 8 | 14)) =>
+                    {
+                        unreadable_log(alias, &file, &error)
+                    }
+                    _ => failed(error),
+                })?
+            }
         }
     }
     let mut options = AnyPoolOptions::new();
@@ -532,6 +548,72 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
     Ok(pool)
 }
 
+/// One connection to `url`, set up and closed: the pool retries a refused
+/// connection until its acquire timeout, then says only that it timed out,
+/// where this tells at once what is wrong.
+async fn probe(
+    url: &str,
+    busy_timeout: u64,
+    access: Access,
+) -> std::result::Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut probe = sqlx::AnyConnection::connect(url).await?;
+    prepare(&mut probe, busy_timeout, access).await?;
+    probe.close().await
+}
+
+/// The primary result code of a SQLite error (`SQLITE_READONLY`, 8, of
+/// its extended codes); `None` for other errors.
+fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code: i32 = database.code()?.parse().ok()?;
+    Some(code & 0xff)
+}
+
+/// Whether a read-only connection to `file` failed only because it could
+/// not create the shared-memory file of a database in WAL mode beside it
+/// (SQLITE_READONLY or SQLITE_CANTOPEN), with no `-wal` nor `-shm` there.
+fn cannot_open_the_log(error: &sqlx::Error, file: &Path) -> bool {
+    let beside = |suffix: &str| {
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        PathBuf::from(path).exists()
+    };
+    sqlite_code(error).is_some_and(|code| matches!(code, 8 | 14))
+        && !beside("-wal")
+        && !beside("-shm")
+}
+
+/// A read-only connection to `file` was refused: in WAL mode, a reader
+/// needs to write `-shm` beside it (and read `-wal`), which this user
+/// cannot. Reading only, it needs no write permission on the database.
+fn unreadable_log(alias: &str, file: &Path, error: &sqlx::Error) -> Error {
+    let said = match error {
+        sqlx::Error::Database(database) => database.message().to_string(),
+        other => other.to_string(),
+    };
+    let who = crate::checks::files::Identity::current().describe();
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    Error::Config(
+        Problem::new(format!(
+            "cannot read the SQLite database {} of databases.{alias}.url as {who}: in WAL mode, a reader \
+             needs the files {name}-wal and {name}-shm beside it, and cannot create or open them \
+             in {} (SQLite: {said})",
+            file.display(),
+            folder.display(),
+            name = file.display(),
+        ))
+        .with_hint(format!(
+            "run the command as the user that owns the database (the one the server runs as), \
+             or let {who} write in {} and its -wal and -shm files",
+            folder.display()
+        )),
+    )
+}
+
 /// Set up a new connection: SQLite's write-ahead log (unless `access` is
 /// read-only: switching to it writes the file), busy timeout, foreign keys
 /// and sync level; nothing for other databases.
@@ -541,8 +623,15 @@ async fn prepare(
     access: Access,
 ) -> std::result::Result<(), sqlx::Error> {
     if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-        if access == Access::Create {
-            set_wal_mode(connection, busy_timeout).await?;
+        match access {
+            Access::Create => set_wal_mode(connection, busy_timeout).await?,
+            // Read now: a database in WAL mode that this user cannot read
+            // (its `-shm` file cannot be made) is refused at once, by the
+            // probe, rather than by the first query.
+            Access::ReadOnly => sqlx::query("SELECT count(*) FROM sqlite_master")
+                .execute(&mut *connection)
+                .await
+                .map(drop)?,
         }
         for pragma in [
             format!("PRAGMA busy_timeout = {busy_timeout}"),
@@ -590,9 +679,7 @@ pub(crate) fn sqlite_locked(error: &sqlx::Error) -> Option<&str> {
     let sqlx::Error::Database(database) = error else {
         return None;
     };
-    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
-    let code: i32 = database.code()?.parse().ok()?;
-    matches!(code & 0xff, 5 | 6).then(|| database.message())
+    matches!(sqlite_code(error)?, 5 | 6).then(|| database.message())
 }
 
 /// The folder of the SQLite database of `databases.<alias>.url` cannot be

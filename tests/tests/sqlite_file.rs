@@ -192,3 +192,98 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
         .collect();
     assert_eq!(beside, ["db.sqlite3"]);
 }
+
+/// `showmigrations` reads a database in WAL mode in a folder its user
+/// cannot write (a deploy user looking at the server's database, a
+/// read-only mount): it failed with "attempt to write a readonly
+/// database", told to make the file writable, as SQLite's reader must
+/// create `-shm` beside the file. With no `-wal` nor `-shm` there (no
+/// connection has the database open), the file holds everything and is
+/// read as it is, nothing created beside it. A `-wal` that user cannot
+/// open is an error naming those files and the fix. As root, the command
+/// runs as `nobody`; otherwise the folder is made read-only.
+#[test]
+fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let example = Example::new();
+    let folder = example.dir.path().join("readonly");
+    let database = folder.join("db.sqlite3");
+    let settings = example.settings_extending(
+        &example.settings,
+        "readonly",
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    let migrated = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let showmigrations = || {
+        let mut command = example.command_with(&settings);
+        if root {
+            let mut as_nobody = std::process::Command::new("setpriv");
+            as_nobody
+                .arg("--reuid=nobody")
+                .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
+                .arg("--clear-groups")
+                .arg(command.get_program())
+                .args(command.get_args());
+            command = as_nobody;
+        }
+        command.arg("showmigrations").output().unwrap()
+    };
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    if root {
+        // nobody may go through the test's folder, and read, not write.
+        mode(example.dir.path(), 0o755);
+    } else {
+        mode(&folder, 0o555);
+    }
+
+    let output = showmigrations();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "auth\n [X] 1_initial\npolls\n [X] 1_initial\n");
+    assert_eq!(listing(), before);
+
+    // A log the reader cannot open.
+    mode(&folder, 0o755);
+    let log = folder.join("db.sqlite3-wal");
+    std::fs::write(&log, "").unwrap();
+    mode(&log, if root { 0o600 } else { 0o000 });
+    if !root {
+        mode(&folder, 0o555);
+    }
+    let output = showmigrations();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot read the SQLite database {} of databases.default.url as ",
+            database.display()
+        )) && stderr.contains("in WAL mode, a reader needs the files")
+            && stderr.contains("hint: run the command as the user that owns the database"),
+        "{stderr}"
+    );
+    mode(&folder, 0o755);
+}
