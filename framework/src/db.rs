@@ -596,6 +596,20 @@ fn unreadable_log(alias: &str, file: &Path, error: &sqlx::Error) -> Error {
         other => other.to_string(),
     };
     let who = crate::checks::files::Identity::current().describe();
+    // The file itself, which Nuages creates readable by its owner and
+    // group only (nuages.W042), before what WAL mode needs beside it.
+    if let Err(open) = std::fs::File::open(file) {
+        return Error::Config(
+            Problem::new(format!(
+                "cannot read the SQLite database {} of databases.{alias}.url as {who}: {open}",
+                file.display()
+            ))
+            .with_hint(
+                "run the command as the user that owns the database (the one the server runs \
+                 as), or as a member of the database file's group",
+            ),
+        );
+    }
     let folder = file.parent().unwrap_or(Path::new("/"));
     Error::Config(
         Problem::new(format!(

@@ -253,6 +253,21 @@ fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
     if root {
         // nobody may go through the test's folder, and read, not write.
         mode(example.dir.path(), 0o755);
+        // migrate made the file for its owner and group only.
+        let output = showmigrations();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: cannot read the SQLite database {} of databases.default.url as the user \
+                 'nobody': Permission denied",
+                database.display()
+            )) && stderr.contains("hint: run the command as the user that owns the database"),
+            "{stderr}"
+        );
+        assert_eq!(listing(), before);
+        // Readable by nobody from here on.
+        mode(&database, 0o644);
     } else {
         mode(&folder, 0o555);
     }
