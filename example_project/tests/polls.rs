@@ -499,8 +499,9 @@ async fn an_invalid_question_is_shown_again_with_its_errors_and_nothing_is_added
 }
 
 /// A NUL character typed into a form (PostgreSQL refuses one in text): a
-/// form error as Django's "Null characters are not allowed.", and a login
-/// or password reset that finds no one, never a 500.
+/// form error as Django's "Null characters are not allowed." (in the login
+/// form too, as Django's `AuthenticationForm`), and a password reset that
+/// finds no one, never a 500.
 async fn nul_characters_are_form_errors_never_database_errors(backend: Backend) {
     let Some(site) = site(backend).await else {
         return;
@@ -532,10 +533,13 @@ async fn nul_characters_are_form_errors_never_database_errors(backend: Backend) 
     let response = submit(&visitor, "/accounts/login/", "/accounts/login/", &login).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(
-        response.text().contains(nuages::auth::views::INVALID_LOGIN),
+        response.text().contains(
+            "<ul class=\"errorlist\" id=\"id_username_error\"><li>Null characters are not allowed.</li></ul>"
+        ),
         "{}",
         response.text()
     );
+    assert!(!response.text().contains(nuages::auth::views::INVALID_LOGIN));
 
     let reset = [("email", "admin\0@example.com")];
     let response = submit(

@@ -746,6 +746,55 @@ async fn a_wrong_password_and_an_unknown_username_get_the_same_answer() {
     assert_eq!(pages[0], pages[1]);
 }
 
+/// The error list the login page shows above field `name`.
+fn field_errors(name: &str, messages: &[&str]) -> String {
+    let items: String = messages.iter().map(|m| format!("<li>{m}</li>")).collect();
+    format!("<ul class=\"errorlist\" id=\"id_{name}_error\">{items}</ul>")
+}
+
+#[tokio::test]
+async fn an_empty_login_field_is_required_and_no_login_is_tried() {
+    // As Django's AuthenticationForm: each empty field says "This field is
+    // required." next to it, and the pair message (which would say the
+    // credentials are wrong) is not shown, nor a failure counted: the
+    // password is not checked.
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |s| {
+        s.login_throttle_username_limit = 1;
+        s.login_throttle_address_limit = 0;
+    })
+    .await;
+    let client = Client::new(application);
+    let required = nuages::forms::REQUIRED;
+    for (username, password, empty) in [
+        ("ann", "", &["password"][..]),
+        ("", "plum-violin-orbit", &["username"]),
+        ("  \t", "plum-violin-orbit", &["username"]),
+        ("", "", &["username", "password"]),
+    ] {
+        let response = submit_login(&client, &credentials(username, password)).await;
+        assert_eq!(response.status, 200, "{username:?} {password:?}");
+        let page = response.text();
+        for name in ["username", "password"] {
+            assert_eq!(
+                page.contains(&field_errors(name, &[required])),
+                empty.contains(&name),
+                "{name} of {username:?} {password:?}: {page}"
+            );
+        }
+        assert!(!page.contains(nuages::auth::views::INVALID_LOGIN), "{page}");
+        assert!(!page.contains("plum"), "the password is not sent back");
+    }
+    let kept = submit_login(&client, &credentials("ann", "")).await.text();
+    assert!(
+        kept.contains("name=\"username\" id=\"id_username\" value=\"ann\""),
+        "the username typed is shown again: {kept}"
+    );
+    // Not one failure was counted (the limit is 1): ann logs in.
+    let response = submit_login(&client, &credentials("ann", "plum-violin-orbit")).await;
+    assert_eq!(response.status, 302, "{}", response.text());
+}
+
 /// How long a failed login as `username` takes, in microseconds.
 async fn failed_login_time(client: &Client, username: &str) -> u128 {
     let started = std::time::Instant::now();

@@ -174,6 +174,17 @@ fn a_superuser_logs_in_changes_the_password_and_logs_out_over_serve() {
     assert!(wrong.body.contains(INVALID_LOGIN), "{}", wrong.body);
     assert!(wrong.body.contains("name=\"password\""), "the form again");
     assert_eq!(browser.session(), Some(before.as_str()));
+    // An empty password is required, not a wrong one (nor a failure counted).
+    let empty = browser.log_in(addr, "admin", "");
+    assert_eq!(empty.status, 200);
+    assert!(
+        empty.body.contains(
+            "<ul class=\"errorlist\" id=\"id_password_error\"><li>This field is required.</li></ul>"
+        ),
+        "{}",
+        empty.body
+    );
+    assert!(!empty.body.contains(INVALID_LOGIN), "{}", empty.body);
 
     let login = browser.post(
         addr,

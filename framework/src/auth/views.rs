@@ -5,6 +5,8 @@
 //! `registration/logged_out.html`, are built into the framework; a file of
 //! the same name in the project's `template_dirs` replaces one.
 
+use std::collections::BTreeMap;
+
 use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -12,7 +14,7 @@ use http::StatusCode;
 use super::login::{Auth, setting_url};
 use super::{password_change, password_reset};
 use crate::error::{Error, Result};
-use crate::forms::FormData;
+use crate::forms::{Form, FormData, Password};
 use crate::templates::Templates;
 use crate::urls::{UrlConf, get, post};
 
@@ -107,14 +109,31 @@ pub(crate) fn never_cache(mut response: Response) -> Response {
 
 /// GET: the login form, `next` from the query string kept in a hidden field.
 async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
-    render_login(&templates, "", query.get("next").unwrap_or(""), None).map(never_cache)
+    let login = Login {
+        username: "",
+        next: query.get("next").unwrap_or(""),
+        error: None,
+        errors: BTreeMap::new(),
+    };
+    render_login(&templates, &login).map(never_cache)
+}
+
+/// The login form's fields, as Django's `AuthenticationForm`: both
+/// required, the username without the spaces around it (its
+/// `UsernameField` strips them), the password as typed.
+#[derive(Form)]
+struct LoginFields {
+    username: String,
+    password: Password,
 }
 
 /// POST: log in with `username` (without the spaces around it) and
 /// `password`, then go to a same-site
-/// `next` (see [`redirect_field`]) or `login_redirect_url`; on failure the form again, saying only
-/// that the pair is wrong (at once for a username over 150 characters,
-/// which is not even normalized); refused by the failed-login
+/// `next` (see [`redirect_field`]) or `login_redirect_url`; a field left
+/// empty gets "This field is required." next to it and no login is tried;
+/// a wrong pair gets the form again, saying only that the pair is wrong
+/// (at once for a username over 150 characters, which is not even
+/// normalized); refused by the failed-login
 /// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(
     auth: Auth,
@@ -133,35 +152,39 @@ async fn login_attempt(
     query: Option<String>,
     form: FormData,
 ) -> Result<Response> {
-    // As Django's UsernameField, a CharField (strip=True): spaces around
-    // the name are dropped (a phone's autocompletion adds one); the
-    // password is kept as typed (strip=False).
-    let typed = form.get("username").unwrap_or("").trim();
-    let password = form.get("password").unwrap_or("");
     let next = redirect_field(&form, query.as_deref());
     let next = next.as_str();
+    let typed = form.get("username").unwrap_or("").trim();
     // As Django's UsernameField (CVE-2023-46695): no username is longer, and
     // a longer one is neither normalized (NFKC makes up to 18 characters of
     // one), nor looked up, nor sent back.
     if typed.chars().count() > super::models::USERNAME_MAX_LENGTH {
-        return render_login(&templates, "", next, Some(INVALID_LOGIN));
+        return render_login(&templates, &Login::failed("", next, INVALID_LOGIN));
     }
+    let fields = match LoginFields::binder().bind(&form).await? {
+        Ok(fields) => fields,
+        Err(bound) => {
+            let login = Login {
+                username: &super::models::normalize_username(typed),
+                next,
+                error: None,
+                errors: bound.errors(),
+            };
+            return render_login(&templates, &login);
+        }
+    };
     // As Django's UsernameField: NFKC, as usernames are stored.
-    let username = super::models::normalize_username(typed);
-    let username = username.as_str();
-    let found = match username.is_empty() || password.is_empty() {
-        true => None,
-        false => match auth.authenticate(username, password).await {
-            Err(Error::TooManyRequests(message)) => {
-                let mut page = render_login(&templates, username, next, Some(&message))?;
-                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                return Ok(page);
-            }
-            other => other?,
-        },
+    let username = super::models::normalize_username(&fields.username);
+    let found = match auth.authenticate(&username, fields.password.as_str()).await {
+        Err(Error::TooManyRequests(message)) => {
+            let mut page = render_login(&templates, &Login::failed(&username, next, &message))?;
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(page);
+        }
+        other => other?,
     };
     let Some(mut user) = found else {
-        return render_login(&templates, username, next, Some(INVALID_LOGIN));
+        return render_login(&templates, &Login::failed(&username, next, INVALID_LOGIN));
     };
     auth.login(&mut user).await?;
     let app = auth.app();
@@ -172,14 +195,40 @@ async fn login_attempt(
     Ok(crate::views::redirect(&to))
 }
 
-fn render_login(
-    templates: &Templates,
-    username: &str,
-    next: &str,
-    error: Option<&str>,
-) -> Result<Response> {
-    let next = if is_same_site(next) { next } else { "" };
-    let context = crate::context! { "username" => username, "next" => next, "error" => &error };
+/// What the login page shows again: the username typed, the `next` to
+/// keep, the error of the whole form (`error`) and those of each field
+/// (`errors.username`, `errors.password`).
+struct Login<'a> {
+    username: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+    errors: BTreeMap<&'a str, &'a [String]>,
+}
+
+impl<'a> Login<'a> {
+    /// The page of a login refused as a whole (a wrong pair, the throttle).
+    fn failed(username: &'a str, next: &'a str, error: &'a str) -> Login<'a> {
+        Login {
+            username,
+            next,
+            error: Some(error),
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+fn render_login(templates: &Templates, login: &Login<'_>) -> Result<Response> {
+    let next = if is_same_site(login.next) {
+        login.next
+    } else {
+        ""
+    };
+    let context = crate::context! {
+        "username" => login.username,
+        "next" => next,
+        "error" => &login.error,
+        "errors" => &login.errors,
+    };
     Ok(templates
         .render("registration/login.html", context)?
         .into_response())
