@@ -114,10 +114,9 @@ pub fn validate_username(username: &str) -> std::result::Result<(), String> {
     if username.is_empty() {
         return Err("This field cannot be blank.".into());
     }
-    if username.chars().count() > USERNAME_MAX_LENGTH {
-        return Err(format!(
-            "Ensure this value has at most {USERNAME_MAX_LENGTH} characters."
-        ));
+    let count = username.chars().count();
+    if count > USERNAME_MAX_LENGTH {
+        return Err(crate::forms::max_length_message(USERNAME_MAX_LENGTH, count));
     }
     if !username
         .chars()

@@ -120,9 +120,13 @@ async fn login_form(templates: Templates, query: FormData) -> Result<Response> {
 
 /// The login form's fields, as Django's `AuthenticationForm`: both
 /// required, the username without the spaces around it (its
-/// `UsernameField` strips them), the password as typed.
+/// `UsernameField` strips them) and of at most 150 characters, the
+/// password as typed.
 #[derive(Form)]
 struct LoginFields {
+    // `USERNAME_MAX_LENGTH`: a longer name is refused before it is
+    // normalized or looked up.
+    #[form(max_length = 150)]
     username: String,
     password: Password,
 }
@@ -131,9 +135,9 @@ struct LoginFields {
 /// `password`, then go to a same-site
 /// `next` (see [`redirect_field`]) or `login_redirect_url`; a field left
 /// empty gets "This field is required." next to it and no login is tried;
-/// a wrong pair gets the form again, saying only that the pair is wrong
-/// (at once for a username over 150 characters, which is not even
-/// normalized); refused by the failed-login
+/// a username over 150 characters says so (it is not even normalized);
+/// a wrong pair gets the form again, saying only that the pair is wrong;
+/// refused by the failed-login
 /// [`throttle`](super::throttle), the form with its message and status 429.
 async fn login_submit(
     auth: Auth,
@@ -154,18 +158,19 @@ async fn login_attempt(
 ) -> Result<Response> {
     let next = redirect_field(&form, query.as_deref());
     let next = next.as_str();
-    let typed = form.get("username").unwrap_or("").trim();
-    // As Django's UsernameField (CVE-2023-46695): no username is longer, and
-    // a longer one is neither normalized (NFKC makes up to 18 characters of
-    // one), nor looked up, nor sent back.
-    if typed.chars().count() > super::models::USERNAME_MAX_LENGTH {
-        return render_login(&templates, &Login::failed("", next, INVALID_LOGIN));
-    }
     let fields = match LoginFields::binder().bind(&form).await? {
         Ok(fields) => fields,
         Err(bound) => {
+            // As Django's UsernameField (CVE-2023-46695): a name over the
+            // limit is not normalized (NFKC makes up to 18 characters of
+            // one); nor is it sent back.
+            let typed = form.get("username").unwrap_or("").trim();
+            let shown = match typed.chars().count() > super::models::USERNAME_MAX_LENGTH {
+                true => String::new(),
+                false => super::models::normalize_username(typed),
+            };
             let login = Login {
-                username: &super::models::normalize_username(typed),
+                username: &shown,
                 next,
                 error: None,
                 errors: bound.errors(),
@@ -302,7 +307,16 @@ pub(crate) fn is_same_site(next: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_same_site;
+    use super::{LoginFields, is_same_site};
+    use crate::forms::Form;
+
+    #[test]
+    fn the_login_username_is_as_long_as_a_username_may_be() {
+        assert_eq!(
+            LoginFields::fields()[0].max_length,
+            Some(crate::auth::models::USERNAME_MAX_LENGTH)
+        );
+    }
 
     #[test]
     fn only_paths_of_this_site_are_followed() {

@@ -86,15 +86,19 @@ pub trait FormField: Sized {
     fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String>;
 }
 
+/// Django's `MaxLengthValidator` message: `count` characters (not bytes)
+/// of text are more than `max`.
+pub(crate) fn max_length_message(max: usize, count: usize) -> String {
+    format!("Ensure this value has at most {max} characters (it has {count}).")
+}
+
 /// Check `max_length` / `min_length`, counted in characters as Django does.
 fn check_length(text: &str, spec: &FieldSpec) -> Result<(), String> {
     let count = text.chars().count();
     if let Some(max) = spec.max_length
         && count > max
     {
-        return Err(format!(
-            "Ensure this value has at most {max} characters (it has {count})."
-        ));
+        return Err(max_length_message(max, count));
     }
     if let Some(min) = spec.min_length
         && count < min

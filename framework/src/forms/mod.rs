@@ -61,6 +61,7 @@ use sqlx::{AnyPool, Row};
 
 pub use data::FormData;
 pub(crate) use data::multipart_boundary;
+pub(crate) use fields::max_length_message;
 pub use fields::{Choices, Email, FormField, Input, ModelChoice, Password, Url, Widget};
 pub use nuages_derive::{Choices, Form};
 pub use render::BoundField;
