@@ -1,11 +1,13 @@
 //! The field types a form struct may hold, each with its widget and the way
 //! it turns what was typed into a value (with Django's error messages).
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::FieldSpec;
 use super::upload::UploadedFile;
@@ -184,23 +186,172 @@ fn out_of_range<T: std::fmt::Display + FromStr>(
     max: T,
 ) -> String {
     use std::num::IntErrorKind;
-    // The field's bound when it is one of the type (as `check_bounds`
-    // reads it), else the type's own.
+    match error.kind() {
+        IntErrorKind::PosOverflow => over_bound(true, spec, min, max),
+        IntErrorKind::NegOverflow => over_bound(false, spec, min, max),
+        _ => "Enter a whole number.".to_string(),
+    }
+}
+
+/// The message of a number beyond what its type holds: above it
+/// (`above`) or below it, the field's own bound when it is one of the type
+/// (as [`check_bounds`] reads it), else the type's.
+fn over_bound<T: std::fmt::Display + FromStr>(
+    above: bool,
+    spec: &FieldSpec,
+    min: T,
+    max: T,
+) -> String {
     let bound = |field: &Option<String>, own: T| match field.as_deref() {
         Some(text) if text.parse::<T>().is_ok() => text.to_string(),
         _ => own.to_string(),
     };
-    match error.kind() {
-        IntErrorKind::PosOverflow => format!(
+    match above {
+        true => format!(
             "Ensure this value is less than or equal to {}.",
             bound(&spec.max, max)
         ),
-        IntErrorKind::NegOverflow => format!(
+        false => format!(
             "Ensure this value is greater than or equal to {}.",
             bound(&spec.min, min)
         ),
-        _ => "Enter a whole number.".to_string(),
     }
+}
+
+/// `text` with each decimal digit of another script (Unicode's `Nd`:
+/// `１２`, `٣`, `𝟗`) as its ASCII digit, as Python's `int()` and
+/// `Decimal()` read them, so Django's number fields.
+fn ascii_digits(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| decimal_digit(c).unwrap_or(c))
+            .collect(),
+    )
+}
+
+/// The ASCII digit of `c` when it is a decimal digit of another script.
+/// Unicode encodes each script's digits 0 to 9 in a row, some rows next to
+/// each other (the mathematical digits): a digit's value is its distance
+/// from the first digit of its stretch, modulo 10.
+fn decimal_digit(c: char) -> Option<char> {
+    let is_digit = |c: char| c.general_category() == GeneralCategory::DecimalNumber;
+    if c.is_ascii() || !is_digit(c) {
+        return None;
+    }
+    let mut first = c as u32;
+    while let Some(before) = char::from_u32(first - 1)
+        && is_digit(before)
+    {
+        first -= 1;
+    }
+    char::from_digit((c as u32 - first) % 10, 10)
+}
+
+/// Why a text is not a [`Decimal`].
+#[derive(Debug, PartialEq)]
+enum NotDecimal {
+    /// Not a number at all (NaN and infinities included).
+    Invalid,
+    /// A number above what the type holds.
+    Above,
+    /// A number below what the type holds.
+    Below,
+    /// More decimal places than the type holds.
+    Places,
+    /// More digits than the type holds.
+    Digits,
+}
+
+/// The integer part of [`Decimal::MAX`], which has no fraction.
+const DECIMAL_MAX: &str = "79228162514264337593543950335";
+
+/// A number as Python's `Decimal()` reads one (so Django's
+/// `DecimalField`), its digits ASCII: a sign, digits with a point, an
+/// exponent (`1e3`, `1.5E-2`); never NaN nor an infinity. What a
+/// [`Decimal`] cannot hold (29 digits, 28 after the point) says why,
+/// without rounding it, however long the text or large the exponent.
+fn parse_decimal(text: &str) -> Result<Decimal, NotDecimal> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (rest, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(NotDecimal::Invalid);
+    }
+    let exponent = match exponent {
+        None => 0,
+        Some(text) => {
+            let (sign, magnitude) = match text.strip_prefix('-') {
+                Some(magnitude) => (-1, magnitude),
+                None => (1, text.strip_prefix('+').unwrap_or(text)),
+            };
+            if magnitude.is_empty() || !digits(magnitude) {
+                return Err(NotDecimal::Invalid);
+            }
+            // Past ten digits, any exponent gives the same answer (far
+            // beyond what the type holds): no overflow.
+            let magnitude = magnitude.trim_start_matches('0');
+            sign * match magnitude.len() > 10 {
+                true => 10_000_000_000,
+                false => magnitude.parse::<i64>().unwrap_or(0),
+            }
+        }
+    };
+    // The value is `significant` × 10^`power`.
+    let all = format!("{whole}{fraction}");
+    let mut significant = all.trim_start_matches('0');
+    let mut power = exponent - fraction.len() as i64;
+    // Zeros past the places the type holds change nothing: dropped.
+    while power < -28 && significant.ends_with('0') {
+        significant = &significant[..significant.len() - 1];
+        power += 1;
+    }
+    if significant.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    if power < -28 {
+        return Err(NotDecimal::Places);
+    }
+    let too_large = match negative {
+        true => NotDecimal::Below,
+        false => NotDecimal::Above,
+    };
+    let whole_digits = significant.len() as i64 + power;
+    if whole_digits > DECIMAL_MAX.len() as i64 {
+        return Err(too_large);
+    }
+    if whole_digits == DECIMAL_MAX.len() as i64 {
+        let zeros = "0".repeat(power.max(0) as usize);
+        let (integer, rest) = significant.split_at(significant.len().min(DECIMAL_MAX.len()));
+        let integer = format!("{integer}{zeros}");
+        // Both of 29 digits: compared as texts.
+        if integer.as_str() > DECIMAL_MAX
+            || (integer == DECIMAL_MAX && rest.bytes().any(|b| b != b'0'))
+        {
+            return Err(too_large);
+        }
+    }
+    // Within the bounds: only too many digits (with a fraction) can fail.
+    let total_digits = significant.len() + power.max(0) as usize;
+    if total_digits > 38 {
+        return Err(NotDecimal::Digits);
+    }
+    let mut mantissa: i128 = significant.parse().map_err(|_| NotDecimal::Invalid)?;
+    mantissa *= 10_i128.pow(power.max(0) as u32);
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, (-power.min(0)) as u32)
+        .map_err(|_| NotDecimal::Digits)
 }
 
 macro_rules! integer_field {
@@ -209,7 +360,7 @@ macro_rules! integer_field {
             const WIDGET: Widget = Widget::Integer;
 
             fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
-                let value: $t = parse_whole(input.trimmed())
+                let value: $t = parse_whole(&ascii_digits(input.trimmed()))
                     .map_err(|error| out_of_range(&error, spec, <$t>::MIN, <$t>::MAX))?;
                 check_bounds(&value, spec)?;
                 Ok(value)
@@ -223,16 +374,18 @@ impl FormField for Decimal {
     const WIDGET: Widget = Widget::Decimal;
 
     fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
-        let text = input.trimmed();
-        // Digits, one point and a leading sign only: no exponents, no "NaN".
-        let plain = text
-            .trim_start_matches(['-', '+'])
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.');
-        let value = Decimal::from_str_exact(text)
-            .ok()
-            .filter(|_| plain)
-            .ok_or_else(|| "Enter a number.".to_string())?;
+        let value = parse_decimal(&ascii_digits(input.trimmed())).map_err(|error| match error {
+            NotDecimal::Invalid => "Enter a number.".to_string(),
+            NotDecimal::Above => over_bound(true, spec, Decimal::MIN, Decimal::MAX),
+            NotDecimal::Below => over_bound(false, spec, Decimal::MIN, Decimal::MAX),
+            // Django's `DecimalValidator` messages, with the type's limits.
+            NotDecimal::Places => {
+                "Ensure that there are no more than 28 decimal places.".to_string()
+            }
+            NotDecimal::Digits => {
+                "Ensure that there are no more than 28 digits in total.".to_string()
+            }
+        })?;
         check_bounds(&value, spec)?;
         Ok(value)
     }

@@ -177,7 +177,11 @@ async fn each_field_type_says_what_is_wrong() {
         ),
         ("small", Some("x"), "Enter a whole number."),
         ("price", Some("abc"), "Enter a number."),
-        ("price", Some("1e3"), "Enter a number."),
+        (
+            "price",
+            Some("1e3"),
+            "Ensure this value is less than or equal to 10.",
+        ),
         ("price", Some("NaN"), "Enter a number."),
         (
             "price",
@@ -865,5 +869,152 @@ async fn urls_read_as_django_reads_them() {
     ] {
         let form = bind::<Link>(&[("site", wrong)]).await.unwrap_err();
         assert_eq!(form.errors()["site"], ["Enter a valid URL."], "{wrong}");
+    }
+}
+
+#[derive(Debug, Form)]
+struct Numbers {
+    count: Option<i64>,
+    amount: Option<Decimal>,
+    #[form(min = "-10", max = 10)]
+    price: Option<Decimal>,
+}
+
+/// The value of `field` of [`Numbers`] bound to `text`, as its text, or its
+/// error.
+async fn number(field: &str, text: &str) -> std::result::Result<String, String> {
+    match bind::<Numbers>(&[(field, text)]).await {
+        Ok(form) => Ok(match field {
+            "count" => form.count.unwrap().to_string(),
+            "amount" => form.amount.unwrap().to_string(),
+            _ => form.price.unwrap().to_string(),
+        }),
+        Err(form) => Err(form.errors()[field].join(" ")),
+    }
+}
+
+/// Numbers as Django's `IntegerField` and `DecimalField` read them (Python's
+/// `int()` and `Decimal()`): a sign, spaces around, digits of any script
+/// (`１２`, `٣`), an exponent for a decimal (`1e3`, what a number input
+/// may send); never NaN or an infinity; beyond what the type holds, the
+/// bound it is over (as for whole numbers) or the decimal places it has.
+#[tokio::test]
+async fn hostile_numbers_get_djangos_messages() {
+    let whole = "Enter a whole number.";
+    let number_ = "Enter a number.";
+    let i64_max = "Ensure this value is less than or equal to 9223372036854775807.";
+    let places = "Ensure that there are no more than 28 decimal places.";
+    let over = "Ensure this value is less than or equal to 79228162514264337593543950335.";
+    let under = "Ensure this value is greater than or equal to -79228162514264337593543950335.";
+    let huge = "9".repeat(10_000);
+    let long_fraction = format!("0.{}", "1".repeat(40));
+    let zeros_then_one = format!("{}1", "0".repeat(10_000));
+    let one_then_zeros = format!("1.{}", "0".repeat(40));
+    let wide = format!("1{}", "0".repeat(40));
+    let cases: &[(&str, &str, std::result::Result<&str, &str>)] = &[
+        ("count", "+5", Ok("5")),
+        ("count", "\u{3000}7\u{a0}", Ok("7")),
+        ("count", "１２", Ok("12")),
+        ("count", "-٣", Ok("-3")),
+        ("count", "𝟗", Ok("9")),
+        ("count", "99999999999999999999", Err(i64_max)),
+        ("count", "+99999999999999999999", Err(i64_max)),
+        (
+            "count",
+            "-99999999999999999999",
+            Err("Ensure this value is greater than or equal to -9223372036854775808."),
+        ),
+        ("count", &huge, Err(i64_max)),
+        ("count", "1e3", Err(whole)),
+        ("count", "NaN", Err(whole)),
+        ("count", "0x10", Err(whole)),
+        ("count", "--1", Err(whole)),
+        ("count", "+-1", Err(whole)),
+        ("count", "½", Err(whole)),
+        ("count", "²", Err(whole)),
+        ("count", "1 2", Err(whole)),
+        ("count", "1_000", Err(whole)),
+        ("amount", "1e3", Ok("1000")),
+        ("amount", "1.5E-2", Ok("0.015")),
+        ("amount", "+.5", Ok("0.5")),
+        ("amount", "5.", Ok("5")),
+        ("amount", " -12.50 ", Ok("-12.50")),
+        ("amount", "１２.５", Ok("12.5")),
+        ("amount", &zeros_then_one, Ok("1")),
+        // As many zeros as the type holds after the point.
+        (
+            "amount",
+            &one_then_zeros,
+            Ok("1.0000000000000000000000000000"),
+        ),
+        ("amount", "0e-999", Ok("0")),
+        (
+            "amount",
+            "79228162514264337593543950335",
+            Ok("79228162514264337593543950335"),
+        ),
+        ("amount", "79228162514264337593543950336", Err(over)),
+        ("amount", "79228162514264337593543950335.5", Err(over)),
+        (
+            "amount",
+            "1234567890.1234567890123456789",
+            Ok("1234567890.1234567890123456789"),
+        ),
+        (
+            "amount",
+            "99999999999999999999.999999999",
+            Err("Ensure that there are no more than 28 digits in total."),
+        ),
+        ("amount", &wide, Err(over)),
+        ("amount", "1e999", Err(over)),
+        ("amount", "1e99999999999999999999999", Err(over)),
+        ("amount", "-1e999", Err(under)),
+        ("amount", &long_fraction, Err(places)),
+        ("amount", "1e-999", Err(places)),
+        ("amount", "1e-99999999999999999999999", Err(places)),
+        (
+            "price",
+            "1e999",
+            Err("Ensure this value is less than or equal to 10."),
+        ),
+        (
+            "price",
+            "-1e999",
+            Err("Ensure this value is greater than or equal to -10."),
+        ),
+    ];
+    for (field, text, expected) in cases {
+        let got = number(field, text).await;
+        let expected = expected.map(str::to_string).map_err(str::to_string);
+        assert_eq!(
+            got,
+            expected,
+            "{field} = {:?}",
+            text.chars().take(50).collect::<String>()
+        );
+    }
+    for text in [
+        "NaN",
+        "-nan",
+        "sNaN",
+        "inf",
+        "-Infinity",
+        "∞",
+        "1e",
+        "e3",
+        ".",
+        "-",
+        "1e3.5",
+        "1,5",
+        "0x1p3",
+        "1_000",
+        "1e+",
+        "١e٣x",
+    ] {
+        assert_eq!(
+            number("amount", text).await,
+            Err(number_.to_string()),
+            "{text}"
+        );
     }
 }
