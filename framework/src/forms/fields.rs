@@ -69,6 +69,10 @@ pub trait FormField: Sized {
     /// How the field is shown.
     const WIDGET: Widget;
 
+    /// The most characters of the field unless its `max_length` says
+    /// otherwise (an email address's 320, as Django's `EmailField`).
+    const MAX_LENGTH: Option<usize> = None;
+
     /// The choices of the type itself (an enum's variants).
     fn type_choices() -> Option<Vec<(String, String)>> {
         None
@@ -535,6 +539,8 @@ fn valid_domain(domain: &str) -> bool {
 
 impl FormField for Email {
     const WIDGET: Widget = Widget::Email;
+    // RFC 3696's limit, as Django's `EmailField`.
+    const MAX_LENGTH: Option<usize> = Some(320);
 
     fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
         let text = input.trimmed();

@@ -184,7 +184,7 @@ impl FieldSpec {
             // A checkbox left unchecked is a value (false), never missing.
             required: required && T::when_empty().is_none(),
             widget: T::WIDGET,
-            max_length: None,
+            max_length: T::MAX_LENGTH,
             min_length: None,
             min: None,
             max: None,

@@ -1018,3 +1018,70 @@ async fn hostile_numbers_get_djangos_messages() {
         );
     }
 }
+
+/// As Django's `EmailField` (`max_length` 320 unless told, counted in
+/// characters): a very long address says how long it is, and its input
+/// carries `maxlength`; odd characters (zero-width, bidi overrides,
+/// full-width local parts) make no valid address.
+#[tokio::test]
+async fn hostile_email_addresses_get_djangos_messages() {
+    let long = format!("{}@example.com", "a".repeat(100_000));
+    let form = bind::<Newsletter>(&[("email", &long)]).await.unwrap_err();
+    assert_eq!(
+        form.errors()["email"],
+        ["Ensure this value has at most 320 characters (it has 100012)."]
+    );
+    let accented = format!("{}@example.com", "é".repeat(320));
+    let form = bind::<Newsletter>(&[("email", &accented)])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        form.errors()["email"],
+        ["Ensure this value has at most 320 characters (it has 332)."]
+    );
+    assert!(
+        form.field("email")
+            .unwrap()
+            .widget()
+            .contains("maxlength=\"320\""),
+    );
+    assert_emails(
+        &["ada@ｅｘａｍｐｌｅ.com"],
+        &[
+            "ada@exa\u{200b}mple.com",
+            "ada\u{202e}@example.com",
+            "ada@example.com\u{202e}",
+            "ａｄａ@example.com",
+            "ada@@example.com",
+            "@example.com",
+            "ada@",
+            "ada@.com",
+            "ada@example..com",
+            "a\nda@example.com",
+        ],
+    )
+    .await;
+}
+
+/// As Django's `QueryDict`: a field sent several times is read as its last
+/// value, whatever its type; names the form does not have are ignored.
+#[tokio::test]
+async fn a_field_sent_several_times_is_its_last_value() {
+    let form = bind::<Numbers>(&[
+        ("count", "x"),
+        ("count", "2"),
+        ("amount", "1"),
+        ("amount", ""),
+        ("count\0", "y"),
+        ("count[]", "y"),
+        ("", "y"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!((form.count, form.amount), (Some(2), None));
+    let form = bind::<Newsletter>(&[("email", "ada@example.com"), ("email", "nope")])
+        .await
+        .unwrap_err();
+    assert_eq!(form.errors()["email"], ["Enter a valid email address."]);
+    assert_eq!(form.value("email"), Some("nope"));
+}
