@@ -790,3 +790,59 @@ fn a_multipart_form_of_too_many_fields_or_files_is_refused() {
     let response = server.send(&two_files(&csrf_cookie(&server)));
     assert_eq!(response.status, 200, "{}", response.head);
 }
+
+/// Bodies no browser sends: field names with NUL, brackets, nothing, bytes
+/// that are not UTF-8 or broken percent escapes, a name sent several
+/// times, a megabyte-long name. As Django's `QueryDict` (undecodable bytes
+/// replaced, the last value of a name kept, unknown names ignored), each is
+/// the form again with its messages or the thanks, never a 500.
+#[tokio::test]
+async fn hostile_field_names_and_values_are_form_errors_never_500s() {
+    let site = Site::new("data_upload_max_memory_size = 5000000");
+    let client = Client::new(site.application());
+    client.get("/contact/").await;
+    let valid = "name=Ada&sender=ada%40example.com&copies=2";
+    let long_name = "n".repeat(1_000_000);
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{valid}&na%00me=x&na[]me=y&=z&%FF%FE=w"), "thanks"),
+        (format!("{valid}&copies=9&copies=3"), "thanks"),
+        (format!("{valid}&{long_name}=1"), "thanks"),
+        (format!("{valid}&%ZZ%=%&&&=="), "thanks"),
+        (
+            "name=%FF%FEAda&sender=ada%40example.com&copies=%EF%BC%92".into(),
+            "thanks",
+        ),
+        (
+            format!("{valid}&copies=1e3"),
+            "<li>Enter a whole number.</li>",
+        ),
+        (
+            format!("{valid}&copies=99999999999999999999999"),
+            "<li>Ensure this value is less than or equal to 5.</li>",
+        ),
+        (
+            format!("{valid}&sender=ada%00%40example.com"),
+            "<li>Null characters are not allowed.</li>",
+        ),
+        (
+            "name%00=Ada&sender=ada%40example.com&copies=2".into(),
+            "<li>This field is required.</li>",
+        ),
+    ];
+    for (body, expected) in cases {
+        let response = client
+            .request(Method::POST, "/contact/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .csrf()
+            .send()
+            .await;
+        let shown: String = body.chars().take(80).collect();
+        assert_eq!(response.status, 200, "{shown}: {}", response.text());
+        assert!(
+            response.text().contains(expected),
+            "{shown}: {}",
+            response.text()
+        );
+    }
+}
