@@ -1354,6 +1354,30 @@ async fn a_password_reset_is_mailed_to_an_address_at_localhost() {
     assert_eq!(mail.to, ["root@localhost"]);
 }
 
+/// As Django's `PasswordResetForm` (an `EmailField` of `max_length` 254):
+/// a longer address says how long it is, counted in characters, rather
+/// than "Enter a valid email address.".
+#[tokio::test]
+async fn an_overlong_address_for_a_password_reset_says_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(mailing_application(dir.path()).await);
+    client.get("/accounts/password_reset/").await;
+    let email = format!("{}@example.com", "é".repeat(250));
+    let response = client
+        .request(http::Method::POST, "/accounts/password_reset/")
+        .csrf()
+        .form(&[("email", &email)])
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    assert!(
+        page.contains("<li>Ensure this value has at most 254 characters (it has 262).</li>"),
+        "{page}"
+    );
+    assert!(!page.contains("Enter a valid email address."), "{page}");
+}
+
 /// A POST of the login form from `address`, with more request headers.
 async fn submit_login_from(
     client: &Client,
