@@ -246,6 +246,24 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
     assert!(user(&example, "erin").is_none());
+    // An address longer than the column (254 characters), valid as one.
+    let long_email = format!(
+        "{}@{}example.com",
+        "e".repeat(64),
+        format!("{}.", "d".repeat(63)).repeat(3)
+    );
+    let too_long = args.map(|arg| match arg {
+        "admin" => "erin",
+        "admin@example.com" => long_email.as_str(),
+        other => other,
+    });
+    let (status, _, stderr) = example.piped(&too_long, "another-long-passphrase\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(": Ensure this value has at most 254 characters (it has 268).\n"),
+        "{stderr}"
+    );
+    assert!(user(&example, "erin").is_none());
     let bad_name = args.map(|arg| if arg == "admin" { "erin smith" } else { arg });
     let (status, _, stderr) = example.piped(&bad_name, "another-long-passphrase\n");
     assert_eq!(status.code(), Some(1), "{stderr}");

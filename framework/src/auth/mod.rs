@@ -522,5 +522,16 @@ mod tests {
         assert!(models::validate_email("jane@example").is_err());
         assert!(models::validate_email("jane example.com").is_err());
         assert!(models::validate_email("jane\0@example.com").is_err());
+        // As Django's `EmailField(max_length=254)` (the column's size: a
+        // longer address, valid as one, is refused by PostgreSQL).
+        let long = format!(
+            "{}@{}example.com",
+            "j".repeat(64),
+            format!("{}.", "d".repeat(63)).repeat(3)
+        );
+        assert_eq!(
+            models::validate_email(&long).unwrap_err(),
+            "Ensure this value has at most 254 characters (it has 268)."
+        );
     }
 }

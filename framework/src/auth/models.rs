@@ -127,11 +127,20 @@ pub fn validate_username(username: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The most characters of a user's `email` (the `auth_user.email`
+/// column, as Django's `EmailField(max_length=254)`).
+pub(crate) const EMAIL_MAX_LENGTH: usize = 254;
+
 /// An email address as Django's `EmailValidator` checks a user's `email`:
-/// the rules of the forms' [`Email`](crate::forms::Email) field, so
-/// `root@localhost` and `ops@[127.0.0.1]` are valid, `jane example.com`
+/// at most [`EMAIL_MAX_LENGTH`] characters (PostgreSQL refuses a longer
+/// one), then the rules of the forms' [`Email`](crate::forms::Email) field,
+/// so `root@localhost` and `ops@[127.0.0.1]` are valid, `jane example.com`
 /// (or a NUL, which PostgreSQL refuses) is not.
 pub fn validate_email(email: &str) -> std::result::Result<(), String> {
+    let count = email.chars().count();
+    if count > EMAIL_MAX_LENGTH {
+        return Err(crate::forms::max_length_message(EMAIL_MAX_LENGTH, count));
+    }
     match crate::forms::Email::parse(email) {
         Some(_) => Ok(()),
         None => Err("Enter a valid email address.".into()),

@@ -47,7 +47,6 @@ use super::{PasswordHashers, PasswordValidators};
 use crate::conf::{SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::forms::FormData;
-use crate::forms::max_length_message;
 use crate::middleware::hosts::RequestHost;
 use crate::middleware::session::Session;
 use crate::middleware::signing::Signer;
@@ -280,9 +279,6 @@ fn render_reset_form(templates: &Templates, email: &str, error: Option<&str>) ->
         .into_response())
 }
 
-/// The most characters of the form's address (its input's `maxlength`).
-const EMAIL_MAX_LENGTH: usize = 254;
-
 /// POST `password_reset/`: mail every matching user a link, then
 /// `password_reset_done` whoever matched.
 pub(crate) async fn reset_submit(
@@ -292,11 +288,9 @@ pub(crate) async fn reset_submit(
     form: FormData,
 ) -> Result<Response> {
     let email = form.get("email").unwrap_or("").trim();
-    let length = email.chars().count();
     let error = match email {
         "" => Some(crate::forms::REQUIRED.to_string()),
-        // As Django's PasswordResetForm, an EmailField of max_length 254.
-        _ if length > EMAIL_MAX_LENGTH => Some(max_length_message(EMAIL_MAX_LENGTH, length)),
+        // Its 254 characters at most too, as Django's PasswordResetForm.
         _ => validate_email(email).err(),
     };
     if let Some(error) = error {
