@@ -95,7 +95,27 @@ pub trait FormField: Sized {
 /// Django's `MaxLengthValidator` message: `count` characters (not bytes)
 /// of text are more than `max`.
 pub(crate) fn max_length_message(max: usize, count: usize) -> String {
-    format!("Ensure this value has at most {max} characters (it has {count}).")
+    format!(
+        "Ensure this value has at most {max} {} (it has {count}).",
+        characters(max)
+    )
+}
+
+/// Django's `MinLengthValidator` message: `count` characters of text are
+/// fewer than `min`.
+pub(crate) fn min_length_message(min: usize, count: usize) -> String {
+    format!(
+        "Ensure this value has at least {min} {} (it has {count}).",
+        characters(min)
+    )
+}
+
+/// "character" or "characters", by the limit, as Django's `ngettext`.
+fn characters(limit: usize) -> &'static str {
+    match limit {
+        1 => "character",
+        _ => "characters",
+    }
 }
 
 /// Check `max_length` / `min_length`, counted in characters as Django does.
@@ -109,9 +129,7 @@ fn check_length(text: &str, spec: &FieldSpec) -> Result<(), String> {
     if let Some(min) = spec.min_length
         && count < min
     {
-        return Err(format!(
-            "Ensure this value has at least {min} characters (it has {count})."
-        ));
+        return Err(min_length_message(min, count));
     }
     Ok(())
 }

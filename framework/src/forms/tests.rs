@@ -1085,3 +1085,32 @@ async fn a_field_sent_several_times_is_its_last_value() {
     assert_eq!(form.errors()["email"], ["Enter a valid email address."]);
     assert_eq!(form.value("email"), Some("nope"));
 }
+
+#[derive(Debug, Form)]
+struct Initial {
+    #[form(max_length = 1)]
+    letter: String,
+}
+
+/// As Django's `MaxLengthValidator` and `MinLengthValidator` (ngettext on
+/// the limit): a limit of one says "1 character", not "1 characters".
+#[tokio::test]
+async fn a_length_limit_of_one_is_one_character() {
+    assert_eq!(
+        bind::<Initial>(&[("letter", "é")]).await.unwrap().letter,
+        "é"
+    );
+    let form = bind::<Initial>(&[("letter", "ab")]).await.unwrap_err();
+    assert_eq!(
+        form.errors()["letter"],
+        ["Ensure this value has at most 1 character (it has 2)."]
+    );
+    assert_eq!(
+        super::fields::min_length_message(1, 0),
+        "Ensure this value has at least 1 character (it has 0)."
+    );
+    assert_eq!(
+        super::fields::min_length_message(2, 1),
+        "Ensure this value has at least 2 characters (it has 1)."
+    );
+}
