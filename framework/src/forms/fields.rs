@@ -631,9 +631,26 @@ impl FormField for Url {
     const WIDGET: Widget = Widget::Url;
 
     fn clean(input: &Input<'_>, spec: &FieldSpec) -> Result<Self, String> {
-        let text = input.trimmed();
-        check_length(text, spec)?;
-        Url::parse(text).ok_or_else(|| "Enter a valid URL.".to_string())
+        let text = with_scheme(input.trimmed());
+        check_length(&text, spec)?;
+        Url::parse(&text).ok_or_else(|| "Enter a valid URL.".to_string())
+    }
+}
+
+/// `text` with `https://` in front when it has no scheme, as Django's
+/// `URLField` (its `assume_scheme`): `example.com/a` is
+/// `https://example.com/a`, `//example.com` is `https://example.com`. A
+/// scheme is what comes before the first `:` when it starts with an ASCII
+/// letter and holds no `/` (so `localhost:8000` keeps its "scheme", and is
+/// no valid URL, as in Django).
+fn with_scheme(text: &str) -> Cow<'_, str> {
+    let has_scheme = text.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic()) && !scheme.contains('/')
+    });
+    match (has_scheme, text.starts_with("//")) {
+        (true, _) => Cow::Borrowed(text),
+        (false, true) => Cow::Owned(format!("https:{text}")),
+        (false, false) => Cow::Owned(format!("https://{text}")),
     }
 }
 

@@ -217,7 +217,7 @@ async fn each_field_type_says_what_is_wrong() {
         ("email", None, REQUIRED),
         ("site", Some("javascript:alert(1)"), "Enter a valid URL."),
         ("site", Some("ftp://example.com/"), "Enter a valid URL."),
-        ("site", Some("example.com"), "Enter a valid URL."),
+        ("site", Some("localhost:8000"), "Enter a valid URL."),
         ("site", Some("http://exa mple.com"), "Enter a valid URL."),
         (
             "site",
@@ -1113,4 +1113,30 @@ async fn a_length_limit_of_one_is_one_character() {
         super::fields::min_length_message(2, 1),
         "Ensure this value has at least 2 characters (it has 1)."
     );
+}
+
+/// As Django's `URLField` (its `assume_scheme`, "https"): an address typed
+/// without a scheme is read as https, not "Enter a valid URL."; a text
+/// whose first part looks like a scheme (`localhost:8000`) keeps it.
+#[tokio::test]
+async fn a_url_without_a_scheme_is_https() {
+    for (typed, read) in [
+        ("example.com", "https://example.com"),
+        (" example.com/a?b=c ", "https://example.com/a?b=c"),
+        ("//example.com/x", "https://example.com/x"),
+        ("127.0.0.1:8000/", "https://127.0.0.1:8000/"),
+        ("bücher.de", "https://bücher.de"),
+    ] {
+        let form = bind::<Link>(&[("site", typed)]).await;
+        assert_eq!(form.unwrap().site.as_str(), read, "{typed}");
+    }
+    for wrong in [
+        "localhost:8000",
+        "example",
+        "exa mple.com",
+        "1example.com:x",
+    ] {
+        let form = bind::<Link>(&[("site", wrong)]).await.unwrap_err();
+        assert_eq!(form.errors()["site"], ["Enter a valid URL."], "{wrong}");
+    }
 }
