@@ -1227,6 +1227,21 @@ async fn a_password_reset_over_https_links_to_the_checked_host_and_logs_the_user
     let response = https(http::Method::GET, path).send().await;
     assert_eq!(response.status, 302);
     let form_path = response.header("location").unwrap().to_string();
+    // A NUL is refused in each field, as the login form refuses it.
+    let response = https(http::Method::POST, &form_path)
+        .form(&[
+            ("new_password1", "ochre-lantern\0basin-7"),
+            ("new_password2", "ochre-lantern\0basin-7"),
+        ])
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+    for field in ["new_password1", "new_password2"] {
+        let list = format!(
+            "<ul class=\"errorlist\" id=\"id_{field}_error\"><li>Null characters are not allowed.</li></ul>"
+        );
+        assert!(response.text().contains(&list), "{}", response.text());
+    }
     let response = https(http::Method::POST, &form_path)
         .form(&[
             ("new_password1", "ochre-lantern-basin-7"),
@@ -1709,6 +1724,25 @@ async fn the_password_change_view_shows_each_error_then_keeps_this_session_only(
             "This password is entirely numeric.",
         ]
     );
+    // As Django's CharField, a NUL is refused in each field: the login
+    // form refuses it, so such a password could never be typed again.
+    let nul = change(
+        &client,
+        &[
+            ("old_password", "plum-violin-orbit\0"),
+            ("new_password1", "quartz-lantern\0meadow"),
+            ("new_password2", "quartz-lantern\0meadow"),
+        ],
+    )
+    .await
+    .text();
+    for field in ["old_password", "new_password1", "new_password2"] {
+        assert_eq!(
+            error_of(&nul, field),
+            ["Null characters are not allowed."],
+            "{field}"
+        );
+    }
     assert_eq!(
         client.get("/whoami/").await.text(),
         "ann",

@@ -19,8 +19,22 @@ use axum::response::{IntoResponse, Response};
 use super::login::{Auth, LoginRequired, setting_url};
 use super::{PasswordValidators, Verification};
 use crate::error::Result;
-use crate::forms::{FormData, REQUIRED};
+use crate::forms::{FormData, NULL_CHARACTERS, REQUIRED};
 use crate::templates::Templates;
+
+/// What is wrong with what was typed into a password field, before it is
+/// compared or checked: empty, or holding a NUL (Django's
+/// `CharField(strip=False)`, whose `ProhibitNullCharactersValidator` the
+/// login form applies too, so such a password could never be typed in).
+pub(crate) fn password_field_error(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some(REQUIRED)
+    } else if value.contains('\0') {
+        Some(NULL_CHARACTERS)
+    } else {
+        None
+    }
+}
 
 /// What a wrong old password says (Django's `password_incorrect`).
 pub const PASSWORD_INCORRECT: &str =
@@ -60,17 +74,19 @@ pub(crate) async fn submit(
         ("new_password1", new1),
         ("new_password2", new2),
     ] {
-        if value.is_empty() {
-            errors.entry(name).or_default().push(REQUIRED.into());
+        if let Some(error) = password_field_error(value) {
+            errors.entry(name).or_default().push(error.into());
         }
     }
-    if !old.is_empty() && !old_password_matches(&auth, &user.password, old).await? {
+    if !errors.contains_key("old_password")
+        && !old_password_matches(&auth, &user.password, old).await?
+    {
         errors
             .entry("old_password")
             .or_default()
             .push(PASSWORD_INCORRECT.into());
     }
-    if !new1.is_empty() && !new2.is_empty() {
+    if !errors.contains_key("new_password1") && !errors.contains_key("new_password2") {
         if new1 != new2 {
             errors
                 .entry("new_password2")

@@ -43,6 +43,7 @@ use http::request::Parts;
 use serde_json::json;
 
 use super::models::{User, validate_email};
+use super::password_change::password_field_error;
 use super::{PasswordHashers, PasswordValidators};
 use crate::conf::{SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
@@ -446,13 +447,13 @@ async fn set_password(
     let first = form.get("new_password1").unwrap_or("");
     let second = form.get("new_password2").unwrap_or("");
     let mut errors = PasswordErrors::default();
-    let required = "This field is required.".to_string();
-    if first.is_empty() {
-        errors.new_password1.push(required.clone());
+    let first_error = password_field_error(first);
+    if let Some(error) = first_error {
+        errors.new_password1.push(error.to_string());
     }
-    if second.is_empty() {
-        errors.new_password2.push(required);
-    } else if !first.is_empty() && first != second {
+    if let Some(error) = password_field_error(second) {
+        errors.new_password2.push(error.to_string());
+    } else if first_error.is_none() && first != second {
         errors.new_password2.push(PASSWORD_MISMATCH.to_string());
     } else if let Err(refusals) =
         PasswordValidators::from_settings(settings)?.validate(second, Some(&user.attributes()))
