@@ -149,17 +149,30 @@ fn check_bounds_by<T: PartialOrd>(
         && let Some(bound) = parse(min)
         && *value < bound
     {
-        return Err(format!(
-            "Ensure this value is greater than or equal to {min}."
-        ));
+        return Err(min_value_message(min));
     }
     if let Some(max) = spec.max.as_deref()
         && let Some(bound) = parse(max)
         && *value > bound
     {
-        return Err(format!("Ensure this value is less than or equal to {max}."));
+        return Err(max_value_message(max));
     }
     Ok(())
+}
+
+/// Django's `MinValueValidator` message.
+fn min_value_message(min: impl std::fmt::Display) -> String {
+    format!("Ensure this value is greater than or equal to {min}.")
+}
+
+/// Django's `MaxValueValidator` message.
+fn max_value_message(max: impl std::fmt::Display) -> String {
+    format!("Ensure this value is less than or equal to {max}.")
+}
+
+/// Django's `ChoiceField` message of a value not among its choices.
+fn invalid_choice_message(value: &str) -> String {
+    format!("Select a valid choice. {value} is not one of the available choices.")
 }
 
 /// The value must be one of `choices`.
@@ -167,9 +180,7 @@ pub(super) fn check_choice(value: &str, choices: &[(String, String)]) -> Result<
     if choices.iter().any(|(v, _)| v == value) {
         Ok(())
     } else {
-        Err(format!(
-            "Select a valid choice. {value} is not one of the available choices."
-        ))
+        Err(invalid_choice_message(value))
     }
 }
 
@@ -229,14 +240,8 @@ fn over_bound<T: std::fmt::Display + FromStr>(
         _ => own.to_string(),
     };
     match above {
-        true => format!(
-            "Ensure this value is less than or equal to {}.",
-            bound(&spec.max, max)
-        ),
-        false => format!(
-            "Ensure this value is greater than or equal to {}.",
-            bound(&spec.min, min)
-        ),
+        true => max_value_message(bound(&spec.max, max)),
+        false => min_value_message(bound(&spec.min, min)),
     }
 }
 
@@ -774,9 +779,7 @@ impl<T: Choices> FormField for T {
             .into_iter()
             .find(|(_, value, _)| *value == text)
             .map(|(variant, _, _)| variant)
-            .ok_or_else(|| {
-                format!("Select a valid choice. {text} is not one of the available choices.")
-            })
+            .ok_or_else(|| invalid_choice_message(text))
     }
 }
 
