@@ -98,15 +98,7 @@ fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
         ),
         ("full", into_a_full_disk),
     ] {
-        let database = example.dir.path().join(format!("{name}.sqlite3"));
-        let settings = example.settings_extending(
-            &example.settings,
-            name,
-            &format!(
-                "[databases.default]\nurl = \"sqlite://{}\"\n",
-                database.display()
-            ),
-        );
+        let (database, settings) = sqlite_database(&example, name);
         let (code, stderr) = unwritable(example.command_with(&settings).arg("migrate"));
         assert_ne!(code, Some(0), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
