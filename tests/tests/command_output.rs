@@ -98,7 +98,7 @@ fn migrate_whose_output_cannot_be_written_leaves_the_database_as_it_was() {
         ),
         ("full", into_a_full_disk),
     ] {
-        let (database, settings) = sqlite_database(&example, name);
+        let (_, settings) = sqlite_database(&example, name);
         let (code, stderr) = unwritable(example.command_with(&settings).arg("migrate"));
         assert_ne!(code, Some(0), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
