@@ -441,6 +441,52 @@ fn failing_accepts_are_logged_once_not_at_each_retry() {
     server.stop(Duration::from_secs(10));
 }
 
+/// Without `--server-name`, the names are `allowed_hosts`'; an entry that
+/// is no host name (a `;` and directives after it, a line break, a port)
+/// would be written into the web server's configuration as it is, where a
+/// `;` publishes what the directives after it say: refused, exit 1,
+/// nothing written.
+#[test]
+fn deployconfig_refuses_allowed_hosts_that_are_not_host_names() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    for (kind, hosts, entry, reason) in [
+        (
+            "nginx",
+            "example.com; location /etc/ { alias /etc/; autoindex on; } server_name x",
+            "example.com; location /etc/ { alias /etc/; autoindex on; } server_name x",
+            "the host contains ';', which a host name cannot contain",
+        ),
+        (
+            "apache",
+            "example.com,www.example.com\nAlias /etc /etc",
+            "www.example.com\nAlias /etc /etc",
+            "the host contains '\\n', which a host name cannot contain",
+        ),
+        (
+            "nginx",
+            "example.com:8443",
+            "example.com:8443",
+            "it has a port, which the web server's listen address gives",
+        ),
+    ] {
+        let (output, stdout, stderr) = run(example
+            .command_with(&settings)
+            .env("NUAGES_ALLOWED_HOSTS", hosts)
+            .args(["deployconfig", kind, "--plain-http"]));
+        assert_eq!(output.status.code(), Some(1), "{hosts}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: allowed_hosts has {entry:?}, which is not a host name: {reason}\n  \
+                 hint: write each host of allowed_hosts as a name or an IP address without \
+                 scheme or port"
+            )),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty(), "no configuration: {stdout}");
+    }
+}
+
 /// `deployconfig --server-name` takes one host name: a list as
 /// `NUAGES_ALLOWED_HOSTS` writes it (`a,b`) would be one name no request
 /// has (nginx -t passes it: every request goes to another server block),

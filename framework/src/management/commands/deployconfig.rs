@@ -171,7 +171,7 @@ impl Command for DeployConfig {
                 Some(texts) => texts
                     .map(|text| server_name_flag(text))
                     .collect::<Result<Vec<_>, _>>()?,
-                None => server_names(settings),
+                None => server_names(settings)?,
             },
         };
         let output = args.get_one::<String>("output").map(PathBuf::from);
@@ -577,19 +577,34 @@ fn https_detection(site: &Site, front: &Front) -> Result<Vec<String>, CommandErr
     Ok(notes)
 }
 
-/// `allowed_hosts` as server names (`.example.com` → the domain and its subdomains).
-fn server_names(settings: &Settings) -> Vec<String> {
-    let names: Vec<String> = settings
+/// `allowed_hosts` as server names (`.example.com` → the domain and its
+/// subdomains). An entry that is no host name is refused: written as it is
+/// into the configuration, it would be a name no request has, a
+/// configuration the web server refuses, or directives of its own (a `;`).
+fn server_names(settings: &Settings) -> Result<Vec<String>, CommandError> {
+    let names = settings
         .allowed_hosts
         .iter()
         .filter(|h| *h != "*")
-        .map(|h| web_server_names(h))
-        .collect();
-    if names.is_empty() {
+        .map(|host| {
+            server_name(host).map_err(|reason| {
+                CommandError::failed(
+                    format!("allowed_hosts has {host:?}, which is not a host name: {reason}"),
+                    Some(
+                        "write each host of allowed_hosts as a name or an IP address without \
+                         scheme or port (example.com, .example.com for the domain and its \
+                         subdomains, [::1]); check --deploy lists the entries no request can \
+                         match (nuages.W038). Or name the hosts here with --server-name",
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if names.is_empty() {
         vec!["_".into()]
     } else {
         names
-    }
+    })
 }
 
 /// The web server's names for a host as `allowed_hosts` writes it:
@@ -601,36 +616,40 @@ fn web_server_names(host: &str) -> String {
     }
 }
 
-/// One `--server-name`, as [`web_server_names`] writes it: a host name or an
-/// IP address (`[::1]`), or `.example.com` for a domain and its
-/// subdomains, as `allowed_hosts` takes them; or `_`. Anything else (a list
-/// `a.com,b.com`, a port, a space, a `;`) is refused: written as it is into
-/// the configuration it would be a name no request has, or directives of
-/// its own.
+/// The web server's names for `text`, a host name or an IP address
+/// (`[::1]`), or `.example.com` for a domain and its subdomains, as
+/// `allowed_hosts` takes them; or why it is none (a list `a.com,b.com`, a
+/// port, a space, a `;`).
+fn server_name(text: &str) -> Result<String, String> {
+    let (dot, host) = match text.strip_prefix('.') {
+        Some(domain) => (".", domain),
+        None => ("", text),
+    };
+    match crate::middleware::hosts::parse_host(host) {
+        Ok(parsed) if parsed.port.is_none() => {
+            Ok(web_server_names(&format!("{dot}{}", parsed.domain)))
+        }
+        Ok(_) => Err("it has a port, which the web server's listen address gives".to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// One `--server-name`, as [`server_name`] reads it, or `_`.
 fn server_name_flag(text: &str) -> Result<String, CommandError> {
     // nginx's catch-all, which a configuration for no name has.
     if text == "_" {
         return Ok(text.to_string());
     }
-    let (dot, host) = match text.strip_prefix('.') {
-        Some(domain) => (".", domain),
-        None => ("", text),
-    };
-    let reason = match crate::middleware::hosts::parse_host(host) {
-        Ok(parsed) if parsed.port.is_none() => {
-            return Ok(web_server_names(&format!("{dot}{}", parsed.domain)));
-        }
-        Ok(_) => "it has a port, which the web server's listen address gives".to_string(),
-        Err(error) => error.to_string(),
-    };
-    Err(CommandError::usage(
-        format!("--server-name {text:?} is not a host name: {reason}"),
-        Some(
-            "give one name per --server-name, without scheme or port: \
-             --server-name example.com --server-name www.example.com \
-             (.example.com for the domain and its subdomains)",
-        ),
-    ))
+    server_name(text).map_err(|reason| {
+        CommandError::usage(
+            format!("--server-name {text:?} is not a host name: {reason}"),
+            Some(
+                "give one name per --server-name, without scheme or port: \
+                 --server-name example.com --server-name www.example.com \
+                 (.example.com for the domain and its subdomains)",
+            ),
+        )
+    })
 }
 
 fn header(site: &Site, what: &str) -> String {
@@ -1335,7 +1354,7 @@ mod tests {
             settings,
             settings_path: Path::new("/srv/mysite/settings.production.toml"),
             upstreams: vec![Bind::Unix("/run/mysite/mysite.sock".into())],
-            server_names: server_names(settings),
+            server_names: server_names(settings).unwrap(),
         }
     }
 
