@@ -924,3 +924,97 @@ fn deployconfig_systemd_makes_a_relative_env_file_absolute() {
         "{stderr}"
     );
 }
+
+/// Uploads are visitors' files: the Apache configuration sends each as a
+/// file, whatever its name, even on a server that maps `.cgi` to CGI
+/// scripts everywhere (as mod_php maps `.php`): a real Apache, with
+/// `AddHandler cgi-script .cgi` and `Options +ExecCGI` at server level,
+/// sends an uploaded script's text, and does not run it.
+#[test]
+fn apache_sends_an_uploaded_script_as_a_file_and_never_runs_it() {
+    if !nuages_e2e::require("/usr/sbin/apache2") {
+        return;
+    }
+    let example = Example::new();
+    let settings = production(&example, "");
+    let work = example.dir.path().join("apache");
+    let media = work.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let script = media.join("upload.cgi");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho RAN\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in [(&script, 0o755), (&media, 0o755), (&work, 0o755)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // Apache's workers (nobody) go through the test's folders.
+    let mut folder = work.parent();
+    while let Some(path) = folder.filter(|p| p.starts_with(example.dir.path())) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        folder = path.parent();
+    }
+    let port = free_port();
+    let (output, site, stderr) = run(example
+        .command_with(&settings)
+        .env("NUAGES_MEDIA_ROOT", &media)
+        .args(["deployconfig", "apache", "--plain-http", "--listen"])
+        .arg(port.to_string()));
+    assert!(output.status.success(), "{stderr}");
+    std::fs::write(work.join("site.conf"), site).unwrap();
+    let modules = "/usr/lib/apache2/modules";
+    let load = [
+        "mpm_event",
+        "authz_core",
+        "authz_host",
+        "alias",
+        "headers",
+        "proxy",
+        "proxy_http",
+        "rewrite",
+        "mime",
+        "cgi",
+    ]
+    .map(|name| format!("LoadModule {name}_module {modules}/mod_{name}.so\n"))
+    .concat();
+    let main = work.join("apache.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "ServerRoot /etc/apache2\nServerName localhost\nDefaultRuntimeDir {w}\n\
+             PidFile {w}/apache.pid\nMutex file:{w}\nErrorLog {w}/error.log\nListen 127.0.0.1:{port}\n\
+             {load}User nobody\nGroup {group}\nTypesConfig /etc/mime.types\n\
+             AddHandler cgi-script .cgi\n<Directory />\n    Options +ExecCGI\n</Directory>\n\
+             Include {w}/site.conf\n",
+            w = work.display(),
+            group = nuages_e2e::group_of(Some("nobody")),
+        ),
+    )
+    .unwrap();
+    let apache = |action: &str| {
+        let (output, stdout, stderr) = run(std::process::Command::new("/usr/sbin/apache2")
+            .arg("-f")
+            .arg(&main)
+            .args(["-k", action]));
+        assert!(
+            output.status.success(),
+            "apache2 -k {action}: {stdout}{stderr}"
+        );
+    };
+    apache("start");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let response = wait_for(Duration::from_secs(10), || {
+        get(addr, "/media/upload.cgi").ok()
+    });
+    apache("stop");
+    let response = response.expect("Apache answers");
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(
+        response.body.contains("echo RAN"),
+        "sent as it is: {}",
+        response.body
+    );
+    assert!(!response.body.starts_with("RAN"), "{}", response.body);
+}

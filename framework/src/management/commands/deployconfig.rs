@@ -927,9 +927,16 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     Alias {media_url} {media_root}
     <Directory {media_root}>
         Require all granted
-        Options -Indexes
+        Options -Indexes -ExecCGI -Includes
         <FilesMatch "^\.">
             Require all denied
+        </FilesMatch>
+        # Sent as files whatever their name, by the handler of static files:
+        # no other runs an upload (a .php where mod_php is on, a .cgi).
+        # Inside the virtual host, this applies after the server's own
+        # FilesMatch sections.
+        <FilesMatch ".">
+            SetHandler default-handler
         </FilesMatch>
         Header always set X-Content-Type-Options nosniff
         Header always set Content-Security-Policy "{csp}"
@@ -1457,6 +1464,13 @@ mod tests {
                 && media.contains(
                     "Header always set Content-Security-Policy \"default-src 'none'; sandbox\""
                 ),
+            "{media}"
+        );
+        // An upload is never run: no CGI, no includes, no handler but the
+        // one of static files.
+        assert!(
+            media.contains("Options -Indexes -ExecCGI -Includes")
+                && media.contains("<FilesMatch \".\">\n            SetHandler default-handler\n"),
             "{media}"
         );
         let elsewhere = Settings {
