@@ -828,7 +828,7 @@ fn nginx_site_body(
         proxy_connect_timeout 5s;
     }}
 "#,
-        max_body = site.settings.data_upload_max_memory_size,
+        max_body = web_server_body_limit(site.settings),
     ))
 }
 
@@ -974,7 +974,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     ProxyPass / {backend}
     ProxyPassReverse / {backend}
 "#,
-        max_body = site.settings.data_upload_max_memory_size,
+        max_body = web_server_body_limit(site.settings),
     ))
 }
 
@@ -1092,6 +1092,13 @@ fn systemd_word(path: &Path) -> String {
 /// or in double quotes with `\` and `"` escaped when it holds a space, a
 /// quote, a backslash or what nginx reads as syntax (`;`, `{`, `}`, `#`),
 /// where these files would split it into several words or end it.
+/// `data_upload_max_memory_size` as nginx's `client_max_body_size` and
+/// Apache's `LimitRequestBody` take it. Both read 0 as "no limit", where
+/// the application refuses every body: 1 byte is the nearest they say.
+fn web_server_body_limit(settings: &Settings) -> u64 {
+    (settings.data_upload_max_memory_size as u64).max(1)
+}
+
 fn config_word(text: String) -> String {
     let plain = |c: char| !(c.is_whitespace() || "\"'\\;{}#".contains(c));
     if text.chars().all(plain) {
@@ -1407,6 +1414,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("client_max_body_size 2621440;"));
+        // 0 is "no limit" to the web servers, "no body" to the application.
+        let no_body = Settings {
+            data_upload_max_memory_size: 0,
+            ..settings.clone()
+        };
+        assert!(
+            nginx(&site(&no_body), &tls())
+                .unwrap()
+                .contains("client_max_body_size 1;")
+        );
+        assert!(
+            apache(&site(&no_body), &tls())
+                .unwrap()
+                .contains("LimitRequestBody 1\n")
+        );
         assert!(text.contains("proxy_set_header X-Forwarded-Proto $scheme;"));
         assert!(text.contains("immutable"));
     }
