@@ -212,6 +212,19 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
     assert!(user(&example, "blank").is_none());
+    // A NUL, which the login form refuses ("Null characters are not
+    // allowed."): the password could never be typed in, so no user.
+    let (status, stdout, stderr) = example.piped(&blank, "plum-violin\0orbit-42\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "error: Null characters are not allowed.\n  hint: give the password without its \
+             NUL character"
+        ),
+        "{stderr}"
+    );
+    assert!(user(&example, "blank").is_none());
 
     // A look-alike in full-width letters is the same name once NFKC'd (Django's
     // normalize_username): taken too, and it logs in as admin.
@@ -437,6 +450,22 @@ fn changepassword_sets_a_validated_password() {
     assert_eq!(status.code(), Some(1));
     assert!(
         stderr.contains("This password is too short. It must contain at least 8 characters.\nThis password is too common.\nThis password is entirely numeric."),
+        "{stderr}"
+    );
+    assert!(
+        logs_in(&example, "admin", "ochre-lantern-basin-7"),
+        "unchanged"
+    );
+
+    // A NUL, which the login form refuses: the password stays as it was.
+    let (status, stdout, stderr) = example.piped(&change, "ochre-lantern\0basin-8\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "error: Null characters are not allowed.\n  hint: give the password without its \
+             NUL character"
+        ),
         "{stderr}"
     );
     assert!(

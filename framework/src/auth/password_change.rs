@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::login::{Auth, LoginRequired, setting_url};
 use super::{PasswordValidators, Verification};
 use crate::error::Result;
-use crate::forms::{FormData, NULL_CHARACTERS, REQUIRED};
+use crate::forms::{FormData, REQUIRED, null_characters_error};
 use crate::templates::Templates;
 
 /// What is wrong with what was typed into a password field, before it is
@@ -29,10 +29,8 @@ use crate::templates::Templates;
 pub(crate) fn password_field_error(value: &str) -> Option<&'static str> {
     if value.is_empty() {
         Some(REQUIRED)
-    } else if value.contains('\0') {
-        Some(NULL_CHARACTERS)
     } else {
-        None
+        null_characters_error(value)
     }
 }
 

@@ -77,6 +77,14 @@ pub const REQUIRED: &str = "This field is required.";
 /// `ProhibitNullCharactersValidator`): PostgreSQL refuses to store one.
 pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
+/// Django's `ProhibitNullCharactersValidator`: [`NULL_CHARACTERS`] when
+/// `text` holds a NUL. Every form field applies it, and so do the password
+/// forms and the commands that set a password (`createsuperuser`,
+/// `changepassword`): a password the login form would refuse is never stored.
+pub(crate) fn null_characters_error(text: &str) -> Option<&'static str> {
+    text.contains('\0').then_some(NULL_CHARACTERS)
+}
+
 /// A form: derive it (`#[derive(Form)]`) on a struct with named fields.
 pub trait Form: Sized {
     /// The fields, in the order of the struct.
@@ -295,8 +303,8 @@ impl Cleaner<'_> {
                 None if spec.required => Err(REQUIRED.to_string()),
                 None => return Some(None),
             }
-        } else if input.text.is_some_and(|text| text.contains('\0')) {
-            Err(NULL_CHARACTERS.to_string())
+        } else if let Some(error) = input.text.and_then(null_characters_error) {
+            Err(error.to_string())
         } else if spec.query.is_none() && !input.choices.is_empty() {
             // `choices = CONST` on any type (an `i64` shown as a
             // `<select>`, as Django's `TypedChoiceField`): what was sent

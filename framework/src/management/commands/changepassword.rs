@@ -9,7 +9,9 @@
 
 use clap::{Arg, ArgAction, ArgMatches};
 
-use super::createsuperuser::Accounts;
+use super::createsuperuser::{
+    Accounts, BLANK_PASSWORD, NULL_PASSWORD_HINT, unusable_password_error,
+};
 use crate::management::prompt::{self, ask_secret};
 use crate::management::{Command, CommandContext, CommandError, outln};
 
@@ -76,10 +78,14 @@ impl Command for ChangePassword {
             if let Err(errors) = refusals(&accounts, &user, &password) {
                 // An empty stdin (a variable that was not set) is no weak
                 // password: say how to give one, as createsuperuser does.
-                let hint = if password.trim().is_empty() {
-                    "put the password on stdin: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`; nothing was changed"
-                } else {
-                    "choose a stronger password (the validators are set by auth_password_validators)"
+                let hint = match unusable_password_error(&password) {
+                    Some(BLANK_PASSWORD) => {
+                        "put the password on stdin: `printf '%s' \"$PASSWORD\" | manage changepassword USERNAME --password-stdin`; nothing was changed"
+                    }
+                    Some(_) => NULL_PASSWORD_HINT,
+                    None => {
+                        "choose a stronger password (the validators are set by auth_password_validators)"
+                    }
                 };
                 return Err(CommandError::failed(errors.join("\n"), Some(hint)));
             }
@@ -94,14 +100,15 @@ impl Command for ChangePassword {
     }
 }
 
-/// Why `password` is refused for `user`: blank, or the validators' messages.
+/// Why `password` is refused for `user`: blank or holding a NUL
+/// ([`unusable_password_error`]), or the validators' messages.
 fn refusals(
     accounts: &Accounts,
     user: &crate::auth::User,
     password: &str,
 ) -> Result<(), Vec<String>> {
-    if password.trim().is_empty() {
-        return Err(vec!["Blank passwords aren't allowed.".to_string()]);
+    if let Some(message) = unusable_password_error(password) {
+        return Err(vec![message.to_string()]);
     }
     accounts
         .validators

@@ -19,6 +19,7 @@ use sqlx::AnyPool;
 use crate::auth::models::{normalize_username, validate_email, validate_username};
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
 use crate::db::DEFAULT_ALIAS;
+use crate::forms::null_characters_error;
 use crate::management::prompt::{self, ask, ask_secret, complain};
 use crate::management::{Command, CommandContext, CommandError, outln};
 use crate::migrations::MigrationState;
@@ -67,6 +68,25 @@ impl Accounts {
         username: &str,
     ) -> Result<Option<User>, CommandError> {
         Ok(ctx.block_on(User::get_by_username(&self.pool, username))?)
+    }
+}
+
+/// What a blank password (spaces only too) says, as Django's commands.
+pub(crate) const BLANK_PASSWORD: &str = "Blank passwords aren't allowed.";
+
+/// The hint of a password with a NUL given on stdin.
+pub(crate) const NULL_PASSWORD_HINT: &str = "give the password without its NUL character \
+     (the login form refuses one, so the password could never be typed in); nothing was changed";
+
+/// Why `password`, typed or piped to `createsuperuser` or `changepassword`,
+/// is refused whatever the validators say (no bypass): blank (Django's
+/// `password.strip() == ""`), or holding a NUL, which the login form and
+/// the password forms refuse ([`null_characters_error`]).
+pub(crate) fn unusable_password_error(password: &str) -> Option<&'static str> {
+    if password.trim().is_empty() {
+        Some(BLANK_PASSWORD)
+    } else {
+        null_characters_error(password)
     }
 }
 
@@ -173,17 +193,15 @@ fn create_without_input(
         })?;
     }
     if let Some(password) = &password {
-        // Spaces only are blank too, as on a terminal and for changepassword
-        // (Django's `password.strip() == ""`).
-        if password.trim().is_empty() {
-            return Err(CommandError::failed(
-                "Blank passwords aren't allowed.",
-                Some(
-                    "put the password on stdin (echo \"$PASSWORD\" | manage createsuperuser … \
-                     --password-stdin), or leave out --password-stdin for a user without a \
-                     usable password; nothing was changed",
-                ),
-            ));
+        if let Some(message) = unusable_password_error(password) {
+            let hint = if message == BLANK_PASSWORD {
+                "put the password on stdin (echo \"$PASSWORD\" | manage createsuperuser … \
+                 --password-stdin), or leave out --password-stdin for a user without a \
+                 usable password; nothing was changed"
+            } else {
+                NULL_PASSWORD_HINT
+            };
+            return Err(CommandError::failed(message, Some(hint)));
         }
         let user = UserAttributes {
             username,
@@ -303,8 +321,8 @@ fn create_interactively(
             complain("Your passwords didn't match.");
             continue;
         }
-        if password.trim().is_empty() {
-            complain("Blank passwords aren't allowed.");
+        if let Some(message) = unusable_password_error(&password) {
+            complain(message);
             continue;
         }
         if let Err(errors) = accounts.validators.validate(&password, Some(&attributes)) {
