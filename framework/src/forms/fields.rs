@@ -797,22 +797,26 @@ pub struct ModelChoice {
 impl FormField for ModelChoice {
     const WIDGET: Widget = Widget::Select;
 
+    /// The id is read as Django's `ModelChoiceField` reads it, through the
+    /// primary key's `int()`: `02`, `+2`, ` 2 ` and `２` are id 2; a
+    /// fraction (`2.0`, which the Integer field takes) or any other text is
+    /// no choice.
     fn clean(input: &Input<'_>, _: &FieldSpec) -> Result<Self, String> {
-        let text = input.trimmed();
+        let invalid = || {
+            "Select a valid choice. That choice is not one of the available choices.".to_string()
+        };
+        let id: i64 = ascii_digits(input.trimmed())
+            .parse()
+            .map_err(|_| invalid())?;
         input
             .choices
             .iter()
-            .find(|(id, _)| id == text)
-            .and_then(|(id, label)| {
-                Some(ModelChoice {
-                    id: id.parse().ok()?,
-                    label: label.clone(),
-                })
+            .find(|(value, _)| value.parse() == Ok(id))
+            .map(|(_, label)| ModelChoice {
+                id,
+                label: label.clone(),
             })
-            .ok_or_else(|| {
-                "Select a valid choice. That choice is not one of the available choices."
-                    .to_string()
-            })
+            .ok_or_else(invalid)
     }
 }
 

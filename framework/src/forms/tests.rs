@@ -393,7 +393,25 @@ async fn a_model_choice_accepts_only_the_ids_of_its_query() {
             label: "The <sky>".into()
         }
     );
-    for other in ["3", "99", "x", "1 OR 1=1"] {
+    // The id is read as Django's ModelChoiceField reads it, through the
+    // primary key's int(): a sign, leading zeros, spaces around it and
+    // other scripts' digits are the same id.
+    for same in ["02", "+2", " 2 ", "\t2\n", "２", "٢", "+０２"] {
+        assert_eq!(vote(same).await.unwrap().choice.id, 2, "{same:?}");
+    }
+    // int() takes no fraction (unlike the Integer field), and no other text.
+    for other in [
+        "3",
+        "99",
+        "x",
+        "1 OR 1=1",
+        "2.0",
+        "2.",
+        "-2",
+        "0x2",
+        "2 2",
+        "99999999999999999999999",
+    ] {
         let form = vote(other).await.unwrap_err();
         assert_eq!(
             form.errors()["choice"],
