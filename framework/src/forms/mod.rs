@@ -113,7 +113,10 @@ pub trait Form: Sized {
 }
 
 /// The whole-form step of a form marked `#[form(clean)]`: checks that
-/// involve several fields, run once every field is valid.
+/// involve several fields, run once every field is valid. Unlike Django's
+/// `Form.clean()`, it does not run while a field has an error: it gets the
+/// whole typed struct, which exists only then, so the user sees the field
+/// errors first and this step's errors on the next submission.
 pub trait Clean {
     /// `Ok`, or the errors of the whole form (and of fields).
     fn clean(&self) -> std::result::Result<(), FormErrors>;
