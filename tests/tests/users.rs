@@ -366,6 +366,8 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
             ("Email address: ", "jane@example.com"),
             ("Password: ", "first-try-secret"),
             ("Password (again): ", "first-try-secreT"),
+            ("Password: ", "first-try\0secret"),
+            ("Password (again): ", "first-try\0secret"),
             ("Password: ", "password"),
             ("Password (again): ", "password"),
             (
@@ -381,6 +383,7 @@ fn createsuperuser_asks_on_a_terminal_and_refuses_a_pipe() {
         "Error: Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
         "Error: Enter a valid email address.",
         "Error: Your passwords didn't match.",
+        "Error: Null characters are not allowed.",
         "This password is too common.",
     ] {
         assert!(screen.contains(error), "{error}: {screen}");
