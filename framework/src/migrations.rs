@@ -306,38 +306,112 @@ impl MigrationState {
     /// in the words of `migrate`'s error (`showmigrations` shows it beside
     /// the migration); `None` for one applied or pending.
     pub fn trouble(&self) -> Option<String> {
-        let table = record_table(&self.label);
+        Some(format!(
+            "{}; migrate stops here: {}",
+            self.short_trouble()?,
+            self.fix()?
+        ))
+    }
+
+    /// `half-applied`, `changed after it was applied` or `applied, but no
+    /// file defines it`, for a migration `migrate` refuses (`runserver`'s
+    /// notice names it so); `None` for one applied or pending.
+    pub fn short_trouble(&self) -> Option<&'static str> {
+        match self.status {
+            Status::Pending | Status::Applied => None,
+            Status::HalfApplied => Some("half-applied"),
+            Status::Changed => Some("changed after it was applied"),
+            Status::NoFile => Some("applied, but no file defines it"),
+        }
+    }
+
+    /// `migrate`'s error for a migration it refuses to run over, with the
+    /// fix; `None` for one applied or pending.
+    pub fn refusal(&self) -> Option<Problem> {
+        let name = self.name();
+        let message = match self.status {
+            Status::Pending | Status::Applied => return None,
+            Status::HalfApplied => format!("migration {name} was left half-applied"),
+            Status::Changed => format!("migration {name} was changed after it was applied"),
+            Status::NoFile => format!(
+                "migration {name} is applied to the database, but no file of the app's migrations folder defines it: \
+                 the database was migrated by a newer version of the project, or the file was removed"
+            ),
+        };
+        Some(Problem::new(message).with_hint(self.fix()?))
+    }
+
+    /// What to do about a migration `migrate` refuses.
+    fn fix(&self) -> Option<String> {
+        let (table, version) = (record_table(&self.label), self.version);
         match self.status {
             Status::Pending | Status::Applied => None,
             Status::HalfApplied => Some(format!(
-                "half-applied; migrate stops here: {}",
-                half_applied_fix(&table, self.version)
+                "repair the database by hand, then delete its row (version {version}) from {table}"
             )),
-            Status::Changed => Some(format!(
-                "changed after it was applied; migrate stops here: {CHANGED_FIX}"
-            )),
+            Status::Changed => Some(
+                "never edit an applied migration: put its file back as it was applied and add a new migration instead"
+                    .to_string(),
+            ),
+            // A newer version of the project applied it, or its file was
+            // removed: as sqlx's own `Migrator` (`VersionMissing`), the
+            // older code's migrations are not run on a schema it does not
+            // know.
             Status::NoFile => Some(format!(
-                "applied, but no file defines it; migrate stops here: {}",
-                no_file_fix(&table, self.version)
+                "run the version of the project that has that migration (or put its file back); \
+                 to drop it, undo what it did by hand, then delete its row (version {version}) from {table}"
             )),
         }
     }
 }
 
-/// What to do about a migration recorded as failed part-way.
-fn half_applied_fix(table: &str, version: i64) -> String {
-    format!("repair the database by hand, then delete its row (version {version}) from {table}")
+/// The first migration of `states` that `migrate` refuses to run over, as
+/// its error: one half-applied first, then one no file defines, then one
+/// changed after it was applied.
+fn first_refusal(states: &[MigrationState]) -> Option<Problem> {
+    [Status::HalfApplied, Status::NoFile, Status::Changed]
+        .into_iter()
+        .find_map(|status| states.iter().find(|state| state.status == status))
+        .and_then(MigrationState::refusal)
 }
 
-/// What to do about a migration whose file was changed after it was applied.
-const CHANGED_FIX: &str = "never edit an applied migration: put its file back as it was applied and add a new migration instead";
+/// Why the database does not have every migration of `states` applied, as
+/// a command that needs its tables says it: what `migrate` would refuse to
+/// run over, in `migrate`'s words, else the migrations not applied yet and
+/// to run `manage migrate`. `None` when every one is applied.
+pub fn unmigrated(states: &[MigrationState]) -> Option<Problem> {
+    if let Some(problem) = first_refusal(states) {
+        return Some(problem);
+    }
+    let pending: Vec<String> = pending(states).map(MigrationState::name).collect();
+    (!pending.is_empty()).then(|| {
+        Problem::new(format!(
+            "the database has not been migrated: {} unapplied migration(s): {}",
+            pending.len(),
+            pending.join(", ")
+        ))
+        .with_hint(
+            "run `manage migrate` first: it applies them (`manage showmigrations` lists them)",
+        )
+    })
+}
 
-/// What to do about a migration recorded as applied that no file defines.
-fn no_file_fix(table: &str, version: i64) -> String {
-    format!(
-        "run the version of the project that has that migration (or put its file back); \
-         to drop it, undo what it did by hand, then delete its row (version {version}) from {table}"
-    )
+/// The migrations of `states` not applied yet.
+fn pending(states: &[MigrationState]) -> impl Iterator<Item = &MigrationState> {
+    states
+        .iter()
+        .filter(|state| state.status == Status::Pending)
+}
+
+/// Refused, with [`unmigrated`]'s words, unless `pool`'s database has every
+/// migration of `sets` applied: what a command that needs the tables (a
+/// project's `seed`, `createsuperuser`) asks first, instead of failing on
+/// "no such table". Reads only.
+pub async fn require_migrated(pool: &AnyPool, sets: &[MigrationSet]) -> Result<()> {
+    match unmigrated(&states(pool, sets).await?) {
+        Some(problem) => Err(Error::Config(problem)),
+        None => Ok(()),
+    }
 }
 
 /// A row of a set's record table.
@@ -393,38 +467,48 @@ pub(crate) async fn states(pool: &AnyPool, sets: &[MigrationSet]) -> Result<Vec<
     for set in sets {
         let migrations = set.for_backend(&backend)?;
         let records = records(&mut connection, &backend, &set.table()).await?;
-        let mut mine: Vec<MigrationState> = migrations
-            .iter()
-            .map(|migration| {
-                let record = records.iter().find(|r| r.version == migration.version);
-                MigrationState {
-                    label: set.label.clone(),
-                    version: migration.version,
-                    description: migration.description.to_string(),
-                    status: match record {
-                        None => Status::Pending,
-                        Some(record) if !record.success => Status::HalfApplied,
-                        Some(record) if *record.checksum != *migration.checksum => Status::Changed,
-                        Some(_) => Status::Applied,
-                    },
-                }
-            })
-            .collect();
-        mine.extend(
-            records
-                .iter()
-                .filter(|r| migrations.iter().all(|m| m.version != r.version))
-                .map(|record| MigrationState {
-                    label: set.label.clone(),
-                    version: record.version,
-                    description: record.description.clone(),
-                    status: Status::NoFile,
-                }),
-        );
-        mine.sort_by_key(|state| state.version);
-        out.extend(mine);
+        out.extend(set_states(set, &migrations, &records));
     }
     Ok(out)
+}
+
+/// Each of `migrations` of `set` with its state in `records`, and the
+/// records no migration defines, in order of version.
+fn set_states(
+    set: &MigrationSet,
+    migrations: &[Migration],
+    records: &[Record],
+) -> Vec<MigrationState> {
+    let mut mine: Vec<MigrationState> = migrations
+        .iter()
+        .map(|migration| {
+            let record = records.iter().find(|r| r.version == migration.version);
+            MigrationState {
+                label: set.label.clone(),
+                version: migration.version,
+                description: migration.description.to_string(),
+                status: match record {
+                    None => Status::Pending,
+                    Some(record) if !record.success => Status::HalfApplied,
+                    Some(record) if *record.checksum != *migration.checksum => Status::Changed,
+                    Some(_) => Status::Applied,
+                },
+            }
+        })
+        .collect();
+    mine.extend(
+        records
+            .iter()
+            .filter(|r| migrations.iter().all(|m| m.version != r.version))
+            .map(|record| MigrationState {
+                label: set.label.clone(),
+                version: record.version,
+                description: record.description.clone(),
+                status: Status::NoFile,
+            }),
+    );
+    mine.sort_by_key(|state| state.version);
+    mine
 }
 
 /// Every migration of `sets` as pending, for a database of `backend` that
@@ -493,56 +577,32 @@ pub async fn apply(
                 .ensure_migrations_table(&table)
                 .await
                 .map_err(migrate_error)?;
-            if let Some(version) = connection
-                .dirty_version(&table)
+            // Read as `showmigrations` reads it, so that both name the
+            // same trouble in the same words.
+            let records = records(&mut connection, &backend, &table)
                 .await
-                .map_err(migrate_error)?
-            {
-                let name = recorded_name(&mut connection, set, version).await;
-                return Err(Error::Config(
-                    Problem::new(format!("migration {name} was left half-applied"))
-                        .with_hint(half_applied_fix(&table, version)),
-                ));
-            }
-            let applied = connection
-                .list_applied_migrations(&table)
-                .await
-                .map_err(migrate_error)?;
-            if let Some(unknown) = applied
-                .iter()
-                .find(|a| migrations.iter().all(|m| m.version != a.version))
-            {
-                return Err(applied_without_file(&mut connection, set, unknown.version).await);
+                .map_err(locked_or)?;
+            if let Some(problem) = first_refusal(&set_states(set, &migrations, &records)) {
+                return Err(Error::Config(problem));
             }
             for migration in &migrations {
-                match applied.iter().find(|a| a.version == migration.version) {
-                    Some(done) if done.checksum != migration.checksum => {
-                        return Err(Error::Config(
-                            Problem::new(format!(
-                                "migration {}.{}_{} was changed after it was applied",
-                                set.label, migration.version, migration.description
-                            ))
-                            .with_hint(CHANGED_FIX),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        let mut state = MigrationState {
-                            label: set.label.clone(),
-                            version: migration.version,
-                            description: migration.description.to_string(),
-                            status: Status::Pending,
-                        };
-                        on_progress(Progress::Applying(&state));
-                        connection
-                            .apply(&table, migration)
-                            .await
-                            .map_err(|error| failed_migration(&set.label, migration, error))?;
-                        count += 1;
-                        state.status = Status::Applied;
-                        on_progress(Progress::Applied(&state));
-                    }
+                if records.iter().any(|r| r.version == migration.version) {
+                    continue;
                 }
+                let mut state = MigrationState {
+                    label: set.label.clone(),
+                    version: migration.version,
+                    description: migration.description.to_string(),
+                    status: Status::Pending,
+                };
+                on_progress(Progress::Applying(&state));
+                connection
+                    .apply(&table, migration)
+                    .await
+                    .map_err(|error| failed_migration(&set.label, migration, error))?;
+                count += 1;
+                state.status = Status::Applied;
+                on_progress(Progress::Applied(&state));
             }
             Ok(())
         }
@@ -551,52 +611,6 @@ pub async fn apply(
         result?;
     }
     Ok(count)
-}
-
-/// The name of the migration `version` recorded in `set`'s table, as
-/// `showmigrations` shows it (`polls.2_choices`), from the description the
-/// table kept; `polls.2` if it cannot be read.
-async fn recorded_name(connection: &mut AnyConnection, set: &MigrationSet, version: i64) -> String {
-    let table = set.table();
-    // The table's name is ours, made of the app's label (sqlx's own queries
-    // of it are built the same way).
-    let description: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT description FROM {table} WHERE version = $1"
-    )))
-    .bind(version)
-    .fetch_optional(&mut *connection)
-    .await
-    .ok()
-    .flatten();
-    match description {
-        Some(description) => format!(
-            "{}.{}",
-            set.label,
-            file_name(version, &description).trim_end_matches(".sql")
-        ),
-        None => format!("{}.{version}", set.label),
-    }
-}
-
-/// A migration the database records as applied that no file of `set`
-/// defines: the database was migrated by a newer version of the project (or
-/// the file was deleted). As sqlx's own `Migrator` (`VersionMissing`),
-/// `migrate` stops before applying anything of the set rather than run the
-/// older code's migrations on a schema it does not know.
-async fn applied_without_file(
-    connection: &mut AnyConnection,
-    set: &MigrationSet,
-    version: i64,
-) -> Error {
-    let table = set.table();
-    let name = recorded_name(connection, set, version).await;
-    Error::Config(
-        Problem::new(format!(
-            "migration {name} is applied to the database, but no file of the app's migrations folder defines it: \
-             the database was migrated by a newer version of the project, or the file was removed"
-        ))
-        .with_hint(no_file_fix(&table, version)),
-    )
 }
 
 /// `migrate`'s lock on a SQLite database, held until dropped: sqlx's
@@ -655,16 +669,31 @@ async fn sqlite_migrate_lock(connection: &mut AnyConnection) -> Result<Option<st
 
 fn migrate_error(error: MigrateError) -> Error {
     if let MigrateError::Execute(cause) = &error
-        && let Some(said) = sqlite_locked(cause)
+        && let Some(locked) = locked(cause)
     {
-        return Error::Config(
-            Problem::new(format!(
-                "cannot read or record the applied migrations: the SQLite database is locked by another connection (SQLite: {said})"
-            ))
-            .with_hint(LOCKED_HINT),
-        );
+        return locked;
     }
     Error::other(error)
+}
+
+/// [`locked`]'s error for a database error, else the error as it is.
+fn locked_or(error: Error) -> Error {
+    match &error {
+        Error::Database(cause) => locked(cause).unwrap_or(error),
+        _ => error,
+    }
+}
+
+/// A SQLite database locked by another connection while the applied
+/// migrations were read or recorded, said so with what to do.
+fn locked(cause: &sqlx::Error) -> Option<Error> {
+    let said = sqlite_locked(cause)?;
+    Some(Error::Config(
+        Problem::new(format!(
+            "cannot read or record the applied migrations: the SQLite database is locked by another connection (SQLite: {said})"
+        ))
+        .with_hint(LOCKED_HINT),
+    ))
 }
 
 /// What to do about a SQLite database another connection keeps locked.
@@ -725,10 +754,7 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
             ));
         }
     };
-    let pending: Vec<&MigrationState> = states
-        .iter()
-        .filter(|s| s.status == Status::Pending)
-        .collect();
+    let pending: Vec<&MigrationState> = pending(&states).collect();
     if pending.is_empty() {
         return None;
     }

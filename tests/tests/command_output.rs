@@ -246,6 +246,53 @@ fn showmigrations_shows_what_migrate_refuses() {
     );
 }
 
+/// The example's `seed` on a database never migrated (an empty SQLite file
+/// made by hand) says so, naming the migrations to apply and `manage
+/// migrate`, exit 1: it failed with sqlx's "no such table: polls_question".
+/// On one `migrate` refuses to run over, it says what `migrate` says.
+#[test]
+fn seed_on_a_database_not_migrated_names_what_to_apply() {
+    let example = Example::new();
+    let (database, settings) = sqlite_database(&example, "handmade");
+    std::fs::write(&database, "").unwrap();
+    let seed = || {
+        let output = example
+            .command_with(&settings)
+            .arg("seed")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = seed();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the database has not been migrated: 2 unapplied migration(s): auth.1_initial, polls.1_initial\n  \
+         hint: run `manage migrate` first: it applies them (`manage showmigrations` lists them)\n"
+    );
+
+    let output = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    execute(
+        &database,
+        "UPDATE _nuages_migrations_polls SET success = FALSE WHERE version = 1",
+    );
+    let (code, stderr) = seed();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: migration polls.1_initial was left half-applied\n  \
+         hint: repair the database by hand, then delete its row (version 1) from _nuages_migrations_polls\n"
+    );
+}
+
 /// `showurls` lists each pattern with its name and its view, the view named
 /// with its methods.
 #[test]

@@ -32,14 +32,10 @@ impl Command for Seed {
         ctx: &CommandContext,
         _: &nuages::management::ArgMatches,
     ) -> Result<(), CommandError> {
-        let application = ctx.application()?;
+        // A database not migrated (or not made yet) is refused, naming the
+        // migrations to apply, rather than failing on a missing table.
+        let pool = ctx.migrated_database()?;
         let added = ctx.block_on(async {
-            let pool = application
-                .databases()
-                // A database not made yet is refused, saying to run
-                // `migrate`, rather than created empty.
-                .get_existing(nuages::db::DEFAULT_ALIAS)
-                .await?;
             if Question::count(&pool).await? > 0 {
                 return Ok::<_, nuages::Error>(0);
             }

@@ -209,6 +209,31 @@ impl CommandContext {
         Ok(self.databases.get_or_init(|| databases))
     }
 
+    /// The default database, for a command that needs the tables of every
+    /// migration of the project (a project's `seed`): refused, exit 1, when
+    /// one is not applied (naming them, with `manage migrate` to run) or
+    /// one is left as `migrate` refuses to run over (in `migrate`'s words,
+    /// with the fix), instead of failing on "no such table". A SQLite file
+    /// not there yet is refused too, and not created.
+    pub fn migrated_database(&self) -> Result<sqlx::AnyPool, CommandError> {
+        let sets = crate::migrations::all_sets(&self.project, self.settings()?);
+        self.database_migrated_for(&sets)
+    }
+
+    /// [`migrated_database`](Self::migrated_database) for the migrations of
+    /// `sets` only (the user commands need `auth`'s).
+    pub(crate) fn database_migrated_for(
+        &self,
+        sets: &[crate::migrations::MigrationSet],
+    ) -> Result<sqlx::AnyPool, CommandError> {
+        let databases = self.databases()?;
+        Ok(self.block_on(async {
+            let pool = databases.get_existing(crate::db::DEFAULT_ALIAS).await?;
+            crate::migrations::require_migrated(&pool, sets).await?;
+            Ok::<_, Error>(pool)
+        })?)
+    }
+
     /// Close the pools the command opened, so that SQLite's write-ahead
     /// log is in the database file when the process exits.
     fn close(&self) {
