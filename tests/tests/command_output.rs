@@ -293,6 +293,45 @@ fn seed_on_a_database_not_migrated_names_what_to_apply() {
     );
 }
 
+/// `createsuperuser` and `changepassword` on a database whose auth
+/// migration was left half-applied say what `migrate` and `showmigrations`
+/// say, with the fix, exit 1: they said "the database has no user tables
+/// yet" and to run `manage migrate`, which refuses to run over it.
+#[test]
+fn user_commands_on_a_half_applied_auth_migration_say_what_migrate_says() {
+    let example = Example::new();
+    let (database, settings) = sqlite_database(&example, "halfauth");
+    let output = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    execute(
+        &database,
+        "UPDATE _nuages_migrations_auth SET success = FALSE WHERE version = 1",
+    );
+    for args in [
+        &["createsuperuser", "--noinput", "--username", "admin"][..],
+        &["changepassword", "admin", "--password-stdin"],
+    ] {
+        let output = example
+            .command_with(&settings)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            "error: migration auth.1_initial was left half-applied\n  \
+             hint: repair the database by hand, then delete its row (version 1) from _nuages_migrations_auth\n",
+            "{args:?}"
+        );
+    }
+}
+
 /// `showurls` lists each pattern with its name and its view, the view named
 /// with its methods.
 #[test]

@@ -18,11 +18,9 @@ use sqlx::AnyPool;
 
 use crate::auth::models::{normalize_username, validate_email, validate_username};
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
-use crate::db::DEFAULT_ALIAS;
 use crate::forms::null_characters_error;
 use crate::management::prompt::{self, ask, ask_secret, complain};
 use crate::management::{Command, CommandContext, CommandError, outln};
-use crate::migrations::MigrationState;
 
 /// `manage createsuperuser`.
 pub struct CreateSuperuser;
@@ -36,25 +34,17 @@ pub(crate) struct Accounts {
 }
 
 impl Accounts {
-    /// Open the default database; an error saying to run `migrate` when the
-    /// auth tables, or the SQLite file, are not there yet (the file is not
-    /// created).
+    /// Open the default database; refused as
+    /// [`CommandContext::migrated_database`] refuses it when the auth
+    /// migrations are not applied (naming them, and `manage migrate`) or
+    /// are left as `migrate` refuses to run over (half-applied…, in its
+    /// words, with the fix), or when the SQLite file is not there yet (it
+    /// is not created).
     pub(crate) fn open(ctx: &CommandContext) -> Result<Accounts, CommandError> {
         let settings = ctx.settings()?;
         let hashers = PasswordHashers::from_settings(settings)?;
         let validators = PasswordValidators::from_settings(settings)?;
-        let databases = ctx.databases()?;
-        let (pool, migrated) = ctx.block_on(async {
-            let pool = databases.get_existing(DEFAULT_ALIAS).await?;
-            let states = crate::migrations::states(&pool, &[crate::auth::migration_set()]).await?;
-            Ok::<_, crate::Error>((pool, states.iter().all(MigrationState::is_applied)))
-        })?;
-        if !migrated {
-            return Err(CommandError::failed(
-                "the database has no user tables yet",
-                Some("run `manage migrate` first"),
-            ));
-        }
+        let pool = ctx.database_migrated_for(&[crate::auth::migration_set()])?;
         Ok(Accounts {
             pool,
             hashers,
