@@ -732,7 +732,9 @@ fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> 
     )
 }
 
-/// The notice `runserver` prints when migrations are pending, if any.
+/// The notice `runserver` prints when migrations are pending, or left as
+/// `migrate` refuses to run over (half-applied, changed after they were
+/// applied, recorded without a file), if any.
 pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Option<String> {
     let sets = all_sets(project, settings);
     if sets.is_empty() {
@@ -754,17 +756,30 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
             ));
         }
     };
+    let mut notice = Vec::new();
     let pending: Vec<&MigrationState> = pending(&states).collect();
-    if pending.is_empty() {
-        return None;
+    if !pending.is_empty() {
+        let mut labels: Vec<&str> = pending.iter().map(|s| s.label.as_str()).collect();
+        labels.dedup();
+        notice.push(format!(
+            "You have {} unapplied migration(s). Your project may not work properly until you apply the migrations for app(s): {}.\nRun 'manage migrate' to apply them.",
+            pending.len(),
+            labels.join(", ")
+        ));
     }
-    let mut labels: Vec<&str> = pending.iter().map(|s| s.label.as_str()).collect();
-    labels.dedup();
-    Some(format!(
-        "You have {} unapplied migration(s). Your project may not work properly until you apply the migrations for app(s): {}.\nRun 'manage migrate' to apply them.",
-        pending.len(),
-        labels.join(", ")
-    ))
+    // What `migrate` would stop at, which running it does not fix.
+    let refused: Vec<String> = states
+        .iter()
+        .filter_map(|state| Some(format!("{} ({})", state.name(), state.short_trouble()?)))
+        .collect();
+    if !refused.is_empty() {
+        notice.push(format!(
+            "'manage migrate' refuses to run over {} migration(s): {}.\nRun 'manage showmigrations' to see how to fix them.",
+            refused.len(),
+            refused.join(", ")
+        ));
+    }
+    (!notice.is_empty()).then(|| notice.join("\n"))
 }
 
 #[cfg(test)]
@@ -855,6 +870,39 @@ mod tests {
         assert_eq!(
             problem.message,
             "migration auth.1_initial was left half-applied"
+        );
+    }
+
+    /// `runserver`'s notice names a migration `migrate` refuses to run over
+    /// (here half-applied) and `showmigrations` for the fix; it said
+    /// nothing of it, only of migrations pending.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_pending_notice_names_what_migrate_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::conf::Settings::defaults_in(dir.path());
+        let project = Project::new("mysite", dir.path());
+        let notice = pending_notice(&project, &settings).await.unwrap();
+        assert!(
+            notice.starts_with("You have 1 unapplied migration(s).") && !notice.contains("refuses"),
+            "{notice}"
+        );
+        let databases = crate::db::Databases::new(&settings);
+        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+        apply(&pool, &[crate::auth::migration_set()], |_| {})
+            .await
+            .unwrap();
+        assert_eq!(pending_notice(&project, &settings).await, None);
+        sqlx::query("UPDATE _nuages_migrations_auth SET success = FALSE WHERE version = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        databases.close().await;
+        assert_eq!(
+            pending_notice(&project, &settings).await.as_deref(),
+            Some(
+                "'manage migrate' refuses to run over 1 migration(s): auth.1_initial (half-applied).\n\
+                 Run 'manage showmigrations' to see how to fix them."
+            )
         );
     }
 
