@@ -279,7 +279,7 @@ pub struct Databases {
 struct Database {
     settings: DatabaseSettings,
     pool: OnceCell<AnyPool>,
-    /// The pool of [`Databases::get_read_only`], SQLite's only.
+    /// The pool of [`Databases::get_read_only`].
     read_only: OnceCell<AnyPool>,
 }
 
@@ -346,13 +346,12 @@ impl Databases {
     /// A pool of `alias` for a command that only reads (`showmigrations`):
     /// SQLite's file is opened read-only and left exactly as it is (an empty
     /// file is not turned into a database in WAL mode); one not there yet
-    /// is refused as by [`get_existing`](Self::get_existing). Other
-    /// databases get the pool of [`get`](Self::get).
+    /// is refused as by [`get_existing`](Self::get_existing). PostgreSQL's
+    /// connections are read-only sessions: a statement that would write is
+    /// refused by the server ("cannot execute … in a read-only
+    /// transaction").
     pub async fn get_read_only(&self, alias: &str) -> Result<AnyPool> {
         let database = self.entry(alias)?;
-        if sqlite_file(&database.settings.url).is_none() {
-            return self.get(alias).await;
-        }
         self.refuse_not_created(alias)?;
         let pool = database
             .read_only
@@ -461,8 +460,9 @@ enum Access {
     /// Read and write, creating the file and its folder if need be, in WAL
     /// mode.
     Create,
-    /// Read only (`mode=ro`), changing nothing of the file: its journal
-    /// mode is left as it is.
+    /// Read only: SQLite's file opened `mode=ro`, changing nothing of it
+    /// (its journal mode is left as it is); PostgreSQL's sessions set
+    /// read-only.
     ReadOnly,
 }
 
@@ -630,32 +630,41 @@ fn unreadable_log(alias: &str, file: &Path, error: &sqlx::Error) -> Error {
 
 /// Set up a new connection: SQLite's write-ahead log (unless `access` is
 /// read-only: switching to it writes the file), busy timeout, foreign keys
-/// and sync level; nothing for other databases.
+/// and sync level; a read-only session on other databases when `access`
+/// is read-only.
 async fn prepare(
     connection: &mut sqlx::AnyConnection,
     busy_timeout: u64,
     access: Access,
 ) -> std::result::Result<(), sqlx::Error> {
-    if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-        match access {
-            Access::Create => set_wal_mode(connection, busy_timeout).await?,
-            // Read now: a database in WAL mode that this user cannot read
-            // (its `-shm` file cannot be made) is refused at once, by the
-            // probe, rather than by the first query.
-            Access::ReadOnly => sqlx::query("SELECT count(*) FROM sqlite_master")
-                .execute(&mut *connection)
-                .await
-                .map(drop)?,
-        }
-        for pragma in [
-            format!("PRAGMA busy_timeout = {busy_timeout}"),
-            "PRAGMA foreign_keys = ON".to_string(),
-            "PRAGMA synchronous = NORMAL".to_string(),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(pragma))
+    if !connection.backend_name().eq_ignore_ascii_case("sqlite") {
+        if access == Access::ReadOnly {
+            // Every transaction of the session, its implicit ones too: the
+            // server refuses any write, whatever the command runs.
+            sqlx::query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                 .execute(&mut *connection)
                 .await?;
         }
+        return Ok(());
+    }
+    match access {
+        Access::Create => set_wal_mode(connection, busy_timeout).await?,
+        // Read now: a database in WAL mode that this user cannot read
+        // (its `-shm` file cannot be made) is refused at once, by the
+        // probe, rather than by the first query.
+        Access::ReadOnly => sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&mut *connection)
+            .await
+            .map(drop)?,
+    }
+    for pragma in [
+        format!("PRAGMA busy_timeout = {busy_timeout}"),
+        "PRAGMA foreign_keys = ON".to_string(),
+        "PRAGMA synchronous = NORMAL".to_string(),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(pragma))
+            .execute(&mut *connection)
+            .await?;
     }
     Ok(())
 }

@@ -551,6 +551,52 @@ fn showmigrations_beside_migrate_on_a_new_postgresql_database_all_succeed() {
     }
 }
 
+/// On PostgreSQL, the pool of `Databases::get_read_only` (what
+/// `showmigrations` reads through) holds read-only sessions: the server
+/// refuses a write through it, an explicit transaction's too, while it
+/// reads what the pool of `get` wrote. It was the read-write pool.
+#[tokio::test]
+async fn the_read_only_pool_of_a_postgresql_database_refuses_writes() {
+    let Some(server) = PostgresServer::shared() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = nuages::conf::Settings::defaults_in(dir.path());
+    settings.databases.get_mut("default").unwrap().url = server.create_database();
+    let databases = nuages::db::Databases::new(&settings);
+    let writer = databases.get("default").await.unwrap();
+    nuages::sqlx::raw_sql("CREATE TABLE kept (n BIGINT); INSERT INTO kept VALUES (1)")
+        .execute(&writer)
+        .await
+        .unwrap();
+    let reader = databases.get_read_only("default").await.unwrap();
+    let count: i64 = nuages::sqlx::query_scalar("SELECT count(*) FROM kept")
+        .fetch_one(&reader)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    for write in [
+        "INSERT INTO kept VALUES (2)",
+        "CREATE TABLE _nuages_migrations_auth (version BIGINT)",
+        "BEGIN; DELETE FROM kept; COMMIT",
+    ] {
+        let error = nuages::sqlx::raw_sql(nuages::sqlx::AssertSqlSafe(write))
+            .execute(&reader)
+            .await
+            .expect_err(write);
+        assert!(
+            error.to_string().contains("read-only transaction"),
+            "{write}: {error}"
+        );
+    }
+    let count: i64 = nuages::sqlx::query_scalar("SELECT count(*) FROM kept")
+        .fetch_one(&writer)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    databases.close().await;
+}
+
 #[test]
 fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
     let Some(server) = PostgresServer::shared() else {
