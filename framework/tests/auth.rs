@@ -1369,6 +1369,18 @@ async fn a_password_reset_is_mailed_to_an_address_at_localhost() {
     assert_eq!(mail.to, ["root@localhost"]);
 }
 
+/// An address at an IP literal, which `createsuperuser` and the form
+/// accept, gets its reset mail: it was "not sent ... invalid envelope"
+/// (lettre read the `To` header back and could not parse the literal).
+#[tokio::test]
+async fn a_password_reset_is_mailed_to_an_address_at_an_ip_literal() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = mailing_application(dir.path()).await;
+    add_user(&application, "v6", "v6@[127.0.0.1]").await;
+    let mail = reset_mail_to(&application, "v6@[127.0.0.1]").await;
+    assert_eq!(mail.to, ["v6@[127.0.0.1]"]);
+}
+
 /// As Django's `PasswordResetForm` (an `EmailField` of `max_length` 254):
 /// a longer address says how long it is, counted in characters, rather
 /// than "Enter a valid email address.".

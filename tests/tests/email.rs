@@ -882,6 +882,47 @@ async fn an_address_at_an_internationalized_domain_is_sent_in_punycode() {
     assert_eq!(mail.header("From"), Some("Bücher <shop@xn--bcher-kva.de>"));
 }
 
+/// What the server receives of a mail to addresses at IP literals, as a
+/// form's `Email` field and `createsuperuser` accept them: every
+/// recipient, in the envelope and the headers. Only the recipients after
+/// the last literal got the mail (`To: second@example.com`), and a list
+/// that ended in one was refused ("missing destination address, invalid
+/// envelope"), so `sendtestemail` said it had sent what it had not, and
+/// a password reset to `v6@[127.0.0.1]` was never sent.
+#[tokio::test]
+async fn every_recipient_at_an_ip_literal_or_localhost_reaches_the_server() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let (smtp, mailer) = smtp_and_mailer();
+    let to = ["ok@mail.test", "ops@[127.0.0.1]", "second@mail.test"];
+    mailer.send_mail("Three", "Body", None, &to).await.unwrap();
+    let message = nuages::mail::EmailMessage::new("Two", "Body", ["v6@[IPv6:::1]", "ops@[::1]"])
+        .cc(["root@localhost"])
+        .bcc(["hidden@[127.0.0.1]"]);
+    mailer.send(&message).await.unwrap();
+    let mails = smtp.wait_for_mail(2, Duration::from_secs(10));
+    let three = mail_to(&mails, "ops@[127.0.0.1]");
+    assert_eq!(three.recipients(), to);
+    assert_eq!(
+        three.header("To"),
+        Some("ok@mail.test, ops@[127.0.0.1], second@mail.test")
+    );
+    let two = mail_to(&mails, "hidden@[127.0.0.1]");
+    assert_eq!(
+        two.recipients(),
+        [
+            "v6@[IPv6:::1]",
+            "ops@[::1]",
+            "root@localhost",
+            "hidden@[127.0.0.1]"
+        ]
+    );
+    assert_eq!(two.header("To"), Some("v6@[IPv6:::1], ops@[::1]"));
+    assert_eq!(two.header("Cc"), Some("root@localhost"));
+    assert_eq!(two.header("Bcc"), None);
+}
+
 /// Every mail has a `Message-ID` of its own, as Django's `EmailMessage`
 /// gives it (`make_msgid`): lettre adds none unless asked, and a receiving
 /// server may refuse a mail without one (Gmail: "Messages missing a valid

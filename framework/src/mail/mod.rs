@@ -105,25 +105,51 @@ impl EmailMessage {
     /// The message as lettre builds it (headers, date, encoding); `from`
     /// is the sender to use when the message names none.
     fn build(&self, from: &str) -> Result<lettre::Message, MailError> {
-        let from = self.from_email.as_deref().unwrap_or(from);
+        use lettre::message::header::{Bcc, Cc, ReplyTo, To};
+        let from = sender(self.from_email.as_deref().unwrap_or(from))?;
+        // Each list is written as one header, and the envelope is given
+        // rather than read back from the headers: lettre's `to()` (and
+        // `cc()`, ...) parses the header written so far to add to it, and
+        // its parser knows no address literal (`ops@[127.0.0.1]`), so the
+        // list was silently replaced by the last recipient, and an
+        // envelope read from such a header had no recipient at all.
+        let to = mailboxes(&self.to, "a recipient")?;
+        let cc = mailboxes(&self.cc, "a Cc recipient")?;
+        let bcc = mailboxes(&self.bcc, "a Bcc recipient")?;
+        let reply_to = mailboxes(&self.reply_to, "a Reply-To address")?;
+        let recipients: Vec<lettre::Address> = [&to, &cc, &bcc]
+            .into_iter()
+            .flat_map(|list| list.iter().map(|mailbox| mailbox.email.clone()))
+            .collect();
+        let envelope = lettre::address::Envelope::new(Some(from.email.clone()), recipients)
+            .map_err(|e| {
+                MailError::new(
+                    Problem::new(format!(
+                        "the message '{}' cannot be sent: {e}",
+                        self.subject
+                    ))
+                    .with_hint("give it at least one recipient"),
+                )
+            })?;
         // A Message-ID of its own (`<random@this host>`), as Django's
         // `make_msgid`: lettre adds none unless asked, and a receiving
         // server may refuse a mail without one.
         let mut builder = lettre::Message::builder()
             .message_id(None)
-            .from(mailbox(from, "the sender")?)
-            .header(Subject(self.subject.clone()));
-        for address in &self.to {
-            builder = builder.to(mailbox(address, "a recipient")?);
+            .from(from)
+            .header(Subject(self.subject.clone()))
+            .envelope(envelope);
+        if !self.to.is_empty() {
+            builder = builder.header(To::from(to));
         }
-        for address in &self.cc {
-            builder = builder.cc(mailbox(address, "a Cc recipient")?);
+        if !self.cc.is_empty() {
+            builder = builder.header(Cc::from(cc));
         }
-        for address in &self.bcc {
-            builder = builder.bcc(mailbox(address, "a Bcc recipient")?);
+        if !self.bcc.is_empty() {
+            builder = builder.header(Bcc::from(bcc));
         }
-        for address in &self.reply_to {
-            builder = builder.reply_to(mailbox(address, "a Reply-To address")?);
+        if !self.reply_to.is_empty() {
+            builder = builder.header(ReplyTo::from(reply_to));
         }
         // `text/plain; charset=utf-8` and `MIME-Version: 1.0`, as Django's:
         // a mail that names no type is read as US-ASCII ("CafÃ©").
@@ -211,15 +237,22 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
                 .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
     };
-    // A bare address at an IP literal (`ops@[127.0.0.1]`, which a form's
-    // `Email` accepts, as Django's) is an `Address` to lettre but no
-    // `Mailbox` it parses.
+    // An address at an IP literal (`ops@[127.0.0.1]`, which a form's
+    // `Email` accepts, as Django's), bare or after a name, is an `Address`
+    // to lettre but no `Mailbox` it parses.
     let mut mailbox: Mailbox = match address.trim().parse() {
         Ok(mailbox) => mailbox,
-        Err(error) => match address.trim().parse::<lettre::Address>() {
-            Ok(bare) => Mailbox::new(None, bare),
-            Err(_) => return Err(not_an_address(&error)),
-        },
+        Err(error) => {
+            let trimmed = address.trim();
+            let (name, bare) = match trimmed.strip_suffix('>').and_then(|s| s.rsplit_once('<')) {
+                Some((name, bare)) => (name.trim().trim_matches('"').trim(), bare),
+                None => ("", trimmed),
+            };
+            match bare.parse::<lettre::Address>() {
+                Ok(bare) => Mailbox::new((!name.is_empty()).then(|| name.to_string()), bare),
+                Err(_) => return Err(not_an_address(&error)),
+            }
+        }
     };
     if !mailbox.email.domain().is_ascii() {
         let domain =
@@ -228,6 +261,33 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
             lettre::Address::new(mailbox.email.user(), domain).map_err(|e| not_an_address(&e))?;
     }
     Ok(mailbox)
+}
+
+/// `addresses` as one list of mailboxes, or an error naming the first that
+/// is no address.
+fn mailboxes(addresses: &[String], role: &str) -> Result<lettre::message::Mailboxes, MailError> {
+    let mut list = lettre::message::Mailboxes::new();
+    for address in addresses {
+        list.push(mailbox(address, role)?);
+    }
+    Ok(list)
+}
+
+/// `address` as the sender. lettre reads the `From` header back when it
+/// builds a message and cannot read an address literal there (it then says
+/// "missing From header"), so a sender at one is refused here, by name.
+fn sender(address: &str) -> Result<Mailbox, MailError> {
+    let from = mailbox(address, "the sender")?;
+    if from.to_string().parse::<Mailbox>().is_err() {
+        return Err(MailError::new(
+            Problem::new(format!(
+                "'{address}' (the sender) is at an address literal, which cannot be written in \
+                 the From header of a mail"
+            ))
+            .with_hint("send from an address at a domain name (name@example.com)"),
+        ));
+    }
+    Ok(from)
 }
 
 /// Why a mail was not sent, and how to fix it.
@@ -329,7 +389,7 @@ impl Mailer {
         // As Django's `send()`, which returns 0: a message to nobody (a
         // list that happened to be empty) sends nothing, and is no error.
         if message.to.is_empty() && message.cc.is_empty() && message.bcc.is_empty() {
-            mailbox(message.from_email.as_deref().unwrap_or(from), "the sender")?;
+            sender(message.from_email.as_deref().unwrap_or(from))?;
             return Ok(());
         }
         let built = message.build(from)?;

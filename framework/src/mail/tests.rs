@@ -104,6 +104,81 @@ async fn an_address_at_an_ip_literal_or_localhost_is_mailed() {
     assert_eq!(mailer.outbox()[0].to, to);
 }
 
+/// Every recipient is in the built message, its headers and its envelope,
+/// an address literal among them. lettre's `to()` (and `cc()`, `bcc()`,
+/// `reply_to()`) reads the header back to add to it and cannot read an
+/// address literal: the list was replaced by the recipients after the last
+/// literal (`To: second@example.com`), and a list ending in one had no
+/// recipient left ("missing destination address, invalid envelope").
+#[test]
+fn every_recipient_is_kept_in_the_headers_and_the_envelope() {
+    let message = EmailMessage::new(
+        "Hi",
+        "Body",
+        ["ok@example.com", "ops@[127.0.0.1]", "second@example.com"],
+    )
+    .cc(["Six <v6@[IPv6:::1]>", "root@localhost"])
+    .bcc(["hidden@example.com", "ops@[::1]"])
+    .reply_to(["a@example.com", "b@[127.0.0.1]"]);
+    let built = message.build("hello@example.com").unwrap();
+    let text = String::from_utf8(built.formatted()).unwrap();
+    for line in [
+        "From: hello@example.com\r\n",
+        "To: ok@example.com, ops@[127.0.0.1], second@example.com\r\n",
+        "Cc: Six <v6@[IPv6:::1]>, root@localhost\r\n",
+        "Reply-To: a@example.com, b@[127.0.0.1]\r\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+    // Bcc recipients are in the envelope only.
+    assert!(!text.contains("Bcc") && !text.contains("hidden@"), "{text}");
+    let envelope: Vec<String> = built
+        .envelope()
+        .to()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(
+        envelope,
+        [
+            "ok@example.com",
+            "ops@[127.0.0.1]",
+            "second@example.com",
+            "v6@[IPv6:::1]",
+            "root@localhost",
+            "hidden@example.com",
+            "ops@[::1]",
+        ]
+    );
+    assert_eq!(
+        built.envelope().from().map(|a| a.to_string()).as_deref(),
+        Some("hello@example.com")
+    );
+    // A list that ends in an address literal keeps it too.
+    let built = EmailMessage::new("Hi", "Body", ["ok@example.com", "ops@[127.0.0.1]"])
+        .build("hello@example.com")
+        .unwrap();
+    assert_eq!(built.envelope().to().len(), 2);
+}
+
+/// lettre reads the `From` header back when it builds a message and cannot
+/// read an address literal: a sender at one is refused by name, with the
+/// fix, rather than "missing From header".
+#[tokio::test]
+async fn a_sender_at_an_address_literal_is_refused_by_name() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    let error = mailer
+        .send_mail("Hi", "Body", Some("ops@[127.0.0.1]"), &["a@example.com"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.problem().message,
+        "'ops@[127.0.0.1]' (the sender) is at an address literal, which cannot be written in the \
+         From header of a mail"
+    );
+    assert!(mailer.outbox().is_empty());
+}
+
 #[tokio::test]
 async fn a_bad_recipient_is_named() {
     let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
