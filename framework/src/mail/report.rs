@@ -105,7 +105,29 @@ pub(crate) fn error_mail(
         request.user_agent.as_deref().unwrap_or("(none)")
     ));
     let secrets = secrets_of(settings);
-    (mask(&subject, &secrets), mask(&body, &secrets))
+    // Masked before it is cut: a secret cut in two would no longer match.
+    (
+        subject_line(&mask(&subject, &secrets)),
+        mask(&body, &secrets),
+    )
+}
+
+/// The most characters of a report's subject, as Django's
+/// `AdminEmailHandler.format_subject`: RFC 2822's 998 of a line, less
+/// `Subject: `.
+const LONGEST_SUBJECT: usize = 989;
+
+/// `subject` as Django's `format_subject` makes it: each newline written
+/// as `\n` (and `\r`), then cut at [`LONGEST_SUBJECT`] characters (never
+/// inside one). The path of the request is in it, and a path of 60,000
+/// characters made a 60 KB header.
+fn subject_line(subject: &str) -> String {
+    subject
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .chars()
+        .take(LONGEST_SUBJECT)
+        .collect()
 }
 
 /// The secrets the settings hold: the secret keys, the SMTP password, the
@@ -217,6 +239,34 @@ mod tests {
         let text = "list-key-111 list-token-222 nested-pass-333 shop-user";
         let masked = mask(text, &secrets_of(&settings));
         assert_eq!(masked, format!("{MASK} {MASK} {MASK} shop-user"));
+    }
+
+    /// As Django's `format_subject`: a path of 60,000 characters made a
+    /// subject (so a header) of 60 KB; it is cut at 989 characters, each
+    /// counted whole, and a newline is written as `\n`.
+    #[test]
+    fn the_subject_is_one_line_of_at_most_989_characters() {
+        let request = http::Request::get(format!("/{}", "a".repeat(60_000)))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let report = ErrorReport {
+            chain: vec!["boom".into()],
+            hint: None,
+        };
+        let (subject, _) = error_mail(
+            &Settings::default(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &RequestSummary::of(&request),
+            &report,
+        );
+        assert_eq!(subject.chars().count(), 989);
+        assert!(
+            subject.starts_with("ERROR: Internal Server Error: /aaa"),
+            "{subject}"
+        );
+        // Multi-byte characters are kept whole.
+        assert_eq!(subject_line(&"é".repeat(1000)), "é".repeat(989));
+        assert_eq!(subject_line("a\nb\rc"), "a\\nb\\rc");
     }
 
     #[test]
