@@ -12,6 +12,8 @@
 //! client address, `X-Forwarded-For` only from `trusted_proxies`), and the
 //! password change view's errors and its end.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 
 use nuages::auth::{
@@ -1379,6 +1381,41 @@ async fn a_password_reset_is_mailed_to_an_address_at_an_ip_literal() {
     add_user(&application, "v6", "v6@[127.0.0.1]").await;
     let mail = reset_mail_to(&application, "v6@[127.0.0.1]").await;
     assert_eq!(mail.to, ["v6@[127.0.0.1]"]);
+}
+
+/// Password reset mails go out after the response, each request's in a
+/// task of its own: against a mail server that never answers, every
+/// request held a connection to it (up to `email_timeout`), without limit.
+/// At most 4 are on their way at once now, as error reports; the others
+/// are not sent (and a warning names them).
+#[tokio::test]
+async fn password_reset_mails_in_flight_are_capped() {
+    use std::sync::atomic::Ordering;
+    let (port, connections) = support::silent_mail_server();
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.email_host = "127.0.0.1".into();
+        settings.email_port = port;
+        settings.email_timeout = Some(30);
+    })
+    .await;
+    add_user(&application, "ada", "ada@example.com").await;
+    let client = Client::new(application.clone());
+    client.get("/accounts/password_reset/").await;
+    for _ in 0..10 {
+        let response = client
+            .request(http::Method::POST, "/accounts/password_reset/")
+            .csrf()
+            .form(&[("email", "ada@example.com")])
+            .send()
+            .await;
+        assert_eq!(response.status, 302, "{}", response.text());
+    }
+    // Time for any connection beyond the cap to be made.
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
 }
 
 /// As Django's `PasswordResetForm` (an `EmailField` of `max_length` 254):

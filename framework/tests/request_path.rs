@@ -570,19 +570,8 @@ async fn server_errors_mail_the_admins_with_debug_off_only() {
 /// still answered at once.
 #[tokio::test]
 async fn a_burst_of_server_errors_opens_a_bounded_number_of_mail_connections() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    // A mail server that takes connections and never says a word.
-    let smtp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = smtp.local_addr().unwrap().port();
-    let connections = std::sync::Arc::new(AtomicUsize::new(0));
-    let counted = connections.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in smtp.incoming().flatten() {
-            counted.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
+    use std::sync::atomic::Ordering;
+    let (port, connections) = support::silent_mail_server();
     let site = Site::new(&format!(
         "debug = false\nadmins = [\"Ops <ops@example.com>\"]\n\
          server_email = \"errors@example.com\"\nemail_host = \"127.0.0.1\"\n\

@@ -325,18 +325,28 @@ pub(crate) async fn reset_submit(
         messages.push(crate::mail::EmailMessage::new(subject, body, [user.email]));
     }
     // After the response: its timing is the same whether anyone matched.
-    let mailer = app.mailer.clone();
-    tokio::spawn(async move {
-        for message in messages {
-            if let Err(error) = mailer.send(&message).await {
-                tracing::error!(
-                    target: "nuages::auth",
-                    "the password reset mail to {:?} was not sent: {error}",
-                    message.to
-                );
-            }
-        }
-    });
+    // At most RESETS_IN_FLIGHT requests' mails are on their way at once: a
+    // script posting the form against a slow mail server would otherwise
+    // hold a connection to it per request.
+    if !messages.is_empty() {
+        let to: Vec<&str> = messages
+            .iter()
+            .flat_map(|m| &m.to)
+            .map(String::as_str)
+            .collect();
+        app.mailer.send_in_background(
+            crate::mail::Background::PasswordReset,
+            format!("the password reset mail to {to:?}"),
+            |mailer| async move {
+                // Each is tried; the first failure is logged.
+                let mut sent = Ok(());
+                for message in &messages {
+                    sent = sent.and(mailer.send(message).await);
+                }
+                sent
+            },
+        );
+    }
     redirect_to(&app, "password_reset_done", &[])
 }
 

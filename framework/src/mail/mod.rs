@@ -327,17 +327,43 @@ struct Inner {
     subject_prefix: String,
     admins: Vec<String>,
     managers: Vec<String>,
-    /// Room for the error reports being sent at once (see
-    /// [`Mailer::report_slot`]).
+    /// Room for the error reports being sent at once.
     reports: Arc<tokio::sync::Semaphore>,
+    /// Room for the password reset mails being sent at once.
+    resets: Arc<tokio::sync::Semaphore>,
 }
 
-/// How many error reports to the admins may be on their way at once. A
-/// report goes out after its response, in a task of its own: without a
-/// bound, a burst of server errors (a database down, a client hitting a
-/// broken view in a loop) would open a connection to the mail server per
-/// request, each held up to `email_timeout`, and flood the admins' inbox.
+/// How many error reports to the admins may be on their way at once (see
+/// [`Background`]).
 pub(crate) const REPORTS_IN_FLIGHT: usize = 4;
+
+/// How many password reset mails may be on their way at once (see
+/// [`Background`]).
+pub(crate) const RESETS_IN_FLIGHT: usize = 4;
+
+/// A kind of mail sent after its response, in a task of its own, by
+/// [`Mailer::send_in_background`]. Each kind has room for a few on their
+/// way at once: without a bound, a burst of requests (a database down and
+/// a client hitting a broken view in a loop; a script posting the password
+/// reset form) would open a connection to the mail server per request,
+/// each held up to `email_timeout`, and flood the inboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Background {
+    /// The report of a server error to the `admins`.
+    ErrorReport,
+    /// The mails of one password reset request.
+    PasswordReset,
+}
+
+impl Background {
+    /// How many of this kind may be on their way at once.
+    pub(crate) const fn in_flight(self) -> usize {
+        match self {
+            Background::ErrorReport => REPORTS_IN_FLIGHT,
+            Background::PasswordReset => RESETS_IN_FLIGHT,
+        }
+    }
+}
 
 /// Sends mail as the settings say: a cheap, cloneable handle, built once
 /// per application.
@@ -373,7 +399,12 @@ impl Mailer {
                 subject_prefix: settings.email_subject_prefix.clone(),
                 admins: settings.admins.clone(),
                 managers: settings.managers.clone(),
-                reports: Arc::new(tokio::sync::Semaphore::new(REPORTS_IN_FLIGHT)),
+                reports: Arc::new(tokio::sync::Semaphore::new(
+                    Background::ErrorReport.in_flight(),
+                )),
+                resets: Arc::new(tokio::sync::Semaphore::new(
+                    Background::PasswordReset.in_flight(),
+                )),
             }),
         })
     }
@@ -446,12 +477,40 @@ impl Mailer {
         self.send_from(&message, &self.inner.server_email).await
     }
 
-    /// A place for one more error report among the [`REPORTS_IN_FLIGHT`]
-    /// that may be sent at once, held until the report is sent; `None`
-    /// when they are all taken (the report is then not sent: the error is
-    /// in the log).
-    pub(crate) fn report_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.inner.reports.clone().try_acquire_owned().ok()
+    /// Send, in a task of its own, what `send` sends with this mailer,
+    /// when one of the places of `kind` is free (held until the send
+    /// ends); `what` names the mail in the log ("the password reset mail
+    /// to ..."): a warning when every place is taken (the mail is then not
+    /// sent), an error when the send fails.
+    pub(crate) fn send_in_background<F, Fut>(&self, kind: Background, what: String, send: F)
+    where
+        F: FnOnce(Mailer) -> Fut,
+        Fut: std::future::Future<Output = Result<(), MailError>> + Send + 'static,
+    {
+        let places = match kind {
+            Background::ErrorReport => &self.inner.reports,
+            Background::PasswordReset => &self.inner.resets,
+        };
+        let Ok(place) = places.clone().try_acquire_owned() else {
+            tracing::warn!(
+                target: "nuages::mail",
+                "{what} was not sent: {} mails of its kind are on their way already (the mail \
+                 server is slow, or they come faster than it takes them)",
+                kind.in_flight()
+            );
+            return;
+        };
+        let sending = send(self.clone());
+        tokio::spawn(async move {
+            let _place = place;
+            if let Err(error) = sending.await {
+                let hint = error.problem().hint.as_deref().unwrap_or_default();
+                tracing::error!(
+                    target: "nuages::mail",
+                    "{what} was not sent: {error} (hint: {hint})"
+                );
+            }
+        });
     }
 
     /// Whether `mail_admins` sends anything (`admins` is set).

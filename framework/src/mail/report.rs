@@ -35,16 +35,6 @@ impl RequestSummary {
         }
     }
 
-    /// The request's method.
-    pub(crate) fn method(&self) -> &Method {
-        &self.method
-    }
-
-    /// The request's path, without the query.
-    pub(crate) fn path(&self) -> &str {
-        self.uri.path()
-    }
-
     /// The path and the query, values of secret-looking names blanked.
     fn target(&self) -> String {
         let path = self.uri.path();

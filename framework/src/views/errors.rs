@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
+use crate::mail::Background;
 use crate::mail::report::{RequestSummary, error_mail};
 use crate::state::AppState;
 use crate::views::escape_html;
@@ -361,30 +362,13 @@ fn mail_admins_in_background(
     summary: &RequestSummary,
     report: &ErrorReport,
 ) {
-    let Some(slot) = state.mailer.report_slot() else {
-        tracing::warn!(
-            target: "nuages::mail",
-            "the error report of {} {} to the admins was not sent: {} reports are on their way \
-             already (the mail server is slow, or errors come faster than it takes them); the \
-             error is in this log",
-            summary.method(),
-            summary.path(),
-            crate::mail::REPORTS_IN_FLIGHT
-        );
-        return;
-    };
     let (subject, body) = error_mail(&state.settings, status, summary, report);
-    let mailer = state.mailer.clone();
-    tokio::spawn(async move {
-        let _slot = slot;
-        if let Err(error) = mailer.mail_admins(&subject, &body).await {
-            let hint = error.problem().hint.as_deref().unwrap_or_default();
-            tracing::error!(
-                target: "nuages::mail",
-                "the error report to the admins was not sent: {error} (hint: {hint})"
-            );
-        }
-    });
+    // The request is in the log line of the error itself, beside this one.
+    state.mailer.send_in_background(
+        Background::ErrorReport,
+        "the error report to the admins".into(),
+        |mailer| async move { mailer.mail_admins(&subject, &body).await },
+    );
 }
 
 fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorReport) {

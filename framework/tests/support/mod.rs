@@ -141,3 +141,21 @@ pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
         .finish();
     (logs, tracing::subscriber::set_default(subscriber))
 }
+
+/// A mail server on a loopback port that takes connections and never says
+/// a word (a hung server): its port, and how many connections it took.
+pub fn silent_mail_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let smtp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = smtp.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in smtp.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (port, connections)
+}
