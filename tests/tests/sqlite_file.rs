@@ -191,6 +191,34 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(beside, ["db.sqlite3"]);
+    // The commands that need a migrated database refuse it, and leave it so.
+    for args in &refusing[..2] {
+        let output = example
+            .command_with(&settings)
+            .args(*args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: the database has not been migrated"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(std::fs::metadata(&database).unwrap().len(), 0, "{args:?}");
+    }
+    let output = example
+        .command_with(&settings)
+        .arg("seed")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(std::fs::metadata(&database).unwrap().len(), 0, "seed");
+    let beside: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, ["db.sqlite3"]);
 }
 
 /// `showmigrations` reads a database in WAL mode in a folder its user

@@ -228,9 +228,11 @@ impl CommandContext {
     ) -> Result<sqlx::AnyPool, CommandError> {
         let databases = self.databases()?;
         Ok(self.block_on(async {
-            let pool = databases.get_existing(crate::db::DEFAULT_ALIAS).await?;
-            crate::migrations::require_migrated(&pool, sets).await?;
-            Ok::<_, Error>(pool)
+            // Asked through a read-only pool: a database it refuses (an
+            // empty file made by hand) is left exactly as it was.
+            let read_only = databases.get_read_only(crate::db::DEFAULT_ALIAS).await?;
+            crate::migrations::require_migrated(&read_only, sets).await?;
+            databases.get_existing(crate::db::DEFAULT_ALIAS).await
         })?)
     }
 
