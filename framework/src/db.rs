@@ -25,6 +25,7 @@
 //! }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -139,14 +140,108 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
             crate::checks::database::password_delimiter_problem(&key, delimiter),
         ));
     }
-    if is_postgres_url(url)
-        && let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>()
-    {
-        // Else the server would start and every request that needs the
-        // database would fail with this.
-        return Err(unreadable_postgres_url(&key, &error));
+    if is_postgres_url(url) {
+        if let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>() {
+            // Else the server would start and every request that needs the
+            // database would fail with this.
+            return Err(unreadable_postgres_url(&key, &error));
+        }
+        if let Some(problem) =
+            unknown_postgres_parameter(&key, url).or_else(|| missing_tls_file(&key, url))
+        {
+            return Err(Error::Config(problem));
+        }
     }
     Ok(())
+}
+
+/// The query parameters of the PostgreSQL URL `url`, decoded as sqlx's
+/// driver decodes them.
+fn postgres_parameters(url: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// A certificate or key file that the PostgreSQL URL of `key` names and
+/// that is not there: the driver would fail each connection on it with a
+/// bare "No such file or directory".
+fn missing_tls_file(key: &str, url: &str) -> Option<Problem> {
+    const FILE_PARAMETERS: [&str; 7] = [
+        "sslrootcert",
+        "ssl-root-cert",
+        "ssl-ca",
+        "sslcert",
+        "ssl-cert",
+        "sslkey",
+        "ssl-key",
+    ];
+    let (name, file) = postgres_parameters(url).find(|(name, value)| {
+        // A value in PEM is the certificate itself, not a file's path.
+        FILE_PARAMETERS.contains(&name.as_ref())
+            && !value.trim().starts_with("-----BEGIN")
+            && !Path::new(value.as_ref()).exists()
+    })?;
+    Some(
+        Problem::new(format!(
+            "{key}: {name} names the file {file}, which does not exist"
+        ))
+        .with_hint(format!(
+            "put the file there or correct {name} in {key} (a relative path is read from the \
+             folder the server is started in)"
+        )),
+    )
+}
+
+/// The query parameters of a PostgreSQL URL that sqlx's driver reads, with
+/// `options[NAME]`: it connects without any other, logging only a line
+/// (`?SSLMODE=require` would connect in clear, `?Password=` without it).
+const POSTGRES_PARAMETERS: [&str; 18] = [
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// A query parameter of the PostgreSQL URL of `key` that the driver would
+/// ignore, named with the closest one it reads; never its value, which may
+/// be a password.
+fn unknown_postgres_parameter(key: &str, url: &str) -> Option<Problem> {
+    let name = postgres_parameters(url)
+        .map(|(name, _)| name)
+        .find(|name| {
+            !POSTGRES_PARAMETERS.contains(&name.as_ref()) && !name.starts_with("options[")
+        })?;
+    let closest = match crate::conf::closest_name(&name, POSTGRES_PARAMETERS) {
+        Some(close) if close.eq_ignore_ascii_case(&name) => {
+            format!("write it '{close}' (the names are case-sensitive), ")
+        }
+        Some(close) => format!("did you mean '{close}'? "),
+        None => String::new(),
+    };
+    Some(
+        Problem::new(format!(
+            "{key} has the parameter '{name}', which the PostgreSQL driver does not read: it would \
+             connect as if it were not there"
+        ))
+        .with_hint(format!(
+            "{closest}or remove it from {key}; the parameters read are {}",
+            POSTGRES_PARAMETERS.join(", ")
+        )),
+    )
 }
 
 /// A PostgreSQL URL sqlx cannot read (a port that is no number, an unknown
@@ -491,6 +586,7 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
             });
         }
     }
+    let mut url = with_bare_ipv6_host(url);
     let busy_timeout = settings.busy_timeout_ms;
     if PostgresServer::of(&url).is_some() || sqlite_file(&url).is_some() {
         // The pool retries a refused connection until its acquire timeout
@@ -546,6 +642,32 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
         .await
         .map_err(|error| connect_error(alias, &settings.url, error))?;
     Ok(pool)
+}
+
+/// `url` with the bare address of a PostgreSQL server written as an IPv6
+/// literal: sqlx looks the host up as the URL writes it, brackets included,
+/// so `postgres://site@[::1]:5432/site` failed with "Name or service not
+/// known"; its `host` parameter, applied after the address, takes the bare
+/// one.
+fn with_bare_ipv6_host(url: String) -> String {
+    if !is_postgres_url(&url) {
+        return url;
+    }
+    let Ok(options) = url.parse::<sqlx::postgres::PgConnectOptions>() else {
+        return url;
+    };
+    let bare = options
+        .get_host()
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'));
+    match bare {
+        Some(address) if options.get_socket().is_none() => {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let address: String = form_urlencoded::byte_serialize(address.as_bytes()).collect();
+            format!("{url}{separator}host={address}")
+        }
+        _ => url,
+    }
 }
 
 /// One connection to `url`, set up and closed: the pool retries a refused
@@ -829,12 +951,31 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
                 "start PostgreSQL there (`systemctl start postgresql`), or correct the host and port in {key}"
             ))
         }
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound && server.socket => {
+            Problem::new(format!(
+                "{key}: cannot connect to the PostgreSQL server at {}: no such socket",
+                server.address
+            ))
+            .with_hint(format!(
+                "start PostgreSQL, or correct the socket folder (`?host=`) and port in {key}"
+            ))
+        }
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Problem::new(format!(
-            "{key}: cannot connect to the PostgreSQL server at {}: no such socket",
+            "{key}: cannot connect to the PostgreSQL server at {}: a file the connection needs \
+             is missing ({io})",
             server.address
         ))
         .with_hint(format!(
-            "start PostgreSQL, or correct the socket folder (`?host=`) and port in {key}"
+            "check the files that sslrootcert, sslcert and sslkey name in {key}"
+        )),
+        sqlx::Error::Tls(tls) => Problem::new(format!(
+            "{key}: cannot connect to the PostgreSQL server at {}: TLS failed: {tls}",
+            server.address
+        ))
+        .with_hint(format!(
+            "with sslmode=require the server needs `ssl = on` in postgresql.conf; with verify-ca \
+             or verify-full its certificate must be signed by the authority that sslrootcert \
+             names in {key} (and, for verify-full, be issued to the host {key} names)"
         )),
         sqlx::Error::Database(database) => match database.code().as_deref() {
             // invalid_password, invalid_authorization_specification
@@ -902,6 +1043,8 @@ fn is_postgres_url(url: &str) -> bool {
 struct PostgresServer {
     /// `host:port`, or the socket's path.
     address: String,
+    /// Whether it is reached through a unix socket.
+    socket: bool,
     user: String,
     database: String,
 }
@@ -923,6 +1066,7 @@ impl PostgresServer {
         };
         Some(PostgresServer {
             address,
+            socket: options.get_socket().is_some(),
             user: options.get_username().to_string(),
             database: options
                 .get_database()
@@ -1314,6 +1458,110 @@ mod tests {
             "postgres://site:p@ss@10.0.0.5/site",
             "postgres://site@localhost/site?host=/run/postgresql",
             "postgres://10.0.0.5/site?user=ops@example",
+        ] {
+            assert!(check_url("default", fine).is_ok(), "{fine}");
+        }
+    }
+
+    /// An IPv6 server's address reaches sqlx without its brackets (as the
+    /// `host` parameter), and only then: a name, a socket or a `host` of
+    /// the user's own are left as written.
+    #[test]
+    fn ipv6_postgres_hosts_are_given_bare() {
+        assert_eq!(
+            with_bare_ipv6_host("postgres://site@[::1]:5432/site".into()),
+            "postgres://site@[::1]:5432/site?host=%3A%3A1"
+        );
+        assert_eq!(
+            with_bare_ipv6_host("postgres://site@[2001:db8::5]/site?sslmode=require".into()),
+            "postgres://site@[2001:db8::5]/site?sslmode=require&host=2001%3Adb8%3A%3A5"
+        );
+        for unchanged in [
+            "postgres://site@db.example.com/site",
+            "postgres://site@127.0.0.1:5432/site",
+            "postgres://site@[::1]/site?host=::1",
+            "postgres:///site?host=/run/postgresql",
+            "sqlite://db/db.sqlite3",
+        ] {
+            assert_eq!(with_bare_ipv6_host(unchanged.into()), unchanged);
+        }
+    }
+
+    /// A certificate file the URL names and that is not there is refused
+    /// by name before any connection; a certificate given inline is not a
+    /// path.
+    #[test]
+    fn a_missing_postgres_tls_file_is_named() {
+        let error = check_url(
+            "default",
+            "postgres://site@db/site?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "databases.default.url: sslrootcert names the file /nonexistent/ca.pem, which does not exist"
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap_or_default()
+                .starts_with("put the file there or correct sslrootcert in databases.default.url"),
+            "{error:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-").unwrap();
+        let present = format!(
+            "postgres://site@db/site?sslmode=verify-ca&sslrootcert={}",
+            ca.display()
+        );
+        assert!(check_url("default", &present).is_ok());
+    }
+
+    /// sqlx's PostgreSQL driver reads its parameters by their exact names
+    /// and connects without any other: `?SSLMODE=require` connected in
+    /// clear, and `check --deploy` counted it as TLS. Each such name is now
+    /// refused, with the one meant; never the value.
+    #[test]
+    fn postgres_parameters_the_driver_ignores_are_refused() {
+        for (url, named, hint) in [
+            (
+                "postgres://site@10.0.0.5/site?SSLMODE=require",
+                "'SSLMODE'",
+                "write it 'sslmode' (the names are case-sensitive)",
+            ),
+            (
+                "postgres://site@10.0.0.5/site?ssl_mode=verify-full",
+                "'ssl_mode'",
+                "did you mean 'sslmode'?",
+            ),
+            (
+                "postgres://site@db/site?sslmode=require&Password=hunter2",
+                "'Password'",
+                "write it 'password'",
+            ),
+            (
+                "postgres://site@db/site?connect_timeout=10",
+                "'connect_timeout'",
+                "or remove it from databases.default.url",
+            ),
+        ] {
+            let error = check_url("default", url).unwrap_err();
+            let text = format!("{error} {}", error.hint().unwrap_or_default());
+            assert!(
+                text.starts_with(&format!(
+                    "databases.default.url has the parameter {named}, which the PostgreSQL driver \
+                     does not read"
+                )),
+                "{text}"
+            );
+            assert!(text.contains(hint), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        for fine in [
+            "postgres://site@db/site?sslmode=verify-full&ssl-mode=require&application_name=x",
+            "postgres://site@db/site?options[search_path]=app",
+            "postgres:///site?host=/run/postgresql&user=site",
         ] {
             assert!(check_url("default", fine).is_ok(), "{fine}");
         }

@@ -310,7 +310,9 @@ impl PostgresServer {
             .arg(self.data())
             .arg("-k")
             .arg(&self.dir)
-            .args(["-p", &self.port.to_string(), "-h", "127.0.0.1"])
+            // `::1` too where the machine has it (a failed bind is only a
+            // warning), for the URLs that name an IPv6 server.
+            .args(["-p", &self.port.to_string(), "-h", "127.0.0.1,::1"])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .stdin(Stdio::null())

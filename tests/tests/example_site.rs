@@ -664,6 +664,32 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
             );
         }
     }
+    // A server without TLS, asked for it: what failed and what to change.
+    let (code, text) = run(
+        &format!("postgres://nuages:${{DB_PASSWORD}}@127.0.0.1:{port}/postgres?sslmode=require"),
+        "showmigrations",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "databases.default.url: cannot connect to the PostgreSQL server at 127.0.0.1:{port}: TLS failed"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("with sslmode=require the server needs `ssl = on` in postgresql.conf"),
+        "{text}"
+    );
+    // An IPv6 server written as a URL writes it, in brackets, where the
+    // machine has `::1`: sqlx looked `[::1]` up as a name.
+    if std::net::TcpStream::connect(("::1", port)).is_ok() {
+        let (code, text) = run(
+            &format!("postgres://nuages:${{DB_PASSWORD}}@[::1]:{port}/postgres"),
+            "showmigrations",
+        );
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("polls"), "{text}");
+    }
     // `createdb` as the hint says, and the password from the environment.
     server.psql("postgres", "CREATE DATABASE no_such_site OWNER nuages");
     let (code, text) = run(&cases[2].0, "migrate");

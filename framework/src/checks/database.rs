@@ -6,6 +6,7 @@
 //! it as well (`rediss://` is Redis over TLS).
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use super::raw::{raw_setting, variable_for, with_defaults_used};
 use super::{Check, CheckContext, CheckMessage};
@@ -95,10 +96,14 @@ impl ServerUrl {
         })
     }
 
+    /// The value of the last of the parameters `names`, spelled exactly as
+    /// the driver reads them (it ignores `SSLMODE`), the last one being the
+    /// one it applies.
     fn param(&self, names: &[&str]) -> Option<&str> {
         self.query
             .iter()
-            .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .rev()
+            .find(|(k, _)| names.contains(&k.as_str()))
             .map(|(_, v)| v.as_str())
     }
 
@@ -106,7 +111,7 @@ impl ServerUrl {
     /// path (also in PostgreSQL's `host=` parameter), `localhost`, or a
     /// loopback address.
     pub fn is_local(&self) -> bool {
-        let host = self.param(&["host"]).unwrap_or(&self.host);
+        let host = self.param(&["host", "hostaddr"]).unwrap_or(&self.host);
         let host = host.trim_end_matches('.');
         host.is_empty()
             || host.starts_with('/')
@@ -148,7 +153,7 @@ impl ServerUrl {
             return true;
         }
         let mode = self
-            .param(&["sslmode", "ssl-mode", "ssl_mode"])
+            .param(&["sslmode", "ssl-mode"])
             .unwrap_or_default()
             .to_ascii_lowercase()
             .replace('_', "-");
@@ -173,19 +178,60 @@ pub fn is_password_param(name: &str) -> bool {
 /// percent-encoded: a URL reads the server's address as ending there, so
 /// the rest of the password becomes a port, a host or a path. A password
 /// from the environment (`${DB_PASSWORD}`, one of `openssl rand -base64`)
-/// easily holds one. Read as the user meant it: the last `@` before the
-/// database's path, after a `user:`.
+/// easily holds one. Read as the user meant it (see [`meant_userinfo_end`]),
+/// when a database's path follows the server.
 pub fn password_delimiter(url: &str) -> Option<char> {
     let (_, rest) = url.split_once("://")?;
-    let at = rest.rfind('@')?;
-    let (userinfo, server) = (&rest[..at], &rest[at + 1..]);
-    let (_, password) = userinfo.split_once(':')?;
-    // What follows is a server and a path, not a query's `name=a@b`.
-    let server_name = server.split(['/', '?']).next().unwrap_or_default();
-    if server_name.contains(['=', '&']) || !server.contains('/') {
+    let at = meant_userinfo_end(rest)?;
+    if !rest[at + 1..].contains('/') {
         return None;
     }
+    let (_, password) = rest[..at].split_once(':')?;
     password.chars().find(|c| matches!(c, '/' | '?' | '#'))
+}
+
+/// Where the user information of `rest`, a URL after its `://`, ends as its
+/// writer meant it: at the last `@`, so that a password holding `/`, `?`,
+/// `#` or `@` unencoded is read whole; unless what follows that `@` is a
+/// query's `name=a@b` rather than a server.
+fn meant_userinfo_end(rest: &str) -> Option<usize> {
+    let at = rest.rfind('@')?;
+    let server_name = rest[at + 1..].split(['/', '?']).next().unwrap_or_default();
+    (!server_name.contains(['=', '&'])).then_some(at)
+}
+
+/// Where the password of `url`'s user information lies, as a byte range of
+/// `url`: as a URL reads it (the user information ends before the first `/`,
+/// `?` or `#`) and as its writer meant it ([`meant_userinfo_end`]). The two
+/// differ only for a password holding one of those characters unencoded
+/// (which [`password_delimiter`] refuses) or a query holding an `@`.
+fn userinfo_passwords(url: &str) -> [Option<Range<usize>>; 2] {
+    let Some(start) = url.find("://").map(|at| at + 3) else {
+        return [None, None];
+    };
+    let rest = &url[start..];
+    let password_before = |at: usize| {
+        let colon = rest[..at].find(':')?;
+        Some(start + colon + 1..start + at)
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let as_read = authority.rfind('@').and_then(password_before);
+    let as_meant = meant_userinfo_end(rest).and_then(password_before);
+    [as_read, as_meant]
+}
+
+/// The password of `url`'s user information to hide when showing it: as
+/// its writer meant it where it is read otherwise (a `/` in it), else as
+/// read, so that a query holding an `@` is not taken for part of it.
+pub(crate) fn shown_password(url: &str) -> Option<Range<usize>> {
+    match userinfo_passwords(url) {
+        [None, meant] => meant,
+        [Some(read), Some(meant)] if meant != read => {
+            let after = url.get(meant.end + 1..).unwrap_or_default();
+            Some(if after.contains('/') { meant } else { read })
+        }
+        [read, _] => read,
+    }
 }
 
 /// The error for a URL setting `key` whose password holds `delimiter`
@@ -207,26 +253,24 @@ pub fn url_passwords(url: &str) -> Vec<String> {
     let Some((_, rest)) = url.split_once("://") else {
         return Vec::new();
     };
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = before_query.split('/').next().unwrap_or_default();
-    let in_userinfo = authority
-        .rsplit_once('@')
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password);
+    // Both readings of the user information: scrubbing one that is not the
+    // password costs nothing, missing the password would show it.
+    let in_userinfo = userinfo_passwords(url)
+        .into_iter()
+        .flatten()
+        .map(|range| &url[range]);
+    let query = rest.split_once('?').map_or("", |(_, query)| query);
     let in_query = query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .filter(|(key, _)| is_password_param(&decode(key)))
         .map(|(_, value)| value);
     let mut found = Vec::new();
-    for raw in in_userinfo
-        .into_iter()
-        .chain(in_query)
-        .filter(|p| !p.is_empty())
-    {
+    for raw in in_userinfo.chain(in_query).filter(|p| !p.is_empty()) {
         found.push(raw.to_string());
         found.push(decode(raw));
     }
+    found.sort();
     found.dedup();
     found
 }
@@ -258,7 +302,7 @@ pub fn server_url_problem(id: &str, what: &str, setting: &str, url: &str) -> Opt
             "{} is on the network address {} and its connection is not encrypted: passwords and data cross \
              the network in clear.",
             capitalize(what),
-            parsed.param(&["host"]).unwrap_or(&parsed.host)
+            parsed.param(&["host", "hostaddr"]).unwrap_or(&parsed.host)
         ),
         format!("{fix} in {setting}, or connect through localhost or a unix socket"),
     ))
@@ -358,6 +402,24 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use crate::conf::{DatabaseSettings, Settings};
+
+    /// What an error report scrubs: the password however the URL is
+    /// read, one holding `/` or `?` unencoded included.
+    #[test]
+    fn url_passwords_finds_a_password_holding_url_delimiters() {
+        for (url, password) in [
+            ("postgres://site:ab/cdLEAK@db/site", "ab/cdLEAK"),
+            ("postgres://site:ab?cdLEAK@db/site", "ab?cdLEAK"),
+            ("postgres://u:pwLEAK@h/d?application_name=a@b", "pwLEAK"),
+            ("postgres://u:p%2FwLEAK@h/d", "p/wLEAK"),
+        ] {
+            assert!(
+                url_passwords(url).iter().any(|p| p == password),
+                "{url}: {:?}",
+                url_passwords(url)
+            );
+        }
+    }
 
     #[test]
     fn urls_split_into_what_matters() {

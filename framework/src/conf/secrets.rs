@@ -4,7 +4,7 @@
 //! settings logs no secret.
 
 use super::{CacheSettings, DatabaseSettings, Settings};
-use crate::checks::database::is_password_param;
+use crate::checks::database::{is_password_param, shown_password};
 
 /// What stands in place of a secret.
 pub(crate) const MASK: &str = "********************";
@@ -58,35 +58,30 @@ impl std::fmt::Debug for CacheSettings {
 
 /// `postgres://user:pw@host/db` → `postgres://user:********************@host/db`;
 /// a password in the query (`?password=pw`, Redis' `?pass=pw`) is masked
-/// the same way.
+/// the same way, and so is one holding an unencoded `/` or `?` (which a URL
+/// would read as the end of the server's address).
 pub(crate) fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    if !url.contains("://") {
         return url.to_string();
+    }
+    let (head, tail) = match shown_password(url) {
+        Some(password) => (
+            format!("{}{MASK}", &url[..password.start]),
+            &url[password.end..],
+        ),
+        None => (String::new(), url),
     };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
+    let Some((before_query, query)) = tail.split_once('?') else {
+        return head + tail;
     };
-    let authority_end = before_query.find('/').unwrap_or(before_query.len());
-    let (authority, path) = before_query.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:{MASK}@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let query = query.map(|query| {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if is_password_param(&decoded(key)) => format!("{key}={MASK}"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        format!("?{}", pairs.join("&"))
-    });
-    format!("{scheme}://{authority}{path}{}", query.unwrap_or_default())
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_password_param(&decoded(key)) => format!("{key}={MASK}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{before_query}?{}", pairs.join("&"))
 }
 
 fn decoded(text: &str) -> std::borrow::Cow<'_, str> {
@@ -146,6 +141,45 @@ mod tests {
             mask_url_password("postgres://u:pw@h/d?pass%77ord=x"),
             format!("postgres://u:{MASK}@h/d?pass%77ord={MASK}")
         );
+    }
+
+    /// A password holding `/`, `?` or `#` unencoded (one of `openssl rand
+    /// -base64`), which the URL reads as the end of the server's address,
+    /// is masked whole all the same; an `@` in the query is no password.
+    #[test]
+    fn passwords_holding_url_delimiters_are_masked_whole() {
+        for (url, shown) in [
+            (
+                "postgres://site:ab/cdLEAK@db:5432/site",
+                "postgres://site:{MASK}@db:5432/site",
+            ),
+            (
+                "postgres://site:ab?cdLEAK@db/site",
+                "postgres://site:{MASK}@db/site",
+            ),
+            (
+                "postgres://site:ab#cdLEAK@db/site",
+                "postgres://site:{MASK}@db/site",
+            ),
+            (
+                "postgres://site:ab@cdLEAK@db/site",
+                "postgres://site:{MASK}@db/site",
+            ),
+            (
+                "redis://:ab/cdLEAK@cache:6379",
+                "redis://:{MASK}@cache:6379",
+            ),
+            (
+                "postgres://u:pwLEAK@h/d?application_name=a@b",
+                "postgres://u:{MASK}@h/d?application_name=a@b",
+            ),
+        ] {
+            assert_eq!(
+                mask_url_password(url),
+                shown.replace("{MASK}", MASK),
+                "{url}"
+            );
+        }
     }
 
     /// What `Debug` shows of the settings: no secret.
