@@ -75,8 +75,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (place, cd) = if same_folder(&destination, &here) {
         ("the current folder".to_string(), String::new())
     } else {
-        let shown = destination.display();
-        (shown.to_string(), format!("cd {shown}\n  "))
+        (
+            destination.display().to_string(),
+            format!("cd {}\n  ", output::shell_word(&destination)),
+        )
     };
     output::print(format_args!(
         "Created project '{}' in {place}.\n\n\

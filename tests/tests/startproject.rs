@@ -580,6 +580,14 @@ fn a_project_made_in_the_current_folder_is_not_told_to_cd_into_it() {
         stdout.starts_with("Created project 'y' in y.\n\nNext steps:\n  cd y\n  manage runserver "),
         "{stdout}"
     );
+    // A folder a shell would split or expand is quoted in the line to paste.
+    let (output, stdout, stderr) =
+        run(manage(dir.path()).args(["startproject", "z", "with space/and$dollar"]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("\n  cd 'with space/and$dollar'\n  manage runserver "),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -43,6 +43,52 @@ impl RawValue {
 /// "url"]`) as the settings file `selected` or its `extends` chain writes
 /// it; `None` when no file sets it (the default applies).
 pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, SettingsError> {
+    find_in_chain(selected, |path, table| {
+        lookup(table, key).map(|value| RawValue {
+            file: path.to_path_buf(),
+            value: value.clone(),
+        })
+    })
+}
+
+/// The environment variables that the settings file `selected` and its
+/// `extends` chain read (`${VAR}`), each once, with whether every reference
+/// to it has a default (`${VAR:-default}`): the loader interpolates every
+/// file of the chain, so each one without a default must be set.
+pub fn variables_read(selected: &Path) -> Result<Vec<(String, bool)>, SettingsError> {
+    fn strings<'v>(value: &'v toml::Value, out: &mut Vec<&'v str>) {
+        match value {
+            toml::Value::String(text) => out.push(text),
+            toml::Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            toml::Value::Table(table) => table.values().for_each(|item| strings(item, out)),
+            _ => {}
+        }
+    }
+    let mut read: Vec<(String, bool)> = Vec::new();
+    find_in_chain(selected, |_, table| {
+        let mut texts = Vec::new();
+        table.values().for_each(|value| strings(value, &mut texts));
+        for (name, defaulted) in texts
+            .into_iter()
+            .filter_map(|text| crate::conf::interpolate::references(text).ok())
+            .flatten()
+        {
+            match read.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, all_defaulted)) => *all_defaulted &= defaulted,
+                None => read.push((name, defaulted)),
+            }
+        }
+        None::<()>
+    })?;
+    Ok(read)
+}
+
+/// What `found` finds first in the settings file `selected`, then in the
+/// files its `extends` chain names, nearest first.
+fn find_in_chain<T>(
+    selected: &Path,
+    mut found: impl FnMut(&Path, &toml::Table) -> Option<T>,
+) -> Result<Option<T>, SettingsError> {
     let mut next = Some((selected.to_path_buf(), None));
     let mut followed = 0;
     while let Some((path, extended_by)) = next.take() {
@@ -65,11 +111,8 @@ pub fn raw_setting(selected: &Path, key: &[&str]) -> Result<Option<RawValue>, Se
                     path: path.clone(),
                     message: e.to_string().trim_end().to_string(),
                 })?;
-        if let Some(value) = lookup(&table, key) {
-            return Ok(Some(RawValue {
-                file: path,
-                value: value.clone(),
-            }));
+        if let Some(value) = found(&path, &table) {
+            return Ok(Some(value));
         }
         if let Some(parent) = table.get("extends").and_then(toml::Value::as_str) {
             next = Some((

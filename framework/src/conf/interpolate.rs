@@ -15,6 +15,30 @@ pub fn interpolate(
     input: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolationError> {
+    expand(input, |name, default| match (lookup(name), default) {
+        (Some(value), _) => Ok(value),
+        (None, Some(default)) => Ok(default.to_string()),
+        (None, None) => Err(InterpolationError::Unset(name.to_string())),
+    })
+}
+
+/// The variables `input` reads, in order, each with whether it has a
+/// default (`${VAR:-default}`), so that it may be left unset.
+pub fn references(input: &str) -> Result<Vec<(String, bool)>, InterpolationError> {
+    let mut found = Vec::new();
+    expand(input, |name, default| {
+        found.push((name.to_string(), default.is_some()));
+        Ok(String::new())
+    })?;
+    Ok(found)
+}
+
+/// `input` with each `${VAR}` / `${VAR:-default}` replaced by what `value`
+/// gives for its name and default.
+fn expand(
+    input: &str,
+    mut value: impl FnMut(&str, Option<&str>) -> Result<String, InterpolationError>,
+) -> Result<String, InterpolationError> {
     if !input.contains('$') {
         return Ok(input.to_string());
     }
@@ -40,11 +64,7 @@ pub fn interpolate(
                     "`${{{reference}}}` is not a variable name (letters, digits and _)"
                 )));
             }
-            match (lookup(name), default) {
-                (Some(value), _) => out.push_str(&value),
-                (None, Some(default)) => out.push_str(default),
-                (None, None) => return Err(InterpolationError::Unset(name.to_string())),
-            }
+            out.push_str(&value(name, default)?);
             rest = &body[end + 1..];
         } else {
             out.push('$');
@@ -109,5 +129,17 @@ mod tests {
     fn plain_dollars_and_escapes_stay() {
         assert_eq!(interpolate("cost $5", env).unwrap(), "cost $5");
         assert_eq!(interpolate("$${SECRET_KEY}", env).unwrap(), "${SECRET_KEY}");
+    }
+
+    #[test]
+    fn references_name_each_variable_and_whether_it_has_a_default() {
+        assert_eq!(
+            references("postgres://u:${DB_PASSWORD}@${DB_HOST:-localhost}/x $${NOT}").unwrap(),
+            [
+                ("DB_PASSWORD".to_string(), false),
+                ("DB_HOST".to_string(), true)
+            ]
+        );
+        assert!(references("${BROKEN").is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::path::Path;
 
 use super::CommandError;
 
@@ -29,6 +30,28 @@ pub fn print(text: fmt::Arguments<'_>) -> Result<(), CommandError> {
         .write_fmt(text)
         .and_then(|()| stdout.flush())
         .map_err(unwritable)
+}
+
+/// `path` as one word of a shell command line, for a line a user pastes
+/// (`cd …`, `chown … …`): as it is when it holds only characters no shell
+/// reads specially, else in single quotes.
+///
+/// ```
+/// use std::path::Path;
+/// use nuages::management::output::shell_word;
+///
+/// assert_eq!(shell_word(Path::new("/srv/mysite")), "/srv/mysite");
+/// assert_eq!(shell_word(Path::new("my site/it's $HOME")), "'my site/it'\\''s $HOME'");
+/// ```
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@=".contains(c))
+    {
+        return text;
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// [`print`] with a newline, as `println!`: `outln!("Wrote {}", path.display())?`.

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::checks::files::primary_group_name;
+use crate::checks::raw::variables_read;
 use crate::conf::Settings;
+use crate::management::output::shell_word;
 use crate::management::{Command, CommandContext, CommandError, outln, output};
 use crate::middleware::security::hsts_value;
 use crate::server::{self, Bind};
@@ -237,7 +239,9 @@ impl Command for DeployConfig {
                 "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
             ))?,
         }
-        eprintln!("note: {}", env_file_note(&site, &env_file));
+        // The settings loaded, so their files read: an error here cannot be.
+        let variables = variables_read(site.settings_path).unwrap_or_default();
+        eprintln!("note: {}", env_file_note(&site, &env_file, &variables));
         for note in missing_folders_note(settings, &user, &group)
             .into_iter()
             .chain(socket_access_note(&site, &user, &group))
@@ -250,18 +254,38 @@ impl Command for DeployConfig {
 
 /// What the service's `EnvironmentFile` must hold, which nothing writes:
 /// without `NUAGES_SETTINGS` the unit's `serve` loads `settings.toml` (and
-/// refuses its `debug = true`), without `SECRET_KEY` it stops on the unset
-/// `${SECRET_KEY}`.
-fn env_file_note(site: &Site<'_>, env_file: &Path) -> String {
+/// refuses its `debug = true`), without a variable the settings read
+/// (`${SECRET_KEY}`, `${DB_PASSWORD}`: `variables`, with whether each has
+/// a default) it stops on the unset variable.
+fn env_file_note(site: &Site<'_>, env_file: &Path, variables: &[(String, bool)]) -> String {
     let settings = site
         .settings_path
         .strip_prefix(&site.settings.base_dir)
         .unwrap_or(site.settings_path);
+    let named = |defaulted: bool| {
+        variables
+            .iter()
+            .filter(|(_, has_default)| *has_default == defaulted)
+            .map(|(name, _)| format!("{name}=…"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (required, optional) = (named(false), named(true));
+    let mut read = if required.is_empty() {
+        "the variables these settings read (none without a default)".to_string()
+    } else {
+        format!("the variables these settings read: {required}")
+    };
+    if !optional.is_empty() {
+        read.push_str(&format!(
+            " (and, where their defaults do not fit, {optional})"
+        ));
+    }
     format!(
         "the service reads its environment from {}, which this command does not write: create it, \
-         readable by root only (chmod 600), with one KEY=value a line: NUAGES_SETTINGS={} and the \
-         variables these settings read (SECRET_KEY=… for ${{SECRET_KEY}}, NUAGES_ALLOWED_HOSTS=… \
-         when the hosts come from the environment), as exported for this command",
+         readable by root only (chmod 600), with one KEY=value a line: NUAGES_SETTINGS={} and {read}, \
+         with NUAGES_ALLOWED_HOSTS=… or any other NUAGES_* variable that sets a setting, as exported \
+         for this command",
         env_file.display(),
         settings.display()
     )
@@ -355,19 +379,24 @@ impl Site<'_> {
                 ),
             ));
         }
-        Ok(url)
+        location_path("static_url", url, "/static/")
     }
 
     /// `media_url` and `media_root` (with its trailing `/`) when uploads
     /// are stored and served from this host; none when `media_root` is
     /// unset or `media_url` names another host.
-    fn media(&self) -> Option<(&str, String)> {
-        let root = self.settings.media_root.as_ref()?;
+    fn media(&self) -> Result<Option<(&str, String)>, CommandError> {
+        let Some(root) = self.settings.media_root.as_ref() else {
+            return Ok(None);
+        };
         let url = &self.settings.media_url;
         if url.contains("://") {
-            return None;
+            return Ok(None);
         }
-        Some((url, folder_word(root)))
+        Ok(Some((
+            location_path("media_url", url, "/media/")?,
+            folder_word(root),
+        )))
     }
 
     /// The host names, one per item (`_`, nginx's catch-all, left out).
@@ -667,6 +696,32 @@ const HSTS_SETTINGS: &str =
 /// The nginx `server { … }` blocks (with the `map` and `upstream` they use,
 /// at http level).
 fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
+    let settings = site.settings;
+    let sockets = site.upstreams.iter().filter_map(|bind| match bind {
+        Bind::Unix(path) => Some((
+            "the socket of serve_bind (or --upstream)",
+            path.display().to_string(),
+        )),
+        Bind::Tcp(_) => None,
+    });
+    let tls_files = match front {
+        Front::Tls { cert, key, .. } => vec![
+            ("--tls-cert", cert.display().to_string()),
+            ("--tls-key", key.display().to_string()),
+        ],
+        Front::PlainHttp { .. } => Vec::new(),
+    };
+    let roots = [
+        ("static_root", &settings.static_root),
+        ("media_root", &settings.media_root),
+    ];
+    refuse_dollar_for_nginx(
+        roots
+            .into_iter()
+            .filter_map(|(key, root)| Some((key, root.as_ref()?.display().to_string())))
+            .chain(sockets)
+            .chain(tls_files),
+    )?;
     let upstream_servers: String = site
         .upstreams
         .iter()
@@ -751,8 +806,9 @@ map $uri ${id}_static_cache {{
 # serve_bind (or each --upstream), taken in turn.
 upstream {id}_app {{
 {upstream_servers}    keepalive 16;
-    # Below serve's {serve_idle} s for an idle connection: nginx closes it first, and
-    # never sends a request down one that serve is closing (a 502, never retried for a POST).
+    # Below serve's {serve_idle} s for an idle connection: nginx closes it first, so
+    # serve never closes one as a request comes, except when it stops: a request
+    # sent at that moment gets a 502, retried on the next serve unless it is a POST.
     keepalive_timeout {idle}s;
 }}
 
@@ -773,7 +829,7 @@ fn nginx_site_body(
     let static_url = site.static_url()?;
     let static_root = site.static_root()?;
     let id = site.name;
-    let media = match site.media() {
+    let media = match site.media()? {
         Some((media_url, media_root)) => format!(
             r#"
     # Uploaded files: visitors' content, never run as the site's pages.
@@ -919,7 +975,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
         Bind::Unix(path) => config_word(format!("unix:{}|http://localhost/", path.display())),
         Bind::Tcp(addr) => format!("http://{addr}/"),
     };
-    let media = match site.media() {
+    let media = match site.media()? {
         Some((media_url, media_root)) => format!(
             r#"
     # Uploaded files: visitors' content, never run as the site's pages.
@@ -1088,10 +1144,6 @@ fn systemd_word(path: &Path) -> String {
     config_word(systemd_path(path))
 }
 
-/// `text` as one word of an nginx, Apache httpd or systemd file: as it is,
-/// or in double quotes with `\` and `"` escaped when it holds a space, a
-/// quote, a backslash or what nginx reads as syntax (`;`, `{`, `}`, `#`),
-/// where these files would split it into several words or end it.
 /// `data_upload_max_memory_size` as nginx's `client_max_body_size` and
 /// Apache's `LimitRequestBody` take it. Both read 0 as "no limit", where
 /// the application refuses every body: 1 byte is the nearest they say.
@@ -1099,25 +1151,59 @@ fn web_server_body_limit(settings: &Settings) -> u64 {
     (settings.data_upload_max_memory_size as u64).max(1)
 }
 
+/// The URL path `url` of the setting `key`, which nginx's `location` and
+/// Apache's `Alias` take as a bare word: only the characters of a plain
+/// path, since a space, a quote, `;`, `{`, `}`, `#` or `$` there ends the
+/// word, the line or the block, or names a variable (`nginx -t` then
+/// refuses the file, or worse, accepts another one).
+fn location_path<'a>(key: &str, url: &'a str, example: &str) -> Result<&'a str, CommandError> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~+,=:@%".contains(c);
+    if url.starts_with('/') && url.chars().all(plain) {
+        return Ok(url);
+    }
+    Err(CommandError::failed(
+        format!(
+            "{key} is {url:?}: the web server configuration takes it as a path of letters, digits \
+             and / - . _ ~ + , = : @ %, starting with /"
+        ),
+        Some(&format!(
+            "set {key} to such a path, for example {example}, then run deployconfig again"
+        )),
+    ))
+}
+
+/// nginx reads a `$` in any word as the start of a variable and has no
+/// escape for it: a path holding one cannot be written into its files.
+fn refuse_dollar_for_nginx<'a>(
+    paths: impl IntoIterator<Item = (&'a str, String)>,
+) -> Result<(), CommandError> {
+    for (what, path) in paths {
+        if path.contains('$') {
+            return Err(CommandError::failed(
+                format!(
+                    "{what} {path} holds a '$', which nginx reads as the start of a variable and \
+                     cannot escape"
+                ),
+                Some(&format!(
+                    "move or rename it to a path without '$' (and change {what}), then run \
+                     deployconfig nginx again"
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `text` as one word of an nginx, Apache httpd or systemd file: as it is,
+/// or in double quotes with `\` and `"` escaped when it holds a space, a
+/// quote, a backslash or what nginx reads as syntax (`;`, `{`, `}`, `#`),
+/// where these files would split it into several words or end it.
 fn config_word(text: String) -> String {
     let plain = |c: char| !(c.is_whitespace() || "\"'\\;{}#".contains(c));
     if text.chars().all(plain) {
         return text;
     }
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// `path` as one word of a shell command line: in single quotes unless it
-/// holds only characters no shell reads specially.
-fn shell_word(path: &Path) -> String {
-    let text = path.display().to_string();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@=".contains(c))
-    {
-        return text;
-    }
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The service unit and the socket unit. The service runs as `user` with
@@ -1166,7 +1252,7 @@ After=network.target {name}.socket
 Type=simple
 User={user}
 WorkingDirectory={base}
-# NUAGES_SETTINGS and SECRET_KEY (and NUAGES_ALLOWED_HOSTS) live here, readable by root only.
+# NUAGES_SETTINGS and the variables the settings read (SECRET_KEY…) live here, readable by root only.
 EnvironmentFile={env_file}
 ExecStart={exec} serve
 KillSignal=SIGTERM
@@ -1188,7 +1274,8 @@ WantedBy=multi-user.target
         header = header(site, "systemd service"),
         base = systemd_path(base),
         env_file = systemd_path(env_file),
-        exec = systemd_word(exec),
+        // systemd expands `$NAME` in a command line; `$$` is a `$`.
+        exec = systemd_word(exec).replace('$', "$$"),
         stop = site.settings.serve_graceful_timeout + 5,
     );
     let socket = format!(
@@ -1564,6 +1651,96 @@ mod tests {
         );
     }
 
+    /// static_url and media_url are bare words of nginx's `location` and
+    /// Apache's `Alias`: `/st atic/` wrote a file both refused, and what
+    /// nginx reads as syntax could change the file's meaning.
+    #[test]
+    fn urls_the_web_servers_cannot_take_as_a_path_are_refused() {
+        for (key, url) in [
+            ("static_url", "/st atic/"),
+            ("static_url", "/st{a}tic/"),
+            ("static_url", "/st;atic/"),
+            ("static_url", "/st$atic/"),
+            ("media_url", "/me\"dia/"),
+            ("media_url", "media/"),
+        ] {
+            let mut settings = settings();
+            settings.media_root = Some("/srv/mysite/media".into());
+            match key {
+                "static_url" => settings.static_url = url.into(),
+                _ => settings.media_url = url.into(),
+            }
+            for text in [
+                nginx(&site(&settings), &tls()),
+                apache(&site(&settings), &tls()),
+            ] {
+                let error = text.unwrap_err();
+                let (message, hint) = (error.to_string(), format!("{error:?}"));
+                assert!(
+                    message.starts_with(&format!(
+                        "{key} is {url:?}: the web server configuration takes it as a path"
+                    )),
+                    "{message}"
+                );
+                assert!(
+                    hint.contains(&format!("set {key} to such a path")),
+                    "{hint}"
+                );
+            }
+        }
+        let mut settings = settings();
+        settings.static_url = "/assets/v-1.2_x~/".into();
+        assert!(nginx(&site(&settings), &tls()).is_ok());
+    }
+
+    /// nginx has no escape for `$`, which starts a variable: a path holding
+    /// one is refused by name (`nginx -t` said "unknown variable"); systemd
+    /// gets it as `$$`.
+    #[test]
+    fn a_dollar_in_a_path_is_refused_for_nginx_and_doubled_for_systemd() {
+        let mut settings = settings();
+        settings.static_root = Some("/srv/www$x/static".into());
+        let error = nginx(&site(&settings), &tls()).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "static_root /srv/www$x/static holds a '$', which nginx reads as the start of a variable"
+            ),
+            "{error}"
+        );
+        let mut settings = self::settings();
+        settings.media_root = Some("/srv/m$dia".into());
+        assert!(
+            nginx(&site(&settings), &tls())
+                .unwrap_err()
+                .to_string()
+                .starts_with("media_root")
+        );
+        let front = Front::Tls {
+            https: Listen::port(443),
+            http: Listen::port(80),
+            cert: "/etc/tls/$site.pem".into(),
+            key: "/etc/tls/site.key".into(),
+        };
+        assert!(
+            nginx(&site(&self::settings()), &front)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--tls-cert")
+        );
+        let settings = self::settings();
+        let (service, _) = systemd(
+            &site(&settings),
+            "mysite",
+            "mysite",
+            Path::new("/srv/my$site/mysite"),
+            Path::new("/etc/mysite/env"),
+        );
+        assert!(
+            service.contains("\nExecStart=/srv/my$$site/mysite serve\n"),
+            "{service}"
+        );
+    }
+
     #[test]
     fn a_missing_static_root_is_refused() {
         let settings = Settings {
@@ -1656,7 +1833,12 @@ mod tests {
     #[test]
     fn the_environment_file_is_named_with_what_it_must_hold() {
         let settings = settings();
-        let note = env_file_note(&site(&settings), Path::new("/etc/mysite/env"));
+        let variables = [
+            ("SECRET_KEY".to_string(), false),
+            ("DB_PASSWORD".to_string(), false),
+            ("EMAIL_HOST".to_string(), true),
+        ];
+        let note = env_file_note(&site(&settings), Path::new("/etc/mysite/env"), &variables);
         assert!(
             note.starts_with("the service reads its environment from /etc/mysite/env, which this command does not write"),
             "{note}"
@@ -1665,7 +1847,13 @@ mod tests {
             note.contains("NUAGES_SETTINGS=settings.production.toml and"),
             "{note}"
         );
-        assert!(note.contains("SECRET_KEY=…"), "{note}");
+        assert!(
+            note.contains(
+                "the variables these settings read: SECRET_KEY=…, DB_PASSWORD=… (and, where their \
+                 defaults do not fit, EMAIL_HOST=…)"
+            ),
+            "{note}"
+        );
     }
 
     /// systemd makes a socket root's unless told otherwise: with mode 0660
