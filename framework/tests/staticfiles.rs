@@ -2,7 +2,7 @@
 //! and a real socket), `collectstatic` (copy rules, refusals, prompt,
 //! manifest, compression) and `static()` in templates.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -1660,6 +1660,88 @@ fn precompression_follows_debug_unless_set_and_never_leaves_stale_siblings() {
     assert_eq!(result.unwrap().compressed, 0);
     assert!(!gz.exists() && !br.exists());
     assert!(temp_files(&root).is_empty());
+}
+
+/// A stylesheet changed and copied with its old time (`cp -p`, an
+/// archive, npm's fixed 1985 dates): its siblings, and so its hashed
+/// copy's (cached for a year), held the old version, since a sibling with
+/// the file's time counted as up to date. A static folder's own `.gz` or
+/// `.br` beside a file was collected as is and sent in place of the file
+/// whatever it held; collectstatic now makes them itself.
+#[test]
+fn siblings_are_made_from_the_file_as_collected_this_run() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
+    let root = site.root();
+    let source = site.dir.join("static/css/site.css");
+    let fixed = std::time::UNIX_EPOCH + Duration::from_secs(499_162_500);
+    let write_at_fixed_time = |text: &str| {
+        write(&source, text);
+        std::fs::File::options()
+            .write(true)
+            .open(&source)
+            .unwrap()
+            .set_modified(fixed)
+            .unwrap();
+    };
+    let hashed_siblings = |text: &str| {
+        let manifest = nuages::staticfiles::Manifest::load(&root).unwrap();
+        let hashed = root.join(&manifest.paths["css/site.css"]);
+        for plain_or_hashed in [root.join("css/site.css"), hashed] {
+            let gz = PathBuf::from(format!("{}.gz", plain_or_hashed.display()));
+            assert_eq!(gunzip(&gz), text, "{}", gz.display());
+            let br = std::fs::read(format!("{}.br", plain_or_hashed.display())).unwrap();
+            let mut back = String::new();
+            brotli::Decompressor::new(&br[..], 4096)
+                .read_to_string(&mut back)
+                .unwrap();
+            assert_eq!(back, text, "{}.br", plain_or_hashed.display());
+        }
+    };
+    let one = "/* VERSION ONE */\n".to_string() + &"p { color: red; }\n".repeat(40);
+    write_at_fixed_time(&one);
+    site.collect(noinput());
+    hashed_siblings(&one);
+    let two = "/* VERSION TWO, longer */\n".to_string() + &"p { color: red; }\n".repeat(40);
+    write_at_fixed_time(&two);
+    site.collect(noinput());
+    hashed_siblings(&two);
+
+    // The source folder's own siblings, stale: left out, made again.
+    let mut stale = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    stale.write_all(b"/* STALE SOURCE GZ */").unwrap();
+    std::fs::write(
+        site.dir.join("static/css/site.css.gz"),
+        stale.finish().unwrap(),
+    )
+    .unwrap();
+    write(&site.dir.join("static/css/site.css.br"), "STALE BR");
+    let (_, out) = site.collect(noinput());
+    assert!(
+        out.contains(
+            "2 compressed files of the static folders were left out: collectstatic makes the .gz and .br of the files beside them itself (-v 2 names them)."
+        ),
+        "{out}"
+    );
+    hashed_siblings(&two);
+    let (_, out) = site.collect(CollectOptions {
+        verbosity: 2,
+        ..noinput()
+    });
+    assert!(out.contains("Leaving out '"), "{out}");
+    assert!(
+        out.contains("css/site.css.gz': collectstatic compresses the file beside it itself."),
+        "{out}"
+    );
+    hashed_siblings(&two);
+    // Without precompression they are the project's own files, collected.
+    let mut plain = site.settings();
+    plain.staticfiles_precompress = Some(false);
+    let (result, _) = site.collect_with(&plain, noinput(), "");
+    result.unwrap();
+    assert_eq!(
+        gunzip(&root.join("css/site.css.gz")),
+        "/* STALE SOURCE GZ */"
+    );
 }
 
 #[test]

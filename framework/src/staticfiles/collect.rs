@@ -39,7 +39,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use super::compress::{self, Encoding};
-use super::finders::{FindError, Finder, IgnorePatterns, Located, StaticFile};
+use super::finders::{FindError, Finder, IgnorePatterns, Listing, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::checks::files::file_in_place_of_folder;
 use crate::checks::staticfiles::Relation;
@@ -190,7 +190,7 @@ pub(crate) fn collect_listing_unfinished(
     if options.interactive && is_non_empty(&root) {
         confirm(&root, options, console)?;
     }
-    let listing = finder.list().map_err(|error| {
+    let mut listing = finder.list().map_err(|error| {
         let hint = match error {
             FindError::NotUtf8 { .. } => {
                 "rename it with a UTF-8 name (its URL is made of its name), remove it, or leave it out with --ignore PATTERN"
@@ -221,6 +221,10 @@ pub(crate) fn collect_listing_unfinished(
         out: console.out,
         verbosity: options.verbosity,
     };
+    let precompress = options.post_process && settings.precompresses_static_files();
+    if precompress {
+        leave_out_made_siblings(&mut listing, &mut out);
+    }
     for link in &listing.outside_links {
         out.line(
             1,
@@ -331,10 +335,12 @@ pub(crate) fn collect_listing_unfinished(
     let mut written: Vec<Written> = listing
         .files
         .iter()
-        .map(|f| Written {
+        .zip(&decisions)
+        .map(|(f, action)| Written {
             name: f.name.clone(),
             path: root.join(&f.name),
             same_as: None,
+            replaced: *action == Action::Write,
         })
         .collect();
     if options.post_process && settings.staticfiles_storage == StaticfilesStorage::Manifest {
@@ -359,10 +365,11 @@ pub(crate) fn collect_listing_unfinished(
             path: root.join(&name),
             same_as: original,
             name,
+            // The name carries the content's hash: same name, same content.
+            replaced: false,
         }));
     }
     let mut compressed = 0;
-    let precompress = options.post_process && settings.precompresses_static_files();
     if !precompress && !options.dry_run {
         // No siblings made this time: those of a file just replaced were
         // made from its old content, and a server must not send them.
@@ -962,6 +969,50 @@ struct Written {
     /// first (the original of a hashed copy): its siblings are copied, not
     /// recomputed.
     same_as: Option<String>,
+    /// Whether it was copied this run over an older version: whatever
+    /// siblings it has were made from that version, even with the same time
+    /// (`cp -p`, an archive, npm's fixed 1985 dates keep a changed file's).
+    replaced: bool,
+}
+
+/// Leave out of `listing` a static folder's own `x.gz` and `x.br` beside
+/// its `x`: collectstatic makes them from `x` itself, as WhiteNoise does.
+/// Collected as they were, they were sent in place of `x` (and given to its
+/// hashed copy, cached for a year) whatever `x` now holds.
+fn leave_out_made_siblings(listing: &mut Listing, out: &mut Output<'_, '_>) {
+    let names: HashSet<String> = listing.files.iter().map(|f| f.name.clone()).collect();
+    let made_here = |name: &str| {
+        Encoding::ALL.into_iter().any(|encoding| {
+            name.strip_suffix(encoding.suffix())
+                .is_some_and(|original| {
+                    names.contains(original) && compress::is_compressible(original)
+                })
+        })
+    };
+    let (left_out, kept): (Vec<StaticFile>, Vec<StaticFile>) = std::mem::take(&mut listing.files)
+        .into_iter()
+        .partition(|f| made_here(&f.name));
+    listing.files = kept;
+    for file in &left_out {
+        out.line(
+            2,
+            &format!(
+                "Leaving out '{}': collectstatic compresses the file beside it itself.",
+                file.path.display()
+            ),
+        );
+    }
+    if !left_out.is_empty() && out.verbosity < 2 {
+        let count = left_out.len();
+        out.line(
+            1,
+            &format!(
+                "{count} compressed {} of the static folders {} left out: collectstatic makes the .gz and .br of the files beside them itself (-v 2 names them).",
+                if count == 1 { "file" } else { "files" },
+                if count == 1 { "was" } else { "were" }
+            ),
+        );
+    }
 }
 
 /// Give each compressible file up-to-date `.gz` and `.br` siblings.
@@ -973,7 +1024,6 @@ fn compress_files(
     unfinished: &Unfinished,
     out: &mut Output<'_, '_>,
 ) -> Result<usize, Problem> {
-    let names: HashSet<&str> = written.iter().map(|w| w.name.as_str()).collect();
     // Originals first, then the copies that reuse their siblings.
     let mut results: Vec<Option<Result<Vec<Encoding>, Problem>>> =
         (0..written.len()).map(|_| None).collect();
@@ -984,7 +1034,7 @@ fn compress_files(
             .filter(|(_, w)| w.same_as.is_some() == copies)
             .map(|(i, w)| {
                 let result = if compress::is_compressible(&w.name) {
-                    compress_one(root, ignore, w, &names, unfinished)
+                    compress_one(root, ignore, w, unfinished)
                 } else {
                     Ok(Vec::new())
                 };
@@ -1065,7 +1115,8 @@ fn sibling(path: &Path, encoding: Encoding) -> PathBuf {
 /// The siblings of one file written this time.
 ///
 /// A sibling is up to date only when it is a regular file (not a link)
-/// with the file's time; anything else in its place is replaced. The
+/// with the file's time, of a file not replaced this run; anything else in
+/// its place is replaced. The
 /// sibling of another file is read only when it passes the rule of every
 /// file that leaves the static files ([`Located::new`]): a link planted in
 /// `static_root` is never read as content.
@@ -1073,7 +1124,6 @@ fn compress_one(
     root: &Path,
     ignore: &IgnorePatterns,
     written: &Written,
-    names: &HashSet<&str>,
     unfinished: &Unfinished,
 ) -> Result<Vec<Encoding>, Problem> {
     let path = &written.path;
@@ -1084,10 +1134,10 @@ fn compress_one(
     let modified = meta.modified().map_err(|e| read_error(path, e))?;
     let stale: Vec<Encoding> = Encoding::ALL
         .into_iter()
-        // A source folder's own `x.css.gz` is collected as is.
-        .filter(|e| !names.contains(format!("{}{}", written.name, e.suffix()).as_str()))
         .filter(|e| match std::fs::symlink_metadata(sibling(path, *e)) {
-            Ok(m) => !m.is_file() || m.modified().map_or(true, |m| m != modified),
+            Ok(m) => {
+                written.replaced || !m.is_file() || m.modified().map_or(true, |m| m != modified)
+            }
             // A name too long for the file system: no such sibling.
             Err(error) => error.kind() != std::io::ErrorKind::InvalidFilename,
         })
