@@ -289,6 +289,19 @@ async fn ranges_give_206_and_416() {
         .await;
     assert_eq!(suffix.status, 206);
     assert_eq!(suffix.text(), "}\n");
+    // The last N bytes of a shorter file: all of it (RFC 9110 14.1.2), as
+    // nginx and WhiteNoise answer, where the file server said 416.
+    let longer = client
+        .request(http::Method::GET, "/static/css/site.css")
+        .header("range", &format!("bytes=-{}", total + 99_999))
+        .send()
+        .await;
+    assert_eq!(longer.status, 206);
+    assert_eq!(
+        longer.header("content-range"),
+        Some(format!("bytes 0-{}/{total}", total - 1).as_str())
+    );
+    assert_eq!(longer.text().len(), total);
 }
 
 /// An empty file has no byte to send a range of: a range request (a
@@ -730,6 +743,29 @@ async fn collected_files_with_hashed_names_are_cached_forever() {
         .await;
     assert_eq!(gzipped.header("content-encoding"), Some("br"));
     assert_eq!(client.get("/static/../settings.toml").await.status, 404);
+}
+
+/// Only the names the manifest gives are cached for a year: a source file
+/// whose name merely looks hashed (a 12-digit timestamp) may change, and
+/// under plain storage no name is hashed.
+#[tokio::test]
+async fn names_that_only_look_hashed_are_not_cached_forever() {
+    for storage in ["manifest", "plain"] {
+        let site = Site::new(&format!("staticfiles_storage = \"{storage}\"\n"));
+        write(
+            &site.dir.join("static/css/theme.202401011230.css"),
+            "body {}",
+        );
+        site.collect(noinput());
+        let client = Client::new(site.serving_collected());
+        let response = client.get("/static/css/theme.202401011230.css").await;
+        assert_eq!(response.status, 200, "{storage}");
+        assert_eq!(
+            response.header("cache-control"),
+            Some("no-cache"),
+            "{storage}"
+        );
+    }
 }
 
 /// `collectstatic --link` fills static_root with links to the source files:
@@ -1742,6 +1778,30 @@ fn siblings_are_made_from_the_file_as_collected_this_run() {
         gunzip(&root.join("css/site.css.gz")),
         "/* STALE SOURCE GZ */"
     );
+}
+
+/// A file of one static folder named as a folder of another's: static_root
+/// cannot hold both, and the copies stopped midway on "Is a directory",
+/// with a hint about permissions. Refused by name before anything is
+/// written.
+#[test]
+fn a_file_where_another_source_has_a_folder_is_refused_before_writing() {
+    let site = Site::new("");
+    write(&site.dir.join("static/lib"), "not a folder");
+    write(&site.dir.join("vendor/extra.js"), "var x;");
+    let (result, _) = site.collect_with(&site.settings(), noinput(), "");
+    let error = result.unwrap_err();
+    assert!(
+        error.starts_with("error: the static file 'lib' (")
+            || error.contains("the static file 'lib' ("),
+        "{error}"
+    );
+    assert!(
+        error.contains("has the name of a folder that holds 'lib/extra.js' ("),
+        "{error}"
+    );
+    assert!(error.contains("rename one of them"), "{error}");
+    assert!(!site.root().exists(), "nothing written: {error}");
 }
 
 #[test]

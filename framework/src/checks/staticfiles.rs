@@ -225,6 +225,14 @@ pub fn check_static_root_collected(ctx: &CheckContext) -> Vec<CheckMessage> {
              hashed file names",
             root.display()
         )
+    } else if ctx.settings.staticfiles_storage == StaticfilesStorage::Manifest
+        && let Err(error) = crate::staticfiles::Manifest::load(root)
+    {
+        // Every page that names a static file would be a 500.
+        let cause = std::error::Error::source(&error)
+            .map(|cause| format!(": {cause}"))
+            .unwrap_or_default();
+        format!("{error}{cause}")
     } else {
         return vec![];
     };
@@ -571,7 +579,27 @@ mod tests {
             "{}",
             no_manifest[0].message
         );
-        std::fs::write(root.join(MANIFEST_NAME), "{\"paths\": {}}").unwrap();
+        // Cut short (a full disk, a copy interrupted): every page that
+        // names a static file would be a 500.
+        std::fs::write(root.join(MANIFEST_NAME), "{\"paths\": {").unwrap();
+        let corrupt = check(&settings);
+        assert_eq!(ids(&corrupt), ["nuages.W003"]);
+        assert!(
+            corrupt[0]
+                .message
+                .contains("staticfiles.json is not valid: EOF while parsing"),
+            "{}",
+            corrupt[0].message
+        );
+        assert!(
+            corrupt[0]
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("collectstatic")
+        );
+        let empty = crate::staticfiles::Manifest::default().to_json();
+        std::fs::write(root.join(MANIFEST_NAME), empty).unwrap();
         assert!(check(&settings).is_empty());
     }
 

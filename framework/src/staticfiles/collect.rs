@@ -216,6 +216,9 @@ pub(crate) fn collect_listing_unfinished(
             ),
         ));
     }
+    if let Some(problem) = file_where_a_folder_goes(&listing) {
+        return Err(problem);
+    }
     let verbose = options.verbosity >= 2;
     let mut out = Output {
         out: console.out,
@@ -973,6 +976,32 @@ struct Written {
     /// siblings it has were made from that version, even with the same time
     /// (`cp -p`, an archive, npm's fixed 1985 dates keep a changed file's).
     replaced: bool,
+}
+
+/// A file of one static folder whose name is a folder of another's
+/// (`img` beside `img/logo.png`): static_root cannot hold both, and the
+/// copies, made in parallel, would stop on whichever came second. Told
+/// before anything is written.
+fn file_where_a_folder_goes(listing: &Listing) -> Option<Problem> {
+    let files: std::collections::HashMap<&str, &StaticFile> =
+        listing.files.iter().map(|f| (f.name.as_str(), f)).collect();
+    listing.files.iter().find_map(|inside| {
+        let folder = inside
+            .name
+            .match_indices('/')
+            .map(|(at, _)| &inside.name[..at])
+            .find_map(|folder| files.get(folder))?;
+        Some(refusal(
+            format!(
+                "the static file '{}' ({}) has the name of a folder that holds '{}' ({}): static_root cannot hold both",
+                folder.name,
+                folder.path.display(),
+                inside.name,
+                inside.path.display()
+            ),
+            "rename one of them, or leave one out with --ignore PATTERN",
+        ))
+    })
 }
 
 /// Leave out of `listing` a static folder's own `x.gz` and `x.br` beside

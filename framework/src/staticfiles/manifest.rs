@@ -61,18 +61,6 @@ pub(crate) fn hashed_name(name: &str, hash: &str) -> String {
     }
 }
 
-/// Whether a file name carries a content hash (`site.0123456789ab.css`),
-/// so that it can be cached forever.
-pub(crate) fn is_hashed_name(name: &str) -> bool {
-    let file = name.rsplit('/').next().unwrap_or(name);
-    file.split('.').skip(1).any(|part| {
-        part.len() == HASH_LEN
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// Whether a name given to `static()` is a folder (its path, before any
 /// `?query` or `#fragment`, ends in `/`): Django leaves those unhashed.
 pub(crate) fn names_a_folder(name: &str) -> bool {
@@ -1024,15 +1012,6 @@ mod tests {
         assert_eq!(file_hash(b""), "d41d8cd98f00");
         // The value the collectstatic integration test expects for its logo.
         assert_eq!(file_hash(b"PNG-DATA"), "3023626e5245");
-    }
-
-    #[test]
-    fn hashed_names_carry_twelve_hex_digits() {
-        assert!(is_hashed_name("css/site.0123456789ab.css"));
-        assert!(is_hashed_name("css/site.0123456789ab.css.gz"));
-        assert!(is_hashed_name("LICENSE.0123456789ab"));
-        assert!(!is_hashed_name("css/site.css"));
-        assert!(!is_hashed_name("css/site.0123456789ag.css"));
     }
 
     #[test]

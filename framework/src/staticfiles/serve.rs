@@ -5,8 +5,9 @@
 //! In development (`debug = true`, or `runserver --insecure`) files come
 //! straight from the source folders through the [`Finder`], so no
 //! `collectstatic` is needed. A production server may opt in to serving the
-//! collected `static_root` instead ([`StaticServing::Collected`]); hashed
-//! names then get `Cache-Control: public, max-age=31536000, immutable`.
+//! collected `static_root` instead ([`StaticServing::Collected`]); the
+//! hashed names of its manifest then get `Cache-Control: public,
+//! max-age=31536000, immutable`.
 //!
 //! Either way the handler sits inside the application's request path (after
 //! the host check and the request log, inside the middleware), answers `GET`
@@ -23,6 +24,7 @@
 //! when it passes the same rule as the file, in the same
 //! folder; otherwise the file itself is sent.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -37,8 +39,8 @@ use tower_http::services::ServeFile;
 
 use super::compress::Encoding;
 use super::finders::{Finder, IgnorePatterns, Located};
-use super::manifest::is_hashed_name;
-use crate::conf::Settings;
+use super::manifest::Manifest;
+use crate::conf::{Settings, StaticfilesStorage};
 use crate::error::{Error, ErrorReport};
 use crate::project::App;
 
@@ -82,6 +84,9 @@ enum Files {
         ignore: IgnorePatterns,
         /// The sources, for the links `collectstatic --link` made.
         sources: Finder,
+        /// The hashed names of the manifest (manifest storage), cached for
+        /// a year: a name that only looks hashed may change.
+        hashed: HashSet<String>,
     },
     /// Uploaded files in `media_root` (development only).
     Media {
@@ -112,11 +117,23 @@ impl StaticHandler {
                 apps,
                 IgnorePatterns::default(),
             )),
-            StaticServing::Collected => Files::Collected {
-                root: settings.static_root.clone()?,
-                ignore: IgnorePatterns::default(),
-                sources: Finder::from_settings(settings, apps, IgnorePatterns::default()),
-            },
+            StaticServing::Collected => {
+                let root = settings.static_root.clone()?;
+                // Read at start, as the templates' `static()` reads it: a
+                // name a later collectstatic makes is sent as any file.
+                let hashed = match settings.staticfiles_storage {
+                    StaticfilesStorage::Manifest => Manifest::load(&root)
+                        .map(|manifest| manifest.paths.into_values().collect())
+                        .unwrap_or_default(),
+                    StaticfilesStorage::Plain => HashSet::new(),
+                };
+                Files::Collected {
+                    root,
+                    ignore: IgnorePatterns::default(),
+                    sources: Finder::from_settings(settings, apps, IgnorePatterns::default()),
+                    hashed,
+                }
+            }
         };
         Some(StaticHandler { prefix, files })
     }
@@ -165,6 +182,7 @@ impl StaticHandler {
                 root,
                 ignore,
                 sources,
+                ..
             } => Located::new(root, name, ignore)
                 .or_else(|| Located::linked(root, name, ignore, sources)),
             Files::Media { root, ignore } => Located::new(root, name, ignore),
@@ -202,16 +220,26 @@ impl StaticHandler {
             return Error::NotFound(format!("static file '{raw}' could not be found"))
                 .into_response();
         };
-        // An empty file has no byte to send a range of: the file server
-        // would answer 206 with `Content-Range: bytes 0-0/0`, which names a
-        // byte that is not there (invalid, RFC 9110 14.4). A server may
-        // ignore Range: the whole, empty, file is the valid answer.
-        if request.headers().contains_key(http::header::RANGE)
-            && tokio::fs::metadata(&path)
-                .await
-                .is_ok_and(|meta| meta.len() == 0)
+        if let Some(range) = request.headers().get(http::header::RANGE)
+            && let Ok(meta) = tokio::fs::metadata(&path).await
         {
-            request.headers_mut().remove(http::header::RANGE);
+            let len = meta.len();
+            if len == 0 {
+                // An empty file has no byte to send a range of: the file
+                // server would answer 206 with `Content-Range: bytes 0-0/0`,
+                // which names a byte that is not there (invalid, RFC 9110
+                // 14.4). A server may ignore Range: the whole, empty, file
+                // is the valid answer.
+                request.headers_mut().remove(http::header::RANGE);
+            } else if let Some(suffix) = suffix_length(range)
+                && suffix > len
+            {
+                // The last N bytes of a shorter file are all of it (RFC 9110
+                // 14.1.2), where the file server answered 416.
+                let whole = HeaderValue::from_str(&format!("bytes=-{len}"))
+                    .expect("digits are a header value");
+                request.headers_mut().insert(http::header::RANGE, whole);
+            }
         }
         // `If-Range` (RFC 9110 13.1.5), which the file server ignores: a
         // range is sent only of the version the client names; otherwise
@@ -265,7 +293,7 @@ impl StaticHandler {
             );
         }
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
-            let immutable = matches!(self.files, Files::Collected { .. }) && is_hashed_name(&name);
+            let immutable = matches!(&self.files, Files::Collected { hashed, .. } if hashed.contains(name.as_str()));
             headers.insert(
                 CACHE_CONTROL,
                 HeaderValue::from_static(if immutable { IMMUTABLE } else { NO_CACHE }),
@@ -284,6 +312,16 @@ fn is_single_byte_range(value: &HeaderValue) -> bool {
         http_range_header::parse_range_header(text)
             .is_ok_and(|parsed| parsed.ranges.len() == 1 && parsed.validate(u64::MAX).is_ok())
     })
+}
+
+/// The N of a suffix range, `bytes=-N`: the last N bytes.
+fn suffix_length(range: &HeaderValue) -> Option<u64> {
+    let text = range.to_str().ok()?.trim();
+    let digits = text.strip_prefix("bytes=")?.trim().strip_prefix('-')?;
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())?
 }
 
 /// Whether an `If-Range` value names the version in `headers`: the same

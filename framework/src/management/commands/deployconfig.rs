@@ -399,6 +399,13 @@ impl Site<'_> {
         )))
     }
 
+    /// Whether collectstatic gives the files content-hashed names (manifest
+    /// storage), which may be cached for a year: with plain storage a name
+    /// that merely looks hashed (`theme.202401011230.css`) may change.
+    fn hashes_names(&self) -> bool {
+        self.settings.staticfiles_storage == crate::conf::StaticfilesStorage::Manifest
+    }
+
     /// The host names, one per item (`_`, nginx's catch-all, left out).
     fn host_names(&self) -> impl Iterator<Item = &str> {
         self.server_names
@@ -799,8 +806,7 @@ server {{
         r#"{header}
 # Long caching for content-hashed names (collectstatic with manifest storage).
 map $uri ${id}_static_cache {{
-    "~\.[0-9a-f]{{12}}\.[A-Za-z0-9]+$" "public, max-age=31536000, immutable";
-    default "no-cache";
+{hashed_names}    default "no-cache";
 }}
 
 # serve_bind (or each --upstream), taken in turn.
@@ -814,6 +820,11 @@ upstream {id}_app {{
 
 {servers}"#,
         header = header(site, "nginx configuration"),
+        hashed_names = if site.hashes_names() {
+            "    \"~\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\" \"public, max-age=31536000, immutable\";\n"
+        } else {
+            "    # none: staticfiles_storage = \"plain\" hashes no name, every file may change\n"
+        },
         serve_idle = server::HEADER_READ_TIMEOUT.as_secs(),
         idle = server::HEADER_READ_TIMEOUT.as_secs() / 2,
     ))
@@ -1020,10 +1031,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
         </FilesMatch>
         Header always set X-Content-Type-Options nosniff
 {static_hsts}        Header set Cache-Control "no-cache"
-        <FilesMatch "\.[0-9a-f]{{12}}\.[A-Za-z0-9]+$">
-            Header set Cache-Control "public, max-age=31536000, immutable"
-        </FilesMatch>
-    </Directory>
+{hashed_names}    </Directory>
     ProxyPass {static_url} !
 {media}
     # serve_bind (or --upstream)
@@ -1031,6 +1039,11 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     ProxyPassReverse / {backend}
 "#,
         max_body = web_server_body_limit(site.settings),
+        hashed_names = if site.hashes_names() {
+            "        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
+        } else {
+            ""
+        },
     ))
 }
 
@@ -1517,7 +1530,29 @@ mod tests {
                 .contains("LimitRequestBody 1\n")
         );
         assert!(text.contains("proxy_set_header X-Forwarded-Proto $scheme;"));
-        assert!(text.contains("immutable"));
+        // Plain storage hashes no name: nothing is cached for a year.
+        assert!(!text.contains("immutable"), "{text}");
+        assert!(
+            !apache(&site(&settings), &tls())
+                .unwrap()
+                .contains("immutable")
+        );
+        let manifest = Settings {
+            staticfiles_storage: crate::conf::StaticfilesStorage::Manifest,
+            ..settings.clone()
+        };
+        let text = nginx(&site(&manifest), &tls()).unwrap();
+        assert!(
+            text.contains(
+                "    \"~\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\" \"public, max-age=31536000, immutable\";\n    default \"no-cache\";"
+            ),
+            "{text}"
+        );
+        let text = apache(&site(&manifest), &tls()).unwrap();
+        assert!(
+            text.contains("        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\""),
+            "{text}"
+        );
     }
 
     #[test]
