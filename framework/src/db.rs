@@ -166,18 +166,9 @@ fn postgres_parameters(url: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_,
 /// that is not there: the driver would fail each connection on it with a
 /// bare "No such file or directory".
 fn missing_tls_file(key: &str, url: &str) -> Option<Problem> {
-    const FILE_PARAMETERS: [&str; 7] = [
-        "sslrootcert",
-        "ssl-root-cert",
-        "ssl-ca",
-        "sslcert",
-        "ssl-cert",
-        "sslkey",
-        "ssl-key",
-    ];
     let (name, file) = postgres_parameters(url).find(|(name, value)| {
         // A value in PEM is the certificate itself, not a file's path.
-        FILE_PARAMETERS.contains(&name.as_ref())
+        POSTGRES_FILE_PARAMETERS.contains(&name.as_ref())
             && !value.trim().starts_with("-----BEGIN")
             && !Path::new(value.as_ref()).exists()
     })?;
@@ -192,12 +183,9 @@ fn missing_tls_file(key: &str, url: &str) -> Option<Problem> {
     )
 }
 
-/// The query parameters of a PostgreSQL URL that sqlx's driver reads, with
-/// `options[NAME]`: it connects without any other, logging only a line
-/// (`?SSLMODE=require` would connect in clear, `?Password=` without it).
-const POSTGRES_PARAMETERS: [&str; 18] = [
-    "sslmode",
-    "ssl-mode",
+/// The query parameters of a PostgreSQL URL that name a file, which sqlx's
+/// driver reads (a certificate given in PEM instead is not a path).
+const POSTGRES_FILE_PARAMETERS: [&str; 7] = [
     "sslrootcert",
     "ssl-root-cert",
     "ssl-ca",
@@ -205,6 +193,15 @@ const POSTGRES_PARAMETERS: [&str; 18] = [
     "ssl-cert",
     "sslkey",
     "ssl-key",
+];
+
+/// The other query parameters of a PostgreSQL URL that sqlx's driver
+/// reads, with `options[NAME]`: it connects without any other, logging
+/// only a line (`?SSLMODE=require` would connect in clear, `?Password=`
+/// without it).
+const POSTGRES_OTHER_PARAMETERS: [&str; 11] = [
+    "sslmode",
+    "ssl-mode",
     "statement-cache-capacity",
     "host",
     "hostaddr",
@@ -216,6 +213,13 @@ const POSTGRES_PARAMETERS: [&str; 18] = [
     "options",
 ];
 
+/// Every query parameter the PostgreSQL driver reads by that name.
+fn postgres_parameter_names() -> impl Iterator<Item = &'static str> + Clone {
+    POSTGRES_OTHER_PARAMETERS
+        .into_iter()
+        .chain(POSTGRES_FILE_PARAMETERS)
+}
+
 /// A query parameter of the PostgreSQL URL of `key` that the driver would
 /// ignore, named with the closest one it reads; never its value, which may
 /// be a password.
@@ -223,9 +227,9 @@ fn unknown_postgres_parameter(key: &str, url: &str) -> Option<Problem> {
     let name = postgres_parameters(url)
         .map(|(name, _)| name)
         .find(|name| {
-            !POSTGRES_PARAMETERS.contains(&name.as_ref()) && !name.starts_with("options[")
+            !postgres_parameter_names().any(|known| known == name) && !name.starts_with("options[")
         })?;
-    let closest = match crate::conf::closest_name(&name, POSTGRES_PARAMETERS) {
+    let closest = match crate::conf::closest_name(&name, postgres_parameter_names()) {
         Some(close) if close.eq_ignore_ascii_case(&name) => {
             format!("write it '{close}' (the names are case-sensitive), ")
         }
@@ -239,7 +243,7 @@ fn unknown_postgres_parameter(key: &str, url: &str) -> Option<Problem> {
         ))
         .with_hint(format!(
             "{closest}or remove it from {key}; the parameters read are {}",
-            POSTGRES_PARAMETERS.join(", ")
+            postgres_parameter_names().collect::<Vec<_>>().join(", ")
         )),
     )
 }

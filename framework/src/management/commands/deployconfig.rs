@@ -1486,6 +1486,17 @@ mod tests {
         }
     }
 
+    /// The units of `settings` for the account mysite, running `exec`.
+    fn units(settings: &Settings, exec: &str) -> (String, String) {
+        systemd(
+            &site(settings),
+            "mysite",
+            "mysite",
+            Path::new(exec),
+            Path::new("/etc/mysite/env"),
+        )
+    }
+
     fn tls() -> Front {
         Front::Tls {
             https: Listen::port(443),
@@ -1763,13 +1774,7 @@ mod tests {
                 .starts_with("--tls-cert")
         );
         let settings = self::settings();
-        let (service, _) = systemd(
-            &site(&settings),
-            "mysite",
-            "mysite",
-            Path::new("/srv/my$site/mysite"),
-            Path::new("/etc/mysite/env"),
-        );
+        let (service, _) = units(&settings, "/srv/my$site/mysite");
         assert!(
             service.contains("\nExecStart=/srv/my$$site/mysite serve\n"),
             "{service}"
@@ -1789,13 +1794,7 @@ mod tests {
     #[test]
     fn systemd_units_run_serve_as_the_service_user_with_hardening() {
         let settings = settings();
-        let (service, socket) = systemd(
-            &site(&settings),
-            "mysite",
-            "mysite",
-            Path::new("/srv/mysite/bin/mysite"),
-            Path::new("/etc/mysite/env"),
-        );
+        let (service, socket) = units(&settings, "/srv/mysite/bin/mysite");
         assert!(service.contains("\nUser=mysite\n"), "{service}");
         // No Group=: systemd runs the service in the account's primary group.
         assert!(!service.contains("Group="), "{service}");
@@ -1820,13 +1819,7 @@ mod tests {
             media_root: Some("/srv/mysite/www_dir/media".into()),
             ..settings()
         };
-        let (service, _) = systemd(
-            &site(&settings),
-            "mysite",
-            "mysite",
-            Path::new("/srv/mysite/bin/mysite"),
-            Path::new("/etc/mysite/env"),
-        );
+        let (service, _) = units(&settings, "/srv/mysite/bin/mysite");
         assert!(
             service.contains(
                 "ReadWritePaths=/srv/mysite/db /srv/mysite/logs /srv/mysite/www_dir/media\n"
@@ -1898,13 +1891,7 @@ mod tests {
     #[test]
     fn the_socket_unit_gives_the_socket_to_the_service_account_and_says_who_must_join() {
         let settings = settings();
-        let (_, socket) = systemd(
-            &site(&settings),
-            "mysite",
-            "mysite",
-            Path::new("/srv/mysite/bin/mysite"),
-            Path::new("/etc/mysite/env"),
-        );
+        let (_, socket) = units(&settings, "/srv/mysite/bin/mysite");
         assert!(socket.contains("\nSocketUser=mysite\n"), "{socket}");
         assert!(socket.contains("\nSocketGroup=mysite\n"), "{socket}");
         assert!(socket.contains("usermod -aG mysite www-data"), "{socket}");
@@ -2014,13 +2001,7 @@ mod tests {
             serve_graceful_timeout: 12,
             ..settings()
         };
-        let (service, _) = systemd(
-            &site(&settings),
-            "mysite",
-            "mysite",
-            Path::new("/srv/mysite/bin/mysite"),
-            Path::new("/etc/mysite/env"),
-        );
+        let (service, _) = units(&settings, "/srv/mysite/bin/mysite");
         assert!(service.contains("\nTimeoutStopSec=17\n"), "{service}");
     }
 
