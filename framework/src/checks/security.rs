@@ -225,9 +225,36 @@ fn weak_secret_message(setting: &str) -> String {
     )
 }
 
-const NEW_SECRET_HINT: &str = "generate one with `openssl rand -base64 48`, export it as SECRET_KEY in the \
-                               server's environment, and write secret_key = \"${SECRET_KEY}\" in the \
-                               production settings file";
+/// How to get a strong secret key: in the production file from the
+/// environment, or, when `NUAGES_SECRET_KEY` sets it (`env_sets_it`) over
+/// every file, in that variable.
+pub(crate) fn new_secret_hint(env_sets_it: bool) -> &'static str {
+    if env_sets_it {
+        "NUAGES_SECRET_KEY in the environment sets the key over the settings files: give it 50 or \
+         more random characters (`openssl rand -base64 48`), or unset it and write secret_key = \
+         \"${SECRET_KEY}\" in the production settings file"
+    } else {
+        "generate one with `openssl rand -base64 48`, export it as SECRET_KEY in the server's \
+         environment, and write secret_key = \"${SECRET_KEY}\" in the production settings file"
+    }
+}
+
+/// [`new_secret_hint`] for the settings `ctx` checks.
+fn secret_hint(ctx: &CheckContext) -> &'static str {
+    new_secret_hint(ctx.env_overrides(&variable_for(&["secret_key"])))
+}
+
+/// How to turn debug off: in `fix`'s words, unless `NUAGES_DEBUG` turns it
+/// on over every file, which no file can undo.
+fn debug_hint(ctx: &CheckContext, fix: String) -> String {
+    match ctx.env.get(&variable_for(&["debug"])) {
+        Some(value) => format!(
+            "NUAGES_DEBUG={value} in the environment turns debug on over {}: unset it",
+            settings_file(ctx.settings)
+        ),
+        None => fix,
+    }
+}
 
 /// `security.W009`: a missing or weak secret key.
 pub fn check_secret_key(ctx: &CheckContext) -> Vec<CheckMessage> {
@@ -240,7 +267,7 @@ pub fn check_secret_key(ctx: &CheckContext) -> Vec<CheckMessage> {
         CheckMessage::warning(
             "security.W009",
             weak_secret_message("secret_key"),
-            NEW_SECRET_HINT,
+            secret_hint(ctx),
         )
     })
 }
@@ -319,9 +346,12 @@ pub fn check_debug(ctx: &CheckContext) -> Vec<CheckMessage> {
         CheckMessage::warning(
             "security.W018",
             "You should not have debug set to true in deployment.",
-            format!(
-                "set debug = false in {} (or NUAGES_DEBUG=false); settings.production.toml does",
-                settings_file(ctx.settings)
+            debug_hint(
+                ctx,
+                format!(
+                    "set debug = false in {} (or NUAGES_DEBUG=false); settings.production.toml does",
+                    settings_file(ctx.settings)
+                ),
             ),
         )
     })
@@ -388,7 +418,7 @@ pub fn check_serve_secret_key(ctx: &CheckContext) -> Vec<CheckMessage> {
             "nuages.E013",
             "serve refuses to start with this secret_key while debug is off: it is shorter than 50 \
              characters, has fewer than 5 different ones, or is a generated development key.",
-            NEW_SECRET_HINT,
+            secret_hint(ctx),
         )
     })
 }
@@ -400,10 +430,13 @@ pub fn check_serve_debug(ctx: &CheckContext) -> Vec<CheckMessage> {
         CheckMessage::error(
             "nuages.E017",
             "serve refuses to start with debug on: error pages would show code and settings.",
-            format!(
-                "select the production settings (NUAGES_SETTINGS=settings.production.toml or \
-                 --settings), or set debug = false in {}",
-                settings_file(ctx.settings)
+            debug_hint(
+                ctx,
+                format!(
+                    "select the production settings (NUAGES_SETTINGS=settings.production.toml or \
+                     --settings), or set debug = false in {}",
+                    settings_file(ctx.settings)
+                ),
             ),
         )
     })
@@ -758,6 +791,50 @@ mod tests {
         assert!(run(&s, &project, check_csrf_cookie_secure).is_empty());
         s.serve_bind = "unix:/run/site/site.sock".into();
         assert!(run(&s, &project, check_serve_bind).is_empty());
+    }
+
+    /// A setting an environment variable sets over every file: the hint
+    /// names the variable, not a file that already says the right thing.
+    #[test]
+    fn hints_name_the_variable_that_sets_debug_or_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut settings = hardened(dir.path());
+        settings.debug = true;
+        settings.secret_key = Some("short".into());
+        let hints = |env: &[(&str, &str)]| -> Vec<String> {
+            let ctx = CheckContext::new(&settings, &project)
+                .with_deploy(true)
+                .with_env(env.iter().copied());
+            [check_serve_debug, check_debug, check_secret_key]
+                .iter()
+                .flat_map(|check| check(&ctx))
+                .map(|message| message.hint.clone().unwrap_or_default())
+                .collect()
+        };
+        let from_file = hints(&[]);
+        assert!(
+            from_file[0].contains("or set debug = false in"),
+            "{from_file:?}"
+        );
+        assert!(
+            from_file[2].starts_with("generate one with"),
+            "{from_file:?}"
+        );
+        let from_env = hints(&[("NUAGES_DEBUG", "true"), ("NUAGES_SECRET_KEY", "short")]);
+        for hint in &from_env[..2] {
+            assert!(
+                hint.starts_with("NUAGES_DEBUG=true in the environment turns debug on over ")
+                    && hint.ends_with(": unset it"),
+                "{hint}"
+            );
+        }
+        assert!(
+            from_env[2].starts_with(
+                "NUAGES_SECRET_KEY in the environment sets the key over the settings files"
+            ),
+            "{from_env:?}"
+        );
     }
 
     #[test]

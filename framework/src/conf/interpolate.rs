@@ -16,6 +16,9 @@ pub fn interpolate(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolationError> {
     expand(input, |name, default| match (lookup(name), default) {
+        // As in a shell: `:-` takes the default for an empty variable too
+        // (an environment file's `LOG_FILE=` line).
+        (Some(value), Some(default)) if value.is_empty() => Ok(default.to_string()),
         (Some(value), _) => Ok(value),
         (None, Some(default)) => Ok(default.to_string()),
         (None, None) => Err(InterpolationError::Unset(name.to_string())),
@@ -92,6 +95,8 @@ mod tests {
         assert_eq!(interpolate("${SECRET_KEY}", env).unwrap(), "s3cret");
         assert_eq!(interpolate("a-${SECRET_KEY}-b", env).unwrap(), "a-s3cret-b");
         assert_eq!(interpolate("${EMPTY}", env).unwrap(), "");
+        // `:-` as in a shell: unset or empty.
+        assert_eq!(interpolate("${EMPTY:-x.log}", env).unwrap(), "x.log");
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl std::fmt::Debug for CacheSettings {
 /// would read as the end of the server's address).
 pub(crate) fn mask_url_password(url: &str) -> String {
     if !url.contains("://") {
-        return url.to_string();
+        return mask_mistyped_url(url);
     }
     let (head, tail) = match shown_password(url) {
         Some(password) => (
@@ -82,6 +82,18 @@ pub(crate) fn mask_url_password(url: &str) -> String {
         })
         .collect();
     format!("{head}{before_query}?{}", pairs.join("&"))
+}
+
+/// A server URL typed without its `://` (`postgres//u:pw@h/db`), which no
+/// driver reads but `diffsettings` shows: what lies between its first `:`
+/// and its last `@` may be a password. A SQLite URL holds a path instead.
+fn mask_mistyped_url(url: &str) -> String {
+    let masked = url.split_once(':').and_then(|(scheme, rest)| {
+        let at = rest.rfind('@')?;
+        (!scheme.eq_ignore_ascii_case("sqlite") && at > 0)
+            .then(|| format!("{scheme}:{MASK}{}", &rest[at..]))
+    });
+    masked.unwrap_or_else(|| url.to_string())
 }
 
 fn decoded(text: &str) -> std::borrow::Cow<'_, str> {
@@ -119,6 +131,10 @@ mod tests {
             "redis://host:6379/0"
         );
         assert_eq!(mask_url_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            mask_url_password("sqlite:db/a@b.sqlite3"),
+            "sqlite:db/a@b.sqlite3"
+        );
         assert_eq!(
             mask_url_password("postgres://u@h/d?sslmode=require"),
             "postgres://u@h/d?sslmode=require"
@@ -173,6 +189,8 @@ mod tests {
                 "postgres://u:pwLEAK@h/d?application_name=a@b",
                 "postgres://u:{MASK}@h/d?application_name=a@b",
             ),
+            // Its `://` mistyped: no URL, but perhaps a password all the same.
+            ("postgres//u:pwLEAK@h/db", "postgres//u:{MASK}@h/db"),
         ] {
             assert_eq!(
                 mask_url_password(url),

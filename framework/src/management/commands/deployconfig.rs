@@ -143,7 +143,8 @@ impl Command for DeployConfig {
                         CommandError::usage(format!("--upstream {text:?} {reason}"), None)
                     })
                 })
-                .collect::<Result<Vec<_>, _>>()?,
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(distinct_upstreams)?,
             None => vec![server::serve_bind_setting(
                 settings,
                 name,
@@ -249,6 +250,37 @@ impl Command for DeployConfig {
             eprintln!("note: {note}");
         }
         Ok(())
+    }
+}
+
+/// The `--upstream` addresses, each a `serve` nginx can reach: port 0 (a
+/// port the system picks when `serve` binds) is none nginx could name, and
+/// an address given twice would get twice the requests.
+fn distinct_upstreams(upstreams: Vec<Bind>) -> Result<Vec<Bind>, CommandError> {
+    for (index, bind) in upstreams.iter().enumerate() {
+        if let Bind::Tcp(addr) = bind
+            && addr.port() == 0
+        {
+            return Err(CommandError::usage(
+                format!("--upstream {addr} has port 0, which no serve listens on"),
+                Some("give the port each serve listens on (its --bind or serve_bind)"),
+            ));
+        }
+        if upstreams[..index].contains(bind) {
+            return Err(CommandError::usage(
+                format!("--upstream {} is given twice", bind_text(bind)),
+                Some("give each serve process once"),
+            ));
+        }
+    }
+    Ok(upstreams)
+}
+
+/// `bind` as `--upstream` takes it.
+fn bind_text(bind: &Bind) -> String {
+    match bind {
+        Bind::Unix(path) => format!("unix:{}", path.display()),
+        Bind::Tcp(addr) => addr.to_string(),
     }
 }
 
@@ -1778,6 +1810,26 @@ mod tests {
         assert!(
             service.contains("\nExecStart=/srv/my$$site/mysite serve\n"),
             "{service}"
+        );
+    }
+
+    /// An upstream nginx could never reach (port 0), or one given twice
+    /// (twice the requests), is refused by name.
+    #[test]
+    fn upstreams_are_reachable_and_distinct() {
+        let socket = || Bind::Unix("/run/mysite/a.sock".into());
+        let tcp = |text: &str| Bind::Tcp(text.parse().unwrap());
+        assert!(distinct_upstreams(vec![socket(), tcp("127.0.0.1:8001")]).is_ok());
+        let error =
+            distinct_upstreams(vec![socket(), tcp("127.0.0.1:8001"), socket()]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--upstream unix:/run/mysite/a.sock is given twice"
+        );
+        let error = distinct_upstreams(vec![tcp("127.0.0.1:0")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--upstream 127.0.0.1:0 has port 0, which no serve listens on"
         );
     }
 

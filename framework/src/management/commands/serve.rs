@@ -254,9 +254,9 @@ fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), Comman
     if !settings.debug && !crate::checks::security::is_strong_secret(key) {
         return Err(CommandError::failed(
             "the secret_key is insecure (shorter than 50 characters, fewer than 5 different ones, or a generated development key)",
-            Some(
-                "export SECRET_KEY with 50+ random characters and write secret_key = \"${SECRET_KEY}\" in the production settings",
-            ),
+            Some(crate::checks::security::new_secret_hint(
+                std::env::var_os("NUAGES_SECRET_KEY").is_some(),
+            )),
         ));
     }
     if !settings.debug && settings.allowed_hosts.is_empty() {
