@@ -104,4 +104,6 @@ pub const BUILTIN_IDS: &[&str] = &[
     "nuages.W041",
     "nuages.W042",
     "nuages.W043",
+    "nuages.W044",
+    "nuages.W045",
 ];

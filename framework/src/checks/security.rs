@@ -45,6 +45,7 @@ pub fn checks() -> Vec<Check> {
         check("serve_debug", check_serve_debug),
         check("secret_key_in_file", check_secret_key_in_file),
         check("serve_bind", check_serve_bind),
+        check("serve_socket_mode", check_serve_socket_mode),
         check("allowed_hosts_wildcard", check_allowed_hosts_wildcard),
         // Not deploy-only (the development server refuses such hosts too),
         // so not `security`, whose checks Django runs with --deploy only.
@@ -512,6 +513,53 @@ pub fn check_secret_key_in_file(ctx: &CheckContext) -> Vec<CheckMessage> {
     messages
 }
 
+/// `nuages.W044` and `nuages.W045`: who may connect to `serve`'s unix
+/// socket (`serve_socket_mode`, which `serve` and the socket unit of
+/// `deployconfig systemd` give it; connecting takes write permission).
+/// Every account (`o+w`): around the web server's TLS and limits, and, when
+/// `trusted_proxies` trusts the socket, with any `X-Forwarded-For`. Only
+/// serve's own account: not the web server's, so every page is a 502.
+pub fn check_serve_socket_mode(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let listen = ctx.listen();
+    let s = ctx.settings;
+    let Ok(mode) = u32::from_str_radix(&s.serve_socket_mode, 8) else {
+        return vec![];
+    };
+    if !listen.value.trim().starts_with("unix:") {
+        return vec![];
+    }
+    let fix = "set serve_socket_mode = \"660\" (serve's account and its group) and add the web \
+               server's account to that group (Debian and Ubuntu: usermod -aG GROUP www-data)";
+    if mode & 0o002 != 0 {
+        let trusted = if s.trusted_proxies.iter().any(|proxy| proxy == "unix") {
+            ", and, since trusted_proxies has \"unix\", claim any client address through \
+             X-Forwarded-For (the failed-login throttle counts it)"
+        } else {
+            ""
+        };
+        return vec![CheckMessage::warning(
+            "nuages.W044",
+            format!(
+                "serve_socket_mode = \"{}\" lets every account on this machine connect to serve's socket \
+                 ({listen}), around the web server's TLS and limits{trusted}.",
+                s.serve_socket_mode
+            ),
+            fix,
+        )];
+    }
+    one(mode & 0o020 == 0, || {
+        CheckMessage::warning(
+            "nuages.W045",
+            format!(
+                "serve_socket_mode = \"{}\" lets no account but serve's own connect to its socket \
+                 ({listen}): the web server's cannot, and every page would be a 502.",
+                s.serve_socket_mode
+            ),
+            fix,
+        )
+    })
+}
+
 /// Whether a `serve_bind` value listens on every interface.
 pub fn binds_all_interfaces(bind: &str) -> bool {
     let bind = bind.trim();
@@ -781,6 +829,17 @@ mod tests {
         fires(check_serve_bind, "nuages.W009", |s| {
             s.serve_bind = "[::]:8000".into()
         });
+        for (mode, id) in [
+            ("666", "nuages.W044"),
+            ("777", "nuages.W044"),
+            ("600", "nuages.W045"),
+            ("0", "nuages.W045"),
+        ] {
+            fires(check_serve_socket_mode, id, |s| {
+                s.serve_bind = "unix:/run/site/site.sock".into();
+                s.serve_socket_mode = mode.into();
+            });
+        }
         // Without their middleware, cookies are never set.
         let dir = tempfile::tempdir().unwrap();
         let project = project_in(dir.path());

@@ -1082,6 +1082,29 @@ fn validate(settings: &Settings, origins: &BTreeMap<String, String>) -> Result<(
             "X-Forwarded-Proto,https (the header your proxy sets, a comma, its value)",
         ));
     }
+    // A prefix is where a folder's files go under static_root and
+    // static_url: `..` would put them outside static_root.
+    for dir in settings.static_dirs() {
+        let Some(prefix) = dir.prefix.filter(|prefix| !prefix.is_empty()) else {
+            continue;
+        };
+        if prefix
+            .split('/')
+            .any(|segment| matches!(segment, "" | "." | "..") || segment.contains('\\'))
+        {
+            return Err(invalid(
+                "staticfiles_dirs",
+                format!(
+                    "the prefix {prefix:?} (of \"{prefix}={}\") is not a plain path: its files would \
+                     go outside static_root, or nowhere a URL names",
+                    dir.path.display()
+                ),
+                "write the prefix as folder names joined by /, without . or .. or \\, e.g. \
+                 `staticfiles_dirs = [\"vendor=node_modules/dist\"]`",
+                "vendor=node_modules/dist (a prefix of folder names, =, the folder)",
+            ));
+        }
+    }
     if u32::from_str_radix(&settings.serve_socket_mode, 8).is_err() {
         return Err(invalid(
             "serve_socket_mode",
@@ -1749,6 +1772,25 @@ mod tests {
         let err = load(&path, &[("NUAGES_DEBUG", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("NUAGES_DEBUG"), "{err}");
         assert!(err.to_string().contains("a boolean"), "{err}");
+    }
+
+    /// A prefix holding `..` sent a folder's files outside static_root
+    /// (`../up=static` wrote `www2/up/css/site.css`).
+    #[test]
+    fn a_static_prefix_that_leaves_static_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for prefix in ["../up", "a/../../b", "./x", "a//b", "a\\\\b"] {
+            let text = format!("staticfiles_dirs = [\"{prefix}=static\"]\n");
+            let path = write(dir.path(), "s.toml", &text);
+            let error = Settings::load(&path).unwrap_err().to_string();
+            assert!(error.contains("staticfiles_dirs"), "{prefix}: {error}");
+            assert!(error.contains("is not a plain path"), "{prefix}: {error}");
+        }
+        for fine in ["vendor", "/lib/", "a/b", "v1.2"] {
+            let text = format!("staticfiles_dirs = [\"{fine}=static\"]\n");
+            let path = write(dir.path(), "s.toml", &text);
+            assert!(Settings::load(&path).is_ok(), "{fine}");
+        }
     }
 
     #[test]
