@@ -50,12 +50,19 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
             lines.push(format!("### {key} = {value}"));
         }
     };
+    // A setting without a value (`static_root`, `log_file` unset) has no
+    // TOML line: it is shown as unset, as Django shows `None`.
+    let mut current = current;
+    current.extend(unset_keys(settings, &current));
+    current.sort();
+    let default_value = |key: &str| {
+        default
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(UNSET, |(_, value)| value.as_str())
+    };
     for (key, value) in &current {
-        line(
-            key,
-            value,
-            default.iter().any(|(k, v)| k == key && v == value),
-        );
+        line(key, value, default_value(key) == value);
     }
     // The project's own sections, against their structs' defaults; keys
     // that name a secret are masked (in tables too), as Django's error
@@ -64,6 +71,41 @@ pub fn diff_lines(settings: &Settings, all: bool) -> Vec<String> {
         line(&key, &shown, !differs);
     }
     lines
+}
+
+/// How a setting without a value is shown.
+const UNSET: &str = "(unset)";
+
+/// The settings with no value in `settings` (no line in `shown`, its
+/// flattened form): the top-level keys, and those of each database and
+/// cache entry.
+fn unset_keys(settings: &Settings, shown: &[(String, String)]) -> Vec<(String, String)> {
+    use crate::conf::{CACHE_KEYS, DATABASE_KEYS, KNOWN_KEYS, Kind};
+    let mut keys: Vec<String> = KNOWN_KEYS
+        .iter()
+        .filter(|(_, kind)| !matches!(kind, Kind::Tables(_)))
+        .map(|(key, _)| key.to_string())
+        .collect();
+    for (table, aliases, fields) in [
+        (
+            "databases",
+            settings.databases.keys().collect::<Vec<_>>(),
+            DATABASE_KEYS,
+        ),
+        ("caches", settings.caches.keys().collect(), CACHE_KEYS),
+    ] {
+        for alias in aliases {
+            keys.extend(
+                fields
+                    .iter()
+                    .map(|(field, _)| format!("{table}.{alias}.{field}")),
+            );
+        }
+    }
+    keys.into_iter()
+        .filter(|key| !shown.iter().any(|(k, _)| k == key))
+        .map(|key| (key, UNSET.to_string()))
+        .collect()
 }
 
 fn masked(settings: &Settings) -> toml::Table {
@@ -140,5 +182,25 @@ mod tests {
         assert!(!lines.contains("static_url"), "{lines}");
         let all = diff_lines(&settings, true).join("\n");
         assert!(all.contains("### static_url = \"/static/\""), "{all}");
+        // Unset settings are listed too, as Django lists `None`; one set
+        // by default and unset here differs.
+        for unset in [
+            "### log_file = (unset)",
+            "### media_root = (unset)",
+            "### serve_user = (unset)",
+            "### caches.default.tls_ca_file = (unset)",
+        ] {
+            assert!(all.contains(unset), "{unset}: {all}");
+        }
+        assert!(!lines.contains("(unset)"), "{lines}");
+        let mut without_root = settings.clone();
+        without_root.static_root = None;
+        let defaults = Settings::defaults_in(std::path::Path::new("/srv/site"));
+        let shown = diff_lines(&without_root, false).join("\n");
+        assert_eq!(
+            shown.contains("static_root = (unset)"),
+            defaults.static_root.is_some(),
+            "{shown}"
+        );
     }
 }
