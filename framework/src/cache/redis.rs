@@ -1,25 +1,36 @@
 //! The `redis` backend: a Redis server through the `redis` crate's
-//! connection manager (one multiplexed connection, reconnected when lost),
-//! with connect and response timeouts so that a server that goes away makes
-//! a request miss the cache instead of hang. `rediss://` talks TLS through
-//! rustls, trusting the system's certificate authorities or those of the
-//! cache's `tls_ca_file`; a certificate that does not verify is a failed
-//! connection, so a miss and a warning.
+//! connection manager (one multiplexed connection, reconnected when lost).
+//! Each cache operation waits at most [`TIMEOUT`] for the server, connecting
+//! included, so that a server that goes away or never answers makes a
+//! request miss the cache instead of hang. One connection attempt is under
+//! way at a time, and every operation meanwhile waits for that one (never
+//! starting its own after it); once an attempt fails or an operation times
+//! out, the server is not asked again for [`BACKOFF`]: every operation in
+//! between is a miss at once (a circuit breaker), so that concurrent
+//! requests never queue behind each other's attempts. `rediss://` talks TLS
+//! through rustls, trusting the system's certificate authorities or those
+//! of the cache's `tls_ca_file`; a certificate that does not verify is a
+//! failed connection, so a miss and a warning.
 
+use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
 use super::BackendError;
 use crate::conf::CacheSettings;
 use crate::error::{Error, Problem, Result};
 
-/// How long opening a connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long one command may wait for its answer.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest one cache operation waits for the server, connecting
+/// included: past it, the operation is a miss.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long the server is left alone after a failed connection attempt or
+/// an operation that timed out: operations meanwhile are misses at once.
+pub(crate) const BACKOFF: Duration = Duration::from_secs(3);
 
 /// The longest expiry sent to the server: a longer timeout (such as
 /// `Duration::MAX`, the Rust way of saying Django's `timeout=None`) keeps
@@ -40,6 +51,20 @@ fn with_expiry(command: &mut redis::Cmd, ttl: Duration) -> &mut redis::Cmd {
         Some(millis) => command.arg("PX").arg(millis),
         None => command,
     }
+}
+
+/// Whether `error` is the server's failure, which leaves it alone for
+/// [`BACKOFF`]: no connection, or no answer in time. A connection found
+/// closed (`dropped`, unless `resent` found it closed again) is being
+/// replaced by the manager already: the next operation uses the new one.
+fn of_the_server(error: &redis::RedisError, resent: bool) -> bool {
+    let dropped = error.is_connection_dropped() && !error.is_connection_refusal();
+    (error.is_timeout() || error.is_io_error()) && (resent || !dropped)
+}
+
+/// What an operation or an attempt that took [`TIMEOUT`] says.
+fn timed_out() -> String {
+    format!("timed out: no answer within {} s", TIMEOUT.as_secs())
 }
 
 impl From<redis::RedisError> for BackendError {
@@ -79,7 +104,20 @@ fn read_ca_file(key: &str, file: &Path) -> Result<Vec<u8>> {
 /// A Redis server, connected on first use.
 pub(crate) struct Redis {
     client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    link: Arc<Mutex<Link>>,
+}
+
+/// What the connection to the server is.
+enum Link {
+    /// None yet, or the last one failed long enough ago: the next
+    /// operation starts an attempt.
+    Idle,
+    /// An attempt under way; its outcome is sent once.
+    Connecting(watch::Receiver<Option<Result<ConnectionManager, String>>>),
+    /// Connected (the manager reconnects a connection that drops).
+    Up(ConnectionManager),
+    /// Failed at `since`: not tried again before [`BACKOFF`] has passed.
+    Down { since: Instant, error: String },
 }
 
 impl std::fmt::Debug for Redis {
@@ -135,7 +173,7 @@ impl Redis {
         })?;
         Ok(Redis {
             client,
-            connection: OnceCell::new(),
+            link: Arc::new(Mutex::new(Link::Idle)),
         })
     }
 
@@ -145,36 +183,136 @@ impl Redis {
         self.client.get_connection_info().addr().to_string()
     }
 
+    fn link(&self) -> MutexGuard<'_, Link> {
+        // The state is replaced whole under the lock: a panic leaves a
+        // whole value behind.
+        self.link.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection: the one there is, the attempt under way joined,
+    /// or a new attempt; at once an error while the server is left alone
+    /// after a failure.
     async fn connection(&self) -> Result<ConnectionManager, BackendError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1);
-        // A failed first connection is not kept: the next call tries again.
-        let manager = self
-            .connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await?;
-        Ok(manager.clone())
+        let mut outcome = {
+            let mut link = self.link();
+            match &*link {
+                Link::Up(manager) => return Ok(manager.clone()),
+                Link::Down { since, error } if since.elapsed() < BACKOFF => {
+                    return Err(BackendError::of_server(format!(
+                        "not asked: it failed {:.1} s ago ({error}), and is left alone for {} s \
+                         after a failure",
+                        since.elapsed().as_secs_f32(),
+                        BACKOFF.as_secs()
+                    )));
+                }
+                Link::Connecting(outcome) => outcome.clone(),
+                Link::Idle | Link::Down { .. } => {
+                    let outcome = self.start_attempt();
+                    *link = Link::Connecting(outcome.clone());
+                    outcome
+                }
+            }
+        };
+        match outcome.wait_for(Option::is_some).await {
+            Ok(done) => match &*done {
+                Some(Ok(manager)) => Ok(manager.clone()),
+                Some(Err(error)) => Err(BackendError::of_server(error.clone())),
+                None => unreachable!("waited for an outcome"),
+            },
+            Err(_) => Err(BackendError::of_server(
+                "the connection attempt was abandoned",
+            )),
+        }
+    }
+
+    /// Connects in a task of its own, so that a request that gives up
+    /// (its client gone) does not abandon the attempt the others wait for.
+    fn start_attempt(&self) -> watch::Receiver<Option<Result<ConnectionManager, String>>> {
+        let (sender, receiver) = watch::channel(None);
+        let client = self.client.clone();
+        let link = self.link.clone();
+        tokio::spawn(async move {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(TIMEOUT))
+                .set_response_timeout(Some(TIMEOUT))
+                // One attempt per connection: a failure waits for BACKOFF.
+                .set_number_of_retries(0);
+            let connect = ConnectionManager::new_with_config(client, config);
+            let outcome = match tokio::time::timeout(TIMEOUT, connect).await {
+                Ok(Ok(manager)) => Ok(manager),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => Err(timed_out()),
+            };
+            *link.lock().unwrap_or_else(|p| p.into_inner()) = match &outcome {
+                Ok(manager) => Link::Up(manager.clone()),
+                Err(error) => Link::Down {
+                    since: Instant::now(),
+                    error: error.clone(),
+                },
+            };
+            let _ = sender.send(Some(outcome));
+        });
+        receiver
+    }
+
+    /// Leave a connected server alone for [`BACKOFF`] after `error`.
+    fn trip(&self, error: &str) {
+        let mut link = self.link();
+        if matches!(*link, Link::Up(_)) {
+            *link = Link::Down {
+                since: Instant::now(),
+                error: error.to_string(),
+            };
+        }
+    }
+
+    /// `command` on the connection, within [`TIMEOUT`] in all. A failure
+    /// of the server (no connection, a timeout) leaves it alone for
+    /// [`BACKOFF`].
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, BackendError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let attempt = async {
+            let connection = self.connection().await?;
+            command(connection).await.map_err(|error| {
+                if of_the_server(&error, false) {
+                    self.trip(&error.to_string());
+                }
+                BackendError::from(error)
+            })
+        };
+        match tokio::time::timeout(TIMEOUT, attempt).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.trip(&timed_out());
+                Err(BackendError::of_server(timed_out()))
+            }
+        }
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, BackendError> {
-        let mut connection = self.connection().await?;
-        Ok(redis::cmd("GET")
-            .arg(key)
-            .query_async(&mut connection)
-            .await?)
+        self.run(|mut connection| async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+        })
+        .await
     }
 
     pub(crate) async fn get_many(
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<String>>, BackendError> {
-        let mut connection = self.connection().await?;
-        Ok(redis::cmd("MGET")
-            .arg(keys)
-            .query_async(&mut connection)
-            .await?)
+        self.run(|mut connection| async move {
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await
+        })
+        .await
     }
 
     pub(crate) async fn set(
@@ -183,20 +321,25 @@ impl Redis {
         json: String,
         ttl: Duration,
     ) -> Result<(), BackendError> {
-        let mut connection = self.connection().await?;
-        let mut set = redis::cmd("SET");
-        set.arg(key).arg(json);
-        with_expiry(&mut set, ttl)
-            .query_async::<()>(&mut connection)
-            .await?;
-        Ok(())
+        let json = &json;
+        self.run(|mut connection| async move {
+            let mut set = redis::cmd("SET");
+            set.arg(key).arg(json);
+            with_expiry(&mut set, ttl)
+                .query_async::<()>(&mut connection)
+                .await
+        })
+        .await
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        let mut connection = self.connection().await?;
-        let removed: u64 = redis::cmd("DEL")
-            .arg(key)
-            .query_async(&mut connection)
+        let removed: u64 = self
+            .run(|mut connection| async move {
+                redis::cmd("DEL")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+            })
             .await?;
         Ok(removed > 0)
     }
@@ -210,20 +353,27 @@ impl Redis {
         json: String,
         ttl: Duration,
     ) -> Result<bool, BackendError> {
-        let mut connection = self.connection().await?;
-        let mut add = redis::cmd("SET");
-        add.arg(key).arg(json).arg("NX");
-        let stored: Option<String> = with_expiry(&mut add, ttl)
-            .query_async(&mut connection)
+        let json = &json;
+        let stored: Option<String> = self
+            .run(|mut connection| async move {
+                let mut add = redis::cmd("SET");
+                add.arg(key).arg(json).arg("NX");
+                with_expiry(&mut add, ttl)
+                    .query_async(&mut connection)
+                    .await
+            })
             .await?;
         Ok(stored.is_some())
     }
 
     pub(crate) async fn has_key(&self, key: &str) -> Result<bool, BackendError> {
-        let mut connection = self.connection().await?;
-        let found: u64 = redis::cmd("EXISTS")
-            .arg(key)
-            .query_async(&mut connection)
+        let found: u64 = self
+            .run(|mut connection| async move {
+                redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+            })
             .await?;
         Ok(found > 0)
     }
@@ -233,29 +383,30 @@ impl Redis {
     /// there. `PERSIST` alone answers 0 for a key that has no expiry to
     /// remove, so `EXISTS` is asked in the same transaction.
     pub(crate) async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, BackendError> {
-        let mut connection = self.connection().await?;
-        match expiry_millis(ttl) {
-            Some(millis) => {
-                let renewed: u64 = redis::cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(millis)
-                    .query_async(&mut connection)
-                    .await?;
-                Ok(renewed > 0)
-            }
-            None => {
-                let (found,): (u64,) = redis::pipe()
-                    .atomic()
-                    .cmd("EXISTS")
-                    .arg(key)
-                    .cmd("PERSIST")
-                    .arg(key)
-                    .ignore()
-                    .query_async(&mut connection)
-                    .await?;
-                Ok(found > 0)
-            }
-        }
+        let found: u64 = self
+            .run(|mut connection| async move {
+                match expiry_millis(ttl) {
+                    Some(millis) => {
+                        redis::cmd("PEXPIRE")
+                            .arg(key)
+                            .arg(millis)
+                            .query_async(&mut connection)
+                            .await
+                    }
+                    None => redis::pipe()
+                        .atomic()
+                        .cmd("EXISTS")
+                        .arg(key)
+                        .cmd("PERSIST")
+                        .arg(key)
+                        .ignore()
+                        .query_async(&mut connection)
+                        .await
+                        .map(|(found,): (u64,)| found),
+                }
+            })
+            .await?;
+        Ok(found > 0)
     }
 
     /// Every `(key, json)`, each living `ttl`, in one transaction: all are
@@ -265,7 +416,6 @@ impl Redis {
         entries: &[(String, String)],
         ttl: Duration,
     ) -> Result<(), BackendError> {
-        let mut connection = self.connection().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (key, json) in entries {
@@ -274,17 +424,20 @@ impl Redis {
             with_expiry(&mut set, ttl);
             pipe.add_command(set).ignore();
         }
-        pipe.query_async::<()>(&mut connection).await?;
-        Ok(())
+        let pipe = &pipe;
+        self.run(|mut connection| async move { pipe.query_async::<()>(&mut connection).await })
+            .await
     }
 
     /// How many of `keys` were there (and are removed).
     pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64, BackendError> {
-        let mut connection = self.connection().await?;
-        Ok(redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut connection)
-            .await?)
+        self.run(|mut connection| async move {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await
+        })
+        .await
     }
 
     /// INCRBY, with a missing key first created as 0 living `ttl` (Redis
@@ -295,32 +448,36 @@ impl Redis {
         delta: i64,
         ttl: Duration,
     ) -> Result<i64, BackendError> {
-        let mut connection = self.connection().await?;
-        let mut create = redis::cmd("SET");
-        create.arg(key).arg(0).arg("NX");
-        with_expiry(&mut create, ttl);
-        let (value,): (i64,) = redis::pipe()
-            .atomic()
-            .add_command(create)
-            .ignore()
-            .cmd("INCRBY")
-            .arg(key)
-            .arg(delta)
-            .query_async(&mut connection)
-            .await?;
-        Ok(value)
+        self.run(|mut connection| async move {
+            let mut create = redis::cmd("SET");
+            create.arg(key).arg(0).arg("NX");
+            with_expiry(&mut create, ttl);
+            redis::pipe()
+                .atomic()
+                .add_command(create)
+                .ignore()
+                .cmd("INCRBY")
+                .arg(key)
+                .arg(delta)
+                .query_async(&mut connection)
+                .await
+                .map(|(value,): (i64,)| value)
+        })
+        .await
     }
 
     /// Empties the server's database (the URL's `/DB`), as Django's
     /// `clear()` does; with a `prefix`, removes only the keys that start
     /// with it, so that a site sharing the database keeps its own.
     pub(crate) async fn clear(&self, prefix: &str) -> Result<(), BackendError> {
-        let mut connection = self.connection().await?;
         if prefix.is_empty() {
-            redis::cmd("FLUSHDB")
-                .query_async::<()>(&mut connection)
-                .await?;
-            return Ok(());
+            return self
+                .run(|mut connection| async move {
+                    redis::cmd("FLUSHDB")
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
+                .await;
         }
         // The prefix as a glob matching itself only.
         let mut pattern = String::new();
@@ -331,26 +488,32 @@ impl Redis {
             pattern.push(c);
         }
         pattern.push('*');
+        let pattern = &pattern;
         let mut cursor: u64 = 0;
         loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut connection)
+            // Each step within its own timeout: a large database takes many.
+            cursor = self
+                .run(|mut connection| async move {
+                    let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut connection)
+                        .await?;
+                    if !keys.is_empty() {
+                        redis::cmd("UNLINK")
+                            .arg(&keys)
+                            .query_async::<()>(&mut connection)
+                            .await?;
+                    }
+                    Ok(next)
+                })
                 .await?;
-            if !keys.is_empty() {
-                redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async::<()>(&mut connection)
-                    .await?;
-            }
-            if next == 0 {
+            if cursor == 0 {
                 return Ok(());
             }
-            cursor = next;
         }
     }
 }
