@@ -113,6 +113,11 @@ impl RedisServer {
         String::from_utf8(output.stdout).unwrap().trim().to_string()
     }
 
+    /// The server's process id: for a view that stalls it mid-request.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server now.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

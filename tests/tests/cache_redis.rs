@@ -382,6 +382,32 @@ async fn a_view_whose_redis_comes_back_counts_again() {
     assert_eq!(client.get("/visits/").await.text(), "visit 2");
 }
 
+/// A Redis server restarted between two requests (a routine restart):
+/// the connection kept from before is found closed by the first command
+/// after it (broken pipe), which is sent once more on a new connection, so
+/// the first request after the restart is answered, not a miss (a session
+/// read as empty: the visitor logged out). A command that cannot be resent
+/// (`incr` would count twice) misses once, and the next is answered.
+#[tokio::test]
+async fn the_first_command_after_a_redis_restart_is_answered() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let mut server = RedisServer::start();
+    let cache = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    assert!(cache.set("k", &1).await);
+    server.stop();
+    server.restart();
+    assert_eq!(server.cli(&["SET", "k", "2"]), "OK");
+    assert_eq!(cache.get::<i32>("k").await, Some(2), "the first get");
+    assert!(cache.has_key("k").await);
+
+    server.stop();
+    server.restart();
+    assert_eq!(cache.incr("n", 1).await, None, "not resent");
+    assert_eq!(cache.incr("n", 1).await, Some(1), "the next is answered");
+}
+
 /// A Redis server that stalls (SIGSTOP) and catches up: while it stalls a
 /// page misses within seconds; once it answers again, each command gets
 /// its own answer (none meant for a command that timed out meanwhile).

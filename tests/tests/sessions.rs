@@ -264,6 +264,10 @@ fn check_reports_session_stores_that_cannot_work() {
 }
 
 fn redis_application(location: &str) -> Application {
+    redis_application_with(location, session_site::urlpatterns)
+}
+
+fn redis_application_with(location: &str, urls: fn() -> nuages::urls::UrlConf) -> Application {
     let mut settings = Settings {
         allowed_hosts: vec!["localhost".into()],
         secret_key: Some(
@@ -283,7 +287,7 @@ fn redis_application(location: &str) -> Application {
         },
     );
     Application::new(
-        Project::new("redissessions", env!("CARGO_MANIFEST_DIR")).urls(session_site::urlpatterns),
+        Project::new("redissessions", env!("CARGO_MANIFEST_DIR")).urls(urls),
         settings,
     )
     .unwrap()
@@ -384,6 +388,78 @@ async fn get_until(client: &Client, path: &str, text: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A short Redis outage must not log visitors out, as their sessions
+/// outlive it in Redis: a request whose session could not be read (Redis
+/// stalled, then stopped) sends no Set-Cookie (it sent `sessionid=;
+/// Max-Age=0`), whether its view read the session or changed it, and once
+/// Redis answers the same cookie gives the session back.
+#[tokio::test]
+async fn a_session_the_cache_could_not_read_keeps_its_cookie() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let client = Client::new(redis_application(&server.url()));
+    client.get("/set/?name=Ann").await;
+    let key = client.cookie("sessionid").unwrap();
+    server.pause(true);
+    for path in ["/show/", "/set/?name=Bob", "/show/"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.header("set-cookie"), None, "{path}");
+    }
+    server.pause(false);
+    assert_eq!(
+        get_until(&client, "/show/", "session: [name=Ann]").await,
+        "session: [name=Ann]"
+    );
+    assert_eq!(client.cookie("sessionid").unwrap(), key);
+}
+
+/// The redis-server a [`stall_then_change`] view stops (`SIGSTOP`).
+static STALLED_REDIS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Reads the session, stalls its Redis, then changes the session: its
+/// write-back cannot tell whether the session is still there.
+async fn stall_then_change(session: nuages::prelude::Session) -> nuages::Result<String> {
+    let name: Option<String> = session.get("name");
+    let pid = STALLED_REDIS.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: signalling the server the test started.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+    session.insert("seen", "yes")?;
+    Ok(format!("was {name:?}"))
+}
+
+fn stalling_urls() -> nuages::urls::UrlConf {
+    session_site::urlpatterns().path("stall/", stall_then_change, "stall")
+}
+
+/// A session read at the start of a request whose store then fails to
+/// answer when it is written back was taken for a session ended by
+/// another request: "ended by another request (a logout?)" and its cookie
+/// removed. It is a failed write: not written, the cookie left alone,
+/// the session there once Redis answers.
+#[tokio::test]
+async fn a_session_write_back_the_cache_cannot_check_keeps_its_cookie() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    STALLED_REDIS.store(server.pid(), std::sync::atomic::Ordering::SeqCst);
+    let client = Client::new(redis_application_with(&server.url(), stalling_urls));
+    client.get("/set/?name=Ann").await;
+    let key = client.cookie("sessionid").unwrap();
+    let response = client.get("/stall/").await;
+    server.pause(false);
+    assert_eq!(response.text(), "was Some(\"Ann\")");
+    assert_eq!(response.header("set-cookie"), None);
+    assert_eq!(
+        get_until(&client, "/show/", "session: [name=Ann]").await,
+        "session: [name=Ann]"
+    );
+    assert_eq!(client.cookie("sessionid").unwrap(), key);
 }
 
 /// The session site named `name`, its sessions in a fresh database of

@@ -120,6 +120,15 @@ enum Link {
     Down { since: Instant, error: String },
 }
 
+/// Whether a command may be sent again after its connection was found
+/// closed: a second `INCRBY` would count twice, a second `SET NX` answer
+/// "was there" after a first that stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    Once,
+    Never,
+}
+
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redis").finish_non_exhaustive()
@@ -266,18 +275,31 @@ impl Redis {
         }
     }
 
-    /// `command` on the connection, within [`TIMEOUT`] in all. A failure
-    /// of the server (no connection, a timeout) leaves it alone for
-    /// [`BACKOFF`].
-    async fn run<T, F, Fut>(&self, command: F) -> Result<T, BackendError>
+    /// `command` on the connection, within [`TIMEOUT`] in all. A command
+    /// that may be resent is sent once more when the connection kept from
+    /// before was found closed (a Redis server restarted since: broken
+    /// pipe, reset, end of file): the manager reconnects, and the first
+    /// request after a restart is answered. A failure of the server (no
+    /// connection, a timeout) leaves it alone for [`BACKOFF`].
+    async fn run<T, F, Fut>(&self, resend: Resend, command: F) -> Result<T, BackendError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let attempt = async {
             let connection = self.connection().await?;
-            command(connection).await.map_err(|error| {
-                if of_the_server(&error, false) {
+            let mut result = command(connection.clone()).await;
+            let mut resent = false;
+            if let Err(error) = &result
+                && resend == Resend::Once
+                && error.is_connection_dropped()
+                && !error.is_connection_refusal()
+            {
+                result = command(connection).await;
+                resent = true;
+            }
+            result.map_err(|error| {
+                if of_the_server(&error, resent) {
                     self.trip(&error.to_string());
                 }
                 BackendError::from(error)
@@ -293,7 +315,7 @@ impl Redis {
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, BackendError> {
-        self.run(|mut connection| async move {
+        self.run(Resend::Once, |mut connection| async move {
             redis::cmd("GET")
                 .arg(key)
                 .query_async(&mut connection)
@@ -306,7 +328,7 @@ impl Redis {
         &self,
         keys: &[String],
     ) -> Result<Vec<Option<String>>, BackendError> {
-        self.run(|mut connection| async move {
+        self.run(Resend::Once, |mut connection| async move {
             redis::cmd("MGET")
                 .arg(keys)
                 .query_async(&mut connection)
@@ -322,7 +344,7 @@ impl Redis {
         ttl: Duration,
     ) -> Result<(), BackendError> {
         let json = &json;
-        self.run(|mut connection| async move {
+        self.run(Resend::Once, |mut connection| async move {
             let mut set = redis::cmd("SET");
             set.arg(key).arg(json);
             with_expiry(&mut set, ttl)
@@ -334,7 +356,7 @@ impl Redis {
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
         let removed: u64 = self
-            .run(|mut connection| async move {
+            .run(Resend::Once, |mut connection| async move {
                 redis::cmd("DEL")
                     .arg(key)
                     .query_async(&mut connection)
@@ -346,7 +368,7 @@ impl Redis {
 
     /// `SET key json NX` with the expiry: the server stores it only when
     /// the key is absent, so of two concurrent calls (from any process)
-    /// only one stores. True when it stored.
+    /// only one stores. True when it stored. Never resent.
     pub(crate) async fn add(
         &self,
         key: &str,
@@ -355,7 +377,7 @@ impl Redis {
     ) -> Result<bool, BackendError> {
         let json = &json;
         let stored: Option<String> = self
-            .run(|mut connection| async move {
+            .run(Resend::Never, |mut connection| async move {
                 let mut add = redis::cmd("SET");
                 add.arg(key).arg(json).arg("NX");
                 with_expiry(&mut add, ttl)
@@ -368,7 +390,7 @@ impl Redis {
 
     pub(crate) async fn has_key(&self, key: &str) -> Result<bool, BackendError> {
         let found: u64 = self
-            .run(|mut connection| async move {
+            .run(Resend::Once, |mut connection| async move {
                 redis::cmd("EXISTS")
                     .arg(key)
                     .query_async(&mut connection)
@@ -384,7 +406,7 @@ impl Redis {
     /// remove, so `EXISTS` is asked in the same transaction.
     pub(crate) async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, BackendError> {
         let found: u64 = self
-            .run(|mut connection| async move {
+            .run(Resend::Once, |mut connection| async move {
                 match expiry_millis(ttl) {
                     Some(millis) => {
                         redis::cmd("PEXPIRE")
@@ -425,13 +447,15 @@ impl Redis {
             pipe.add_command(set).ignore();
         }
         let pipe = &pipe;
-        self.run(|mut connection| async move { pipe.query_async::<()>(&mut connection).await })
-            .await
+        self.run(Resend::Once, |mut connection| async move {
+            pipe.query_async::<()>(&mut connection).await
+        })
+        .await
     }
 
     /// How many of `keys` were there (and are removed).
     pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<u64, BackendError> {
-        self.run(|mut connection| async move {
+        self.run(Resend::Once, |mut connection| async move {
             redis::cmd("DEL")
                 .arg(keys)
                 .query_async(&mut connection)
@@ -442,13 +466,14 @@ impl Redis {
 
     /// INCRBY, with a missing key first created as 0 living `ttl` (Redis
     /// alone would keep it forever; a `ttl` past [`LONGEST_EXPIRY`] does).
+    /// Never resent.
     pub(crate) async fn incr(
         &self,
         key: &str,
         delta: i64,
         ttl: Duration,
     ) -> Result<i64, BackendError> {
-        self.run(|mut connection| async move {
+        self.run(Resend::Never, |mut connection| async move {
             let mut create = redis::cmd("SET");
             create.arg(key).arg(0).arg("NX");
             with_expiry(&mut create, ttl);
@@ -472,7 +497,7 @@ impl Redis {
     pub(crate) async fn clear(&self, prefix: &str) -> Result<(), BackendError> {
         if prefix.is_empty() {
             return self
-                .run(|mut connection| async move {
+                .run(Resend::Once, |mut connection| async move {
                     redis::cmd("FLUSHDB")
                         .query_async::<()>(&mut connection)
                         .await
@@ -493,7 +518,7 @@ impl Redis {
         loop {
             // Each step within its own timeout: a large database takes many.
             cursor = self
-                .run(|mut connection| async move {
+                .run(Resend::Once, |mut connection| async move {
                     let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
                         .arg(cursor)
                         .arg("MATCH")

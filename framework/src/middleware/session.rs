@@ -377,6 +377,20 @@ impl SessionConfig {
 
     /// [`Self::save`] once the sessions to end are gone.
     async fn write(&self, outcome: Outcome) -> Option<Cookie<'static>> {
+        if outcome.unread {
+            // A short outage must not log the visitor out: neither a
+            // removal cookie nor a new session replacing the one the
+            // cookie names, which may still be stored (Django's rule: a
+            // cookie it did not manage is not touched).
+            if outcome.modified {
+                tracing::warn!(
+                    target: "nuages::sessions",
+                    "the session could not be read, so this request's changes to it are not \
+                     saved: the visitor's cookie is kept for when the store answers again"
+                );
+            }
+            return None;
+        }
         if outcome.values.is_empty() {
             return outcome.had_cookie.then(|| self.removal_cookie());
         }
@@ -413,6 +427,9 @@ struct Outcome {
     key: Option<String>,
     ended_keys: Vec<String>,
     had_cookie: bool,
+    /// The store failed to read the visitor's session, which may be there
+    /// all the same (and was not ended): its cookie is left alone.
+    unread: bool,
 }
 
 /// What is signed: the cookie name binds the signature to this cookie.
@@ -517,6 +534,7 @@ pub(crate) async fn process_response(
                 key: None,
                 ended_keys: std::mem::take(&mut state.ended_keys),
                 had_cookie,
+                unread: false,
             }
         } else {
             // A new visitor's session that nothing changed: no cookie to set or
@@ -531,6 +549,7 @@ pub(crate) async fn process_response(
                 key: state.key.clone(),
                 ended_keys: std::mem::take(&mut state.ended_keys),
                 had_cookie,
+                unread: state.unread_key.is_some(),
             }
         }
     };

@@ -209,10 +209,15 @@ impl SessionStore {
     pub(crate) async fn update(&self, key: &str, values: &Map<String, Value>) -> Option<Saved> {
         let result = match &self.backend {
             Backend::SignedCookies => Ok(Saved::Done),
-            // Django's check, as the cache has no "set if present".
-            Backend::Cache(cache) => match cache.get::<Value>(&cache_key(key)).await {
-                None => Ok(Saved::Gone),
-                Some(_) => self
+            // Django's check, as the cache has no "set if present". A
+            // cache that failed to answer is a failed write, not a session
+            // ended meanwhile.
+            Backend::Cache(cache) => match cache.try_get::<Value>(&cache_key(key)).await {
+                Err(()) => Err(StoreError(
+                    "the session cache failed to say whether the session is still there".into(),
+                )),
+                Ok(None) => Ok(Saved::Gone),
+                Ok(Some(_)) => self
                     .cache_set(cache, key, values)
                     .await
                     .map(|()| Saved::Done),
