@@ -432,8 +432,45 @@ async fn stall_then_change(session: nuages::prelude::Session) -> nuages::Result<
     Ok(format!("was {name:?}"))
 }
 
+/// Deletes the session's record, as a concurrent logout or login does
+/// (`cycle_key`), then changes the session.
+async fn ended_meanwhile(
+    session: nuages::prelude::Session,
+    caches: nuages::cache::Caches,
+) -> nuages::Result<&'static str> {
+    let key = session.session_key().expect("a stored session");
+    let store = caches.get("sessions").expect("the session cache");
+    assert!(store.delete(&format!("nuages.session.{key}")).await);
+    session.insert("late", "yes")?;
+    Ok("changed")
+}
+
 fn stalling_urls() -> nuages::urls::UrlConf {
-    session_site::urlpatterns().path("stall/", stall_then_change, "stall")
+    session_site::urlpatterns()
+        .path("stall/", stall_then_change, "stall")
+        .path("ended/", ended_meanwhile, "ended")
+}
+
+/// A request that wrote back a session another request ended meanwhile (a
+/// vote POST finishing after a login POST of the same browser) answered
+/// `Set-Cookie: sessionid=; Max-Age=0`, which, of the same name and path,
+/// wiped the cookie the login had just set: the visitor was logged out of
+/// the new session. As Django's `SessionInterrupted`, it is now a 400, the
+/// cookie left alone, and nothing written back.
+#[tokio::test]
+async fn a_session_ended_by_a_concurrent_request_is_a_400_and_its_cookie_left_alone() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let client = Client::new(redis_application_with(&server.url(), stalling_urls));
+    client.get("/set/?name=Ann").await;
+    let key = client.cookie("sessionid").unwrap();
+    let response = client.get("/ended/").await;
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert_eq!(response.header("set-cookie"), None);
+    assert_eq!(client.cookie("sessionid").unwrap(), key);
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing written back");
 }
 
 /// A session read at the start of a request whose store then fails to

@@ -349,7 +349,9 @@ impl SessionConfig {
     /// send back, if any. A session that was to end (`flush`, the old key
     /// of `cycle_key`) and that the store failed to delete is an error: a
     /// copy of its cookie would still work once the store is back, so the
-    /// visitor is not told it ended, as Django's 500 does not.
+    /// visitor is not told it ended, as Django's 500 does not. A session
+    /// ended by another request while this one ran is a 400, its cookie
+    /// left alone (Django's `SessionInterrupted`).
     async fn save(&self, mut outcome: Outcome) -> Result<Option<Cookie<'static>>> {
         let mut ending = std::mem::take(&mut outcome.ended_keys);
         if outcome.values.is_empty()
@@ -372,11 +374,11 @@ impl SessionConfig {
                 ));
             }
         }
-        Ok(self.write(outcome).await)
+        self.write(outcome).await
     }
 
     /// [`Self::save`] once the sessions to end are gone.
-    async fn write(&self, outcome: Outcome) -> Option<Cookie<'static>> {
+    async fn write(&self, outcome: Outcome) -> Result<Option<Cookie<'static>>> {
         if outcome.unread {
             // A short outage must not log the visitor out: neither a
             // removal cookie nor a new session replacing the one the
@@ -389,32 +391,44 @@ impl SessionConfig {
                      saved: the visitor's cookie is kept for when the store answers again"
                 );
             }
-            return None;
+            return Ok(None);
         }
         if outcome.values.is_empty() {
-            return outcome.had_cookie.then(|| self.removal_cookie());
+            return Ok(outcome.had_cookie.then(|| self.removal_cookie()));
         }
         if !outcome.modified {
-            return None;
+            return Ok(None);
         }
         if let Some(key) = &outcome.key {
-            return match self.store.update(key, &outcome.values).await? {
-                Saved::Done => Some(self.cookie(key.clone())),
-                Saved::Gone => {
+            return match self.store.update(key, &outcome.values).await {
+                None => Ok(None),
+                Some(Saved::Done) => Ok(Some(self.cookie(key.clone()))),
+                // As Django's SessionInterrupted: a 400, and the cookie left
+                // alone. Its name and path are those of the cookie a
+                // concurrent login has just set: removing it would log the
+                // visitor out of the new session.
+                Some(Saved::Gone) => {
                     tracing::warn!(
                         target: "nuages::sessions",
-                        "the session was ended by another request (a logout?) before this one \
-                         wrote it: it is not written back"
+                        "the session was ended by another request (a logout or a login) before \
+                         this one wrote it: it is not written back, and the request is answered 400"
                     );
-                    Some(self.removal_cookie())
+                    Err(Error::BadRequest(
+                        "the request's session was deleted before the request completed: the \
+                         user may have logged out or in in a concurrent request"
+                            .into(),
+                    ))
                 }
             };
         }
-        let key = crate::sessions::new_key()?;
-        self.store
+        let Some(key) = crate::sessions::new_key() else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
             .create(&key, &outcome.values)
             .await
-            .then(|| self.cookie(key))
+            .then(|| self.cookie(key)))
     }
 }
 

@@ -22,8 +22,10 @@
 //! (never an error), and a new key when the session is written. A session
 //! is written only when it changed (Django's default,
 //! `SESSION_SAVE_EVERY_REQUEST = False`): its expiry moves forward then.
-//! A session ended meanwhile by another request (a logout) is not written
-//! back: its cookie is removed.
+//! A session ended meanwhile by another request (a logout, a login) is not
+//! written back: the request is answered 400 and its cookie left alone (it
+//! may be the one a concurrent login has just set), as Django's
+//! `SessionInterrupted`.
 //!
 //! # Ending sessions (what the auth layer builds on)
 //!
