@@ -139,6 +139,16 @@ impl Application {
         &self.state
     }
 
+    /// At `serve` and `runserver` start: log an error for each store the
+    /// site runs without while it fails (a Redis cache that does not
+    /// answer as it should), naming its setting and the fix.
+    pub(crate) async fn report_unreachable_stores(&self) {
+        self.state
+            .caches
+            .report_unreachable(&self.state.settings)
+            .await;
+    }
+
     /// How the application serves `static_url`.
     pub fn static_serving(&self) -> StaticServing {
         self.static_serving

@@ -30,13 +30,20 @@ pub struct RedisServer {
 impl RedisServer {
     /// A server on a unix socket only.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// A server on a unix socket only, with more of `redis-server`'s
+    /// options (`--requirepass PASSWORD`).
+    pub fn start_with(options: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("redis.sock");
         let mut command = Command::new(REDIS_SERVER);
         command
             .arg("--unixsocket")
             .arg(&socket)
-            .args(["--unixsocketperm", "700"]);
+            .args(["--unixsocketperm", "700"])
+            .args(options);
         let child = spawn(&mut command, dir.path());
         wait_for(Duration::from_secs(10), || socket.exists().then_some(()))
             .expect("redis-server opens its socket");

@@ -294,6 +294,86 @@ fn a_superuser_logs_in_changes_the_password_and_logs_out_over_serve() {
     assert!(refused.body.contains(THROTTLED));
 }
 
+/// A Redis cache that does not answer as it should does not stop `serve`
+/// (a cache outage must not take the site down), and the failed-login
+/// throttle counting in it is then off: 25 wrong passwords all got 200
+/// while `serve` said nothing. It now logs at start one error per such
+/// cache, naming its location, what failed and the fix.
+#[test]
+fn serve_names_each_redis_cache_that_does_not_answer_at_start() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let redis = RedisServer::start_with(&["--requirepass", "s3cret"]);
+    let socket = redis.url();
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Its certificate signed by an authority the system does not trust.
+    let tls = RedisServer::start_tls();
+    let caches = [
+        ("tls", tls.url()),
+        ("default", socket.clone()),
+        ("wrongpass", format!("{socket}?pass=wrong")),
+        ("baddb", format!("{socket}?pass=s3cret&db=99")),
+        (
+            "refused",
+            format!("redis://127.0.0.1:{}/0", nuages_e2e::free_port()),
+        ),
+        ("hung", format!("redis://{}/0", hung.local_addr().unwrap())),
+        ("good", format!("{socket}?pass=s3cret")),
+    ];
+    let tables: String = caches
+        .iter()
+        .map(|(alias, location)| {
+            format!("[caches.{alias}]\nbackend = \"redis\"\nlocation = {location:?}\n")
+        })
+        .collect();
+    let example = Example::new();
+    let settings = production_site(&example, &tables);
+    let (serve, addr) = example.serve_with(&settings, "serve", HOST);
+    let output = serve.output();
+    for (alias, what) in [
+        (
+            "default",
+            "the server wants a password and the URL gives none (NOAUTH)",
+        ),
+        (
+            "wrongpass",
+            "the server refuses the URL's password (WRONGPASS)",
+        ),
+        ("baddb", "(DB index is out of range)"),
+        ("refused", "nothing listens there (connection refused)"),
+        ("hung", "no answer within 1 s (timed out)"),
+        ("tls", "the TLS connection failed"),
+    ] {
+        let line = output
+            .lines()
+            .find(|line| line.contains(&format!("(caches.{alias}.location) does not answer")))
+            .unwrap_or_else(|| panic!("no line for {alias}: {output}"));
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains(what), "{alias}: {line}");
+        assert!(line.contains("Fix: "), "{line}");
+        assert!(!line.contains("s3cret"), "never the password: {line}");
+    }
+    assert!(
+        !output.contains("(caches.good.location) does not answer"),
+        "{output}"
+    );
+    let default = output
+        .lines()
+        .find(|l| l.contains("caches.default."))
+        .unwrap();
+    assert!(
+        default.contains("the failed-login throttle counts nothing (it is off)"),
+        "{default}"
+    );
+    // The site runs, its throttle off: fail-open, as README says.
+    let mut browser = Browser::new();
+    for _ in 0..6 {
+        assert_eq!(browser.log_in(addr, "admin", "wrong").status, 200);
+    }
+    assert_eq!(browser.log_in(addr, "admin", PASSWORD).status, 302);
+}
+
 #[test]
 fn the_throttle_counts_across_two_serve_processes_on_one_redis() {
     if !require(REDIS_SERVER) {

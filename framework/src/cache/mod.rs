@@ -612,6 +612,47 @@ impl Caches {
     pub fn get(&self, alias: &str) -> Option<&Cache> {
         self.entries.get(alias)
     }
+
+    /// At `serve` and `runserver` start: `PING` every Redis cache at once
+    /// and log an error for each that fails, naming its location, what
+    /// went wrong, what it switches off and the fix. A cache outage does
+    /// not stop the site (every operation is a miss meanwhile), which makes
+    /// a misconfigured one easy to miss without this line.
+    pub(crate) async fn report_unreachable(&self, settings: &Settings) {
+        let pings = self
+            .entries
+            .iter()
+            .filter_map(|(alias, cache)| match &*cache.backend {
+                Backend::Redis(redis) => Some(async move { (alias, redis, redis.ping().await) }),
+                _ => None,
+            });
+        for (alias, redis, answer) in futures_util::future::join_all(pings).await {
+            let Err(error) = answer else { continue };
+            let key = format!("caches.{alias}.location");
+            let (what, fix) = redis::diagnose(&error.message, &key);
+            let mut off = Vec::new();
+            if settings.session_engine == crate::conf::SessionEngine::Cache
+                && settings.session_cache_alias == *alias
+            {
+                off.push("no session is read or kept (nobody stays logged in)");
+            }
+            if settings.login_throttle_cache_alias == *alias {
+                off.push("the failed-login throttle counts nothing (it is off)");
+            }
+            let off = match off.is_empty() {
+                true => String::new(),
+                false => format!(" Meanwhile {}.", off.join(", and ")),
+            };
+            tracing::error!(
+                target: "nuages::cache",
+                cache = %alias,
+                "the Redis server at {} ({key}) does not answer as it should: {what} ({error}). \
+                 The site runs all the same, every operation of this cache a miss until it \
+                 answers.{off} Fix: {fix}",
+                redis.address()
+            );
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caches {

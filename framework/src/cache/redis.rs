@@ -62,6 +62,66 @@ fn of_the_server(error: &redis::RedisError, resent: bool) -> bool {
     (error.is_timeout() || error.is_io_error()) && (resent || !dropped)
 }
 
+/// What went wrong in a failed `PING`'s `message`, and the fix, for the
+/// cache whose location is `key`.
+pub(crate) fn diagnose(message: &str, key: &str) -> (&'static str, String) {
+    let has = |needle: &str| message.to_ascii_lowercase().contains(needle);
+    if has("noauth") {
+        (
+            "the server wants a password and the URL gives none (NOAUTH)",
+            format!(
+                "put the password in {key}: redis://:${{REDIS_PASSWORD}}@HOST:PORT/DB \
+                 (redis+unix:///PATH?pass=... for a socket)"
+            ),
+        )
+    } else if has("without any password configured") {
+        (
+            "the URL gives a password and the server has none",
+            format!("remove the password from {key}, or set requirepass on the server"),
+        )
+    } else if has("wrongpass") || has("invalid username-password") || has("authentication") {
+        (
+            "the server refuses the URL's password (WRONGPASS)",
+            format!("write the server's password (requirepass, or its ACL user's) in {key}"),
+        )
+    } else if has("db index is out of range") {
+        (
+            "the URL's database number is past those the server has (DB index is out of range)",
+            format!(
+                "write a database the server has in {key} (0 to 15 unless redis.conf sets \
+                 `databases`): redis://HOST:PORT/0"
+            ),
+        )
+    } else if has("refused") || has("no such file") {
+        (
+            "nothing listens there (connection refused)",
+            format!("start the Redis server, or correct the host, port or socket path of {key}"),
+        )
+    } else if has("timed out") {
+        (
+            "no answer within 1 s (timed out)",
+            format!(
+                "check that the Redis server runs at the address of {key} and that no firewall \
+                 holds the connection; an overloaded server answers late too"
+            ),
+        )
+    } else if has("certificate") || has("tls") || has("handshake") {
+        (
+            "the TLS connection failed",
+            format!(
+                "set {} to the PEM file of the authority that signed the server's certificate, \
+                 and check that the certificate names the host of {key}",
+                key.replace(".location", ".tls_ca_file")
+            ),
+        )
+    } else {
+        (
+            "it does not answer as it should",
+            format!("check {key} and that the Redis server runs"),
+        )
+    }
+}
+
 /// What an operation or an attempt that took [`TIMEOUT`] says.
 fn timed_out() -> String {
     format!("timed out: no answer within {} s", TIMEOUT.as_secs())
@@ -273,6 +333,14 @@ impl Redis {
                 error: error.to_string(),
             };
         }
+    }
+
+    /// `PING`: whether the server answers as it should.
+    pub(crate) async fn ping(&self) -> Result<(), BackendError> {
+        self.run(Resend::Once, |mut connection| async move {
+            redis::cmd("PING").query_async::<()>(&mut connection).await
+        })
+        .await
     }
 
     /// `command` on the connection, within [`TIMEOUT`] in all. A command

@@ -126,11 +126,10 @@ fn serve(
     listener: std::net::TcpListener,
     application: crate::Application,
 ) -> Result<(), CommandError> {
-    ctx.block_on(crate::server::serve_tcp(
-        listener,
-        application,
-        crate::server::shutdown_signal(),
-    ))
+    ctx.block_on(async move {
+        application.report_unreachable_stores().await;
+        crate::server::serve_tcp(listener, application, crate::server::shutdown_signal()).await
+    })
     .map_err(|e| CommandError::failed(format!("the server stopped: {e}"), None))
 }
 

@@ -117,6 +117,8 @@ impl Command for Serve {
             );
         }
         ctx.block_on(async move {
+            // In the runtime that serves: the connections made are kept.
+            application.report_unreachable_stores().await;
             let shutdown = server::shutdown_signal_surviving_hangup(restart, log_file);
             let listener = listen(&bind, mode, name)?;
             outln!(
