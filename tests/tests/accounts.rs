@@ -374,6 +374,55 @@ fn serve_names_each_redis_cache_that_does_not_answer_at_start() {
     assert_eq!(browser.log_in(addr, "admin", PASSWORD).status, 302);
 }
 
+/// `session_engine = "db"` on a database without the sessions migration:
+/// logins "succeeded" (302) and never stuck, while `serve` said nothing
+/// (a warning per request: no such table: nuages_session). `serve` now
+/// names the unapplied migration and `manage migrate` at start, and a
+/// login whose session cannot be saved is a plain 500, not a redirect
+/// that looks like success.
+#[test]
+fn serve_names_the_missing_sessions_migration_and_a_login_that_cannot_stick_is_a_500() {
+    let example = Example::new();
+    example.create_superuser(&example.settings, "admin", "admin@example.com", PASSWORD);
+    let settings = example.settings_extending(
+        &example.settings,
+        "unmigrated",
+        &format!(
+            "debug = false\n\
+             secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
+             allowed_hosts = [\"{HOST}\"]\n\
+             session_engine = \"db\"\n"
+        ),
+    );
+    let (serve, addr) = example.serve_with(&settings, "serve", HOST);
+    let output = serve.output();
+    let notice = output
+        .lines()
+        .find(|line| line.contains("unapplied migration"))
+        .unwrap_or_else(|| panic!("no notice: {output}"));
+    assert!(notice.contains("ERROR"), "{notice}");
+    assert!(
+        notice.contains("You have 1 unapplied migration(s)")
+            && notice.contains("app(s): sessions."),
+        "{notice}"
+    );
+    assert!(
+        output.contains("Run 'manage migrate' to apply them."),
+        "{output}"
+    );
+
+    let mut browser = Browser::new();
+    let response = browser.log_in(addr, "admin", PASSWORD);
+    assert_eq!(response.status, 500, "{}", response.body);
+    assert!(
+        !response.body.contains("nuages_session"),
+        "{}",
+        response.body
+    );
+    assert!(response.header("location").is_none());
+    assert_eq!(browser.who(addr), None);
+}
+
 #[test]
 fn the_throttle_counts_across_two_serve_processes_on_one_redis() {
     if !require(REDIS_SERVER) {

@@ -424,11 +424,24 @@ impl SessionConfig {
         let Some(key) = crate::sessions::new_key() else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .create(&key, &outcome.values)
-            .await
-            .then(|| self.cookie(key)))
+        if self.store.create(&key, &outcome.values).await {
+            return Ok(Some(self.cookie(key)));
+        }
+        // A login whose session was not kept would not stick: the visitor
+        // must not be shown what looks like success.
+        if outcome.values.contains_key(crate::sessions::AUTH_USER_KEY) {
+            return Err(Error::Config(
+                Problem::new(
+                    "the session of a login could not be saved: its store (the session cache or \
+                     database) failed to keep it, so the login would not stick",
+                )
+                .with_hint(
+                    "see the warning logged before this error (with session_engine = \"db\": \
+                     run `manage migrate`, which creates the nuages_session table)",
+                ),
+            ));
+        }
+        Ok(None)
     }
 }
 

@@ -119,6 +119,11 @@ impl Command for Serve {
         ctx.block_on(async move {
             // In the runtime that serves: the connections made are kept.
             application.report_unreachable_stores().await;
+            // A production site on a database missing tables (the sessions'
+            // with session_engine = "db": no login sticks) must say so.
+            if let Some(notice) = crate::migrations::pending_notice(ctx.project(), settings).await {
+                tracing::error!(target: "nuages::migrations", "{notice}");
+            }
             let shutdown = server::shutdown_signal_surviving_hangup(restart, log_file);
             let listener = listen(&bind, mode, name)?;
             outln!(
