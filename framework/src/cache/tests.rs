@@ -138,6 +138,44 @@ fn redis_without_a_location_names_the_key() {
     assert!(Cache::new("default", &settings).is_ok());
 }
 
+/// A URL that does not parse names the part that does not (the redis
+/// crate says only "Redis URL did not parse"), never the password.
+#[test]
+fn a_redis_url_that_does_not_parse_names_the_bad_part() {
+    for (location, says) in [
+        (
+            "redis://:hunter2@127.0.0.1:99999/0",
+            "its port \"99999\" is not a port number (1 to 65535)",
+        ),
+        (
+            "redis://127.0.0.1:port/0",
+            "its port \"port\" is not a port number (1 to 65535)",
+        ),
+        (
+            "redis://[::1/0",
+            "its host \"[::1\" is not a host name or an IP address",
+        ),
+        (
+            "127.0.0.1:6379",
+            "it is not a URL (no scheme such as redis://)",
+        ),
+    ] {
+        let settings = CacheSettings {
+            backend: CacheBackend::Redis,
+            location: location.into(),
+            ..CacheSettings::default()
+        };
+        let err = Cache::new("default", &settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "caches.default.location is not a usable Redis URL: {says}"
+            )),
+            "{location}: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
 /// As a database URL's: a password holding `/` (`?`, `#`) not
 /// percent-encoded is named with the fix, never shown.
 #[test]

@@ -1105,6 +1105,18 @@ fn validate(settings: &Settings, origins: &BTreeMap<String, String>) -> Result<(
             ));
         }
     }
+    // Every session would expire as it is written: no login would last.
+    if settings.session_cookie_age == 0 {
+        return Err(invalid(
+            "session_cookie_age",
+            "is 0: every session would expire as soon as it is written, so no login would last \
+             past its own page"
+                .into(),
+            "remove the key for two weeks (1209600 s, Django's default), or set the seconds a \
+             session lasts, e.g. `session_cookie_age = 1209600`",
+            "1209600 (the seconds a session lasts)",
+        ));
+    }
     if u32::from_str_radix(&settings.serve_socket_mode, 8).is_err() {
         return Err(invalid(
             "serve_socket_mode",
@@ -1821,6 +1833,40 @@ mod tests {
         assert_eq!(key, "static_url");
         assert!(message.contains("\"/\" is the site's root"), "{message}");
         assert!(hint.contains("static_url = \"/static/\""), "{hint}");
+    }
+
+    /// `session_cookie_age = 0` made every login vanish at once: refused,
+    /// from the file or the environment, naming the key and the fix.
+    #[test]
+    fn a_session_cookie_age_of_zero_is_refused() {
+        for (text, env, hint) in [
+            (
+                "session_cookie_age = 0\n",
+                vec![],
+                "`session_cookie_age = 1209600`",
+            ),
+            (
+                "",
+                vec![("NUAGES_SESSION_COOKIE_AGE", "0")],
+                "set NUAGES_SESSION_COOKIE_AGE=1209600",
+            ),
+        ] {
+            let SettingsError::InvalidValue {
+                key,
+                message,
+                hint: given,
+                ..
+            } = error_of(text, &env)
+            else {
+                panic!("not an invalid value: {text}{env:?}")
+            };
+            assert_eq!(key, "session_cookie_age");
+            assert!(
+                message.starts_with("is 0: every session would expire"),
+                "{message}"
+            );
+            assert!(given.contains(hint), "{given}");
+        }
     }
 
     /// The error of loading `text` as `settings.toml` with `env`.
