@@ -423,6 +423,49 @@ fn serve_names_the_missing_sessions_migration_and_a_login_that_cannot_stick_is_a
     assert_eq!(browser.who(addr), None);
 }
 
+/// A login while the session store has stopped answering (its Redis
+/// paused, with a session cookie from before) cannot keep its session: a
+/// 500, not a 302 that looks like success, and the visitor's cookie left
+/// as it was. (The login ends the unreadable session and makes a new one,
+/// whose creation fails.)
+#[test]
+fn a_login_whose_session_cannot_be_read_is_an_error_not_a_success() {
+    if !require(REDIS_SERVER) {
+        return;
+    }
+    let redis = RedisServer::start();
+    let example = Example::new();
+    example.create_superuser(&example.settings, "admin", "admin@example.com", PASSWORD);
+    let settings = example.settings_extending(
+        &example.settings,
+        "redis-sessions",
+        &format!(
+            "debug = false\n\
+             secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
+             allowed_hosts = [\"{HOST}\"]\n\
+             session_engine = \"cache\"\n\
+             [caches.default]\n\
+             backend = \"redis\"\n\
+             location = {:?}\n",
+            redis.url()
+        ),
+    );
+    let (_serve, addr) = example.serve_with(&settings, "serve", HOST);
+    let mut browser = Browser::new();
+    assert_eq!(browser.log_in(addr, "admin", PASSWORD).status, 302);
+    let session = browser
+        .cookies
+        .get("sessionid")
+        .cloned()
+        .expect("a session");
+    redis.pause(true);
+    let response = browser.log_in(addr, "admin", PASSWORD);
+    redis.pause(false);
+    assert_eq!(response.status, 500, "{}", response.body);
+    assert!(response.header("location").is_none());
+    assert_eq!(browser.cookies.get("sessionid"), Some(&session));
+}
+
 #[test]
 fn the_throttle_counts_across_two_serve_processes_on_one_redis() {
     if !require(REDIS_SERVER) {
