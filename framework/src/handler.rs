@@ -74,6 +74,39 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The ids of the checks that report, with its own validation and words,
+/// what [`Application::new`] refuses to build with (so `runserver`, `serve`
+/// and a test client too): silencing one hides it from `check`, not from
+/// the application (`nuages.W046`).
+pub(crate) const REFUSED_BY_APPLICATION: &[&str] = &[
+    "nuages.E003",
+    "nuages.E005",
+    "nuages.E006",
+    "nuages.E007",
+    "nuages.E008",
+    "nuages.E009",
+    "nuages.E010",
+    "nuages.E011",
+    "nuages.E015",
+    "nuages.E016",
+    "nuages.E019",
+    "nuages.E022",
+    "nuages.E023",
+    "nuages.E024",
+    "nuages.E025",
+    "nuages.E040",
+    "nuages.E044",
+    "nuages.E045",
+    "nuages.E047",
+    "nuages.E048",
+    "nuages.E050",
+    "nuages.E051",
+    "nuages.E053",
+    "security.E023",
+    "security.E024",
+    "4_0.E001",
+];
+
 impl Application {
     /// Build the application of `project` with already loaded `settings`
     /// (loaded with [`Project::load_settings`], so that they hold the

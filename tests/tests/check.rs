@@ -180,6 +180,24 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         summary(&stderr),
         format!("System check identified {count} issues (1 silenced).")
     );
+    // Silencing what serve refuses anyway (debug is on) does not make a
+    // passing check: the id is named.
+    let (_, _, stderr) = manage_env(
+        &project,
+        &["check", "--deploy"],
+        &[("NUAGES_SILENCED_SYSTEM_CHECKS", "nuages.E017,security.W018")],
+    );
+    assert!(
+        stderr.contains(
+            "?: (nuages.W046) silencing nuages.E017 hides it from check, but serve still \
+             refuses to start on it\n\tHINT: remove 'nuages.E017' from silenced_system_checks"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        summary(&stderr),
+        format!("System check identified {} issues (2 silenced).", count - 1)
+    );
 
     // Tags.
     let (output, stdout, _) = project.manage(&["check", "--deploy", "--list-tags"]);

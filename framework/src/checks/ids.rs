@@ -106,4 +106,5 @@ pub const BUILTIN_IDS: &[&str] = &[
     "nuages.W043",
     "nuages.W044",
     "nuages.W045",
+    "nuages.W046",
 ];

@@ -654,6 +654,56 @@ mod tests {
         assert!(!report.messages.iter().any(|m| m.id == "nuages.W040"));
     }
 
+    /// `nuages.W046`: silencing an error that `serve` (debug, an empty
+    /// `allowed_hosts`, a weak key) or the application (`x_frame_options`)
+    /// refuses anyway made `check --deploy` pass while `serve` did not
+    /// start; each such id is named, other silenced ids are not.
+    #[test]
+    fn a_silenced_id_that_serve_enforces_anyway_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(dir.path());
+        let project = project_in(dir.path());
+        settings.debug = true;
+        settings.silenced_system_checks = vec![
+            "nuages.E017".into(),
+            "security.W018".into(),
+            "nuages.E007".into(),
+            "nuages.E014".into(),
+        ];
+        let report = run_checks(
+            &CheckContext::new(&settings, &project).with_deploy(true),
+            &[],
+        );
+        let enforced: Vec<&CheckMessage> = report
+            .messages
+            .iter()
+            .filter(|m| m.id == "nuages.W046")
+            .collect();
+        assert_eq!(enforced.len(), 3, "{enforced:#?}");
+        assert!(enforced.iter().all(|m| m.level == Level::Warning));
+        assert_eq!(
+            enforced[0].message,
+            "silencing nuages.E017 hides it from check, but serve still refuses to start on it"
+        );
+        assert_eq!(
+            enforced[0].hint.as_deref(),
+            Some(
+                "remove 'nuages.E017' from silenced_system_checks and fix the setting it names \
+                 (`manage check --deploy` then shows it)"
+            )
+        );
+        assert_eq!(
+            enforced[1].message,
+            "silencing nuages.E007 hides it from check, but the application (runserver and \
+             serve) still refuses to start on it"
+        );
+        assert!(enforced[2].message.starts_with("silencing nuages.E014 "));
+        // A warning silenced is the user's call: nothing to say.
+        settings.silenced_system_checks = vec!["security.W018".into()];
+        let report = run_checks(&CheckContext::new(&settings, &project), &[]);
+        assert!(!report.messages.iter().any(|m| m.id == "nuages.W046"));
+    }
+
     #[test]
     fn levels_parse_in_any_case_and_order_by_seriousness() {
         assert_eq!(Level::parse("warning"), Some(Level::Warning));

@@ -1,6 +1,8 @@
 //! `silenced_system_checks` itself: an id there that no check has (a typo
 //! such as `security.W04`) silences nothing, without a word otherwise
-//! (`nuages.W040`).
+//! (`nuages.W040`); an id of what `serve` or the application refuses by
+//! itself hides it from `check` only, so a `check` that passes would give a
+//! server that does not start (`nuages.W046`).
 //!
 //! Only ids of the built-in families (or of a family one letter away from
 //! one, or without a family) are judged: the project's and the apps' own
@@ -11,12 +13,51 @@ use super::{Check, CheckContext, CheckMessage};
 
 /// The checks of this file.
 pub fn checks() -> Vec<Check> {
-    vec![Check {
-        name: "silenced_ids_exist",
-        tags: &["settings"],
-        deploy: false,
-        run: check_silenced_ids,
-    }]
+    vec![
+        Check {
+            name: "silenced_ids_exist",
+            tags: &["settings"],
+            deploy: false,
+            run: check_silenced_ids,
+        },
+        Check {
+            name: "silenced_ids_enforced",
+            tags: &["settings"],
+            deploy: false,
+            run: check_silenced_enforced,
+        },
+    ]
+}
+
+/// `nuages.W046`: each entry of `silenced_system_checks` that `serve` or
+/// the application refuses to start on whatever the list says.
+pub fn check_silenced_enforced(ctx: &CheckContext) -> Vec<CheckMessage> {
+    use crate::handler::REFUSED_BY_APPLICATION;
+    use crate::management::commands::serve::REFUSED_BY_SERVE;
+    ctx.settings
+        .silenced_system_checks
+        .iter()
+        .filter_map(|id| {
+            let refuser = if REFUSED_BY_SERVE.contains(&id.as_str()) {
+                "serve"
+            } else if REFUSED_BY_APPLICATION.contains(&id.as_str()) {
+                "the application (runserver and serve)"
+            } else {
+                return None;
+            };
+            Some(CheckMessage::warning(
+                "nuages.W046",
+                format!(
+                    "silencing {id} hides it from check, but {refuser} still refuses to start \
+                     on it"
+                ),
+                format!(
+                    "remove '{id}' from silenced_system_checks and fix the setting it names \
+                     (`manage check --deploy` then shows it)"
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// `nuages.W040`: each entry of `silenced_system_checks` that is no
@@ -111,5 +152,17 @@ mod tests {
         assert_eq!(meant("nuages.E0999"), None);
         assert!(judged("W004") && judged("nuage.W001") && judged("4_0.E1"));
         assert!(!judged("mysite.W001") && !judged("polls.E001"));
+    }
+
+    /// What `serve` and the application refuse by themselves are errors of
+    /// the built-in checks.
+    #[test]
+    fn the_enforced_ids_are_builtin_errors() {
+        use crate::handler::REFUSED_BY_APPLICATION;
+        use crate::management::commands::serve::REFUSED_BY_SERVE;
+        for id in REFUSED_BY_SERVE.iter().chain(REFUSED_BY_APPLICATION) {
+            assert!(BUILTIN_IDS.contains(id), "{id}");
+            assert!(id.split_once('.').unwrap().1.starts_with('E'), "{id}");
+        }
     }
 }

@@ -80,8 +80,15 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
-/// The error `Application::new` fails with, as a check message of `id`.
+/// The error `Application::new` (or `serve`) fails with, as a check
+/// message of `id`.
 pub(super) fn refused(id: &str, error: Error) -> CheckMessage {
+    debug_assert!(
+        crate::handler::REFUSED_BY_APPLICATION.contains(&id)
+            || crate::management::commands::serve::REFUSED_BY_SERVE.contains(&id),
+        "{id} reports what the application or serve refuses: list it beside that code \
+         (nuages.W046 reads the list)"
+    );
     let problem = Problem {
         message: error.to_string(),
         hint: error.hint(),

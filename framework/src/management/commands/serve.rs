@@ -255,6 +255,13 @@ fn debug_refused(ctx: &CommandContext) -> CommandError {
 const PRODUCTION_SETTINGS: &str = "settings.production.toml";
 const DEBUG_VARIABLE: &str = "NUAGES_DEBUG";
 
+/// The ids of the checks that report what `serve` refuses by itself, in
+/// [`debug_refused`], [`refuse_unsafe_settings`] and at `serve_bind`
+/// (without `--bind`): silencing one hides it from `check`, not from
+/// `serve` (`nuages.W046`).
+pub(crate) const REFUSED_BY_SERVE: &[&str] =
+    &["nuages.E013", "nuages.E014", "nuages.E017", "nuages.E052"];
+
 /// What `serve` will not run with, whatever the checks say.
 fn refuse_unsafe_settings(settings: &crate::conf::Settings) -> Result<(), CommandError> {
     let key = settings.require_secret_key()?;
