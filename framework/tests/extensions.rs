@@ -772,6 +772,10 @@ fn a_settings_section_takes_every_type_its_struct_takes() {
     assert_eq!(tuning.max_items, Some(7));
     assert_eq!(tuning.label.as_deref(), Some("123"));
     assert_eq!(tuning.retry_delays, [2, 4]);
+    // A list may be a TOML array, as in a settings file.
+    let settings = load("", &[("NUAGES_TUNING__RETRY_DELAYS", "[3, 9]")]).unwrap();
+    let tuning = settings.sections.get::<Tuning>().unwrap();
+    assert_eq!(tuning.retry_delays, [3, 9]);
 
     // What the field refuses is an error naming the file, the key and why.
     let error = |settings: &str, env: &[(&str, &str)]| {

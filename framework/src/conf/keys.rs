@@ -72,13 +72,22 @@ impl Kind {
                 format!("set {variable} to true or false (yes/no, on/off and 1/0 work too)")
             }
             Kind::Integer => format!("set {variable} to a whole number, e.g. {variable}=30"),
-            Kind::List => format!("separate the items with commas, e.g. {variable}=a,b"),
+            Kind::List => list_env_example(variable),
             Kind::Choice(values) => {
                 format!("set {variable} to one of {}", quoted_list(values, "or"))
             }
             Kind::String | Kind::Tables(_) => format!("set {variable} to the value, unquoted"),
         }
     }
+}
+
+/// How to set a list with the environment `variable`: commas between the
+/// items, or a TOML array for an item that holds a comma or starts with `[`.
+pub(crate) fn list_env_example(variable: &str) -> String {
+    format!(
+        "separate the items with commas, e.g. {variable}=a,b; for an item that holds a comma \
+         or starts with [, write a TOML array, e.g. {variable}='[\"a, b\", \"c\"]'"
+    )
 }
 
 /// A value of the list setting `key` as a file writes it: what its items

@@ -551,16 +551,23 @@ fn typed_text(
         }
         Field::Integer | Field::Float => candidates.extend(guess(text).filter(Json::is_number)),
         Field::String => candidates.push(Json::String(text.to_string())),
+        // An array says its items' types; items split on commas are text,
+        // or what they read as.
+        Field::List if text.trim().starts_with('[') => {
+            let items = env_list(text)?;
+            let array = toml_to_json(&toml::Value::Array(items), &|item| Ok(item.to_string()))
+                .map_err(|error| error.to_string())?;
+            candidates.push(array);
+        }
         Field::List => {
-            let items: Vec<&str> = text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
+            let items: Vec<String> = env_list(text)?
+                .into_iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
                 .collect();
             candidates.push(Json::Array(
                 items
                     .iter()
-                    .map(|item| Json::String(item.to_string()))
+                    .map(|item| Json::String(item.clone()))
                     .collect(),
             ));
             if let Some(typed) = items.iter().map(|item| guess(item)).collect() {
@@ -820,15 +827,53 @@ fn parse_scalar(kind: Kind, text: &str) -> Option<ValueKind> {
         },
         Kind::Integer => text.trim().parse::<u64>().ok().map(ValueKind::U64),
         Kind::String | Kind::Choice(_) => Some(ValueKind::String(text.to_string())),
-        Kind::List => Some(ValueKind::Array(
-            text.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| Value::new(None, item))
-                .collect(),
-        )),
-        Kind::Tables(_) => None,
+        // A list's text has its own reader, which says why it is refused.
+        Kind::List | Kind::Tables(_) => None,
     }
+}
+
+/// The items of a list an environment variable sets: a TOML array when
+/// the text starts with `[` (`["Doe, John <j@example.com>"]`), for items
+/// that hold a comma; else the text split on its commas, each item
+/// trimmed, empty ones dropped. The error says why the array is refused.
+fn env_list(text: &str) -> Result<Vec<toml::Value>, String> {
+    let text = text.trim();
+    if !text.starts_with('[') {
+        return Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| toml::Value::String(item.to_string()))
+            .collect());
+    }
+    match text.parse::<toml::Value>() {
+        Ok(toml::Value::Array(items)) => Ok(items),
+        Ok(other) => Err(format!(
+            "it starts with [ but is a TOML {}, not an array",
+            other.type_str()
+        )),
+        Err(error) => Err(format!(
+            "it starts with [ but is not a TOML array: {}",
+            error.message().trim()
+        )),
+    }
+}
+
+/// [`env_list`] for a list of strings: each item of an array must be one.
+fn env_strings(text: &str) -> Result<ValueKind, String> {
+    env_list(text)?
+        .into_iter()
+        .enumerate()
+        .map(|(at, item)| match item {
+            toml::Value::String(item) => Ok(Value::new(None, item)),
+            other => Err(format!(
+                "its item {} is a TOML {}, not a string in quotes",
+                at + 1,
+                other.type_str()
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(ValueKind::Array)
 }
 
 /// Whether `name` is a section name `NUAGES_<NAME>__<KEY>` reaches: ASCII
@@ -953,13 +998,20 @@ fn env_layer(
                     format!("did you mean {variable}={closest}?")
                 })?;
             }
-            parse_scalar(kind, text)
+            let parsed = match kind {
+                Kind::List => env_strings(text).map_err(Some),
+                _ => parse_scalar(kind, text).ok_or(None),
+            };
+            parsed
                 .map(|v| Value::new(Some(&origin), v))
-                .ok_or_else(|| SettingsError::WrongType {
+                .map_err(|why| SettingsError::WrongType {
                     origin: origin.clone(),
                     key: key.to_string(),
                     expected: kind.describe(),
-                    found: format!("{text:?}"),
+                    found: match why {
+                        Some(why) => format!("{text:?} ({why})"),
+                        None => format!("{text:?}"),
+                    },
                     hint: kind.env_example(variable),
                 })
         };
@@ -1462,6 +1514,48 @@ mod tests {
         assert!(!settings.debug);
         assert_eq!(settings.allowed_hosts, ["x.example", ".y.example"]);
         assert_eq!(settings.session_cookie_age, 120);
+    }
+
+    /// A `NUAGES_*` list was split on every comma: a regular expression
+    /// `^a{1,3}/$` became two, a name with a comma two admins. A TOML
+    /// array keeps them whole; the comma form still works.
+    #[test]
+    fn a_list_variable_may_be_a_toml_array_for_items_with_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "settings.toml", "");
+        let settings = load(
+            &path,
+            &[
+                ("NUAGES_SECURE_REDIRECT_EXEMPT", r#" ['^a{1,3}/$', "^b/"] "#),
+                ("NUAGES_ADMINS", r#"["Doe, John <j@example.com>"]"#),
+                ("NUAGES_ALLOWED_HOSTS", "[]"),
+                ("NUAGES_MANAGERS", "a@example.com, b@example.com"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.secure_redirect_exempt, ["^a{1,3}/$", "^b/"]);
+        assert_eq!(settings.admins, ["Doe, John <j@example.com>"]);
+        assert!(settings.allowed_hosts.is_empty());
+        assert_eq!(settings.managers, ["a@example.com", "b@example.com"]);
+        // An array that does not parse, or holds a non-string, says why.
+        for (text, why) in [
+            (r#"["a", "b""#, "it starts with [ but is not a TOML array: "),
+            ("[a-z]+/$,^b/", "it starts with [ but is not a TOML array: "),
+            (
+                r#"["a", 2]"#,
+                "its item 2 is a TOML integer, not a string in quotes",
+            ),
+        ] {
+            let error = load(&path, &[("NUAGES_ADMINS", text)]).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("NUAGES_ADMINS"), "{message}");
+            assert!(message.contains(why), "{text}: {message}");
+            let hint = error.hint().unwrap();
+            assert!(
+                hint.contains(r#"write a TOML array, e.g. NUAGES_ADMINS='["a, b", "c"]'"#),
+                "{hint}"
+            );
+        }
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl Field {
             }
             Field::Integer => format!("set {variable} to a whole number, e.g. {variable}=30"),
             Field::Float => format!("set {variable} to a number, e.g. {variable}=0.5"),
-            Field::List => format!("separate the items with commas, e.g. {variable}=a,b"),
+            Field::List => super::keys::list_env_example(variable),
             Field::String | Field::Other => format!("set {variable} to the value, unquoted"),
         }
     }
