@@ -142,6 +142,7 @@ impl Application {
             apps: project.installed_apps().to_vec(),
             data,
             auth,
+            anonymous: crate::auth::login::anonymous_template_values(project.installed_apps()),
         });
         let path = build_service(state.clone(), &middleware, static_serving)?;
         Ok(Application {

@@ -41,6 +41,9 @@ pub(crate) struct AppState {
     pub(crate) data: StateMap,
     /// The `auth` middleware's configuration, when the setting lists it.
     pub(crate) auth: Option<Arc<AuthConfig>>,
+    /// The `user` and `perms` templates get for a visitor not logged in,
+    /// or without the `auth` middleware.
+    pub(crate) anonymous: Arc<(tera::Value, tera::Value)>,
 }
 
 /// Extractor for the framework's own views: the state of the application

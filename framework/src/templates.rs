@@ -678,8 +678,9 @@ fn value_text(value: &Value) -> Cow<'_, str> {
 #[derive(Clone)]
 pub struct Templates {
     engine: Arc<Engine>,
-    /// With the `auth` middleware: `user` and `perms`, as Django's auth
-    /// context processor gives them to templates.
+    /// For a request: `user` and `perms`, as Django's auth context
+    /// processor gives them to templates (the anonymous user's without the
+    /// `auth` middleware).
     auth_values: Option<Arc<(Value, Value)>>,
     /// With the `csrf` middleware: the request's token, made only for a
     /// template that names it.
@@ -803,13 +804,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let engine = crate::state::AppState::from_parts(parts)?.templates.clone();
+        let app = crate::state::AppState::from_parts(parts)?.clone();
         // As Django's auth context processor: `user` and `perms`, loaded
-        // here since rendering cannot wait on the database.
-        let (auth_values, auth_session) = crate::auth::login::template_values(parts).await?.unzip();
+        // here since rendering cannot wait on the database; without the
+        // auth middleware, the anonymous user's (a page that shows `user`
+        // renders, as Django's does without `request.user`).
+        let (auth_values, auth_session) = match crate::auth::login::template_values(parts).await? {
+            Some((values, session)) => (values, Some(session)),
+            None => (app.anonymous.clone(), None),
+        };
         Ok(Templates {
-            engine,
-            auth_values,
+            engine: app.templates.clone(),
+            auth_values: Some(auth_values),
             csrf: parts.extensions.get::<CsrfState>().cloned(),
             messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
             auth_session,

@@ -580,6 +580,32 @@ async fn without_the_auth_middleware_the_user_is_not_there() {
     );
 }
 
+/// Without the `auth` middleware a template that names `user` or `perms`
+/// (a base template's `{% if user.is_authenticated %}`) was a 500,
+/// "Variable `user` is not defined": it gets the anonymous user and no
+/// permission, as Django's auth context processor gives `AnonymousUser`
+/// to a request without a user; with no session middleware either.
+#[tokio::test]
+async fn without_the_auth_middleware_templates_get_the_anonymous_user() {
+    for without in [&["auth"][..], &["auth", "session", "messages"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+            settings
+                .middleware
+                .retain(|name| !without.contains(&name.as_str()));
+        })
+        .await;
+        let client = Client::new(application);
+        let response = client.get("/page/").await;
+        assert_eq!(response.status, 200, "{without:?}: {}", response.text());
+        assert_eq!(response.text(), "hello stranger");
+        // Named only in what it includes, or in the permissions of what
+        // it extends.
+        assert_eq!(client.get("/framed/?name=includes.html").await.text(), "[]");
+        assert_eq!(client.get("/framed/?name=extends.html").await.text(), "!");
+    }
+}
+
 #[test]
 fn auth_without_session_before_it_is_refused_at_start() {
     let settings = Settings {

@@ -77,9 +77,6 @@ pub(crate) struct AuthConfig {
     signer: Signer,
     /// What [`Auth::authenticate`] checks passwords with.
     hashers: super::PasswordHashers,
-    /// The `user` and `perms` of an anonymous visitor, the same on every
-    /// request: converted for templates once.
-    anonymous: std::sync::OnceLock<Arc<(tera::Value, tera::Value)>>,
     /// Whose `X-Forwarded-For` tells the client's address.
     trusted_proxies: TrustedProxies,
     /// The failed-login throttle of [`Auth::authenticate`].
@@ -94,7 +91,6 @@ impl AuthConfig {
         Ok(AuthConfig {
             signer: Signer::new(settings, "nuages.auth.session_hash")?,
             hashers: super::PasswordHashers::from_settings(settings)?,
-            anonymous: std::sync::OnceLock::new(),
             trusted_proxies: TrustedProxies::new(&settings.trusted_proxies)?,
             throttle: LoginThrottle::new(settings, caches)?,
         })
@@ -343,45 +339,23 @@ impl Auth {
     /// permission the installed apps declare (and true for any other the
     /// user has), so that a template may test one for an anonymous visitor.
     pub(crate) async fn template_values(&self) -> Result<Arc<(tera::Value, tera::Value)>> {
-        let anonymous = self.user_quietly().await?.is_none();
-        if anonymous && let Some(values) = self.config.anonymous.get() {
-            return Ok(values.clone());
-        }
+        let Some(user) = self.user_quietly().await? else {
+            return Ok(self.app.anonymous.clone());
+        };
         // Boxed: its queries are a large future, which an anonymous
-        // visitor's request (whose values are kept) would otherwise carry.
-        let (user, perms) = Box::pin(self.json_template_values()).await?;
-        let values = Arc::new((
+        // visitor's request would otherwise carry.
+        let (user, perms) = Box::pin(self.json_template_values(user)).await?;
+        Ok(Arc::new((
             tera::Value::from_serializable(&user),
             tera::Value::from_serializable(&perms),
-        ));
-        if anonymous {
-            let _ = self.config.anonymous.set(values.clone());
-        }
-        Ok(values)
+        )))
     }
 
-    /// [`Self::template_values`] as JSON.
-    async fn json_template_values(&self) -> Result<(Value, Value)> {
-        let mut perms = serde_json::Map::new();
-        let mut grant = |permission: &str, granted: bool| {
-            if let Some((app, codename)) = permission.split_once('.')
-                && let Value::Object(codenames) = perms
-                    .entry(app.to_string())
-                    .or_insert_with(|| Value::Object(Default::default()))
-            {
-                codenames.insert(codename.to_string(), Value::Bool(granted));
-            }
-        };
-        for app in &self.app.apps {
-            for (codename, _) in app.permissions() {
-                grant(&format!("{}.{codename}", app.label()), false);
-            }
-        }
-        let Some(user) = self.user_quietly().await? else {
-            return Ok((anonymous_user(), Value::Object(perms)));
-        };
+    /// [`Self::template_values`] of the logged-in `user` as JSON.
+    async fn json_template_values(&self, user: User) -> Result<(Value, Value)> {
+        let mut perms = no_perms(&self.app.apps);
         for permission in user.get_all_permissions(&self.pool().await?).await? {
-            grant(&permission, true);
+            grant(&mut perms, &permission, true);
         }
         let values = serde_json::json!({
             "is_authenticated": true, "is_anonymous": false, "id": user.id,
@@ -538,10 +512,42 @@ fn logged_in_id(session: &Session) -> Option<i64> {
     })
 }
 
-/// What templates get of the `auth` middleware: the values of `user` and
-/// `perms`, and the session a page that shows them depends on; `None`
-/// without the middleware. An anonymous visitor's values are the same on
-/// every request: they need no [`Auth`] made for the request.
+/// `perms.<app>.<codename>` false for each permission the installed apps
+/// declare, so that a template may test one for a visitor who has none.
+fn no_perms(apps: &[crate::project::App]) -> serde_json::Map<String, Value> {
+    let mut perms = serde_json::Map::new();
+    for app in apps {
+        for (codename, _) in app.permissions() {
+            grant(&mut perms, &format!("{}.{codename}", app.label()), false);
+        }
+    }
+    perms
+}
+
+/// Set `perms.<app>.<codename>` of `permission` (`app.codename`).
+fn grant(perms: &mut serde_json::Map<String, Value>, permission: &str, granted: bool) {
+    if let Some((app, codename)) = permission.split_once('.')
+        && let Value::Object(codenames) = perms
+            .entry(app.to_string())
+            .or_insert_with(|| Value::Object(Default::default()))
+    {
+        codenames.insert(codename.to_string(), Value::Bool(granted));
+    }
+}
+
+/// The `user` and `perms` of a visitor who is not logged in, the same on
+/// every request, converted for templates once per application: what a
+/// template gets without the `auth` middleware too, as Django's auth
+/// context processor gives `AnonymousUser` to a request without a user.
+pub(crate) fn anonymous_template_values(
+    apps: &[crate::project::App],
+) -> Arc<(tera::Value, tera::Value)> {
+    Arc::new((
+        tera::Value::from_serializable(&anonymous_user()),
+        tera::Value::from_serializable(&Value::Object(no_perms(apps))),
+    ))
+}
+
 /// `user` in a template, for a visitor who is not logged in.
 pub(crate) fn anonymous_user() -> Value {
     serde_json::json!({
@@ -550,11 +556,16 @@ pub(crate) fn anonymous_user() -> Value {
     })
 }
 
+/// What templates get of the `auth` middleware: the values of `user` and
+/// `perms`, and the session a page that shows them depends on; `None`
+/// without the middleware (templates then get
+/// [`anonymous_template_values`]). An anonymous visitor's values are the
+/// same on every request: they need no [`Auth`] made for the request.
 pub(crate) async fn template_values(
     parts: &mut Parts,
 ) -> Result<Option<(Arc<(tera::Value, tera::Value)>, Session)>> {
     if parts.extensions.get::<Auth>().is_none() {
-        let Some(config) = AppState::of(&parts.extensions).and_then(|app| app.auth.as_ref()) else {
+        let Some(app) = AppState::of(&parts.extensions).filter(|app| app.auth.is_some()) else {
             return Ok(None);
         };
         // Before the session's step (a project's middleware listed before
@@ -562,10 +573,8 @@ pub(crate) async fn template_values(
         let Some(session) = parts.extensions.get::<Session>() else {
             return Ok(None);
         };
-        if logged_in_id(session).is_none()
-            && let Some(anonymous) = config.anonymous.get()
-        {
-            return Ok(Some((anonymous.clone(), session.clone())));
+        if logged_in_id(session).is_none() {
+            return Ok(Some((app.anonymous.clone(), session.clone())));
         }
     }
     let Some(auth) = Auth::of_request(parts)? else {
