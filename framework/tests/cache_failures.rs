@@ -78,6 +78,61 @@ async fn a_failing_session_cache_never_logs_the_session_key() {
     }
 }
 
+/// A session write the store refuses was logged as "the session is
+/// treated as empty", which is what a failed read means: it now says the
+/// request's changes are not saved, and the stored session is kept.
+#[tokio::test]
+async fn a_failed_session_write_says_the_changes_are_not_saved() {
+    use nuages::conf::{SessionEngine, Settings};
+    let (logs, _guard) = support::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: SessionEngine::Db,
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url =
+        format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+    let project = nuages::Project::new("sessionwrites", env!("CARGO_MANIFEST_DIR"))
+        .urls(|| nuages::urls::UrlConf::new().path("", counter, "counter"));
+    let sets = nuages::migrations::all_sets(&project, &settings);
+    let application = nuages::Application::new(project, settings).unwrap();
+    let pool = application.databases().get("default").await.unwrap();
+    nuages::migrations::apply(&pool, &sets, |_| {})
+        .await
+        .unwrap();
+    let client = nuages::test::Client::new(application);
+    assert_eq!(client.get("/").await.text(), "1");
+    // The store refuses to rewrite a session from now on.
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON nuages_session \
+         BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let response = client.get("/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "2");
+    let logs = logs.text();
+    assert!(
+        logs.contains(
+            "session write failed, this request's changes to the session are not saved (the \
+             stored session is left as it was): "
+        ) && logs.contains("the disk is full"),
+        "{logs}"
+    );
+    assert!(!logs.contains("treated as empty"), "{logs}");
+    assert_eq!(
+        client.get("/").await.text(),
+        "2",
+        "the stored session is kept"
+    );
+}
+
 /// A Redis server at a unix socket in `dir` that takes connections and
 /// never answers a `GET`: every other command (what the client sends when it
 /// connects) gets `+OK`, unless `mute`, when it answers nothing at all.

@@ -187,7 +187,7 @@ impl SessionStore {
                 Err(error) => Err(error),
             },
         };
-        loaded.map_err(|error| warn("read", &error))
+        loaded.map_err(|error| warn("read", "the session is treated as empty", &error))
     }
 
     /// Store a new session under `key`. False when the store failed (logged).
@@ -203,7 +203,9 @@ impl SessionStore {
                 }
             }
         };
-        result.map_err(|error| warn("create", &error)).is_ok()
+        result
+            .map_err(|error| warn("create", "the new session is not saved", &error))
+            .is_ok()
     }
 
     /// Rewrite the session stored under `key`, unless it was ended
@@ -235,7 +237,11 @@ impl SessionStore {
                 }
             }
         };
-        result.map_err(|error| warn("write", &error)).ok()
+        result.map_err(|error| warn(
+                "write",
+                "this request's changes to the session are not saved (the stored session is left as it was)",
+                &error,
+            )).ok()
     }
 
     /// Delete the session stored under `key`; `false` when the store
@@ -249,7 +255,9 @@ impl SessionStore {
                 Err(error) => Err(error),
             },
         };
-        result.map_err(|error| warn("delete", &error)).is_ok()
+        result
+            .map_err(|error| warn("delete", "the session may still be stored", &error))
+            .is_ok()
     }
 
     /// Delete every stored session whose [`AUTH_USER_KEY`] is `user_key`
@@ -319,10 +327,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionStore {
     }
 }
 
-fn warn(operation: &str, error: &StoreError) {
+/// A store that failed: what was tried, and what it means for the
+/// visitor's session (`outcome`).
+fn warn(operation: &str, outcome: &str, error: &StoreError) {
     tracing::warn!(
         target: "nuages::sessions",
-        "session {operation} failed, the session is treated as empty: {error}"
+        "session {operation} failed, {outcome}: {error}"
     );
 }
 
