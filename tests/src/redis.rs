@@ -146,6 +146,12 @@ impl RedisServer {
     /// Starts a stopped unix socket server again on the same socket, empty:
     /// a Redis server restarted under the site.
     pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`RedisServer::restart`] with more of `redis-server`'s options
+    /// (`--requirepass PASSWORD`).
+    pub fn restart_with(&mut self, options: &[&str]) {
         let Listener::Socket(socket) = &self.listener else {
             panic!("only a unix socket server is restarted");
         };
@@ -154,7 +160,8 @@ impl RedisServer {
         command
             .arg("--unixsocket")
             .arg(socket)
-            .args(["--unixsocketperm", "700"]);
+            .args(["--unixsocketperm", "700"])
+            .args(options);
         self.child = spawn(&mut command, self.dir.path());
         wait_for(Duration::from_secs(10), || socket.exists().then_some(()))
             .expect("redis-server opens its socket again");

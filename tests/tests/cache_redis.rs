@@ -408,6 +408,35 @@ async fn the_first_command_after_a_redis_restart_is_answered() {
     assert_eq!(cache.incr("n", 1).await, Some(1), "the next is answered");
 }
 
+/// A Redis server restarted with another password, then back with the
+/// right one: the cache connects again. The connection manager kept its
+/// reconnection that failed on the password for good (it tries again only
+/// after an I/O error), so every operation failed, and every login was a
+/// 500, until serve restarted.
+#[tokio::test]
+async fn the_cache_connects_again_after_its_password_was_refused_for_a_while() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let mut server = RedisServer::start_with(&["--requirepass", "pw1"]);
+    let location = format!("{}?pass=pw1", server.url());
+    let cache = Cache::new("default", &redis_settings(&location)).unwrap();
+    assert!(cache.set("k", &1).await);
+    server.stop();
+    server.restart_with(&["--requirepass", "other"]);
+    assert_eq!(cache.get::<i32>("k").await, None, "refused");
+    server.stop();
+    server.restart_with(&["--requirepass", "pw1"]);
+    let started = Instant::now();
+    let mut stored = cache.set("k", &2).await;
+    while !stored && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stored = cache.set("k", &2).await;
+    }
+    assert!(stored, "still failing after {:?}", started.elapsed());
+    assert_eq!(cache.get::<i32>("k").await, Some(2));
+}
+
 /// A Redis server that stalls (SIGSTOP) and catches up: while it stalls a
 /// page misses within seconds; once it answers again, each command gets
 /// its own answer (none meant for a command that timed out meanwhile).

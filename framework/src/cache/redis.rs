@@ -53,13 +53,37 @@ fn with_expiry(command: &mut redis::Cmd, ttl: Duration) -> &mut redis::Cmd {
     }
 }
 
-/// Whether `error` is the server's failure, which leaves it alone for
-/// [`BACKOFF`]: no connection, or no answer in time. A connection found
-/// closed (`dropped`, unless `resent` found it closed again) is being
+/// Whether `error` is the server's or its connection's failure, which
+/// leaves the server alone for [`BACKOFF`] and then connects anew: no
+/// connection, no answer in time, or a connection that could not be set up
+/// (a password or a database refused). The connection manager keeps a
+/// reconnection that failed on a refusal for good, trying again only after
+/// an I/O error: a Redis restarted with another password and back with the
+/// right one would not be used again until serve restarted. A command's
+/// own failure ([`answers_the_command`]) is not the server's. A connection
+/// found closed (`dropped`, unless `resent` found it closed again) is being
 /// replaced by the manager already: the next operation uses the new one.
 fn of_the_server(error: &redis::RedisError, resent: bool) -> bool {
     let dropped = error.is_connection_dropped() && !error.is_connection_refusal();
-    (error.is_timeout() || error.is_io_error()) && (resent || !dropped)
+    (resent || !dropped) && !answers_the_command(error)
+}
+
+/// Whether `error` is the server's answer to the command itself, on a
+/// connection that works: a value of another type than asked (`INCR` of a
+/// text: "ERR value is not an integer", `WRONGTYPE`), not a refusal of the
+/// connection (a password, a database index: "ERR DB index is out of
+/// range" when selecting it).
+fn answers_the_command(error: &redis::RedisError) -> bool {
+    match error.kind() {
+        redis::ErrorKind::UnexpectedReturnType => true,
+        redis::ErrorKind::Server(_) => {
+            matches!(error.code(), Some("ERR" | "WRONGTYPE"))
+                && !error
+                    .detail()
+                    .is_some_and(|detail| detail.contains("DB index"))
+        }
+        _ => false,
+    }
 }
 
 /// What went wrong in a failed `PING`'s `message`, and the fix, for the
