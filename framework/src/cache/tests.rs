@@ -180,18 +180,33 @@ fn a_redis_url_that_does_not_parse_names_the_bad_part() {
 /// percent-encoded is named with the fix, never shown.
 #[test]
 fn a_redis_password_holding_a_url_delimiter_is_named() {
-    let settings = CacheSettings {
-        backend: CacheBackend::Redis,
-        location: "rediss://:k3J/9xQ+abc=@10.0.0.6:6380/0".into(),
-        ..CacheSettings::default()
-    };
-    let error = Cache::new("default", &settings).unwrap_err();
-    let text = format!("{error} {}", error.hint().unwrap_or_default());
-    assert!(
-        text.starts_with("caches.default.location: the password holds '/'"),
-        "{text}"
-    );
-    assert!(text.contains("%2F") && !text.contains("k3J/9xQ"), "{text}");
+    // With a database index or without (then E024 read part of the
+    // password as the port: 'its port "Xk3" is not a port number').
+    for (location, named) in [
+        ("rediss://:k3J/9xQ+abc=@10.0.0.6:6380/0", "'/'"),
+        ("redis://default:Xk3/9LmSECRET@127.0.0.1:19500", "'/'"),
+        ("redis://default:Xk3#9LmSECRET@127.0.0.1:19500", "'#'"),
+        ("redis://:Xk3?9LmSECRET@127.0.0.1:19500", "'?'"),
+    ] {
+        let settings = CacheSettings {
+            backend: CacheBackend::Redis,
+            location: location.into(),
+            ..CacheSettings::default()
+        };
+        let error = Cache::new("default", &settings).unwrap_err();
+        let text = format!("{error} {}", error.hint().unwrap_or_default());
+        assert!(
+            text.starts_with(&format!(
+                "caches.default.location: the password holds {named}"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("%2F"), "{text}");
+        assert!(
+            !text.contains("k3J") && !text.contains("Xk3") && !text.contains("9LmSECRET"),
+            "{text}"
+        );
+    }
 }
 
 #[test]

@@ -179,13 +179,16 @@ pub fn is_password_param(name: &str) -> bool {
 /// the rest of the password becomes a port, a host or a path. A password
 /// from the environment (`${DB_PASSWORD}`, one of `openssl rand -base64`)
 /// easily holds one. Read as the user meant it (see [`meant_userinfo_end`]),
-/// when a database's path follows the server.
+/// when the URL as read has no user information of its own (so that an `@`
+/// in a query's value is not taken for its end), with or without a path
+/// after the server (a Redis URL often has none).
 pub fn password_delimiter(url: &str) -> Option<char> {
     let (_, rest) = url.split_once("://")?;
-    let at = meant_userinfo_end(rest)?;
-    if !rest[at + 1..].contains('/') {
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') {
         return None;
     }
+    let at = meant_userinfo_end(rest)?;
     let (_, password) = rest[..at].split_once(':')?;
     password.chars().find(|c| matches!(c, '/' | '?' | '#'))
 }
