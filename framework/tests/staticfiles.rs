@@ -1769,6 +1769,12 @@ fn siblings_are_made_from_the_file_as_collected_this_run() {
         "{out}"
     );
     hashed_siblings(&two);
+    // A file that shrinks below the size worth compressing loses the
+    // siblings of its larger version (they were kept, and sent).
+    write(&source, "p{}");
+    site.collect(noinput());
+    assert!(!root.join("css/site.css.gz").exists());
+    assert!(!root.join("css/site.css.br").exists());
     // Without precompression they are the project's own files, collected.
     let mut plain = site.settings();
     plain.staticfiles_precompress = Some(false);

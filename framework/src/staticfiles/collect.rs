@@ -1158,6 +1158,14 @@ fn compress_one(
     let path = &written.path;
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
     if meta.len() < compress::MIN_SIZE {
+        // Too small to compress: a sibling there was made from an older,
+        // larger version, and would be sent in its place.
+        for encoding in Encoding::ALL {
+            let target = sibling(path, encoding);
+            if std::fs::symlink_metadata(&target).is_ok() {
+                std::fs::remove_file(&target).map_err(|e| write_error(&target, e))?;
+            }
+        }
         return Ok(Vec::new());
     }
     let modified = meta.modified().map_err(|e| read_error(path, e))?;

@@ -836,7 +836,9 @@ server {{
     };
     Ok(format!(
         r#"{header}
-# Long caching for content-hashed names (collectstatic with manifest storage).
+# Long caching for content-hashed names (collectstatic with manifest storage),
+# told by their shape: 12 hex digits between dots. A source file named so
+# (theme.202401011230.css) is cached long too: give it another name.
 map $uri ${id}_static_cache {{
 {hashed_names}    default "no-cache";
 }}
@@ -1072,7 +1074,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
 "#,
         max_body = web_server_body_limit(site.settings),
         hashed_names = if site.hashes_names() {
-            "        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
+            "        # Content-hashed names (manifest storage), told by their shape: a source\n        # file named so (theme.202401011230.css) is cached long too.\n        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
         } else {
             ""
         },
@@ -1202,14 +1204,14 @@ fn web_server_body_limit(settings: &Settings) -> u64 {
 /// word, the line or the block, or names a variable (`nginx -t` then
 /// refuses the file, or worse, accepts another one).
 fn location_path<'a>(key: &str, url: &'a str, example: &str) -> Result<&'a str, CommandError> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~+,=:@%".contains(c);
+    let plain = |c: char| c.is_alphanumeric() || "/-._~+,=:@%!*()&".contains(c);
     if url.starts_with('/') && url.chars().all(plain) {
         return Ok(url);
     }
     Err(CommandError::failed(
         format!(
             "{key} is {url:?}: the web server configuration takes it as a path of letters, digits \
-             and / - . _ ~ + , = : @ %, starting with /"
+             and / - . _ ~ + , = : @ % ! * ( ) &, starting with /"
         ),
         Some(&format!(
             "set {key} to such a path, for example {example}, then run deployconfig again"
@@ -1769,6 +1771,10 @@ mod tests {
         let mut settings = settings();
         settings.static_url = "/assets/v-1.2_x~/".into();
         assert!(nginx(&site(&settings), &tls()).is_ok());
+        // Letters of any script, as both servers take UTF-8 there.
+        settings.static_url = "/stätic/(v2)/".into();
+        assert!(nginx(&site(&settings), &tls()).is_ok());
+        assert!(apache(&site(&settings), &tls()).is_ok());
     }
 
     /// nginx has no escape for `$`, which starts a variable: a path holding

@@ -117,6 +117,10 @@ impl Command for Serve {
             );
         }
         ctx.block_on(async move {
+            // Listening first: while the reports below wait on a server that
+            // does not answer (up to a few seconds), clients wait in the
+            // socket's queue instead of being refused.
+            let listener = listen(&bind, mode, name)?;
             // In the runtime that serves: the connections made are kept.
             application.report_unreachable_stores().await;
             // A production site on a database missing tables (the sessions'
@@ -125,7 +129,6 @@ impl Command for Serve {
                 tracing::error!(target: "nuages::migrations", "{notice}");
             }
             let shutdown = server::shutdown_signal_surviving_hangup(restart, log_file);
-            let listener = listen(&bind, mode, name)?;
             outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
                 ctx.project().name(),
