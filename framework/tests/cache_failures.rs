@@ -5,7 +5,7 @@
 mod support;
 
 use nuages::cache::Cache;
-use nuages::conf::{CacheBackend, CacheSettings};
+use nuages::conf::{CacheBackend, CacheSettings, SessionEngine, Settings};
 
 #[tokio::test]
 async fn an_unreachable_redis_is_a_miss_and_a_warning() {
@@ -29,6 +29,18 @@ async fn an_unreachable_redis_is_a_miss_and_a_warning() {
     assert!(logs.contains("cache set failed"), "{logs}");
 }
 
+/// Settings for a site whose sessions `engine` keeps.
+fn session_settings(engine: SessionEngine) -> Settings {
+    Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        session_engine: engine,
+        ..Settings::default()
+    }
+}
+
 async fn counter(session: nuages::extract::Session) -> String {
     let n: i64 = session.get("n").unwrap_or(0);
     let _ = session.insert("n", n + 1);
@@ -40,17 +52,9 @@ async fn counter(session: nuages::extract::Session) -> String {
 /// its cookie holds (a log file would otherwise hand out live sessions).
 #[tokio::test]
 async fn a_failing_session_cache_never_logs_the_session_key() {
-    use nuages::conf::{SessionEngine, Settings};
     let (logs, _guard) = support::capture_logs();
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        session_engine: SessionEngine::Cache,
-        ..Settings::default()
-    };
+    let mut settings = session_settings(SessionEngine::Cache);
     settings.caches.insert(
         "default".into(),
         CacheSettings {
@@ -83,17 +87,9 @@ async fn a_failing_session_cache_never_logs_the_session_key() {
 /// request's changes are not saved, and the stored session is kept.
 #[tokio::test]
 async fn a_failed_session_write_says_the_changes_are_not_saved() {
-    use nuages::conf::{SessionEngine, Settings};
     let (logs, _guard) = support::capture_logs();
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        session_engine: SessionEngine::Db,
-        ..Settings::default()
-    };
+    let mut settings = session_settings(SessionEngine::Db);
     settings.databases.get_mut("default").unwrap().url =
         format!("sqlite://{}", dir.path().join("db.sqlite3").display());
     let project = nuages::Project::new("sessionwrites", env!("CARGO_MANIFEST_DIR"))

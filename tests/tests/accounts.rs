@@ -122,6 +122,17 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// The production settings of these tests (debug off, a strong key, the
+/// test host), then `more`.
+fn production_lines(more: &str) -> String {
+    format!(
+        "debug = false\n\
+         secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
+         allowed_hosts = [\"{HOST}\"]\n\
+         {more}"
+    )
+}
+
 /// A settings file for `serve` in production mode with `more` lines, and
 /// the superuser `admin` created by `createsuperuser --noinput`.
 fn production_site(example: &Example, more: &str) -> PathBuf {
@@ -129,13 +140,9 @@ fn production_site(example: &Example, more: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "extends = {:?}\n\
-             debug = false\n\
-             secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
-             allowed_hosts = [\"{HOST}\"]\n\
-             session_engine = \"db\"\n\
-             {more}\n",
+            "extends = {:?}\n{}",
             example.settings.display().to_string(),
+            production_lines(&format!("session_engine = \"db\"\n{more}\n")),
         ),
     )
     .unwrap();
@@ -387,12 +394,7 @@ fn serve_names_the_missing_sessions_migration_and_a_login_that_cannot_stick_is_a
     let settings = example.settings_extending(
         &example.settings,
         "unmigrated",
-        &format!(
-            "debug = false\n\
-             secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
-             allowed_hosts = [\"{HOST}\"]\n\
-             session_engine = \"db\"\n"
-        ),
+        &production_lines("session_engine = \"db\"\n"),
     );
     let (serve, addr) = example.serve_with(&settings, "serve", HOST);
     let output = serve.output();
@@ -439,16 +441,13 @@ fn a_login_whose_session_cannot_be_read_is_an_error_not_a_success() {
     let settings = example.settings_extending(
         &example.settings,
         "redis-sessions",
-        &format!(
-            "debug = false\n\
-             secret_key = \"accounts-test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
-             allowed_hosts = [\"{HOST}\"]\n\
-             session_engine = \"cache\"\n\
+        &production_lines(&format!(
+            "session_engine = \"cache\"\n\
              [caches.default]\n\
              backend = \"redis\"\n\
              location = {:?}\n",
             redis.url()
-        ),
+        )),
     );
     let (_serve, addr) = example.serve_with(&settings, "serve", HOST);
     let mut browser = Browser::new();

@@ -91,20 +91,19 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         work,
         "serve",
     );
+    // The socket is there from the start; serve says it serves on it once
+    // its start-up reports are done.
+    let serving = format!("on unix:{}", socket.display());
     assert!(
-        wait_for(Duration::from_secs(60), || socket.exists().then_some(())).is_some(),
-        "serve did not create its socket: {}",
+        wait_for(Duration::from_secs(60), || (socket.exists()
+            && server.output().contains(&serving))
+        .then_some(()))
+        .is_some(),
+        "serve did not serve on its socket: {}",
         server.output()
     );
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660, "serve_socket_mode");
-    assert!(
-        server
-            .output()
-            .contains(&format!("unix:{}", socket.display())),
-        "{}",
-        server.output()
-    );
 
     let (site, stderr, addr) = deployconfig_nginx(
         production(&project)
