@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nuages_e2e::Example;
+use nuages_e2e::{Example, run};
 
 /// `command` run with its standard output `stdout`: its exit code and
 /// standard error.
@@ -315,13 +315,10 @@ fn user_commands_on_a_half_applied_auth_migration_say_what_migrate_says() {
         &["createsuperuser", "--noinput", "--username", "admin"][..],
         &["changepassword", "admin", "--password-stdin"],
     ] {
-        let output = example
+        let (output, _, stderr) = run(example
             .command_with(&settings)
             .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
+            .stdin(std::process::Stdio::null()));
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert_eq!(
             stderr,

@@ -3,7 +3,7 @@
 //! the file then): a copy of `db.sqlite3` alone, as a backup takes it,
 //! holds them.
 
-use nuages_e2e::Example;
+use nuages_e2e::{Example, run};
 
 #[test]
 fn a_copy_of_the_database_file_alone_holds_what_the_commands_did() {
@@ -148,13 +148,10 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
         &["seed"],
     ];
     for args in refusing {
-        let output = example
+        let (output, _, stderr) = run(example
             .command_with(&settings)
             .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
+            .stdin(std::process::Stdio::null()));
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains(&format!(
@@ -193,13 +190,10 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
     assert_eq!(beside, ["db.sqlite3"]);
     // The commands that need a migrated database refuse it, and leave it so.
     for args in &refusing[..2] {
-        let output = example
+        let (output, _, stderr) = run(example
             .command_with(&settings)
             .args(*args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
+            .stdin(std::process::Stdio::null()));
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains("error: the database has not been migrated"),

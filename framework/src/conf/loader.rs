@@ -1008,9 +1008,16 @@ fn env_layer(
                     origin: origin.clone(),
                     key: key.to_string(),
                     expected: kind.describe(),
-                    found: match why {
-                        Some(why) => format!("{text:?} ({why})"),
-                        None => format!("{text:?}"),
+                    found: {
+                        // A secret's value is not shown, even malformed.
+                        let shown = match super::secrets::is_secret_setting(key) {
+                            true => "its value (not shown: a secret)".to_string(),
+                            false => format!("{text:?}"),
+                        };
+                        match why {
+                            Some(why) => format!("{shown} ({why})"),
+                            None => shown,
+                        }
                     },
                     hint: kind.env_example(variable),
                 })
@@ -1556,6 +1563,16 @@ mod tests {
                 "{hint}"
             );
         }
+        // A list of secrets that does not parse is named, never shown.
+        let error = load(
+            &path,
+            &[("NUAGES_SECRET_KEY_FALLBACKS", r#"["old-secret-123"#)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("NUAGES_SECRET_KEY_FALLBACKS"), "{error}");
+        assert!(error.contains("not shown: a secret"), "{error}");
+        assert!(!error.contains("old-secret-123"), "{error}");
     }
 
     #[test]

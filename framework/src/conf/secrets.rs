@@ -9,6 +9,15 @@ use crate::checks::database::{is_password_param, shown_password};
 /// What stands in place of a secret.
 pub(crate) const MASK: &str = "********************";
 
+/// Whether the setting `key` holds a secret as a whole (its value is never
+/// shown, not even in an error about its form).
+pub(crate) fn is_secret_setting(key: &str) -> bool {
+    matches!(
+        key,
+        "secret_key" | "secret_key_fallbacks" | "email_host_password"
+    )
+}
+
 impl Settings {
     /// These settings with the secret key and its fallbacks, the SMTP
     /// password and the passwords of database and cache URLs masked.
