@@ -44,6 +44,9 @@ pub struct SmtpOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// With `tls`: TLS from the first byte instead of STARTTLS.
     pub implicit_tls: bool,
+    /// Take this long over each message before accepting it, as a slow
+    /// relay does.
+    pub delay: Option<Duration>,
 }
 
 /// One message the server received.
@@ -130,6 +133,9 @@ impl SmtpServer {
             if options.implicit_tls {
                 command.arg("--implicit");
             }
+        }
+        if let Some(delay) = options.delay {
+            command.arg("--delay").arg(delay.as_secs_f64().to_string());
         }
         let server = Server::start(&mut command, dir.path(), "smtp");
         let port = wait_for(Duration::from_secs(20), || {

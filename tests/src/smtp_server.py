@@ -5,10 +5,11 @@ name, then renamed): envelope, headers, decoded text body, the raw message,
 the login used and whether the session was under TLS. Prints
 "listening on PORT" once it accepts connections.
 
-    smtp_server.py DIR [--auth USER:PASSWORD] [--tls CERT KEY [--implicit]]
+    smtp_server.py DIR [--auth USER:PASSWORD] [--tls CERT KEY [--implicit]] [--delay SECONDS]
 
 --tls offers and requires STARTTLS; with --implicit the connection is TLS
-from the first byte instead (port 465 style).
+from the first byte instead (port 465 style). --delay takes that long over
+each message before accepting it, as a slow relay does.
 """
 
 import argparse
@@ -25,10 +26,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Folder:
-    def __init__(self, folder):
+    def __init__(self, folder, delay):
         self.folder = folder
+        self.delay = delay
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = message.get_body(preferencelist=("plain",))
         auth = session.auth_data
@@ -69,6 +72,7 @@ async def main():
     parser.add_argument("--auth")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--implicit", action="store_true")
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     options = {"hostname": "localhost"}
     if args.auth:
@@ -87,7 +91,7 @@ async def main():
             wrapper = context
         else:
             options.update(tls_context=context, require_starttls=True)
-    handler = Folder(args.folder)
+    handler = Folder(args.folder, args.delay)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, loop=loop, **options), "127.0.0.1", 0, ssl=wrapper

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nuages::sqlx;
 use nuages_e2e::browser::Browser;
-use nuages_e2e::smtp::{ReceivedMail, SmtpServer, require_aiosmtpd};
+use nuages_e2e::smtp::{ReceivedMail, SmtpOptions, SmtpServer, require_aiosmtpd};
 use nuages_e2e::{Example, http, run, run_with_input};
 
 const SECRET: &str = "reset-test-secret-5b7f0c1e9d2a4f6b8c3e1a7d9f2b4c6e8a0d2f4b6c8e";
@@ -42,8 +42,17 @@ fn command(example: &Example, settings: &Path, args: &[&str], input: &str) {
 /// (`admin@mysite.test`, made by `createsuperuser --noinput`), an SMTP
 /// server, and settings that mail to it with `extra` lines.
 fn site(name: &str, extra: &str) -> (Example, SmtpServer, PathBuf) {
+    site_mailing_to(SmtpOptions::default(), name, extra)
+}
+
+/// [`site`], with an SMTP server started as `options` say.
+fn site_mailing_to(
+    options: SmtpOptions,
+    name: &str,
+    extra: &str,
+) -> (Example, SmtpServer, PathBuf) {
     let example = Example::new();
-    let smtp = SmtpServer::start();
+    let smtp = SmtpServer::start_with(options);
     let settings = settings(&example, name, smtp.port, extra);
     command(&example, &settings, &["migrate"], "");
     example.create_superuser(&settings, "admin", "admin@mysite.test", FIRST_PASSWORD);
@@ -399,4 +408,80 @@ fn a_link_expires_after_password_reset_timeout() {
         report.contains("(nuages.E048) password_reset_timeout is 0"),
         "{report}"
     );
+}
+
+/// A client posting the form for one address in a loop, against a mail
+/// server that takes a second over each message (a real relay's pace),
+/// holds one place: its requests are merged into the reset under way, and
+/// another visitor's reset, asked for meanwhile, is mailed.
+#[test]
+fn a_client_asking_again_and_again_never_stops_another_visitors_mail() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let slow = SmtpOptions {
+        delay: Some(Duration::from_secs(1)),
+        ..SmtpOptions::default()
+    };
+    let (example, smtp, settings) = site_mailing_to(slow, "flood", "");
+    example.create_superuser(&settings, "jose", "jose@mysite.test", NEW_PASSWORD);
+    let (_server, addr) = example.serve_with(&settings, "serve", "localhost");
+
+    let mut flooder = visitor(addr);
+    for _ in 0..30 {
+        ask_reset(&mut flooder, "admin@mysite.test");
+    }
+    ask_reset(&mut visitor(addr), "jose@mysite.test");
+    let to_jose = |mails: &[ReceivedMail]| {
+        mails
+            .iter()
+            .filter(|mail| mail.recipients() == ["jose@mysite.test"])
+            .count()
+    };
+    let mails = nuages_e2e::wait_for(Duration::from_secs(20), || {
+        let mails = smtp.received();
+        (to_jose(&mails) == 1).then_some(mails)
+    })
+    .unwrap_or_else(|| panic!("no mail to jose: {:#?}", smtp.received()));
+    let to_admin = mails.len() - 1;
+    assert!(
+        (1..=3).contains(&to_admin),
+        "30 requests for admin's address: {to_admin} mails"
+    );
+}
+
+/// Failed logins that locked the account out end with a reset through the
+/// mailed link: the new password logs in at once.
+#[test]
+fn a_reset_password_logs_in_even_after_the_throttle_refused_the_old_one() {
+    if !require_aiosmtpd() {
+        return;
+    }
+    let (example, smtp, settings) = site("throttled", "login_throttle_username_limit = 3\n");
+    let (_server, addr) = example.serve_with(&settings, "serve", "localhost");
+    let attempt = |password: &str| {
+        visitor(addr)
+            .submit(
+                "/accounts/login/",
+                &[("username", "admin"), ("password", password), ("next", "")],
+            )
+            .status
+    };
+    let statuses: Vec<u16> = (0..4).map(|_| attempt("not-the-password")).collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert_eq!(attempt(FIRST_PASSWORD), 429, "the account is locked out");
+
+    let mut browser = visitor(addr);
+    let (link, _) = reset_link(&mut browser, &smtp, "admin@mysite.test");
+    let form_path = open_valid_link(&mut browser, &path_of(&link, addr));
+    let set = browser.submit(
+        &form_path,
+        &[
+            ("new_password1", NEW_PASSWORD),
+            ("new_password2", NEW_PASSWORD),
+        ],
+    );
+    assert_eq!(set.status, 302, "{set:?}");
+    assert_eq!(set.header("location"), Some("/accounts/reset/done/"));
+    assert_eq!(attempt(NEW_PASSWORD), 302);
 }

@@ -155,6 +155,55 @@ fn migrate_creates_the_user_tables_and_the_apps_permissions() {
     assert_eq!(count, 4);
 }
 
+/// Several `createsuperuser` at once for one name (containers provisioning
+/// the same admin at start): one makes it, the others say the name is
+/// taken, never a database error.
+#[test]
+fn createsuperuser_at_once_for_one_name_makes_one_user() {
+    let example = Example::new();
+    let args = [
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "racer",
+        "--password-stdin",
+    ];
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let mut command = example.command();
+            command
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = command.spawn().unwrap();
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"plum-violin-orbit-42\n")
+                .unwrap();
+            child
+        })
+        .collect();
+    let mut made = 0;
+    for racer in racers {
+        let output = racer.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        match output.status.code() {
+            Some(0) => made += 1,
+            _ => assert!(
+                stderr.contains("error: That username is already taken.")
+                    || stderr.contains("error: a user named \"racer\" already exists"),
+                "{stderr}"
+            ),
+        }
+    }
+    assert_eq!(made, 1);
+    assert!(user(&example, "racer").is_some());
+}
+
 #[test]
 fn createsuperuser_without_input_reads_the_password_from_stdin() {
     let example = Example::new();
@@ -225,6 +274,24 @@ fn createsuperuser_without_input_reads_the_password_from_stdin() {
         "{stderr}"
     );
     assert!(user(&example, "blank").is_none());
+    // A line break left after the one line ending taken off (a second line,
+    // an extra empty line): no password field sends one, so no user.
+    for input in [
+        "plum-violin-orbit-42\n\n",
+        "plum-violin-orbit-42\nsecond-line\n",
+    ] {
+        let (status, stdout, stderr) = example.piped(&blank, input);
+        assert_eq!(status.code(), Some(1), "{input:?}: {stderr}");
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.contains(
+                "error: the password read from stdin holds a line break\n  hint: give the \
+                 password alone, on one line"
+            ),
+            "{stderr}"
+        );
+        assert!(user(&example, "blank").is_none());
+    }
 
     // A look-alike in full-width letters is the same name once NFKC'd (Django's
     // normalize_username): taken too, and it logs in as admin.

@@ -96,6 +96,11 @@ impl AuthConfig {
         })
     }
 
+    /// The failed-login throttle of [`Auth::authenticate`].
+    pub(crate) fn throttle(&self) -> &LoginThrottle {
+        &self.throttle
+    }
+
     /// The configuration of the `auth` middleware when `middleware` lists
     /// it, else `None`.
     pub(crate) fn if_listed(

@@ -237,11 +237,14 @@ impl User {
                 new.username
             )))
         })?;
-        if User::get_by_username(pool, new.username).await?.is_some() {
-            return Err(Error::Config(
+        let taken = || {
+            Error::Config(
                 Problem::new(format!("a user named {:?} already exists", new.username))
                     .with_hint("choose another username"),
-            ));
+            )
+        };
+        if User::get_by_username(pool, new.username).await?.is_some() {
+            return Err(taken());
         }
         let password = match new.password {
             Some(password) => hashers.make_password_off_the_runtime(password).await?,
@@ -259,7 +262,13 @@ impl User {
         .bind(true)
         .bind(now_timestamp())
         .fetch_one(pool)
-        .await?;
+        .await
+        .map_err(|error| match &error {
+            // Made meanwhile by another process (two `createsuperuser` at
+            // once, while this one hashed the password).
+            sqlx::Error::Database(database) if database.is_unique_violation() => taken(),
+            _ => error.into(),
+        })?;
         User::get(pool, id)
             .await?
             .ok_or_else(|| Error::other(format!("user {id} vanished after its insert")))

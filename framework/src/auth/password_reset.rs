@@ -298,9 +298,29 @@ pub(crate) async fn reset_submit(
         return render_reset_form(&templates, email, Some(&error));
     }
     let tokens = PasswordResetTokenGenerator::from_settings(&app.settings)?;
+    // Who has that address, and their mails, after the response: its
+    // timing is the same whether anyone matched.
+    app.mailer.reset_in_background(
+        email,
+        reset_mails(app.clone(), tokens, origin, email.to_string()),
+    );
+    redirect_to(&app, "password_reset_done", &[])
+}
+
+/// The mail of every active user with a usable password and the address
+/// `email`, with its link to `origin`. Rendered outside the request, as
+/// Django renders them: with the values given, without what middleware
+/// give a page.
+async fn reset_mails(
+    app: Arc<AppState>,
+    tokens: PasswordResetTokenGenerator,
+    origin: SiteOrigin,
+    email: String,
+) -> Result<Vec<crate::mail::EmailMessage>> {
+    let templates = Templates::outside_request(app.templates.clone());
     let pool = app.databases.get(crate::db::DEFAULT_ALIAS).await?;
     let mut messages = Vec::new();
-    for user in User::active_with_email(&pool, email).await? {
+    for user in User::active_with_email(&pool, &email).await? {
         if !user.has_usable_password() {
             continue;
         }
@@ -324,30 +344,7 @@ pub(crate) async fn reset_submit(
         let body = templates.render_text("registration/password_reset_email.html", context)?;
         messages.push(crate::mail::EmailMessage::new(subject, body, [user.email]));
     }
-    // After the response: its timing is the same whether anyone matched.
-    // At most RESETS_IN_FLIGHT requests' mails are on their way at once: a
-    // script posting the form against a slow mail server would otherwise
-    // hold a connection to it per request.
-    if !messages.is_empty() {
-        let to: Vec<&str> = messages
-            .iter()
-            .flat_map(|m| &m.to)
-            .map(String::as_str)
-            .collect();
-        app.mailer.send_in_background(
-            crate::mail::Background::PasswordReset,
-            format!("the password reset mail to {to:?}"),
-            |mailer| async move {
-                // Each is tried; the first failure is logged.
-                let mut sent = Ok(());
-                for message in &messages {
-                    sent = sent.and(mailer.send(message).await);
-                }
-                sent
-            },
-        );
-    }
-    redirect_to(&app, "password_reset_done", &[])
+    Ok(messages)
 }
 
 /// A redirect to the route `name`.
@@ -476,6 +473,9 @@ async fn set_password(
     user.set_password(pool, &PasswordHashers::from_settings(settings)?, second)
         .await?;
     session.remove(RESET_SESSION_KEY);
+    if let Some(auth) = &app.auth {
+        auth.throttle().forget(&user.username).await;
+    }
     if settings.session_engine == SessionEngine::Db {
         SessionStore::new(app)?
             .end_sessions_of_user(&user.id.to_string())

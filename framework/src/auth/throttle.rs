@@ -164,6 +164,15 @@ impl LoginThrottle {
         }
     }
 
+    /// After `username`'s password was reset through its mailed link
+    /// (owning the mailbox proves as much as the password): its failures
+    /// forgotten, so that the new password logs in at once.
+    pub(crate) async fn forget(&self, username: &str) {
+        if let Some(cache) = &self.cache {
+            cache.delete(&username_key(username)).await;
+        }
+    }
+
     /// Take one attempt off the count at `key`; one that would go below
     /// one (its window ended meanwhile) is removed instead.
     async fn uncount(&self, cache: &Cache, key: &str) {

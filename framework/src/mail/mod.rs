@@ -331,38 +331,38 @@ struct Inner {
     reports: Arc<tokio::sync::Semaphore>,
     /// Room for the password reset mails being sent at once.
     resets: Arc<tokio::sync::Semaphore>,
+    /// The addresses (in lower case) whose password reset is under way.
+    resetting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// How many error reports to the admins may be on their way at once (see
-/// [`Background`]).
+/// [`Mailer::report_in_background`]).
 pub(crate) const REPORTS_IN_FLIGHT: usize = 4;
 
-/// How many password reset mails may be on their way at once (see
-/// [`Background`]).
+/// How many password reset mails may be sent at once (see
+/// [`Mailer::reset_in_background`]); the others wait for a place.
 pub(crate) const RESETS_IN_FLIGHT: usize = 4;
 
-/// A kind of mail sent after its response, in a task of its own, by
-/// [`Mailer::send_in_background`]. Each kind has room for a few on their
-/// way at once: without a bound, a burst of requests (a database down and
-/// a client hitting a broken view in a loop; a script posting the password
-/// reset form) would open a connection to the mail server per request,
-/// each held up to `email_timeout`, and flood the inboxes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Background {
-    /// The report of a server error to the `admins`.
-    ErrorReport,
-    /// The mails of one password reset request.
-    PasswordReset,
+/// How many password resets, each for another address, may be under way
+/// at once (see [`Mailer::reset_in_background`]).
+pub(crate) const RESETS_UNDER_WAY: usize = 256;
+
+/// A password reset under way: its address, taken off the set when the
+/// reset's task ends, however it ends.
+struct UnderWay {
+    mailer: Mailer,
+    address: String,
 }
 
-impl Background {
-    /// How many of this kind may be on their way at once.
-    pub(crate) const fn in_flight(self) -> usize {
-        match self {
-            Background::ErrorReport => REPORTS_IN_FLIGHT,
-            Background::PasswordReset => RESETS_IN_FLIGHT,
-        }
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        self.mailer.resetting().remove(&self.address);
     }
+}
+
+fn log_not_sent(what: &str, error: &MailError) {
+    let hint = error.problem().hint.as_deref().unwrap_or_default();
+    tracing::error!(target: "nuages::mail", "{what} was not sent: {error} (hint: {hint})");
 }
 
 /// Sends mail as the settings say: a cheap, cloneable handle, built once
@@ -399,12 +399,9 @@ impl Mailer {
                 subject_prefix: settings.email_subject_prefix.clone(),
                 admins: settings.admins.clone(),
                 managers: settings.managers.clone(),
-                reports: Arc::new(tokio::sync::Semaphore::new(
-                    Background::ErrorReport.in_flight(),
-                )),
-                resets: Arc::new(tokio::sync::Semaphore::new(
-                    Background::PasswordReset.in_flight(),
-                )),
+                reports: Arc::new(tokio::sync::Semaphore::new(REPORTS_IN_FLIGHT)),
+                resets: Arc::new(tokio::sync::Semaphore::new(RESETS_IN_FLIGHT)),
+                resetting: Default::default(),
             }),
         })
     }
@@ -477,26 +474,24 @@ impl Mailer {
         self.send_from(&message, &self.inner.server_email).await
     }
 
-    /// Send, in a task of its own, what `send` sends with this mailer,
-    /// when one of the places of `kind` is free (held until the send
-    /// ends); `what` names the mail in the log ("the password reset mail
-    /// to ..."): a warning when every place is taken (the mail is then not
-    /// sent), an error when the send fails.
-    pub(crate) fn send_in_background<F, Fut>(&self, kind: Background, what: String, send: F)
+    /// Send, in a task of its own, the error report `send` sends with this
+    /// mailer, when one of the REPORTS_IN_FLIGHT places is free (held until
+    /// the send ends); `what` names the mail in the log: a warning when
+    /// every place is taken (the report is then not sent: in a burst of
+    /// errors, a database down and a client hitting a broken view in a
+    /// loop, a connection to the mail server per request, each held up to
+    /// `email_timeout`, would flood the inboxes), an error when the send
+    /// fails.
+    pub(crate) fn report_in_background<F, Fut>(&self, what: String, send: F)
     where
         F: FnOnce(Mailer) -> Fut,
         Fut: std::future::Future<Output = Result<(), MailError>> + Send + 'static,
     {
-        let places = match kind {
-            Background::ErrorReport => &self.inner.reports,
-            Background::PasswordReset => &self.inner.resets,
-        };
-        let Ok(place) = places.clone().try_acquire_owned() else {
+        let Ok(place) = self.inner.reports.clone().try_acquire_owned() else {
             tracing::warn!(
                 target: "nuages::mail",
-                "{what} was not sent: {} mails of its kind are on their way already (the mail \
-                 server is slow, or they come faster than it takes them)",
-                kind.in_flight()
+                "{what} was not sent: {REPORTS_IN_FLIGHT} mails of its kind are on their way \
+                 already (the mail server is slow, or they come faster than it takes them)"
             );
             return;
         };
@@ -504,13 +499,85 @@ impl Mailer {
         tokio::spawn(async move {
             let _place = place;
             if let Err(error) = sending.await {
-                let hint = error.problem().hint.as_deref().unwrap_or_default();
-                tracing::error!(
-                    target: "nuages::mail",
-                    "{what} was not sent: {error} (hint: {hint})"
-                );
+                log_not_sent(&what, &error);
             }
         });
+    }
+
+    /// Serve a password reset request for `address` in a task of its own,
+    /// after the response, so that its time never tells whether the
+    /// address has an account: `reset` finds the accounts and makes their
+    /// mails, which are then sent, RESETS_IN_FLIGHT at most at once (the
+    /// others wait for a place). A request for an address whose reset is
+    /// under way is merged into it (the mail on its way holds a valid
+    /// link): a client posting one address in a loop holds one place,
+    /// never another visitor's. Beyond RESETS_UNDER_WAY addresses at once,
+    /// a warning, and no mail. A failure is logged.
+    pub(crate) fn reset_in_background<Fut>(&self, address: &str, reset: Fut)
+    where
+        Fut: std::future::Future<Output = Result<Vec<EmailMessage>>> + Send + 'static,
+    {
+        let address = address.to_lowercase();
+        {
+            let mut resetting = self.resetting();
+            if resetting.contains(&address) {
+                tracing::info!(
+                    target: "nuages::mail",
+                    "a password reset asked again while the last one for that address is under \
+                     way: merged with it"
+                );
+                return;
+            }
+            if resetting.len() >= RESETS_UNDER_WAY {
+                tracing::warn!(
+                    target: "nuages::mail",
+                    "a password reset was not served: {RESETS_UNDER_WAY} are under way already \
+                     (the mail server is slow, or they come faster than it takes them)"
+                );
+                return;
+            }
+            resetting.insert(address.clone());
+        }
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            let _under_way = UnderWay {
+                mailer: mailer.clone(),
+                address,
+            };
+            let messages = match reset.await {
+                Ok(messages) => messages,
+                Err(error) => {
+                    let hint = error.hint().unwrap_or_default();
+                    tracing::error!(
+                        target: "nuages::mail",
+                        "a password reset was not served: {error} (hint: {hint})"
+                    );
+                    return;
+                }
+            };
+            if messages.is_empty() {
+                return;
+            }
+            let Ok(_place) = mailer.inner.resets.clone().acquire_owned().await else {
+                return;
+            };
+            for message in &messages {
+                if let Err(error) = mailer.send(message).await {
+                    log_not_sent(
+                        &format!("the password reset mail to {:?}", message.to),
+                        &error,
+                    );
+                }
+            }
+        });
+    }
+
+    fn resetting(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // Nothing panics while it is held: a poisoned lock holds a whole set.
+        self.inner
+            .resetting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether `mail_admins` sends anything (`admins` is set).

@@ -66,7 +66,8 @@ pub(crate) fn complain(message: &str) {
 }
 
 /// A password given on stdin by a script (`--password-stdin`): everything
-/// read, without one final newline.
+/// read, without one final newline; a line break left in it is refused (a
+/// browser's password field sends none, so it could never be typed in).
 pub(crate) fn password_from_stdin() -> Result<String, CommandError> {
     let mut text = String::new();
     io::stdin().read_to_string(&mut text).map_err(|error| {
@@ -79,6 +80,15 @@ pub(crate) fn password_from_stdin() -> Result<String, CommandError> {
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(&text);
+    if text.contains(['\n', '\r']) {
+        return Err(CommandError::failed(
+            "the password read from stdin holds a line break",
+            Some(
+                "give the password alone, on one line (a password field sends no line break, \
+                 so such a password could never be typed in); nothing was changed",
+            ),
+        ));
+    }
     Ok(text.to_string())
 }
 

@@ -14,7 +14,6 @@ use http::{HeaderValue, Method, StatusCode};
 
 use crate::conf::Settings;
 use crate::error::{Error, ErrorReport};
-use crate::mail::Background;
 use crate::mail::report::{RequestSummary, error_mail};
 use crate::state::AppState;
 use crate::views::escape_html;
@@ -364,8 +363,7 @@ fn mail_admins_in_background(
 ) {
     let (subject, body) = error_mail(&state.settings, status, summary, report);
     // The request is in the log line of the error itself, beside this one.
-    state.mailer.send_in_background(
-        Background::ErrorReport,
+    state.mailer.report_in_background(
         "the error report to the admins".into(),
         |mailer| async move { mailer.mail_admins(&subject, &body).await },
     );
@@ -387,6 +385,18 @@ fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorRepo
                 target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes()
             ),
         }
+    } else if matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+    ) {
+        // A form over a limit or a body that cannot be read: the page says
+        // only "Bad Request (400)", so the log names the setting (as
+        // Django's `django.security` warnings). Escaped: a cause may quote
+        // what the client sent.
+        tracing::warn!(
+            target: "nuages::request", %method, path, status = status.as_u16(),
+            "{}", causes().escape_debug()
+        );
     } else {
         tracing::debug!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
     }
