@@ -436,7 +436,10 @@ pub async fn serve(
             connection,
             fd,
             activity,
-            options.header_read_timeout,
+            connection::Timeouts {
+                header: options.header_read_timeout,
+                send: options.send_timeout,
+            },
             phase.subscribe(),
         ));
     };
@@ -1047,78 +1050,128 @@ mod tests {
     /// otherwise hold the connection for ever.
     #[test]
     fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
-        use std::io::{Read, Write};
-        /// A frame: length, type, flags, stream, payload.
-        fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-            let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-            frame.extend([kind, flags]);
-            frame.extend(stream.to_be_bytes());
-            frame.extend(payload);
-            frame
-        }
-        const HEADERS: u8 = 1;
-        const SETTINGS: u8 = 4;
-        const PING: u8 = 6;
-        const GOAWAY: u8 = 7;
-        const END_STREAM: u8 = 1;
-        const END_HEADERS: u8 = 4;
         let timeout = Duration::from_secs(1);
         let server = TestServer::start(timeout);
-        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-        // GET / (HPACK: :method GET, :path /, :scheme http from the static
-        // table; :authority localhost as a literal of the static name).
-        let mut block = vec![0x82, 0x84, 0x86, 0x01, 9];
-        block.extend(b"localhost");
-        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-        hello.extend(frame(SETTINGS, 0, 0, &[]));
-        hello.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
-        stream.write_all(&hello).unwrap();
-        stream.set_read_timeout(Some(timeout * 5)).unwrap();
-        // Frames until the answer's end, then until the connection's.
-        let mut received = Vec::new();
-        let mut answered = None;
-        let mut goaway = false;
-        let mut buffer = [0u8; 4096];
-        let ended = loop {
-            while received.len() >= 9 {
-                let length =
-                    u32::from_be_bytes([0, received[0], received[1], received[2]]) as usize;
-                if received.len() < 9 + length {
-                    break;
-                }
-                let (kind, flags) = (received[3], received[4]);
-                let id = u32::from_be_bytes(received[5..9].try_into().unwrap()) & 0x7fff_ffff;
-                if id == 1 && flags & END_STREAM != 0 {
-                    answered = Some(std::time::Instant::now());
-                }
-                // A client acknowledges settings and answers pings.
-                if kind == SETTINGS && flags & 1 == 0 {
-                    stream.write_all(&frame(SETTINGS, 1, 0, &[])).unwrap();
-                }
-                if kind == PING && flags & 1 == 0 {
-                    let ack = frame(PING, 1, 0, &received[9..9 + length]);
-                    stream.write_all(&ack).unwrap();
-                }
-                goaway |= kind == GOAWAY;
-                received.drain(..9 + length);
-            }
-            match stream.read(&mut buffer) {
-                Ok(0) => break true,
-                Ok(n) => received.extend(&buffer[..n]),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break true,
-                Err(_) => break false,
-            }
-        };
-        let answered = answered.expect("the request was answered");
-        let after = answered.elapsed();
+        let talk = Http2Talk::with(&server, &[], timeout * 5);
+        let answered = talk.answered.expect("the request was answered");
+        let after = talk.ended_at.map(|ended| ended - answered);
         assert!(
-            ended && goaway,
-            "an idle HTTP/2 connection still open {after:?} after its answer"
+            after.is_some() && talk.goaway,
+            "an idle HTTP/2 connection still open after its answer: {talk:?}"
         );
+        let after = after.unwrap();
         assert!(
             after >= timeout - Duration::from_millis(300) && after < timeout * 3,
             "closed {after:?} after the answer, for a timeout of {timeout:?}"
         );
+    }
+
+    /// A client that answers pings but never opens its flow-control window
+    /// (`SETTINGS_INITIAL_WINDOW_SIZE` 0) would hold its response, and the
+    /// file or rows behind it, for ever: the socket stays writable, so the
+    /// send timeout never sees a stalled write. The connection is closed
+    /// once the response has waited for the window for the send timeout.
+    #[test]
+    fn an_http2_client_that_never_opens_its_window_is_closed_after_the_send_timeout() {
+        let timeout = Duration::from_secs(1);
+        let server = TestServer::start(timeout);
+        // SETTINGS_INITIAL_WINDOW_SIZE (4) = 0.
+        let talk = Http2Talk::with(&server, &[0, 4, 0, 0, 0, 0], timeout * 8);
+        assert_eq!(talk.answered, None, "no window, yet answered: {talk:?}");
+        let ended = talk
+            .ended_at
+            .unwrap_or_else(|| panic!("a stalled HTTP/2 connection still open: {talk:?}"));
+        let after = ended - talk.started;
+        assert!(
+            after < timeout * 4,
+            "closed {after:?} after the request, for timeouts of {timeout:?}"
+        );
+    }
+
+    /// What a raw HTTP/2 client saw of `GET /` on a connection it opened
+    /// with `settings` (a SETTINGS payload), acknowledging the server's
+    /// settings and answering its pings until the connection ended or
+    /// `wait` passed without a frame.
+    #[derive(Debug)]
+    struct Http2Talk {
+        started: std::time::Instant,
+        /// When the response's last frame came.
+        answered: Option<std::time::Instant>,
+        /// When the server closed the connection.
+        ended_at: Option<std::time::Instant>,
+        goaway: bool,
+    }
+
+    impl Http2Talk {
+        fn with(server: &TestServer, settings: &[u8], wait: Duration) -> Http2Talk {
+            use std::io::{Read, Write};
+            /// A frame: length, type, flags, stream, payload.
+            fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+                let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+                frame.extend([kind, flags]);
+                frame.extend(stream.to_be_bytes());
+                frame.extend(payload);
+                frame
+            }
+            const HEADERS: u8 = 1;
+            const SETTINGS: u8 = 4;
+            const PING: u8 = 6;
+            const GOAWAY: u8 = 7;
+            const END_STREAM: u8 = 1;
+            const END_HEADERS: u8 = 4;
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            // GET / (HPACK: :method GET, :path /, :scheme http from the
+            // static table; :authority localhost as a literal of the static
+            // name).
+            let mut block = vec![0x82, 0x84, 0x86, 0x01, 9];
+            block.extend(b"localhost");
+            let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            hello.extend(frame(SETTINGS, 0, 0, settings));
+            hello.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+            let mut talk = Http2Talk {
+                started: std::time::Instant::now(),
+                answered: None,
+                ended_at: None,
+                goaway: false,
+            };
+            stream.write_all(&hello).unwrap();
+            stream.set_read_timeout(Some(wait)).unwrap();
+            // Frames until the answer's end, then until the connection's.
+            let mut received = Vec::new();
+            let mut buffer = [0u8; 4096];
+            loop {
+                while received.len() >= 9 {
+                    let length =
+                        u32::from_be_bytes([0, received[0], received[1], received[2]]) as usize;
+                    if received.len() < 9 + length {
+                        break;
+                    }
+                    let (kind, flags) = (received[3], received[4]);
+                    let id = u32::from_be_bytes(received[5..9].try_into().unwrap()) & 0x7fff_ffff;
+                    if id == 1 && flags & END_STREAM != 0 {
+                        talk.answered = Some(std::time::Instant::now());
+                    }
+                    // A client acknowledges settings and answers pings.
+                    if kind == SETTINGS && flags & 1 == 0 {
+                        stream.write_all(&frame(SETTINGS, 1, 0, &[])).unwrap();
+                    }
+                    if kind == PING && flags & 1 == 0 {
+                        let ack = frame(PING, 1, 0, &received[9..9 + length]);
+                        stream.write_all(&ack).unwrap();
+                    }
+                    talk.goaway |= kind == GOAWAY;
+                    received.drain(..9 + length);
+                }
+                match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => received.extend(&buffer[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                    Err(_) => return talk,
+                }
+            }
+            talk.ended_at = Some(std::time::Instant::now());
+            talk
+        }
     }
 
     /// A keep-alive connection's deadline moves with each response: one

@@ -18,7 +18,7 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
 use super::body_timeout::BodyTimeout;
-use super::header_timer::{Activity, Answering, Sent};
+use super::header_timer::{Activity, Answering, Quiet, Sent};
 
 /// What the server asks of its connections; it only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -149,26 +149,27 @@ where
 }
 
 /// Drive `connection` (over the socket `fd`) to its end, as `phase` says,
-/// ending it once it has been idle for `header_timeout` (no request head
-/// since the accept or since the last response: see [`Activity`]).
+/// ending it once it has been idle for the header timeout (no request head
+/// since the accept or since the last response), or once an HTTP/2
+/// response has stalled for the send timeout (see [`Activity`]).
 pub(crate) async fn drive<C>(
     connection: C,
     fd: RawFd,
     activity: Arc<Activity>,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     mut phase: watch::Receiver<Phase>,
 ) where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
-    let idle = activity.idle_past(header_timeout);
-    let mut idle = std::pin::pin!(idle);
+    let quiet = activity.quiet_past(timeouts.header, timeouts.send);
+    let mut quiet = std::pin::pin!(quiet);
     tokio::select! {
         biased;
         result = connection.as_mut() => return ended(result),
-        _ = idle.as_mut() => {
-            return end_idle(connection, &activity, header_timeout, &mut phase).await;
+        found = quiet.as_mut() => {
+            return end_quiet(found, connection, &activity, timeouts, &mut phase).await;
         }
         _ = past(&mut phase, Phase::Serving) => {}
     }
@@ -178,8 +179,8 @@ pub(crate) async fn drive<C>(
         tokio::select! {
             biased;
             result = connection.as_mut() => return ended(result),
-            _ = idle.as_mut() => {
-                return end_idle(connection, &activity, header_timeout, &mut phase).await;
+            found = quiet.as_mut() => {
+                return end_quiet(found, connection, &activity, timeouts, &mut phase).await;
             }
             _ = tokio::time::sleep(DRAIN_POLL) => {}
             _ = past(&mut phase, Phase::Draining) => return,
@@ -189,24 +190,46 @@ pub(crate) async fn drive<C>(
     tokio::select! {
         biased;
         result = connection.as_mut() => ended(result),
-        _ = idle.as_mut() => end_idle(connection, &activity, header_timeout, &mut phase).await,
+        found = quiet.as_mut() => end_quiet(found, connection, &activity, timeouts, &mut phase).await,
         _ = past(&mut phase, Phase::Draining) => {}
     }
 }
 
-/// The end of a connection idle for the header timeout. HTTP/1 is closed
-/// at once (its client may be midway through a head). HTTP/2 is told to go
-/// away (`GOAWAY`) and ends once a request that came meanwhile is answered.
-async fn end_idle<C>(
+/// The timeouts a connection's task keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// For a request's head, from the accept or the last response.
+    pub(crate) header: Duration,
+    /// For the client to take more of a response.
+    pub(crate) send: Duration,
+}
+
+/// The end of a connection idle for the header timeout, or whose HTTP/2
+/// response stalled. HTTP/1 is closed at once (its client may be midway
+/// through a head). An idle HTTP/2 connection is told to go away
+/// (`GOAWAY`) and ends once a request that came meanwhile is answered, or
+/// the send timeout after (its last responses may wait for a window the
+/// client never opens). A stalled one is closed at once: the client holds
+/// a response it will not take.
+async fn end_quiet<C>(
+    found: Quiet,
     mut connection: Pin<&mut C>,
     activity: &Activity,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     phase: &mut watch::Receiver<Phase>,
 ) where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
-    let seconds = header_timeout.as_secs_f32();
+    if found == Quiet::Stalled {
+        tracing::debug!(
+            target: "nuages::server",
+            "an HTTP/2 client took nothing more of a response for {}s; closing the connection",
+            timeouts.send.as_secs_f32()
+        );
+        return;
+    }
+    let seconds = timeouts.header.as_secs_f32();
     if !activity.is_http2() {
         tracing::debug!(target: "nuages::server", "no request within {seconds}s; closing the connection");
         return;
@@ -215,6 +238,7 @@ async fn end_idle<C>(
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         result = connection.as_mut() => ended(result),
+        _ = tokio::time::sleep(timeouts.send) => {}
         _ = past(phase, Phase::Draining) => {}
     }
 }

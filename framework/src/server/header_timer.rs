@@ -18,10 +18,19 @@
 //! tell that the client is there, and one that answers them (every HTTP/2
 //! library does) would otherwise hold the connection for good. Idle, it is
 //! told to go away rather than cut off (see `connection::drive`).
+//!
+//! The same timer finds an HTTP/2 response that has stalled: hyper asks a
+//! body for its next frame only when the client's flow-control window has
+//! room, so a client that answers pings but never opens its window holds
+//! the response (an open file, a database row stream) with a socket that
+//! stays writable, out of reach of the send timeout. A body that gave a
+//! frame and has not been asked for the next one for the send timeout
+//! (one waiting for its own data, an event stream, is not stalled) ends
+//! the connection ([`Quiet::Stalled`]).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +48,27 @@ pub(crate) struct Activity {
     idle_since: AtomicU64,
     /// The connection's requests come over HTTP/2.
     http2: AtomicBool,
+    /// Over HTTP/2: the clocks of the response bodies being sent.
+    bodies: Mutex<Vec<Weak<BodyClock>>>,
+}
+
+/// What [`Activity::quiet_past`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quiet {
+    /// No request head came for the header timeout.
+    Idle,
+    /// An HTTP/2 response body has not been asked for its next frame for
+    /// the send timeout.
+    Stalled,
+}
+
+/// When an HTTP/2 response body last gave a frame (or was made), in
+/// nanoseconds from the connection's accept, and whether it is waiting for
+/// its own data rather than for hyper.
+#[derive(Debug, Default)]
+struct BodyClock {
+    gave: AtomicU64,
+    waiting_on_itself: AtomicBool,
 }
 
 impl Activity {
@@ -49,7 +79,44 @@ impl Activity {
             answering: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
             http2: AtomicBool::new(false),
+            bodies: Mutex::default(),
         })
+    }
+
+    fn nanos_since_accepted(&self) -> u64 {
+        u64::try_from(self.accepted.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn bodies(&self) -> std::sync::MutexGuard<'_, Vec<Weak<BodyClock>>> {
+        // Nothing panics while it is held.
+        self.bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A clock for a body of this connection, watched from now on.
+    fn watch_body(&self) -> Arc<BodyClock> {
+        let clock = Arc::new(BodyClock::default());
+        clock
+            .gave
+            .store(self.nanos_since_accepted(), Ordering::Relaxed);
+        let mut bodies = self.bodies();
+        bodies.retain(|body| body.strong_count() > 0);
+        bodies.push(Arc::downgrade(&clock));
+        clock
+    }
+
+    /// Since when the longest stalled HTTP/2 body has waited for hyper.
+    fn stalled_since(&self) -> Option<Instant> {
+        let mut bodies = self.bodies();
+        bodies.retain(|body| body.strong_count() > 0);
+        let oldest = bodies
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|clock| !clock.waiting_on_itself.load(Ordering::Relaxed))
+            .map(|clock| clock.gave.load(Ordering::Relaxed))
+            .min()?;
+        Some(self.accepted + Duration::from_nanos(oldest))
     }
 
     /// A request of `version` has come (its head is read): until the
@@ -78,17 +145,23 @@ impl Activity {
 
     /// Resolves once the connection has been idle for `timeout` (no
     /// request being answered, none started since): the client has not
-    /// sent a whole request head in that time.
-    pub(crate) async fn idle_past(&self, timeout: Duration) {
+    /// sent a whole request head in that time; or, over HTTP/2, once a
+    /// response body has stalled for `send_timeout`.
+    pub(crate) async fn quiet_past(&self, timeout: Duration, send_timeout: Duration) -> Quiet {
         let timer = tokio::time::sleep_until(self.accepted + timeout);
         let mut timer = std::pin::pin!(timer);
         loop {
             timer.as_mut().await;
             let now = Instant::now();
             let next = match self.idle_since() {
-                // A response is on its way: look again a timeout later.
-                None => now + timeout,
-                Some(since) if since + timeout <= now => return,
+                // A response is on its way: look again a timeout later, or
+                // when a stalled body's time runs out.
+                None => match self.stalled_since() {
+                    Some(since) if since + send_timeout <= now => return Quiet::Stalled,
+                    Some(since) => (now + timeout).min(since + send_timeout),
+                    None => now + timeout,
+                },
+                Some(since) if since + timeout <= now => return Quiet::Idle,
                 Some(since) => since + timeout,
             };
             timer.as_mut().reset(next);
@@ -104,26 +177,34 @@ pub(crate) struct Answering(Arc<Activity>);
 impl Drop for Answering {
     fn drop(&mut self) {
         let activity = &self.0;
-        let nanos = u64::try_from(activity.accepted.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        activity.idle_since.fetch_max(nanos, Ordering::Relaxed);
+        activity
+            .idle_since
+            .fetch_max(activity.nanos_since_accepted(), Ordering::Relaxed);
         // After the time: the task that sees no request answered sees it.
         activity.answering.fetch_sub(1, Ordering::Release);
     }
 }
 
 /// A response's body, holding its request's [`Answering`] until hyper has
-/// taken all of it and drops it.
+/// taken all of it and drops it; over HTTP/2, with the clock that tells
+/// when it stalls.
 pub(crate) struct Sent<B> {
     body: B,
-    _answering: Option<Answering>,
+    clock: Option<Arc<BodyClock>>,
+    answering: Option<Answering>,
 }
 
 impl<B> Sent<B> {
     /// `body`, holding `answering` (`None` in tests) until dropped.
     pub(crate) fn new(body: B, answering: Option<Answering>) -> Sent<B> {
+        let clock = answering
+            .as_ref()
+            .filter(|answering| answering.0.is_http2())
+            .map(|answering| answering.0.watch_body());
         Sent {
             body,
-            _answering: answering,
+            clock,
+            answering,
         }
     }
 }
@@ -136,7 +217,16 @@ impl<B: Body + Unpin> Body for Sent<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let poll = Pin::new(&mut self.body).poll_frame(cx);
+        if let (Some(clock), Some(answering)) = (&self.clock, &self.answering) {
+            let waiting = poll.is_pending();
+            clock.waiting_on_itself.store(waiting, Ordering::Relaxed);
+            if !waiting {
+                let now = answering.0.nanos_since_accepted();
+                clock.gave.store(now, Ordering::Relaxed);
+            }
+        }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {
@@ -167,7 +257,12 @@ mod tests {
         paused_runtime().block_on(async {
             let activity = Activity::new();
             let start = Instant::now();
-            activity.idle_past(Duration::from_secs(30)).await;
+            assert_eq!(
+                activity
+                    .quiet_past(Duration::from_secs(30), Duration::from_secs(30))
+                    .await,
+                Quiet::Idle
+            );
             assert_eq!(start.elapsed(), Duration::from_secs(30));
         });
     }
@@ -181,7 +276,7 @@ mod tests {
             let activity = Activity::new();
             let start = Instant::now();
             let answering = activity.start(http::Version::HTTP_11);
-            let idle = activity.idle_past(Duration::from_secs(30));
+            let idle = activity.quiet_past(Duration::from_secs(30), Duration::from_secs(30));
             let mut idle = std::pin::pin!(idle);
             // Answering for 45 s: the timer goes off at 30 s and is set again.
             assert!(
@@ -206,8 +301,56 @@ mod tests {
             assert!(activity.is_http2());
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(answering);
-            activity.idle_past(Duration::from_secs(1)).await;
+            activity
+                .quiet_past(Duration::from_secs(1), Duration::from_secs(1))
+                .await;
             assert_eq!(start.elapsed(), Duration::from_secs(6));
+        });
+    }
+
+    /// A body that always has a frame, or never has one.
+    struct Frames(bool);
+
+    impl Body for Frames {
+        type Data = axum::body::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+            match self.0 {
+                true => Poll::Ready(Some(Ok(Frame::data("x".into())))),
+                false => Poll::Pending,
+            }
+        }
+    }
+
+    /// Over HTTP/2, a body that gave a frame and is not asked for the next
+    /// (the client's window stays shut) has stalled once the send timeout
+    /// has passed; one waiting for its own data (an event stream between
+    /// two events) has not, however long it waits.
+    #[test]
+    fn an_http2_body_stalls_only_while_nobody_asks_it_for_a_frame() {
+        paused_runtime().block_on(async {
+            let (header, send) = (Duration::from_secs(30), Duration::from_secs(5));
+            for (gives, stalls) in [(true, true), (false, false)] {
+                let activity = Activity::new();
+                let start = Instant::now();
+                let mut body =
+                    Sent::new(Frames(gives), Some(activity.start(http::Version::HTTP_2)));
+                let polled =
+                    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
+                assert_eq!(polled.await.is_ready(), gives);
+                let quiet = tokio::time::timeout(header * 10, activity.quiet_past(header, send));
+                match stalls {
+                    true => {
+                        assert_eq!(quiet.await.ok(), Some(Quiet::Stalled));
+                        assert_eq!(start.elapsed(), header);
+                    }
+                    false => assert!(quiet.await.is_err(), "a body waiting for its data stalled"),
+                }
+            }
         });
     }
 
