@@ -500,6 +500,9 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .header_read_timeout(None)
+        // A client that ends its side once its request is sent is answered
+        // (hyper would drop the request at the end of its input).
+        .half_close(true)
         .keep_alive(true)
         .max_buf_size(MAX_HEADER_BUFFER);
     builder
@@ -1041,6 +1044,33 @@ mod tests {
             "the whole body ({received} bytes) was sent to a client that read nothing for {:?}",
             timeout * 4
         );
+    }
+
+    /// A client may end its side of the connection once its request is
+    /// sent (`printf … | nc -N`, health checks): the request is answered,
+    /// as nginx and gunicorn answer it, not dropped unanswered.
+    #[test]
+    fn a_request_whose_client_ended_its_side_at_once_is_answered() {
+        use std::io::{Read, Write};
+        let server = TestServer::start(Duration::from_secs(5));
+        // A view that takes its time: hyper reads the end of the client's
+        // side while the answer is being made.
+        for request in [
+            &b"GET /slow/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            b"GET /slow/ HTTP/1.0\r\nHost: localhost\r\n\r\n",
+        ] {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            stream.write_all(request).unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1."), "{answer:?}");
+            assert!(answer.contains(" 200 OK\r\n"), "{answer:?}");
+            assert!(answer.ends_with("\r\n\r\nslow but ok"), "{answer:?}");
+        }
     }
 
     /// An HTTP/2 connection that has made its requests and then sends no
