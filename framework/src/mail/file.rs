@@ -45,8 +45,21 @@ impl Folder {
     /// `NAME.eml`; on failure the temporary file is removed, so the folder
     /// holds only whole messages.
     async fn write_as(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
         let temporary = self.path.join(format!(".{name}.tmp"));
-        let written = match tokio::fs::write(&temporary, bytes).await {
+        // Readable by the owner and its group only: a message may hold a
+        // password reset link (as the log file and the database, 0640).
+        let write = async {
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(&temporary)
+                .await?;
+            file.write_all(bytes).await?;
+            file.flush().await
+        };
+        let written = match write.await {
             Ok(()) => tokio::fs::rename(&temporary, self.path.join(format!("{name}.eml"))).await,
             Err(error) => Err(error),
         };

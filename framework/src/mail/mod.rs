@@ -224,19 +224,26 @@ impl lettre::message::header::Header for Subject {
     }
 }
 
-/// `address` as a mailbox, or an error that says which address is wrong;
-/// an address at an IP literal (`ops@[127.0.0.1]`) too, as Django's.
-/// A domain beyond ASCII (`bücher.de`, which a form's `Email` accepts) is
-/// written in punycode (`xn--bcher-kva.de`), as Django's
-/// `sanitize_address` does: sent as typed, it needs a server that speaks
-/// SMTPUTF8, and most relays do not.
+/// `address` as a mailbox, or an error that says which address is wrong
+/// ([`parse_mailbox`]).
 fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
-    let not_an_address = |e: &dyn std::fmt::Display| {
+    parse_mailbox(address).map_err(|reason| {
         MailError::new(
-            Problem::new(format!("'{address}' ({role}) is not an email address: {e}"))
-                .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
+            Problem::new(format!(
+                "'{}' ({role}) is not an email address: {reason}",
+                address.escape_debug()
+            ))
+            .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
-    };
+    })
+}
+
+/// `address` as a mailbox, or why it is none; an address at an IP literal
+/// (`ops@[127.0.0.1]`) too, as Django's. A domain beyond ASCII
+/// (`bücher.de`, which a form's `Email` accepts) is written in punycode
+/// (`xn--bcher-kva.de`), as Django's `sanitize_address` does: sent as
+/// typed, it needs a server that speaks SMTPUTF8, and most relays do not.
+fn parse_mailbox(address: &str) -> Result<Mailbox, String> {
     // An address at an IP literal (`ops@[127.0.0.1]`, which a form's
     // `Email` accepts, as Django's), bare or after a name, is an `Address`
     // to lettre but no `Mailbox` it parses.
@@ -248,17 +255,21 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
                 Some((name, bare)) => (name.trim().trim_matches('"').trim(), bare),
                 None => ("", trimmed),
             };
+            // A name lettre would have to write across lines (it cannot:
+            // writing the header then fails) or that would end the header.
+            if name.chars().any(char::is_control) {
+                return Err("its name holds a line break or another control character".into());
+            }
             match bare.parse::<lettre::Address>() {
                 Ok(bare) => Mailbox::new((!name.is_empty()).then(|| name.to_string()), bare),
-                Err(_) => return Err(not_an_address(&error)),
+                Err(_) => return Err(error.to_string()),
             }
         }
     };
     if !mailbox.email.domain().is_ascii() {
-        let domain =
-            idna::domain_to_ascii(mailbox.email.domain()).map_err(|e| not_an_address(&e))?;
+        let domain = idna::domain_to_ascii(mailbox.email.domain()).map_err(|e| e.to_string())?;
         mailbox.email =
-            lettre::Address::new(mailbox.email.user(), domain).map_err(|e| not_an_address(&e))?;
+            lettre::Address::new(mailbox.email.user(), domain).map_err(|e| e.to_string())?;
     }
     Ok(mailbox)
 }
@@ -630,21 +641,45 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
             .with_hint("set email_file_path = \"sent_mail\" (relative to the settings file's folder)"),
         );
     }
+    if let Some(folder) = &settings.email_file_path
+        && *folder == settings.base_dir
+    {
+        problems.push(
+            Problem::new(
+                "email_file_path is empty: the file backend would write its .eml files, password \
+                 reset links included, among the project's files",
+            )
+            .with_hint("set email_file_path = \"sent_mail\" (relative to the settings file's folder)"),
+        );
+    }
+    if settings.email_backend == EmailBackend::Smtp
+        && let Some(problem) = email_host_problem(&settings.email_host)
+    {
+        problems.push(problem);
+    }
+    // The senders as lettre reads a `From` header back (no address
+    // literal); the recipients as they are sent.
     let addresses = [
-        ("server_email", std::slice::from_ref(&settings.server_email)),
+        ("server_email", std::slice::from_ref(&settings.server_email), true),
         (
             "default_from_email",
             std::slice::from_ref(&settings.default_from_email),
+            true,
         ),
-        ("admins", settings.admins.as_slice()),
-        ("managers", settings.managers.as_slice()),
+        ("admins", settings.admins.as_slice(), false),
+        ("managers", settings.managers.as_slice(), false),
     ];
-    for (key, values) in addresses {
+    for (key, values, sends) in addresses {
         for value in values {
-            if let Err(e) = value.trim().parse::<Mailbox>() {
+            let parsed = match sends {
+                true => value.trim().parse::<Mailbox>().map_err(|e| e.to_string()),
+                false => parse_mailbox(value),
+            };
+            if let Err(e) = parsed {
                 problems.push(
                     Problem::new(format!(
-                        "{key} holds '{value}', which is not an email address: {e}"
+                        "{key} holds '{}', which is not an email address: {e}",
+                        value.escape_debug()
                     ))
                     .with_hint(format!(
                         "write {key} as name@example.com or \"Name <name@example.com>\""
@@ -654,6 +689,28 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Why `email_host` is no host name or address to connect to: a URL, a
+/// port (`email_port` holds it), brackets, spaces.
+fn email_host_problem(host: &str) -> Option<Problem> {
+    let wrong = if host.contains("://") {
+        "a URL: it is the server's name alone"
+    } else if host.starts_with('[') || host.ends_with(']') {
+        "an IPv6 address in brackets: write it without them (::1)"
+    } else if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        "a port: the port goes in email_port"
+    } else if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "no host name"
+    } else {
+        return None;
+    };
+    Some(
+        Problem::new(format!("email_host is '{}', {wrong}", host.escape_debug())).with_hint(
+            "set email_host to the SMTP server's name or address (smtp.example.com, 127.0.0.1) \
+             and email_port to its port",
+        ),
+    )
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Mailer {

@@ -204,6 +204,37 @@ async fn a_bad_recipient_is_named() {
     assert!(mailer.outbox().is_empty());
 }
 
+/// A name with a line break (a visitor's name in a contact form's
+/// `Reply-To`) is refused by name, for every header that holds one: lettre
+/// cannot write it, and writing the header would panic.
+#[tokio::test]
+async fn a_name_with_a_line_break_is_refused_never_written() {
+    let mailer = Mailer::new(&settings(EmailBackend::Memory)).unwrap();
+    for address in [
+        "x\nBcc: evil@example.com <a@example.com>",
+        "\"x\r\nBcc: evil@example.com\" <a@example.com>",
+        "Evil\rX <a@example.com>",
+    ] {
+        for message in [
+            EmailMessage::new("Hi", "Body", [address]),
+            EmailMessage::new("Hi", "Body", ["a@example.com"]).cc([address]),
+            EmailMessage::new("Hi", "Body", ["a@example.com"]).reply_to([address]),
+        ] {
+            let error = mailer.send(&message).await.unwrap_err();
+            let said = &error.problem().message;
+            assert!(
+                said.ends_with(
+                    "is not an email address: its name holds a line break or another control \
+                     character"
+                ),
+                "{said}"
+            );
+            assert!(!said.contains(['\r', '\n']), "{said:?}");
+        }
+    }
+    assert!(mailer.outbox().is_empty());
+}
+
 #[tokio::test]
 async fn the_file_backend_writes_one_whole_eml_file_per_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,6 +269,12 @@ async fn the_file_backend_writes_one_whole_eml_file_per_message() {
         && t.contains("To: a@example.com\r\n")
         && t.ends_with("one")));
     assert!(texts.iter().any(|t| t.contains("Cc: c@example.com\r\n")));
+    // Readable by the owner and its group only: a reset link is a key.
+    use std::os::unix::fs::PermissionsExt as _;
+    for file in &files {
+        let mode = std::fs::metadata(folder.join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "{file}");
+    }
 }
 
 #[test]
@@ -278,6 +315,41 @@ fn settings_the_mailer_refuses_are_named_with_their_fix() {
             .starts_with("admins holds 'Ops <ops at example.com>', which is not an email address"),
         "{error}"
     );
+    // Recipients are read as they are sent: an address literal is one.
+    let mut literal = settings(EmailBackend::Dummy);
+    literal.admins = vec!["ops@[127.0.0.1]".into(), "Ops <ops@[127.0.0.1]>".into()];
+    assert!(Mailer::new(&literal).is_ok());
+
+    let mut here = settings(EmailBackend::File);
+    here.email_file_path = Some(here.base_dir.clone());
+    let error = Mailer::new(&here).unwrap_err();
+    assert!(
+        error.to_string().starts_with("email_file_path is empty"),
+        "{error}"
+    );
+
+    for (host, wrong) in [
+        ("127.0.0.1:2525", "a port"),
+        ("smtp://mail.example.com", "a URL"),
+        ("[::1]", "an IPv6 address in brackets"),
+        ("mail .example.com", "no host name"),
+    ] {
+        let mut smtp = settings(EmailBackend::Smtp);
+        smtp.email_host = host.into();
+        let error = Mailer::new(&smtp).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("email_host is '{host}', {wrong}")),
+            "{error}"
+        );
+        assert!(error.hint().unwrap().contains("email_port"), "{error}");
+    }
+    for host in ["::1", "127.0.0.1", "smtp.example.com"] {
+        let mut smtp = settings(EmailBackend::Smtp);
+        smtp.email_host = host.into();
+        assert!(Mailer::new(&smtp).is_ok(), "{host}");
+    }
     assert!(Mailer::new(&settings(EmailBackend::Console)).is_ok());
     assert!(
         Mailer::new(&Settings::default()).is_ok(),
