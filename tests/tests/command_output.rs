@@ -71,6 +71,29 @@ fn a_reader_gone_ends_a_command_quietly_and_a_full_disk_is_an_error() {
     }
 }
 
+/// An error whose standard error cannot be written (`manage check 2>&1 |
+/// true`) keeps the command's exit status: 1, not a panic's 101.
+#[test]
+fn an_error_with_its_reader_gone_keeps_its_exit_status() {
+    let example = Example::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut check = example.command_with(&dir.path().join("nothere.toml"));
+    check.arg("check");
+    let mut manage = nuages_e2e::manage(dir.path());
+    manage.args(["startproject", "fn"]);
+    for command in [&mut check, &mut manage] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(writer))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{command:?}");
+    }
+    assert!(!dir.path().join("fn").exists());
+}
+
 /// The example's own command writes as the built-in ones do.
 #[test]
 fn the_example_seed_command_ends_quietly_when_its_reader_is_gone() {

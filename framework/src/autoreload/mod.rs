@@ -125,7 +125,7 @@ pub fn supervise(
                     let shown = path.strip_prefix(&project_dir).unwrap_or(&path).display().to_string();
                     match change {
                         Change::Source => {
-                            eprintln!("{shown} changed, rebuilding…");
+                            crate::management::output::eprintln(format_args!("{shown} changed, rebuilding…"));
                             let built = tokio::select! {
                                 biased;
                                 _ = &mut stop => {
@@ -147,11 +147,11 @@ pub fn supervise(
                             }
                         }
                         Change::Settings => {
-                            eprintln!("{shown} changed, restarting the server…");
+                            crate::management::output::eprintln(format_args!("{shown} changed, restarting the server…"));
                             reloader.start(Reason::Restarted).await?;
                         }
                         Change::Template if reloader.is_down() => {
-                            eprintln!("{shown} changed, starting the server again…");
+                            crate::management::output::eprintln(format_args!("{shown} changed, starting the server again…"));
                             reloader.start(Reason::Restarted).await?;
                         }
                         Change::Template => {}
@@ -227,8 +227,12 @@ impl Reloader {
                 }
                 match reason {
                     Reason::First => {}
-                    Reason::Rebuilt => eprintln!("Rebuilt; the new server is answering."),
-                    Reason::Restarted => eprintln!("Restarted; the new server is answering."),
+                    Reason::Rebuilt => crate::management::output::eprintln(format_args!(
+                        "Rebuilt; the new server is answering."
+                    )),
+                    Reason::Restarted => crate::management::output::eprintln(format_args!(
+                        "Restarted; the new server is answering."
+                    )),
                 }
             }
             Outcome::Failed { error, status } => {
@@ -237,11 +241,11 @@ impl Reloader {
                 if let Some(old) = self.serving.take() {
                     child::terminate(old).await;
                 }
-                eprintln!("{error}");
-                eprintln!(
+                crate::management::output::eprintln(format_args!("{error}"));
+                crate::management::output::eprintln(format_args!(
                     "The server did not start ({status}). Until it does, every request gets this error. \
                      Fix it and save: a change to a template, the settings or a .rs file starts it again."
-                );
+                ));
                 self.answer_with(
                     vec!["The development server did not start".into(), error],
                     "fix the error shown and save the file: a change to a template, the settings or a .rs file \
@@ -254,9 +258,9 @@ impl Reloader {
     /// The server that was answering has exited by itself.
     fn server_exited(&mut self, status: &str) {
         self.serving = None;
-        eprintln!(
+        crate::management::output::eprintln(format_args!(
             "The server exited ({status}); until a change starts it again, every request gets an error page."
-        );
+        ));
         self.answer_with(
             vec![format!("The development server exited ({status})")],
             "its output is in the terminal; save a file of the project to start it again",
@@ -268,21 +272,25 @@ impl Reloader {
         let errors = match failure {
             Build::Failed(errors) => errors,
             Build::Interrupted => {
-                eprintln!("The build was interrupted by a signal; save again to rebuild.");
+                crate::management::output::eprintln(format_args!(
+                    "The build was interrupted by a signal; save again to rebuild."
+                ));
                 return;
             }
         };
-        eprintln!("{errors}");
+        crate::management::output::eprintln(format_args!("{errors}"));
         if self.serving.is_none() {
-            eprintln!("The build failed and no server is running. Fix the error and save again.");
+            crate::management::output::eprintln(format_args!(
+                "The build failed and no server is running. Fix the error and save again."
+            ));
             self.answer_with(
                 vec!["The project does not build".into(), errors],
                 "fix the compiler's errors and save the file: the server starts once it builds",
             );
         } else {
-            eprintln!(
+            crate::management::output::eprintln(format_args!(
                 "The build failed; the last good server keeps running. Fix the error and save again."
-            );
+            ));
         }
     }
 

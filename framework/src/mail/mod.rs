@@ -649,7 +649,9 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
                 "email_file_path is empty: the file backend would write its .eml files, password \
                  reset links included, among the project's files",
             )
-            .with_hint("set email_file_path = \"sent_mail\" (relative to the settings file's folder)"),
+            .with_hint(
+                "set email_file_path = \"sent_mail\" (relative to the settings file's folder)",
+            ),
         );
     }
     if settings.email_backend == EmailBackend::Smtp
@@ -660,7 +662,11 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
     // The senders as lettre reads a `From` header back (no address
     // literal); the recipients as they are sent.
     let addresses = [
-        ("server_email", std::slice::from_ref(&settings.server_email), true),
+        (
+            "server_email",
+            std::slice::from_ref(&settings.server_email),
+            true,
+        ),
         (
             "default_from_email",
             std::slice::from_ref(&settings.default_from_email),

@@ -272,7 +272,10 @@ async fn the_file_backend_writes_one_whole_eml_file_per_message() {
     // Readable by the owner and its group only: a reset link is a key.
     use std::os::unix::fs::PermissionsExt as _;
     for file in &files {
-        let mode = std::fs::metadata(folder.join(file)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(folder.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o640, "{file}");
     }
 }

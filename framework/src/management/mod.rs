@@ -121,7 +121,7 @@ impl CommandError {
     /// Print `error: …` and `  hint: …` (or the report) to stderr.
     pub fn report(&self) {
         if let Some(text) = self.text() {
-            eprintln!("{text}");
+            crate::management::output::eprintln(format_args!("{text}"));
         }
     }
 }

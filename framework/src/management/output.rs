@@ -1,10 +1,12 @@
-//! What commands print on standard output.
+//! What commands print on standard output and standard error.
 //!
 //! `println!` panics when standard output cannot be written: the reader of
 //! a pipe gone (`manage showurls | head -1`), a full disk. Here the first
 //! ends the command quietly, with the status a shell gives a process that
 //! a closed pipe stopped (141, as `yes | head -1` has); the second is an
-//! error that names it.
+//! error that names it. `eprintln!` panics too (status 101) when standard
+//! error cannot be written (`manage check 2>&1 | true`): [`eprintln`]
+//! loses the line instead, and the command keeps its own exit status.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -30,6 +32,13 @@ pub fn print(text: fmt::Arguments<'_>) -> Result<(), CommandError> {
         .write_fmt(text)
         .and_then(|()| stdout.flush())
         .map_err(unwritable)
+}
+
+/// Write `text` and a line end on standard error. One that cannot be
+/// written (its reader gone, a full disk) is lost: there is nowhere left
+/// to say so, and the command's exit status still tells what happened.
+pub(crate) fn eprintln(text: impl fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
 /// `path` as one word of a shell command line, for a line a user pastes

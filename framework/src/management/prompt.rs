@@ -62,7 +62,7 @@ pub(crate) fn ask_secret(question: &str) -> Result<String, CommandError> {
 /// Print an error line as Django's interactive commands do: `Error: …` on
 /// stderr, then carry on asking.
 pub(crate) fn complain(message: &str) {
-    eprintln!("Error: {message}");
+    crate::management::output::eprintln(format_args!("Error: {message}"));
 }
 
 /// A password given on stdin by a script (`--password-stdin`): everything

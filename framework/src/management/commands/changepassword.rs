@@ -123,14 +123,16 @@ fn ask_until_accepted(
     while refused < MAX_TRIES {
         let password = ask_secret("Password: ")?;
         if ask_secret("Password (again): ")? != password {
-            eprintln!("Passwords do not match. Please try again.");
+            crate::management::output::eprintln(format_args!(
+                "Passwords do not match. Please try again."
+            ));
             refused += 1;
             continue;
         }
         match refusals(accounts, user, &password) {
             Ok(()) => return Ok(password),
             Err(errors) => {
-                eprintln!("{}", errors.join("\n"));
+                crate::management::output::eprintln(format_args!("{}", errors.join("\n")));
                 refused += 1;
             }
         }

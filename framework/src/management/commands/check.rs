@@ -193,7 +193,7 @@ fn print_report(report: &Report, fail_level: Level) -> Result<(), CommandError> 
     match report.render(fail_level) {
         (text, Stream::Stdout) => outln!("{text}"),
         (text, Stream::Stderr) => {
-            eprintln!("{text}");
+            crate::management::output::eprintln(format_args!("{text}"));
             Ok(())
         }
     }

@@ -142,12 +142,12 @@ async fn remove_unfinished_on(
         return;
     };
     let removed = unfinished.remove_all();
-    eprintln!(
+    crate::management::output::eprintln(format_args!(
         "\nerror: collectstatic was interrupted ({removed} unfinished {} removed; the files \
          copied before stay in static_root)\n  hint: run collectstatic again to finish: it \
          copies only what is missing or changed",
         if removed == 1 { "file" } else { "files" }
-    );
+    ));
     std::process::exit(128 + number);
 }
 

@@ -228,11 +228,11 @@ fn warn_unusable_password(username: &str) {
     } else {
         String::new()
     };
-    eprintln!(
+    crate::management::output::eprintln(format_args!(
         "warning: {username} has no usable password and cannot log in{ignored}\n  \
          hint: set one with `manage changepassword {username}`, or create the user \
          with the password on stdin and --password-stdin"
-    );
+    ));
 }
 
 fn insert_superuser(
@@ -316,7 +316,7 @@ fn create_interactively(
             continue;
         }
         if let Err(errors) = accounts.validators.validate(&password, Some(&attributes)) {
-            eprintln!("{}", errors.join("\n"));
+            crate::management::output::eprintln(format_args!("{}", errors.join("\n")));
             let bypass = ask("Bypass password validation and create user anyway? [y/N]: ")?;
             if !bypass.trim().eq_ignore_ascii_case("y") {
                 continue;

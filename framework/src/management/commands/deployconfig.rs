@@ -196,7 +196,7 @@ impl Command for DeployConfig {
                 .chain(refused_names_note(&site, names_given))
                 .chain(socket_access_note(&site, &user, &group))
             {
-                eprintln!("note: {note}");
+                crate::management::output::eprintln(format_args!("note: {note}"));
             }
             return Ok(());
         }
@@ -242,12 +242,15 @@ impl Command for DeployConfig {
         }
         // The settings loaded, so their files read: an error here cannot be.
         let variables = variables_read(site.settings_path).unwrap_or_default();
-        eprintln!("note: {}", env_file_note(&site, &env_file, &variables));
+        crate::management::output::eprintln(format_args!(
+            "note: {}",
+            env_file_note(&site, &env_file, &variables)
+        ));
         for note in missing_folders_note(settings, &user, &group)
             .into_iter()
             .chain(socket_access_note(&site, &user, &group))
         {
-            eprintln!("note: {note}");
+            crate::management::output::eprintln(format_args!("note: {note}"));
         }
         Ok(())
     }
