@@ -1046,6 +1046,47 @@ mod tests {
         );
     }
 
+    /// What HTTP/1.1 requires and this server cannot do is refused: a
+    /// request without its `Host` header (400, even with the host in an
+    /// absolute target; HTTP/1.0 has no such header), and a body in a
+    /// transfer coding other than `chunked` (501: its bytes would be
+    /// taken for the body).
+    #[test]
+    fn requests_http_1_1_refuses_are_refused() {
+        use std::io::{Read, Write};
+        let server = TestServer::start(Duration::from_secs(5));
+        let answer = |request: &[u8]| {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            stream.write_all(request).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut answer = vec![0u8; 4096];
+            let n = stream.read(&mut answer).unwrap();
+            String::from_utf8_lossy(&answer[..n]).into_owned()
+        };
+        for (request, status) in [
+            (&b"GET http://localhost/ HTTP/1.1\r\n\r\n"[..], "400"),
+            (b"GET http://localhost/ HTTP/1.0\r\n\r\n", "200"),
+            (
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                "501",
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: x-custom\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "501",
+            ),
+        ] {
+            let answer = answer(request);
+            let status_line = answer.lines().next().unwrap_or_default();
+            assert!(
+                status_line.starts_with("HTTP/1.") && status_line[8..].starts_with(&format!(" {status} ")),
+                "{}: {answer}",
+                String::from_utf8_lossy(request)
+            );
+        }
+    }
+
     /// A client may end its side of the connection once its request is
     /// sent (`printf … | nc -N`, health checks): the request is answered,
     /// as nginx and gunicorn answer it, not dropped unanswered.

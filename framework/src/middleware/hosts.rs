@@ -225,6 +225,11 @@ pub(crate) fn raw_host(
             target: target.clone(),
         });
     }
+    // HTTP/1.1 requires the header even with the host in the target
+    // (RFC 9112, 3.2); HTTP/2 names it in the target alone.
+    if header.is_none() && request.version() == http::Version::HTTP_11 {
+        return Err(HostRefusal::Missing);
+    }
     if let (Some(target), Some(header)) = (&target, &header)
         && !target.eq_ignore_ascii_case(header)
     {
@@ -349,7 +354,7 @@ impl HostRefusal {
             },
             HostRefusal::AuthorityForm { target } => ErrorReport {
                 chain: vec![format!(
-                    "The request target '{target}' is a host alone (authority form), which only a proxy's CONNECT uses."
+                    "The request target '{target}' is a host alone (authority form), used only by a proxy's CONNECT, which this server does not serve."
                 )],
                 hint: Some(
                     "this site is no proxy: a request names a path (GET /path) or an absolute URL (GET http://host/path)"
@@ -400,7 +405,8 @@ impl HostRefusal {
             ),
             HostRefusal::AuthorityForm { target } => tracing::warn!(
                 target: "nuages::security::disallowed_host",
-                "Invalid request target: {target:?} is in authority form, which only CONNECT uses"
+                "Invalid request target: {target:?} is in authority form, used only by CONNECT, \
+                 which this server (no proxy) does not serve"
             ),
             HostRefusal::TargetDisagrees { target, header } => tracing::warn!(
                 target: "nuages::security::disallowed_host",
@@ -743,11 +749,22 @@ mod tests {
     fn the_host_comes_from_the_target_then_host() {
         let r = request(&[("host", "a.test")], "/x");
         assert_eq!(raw_host(&r, false).as_deref(), Ok("a.test"));
-        let r = request(&[], "http://b.test:81/x");
+        // HTTP/2 names the host in the target alone; HTTP/1.1 must send
+        // the header too (RFC 9112, 3.2), HTTP/1.0 need not.
+        let over = |version, uri| {
+            let mut r = request(&[], uri);
+            *r.version_mut() = version;
+            r
+        };
+        let r = over(http::Version::HTTP_2, "http://b.test:81/x");
         assert_eq!(raw_host(&r, false).as_deref(), Ok("b.test:81"));
+        let r = over(http::Version::HTTP_10, "http://b.test:81/x");
+        assert_eq!(raw_host(&r, false).as_deref(), Ok("b.test:81"));
+        let r = request(&[], "http://b.test:81/x");
+        assert_eq!(raw_host(&r, false), Err(HostRefusal::Missing));
         let r = request(&[("host", "B.Test:81")], "http://b.test:81/x");
         assert_eq!(raw_host(&r, false).as_deref(), Ok("b.test:81"));
-        let r = request(&[], "http://user@b.test/x");
+        let r = over(http::Version::HTTP_2, "http://user@b.test/x");
         let raw = raw_host(&r, false).unwrap();
         assert!(parse_host(&raw).is_err(), "{raw}");
         let r = request(&[], "/x");

@@ -4,7 +4,7 @@
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 
 use crate::error::ErrorReport;
 
@@ -33,6 +33,32 @@ pub(crate) fn oversized(request: &Request, limit: usize) -> Option<Response> {
         ),
         _ => None,
     }
+}
+
+/// The 501 that refuses a body sent with a transfer coding other than
+/// `chunked` (`gzip, chunked`): the server would take its bytes for the
+/// body itself (RFC 9112, 6.1: "SHOULD respond with 501").
+pub(crate) fn unknown_transfer_coding(request: &Request) -> Option<Response> {
+    let codings = request.headers().get_all(TRANSFER_ENCODING);
+    let unknown = codings
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+        .map(<[u8]>::trim_ascii)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked"))?;
+    Some(
+        ErrorReport::response(
+            http::StatusCode::NOT_IMPLEMENTED,
+            ErrorReport {
+                chain: vec![format!(
+                    "the request body is sent with the transfer coding {:?}, which this server \
+                     does not decode",
+                    String::from_utf8_lossy(unknown)
+                )],
+                hint: Some("send the body as it is, or chunked".into()),
+            },
+        )
+        .into_response(),
+    )
 }
 
 /// Whether reading a body failed because it was over the limit, rather

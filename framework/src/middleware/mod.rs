@@ -365,6 +365,8 @@ pub(crate) trait RequestHead {
     /// The extensions (where a TLS server puts
     /// [`ConnectionInfo`](security::ConnectionInfo)).
     fn extensions(&self) -> &Extensions;
+    /// The HTTP version.
+    fn version(&self) -> http::Version;
 }
 
 impl RequestHead for http::request::Parts {
@@ -377,6 +379,9 @@ impl RequestHead for http::request::Parts {
     fn extensions(&self) -> &Extensions {
         &self.extensions
     }
+    fn version(&self) -> http::Version {
+        self.version
+    }
 }
 
 impl<B> RequestHead for http::Request<B> {
@@ -388,6 +393,9 @@ impl<B> RequestHead for http::Request<B> {
     }
     fn extensions(&self) -> &Extensions {
         self.extensions()
+    }
+    fn version(&self) -> http::Version {
+        self.version()
     }
 }
 

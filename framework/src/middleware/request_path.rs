@@ -79,7 +79,9 @@ impl RequestPath {
             return Admission::Passed(request);
         }
         let limit = self.state.settings.data_upload_max_memory_size;
-        if let Some(refused) = super::limits::oversized(&request, limit) {
+        if let Some(refused) = super::limits::oversized(&request, limit)
+            .or_else(|| super::limits::unknown_transfer_coding(&request))
+        {
             return Admission::Refused(refused);
         }
         Admission::Passed(self.with_body_limit(request))
