@@ -225,6 +225,15 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
             "{hidden}"
         );
     }
+    // A link in media_root is not followed out of it, as the application
+    // refuses it: nginx answers 403.
+    std::os::unix::fs::symlink(
+        project.dir.join("settings.production.toml"),
+        media.join("link"),
+    )
+    .unwrap();
+    let linked = http(addr, "GET", "/media/link", &host, "").unwrap();
+    assert_eq!(linked.status, 403, "{linked:?}");
     let app_log = server.output();
     assert!(app_log.contains("\"GET / HTTP/1.1\" 200"), "{app_log}");
     // The same lines go to log_file (logs/deployed.log in the production settings).

@@ -884,6 +884,8 @@ fn nginx_site_body(
     location {media_url} {{  # media_url
         alias {media_root};  # media_root
         autoindex off;
+        # A link inside media_root is never followed out of it (the application refuses it too).
+        disable_symlinks on from=$document_root;
         add_header Cache-Control no-cache always;
         add_header X-Content-Type-Options nosniff always;
         add_header Content-Security-Policy "{csp}" always;
@@ -1031,7 +1033,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     Alias {media_url} {media_root}
     <Directory {media_root}>
         Require all granted
-        Options -Indexes -ExecCGI -Includes
+        Options -Indexes -ExecCGI -Includes -FollowSymLinks -SymLinksIfOwnerMatch
         <FilesMatch "^\.">
             Require all denied
         </FilesMatch>
