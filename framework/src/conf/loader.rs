@@ -1,7 +1,7 @@
 //! Loading settings: the `extends` chain, `${VAR}` interpolation, `NUAGES_*`
 //! variables, and schema checks, layered with the `config` crate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use config::{Config, ConfigError, Map, Source, Value, ValueKind};
@@ -223,15 +223,17 @@ impl SettingsLoader {
         })?;
         let mut builder = Config::builder();
         let mut own = Config::builder();
-        for (file, mut table) in read_chain(&path)? {
+        let chain = read_chain(&path)?;
+        let (env_values, env_sections) = env_layer(&self.env, &self.sections)?;
+        let replaced = replaced_later(&chain, &env_values);
+        for ((file, mut table), replaced) in chain.into_iter().zip(replaced) {
             own = own.add_source(Layer {
                 values: section_layer(&file, &mut table, &self.sections, &self.env)?,
             });
             builder = builder.add_source(Layer {
-                values: file_layer(&file, table, &self.sections, &self.env)?,
+                values: file_layer(&file, table, &self.sections, &self.env, &replaced)?,
             });
         }
-        let (env_values, env_sections) = env_layer(&self.env, &self.sections)?;
         builder = builder.add_source(Layer { values: env_values });
         own = own.add_source(Layer {
             values: env_sections,
@@ -666,13 +668,35 @@ fn interpolate_setting(
     })
 }
 
+/// For each file of `chain` (the extended first), the top-level settings
+/// that a later file or a `NUAGES_<KEY>` variable sets whole: the file's
+/// value of one of them is never read, so a `${VAR}` in it may be unset
+/// (a platform that sets `NUAGES_SECRET_KEY` need not set the `SECRET_KEY`
+/// that `settings.production.toml` reads). A table (`[databases.default]`)
+/// is merged key by key, never replaced whole.
+fn replaced_later(
+    chain: &[(PathBuf, toml::Table)],
+    env_values: &Map<String, Value>,
+) -> Vec<BTreeSet<String>> {
+    let whole = |key: &&String| !matches!(keys::kind_of(key), Some(Kind::Tables(_)) | None);
+    let mut replaced: BTreeSet<String> = env_values.keys().filter(whole).cloned().collect();
+    let mut each = vec![BTreeSet::new(); chain.len()];
+    for (at, (_, table)) in chain.iter().enumerate().rev() {
+        each[at] = replaced.clone();
+        replaced.extend(table.keys().filter(whole).cloned());
+    }
+    each
+}
+
 /// Check one file's keys and types, interpolate its strings, and turn it into
-/// `config` values whose origin is the file.
+/// `config` values whose origin is the file; a key in `replaced` whose
+/// `${VAR}` is unset is left out (a later layer sets it).
 fn file_layer(
     path: &Path,
     table: toml::Table,
     sections: &[Section],
     env: &BTreeMap<String, String>,
+    replaced: &BTreeSet<String>,
 ) -> Result<Map<String, Value>, SettingsError> {
     let origin = path.display().to_string();
     let lookup = |name: &str| env.get(name).cloned();
@@ -690,7 +714,10 @@ fn file_layer(
         let converted = if let Kind::Tables(fields) = kind {
             tables_from_file(path, &origin, &key, fields, value, &lookup)?
         } else {
-            scalar_from_file(path, &origin, &key, kind, value, &lookup)?
+            match scalar_from_file(path, &origin, &key, kind, value, &lookup) {
+                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&key) => continue,
+                converted => converted?,
+            }
         };
         values.insert(key, converted);
     }
@@ -1666,6 +1693,34 @@ mod tests {
         assert!(text.contains("secret_key"), "{text}");
         assert!(text.contains("SECRET_KEY"), "{text}");
         assert!(err.hint().unwrap().contains("export SECRET_KEY"));
+    }
+
+    /// A `${VAR}` is read only where its value wins: a key that a
+    /// `NUAGES_<KEY>` variable or a later file sets whole needs no VAR; a
+    /// key nothing replaces still does.
+    #[test]
+    fn a_variable_of_a_replaced_value_need_not_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = write(
+            dir.path(),
+            "base.toml",
+            "secret_key = \"${SECRET_KEY}\"\nemail_host_password = \"${EMAIL_PW}\"\n",
+        );
+        let settings = load(
+            &base,
+            &[("NUAGES_SECRET_KEY", "from-the-platform"), ("EMAIL_PW", "pw")],
+        )
+        .unwrap();
+        assert_eq!(settings.secret_key.as_deref(), Some("from-the-platform"));
+        let extending = write(
+            dir.path(),
+            "settings.toml",
+            "extends = \"base.toml\"\nemail_host_password = \"here\"\n",
+        );
+        let settings = load(&extending, &[("SECRET_KEY", "k")]).unwrap();
+        assert_eq!(settings.email_host_password, "here");
+        let err = load(&extending, &[]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"), "{err}");
     }
 
     /// Django writes `ADMINS = [("Ann", "ann@example.com")]`; the error
