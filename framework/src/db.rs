@@ -134,6 +134,19 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
     }
     if scheme == "sqlite" {
         check_sqlite_file(&key, url)?;
+        if let Err(error) = url.parse::<sqlx::sqlite::SqliteConnectOptions>() {
+            // An unknown parameter (`?foo=bar`) or value (`?mode=rwx`):
+            // else every command that opens the database fails with it.
+            return Err(Error::Config(
+                Problem::new(format!(
+                    "{key} is not a SQLite URL that can be read: {error}"
+                ))
+                .with_hint(format!(
+                    "the parameters SQLite URLs take are mode (ro, rw, rwc), cache (private, \
+                     shared), immutable (true, false) and vfs; remove the others from {key}"
+                )),
+            ));
+        }
     }
     if let Some(delimiter) = crate::checks::database::password_delimiter(url) {
         return Err(Error::Config(
@@ -1326,6 +1339,20 @@ mod tests {
     #[test]
     fn urls_without_a_driver_are_refused_with_the_schemes_that_work() {
         assert!(check_url("default", "sqlite:///srv/db.sqlite3").is_ok());
+        assert!(check_url("default", "sqlite://db/x.sqlite3?mode=rwc&cache=shared").is_ok());
+        for (url, said) in [
+            ("sqlite://db/x.sqlite3?mode=rwc&foo=bar", "unknown query parameter `foo`"),
+            ("sqlite://db/x.sqlite3?mode=rwx", "unknown value \"rwx\" for `mode`"),
+        ] {
+            let error = check_url("default", url).unwrap_err();
+            let text = error.to_string();
+            assert!(
+                text.starts_with("databases.default.url is not a SQLite URL that can be read")
+                    && text.contains(said),
+                "{text}"
+            );
+            assert!(error.hint().unwrap().contains("mode (ro, rw, rwc)"), "{error}");
+        }
         assert!(check_url("default", "SQLite://x.db").is_ok());
         let error = check_url("other", "mongodb://localhost/site").unwrap_err();
         assert_eq!(

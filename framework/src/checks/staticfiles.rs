@@ -157,16 +157,16 @@ pub fn missing_source_dirs(settings: &Settings) -> Vec<CheckMessage> {
         .into_iter()
         .filter(|dir| !dir.path.is_dir())
         .map(|dir| {
+            let path = dir.path.display();
+            // A file there (a settings file named by mistake): no mkdir makes it a folder.
+            let (is, fix) = match dir.path.exists() {
+                true => ("is a file, not a folder", "name a folder of static files".to_string()),
+                false => ("does not exist", format!("create the folder (mkdir -p {path})")),
+            };
             CheckMessage::warning(
                 "staticfiles.W004",
-                format!(
-                    "The directory '{}' in the staticfiles_dirs setting does not exist.",
-                    dir.path.display()
-                ),
-                format!(
-                    "create the folder (mkdir -p {}), or remove its entry from staticfiles_dirs in {file}",
-                    dir.path.display()
-                ),
+                format!("The directory '{path}' in the staticfiles_dirs setting {is}."),
+                format!("{fix}, or remove its entry from staticfiles_dirs in {file}"),
             )
         })
         .collect()
@@ -532,6 +532,20 @@ mod tests {
             messages[0].message
         );
         assert!(missing_source_dirs(&with_dirs(dir.path(), "www", &["static"])).is_empty());
+        // A file named there: no mkdir can fix it, and the message says so.
+        std::fs::write(dir.path().join("settings.toml"), "").unwrap();
+        let messages = missing_source_dirs(&with_dirs(dir.path(), "www", &["settings.toml"]));
+        assert_eq!(ids(&messages), ["staticfiles.W004"]);
+        assert!(
+            messages[0].message.ends_with("is a file, not a folder."),
+            "{}",
+            messages[0].message
+        );
+        assert!(
+            !messages[0].hint.as_deref().unwrap_or_default().contains("mkdir"),
+            "{:?}",
+            messages[0].hint
+        );
     }
 
     #[test]
