@@ -1341,8 +1341,14 @@ mod tests {
         assert!(check_url("default", "sqlite:///srv/db.sqlite3").is_ok());
         assert!(check_url("default", "sqlite://db/x.sqlite3?mode=rwc&cache=shared").is_ok());
         for (url, said) in [
-            ("sqlite://db/x.sqlite3?mode=rwc&foo=bar", "unknown query parameter `foo`"),
-            ("sqlite://db/x.sqlite3?mode=rwx", "unknown value \"rwx\" for `mode`"),
+            (
+                "sqlite://db/x.sqlite3?mode=rwc&foo=bar",
+                "unknown query parameter `foo`",
+            ),
+            (
+                "sqlite://db/x.sqlite3?mode=rwx",
+                "unknown value \"rwx\" for `mode`",
+            ),
         ] {
             let error = check_url("default", url).unwrap_err();
             let text = error.to_string();
@@ -1351,7 +1357,10 @@ mod tests {
                     && text.contains(said),
                 "{text}"
             );
-            assert!(error.hint().unwrap().contains("mode (ro, rw, rwc)"), "{error}");
+            assert!(
+                error.hint().unwrap().contains("mode (ro, rw, rwc)"),
+                "{error}"
+            );
         }
         assert!(check_url("default", "SQLite://x.db").is_ok());
         let error = check_url("other", "mongodb://localhost/site").unwrap_err();

@@ -1412,8 +1412,9 @@ async fn a_password_reset_is_mailed_to_an_address_at_an_ip_literal() {
 /// Password reset mails go out after the response, each request's in a
 /// task of its own: against a mail server that never answers, every
 /// request held a connection to it (up to `email_timeout`), without limit.
-/// At most 4 are on their way at once now, as error reports; the others
-/// are not sent (and a warning names them).
+/// At most 4 are on their way at once now (the others wait for a place),
+/// and a request for an address whose reset is under way is merged into
+/// it: a client posting one address in a loop takes one place.
 #[tokio::test]
 async fn password_reset_mails_in_flight_are_capped() {
     use std::sync::atomic::Ordering;
@@ -1425,23 +1426,48 @@ async fn password_reset_mails_in_flight_are_capped() {
         settings.email_timeout = Some(30);
     })
     .await;
-    add_user(&application, "ada", "ada@example.com").await;
+    for n in 0..6 {
+        add_user(
+            &application,
+            &format!("ada{n}"),
+            &format!("ada{n}@example.com"),
+        )
+        .await;
+    }
     let client = Client::new(application.clone());
     client.get("/accounts/password_reset/").await;
+    let ask = |email: String| {
+        let client = &client;
+        async move {
+            let response = client
+                .request(http::Method::POST, "/accounts/password_reset/")
+                .csrf()
+                .form(&[("email", email.as_str())])
+                .send()
+                .await;
+            assert_eq!(response.status, 302, "{}", response.text());
+        }
+    };
+    // Time for any connection to be made.
+    let settle = || async {
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
     for _ in 0..10 {
-        let response = client
-            .request(http::Method::POST, "/accounts/password_reset/")
-            .csrf()
-            .form(&[("email", "ada@example.com")])
-            .send()
-            .await;
-        assert_eq!(response.status, 302, "{}", response.text());
+        ask("ADA0@example.com".into()).await;
     }
-    // Time for any connection beyond the cap to be made.
-    for _ in 0..20 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    settle().await;
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one address, one mail"
+    );
+    for n in 0..6 {
+        ask(format!("ada{n}@example.com")).await;
     }
-    assert_eq!(connections.load(Ordering::SeqCst), 4);
+    settle().await;
+    assert_eq!(connections.load(Ordering::SeqCst), 4, "four places");
 }
 
 /// As Django's `PasswordResetForm` (an `EmailField` of `max_length` 254):

@@ -160,8 +160,14 @@ pub fn missing_source_dirs(settings: &Settings) -> Vec<CheckMessage> {
             let path = dir.path.display();
             // A file there (a settings file named by mistake): no mkdir makes it a folder.
             let (is, fix) = match dir.path.exists() {
-                true => ("is a file, not a folder", "name a folder of static files".to_string()),
-                false => ("does not exist", format!("create the folder (mkdir -p {path})")),
+                true => (
+                    "is a file, not a folder",
+                    "name a folder of static files".to_string(),
+                ),
+                false => (
+                    "does not exist",
+                    format!("create the folder (mkdir -p {path})"),
+                ),
             };
             CheckMessage::warning(
                 "staticfiles.W004",
@@ -542,7 +548,11 @@ mod tests {
             messages[0].message
         );
         assert!(
-            !messages[0].hint.as_deref().unwrap_or_default().contains("mkdir"),
+            !messages[0]
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("mkdir"),
             "{:?}",
             messages[0].hint
         );

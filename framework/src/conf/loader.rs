@@ -1708,7 +1708,10 @@ mod tests {
         );
         let settings = load(
             &base,
-            &[("NUAGES_SECRET_KEY", "from-the-platform"), ("EMAIL_PW", "pw")],
+            &[
+                ("NUAGES_SECRET_KEY", "from-the-platform"),
+                ("EMAIL_PW", "pw"),
+            ],
         )
         .unwrap();
         assert_eq!(settings.secret_key.as_deref(), Some("from-the-platform"));
