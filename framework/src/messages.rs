@@ -147,13 +147,6 @@ enum Storage {
 }
 
 impl Messages {
-    /// The request's, given by the `messages` middleware.
-    pub(crate) fn of(extensions: &http::Extensions) -> Option<&Messages> {
-        crate::middleware::builtin::Attached::of(extensions)?
-            .messages
-            .as_ref()
-    }
-
     fn new(storage: Storage) -> Messages {
         Messages {
             inner: Arc::new(Mutex::new(Pending {
@@ -284,7 +277,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Messages {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        Messages::of(&parts.extensions).cloned().ok_or_else(|| {
+        parts.extensions.get::<Messages>().cloned().ok_or_else(|| {
             Error::Config(
                 Problem::new("the Messages extractor needs the \"messages\" middleware").with_hint(
                     "add \"messages\" to the middleware setting (after \"session\"), as the \
@@ -430,7 +423,7 @@ pub(crate) fn process_request(
 ) -> Result<Kept, Error> {
     let (storage, had_cookie) = match config {
         MessagesConfig::Session { .. } => {
-            let Some(session) = Session::of(request.extensions()).cloned() else {
+            let Some(session) = request.extensions().get::<Session>().cloned() else {
                 // Built only after "session" (checked at start).
                 return Err(needs_session());
             };
@@ -446,7 +439,7 @@ pub(crate) fn process_request(
         }
     };
     let messages = Messages::new(storage);
-    crate::middleware::builtin::Attached::of_mut(request).messages = Some(messages.clone());
+    request.extensions_mut().insert(messages.clone());
     Ok(Kept {
         had_cookie,
         messages,

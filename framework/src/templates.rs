@@ -816,8 +816,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
         Ok(Templates {
             engine: app.templates.clone(),
             auth_values: Some(auth_values),
-            csrf: CsrfState::of(&parts.extensions).cloned(),
-            messages: crate::messages::Messages::of(&parts.extensions).cloned(),
+            csrf: parts.extensions.get::<CsrfState>().cloned(),
+            messages: parts.extensions.get::<crate::messages::Messages>().cloned(),
             auth_session,
         })
     }

@@ -398,7 +398,7 @@ impl Auth {
             // state that step has since given the request, which a login
             // must rotate.
             if auth.csrf.is_none()
-                && let Some(csrf) = CsrfState::of(&parts.extensions)
+                && let Some(csrf) = parts.extensions.get::<CsrfState>()
             {
                 let auth = Auth {
                     csrf: Some(csrf.clone()),
@@ -418,7 +418,7 @@ impl Auth {
         // "session" comes before "auth" (checked at start): a request
         // without its session was asked about before the session's step,
         // by a project's middleware listed before it.
-        let Some(session) = Session::of(&parts.extensions).cloned() else {
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
             return Err(asked_before_the_session());
         };
         let auth = Auth {
@@ -427,7 +427,7 @@ impl Auth {
             app: app.clone(),
             loaded: Arc::default(),
             client: config.trusted_proxies.client_of(parts),
-            csrf: CsrfState::of(&parts.extensions).cloned(),
+            csrf: parts.extensions.get::<CsrfState>().cloned(),
         };
         parts.extensions.insert(auth.clone());
         Ok(Some(auth))
@@ -575,7 +575,7 @@ pub(crate) async fn template_values(
         };
         // Before the session's step (a project's middleware listed before
         // "session"): no user, as without the auth middleware.
-        let Some(session) = Session::of(&parts.extensions) else {
+        let Some(session) = parts.extensions.get::<Session>() else {
             return Ok(None);
         };
         if logged_in_id(session).is_none() {

@@ -104,10 +104,10 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
         return response;
     }
 
-    let session = Session::of(request.extensions()).cloned();
-    let rendered = CsrfState::of(request.extensions()).cloned();
+    let session = request.extensions().get::<Session>().cloned();
+    let rendered = request.extensions().get::<CsrfState>().cloned();
     // With `message_storage = "cookie"` reading them reads no session.
-    let messages = Messages::of(request.extensions()).cloned();
+    let messages = request.extensions().get::<Messages>().cloned();
     let mut response = next.run(request).await;
     let personal = session.is_some_and(|s| s.accessed())
         || rendered.is_some_and(|r| r.rendered())

@@ -21,7 +21,7 @@ use super::csrf::{self, CsrfConfig};
 use super::security::{self, SecurityConfig};
 use super::session::{self, SessionConfig};
 use crate::error::Result;
-use crate::messages::{self, Messages, MessagesConfig};
+use crate::messages::{self, MessagesConfig};
 use crate::state::AppState;
 
 /// One built-in middleware, built from the settings.
@@ -103,32 +103,6 @@ impl Pending<'_> {
                 messages::process_response(config, pending, response)
             }
         }
-    }
-}
-
-/// What the built-in middleware give a request for the levels inside
-/// them (the views, the templates, a project's middleware): one value in
-/// its extensions, where each built-in inserted its own (an allocation and
-/// a map entry per built-in on every request). Each type reads its part:
-/// [`Session::of`](super::session::Session::of),
-/// [`CsrfState::of`](super::csrf::CsrfState::of),
-/// [`Messages::of`](crate::messages::Messages::of).
-#[derive(Clone, Default)]
-pub(crate) struct Attached {
-    pub(crate) session: Option<session::Session>,
-    pub(crate) csrf: Option<csrf::CsrfState>,
-    pub(crate) messages: Option<Messages>,
-}
-
-impl Attached {
-    /// What the built-ins gave the request of `extensions`, if any ran.
-    pub(crate) fn of(extensions: &http::Extensions) -> Option<&Attached> {
-        extensions.get::<Attached>()
-    }
-
-    /// The request's, given to it by the first built-in that asks.
-    pub(crate) fn of_mut(request: &mut Request) -> &mut Attached {
-        request.extensions_mut().get_or_insert_default::<Attached>()
     }
 }
 

@@ -321,7 +321,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        let state = CsrfState::of(&parts.extensions).ok_or_else(|| {
+        let state = parts.extensions.get::<CsrfState>().ok_or_else(|| {
             Error::Config(
                 Problem::new("the CsrfToken extractor needs the \"csrf\" middleware")
                     .with_hint("add \"csrf\" to the middleware setting"),
@@ -353,11 +353,6 @@ struct LazyToken {
 }
 
 impl CsrfState {
-    /// The request's, given by the `csrf` middleware.
-    pub(crate) fn of(extensions: &http::Extensions) -> Option<&CsrfState> {
-        super::builtin::Attached::of(extensions)?.csrf.as_ref()
-    }
-
     fn with_cookie(from_cookie: Option<String>) -> CsrfState {
         CsrfState(Arc::new(Mutex::new(LazyToken {
             from_cookie,
@@ -815,7 +810,7 @@ pub(crate) async fn process_request(
 ) -> (Option<Response>, Pending) {
     let from_cookie = cookie_secret(request);
     let state = CsrfState::with_cookie(from_cookie.as_ref().ok().cloned());
-    super::builtin::Attached::of_mut(request).csrf = Some(state.clone());
+    request.extensions_mut().insert(state.clone());
     let pending = Pending {
         without_cookie: from_cookie.is_err(),
         state,

@@ -107,11 +107,6 @@ impl SessionState {
 }
 
 impl Session {
-    /// The request's, given by the `session` middleware.
-    pub(crate) fn of(extensions: &http::Extensions) -> Option<&Session> {
-        super::builtin::Attached::of(extensions)?.session.as_ref()
-    }
-
     /// An empty session (what the middleware gives a client without a valid cookie).
     pub fn new() -> Session {
         Session::default()
@@ -239,7 +234,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        Session::of(&parts.extensions).cloned().ok_or_else(|| {
+        parts.extensions.get::<Session>().cloned().ok_or_else(|| {
             Error::Config(
                 Problem::new("the Session extractor needs the \"session\" middleware")
                     .with_hint("add \"session\" to the middleware setting"),
@@ -526,7 +521,7 @@ pub(crate) struct Pending {
 pub(crate) async fn process_request(config: &SessionConfig, request: &mut Request) -> Pending {
     let cookies = super::request_cookies(request.headers(), COOKIE_NAME);
     let session = config.load(&cookies).await;
-    super::builtin::Attached::of_mut(request).session = Some(session.clone());
+    request.extensions_mut().insert(session.clone());
     Pending {
         had_cookie: !cookies.is_empty(),
         session,
