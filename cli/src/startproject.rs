@@ -88,7 +88,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
          NUAGES_SETTINGS=settings.production.toml manage check --deploy   # before going live\n",
         args.name
     ))?;
+    if let Some(note) = crates_io_note(&args, framework.as_deref()) {
+        output::eprintln(note);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `startproject` says when the project depends on the framework from
+/// crates.io for want of the checkout `manage` was built from (moved or
+/// deleted since): otherwise its first build would take whatever crates.io
+/// has, with no word of where it came from.
+fn crates_io_note(args: &Args, framework: Option<&Path>) -> Option<String> {
+    if framework.is_some() || args.nuages_version.is_some() {
+        return None;
+    }
+    Some(format!(
+        "note: the Nuages checkout this manage was built from ({}) is gone, so Cargo.toml asks \
+         crates.io for nuages = \"{}\"; give --nuages-path PATH/TO/framework to build against \
+         a checkout",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or(Path::new("."))
+            .display(),
+        nuages::VERSION
+    ))
 }
 
 /// Refuse `path` (`what`, in the message) when its absolute form is not
@@ -226,6 +249,33 @@ fn toml_string(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without the checkout it was built from (and no --nuages-path or
+    /// --nuages-version), startproject says the project asks crates.io.
+    #[test]
+    fn a_project_depending_on_crates_io_for_want_of_the_checkout_says_so() {
+        let args = Args {
+            name: "mysite".into(),
+            dir: None,
+            nuages_path: None,
+            nuages_version: None,
+        };
+        let note = crates_io_note(&args, None).expect("a note");
+        assert!(
+            note.starts_with("note: the Nuages checkout this manage was built from"),
+            "{note}"
+        );
+        assert!(note.contains("--nuages-path"), "{note}");
+        assert_eq!(
+            crates_io_note(&args, Some(Path::new("/srv/nuages/framework"))),
+            None
+        );
+        let pinned = Args {
+            nuages_version: Some("0.1".into()),
+            ..args
+        };
+        assert_eq!(crates_io_note(&pinned, None), None);
+    }
 
     #[test]
     fn keys_are_long_random_and_marked_insecure() {

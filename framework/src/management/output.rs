@@ -37,7 +37,11 @@ pub fn print(text: fmt::Arguments<'_>) -> Result<(), CommandError> {
 /// Write `text` and a line end on standard error. One that cannot be
 /// written (its reader gone, a full disk) is lost: there is nowhere left
 /// to say so, and the command's exit status still tells what happened.
-pub(crate) fn eprintln(text: impl fmt::Display) {
+///
+/// ```
+/// nuages::management::output::eprintln("note: nothing to collect");
+/// ```
+pub fn eprintln(text: impl fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
