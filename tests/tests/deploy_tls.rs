@@ -219,6 +219,10 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
         redirect.header("location"),
         Some(format!("https://{HOST}:{https_port}/polls/?page=2").as_str())
     );
+    // Another host gets no redirect (nginx closes the connection, 444):
+    // https://evil.example/ would be a redirect a cache could keep.
+    let other = http(http_addr, "GET", "/", &[("Host", "evil.example")], "");
+    assert!(other.is_err(), "{other:?}");
 
     // A static file: by nginx from static_root, hashed names cached for a year.
     let (css, _) = curl_https(HOST, https_port, "/static/css/site.css").unwrap();

@@ -794,8 +794,27 @@ fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
                     )
                 })
                 .unwrap_or_default();
+            // Only the site's names are redirected: nginx would redirect any
+            // Host to itself, a redirect a shared cache could keep for a host
+            // the site does not serve (Django checks allowed_hosts first).
+            let unknown_hosts = match site.server_names.iter().any(|name| name == "_") {
+                true => String::new(),
+                false => format!(
+                    r#"# HTTP, another host: no answer (the first server of the port, unless another
+# configuration marks its own default_server).
+server {{
+    listen {http};  # --listen-http
+    server_name "";
+    server_tokens off;
+    return 444;
+}}
+
+"#,
+                    http = http.nginx()
+                ),
+            };
             format!(
-                r#"# HTTP: every request is redirected to HTTPS.
+                r#"{unknown_hosts}# HTTP: every request for the site's names is redirected to HTTPS.
 server {{
     listen {http};  # --listen-http
 {server_name}    server_tokens off;
