@@ -785,7 +785,12 @@ fn scalar_from_file(
         origin: origin.to_string(),
         key: key.to_string(),
         expected: kind.describe(),
-        found,
+        // A secret's value is named, never shown (a password typed as a
+        // number would be printed on the terminal and in CI logs).
+        found: match super::secrets::is_secret_setting(key) {
+            true => without_value(&found),
+            false => found,
+        },
         hint: kind.file_example(key),
     };
     let kind_value: ValueKind = match (kind, &value) {
@@ -1215,6 +1220,15 @@ fn validate(settings: &Settings, origins: &BTreeMap<String, String>) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// What [`describe_toml`] says of a value, without the value: `a number`.
+fn without_value(found: &str) -> String {
+    ["number", "string", "boolean", "date"]
+        .into_iter()
+        .find(|kind| found.starts_with(&format!("the {kind}")))
+        .map(|kind| format!("a {kind}"))
+        .unwrap_or_else(|| found.to_string())
 }
 
 fn describe_toml(value: &toml::Value) -> String {
@@ -1693,6 +1707,28 @@ mod tests {
         assert!(text.contains("secret_key"), "{text}");
         assert!(text.contains("SECRET_KEY"), "{text}");
         assert!(err.hint().unwrap().contains("export SECRET_KEY"));
+    }
+
+    /// A secret written with the wrong type is named, its value never
+    /// shown: the error goes to the terminal and to CI logs.
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        for line in [
+            "email_host_password = 123456789",
+            "secret_key = 987654321987654321",
+        ] {
+            let path = write(dir.path(), "settings.toml", &format!("{line}\n"));
+            let text = load(&path, &[]).unwrap_err().to_string();
+            assert!(text.contains("a number"), "{text}");
+            assert!(
+                !text.contains("123456789") && !text.contains("987654321"),
+                "{text}"
+            );
+        }
+        let path = write(dir.path(), "settings.toml", "email_port = true\n");
+        let text = load(&path, &[]).unwrap_err().to_string();
+        assert!(text.contains("the boolean true"), "{text}");
     }
 
     /// A `${VAR}` is read only where its value wins: a key that a
