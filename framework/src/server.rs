@@ -435,6 +435,7 @@ pub async fn serve(
         tokio::spawn(connection::drive(
             connection,
             fd,
+            peer,
             activity,
             connection::Timeouts {
                 header: options.header_read_timeout,

@@ -441,6 +441,36 @@ fn failing_accepts_are_logged_once_not_at_each_retry() {
     server.stop(Duration::from_secs(10));
 }
 
+/// A request hyper cannot read (HTTP/1.2, a space before a header's
+/// colon) gets hyper's bare 400 and never reaches the request line: it is
+/// logged as a warning with the client's address, as nginx logs it.
+#[test]
+fn a_request_that_cannot_be_read_is_logged_with_its_client() {
+    use std::io::{Read, Write};
+    let example = Example::new();
+    let settings = production(&example, "");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = example.command_with(&settings);
+    command.args(["serve", "--bind", &addr.to_string()]);
+    let mut server = serve_answering(&mut command, example.dir.path(), addr.port());
+    for request in [
+        &b"GET /polls/ HTTP/1.2\r\nHost: localhost\r\n\r\n"[..],
+        b"GET /polls/ HTTP/1.1\r\nHost : localhost\r\n\r\n",
+    ] {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer:?}");
+    }
+    let logged = wait_for(Duration::from_secs(5), || {
+        let output = server.output();
+        (output.matches("WARN a request from 127.0.0.1:").count() == 2).then_some(output)
+    });
+    assert!(logged.is_some(), "{}", server.output());
+    server.stop(Duration::from_secs(10));
+}
+
 /// Without `--server-name`, the names are `allowed_hosts`'; an entry that
 /// is no host name (a `;` and directives after it, a line break, a port)
 /// would be written into the web server's configuration as it is, where a

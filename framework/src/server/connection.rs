@@ -155,21 +155,22 @@ where
 pub(crate) async fn drive<C>(
     connection: C,
     fd: RawFd,
+    peer: Option<SocketAddr>,
     activity: Arc<Activity>,
     timeouts: Timeouts,
     mut phase: watch::Receiver<Phase>,
 ) where
     C: GracefulConnection,
-    C::Error: std::fmt::Display,
+    C::Error: std::ops::Deref<Target = dyn std::error::Error + Send + Sync>,
 {
     let mut connection = std::pin::pin!(connection);
     let quiet = activity.quiet_past(timeouts.header, timeouts.send);
     let mut quiet = std::pin::pin!(quiet);
     tokio::select! {
         biased;
-        result = connection.as_mut() => return ended(result),
+        result = connection.as_mut() => return ended(result, peer),
         found = quiet.as_mut() => {
-            return end_quiet(found, connection, &activity, timeouts, &mut phase).await;
+            return end_quiet(found, connection, peer, &activity, timeouts, &mut phase).await;
         }
         _ = past(&mut phase, Phase::Serving) => {}
     }
@@ -178,9 +179,9 @@ pub(crate) async fn drive<C>(
     while unread_bytes(fd) > 0 {
         tokio::select! {
             biased;
-            result = connection.as_mut() => return ended(result),
+            result = connection.as_mut() => return ended(result, peer),
             found = quiet.as_mut() => {
-                return end_quiet(found, connection, &activity, timeouts, &mut phase).await;
+                return end_quiet(found, connection, peer, &activity, timeouts, &mut phase).await;
             }
             _ = tokio::time::sleep(DRAIN_POLL) => {}
             _ = past(&mut phase, Phase::Draining) => return,
@@ -189,8 +190,8 @@ pub(crate) async fn drive<C>(
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         biased;
-        result = connection.as_mut() => ended(result),
-        found = quiet.as_mut() => end_quiet(found, connection, &activity, timeouts, &mut phase).await,
+        result = connection.as_mut() => ended(result, peer),
+        found = quiet.as_mut() => end_quiet(found, connection, peer, &activity, timeouts, &mut phase).await,
         _ = past(&mut phase, Phase::Draining) => {}
     }
 }
@@ -214,12 +215,13 @@ pub(crate) struct Timeouts {
 async fn end_quiet<C>(
     found: Quiet,
     mut connection: Pin<&mut C>,
+    peer: Option<SocketAddr>,
     activity: &Activity,
     timeouts: Timeouts,
     phase: &mut watch::Receiver<Phase>,
 ) where
     C: GracefulConnection,
-    C::Error: std::fmt::Display,
+    C::Error: std::ops::Deref<Target = dyn std::error::Error + Send + Sync>,
 {
     if found == Quiet::Stalled {
         tracing::debug!(
@@ -237,7 +239,7 @@ async fn end_quiet<C>(
     tracing::debug!(target: "nuages::server", "no HTTP/2 request for {seconds}s; closing the connection");
     connection.as_mut().graceful_shutdown();
     tokio::select! {
-        result = connection.as_mut() => ended(result),
+        result = connection.as_mut() => ended(result, peer),
         _ = tokio::time::sleep(timeouts.send) => {}
         _ = past(phase, Phase::Draining) => {}
     }
@@ -253,9 +255,30 @@ async fn past(receiver: &mut watch::Receiver<Phase>, phase: Phase) {
     }
 }
 
-fn ended<E: std::fmt::Display>(result: Result<(), E>) {
-    if let Err(error) = result {
-        tracing::debug!(target: "nuages::server", "connection ended: {error}");
+/// The end of a connection: a request hyper could not read (a malformed
+/// head, one too large, an HTTP/1.2) is refused by hyper with a bare 400
+/// or 431 that reaches no request line, so it is logged here with the
+/// client's address, as nginx logs such requests; other ends (a client
+/// gone, a reset) are routine.
+fn ended<E>(result: Result<(), E>, peer: Option<SocketAddr>)
+where
+    E: std::ops::Deref<Target = dyn std::error::Error + Send + Sync>,
+{
+    let Err(error) = result else { return };
+    let error: &(dyn std::error::Error + Send + Sync) = &*error;
+    let unreadable = error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_parse);
+    match (unreadable, peer) {
+        (true, Some(peer)) => tracing::warn!(
+            target: "nuages::server",
+            "a request from {peer} that cannot be read was refused: {error}"
+        ),
+        (true, None) => tracing::warn!(
+            target: "nuages::server",
+            "a request that cannot be read was refused: {error}"
+        ),
+        (false, _) => tracing::debug!(target: "nuages::server", "connection ended: {error}"),
     }
 }
 
