@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
@@ -191,6 +192,8 @@ impl Drop for Answering {
 pub(crate) struct Sent<B> {
     body: B,
     clock: Option<Arc<BodyClock>>,
+    /// Over HTTP/2: what is left of a frame given in pieces.
+    rest: Option<Bytes>,
     answering: Option<Answering>,
 }
 
@@ -204,37 +207,71 @@ impl<B> Sent<B> {
         Sent {
             body,
             clock,
+            rest: None,
             answering,
         }
     }
 }
 
-impl<B: Body + Unpin> Body for Sent<B> {
-    type Data = B::Data;
+/// Over HTTP/2, the most of a body given to hyper at once: hyper asks for
+/// the next frame only once it has sent the last, so a large one (a body
+/// made whole in memory) would read as a stall to a slow client that takes
+/// it steadily; in pieces, each one taken is progress.
+const HTTP2_PIECE: usize = 16 * 1024;
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Sent<B> {
+    type Data = Bytes;
     type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let poll = Pin::new(&mut self.body).poll_frame(cx);
-        if let (Some(clock), Some(answering)) = (&self.clock, &self.answering) {
-            let waiting = poll.is_pending();
-            clock.waiting_on_itself.store(waiting, Ordering::Relaxed);
-            if !waiting {
-                let now = answering.0.nanos_since_accepted();
-                clock.gave.store(now, Ordering::Relaxed);
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        let (Some(clock), Some(answering)) = (&this.clock, &this.answering) else {
+            return Pin::new(&mut this.body).poll_frame(cx);
+        };
+        let poll = match this.rest.as_mut() {
+            Some(rest) if rest.len() > HTTP2_PIECE => {
+                Poll::Ready(Some(Ok(Frame::data(rest.split_to(HTTP2_PIECE)))))
             }
+            Some(_) => Poll::Ready(this.rest.take().map(|rest| Ok(Frame::data(rest)))),
+            None => match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_data() {
+                    Ok(mut data) if data.len() > HTTP2_PIECE => {
+                        let piece = data.split_to(HTTP2_PIECE);
+                        this.rest = Some(data);
+                        Frame::data(piece)
+                    }
+                    Ok(data) => Frame::data(data),
+                    Err(frame) => frame,
+                }))),
+                other => other,
+            },
+        };
+        let waiting = poll.is_pending();
+        clock.waiting_on_itself.store(waiting, Ordering::Relaxed);
+        if !waiting {
+            let now = answering.0.nanos_since_accepted();
+            clock.gave.store(now, Ordering::Relaxed);
         }
         poll
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_none() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let mut hint = self.body.size_hint();
+        if let Some(rest) = &self.rest {
+            let rest = rest.len() as u64;
+            hint.set_lower(hint.lower() + rest);
+            if let Some(upper) = hint.upper() {
+                hint.set_upper(upper + rest);
+            }
+        }
+        hint
     }
 }
 
@@ -350,6 +387,31 @@ mod tests {
                     }
                     false => assert!(quiet.await.is_err(), "a body waiting for its data stalled"),
                 }
+            }
+        });
+    }
+
+    /// Over HTTP/2 a large frame is given in pieces, each one progress;
+    /// over HTTP/1 it is given whole.
+    #[test]
+    fn an_http2_body_gives_a_large_frame_in_pieces() {
+        paused_runtime().block_on(async {
+            for (version, sizes) in [
+                (http::Version::HTTP_2, vec![16384, 16384, 7232]),
+                (http::Version::HTTP_11, vec![40000]),
+            ] {
+                let activity = Activity::new();
+                let body = axum::body::Body::from(vec![b'x'; 40000]);
+                let mut body = Sent::new(body, Some(activity.start(version)));
+                assert_eq!(body.size_hint().exact(), Some(40000));
+                let mut given = Vec::new();
+                while let Some(frame) =
+                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                {
+                    given.push(frame.unwrap().into_data().unwrap().len());
+                }
+                assert_eq!(given, sizes, "{version:?}");
+                assert!(body.is_end_stream());
             }
         });
     }
