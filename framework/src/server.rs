@@ -1077,6 +1077,10 @@ mod tests {
                 b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: x-custom\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                 "501",
             ),
+            (
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+                "501",
+            ),
         ] {
             let answer = answer(request);
             let status_line = answer.lines().next().unwrap_or_default();

@@ -7,9 +7,10 @@
 //!   active user with a usable password and that address (compared without
 //!   regard to case) is mailed a link through the project's email backend;
 //!   the visitor is sent to `password_reset/done/` whether or not anyone
-//!   was, so that the form never tells which addresses have an account. The
-//!   mail is sent after the response, so the time taken does not tell
-//!   either; a mail server that fails is logged.
+//!   was, so that the form never tells which addresses have an account.
+//!   Who has the address is looked up, and the mail sent, after the
+//!   response, so the time taken does not tell either; a mail server that
+//!   fails is logged.
 //! - `password_reset/done/` (`password_reset_done`): "check your inbox".
 //! - `reset/<uidb64>/<token>/` (`password_reset_confirm`): a valid token is
 //!   moved into the session and the browser sent to
@@ -300,10 +301,12 @@ pub(crate) async fn reset_submit(
     let tokens = PasswordResetTokenGenerator::from_settings(&app.settings)?;
     // Who has that address, and their mails, after the response: its
     // timing is the same whether anyone matched.
-    app.mailer.reset_in_background(
-        email,
-        reset_mails(app.clone(), tokens, origin, email.to_string()),
-    );
+    app.mailer
+        .reset_in_background(
+            email,
+            reset_mails(app.clone(), tokens, origin, email.to_string()),
+        )
+        .await;
     redirect_to(&app, "password_reset_done", &[])
 }
 

@@ -344,6 +344,8 @@ struct Inner {
     resets: Arc<tokio::sync::Semaphore>,
     /// The addresses (in lower case) whose password reset is under way.
     resetting: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Room for the password resets under way.
+    under_way: Arc<tokio::sync::Semaphore>,
 }
 
 /// How many error reports to the admins may be on their way at once (see
@@ -354,9 +356,10 @@ pub(crate) const REPORTS_IN_FLIGHT: usize = 4;
 /// [`Mailer::reset_in_background`]); the others wait for a place.
 pub(crate) const RESETS_IN_FLIGHT: usize = 4;
 
-/// How many password resets, each for another address, may be under way
-/// at once (see [`Mailer::reset_in_background`]).
-pub(crate) const RESETS_UNDER_WAY: usize = 256;
+/// How many password resets, each for another address, may be looked up
+/// at once (see [`Mailer::reset_in_background`]); a request beyond them
+/// waits for one to end.
+pub(crate) const RESETS_UNDER_WAY: usize = 16;
 
 /// A password reset under way: its address, taken off the set when the
 /// reset's task ends, however it ends.
@@ -413,6 +416,7 @@ impl Mailer {
                 reports: Arc::new(tokio::sync::Semaphore::new(REPORTS_IN_FLIGHT)),
                 resets: Arc::new(tokio::sync::Semaphore::new(RESETS_IN_FLIGHT)),
                 resetting: Default::default(),
+                under_way: Arc::new(tokio::sync::Semaphore::new(RESETS_UNDER_WAY)),
             }),
         })
     }
@@ -522,40 +526,40 @@ impl Mailer {
     /// others wait for a place). A request for an address whose reset is
     /// under way is merged into it (the mail on its way holds a valid
     /// link): a client posting one address in a loop holds one place,
-    /// never another visitor's. Beyond RESETS_UNDER_WAY addresses at once,
-    /// a warning, and no mail. A failure is logged.
-    pub(crate) fn reset_in_background<Fut>(&self, address: &str, reset: Fut)
+    /// never another visitor's. At most RESETS_UNDER_WAY resets are being
+    /// looked up at once: a request beyond them waits here for one to end,
+    /// so a flood of addresses slows the flood, and no visitor's reset is
+    /// dropped. A failure is logged.
+    pub(crate) async fn reset_in_background<Fut>(&self, address: &str, reset: Fut)
     where
         Fut: std::future::Future<Output = Result<Vec<EmailMessage>>> + Send + 'static,
     {
         let address = address.to_lowercase();
-        {
-            let mut resetting = self.resetting();
-            if resetting.contains(&address) {
-                tracing::info!(
-                    target: "nuages::mail",
-                    "a password reset asked again while the last one for that address is under \
-                     way: merged with it"
-                );
-                return;
-            }
-            if resetting.len() >= RESETS_UNDER_WAY {
-                tracing::warn!(
-                    target: "nuages::mail",
-                    "a password reset was not served: {RESETS_UNDER_WAY} are under way already \
-                     (the mail server is slow, or they come faster than it takes them)"
-                );
-                return;
-            }
-            resetting.insert(address.clone());
+        if !self.resetting().insert(address.clone()) {
+            tracing::info!(
+                target: "nuages::mail",
+                "a password reset asked again while the last one for that address is under \
+                 way: merged with it"
+            );
+            return;
         }
+        // Taken off the set however this ends: the request dropped while it
+        // waits, or the task done.
+        let under_way = UnderWay {
+            mailer: self.clone(),
+            address,
+        };
+        let Ok(room) = self.inner.under_way.clone().acquire_owned().await else {
+            return;
+        };
         let mailer = self.clone();
         tokio::spawn(async move {
-            let _under_way = UnderWay {
-                mailer: mailer.clone(),
-                address,
-            };
-            let messages = match reset.await {
+            let _under_way = under_way;
+            let looked_up = reset.await;
+            // The room bounds the lookups; the sends wait for their own
+            // places, one address at most once.
+            drop(room);
+            let messages = match looked_up {
                 Ok(messages) => messages,
                 Err(error) => {
                     let hint = error.hint().unwrap_or_default();

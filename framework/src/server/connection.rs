@@ -207,11 +207,10 @@ pub(crate) struct Timeouts {
 
 /// The end of a connection idle for the header timeout, or whose HTTP/2
 /// response stalled. HTTP/1 is closed at once (its client may be midway
-/// through a head). An idle HTTP/2 connection is told to go away
-/// (`GOAWAY`) and ends once a request that came meanwhile is answered, or
-/// the send timeout after (its last responses may wait for a window the
-/// client never opens). A stalled one is closed at once: the client holds
-/// a response it will not take.
+/// through a head). An HTTP/2 connection is told to go away (`GOAWAY`) and
+/// ends once the requests it has are answered, or the send timeout after
+/// (its last responses may wait for a window the client never opens, as
+/// the stalled one does).
 async fn end_quiet<C>(
     found: Quiet,
     mut connection: Pin<&mut C>,
@@ -223,20 +222,24 @@ async fn end_quiet<C>(
     C: GracefulConnection,
     C::Error: std::ops::Deref<Target = dyn std::error::Error + Send + Sync>,
 {
-    if found == Quiet::Stalled {
-        tracing::debug!(
+    let seconds = timeouts.header.as_secs_f32();
+    match found {
+        Quiet::Stalled => tracing::debug!(
             target: "nuages::server",
             "an HTTP/2 client took nothing more of a response for {}s; closing the connection",
             timeouts.send.as_secs_f32()
-        );
-        return;
+        ),
+        Quiet::Idle if !activity.is_http2() => {
+            tracing::debug!(target: "nuages::server", "no request within {seconds}s; closing the connection");
+            return;
+        }
+        Quiet::Idle => tracing::debug!(
+            target: "nuages::server",
+            "no HTTP/2 request for {seconds}s; closing the connection"
+        ),
     }
-    let seconds = timeouts.header.as_secs_f32();
-    if !activity.is_http2() {
-        tracing::debug!(target: "nuages::server", "no request within {seconds}s; closing the connection");
-        return;
-    }
-    tracing::debug!(target: "nuages::server", "no HTTP/2 request for {seconds}s; closing the connection");
+    // GOAWAY first: the connection's other requests are answered (a POST
+    // whose view runs is not cut off midway), within the send timeout.
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         result = connection.as_mut() => ended(result, peer),

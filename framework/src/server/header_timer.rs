@@ -160,6 +160,8 @@ impl Activity {
                 None => match self.stalled_since() {
                     Some(since) if since + send_timeout <= now => return Quiet::Stalled,
                     Some(since) => (now + timeout).min(since + send_timeout),
+                    // Over HTTP/2 a body may stall from now on.
+                    None if self.is_http2() => now + timeout.min(send_timeout),
                     None => now + timeout,
                 },
                 Some(since) if since + timeout <= now => return Quiet::Idle,
