@@ -66,7 +66,7 @@ pub fn render_with(
     destination: &Path,
     vars: &[(&str, &str)],
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
-    let created_root = prepare_destination(destination)?;
+    let created = prepare_destination(destination)?;
     let mut written = Vec::new();
     let result = write_dir(template, destination, vars, &mut written).and_then(|()| {
         extra.iter().try_for_each(|(path, contents)| {
@@ -77,15 +77,18 @@ pub fn render_with(
         for file in written.iter().rev() {
             let _ = std::fs::remove_file(file);
         }
-        if created_root {
-            let _ = std::fs::remove_dir_all(destination);
+        // Every folder this call made, the parents of `destination` too
+        // (`startproject x a/b/c` made `a`): all of it is its own.
+        if let Some(created) = created {
+            let _ = std::fs::remove_dir_all(created);
         }
     }
     result.map(|()| written)
 }
 
-/// Make sure `destination` is an empty folder; true when this call created it.
-fn prepare_destination(destination: &Path) -> Result<bool, ScaffoldError> {
+/// Make sure `destination` is an empty folder; the highest folder this call
+/// created for it (itself, or a missing parent), if it created any.
+fn prepare_destination(destination: &Path) -> Result<Option<PathBuf>, ScaffoldError> {
     let io = |source| ScaffoldError::Io {
         path: destination.to_path_buf(),
         source,
@@ -100,7 +103,7 @@ fn prepare_destination(destination: &Path) -> Result<bool, ScaffoldError> {
                     path: destination.to_path_buf(),
                 })
             } else {
-                Ok(false)
+                Ok(None)
             }
         }
         // A link to nothing is there all the same: not a folder to fill.
@@ -110,8 +113,20 @@ fn prepare_destination(destination: &Path) -> Result<bool, ScaffoldError> {
             })
         }
         Err(_) => {
-            std::fs::create_dir_all(destination).map_err(io)?;
-            Ok(true)
+            let highest = destination
+                .ancestors()
+                .take_while(|folder| {
+                    !folder.as_os_str().is_empty() && std::fs::symlink_metadata(folder).is_err()
+                })
+                .last()
+                .map(Path::to_path_buf);
+            if let Err(source) = std::fs::create_dir_all(destination) {
+                if let Some(highest) = &highest {
+                    let _ = std::fs::remove_dir_all(highest);
+                }
+                return Err(io(source));
+            }
+            Ok(highest)
         }
     }
 }
@@ -224,6 +239,20 @@ mod tests {
         assert!(matches!(err, ScaffoldError::NotAFolder { .. }), "{err}");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
         assert!(!dir.path().join("nowhere").exists());
+    }
+
+    /// A scaffold that fails midway removes what it wrote and every folder
+    /// it made, the destination's missing parents included; nothing above.
+    #[test]
+    fn a_failed_scaffold_leaves_no_folder_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a/b/c");
+        // A file the template writes too: the second write is refused.
+        let extra: [(&str, &[u8]); 1] = [("mod.rs", b"twice")];
+        let err = render_with(&APP_TEMPLATE, &extra, &target, &[("app_name", "polls")]);
+        assert!(err.is_err());
+        assert!(!dir.path().join("a").exists(), "a folder it made is left");
+        assert!(dir.path().exists());
     }
 
     #[test]
