@@ -254,8 +254,38 @@ impl IntoResponse for Error {
     }
 }
 
+/// `text` to be shown in a message or a log line, its control characters
+/// (a line break, an escape) written as escapes (`\n`, `\u{1b}`), so that
+/// what a client or a settings file holds cannot end the line or drive a
+/// terminal; the rest, quotes included, as it is.
+pub(crate) fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c.is_control() {
+            true => shown.extend(c.escape_default()),
+            false => shown.push(c),
+        }
+    }
+    shown.into()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_are_shown_escaped_and_quotes_as_they_are() {
+        assert_eq!(
+            without_controls("\"Ann\" <o'brien@example.com>"),
+            "\"Ann\" <o'brien@example.com>"
+        );
+        assert_eq!(
+            without_controls("x\nBcc: y\r\u{1b}[2J"),
+            "x\\nBcc: y\\r\\u{1b}[2J"
+        );
+    }
+
     use super::*;
 
     /// A query of a table the migrations have not made yet says to apply them.

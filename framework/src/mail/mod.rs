@@ -231,7 +231,7 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, MailError> {
         MailError::new(
             Problem::new(format!(
                 "'{}' ({role}) is not an email address: {reason}",
-                address.escape_debug()
+                crate::error::without_controls(address)
             ))
             .with_hint("write it as name@example.com or \"Name <name@example.com>\""),
         )
@@ -689,7 +689,7 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
                 problems.push(
                     Problem::new(format!(
                         "{key} holds '{}', which is not an email address: {e}",
-                        value.escape_debug()
+                        crate::error::without_controls(value)
                     ))
                     .with_hint(format!(
                         "write {key} as name@example.com or \"Name <name@example.com>\""
@@ -716,7 +716,11 @@ fn email_host_problem(host: &str) -> Option<Problem> {
         return None;
     };
     Some(
-        Problem::new(format!("email_host is '{}', {wrong}", host.escape_debug())).with_hint(
+        Problem::new(format!(
+            "email_host is '{}', {wrong}",
+            crate::error::without_controls(host)
+        ))
+        .with_hint(
             "set email_host to the SMTP server's name or address (smtp.example.com, 127.0.0.1) \
              and email_port to its port",
         ),

@@ -10,7 +10,7 @@
 //! the connection's requests tell its task when one starts and when its
 //! response has been sent whole ([`Answering`], held by the response's
 //! body until hyper drops it), and the task keeps one timer
-//! ([`Activity::idle_past`]) that looks at them only when it goes off.
+//! ([`Activity::quiet_past`]) that looks at them only when it goes off.
 //! The timer is set again only when it goes off early, at most once per
 //! timeout.
 //!

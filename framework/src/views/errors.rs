@@ -395,7 +395,7 @@ fn log_error(status: StatusCode, method: &Method, path: &str, report: &ErrorRepo
         // what the client sent.
         tracing::warn!(
             target: "nuages::request", %method, path, status = status.as_u16(),
-            "{}", causes().escape_debug()
+            "{}", crate::error::without_controls(&causes())
         );
     } else {
         tracing::debug!(target: "nuages::request", %method, path, status = status.as_u16(), "{}", causes());
