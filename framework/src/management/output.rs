@@ -5,7 +5,7 @@
 //! ends the command quietly, with the status a shell gives a process that
 //! a closed pipe stopped (141, as `yes | head -1` has); the second is an
 //! error that names it. `eprintln!` panics too (status 101) when standard
-//! error cannot be written (`manage check 2>&1 | true`): [`eprintln`]
+//! error cannot be written (`manage check 2>&1 | true`): [`eprintln()`]
 //! loses the line instead, and the command keeps its own exit status.
 
 use std::fmt;
