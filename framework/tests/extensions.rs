@@ -986,3 +986,41 @@ fn one_section_name_declared_into_two_types_is_refused() {
         .unwrap();
     assert_eq!(settings.sections.get::<MySite>().unwrap().page_size, 3);
 }
+
+/// A `${VAR}` in a section's key is read only where its value wins: a key
+/// that `NUAGES_<SECTION>__<KEY>` or an extending file sets needs no VAR,
+/// as for the built-in settings; a key nothing replaces still does.
+#[test]
+fn a_section_key_replaced_later_needs_no_variable() {
+    let site = Site::new("[tuning]\nworkers = \"${WORKERS}\"\nlabel = \"${LABEL}\"\n");
+    let load = |file: &str, env: &[(&str, &str)]| {
+        project(site.dir.path())
+            .settings_section::<Tuning>("tuning")
+            .settings_loader(site.dir.path().join(file))
+            .env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .load()
+    };
+    let settings = load(
+        "settings.toml",
+        &[("NUAGES_TUNING__WORKERS", "3"), ("LABEL", "beta")],
+    )
+    .unwrap();
+    let tuning = settings.sections.get::<Tuning>().unwrap();
+    assert_eq!((tuning.workers, tuning.label.as_deref()), (3, Some("beta")));
+
+    std::fs::write(
+        site.dir.path().join("settings.production.toml"),
+        "extends = \"settings.toml\"\n[tuning]\nlabel = \"prod\"\n",
+    )
+    .unwrap();
+    let settings = load("settings.production.toml", &[("WORKERS", "4")]).unwrap();
+    let tuning = settings.sections.get::<Tuning>().unwrap();
+    assert_eq!((tuning.workers, tuning.label.as_deref()), (4, Some("prod")));
+    let error = load("settings.production.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("tuning.workers") && error.contains("WORKERS"),
+        "{error}"
+    );
+}

@@ -225,10 +225,10 @@ impl SettingsLoader {
         let mut own = Config::builder();
         let chain = read_chain(&path)?;
         let (env_values, env_sections) = env_layer(&self.env, &self.sections)?;
-        let replaced = replaced_later(&chain, &env_values);
+        let replaced = replaced_later(&chain, [&env_values, &env_sections], &self.sections);
         for ((file, mut table), replaced) in chain.into_iter().zip(replaced) {
             own = own.add_source(Layer {
-                values: section_layer(&file, &mut table, &self.sections, &self.env)?,
+                values: section_layer(&file, &mut table, &self.sections, &self.env, &replaced)?,
             });
             builder = builder.add_source(Layer {
                 values: file_layer(&file, table, &self.sections, &self.env, &replaced)?,
@@ -433,12 +433,14 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
 }
 
 /// Take the project's own sections out of one file's table, checked and
-/// interpolated as the built-in settings are.
+/// interpolated as the built-in settings are; a key in `replaced` whose
+/// `${VAR}` is unset is left out (a later layer sets it).
 fn section_layer(
     path: &Path,
     table: &mut toml::Table,
     sections: &[Section],
     env: &BTreeMap<String, String>,
+    replaced: &BTreeSet<String>,
 ) -> Result<Map<String, Value>, SettingsError> {
     let origin = path.display().to_string();
     let lookup = |name: &str| env.get(name).cloned();
@@ -467,8 +469,14 @@ fn section_layer(
                     key: full_key,
                 });
             };
-            let value =
-                section_value_from_file(path, &origin, section, &key, field, value, &lookup)?;
+            let value = match section_value_from_file(
+                path, &origin, section, &key, field, value, &lookup,
+            ) {
+                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&full_key) => {
+                    continue;
+                }
+                value => value?,
+            };
             fields.insert(key, value);
         }
         values.insert(
@@ -668,24 +676,83 @@ fn interpolate_setting(
     })
 }
 
-/// For each file of `chain` (the extended first), the top-level settings
-/// that a later file or a `NUAGES_<KEY>` variable sets whole: the file's
-/// value of one of them is never read, so a `${VAR}` in it may be unset
-/// (a platform that sets `NUAGES_SECRET_KEY` need not set the `SECRET_KEY`
-/// that `settings.production.toml` reads). A table (`[databases.default]`)
-/// is merged key by key, never replaced whole.
+/// For each file of `chain` (the extended first), the settings that a
+/// later file or a `NUAGES_<KEY>` variable (`later`: the built-in
+/// settings' layer and the sections') sets: the file's value of one of
+/// them is never read, so a `${VAR}` in it may be unset (a platform that
+/// sets `NUAGES_SECRET_KEY` need not set the `SECRET_KEY` that
+/// `settings.production.toml` reads). Tables are merged key by key, so
+/// what is replaced is a key of a table: `databases.default.url`,
+/// `polls.latest_count`.
 fn replaced_later(
     chain: &[(PathBuf, toml::Table)],
-    env_values: &Map<String, Value>,
+    later: [&Map<String, Value>; 2],
+    sections: &[Section],
 ) -> Vec<BTreeSet<String>> {
-    let whole = |key: &&String| !matches!(keys::kind_of(key), Some(Kind::Tables(_)) | None);
-    let mut replaced: BTreeSet<String> = env_values.keys().filter(whole).cloned().collect();
+    let mut replaced = BTreeSet::new();
+    for layer in later {
+        for (key, value) in layer {
+            keys_set(
+                key,
+                value,
+                depth_of(key, sections),
+                &mut replaced,
+                |value| match &value.kind {
+                    ValueKind::Table(table) => Some(table.iter()),
+                    _ => None,
+                },
+            );
+        }
+    }
     let mut each = vec![BTreeSet::new(); chain.len()];
     for (at, (_, table)) in chain.iter().enumerate().rev() {
         each[at] = replaced.clone();
-        replaced.extend(table.keys().filter(whole).cloned());
+        for (key, value) in table {
+            keys_set(
+                key,
+                value,
+                depth_of(key, sections),
+                &mut replaced,
+                |value| value.as_table().map(|table| table.iter()),
+            );
+        }
     }
     each
+}
+
+/// How many tables a top-level setting's values lie below: 2 for
+/// `[databases.<alias>]` and `[caches.<alias>]`, 1 for a project's
+/// section, 0 for the others (a list is replaced whole).
+fn depth_of(key: &str, sections: &[Section]) -> usize {
+    match keys::kind_of(key) {
+        Some(Kind::Tables(_)) => 2,
+        Some(_) => 0,
+        None if sections.iter().any(|s| s.name() == key) => 1,
+        None => 0,
+    }
+}
+
+/// Add to `set` the dotted keys of `value`, at `key`, down `depth` tables
+/// (`entries` opens one).
+fn keys_set<'v, V: 'v, I>(
+    key: &str,
+    value: &'v V,
+    depth: usize,
+    set: &mut BTreeSet<String>,
+    entries: impl Fn(&'v V) -> Option<I> + Copy,
+) where
+    I: Iterator<Item = (&'v String, &'v V)>,
+{
+    match entries(value).filter(|_| depth > 0) {
+        Some(table) => {
+            for (inner, value) in table {
+                keys_set(&format!("{key}.{inner}"), value, depth - 1, set, entries);
+            }
+        }
+        None => {
+            set.insert(key.to_string());
+        }
+    }
 }
 
 /// Check one file's keys and types, interpolate its strings, and turn it into
@@ -712,7 +779,7 @@ fn file_layer(
             });
         };
         let converted = if let Kind::Tables(fields) = kind {
-            tables_from_file(path, &origin, &key, fields, value, &lookup)?
+            tables_from_file(path, &origin, &key, fields, value, &lookup, replaced)?
         } else {
             match scalar_from_file(path, &origin, &key, kind, value, &lookup) {
                 Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&key) => continue,
@@ -725,7 +792,8 @@ fn file_layer(
 }
 
 /// `[databases.<alias>]`, `[caches.<alias>]`: a table per alias, each
-/// with the keys `fields`.
+/// with the keys `fields`; a key in `replaced` whose `${VAR}` is unset is
+/// left out.
 fn tables_from_file(
     path: &Path,
     origin: &str,
@@ -733,6 +801,7 @@ fn tables_from_file(
     keys_of_table: &'static [(&'static str, Kind)],
     value: toml::Value,
     lookup: &impl Fn(&str) -> Option<String>,
+    replaced: &BTreeSet<String>,
 ) -> Result<Value, SettingsError> {
     let wrong = |key: &str, found: &toml::Value| SettingsError::WrongType {
         origin: origin.to_string(),
@@ -761,10 +830,13 @@ fn tables_from_file(
                     key: full_key,
                 });
             };
-            fields.insert(
-                field,
-                scalar_from_file(path, origin, &full_key, kind, value, lookup)?,
-            );
+            let value = match scalar_from_file(path, origin, &full_key, kind, value, lookup) {
+                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&full_key) => {
+                    continue;
+                }
+                value => value?,
+            };
+            fields.insert(field, value);
         }
         out.insert(alias, Value::new(Some(&origin.to_string()), fields));
     }
@@ -1760,6 +1832,53 @@ mod tests {
         assert_eq!(settings.email_host_password, "here");
         let err = load(&extending, &[]).unwrap_err();
         assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+    }
+
+    /// The same for a key of a table: `databases.default.url` with a
+    /// `${DB_PASSWORD}`, replaced by `NUAGES_DATABASES__DEFAULT__URL` or by
+    /// a file that extends it, needs no DB_PASSWORD; the table's other keys
+    /// still need theirs.
+    #[test]
+    fn a_variable_of_a_replaced_key_of_a_table_need_not_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = write(
+            dir.path(),
+            "base.toml",
+            "[databases.default]\nurl = \"postgres://site:${DB_PASSWORD}@db/site\"\n\
+             [caches.default]\nbackend = \"redis\"\n\
+             location = \"redis://:${REDIS_PASSWORD}@cache:6379/0\"\n",
+        );
+        let settings = load(
+            &base,
+            &[
+                (
+                    "NUAGES_DATABASES__DEFAULT__URL",
+                    "sqlite://from-env.sqlite3",
+                ),
+                ("NUAGES_CACHES__DEFAULT__LOCATION", "redis://cache:6379/1"),
+            ],
+        )
+        .unwrap();
+        // (A relative SQLite path is resolved against the settings' folder.)
+        assert!(
+            settings.databases["default"]
+                .url
+                .ends_with("/from-env.sqlite3")
+        );
+        assert_eq!(settings.caches["default"].location, "redis://cache:6379/1");
+        let extending = write(
+            dir.path(),
+            "settings.toml",
+            "extends = \"base.toml\"\n[databases.default]\nurl = \"sqlite://here.sqlite3\"\n",
+        );
+        let settings = load(&extending, &[("REDIS_PASSWORD", "pw")]).unwrap();
+        assert!(settings.databases["default"].url.ends_with("/here.sqlite3"));
+        // The cache's location is not replaced: its variable is required.
+        let err = load(&extending, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("caches.default.location") && err.contains("REDIS_PASSWORD"),
+            "{err}"
+        );
     }
 
     /// Django writes `ADMINS = [("Ann", "ann@example.com")]`; the error
