@@ -467,6 +467,27 @@ fn check_reports_a_cache_the_application_would_refuse_naming_the_key() {
     );
     assert!(!stderr.contains("nuages.E024"), "{stdout}{stderr}");
     assert!(!stderr.contains("nuages.W013"), "{stdout}{stderr}");
+
+    // A Redis URL under a forgotten `backend = "redis"`: refused, not a
+    // cache of each process's own.
+    project.write(
+        "settings.forgotten.toml",
+        "extends = \"settings.toml\"\n\n[caches.default]\nlocation = \"redis://10.0.0.5:6379/0\"\n",
+    );
+    let (output, stdout, stderr) =
+        project.manage(&["check", "--settings", "settings.forgotten.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let hint = hint_of(
+        &stderr,
+        "nuages.E024",
+        "caches.default.location is set, but the locmem backend reads no location",
+    );
+    assert!(
+        hint.starts_with(
+            "to use the server at caches.default.location, set caches.default.backend = \"redis\""
+        ),
+        "{hint}"
+    );
 }
 
 /// The hint of the finding `?: (id) says…` in a report; fails without one.

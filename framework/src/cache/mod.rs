@@ -89,11 +89,39 @@ pub struct Cache {
 impl Cache {
     /// The cache `settings` describe; `alias` names it in errors and logs.
     pub fn new(alias: &str, settings: &CacheSettings) -> Result<Self> {
+        let key = format!("caches.{alias}.location");
+        if settings.backend != CacheBackend::Redis && !settings.location.is_empty() {
+            // A Redis URL under a forgotten `backend` would be a cache of
+            // each process's own, silently: one process's changes unseen
+            // by the others.
+            let backend = settings.backend.name();
+            return Err(Error::Config(
+                Problem::new(format!(
+                    "{key} is set, but the {backend} backend reads no location \
+                     (caches.{alias}.backend = \"{backend}\")"
+                ))
+                .with_hint(format!(
+                    "to use the server at {key}, set caches.{alias}.backend = \"redis\"; \
+                     else remove {key}"
+                )),
+            ));
+        }
         let backend = match settings.backend {
+            CacheBackend::Locmem if settings.max_entries == 0 => {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "caches.{alias}.max_entries is 0: a locmem cache that keeps no entry \
+                         (each one is dropped as it is set)"
+                    ))
+                    .with_hint(format!(
+                        "set caches.{alias}.max_entries to the most entries to keep (300 by \
+                         default), or caches.{alias}.backend = \"dummy\" to cache nothing"
+                    )),
+                ));
+            }
             CacheBackend::Locmem => Backend::LocMem(locmem::LocMem::new(settings.max_entries)),
             CacheBackend::Dummy => Backend::Dummy,
             CacheBackend::Redis => {
-                let key = format!("caches.{alias}.location");
                 if settings.location.is_empty() {
                     return Err(Error::Config(
                         Problem::new(format!(

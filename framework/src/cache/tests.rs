@@ -138,6 +138,61 @@ fn redis_without_a_location_names_the_key() {
     assert!(Cache::new("default", &settings).is_ok());
 }
 
+/// A `location` under a backend that reads none (a forgotten
+/// `backend = "redis"`) is refused, naming the key and the fix: each
+/// process would otherwise keep a cache of its own, silently.
+#[test]
+fn a_location_under_a_backend_that_reads_none_is_refused() {
+    for backend in [CacheBackend::Locmem, CacheBackend::Dummy] {
+        let settings = CacheSettings {
+            backend,
+            location: "redis://127.0.0.1:6379/0".into(),
+            ..CacheSettings::default()
+        };
+        let error = Cache::new("default", &settings).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("caches.default.location is set, but the")
+                && message.contains(backend.name()),
+            "{message}"
+        );
+        let hint = error.hint().unwrap_or_default();
+        assert!(
+            hint.contains("set caches.default.backend = \"redis\""),
+            "{hint}"
+        );
+    }
+}
+
+/// A `locmem` cache with room for no entry would drop each as it is set
+/// (a session saved into it lost at once): refused, naming the fix.
+#[test]
+fn a_locmem_cache_with_room_for_nothing_is_refused() {
+    let settings = CacheSettings {
+        max_entries: 0,
+        ..CacheSettings::default()
+    };
+    let error = Cache::new("sessions", &settings).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("caches.sessions.max_entries is 0"),
+        "{error}"
+    );
+    assert!(
+        error
+            .hint()
+            .unwrap_or_default()
+            .contains("backend = \"dummy\""),
+        "{error:?}"
+    );
+    let settings = CacheSettings {
+        max_entries: 1,
+        ..CacheSettings::default()
+    };
+    assert!(Cache::new("sessions", &settings).is_ok());
+}
+
 /// A URL that does not parse names the part that does not (the redis
 /// crate says only "Redis URL did not parse"), never the password.
 #[test]

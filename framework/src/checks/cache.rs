@@ -249,10 +249,14 @@ mod tests {
         assert!(run("rediss://10.0.0.5:6379/0").is_empty());
         assert!(run("redis://127.0.0.1:6379/0").is_empty());
         assert!(run("redis+unix:///run/redis/redis.sock").is_empty());
-        // Only Redis caches talk to a server.
+        // Only Redis caches talk to a server (a location under another
+        // backend is refused, E024, and nothing more).
         let mut settings = with_location(dir.path(), "", "redis://203.0.113.7:6379/0");
         settings.caches.get_mut("default").unwrap().backend = CacheBackend::Locmem;
-        assert!(all(&CheckContext::new(&settings, &project)).is_empty());
+        assert_eq!(
+            ids(&all(&CheckContext::new(&settings, &project))),
+            ["nuages.E024"]
+        );
     }
 
     #[test]

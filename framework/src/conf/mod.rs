@@ -304,6 +304,15 @@ pub enum CacheBackend {
 impl CacheBackend {
     /// The values the setting takes, as written in the settings file.
     pub const NAMES: &'static [&'static str] = &["locmem", "redis", "dummy"];
+
+    /// The name of the backend, as written in the settings file.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheBackend::Locmem => "locmem",
+            CacheBackend::Redis => "redis",
+            CacheBackend::Dummy => "dummy",
+        }
+    }
 }
 
 /// The `session_engine` setting: where a session's data lives (Django's
