@@ -157,7 +157,7 @@ pub(crate) fn check_url(alias: &str, url: &str) -> Result<()> {
         if let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>() {
             // Else the server would start and every request that needs the
             // database would fail with this.
-            return Err(unreadable_postgres_url(&key, &error));
+            return Err(unreadable_postgres_url(&key, url, &error));
         }
         if let Some(problem) =
             unknown_postgres_parameter(&key, url).or_else(|| missing_tls_file(&key, url))
@@ -249,29 +249,92 @@ fn unknown_postgres_parameter(key: &str, url: &str) -> Option<Problem> {
         Some(close) => format!("did you mean '{close}'? "),
         None => String::new(),
     };
+    let remove = match closest.is_empty() {
+        true => "remove",
+        false => "or remove",
+    };
     Some(
         Problem::new(format!(
             "{key} has the parameter '{name}', which the PostgreSQL driver does not read: it would \
              connect as if it were not there"
         ))
         .with_hint(format!(
-            "{closest}or remove it from {key}; the parameters read are {}",
+            "{closest}{remove} it from {key}; the parameters read are {}",
             postgres_parameter_names().collect::<Vec<_>>().join(", ")
         )),
     )
 }
 
 /// A PostgreSQL URL sqlx cannot read (a port that is no number, an unknown
-/// `sslmode`): sqlx's reason, which never holds the password.
-fn unreadable_postgres_url(key: &str, error: &dyn std::fmt::Display) -> Error {
+/// `sslmode`), the part named where it can be (never the password), else
+/// sqlx's reason.
+fn unreadable_postgres_url(key: &str, url: &str, error: &dyn std::fmt::Display) -> Error {
+    let shape = format!("write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME");
+    let (why, hint) = match crate::checks::database::unparsable_part(url) {
+        Some(why) => (why, shape),
+        None => unreadable_postgres_parameter(url).unwrap_or_else(|| {
+            // sqlx writes "error with configuration: " once per level.
+            let text = error.to_string();
+            let prefix = "error with configuration: ";
+            let mut reason = text.as_str();
+            while let Some(rest) = reason.strip_prefix(prefix) {
+                reason = rest;
+            }
+            (reason.to_string(), shape)
+        }),
+    };
     Error::Config(
         Problem::new(format!(
-            "{key} is not a PostgreSQL URL that can be read: {error}"
+            "{key} is not a PostgreSQL URL that can be read: {why}"
         ))
-        .with_hint(format!(
-            "write {key} as postgres://USER:${{DB_PASSWORD}}@HOST:PORT/NAME"
-        )),
+        .with_hint(hint),
     )
+}
+
+/// The values `sslmode` takes.
+const POSTGRES_SSL_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// A query parameter of a PostgreSQL URL whose value the driver cannot
+/// read, named with its value (no parameter it reads this way holds a
+/// password), and what it takes.
+fn unreadable_postgres_parameter(url: &str) -> Option<(String, String)> {
+    postgres_parameters(url).find_map(|(name, value)| {
+        let takes = match name.as_ref() {
+            "sslmode" | "ssl-mode"
+                if !POSTGRES_SSL_MODES.contains(&value.to_ascii_lowercase().as_str()) =>
+            {
+                format!(
+                    "one of {} (require, or verify-full with sslrootcert, for a server on the \
+                     network)",
+                    POSTGRES_SSL_MODES.join(", ")
+                )
+            }
+            "port" if !value.parse::<u16>().is_ok_and(|port| port > 0) => {
+                "a port number (1 to 65535)".to_string()
+            }
+            "statement-cache-capacity" if value.parse::<usize>().is_err() => {
+                "a number of statements (100 by default)".to_string()
+            }
+            "hostaddr" if value.parse::<std::net::IpAddr>().is_err() => {
+                "an IP address (a host name goes in host)".to_string()
+            }
+            _ => return None,
+        };
+        Some((
+            format!(
+                "its {name} {value:?} is not {}",
+                takes.split(" (").next().unwrap_or(&takes)
+            ),
+            format!("set {name} to {takes}"),
+        ))
+    })
 }
 
 /// The file of a SQLite URL must be a file: without a path SQLite opens a
@@ -954,7 +1017,7 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
     let key = format!("databases.{alias}.url");
     let Some(server) = PostgresServer::of(url) else {
         if is_postgres_url(url) {
-            return unreadable_postgres_url(&key, &error);
+            return unreadable_postgres_url(&key, url, &error);
         }
         return Error::Database(error);
     };
@@ -1562,6 +1625,46 @@ mod tests {
     /// and connects without any other: `?SSLMODE=require` connected in
     /// clear, and `check --deploy` counted it as TLS. Each such name is now
     /// refused, with the one meant; never the value.
+    /// A PostgreSQL URL sqlx cannot read names the part it cannot, and
+    /// what that part takes (sqlx says "error with configuration: error
+    /// with configuration: unknown value", or "invalid digit found in
+    /// string" without the parameter).
+    #[test]
+    fn an_unreadable_postgres_url_names_the_part_and_what_it_takes() {
+        for (url, says, hint) in [
+            (
+                "postgres://site:pw@db/site?sslmode=bogus",
+                "its sslmode \"bogus\" is not one of disable, allow, prefer, require, verify-ca, verify-full",
+                "set sslmode to one of disable,",
+            ),
+            (
+                "postgres://site:pw@db:99999/site",
+                "its port \"99999\" is not a port number (1 to 65535)",
+                "postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
+            ),
+            (
+                "postgres://site:pw@db/site?port=abc",
+                "its port \"abc\" is not a port number",
+                "set port to a port number (1 to 65535)",
+            ),
+            (
+                "postgres://site:pw@db/site?statement-cache-capacity=many",
+                "its statement-cache-capacity \"many\" is not a number of statements",
+                "set statement-cache-capacity to a number of statements",
+            ),
+        ] {
+            let error = check_url("default", url).unwrap_err();
+            let message = error.to_string();
+            assert_eq!(
+                message,
+                format!("databases.default.url is not a PostgreSQL URL that can be read: {says}")
+            );
+            let given = error.hint().unwrap_or_default();
+            assert!(given.contains(hint), "{given}");
+            assert!(!message.contains("error with configuration"), "{message}");
+        }
+    }
+
     #[test]
     fn postgres_parameters_the_driver_ignores_are_refused() {
         for (url, named, hint) in [
@@ -1583,11 +1686,12 @@ mod tests {
             (
                 "postgres://site@db/site?connect_timeout=10",
                 "'connect_timeout'",
-                "or remove it from databases.default.url",
+                // Nothing close: no dangling "or".
+                " does not read: it would connect as if it were not there HINT remove it from databases.default.url",
             ),
         ] {
             let error = check_url("default", url).unwrap_err();
-            let text = format!("{error} {}", error.hint().unwrap_or_default());
+            let text = format!("{error} HINT {}", error.hint().unwrap_or_default());
             assert!(
                 text.starts_with(&format!(
                     "databases.default.url has the parameter {named}, which the PostgreSQL driver \

@@ -162,6 +162,10 @@ impl Error {
             Error::Mail(error) => error.problem().hint.clone(),
             Error::Template(e) => e.hint(),
             Error::Database(e) => database_hint(e),
+            // A database error inside another (a migration's).
+            Error::Other(e) => causes(&**e)
+                .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
+                .and_then(database_hint),
             _ => None,
         }
     }
@@ -170,14 +174,16 @@ impl Error {
     /// A cause the message before it already ends with (`cannot read x: No
     /// such file or directory`) is not repeated.
     pub fn chain(&self) -> Vec<String> {
-        let mut messages = vec![self.to_string()];
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let text = cause.to_string();
+        let source_line = postgres_source_line(self);
+        let mut messages: Vec<String> = Vec::new();
+        for cause in causes(self) {
+            let mut text = cause.to_string();
+            if let Some(source_line) = &source_line {
+                text = text.replace(source_line.as_str(), "");
+            }
             if !messages.last().is_some_and(|last| last.ends_with(&text)) {
                 messages.push(text);
             }
-            source = cause.source();
         }
         messages
     }
@@ -189,6 +195,37 @@ impl Error {
             message: self.chain().join(": "),
             hint: self.hint(),
         }
+    }
+}
+
+/// `error` and its causes, outermost first.
+fn causes<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |error| error.source())
+}
+
+/// What sqlx adds to a PostgreSQL error's text among `error`'s causes,
+/// " at line N": a line of PostgreSQL's own source code, not of a query.
+fn postgres_source_line(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    causes(error)
+        .find_map(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(database)) => {
+                database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            }
+            _ => None,
+        })
+        .and_then(|postgres| postgres.line())
+        .map(|line| format!(" at line {line}"))
+}
+
+/// A database error's text, without the " at line N" of PostgreSQL's
+/// source that sqlx adds.
+pub(crate) fn database_text(error: &sqlx::Error) -> String {
+    let text = error.to_string();
+    match postgres_source_line(error) {
+        Some(source_line) => text.replace(source_line.as_str(), ""),
+        None => text,
     }
 }
 
@@ -208,6 +245,16 @@ fn database_hint(error: &sqlx::Error) -> Option<String> {
     let sqlx::Error::Database(database) = error else {
         return None;
     };
+    if database.code().as_deref() == Some("42501") {
+        // PostgreSQL's insufficient_privilege.
+        return Some(
+            "the database user of databases.<alias>.url may not do this: connect as the user \
+             that owns the database and its tables (the one `manage migrate` ran as), or grant \
+             this user what it lacks (GRANT USAGE, CREATE ON SCHEMA public TO …; GRANT ALL ON \
+             ALL TABLES IN SCHEMA public TO …)"
+                .to_string(),
+        );
+    }
     let message = database.message();
     let missing_table = message.contains("no such table")
         || (message.starts_with("relation ") && message.ends_with("does not exist"));

@@ -722,7 +722,7 @@ fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> 
         );
     }
     let cause = match &error {
-        MigrateError::ExecuteMigration(cause, _) => cause.to_string(),
+        MigrateError::ExecuteMigration(cause, _) => crate::error::database_text(cause),
         other => other.to_string(),
     };
     Error::Config(

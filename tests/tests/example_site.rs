@@ -699,4 +699,21 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
         server.psql("no_such_site", "SELECT count(*) FROM polls_question"),
         "0"
     );
+    // A user without the privileges on those tables: PostgreSQL's words
+    // without the "at line N" of its own source that sqlx adds, and the fix.
+    server.psql(
+        "postgres",
+        "CREATE ROLE site_reader LOGIN PASSWORD 'reader-pw'",
+    );
+    let (code, text) = run(
+        &format!("postgres://site_reader:reader-pw@127.0.0.1:{port}/no_such_site"),
+        "migrate",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("permission denied for "), "{text}");
+    assert!(!text.contains(" at line "), "{text}");
+    assert!(
+        text.contains("the database user of databases.<alias>.url may not do this"),
+        "{text}"
+    );
 }

@@ -185,45 +185,6 @@ fn read_ca_file(key: &str, file: &Path) -> Result<Vec<u8>> {
     Ok(pem)
 }
 
-/// What in `location` keeps it from parsing as a URL, named (never the
-/// password); `None` when it parses, and the redis crate's own reason
-/// applies. The crate says only "Redis URL did not parse".
-fn unparsable_part(location: &str) -> Option<String> {
-    let error = url::Url::parse(location).err()?;
-    let after_scheme = location
-        .split_once("://")
-        .map_or(location, |(_, rest)| rest);
-    let authority = after_scheme
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    // A port follows the last `:`, but for one inside an IPv6 `[...]`.
-    let (host, port) = match host_port.rfind(':') {
-        Some(at) if host_port.starts_with('[') == host_port[..at].ends_with(']') => {
-            (&host_port[..at], Some(&host_port[at + 1..]))
-        }
-        _ => (host_port, None),
-    };
-    Some(match error {
-        url::ParseError::InvalidPort => format!(
-            "its port {:?} is not a port number (1 to 65535)",
-            port.unwrap_or_default()
-        ),
-        url::ParseError::EmptyHost => "it names no host".to_string(),
-        url::ParseError::InvalidIpv4Address
-        | url::ParseError::InvalidIpv6Address
-        | url::ParseError::InvalidDomainCharacter
-        | url::ParseError::IdnaError => {
-            format!("its host {host:?} is not a host name or an IP address ({error})")
-        }
-        url::ParseError::RelativeUrlWithoutBase => {
-            "it is not a URL (no scheme such as redis://)".to_string()
-        }
-        other => other.to_string(),
-    })
-}
-
 /// A Redis server, connected on first use.
 pub(crate) struct Redis {
     client: redis::Client,
@@ -296,7 +257,7 @@ impl Redis {
             None => redis::Client::open(settings.location.as_str()),
         }
         .map_err(|e| {
-            let why = unparsable_part(&settings.location).unwrap_or_else(|| e.to_string());
+            let why = crate::checks::database::unparsable_part(&settings.location).unwrap_or_else(|| e.to_string());
             Error::Config(
                 Problem::new(format!("{location_key} is not a usable Redis URL: {why}")).with_hint(
                     "write redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or \

@@ -284,6 +284,46 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
+/// What in the server URL `location` keeps it from parsing as a URL,
+/// named (never the password); `None` when it parses, and the driver's own
+/// reason applies (the redis crate says only "Redis URL did not parse",
+/// sqlx "invalid port number").
+pub(crate) fn unparsable_part(location: &str) -> Option<String> {
+    let error = url::Url::parse(location).err()?;
+    let after_scheme = location
+        .split_once("://")
+        .map_or(location, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // A port follows the last `:`, but for one inside an IPv6 `[...]`.
+    let (host, port) = match host_port.rfind(':') {
+        Some(at) if host_port.starts_with('[') == host_port[..at].ends_with(']') => {
+            (&host_port[..at], Some(&host_port[at + 1..]))
+        }
+        _ => (host_port, None),
+    };
+    Some(match error {
+        url::ParseError::InvalidPort => format!(
+            "its port {:?} is not a port number (1 to 65535)",
+            port.unwrap_or_default()
+        ),
+        url::ParseError::EmptyHost => "it names no host".to_string(),
+        url::ParseError::InvalidIpv4Address
+        | url::ParseError::InvalidIpv6Address
+        | url::ParseError::InvalidDomainCharacter
+        | url::ParseError::IdnaError => {
+            format!("its host {host:?} is not a host name or an IP address ({error})")
+        }
+        url::ParseError::RelativeUrlWithoutBase => {
+            "it is not a URL (no scheme such as redis://)".to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
 /// The message `id` (W006 for databases) for the server `url` of `what`
 /// (`the database 'default'`), set by `setting`, when it is on a network
 /// address without TLS.
