@@ -295,6 +295,50 @@ fn check_reports_as_django_and_a_prepared_production_passes_deploy() {
         "{stderr}"
     );
     assert!(!stderr.contains("System check"), "{stderr}");
+    // Its write-ahead log holds the same rows: judged as the database.
+    let wal = project.dir.join("db/db.sqlite3-wal");
+    std::fs::write(&wal, "").unwrap();
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (output, _, stderr) = manage_env(&project, &production, &env);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "?: (nuages.W042) The SQLite journal file {} (databases.default.url) can be read by \
+             every user of this machine (mode 0644)",
+            wal.display()
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_file(&wal).unwrap();
+    // HTTPS asked for, but no way to see it behind the web server: every
+    // page would redirect to itself.
+    project.write(
+        "settings.noproxy.toml",
+        &std::fs::read_to_string(project.dir.join("settings.production.toml"))
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with("secure_proxy_ssl_header"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>(),
+    );
+    let mut noproxy = production.to_vec();
+    noproxy[3] = "settings.noproxy.toml";
+    let (output, _, stderr) = manage_env(&project, &noproxy, &env);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let hint = hint_of(
+        &stderr,
+        "nuages.W047",
+        "secure_ssl_redirect and secure_hsts_seconds are set but secure_proxy_ssl_header is not",
+    );
+    assert!(
+        hint.starts_with("add secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"] to "),
+        "{hint}"
+    );
+    assert_eq!(
+        summary(&stderr),
+        "System check identified 1 issue (0 silenced).",
+        "{stderr}"
+    );
 
     // The same files, for a server running as `nobody`: it cannot write them.
     let mut with_user = production[..4].to_vec();

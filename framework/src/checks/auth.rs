@@ -59,8 +59,9 @@ pub fn check_login_throttle_settings(ctx: &CheckContext) -> Vec<CheckMessage> {
 /// the clients. Either `serve_bind` is a TCP address other machines reach
 /// (a web server elsewhere: "Scaling out") while `trusted_proxies` names
 /// only this machine; or it is a loopback address, which only a web server
-/// on this machine reaches, while `trusted_proxies` names no loopback
-/// address. Every client then has the web server's address, so the
+/// on this machine reaches, while `trusted_proxies` does not name the
+/// address that web server connects from (127.0.0.1 to an IPv4 bind, ::1
+/// to `[::1]`). Every client then has the web server's address, so the
 /// throttle counts them all as one and, after
 /// `login_throttle_address_limit` failures from anybody, refuses every
 /// login. A `serve_bind` that does not parse is `nuages.E052`'s.
@@ -75,36 +76,50 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
         Ok(crate::server::Bind::Unix(_)) => return unix_socket_peers_unknown(settings, listen),
         Err(_) => return vec![],
     };
-    let trusts = |loopback: bool| {
-        settings.trusted_proxies.iter().any(|entry| {
-            entry
-                .trim()
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|address| address.to_canonical().is_loopback() == loopback)
-        })
-    };
     let limit = settings.login_throttle_address_limit;
     let consequence = format!(
         "every client has that server's address, so the failed-login throttle counts them all as \
          one client and refuses every login after login_throttle_address_limit ({limit}) \
          failures from anybody"
     );
-    if bind.ip().is_loopback() {
-        if trusts(true) {
+    let bind_ip = bind.ip().to_canonical();
+    if bind_ip.is_loopback() {
+        // The web server connects from the loopback address of the
+        // family it connects to: 127.0.0.1 to an IPv4 one, ::1 to ::1.
+        let peer = match bind_ip {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        };
+        let trusted = |address: std::net::IpAddr| {
+            settings.trusted_proxies.iter().any(|entry| {
+                entry
+                    .trim()
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|entry| entry.to_canonical() == address)
+            })
+        };
+        if trusted(peer) || trusted(bind_ip) {
             return vec![];
         }
         return vec![CheckMessage::warning(
             "nuages.W036",
             format!(
-                "{listen} is reached only by a web server on this machine, and \
-                 trusted_proxies names no loopback address: behind that web server {consequence}"
+                "{listen} is reached only by a web server on this machine, which connects \
+                 from {peer}, and trusted_proxies does not name it: behind that web server \
+                 {consequence}"
             ),
             "trust the web server on this machine, whose X-Forwarded-For names the client: \
              trusted_proxies = [\"127.0.0.1\", \"::1\"], as a generated project's \
              settings.production.toml has it",
         )];
     }
-    if trusts(false) {
+    let trusts_another_machine = settings.trusted_proxies.iter().any(|entry| {
+        entry
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| !address.to_canonical().is_loopback())
+    });
+    if trusts_another_machine {
         return vec![];
     }
     vec![CheckMessage::warning(
@@ -563,7 +578,7 @@ mod url_and_throttle_tests {
         assert_warning_says(
             &messages[0],
             "serve_bind = \"127.0.0.1:8000\" is reached only by a web server on this \
-                 machine, and trusted_proxies names no loopback address",
+                 machine, which connects from 127.0.0.1, and trusted_proxies does not name it",
             "after login_throttle_address_limit (20) failures from anybody",
             "trusted_proxies = [\"127.0.0.1\", \"::1\"]",
         );
@@ -573,6 +588,14 @@ mod url_and_throttle_tests {
         assert_eq!(ids(&run(&settings)), ["nuages.W036"], "none on loopback");
         settings.trusted_proxies.push("::1".into());
         assert!(run(&settings).is_empty());
+        // A loopback address of the other family: the web server's
+        // connections do not come from it.
+        settings.serve_bind = "127.0.0.1:8000".into();
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"], "::1 for 127.0.0.1");
+        settings.trusted_proxies = vec!["127.0.0.1".into()];
+        assert!(run(&settings).is_empty());
+        settings.serve_bind = "[::1]:8000".into();
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"], "127.0.0.1 for ::1");
         settings.trusted_proxies.clear();
         settings.login_throttle_address_limit = 0;
         assert!(run(&settings).is_empty(), "no address limit");

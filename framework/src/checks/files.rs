@@ -745,8 +745,12 @@ pub(crate) fn check_log_file(ctx: &CheckContext) -> Vec<CheckMessage> {
         level: Level::Error,
         what: "the log file",
         setting: "log_file",
-        writes_folder: false,
-        note: None,
+        // The server makes a new file there when SIGUSR1 has it reopen the
+        // log that logrotate moved away.
+        writes_folder: true,
+        note: Some(
+            "serve creates the file anew there when SIGUSR1 reopens the log after logrotate moved it",
+        ),
     };
     check_file(&who, file, &subject)
 }
@@ -766,19 +770,31 @@ fn database_files(ctx: &CheckContext) -> Vec<(String, PathBuf)> {
 /// `nuages.W042`: a SQLite database every user of the machine can read.
 /// Its tables hold the password hashes and, with `session_engine = "db"`,
 /// the keys of the sessions, which log in whoever sends one.
+/// The journal files SQLite keeps beside a database (write-ahead log,
+/// its index, the rollback journal) hold the same data: each is judged.
 fn check_database_files_private(ctx: &CheckContext) -> Vec<CheckMessage> {
     database_files(ctx)
         .into_iter()
-        .filter_map(|(setting, file)| {
-            world_readable(
-                "nuages.W042",
-                &file,
-                &setting,
-                "the SQLite database",
-                "its tables hold the users' password hashes and the sessions",
-                // The journal files SQLite keeps beside it hold the same data.
-                &format!("chmod o-r {}*", file.display()),
-            )
+        .flat_map(|(setting, file)| {
+            let fix = format!("chmod o-r {}*", file.display());
+            let journals = ["-wal", "-shm", "-journal"].map(|suffix| {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                (PathBuf::from(name), "the SQLite journal file")
+            });
+            std::iter::once((file.clone(), "the SQLite database"))
+                .chain(journals)
+                .filter_map(|(path, what)| {
+                    world_readable(
+                        "nuages.W042",
+                        &path,
+                        &setting,
+                        what,
+                        "the database's tables hold the users' password hashes and the sessions",
+                        &fix,
+                    )
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -1127,6 +1143,24 @@ mod tests {
             run(&settings, dir.path(), None, check_log_file_private),
             vec![]
         );
+        // Its write-ahead log and index hold the same rows: judged too.
+        let wal = dir.path().join("db.sqlite3-wal");
+        let shm = dir.path().join("db.sqlite3-shm");
+        for journal in [&wal, &shm] {
+            std::fs::write(journal, "").unwrap();
+        }
+        chmod(&wal, 0o644);
+        chmod(&shm, 0o640);
+        let messages = run(&settings, dir.path(), None, check_database_files_private);
+        assert_eq!(ids(&messages), ["nuages.W042"]);
+        assert!(
+            messages[0].message.starts_with(&format!(
+                "The SQLite journal file {} (databases.default.url) can be read by every user",
+                wal.display()
+            )),
+            "{}",
+            messages[0].message
+        );
     }
 
     #[test]
@@ -1194,15 +1228,39 @@ mod tests {
         let messages = run(&settings, dir.path(), Some("nobody"), check_log_file);
         assert_eq!(ids(&messages), ["nuages.E002"]);
         assert_eq!(run(&settings, dir.path(), None, check_log_file), vec![]);
-        // An existing file only needs to be writable itself.
+        // An existing file needs its folder writable too: SIGUSR1 reopens
+        // the log at its path once logrotate has moved it away.
         std::fs::write(logs.join("site.log"), "").unwrap();
         chmod(&logs.join("site.log"), 0o646);
         let messages = run(&settings, dir.path(), Some("nobody"), check_log_file);
-        assert_eq!(ids(&messages), ["nuages.W005"], "{messages:#?}");
+        assert_eq!(
+            ids(&messages),
+            ["nuages.W005", "nuages.E002"],
+            "{messages:#?}"
+        );
+        assert!(
+            messages[1]
+                .message
+                .contains("no write permission on its folder"),
+            "{}",
+            messages[1].message
+        );
+        assert!(
+            messages[1].hint.as_deref().unwrap().contains("SIGUSR1"),
+            "{:?}",
+            messages[1].hint
+        );
+        if unsafe { libc::geteuid() } == 0 {
+            let nobody = Identity::of_user("nobody").unwrap();
+            std::os::unix::fs::chown(&logs, Some(nobody.uid), None).unwrap();
+            let messages = run(&settings, dir.path(), Some("nobody"), check_log_file);
+            assert_eq!(ids(&messages), ["nuages.W005"], "{messages:#?}");
+            std::os::unix::fs::chown(&logs, Some(0), None).unwrap();
+        }
         chmod(&logs.join("site.log"), 0o644);
         assert_eq!(
             ids(&run(&settings, dir.path(), Some("nobody"), check_log_file)),
-            ["nuages.E002"]
+            ["nuages.E002", "nuages.E002"]
         );
         // A missing folder whose parent cannot be written.
         settings.log_file = Some(logs.join("deeper/site.log"));

@@ -107,4 +107,5 @@ pub const BUILTIN_IDS: &[&str] = &[
     "nuages.W044",
     "nuages.W045",
     "nuages.W046",
+    "nuages.W047",
 ];

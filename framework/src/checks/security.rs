@@ -31,6 +31,7 @@ pub fn checks() -> Vec<Check> {
         check("sts_preload", check_sts_preload),
         check("content_type_nosniff", check_content_type_nosniff),
         check("ssl_redirect", check_ssl_redirect),
+        check("https_detection", check_https_detection),
         check("secret_key", check_secret_key),
         check("secret_key_fallbacks", check_secret_key_fallbacks),
         check("session_cookie_secure", check_session_cookie_secure),
@@ -205,6 +206,42 @@ pub fn check_ssl_redirect(ctx: &CheckContext) -> Vec<CheckMessage> {
              secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"] behind nginx or Apache)",
         )
     })
+}
+
+/// `nuages.W047`: `secure_ssl_redirect` or HSTS without
+/// `secure_proxy_ssl_header`. `serve` speaks plain HTTP to the web server
+/// in front, so the application sees an HTTPS request as HTTPS only by the
+/// header that server sets: without it every page would redirect to
+/// itself, and no `Strict-Transport-Security` would be sent. (`deployconfig`
+/// refuses the redirect's case; an application hosted over TLS by a server
+/// of the project's own can say so per request, hence a warning.)
+pub fn check_https_detection(ctx: &CheckContext) -> Vec<CheckMessage> {
+    let s = ctx.settings;
+    let wants_https = s.secure_ssl_redirect || s.secure_hsts_seconds > 0;
+    one(
+        security_middleware(s) && wants_https && s.secure_proxy_ssl_header.is_none(),
+        || {
+            let what = match (s.secure_ssl_redirect, s.secure_hsts_seconds > 0) {
+                (true, true) => "secure_ssl_redirect and secure_hsts_seconds are",
+                (true, false) => "secure_ssl_redirect is",
+                _ => "secure_hsts_seconds is",
+            };
+            CheckMessage::warning(
+                "nuages.W047",
+                format!(
+                    "{what} set but secure_proxy_ssl_header is not: `serve` speaks plain HTTP \
+                     to the web server in front, so the application would take every request \
+                     for plain HTTP: with secure_ssl_redirect every page answers with a \
+                     redirect to itself, and no Strict-Transport-Security header is sent."
+                ),
+                format!(
+                    "add secure_proxy_ssl_header = [\"X-Forwarded-Proto\", \"https\"] to {} \
+                     (the configurations of `deployconfig` set that header)",
+                    settings_file(s)
+                ),
+            )
+        },
+    )
 }
 
 /// Whether `key` passes `security.W009`: 50 characters or more, 5 distinct
@@ -673,6 +710,7 @@ mod tests {
             secure_hsts_include_subdomains: true,
             secure_hsts_preload: true,
             secure_ssl_redirect: true,
+            secure_proxy_ssl_header: Some(vec!["X-Forwarded-Proto".into(), "https".into()]),
             session_cookie_secure: true,
             csrf_cookie_secure: true,
             ..settings_in(dir)
@@ -758,6 +796,13 @@ mod tests {
             s.secure_content_type_nosniff = false
         });
         fires(check_ssl_redirect, "security.W008", |s| {
+            s.secure_ssl_redirect = false
+        });
+        fires(check_https_detection, "nuages.W047", |s| {
+            s.secure_proxy_ssl_header = None
+        });
+        fires(check_https_detection, "nuages.W047", |s| {
+            s.secure_proxy_ssl_header = None;
             s.secure_ssl_redirect = false
         });
         fires(check_xframe_deny, "security.W019", |s| {
