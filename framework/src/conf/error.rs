@@ -290,7 +290,7 @@ impl SettingsError {
                  TOML takes each once: change the earlier line instead, or delete one of them"
                     .into()
             }
-            SettingsError::Syntax { .. } => "fix the line shown: strings are quoted (\"…\"), \
+            SettingsError::Syntax { .. } => "fix the line at that place: strings are quoted (\"…\"), \
                  booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
                 .into(),
             SettingsError::UnknownKey { key, .. } if misplaced_top_level(key).is_some() => {

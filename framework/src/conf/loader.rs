@@ -395,7 +395,7 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
             text.parse()
                 .map_err(|e: toml::de::Error| SettingsError::Syntax {
                     path: path.clone(),
-                    message: e.to_string().trim_end().to_string(),
+                    message: syntax_message(&text, &e),
                 })?;
         if let Some(parent) = table.remove(EXTENDS) {
             let toml::Value::String(parent) = parent else {
@@ -430,6 +430,35 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
     }
     chain.reverse();
     Ok(chain)
+}
+
+/// The TOML parser's message about `text`, which quotes the line at fault;
+/// where that line may hold a secret (a key named like one, as Django's
+/// `hidden_settings`, or a URL with credentials), its place and the
+/// parser's reason only: a terminal or a journal is no place for it.
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let quoted = error.to_string().trim_end().to_string();
+    let Some(span) = error.span() else {
+        return quoted;
+    };
+    let at = span.start.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[start..end];
+    let key = line.split('=').next().unwrap_or_default();
+    let secret = crate::mail::report::names_a_secret(key)
+        || line
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains('@'));
+    if !secret {
+        return quoted;
+    }
+    let number = text[..start].matches('\n').count() + 1;
+    let column = text[start..at].chars().count() + 1;
+    format!(
+        "line {number}, column {column}: {} (the line is not shown: it may hold a secret)",
+        error.message().trim_end()
+    )
 }
 
 /// Take the project's own sections out of one file's table, checked and
@@ -1803,6 +1832,34 @@ mod tests {
         assert!(text.contains("the boolean true"), "{text}");
     }
 
+    /// A syntax error quotes its line, but not a line that may hold a
+    /// secret: a terminal or a journal is no place for the key.
+    #[test]
+    fn a_syntax_error_on_a_secret_s_line_does_not_show_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, line) in [
+            ("debug = false\nsecret_key = \"Sup3rSecretValue-abc\n", 2),
+            (
+                "[databases.default]\nurl = \"postgres://site:Sup3rSecretValue@db/site\n",
+                2,
+            ),
+            ("email_host_password = Sup3rSecretValue\n", 1),
+        ] {
+            let path = write(dir.path(), "settings.toml", text);
+            let message = load(&path, &[]).unwrap_err().to_string();
+            assert!(!message.contains("Sup3rSecretValue"), "{message}");
+            assert!(
+                message.contains(&format!("line {line}, column "))
+                    && message.ends_with("(the line is not shown: it may hold a secret)"),
+                "{message}"
+            );
+        }
+        // Another line is quoted, as the parser writes it.
+        let path = write(dir.path(), "settings.toml", "debug = maybe\n");
+        let message = load(&path, &[]).unwrap_err().to_string();
+        assert!(message.contains("debug = maybe"), "{message}");
+    }
+
     /// A `${VAR}` is read only where its value wins: a key that a
     /// `NUAGES_<KEY>` variable or a later file sets whole needs no VAR; a
     /// key nothing replaces still does.
@@ -2520,7 +2577,7 @@ mod tests {
         );
         let hint = load(&path, &[]).unwrap_err().hint().unwrap();
         assert!(
-            hint.starts_with("fix the line shown: strings are quoted"),
+            hint.starts_with("fix the line at that place: strings are quoted"),
             "{hint}"
         );
     }
