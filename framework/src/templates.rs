@@ -18,7 +18,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -89,10 +89,10 @@ pub enum TemplateError {
         /// The folders searched, in order.
         searched: String,
     },
-    /// A template folder exists but cannot be read.
-    #[error("cannot read template folder {}", path.display())]
+    /// A template folder, or a file in one, exists but cannot be read.
+    #[error("cannot read {} in the template folders", path.display())]
     Io {
-        /// The folder.
+        /// The folder or file.
         path: PathBuf,
         /// Why.
         #[source]
@@ -380,7 +380,7 @@ fn collect_templates(dirs: &[PathBuf]) -> Result<Vec<TemplateFile>, TemplateErro
         if !dir.is_dir() {
             continue;
         }
-        walk(dir, dir, &mut |name, path, meta| {
+        walk(dir, dir, &mut HashSet::new(), &mut |name, path, meta| {
             by_name.entry(name).or_insert_with(|| TemplateFile {
                 name: String::new(),
                 path,
@@ -388,10 +388,7 @@ fn collect_templates(dirs: &[PathBuf]) -> Result<Vec<TemplateFile>, TemplateErro
                 len: meta.len(),
             });
         })
-        .map_err(|source| TemplateError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        .map_err(|(path, source)| TemplateError::Io { path, source })?;
     }
     Ok(by_name
         .into_iter()
@@ -399,12 +396,41 @@ fn collect_templates(dirs: &[PathBuf]) -> Result<Vec<TemplateFile>, TemplateErro
         .collect())
 }
 
+/// Call `found` for each template under `dir` (names relative to
+/// `root`). A link that leads nowhere (its target gone, or a loop) names
+/// no template and is passed over, as Django's loaders only fail on a
+/// template asked for; a link to a folder the walk is inside (a loop) is
+/// not followed. What cannot be read is the error, with its path.
 fn walk(
     root: &Path,
     dir: &Path,
+    inside: &mut HashSet<PathBuf>,
     found: &mut dyn FnMut(String, PathBuf, std::fs::Metadata),
-) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let canonical = dir.canonicalize().map_err(at(dir))?;
+    if !inside.insert(canonical.clone()) {
+        return Ok(());
+    }
+    let walked = walk_entries(root, dir, inside, found);
+    inside.remove(&canonical);
+    walked
+}
+
+/// An I/O error of `path`, as [`walk`] returns it.
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> (PathBuf, std::io::Error) {
+    let path = path.to_path_buf();
+    move |error| (path, error)
+}
+
+fn walk_entries(
+    root: &Path,
+    dir: &Path,
+    inside: &mut HashSet<PathBuf>,
+    found: &mut dyn FnMut(String, PathBuf, std::fs::Metadata),
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect::<Result<_, _>>())
+        .map_err(at(dir))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let file_name = entry.file_name();
@@ -413,9 +439,13 @@ fn walk(
             continue;
         }
         let path = entry.path();
-        let meta = std::fs::metadata(&path)?;
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(_) if entry.file_type().is_ok_and(|kind| kind.is_symlink()) => continue,
+            Err(error) => return Err((path, error)),
+        };
         if meta.is_dir() {
-            walk(root, &path, found)?;
+            walk(root, &path, inside, found)?;
         } else if let Ok(relative) = path.strip_prefix(root) {
             let name = relative
                 .components()
@@ -860,6 +890,32 @@ mod tests {
         let out = e.render("page.html", &context! { "x" => "<b>" }).unwrap();
         assert_eq!(out, "A &lt;b&gt;");
         assert_eq!(e.render("polls/x.html", &Context::new()).unwrap(), "X");
+    }
+
+    /// A link in a template folder that leads nowhere (its target gone,
+    /// or a loop back to a folder above) names no template: the others
+    /// load, as Django's loaders fail only on a template asked for. A link
+    /// to another folder gives its templates under the link's name.
+    #[test]
+    fn links_that_lead_nowhere_are_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        std::fs::write(dir.path().join("page.html"), "P").unwrap();
+        std::fs::write(dir.path().join("shared/part.html"), "S").unwrap();
+        std::os::unix::fs::symlink("../gone/old.html", dir.path().join("old.html")).unwrap();
+        std::os::unix::fs::symlink(".", dir.path().join("loop")).unwrap();
+        std::os::unix::fs::symlink("shared", dir.path().join("alias")).unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        assert_eq!(e.render("page.html", &Context::new()).unwrap(), "P");
+        assert_eq!(e.render("alias/part.html", &Context::new()).unwrap(), "S");
+        assert!(matches!(
+            e.render("old.html", &Context::new()),
+            Err(TemplateError::NotFound { .. })
+        ));
+        assert!(matches!(
+            e.render("loop/page.html", &Context::new()),
+            Err(TemplateError::NotFound { .. })
+        ));
     }
 
     #[test]
