@@ -234,35 +234,12 @@ fn postgres_parameter_names() -> impl Iterator<Item = &'static str> + Clone {
 }
 
 /// A query parameter of the PostgreSQL URL of `key` that the driver would
-/// ignore, named with the closest one it reads; never its value, which may
-/// be a password.
+/// ignore (see [`unknown_url_parameter`]); `options[NAME]` is read.
 fn unknown_postgres_parameter(key: &str, url: &str) -> Option<Problem> {
-    let name = postgres_parameters(url)
-        .map(|(name, _)| name)
-        .find(|name| {
-            !postgres_parameter_names().any(|known| known == name) && !name.starts_with("options[")
-        })?;
-    let closest = match crate::conf::closest_name(&name, postgres_parameter_names()) {
-        Some(close) if close.eq_ignore_ascii_case(&name) => {
-            format!("write it '{close}' (the names are case-sensitive), ")
-        }
-        Some(close) => format!("did you mean '{close}'? "),
-        None => String::new(),
-    };
-    let remove = match closest.is_empty() {
-        true => "remove",
-        false => "or remove",
-    };
-    Some(
-        Problem::new(format!(
-            "{key} has the parameter '{name}', which the PostgreSQL driver does not read: it would \
-             connect as if it were not there"
-        ))
-        .with_hint(format!(
-            "{closest}{remove} it from {key}; the parameters read are {}",
-            postgres_parameter_names().collect::<Vec<_>>().join(", ")
-        )),
-    )
+    let known: Vec<&str> = postgres_parameter_names().collect();
+    crate::checks::database::unknown_url_parameter(key, url, "PostgreSQL driver", &known, |name| {
+        name.starts_with("options[")
+    })
 }
 
 /// A PostgreSQL URL sqlx cannot read (a port that is no number, an unknown

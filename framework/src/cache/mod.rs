@@ -657,7 +657,7 @@ impl Caches {
         for (alias, redis, answer) in futures_util::future::join_all(pings).await {
             let Err(error) = answer else { continue };
             let key = format!("caches.{alias}.location");
-            let (what, fix) = redis::diagnose(&error.message, &key);
+            let (what, fix) = redis::diagnose(&error.message, &key, redis.is_tls());
             let mut off = Vec::new();
             if settings.session_engine == crate::conf::SessionEngine::Cache
                 && settings.session_cache_alias == *alias

@@ -87,8 +87,8 @@ fn answers_the_command(error: &redis::RedisError) -> bool {
 }
 
 /// What went wrong in a failed `PING`'s `message`, and the fix, for the
-/// cache whose location is `key`.
-pub(crate) fn diagnose(message: &str, key: &str) -> (&'static str, String) {
+/// cache whose location is `key` (a `rediss://` one when `tls`).
+pub(crate) fn diagnose(message: &str, key: &str, tls: bool) -> (&'static str, String) {
     let has = |needle: &str| message.to_ascii_lowercase().contains(needle);
     if has("noauth") {
         (
@@ -122,11 +122,20 @@ pub(crate) fn diagnose(message: &str, key: &str) -> (&'static str, String) {
             format!("start the Redis server, or correct the host, port or socket path of {key}"),
         )
     } else if has("timed out") {
+        // A plain server takes a TLS greeting for a command it waits to
+        // end: no answer either.
+        let plain = match tls {
+            true => {
+                "; or the server does not speak TLS on that port (rediss://): a plain one \
+                     is redis://"
+            }
+            false => "",
+        };
         (
             "no answer within 1 s (timed out)",
             format!(
                 "check that the Redis server runs at the address of {key} and that no firewall \
-                 holds the connection; an overloaded server answers late too"
+                 holds the connection; an overloaded server answers late too{plain}"
             ),
         )
     } else if has("certificate") || has("tls") || has("handshake") {
@@ -231,6 +240,22 @@ impl Redis {
                 crate::checks::database::password_delimiter_problem(&location_key, delimiter),
             ));
         }
+        // The redis crate reads these, and ignores any other parameter.
+        let known: &[&str] = match settings.location.starts_with("redis+unix:")
+            || settings.location.starts_with("unix:")
+        {
+            true => &["db", "user", "pass", "protocol"],
+            false => &["protocol"],
+        };
+        if let Some(problem) = crate::checks::database::unknown_url_parameter(
+            &location_key,
+            &settings.location,
+            "Redis client",
+            known,
+            |_| false,
+        ) {
+            return Err(Error::Config(problem));
+        }
         let tls = settings.location.starts_with("rediss://");
         let client = match &settings.tls_ca_file {
             Some(file) if !tls => {
@@ -269,6 +294,14 @@ impl Redis {
             client,
             link: Arc::new(Mutex::new(Link::Idle)),
         })
+    }
+
+    /// Whether the server is reached over TLS (`rediss://`).
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(
+            self.client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        )
     }
 
     /// Where the server is, for messages: `host:port` or the socket's path

@@ -193,6 +193,67 @@ fn a_locmem_cache_with_room_for_nothing_is_refused() {
     assert!(Cache::new("sessions", &settings).is_ok());
 }
 
+/// A query parameter the redis crate does not read would be ignored
+/// (`?pass=` over TCP, `?foo=`): refused, naming it and what is read.
+#[test]
+fn a_redis_url_parameter_the_client_ignores_is_refused() {
+    for (location, named, hint) in [
+        (
+            "redis://127.0.0.1:6379/0?foo=bar",
+            "'foo'",
+            "remove it from caches.default.location; the parameters read are protocol",
+        ),
+        (
+            "redis://127.0.0.1:6379/0?pass=hunter2",
+            "'pass'",
+            "remove it from caches.default.location",
+        ),
+        (
+            "redis+unix:///run/redis.sock?Pass=hunter2",
+            "'Pass'",
+            "write it 'pass' (the names are case-sensitive)",
+        ),
+    ] {
+        let settings = CacheSettings {
+            backend: CacheBackend::Redis,
+            location: location.into(),
+            ..CacheSettings::default()
+        };
+        let error = Cache::new("default", &settings).unwrap_err();
+        let text = format!("{error} HINT {}", error.hint().unwrap_or_default());
+        assert!(
+            text.starts_with(&format!(
+                "caches.default.location has the parameter {named}, which the Redis client does \
+                 not read"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(hint), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    for fine in [
+        "redis://127.0.0.1:6379/0?protocol=resp3",
+        "redis+unix:///run/redis.sock?db=1&pass=x&user=site",
+    ] {
+        let settings = CacheSettings {
+            backend: CacheBackend::Redis,
+            location: fine.into(),
+            ..CacheSettings::default()
+        };
+        assert!(Cache::new("default", &settings).is_ok(), "{fine}");
+    }
+}
+
+/// A `rediss://` server that does not answer may be a plain one: the
+/// TLS greeting waits for an answer that never comes.
+#[test]
+fn a_tls_location_that_times_out_may_be_a_plain_server() {
+    let (_, fix) = redis::diagnose("timed out", "caches.default.location", true);
+    assert!(fix.ends_with("a plain one is redis://"), "{fix}");
+    let (_, fix) = redis::diagnose("timed out", "caches.default.location", false);
+    assert!(!fix.contains("TLS"), "{fix}");
+}
+
 /// A URL that does not parse names the part that does not (the redis
 /// crate says only "Redis URL did not parse"), never the password.
 #[test]

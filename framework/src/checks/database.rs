@@ -324,6 +324,42 @@ pub(crate) fn unparsable_part(location: &str) -> Option<String> {
     })
 }
 
+/// A query parameter of the URL of `key` that its `driver` does not read
+/// (`known`, or what `also_read` accepts): it would connect as if the
+/// parameter were not there. Named with the closest one it reads; never
+/// its value, which may be a password.
+pub(crate) fn unknown_url_parameter(
+    key: &str,
+    url: &str,
+    driver: &str,
+    known: &[&str],
+    also_read: impl Fn(&str) -> bool,
+) -> Option<Problem> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    let name = form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .find(|name| !known.contains(&name.as_ref()) && !also_read(name))?;
+    let closest = match crate::conf::closest_name(&name, known.iter().copied()) {
+        Some(close) if close.eq_ignore_ascii_case(&name) => {
+            format!("write it '{close}' (the names are case-sensitive), or ")
+        }
+        Some(close) => format!("did you mean '{close}'? Or "),
+        None => String::new(),
+    };
+    let read = match known {
+        [] => "it reads none".to_string(),
+        known => format!("the parameters read are {}", known.join(", ")),
+    };
+    Some(
+        Problem::new(format!(
+            "{key} has the parameter '{name}', which the {driver} does not read: it would \
+             connect as if it were not there"
+        ))
+        .with_hint(format!("{closest}remove it from {key}; {read}")),
+    )
+}
+
 /// The message `id` (W006 for databases) for the server `url` of `what`
 /// (`the database 'default'`), set by `setting`, when it is on a network
 /// address without TLS.
