@@ -413,7 +413,7 @@ pub async fn serve(
     application: Application,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
-) -> io::Result<()> {
+) -> io::Result<Stopped> {
     let builder = connection_builder();
     let service = TowerToHyperService::new(application);
     let (phase, _) = watch::channel(Phase::Serving);
@@ -479,7 +479,7 @@ pub async fn serve(
     }
     phase.send_replace(Phase::Draining);
     tokio::select! {
-        _ = phase.closed() => {}
+        _ = phase.closed() => Ok(Stopped::Drained),
         _ = tokio::time::sleep(options.graceful_timeout) => {
             tracing::warn!(
                 target: "nuages::server",
@@ -488,9 +488,19 @@ pub async fn serve(
             );
             phase.send_replace(Phase::Closing);
             phase.closed().await;
+            Ok(Stopped::CutOff)
         }
     }
-    Ok(())
+}
+
+/// How [`serve`] ended, once its shutdown future resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request clients had sent was answered.
+    Drained,
+    /// Requests still running after `graceful_timeout` were cut off,
+    /// unanswered.
+    CutOff,
 }
 
 /// hyper for one connection: HTTP/1.1 with keep-alive, or HTTP/2 with prior
@@ -607,7 +617,9 @@ pub async fn serve_tcp(
         graceful_timeout: Duration::from_secs(5),
         ..ServeOptions::default()
     };
-    serve(listener, application, options, shutdown).await
+    serve(listener, application, options, shutdown)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -795,7 +807,8 @@ mod tests {
         runtime.block_on(async {
             let tcp = Listener::Tcp(tokio::net::TcpListener::from_std(tcp).unwrap());
             let shutdown = tokio::time::sleep(Duration::from_millis(300));
-            serve(tcp, application, options, shutdown).await.unwrap();
+            let stopped = serve(tcp, application, options, shutdown).await.unwrap();
+            assert_eq!(stopped, Stopped::CutOff);
         });
         let stopped = started.elapsed();
         assert!(

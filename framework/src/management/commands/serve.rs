@@ -137,11 +137,18 @@ impl Command for Serve {
                 std::process::id(),
                 ctx.settings_path().display()
             )?;
-            server::serve(listener, application, options, shutdown)
+            let graceful = options.graceful_timeout.as_secs();
+            let stopped = server::serve(listener, application, options, shutdown)
                 .await
                 .map_err(|e| CommandError::failed(format!("the server failed: {e}"), None))?;
             // The server is down either way: a reader gone changes nothing.
-            let _ = outln!("Shut down cleanly.");
+            let _ = match stopped {
+                server::Stopped::Drained => outln!("Shut down cleanly."),
+                server::Stopped::CutOff => outln!(
+                    "Shut down, cutting off the requests still running after {graceful}s \
+                     (serve_graceful_timeout)."
+                ),
+            };
             Ok(())
         })
     }
