@@ -244,6 +244,31 @@ fn a_redis_url_parameter_the_client_ignores_is_refused() {
     }
 }
 
+/// `rediss://…#insecure` would skip the check of the server's
+/// certificate: refused, with the way to trust a private authority.
+#[test]
+fn a_tls_location_that_would_not_verify_the_server_is_refused() {
+    let settings = CacheSettings {
+        backend: CacheBackend::Redis,
+        location: "rediss://10.0.0.5:6380/0#insecure".into(),
+        ..CacheSettings::default()
+    };
+    let error = Cache::new("default", &settings).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("caches.default.location ends with #insecure"),
+        "{error}"
+    );
+    assert!(
+        error
+            .hint()
+            .unwrap_or_default()
+            .contains("set caches.default.tls_ca_file"),
+        "{error:?}"
+    );
+}
+
 /// A `rediss://` server that does not answer may be a plain one: the
 /// TLS greeting waits for an answer that never comes.
 #[test]
