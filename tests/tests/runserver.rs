@@ -190,6 +190,29 @@ fn a_server_that_cannot_start_is_reported_and_answered_at_once_until_fixed() {
         "{}",
         server.output()
     );
+
+    // Debug turned off, then the settings broken: the page follows the
+    // last settings that loaded, so it shows no detail.
+    let production = settings
+        .replace("debug = true", "debug = false")
+        .replace("allowed_hosts = []", "allowed_hosts = [\"127.0.0.1\"]");
+    assert_ne!(production, settings);
+    let restarted = "Restarted; the new server is answering.";
+    let before = server.output().matches(restarted).count();
+    project.write("settings.toml", &production);
+    wait_for_said(&mut server, restarted, before + 1);
+    project.write(
+        "settings.toml",
+        &format!("{production}\nthis is not toml\n"),
+    );
+    wait_for_said(&mut server, DID_NOT_START, 4);
+    let response = get_at_once(&server, addr);
+    assert_eq!(response.status, 500);
+    assert!(
+        !response.body.contains("settings.toml") && !response.body.contains("not toml"),
+        "{}",
+        response.body
+    );
 }
 
 /// The page that answers while no server is up carries the headers of the

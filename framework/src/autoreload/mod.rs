@@ -221,6 +221,9 @@ impl Reloader {
         }
         match outcome {
             Outcome::Ready => {
+                // What the page of a later failure follows: these settings
+                // (`debug = false` now hides its detail), not the first ones.
+                self.reload_settings();
                 self.standin.stop_answering();
                 if let Some(old) = self.serving.replace(starting.into_child()) {
                     child::terminate(old).await;
@@ -297,9 +300,7 @@ impl Reloader {
     /// Answer every request with this error until a server starts.
     fn answer_with(&mut self, chain: Vec<String>, hint: &str) {
         // The settings may have changed since the last load, or be the error.
-        if let Ok(settings) = self.loader.load() {
-            self.settings = settings;
-        }
+        self.reload_settings();
         self.standin.answer_with(Failure {
             report: ErrorReport {
                 chain,
@@ -307,6 +308,14 @@ impl Reloader {
             },
             settings: self.settings.clone(),
         });
+    }
+
+    /// The settings as the file says now; the last that loaded if it
+    /// does not load.
+    fn reload_settings(&mut self) {
+        if let Ok(settings) = self.loader.load() {
+            self.settings = settings;
+        }
     }
 
     /// Stop every server.
