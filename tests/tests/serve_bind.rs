@@ -5,10 +5,10 @@
 //! unix socket path it cannot use gets a hint about what is in the way, and
 //! the socket it makes gets `serve_socket_mode`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nuages_e2e::{Example, Server, free_port, get, read_response, run, wait_for};
+use nuages_e2e::{Example, Server, free_port, get, read_response, run, run_within, wait_for};
 
 const HINT: &str = "\tHINT: write serve_bind as HOST:PORT, [IPv6]:PORT or unix:/path: \
                     \"127.0.0.1:8000\", \"[::1]:8000\" or \"unix:/run/mysite/mysite.sock\"\n";
@@ -620,6 +620,106 @@ fn deployconfig_refuses_port_zero_for_the_web_server() {
             "{stderr}"
         );
         assert!(stdout.is_empty(), "no configuration: {stdout}");
+    }
+}
+
+/// `-o` naming a FIFO, a device or `/dev/stdout`: deployconfig read what
+/// was there to see whether it had written it (a FIFO: waiting forever for
+/// a writer; `/dev/stdout`, a pipe: its own output; `/dev/zero`: until the
+/// memory ran out), and with `--force` renamed a file over it (as root,
+/// `-o /dev/null --force` replaced the system's /dev/null). Anything but a
+/// regular file, or a link leading to one, is refused at once, exit 1,
+/// `--force` or not, and left as it is.
+#[test]
+fn deployconfig_refuses_to_write_over_a_fifo_or_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let example = Example::new();
+    let settings = production(&example, "");
+    let work = example.dir.path();
+    let deployconfig = |kind: &[&str], output: &Path, extra: &[&str]| {
+        run_within(
+            example
+                .command_with(&settings)
+                .arg("deployconfig")
+                .args(kind)
+                .arg("-o")
+                .arg(output)
+                .args(extra),
+            Duration::from_secs(30),
+        )
+    };
+    let refused = |path: &Path, is: &str, kind: &str| {
+        format!(
+            "error: {} {is} {kind}, not a regular file: -o writes a file, and never reads or \
+             replaces anything else, even with --force\n  hint: choose a file path with -o, or \
+             leave -o out to print to stdout\n",
+            path.display()
+        )
+    };
+    let mkfifo = |path: &Path| {
+        let (output, _, stderr) = run(std::process::Command::new("mkfifo").arg(path));
+        assert!(output.status.success(), "mkfifo: {stderr}");
+    };
+    let nginx = ["nginx", "--plain-http"];
+    let fifo = work.join("site.conf");
+    mkfifo(&fifo);
+    let link = work.join("enabled.conf");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for extra in [&[][..], &["--force"]] {
+        for (path, is) in [(&fifo, "is"), (&link, "leads to")] {
+            let (status, stdout, stderr) = deployconfig(&nginx, path, extra);
+            assert_eq!(
+                status.code(),
+                Some(1),
+                "{path:?} {extra:?}: {stdout}{stderr}"
+            );
+            assert_eq!(
+                stderr,
+                refused(path, is, "a FIFO (named pipe)"),
+                "{extra:?}"
+            );
+            assert!(stdout.is_empty(), "{stdout}");
+        }
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+    // The systemd units: one FIFO among them, and neither is written.
+    let units = work.join("units");
+    std::fs::create_dir(&units).unwrap();
+    let service = units.join("mysite.service");
+    mkfifo(&service);
+    for extra in [&[][..], &["--force"]] {
+        let systemd = ["systemd", "--exec", "/bin/true"];
+        let (status, stdout, stderr) = deployconfig(&systemd, &units, extra);
+        assert_eq!(status.code(), Some(1), "{extra:?}: {stdout}{stderr}");
+        assert_eq!(stderr, refused(&service, "is", "a FIFO (named pipe)"));
+        assert!(std::fs::metadata(&service).unwrap().file_type().is_fifo());
+        assert!(!units.join("mysite.socket").exists());
+    }
+    // Its own stdout, a pipe here: print without -o.
+    let stdout_path = Path::new("/dev/stdout");
+    let (status, stdout, stderr) = deployconfig(&nginx, stdout_path, &[]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        refused(stdout_path, "leads to", "a FIFO (named pipe)")
+    );
+    // A device, even as root with --force.
+    let null = Path::new("/dev/null");
+    for extra in [&[][..], &["--force"]] {
+        let (status, stdout, stderr) = deployconfig(&nginx, null, extra);
+        assert_eq!(status.code(), Some(1), "{extra:?}: {stdout}{stderr}");
+        assert_eq!(
+            stderr,
+            refused(null, "is", "a character device"),
+            "{extra:?}"
+        );
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 }
 

@@ -227,6 +227,7 @@ impl Command for DeployConfig {
                 let socket_path = dir.join(format!("{name}.socket"));
                 // Both checked before either is written.
                 for (path, text) in [(&service_path, &service), (&socket_path, &socket)] {
+                    refuse_unwritable_kind(path)?;
                     refuse_foreign(path, text, force)?;
                 }
                 write_atomically(&service_path, &service)?;
@@ -1381,6 +1382,7 @@ fn emit(output: Option<&Path>, text: &str, force: bool, name: &str) -> Result<()
                     )),
                 ));
             }
+            refuse_unwritable_kind(path)?;
             refuse_foreign(path, text, force)?;
             write_atomically(path, text)?;
             outln!("Wrote {}", path.display())?;
@@ -1402,27 +1404,104 @@ fn written_kind(first_line: &str) -> Option<&str> {
     first_line.strip_prefix("# ")?.split(" for ").next()
 }
 
+/// What `file_type` is when it is not a regular file, as the errors name it.
+fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_file() {
+        return None;
+    }
+    Some(if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "no regular file"
+    })
+}
+
+/// The error for `-o` naming `path`, which is (or leads to) `kind`.
+fn not_a_regular_file(path: &Path, kind: &str) -> CommandError {
+    let is = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => "leads to",
+        _ => "is",
+    };
+    CommandError::failed(
+        format!(
+            "{} {is} {kind}, not a regular file: -o writes a file, and never reads or replaces \
+             anything else, even with --force",
+            path.display()
+        ),
+        Some("choose a file path with -o, or leave -o out to print to stdout"),
+    )
+}
+
+/// Refuse, even with `--force`, to write where something other than a
+/// regular file is (a link followed to what it leads to): reading a FIFO
+/// or `/dev/stdout` to recognise it would wait forever, `/dev/zero` would
+/// fill the memory, and the rename would put a file in place of a device
+/// (`-o /dev/null` as root) or of the folder, FIFO or socket another
+/// program uses.
+fn refuse_unwritable_kind(path: &Path) -> Result<(), CommandError> {
+    // Absent (or a link leading nowhere): nothing is replaced, and the
+    // write names what fails.
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    match special_kind(meta.file_type()) {
+        Some(kind) => Err(not_a_regular_file(path, kind)),
+        None => Ok(()),
+    }
+}
+
+/// How much of an existing file is read to recognise one this command
+/// wrote: its first line names the kind of file before the settings path,
+/// and a longer file is no reason to read more.
+const FIRST_LINE_LIMIT: u64 = 8192;
+
 /// Refuse to replace a file at `path` that this command did not write
 /// (its first line says so), or wrote as another kind of file than `text`
 /// (an nginx configuration over the systemd unit), unless `force`: `-o`
 /// names a file the user may have written by hand, or mistyped.
 fn refuse_foreign(path: &Path, text: &str, force: bool) -> Result<(), CommandError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     if force {
         return Ok(());
     }
-    let first_line = match std::fs::read(path) {
-        Ok(bytes) => bytes
-            .split(|&b| b == b'\n')
-            .next()
-            .map(|line| String::from_utf8_lossy(line).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(CommandError::failed(
-                format!("cannot read {} before replacing it: {e}", path.display()),
-                Some("choose another path with -o"),
-            ));
-        }
+    let cannot_read = |e: std::io::Error| {
+        CommandError::failed(
+            format!("cannot read {} before replacing it: {e}", path.display()),
+            Some("choose another path with -o"),
+        )
     };
+    // Opened without waiting (a FIFO put there since it was looked at opens
+    // at once) and its kind checked on what was opened, before any read.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(cannot_read(e)),
+    };
+    if let Some(kind) = special_kind(file.metadata().map_err(cannot_read)?.file_type()) {
+        return Err(not_a_regular_file(path, kind));
+    }
+    let mut bytes = Vec::new();
+    file.take(FIRST_LINE_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    let first_line = bytes
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|line| String::from_utf8_lossy(line).into_owned());
     let new_kind = written_kind(text.lines().next().unwrap_or_default());
     match first_line.as_deref().and_then(written_kind) {
         Some(kind) if Some(kind) == new_kind => return Ok(()),
