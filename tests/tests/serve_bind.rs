@@ -623,6 +623,91 @@ fn deployconfig_refuses_port_zero_for_the_web_server() {
     }
 }
 
+/// `deployconfig nginx --listen 8443 --listen-http 8443` (or the same
+/// address and port, or a port the other takes on every address) exited 0
+/// and wrote two servers on one port, which nginx -t refuses; nginx and
+/// apache refuse it, exit 2, naming both flags.
+#[test]
+fn deployconfig_refuses_https_and_http_on_the_same_port() {
+    let example = Example::new();
+    let settings = production(&example, "");
+    let tls = [
+        "--tls-cert",
+        "/etc/tls/site.pem",
+        "--tls-key",
+        "/etc/tls/site.key",
+    ];
+    let hint = "  hint: give them different ports, as the defaults are: --listen 443 \
+                --listen-http 80\n";
+    for kind in ["nginx", "apache"] {
+        for (flags, said) in [
+            (
+                &["--listen", "8443", "--listen-http", "8443"][..],
+                "--listen 8443 and --listen-http 8443 are the same port 8443 on every address",
+            ),
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:8443",
+                    "--listen-http",
+                    "127.0.0.1:8443",
+                ],
+                "--listen 127.0.0.1:8443 and --listen-http 127.0.0.1:8443 are the same port \
+                 8443 on 127.0.0.1",
+            ),
+            (
+                &["--listen", "[::1]:443", "--listen-http", "[::]:443"],
+                "--listen [::1]:443 and --listen-http [::]:443 are the same port 443 on ::1",
+            ),
+            (
+                &["--listen", "80"],
+                "--listen 80 and --listen-http (default 80) are the same port 80 on every address",
+            ),
+            (
+                &["--listen-http", "127.0.0.1:443"],
+                "--listen (default 443) and --listen-http 127.0.0.1:443 are the same port 443 \
+                 on 127.0.0.1",
+            ),
+        ] {
+            let (output, stdout, stderr) = run(example
+                .command_with(&settings)
+                .args(["deployconfig", kind])
+                .args(tls)
+                .args(flags));
+            assert_eq!(output.status.code(), Some(2), "{flags:?}: {stdout}{stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "error: {said}: HTTPS and the plain HTTP redirected to it need a port each\n\
+                     {hint}"
+                ),
+                "{kind} {flags:?}"
+            );
+            assert!(stdout.is_empty(), "no configuration: {stdout}");
+        }
+        // Another address of the same port, or another family: two servers.
+        for flags in [
+            [
+                "--listen",
+                "127.0.0.1:8443",
+                "--listen-http",
+                "127.0.0.2:8443",
+            ],
+            ["--listen", "0.0.0.0:8443", "--listen-http", "[::1]:8443"],
+        ] {
+            let (output, stdout, stderr) = run(example
+                .command_with(&settings)
+                .args(["deployconfig", kind])
+                .args(tls)
+                .args(flags));
+            assert!(
+                output.status.success(),
+                "{kind} {flags:?}: {stdout}{stderr}"
+            );
+        }
+    }
+}
+
 /// `-o` naming a FIFO, a device or `/dev/stdout`: deployconfig read what
 /// was there to see whether it had written it (a FIFO: waiting forever for
 /// a writer; `/dev/stdout`, a pipe: its own output; `/dev/zero`: until the

@@ -489,6 +489,26 @@ impl Listen {
         }
     }
 
+    /// The address both `self` and `other` take connections on, when they
+    /// share a port: the same address, or one of them on every address (no
+    /// address, `0.0.0.0`, `[::]`); `Some(None)` is every address.
+    fn shared_address(self, other: Listen) -> Option<Option<IpAddr>> {
+        let every = |addr: Option<IpAddr>, of: Option<IpAddr>| match (addr, of) {
+            (None, _) => true,
+            (Some(addr), Some(of)) => addr.is_unspecified() && addr.is_ipv4() == of.is_ipv4(),
+            (Some(_), None) => false,
+        };
+        if self.port != other.port {
+            None
+        } else if self.addr == other.addr || every(other.addr, self.addr) {
+            Some(self.addr.filter(|addr| !addr.is_unspecified()))
+        } else if every(self.addr, other.addr) {
+            Some(other.addr)
+        } else {
+            None
+        }
+    }
+
     /// The `:PORT` an `https://` URL needs to reach this address (none for 443).
     fn https_port_suffix(self) -> String {
         if self.port == 443 {
@@ -558,12 +578,34 @@ fn front(args: &ArgMatches, kind: &str) -> Result<Front, CommandError> {
             )),
         ));
     };
+    let listen_http = args.get_one::<Listen>("listen-http").copied();
+    let (https, http) = (
+        listen.unwrap_or(Listen::port(443)),
+        listen_http.unwrap_or(Listen::port(80)),
+    );
+    // One port cannot speak TLS and plain HTTP: nginx -t refuses the two
+    // servers on one address, and where one of them takes every address,
+    // each address gets one of the two, never both.
+    if let Some(address) = https.shared_address(http) {
+        let flag = |name: &str, given: bool, value: Listen| match given {
+            true => format!("{name} {}", value.nginx()),
+            false => format!("{name} (default {})", value.nginx()),
+        };
+        return Err(CommandError::usage(
+            format!(
+                "{} and {} are the same port {} on {}: HTTPS and the plain HTTP redirected to it \
+                 need a port each",
+                flag("--listen", listen.is_some(), https),
+                flag("--listen-http", listen_http.is_some(), http),
+                https.port,
+                address.map_or("every address".to_string(), |addr| addr.to_string())
+            ),
+            Some("give them different ports, as the defaults are: --listen 443 --listen-http 80"),
+        ));
+    }
     Ok(Front::Tls {
-        https: listen.unwrap_or(Listen::port(443)),
-        http: args
-            .get_one::<Listen>("listen-http")
-            .copied()
-            .unwrap_or(Listen::port(80)),
+        https,
+        http,
         cert: absolute(cert)?,
         key: absolute(key)?,
     })
