@@ -1179,51 +1179,19 @@ fn apache_sends_an_uploaded_script_as_a_file_and_never_runs_it() {
         .arg(port.to_string()));
     assert!(output.status.success(), "{stderr}");
     std::fs::write(work.join("site.conf"), site).unwrap();
-    let modules = "/usr/lib/apache2/modules";
-    let load = [
-        "mpm_event",
-        "authz_core",
-        "authz_host",
-        "alias",
-        "headers",
-        "proxy",
-        "proxy_http",
-        "rewrite",
-        "mime",
-        "cgi",
-    ]
-    .map(|name| format!("LoadModule {name}_module {modules}/mod_{name}.so\n"))
-    .concat();
-    let main = work.join("apache.conf");
-    std::fs::write(
-        &main,
-        format!(
-            "ServerRoot /etc/apache2\nServerName localhost\nDefaultRuntimeDir {w}\n\
-             PidFile {w}/apache.pid\nMutex file:{w}\nErrorLog {w}/error.log\nListen 127.0.0.1:{port}\n\
-             {load}User nobody\nGroup {group}\nTypesConfig /etc/mime.types\n\
-             AddHandler cgi-script .cgi\n<Directory />\n    Options +ExecCGI\n</Directory>\n\
-             Include {w}/site.conf\n",
-            w = work.display(),
-            group = nuages_e2e::group_of(Some("nobody")),
+    let apache = Apache::start(
+        &work,
+        &["mime", "cgi"],
+        &format!(
+            "Listen 127.0.0.1:{port}\nTypesConfig /etc/mime.types\n\
+             AddHandler cgi-script .cgi\n<Directory />\n    Options +ExecCGI\n</Directory>\n"
         ),
-    )
-    .unwrap();
-    let apache = |action: &str| {
-        let (output, stdout, stderr) = run(std::process::Command::new("/usr/sbin/apache2")
-            .arg("-f")
-            .arg(&main)
-            .args(["-k", action]));
-        assert!(
-            output.status.success(),
-            "apache2 -k {action}: {stdout}{stderr}"
-        );
-    };
-    apache("start");
+    );
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let response = wait_for(Duration::from_secs(10), || {
         get(addr, "/media/upload.cgi").ok()
     });
-    apache("stop");
+    drop(apache);
     let response = response.expect("Apache answers");
     assert_eq!(response.status, 200, "{}", response.body);
     assert!(
@@ -1232,4 +1200,139 @@ fn apache_sends_an_uploaded_script_as_a_file_and_never_runs_it() {
         response.body
     );
     assert!(!response.body.starts_with("RAN"), "{}", response.body);
+}
+
+/// `deployconfig apache` with TLS: its plain-HTTP virtual host, the port's
+/// first, redirected requests for any Host to https (`Host: evil.com` got
+/// `Location: https://evil.com/…`, SERVER_NAME being the client's Host
+/// under UseCanonicalName Off), a redirect a shared cache could keep for a
+/// host the site does not serve. A real Apache redirects the site's names
+/// (any case, with a port, a trailing dot, a subdomain of `.example.org`)
+/// and answers another Host 400 Bad Request, without a Location.
+#[test]
+fn apache_redirects_only_the_sites_names_to_https() {
+    if !nuages_e2e::require("/usr/sbin/apache2") || !nuages_e2e::require("/usr/bin/openssl") {
+        return;
+    }
+    let example = Example::new();
+    let settings = production(&example, "");
+    let work = example.dir.path().join("apache");
+    std::fs::create_dir_all(&work).unwrap();
+    let (cert, key) = nuages_e2e::self_signed_certificate(&work, "example.test");
+    let (http_port, https_port) = (free_port(), free_port());
+    let (output, site, stderr) = run(example
+        .command_with(&settings)
+        .env("NUAGES_ALLOWED_HOSTS", "example.test,.example.org")
+        .args(["deployconfig", "apache", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{https_port}"))
+        .arg("--listen-http")
+        .arg(format!("127.0.0.1:{http_port}")));
+    assert!(output.status.success(), "{stderr}");
+    std::fs::write(work.join("site.conf"), &site).unwrap();
+    let _apache = Apache::start(
+        &work,
+        &["ssl", "socache_shmcb", "http2"],
+        &format!("Listen 127.0.0.1:{http_port}\nListen 127.0.0.1:{https_port}\n"),
+    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], http_port));
+    let request =
+        |host: &str| nuages_e2e::http(addr, "GET", "/polls/?page=2", &[("Host", host)], "");
+    wait_for(Duration::from_secs(10), || request("example.test").ok()).expect("Apache answers");
+    for (host, name) in [
+        ("example.test", "example.test"),
+        ("EXAMPLE.test", "example.test"),
+        (&format!("example.test:{http_port}")[..], "example.test"),
+        ("example.test.", "example.test"),
+        ("example.org", "example.org"),
+        ("www.Example.org", "www.example.org"),
+        ("a.b.example.org", "a.b.example.org"),
+    ] {
+        let response = request(host).unwrap();
+        assert_eq!(response.status, 301, "{host}: {response:?}");
+        assert_eq!(
+            response.header("location"),
+            Some(&format!("https://{name}:{https_port}/polls/?page=2")[..]),
+            "{host}"
+        );
+    }
+    for host in [
+        "evil.com",
+        "example.test.evil.com",
+        "evilexample.org",
+        "example.test@evil.com",
+        "localhost",
+    ] {
+        let response = request(host).unwrap();
+        assert_eq!(response.status, 400, "{host}: {response:?}");
+        assert_eq!(response.header("location"), None, "{host}: {response:?}");
+    }
+}
+
+/// Apache httpd as a daemon on `work/site.conf`, stopped when dropped.
+struct Apache {
+    main: PathBuf,
+}
+
+impl Apache {
+    /// Start it with the modules a site of `deployconfig apache` needs,
+    /// and `modules` more, its workers running as nobody, with the
+    /// `server` lines (its Listen lines among them) before the site.
+    fn start(work: &Path, modules: &[&str], server: &str) -> Apache {
+        let folder = "/usr/lib/apache2/modules";
+        let load = [
+            "mpm_event",
+            "authz_core",
+            "authz_host",
+            "alias",
+            "headers",
+            "proxy",
+            "proxy_http",
+            "rewrite",
+        ]
+        .iter()
+        .chain(modules)
+        .map(|name| format!("LoadModule {name}_module {folder}/mod_{name}.so\n"))
+        .collect::<String>();
+        let main = work.join("apache.conf");
+        std::fs::write(
+            &main,
+            format!(
+                "ServerRoot /etc/apache2\nServerName localhost\nDefaultRuntimeDir {w}\n\
+                 PidFile {w}/apache.pid\nMutex file:{w}\nErrorLog {w}/error.log\n\
+                 {load}User nobody\nGroup {group}\n{server}Include {w}/site.conf\n",
+                w = work.display(),
+                group = nuages_e2e::group_of(Some("nobody")),
+            ),
+        )
+        .unwrap();
+        let apache = Apache { main };
+        apache.control("start");
+        apache
+    }
+
+    /// `apache2 -k ACTION`, which must succeed.
+    fn control(&self, action: &str) {
+        let (output, stdout, stderr) = run(std::process::Command::new("/usr/sbin/apache2")
+            .arg("-f")
+            .arg(&self.main)
+            .args(["-k", action]));
+        assert!(
+            output.status.success(),
+            "apache2 -k {action}: {stdout}{stderr}"
+        );
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("/usr/sbin/apache2")
+            .arg("-f")
+            .arg(&self.main)
+            .args(["-k", "stop"])
+            .output();
+    }
 }

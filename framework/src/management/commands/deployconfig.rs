@@ -1030,16 +1030,32 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
                     )
                 })
                 .unwrap_or_default();
+            // Only the site's names are redirected, as with nginx: Apache
+            // takes the first virtual host of the port for any other Host,
+            // whose SERVER_NAME (UseCanonicalName Off) is that Host.
+            let (only_site_names, other_hosts) = match apache_host_pattern(site) {
+                Some(pattern) => (
+                    format!(
+                        "    # The site's names, in any case, with a port or not.\n    \
+                         RewriteCond %{{HTTP_HOST}} {pattern} [NC]\n"
+                    ),
+                    "    # Another Host: no redirect, which a shared cache could keep for a host\n    \
+                     # the site does not serve, but 400 Bad Request, as the application\n    \
+                     # answers a host outside allowed_hosts (Apache has no nginx's 444).\n    \
+                     RewriteRule ^ - [R=400,L]\n",
+                ),
+                None => (String::new(), ""),
+            };
             format!(
                 r#"{header}# Needs: a2enmod ssl rewrite proxy proxy_http headers (and http2 for HTTP/2),
 # and a Listen line for each port.
 
-# HTTP: every request is redirected to HTTPS.
+# HTTP: every request for the site's names is redirected to HTTPS.
 # --listen-http
 <VirtualHost {http}>
 {names}    RewriteEngine On
-    RewriteRule ^ https://%{{SERVER_NAME}}{port}%{{REQUEST_URI}} [R=301,L]
-</VirtualHost>
+{only_site_names}    RewriteRule ^ https://%{{SERVER_NAME}}{port}%{{REQUEST_URI}} [R=301,L]
+{other_hosts}</VirtualHost>
 
 # HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
 # --listen
@@ -1077,6 +1093,35 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
             site_body = apache_site_body(site, "")?,
         ),
     })
+}
+
+/// The site's names as a `RewriteCond %{HTTP_HOST}` pattern (with `[NC]`:
+/// any case), with one trailing dot and a port or not, as the application
+/// takes them; `*.example.org` is any subdomain. None when the site has no
+/// names (any host is its own).
+fn apache_host_pattern(site: &Site) -> Option<String> {
+    let names: Vec<String> = site
+        .host_names()
+        .map(|name| {
+            let (subdomains, name) = match name.strip_prefix("*.") {
+                Some(domain) => ("([a-z0-9-]+\\.)+", domain),
+                None => ("", name),
+            };
+            // `.`, and the brackets of an IPv6 address, as themselves.
+            let literal: String = name
+                .chars()
+                .flat_map(|c| match c {
+                    '.' | '[' | ']' => vec!['\\', c],
+                    _ => vec![c],
+                })
+                .collect();
+            format!("{subdomains}{literal}")
+        })
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!("^({})\\.?(:[0-9]+)?$", names.join("|")))
 }
 
 /// What a site's `<VirtualHost>` holds after its names and TLS lines.
@@ -2435,7 +2480,40 @@ mod tests {
         };
         let text = apache(&site(&settings), &front).unwrap();
         assert!(text.contains("<VirtualHost *:80>"), "{text}");
-        assert!(text.contains("RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]"));
+        // Only the site's names (example.com, .example.org) are redirected.
+        assert!(
+            text.contains(
+                "    RewriteEngine On\n    # The site's names, in any case, with a port or not.\n    \
+                 RewriteCond %{HTTP_HOST} \
+                 ^(example\\.com|example\\.org|([a-z0-9-]+\\.)+example\\.org)\\.?(:[0-9]+)?$ [NC]\n    \
+                 RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("    RewriteRule ^ - [R=400,L]\n</VirtualHost>\n"),
+            "{text}"
+        );
+        // No names (allowed_hosts = ["*"]): every Host is the site's.
+        let any = Settings {
+            allowed_hosts: vec!["*".into()],
+            ..settings.clone()
+        };
+        let text_any = apache(&site(&any), &front).unwrap();
+        assert!(
+            text_any.contains(
+                "    RewriteEngine On\n    RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]\n</VirtualHost>"
+            ),
+            "{text_any}"
+        );
+        let ipv6 = Site {
+            server_names: vec!["[::1]".into()],
+            ..site(&settings)
+        };
+        assert_eq!(
+            apache_host_pattern(&ipv6).unwrap(),
+            "^(\\[::1\\])\\.?(:[0-9]+)?$"
+        );
         assert!(text.contains("<VirtualHost 127.0.0.1:8443>"));
         assert!(text.contains("SSLCertificateFile /etc/tls/site.pem"));
         assert!(text.contains("SSLCertificateKeyFile /etc/tls/site.key"));
