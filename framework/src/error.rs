@@ -242,6 +242,11 @@ fn database_hint(error: &sqlx::Error) -> Option<String> {
                 .to_string(),
         );
     }
+    match crate::db::sqlite_code(error) {
+        Some(8) => return Some(crate::db::READ_ONLY_HINT.to_string()),
+        Some(5 | 6) => return Some(crate::db::LOCKED_HINT.to_string()),
+        _ => {}
+    }
     let sqlx::Error::Database(database) = error else {
         return None;
     };

@@ -27,7 +27,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::conf::{SessionEngine, Settings};
-use crate::db::sqlite_locked;
+use crate::db::{LOCKED_HINT, sqlite_locked};
 use crate::error::{Error, Problem, Result};
 use crate::project::Project;
 
@@ -695,9 +695,6 @@ fn locked(cause: &sqlx::Error) -> Option<Error> {
         .with_hint(LOCKED_HINT),
     ))
 }
-
-/// What to do about a SQLite database another connection keeps locked.
-const LOCKED_HINT: &str = "another process was writing to the database (a running server, another `manage migrate`, a database browser) for longer than databases.default.busy_timeout_ms: run the command again once it is done, or raise that setting";
 
 /// A migration the database refused: which one (sqlx's own words name only
 /// its number), what the database said, and what was kept of it.

@@ -174,6 +174,59 @@ fn migrate_begins_each_line_before_its_migration_and_completes_it_after() {
     );
 }
 
+/// `migrate` with nothing to apply writes nothing, as Django's: it works on
+/// a database it may only read (its permissions are read before any is
+/// added). A command that must write says why it cannot, with the fix,
+/// instead of SQLite's bare "(code: 8) attempt to write a readonly database".
+#[test]
+fn migrate_with_nothing_to_do_reads_only_and_a_refused_write_is_explained() {
+    let example = Example::new();
+    let (database, settings) = sqlite_database(&example, "readonly");
+    let migrated = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
+    let read_only = example.settings_extending(
+        &example.settings,
+        "readonly-url",
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}?mode=ro\"\n",
+            database.display()
+        ),
+    );
+    let output = example
+        .command_with(&read_only)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.ends_with("  No migrations to apply.\n"), "{stdout}");
+    let output = example
+        .command_with(&read_only)
+        .args([
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "ro",
+            "--email",
+            "ro@example.com",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "  hint: the user this command runs as cannot write the SQLite database file"
+        ),
+        "{stderr}"
+    );
+}
+
 /// A SQLite database `NAME.sqlite3` for the example, not created yet, and
 /// the settings file that uses it.
 fn sqlite_database(example: &Example, name: &str) -> (PathBuf, PathBuf) {

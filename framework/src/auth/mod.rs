@@ -125,9 +125,16 @@ pub async fn authenticate(
 /// Insert the permissions `project`'s apps declare that the database lacks;
 /// `migrate` runs it after the migrations. Returns how many were added.
 pub(crate) async fn sync_permissions(pool: &AnyPool, project: &Project) -> Result<usize> {
+    // Read first: with every permission there, nothing is written (a
+    // `migrate` with nothing to do works on a database it may only read,
+    // as Django's does).
+    let existing = Permission::all_names(pool).await?;
     let mut added = 0;
     for app in project.installed_apps() {
         for (codename, name) in app.permissions() {
+            if existing.contains(&(app.label().to_string(), codename.to_string())) {
+                continue;
+            }
             if Permission::ensure(pool, app.label(), codename, name).await? {
                 added += 1;
             }

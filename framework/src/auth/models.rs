@@ -525,6 +525,17 @@ impl Permission {
         })
     }
 
+    /// The `(app_label, codename)` of every permission there is.
+    pub(crate) async fn all_names(
+        pool: &AnyPool,
+    ) -> Result<std::collections::HashSet<(String, String)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT app_label, codename FROM auth_permission")
+                .fetch_all(pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Insert `app_label.codename` unless it exists (its name is then left
     /// as it is). Returns whether it was inserted.
     pub async fn ensure(
