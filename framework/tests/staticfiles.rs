@@ -1218,6 +1218,44 @@ fn dangerous_static_roots_are_refused() {
     assert!(!site.dir.join("static/collected").exists());
 }
 
+/// `static_root = "deep/lnk/.."`, `lnk` a link to `../static/css`, is
+/// `static` as the system follows it: `..` after a link is the parent of
+/// the link's target. The refusals took it for `deep`, and `--clear`
+/// deleted the source folder's files.
+#[test]
+fn a_dotdot_after_a_link_into_a_source_is_refused_and_nothing_deleted() {
+    let site = Site::new("");
+    std::fs::create_dir_all(site.dir.join("deep")).unwrap();
+    std::os::unix::fs::symlink("../static/css", site.dir.join("deep/lnk")).unwrap();
+    let sources = walk(&site.dir.join("static"));
+    assert!(sources.len() >= 3, "{sources:?}");
+    let mut settings = site.settings();
+    settings.static_root = Some(site.dir.join("deep/lnk/.."));
+    for dry_run in [false, true] {
+        let (result, out) = site.collect_with(
+            &settings,
+            CollectOptions {
+                clear: true,
+                dry_run,
+                verbosity: 2,
+                ..noinput()
+            },
+            "",
+        );
+        let dir = site.dir.display();
+        assert_eq!(
+            result.unwrap_err(),
+            format!(
+                "error: static_root '{dir}/deep/lnk/..' is the static source folder '{dir}/static' \
+                 (listed in staticfiles_dirs)\n  hint: static_root is where collectstatic copies the \
+                 files to: set it to a folder of its own, such as static_root = \"www_dir/static\""
+            )
+        );
+        assert_eq!(out, "", "dry run {dry_run}");
+        assert_eq!(walk(&site.dir.join("static")), sources);
+    }
+}
+
 #[test]
 fn an_unset_static_root_names_the_key() {
     let site = Site::new("");

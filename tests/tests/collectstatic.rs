@@ -302,6 +302,84 @@ fn collectstatic_refuses_a_static_root_among_the_projects_files() {
     }
 }
 
+/// `static_root = "deep/lnk/.."`, `lnk` a link to `../static/css`, is
+/// `static` as the system follows it (the link, then its target's parent).
+/// `check` saw `deep` and passed, and `collectstatic --clear` deleted the
+/// static sources; both now see the folder the system goes to, and nothing
+/// is deleted. The same through a link into `templates` (nuages.E035).
+#[test]
+fn a_dotdot_after_a_link_is_the_folder_the_system_goes_to() {
+    let project = GeneratedProject::new("linked_root_site");
+    project.write("templates/partials/nav.html", "<nav></nav>\n");
+    std::fs::create_dir_all(project.dir.join("deep")).unwrap();
+    std::os::unix::fs::symlink("../static/css", project.dir.join("deep/lnk")).unwrap();
+    std::os::unix::fs::symlink("../templates/partials", project.dir.join("deep/tpl")).unwrap();
+    let files = [
+        "static/css/site.css",
+        "templates/base.html",
+        "templates/partials/nav.html",
+    ];
+    let contents = || {
+        files
+            .iter()
+            .map(|file| std::fs::read(project.dir.join(file)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let kept = contents();
+    let dir = project.dir.display();
+    let hint = "  hint: static_root is where collectstatic copies the files to: set it to a folder \
+                of its own, such as static_root = \"www_dir/static\"";
+    for (root, names) in [
+        (
+            "deep/lnk/..",
+            format!("is the static source folder '{dir}/static' (listed in staticfiles_dirs)"),
+        ),
+        (
+            "deep/tpl/..",
+            format!(
+                "is the folder '{dir}/templates' of template_dirs: collectstatic --clear would \
+                 delete those files, and collectstatic would write the static files among them"
+            ),
+        ),
+    ] {
+        let (output, stdout, stderr) = run(manage(&project.dir)
+            .args(["collectstatic", "--noinput", "--clear", "-v", "2"])
+            .env("NUAGES_STATIC_ROOT", root));
+        assert_eq!(output.status.code(), Some(1), "{root}: {stdout}\n{stderr}");
+        assert!(
+            stderr.ends_with(&format!(
+                "error: static_root '{dir}/{root}' {names}\n{hint}\n"
+            )),
+            "{root}: {stderr}"
+        );
+        assert!(!stdout.contains("Deleting"), "{root}: {stdout}");
+        assert_eq!(contents(), kept, "{root}");
+    }
+
+    let (output, stdout, stderr) = run(manage(&project.dir)
+        .args(["check"])
+        .env("NUAGES_STATIC_ROOT", "deep/lnk/.."));
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "?: (staticfiles.E002) The staticfiles_dirs setting should not contain the static_root \
+             setting: static_root {dir}/deep/lnk/.. is the staticfiles_dirs entry {dir}/static."
+        )),
+        "{stderr}"
+    );
+    let (output, stdout, stderr) = run(manage(&project.dir)
+        .args(["check"])
+        .env("NUAGES_STATIC_ROOT", "deep/tpl/.."));
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "?: (nuages.E035) static_root '{dir}/deep/tpl/..' is the folder '{dir}/templates' of \
+             template_dirs: "
+        )),
+        "{stderr}"
+    );
+}
+
 /// Hidden files under `dir`, at any depth: the temporary names of
 /// collectstatic's unfinished copies.
 fn hidden_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

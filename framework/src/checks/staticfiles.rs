@@ -249,35 +249,44 @@ pub fn check_static_root_collected(ctx: &CheckContext) -> Vec<CheckMessage> {
     )]
 }
 
-/// `path` with `.` and `..` resolved and the symbolic links of its longest
-/// existing prefix followed, so that two spellings of a folder compare equal.
+/// Where `path` leads, as the operating system follows it: made absolute,
+/// then each component in turn, the symbolic links of those that exist
+/// followed at once, so that a `..` after a link is the parent of the
+/// link's target (`deep/lnk/..` with `lnk` → `../src/css` is `src`), as
+/// `open` and `mkdir` take it. Removing `..` before following the links
+/// gave `deep`, and let `collectstatic --clear` empty `src` while every
+/// check saw `deep`. A `..` after a component that does not exist (yet)
+/// removes it, as `mkdir -p` makes it first. Two spellings of a folder
+/// compare equal.
 pub(crate) fn resolve(path: &Path) -> PathBuf {
-    let mut clean = PathBuf::new();
-    for component in path.components() {
+    let mut resolved = PathBuf::new();
+    // How many components at the end of `resolved` do not exist: the
+    // part before them is a real path (no link, no `..`).
+    let mut missing = 0usize;
+    for component in std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .components()
+    {
         match component {
+            Component::Prefix(_) | Component::RootDir => resolved.push(component),
             Component::CurDir => {}
             Component::ParentDir => {
-                clean.pop();
+                resolved.pop();
+                missing = missing.saturating_sub(1);
             }
-            other => clean.push(other),
+            Component::Normal(name) => {
+                resolved.push(name);
+                if missing > 0 {
+                    missing += 1;
+                } else if let Ok(real) = resolved.canonicalize() {
+                    resolved = real;
+                } else {
+                    missing = 1;
+                }
+            }
         }
     }
-    let mut existing = clean.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut resolved = real;
-            resolved.extend(rest.iter().rev());
-            return resolved;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return clean,
-        }
-    }
+    resolved
 }
 
 #[cfg(test)]
@@ -336,6 +345,53 @@ mod tests {
         assert_eq!(
             ids(&static_root_conflicts(&settings, &[])),
             ["staticfiles.E002"]
+        );
+    }
+
+    /// `deep/lnk/..` with `lnk` a link to `../static/css` is `static`, as
+    /// the system follows it (the link first, then its target's parent),
+    /// not `deep`: the checks saw `deep` while `collectstatic --clear`
+    /// emptied `static`.
+    #[test]
+    fn a_dotdot_after_a_link_is_the_parent_of_the_links_target() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("static/css")).unwrap();
+        std::fs::create_dir_all(dir.path().join("templates/partials")).unwrap();
+        std::fs::create_dir_all(dir.path().join("deep")).unwrap();
+        std::os::unix::fs::symlink("../static/css", dir.path().join("deep/lnk")).unwrap();
+        std::os::unix::fs::symlink("../templates/partials", dir.path().join("deep/tpl")).unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        for (path, leads_to) in [
+            ("deep/lnk/..", "static"),
+            ("deep/lnk/../css/./x/..", "static/css"),
+            ("deep/lnk/../../deep", "deep"),
+            ("deep/missing/../lnk/..", "static"),
+            ("deep/lnk/new/../..", "static"),
+            ("deep/lnk/new/more", "static/css/new/more"),
+        ] {
+            assert_eq!(
+                resolve(&dir.path().join(path)),
+                real.join(leads_to),
+                "{path}"
+            );
+        }
+        let messages =
+            static_root_conflicts(&with_dirs(dir.path(), "deep/lnk/..", &["static"]), &[]);
+        assert_eq!(ids(&messages), ["staticfiles.E002"], "{messages:?}");
+        assert!(
+            messages[0]
+                .message
+                .contains("deep/lnk/.. is the staticfiles_dirs entry"),
+            "{}",
+            messages[0].message
+        );
+        let messages =
+            static_root_among_project_files(&with_own_files(dir.path(), "deep/tpl/.."), &[]);
+        assert_eq!(ids(&messages), ["nuages.E035"], "{messages:?}");
+        assert!(
+            messages[0].message.contains("deep/tpl/..' is the folder '"),
+            "{}",
+            messages[0].message
         );
     }
 

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -42,7 +42,7 @@ use super::compress::{self, Encoding};
 use super::finders::{FindError, Finder, IgnorePatterns, Listing, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
 use crate::checks::files::file_in_place_of_folder;
-use crate::checks::staticfiles::Relation;
+use crate::checks::staticfiles::{Relation, resolve};
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::error::Problem;
 use crate::project::App;
@@ -186,7 +186,8 @@ pub(crate) fn collect_listing_unfinished(
             )
         })?;
     let finder = Finder::from_settings(settings, apps, ignore);
-    check_root(&root, settings, apps, &finder, options.clear)?;
+    // The folder the checks passed: the one --clear empties.
+    let real_root = check_root(&root, settings, apps, &finder, options.clear)?;
     if options.interactive && is_non_empty(&root) {
         confirm(&root, options, console)?;
     }
@@ -240,7 +241,7 @@ pub(crate) fn collect_listing_unfinished(
 
     let mut deleted = 0;
     if options.clear {
-        deleted = clear(&root, options.dry_run, &mut out)?;
+        deleted = clear(&real_root, options.dry_run, &mut out)?;
     }
 
     // Decide, then create the folders, then copy in parallel.
@@ -1220,39 +1221,6 @@ fn compress_one(
     Ok(done)
 }
 
-/// The absolute, real location of `path` (which may not exist yet): the
-/// real path of its deepest existing folder, then the rest.
-fn resolve(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in absolute(path).components() {
-        match component {
-            Component::ParentDir => {
-                normal.pop();
-            }
-            Component::CurDir => {}
-            other => normal.push(other),
-        }
-    }
-    let mut existing = normal.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            let mut out = real;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
-            return out;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return normal,
-        }
-    }
-}
-
 /// A folder of the project's own files that `static_root` is, is inside,
 /// or contains: see [`static_root_overlaps`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1349,14 +1317,15 @@ fn own_folders(settings: &Settings, apps: &[App]) -> Vec<(&'static str, PathBuf,
     folders
 }
 
-/// The refusals: where `static_root` must never be.
+/// The refusals: where `static_root` must never be. Returns the real
+/// folder it names ([`resolve`]), the one these checks passed.
 fn check_root(
     root: &Path,
     settings: &Settings,
     apps: &[App],
     finder: &Finder,
     clear: bool,
-) -> Result<(), Problem> {
+) -> Result<PathBuf, Problem> {
     let real = resolve(root);
     let shown = root.display();
     if real == Path::new("/") {
@@ -1429,7 +1398,7 @@ fn check_root(
             ));
         }
     }
-    Ok(())
+    Ok(real)
 }
 
 fn is_non_empty(root: &Path) -> bool {
