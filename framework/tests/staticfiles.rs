@@ -1824,6 +1824,132 @@ fn siblings_are_made_from_the_file_as_collected_this_run() {
     );
 }
 
+/// What a client accepting `encoding` gets for `path` from `serve --static`,
+/// decoded.
+async fn received(site: &Site, path: &str, encoding: &str) -> String {
+    let client = Client::new(site.serving_collected());
+    let response = client
+        .request(http::Method::GET, path)
+        .header("accept-encoding", encoding)
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "{path} {encoding}");
+    let mut text = String::new();
+    match response.header("content-encoding") {
+        Some("gzip") => flate2::read::GzDecoder::new(&response.body[..])
+            .read_to_string(&mut text)
+            .unwrap(),
+        Some("br") => brotli::Decompressor::new(&response.body[..], 4096)
+            .read_to_string(&mut text)
+            .unwrap(),
+        None => return response.text(),
+        Some(other) => panic!("{path}: content-encoding {other}"),
+    };
+    text
+}
+
+/// A run that failed at post-processing had renamed the new version of a
+/// file into place and left the `.gz`/`.br` of the old one, which a later
+/// `--no-post-process` run never removed: gzip and Brotli clients got the
+/// old version. The old siblings now go before the new file is renamed
+/// into place, and any run removes the siblings a file's time no longer
+/// matches (left by a run of an earlier version).
+#[tokio::test]
+async fn no_run_leaves_the_siblings_of_an_old_version() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
+    let root = site.root();
+    let big = site.dir.join("static/big.txt");
+    let one = "VERSION ONE\n".repeat(40);
+    let two = "VERSION TWO\n".repeat(40);
+    write(&big, &one);
+    site.collect(noinput());
+    assert_eq!(gunzip(&root.join("big.txt.gz")), one);
+
+    // The new version is copied, then post-processing fails.
+    write(&big, &two);
+    write(
+        &site.dir.join("static/css/broken.css"),
+        "h1{background:url('../img/missing.png')}\n",
+    );
+    let (result, _) = site.collect_with(&site.settings(), noinput(), "");
+    assert!(
+        result
+            .unwrap_err()
+            .contains("'img/missing.png' does not exist")
+    );
+    assert_eq!(std::fs::read_to_string(root.join("big.txt")).unwrap(), two);
+    for encoding in ["gzip", "br", "identity"] {
+        assert_eq!(
+            received(&site, "/static/big.txt", encoding).await,
+            two,
+            "{encoding}"
+        );
+    }
+
+    // Fixed, collected without post-processing: nothing to copy, nothing old sent.
+    std::fs::remove_file(site.dir.join("static/css/broken.css")).unwrap();
+    let (summary, _) = site.collect(CollectOptions {
+        post_process: false,
+        ..noinput()
+    });
+    assert_eq!((summary.copied, summary.compressed), (0, 0));
+    for encoding in ["gzip", "br"] {
+        assert_eq!(
+            received(&site, "/static/big.txt", encoding).await,
+            two,
+            "{encoding}"
+        );
+    }
+
+    // Siblings of the old version with the old time, as a run of an earlier
+    // version left them: removed by a run without compression...
+    let made_from_one = |encoding: nuages::staticfiles::compress::Encoding| {
+        let sibling = root.join(format!("big.txt{}", encoding.suffix()));
+        std::fs::write(&sibling, encoding.compress(one.as_bytes()).unwrap()).unwrap();
+        set_mtime(&sibling, mtime(&big) - Duration::from_secs(60));
+    };
+    for encoding in nuages::staticfiles::compress::Encoding::ALL {
+        made_from_one(encoding);
+    }
+    assert_eq!(received(&site, "/static/big.txt", "gzip").await, one);
+    let (summary, out) = site.collect(CollectOptions {
+        post_process: false,
+        verbosity: 2,
+        ..noinput()
+    });
+    assert_eq!(summary.copied, 0);
+    assert!(
+        out.contains("Deleting 'big.txt.gz' (made from an older version)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleting 'big.txt.br' (made from an older version)\n"),
+        "{out}"
+    );
+    assert!(!root.join("big.txt.gz").exists() && !root.join("big.txt.br").exists());
+    for encoding in ["gzip", "br"] {
+        assert_eq!(
+            received(&site, "/static/big.txt", encoding).await,
+            two,
+            "{encoding}"
+        );
+    }
+    // ...and made again from the file by one with it.
+    for encoding in nuages::staticfiles::compress::Encoding::ALL {
+        made_from_one(encoding);
+    }
+    site.collect(noinput());
+    assert_eq!(gunzip(&root.join("big.txt.gz")), two);
+    for encoding in ["gzip", "br"] {
+        assert_eq!(
+            received(&site, "/static/big.txt", encoding).await,
+            two,
+            "{encoding}"
+        );
+    }
+    assert!(temp_files(&root).is_empty());
+}
+
 /// A file of one static folder named as a folder of another's: static_root
 /// cannot hold both, and the copies stopped midway on "Is a directory",
 /// with a hint about permissions. Refused by name before anything is

@@ -20,8 +20,11 @@
 //!   written after the copies ([`super::manifest`]); then compressible
 //!   files get `.gz` and `.br` siblings ([`super::compress`]) when
 //!   [`Settings::precompresses_static_files`] (`staticfiles_precompress`,
-//!   unset: with `debug` off). `--no-post-process` skips both. Without new
-//!   siblings, the old siblings of a file copied this run are removed.
+//!   unset: with `debug` off). `--no-post-process` skips both. A file's
+//!   old siblings are removed before its new version is renamed into
+//!   place, and every run removes the siblings whose time is not their
+//!   file's (made from another version), so that whatever stops a run, no
+//!   server sends an old version.
 //!
 //! It refuses, before touching anything, when `static_root` is unset, is
 //! `/`, the home folder or `base_dir`, or is, is inside, or contains a
@@ -259,6 +262,10 @@ pub(crate) fn collect_listing_unfinished(
     let to_write: Vec<usize> = (0..listing.files.len())
         .filter(|&i| decisions[i] == Action::Write)
         .collect();
+    // A `.gz` or `.br` of that name is a collected file, not a sibling.
+    let collected: HashSet<&str> = listing.files.iter().map(|f| f.name.as_str()).collect();
+    // Siblings deleted as made from an older version, to say so.
+    let mut stale_siblings = Vec::new();
     if !options.dry_run {
         let folders: BTreeSet<PathBuf> = to_write
             .iter()
@@ -272,16 +279,23 @@ pub(crate) fn collect_listing_unfinished(
             create_folder(folder)?;
         }
         let progress = progress_bar(console.terminal, options.verbosity, to_write.len());
-        let results: Vec<Result<(), Problem>> = to_write
+        let results: Vec<Result<Vec<String>, Problem>> = to_write
             .par_iter()
             .map(|&i| {
                 let file = &listing.files[i];
                 let dest = root.join(&file.name);
-                let result = if options.link {
-                    link_file(&file.path, &dest, unfinished)
-                } else {
-                    copy_file(&file.path, &dest, file.modified, unfinished)
-                };
+                // Gone before the new version is in place: a run that
+                // stops later (post-processing failed) or makes no
+                // siblings leaves none of the old version to be sent.
+                let result =
+                    remove_siblings(&root, &file.name, &collected, |_| true).and_then(|removed| {
+                        if options.link {
+                            link_file(&file.path, &dest, unfinished)?;
+                        } else {
+                            copy_file(&file.path, &dest, file.modified, unfinished)?;
+                        }
+                        Ok(removed)
+                    });
                 if let Some(bar) = &progress {
                     bar.inc(1);
                 }
@@ -291,7 +305,32 @@ pub(crate) fn collect_listing_unfinished(
         if let Some(bar) = progress {
             bar.finish_and_clear();
         }
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        for removed in results {
+            stale_siblings.extend(removed?);
+        }
+        // Siblings a file's version no longer matches, whatever left them
+        // (a run stopped between copying and compressing by an older
+        // version, a file replaced by hand): removed in every run, with or
+        // without compression, which makes them again.
+        let swept: Vec<Result<Vec<String>, Problem>> = listing
+            .files
+            .par_iter()
+            .zip(&decisions)
+            .filter(|(_, action)| **action == Action::Unmodified)
+            .map(|(file, _)| {
+                let Ok(modified) =
+                    std::fs::metadata(root.join(&file.name)).and_then(|m| m.modified())
+                else {
+                    return Ok(Vec::new());
+                };
+                remove_siblings(&root, &file.name, &collected, |sibling| {
+                    !sibling_is_current(sibling, modified)
+                })
+            })
+            .collect();
+        for removed in swept {
+            stale_siblings.extend(removed?);
+        }
     }
     for (file, action) in listing.files.iter().zip(&decisions) {
         match (action, options.dry_run, options.link) {
@@ -313,6 +352,12 @@ pub(crate) fn collect_listing_unfinished(
                 out.line(2, &format!("Skipping '{}' (not modified)", file.name))
             }
         }
+    }
+    for name in &stale_siblings {
+        out.line(
+            2,
+            &format!("Deleting '{name}' (made from an older version)"),
+        );
     }
     for duplicate in &listing.duplicates {
         out.line(
@@ -374,15 +419,6 @@ pub(crate) fn collect_listing_unfinished(
         }));
     }
     let mut compressed = 0;
-    if !precompress && !options.dry_run {
-        // No siblings made this time: those of a file just replaced were
-        // made from its old content, and a server must not send them.
-        let copied: Vec<&str> = to_write
-            .iter()
-            .map(|&i| listing.files[i].name.as_str())
-            .collect();
-        remove_stale_siblings(&root, &copied, &written, &mut out)?;
-    }
     if precompress && !options.dry_run {
         let progress = progress_bar(console.terminal, options.verbosity, written.len());
         compressed = compress_files(
@@ -1093,47 +1129,53 @@ fn compress_files(
     Ok(count)
 }
 
-/// Remove the `.gz` and `.br` siblings of the files `copied` this run, when
-/// no new ones are made (`staticfiles_precompress` off, or
-/// `--no-post-process`); a sibling that is itself a collected file stays.
-/// Only names under `root` are touched, and a link is removed, never followed.
-fn remove_stale_siblings(
+/// Remove the `.gz` and `.br` siblings of the collected file `name` that
+/// `stale` (given the sibling's metadata, not following a link) says are
+/// made from another version; returns the names removed. A sibling that is
+/// itself a collected file stays. Only names under `root` are touched, and
+/// a link is removed, never followed.
+fn remove_siblings(
     root: &Path,
-    copied: &[&str],
-    written: &[Written],
-    out: &mut Output<'_, '_>,
-) -> Result<(), Problem> {
-    let collected: HashSet<&str> = written.iter().map(|w| w.name.as_str()).collect();
-    let removed: Vec<Result<Option<String>, Problem>> = copied
-        .par_iter()
-        .filter(|name| compress::is_compressible(name))
-        .flat_map_iter(|name| Encoding::ALL.map(|e| format!("{name}{}", e.suffix())))
-        .filter(|stale| !collected.contains(stale.as_str()))
-        .map(|stale| {
-            let path = root.join(&stale);
-            match std::fs::remove_file(&path) {
-                Ok(()) => Ok(Some(stale)),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidFilename
-                    ) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(write_error(&path, e)),
-            }
-        })
-        .collect();
-    for stale in removed {
-        if let Some(name) = stale? {
-            out.line(
-                2,
-                &format!("Deleting '{name}' (made from an older version)"),
-            );
+    name: &str,
+    collected: &HashSet<&str>,
+    stale: impl Fn(&std::fs::Metadata) -> bool,
+) -> Result<Vec<String>, Problem> {
+    let mut removed = Vec::new();
+    if !compress::is_compressible(name) {
+        return Ok(removed);
+    }
+    for encoding in Encoding::ALL {
+        let sibling = format!("{name}{}", encoding.suffix());
+        if collected.contains(sibling.as_str()) {
+            continue;
+        }
+        let path = root.join(&sibling);
+        let gone = |e: &std::io::Error| {
+            // A name too long for the file system: no such sibling.
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidFilename
+            )
+        };
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if stale(&meta) => match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(sibling),
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(write_error(&path, e)),
+            },
+            Ok(_) => {}
+            Err(e) if gone(&e) => {}
+            Err(e) => return Err(write_error(&path, e)),
         }
     }
-    Ok(())
+    Ok(removed)
+}
+
+/// Whether a sibling (its metadata, not following a link) was made from
+/// the version of its file modified at `modified`: siblings are given
+/// their file's time, and are regular files.
+fn sibling_is_current(sibling: &std::fs::Metadata, modified: SystemTime) -> bool {
+    sibling.is_file() && sibling.modified().is_ok_and(|m| m == modified)
 }
 
 fn sibling(path: &Path, encoding: Encoding) -> PathBuf {
@@ -1173,9 +1215,7 @@ fn compress_one(
     let stale: Vec<Encoding> = Encoding::ALL
         .into_iter()
         .filter(|e| match std::fs::symlink_metadata(sibling(path, *e)) {
-            Ok(m) => {
-                written.replaced || !m.is_file() || m.modified().map_or(true, |m| m != modified)
-            }
+            Ok(m) => written.replaced || !sibling_is_current(&m, modified),
             // A name too long for the file system: no such sibling.
             Err(error) => error.kind() != std::io::ErrorKind::InvalidFilename,
         })
