@@ -1003,6 +1003,60 @@ fn serve_static_never_sends_a_sibling_that_leads_out() {
     }
 }
 
+/// `serve --static` (and `runserver --insecure`) with `static_url` on
+/// another host said "Serving https://cdn.example.com/static/ from …" and
+/// answered 404 for every file: no request for them reaches this site.
+/// Refused, naming static_url and the fix, before anything starts.
+#[test]
+fn serving_static_files_refuses_a_static_url_on_another_host() {
+    let project = GeneratedProject::new("cdn_site");
+    let hint = |flag: &str| {
+        format!(
+            "  hint: with static_url on another host the static files are served there: drop \
+             {flag}; or, to serve them from this site, set static_url = \"/static/\"\n"
+        )
+    };
+    for url in [
+        "https://cdn.example.com/static/",
+        "//cdn.example.com/static/",
+    ] {
+        let (output, stdout, stderr) = run(as_serve_user(&mut production(&project))
+            .args(["serve", "--static", "--bind", "127.0.0.1:1"])
+            .env("NUAGES_STATIC_URL", url));
+        assert_eq!(output.status.code(), Some(1), "{url}: {stdout}\n{stderr}");
+        assert!(
+            stderr.ends_with(&format!(
+                "error: --static serves static_url as a path of this site, and static_url \
+                 \"{url}\" is on another host\n{}",
+                hint("--static")
+            )),
+            "{url}: {stderr}"
+        );
+        assert!(!stdout.contains("Serving"), "{url}: {stdout}");
+    }
+    let port = free_port().to_string();
+    for reload in [&["--noreload"][..], &[][..]] {
+        let (output, stdout, stderr) = run(manage(&project.dir)
+            .args(["runserver", "--insecure", &port])
+            .args(reload)
+            .env("NUAGES_STATIC_URL", "https://cdn.example.com/static/"));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{reload:?}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.ends_with(&format!(
+                "error: --insecure serves static_url as a path of this site, and static_url \
+                 \"https://cdn.example.com/static/\" is on another host\n{}",
+                hint("--insecure")
+            )),
+            "{reload:?}: {stderr}"
+        );
+        assert!(!stdout.contains("Starting development server"), "{stdout}");
+    }
+}
+
 #[test]
 fn serve_refuses_to_start_without_a_secret_key() {
     let project = GeneratedProject::new("keyless");

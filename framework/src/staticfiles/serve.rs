@@ -76,6 +76,34 @@ impl StaticServing {
     }
 }
 
+/// Whether `static_url` is a path of this site (`/static/`), which the
+/// application can serve, rather than a URL on another host
+/// (`https://cdn.example.com/static/`, `//cdn.example.com/static/`).
+pub(crate) fn is_a_path_of_this_site(static_url: &str) -> bool {
+    static_url.starts_with('/') && !static_url.starts_with("//")
+}
+
+/// The refusal of `flag` (`serve --static`, `runserver --insecure`), which
+/// asks the application to serve `static_url`, when `static_url` is on
+/// another host: the application would say it serves the files and answer
+/// 404 for every one, since no request for them reaches it.
+pub(crate) fn refuse_static_url_of_another_host(
+    settings: &Settings,
+    flag: &str,
+) -> Result<(), crate::error::Problem> {
+    if is_a_path_of_this_site(&settings.static_url) {
+        return Ok(());
+    }
+    Err(crate::error::Problem::new(format!(
+        "{flag} serves static_url as a path of this site, and static_url \"{}\" is on another host",
+        settings.static_url
+    ))
+    .with_hint(format!(
+        "with static_url on another host the static files are served there: drop {flag}; or, to \
+         serve them from this site, set static_url = \"/static/\""
+    )))
+}
+
 #[derive(Debug)]
 enum Files {
     Sources(Finder),
@@ -107,7 +135,7 @@ impl StaticHandler {
     /// a `static_url` on another host, no `static_root` to serve).
     pub fn new(mode: StaticServing, settings: &Settings, apps: &[App]) -> Option<StaticHandler> {
         let prefix = settings.static_url.clone();
-        if !prefix.starts_with('/') || !prefix.ends_with('/') {
+        if !is_a_path_of_this_site(&prefix) || !prefix.ends_with('/') {
             return None;
         }
         let files = match mode {

@@ -67,6 +67,8 @@ impl Command for RunServer {
         }
         let settings = ctx.settings()?;
         refuse_without_hosts(settings)?;
+        // Refused here, before the reloader starts a server that would.
+        static_choice(settings, args)?;
         crate::logging::init(settings, ctx.verbosity_flag())?;
         if args.get_flag("noreload") {
             // As Django's: the checks run in the process that serves.
@@ -190,22 +192,35 @@ fn prepare_for_reloader(
 }
 
 /// `--nostatic` turns static serving off; `--insecure` serves the source
-/// folders even with `debug = false`; otherwise the application's default
-/// (on with `debug`). The reloader's child gets the same arguments, so the
-/// choice survives reloads.
+/// folders even with `debug = false` (refused when `static_url` is on
+/// another host, as `serve --static` is); `None`: the application's
+/// default (on with `debug`, nothing served for a `static_url` on another
+/// host, as Django's).
+fn static_choice(
+    settings: &crate::conf::Settings,
+    args: &ArgMatches,
+) -> Result<Option<crate::staticfiles::StaticServing>, CommandError> {
+    use crate::staticfiles::StaticServing;
+    Ok(if args.get_flag("nostatic") {
+        Some(StaticServing::Off)
+    } else if args.get_flag("insecure") {
+        crate::staticfiles::serve::refuse_static_url_of_another_host(settings, "--insecure")?;
+        Some(StaticServing::Sources)
+    } else {
+        None
+    })
+}
+
+/// The application with the [`static_choice`]. The reloader's child gets
+/// the same arguments, so the choice survives reloads.
 fn with_static_choice(
     application: crate::Application,
     args: &ArgMatches,
 ) -> Result<crate::Application, CommandError> {
-    use crate::staticfiles::StaticServing;
-    let serving = if args.get_flag("nostatic") {
-        StaticServing::Off
-    } else if args.get_flag("insecure") {
-        StaticServing::Sources
-    } else {
-        return Ok(application);
-    };
-    Ok(application.with_static_serving(serving)?)
+    match static_choice(application.settings(), args)? {
+        Some(serving) => Ok(application.with_static_serving(serving)?),
+        None => Ok(application),
+    }
 }
 
 /// Where `runserver` listens: the address to bind and how to show it.

@@ -55,6 +55,20 @@ impl Command for Serve {
             return Err(debug_refused(ctx));
         }
         refuse_unsafe_settings(settings)?;
+        // What --static serves, refused before the checks when it cannot.
+        let static_root = match args.get_flag("static") {
+            false => None,
+            true => {
+                let Some(root) = &settings.static_root else {
+                    return Err(CommandError::failed(
+                        "--static serves static_root, and static_root is not set",
+                        Some("set static_root in the settings file and run collectstatic"),
+                    ));
+                };
+                crate::staticfiles::serve::refuse_static_url_of_another_host(settings, "--static")?;
+                Some(root)
+            }
+        };
         // Every check, deployment ones included: errors stop the server.
         let bind_flag = args.get_one::<String>("bind");
         let mut allowed = Vec::new();
@@ -68,13 +82,7 @@ impl Command for Serve {
         super::check::startup_checks(ctx, true, &allowed, bind_flag.map(String::as_str))?;
         let log_file = crate::logging::init(settings, ctx.verbosity_flag())?;
         let mut application = ctx.application()?;
-        if args.get_flag("static") {
-            let Some(root) = &settings.static_root else {
-                return Err(CommandError::failed(
-                    "--static serves static_root, and static_root is not set",
-                    Some("set static_root in the settings file and run collectstatic"),
-                ));
-            };
+        if let Some(root) = &static_root {
             outln!("Serving {} from {}", settings.static_url, root.display())?;
             application =
                 application.with_static_serving(crate::staticfiles::StaticServing::Collected)?;
