@@ -9,6 +9,9 @@ use super::loader::{SETTINGS_VARIABLE, SettingsOrigin};
 /// Where the documentation of every settings key lives, for hints.
 pub const SETTINGS_REFERENCE: &str = "docs/settings.md in the Nuages repository";
 
+/// How a syntax error whose line may hold a secret ends, in place of the line.
+pub(crate) const HIDDEN_LINE: &str = "(the line is not shown: it may hold a secret)";
+
 /// A settings file that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -35,7 +38,8 @@ pub enum SettingsError {
     /// `NUAGES_SETTINGS` is set to nothing.
     #[error("{SETTINGS_VARIABLE} is set but empty, so it names no settings file")]
     EmptyVariable,
-    /// The file is not valid TOML.
+    /// The file is not valid TOML (the parser's message quotes the line,
+    /// unless it may hold a secret: then it ends with [`HIDDEN_LINE`]).
     #[error("settings file {} is not valid TOML: {message}", path.display())]
     Syntax {
         /// The file.
@@ -290,9 +294,16 @@ impl SettingsError {
                  TOML takes each once: change the earlier line instead, or delete one of them"
                     .into()
             }
-            SettingsError::Syntax { .. } => "fix the line at that place: strings are quoted (\"…\"), \
-                 booleans are true or false, lists are [\"a\", \"b\"], tables are [name]"
-                .into(),
+            SettingsError::Syntax { message, .. } => {
+                let line = match message.ends_with(HIDDEN_LINE) {
+                    true => "that line",
+                    false => "the line shown",
+                };
+                format!(
+                    "fix {line}: strings are quoted (\"…\"), booleans are true or false, lists \
+                     are [\"a\", \"b\"], tables are [name]"
+                )
+            }
             SettingsError::UnknownKey { key, .. } if misplaced_top_level(key).is_some() => {
                 let (table, field) = misplaced_top_level(key).expect("checked");
                 format!(

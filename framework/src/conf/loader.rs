@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use config::{Config, ConfigError, Map, Source, Value, ValueKind};
 
 use super::Settings;
-use super::error::{SETTINGS_REFERENCE, SettingsError};
+use super::error::{HIDDEN_LINE, SETTINGS_REFERENCE, SettingsError};
 use super::interpolate::{InterpolationError, interpolate};
 use super::keys::{self, EXTENDS, Kind};
 use super::section::{Field, Section};
@@ -433,9 +433,8 @@ fn read_chain(selected: &Path) -> Result<Vec<(PathBuf, toml::Table)>, SettingsEr
 }
 
 /// The TOML parser's message about `text`, which quotes the line at fault;
-/// where that line may hold a secret (a key named like one, as Django's
-/// `hidden_settings`, or a URL with credentials), its place and the
-/// parser's reason only: a terminal or a journal is no place for it.
+/// where that line may be part of a secret, its place and the parser's
+/// reason only: a terminal or a journal is no place for it.
 fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     let quoted = error.to_string().trim_end().to_string();
     let Some(span) = error.span() else {
@@ -444,21 +443,42 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     let at = span.start.min(text.len());
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-    let line = &text[start..end];
-    let key = line.split('=').next().unwrap_or_default();
-    let secret = crate::mail::report::names_a_secret(key)
-        || line
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.contains('@'));
-    if !secret {
+    if !may_hold_a_secret(&text[..end]) {
         return quoted;
     }
     let number = text[..start].matches('\n').count() + 1;
     let column = text[start..at].chars().count() + 1;
     format!(
-        "line {number}, column {column}: {} (the line is not shown: it may hold a secret)",
+        "line {number}, column {column}: {} {HIDDEN_LINE}",
         error.message().trim_end()
     )
+}
+
+/// Whether the last line of `text` may be part of a secret's value: it or
+/// a line above it in its table (a value written over several lines, a
+/// list or a `"""` string, is quoted by the line where it breaks) names a
+/// key like a secret (Django's `hidden_settings`) or holds a URL with
+/// credentials.
+fn may_hold_a_secret(text: &str) -> bool {
+    let is_table_header = |line: &str| {
+        let line = line.trim();
+        line.starts_with('[')
+            && line.ends_with(']')
+            && line
+                .trim_matches(['[', ']'])
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
+    };
+    text.lines()
+        .rev()
+        .take_while(|line| !is_table_header(line))
+        .any(|line| {
+            let key = line.split('=').next().unwrap_or_default();
+            crate::mail::report::names_a_secret(key)
+                || line
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| rest.contains('@'))
+        })
 }
 
 /// Take the project's own sections out of one file's table, checked and
@@ -1844,10 +1864,18 @@ mod tests {
                 2,
             ),
             ("email_host_password = Sup3rSecretValue\n", 1),
+            // A value over several lines: the parser quotes a later line.
+            (
+                "debug = false\nsecret_key_fallbacks = [\n  \"Sup3rSecretValue-old\"\n  \"Sup3rSecretValue\",\n]\n",
+                4,
+            ),
+            ("secret_key = \"\"\"\nSup3rSecretValue\n", 3),
         ] {
             let path = write(dir.path(), "settings.toml", text);
-            let message = load(&path, &[]).unwrap_err().to_string();
+            let error = load(&path, &[]).unwrap_err();
+            let message = error.to_string();
             assert!(!message.contains("Sup3rSecretValue"), "{message}");
+            assert!(error.hint().unwrap().starts_with("fix that line: "));
             assert!(
                 message.contains(&format!("line {line}, column "))
                     && message.ends_with("(the line is not shown: it may hold a secret)"),
@@ -2577,7 +2605,7 @@ mod tests {
         );
         let hint = load(&path, &[]).unwrap_err().hint().unwrap();
         assert!(
-            hint.starts_with("fix the line at that place: strings are quoted"),
+            hint.starts_with("fix the line shown: strings are quoted"),
             "{hint}"
         );
     }
