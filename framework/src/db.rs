@@ -293,9 +293,7 @@ fn unreadable_postgres_parameter(url: &str) -> Option<(String, String)> {
                     POSTGRES_SSL_MODES.join(", ")
                 )
             }
-            "port" if !value.parse::<u16>().is_ok_and(|port| port > 0) => {
-                "a port number (1 to 65535)".to_string()
-            }
+            "port" if value.parse::<u16>().is_err() => "a port number (1 to 65535)".to_string(),
             "statement-cache-capacity" if value.parse::<usize>().is_err() => {
                 "a number of statements (100 by default)".to_string()
             }
@@ -1605,10 +1603,6 @@ mod tests {
         assert!(check_url("default", &present).is_ok());
     }
 
-    /// sqlx's PostgreSQL driver reads its parameters by their exact names
-    /// and connects without any other: `?SSLMODE=require` connected in
-    /// clear, and `check --deploy` counted it as TLS. Each such name is now
-    /// refused, with the one meant; never the value.
     /// A PostgreSQL URL sqlx cannot read names the part it cannot, and
     /// what that part takes (sqlx says "error with configuration: error
     /// with configuration: unknown value", or "invalid digit found in
@@ -1632,6 +1626,17 @@ mod tests {
                 "set port to a port number (1 to 65535)",
             ),
             (
+                "postgres://site:Secretpw9/site",
+                "the part after the host's ':' is not a port number (if it is USER:PASSWORD, the \
+                 @HOST after it is missing)",
+                "postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
+            ),
+            (
+                "postgres://site:pw@db/site?hostaddr=db.internal",
+                "its hostaddr \"db.internal\" is not an IP address",
+                "set hostaddr to an IP address (a host name goes in host)",
+            ),
+            (
                 "postgres://site:pw@db/site?statement-cache-capacity=many",
                 "its statement-cache-capacity \"many\" is not a number of statements",
                 "set statement-cache-capacity to a number of statements",
@@ -1649,6 +1654,10 @@ mod tests {
         }
     }
 
+    /// sqlx's PostgreSQL driver reads its parameters by their exact names
+    /// and connects without any other: `?SSLMODE=require` connected in
+    /// clear, and `check --deploy` counted it as TLS. Each such name is now
+    /// refused, with the one meant; never the value.
     #[test]
     fn postgres_parameters_the_driver_ignores_are_refused() {
         for (url, named, hint) in [
@@ -1686,6 +1695,18 @@ mod tests {
             assert!(text.contains(hint), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
+        // A password parameter holding an '&': its rest is never named.
+        let error =
+            check_url("default", "postgres://site@db/site?password=ab&Secret9").unwrap_err();
+        let text = format!("{error} HINT {}", error.hint().unwrap_or_default());
+        assert!(
+            text.starts_with(
+                "databases.default.url: the password of its 'password' parameter holds an '&' not \
+                 percent-encoded"
+            ) && text.contains("as %26"),
+            "{text}"
+        );
+        assert!(!text.contains("Secret9"), "{text}");
         for fine in [
             "postgres://site@db/site?sslmode=verify-full&ssl-mode=require&application_name=x",
             "postgres://site@db/site?options[search_path]=app",

@@ -288,9 +288,11 @@ fn a_redis_url_that_does_not_parse_names_the_bad_part() {
             "redis://:hunter2@127.0.0.1:99999/0",
             "its port \"99999\" is not a port number (1 to 65535)",
         ),
+        // Not digits: maybe USER:PASSWORD without its @HOST, never shown.
         (
-            "redis://127.0.0.1:port/0",
-            "its port \"port\" is not a port number (1 to 65535)",
+            "redis://site:Secretpw9/0",
+            "the part after the host's ':' is not a port number (if it is USER:PASSWORD, the \
+             @HOST after it is missing)",
         ),
         (
             "redis://[::1/0",

@@ -306,10 +306,16 @@ pub(crate) fn unparsable_part(location: &str) -> Option<String> {
         _ => (host_port, None),
     };
     Some(match error {
-        url::ParseError::InvalidPort => format!(
-            "its port {:?} is not a port number (1 to 65535)",
-            port.unwrap_or_default()
-        ),
+        // Digits are shown; anything else may be a password whose `@HOST`
+        // is missing (`postgres://site:Secretpw9/site`): never shown.
+        url::ParseError::InvalidPort => match port.unwrap_or_default() {
+            digits if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("its port {digits:?} is not a port number (1 to 65535)")
+            }
+            _ => "the part after the host's ':' is not a port number (if it is \
+                  USER:PASSWORD, the @HOST after it is missing)"
+                .to_string(),
+        },
         url::ParseError::EmptyHost => "it names no host".to_string(),
         url::ParseError::InvalidIpv4Address
         | url::ParseError::InvalidIpv6Address
@@ -337,10 +343,26 @@ pub(crate) fn unknown_url_parameter(
 ) -> Option<Problem> {
     let query = url.split_once('?').map_or("", |(_, query)| query);
     let query = query.split_once('#').map_or(query, |(query, _)| query);
-    let name = form_urlencoded::parse(query.as_bytes())
+    let names: Vec<_> = form_urlencoded::parse(query.as_bytes())
         .map(|(name, _)| name)
-        .find(|name| !known.contains(&name.as_ref()) && !also_read(name))?;
-    let closest = match crate::conf::closest_name(&name, known.iter().copied()) {
+        .collect();
+    let at = names
+        .iter()
+        .position(|name| !known.contains(&name.as_ref()) && !also_read(name))?;
+    if at > 0 && is_password_param(&names[at - 1]) {
+        // `?pass=ab&cd`: the "parameter" is the rest of a password holding
+        // an `&`, not to be shown.
+        return Some(
+            Problem::new(format!(
+                "{key}: the password of its '{}' parameter holds an '&' not percent-encoded, \
+                 so the rest of it reads as another parameter",
+                names[at - 1]
+            ))
+            .with_hint(format!("write each '&' of the password as %26 in {key}")),
+        );
+    }
+    let name = &names[at];
+    let closest = match crate::conf::closest_name(name, known.iter().copied()) {
         Some(close) if close.eq_ignore_ascii_case(&name) => {
             format!("write it '{close}' (the names are case-sensitive), or ")
         }
