@@ -363,7 +363,7 @@ pub(crate) fn unknown_url_parameter(
     }
     let name = &names[at];
     let closest = match crate::conf::closest_name(name, known.iter().copied()) {
-        Some(close) if close.eq_ignore_ascii_case(&name) => {
+        Some(close) if close.eq_ignore_ascii_case(name) => {
             format!("write it '{close}' (the names are case-sensitive), or ")
         }
         Some(close) => format!("did you mean '{close}'? Or "),
