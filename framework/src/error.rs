@@ -172,14 +172,18 @@ impl Error {
 
     /// The messages of this error and each of its causes, outermost first.
     /// A cause the message before it already ends with (`cannot read x: No
-    /// such file or directory`) is not repeated.
+    /// such file or directory`) is not repeated, and a PostgreSQL error
+    /// loses the " at line N" (of PostgreSQL's own source) sqlx ends it with.
     pub fn chain(&self) -> Vec<String> {
         let source_line = postgres_source_line(self);
         let mut messages: Vec<String> = Vec::new();
         for cause in causes(self) {
             let mut text = cause.to_string();
-            if let Some(source_line) = &source_line {
-                text = text.replace(source_line.as_str(), "");
+            if let Some(shorter) = source_line
+                .as_deref()
+                .and_then(|source_line| text.strip_suffix(source_line))
+            {
+                text = shorter.to_string();
             }
             if !messages.last().is_some_and(|last| last.ends_with(&text)) {
                 messages.push(text);
@@ -224,7 +228,9 @@ fn postgres_source_line(error: &(dyn std::error::Error + 'static)) -> Option<Str
 pub(crate) fn database_text(error: &sqlx::Error) -> String {
     let text = error.to_string();
     match postgres_source_line(error) {
-        Some(source_line) => text.replace(source_line.as_str(), ""),
+        Some(source_line) => text
+            .strip_suffix(source_line.as_str())
+            .map_or(text.clone(), str::to_string),
         None => text,
     }
 }

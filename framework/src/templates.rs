@@ -407,7 +407,7 @@ fn walk(
     inside: &mut HashSet<PathBuf>,
     found: &mut dyn FnMut(String, PathBuf, std::fs::Metadata),
 ) -> Result<(), (PathBuf, std::io::Error)> {
-    let canonical = dir.canonicalize().map_err(at(dir))?;
+    let canonical = dir.canonicalize().map_err(io_error_at(dir))?;
     if !inside.insert(canonical.clone()) {
         return Ok(());
     }
@@ -417,11 +417,12 @@ fn walk(
 }
 
 /// An I/O error of `path`, as [`walk`] returns it.
-fn at(path: &Path) -> impl FnOnce(std::io::Error) -> (PathBuf, std::io::Error) {
+fn io_error_at(path: &Path) -> impl FnOnce(std::io::Error) -> (PathBuf, std::io::Error) {
     let path = path.to_path_buf();
     move |error| (path, error)
 }
 
+/// [`walk`]'s work in `dir`, once it is known not to be a loop.
 fn walk_entries(
     root: &Path,
     dir: &Path,
@@ -430,7 +431,7 @@ fn walk_entries(
 ) -> Result<(), (PathBuf, std::io::Error)> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .and_then(|entries| entries.collect::<Result<_, _>>())
-        .map_err(at(dir))?;
+        .map_err(io_error_at(dir))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let file_name = entry.file_name();
@@ -441,7 +442,13 @@ fn walk_entries(
         let path = entry.path();
         let meta = match std::fs::metadata(&path) {
             Ok(meta) => meta,
-            Err(_) if entry.file_type().is_ok_and(|kind| kind.is_symlink()) => continue,
+            Err(error)
+                if entry.file_type().is_ok_and(|kind| kind.is_symlink())
+                    && (error.kind() == std::io::ErrorKind::NotFound
+                        || error.raw_os_error() == Some(libc::ELOOP)) =>
+            {
+                continue;
+            }
             Err(error) => return Err((path, error)),
         };
         if meta.is_dir() {

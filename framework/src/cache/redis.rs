@@ -240,19 +240,6 @@ impl Redis {
                 crate::checks::database::password_delimiter_problem(&location_key, delimiter),
             ));
         }
-        if settings.location.ends_with("#insecure") {
-            return Err(Error::Config(
-                Problem::new(format!(
-                    "{location_key} ends with #insecure: the server's certificate would not be \
-                     verified, so whoever sits between this machine and the server could read \
-                     and change every value, sessions included"
-                ))
-                .with_hint(format!(
-                    "remove #insecure, and set {ca_key} to the PEM file of the authority that \
-                     signed the server's certificate"
-                )),
-            ));
-        }
         // The redis crate reads these, and ignores any other parameter.
         let known: &[&str] = match settings.location.starts_with("redis+unix:")
             || settings.location.starts_with("unix:")
@@ -303,6 +290,24 @@ impl Redis {
                 ),
             )
         })?;
+        // `rediss://…#insecure`, however it is spelled (the URL parser drops
+        // spaces and line breaks around it), as the client reads it.
+        if matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { insecure: true, .. }
+        ) {
+            return Err(Error::Config(
+                Problem::new(format!(
+                    "{location_key} ends with #insecure: the server's certificate would not be \
+                     verified, so whoever sits between this machine and the server could read \
+                     and change every value, sessions included"
+                ))
+                .with_hint(format!(
+                    "remove #insecure, and set {ca_key} to the PEM file of the authority that \
+                     signed the server's certificate"
+                )),
+            ));
+        }
         Ok(Redis {
             client,
             link: Arc::new(Mutex::new(Link::Idle)),

@@ -90,15 +90,7 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
             std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
             std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
         };
-        let trusted = |address: std::net::IpAddr| {
-            settings.trusted_proxies.iter().any(|entry| {
-                entry
-                    .trim()
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|entry| entry.to_canonical() == address)
-            })
-        };
-        if trusted(peer) || trusted(bind_ip) {
+        if trusted_addresses(settings).any(|address| address == peer) {
             return vec![];
         }
         return vec![CheckMessage::warning(
@@ -113,13 +105,7 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
              settings.production.toml has it",
         )];
     }
-    let trusts_another_machine = settings.trusted_proxies.iter().any(|entry| {
-        entry
-            .trim()
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| !address.to_canonical().is_loopback())
-    });
-    if trusts_another_machine {
+    if trusted_addresses(settings).any(|address| !address.is_loopback()) {
         return vec![];
     }
     vec![CheckMessage::warning(
@@ -132,6 +118,18 @@ pub fn check_login_throttle_sees_clients(ctx: &CheckContext) -> Vec<CheckMessage
          [\"10.0.0.10\"]); with the web server on this machine, bind serve to 127.0.0.1:PORT or \
          a unix socket",
     )]
+}
+
+/// The IP addresses `trusted_proxies` names (IPv4 mapped into IPv6 as
+/// IPv4), its other entries left out.
+fn trusted_addresses(
+    settings: &crate::conf::Settings,
+) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+    settings
+        .trusted_proxies
+        .iter()
+        .filter_map(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
+        .map(|address| address.to_canonical())
 }
 
 /// `nuages.W036` for a unix socket: its peer has no address, so without
@@ -596,6 +594,10 @@ mod url_and_throttle_tests {
         assert!(run(&settings).is_empty());
         settings.serve_bind = "[::1]:8000".into();
         assert_eq!(ids(&run(&settings)), ["nuages.W036"], "127.0.0.1 for ::1");
+        // A web server connecting to 127.0.0.2 comes from 127.0.0.1.
+        settings.serve_bind = "127.0.0.2:8000".into();
+        settings.trusted_proxies = vec!["127.0.0.2".into()];
+        assert_eq!(ids(&run(&settings)), ["nuages.W036"], "127.0.0.2 trusted");
         settings.trusted_proxies.clear();
         settings.login_throttle_address_limit = 0;
         assert!(run(&settings).is_empty(), "no address limit");
