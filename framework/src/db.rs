@@ -739,12 +739,19 @@ async fn probe(
     probe.close().await
 }
 
-/// What to do about a SQLite database another connection keeps locked.
-pub(crate) const LOCKED_HINT: &str = "another process was writing to the database (a running server, another `manage migrate`, a database browser) for longer than databases.default.busy_timeout_ms: run the command again once it is done, or raise that setting";
+/// What to do about a SQLite database another connection keeps locked
+/// (`alias`: `<alias>` where it is not known).
+pub(crate) fn locked_hint(alias: &str) -> String {
+    format!(
+        "another process was writing to the database (a running server, another `manage \
+         migrate`, a database browser) for longer than databases.{alias}.busy_timeout_ms: run \
+         the command again once it is done, or raise that setting"
+    )
+}
 
 /// What to do about a SQLite database this process may not write
 /// (`SQLITE_READONLY`).
-pub(crate) const READ_ONLY_HINT: &str = "the user this command runs as cannot write the SQLite database file of databases.<alias>.url, or its folder (where SQLite keeps its journal): give it write permission on both (`manage check` names the command, nuages.E001), or run the command as the server's user";
+pub(crate) const READ_ONLY_HINT: &str = "the SQLite database of databases.<alias>.url cannot be written: if its URL opens it read-only (mode=ro, immutable=1), remove that; else the user this command runs as lacks write permission on the file or its folder (where SQLite keeps its journal): give it (`manage check` names the command, nuages.E001), or run the command as the server's user";
 
 /// The primary result code of a SQLite error (`SQLITE_READONLY`, 8, of
 /// its extended codes); `None` for other errors.

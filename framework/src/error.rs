@@ -250,7 +250,7 @@ fn database_hint(error: &sqlx::Error) -> Option<String> {
     }
     match crate::db::sqlite_code(error) {
         Some(8) => return Some(crate::db::READ_ONLY_HINT.to_string()),
-        Some(5 | 6) => return Some(crate::db::LOCKED_HINT.to_string()),
+        Some(5 | 6) => return Some(crate::db::locked_hint("<alias>")),
         _ => {}
     }
     let sqlx::Error::Database(database) = error else {

@@ -27,7 +27,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::conf::{SessionEngine, Settings};
-use crate::db::{LOCKED_HINT, sqlite_locked};
+use crate::db::{locked_hint, sqlite_locked};
 use crate::error::{Error, Problem, Result};
 use crate::project::Project;
 
@@ -692,7 +692,7 @@ fn locked(cause: &sqlx::Error) -> Option<Error> {
         Problem::new(format!(
             "cannot read or record the applied migrations: the SQLite database is locked by another connection (SQLite: {said})"
         ))
-        .with_hint(LOCKED_HINT),
+        .with_hint(locked_hint("default")),
     ))
 }
 
@@ -715,7 +715,10 @@ fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> 
             Problem::new(format!(
                 "migration {name} failed: the SQLite database is locked by another connection (SQLite: {said})"
             ))
-            .with_hint(format!("{kept}. Its SQL is not the cause: {LOCKED_HINT}")),
+            .with_hint(format!(
+                "{kept}. Its SQL is not the cause: {}",
+                locked_hint("default")
+            )),
         );
     }
     let cause = match &error {

@@ -403,7 +403,8 @@ impl<T: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static> Connection fo
 /// the listening socket at once (new connections are refused; a unix
 /// socket's file is removed), after taking the connections already queued
 /// in its backlog; answer every request clients had sent, for up to
-/// `options.graceful_timeout`; close idle keep-alive connections; and return.
+/// `options.graceful_timeout`; close idle keep-alive connections; and return
+/// whether every request was answered ([`Stopped`]).
 ///
 /// A socket passed by systemd (`LISTEN_FDS`) stays open in systemd, which
 /// holds its own copy: new connections wait in its backlog for the next

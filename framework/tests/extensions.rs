@@ -1023,4 +1023,22 @@ fn a_section_key_replaced_later_needs_no_variable() {
         error.contains("tuning.workers") && error.contains("WORKERS"),
         "{error}"
     );
+
+    // A key that is a table is merged key by key: a later file setting one
+    // of its entries replaces that entry only, so the others' variables
+    // are still read (not dropped in silence).
+    std::fs::write(
+        site.dir.path().join("settings.toml"),
+        "[tuning.weights]\nb = \"${WEIGHT_B}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.dir.path().join("settings.production.toml"),
+        "extends = \"settings.toml\"\n[tuning.weights]\na = 2\n",
+    )
+    .unwrap();
+    let error = load("settings.production.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("WEIGHT_B"), "{error}");
 }

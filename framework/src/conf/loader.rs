@@ -518,13 +518,10 @@ fn section_layer(
                     key: full_key,
                 });
             };
-            let value = match section_value_from_file(
-                path, &origin, section, &key, field, value, &lookup,
-            ) {
-                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&full_key) => {
-                    continue;
-                }
-                value => value?,
+            let converted =
+                section_value_from_file(path, &origin, section, &key, field, value, &lookup);
+            let Some(value) = unless_replaced(converted, replaced, &full_key)? else {
+                continue;
             };
             fields.insert(key, value);
         }
@@ -741,7 +738,7 @@ fn replaced_later(
     let mut replaced = BTreeSet::new();
     for layer in later {
         for (key, value) in layer {
-            keys_set(
+            insert_dotted_keys(
                 key,
                 value,
                 depth_of(key, sections),
@@ -757,7 +754,7 @@ fn replaced_later(
     for (at, (_, table)) in chain.iter().enumerate().rev() {
         each[at] = replaced.clone();
         for (key, value) in table {
-            keys_set(
+            insert_dotted_keys(
                 key,
                 value,
                 depth_of(key, sections),
@@ -769,21 +766,35 @@ fn replaced_later(
     each
 }
 
+/// A file's value of `key`, or `None` when its `${VAR}` is unset and a
+/// later layer replaces the key (the value is never read).
+fn unless_replaced(
+    converted: Result<Value, SettingsError>,
+    replaced: &BTreeSet<String>,
+    key: &str,
+) -> Result<Option<Value>, SettingsError> {
+    match converted {
+        Err(SettingsError::UnsetVariable { .. }) if replaced.contains(key) => Ok(None),
+        converted => converted.map(Some),
+    }
+}
+
 /// How many tables a top-level setting's values lie below: 2 for
-/// `[databases.<alias>]` and `[caches.<alias>]`, 1 for a project's
-/// section, 0 for the others (a list is replaced whole).
+/// `[databases.<alias>]` and `[caches.<alias>]`; for a project's section,
+/// down to its leaves (a key that is itself a table is merged key by key);
+/// 0 for the others (a list is replaced whole).
 fn depth_of(key: &str, sections: &[Section]) -> usize {
     match keys::kind_of(key) {
         Some(Kind::Tables(_)) => 2,
         Some(_) => 0,
-        None if sections.iter().any(|s| s.name() == key) => 1,
+        None if sections.iter().any(|s| s.name() == key) => usize::MAX,
         None => 0,
     }
 }
 
 /// Add to `set` the dotted keys of `value`, at `key`, down `depth` tables
 /// (`entries` opens one).
-fn keys_set<'v, V: 'v, I>(
+fn insert_dotted_keys<'v, V: 'v, I>(
     key: &str,
     value: &'v V,
     depth: usize,
@@ -795,7 +806,7 @@ fn keys_set<'v, V: 'v, I>(
     match entries(value).filter(|_| depth > 0) {
         Some(table) => {
             for (inner, value) in table {
-                keys_set(&format!("{key}.{inner}"), value, depth - 1, set, entries);
+                insert_dotted_keys(&format!("{key}.{inner}"), value, depth - 1, set, entries);
             }
         }
         None => {
@@ -830,10 +841,11 @@ fn file_layer(
         let converted = if let Kind::Tables(fields) = kind {
             tables_from_file(path, &origin, &key, fields, value, &lookup, replaced)?
         } else {
-            match scalar_from_file(path, &origin, &key, kind, value, &lookup) {
-                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&key) => continue,
-                converted => converted?,
-            }
+            let converted = scalar_from_file(path, &origin, &key, kind, value, &lookup);
+            let Some(converted) = unless_replaced(converted, replaced, &key)? else {
+                continue;
+            };
+            converted
         };
         values.insert(key, converted);
     }
@@ -879,11 +891,9 @@ fn tables_from_file(
                     key: full_key,
                 });
             };
-            let value = match scalar_from_file(path, origin, &full_key, kind, value, lookup) {
-                Err(SettingsError::UnsetVariable { .. }) if replaced.contains(&full_key) => {
-                    continue;
-                }
-                value => value?,
+            let converted = scalar_from_file(path, origin, &full_key, kind, value, lookup);
+            let Some(value) = unless_replaced(converted, replaced, &full_key)? else {
+                continue;
             };
             fields.insert(field, value);
         }

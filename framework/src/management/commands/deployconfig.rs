@@ -227,8 +227,7 @@ impl Command for DeployConfig {
                 let socket_path = dir.join(format!("{name}.socket"));
                 // Both checked before either is written.
                 for (path, text) in [(&service_path, &service), (&socket_path, &socket)] {
-                    refuse_unwritable_kind(path)?;
-                    refuse_foreign(path, text, force)?;
+                    refuse_to_replace(path, text, force)?;
                 }
                 write_atomically(&service_path, &service)?;
                 write_atomically(&socket_path, &socket)?;
@@ -1469,8 +1468,7 @@ fn emit(output: Option<&Path>, text: &str, force: bool, name: &str) -> Result<()
                     )),
                 ));
             }
-            refuse_unwritable_kind(path)?;
-            refuse_foreign(path, text, force)?;
+            refuse_to_replace(path, text, force)?;
             write_atomically(path, text)?;
             outln!("Wrote {}", path.display())?;
             Ok(())
@@ -1551,11 +1549,14 @@ fn refuse_unwritable_kind(path: &Path) -> Result<(), CommandError> {
 /// and a longer file is no reason to read more.
 const FIRST_LINE_LIMIT: u64 = 8192;
 
-/// Refuse to replace a file at `path` that this command did not write
-/// (its first line says so), or wrote as another kind of file than `text`
-/// (an nginx configuration over the systemd unit), unless `force`: `-o`
-/// names a file the user may have written by hand, or mistyped.
-fn refuse_foreign(path: &Path, text: &str, force: bool) -> Result<(), CommandError> {
+/// Refuse to write `text` at `path` where something other than a regular
+/// file is, even with `force` ([`refuse_unwritable_kind`]); and where a
+/// file this command did not write is (its first line says so), or wrote
+/// as another kind of file than `text` (an nginx configuration over the
+/// systemd unit), unless `force`: `-o` names a file the user may have
+/// written by hand, or mistyped.
+fn refuse_to_replace(path: &Path, text: &str, force: bool) -> Result<(), CommandError> {
+    refuse_unwritable_kind(path)?;
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     if force {
