@@ -52,8 +52,8 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
             // request that needs the database would fail.
             "[databases.default]\nurl = \"postgres://site:s3cret-pw@127.0.0.1:notaport/site\"\n",
             "nuages.E011",
-            "databases.default.url is not a PostgreSQL URL that can be read: error with configuration: \
-             invalid port number",
+            "databases.default.url is not a PostgreSQL URL that can be read: the part after the \
+             host's ':' is not a port number (if it is USER:PASSWORD, the @HOST after it is missing)",
             "write databases.default.url as postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
         ),
     ];
