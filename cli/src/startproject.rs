@@ -55,20 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("nuages_dependency", dependency.as_str()),
         ("nuages_version", nuages::VERSION),
     ];
-    scaffold::render_with(&PROJECT_TEMPLATE, &extra, &destination, &vars).map_err(|e| {
-        let problem = Problem::new(e.to_string());
-        CommandError::Failed(match e {
-            scaffold::ScaffoldError::NotEmpty { .. }
-            | scaffold::ScaffoldError::NotAFolder { .. } => {
-                problem.with_hint("choose a new or empty folder; nothing was changed")
-            }
-            // A folder that cannot be made there (below a file, on a
-            // read-only file system, without permission).
-            scaffold::ScaffoldError::Io { .. } => {
-                problem.with_hint("choose a folder that can be created and written to")
-            }
-        })
-    })?;
+    scaffold::render_with(&PROJECT_TEMPLATE, &extra, &destination, &vars)
+        .map_err(|e| CommandError::Failed(e.problem()))?;
     // `startproject x .` (or any path to the current folder): there is no
     // folder to name or to cd into.
     let here = std::env::current_dir()?;

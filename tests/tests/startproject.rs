@@ -89,12 +89,58 @@ fn a_non_empty_folder_is_left_untouched() {
     assert_eq!(
         stderr,
         "error: cannot write mysite/notes.txt/other: Not a directory (os error 20)\n  \
-         hint: choose a folder that can be created and written to\n"
+         hint: a part of that path is a file, not a folder: choose another folder\n"
     );
     assert_eq!(
         std::fs::read_to_string(target.join("notes.txt")).unwrap(),
         "mine"
     );
+}
+
+/// `startproject p mine` into an existing empty folder, stopped by a file
+/// size limit at Cargo.lock: the error names the file and the hint the
+/// cause, the folder is left empty (no src/, static/css/, … of the attempt),
+/// and once the limit is gone the same command succeeds.
+#[test]
+fn a_failed_write_leaves_an_existing_folder_as_it_was() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let mut command = manage(dir.path());
+    command.args(["startproject", "p", "mine"]);
+    // SAFETY: only signal and setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Ignored, a write past the limit fails with EFBIG instead of
+            // killing the process, as after `trap '' XFSZ; ulimit -f 4`.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (output, stdout, stderr) = run(&mut command);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot write mine/Cargo.lock: File too large (os error 27)\n  \
+         hint: a file is larger than this process may write (ulimit -f): raise the limit, then \
+         run it again\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let (output, stdout, stderr) = run(manage(dir.path()).args(["startproject", "p", "mine"]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(mine.join("Cargo.lock").is_file());
 }
 
 #[test]

@@ -11,10 +11,12 @@
 //! thing. Files are created, never overwritten.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, DirEntry, include_dir};
+
+use crate::Problem;
 
 /// The project scaffold.
 pub static PROJECT_TEMPLATE: Dir<'static> =
@@ -48,6 +50,37 @@ pub enum ScaffoldError {
     },
 }
 
+impl ScaffoldError {
+    /// The refusal or failure, with a hint that fits its cause: a write
+    /// stopped by a full disk, a size limit or permissions is not fixed by
+    /// choosing another name.
+    pub fn problem(&self) -> Problem {
+        let hint = match self {
+            ScaffoldError::NotEmpty { .. } | ScaffoldError::NotAFolder { .. } => {
+                "choose a new or empty folder; nothing was changed"
+            }
+            ScaffoldError::Io { source, .. } => match source.kind() {
+                ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+                    "the disk is full (or your quota is used up): free some space, then run it again"
+                }
+                ErrorKind::FileTooLarge => {
+                    "a file is larger than this process may write (ulimit -f): raise the limit, \
+                     then run it again"
+                }
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                    "you may not write there (permissions, or a read-only file system): choose a \
+                     folder you can write to"
+                }
+                ErrorKind::NotADirectory => {
+                    "a part of that path is a file, not a folder: choose another folder"
+                }
+                _ => "fix the cause above and run it again, or choose another folder",
+            },
+        };
+        Problem::new(self.to_string()).with_hint(hint)
+    }
+}
+
 /// Render `template` into `destination`, which must be missing or empty.
 /// Returns the files written. On failure, what this call created is removed.
 pub fn render(
@@ -66,44 +99,42 @@ pub fn render_with(
     destination: &Path,
     vars: &[(&str, &str)],
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
-    let created = prepare_destination(destination)?;
-    let mut written = Vec::new();
-    let result = write_dir(template, destination, vars, &mut written).and_then(|()| {
-        extra.iter().try_for_each(|(path, contents)| {
-            write_new(&destination.join(path), contents, &mut written)
-        })
-    });
-    if result.is_err() {
-        for file in written.iter().rev() {
-            let _ = std::fs::remove_file(file);
-        }
-        // Every folder this call made, the parents of `destination` too
-        // (`startproject x a/b/c` made `a`): all of it is its own.
-        if let Some(created) = created {
-            let _ = std::fs::remove_dir_all(created);
+    let mut made = Made::default();
+    let result = prepare_destination(destination, &mut made)
+        .and_then(|()| write_dir(template, destination, vars, &mut made))
+        .and_then(|()| {
+            extra
+                .iter()
+                .try_for_each(|(path, contents)| made.file(&destination.join(path), contents))
+        });
+    match result {
+        Ok(()) => Ok(made.files),
+        Err(error) => {
+            made.undo();
+            Err(error)
         }
     }
-    result.map(|()| written)
 }
 
-/// Make sure `destination` is an empty folder; the highest folder this call
-/// created for it (itself, or a missing parent), if it created any.
-fn prepare_destination(destination: &Path) -> Result<Option<PathBuf>, ScaffoldError> {
-    let io = |source| ScaffoldError::Io {
-        path: destination.to_path_buf(),
-        source,
-    };
+/// Make sure `destination` is an empty folder, creating it (and its
+/// missing parents) if need be.
+fn prepare_destination(destination: &Path, made: &mut Made) -> Result<(), ScaffoldError> {
     match std::fs::metadata(destination) {
         Ok(meta) if !meta.is_dir() => Err(ScaffoldError::NotAFolder {
             path: destination.to_path_buf(),
         }),
         Ok(_) => {
-            if std::fs::read_dir(destination).map_err(io)?.next().is_some() {
+            let mut entries =
+                std::fs::read_dir(destination).map_err(|source| ScaffoldError::Io {
+                    path: destination.to_path_buf(),
+                    source,
+                })?;
+            if entries.next().is_some() {
                 Err(ScaffoldError::NotEmpty {
                     path: destination.to_path_buf(),
                 })
             } else {
-                Ok(None)
+                Ok(())
             }
         }
         // A link to nothing is there all the same: not a folder to fill.
@@ -112,22 +143,7 @@ fn prepare_destination(destination: &Path) -> Result<Option<PathBuf>, ScaffoldEr
                 path: destination.to_path_buf(),
             })
         }
-        Err(_) => {
-            let highest = destination
-                .ancestors()
-                .take_while(|folder| {
-                    !folder.as_os_str().is_empty() && std::fs::symlink_metadata(folder).is_err()
-                })
-                .last()
-                .map(Path::to_path_buf);
-            if let Err(source) = std::fs::create_dir_all(destination) {
-                if let Some(highest) = &highest {
-                    let _ = std::fs::remove_dir_all(highest);
-                }
-                return Err(io(source));
-            }
-            Ok(highest)
-        }
+        Err(_) => made.folder(destination),
     }
 }
 
@@ -135,47 +151,84 @@ fn write_dir(
     dir: &Dir<'static>,
     destination: &Path,
     vars: &[(&str, &str)],
-    written: &mut Vec<PathBuf>,
+    made: &mut Made,
 ) -> Result<(), ScaffoldError> {
     for entry in dir.entries() {
         match entry {
-            DirEntry::Dir(sub) => write_dir(sub, destination, vars, written)?,
+            DirEntry::Dir(sub) => write_dir(sub, destination, vars, made)?,
             DirEntry::File(file) => {
                 let target = destination.join(render_path(file.path(), vars));
                 let contents = match std::str::from_utf8(file.contents()) {
                     Ok(text) => render_text(text, vars).into_bytes(),
                     Err(_) => file.contents().to_vec(),
                 };
-                write_new(&target, &contents, written)?;
+                made.file(&target, &contents)?;
             }
         }
     }
     Ok(())
 }
 
-/// Create `target` (and its folders) with `contents`; never overwrites.
-fn write_new(
-    target: &Path,
-    contents: &[u8],
-    written: &mut Vec<PathBuf>,
-) -> Result<(), ScaffoldError> {
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
+/// The files and folders a scaffold has created so far, in order: what a
+/// failed one removes, and nothing that was there before it.
+#[derive(Default)]
+struct Made {
+    files: Vec<PathBuf>,
+    folders: Vec<PathBuf>,
+}
+
+impl Made {
+    /// Create `folder` and its missing parents, one at a time, recording
+    /// each.
+    fn folder(&mut self, folder: &Path) -> Result<(), ScaffoldError> {
+        let missing: Vec<&Path> = folder
+            .ancestors()
+            .take_while(|f| !f.as_os_str().is_empty() && std::fs::symlink_metadata(f).is_err())
+            .collect();
+        for folder in missing.into_iter().rev() {
+            match std::fs::create_dir(folder) {
+                Ok(()) => self.folders.push(folder.to_path_buf()),
+                // Made meanwhile by someone else (or `new/..`): not ours.
+                Err(error) if error.kind() == ErrorKind::AlreadyExists && folder.is_dir() => {}
+                Err(source) => {
+                    return Err(ScaffoldError::Io {
+                        path: folder.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
-    let io = |source| ScaffoldError::Io {
-        path: target.to_path_buf(),
-        source,
-    };
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(target)
-        .map_err(io)?;
-    written.push(target.to_path_buf());
-    out.write_all(contents).map_err(io)
+
+    /// Create `target` (and its folders) with `contents`; never overwrites.
+    fn file(&mut self, target: &Path, contents: &[u8]) -> Result<(), ScaffoldError> {
+        if let Some(parent) = target.parent() {
+            self.folder(parent)?;
+        }
+        let io = |source| ScaffoldError::Io {
+            path: target.to_path_buf(),
+            source,
+        };
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(target)
+            .map_err(io)?;
+        self.files.push(target.to_path_buf());
+        out.write_all(contents).map_err(io)
+    }
+
+    /// Remove what was made, newest first: each folder after what it holds,
+    /// and only while empty, so nothing put there meanwhile goes with it.
+    fn undo(self) {
+        for file in self.files.iter().rev() {
+            let _ = std::fs::remove_file(file);
+        }
+        for folder in self.folders.iter().rev() {
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
 }
 
 /// `src/app_name/views.rs-tpl` → `src/polls/views.rs`.
@@ -253,6 +306,41 @@ mod tests {
         assert!(err.is_err());
         assert!(!dir.path().join("a").exists(), "a folder it made is left");
         assert!(dir.path().exists());
+    }
+
+    /// In a folder that was there before, a failed scaffold removes the
+    /// folders it made inside (src/, templates/polls/, …) and keeps the
+    /// folder itself: a second try finds it as it was.
+    #[test]
+    fn a_failed_scaffold_in_an_existing_folder_leaves_it_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra: [(&str, &[u8]); 1] = [("mod.rs", b"twice")];
+        let err = render_with(&APP_TEMPLATE, &extra, dir.path(), &[("app_name", "polls")]);
+        assert!(err.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        render(&APP_TEMPLATE, dir.path(), &[("app_name", "polls")]).unwrap();
+    }
+
+    /// The hint of a failed write names its cause, not the folder.
+    #[test]
+    fn the_hint_of_a_failed_write_names_its_cause() {
+        let failed = |kind: ErrorKind| {
+            ScaffoldError::Io {
+                path: PathBuf::from("mine/Cargo.lock"),
+                source: std::io::Error::from(kind),
+            }
+            .problem()
+            .hint
+            .unwrap()
+        };
+        assert!(failed(ErrorKind::StorageFull).starts_with("the disk is full"));
+        assert!(failed(ErrorKind::FileTooLarge).contains("ulimit -f"));
+        assert!(failed(ErrorKind::PermissionDenied).starts_with("you may not write there"));
+        assert!(failed(ErrorKind::ReadOnlyFilesystem).starts_with("you may not write there"));
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn start_app(project_dir: &Path, name: &str) -> Result<PathBuf, CommandError
         ));
     }
     scaffold::render(&APP_TEMPLATE, &target, &[("app_name", name)])
-        .map_err(|e| CommandError::failed(e.to_string(), None))?;
+        .map_err(|e| CommandError::Failed(e.problem()))?;
     Ok(target)
 }
 
