@@ -122,6 +122,8 @@ pub struct Route {
     pub name: Option<String>,
     /// The view's Rust path, for `showurls` and the debug 404 page.
     pub view: String,
+    /// Its place in [`Resolver::routes`].
+    index: usize,
     csrf_exempt: bool,
     /// The project's state and settings sections the view takes.
     pub(crate) needs: Needs,
@@ -164,11 +166,19 @@ impl Route {
         // axum's router is always ready: called at once, rather than kept
         // with the request (as `oneshot` keeps them) until the first poll.
         let served = tower::Service::call(&mut self.service.clone(), request);
+        let index = self.index;
         async move {
-            match served.await {
+            let mut response = match served.await {
                 Ok(response) => response,
                 Err(never) => match never {},
+            };
+            // Only a 404 is marked: the debug page then says the path
+            // matched this route and names its view (Django's
+            // `resolver_match`), rather than that no pattern matched.
+            if response.status() == http::StatusCode::NOT_FOUND {
+                response.extensions_mut().insert(AnsweredBy(index));
             }
+            response
         }
     }
 
@@ -222,6 +232,12 @@ impl Route {
         })
     }
 }
+
+/// On a 404 response: the route, by its place in [`Resolver::routes`],
+/// whose view answered it, where a 404 without it is a path that no
+/// pattern matched.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnsweredBy(pub(crate) usize);
 
 /// What a literal segment's bytes are percent-encoded to in a route's axum
 /// path, and in a request path before axum sees it: what a URI's path
@@ -363,6 +379,7 @@ impl UrlConf {
                 pattern,
                 name,
                 view,
+                index: 0,
                 csrf_exempt,
                 needs,
                 segments,
@@ -779,7 +796,8 @@ fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Resolver {
-    fn push(&mut self, route: Route) {
+    fn push(&mut self, mut route: Route) {
+        route.index = self.routes.len();
         self.tree.insert(&route.segments, self.routes.len());
         if let Some(name) = &route.name {
             self.by_name

@@ -451,15 +451,80 @@ async fn debug_404_lists_the_patterns_tried() {
         text.contains("polls/&lt;int:question_id&gt;/ [name=&#x27;polls:detail&#x27;]"),
         "{text}"
     );
-    assert!(text.contains("nowhere/"), "{text}");
+    assert!(
+        text.contains("The current path, <code>nowhere/</code>, didn't match any of these."),
+        "{text}"
+    );
+    assert!(!text.contains("Raised by"), "{text}");
+    assert!(!text.contains("matched the last one"), "{text}");
 }
 
+/// Django's page for an `Http404` that a view raised: the view, the
+/// patterns up to the one that matched, and that the path matched it.
 #[tokio::test]
-async fn debug_404_from_a_view_shows_its_message() {
+async fn debug_404_from_a_view_names_the_view_and_the_pattern_it_matched() {
     let site = Site::new("debug = true\n");
     let r = site.client().get("/missing/").await;
     assert_eq!(r.status, 404);
-    assert!(r.text().contains("question 99 does not exist"));
+    let text = r.text();
+    assert!(text.contains("question 99 does not exist"), "{text}");
+    assert!(
+        text.contains("<p>Raised by: <code>request_path::missing</code></p>"),
+        "{text}"
+    );
+    let tried = text
+        .split("<ol class=\"patterns\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</ol>").next())
+        .unwrap_or_else(|| panic!("no list of patterns: {text}"));
+    assert!(
+        tried.starts_with("<li><code>home/ [name=&#x27;home&#x27;]</code></li>"),
+        "{tried}"
+    );
+    assert!(
+        tried.ends_with("<li><code>missing/ [name=&#x27;missing&#x27;]</code></li>"),
+        "{tried}"
+    );
+    assert!(
+        text.contains("The current path, <code>missing/</code>, matched the last one."),
+        "{text}"
+    );
+    assert!(!text.contains("didn't match"), "{text}");
+
+    // The same as text, for a client that does not read HTML.
+    let r = site
+        .client()
+        .request(http::Method::GET, "/missing/")
+        .header("accept", "application/json")
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    let text = r.text();
+    assert!(
+        text.contains("\nRaised by: request_path::missing\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  missing/ [name='missing']\nThe current path, missing/, matched the last one.\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("panic/"), "{text}");
+
+    // A path that no pattern matches still says so.
+    let r = site
+        .client()
+        .request(http::Method::GET, "/nowhere/")
+        .header("accept", "application/json")
+        .send()
+        .await;
+    let text = r.text();
+    assert!(
+        text.contains("The current path, nowhere/, didn't match any of these.\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Raised by"), "{text}");
 }
 
 #[tokio::test]
@@ -512,6 +577,11 @@ async fn production_pages_are_plain_and_leak_nothing() {
         assert!(text.contains(title), "{path}: {text}");
         assert_no_leak(&text, &site);
     }
+    // A view's 404 gets the very page of a path no pattern matches.
+    assert_eq!(
+        client.get("/missing/").await.text(),
+        client.get("/nowhere/").await.text()
+    );
 }
 
 /// The mails the `memory` backend kept once `quiet` has passed with no new

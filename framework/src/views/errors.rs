@@ -317,23 +317,16 @@ async fn error_page(
     }
 
     let (content_type, page) = if state.settings.debug {
-        let not_found = status == StatusCode::NOT_FOUND;
+        let patterns =
+            (status == StatusCode::NOT_FOUND).then(|| PatternsTried::of(state, &parts, path));
         if wants_html {
-            let patterns = if not_found {
-                patterns_html(state, path)
-            } else {
-                String::new()
-            };
+            let patterns = patterns.map(|p| p.html()).unwrap_or_default();
             (
                 "text/html; charset=utf-8",
                 Cow::Owned(debug_html(status, method, path, &report, &patterns)),
             )
         } else {
-            let patterns = if not_found {
-                patterns_text(state)
-            } else {
-                String::new()
-            };
+            let patterns = patterns.map(|p| p.text()).unwrap_or_default();
             (
                 "text/plain; charset=utf-8",
                 Cow::Owned(debug_text(status, method, path, &report, &patterns)),
@@ -350,6 +343,7 @@ async fn error_page(
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.extensions.remove::<ErrorReport>();
+    parts.extensions.remove::<crate::urls::AnsweredBy>();
     Response::from_parts(parts, Body::from(page))
 }
 
@@ -443,38 +437,91 @@ fn error_page_context(status: StatusCode, path: &str) -> tera::Context {
     context
 }
 
-fn tried_patterns(state: &AppState) -> Vec<String> {
-    state
-        .urls
-        .routes()
-        .iter()
-        .map(|route| route.to_string())
-        .collect()
+/// What the debug 404 page says of the URL patterns, as Django's
+/// `technical_404.html`: the patterns tried, in order, and either that the
+/// path matched none, or that it matched the last one and which view
+/// answered 404.
+struct PatternsTried<'a> {
+    project: &'a str,
+    /// Every route, or those up to and including the one that matched.
+    tried: &'a [crate::urls::Route],
+    /// The view of the route that matched, when one did.
+    raised_by: Option<&'a str>,
+    /// The path without its leading slash, as the patterns are written.
+    path: &'a str,
 }
 
-/// The debug 404 page's list of the patterns tried, as HTML.
-fn patterns_html(state: &AppState, path: &str) -> String {
-    let mut html = format!(
-        "<p>Using the URL patterns of <code>{}</code>, Nuages tried these, in this order:</p><ol class=\"patterns\">",
-        escape_html(&state.project)
-    );
-    for pattern in tried_patterns(state) {
-        html.push_str(&format!("<li><code>{}</code></li>", escape_html(&pattern)));
+impl<'a> PatternsTried<'a> {
+    /// For a 404 `response` to `path`: marked with the route whose view
+    /// answered it, or not (no pattern matched).
+    fn of(state: &'a AppState, response: &http::response::Parts, path: &'a str) -> Self {
+        let routes = state.urls.routes();
+        let matched = response
+            .extensions
+            .get::<crate::urls::AnsweredBy>()
+            .and_then(|answered| routes.get(answered.0).map(|_| answered.0));
+        PatternsTried {
+            project: &state.project,
+            tried: match matched {
+                Some(index) => &routes[..=index],
+                None => routes,
+            },
+            raised_by: matched.map(|index| routes[index].view.as_str()),
+            path: path.trim_start_matches('/'),
+        }
     }
-    html.push_str(&format!(
-        "</ol><p>The current path, <code>{}</code>, didn't match any of these.</p>",
-        escape_html(path.trim_start_matches('/'))
-    ));
-    html
-}
 
-/// The same as text.
-fn patterns_text(state: &AppState) -> String {
-    let mut text = "\nURL patterns tried, in order:\n".to_string();
-    for pattern in tried_patterns(state) {
-        text.push_str(&format!("  {pattern}\n"));
+    /// "The current path, `polls/999/`, matched the last one." or "…
+    /// didn't match any of these.", the path written by `code`.
+    fn conclusion(&self, code: impl Fn(&str) -> String) -> String {
+        let subject = match self.path {
+            "" => "The empty path".to_string(),
+            path => format!("The current path, {},", code(path)),
+        };
+        match self.raised_by {
+            Some(_) => format!("{subject} matched the last one."),
+            None => format!("{subject} didn't match any of these."),
+        }
     }
-    text
+
+    fn html(&self) -> String {
+        let mut html = String::new();
+        if let Some(view) = self.raised_by {
+            html.push_str(&format!(
+                "<p>Raised by: <code>{}</code></p>",
+                escape_html(view)
+            ));
+        }
+        html.push_str(&format!(
+            "<p>Using the URL patterns of <code>{}</code>, Nuages tried these, in this order:</p><ol class=\"patterns\">",
+            escape_html(self.project)
+        ));
+        for route in self.tried {
+            html.push_str(&format!(
+                "<li><code>{}</code></li>",
+                escape_html(&route.to_string())
+            ));
+        }
+        html.push_str(&format!(
+            "</ol><p>{}</p>",
+            self.conclusion(|path| format!("<code>{}</code>", escape_html(path)))
+        ));
+        html
+    }
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        if let Some(view) = self.raised_by {
+            text.push_str(&format!("Raised by: {view}\n"));
+        }
+        text.push_str("\nURL patterns tried, in order:\n");
+        for route in self.tried {
+            text.push_str(&format!("  {route}\n"));
+        }
+        text.push_str(&self.conclusion(str::to_string));
+        text.push('\n');
+        text
+    }
 }
 
 /// The debug page: the error, its causes, the hint, then `details` (HTML).
