@@ -897,17 +897,19 @@ pub(crate) fn sqlite_locked(error: &sqlx::Error) -> Option<&str> {
 }
 
 /// The folder of the SQLite database of `databases.<alias>.url` cannot be
-/// created: a file stands in its place, or `source` says why.
+/// created: a file or a link to nothing stands in its place, or `source`
+/// says why.
 fn folder_error(alias: &str, dir: &Path, source: std::io::Error) -> Error {
     let key = format!("databases.{alias}.url");
-    let problem = match crate::checks::files::file_in_place_of_folder(dir) {
-        Some(file) => Problem::new(format!(
-            "cannot create the database folder {} of {key}: {} is a file",
+    let problem = match crate::checks::files::not_a_folder(dir) {
+        Some(obstacle) => Problem::new(format!(
+            "cannot create the database folder {} of {key}: {}",
             dir.display(),
-            file.display()
+            obstacle.describe()
         ))
         .with_hint(format!(
-            "move or remove that file, or change {key} to a path whose folders are folders"
+            "{}, or change {key} to a path whose folders are folders",
+            obstacle.fix()
         )),
         None => Problem::new(format!(
             "cannot create the database folder {} of {key}: {source}",
@@ -1776,6 +1778,37 @@ mod tests {
             )
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes");
+
+        // A link to nothing where the folder goes, or above it: named with
+        // its target, not "File exists" and a hint about permissions. The
+        // link is left as it was, its target not made.
+        let link = dir.path().join("link");
+        let target = dir.path().join("nonexistent/x");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for folder in [link.clone(), link.join("sub")] {
+            let (_settings_dir, settings) = load(&format!(
+                "[databases.default]\nurl = \"sqlite://{}/db.sqlite3\"\n",
+                folder.display()
+            ));
+            let error = Databases::new(&settings).get("default").await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "cannot create the database folder {} of databases.default.url: {} is a link to {}, which does not exist",
+                    folder.display(),
+                    link.display(),
+                    target.display()
+                )
+            );
+            assert_eq!(
+                error.hint().as_deref(),
+                Some(
+                    "create the link's target or remove the link, or change databases.default.url to a path whose folders are folders"
+                )
+            );
+        }
+        assert_eq!(std::fs::read_link(&link).unwrap(), target);
+        assert!(!dir.path().join("nonexistent").exists());
     }
 
     /// A file at the database's path that is not an SQLite database (a

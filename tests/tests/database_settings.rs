@@ -134,3 +134,63 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
     let (_, stdout, _) = project.manage(&["migrate"]);
     assert!(stdout.contains("No migrations to apply."), "{stdout}");
 }
+
+/// What stands where the database's folder goes, `ln -s /nonexistent/x db`
+/// or a file: `migrate` and `check` name it with the fix, not "File
+/// exists" and a hint to make a writable parent writable (`migrate`), nor
+/// nothing (`check`, for the link) or "Cannot inspect … Not a directory"
+/// (`check`, for the file). Left as it was.
+#[test]
+fn a_link_to_nothing_where_the_database_folder_goes_is_named() {
+    let project = GeneratedProject::new("database_link_site");
+    let db = project.dir.join("db");
+    let file = db.join("db.sqlite3");
+    let check_says = |what: &str, fix: &str| {
+        let (output, stdout, stderr) = project.manage(&["check"]);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "?: (nuages.E001) The folder {db} of the SQLite database {file} \
+                 (databases.default.url) cannot be created: {what}.\n\tHINT: {fix}, or change \
+                 databases.default.url\n",
+                db = db.display(),
+                file = file.display()
+            )),
+            "{stderr}"
+        );
+    };
+
+    std::os::unix::fs::symlink("/nonexistent/x", &db).unwrap();
+    let (output, stdout, stderr) = project.manage(&["migrate"]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: cannot create the database folder {db} of databases.default.url: {db} is a link \
+             to /nonexistent/x, which does not exist\n  hint: create the link's target or remove the \
+             link, or change databases.default.url to a path whose folders are folders\n",
+            db = db.display()
+        )),
+        "{stderr}"
+    );
+    let link_to_nothing = format!(
+        "{} is a link to /nonexistent/x, which does not exist",
+        db.display()
+    );
+    check_says(
+        &link_to_nothing,
+        "create the link's target or remove the link",
+    );
+    assert_eq!(
+        std::fs::read_link(&db).unwrap(),
+        std::path::Path::new("/nonexistent/x")
+    );
+
+    // A file there: check names it as migrate does.
+    std::fs::remove_file(&db).unwrap();
+    project.write("db", "notes\n");
+    check_says(
+        &format!("{} is a file", db.display()),
+        "move or remove that file",
+    );
+    assert_eq!(std::fs::read_to_string(&db).unwrap(), "notes\n");
+}

@@ -476,6 +476,26 @@ impl Subject<'_> {
             ),
         )
     }
+
+    /// The folder of `file` cannot be created: `obstacle` stands there.
+    fn cannot_create_folder(
+        &self,
+        file: &Path,
+        folder: &Path,
+        obstacle: &NotAFolder,
+    ) -> CheckMessage {
+        self.problem(
+            format!(
+                "The folder {} of {} {} ({}) cannot be created: {}.",
+                folder.display(),
+                self.what,
+                file.display(),
+                self.setting,
+                obstacle.describe(),
+            ),
+            format!("{}, or change {}", obstacle.fix(), self.setting),
+        )
+    }
 }
 
 fn io_problem(subject: &Subject, path: &Path, error: &io::Error) -> CheckMessage {
@@ -496,15 +516,21 @@ fn io_problem(subject: &Subject, path: &Path, error: &io::Error) -> CheckMessage
 
 /// The messages about `file` for `who`.
 fn check_file(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessage> {
+    let folder = file.parent().unwrap_or(Path::new("/"));
     let meta = match std::fs::metadata(file) {
         Ok(meta) => meta,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             return check_creatable(who, file, subject);
         }
-        Err(error) => return vec![io_problem(subject, file, &error)],
+        // "Not a directory": a file where a folder above it goes.
+        Err(error) => {
+            return vec![match not_a_folder(folder) {
+                Some(obstacle) => subject.cannot_create_folder(file, folder, &obstacle),
+                None => io_problem(subject, file, &error),
+            }];
+        }
     };
     let mut messages = Vec::new();
-    let folder = file.parent().unwrap_or(Path::new("/"));
     if meta.is_dir() {
         messages.push(subject.problem(
             format!(
@@ -560,6 +586,10 @@ fn check_creatable(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckM
             }
         }
         Err(_) => {
+            if let Some(obstacle) = not_a_folder(folder) {
+                messages.push(subject.cannot_create_folder(file, folder, &obstacle));
+                return messages;
+            }
             let ancestor = folder
                 .ancestors()
                 .skip(1)
@@ -722,13 +752,58 @@ pub(crate) fn database_file_problem(alias: &str, file: &Path) -> Option<Problem>
         .map(|message| message.problem)
 }
 
-/// The file (not a folder) at `folder` or at a folder above it: what makes
+/// What stands where a folder must be, at `folder` or above it: what makes
 /// creating or writing in `folder` fail with "File exists" or "Not a
 /// directory". `None` when every one of them that exists is a folder.
-pub(crate) fn file_in_place_of_folder(folder: &Path) -> Option<&Path> {
+pub(crate) fn not_a_folder(folder: &Path) -> Option<NotAFolder<'_>> {
     folder
         .ancestors()
-        .find(|path| std::fs::metadata(path).is_ok_and(|meta| !meta.is_dir()))
+        .find_map(|path| match std::fs::metadata(path) {
+            Ok(meta) => (!meta.is_dir()).then_some(NotAFolder::File(path)),
+            // The link itself is there: the system follows it to nothing, and
+            // cannot make a folder in its place either.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => std::fs::read_link(path)
+                .ok()
+                .map(|target| NotAFolder::LinkToNothing { link: path, target }),
+            Err(_) => None,
+        })
+}
+
+/// See [`not_a_folder`].
+#[derive(Debug)]
+pub(crate) enum NotAFolder<'a> {
+    /// A file (not a folder).
+    File(&'a Path),
+    /// A symbolic link whose target does not exist.
+    LinkToNothing {
+        /// The link.
+        link: &'a Path,
+        /// What it points to, as it holds it.
+        target: PathBuf,
+    },
+}
+
+impl NotAFolder<'_> {
+    /// What is there: "`…/db` is a link to `/nonexistent/x`, which does not
+    /// exist".
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            NotAFolder::File(file) => format!("{} is a file", file.display()),
+            NotAFolder::LinkToNothing { link, target } => format!(
+                "{} is a link to {}, which does not exist",
+                link.display(),
+                target.display()
+            ),
+        }
+    }
+
+    /// How to make way for the folder.
+    pub(crate) fn fix(&self) -> &'static str {
+        match self {
+            NotAFolder::File(_) => "move or remove that file",
+            NotAFolder::LinkToNothing { .. } => "create the link's target or remove the link",
+        }
+    }
 }
 
 /// `nuages.E002` / `nuages.W005` for `log_file`.
@@ -1194,6 +1269,53 @@ mod tests {
                 .unwrap()
                 .starts_with("create it for the server's user: mkdir -p")
         );
+    }
+
+    /// What stands where the database's folder goes is named in the words
+    /// `migrate` uses (one helper): a link to nothing, at the folder or
+    /// above it, and a file; before, a link to nothing passed, and a file
+    /// was "Cannot inspect … Not a directory".
+    #[test]
+    fn a_link_to_nothing_or_a_file_where_the_folder_goes_is_named() {
+        let dir = reachable_tempdir();
+        let db = dir.path().join("db");
+        let target = dir.path().join("nonexistent/x");
+        std::os::unix::fs::symlink(&target, &db).unwrap();
+        let named = |file: &Path, what: String, hint: &str| {
+            let settings = with_database(dir.path(), file);
+            let messages = run(&settings, dir.path(), None, check_database_files);
+            assert_eq!(ids(&messages), ["nuages.E001"], "{messages:?}");
+            assert_eq!(
+                messages[0].message,
+                format!(
+                    "The folder {} of the SQLite database {} (databases.default.url) cannot be \
+                     created: {what}.",
+                    file.parent().unwrap().display(),
+                    file.display(),
+                )
+            );
+            assert_eq!(messages[0].hint.as_deref(), Some(hint));
+        };
+        for file in [db.join("db.sqlite3"), db.join("sub/db.sqlite3")] {
+            named(
+                &file,
+                format!(
+                    "{} is a link to {}, which does not exist",
+                    db.display(),
+                    target.display()
+                ),
+                "create the link's target or remove the link, or change databases.default.url",
+            );
+        }
+        std::fs::remove_file(&db).unwrap();
+        std::fs::write(&db, "notes").unwrap();
+        for file in [db.join("db.sqlite3"), db.join("sub/db.sqlite3")] {
+            named(
+                &file,
+                format!("{} is a file", db.display()),
+                "move or remove that file, or change databases.default.url",
+            );
+        }
     }
 
     #[test]

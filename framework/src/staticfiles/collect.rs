@@ -44,7 +44,7 @@ use rayon::prelude::*;
 use super::compress::{self, Encoding};
 use super::finders::{FindError, Finder, IgnorePatterns, Listing, Located, StaticFile};
 use super::manifest::{self, HashedFile, Input, MANIFEST_NAME, Manifest, PostProcessError};
-use crate::checks::files::file_in_place_of_folder;
+use crate::checks::files::{NotAFolder, not_a_folder};
 use crate::checks::staticfiles::{Relation, resolve};
 use crate::conf::{Settings, StaticfilesStorage};
 use crate::error::Problem;
@@ -712,10 +712,11 @@ fn create_folder(folder: &Path) -> Result<(), Problem> {
 }
 
 /// A file at `folder` or above it, where collectstatic needs a folder
-/// ([`file_in_place_of_folder`]). The file is the user's: it is named,
-/// never removed.
+/// ([`not_a_folder`]). The file is the user's: it is named, never removed.
 fn file_in_the_way(folder: &Path) -> Option<Problem> {
-    let file = file_in_place_of_folder(folder)?;
+    let Some(NotAFolder::File(file)) = not_a_folder(folder) else {
+        return None;
+    };
     Some(refusal(
         format!(
             "'{}' is a file, where collectstatic needs a folder",
