@@ -711,18 +711,22 @@ fn create_folder(folder: &Path) -> Result<(), Problem> {
     })
 }
 
-/// A file at `folder` or above it, where collectstatic needs a folder
-/// ([`not_a_folder`]). The file is the user's: it is named, never removed.
+/// A file, or a link to nothing, at `folder` or above it, where
+/// collectstatic needs a folder ([`not_a_folder`]). It is the user's: it
+/// is named, never removed.
 fn file_in_the_way(folder: &Path) -> Option<Problem> {
-    let Some(NotAFolder::File(file)) = not_a_folder(folder) else {
-        return None;
+    let in_the_way = not_a_folder(folder)?;
+    let what = match &in_the_way {
+        NotAFolder::File(file) => format!("'{}' is a file", file.display()),
+        other => other.describe(),
     };
     Some(refusal(
+        format!("{what}, where collectstatic needs a folder"),
         format!(
-            "'{}' is a file, where collectstatic needs a folder",
-            file.display()
+            "{} (static_root and the folders in it hold the collected files), then run \
+             collectstatic again",
+            in_the_way.fix()
         ),
-        "move or remove that file (static_root and the folders in it hold the collected files), then run collectstatic again",
     ))
 }
 
@@ -1600,6 +1604,30 @@ mod tests {
                 "{file}"
             );
         }
+        // A link to nothing there: named with its target, and kept.
+        let _ = std::fs::remove_dir_all(dir.path().join("www_dir"));
+        std::fs::create_dir_all(dir.path().join("www_dir")).unwrap();
+        let link = dir.path().join("www_dir/static");
+        std::os::unix::fs::symlink("/nonexistent/static", &link).unwrap();
+        let (result, _) = run(&settings, CollectOptions::default());
+        let problem = result.expect_err("a link to nothing");
+        assert_eq!(
+            problem.message,
+            format!(
+                "{} is a link to /nonexistent/static, which does not exist, where collectstatic \
+                 needs a folder",
+                link.display()
+            )
+        );
+        assert!(
+            problem
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("create the link's target or remove the link"),
+            "{problem:?}"
+        );
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     }
 
     #[test]
