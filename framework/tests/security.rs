@@ -679,11 +679,44 @@ async fn a_form_page_carries_a_masked_token_and_sets_the_cookie() {
         !page.contains(&secret),
         "the page must not carry the secret"
     );
-    // The next render has another token for the same cookie, which is not re-set.
+    // The next render has another token for the same cookie, which is not
+    // re-set; the page varies on the cookie all the same, so that a shared
+    // cache never hands this visitor's token to another (Django's
+    // `get_token` does the same).
     let r = client.get("/form/").await;
     assert_ne!(form_token(&r.text()), token);
     assert_eq!(set_cookie_for(&r, "csrftoken"), None);
+    assert_eq!(r.header("vary"), Some("Cookie"));
     assert_eq!(client.csrf_token().unwrap(), secret);
+    // A page without the token does not vary on the cookie.
+    assert_eq!(client.get("/home/").await.header("vary"), None);
+}
+
+/// Of several `csrftoken` cookies the last counts, as Django's cookie parser
+/// keeps the last: a browser sends this site's own cookie, set at login,
+/// after one planted earlier for a parent domain (cookie tossing).
+#[tokio::test]
+async fn of_several_csrf_cookies_the_last_counts() {
+    let site = Site::new("");
+    let visitor = site.client();
+    let token = form_token(&visitor.get("/form/").await.text());
+    let own = visitor.csrf_token().unwrap();
+    let attacker = site.client();
+    attacker.get("/form/").await;
+    let planted = attacker.csrf_token().unwrap();
+    let browser = site.client();
+    for (cookies, status) in [
+        (format!("csrftoken={planted}; csrftoken={own}"), 200),
+        (format!("csrftoken={own}; csrftoken={planted}"), 403),
+    ] {
+        let r = browser
+            .request(Method::POST, "/form/")
+            .header("cookie", &cookies)
+            .form(&[("csrfmiddlewaretoken", token.as_str()), ("name", "ann")])
+            .send()
+            .await;
+        assert_eq!(r.status, status, "{cookies}: {}", r.text());
+    }
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 //! view) goes through it; the lower-level [`authenticate`](super::authenticate),
 //! which the commands use, does not. The counts live in the cache
 //! `login_throttle_cache_alias` names (shared by every `serve` process with
-//! Redis; per process with `locmem`), under a hash of the username (trimmed
-//! and lowercased, so that `Jane` and `jane ` share one) and under the
-//! client's address (see [`crate::client_address`]; an IPv6 client by its
+//! Redis; per process with `locmem`), under a hash of the username as it
+//! is looked up (exactly: `Jane` and `jane` may be two accounts) and under
+//! the client's address (see [`crate::client_address`]; an IPv6 client by its
 //! /64 network), each for
 //! `login_throttle_window` seconds from its first failure.
 //!
@@ -202,10 +202,11 @@ fn address_key(client: IpAddr) -> String {
 }
 
 /// The cache key of `username`'s count: a hash, so that the cache holds no
-/// usernames, of the name as typed give or take spaces and case.
+/// usernames, of the name exactly as it is looked up. Names are compared
+/// exactly (`bob` and `Bob` can be two accounts): a key shared by both let
+/// a login to one clear the other's failures.
 fn username_key(username: &str) -> String {
-    let normalized = username.trim().to_lowercase();
-    let digest = Sha256::digest(normalized.as_bytes());
+    let digest = Sha256::digest(username.as_bytes());
     format!(
         "nuages:login-failures:username:{}",
         crate::hex::encode(&digest)
@@ -266,7 +267,7 @@ mod tests {
         let throttle = throttle(4, 0);
         let at_once = Admission::After(Duration::ZERO);
         assert_eq!(throttle.admit("jane", None).await, at_once);
-        assert_eq!(throttle.admit(" JANE", None).await, at_once);
+        assert_eq!(throttle.admit("jane", None).await, at_once);
         assert_eq!(
             throttle.admit("jane", None).await,
             Admission::After(DELAY_STEP)
@@ -275,9 +276,14 @@ mod tests {
             throttle.admit("jane", None).await,
             Admission::After(DELAY_STEP * 2)
         );
-        assert_eq!(throttle.admit("Jane", None).await, Admission::Refused);
-        assert_eq!(throttle.admit("Jane", None).await, Admission::Refused);
+        assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
+        assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
         assert_eq!(throttle.admit("john", None).await, at_once);
+        // `Jane` is another account, counted apart: a login to it (an
+        // attacker's own) clears nothing of `jane`'s.
+        assert_eq!(throttle.admit("Jane", None).await, at_once);
+        throttle.succeeded("Jane", None).await;
+        assert_eq!(throttle.admit("jane", None).await, Admission::Refused);
         throttle.succeeded("jane", None).await;
         assert_eq!(throttle.admit("jane", None).await, at_once);
     }

@@ -410,6 +410,11 @@ impl CsrfState {
     fn made(&self) -> Option<String> {
         self.lock().made.clone()
     }
+
+    /// Whether the masked token was asked for (a page or a view holds it).
+    fn asked(&self) -> bool {
+        self.lock().token.is_some()
+    }
 }
 
 impl LazyToken {
@@ -584,11 +589,14 @@ impl CsrfConfig {
     }
 }
 
-/// The secret the cookie holds, or why it cannot be used.
+/// The secret the cookie holds, or why it cannot be used. Of several
+/// `csrftoken` cookies the last usable one counts, as Django's cookie
+/// parser keeps the last: a browser sends this site's own cookie, set
+/// later (at login), after one planted earlier for a parent domain.
 fn cookie_secret(request: &Request) -> Result<String, CsrfFailure> {
     let values = super::request_cookies(request.headers(), COOKIE_NAME);
     let mut problem = CsrfFailure::NoCookie;
-    for value in values {
+    for value in values.into_iter().rev() {
         // The secret itself, or a masked token as Django ≤ 4.0 stored it.
         match unmask(&value) {
             Ok(secret) => return Ok(secret),
@@ -858,6 +866,11 @@ pub(crate) fn process_response(config: &CsrfConfig, pending: Pending, response: 
         && let Ok(value) = HeaderValue::from_str(&config.cookie(&secret).to_string())
     {
         response.headers_mut().append(SET_COOKIE, value);
+        super::patch_vary(response.headers_mut(), "Cookie");
+    } else if state.asked() {
+        // The page holds a token of the visitor's cookie: a shared cache
+        // must keep it per cookie (Django varies on Cookie whenever
+        // `get_token` was called), or hand one visitor's token to all.
         super::patch_vary(response.headers_mut(), "Cookie");
     }
 }
