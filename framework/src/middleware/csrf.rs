@@ -406,14 +406,11 @@ impl CsrfState {
         self.lock().secret().map(drop)
     }
 
-    /// The secret made for this request, which a cookie must carry.
-    fn made(&self) -> Option<String> {
-        self.lock().made.clone()
-    }
-
-    /// Whether the masked token was asked for (a page or a view holds it).
-    fn asked(&self) -> bool {
-        self.lock().token.is_some()
+    /// The secret made for this request, which a cookie must carry; and
+    /// whether the masked token was asked for (a page or a view holds it).
+    fn made_and_asked(&self) -> (Option<String>, bool) {
+        let lazy = self.lock();
+        (lazy.made.clone(), lazy.token.is_some())
     }
 }
 
@@ -862,12 +859,13 @@ pub(crate) fn process_response(config: &CsrfConfig, pending: Pending, response: 
         *response = Error::other(error).into_response();
         return;
     }
-    if let Some(secret) = state.made()
+    let (made, asked) = state.made_and_asked();
+    if let Some(secret) = made
         && let Ok(value) = HeaderValue::from_str(&config.cookie(&secret).to_string())
     {
         response.headers_mut().append(SET_COOKIE, value);
         super::patch_vary(response.headers_mut(), "Cookie");
-    } else if state.asked() {
+    } else if asked {
         // The page holds a token of the visitor's cookie: a shared cache
         // must keep it per cookie (Django varies on Cookie whenever
         // `get_token` was called), or hand one visitor's token to all.
