@@ -66,6 +66,7 @@ pub use fields::{Choices, Email, FormField, Input, ModelChoice, Password, Url, W
 pub use nuages_derive::{Choices, Form};
 pub use render::BoundField;
 pub use rust_decimal::Decimal;
+pub(crate) use upload::INCOMING;
 pub use upload::{StoredFile, UploadedFile};
 
 use crate::error::{Error, Problem, Result};

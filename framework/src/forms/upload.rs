@@ -19,7 +19,7 @@ use crate::error::{Error, Problem, Result};
 
 /// The folder of `media_root` where uploads wait until a view saves them;
 /// its leading dot keeps it out of what the media URL serves.
-const INCOMING: &str = ".incoming";
+pub(crate) const INCOMING: &str = ".incoming";
 
 /// The longest extension kept from a client's file name.
 const MAX_EXTENSION: usize = 10;

@@ -549,6 +549,20 @@ pub(crate) struct CsrfConfig {
 }
 
 impl CsrfConfig {
+    /// A new, unlinked temporary file for a multipart body: in
+    /// `media_root/.incoming` (made if need be), where uploads go, else in
+    /// the system's temporary folder.
+    fn spool_file(&self) -> std::io::Result<std::fs::File> {
+        match &self.app.settings.media_root {
+            Some(root) => {
+                let incoming = root.join(crate::forms::INCOMING);
+                std::fs::create_dir_all(&incoming)?;
+                tempfile::tempfile_in(incoming)
+            }
+            None => tempfile::tempfile(),
+        }
+    }
+
     /// Refuses to build without `secret_key` (what protects sessions and
     /// forms needs one), or with a malformed trusted origin.
     pub fn new(app: Arc<AppState>) -> Result<CsrfConfig> {
@@ -699,7 +713,10 @@ fn form_kind(request: &Request) -> Result<Option<FormKind>> {
 }
 
 /// Read the form body (up to `data_upload_max_memory_size`), find the token
-/// field, and put the bytes back for the view.
+/// field, and give the body back for the view. A multipart body past
+/// [`IN_MEMORY`] goes to an unlinked temporary file ([`Spooled`]), so an
+/// upload is never held in memory, here any more than in the view's
+/// [`FormData`](crate::forms::FormData).
 async fn token_from_form(
     config: &CsrfConfig,
     request: Request,
@@ -708,39 +725,25 @@ async fn token_from_form(
         return Ok((request, None));
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, config.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            return Err(if super::limits::is_over_limit(&error) {
-                ErrorReport::response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorReport {
-                        chain: vec![format!(
-                            "the request body is over data_upload_max_memory_size ({})",
-                            config.body_limit
-                        )],
-                        hint: Some(
-                            "raise data_upload_max_memory_size in the settings if such bodies are expected"
-                                .into(),
-                        ),
-                    },
-                )
-            } else {
-                Error::BadRequest(format!("the request body could not be read: {error}"))
-                    .into_response()
-            });
-        }
-    };
     // The last field of the name, as Django's `request.POST.get` and
     // `FormData::get` read it: the token checked is the one the view sees.
-    let token = match kind {
-        FormKind::UrlEncoded => form_urlencoded::parse(&bytes)
-            .filter(|(name, _)| name == FORM_FIELD)
-            .last()
-            .map(|(_, value)| value.into_owned()),
+    match kind {
+        FormKind::UrlEncoded => {
+            let bytes = axum::body::to_bytes(body, config.body_limit)
+                .await
+                .map_err(|error| unreadable_body(config, &error))?;
+            let token = form_urlencoded::parse(&bytes)
+                .filter(|(name, _)| name == FORM_FIELD)
+                .last()
+                .map(|(_, value)| value.into_owned());
+            Ok((Request::from_parts(parts, Body::from(bytes)), token))
+        }
         FormKind::Multipart(boundary) => {
-            let stream = Body::from(bytes.clone()).into_data_stream();
-            let mut multipart = multer::Multipart::new(stream, boundary);
+            let spooled = Spooled::read(body, config).await?;
+            let mut multipart = multer::Multipart::new(
+                spooled.body().map_err(stored_badly)?.into_data_stream(),
+                boundary,
+            );
             let mut found = None;
             // A malformed body has no token; the view will see the error.
             while let Ok(Some(field)) = multipart.next_field().await {
@@ -748,10 +751,127 @@ async fn token_from_form(
                     found = field.text().await.ok();
                 }
             }
-            found
+            drop(multipart);
+            let body = spooled.body().map_err(stored_badly)?;
+            Ok((Request::from_parts(parts, body), found))
         }
-    };
-    Ok((Request::from_parts(parts, Body::from(bytes)), token))
+    }
+}
+
+/// The 413 of a form body over `data_upload_max_memory_size`, or the 400 of
+/// one that could not be read.
+fn unreadable_body(config: &CsrfConfig, error: &(dyn std::error::Error + 'static)) -> Response {
+    if super::limits::is_over_limit(error) {
+        over_the_limit(config)
+    } else {
+        Error::BadRequest(format!("the request body could not be read: {error}")).into_response()
+    }
+}
+
+/// The 413 of a form body over `data_upload_max_memory_size`.
+fn over_the_limit(config: &CsrfConfig) -> Response {
+    ErrorReport::response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorReport {
+            chain: vec![format!(
+                "the request body is over data_upload_max_memory_size ({})",
+                config.body_limit
+            )],
+            hint: Some(
+                "raise data_upload_max_memory_size in the settings if such bodies are expected"
+                    .into(),
+            ),
+        },
+    )
+}
+
+/// The 500 of a multipart body that could not be put in its temporary
+/// file (the error and its fix are logged).
+fn stored_badly(error: std::io::Error) -> Response {
+    Error::Io(error).into_response()
+}
+
+/// How much of a multipart body the CSRF check keeps in memory; past it,
+/// the body goes to a temporary file.
+const IN_MEMORY: usize = 256 * 1024;
+
+/// A multipart body as read for its token: in memory when small, else in
+/// an unlinked temporary file (in `media_root/.incoming`, where uploads
+/// go, or the system's temporary folder), gone when its last reader is.
+enum Spooled {
+    Memory(axum::body::Bytes),
+    File(std::fs::File),
+}
+
+impl Spooled {
+    /// Read `body`, up to the configured limit.
+    async fn read(body: Body, config: &CsrfConfig) -> Result<Spooled, Response> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut stream = body.into_data_stream();
+        let mut memory = Vec::new();
+        let mut file: Option<tokio::fs::File> = None;
+        let mut total = 0usize;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| unreadable_body(config, &error))?;
+            total += chunk.len();
+            if total > config.body_limit {
+                return Err(over_the_limit(config));
+            }
+            if file.is_none() && memory.len() + chunk.len() > IN_MEMORY {
+                let mut spool =
+                    tokio::fs::File::from_std(config.spool_file().map_err(stored_badly)?);
+                spool.write_all(&memory).await.map_err(stored_badly)?;
+                memory = Vec::new();
+                file = Some(spool);
+            }
+            match &mut file {
+                Some(spool) => spool.write_all(&chunk).await.map_err(stored_badly)?,
+                None => memory.extend_from_slice(&chunk),
+            }
+        }
+        Ok(match file {
+            Some(mut file) => {
+                file.flush().await.map_err(stored_badly)?;
+                Spooled::File(file.into_std().await)
+            }
+            None => Spooled::Memory(memory.into()),
+        })
+    }
+
+    /// The whole body, from its start, as a new body.
+    fn body(&self) -> std::io::Result<Body> {
+        match self {
+            Spooled::Memory(bytes) => Ok(Body::from(bytes.clone())),
+            Spooled::File(file) => {
+                use std::io::Seek;
+                let mut file = file.try_clone()?;
+                file.rewind()?;
+                Ok(Body::from_stream(read_chunks(tokio::fs::File::from_std(
+                    file,
+                ))))
+            }
+        }
+    }
+}
+
+/// The bytes of `file` from where it stands, in chunks of 64 KiB.
+fn read_chunks(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut file = file?;
+        let mut chunk = vec![0; 64 * 1024];
+        match file.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(read) => {
+                chunk.truncate(read);
+                Some((Ok(chunk.into()), Some(file)))
+            }
+            Err(error) => Some((Err(error), None)),
+        }
+    })
 }
 
 /// The token check proper: the request's token against the cookie's secret.

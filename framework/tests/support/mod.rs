@@ -45,11 +45,19 @@ impl Listening {
 
     /// Send these bytes on a new connection and read the response to the end.
     pub fn send(&self, request: &[u8]) -> RawResponse {
+        self.send_pieces(std::iter::once(request.to_vec()))
+    }
+
+    /// Send these pieces, made one after the other (a large body need not
+    /// be in memory whole), on a new connection, and read the response.
+    pub fn send_pieces(&self, pieces: impl IntoIterator<Item = Vec<u8>>) -> RawResponse {
         let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
-        stream.write_all(request).unwrap();
+        for piece in pieces {
+            stream.write_all(&piece).unwrap();
+        }
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         RawResponse::parse(raw)
