@@ -1151,46 +1151,24 @@ fn apache_sends_an_uploaded_script_as_a_file_and_never_runs_it() {
         return;
     }
     let example = Example::new();
-    let settings = production(&example, "");
     let work = example.dir.path().join("apache");
-    let media = work.join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let script = media.join("upload.cgi");
+    let script = work.join("media/upload.cgi");
+    std::fs::create_dir_all(script.parent().unwrap()).unwrap();
     std::fs::write(
         &script,
         "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho RAN\n",
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    for (path, mode) in [(&script, 0o755), (&media, 0o755), (&work, 0o755)] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-    // Apache's workers (nobody) go through the test's folders.
-    let mut folder = work.parent();
-    while let Some(path) = folder.filter(|p| p.starts_with(example.dir.path())) {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        folder = path.parent();
-    }
-    let port = free_port();
-    let (output, site, stderr) = run(example
-        .command_with(&settings)
-        .env("NUAGES_MEDIA_ROOT", &media)
-        .args(["deployconfig", "apache", "--plain-http", "--listen"])
-        .arg(port.to_string()));
-    assert!(output.status.success(), "{stderr}");
-    std::fs::write(work.join("site.conf"), site).unwrap();
-    let apache = Apache::start(
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (apache, addr) = apache_serving_files(
+        &example,
         &work,
         &["mime", "cgi"],
-        &format!(
-            "Listen 127.0.0.1:{port}\nTypesConfig /etc/mime.types\n\
-             AddHandler cgi-script .cgi\n<Directory />\n    Options +ExecCGI\n</Directory>\n"
-        ),
+        "TypesConfig /etc/mime.types\nAddHandler cgi-script .cgi\n\
+         <Directory />\n    Options +ExecCGI\n</Directory>\n",
     );
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let response = wait_for(Duration::from_secs(10), || {
-        get(addr, "/media/upload.cgi").ok()
-    });
+    let response = get(addr, "/media/upload.cgi");
     drop(apache);
     let response = response.expect("Apache answers");
     assert_eq!(response.status, 200, "{}", response.body);
@@ -1200,6 +1178,110 @@ fn apache_sends_an_uploaded_script_as_a_file_and_never_runs_it() {
         response.body
     );
     assert!(!response.body.starts_with("RAN"), "{}", response.body);
+}
+
+/// A dot folder in media_root or static_root is not served, as nginx and
+/// the application refuse it: `.incoming` holds uploads not yet checked.
+/// Apache's `<FilesMatch "^\.">` saw only the last segment, so
+/// `/media/.incoming/upload-Ab12Cd`, its `%2e` form and `/static/.git/config`
+/// were 200. A real Apache answers them 404, as nginx does, and a dot file
+/// too; the other files are served.
+#[test]
+fn apache_answers_404_for_dot_files_and_folders_in_media_and_static() {
+    if !nuages_e2e::require("/usr/sbin/apache2") {
+        return;
+    }
+    let example = Example::new();
+    let work = example.dir.path().join("apache");
+    for (path, text) in [
+        ("media/.incoming/upload-Ab12Cd", "not yet checked"),
+        ("media/avatars/.hidden", "a dot file"),
+        ("media/avatars/a.txt", "an upload"),
+        ("static/.git/config", "[core]"),
+        ("static/css/site.css", "body {}"),
+    ] {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let (apache, addr) = apache_serving_files(&example, &work, &[], "");
+    let statuses: Vec<(&str, u16)> = [
+        "/media/avatars/a.txt",
+        "/static/css/site.css",
+        "/media/.incoming/upload-Ab12Cd",
+        "/media/%2eincoming/upload-Ab12Cd",
+        "/media/%2Eincoming/upload-Ab12Cd",
+        "/media//.incoming/upload-Ab12Cd",
+        "/media/avatars/.hidden",
+        "/static/.git/config",
+        "/static/%2egit/config",
+    ]
+    .into_iter()
+    .map(|path| (path, get(addr, path).expect("Apache answers").status))
+    .collect();
+    drop(apache);
+    assert_eq!(
+        statuses,
+        [
+            ("/media/avatars/a.txt", 200),
+            ("/static/css/site.css", 200),
+            ("/media/.incoming/upload-Ab12Cd", 404),
+            ("/media/%2eincoming/upload-Ab12Cd", 404),
+            ("/media/%2Eincoming/upload-Ab12Cd", 404),
+            ("/media//.incoming/upload-Ab12Cd", 404),
+            ("/media/avatars/.hidden", 404),
+            ("/static/.git/config", 404),
+            ("/static/%2egit/config", 404),
+        ]
+    );
+}
+
+/// A real Apache on the site `deployconfig apache --plain-http` writes for
+/// production settings with `work/media` as media_root and `work/static` as
+/// static_root, with `modules` more and the `server` lines, answering at
+/// the address returned. Its workers (nobody) are let through the test's
+/// folders and read every file under `work`.
+fn apache_serving_files(
+    example: &Example,
+    work: &Path,
+    modules: &[&str],
+    server: &str,
+) -> (Apache, std::net::SocketAddr) {
+    use std::os::unix::fs::PermissionsExt;
+    let (media, statics) = (work.join("media"), work.join("static"));
+    for folder in [&media, &statics] {
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    fn readable_by_all(path: &Path) {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        let more = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | more)).unwrap();
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                readable_by_all(&entry.unwrap().path());
+            }
+        }
+    }
+    readable_by_all(work);
+    let mut folder = work.parent();
+    while let Some(path) = folder.filter(|p| p.starts_with(example.dir.path())) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        folder = path.parent();
+    }
+    let settings = production(example, "");
+    let port = free_port();
+    let (output, site, stderr) = run(example
+        .command_with(&settings)
+        .env("NUAGES_MEDIA_ROOT", &media)
+        .env("NUAGES_STATIC_ROOT", &statics)
+        .args(["deployconfig", "apache", "--plain-http", "--listen"])
+        .arg(port.to_string()));
+    assert!(output.status.success(), "{stderr}");
+    std::fs::write(work.join("site.conf"), site).unwrap();
+    let apache = Apache::start(work, modules, &format!("Listen 127.0.0.1:{port}\n{server}"));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for(Duration::from_secs(10), || get(addr, "/media/").ok()).expect("Apache answers");
+    (apache, addr)
 }
 
 /// `deployconfig apache` with TLS: its plain-HTTP virtual host, the port's

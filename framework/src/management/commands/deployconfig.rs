@@ -1137,12 +1137,11 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     # Uploaded files: visitors' content, never run as the site's pages.
     # media_url, media_root
     Alias {media_url} {media_root}
+    # No dot files or folders: .incoming holds uploads not yet checked.
+    RedirectMatch 404 {no_dots}
     <Directory {media_root}>
         Require all granted
         Options -Indexes -ExecCGI -Includes -FollowSymLinks -SymLinksIfOwnerMatch
-        <FilesMatch "^\.">
-            Require all denied
-        </FilesMatch>
         # Sent as files whatever their name, by the handler of static files:
         # no other runs an upload (a .php where mod_php is on, a .cgi).
         # Inside the virtual host, this applies after the server's own
@@ -1157,6 +1156,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     ProxyPass {media_url} !
 "#,
             csp = crate::staticfiles::serve::MEDIA_CSP,
+            no_dots = apache_no_dot_segments(media_url),
         ),
         None => String::new(),
     };
@@ -1168,12 +1168,11 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     # Static files straight from disk, never reaching the application.
     # static_url, static_root
     Alias {static_url} {static_root}
+    # No dot files or folders (a .git), as nginx.
+    RedirectMatch 404 {static_no_dots}
     <Directory {static_root}>
         Require all granted
         Options -Indexes
-        <FilesMatch "^\.">
-            Require all denied
-        </FilesMatch>
         Header always set X-Content-Type-Options nosniff
 {static_hsts}        Header set Cache-Control "no-cache"
 {hashed_names}    </Directory>
@@ -1184,12 +1183,25 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     ProxyPassReverse / {backend}
 "#,
         max_body = web_server_body_limit(site.settings),
+        static_no_dots = apache_no_dot_segments(static_url),
         hashed_names = if site.hashes_names() {
             "        # Content-hashed names (manifest storage), told by their shape: a source\n        # file named so (theme.202401011230.css) is cached long too.\n        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
         } else {
             ""
         },
     ))
+}
+
+/// The quoted regex of Apache's `RedirectMatch 404` for any path under
+/// `url` with a segment starting with a dot, as nginx's `location ~ /\.`
+/// and the application refuse it. A `<FilesMatch>` sees only the last
+/// segment (`/.git/config` passed); `RedirectMatch` sees the whole decoded
+/// path, so `%2e` is a dot too.
+fn apache_no_dot_segments(url: &str) -> String {
+    format!(
+        "\"^{}(/.*)?/\\.\"",
+        regex::escape(url.trim_end_matches('/'))
+    )
 }
 
 /// The account the service runs as: `--user`, else `serve_user` (the
