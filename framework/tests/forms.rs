@@ -224,6 +224,19 @@ fn multipart_post(
     content: &[u8],
     csrf: &str,
 ) -> Vec<u8> {
+    let parameters = [&b"filename=\""[..], file_name, b"\""].concat();
+    multipart_post_naming(path, fields, &parameters, content, csrf)
+}
+
+/// The same, the file's Content-Disposition ending in `file_parameters`
+/// (`filename="…"`, `filename*=UTF-8''…`) instead.
+fn multipart_post_naming(
+    path: &str,
+    fields: &[(&str, &str)],
+    file_parameters: &[u8],
+    content: &[u8],
+    csrf: &str,
+) -> Vec<u8> {
     let boundary = "XyZzY-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -235,11 +248,10 @@ fn multipart_post(
         );
     }
     body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"")
-            .as_bytes(),
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; ").as_bytes(),
     );
-    body.extend_from_slice(file_name);
-    body.extend_from_slice(b"\"\r\nContent-Type: image/png\r\n\r\n");
+    body.extend_from_slice(file_parameters);
+    body.extend_from_slice(b"\r\nContent-Type: image/png\r\n\r\n");
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let mut request = format!(
@@ -348,6 +360,53 @@ fn uploads_get_safe_names_inside_media_root_and_are_served_in_debug() {
     assert_eq!(files_under(&site.dir).len(), after.len());
     assert_eq!(server.get("/media/../settings.toml", "").status, 404);
     assert_eq!(server.get("/media/%2e%2e/settings.toml", "").status, 404);
+}
+
+/// A file named by RFC 5987's `filename*=UTF-8''…` (which Django reads),
+/// alone or before a plain `filename`, is received as a file, its decoded
+/// name giving the stored file its extension: multer found no name in
+/// such a part, so it was taken as a text field and the form answered that
+/// the picture was required. A NUL, CR or LF decoded from it is refused with
+/// 400, as a raw one is, and nothing is stored.
+#[test]
+fn a_file_named_by_filename_star_is_received_as_a_file() {
+    let site = Site::new("media_root = \"media\"\n");
+    let server = Listening::start(site.application());
+    let csrf = csrf_cookie(&server);
+    let post = |parameters: &str| {
+        server.send(&multipart_post_naming(
+            "/upload/",
+            &[("title", "cat")],
+            parameters.as_bytes(),
+            b"picture",
+            &csrf,
+        ))
+    };
+    for (parameters, extension) in [
+        ("filename*=UTF-8''caf%C3%A9.TXT", "txt"),
+        ("filename*=UTF-8''c.txt; filename=\"c.md\"", "md"),
+        ("filename*=ISO-8859-1''caf%E9.csv", "csv"),
+    ] {
+        let response = post(parameters);
+        assert_eq!(
+            response.status,
+            200,
+            "{parameters}: {}",
+            body_text(&response)
+        );
+        let url = body_text(&response);
+        let name_rule =
+            regex::Regex::new(&format!(r"^/media/avatars/[0-9a-f]{{32}}\.{extension}$")).unwrap();
+        assert!(name_rule.is_match(&url), "{parameters}: {url}");
+        let stored = site.media().join(&url["/media/".len()..]);
+        assert_eq!(std::fs::read_to_string(&stored).unwrap(), "picture");
+    }
+    let stored = files_under(&site.dir).len();
+    for encoded in ["x%00.png", "x%0D.png", "x%0A.png"] {
+        let response = post(&format!("filename*=UTF-8''{encoded}"));
+        assert_eq!(response.status, 400, "{encoded}: {}", body_text(&response));
+        assert_eq!(files_under(&site.dir).len(), stored, "{encoded}");
+    }
 }
 
 /// A saved upload can be read by the web server that serves media_root in

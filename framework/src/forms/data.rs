@@ -158,7 +158,8 @@ async fn read_multipart(
     let mut dropped = DroppedFiles::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
-        match field.file_name() {
+        let file_name = part_file_name(&field)?;
+        match file_name.as_deref() {
             Some(file_name) if !file_name.is_empty() => {
                 files_sent += 1;
                 counts.check_files(files_sent)?;
@@ -168,14 +169,14 @@ async fn read_multipart(
                 counts.check_fields(fields_sent)?;
             }
         }
-        match field.file_name() {
+        match file_name {
             // A file input left empty: browsers send an empty part without a name.
-            Some("") => {
+            Some(file_name) if file_name.is_empty() => {
                 field.bytes().await.map_err(multipart_error)?;
             }
-            Some(_) => match &data.media {
+            Some(file_name) => match &data.media {
                 Some(media) => {
-                    let file = UploadedFile::receive(field, media).await?;
+                    let file = UploadedFile::receive(field, file_name, media).await?;
                     data.files.push((name, file));
                 }
                 // Nowhere to keep it: read and dropped, as a field the
@@ -194,6 +195,97 @@ async fn read_multipart(
     }
     dropped.log();
     Ok(data)
+}
+
+/// The name the client gave a part's file, or none for a text field. multer
+/// reads `filename="…"` but stops at a `filename*` before it, and never reads
+/// RFC 5987's `filename*=charset'lang'percent-encoded` alone, which Django
+/// reads: such a part was taken as a text field. So the header is read
+/// here when multer finds no name: its `filename` wherever it is, else
+/// its `filename*`, decoded. The name is only ever shown, never part of a
+/// path. A NUL, CR or LF decoded from it is refused (400), as the raw ones
+/// are in a header.
+fn part_file_name(field: &multer::Field<'_>) -> Result<Option<String>> {
+    if let Some(name) = field.file_name() {
+        return Ok(Some(name.to_string()));
+    }
+    let Some(header) = field.headers().get(http::header::CONTENT_DISPOSITION) else {
+        return Ok(None);
+    };
+    let parameters = disposition_parameters(&String::from_utf8_lossy(header.as_bytes()));
+    let find = |wanted: &str| {
+        parameters
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value)
+    };
+    let name = match (find("filename"), find("filename*")) {
+        (Some(plain), _) => plain.clone(),
+        (None, Some(extended)) => match extended.splitn(3, '\'').collect::<Vec<_>>()[..] {
+            [charset, _language, encoded] => {
+                let bytes = percent_encoding::percent_decode_str(encoded);
+                if is_latin1(charset) {
+                    bytes.map(char::from).collect()
+                } else {
+                    bytes.decode_utf8_lossy().into_owned()
+                }
+            }
+            // No charset: taken as it is, as Django does.
+            _ => extended.clone(),
+        },
+        (None, None) => return Ok(None),
+    };
+    if name.contains(['\0', '\r', '\n']) {
+        return Err(Error::BadRequest(
+            "the multipart form cannot be read: a file name holds a NUL, CR or LF character".into(),
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// The `name=value` parameters of a Content-Disposition header after its
+/// type, a quoted value unquoted (a `;` inside it is part of it).
+fn disposition_parameters(header: &str) -> Vec<(String, String)> {
+    let mut parameters = Vec::new();
+    let mut rest = header.split_once(';').map_or("", |(_, rest)| rest);
+    while !rest.is_empty() {
+        let end = rest.find([';', '=']).unwrap_or(rest.len());
+        let name = rest[..end].trim().to_string();
+        if !rest[end..].starts_with('=') {
+            rest = rest.get(end + 1..).unwrap_or("");
+            continue;
+        }
+        let after = rest[end + 1..].trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let mut close = quoted.len();
+                while let Some((at, c)) = chars.next() {
+                    match c {
+                        '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                        '"' => {
+                            close = at + 1;
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                let tail = &quoted[close..];
+                (value, tail.find(';').map_or("", |at| &tail[at + 1..]))
+            }
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (
+                    after[..end].trim().to_string(),
+                    after.get(end + 1..).unwrap_or(""),
+                )
+            }
+        };
+        parameters.push((name, value));
+        rest = next;
+    }
+    parameters
 }
 
 /// The files of one request dropped for want of `media_root`: one warning
@@ -328,11 +420,7 @@ fn urlencoded_pairs<'a>(
         let Some((name, value)) = parameter.split_once('=') else {
             return false;
         };
-        name.trim().eq_ignore_ascii_case("charset")
-            && matches!(
-                value.trim().trim_matches('"').to_ascii_lowercase().as_str(),
-                "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin1" | "latin-1" | "l1"
-            )
+        name.trim().eq_ignore_ascii_case("charset") && is_latin1(value.trim().trim_matches('"'))
     });
     if !latin1 {
         return Box::new(form_urlencoded::parse(body));
@@ -358,6 +446,15 @@ fn urlencoded_pairs<'a>(
                 };
                 (decode(name), decode(value))
             }),
+    )
+}
+
+/// Whether `charset` names ISO-8859-1, where each byte is the character of
+/// that number.
+fn is_latin1(charset: &str) -> bool {
+    matches!(
+        charset.to_ascii_lowercase().as_str(),
+        "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin1" | "latin-1" | "l1"
     )
 }
 
@@ -394,5 +491,66 @@ mod charset_tests {
             pairs("q=caf%E9", &format!("{form}; charset=utf-8")),
             [("q".to_string(), "caf\u{FFFD}".to_string())]
         );
+    }
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::*;
+
+    /// The file name [`part_file_name`] reads from a part with the
+    /// Content-Disposition `disposition`.
+    async fn file_name(disposition: &str) -> Result<Option<String>> {
+        let body = format!("--b\r\nContent-Disposition: {disposition}\r\n\r\nx\r\n--b--\r\n");
+        let stream = axum::body::Body::from(body).into_data_stream();
+        let mut multipart = multer::Multipart::new(stream, "b");
+        let field = multipart.next_field().await.unwrap().unwrap();
+        part_file_name(&field)
+    }
+
+    /// RFC 5987's `filename*`, which multer does not read, alone or before
+    /// a plain `filename` (multer stopped at it), as Django reads both.
+    #[tokio::test]
+    async fn filename_star_is_decoded_and_a_plain_filename_anywhere_is_read() {
+        for (disposition, expected) in [
+            ("form-data; name=\"f\"; filename=\"a.txt\"", Some("a.txt")),
+            ("form-data; name=\"f\"", None),
+            (
+                "form-data; name=\"f\"; filename*=UTF-8''caf%C3%A9%20%E2%82%AC.txt",
+                Some("café €.txt"),
+            ),
+            (
+                "form-data; name=\"f\"; filename*=UTF-8''c.txt; filename=\"a; \\\"b\\\".txt\"",
+                Some("a; \"b\".txt"),
+            ),
+            (
+                "form-data; name=\"f\"; FILENAME*=iso-8859-1'fr'caf%E9.txt",
+                Some("café.txt"),
+            ),
+            ("form-data; name=\"f\"; filename*=c.txt", Some("c.txt")),
+            ("form-data; name=\"f\"; filename*=UTF-8''", Some("")),
+        ] {
+            assert_eq!(
+                file_name(disposition).await.unwrap().as_deref(),
+                expected,
+                "{disposition}"
+            );
+        }
+    }
+
+    /// A NUL, CR or LF cannot be in a header; decoded from `filename*`, it
+    /// is refused as one there is.
+    #[tokio::test]
+    async fn a_control_character_decoded_from_filename_star_is_refused() {
+        for encoded in ["x%00.txt", "x%0D.txt", "x%0A.txt"] {
+            let disposition = format!("form-data; name=\"f\"; filename*=UTF-8''{encoded}");
+            match file_name(&disposition).await {
+                Err(Error::BadRequest(message)) => assert_eq!(
+                    message,
+                    "the multipart form cannot be read: a file name holds a NUL, CR or LF character"
+                ),
+                other => panic!("{encoded}: {other:?}"),
+            }
+        }
     }
 }

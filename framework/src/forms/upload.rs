@@ -106,9 +106,13 @@ pub struct StoredFile {
 }
 
 impl UploadedFile {
-    /// Stream a multipart field into a new file of `media_root/.incoming`.
-    pub(crate) async fn receive(mut field: multer::Field<'_>, media: &Media) -> Result<Self> {
-        let client_name = field.file_name().unwrap_or_default().to_string();
+    /// Stream a multipart field into a new file of `media_root/.incoming`;
+    /// `client_name` is the name the client gave it.
+    pub(crate) async fn receive(
+        mut field: multer::Field<'_>,
+        client_name: String,
+        media: &Media,
+    ) -> Result<Self> {
         let content_type = field.content_type().map(|m| m.to_string());
         let incoming = media.root.join(INCOMING);
         let cannot_store = |e| media_write_error(&incoming, e);
