@@ -1141,6 +1141,8 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     RedirectMatch 404 {no_dots}
     <Directory {media_root}>
         Require all granted
+        # No .htaccess is read here: an upload never configures the server.
+        AllowOverride None
         Options -Indexes -ExecCGI -Includes -FollowSymLinks -SymLinksIfOwnerMatch
         # Sent as files whatever their name, by the handler of static files:
         # no other runs an upload (a .php where mod_php is on, a .cgi).
@@ -1172,6 +1174,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     RedirectMatch 404 {static_no_dots}
     <Directory {static_root}>
         Require all granted
+        AllowOverride None
         Options -Indexes
         Header always set X-Content-Type-Options nosniff
 {static_hsts}        Header set Cache-Control "no-cache"
@@ -1851,6 +1854,7 @@ mod tests {
         assert!(text.contains("ProxyPass /media/ !"));
         let media = &text[text.find("<Directory /srv/mysite/www_dir/media/>").unwrap()..];
         let media = &media[..media.find("</Directory>").unwrap()];
+        assert!(media.contains("AllowOverride None"), "{media}");
         assert!(
             media.contains("Header always set X-Content-Type-Options nosniff")
                 && media.contains(
