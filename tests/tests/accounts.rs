@@ -357,7 +357,13 @@ fn serve_names_each_redis_cache_that_does_not_answer_at_start() {
             .find(|line| line.contains(&format!("(caches.{alias}.location) does not answer")))
             .unwrap_or_else(|| panic!("no line for {alias}: {output}"));
         assert!(line.contains("ERROR"), "{line}");
-        assert!(line.contains(what), "{alias}: {line}");
+        // On a loaded machine (the other tests of this file hash passwords
+        // on every core) the TLS handshake can outlast the 1 s a ping is
+        // given: then the line says so, and names TLS as a cause.
+        let slow_handshake = alias == "tls"
+            && line.contains("no answer within 1 s (timed out)")
+            && line.contains("does not speak TLS on that port");
+        assert!(line.contains(what) || slow_handshake, "{alias}: {line}");
         assert!(line.contains("Fix: "), "{line}");
         assert!(!line.contains("s3cret"), "never the password: {line}");
     }
