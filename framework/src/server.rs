@@ -25,6 +25,9 @@ mod body_timeout;
 mod connection;
 mod header_timer;
 mod send_timeout;
+mod startup_pages;
+
+pub(crate) use startup_pages::release_code_pages;
 
 use connection::{NoticeRequests, Phase, RoomForExtensions};
 use send_timeout::SendTimeout;

@@ -136,6 +136,11 @@ impl Command for Serve {
             if let Some(notice) = crate::migrations::pending_notice(ctx.project(), settings).await {
                 tracing::error!(target: "nuages::migrations", "{notice}");
             }
+            // Ready: the code that only the start-up ran leaves the
+            // process's memory (the requests take back what they run).
+            if let Err(error) = server::release_code_pages() {
+                tracing::debug!(target: "nuages::server", "code pages kept: {error}");
+            }
             let shutdown = server::shutdown_signal_surviving_hangup(restart, log_file);
             outln!(
                 "Serving {} on {} (Nuages {}, process {}, settings {})",
