@@ -16,7 +16,8 @@ use std::ops::Range;
 /// Drops this process's pages of code and read-only data of its executable
 /// and shared libraries; each comes back from its file on its next use.
 /// Nothing is lost: those pages are never written (a mapping holding a
-/// page of its own, such as relocations written at load, is left alone).
+/// page of its own, resident or swapped out, such as relocations written
+/// at load, is left alone).
 /// Skipped under a debugger, which writes its breakpoints into them.
 pub(crate) fn release_code_pages() -> io::Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")?;
@@ -58,8 +59,10 @@ struct Mapping<'a> {
     range: Range<usize>,
     perms: &'a str,
     path: &'a str,
-    /// Its pages of its own (written since the file was mapped), in kB.
+    /// Its pages of its own (written since the file was mapped), resident
+    /// and swapped out, in kB; `None` until both are read.
     anonymous_kb: Option<u64>,
+    swap_kb: Option<u64>,
 }
 
 /// The read-only, unwritten mappings of the files that hold code (those
@@ -70,7 +73,11 @@ fn code_mappings(smaps: &str) -> Vec<Range<usize>> {
     for line in smaps.lines() {
         if let Some(value) = line.strip_prefix("Anonymous:") {
             if let Some(last) = mappings.last_mut() {
-                last.anonymous_kb = value.trim().trim_end_matches("kB").trim().parse().ok();
+                last.anonymous_kb = kilobytes(value);
+            }
+        } else if let Some(value) = line.strip_prefix("Swap:") {
+            if let Some(last) = mappings.last_mut() {
+                last.swap_kb = kilobytes(value);
             }
         } else if let Some(mapping) = mapping_header(line) {
             mappings.push(mapping);
@@ -80,7 +87,7 @@ fn code_mappings(smaps: &str) -> Vec<Range<usize>> {
     mappings
         .iter()
         .filter(|m| matches!(m.perms, "r-xp" | "r--p"))
-        .filter(|m| m.anonymous_kb == Some(0))
+        .filter(|m| m.anonymous_kb == Some(0) && m.swap_kb == Some(0))
         .filter(|m| m.path.starts_with('/') && holds_code(m.path))
         .map(|m| m.range.clone())
         .collect()
@@ -98,7 +105,13 @@ fn mapping_header(line: &str) -> Option<Mapping<'_>> {
         perms,
         path,
         anonymous_kb: None,
+        swap_kb: None,
     })
+}
+
+/// `   796 kB`, a size of `/proc/self/smaps`.
+fn kilobytes(value: &str) -> Option<u64> {
+    value.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -110,24 +123,36 @@ mod tests {
 Size:               1024 kB
 Rss:                 900 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0c0100000-55d0c0900000 r-xp 00100000 fd:01 1234   /srv/mysite/bin/mysite
 Size:               8192 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0c0900000-55d0c0a00000 r--p 00900000 fd:01 1234   /srv/mysite/bin/mysite
 Size:               1024 kB
 Anonymous:           796 kB
-55d0c0a00000-55d0c0a10000 rw-p 00a00000 fd:01 1234   /srv/mysite/bin/mysite
+Swap:                  0 kB
+55d0c0a00000-55d0c0a08000 r--p 00a00000 fd:01 1234   /srv/mysite/bin/mysite
+Anonymous:             0 kB
+Swap:                 32 kB
+55d0c0a08000-55d0c0a10000 rw-p 00a00000 fd:01 1234   /srv/mysite/bin/mysite
 Anonymous:            64 kB
+Swap:                  0 kB
 7f0000000000-7f0000100000 r--p 00000000 fd:01 99     /srv/mysite/data/words.bin
 Anonymous:             0 kB
+Swap:                  0 kB
 7f1000000000-7f1000028000 r--p 00000000 fd:01 555    /usr/lib/x86_64-linux-gnu/libc.so.6
 Anonymous:             0 kB
+Swap:                  0 kB
 7f1000028000-7f10001b0000 r-xp 00028000 fd:01 555    /usr/lib/x86_64-linux-gnu/libc.so.6
 Anonymous:             0 kB
+Swap:                  0 kB
 7f2000000000-7f2000021000 rw-p 00000000 00:00 0
 Anonymous:           132 kB
+Swap:                  0 kB
 7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0      [vdso]
 Anonymous:             0 kB
+Swap:                  0 kB
 ";
 
     #[test]
@@ -141,15 +166,17 @@ Anonymous:             0 kB
                 0x7f1000000000..0x7f1000028000,
                 0x7f1000028000..0x7f10001b0000,
             ],
-            "the relocated read-only part (pages of its own), the writable data, a data \
-             file mapped read-only, anonymous memory and the vdso stay"
+            "the relocated read-only parts (pages of their own, resident or swapped out), the \
+             writable data, a data file mapped read-only, anonymous memory and the vdso stay"
         );
     }
 
     #[test]
     fn a_mapping_whose_own_pages_are_not_known_is_kept() {
-        let without = "7f1000028000-7f10001b0000 r-xp 00028000 fd:01 555 /usr/lib/libc.so.6\n";
-        assert!(code_mappings(without).is_empty());
+        let header = "7f1000028000-7f10001b0000 r-xp 00028000 fd:01 555 /usr/lib/libc.so.6\n";
+        assert!(code_mappings(header).is_empty());
+        let without_swap = format!("{header}Anonymous:             0 kB\n");
+        assert!(code_mappings(&without_swap).is_empty());
     }
 
     #[test]
