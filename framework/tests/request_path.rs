@@ -715,6 +715,35 @@ async fn production_error_templates_extend_the_base_template() {
     assert_no_leak(&r.text(), &site);
 }
 
+/// A filter of the project's own that panics in an error template: the
+/// plain page answers, with the status of the error, and the next request
+/// is served (before, the client got no answer at all).
+fn explodes(_: &str, _: nuages::tera::Kwargs, _: &nuages::tera::State) -> String {
+    panic!("the filter blew up with {SECRET}")
+}
+
+#[tokio::test]
+async fn an_error_template_that_panics_gives_the_plain_page() {
+    let site = Site::new("debug = false\n");
+    let templates = site.path().join("templates");
+    for name in ["404.html", "500.html"] {
+        std::fs::write(templates.join(name), "{{ \"x\" | explodes }}").unwrap();
+    }
+    let project = site
+        .project()
+        .template_library(|tera| tera.register_filter("explodes", explodes));
+    let client = Client::new(Application::new(project, site.settings()).unwrap());
+    let r = client.get("/broken/").await;
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("Server Error (500)"), "{}", r.text());
+    assert_no_leak(&r.text(), &site);
+    assert!(!r.text().contains("blew up"), "{}", r.text());
+    let r = client.get("/nowhere/").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("Not Found"), "{}", r.text());
+    assert_eq!(client.get("/home/").await.status, 200);
+}
+
 #[tokio::test]
 async fn a_panic_is_a_500_and_the_next_request_still_works() {
     let site = Site::new("debug = true\n");

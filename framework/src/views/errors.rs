@@ -405,11 +405,20 @@ fn production_page(state: &AppState, status: StatusCode, path: &str) -> Cow<'sta
     let template = std::str::from_utf8(&name).expect("digits and ASCII");
     if state.templates.contains(template) {
         let context = error_page_context(status, path);
-        match state.templates.render(template, &context) {
-            Ok(page) => return Cow::Owned(page),
-            Err(error) => {
+        // The project's own filters and functions run here, outside the
+        // guard of the views: a panic among them gets the plain page too.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            state.templates.render(template, &context)
+        }));
+        match rendered {
+            Ok(Ok(page)) => return Cow::Owned(page),
+            Ok(Err(error)) => {
                 let chain = Error::from(error).chain().join(": caused by: ");
                 tracing::error!(target: "nuages::request", "error page {template} failed: {chain}");
+            }
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                tracing::error!(target: "nuages::request", "error page {template} panicked: {message}");
             }
         }
     }
