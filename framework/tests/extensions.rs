@@ -669,7 +669,8 @@ struct Payments {
 
 /// diffsettings masks a secret a section keeps in a table, in a list under
 /// a secret name or in a table of a list, as Django's `cleanse_setting`
-/// walks dicts and lists; a masked value is TOML as the others are.
+/// walks dicts and lists; a masked value is TOML as the others are. So
+/// does the sections' `Debug`, which a project may log.
 #[test]
 fn diffsettings_masks_secrets_inside_a_sections_tables_and_lists() {
     let site = Site::new(
@@ -682,6 +683,7 @@ fn diffsettings_masks_secrets_inside_a_sections_tables_and_lists() {
         .load_settings(&site.dir.path().join("settings.toml"))
         .unwrap();
     let lines = nuages::management::commands::diffsettings::diff_lines(&settings, false);
+    let logged = format!("{:?}", settings.sections);
     for secret in [
         "list-key-111",
         "list-token-222",
@@ -689,7 +691,9 @@ fn diffsettings_masks_secrets_inside_a_sections_tables_and_lists() {
         "tok-444",
     ] {
         assert!(lines.iter().all(|l| !l.contains(secret)), "{lines:?}");
+        assert!(!logged.contains(secret), "{logged}");
     }
+    assert!(logged.contains("shop-user"), "{logged}");
     let mask = "\"********************\"";
     for expected in [
         format!("payments.api_keys = {mask}"),

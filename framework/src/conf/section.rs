@@ -301,34 +301,18 @@ impl Sections {
     pub(crate) fn has_type_named(&self, type_name: &str) -> bool {
         self.loaded.values().any(|s| s.type_name == type_name)
     }
-
-    /// `(name.key, value, default)` of every key, values as TOML text.
-    pub fn entries(&self) -> Vec<(String, String, String)> {
-        let text = |value: Option<&serde_json::Value>| match value {
-            None | Some(serde_json::Value::Null) => "(unset)".to_string(),
-            Some(value) => {
-                toml::Value::try_from(value).map_or_else(|_| value.to_string(), |v| v.to_string())
-            }
-        };
-        self.loaded
-            .iter()
-            .flat_map(|(name, section)| {
-                section.table.iter().map(move |(key, value)| {
-                    (
-                        format!("{name}.{key}"),
-                        text(Some(value)),
-                        text(section.defaults.get(key)),
-                    )
-                })
-            })
-            .collect()
-    }
 }
 
+/// The keys and values as `diffsettings` shows them: a project that logs
+/// its settings logs no secret.
 impl fmt::Debug for Sections {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.loaded.iter().map(|(name, s)| (name, &s.table)))
+            .entries(
+                self.masked_entries()
+                    .into_iter()
+                    .map(|(key, shown, _)| (key, shown)),
+            )
             .finish()
     }
 }
