@@ -8,7 +8,9 @@
 //! ready, [`release_code_pages`] tells the kernel the process no longer needs
 //! the pages of its executable and libraries (`madvise(MADV_DONTNEED)`): they
 //! leave the process and stay in the page cache, from which the requests
-//! take back the ones they run, on first use, without reading the disk.
+//! take back the ones they run, on first use (from the disk if memory
+//! pressure has evicted them meanwhile). The machine's memory is the same:
+//! what shrinks is the process's resident set.
 
 use std::io;
 use std::ops::Range;
@@ -17,33 +19,99 @@ use std::ops::Range;
 /// and shared libraries; each comes back from its file on its next use.
 /// Nothing is lost: those pages are never written (a mapping holding a
 /// page of its own, resident or swapped out, such as relocations written
-/// at load, is left alone).
-/// Skipped under a debugger, which writes its breakpoints into them.
+/// at load, is left alone). Skipped under a debugger, which writes its
+/// breakpoints into them.
 pub(crate) fn release_code_pages() -> io::Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     if is_traced(&status) {
         return Ok(());
     }
-    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
-    for range in code_mappings(&smaps) {
-        // SAFETY: `range` is a whole mapping of this process, read-only,
-        // backed by a file and holding no private page: dropping its pages
-        // changes nothing a read of it returns, only when it is read from
-        // the file. No thread maps or unmaps libraries meanwhile: serving
-        // loads none, and a library being loaded is writable until its
-        // relocations are written, so it is not read-only here.
-        let result = unsafe {
-            libc::madvise(
-                range.start as *mut libc::c_void,
-                range.end - range.start,
-                libc::MADV_DONTNEED,
-            )
-        };
-        if result != 0 {
-            return Err(io::Error::last_os_error());
+    let unwritten = code_mappings(&std::fs::read_to_string("/proc/self/smaps")?);
+    let page = page_size();
+    let mut failure = None;
+    // The ranges are taken from the segments the loader has loaded, under
+    // its lock: no library is loaded or unloaded meanwhile, so a range seen
+    // in `smaps` before cannot have become another library's data (written
+    // by the loader) or memory of another kind.
+    for_each_loaded_segment(|segment| {
+        if segment.writable || failure.is_some() {
+            return;
         }
+        // Whole pages of the segment only: a page it shares with a
+        // writable neighbour is kept.
+        let start = segment.range.start.next_multiple_of(page);
+        let end = segment.range.end / page * page;
+        for mapping in &unwritten {
+            let (from, to) = (start.max(mapping.start), end.min(mapping.end));
+            if from >= to {
+                continue;
+            }
+            // SAFETY: `from..to` is whole pages of a read-only segment of
+            // a loaded object, kept loaded while this runs, inside a file
+            // mapping that held no page of its own when `smaps` was read:
+            // dropping its pages changes nothing a read of it returns,
+            // only when it is read from the file.
+            let result =
+                unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) };
+            if result != 0 {
+                failure = Some(io::Error::last_os_error());
+                return;
+            }
+        }
+    });
+    failure.map_or(Ok(()), Err)
+}
+
+/// A loadable segment of the executable or of a loaded library.
+struct Segment {
+    range: Range<usize>,
+    writable: bool,
+}
+
+/// Calls `visit` with each loadable segment of each loaded object, under
+/// the loader's lock (`dl_iterate_phdr`).
+fn for_each_loaded_segment<V: FnMut(Segment)>(mut visit: V) {
+    unsafe extern "C" fn each_object<F: FnMut(Segment)>(
+        info: *mut libc::dl_phdr_info,
+        _size: usize,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: `dl_iterate_phdr` passes a valid `info` for the call, with
+        // `dlpi_phnum` headers at `dlpi_phdr`, and `data` is the `visit`
+        // given below, borrowed for the whole iteration.
+        let (info, visit) = unsafe { (&*info, &mut *(data as *mut F)) };
+        let headers = if info.dlpi_phdr.is_null() {
+            &[][..]
+        } else {
+            // SAFETY: as above.
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) }
+        };
+        for header in headers.iter().filter(|h| h.p_type == libc::PT_LOAD) {
+            let start = (info.dlpi_addr as usize).wrapping_add(header.p_vaddr as usize);
+            visit(Segment {
+                range: start..start.saturating_add(header.p_memsz as usize),
+                writable: header.p_flags & libc::PF_W != 0,
+            });
+        }
+        0
     }
-    Ok(())
+    // SAFETY: the callback matches `visit`'s type and only reads what the
+    // loader hands it.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(each_object::<V>),
+            (&mut visit as *mut V).cast::<libc::c_void>(),
+        );
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf reads a constant of the system.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
 }
 
 /// Whether `/proc/self/status` names a tracer (a debugger).
@@ -177,6 +245,38 @@ Swap:                  0 kB
         assert!(code_mappings(header).is_empty());
         let without_swap = format!("{header}Anonymous:             0 kB\n");
         assert!(code_mappings(&without_swap).is_empty());
+    }
+
+    /// The executable's resident code, in kB, as `/proc/self/smaps` counts it.
+    fn resident_code_kb() -> u64 {
+        let executable = std::fs::read_link("/proc/self/exe").unwrap();
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut ours = false;
+        let mut total = 0;
+        for line in smaps.lines() {
+            if let Some(mapping) = mapping_header(line) {
+                ours = mapping.perms == "r-xp" && Some(mapping.path) == executable.to_str();
+            } else if let Some(rss) = line.strip_prefix("Rss:").filter(|_| ours) {
+                total += kilobytes(rss).unwrap();
+            }
+        }
+        total
+    }
+
+    #[test]
+    fn this_process_gives_back_its_code_and_runs_on() {
+        let before = resident_code_kb();
+        release_code_pages().unwrap();
+        let after = resident_code_kb();
+        assert!(
+            after < before,
+            "{after} kB resident after, {before} kB before"
+        );
+        // The code this runs comes back from the file.
+        assert_eq!(code_mappings("").len(), 0);
+        let mut loaded = 0;
+        for_each_loaded_segment(|segment| loaded += usize::from(!segment.writable));
+        assert!(loaded >= 2, "the executable's and libc's code at least");
     }
 
     #[test]
