@@ -65,8 +65,12 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Err(usage) => {
-                eprintln!("{usage}");
+            Err(Parsed::Help) => {
+                println!("{}", usage());
+                ExitCode::SUCCESS
+            }
+            Err(Parsed::Bad(error)) => {
+                eprintln!("error: {error}\n{}", usage());
                 ExitCode::from(2)
             }
         },
@@ -90,12 +94,25 @@ const SECTIONS: &[&str] = &[
     "hello", "polls", "peers", "django", "routes", "startup", "static", "commands",
 ];
 
+/// Why the options do not make a run: `--help`, or what is wrong with them.
+#[derive(Debug, PartialEq)]
+enum Parsed {
+    /// `--help` or `-h`: the usage, on stdout, exit 0.
+    Help,
+    /// A bad argument: what is wrong and what it takes (exit 2, with the usage).
+    Bad(String),
+}
+
+/// The one-line usage, printed by `--help` and after every bad argument.
+fn usage() -> String {
+    format!(
+        "usage: nuages-bench [--quick] [--rounds N] [--seconds S] [--json FILE] [--only {}]…",
+        SECTIONS.join("|")
+    )
+}
+
 impl Options {
-    fn parse(args: &[String]) -> Result<Options, String> {
-        let usage = format!(
-            "usage: nuages-bench [--quick] [--rounds N] [--seconds S] [--json FILE] [--only {}]…",
-            SECTIONS.join("|")
-        );
+    fn parse(args: &[String]) -> Result<Options, Parsed> {
         let mut options = Options {
             rounds: 5,
             duration: Duration::from_secs(3),
@@ -105,31 +122,52 @@ impl Options {
             only: Vec::new(),
             json: None,
         };
+        // Given explicitly, --rounds and --seconds win over --quick wherever it stands.
+        let (mut rounds, mut seconds, mut quick) = (None, None, false);
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "--quick" => {
-                    options.rounds = 1;
-                    options.duration = Duration::from_secs(2);
-                    options.startups = 3;
-                    options.static_rounds = 1;
-                    options.command_runs = 3;
-                }
-                "--rounds" => options.rounds = next_number(&mut args, &usage)?,
-                "--seconds" => {
-                    options.duration = Duration::from_secs(next_number(&mut args, &usage)? as u64)
-                }
+                "--quick" => quick = true,
+                "--rounds" => rounds = Some(next_number(&mut args, "--rounds", "N")?),
+                "--seconds" => seconds = Some(next_number(&mut args, "--seconds", "S")?),
                 "--only" => {
-                    let section = args.next().ok_or(&usage)?;
+                    let section = next_value(&mut args, "--only", "a section", "SECTION")?;
                     if !SECTIONS.contains(&section.as_str()) {
-                        return Err(usage);
+                        return Err(Parsed::Bad(format!(
+                            "--only takes one of {}, not {section:?}",
+                            SECTIONS.join(", ")
+                        )));
                     }
                     options.only.push(section.clone());
                 }
-                "--json" => options.json = Some(PathBuf::from(args.next().ok_or(&usage)?)),
-                "-h" | "--help" => return Err(usage),
-                _ => return Err(usage),
+                "--json" => {
+                    options.json = Some(PathBuf::from(next_value(
+                        &mut args,
+                        "--json",
+                        "a file to write the figures to",
+                        "FILE",
+                    )?))
+                }
+                "-h" | "--help" => return Err(Parsed::Help),
+                _ => {
+                    return Err(Parsed::Bad(format!(
+                        "unknown argument {arg:?} (the options are --quick, --rounds, --seconds, --json, --only and --help)"
+                    )));
+                }
             }
+        }
+        if quick {
+            options.rounds = 1;
+            options.duration = Duration::from_secs(2);
+            options.startups = 3;
+            options.static_rounds = 1;
+            options.command_runs = 3;
+        }
+        if let Some(rounds) = rounds {
+            options.rounds = rounds;
+        }
+        if let Some(seconds) = seconds {
+            options.duration = Duration::from_secs(seconds as u64);
         }
         Ok(options)
     }
@@ -139,14 +177,33 @@ impl Options {
     }
 }
 
+/// The value after `flag`, which takes `what` (written `flag name` in the usage).
+fn next_value<'a>(
+    args: &mut impl Iterator<Item = &'a String>,
+    flag: &str,
+    what: &str,
+    name: &str,
+) -> Result<&'a String, Parsed> {
+    args.next().ok_or_else(|| {
+        Parsed::Bad(format!(
+            "{flag} takes {what} after it (`{flag} {name}`); nothing followed it"
+        ))
+    })
+}
+
+/// The whole number above 0 after `flag`.
 fn next_number<'a>(
     args: &mut impl Iterator<Item = &'a String>,
-    usage: &str,
-) -> Result<usize, String> {
-    args.next()
-        .and_then(|n| n.parse().ok())
+    flag: &str,
+    name: &str,
+) -> Result<usize, Parsed> {
+    let what = "a whole number above 0";
+    let value = next_value(args, flag, what, name)?;
+    value
+        .parse()
+        .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| usage.to_string())
+        .ok_or_else(|| Parsed::Bad(format!("{flag} takes {what}, not {value:?}")))
 }
 
 /// `<target>/release/nuages-bench` → `<target>`.
@@ -1001,4 +1058,77 @@ fn median_duration(times: &[Duration]) -> Duration {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, Parsed> {
+        Options::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    fn bad(args: &[&str]) -> String {
+        match parse(args) {
+            Err(Parsed::Bad(error)) => error,
+            other => panic!("{args:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_bad_argument_is_named_with_what_it_takes() {
+        assert_eq!(
+            bad(&["--bogus"]),
+            "unknown argument \"--bogus\" (the options are --quick, --rounds, --seconds, --json, --only and --help)"
+        );
+        assert_eq!(
+            bad(&["--only", "hallo"]),
+            "--only takes one of hello, polls, peers, django, routes, startup, static, commands, not \"hallo\""
+        );
+        assert_eq!(
+            bad(&["--rounds", "0"]),
+            "--rounds takes a whole number above 0, not \"0\""
+        );
+        assert_eq!(
+            bad(&["--seconds", "abc"]),
+            "--seconds takes a whole number above 0, not \"abc\""
+        );
+        assert_eq!(
+            bad(&["--quick", "--json"]),
+            "--json takes a file to write the figures to after it (`--json FILE`); nothing followed it"
+        );
+        assert_eq!(
+            bad(&["--rounds"]),
+            "--rounds takes a whole number above 0 after it (`--rounds N`); nothing followed it"
+        );
+        assert_eq!(
+            bad(&["--only"]),
+            "--only takes a section after it (`--only SECTION`); nothing followed it"
+        );
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        assert_eq!(parse(&["--help"]).unwrap_err(), Parsed::Help);
+        assert_eq!(parse(&["--quick", "-h"]).unwrap_err(), Parsed::Help);
+        assert!(usage().starts_with("usage: nuages-bench [--quick] [--rounds N]"));
+    }
+
+    #[test]
+    fn explicit_rounds_and_seconds_win_over_quick_in_any_order() {
+        for args in [
+            ["--rounds", "4", "--seconds", "9", "--quick"],
+            ["--quick", "--rounds", "4", "--seconds", "9"],
+        ] {
+            let options = parse(&args).unwrap();
+            assert_eq!(options.rounds, 4, "{args:?}");
+            assert_eq!(options.duration, Duration::from_secs(9), "{args:?}");
+            // The rest of --quick still applies.
+            assert_eq!(options.startups, 3, "{args:?}");
+        }
+        let quick = parse(&["--quick"]).unwrap();
+        assert_eq!((quick.rounds, quick.duration), (1, Duration::from_secs(2)));
+        let full = parse(&[]).unwrap();
+        assert_eq!((full.rounds, full.duration), (5, Duration::from_secs(3)));
+    }
 }
