@@ -169,6 +169,10 @@ impl Options {
         if let Some(seconds) = seconds {
             options.duration = Duration::from_secs(seconds as u64);
         }
+        // Found out now, not at the end of an hour of measuring.
+        if let Some(file) = &options.json {
+            check_json_file(file).map_err(Parsed::Bad)?;
+        }
         Ok(options)
     }
 
@@ -204,6 +208,63 @@ fn next_number<'a>(
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| Parsed::Bad(format!("{flag} takes {what}, not {value:?}")))
+}
+
+/// Where `--json FILE`'s figures are written first: beside it, so that the
+/// rename onto it is atomic and FILE is never left half-written.
+fn json_scratch(file: &Path) -> PathBuf {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    file.with_file_name(format!(".{name}.nuages-bench-{}.tmp", std::process::id()))
+}
+
+/// Can `--json FILE` be written? Its folder must exist and take a new file
+/// (tried with the scratch file, removed at once: FILE itself is not touched).
+fn check_json_file(file: &Path) -> Result<(), String> {
+    let shown = file.display();
+    if file.is_dir() {
+        return Err(format!(
+            "--json {shown}: that is a folder; --json takes the file to write the figures to"
+        ));
+    }
+    let folder = match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        let folder = folder.display();
+        let problem = if file.parent().is_some_and(Path::exists) {
+            format!("{folder} is a file, not a folder")
+        } else {
+            format!("the folder {folder} does not exist")
+        };
+        return Err(format!(
+            "--json {shown}: {problem}; --json FILE needs a folder that exists (create it, or name a file in another)"
+        ));
+    }
+    let scratch = json_scratch(file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&scratch)
+        .map_err(|e| {
+            format!(
+                "--json {shown}: cannot write in {} ({e}); name a file in a folder you can write to",
+                folder.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&scratch);
+    Ok(())
+}
+
+/// Write `text` to `file` whole: into the scratch file, then renamed onto it.
+fn write_json_file(file: &Path, text: &str) -> Result<(), String> {
+    let scratch = json_scratch(file);
+    std::fs::write(&scratch, text)
+        .and_then(|()| std::fs::rename(&scratch, file))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&scratch);
+            format!("writing the figures to {}: {e}", file.display())
+        })
 }
 
 /// `<target>/release/nuages-bench` → `<target>`.
@@ -285,7 +346,7 @@ fn run(options: &Options) -> Result<(), String> {
     println!("{}", report.render());
     if let Some(file) = &options.json {
         let text = serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?;
-        std::fs::write(file, text + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
+        write_json_file(file, &(text + "\n"))?;
         eprintln!("figures written to {}", file.display());
     }
     Ok(())
@@ -1105,6 +1166,64 @@ mod tests {
             bad(&["--only"]),
             "--only takes a section after it (`--only SECTION`); nothing followed it"
         );
+    }
+
+    /// An empty folder of this test's own, under the system's temporary folder.
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nuages-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn json_file_is_checked_before_the_run_and_written_whole() {
+        let dir = scratch_dir("json");
+        let missing = dir.join("no-such-folder/figures.json");
+        assert_eq!(
+            bad(&["--json", missing.to_str().unwrap()]),
+            format!(
+                "--json {}: the folder {} does not exist; --json FILE needs a folder that exists (create it, or name a file in another)",
+                missing.display(),
+                dir.join("no-such-folder").display()
+            )
+        );
+        assert_eq!(
+            bad(&["--json", dir.to_str().unwrap()]),
+            format!(
+                "--json {}: that is a folder; --json takes the file to write the figures to",
+                dir.display()
+            )
+        );
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let under_file = plain.join("figures.json");
+        assert_eq!(
+            bad(&["--json", under_file.to_str().unwrap()]),
+            format!(
+                "--json {}: {} is a file, not a folder; --json FILE needs a folder that exists (create it, or name a file in another)",
+                under_file.display(),
+                plain.display()
+            )
+        );
+
+        // A good file: accepted, and nothing left in the folder by the check.
+        let file = dir.join("figures.json");
+        let options = parse(&["--json", file.to_str().unwrap()]).unwrap();
+        assert_eq!(options.json.as_deref(), Some(file.as_path()));
+        let listing = || {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(listing(), ["plain"]);
+        write_json_file(&file, "{\"a\": 1}\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"a\": 1}\n");
+        assert_eq!(listing(), ["figures.json", "plain"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
