@@ -40,6 +40,7 @@ mod sites;
 mod static_tree;
 mod statics;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -323,25 +324,51 @@ fn run(options: &Options) -> Result<(), String> {
             routes,
         ),
     ];
+    // A section that fails is reported as not measured and the run goes on:
+    // the figures of the others are still printed and written.
     for (name, title, run_section) in load_sections {
         if options.wants(name) {
             section(title);
-            run_section(&work, generator, &load, options, &mut report)?;
+            let result = run_section(&work, generator, &load, options, &mut report);
+            not_measured_if_failed(&mut report, name, result);
         }
     }
-    if options.wants("startup") {
-        section("start-up: exec to the first good answer");
-        startup(&work, options, &mut report)?;
-    }
-    if options.wants("static") {
-        section("collectstatic: 5,000 files in 50 folders, Nuages vs Django");
-        collectstatic(&work, options, &mut report)?;
-    }
-    if options.wants("commands") {
-        section("check --deploy and startproject");
-        commands(&work, options, &mut report)?;
+    type OtherSection = fn(&Path, &Options, &mut Report) -> Result<(), String>;
+    let other_sections: [(&str, &str, OtherSection); 3] = [
+        (
+            "startup",
+            "start-up: exec to the first good answer",
+            startup,
+        ),
+        (
+            "static",
+            "collectstatic: 5,000 files in 50 folders, Nuages vs Django",
+            collectstatic,
+        ),
+        ("commands", "check --deploy and startproject", commands),
+    ];
+    for (name, title, run_section) in other_sections {
+        if options.wants(name) {
+            section(title);
+            let result = run_section(&work, options, &mut report);
+            not_measured_if_failed(&mut report, name, result);
+        }
     }
     report.total = Some(started.elapsed());
+    finish(&report, options)
+}
+
+/// Record a section's failure as not measured, with its reason.
+fn not_measured_if_failed(report: &mut Report, section: &'static str, result: Result<(), String>) {
+    if let Err(reason) = result {
+        eprintln!("  {section} not measured: {reason}");
+        report.not_measured.push((section, reason));
+    }
+}
+
+/// Print the tables and write `--json FILE`; then fail (exit 1) if a
+/// requested section, or a side of one, could not be measured.
+fn finish(report: &Report, options: &Options) -> Result<(), String> {
     println!();
     println!("{}", report.render());
     if let Some(file) = &options.json {
@@ -349,7 +376,19 @@ fn run(options: &Options) -> Result<(), String> {
         write_json_file(file, &(text + "\n"))?;
         eprintln!("figures written to {}", file.display());
     }
-    Ok(())
+    if report.not_measured.is_empty() {
+        return Ok(());
+    }
+    let mut sections: Vec<&str> = report.not_measured.iter().map(|(s, _)| *s).collect();
+    sections.dedup();
+    Err(format!(
+        "not measured in this run: {} (the reasons are in the report above); the other figures are {}",
+        sections.join(", "),
+        match &options.json {
+            Some(file) => format!("printed and written to {}", file.display()),
+            None => "printed".to_string(),
+        }
+    ))
 }
 
 fn section(title: &str) {
@@ -704,10 +743,32 @@ fn peers(
     options: &Options,
     report: &mut Report,
 ) -> Result<(), String> {
+    let cargo = procs::cargo();
+    peers_built_with(
+        &cargo,
+        &target_dir(),
+        work,
+        generator,
+        load,
+        options,
+        report,
+    )
+}
+
+/// The peers section, its peers built with `cargo` under `target` (a test
+/// passes a cargo that fails).
+fn peers_built_with(
+    cargo: &OsStr,
+    target: &Path,
+    work: &Path,
+    generator: Generator,
+    load: &LoadSettings,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), String> {
     let site = hello_site(work)?;
-    let target = target_dir();
-    let loco = peers::build(&target, LOCO_APP, LOCO_BIN)?;
-    let stack = peers::build(&target, "axum-stack", "axum-stack")?;
+    let loco = peers::build(cargo, target, LOCO_APP, LOCO_BIN)?;
+    let stack = peers::build(cargo, target, "axum-stack", "axum-stack")?;
     report.peer_builds.push(("Loco's app", loco.build_time));
     report
         .peer_builds
@@ -784,17 +845,9 @@ fn django(
     report: &mut Report,
 ) -> Result<(), String> {
     let site = hello_site(work)?;
-    // As for collectstatic: without Python the run goes on, and the targets
-    // table says "not measured".
-    let (python, gunicorn) = match statics::django_python(&target_dir())
-        .and_then(|python| Ok((peers::gunicorn(&python)?, python)))
-    {
-        Ok((gunicorn, python)) => (python, gunicorn),
-        Err(error) => {
-            eprintln!("  Django pages not measured: {error}");
-            return Ok(());
-        }
-    };
+    let python = statics::django_python(&target_dir())
+        .map_err(|error| format!("Django is not available: {error}"))?;
+    let gunicorn = peers::gunicorn(&python)?;
     let project = peers::django_project(work)?;
     let nuages = start_nuages("nuages", &["hellosite"], &site.settings, work)?;
     let port = free_port();
@@ -924,7 +977,13 @@ fn collectstatic(work: &Path, options: &Options, report: &mut Report) -> Result<
     let python = match statics::django_python(&target_dir()) {
         Ok(python) => Some(python),
         Err(error) => {
-            eprintln!("  Django is not available ({error}); only Nuages is timed");
+            not_measured_if_failed(
+                report,
+                "static",
+                Err(format!(
+                    "Django is not available ({error}); only Nuages is timed"
+                )),
+            );
             None
         }
     };
@@ -1074,7 +1133,11 @@ fn commands(work: &Path, options: &Options, report: &mut Report) -> Result<(), S
             }
             report.startproject = Some(median_duration(&times));
         }
-        Err(error) => eprintln!("  startproject not timed: {error}"),
+        Err(error) => not_measured_if_failed(
+            report,
+            "commands",
+            Err(format!("startproject not timed: {error}")),
+        ),
     }
     eprintln!(
         "  check --deploy {:.1} ms, startproject {}",
@@ -1092,9 +1155,9 @@ fn commands(work: &Path, options: &Options, report: &mut Report) -> Result<(), S
 fn manage_binary() -> Result<PathBuf, String> {
     let profile_dir = me().parent().unwrap().to_path_buf();
     let manage = profile_dir.join("manage");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = procs::cargo();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut command = Command::new(cargo);
+    let mut command = Command::new(&cargo);
     command
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", target_dir())
@@ -1104,7 +1167,7 @@ fn manage_binary() -> Result<PathBuf, String> {
     }
     let status = command
         .status()
-        .map_err(|e| format!("cargo did not run: {e}"))?;
+        .map_err(|e| procs::cargo_did_not_run(&cargo, &e))?;
     if !status.success() || !manage.exists() {
         return Err("building manage (cargo build -p nuages-cli) failed".into());
     }
@@ -1223,6 +1286,128 @@ mod tests {
         write_json_file(&file, "{\"a\": 1}\n").unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"a\": 1}\n");
         assert_eq!(listing(), ["figures.json", "plain"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Run the peers section with `cargo` in a scratch target folder (it
+    /// fails at the build, before any server starts); what it reported.
+    fn peers_with_cargo(cargo: &str, name: &str, report: &mut Report) -> PathBuf {
+        let target = scratch_dir(name);
+        let work = target.join("run");
+        let load = LoadSettings {
+            threads: 1,
+            connections: 1,
+            duration: Duration::from_secs(1),
+        };
+        let options = parse(&[]).unwrap();
+        let result = peers_built_with(
+            OsStr::new(cargo),
+            &target,
+            &work,
+            Generator::Builtin,
+            &load,
+            &options,
+            report,
+        );
+        not_measured_if_failed(report, "peers", result);
+        target
+    }
+
+    #[test]
+    fn a_peer_that_does_not_build_is_reported_not_measured_and_the_figures_kept() {
+        let mut report = Report::new("2 cores".into(), "built-in".into(), 1);
+        // A figure measured before the peers section.
+        let figure = load::Load {
+            rps: 1000.0,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            requests: 2000.0,
+            cpu_us: 30.0,
+        };
+        report.pages.push(report::PageRow::new(
+            report::HELLO,
+            "info",
+            report::BARE_AXUM,
+            &[figure],
+            &[figure],
+        ));
+        let target = peers_with_cargo("/bin/false", "peers-false", &mut report);
+        let peers = target.join("nuages-bench/peers");
+        let reason = format!(
+            "building locosite failed (exit status: 1) and cargo printed nothing on stderr\n\
+             to see the whole output: cd {} && CARGO_TARGET_DIR={} cargo build --release --locked --bin locosite-cli",
+            peers.join("locosite").display(),
+            peers.join("target").display()
+        );
+        assert_eq!(report.not_measured, [("peers", reason.clone())]);
+
+        // The run ends as usual: the tables, the JSON, then exit 1 naming the section.
+        let json = target.join("figures.json");
+        let options = parse(&["--json", json.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            finish(&report, &options).unwrap_err(),
+            format!(
+                "not measured in this run: peers (the reasons are in the report above); \
+                 the other figures are printed and written to {}",
+                json.display()
+            )
+        );
+        let rendered = report.render();
+        assert!(
+            rendered.contains("| /hello/<name>/ (Tera) | info | bare axum | 1000 |"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains(&format!("Not measured in this run:\n- `peers`: {reason}")),
+            "{rendered}"
+        );
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(written["pages"][0]["nuages"]["rps"], 1000.0);
+        assert_eq!(written["not_measured"][0]["section"], "peers");
+        assert_eq!(written["not_measured"][0]["reason"], reason.as_str());
+        std::fs::remove_dir_all(&target).unwrap();
+    }
+
+    #[test]
+    fn a_cargo_that_does_not_run_or_fails_says_why() {
+        let mut report = Report::new("2 cores".into(), "built-in".into(), 1);
+        let target = peers_with_cargo("/no/such/cargo", "peers-nocargo", &mut report);
+        assert_eq!(
+            report.not_measured,
+            [(
+                "peers",
+                "cargo did not run (/no/such/cargo: No such file or directory (os error 2)); \
+                 put cargo on PATH, or set CARGO to its path"
+                    .to_string()
+            )]
+        );
+        std::fs::remove_dir_all(&target).unwrap();
+
+        // A cargo that fails after 30 lines on stderr: the last 20 are shown.
+        let dir = scratch_dir("peers-noisy-cargo");
+        let cargo = dir.join("cargo");
+        std::fs::write(
+            &cargo,
+            "#!/bin/sh\nfor i in $(seq 1 30); do echo \"line $i\" >&2; done\nexit 101\n",
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&cargo).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&cargo, perms).unwrap();
+        let mut report = Report::new("2 cores".into(), "built-in".into(), 1);
+        let target = peers_with_cargo(cargo.to_str().unwrap(), "peers-noisy", &mut report);
+        let (section, reason) = &report.not_measured[0];
+        assert_eq!(*section, "peers");
+        let lines: Vec<String> = (11..=30).map(|i| format!("line {i}")).collect();
+        assert!(
+            reason.starts_with(&format!(
+                "building locosite failed (exit status: 101); the last 20 lines cargo printed on stderr:\n{}\n",
+                lines.join("\n")
+            )),
+            "{reason}"
+        );
+        std::fs::remove_dir_all(&target).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -7,8 +7,9 @@
 //! --locked`, one shared target folder), like the Django virtualenv: the
 //! first run compiles them, later runs find them up to date.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// A peer's sources in the repository.
@@ -55,8 +56,9 @@ pub struct Built {
     pub build_time: Duration,
 }
 
-/// Copy the Rust peer `name` and build its binary `bin` in release mode.
-pub fn build(target: &Path, name: &str, bin: &str) -> Result<Built, String> {
+/// Copy the Rust peer `name` and build its binary `bin` in release mode with
+/// `cargo` (the harness passes [`crate::procs::cargo`]).
+pub fn build(cargo: &OsStr, target: &Path, name: &str, bin: &str) -> Result<Built, String> {
     let dir = peers_dir(target).join(name);
     sync_tree(&source(name), &dir)?;
     let build_target = peers_dir(target).join("target");
@@ -64,20 +66,17 @@ pub fn build(target: &Path, name: &str, bin: &str) -> Result<Built, String> {
         "  cargo build --release in {} (the first run compiles it from scratch: minutes)…",
         dir.display()
     );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let args = ["build", "--release", "--locked", "--quiet", "--bin", bin];
     let started = Instant::now();
     let output = Command::new(cargo)
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", &build_target)
-        .args(["build", "--release", "--locked", "--quiet", "--bin", bin])
+        .args(args)
         .output()
-        .map_err(|e| format!("cargo did not run: {e}"))?;
+        .map_err(|e| crate::procs::cargo_did_not_run(cargo, &e))?;
     let build_time = started.elapsed();
     if !output.status.success() {
-        return Err(format!(
-            "building {name} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        return Err(build_failed(name, &output, &args, &dir, &build_target));
     }
     eprintln!("  {name} built in {:.0} s", build_time.as_secs_f64());
     Ok(Built {
@@ -85,6 +84,49 @@ pub fn build(target: &Path, name: &str, bin: &str) -> Result<Built, String> {
         binary: build_target.join("release").join(bin),
         build_time,
     })
+}
+
+/// How many of cargo's last stderr lines a failed build shows.
+const STDERR_TAIL: usize = 20;
+
+/// Why building `name` failed, and how to see the whole story: the exit
+/// status (a kill by the kernel leaves no stderr at all) and the last lines
+/// cargo wrote.
+fn build_failed(
+    name: &str,
+    output: &Output,
+    args: &[&str],
+    dir: &Path,
+    build_target: &Path,
+) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let said = if lines.is_empty() {
+        " and cargo printed nothing on stderr".to_string()
+    } else {
+        let tail = &lines[lines.len().saturating_sub(STDERR_TAIL)..];
+        format!(
+            "; the last {} lines cargo printed on stderr:\n{}",
+            tail.len(),
+            tail.join("\n")
+        )
+    };
+    let killed = if output.status.code().is_none() {
+        " (killed by a signal: out of memory?)"
+    } else {
+        ""
+    };
+    format!(
+        "building {name} failed ({}{killed}){said}\nto see the whole output: cd {} && CARGO_TARGET_DIR={} cargo {}",
+        output.status,
+        dir.display(),
+        build_target.display(),
+        args.iter()
+            .filter(|a| **a != "--quiet")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// The Django project for the pages (`benchsite`), copied into `work`.

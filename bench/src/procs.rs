@@ -1,6 +1,7 @@
 //! Server processes: start (the harness re-executes itself), wait for the
 //! first good answer, read the memory, stop.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,20 @@ use std::time::{Duration, Instant};
 /// This executable, to re-execute with a subcommand.
 pub fn me() -> PathBuf {
     std::env::current_exe().expect("the harness knows its path")
+}
+
+/// The cargo that runs the harness (`$CARGO`), or the one on PATH: the peers
+/// and `manage` are built with it.
+pub fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Why `cargo` could not be started, and the fix.
+pub fn cargo_did_not_run(cargo: &OsStr, error: &std::io::Error) -> String {
+    format!(
+        "cargo did not run ({}: {error}); put cargo on PATH, or set CARGO to its path",
+        cargo.to_string_lossy()
+    )
 }
 
 /// A port free on loopback right now.

@@ -129,6 +129,9 @@ pub struct Report {
     pub peer_builds: Vec<(&'static str, Duration)>,
     /// What the peers are, for the report (versions, notes).
     pub notes: Vec<String>,
+    /// (section, why): the requested sections, or sides of one, that could
+    /// not be measured in this run.
+    pub not_measured: Vec<(&'static str, String)>,
     pub total: Option<Duration>,
 }
 
@@ -162,6 +165,7 @@ impl Report {
             startproject: None,
             peer_builds: Vec::new(),
             notes: Vec::new(),
+            not_measured: Vec::new(),
             total: None,
         }
     }
@@ -323,6 +327,13 @@ impl Report {
                     "| {} | {} | {now} | {} | {met} |",
                     t.measure, t.today, t.target
                 );
+            }
+        }
+        if !self.not_measured.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Not measured in this run:");
+            for (section, why) in &self.not_measured {
+                let _ = writeln!(out, "- `{section}`: {why}");
             }
         }
         if let Some(total) = self.total {
@@ -502,6 +513,9 @@ impl Report {
                 "target": t.target,
                 "now": t.now,
                 "met": t.met,
+            })).collect::<Vec<_>>(),
+            "not_measured": self.not_measured.iter().map(|(section, why)| json!({
+                "section": section, "reason": why,
             })).collect::<Vec<_>>(),
             "total_seconds": self.total.map(secs),
         })
