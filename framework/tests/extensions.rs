@@ -922,6 +922,56 @@ async fn a_type_shared_twice_stops_the_build() {
     assert_eq!(page.text(), "hello x10 via https://api.example");
 }
 
+/// A value an app shares with its own views.
+struct AppClient(#[allow(dead_code)] &'static str);
+
+/// What the project does not share itself, two apps may not both give:
+/// a value of one type, or a middleware under one name. Which app's the
+/// other's views would get depended on the order of the apps.
+#[tokio::test]
+async fn a_type_or_middleware_name_of_two_apps_stops_the_build() {
+    let site = Site::new("");
+    let app = |label: &str| nuages::App::new(label, site.dir.path().join(label));
+    let shared = project(site.dir.path()).apps(vec![
+        app("catalog").state(AppClient("catalog")),
+        app("reviews").state(AppClient("reviews")),
+    ]);
+    let error = refused_by_check_and_build(shared, site.load(&[]).unwrap(), "nuages.E053");
+    assert_eq!(
+        error.to_string(),
+        "the apps 'catalog' and 'reviews' both register a value of the type \
+         extensions::AppClient (.state(…)): only the first one's would be used, by the views of both"
+    );
+    assert!(error.hint().unwrap().contains("struct Own("), "{error:?}");
+    let named = project(site.dir.path()).apps(vec![
+        app("catalog").middleware("audit", stamp),
+        app("reviews").middleware("audit", stamp),
+    ]);
+    let error = refused_by_check_and_build(named, site.load(&[]).unwrap(), "nuages.E053");
+    assert_eq!(
+        error.to_string(),
+        "the apps 'catalog' and 'reviews' both register a middleware named 'audit': only the \
+         first one's would be used, by the views of both"
+    );
+    assert!(
+        error.hint().unwrap().contains("\"reviews_audit\""),
+        "{error:?}"
+    );
+    // The project's own value and middleware of those win over both apps'.
+    let overridden = project(site.dir.path())
+        .state(AppClient("project"))
+        .middleware("audit", stamp)
+        .apps(vec![
+            app("catalog")
+                .state(AppClient("catalog"))
+                .middleware("audit", stamp),
+            app("reviews")
+                .state(AppClient("reviews"))
+                .middleware("audit", stamp),
+        ]);
+    assert!(Application::new(overridden, site.load(&[]).unwrap()).is_ok());
+}
+
 #[test]
 fn a_view_that_takes_a_settings_section_never_declared_stops_the_build() {
     let site = Site::new("");

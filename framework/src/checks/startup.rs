@@ -171,7 +171,8 @@ pub fn check_middleware_unlisted(ctx: &CheckContext) -> Vec<CheckMessage> {
 }
 
 /// `nuages.E053`: a type shared twice by the project or by one app
-/// (`Project::state`), of which a view could only get one value.
+/// (`Project::state`), of which a view could only get one value; a type or
+/// a middleware name two apps give and the project does not.
 pub fn check_shared_state(ctx: &CheckContext) -> Vec<CheckMessage> {
     match ctx.project.check_state() {
         Ok(()) => vec![],

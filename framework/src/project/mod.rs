@@ -421,12 +421,15 @@ impl Project {
         state
     }
 
-    /// Refuse a type shared twice by the project, or twice by one app: a
-    /// view's `Data<T>` could only ever get one of the values. (A type the
-    /// project and an app both share is the project's, as for middleware.)
-    /// Refuse as well two settings sections read into one type, of which a
-    /// view's `Config<T>` could only get one.
+    /// Refuse a type shared twice by the project, twice by one app or by
+    /// two apps (unless the project shares it too): a view's `Data<T>`
+    /// could only ever get one of the values. (A type the project and an
+    /// app both share is the project's, as for middleware.) Refuse as well
+    /// a middleware name two apps register and the project does not, and
+    /// two settings sections read into one type, of which a view's
+    /// `Config<T>` could only get one.
     pub(crate) fn check_state(&self) -> Result<()> {
+        self.refuse_one_thing_from_two_apps()?;
         let owners = std::iter::once(("the project".to_string(), &self.extensions)).chain(
             self.apps
                 .iter()
@@ -465,6 +468,66 @@ impl Project {
                         other.name()
                     )),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A type two apps share, or a middleware name two apps register, that
+    /// the project does not override: which app's would be used depends on
+    /// the order of `.app(…)`, and the other app's views silently get it.
+    fn refuse_one_thing_from_two_apps(&self) -> Result<()> {
+        let project = &self.extensions;
+        let two_apps = |what: String, first: &App, second: &App, hint: String| {
+            Err(crate::Error::Config(
+                crate::Problem::new(format!(
+                    "the apps '{}' and '{}' both register {what}: only the first one's would be \
+                     used, by the views of both",
+                    first.label(),
+                    second.label()
+                ))
+                .with_hint(hint),
+            ))
+        };
+        for (at, app) in self.apps.iter().enumerate() {
+            for other in &self.apps[at + 1..] {
+                let shared = app.extensions().state.values.iter().find(|(id, _)| {
+                    other.extensions().state.values.contains_key(id)
+                        && !project.state.values.contains_key(id)
+                });
+                if let Some((_, (name, _))) = shared {
+                    return two_apps(
+                        format!("a value of the type {name} (.state(…))"),
+                        app,
+                        other,
+                        format!(
+                            "wrap one app's value in a type of its own (struct Own({name}); \
+                             .state(Own(…)); its views take Data<Own>), or share one value \
+                             from the project"
+                        ),
+                    );
+                }
+                let named = app.extensions().middleware.iter().find(|m| {
+                    other
+                        .extensions()
+                        .middleware
+                        .iter()
+                        .any(|o| o.name() == m.name())
+                        && project.middleware.iter().all(|p| p.name() != m.name())
+                });
+                if let Some(middleware) = named {
+                    let name = middleware.name();
+                    return two_apps(
+                        format!("a middleware named '{name}'"),
+                        app,
+                        other,
+                        format!(
+                            "register it under a name of its own in one of them (e.g. \
+                             \"{}_{name}\") and list that name in `middleware`",
+                            other.label()
+                        ),
+                    );
+                }
             }
         }
         Ok(())
