@@ -355,6 +355,7 @@ impl UrlConf {
     /// Flatten into the route table that serves, reverses and lists the
     /// patterns; a malformed pattern is an error naming it.
     pub fn resolver(self) -> Result<Resolver, Error> {
+        self.check_names("", None, &mut Vec::new())?;
         let mut flat = Vec::new();
         self.flatten("", None, &mut flat);
         let mut resolver = Resolver::default();
@@ -388,6 +389,68 @@ impl UrlConf {
             });
         }
         Ok(resolver)
+    }
+
+    /// Refuse what would make names reverse wrongly, as Django's URL checks
+    /// warn of it: a namespace that is empty or not a word, one included
+    /// twice (its names would reverse to one of the two places only), a
+    /// route name holding the namespaces' `:`.
+    fn check_names(
+        &self,
+        prefix: &str,
+        outer: Option<&str>,
+        seen: &mut Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        let namespace = match (outer, &self.namespace) {
+            (_, Some(inner)) if !is_word(inner) => {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "the URL namespace {inner:?} is not a name: route names are reached as \
+                         namespace:name"
+                    ))
+                    .with_hint("name it with letters, digits and _, e.g. UrlConf::app(\"polls\")"),
+                ));
+            }
+            (Some(outer), Some(inner)) => Some(format!("{outer}:{inner}")),
+            (None, Some(inner)) => Some(inner.clone()),
+            (outer, None) => outer.map(str::to_string),
+        };
+        if let Some(full) = self.namespace.as_ref().and(namespace.as_ref()) {
+            if let Some((_, first)) = seen.iter().find(|(ns, _)| ns == full) {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "the URL namespace '{full}' is included twice, under '{first}' and \
+                         '{prefix}': its names would reverse to one of the two only"
+                    ))
+                    .with_hint("include each app's patterns once; answer the other prefix with a redirect view"),
+                ));
+            }
+            seen.push((full.clone(), prefix.to_string()));
+        }
+        for entry in &self.entries {
+            match entry {
+                Entry::Route {
+                    name: Some(name),
+                    pattern,
+                    ..
+                } if name.contains(':') => {
+                    return Err(Error::Config(
+                        Problem::new(format!(
+                            "the URL name '{name}' of the pattern '{prefix}{pattern}' holds a ':', \
+                             which separates namespaces: url(name='{name}') would look for it \
+                             in another app"
+                        ))
+                        .with_hint("name it without ':'; an app's names get their namespace from UrlConf::app"),
+                    ));
+                }
+                Entry::Route { .. } => {}
+                Entry::Include {
+                    prefix: inner,
+                    conf,
+                } => conf.check_names(&format!("{prefix}{inner}"), namespace.as_deref(), seen)?,
+            }
+        }
+        Ok(())
     }
 
     fn flatten(
@@ -548,6 +611,14 @@ macro_rules! method_views {
 
 method_views!(get "GET", post "POST", put "PUT", patch "PATCH", delete "DELETE");
 
+/// A namespace: letters, digits, `_` and `-`, at least one.
+fn is_word(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
 fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, Error> {
     let invalid = |why: &str| {
         Error::Config(Problem::new(format!("invalid URL pattern '{pattern}': {why}")).with_hint("patterns look like \"polls/<int:question_id>/\": no leading slash, parameters as whole segments"))
@@ -559,6 +630,12 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, Error> {
         return Ok(Vec::new());
     }
     let parts: Vec<&str> = pattern.split('/').collect();
+    if parts[..parts.len() - 1].contains(&"") {
+        // Django's urls.W002: a URL with `//` is one no visitor types.
+        return Err(invalid(
+            "it has an empty segment ('//'): an included pattern must not start with a slash",
+        ));
+    }
     let mut segments = Vec::with_capacity(parts.len());
     let mut names: Vec<&str> = Vec::new();
     for (index, part) in parts.iter().enumerate() {
@@ -1064,6 +1141,46 @@ mod tests {
             r.reverse_args("archive", &[&1, &2]),
             Err(ReverseError::WrongArguments { .. })
         ));
+    }
+
+    /// What Django's URL checks warn of (urls.W002, W003, W005) stops the
+    /// route table here, each error naming the pattern or namespace.
+    #[test]
+    fn names_that_would_reverse_wrongly_are_refused() {
+        let refused = |conf: UrlConf| conf.resolver().err().unwrap().to_string();
+        let app = || UrlConf::app("catalog").path("<int:id>/", view, "item");
+        assert_eq!(
+            refused(
+                UrlConf::new()
+                    .include("catalog/", app())
+                    .include("shop/", app())
+            ),
+            "the URL namespace 'catalog' is included twice, under 'catalog/' and 'shop/': its \
+             names would reverse to one of the two only"
+        );
+        assert_eq!(
+            refused(UrlConf::new().include("x/", UrlConf::app("x").path("/a/", view, "a"))),
+            "invalid URL pattern 'x//a/': it has an empty segment ('//'): an included pattern \
+             must not start with a slash"
+        );
+        assert_eq!(
+            refused(UrlConf::new().path("fake/", view, "catalog:item")),
+            "the URL name 'catalog:item' of the pattern 'fake/' holds a ':', which separates \
+             namespaces: url(name='catalog:item') would look for it in another app"
+        );
+        for namespace in ["", "my app", "a:b"] {
+            let message = refused(UrlConf::new().include("x/", UrlConf::app(namespace)));
+            assert!(message.contains("is not a name"), "{message}");
+        }
+        // One app in two nested namespaces is two namespaces.
+        let nested = UrlConf::new()
+            .include("catalog/", app())
+            .include("v2/", UrlConf::app("v2").include("catalog/", app()));
+        let r = nested.resolver().unwrap();
+        assert_eq!(
+            r.reverse_args("v2:catalog:item", &[&1]).unwrap(),
+            "/v2/catalog/1/"
+        );
     }
 
     #[test]
