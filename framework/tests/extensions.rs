@@ -1096,3 +1096,131 @@ fn a_section_key_replaced_later_needs_no_variable() {
         .to_string();
     assert!(error.contains("WEIGHT_B"), "{error}");
 }
+
+/// A table of the section's own struct, as README's `ShopSettings.api`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct ApiSettings {
+    base_url: String,
+    timeout: u32,
+    api_key: String,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct ShopSettings {
+    greeting: String,
+    page_size: u16,
+    api: ApiSettings,
+    banner: Option<String>,
+    limits: std::collections::HashMap<String, u32>,
+}
+
+/// Loads `settings` with the `[shop]` section, under `env`.
+fn load_shop(
+    settings: &str,
+    env: &[(&str, &str)],
+) -> Result<nuages::conf::Settings, nuages::conf::SettingsError> {
+    let site = Site::new(settings);
+    project(site.dir.path())
+        .settings_section::<ShopSettings>("shop")
+        .settings_loader(site.dir.path().join("settings.toml"))
+        .env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .load()
+}
+
+/// The message and the hint `settings` under `env` are refused with.
+fn shop_error(settings: &str, env: &[(&str, &str)]) -> (String, String) {
+    let error = load_shop(settings, env).unwrap_err();
+    (
+        error.to_string(),
+        nuages::Error::from(error).hint().unwrap_or_default(),
+    )
+}
+
+/// A key of a table of a section's struct is checked as a top-level key
+/// is: an unknown one names the closest at its depth, written under
+/// `[shop.api]` or inline; a map's keys are the user's own.
+#[test]
+fn a_sections_nested_table_refuses_an_unknown_key() {
+    let (message, hint) = shop_error("[shop.api]\ntimout = 10\n", &[]);
+    assert!(message.contains("`shop.api.timout`"), "{message}");
+    assert_eq!(hint, "did you mean `shop.api.timeout`?");
+    let (message, _) = shop_error(
+        "[shop]\napi = { base_url = \"x\", timeout = 5, api_key = \"k\", extra = 1 }\n",
+        &[],
+    );
+    assert!(message.contains("`shop.api.extra`"), "{message}");
+
+    let settings = load_shop(
+        "[shop.api]\ntimeout = 10\n[shop.limits]\nanything = 3\nelse = 4\n",
+        &[],
+    )
+    .unwrap();
+    let shop = settings.sections.get::<ShopSettings>().unwrap();
+    assert_eq!(shop.api.timeout, 10);
+    assert_eq!((shop.limits["anything"], shop.limits["else"]), (3, 4));
+}
+
+/// A nested key's value of the wrong type, or its unset `${VAR}`, is an
+/// error naming the full dotted key and what it takes.
+#[test]
+fn a_sections_nested_key_errors_name_the_full_key() {
+    let (message, hint) = shop_error("[shop.api]\ntimeout = \"soon\"\n", &[]);
+    assert!(
+        message.contains("setting `shop.api.timeout` in ")
+            && message.contains(
+                "must be a whole number, found the string \"soon\" (invalid type: string \"soon\", expected u32)"
+            ),
+        "{message}"
+    );
+    assert!(hint.contains("`shop.api.timeout = 30`"), "{hint}");
+    let (message, _) = shop_error("[shop]\napi = 5\n", &[]);
+    assert!(
+        message.contains("`shop.api`") && message.contains("must be a table ([shop.api])"),
+        "{message}"
+    );
+
+    let (message, hint) = shop_error("[shop.api]\napi_key = \"${SHOP_API_KEY}\"\n", &[]);
+    assert!(
+        message.contains("`shop.api.api_key`") && message.contains("SHOP_API_KEY"),
+        "{message}"
+    );
+    assert!(hint.contains("export SHOP_API_KEY="), "{hint}");
+    let settings = load_shop(
+        "[shop.api]\napi_key = \"${SHOP_API_KEY}\"\n",
+        &[("SHOP_API_KEY", "k-1")],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.sections.get::<ShopSettings>().unwrap().api.api_key,
+        "k-1"
+    );
+}
+
+/// A map whose default has entries still takes any key: what tells a map
+/// from a struct is that it keeps a key it is given.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Quotas {
+    per_plan: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            per_plan: [("free".to_string(), 10)].into(),
+        }
+    }
+}
+
+#[test]
+fn a_sections_map_with_default_entries_takes_any_key() {
+    let site = Site::new("[quotas.per_plan]\npro = 100\n");
+    let settings = project(site.dir.path())
+        .settings_section::<Quotas>("quotas")
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap();
+    let quotas = settings.sections.get::<Quotas>().unwrap();
+    assert_eq!(quotas.per_plan["pro"], 100);
+}

@@ -507,24 +507,14 @@ fn section_layer(
                 hint: format!("write the keys under a [{}] line", section.name()),
             });
         };
-        let mut fields = Map::new();
-        for (key, value) in entries {
-            let full_key = format!("{}.{key}", section.name());
-            let Some(field) = section.field(&key) else {
-                return Err(SettingsError::UnknownKey {
-                    path: path.to_path_buf(),
-                    suggestion: keys::closest(&key, section.keys())
-                        .map(|k| format!("{}.{k}", section.name())),
-                    key: full_key,
-                });
-            };
-            let converted =
-                section_value_from_file(path, &origin, section, &key, field, value, &lookup);
-            let Some(value) = unless_replaced(converted, replaced, &full_key)? else {
-                continue;
-            };
-            fields.insert(key, value);
-        }
+        let file = SectionFile {
+            path,
+            origin: &origin,
+            section,
+            lookup: &lookup,
+            replaced,
+        };
+        let fields = file.table(&mut Vec::new(), entries)?;
         values.insert(
             section.name().to_string(),
             Value::new(Some(&origin), fields),
@@ -533,40 +523,103 @@ fn section_layer(
     Ok(values)
 }
 
-/// One key of a project's section in a file: any TOML value the section's
-/// struct takes for it (`${VAR}` interpolated in its strings; a string that
-/// is only a `${VAR}` read as the environment is, for a key that is not
-/// text), else an error naming the file and the key with serde's reason.
-fn section_value_from_file(
-    path: &Path,
-    origin: &str,
-    section: &Section,
-    key: &str,
-    field: Field,
-    value: toml::Value,
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<Value, SettingsError> {
-    let full_key = format!("{}.{key}", section.name());
-    let wrong = |found: String, why: String| SettingsError::WrongType {
-        origin: origin.to_string(),
-        key: full_key.clone(),
-        expected: field.describe(section, key),
-        found: format!("{found} ({why})"),
-        hint: field.file_example(section, key),
-    };
-    let interpolated = |text: &str| interpolate_setting(path, &full_key, text, lookup);
-    let json = match &value {
-        toml::Value::String(text) if text.contains("${") && field != Field::String => {
-            let text = interpolated(text)?;
-            typed_text(section, key, field, &text)
-                .map_err(|why| wrong(format!("the string {text:?}"), why))?
+/// One file's table of a project's section, read key by key.
+struct SectionFile<'a, L> {
+    path: &'a Path,
+    origin: &'a str,
+    section: &'a Section,
+    lookup: &'a L,
+    replaced: &'a BTreeSet<String>,
+}
+
+impl<L: Fn(&str) -> Option<String>> SectionFile<'_, L> {
+    /// The table at `at` (`[]` for `[name]`, `["api"]` for `[name.api]`):
+    /// each key known at that depth, a table of named fields read key by
+    /// key as the section's own are; a key whose `${VAR}` is unset and
+    /// that a later layer replaces is left out.
+    fn table(
+        &self,
+        at: &mut Vec<String>,
+        entries: toml::Table,
+    ) -> Result<Map<String, Value>, SettingsError> {
+        let name = self.section.name();
+        let mut fields = Map::new();
+        for (key, value) in entries {
+            at.push(key);
+            let path: Vec<&str> = at.iter().map(String::as_str).collect();
+            let full_key = format!("{name}.{}", path.join("."));
+            let Some(field) = self.section.field(&path) else {
+                let (key, parent) = path.split_last().expect("pushed");
+                let known = self
+                    .section
+                    .keys_at(parent)
+                    .into_iter()
+                    .flat_map(|t| t.keys());
+                return Err(SettingsError::UnknownKey {
+                    path: self.path.to_path_buf(),
+                    suggestion: keys::closest(key, known.map(String::as_str)).map(|k| {
+                        std::iter::once(name)
+                            .chain(parent.iter().copied())
+                            .chain([k])
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    }),
+                    key: full_key,
+                });
+            };
+            let value = match value {
+                toml::Value::Table(inner) if field == Field::Table => Some(Value::new(
+                    Some(&self.origin.to_string()),
+                    self.table(at, inner)?,
+                )),
+                value => {
+                    unless_replaced(self.value(&path, field, value), self.replaced, &full_key)?
+                }
+            };
+            let key = at.pop().expect("pushed");
+            if let Some(value) = value {
+                fields.insert(key, value);
+            }
         }
-        _ => toml_to_json(&value, &interpolated)?,
-    };
-    section
-        .accepts(key, &json)
-        .map_err(|why| wrong(describe_toml(&value), why))?;
-    Ok(json_to_value(&json, origin))
+        Ok(fields)
+    }
+
+    /// The value of the key at `path`: any TOML value the section's struct
+    /// takes for it (`${VAR}` interpolated in its strings; a string that is
+    /// only a `${VAR}` read as the environment is, for a key that is not
+    /// text), else an error naming the file and the full key with serde's
+    /// reason.
+    fn value(
+        &self,
+        path: &[&str],
+        field: Field,
+        value: toml::Value,
+    ) -> Result<Value, SettingsError> {
+        let section = self.section;
+        let key = path.join(".");
+        let full_key = format!("{}.{key}", section.name());
+        let wrong = |found: String, why: String| SettingsError::WrongType {
+            origin: self.origin.to_string(),
+            key: full_key.clone(),
+            expected: field.describe(section, &key),
+            found: format!("{found} ({why})"),
+            hint: field.file_example(section, &key),
+        };
+        let interpolated =
+            |text: &str| interpolate_setting(self.path, &full_key, text, self.lookup);
+        let json = match &value {
+            toml::Value::String(text) if text.contains("${") && field != Field::String => {
+                let text = interpolated(text)?;
+                typed_text(section, path, field, &text)
+                    .map_err(|why| wrong(format!("the string {text:?}"), why))?
+            }
+            _ => toml_to_json(&value, &interpolated)?,
+        };
+        section
+            .accepts(path, &json)
+            .map_err(|why| wrong(describe_toml(&value), why))?;
+        Ok(json_to_value(&json, self.origin))
+    }
 }
 
 /// `text` (an environment variable's, or a `${VAR}`'s) as the value of a
@@ -575,7 +628,7 @@ fn section_value_from_file(
 /// else the text. Serde's reason when the struct takes none of these.
 fn typed_text(
     section: &Section,
-    key: &str,
+    path: &[&str],
     field: Field,
     text: &str,
 ) -> Result<serde_json::Value, String> {
@@ -634,10 +687,13 @@ fn typed_text(
             candidates.extend(guess(text));
             candidates.push(Json::String(text.to_string()));
         }
+        // A table's keys are set one by one.
+        Field::Table => {}
     }
-    let mut reason = format!("it does not read as {}", field.describe(section, key));
+    let key = path.join(".");
+    let mut reason = format!("it does not read as {}", field.describe(section, &key));
     for candidate in candidates {
-        match section.accepts(key, &candidate) {
+        match section.accepts(path, &candidate) {
             Ok(()) => return Ok(candidate),
             Err(why) => reason = why,
         }
@@ -1112,8 +1168,9 @@ fn env_layer(
                     top.to_ascii_uppercase()
                 ))));
             };
-            let Some(field) = section.field(key) else {
-                let suggestion = keys::closest(key, section.keys()).map(|k| {
+            let Some(field) = section.field(&[key]) else {
+                let known = section.keys_at(&[]).into_iter().flat_map(|t| t.keys());
+                let suggestion = keys::closest(key, known.map(String::as_str)).map(|k| {
                     format!(
                         "{VARIABLE_PREFIX}{}__{}",
                         top.to_ascii_uppercase(),
@@ -1122,7 +1179,7 @@ fn env_layer(
                 });
                 return Err(unknown(suggestion));
             };
-            let value = typed_text(section, key, field, text)
+            let value = typed_text(section, &[key], field, text)
                 .map(|json| json_to_value(&json, &origin))
                 .map_err(|why| SettingsError::WrongType {
                     origin: origin.clone(),

@@ -11,6 +11,12 @@
 //! commas between the items of a list); for a key whose default says
 //! nothing (`None`), as a number or a boolean where the field takes one,
 //! else as text.
+//!
+//! A field whose default is a table of named fields (a struct of the
+//! project's) is checked the same way, key by key, at every depth
+//! (`[name.sub]`). A table whose keys are the
+//! user's own (a `HashMap` field, empty by default, or one that keeps any
+//! key it is given) takes any key.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -21,6 +27,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 type Loaded = Arc<dyn Any + Send + Sync>;
+type Json = serde_json::Value;
+type Table = serde_json::Map<String, Json>;
 
 /// A declared section: its table's name, its keys with their types, and how
 /// its merged table becomes the project's struct.
@@ -31,6 +39,7 @@ pub struct Section {
     type_name: &'static str,
     defaults: serde_json::Map<String, serde_json::Value>,
     load: fn(serde_json::Value) -> Result<Loaded, String>,
+    roundtrip: fn(serde_json::Value) -> Result<serde_json::Value, String>,
 }
 
 impl fmt::Debug for Section {
@@ -50,6 +59,21 @@ fn load_as<T: DeserializeOwned + Send + Sync + 'static>(
         .map_err(|error| error.to_string())
 }
 
+/// `value` read into `T` and written back: a key that survives is one `T`
+/// keeps (a map's), one that does not is one it ignores (a struct's).
+fn roundtrip_as<T: DeserializeOwned + Serialize>(value: Json) -> Result<Json, String> {
+    let loaded = T::deserialize(value).map_err(|error| error.to_string())?;
+    serde_json::to_value(loaded).map_err(|error| error.to_string())
+}
+
+/// The table at `path` below `table`, if every key on the way is a table.
+fn table_at_mut<'t>(mut table: &'t mut Table, path: &[&str]) -> Option<&'t mut Table> {
+    for key in path {
+        table = table.get_mut(*key)?.as_object_mut()?;
+    }
+    Some(table)
+}
+
 impl Section {
     /// The section `[name]`, read into `T`.
     pub(crate) fn new<T>(name: &'static str) -> Section
@@ -66,6 +90,7 @@ impl Section {
             type_name: std::any::type_name::<T>(),
             defaults,
             load: load_as::<T>,
+            roundtrip: roundtrip_as::<T>,
         }
     }
 
@@ -74,30 +99,91 @@ impl Section {
         self.name
     }
 
-    /// The keys of the section.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.defaults.keys().map(String::as_str)
+    /// The known keys of the table at `path` (`[]` for the section's own,
+    /// `["api"]` for `[name.api]`): `None` when a key on the way is
+    /// unknown, or is not a table of named fields (its keys are the user's
+    /// own, as a `HashMap`'s, or its default says nothing of them).
+    pub(crate) fn keys_at(&self, path: &[&str]) -> Option<&Table> {
+        let mut table = &self.defaults;
+        for (depth, key) in path.iter().enumerate() {
+            match table.get(*key) {
+                Some(Json::Object(inner)) if self.has_named_fields(&path[..=depth], inner) => {
+                    table = inner
+                }
+                _ => return None,
+            }
+        }
+        Some(table)
     }
 
-    /// What the key takes, from the type of its default; `None` for an
-    /// unknown key.
-    pub(crate) fn field(&self, key: &str) -> Option<Field> {
-        Some(match self.defaults.get(key)? {
-            serde_json::Value::Bool(_) => Field::Bool,
-            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Field::Integer,
-            serde_json::Value::Number(_) => Field::Float,
-            serde_json::Value::String(_) => Field::String,
-            serde_json::Value::Array(_) => Field::List,
-            serde_json::Value::Null | serde_json::Value::Object(_) => Field::Other,
+    /// Whether the table at `path`, whose default is `default`, has named
+    /// fields: it has keys by default, and an extra key given to it is
+    /// dropped when the struct is read and written back (a map keeps it).
+    fn has_named_fields(&self, path: &[&str], default: &Table) -> bool {
+        const PROBE: &str = "\u{0}nuages-probe";
+        let Some(sample) = default.values().next().cloned() else {
+            return false;
+        };
+        let mut root = self.defaults.clone();
+        let Some(table) = table_at_mut(&mut root, path) else {
+            return false;
+        };
+        table.insert(PROBE.into(), sample);
+        match (self.roundtrip)(Json::Object(root)) {
+            Ok(Json::Object(mut back)) => {
+                table_at_mut(&mut back, path).is_none_or(|table| !table.contains_key(PROBE))
+            }
+            _ => true,
+        }
+    }
+
+    /// What the key at `path` takes, from the type of its default; `None`
+    /// for an unknown key.
+    pub(crate) fn field(&self, path: &[&str]) -> Option<Field> {
+        let (last, parent) = path.split_last()?;
+        Some(match self.keys_at(parent)?.get(*last)? {
+            Json::Bool(_) => Field::Bool,
+            Json::Number(n) if n.is_i64() || n.is_u64() => Field::Integer,
+            Json::Number(_) => Field::Float,
+            Json::String(_) => Field::String,
+            Json::Array(_) => Field::List,
+            Json::Object(inner) if self.has_named_fields(path, inner) => Field::Table,
+            Json::Null | Json::Object(_) => Field::Other,
         })
     }
 
-    /// Whether the struct takes `value` for `key` (the other keys at their
-    /// defaults); if not, serde's reason.
-    pub(crate) fn accepts(&self, key: &str, value: &serde_json::Value) -> Result<(), String> {
+    /// Whether the struct takes `value` for the key at `path` (the other
+    /// keys at their defaults); if not, serde's reason.
+    pub(crate) fn accepts(&self, path: &[&str], value: &Json) -> Result<(), String> {
+        let (last, parent) = path.split_last().ok_or("no key")?;
         let mut merged = self.defaults.clone();
-        merged.insert(key.to_string(), value.clone());
-        (self.load)(serde_json::Value::Object(merged)).map(|_| ())
+        table_at_mut(&mut merged, parent)
+            .ok_or("no such table")?
+            .insert(last.to_string(), value.clone());
+        (self.load)(Json::Object(merged)).map(|_| ())
+    }
+
+    /// `table` over `defaults` (the table at `path`): a table of named
+    /// fields merged key by key, its missing keys at the struct's
+    /// defaults; anything else replaced whole.
+    fn merge(&self, defaults: &mut Table, table: Table, path: &mut Vec<String>) {
+        for (key, value) in table {
+            path.push(key);
+            let key = path.last().expect("pushed").clone();
+            match (defaults.get_mut(&key), value) {
+                (Some(Json::Object(inner)), Json::Object(value))
+                    if self
+                        .keys_at(&path.iter().map(String::as_str).collect::<Vec<_>>())
+                        .is_some() =>
+                {
+                    self.merge(inner, value, path)
+                }
+                (_, value) => {
+                    defaults.insert(key, value);
+                }
+            }
+            path.pop();
+        }
     }
 
     /// Whether the section is read into the same type as `other`.
@@ -116,7 +202,7 @@ impl Section {
         table: serde_json::Map<String, serde_json::Value>,
     ) -> Result<LoadedSection, String> {
         let mut merged = self.defaults.clone();
-        merged.extend(table);
+        self.merge(&mut merged, table, &mut Vec::new());
         let value = (self.load)(serde_json::Value::Object(merged.clone()))?;
         Ok(LoadedSection {
             type_name: self.type_name,
@@ -140,12 +226,16 @@ pub(crate) enum Field {
     String,
     /// A list, of whatever the field's items take.
     List,
-    /// A default that says nothing of the type (`None`), or a table.
+    /// A table of named fields (a struct), its keys checked one by one.
+    Table,
+    /// A default that says nothing of the type (`None`), or a table whose
+    /// keys are the user's own (a map).
     Other,
 }
 
 impl Field {
-    /// How the type is named in error messages.
+    /// How the type is named in error messages; `key` is dotted below the
+    /// section (`api.timeout`).
     pub(crate) fn describe(self, section: &Section, key: &str) -> String {
         match self {
             Field::Bool => "a boolean (true or false)".into(),
@@ -153,6 +243,7 @@ impl Field {
             Field::Float => "a number".into(),
             Field::String => "a string".into(),
             Field::List => "a list".into(),
+            Field::Table => format!("a table ([{}.{key}])", section.name()),
             Field::Other => format!(
                 "a value that the field `{key}` of {} takes",
                 section.type_name()
@@ -172,6 +263,9 @@ impl Field {
                 "write a list of what the field `{key}` of {} holds, e.g. `{full} = [\"a\", \"b\"]` or `[1, 2]`",
                 section.type_name()
             ),
+            Field::Table => {
+                format!("write its keys under a [{full}] line, or `{full} = {{ key = … }}`")
+            }
             Field::Other => format!(
                 "write a value of the type of the field `{key}` of {} (a number or a boolean without quotes, text in quotes)",
                 section.type_name()
@@ -188,6 +282,7 @@ impl Field {
             Field::Integer => format!("set {variable} to a whole number, e.g. {variable}=30"),
             Field::Float => format!("set {variable} to a number, e.g. {variable}=0.5"),
             Field::List => super::keys::list_env_example(variable),
+            Field::Table => format!("set its keys one by one, {variable}__<KEY>"),
             Field::String | Field::Other => format!("set {variable} to the value, unquoted"),
         }
     }
