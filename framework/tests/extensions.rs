@@ -1198,6 +1198,53 @@ fn a_sections_nested_key_errors_name_the_full_key() {
     );
 }
 
+/// `NUAGES_SHOP__API__TIMEOUT` sets a nested key, read as its type, the
+/// file's other keys of the table kept; an unknown one names the closest.
+#[test]
+fn a_sections_nested_key_is_set_by_its_variable() {
+    let settings = load_shop(
+        "[shop.api]\nbase_url = \"https://x\"\ntimeout = 5\n",
+        &[("NUAGES_SHOP__API__TIMEOUT", "7")],
+    )
+    .unwrap();
+    let shop = settings.sections.get::<ShopSettings>().unwrap();
+    assert_eq!(
+        (shop.api.timeout, shop.api.base_url.as_str()),
+        (7, "https://x")
+    );
+    let settings = load_shop(
+        "[shop.api]\ntimeout = 5\n",
+        &[
+            ("NUAGES_SHOP__API__BASE_URL", "https://y"),
+            ("NUAGES_SHOP__API__API_KEY", "k-2"),
+            ("NUAGES_SHOP__PAGE_SIZE", "3"),
+        ],
+    )
+    .unwrap();
+    let shop = settings.sections.get::<ShopSettings>().unwrap();
+    assert_eq!(
+        (shop.api.base_url.as_str(), shop.api.api_key.as_str()),
+        ("https://y", "k-2")
+    );
+    assert_eq!((shop.api.timeout, shop.page_size), (5, 3));
+
+    let (message, hint) = shop_error("", &[("NUAGES_SHOP__API__TIMOUT", "7")]);
+    assert!(message.contains("NUAGES_SHOP__API__TIMOUT"), "{message}");
+    assert_eq!(hint, "did you mean NUAGES_SHOP__API__TIMEOUT?");
+    let (message, hint) = shop_error("", &[("NUAGES_SHOP__API__TIMEOUT", "soon")]);
+    assert!(
+        message.contains("`shop.api.timeout`") && message.contains("must be a whole number"),
+        "{message}"
+    );
+    assert!(hint.contains("NUAGES_SHOP__API__TIMEOUT=30"), "{hint}");
+    let (message, hint) = shop_error("", &[("NUAGES_SHOP__API", "x")]);
+    assert!(
+        message.contains("must be a table ([shop.api])"),
+        "{message}"
+    );
+    assert!(hint.contains("NUAGES_SHOP__API__<KEY>"), "{hint}");
+}
+
 /// A map whose default has entries still takes any key: what tells a map
 /// from a struct is that it keeps a key it is given.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

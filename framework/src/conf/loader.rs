@@ -1135,6 +1135,109 @@ fn top_level_names(sections: &[Section]) -> impl Iterator<Item = &'static str> +
         .chain(sections.iter().map(Section::name))
 }
 
+/// A `NUAGES_<SECTION>__<KEY>` variable (`keys`: what follows the
+/// section's name, `__SUB__KEY` for a key of a table of named fields)
+/// added to `own`, the sections' layer: read as the type of the key, an
+/// unknown key's closest at its depth suggested.
+fn section_variable(
+    section: &Section,
+    variable: &str,
+    keys: &[String],
+    text: &str,
+    own: &mut Map<String, Value>,
+) -> Result<(), SettingsError> {
+    let name = section.name();
+    let origin = format!("environment variable {variable}");
+    let key = std::iter::once(name)
+        .chain(keys.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(".");
+    let variable_of = |parts: &[&str]| {
+        std::iter::once(name)
+            .chain(parts.iter().copied())
+            .map(str::to_ascii_uppercase)
+            .collect::<Vec<_>>()
+            .join("__")
+    };
+    let unknown = |suggestion: Option<String>| SettingsError::UnknownVariable {
+        variable: variable.to_string(),
+        key: key.clone(),
+        suggestion: suggestion.map(|name| format!("{VARIABLE_PREFIX}{name}")),
+    };
+    let parts: Vec<&str> = keys.iter().map(String::as_str).collect();
+    if parts.is_empty() {
+        return Err(unknown(Some(variable_of(&["<KEY>"]))));
+    }
+    // Down the tables of named fields, each key known at its depth.
+    let mut field = None;
+    for depth in 0..parts.len() {
+        let path = &parts[..=depth];
+        if field.is_some_and(|field| field != Field::Table) {
+            // Below a key that is not a table of named fields: the
+            // variable of that key is the closest.
+            return Err(unknown(Some(variable_of(&parts[..depth]))));
+        }
+        field = section.field(path);
+        if field.is_none() {
+            let known = section
+                .keys_at(&parts[..depth])
+                .into_iter()
+                .flat_map(|t| t.keys());
+            let suggestion = keys::closest(parts[depth], known.map(String::as_str)).map(|k| {
+                let mut fixed = parts.clone();
+                fixed[depth] = k;
+                variable_of(&fixed)
+            });
+            return Err(unknown(suggestion));
+        }
+    }
+    let field = field.expect("at least one key");
+    let dotted = parts.join(".");
+    let value = typed_text(section, &parts, field, text)
+        .map(|json| json_to_value(&json, &origin))
+        .map_err(|why| SettingsError::WrongType {
+            origin: origin.clone(),
+            key: key.clone(),
+            expected: field.describe(section, &dotted),
+            found: format!("{text:?} ({why})"),
+            hint: field.env_example(variable),
+        })?;
+    // The value in tables down its path: the layers merge them key by key.
+    let (last, parents) = parts.split_last().expect("not empty");
+    let mut nested = Map::new();
+    nested.insert(last.to_string(), value);
+    for parent in parents.iter().rev() {
+        let inner = Value::new(Some(&origin), std::mem::take(&mut nested));
+        nested.insert(parent.to_string(), inner);
+    }
+    let table = own
+        .entry(name.to_string())
+        .or_insert_with(|| Value::new(Some(&origin), Map::<String, Value>::new()));
+    merge_tables(table, nested);
+    Ok(())
+}
+
+/// `entries` added to the table `into`, a table in both merged key by key.
+fn merge_tables(into: &mut Value, entries: Map<String, Value>) {
+    let ValueKind::Table(fields) = &mut into.kind else {
+        return;
+    };
+    for (key, value) in entries {
+        match (fields.get_mut(&key), value) {
+            (
+                Some(existing),
+                Value {
+                    kind: ValueKind::Table(inner),
+                    ..
+                },
+            ) if matches!(existing.kind, ValueKind::Table(_)) => merge_tables(existing, inner),
+            (_, value) => {
+                fields.insert(key, value);
+            }
+        }
+    }
+}
+
 /// The layer of the built-in settings, and the layer of the project's sections.
 type EnvLayers = (Map<String, Value>, Map<String, Value>);
 
@@ -1162,38 +1265,7 @@ fn env_layer(
         };
         let top = path[0].as_str();
         if let Some(section) = sections.iter().find(|s| s.name() == top) {
-            let (Some(key), 2) = (path.get(1), path.len()) else {
-                return Err(unknown(Some(format!(
-                    "{VARIABLE_PREFIX}{}__<KEY>",
-                    top.to_ascii_uppercase()
-                ))));
-            };
-            let Some(field) = section.field(&[key]) else {
-                let known = section.keys_at(&[]).into_iter().flat_map(|t| t.keys());
-                let suggestion = keys::closest(key, known.map(String::as_str)).map(|k| {
-                    format!(
-                        "{VARIABLE_PREFIX}{}__{}",
-                        top.to_ascii_uppercase(),
-                        k.to_ascii_uppercase()
-                    )
-                });
-                return Err(unknown(suggestion));
-            };
-            let value = typed_text(section, &[key], field, text)
-                .map(|json| json_to_value(&json, &origin))
-                .map_err(|why| SettingsError::WrongType {
-                    origin: origin.clone(),
-                    key: path.join("."),
-                    expected: field.describe(section, key),
-                    found: format!("{text:?} ({why})"),
-                    hint: field.env_example(variable),
-                })?;
-            let table = own
-                .entry(top.to_string())
-                .or_insert_with(|| Value::new(Some(&origin), Map::<String, Value>::new()));
-            if let ValueKind::Table(fields) = &mut table.kind {
-                fields.insert(key.clone(), value);
-            }
+            section_variable(section, variable, &path[1..], text, &mut own)?;
             continue;
         }
         let Some(kind) = keys::kind_of(top) else {

@@ -14,7 +14,7 @@
 //!
 //! A field whose default is a table of named fields (a struct of the
 //! project's) is checked the same way, key by key, at every depth
-//! (`[name.sub]`). A table whose keys are the
+//! (`[name.sub]`, `NUAGES_NAME__SUB__KEY`). A table whose keys are the
 //! user's own (a `HashMap` field, empty by default, or one that keeps any
 //! key it is given) takes any key.
 
