@@ -1271,3 +1271,34 @@ fn a_sections_map_with_default_entries_takes_any_key() {
     let quotas = settings.sections.get::<Quotas>().unwrap();
     assert_eq!(quotas.per_plan["pro"], 100);
 }
+
+/// A nested key's `${VAR}` is read only where its value wins, as a
+/// top-level key's: its variable or an extending file replaces it; the
+/// extending file's `[shop.api]` merges key by key with its base's.
+#[test]
+fn a_sections_nested_key_replaced_later_needs_no_variable() {
+    let base = "[shop.api]\napi_key = \"${SHOP_API_KEY}\"\nbase_url = \"https://base\"\n";
+    let settings = load_shop(base, &[("NUAGES_SHOP__API__API_KEY", "k-3")]).unwrap();
+    assert_eq!(
+        settings.sections.get::<ShopSettings>().unwrap().api.api_key,
+        "k-3"
+    );
+
+    let site = Site::new(base);
+    std::fs::write(
+        site.dir.path().join("settings.production.toml"),
+        "extends = \"settings.toml\"\n[shop.api]\napi_key = \"prod\"\ntimeout = 9\n",
+    )
+    .unwrap();
+    let settings = project(site.dir.path())
+        .settings_section::<ShopSettings>("shop")
+        .settings_loader(site.dir.path().join("settings.production.toml"))
+        .env(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    let api = &settings.sections.get::<ShopSettings>().unwrap().api;
+    assert_eq!(
+        (api.api_key.as_str(), api.base_url.as_str(), api.timeout),
+        ("prod", "https://base", 9)
+    );
+}
