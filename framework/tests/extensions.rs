@@ -1237,6 +1237,13 @@ fn a_sections_nested_key_is_set_by_its_variable() {
         "{message}"
     );
     assert!(hint.contains("NUAGES_SHOP__API__TIMEOUT=30"), "{hint}");
+    let (message, hint) = shop_error("", &[("NUAGES_SHOP__PAGE_SIZE__MAX", "3")]);
+    assert!(message.contains("`shop.page_size.max`"), "{message}");
+    assert_eq!(hint, "did you mean NUAGES_SHOP__PAGE_SIZE?");
+    // A map's keys are the file's to set: no variable to suggest.
+    let (message, hint) = shop_error("", &[("NUAGES_SHOP__LIMITS__GOLD", "3")]);
+    assert!(message.contains("`shop.limits.gold`"), "{message}");
+    assert!(!hint.contains("NUAGES_SHOP__LIMITS"), "{hint}");
     let (message, hint) = shop_error("", &[("NUAGES_SHOP__API", "x")]);
     assert!(
         message.contains("must be a table ([shop.api])"),

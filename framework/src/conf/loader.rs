@@ -1172,10 +1172,13 @@ fn section_variable(
     let mut field = None;
     for depth in 0..parts.len() {
         let path = &parts[..=depth];
-        if field.is_some_and(|field| field != Field::Table) {
+        if let Some(above) = field.filter(|field| *field != Field::Table) {
             // Below a key that is not a table of named fields: the
-            // variable of that key is the closest.
-            return Err(unknown(Some(variable_of(&parts[..depth]))));
+            // variable of that key is the closest, where it takes the
+            // value (no variable reaches a map's own keys).
+            let parent = &parts[..depth];
+            let takes = above != Field::Other || typed_text(section, parent, above, text).is_ok();
+            return Err(unknown(takes.then(|| variable_of(parent))));
         }
         field = section.field(path);
         if field.is_none() {
