@@ -486,9 +486,15 @@ fn a_middleware_configured_from_the_settings_fails_the_build_when_it_cannot() {
         .iter()
         .find(|m| m.id == "nuages.E015")
         .unwrap_or_else(|| panic!("{:#?}", report.messages));
-    assert_eq!(found.message, "mysite.page_size must be at least 1");
+    let said = "the middleware 'limits' cannot be built from the settings: \
+                mysite.page_size must be at least 1";
+    assert_eq!(found.message, said);
+    assert_eq!(
+        found.hint.as_deref(),
+        Some("set page_size = 10 under [mysite]")
+    );
     let error = Application::new(project, settings).unwrap_err();
-    assert_eq!(error.to_string(), "mysite.page_size must be at least 1");
+    assert_eq!(error.to_string(), said);
 }
 
 #[tokio::test]

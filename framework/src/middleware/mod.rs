@@ -75,7 +75,17 @@ impl Registered {
         Registered {
             name,
             build: Arc::new(move |settings| {
-                let middleware = build(settings)?;
+                // The project's own error says what is wrong; which
+                // middleware it stops is said here.
+                let middleware = build(settings).map_err(|error| {
+                    let Problem { message, hint } = error.problem();
+                    Error::Config(Problem::maybe_hinted(
+                        format!(
+                            "the middleware '{name}' cannot be built from the settings: {message}"
+                        ),
+                        hint.as_deref(),
+                    ))
+                })?;
                 Ok(
                     Arc::new(move |request, next| {
                         Box::pin(middleware(request, next)) as BoxResponse
