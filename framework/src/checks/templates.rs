@@ -106,11 +106,21 @@ pub fn check_templates_load(ctx: &CheckContext) -> Vec<CheckMessage> {
     }
 }
 
-/// The names of the literal `url(name="…")` and `url(name='…')` calls in a
-/// template's source, each with its byte offset. A small scanner rather
-/// than a regular expression: every `check` and every server start runs
-/// this, and a regex engine's code and tables would stay in the process.
-fn url_names(source: &str) -> impl Iterator<Item = (usize, &str)> {
+/// A literal `url(name="…", …)` call of a template.
+struct UrlCall<'a> {
+    /// Where the name starts.
+    at: usize,
+    name: &'a str,
+    /// The names of the other arguments, when the call could be read to
+    /// its closing parenthesis.
+    arguments: Option<Vec<&'a str>>,
+}
+
+/// The literal `url(name="…")` and `url(name='…')` calls in a template's
+/// source. A small scanner rather than a regular expression: every `check`
+/// and every server start runs this, and a regex engine's code and tables
+/// would stay in the process.
+fn url_calls(source: &str) -> impl Iterator<Item = UrlCall<'_>> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
     source.match_indices("url(").filter_map(move |(at, _)| {
         if source[..at].chars().next_back().is_some_and(is_word) {
@@ -121,9 +131,58 @@ fn url_names(source: &str) -> impl Iterator<Item = (usize, &str)> {
         let rest = rest.strip_prefix('=')?.trim_start();
         let quote = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
         let name = &rest[1..];
-        let name = &name[..name.find(quote)?];
-        Some((source.len() - rest.len() + 1, name))
+        let end = name.find(quote)?;
+        Some(UrlCall {
+            at: source.len() - rest.len() + 1,
+            name: &name[..end],
+            arguments: argument_names(&name[end + 1..]),
+        })
     })
+}
+
+/// The names of the keyword arguments in `, a=…, b=…)`, the rest of a
+/// call; `None` where it reads as something else (then nothing is judged).
+fn argument_names(mut rest: &str) -> Option<Vec<&str>> {
+    let mut names = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with(')') {
+            return Some(names);
+        }
+        rest = rest.strip_prefix(',')?.trim_start();
+        if rest.starts_with(')') {
+            return Some(names);
+        }
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+        let (name, after) = rest.split_at(end);
+        let after = after.trim_start().strip_prefix('=')?;
+        if name.is_empty() || after.starts_with('=') {
+            return None;
+        }
+        names.push(name);
+        rest = past_value(after)?;
+    }
+}
+
+/// `rest` after a value: at the `,` or `)` that ends it, outside brackets
+/// and strings; `None` if the tag ends first.
+fn past_value(rest: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (at, c) in rest.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') if depth > 0 => depth -= 1,
+            (None, ',' | ')') if depth == 0 => return Some(&rest[at..]),
+            (None, '}') => return None,
+            (None, '%') if rest[at..].starts_with("%}") => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The template files that are used, each with its name, path and source:
@@ -153,8 +212,39 @@ fn route_names(resolver: &Resolver) -> BTreeSet<&str> {
         .collect()
 }
 
+/// Whether the arguments `given` to `url(name=…)` fit none of the routes
+/// of that name (as Django's `reverse`, exactly their parameters): the
+/// arguments as written and what the routes take, if so. A map of them
+/// (`kwargs=…`) is not judged.
+fn wrong_arguments(resolver: &Resolver, name: &str, given: &[&str]) -> Option<(String, String)> {
+    if given.contains(&"kwargs") {
+        return None;
+    }
+    let mut wanted: Vec<&str> = given.to_vec();
+    wanted.sort_unstable();
+    let mut takes = Vec::new();
+    for route in resolver
+        .routes()
+        .iter()
+        .filter(|r| r.name.as_deref() == Some(name))
+    {
+        let mut params: Vec<&str> = route.params().collect();
+        params.sort_unstable();
+        if params == wanted {
+            return None;
+        }
+        takes.push(match params.is_empty() {
+            true => "no arguments".to_string(),
+            false => params.join(", "),
+        });
+    }
+    let given = given.iter().map(|g| format!(", {g}=…")).collect();
+    Some((given, takes.join(" or ")))
+}
+
 /// `nuages.E004`: a literal `url(name="…")` in a template names no route,
-/// so rendering that template fails.
+/// or gives it arguments that fit none of the routes of that name, so
+/// rendering that template fails.
 pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     // A configuration that does not build is nuages.E005's to report.
     let Ok(resolver) = ctx.project.urlconf().resolver() else {
@@ -163,8 +253,39 @@ pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     let names = route_names(&resolver);
     let mut messages = Vec::new();
     for (template, path, source) in template_sources(ctx) {
-        for (start, name) in url_names(&source) {
+        for UrlCall {
+            at: start,
+            name,
+            arguments,
+        } in url_calls(&source)
+        {
             if names.contains(name) {
+                if let Some(message) = arguments
+                    .and_then(|given| wrong_arguments(&resolver, name, &given))
+                    .map(|(given, takes)| {
+                        let line = line_at(&source, start);
+                        CheckMessage::error(
+                            "nuages.E004",
+                            format!(
+                                "The template '{template}' ({}, line {line}) calls url(name=\"{name}\"{given}), \
+                                 but the route \"{name}\" takes {takes}.",
+                                path.display()
+                            ),
+                            format!(
+                                "give url() the route's parameters by name, e.g. url(name=\"{name}\"{}), in {}",
+                                resolver
+                                    .routes()
+                                    .iter()
+                                    .find(|r| r.name.as_deref() == Some(name))
+                                    .map(|r| r.params().map(|p| format!(", {p}=…")).collect::<String>())
+                                    .unwrap_or_default(),
+                                path.display()
+                            ),
+                        )
+                    })
+                {
+                    messages.push(message);
+                }
                 continue;
             }
             let line = line_at(&source, start);
@@ -199,7 +320,7 @@ pub fn check_template_url_names(ctx: &CheckContext) -> Vec<CheckMessage> {
 
 /// The variables a template prints whole that are named as forms are
 /// (`form`, or ending in `_form`), as `{{ form }}` or `{{ form|safe }}`,
-/// each with its byte offset. A small scanner, as [`url_names`].
+/// each with its byte offset. A small scanner, as [`url_calls`].
 fn forms_printed(source: &str) -> impl Iterator<Item = (usize, &str)> {
     source.match_indices("{{").filter_map(move |(at, _)| {
         let inside = &source[at + 2..];
@@ -420,6 +541,36 @@ mod tests {
         let project = project_in(dir.path()).urls(urls).apps(vec![app.clone()]);
         assert_eq!(run(dir.path(), &project, check_template_url_names), vec![]);
 
+        // A route named right, given arguments it does not take.
+        write(
+            &dir.path().join("templates/args.html"),
+            "{{ url(name='home', foo=1) }}\n{{ url(name='polls:detail') }}\n\
+             {{ url(name='polls:detail', kwargs=k) }}",
+        );
+        let messages = run(dir.path(), &project, check_template_url_names);
+        let said: Vec<&str> = messages.iter().map(|m| m.message.as_str()).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said[0].contains("line 1) calls url(name=\"home\", foo=…), but the route \"home\" takes no arguments."),
+            "{said:?}"
+        );
+        assert!(
+            said[1].contains(
+                "line 2) calls url(name=\"polls:detail\"), but the route \"polls:detail\" takes id."
+            ),
+            "{said:?}"
+        );
+        assert!(
+            messages[1]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("url(name=\"polls:detail\", id=…)"),
+            "{:?}",
+            messages[1].hint
+        );
+        std::fs::remove_file(dir.path().join("templates/args.html")).unwrap();
+
         write(
             &app.templates_dir().join("polls/detail.html"),
             "line one\n{{ url(name='polls:detial', id=2) }}\n{{ url(name=\"nowhere\") }}",
@@ -492,12 +643,28 @@ mod tests {
     }
 
     #[test]
-    fn url_names_finds_each_literal_name_and_where_it_starts() {
+    fn url_calls_finds_each_literal_name_where_it_starts_and_its_arguments() {
         let source = "{{ url(name=\"home\") }}\n{{ url( name = 'polls:detail', id=1) }}\n\
                       {{ myurl(name=\"not\") }} {{ url(name=variable) }} {{ url(id=1, name=\"later\") }} \
                       {{ url(name=\"open";
-        let found: Vec<(usize, &str)> = url_names(source).collect();
+        let found: Vec<(usize, &str)> = url_calls(source).map(|c| (c.at, c.name)).collect();
         assert_eq!(found, [(13, "home"), (39, "polls:detail")]);
+        let arguments: Vec<Option<Vec<&str>>> = url_calls(
+            "{{ url(name='a') }}{{ url(name='b', id=q.id, slug=f(x, \"),\")[0],) }}\
+             {{ url(name='c', kwargs={\"id\": 1}) }}{{ url(name='d', id == 1) }}{{ url(name='e', id=",
+        )
+        .map(|c| c.arguments)
+        .collect();
+        assert_eq!(
+            arguments,
+            [
+                Some(vec![]),
+                Some(vec!["id", "slug"]),
+                Some(vec!["kwargs"]),
+                None,
+                None
+            ]
+        );
         for (start, name) in found {
             assert_eq!(&source[start..start + name.len()], name);
         }
