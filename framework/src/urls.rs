@@ -25,6 +25,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use axum::Router;
@@ -32,6 +33,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;
 use axum::response::Response;
 use axum::routing::{MethodRouter, any};
+use futures_util::FutureExt;
 use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -39,6 +41,7 @@ use crate::error::{Error, Problem};
 use crate::extract::Needs;
 use crate::middleware::csrf::CsrfExempt;
 use crate::views::RedirectTarget;
+use crate::views::errors::{Panicked, panic_response};
 
 /// What a path parameter accepts, as Django's path converters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,9 +171,14 @@ impl Route {
         let served = tower::Service::call(&mut self.service.clone(), request);
         let index = self.index;
         async move {
-            let mut response = match served.await {
-                Ok(response) => response,
-                Err(never) => match never {},
+            // A panic of the view is its 500 here, which the middleware
+            // around it then see (the session of a logout that panicked
+            // still ends), as Django turns a view's exception into a
+            // response inside the innermost middleware.
+            let mut response = match AssertUnwindSafe(served).catch_unwind().await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(payload) => return panic_response(Panicked::View, payload),
             };
             // Only a 404 is marked: the debug page then says the path
             // matched this route and names its view (Django's

@@ -750,10 +750,7 @@ async fn a_panic_is_a_500_and_the_next_request_still_works() {
     let client = site.client();
     let r = client.get("/panic/").await;
     assert_eq!(r.status, 500);
-    assert!(
-        r.text()
-            .contains("a view or middleware panicked: the view blew up")
-    );
+    assert!(r.text().contains("the view panicked: the view blew up"));
     assert_eq!(client.get("/home/").await.status, 200);
 }
 
@@ -787,6 +784,59 @@ async fn a_panic_before_any_future_is_a_500_too() {
     assert_no_leak(&r.text(), &site);
     assert!(!r.text().contains("blew up"), "{}", r.text());
     assert_eq!(client.get("/home/").await.status, 200);
+}
+
+/// A project's middleware that marks every response it passes on.
+async fn stamp(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert("x-stamped", http::HeaderValue::from_static("yes"));
+    response
+}
+
+/// A panic in a view, or in a middleware inside another, is a 500 at its
+/// own level: the middleware around it see that response and add to it,
+/// as Django's exception handling around each middleware gives them (a
+/// panic used to skip their way out). The debug page names where it was.
+#[tokio::test]
+async fn a_panic_is_a_500_that_the_middleware_around_it_see() {
+    for debug in [true, false] {
+        let site = Site::new(&format!(
+            "debug = {debug}\nmiddleware = [\"stamp\", \"session\", \"blow_up\"]\n"
+        ));
+        let project = site
+            .project()
+            .middleware("stamp", stamp)
+            .middleware("blow_up", panics_before_its_future);
+        let client = Client::new(Application::new(project, site.settings()).unwrap());
+        let from_view = client.get("/panic/").await;
+        let blow_up = client
+            .request(http::Method::GET, "/home/")
+            .header("x-blow-up", "yes")
+            .send()
+            .await;
+        for (r, said) in [
+            (&from_view, "the view panicked: the view blew up"),
+            (
+                &blow_up,
+                "the middleware &#x27;blow_up&#x27; panicked: the middleware blew up",
+            ),
+        ] {
+            assert_eq!(r.status, 500, "debug = {debug}: {}", r.text());
+            assert_eq!(r.header("x-stamped"), Some("yes"), "debug = {debug}");
+            if debug {
+                assert!(r.text().contains(said), "{}", r.text());
+            } else {
+                assert!(r.text().contains("Server Error (500)"), "{}", r.text());
+                assert_no_leak(&r.text(), &site);
+                assert!(!r.text().contains("blew up"), "{}", r.text());
+            }
+        }
+        let r = client.get("/home/").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-stamped"), Some("yes"));
+    }
 }
 
 #[tokio::test]

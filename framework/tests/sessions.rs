@@ -99,6 +99,12 @@ async fn flush_then_fail(session: Session) -> Response {
     (http::StatusCode::INTERNAL_SERVER_ERROR, "failed").into_response()
 }
 
+/// Ends the session (a logout), then panics: the session stays ended too.
+async fn flush_then_panic(session: Session) -> Response {
+    session.flush();
+    panic!("the page after the logout blew up")
+}
+
 fn urls() -> UrlConf {
     UrlConf::new()
         .path("set/", set, "set")
@@ -111,6 +117,7 @@ fn urls() -> UrlConf {
         .path("end-user/", end_user, "end-user")
         .path("fails/", fails, "fails")
         .path("flush-then-fail/", flush_then_fail, "flush_then_fail")
+        .path("flush-then-panic/", flush_then_panic, "flush_then_panic")
         .path("slow-set/", slow_set, "slow-set")
 }
 
@@ -310,15 +317,20 @@ async fn flush_ends_a_server_side_session_for_every_copy_of_its_cookie() {
     }
 }
 
-/// A logout whose page then fails (a 500 after `flush`) still ends the
-/// session, as Django's `flush` deletes it at once: the cookie is removed
-/// and a copy of it finds nothing on the server.
+/// A logout whose page then fails (a 500 after `flush`, or a panic) still
+/// ends the session, as Django's `flush` deletes it at once: the cookie is
+/// removed and a copy of it finds nothing on the server.
 #[tokio::test]
 async fn a_flushed_session_stays_ended_when_the_response_is_a_server_error() {
-    for engine in ENGINES {
+    for (engine, page) in ENGINES.into_iter().flat_map(|engine| {
+        [
+            (engine, "/flush-then-fail/"),
+            (engine, "/flush-then-panic/"),
+        ]
+    }) {
         let (_dir, application, client, old) = with_ann(engine).await;
-        let response = client.get("/flush-then-fail/").await;
-        assert_eq!(response.status, 500, "{engine:?}");
+        let response = client.get(page).await;
+        assert_eq!(response.status, 500, "{engine:?} {page}");
         let removal = set_cookie(&response).unwrap_or_default();
         assert!(removal.starts_with("sessionid=;"), "{engine:?}: {removal}");
         assert!(removal.contains("Max-Age=0"), "{engine:?}: {removal}");

@@ -36,12 +36,14 @@ pub mod xframe;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use http::header::{COOKIE, VARY};
 use http::{Extensions, HeaderMap, HeaderValue, Uri};
 use tower::{Layer, Service, ServiceExt};
@@ -49,6 +51,7 @@ use tower::{Layer, Service, ServiceExt};
 use crate::conf::{DEFAULT_MIDDLEWARE, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::state::AppState;
+use crate::views::errors::{Panicked, panic_response};
 use builtin::Builtins;
 
 /// A middleware that a project or an app registered by name (see
@@ -86,11 +89,20 @@ impl Registered {
                         hint.as_deref(),
                     ))
                 })?;
-                Ok(
-                    Arc::new(move |request, next| {
-                        Box::pin(middleware(request, next)) as BoxResponse
-                    }) as Wrap,
-                )
+                // Its panic is its 500, before or in its future: the
+                // levels around it still see a response.
+                Ok(Arc::new(move |request, next| {
+                    let guarded =
+                        move |payload| panic_response(Panicked::Middleware(name), payload);
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| middleware(request, next))) {
+                        Ok(future) => Box::pin(
+                            AssertUnwindSafe(future)
+                                .catch_unwind()
+                                .map(move |outcome| outcome.unwrap_or_else(guarded)),
+                        ) as BoxResponse,
+                        Err(payload) => Box::pin(std::future::ready(guarded(payload))),
+                    }
+                }) as Wrap)
             }),
         }
     }

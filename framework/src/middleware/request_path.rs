@@ -30,7 +30,7 @@ use super::{BoxResponse, Shared};
 use crate::error::Result;
 use crate::logging::RequestLine;
 use crate::state::{Admitted, AppState};
-use crate::views::errors::{ErrorPageRequest, panic_response};
+use crate::views::errors::{ErrorPageRequest, Panicked, panic_response};
 
 /// The fused levels, built once from the settings, around the rest of the
 /// request path.
@@ -118,7 +118,9 @@ impl RequestPath {
             }),
             Admission::Refused(refused) => Stage::Answered(Some(refused)),
         }))
-        .unwrap_or_else(|payload| Stage::Answered(Some(panic_response(payload))));
+        .unwrap_or_else(|payload| {
+            Stage::Answered(Some(panic_response(Panicked::RequestPath, payload)))
+        });
         PathFuture {
             path: self.clone(),
             way_out: Some((asked, WayOut { line, secure, head })),
@@ -188,7 +190,7 @@ impl Future for PathFuture {
                     match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(response)) => response,
-                        Err(payload) => panic_response(payload),
+                        Err(payload) => panic_response(Panicked::RequestPath, payload),
                     }
                 }
                 Stage::Answered(response) => response.take().expect("polled after completion"),

@@ -141,14 +141,32 @@ fn slash_hint(state: &AppState, method: &Method, path: &str) -> Option<String> {
     })
 }
 
-/// A panic in a view or middleware becomes a logged 500.
-pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+/// Where a panic happened: it becomes a logged 500 at that level, so that
+/// the levels around it (the settings' middleware, the built-ins' response
+/// steps) see a 500 response, as Django's exception handling around each
+/// middleware gives them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Panicked {
+    /// In a view (or its extractors).
+    View,
+    /// In a middleware of the project or an app.
+    Middleware(&'static str),
+    /// In the framework's own levels, outside the others.
+    RequestPath,
+}
+
+/// The 500 of a panic at `place`, which the error pages replace.
+pub(crate) fn panic_response(place: Panicked, payload: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic_message(payload.as_ref());
+    let what = match place {
+        Panicked::View => "the view panicked".to_string(),
+        Panicked::Middleware(name) => format!("the middleware '{name}' panicked"),
+        Panicked::RequestPath => "the request path panicked".to_string(),
+    };
     ErrorReport::response(
         StatusCode::INTERNAL_SERVER_ERROR,
         ErrorReport {
-            // The guard cannot tell a view's panic from a middleware's.
-            chain: vec![format!("a view or middleware panicked: {message}")],
+            chain: vec![format!("{what}: {message}")],
             hint: None,
         },
     )
