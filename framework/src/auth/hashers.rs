@@ -35,10 +35,24 @@ use crate::error::{Error, Problem, Result};
 /// `UNUSABLE_PASSWORD_PREFIX`): a user with one cannot log in with a password.
 pub const UNUSABLE_PASSWORD_PREFIX: &str = "!";
 
-/// The smallest Argon2 cost `check --deploy` accepts: OWASP's minimum for
-/// Argon2id, 19 MiB of memory for 2 passes (less memory needs more passes:
-/// memory × passes must stay at least this).
-pub const ARGON2_MIN_COST: u64 = 19_456 * 2;
+/// OWASP's minimum configurations for Argon2id, KiB of memory and passes,
+/// which its Password Storage Cheat Sheet calls equally strong: `check
+/// --deploy` accepts a cost that meets one of them in both.
+pub const ARGON2_MINIMUMS: [(u32, u32); 5] = [
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+/// Whether `memory_cost` KiB with `time_cost` passes is at least one of
+/// [`ARGON2_MINIMUMS`].
+pub fn argon2_meets_owasp(memory_cost: u32, time_cost: u32) -> bool {
+    ARGON2_MINIMUMS
+        .iter()
+        .any(|&(memory, passes)| memory_cost >= memory && time_cost >= passes)
+}
 
 /// Django's PBKDF2 iteration count (Django 5.2), the least `check --deploy`
 /// accepts when `pbkdf2_sha256` hashes new passwords.

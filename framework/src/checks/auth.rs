@@ -5,7 +5,7 @@
 
 use super::startup::refused;
 use super::{Check, CheckContext, CheckMessage};
-use crate::auth::hashers::{ARGON2_MIN_COST, PBKDF2_MIN_ITERATIONS};
+use crate::auth::hashers::{PBKDF2_MIN_ITERATIONS, argon2_meets_owasp};
 use crate::auth::{Hasher, PasswordHashers, PasswordValidators};
 
 /// The checks of this file.
@@ -275,17 +275,16 @@ pub fn check_password_hasher_strength(ctx: &CheckContext) -> Vec<CheckMessage> {
             memory_cost,
             time_cost,
             ..
-        }) if u64::from(memory_cost) * u64::from(time_cost) < ARGON2_MIN_COST => {
-            CheckMessage::error(
-                "nuages.E042",
-                format!(
-                    "argon2_memory_cost = {memory_cost} with argon2_time_cost = {time_cost} is weaker \
-                     than OWASP's minimum for Argon2id (19456 KiB for 2 passes)"
-                ),
-                "remove argon2_memory_cost and argon2_time_cost to use the defaults (19456 and 2), \
-                 or raise them so that memory × passes is at least 38912",
-            )
-        }
+        }) if !argon2_meets_owasp(memory_cost, time_cost) => CheckMessage::error(
+            "nuages.E042",
+            format!(
+                "argon2_memory_cost = {memory_cost} with argon2_time_cost = {time_cost} is weaker \
+                 than OWASP's minimum for Argon2id (KiB of memory for passes: 47104 for 1, \
+                 19456 for 2, 12288 for 3, 9216 for 4, 7168 for 5)"
+            ),
+            "remove argon2_memory_cost and argon2_time_cost to use the defaults (19456 and 2), \
+             or raise them to at least one of OWASP's pairs",
+        ),
         Some(Hasher::Pbkdf2Sha256 { iterations }) if iterations < PBKDF2_MIN_ITERATIONS => {
             CheckMessage::error(
                 "nuages.E043",
@@ -404,12 +403,44 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(ids(&run(&weak_argon2, true)), ["nuages.E042"]);
-        let traded = Settings {
-            argon2_memory_cost: 12_288,
-            argon2_time_cost: 4,
-            ..Settings::default()
-        };
-        assert!(run(&traded, true).is_empty(), "less memory, more passes");
+        // Each of OWASP's equally strong pairs passes; less of either fails.
+        for (memory, passes) in [
+            (47_104, 1),
+            (19_456, 2),
+            (12_288, 3),
+            (9_216, 4),
+            (7_168, 5),
+            (7_168, 9),
+        ] {
+            let owasp = Settings {
+                argon2_memory_cost: memory,
+                argon2_time_cost: passes,
+                ..Settings::default()
+            };
+            assert!(
+                run(&owasp, true).is_empty(),
+                "{memory} KiB, {passes} passes"
+            );
+        }
+        for (memory, passes) in [
+            (47_103, 1),
+            (40_000, 1),
+            (19_455, 2),
+            (12_288, 2),
+            (9_215, 4),
+            (7_167, 9),
+        ] {
+            let weaker = Settings {
+                argon2_memory_cost: memory,
+                argon2_time_cost: passes,
+                ..Settings::default()
+            };
+            assert_eq!(
+                ids(&run(&weaker, true)),
+                ["nuages.E042"],
+                "{memory} KiB, {passes} passes"
+            );
+        }
 
         let few_rounds = Settings {
             password_hashers: vec!["pbkdf2_sha256".into()],
