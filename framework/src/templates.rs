@@ -758,9 +758,6 @@ impl Templates {
     /// template that names `messages` gets them, and they are used up.
     pub fn render_string(&self, name: &str, mut context: Context) -> Result<String, Error> {
         let names = self.engine.names(name);
-        if let Some(csrf) = &self.csrf {
-            csrf.mark_rendered();
-        }
         if let Some(session) = &self.auth_session
             && names.user
         {

@@ -80,8 +80,34 @@ async fn uncached(runs: Data<Runs>) -> String {
     format!("run {}", runs.next())
 }
 
+/// A page from a template that shows no CSRF token.
+async fn template_page(runs: Data<Runs>, templates: Templates) -> Result<Html<String>> {
+    templates.render("plain.html", context! { "run" => &runs.next() })
+}
+
+/// A page from a template with a form: it shows the visitor's CSRF token.
+async fn form_template(runs: Data<Runs>, templates: Templates) -> Result<Html<String>> {
+    templates.render("form.html", context! { "run" => &runs.next() })
+}
+
+/// A view that takes the visitor's CSRF token.
+async fn takes_the_token(runs: Data<Runs>, token: CsrfToken) -> String {
+    format!(
+        "run {} with a token of {}",
+        runs.next(),
+        token.as_str().len()
+    )
+}
+
 fn urls() -> UrlConf {
     UrlConf::new()
+        .path("template/", cache_page(60, template_page), "template")
+        .path(
+            "form-template/",
+            cache_page(60, form_template),
+            "form-template",
+        )
+        .path("token/", cache_page(60, takes_the_token), "token")
         .path("page/", cache_page(60, page), "page")
         .path("short/", cache_page(1, page), "short")
         .path(
@@ -411,5 +437,60 @@ async fn the_key_holds_the_validated_host_behind_a_forwarding_proxy() {
         through_proxy("b.example").await.text(),
         "run 2",
         "another site behind the same proxy has pages of its own"
+    );
+}
+
+/// With the `csrf` middleware on (as by default), a template page that
+/// shows no token is kept, as Django keeps one that never called
+/// `get_token`; a page that shows the visitor's token (a template that
+/// renders it, a view that takes `CsrfToken`) is never kept, even for a
+/// visitor whose `csrftoken` cookie means no cookie is set.
+#[tokio::test]
+async fn a_template_page_is_kept_unless_it_shows_the_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain.html"), "<p>run {{ run }}</p>").unwrap();
+    std::fs::write(
+        dir.path().join("form.html"),
+        "<form method=\"post\">{{ csrf_input() }}<p>run {{ run }}</p></form>",
+    )
+    .unwrap();
+    let settings = Settings {
+        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
+        allowed_hosts: vec!["localhost".into()],
+        template_dirs: vec![dir.path().to_path_buf()],
+        ..Settings::default()
+    };
+    assert!(settings.middleware.iter().any(|m| m == "csrf"));
+    let client = client_with(settings);
+    for _ in 0..2 {
+        let page = client.get("/template/").await;
+        assert_eq!(page.text(), "<p>run 1</p>");
+        assert_eq!(page.header("cache-control"), Some("max-age=60"));
+        assert_eq!(page.header("set-cookie"), None);
+    }
+    // The first answer sets the cookie; the next ones, to a visitor who
+    // sends it, set none, and still hold a token of their own.
+    let mut runs = Vec::new();
+    for path in [
+        "/form-template/",
+        "/form-template/",
+        "/form-template/",
+        "/token/",
+        "/token/",
+    ] {
+        let page = client.get(path).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.header("cache-control"), None, "{path}");
+        runs.push(page.text());
+    }
+    assert!(client.cookie("csrftoken").is_some());
+    assert!(
+        runs[0].contains("run 2") && runs[1].contains("run 3") && runs[2].contains("run 4"),
+        "{runs:?}"
+    );
+    assert!(runs[2].contains("csrfmiddlewaretoken"), "{runs:?}");
+    assert_eq!(
+        runs[3..],
+        ["run 5 with a token of 64", "run 6 with a token of 64"]
     );
 }

@@ -5,8 +5,8 @@
 //! Only `GET` and `HEAD` answered 200 are kept, and never a streamed body
 //! (no exact length, as Django's `StreamingHttpResponse`) nor a response that
 //! sets a cookie, varies on `Cookie` (or `*`), read the session or the
-//! visitor's messages, or rendered a template while the CSRF middleware was
-//! on (the page may carry the visitor's token): those depend on who asked. As Django's, a view's own
+//! visitor's messages, or showed the visitor's CSRF token (a template that
+//! renders it, the `CsrfToken` extractor): those depend on who asked. As Django's, a view's own
 //! `Cache-Control` has the last word: `private` or `max-age=0` is not kept,
 //! another `max-age` is kept that long; and a kept page tells browsers and
 //! proxies how long it is good for (`Cache-Control: max-age`, `Expires`).
@@ -35,8 +35,8 @@ use crate::urls::sealed::{ByCachePage, RouteView};
 /// `view`, with its responses kept `seconds` in the `default` cache, keyed
 /// on the method, the full URL and the headers the response's `Vary` names
 /// (only a `GET` or `HEAD` answered 200 that sets no cookie, does not vary
-/// on `Cookie`, read no session nor the visitor's messages and rendered no
-/// template under the CSRF middleware, and whose own `Cache-Control` is not `private`, `no-store`
+/// on `Cookie`, read no session nor the visitor's messages and showed no
+/// CSRF token, and whose own `Cache-Control` is not `private`, `no-store`
 /// or `max-age=0`; a `max-age` of its own is the time kept); a kept page
 /// is sent with `Cache-Control: max-age` and `Expires`. Wraps a handler
 /// function or [`get`](crate::urls::get) and friends:
@@ -105,12 +105,12 @@ async fn serve_cached(timeout: Duration, request: Request, next: Next) -> Respon
     }
 
     let session = request.extensions().get::<Session>().cloned();
-    let rendered = request.extensions().get::<CsrfState>().cloned();
+    let csrf = request.extensions().get::<CsrfState>().cloned();
     // With `message_storage = "cookie"` reading them reads no session.
     let messages = request.extensions().get::<Messages>().cloned();
     let mut response = next.run(request).await;
     let personal = session.is_some_and(|s| s.accessed())
-        || rendered.is_some_and(|r| r.rendered())
+        || csrf.is_some_and(|csrf| csrf.token_asked())
         || messages.is_some_and(|m| m.accessed());
     let vary = vary_names(response.headers());
     // A streamed body (no exact length: an export, a download) is passed

@@ -327,7 +327,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
                     .with_hint("add \"csrf\" to the middleware setting"),
             )
         })?;
-        state.mark_rendered();
         Ok(CsrfToken(state.token().map_err(Error::other)?))
     }
 }
@@ -347,9 +346,6 @@ struct LazyToken {
     made: Option<String>,
     /// The masked token of this request, once asked for.
     token: Option<String>,
-    /// A template was rendered or the token extracted: the page may depend
-    /// on the visitor (what the page cache looks at).
-    rendered: bool,
 }
 
 impl CsrfState {
@@ -378,14 +374,12 @@ impl CsrfState {
         Ok(token)
     }
 
-    /// Record that a template was rendered for this request.
-    pub(crate) fn mark_rendered(&self) {
-        self.lock().rendered = true;
-    }
-
-    /// Whether a template was rendered or the token extracted.
-    pub(crate) fn rendered(&self) -> bool {
-        self.lock().rendered
+    /// Whether the token was asked for (a template that shows it, the
+    /// [`CsrfToken`] extractor): the page then holds the visitor's token,
+    /// which the page cache must not give another visitor (as Django's
+    /// `CSRF_COOKIE_USED` makes the response vary on `Cookie`).
+    pub(crate) fn token_asked(&self) -> bool {
+        self.lock().token.is_some()
     }
 
     /// A new secret in place of the cookie's, which the response's cookie
