@@ -16,12 +16,20 @@ async fn cafe() -> &'static str {
     "café"
 }
 
-fn urlpatterns() -> UrlConf {
-    UrlConf::new().path("café/", cafe, "cafe")
+/// A view that never answers.
+async fn forever() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
 }
 
-/// A client of a production site (`debug = false`) with the route `café/`.
-fn client() -> Client {
+fn urlpatterns() -> UrlConf {
+    UrlConf::new()
+        .path("café/", cafe, "cafe")
+        .path("forever/", forever, "forever")
+}
+
+/// A production site (`debug = false`) with the routes `café/` and `forever/`.
+fn application() -> Application {
     let settings = Settings {
         secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
         allowed_hosts: vec!["localhost".into()],
@@ -29,7 +37,12 @@ fn client() -> Client {
         ..Settings::default()
     };
     let project = Project::new("requestline", env!("CARGO_MANIFEST_DIR")).urls(urlpatterns);
-    Client::new(Application::new(project, settings).unwrap())
+    Application::new(project, settings).unwrap()
+}
+
+/// A client of [`application`].
+fn client() -> Client {
+    Client::new(application())
 }
 
 /// The request line in the log is one line with one quoted request,
@@ -65,4 +78,26 @@ async fn the_request_line_percent_encodes_quotes_and_non_ascii_in_the_target() {
     for raw in ["_\"", "\u{85}", "\u{2028}", "\u{9b}", "\u{202e}", "\u{e9}"] {
         assert!(!logs.contains(raw), "{raw:?} in {logs}");
     }
+}
+
+/// A request that the server drops unanswered (what `serve` does to a
+/// request still running `serve_graceful_timeout` after its shutdown
+/// began) is logged all the same, with nginx's status 499.
+#[tokio::test]
+async fn a_request_dropped_unanswered_is_logged_as_499() {
+    use tower::ServiceExt;
+    let request = http::Request::get("/forever/")
+        .header(http::header::HOST, "localhost")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (logs, guard) = support::capture_logs();
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        application().oneshot(request),
+    )
+    .await;
+    drop(guard);
+    assert!(answered.is_err(), "the view answered");
+    let logs = logs.text();
+    assert!(logs.contains(r#""GET /forever/ HTTP/1.1" 499 "#), "{logs}");
 }

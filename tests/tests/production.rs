@@ -424,9 +424,19 @@ fn serve_shows_a_message_once_on_the_next_page_of_the_generated_base_template() 
 
 /// `serve` of `project` on a free loopback port, once it answers `/`.
 fn serve_on_loopback(project: &GeneratedProject) -> (Server, std::net::SocketAddr) {
+    serve_on_loopback_with(project, &[])
+}
+
+/// The same, with the environment variables `env` besides the production ones.
+fn serve_on_loopback_with(
+    project: &GeneratedProject,
+    env: &[(&str, &str)],
+) -> (Server, std::net::SocketAddr) {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let server = Server::start(
-        as_serve_user(&mut production(project)).args(["serve", "--bind", &addr.to_string()]),
+        as_serve_user(&mut production(project))
+            .envs(env.iter().copied())
+            .args(["serve", "--bind", &addr.to_string()]),
         project.temp.path(),
         "serve",
     );
@@ -484,6 +494,36 @@ fn serve_finishes_requests_in_flight_on_sigterm_and_refuses_new_ones() {
         server.output().contains("Shut down cleanly."),
         "{}",
         server.output()
+    );
+}
+
+/// A request still running `serve_graceful_timeout` seconds after SIGTERM
+/// is cut off unanswered, and its line is in the log all the same, with
+/// nginx's status 499.
+#[test]
+fn serve_logs_a_request_cut_off_at_shutdown_as_499() {
+    let project = production_project("cutoff");
+    let (mut server, addr) =
+        serve_on_loopback_with(&project, &[("NUAGES_SERVE_GRACEFUL_TIMEOUT", "1")]);
+    // `/slow/` answers after 2 seconds: one more than the shutdown waits.
+    let slow = std::thread::spawn(move || get(addr, "/slow/"));
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(libc::SIGTERM);
+    let answer = slow.join().unwrap();
+    assert!(
+        answer.as_ref().is_err(),
+        "the request was answered: {answer:?}"
+    );
+    let status = wait_for(Duration::from_secs(10), || {
+        server.child.try_wait().ok().flatten()
+    })
+    .expect("serve exits");
+    let output = server.output();
+    assert!(status.success(), "{status:?}: {output}");
+    assert!(output.contains(r#""GET /slow/ HTTP/1.1" 499 "#), "{output}");
+    assert!(
+        !output.contains(r#""GET /slow/ HTTP/1.1" 200 "#),
+        "{output}"
     );
 }
 
