@@ -977,8 +977,21 @@ impl Resolver {
         else {
             return response;
         };
-        if !self.by_name.contains_key(&name) && !name.contains(':') {
-            return response;
+        if !self.by_name.contains_key(&name) {
+            let Some((first, _)) = name.split_once(':') else {
+                return response;
+            };
+            // No route has the name and its first part is no namespace: a
+            // URL (`javascript:alert`, from a visitor's `next`), whose
+            // scheme is checked as redirect() checks any other.
+            let namespace = format!("{first}:");
+            if !self
+                .by_name
+                .keys()
+                .any(|known| known.starts_with(&namespace))
+            {
+                return crate::views::refuse_unsafe_scheme(&name).unwrap_or(response);
+            }
         }
         match self.reverse(&name, &[]) {
             Ok(path) => {

@@ -100,6 +100,7 @@ fn urlpatterns() -> UrlConf {
         .path("to-query/", to_query, "to-query")
         .path("to-relative/", to_relative, "to-relative")
         .path("to-typo/", to_typo, "to-typo")
+        .path("to-next/", to_next, "to-next")
         .path("to-cafe/", to_cafe, "to-cafe")
         .path("to-braces/", to_braces, "to-braces")
         .include("polls/", polls())
@@ -136,6 +137,13 @@ async fn to_braces() -> Response {
 }
 
 /// A namespaced name that no route has (a typo of `polls:index`).
+/// A redirect to where the visitor asked (a login's `next`).
+async fn to_next(
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    redirect(query.get("to").map(String::as_str).unwrap_or("/"))
+}
+
 async fn to_typo() -> Response {
     redirect("polls:indx")
 }
@@ -323,6 +331,20 @@ async fn a_redirect_to_a_route_name_goes_to_its_path() {
     let r = client.get("/to-detail/").await;
     assert_eq!(r.status, 500);
     assert_eq!(r.header("location"), None);
+    // What reads as a name but is none, and whose first part is no
+    // namespace, is a URL: a scheme other than http, https or ftp is a
+    // 400 (not a 500 and a mail to the admins on a visitor's demand).
+    for to in ["javascript:alert", "JAVASCRIPT:x", "data:x", "polls-x:y"] {
+        let r = client.get(&format!("/to-next/?to={to}")).await;
+        assert_eq!(r.status, 400, "{to}");
+        assert_eq!(r.header("location"), None, "{to}");
+    }
+    let r = client.get("/to-next/?to=https:x").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("https:x"));
+    let r = client.get("/to-next/?to=home").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/home/"));
 }
 
 /// As Django's `reverse`, which quotes the whole path, a pattern's own

@@ -87,19 +87,11 @@ fn redirect_with(status: StatusCode, to: &str) -> Response {
         && to
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
-    // A name (`polls:index`) is reversed later, or is an error there.
-    if !could_be_a_name
-        && let Some(scheme) = scheme_of(&location)
-        && !ALLOWED_SCHEMES
-            .iter()
-            .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
-    {
-        return crate::error::Error::BadRequest(format!(
-            "unsafe redirect to a URL with the scheme '{scheme}' refused: redirect() takes a \
-             path, or an http, https or ftp URL (check where the address came from, e.g. a \
-             `next` parameter)"
-        ))
-        .into_response();
+    // A name (`polls:index`) is reversed later, or is an error there (or
+    // checked as a URL there, when no route has it and its first part is
+    // no namespace: `javascript:alert`).
+    if !could_be_a_name && let Some(refused) = refuse_unsafe_scheme(&location) {
+        return refused;
     }
     let mut response = (status, [(LOCATION, location)]).into_response();
     if could_be_a_name {
@@ -108,6 +100,27 @@ fn redirect_with(status: StatusCode, to: &str) -> Response {
             .insert(RedirectTarget(to.to_string()));
     }
     response
+}
+
+/// The 400 for a redirect to `location` when its scheme is not one a
+/// redirect may name (`javascript:`, `data:`), as Django's
+/// `DisallowedRedirect`.
+pub(crate) fn refuse_unsafe_scheme(location: &str) -> Option<Response> {
+    let scheme = scheme_of(location)?;
+    if ALLOWED_SCHEMES
+        .iter()
+        .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
+    {
+        return None;
+    }
+    Some(
+        crate::error::Error::BadRequest(format!(
+            "unsafe redirect to a URL with the scheme '{scheme}' refused: redirect() takes a \
+             path, or an http, https or ftp URL (check where the address came from, e.g. a \
+             `next` parameter)"
+        ))
+        .into_response(),
+    )
 }
 
 /// What `redirect()` was given when it may be a route's name: the request
