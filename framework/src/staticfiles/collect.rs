@@ -311,12 +311,21 @@ pub(crate) fn collect_listing_unfinished(
         // Siblings a file's version no longer matches, whatever left them
         // (a run stopped between copying and compressing by an older
         // version, a file replaced by hand): removed in every run, with or
-        // without compression, which makes them again.
+        // without compression, which makes them again. Only a file with a
+        // sibling in its folder is looked at: a re-run that copies only,
+        // with none, costs no more than its listing.
+        let with_siblings =
+            files_with_siblings(&root, listing.files.iter().map(|file| file.name.as_str()));
         let swept: Vec<Result<Vec<String>, Problem>> = listing
             .files
             .par_iter()
             .zip(&decisions)
-            .filter(|(_, action)| **action == Action::Unmodified)
+            .filter(|(file, action)| {
+                **action == Action::Unmodified
+                    && with_siblings
+                        .as_ref()
+                        .is_none_or(|names| names.contains(file.name.as_str()))
+            })
             .map(|(file, _)| {
                 let Ok(modified) =
                     std::fs::metadata(root.join(&file.name)).and_then(|m| m.modified())
@@ -1176,6 +1185,42 @@ fn remove_siblings(
     Ok(removed)
 }
 
+/// The names that have a `.gz` or `.br` beside them in static_root, from
+/// one listing of each folder that the collected files `names` go in;
+/// `None` (look at every file) when a folder cannot be listed.
+fn files_with_siblings<'a>(
+    root: &Path,
+    names: impl Iterator<Item = &'a str>,
+) -> Option<HashSet<String>> {
+    let folders: BTreeSet<&str> = names
+        .map(|name| name.rsplit_once('/').map_or("", |(folder, _)| folder))
+        .collect();
+    let mut names = HashSet::new();
+    for folder in folders {
+        let entries = match std::fs::read_dir(root.join(folder)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => return None,
+        };
+        for entry in entries {
+            let entry = entry.ok()?;
+            let name = entry.file_name();
+            let Some(file) = name.to_str().and_then(|name| {
+                Encoding::ALL
+                    .iter()
+                    .find_map(|encoding| name.strip_suffix(encoding.suffix()))
+            }) else {
+                continue;
+            };
+            names.insert(match folder {
+                "" => file.to_string(),
+                folder => format!("{folder}/{file}"),
+            });
+        }
+    }
+    Some(names)
+}
+
 /// Whether a sibling (its metadata, not following a link) was made from
 /// the version of its file modified at `modified`: siblings are given
 /// their file's time, and are regular files.
@@ -1693,5 +1738,28 @@ mod tests {
                 assert!(!dir.path().join(root).join("css").exists(), "{root}");
             }
         }
+    }
+
+    #[test]
+    fn the_files_with_siblings_are_found_from_a_listing_of_their_folders() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("css/deep")).unwrap();
+        for name in [
+            "a.css",
+            "a.css.gz",
+            "css/b.css",
+            "css/b.css.br",
+            "css/c.css",
+            "css/deep/d.js.gz",
+            "e.txt",
+        ] {
+            std::fs::write(root.path().join(name), "x").unwrap();
+        }
+        let names = ["a.css", "css/b.css", "css/c.css", "e.txt", "gone/f.css"];
+        let found = files_with_siblings(root.path(), names.into_iter()).unwrap();
+        let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+        found.sort();
+        // css/deep holds no collected file: it is not listed.
+        assert_eq!(found, ["a.css", "css/b.css"]);
     }
 }
