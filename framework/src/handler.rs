@@ -24,6 +24,7 @@ use http::Request;
 use tower::Service;
 
 use crate::auth::login::AuthConfig;
+use crate::auth::password_reset::ResetCooldown;
 use crate::conf::Settings;
 use crate::db::Databases;
 use crate::error::Result;
@@ -131,8 +132,10 @@ impl Application {
         let middleware: Arc<[Registered]> = project.registered_middleware().into();
         let caches = crate::cache::Caches::new(&settings)?;
         let auth = AuthConfig::if_listed(&settings, &caches)?;
+        let reset_cooldown = ResetCooldown::new(&settings, &caches)?;
         let state = Arc::new(AppState {
             project: project.name().to_string(),
+            reset_cooldown,
             databases: Databases::new(&settings),
             caches,
             mailer: crate::mail::Mailer::new(&settings)?,

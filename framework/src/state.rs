@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub caches: Caches,
     /// Sends mail as the `email_*` settings say.
     pub mailer: Mailer,
+    /// Which password reset requests are merged into an earlier one.
+    pub(crate) reset_cooldown: crate::auth::password_reset::ResetCooldown,
     /// The installed apps.
     pub apps: Vec<App>,
     /// The values shared with views as [`Data<T>`](crate::extract::Data).

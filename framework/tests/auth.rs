@@ -1470,6 +1470,66 @@ async fn password_reset_mails_in_flight_are_capped() {
     assert_eq!(connections.load(Ordering::SeqCst), 4, "four places");
 }
 
+/// A client posting one address again and again, each post after the last
+/// one's mail went out, makes one mail within `password_reset_cooldown`:
+/// before, each post made a mail once the one before was sent (967 posts
+/// in 3 s made 578 mails). Each post is answered alike, and another
+/// address still gets its mail; with a cooldown of 0 each post is mailed.
+#[tokio::test]
+async fn a_password_reset_asked_again_within_the_cooldown_sends_no_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = mailing_application(dir.path()).await;
+    add_user(&application, "ada", "ada@example.com").await;
+    add_user(&application, "cal", "cal@example.com").await;
+    let client = Client::new(application.clone());
+    client.get("/accounts/password_reset/").await;
+    let ask = |email: &'static str| {
+        let client = &client;
+        async move {
+            let response = client
+                .request(http::Method::POST, "/accounts/password_reset/")
+                .csrf()
+                .form(&[("email", email)])
+                .send()
+                .await;
+            assert_eq!(response.status, 302, "{}", response.text());
+            assert_eq!(
+                response.header("location"),
+                Some("/accounts/password_reset/done/")
+            );
+        }
+    };
+    ask("ada@example.com").await;
+    reset_mails(&application, 1).await;
+    for email in ["ada@example.com", "ADA@Example.com", "ada@example.com"] {
+        ask(email).await;
+        // Time for a mail to go out, and its reset to end.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    ask("cal@example.com").await;
+    reset_mails(&application, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let to: Vec<Vec<String>> = application
+        .mailer()
+        .outbox()
+        .into_iter()
+        .map(|mail| mail.to)
+        .collect();
+    assert_eq!(to, [["ada@example.com"], ["cal@example.com"]]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let application = application_with(dir.path(), SessionEngine::SignedCookies, |settings| {
+        settings.email_backend = nuages::conf::EmailBackend::Memory;
+        settings.password_reset_cooldown = 0;
+    })
+    .await;
+    add_user(&application, "ada", "ada@example.com").await;
+    for count in 1..=3 {
+        reset_mail_to(&application, "ada@example.com").await;
+        reset_mails(&application, count).await;
+    }
+}
+
 /// As Django's `PasswordResetForm` (an `EmailField` of `max_length` 254):
 /// a longer address says how long it is, counted in characters, rather
 /// than "Enter a valid email address.".

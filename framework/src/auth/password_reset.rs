@@ -10,7 +10,9 @@
 //!   was, so that the form never tells which addresses have an account.
 //!   Who has the address is looked up, and the mail sent, after the
 //!   response, so the time taken does not tell either; a mail server that
-//!   fails is logged.
+//!   fails is logged. A request for an address asked for in the last
+//!   `password_reset_cooldown` seconds is merged into that one (see
+//!   `ResetCooldown`).
 //! - `password_reset/done/` (`password_reset_done`): "check your inbox".
 //! - `reset/<uidb64>/<token>/` (`password_reset_confirm`): a valid token is
 //!   moved into the session and the browser sent to
@@ -35,6 +37,7 @@
 //! the same name in the project's `template_dirs` replaces one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::response::{IntoResponse, Response};
@@ -42,10 +45,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::request::Parts;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::models::{User, validate_email};
 use super::password_change::password_field_error;
 use super::{PasswordHashers, PasswordValidators};
+use crate::cache::{Cache, Caches};
 use crate::conf::{SessionEngine, Settings};
 use crate::error::{Error, Problem, Result};
 use crate::forms::FormData;
@@ -281,6 +286,65 @@ fn render_reset_form(templates: &Templates, email: &str, error: Option<&str>) ->
         .into_response())
 }
 
+/// The addresses a password reset was asked for within
+/// `password_reset_cooldown` seconds (300: 5 minutes), whose further
+/// requests are merged into that one. Django sets no limit, so anyone could
+/// flood a user's inbox by posting the address in a loop. A mail normally
+/// arrives within a minute and its link lasts `password_reset_timeout`, so
+/// a user who asks again sooner has a valid link on its way, and one whose
+/// mail was lost asks again 5 minutes later; a client posting one address
+/// in a loop makes at most 12 mails an hour.
+///
+/// Counted where the failed-login throttle counts
+/// ([`counts_store`](super::throttle::counts_store): with Redis, every
+/// `serve` process shares the counts), under a hash of the address in
+/// lower case (the cache holds no addresses). Every address counts, with
+/// an account or not, and a merged request is answered as any other, so
+/// that being merged tells nothing about the address.
+#[derive(Debug, Clone)]
+pub(crate) struct ResetCooldown {
+    cache: Cache,
+    cooldown: Duration,
+}
+
+impl ResetCooldown {
+    /// The cooldown of `settings`, over `caches`; build it once (with
+    /// `locmem` each one built keeps a store of its own).
+    pub(crate) fn new(settings: &Settings, caches: &Caches) -> Result<Self> {
+        Ok(ResetCooldown {
+            cache: super::throttle::counts_store(settings, caches)?,
+            cooldown: Duration::from_secs(settings.password_reset_cooldown),
+        })
+    }
+
+    /// Whether a reset for `address` is to be served: the first request for
+    /// it within the cooldown is, the others are merged into it. A cache
+    /// that fails (logged) lets every request through, as the throttle
+    /// fails open: the mailer still merges a request for an address whose
+    /// reset is under way in this process.
+    pub(crate) async fn first(&self, address: &str) -> bool {
+        if self.cooldown.is_zero() {
+            return true;
+        }
+        let digest = Sha256::digest(address.to_lowercase().as_bytes());
+        let key = format!(
+            "nuages:password-reset:address:{}",
+            crate::hex::encode(&digest)
+        );
+        // An increment is atomic (across processes too, with Redis) and
+        // keeps the expiry its first count set: a loop cannot stretch it.
+        match self.cache.incr_for(&key, 1, self.cooldown).await {
+            Some(count) => count == 1,
+            None => true,
+        }
+    }
+
+    /// The cooldown, for the log.
+    fn seconds(&self) -> u64 {
+        self.cooldown.as_secs()
+    }
+}
+
 /// POST `password_reset/`: mail every matching user a link, then
 /// `password_reset_done` whoever matched.
 pub(crate) async fn reset_submit(
@@ -299,6 +363,15 @@ pub(crate) async fn reset_submit(
         return render_reset_form(&templates, email, Some(&error));
     }
     let tokens = PasswordResetTokenGenerator::from_settings(&app.settings)?;
+    if !app.reset_cooldown.first(email).await {
+        tracing::info!(
+            target: "nuages::mail",
+            "a password reset asked again within {} s (password_reset_cooldown) of the last one \
+             for that address: merged with it",
+            app.reset_cooldown.seconds()
+        );
+        return redirect_to(&app, "password_reset_done", &[]);
+    }
     // Who has that address, and their mails, after the response: its
     // timing is the same whether anyone matched.
     app.mailer

@@ -70,7 +70,7 @@ pub enum Admission {
 /// The throttle of an application: its settings and cache.
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
-    cache: Option<Cache>,
+    cache: Cache,
     username_limit: u64,
     address_limit: u64,
     window: Duration,
@@ -84,24 +84,8 @@ impl LoginThrottle {
     /// store of its own.
     pub fn new(settings: &Settings, caches: &Caches) -> Result<Self> {
         validate(settings)?;
-        let alias = &settings.login_throttle_cache_alias;
-        let cache = match settings.caches.get(alias) {
-            // A `dummy` cache (caching off, in development) keeps no count:
-            // the throttle counts in a store of its own all the same.
-            Some(own) if matches!(own.backend, CacheBackend::Locmem | CacheBackend::Dummy) => {
-                Some(Cache::new(
-                    alias,
-                    &CacheSettings {
-                        backend: CacheBackend::Locmem,
-                        max_entries: own.max_entries.max(LOCMEM_COUNTS),
-                        ..own.clone()
-                    },
-                )?)
-            }
-            _ => caches.get(alias).cloned(),
-        };
         Ok(LoginThrottle {
-            cache,
+            cache: counts_store(settings, caches)?,
             username_limit: settings.login_throttle_username_limit,
             address_limit: settings.login_throttle_address_limit,
             window: Duration::from_secs(settings.login_throttle_window),
@@ -125,9 +109,7 @@ impl LoginThrottle {
     /// a failure, and say whether it may go on: at a limit, refused (and
     /// not counted); past half of one, after a wait.
     pub async fn admit(&self, username: &str, client: Option<IpAddr>) -> Admission {
-        let Some(cache) = &self.cache else {
-            return Admission::After(Duration::ZERO);
-        };
+        let cache = &self.cache;
         let mut counted = Vec::with_capacity(2);
         let mut wait = Duration::ZERO;
         for (key, limit) in self.counters(username, client) {
@@ -155,7 +137,7 @@ impl LoginThrottle {
     /// After a successful login of `username` from `client`: its failures
     /// forgotten, and its attempt taken off the address's count.
     pub async fn succeeded(&self, username: &str, client: Option<IpAddr>) {
-        let Some(cache) = &self.cache else { return };
+        let cache = &self.cache;
         cache.delete(&username_key(username)).await;
         if let Some(client) = client
             && self.address_limit > 0
@@ -168,9 +150,7 @@ impl LoginThrottle {
     /// (owning the mailbox proves as much as the password): its failures
     /// forgotten, so that the new password logs in at once.
     pub(crate) async fn forget(&self, username: &str) {
-        if let Some(cache) = &self.cache {
-            cache.delete(&username_key(username)).await;
-        }
+        self.cache.delete(&username_key(username)).await;
     }
 
     /// Take one attempt off the count at `key`; one that would go below
@@ -184,6 +164,35 @@ impl LoginThrottle {
             cache.delete(key).await;
         }
     }
+}
+
+/// Where the counts of `login_throttle_cache_alias` are kept (the failed
+/// logins', the password resets' of
+/// [`ResetCooldown`](super::password_reset::ResetCooldown)): the alias's
+/// cache when it is shared (Redis: every `serve` process sees the same
+/// counts); with a `locmem` or `dummy` alias (a `dummy` cache keeps
+/// nothing), or none of that name (the throttle being off), a `locmem`
+/// store of their own with room for [`LOCMEM_COUNTS`], which the site's
+/// entries do not push out. Each call makes a new own store: build once.
+pub(crate) fn counts_store(settings: &Settings, caches: &Caches) -> Result<Cache> {
+    let alias = &settings.login_throttle_cache_alias;
+    let shared = settings
+        .caches
+        .get(alias)
+        .filter(|own| !matches!(own.backend, CacheBackend::Locmem | CacheBackend::Dummy))
+        .and_then(|_| caches.get(alias));
+    if let Some(shared) = shared {
+        return Ok(shared.clone());
+    }
+    let own = settings.caches.get(alias).cloned().unwrap_or_default();
+    Cache::new(
+        alias,
+        &CacheSettings {
+            backend: CacheBackend::Locmem,
+            max_entries: own.max_entries.max(LOCMEM_COUNTS),
+            ..own
+        },
+    )
 }
 
 /// The cache key of the count of `client`'s failures. An IPv6 client is

@@ -199,6 +199,7 @@ pub const KNOWN_KEYS: &[(&str, Kind)] = &[
     ("auth_password_validators", Kind::List),
     ("password_min_length", Kind::Integer),
     ("password_reset_timeout", Kind::Integer),
+    ("password_reset_cooldown", Kind::Integer),
     ("databases", Kind::Tables(DATABASE_KEYS)),
     ("caches", Kind::Tables(CACHE_KEYS)),
     ("message_storage", Kind::Choice(MessageStorage::NAMES)),

@@ -200,6 +200,10 @@ pub struct Settings {
     /// Seconds a password reset link stays valid (Django's
     /// `PASSWORD_RESET_TIMEOUT`).
     pub password_reset_timeout: u64,
+    /// Seconds after a password reset is asked for an address during which
+    /// further requests for it are merged into that one (no mail); 0: none.
+    /// Counted in the cache of `login_throttle_cache_alias`.
+    pub password_reset_cooldown: u64,
     /// Database connections by alias; `default` is the one views get.
     pub databases: BTreeMap<String, DatabaseSettings>,
     /// Caches by alias; `default` is the one views get.
@@ -517,6 +521,7 @@ impl Default for Settings {
                 .collect(),
             password_min_length: 8,
             password_reset_timeout: 259_200,
+            password_reset_cooldown: 300,
             databases: BTreeMap::from([("default".to_string(), DatabaseSettings::default())]),
             caches: BTreeMap::from([("default".to_string(), CacheSettings::default())]),
             message_storage: MessageStorage::Session,
