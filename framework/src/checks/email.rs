@@ -191,6 +191,38 @@ mod tests {
         assert!(messages[1].message.contains("email_file_path"));
     }
 
+    /// A sender at an address literal is refused as a send refuses it,
+    /// saying why (lettre cannot write one in a `From` header): it was "not
+    /// an email address: Invalid input".
+    #[test]
+    fn a_sender_at_an_address_literal_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project_in(dir.path());
+        let mut settings = settings_in(dir.path());
+        settings.server_email = "ops@[127.0.0.1]".into();
+        settings.default_from_email = "Ops <ops@[::1]>".into();
+        let messages = check_email_settings(&CheckContext::new(&settings, &project));
+        assert_eq!(ids(&messages), ["nuages.E019", "nuages.E019"]);
+        assert_eq!(
+            messages[0].message,
+            "server_email holds 'ops@[127.0.0.1]', which is at an address literal: lettre cannot \
+             write one in the From header of a mail"
+        );
+        assert_eq!(
+            messages[0].hint.as_deref(),
+            Some("write server_email as an address at a domain name (name@example.com)")
+        );
+        assert!(
+            messages[1].message.starts_with(
+                "default_from_email holds 'Ops <ops@[::1]>', which is at an address literal"
+            ),
+            "{}",
+            messages[1].message
+        );
+        let refused = crate::mail::Mailer::new(&settings).unwrap_err();
+        assert_eq!(messages[0].message, refused.to_string());
+    }
+
     #[test]
     fn an_smtp_password_written_in_the_file_or_in_a_default_is_reported() {
         let dir = tempfile::tempdir().unwrap();

@@ -284,19 +284,61 @@ fn mailboxes(addresses: &[String], role: &str) -> Result<lettre::message::Mailbo
     Ok(list)
 }
 
-/// `address` as the sender. lettre reads the `From` header back when it
-/// builds a message and cannot read an address literal there (it then says
-/// "missing From header"), so a sender at one is refused here, by name.
+/// `address` as the sender, or why it cannot be one.
 fn sender(address: &str) -> Result<Mailbox, MailError> {
-    let from = mailbox(address, "the sender")?;
-    if from.to_string().parse::<Mailbox>().is_err() {
-        return Err(MailError::new(
+    parse_sender(address).map_err(|fault| {
+        MailError::new(
             Problem::new(format!(
-                "'{address}' (the sender) is at an address literal, which cannot be written in \
-                 the From header of a mail"
+                "'{}' (the sender) {}",
+                crate::error::without_controls(address),
+                fault.says()
             ))
-            .with_hint("send from an address at a domain name (name@example.com)"),
-        ));
+            .with_hint(fault.fix("it")),
+        )
+    })
+}
+
+/// Why an address cannot be sent to or from.
+enum AddressFault {
+    /// It is no address ([`parse_mailbox`]'s reason).
+    NotAnAddress(String),
+    /// It is at an address literal (`ops@[127.0.0.1]`): lettre reads the
+    /// `From` header back when it builds a message and cannot read one
+    /// there (it then says "missing From header").
+    AddressLiteral,
+}
+
+impl AddressFault {
+    /// What is wrong with the address, after it and its role.
+    fn says(&self) -> String {
+        match self {
+            AddressFault::NotAnAddress(reason) => format!("is not an email address: {reason}"),
+            AddressFault::AddressLiteral => "is at an address literal: lettre cannot write one in \
+                                            the From header of a mail"
+                .to_string(),
+        }
+    }
+
+    /// The fix, `what` naming where the address is written.
+    fn fix(&self, what: &str) -> String {
+        match self {
+            AddressFault::NotAnAddress(_) => {
+                format!("write {what} as name@example.com or \"Name <name@example.com>\"")
+            }
+            AddressFault::AddressLiteral => {
+                format!("write {what} as an address at a domain name (name@example.com)")
+            }
+        }
+    }
+}
+
+/// `address` as a sender: the run-time sends and the settings check
+/// (`nuages.E019`) both read it here, so they refuse the same addresses
+/// with the same words.
+fn parse_sender(address: &str) -> Result<Mailbox, AddressFault> {
+    let from = parse_mailbox(address).map_err(AddressFault::NotAnAddress)?;
+    if from.to_string().parse::<Mailbox>().is_err() {
+        return Err(AddressFault::AddressLiteral);
     }
     Ok(from)
 }
@@ -663,8 +705,8 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
     {
         problems.push(problem);
     }
-    // The senders as lettre reads a `From` header back (no address
-    // literal); the recipients as they are sent.
+    // The senders as a send reads them (no address literal); the
+    // recipients as they are sent.
     let addresses = [
         (
             "server_email",
@@ -682,18 +724,19 @@ pub(crate) fn settings_problems(settings: &Settings) -> Vec<Problem> {
     for (key, values, sends) in addresses {
         for value in values {
             let parsed = match sends {
-                true => value.trim().parse::<Mailbox>().map_err(|e| e.to_string()),
-                false => parse_mailbox(value),
+                true => parse_sender(value).map(drop),
+                false => parse_mailbox(value)
+                    .map(drop)
+                    .map_err(AddressFault::NotAnAddress),
             };
-            if let Err(e) = parsed {
+            if let Err(fault) = parsed {
                 problems.push(
                     Problem::new(format!(
-                        "{key} holds '{}', which is not an email address: {e}",
-                        crate::error::without_controls(value)
+                        "{key} holds '{}', which {}",
+                        crate::error::without_controls(value),
+                        fault.says()
                     ))
-                    .with_hint(format!(
-                        "write {key} as name@example.com or \"Name <name@example.com>\""
-                    )),
+                    .with_hint(fault.fix(key)),
                 );
             }
         }

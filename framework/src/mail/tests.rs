@@ -173,7 +173,7 @@ async fn a_sender_at_an_address_literal_is_refused_by_name() {
         .unwrap_err();
     assert_eq!(
         error.problem().message,
-        "'ops@[127.0.0.1]' (the sender) is at an address literal, which cannot be written in the \
+        "'ops@[127.0.0.1]' (the sender) is at an address literal: lettre cannot write one in the \
          From header of a mail"
     );
     assert!(mailer.outbox().is_empty());
