@@ -1054,10 +1054,7 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
                 "{key}: the PostgreSQL server at {} refused the user '{}': authentication failed",
                 server.address, server.user
             ))
-            .with_hint(format!(
-                "check the user and password of {key} (write the password as ${{DB_PASSWORD}} and export DB_PASSWORD), \
-                 and that pg_hba.conf lets this user in from here"
-            )),
+            .with_hint(authentication_hint(&key, url)),
             // invalid_catalog_name
             Some("3D000") => Problem::new(format!(
                 "{key}: the database \"{}\" does not exist on the PostgreSQL server at {}",
@@ -1083,6 +1080,24 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
         )),
     };
     Error::Config(problem)
+}
+
+/// What to check when the server at `url` (the setting `key`) refused its
+/// user: the user and password, `pg_hba.conf`; and, for a password holding
+/// `%` and two hex digits, that the driver read them as the character they
+/// encode (`%41` as `A`), so a literal `%` is written `%25`.
+fn authentication_hint(key: &str, url: &str) -> String {
+    let mut hint = format!(
+        "check the user and password of {key} (write the password as ${{DB_PASSWORD}} and export \
+         DB_PASSWORD), and that pg_hba.conf lets this user in from here"
+    );
+    if crate::checks::database::password_has_escape(url) {
+        hint.push_str(
+            "; the password holds a % and two hex digits, which the URL reads as the character \
+             they encode (%41 as A): write a % that is part of the password as %25",
+        );
+    }
+    hint
 }
 
 /// The PostgreSQL server of `databases.<alias>.url` took a connection and
@@ -1535,6 +1550,9 @@ mod tests {
             ("12/34", "'/'"),
             ("pa?ss", "'?'"),
             ("pa#ss", "'#'"),
+            // A `%` no driver can decode; `%41` is decoded (to `A`).
+            ("pa%zz", "'%' not followed by two hex digits"),
+            ("pa%4", "'%' not followed by two hex digits"),
         ] {
             let url = format!("postgres://site:{password}@10.0.0.5:5432/site");
             let error = check_url("default", &url).unwrap_err();
@@ -1549,12 +1567,30 @@ mod tests {
         }
         for fine in [
             "postgres://site:k3J%2F9xQ+abc=@10.0.0.5:5432/site",
+            "postgres://site:pa%25zz@10.0.0.5/site",
+            "postgres://site:pa%41ss@10.0.0.5/site",
             "postgres://site:p@ss@10.0.0.5/site",
             "postgres://site@localhost/site?host=/run/postgresql",
             "postgres://10.0.0.5/site?user=ops@example",
         ] {
             assert!(check_url("default", fine).is_ok(), "{fine}");
         }
+    }
+
+    /// A refused password holding `%XX`, which the driver decoded (`%41`
+    /// as `A`), gets a hint that says so: a literal `%` is written `%25`.
+    #[test]
+    fn a_refused_password_holding_an_escape_is_told_to_write_percent_as_25() {
+        let key = "databases.default.url";
+        let said = "write a % that is part of the password as %25";
+        let hint = authentication_hint(key, "postgres://site:pa%41ss@10.0.0.5/site");
+        assert!(
+            hint.starts_with("check the user and password of databases.default.url"),
+            "{hint}"
+        );
+        assert!(hint.contains(said), "{hint}");
+        let plain = authentication_hint(key, "postgres://site:pa41ss@10.0.0.5/site");
+        assert!(!plain.contains(said), "{plain}");
     }
 
     /// An IPv6 server's address reaches sqlx without its brackets (as the

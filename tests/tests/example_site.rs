@@ -664,6 +664,31 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
             );
         }
     }
+    // A password holding `%41` reaches the server as `A`: the hint says
+    // how a `%` of the password is written; a `%` the URL cannot decode is
+    // refused before any connection.
+    let (code, text) = run(
+        &format!("postgres://nuages:wrong%41secret@127.0.0.1:{port}/postgres"),
+        "showmigrations",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("authentication failed"), "{text}");
+    assert!(
+        text.contains("write a % that is part of the password as %25"),
+        "{text}"
+    );
+    let (code, text) = run(
+        &format!("postgres://nuages:wrong%zzsecret@127.0.0.1:{port}/postgres"),
+        "showmigrations",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "databases.default.url: the password holds a '%' not followed by two hex digits"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("wrong%zzsecret"), "{text}");
     // A server without TLS, asked for it: what failed and what to change.
     let (code, text) = run(
         &format!("postgres://nuages:${{DB_PASSWORD}}@127.0.0.1:{port}/postgres?sslmode=require"),

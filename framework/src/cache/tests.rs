@@ -326,7 +326,8 @@ fn a_redis_url_that_does_not_parse_names_the_bad_part() {
 }
 
 /// As a database URL's: a password holding `/` (`?`, `#`) not
-/// percent-encoded is named with the fix, never shown.
+/// percent-encoded, or a `%` that encodes nothing, is named with the fix,
+/// never shown.
 #[test]
 fn a_redis_password_holding_a_url_delimiter_is_named() {
     // With a database index or without (then E024 read part of the
@@ -336,6 +337,10 @@ fn a_redis_password_holding_a_url_delimiter_is_named() {
         ("redis://default:Xk3/9LmSECRET@127.0.0.1:19500", "'/'"),
         ("redis://default:Xk3#9LmSECRET@127.0.0.1:19500", "'#'"),
         ("redis://:Xk3?9LmSECRET@127.0.0.1:19500", "'?'"),
+        (
+            "redis://:Xk3%zz9LmSECRET@127.0.0.1:19500",
+            "a '%' not followed by two hex digits",
+        ),
     ] {
         let settings = CacheSettings {
             backend: CacheBackend::Redis,

@@ -173,16 +173,35 @@ pub fn is_password_param(name: &str) -> bool {
     PASSWORD_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
 }
 
-/// The character that cuts the password of `url` short, if its user
-/// information (`user:password@`) holds a `/`, `?` or `#` not
-/// percent-encoded: a URL reads the server's address as ending there, so
-/// the rest of the password becomes a port, a host or a path. A password
-/// from the environment (`${DB_PASSWORD}`, one of `openssl rand -base64`)
-/// easily holds one. Read as the user meant it (see [`meant_userinfo_end`]),
-/// when the URL as read has no user information of its own (so that an `@`
-/// in a query's value is not taken for its end), with or without a path
-/// after the server (a Redis URL often has none).
+/// The character of `url`'s password (in its user information) that has to
+/// be percent-encoded and is not, if any:
+///
+/// - a `/`, `?` or `#`: a URL reads the server's address as ending there,
+///   so the rest of the password becomes a port, a host or a path. A
+///   password from the environment (`${DB_PASSWORD}`, one of `openssl rand
+///   -base64`) easily holds one. Read as the user meant it (see
+///   [`meant_userinfo_end`]), when the URL as read has no user information
+///   of its own (so that an `@` in a query's value is not taken for its
+///   end), with or without a path after the server (a Redis URL often has
+///   none).
+/// - a `%` not followed by two hex digits (`pa%zz`), which no driver can
+///   decode (one that does, `%41`, is read as the character it encodes:
+///   see [`password_has_escape`]).
 pub fn password_delimiter(url: &str) -> Option<char> {
+    cutting_character(url).or_else(|| {
+        let password = &url[shown_password(url)?];
+        let bytes = password.as_bytes();
+        let lone = bytes.iter().enumerate().any(|(at, &byte)| {
+            byte == b'%'
+                && !(bytes.get(at + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit))
+        });
+        lone.then_some('%')
+    })
+}
+
+/// The `/`, `?` or `#` of [`password_delimiter`].
+fn cutting_character(url: &str) -> Option<char> {
     let (_, rest) = url.split_once("://")?;
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     if authority.contains('@') {
@@ -191,6 +210,19 @@ pub fn password_delimiter(url: &str) -> Option<char> {
     let at = meant_userinfo_end(rest)?;
     let (_, password) = rest[..at].split_once(':')?;
     password.chars().find(|c| matches!(c, '/' | '?' | '#'))
+}
+
+/// Whether the password in `url`'s user information holds a `%` and two
+/// hex digits (`pa%41ss`), which the driver reads as the character they
+/// encode (`paAss`): what a password meant with a literal `%` becomes
+/// unless that `%` is written `%25`.
+pub(crate) fn password_has_escape(url: &str) -> bool {
+    shown_password(url).is_some_and(|range| {
+        url[range]
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+    })
 }
 
 /// Where the user information of `rest`, a URL after its `://`, ends as its
@@ -238,8 +270,18 @@ pub(crate) fn shown_password(url: &str) -> Option<Range<usize>> {
 }
 
 /// The error for a URL setting `key` whose password holds `delimiter`
-/// (see [`password_delimiter`]), never showing the password.
+/// unencoded (see [`password_delimiter`]), never showing the password.
 pub fn password_delimiter_problem(key: &str, delimiter: char) -> Problem {
+    if delimiter == '%' {
+        return Problem::new(format!(
+            "{key}: the password holds a '%' not followed by two hex digits, which a URL reads \
+             as the start of a percent-encoded character"
+        ))
+        .with_hint(format!(
+            "percent-encode the password in {key}: % as %25 (and / as %2F, ? as %3F, # as %23), \
+             for example in the variable it comes from"
+        ));
+    }
     Problem::new(format!(
         "{key}: the password holds '{delimiter}', which a URL reads as the end of the server's \
          address, so the password is cut there and the rest taken for the server"
