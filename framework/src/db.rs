@@ -525,6 +525,16 @@ impl Databases {
         ))
     }
 
+    /// The alias and settings of each database whose pool is open.
+    fn open(&self) -> impl Iterator<Item = (&str, &DatabaseSettings)> {
+        self.entries
+            .iter()
+            .filter(|(_, database)| {
+                database.pool.get().is_some() || database.read_only.get().is_some()
+            })
+            .map(|(alias, database)| (alias.as_str(), &database.settings))
+    }
+
     /// Close the pools opened so far, waiting for their connections to end.
     /// SQLite copies its write-ahead log (`db.sqlite3-wal`) into the
     /// database file when its last connection closes: a command that ends
@@ -737,6 +747,38 @@ async fn probe(
     let mut probe = sqlx::AnyConnection::connect(url).await?;
     prepare(&mut probe, busy_timeout, access).await?;
     probe.close().await
+}
+
+/// What a database error's hint says for the alias of the database it came
+/// from, which a `sqlx::Error` does not tell: [`name_the_database`] puts the
+/// alias in its place where the pools tell it.
+pub(crate) const ALIAS_PLACEHOLDER: &str = "databases.<alias>";
+
+/// `hint` with [`ALIAS_PLACEHOLDER`] naming the database an error came
+/// from: the only one whose pool is open among `databases` (a command's,
+/// or every pool a site has used: nearly always `default`), its `url` key
+/// followed by its PostgreSQL server's address (never the password). Left
+/// as it is when no pool, or several databases' pools, are open.
+pub(crate) fn name_the_database(hint: String, databases: &[&Databases]) -> String {
+    if !hint.contains(ALIAS_PLACEHOLDER) {
+        return hint;
+    }
+    let mut open: Vec<(&str, &DatabaseSettings)> = databases
+        .iter()
+        .flat_map(|databases| databases.open())
+        .collect();
+    open.sort_by_key(|(alias, _)| *alias);
+    open.dedup_by_key(|(alias, _)| *alias);
+    let [(alias, settings)] = open[..] else {
+        return hint;
+    };
+    let key = format!("databases.{alias}");
+    let url = match PostgresServer::of(&settings.url) {
+        Some(server) => format!("{key}.url ({})", server.address),
+        None => format!("{key}.url"),
+    };
+    hint.replace(&format!("{ALIAS_PLACEHOLDER}.url"), &url)
+        .replace(ALIAS_PLACEHOLDER, &key)
 }
 
 /// What to do about a SQLite database another connection keeps locked
@@ -1575,6 +1617,45 @@ mod tests {
         ] {
             assert!(check_url("default", fine).is_ok(), "{fine}");
         }
+    }
+
+    /// A database error's hint names the database whose pool is open; with
+    /// none or several open, it keeps `databases.<alias>`.
+    #[tokio::test]
+    async fn a_hint_names_the_only_database_whose_pool_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        for alias in ["default", "archive"] {
+            settings.databases.insert(
+                alias.into(),
+                DatabaseSettings {
+                    url: format!("sqlite://{}", dir.path().join(alias).display()),
+                    ..DatabaseSettings::default()
+                },
+            );
+        }
+        let databases = Databases::new(&settings);
+        let hint = || {
+            crate::error::Error::Database(sqlx::Error::PoolTimedOut)
+                .hint()
+                .unwrap()
+        };
+        assert!(hint().contains("databases.<alias>.url"), "{}", hint());
+        assert_eq!(
+            name_the_database(hint(), &[&databases]),
+            hint(),
+            "no pool open"
+        );
+        databases.get("archive").await.unwrap();
+        let named = name_the_database(hint(), &[&databases]);
+        assert!(
+            named.contains("the database server of databases.archive.url runs")
+                && named.contains("raise databases.archive.max_connections"),
+            "{named}"
+        );
+        databases.get("default").await.unwrap();
+        assert_eq!(name_the_database(hint(), &[&databases]), hint(), "two open");
+        databases.close().await;
     }
 
     /// A refused password holding `%XX`, which the driver decoded (`%41`

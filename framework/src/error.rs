@@ -237,7 +237,11 @@ pub(crate) fn database_text(error: &sqlx::Error) -> String {
 
 /// The fix for a database error that says a table is missing (SQLite's
 /// `no such table`, PostgreSQL's `relation … does not exist`): the
-/// migrations not applied yet.
+/// migrations not applied yet; and for a pool that timed out, a SQLite
+/// database locked or read-only, a PostgreSQL user without a privilege.
+/// A `sqlx::Error` does not tell its pool: these say
+/// [`crate::db::ALIAS_PLACEHOLDER`], which the error page and the command
+/// line replace by the database's key ([`crate::db::name_the_database`]).
 fn database_hint(error: &sqlx::Error) -> Option<String> {
     if let sqlx::Error::PoolTimedOut = error {
         return Some(

@@ -65,3 +65,58 @@ async fn a_server_error_in_production_logs_its_fix() {
     );
     assert!(!logs.contains("pw-not-shown"), "{logs}");
 }
+
+async fn write(Db(pool): Db) -> Result<String> {
+    nuages::sqlx::query("INSERT INTO notes (text) VALUES ('hello')")
+        .execute(&pool)
+        .await?;
+    Ok("written".into())
+}
+
+/// A database error's hint names the database's key, `databases.default.url`:
+/// it said `databases.<alias>.url`, as a `sqlx::Error` does not tell its
+/// pool; the site's only open pool does.
+#[tokio::test]
+async fn a_database_errors_hint_names_the_databases_key() {
+    let (logs, _guard) = support::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.sqlite3");
+    {
+        use nuages::sqlx::Connection;
+        nuages::sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let mut connection = nuages::sqlx::AnyConnection::connect(&url).await.unwrap();
+        // In WAL mode, as `migrate` leaves a database: one opened
+        // read-only is then read without writing anything.
+        for sql in ["PRAGMA journal_mode=WAL", "CREATE TABLE notes (text TEXT)"] {
+            nuages::sqlx::query(sql)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        connection.close().await.unwrap();
+    }
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url =
+        format!("sqlite://{}?mode=ro", file.display());
+    let application = Application::new(
+        Project::new("logsite", env!("CARGO_MANIFEST_DIR"))
+            .urls(|| UrlConf::new().path("write/", write, "write")),
+        settings,
+    )
+    .unwrap();
+    let response = Client::new(application).get("/write/").await;
+    assert_eq!(response.status, 500);
+    let logs = logs.text();
+    assert!(
+        logs.contains("(hint: the SQLite database of databases.default.url cannot be written"),
+        "{logs}"
+    );
+    assert!(!logs.contains("databases.<alias>"), "{logs}");
+}

@@ -221,7 +221,7 @@ fn migrate_with_nothing_to_do_reads_only_and_a_refused_write_is_explained() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(
-            "  hint: the SQLite database of databases.<alias>.url cannot be written: if its URL \
+            "  hint: the SQLite database of databases.default.url cannot be written: if its URL \
              opens it read-only (mode=ro, immutable=1), remove that"
         ),
         "{stderr}"

@@ -738,7 +738,9 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
     assert!(text.contains("permission denied for "), "{text}");
     assert!(!text.contains(" at line "), "{text}");
     assert!(
-        text.contains("the database user of databases.<alias>.url may not do this"),
+        text.contains(&format!(
+            "the database user of databases.default.url (127.0.0.1:{port}) may not do this"
+        )),
         "{text}"
     );
 }

@@ -236,6 +236,28 @@ impl CommandContext {
         })?)
     }
 
+    /// `error` with its hint naming the database it came from, where the
+    /// pools the command opened tell it ([`crate::db::name_the_database`]).
+    fn name_the_database(&self, error: CommandError) -> CommandError {
+        let CommandError::Failed(Problem {
+            message,
+            hint: Some(hint),
+        }) = error
+        else {
+            return error;
+        };
+        let applications = self.applications.borrow();
+        let mut databases: Vec<&Databases> = applications
+            .iter()
+            .map(|application| &application.databases)
+            .collect();
+        databases.extend(self.databases.get());
+        CommandError::Failed(Problem {
+            message,
+            hint: Some(crate::db::name_the_database(hint, &databases)),
+        })
+    }
+
     /// Close the pools the command opened, so that SQLite's write-ahead
     /// log is in the database file when the process exits.
     fn close(&self) {
@@ -385,7 +407,9 @@ impl ManagementUtility {
             databases: OnceCell::new(),
             applications: RefCell::default(),
         };
-        let result = command.handle(&context, sub_matches);
+        let result = command
+            .handle(&context, sub_matches)
+            .map_err(|error| context.name_the_database(error));
         context.close();
         result
     }

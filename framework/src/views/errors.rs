@@ -329,6 +329,12 @@ async fn error_page(
             }
         }
     };
+    let report = ErrorReport {
+        hint: report
+            .hint
+            .map(|hint| crate::db::name_the_database(hint, &[&state.databases])),
+        ..report
+    };
     log_error(status, method, path, &report);
     if let Some(summary) = summary.filter(|_| status.is_server_error()) {
         mail_admins_in_background(state, status, &summary, &report);
