@@ -455,6 +455,36 @@ fn a_client_asking_again_and_again_never_stops_another_visitors_mail() {
     );
 }
 
+/// Two `serve` processes whose cache is one Redis server share the
+/// password reset cooldown, as they share the failed-login counts: a reset
+/// asked of one, then of the other, for the same address makes one mail.
+#[test]
+fn serve_processes_sharing_redis_share_the_password_reset_cooldown() {
+    if !require_aiosmtpd() || !nuages_e2e::require(nuages_e2e::redis::REDIS_SERVER) {
+        return;
+    }
+    let redis = nuages_e2e::redis::RedisServer::start();
+    let extra = format!(
+        "[caches.default]\nbackend = \"redis\"\nlocation = \"{}\"\n",
+        redis.url()
+    );
+    let (example, smtp, settings) = site("shared", &extra);
+    example.create_superuser(&settings, "jose", "jose@mysite.test", NEW_PASSWORD);
+    let (_one, first) = example.serve_with(&settings, "serve", "localhost");
+    let (_two, second) = example.serve_with(&settings, "serve", "localhost");
+    ask_reset(&mut visitor(first), "admin@mysite.test");
+    smtp.wait_for_mail(1, Duration::from_secs(15));
+    ask_reset(&mut visitor(second), "ADMIN@mysite.test");
+    ask_reset(&mut visitor(second), "jose@mysite.test");
+    smtp.wait_for_mail(2, Duration::from_secs(15));
+    // Time for any other mail to arrive.
+    std::thread::sleep(Duration::from_secs(2));
+    let mails = smtp.received();
+    let mut to: Vec<Vec<&str>> = mails.iter().map(|mail| mail.recipients()).collect();
+    to.sort();
+    assert_eq!(to, [["admin@mysite.test"], ["jose@mysite.test"]]);
+}
+
 /// Failed logins that locked the account out end with a reset through the
 /// mailed link: the new password logs in at once.
 #[test]
