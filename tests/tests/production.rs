@@ -1383,6 +1383,41 @@ fn apache_and_systemd_configs_verify() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&unit).unwrap(), service);
+    // Another project's nginx configuration (two sites on one machine, the
+    // path of the other one's given): left as it is, naming both projects.
+    let nginx_into = |path: &Path, extra: &[&str]| {
+        run(production(&project)
+            .args(["deployconfig", "nginx", "--plain-http", "-o"])
+            .arg(path)
+            .args(extra))
+    };
+    let blog = work.join("blog.conf");
+    let (output, stdout, stderr) = nginx_into(&blog, &[]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let blogs = std::fs::read_to_string(&blog)
+        .unwrap()
+        .replacen("for configured", "for blog", 1);
+    std::fs::write(&blog, &blogs).unwrap();
+    let (output, stdout, stderr) = nginx_into(&blog, &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: {} was written by deployconfig as the nginx configuration for the project \
+             blog, not for this project configured: it is left as it is\n  hint: choose another \
+             path with -o for configured's nginx configuration, or add --force to replace blog's \
+             file\n",
+            blog.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&blog).unwrap(), blogs);
+    let (output, stdout, stderr) = nginx_into(&blog, &["--force"]);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        std::fs::read_to_string(&blog)
+            .unwrap()
+            .starts_with("# nginx configuration for configured,")
+    );
     // A folder that does not exist (sites-enabled before nginx is
     // installed): the error names the folder to create.
     let absent = work.join("no-nginx/sites-enabled");

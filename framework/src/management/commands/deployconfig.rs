@@ -1495,13 +1495,12 @@ fn emit(output: Option<&Path>, text: &str, force: bool, name: &str) -> Result<()
 /// What the first line of every file this command writes says.
 const WRITTEN_BY: &str = "written by `manage deployconfig`";
 
-/// What a first line written by [`header`] says the file is: `nginx
-/// configuration`, `systemd service`, …
-fn written_kind(first_line: &str) -> Option<&str> {
-    if !first_line.contains(WRITTEN_BY) {
-        return None;
-    }
-    first_line.strip_prefix("# ")?.split(" for ").next()
+/// What a first line written by [`header`] says the file is (`nginx
+/// configuration`, `systemd service`, …) and for which project.
+fn written_kind(first_line: &str) -> Option<(&str, &str)> {
+    let (kind, rest) = first_line.strip_prefix("# ")?.split_once(" for ")?;
+    let (project, _) = rest.split_once(&format!(", {WRITTEN_BY} from "))?;
+    Some((kind, project))
 }
 
 /// What `file_type` is when it is not a regular file, as the errors name it.
@@ -1605,15 +1604,31 @@ fn refuse_to_replace(path: &Path, text: &str, force: bool) -> Result<(), Command
         .split(|&b| b == b'\n')
         .next()
         .map(|line| String::from_utf8_lossy(line).into_owned());
-    let new_kind = written_kind(text.lines().next().unwrap_or_default());
+    let (new_kind, new_project) =
+        written_kind(text.lines().next().unwrap_or_default()).unwrap_or(("file", ""));
     match first_line.as_deref().and_then(written_kind) {
-        Some(kind) if Some(kind) == new_kind => return Ok(()),
-        Some(kind) => {
+        // Another project's file (two sites on one machine, a path mistyped
+        // from one to the other): that site would lose its configuration.
+        Some((kind, project)) if project != new_project => {
             return Err(CommandError::failed(
                 format!(
-                    "{} was written by deployconfig as its {kind}, not as this {}: it is left as it is",
+                    "{} was written by deployconfig as the {kind} for the project {project}, not \
+                     for this project {new_project}: it is left as it is",
                     path.display(),
-                    new_kind.unwrap_or("file")
+                ),
+                Some(&format!(
+                    "choose another path with -o for {new_project}'s {new_kind}, or add --force \
+                     to replace {project}'s file"
+                )),
+            ));
+        }
+        Some((kind, _)) if kind == new_kind => return Ok(()),
+        Some((kind, _)) => {
+            return Err(CommandError::failed(
+                format!(
+                    "{} was written by deployconfig as its {kind}, not as this {new_kind}: it is \
+                     left as it is",
+                    path.display(),
                 ),
                 Some("choose another path with -o, or add --force to replace it"),
             ));
@@ -1903,6 +1918,42 @@ mod tests {
         );
         assert_eq!(std::fs::read_dir(&enabled).unwrap().count(), 1);
         assert_eq!(std::fs::read_dir(&available).unwrap().count(), 1);
+    }
+
+    /// `-o` onto another project's generated file (two sites on one
+    /// machine): left as it is, the error naming both projects and the way
+    /// out; `--force` replaces it.
+    #[test]
+    fn another_projects_file_is_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blog.conf");
+        let header = |project: &str| {
+            format!(
+                "# nginx configuration for {project}, written by `manage deployconfig` from /srv/{project}/settings.toml.\n"
+            )
+        };
+        let blog = format!("{}blog's servers\n", header("blog"));
+        std::fs::write(&path, &blog).unwrap();
+        let mine = format!("{}mysite's servers\n", header("mysite"));
+        let err = emit(Some(&path), &mine, false, "mysite").unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(
+            err.text().unwrap(),
+            format!(
+                "error: {} was written by deployconfig as the nginx configuration for the project \
+                 blog, not for this project mysite: it is left as it is\n  hint: choose another \
+                 path with -o for mysite's nginx configuration, or add --force to replace blog's \
+                 file",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), blog);
+        // The same project's file is its own to replace; --force replaces any.
+        emit(Some(&path), &mine, true, "mysite").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), mine);
+        let again = format!("{}mysite's new servers\n", header("mysite"));
+        emit(Some(&path), &again, false, "mysite").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), again);
     }
 
     /// A replaced file keeps its permissions; a link planted at the
