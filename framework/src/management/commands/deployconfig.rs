@@ -1271,7 +1271,10 @@ fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
 
 /// The folders `serve` writes in, which the service unit's
 /// `ProtectSystem=strict` leaves writable (`ReadWritePaths`): the SQLite
-/// databases' folders, the log file's and `media_root` (uploads).
+/// databases' folders, the log file's, `media_root` (uploads) and, with
+/// the `file` mail backend, `email_file_path` (a password-reset mail is
+/// written there). Caches and sessions keep nothing in files, and a
+/// multipart body waits in `media_root` or the unit's private `/tmp`.
 fn writable_folders(settings: &Settings) -> Vec<PathBuf> {
     let mut writable: Vec<PathBuf> = settings
         .data_folders()
@@ -1279,6 +1282,9 @@ fn writable_folders(settings: &Settings) -> Vec<PathBuf> {
         .map(|data| data.folder)
         .collect();
     writable.extend(settings.media_root.clone());
+    if settings.email_backend == crate::conf::EmailBackend::File {
+        writable.extend(settings.email_file_path.clone());
+    }
     writable.sort();
     writable.dedup();
     writable
@@ -1391,7 +1397,8 @@ fn systemd(site: &Site, user: &str, group: &str, exec: &Path, env_file: &Path) -
         String::new()
     } else {
         format!(
-            "# The folders serve writes in: the SQLite database's, the log file's, media_root.\nReadWritePaths={}\n",
+            "# The folders serve writes in: the SQLite database's, the log file's, media_root,\n\
+             # email_file_path (email_backend = \"file\").\nReadWritePaths={}\n",
             writable
                 .iter()
                 .map(|p| systemd_word(p))
@@ -2142,6 +2149,60 @@ mod tests {
             ),
             "{service}"
         );
+    }
+
+    /// The file mail backend writes each mail (a password reset's) in
+    /// email_file_path: ProtectSystem=strict would refuse the write unless
+    /// the unit leaves that folder writable too; the command names it
+    /// among the folders to create. Another backend writes nowhere.
+    #[test]
+    fn the_systemd_unit_lets_the_file_mail_backend_write_in_email_file_path() {
+        let base = tempfile::tempdir().unwrap();
+        let (db, logs, mail) = (
+            base.path().join("db"),
+            base.path().join("logs"),
+            base.path().join("var/mail/mysite"),
+        );
+        std::fs::create_dir(&db).unwrap();
+        std::fs::create_dir(&logs).unwrap();
+        let settings = Settings {
+            log_file: Some(logs.join("mysite.log")),
+            email_backend: crate::conf::EmailBackend::File,
+            email_file_path: Some(mail.clone()),
+            ..Settings::defaults_in(base.path())
+        };
+        let (service, _) = units(&settings, "/srv/mysite/bin/mysite");
+        assert!(
+            service.contains(&format!(
+                "ReadWritePaths={} {} {}\n",
+                db.display(),
+                logs.display(),
+                mail.display()
+            )),
+            "{service}"
+        );
+        let note = missing_folders_note(&settings, "mysite", "mysite").expect("a note");
+        assert!(
+            note.contains(&format!(
+                "(as root: install -d -o mysite -g mysite {})",
+                mail.display()
+            )),
+            "{note}"
+        );
+        let smtp = Settings {
+            email_backend: crate::conf::EmailBackend::Smtp,
+            ..settings
+        };
+        let (service, _) = units(&smtp, "/srv/mysite/bin/mysite");
+        assert!(
+            service.contains(&format!(
+                "ReadWritePaths={} {}\n",
+                db.display(),
+                logs.display()
+            )),
+            "{service}"
+        );
+        assert_eq!(missing_folders_note(&smtp, "mysite", "mysite"), None);
     }
 
     /// systemd refuses to start a unit whose ReadWritePaths folder is
