@@ -2137,3 +2137,48 @@ fn every_name_the_file_system_accepts_collects() {
     assert!(root.join(format!("{name}.gz")).is_file());
     assert!(temp_files(&root).is_empty(), "{:?}", temp_files(&root));
 }
+
+/// Manifest storage adds 13 bytes (`.` and 12 hex digits) to each name: a
+/// source name that fits the file system's 255 bytes but whose hashed copy
+/// would not is refused before anything is written, naming the file, the
+/// limit and the fix; static_root is left as it was.
+#[test]
+fn a_name_too_long_for_its_hashed_copy_is_refused_before_anything_is_written() {
+    let site = Site::new("staticfiles_storage = \"manifest\"\nstaticfiles_precompress = true\n");
+    site.collect(noinput());
+    let root = site.root();
+    // Every file of static_root, with its content.
+    let contents = || -> Vec<(PathBuf, Vec<u8>)> {
+        walk(&root)
+            .into_iter()
+            .map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect()
+    };
+    let before = contents();
+    let name = format!("long/{}.css", "a".repeat(251));
+    let source = site.dir.join("static").join(&name);
+    write(&source, &SITE_CSS.repeat(10));
+    let (result, out) = site.collect_with(&site.settings(), noinput(), "");
+    let error = result.expect_err(&out);
+    assert_eq!(
+        error,
+        format!(
+            "error: the static file '{}' has a name of 255 bytes, and its hashed copy (manifest \
+             storage adds a '.' and 12 hex digits of hash) would have 268: more than the 255 \
+             bytes a file name may have; nothing was written\n  hint: rename it to a name of at \
+             most 242 bytes, or leave it out with --ignore PATTERN",
+            source.display(),
+        )
+    );
+    assert!(contents() == before, "{:?}", walk(&root));
+    // Plain storage copies it as it is; so does --no-post-process.
+    let (summary, _) = site.collect(CollectOptions {
+        post_process: false,
+        ..noinput()
+    });
+    assert_eq!(summary.copied, 1);
+    assert!(root.join(&name).is_file());
+}

@@ -10,7 +10,8 @@
 //!   folder and renamed into place, so a server never reads half a file;
 //!   `--link` makes symbolic links the same way. The temporary name is
 //!   short (`.` and up to 12 random characters), so any name the file
-//!   system accepts can be collected. The `collectstatic` command removes
+//!   system accepts can be collected (with manifest storage, any that
+//!   leaves room for the hash its copy's name adds). The `collectstatic` command removes
 //!   the ones not yet renamed when a signal stops it (`Unfinished`, a
 //!   value of the run, shared with its signal watcher).
 //! - Files are copied, hashed and compressed on all cores (rayon).
@@ -221,6 +222,12 @@ pub(crate) fn collect_listing_unfinished(
         ));
     }
     if let Some(problem) = file_where_a_folder_goes(&listing) {
+        return Err(problem);
+    }
+    if options.post_process
+        && settings.staticfiles_storage == StaticfilesStorage::Manifest
+        && let Some(problem) = hashed_name_too_long(&listing)
+    {
         return Err(problem);
     }
     let verbose = options.verbosity >= 2;
@@ -1027,6 +1034,39 @@ struct Written {
     /// siblings it has were made from that version, even with the same time
     /// (`cp -p`, an archive, npm's fixed 1985 dates keep a changed file's).
     replaced: bool,
+}
+
+/// The most bytes a file name (one component of a path) may have on the
+/// file systems static_root lives on (ext4, XFS, Btrfs: `NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// A file whose hashed copy's name (manifest storage adds `.` and
+/// [`manifest::HASH_LEN`] hex digits) would be longer than [`NAME_MAX`]:
+/// the file system would refuse it once the original was copied, and
+/// `staticfiles.json` would not be written. Told before anything is
+/// written, naming the file and the longest name that fits.
+fn hashed_name_too_long(listing: &Listing) -> Option<Problem> {
+    let added = manifest::HASH_LEN + 1;
+    listing.files.iter().find_map(|file| {
+        let len = file.name.rsplit('/').next().unwrap_or(&file.name).len();
+        (len + added > NAME_MAX).then(|| {
+            refusal(
+                format!(
+                    "the static file '{}' has a name of {len} bytes, and its hashed copy \
+                     (manifest storage adds a '.' and {} hex digits of hash) would have {}: more \
+                     than the {NAME_MAX} bytes a file name may have; nothing was written",
+                    file.path.display(),
+                    manifest::HASH_LEN,
+                    len + added
+                ),
+                format!(
+                    "rename it to a name of at most {} bytes, or leave it out with --ignore \
+                     PATTERN",
+                    NAME_MAX - added
+                ),
+            )
+        })
+    })
 }
 
 /// A file of one static folder whose name is a folder of another's
