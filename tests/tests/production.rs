@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nuages_e2e::{
     GeneratedProject, Server, as_serve_user, deployconfig_nginx, free_port, get, http, manage,
-    read_response, require, run, self_signed_certificate, start_nginx, wait_for,
+    nginx_config, read_response, require, run, self_signed_certificate, start_nginx, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -1277,6 +1277,40 @@ fn apache_and_systemd_configs_verify() {
             }
             apache_syntax_ok(work, &site);
         }
+        // static_url on a CDN: the site still gets its TLS, redirect and
+        // proxy, with no static Alias; Apache and nginx accept the files.
+        for kind in ["apache", "nginx"] {
+            let cdn = work.join(format!("cdn-{kind}.conf"));
+            let (output, stdout, stderr) = run(production(&project)
+                .env("NUAGES_STATIC_URL", "https://cdn.example.test/static/")
+                .args(["deployconfig", kind])
+                .args(tls)
+                .args(["--upstream", "unix:/run/configured/configured.sock", "-o"])
+                .arg(&cdn));
+            assert!(output.status.success(), "{kind}: {stdout}{stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "note: static_url = \"https://cdn.example.test/static/\" is another host: the \
+                     static files are served there, so this {kind} configuration has no location \
+                     for them (put collectstatic's files on that host)\n"
+                )),
+                "{kind}: {stderr}"
+            );
+            let text = std::fs::read_to_string(&cdn).unwrap();
+            assert!(
+                text.contains(
+                    "    # Static files: static_url = \"https://cdn.example.test/static/\" is another \
+                     host, which serves them;\n"
+                ) && !text.contains("static_root")
+                    && !text.contains("/static/ "),
+                "{kind}: {text}"
+            );
+            if kind == "apache" {
+                apache_syntax_ok(work, &cdn);
+            } else if require("/usr/sbin/nginx") {
+                nginx_syntax_ok(work, &cdn);
+            }
+        }
         // No certificate and no --plain-http: stop, naming the flags.
         let (output, _, stderr) = run(production(&project).args(["deployconfig", "apache"]));
         assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -1513,6 +1547,19 @@ LoadModule rewrite_module {modules}/mod_rewrite.so\nLoadModule http2_module {mod
         stderr.contains("Syntax OK") || stdout.contains("Syntax OK"),
         "{stdout}{stderr}"
     );
+}
+
+/// `nginx -t` of a main configuration that includes the generated `site`.
+fn nginx_syntax_ok(work: &Path, site: &Path) {
+    let main = work.join("nginx.conf");
+    std::fs::write(&main, nginx_config(work, site)).unwrap();
+    let (output, stdout, stderr) = run(Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(work)
+        .arg("-c")
+        .arg(&main));
+    assert!(output.status.success(), "nginx -t: {stdout}{stderr}");
 }
 
 /// The generated hints say `NUAGES_SETTINGS=settings.production.toml`: the

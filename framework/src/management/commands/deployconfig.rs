@@ -193,6 +193,7 @@ impl Command for DeployConfig {
             let names_given = args.contains_id("server-name");
             for note in notes
                 .into_iter()
+                .chain(static_elsewhere_note(&site, kind))
                 .chain(refused_names_note(&site, names_given))
                 .chain(socket_access_note(&site, &user, &group))
             {
@@ -394,27 +395,37 @@ impl Site<'_> {
 }
 
 impl Site<'_> {
-    fn static_root(&self) -> Result<String, CommandError> {
+    /// Whether `static_url` names another host (a CDN): the files are
+    /// served there, and this web server has no location for them.
+    fn static_elsewhere(&self) -> bool {
+        on_another_host(&self.settings.static_url)
+    }
+
+    /// `static_url` and `static_root` (with its trailing `/`) when this web
+    /// server serves the static files; none when `static_url` names another
+    /// host.
+    fn static_files(&self) -> Result<Option<(&str, String)>, CommandError> {
+        if self.static_elsewhere() {
+            return Ok(None);
+        }
+        let url = location_path("static_url", &self.settings.static_url, "/static/")?;
         let root = self.settings.static_root.as_ref().ok_or_else(|| {
             CommandError::failed(
                 "static_root is not set, so the web server would not know where static files are",
                 Some("set static_root in the settings file, run collectstatic, then deployconfig again"),
             )
         })?;
-        Ok(folder_word(root))
+        Ok(Some((url, folder_word(root))))
     }
 
-    fn static_url(&self) -> Result<&str, CommandError> {
-        let url = &self.settings.static_url;
-        if url.contains("://") {
-            return Err(CommandError::failed(
-                format!("static_url is {url}: static files are served by another host"),
-                Some(
-                    "deployconfig serves static_url from static_root; use a path such as /static/",
-                ),
-            ));
-        }
-        location_path("static_url", url, "/static/")
+    /// What the configuration says in place of the static files' location
+    /// when another host serves them, as comment lines indented by `indent`.
+    fn static_elsewhere_comment(&self, indent: &str) -> String {
+        format!(
+            "{indent}# Static files: static_url = {:?} is another host, which serves them;\n\
+             {indent}# this server has none to serve.\n",
+            self.settings.static_url
+        )
     }
 
     /// `media_url` and `media_root` (with its trailing `/`) when uploads
@@ -425,7 +436,7 @@ impl Site<'_> {
             return Ok(None);
         };
         let url = &self.settings.media_url;
-        if url.contains("://") {
+        if on_another_host(url) {
             return Ok(None);
         }
         Ok(Some((
@@ -448,6 +459,25 @@ impl Site<'_> {
             .flat_map(|n| n.split(' '))
             .filter(|n| *n != "_")
     }
+}
+
+/// Whether the URL prefix `url` (`static_url`, `media_url`) names another
+/// host (`https://cdn.example.com/static/`, `//cdn.example.com/static/`)
+/// rather than a path of this site.
+fn on_another_host(url: &str) -> bool {
+    url.starts_with("//") || (!url.starts_with('/') && url.contains("://"))
+}
+
+/// With `static_url` on another host, what the user should know: the
+/// configuration of `kind` serves no static files.
+fn static_elsewhere_note(site: &Site, kind: &str) -> Option<String> {
+    site.static_elsewhere().then(|| {
+        format!(
+            "static_url = {:?} is another host: the static files are served there, so this {kind} \
+             configuration has no location for them (put collectstatic's files on that host)",
+            site.settings.static_url
+        )
+    })
 }
 
 /// A folder as the web server configurations write it: with its trailing
@@ -795,14 +825,19 @@ fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
         ],
         Front::PlainHttp { .. } => Vec::new(),
     };
+    // static_root is written only when this server serves the files.
+    let static_root = settings
+        .static_root
+        .as_ref()
+        .filter(|_| !site.static_elsewhere());
     let roots = [
-        ("static_root", &settings.static_root),
-        ("media_root", &settings.media_root),
+        ("static_root", static_root),
+        ("media_root", settings.media_root.as_ref()),
     ];
     refuse_dollar_for_nginx(
         roots
             .into_iter()
-            .filter_map(|(key, root)| Some((key, root.as_ref()?.display().to_string())))
+            .filter_map(|(key, root)| Some((key, root?.display().to_string())))
             .chain(sockets)
             .chain(tls_files),
     )?;
@@ -898,15 +933,27 @@ server {{
             )?,
         ),
     };
-    Ok(format!(
-        r#"{header}
+    // The static files' Cache-Control, for their location only.
+    let static_cache = match site.static_elsewhere() {
+        true => String::new(),
+        false => format!(
+            r#"
 # Long caching for content-hashed names (collectstatic with manifest storage),
 # told by their shape: 12 hex digits between dots. A source file named so
 # (theme.202401011230.css) is cached long too: give it another name.
 map $uri ${id}_static_cache {{
 {hashed_names}    default "no-cache";
 }}
-
+"#,
+            hashed_names = if site.hashes_names() {
+                "    \"~\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\" \"public, max-age=31536000, immutable\";\n"
+            } else {
+                "    # none: staticfiles_storage = \"plain\" hashes no name, every file may change\n"
+            },
+        ),
+    };
+    Ok(format!(
+        r#"{header}{static_cache}
 # serve_bind (or each --upstream), taken in turn.
 upstream {id}_app {{
 {upstream_servers}    keepalive 16;
@@ -918,11 +965,6 @@ upstream {id}_app {{
 
 {servers}"#,
         header = header(site, "nginx configuration"),
-        hashed_names = if site.hashes_names() {
-            "    \"~\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\" \"public, max-age=31536000, immutable\";\n"
-        } else {
-            "    # none: staticfiles_storage = \"plain\" hashes no name, every file may change\n"
-        },
         serve_idle = server::HEADER_READ_TIMEOUT.as_secs(),
         idle = server::HEADER_READ_TIMEOUT.as_secs() / 2,
     ))
@@ -935,9 +977,24 @@ fn nginx_site_body(
     static_hsts: &str,
     forwarded_proto: &str,
 ) -> Result<String, CommandError> {
-    let static_url = site.static_url()?;
-    let static_root = site.static_root()?;
     let id = site.name;
+    let static_files = match site.static_files()? {
+        Some((static_url, static_root)) => format!(
+            r#"    # Static files straight from disk, never reaching the application.
+    location {static_url} {{  # static_url
+        alias {static_root};  # static_root
+        gzip_static on;  # the .gz files collectstatic writes
+        # Vary: Accept-Encoding, so that a cache in front keeps the gzipped
+        # and the plain copy apart.
+        gzip_vary on;
+        autoindex off;
+        add_header Cache-Control ${id}_static_cache always;
+        add_header X-Content-Type-Options nosniff always;
+{static_hsts}    }}
+"#
+        ),
+        None => site.static_elsewhere_comment("    "),
+    };
     let media = match site.media()? {
         Some((media_url, media_root)) => format!(
             r#"
@@ -965,18 +1022,7 @@ fn nginx_site_body(
         return 404;
     }}
 
-    # Static files straight from disk, never reaching the application.
-    location {static_url} {{  # static_url
-        alias {static_root};  # static_root
-        gzip_static on;  # the .gz files collectstatic writes
-        # Vary: Accept-Encoding, so that a cache in front keeps the gzipped
-        # and the plain copy apart.
-        gzip_vary on;
-        autoindex off;
-        add_header Cache-Control ${id}_static_cache always;
-        add_header X-Content-Type-Options nosniff always;
-{static_hsts}    }}
-{media}
+{static_files}{media}
     location / {{
         proxy_pass http://{id}_app;
         proxy_http_version 1.1;
@@ -1125,8 +1171,31 @@ fn apache_host_pattern(site: &Site) -> Option<String> {
 
 /// What a site's `<VirtualHost>` holds after its names and TLS lines.
 fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandError> {
-    let static_url = site.static_url()?;
-    let static_root = site.static_root()?;
+    let static_files = match site.static_files()? {
+        Some((static_url, static_root)) => format!(
+            r#"    # Static files straight from disk, never reaching the application.
+    # static_url, static_root
+    Alias {static_url} {static_root}
+    # No dot files or folders (a .git), as nginx.
+    RedirectMatch 404 {static_no_dots}
+    <Directory {static_root}>
+        Require all granted
+        AllowOverride None
+        Options -Indexes
+        Header always set X-Content-Type-Options nosniff
+{static_hsts}        Header set Cache-Control "no-cache"
+{hashed_names}    </Directory>
+    ProxyPass {static_url} !
+"#,
+            static_no_dots = apache_no_dot_segments(static_url),
+            hashed_names = if site.hashes_names() {
+                "        # Content-hashed names (manifest storage), told by their shape: a source\n        # file named so (theme.202401011230.css) is cached long too.\n        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
+            } else {
+                ""
+            },
+        ),
+        None => site.static_elsewhere_comment("    "),
+    };
     let backend = match site.upstream() {
         Bind::Unix(path) => config_word(format!("unix:{}|http://localhost/", path.display())),
         Bind::Tcp(addr) => format!("http://{addr}/"),
@@ -1167,31 +1236,12 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
     LimitRequestBody {max_body}
     ProxyPreserveHost On
 
-    # Static files straight from disk, never reaching the application.
-    # static_url, static_root
-    Alias {static_url} {static_root}
-    # No dot files or folders (a .git), as nginx.
-    RedirectMatch 404 {static_no_dots}
-    <Directory {static_root}>
-        Require all granted
-        AllowOverride None
-        Options -Indexes
-        Header always set X-Content-Type-Options nosniff
-{static_hsts}        Header set Cache-Control "no-cache"
-{hashed_names}    </Directory>
-    ProxyPass {static_url} !
-{media}
+{static_files}{media}
     # serve_bind (or --upstream)
     ProxyPass / {backend}
     ProxyPassReverse / {backend}
 "#,
         max_body = web_server_body_limit(site.settings),
-        static_no_dots = apache_no_dot_segments(static_url),
-        hashed_names = if site.hashes_names() {
-            "        # Content-hashed names (manifest storage), told by their shape: a source\n        # file named so (theme.202401011230.css) is cached long too.\n        <FilesMatch \"\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\">\n            Header set Cache-Control \"public, max-age=31536000, immutable\"\n        </FilesMatch>\n"
-        } else {
-            ""
-        },
     ))
 }
 
@@ -1891,15 +1941,18 @@ mod tests {
                 && media.contains("<FilesMatch \".\">\n            SetHandler default-handler\n"),
             "{media}"
         );
-        let elsewhere = Settings {
-            media_url: "https://uploads.example.com/".into(),
-            ..settings.clone()
-        };
-        assert!(
-            !nginx(&site(&elsewhere), &tls())
-                .unwrap()
-                .contains("media_root")
-        );
+        for url in ["https://uploads.example.com/", "//uploads.example.com/"] {
+            let elsewhere = Settings {
+                media_url: url.into(),
+                ..settings.clone()
+            };
+            assert!(
+                !nginx(&site(&elsewhere), &tls())
+                    .unwrap()
+                    .contains("media_root"),
+                "{url}"
+            );
+        }
     }
 
     /// `-o` through a link (nginx's sites-enabled/ entry leading to
@@ -1925,6 +1978,87 @@ mod tests {
         );
         assert_eq!(std::fs::read_dir(&enabled).unwrap().count(), 1);
         assert_eq!(std::fs::read_dir(&available).unwrap().count(), 1);
+    }
+
+    /// static_url on another host (a CDN): the site still needs its proxy,
+    /// TLS and redirect; the configuration has no static location (and
+    /// needs no static_root), says why in a comment, and the command a note.
+    /// A static_url that is neither a path nor another host's URL is still
+    /// refused.
+    #[test]
+    fn static_files_on_another_host_get_no_location() {
+        for url in [
+            "https://cdn.example.com/static/",
+            "//cdn.example.com/static/",
+        ] {
+            let settings = Settings {
+                static_url: url.into(),
+                static_root: None,
+                staticfiles_storage: crate::conf::StaticfilesStorage::Manifest,
+                ..settings()
+            };
+            let site = site(&settings);
+            let comment = format!(
+                "    # Static files: static_url = \"{url}\" is another host, which serves them;\n    \
+                 # this server has none to serve.\n"
+            );
+            let nginx = nginx(&site, &tls()).unwrap();
+            assert!(nginx.contains(&comment), "{nginx}");
+            for absent in [
+                "static_root",
+                "location /static/",
+                "_static_cache",
+                "gzip_static",
+            ] {
+                assert!(!nginx.contains(absent), "{absent}: {nginx}");
+            }
+            assert!(
+                nginx.contains("ssl_certificate /etc/tls/site.pem;"),
+                "{nginx}"
+            );
+            assert!(
+                nginx.contains("return 301 https://$host$request_uri;"),
+                "{nginx}"
+            );
+            assert!(nginx.contains("proxy_pass http://mysite_app;"), "{nginx}");
+            let apache = apache(&site, &tls()).unwrap();
+            assert!(apache.contains(&comment), "{apache}");
+            for absent in [
+                "static_root",
+                "Alias /static/",
+                "ProxyPass /static/",
+                "immutable",
+            ] {
+                assert!(!apache.contains(absent), "{absent}: {apache}");
+            }
+            assert!(
+                apache.contains("SSLCertificateFile /etc/tls/site.pem"),
+                "{apache}"
+            );
+            assert!(
+                apache.contains("ProxyPass / unix:/run/mysite/mysite.sock|http://localhost/"),
+                "{apache}"
+            );
+            assert_eq!(
+                static_elsewhere_note(&site, "nginx").unwrap(),
+                format!(
+                    "static_url = \"{url}\" is another host: the static files are served there, so \
+                     this nginx configuration has no location for them (put collectstatic's files \
+                     on that host)"
+                )
+            );
+        }
+        let settings = settings();
+        assert_eq!(static_elsewhere_note(&site(&settings), "nginx"), None);
+        let relative = Settings {
+            static_url: "static/".into(),
+            ..settings
+        };
+        let err = nginx(&site(&relative), &tls()).unwrap_err();
+        assert!(
+            err.to_string().contains("static_url is \"static/\""),
+            "{err}"
+        );
     }
 
     /// `-o` onto another project's generated file (two sites on one
