@@ -132,12 +132,17 @@ fn urls() -> UrlConf {
         .path("add-message/", adds_a_message, "add-message")
 }
 
-fn client(backend: CacheBackend) -> Client {
-    let mut settings = Settings {
+/// Settings that pass the checks, for `localhost` and `other.example`.
+fn site_settings() -> Settings {
+    Settings {
         secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
         allowed_hosts: vec!["localhost".into(), "other.example".into()],
         ..Settings::default()
-    };
+    }
+}
+
+fn client(backend: CacheBackend) -> Client {
+    let mut settings = site_settings();
     settings.caches.insert(
         "default".into(),
         CacheSettings {
@@ -455,10 +460,8 @@ async fn a_template_page_is_kept_unless_it_shows_the_csrf_token() {
     )
     .unwrap();
     let settings = Settings {
-        secret_key: Some("a-test-secret-key-long-enough-to-be-accepted-0123456789".into()),
-        allowed_hosts: vec!["localhost".into()],
         template_dirs: vec![dir.path().to_path_buf()],
-        ..Settings::default()
+        ..site_settings()
     };
     assert!(settings.middleware.iter().any(|m| m == "csrf"));
     let client = client_with(settings);

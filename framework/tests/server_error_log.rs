@@ -17,6 +17,19 @@ async fn count(Db(pool): Db) -> Result<String> {
     Ok(n.to_string())
 }
 
+/// Production settings for `localhost` whose default database is at `url`.
+fn settings_with_database(url: String) -> Settings {
+    let mut settings = Settings {
+        allowed_hosts: vec!["localhost".into()],
+        secret_key: Some(
+            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
+        ),
+        ..Settings::default()
+    };
+    settings.databases.get_mut("default").unwrap().url = url;
+    settings
+}
+
 fn urls() -> UrlConf {
     UrlConf::new().path("count/", count, "count")
 }
@@ -33,15 +46,9 @@ async fn a_server_error_in_production_logs_its_fix() {
         .local_addr()
         .unwrap()
         .port();
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        ..Settings::default()
-    };
-    settings.databases.get_mut("default").unwrap().url =
-        format!("postgres://site:pw-not-shown@127.0.0.1:{port}/site");
+    let settings = settings_with_database(format!(
+        "postgres://site:pw-not-shown@127.0.0.1:{port}/site"
+    ));
     let application = Application::new(
         Project::new("logsite", env!("CARGO_MANIFEST_DIR")).urls(urls),
         settings,
@@ -96,15 +103,7 @@ async fn a_database_errors_hint_names_the_databases_key() {
         }
         connection.close().await.unwrap();
     }
-    let mut settings = Settings {
-        allowed_hosts: vec!["localhost".into()],
-        secret_key: Some(
-            "a-test-secret-key-long-enough-to-be-accepted-by-checks-0123456789".into(),
-        ),
-        ..Settings::default()
-    };
-    settings.databases.get_mut("default").unwrap().url =
-        format!("sqlite://{}?mode=ro", file.display());
+    let settings = settings_with_database(format!("sqlite://{}?mode=ro", file.display()));
     let application = Application::new(
         Project::new("logsite", env!("CARGO_MANIFEST_DIR"))
             .urls(|| UrlConf::new().path("write/", write, "write")),
