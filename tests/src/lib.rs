@@ -537,18 +537,25 @@ pub fn deployconfig_nginx(
     (site, stderr, addr)
 }
 
-/// nginx run from `work` with the `site` configuration, once `nginx -t`
-/// accepts it, answering on `addr`.
-pub fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {
+/// `nginx -t` of a main configuration in `work` that includes the generated
+/// `site`, written to `work/nginx.conf`.
+pub fn nginx_syntax_ok(work: &Path, site: &Path) {
     let main = work.join("nginx.conf");
     std::fs::write(&main, nginx_config(work, site)).unwrap();
-    let (output, _, stderr) = run(Command::new("/usr/sbin/nginx")
+    let (output, stdout, stderr) = run(Command::new("/usr/sbin/nginx")
         .arg("-t")
         .arg("-p")
         .arg(work)
         .arg("-c")
         .arg(&main));
-    assert!(output.status.success(), "nginx -t: {stderr}");
+    assert!(output.status.success(), "nginx -t: {stdout}{stderr}");
+}
+
+/// nginx run from `work` with the `site` configuration, once `nginx -t`
+/// accepts it, answering on `addr`.
+pub fn start_nginx(work: &Path, site: &Path, addr: SocketAddr) -> Server {
+    nginx_syntax_ok(work, site);
+    let main = work.join("nginx.conf");
     let nginx = Server::start(
         Command::new("/usr/sbin/nginx")
             .arg("-p")

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nuages_e2e::{
     GeneratedProject, Server, as_serve_user, deployconfig_nginx, free_port, get, http, manage,
-    nginx_config, read_response, require, run, self_signed_certificate, start_nginx, wait_for,
+    nginx_syntax_ok, read_response, require, run, self_signed_certificate, start_nginx, wait_for,
 };
 
 const SECRET: &str = "k8Qz1vX9mN2bL7cR4tY6uI0oP3aS5dF8gH1jK4lZ7xC0vB3nM6qW9eR2tY5uI8oP";
@@ -1547,19 +1547,6 @@ LoadModule rewrite_module {modules}/mod_rewrite.so\nLoadModule http2_module {mod
         stderr.contains("Syntax OK") || stdout.contains("Syntax OK"),
         "{stdout}{stderr}"
     );
-}
-
-/// `nginx -t` of a main configuration that includes the generated `site`.
-fn nginx_syntax_ok(work: &Path, site: &Path) {
-    let main = work.join("nginx.conf");
-    std::fs::write(&main, nginx_config(work, site)).unwrap();
-    let (output, stdout, stderr) = run(Command::new("/usr/sbin/nginx")
-        .arg("-t")
-        .arg("-p")
-        .arg(work)
-        .arg("-c")
-        .arg(&main));
-    assert!(output.status.success(), "nginx -t: {stdout}{stderr}");
 }
 
 /// The generated hints say `NUAGES_SETTINGS=settings.production.toml`: the
