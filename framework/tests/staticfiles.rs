@@ -2174,6 +2174,15 @@ fn a_name_too_long_for_its_hashed_copy_is_refused_before_anything_is_written() {
         )
     );
     assert!(contents() == before, "{:?}", walk(&root));
+    // Asked interactively, the refusal comes before the question.
+    let interactive = CollectOptions {
+        interactive: true,
+        ..CollectOptions::default()
+    };
+    let (result, out) = site.collect_with(&site.settings(), interactive, "yes\n");
+    assert!(result.expect_err(&out).contains("its hashed copy"));
+    assert!(!out.contains("Are you sure"), "{out}");
+    assert!(contents() == before, "{:?}", walk(&root));
     // Plain storage copies it as it is; so does --no-post-process.
     let (summary, _) = site.collect(CollectOptions {
         post_process: false,
@@ -2181,4 +2190,38 @@ fn a_name_too_long_for_its_hashed_copy_is_refused_before_anything_is_written() {
     });
     assert_eq!(summary.copied, 1);
     assert!(root.join(&name).is_file());
+}
+
+/// A copy whose path the system refuses as too long (here static_root's
+/// path plus the file's passes PATH_MAX, 4,096 bytes) is named with the
+/// fixes for a name too long, not with a full disk or permissions.
+#[test]
+fn a_path_too_long_to_write_names_shorter_names_as_the_fix() {
+    let site = Site::new("");
+    let mut settings = site.settings();
+    // 3,900 bytes of folders under the site's folder, made one level at a
+    // time (each call's path stays short).
+    let mut deep = site.dir.clone();
+    for level in 0..26 {
+        deep.push(format!("{level:02}{}", "d".repeat(148)));
+    }
+    let mut made = site.dir.clone();
+    for part in deep.strip_prefix(&site.dir).unwrap() {
+        made.push(part);
+        std::fs::create_dir(&made).unwrap();
+    }
+    let name = format!("css/{}.css", "n".repeat(240));
+    write(&site.dir.join("static").join(&name), SITE_CSS);
+    settings.static_root = Some(deep.clone());
+    let (result, out) = site.collect_with(&settings, noinput(), "");
+    let error = result.expect_err(&out);
+    assert!(
+        error.contains("File name too long")
+            && error.ends_with(
+                "hint: rename the static file or its folder to a shorter name, or set \
+                 static_root to a shorter path (on a file system that takes names this long), \
+                 or leave the file out with --ignore PATTERN"
+            ),
+        "{error}"
+    );
 }

@@ -192,9 +192,6 @@ pub(crate) fn collect_listing_unfinished(
     let finder = Finder::from_settings(settings, apps, ignore);
     // The folder the checks passed: the one --clear empties.
     let real_root = check_root(&root, settings, apps, &finder, options.clear)?;
-    if options.interactive && is_non_empty(&root) {
-        confirm(&root, options, console)?;
-    }
     let mut listing = finder.list().map_err(|error| {
         let hint = match error {
             FindError::NotUtf8 { .. } => {
@@ -229,6 +226,11 @@ pub(crate) fn collect_listing_unfinished(
         && let Some(problem) = hashed_name_too_long(&listing)
     {
         return Err(problem);
+    }
+    // Asked once the source files are known to be collectable: a refusal
+    // comes before the question, not after a "yes".
+    if options.interactive && is_non_empty(&root) {
+        confirm(&root, options, console)?;
     }
     let verbose = options.verbosity >= 2;
     let mut out = Output {
@@ -707,10 +709,15 @@ fn write_error(path: &Path, error: std::io::Error) -> Problem {
     {
         return problem;
     }
-    refusal(
-        format!("cannot write '{}': {error}", path.display()),
-        "check that static_root is writable by this user and the disk is not full",
-    )
+    let hint = if error.kind() == std::io::ErrorKind::InvalidFilename {
+        // ENAMETOOLONG: a path longer than the system takes, or a name
+        // longer than static_root's file system takes (shorter than the
+        // static folders' own).
+        "rename the static file or its folder to a shorter name, or set static_root to a shorter path (on a file system that takes names this long), or leave the file out with --ignore PATTERN"
+    } else {
+        "check that static_root is writable by this user and the disk is not full"
+    };
+    refusal(format!("cannot write '{}': {error}", path.display()), hint)
 }
 
 /// `folder` and the folders above it, as `create_dir_all`.
