@@ -781,6 +781,17 @@ pub(crate) fn name_the_database(hint: String, databases: &[&Databases]) -> Strin
         .replace(ALIAS_PLACEHOLDER, &key)
 }
 
+/// `error` as the problem a log line outside a request and a command
+/// tells, its hint naming the database as [`name_the_database`] does.
+pub(crate) fn named_problem(error: &Error, databases: &Databases) -> Problem {
+    Problem {
+        message: error.to_string(),
+        hint: error
+            .hint()
+            .map(|hint| name_the_database(hint, &[databases])),
+    }
+}
+
 /// What to do about a SQLite database another connection keeps locked
 /// (`alias`: `<alias>` where it is not known).
 pub(crate) fn locked_hint(alias: &str) -> String {
@@ -1653,6 +1664,12 @@ mod tests {
                 && named.contains("raise databases.archive.max_connections"),
             "{named}"
         );
+        // The problem a background task logs (a password reset's lookup).
+        let problem = named_problem(
+            &crate::error::Error::Database(sqlx::Error::PoolTimedOut),
+            &databases,
+        );
+        assert_eq!(problem.hint.as_deref(), Some(named.as_str()));
         databases.get("default").await.unwrap();
         assert_eq!(name_the_database(hint(), &[&databases]), hint(), "two open");
         databases.close().await;

@@ -374,11 +374,15 @@ pub(crate) async fn reset_submit(
     }
     // Who has that address, and their mails, after the response: its
     // timing is the same whether anyone matched.
+    let lookup = reset_mails(app.clone(), tokens, origin, email.to_string());
+    let databases = app.clone();
     app.mailer
-        .reset_in_background(
-            email,
-            reset_mails(app.clone(), tokens, origin, email.to_string()),
-        )
+        .reset_in_background(email, async move {
+            // Its hint names the database's key, as the error page's does.
+            lookup
+                .await
+                .map_err(|error| crate::db::named_problem(&error, &databases.databases))
+        })
         .await;
     redirect_to(&app, "password_reset_done", &[])
 }

@@ -574,7 +574,9 @@ impl Mailer {
     /// dropped. A failure is logged.
     pub(crate) async fn reset_in_background<Fut>(&self, address: &str, reset: Fut)
     where
-        Fut: std::future::Future<Output = Result<Vec<EmailMessage>>> + Send + 'static,
+        Fut: std::future::Future<Output = std::result::Result<Vec<EmailMessage>, Problem>>
+            + Send
+            + 'static,
     {
         let address = address.to_lowercase();
         if !self.resetting().insert(address.clone()) {
@@ -603,11 +605,12 @@ impl Mailer {
             drop(room);
             let messages = match looked_up {
                 Ok(messages) => messages,
-                Err(error) => {
-                    let hint = error.hint().unwrap_or_default();
+                Err(problem) => {
+                    let hint = problem.hint.as_deref().unwrap_or_default();
                     tracing::error!(
                         target: "nuages::mail",
-                        "a password reset was not served: {error} (hint: {hint})"
+                        "a password reset was not served: {} (hint: {hint})",
+                        problem.message
                     );
                     return;
                 }
