@@ -741,7 +741,9 @@ async fn token_from_form(
             let mut found = None;
             // A malformed body has no token; the view will see the error.
             while let Ok(Some(field)) = multipart.next_field().await {
-                if field.name() == Some(FORM_FIELD) {
+                // A file part is an upload, not a field: as Django, whose
+                // token comes from `request.POST`.
+                if field.name() == Some(FORM_FIELD) && field.file_name().is_none() {
                     found = field.text().await.ok();
                 }
             }
