@@ -317,21 +317,59 @@ impl IntoResponse for Error {
 }
 
 /// `text` to be shown in a message or a log line, its control characters
-/// (a line break, an escape) written as escapes (`\n`, `\u{1b}`), so that
-/// what a client or a settings file holds cannot end the line or drive a
-/// terminal; the rest, quotes included, as it is.
+/// (a line break, an escape) and its invisible formatting ones (a line or
+/// paragraph separator, a right-to-left override) written as escapes
+/// (`\n`, `\u{1b}`, `\u{202e}`), so that what a client or a settings file
+/// holds cannot end the line, drive a terminal or show other text than it
+/// holds; the rest, quotes included, as it is.
 pub(crate) fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(is_hidden) {
         return text.into();
     }
     let mut shown = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        match c.is_control() {
+        match is_hidden(c) {
             true => shown.extend(c.escape_default()),
             false => shown.push(c),
         }
     }
     shown.into()
+}
+
+/// `text` between single quotes, as Python's `repr` (Django's `%r`) shows a
+/// value a client sent: its quotes and backslashes escaped too, so that the
+/// value cannot close its quotes and write what follows them.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len() + 2);
+    shown.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' | '\\' => shown.extend(['\\', c]),
+            c if is_hidden(c) => shown.extend(c.escape_default()),
+            c => shown.push(c),
+        }
+    }
+    shown.push('\'');
+    shown
+}
+
+/// A control character, or a format or separator one that shows nothing
+/// or changes how the text around it shows (Unicode's Cc, Zl, Zp, and the
+/// Cf characters of bidirectional text and zero width).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
 }
 
 #[cfg(test)]
@@ -345,6 +383,22 @@ mod tests {
         assert_eq!(
             without_controls("x\nBcc: y\r\u{1b}[2J"),
             "x\\nBcc: y\\r\\u{1b}[2J"
+        );
+        // A line separator and a right-to-left override, which would show
+        // `1.0.0.721` as `127.0.0.1`.
+        assert_eq!(
+            without_controls("a\u{2028}\u{202e}1.0.0.721"),
+            "a\\u{2028}\\u{202e}1.0.0.721"
+        );
+        assert_eq!(without_controls("café ünï"), "café ünï");
+    }
+
+    #[test]
+    fn a_quoted_value_cannot_close_its_quotes() {
+        assert_eq!(quoted("example.com"), "'example.com'");
+        assert_eq!(
+            quoted("a' status=200 x='\\\u{202e}"),
+            "'a\\' status=200 x=\\'\\\\\\u{202e}'"
         );
     }
 

@@ -235,6 +235,23 @@ async fn a_disallowed_host_is_a_400_explained_in_debug() {
         "{text}"
     );
     assert!(text.contains("allowed_hosts = [\"evil.test\"]"), "{text}");
+    // A host as Django's `%r` shows it: its quote cannot close the quotes
+    // (and write fields of its own in the log line), a line separator and
+    // a right-to-left override are escapes.
+    let r = client
+        .request(Method::GET, "/home/")
+        .header("host", "a\u{2028}\u{202e}1.0.0.721' status=200 x='")
+        .header("accept", "text/plain")
+        .send()
+        .await;
+    assert_eq!(r.status, 400);
+    let text = r.text();
+    assert!(
+        text.contains(
+            "Invalid HTTP_HOST header: 'a\\u{2028}\\u{202e}1.0.0.721\\' status=200 x=\\''. The domain name provided is not valid"
+        ),
+        "{text}"
+    );
     // Allowed: exact, any case, with a port, with a trailing dot.
     for host in ["localhost", "LOCALHOST:8000", "localhost."] {
         let r = client

@@ -33,7 +33,7 @@ use http::request::Parts;
 
 use super::RequestHead;
 use crate::conf::Settings;
-use crate::error::{Error, ErrorReport, Problem};
+use crate::error::{Error, ErrorReport, Problem, quoted};
 
 /// What `allowed_hosts` means when it is empty and `debug = true`.
 pub(crate) const DEBUG_HOSTS: &[&str] = &["localhost", ".localhost", "127.0.0.1", "[::1]"];
@@ -354,7 +354,8 @@ impl HostRefusal {
             },
             HostRefusal::AuthorityForm { target } => ErrorReport {
                 chain: vec![format!(
-                    "The request target '{target}' is a host alone (authority form), used only by a proxy's CONNECT, which this server does not serve."
+                    "The request target {} is a host alone (authority form), used only by a proxy's CONNECT, which this server does not serve.",
+                    quoted(target)
                 )],
                 hint: Some(
                     "this site is no proxy: a request names a path (GET /path) or an absolute URL (GET http://host/path)"
@@ -363,7 +364,9 @@ impl HostRefusal {
             },
             HostRefusal::TargetDisagrees { target, header } => ErrorReport {
                 chain: vec![format!(
-                    "Invalid HTTP_HOST header: the request target names '{target}' but its Host header is '{header}'."
+                    "Invalid HTTP_HOST header: the request target names {} but its Host header is {}.",
+                    quoted(target),
+                    quoted(header)
                 )],
                 hint: Some(
                     "a request whose target is an absolute URL (GET http://host/path) names its host there, and its Host header must agree; a proxy in front should send the path only (GET /path)"
@@ -373,7 +376,8 @@ impl HostRefusal {
             HostRefusal::Malformed { raw, error } => ErrorReport {
                 chain: vec![
                     format!(
-                        "Invalid HTTP_HOST header: '{raw}'. The domain name provided is not valid according to RFC 1034/1035."
+                        "Invalid HTTP_HOST header: {}. The domain name provided is not valid according to RFC 1034/1035.",
+                        quoted(raw)
                     ),
                     error.to_string(),
                 ],
@@ -384,7 +388,9 @@ impl HostRefusal {
             },
             HostRefusal::NotAllowed { raw, domain } => ErrorReport {
                 chain: vec![format!(
-                    "Invalid HTTP_HOST header: '{raw}'. You may need to add '{domain}' to allowed_hosts."
+                    "Invalid HTTP_HOST header: {}. You may need to add {} to allowed_hosts.",
+                    quoted(raw),
+                    quoted(domain)
                 )],
                 hint: Some(format!(
                     "allowed_hosts lists the host names this site answers to: write allowed_hosts = [\"{domain}\"] in the settings file (\".{domain}\" also matches its subdomains)"
