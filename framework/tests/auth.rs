@@ -1395,6 +1395,59 @@ async fn ask_reset(client: &Client, email: &str) {
     );
 }
 
+/// A reset finished in a browser logged in as that very user (a phone
+/// that stayed logged in) ends that session with the others, as Django's
+/// does on its next request (its auth hash no longer matches): the user
+/// gets the "complete" page and is logged out. With stored sessions, the
+/// session was deleted under the request, which then answered 400 ("ended
+/// by another request") though the password had changed.
+#[tokio::test]
+async fn a_reset_finished_in_a_browser_logged_in_as_that_user_logs_it_out() {
+    for engine in [
+        SessionEngine::Db,
+        SessionEngine::Cache,
+        SessionEngine::SignedCookies,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let application = application_with(dir.path(), engine, |settings| {
+            settings.email_backend = nuages::conf::EmailBackend::Memory;
+        })
+        .await;
+        add_user(&application, "cat", "cat@example.com").await;
+        let client = Client::new(application.clone());
+        client.get("/login/?user=cat").await;
+        assert_eq!(client.get("/whoami/").await.text(), "cat", "{engine:?}");
+        client.get("/accounts/password_reset/").await;
+        ask_reset(&client, "cat@example.com").await;
+        let mail = reset_mails(&application, 1).await.remove(0);
+        let at = mail.body.find("/accounts/reset/").expect(&mail.body);
+        let path = mail.body[at..].split_whitespace().next().unwrap();
+        let response = client.get(path).await;
+        assert_eq!(response.status, 302, "{engine:?}");
+        let form_path = response.header("location").unwrap().to_string();
+        let response = client
+            .request(http::Method::POST, &form_path)
+            .csrf()
+            .form(&[
+                ("new_password1", "ochre-lantern-basin-7"),
+                ("new_password2", "ochre-lantern-basin-7"),
+            ])
+            .send()
+            .await;
+        assert_eq!(response.status, 302, "{engine:?}: {}", response.text());
+        assert_eq!(
+            response.header("location"),
+            Some("/accounts/reset/done/"),
+            "{engine:?}"
+        );
+        assert_eq!(
+            client.get("/whoami/").await.text(),
+            "anonymous",
+            "{engine:?}"
+        );
+    }
+}
+
 /// As Django's `PasswordResetForm` (its `EmailValidator`): an address at
 /// `localhost` or at an IP address is one a reset can be asked for; the
 /// form answered "Enter a valid email address.".

@@ -509,7 +509,7 @@ pub(crate) fn login_url(app: &AppState) -> Result<String> {
 }
 
 /// The id of the user `session` is logged in as, if any.
-fn logged_in_id(session: &Session) -> Option<i64> {
+pub(crate) fn logged_in_id(session: &Session) -> Option<i64> {
     session.peek_value(AUTH_USER_KEY).and_then(|v| match v {
         Value::String(text) => text.parse::<i64>().ok(),
         Value::Number(number) => number.as_i64(),

@@ -520,8 +520,9 @@ fn render_confirm(
 }
 
 /// POST at `set-password`: both fields, equal, past the validators; then
-/// the new password, the user's stored sessions ended, the token out of
-/// this session, and `password_reset_complete`.
+/// the new password, the user's stored sessions ended (this one too when it
+/// is logged in as them), the token out of this session, and
+/// `password_reset_complete`.
 async fn set_password(
     mut user: User,
     form: &FormData,
@@ -552,7 +553,14 @@ async fn set_password(
     }
     user.set_password(pool, &PasswordHashers::from_settings(settings)?, second)
         .await?;
-    session.remove(RESET_SESSION_KEY);
+    if super::login::logged_in_id(session) == Some(user.id) {
+        // A browser logged in as this user: its session is one of theirs
+        // and ends with them (Django's ends on its next request, whose auth
+        // hash no longer matches), here at once, its cookie removed.
+        session.flush();
+    } else {
+        session.remove(RESET_SESSION_KEY);
+    }
     if let Some(auth) = &app.auth {
         auth.throttle().forget(&user.username).await;
     }
