@@ -96,6 +96,16 @@ async fn numeric_id(session: Session) -> Result<&'static str> {
     Ok("rewritten")
 }
 
+/// `/forge-login/?id=N`: the user id written into the session by hand,
+/// without the session auth hash that `Auth::login` stores.
+async fn forge_login(
+    session: Session,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<&'static str> {
+    session.insert(nuages::sessions::AUTH_USER_KEY, &query["id"])?;
+    Ok("written")
+}
+
 /// `/password/?to=NEW`: changes the password and keeps this session.
 async fn change_password(
     auth: Auth,
@@ -167,6 +177,7 @@ fn urls() -> UrlConf {
         .path("plain/", plain, "plain")
         .path("cart/", cart, "cart")
         .path("numeric-id/", numeric_id, "numeric_id")
+        .path("forge-login/", forge_login, "forge_login")
         .path("password/", change_password, "password")
         .path("set-password/", set_password_of, "set_password_of")
         .path("page/", page, "page")
@@ -336,6 +347,25 @@ async fn a_login_over_a_session_whose_user_id_is_a_number_starts_empty() {
     client.get("/cart/?add=ann-s-book").await;
     assert_eq!(client.get("/numeric-id/").await.text(), "rewritten");
     bob_logs_in_over_anns_cart(&client).await;
+}
+
+/// As Django's `get_user`: a session naming a user without the session
+/// auth hash (written by hand, not by `Auth::login`) logs no one in and is
+/// emptied, as README's Sessions section warns.
+#[tokio::test]
+async fn a_user_id_written_into_the_session_by_hand_logs_no_one_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let application = application(dir.path(), SessionEngine::Db).await;
+    let ann = User::get_by_username(&pool(&application).await, "ann")
+        .await
+        .unwrap()
+        .unwrap();
+    let client = Client::new(application);
+    client.get("/cart/?add=a-book").await;
+    let forged = format!("/forge-login/?id={}", ann.id);
+    assert_eq!(client.get(&forged).await.text(), "written");
+    assert_eq!(client.get("/whoami/").await.text(), "anonymous");
+    assert_eq!(client.get("/cart/").await.text(), "cart: ");
 }
 
 /// As Django's `login`: what an anonymous visitor put in the session (a
