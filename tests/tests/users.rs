@@ -803,10 +803,25 @@ impl Pty {
 
 /// Ctrl-C at a password prompt turns the terminal's echo back on (as
 /// Python's getpass does) and ends the command as interrupted: exit 130,
-/// "Operation cancelled.", no row written.
+/// "Operation cancelled.", no row written. At any other question too, the
+/// command says so rather than vanishing.
 #[test]
 fn ctrl_c_at_a_password_restores_the_echo() {
     let example = Example::new();
+    let mut pty = Pty::spawn(&example, &["createsuperuser"]);
+    pty.wait_for("Username");
+    pty.type_in(b"\x03");
+    assert_eq!(pty.wait().code(), Some(130), "{}", pty.screen());
+    pty.wait_for("\nerror: Operation cancelled.");
+    let mut pty = Pty::spawn(&example, &["createsuperuser"]);
+    pty.wait_for("Username");
+    pty.type_in(b"ctrlc\n");
+    pty.wait_for("Email address: ");
+    pty.type_in(b"half\x03");
+    assert_eq!(pty.wait().code(), Some(130), "{}", pty.screen());
+    pty.wait_for("\nerror: Operation cancelled.");
+    assert!(user(&example, "ctrlc").is_none());
+
     let mut pty = Pty::spawn(&example, &["createsuperuser"]);
     assert!(pty.echoes());
     pty.wait_for("Username");

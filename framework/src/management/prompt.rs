@@ -2,9 +2,9 @@
 //! `changepassword`): questions go to stdout, answers come from stdin, and
 //! passwords are read with the terminal's echo off. Ctrl-D stops the
 //! command ("Operation cancelled.", exit 1, as Django on `EOFError`);
-//! Ctrl-C at a password turns the echo back on first, as Python's `getpass`
-//! does, then ends the process (exit 130, as a shell reports an interrupted
-//! command).
+//! Ctrl-C at any question says so too (at a password, it turns the echo
+//! back on first, as Python's `getpass` does), then ends the process (exit
+//! 130, as a shell reports an interrupted command).
 
 use std::io::{self, BufRead as _, IsTerminal as _, Read as _, Write as _};
 
@@ -41,6 +41,7 @@ fn show(question: &str) {
 
 /// Ask `question` and return the line typed (without its newline).
 pub(crate) fn ask(question: &str) -> Result<String, CommandError> {
+    let _interrupt = CancelOnInterrupt::new();
     show(question);
     read_answer()
 }
@@ -92,7 +93,7 @@ pub(crate) fn password_from_stdin() -> Result<String, CommandError> {
     Ok(text.to_string())
 }
 
-/// What Ctrl-C at a password prints on stderr before the process ends: the
+/// What Ctrl-C at a question prints on stderr before the process ends: the
 /// words of Ctrl-D's [`cancelled`], on a line of their own (the Enter key
 /// that would have ended the question's line was not typed).
 const INTERRUPTED: &[u8] = b"\nerror: Operation cancelled.\n";
@@ -101,22 +102,47 @@ const INTERRUPTED: &[u8] = b"\nerror: Operation cancelled.\n";
 /// shell reports for a command SIGINT killed.
 const INTERRUPTED_STATUS: libc::c_int = 128 + libc::SIGINT;
 
-/// Turns the terminal's echo off on stdin, and back on when dropped or on
-/// Ctrl-C.
+/// While it is held, Ctrl-C ends the command saying so ([`INTERRUPTED`])
+/// with the terminal's echo on, rather than silently.
 ///
 /// SIGINT's default action ends the process without running `Drop`, which
-/// would leave the user's shell with no echo. Rust has no
+/// would leave the user's shell with no echo after a password. Rust has no
 /// `KeyboardInterrupt` to unwind with, and the signal goes to any thread
 /// of the process (the runtime's, sqlx's), so the read cannot count on
 /// being interrupted: a process-wide handler is the one place that runs. It
-/// is installed only while the echo is off (restored in `Drop`), and it
-/// needs no state of its own: the echo is the one flag turned off here, and
-/// it was on (else nothing is changed and no handler installed), so it
-/// turns ECHO back on, says why the command stops, and ends the process.
+/// is installed only while a question waits (restored in `Drop`), and it
+/// needs no state of its own: the echo is the one flag a question turns
+/// off, and it was on before, so it turns ECHO on, says why the command
+/// stops, and ends the process.
+struct CancelOnInterrupt {
+    /// SIGINT's action before ours, put back in `Drop`.
+    previous: Option<libc::sigaction>,
+}
+
+impl CancelOnInterrupt {
+    fn new() -> CancelOnInterrupt {
+        CancelOnInterrupt {
+            previous: restore_echo_on_sigint(),
+        }
+    }
+}
+
+impl Drop for CancelOnInterrupt {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            // SAFETY: puts back the action sigaction gave in `new`.
+            unsafe { libc::sigaction(libc::SIGINT, previous, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// Turns the terminal's echo off on stdin, and back on when dropped or on
+/// Ctrl-C ([`CancelOnInterrupt`]).
 struct EchoOff {
     saved: Option<libc::termios>,
-    /// SIGINT's action before ours, put back in `Drop`.
-    previous_sigint: Option<libc::sigaction>,
+    /// Dropped after the echo is back on: SIGINT can then have its own
+    /// action again.
+    _interrupt: Option<CancelOnInterrupt>,
 }
 
 impl EchoOff {
@@ -129,11 +155,11 @@ impl EchoOff {
         {
             return EchoOff {
                 saved: None,
-                previous_sigint: None,
+                _interrupt: None,
             };
         }
         // The handler first: a Ctrl-C once the echo is off finds it there.
-        let previous_sigint = restore_echo_on_sigint();
+        let interrupt = CancelOnInterrupt::new();
         let mut quiet = saved;
         quiet.c_lflag &= !libc::ECHO;
         // TCSANOW, not TCSAFLUSH: keep what was already typed ahead.
@@ -141,7 +167,7 @@ impl EchoOff {
         unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) };
         EchoOff {
             saved: Some(saved),
-            previous_sigint,
+            _interrupt: Some(interrupt),
         }
     }
 }
@@ -151,11 +177,6 @@ impl Drop for EchoOff {
         if let Some(saved) = &self.saved {
             // SAFETY: restores the settings read in `new`.
             unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
-        }
-        // The echo is back: SIGINT can have its own action again.
-        if let Some(previous) = &self.previous_sigint {
-            // SAFETY: puts back the action sigaction gave in `new`.
-            unsafe { libc::sigaction(libc::SIGINT, previous, std::ptr::null_mut()) };
         }
     }
 }
@@ -180,7 +201,7 @@ fn restore_echo_on_sigint() -> Option<libc::sigaction> {
     }
 }
 
-/// SIGINT while a password is typed: the echo back on, [`INTERRUPTED`] on
+/// SIGINT while a question waits: the echo back on, [`INTERRUPTED`] on
 /// stderr, exit [`INTERRUPTED_STATUS`]. Only async-signal-safe calls
 /// (tcgetattr, tcsetattr, write, _exit): the signal may have stopped any
 /// code, an allocation or a lock included.
