@@ -29,6 +29,7 @@ mod startup_pages;
 
 pub(crate) use startup_pages::release_code_pages;
 
+use body_timeout::BodyRules;
 use connection::{NoticeRequests, Phase, RoomForExtensions};
 use send_timeout::SendTimeout;
 
@@ -419,16 +420,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<Stopped> {
     let builder = connection_builder();
+    let body_rules = BodyRules {
+        timeout: options.body_read_timeout,
+        drain_limit: application.settings().data_upload_max_memory_size as u64,
+    };
     let service = TowerToHyperService::new(application);
     let (phase, _) = watch::channel(Phase::Serving);
     let room = Arc::new(RoomForExtensions::default());
     let start = |(stream, peer): Accepted| {
-        let (service, activity) = NoticeRequests::new(
-            service.clone(),
-            peer,
-            room.clone(),
-            options.body_read_timeout,
-        );
+        let (service, activity) =
+            NoticeRequests::new(service.clone(), peer, room.clone(), body_rules);
         let fd = stream.as_raw_fd();
         let connection = builder
             .serve_connection_with_upgrades(
@@ -927,6 +928,41 @@ mod tests {
         let text = String::from_utf8_lossy(&received);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(text.ends_with("ok"), "{text}");
+    }
+
+    /// A body answered before it was read (the CSRF check refuses the
+    /// upload without reading it) is read to its end after the answer: the
+    /// client's whole body goes in, and the connection takes the next
+    /// request. hyper closed it with the body's bytes still arriving, which
+    /// reset it under a proxy still writing them (nginx answered 502).
+    #[test]
+    fn a_body_answered_unread_is_read_and_the_connection_kept() {
+        use std::io::Write;
+        let server = TestServer::start(Duration::from_secs(5));
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let size = 1_500_000;
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+        );
+        let mut writer = stream.try_clone().unwrap();
+        let sending = std::thread::spawn(move || {
+            writer.write_all(head.as_bytes())?;
+            writer.write_all(&vec![b'x'; size])
+        });
+        let refused = read_response(&mut stream).unwrap();
+        assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+        sending
+            .join()
+            .unwrap()
+            .expect("the whole body was taken in");
+        stream.write_all(GET).unwrap();
+        let next = read_response(&mut stream).unwrap();
+        assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+        assert!(next.ends_with("ok"), "{next}");
     }
 
     /// A client that stops sending a body something reads (here the CSRF

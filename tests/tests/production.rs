@@ -341,6 +341,52 @@ fn nginx_balances_between_two_serve_processes_and_skips_one_that_is_gone() {
     }
 }
 
+/// A page answered before its request's body was read (the CSRF check
+/// refuses an upload it never reads) reaches the client through nginx:
+/// serve reads the rest of the body after its answer. It closed the
+/// connection with the body still arriving, which reset it under nginx, and
+/// nginx, still writing, answered 502 to a third of such requests.
+#[test]
+fn nginx_passes_on_an_answer_given_before_the_body_was_read() {
+    if !require("/usr/sbin/nginx") {
+        return;
+    }
+    let project = production_project("early");
+    let work = project.temp.path();
+    let socket = work.join("run/early.sock");
+    let bind = format!("unix:{}", socket.display());
+    let server = Server::start(
+        as_serve_user(&mut production(&project)).args(["serve", "--bind", &bind]),
+        work,
+        "serve",
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || socket.exists().then_some(())).is_some(),
+        "serve did not create its socket: {}",
+        server.output()
+    );
+    let (site, _, addr) =
+        deployconfig_nginx(&mut production(&project), work, &["--upstream", &bind]);
+    let nginx = start_nginx(work, &site, addr);
+    let body = "x".repeat(1_500_000);
+    let headers = [
+        ("Host", "example.test"),
+        ("Content-Type", "application/octet-stream"),
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..30 {
+        let response = http(addr, "POST", "/", &headers, &body).unwrap();
+        *statuses.entry(response.status).or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        [(403, 30)].into(),
+        "nginx: {}\nserve: {}",
+        nginx.output(),
+        server.output()
+    );
+}
+
 const MESSAGES_URLS: &str = r#"use nuages::prelude::*;
 async fn add(messages: Messages) -> Response {
     messages.success("Saved <script>alert(1)</script>");

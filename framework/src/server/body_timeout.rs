@@ -3,6 +3,15 @@
 //! `client_body_timeout`), so that the view reading it answers and the
 //! connection closes, instead of holding a task and a socket for as long
 //! as the client likes.
+//!
+//! And a body the request path answered without reading whole (a CSRF
+//! refusal of an upload, a view that reads nothing) is read to its end
+//! after the answer, over HTTP/1, when it is within
+//! `data_upload_max_memory_size`: hyper closes a connection whose body is
+//! left unread, and a socket closed with bytes still arriving is reset, so
+//! a proxy still writing the body (nginx) saw an error and answered its
+//! client 502 in place of the page. Read, the connection stays open for
+//! the next request, as gunicorn's reads past the body of the last one.
 
 use std::fmt;
 use std::pin::Pin;
@@ -11,28 +20,87 @@ use std::time::Duration;
 
 use axum::BoxError;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
 
-/// `body`, cut off once it has been silent for `timeout`. The timer is
-/// made only when the client keeps the reader waiting.
-pub(crate) struct BodyTimeout<B> {
-    body: B,
-    timeout: Duration,
-    silent: Option<Pin<Box<tokio::time::Sleep>>>,
+/// How a connection's request bodies are read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyRules {
+    /// How long a body may send nothing.
+    pub(crate) timeout: Duration,
+    /// The most bytes of a body read after the answer, to keep the
+    /// connection (`data_upload_max_memory_size`); a larger one closes it.
+    pub(crate) drain_limit: u64,
 }
 
-impl<B> BodyTimeout<B> {
-    pub(crate) fn new(body: B, timeout: Duration) -> BodyTimeout<B> {
+/// `body`, cut off once it has been silent for `rules.timeout` (the timer
+/// is made only when the client keeps the reader waiting), and read to its
+/// end when dropped unread (see the module's words).
+pub(crate) struct BodyTimeout<B>
+where
+    B: Body + Unpin + Send + 'static,
+{
+    /// Taken when dropped unread, to be read to its end.
+    body: Option<B>,
+    rules: BodyRules,
+    silent: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// What is left to read may be read after the answer: an HTTP/1 body
+    /// whose client does not wait for `100 Continue` before sending it.
+    drain: Drain,
+    /// Bytes given to the reader so far.
+    read: u64,
+    /// The body has ended, whole or in an error: nothing is left to read.
+    ended: bool,
+}
+
+/// Whether a body dropped unread is read to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// Over HTTP/2 a stream's body is refused on its own (`RST_STREAM`),
+    /// without closing the connection: nothing to do.
+    Never,
+    /// HTTP/1 with `Expect: 100-continue`: only once read from (hyper then
+    /// sent `100 Continue`); unread, the client was told nothing and must
+    /// not be asked for the body now that the answer is out.
+    OnceRead,
+    /// HTTP/1, the body on its way.
+    Always,
+}
+
+impl Drain {
+    /// The rule for a request of `version` with `headers`.
+    pub(crate) fn of(version: http::Version, headers: &http::HeaderMap) -> Drain {
+        if version >= http::Version::HTTP_2 {
+            return Drain::Never;
+        }
+        let expects_continue = headers
+            .get(http::header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        match expects_continue {
+            true => Drain::OnceRead,
+            false => Drain::Always,
+        }
+    }
+}
+
+impl<B> BodyTimeout<B>
+where
+    B: Body + Unpin + Send + 'static,
+{
+    pub(crate) fn new(body: B, rules: BodyRules, drain: Drain) -> BodyTimeout<B> {
         BodyTimeout {
-            body,
-            timeout,
+            body: Some(body),
+            rules,
             silent: None,
+            drain,
+            read: 0,
+            ended: false,
         }
     }
 }
 
 impl<B> Body for BodyTimeout<B>
 where
-    B: Body + Unpin,
+    B: Body + Unpin + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Data = B::Data;
@@ -43,18 +111,35 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.body).poll_frame(cx) {
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if this.drain == Drain::OnceRead {
+            this.drain = Drain::Always;
+        }
+        match Pin::new(body).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.silent = None;
+                match &frame {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            this.read += bytes::Buf::remaining(data) as u64;
+                        }
+                    }
+                    Some(Err(_)) | None => this.ended = true,
+                }
                 Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
             }
             Poll::Pending => {
-                let timeout = this.timeout;
+                let timeout = this.rules.timeout;
                 let silent = this
                     .silent
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
                 match silent.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Silent(timeout).into()))),
+                    Poll::Ready(()) => {
+                        this.ended = true;
+                        Poll::Ready(Some(Err(Silent(timeout).into())))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -62,11 +147,56 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.body.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl<B> Drop for BodyTimeout<B>
+where
+    B: Body + Unpin + Send + 'static,
+{
+    fn drop(&mut self) {
+        if self.ended || self.drain != Drain::Always {
+            return;
+        }
+        let Some(body) = self.body.take() else {
+            return;
+        };
+        let left = self.rules.drain_limit.saturating_sub(self.read);
+        // Nothing left, or more than the limit: no task.
+        if body.is_end_stream() || body.size_hint().lower() > left {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(read_to_end(body, left, self.rules.timeout));
+    }
+}
+
+/// Read `body` to its end and let its bytes go: `left` of them at most,
+/// none silent for longer than `timeout` (dropped, the body closes the
+/// connection as it would have).
+async fn read_to_end<B: Body + Unpin>(mut body: B, mut left: u64, timeout: Duration) {
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            // The end, an error, or silence.
+            _ => return,
+        };
+        if let Some(data) = frame.data_ref() {
+            let size = bytes::Buf::remaining(data) as u64;
+            if size > left {
+                return;
+            }
+            left -= size;
+        }
     }
 }
 
@@ -90,8 +220,14 @@ impl std::error::Error for Silent {}
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use http_body_util::BodyExt;
     use tokio::sync::mpsc;
+
+    fn rules(timeout: Duration) -> BodyRules {
+        BodyRules {
+            timeout,
+            drain_limit: 1 << 20,
+        }
+    }
 
     /// A body sent in chunks over a channel, ended when the sender is dropped.
     struct Drip(mpsc::Receiver<Bytes>);
@@ -127,14 +263,16 @@ mod tests {
                     sender.send(Bytes::from("x")).await.unwrap();
                 }
             });
-            let read = BodyTimeout::new(Drip(receiver), timeout).collect().await;
+            let read = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always)
+                .collect()
+                .await;
             assert_eq!(read.unwrap().to_bytes(), "xxxx");
             steady.await.unwrap();
 
             let (sender, receiver) = mpsc::channel(4);
             sender.send(Bytes::from("a")).await.unwrap();
             let started = tokio::time::Instant::now();
-            let error = BodyTimeout::new(Drip(receiver), timeout)
+            let error = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always)
                 .collect()
                 .await
                 .unwrap_err();

@@ -17,7 +17,7 @@ use axum::extract::ConnectInfo;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 
-use super::body_timeout::BodyTimeout;
+use super::body_timeout::{BodyRules, BodyTimeout, Drain};
 use super::header_timer::{Activity, Answering, Quiet, Sent};
 
 /// What the server asks of its connections; it only moves forward.
@@ -45,7 +45,7 @@ pub(crate) struct NoticeRequests<S> {
     activity: Arc<Activity>,
     peer: Option<SocketAddr>,
     room: Arc<RoomForExtensions>,
-    body_timeout: Duration,
+    body_rules: BodyRules,
 }
 
 impl<S> NoticeRequests<S> {
@@ -55,7 +55,7 @@ impl<S> NoticeRequests<S> {
         inner: S,
         peer: Option<SocketAddr>,
         room: Arc<RoomForExtensions>,
-        body_timeout: Duration,
+        body_rules: BodyRules,
     ) -> (Self, Arc<Activity>) {
         let activity = Activity::new();
         (
@@ -64,7 +64,7 @@ impl<S> NoticeRequests<S> {
                 activity: activity.clone(),
                 peer,
                 room,
-                body_timeout,
+                body_rules,
             },
             activity,
         )
@@ -106,6 +106,7 @@ impl RoomForExtensions {
 
 impl<S, B, R> hyper::service::Service<http::Request<B>> for NoticeRequests<S>
 where
+    B: http_body::Body + Unpin + Send + 'static,
     S: hyper::service::Service<http::Request<BodyTimeout<B>>, Response = http::Response<R>>,
     S::Future: Unpin,
 {
@@ -119,11 +120,12 @@ where
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
-        let timeout = self.body_timeout;
+        let rules = self.body_rules;
+        let drain = Drain::of(request.version(), request.headers());
         Answer {
             response: self
                 .inner
-                .call(request.map(|body| BodyTimeout::new(body, timeout))),
+                .call(request.map(|body| BodyTimeout::new(body, rules, drain))),
             answering,
         }
     }
