@@ -549,7 +549,12 @@ impl Databases {
             for pool in &opened {
                 pool.close().await;
             }
-            if !opened.is_empty() && sqlite_file(&database.settings.url).is_some() {
+            // A file this user may not write cannot be checkpointed: its
+            // connection would only make the `-wal` and `-shm` it spares.
+            if !opened.is_empty()
+                && sqlite_file(&database.settings.url)
+                    .is_some_and(|file| writable_by_this_user(&file))
+            {
                 empty_the_log(&database.settings.url).await;
             }
         }
@@ -650,6 +655,20 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
                 Access::ReadOnly => "mode=ro",
             });
         }
+    }
+    if access == Access::ReadOnly
+        && let Some(file) = sqlite_file(&url)
+        && !url.contains("immutable=")
+        && !journal_beside(&file)
+        && !writable_by_this_user(&file)
+    {
+        // A database this user cannot write, that no connection has open
+        // (nothing beside it), is read as it is: in WAL mode SQLite would
+        // make `-wal` and `-shm` beside it, this user's and with the
+        // database's mode, which its owner (the server) could then not
+        // write, and could not remove them either: every write of the
+        // site then failed as "a readonly database".
+        url.push_str("&immutable=1");
     }
     let mut url = with_bare_ipv6_host(url);
     let busy_timeout = settings.busy_timeout_ms;
@@ -821,14 +840,29 @@ pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
 /// not create the shared-memory file of a database in WAL mode beside it
 /// (SQLITE_READONLY or SQLITE_CANTOPEN), with no `-wal` nor `-shm` there.
 fn cannot_open_the_log(error: &sqlx::Error, file: &Path) -> bool {
-    let beside = |suffix: &str| {
+    sqlite_code(error).is_some_and(|code| matches!(code, 8 | 14)) && !journal_beside(file)
+}
+
+/// Whether the `-wal` or the `-shm` file of the SQLite database `file` is
+/// there: a connection has it open in WAL mode, or the last one to close
+/// could not remove them.
+fn journal_beside(file: &Path) -> bool {
+    ["-wal", "-shm"].iter().any(|suffix| {
         let mut path = file.as_os_str().to_owned();
         path.push(suffix);
-        PathBuf::from(path).exists()
+        std::fs::symlink_metadata(PathBuf::from(path)).is_ok()
+    })
+}
+
+/// Whether this process may write `file` (`access(2)`, as the kernel will
+/// judge an open for writing: root may write any file).
+fn writable_by_this_user(file: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(file.as_os_str().as_bytes()) else {
+        return false;
     };
-    sqlite_code(error).is_some_and(|code| matches!(code, 8 | 14))
-        && !beside("-wal")
-        && !beside("-shm")
+    // SAFETY: `path` is a valid NUL-terminated string for the call.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
 }
 
 /// A read-only connection to `file` was refused: in WAL mode, a reader

@@ -324,3 +324,86 @@ fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
     );
     mode(&folder, 0o755);
 }
+
+/// A command that only reads, run by a user who may not write the database
+/// file (a deploy account in the server's group) though it may write its
+/// folder, leaves nothing beside the file: SQLite made `-wal` and `-shm`
+/// there, that user's, with the database's mode, which the database's
+/// owner could then not write, and every later write of the site failed
+/// as "a readonly database".
+#[test]
+fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let example = Example::new();
+    let folder = example.dir.path().join("shared");
+    let database = folder.join("db.sqlite3");
+    let settings = example.settings_extending(
+        &example.settings,
+        "shared",
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    let migrated = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut reader = example.command_with(&settings);
+    if root {
+        // Another account, which may write the folder and read the file.
+        mode(example.dir.path(), 0o755);
+        mode(&folder, 0o777);
+        mode(&database, 0o644);
+        let mut as_nobody = std::process::Command::new("setpriv");
+        as_nobody
+            .arg("--reuid=nobody")
+            .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
+            .arg("--clear-groups")
+            .arg(reader.get_program())
+            .args(reader.get_args());
+        reader = as_nobody;
+    } else {
+        // This account, which may write the folder but not the file.
+        mode(&database, 0o444);
+    }
+    let output = reader.arg("showmigrations").output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "auth\n [X] 1_initial\npolls\n [X] 1_initial\n");
+    assert_eq!(listing(), before);
+
+    // The owner writes as before.
+    mode(&database, 0o640);
+    let (status, _, stderr) = nuages_e2e::run_with_input(
+        example.command_with(&settings).args([
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "owner",
+            "--email",
+            "owner@example.com",
+        ]),
+        "",
+    );
+    assert!(status.success(), "{stderr}");
+}
