@@ -1236,9 +1236,67 @@ fn apache_answers_404_for_dot_files_and_folders_in_media_and_static() {
     );
 }
 
+/// Long caching is for hashed static files Apache sends: a hashed name
+/// not collected on this machine yet (a page of a newer deploy names it)
+/// is a 404 without Cache-Control, which no browser or CDN keeps, as
+/// `serve --static` answers it; nosniff goes on every answer.
+#[test]
+fn apache_caches_only_the_hashed_static_files_it_sends() {
+    if !nuages_e2e::require("/usr/sbin/apache2") {
+        return;
+    }
+    let example = Example::new();
+    let work = example.dir.path().join("apache");
+    for name in ["site.0123456789ab.css", "site.css"] {
+        let path = work.join("static/css").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "body {}").unwrap();
+    }
+    let (apache, addr) = apache_serving_files(&example, &work, &[], "");
+    let answers: Vec<(&str, u16, Option<String>, Option<String>)> = [
+        "/static/css/site.0123456789ab.css",
+        "/static/css/site.css",
+        "/static/css/site.fedcba987654.css",
+        "/static/css/missing.css",
+    ]
+    .into_iter()
+    .map(|path| {
+        let response = get(addr, path).expect("Apache answers");
+        let header = |name| response.header(name).map(str::to_string);
+        (
+            path,
+            response.status,
+            header("cache-control"),
+            header("x-content-type-options"),
+        )
+    })
+    .collect();
+    drop(apache);
+    let nosniff = || Some("nosniff".to_string());
+    assert_eq!(
+        answers,
+        [
+            (
+                "/static/css/site.0123456789ab.css",
+                200,
+                Some("public, max-age=31536000, immutable".to_string()),
+                nosniff()
+            ),
+            (
+                "/static/css/site.css",
+                200,
+                Some("no-cache".to_string()),
+                nosniff()
+            ),
+            ("/static/css/site.fedcba987654.css", 404, None, nosniff()),
+            ("/static/css/missing.css", 404, None, nosniff()),
+        ]
+    );
+}
+
 /// A real Apache on the site `deployconfig apache --plain-http` writes for
-/// production settings with `work/media` as media_root and `work/static` as
-/// static_root, with `modules` more and the `server` lines, answering at
+/// production settings (manifest storage: hashed names cached long) with
+/// `work/media` as media_root and `work/static` as static_root, with `modules` more and the `server` lines, answering at
 /// the address returned. Its workers (nobody) are let through the test's
 /// folders and read every file under `work`.
 fn apache_serving_files(
@@ -1268,7 +1326,7 @@ fn apache_serving_files(
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
         folder = path.parent();
     }
-    let settings = production(example, "");
+    let settings = production(example, "staticfiles_storage = \"manifest\"");
     let port = free_port();
     let (output, site, stderr) = run(example
         .command_with(&settings)

@@ -988,7 +988,9 @@ fn nginx_site_body(
         # and the plain copy apart.
         gzip_vary on;
         autoindex off;
-        add_header Cache-Control ${id}_static_cache always;
+        # Not `always`: an error (a 404 for a hashed name collectstatic has
+        # not written here yet) must not be cached, let alone for a year.
+        add_header Cache-Control ${id}_static_cache;
         add_header X-Content-Type-Options nosniff always;
 {static_hsts}    }}
 "#
@@ -1869,6 +1871,12 @@ mod tests {
             text.contains(
                 "    \"~\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$\" \"public, max-age=31536000, immutable\";\n    default \"no-cache\";"
             ),
+            "{text}"
+        );
+        // Only on a file sent: a 404 cached for a year would outlive the deploy
+        // that brings the file.
+        assert!(
+            text.contains("        add_header Cache-Control $mysite_static_cache;\n"),
             "{text}"
         );
         let text = apache(&site(&manifest), &tls()).unwrap();
