@@ -175,7 +175,18 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
     assert!(!service.contains("target/debug"), "{service}");
 
     // systemctl enable --now tlssite.socket: here, what its ExecStart runs.
-    let server = Server::start(deployed(&project, &bind).arg("serve"), work, "serve");
+    // ACME's HTTP-01 challenges come over plain HTTP: the application
+    // answers them there rather than redirect them (the README's line).
+    let server = Server::start(
+        deployed(&project, &bind)
+            .env(
+                "NUAGES_SECURE_REDIRECT_EXEMPT",
+                r"^\.well-known/acme-challenge/",
+            )
+            .arg("serve"),
+        work,
+        "serve",
+    );
     wait_for(Duration::from_secs(60), || get(app, "/").ok())
         .unwrap_or_else(|| panic!("serve did not start: {}", server.output()));
     let running = std::fs::read_link(format!("/proc/{}/exe", server.child.id())).unwrap();
@@ -218,6 +229,55 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
     assert_eq!(
         redirect.header("location"),
         Some(format!("https://{HOST}:{https_port}/polls/?page=2").as_str())
+    );
+    // But an ACME challenge: to the application over plain HTTP, without a
+    // redirect (here its 404: the project answers no challenge). Another
+    // /.well-known/ path is redirected, and answered by the application
+    // over https; any other dot path is nginx's 404 there.
+    let challenge = http(
+        http_addr,
+        "GET",
+        "/.well-known/acme-challenge/t0k3n",
+        &[("Host", HOST)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        challenge.status,
+        404,
+        "{challenge:?}\nserve: {}",
+        server.output()
+    );
+    assert_eq!(challenge.header("location"), None, "{challenge:?}");
+    let security = http(
+        http_addr,
+        "GET",
+        "/.well-known/security.txt",
+        &[("Host", HOST)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(security.status, 301, "{security:?}");
+    let (security, _) = curl_https(HOST, https_port, "/.well-known/security.txt").unwrap();
+    assert_eq!(security.status, 404, "{security:?}");
+    for dotted in ["/.env", "/.git/config", "/.well-known/.git/config"] {
+        let (response, _) = curl_https(HOST, https_port, dotted).unwrap();
+        assert_eq!(response.status, 404, "{dotted}: {response:?}");
+        assert!(
+            response.body.contains("<center>nginx</center>"),
+            "{response:?}"
+        );
+    }
+    let app_log = server.output();
+    for reached in [
+        "GET /.well-known/acme-challenge/t0k3n HTTP/1.1\" 404",
+        "GET /.well-known/security.txt HTTP/1.1\" 404",
+    ] {
+        assert!(app_log.contains(reached), "{reached}: {app_log}");
+    }
+    assert!(
+        !app_log.contains("GET /.env") && !app_log.contains("GET /.git"),
+        "{app_log}"
     );
     // Another host gets no redirect (nginx closes the connection, 444):
     // https://evil.example/ would be a redirect a cache could keep.

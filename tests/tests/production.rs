@@ -23,6 +23,7 @@ async fn home() -> &'static str { "hello from the app" }
 async fn whoami() -> String {
     format!("serve {}", std::env::var("SERVE_NAME").unwrap_or_default())
 }
+async fn security_txt() -> &'static str { "Contact: mailto:security@example.test" }
 async fn slow() -> &'static str {
     nuages::tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     "slow and done"
@@ -32,6 +33,7 @@ pub fn urlpatterns() -> UrlConf {
         .path("", home, "home")
         .path("slow/", slow, "slow")
         .path("whoami/", whoami, "whoami")
+        .path(".well-known/security.txt", security_txt, "security_txt")
         .include("accounts/", nuages::auth::urls())
 }
 "#;
@@ -268,6 +270,35 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
         !app_log.contains("/static/"),
         "static files reached the app: {app_log}"
     );
+
+    // RFC 8615's /.well-known/ reaches the application (its page, or its own
+    // 404); every other dot path is nginx's 404, as is a dot below it.
+    let security = http(addr, "GET", "/.well-known/security.txt", &host, "").unwrap();
+    assert_eq!(security.status, 200, "{security:?}");
+    assert_eq!(security.body, "Contact: mailto:security@example.test");
+    let challenge = http(addr, "GET", "/.well-known/acme-challenge/t0k3n", &host, "").unwrap();
+    assert_eq!(challenge.status, 404, "{challenge:?}");
+    for dotted in ["/.env", "/.git/config", "/.well-known/.git/config"] {
+        let response = http(addr, "GET", dotted, &host, "").unwrap();
+        assert_eq!(response.status, 404, "{dotted}: {response:?}");
+        assert!(
+            response.body.contains("<center>nginx</center>"),
+            "{response:?}"
+        );
+    }
+    let app_log = server.output();
+    for reached in [
+        "GET /.well-known/security.txt HTTP/1.1\" 200",
+        "GET /.well-known/acme-challenge/t0k3n HTTP/1.1\" 404",
+    ] {
+        assert!(app_log.contains(reached), "{reached}: {app_log}");
+    }
+    for refused in ["/.env", "/.git", "/.well-known/.git"] {
+        assert!(
+            !app_log.contains(&format!("GET {refused}")),
+            "{refused}: {app_log}"
+        );
+    }
 
     // A disallowed host is refused by the application with 400.
     let evil = http(addr, "GET", "/", &[("Host", "evil.test")], "").unwrap();

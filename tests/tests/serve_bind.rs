@@ -1348,7 +1348,9 @@ fn apache_serving_files(
 /// under UseCanonicalName Off), a redirect a shared cache could keep for a
 /// host the site does not serve. A real Apache redirects the site's names
 /// (any case, with a port, a trailing dot, a subdomain of `.example.org`)
-/// and answers another Host 400 Bad Request, without a Location.
+/// and answers another Host 400 Bad Request, without a Location. ACME's
+/// HTTP-01 challenges, which a certificate authority asks over plain HTTP,
+/// reach the application (a real `serve`) without a redirect.
 #[test]
 fn apache_redirects_only_the_sites_names_to_https() {
     if !nuages_e2e::require("/usr/sbin/apache2") || !nuages_e2e::require("/usr/bin/openssl") {
@@ -1359,10 +1361,20 @@ fn apache_redirects_only_the_sites_names_to_https() {
     let work = example.dir.path().join("apache");
     std::fs::create_dir_all(&work).unwrap();
     let (cert, key) = nuages_e2e::self_signed_certificate(&work, "example.test");
-    let (http_port, https_port) = (free_port(), free_port());
+    let (http_port, https_port, app_port) = (free_port(), free_port(), free_port());
+    let hosts = "example.test,.example.org";
+    let server = serve_answering(
+        example
+            .command_with(&settings)
+            .env("NUAGES_ALLOWED_HOSTS", hosts)
+            .args(["serve", "--bind", &format!("127.0.0.1:{app_port}")]),
+        &work,
+        app_port,
+    );
     let (output, site, stderr) = run(example
         .command_with(&settings)
-        .env("NUAGES_ALLOWED_HOSTS", "example.test,.example.org")
+        .env("NUAGES_ALLOWED_HOSTS", hosts)
+        .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{app_port}"))
         .args(["deployconfig", "apache", "--tls-cert"])
         .arg(&cert)
         .arg("--tls-key")
@@ -1410,6 +1422,21 @@ fn apache_redirects_only_the_sites_names_to_https() {
         assert_eq!(response.status, 400, "{host}: {response:?}");
         assert_eq!(response.header("location"), None, "{host}: {response:?}");
     }
+    let challenge = "/.well-known/acme-challenge/t0k3n";
+    let answer = |path: &str| nuages_e2e::http(addr, "GET", path, &[("Host", "example.test")], "");
+    let response = answer(challenge).unwrap();
+    assert_eq!(
+        response.status,
+        404,
+        "{response:?}\nserve: {}",
+        server.output()
+    );
+    assert_eq!(response.header("location"), None, "{response:?}");
+    let reached = format!("\"GET {challenge} HTTP/1.1\" 404");
+    assert!(server.output().contains(&reached), "{}", server.output());
+    // Any other path, /.well-known/ too, is redirected.
+    let response = answer("/.well-known/security.txt").unwrap();
+    assert_eq!(response.status, 301, "{response:?}");
 }
 
 /// Apache httpd as a daemon on `work/site.conf`, stopped when dropped.

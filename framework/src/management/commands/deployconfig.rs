@@ -891,11 +891,17 @@ server {{
                 ),
             };
             format!(
-                r#"{unknown_hosts}# HTTP: every request for the site's names is redirected to HTTPS.
+                r#"{unknown_hosts}# HTTP: every request for the site's names is redirected to HTTPS, but
+# ACME's HTTP-01 challenges, which a certificate authority asks over plain
+# HTTP (a first certificate too): the application answers them.
 server {{
     listen {http};  # --listen-http
 {server_name}    server_tokens off;
-    return 301 https://$host{port}$request_uri;
+
+{acme}
+    location / {{
+        return 301 https://$host{port}$request_uri;
+    }}
 }}
 
 # HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
@@ -911,6 +917,7 @@ server {{
 {site_body}}}
 "#,
                 http = http.nginx(),
+                acme = nginx_app_location(ACME_CHALLENGES, id, "$scheme;  # http here"),
                 port = https.https_port_suffix(),
                 https = https.nginx(),
                 cert = config_word(cert.display().to_string()),
@@ -1019,14 +1026,44 @@ fn nginx_site_body(
         r#"    client_max_body_size {max_body};  # data_upload_max_memory_size
     server_tokens off;
 
-    # No dotfiles, anywhere.
+    # No dotfiles, anywhere, but RFC 8615's /.well-known/ (ACME challenges,
+    # security.txt, change-password), which the application answers.
     location ~ /\. {{
         return 404;
     }}
 
+{well_known}
 {static_files}{media}
     location / {{
-        proxy_pass http://{id}_app;
+{proxy}    }}
+"#,
+        max_body = web_server_body_limit(site.settings),
+        well_known = nginx_app_location("/.well-known/", id, forwarded_proto),
+        proxy = nginx_proxy(id, forwarded_proto),
+    ))
+}
+
+/// A `location ^~ prefix` of a dot path (`/.well-known/`) passed to the
+/// application: `^~` puts it before the dotfile rule, and a dot segment
+/// below `prefix` is still answered 404.
+fn nginx_app_location(prefix: &str, id: &str, forwarded_proto: &str) -> String {
+    format!(
+        r#"    location ^~ {prefix} {{
+        location ~ ^{escaped}(.*/)?\. {{
+            return 404;
+        }}
+{proxy}    }}
+"#,
+        escaped = regex::escape(prefix),
+        proxy = nginx_proxy(id, forwarded_proto),
+    )
+}
+
+/// The lines of a `location` that passes its requests to `serve`, with
+/// `forwarded_proto` as the `X-Forwarded-Proto` value and its comment.
+fn nginx_proxy(id: &str, forwarded_proto: &str) -> String {
+    format!(
+        r#"        proxy_pass http://{id}_app;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
@@ -1041,10 +1078,8 @@ fn nginx_site_body(
         # received it.
         proxy_next_upstream error timeout;
         proxy_connect_timeout 5s;
-    }}
-"#,
-        max_body = web_server_body_limit(site.settings),
-    ))
+"#
+    )
 }
 
 /// The Apache httpd `<VirtualHost>`s; they need mod_proxy, mod_proxy_http and
@@ -1080,29 +1115,35 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
             // Only the site's names are redirected, as with nginx: Apache
             // takes the first virtual host of the port for any other Host,
             // whose SERVER_NAME (UseCanonicalName Off) is that Host.
-            let (only_site_names, other_hosts) = match apache_host_pattern(site) {
+            let (site_names, only_site_names, other_hosts) = match apache_host_pattern(site) {
                 Some(pattern) => (
-                    format!(
-                        "    # The site's names, in any case, with a port or not.\n    \
-                         RewriteCond %{{HTTP_HOST}} {pattern} [NC]\n"
-                    ),
+                    "    # The site's names, in any case, with a port or not.\n",
+                    format!("    RewriteCond %{{HTTP_HOST}} {pattern} [NC]\n"),
                     "    # Another Host: no redirect, which a shared cache could keep for a host\n    \
                      # the site does not serve, but 400 Bad Request, as the application\n    \
                      # answers a host outside allowed_hosts (Apache has no nginx's 444).\n    \
                      RewriteRule ^ - [R=400,L]\n",
                 ),
-                None => (String::new(), ""),
+                None => ("", String::new(), ""),
             };
             format!(
                 r#"{header}# Needs: a2enmod ssl rewrite proxy proxy_http headers (and http2 for HTTP/2),
 # and a Listen line for each port.
 
-# HTTP: every request for the site's names is redirected to HTTPS.
+# HTTP: every request for the site's names is redirected to HTTPS, but
+# ACME's HTTP-01 challenges, which a certificate authority asks over plain
+# HTTP (a first certificate too): the application answers them.
 # --listen-http
 <VirtualHost {http}>
 {names}    RewriteEngine On
+{site_names}{only_site_names}    RewriteRule ^/\.well-known/acme-challenge/ - [L]
 {only_site_names}    RewriteRule ^ https://%{{SERVER_NAME}}{port}%{{REQUEST_URI}} [R=301,L]
-{other_hosts}</VirtualHost>
+{other_hosts}    ProxyPreserveHost On
+    # Read by the application through secure_proxy_ssl_header.
+    RequestHeader set X-Forwarded-Proto "http"
+    # serve_bind (or --upstream)
+    ProxyPass {acme} {acme_backend}
+</VirtualHost>
 
 # HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
 # --listen
@@ -1118,6 +1159,8 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 {site_body}</VirtualHost>
 "#,
                 http = http.apache(),
+                acme = ACME_CHALLENGES,
+                acme_backend = apache_backend(site, ACME_CHALLENGES),
                 port = https.https_port_suffix(),
                 https = https.apache(),
                 cert = config_word(cert.display().to_string()),
@@ -1198,10 +1241,7 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
         ),
         None => site.static_elsewhere_comment("    "),
     };
-    let backend = match site.upstream() {
-        Bind::Unix(path) => config_word(format!("unix:{}|http://localhost/", path.display())),
-        Bind::Tcp(addr) => format!("http://{addr}/"),
-    };
+    let backend = apache_backend(site, "/");
     let media = match site.media()? {
         Some((media_url, media_root)) => format!(
             r#"
@@ -1245,6 +1285,19 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
 "#,
         max_body = web_server_body_limit(site.settings),
     ))
+}
+
+/// Where a CA asks ACME's HTTP-01 challenges (RFC 8555), over plain HTTP.
+const ACME_CHALLENGES: &str = "/.well-known/acme-challenge/";
+
+/// The URL of `serve` (`site`'s upstream) at `path`, as `ProxyPass` takes it.
+fn apache_backend(site: &Site, path: &str) -> String {
+    match site.upstream() {
+        Bind::Unix(socket) => {
+            config_word(format!("unix:{}|http://localhost{path}", socket.display()))
+        }
+        Bind::Tcp(addr) => format!("http://{addr}{path}"),
+    }
 }
 
 /// The quoted regex of Apache's `RedirectMatch 404` for any path under
@@ -2645,6 +2698,38 @@ mod tests {
         assert!(text.contains(
             "add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains; preload\" always;"
         ));
+        // The plain HTTP server passes ACME's HTTP-01 challenges to the
+        // application, saying they came over http; the rest is redirected.
+        let (plain, secure) = text.split_at(text.find("# HTTPS:").unwrap());
+        assert!(
+            plain.contains(
+                "    location ^~ /.well-known/acme-challenge/ {\n        \
+                 location ~ ^/\\.well\\-known/acme\\-challenge/(.*/)?\\. {\n            \
+                 return 404;\n        }\n        proxy_pass http://mysite_app;\n"
+            ),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("proxy_set_header X-Forwarded-Proto $scheme;  # http here"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains(
+                "    location / {\n        return 301 https://$host:8443$request_uri;\n    }"
+            ),
+            "{plain}"
+        );
+        // The HTTPS server passes all of /.well-known/ on, before the dotfile rule.
+        assert!(
+            secure.contains(
+                "    location ~ /\\. {\n        return 404;\n    }\n\n    \
+                 location ^~ /.well-known/ {\n        \
+                 location ~ ^/\\.well\\-known/(.*/)?\\. {\n            return 404;\n        }\n        \
+                 proxy_pass http://mysite_app;\n"
+            ),
+            "{secure}"
+        );
+        assert!(!secure.contains("acme-challenge/ {"), "{secure}");
         let standard = nginx(&site(&settings), &tls()).unwrap();
         assert!(
             standard.contains("return 301 https://$host$request_uri;"),
@@ -2666,6 +2751,9 @@ mod tests {
             !text.contains("ssl_certificate") && !text.contains("return 301"),
             "{text}"
         );
+        // /.well-known/ goes to the application as any page does.
+        assert!(text.contains("    location ^~ /.well-known/ {\n"), "{text}");
+        assert!(!text.contains("acme-challenge/ {"), "{text}");
         let apache = apache(&site(&settings), &front).unwrap();
         assert!(apache.contains("<VirtualHost *:8080>"), "{apache}");
         assert!(
@@ -2751,18 +2839,27 @@ mod tests {
         };
         let text = apache(&site(&settings), &front).unwrap();
         assert!(text.contains("<VirtualHost *:80>"), "{text}");
-        // Only the site's names (example.com, .example.org) are redirected.
+        // Only the site's names (example.com, .example.org) are redirected,
+        // but ACME's HTTP-01 challenges, passed to the application over http.
+        let names = "    RewriteCond %{HTTP_HOST} \
+                     ^(example\\.com|example\\.org|([a-z0-9-]+\\.)+example\\.org)\\.?(:[0-9]+)?$ [NC]\n";
         assert!(
-            text.contains(
-                "    RewriteEngine On\n    # The site's names, in any case, with a port or not.\n    \
-                 RewriteCond %{HTTP_HOST} \
-                 ^(example\\.com|example\\.org|([a-z0-9-]+\\.)+example\\.org)\\.?(:[0-9]+)?$ [NC]\n    \
-                 RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]\n"
-            ),
+            text.contains(&format!(
+                "    RewriteEngine On\n    # The site's names, in any case, with a port or not.\n\
+                 {names}    RewriteRule ^/\\.well-known/acme-challenge/ - [L]\n\
+                 {names}    RewriteRule ^ https://%{{SERVER_NAME}}:8443%{{REQUEST_URI}} [R=301,L]\n"
+            )),
             "{text}"
         );
         assert!(
-            text.contains("    RewriteRule ^ - [R=400,L]\n</VirtualHost>\n"),
+            text.contains(
+                "    RewriteRule ^ - [R=400,L]\n    ProxyPreserveHost On\n    \
+                 # Read by the application through secure_proxy_ssl_header.\n    \
+                 RequestHeader set X-Forwarded-Proto \"http\"\n    # serve_bind (or --upstream)\n    \
+                 ProxyPass /.well-known/acme-challenge/ \
+                 unix:/run/mysite/mysite.sock|http://localhost/.well-known/acme-challenge/\n\
+                 </VirtualHost>\n"
+            ),
             "{text}"
         );
         // No names (allowed_hosts = ["*"]): every Host is the site's.
@@ -2773,7 +2870,8 @@ mod tests {
         let text_any = apache(&site(&any), &front).unwrap();
         assert!(
             text_any.contains(
-                "    RewriteEngine On\n    RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]\n</VirtualHost>"
+                "    RewriteEngine On\n    RewriteRule ^/\\.well-known/acme-challenge/ - [L]\n    \
+                 RewriteRule ^ https://%{SERVER_NAME}:8443%{REQUEST_URI} [R=301,L]\n    ProxyPreserveHost On\n"
             ),
             "{text_any}"
         );
