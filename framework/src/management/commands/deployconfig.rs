@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches};
+use sha2::Digest as _;
 
 use crate::checks::files::primary_group_name;
 use crate::checks::raw::variables_read;
@@ -44,6 +45,7 @@ impl Command for DeployConfig {
             )
             .arg(
                 Arg::new("tls-cert")
+                    .value_parser(one_line)
                     .long("tls-cert")
                     .value_name("FILE")
                     .requires("tls-key")
@@ -51,6 +53,7 @@ impl Command for DeployConfig {
             )
             .arg(
                 Arg::new("tls-key")
+                    .value_parser(one_line)
                     .long("tls-key")
                     .value_name("FILE")
                     .requires("tls-cert")
@@ -81,6 +84,7 @@ impl Command for DeployConfig {
             )
             .arg(
                 Arg::new("server-name")
+                    .value_parser(one_line)
                     .long("server-name")
                     .value_name("NAME")
                     .action(ArgAction::Append)
@@ -88,6 +92,7 @@ impl Command for DeployConfig {
             )
             .arg(
                 Arg::new("upstream")
+                    .value_parser(one_line)
                     .long("upstream")
                     .value_name("unix:PATH|HOST:PORT")
                     .action(ArgAction::Append)
@@ -97,18 +102,24 @@ impl Command for DeployConfig {
                     ),
             )
             .arg(
-                Arg::new("user").long("user").value_name("NAME").help(
+                Arg::new("user")
+                    .long("user")
+                    .value_name("NAME")
+                    .value_parser(one_line)
+                    .help(
                     "systemd: the service user (default: serve_user, else the project's name)",
                 ),
             )
             .arg(
                 Arg::new("exec")
+                    .value_parser(one_line)
                     .long("exec")
                     .value_name("PATH")
                     .help("systemd: the binary to run (default: the release build, <target>/release/<project>)"),
             )
             .arg(
                 Arg::new("env-file")
+                    .value_parser(one_line)
                     .long("env-file")
                     .value_name("PATH")
                     .help(
@@ -117,6 +128,7 @@ impl Command for DeployConfig {
             )
             .arg(
                 Arg::new("output")
+                    .value_parser(one_line)
                     .short('o')
                     .long("output")
                     .value_name("FILE")
@@ -230,15 +242,17 @@ impl Command for DeployConfig {
                 for (path, text) in [(&service_path, &service), (&socket_path, &socket)] {
                     refuse_to_replace(path, text, force)?;
                 }
-                write_atomically(&service_path, &service)?;
-                write_atomically(&socket_path, &socket)?;
+                write_atomically(&service_path, &sealed(&service))?;
+                write_atomically(&socket_path, &sealed(&socket))?;
                 outln!(
                     "Wrote {name}.service and {name}.socket to {}",
                     dir.display()
                 )?;
             }
             None => output::print(format_args!(
-                "# ---- {name}.service ----\n{service}\n# ---- {name}.socket ----\n{socket}"
+                "# ---- {name}.service ----\n{}\n# ---- {name}.socket ----\n{}",
+                sealed(&service),
+                sealed(&socket)
             ))?,
         }
         // The settings loaded, so their files read: an error here cannot be.
@@ -550,6 +564,21 @@ impl Listen {
 
 /// `--listen`: `PORT` or `ADDR:PORT` (`[V6ADDR]:PORT`), the port from 1 to
 /// 65535 (nginx and Apache refuse port 0).
+/// A value written into a configuration: one line, without control
+/// characters, which would end the directive it is in and start one of
+/// the caller's (`--env-file $'/etc/x\nUser=root'` gave the unit a second
+/// `User=`).
+fn one_line(text: &str) -> Result<String, String> {
+    match text.chars().find(|c| c.is_control()) {
+        None => Ok(text.to_string()),
+        Some(c) => Err(format!(
+            "it holds the control character {:?}, which would end its line in the configuration \
+             and start a directive of its own: give the value on one line",
+            c
+        )),
+    }
+}
+
 fn parse_listen(text: &str) -> Result<Listen, String> {
     let listen = match text.parse::<u16>() {
         Ok(port) => Listen::port(port),
@@ -1596,12 +1625,34 @@ fn emit(output: Option<&Path>, text: &str, force: bool, name: &str) -> Result<()
                 ));
             }
             refuse_to_replace(path, text, force)?;
-            write_atomically(path, text)?;
+            write_atomically(path, &sealed(text))?;
             outln!("Wrote {}", path.display())?;
             Ok(())
         }
-        None => output::print(format_args!("{text}")),
+        None => output::print(format_args!("{}", sealed(text))),
     }
+}
+
+/// How the last line of every file this command writes begins: the
+/// SHA-256 of what comes before it follows, so that a later `-o` can tell
+/// that the file was changed by hand since.
+const DIGEST_LINE: &str = "# deployconfig sha256: ";
+
+/// `text` with its [`DIGEST_LINE`].
+fn sealed(text: &str) -> String {
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!("{text}{DIGEST_LINE}{}\n", crate::hex::encode(&digest))
+}
+
+/// Whether `content`, a file this command wrote, was changed since: what
+/// comes before its last line no longer has the digest that line holds. A
+/// file without the line (written before it was added) is taken as written.
+fn edited_since_written(content: &str) -> bool {
+    let Some(at) = content.rfind(DIGEST_LINE) else {
+        return false;
+    };
+    let (body, last) = content.split_at(at);
+    sealed(body) != format!("{body}{last}")
 }
 
 /// What the first line of every file this command writes says.
@@ -1671,9 +1722,8 @@ fn refuse_unwritable_kind(path: &Path) -> Result<(), CommandError> {
 }
 
 /// How much of an existing file is read to recognise one this command
-/// wrote: its first line names the kind of file before the settings path,
-/// and a longer file is no reason to read more.
-const FIRST_LINE_LIMIT: u64 = 8192;
+/// wrote, unchanged: far more than any configuration it writes.
+const READ_LIMIT: u64 = 1 << 20;
 
 /// Refuse to write `text` at `path` where something other than a regular
 /// file is, even with `force` ([`refuse_unwritable_kind`]); and where a
@@ -1709,9 +1759,10 @@ fn refuse_to_replace(path: &Path, text: &str, force: bool) -> Result<(), Command
         return Err(not_a_regular_file(path, kind));
     }
     let mut bytes = Vec::new();
-    file.take(FIRST_LINE_LIMIT)
+    file.take(READ_LIMIT)
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
+    let content = String::from_utf8_lossy(&bytes);
     let first_line = bytes
         .split(|&b| b == b'\n')
         .next()
@@ -1732,6 +1783,22 @@ fn refuse_to_replace(path: &Path, text: &str, force: bool) -> Result<(), Command
                     "choose another path with -o for {new_project}'s {new_kind}, or add --force \
                      to replace {project}'s file"
                 )),
+            ));
+        }
+        // Changed by hand since (a location added): those lines would be
+        // lost without a word.
+        Some((kind, _)) if kind == new_kind && edited_since_written(&content) => {
+            return Err(CommandError::failed(
+                format!(
+                    "{} was written by deployconfig as this {kind}, then changed (its content no \
+                     longer matches the digest on its last line): it is left as it is",
+                    path.display(),
+                ),
+                Some(
+                    "keep your changes in a file of your own that the web server also reads (nginx: \
+                     an include; systemd: a drop-in, systemctl edit), then add --force to replace \
+                     this one; or choose another path with -o",
+                ),
             ));
         }
         Some((kind, _)) if kind == new_kind => return Ok(()),
@@ -2035,7 +2102,7 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
         assert_eq!(
             std::fs::read_to_string(&target).unwrap(),
-            format!("{header}new\n")
+            sealed(&format!("{header}new\n"))
         );
         assert_eq!(std::fs::read_dir(&enabled).unwrap().count(), 1);
         assert_eq!(std::fs::read_dir(&available).unwrap().count(), 1);
@@ -2152,10 +2219,32 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), blog);
         // The same project's file is its own to replace; --force replaces any.
         emit(Some(&path), &mine, true, "mysite").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), mine);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), sealed(&mine));
         let again = format!("{}mysite's new servers\n", header("mysite"));
         emit(Some(&path), &again, false, "mysite").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), again);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), sealed(&again));
+        // Changed by hand since: left as it is, unless --force.
+        let edited = format!("{}    location /extra/ {{}}\n", sealed(&again));
+        std::fs::write(&path, &edited).unwrap();
+        let err = emit(Some(&path), &mine, false, "mysite").unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(
+            err.text().unwrap(),
+            format!(
+                "error: {} was written by deployconfig as this nginx configuration, then changed \
+                 (its content no longer matches the digest on its last line): it is left as it \
+                 is\n  hint: keep your changes in a file of your own that the web server also \
+                 reads (nginx: an include; systemd: a drop-in, systemctl edit), then add --force \
+                 to replace this one; or choose another path with -o",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+        let inside = sealed(&again).replace("new servers", "own servers");
+        std::fs::write(&path, &inside).unwrap();
+        assert!(emit(Some(&path), &mine, false, "mysite").is_err());
+        emit(Some(&path), &mine, true, "mysite").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), sealed(&mine));
     }
 
     /// A replaced file keeps its permissions; a link planted at the
@@ -2171,7 +2260,7 @@ mod tests {
         emit(Some(&path), &format!("{header}new\n"), false, "site").unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            format!("{header}new\n")
+            sealed(&format!("{header}new\n"))
         );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
@@ -2187,7 +2276,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            format!("{header}new\n")
+            sealed(&format!("{header}new\n"))
         );
     }
 
@@ -2610,6 +2699,32 @@ mod tests {
         DeployConfig
             .arguments(clap::Command::new("deployconfig"))
             .try_get_matches_from(std::iter::once("deployconfig").chain(args.iter().copied()))
+    }
+
+    /// A value with a line break would write directives of the caller's
+    /// into the configuration (a second `User=root` in the unit): refused
+    /// as a usage error naming the option, whatever the option.
+    #[test]
+    fn values_written_into_a_configuration_are_one_line() {
+        for (option, kind) in [
+            ("--env-file", "systemd"),
+            ("--exec", "systemd"),
+            ("--user", "systemd"),
+            ("--upstream", "systemd"),
+            ("--server-name", "nginx"),
+            ("--output", "nginx"),
+        ] {
+            let error = matches(&[kind, option, "/etc/mysite/env\nUser=root"]).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{option}");
+            let text = error.to_string();
+            assert!(
+                text.contains(option) && text.contains("the control character '\\n'"),
+                "{option}: {text}"
+            );
+        }
+        let error = matches(&["nginx", "--tls-cert", "a\r.pem", "--tls-key", "k"]).unwrap_err();
+        assert!(error.to_string().contains("--tls-cert"), "{error}");
+        assert!(matches(&["systemd", "--env-file", "/etc/my site/env"]).is_ok());
     }
 
     #[test]
