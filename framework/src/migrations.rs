@@ -46,6 +46,13 @@ impl MigrationSet {
         record_table(&self.label)
     }
 
+    /// Whether these are Nuages' own migrations (`auth`, `sessions`),
+    /// whose SQL the project cannot change.
+    fn is_the_frameworks(&self) -> bool {
+        std::ptr::eq(self.migrator, crate::auth::migration_set().migrator)
+            || std::ptr::eq(self.migrator, &crate::sessions::MIGRATIONS)
+    }
+
     fn up_migrations(&self) -> impl Iterator<Item = &Migration> {
         self.migrator
             .iter()
@@ -599,7 +606,7 @@ pub async fn apply(
                 connection
                     .apply(&table, migration)
                     .await
-                    .map_err(|error| failed_migration(&set.label, migration, error))?;
+                    .map_err(|error| failed_migration(set, migration, error))?;
                 count += 1;
                 state.status = Status::Applied;
                 on_progress(Progress::Applied(&state));
@@ -698,9 +705,10 @@ fn locked(cause: &sqlx::Error) -> Option<Error> {
 
 /// A migration the database refused: which one (sqlx's own words name only
 /// its number), what the database said, and what was kept of it.
-fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> Error {
+fn failed_migration(set: &MigrationSet, migration: &Migration, error: MigrateError) -> Error {
     let name = format!(
-        "{label}.{}",
+        "{}.{}",
+        set.label,
         file_name(migration.version, &migration.description).trim_end_matches(".sql")
     );
     let kept = if migration.no_tx {
@@ -725,9 +733,18 @@ fn failed_migration(label: &str, migration: &Migration, error: MigrateError) -> 
         MigrateError::ExecuteMigration(cause, _) => crate::error::database_text(cause),
         other => other.to_string(),
     };
+    let fix = match set.is_the_frameworks() {
+        // Its SQL is Nuages': what stands in its way is in the database.
+        true => {
+            "It is one of Nuages' own migrations: what the database refused is in the database, not in its SQL (a table of that name made by hand or by another tool: rename or drop it; a database user without the right to create tables: grant it), then run `manage migrate` again"
+        }
+        false => {
+            "Fix its SQL in the app's migrations folder (the file for this database, or the plain one), then run `manage migrate` again"
+        }
+    };
     Error::Config(
         Problem::new(format!("migration {name} failed: {cause}")).with_hint(format!(
-            "{kept}; the migrations before it stay applied. Fix its SQL in the app's migrations folder (the file for this database, or the plain one), then run `manage migrate` again"
+            "{kept}; the migrations before it stay applied. {fix}"
         )),
     )
 }
@@ -870,6 +887,43 @@ mod tests {
         assert_eq!(
             problem.message,
             "migration auth.1_initial was left half-applied"
+        );
+    }
+
+    /// One of Nuages' own migrations refused by the database (a table of
+    /// its name made by hand) is named with what to do about the database:
+    /// the hint said to fix its SQL in the app's migrations folder, which
+    /// the project does not have.
+    #[tokio::test]
+    async fn a_refused_migration_of_nuages_names_the_database_as_the_place_to_look() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::conf::Settings::defaults_in(dir.path());
+        let databases = crate::db::Databases::new(&settings);
+        let pool = databases.get(crate::db::DEFAULT_ALIAS).await.unwrap();
+        sqlx::query("CREATE TABLE auth_group (id INTEGER PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let error = apply(&pool, &[crate::auth::migration_set()], |_| {})
+            .await
+            .expect_err("refused");
+        databases.close().await;
+        let Error::Config(problem) = error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            problem
+                .message
+                .starts_with("migration auth.1_initial failed: ")
+                && problem.message.contains("already exists"),
+            "{problem:?}"
+        );
+        let hint = problem.hint.unwrap_or_default();
+        assert!(
+            hint.contains("one of Nuages' own migrations")
+                && hint.contains("a table of that name made by hand")
+                && !hint.contains("Fix its SQL"),
+            "{hint}"
         );
     }
 
