@@ -12,6 +12,9 @@
 //! `E051`) with the same words. A server that cannot be
 //! reached, refuses the credentials or has no such database is an error
 //! naming the setting, the server and the fix, never the password.
+//! Requests that need a pool while it is being opened share that one
+//! attempt and its error; after a failure, they fail at once with it for
+//! [`BACKOFF`], then one tries again.
 //!
 //! SQL that runs on both: `$1, $2…` placeholders (sqlx's SQLite driver
 //! binds `$N` by number too), `i64` for any integer column (PostgreSQL's
@@ -33,8 +36,8 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
-use tokio::sync::OnceCell;
 
+use crate::breaker::{Breaker, Refusal};
 use crate::conf::{DatabaseSettings, Settings};
 use crate::error::{Error, Problem, Result};
 
@@ -425,12 +428,57 @@ pub struct Databases {
     entries: BTreeMap<String, Database>,
 }
 
+/// How long a database whose pool could not be opened is left alone: the
+/// requests meanwhile fail at once with the error of that attempt, then one
+/// of them tries again. A server that never answers would else hold each
+/// of them for [`POSTGRES_ACQUIRE_TIMEOUT`].
+pub(crate) const BACKOFF: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Debug)]
 struct Database {
     settings: DatabaseSettings,
-    pool: OnceCell<AnyPool>,
+    /// The pool of [`Databases::get`]: one attempt to open it at a time,
+    /// whose error every request waiting for it shares.
+    pool: Breaker<AnyPool, Problem>,
     /// The pool of [`Databases::get_read_only`].
-    read_only: OnceCell<AnyPool>,
+    read_only: Breaker<AnyPool, Problem>,
+}
+
+impl Database {
+    /// The pool of `access`, opened by one attempt at a time: the callers
+    /// meanwhile share its outcome, and for [`BACKOFF`] after a failure
+    /// they fail at once with its error.
+    async fn pool(&self, alias: &str, access: Access) -> Result<AnyPool> {
+        let breaker = match access {
+            Access::Create => &self.pool,
+            Access::ReadOnly => &self.read_only,
+        };
+        let (key, settings) = (alias.to_string(), self.settings.clone());
+        let attempt = || async move {
+            open(&key, &settings, access)
+                .await
+                .map_err(|error| error.problem())
+        };
+        breaker
+            .connect(attempt)
+            .await
+            .map_err(|refusal| {
+                match refusal {
+            Refusal::Failed(problem) | Refusal::LeftAlone { error: problem, .. } => {
+                Error::Config(problem)
+            }
+            Refusal::Abandoned => Error::Config(
+                Problem::new(format!(
+                    "databases.{alias}.url: the attempt to open the database was abandoned"
+                ))
+                .with_hint(
+                    "try again: the process is shutting down, or the attempt stopped unexpectedly \
+                     (see the log)",
+                ),
+            ),
+        }
+            })
+    }
 }
 
 impl Databases {
@@ -445,8 +493,8 @@ impl Databases {
                         alias.clone(),
                         Database {
                             settings: settings.clone(),
-                            pool: OnceCell::new(),
-                            read_only: OnceCell::new(),
+                            pool: Breaker::new(BACKOFF),
+                            read_only: Breaker::new(BACKOFF),
                         },
                     )
                 })
@@ -467,14 +515,12 @@ impl Databases {
 
     /// The pool of `alias`, opening it on first use. A SQLite file not
     /// there yet is created, and its folder: what `migrate` and the server
-    /// need.
+    /// need. Concurrent calls share one attempt to open it, and fail
+    /// together with its error; for [`BACKOFF`] after a failure, calls fail
+    /// at once with that error, then one tries again (a database that
+    /// comes back is used without a restart).
     pub async fn get(&self, alias: &str) -> Result<AnyPool> {
-        let database = self.entry(alias)?;
-        let pool = database
-            .pool
-            .get_or_try_init(|| open(alias, &database.settings, Access::Create))
-            .await?;
-        Ok(pool.clone())
+        self.entry(alias)?.pool(alias, Access::Create).await
     }
 
     /// The SQLite file of `alias` when it is not there yet (`migrate`
@@ -503,11 +549,7 @@ impl Databases {
     pub async fn get_read_only(&self, alias: &str) -> Result<AnyPool> {
         let database = self.entry(alias)?;
         self.refuse_not_created(alias)?;
-        let pool = database
-            .read_only
-            .get_or_try_init(|| open(alias, &database.settings, Access::ReadOnly))
-            .await?;
-        Ok(pool.clone())
+        database.pool(alias, Access::ReadOnly).await
     }
 
     fn refuse_not_created(&self, alias: &str) -> Result<()> {
@@ -542,7 +584,7 @@ impl Databases {
     /// that one file finds them.
     pub async fn close(&self) {
         for database in self.entries.values() {
-            let opened: Vec<&AnyPool> = [database.read_only.get(), database.pool.get()]
+            let opened: Vec<AnyPool> = [database.read_only.get(), database.pool.get()]
                 .into_iter()
                 .flatten()
                 .collect();

@@ -64,6 +64,7 @@ pub mod auth;
 extern crate self as nuages;
 
 pub(crate) mod autoreload;
+mod breaker;
 pub mod cache;
 pub mod checks;
 pub mod client_address;

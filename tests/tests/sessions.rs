@@ -565,6 +565,64 @@ async fn a_postgresql_server_that_never_answers_is_an_empty_session_within_secon
     );
 }
 
+/// A PostgreSQL server that takes connections and never answers while the
+/// site's pool is not open yet (as after every start: serve's check of the
+/// migrations opens and closes a pool of its own): concurrent requests
+/// share one attempt to open it, and are all answered within about one
+/// 5 s timeout (they were answered one after another, 5 s each: the 8th
+/// after 40 s). For a few seconds after, the database is not tried again
+/// and a request fails at once with the same error; then the server,
+/// answering again, is used without a restart.
+#[tokio::test]
+async fn concurrent_requests_to_a_postgresql_server_that_never_answers_share_one_timeout() {
+    let Some(server) = nuages_e2e::postgres::PostgresServer::start() else {
+        return;
+    };
+    let (project, settings) = db_sessions_in(&server, "pgshared");
+    let application = Application::new(project, settings).unwrap();
+    server.pause(true);
+    let started = std::time::Instant::now();
+    let mut pages = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        // A visitor's cookie: the session is looked up in the database.
+        let client = Client::new(application.clone());
+        client.set_cookie("sessionid", &"k".repeat(40));
+        pages.spawn(async move { (client.get("/show/").await, started.elapsed()) });
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(90), pages.join_all()).await;
+    let error_at_once = {
+        let asked = std::time::Instant::now();
+        let error = application.databases().get("default").await.unwrap_err();
+        (error, asked.elapsed())
+    };
+    server.pause(false);
+    let answered = answered.expect("the pages are answered");
+    for (page, waited) in &answered {
+        assert_eq!(page.text(), "session: []");
+        assert!(
+            *waited < Duration::from_secs(9),
+            "a page waited {waited:?}: {:?}",
+            answered
+                .iter()
+                .map(|(_, waited)| waited)
+                .collect::<Vec<_>>()
+        );
+    }
+    let (error, asked) = error_at_once;
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "databases.default.url: the PostgreSQL server at 127.0.0.1:{} did not answer within 5 s",
+            server.port()
+        )
+    );
+    assert!(asked < Duration::from_secs(1), "asked for {asked:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pool = application.databases().get("default").await.unwrap();
+    let (one,): (i64,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
+    assert_eq!(one, 1);
+}
+
 /// Sessions in PostgreSQL, and the server goes away while the site runs:
 /// a page that reads the session is an empty session within seconds, not
 /// after sqlx's 30 s of retrying the refused connection (a session read

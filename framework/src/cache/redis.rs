@@ -14,15 +14,13 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::watch;
+use std::time::Duration;
 
 use super::BackendError;
+use crate::breaker::{Breaker, Refusal};
 use crate::conf::CacheSettings;
 use crate::error::{Error, Problem, Result};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// The longest one cache operation waits for the server, connecting
 /// included: past it, the operation is a miss.
@@ -197,20 +195,8 @@ fn read_ca_file(key: &str, file: &Path) -> Result<Vec<u8>> {
 /// A Redis server, connected on first use.
 pub(crate) struct Redis {
     client: redis::Client,
-    link: Arc<Mutex<Link>>,
-}
-
-/// What the connection to the server is.
-enum Link {
-    /// None yet, or the last one failed long enough ago: the next
-    /// operation starts an attempt.
-    Idle,
-    /// An attempt under way; its outcome is sent once.
-    Connecting(watch::Receiver<Option<Result<ConnectionManager, String>>>),
-    /// Connected (the manager reconnects a connection that drops).
-    Up(ConnectionManager),
-    /// Failed at `since`: not tried again before [`BACKOFF`] has passed.
-    Down { since: Instant, error: String },
+    /// The connection (the manager reconnects a connection that drops).
+    link: Breaker<ConnectionManager, String>,
 }
 
 /// Whether a command may be sent again after its connection was found
@@ -310,7 +296,7 @@ impl Redis {
         }
         Ok(Redis {
             client,
-            link: Arc::new(Mutex::new(Link::Idle)),
+            link: Breaker::new(BACKOFF),
         })
     }
 
@@ -328,87 +314,44 @@ impl Redis {
         self.client.get_connection_info().addr().to_string()
     }
 
-    fn link(&self) -> MutexGuard<'_, Link> {
-        // The state is replaced whole under the lock: a panic leaves a
-        // whole value behind.
-        self.link.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The connection: the one there is, the attempt under way joined,
     /// or a new attempt; at once an error while the server is left alone
     /// after a failure.
     async fn connection(&self) -> Result<ConnectionManager, BackendError> {
-        let mut outcome = {
-            let mut link = self.link();
-            match &*link {
-                Link::Up(manager) => return Ok(manager.clone()),
-                Link::Down { since, error } if since.elapsed() < BACKOFF => {
-                    return Err(BackendError::of_server(format!(
-                        "not asked: it failed {:.1} s ago ({error}), and is left alone for {} s \
-                         after a failure",
-                        since.elapsed().as_secs_f32(),
-                        BACKOFF.as_secs()
-                    )));
-                }
-                Link::Connecting(outcome) => outcome.clone(),
-                Link::Idle | Link::Down { .. } => {
-                    let outcome = self.start_attempt();
-                    *link = Link::Connecting(outcome.clone());
-                    outcome
-                }
-            }
-        };
-        match outcome.wait_for(Option::is_some).await {
-            Ok(done) => match &*done {
-                Some(Ok(manager)) => Ok(manager.clone()),
-                Some(Err(error)) => Err(BackendError::of_server(error.clone())),
-                None => unreachable!("waited for an outcome"),
-            },
-            Err(_) => Err(BackendError::of_server(
-                "the connection attempt was abandoned",
-            )),
-        }
-    }
-
-    /// Connects in a task of its own, so that a request that gives up
-    /// (its client gone) does not abandon the attempt the others wait for.
-    fn start_attempt(&self) -> watch::Receiver<Option<Result<ConnectionManager, String>>> {
-        let (sender, receiver) = watch::channel(None);
         let client = self.client.clone();
-        let link = self.link.clone();
-        tokio::spawn(async move {
+        let attempt = || async move {
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(TIMEOUT))
                 .set_response_timeout(Some(TIMEOUT))
                 // One attempt per connection: a failure waits for BACKOFF.
                 .set_number_of_retries(0);
             let connect = ConnectionManager::new_with_config(client, config);
-            let outcome = match tokio::time::timeout(TIMEOUT, connect).await {
+            match tokio::time::timeout(TIMEOUT, connect).await {
                 Ok(Ok(manager)) => Ok(manager),
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(_) => Err(timed_out()),
-            };
-            *link.lock().unwrap_or_else(|p| p.into_inner()) = match &outcome {
-                Ok(manager) => Link::Up(manager.clone()),
-                Err(error) => Link::Down {
-                    since: Instant::now(),
-                    error: error.clone(),
-                },
-            };
-            let _ = sender.send(Some(outcome));
-        });
-        receiver
+            }
+        };
+        self.link
+            .connect(attempt)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Failed(error) => BackendError::of_server(error),
+                Refusal::LeftAlone { since, error } => BackendError::of_server(format!(
+                    "not asked: it failed {:.1} s ago ({error}), and is left alone for {} s \
+                 after a failure",
+                    since.elapsed().as_secs_f32(),
+                    BACKOFF.as_secs()
+                )),
+                Refusal::Abandoned => {
+                    BackendError::of_server("the connection attempt was abandoned")
+                }
+            })
     }
 
     /// Leave a connected server alone for [`BACKOFF`] after `error`.
     fn trip(&self, error: &str) {
-        let mut link = self.link();
-        if matches!(*link, Link::Up(_)) {
-            *link = Link::Down {
-                since: Instant::now(),
-                error: error.to_string(),
-            };
-        }
+        self.link.trip(error.to_string());
     }
 
     /// `PING`: whether the server answers as it should.
