@@ -843,12 +843,15 @@ pub(crate) fn name_the_database(hint: String, databases: &[&Databases]) -> Strin
 }
 
 /// `error` as the problem a log line outside a request and a command
-/// tells, its hint naming the database as [`name_the_database`] does.
+/// tells: its [`Error::problem`] (its causes too: a database error's own
+/// message is only "database error"), its hint naming the database as
+/// [`name_the_database`] does.
 pub(crate) fn named_problem(error: &Error, databases: &Databases) -> Problem {
+    let problem = error.problem();
     Problem {
-        message: error.to_string(),
-        hint: error
-            .hint()
+        message: problem.message,
+        hint: problem
+            .hint
             .map(|hint| name_the_database(hint, &[databases])),
     }
 }

@@ -762,14 +762,21 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
         let pool = databases.get(crate::db::DEFAULT_ALIAS).await?;
         states(&pool, &sets).await
     }
-    .await;
+    .await
+    // With its fix, as `migrate` and `showmigrations` tell it, the
+    // database's key in it.
+    .map_err(|error| crate::db::named_problem(&error, &databases));
     databases.close().await;
     let states = match states {
         Ok(states) => states,
-        Err(error) => {
+        Err(problem) => {
+            let hint = problem
+                .hint
+                .map(|hint| format!(" (hint: {hint})"))
+                .unwrap_or_default();
             return Some(format!(
-                "Could not check for unapplied migrations: {}",
-                error.chain().join(": ")
+                "Could not check for unapplied migrations: {}{hint}",
+                problem.message
             ));
         }
     };
@@ -956,6 +963,34 @@ mod tests {
             Some(
                 "'manage migrate' refuses to run over 1 migration(s): auth.1_initial (half-applied).\n\
                  Run 'manage showmigrations' to see how to fix them."
+            )
+        );
+    }
+
+    /// A database `runserver` and `serve` cannot reach at start: the
+    /// notice gives the fix, as `migrate` and `showmigrations` do (it said
+    /// only "connection refused").
+    #[tokio::test]
+    async fn the_pending_notice_gives_the_fix_for_a_database_it_cannot_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = crate::conf::Settings::defaults_in(dir.path());
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        settings.databases.get_mut("default").unwrap().url =
+            format!("postgres://site@127.0.0.1:{port}/site");
+        let project = Project::new("mysite", dir.path());
+        let notice = pending_notice(&project, &settings).await.unwrap();
+        assert_eq!(
+            notice,
+            format!(
+                "Could not check for unapplied migrations: databases.default.url: cannot connect \
+                 to the PostgreSQL server at 127.0.0.1:{port}: connection refused (hint: start \
+                 PostgreSQL there (`systemctl start postgresql`), or correct the host and port in \
+                 databases.default.url)"
             )
         );
     }
