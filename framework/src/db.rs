@@ -1216,17 +1216,20 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
 
 /// What to check when the server at `url` (the setting `key`) refused its
 /// user: the user and password, `pg_hba.conf`; and, for a password holding
-/// `%` and two hex digits, that the driver read them as the character they
-/// encode (`%41` as `A`), so a literal `%` is written `%25`.
+/// `%` and two hex digits that encode a character no URL needs encoded
+/// (`%41`, read as `A`), that a literal `%` is written `%25`. The escapes
+/// the README tells to write (`%2F` for `/`) get no such hint: following
+/// it would break a correct password.
 fn authentication_hint(key: &str, url: &str) -> String {
     let mut hint = format!(
         "check the user and password of {key} (write the password as ${{DB_PASSWORD}} and export \
          DB_PASSWORD), and that pg_hba.conf lets this user in from here"
     );
-    if crate::checks::database::password_has_escape(url) {
+    if crate::checks::database::password_has_unneeded_escape(url) {
         hint.push_str(
-            "; the password holds a % and two hex digits, which the URL reads as the character \
-             they encode (%41 as A): write a % that is part of the password as %25",
+            "; the password holds a % and two hex digits that the URL reads as a letter, digit or \
+             -._~ (%41 as A), which needs no encoding: if that % is part of the password itself, \
+             write it as %25",
         );
     }
     hint
@@ -1754,20 +1757,34 @@ mod tests {
         databases.close().await;
     }
 
-    /// A refused password holding `%XX`, which the driver decoded (`%41`
-    /// as `A`), gets a hint that says so: a literal `%` is written `%25`.
+    /// A refused password holding `%XX` of a character no URL needs
+    /// encoded, which the driver decoded (`%41` as `A`), gets a hint that
+    /// says so: a literal `%` is written `%25`. One encoded as the README
+    /// tells (`%2F` for `/`, `%23` for `#`) does not: following the hint
+    /// broke a correct password.
     #[test]
     fn a_refused_password_holding_an_escape_is_told_to_write_percent_as_25() {
         let key = "databases.default.url";
-        let said = "write a % that is part of the password as %25";
-        let hint = authentication_hint(key, "postgres://site:pa%41ss@10.0.0.5/site");
-        assert!(
-            hint.starts_with("check the user and password of databases.default.url"),
-            "{hint}"
-        );
-        assert!(hint.contains(said), "{hint}");
-        let plain = authentication_hint(key, "postgres://site:pa41ss@10.0.0.5/site");
-        assert!(!plain.contains(said), "{plain}");
+        let said = "if that % is part of the password itself, write it as %25";
+        for unneeded in ["pa%41ss", "pa%2fx%7E", "S3cr3t%2Fpw%2dx"] {
+            let hint =
+                authentication_hint(key, &format!("postgres://site:{unneeded}@10.0.0.5/site"));
+            assert!(
+                hint.starts_with("check the user and password of databases.default.url"),
+                "{hint}"
+            );
+            assert!(hint.contains(said), "{unneeded}: {hint}");
+        }
+        // The last one's `%41` is the user's, not the password's.
+        for meant in [
+            "site:pa41ss",
+            "site:S3cr3t%2Fpw%23x",
+            "site:a%3Fb%25c%40d%20e%C3%A9",
+            "u%41:ss%2F",
+        ] {
+            let hint = authentication_hint(key, &format!("postgres://{meant}@10.0.0.5/site"));
+            assert!(!hint.contains("%25"), "{meant}: {hint}");
+        }
     }
 
     /// An IPv6 server's address reaches sqlx without its brackets (as the

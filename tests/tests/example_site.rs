@@ -665,8 +665,10 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
         }
     }
     // A password holding `%41` reaches the server as `A`: the hint says
-    // how a `%` of the password is written; a `%` the URL cannot decode is
-    // refused before any connection.
+    // how a `%` of the password is written; not for `%2F`, which the
+    // README tells to write for `/` (following the hint would break the
+    // password); a `%` the URL cannot decode is refused before any
+    // connection.
     let (code, text) = run(
         &format!("postgres://nuages:wrong%41secret@127.0.0.1:{port}/postgres"),
         "showmigrations",
@@ -674,9 +676,16 @@ fn postgres_connection_errors_name_the_setting_the_server_and_the_fix() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("authentication failed"), "{text}");
     assert!(
-        text.contains("write a % that is part of the password as %25"),
+        text.contains("if that % is part of the password itself, write it as %25"),
         "{text}"
     );
+    let (code, text) = run(
+        &format!("postgres://nuages:wrong%2Fsecret@127.0.0.1:{port}/postgres"),
+        "showmigrations",
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("authentication failed"), "{text}");
+    assert!(!text.contains("%25"), "{text}");
     let (code, text) = run(
         &format!("postgres://nuages:wrong%zzsecret@127.0.0.1:{port}/postgres"),
         "showmigrations",

@@ -186,7 +186,7 @@ pub fn is_password_param(name: &str) -> bool {
 ///   none).
 /// - a `%` not followed by two hex digits (`pa%zz`), which no driver can
 ///   decode (one that does, `%41`, is read as the character it encodes:
-///   see [`password_has_escape`]).
+///   see [`password_has_unneeded_escape`]).
 pub fn password_delimiter(url: &str) -> Option<char> {
     cutting_character(url).or_else(|| {
         let password = &url[shown_password(url)?];
@@ -213,15 +213,20 @@ fn cutting_character(url: &str) -> Option<char> {
 }
 
 /// Whether the password in `url`'s user information holds a `%` and two
-/// hex digits (`pa%41ss`), which the driver reads as the character they
-/// encode (`paAss`): what a password meant with a literal `%` becomes
-/// unless that `%` is written `%25`.
-pub(crate) fn password_has_escape(url: &str) -> bool {
+/// hex digits that encode a character no URL needs encoded (a letter, a
+/// digit, `-`, `.`, `_`, `~`: `pa%41ss`), which the driver reads as that
+/// character (`paAss`): what a password meant with a literal `%` becomes
+/// unless that `%` is written `%25`. The escapes a password is written
+/// with (`%2F`, `%23`, `%25`, `%40`, a space's `%20`…) are taken as meant.
+pub(crate) fn password_has_unneeded_escape(url: &str) -> bool {
     shown_password(url).is_some_and(|range| {
-        url[range]
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+        url[range].as_bytes().windows(3).any(|w| {
+            let hex = std::str::from_utf8(&w[1..]).ok();
+            w[0] == b'%'
+                && hex
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .is_some_and(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte))
+        })
     })
 }
 
