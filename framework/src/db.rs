@@ -1055,8 +1055,9 @@ fn folder_error(alias: &str, dir: &Path, source: std::io::Error) -> Error {
 }
 
 /// SQLite could not open the file of `databases.<alias>.url`
-/// (SQLITE_CANTOPEN, 14) or only for reading (SQLITE_READONLY, 8, as in
-/// its extended codes): the file and the cause, in `check`'s words when the
+/// (SQLITE_CANTOPEN, 14, or any error for a folder at its path) or only
+/// for reading (SQLITE_READONLY, 8, as in its extended codes): the file
+/// and the cause, in `check`'s words when the
 /// permissions of the file or its folder explain it. A file that is not a
 /// database (SQLITE_NOTADB, 26) or a damaged one (SQLITE_CORRUPT, 11) is
 /// named with what to do, and left as it is. `None` for any other error.
@@ -1094,7 +1095,10 @@ fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Pr
             .with_hint(format!("{fix}; the file was left as it is")),
         );
     }
-    if !matches!(code & 0xff, 8 | 14) {
+    // A folder at the file's path is SQLITE_CANTOPEN opened to be written,
+    // and a disk I/O error (SQLITE_IOERR_READ, 266) opened read-only, as
+    // `showmigrations` and the user commands open it.
+    if !matches!(code & 0xff, 8 | 14) && !file.is_dir() {
         return None;
     }
     if let Some(problem) = crate::checks::files::database_file_problem(alias, file) {
@@ -1977,6 +1981,23 @@ mod tests {
             error.to_string(),
             format!(
                 "the SQLite database {} (databases.default.url) is a folder, not a file (SQLite: unable to open database file)",
+                folder.display()
+            )
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some("point databases.default.url to a file inside it, or remove the folder")
+        );
+        // Opened read-only (showmigrations, the user commands), SQLite says
+        // "disk I/O error" (code 266): the same words and fix.
+        let error = Databases::new(&settings)
+            .get_read_only("default")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the SQLite database {} (databases.default.url) is a folder, not a file (SQLite: disk I/O error)",
                 folder.display()
             )
         );

@@ -105,6 +105,36 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
         "{stderr}"
     );
     assert_eq!(stdout, "", "nothing said to run before the database opens");
+    // The commands that open it read-only, where SQLite says "disk I/O
+    // error" (code 266): the same words and fix; it was the bare error.
+    for command in [
+        &["showmigrations"][..],
+        &[
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "a",
+            "--email",
+            "a@example.com",
+        ],
+        &["changepassword", "a"],
+    ] {
+        let (output, stdout, stderr) = project.manage(command);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command:?}: {stdout}{stderr}"
+        );
+        assert!(
+            stderr.ends_with(&format!(
+                "error: the SQLite database {} (databases.default.url) is a folder, not a file \
+                 (SQLite: disk I/O error)\n  hint: point databases.default.url to a file inside \
+                 it, or remove the folder\n",
+                file.display()
+            )),
+            "{command:?}: {stderr}"
+        );
+    }
     // A file where the database's folder goes: named, and left alone.
     std::fs::remove_dir_all(project.dir.join("db")).unwrap();
     project.write("db", "notes\n");
