@@ -9,56 +9,11 @@ use std::process::{Command, ExitCode, Stdio};
 
 use nuages::Problem;
 use nuages::management::CommandError;
-
-/// The nearest folder at or above `start` whose Cargo.toml depends on
-/// nuages; `None` when there is none. A Cargo.toml on the way that cannot be
-/// read or parsed stops the search with an error naming it: skipped, it
-/// would say there is no project when the project's own manifest is broken,
-/// or run an outer project's binary.
-pub fn find_project(start: &Path) -> Result<Option<PathBuf>, Problem> {
-    for dir in start.ancestors() {
-        let manifest = dir.join("Cargo.toml");
-        if manifest.is_file() && depends_on_nuages(&manifest)? {
-            return Ok(Some(dir.to_path_buf()));
-        }
-    }
-    Ok(None)
-}
-
-/// The project at or above `start`: a usage error (exit 2) when there is
-/// none, a failure (exit 1) when a Cargo.toml on the way is broken.
-pub fn require_project(start: &Path) -> Result<PathBuf, CommandError> {
-    match find_project(start) {
-        Ok(Some(project)) => Ok(project),
-        Ok(None) => Err(CommandError::Usage(
-            Problem::new(format!(
-                "there is no Nuages project in {} or above (no Cargo.toml that depends on nuages)",
-                start.display()
-            ))
-            .with_hint("create one with `manage startproject NAME`, then cd into it"),
-        )),
-        Err(broken) => Err(CommandError::Failed(broken)),
-    }
-}
-
-fn depends_on_nuages(manifest: &Path) -> Result<bool, Problem> {
-    let table = crate::manifest::read(manifest).map_err(|problem| {
-        problem.with_hint(
-            "fix it (cargo cannot build with it either): manage reads each Cargo.toml from the current folder upward to find the project",
-        )
-    })?;
-    let has = |section: &str| {
-        table
-            .get(section)
-            .and_then(|d| d.as_table())
-            .is_some_and(|d| d.contains_key("nuages"))
-    };
-    Ok(table.contains_key("package") && has("dependencies"))
-}
+use nuages::management::manifest::require_project;
 
 /// The `[package] name` of a manifest.
 fn package_name(manifest: &Path) -> Option<String> {
-    let table = crate::manifest::read(manifest).ok()?;
+    let table = nuages::management::manifest::read(manifest).ok()?;
     table
         .get("package")?
         .get("name")?
@@ -259,55 +214,6 @@ fn strip_colours(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn projects_are_found_upward_and_only_when_they_depend_on_nuages() {
-        let dir = tempfile::tempdir().unwrap();
-        let project = dir.path().join("site");
-        std::fs::create_dir_all(project.join("src/polls")).unwrap();
-        std::fs::write(
-            project.join("Cargo.toml"),
-            "[package]\nname = \"site\"\n[dependencies]\nnuages = { path = \"x\" }\n",
-        )
-        .unwrap();
-        assert_eq!(
-            find_project(&project.join("src/polls")).unwrap(),
-            Some(project.clone())
-        );
-        std::fs::write(
-            project.join("Cargo.toml"),
-            "[package]\nname = \"site\"\n[dependencies]\nserde = \"1\"\n",
-        )
-        .unwrap();
-        assert_eq!(find_project(&project.join("src/polls")).unwrap(), None);
-    }
-
-    #[test]
-    fn a_broken_manifest_on_the_way_up_stops_the_search() {
-        let dir = tempfile::tempdir().unwrap();
-        let outer = dir.path();
-        std::fs::write(
-            outer.join("Cargo.toml"),
-            "[package]\nname = \"outer\"\n[dependencies]\nnuages = { path = \"x\" }\n",
-        )
-        .unwrap();
-        let inner = outer.join("inner");
-        std::fs::create_dir(&inner).unwrap();
-        let manifest = inner.join("Cargo.toml");
-        std::fs::write(&manifest, "[package]\nname = \"inner\"\n[dependencies\n").unwrap();
-        let problem = find_project(&inner).unwrap_err();
-        assert!(
-            problem.message.starts_with(&format!(
-                "{} is not valid TOML at line 3",
-                manifest.display()
-            )),
-            "{}",
-            problem.message
-        );
-        assert!(problem.hint.unwrap().starts_with("fix it"));
-        let error = require_project(&inner).unwrap_err();
-        assert_eq!(error.exit_code(), 1);
-    }
 
     fn relayed(input: &str) -> String {
         let mut output = Vec::new();

@@ -4,7 +4,6 @@
 //! --release`, the release build: `cargo build --release`).
 
 mod delegate;
-mod manifest;
 mod startapp;
 mod startproject;
 
@@ -14,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nuages::Problem;
 use nuages::management::CommandError;
+use nuages::management::manifest;
 
 /// The Nuages command line.
 #[derive(Parser)]
@@ -58,7 +58,7 @@ fn help(
 ) -> anyhow::Result<ExitCode> {
     let here = std::env::current_dir()?;
     // A broken Cargo.toml is reported rather than taken for "no project here".
-    if delegate::find_project(&here)
+    if manifest::find_project(&here)
         .map_err(CommandError::Failed)?
         .is_some()
     {
@@ -80,7 +80,7 @@ fn project_command(
         .first()
         .map(|a| a.to_string_lossy().to_string())
         .unwrap_or_default();
-    let outside = delegate::find_project(&std::env::current_dir()?)
+    let outside = manifest::find_project(&std::env::current_dir()?)
         .map_err(CommandError::Failed)?
         .is_none();
     if outside && let Some(close) = closest_global_command(&typed) {

@@ -2,9 +2,7 @@
 
 use std::process::ExitCode;
 
-use nuages::management::commands::startapp::{next_steps, start_app};
-
-use nuages::management::output;
+use nuages::management::commands::startapp::start_app_here;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,8 +11,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let project = crate::delegate::require_project(&std::env::current_dir()?)?;
-    let created = start_app(&project, &args.name)?;
-    output::print(format_args!("{}", next_steps(&args.name, &created)))?;
+    start_app_here(&args.name)?;
     Ok(ExitCode::SUCCESS)
 }

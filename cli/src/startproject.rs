@@ -210,7 +210,7 @@ fn framework_package(dir: &Path) -> Result<(), String> {
     if !manifest.is_file() {
         return Err("it has no Cargo.toml".into());
     }
-    let table = crate::manifest::read(&manifest).map_err(|problem| problem.message)?;
+    let table = nuages::management::manifest::read(&manifest).map_err(|problem| problem.message)?;
     Err(match table.get("package").map(|p| p.get("name")) {
         Some(Some(name)) if name.as_str() == Some("nuages") => return Ok(()),
         Some(Some(name)) => format!("its Cargo.toml is the package {name}, not \"nuages\""),

@@ -81,6 +81,20 @@ pub fn manage_path() -> &'static Path {
     })
 }
 
+/// The example project's binary (`mysite`), built once per test run.
+pub fn example_path() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = cargo()
+            .args(["build", "--quiet", "-p", "mysite"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the example failed");
+        target_dir().join("debug/mysite")
+    })
+}
+
 /// `manage` with the environment of a new user: no NUAGES_* variables.
 pub fn manage(dir: &Path) -> Command {
     let mut command = Command::new(manage_path());
@@ -968,12 +982,7 @@ impl Example {
     /// database is not installed (outside CI).
     pub fn on(backend: postgres::Backend) -> Option<Example> {
         let url = backend.url("sqlite://db/example.sqlite3")?;
-        let status = cargo()
-            .args(["build", "--quiet", "-p", "mysite"])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example failed");
+        let bin = example_path().to_path_buf();
         let dir = tempfile::tempdir().unwrap();
         let settings = dir.path().join("settings.toml");
         let base = workspace_root().join("example_project/settings.toml");
@@ -986,11 +995,7 @@ impl Example {
             ),
         )
         .unwrap();
-        let example = Example {
-            dir,
-            settings,
-            bin: target_dir().join("debug/mysite"),
-        };
+        let example = Example { dir, settings, bin };
         for command in ["migrate", "seed"] {
             let output = example.command().arg(command).output().unwrap();
             assert!(

@@ -1,7 +1,7 @@
 //! `manage startproject` and `manage startapp` as a user types them: refused
 //! names, folders left untouched, the generated tree, the keys.
 
-use nuages_e2e::{manage, run};
+use nuages_e2e::{example_path, manage, run, workspace_root};
 
 /// Each `(name, rule, suggestion)`: `startproject name` exits 1 naming the
 /// rule and suggesting a name, and creates nothing.
@@ -308,6 +308,65 @@ fn version_names_manage_and_the_framework() {
     assert!(output.status.success());
     assert!(stdout.contains(env!("CARGO_PKG_VERSION")), "{stdout}");
     assert!(stdout.contains("Nuages"), "{stdout}");
+}
+
+#[test]
+fn the_project_binarys_startapp_writes_where_the_user_is_not_where_it_was_built() {
+    // As Django's `manage.py startapp`: the app goes into the project the
+    // current folder is in, as `manage startapp` puts it; the binary's own
+    // source tree (the example project) is never written.
+    let example_src = workspace_root().join("example_project/src");
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(manage(dir.path()).args(["startproject", "site"]));
+    assert!(output.status.success(), "{stderr}");
+    let project = dir.path().join("site");
+    let mysite = || {
+        let mut command = std::process::Command::new(example_path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("NUAGES_") {
+                command.env_remove(key);
+            }
+        }
+        command
+    };
+    let (output, stdout, stderr) = run(mysite()
+        .current_dir(project.join("src"))
+        .args(["startapp", "blog"]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "Created app 'blog' in {}.",
+            project.join("src/blog").display()
+        )),
+        "{stdout}"
+    );
+    assert!(project.join("src/blog/mod.rs").is_file());
+    assert!(
+        !example_src.join("blog").exists(),
+        "written into the example"
+    );
+    // Outside any project: refused, as `manage startapp`, and nothing written.
+    let outside = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(mysite()
+        .current_dir(outside.path())
+        .args(["startapp", "news"]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: there is no Nuages project in {} or above",
+            outside.path().display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: create one with `manage startproject NAME`"),
+        "{stderr}"
+    );
+    assert!(
+        !example_src.join("news").exists(),
+        "written into the example"
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
 }
 
 #[test]

@@ -21,6 +21,7 @@
 //! 2 for a usage error.
 
 pub mod commands;
+pub mod manifest;
 pub mod names;
 pub mod output;
 pub(crate) mod prompt;

@@ -1,9 +1,14 @@
-//! `startapp NAME`: a new app in `src/NAME/`, from the app scaffold.
+//! `startapp NAME`: a new app in `src/NAME/` of the project the current
+//! folder is in, from the app scaffold. As Django's `manage.py startapp`,
+//! which creates the app in the current directory, the project binary's
+//! `startapp` and `manage startapp` both write where the user is, never
+//! into the folder the binary was compiled from.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgMatches};
 
+use crate::management::manifest::require_project;
 use crate::management::names::{NameKind, validate};
 use crate::management::scaffold::{self, APP_TEMPLATE};
 use crate::management::{Command, CommandContext, CommandError, output};
@@ -28,11 +33,23 @@ impl Command for StartApp {
         )
     }
 
-    fn handle(&self, ctx: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
-        let name = args.get_one::<String>("name").expect("required");
-        let created = start_app(ctx.project().dir(), name)?;
-        output::print(format_args!("{}", next_steps(name, &created)))
+    fn handle(&self, _: &CommandContext, args: &ArgMatches) -> Result<(), CommandError> {
+        start_app_here(args.get_one::<String>("name").expect("required"))
     }
+}
+
+/// `startapp NAME` in the project at or above the current folder: create
+/// the app and print how to install it.
+pub fn start_app_here(name: &str) -> Result<(), CommandError> {
+    let here = std::env::current_dir().map_err(|error| {
+        CommandError::failed(
+            format!("cannot read the current folder: {error}"),
+            Some("cd into the project's folder and run the command again"),
+        )
+    })?;
+    let project = require_project(&here)?;
+    let created = start_app(&project, name)?;
+    output::print(format_args!("{}", next_steps(name, &created)))
 }
 
 /// Create `src/<name>/` in the project at `project_dir`; returns the app folder.
