@@ -645,33 +645,83 @@ async fn sqlite_migrate_lock(connection: &mut AnyConnection) -> Result<Option<st
         return Ok(None);
     };
     let path = std::path::PathBuf::from(format!("{file}-migrate.lock"));
-    let shown = path.display().to_string();
-    let locked = tokio::task::spawn_blocking(move || {
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+    let database = std::path::PathBuf::from(file);
+    tokio::task::spawn_blocking(move || {
+        let lock = open_migrate_lock(&path, &database)?;
         // SAFETY: `lock` is an open file this closure owns; flock only
         // reads its descriptor.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error());
+            let error = std::io::Error::last_os_error();
+            return Err(Error::Config(
+                Problem::new(format!(
+                    "cannot take migrate's lock file {}, beside the SQLite database: {error}",
+                    path.display()
+                ))
+                .with_hint("keep the database on a local file system, where flock works"),
+            ));
         }
-        Ok(lock)
+        Ok(Some(lock))
     })
     .await
-    .map_err(Error::other)?;
-    locked.map(Some).map_err(|error| {
-        Error::Config(
-            Problem::new(format!(
-                "cannot take migrate's lock file {shown}, beside the SQLite database: {error}"
-            ))
-            .with_hint(
-                "make the database's folder writable by the user this command runs as \
-                 (`manage check` names the command, nuages.E001)",
-            ),
-        )
-    })
+    .map_err(Error::other)?
+}
+
+/// `migrate`'s lock file at `path`, opened to be locked. `flock` needs no
+/// write access, so one that is there is opened read-only: a lock file
+/// left by `migrate` run as root or another account (0644 under the
+/// umask) stopped every later `migrate` of the server's account with
+/// "Permission denied". A missing one is created with the permission bits
+/// of the `database` file, which every account that migrates can open.
+fn open_migrate_lock(path: &std::path::Path, database: &std::path::Path) -> Result<std::fs::File> {
+    use std::io::ErrorKind;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let quoted = crate::management::output::shell_word(path);
+    loop {
+        match std::fs::File::open(path) {
+            Ok(lock) => return Ok(lock),
+            Err(error) if error.kind() == ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "cannot open migrate's lock file {}, beside the SQLite database: {error}",
+                        path.display()
+                    ))
+                    .with_hint(format!(
+                        "make it readable by the user this command runs as (`chmod a+r {quoted}`), \
+                         or remove it while no migrate runs (`rm {quoted}`): it holds nothing"
+                    )),
+                ));
+            }
+        }
+        let mode = std::fs::metadata(database).map_or(0o644, |m| m.permissions().mode() & 0o666);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+        {
+            Ok(lock) => {
+                // The umask narrowed the bits: the database's, exactly.
+                lock.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(Error::other)?;
+                return Ok(lock);
+            }
+            // Another migrate made it in between: open that one.
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => {
+                return Err(Error::Config(
+                    Problem::new(format!(
+                        "cannot create migrate's lock file {}, beside the SQLite database: {error}",
+                        path.display()
+                    ))
+                    .with_hint(
+                        "make the database's folder writable by the user this command runs as \
+                         (`manage check` names the command, nuages.E001)",
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 fn migrate_error(error: MigrateError) -> Error {

@@ -407,3 +407,110 @@ fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
     );
     assert!(status.success(), "{stderr}");
 }
+
+/// `migrate` as the server's account after `migrate` ran as root (or as
+/// another account): the lock file it left beside the database is opened
+/// read-only (flock needs no more), so `migrate` succeeds; it failed with
+/// "cannot take migrate's lock file …: Permission denied" and a hint
+/// blaming the folder. A missing lock file is made with the database
+/// file's permission bits, whatever the umask; one that cannot be read is
+/// named with the commands that fix it. As root, `migrate` runs as
+/// `nobody` after the first; otherwise the lock file is made read-only.
+#[test]
+fn migrate_opens_a_lock_file_another_account_left() {
+    use std::os::unix::fs::PermissionsExt;
+    let example = Example::new();
+    let folder = example.dir.path().join("locked");
+    let database = folder.join("db.sqlite3");
+    let lock = folder.join("db.sqlite3-migrate.lock");
+    let settings = example.settings_extending(
+        &example.settings,
+        "locked",
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let migrate = |as_other: bool| {
+        let mut command = example.command_with(&settings);
+        if as_other {
+            let mut as_nobody = std::process::Command::new("setpriv");
+            as_nobody
+                .arg("--reuid=nobody")
+                .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
+                .arg("--clear-groups")
+                .arg(command.get_program())
+                .args(command.get_args());
+            command = as_nobody;
+        }
+        command.arg("migrate").output().unwrap()
+    };
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let mode_of =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    // The first migrate, as the test's account (root in CI), makes the
+    // lock file with the database's bits, not the umask's.
+    std::fs::create_dir_all(&folder).unwrap();
+    let output = migrate(false);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(mode_of(&lock), mode_of(&database));
+    std::fs::remove_file(&lock).unwrap();
+    mode(&database, 0o660);
+    let output = migrate(false);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(mode_of(&lock), 0o660, "the database's bits, past the umask");
+
+    // The server's account: the database and its folder are its own, the
+    // lock file is root's (or read-only to its owner), 0444.
+    mode(&lock, 0o444);
+    if root {
+        mode(example.dir.path(), 0o755);
+        let group = nuages_e2e::group_of(Some("nobody"));
+        for path in std::fs::read_dir(&folder).unwrap() {
+            let path = path.unwrap().path();
+            if path != lock {
+                let status = std::process::Command::new("chown")
+                    .arg(format!("nobody:{group}"))
+                    .arg(&path)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        let status = std::process::Command::new("chown")
+            .arg(format!("nobody:{group}"))
+            .arg(&folder)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let output = migrate(root);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("No migrations to apply."), "{stdout}");
+
+    // A lock file the account cannot read: named, with the fix.
+    mode(&lock, 0o000);
+    let output = migrate(root);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot open migrate's lock file {}, beside the SQLite database: Permission denied",
+            lock.display()
+        )) && stderr.contains(&format!(
+            "hint: make it readable by the user this command runs as (`chmod a+r {}`), or remove it while no migrate runs (`rm {}`)",
+            lock.display(),
+            lock.display()
+        )),
+        "{stderr}"
+    );
+}
