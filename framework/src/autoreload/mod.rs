@@ -366,17 +366,24 @@ enum Build {
     Interrupted,
 }
 
-/// `cargo build` the project with the profile of the running binary.
-async fn rebuild(project_dir: &Path, exe: &Path) -> Result<(), Build> {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.arg("build").arg("--quiet").current_dir(project_dir);
-    if exe.components().any(|c| c.as_os_str() == "release") {
-        command.arg("--release");
+/// The arguments of `cargo build` for the running binary `exe`: its
+/// profile (`--release` when it is in `target/release/`), its name.
+fn cargo_build_args(exe: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["build".into(), "--quiet".into()];
+    if crate::project::profile_folder(exe) == Some("release") {
+        args.push("--release".into());
     }
     if let Some(name) = exe.file_name() {
-        command.arg("--bin").arg(name);
+        args.extend(["--bin".into(), name.to_os_string()]);
     }
-    let output = command
+    args
+}
+
+/// `cargo build` the project with the profile of the running binary.
+async fn rebuild(project_dir: &Path, exe: &Path) -> Result<(), Build> {
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(cargo_build_args(exe))
+        .current_dir(project_dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -393,5 +400,35 @@ async fn rebuild(project_dir: &Path, exe: &Path) -> Result<(), Build> {
                 .trim_end()
                 .to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The profile of the rebuild is the binary's own folder's: a project
+    /// under a folder named `release` (`~/release/site/`) rebuilt its debug
+    /// binary with `--release`, then restarted the unchanged debug binary.
+    #[test]
+    fn the_rebuild_takes_the_profile_of_the_binarys_own_folder() {
+        let args = |exe: &str| -> Vec<String> {
+            cargo_build_args(Path::new(exe))
+                .into_iter()
+                .map(|arg| arg.into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            args("/home/ann/release/site/target/debug/mysite"),
+            ["build", "--quiet", "--bin", "mysite"]
+        );
+        assert_eq!(
+            args("/home/ann/site/target/release/mysite"),
+            ["build", "--quiet", "--release", "--bin", "mysite"]
+        );
+        assert_eq!(
+            args("/srv/release/target/x86_64-unknown-linux-gnu/release/mysite"),
+            ["build", "--quiet", "--release", "--bin", "mysite"]
+        );
     }
 }

@@ -58,6 +58,14 @@ use crate::error::Result;
 use crate::middleware::{Next, Registered};
 use crate::urls::UrlConf;
 
+/// The name of the folder the binary `exe` is in, which for a cargo build
+/// is its profile: `debug` for `target/debug/mysite`, `release` for
+/// `target/release/mysite`. Only that folder: one named `release` higher
+/// up (`~/release/site/target/debug/mysite`) says nothing of the build.
+pub(crate) fn profile_folder(exe: &Path) -> Option<&str> {
+    exe.parent()?.file_name()?.to_str()
+}
+
 /// A function that registers filters, functions and tests on the template
 /// engine (Tera); it runs again whenever the engine reloads in debug.
 pub type TemplateLibrary = fn(&mut tera::Tera);

@@ -1383,7 +1383,9 @@ fn service_user(
 /// `manage` and `cargo run` leave it), the release build of the same target
 /// folder, `<target>/release/<name>`, which must exist.
 fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
-    let profile_dir = this.parent().filter(|dir| dir.ends_with("debug"));
+    let profile_dir = this
+        .parent()
+        .filter(|_| crate::project::profile_folder(this) == Some("debug"));
     let release = match (profile_dir.and_then(Path::parent), this.file_name()) {
         (Some(target), Some(name)) => target.join("release").join(name),
         _ => this.to_path_buf(),
