@@ -780,13 +780,11 @@ fn copy_file(
 ) -> Result<(), Problem> {
     let mut input = std::fs::File::open(source).map_err(|e| read_error(source, e))?;
     let (temp, mut output) = create_temp(dest, unfinished).map_err(|e| write_error(dest, e))?;
-    let copied = std::io::copy(&mut input, &mut output)
-        .map_err(|e| read_error(source, e))
-        .and_then(|_| {
-            output
-                .set_modified(modified)
-                .map_err(|e| write_error(dest, e))
-        });
+    let copied = copy_contents(&mut input, &mut output, source, dest).and_then(|()| {
+        output
+            .set_modified(modified)
+            .map_err(|e| write_error(dest, e))
+    });
     drop(output);
     if let Err(error) = copied {
         let _ = std::fs::remove_file(&temp);
@@ -794,6 +792,30 @@ fn copy_file(
         return Err(error);
     }
     rename_into_place(&temp, dest, unfinished)
+}
+
+/// Copy `input`, the static file `source`, into `output`, the file made
+/// for `dest`: a failure to read is the source's ("make the file
+/// readable"), a failure to write (a full disk) the destination's, each
+/// with its own fix; `io::copy` cannot tell them apart.
+fn copy_contents(
+    input: &mut impl std::io::Read,
+    output: &mut impl Write,
+    source: &Path,
+    dest: &Path,
+) -> Result<(), Problem> {
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = match input.read(&mut buffer) {
+            Ok(0) => return output.flush().map_err(|e| write_error(dest, e)),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(source, error)),
+        };
+        output
+            .write_all(&buffer[..read])
+            .map_err(|e| write_error(dest, e))?;
+    }
 }
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
@@ -1808,5 +1830,48 @@ mod tests {
         found.sort();
         // css/deep holds no collected file: it is not listed.
         assert_eq!(found, ["a.css", "css/b.css"]);
+    }
+
+    /// A full disk while copying is the destination's: "cannot write", with
+    /// the hint that names the disk (a real full device, /dev/full); it
+    /// said "cannot read static file", telling to make the source
+    /// readable. A source that cannot be read (a folder) is still the
+    /// source's.
+    #[test]
+    fn a_full_disk_while_copying_is_a_write_error_and_a_bad_source_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("app.css");
+        std::fs::write(&source, "body { color: red }").unwrap();
+        let dest = dir.path().join("static_root/app.css");
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut input = std::fs::File::open(&source).unwrap();
+        let problem = copy_contents(&mut input, &mut full, &source, &dest).unwrap_err();
+        assert!(
+            problem.message.starts_with(&format!(
+                "cannot write '{}': No space left on device",
+                dest.display()
+            )),
+            "{problem:?}"
+        );
+        assert!(
+            problem
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("the disk is not full"),
+            "{problem:?}"
+        );
+
+        let mut folder = std::fs::File::open(dir.path()).unwrap();
+        let problem = copy_contents(&mut folder, &mut Vec::new(), &source, &dest).unwrap_err();
+        assert!(
+            problem
+                .message
+                .starts_with(&format!("cannot read static file '{}'", source.display())),
+            "{problem:?}"
+        );
     }
 }
