@@ -1083,7 +1083,7 @@ fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Pr
                 "is damaged",
                 format!(
                     "restore it from a backup (`sqlite3 {} .recover` saves what can be read), or point {key} to another file",
-                    file.display()
+                    crate::management::output::shell_word(file)
                 ),
             )
         };

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::db::sqlite_file;
 use crate::error::Problem;
+use crate::management::output::shell_word;
 use crate::server::{Bind, parse_bind};
 
 /// The checks of this file.
@@ -451,7 +452,7 @@ impl Subject<'_> {
                 "give it to the server's user: chown {owner} {path} && chmod {bits} {path} (or change {})",
                 self.setting,
                 owner = who.owner_arg(),
-                path = path.display(),
+                path = shell_word(path),
             ),
         )
     }
@@ -472,7 +473,7 @@ impl Subject<'_> {
             ),
             format!(
                 "remove the others' write permission: chmod o-w {}",
-                path.display()
+                shell_word(path)
             ),
         )
     }
@@ -612,7 +613,7 @@ fn check_creatable(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckM
                         "create it for the server's user: mkdir -p {folder} && chown {} {folder} (or change {})",
                         who.owner_arg(),
                         subject.setting,
-                        folder = folder.display(),
+                        folder = shell_word(folder),
                     ),
                 )),
                 Err(error) => messages.push(io_problem(subject, ancestor, &error)),
@@ -849,7 +850,8 @@ fn check_database_files_private(ctx: &CheckContext) -> Vec<CheckMessage> {
     database_files(ctx)
         .into_iter()
         .flat_map(|(setting, file)| {
-            let fix = format!("chmod o-r {}*", file.display());
+            // The glob outside the quotes, so the shell still expands it.
+            let fix = format!("chmod o-r {}*", shell_word(&file));
             let journals = ["-wal", "-shm", "-journal"].map(|suffix| {
                 let mut name = file.clone().into_os_string();
                 name.push(suffix);
@@ -886,7 +888,7 @@ fn check_log_file_private(ctx: &CheckContext) -> Vec<CheckMessage> {
         "the log file",
         "its request lines hold the paths of password-reset links, which set a new password for \
          whoever opens them first",
-        &format!("chmod o-r {}", file.display()),
+        &format!("chmod o-r {}", shell_word(file)),
     )
     .into_iter()
     .collect()
@@ -1233,6 +1235,77 @@ mod tests {
             )),
             "{}",
             messages[0].message
+        );
+    }
+
+    /// The shell commands of the hints quote a path with a space (a glob
+    /// stays outside the quotes): pasted, they fix the file named; they
+    /// read `chmod o-r /x/sp ace/db.sqlite3*`, which changes `/x/sp` and
+    /// whatever `ace/db.sqlite3*` matches in the current folder.
+    #[test]
+    fn the_commands_of_the_hints_quote_a_path_with_a_space() {
+        let dir = reachable_tempdir();
+        let folder = dir.path().join("sp ace");
+        std::fs::create_dir(&folder).unwrap();
+        chmod(&folder, 0o755);
+        let file = folder.join("db.sqlite3");
+        let journal = folder.join("db.sqlite3-wal");
+        let log = folder.join("site.log");
+        for path in [&file, &journal, &log] {
+            std::fs::write(path, "").unwrap();
+            chmod(path, 0o644);
+        }
+        let mut settings = with_database(dir.path(), &file);
+        settings.log_file = Some(log.clone());
+        let quoted = |path: &Path| format!("'{}'", path.display());
+        // W042 and W043: the command, run in another folder, fixes them.
+        let command_of = |messages: &[CheckMessage]| {
+            let hint = messages[0].hint.clone().unwrap();
+            hint.strip_prefix("remove the others' read permission: ")
+                .unwrap_or_else(|| panic!("{hint}"))
+                .to_string()
+        };
+        let database = run(&settings, dir.path(), None, check_database_files_private);
+        assert_eq!(ids(&database), ["nuages.W042", "nuages.W042"]);
+        assert_eq!(
+            command_of(&database),
+            format!("chmod o-r {}*", quoted(&file))
+        );
+        let logged = run(&settings, dir.path(), None, check_log_file_private);
+        assert_eq!(command_of(&logged), format!("chmod o-r {}", quoted(&log)));
+        for command in [command_of(&database), command_of(&logged)] {
+            let status = std::process::Command::new("sh")
+                .args(["-c", &command])
+                .current_dir(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "{command}");
+        }
+        assert_eq!(
+            run(&settings, dir.path(), None, check_database_files_private),
+            vec![]
+        );
+        assert_eq!(
+            run(&settings, dir.path(), None, check_log_file_private),
+            vec![]
+        );
+
+        // E001 for another user: chown and chmod, mkdir and chown.
+        let messages = run(&settings, dir.path(), Some("nobody"), check_database_files);
+        let hint = messages[0].hint.as_deref().unwrap();
+        assert!(
+            hint.contains(&format!("chown nobody {} && chmod u+w", quoted(&file)))
+                || hint.contains(&format!("chown nobody {} && chmod u+wx", quoted(&folder))),
+            "{hint}"
+        );
+        let settings = with_database(dir.path(), &folder.join("data/db.sqlite3"));
+        let messages = run(&settings, dir.path(), Some("nobody"), check_database_files);
+        let folder = quoted(&folder.join("data"));
+        assert!(
+            messages[0].hint.as_deref().unwrap().starts_with(&format!(
+                "create it for the server's user: mkdir -p {folder} && chown nobody {folder}"
+            )),
+            "{messages:?}"
         );
     }
 

@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Check, CheckContext, CheckMessage, Level};
 use crate::conf::{Settings, StaticfilesStorage};
+use crate::management::output::shell_word;
 use crate::project::App;
 use crate::staticfiles::collect::static_root_overlaps;
 
@@ -158,6 +159,7 @@ pub fn missing_source_dirs(settings: &Settings) -> Vec<CheckMessage> {
         .filter(|dir| !dir.path.is_dir())
         .map(|dir| {
             let path = dir.path.display();
+            let quoted = shell_word(&dir.path);
             // A file there (a settings file named by mistake): no mkdir makes it a folder.
             let (is, fix) = match dir.path.exists() {
                 true => (
@@ -166,7 +168,7 @@ pub fn missing_source_dirs(settings: &Settings) -> Vec<CheckMessage> {
                 ),
                 false => (
                     "does not exist",
-                    format!("create the folder (mkdir -p {path})"),
+                    format!("create the folder (mkdir -p {quoted})"),
                 ),
             };
             CheckMessage::warning(
@@ -203,7 +205,7 @@ pub fn check_static_root_collected(ctx: &CheckContext) -> Vec<CheckMessage> {
         .settings_file
         .as_ref()
         .and_then(|p| p.file_name())
-        .map(|name| format!(" --settings {}", name.to_string_lossy()))
+        .map(|name| format!(" --settings {}", shell_word(Path::new(name))))
         .unwrap_or_default();
     let collect =
         format!("run `manage collectstatic --noinput{settings_flag}` before starting the server");
@@ -594,6 +596,16 @@ mod tests {
             messages[0].message
         );
         assert!(missing_source_dirs(&with_dirs(dir.path(), "www", &["static"])).is_empty());
+        // The command of the hint quotes a path with a space.
+        let messages = missing_source_dirs(&with_dirs(dir.path(), "www", &["my static"]));
+        assert!(
+            messages[0].hint.as_deref().unwrap().starts_with(&format!(
+                "create the folder (mkdir -p '{}')",
+                dir.path().join("my static").display()
+            )),
+            "{:?}",
+            messages[0].hint
+        );
         // A file named there: no mkdir can fix it, and the message says so.
         std::fs::write(dir.path().join("settings.toml"), "").unwrap();
         let messages = missing_source_dirs(&with_dirs(dir.path(), "www", &["settings.toml"]));

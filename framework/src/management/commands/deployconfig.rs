@@ -1851,7 +1851,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CommandError> {
         .unwrap_or(Path::new("."));
     let missing_folder = format!(
         "create the folder first (mkdir -p {}), or choose another path with -o",
-        folder.display()
+        shell_word(folder)
     );
     let failed = |e: std::io::Error| {
         let hint = match e.kind() {
