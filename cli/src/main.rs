@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nuages::Problem;
 use nuages::management::CommandError;
-use nuages::management::manifest;
+use nuages::management::{manifest, output};
 
 /// The Nuages command line.
 #[derive(Parser)]
@@ -65,7 +65,7 @@ fn help(
         return delegate::run(args, profile, globals);
     }
     use clap::CommandFactory;
-    Cli::command().print_help()?;
+    output::written(Cli::command().print_help())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -136,7 +136,26 @@ fn version_line() -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version on standard output: one that cannot be written
+        // is an error, as for every command.
+        Err(error)
+            if matches!(
+                error.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            return match output::written(error.print()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    error.report();
+                    ExitCode::from(error.exit_code())
+                }
+            };
+        }
+        Err(error) => error.exit(),
+    };
     let profile = if cli.release {
         delegate::Profile::Release
     } else {

@@ -68,14 +68,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format!("cd {}\n  ", output::shell_word(&destination)),
         )
     };
-    output::print(format_args!(
-        "Created project '{}' in {place}.\n\n\
+    output::print_done(
+        &format!("created project '{}' in {place}", args.name),
+        format_args!(
+            "Created project '{}' in {place}.\n\n\
          Next steps:\n  \
          {cd}manage runserver          # then open http://127.0.0.1:8000/\n  \
          manage startapp polls     # add an app\n  \
          NUAGES_SETTINGS=settings.production.toml manage check --deploy   # before going live\n",
-        args.name
-    ))?;
+            args.name
+        ),
+    )?;
     if let Some(note) = crates_io_note(&args, framework.as_deref()) {
         output::eprintln(note);
     }

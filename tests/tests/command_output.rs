@@ -71,6 +71,87 @@ fn a_reader_gone_ends_a_command_quietly_and_a_full_disk_is_an_error() {
     }
 }
 
+/// Help and version text go to standard output like every command's: a
+/// full disk is the same error, exit 1, for the project's binary (`--help`,
+/// `help`, `check --help`, `--version`) and for `manage`; they exited 0
+/// having written nothing. Closing the pipe ends them quietly (141).
+#[test]
+fn help_and_version_that_cannot_be_written_are_an_error() {
+    let example = Example::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut commands: Vec<Command> = [
+        &["--help"][..],
+        &["help"],
+        &["check", "--help"],
+        &["--version"],
+    ]
+    .iter()
+    .map(|args| {
+        let mut command = Command::new(&example.bin);
+        command.args(*args);
+        command
+    })
+    .collect();
+    for args in [&["--help"][..], &["help"], &["--version"]] {
+        let mut command = nuages_e2e::manage(dir.path());
+        command.args(args);
+        commands.push(command);
+    }
+    for mut command in commands {
+        let (code, stderr) = into_a_full_disk(&mut command);
+        assert_eq!(code, Some(1), "{command:?}: {stderr}");
+        assert!(
+            stderr
+                .starts_with("error: could not write to standard output: No space left on device")
+                && stderr.contains("\n  hint: "),
+            "{command:?}: {stderr}"
+        );
+        let (code, stderr) = into_a_closed_pipe(&mut command);
+        assert_eq!(code, Some(141), "{command:?}: {stderr}");
+        assert_eq!(stderr, "", "{command:?}");
+        let output = command.stdout(Stdio::piped()).output().unwrap();
+        assert!(output.status.success(), "{command:?}: {output:?}");
+    }
+}
+
+/// `startproject` and `startapp` whose report cannot be written have done
+/// their work: the error says what was created and not to run the command
+/// again; it said to run it again, which then refused with "already
+/// exists".
+#[test]
+fn startproject_and_startapp_that_cannot_report_say_what_they_created() {
+    let example = Example::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) =
+        into_a_full_disk(nuages_e2e::manage(dir.path()).args(["startproject", "site"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: created project 'site' in site, but could not write to standard output: \
+             No space left on device"
+        ) && stderr.contains("do not run it again")
+            && !stderr.contains("run the command again"),
+        "{stderr}"
+    );
+    let project = dir.path().join("site");
+    assert!(project.join("src/main.rs").is_file());
+    let mut startapps = [nuages_e2e::manage(&project), Command::new(&example.bin)];
+    for (startapp, name) in startapps.iter_mut().zip(["blog", "news"]) {
+        let (code, stderr) =
+            into_a_full_disk(startapp.current_dir(&project).args(["startapp", name]));
+        assert_eq!(code, Some(1), "{stderr}");
+        let created = project.join("src").join(name);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: created app '{name}' in {}, but could not write to standard output",
+                created.display()
+            )) && stderr.contains("do not run it again"),
+            "{stderr}"
+        );
+        assert!(created.join("mod.rs").is_file());
+    }
+}
+
 /// An error whose standard error cannot be written (`manage check 2>&1 |
 /// true`) keeps the command's exit status: 1, not a panic's 101.
 #[test]

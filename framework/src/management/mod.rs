@@ -415,21 +415,20 @@ impl ManagementUtility {
         result
     }
 
-    /// Clap prints help and version itself; an unknown command gets our
+    /// Clap writes help and version itself (through [`output::written`]); an unknown command gets our
     /// `error:` / `hint:` pair with the closest command.
     fn clap_error(&self, error: clap::Error) -> CommandError {
         use clap::error::ErrorKind;
         match error.kind() {
-            ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // On standard output: one that cannot be written is an error,
+            // as for every command.
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => output::written(error.print())
+                .err()
+                .unwrap_or(CommandError::Exit(0)),
+            // On standard error, as a usage error.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 let _ = error.print();
-                let code = if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    2
-                } else {
-                    0
-                };
-                CommandError::Exit(code)
+                CommandError::Exit(2)
             }
             ErrorKind::InvalidSubcommand => {
                 // The name clap could not match, not the first word that is

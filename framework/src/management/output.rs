@@ -34,6 +34,29 @@ pub fn print(text: fmt::Arguments<'_>) -> Result<(), CommandError> {
         .map_err(unwritable)
 }
 
+/// [`print`] for a command that has done its work before it reports it
+/// (`startproject`, `startapp`: files created): output that cannot be
+/// written is an error that says `done` ("created project 'x' in x"), so
+/// the user does not run the command again into "already exists".
+pub fn print_done(done: &str, text: fmt::Arguments<'_>) -> Result<(), CommandError> {
+    print(text).map_err(|error| match error {
+        CommandError::Failed(problem) => CommandError::failed(
+            format!("{done}, but {}", problem.message),
+            Some("check where the output goes (a full disk, a closed file); the command's work is done, do not run it again"),
+        ),
+        other => other,
+    })
+}
+
+/// What [`print`] answers, for standard output written another way (clap's
+/// help and version text, coloured for a terminal): `result`, then a flush
+/// of standard output; a failure is the same error as [`print`]'s.
+pub fn written(result: io::Result<()>) -> Result<(), CommandError> {
+    result
+        .and_then(|()| io::stdout().lock().flush())
+        .map_err(unwritable)
+}
+
 /// Write `text` and a line end on standard error. One that cannot be
 /// written (its reader gone, a full disk) is lost: there is nowhere left
 /// to say so, and the command's exit status still tells what happened.

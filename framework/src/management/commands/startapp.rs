@@ -49,7 +49,10 @@ pub fn start_app_here(name: &str) -> Result<(), CommandError> {
     })?;
     let project = require_project(&here)?;
     let created = start_app(&project, name)?;
-    output::print(format_args!("{}", next_steps(name, &created)))
+    output::print_done(
+        &format!("created app '{name}' in {}", created.display()),
+        format_args!("{}", next_steps(name, &created)),
+    )
 }
 
 /// Create `src/<name>/` in the project at `project_dir`; returns the app folder.
