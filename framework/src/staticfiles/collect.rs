@@ -797,25 +797,26 @@ fn copy_file(
 /// Copy `input`, the static file `source`, into `output`, the file made
 /// for `dest`: a failure to read is the source's ("make the file
 /// readable"), a failure to write (a full disk) the destination's, each
-/// with its own fix; `io::copy` cannot tell them apart.
+/// with its own fix. `io::copy` (which copies file to file in the kernel)
+/// does not say which side failed: the errors only a write gives are the
+/// destination's.
 fn copy_contents(
     input: &mut impl std::io::Read,
     output: &mut impl Write,
     source: &Path,
     dest: &Path,
 ) -> Result<(), Problem> {
-    let mut buffer = vec![0; 64 * 1024];
-    loop {
-        let read = match input.read(&mut buffer) {
-            Ok(0) => return output.flush().map_err(|e| write_error(dest, e)),
-            Ok(read) => read,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(read_error(source, error)),
-        };
-        output
-            .write_all(&buffer[..read])
-            .map_err(|e| write_error(dest, e))?;
-    }
+    use std::io::ErrorKind;
+    std::io::copy(input, output)
+        .and_then(|_| output.flush())
+        .map_err(|error| match error.kind() {
+            ErrorKind::StorageFull
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::FileTooLarge
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::WriteZero => write_error(dest, error),
+            _ => read_error(source, error),
+        })
 }
 
 /// Write `content` to a temporary file beside `dest` and rename it into place.
