@@ -438,7 +438,7 @@ impl Subject<'_> {
     }
 
     fn not_writable(&self, who: &Identity, file: &Path, path: &Path, kind: &str) -> CheckMessage {
-        let bits = if kind == "the file" { "u+w" } else { "u+wx" };
+        let bits = if path.is_dir() { "u+wx" } else { "u+w" };
         self.problem(
             format!(
                 "{} cannot write {} {} ({}): no write permission on {kind} {}.",
@@ -722,7 +722,35 @@ pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
     };
     files
         .into_iter()
-        .flat_map(|(setting, file)| check_file(&who, &file, &database_subject(&setting)))
+        .flat_map(|(setting, file)| {
+            let subject = database_subject(&setting);
+            let mut messages = check_file(&who, &file, &subject);
+            messages.extend(check_journal_files(&who, &file, &subject));
+            messages
+        })
+        .collect()
+}
+
+/// The `-wal` and `-shm` files beside a SQLite database in WAL mode, where
+/// they are: the server writes them too. Left by a process of another
+/// user (the `sqlite3` shell, a command run as root), they made every
+/// write of the site fail as "a readonly database".
+fn check_journal_files(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessage> {
+    ["-wal", "-shm"]
+        .into_iter()
+        .filter_map(|suffix| {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            let journal = PathBuf::from(name);
+            if std::fs::symlink_metadata(&journal).is_err() {
+                return None;
+            }
+            match who.can_write(&journal) {
+                Ok(false) => Some(subject.not_writable(who, file, &journal, "its journal file")),
+                Ok(true) => None,
+                Err(error) => Some(io_problem(subject, &journal, &error)),
+            }
+        })
         .collect()
 }
 
@@ -1116,11 +1144,40 @@ mod tests {
         );
         assert!(messages[1].hint.as_deref().unwrap().contains("chmod u+wx"));
 
+        // The journal files another user left beside it (WAL mode).
+        for suffix in ["-wal", "-shm"] {
+            let journal = db_dir.join(format!("db.sqlite3{suffix}"));
+            std::fs::write(&journal, "").unwrap();
+            chmod(&journal, 0o640);
+        }
+        let messages = run(&settings, dir.path(), Some("nobody"), check_database_files);
+        assert_eq!(ids(&messages), ["nuages.E001"; 4], "{messages:#?}");
+        assert!(
+            messages[2].message.contains(&format!(
+                "no write permission on its journal file {}-wal",
+                file.display()
+            )),
+            "{}",
+            messages[2].message
+        );
+        assert!(
+            messages[3].hint.as_deref().unwrap().ends_with(&format!(
+                "chown nobody {0}-shm && chmod u+w {0}-shm (or change databases.default.url)",
+                file.display()
+            )),
+            "{:?}",
+            messages[3].hint
+        );
+
         // Given to nobody: quiet.
         let nobody = Identity::of_user("nobody").unwrap();
         if unsafe { libc::geteuid() } == 0 {
             std::os::unix::fs::chown(&db_dir, Some(nobody.uid), None).unwrap();
             std::os::unix::fs::chown(&file, Some(nobody.uid), None).unwrap();
+            for suffix in ["-wal", "-shm"] {
+                let journal = db_dir.join(format!("db.sqlite3{suffix}"));
+                std::os::unix::fs::chown(&journal, Some(nobody.uid), None).unwrap();
+            }
             assert_eq!(
                 run(&settings, dir.path(), Some("nobody"), check_database_files),
                 vec![]
@@ -1129,6 +1186,10 @@ mod tests {
         // The current user owns what it created.
         std::os::unix::fs::chown(&db_dir, Some(unsafe { libc::geteuid() }), None).ok();
         std::os::unix::fs::chown(&file, Some(unsafe { libc::geteuid() }), None).ok();
+        for suffix in ["-wal", "-shm"] {
+            let journal = db_dir.join(format!("db.sqlite3{suffix}"));
+            std::os::unix::fs::chown(&journal, Some(unsafe { libc::geteuid() }), None).ok();
+        }
         assert_eq!(
             run(&settings, dir.path(), None, check_database_files),
             vec![]
