@@ -58,6 +58,15 @@ impl Problem {
         self
     }
 
+    /// `MESSAGE (hint: HINT)`, or the message alone when there is no hint:
+    /// what a log line says of it.
+    pub(crate) fn in_one_line(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{} (hint: {hint})", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// `error: MESSAGE`, and `  hint: HINT` on a second line when there is
     /// one: what commands print on stderr.
     pub fn report(&self) -> String {
@@ -391,6 +400,17 @@ mod tests {
             "a\\u{2028}\\u{202e}1.0.0.721"
         );
         assert_eq!(without_controls("café ünï"), "café ünï");
+    }
+
+    /// A log line says the hint only when there is one: no empty
+    /// "(hint: )".
+    #[test]
+    fn a_problem_in_one_line_has_a_hint_only_when_there_is_one() {
+        assert_eq!(Problem::new("down").in_one_line(), "down");
+        assert_eq!(
+            Problem::new("down").with_hint("start it").in_one_line(),
+            "down (hint: start it)"
+        );
     }
 
     #[test]

@@ -820,13 +820,9 @@ pub(crate) async fn pending_notice(project: &Project, settings: &Settings) -> Op
     let states = match states {
         Ok(states) => states,
         Err(problem) => {
-            let hint = problem
-                .hint
-                .map(|hint| format!(" (hint: {hint})"))
-                .unwrap_or_default();
             return Some(format!(
-                "Could not check for unapplied migrations: {}{hint}",
-                problem.message
+                "Could not check for unapplied migrations: {}",
+                problem.in_one_line()
             ));
         }
     };

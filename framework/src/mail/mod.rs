@@ -417,8 +417,11 @@ impl Drop for UnderWay {
 }
 
 fn log_not_sent(what: &str, error: &MailError) {
-    let hint = error.problem().hint.as_deref().unwrap_or_default();
-    tracing::error!(target: "nuages::mail", "{what} was not sent: {error} (hint: {hint})");
+    let hint = match &error.problem().hint {
+        Some(hint) => format!(" (hint: {hint})"),
+        None => String::new(),
+    };
+    tracing::error!(target: "nuages::mail", "{what} was not sent: {error}{hint}");
 }
 
 /// Sends mail as the settings say: a cheap, cloneable handle, built once
@@ -606,11 +609,10 @@ impl Mailer {
             let messages = match looked_up {
                 Ok(messages) => messages,
                 Err(problem) => {
-                    let hint = problem.hint.as_deref().unwrap_or_default();
                     tracing::error!(
                         target: "nuages::mail",
-                        "a password reset was not served: {} (hint: {hint})",
-                        problem.message
+                        "a password reset was not served: {}",
+                        problem.in_one_line()
                     );
                     return;
                 }
