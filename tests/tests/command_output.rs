@@ -152,6 +152,32 @@ fn startproject_and_startapp_that_cannot_report_say_what_they_created() {
     }
 }
 
+/// `createsuperuser` whose report cannot be written says the user was
+/// created and not to run it again, which would answer "already exists".
+#[test]
+fn createsuperuser_that_cannot_report_says_it_created_the_user() {
+    let example = Example::new();
+    let migrated = example.command().arg("migrate").output().unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let (code, stderr) = into_a_full_disk(example.command().args([
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+    ]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: created the superuser \"admin\", but could not write to standard output: \
+             No space left on device"
+        ) && stderr.contains("do not run it again")
+            && !stderr.contains("run the command again"),
+        "{stderr}"
+    );
+}
+
 /// An error whose standard error cannot be written (`manage check 2>&1 |
 /// true`) keeps the command's exit status: 1, not a panic's 101.
 #[test]

@@ -20,7 +20,7 @@ use crate::auth::models::{normalize_username, validate_email, validate_username}
 use crate::auth::{NewUser, PasswordHashers, PasswordValidators, User, UserAttributes};
 use crate::forms::null_characters_error;
 use crate::management::prompt::{self, ask, ask_secret, complain};
-use crate::management::{Command, CommandContext, CommandError, outln};
+use crate::management::{Command, CommandContext, CommandError};
 
 /// `manage createsuperuser`.
 pub struct CreateSuperuser;
@@ -242,6 +242,7 @@ fn insert_superuser(
     email: &str,
     password: Option<&str>,
 ) -> Result<(), CommandError> {
+    let created = format!("created the superuser {username:?}");
     let new = NewUser {
         username,
         email,
@@ -251,7 +252,11 @@ fn insert_superuser(
     };
     ctx.block_on(User::create(&accounts.pool, &accounts.hashers, new))?;
     if ctx.verbosity() >= 1 {
-        outln!("Superuser created successfully.")?;
+        // Created: the user must not run the command again into "already exists".
+        crate::management::output::print_done(
+            &created,
+            format_args!("Superuser created successfully.\n"),
+        )?;
     }
     Ok(())
 }
