@@ -3,7 +3,60 @@
 //! the file then): a copy of `db.sqlite3` alone, as a backup takes it,
 //! holds them.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use nuages_e2e::{Example, run};
+
+/// The example with its database at `<name>/db.sqlite3` in its folder:
+/// the settings file that says so, that folder and the database's path.
+fn with_database_in(example: &Example, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let folder = example.dir.path().join(name);
+    let database = folder.join("db.sqlite3");
+    let settings = example.settings_extending(
+        &example.settings,
+        name,
+        &format!(
+            "[databases.default]\nurl = \"sqlite://{}\"\n",
+            database.display()
+        ),
+    );
+    (settings, folder, database)
+}
+
+/// `command` run as `nobody` (through `setpriv`, which root alone may do).
+fn as_nobody(command: &Command) -> Command {
+    let mut as_nobody = Command::new("setpriv");
+    as_nobody
+        .arg("--reuid=nobody")
+        .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
+        .arg("--clear-groups")
+        .arg(command.get_program())
+        .args(command.get_args());
+    as_nobody
+}
+
+/// The names in `folder`, sorted.
+fn listing(folder: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Give `path` the permission bits `mode`.
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Whether the tests run as root (as in CI).
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    (unsafe { libc::geteuid() }) == 0
+}
 
 #[test]
 fn a_copy_of_the_database_file_alone_holds_what_the_commands_did() {
@@ -226,52 +279,25 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
 /// runs as `nobody`; otherwise the folder is made read-only.
 #[test]
 fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
-    use std::os::unix::fs::PermissionsExt;
     let example = Example::new();
-    let folder = example.dir.path().join("readonly");
-    let database = folder.join("db.sqlite3");
-    let settings = example.settings_extending(
-        &example.settings,
-        "readonly",
-        &format!(
-            "[databases.default]\nurl = \"sqlite://{}\"\n",
-            database.display()
-        ),
-    );
+    let (settings, folder, database) = with_database_in(&example, "readonly");
     let migrated = example
         .command_with(&settings)
         .arg("migrate")
         .output()
         .unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    let listing = || {
-        let mut names: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    };
+    let listing = || listing(&folder);
     let before = listing();
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = is_root();
     let showmigrations = || {
         let mut command = example.command_with(&settings);
         if root {
-            let mut as_nobody = std::process::Command::new("setpriv");
-            as_nobody
-                .arg("--reuid=nobody")
-                .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
-                .arg("--clear-groups")
-                .arg(command.get_program())
-                .args(command.get_args());
-            command = as_nobody;
+            command = as_nobody(&command);
         }
         command.arg("showmigrations").output().unwrap()
     };
-    let mode = |path: &std::path::Path, mode: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
+    let mode = set_mode;
     if root {
         // nobody may go through the test's folder, and read, not write.
         mode(example.dir.path(), 0o755);
@@ -333,52 +359,23 @@ fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
 /// as "a readonly database".
 #[test]
 fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
-    use std::os::unix::fs::PermissionsExt;
     let example = Example::new();
-    let folder = example.dir.path().join("shared");
-    let database = folder.join("db.sqlite3");
-    let settings = example.settings_extending(
-        &example.settings,
-        "shared",
-        &format!(
-            "[databases.default]\nurl = \"sqlite://{}\"\n",
-            database.display()
-        ),
-    );
+    let (settings, folder, database) = with_database_in(&example, "shared");
     let migrated = example
         .command_with(&settings)
         .arg("migrate")
         .output()
         .unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    let listing = || {
-        let mut names: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    };
-    let before = listing();
-    let mode = |path: &std::path::Path, mode: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let before = listing(&folder);
+    let mode = set_mode;
     let mut reader = example.command_with(&settings);
-    if root {
+    if is_root() {
         // Another account, which may write the folder and read the file.
         mode(example.dir.path(), 0o755);
         mode(&folder, 0o777);
         mode(&database, 0o644);
-        let mut as_nobody = std::process::Command::new("setpriv");
-        as_nobody
-            .arg("--reuid=nobody")
-            .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
-            .arg("--clear-groups")
-            .arg(reader.get_program())
-            .args(reader.get_args());
-        reader = as_nobody;
+        reader = as_nobody(&reader);
     } else {
         // This account, which may write the folder but not the file.
         mode(&database, 0o444);
@@ -390,7 +387,7 @@ fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
     );
     assert!(output.status.success(), "{stdout}{stderr}");
     assert_eq!(stdout, "auth\n [X] 1_initial\npolls\n [X] 1_initial\n");
-    assert_eq!(listing(), before);
+    assert_eq!(listing(&folder), before);
 
     // The owner writes as before.
     mode(&database, 0o640);
@@ -420,36 +417,17 @@ fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
 fn migrate_opens_a_lock_file_another_account_left() {
     use std::os::unix::fs::PermissionsExt;
     let example = Example::new();
-    let folder = example.dir.path().join("locked");
-    let database = folder.join("db.sqlite3");
+    let (settings, folder, database) = with_database_in(&example, "locked");
     let lock = folder.join("db.sqlite3-migrate.lock");
-    let settings = example.settings_extending(
-        &example.settings,
-        "locked",
-        &format!(
-            "[databases.default]\nurl = \"sqlite://{}\"\n",
-            database.display()
-        ),
-    );
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = is_root();
     let migrate = |as_other: bool| {
         let mut command = example.command_with(&settings);
         if as_other {
-            let mut as_nobody = std::process::Command::new("setpriv");
-            as_nobody
-                .arg("--reuid=nobody")
-                .arg(format!("--regid={}", nuages_e2e::group_of(Some("nobody"))))
-                .arg("--clear-groups")
-                .arg(command.get_program())
-                .args(command.get_args());
-            command = as_nobody;
+            command = as_nobody(&command);
         }
         command.arg("migrate").output().unwrap()
     };
-    let mode = |path: &std::path::Path, mode: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
+    let mode = set_mode;
     let mode_of =
         |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
 
