@@ -439,6 +439,20 @@ fn parse_head(head: &str) -> Option<(u16, Vec<(String, String)>)> {
     Some((status, headers))
 }
 
+/// The dot paths the generated nginx configuration answers itself, 404,
+/// never passing them to serve (RFC 8615's `/.well-known/` passes, a dot
+/// below it does not): `get` asks nginx for one.
+pub fn assert_nginx_refuses_dot_paths(get: impl Fn(&str) -> HttpResponse) {
+    for dotted in ["/.env", "/.git/config", "/.well-known/.git/config"] {
+        let response = get(dotted);
+        assert_eq!(response.status, 404, "{dotted}: {response:?}");
+        assert!(
+            response.body.contains("<center>nginx</center>"),
+            "{dotted}: {response:?}"
+        );
+    }
+}
+
 /// GET `https://HOST:PORT/PATH` with curl, HOST resolved to 127.0.0.1 (as
 /// a browser would send it: SNI and Host are HOST) and any certificate
 /// accepted; the response and the HTTP version curl used (`2`, `1.1`).

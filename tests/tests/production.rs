@@ -278,14 +278,9 @@ fn nginx_serves_static_files_and_proxies_pages_to_serve() {
     assert_eq!(security.body, "Contact: mailto:security@example.test");
     let challenge = http(addr, "GET", "/.well-known/acme-challenge/t0k3n", &host, "").unwrap();
     assert_eq!(challenge.status, 404, "{challenge:?}");
-    for dotted in ["/.env", "/.git/config", "/.well-known/.git/config"] {
-        let response = http(addr, "GET", dotted, &host, "").unwrap();
-        assert_eq!(response.status, 404, "{dotted}: {response:?}");
-        assert!(
-            response.body.contains("<center>nginx</center>"),
-            "{response:?}"
-        );
-    }
+    nuages_e2e::assert_nginx_refuses_dot_paths(|dotted| {
+        http(addr, "GET", dotted, &host, "").unwrap()
+    });
     let app_log = server.output();
     for reached in [
         "GET /.well-known/security.txt HTTP/1.1\" 200",
