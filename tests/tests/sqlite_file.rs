@@ -24,6 +24,18 @@ fn with_database_in(example: &Example, name: &str) -> (PathBuf, PathBuf, PathBuf
     (settings, folder, database)
 }
 
+/// [`with_database_in`], migrated.
+fn migrated_in(example: &Example, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (settings, folder, database) = with_database_in(example, name);
+    let migrated = example
+        .command_with(&settings)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    (settings, folder, database)
+}
+
 /// `command` run as `nobody` (through `setpriv`, which root alone may do).
 fn as_nobody(command: &Command) -> Command {
     let mut as_nobody = Command::new("setpriv");
@@ -280,13 +292,7 @@ fn commands_that_only_read_or_refuse_leave_a_missing_or_empty_sqlite_file_alone(
 #[test]
 fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
     let example = Example::new();
-    let (settings, folder, database) = with_database_in(&example, "readonly");
-    let migrated = example
-        .command_with(&settings)
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(migrated.status.success(), "{migrated:?}");
+    let (settings, folder, database) = migrated_in(&example, "readonly");
     let listing = || listing(&folder);
     let before = listing();
     let root = is_root();
@@ -360,13 +366,7 @@ fn showmigrations_reads_a_wal_database_in_a_folder_it_cannot_write() {
 #[test]
 fn a_command_that_only_reads_leaves_no_journal_the_owner_cannot_write() {
     let example = Example::new();
-    let (settings, folder, database) = with_database_in(&example, "shared");
-    let migrated = example
-        .command_with(&settings)
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(migrated.status.success(), "{migrated:?}");
+    let (settings, folder, database) = migrated_in(&example, "shared");
     let before = listing(&folder);
     let mode = set_mode;
     let mut reader = example.command_with(&settings);
