@@ -81,6 +81,23 @@ impl<T, E> Breaker<T, E> {
     }
 }
 
+/// Held by an attempt's task until it records its outcome: dropped before
+/// that (the attempt panicked, or the runtime dropped the task), it puts
+/// the breaker back to [`State::Idle`], so that the next caller makes a new
+/// attempt instead of joining one that will never end.
+struct Unfinished<T, E>(Option<Arc<Mutex<State<T, E>>>>);
+
+impl<T, E> Drop for Unfinished<T, E> {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            if matches!(*state, State::Connecting(_)) {
+                *state = State::Idle;
+            }
+        }
+    }
+}
+
 impl<T, E> Breaker<T, E>
 where
     T: Clone + Send + Sync + 'static,
@@ -135,16 +152,18 @@ where
     /// Runs `attempt` in a task that records its outcome, then sends it.
     fn start(&self, attempt: impl Future<Output = Result<T, E>> + Send + 'static) -> Outcome<T, E> {
         let (sender, receiver) = watch::channel(None);
-        let state = self.state.clone();
+        let mut unfinished = Unfinished(Some(self.state.clone()));
         tokio::spawn(async move {
             let outcome = attempt.await;
-            *state.lock().unwrap_or_else(|p| p.into_inner()) = match &outcome {
-                Ok(connection) => State::Up(connection.clone()),
-                Err(error) => State::Down {
-                    since: Instant::now(),
-                    error: error.clone(),
-                },
-            };
+            if let Some(state) = unfinished.0.take() {
+                *state.lock().unwrap_or_else(|p| p.into_inner()) = match &outcome {
+                    Ok(connection) => State::Up(connection.clone()),
+                    Err(error) => State::Down {
+                        since: Instant::now(),
+                        error: error.clone(),
+                    },
+                };
+            }
             let _ = sender.send(Some(outcome));
         });
         receiver
@@ -209,5 +228,25 @@ mod tests {
             breaker.connect(failing).await,
             Err(Refusal::LeftAlone { .. })
         ));
+    }
+
+    /// An attempt whose task panics abandons the callers waiting for it,
+    /// and the next call makes a new attempt instead of joining the dead one.
+    #[tokio::test]
+    async fn an_attempt_that_panicked_is_followed_by_a_new_one() {
+        let breaker: Breaker<u32, String> = Breaker::new(Duration::from_secs(3));
+        fn driver_bug() -> Result<u32, String> {
+            panic!("a driver bug")
+        }
+        let panicking = || async {
+            tokio::task::yield_now().await;
+            driver_bug()
+        };
+        let waiting = (0..3).map(|_| breaker.connect(panicking));
+        for outcome in futures_util::future::join_all(waiting).await {
+            assert_eq!(outcome, Err(Refusal::Abandoned));
+        }
+        assert_eq!(breaker.connect(|| async { Ok(7) }).await, Ok(7));
+        assert_eq!(breaker.get(), Some(7));
     }
 }

@@ -645,9 +645,8 @@ async fn sqlite_migrate_lock(connection: &mut AnyConnection) -> Result<Option<st
         return Ok(None);
     };
     let path = std::path::PathBuf::from(format!("{file}-migrate.lock"));
-    let database = std::path::PathBuf::from(file);
     tokio::task::spawn_blocking(move || {
-        let lock = open_migrate_lock(&path, &database)?;
+        let lock = open_migrate_lock(&path)?;
         // SAFETY: `lock` is an open file this closure owns; flock only
         // reads its descriptor.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
@@ -670,9 +669,11 @@ async fn sqlite_migrate_lock(connection: &mut AnyConnection) -> Result<Option<st
 /// write access, so one that is there is opened read-only: a lock file
 /// left by `migrate` run as root or another account (0644 under the
 /// umask) stopped every later `migrate` of the server's account with
-/// "Permission denied". A missing one is created with the permission bits
-/// of the `database` file, which every account that migrates can open.
-fn open_migrate_lock(path: &std::path::Path, database: &std::path::Path) -> Result<std::fs::File> {
+/// "Permission denied". A missing one is created 0644 whatever the umask:
+/// it holds nothing, and every account can open it to lock it (with the
+/// database's bits, 0640 say, a lock file root made was closed to the
+/// server's account).
+fn open_migrate_lock(path: &std::path::Path) -> Result<std::fs::File> {
     use std::io::ErrorKind;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let quoted = crate::management::output::shell_word(path);
@@ -693,16 +694,16 @@ fn open_migrate_lock(path: &std::path::Path, database: &std::path::Path) -> Resu
                 ));
             }
         }
-        let mode = std::fs::metadata(database).map_or(0o644, |m| m.permissions().mode() & 0o666);
+        const MODE: u32 = 0o644;
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(mode)
+            .mode(MODE)
             .open(path)
         {
             Ok(lock) => {
-                // The umask narrowed the bits: the database's, exactly.
-                lock.set_permissions(std::fs::Permissions::from_mode(mode))
+                // The umask may have narrowed the bits.
+                lock.set_permissions(std::fs::Permissions::from_mode(MODE))
                     .map_err(Error::other)?;
                 return Ok(lock);
             }

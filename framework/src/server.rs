@@ -428,8 +428,13 @@ pub async fn serve(
     let (phase, _) = watch::channel(Phase::Serving);
     let room = Arc::new(RoomForExtensions::default());
     let start = |(stream, peer): Accepted| {
-        let (service, activity) =
-            NoticeRequests::new(service.clone(), peer, room.clone(), body_rules);
+        let (service, activity) = NoticeRequests::new(
+            service.clone(),
+            peer,
+            room.clone(),
+            body_rules,
+            phase.subscribe(),
+        );
         let fd = stream.as_raw_fd();
         let connection = builder
             .serve_connection_with_upgrades(
@@ -826,6 +831,56 @@ mod tests {
         let mut received = Vec::new();
         let _ = client.read_to_end(&mut received);
         assert_eq!(String::from_utf8_lossy(&received), "", "no answer");
+    }
+
+    /// A body answered unread whose client then trickles it does not hold
+    /// the shutdown for the body timeout: once shutting down, the reading
+    /// after the answer gives up after a second of silence, and `serve`
+    /// returns with every request answered.
+    #[test]
+    fn a_body_trickled_after_its_answer_does_not_hold_the_shutdown() {
+        use std::io::Write;
+        let (_site, application) = test_application();
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let options = ServeOptions {
+            body_read_timeout: Duration::from_secs(30),
+            graceful_timeout: Duration::from_secs(10),
+            ..ServeOptions::default()
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(async move {
+            let tcp = Listener::Tcp(tokio::net::TcpListener::from_std(tcp).unwrap());
+            serve(tcp, application, options, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+        });
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: localhost\r\n\
+                  Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nxx",
+            )
+            .unwrap();
+        let refused = read_response(&mut client).unwrap();
+        assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+        let asked = std::time::Instant::now();
+        stop.send(()).unwrap();
+        let outcome = runtime.block_on(server).unwrap();
+        let took = asked.elapsed();
+        assert_eq!(outcome, Stopped::Drained);
+        assert!(
+            took < Duration::from_secs(3),
+            "serve returned {took:?} after the shutdown began"
+        );
+        drop(client);
     }
 
     /// Connect, send `bytes`, go silent; how long until the server closes

@@ -12,6 +12,11 @@
 //! a proxy still writing the body (nginx) saw an error and answered its
 //! client 502 in place of the page. Read, the connection stays open for
 //! the next request, as gunicorn's reads past the body of the last one.
+//! Once the server is shutting down, that reading waits no longer than
+//! [`SILENCE_AT_SHUTDOWN`] for the next bytes (a body still coming from a
+//! proxy is read whole; a client trickling one does not hold the shutdown
+//! for a body timeout), and ends with the connection at
+//! `serve_graceful_timeout`.
 
 use std::fmt;
 use std::pin::Pin;
@@ -21,6 +26,13 @@ use std::time::Duration;
 use axum::BoxError;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
+use tokio::sync::watch;
+
+use super::connection::Phase;
+
+/// How long a body read after its answer may be silent once the server is
+/// shutting down.
+const SILENCE_AT_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// How a connection's request bodies are read.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +58,9 @@ where
     /// What is left to read may be read after the answer: an HTTP/1 body
     /// whose client does not wait for `100 Continue` before sending it.
     drain: Drain,
+    /// The server's phase, for reading after the answer; only for a body
+    /// that may be read then (none for a GET without one).
+    phase: Option<watch::Receiver<Phase>>,
     /// Bytes given to the reader so far.
     read: u64,
     /// The body has ended, whole or in an error: nothing is left to read.
@@ -86,12 +101,21 @@ impl<B> BodyTimeout<B>
 where
     B: Body + Unpin + Send + 'static,
 {
-    pub(crate) fn new(body: B, rules: BodyRules, drain: Drain) -> BodyTimeout<B> {
+    /// `body`, read by `rules`, with `drain`'s rule after the answer and
+    /// the server's `phase`.
+    pub(crate) fn new(
+        body: B,
+        rules: BodyRules,
+        drain: Drain,
+        phase: &watch::Receiver<Phase>,
+    ) -> BodyTimeout<B> {
+        let phase = (drain != Drain::Never && !body.is_end_stream()).then(|| phase.clone());
         BodyTimeout {
             body: Some(body),
             rules,
             silent: None,
             drain,
+            phase,
             read: 0,
             ended: false,
         }
@@ -165,7 +189,7 @@ where
         if self.ended || self.drain != Drain::Always {
             return;
         }
-        let Some(body) = self.body.take() else {
+        let (Some(body), Some(phase)) = (self.body.take(), self.phase.take()) else {
             return;
         };
         let left = self.rules.drain_limit.saturating_sub(self.read);
@@ -176,19 +200,37 @@ where
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        runtime.spawn(read_to_end(body, left, self.rules.timeout));
+        runtime.spawn(read_to_end(body, left, self.rules.timeout, phase));
     }
 }
 
 /// Read `body` to its end and let its bytes go: `left` of them at most,
-/// none silent for longer than `timeout` (dropped, the body closes the
+/// none silent for longer than `timeout`, or [`SILENCE_AT_SHUTDOWN`] once
+/// `phase` has left [`Phase::Serving`] (dropped, the body closes the
 /// connection as it would have).
-async fn read_to_end<B: Body + Unpin>(mut body: B, mut left: u64, timeout: Duration) {
+async fn read_to_end<B: Body + Unpin>(
+    mut body: B,
+    mut left: u64,
+    timeout: Duration,
+    mut phase: watch::Receiver<Phase>,
+) {
     loop {
-        let frame = match tokio::time::timeout(timeout, body.frame()).await {
-            Ok(Some(Ok(frame))) => frame,
-            // The end, an error, or silence.
-            _ => return,
+        let serving = *phase.borrow_and_update() == Phase::Serving;
+        let silence = match serving {
+            true => timeout,
+            false => timeout.min(SILENCE_AT_SHUTDOWN),
+        };
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(silence, body.frame()) => match frame {
+                Ok(Some(Ok(frame))) => frame,
+                // The end, an error, or silence.
+                _ => return,
+            },
+            // Shutting down (or the server gone): wait as long as that allows.
+            changed = phase.changed(), if serving => match changed {
+                Ok(()) => continue,
+                Err(_) => return,
+            },
         };
         if let Some(data) = frame.data_ref() {
             let size = bytes::Buf::remaining(data) as u64;
@@ -229,6 +271,11 @@ mod tests {
         }
     }
 
+    /// The phase of a server that serves.
+    fn serving() -> watch::Receiver<Phase> {
+        watch::channel(Phase::Serving).1
+    }
+
     /// A body sent in chunks over a channel, ended when the sender is dropped.
     struct Drip(mpsc::Receiver<Bytes>);
 
@@ -263,7 +310,7 @@ mod tests {
                     sender.send(Bytes::from("x")).await.unwrap();
                 }
             });
-            let read = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always)
+            let read = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always, &serving())
                 .collect()
                 .await;
             assert_eq!(read.unwrap().to_bytes(), "xxxx");
@@ -272,7 +319,7 @@ mod tests {
             let (sender, receiver) = mpsc::channel(4);
             sender.send(Bytes::from("a")).await.unwrap();
             let started = tokio::time::Instant::now();
-            let error = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always)
+            let error = BodyTimeout::new(Drip(receiver), rules(timeout), Drain::Always, &serving())
                 .collect()
                 .await
                 .unwrap_err();
@@ -280,5 +327,53 @@ mod tests {
             assert!(started.elapsed() >= timeout);
             drop(sender);
         });
+    }
+
+    /// A body dropped unread is read after the answer for as long as its
+    /// client keeps within the body timeout while the server serves; once
+    /// it shuts down, a body still coming is read on, and one that goes
+    /// silent is let go after [`SILENCE_AT_SHUTDOWN`], not the body timeout.
+    #[tokio::test(start_paused = true)]
+    async fn at_shutdown_a_body_read_after_its_answer_waits_no_longer_for_silence() {
+        let (phase, receiver) = watch::channel(Phase::Serving);
+        let (sender, chunks) = mpsc::channel(4);
+        let body = BodyTimeout::new(
+            Drip(chunks),
+            rules(Duration::from_secs(30)),
+            Drain::Always,
+            &receiver,
+        );
+        drop(receiver);
+        drop(body);
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert!(!sender.is_closed(), "still read while serving");
+        phase.send_replace(Phase::Draining);
+        for _ in 0..5 {
+            tokio::time::sleep(SILENCE_AT_SHUTDOWN / 2).await;
+            sender.send(Bytes::from("x")).await.unwrap();
+        }
+        let silent_from = tokio::time::Instant::now();
+        phase.closed().await;
+        assert!(sender.is_closed());
+        let waited = silent_from.elapsed();
+        assert!(
+            waited >= SILENCE_AT_SHUTDOWN && waited < SILENCE_AT_SHUTDOWN * 2,
+            "let go {waited:?} after the body went silent"
+        );
+    }
+
+    /// A body without bytes (a GET) keeps no hold on the server's phase.
+    #[test]
+    fn a_body_without_bytes_holds_no_phase() {
+        let (phase, receiver) = watch::channel(Phase::Serving);
+        let body = BodyTimeout::new(
+            http_body_util::Empty::<Bytes>::new(),
+            rules(Duration::from_secs(30)),
+            Drain::Always,
+            &receiver,
+        );
+        drop(receiver);
+        assert!(phase.is_closed());
+        drop(body);
     }
 }

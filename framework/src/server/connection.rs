@@ -46,16 +46,19 @@ pub(crate) struct NoticeRequests<S> {
     peer: Option<SocketAddr>,
     room: Arc<RoomForExtensions>,
     body_rules: BodyRules,
+    /// The server's phase, which a body read after its answer follows.
+    phase: watch::Receiver<Phase>,
 }
 
 impl<S> NoticeRequests<S> {
-    /// `inner` for a connection from `peer`, accepted now, and what its
-    /// requests tell the connection's task.
+    /// `inner` for a connection from `peer`, accepted now while the server
+    /// is in `phase`, and what its requests tell the connection's task.
     pub(crate) fn new(
         inner: S,
         peer: Option<SocketAddr>,
         room: Arc<RoomForExtensions>,
         body_rules: BodyRules,
+        phase: watch::Receiver<Phase>,
     ) -> (Self, Arc<Activity>) {
         let activity = Activity::new();
         (
@@ -65,6 +68,7 @@ impl<S> NoticeRequests<S> {
                 peer,
                 room,
                 body_rules,
+                phase,
             },
             activity,
         )
@@ -122,10 +126,11 @@ where
         }
         let rules = self.body_rules;
         let drain = Drain::of(request.version(), request.headers());
+        let phase = &self.phase;
         Answer {
             response: self
                 .inner
-                .call(request.map(|body| BodyTimeout::new(body, rules, drain))),
+                .call(request.map(|body| BodyTimeout::new(body, rules, drain, phase))),
             answering,
         }
     }

@@ -922,7 +922,8 @@ server {{
             format!(
                 r#"{unknown_hosts}# HTTP: every request for the site's names is redirected to HTTPS, but
 # ACME's HTTP-01 challenges, which a certificate authority asks over plain
-# HTTP (a first certificate too): the application answers them.
+# HTTP (a first certificate too): passed to the application, where a view of
+# the project's answers them (see secure_redirect_exempt).
 server {{
     listen {http};  # --listen-http
 {server_name}    server_tokens off;
@@ -1056,7 +1057,7 @@ fn nginx_site_body(
     server_tokens off;
 
     # No dotfiles, anywhere, but RFC 8615's /.well-known/ (ACME challenges,
-    # security.txt, change-password), which the application answers.
+    # security.txt, change-password), passed to the application.
     location ~ /\. {{
         return 404;
     }}
@@ -1161,7 +1162,8 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 
 # HTTP: every request for the site's names is redirected to HTTPS, but
 # ACME's HTTP-01 challenges, which a certificate authority asks over plain
-# HTTP (a first certificate too): the application answers them.
+# HTTP (a first certificate too): passed to the application, where a view of
+# the project's answers them (see secure_redirect_exempt).
 # --listen-http
 <VirtualHost {http}>
 {names}    RewriteEngine On
