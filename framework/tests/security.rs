@@ -923,20 +923,28 @@ async fn a_multipart_form_carries_the_token_too() {
         .await;
     assert_eq!(r.status, 403);
     // The token as an uploaded file is no token (Django reads it from
-    // `request.POST`, which holds no file).
-    let as_file = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"; filename=\"t.txt\"\r\nContent-Type: text/plain\r\n\r\n{token}\r\n{closing}"
-    );
-    let r = client
-        .request(Method::POST, "/upload/")
-        .header(
-            "content-type",
-            &format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(as_file)
-        .send()
-        .await;
-    assert_eq!(r.status, 403);
+    // `request.POST`, which holds no file), however the file name is
+    // given: the form drops all of these as files.
+    for file_name in [
+        "filename=\"t.txt\"",
+        "filename*=UTF-8''t.txt",
+        "FILENAME=\"t.txt\"",
+        "filename*=bogus",
+    ] {
+        let as_file = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"; {file_name}\r\nContent-Type: text/plain\r\n\r\n{token}\r\n{closing}"
+        );
+        let r = client
+            .request(Method::POST, "/upload/")
+            .header(
+                "content-type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(as_file)
+            .send()
+            .await;
+        assert_eq!(r.status, 403, "{file_name}");
+    }
 }
 
 /// A multipart body whose `Content-Type` names no usable boundary cannot be

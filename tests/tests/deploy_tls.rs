@@ -309,4 +309,52 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
         !app_log.contains("/static/") && !app_log.contains("/polls/"),
         "static files or the redirect reached the application: {app_log}"
     );
+
+    // certbot certonly --webroot -w ACME: deployconfig … --acme-webroot ACME
+    // -o … again (over its own file), nginx -s reload; the challenge is
+    // then certbot's file, from nginx, and never reaches the application.
+    let acme = work.join("acme");
+    let challenges = acme.join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    std::fs::write(challenges.join("t0k3n"), "t0k3n.thumbprint").unwrap();
+    std::fs::write(challenges.join(".hidden"), "not served").unwrap();
+    let (output, stdout, stderr) = run(deployed(&project, &bind).args([
+        "deployconfig",
+        "nginx",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{https_port}"),
+        "--listen-http",
+        &format!("127.0.0.1:{http_port}"),
+        "--acme-webroot",
+        acme.to_str().unwrap(),
+        "-o",
+        site.to_str().unwrap(),
+    ]));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let mut reload = Command::new("/usr/sbin/nginx");
+    with_prefix(reload.args(["-s", "reload"]));
+    let (output, _, stderr) = run(&mut reload);
+    assert!(output.status.success(), "nginx -s reload: {stderr}");
+    let get_challenge = |path: &str| http(http_addr, "GET", path, &[("Host", HOST)], "").ok();
+    let answered = wait_for(Duration::from_secs(20), || {
+        get_challenge("/.well-known/acme-challenge/t0k3n").filter(|r| r.status == 200)
+    })
+    .unwrap_or_else(|| panic!("no challenge file: {}", nginx.output()));
+    assert_eq!(answered.body, "t0k3n.thumbprint");
+    assert_eq!(answered.header("content-type"), Some("text/plain"));
+    // Those asked while the old workers still answered reached the
+    // application; none after.
+    let reached = || server.output().matches("acme-challenge").count();
+    let before = reached();
+    let hidden = get_challenge("/.well-known/acme-challenge/.hidden").unwrap();
+    assert_eq!(hidden.status, 404, "{hidden:?}");
+    let missing = get_challenge("/.well-known/acme-challenge/other").unwrap();
+    assert_eq!(missing.status, 404, "{missing:?}");
+    let again = get_challenge("/.well-known/acme-challenge/t0k3n").unwrap();
+    assert_eq!(again.body, "t0k3n.thumbprint");
+    assert_eq!(reached(), before, "{}", server.output());
 }

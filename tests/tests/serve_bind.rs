@@ -1385,7 +1385,7 @@ fn apache_redirects_only_the_sites_names_to_https() {
         .arg(format!("127.0.0.1:{http_port}")));
     assert!(output.status.success(), "{stderr}");
     std::fs::write(work.join("site.conf"), &site).unwrap();
-    let _apache = Apache::start(
+    let apache = Apache::start(
         &work,
         &["ssl", "socache_shmcb", "http2"],
         &format!("Listen 127.0.0.1:{http_port}\nListen 127.0.0.1:{https_port}\n"),
@@ -1437,6 +1437,53 @@ fn apache_redirects_only_the_sites_names_to_https() {
     // Any other path, /.well-known/ too, is redirected.
     let response = answer("/.well-known/security.txt").unwrap();
     assert_eq!(response.status, 301, "{response:?}");
+
+    // --acme-webroot: the challenge is certbot's file, from Apache (whose
+    // workers, nobody, read it), and never reaches the application.
+    let acme = tempfile::tempdir().unwrap();
+    let challenges = acme.path().join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    for folder in [acme.path(), &acme.path().join(".well-known"), &challenges] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(challenges.join("t0k3n"), "t0k3n.thumbprint").unwrap();
+    std::fs::write(challenges.join(".hidden"), "not served").unwrap();
+    let (output, site, stderr) = run(example
+        .command_with(&settings)
+        .env("NUAGES_ALLOWED_HOSTS", hosts)
+        .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{app_port}"))
+        .args(["deployconfig", "apache", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{https_port}"))
+        .arg("--listen-http")
+        .arg(format!("127.0.0.1:{http_port}"))
+        .arg("--acme-webroot")
+        .arg(acme.path()));
+    assert!(output.status.success(), "{stderr}");
+    std::fs::write(work.join("site.conf"), &site).unwrap();
+    apache.control("graceful");
+    let answered = wait_for(Duration::from_secs(20), || {
+        answer(challenge).ok().filter(|r| r.status == 200)
+    })
+    .expect("Apache serves the challenge file");
+    assert_eq!(answered.body, "t0k3n.thumbprint");
+    // Those asked while the old workers still answered reached the
+    // application; none after.
+    let reached = || server.output().matches("acme-challenge").count();
+    let before = reached();
+    for path in [
+        "/.well-known/acme-challenge/.hidden",
+        "/.well-known/acme-challenge/other",
+    ] {
+        let response = answer(path).unwrap();
+        assert_eq!(response.status, 404, "{path}: {response:?}");
+    }
+    assert_eq!(answer(challenge).unwrap().body, "t0k3n.thumbprint");
+    assert_eq!(reached(), before, "{}", server.output());
 }
 
 /// Apache httpd as a daemon on `work/site.conf`, stopped when dropped.

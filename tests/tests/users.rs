@@ -516,6 +516,16 @@ fn changepassword_sets_a_validated_password() {
     assert!(logs_in(&example, "admin", "ochre-lantern-basin-7"));
     assert!(!logs_in(&example, "admin", "plum-violin-orbit-42"));
 
+    // The name typed as the login form takes it (NFKC): full-width letters
+    // are the user stored as `admin`, who is named as stored.
+    let wide = ["changepassword", "ａｄｍｉｎ", "--password-stdin"];
+    let (status, stdout, stderr) = example.piped(&wide, "amber-quarry-salt-3\n");
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Password changed successfully for user 'admin'\n");
+    assert!(logs_in(&example, "admin", "amber-quarry-salt-3"));
+    let (status, _, stderr) = example.piped(&change, "ochre-lantern-basin-7\n");
+    assert!(status.success(), "{stderr}");
+
     let (status, _, stderr) = example.piped(&change, "12345\n");
     assert_eq!(status.code(), Some(1));
     assert!(

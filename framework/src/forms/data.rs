@@ -205,7 +205,7 @@ async fn read_multipart(
 /// its `filename*`, decoded. The name is only ever shown, never part of a
 /// path. A NUL, CR or LF decoded from it is refused (400), as the raw ones
 /// are in a header.
-fn part_file_name(field: &multer::Field<'_>) -> Result<Option<String>> {
+pub(crate) fn part_file_name(field: &multer::Field<'_>) -> Result<Option<String>> {
     if let Some(name) = field.file_name() {
         return Ok(Some(name.to_string()));
     }

@@ -60,7 +60,7 @@ use std::marker::PhantomData;
 use sqlx::{AnyPool, Row};
 
 pub use data::FormData;
-pub(crate) use data::multipart_boundary;
+pub(crate) use data::{multipart_boundary, part_file_name};
 pub(crate) use fields::max_length_message;
 pub use fields::{Choices, Email, FormField, Input, ModelChoice, Password, Url, Widget};
 pub use nuages_derive::{Choices, Form};

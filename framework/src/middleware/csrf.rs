@@ -742,8 +742,12 @@ async fn token_from_form(
             // A malformed body has no token; the view will see the error.
             while let Ok(Some(field)) = multipart.next_field().await {
                 // A file part is an upload, not a field: as Django, whose
-                // token comes from `request.POST`.
-                if field.name() == Some(FORM_FIELD) && field.file_name().is_none() {
+                // token comes from `request.POST`. A file is told as the
+                // form does (`filename*`, any case), so that the token is
+                // never one the view then drops as a file.
+                if field.name() == Some(FORM_FIELD)
+                    && matches!(crate::forms::part_file_name(&field), Ok(None))
+                {
                     found = field.text().await.ok();
                 }
             }

@@ -57,7 +57,13 @@ impl Command for ChangePassword {
         };
         let from_stdin = args.get_flag("password-stdin");
         let accounts = Accounts::open(ctx)?;
-        let Some(mut user) = accounts.find(ctx, &username)? else {
+        // As typed, else as createsuperuser and the login form store and
+        // read it (NFKC: `ａｄｍｉｎ` is `admin`).
+        let found = match accounts.find(ctx, &username)? {
+            Some(user) => Some(user),
+            None => accounts.find(ctx, &crate::auth::models::normalize_username(&username))?,
+        };
+        let Some(mut user) = found else {
             return Err(CommandError::failed(
                 format!("user '{username}' does not exist"),
                 Some("`manage createsuperuser` creates one"),
@@ -91,11 +97,11 @@ impl Command for ChangePassword {
             }
             password
         } else {
-            outln!("Changing password for user '{username}'")?;
+            outln!("Changing password for user '{}'", user.username)?;
             ask_until_accepted(&accounts, &user)?
         };
         ctx.block_on(user.set_password(&accounts.pool, &accounts.hashers, &password))?;
-        outln!("Password changed successfully for user '{username}'")?;
+        outln!("Password changed successfully for user '{}'", user.username)?;
         Ok(())
     }
 }

@@ -60,6 +60,17 @@ impl Command for DeployConfig {
                     .help("nginx/apache: the certificate's private key in PEM (Let's Encrypt: privkey.pem)"),
             )
             .arg(
+                Arg::new("acme-webroot")
+                    .value_parser(one_line)
+                    .long("acme-webroot")
+                    .value_name("DIR")
+                    .conflicts_with("plain-http")
+                    .help(
+                        "nginx/apache: serve ACME's HTTP-01 challenges from the files `certbot \
+                         certonly --webroot -w DIR` writes (default: pass them to the application)",
+                    ),
+            )
+            .arg(
                 Arg::new("plain-http")
                     .long("plain-http")
                     .action(ArgAction::SetTrue)
@@ -609,6 +620,9 @@ enum Front {
         http: Listen,
         cert: PathBuf,
         key: PathBuf,
+        /// `--acme-webroot`: where ACME's challenge files are, else the
+        /// application answers them.
+        acme_webroot: Option<PathBuf>,
     },
     /// Plain HTTP behind a proxy that terminates TLS and sets `X-Forwarded-Proto`.
     PlainHttp { listen: Listen },
@@ -666,6 +680,10 @@ fn front(args: &ArgMatches, kind: &str) -> Result<Front, CommandError> {
         http,
         cert: absolute(cert)?,
         key: absolute(key)?,
+        acme_webroot: args
+            .get_one::<String>("acme-webroot")
+            .map(|dir| absolute(dir))
+            .transpose()?,
     })
 }
 
@@ -848,10 +866,16 @@ fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
         Bind::Tcp(_) => None,
     });
     let tls_files = match front {
-        Front::Tls { cert, key, .. } => vec![
-            ("--tls-cert", cert.display().to_string()),
-            ("--tls-key", key.display().to_string()),
-        ],
+        Front::Tls {
+            cert,
+            key,
+            acme_webroot,
+            ..
+        } => [("--tls-cert", Some(cert)), ("--tls-key", Some(key))]
+            .into_iter()
+            .chain([("--acme-webroot", acme_webroot.as_ref())])
+            .filter_map(|(flag, path)| Some((flag, path?.display().to_string())))
+            .collect(),
         Front::PlainHttp { .. } => Vec::new(),
     };
     // static_root is written only when this server serves the files.
@@ -892,6 +916,7 @@ fn nginx(site: &Site, front: &Front) -> Result<String, CommandError> {
             http,
             cert,
             key,
+            acme_webroot,
         } => {
             let hsts = hsts_value(site.settings)
                 .map(|value| {
@@ -922,8 +947,7 @@ server {{
             format!(
                 r#"{unknown_hosts}# HTTP: every request for the site's names is redirected to HTTPS, but
 # ACME's HTTP-01 challenges, which a certificate authority asks over plain
-# HTTP (a first certificate too): passed to the application, where a view of
-# the project's answers them (see secure_redirect_exempt).
+# HTTP (a first certificate too): {acme_answer}.
 server {{
     listen {http};  # --listen-http
 {server_name}    server_tokens off;
@@ -947,7 +971,11 @@ server {{
 {site_body}}}
 "#,
                 http = http.nginx(),
-                acme = nginx_app_location(ACME_CHALLENGES, id, "$scheme;  # http here"),
+                acme_answer = acme_answer(acme_webroot.as_deref()),
+                acme = match acme_webroot {
+                    Some(dir) => nginx_acme_webroot(dir),
+                    None => nginx_app_location(ACME_CHALLENGES, id, "$scheme;  # http here"),
+                },
                 port = https.https_port_suffix(),
                 https = https.nginx(),
                 cert = config_word(cert.display().to_string()),
@@ -1134,6 +1162,7 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
             http,
             cert,
             key,
+            acme_webroot,
         } => {
             let hsts = hsts_value(site.settings)
                 .map(|value| {
@@ -1162,8 +1191,7 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 
 # HTTP: every request for the site's names is redirected to HTTPS, but
 # ACME's HTTP-01 challenges, which a certificate authority asks over plain
-# HTTP (a first certificate too): passed to the application, where a view of
-# the project's answers them (see secure_redirect_exempt).
+# HTTP (a first certificate too): {acme_answer}.
 # --listen-http
 <VirtualHost {http}>
 {names}    RewriteEngine On
@@ -1172,9 +1200,7 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 {other_hosts}    ProxyPreserveHost On
     # Read by the application through secure_proxy_ssl_header.
     RequestHeader set X-Forwarded-Proto "http"
-    # serve_bind (or --upstream)
-    ProxyPass {acme} {acme_backend}
-</VirtualHost>
+{acme}</VirtualHost>
 
 # HTTPS: TLS ends here, and the application hears X-Forwarded-Proto: https.
 # --listen
@@ -1190,8 +1216,14 @@ fn apache(site: &Site, front: &Front) -> Result<String, CommandError> {
 {site_body}</VirtualHost>
 "#,
                 http = http.apache(),
-                acme = ACME_CHALLENGES,
-                acme_backend = apache_backend(site, ACME_CHALLENGES),
+                acme_answer = acme_answer(acme_webroot.as_deref()),
+                acme = match acme_webroot {
+                    Some(dir) => apache_acme_webroot(dir),
+                    None => format!(
+                        "    # serve_bind (or --upstream)\n    ProxyPass {ACME_CHALLENGES} {}\n",
+                        apache_backend(site, ACME_CHALLENGES)
+                    ),
+                },
                 port = https.https_port_suffix(),
                 https = https.apache(),
                 cert = config_word(cert.display().to_string()),
@@ -1320,6 +1352,58 @@ fn apache_site_body(site: &Site, static_hsts: &str) -> Result<String, CommandErr
 
 /// Where a CA asks ACME's HTTP-01 challenges (RFC 8555), over plain HTTP.
 const ACME_CHALLENGES: &str = "/.well-known/acme-challenge/";
+
+/// Who answers ACME's challenges, said in the configuration's comment.
+fn acme_answer(webroot: Option<&Path>) -> &'static str {
+    match webroot {
+        Some(_) => "the files certbot --webroot writes\n# (--acme-webroot) answer them",
+        None => {
+            "passed to the application, where a view of\n# the project's answers them \
+             (see secure_redirect_exempt)"
+        }
+    }
+}
+
+/// nginx's `location` of ACME's challenges served from `webroot`, where
+/// `certbot certonly --webroot -w WEBROOT` writes them (below
+/// `.well-known/acme-challenge/`); a dot segment below is still a 404.
+fn nginx_acme_webroot(webroot: &Path) -> String {
+    format!(
+        r#"    location ^~ {ACME_CHALLENGES} {{
+        location ~ ^{escaped}(.*/)?\. {{
+            return 404;
+        }}
+        root {root};  # --acme-webroot
+        default_type text/plain;
+    }}
+"#,
+        escaped = regex::escape(ACME_CHALLENGES),
+        root = config_word(webroot.display().to_string()),
+    )
+}
+
+/// Apache's `Alias` of ACME's challenges to the files under `webroot`, as
+/// [`nginx_acme_webroot`].
+fn apache_acme_webroot(webroot: &Path) -> String {
+    let folder = config_word(
+        webroot
+            .join(ACME_CHALLENGES.trim_start_matches('/'))
+            .display()
+            .to_string(),
+    );
+    format!(
+        r#"    # --acme-webroot
+    Alias {ACME_CHALLENGES} {folder}
+    RedirectMatch 404 {no_dots}
+    <Directory {folder}>
+        Require all granted
+        AllowOverride None
+        Options -Indexes
+    </Directory>
+"#,
+        no_dots = apache_no_dot_segments(ACME_CHALLENGES),
+    )
+}
 
 /// The URL of `serve` (`site`'s upstream) at `path`, as `ProxyPass` takes it.
 fn apache_backend(site: &Site, path: &str) -> String {
@@ -1941,6 +2025,7 @@ mod tests {
             http: Listen::port(80),
             cert: "/etc/tls/site.pem".into(),
             key: "/etc/tls/site.key".into(),
+            acme_webroot: None,
         }
     }
 
@@ -2357,6 +2442,7 @@ mod tests {
             http: Listen::port(80),
             cert: "/etc/tls/$site.pem".into(),
             key: "/etc/tls/site.key".into(),
+            acme_webroot: None,
         };
         assert!(
             nginx(&site(&self::settings()), &front)
@@ -2716,6 +2802,7 @@ mod tests {
             ("--user", "systemd"),
             ("--upstream", "systemd"),
             ("--server-name", "nginx"),
+            ("--acme-webroot", "nginx"),
             ("--output", "nginx"),
         ] {
             let error = matches(&[kind, option, "/etc/mysite/env\nUser=root"]).unwrap_err();
@@ -2804,6 +2891,7 @@ mod tests {
             http: parse_listen("127.0.0.1:8080").unwrap(),
             cert: "/etc/tls/site.pem".into(),
             key: "/etc/tls/site.key".into(),
+            acme_webroot: None,
         };
         let text = nginx(&site(&settings), &front).unwrap();
         assert!(text.contains("listen 127.0.0.1:8443 ssl http2;"), "{text}");
@@ -2855,6 +2943,89 @@ mod tests {
             "{standard}"
         );
         assert!(standard.contains("listen 443 ssl http2;"));
+    }
+
+    /// `--acme-webroot`: the plain HTTP server answers ACME's challenges
+    /// from the files certbot writes there, nginx and Apache alike, and
+    /// passes none to the application.
+    #[test]
+    fn acme_webroot_serves_the_challenges_from_certbots_files() {
+        let settings = settings();
+        let with_webroot = |dir: &str| {
+            let Front::Tls {
+                https,
+                http,
+                cert,
+                key,
+                ..
+            } = tls()
+            else {
+                unreachable!()
+            };
+            Front::Tls {
+                https,
+                http,
+                cert,
+                key,
+                acme_webroot: Some(dir.into()),
+            }
+        };
+        let text = nginx(&site(&settings), &with_webroot("/var/www/acme")).unwrap();
+        let (plain, secure) = text.split_at(text.find("# HTTPS:").unwrap());
+        assert!(
+            plain.contains(
+                "    location ^~ /.well-known/acme-challenge/ {\n        \
+                 location ~ ^/\\.well\\-known/acme\\-challenge/(.*/)?\\. {\n            \
+                 return 404;\n        }\n        root /var/www/acme;  # --acme-webroot\n        \
+                 default_type text/plain;\n    }\n"
+            ),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("the files certbot --webroot writes"),
+            "{plain}"
+        );
+        assert!(!plain.contains("proxy_pass"), "{plain}");
+        assert!(!secure.contains("acme-challenge/ {"), "{secure}");
+        let text = apache(&site(&settings), &with_webroot("/var/www/acme")).unwrap();
+        let (plain, _) = text.split_at(text.find("# HTTPS:").unwrap());
+        assert!(
+            plain.contains(
+                "    # --acme-webroot\n    \
+                 Alias /.well-known/acme-challenge/ /var/www/acme/.well-known/acme-challenge/\n    \
+                 RedirectMatch 404 \"^/\\.well\\-known/acme\\-challenge(/.*)?/\\.\"\n    \
+                 <Directory /var/www/acme/.well-known/acme-challenge/>\n"
+            ),
+            "{plain}"
+        );
+        assert!(!plain.contains("ProxyPass"), "{plain}");
+        // Parsed: made absolute; with --plain-http it is refused.
+        let args = matches(&[
+            "nginx",
+            "--tls-cert",
+            "a.pem",
+            "--tls-key",
+            "a.key",
+            "--acme-webroot",
+            "acme",
+        ])
+        .unwrap();
+        let Front::Tls { acme_webroot, .. } = front(&args, "nginx").unwrap() else {
+            panic!("not TLS")
+        };
+        assert_eq!(
+            acme_webroot,
+            Some(std::env::current_dir().unwrap().join("acme"))
+        );
+        assert!(matches(&["nginx", "--plain-http", "--acme-webroot", "/a"]).is_err());
+        // A `$` nginx would read as a variable is refused, as for the certificate.
+        let error = nginx(&site(&settings), &with_webroot("/var/www/$acme"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("--acme-webroot /var/www/$acme"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -2955,6 +3126,7 @@ mod tests {
             http: Listen::port(80),
             cert: "/etc/tls/site.pem".into(),
             key: "/etc/tls/site.key".into(),
+            acme_webroot: None,
         };
         let text = apache(&site(&settings), &front).unwrap();
         assert!(text.contains("<VirtualHost *:80>"), "{text}");
