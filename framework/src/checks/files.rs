@@ -439,14 +439,17 @@ impl Subject<'_> {
 
     fn not_writable(&self, who: &Identity, file: &Path, path: &Path, kind: &str) -> CheckMessage {
         let bits = if path.is_dir() { "u+wx" } else { "u+w" };
+        let on = match file == path {
+            true => "it".to_string(),
+            false => format!("{kind} {}", path.display()),
+        };
         self.problem(
             format!(
-                "{} cannot write {} {} ({}): no write permission on {kind} {}.",
+                "{} cannot write {} {} ({}): no write permission on {on}.",
                 capitalize(&who.describe()),
                 self.what,
                 file.display(),
                 self.setting,
-                path.display(),
             ),
             format!(
                 "give it to the server's user: chown {owner} {path} && chmod {bits} {path} (or change {})",
@@ -478,6 +481,16 @@ impl Subject<'_> {
         )
     }
 
+    /// "The folder FOLDER of WHAT FILE (SETTING)", or "WHAT FILE (SETTING)"
+    /// when `file` is that folder.
+    fn folder_of(&self, file: &Path, folder: &Path) -> String {
+        let subject = format!("{} {} ({})", self.what, file.display(), self.setting);
+        match file == folder {
+            true => capitalize(&subject),
+            false => format!("The folder {} of {subject}", folder.display()),
+        }
+    }
+
     /// The folder of `file` cannot be created: `obstacle` stands there.
     fn cannot_create_folder(
         &self,
@@ -487,11 +500,8 @@ impl Subject<'_> {
     ) -> CheckMessage {
         self.problem(
             format!(
-                "The folder {} of {} {} ({}) cannot be created: {}.",
-                folder.display(),
-                self.what,
-                file.display(),
-                self.setting,
+                "{} cannot be created: {}.",
+                self.folder_of(file, folder),
                 obstacle.describe(),
             ),
             format!("{}, or change {}", obstacle.fix(), self.setting),
@@ -573,8 +583,19 @@ fn check_file(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessag
 /// The messages about creating `file` (which may exist: it is replaced)
 /// for `who`: its folder must be writable, or creatable when missing.
 fn check_creatable(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckMessage> {
+    check_files_creatable_in(who, file.parent().unwrap_or(Path::new("/")), file, subject)
+}
+
+/// The messages about creating files in `folder` for `who`, said of
+/// `file` (one of them, or the folder itself): `folder` must be writable,
+/// or creatable when missing.
+fn check_files_creatable_in(
+    who: &Identity,
+    folder: &Path,
+    file: &Path,
+    subject: &Subject,
+) -> Vec<CheckMessage> {
     let mut messages = Vec::new();
-    let folder = file.parent().unwrap_or(Path::new("/"));
     match std::fs::metadata(folder) {
         Ok(folder_meta) => {
             match who.can_write(folder) {
@@ -600,12 +621,8 @@ fn check_creatable(who: &Identity, file: &Path, subject: &Subject) -> Vec<CheckM
                 Ok(true) => {}
                 Ok(false) => messages.push(subject.problem(
                     format!(
-                        "The folder {} of {} {} ({}) does not exist and {} cannot create it: no write \
-                         permission on {}.",
-                        folder.display(),
-                        subject.what,
-                        file.display(),
-                        subject.setting,
+                        "{} does not exist and {} cannot create it: no write permission on {}.",
+                        subject.folder_of(file, folder),
                         who.describe(),
                         ancestor.display(),
                     ),
@@ -966,8 +983,8 @@ pub(crate) fn check_media_root(ctx: &CheckContext) -> Vec<CheckMessage> {
         writes_folder: true,
         note: None,
     };
-    // Uploads are files created in media_root: judge it as their folder.
-    check_creatable(&who, &root.join(".upload"), &subject)
+    // Uploads are files created in media_root.
+    check_files_creatable_in(&who, root, root, &subject)
         .into_iter()
         .filter(CheckMessage::is_serious)
         .collect()
@@ -1714,10 +1731,14 @@ mod tests {
         settings.media_root = Some(media.clone());
         let messages = run(&settings, dir.path(), Some("nobody"), check_media_root);
         assert_eq!(ids(&messages), ["nuages.E034"], "{messages:?}");
-        assert!(
-            messages[0].message.contains("media_root"),
-            "{}",
-            messages[0].message
+        // The folder as the setting names it, not a file of Nuages' own.
+        assert_eq!(
+            messages[0].message,
+            format!(
+                "The user 'nobody' cannot write the uploads folder {} (media_root): no write \
+                 permission on it.",
+                media.display()
+            )
         );
         let hint = messages[0].hint.as_deref().unwrap();
         assert!(
@@ -1727,14 +1748,16 @@ mod tests {
         assert!(run(&settings, dir.path(), Some("root"), check_media_root).is_empty());
         // Missing, in a folder nobody may write: cannot be created either.
         settings.media_root = Some(media.join("uploads"));
+        let messages = run(&settings, dir.path(), Some("nobody"), check_media_root);
+        assert_eq!(ids(&messages), ["nuages.E034"]);
         assert_eq!(
-            ids(&run(
-                &settings,
-                dir.path(),
-                Some("nobody"),
-                check_media_root
-            )),
-            ["nuages.E034"]
+            messages[0].message,
+            format!(
+                "The uploads folder {}/uploads (media_root) does not exist and the user 'nobody' \
+                 cannot create it: no write permission on {}.",
+                media.display(),
+                media.display()
+            )
         );
         settings.media_root = None;
         assert!(run(&settings, dir.path(), Some("nobody"), check_media_root).is_empty());

@@ -238,6 +238,7 @@ impl Command for DeployConfig {
                 release_binary(&this)?
             }
         };
+        runnable_by_systemd(&exec, args.contains_id("exec"))?;
         // Absolute, as --exec: systemd ignores a relative EnvironmentFile=,
         // and serve would start without the variables it holds.
         let env_file = match args.get_one::<String>("env-file") {
@@ -1491,6 +1492,34 @@ fn release_binary(this: &Path) -> Result<PathBuf, CommandError> {
     Ok(release)
 }
 
+/// `exec`, the binary the unit runs (`given` by `--exec`, else the
+/// release build), refused when its path holds what systemd refuses in an
+/// executable's name ("Executable name contains special characters"): a
+/// quote or a backslash.
+fn runnable_by_systemd(exec: &Path, given: bool) -> Result<(), CommandError> {
+    let text = exec.display().to_string();
+    let Some(special) = text
+        .chars()
+        .find(|c| "'\"\\".contains(*c) || c.is_control())
+    else {
+        return Ok(());
+    };
+    let what = match given {
+        true => "--exec",
+        false => "the release build",
+    };
+    Err(CommandError::failed(
+        format!(
+            "{what} {text} holds {special:?}, which systemd refuses in the name of the program \
+             a unit runs"
+        ),
+        Some(
+            "copy or link the binary to a path without quotes or backslashes and name it with \
+             --exec (`--exec /usr/local/bin/NAME`), or move the project to such a folder",
+        ),
+    ))
+}
+
 /// The folders `serve` writes in, which the service unit's
 /// `ProtectSystem=strict` leaves writable (`ReadWritePaths`): the SQLite
 /// databases' folders, the log file's, `media_root` (uploads) and, with
@@ -1677,7 +1706,9 @@ WantedBy=multi-user.target
         base = systemd_path(base),
         env_file = systemd_path(env_file),
         // systemd expands `$NAME` in a command line; `$$` is a `$`.
-        exec = systemd_word(exec).replace('$', "$$"),
+        // No `$$`: systemd expands variables in the arguments only, and
+        // reads the executable's name as it is.
+        exec = systemd_word(exec),
         stop = site.settings.serve_graceful_timeout + 5,
     );
     let socket = format!(
@@ -2453,9 +2484,20 @@ mod tests {
         let settings = self::settings();
         let (service, _) = units(&settings, "/srv/my$site/mysite");
         assert!(
-            service.contains("\nExecStart=/srv/my$$site/mysite serve\n"),
+            service.contains("\nExecStart=/srv/my$site/mysite serve\n"),
             "{service}"
         );
+        // A quote or a backslash systemd refuses in an executable's name.
+        for exec in ["/srv/it's/mysite", "/srv/a\"b/mysite", "/srv/a\\b/mysite"] {
+            let error = runnable_by_systemd(Path::new(exec), true).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("--exec {exec} holds")),
+                "{error}"
+            );
+        }
+        assert!(runnable_by_systemd(Path::new("/srv/my site/$x/mysite"), true).is_ok());
     }
 
     /// An upstream nginx could never reach (port 0), or one given twice

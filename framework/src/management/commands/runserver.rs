@@ -329,10 +329,19 @@ pub fn parse_addrport(addrport: Option<&str>) -> Result<Target, CommandError> {
 
 fn bind(target: &Target) -> Result<std::net::TcpListener, CommandError> {
     crate::server::bind_tcp(target.addr).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            "another server uses this port: stop it, or pass another port (manage runserver 8001)"
-        } else {
-            "check the address, or pass another one (manage runserver 127.0.0.1:8001)"
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another server uses this port: stop it, or pass another port (manage runserver 8001)"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root or CAP_NET_BIND_SERVICE: pass a port from 1024 up \
+                 (manage runserver 8000)"
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "that address is not one of this machine's: pass one it has, such as 127.0.0.1 \
+                 (manage runserver 127.0.0.1:8000)"
+            }
+            _ => "check the address, or pass another one (manage runserver 127.0.0.1:8001)",
         };
         CommandError::failed(format!("cannot listen on {}: {e}", target.addr), Some(hint))
     })
@@ -364,6 +373,20 @@ fn greeting(ctx: &CommandContext, notice: Option<&str>, target: Option<&Target>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An address that is not this machine's is said to be so.
+    #[test]
+    fn an_address_of_another_machine_is_named_as_such() {
+        let target = parse_addrport(Some("192.0.2.1:18000")).unwrap();
+        let Err(CommandError::Failed(problem)) = bind(&target) else {
+            panic!("listened on 192.0.2.1")
+        };
+        let hint = problem.hint.unwrap_or_default();
+        assert!(
+            hint.starts_with("that address is not one of this machine's"),
+            "{hint}"
+        );
+    }
 
     #[test]
     fn addrport_forms() {

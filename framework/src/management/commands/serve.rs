@@ -201,8 +201,22 @@ fn listen(bind: &Bind, mode: u32, name: &str) -> Result<Listener, CommandError> 
 /// which is not about what listens.
 fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
     const ELSEWHERE: &str = "choose another address with --bind or serve_bind";
-    let path = match bind {
-        Bind::Unix(path) if error.kind() != std::io::ErrorKind::AddrInUse => path,
+    use std::io::ErrorKind;
+    let path = match (bind, error.kind()) {
+        (Bind::Unix(path), kind) if kind != ErrorKind::AddrInUse => path,
+        (Bind::Tcp(_), ErrorKind::PermissionDenied) => {
+            return format!(
+                "ports below 1024 need root or CAP_NET_BIND_SERVICE: let the socket unit of \
+                 deployconfig systemd open it, or choose a port from 1024 up with --bind or \
+                 serve_bind"
+            );
+        }
+        (Bind::Tcp(_), ErrorKind::AddrNotAvailable) => {
+            return format!(
+                "that address is not one of this machine's (`ip -brief address` lists them): \
+                 {ELSEWHERE}, such as 0.0.0.0:PORT for all of them"
+            );
+        }
         _ => return format!("stop what listens there, or {ELSEWHERE}"),
     };
     // Nothing is in the way: the path itself cannot be used.
@@ -354,6 +368,28 @@ fn refuse_root_for_another_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TCP address that cannot be listened on for another reason than a
+    /// server there is not blamed on what listens there.
+    #[test]
+    fn a_tcp_address_that_cannot_be_used_is_explained() {
+        // TEST-NET-1: on no machine.
+        let bind = Bind::Tcp("192.0.2.1:18000".parse().unwrap());
+        let Err(CommandError::Failed(problem)) = listen(&bind, 0o660, "mysite") else {
+            panic!("listened on 192.0.2.1")
+        };
+        let hint = problem.hint.unwrap_or_default();
+        assert!(
+            hint.starts_with("that address is not one of this machine's"),
+            "{hint}"
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let hint = listen_hint(&Bind::Tcp("127.0.0.1:81".parse().unwrap()), &denied, "m");
+        assert!(hint.starts_with("ports below 1024 need root"), "{hint}");
+        let in_use = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let hint = listen_hint(&Bind::Tcp("127.0.0.1:8000".parse().unwrap()), &in_use, "m");
+        assert!(hint.starts_with("stop what listens there"), "{hint}");
+    }
 
     #[test]
     fn root_may_not_serve_for_another_account() {
