@@ -205,11 +205,10 @@ fn listen_hint(bind: &Bind, error: &std::io::Error, name: &str) -> String {
     let path = match (bind, error.kind()) {
         (Bind::Unix(path), kind) if kind != ErrorKind::AddrInUse => path,
         (Bind::Tcp(_), ErrorKind::PermissionDenied) => {
-            return format!(
-                "ports below 1024 need root or CAP_NET_BIND_SERVICE: let the socket unit of \
-                 deployconfig systemd open it, or choose a port from 1024 up with --bind or \
-                 serve_bind"
-            );
+            return "ports below 1024 need root or CAP_NET_BIND_SERVICE: let the socket unit of \
+                    deployconfig systemd open it, or choose a port from 1024 up with --bind or \
+                    serve_bind"
+                .to_string();
         }
         (Bind::Tcp(_), ErrorKind::AddrNotAvailable) => {
             return format!(
