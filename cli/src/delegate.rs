@@ -117,8 +117,14 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
         .spawn()
         .map_err(|error| {
             failed(
-                format!("cannot run cargo: {error}"),
-                "install Rust with rustup, so that `cargo` is on the PATH",
+                format!("cannot run {}: {error}", which_cargo(cargo)),
+                &match std::env::var_os("CARGO") {
+                    Some(_) => {
+                        "point CARGO to cargo's path, or unset it to use the `cargo` on the PATH"
+                            .to_string()
+                    }
+                    None => "install Rust with rustup, so that `cargo` is on the PATH".to_string(),
+                },
             )
         })?;
     let progress = BufReader::new(child.stderr.take().expect("stderr is piped"));
@@ -130,8 +136,27 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
         .filter_map(|line| built_binary(&line, name.as_deref()))
         .last();
     let status = child.wait()?;
-    let _ = relay.join();
+    let said_why = relay.join().ok().and_then(Result::ok).unwrap_or(true);
     if !status.success() {
+        if !said_why {
+            return Err(failed(
+                format!(
+                    "`cargo build` failed ({status}) without saying why{}",
+                    match std::env::var_os("CARGO") {
+                        Some(_) => format!(" (CARGO={})", cargo.to_string_lossy()),
+                        None => String::new(),
+                    }
+                ),
+                &format!(
+                    "run `cargo build` in {} to see what it says{}",
+                    project.display(),
+                    match std::env::var_os("CARGO") {
+                        Some(_) => ", or unset CARGO, which names the cargo used",
+                        None => "",
+                    }
+                ),
+            ));
+        }
         let code = status
             .code()
             .and_then(|c| u8::try_from(c).ok())
@@ -167,12 +192,21 @@ fn built_binary(line: &str, name: Option<&str>) -> Option<PathBuf> {
     message["executable"].as_str().map(PathBuf::from)
 }
 
+/// "cargo", or "cargo (CARGO=…)" when the variable names the one run.
+fn which_cargo(cargo: &OsStr) -> String {
+    match std::env::var_os("CARGO") {
+        Some(_) => format!("cargo (CARGO={})", cargo.to_string_lossy()),
+        None => "cargo".to_string(),
+    }
+}
+
 /// Copy cargo's messages from `input` to `output` line by line, once it
 /// compiles something (or warns, or fails). Until then the lines that say
 /// nothing about the project, `Blocking waiting for file lock` and
 /// `Finished`, are held back, and dropped when nothing follows: when
 /// everything is fresh a command says only what it has to say.
-fn relay_progress(input: impl BufRead, output: &mut impl Write) -> std::io::Result<()> {
+/// Whether anything was shown.
+fn relay_progress(input: impl BufRead, output: &mut impl Write) -> std::io::Result<bool> {
     let mut held: Vec<Vec<u8>> = Vec::new();
     let mut shown = false;
     for line in input.split(b'\n') {
@@ -190,7 +224,7 @@ fn relay_progress(input: impl BufRead, output: &mut impl Write) -> std::io::Resu
         }
         output.flush()?;
     }
-    Ok(())
+    Ok(shown)
 }
 
 /// `text` without its ANSI colour sequences (`ESC [ … m`).

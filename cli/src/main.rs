@@ -105,13 +105,15 @@ fn project_globals(cli: &Cli) -> Vec<OsString> {
     globals
 }
 
-/// `--settings` or `--verbosity` before startproject or startapp, which
-/// load no settings: refused (exit 2) rather than silently ignored.
-fn refuse_globals(command: &str, globals: &[OsString]) -> anyhow::Result<()> {
-    let Some(option) = globals.first() else {
-        return Ok(());
+/// `--settings`, `--verbosity` or `--release` before startproject or
+/// startapp, which load no settings and build nothing: refused (exit 2)
+/// rather than silently ignored.
+fn refuse_globals(command: &str, release: bool, globals: &[OsString]) -> anyhow::Result<()> {
+    let option = match (release, globals.first()) {
+        (true, _) => "--release".into(),
+        (false, Some(option)) => option.to_string_lossy(),
+        (false, None) => return Ok(()),
     };
-    let option = option.to_string_lossy();
     let problem = Problem::new(format!(
         "{option} is an option of a project's commands (runserver, check, migrate, …); {command} takes none"
     ))
@@ -163,11 +165,10 @@ fn main() -> ExitCode {
     };
     let globals = project_globals(&cli);
     let result = match cli.command {
-        Commands::Startproject(args) => {
-            refuse_globals("startproject", &globals).and_then(|()| startproject::run(args))
-        }
+        Commands::Startproject(args) => refuse_globals("startproject", cli.release, &globals)
+            .and_then(|()| startproject::run(args)),
         Commands::Startapp(args) => {
-            refuse_globals("startapp", &globals).and_then(|()| startapp::run(args))
+            refuse_globals("startapp", cli.release, &globals).and_then(|()| startapp::run(args))
         }
         Commands::Project(args) if args.first().is_some_and(|a| a == "help") => {
             help(args, profile, &globals)

@@ -680,6 +680,9 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
     sqlx::any::install_default_drivers();
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
+        if let Some(problem) = crate::checks::files::special_database_file_problem(alias, &file) {
+            return Err(Error::Config(problem));
+        }
         if access == Access::Create
             && let Some(dir) = file.parent()
         {

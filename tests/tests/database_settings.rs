@@ -153,6 +153,57 @@ fn check_and_migrate_refuse_databases_that_cannot_work() {
     assert_eq!(std::fs::read_to_string(&db).unwrap(), "notes\n");
     std::fs::remove_file(&db).unwrap();
 
+    // A FIFO or a device at the database's path: named before SQLite
+    // waits on it or fails with "disk I/O error", and left as it is; check
+    // says so too, with no `chmod` of /dev/null.
+    std::fs::create_dir_all(&db).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let device = std::path::Path::new("/dev/null");
+    for (path, kind) in [
+        (file.as_path(), "a FIFO (named pipe)"),
+        (device, "a device"),
+    ] {
+        if path == device {
+            project.write(
+                "settings.toml",
+                &original.replace("sqlite://db/db.sqlite3", "sqlite:///dev/null"),
+            );
+        }
+        let said = format!(
+            "the SQLite database {} (databases.default.url) is {kind}, not a file: SQLite cannot \
+             keep a database in it",
+            path.display()
+        );
+        let hint = format!(
+            "point databases.default.url to a database file (a new path is created by `manage \
+             migrate`); {} was left as it is",
+            path.display()
+        );
+        let (output, stdout, stderr) = project.manage(&["migrate"]);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.ends_with(&format!("error: {said}\n  hint: {hint}\n")),
+            "{stderr}"
+        );
+        let (output, stdout, stderr) = project.manage(&["check"]);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "(nuages.E001) The{}.\n\tHINT: {hint}\n",
+                &said[3..]
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("chmod"), "{stderr}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&file).unwrap().file_type().is_fifo());
+    std::fs::remove_dir_all(&db).unwrap();
+
     // The generated settings again: check passes and migrate keeps its tables.
     project.write("settings.toml", &original);
     let (output, stdout, stderr) = project.manage(&["check"]);

@@ -741,6 +741,9 @@ pub(crate) fn check_database_files(ctx: &CheckContext) -> Vec<CheckMessage> {
         .into_iter()
         .flat_map(|(setting, file)| {
             let subject = database_subject(&setting);
+            if let Some(special) = special_file(&file) {
+                return vec![special_database_file(&subject, &file, special)];
+            }
             let mut messages = check_file(&who, &file, &subject);
             messages.extend(check_journal_files(&who, &file, &subject));
             messages
@@ -782,6 +785,56 @@ fn database_subject(setting: &str) -> Subject<'_> {
         writes_folder: true,
         note: None,
     }
+}
+
+/// What `file` is when it is there and is neither a regular file nor a
+/// folder (at the end of its links): a FIFO, a device (`/dev/null`) or a
+/// socket, where SQLite cannot keep a database.
+fn special_file(file: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(file).ok()?.file_type();
+    Some(if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        return None;
+    })
+}
+
+/// `nuages.E001` for a database `file` that is `special` ([`special_file`]).
+fn special_database_file(subject: &Subject, file: &Path, special: &str) -> CheckMessage {
+    subject.problem(
+        format!(
+            "{} {} ({}) is {special}, not a file: SQLite cannot keep a database in it.",
+            capitalize(subject.what),
+            file.display(),
+            subject.setting,
+        ),
+        format!(
+            "point {} to a database file (a new path is created by `manage migrate`); {} was \
+             left as it is",
+            subject.setting,
+            file.display()
+        ),
+    )
+}
+
+/// Why the SQLite database `file` of `databases.<alias>.url` cannot be
+/// opened before SQLite tries: it is a FIFO, a device or a socket (opening
+/// a FIFO would wait for a writer; a device gave "disk I/O error").
+pub(crate) fn special_database_file_problem(alias: &str, file: &Path) -> Option<Problem> {
+    let setting = format!("databases.{alias}.url");
+    let special = special_file(file)?;
+    let problem = special_database_file(&database_subject(&setting), file, special).problem;
+    // As the rest of an `error:` line.
+    let message = problem.message.trim_end_matches('.');
+    Some(Problem::maybe_hinted(
+        format!("the{}", message.strip_prefix("The").unwrap_or(message)),
+        problem.hint.as_deref(),
+    ))
 }
 
 /// Why the user this process runs as cannot open the SQLite database
