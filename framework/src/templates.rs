@@ -318,10 +318,7 @@ fn template_names_variable(files: &BTreeMap<String, PathBuf>, name: &str, variab
             continue;
         };
         for tag in tags(&text) {
-            let words: Vec<&str> = tag
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .collect();
-            if words.contains(&variable) {
+            if tag_reads_variable(tag, variable) {
                 return true;
             }
             let tag = tag.trim_start_matches('-').trim_start();
@@ -337,6 +334,62 @@ fn template_names_variable(files: &BTreeMap<String, PathBuf>, name: &str, variab
                 );
             }
         }
+    }
+    false
+}
+
+/// Whether the inside of a tag reads the context's `variable`: the name on
+/// its own, not in a string (`url(name="messages:inbox")`), not an
+/// attribute (`thread.messages`), not a block's name (`{% block messages
+/// %}`), not a keyword argument's or an assignment's name (`messages=…`).
+/// Reading `messages` uses the visitor's messages up: a word in passing
+/// must not (they were deleted unseen).
+fn tag_reads_variable(tag: &str, variable: &str) -> bool {
+    let tag = tag.trim_matches(|c: char| c == '-' || c.is_whitespace());
+    if ["block ", "endblock"]
+        .iter()
+        .any(|keyword| tag.starts_with(keyword))
+    {
+        return false;
+    }
+    let chars: Vec<char> = tag.chars().collect();
+    let mut i = 0;
+    let mut previous = ' ';
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '"' | '\'' | '`') {
+            // A string: skipped whole.
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += 1;
+            }
+            i += 1;
+            previous = c;
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next: Vec<char> = chars[i..]
+                .iter()
+                .copied()
+                .filter(|c| !c.is_whitespace())
+                .take(2)
+                .collect();
+            let named_argument = next.first() == Some(&'=') && next.get(1) != Some(&'=');
+            if word == variable && previous != '.' && !named_argument {
+                return true;
+            }
+            previous = 'a';
+            continue;
+        }
+        if !c.is_whitespace() {
+            previous = c;
+        }
+        i += 1;
     }
     false
 }
@@ -502,7 +555,21 @@ fn build_tera(
         .filter(|(name, _)| !files.iter().any(|f| f.name == *name));
     tera.add_raw_templates(builtin.copied())
         .map_err(|source| TemplateError::Load { hint: None, source })?;
-    tera.add_template_files(files.iter().map(|f| (&f.path, Some(f.name.as_str()))))
+    // A file that is not UTF-8 text (an image left among the templates) is
+    // no template: loaded, it failed every page.
+    let texts = files.iter().filter(|file| {
+        let text = std::fs::read(&file.path).map(|bytes| std::str::from_utf8(&bytes).is_ok());
+        if let Ok(false) = text {
+            tracing::warn!(
+                target: "nuages::templates",
+                "{} is not UTF-8 text: it is not loaded as a template",
+                file.path.display()
+            );
+        }
+        // One that cannot be read is Tera's error, with its path.
+        text.unwrap_or(true)
+    });
+    tera.add_template_files(texts.map(|f| (&f.path, Some(f.name.as_str()))))
         .map_err(|source| TemplateError::Load {
             hint: syntax_hint(&source, files, resolver),
             source,
@@ -901,6 +968,32 @@ mod tests {
     /// load, as Django's loaders fail only on a template asked for. A link
     /// to another folder gives its templates under the link's name.
     #[test]
+    fn a_file_that_is_not_text_is_no_template_and_the_others_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.html"), "P").unwrap();
+        std::fs::write(dir.path().join("logo.png"), b"\x89PNG\r\n\x1a\n\xff\xfe").unwrap();
+        let e = engine(vec![dir.path().into()], false);
+        assert_eq!(e.render("page.html", &Context::new()).unwrap(), "P");
+        assert!(e.render("logo.png", &Context::new()).is_err());
+    }
+
+    /// A variable the context lacks is an error, but in `if` and through
+    /// `default` (the README's words).
+    #[test]
+    fn a_missing_variable_is_an_error_but_in_if_and_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("bare.html", "{{ nothere }}");
+        write(
+            "allowed.html",
+            "{% if nothere %}x{% endif %}{{ nothere | default(value='d') }}",
+        );
+        let e = engine(vec![dir.path().into()], false);
+        assert!(e.render("bare.html", &Context::new()).is_err());
+        assert_eq!(e.render("allowed.html", &Context::new()).unwrap(), "d");
+    }
+
+    #[test]
     fn links_that_lead_nowhere_are_passed_over() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("shared")).unwrap();
@@ -1104,6 +1197,35 @@ mod tests {
         assert!(template_names_variable(&files, "page.html", "messages"));
         assert!(template_names_variable(&files, "inc.html", "messages"));
         assert!(!template_names_variable(&files, "plain.html", "messages"));
+    }
+
+    /// Only the variable itself reads the messages: not a word of the same
+    /// name in a string, an attribute, a block's name or an argument's.
+    #[test]
+    fn only_the_variable_itself_reads_messages() {
+        for tag in [
+            " for m in messages ",
+            " messages | length ",
+            "- if messages -",
+            " for m in messages|reverse ",
+            " messages == [] ",
+            " f(x=messages) ",
+        ] {
+            assert!(tag_reads_variable(tag, "messages"), "{tag}");
+        }
+        for tag in [
+            r#" set thread = {"title": "Inbox", "messages": [1, 2]} "#,
+            " thread.messages | length ",
+            " thread . messages ",
+            r#" url(name="messages:inbox") "#,
+            " block messages ",
+            " endblock messages ",
+            " f(messages=1) ",
+            " my_messages ",
+            " 'it''s' ~ `messages` ",
+        ] {
+            assert!(!tag_reads_variable(tag, "messages"), "{tag}");
+        }
     }
 
     /// A view rendering names a visitor chose (`pages/{slug}.html`) keeps

@@ -971,7 +971,9 @@ impl Resolver {
     /// error `reverse` gives (a 500 naming them), as Django's
     /// `NoReverseMatch`; so is a namespaced name (`app:name`) that no route
     /// has. Any other target (`home` without such a route: a relative
-    /// address) is left as it is.
+    /// address) is left as it is, and said in the log with the closest
+    /// route's name: Django's `redirect()` raises `NoReverseMatch` there,
+    /// which would make a visitor's value passed to `redirect()` a 500.
     pub(crate) fn reverse_redirect(&self, mut response: Response) -> Response {
         let Some(RedirectTarget(name)) = response.extensions_mut().remove::<RedirectTarget>()
         else {
@@ -979,6 +981,13 @@ impl Resolver {
         };
         if !self.by_name.contains_key(&name) {
             let Some((first, _)) = name.split_once(':') else {
+                if let Err(error) = self.reverse(&name, &[]) {
+                    tracing::warn!(
+                        target: "nuages::urls",
+                        "redirect(\"{name}\") sent the relative address `{name}`, which may be a \
+                         mistyped route name: {error}"
+                    );
+                }
                 return response;
             };
             // No route has the name and its first part is no namespace: a

@@ -1315,3 +1315,30 @@ fn a_sections_nested_key_replaced_later_needs_no_variable() {
         ("prod", "https://base", 9)
     );
 }
+
+/// A middleware name or a settings section the project declares twice: the
+/// later silently replaced the earlier (a section's keys were then refused
+/// as unknown settings of Nuages'), so check, the build and loading the
+/// settings refuse it, naming what was declared twice.
+#[test]
+fn a_name_the_project_declares_twice_is_refused() {
+    let site = Site::new("");
+    let twice = project(site.dir.path()).middleware("stamp", peek);
+    let settings = site.load(&[]).unwrap();
+    let error = refused_by_check_and_build(twice, settings, "nuages.E053");
+    assert_eq!(
+        error.to_string(),
+        "the project registers two middleware named 'stamp' (.middleware(\"stamp\", …) twice): \
+         only the last one would ever run"
+    );
+    let twice = project(site.dir.path()).settings_section::<NeverConfigured>("mysite");
+    let error = twice
+        .load_settings(&site.dir.path().join("settings.toml"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the project declares the settings section [mysite] twice \
+         (.settings_section::<…>(\"mysite\") twice): only the last type would read it"
+    );
+    assert!(error.hint().unwrap().contains("declare each section once"));
+}

@@ -119,3 +119,38 @@ async fn a_database_errors_hint_names_the_databases_key() {
     );
     assert!(!logs.contains("databases.<alias>"), "{logs}");
 }
+
+async fn to_mistyped() -> Response {
+    redirect("hom")
+}
+
+/// `redirect("hom")`, a name no route has (a typo of `home`), is sent as
+/// the relative address it also is, and the log says so with the closest
+/// name: a mistake a developer sees, not a silent redirect elsewhere.
+#[tokio::test]
+async fn a_redirect_to_a_name_no_route_has_is_said_in_the_log() {
+    let (logs, _guard) = support::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    async fn home() -> &'static str {
+        "home"
+    }
+    let application = Application::new(
+        Project::new("logsite", env!("CARGO_MANIFEST_DIR")).urls(|| {
+            UrlConf::new()
+                .path("home/", home, "home")
+                .path("to/", to_mistyped, "to")
+        }),
+        settings_with_database(format!("sqlite://{}", dir.path().join("db").display())),
+    )
+    .unwrap();
+    let response = Client::new(application).get("/to/").await;
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("hom"));
+    let logs = logs.text();
+    assert!(
+        logs.contains(
+            "redirect(\"hom\") sent the relative address `hom`, which may be a mistyped route name"
+        ) && logs.contains("'home'"),
+        "{logs}"
+    );
+}

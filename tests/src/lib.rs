@@ -663,6 +663,23 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// That none of `paths` reached the application `server` answers at
+/// `app`: a page asked of it directly (with `host`) is waited for in its
+/// access log, which is written in order, so a line of theirs would be
+/// there by then.
+pub fn assert_reached_none(server: &Server, app: SocketAddr, host: &str, paths: &[&str]) {
+    let marker = "/?reached-none-marker";
+    let _ = http(app, "GET", marker, &[("Host", host)], "");
+    let log = wait_for(Duration::from_secs(10), || {
+        let log = server.output();
+        log.contains(marker).then_some(log)
+    })
+    .unwrap_or_else(|| panic!("no access line for {marker}: {}", server.output()));
+    for path in paths {
+        assert!(!log.contains(path), "{path} reached the application: {log}");
+    }
+}
+
 /// Poll `check` until it returns Some or `limit` passes.
 pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();

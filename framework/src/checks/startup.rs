@@ -101,8 +101,9 @@ pub(super) fn has_middleware(settings: &Settings, name: &str) -> bool {
 }
 
 /// `nuages.E006`: a `middleware` entry that names no built-in middleware and
-/// none the project registered; `nuages.E015`: a registered one that cannot
-/// be built from the settings, or that has the name of a built-in one.
+/// none the project registered, or one listed twice; `nuages.E015`: a
+/// registered one that cannot be built from the settings, or that has the
+/// name of a built-in one.
 pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
     let registered = ctx.project.registered_middleware();
     let names: Vec<&str> = registered.iter().map(|m| m.name()).collect();
@@ -125,7 +126,9 @@ pub fn check_middleware_names(ctx: &CheckContext) -> Vec<CheckMessage> {
                 middleware::unknown_middleware(name, &names),
             )),
         });
-    taken.chain(listed).collect()
+    let twice = middleware::listed_twice(&ctx.settings.middleware)
+        .map(|error| refused("nuages.E006", error));
+    taken.chain(listed).chain(twice).collect()
 }
 
 /// `nuages.W016`: a middleware the project or an app registered that the
@@ -412,6 +415,11 @@ mod tests {
         assert_eq!(
             message.message,
             "unknown middleware 'gzip' in the `middleware` setting"
+        );
+        let message = agrees("nuages.E006", |s| s.middleware.push("csrf".into()));
+        assert_eq!(
+            message.message,
+            "the `middleware` setting lists 'csrf' twice, and it would run twice on every request"
         );
         let message = agrees("nuages.E006", |s| s.middleware[0] = "securty".into());
         assert!(

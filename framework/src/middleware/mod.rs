@@ -143,6 +143,9 @@ pub(crate) fn apply(
     {
         return Err(builtin_name_taken(own.name));
     }
+    if let Some(error) = listed_twice(names) {
+        return Err(error);
+    }
     let mut run: Vec<&str> = Vec::new();
     // Innermost first, as the stack is built.
     for name in names.iter().rev() {
@@ -215,6 +218,24 @@ pub(crate) fn unknown_middleware(name: &str, registered: &[&str]) -> Error {
                 .unwrap_or_default()
         )),
     )
+}
+
+/// The error for a `middleware` setting that lists a name twice (it would
+/// run twice on every request: a second session or CSRF check, a header
+/// counted twice), `nuages.E006` in `check`; `None` when each is listed once.
+pub(crate) fn listed_twice(names: &[String]) -> Option<Error> {
+    let twice = names
+        .iter()
+        .enumerate()
+        .find_map(|(at, name)| names[..at].contains(name).then_some(name))?;
+    Some(Error::Config(
+        Problem::new(format!(
+            "the `middleware` setting lists '{twice}' twice, and it would run twice on every request"
+        ))
+        .with_hint(format!(
+            "keep one '{twice}' in the `middleware` setting, where it should run"
+        )),
+    ))
 }
 
 /// The rest of the request path, handed to a middleware: `next.run(request)`

@@ -99,6 +99,16 @@ pub(crate) struct Extensions {
     pub(crate) sections: Vec<Section>,
     pub(crate) state: StateMap,
     pub(crate) template_libraries: Vec<TemplateLibrary>,
+    /// What was declared twice by the same project or app, the later
+    /// replacing the earlier: a middleware's name, a section's name.
+    declared_twice: Vec<DeclaredTwice>,
+}
+
+/// A name one project or app declared twice (see [`Extensions`]).
+#[derive(Clone, Debug)]
+enum DeclaredTwice {
+    Middleware(&'static str),
+    Section(&'static str),
 }
 
 impl Extensions {
@@ -116,8 +126,19 @@ impl Extensions {
         F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response> + Send + 'static,
     {
-        self.middleware.retain(|m| m.name() != name);
+        if self.middleware.iter().any(|m| m.name() == name) {
+            self.declared_twice.push(DeclaredTwice::Middleware(name));
+            self.middleware.retain(|m| m.name() != name);
+        }
         self.middleware.push(Registered::new(name, build));
+    }
+
+    fn section(&mut self, name: &'static str, section: Section) {
+        if self.sections.iter().any(|s| s.name() == name) {
+            self.declared_twice.push(DeclaredTwice::Section(name));
+            self.sections.retain(|s| s.name() != name);
+        }
+        self.sections.push(section);
     }
 }
 
@@ -230,8 +251,7 @@ macro_rules! extension_methods {
         where
             T: serde::Serialize + serde::de::DeserializeOwned + Default + Send + Sync + 'static,
         {
-            self.extensions.sections.retain(|s| s.name() != name);
-            self.extensions.sections.push(Section::new::<T>(name));
+            self.extensions.section(name, Section::new::<T>(name));
             self
         }
 
@@ -351,6 +371,7 @@ impl Project {
     /// Load the selected settings file, with the project's sections; a
     /// missing file says where its name came from and where it was looked for.
     pub fn load_selected_settings(&self, selected: &SelectedSettings) -> Result<Settings> {
+        self.refuse_declared_twice()?;
         Ok(self
             .settings_loader(&selected.path)
             .load()
@@ -365,6 +386,7 @@ impl Project {
 
     /// Load the settings file `path`, with the project's sections.
     pub fn load_settings(&self, path: &Path) -> Result<Settings> {
+        self.refuse_declared_twice()?;
         Ok(self.settings_loader(path).load()?)
     }
 
@@ -437,6 +459,7 @@ impl Project {
     /// two settings sections read into one type, of which a view's
     /// `Config<T>` could only get one.
     pub(crate) fn check_state(&self) -> Result<()> {
+        self.refuse_declared_twice()?;
         self.refuse_one_thing_from_two_apps()?;
         let owners = std::iter::once(("the project".to_string(), &self.extensions)).chain(
             self.apps
@@ -477,6 +500,39 @@ impl Project {
                     )),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// A middleware name or a settings section one project or app declared
+    /// twice: the later silently replaced the earlier (a section's keys
+    /// were then refused as unknown, pointing at Nuages' own docs).
+    fn refuse_declared_twice(&self) -> Result<()> {
+        let owners = std::iter::once(("the project".to_string(), &self.extensions)).chain(
+            self.apps
+                .iter()
+                .map(|app| (format!("the app '{}'", app.label()), app.extensions())),
+        );
+        for (owner, extensions) in owners {
+            let problem = match extensions.declared_twice.first() {
+                None => continue,
+                Some(DeclaredTwice::Middleware(name)) => crate::Problem::new(format!(
+                    "{owner} registers two middleware named '{name}' (.middleware(\"{name}\", …) \
+                     twice): only the last one would ever run"
+                ))
+                .with_hint(
+                    "give each middleware a name of its own, and list the ones to run in the \
+                     `middleware` setting",
+                ),
+                Some(DeclaredTwice::Section(name)) => crate::Problem::new(format!(
+                    "{owner} declares the settings section [{name}] twice \
+                     (.settings_section::<…>(\"{name}\") twice): only the last type would read it"
+                ))
+                .with_hint(
+                    "declare each section once; a second table of settings gets a name of its own",
+                ),
+            };
+            return Err(crate::Error::Config(problem));
         }
         Ok(())
     }
