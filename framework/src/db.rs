@@ -1210,6 +1210,19 @@ fn connect_error(alias: &str, url: &str, error: sqlx::Error) -> Error {
             ))
             .with_hint(format!("correct {key} or the server's configuration")),
         },
+        // Something else answered the first message (`SSLRequest`): an
+        // HTTP server, Redis… sqlx's words end with its source location.
+        sqlx::Error::Protocol(said) if said.contains("unexpected response from SSLRequest") => {
+            Problem::new(format!(
+                "{key}: what answers at {} is not a PostgreSQL server (it answered the \
+                 connection's first message with something else)",
+                server.address
+            ))
+            .with_hint(format!(
+                "correct the host and port in {key}: PostgreSQL listens on 5432 unless its port \
+                 setting says otherwise"
+            ))
+        }
         other => Problem::new(format!(
             "{key}: cannot connect to the PostgreSQL server at {}: {other}",
             server.address
@@ -1692,6 +1705,12 @@ mod tests {
             ("12/34", "'/'"),
             ("pa?ss", "'?'"),
             ("pa#ss", "'#'"),
+            // An `@` before the delimiter (the URL as read then has user
+            // information of its own, and a host cut from the password).
+            ("S3cr@tHost#tail", "'#'"),
+            ("S3cr@tHost/tail", "'/'"),
+            ("S3cr@tHost?tail", "'?'"),
+            ("p@ss?sslmode=disable", "'?'"),
             // A `%` no driver can decode; `%41` is decoded (to `A`).
             ("pa%zz", "'%' not followed by two hex digits"),
             ("pa%4", "'%' not followed by two hex digits"),
@@ -1714,9 +1733,39 @@ mod tests {
             "postgres://site:p@ss@10.0.0.5/site",
             "postgres://site@localhost/site?host=/run/postgresql",
             "postgres://10.0.0.5/site?user=ops@example",
+            "postgres://site:pw@10.0.0.5/site?options=a@b",
+            "postgres://site:p@ss@10.0.0.5/site?application_name=x@y",
         ] {
             assert!(check_url("default", fine).is_ok(), "{fine}");
         }
+    }
+
+    /// A URL whose port another server answers on (an HTTP server) says
+    /// that it is no PostgreSQL server, without sqlx's source location.
+    #[tokio::test]
+    async fn a_port_where_no_postgresql_answers_is_named_as_such() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0u8; 64];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        let mut settings = Settings::default();
+        settings.databases.get_mut("default").unwrap().url =
+            format!("postgres://site:pw@127.0.0.1:{port}/site");
+        let error = Databases::new(&settings).get("default").await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "databases.default.url: what answers at 127.0.0.1:{port} is not a PostgreSQL \
+                 server (it answered the connection's first message with something else)"
+            )
+        );
+        assert!(error.hint().unwrap().contains("correct the host and port"));
     }
 
     /// A database error's hint names the database whose pool is open; with
@@ -1875,6 +1924,12 @@ mod tests {
                 "postgres://site:Secretpw9/site",
                 "the part after the host's ':' is not a port number (if it is USER:PASSWORD, the \
                  @HOST after it is missing)",
+                "postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
+            ),
+            (
+                "postgres://site:pw@/site?host=/run/postgresql",
+                "it names no host (a URL with a user or password needs one: for PostgreSQL's unix \
+                 socket, write localhost and the socket's folder as ?host=/run/postgresql)",
                 "postgres://USER:${DB_PASSWORD}@HOST:PORT/NAME",
             ),
             (

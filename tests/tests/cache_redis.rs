@@ -81,6 +81,42 @@ async fn the_redis_backend_stores_json_on_the_server_with_expiry() {
     assert_eq!(server.cli(&["DBSIZE"]), "0");
 }
 
+/// A command the server refuses on a working connection is that command's
+/// miss, never the server's failure: a key holding a hash (`WRONGTYPE`), a
+/// write refused for memory (`OOM`), a key outside the ACL user's patterns
+/// (`NOPERM`). Each left the whole cache alone for 3 s: every session
+/// then read as empty.
+#[tokio::test]
+async fn a_command_the_server_refuses_misses_and_the_cache_goes_on() {
+    if !nuages_e2e::require(REDIS_SERVER) {
+        return;
+    }
+    let server = RedisServer::start();
+    let cache = Cache::new("default", &redis_settings(&server.url())).unwrap();
+    assert!(cache.set("session", &7).await);
+
+    server.cli(&["HSET", "counts", "a", "b"]);
+    assert_eq!(cache.get::<i64>("counts").await, None, "WRONGTYPE");
+    assert_eq!(cache.incr("counts", 1).await, None, "WRONGTYPE");
+    assert_eq!(cache.get::<i64>("session").await, Some(7), "still asked");
+
+    server.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    server.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(!cache.set("page", &"x".repeat(1000)).await, "OOM");
+    assert_eq!(cache.get::<i64>("session").await, Some(7), "still asked");
+    server.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+
+    server.cli(&["ACL", "SETUSER", "site", "on", ">pw", "~allowed:*", "+@all"]);
+    let limited = Cache::new(
+        "default",
+        &redis_settings(&format!("{}?user=site&pass=pw", server.url())),
+    )
+    .unwrap();
+    assert!(!limited.set("elsewhere", &1).await, "NOPERM");
+    assert!(limited.set("allowed:session", &3).await, "still asked");
+    assert_eq!(limited.get::<i64>("allowed:session").await, Some(3));
+}
+
 /// `Duration::MAX` (Django's `timeout=None`) keeps an entry with no
 /// expiry, as locmem does: Redis refuses an expiry that far ("invalid
 /// expire time"), and such a `set` or `incr` failed.

@@ -68,14 +68,22 @@ fn of_the_server(error: &redis::RedisError, resent: bool) -> bool {
 
 /// Whether `error` is the server's answer to the command itself, on a
 /// connection that works: a value of another type than asked (`INCR` of a
-/// text: "ERR value is not an integer", `WRONGTYPE`), not a refusal of the
-/// connection (a password, a database index: "ERR DB index is out of
-/// range" when selecting it).
+/// text: "ERR value is not an integer", `WRONGTYPE`), a write refused for
+/// memory (`OOM`) or by the ACL user's key patterns (`NOPERM`), a failed
+/// transaction (`EXECABORT`); not a refusal of the connection (a password:
+/// `NOAUTH`, `WRONGPASS`; a database index: "ERR DB index is out of range"
+/// when selecting it) nor a server that cannot serve yet (`LOADING`,
+/// `MASTERDOWN`, `CLUSTERDOWN`). Taken for the server's, one such answer
+/// left the whole cache alone for the back-off: every session read as
+/// empty while one key held a hash.
 fn answers_the_command(error: &redis::RedisError) -> bool {
+    use redis::ServerErrorKind::{BusyLoading, ClusterDown, MasterDown};
     match error.kind() {
         redis::ErrorKind::UnexpectedReturnType => true,
-        redis::ErrorKind::Server(_) => {
-            matches!(error.code(), Some("ERR" | "WRONGTYPE"))
+        redis::ErrorKind::Server(BusyLoading | MasterDown | ClusterDown) => false,
+        // WRONGTYPE and OOM come as extensions (codes redis does not name).
+        redis::ErrorKind::Server(_) | redis::ErrorKind::Extension => {
+            !matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
                 && !error
                     .detail()
                     .is_some_and(|detail| detail.contains("DB index"))

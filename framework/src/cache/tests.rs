@@ -337,6 +337,8 @@ fn a_redis_password_holding_a_url_delimiter_is_named() {
         ("redis://default:Xk3/9LmSECRET@127.0.0.1:19500", "'/'"),
         ("redis://default:Xk3#9LmSECRET@127.0.0.1:19500", "'#'"),
         ("redis://:Xk3?9LmSECRET@127.0.0.1:19500", "'?'"),
+        ("redis://:S3cr@tHost#tail@127.0.0.1:16379/0", "'#'"),
+        ("redis://:p@ss/x@127.0.0.1:16379/0", "'/'"),
         (
             "redis://:Xk3%zz9LmSECRET@127.0.0.1:19500",
             "a '%' not followed by two hex digits",

@@ -200,14 +200,31 @@ pub fn password_delimiter(url: &str) -> Option<char> {
     })
 }
 
-/// The `/`, `?` or `#` of [`password_delimiter`].
+/// The `/`, `?` or `#` of [`password_delimiter`]. When the URL as read
+/// has user information of its own (a password holding an `@` first:
+/// `p@ss#word@host`), the `@` meant as its end is taken as such only when
+/// what lies between reads as no query (no `=` nor `&`: `?options=a@b` is
+/// one), or what follows it reads as a server with a port or a path.
 fn cutting_character(url: &str) -> Option<char> {
     let (_, rest) = url.split_once("://")?;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    if authority.contains('@') {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = meant_userinfo_end(rest)?;
+    if at < authority_end {
         return None;
     }
-    let at = meant_userinfo_end(rest)?;
+    if rest[..authority_end].contains('@') {
+        let server = &rest[at + 1..];
+        let host_end = server.find(['/', '?', '#']).unwrap_or(server.len());
+        let looks_like_a_server = server[host_end..].starts_with('/')
+            || server[..host_end]
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                });
+        if rest[authority_end..at].contains(['=', '&']) && !looks_like_a_server {
+            return None;
+        }
+    }
     let (_, password) = rest[..at].split_once(':')?;
     password.chars().find(|c| matches!(c, '/' | '?' | '#'))
 }
@@ -363,7 +380,12 @@ pub(crate) fn unparsable_part(location: &str) -> Option<String> {
                   USER:PASSWORD, the @HOST after it is missing)"
                 .to_string(),
         },
-        url::ParseError::EmptyHost => "it names no host".to_string(),
+        // `postgres://USER:PW@/NAME?host=/run/postgresql`, libpq's form,
+        // which a URL parser refuses: a user needs a host.
+        url::ParseError::EmptyHost => "it names no host (a URL with a user or password needs \
+                                       one: for PostgreSQL's unix socket, write localhost and \
+                                       the socket's folder as ?host=/run/postgresql)"
+            .to_string(),
         url::ParseError::InvalidIpv4Address
         | url::ParseError::InvalidIpv6Address
         | url::ParseError::InvalidDomainCharacter
