@@ -335,10 +335,17 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
         site.to_str().unwrap(),
     ]));
     assert!(output.status.success(), "{stdout}{stderr}");
-    let mut reload = Command::new("/usr/sbin/nginx");
-    with_prefix(reload.args(["-s", "reload"]));
-    let (output, _, stderr) = run(&mut reload);
-    assert!(output.status.success(), "nginx -s reload: {stderr}");
+    // nginx -t && systemctl reload nginx: here nginx stopped and started
+    // again on the new file, so that no worker of the old one (which a
+    // reload lets finish, taking connections meanwhile) answers below.
+    let mut test = Command::new("/usr/sbin/nginx");
+    with_prefix(test.arg("-t"));
+    let (output, _, stderr) = run(&mut test);
+    assert!(output.status.success(), "nginx -t: {stderr}");
+    drop(nginx);
+    let mut start = Command::new("/usr/sbin/nginx");
+    with_prefix(&mut start);
+    let nginx = Server::start(&mut start, work, "nginx-acme");
     let get_challenge = |path: &str| http(http_addr, "GET", path, &[("Host", HOST)], "").ok();
     let answered = wait_for(Duration::from_secs(20), || {
         get_challenge("/.well-known/acme-challenge/t0k3n").filter(|r| r.status == 200)

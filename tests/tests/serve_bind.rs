@@ -1469,7 +1469,8 @@ fn apache_redirects_only_the_sites_names_to_https() {
         .arg(acme.path()));
     assert!(output.status.success(), "{stderr}");
     std::fs::write(work.join("site.conf"), &site).unwrap();
-    apache.control("graceful");
+    // Not "graceful": its old children would answer some requests still.
+    apache.control("restart");
     let answered = wait_for(Duration::from_secs(20), || {
         answer(challenge).ok().filter(|r| r.status == 200)
     })
