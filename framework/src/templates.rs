@@ -346,10 +346,11 @@ fn template_names_variable(files: &BTreeMap<String, PathBuf>, name: &str, variab
 /// must not (they were deleted unseen).
 fn tag_reads_variable(tag: &str, variable: &str) -> bool {
     let tag = tag.trim_matches(|c: char| c == '-' || c.is_whitespace());
-    if ["block ", "endblock"]
-        .iter()
-        .any(|keyword| tag.starts_with(keyword))
-    {
+    // A block's name, a macro's parameters: names of their own.
+    if matches!(
+        tag.split(|c: char| c.is_whitespace() || c == '(').next(),
+        Some("block" | "endblock" | "macro")
+    ) {
         return false;
     }
     let chars: Vec<char> = tag.chars().collect();
@@ -394,7 +395,9 @@ fn tag_reads_variable(tag: &str, variable: &str) -> bool {
     false
 }
 
-/// The insides of the `{{ … }}` and `{% … %}` tags of a template source.
+/// The insides of the `{{ … }}` and `{% … %}` tags of a template source;
+/// none of a comment (`{# … #}`) or of a `{% raw %}` section, which Tera
+/// does not run.
 fn tags(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
@@ -404,6 +407,7 @@ fn tags(text: &str) -> impl Iterator<Item = &str> {
             let close = match after.chars().next() {
                 Some('{') => "}}",
                 Some('%') => "%}",
+                Some('#') => "#}",
                 _ => {
                     rest = after;
                     continue;
@@ -412,9 +416,32 @@ fn tags(text: &str) -> impl Iterator<Item = &str> {
             let inside = &after[1..];
             let end = inside.find(close).unwrap_or(inside.len());
             rest = &inside[(end + close.len()).min(inside.len())..];
-            return Some(&inside[..end]);
+            let tag = &inside[..end];
+            if close == "#}" {
+                continue;
+            }
+            if close == "%}" && tag.trim_matches(|c: char| c == '-' || c.is_whitespace()) == "raw" {
+                rest = after_endraw(rest);
+                continue;
+            }
+            return Some(tag);
         }
     })
+}
+
+/// What follows the `{% endraw %}` that ends a raw section in `text`
+/// (nothing when none does).
+fn after_endraw(text: &str) -> &str {
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        let inside = &rest[start + 2..];
+        let end = inside.find("%}").unwrap_or(inside.len());
+        rest = &inside[(end + 2).min(inside.len())..];
+        if inside[..end].trim_matches(|c: char| c == '-' || c.is_whitespace()) == "endraw" {
+            return rest;
+        }
+    }
+    ""
 }
 
 /// Every template file under `dirs` by the name it is known by; for a name
@@ -1223,9 +1250,18 @@ mod tests {
             " f(messages=1) ",
             " my_messages ",
             " 'it''s' ~ `messages` ",
+            "block\tmessages",
+            " macro show(messages) ",
         ] {
             assert!(!tag_reads_variable(tag, "messages"), "{tag}");
         }
+        // Nor in a comment or a raw section, which Tera does not run.
+        let read = |text: &str| tags(text).any(|tag| tag_reads_variable(tag, "messages"));
+        assert!(!read("{# {% for m in messages %}{{ m }}{% endfor %} #}"));
+        assert!(!read("{% raw %}{% for m in messages %}{% endraw %}"));
+        assert!(!read("{%- raw -%}{{ messages }}{%- endraw -%}"));
+        assert!(read("{% raw %}x{% endraw %}{% for m in messages %}"));
+        assert!(read("{# note #}{{ messages | length }}"));
     }
 
     /// A view rendering names a visitor chose (`pages/{slug}.html`) keeps

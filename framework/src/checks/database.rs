@@ -203,27 +203,18 @@ pub fn password_delimiter(url: &str) -> Option<char> {
 /// The `/`, `?` or `#` of [`password_delimiter`]. When the URL as read
 /// has user information of its own (a password holding an `@` first:
 /// `p@ss#word@host`), the `@` meant as its end is taken as such only when
-/// what lies between reads as no query (no `=` nor `&`: `?options=a@b` is
-/// one), or what follows it reads as a server with a port or a path.
+/// what lies between reads as no query (no `=` nor `&`): an `@` in a
+/// query's value (`?sslcert=/home/a@corp.example/c.crt`) ends nothing, and
+/// a valid URL is never refused (a password such as `p@ss?x=y` then goes
+/// unnamed).
 fn cutting_character(url: &str) -> Option<char> {
     let (_, rest) = url.split_once("://")?;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let at = meant_userinfo_end(rest)?;
-    if at < authority_end {
+    if at < authority_end
+        || (rest[..authority_end].contains('@') && rest[authority_end..at].contains(['=', '&']))
+    {
         return None;
-    }
-    if rest[..authority_end].contains('@') {
-        let server = &rest[at + 1..];
-        let host_end = server.find(['/', '?', '#']).unwrap_or(server.len());
-        let looks_like_a_server = server[host_end..].starts_with('/')
-            || server[..host_end]
-                .rsplit_once(':')
-                .is_some_and(|(_, port)| {
-                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-                });
-        if rest[authority_end..at].contains(['=', '&']) && !looks_like_a_server {
-            return None;
-        }
     }
     let (_, password) = rest[..at].split_once(':')?;
     password.chars().find(|c| matches!(c, '/' | '?' | '#'))

@@ -212,9 +212,10 @@ macro_rules! extension_methods {
         /// Register a middleware under `name`, an `async fn(Request, Next)
         /// -> Response`; the `middleware` setting places it among the
         /// built-in ones (`["security", "session", "timing", "common",
-        /// "csrf", "xframe"]`). A later registration of the same name
-        /// replaces an earlier one; the name of a built-in one stops the
-        /// application (the setting's entry would mean the built-in).
+        /// "csrf", "xframe"]`). A name registered twice here stops the
+        /// application (`nuages.E053`: only the last would run), as does
+        /// the name of a built-in one (the setting's entry would mean the
+        /// built-in); the project's own wins over an app's of that name.
         pub fn middleware<F, Fut>(mut self, name: &'static str, middleware: F) -> Self
         where
             F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
