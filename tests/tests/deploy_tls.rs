@@ -101,21 +101,20 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
     let https_port = free_port();
     let http_port = free_port();
     let site = work.join("tlssite.conf");
-    let (output, stdout, stderr) = run(deployed(&project, &bind).args([
-        "deployconfig",
-        "nginx",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--listen",
-        &format!("127.0.0.1:{https_port}"),
-        "--listen-http",
-        &format!("127.0.0.1:{http_port}"),
-        "-o",
-        site.to_str().unwrap(),
-    ]));
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let write_nginx_site = |more: &[&str]| {
+        let (output, stdout, stderr) = run(deployed(&project, &bind)
+            .args(["deployconfig", "nginx", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .args(["--listen", &format!("127.0.0.1:{https_port}")])
+            .args(["--listen-http", &format!("127.0.0.1:{http_port}")])
+            .args(more)
+            .arg("-o")
+            .arg(&site));
+        assert!(output.status.success(), "{stdout}{stderr}");
+    };
+    write_nginx_site(&[]);
     // Without a certificate it stops and names the flags, unless asked for plain HTTP.
     let (output, _, stderr) = run(deployed(&project, &bind).args(["deployconfig", "nginx"]));
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -318,23 +317,7 @@ fn the_deploying_section_serves_the_site_over_tls_from_the_release_build() {
     std::fs::create_dir_all(&challenges).unwrap();
     std::fs::write(challenges.join("t0k3n"), "t0k3n.thumbprint").unwrap();
     std::fs::write(challenges.join(".hidden"), "not served").unwrap();
-    let (output, stdout, stderr) = run(deployed(&project, &bind).args([
-        "deployconfig",
-        "nginx",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--listen",
-        &format!("127.0.0.1:{https_port}"),
-        "--listen-http",
-        &format!("127.0.0.1:{http_port}"),
-        "--acme-webroot",
-        acme.to_str().unwrap(),
-        "-o",
-        site.to_str().unwrap(),
-    ]));
-    assert!(output.status.success(), "{stdout}{stderr}");
+    write_nginx_site(&["--acme-webroot", acme.to_str().unwrap()]);
     // nginx -t && systemctl reload nginx: here nginx stopped and started
     // again on the new file, so that no worker of the old one (which a
     // reload lets finish, taking connections meanwhile) answers below.

@@ -1371,20 +1371,24 @@ fn apache_redirects_only_the_sites_names_to_https() {
         &work,
         app_port,
     );
-    let (output, site, stderr) = run(example
-        .command_with(&settings)
-        .env("NUAGES_ALLOWED_HOSTS", hosts)
-        .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{app_port}"))
-        .args(["deployconfig", "apache", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{https_port}"))
-        .arg("--listen-http")
-        .arg(format!("127.0.0.1:{http_port}")));
-    assert!(output.status.success(), "{stderr}");
-    std::fs::write(work.join("site.conf"), &site).unwrap();
+    let write_apache_site = |more: &[&std::ffi::OsStr]| {
+        let (output, site, stderr) = run(example
+            .command_with(&settings)
+            .env("NUAGES_ALLOWED_HOSTS", hosts)
+            .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{app_port}"))
+            .args(["deployconfig", "apache", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{https_port}"))
+            .arg("--listen-http")
+            .arg(format!("127.0.0.1:{http_port}"))
+            .args(more));
+        assert!(output.status.success(), "{stderr}");
+        std::fs::write(work.join("site.conf"), &site).unwrap();
+    };
+    write_apache_site(&[]);
     let apache = Apache::start(
         &work,
         &["ssl", "socache_shmcb", "http2"],
@@ -1453,22 +1457,7 @@ fn apache_redirects_only_the_sites_names_to_https() {
     }
     std::fs::write(challenges.join("t0k3n"), "t0k3n.thumbprint").unwrap();
     std::fs::write(challenges.join(".hidden"), "not served").unwrap();
-    let (output, site, stderr) = run(example
-        .command_with(&settings)
-        .env("NUAGES_ALLOWED_HOSTS", hosts)
-        .env("NUAGES_SERVE_BIND", format!("127.0.0.1:{app_port}"))
-        .args(["deployconfig", "apache", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{https_port}"))
-        .arg("--listen-http")
-        .arg(format!("127.0.0.1:{http_port}"))
-        .arg("--acme-webroot")
-        .arg(acme.path()));
-    assert!(output.status.success(), "{stderr}");
-    std::fs::write(work.join("site.conf"), &site).unwrap();
+    write_apache_site(&["--acme-webroot".as_ref(), acme.path().as_os_str()]);
     // Not "graceful": its old children would answer some requests still.
     apache.control("restart");
     let answered = wait_for(Duration::from_secs(20), || {

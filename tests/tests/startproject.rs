@@ -870,28 +870,27 @@ fn settings_and_verbosity_before_the_command_reach_the_projects_binary() {
 
     // A CARGO variable naming no program, or one that fails without a
     // word, is named: not "install Rust", not a silent exit 1.
-    let (output, _, stderr) = nuages_e2e::run(
-        nuages_e2e::manage(&project.dir)
-            .arg("check")
-            .env("CARGO", "/nonexistent/cargo"),
-    );
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.starts_with(
-            "error: cannot run cargo (CARGO=/nonexistent/cargo): No such file or directory"
-        ) && stderr.contains("hint: point CARGO to cargo's path, or unset it"),
-        "{stderr}"
-    );
-    let (output, _, stderr) = nuages_e2e::run(
-        nuages_e2e::manage(&project.dir)
-            .arg("check")
-            .env("CARGO", "/bin/false"),
-    );
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.starts_with(
-            "error: `cargo build` failed (exit status: 1) without saying why (CARGO=/bin/false)"
-        ) && stderr.contains("or unset CARGO, which names the cargo used"),
-        "{stderr}"
-    );
+    for (cargo, said, hint) in [
+        (
+            "/nonexistent/cargo",
+            "error: cannot run cargo (CARGO=/nonexistent/cargo): No such file or directory",
+            "hint: point CARGO to cargo's path, or unset it",
+        ),
+        (
+            "/bin/false",
+            "error: `cargo build` failed (exit status: 1) without saying why (CARGO=/bin/false)",
+            "or unset CARGO, which names the cargo used",
+        ),
+    ] {
+        let (output, _, stderr) = nuages_e2e::run(
+            nuages_e2e::manage(&project.dir)
+                .arg("check")
+                .env("CARGO", cargo),
+        );
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(said) && stderr.contains(hint),
+            "{stderr}"
+        );
+    }
 }
