@@ -843,33 +843,40 @@ impl Spooled {
     fn body(&self) -> std::io::Result<Body> {
         match self {
             Spooled::Memory(bytes) => Ok(Body::from(bytes.clone())),
-            Spooled::File(file) => {
-                use std::io::Seek;
-                let mut file = file.try_clone()?;
-                file.rewind()?;
-                Ok(Body::from_stream(read_chunks(tokio::fs::File::from_std(
-                    file,
-                ))))
-            }
+            Spooled::File(file) => Ok(Body::from_stream(read_chunks(file.try_clone()?))),
         }
     }
 }
 
-/// The bytes of `file` from where it stands, in chunks of 64 KiB.
+/// The bytes of `file` from its start, in chunks of 64 KiB, each read at
+/// its own offset (`pread`): a clone of a file shares its offset, and a
+/// read of an earlier reader still under way when that reader was dropped
+/// could move it past bytes this one had yet to read.
 fn read_chunks(
-    file: tokio::fs::File,
+    file: std::fs::File,
 ) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
-    futures_util::stream::unfold(Some(file), |file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut file = file?;
-        let mut chunk = vec![0; 64 * 1024];
-        match file.read(&mut chunk).await {
-            Ok(0) => None,
-            Ok(read) => {
+    let file = std::sync::Arc::new(file);
+    futures_util::stream::unfold(Some(0u64), move |offset| {
+        let file = file.clone();
+        async move {
+            let offset = offset?;
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut chunk = vec![0; 64 * 1024];
+                let read = file.read_at(&mut chunk, offset)?;
                 chunk.truncate(read);
-                Some((Ok(chunk.into()), Some(file)))
+                Ok::<_, std::io::Error>(chunk)
+            })
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error)));
+            match read {
+                Ok(chunk) if chunk.is_empty() => None,
+                Ok(chunk) => {
+                    let next = offset + chunk.len() as u64;
+                    Some((Ok(chunk.into()), Some(next)))
+                }
+                Err(error) => Some((Err(error), None)),
             }
-            Err(error) => Some((Err(error), None)),
         }
     })
 }
