@@ -117,13 +117,12 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
         .spawn()
         .map_err(|error| {
             failed(
-                format!("cannot run {}: {error}", which_cargo(cargo)),
-                &match std::env::var_os("CARGO") {
+                format!("cannot run cargo{}: {error}", named_by_variable(cargo)),
+                match std::env::var_os("CARGO") {
                     Some(_) => {
                         "point CARGO to cargo's path, or unset it to use the `cargo` on the PATH"
-                            .to_string()
                     }
-                    None => "install Rust with rustup, so that `cargo` is on the PATH".to_string(),
+                    None => "install Rust with rustup, so that `cargo` is on the PATH",
                 },
             )
         })?;
@@ -142,10 +141,7 @@ fn build(cargo: &OsStr, project: &Path, profile: Profile) -> anyhow::Result<Buil
             return Err(failed(
                 format!(
                     "`cargo build` failed ({status}) without saying why{}",
-                    match std::env::var_os("CARGO") {
-                        Some(_) => format!(" (CARGO={})", cargo.to_string_lossy()),
-                        None => String::new(),
-                    }
+                    named_by_variable(cargo)
                 ),
                 &format!(
                     "run `cargo build` in {} to see what it says{}",
@@ -192,11 +188,11 @@ fn built_binary(line: &str, name: Option<&str>) -> Option<PathBuf> {
     message["executable"].as_str().map(PathBuf::from)
 }
 
-/// "cargo", or "cargo (CARGO=…)" when the variable names the one run.
-fn which_cargo(cargo: &OsStr) -> String {
+/// " (CARGO=…)" when that variable names the `cargo` run, else nothing.
+fn named_by_variable(cargo: &OsStr) -> String {
     match std::env::var_os("CARGO") {
-        Some(_) => format!("cargo (CARGO={})", cargo.to_string_lossy()),
-        None => "cargo".to_string(),
+        Some(_) => format!(" (CARGO={})", cargo.to_string_lossy()),
+        None => String::new(),
     }
 }
 

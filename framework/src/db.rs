@@ -681,7 +681,7 @@ async fn open(alias: &str, settings: &DatabaseSettings, access: Access) -> Resul
     let mut url = settings.url.clone();
     if let Some(file) = sqlite_file(&url) {
         if let Some(problem) = crate::checks::files::special_database_file_problem(alias, &file) {
-            return Err(Error::Config(problem));
+            return Err(Error::Config(as_error_line(&problem, "")));
         }
         if access == Access::Create
             && let Some(dir) = file.parent()
@@ -1105,19 +1105,7 @@ fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Pr
         return None;
     }
     if let Some(problem) = crate::checks::files::database_file_problem(alias, file) {
-        // `check`'s sentence ("The user 'x' cannot write … ."), as the rest
-        // of an `error:` line, with SQLite's words.
-        let message = problem.message.trim_end_matches('.');
-        let mut chars = message.chars();
-        let first = chars.next().map(|c| c.to_lowercase().to_string());
-        return Some(Problem::maybe_hinted(
-            format!(
-                "{}{} (SQLite: {said})",
-                first.unwrap_or_default(),
-                chars.as_str()
-            ),
-            problem.hint.as_deref(),
-        ));
+        return Some(as_error_line(&problem, &format!(" (SQLite: {said})")));
     }
     let who = crate::checks::files::Identity::current().describe();
     let folder = file.parent().unwrap_or(Path::new("/"));
@@ -1130,6 +1118,18 @@ fn sqlite_open_error(alias: &str, file: &Path, error: &sqlx::Error) -> Option<Pr
             "make the file and its folder {} writable by {who}, the user this command runs as, or change {key}",
             folder.display()
         )),
+    )
+}
+
+/// `check`'s sentence (`problem`: "The user 'x' cannot write … .") as the
+/// rest of an `error:` line, with `more` after it.
+fn as_error_line(problem: &Problem, more: &str) -> Problem {
+    let message = problem.message.trim_end_matches('.');
+    let mut chars = message.chars();
+    let first = chars.next().map(|c| c.to_lowercase().to_string());
+    Problem::maybe_hinted(
+        format!("{}{}{more}", first.unwrap_or_default(), chars.as_str()),
+        problem.hint.as_deref(),
     )
 }
 

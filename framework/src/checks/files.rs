@@ -823,18 +823,13 @@ fn special_database_file(subject: &Subject, file: &Path, special: &str) -> Check
 }
 
 /// Why the SQLite database `file` of `databases.<alias>.url` cannot be
-/// opened before SQLite tries: it is a FIFO, a device or a socket (opening
-/// a FIFO would wait for a writer; a device gave "disk I/O error").
+/// opened before SQLite tries, in the words of `check` (`nuages.E001`): it
+/// is a FIFO, a device or a socket (opening a FIFO would wait for a
+/// writer; a device gave "disk I/O error").
 pub(crate) fn special_database_file_problem(alias: &str, file: &Path) -> Option<Problem> {
     let setting = format!("databases.{alias}.url");
     let special = special_file(file)?;
-    let problem = special_database_file(&database_subject(&setting), file, special).problem;
-    // As the rest of an `error:` line.
-    let message = problem.message.trim_end_matches('.');
-    Some(Problem::maybe_hinted(
-        format!("the{}", message.strip_prefix("The").unwrap_or(message)),
-        problem.hint.as_deref(),
-    ))
+    Some(special_database_file(&database_subject(&setting), file, special).problem)
 }
 
 /// Why the user this process runs as cannot open the SQLite database
